@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// Brings a fresh clone to a runnable state; runs before `npm start` and `npm test`.
+// Plain Node (no dependencies) because it runs before `npm ci`.
+//   1. npm packages, when node_modules is missing or older than package-lock.json
+//   2. FerretDB 1.24 (embedded database) into .tools/bin, unless MONGODB_URI is set
+//   3. with --for-tests: Debian's chromium for browser tests
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const forTests = process.argv.includes('--for-tests');
+const FERRETDB_VERSION = '1.24.2';
+const ferretBin = process.env.FERRETDB_BIN || join(root, '.tools', 'bin', 'ferretdb');
+
+const step = (msg) => console.log(`[setup] ${msg}`);
+
+function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...options });
+  if (result.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${result.status ?? result.signal})`);
+  }
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureNodeModules() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  step('installing npm packages (npm ci)…');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+function ferretInstalled() {
+  if (!existsSync(ferretBin)) return false;
+  const out = spawnSync(ferretBin, ['--version'], { encoding: 'utf8' });
+  return out.status === 0 && out.stdout.includes(`v${FERRETDB_VERSION}`);
+}
+
+// `go install …@v1.24.2` builds a binary that panics at start (its version.txt is
+// generated in FerretDB's own release process), so build from a copy of the module
+// source with that file written.
+function ensureFerretDb() {
+  if (process.env.MONGODB_URI) return;
+  if (ferretInstalled()) return;
+  if (!has('go')) {
+    throw new Error(
+      'FerretDB (the embedded database) is not installed and Go (>= 1.24) was not found to build it.\n' +
+        'Install Go, or set MONGODB_URI to a MongoDB server (see .env.example).',
+    );
+  }
+  step(`building FerretDB ${FERRETDB_VERSION} with Go (first run only; a few minutes on 2 cores)…`);
+  step('  downloading module source from the Go module proxy…');
+  const info = JSON.parse(
+    execFileSync('go', ['mod', 'download', '-json', `github.com/FerretDB/FerretDB@v${FERRETDB_VERSION}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  const src = join(root, '.tools', 'src', 'ferretdb');
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(dirname(src), { recursive: true });
+  cpSync(info.Dir, src, { recursive: true });
+  run('chmod', ['-R', 'u+w', src]);
+  writeFileSync(join(src, 'build', 'version', 'version.txt'), `v${FERRETDB_VERSION}\n`);
+  step('  compiling (go build ./cmd/ferretdb)…');
+  mkdirSync(dirname(ferretBin), { recursive: true });
+  run('go', ['build', '-o', ferretBin, './cmd/ferretdb'], { cwd: src });
+  chmodSync(ferretBin, 0o755);
+  if (!ferretInstalled()) throw new Error(`FerretDB build finished but ${ferretBin} does not run`);
+  step(`FerretDB ready at ${ferretBin}`);
+}
+
+function ensureChromium() {
+  if (existsSync('/usr/bin/chromium')) return;
+  if (process.getuid?.() !== 0 || !has('apt-get')) {
+    step('warning: /usr/bin/chromium is missing; browser tests need Debian\'s chromium package');
+    return;
+  }
+  step('installing Debian chromium for browser tests (apt-get)…');
+  run('apt-get', ['update', '-q']);
+  run('apt-get', ['install', '-y', '-q', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+try {
+  ensureNodeModules();
+  ensureFerretDb();
+  if (forTests) ensureChromium();
+} catch (error) {
+  console.error(`[setup] ${error.message}`);
+  process.exit(1);
+}

@@ -1,0 +1,46 @@
+import mongoose, { type InferSchemaType } from 'mongoose';
+import { ROLES } from './roles.js';
+
+const userSchema = new mongoose.Schema(
+  {
+    username: { type: String, required: true },
+    displayName: { type: String, required: true },
+    passwordHash: { type: String, required: true },
+    role: { type: String, required: true, enum: ROLES },
+    /** The user's scope: a region code, with its path for scoped listing of users. */
+    regionCode: { type: String, required: true },
+    regionPath: { type: [String], required: true },
+    phone: { type: String, default: null },
+    active: { type: Boolean, default: true },
+    failedLogins: { type: Number, default: 0 },
+    lockedUntil: { type: Date, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+// Login by name; also makes the first-admin bootstrap safe across instances.
+userSchema.index({ username: 1 }, { unique: true });
+// The admin's user list, inside a scope.
+userSchema.index({ regionPath: 1, username: 1 });
+
+const sessionSchema = new mongoose.Schema(
+  {
+    /** SHA-256 of the bearer token; the token itself is never stored. */
+    tokenHash: { type: String, required: true },
+    userId: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+    revokedAt: { type: Date, default: null },
+    ip: { type: String, default: null },
+  },
+  { versionKey: false },
+);
+
+// Every authenticated request looks a session up by its token hash.
+sessionSchema.index({ tokenHash: 1 }, { unique: true });
+// Revoking all sessions of a user (password change, deactivation).
+sessionSchema.index({ userId: 1 });
+
+export type UserDoc = InferSchemaType<typeof userSchema> & { _id: mongoose.Types.ObjectId };
+export const UserModel = mongoose.model('User', userSchema);
+export const SessionModel = mongoose.model('Session', sessionSchema);

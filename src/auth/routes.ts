@@ -1,0 +1,97 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { PUBLIC, allow, principal } from '../http/access.js';
+import { IdParams, OkBody } from '../lib/schemas.js';
+import { ADMINS, ANY_ROLE } from './roles.js';
+import { ChangePasswordBody, CreateUserBody, LoginBody, LoginReply, UpdateUserBody, UserBody } from './schemas.js';
+import type { SessionService } from './sessions.js';
+import type { UserService } from './users.js';
+
+export interface AuthRoutesOptions {
+  sessions: SessionService;
+  users: UserService;
+  /** Per-IP login attempts per minute (in front of the per-account lockout). */
+  loginRatePerMinute: number;
+}
+
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
+  const { sessions, users } = options;
+
+  app.post(
+    '/api/auth/login',
+    {
+      config: { ...PUBLIC, rateLimit: { max: options.loginRatePerMinute, timeWindow: 60_000 } },
+      schema: { tags: ['auth'], summary: '登录', body: LoginBody, response: { 200: LoginReply } },
+    },
+    async (request) => sessions.login(request.body.username, request.body.password, request.ip),
+  );
+
+  app.post(
+    '/api/auth/logout',
+    { config: allow(ANY_ROLE), schema: { tags: ['auth'], summary: '退出登录（令牌立即失效）', response: { 200: OkBody } } },
+    async (request) => {
+      await sessions.logout(request.bearerToken!, principal(request), request.ip);
+      return { ok: true as const };
+    },
+  );
+
+  app.get(
+    '/api/auth/me',
+    { config: allow(ANY_ROLE), schema: { tags: ['auth'], summary: '当前用户', response: { 200: UserBody } } },
+    async (request) => {
+      const me = principal(request);
+      return users.get(me.scope, me.id);
+    },
+  );
+
+  app.post(
+    '/api/auth/password',
+    {
+      config: allow(ANY_ROLE),
+      schema: { tags: ['auth'], summary: '修改本人密码', body: ChangePasswordBody, response: { 200: OkBody } },
+    },
+    async (request) => {
+      await users.changeOwnPassword(principal(request), request.body.currentPassword, request.body.newPassword, request.ip);
+      return { ok: true as const };
+    },
+  );
+
+  app.get(
+    '/api/users',
+    { config: allow(ADMINS), schema: { tags: ['users'], summary: '用户列表', response: { 200: Type.Array(UserBody) } } },
+    async (request) => users.list(principal(request).scope),
+  );
+
+  app.post(
+    '/api/users',
+    {
+      config: allow(ADMINS),
+      schema: { tags: ['users'], summary: '新建用户', body: CreateUserBody, response: { 201: UserBody } },
+    },
+    async (request, reply) => reply.status(201).send(await users.create(principal(request), request.body, request.ip)),
+  );
+
+  app.get(
+    '/api/users/:id',
+    {
+      config: allow(ADMINS, 'user'),
+      schema: { tags: ['users'], summary: '用户详情', params: IdParams, response: { 200: UserBody } },
+    },
+    async (request) => users.get(principal(request).scope, request.params.id),
+  );
+
+  app.patch(
+    '/api/users/:id',
+    {
+      config: allow(ADMINS, 'user'),
+      schema: {
+        tags: ['users'],
+        summary: '修改用户（角色、地区、停用、重置密码）',
+        params: IdParams,
+        body: UpdateUserBody,
+        response: { 200: UserBody },
+      },
+    },
+    async (request) => users.update(principal(request), request.params.id, request.body, request.ip),
+  );
+};

@@ -1,0 +1,61 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
+import { ROLES } from './roles.js';
+
+const RoleSchema = Type.Union(ROLES.map((role) => Type.Literal(role)), { description: '角色' });
+const Password = Type.String({ minLength: 1, maxLength: 200 });
+const Phone = Type.String({ pattern: '^[0-9+\\- ]{3,20}$', description: '电话' });
+const RegionCode = Type.String({ pattern: '^[0-9]{6,12}$' });
+
+export const LoginBody = Type.Object(
+  { username: NonBlank(64, '用户名'), password: Password },
+  { additionalProperties: false },
+);
+
+export const UserBody = Type.Object({
+  id: ObjectIdString,
+  username: Type.String(),
+  displayName: Type.String(),
+  role: RoleSchema,
+  regionCode: Type.String(),
+  phone: Nullable(Type.String()),
+  active: Type.Boolean(),
+  lockedUntil: Nullable(DateTime),
+  createdAt: DateTime,
+});
+
+export const LoginReply = Type.Object({
+  token: Type.String({ description: '访问令牌：Authorization: Bearer <token>' }),
+  expiresAt: DateTime,
+  user: UserBody,
+});
+
+export const CreateUserBody = Type.Object(
+  {
+    username: Type.String({ minLength: 2, maxLength: 64, pattern: '^[A-Za-z0-9_.@-]+$', description: '登录名' }),
+    displayName: NonBlank(64, '姓名'),
+    password: Password,
+    role: RoleSchema,
+    regionCode: RegionCode,
+    phone: Type.Optional(Nullable(Phone)),
+  },
+  { additionalProperties: false },
+);
+export type CreateUserBody = Static<typeof CreateUserBody>;
+
+export const UpdateUserBody = Type.Object(
+  {
+    displayName: Type.Optional(NonBlank(64, '姓名')),
+    role: Type.Optional(RoleSchema),
+    regionCode: Type.Optional(RegionCode),
+    phone: Type.Optional(Nullable(Phone)),
+    active: Type.Optional(Type.Boolean()),
+    password: Type.Optional(Password),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const ChangePasswordBody = Type.Object(
+  { currentPassword: Password, newPassword: Password },
+  { additionalProperties: false },
+);

@@ -1,0 +1,128 @@
+// The only reader of process.env: turns the environment into a typed, validated Config.
+// Every variable is documented in .env.example; a bad value stops the start with a
+// message that names the variable.
+import { resolve } from 'node:path';
+
+export type ProcessRole = 'all' | 'api' | 'scheduler' | 'worker';
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Public base URL used in tracked links and confirmation links. */
+  publicBaseUrl: string;
+  /** Unset: the embedded FerretDB is started under dataDir. */
+  mongodbUri: string | undefined;
+  dataDir: string;
+  ferretdbBin: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  adminUsername: string;
+  adminPassword: string | undefined;
+  tokenTtlHours: number;
+  loginMaxFailures: number;
+  loginLockoutMinutes: number;
+  bodyLimitBytes: number;
+  timeZone: string;
+  /** 32-byte key (hex or base64) for credentials at rest; unset: a key file under dataDir. */
+  credentialsKey: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Configuration error in ${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim();
+  return value ? value : fallback;
+}
+
+function optionalText(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function mongoUri(env: Env): string | undefined {
+  const uri = optionalText(env, 'MONGODB_URI');
+  if (uri && !/^mongodb(\+srv)?:\/\//.test(uri)) {
+    throw new ConfigError('MONGODB_URI', 'must start with mongodb:// or mongodb+srv://');
+  }
+  return uri;
+}
+
+function timeZone(env: Env): string {
+  const zone = text(env, 'TIME_ZONE', 'Asia/Shanghai');
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    throw new ConfigError('TIME_ZONE', `unknown IANA time zone "${zone}"`);
+  }
+  return zone;
+}
+
+function credentialsKey(env: Env): string | undefined {
+  const key = optionalText(env, 'CREDENTIALS_KEY');
+  if (!key) return undefined;
+  const bytes = /^[0-9a-fA-F]{64}$/.test(key) ? 32 : Buffer.from(key, 'base64').length;
+  if (bytes !== 32) throw new ConfigError('CREDENTIALS_KEY', 'must be 32 bytes as 64 hex digits or base64');
+  return key;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const host = text(env, 'HOST', '127.0.0.1');
+  const publicBaseUrl = text(env, 'PUBLIC_BASE_URL', `http://${host}:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\//.test(publicBaseUrl)) {
+    throw new ConfigError('PUBLIC_BASE_URL', 'must start with http:// or https://');
+  }
+  const adminPassword = optionalText(env, 'ADMIN_PASSWORD');
+  if (adminPassword !== undefined && adminPassword.length < 10) {
+    throw new ConfigError('ADMIN_PASSWORD', 'must be at least 10 characters');
+  }
+  const dataDir = resolve(text(env, 'DATA_DIR', './data'));
+  return {
+    host,
+    port,
+    publicBaseUrl,
+    mongodbUri: mongoUri(env),
+    dataDir,
+    ferretdbBin: resolve(text(env, 'FERRETDB_BIN', './.tools/bin/ferretdb')),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    adminUsername: text(env, 'ADMIN_USERNAME', 'admin'),
+    adminPassword,
+    tokenTtlHours: integer(env, 'TOKEN_TTL_HOURS', 12, 1, 24 * 30),
+    loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 100),
+    loginLockoutMinutes: integer(env, 'LOGIN_LOCKOUT_MINUTES', 15, 1, 24 * 60),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    timeZone: timeZone(env),
+    credentialsKey: credentialsKey(env),
+  };
+}
+
+/** Reads `--role=…` (or ROLE) for main.ts; all roles in one process by default. */
+export function processRole(argv: string[], env: Env = process.env): ProcessRole {
+  const flag = argv.find((arg) => arg.startsWith('--role='))?.slice('--role='.length);
+  const fromEnv: Env = { ROLE: flag ?? env.ROLE };
+  return oneOf(fromEnv, 'ROLE', ['all', 'api', 'scheduler', 'worker'] as const, 'all');
+}

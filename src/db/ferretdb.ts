@@ -1,0 +1,130 @@
+// The embedded default database: a FerretDB 1.24 child process (SQLite storage) on a free
+// loopback port. Only db/ knows how the database is started.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+
+export interface FerretDbOptions {
+  binary: string;
+  /** SQLite files live here; unset: in-memory storage (tests). */
+  dataDir?: string;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface RunningFerretDb {
+  uri: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export class FerretDbMissing extends Error {
+  constructor(binary: string) {
+    super(
+      `FerretDB binary not found at ${binary}. Run "npm start" (its set-up step builds it with Go), ` +
+        'or set MONGODB_URI to a MongoDB server.',
+    );
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+// A parent killed with SIGKILL cannot stop its child; the pid file lets the next start
+// stop that orphan before it opens the same SQLite files.
+function stopOrphan(pidFile: string): void {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  if (Number.isInteger(pid) && pid > 0) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes('ferretdb')) process.kill(pid, 'SIGTERM');
+    } catch {
+      // not running any more
+    }
+  }
+  rmSync(pidFile, { force: true });
+}
+
+async function waitForPing(uri: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`FerretDB exited with code ${child.exitCode} before it was ready:\n${output()}`);
+    }
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 500, directConnection: true });
+    try {
+      await client.connect();
+      await client.db('admin').command({ ping: 1 });
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+  throw new Error(`FerretDB did not answer ping within 30 s:\n${output()}`);
+}
+
+export async function startFerretDb(options: FerretDbOptions): Promise<RunningFerretDb> {
+  if (!existsSync(options.binary)) throw new FerretDbMissing(options.binary);
+  const stateDir = options.dataDir ?? join(process.cwd(), '.tools', 'ferretdb-state');
+  mkdirSync(stateDir, { recursive: true });
+  const pidFile = options.dataDir ? join(options.dataDir, 'ferretdb.pid') : undefined;
+  if (pidFile) stopOrphan(pidFile);
+
+  const port = await freePort();
+  const sqliteUrl = options.dataDir ? `file:${options.dataDir}/` : 'file:./?mode=memory';
+  const child = spawn(
+    options.binary,
+    [
+      '--handler=sqlite',
+      `--sqlite-url=${sqliteUrl}`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--debug-addr=-',
+      '--telemetry=disable',
+      `--state-dir=${stateDir}`,
+      `--log-level=${options.logLevel ?? 'error'}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: stateDir },
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid));
+
+  const uri = `mongodb://127.0.0.1:${port}`;
+  try {
+    await waitForPing(uri, child, () => output);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    uri,
+    port,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (pidFile) rmSync(pidFile, { force: true });
+    },
+  };
+}

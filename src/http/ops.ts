@@ -1,0 +1,48 @@
+// Operations endpoints: liveness, readiness (database reachable) and Prometheus metrics.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface OpsOptions {
+  /** True when the database answers a ping. */
+  databaseReady: () => Promise<boolean>;
+}
+
+export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady }) => {
+  // A registry per app instance, so several apps in one process (tests) do not collide.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'jingxun_' });
+  const requestDuration = new Histogram({
+    name: 'jingxun_http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  app.decorate('metrics', registry);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requestDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const hidden = { schema: { hide: true } };
+  app.get('/healthz', hidden, async () => ({ status: 'ok' }));
+  app.get('/readyz', hidden, async (_request, reply) => {
+    const ready = await databaseReady();
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'database unreachable' });
+  });
+  app.get('/metrics', hidden, async (_request, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+});
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Registry;
+  }
+}

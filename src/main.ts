@@ -1,0 +1,60 @@
+// Entry point: reads config, opens the database (embedded FerretDB by default) and starts
+// the roles asked for: api | scheduler | worker | all (default).
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, processRole } from './config.js';
+import { createContext, prepareDatabase } from './context.js';
+import { openDatabase } from './db/connection.js';
+
+function announceGeneratedPassword(username: string, password: string): void {
+  // Printed once, straight to the terminal (not through the logger), on the very first start.
+  process.stdout.write(
+    [
+      '',
+      '==================================================================',
+      ' 首次启动：已创建管理员账号 (first start: admin account created)',
+      `   用户名 username: ${username}`,
+      `   密码   password: ${password}`,
+      ' 请立即登录并修改密码；此密码不会再次显示。',
+      '==================================================================',
+      '',
+    ].join('\n'),
+  );
+}
+
+async function main(): Promise<void> {
+  const role = processRole(process.argv.slice(2));
+  const config = loadConfig();
+  const db = await openDatabase(config);
+  const ctx = createContext(config, db);
+  const stoppers: Array<() => Promise<void>> = [];
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\nreceived ${signal}, shutting down…\n`);
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+    await db.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  const generated = await prepareDatabase(ctx);
+  if (generated) announceGeneratedPassword(config.adminUsername, generated);
+
+  if (role === 'all' || role === 'api') {
+    const app = await buildApp(ctx);
+    stoppers.push(() => app.close());
+    await app.listen({ host: config.host, port: config.port });
+    app.log.info(
+      { role, database: db.embedded ? `embedded FerretDB (${config.dataDir})` : 'MONGODB_URI' },
+      `Jingxun listening on http://${config.host}:${config.port} (API docs at /docs)`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+  process.stderr.write(`Jingxun failed to start: ${message}\n`);
+  process.exit(1);
+});

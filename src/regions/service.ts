@@ -1,0 +1,129 @@
+// Region tree: create, read, rename, list children and subtrees, inside a caller's scope.
+import { Conflict, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
+import {
+  ROOT_REGION_CODE,
+  ROOT_REGION_NAME,
+  type RegionLevel,
+  canonicalRegionCode,
+  childLevel,
+  codeFitsParent,
+  levelLabel,
+} from './levels.js';
+import { RegionModel } from './model.js';
+import { Scope } from './scope.js';
+
+export interface Region {
+  code: string;
+  name: string;
+  level: RegionLevel;
+  parentCode: string | null;
+  regionPath: string[];
+  lat: number | null;
+  lng: number | null;
+}
+
+export interface NewRegion {
+  code: string;
+  name: string;
+  parentCode: string;
+  lat?: number | null;
+  lng?: number | null;
+}
+
+const PROJECTION = { _id: 0, code: 1, name: 1, level: 1, parentCode: 1, regionPath: 1, lat: 1, lng: 1 } as const;
+
+function checkCoordinates(lat: number | null | undefined, lng: number | null | undefined): void {
+  if ((lat == null) !== (lng == null)) throw new InvalidInput('经纬度需同时填写', lat == null ? 'lat' : 'lng');
+}
+
+export class RegionService {
+  /** Creates the root node every scope hangs from; safe to call on every start. */
+  async ensureRoot(): Promise<void> {
+    await RegionModel.updateOne(
+      { code: ROOT_REGION_CODE },
+      {
+        $setOnInsert: {
+          code: ROOT_REGION_CODE,
+          name: ROOT_REGION_NAME,
+          level: 'country',
+          parentCode: null,
+          regionPath: [ROOT_REGION_CODE],
+        },
+      },
+      { upsert: true },
+    ).catch((error) => {
+      if (!isDuplicateKey(error)) throw error; // another instance created it first
+    });
+  }
+
+  rootScope(): Scope {
+    return new Scope(ROOT_REGION_CODE);
+  }
+
+  /** The scope of a region code; the region must exist. */
+  async scopeOf(code: string): Promise<Scope> {
+    const region = await RegionModel.exists({ code });
+    if (!region) throw new NotFound(`地区 ${code}`);
+    return new Scope(code);
+  }
+
+  async get(scope: Scope, code: string): Promise<Region> {
+    const region = await RegionModel.findOne({ code, ...scope.filter() }, PROJECTION).lean<Region>();
+    if (!region) throw new NotFound(`地区 ${code}`);
+    return region;
+  }
+
+  /** The region when it exists anywhere (for callers that check scope themselves). */
+  async find(code: string): Promise<Region | null> {
+    return RegionModel.findOne({ code }, PROJECTION).lean<Region>();
+  }
+
+  async children(scope: Scope, parentCode: string): Promise<Region[]> {
+    await this.get(scope, parentCode);
+    return RegionModel.find({ parentCode }, PROJECTION).sort({ code: 1 }).lean<Region[]>();
+  }
+
+  async subtree(scope: Scope, code: string, level?: RegionLevel): Promise<Region[]> {
+    await this.get(scope, code);
+    const filter = level ? { regionPath: code, level } : { regionPath: code };
+    return RegionModel.find(filter, PROJECTION).sort({ code: 1 }).lean<Region[]>();
+  }
+
+  async create(scope: Scope, input: NewRegion): Promise<Region> {
+    const parent = await this.get(scope, input.parentCode);
+    const level = childLevel(parent.level);
+    if (!level) throw new InvalidInput(`${levelLabel(parent.level)}级地区下不能再建下级`, 'parentCode');
+    const code = canonicalRegionCode(input.code, level);
+    if (!code) throw new InvalidInput(`代码 ${input.code} 不是有效的${levelLabel(level)}级区划代码`, 'code');
+    if (!codeFitsParent(code, parent.code, parent.level)) {
+      throw new InvalidInput(`代码 ${code} 与上级地区代码 ${parent.code} 不匹配`, 'code');
+    }
+    checkCoordinates(input.lat, input.lng);
+    const region: Region = {
+      code,
+      name: input.name.trim(),
+      level,
+      parentCode: parent.code,
+      regionPath: [...parent.regionPath, code],
+      lat: input.lat ?? null,
+      lng: input.lng ?? null,
+    };
+    try {
+      await RegionModel.create(region);
+    } catch (error) {
+      if (isDuplicateKey(error)) throw new Conflict(`地区代码 ${code} 已存在`, 'code');
+      throw error;
+    }
+    return region;
+  }
+
+  async update(scope: Scope, code: string, changes: { name?: string; lat?: number | null; lng?: number | null }) {
+    const current = await this.get(scope, code);
+    const lat = changes.lat === undefined ? current.lat : changes.lat;
+    const lng = changes.lng === undefined ? current.lng : changes.lng;
+    checkCoordinates(lat, lng);
+    const name = changes.name?.trim() ?? current.name;
+    await RegionModel.updateOne({ code }, { $set: { name, lat, lng } });
+    return { ...current, name, lat, lng };
+  }
+}

@@ -1,0 +1,149 @@
+// Walks the whole route table: every non-public /api route must refuse anonymous callers
+// (401), roles it does not allow (403) and data outside the caller's region scope
+// (403/404). Routes added later are covered automatically; a route with a path parameter
+// or a body must be given a fixture below, or this test fails and says which.
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROLES, type Role } from '../../src/auth/roles.js';
+import type { AccessEntry } from '../../src/http/access.js';
+import { accessControl } from '../../src/http/access.js';
+import { type TestApp, startTestApp } from '../helpers/app.js';
+import { TREE, createRegionTree } from '../helpers/regions.js';
+
+/** Anything of county B must never show in answers to callers scoped to county A. */
+const OUTSIDE_MARKER = TREE.countyB.code;
+
+type Params = Record<string, string>;
+
+/** Creates a resource in county B (outside the callers' scope) and returns its path params. */
+const outOfScopeFixtures: Record<string, (t: TestApp) => Promise<Params>> = {
+  region: async () => ({ code: TREE.countyB.code }),
+  user: async (t) => ({ id: (await t.userToken('viewer', TREE.countyB.code)).id }),
+};
+
+/** A valid body for each route that takes one (so the scope check, not validation, answers). */
+const sampleBodies: Record<string, unknown> = {
+  'POST /api/auth/login': { username: 'nobody', password: 'x' },
+  'POST /api/auth/password': { currentPassword: 'wrong-password', newPassword: 'new-password-123' },
+  'POST /api/regions': { code: '440111002099', name: '新社区', parentCode: TREE.townshipB.code },
+  'PATCH /api/regions/:code': { name: '改名' },
+  'POST /api/users': {
+    username: 'outsider',
+    displayName: '外区用户',
+    password: 'long-enough-password',
+    role: 'viewer',
+    regionCode: TREE.countyB.code,
+  },
+  'PATCH /api/users/:id': { displayName: '改名' },
+};
+
+/** Writes without a path parameter whose body points outside the scope (sampleBodies do). */
+const scopedByBody = new Set(['POST /api/regions', 'POST /api/users']);
+/** Writes that act only on the caller's own account: nothing of another scope to reach. */
+const ownAccountOnly = new Set(['POST /api/auth/logout', 'POST /api/auth/password']);
+
+const key = (route: AccessEntry) => `${route.method} ${route.url}`;
+const paramNames = (url: string) => [...url.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+const placeholder: Params = { id: '0123456789abcdef01234567', code: TREE.countyA.code };
+
+function fill(url: string, params: Params): string {
+  return url.replace(/:(\w+)/g, (_, name: string) => params[name] ?? placeholder[name] ?? 'x');
+}
+
+describe('authorisation over the whole route table', () => {
+  let t: TestApp;
+  const tokens = {} as Record<Role, string>;
+  let routes: AccessEntry[];
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    await createRegionTree(t);
+    for (const role of ROLES) tokens[role] = (await t.userToken(role, TREE.countyA.code)).token;
+    routes = t.app.accessTable.filter((route) => !route.access.public);
+  });
+  afterAll(() => t.close());
+
+  it('finds the protected routes (the table is not empty)', () => {
+    expect(routes.length).toBeGreaterThanOrEqual(8);
+    expect(routes.map(key)).toContain('GET /api/users');
+  });
+
+  it('refuses to start when an /api route declares no access', async () => {
+    const bare = Fastify();
+    await bare.register(accessControl, { sessions: t.ctx.sessions });
+    expect(() => bare.get('/api/forgotten', async () => 'leak')).toThrow(/declares no access/);
+  });
+
+  it('when called anonymously, then every protected route answers 401', async () => {
+    for (const route of routes) {
+      const response = await t.request(route.method as 'GET', fill(route.url, {}), null, sampleBodies[key(route)]);
+      expect(response.statusCode, key(route)).toBe(401);
+      expect(response.json().code, key(route)).toBe('unauthorized');
+    }
+  });
+
+  it('when called with a bad, forged or revoked token, then it answers 401', async () => {
+    const route = routes.find((r) => key(r) === 'GET /api/auth/me')!;
+    for (const token of ['not-a-token', 'jx_forged-token-that-was-never-issued']) {
+      expect((await t.request('GET', route.url, token)).statusCode).toBe(401);
+    }
+    const { token } = await t.userToken('viewer', TREE.countyA.code);
+    expect((await t.request('POST', '/api/auth/logout', token)).statusCode).toBe(200);
+    expect((await t.request('GET', '/api/auth/me', token)).statusCode).toBe(401);
+  });
+
+  it('when called by a role the route does not allow, then it answers 403', async () => {
+    let checked = 0;
+    for (const route of routes) {
+      if (route.access.public) continue;
+      for (const role of ROLES.filter((r) => !route.access.public && !route.access.roles.includes(r))) {
+        const response = await t.request(
+          route.method as 'GET',
+          fill(route.url, {}),
+          tokens[role],
+          sampleBodies[key(route)],
+        );
+        expect(response.statusCode, `${role} → ${key(route)}`).toBe(403);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  it('when a route takes a body, then a sample body is given here', () => {
+    const missing = routes.filter((route) => route.hasBody && !(key(route) in sampleBodies)).map(key);
+    expect(missing, 'add these to sampleBodies').toEqual([]);
+  });
+
+  it('when data lies outside the caller’s region, then every route refuses it (403/404)', async () => {
+    for (const route of routes) {
+      if (route.access.public) continue;
+      const role: Role = route.access.roles.includes('admin') ? 'admin' : route.access.roles[0]!;
+      const names = paramNames(route.url);
+      if (names.length > 0) {
+        const resource = route.access.resource;
+        expect(resource && outOfScopeFixtures[resource], `${key(route)}: declare a resource with a fixture`).toBeTruthy();
+        const params = await outOfScopeFixtures[resource!]!(t);
+        const response = await t.request(
+          route.method as 'GET',
+          fill(route.url, params),
+          tokens[role],
+          sampleBodies[key(route)],
+        );
+        expect([403, 404], `${key(route)} answered ${response.statusCode}: ${response.body}`).toContain(
+          response.statusCode,
+        );
+      } else if (route.method === 'GET') {
+        const response = await t.request('GET', route.url, tokens[role]);
+        expect(response.body, `${key(route)} leaks county B`).not.toContain(OUTSIDE_MARKER);
+      } else if (scopedByBody.has(key(route))) {
+        const response = await t.request(route.method as 'POST', route.url, tokens[role], sampleBodies[key(route)]);
+        expect([403, 404], `${key(route)} answered ${response.statusCode}: ${response.body}`).toContain(
+          response.statusCode,
+        );
+      } else {
+        expect(ownAccountOnly.has(key(route)), `${key(route)}: add it to scopedByBody or ownAccountOnly`).toBe(true);
+      }
+    }
+  });
+});
