@@ -10,6 +10,7 @@ import { apiDocs } from './http/docs.js';
 import { errorHandling } from './http/errors.js';
 import { inputGuard } from './http/input-guard.js';
 import { ops } from './http/ops.js';
+import { validation } from './http/validation.js';
 import { regionRoutes } from './regions/routes.js';
 
 export interface AppOptions {
@@ -41,17 +42,9 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     },
     bodyLimit: ctx.config.bodyLimitBytes,
     trustProxy: true,
-    ajv: {
-      customOptions: {
-        // Unknown fields are refused with a message, not silently dropped.
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        allErrors: false,
-      },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  await app.register(validation);
   await app.register(errorHandling);
   await app.register(rateLimit, {
     global: false,

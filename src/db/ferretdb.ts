@@ -39,17 +39,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A live FerretDB process with this pid (a zombie waiting to be reaped counts as gone). */
+function isFerretRunning(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    return cmdline.includes('ferretdb') && state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 // A parent killed with SIGKILL cannot stop its child; the pid file lets the next start
 // stop that orphan before it opens the same SQLite files.
-function stopOrphan(pidFile: string): void {
+async function stopOrphan(pidFile: string): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8'));
-  if (Number.isInteger(pid) && pid > 0) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes('ferretdb')) process.kill(pid, 'SIGTERM');
-    } catch {
-      // not running any more
+  if (Number.isInteger(pid) && pid > 0 && isFerretRunning(pid)) {
+    process.kill(pid, 'SIGTERM');
+    for (let waited = 0; isFerretRunning(pid); waited += 50) {
+      if (waited === 5000) process.kill(pid, 'SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
   rmSync(pidFile, { force: true });
@@ -80,7 +90,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
   const stateDir = options.dataDir ?? join(process.cwd(), '.tools', 'ferretdb-state');
   mkdirSync(stateDir, { recursive: true });
   const pidFile = options.dataDir ? join(options.dataDir, 'ferretdb.pid') : undefined;
-  if (pidFile) stopOrphan(pidFile);
+  if (pidFile) await stopOrphan(pidFile);
 
   const port = await freePort();
   const sqliteUrl = options.dataDir ? `file:${options.dataDir}/` : 'file:./?mode=memory';

@@ -61,7 +61,14 @@ function fastifyClientError(error: FastifyError): { status: number; code: string
     FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length 与请求体不符',
     FST_ERR_REQ_FILE_TOO_LARGE: '上传的文件过大',
   };
-  const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request';
+  const codeByStatus: Record<number, string> = {
+    401: 'unauthorized',
+    404: 'not_found',
+    413: 'payload_too_large',
+    415: 'unsupported_media_type',
+    429: 'too_many_requests',
+  };
+  const code = codeByStatus[status] ?? 'bad_request';
   return { status, code, message: byCode[error.code] ?? error.message };
 }
 

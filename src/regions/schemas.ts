@@ -9,6 +9,7 @@ export const RegionBody = Type.Object({
   name: Type.String(),
   level: Type.Union(REGION_LEVELS.map((level) => Type.Literal(level))),
   parentCode: Nullable(Type.String()),
+  regionPath: Type.Array(Type.String(), { description: '从根到本地区的代码' }),
   lat: Nullable(Type.Number()),
   lng: Nullable(Type.Number()),
 });

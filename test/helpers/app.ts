@@ -87,12 +87,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     return response.json().token as string;
   };
 
-  const adminToken = await login('admin', ADMIN_PASSWORD);
-
-  return {
+  const testApp: TestApp = {
     app,
     ctx,
-    adminToken,
+    adminToken: await login('admin', ADMIN_PASSWORD),
     logs: () => captured,
     login,
     request,
@@ -100,7 +98,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       userCounter += 1;
       const username = `${role}${userCounter}${randomBytes(3).toString('hex')}`;
       const password = `pw-${username}-secret`;
-      const created = await request('POST', '/api/users', adminToken, {
+      const created = await request('POST', '/api/users', testApp.adminToken, {
         username,
         displayName: `测试${role}`,
         password,
@@ -116,4 +114,5 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await db.close();
     },
   };
+  return testApp;
 }
