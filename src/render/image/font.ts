@@ -1,0 +1,52 @@
+// The CJK font shipped with the project (media/fonts/, WenQuanYi Micro Hei, Apache-2.0),
+// used by file path so a card looks the same on every machine, whatever fonts it has.
+// Its cmap is read once (fontkit) so characters it lacks are handled before drawing:
+// Pango would otherwise fall back to whatever the machine has, or draw a box.
+import { fileURLToPath } from 'node:url';
+import * as fontkit from 'fontkit';
+
+export const FONT_FILE = fileURLToPath(new URL('../../../media/fonts/wqy-microhei.ttc', import.meta.url));
+export const FONT_FAMILY = 'WenQuanYi Micro Hei';
+/** Printed in place of a character the font lacks (the Chinese typesetting mark for a missing character). */
+export const MISSING_MARK = '〓';
+
+type FontLike = { hasGlyphForCodePoint(codePoint: number): boolean; familyName: string };
+
+function openFont(): FontLike {
+  const opened = fontkit.openSync(FONT_FILE) as unknown as FontLike | { fonts: FontLike[] };
+  const fonts = 'fonts' in opened ? opened.fonts : [opened];
+  const font = fonts.find((f) => f.familyName === FONT_FAMILY);
+  if (!font) throw new Error(`${FONT_FILE} does not contain the family ${FONT_FAMILY}`);
+  return font;
+}
+
+const font = openFont();
+
+export function fontCovers(char: string): boolean {
+  const codePoint = char.codePointAt(0);
+  return codePoint !== undefined && font.hasGlyphForCodePoint(codePoint);
+}
+
+// Emoji and their joiners/selectors carry no meaning a notice depends on: they are dropped.
+const DROPPABLE = /^(\p{Extended_Pictographic}|\p{Emoji_Modifier}|\p{Regional_Indicator}|[\u200d\ufe0e\ufe0f\u20e3])$/u;
+
+export interface FittedText {
+  text: string;
+  /** Distinct characters the font lacks (dropped if emoji, otherwise replaced by 〓). */
+  missing: string[];
+}
+
+/** Text with every character drawable by the shipped font. */
+export function fitToFont(text: string): FittedText {
+  const missing = new Set<string>();
+  let out = '';
+  for (const char of text) {
+    if (char === '\n' || char === '\t' || fontCovers(char)) {
+      out += char;
+      continue;
+    }
+    missing.add(char);
+    if (!DROPPABLE.test(char)) out += MISSING_MARK;
+  }
+  return { text: out, missing: [...missing] };
+}
