@@ -11,7 +11,10 @@ import { errorHandling } from './http/errors.js';
 import { inputGuard } from './http/input-guard.js';
 import { ops } from './http/ops.js';
 import { validation } from './http/validation.js';
+import { mediaRoutes } from './media/routes.js';
+import { noticeRoutes } from './notices/routes.js';
 import { regionRoutes } from './regions/routes.js';
+import { renderRoutes } from './render/routes.js';
 
 export interface AppOptions {
   /** Where logs go (tests capture them); default stdout. */
@@ -62,6 +65,15 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(authRoutes, { sessions: ctx.sessions, users: ctx.users, loginRatePerMinute: 20 });
   await app.register(regionRoutes, { regions: ctx.regions, audit: ctx.audit });
   await app.register(auditRoutes, { audit: ctx.audit });
+  await app.register(mediaRoutes, { media: ctx.media, audit: ctx.audit, publicBaseUrl: ctx.config.publicBaseUrl });
+  await app.register(noticeRoutes, { notices: ctx.notices });
+  await app.register(renderRoutes, {
+    notices: ctx.notices,
+    media: ctx.media,
+    publicBaseUrl: ctx.config.publicBaseUrl,
+    timeZone: ctx.config.timeZone,
+    now: () => ctx.clock.now(),
+  });
 
   await app.ready();
   return app;

@@ -6,6 +6,8 @@ import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
 import { type Database, syncIndexes } from './db/connection.js';
 import { type Clock, systemClock } from './lib/clock.js';
+import { MediaStore } from './media/store.js';
+import { NoticeService } from './notices/service.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
 
@@ -17,6 +19,8 @@ export interface Context {
   audit: AuditService;
   users: UserService;
   sessions: SessionService;
+  media: MediaStore;
+  notices: NoticeService;
 }
 
 export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
@@ -32,7 +36,12 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     },
     audit,
   );
-  return { config, db, clock, regions, audit, users, sessions };
+  const media = new MediaStore(() => {
+    if (!db.connection.db) throw new Error('database not connected');
+    return db.connection.db;
+  });
+  const notices = new NoticeService(regions, media, audit, clock);
+  return { config, db, clock, regions, audit, users, sessions, media, notices };
 }
 
 /**

@@ -1,0 +1,91 @@
+import mongoose, { type InferSchemaType } from 'mongoose';
+import { CATEGORIES } from './categories.js';
+
+export const NOTICE_STATUSES = ['draft', 'in_review', 'approved', 'archived'] as const;
+export type NoticeStatus = (typeof NOTICE_STATUSES)[number];
+
+const mediaRefSchema = new mongoose.Schema(
+  { sha256: { type: String, required: true }, caption: { type: String, default: null } },
+  { _id: false },
+);
+
+const wantedSchema = new mongoose.Schema(
+  {
+    caseSummary: { type: String, required: true },
+    suspectDescription: { type: String, required: true },
+    reward: { type: String, required: true },
+    contactName: { type: String, required: true },
+    contactPhone: { type: String, required: true },
+    deadline: { type: String, required: true },
+  },
+  { _id: false },
+);
+
+/** What an author writes: the part of a notice that has versions. */
+const contentSchema = new mongoose.Schema(
+  {
+    category: { type: String, required: true, enum: CATEGORIES },
+    title: { type: String, required: true },
+    body: { type: String, required: true },
+    summary: { type: String, default: null },
+    media: { type: [mediaRefSchema], default: [] },
+    video: {
+      type: new mongoose.Schema({ url: String, posterSha256: String }, { _id: false }),
+      default: null,
+    },
+    issuingUnit: { type: String, required: true },
+    hotline: { type: String, required: true },
+    validFrom: { type: Date, default: null },
+    validUntil: { type: Date, default: null },
+    tags: { type: [String], default: [] },
+    wanted: { type: wantedSchema, default: null },
+  },
+  { _id: false },
+);
+
+/** An approved version, frozen: campaigns send exactly this. */
+const versionSchema = new mongoose.Schema(
+  {
+    version: { type: Number, required: true },
+    content: { type: contentSchema, required: true },
+    editorIds: { type: [String], required: true },
+    approvedBy: { type: String, required: true },
+    approvedAt: { type: Date, required: true },
+  },
+  { _id: false },
+);
+
+// Approved versions live inside the notice document, so approving (status flip plus the
+// frozen copy) is one atomic single-document update: no transaction, no half-approval.
+const noticeSchema = new mongoose.Schema(
+  {
+    /** The issuing unit's region; regionPath makes the notice visible to that subtree's scopes. */
+    regionCode: { type: String, required: true },
+    regionPath: { type: [String], required: true },
+    status: { type: String, required: true, enum: NOTICE_STATUSES },
+    /** Number of the working copy in `content` (approved versions keep theirs in `versions`). */
+    version: { type: Number, required: true },
+    content: { type: contentSchema, required: true },
+    authorId: { type: String, required: true },
+    /** Everyone who wrote the working copy: none of them may approve it. */
+    editorIds: { type: [String], required: true },
+    submittedBy: { type: String, default: null },
+    submittedAt: { type: Date, default: null },
+    /** The reviewer's reason when the last review sent it back. */
+    reviewNote: { type: String, default: null },
+    approvedVersion: { type: Number, default: null },
+    versions: { type: [versionSchema], default: [] },
+    archivedAt: { type: Date, default: null },
+    /** Bumped by every write; writes match on it, so two editors cannot overwrite each other. */
+    revision: { type: Number, required: true },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+// The library list inside a scope, newest first, optionally by status.
+noticeSchema.index({ regionPath: 1, status: 1, updatedAt: -1 });
+// The library list inside a scope by category.
+noticeSchema.index({ regionPath: 1, 'content.category': 1, updatedAt: -1 });
+
+export type NoticeDoc = InferSchemaType<typeof noticeSchema> & { _id: mongoose.Types.ObjectId };
+export const NoticeModel = mongoose.model('Notice', noticeSchema);

@@ -1,0 +1,141 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ANY_ROLE, AUTHORS, REVIEWERS } from '../auth/roles.js';
+import { allow, principal } from '../http/access.js';
+import { IdParams } from '../lib/schemas.js';
+import {
+  CreateNoticeBody,
+  NoticeBody,
+  NoticeListItem,
+  NoticeListQuery,
+  NoticeVersionBody,
+  RejectBody,
+  ReviewBody,
+  UpdateNoticeBody,
+  VersionParams,
+} from './schemas.js';
+import type { Notice, NoticeService } from './service.js';
+
+export interface NoticeRoutesOptions {
+  notices: NoticeService;
+}
+
+const withoutPath = ({ regionPath: _path, ...notice }: Notice) => notice;
+
+export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = async (app, { notices }) => {
+  const tags = ['notices'];
+
+  app.get(
+    '/api/notices',
+    {
+      config: allow(ANY_ROLE),
+      schema: {
+        tags,
+        summary: '通知列表（管辖范围内，新的在前）',
+        querystring: NoticeListQuery,
+        response: { 200: Type.Array(NoticeListItem) },
+      },
+    },
+    async (request) =>
+      (await notices.list(principal(request).scope, request.query)).map((notice) => ({
+        ...withoutPath(notice),
+        title: notice.content.title,
+        category: notice.content.category,
+      })),
+  );
+
+  app.post(
+    '/api/notices',
+    {
+      config: allow(AUTHORS),
+      schema: { tags, summary: '新建通知（草稿）', body: CreateNoticeBody, response: { 201: NoticeBody } },
+    },
+    async (request, reply) =>
+      reply.status(201).send(withoutPath(await notices.create(principal(request), request.body, request.ip))),
+  );
+
+  app.get(
+    '/api/notices/:id',
+    {
+      config: allow(ANY_ROLE, 'notice'),
+      schema: { tags, summary: '通知详情（当前工作版本）', params: IdParams, response: { 200: NoticeBody } },
+    },
+    async (request) => withoutPath(await notices.get(principal(request).scope, request.params.id)),
+  );
+
+  app.patch(
+    '/api/notices/:id',
+    {
+      config: allow(AUTHORS, 'notice'),
+      schema: {
+        tags,
+        summary: '修改通知（已审核的通知修改后成为新版本，需重新审核）',
+        params: IdParams,
+        body: UpdateNoticeBody,
+        response: { 200: NoticeBody },
+      },
+    },
+    async (request) =>
+      withoutPath(await notices.update(principal(request), request.params.id, request.body, request.ip)),
+  );
+
+  app.post(
+    '/api/notices/:id/submit',
+    {
+      config: allow(AUTHORS, 'notice'),
+      schema: { tags, summary: '提交审核', params: IdParams, response: { 200: NoticeBody } },
+    },
+    async (request) => withoutPath(await notices.submit(principal(request), request.params.id, request.ip)),
+  );
+
+  app.post(
+    '/api/notices/:id/approve',
+    {
+      config: allow(REVIEWERS, 'notice'),
+      schema: {
+        tags,
+        summary: '审核通过（不能审核本人编写的通知）',
+        params: IdParams,
+        body: ReviewBody,
+        response: { 200: NoticeBody },
+      },
+    },
+    async (request) =>
+      withoutPath(await notices.approve(principal(request), request.params.id, request.body?.note ?? null, request.ip)),
+  );
+
+  app.post(
+    '/api/notices/:id/reject',
+    {
+      config: allow(REVIEWERS, 'notice'),
+      schema: { tags, summary: '驳回（退回草稿）', params: IdParams, body: RejectBody, response: { 200: NoticeBody } },
+    },
+    async (request) =>
+      withoutPath(await notices.reject(principal(request), request.params.id, request.body.reason, request.ip)),
+  );
+
+  app.post(
+    '/api/notices/:id/archive',
+    {
+      config: allow(AUTHORS, 'notice'),
+      schema: { tags, summary: '归档（不再发送；旧版本仍可查阅）', params: IdParams, response: { 200: NoticeBody } },
+    },
+    async (request) => withoutPath(await notices.archive(principal(request), request.params.id, request.ip)),
+  );
+
+  app.get(
+    '/api/notices/:id/versions/:version',
+    {
+      config: allow(ANY_ROLE, 'notice'),
+      schema: { tags, summary: '已审核的历史版本', params: VersionParams, response: { 200: NoticeVersionBody } },
+    },
+    async (request) => {
+      const { regionPath: _path, ...version } = await notices.getVersion(
+        principal(request).scope,
+        request.params.id,
+        request.params.version,
+      );
+      return version;
+    },
+  );
+};

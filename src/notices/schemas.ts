@@ -1,0 +1,134 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
+import { RegionCode } from '../regions/schemas.js';
+import { CATEGORIES } from './categories.js';
+import { NOTICE_STATUSES } from './model.js';
+
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: '已上传图片的 SHA-256' });
+const Phone = Type.String({ pattern: '^[0-9][0-9 /\\-]{1,28}[0-9]$', description: '电话号码' });
+const CategorySchema = Type.Union(CATEGORIES.map((c) => Type.Literal(c)));
+
+export const BODY_MAX_CHARS = 20_000;
+
+const Wanted = Type.Object(
+  {
+    caseSummary: NonBlank(500, '简要案情'),
+    suspectDescription: NonBlank(300, '嫌疑人特征'),
+    reward: NonBlank(60, '悬赏'),
+    contactName: NonBlank(20, '联系人'),
+    contactPhone: Phone,
+    deadline: Type.String({ format: 'date', description: '截止日期 YYYY-MM-DD' }),
+  },
+  { additionalProperties: false },
+);
+
+const contentFields = {
+  category: CategorySchema,
+  title: NonBlank(80, '标题'),
+  body: NonBlank(BODY_MAX_CHARS, '正文：空行分段，**加粗**，“- ”或“1. ”开头为列表'),
+  summary: Type.Optional(Nullable(Type.String({ maxLength: 300 }))),
+  media: Type.Optional(
+    Type.Array(
+      Type.Object(
+        { sha256: Sha256, caption: Type.Optional(Nullable(Type.String({ maxLength: 60 }))) },
+        { additionalProperties: false },
+      ),
+      { maxItems: 9 },
+    ),
+  ),
+  video: Type.Optional(
+    Nullable(
+      Type.Object(
+        { url: Type.String({ pattern: '^https?://\\S+$', maxLength: 500 }), posterSha256: Sha256 },
+        { additionalProperties: false },
+      ),
+    ),
+  ),
+  issuingUnit: NonBlank(60, '发布单位'),
+  hotline: Type.Optional(Phone),
+  validFrom: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
+  validUntil: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
+  tags: Type.Optional(Type.Array(NonBlank(20), { maxItems: 10 })),
+  wanted: Type.Optional(Nullable(Wanted)),
+};
+
+export const CreateNoticeBody = Type.Object(
+  { ...contentFields, regionCode: Type.Optional(RegionCode) },
+  { additionalProperties: false },
+);
+export type CreateNoticeBody = Static<typeof CreateNoticeBody>;
+
+export const UpdateNoticeBody = Type.Partial(Type.Object(contentFields), {
+  additionalProperties: false,
+  minProperties: 1,
+});
+export type UpdateNoticeBody = Static<typeof UpdateNoticeBody>;
+
+export const ReviewBody = Type.Object(
+  { note: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
+export const RejectBody = Type.Object({ reason: NonBlank(500, '驳回理由') }, { additionalProperties: false });
+
+export const NoticeListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union(NOTICE_STATUSES.map((s) => Type.Literal(s)))),
+    category: Type.Optional(CategorySchema),
+    /** Only notices with an approved version (what campaigns can send). */
+    approved: Type.Optional(Type.Boolean()),
+    before: Type.Optional(ObjectIdString),
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  },
+  { additionalProperties: false },
+);
+
+export const VersionParams = Type.Object(
+  { id: ObjectIdString, version: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+
+const ContentBody = Type.Object({
+  category: CategorySchema,
+  title: Type.String(),
+  body: Type.String(),
+  summary: Nullable(Type.String()),
+  media: Type.Array(Type.Object({ sha256: Type.String(), caption: Nullable(Type.String()) })),
+  video: Nullable(Type.Object({ url: Type.String(), posterSha256: Type.String() })),
+  issuingUnit: Type.String(),
+  hotline: Type.String(),
+  validFrom: Nullable(DateTime),
+  validUntil: Nullable(DateTime),
+  tags: Type.Array(Type.String()),
+  wanted: Nullable(Type.Object({}, { additionalProperties: true })),
+});
+
+export const NoticeBody = Type.Object({
+  id: Type.String(),
+  regionCode: Type.String(),
+  status: Type.Union(NOTICE_STATUSES.map((s) => Type.Literal(s))),
+  version: Type.Integer(),
+  approvedVersion: Nullable(Type.Integer()),
+  authorId: Type.String(),
+  editorIds: Type.Array(Type.String()),
+  submittedBy: Nullable(Type.String()),
+  reviewNote: Nullable(Type.String()),
+  content: ContentBody,
+  versions: Type.Array(Type.Object({ version: Type.Integer(), approvedBy: Type.String(), approvedAt: DateTime })),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});
+
+export const NoticeSummaryBody = Type.Omit(NoticeBody, ['content', 'versions', 'editorIds']);
+export const NoticeListItem = Type.Composite([
+  NoticeSummaryBody,
+  Type.Object({ title: Type.String(), category: CategorySchema }),
+]);
+
+export const NoticeVersionBody = Type.Object({
+  noticeId: Type.String(),
+  version: Type.Integer(),
+  regionCode: Type.String(),
+  content: ContentBody,
+  approvedBy: Type.String(),
+  approvedAt: DateTime,
+});

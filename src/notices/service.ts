@@ -1,0 +1,379 @@
+// The notice library: write, review (four eyes), approve as frozen versions, archive.
+// Every read and write takes the caller's Scope; every change is audited.
+import mongoose from 'mongoose';
+import type { AuditService } from '../audit/service.js';
+import type { Principal } from '../auth/principal.js';
+import type { Clock } from '../lib/clock.js';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../lib/errors.js';
+import type { MediaStore } from '../media/store.js';
+import type { RegionService } from '../regions/service.js';
+import type { Scope } from '../regions/scope.js';
+import { type Category, defaultHotline } from './categories.js';
+import { type NoticeDoc, NoticeModel, type NoticeStatus } from './model.js';
+import type { CreateNoticeBody, UpdateNoticeBody } from './schemas.js';
+
+export interface NoticeContent {
+  category: Category;
+  title: string;
+  body: string;
+  summary: string | null;
+  media: { sha256: string; caption: string | null }[];
+  video: { url: string; posterSha256: string } | null;
+  issuingUnit: string;
+  hotline: string;
+  validFrom: Date | null;
+  validUntil: Date | null;
+  tags: string[];
+  wanted: {
+    caseSummary: string;
+    suspectDescription: string;
+    reward: string;
+    contactName: string;
+    contactPhone: string;
+    deadline: string;
+  } | null;
+}
+
+export interface Notice {
+  id: string;
+  regionCode: string;
+  regionPath: string[];
+  status: NoticeStatus;
+  version: number;
+  approvedVersion: number | null;
+  authorId: string;
+  editorIds: string[];
+  submittedBy: string | null;
+  reviewNote: string | null;
+  content: NoticeContent;
+  versions: { version: number; approvedBy: string; approvedAt: Date }[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One approved version: what campaigns send and cards are drawn from. */
+export interface ApprovedNotice {
+  noticeId: string;
+  version: number;
+  regionCode: string;
+  regionPath: string[];
+  content: NoticeContent;
+  approvedBy: string;
+  approvedAt: Date;
+}
+
+export interface NoticeListQuery {
+  status?: NoticeStatus;
+  category?: Category;
+  approved?: boolean;
+  before?: string;
+  limit: number;
+}
+
+type ContentInput = Partial<Omit<CreateNoticeBody, 'regionCode'>>;
+
+const clean = (text: string) => text.trim();
+
+function toContent(input: ContentInput, base: NoticeContent | null): NoticeContent {
+  const category = input.category ?? base?.category;
+  if (!category) throw new InvalidInput('缺少必填字段 "category"', 'category');
+  const pick = <K extends keyof NoticeContent>(key: K, fallback: NoticeContent[K]): NoticeContent[K] =>
+    (input as Record<string, unknown>)[key] !== undefined
+      ? ((input as Record<string, unknown>)[key] as NoticeContent[K])
+      : (base?.[key] ?? fallback);
+  const date = (value: string | null | undefined, current: Date | null | undefined) =>
+    value === undefined ? (current ?? null) : value === null ? null : new Date(value);
+  const content: NoticeContent = {
+    category,
+    title: clean(pick('title', '')),
+    body: pick('body', '').replace(/\r\n?/g, '\n').trim(),
+    summary: pick('summary', null)?.trim() || null,
+    media: pick('media', []).map((m) => ({ sha256: m.sha256, caption: m.caption?.trim() || null })),
+    video: pick('video', null),
+    issuingUnit: clean(pick('issuingUnit', '')),
+    hotline: clean(pick('hotline', base && input.category === undefined ? base.hotline : defaultHotline(category))),
+    validFrom: date(input.validFrom, base?.validFrom),
+    validUntil: date(input.validUntil, base?.validUntil),
+    tags: [...new Set(pick('tags', []).map(clean))],
+    wanted: pick('wanted', null),
+  };
+  if (content.validFrom && content.validUntil && content.validFrom >= content.validUntil) {
+    throw new InvalidInput('有效期结束时间必须晚于开始时间', 'validUntil');
+  }
+  if (content.category === 'wanted_clue' && !content.wanted) {
+    throw new InvalidInput('协查通告需要填写 wanted（案情、嫌疑人特征、悬赏、联系人、截止日期）', 'wanted');
+  }
+  if (content.category !== 'wanted_clue' && content.wanted) {
+    throw new InvalidInput('只有协查通告（wanted_clue）可以填写 wanted', 'wanted');
+  }
+  return content;
+}
+
+function toNotice(doc: NoticeDoc): Notice {
+  return {
+    id: String(doc._id),
+    regionCode: doc.regionCode,
+    regionPath: doc.regionPath,
+    status: doc.status as NoticeStatus,
+    version: doc.version,
+    approvedVersion: doc.approvedVersion ?? null,
+    authorId: doc.authorId,
+    editorIds: doc.editorIds,
+    submittedBy: doc.submittedBy ?? null,
+    reviewNote: doc.reviewNote ?? null,
+    content: doc.content as unknown as NoticeContent,
+    versions: (doc.versions ?? []).map((v) => ({
+      version: v.version,
+      approvedBy: v.approvedBy,
+      approvedAt: v.approvedAt,
+    })),
+    createdAt: (doc as unknown as { createdAt: Date }).createdAt,
+    updatedAt: (doc as unknown as { updatedAt: Date }).updatedAt,
+  };
+}
+
+function objectId(id: string): mongoose.Types.ObjectId {
+  if (!mongoose.isValidObjectId(id)) throw new NotFound(`通知 ${id}`);
+  return new mongoose.Types.ObjectId(id);
+}
+
+export class NoticeService {
+  constructor(
+    private readonly regions: RegionService,
+    private readonly media: MediaStore,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+  ) {}
+
+  private async load(scope: Scope, id: string): Promise<NoticeDoc> {
+    const doc = await NoticeModel.findOne({ _id: objectId(id), ...scope.filter() }).lean<NoticeDoc>();
+    if (!doc) throw new NotFound(`通知 ${id}`);
+    return doc;
+  }
+
+  /** Pictures must already be uploaded (stored by hash) before a notice refers to them. */
+  private async checkMedia(content: NoticeContent): Promise<void> {
+    const refs = [
+      ...content.media.map((m, i) => ({ sha256: m.sha256, field: `media.${i}.sha256` })),
+      ...(content.video ? [{ sha256: content.video.posterSha256, field: 'video.posterSha256' }] : []),
+    ];
+    for (const ref of refs) {
+      if (!(await this.media.info(ref.sha256))) {
+        throw new InvalidInput(`图片 ${ref.sha256.slice(0, 12)}… 不存在，请先上传（POST /api/media）`, ref.field);
+      }
+    }
+  }
+
+  private async record(
+    by: Principal,
+    action: string,
+    doc: NoticeDoc,
+    ip: string | null,
+    details?: Record<string, unknown>,
+  ) {
+    await this.audit.record({
+      actor: by,
+      action: `notice.${action}`,
+      target: { kind: 'notice', id: String(doc._id) },
+      ip,
+      regionPath: doc.regionPath,
+      details: { version: doc.version, title: doc.content.title, ...details },
+    });
+  }
+
+  /**
+   * The atomic step of every transition: matches the state the caller saw (status and
+   * revision), so a concurrent change makes this one fail rather than overwrite it.
+   */
+  private async transition(
+    scope: Scope,
+    seen: NoticeDoc,
+    extraFilter: Record<string, unknown>,
+    update: { $set?: Record<string, unknown>; $push?: Record<string, unknown>; $addToSet?: Record<string, unknown> },
+  ): Promise<NoticeDoc> {
+    const updated = await NoticeModel.findOneAndUpdate(
+      { _id: seen._id, ...scope.filter(), status: seen.status, revision: seen.revision, ...extraFilter },
+      { ...update, $inc: { revision: 1 } },
+      { new: true },
+    ).lean<NoticeDoc>();
+    if (!updated) throw new Conflict('通知刚被他人修改或审核，请刷新后重试');
+    return updated;
+  }
+
+  async create(by: Principal, input: CreateNoticeBody, ip: string | null = null): Promise<Notice> {
+    const region = await this.regions.get(by.scope, input.regionCode ?? by.scope.regionCode);
+    const { regionCode: _ignored, ...fields } = input;
+    const content = toContent(fields, null);
+    await this.checkMedia(content);
+    const created = await NoticeModel.create({
+      regionCode: region.code,
+      regionPath: region.regionPath,
+      status: 'draft',
+      version: 1,
+      content,
+      authorId: by.id,
+      editorIds: [by.id],
+      revision: 1,
+    });
+    const doc = created.toObject() as NoticeDoc;
+    await this.record(by, 'create', doc, ip);
+    return toNotice(doc);
+  }
+
+  /**
+   * Edits the working copy. A draft is edited in place; an approved notice gets a new
+   * working version (the approved one stays and is still what campaigns send) that must be
+   * reviewed again. Notices in review or archived cannot change.
+   */
+  async update(by: Principal, id: string, changes: UpdateNoticeBody, ip: string | null = null): Promise<Notice> {
+    const seen = await this.load(by.scope, id);
+    if (seen.status === 'in_review') throw new Conflict('审核中的通知不能修改；请等待审核结果（驳回后可修改）');
+    if (seen.status === 'archived') throw new Conflict('已归档的通知不能修改');
+    const content = toContent(changes, seen.content as unknown as NoticeContent);
+    await this.checkMedia(content);
+    const newVersion = seen.status === 'approved';
+    const updated = await this.transition(
+      by.scope,
+      seen,
+      {},
+      newVersion
+        ? {
+            $set: {
+              content,
+              status: 'draft',
+              version: seen.version + 1,
+              editorIds: [by.id],
+              reviewNote: null,
+              submittedBy: null,
+            },
+          }
+        : { $set: { content }, $addToSet: { editorIds: by.id } },
+    );
+    await this.record(by, 'update', updated, ip, { changed: Object.keys(changes), newVersion });
+    return toNotice(updated);
+  }
+
+  async submit(by: Principal, id: string, ip: string | null = null): Promise<Notice> {
+    const seen = await this.load(by.scope, id);
+    if (seen.status !== 'draft') throw new Conflict('只有草稿可以提交审核');
+    const updated = await this.transition(
+      by.scope,
+      seen,
+      {},
+      {
+        $set: { status: 'in_review', submittedBy: by.id, submittedAt: this.clock.now() },
+      },
+    );
+    await this.record(by, 'submit', updated, ip);
+    return toNotice(updated);
+  }
+
+  /** Four eyes: nobody who wrote or submitted this version may approve it. */
+  async approve(by: Principal, id: string, note: string | null = null, ip: string | null = null): Promise<Notice> {
+    const seen = await this.load(by.scope, id);
+    if (seen.status !== 'in_review') throw new Conflict('只有待审核的通知可以审核');
+    if (seen.editorIds.includes(by.id) || seen.submittedBy === by.id) {
+      throw new Forbidden('不能审核自己编写或提交的通知，请由其他审核人审核');
+    }
+    const approvedAt = this.clock.now();
+    const updated = await this.transition(
+      by.scope,
+      seen,
+      // Repeated in the filter so the rule holds even against a concurrent edit.
+      { editorIds: { $ne: by.id }, submittedBy: { $ne: by.id } },
+      {
+        $set: { status: 'approved', approvedVersion: seen.version, reviewNote: note },
+        $push: {
+          versions: {
+            version: seen.version,
+            content: seen.content,
+            editorIds: seen.editorIds,
+            approvedBy: by.id,
+            approvedAt,
+          },
+        },
+      },
+    );
+    await this.record(by, 'approve', updated, ip, note ? { note } : undefined);
+    return toNotice(updated);
+  }
+
+  async reject(by: Principal, id: string, reason: string, ip: string | null = null): Promise<Notice> {
+    const seen = await this.load(by.scope, id);
+    if (seen.status !== 'in_review') throw new Conflict('只有待审核的通知可以驳回');
+    if (seen.editorIds.includes(by.id) || seen.submittedBy === by.id) {
+      throw new Forbidden('不能审核自己编写或提交的通知，请由其他审核人审核');
+    }
+    const updated = await this.transition(
+      by.scope,
+      seen,
+      {},
+      {
+        $set: { status: 'draft', reviewNote: reason.trim(), submittedBy: null, submittedAt: null },
+      },
+    );
+    await this.record(by, 'reject', updated, ip, { reason: reason.trim() });
+    return toNotice(updated);
+  }
+
+  async archive(by: Principal, id: string, ip: string | null = null): Promise<Notice> {
+    const seen = await this.load(by.scope, id);
+    if (seen.status === 'archived') throw new Conflict('通知已归档');
+    if (seen.status === 'in_review') throw new Conflict('审核中的通知不能归档，请先完成审核');
+    const updated = await this.transition(
+      by.scope,
+      seen,
+      {},
+      { $set: { status: 'archived', archivedAt: this.clock.now() } },
+    );
+    await this.record(by, 'archive', updated, ip);
+    return toNotice(updated);
+  }
+
+  async get(scope: Scope, id: string): Promise<Notice> {
+    return toNotice(await this.load(scope, id));
+  }
+
+  async list(scope: Scope, query: NoticeListQuery): Promise<Notice[]> {
+    const filter: Record<string, unknown> = { ...scope.filter() };
+    if (query.status) filter.status = query.status;
+    if (query.category) filter['content.category'] = query.category;
+    if (query.approved !== undefined) filter.approvedVersion = query.approved ? { $ne: null } : null;
+    if (query.before) filter._id = { $lt: objectId(query.before) };
+    const docs = await NoticeModel.find(filter, { versions: 0 })
+      .sort({ _id: -1 })
+      .limit(query.limit)
+      .lean<NoticeDoc[]>();
+    return docs.map(toNotice);
+  }
+
+  /**
+   * An approved version for sending and rendering: the given one, or the latest approved.
+   * Archived notices are not sent any more; their versions stay readable via getVersion.
+   */
+  async getApprovedVersion(scope: Scope, noticeId: string, version?: number): Promise<ApprovedNotice> {
+    const doc = await this.load(scope, noticeId);
+    if (doc.status === 'archived') throw new Conflict('通知已归档，不能再发送');
+    if (doc.approvedVersion == null) throw new Conflict('通知尚无审核通过的版本');
+    return this.frozen(doc, version ?? doc.approvedVersion);
+  }
+
+  /** Any approved version, also of an archived notice (old versions stay readable). */
+  async getVersion(scope: Scope, noticeId: string, version: number): Promise<ApprovedNotice> {
+    return this.frozen(await this.load(scope, noticeId), version);
+  }
+
+  private frozen(doc: NoticeDoc, version: number): ApprovedNotice {
+    const found = doc.versions.find((v) => v.version === version);
+    if (!found) throw new NotFound(`通知 ${String(doc._id)} 的已审核版本 ${version}`);
+    return {
+      noticeId: String(doc._id),
+      version,
+      regionCode: doc.regionCode,
+      regionPath: doc.regionPath,
+      content: found.content as unknown as NoticeContent,
+      approvedBy: found.approvedBy,
+      approvedAt: found.approvedAt,
+    };
+  }
+}

@@ -1,0 +1,136 @@
+// Previews of every card variant before scheduling (SPEC §3.2), for the API and console.
+// The link in a preview is the notice's placeholder address; real sends get tracked
+// short links from the tracking room, passed to render the same way.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AUTHORS, REVIEWERS } from '../auth/roles.js';
+import { allow, principal } from '../http/access.js';
+import { InvalidInput } from '../lib/errors.js';
+import { IdParams } from '../lib/schemas.js';
+import { mediaUrl } from '../media/routes.js';
+import type { MediaStore } from '../media/store.js';
+import type { NoticeService } from '../notices/service.js';
+import type { Scope } from '../regions/scope.js';
+import { calendarDate, toCardNotice } from './from-notice.js';
+import { ImageTooLarge } from './image/encode.js';
+import { renderImageCard } from './image/render-image-card.js';
+import { CHANNEL_LIMITS, type ChannelName, WECOM_IMAGE_MAX_BYTES, wecomTextLimit } from './limits.js';
+import { ImagePreviewBody, TextCardBody, TextPreviewBody } from './schemas.js';
+import { CardTooLarge, renderTextCard } from './text/render-text-card.js';
+
+export interface RenderRoutesOptions {
+  notices: NoticeService;
+  media: MediaStore;
+  publicBaseUrl: string;
+  timeZone: string;
+  now: () => Date;
+}
+
+const PREVIEWERS = [...new Set([...AUTHORS, ...REVIEWERS])];
+
+export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = async (app, options) => {
+  const { notices, media, publicBaseUrl, timeZone } = options;
+
+  async function source(scope: Scope, id: string, version: 'working' | number | undefined) {
+    if (version === undefined || version === 'working') {
+      const notice = await notices.get(scope, id);
+      return { content: notice.content, issuedOn: calendarDate(options.now(), timeZone) };
+    }
+    const approved = await notices.getVersion(scope, id, version);
+    return { content: approved.content, issuedOn: calendarDate(approved.approvedAt, timeZone) };
+  }
+
+  const previewLink = (id: string) => `${publicBaseUrl}/n/${id}`;
+
+  app.post(
+    '/api/notices/:id/preview/text',
+    {
+      config: allow(PREVIEWERS, 'notice'),
+      schema: {
+        tags: ['notices'],
+        summary: '预览文字卡片（按渠道格式与字节上限）',
+        params: IdParams,
+        body: TextPreviewBody,
+        response: { 200: TextCardBody },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { format, personal } = request.body;
+      const channel = (request.body.channel ?? 'wecom') as ChannelName;
+      const { content, issuedOn } = await source(principal(request).scope, id, request.body.version);
+      const limits = CHANNEL_LIMITS[channel];
+      const maxBytes =
+        channel === 'wecom' && format === 'text' ? wecomTextLimit(request.body.wecomTextMaxBytes) : limits[format];
+      const firstPicture = content.media[0]?.sha256 ?? content.video?.posterSha256;
+      try {
+        const card = renderTextCard(
+          {
+            notice: toCardNotice(content, issuedOn),
+            link: previewLink(id),
+            pictureUrl: firstPicture ? mediaUrl(publicBaseUrl, firstPicture) : null,
+            personal: personal ?? null,
+          },
+          format,
+          { maxBytes },
+        );
+        return { ...card, channel, maxBytes };
+      } catch (error) {
+        if (error instanceof CardTooLarge) {
+          throw new InvalidInput(
+            `标题、落款等固定内容已超过该渠道 ${maxBytes} 字节的上限，请缩短标题或发布单位`,
+            'title',
+          );
+        }
+        throw error;
+      }
+    },
+  );
+
+  app.post(
+    '/api/notices/:id/preview/image',
+    {
+      config: allow(PREVIEWERS, 'notice'),
+      schema: {
+        tags: ['notices'],
+        summary: '预览图片卡片（返回 PNG/JPEG；个性化条带可选）',
+        params: IdParams,
+        body: ImagePreviewBody,
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const format = request.body.format ?? 'png';
+      const channel = (request.body.channel ?? 'wecom') as ChannelName;
+      const { content, issuedOn } = await source(principal(request).scope, id, request.body.version);
+      // The card shows one picture: the first image, else the video's poster.
+      const picture = content.media[0]?.sha256 ?? content.video?.posterSha256;
+      const file = picture ? await media.read(picture) : null;
+      const photos = file ? [file.data] : [];
+      const maxBytes = CHANNEL_LIMITS[channel].image ?? WECOM_IMAGE_MAX_BYTES;
+      try {
+        const card = await renderImageCard(
+          {
+            notice: toCardNotice(content, issuedOn),
+            link: previewLink(id),
+            photos,
+            personal: request.body.personal ?? null,
+          },
+          { format, maxBytes },
+        );
+        return reply
+          .header('content-type', card.mime)
+          .header('x-card-sha256', card.sha256)
+          .header('x-card-width', String(card.width))
+          .header('x-card-height', String(card.height))
+          .header('x-card-quality', card.quality)
+          .header('x-card-missing-glyphs', encodeURIComponent(card.missingGlyphs.join('')))
+          .send(card.data);
+      } catch (error) {
+        if (error instanceof ImageTooLarge) {
+          throw new InvalidInput(`图片卡片无法压缩到该渠道 ${maxBytes} 字节以内，请缩短正文或更换图片`, 'body');
+        }
+        throw error;
+      }
+    },
+  );
+};

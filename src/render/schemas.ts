@@ -1,0 +1,54 @@
+import { Type } from '@sinclair/typebox';
+import { NonBlank, Nullable } from '../lib/schemas.js';
+import { CHANNEL_NAMES } from './limits.js';
+
+const Channel = Type.Union(
+  CHANNEL_NAMES.map((name) => Type.Literal(name)),
+  { default: 'wecom' },
+);
+/** "working" = the current working copy (drafts, review); a number = an approved version. */
+const Version = Type.Union([Type.Literal('working'), Type.Integer({ minimum: 1 })], { default: 'working' });
+
+const Personal = Type.Object(
+  {
+    villageName: NonBlank(40, '村/社区名称'),
+    townshipName: Type.Optional(Nullable(Type.String({ maxLength: 40 }))),
+    officerName: Type.Optional(Nullable(Type.String({ maxLength: 20 }))),
+    officerPhone: Type.Optional(Nullable(Type.String({ pattern: '^[0-9][0-9 \\-]{1,28}[0-9]$' }))),
+  },
+  { additionalProperties: false },
+);
+
+export const TextPreviewBody = Type.Object(
+  {
+    format: Type.Union([Type.Literal('text'), Type.Literal('markdown'), Type.Literal('link')]),
+    channel: Type.Optional(Channel),
+    version: Type.Optional(Version),
+    /** WeCom text limit of this install's robots (2048 by default, at most 4096). */
+    wecomTextMaxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 4096 })),
+    personal: Type.Optional(Nullable(Personal)),
+  },
+  { additionalProperties: false },
+);
+
+export const ImagePreviewBody = Type.Object(
+  {
+    format: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('jpeg')], { default: 'png' })),
+    channel: Type.Optional(Channel),
+    version: Type.Optional(Version),
+    personal: Type.Optional(Nullable(Personal)),
+  },
+  { additionalProperties: false },
+);
+
+export const TextCardBody = Type.Object({
+  format: Type.String(),
+  channel: Type.String(),
+  maxBytes: Type.Integer(),
+  title: Type.String(),
+  content: Type.String(),
+  bytes: Type.Integer(),
+  truncated: Type.Boolean(),
+  url: Type.String(),
+  pictureUrl: Nullable(Type.String()),
+});
