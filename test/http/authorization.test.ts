@@ -141,7 +141,10 @@ describe('authorisation over the whole route table', () => {
       const names = paramNames(route.url);
       if (names.length > 0) {
         const resource = route.access.resource;
-        expect(resource && outOfScopeFixtures[resource], `${key(route)}: declare a resource with a fixture`).toBeTruthy();
+        expect(
+          resource && outOfScopeFixtures[resource],
+          `${key(route)}: declare a resource with a fixture`,
+        ).toBeTruthy();
         const params = await outOfScopeFixtures[resource!]!(t);
         const response = await t.request(
           route.method as 'GET',
