@@ -61,14 +61,26 @@ function bodyMarkup(body: string, glyphs: Glyphs): string {
 /** Draws the body, cut on a character so it fits the card, ending with a pointer to the QR code. */
 async function drawBody(body: string, theme: Theme, glyphs: Glyphs, maxHeight: number): Promise<DrawnText> {
   const style = { sizePx: 30, color: theme.ink, width: CONTENT_WIDTH, lineSpacing: 14 };
-  let drawn = await drawMarkup(bodyMarkup(body, glyphs), style);
-  let chars = Array.from(body);
+  // Never hand Pango more than could ever fit: a 20,000-character body would exceed
+  // cairo's largest surface (32,767 px) and fail. The lines and characters kept here are
+  // about twice what fits the card; the loop below cuts to the exact height.
+  const roughLines = Math.ceil(maxHeight / (style.sizePx + style.lineSpacing));
+  const roughChars = roughLines * Math.ceil(CONTENT_WIDTH / style.sizePx);
+  let chars = Array.from(
+    body
+      .split('\n')
+      .slice(0, roughLines * 2)
+      .join('\n'),
+  ).slice(0, roughChars * 2);
+  const cutEarly = chars.length < Array.from(body).length;
+  const pointer = '……\n<b>（全文请扫描下方二维码）</b>';
+  let drawn = await drawMarkup(bodyMarkup(chars.join(''), glyphs) + (cutEarly ? pointer : ''), style);
   // Each pass cuts in proportion to the overflow; a few passes always converge.
   for (let pass = 0; drawn.height > maxHeight && pass < 8; pass++) {
     const keep = Math.max(0, Math.floor(chars.length * (maxHeight / drawn.height) * 0.97) - 12);
     chars = chars.slice(0, keep);
     const cut = chars.join('').trimEnd();
-    drawn = await drawMarkup(`${bodyMarkup(cut, glyphs)}……\n<b>（全文请扫描下方二维码）</b>`, style);
+    drawn = await drawMarkup(bodyMarkup(cut, glyphs) + pointer, style);
   }
   return drawn;
 }
