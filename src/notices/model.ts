@@ -89,3 +89,30 @@ noticeSchema.index({ regionPath: 1, 'content.category': 1, updatedAt: -1 });
 
 export type NoticeDoc = InferSchemaType<typeof noticeSchema> & { _id: mongoose.Types.ObjectId };
 export const NoticeModel = mongoose.model('Notice', noticeSchema);
+
+/**
+ * One review decision (approve or reject) per review round, a round being the notice's
+ * revision while it waits in review. The unique index makes the decision race-free on
+ * every server: FerretDB 1.24 does not apply a conditional findAndModify atomically (it
+ * reads, then writes by _id), so two reviewers could both "win" a status-guarded update.
+ * Inserting the decision first lets exactly one of them through.
+ */
+const reviewDecisionSchema = new mongoose.Schema(
+  {
+    noticeId: { type: String, required: true },
+    /** The notice's revision when the decision was taken. */
+    revision: { type: Number, required: true },
+    version: { type: Number, required: true },
+    decision: { type: String, required: true, enum: ['approve', 'reject'] },
+    by: { type: String, required: true },
+    at: { type: Date, required: true },
+    note: { type: String, default: null },
+  },
+  { versionKey: false },
+);
+
+// Exactly one decision per review round.
+reviewDecisionSchema.index({ noticeId: 1, revision: 1 }, { unique: true });
+
+export type ReviewDecisionDoc = InferSchemaType<typeof reviewDecisionSchema>;
+export const ReviewDecisionModel = mongoose.model('NoticeReviewDecision', reviewDecisionSchema);

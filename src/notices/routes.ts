@@ -99,6 +99,10 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = asyn
         body: ReviewBody,
         response: { 200: NoticeBody },
       },
+      // The note is optional, so a POST with no body at all is a plain approval.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
     },
     async (request) =>
       withoutPath(await notices.approve(principal(request), request.params.id, request.body?.note ?? null, request.ip)),

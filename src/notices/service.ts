@@ -4,12 +4,12 @@ import mongoose from 'mongoose';
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
 import type { Clock } from '../lib/clock.js';
-import { Conflict, Forbidden, InvalidInput, NotFound } from '../lib/errors.js';
+import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import type { MediaStore } from '../media/store.js';
 import type { RegionService } from '../regions/service.js';
 import type { Scope } from '../regions/scope.js';
 import { type Category, defaultHotline } from './categories.js';
-import { type NoticeDoc, NoticeModel, type NoticeStatus } from './model.js';
+import { type NoticeDoc, NoticeModel, type NoticeStatus, ReviewDecisionModel } from './model.js';
 import type { CreateNoticeBody, UpdateNoticeBody } from './schemas.js';
 
 export interface NoticeContent {
@@ -69,6 +69,16 @@ export interface NoticeListQuery {
   before?: string;
   limit: number;
 }
+
+interface Decision {
+  decision: 'approve' | 'reject';
+  by: string;
+  at: Date;
+  note: string | null;
+}
+
+/** Longer than any request lives (HTTP timeouts are far shorter). */
+const STALE_DECISION_MS = 5 * 60_000;
 
 type ContentInput = Partial<Omit<CreateNoticeBody, 'regionCode'>>;
 
@@ -270,50 +280,84 @@ export class NoticeService {
 
   /** Four eyes: nobody who wrote or submitted this version may approve it. */
   async approve(by: Principal, id: string, note: string | null = null, ip: string | null = null): Promise<Notice> {
-    const seen = await this.load(by.scope, id);
-    if (seen.status !== 'in_review') throw new Conflict('只有待审核的通知可以审核');
-    if (seen.editorIds.includes(by.id) || seen.submittedBy === by.id) {
-      throw new Forbidden('不能审核自己编写或提交的通知，请由其他审核人审核');
-    }
-    const approvedAt = this.clock.now();
-    const updated = await this.transition(
-      by.scope,
-      seen,
-      // Repeated in the filter so the rule holds even against a concurrent edit.
-      { editorIds: { $ne: by.id }, submittedBy: { $ne: by.id } },
-      {
-        $set: { status: 'approved', approvedVersion: seen.version, reviewNote: note },
-        $push: {
-          versions: {
-            version: seen.version,
-            content: seen.content,
-            editorIds: seen.editorIds,
-            approvedBy: by.id,
-            approvedAt,
-          },
-        },
-      },
-    );
-    await this.record(by, 'approve', updated, ip, note ? { note } : undefined);
-    return toNotice(updated);
+    return this.decide(by, id, { decision: 'approve', note: note?.trim() || null }, ip);
   }
 
   async reject(by: Principal, id: string, reason: string, ip: string | null = null): Promise<Notice> {
+    return this.decide(by, id, { decision: 'reject', note: reason.trim() }, ip);
+  }
+
+  /**
+   * A review decision: first claimed in the decisions collection (unique per review round,
+   * so exactly one reviewer wins even where conditional updates are not atomic), then
+   * applied to the notice.
+   */
+  private async decide(
+    by: Principal,
+    id: string,
+    choice: { decision: 'approve' | 'reject'; note: string | null },
+    ip: string | null,
+  ): Promise<Notice> {
     const seen = await this.load(by.scope, id);
-    if (seen.status !== 'in_review') throw new Conflict('只有待审核的通知可以驳回');
+    if (seen.status !== 'in_review') {
+      throw new Conflict(choice.decision === 'approve' ? '只有待审核的通知可以审核' : '只有待审核的通知可以驳回');
+    }
     if (seen.editorIds.includes(by.id) || seen.submittedBy === by.id) {
       throw new Forbidden('不能审核自己编写或提交的通知，请由其他审核人审核');
     }
-    const updated = await this.transition(
-      by.scope,
-      seen,
-      {},
-      {
-        $set: { status: 'draft', reviewNote: reason.trim(), submittedBy: null, submittedAt: null },
-      },
-    );
-    await this.record(by, 'reject', updated, ip, { reason: reason.trim() });
+    const decision: Decision = { ...choice, by: by.id, at: this.clock.now() };
+    try {
+      await ReviewDecisionModel.create({ noticeId: id, revision: seen.revision, version: seen.version, ...decision });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      await this.completeStaleDecision(by.scope, id);
+      throw new Conflict('该通知已由其他审核人处理，请刷新后查看');
+    }
+    const updated = await this.applyDecision(by.scope, seen, decision);
+    if (!updated) throw new Conflict('通知刚被他人修改或审核，请刷新后重试');
+    await this.record(by, choice.decision, updated, ip, choice.note ? { note: choice.note } : undefined);
     return toNotice(updated);
+  }
+
+  private applyDecision(scope: Scope, seen: NoticeDoc, decision: Decision): Promise<NoticeDoc | null> {
+    const update =
+      decision.decision === 'approve'
+        ? {
+            $set: { status: 'approved', approvedVersion: seen.version, reviewNote: decision.note },
+            $push: {
+              versions: {
+                version: seen.version,
+                content: seen.content,
+                editorIds: seen.editorIds,
+                approvedBy: decision.by,
+                approvedAt: decision.at,
+              },
+            },
+          }
+        : { $set: { status: 'draft', reviewNote: decision.note, submittedBy: null, submittedAt: null } };
+    return NoticeModel.findOneAndUpdate(
+      { _id: seen._id, ...scope.filter(), status: 'in_review', revision: seen.revision },
+      { ...update, $inc: { revision: 1 } },
+      { new: true },
+    ).lean<NoticeDoc>();
+  }
+
+  /**
+   * A decision claimed by a process that died before applying it would leave the notice
+   * in review for ever; the next reviewer to try applies it. Only claims older than any
+   * request can live are taken over, so a live decision is never applied twice.
+   */
+  private async completeStaleDecision(scope: Scope, id: string): Promise<void> {
+    const notice = await this.load(scope, id);
+    if (notice.status !== 'in_review') return;
+    const claim = await ReviewDecisionModel.findOne({ noticeId: id, revision: notice.revision }).lean();
+    if (!claim || this.clock.now().getTime() - claim.at.getTime() < STALE_DECISION_MS) return;
+    await this.applyDecision(scope, notice, {
+      decision: claim.decision as Decision['decision'],
+      by: claim.by,
+      at: claim.at,
+      note: claim.note ?? null,
+    });
   }
 
   async archive(by: Principal, id: string, ip: string | null = null): Promise<Notice> {

@@ -48,6 +48,14 @@ describe('notice lifecycle: draft → in review → approved → archived', () =
     expect(frozen).toMatchObject({ version: 1, approvedBy: reviewer.id, content: { title: notice.content.title } });
   });
 
+  it('approves with no request body at all (the note is optional)', async () => {
+    const notice = await createDraft();
+    await t.request('POST', `/api/notices/${notice.id}/submit`, editor.token);
+    const response = await t.request('POST', `/api/notices/${notice.id}/approve`, reviewer.token);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json().status).toBe('approved');
+  });
+
   it('refuses to let anyone approve a notice they wrote, even an admin who is also a reviewer', async () => {
     const own = await createDraft({}, t.adminToken);
     await t.request('POST', `/api/notices/${own.id}/submit`, t.adminToken);
@@ -121,17 +129,27 @@ describe('notice lifecycle: draft → in review → approved → archived', () =
     expect((await t.request('GET', `/api/notices/${notice.id}/versions/1`, editor.token)).statusCode).toBe(200);
   });
 
-  it('refuses to approve twice or to approve a draft (409)', async () => {
+  it('refuses to approve a draft (409)', async () => {
     const notice = await createDraft();
     expect((await t.request('POST', `/api/notices/${notice.id}/approve`, reviewer.token, {})).statusCode).toBe(409);
-    await t.request('POST', `/api/notices/${notice.id}/submit`, editor.token);
-    const [first, second] = await Promise.all([
-      t.request('POST', `/api/notices/${notice.id}/approve`, reviewer.token, {}),
-      t.request('POST', `/api/notices/${notice.id}/approve`, secondReviewer.token, {}),
-    ]);
-    expect([first!.statusCode, second!.statusCode].sort()).toEqual([200, 409]);
-    const versions = (await t.request('GET', `/api/notices/${notice.id}`, editor.token)).json().versions;
-    expect(versions).toHaveLength(1);
+  });
+
+  it('when two reviewers decide at the same moment, then exactly one decision counts', async () => {
+    for (let round = 0; round < 5; round++) {
+      const notice = await createDraft();
+      await t.request('POST', `/api/notices/${notice.id}/submit`, editor.token);
+      const [approval, other] = await Promise.all([
+        t.request('POST', `/api/notices/${notice.id}/approve`, reviewer.token, {}),
+        round % 2 === 0
+          ? t.request('POST', `/api/notices/${notice.id}/approve`, secondReviewer.token, {})
+          : t.request('POST', `/api/notices/${notice.id}/reject`, secondReviewer.token, { reason: '不同意' }),
+      ]);
+      expect([approval!.statusCode, other!.statusCode].sort()).toEqual([200, 409]);
+      const final = (await t.request('GET', `/api/notices/${notice.id}`, editor.token)).json();
+      const winner = approval!.statusCode === 200 ? approval! : other!;
+      expect(final.status).toBe(winner.json().status);
+      expect(final.versions.length).toBe(final.status === 'approved' ? 1 : 0);
+    }
   });
 
   it('lists notices of the caller’s scope only, filtered by status and by approval', async () => {
