@@ -97,8 +97,11 @@ describe('media upload and the public picture address', () => {
       ),
     ],
     ['an empty file', 'empty.jpg', 'image/jpeg', Buffer.alloc(0)],
-  ])('refuses %s with a 400', async (_name, filename, type, data) => {
+  ])('refuses %s with a 400, storing nothing', async (_name, filename, type, data) => {
+    const files = t.ctx.db.connection.db!.collection('media.files');
+    const before = await files.countDocuments();
     const response = await upload(filename, type, data);
+    expect(await files.countDocuments()).toBe(before);
     expect(response.statusCode, response.body).toBe(400);
     expect(response.json()).toMatchObject({ code: 'invalid_input', field: 'file' });
     expect(response.json().message).toMatch(/[\u4e00-\u9fff]/);
@@ -137,5 +140,9 @@ describe('media upload and the public picture address', () => {
   it('refuses uploads by viewers', async () => {
     const viewer = (await t.userToken('viewer', TREE.countyA.code)).token;
     expect((await upload('a.jpg', 'image/jpeg', await photo(10, 10), viewer)).statusCode).toBe(403);
+  });
+
+  it('logged no unhandled error for any of the bad files above', () => {
+    expect(t.logs()).not.toContain('unhandled error');
   });
 });

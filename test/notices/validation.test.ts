@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NoticeModel } from '../../src/notices/model.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { WANTED, noticeBody } from '../helpers/notices.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
@@ -33,8 +34,10 @@ describe('notice input', () => {
       { validFrom: '2025-06-02T00:00:00Z', validUntil: '2025-06-01T00:00:00Z' },
       'validUntil',
     ],
-  ])('refuses %s with a 400 in Chinese naming the field', async (_name, overrides, field) => {
+  ])('refuses %s with a 400 in Chinese naming the field, writing nothing', async (_name, overrides, field) => {
+    const before = await NoticeModel.countDocuments();
     const response = await create(overrides);
+    expect(await NoticeModel.countDocuments()).toBe(before);
     expect(response.statusCode, response.body).toBe(400);
     expect(response.json().field).toContain(field);
     expect(response.json().message).toMatch(/[\u4e00-\u9fff]/);
