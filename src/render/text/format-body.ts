@@ -4,7 +4,7 @@ import { type Block, type Span, parseBody, spansToPlain } from '../markup.js';
 export type BodyFormat = 'text' | 'markdown';
 
 // Characters with a meaning in the robots' markdown subsets are shown literally.
-function escapeMarkdown(text: string): string {
+export function escapeMarkdown(text: string): string {
   return text.replace(/([\\`*_[\]#>|])/g, '\\$1').replace(/</g, '&lt;');
 }
 
@@ -27,6 +27,7 @@ export function formatBody(body: string, format: BodyFormat): string {
   return format === 'markdown' ? blocks.map(markdownBlock).join('\n\n') : blocks.map(plainBlock).join('\n');
 }
 
-export function plainExcerptSource(body: string): string {
+/** The body as one line of plain text, for link-card descriptions. */
+export function plainExcerpt(body: string): string {
   return parseBody(body).map(plainBlock).join(' ');
 }

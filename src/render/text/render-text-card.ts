@@ -6,7 +6,7 @@ import Handlebars from 'handlebars';
 import { CATEGORY_LABELS } from '../../notices/categories.js';
 import type { CardNotice, Personalisation } from '../content.js';
 import { WECOM_NEWS_TITLE_MAX_BYTES } from '../limits.js';
-import { formatBody, plainExcerptSource } from './format-body.js';
+import { escapeMarkdown, formatBody, plainExcerpt } from './format-body.js';
 import { cutToBytes, graphemes, utf8Bytes } from './utf8.js';
 
 export type TextCardFormat = 'text' | 'markdown' | 'link';
@@ -48,7 +48,7 @@ const handlebars = Handlebars.create();
 const TEMPLATE_DIR = new URL('../../../templates/text/', import.meta.url);
 
 function load(name: string): Handlebars.TemplateDelegate {
-  // noEscape: these are chat messages, not HTML; strict: a misspelt field fails loudly.
+  // noEscape: these are chat messages, not HTML (markdown escaping is done per field).
   return handlebars.compile(readFileSync(new URL(`${name}.hbs`, TEMPLATE_DIR), 'utf8'), { noEscape: true });
 }
 
@@ -58,11 +58,9 @@ const TEMPLATES: Record<TextCardFormat, Handlebars.TemplateDelegate> = {
   link: load('link'),
 };
 
-const escapeMd = (text: string) => text.replace(/([\\`*_[\]#>|])/g, '\\$1').replace(/</g, '&lt;');
-
 function fieldsFor(input: TextCardInput, format: TextCardFormat) {
   const { notice } = input;
-  const esc = format === 'markdown' ? escapeMd : (text: string) => text;
+  const esc = format === 'markdown' ? escapeMarkdown : (text: string) => text;
   const personal = input.personal
     ? {
         villageName: esc(input.personal.villageName),
@@ -98,7 +96,7 @@ export function renderTextCard(input: TextCardInput, format: TextCardFormat, lim
   const fields = fieldsFor(input, format);
   const template = TEMPLATES[format];
   const source =
-    format === 'link' ? input.notice.summary?.trim() || plainExcerptSource(input.notice.body) : input.notice.body;
+    format === 'link' ? input.notice.summary?.trim() || plainExcerpt(input.notice.body) : input.notice.body;
   const draw = (text: string, truncated: boolean) => {
     const body = format === 'link' ? text : formatBody(text, format);
     return tidy(template({ ...fields, body, description: body, truncated }));
