@@ -1,0 +1,69 @@
+import mongoose, { type InferSchemaType } from 'mongoose';
+
+export const CAMPAIGN_STATUSES = [
+  'draft',
+  'in_review',
+  'approved', // scheduled: runs when due
+  'paused',
+  'completed', // no run left
+  'cancelled',
+] as const;
+
+const audienceSchema = new mongoose.Schema(
+  {
+    regionCodes: { type: [String], default: [] },
+    tags: { type: [String], default: [] },
+    groupIds: { type: [String], default: [] },
+    excludeGroupIds: { type: [String], default: [] },
+    /** Retraction follow-ups: exactly the groups that received this campaign. */
+    recipientsOf: { type: String, default: null },
+  },
+  { _id: false },
+);
+
+const scheduleSchema = new mongoose.Schema(
+  {
+    kind: { type: String, enum: ['now', 'once', 'cron'], required: true },
+    at: { type: Date, default: null },
+    cron: { type: String, default: null },
+    startAt: { type: Date, default: null },
+    endAt: { type: Date, default: null },
+  },
+  { _id: false },
+);
+
+const campaignSchema = new mongoose.Schema(
+  {
+    title: { type: String, required: true },
+    noticeId: { type: String, required: true },
+    audience: { type: audienceSchema, required: true },
+    schedule: { type: scheduleSchema, required: true },
+    /** text | rich (markdown / link card) | image: the card form, mapped to what each channel carries. */
+    cardStyle: { type: String, enum: ['text', 'rich', 'image'], default: 'rich' },
+    priority: { type: String, enum: ['normal', 'urgent'], default: 'normal' },
+    status: { type: String, enum: CAMPAIGN_STATUSES, default: 'draft' },
+    authorId: { type: String, required: true },
+    authorName: { type: String, required: true },
+    /** The author's scope: the audience is resolved inside it. */
+    regionCode: { type: String, required: true },
+    regionPath: { type: [String], required: true },
+    reviewerId: { type: String, default: null },
+    reviewNote: { type: String, default: null },
+    approvedAt: { type: Date, default: null },
+    /** When the scheduler next creates an occurrence; null when nothing is due. */
+    nextRunAt: { type: Date, default: null },
+    /** Bumped by every edit: an approval names the revision it saw. */
+    revision: { type: Number, default: 1 },
+    retractionOf: { type: String, default: null },
+    retractedAt: { type: Date, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+// The scheduler tick: approved campaigns whose next run is due.
+campaignSchema.index({ status: 1, nextRunAt: 1 });
+// Campaign lists inside a scope, newest first.
+campaignSchema.index({ regionPath: 1, createdAt: -1 });
+
+export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
+export const CampaignModel = mongoose.model('Campaign', campaignSchema);

@@ -1,0 +1,42 @@
+// What the campaigns room needs from rooms it does not own; context.ts wires the real
+// services in. Keeping them as interfaces lets campaign rules be read on their own.
+import type { Scope } from '../regions/scope.js';
+
+export interface AudienceSpec {
+  regionCodes: string[];
+  tags: string[];
+  groupIds: string[];
+  excludeGroupIds: string[];
+  /** Retraction follow-ups: exactly the groups that received this campaign. */
+  recipientsOf?: string | null;
+}
+
+export interface AudienceSummary {
+  groupCount: number;
+  villageCount: number;
+  memberTotal: number;
+}
+
+export interface NoticeSummary {
+  id: string;
+  title: string;
+  category: string;
+  status: string;
+}
+
+export interface CampaignPorts {
+  /** Counts the audience inside the scope; throws Forbidden for groups outside it. */
+  summarizeAudience(scope: Scope, spec: AudienceSpec): Promise<AudienceSummary>;
+  /** The notice as the campaign's author may see it (NotFound outside the scope). */
+  findNotice(scope: Scope, noticeId: string): Promise<NoticeSummary>;
+  /** Marks a notice as retracted once its campaign is retracted. */
+  markNoticeRetracted(noticeId: string): Promise<void>;
+}
+
+/** How campaign state changes reach deliveries already planned (the engine implements it). */
+export interface DeliveryControl {
+  hold(campaignId: string, held: boolean): Promise<void>;
+  skipPending(campaignId: string, reason: string): Promise<number>;
+  /** Groups that received (or may have received) a campaign: sent, confirmed or uncertain. */
+  recipientCount(campaignId: string): Promise<number>;
+}

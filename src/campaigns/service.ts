@@ -1,0 +1,382 @@
+// Campaigns: compose, four-eyes approval, pause / resume / cancel, edits that re-plan only
+// future runs, and retraction follow-ups. Scheduling maths lives in schedule.ts.
+import mongoose from 'mongoose';
+import type { AuditService } from '../audit/service.js';
+import type { Principal } from '../auth/principal.js';
+import { claimOnce } from '../db/claims.js';
+import type { Clock } from '../lib/clock.js';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../lib/errors.js';
+import type { Scope } from '../regions/scope.js';
+import { type CampaignDoc, CampaignModel } from './model.js';
+import type { AudienceSpec, AudienceSummary, CampaignPorts, DeliveryControl } from './ports.js';
+import { type Priority, type Schedule, firstRunAt, validateSchedule } from './schedule.js';
+
+export type CardStyle = 'text' | 'rich' | 'image';
+export type CampaignStatus = CampaignDoc['status'];
+
+export interface CampaignInput {
+  title: string;
+  noticeId: string;
+  audience: AudienceSpec;
+  schedule: Schedule;
+  cardStyle?: CardStyle;
+  priority?: Priority;
+}
+
+export interface Campaign {
+  id: string;
+  title: string;
+  noticeId: string;
+  audience: AudienceSpec;
+  schedule: Schedule;
+  cardStyle: CardStyle;
+  priority: Priority;
+  status: CampaignStatus;
+  authorId: string;
+  authorName: string;
+  regionCode: string;
+  reviewerId: string | null;
+  reviewNote: string | null;
+  approvedAt: Date | null;
+  nextRunAt: Date | null;
+  revision: number;
+  retractionOf: string | null;
+  retractedAt: Date | null;
+  createdAt: Date;
+}
+
+/** Categories that are urgent by nature (SPEC §3.5): they go through quiet hours. */
+const URGENT_CATEGORIES = new Set(['wanted_clue', 'wanted-clue', 'wanted']);
+
+function toSchedule(doc: CampaignDoc['schedule']): Schedule {
+  if (doc.kind === 'once') return { kind: 'once', at: doc.at! };
+  if (doc.kind === 'cron') return { kind: 'cron', cron: doc.cron!, startAt: doc.startAt ?? null, endAt: doc.endAt! };
+  return { kind: 'now' };
+}
+
+export function toCampaign(doc: CampaignDoc): Campaign {
+  return {
+    id: String(doc._id),
+    title: doc.title,
+    noticeId: doc.noticeId,
+    audience: {
+      regionCodes: doc.audience.regionCodes,
+      tags: doc.audience.tags,
+      groupIds: doc.audience.groupIds,
+      excludeGroupIds: doc.audience.excludeGroupIds,
+      recipientsOf: doc.audience.recipientsOf ?? null,
+    },
+    schedule: toSchedule(doc.schedule),
+    cardStyle: doc.cardStyle as CardStyle,
+    priority: doc.priority as Priority,
+    status: doc.status,
+    authorId: doc.authorId,
+    authorName: doc.authorName,
+    regionCode: doc.regionCode,
+    reviewerId: doc.reviewerId ?? null,
+    reviewNote: doc.reviewNote ?? null,
+    approvedAt: doc.approvedAt ?? null,
+    nextRunAt: doc.nextRunAt ?? null,
+    revision: doc.revision,
+    retractionOf: doc.retractionOf ?? null,
+    retractedAt: doc.retractedAt ?? null,
+    createdAt: (doc as unknown as { createdAt: Date }).createdAt,
+  };
+}
+
+function scheduleDoc(schedule: Schedule) {
+  return {
+    kind: schedule.kind,
+    at: schedule.kind === 'once' ? schedule.at : null,
+    cron: schedule.kind === 'cron' ? schedule.cron : null,
+    startAt: schedule.kind === 'cron' ? schedule.startAt : null,
+    endAt: schedule.kind === 'cron' ? schedule.endAt : null,
+  };
+}
+
+const EDITABLE: CampaignStatus[] = ['draft', 'in_review', 'approved', 'paused'];
+
+export class CampaignService {
+  private deliveries: DeliveryControl | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly timeZone: string,
+    private readonly ports: CampaignPorts,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** The engine registers itself here (it comes after this room in the data path). */
+  attachDeliveryControl(control: DeliveryControl): void {
+    this.deliveries = control;
+  }
+
+  private control(): DeliveryControl {
+    if (!this.deliveries) throw new Error('delivery control not attached');
+    return this.deliveries;
+  }
+
+  private async load(scope: Scope, id: string): Promise<CampaignDoc> {
+    if (!mongoose.isValidObjectId(id)) throw new NotFound(`活动 ${id}`);
+    const doc = await CampaignModel.findOne({ _id: id, ...scope.filter() }).lean<CampaignDoc>();
+    if (!doc) throw new NotFound(`活动 ${id}`);
+    return doc;
+  }
+
+  private async checkContent(
+    scope: Scope,
+    input: CampaignInput,
+  ): Promise<{ priority: Priority; summary: AudienceSummary }> {
+    validateSchedule(input.schedule, this.clock.now());
+    const notice = await this.ports.findNotice(scope, input.noticeId);
+    const summary = await this.ports.summarizeAudience(scope, input.audience);
+    if (summary.groupCount === 0) throw new InvalidInput('受众为空：所选地区、标签和群组中没有可发送的群', 'audience');
+    const priority = input.priority ?? (URGENT_CATEGORIES.has(notice.category) ? 'urgent' : 'normal');
+    return { priority, summary };
+  }
+
+  async create(
+    by: Principal,
+    input: CampaignInput,
+    ip?: string,
+  ): Promise<Campaign & { audienceSummary: AudienceSummary }> {
+    const { priority, summary } = await this.checkContent(by.scope, input);
+    const created = await CampaignModel.create({
+      title: input.title.trim(),
+      noticeId: input.noticeId,
+      audience: input.audience,
+      schedule: scheduleDoc(input.schedule),
+      cardStyle: input.cardStyle ?? 'rich',
+      priority,
+      authorId: by.id,
+      authorName: by.username,
+      regionCode: by.scope.regionCode,
+      regionPath: by.regionPath,
+    });
+    const campaign = toCampaign(created.toObject() as CampaignDoc);
+    await this.audit.record({
+      actor: by,
+      action: 'campaign.create',
+      target: { kind: 'campaign', id: campaign.id },
+      ip,
+    });
+    return { ...campaign, audienceSummary: summary };
+  }
+
+  async get(scope: Scope, id: string): Promise<Campaign> {
+    return toCampaign(await this.load(scope, id));
+  }
+
+  async list(scope: Scope, status?: CampaignStatus, limit = 100): Promise<Campaign[]> {
+    const filter = { ...scope.filter(), ...(status ? { status } : {}) };
+    const docs = await CampaignModel.find(filter).sort({ createdAt: -1 }).limit(limit).lean<CampaignDoc[]>();
+    return docs.map(toCampaign);
+  }
+
+  /** Edits go back to review; runs already created keep their plan (future runs only change). */
+  async update(by: Principal, id: string, input: CampaignInput, ip?: string): Promise<Campaign> {
+    const current = await this.load(by.scope, id);
+    if (!EDITABLE.includes(current.status)) throw new Conflict(`活动已${statusLabel(current.status)}，不能修改`);
+    const { priority } = await this.checkContent(by.scope, input);
+    const updated = await CampaignModel.findOneAndUpdate(
+      { _id: current._id, revision: current.revision, status: { $in: EDITABLE } },
+      {
+        $set: {
+          title: input.title.trim(),
+          noticeId: input.noticeId,
+          audience: input.audience,
+          schedule: scheduleDoc(input.schedule),
+          cardStyle: input.cardStyle ?? current.cardStyle,
+          priority,
+          status: current.status === 'draft' ? 'draft' : 'in_review',
+          nextRunAt: null,
+          reviewerId: null,
+          approvedAt: null,
+        },
+        $inc: { revision: 1 },
+      },
+      { new: true },
+    ).lean<CampaignDoc>();
+    if (!updated) throw new Conflict('活动刚被他人修改，请刷新后重试');
+    if (current.status === 'paused') await this.control().hold(id, false);
+    await this.audit.record({ actor: by, action: 'campaign.update', target: { kind: 'campaign', id }, ip });
+    return toCampaign(updated);
+  }
+
+  async submit(by: Principal, id: string, ip?: string): Promise<Campaign> {
+    return this.transition(by, id, ['draft'], { status: 'in_review', reviewNote: null }, 'campaign.submit', ip);
+  }
+
+  /**
+   * Four eyes: the reviewer must not be the author. The status guard in the update makes
+   * two reviewers approving at once produce one approval and one 409.
+   */
+  async approve(by: Principal, id: string, ip?: string): Promise<Campaign> {
+    const current = await this.load(by.scope, id);
+    if (current.authorId === by.id) throw new Forbidden('不能审核自己创建的活动，请由其他审核人员审核');
+    if (current.status !== 'in_review') throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能审核`);
+    const notice = await this.ports.findNotice(by.scope, current.noticeId);
+    if (notice.status !== 'approved') throw new Conflict('活动所用的通告尚未审核通过');
+    const now = this.clock.now();
+    const nextRunAt = firstRunAt(toSchedule(current.schedule), now, this.timeZone);
+    if (!nextRunAt) throw new Conflict('活动的发送时间都已过去，请修改计划');
+    // One review decision per revision: the unique claim, not the status guard, decides
+    // between two reviewers at the same moment (conditional updates are not atomic on FerretDB).
+    if (!(await claimOnce(`campaign-review:${id}:r${current.revision}`, by.id, now))) {
+      throw new Conflict('活动刚被其他审核人员处理，请刷新');
+    }
+    const updated = await CampaignModel.findOneAndUpdate(
+      { _id: current._id, status: 'in_review', revision: current.revision, authorId: { $ne: by.id } },
+      { $set: { status: 'approved', reviewerId: by.id, approvedAt: now, nextRunAt } },
+      { new: true },
+    ).lean<CampaignDoc>();
+    if (!updated) throw new Conflict('活动刚被他人审核或修改，请刷新');
+    await this.audit.record({ actor: by, action: 'campaign.approve', target: { kind: 'campaign', id }, ip });
+    return toCampaign(updated);
+  }
+
+  async reject(by: Principal, id: string, note: string, ip?: string): Promise<Campaign> {
+    const current = await this.load(by.scope, id);
+    if (current.authorId === by.id) throw new Forbidden('不能审核自己创建的活动');
+    if (current.status !== 'in_review') throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能审核`);
+    if (!(await claimOnce(`campaign-review:${id}:r${current.revision}`, by.id, this.clock.now()))) {
+      throw new Conflict('活动刚被其他审核人员处理，请刷新');
+    }
+    return this.transition(
+      by,
+      id,
+      ['in_review'],
+      { status: 'draft', reviewNote: note, reviewerId: by.id },
+      'campaign.reject',
+      ip,
+    );
+  }
+
+  async pause(by: Principal, id: string, ip?: string): Promise<Campaign> {
+    const campaign = await this.transition(by, id, ['approved'], { status: 'paused' }, 'campaign.pause', ip);
+    await this.control().hold(id, true);
+    return campaign;
+  }
+
+  async resume(by: Principal, id: string, ip?: string): Promise<Campaign> {
+    const current = await this.load(by.scope, id);
+    if (current.status !== 'paused')
+      throw new Conflict(`活动当前为“${statusLabel(current.status)}”，只有已暂停的活动可以恢复`);
+    const now = this.clock.now();
+    const schedule = toSchedule(current.schedule);
+    // Runs missed while paused are not made up; a one-off that was due runs now.
+    const nextRunAt =
+      current.nextRunAt && schedule.kind === 'cron' && current.nextRunAt < now
+        ? firstRunAt(schedule, now, this.timeZone)
+        : current.nextRunAt;
+    const campaign = await this.transition(
+      by,
+      id,
+      ['paused'],
+      { status: nextRunAt || current.nextRunAt === null ? 'approved' : 'completed', nextRunAt: nextRunAt ?? null },
+      'campaign.resume',
+      ip,
+    );
+    await this.control().hold(id, false);
+    return campaign;
+  }
+
+  async cancel(by: Principal, id: string, ip?: string): Promise<Campaign> {
+    const campaign = await this.transition(
+      by,
+      id,
+      ['draft', 'in_review', 'approved', 'paused'],
+      { status: 'cancelled', nextRunAt: null },
+      'campaign.cancel',
+      ip,
+    );
+    await this.control().skipPending(id, '活动已取消');
+    return campaign;
+  }
+
+  /**
+   * Retraction (SPEC §3.8): stops what has not gone out yet, marks the notice retracted
+   * and creates an urgent follow-up campaign for exactly the groups that received it.
+   */
+  async retract(
+    by: Principal,
+    id: string,
+    followUpNoticeId: string,
+    ip?: string,
+  ): Promise<{ retracted: Campaign; followUp: Campaign | null }> {
+    const original = await this.load(by.scope, id);
+    if (original.retractionOf) throw new Conflict('撤回通知本身不能再撤回');
+    if (original.retractedAt) throw new Conflict('此活动已撤回');
+    await this.ports.findNotice(by.scope, followUpNoticeId);
+    const marked = await CampaignModel.findOneAndUpdate(
+      { _id: original._id, retractedAt: null },
+      { $set: { retractedAt: this.clock.now(), nextRunAt: null, status: 'cancelled' } },
+      { new: true },
+    ).lean<CampaignDoc>();
+    if (!marked) throw new Conflict('此活动已撤回');
+    await this.control().skipPending(id, '通告已撤回');
+    await this.ports.markNoticeRetracted(original.noticeId);
+    const retracted = toCampaign(marked);
+    if ((await this.control().recipientCount(id)) === 0) {
+      // Nothing went out: stopping it was the whole retraction.
+      await this.audit.record({ actor: by, action: 'campaign.retract', target: { kind: 'campaign', id }, ip });
+      return { retracted, followUp: null };
+    }
+    const followUp = await CampaignModel.create({
+      title: `【撤回】${original.title}`,
+      noticeId: followUpNoticeId,
+      audience: { regionCodes: [], tags: [], groupIds: [], excludeGroupIds: [], recipientsOf: id },
+      schedule: { kind: 'now' },
+      cardStyle: original.cardStyle,
+      priority: 'urgent',
+      status: 'in_review',
+      authorId: by.id,
+      authorName: by.username,
+      regionCode: original.regionCode,
+      regionPath: original.regionPath,
+      retractionOf: id,
+    });
+    const campaign = toCampaign(followUp.toObject() as CampaignDoc);
+    await this.audit.record({
+      actor: by,
+      action: 'campaign.retract',
+      target: { kind: 'campaign', id },
+      ip,
+      details: { followUp: campaign.id },
+    });
+    return { retracted, followUp: campaign };
+  }
+
+  private async transition(
+    by: Principal,
+    id: string,
+    from: CampaignStatus[],
+    set: Record<string, unknown>,
+    action: string,
+    ip?: string,
+  ): Promise<Campaign> {
+    const current = await this.load(by.scope, id);
+    if (!from.includes(current.status)) {
+      throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能执行此操作`);
+    }
+    const updated = await CampaignModel.findOneAndUpdate(
+      { _id: current._id, status: current.status },
+      { $set: set },
+      { new: true },
+    ).lean<CampaignDoc>();
+    if (!updated) throw new Conflict('活动状态刚刚改变，请刷新后重试');
+    await this.audit.record({ actor: by, action, target: { kind: 'campaign', id }, ip });
+    return toCampaign(updated);
+  }
+}
+
+export function statusLabel(status: CampaignStatus): string {
+  return {
+    draft: '草稿',
+    in_review: '待审核',
+    approved: '已批准',
+    paused: '已暂停',
+    completed: '已完成',
+    cancelled: '已取消',
+  }[status];
+}

@@ -1,0 +1,105 @@
+// Mutual exclusion that holds on FerretDB as well as MongoDB. FerretDB 1.24 does not make
+// a conditional update atomic (two findOneAndUpdate calls guarded by the same condition can
+// both win), but a unique index always holds. So every "only one may" in this code base is
+// an insert of a key that can exist once: the winner inserted it, everyone else got 11000.
+import mongoose from 'mongoose';
+
+const claimSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    owner: { type: String, required: true },
+    at: { type: Date, required: true },
+    /** For leases: when the holder's right ends unless it takes a new epoch. */
+    until: { type: Date, default: null },
+  },
+  { versionKey: false },
+);
+
+/** Leases and one-time decisions. */
+export const ClaimModel = mongoose.model('Claim', claimSchema);
+/** One marker per send attempt of one delivery: whoever inserts it may send. */
+export const SendAttemptModel = mongoose.model('SendAttempt', claimSchema);
+
+type ClaimCollection = typeof ClaimModel;
+
+function isDuplicateKey(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
+}
+
+/** True for exactly one caller per key, ever. */
+export async function claimOnce(
+  key: string,
+  owner: string,
+  at: Date,
+  until: Date | null = null,
+  collection: ClaimCollection = ClaimModel,
+): Promise<boolean> {
+  try {
+    await collection.create({ _id: key, owner, at, until });
+    return true;
+  } catch (error) {
+    if (isDuplicateKey(error)) return false;
+    throw error;
+  }
+}
+
+/** True for each key this caller inserted first (one round trip for many keys). */
+export async function claimMany(
+  keys: string[],
+  owner: string,
+  at: Date,
+  collection: ClaimCollection = ClaimModel,
+): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const won = new Set(keys);
+  try {
+    await collection.insertMany(
+      keys.map((key) => ({ _id: key, owner, at })),
+      { ordered: false },
+    );
+  } catch (error) {
+    const writeErrors = (error as { writeErrors?: Array<{ index?: number; err?: { index?: number }; code?: number }> })
+      .writeErrors;
+    if (!writeErrors) throw error;
+    for (const failure of writeErrors) {
+      const index = failure.index ?? failure.err?.index;
+      if (failure.code !== undefined && failure.code !== 11000) throw error;
+      if (index !== undefined) won.delete(keys[index]!);
+    }
+  }
+  return won;
+}
+
+export interface Lease {
+  epoch: number;
+  until: Date;
+}
+
+/**
+ * Takes the lease on `resource` whose last known holder is `current` (as recorded on the
+ * resource by that holder). A lease is an epoch number claimed once; its holder writes it
+ * onto the resource and renews it there. Returns null while a live holder has it.
+ */
+export async function acquireLease(
+  resource: string,
+  current: Lease | null,
+  owner: string,
+  now: Date,
+  ttlMs: number,
+): Promise<Lease | null> {
+  if (current && current.until > now) return null;
+  const first = (current?.epoch ?? 0) + 1;
+  for (let epoch = first; epoch < first + 100; epoch++) {
+    const until = new Date(now.getTime() + ttlMs);
+    if (await claimOnce(`${resource}#${epoch}`, owner, now, until)) return { epoch, until };
+    // Taken: alive unless its holder died before writing it onto the resource.
+    const holder = await ClaimModel.findById(`${resource}#${epoch}`).lean();
+    if (holder?.until && holder.until > now) return null;
+  }
+  return null;
+}
+
+/** Whether a later epoch than ours has been taken, i.e. our lease was taken over. */
+export async function leaseTakenOver(resource: string, epoch: number): Promise<boolean> {
+  return Boolean(await ClaimModel.exists({ _id: `${resource}#${epoch + 1}` }));
+}

@@ -1,0 +1,55 @@
+// Durable state of the engine's conveyor: runs (occurrences) and the work list.
+// The deliveries themselves are in the ledger (tracking/model.ts). See docs/engine.md.
+import mongoose, { type InferSchemaType } from 'mongoose';
+
+const leaseFields = {
+  epoch: { type: Number, default: 0 },
+  until: { type: Date, default: null },
+  owner: { type: String, default: null },
+};
+
+const occurrenceSchema = new mongoose.Schema(
+  {
+    /** `${campaignId}@${runAt ISO}`: a double tick or a second scheduler inserts the same key. */
+    _id: { type: String, required: true },
+    campaignId: { type: String, required: true },
+    runAt: { type: Date, required: true },
+    /** runAt moved past quiet hours for a normal-priority campaign. */
+    dueAt: { type: Date, required: true },
+    noticeId: { type: String, required: true },
+    priority: { type: String, enum: ['normal', 'urgent'], required: true },
+    cardStyle: { type: String, required: true },
+    regionPath: { type: [String], required: true },
+    /** planning → planned (batches written) | skipped (nothing to send, with the reason). */
+    status: { type: String, enum: ['planning', 'planned', 'skipped'], default: 'planning' },
+    skipReason: { type: String, default: null },
+    lease: leaseFields,
+    batchCount: { type: Number, default: 0 },
+    deliveryCount: { type: Number, default: 0 },
+    memberTotal: { type: Number, default: 0 },
+    plannedAt: { type: Date, default: null },
+  },
+  { versionKey: false, timestamps: true },
+);
+
+// A campaign's runs, newest first.
+occurrenceSchema.index({ campaignId: 1, runAt: -1 });
+
+/** The work list: one small entry per batch that still has something due. */
+const queueSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true }, // the batch id
+    dueAt: { type: Date, required: true },
+    rank: { type: Number, required: true }, // 0 urgent, 1 normal
+    campaignId: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+
+// Workers look for due entries.
+queueSchema.index({ dueAt: 1 });
+
+export type OccurrenceDoc = InferSchemaType<typeof occurrenceSchema>;
+
+export const OccurrenceModel = mongoose.model('Occurrence', occurrenceSchema);
+export const QueueEntryModel = mongoose.model('QueueEntry', queueSchema);

@@ -1,0 +1,141 @@
+// The delivery ledger: every delivery of every run, in batches. The engine's queue is
+// its only writer; tracking reads it for progress, statistics and exports.
+//
+// Why deliveries live in batches: FerretDB 1.24 (our embedded and test database) runs a
+// query that is not an _id equality as a scan, and does not make conditional updates
+// atomic. So the hot collections stay small and every document has a single writer: a
+// run's deliveries are cut into batches of at most BATCH_SIZE groups of one township, each
+// batch a document written only by the holder of its lease (db/claims.ts). Each item of a
+// batch is one durable delivery record: one notice to one group in one run.
+import mongoose, { type InferSchemaType } from 'mongoose';
+
+export const DELIVERY_STATUSES = [
+  'pending', // waiting for its due time
+  'sending', // a worker holds it and may have started the request
+  'sent',
+  'failed', // permanent failure, or retries exhausted
+  'uncertain', // the request may or may not have reached the robot; not repeated
+  'awaiting', // manual channel: the officer has the task, not yet confirmed
+  'confirmed', // manual channel: the officer confirmed posting
+  'skipped', // cancelled, retracted, notice archived or group inactive before sending
+] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** Statuses a delivery never leaves (except awaiting → confirmed, by the officer). */
+export const FINAL_STATUSES: readonly DeliveryStatus[] = [
+  'sent',
+  'failed',
+  'uncertain',
+  'awaiting',
+  'confirmed',
+  'skipped',
+];
+
+export const BATCH_SIZE = 100;
+
+const leaseFields = {
+  epoch: { type: Number, default: 0 },
+  until: { type: Date, default: null },
+  owner: { type: String, default: null },
+};
+
+const itemSchema = new mongoose.Schema(
+  {
+    groupId: { type: String, required: true },
+    groupName: { type: String, required: true },
+    channel: { type: String, required: true },
+    /** Identifies the robot endpoint (hash of its credentials) for rate limiting. */
+    robotKey: { type: String, required: true },
+    memberCount: { type: Number, required: true },
+    villageCode: { type: String, required: true },
+    villageName: { type: String, default: '' },
+    townshipName: { type: String, default: '' },
+    officerName: { type: String, default: null },
+    officerPhone: { type: String, default: null },
+    status: { type: String, enum: DELIVERY_STATUSES, default: 'pending' },
+    attempts: { type: Number, default: 0 },
+    nextAt: { type: Date, default: null },
+    lastError: { type: String, default: null },
+    sentAt: { type: Date, default: null },
+  },
+  { _id: false },
+);
+
+const countsFields = {
+  total: { type: Number, default: 0 },
+  pending: { type: Number, default: 0 },
+  sent: { type: Number, default: 0 },
+  failed: { type: Number, default: 0 },
+  uncertain: { type: Number, default: 0 },
+  awaiting: { type: Number, default: 0 },
+  confirmed: { type: Number, default: 0 },
+  skipped: { type: Number, default: 0 },
+  /** Person-times: members of the groups reached (sent or confirmed). */
+  reachedMembers: { type: Number, default: 0 },
+  reachedVillages: { type: Number, default: 0 },
+};
+
+const batchSchema = new mongoose.Schema(
+  {
+    /** `${occurrenceId}|${townshipCode}|${part}`: re-planning writes the same keys. */
+    _id: { type: String, required: true },
+    occurrenceId: { type: String, required: true },
+    campaignId: { type: String, required: true },
+    noticeId: { type: String, required: true },
+    category: { type: String, required: true },
+    priority: { type: String, enum: ['normal', 'urgent'], required: true },
+    cardStyle: { type: String, required: true },
+    /** The township's path: scope filter and roll-up key for statistics. */
+    regionPath: { type: [String], required: true },
+    countyCode: { type: String, required: true },
+    townshipCode: { type: String, required: true },
+    /** Local day and month of the run (statistics buckets). */
+    day: { type: String, required: true },
+    month: { type: String, required: true },
+    items: { type: [itemSchema], required: true },
+    /** Earliest time something in this batch is due; null when every item is final. */
+    dueAt: { type: Date, default: null },
+    lease: leaseFields,
+    /** Derived from items on every write, so they can never disagree with them. */
+    counts: countsFields,
+  },
+  { versionKey: false, timestamps: true },
+);
+
+// A campaign's batches: progress, retraction recipients.
+batchSchema.index({ campaignId: 1 });
+// Statistics by scope and period.
+batchSchema.index({ regionPath: 1, month: 1 });
+
+export type BatchDoc = InferSchemaType<typeof batchSchema>;
+export type BatchItem = InferSchemaType<typeof itemSchema>;
+export type BatchCounts = BatchDoc['counts'];
+
+export const DeliveryBatchModel = mongoose.model('DeliveryBatch', batchSchema);
+
+export function countItems(items: readonly BatchItem[]): BatchCounts {
+  const counts = {
+    total: items.length,
+    pending: 0,
+    sent: 0,
+    failed: 0,
+    uncertain: 0,
+    awaiting: 0,
+    confirmed: 0,
+    skipped: 0,
+    reachedMembers: 0,
+    reachedVillages: 0,
+  };
+  const villages = new Set<string>();
+  for (const item of items) {
+    const status = item.status as DeliveryStatus;
+    if (status === 'pending' || status === 'sending') counts.pending += 1;
+    else counts[status] += 1;
+    if (status === 'sent' || status === 'confirmed') {
+      counts.reachedMembers += item.memberCount;
+      villages.add(item.villageCode);
+    }
+  }
+  counts.reachedVillages = villages.size;
+  return counts;
+}
