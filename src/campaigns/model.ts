@@ -11,10 +11,12 @@ export const CAMPAIGN_STATUSES = [
 
 const audienceSchema = new mongoose.Schema(
   {
-    regionCodes: { type: [String], default: [] },
+    regions: { type: [String], default: [] },
     tags: { type: [String], default: [] },
-    groupIds: { type: [String], default: [] },
-    excludeGroupIds: { type: [String], default: [] },
+    groups: { type: [String], default: [] },
+    excludeRegions: { type: [String], default: [] },
+    excludeTags: { type: [String], default: [] },
+    excludeGroups: { type: [String], default: [] },
     /** Retraction follow-ups: exactly the groups that received this campaign. */
     recipientsOf: { type: String, default: null },
   },

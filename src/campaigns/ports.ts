@@ -2,11 +2,14 @@
 // services in. Keeping them as interfaces lets campaign rules be read on their own.
 import type { Scope } from '../regions/scope.js';
 
+/** Region subtrees ∪ tags ∪ explicit groups − exclusions (the audience room's selection). */
 export interface AudienceSpec {
-  regionCodes: string[];
+  regions: string[];
   tags: string[];
-  groupIds: string[];
-  excludeGroupIds: string[];
+  groups: string[];
+  excludeRegions: string[];
+  excludeTags: string[];
+  excludeGroups: string[];
   /** Retraction follow-ups: exactly the groups that received this campaign. */
   recipientsOf?: string | null;
 }

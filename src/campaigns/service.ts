@@ -60,10 +60,12 @@ export function toCampaign(doc: CampaignDoc): Campaign {
     title: doc.title,
     noticeId: doc.noticeId,
     audience: {
-      regionCodes: doc.audience.regionCodes,
+      regions: doc.audience.regions,
       tags: doc.audience.tags,
-      groupIds: doc.audience.groupIds,
-      excludeGroupIds: doc.audience.excludeGroupIds,
+      groups: doc.audience.groups,
+      excludeRegions: doc.audience.excludeRegions,
+      excludeTags: doc.audience.excludeTags,
+      excludeGroups: doc.audience.excludeGroups,
       recipientsOf: doc.audience.recipientsOf ?? null,
     },
     schedule: toSchedule(doc.schedule),
@@ -93,6 +95,15 @@ function scheduleDoc(schedule: Schedule) {
     endAt: schedule.kind === 'cron' ? schedule.endAt : null,
   };
 }
+
+const EMPTY_AUDIENCE: AudienceSpec = {
+  regions: [],
+  tags: [],
+  groups: [],
+  excludeRegions: [],
+  excludeTags: [],
+  excludeGroups: [],
+};
 
 const EDITABLE: CampaignStatus[] = ['draft', 'in_review', 'approved', 'paused'];
 
@@ -161,6 +172,30 @@ export class CampaignService {
       ip,
     });
     return { ...campaign, audienceSummary: summary };
+  }
+
+  /** For the engine, which acts for whoever approved the campaign: no scope filter. */
+  async findForEngine(id: string): Promise<Campaign | null> {
+    if (!mongoose.isValidObjectId(id)) return null;
+    const doc = await CampaignModel.findById(id).lean<CampaignDoc>();
+    return doc ? toCampaign(doc) : null;
+  }
+
+  /** Approved campaigns whose next run is due (the scheduler tick). */
+  async dueForRun(now: Date): Promise<Campaign[]> {
+    const docs = await CampaignModel.find({ status: 'approved', nextRunAt: { $ne: null, $lte: now } }).lean<CampaignDoc[]>();
+    return docs.map(toCampaign);
+  }
+
+  /**
+   * Moves a campaign past a run the scheduler has created. Idempotent: two schedulers that
+   * both created the same run write the same next time.
+   */
+  async advancePastRun(id: string, runAt: Date, next: Date | null): Promise<void> {
+    await CampaignModel.updateOne(
+      { _id: id, status: 'approved', nextRunAt: runAt },
+      { $set: next ? { nextRunAt: next } : { nextRunAt: null, status: 'completed' } },
+    );
   }
 
   async get(scope: Scope, id: string): Promise<Campaign> {
@@ -325,7 +360,7 @@ export class CampaignService {
     const followUp = await CampaignModel.create({
       title: `【撤回】${original.title}`,
       noticeId: followUpNoticeId,
-      audience: { regionCodes: [], tags: [], groupIds: [], excludeGroupIds: [], recipientsOf: id },
+      audience: { ...EMPTY_AUDIENCE, recipientsOf: id },
       schedule: { kind: 'now' },
       cardStyle: original.cardStyle,
       priority: 'urgent',

@@ -1,0 +1,208 @@
+// The planner: an occurrence becomes delivery batches, one township at a time, at most
+// BATCH_SIZE groups each. Batch keys are (occurrence, township, part) and are inserted,
+// never updated, so a planner that dies half-way is simply run again by the next one.
+import type { CampaignService } from '../campaigns/service.js';
+import { type QuietHours, localDay } from '../campaigns/schedule.js';
+import { acquireLease } from '../db/claims.js';
+import type { RegionService } from '../regions/service.js';
+import { BATCH_SIZE, type BatchItem, DeliveryBatchModel, countItems } from '../tracking/model.js';
+import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
+import type { EnginePorts, PlannedGroup } from './ports.js';
+
+export interface PlannerDeps {
+  campaigns: CampaignService;
+  regions: RegionService;
+  ports: EnginePorts;
+  timeZone: string;
+  quietHours: QuietHours;
+}
+
+const PLANNING_LEASE_MS = 5 * 60_000;
+
+type PlanOutcome = 'planned' | 'skipped' | 'deferred' | 'busy';
+
+function isDuplicateOnly(error: unknown): boolean {
+  const writeErrors = (error as { writeErrors?: { code?: number; err?: { code?: number } }[] }).writeErrors;
+  return Array.isArray(writeErrors) && writeErrors.every((e) => (e.code ?? e.err?.code) === 11000);
+}
+
+async function insertIgnoringDuplicates(insert: () => Promise<unknown>): Promise<void> {
+  try {
+    await insert();
+  } catch (error) {
+    if (!isDuplicateOnly(error)) throw error;
+  }
+}
+
+/** Recipients of a retracted campaign: groups whose delivery may have reached them. */
+async function* recipientsOf(campaignId: string): AsyncIterable<PlannedGroup[]> {
+  const cursor = DeliveryBatchModel.find({ campaignId }).lean().cursor();
+  const seen = new Set<string>();
+  for await (const batch of cursor) {
+    const groups: PlannedGroup[] = [];
+    for (const item of batch.items) {
+      if (!['sent', 'uncertain', 'awaiting', 'confirmed'].includes(item.status) || seen.has(item.groupId)) continue;
+      seen.add(item.groupId);
+      groups.push({
+        groupId: item.groupId,
+        groupName: item.groupName,
+        channel: item.channel,
+        robotKey: item.robotKey,
+        memberCount: item.memberCount,
+        villageCode: item.villageCode,
+        villageName: item.villageName,
+        countyCode: batch.countyCode,
+        townshipCode: batch.townshipCode,
+        townshipName: item.townshipName,
+        townshipPath: batch.regionPath,
+        officerName: item.officerName ?? null,
+        officerPhone: item.officerPhone ?? null,
+      });
+    }
+    if (groups.length) yield groups;
+  }
+}
+
+async function originalStillSending(campaignId: string): Promise<boolean> {
+  return Boolean(await DeliveryBatchModel.exists({ campaignId, 'counts.pending': { $gt: 0 } }));
+}
+
+export class Planner {
+  constructor(private readonly deps: PlannerDeps) {}
+
+  /** Plans every occurrence waiting for it; returns how many were planned or skipped now. */
+  async planPending(owner: string, now: Date): Promise<number> {
+    const waiting = await OccurrenceModel.find({ status: 'planning' }).lean<OccurrenceDoc[]>();
+    let done = 0;
+    for (const occurrence of waiting) {
+      const outcome = await this.plan(occurrence, owner, now);
+      if (outcome === 'planned' || outcome === 'skipped') done += 1;
+    }
+    return done;
+  }
+
+  private async skip(id: string, reason: string): Promise<PlanOutcome> {
+    await OccurrenceModel.updateOne({ _id: id }, { $set: { status: 'skipped', skipReason: reason } });
+    return 'skipped';
+  }
+
+  async plan(occurrence: OccurrenceDoc, owner: string, now: Date): Promise<PlanOutcome> {
+    const id = occurrence._id as string;
+    const current = occurrence.lease?.until ? { epoch: occurrence.lease.epoch, until: occurrence.lease.until } : null;
+    const lease = await acquireLease(`occurrence:${id}`, current, owner, now, PLANNING_LEASE_MS);
+    if (!lease) return 'busy';
+    await OccurrenceModel.updateOne({ _id: id }, { $set: { lease: { ...lease, owner } } });
+
+    const campaign = await this.deps.campaigns.findForEngine(occurrence.campaignId);
+    if (!campaign) return this.skip(id, '活动不存在');
+    if (campaign.status === 'cancelled') return this.skip(id, '活动已取消');
+    const sendable = await this.deps.ports.noticeSendable(campaign.noticeId);
+    if (!sendable.ok) return this.skip(id, sendable.reason);
+    const original = campaign.audience.recipientsOf;
+    if (original && (await originalStillSending(original))) {
+      // Let the retracted campaign's in-flight sends settle so the recipients are exact.
+      await OccurrenceModel.updateOne({ _id: id }, { $set: { 'lease.until': now } });
+      return 'deferred';
+    }
+
+    const category = await this.deps.ports.noticeCategory(campaign.noticeId);
+    const scope = await this.deps.regions.scopeOf(campaign.regionCode);
+    const source = original ? recipientsOf(original) : this.deps.ports.selectGroups(scope, campaign.audience);
+    const day = localDay(occurrence.runAt, this.deps.timeZone);
+    const base = {
+      occurrenceId: id,
+      campaignId: campaign.id,
+      noticeId: campaign.noticeId,
+      category,
+      priority: occurrence.priority,
+      cardStyle: occurrence.cardStyle,
+      day,
+      month: day.slice(0, 7),
+      dueAt: occurrence.dueAt,
+    };
+
+    // Township buffers: a batch is written as soon as one fills, the rest at the end.
+    const buffers = new Map<string, { path: string[]; county: string; parts: number; items: BatchItem[] }>();
+    let batchCount = 0;
+    let deliveryCount = 0;
+    let memberTotal = 0;
+    const flush = async (township: string) => {
+      const buffer = buffers.get(township)!;
+      if (buffer.items.length === 0) return;
+      buffer.parts += 1;
+      const batchId = `${id}|${township}|${buffer.parts}`;
+      const items = buffer.items;
+      buffer.items = [];
+      await insertIgnoringDuplicates(() =>
+        DeliveryBatchModel.insertMany(
+          [
+            {
+              _id: batchId,
+              ...base,
+              regionPath: buffer.path,
+              countyCode: buffer.county,
+              townshipCode: township,
+              items,
+              counts: countItems(items),
+              statsDirty: true,
+            },
+          ],
+          { ordered: false },
+        ),
+      );
+      await insertIgnoringDuplicates(() =>
+        QueueEntryModel.insertMany(
+          [
+            {
+              _id: batchId,
+              dueAt: occurrence.dueAt,
+              rank: occurrence.priority === 'urgent' ? 0 : 1,
+              campaignId: campaign.id,
+            },
+          ],
+          { ordered: false },
+        ),
+      );
+      batchCount += 1;
+    };
+
+    // The source comes in a stable order (group id), so a re-plan cuts the same parts.
+    for await (const groups of source) {
+      for (const group of groups) {
+        let buffer = buffers.get(group.townshipCode);
+        if (!buffer) {
+          buffer = { path: group.townshipPath, county: group.countyCode, parts: 0, items: [] };
+          buffers.set(group.townshipCode, buffer);
+        }
+        buffer.items.push({
+          groupId: group.groupId,
+          groupName: group.groupName,
+          channel: group.channel,
+          robotKey: group.robotKey,
+          memberCount: group.memberCount,
+          villageCode: group.villageCode,
+          villageName: group.villageName,
+          townshipName: group.townshipName,
+          officerName: group.officerName,
+          officerPhone: group.officerPhone,
+          status: 'pending',
+          attempts: 0,
+          nextAt: occurrence.dueAt,
+          lastError: null,
+          sentAt: null,
+        });
+        deliveryCount += 1;
+        memberTotal += group.memberCount;
+        if (buffer.items.length === BATCH_SIZE) await flush(group.townshipCode);
+      }
+    }
+    for (const township of buffers.keys()) await flush(township);
+
+    if (deliveryCount === 0) return this.skip(id, '受众为空：没有可发送的群');
+    await OccurrenceModel.updateOne(
+      { _id: id },
+      { $set: { status: 'planned', batchCount, deliveryCount, memberTotal, plannedAt: now, 'lease.until': now } },
+    );
+    return 'planned';
+  }
+}

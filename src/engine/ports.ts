@@ -1,0 +1,54 @@
+// What the engine needs from the rooms above it, as narrow interfaces: context.ts wires the
+// real audience, render, channel and tracking services in (engine/dispatch.ts).
+import type { AudienceSpec } from '../campaigns/ports.js';
+import type { Scope } from '../regions/scope.js';
+import type { Window } from './rate-limit.js';
+
+/** One group as the planner snapshots it into a delivery. */
+export interface PlannedGroup {
+  groupId: string;
+  groupName: string;
+  channel: string;
+  robotKey: string;
+  memberCount: number;
+  villageCode: string;
+  villageName: string;
+  countyCode: string;
+  townshipCode: string;
+  townshipName: string;
+  /** Root-first path of the township (the batch's scope and roll-up key). */
+  townshipPath: string[];
+  officerName: string | null;
+  officerPhone: string | null;
+}
+
+export type SendResult =
+  | { status: 'sent' }
+  | { status: 'awaiting' } // manual channel: the officer's task exists
+  | { status: 'retryable'; reason: string; retryAfterMs?: number }
+  | { status: 'permanent'; reason: string; flagGroup: boolean }
+  | { status: 'uncertain'; reason: string };
+
+export interface SendRequest {
+  deliveryId: string;
+  campaignId: string;
+  noticeId: string;
+  cardStyle: string;
+  groupId: string;
+  channel: string;
+  personal: { villageName: string; townshipName: string; officerName: string | null; officerPhone: string | null };
+}
+
+export interface EnginePorts {
+  /** The selected active groups, township by township is not required: the planner sorts. */
+  selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]>;
+  /** Renders the card for one delivery and posts it through the group's channel. */
+  send(request: SendRequest, signal: AbortSignal): Promise<SendResult>;
+  /** Published per-robot limits of a channel. */
+  rateLimits(channel: string): readonly Window[];
+  flagGroup(groupId: string, reason: string): Promise<void>;
+  /** Whether the notice can still be sent (approved and not archived). */
+  noticeSendable(noticeId: string): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Category of the notice (statistics key). */
+  noticeCategory(noticeId: string): Promise<string>;
+}

@@ -1,0 +1,120 @@
+// The only writer of delivery state. Every write of a batch is made by the holder of the
+// batch's lease (a unique epoch claim, db/claims.ts), and rewrites items and counts together
+// in one single-document update, so a batch is never half-written and its counts always
+// match its items. The work list (QueueEntry) has one entry per batch with work due.
+import { type Lease, acquireLease, claimMany, leaseTakenOver, SendAttemptModel } from '../db/claims.js';
+import { type BatchDoc, type BatchItem, DeliveryBatchModel, countItems } from '../tracking/model.js';
+import { QueueEntryModel } from './model.js';
+
+export interface HeldBatch {
+  batch: BatchDoc & { _id: string };
+  lease: Lease;
+}
+
+export const LEASE_MS = 60_000;
+
+const leaseKey = (batchId: string) => `batch:${batchId}`;
+
+/** Batch ids with work due at `now`, urgent first. Small collection: only live batches. */
+export async function dueBatchIds(now: Date, limit: number): Promise<string[]> {
+  const entries = await QueueEntryModel.find({ dueAt: { $lte: now } }, { _id: 1 })
+    .sort({ rank: 1, dueAt: 1 })
+    .limit(limit)
+    .lean<{ _id: string }[]>();
+  return entries.map((e) => e._id);
+}
+
+export async function nextDueAt(): Promise<Date | null> {
+  const entry = await QueueEntryModel.findOne({}, { dueAt: 1 }).sort({ dueAt: 1 }).lean<{ dueAt: Date }>();
+  return entry?.dueAt ?? null;
+}
+
+/** Takes a batch's lease, or null when another live worker holds it. */
+export async function claimBatch(batchId: string, owner: string, now: Date): Promise<HeldBatch | null> {
+  const batch = await DeliveryBatchModel.findById(batchId).lean<BatchDoc & { _id: string }>();
+  if (!batch) {
+    await QueueEntryModel.deleteOne({ _id: batchId });
+    return null;
+  }
+  const current = batch.lease?.until ? { epoch: batch.lease.epoch, until: batch.lease.until } : null;
+  const lease = await acquireLease(leaseKey(batchId), current, owner, now, LEASE_MS);
+  if (!lease) return null;
+  await DeliveryBatchModel.updateOne({ _id: batchId }, { $set: { lease: { ...lease, owner } } });
+  return { batch: { ...batch, lease: { ...lease, owner } }, lease };
+}
+
+export function earliestDue(items: readonly BatchItem[]): Date | null {
+  let earliest: Date | null = null;
+  for (const item of items) {
+    if (item.status !== 'pending') continue;
+    const at = item.nextAt ?? new Date(0);
+    if (!earliest || at < earliest) earliest = at;
+  }
+  return earliest;
+}
+
+/**
+ * Writes the holder's view of a batch. `release` ends the lease (the batch may be taken
+ * by anyone when next due). Returns false, writing nothing, when the lease was taken over.
+ */
+export async function writeBatch(
+  held: HeldBatch,
+  items: BatchItem[],
+  now: Date,
+  options: { release: boolean; renewMs?: number },
+): Promise<boolean> {
+  const id = held.batch._id;
+  if (await leaseTakenOver(leaseKey(id), held.lease.epoch)) return false;
+  const until = options.release ? now : new Date(now.getTime() + (options.renewMs ?? LEASE_MS));
+  const dueAt = earliestDue(items);
+  await DeliveryBatchModel.updateOne(
+    { _id: id },
+    {
+      $set: {
+        items,
+        counts: countItems(items),
+        dueAt,
+        lease: { epoch: held.lease.epoch, until, owner: held.batch.lease?.owner ?? null },
+        statsDirty: true,
+      },
+    },
+  );
+  held.lease = { epoch: held.lease.epoch, until };
+  if (!options.release) return true;
+  if (dueAt) {
+    await QueueEntryModel.updateOne(
+      { _id: id },
+      {
+        $set: { dueAt, rank: held.batch.priority === 'urgent' ? 0 : 1, campaignId: held.batch.campaignId },
+      },
+      { upsert: true },
+    );
+  } else {
+    await QueueEntryModel.deleteOne({ _id: id });
+  }
+  return true;
+}
+
+/** The key of one send attempt of one delivery: inserting it is the right to send. */
+export function attemptKey(deliveryId: string, attempt: number): string {
+  return `${deliveryId}#${attempt}`;
+}
+
+/** Claims the next attempt of each delivery; the ones another worker already started are returned false. */
+export async function claimAttempts(
+  attempts: { deliveryId: string; attempt: number }[],
+  owner: string,
+  now: Date,
+): Promise<Set<string>> {
+  const keys = attempts.map((a) => attemptKey(a.deliveryId, a.attempt));
+  return claimMany(keys, owner, now, SendAttemptModel);
+}
+
+/** Brings a campaign's batches to the front of the work list (resume, cancel). */
+export async function expediteCampaign(campaignId: string, now: Date): Promise<void> {
+  await QueueEntryModel.updateMany({ campaignId }, { $set: { dueAt: now } });
+}
+
+export function deliveryId(occurrenceId: string, groupId: string): string {
+  return `${occurrenceId}/${groupId}`;
+}

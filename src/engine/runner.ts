@@ -1,0 +1,68 @@
+// Starts the engine's parts for a process role: the scheduler (node-cron tick → due
+// occurrences → planning) and the worker loop. Both are safe to run in any number of
+// processes against one database.
+import cron from 'node-cron';
+import type { CampaignService } from '../campaigns/service.js';
+import type { QuietHours } from '../campaigns/schedule.js';
+import type { Clock } from '../lib/clock.js';
+import type { RegionService } from '../regions/service.js';
+import { Planner } from './planner.js';
+import type { EnginePorts } from './ports.js';
+import { createDueOccurrences } from './tick.js';
+import { DEFAULT_WORKER, Worker, type WorkerSettings } from './worker.js';
+
+export interface EngineDeps {
+  campaigns: CampaignService;
+  regions: RegionService;
+  ports: EnginePorts;
+  clock: Clock;
+  timeZone: string;
+  quietHours: QuietHours;
+  worker?: Partial<WorkerSettings>;
+}
+
+export interface RunningPart {
+  stop(): Promise<void>;
+}
+
+export class Scheduler {
+  readonly planner: Planner;
+  readonly owner = `scheduler-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.planner = new Planner(deps);
+  }
+
+  /** One tick: create due occurrences, then plan whatever waits for planning. */
+  async tick(): Promise<{ created: number; planned: number }> {
+    const now = this.deps.clock.now();
+    const created = await createDueOccurrences(
+      this.deps.campaigns,
+      { timeZone: this.deps.timeZone, quietHours: this.deps.quietHours },
+      now,
+    );
+    const planned = await this.planner.planPending(this.owner, now);
+    return { created, planned };
+  }
+
+  /** Ticks every 5 seconds (node-cron, overlap prevented) until stopped. */
+  start(onError: (error: unknown) => void): RunningPart {
+    const task = cron.schedule('*/5 * * * * *', () => this.tick().catch(onError), { noOverlap: true });
+    void this.tick().catch(onError);
+    return {
+      stop: async () => {
+        await task.stop();
+        await task.destroy();
+      },
+    };
+  }
+}
+
+export function createWorker(deps: EngineDeps): Worker {
+  return new Worker(deps.campaigns, deps.ports, deps.clock, {
+    ...DEFAULT_WORKER,
+    timeZone: deps.timeZone,
+    quietHours: deps.quietHours,
+    ...deps.worker,
+  });
+}

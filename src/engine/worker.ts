@@ -1,0 +1,239 @@
+// The worker: claim a due batch → for each due delivery: rate-limit per robot → claim the
+// attempt → render and send → record the outcome; checkpoint the batch as it goes and
+// release it with its next due time. A worker killed at any point loses nothing: the batch
+// is taken over when its lease expires, and a delivery whose attempt had been claimed but
+// not recorded is marked uncertain instead of being sent a second time.
+import { randomUUID } from 'node:crypto';
+import type { CampaignService } from '../campaigns/service.js';
+import { type QuietHours, deferForQuietHours } from '../campaigns/schedule.js';
+import type { Clock } from '../lib/clock.js';
+import type { BatchItem } from '../tracking/model.js';
+import { DEFAULT_RETRY, type RetryPolicy, retryDelayMs } from './backoff.js';
+import type { EnginePorts, SendResult } from './ports.js';
+import { type HeldBatch, claimAttempts, claimBatch, deliveryId, dueBatchIds, writeBatch } from './queue.js';
+import { RobotRateLimiter } from './rate-limit.js';
+
+export interface WorkerSettings {
+  /** Sends in flight at once. */
+  concurrency: number;
+  /** Batches handled at once by this worker. */
+  parallelBatches: number;
+  retry: RetryPolicy;
+  timeZone: string;
+  quietHours: QuietHours;
+  /** Idle wait between looks at the work list. */
+  pollMs: number;
+  /** A wait for a robot's window longer than this leaves the delivery for later. */
+  maxInlineWaitMs: number;
+}
+
+export const DEFAULT_WORKER: WorkerSettings = {
+  concurrency: 16,
+  parallelBatches: 2,
+  retry: DEFAULT_RETRY,
+  timeZone: 'Asia/Shanghai',
+  quietHours: { start: '22:00', end: '07:00' },
+  pollMs: 500,
+  maxInlineWaitMs: 3_000,
+};
+
+const CHECKPOINT_MS = 2_000;
+const PAUSE_RECHECK_MS = 30_000;
+
+export class Worker {
+  readonly id = `worker-${randomUUID()}`;
+  private readonly limiter = new RobotRateLimiter();
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly campaigns: CampaignService,
+    private readonly ports: EnginePorts,
+    private readonly clock: Clock,
+    private readonly settings: WorkerSettings = DEFAULT_WORKER,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      const handled = await this.drainOnce().catch(() => 0);
+      if (handled === 0 && !this.stopping) await new Promise((r) => setTimeout(r, this.settings.pollMs));
+    }
+  }
+
+  /** Handles the batches due now (a few at a time); returns how many it held. */
+  async drainOnce(): Promise<number> {
+    const ids = await dueBatchIds(this.clock.now(), this.settings.parallelBatches * 4);
+    // Workers start at different places in the list so they do not fight for the same batch.
+    const offset = ids.length ? Math.floor(Math.random() * ids.length) : 0;
+    const ordered = [...ids.slice(offset), ...ids.slice(0, offset)];
+    let handled = 0;
+    const lanes = Array.from({ length: this.settings.parallelBatches }, async () => {
+      while (ordered.length && !this.stopping) {
+        const held = await claimBatch(ordered.shift()!, this.id, this.clock.now());
+        if (held) {
+          handled += 1;
+          await this.processBatch(held);
+        }
+      }
+    });
+    await Promise.all(lanes);
+    return handled;
+  }
+
+  async processBatch(held: HeldBatch): Promise<void> {
+    const items = held.batch.items.map((item) => ({ ...item }));
+    const campaign = await this.campaigns.findForEngine(held.batch.campaignId);
+    const stopReason =
+      !campaign || campaign.status === 'cancelled' ? (campaign?.retractedAt ? '通告已撤回' : '活动已取消') : null;
+    if (stopReason) {
+      for (const item of items)
+        if (item.status === 'pending') Object.assign(item, { status: 'skipped', lastError: stopReason, nextAt: null });
+      await writeBatch(held, items, this.clock.now(), { release: true });
+      return;
+    }
+    if (campaign!.status === 'paused') {
+      const later = new Date(this.clock.now().getTime() + PAUSE_RECHECK_MS);
+      for (const item of items)
+        if (item.status === 'pending' && (item.nextAt ?? new Date(0)) < later) item.nextAt = later;
+      await writeBatch(held, items, this.clock.now(), { release: true });
+      return;
+    }
+    const sendable = await this.ports.noticeSendable(held.batch.noticeId);
+    if (!sendable.ok) {
+      for (const item of items)
+        if (item.status === 'pending')
+          Object.assign(item, { status: 'skipped', lastError: sendable.reason, nextAt: null });
+      await writeBatch(held, items, this.clock.now(), { release: true });
+      return;
+    }
+    await this.sendDue(held, items);
+  }
+
+  private async sendDue(held: HeldBatch, items: BatchItem[]): Promise<void> {
+    const now = () => this.clock.now();
+    const due = items.filter((item) => item.status === 'pending' && (item.nextAt ?? new Date(0)) <= now());
+    let lastCheckpoint = Date.now();
+    let lost = false;
+    const queue = [...due];
+
+    const sendOne = async (item: BatchItem): Promise<void> => {
+      const id = deliveryId(held.batch.occurrenceId, item.groupId);
+      const wait = this.limiter.reserve(item.robotKey, this.ports.rateLimits(item.channel), now().getTime());
+      if (wait > this.settings.maxInlineWaitMs) {
+        item.nextAt = new Date(now().getTime() + wait);
+        return;
+      }
+      if (wait > 0) {
+        await new Promise((r) => setTimeout(r, wait));
+        if (this.limiter.reserve(item.robotKey, this.ports.rateLimits(item.channel), now().getTime()) > 0) {
+          item.nextAt = new Date(now().getTime() + wait);
+          return;
+        }
+      }
+      const attempt = item.attempts + 1;
+      const won = await claimAttempts([{ deliveryId: id, attempt }], this.id, now());
+      item.attempts = attempt;
+      if (!won.size) {
+        // Someone (a worker that died or lost its lease) started this attempt: it may have posted.
+        Object.assign(item, { status: 'uncertain', lastError: '接管时发现未确认的发送（可能已发出）', nextAt: null });
+        return;
+      }
+      item.status = 'sending';
+      const result = await this.send(held, item, id);
+      this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
+    };
+
+    const lanes = Array.from({ length: Math.min(this.settings.concurrency, queue.length) }, async () => {
+      while (queue.length && !lost) {
+        await sendOne(queue.shift()!);
+        if (Date.now() - lastCheckpoint > CHECKPOINT_MS) {
+          lastCheckpoint = Date.now();
+          lost = !(await writeBatch(held, snapshot(items), now(), { release: false }));
+        }
+      }
+    });
+    await Promise.all(lanes);
+    if (!lost) await writeBatch(held, snapshot(items), now(), { release: true });
+  }
+
+  private async send(held: HeldBatch, item: BatchItem, id: string): Promise<SendResult> {
+    const controller = new AbortController();
+    try {
+      return await this.ports.send(
+        {
+          deliveryId: id,
+          campaignId: held.batch.campaignId,
+          noticeId: held.batch.noticeId,
+          cardStyle: held.batch.cardStyle,
+          groupId: item.groupId,
+          channel: item.channel,
+          personal: {
+            villageName: item.villageName,
+            townshipName: item.townshipName,
+            officerName: item.officerName ?? null,
+            officerPhone: item.officerPhone ?? null,
+          },
+        },
+        controller.signal,
+      );
+    } catch (error) {
+      // Rendering or a bug, before anything was posted: worth another try later.
+      return { status: 'retryable', reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private settle(item: BatchItem, result: SendResult, priority: 'normal' | 'urgent'): void {
+    const now = this.clock.now();
+    switch (result.status) {
+      case 'sent':
+      case 'awaiting':
+        Object.assign(item, { status: result.status, sentAt: now, nextAt: null, lastError: null });
+        return;
+      case 'uncertain':
+        Object.assign(item, { status: 'uncertain', lastError: result.reason, nextAt: null });
+        return;
+      case 'permanent':
+        Object.assign(item, { status: 'failed', lastError: result.reason, nextAt: null });
+        if (result.flagGroup) void this.ports.flagGroup(item.groupId, result.reason).catch(() => undefined);
+        return;
+      case 'retryable': {
+        if (item.attempts >= this.settings.retry.maxAttempts) {
+          Object.assign(item, {
+            status: 'failed',
+            lastError: `重试 ${item.attempts} 次仍失败：${result.reason}`,
+            nextAt: null,
+          });
+          return;
+        }
+        const delay = retryDelayMs(item.attempts, this.settings.retry, Math.random(), result.retryAfterMs);
+        const at = deferForQuietHours(
+          new Date(now.getTime() + delay),
+          priority,
+          this.settings.quietHours,
+          this.settings.timeZone,
+        );
+        Object.assign(item, { status: 'pending', lastError: result.reason, nextAt: at });
+      }
+    }
+  }
+}
+
+/**
+ * What goes to the database: a delivery still in flight at a checkpoint is written as it
+ * was before its attempt (pending, previous attempt count), so a worker taking over tries
+ * to claim that same attempt, finds it taken and marks the delivery uncertain.
+ */
+function snapshot(items: BatchItem[]): BatchItem[] {
+  return items.map((item) =>
+    item.status === 'sending' ? { ...item, status: 'pending', attempts: item.attempts - 1 } : { ...item },
+  );
+}
