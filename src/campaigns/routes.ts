@@ -1,0 +1,112 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ANY_ROLE, AUTHORS, REVIEWERS } from '../auth/roles.js';
+import { allow, principal } from '../http/access.js';
+import { IdParams } from '../lib/schemas.js';
+import type { Schedule } from './schedule.js';
+import {
+  CampaignBody,
+  CampaignListQuery,
+  CampaignReply,
+  RejectBody,
+  RetractBody,
+  RetractReply,
+  type ScheduleBody,
+} from './schemas.js';
+import type { Campaign, CampaignInput, CampaignService } from './service.js';
+
+function toSchedule(body: ScheduleBody): Schedule {
+  if (body.kind === 'once') return { kind: 'once', at: new Date(body.at) };
+  if (body.kind === 'cron') {
+    return { kind: 'cron', cron: body.cron, startAt: body.startAt ? new Date(body.startAt) : null, endAt: new Date(body.endAt) };
+  }
+  return { kind: 'now' };
+}
+
+function toInput(body: CampaignBody): CampaignInput {
+  return { ...body, audience: { ...body.audience, recipientsOf: null }, schedule: toSchedule(body.schedule) };
+}
+
+const tags = ['campaigns'];
+
+export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignService }> = async (app, { campaigns }) => {
+  app.get(
+    '/api/campaigns',
+    {
+      config: allow(ANY_ROLE),
+      schema: { tags, summary: '活动列表', querystring: CampaignListQuery, response: { 200: Type.Array(CampaignReply) } },
+    },
+    async (request) => campaigns.list(principal(request).scope, request.query.status, request.query.limit),
+  );
+
+  app.post(
+    '/api/campaigns',
+    {
+      config: allow(AUTHORS),
+      schema: { tags, summary: '新建活动（草稿）', body: CampaignBody, response: { 201: CampaignReply } },
+    },
+    async (request, reply) =>
+      reply.status(201).send(await campaigns.create(principal(request), toInput(request.body), request.ip)),
+  );
+
+  app.get(
+    '/api/campaigns/:id',
+    {
+      config: allow(ANY_ROLE, 'campaign'),
+      schema: { tags, summary: '活动详情', params: IdParams, response: { 200: CampaignReply } },
+    },
+    async (request) => campaigns.get(principal(request).scope, request.params.id),
+  );
+
+  app.put(
+    '/api/campaigns/:id',
+    {
+      config: allow(AUTHORS, 'campaign'),
+      schema: {
+        tags,
+        summary: '修改活动（已批准的活动重新送审；已生成的发送不受影响）',
+        params: IdParams,
+        body: CampaignBody,
+        response: { 200: CampaignReply },
+      },
+    },
+    async (request) => campaigns.update(principal(request), request.params.id, toInput(request.body), request.ip),
+  );
+
+  const action = (
+    path: string,
+    summary: string,
+    roles: typeof AUTHORS,
+    run: (by: ReturnType<typeof principal>, id: string, ip: string) => Promise<Campaign>,
+  ) =>
+    app.post(
+      `/api/campaigns/:id/${path}`,
+      { config: allow(roles, 'campaign'), schema: { tags, summary, params: IdParams, response: { 200: CampaignReply } } },
+      async (request) => run(principal(request), request.params.id, request.ip),
+    );
+
+  action('submit', '提交审核', AUTHORS, (by, id, ip) => campaigns.submit(by, id, ip));
+  action('approve', '审核通过（不能审核自己的活动）', REVIEWERS, (by, id, ip) => campaigns.approve(by, id, ip));
+  action('pause', '暂停', AUTHORS, (by, id, ip) => campaigns.pause(by, id, ip));
+  action('resume', '恢复', AUTHORS, (by, id, ip) => campaigns.resume(by, id, ip));
+  action('cancel', '取消（未发出的部分不再发送）', AUTHORS, (by, id, ip) => campaigns.cancel(by, id, ip));
+
+  app.post(
+    '/api/campaigns/:id/reject',
+    {
+      config: allow(REVIEWERS, 'campaign'),
+      schema: { tags, summary: '驳回', params: IdParams, body: RejectBody, response: { 200: CampaignReply } },
+    },
+    async (request) => campaigns.reject(principal(request), request.params.id, request.body.note, request.ip),
+  );
+
+  app.post(
+    '/api/campaigns/:id/retract',
+    {
+      config: allow(AUTHORS, 'campaign'),
+      schema: { tags, summary: '撤回并通知已收到的群', params: IdParams, body: RetractBody, response: { 200: RetractReply } },
+    },
+    async (request) =>
+      campaigns.retract(principal(request), request.params.id, request.body.followUpNoticeId, request.ip),
+  );
+};

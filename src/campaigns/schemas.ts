@@ -1,0 +1,104 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
+import { CAMPAIGN_STATUSES } from './model.js';
+
+const Codes = (description: string) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 5000, default: [], description });
+
+export const AudienceBody = Type.Object(
+  {
+    regions: Codes('地区代码（含下级）'),
+    tags: Codes('群标签'),
+    groups: Type.Array(ObjectIdString, { maxItems: 5000, default: [], description: '指定群 ID' }),
+    excludeRegions: Codes('排除的地区'),
+    excludeTags: Codes('排除的标签'),
+    excludeGroups: Type.Array(ObjectIdString, { maxItems: 5000, default: [], description: '排除的群 ID' }),
+  },
+  { additionalProperties: false },
+);
+
+const IsoDate = Type.String({ format: 'date-time' });
+
+export const ScheduleBody = Type.Union([
+  Type.Object({ kind: Type.Literal('now') }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('once'), at: IsoDate }, { additionalProperties: false }),
+  Type.Object(
+    {
+      kind: Type.Literal('cron'),
+      cron: Type.String({ minLength: 9, maxLength: 100, description: 'node-cron 表达式，如 "0 9 * * 1"' }),
+      startAt: Type.Optional(IsoDate),
+      endAt: IsoDate,
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type ScheduleBody = Static<typeof ScheduleBody>;
+
+export const CampaignBody = Type.Object(
+  {
+    title: NonBlank(100, '活动名称'),
+    noticeId: ObjectIdString,
+    audience: AudienceBody,
+    schedule: ScheduleBody,
+    cardStyle: Type.Optional(Type.Union([Type.Literal('text'), Type.Literal('rich'), Type.Literal('image')])),
+    priority: Type.Optional(Type.Union([Type.Literal('normal'), Type.Literal('urgent')])),
+  },
+  { additionalProperties: false },
+);
+export type CampaignBody = Static<typeof CampaignBody>;
+
+export const CampaignReply = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  noticeId: Type.String(),
+  audience: Type.Object({
+    regions: Type.Array(Type.String()),
+    tags: Type.Array(Type.String()),
+    groups: Type.Array(Type.String()),
+    excludeRegions: Type.Array(Type.String()),
+    excludeTags: Type.Array(Type.String()),
+    excludeGroups: Type.Array(Type.String()),
+    recipientsOf: Type.Optional(Nullable(Type.String())),
+  }),
+  schedule: Type.Object({
+    kind: Type.String(),
+    at: Type.Optional(DateTime),
+    cron: Type.Optional(Type.String()),
+    startAt: Type.Optional(Nullable(DateTime)),
+    endAt: Type.Optional(DateTime),
+  }),
+  cardStyle: Type.String(),
+  priority: Type.String(),
+  status: Type.Union(CAMPAIGN_STATUSES.map((s) => Type.Literal(s))),
+  authorId: Type.String(),
+  authorName: Type.String(),
+  regionCode: Type.String(),
+  reviewerId: Nullable(Type.String()),
+  reviewNote: Nullable(Type.String()),
+  approvedAt: Nullable(DateTime),
+  nextRunAt: Nullable(DateTime),
+  revision: Type.Integer(),
+  retractionOf: Nullable(Type.String()),
+  retractedAt: Nullable(DateTime),
+  createdAt: DateTime,
+  audienceSummary: Type.Optional(
+    Type.Object({ groupCount: Type.Integer(), villageCount: Type.Integer(), memberTotal: Type.Integer() }),
+  ),
+});
+
+export const CampaignListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union(CAMPAIGN_STATUSES.map((s) => Type.Literal(s)))),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const RejectBody = Type.Object({ note: NonBlank(500, '驳回理由') }, { additionalProperties: false });
+
+export const RetractBody = Type.Object(
+  { followUpNoticeId: ObjectIdString },
+  { additionalProperties: false, description: '撤回：停止未发出的部分，并向已收到的群发送后续通知（如“已抓获/已撤销”）' },
+);
+
+export const RetractReply = Type.Object({ retracted: CampaignReply, followUp: Nullable(CampaignReply) });
