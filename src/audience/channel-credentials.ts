@@ -92,7 +92,8 @@ export function parseChannelInput(input: ChannelInput, fieldPrefix = 'channel'):
   if (keyword && keyword.length > 64) throw new InvalidInput('关键词最多 64 个字符', f('keyword'));
   switch (input.kind) {
     case 'wecom': {
-      const key = clean(input.key) ?? (webhookUrl ? fromUrl(webhookUrl, f('webhookUrl')).searchParams.get('key') : null);
+      const key =
+        clean(input.key) ?? (webhookUrl ? fromUrl(webhookUrl, f('webhookUrl')).searchParams.get('key') : null);
       return { kind: 'wecom', key: token(key, '企业微信机器人 key（或 webhook 地址）', f('key')) };
     }
     case 'dingtalk': {
@@ -103,13 +104,23 @@ export function parseChannelInput(input: ChannelInput, fieldPrefix = 'channel'):
       if (!secret && !keyword) {
         throw new InvalidInput('钉钉机器人需填写加签密钥或关键词（与机器人安全设置一致）', f('secret'));
       }
-      return { kind: 'dingtalk', accessToken: token(accessToken, '钉钉 access_token（或 webhook 地址）', f('accessToken')), secret, keyword };
+      return {
+        kind: 'dingtalk',
+        accessToken: token(accessToken, '钉钉 access_token（或 webhook 地址）', f('accessToken')),
+        secret,
+        keyword,
+      };
     }
     case 'feishu': {
       const hookId =
         clean(input.hookId) ??
         (webhookUrl ? (fromUrl(webhookUrl, f('webhookUrl')).pathname.match(/\/hook\/([^/]+)$/)?.[1] ?? null) : null);
-      return { kind: 'feishu', hookId: token(hookId, '飞书机器人 hook ID（或 webhook 地址）', f('hookId')), secret, keyword };
+      return {
+        kind: 'feishu',
+        hookId: token(hookId, '飞书机器人 hook ID（或 webhook 地址）', f('hookId')),
+        secret,
+        keyword,
+      };
     }
     case 'webhook': {
       const url = clean(input.url) ?? webhookUrl;

@@ -21,6 +21,11 @@ export interface Officer {
   phone: string | null;
 }
 
+export interface OfficerInput {
+  name: string;
+  phone?: string | null;
+}
+
 /** A group as the API shows it: everything but the credentials. */
 export interface Group {
   id: string;
@@ -43,7 +48,7 @@ export interface NewGroup {
   regionCode: string;
   channel: ChannelInput;
   memberCount: number;
-  officer?: Officer | null;
+  officer?: OfficerInput | null;
   tags?: string[];
   active?: boolean;
 }
@@ -53,7 +58,7 @@ export interface GroupChanges {
   regionCode?: string;
   channel?: ChannelInput;
   memberCount?: number;
-  officer?: Officer | null;
+  officer?: OfficerInput | null;
   tags?: string[];
   active?: boolean;
   /** Clears a flag once the channel is known to work again. */
@@ -84,7 +89,7 @@ export function normaliseTags(tags: readonly string[], field = 'tags'): string[]
   return cleaned;
 }
 
-export function checkOfficer(officer: Officer | null | undefined, field = 'officer'): Officer | null {
+export function checkOfficer(officer: OfficerInput | null | undefined, field = 'officer'): Officer | null {
   if (!officer) return null;
   const name = officer.name.trim();
   if (!name) throw new InvalidInput('负责民警姓名不能为空', `${field}.name`);
@@ -132,10 +137,10 @@ export class GroupService {
 
   /** The village a group may be placed in: it must exist inside the scope and be a village. */
   async villageFor(scope: Scope, code: string, field = 'regionCode'): Promise<Region> {
-    const region = await this.regions.get(scope, code).catch(() => {
-      throw new InvalidInput(`地区代码 ${code} 不存在或不在您的管辖范围内`, field);
-    });
-    if (region.level !== 'village') throw new InvalidInput(`群只能挂在村/社区上，${code}（${region.name}）不是村/社区`, field);
+    // Out of scope answers 404 like every other scoped read.
+    const region = await this.regions.get(scope, code);
+    if (region.level !== 'village')
+      throw new InvalidInput(`群只能挂在村/社区上，${code}（${region.name}）不是村/社区`, field);
     return region;
   }
 
@@ -192,7 +197,11 @@ export class GroupService {
     return docs.map(toGroup);
   }
 
-  async update(scope: Scope, id: string, changes: GroupChanges): Promise<{ group: Group; credentialsChanged: boolean }> {
+  async update(
+    scope: Scope,
+    id: string,
+    changes: GroupChanges,
+  ): Promise<{ group: Group; credentialsChanged: boolean }> {
     const current = await this.load(scope, id);
     const set: Record<string, unknown> = {};
     if (changes.name !== undefined) set.name = changes.name.trim();
@@ -225,7 +234,11 @@ export class GroupService {
       set.flagReason = null;
     }
     try {
-      const doc = await GroupModel.findOneAndUpdate({ _id: current._id, ...scope.filter() }, { $set: set }, { new: true }).lean<GroupDoc>();
+      const doc = await GroupModel.findOneAndUpdate(
+        { _id: current._id, ...scope.filter() },
+        { $set: set },
+        { new: true },
+      ).lean<GroupDoc>();
       if (!doc) throw new NotFound(`群 ${id}`);
       return { group: toGroup(doc), credentialsChanged: changes.channel !== undefined };
     } catch (error) {

@@ -3,7 +3,7 @@
 // $group by village (the database sums; only one row per village comes back); the engine
 // reads the selected groups page by page on _id, so 50,000 groups are never in memory at once.
 import mongoose from 'mongoose';
-import { InvalidInput } from '../lib/errors.js';
+import { InvalidInput, NotFound } from '../lib/errors.js';
 import { RegionModel } from '../regions/model.js';
 import type { Scope } from '../regions/scope.js';
 import type { ChannelCredentials, ChannelKind } from './channel-credentials.js';
@@ -80,7 +80,7 @@ export class AudienceService {
       const known = new Set(found.map((r) => r.code));
       const missing = named.find((code) => !known.has(code));
       if (missing) {
-        throw new InvalidInput(`地区 ${missing} 不存在或不在您的管辖范围内`, regions.includes(missing) ? 'regions' : 'excludeRegions');
+        throw new NotFound(`地区 ${missing}`);
       }
     }
     const include: Record<string, unknown>[] = [];

@@ -37,7 +37,8 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
       options.signal?.removeEventListener('abort', onAbort);
       resolve(result);
     };
-    const fail = (reason: string) => finish(written ? { kind: 'sent-no-answer', reason } : { kind: 'not-sent', reason });
+    const fail = (reason: string) =>
+      finish(written ? { kind: 'sent-no-answer', reason } : { kind: 'not-sent', reason });
 
     const request = client.request(
       target,
@@ -65,7 +66,9 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
             body: Buffer.concat(chunks).toString('utf8'),
           }),
         );
-        response.on('error', (error) => fail(`answer interrupted: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
+        response.on('error', (error) =>
+          fail(`answer interrupted: ${(error as NodeJS.ErrnoException).code ?? error.message}`),
+        );
         response.on('aborted', () => fail('answer aborted'));
       },
     );

@@ -56,5 +56,8 @@ export function answerWithoutCode(status: number, body: string): Outcome {
 /** Platform messages can echo the caller's public IP (WeCom's "from ip: …"): keep only the description. */
 export function tidyPlatformMessage(message: unknown): string {
   const text = typeof message === 'string' ? message : '';
-  return text.split(/, hint:|from ip:/)[0]!.trim().slice(0, 200);
+  return text
+    .split(/, hint:|from ip:/)[0]!
+    .trim()
+    .slice(0, 200);
 }

@@ -22,7 +22,11 @@ export class ChannelRegistry {
   constructor(settings: ChannelSettings, clock: Clock, manualTasks: ManualTaskService) {
     const timeoutMs = settings.timeoutMs;
     this.#adapters = {
-      wecom: createWecomAdapter({ baseUrl: settings.wecomBaseUrl, timeoutMs, textMaxBytes: settings.wecomTextMaxBytes }),
+      wecom: createWecomAdapter({
+        baseUrl: settings.wecomBaseUrl,
+        timeoutMs,
+        textMaxBytes: settings.wecomTextMaxBytes,
+      }),
       dingtalk: createDingtalkAdapter({ baseUrl: settings.dingtalkBaseUrl, timeoutMs, clock }),
       feishu: createFeishuAdapter({ baseUrl: settings.feishuBaseUrl, timeoutMs, clock }),
       webhook: createWebhookAdapter({ timeoutMs, clock }),

@@ -16,7 +16,12 @@ beforeAll(async () => {
   await doubles.start();
   doubles.addRobot({ platform: 'dingtalk', token: 'signed-robot-token', secret: SECRET });
   doubles.addRobot({ platform: 'dingtalk', token: 'keyword-robot-token', keywords: ['警讯', '平安'] });
-  doubles.addRobot({ platform: 'dingtalk', token: 'ip-robot-token', keywords: ['警讯'], ipAllowList: ['10.1.2.*', '192.168.0.0/16'] });
+  doubles.addRobot({
+    platform: 'dingtalk',
+    token: 'ip-robot-token',
+    keywords: ['警讯'],
+    ipAllowList: ['10.1.2.*', '192.168.0.0/16'],
+  });
   dingtalk = robotAdapters(doubles, clock).dingtalk;
 });
 afterAll(() => doubles.close());
@@ -34,17 +39,28 @@ describe('DingTalk adapter against its double', () => {
     // The raw query carries the base64 with + / = percent-encoded once, never twice.
     expect(message!.rawQuery).toContain(`sign=${encodeURIComponent(dingtalkSign(timestamp, SECRET))}`);
     expect(message!.rawQuery).not.toMatch(/%25/);
-    expect(message!.body).toEqual({ msgtype: 'text', text: { content: '【防诈骗】不要向陌生账户转账。详情 https://jx.example/n/1' } });
+    expect(message!.body).toEqual({
+      msgtype: 'text',
+      text: { content: '【防诈骗】不要向陌生账户转账。详情 https://jx.example/n/1' },
+    });
   });
 
   it('sends markdown with its title, and link cards as msgtype link with picUrl', async () => {
     await dingtalk.send(signed, textCard('markdown', '### 防诈骗\n**不转账**'));
     await dingtalk.send(signed, textCard('link', '点击查看'));
     const [markdown, link] = doubles.received();
-    expect(markdown!.body).toEqual({ msgtype: 'markdown', markdown: { title: '防诈骗提醒', text: '### 防诈骗\n**不转账**' } });
+    expect(markdown!.body).toEqual({
+      msgtype: 'markdown',
+      markdown: { title: '防诈骗提醒', text: '### 防诈骗\n**不转账**' },
+    });
     expect(link!.body).toEqual({
       msgtype: 'link',
-      link: { title: '防诈骗提醒', text: '点击查看', messageUrl: 'https://jx.example/n/1', picUrl: 'https://jx.example/m/1.png' },
+      link: {
+        title: '防诈骗提醒',
+        text: '点击查看',
+        messageUrl: 'https://jx.example/n/1',
+        picUrl: 'https://jx.example/m/1.png',
+      },
     });
   });
 
@@ -52,7 +68,13 @@ describe('DingTalk adapter against its double', () => {
     const data = await pngBytes();
     await dingtalk.send(signed, {
       type: 'image',
-      image: { data, mime: 'image/png', publicUrl: 'https://jx.example/m/card.png', title: '防诈骗', url: 'https://jx.example/n/1' },
+      image: {
+        data,
+        mime: 'image/png',
+        publicUrl: 'https://jx.example/m/card.png',
+        title: '防诈骗',
+        url: 'https://jx.example/n/1',
+      },
     });
     expect(doubles.received()[0]!.body).toEqual({
       msgtype: 'markdown',
@@ -90,16 +112,22 @@ describe('DingTalk adapter against its double', () => {
   it('decodes the query once: a sign encoded twice does not match', async () => {
     const timestamp = String(clock.now().getTime());
     const sign = encodeURIComponent(encodeURIComponent(dingtalkSign(timestamp, SECRET)));
-    const response = await fetch(`${doubles.url}/robot/send?access_token=signed-robot-token&timestamp=${timestamp}&sign=${sign}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ msgtype: 'text', text: { content: 'x' } }),
-    });
+    const response = await fetch(
+      `${doubles.url}/robot/send?access_token=signed-robot-token&timestamp=${timestamp}&sign=${sign}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ msgtype: 'text', text: { content: 'x' } }),
+      },
+    );
     expect(await response.json()).toEqual({ errcode: 310000, errmsg: 'sign not match' });
   });
 
   it('checks the IP allow-list (wildcards and CIDR): 127.0.0.1 is not on it', async () => {
-    const outcome = await dingtalk.send(target({ kind: 'dingtalk', accessToken: 'ip-robot-token', secret: null, keyword: '警讯' }), textCard('text'));
+    const outcome = await dingtalk.send(
+      target({ kind: 'dingtalk', accessToken: 'ip-robot-token', secret: null, keyword: '警讯' }),
+      textCard('text'),
+    );
     expect(outcome).toMatchObject({ status: 'permanent', code: 'dingtalk_310000', groupProblem: true });
     expect((outcome as { message: string }).message).toMatch(/not in whitelist/);
   });
@@ -112,14 +140,21 @@ describe('DingTalk adapter against its double', () => {
         body,
       }).then((r) => r.json() as Promise<{ errcode: number }>);
     expect(await call('{}', 'text/plain')).toMatchObject({ errcode: 43004 });
-    expect(await call(JSON.stringify({ msgtype: 'text', text: { content: `警讯${'字'.repeat(6700)}` } }))).toMatchObject({ errcode: 460101 });
+    expect(
+      await call(JSON.stringify({ msgtype: 'text', text: { content: `警讯${'字'.repeat(6700)}` } })),
+    ).toMatchObject({ errcode: 460101 });
     expect(await call(JSON.stringify({ msgtype: 'image', image: {} }))).toMatchObject({ errcode: 400105 });
-    expect(await call(JSON.stringify({ msgtype: 'link', link: { title: '警讯', text: 'x' } }))).toMatchObject({ errcode: 40035 });
+    expect(await call(JSON.stringify({ msgtype: 'link', link: { title: '警讯', text: 'x' } }))).toMatchObject({
+      errcode: 40035,
+    });
     expect(doubles.received()).toHaveLength(0);
   });
 
   it('refuses locally a body over 20 000 UTF-8 bytes (6,700 Chinese characters) without calling', async () => {
-    expect(await dingtalk.send(signed, textCard('text', '字'.repeat(6700)))).toMatchObject({ status: 'permanent', code: 'body_too_large' });
+    expect(await dingtalk.send(signed, textCard('text', '字'.repeat(6700)))).toMatchObject({
+      status: 'permanent',
+      code: 'body_too_large',
+    });
     expect(doubles.calls).toBe(0);
   });
 

@@ -102,7 +102,10 @@ describe('Feishu adapter against its double', () => {
     const keyworded = target({ kind: 'feishu', hookId: 'hook-keyword-0001', secret: null, keyword: '警讯' });
     expect(await feishu.send(keyworded, textCard('link', '点击查看'))).toEqual({ status: 'sent' });
     const wrong = target({ kind: 'feishu', hookId: 'hook-keyword-0001', secret: null, keyword: '其他' });
-    expect(await feishu.send(wrong, textCard('text', '无关键词'))).toMatchObject({ code: 'feishu_19024', groupProblem: true });
+    expect(await feishu.send(wrong, textCard('text', '无关键词'))).toMatchObject({
+      code: 'feishu_19024',
+      groupProblem: true,
+    });
   });
 
   it('when the secret is wrong or the timestamp over an hour off, then 19021', async () => {
@@ -119,15 +122,26 @@ describe('Feishu adapter against its double', () => {
   });
 
   it('refuses bad shapes with HTTP 400 9499 Bad Request: unknown type, card in content, bodies over 20 KB', async () => {
-    expect(await post('hook-keyword-0001', { msg_type: 'video', content: {} })).toMatchObject({ status: 400, body: { code: 9499 } });
-    expect(await post('hook-keyword-0001', { msg_type: 'interactive', content: { card: {} } })).toMatchObject({ status: 400 });
+    expect(await post('hook-keyword-0001', { msg_type: 'video', content: {} })).toMatchObject({
+      status: 400,
+      body: { code: 9499 },
+    });
+    expect(await post('hook-keyword-0001', { msg_type: 'interactive', content: { card: {} } })).toMatchObject({
+      status: 400,
+    });
     const big = { msg_type: 'text', content: { text: `警讯${'字'.repeat(7000)}` } };
-    expect(await post('hook-keyword-0001', big)).toMatchObject({ status: 400, body: { code: 9499, msg: 'Bad Request' } });
+    expect(await post('hook-keyword-0001', big)).toMatchObject({
+      status: 400,
+      body: { code: 9499, msg: 'Bad Request' },
+    });
     expect(await feishu.send(signed, textCard('text', '字'.repeat(7000)))).toMatchObject({ code: 'body_too_large' });
   });
 
   it('unknown hook → 19001 permanent', async () => {
-    const outcome = await feishu.send(target({ kind: 'feishu', hookId: 'hook-gone-0000', secret: null, keyword: null }), textCard('text'));
+    const outcome = await feishu.send(
+      target({ kind: 'feishu', hookId: 'hook-gone-0000', secret: null, keyword: null }),
+      textCard('text'),
+    );
     expect(outcome).toMatchObject({ status: 'permanent', code: 'feishu_19001', groupProblem: true });
   });
 

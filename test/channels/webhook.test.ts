@@ -21,12 +21,16 @@ beforeEach(() => doubles.reset());
 
 describe('generic webhook adapter against its receiver double', () => {
   it('posts the card as JSON signed with HMAC-SHA256 over "timestamp.body", with the delivery id', async () => {
-    expect(await webhook.send(receiver(), textCard('markdown', '**防诈骗**'), { reference: 'delivery-1' })).toEqual({ status: 'sent' });
+    expect(await webhook.send(receiver(), textCard('markdown', '**防诈骗**'), { reference: 'delivery-1' })).toEqual({
+      status: 'sent',
+    });
     const [message] = doubles.received({ platform: 'webhook' });
     const timestamp = String(Math.floor(clock.now().getTime() / 1000));
     const raw = JSON.stringify(message!.body);
     expect(message!.headers['x-jingxun-timestamp']).toBe(timestamp);
-    expect(message!.headers['x-jingxun-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(`${timestamp}.${raw}`).digest('hex')}`);
+    expect(message!.headers['x-jingxun-signature']).toBe(
+      `sha256=${createHmac('sha256', SECRET).update(`${timestamp}.${raw}`).digest('hex')}`,
+    );
     expect(message!.headers['x-jingxun-delivery']).toBe('delivery-1');
     expect(message!.body).toEqual({
       type: 'text',
@@ -51,13 +55,21 @@ describe('generic webhook adapter against its receiver double', () => {
 
   it('when the secret is wrong, then the receiver answers 401 and the outcome blames the group', async () => {
     const wrong = target({ kind: 'webhook', url: doubles.webhookUrl('county-a'), secret: 'another-secret-12345' });
-    expect(await webhook.send(wrong, textCard('text'))).toMatchObject({ status: 'permanent', code: 'http_401', groupProblem: true });
+    expect(await webhook.send(wrong, textCard('text'))).toMatchObject({
+      status: 'permanent',
+      code: 'http_401',
+      groupProblem: true,
+    });
   });
 
   it('when the receiver answers 429 with Retry-After, then the outcome is retryable after that long', async () => {
     const limited = target({ kind: 'webhook', url: doubles.webhookUrl('county-limited'), secret: SECRET });
     expect((await webhook.send(limited, textCard('text'))).status).toBe('sent');
-    expect(await webhook.send(limited, textCard('text'))).toMatchObject({ status: 'retryable', code: 'http_429', retryAfterMs: 60_000 });
+    expect(await webhook.send(limited, textCard('text'))).toMatchObject({
+      status: 'retryable',
+      code: 'http_429',
+      retryAfterMs: 60_000,
+    });
   });
 
   it('lets a receiver drop the repeat of an uncertain send by its delivery id', async () => {

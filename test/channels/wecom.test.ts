@@ -30,7 +30,9 @@ async function post(body: unknown, key = KEY) {
 
 describe('WeCom adapter against its double', () => {
   it('sends a text card as msgtype text to /cgi-bin/webhook/send?key=KEY', async () => {
-    expect(await wecom.send(robot, textCard('text', '注意防骗 📱 详情 https://jx.example/n/1'))).toEqual({ status: 'sent' });
+    expect(await wecom.send(robot, textCard('text', '注意防骗 📱 详情 https://jx.example/n/1'))).toEqual({
+      status: 'sent',
+    });
     const [message] = doubles.received({ platform: 'wecom' });
     expect(message!.rawQuery).toBe(`key=${KEY}`);
     expect(message!.body).toEqual({ msgtype: 'text', text: { content: '注意防骗 📱 详情 https://jx.example/n/1' } });
@@ -47,7 +49,12 @@ describe('WeCom adapter against its double', () => {
       msgtype: 'news',
       news: {
         articles: [
-          { title: '防诈骗提醒', description: '点击查看全文', url: 'https://jx.example/n/1', picurl: 'https://jx.example/m/1.png' },
+          {
+            title: '防诈骗提醒',
+            description: '点击查看全文',
+            url: 'https://jx.example/n/1',
+            picurl: 'https://jx.example/m/1.png',
+          },
         ],
       },
     });
@@ -79,23 +86,31 @@ describe('WeCom adapter against its double', () => {
   it('counts the text limit in UTF-8 bytes: 682 Chinese characters (2046 bytes) pass, 683 do not', async () => {
     expect(await wecom.send(robot, textCard('text', '警'.repeat(682)))).toEqual({ status: 'sent' });
     expect(await post({ msgtype: 'text', text: { content: '警'.repeat(683) } })).toMatchObject({ errcode: 40058 });
-    expect((await post({ msgtype: 'text', text: { content: '警'.repeat(683) } })).errmsg).toMatch(/exceed max length 2048/);
+    expect((await post({ msgtype: 'text', text: { content: '警'.repeat(683) } })).errmsg).toMatch(
+      /exceed max length 2048/,
+    );
   });
 
   it('when a robot is configured for the 2025 limit, then 4096-byte texts pass', async () => {
     doubles.addRobot({ platform: 'wecom', key: 'wecom-4096-robot', textMaxBytes: 4096 });
-    expect(await post({ msgtype: 'text', text: { content: '警'.repeat(1365) } }, 'wecom-4096-robot')).toMatchObject({ errcode: 0 });
+    expect(await post({ msgtype: 'text', text: { content: '警'.repeat(1365) } }, 'wecom-4096-robot')).toMatchObject({
+      errcode: 0,
+    });
   });
 
   it('validates like WeCom: unknown type 40008, empty content 44004, markdown over 4096 bytes 40058, news 1–8 articles, image MD5', async () => {
     expect(await post({ msgtype: 'sticker', sticker: {} })).toMatchObject({ errcode: 40008 });
     expect(await post({ msgtype: 'text', text: { content: '  ' } })).toMatchObject({ errcode: 44004 });
-    expect(await post({ msgtype: 'markdown', markdown: { content: 'a'.repeat(4097) } })).toMatchObject({ errcode: 40058 });
+    expect(await post({ msgtype: 'markdown', markdown: { content: 'a'.repeat(4097) } })).toMatchObject({
+      errcode: 40058,
+    });
     expect(await post({ msgtype: 'news', news: { articles: [] } })).toMatchObject({ errcode: 40058 });
     const nine = Array.from({ length: 9 }, () => ({ title: 't', url: 'https://x' }));
     expect(await post({ msgtype: 'news', news: { articles: nine } })).toMatchObject({ errcode: 40058 });
     const png = await pngBytes();
-    expect(await post({ msgtype: 'image', image: { base64: png.toString('base64'), md5: '0'.repeat(32) } })).toMatchObject({
+    expect(
+      await post({ msgtype: 'image', image: { base64: png.toString('base64'), md5: '0'.repeat(32) } }),
+    ).toMatchObject({
       errcode: 40058,
     });
     expect(doubles.received()).toHaveLength(0);
@@ -121,7 +136,11 @@ describe('WeCom adapter against its double', () => {
       expect((await wecom.send(robot, textCard('text'))).status).toBe('sent');
       clock.advance(1_000);
     }
-    expect(await wecom.send(robot, textCard('text'))).toMatchObject({ status: 'retryable', code: 'wecom_45009', retryAfterMs: 65_000 });
+    expect(await wecom.send(robot, textCard('text'))).toMatchObject({
+      status: 'retryable',
+      code: 'wecom_45009',
+      retryAfterMs: 65_000,
+    });
     clock.advance(41_000); // the first send is now 61 s old
     expect(await wecom.send(robot, textCard('text'))).toEqual({ status: 'sent' });
     expect(doubles.received()).toHaveLength(21);

@@ -32,8 +32,18 @@ const cases: Case[] = [
   {
     platform: 'dingtalk',
     robot: 'dingtalk-token-contract',
-    good: () => ({ kind: 'dingtalk', accessToken: 'dingtalk-token-contract', secret: 'SECcontract-secret', keyword: null }),
-    unknown: () => ({ kind: 'dingtalk', accessToken: 'dingtalk-token-missing', secret: 'SECcontract-secret', keyword: null }),
+    good: () => ({
+      kind: 'dingtalk',
+      accessToken: 'dingtalk-token-contract',
+      secret: 'SECcontract-secret',
+      keyword: null,
+    }),
+    unknown: () => ({
+      kind: 'dingtalk',
+      accessToken: 'dingtalk-token-missing',
+      secret: 'SECcontract-secret',
+      keyword: null,
+    }),
   },
   {
     platform: 'feishu',
@@ -45,7 +55,11 @@ const cases: Case[] = [
     platform: 'webhook',
     robot: 'county-platform',
     good: () => ({ kind: 'webhook', url: doubles.webhookUrl('county-platform'), secret: 'webhook-secret-0123456789' }),
-    unknown: () => ({ kind: 'webhook', url: doubles.webhookUrl('no-such-receiver'), secret: 'webhook-secret-0123456789' }),
+    unknown: () => ({
+      kind: 'webhook',
+      url: doubles.webhookUrl('no-such-receiver'),
+      secret: 'webhook-secret-0123456789',
+    }),
   },
 ];
 
@@ -118,9 +132,15 @@ describe.each(cases)('channel contract: $platform', ({ platform, robot, good, un
       return;
     }
     doubles.fault({ platform, fault: { type: 'non-json' }, times: 1 });
-    expect(await adapter().send(target(good()), textCard('text'))).toMatchObject({ status: 'uncertain', code: 'unreadable_answer' });
+    expect(await adapter().send(target(good()), textCard('text'))).toMatchObject({
+      status: 'uncertain',
+      code: 'unreadable_answer',
+    });
     doubles.fault({ platform, fault: { type: 'empty' }, times: 1 });
-    expect(await adapter().send(target(good()), textCard('text'))).toMatchObject({ status: 'uncertain', code: 'empty_answer' });
+    expect(await adapter().send(target(good()), textCard('text'))).toMatchObject({
+      status: 'uncertain',
+      code: 'empty_answer',
+    });
   });
 
   it('when a seeded share of calls fail, then the same calls fail on every run', async () => {
@@ -153,7 +173,10 @@ describe('every robot adapter, before anything reaches a server', () => {
     const dead = robotAdapters(closed, clock);
     for (const { platform, good } of cases) {
       const credentials = platform === 'webhook' ? { ...good(), url: `${closed.url}/webhook/x` } : good();
-      expect(await dead[platform].send(target(credentials as ChannelCredentials), textCard('text')), platform).toMatchObject({
+      expect(
+        await dead[platform].send(target(credentials as ChannelCredentials), textCard('text')),
+        platform,
+      ).toMatchObject({
         status: 'retryable',
         code: 'not_sent',
       });
@@ -164,7 +187,9 @@ describe('every robot adapter, before anything reaches a server', () => {
     doubles.fault({ platform: 'wecom', fault: { type: 'slow', delayMs: 500 }, times: 1 });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    const outcome = await adapters.wecom.send(target(cases[0]!.good()), textCard('text'), { signal: controller.signal });
+    const outcome = await adapters.wecom.send(target(cases[0]!.good()), textCard('text'), {
+      signal: controller.signal,
+    });
     expect(outcome).toMatchObject({ status: 'uncertain' });
   });
 });

@@ -28,17 +28,30 @@ export function target(credentials: ChannelCredentials, groupId = '65f0000000000
   };
 }
 
-export function textCard(format: TextCardPart['format'], content = '【防诈骗】不要向陌生账户转账。详情 https://jx.example/n/1'): ChannelMessage {
+export function textCard(
+  format: TextCardPart['format'],
+  content = '【防诈骗】不要向陌生账户转账。详情 https://jx.example/n/1',
+): ChannelMessage {
   return {
     type: 'text',
-    card: { format, title: '防诈骗提醒', content, url: 'https://jx.example/n/1', pictureUrl: format === 'link' ? 'https://jx.example/m/1.png' : null },
+    card: {
+      format,
+      title: '防诈骗提醒',
+      content,
+      url: 'https://jx.example/n/1',
+      pictureUrl: format === 'link' ? 'https://jx.example/m/1.png' : null,
+    },
   };
 }
 
 export async function pngBytes(width = 16, height = 16): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 30 } } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+    .png()
+    .toBuffer();
 }
 
 export async function jpegBytes(width = 16, height = 16): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: 20, g: 30, b: 200 } } }).jpeg().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: { r: 20, g: 30, b: 200 } } })
+    .jpeg()
+    .toBuffer();
 }

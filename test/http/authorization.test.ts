@@ -8,6 +8,7 @@ import { ROLES, type Role } from '../../src/auth/roles.js';
 import type { AccessEntry } from '../../src/http/access.js';
 import { accessControl } from '../../src/http/access.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
+import { createGroup, groupBody } from '../helpers/groups.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 
 /** Anything of county B must never show in answers to callers scoped to county A. */
@@ -19,6 +20,7 @@ type Params = Record<string, string>;
 const outOfScopeFixtures: Record<string, (t: TestApp) => Promise<Params>> = {
   region: async () => ({ code: TREE.countyB.code }),
   user: async (t) => ({ id: (await t.userToken('viewer', TREE.countyB.code)).id }),
+  group: async (t) => ({ id: (await createGroup(t, { regionCode: TREE.villageB.code })).id }),
 };
 
 /** A valid body for each route that takes one (so the scope check, not validation, answers). */
@@ -35,10 +37,13 @@ const sampleBodies: Record<string, unknown> = {
     regionCode: TREE.countyB.code,
   },
   'PATCH /api/users/:id': { displayName: '改名' },
+  'POST /api/groups': groupBody({ regionCode: TREE.villageB.code }),
+  'PATCH /api/groups/:id': { memberCount: 1 },
+  'POST /api/audience/preview': { regions: [TREE.countyB.code] },
 };
 
 /** Writes without a path parameter whose body points outside the scope (sampleBodies do). */
-const scopedByBody = new Set(['POST /api/regions', 'POST /api/users']);
+const scopedByBody = new Set(['POST /api/regions', 'POST /api/users', 'POST /api/groups', 'POST /api/audience/preview']);
 /** Writes that act only on the caller's own account: nothing of another scope to reach. */
 const ownAccountOnly = new Set(['POST /api/auth/logout', 'POST /api/auth/password']);
 

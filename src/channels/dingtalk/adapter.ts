@@ -93,7 +93,12 @@ export function classifyDingtalk(errcode: number, errmsg: unknown): Outcome {
 function ipBan(status: number, body: string, answer: Record<string, unknown> | null): Outcome | null {
   if (answer && answer.status === 1111) {
     const waitMinutes = typeof answer.wait === 'number' ? answer.wait : 5;
-    return { status: 'retryable', code: 'dingtalk_ip_ban', message: '钉钉平台限制了本机 IP', retryAfterMs: waitMinutes * 60_000 };
+    return {
+      status: 'retryable',
+      code: 'dingtalk_ip_ban',
+      message: '钉钉平台限制了本机 IP',
+      retryAfterMs: waitMinutes * 60_000,
+    };
   }
   if (status === 200 && !answer && /<html/i.test(body)) {
     return {
@@ -116,7 +121,12 @@ export function createDingtalkAdapter(options: DingtalkOptions): ChannelAdapter 
       if ('status' in body) return body as Outcome;
       const json = JSON.stringify(body);
       if (Buffer.byteLength(json, 'utf8') > DINGTALK_BODY_MAX_BYTES) {
-        return { status: 'permanent', code: 'body_too_large', message: '消息超过钉钉 20000 字节上限', groupProblem: false };
+        return {
+          status: 'permanent',
+          code: 'body_too_large',
+          message: '消息超过钉钉 20000 字节上限',
+          groupProblem: false,
+        };
       }
       let url = `${options.baseUrl}/robot/send?access_token=${encodeURIComponent(credentials.accessToken)}`;
       if (credentials.secret) {
@@ -130,7 +140,12 @@ export function createDingtalkAdapter(options: DingtalkOptions): ChannelAdapter 
       if (banned) return banned;
       if (result.status === 302) {
         // Reported (unverified) for calls during the throttle penalty.
-        return { status: 'retryable', code: 'dingtalk_302', message: '钉钉限流中（HTTP 302）', retryAfterMs: DINGTALK_PENALTY_MS };
+        return {
+          status: 'retryable',
+          code: 'dingtalk_302',
+          message: '钉钉限流中（HTTP 302）',
+          retryAfterMs: DINGTALK_PENALTY_MS,
+        };
       }
       if (!answer || typeof answer.errcode !== 'number' || result.status >= 500) {
         return answerWithoutCode(result.status, result.body);

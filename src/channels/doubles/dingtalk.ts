@@ -18,7 +18,8 @@ function str(value: unknown): value is string {
 
 /** Text the keyword check looks at, per message type. */
 function keywordText(type: string, part: Record<string, unknown>): string {
-  if (type === 'feedCard') return ((part.links as Record<string, unknown>[]) ?? []).map((l) => String(l?.title ?? '')).join('\n');
+  if (type === 'feedCard')
+    return ((part.links as Record<string, unknown>[]) ?? []).map((l) => String(l?.title ?? '')).join('\n');
   return [part.content, part.title, part.text].filter((v) => typeof v === 'string').join('\n');
 }
 
@@ -83,7 +84,8 @@ export class DingtalkDouble {
       const given = Buffer.from(sign);
       if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'sign not match';
     }
-    if (!ipAllowed(call.remoteAddress, robot.ipAllowList)) return `ip ${call.remoteAddress.replace(/^::ffff:/, '')} not in whitelist`;
+    if (!ipAllowed(call.remoteAddress, robot.ipAllowList))
+      return `ip ${call.remoteAddress.replace(/^::ffff:/, '')} not in whitelist`;
     return null;
   }
 

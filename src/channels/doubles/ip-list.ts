@@ -10,14 +10,15 @@ export function ipAllowed(address: string, allowList: readonly string[] | undefi
   const ip = address.replace(/^::ffff:/, '');
   const value = toNumber(ip);
   return allowList.some((entry) => {
-    if (entry.includes('*')) return new RegExp(`^${entry.replaceAll('.', '\\.').replaceAll('*', '\\d{1,3}')}$`).test(ip);
+    if (entry.includes('*'))
+      return new RegExp(`^${entry.replaceAll('.', '\\.').replaceAll('*', '\\d{1,3}')}$`).test(ip);
     if (entry.includes('/')) {
       const [base, bitsText] = entry.split('/');
       const baseValue = toNumber(base ?? '');
       const bits = Number(bitsText);
       if (value === null || baseValue === null || !(bits >= 0 && bits <= 32)) return false;
       const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-      return ((value & mask) >>> 0) === ((baseValue & mask) >>> 0);
+      return (value & mask) >>> 0 === (baseValue & mask) >>> 0;
     }
     return entry === ip;
   });

@@ -141,8 +141,10 @@ export class RobotDoubles {
   }
 
   private route(url: URL): { platform: Platform; robot: string } | null {
-    if (url.pathname === '/cgi-bin/webhook/send') return { platform: 'wecom', robot: url.searchParams.get('key') ?? '' };
-    if (url.pathname === '/robot/send') return { platform: 'dingtalk', robot: url.searchParams.get('access_token') ?? '' };
+    if (url.pathname === '/cgi-bin/webhook/send')
+      return { platform: 'wecom', robot: url.searchParams.get('key') ?? '' };
+    if (url.pathname === '/robot/send')
+      return { platform: 'dingtalk', robot: url.searchParams.get('access_token') ?? '' };
     const feishu = /^\/open-apis\/bot\/v2\/hook\/([^/]+)$/.exec(url.pathname);
     if (feishu) return { platform: 'feishu', robot: decodeURIComponent(feishu[1]!) };
     const webhook = /^\/webhook\/([^/]+)$/.exec(url.pathname);
@@ -219,7 +221,10 @@ export class RobotDoubles {
 
   private reply(res: http.ServerResponse, result: HandlerResult): void {
     res
-      .writeHead(result.status, { 'content-type': result.contentType ?? 'application/json; charset=utf-8', ...result.headers })
+      .writeHead(result.status, {
+        'content-type': result.contentType ?? 'application/json; charset=utf-8',
+        ...result.headers,
+      })
       .end(result.body);
   }
 
@@ -270,23 +275,29 @@ export class RobotDoubles {
       if (method === 'GET' && url.pathname === '/_doubles/received') {
         const platform = (url.searchParams.get('platform') as Platform | null) ?? undefined;
         const robot = url.searchParams.get('robot') ?? undefined;
-        return send(200, { calls: this.calls, received: this.received({ platform, robot }) });
+        send(200, { calls: this.calls, received: this.received({ platform, robot }) });
+        return;
       }
       if (method === 'POST' && url.pathname === '/_doubles/robots') {
         for (const robot of Array.isArray(input) ? input : [input]) this.addRobot(robot as RobotConfig);
-        return send(200, { ok: true });
+        send(200, { ok: true });
+        return;
       }
       if (method === 'POST' && url.pathname === '/_doubles/faults') {
         this.fault(input as FaultRule);
-        return send(200, { ok: true });
+        send(200, { ok: true });
+        return;
       }
       if (method === 'POST' && url.pathname === '/_doubles/reset') {
         this.reset();
-        return send(200, { ok: true });
+        send(200, { ok: true });
+        return;
       }
-      return send(404, { error: 'unknown control route' });
+      send(404, { error: 'unknown control route' });
+      return;
     } catch (error) {
-      return send(400, { error: (error as Error).message });
+      send(400, { error: (error as Error).message });
+      return;
     }
   }
 }

@@ -1,6 +1,11 @@
 // Receiver double for the generic signed webhook: POST /webhook/:id, checks the signature
 // over the raw body, drops repeats of a delivery id, optional per-minute limit with 429.
-import { verifyWebhookSignature, WEBHOOK_DELIVERY_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '../webhook/sign.js';
+import {
+  verifyWebhookSignature,
+  WEBHOOK_DELIVERY_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+} from '../webhook/sign.js';
 import { RateWindow } from './rate-window.js';
 import type { HandlerResult, IncomingCall, WebhookReceiver } from './types.js';
 

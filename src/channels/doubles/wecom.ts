@@ -82,7 +82,8 @@ export class WecomDouble {
         if (typeof part.content !== 'string') return [40058, 'missing field text.content'];
         if (!part.content.trim()) return [44004, 'empty content'];
         const max = robot.textMaxBytes ?? WECOM_TEXT_MAX_BYTES;
-        if (bytes(part.content) > max) return [40058, `text.content exceed max length ${max}. invalid Request Parameter`];
+        if (bytes(part.content) > max)
+          return [40058, `text.content exceed max length ${max}. invalid Request Parameter`];
         return null;
       }
       case 'markdown':
@@ -96,10 +97,12 @@ export class WecomDouble {
       }
       case 'image': {
         // The codes for image failures are unverified (reference §1); 40058 is WeCom's parameter error.
-        if (typeof part.base64 !== 'string' || typeof part.md5 !== 'string') return [40058, 'missing field image.base64 or image.md5'];
+        if (typeof part.base64 !== 'string' || typeof part.md5 !== 'string')
+          return [40058, 'missing field image.base64 or image.md5'];
         const data = Buffer.from(part.base64, 'base64');
         if (data.length === 0) return [44004, 'empty content'];
-        if (data.length > WECOM_IMAGE_MAX_BYTES) return [40058, 'image size exceed max limit 2M. invalid Request Parameter'];
+        if (data.length > WECOM_IMAGE_MAX_BYTES)
+          return [40058, 'image size exceed max limit 2M. invalid Request Parameter'];
         if (!isJpegOrPng(data)) return [40058, 'image type must be jpg or png. invalid Request Parameter'];
         if (createHash('md5').update(data).digest('hex') !== part.md5.toLowerCase()) {
           return [40058, 'image md5 not match. invalid Request Parameter'];
@@ -109,7 +112,10 @@ export class WecomDouble {
       case 'news': {
         const articles = part.articles;
         if (!Array.isArray(articles) || articles.length < 1 || articles.length > WECOM_NEWS_MAX_ARTICLES) {
-          return [40058, `news.articles size must be between 1 and ${WECOM_NEWS_MAX_ARTICLES}. invalid Request Parameter`];
+          return [
+            40058,
+            `news.articles size must be between 1 and ${WECOM_NEWS_MAX_ARTICLES}. invalid Request Parameter`,
+          ];
         }
         for (const article of articles as Record<string, unknown>[]) {
           if (typeof article?.title !== 'string' || !article.title) return [40058, 'missing field news.articles.title'];
@@ -125,7 +131,8 @@ export class WecomDouble {
           : [40058, `missing field ${type}.media_id`];
       case 'template_card':
         if (part.card_type !== 'text_notice' && part.card_type !== 'news_notice') return [40058, 'invalid card_type'];
-        if (!part.card_action || typeof part.card_action !== 'object') return [40058, 'missing field template_card.card_action'];
+        if (!part.card_action || typeof part.card_action !== 'object')
+          return [40058, 'missing field template_card.card_action'];
         return null;
       default:
         return [40008, 'invalid message type'];

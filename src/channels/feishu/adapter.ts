@@ -66,7 +66,10 @@ export function feishuBody(message: ChannelMessage, keyword: string | null): obj
   const paragraphs =
     card.format === 'markdown'
       ? lines.map(lineElements)
-      : [...lines.map((line) => [{ tag: 'text', text: line } as PostElement]), [{ tag: 'a', text: '查看详情', href: card.url } as PostElement]];
+      : [
+          ...lines.map((line) => [{ tag: 'text', text: line } as PostElement]),
+          [{ tag: 'a', text: '查看详情', href: card.url } as PostElement],
+        ];
   const texts = [card.title, ...paragraphs.flat().map((element) => element.text)];
   return post(card.title, [...paragraphs, ...keywordParagraph(keyword, texts)]);
 }
@@ -123,7 +126,8 @@ export function createFeishuAdapter(options: FeishuOptions): ChannelAdapter {
       const answer = jsonObject(result.body);
       // Judge by `code`, falling back to the legacy `StatusCode`.
       const code = typeof answer?.code === 'number' ? answer.code : answer?.StatusCode;
-      if (!answer || typeof code !== 'number' || result.status >= 500) return answerWithoutCode(result.status, result.body);
+      if (!answer || typeof code !== 'number' || result.status >= 500)
+        return answerWithoutCode(result.status, result.body);
       return classifyFeishu(code, answer.msg ?? answer.StatusMessage);
     },
   };

@@ -151,7 +151,10 @@ export class ManualTaskService {
   async list(scope: Scope, options: { open?: boolean; limit: number }): Promise<ManualTask[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
     if (options.open !== undefined) filter.confirmedAt = options.open ? null : { $ne: null };
-    const docs = await ManualTaskModel.find(filter).sort({ createdAt: -1 }).limit(options.limit).lean<ManualTaskDoc[]>();
+    const docs = await ManualTaskModel.find(filter)
+      .sort({ createdAt: -1 })
+      .limit(options.limit)
+      .lean<ManualTaskDoc[]>();
     return docs.map((doc) => this.toTask(doc));
   }
 }

@@ -7,7 +7,12 @@ import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
 import { answerWithoutCode, retryAfterMs, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, ChannelTarget, RateLimit } from '../types.js';
-import { WEBHOOK_DELIVERY_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, webhookSignature } from './sign.js';
+import {
+  WEBHOOK_DELIVERY_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  webhookSignature,
+} from './sign.js';
 
 export interface WebhookOptions {
   timeoutMs: number;

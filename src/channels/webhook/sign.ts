@@ -20,7 +20,10 @@ export function verifyWebhookSignature(
   signature: string,
   nowSeconds: number,
 ): 'ok' | 'bad_signature' | 'stale' {
-  if (!/^\d{1,12}$/.test(timestampSeconds) || Math.abs(nowSeconds - Number(timestampSeconds)) > WEBHOOK_MAX_AGE_SECONDS) {
+  if (
+    !/^\d{1,12}$/.test(timestampSeconds) ||
+    Math.abs(nowSeconds - Number(timestampSeconds)) > WEBHOOK_MAX_AGE_SECONDS
+  ) {
     return 'stale';
   }
   const expected = Buffer.from(webhookSignature(secret, timestampSeconds, rawBody));

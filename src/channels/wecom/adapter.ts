@@ -25,7 +25,12 @@ export function wecomBody(message: ChannelMessage, textMaxBytes = WECOM_TEXT_MAX
   if (message.type === 'image') {
     const { data } = message.image;
     if (data.length > WECOM_IMAGE_MAX_BYTES || !isJpegOrPng(data)) {
-      return { status: 'permanent', code: 'image_invalid', message: '图片须为不超过 2MB 的 JPG/PNG', groupProblem: false };
+      return {
+        status: 'permanent',
+        code: 'image_invalid',
+        message: '图片须为不超过 2MB 的 JPG/PNG',
+        groupProblem: false,
+      };
     }
     return {
       msgtype: 'image',
@@ -48,7 +53,12 @@ export function wecomBody(message: ChannelMessage, textMaxBytes = WECOM_TEXT_MAX
 }
 
 function tooLong(what: string, limit: number): Outcome {
-  return { status: 'permanent', code: 'content_too_long', message: `${what}内容超过 ${limit} 字节`, groupProblem: false };
+  return {
+    status: 'permanent',
+    code: 'content_too_long',
+    message: `${what}内容超过 ${limit} 字节`,
+    groupProblem: false,
+  };
 }
 
 /** Every errcode of the reference's WeCom table. Unknown codes fail permanently, without blaming the group. */
@@ -80,7 +90,10 @@ export function createWecomAdapter(options: WecomOptions): ChannelAdapter {
       const body = wecomBody(message, options.textMaxBytes);
       if ('status' in body) return body as Outcome;
       const url = `${options.baseUrl}/cgi-bin/webhook/send?key=${encodeURIComponent(credentials.key)}`;
-      const result = await postJson(url, JSON.stringify(body), { timeoutMs: options.timeoutMs, signal: sendOptions?.signal });
+      const result = await postJson(url, JSON.stringify(body), {
+        timeoutMs: options.timeoutMs,
+        signal: sendOptions?.signal,
+      });
       if (result.kind !== 'answered') return transportOutcome(result);
       const answer = jsonObject(result.body);
       if (!answer || typeof answer.errcode !== 'number') return answerWithoutCode(result.status, result.body);
