@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { audienceRoutes } from './audience/routes.js';
+import { sheetRoutes } from './audience/sheet-routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
@@ -79,6 +80,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     audit: ctx.audit,
     clock: ctx.clock,
   });
+  await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
 
   await app.ready();

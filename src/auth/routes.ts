@@ -28,7 +28,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
 
   app.post(
     '/api/auth/logout',
-    { config: allow(ANY_ROLE), schema: { tags: ['auth'], summary: '退出登录（令牌立即失效）', response: { 200: OkBody } } },
+    {
+      config: allow(ANY_ROLE),
+      schema: { tags: ['auth'], summary: '退出登录（令牌立即失效）', response: { 200: OkBody } },
+    },
     async (request) => {
       await sessions.logout(request.bearerToken!, principal(request), request.ip);
       return { ok: true as const };
@@ -51,14 +54,22 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       schema: { tags: ['auth'], summary: '修改本人密码', body: ChangePasswordBody, response: { 200: OkBody } },
     },
     async (request) => {
-      await users.changeOwnPassword(principal(request), request.body.currentPassword, request.body.newPassword, request.ip);
+      await users.changeOwnPassword(
+        principal(request),
+        request.body.currentPassword,
+        request.body.newPassword,
+        request.ip,
+      );
       return { ok: true as const };
     },
   );
 
   app.get(
     '/api/users',
-    { config: allow(ADMINS), schema: { tags: ['users'], summary: '用户列表', response: { 200: Type.Array(UserBody) } } },
+    {
+      config: allow(ADMINS),
+      schema: { tags: ['users'], summary: '用户列表', response: { 200: Type.Array(UserBody) } },
+    },
     async (request) => users.list(principal(request).scope),
   );
 

@@ -2,7 +2,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { ROLES } from './roles.js';
 
-const RoleSchema = Type.Union(ROLES.map((role) => Type.Literal(role)), { description: '角色' });
+const RoleSchema = Type.Union(
+  ROLES.map((role) => Type.Literal(role)),
+  { description: '角色' },
+);
 const Password = Type.String({ minLength: 1, maxLength: 200 });
 const Phone = Type.String({ pattern: '^[0-9+\\- ]{3,20}$', description: '电话' });
 const RegionCode = Type.String({ pattern: '^[0-9]{6,12}$' });

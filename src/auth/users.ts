@@ -143,7 +143,11 @@ export class UserService {
       set.failedLogins = 0;
       set.lockedUntil = null;
     }
-    const updated = await UserModel.findOneAndUpdate({ _id: current._id }, { $set: set }, { new: true }).lean<UserDoc>();
+    const updated = await UserModel.findOneAndUpdate(
+      { _id: current._id },
+      { $set: set },
+      { new: true },
+    ).lean<UserDoc>();
     if (!updated) throw new NotFound(`用户 ${id}`);
     // A new password, a deactivation or a new role/scope ends every open session.
     if (changes.password || changes.active === false || changes.role || changes.regionCode) {

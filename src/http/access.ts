@@ -66,7 +66,8 @@ export const accessControl = fp<{ sessions: SessionService }>(async (app: Fastif
     }
     if (!access) return;
     for (const method of [route.method].flat()) {
-      if (method !== 'HEAD') app.accessTable.push({ method, url: route.url, access, hasBody: Boolean(route.schema?.body) });
+      if (method !== 'HEAD')
+        app.accessTable.push({ method, url: route.url, access, hasBody: Boolean(route.schema?.body) });
     }
   });
 

@@ -89,13 +89,17 @@ export const errorHandling = fp(async (app: FastifyInstance) => {
     }
     const client = fastifyClientError(error as FastifyError);
     if (client) {
-      return reply.status(client.status).send({ statusCode: client.status, code: client.code, message: client.message });
+      return reply
+        .status(client.status)
+        .send({ statusCode: client.status, code: client.code, message: client.message });
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.status(500).send({ statusCode: 500, code: 'internal', message: '服务器内部错误，请稍后再试' });
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ statusCode: 404, code: 'not_found', message: `没有此接口：${request.method} ${request.url}` });
+    reply
+      .status(404)
+      .send({ statusCode: 404, code: 'not_found', message: `没有此接口：${request.method} ${request.url}` });
   });
 });

@@ -9,7 +9,10 @@ describe('login, tokens and lockout', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp({ clock, env: { TOKEN_TTL_HOURS: '2', LOGIN_MAX_FAILURES: '3', LOGIN_LOCKOUT_MINUTES: '10' } });
+    t = await startTestApp({
+      clock,
+      env: { TOKEN_TTL_HOURS: '2', LOGIN_MAX_FAILURES: '3', LOGIN_LOCKOUT_MINUTES: '10' },
+    });
     await createRegionTree(t);
   });
   afterAll(() => t.close());
@@ -55,9 +58,9 @@ describe('login, tokens and lockout', () => {
     const { username } = await t.userToken('editor', TREE.countyA.code);
     const password = `pw-${username}-secret`;
     for (let i = 0; i < 3; i++) {
-      expect((await t.request('POST', '/api/auth/login', null, { username, password: 'wrong-password' })).statusCode).toBe(
-        401,
-      );
+      expect(
+        (await t.request('POST', '/api/auth/login', null, { username, password: 'wrong-password' })).statusCode,
+      ).toBe(401);
     }
     const locked = await t.request('POST', '/api/auth/login', null, { username, password });
     expect(locked.statusCode).toBe(429);

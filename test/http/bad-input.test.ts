@@ -81,7 +81,10 @@ describe('bad input', () => {
   });
 
   it('refuses an oversized body with 413', async () => {
-    const response = await t.request('POST', '/api/users', t.adminToken, { ...validUser, displayName: '长'.repeat(5000) });
+    const response = await t.request('POST', '/api/users', t.adminToken, {
+      ...validUser,
+      displayName: '长'.repeat(5000),
+    });
     expect(response.statusCode).toBe(413);
     expect(response.json().code).toBe('payload_too_large');
   });

@@ -27,7 +27,9 @@ describe('operations endpoints', () => {
   it('publishes an OpenAPI document with every /api route and bearer security', async () => {
     const doc = (await t.request('GET', '/openapi.json')).json();
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/auth/login', '/api/users/{id}', '/api/regions']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/auth/login', '/api/users/{id}', '/api/regions']),
+    );
     expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
     const apiRoutes = new Set(t.app.accessTable.map((r) => r.url.replace(/:(\w+)/g, '{$1}')));
     for (const url of apiRoutes) expect(Object.keys(doc.paths), url).toContain(url);

@@ -19,7 +19,14 @@ interface Running {
 async function startService(dataDir: string, env: Record<string, string> = {}): Promise<Running> {
   const port = await freePort();
   const child = spawn(process.execPath, NODE_ARGS, {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -28,7 +35,10 @@ async function startService(dataDir: string, env: Record<string, string> = {}): 
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`service exited: ${output}`);
-    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${base}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { child, output: () => output, base };
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -74,7 +84,12 @@ describe('the service process on its embedded database', () => {
     const password = printed![1]!;
     const login = await post(first.base, '/api/auth/login', { username: 'admin', password });
     expect(login.status).toBe(200);
-    const region = await post(first.base, '/api/regions', { code: '330000', name: '浙江省', parentCode: '000000' }, login.body.token);
+    const region = await post(
+      first.base,
+      '/api/regions',
+      { code: '330000', name: '浙江省', parentCode: '000000' },
+      login.body.token,
+    );
     expect(region.status).toBe(201);
 
     const ferretPid = Number(readFileSync(join(dataDir, 'db', 'ferretdb.pid'), 'utf8'));

@@ -59,7 +59,10 @@ describe('region tree', () => {
   it('refuses a latitude without a longitude', async () => {
     const response = await t.request('PATCH', `/api/regions/${TREE.villageA.code}`, t.adminToken, { lat: 23.1 });
     expect(response.statusCode).toBe(400);
-    const both = await t.request('PATCH', `/api/regions/${TREE.villageA.code}`, t.adminToken, { lat: 23.1, lng: 113.3 });
+    const both = await t.request('PATCH', `/api/regions/${TREE.villageA.code}`, t.adminToken, {
+      lat: 23.1,
+      lng: 113.3,
+    });
     expect(both.statusCode).toBe(200);
     expect(both.json()).toMatchObject({ lat: 23.1, lng: 113.3 });
   });
