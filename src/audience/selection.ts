@@ -97,16 +97,17 @@ export class AudienceService {
 
   async totals(scope: Scope, spec: AudienceSpec): Promise<AudienceTotals> {
     const filter = await this.filterFor(scope, spec);
-    const perVillage = await GroupModel.aggregate<{ _id: string; groups: number; members: number }>([
-      { $match: filter },
-      { $group: { _id: '$regionCode', groups: { $sum: 1 }, members: { $sum: '$memberCount' } } },
+    // One accumulator per $group: FerretDB 1.24 returns 0 for every $sum after the first
+    // in the same $group stage (seen with { $sum: 1 } beside { $sum: '$field' }).
+    const [perVillage, groupCount] = await Promise.all([
+      GroupModel.aggregate<{ _id: string; members: number }>([
+        { $match: filter },
+        { $group: { _id: '$regionCode', members: { $sum: '$memberCount' } } },
+      ]),
+      GroupModel.countDocuments(filter),
     ]);
-    let groupCount = 0;
     let memberTotal = 0;
-    for (const village of perVillage) {
-      groupCount += village.groups;
-      memberTotal += village.members;
-    }
+    for (const village of perVillage) memberTotal += village.members;
     return { groupCount, villageCount: perVillage.length, memberTotal };
   }
 
