@@ -78,7 +78,7 @@ function ensureFerretDb() {
 function ensureChromium() {
   if (existsSync('/usr/bin/chromium')) return;
   if (process.getuid?.() !== 0 || !has('apt-get')) {
-    step('warning: /usr/bin/chromium is missing; browser tests need Debian\'s chromium package');
+    step("warning: /usr/bin/chromium is missing; browser tests need Debian's chromium package");
     return;
   }
   step('installing Debian chromium for browser tests (apt-get)…');

@@ -113,8 +113,10 @@ export class AudienceService {
 
   /**
    * For the delivery engine: the selected groups in batches of `batchSize`, in _id order,
-   * each with its opened credentials and region names. Each batch is one indexed page query
-   * plus one region lookup, so memory stays at one batch whatever the audience size.
+   * each with its opened credentials and region names. One cursor over the selection
+   * (one scan, fetched from the server `batchSize` documents at a time) plus one region
+   * lookup per batch, so memory stays at one batch whatever the audience size. Consume it
+   * promptly: an idle server cursor expires after 10 minutes (MongoDB's default).
    */
   async *selectedGroupBatches(
     scope: Scope,
@@ -123,14 +125,19 @@ export class AudienceService {
   ): AsyncGenerator<AudienceMember[]> {
     const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 5_000));
     const filter = await this.filterFor(scope, spec);
-    let after: mongoose.Types.ObjectId | null = null;
-    for (;;) {
-      const page: Record<string, unknown> = after ? { $and: [filter, { _id: { $gt: after } }] } : filter;
-      const docs = await GroupModel.find(page).sort({ _id: 1 }).limit(batchSize).lean<GroupDoc[]>();
-      if (docs.length === 0) return;
-      yield await this.members(docs);
-      if (docs.length < batchSize) return;
-      after = docs[docs.length - 1]!._id;
+    const cursor = GroupModel.find(filter).sort({ _id: 1 }).lean<GroupDoc>().cursor({ batchSize });
+    let batch: GroupDoc[] = [];
+    try {
+      for await (const doc of cursor) {
+        batch.push(doc);
+        if (batch.length === batchSize) {
+          yield await this.members(batch);
+          batch = [];
+        }
+      }
+      if (batch.length) yield await this.members(batch);
+    } finally {
+      await cursor.close();
     }
   }
 
