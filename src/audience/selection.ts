@@ -125,17 +125,20 @@ export class AudienceService {
   ): AsyncGenerator<AudienceMember[]> {
     const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 5_000));
     const filter = await this.filterFor(scope, spec);
+    // Region names for the whole stream in one read: a lookup per batch would rescan the
+    // regions collection on FerretDB (no index pushdown) once per batch.
+    const names = await this.regionNames(scope);
     const cursor = GroupModel.find(filter).sort({ _id: 1 }).lean<GroupDoc>().cursor({ batchSize });
     let batch: GroupDoc[] = [];
     try {
       for await (const doc of cursor) {
         batch.push(doc);
         if (batch.length === batchSize) {
-          yield await this.members(batch);
+          yield await this.members(batch, names);
           batch = [];
         }
       }
-      if (batch.length) yield await this.members(batch);
+      if (batch.length) yield await this.members(batch, names);
     } finally {
       await cursor.close();
     }
@@ -148,16 +151,33 @@ export class AudienceService {
     return this.members(docs);
   }
 
-  private async members(docs: GroupDoc[]): Promise<AudienceMember[]> {
-    const codes = new Set<string>();
-    for (const doc of docs) {
-      codes.add(doc.regionCode);
-      for (const code of doc.regionPath.slice(3, 5)) codes.add(code);
-    }
-    const regions = await RegionModel.find({ code: { $in: [...codes] } }, { _id: 0, code: 1, name: 1 }).lean<
+  /** Names of the counties, townships and villages inside a scope, and of the scope's own ancestors. */
+  private async regionNames(scope: Scope): Promise<Map<string, string>> {
+    const regions = await RegionModel.find(
+      { ...scope.filter(), level: { $in: ['county', 'township', 'village'] } },
+      { _id: 0, code: 1, name: 1 },
+    ).lean<{ code: string; name: string }[]>();
+    const scopeRegion = await RegionModel.findOne({ code: scope.regionCode }, { _id: 0, regionPath: 1 }).lean<{ regionPath: string[] }>();
+    const ancestors = await RegionModel.find({ code: { $in: scopeRegion?.regionPath ?? [] } }, { _id: 0, code: 1, name: 1 }).lean<
       { code: string; name: string }[]
     >();
-    const names = new Map(regions.map((r) => [r.code, r.name]));
+    return new Map([...ancestors, ...regions].map((r) => [r.code, r.name]));
+  }
+
+  private async members(docs: GroupDoc[], known?: Map<string, string>): Promise<AudienceMember[]> {
+    let names = known;
+    if (!names) {
+      const codes = new Set<string>();
+      for (const doc of docs) {
+        codes.add(doc.regionCode);
+        for (const code of doc.regionPath.slice(3, 5)) codes.add(code);
+      }
+      const regions = await RegionModel.find({ code: { $in: [...codes] } }, { _id: 0, code: 1, name: 1 }).lean<
+        { code: string; name: string }[]
+      >();
+      names = new Map(regions.map((r) => [r.code, r.name]));
+    }
+    const lookup = names;
     return docs.map((doc) => {
       // A village's path is root, province, city, county, township, village (regions/levels.ts).
       const countyCode = doc.regionPath[3] ?? null;
@@ -172,9 +192,9 @@ export class AudienceService {
         regionPath: doc.regionPath,
         countyCode,
         townshipCode,
-        villageName: names.get(doc.regionCode) ?? doc.regionCode,
-        townshipName: townshipCode ? (names.get(townshipCode) ?? null) : null,
-        countyName: countyCode ? (names.get(countyCode) ?? null) : null,
+        villageName: lookup.get(doc.regionCode) ?? doc.regionCode,
+        townshipName: townshipCode ? (lookup.get(townshipCode) ?? null) : null,
+        countyName: countyCode ? (lookup.get(countyCode) ?? null) : null,
         officer: doc.officerName ? { name: doc.officerName, phone: doc.officerPhone ?? null } : null,
       };
     });
