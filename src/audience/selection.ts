@@ -157,10 +157,13 @@ export class AudienceService {
       { ...scope.filter(), level: { $in: ['county', 'township', 'village'] } },
       { _id: 0, code: 1, name: 1 },
     ).lean<{ code: string; name: string }[]>();
-    const scopeRegion = await RegionModel.findOne({ code: scope.regionCode }, { _id: 0, regionPath: 1 }).lean<{ regionPath: string[] }>();
-    const ancestors = await RegionModel.find({ code: { $in: scopeRegion?.regionPath ?? [] } }, { _id: 0, code: 1, name: 1 }).lean<
-      { code: string; name: string }[]
-    >();
+    const scopeRegion = await RegionModel.findOne({ code: scope.regionCode }, { _id: 0, regionPath: 1 }).lean<{
+      regionPath: string[];
+    }>();
+    const ancestors = await RegionModel.find(
+      { code: { $in: scopeRegion?.regionPath ?? [] } },
+      { _id: 0, code: 1, name: 1 },
+    ).lean<{ code: string; name: string }[]>();
     return new Map([...ancestors, ...regions].map((r) => [r.code, r.name]));
   }
 
