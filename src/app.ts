@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { audienceRoutes } from './audience/routes.js';
-import { sheetRoutes } from './audience/sheet-routes.js';
+import { sheetRoutes } from './audience/sheets/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
