@@ -192,16 +192,16 @@ export async function importGroups(
   // Villages: must exist, be villages, and lie inside the caller's scope.
   const codes = [...new Set(parsed.map((p) => p.regionCode))];
   const villages = new Map<string, { regionPath: string[]; level: string }>();
-  for (let i = 0; i < codes.length; i += 5_000) {
+  for (let i = 0; i < codes.length; i += 20_000) {
     const found = await RegionModel.find(
-      { code: { $in: codes.slice(i, i + 5_000) } },
+      { code: { $in: codes.slice(i, i + 20_000) } },
       { _id: 0, code: 1, regionPath: 1, level: 1 },
     ).lean<{ code: string; regionPath: string[]; level: string }[]>();
     for (const region of found) villages.set(region.code, region);
   }
   const existing = new Map<string, GroupDoc>();
-  for (let i = 0; i < codes.length; i += 2_000) {
-    const docs = await GroupModel.find({ regionCode: { $in: codes.slice(i, i + 2_000) }, ...scope.filter() }).lean<
+  for (let i = 0; i < codes.length; i += 20_000) {
+    const docs = await GroupModel.find({ regionCode: { $in: codes.slice(i, i + 20_000) }, ...scope.filter() }).lean<
       GroupDoc[]
     >();
     for (const doc of docs) existing.set(`${doc.regionCode}\u0000${doc.name}`, doc);
