@@ -2,6 +2,7 @@
 // the caller's scope, over active groups that are not flagged. Totals come from one
 // $group by village (the database sums; only one row per village comes back); the engine
 // reads the selected groups page by page on _id, so 50,000 groups are never in memory at once.
+import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
 import { InvalidInput, NotFound } from '../lib/errors.js';
 import { RegionModel } from '../regions/model.js';
@@ -41,6 +42,26 @@ export interface AudienceMember {
   townshipName: string | null;
   countyName: string | null;
   officer: Officer | null;
+  /**
+   * Stable, non-secret id of the robot behind the group (a hash of its key/token/URL), for
+   * the engine's per-robot rate limits: groups sharing one robot share one bucket.
+   */
+  robotKey: string;
+}
+
+/** kind + 16 hex of sha256 over the credential that names the robot; manual: one per group. */
+export function robotKeyOf(credentials: ChannelCredentials, groupId: string): string {
+  const name =
+    credentials.kind === 'wecom'
+      ? credentials.key
+      : credentials.kind === 'dingtalk'
+        ? credentials.accessToken
+        : credentials.kind === 'feishu'
+          ? credentials.hookId
+          : credentials.kind === 'webhook'
+            ? credentials.url
+            : groupId;
+  return `${credentials.kind}:${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }
 
 const MAX_ITEMS = 5_000;
@@ -185,11 +206,13 @@ export class AudienceService {
       // A village's path is root, province, city, county, township, village (regions/levels.ts).
       const countyCode = doc.regionPath[3] ?? null;
       const townshipCode = doc.regionPath[4] ?? null;
+      const credentials = this.groups.openCredentials(doc.credentialsSealed);
       return {
         groupId: String(doc._id),
         groupName: doc.name,
         channelKind: doc.channelKind as ChannelKind,
-        credentials: this.groups.openCredentials(doc.credentialsSealed),
+        credentials,
+        robotKey: robotKeyOf(credentials, String(doc._id)),
         memberCount: doc.memberCount,
         regionCode: doc.regionCode,
         regionPath: doc.regionPath,

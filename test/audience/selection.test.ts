@@ -91,7 +91,9 @@ describe('audience selection', () => {
       townshipName: '五山街道',
       countyName: '天河区',
       officer: { name: '张警官', phone: '13800000000' },
+      robotKey: expect.stringMatching(/^wecom:[0-9a-f]{16}$/),
     });
+    expect(JSON.stringify(a1.robotKey)).not.toContain((a1.credentials as { key: string }).key);
     const [again] = await t.ctx.audience.sendTargets([ids.a1!]);
     expect(again).toEqual(a1);
   });
