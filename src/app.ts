@@ -2,8 +2,11 @@
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { audienceRoutes } from './audience/routes.js';
+import { sheetRoutes } from './audience/sheets/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { authRoutes } from './auth/routes.js';
+import { channelRoutes } from './channels/routes.js';
 import type { Context } from './context.js';
 import { accessControl } from './http/access.js';
 import { apiDocs } from './http/docs.js';
@@ -41,6 +44,14 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     logger: {
       level: ctx.config.logLevel,
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      serializers: {
+        // Signed links (manual-task confirmation) carry their authority in ?sig=: keep it out of logs.
+        req: (req: { method: string; url: string; ip?: string }) => ({
+          method: req.method,
+          url: req.url.replace(/([?&]sig=)[^&]*/g, '$1[redacted]'),
+          remoteAddress: req.ip,
+        }),
+      },
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
     bodyLimit: ctx.config.bodyLimitBytes,
@@ -74,6 +85,15 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     timeZone: ctx.config.timeZone,
     now: () => ctx.clock.now(),
   });
+  await app.register(audienceRoutes, {
+    groups: ctx.groups,
+    audience: ctx.audience,
+    channels: ctx.channels,
+    audit: ctx.audit,
+    clock: ctx.clock,
+  });
+  await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
+  await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
 
   await app.ready();
   return app;

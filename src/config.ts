@@ -24,6 +24,12 @@ export interface Config {
   timeZone: string;
   /** 32-byte key (hex or base64) for credentials at rest; unset: a key file under dataDir. */
   credentialsKey: string | undefined;
+  /** Robot API base URLs (tests and demos point them at the local doubles). */
+  wecomBaseUrl: string;
+  dingtalkBaseUrl: string;
+  feishuBaseUrl: string;
+  /** How long a channel send may take before it counts as timed out (uncertain). */
+  channelTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +95,12 @@ function credentialsKey(env: Env): string | undefined {
   return key;
 }
 
+function baseUrl(env: Env, name: string, fallback: string): string {
+  const url = text(env, name, fallback).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError(name, `must be an http:// or https:// URL, got "${url}"`);
+  return url;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const host = text(env, 'HOST', '127.0.0.1');
@@ -117,6 +129,10 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     timeZone: timeZone(env),
     credentialsKey: credentialsKey(env),
+    wecomBaseUrl: baseUrl(env, 'WECOM_BASE_URL', 'https://qyapi.weixin.qq.com'),
+    dingtalkBaseUrl: baseUrl(env, 'DINGTALK_BASE_URL', 'https://oapi.dingtalk.com'),
+    feishuBaseUrl: baseUrl(env, 'FEISHU_BASE_URL', 'https://open.feishu.cn'),
+    channelTimeoutMs: integer(env, 'CHANNEL_TIMEOUT_MS', 10_000, 100, 120_000),
   };
 }
 

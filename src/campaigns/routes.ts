@@ -18,7 +18,12 @@ import type { Campaign, CampaignInput, CampaignService } from './service.js';
 function toSchedule(body: ScheduleBody): Schedule {
   if (body.kind === 'once') return { kind: 'once', at: new Date(body.at) };
   if (body.kind === 'cron') {
-    return { kind: 'cron', cron: body.cron, startAt: body.startAt ? new Date(body.startAt) : null, endAt: new Date(body.endAt) };
+    return {
+      kind: 'cron',
+      cron: body.cron,
+      startAt: body.startAt ? new Date(body.startAt) : null,
+      endAt: new Date(body.endAt),
+    };
   }
   return { kind: 'now' };
 }
@@ -34,7 +39,12 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     '/api/campaigns',
     {
       config: allow(ANY_ROLE),
-      schema: { tags, summary: '活动列表', querystring: CampaignListQuery, response: { 200: Type.Array(CampaignReply) } },
+      schema: {
+        tags,
+        summary: '活动列表',
+        querystring: CampaignListQuery,
+        response: { 200: Type.Array(CampaignReply) },
+      },
     },
     async (request) => campaigns.list(principal(request).scope, request.query.status, request.query.limit),
   );
@@ -81,7 +91,10 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
   ) =>
     app.post(
       `/api/campaigns/:id/${path}`,
-      { config: allow(roles, 'campaign'), schema: { tags, summary, params: IdParams, response: { 200: CampaignReply } } },
+      {
+        config: allow(roles, 'campaign'),
+        schema: { tags, summary, params: IdParams, response: { 200: CampaignReply } },
+      },
       async (request) => run(principal(request), request.params.id, request.ip),
     );
 
@@ -104,7 +117,13 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     '/api/campaigns/:id/retract',
     {
       config: allow(AUTHORS, 'campaign'),
-      schema: { tags, summary: '撤回并通知已收到的群', params: IdParams, body: RetractBody, response: { 200: RetractReply } },
+      schema: {
+        tags,
+        summary: '撤回并通知已收到的群',
+        params: IdParams,
+        body: RetractBody,
+        response: { 200: RetractReply },
+      },
     },
     async (request) =>
       campaigns.retract(principal(request), request.params.id, request.body.followUpNoticeId, request.ip),

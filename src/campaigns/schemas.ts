@@ -98,7 +98,10 @@ export const RejectBody = Type.Object({ note: NonBlank(500, '驳回理由') }, {
 
 export const RetractBody = Type.Object(
   { followUpNoticeId: ObjectIdString },
-  { additionalProperties: false, description: '撤回：停止未发出的部分，并向已收到的群发送后续通知（如“已抓获/已撤销”）' },
+  {
+    additionalProperties: false,
+    description: '撤回：停止未发出的部分，并向已收到的群发送后续通知（如“已抓获/已撤销”）',
+  },
 );
 
 export const RetractReply = Type.Object({ retracted: CampaignReply, followUp: Nullable(CampaignReply) });

@@ -183,7 +183,9 @@ export class CampaignService {
 
   /** Approved campaigns whose next run is due (the scheduler tick). */
   async dueForRun(now: Date): Promise<Campaign[]> {
-    const docs = await CampaignModel.find({ status: 'approved', nextRunAt: { $ne: null, $lte: now } }).lean<CampaignDoc[]>();
+    const docs = await CampaignModel.find({ status: 'approved', nextRunAt: { $ne: null, $lte: now } }).lean<
+      CampaignDoc[]
+    >();
     return docs.map(toCampaign);
   }
 

@@ -40,6 +40,12 @@ export class Conflict extends DomainError {
   }
 }
 
+export class PayloadTooLarge extends DomainError {
+  constructor(message: string, field?: string) {
+    super(message, 'payload_too_large', field);
+  }
+}
+
 export class TooManyRequests extends DomainError {
   constructor(
     message: string,

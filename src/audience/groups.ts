@@ -1,0 +1,263 @@
+// Groups: the chat groups of the directory, scoped by region, with sealed channel credentials.
+import mongoose from 'mongoose';
+import type { Clock } from '../lib/clock.js';
+import type { SecretBox } from '../lib/cipher.js';
+import { Conflict, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
+import type { Region, RegionService } from '../regions/service.js';
+import type { Scope } from '../regions/scope.js';
+import {
+  type ChannelCredentials,
+  type ChannelInput,
+  type ChannelKind,
+  parseChannelInput,
+} from './channel-credentials.js';
+import { type GroupDoc, GroupModel } from './model.js';
+
+/** Associated data for sealed credentials: a sealed value is only ever opened as group credentials. */
+const CREDENTIALS_PURPOSE = 'group-credentials';
+
+export interface Officer {
+  name: string;
+  phone: string | null;
+}
+
+export interface OfficerInput {
+  name: string;
+  phone?: string | null;
+}
+
+/** A group as the API shows it: everything but the credentials. */
+export interface Group {
+  id: string;
+  name: string;
+  regionCode: string;
+  regionPath: string[];
+  channelKind: ChannelKind;
+  memberCount: number;
+  memberCountUpdatedAt: Date | null;
+  officer: Officer | null;
+  tags: string[];
+  active: boolean;
+  flagged: { at: Date; reason: string } | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewGroup {
+  name: string;
+  regionCode: string;
+  channel: ChannelInput;
+  memberCount: number;
+  officer?: OfficerInput | null;
+  tags?: string[];
+  active?: boolean;
+}
+
+export interface GroupChanges {
+  name?: string;
+  regionCode?: string;
+  channel?: ChannelInput;
+  memberCount?: number;
+  officer?: OfficerInput | null;
+  tags?: string[];
+  active?: boolean;
+  /** Clears a flag once the channel is known to work again. */
+  clearFlag?: boolean;
+}
+
+export interface GroupListQuery {
+  regionCode?: string;
+  tag?: string;
+  channelKind?: ChannelKind;
+  active?: boolean;
+  flagged?: boolean;
+  /** Part of the group name. */
+  q?: string;
+  /** Cursor: the id of the last group of the previous page. */
+  after?: string;
+  limit: number;
+}
+
+export const MAX_TAGS = 20;
+const PHONE = /^[0-9+\-() ]{5,20}$/;
+
+export function normaliseTags(tags: readonly string[], field = 'tags'): string[] {
+  const cleaned = [...new Set(tags.map((tag) => tag.trim()).filter(Boolean))];
+  if (cleaned.length > MAX_TAGS) throw new InvalidInput(`标签最多 ${MAX_TAGS} 个`, field);
+  const long = cleaned.find((tag) => tag.length > 32);
+  if (long) throw new InvalidInput(`标签“${long.slice(0, 10)}…”过长（最多 32 个字符）`, field);
+  return cleaned;
+}
+
+export function checkOfficer(officer: OfficerInput | null | undefined, field = 'officer'): Officer | null {
+  if (!officer) return null;
+  const name = officer.name.trim();
+  if (!name) throw new InvalidInput('负责民警姓名不能为空', `${field}.name`);
+  const phone = officer.phone?.trim() || null;
+  if (phone && !PHONE.test(phone)) throw new InvalidInput(`负责民警电话“${phone}”格式不正确`, `${field}.phone`);
+  return { name, phone };
+}
+
+export function toGroup(doc: GroupDoc): Group {
+  return {
+    id: String(doc._id),
+    name: doc.name,
+    regionCode: doc.regionCode,
+    regionPath: doc.regionPath,
+    channelKind: doc.channelKind as ChannelKind,
+    memberCount: doc.memberCount,
+    memberCountUpdatedAt: doc.memberCountUpdatedAt ?? null,
+    officer: doc.officerName ? { name: doc.officerName, phone: doc.officerPhone ?? null } : null,
+    tags: doc.tags,
+    active: doc.active,
+    flagged: doc.flaggedAt ? { at: doc.flaggedAt, reason: doc.flagReason ?? '' } : null,
+    createdAt: (doc as unknown as { createdAt: Date }).createdAt,
+    updatedAt: (doc as unknown as { updatedAt: Date }).updatedAt,
+  };
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class GroupService {
+  constructor(
+    private readonly regions: RegionService,
+    private readonly box: SecretBox,
+    private readonly clock: Clock,
+  ) {}
+
+  sealCredentials(credentials: ChannelCredentials): string {
+    return this.box.seal(JSON.stringify(credentials), CREDENTIALS_PURPOSE);
+  }
+
+  openCredentials(sealed: string): ChannelCredentials {
+    return JSON.parse(this.box.open(sealed, CREDENTIALS_PURPOSE)) as ChannelCredentials;
+  }
+
+  /** The village a group may be placed in: it must exist inside the scope and be a village. */
+  async villageFor(scope: Scope, code: string, field = 'regionCode'): Promise<Region> {
+    // Out of scope answers 404 like every other scoped read.
+    const region = await this.regions.get(scope, code);
+    if (region.level !== 'village')
+      throw new InvalidInput(`群只能挂在村/社区上，${code}（${region.name}）不是村/社区`, field);
+    return region;
+  }
+
+  async create(scope: Scope, input: NewGroup): Promise<Group> {
+    const name = input.name.trim();
+    const village = await this.villageFor(scope, input.regionCode);
+    const credentials = parseChannelInput(input.channel);
+    const officer = checkOfficer(input.officer);
+    const now = this.clock.now();
+    try {
+      const doc = await GroupModel.create({
+        name,
+        regionCode: village.code,
+        regionPath: village.regionPath,
+        channelKind: credentials.kind,
+        credentialsSealed: this.sealCredentials(credentials),
+        memberCount: input.memberCount,
+        memberCountUpdatedAt: now,
+        officerName: officer?.name ?? null,
+        officerPhone: officer?.phone ?? null,
+        tags: normaliseTags(input.tags ?? []),
+        active: input.active ?? true,
+      });
+      return toGroup(doc.toObject() as GroupDoc);
+    } catch (error) {
+      if (isDuplicateKey(error)) throw new Conflict(`${village.name}已有名为“${name}”的群`, 'name');
+      throw error;
+    }
+  }
+
+  private async load(scope: Scope, id: string): Promise<GroupDoc> {
+    if (!mongoose.isValidObjectId(id)) throw new NotFound(`群 ${id}`);
+    const doc = await GroupModel.findOne({ _id: id, ...scope.filter() }).lean<GroupDoc>();
+    if (!doc) throw new NotFound(`群 ${id}`);
+    return doc;
+  }
+
+  async get(scope: Scope, id: string): Promise<Group> {
+    return toGroup(await this.load(scope, id));
+  }
+
+  async list(scope: Scope, query: GroupListQuery): Promise<Group[]> {
+    const filter: Record<string, unknown> = { ...scope.filter() };
+    const and: Record<string, unknown>[] = [];
+    if (query.regionCode) and.push({ regionPath: query.regionCode });
+    if (query.tag) filter.tags = query.tag;
+    if (query.channelKind) filter.channelKind = query.channelKind;
+    if (query.active !== undefined) filter.active = query.active;
+    if (query.flagged !== undefined) filter.flaggedAt = query.flagged ? { $ne: null } : null;
+    if (query.q) filter.name = { $regex: escapeRegex(query.q.trim()) };
+    if (query.after) filter._id = { $gt: query.after };
+    if (and.length) filter.$and = and;
+    const docs = await GroupModel.find(filter).sort({ _id: 1 }).limit(query.limit).lean<GroupDoc[]>();
+    return docs.map(toGroup);
+  }
+
+  async update(
+    scope: Scope,
+    id: string,
+    changes: GroupChanges,
+  ): Promise<{ group: Group; credentialsChanged: boolean }> {
+    const current = await this.load(scope, id);
+    const set: Record<string, unknown> = {};
+    if (changes.name !== undefined) set.name = changes.name.trim();
+    if (changes.regionCode !== undefined && changes.regionCode !== current.regionCode) {
+      const village = await this.villageFor(scope, changes.regionCode);
+      set.regionCode = village.code;
+      set.regionPath = village.regionPath;
+    }
+    if (changes.channel !== undefined) {
+      const credentials = parseChannelInput(changes.channel);
+      set.channelKind = credentials.kind;
+      set.credentialsSealed = this.sealCredentials(credentials);
+      // New credentials are the usual fix for a flagged group.
+      set.flaggedAt = null;
+      set.flagReason = null;
+    }
+    if (changes.memberCount !== undefined) {
+      set.memberCount = changes.memberCount;
+      set.memberCountUpdatedAt = this.clock.now();
+    }
+    if (changes.officer !== undefined) {
+      const officer = checkOfficer(changes.officer);
+      set.officerName = officer?.name ?? null;
+      set.officerPhone = officer?.phone ?? null;
+    }
+    if (changes.tags !== undefined) set.tags = normaliseTags(changes.tags);
+    if (changes.active !== undefined) set.active = changes.active;
+    if (changes.clearFlag) {
+      set.flaggedAt = null;
+      set.flagReason = null;
+    }
+    try {
+      const doc = await GroupModel.findOneAndUpdate(
+        { _id: current._id, ...scope.filter() },
+        { $set: set },
+        { new: true },
+      ).lean<GroupDoc>();
+      if (!doc) throw new NotFound(`群 ${id}`);
+      return { group: toGroup(doc), credentialsChanged: changes.channel !== undefined };
+    } catch (error) {
+      if (isDuplicateKey(error)) throw new Conflict(`该村/社区已有名为“${set.name ?? current.name}”的群`, 'name');
+      throw error;
+    }
+  }
+
+  /**
+   * For the delivery engine: marks a group whose channel failed permanently (bad key, robot
+   * removed, security check failed). Audience selection skips flagged groups until an admin
+   * fixes the channel. The first reason is kept; later flags do not overwrite it.
+   */
+  async flagGroup(groupId: string, reason: string): Promise<boolean> {
+    if (!mongoose.isValidObjectId(groupId)) return false;
+    const result = await GroupModel.updateOne(
+      { _id: groupId, flaggedAt: null },
+      { $set: { flaggedAt: this.clock.now(), flagReason: reason.slice(0, 500) } },
+    );
+    return result.modifiedCount === 1;
+  }
+}

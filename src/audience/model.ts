@@ -1,0 +1,35 @@
+import mongoose, { type InferSchemaType } from 'mongoose';
+import { CHANNEL_KINDS } from './channel-credentials.js';
+
+const groupSchema = new mongoose.Schema(
+  {
+    name: { type: String, required: true },
+    /** The village/community the group belongs to. */
+    regionCode: { type: String, required: true },
+    /** Codes of the village and all its ancestors, root first (root, province, city, county, township, village). */
+    regionPath: { type: [String], required: true },
+    channelKind: { type: String, required: true, enum: CHANNEL_KINDS },
+    /** Channel credentials sealed with AES-256-GCM (lib/cipher.ts); never returned by the API. */
+    credentialsSealed: { type: String, required: true },
+    memberCount: { type: Number, required: true, min: 0 },
+    memberCountUpdatedAt: { type: Date, default: null },
+    officerName: { type: String, default: null },
+    officerPhone: { type: String, default: null },
+    tags: { type: [String], default: [] },
+    active: { type: Boolean, default: true },
+    /** Set when a send failed permanently because of the group's channel (bad key, robot removed…). */
+    flaggedAt: { type: Date, default: null },
+    flagReason: { type: String, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+// Group identity: one group of a name per village. Makes re-import an idempotent upsert.
+groupSchema.index({ regionCode: 1, name: 1 }, { unique: true });
+// Scoped lists and audience selection by region subtree, then paging by _id.
+groupSchema.index({ regionPath: 1, _id: 1 });
+// Audience selection by tag (multikey; cannot be compound with regionPath, both are arrays).
+groupSchema.index({ tags: 1 });
+
+export type GroupDoc = InferSchemaType<typeof groupSchema> & { _id: mongoose.Types.ObjectId };
+export const GroupModel = mongoose.model('Group', groupSchema);

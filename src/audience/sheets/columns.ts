@@ -1,0 +1,190 @@
+// Column names as staff write them (Chinese) with English aliases. Matching ignores
+// spaces, width and case, so "群 人数", "群人数（人）" and "memberCount" all work.
+import { headerKey } from './normalise.js';
+import type { SheetRow } from './read-sheet.js';
+import { InvalidInput } from '../../lib/errors.js';
+
+export interface ColumnSpec<K extends string> {
+  key: K;
+  label: string;
+  aliases: string[];
+  required?: boolean;
+}
+
+export type GroupColumn =
+  | 'name'
+  | 'regionCode'
+  | 'channel'
+  | 'webhookUrl'
+  | 'secret'
+  | 'keyword'
+  | 'memberCount'
+  | 'officerName'
+  | 'officerPhone'
+  | 'tags'
+  | 'active'
+  | 'info';
+
+export const GROUP_COLUMNS: ColumnSpec<GroupColumn>[] = [
+  {
+    key: 'name',
+    label: '群名称',
+    aliases: ['群名称', '群名', '微信群名称', '群聊名称', 'name', 'groupname', 'group'],
+    required: true,
+  },
+  {
+    key: 'regionCode',
+    label: '村（社区）代码',
+    aliases: [
+      '村（社区）代码',
+      '村社区代码',
+      '村代码',
+      '社区代码',
+      '村居代码',
+      '区划代码',
+      '行政区划代码',
+      'regioncode',
+      'villagecode',
+    ],
+    required: true,
+  },
+  { key: 'channel', label: '渠道', aliases: ['渠道', '发送渠道', '通道', '平台', 'channel', 'channelkind'] },
+  {
+    key: 'webhookUrl',
+    label: '机器人地址',
+    aliases: ['机器人地址', 'webhook地址', 'webhook', '机器人webhook', '推送地址', 'webhookurl', 'url'],
+  },
+  { key: 'secret', label: '加签密钥', aliases: ['加签密钥', '签名密钥', '密钥', 'secret'] },
+  { key: 'keyword', label: '关键词', aliases: ['关键词', '安全关键词', 'keyword'] },
+  {
+    key: 'memberCount',
+    label: '群人数',
+    aliases: ['群人数', '人数', '成员数', '群成员数', '成员人数', 'membercount', 'members'],
+    required: true,
+  },
+  {
+    key: 'officerName',
+    label: '负责民警',
+    aliases: ['负责民警', '责任民警', '民警', '民警姓名', '社区民警', 'officer', 'officername'],
+  },
+  {
+    key: 'officerPhone',
+    label: '民警电话',
+    aliases: ['民警电话', '联系电话', '电话', '手机', '手机号', 'officerphone', 'phone'],
+  },
+  { key: 'tags', label: '标签', aliases: ['标签', '分类', 'tags', 'tag'] },
+  { key: 'active', label: '启用', aliases: ['启用', '是否启用', '状态', 'active', 'enabled'] },
+  // Read-only columns our export writes; accepted and ignored on import.
+  {
+    key: 'info',
+    label: '说明列',
+    aliases: [
+      '县区',
+      '县（区）',
+      '乡镇',
+      '乡镇（街道）',
+      '村（社区）',
+      '村',
+      '社区',
+      '人数更新时间',
+      '故障标记',
+      'county',
+      'township',
+      'village',
+    ],
+  },
+];
+
+export type RegionColumn = 'code' | 'name' | 'parentCode' | 'lat' | 'lng' | 'info';
+
+export const REGION_COLUMNS: ColumnSpec<RegionColumn>[] = [
+  {
+    key: 'code',
+    label: '区划代码',
+    aliases: ['区划代码', '行政区划代码', '代码', '统计用区划代码', 'code'],
+    required: true,
+  },
+  { key: 'name', label: '名称', aliases: ['名称', '地区名称', '区划名称', 'name'], required: true },
+  {
+    key: 'parentCode',
+    label: '上级代码',
+    aliases: ['上级代码', '上级区划代码', '父级代码', 'parentcode', 'parent'],
+    required: true,
+  },
+  { key: 'lat', label: '纬度', aliases: ['纬度', 'lat', 'latitude'] },
+  { key: 'lng', label: '经度', aliases: ['经度', 'lng', 'lon', 'longitude'] },
+  { key: 'info', label: '说明列', aliases: ['级别', 'level'] },
+];
+
+export interface HeaderMatch<K extends string> {
+  headerRow: number;
+  /** Column index → key. */
+  columns: Map<number, K>;
+  ignored: string[];
+  /** Rows after the header. */
+  rows: SheetRow[];
+}
+
+const HEADER_SEARCH_ROWS = 10;
+
+/** Finds the header row (staff sheets often start with a merged title line) and maps its columns. */
+export function matchHeader<K extends string>(rows: SheetRow[], specs: ColumnSpec<K>[]): HeaderMatch<K> {
+  const aliases = new Map<string, K>();
+  for (const spec of specs) for (const alias of spec.aliases) aliases.set(headerKey(alias), spec.key);
+  // "群人数（人）": a unit in trailing brackets is dropped when the full text is not a known name.
+  const keyOf = (cell: string) =>
+    aliases.get(headerKey(cell)) ?? aliases.get(headerKey(cell.replace(/[（(][^）)]*[）)]\s*$/, '')));
+  const lookup = { has: (cell: string) => keyOf(cell) !== undefined, get: keyOf };
+  const candidates = rows.filter((row) => row.cells.some((cell) => cell.trim())).slice(0, HEADER_SEARCH_ROWS);
+  const header = candidates.find((row) => row.cells.filter((cell) => lookup.has(cell)).length >= 2);
+  const expected = specs
+    .filter((s) => s.required)
+    .map((s) => s.label)
+    .join('、');
+  if (!header)
+    throw new InvalidInput(
+      `找不到表头：前 ${HEADER_SEARCH_ROWS} 行里没有可识别的列名（至少需要：${expected}）`,
+      'file',
+    );
+  const columns = new Map<number, K>();
+  const ignored: string[] = [];
+  const seen = new Map<K, string>();
+  header.cells.forEach((cell, index) => {
+    if (!cell.trim()) return;
+    const key = lookup.get(cell);
+    if (!key) {
+      ignored.push(cell.trim());
+      return;
+    }
+    if (key !== ('info' as K) && seen.has(key)) {
+      throw new InvalidInput(
+        `第 ${header.number} 行表头中“${seen.get(key)}”与“${cell.trim()}”是同一列，请删去一列`,
+        'file',
+      );
+    }
+    seen.set(key, cell.trim());
+    columns.set(index, key);
+  });
+  for (const spec of specs.filter((s) => s.required)) {
+    if (!seen.has(spec.key)) {
+      const near = ignored.length ? `；未识别的列：${ignored.join('、')}` : '';
+      throw new InvalidInput(
+        `缺少必填列“${spec.label}”（可写作：${spec.aliases.slice(0, 4).join('、')}）${near}`,
+        'file',
+      );
+    }
+  }
+  return { headerRow: header.number, columns, ignored, rows: rows.filter((row) => row.number > header.number) };
+}
+
+/** The row's cells by key; null for a row with nothing in it. */
+export function rowValues<K extends string>(row: SheetRow, columns: Map<number, K>): Partial<Record<K, string>> | null {
+  const values: Partial<Record<K, string>> = {};
+  let any = false;
+  for (const [index, key] of columns) {
+    const cell = row.cells[index] ?? '';
+    if (cell.trim()) any = true;
+    values[key] = cell;
+  }
+  return any ? values : null;
+}

@@ -1,0 +1,186 @@
+// Import and export of the directory as .xlsx/.csv sheets.
+import multipart from '@fastify/multipart';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { AuditService } from '../../audit/service.js';
+import { ADMINS } from '../../auth/roles.js';
+import { allow, principal } from '../../http/access.js';
+import type { Clock } from '../../lib/clock.js';
+import { Conflict, InvalidInput, PayloadTooLarge, isDuplicateKey } from '../../lib/errors.js';
+import { RegionCode } from '../../regions/schemas.js';
+import type { GroupService } from '../groups.js';
+import { exportGroups, exportRegions } from './export.js';
+import { importGroups } from './import-groups.js';
+import { importRegions } from './import-regions.js';
+import { type SheetRow, readSheet } from './read-sheet.js';
+import type { ImportReport } from './report.js';
+
+/** Staff sheets are a few MB at most; a province's 50,000 groups is about 5 MB of xlsx. */
+export const MAX_SHEET_BYTES = 20 * 1024 * 1024;
+
+const ImportQuery = Type.Object(
+  {
+    dryRun: Type.Boolean({ default: false, description: '只检查不写入' }),
+    partial: Type.Boolean({ default: false, description: '有错误行时仍导入正确的行' }),
+  },
+  { additionalProperties: false },
+);
+
+const ImportReportBody = Type.Object({
+  dryRun: Type.Boolean(),
+  applied: Type.Boolean(),
+  rows: Type.Integer(),
+  created: Type.Integer(),
+  updated: Type.Integer(),
+  unchanged: Type.Integer(),
+  rejected: Type.Integer(),
+  errors: Type.Array(
+    Type.Object({ row: Type.Integer(), column: Type.Optional(Type.String()), message: Type.String() }),
+  ),
+  ignoredColumns: Type.Array(Type.String()),
+});
+
+const ExportQuery = Type.Object(
+  {
+    format: Type.Union([Type.Literal('xlsx'), Type.Literal('csv')], { default: 'xlsx' }),
+    regionCode: Type.Optional(RegionCode),
+  },
+  { additionalProperties: false },
+);
+
+async function uploadedRows(request: FastifyRequest): Promise<{ rows: SheetRow[]; filename: string }> {
+  if (!request.isMultipart()) throw new InvalidInput('请以 multipart/form-data 上传文件（字段名 file）', 'file');
+  const file = await request.file();
+  if (!file) throw new InvalidInput('没有收到文件（字段名 file）', 'file');
+  let data: Buffer;
+  try {
+    data = await file.toBuffer();
+  } catch (error) {
+    if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+      throw new PayloadTooLarge(`文件超过 ${MAX_SHEET_BYTES / 1024 / 1024}MB 上限，请按乡镇拆分后分批导入`, 'file');
+    }
+    throw error;
+  }
+  return { rows: await readSheet(data, file.filename), filename: file.filename };
+}
+
+/** 422 when rows had errors and nothing was written: the report says which and why. */
+function statusOf(report: ImportReport): 200 | 422 {
+  return !report.dryRun && !report.applied ? 422 : 200;
+}
+
+const MIME = {
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  csv: 'text/csv; charset=utf-8',
+};
+
+export interface SheetRoutesOptions {
+  groups: GroupService;
+  audit: AuditService;
+  clock: Clock;
+}
+
+export const sheetRoutes: FastifyPluginAsyncTypebox<SheetRoutesOptions> = async (app, { groups, audit, clock }) => {
+  await app.register(multipart, { limits: { fileSize: MAX_SHEET_BYTES, files: 1, fields: 4, parts: 5 } });
+
+  app.post(
+    '/api/groups/import',
+    {
+      config: allow(ADMINS),
+      schema: {
+        tags: ['groups'],
+        summary: '导入群台账（.xlsx/.csv；可先试导入 dryRun=true）',
+        consumes: ['multipart/form-data'],
+        querystring: ImportQuery,
+        response: { 200: ImportReportBody, 422: ImportReportBody },
+      },
+    },
+    async (request, reply) => {
+      const by = principal(request);
+      const { rows, filename } = await uploadedRows(request);
+      const report = await importGroups(groups, clock, by.scope, rows, request.query).catch((error) => {
+        if (isDuplicateKey(error)) throw new Conflict('导入时有人同时新建了同名的群，请重新导入（重复导入是安全的）');
+        throw error;
+      });
+      if (report.applied) {
+        await audit.record({
+          actor: by,
+          action: 'group.import',
+          ip: request.ip,
+          details: { filename, created: report.created, updated: report.updated, rejected: report.rejected },
+        });
+      }
+      return reply.status(statusOf(report)).send(report);
+    },
+  );
+
+  app.post(
+    '/api/regions/import',
+    {
+      config: allow(ADMINS),
+      schema: {
+        tags: ['regions'],
+        summary: '导入地区（区划代码、名称、上级代码、经纬度）',
+        consumes: ['multipart/form-data'],
+        querystring: ImportQuery,
+        response: { 200: ImportReportBody, 422: ImportReportBody },
+      },
+    },
+    async (request, reply) => {
+      const by = principal(request);
+      const { rows, filename } = await uploadedRows(request);
+      const report = await importRegions(by.scope, rows, request.query);
+      if (report.applied) {
+        await audit.record({
+          actor: by,
+          action: 'region.import',
+          ip: request.ip,
+          details: { filename, created: report.created, updated: report.updated, rejected: report.rejected },
+        });
+      }
+      return reply.status(statusOf(report)).send(report);
+    },
+  );
+
+  app.get(
+    '/api/groups/export',
+    {
+      config: allow(ADMINS),
+      schema: { tags: ['groups'], summary: '导出群台账（不含凭据）', querystring: ExportQuery },
+    },
+    async (request, reply) => {
+      const by = principal(request);
+      const { format, regionCode } = request.query;
+      const file = await exportGroups(by.scope, format, regionCode);
+      await audit.record({
+        actor: by,
+        action: 'group.export',
+        ip: request.ip,
+        details: { format, regionCode: regionCode ?? null },
+      });
+      return reply
+        .type(MIME[format])
+        .header('content-disposition', `attachment; filename="groups.${format}"`)
+        .send(file);
+    },
+  );
+
+  app.get(
+    '/api/regions/export',
+    {
+      config: allow(ADMINS),
+      schema: { tags: ['regions'], summary: '导出地区', querystring: ExportQuery },
+    },
+    async (request, reply) => {
+      const by = principal(request);
+      const { format } = request.query;
+      const file = await exportRegions(by.scope, format);
+      await audit.record({ actor: by, action: 'region.export', ip: request.ip, details: { format } });
+      return reply
+        .type(MIME[format])
+        .header('content-disposition', `attachment; filename="regions.${format}"`)
+        .send(file);
+    },
+  );
+};

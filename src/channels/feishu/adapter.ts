@@ -1,0 +1,134 @@
+// Feishu/Lark custom bot: POST {base}/open-apis/bot/v2/hook/HOOK_ID. Markdown and link
+// cards become rich-text "post" messages; images need an image_key the bot cannot upload,
+// so a picture goes as a link to its public URL. Facts: reference §3.
+import type { FeishuCredentials } from '../../audience/channel-credentials.js';
+import type { Clock } from '../../lib/clock.js';
+import { postJson } from '../http-post.js';
+import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';
+import type { ChannelAdapter, ChannelMessage, Outcome } from '../types.js';
+import { FEISHU_BODY_MAX_BYTES, FEISHU_RATE_LIMITS, FEISHU_THROTTLE_WAIT_MS } from './limits.js';
+import { feishuSign } from './sign.js';
+
+export interface FeishuOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  clock: Clock;
+}
+
+type PostElement = { tag: 'text'; text: string } | { tag: 'a'; text: string; href: string };
+
+const LINK = /\[([^\]]+)\]\(([^)\s]+)\)/g;
+
+/** One markdown line → text and link elements; emphasis marks and heading hashes are dropped. */
+function lineElements(line: string): PostElement[] {
+  const plain = (text: string) => text.replace(/\*\*|__|^#{1,6}\s*|^>\s?/g, '');
+  const elements: PostElement[] = [];
+  let last = 0;
+  for (const match of line.matchAll(LINK)) {
+    if (match.index > last) elements.push({ tag: 'text', text: plain(line.slice(last, match.index)) });
+    elements.push({ tag: 'a', text: match[1]!, href: match[2]! });
+    last = match.index + match[0].length;
+  }
+  if (last < line.length) elements.push({ tag: 'text', text: plain(line.slice(last)) });
+  return elements;
+}
+
+function post(title: string, paragraphs: PostElement[][]): object {
+  return { msg_type: 'post', content: { post: { zh_cn: { title, content: paragraphs } } } };
+}
+
+/** Keywords are checked on text values only (not href): add it as text where it is missing. */
+function keywordParagraph(keyword: string | null, texts: string[]): PostElement[][] {
+  return keyword && !texts.some((text) => text.includes(keyword)) ? [[{ tag: 'text', text: keyword }]] : [];
+}
+
+export function feishuBody(message: ChannelMessage, keyword: string | null): object | Outcome {
+  if (message.type === 'image') {
+    const { publicUrl, title = '图片', url } = message.image;
+    if (!publicUrl) {
+      return {
+        status: 'permanent',
+        code: 'unsupported_message',
+        message: '飞书自定义机器人不能上传图片，需提供图片的公网地址',
+        groupProblem: false,
+      };
+    }
+    const links: PostElement[][] = [[{ tag: 'a', text: '查看图片', href: publicUrl }]];
+    if (url) links.push([{ tag: 'a', text: '详情', href: url }]);
+    return post(title, [...links, ...keywordParagraph(keyword, [title])]);
+  }
+  const { card } = message;
+  if (card.format === 'text') {
+    const text = keyword && !card.content.includes(keyword) ? `${card.content}\n${keyword}` : card.content;
+    return { msg_type: 'text', content: { text } };
+  }
+  const lines = card.content.split('\n').filter((line) => line.trim());
+  const paragraphs =
+    card.format === 'markdown'
+      ? lines.map(lineElements)
+      : [
+          ...lines.map((line) => [{ tag: 'text', text: line } as PostElement]),
+          [{ tag: 'a', text: '查看详情', href: card.url } as PostElement],
+        ];
+  const texts = [card.title, ...paragraphs.flat().map((element) => element.text)];
+  return post(card.title, [...paragraphs, ...keywordParagraph(keyword, texts)]);
+}
+
+/** Every code of the reference's Feishu table. */
+export function classifyFeishu(code: number, msg: unknown): Outcome {
+  const text = tidyPlatformMessage(msg);
+  const message = `飞书 ${code}：${text}`;
+  const id = `feishu_${code}`;
+  switch (code) {
+    case 0:
+      return { status: 'sent' };
+    case 11232:
+      return { status: 'retryable', code: id, message, retryAfterMs: FEISHU_THROTTLE_WAIT_MS };
+    case 9499:
+      // Both "Bad Request" and "too many request" come as 9499; only the latter may be retried.
+      return /too many request/i.test(text)
+        ? { status: 'retryable', code: id, message, retryAfterMs: FEISHU_THROTTLE_WAIT_MS }
+        : { status: 'permanent', code: id, message, groupProblem: false };
+    case 19001: // incoming webhook access token invalid
+    case 19007: // bot not enabled
+    case 19021: // sign match fail or timestamp out of window: fix the secret (or the clock)
+    case 19022: // IP not allowed
+    case 19024: // keywords not found: the group's keyword setting differs from ours
+      return { status: 'permanent', code: id, message, groupProblem: true };
+    case 19002: // other param invalid
+    case 19036: // message over the (older) size limit
+      return { status: 'permanent', code: id, message, groupProblem: false };
+    default:
+      return { status: 'permanent', code: id, message, groupProblem: false };
+  }
+}
+
+export function createFeishuAdapter(options: FeishuOptions): ChannelAdapter {
+  return {
+    kind: 'feishu',
+    rateLimits: FEISHU_RATE_LIMITS,
+    async send(target, message, sendOptions) {
+      const credentials = target.credentials as FeishuCredentials;
+      const body = feishuBody(message, credentials.keyword);
+      if ('status' in body) return body as Outcome;
+      let signed: object = body;
+      if (credentials.secret) {
+        const timestamp = String(Math.floor(options.clock.now().getTime() / 1000));
+        signed = { timestamp, sign: feishuSign(timestamp, credentials.secret), ...body };
+      }
+      const json = JSON.stringify(signed);
+      if (Buffer.byteLength(json, 'utf8') > FEISHU_BODY_MAX_BYTES) {
+        return { status: 'permanent', code: 'body_too_large', message: '消息超过飞书 20KB 上限', groupProblem: false };
+      }
+      const url = `${options.baseUrl}/open-apis/bot/v2/hook/${encodeURIComponent(credentials.hookId)}`;
+      const result = await postJson(url, json, { timeoutMs: options.timeoutMs, signal: sendOptions?.signal });
+      if (result.kind !== 'answered') return transportOutcome(result);
+      const answer = jsonObject(result.body);
+      // Judge by `code`, falling back to the legacy `StatusCode`.
+      const code = typeof answer?.code === 'number' ? answer.code : answer?.StatusCode;
+      if (!answer || typeof code !== 'number' || result.status >= 500)
+        return answerWithoutCode(result.status, result.body);
+      return classifyFeishu(code, answer.msg ?? answer.StatusMessage);
+    },
+  };
+}

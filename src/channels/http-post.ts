@@ -1,0 +1,92 @@
+// A JSON POST that reports exactly how far it got, because that decides whether a failed
+// send may be retried: a failure before the request was written cannot have posted
+// anything (retryable); a timeout or reset after it was written may have (uncertain).
+// node:http is used rather than fetch because fetch does not say whether the body was sent.
+import http from 'node:http';
+import https from 'node:https';
+
+export type PostResult =
+  | { kind: 'answered'; status: number; headers: http.IncomingHttpHeaders; body: string }
+  /** Nothing reached the server (refused, DNS, TLS before the body). */
+  | { kind: 'not-sent'; reason: string }
+  /** The request was written; then the connection failed, timed out or was aborted. */
+  | { kind: 'sent-no-answer'; reason: string };
+
+export interface PostOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+}
+
+/** Largest answer read from a robot; real answers are a few hundred bytes. */
+const MAX_ANSWER_BYTES = 256 * 1024;
+
+const keepAlive = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+export function postJson(url: string, body: string, options: PostOptions): Promise<PostResult> {
+  return new Promise((resolve) => {
+    const target = new URL(url);
+    const client = target.protocol === 'https:' ? https : http;
+    const payload = Buffer.from(body, 'utf8');
+    let written = false;
+    let settled = false;
+    const finish = (result: PostResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    const fail = (reason: string) =>
+      finish(written ? { kind: 'sent-no-answer', reason } : { kind: 'not-sent', reason });
+
+    const request = client.request(
+      target,
+      {
+        method: 'POST',
+        agent: target.protocol === 'https:' ? keepAlive.https : keepAlive.http,
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': String(payload.length),
+          ...options.headers,
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
+        });
+        response.on('end', () =>
+          finish({
+            kind: 'answered',
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        response.on('error', (error) =>
+          fail(`answer interrupted: ${(error as NodeJS.ErrnoException).code ?? error.message}`),
+        );
+        response.on('aborted', () => fail('answer aborted'));
+      },
+    );
+    const timer = setTimeout(() => {
+      fail(`no answer within ${options.timeoutMs} ms`);
+      request.destroy();
+    }, options.timeoutMs);
+    const onAbort = () => {
+      fail('aborted by caller');
+      request.destroy();
+    };
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('finish', () => {
+      written = true;
+    });
+    // Error codes only: a message could carry the URL, and the URL is a credential.
+    request.on('error', (error) => fail((error as NodeJS.ErrnoException).code ?? 'connection error'));
+    request.end(payload);
+  });
+}

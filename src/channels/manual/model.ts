@@ -1,0 +1,41 @@
+import mongoose, { type InferSchemaType } from 'mongoose';
+
+const manualTaskSchema = new mongoose.Schema(
+  {
+    /** The engine's delivery id (or a random id): one task per delivery, however often the send is retried. */
+    taskKey: { type: String, required: true },
+    groupId: { type: String, required: true },
+    groupName: { type: String, required: true },
+    regionPath: { type: [String], required: true },
+    officerName: { type: String, default: null },
+    officerPhone: { type: String, default: null },
+    title: { type: String, required: true },
+    /** Ready-to-forward text (null for an image-only task). */
+    text: { type: String, default: null },
+    url: { type: String, default: null },
+    /** The picture to forward, stored once per content in ManualImage. */
+    imageSha256: { type: String, default: null },
+    createdAt: { type: Date, required: true },
+    confirmedAt: { type: Date, default: null },
+  },
+  { versionKey: false },
+);
+
+// One task per delivery: a retried send finds the task it already made.
+manualTaskSchema.index({ taskKey: 1 }, { unique: true });
+// An officer's list: tasks inside their scope, open ones first by age.
+manualTaskSchema.index({ regionPath: 1, confirmedAt: 1, createdAt: -1 });
+
+const manualImageSchema = new mongoose.Schema(
+  {
+    /** sha256 of the bytes: 595 tasks of one campaign share one stored picture. */
+    _id: { type: String, required: true },
+    mime: { type: String, required: true },
+    data: { type: Buffer, required: true },
+  },
+  { versionKey: false },
+);
+
+export type ManualTaskDoc = InferSchemaType<typeof manualTaskSchema> & { _id: mongoose.Types.ObjectId };
+export const ManualTaskModel = mongoose.model('ManualTask', manualTaskSchema);
+export const ManualImageModel = mongoose.model('ManualImage', manualImageSchema);

@@ -1,0 +1,160 @@
+// Manual channel: for personal WeChat groups with no API, the responsible officer gets a
+// task with the ready-to-forward text and picture and confirms "posted" through a signed
+// link (HMAC of the task id with a key derived from the credentials key), so no login is
+// needed on the officer's phone and nobody can confirm a task they were not sent.
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import mongoose from 'mongoose';
+import type { SecretBox } from '../../lib/cipher.js';
+import type { Clock } from '../../lib/clock.js';
+import { Forbidden, NotFound, isDuplicateKey } from '../../lib/errors.js';
+import type { Scope } from '../../regions/scope.js';
+import type { ChannelMessage, ChannelTarget } from '../types.js';
+import { type ManualTaskDoc, ManualImageModel, ManualTaskModel } from './model.js';
+
+export interface ManualTask {
+  id: string;
+  reference: string;
+  groupId: string;
+  groupName: string;
+  officer: { name: string; phone: string | null } | null;
+  title: string;
+  text: string | null;
+  url: string | null;
+  hasImage: boolean;
+  createdAt: Date;
+  confirmedAt: Date | null;
+  /** The signed link the officer opens to see and confirm the task. */
+  link: string;
+}
+
+export class ManualTaskService {
+  readonly #linkKey: Buffer;
+  #onConfirm: ((task: ManualTask) => Promise<void>) | null = null;
+
+  constructor(
+    box: SecretBox,
+    private readonly clock: Clock,
+    private readonly publicBaseUrl: string,
+  ) {
+    this.#linkKey = box.derive('manual-task-link');
+  }
+
+  /** The engine registers what to do when an officer confirms (e.g. mark the delivery confirmed). */
+  onConfirm(listener: (task: ManualTask) => Promise<void>): void {
+    this.#onConfirm = listener;
+  }
+
+  signature(taskId: string): string {
+    return createHmac('sha256', this.#linkKey).update(taskId).digest('base64url');
+  }
+
+  linkFor(taskId: string): string {
+    return `${this.publicBaseUrl}/api/manual-tasks/${taskId}?sig=${this.signature(taskId)}`;
+  }
+
+  private toTask(doc: ManualTaskDoc): ManualTask {
+    const id = String(doc._id);
+    return {
+      id,
+      reference: doc.taskKey,
+      groupId: doc.groupId,
+      groupName: doc.groupName,
+      officer: doc.officerName ? { name: doc.officerName, phone: doc.officerPhone ?? null } : null,
+      title: doc.title,
+      text: doc.text ?? null,
+      url: doc.url ?? null,
+      hasImage: Boolean(doc.imageSha256),
+      createdAt: doc.createdAt,
+      confirmedAt: doc.confirmedAt ?? null,
+      link: this.linkFor(id),
+    };
+  }
+
+  /** Creates the task once per reference; a repeat returns the existing one. */
+  async createTask(target: ChannelTarget, message: ChannelMessage, reference?: string): Promise<ManualTask> {
+    const taskKey = reference ?? randomUUID();
+    const existing = await ManualTaskModel.findOne({ taskKey }).lean<ManualTaskDoc>();
+    if (existing) return this.toTask(existing);
+    let imageSha256: string | null = null;
+    if (message.type === 'image') {
+      imageSha256 = createHash('sha256').update(message.image.data).digest('hex');
+      await ManualImageModel.updateOne(
+        { _id: imageSha256 },
+        { $setOnInsert: { mime: message.image.mime, data: message.image.data } },
+        { upsert: true },
+      ).catch((error) => {
+        if (!isDuplicateKey(error)) throw error;
+      });
+    }
+    const fields =
+      message.type === 'text'
+        ? { title: message.card.title, text: message.card.content, url: message.card.url }
+        : { title: message.image.title ?? '图片', text: null, url: message.image.url ?? null };
+    try {
+      const doc = await ManualTaskModel.create({
+        taskKey,
+        groupId: target.groupId,
+        groupName: target.groupName,
+        regionPath: target.regionPath,
+        officerName: target.officer?.name ?? null,
+        officerPhone: target.officer?.phone ?? null,
+        ...fields,
+        imageSha256,
+        createdAt: this.clock.now(),
+      });
+      return this.toTask(doc.toObject() as ManualTaskDoc);
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      return this.toTask((await ManualTaskModel.findOne({ taskKey }).lean<ManualTaskDoc>())!);
+    }
+  }
+
+  private async verified(taskId: string, sig: string): Promise<ManualTaskDoc> {
+    const expected = Buffer.from(this.signature(taskId));
+    const given = Buffer.from(sig);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      throw new Forbidden('链接签名无效，请使用任务通知中的完整链接');
+    }
+    const doc = mongoose.isValidObjectId(taskId) ? await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>() : null;
+    if (!doc) throw new NotFound(`转发任务 ${taskId}`);
+    return doc;
+  }
+
+  async view(taskId: string, sig: string): Promise<ManualTask> {
+    return this.toTask(await this.verified(taskId, sig));
+  }
+
+  async image(taskId: string, sig: string): Promise<{ mime: string; data: Buffer }> {
+    const doc = await this.verified(taskId, sig);
+    const image = doc.imageSha256 ? await ManualImageModel.findById(doc.imageSha256).lean() : null;
+    if (!image) throw new NotFound('该任务的图片');
+    return { mime: image.mime, data: Buffer.from(image.data.buffer ?? image.data) };
+  }
+
+  /** Confirms once (atomic on confirmedAt: null); confirming again changes nothing. */
+  async confirm(taskId: string, sig: string): Promise<{ task: ManualTask; firstTime: boolean }> {
+    await this.verified(taskId, sig);
+    const updated = await ManualTaskModel.findOneAndUpdate(
+      { _id: taskId, confirmedAt: null },
+      { $set: { confirmedAt: this.clock.now() } },
+      { new: true },
+    ).lean<ManualTaskDoc>();
+    if (updated) {
+      const task = this.toTask(updated);
+      await this.#onConfirm?.(task);
+      return { task, firstTime: true };
+    }
+    return { task: this.toTask((await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!), firstTime: false };
+  }
+
+  /** Tasks inside a scope (officers see theirs), open ones first. */
+  async list(scope: Scope, options: { open?: boolean; limit: number }): Promise<ManualTask[]> {
+    const filter: Record<string, unknown> = { ...scope.filter() };
+    if (options.open !== undefined) filter.confirmedAt = options.open ? null : { $ne: null };
+    const docs = await ManualTaskModel.find(filter)
+      .sort({ createdAt: -1 })
+      .limit(options.limit)
+      .lean<ManualTaskDoc[]>();
+    return docs.map((doc) => this.toTask(doc));
+  }
+}

@@ -1,0 +1,40 @@
+// All channel adapters behind one lookup: the engine asks adapterFor(group.channelKind).
+import type { Clock } from '../lib/clock.js';
+import { createDingtalkAdapter } from './dingtalk/adapter.js';
+import { createFeishuAdapter } from './feishu/adapter.js';
+import { createManualAdapter } from './manual/adapter.js';
+import type { ManualTaskService } from './manual/tasks.js';
+import type { ChannelAdapter, ChannelKind } from './types.js';
+import { createWebhookAdapter } from './webhook/adapter.js';
+import { createWecomAdapter } from './wecom/adapter.js';
+
+export interface ChannelSettings {
+  wecomBaseUrl: string;
+  dingtalkBaseUrl: string;
+  feishuBaseUrl: string;
+  timeoutMs: number;
+  wecomTextMaxBytes?: number;
+}
+
+export class ChannelRegistry {
+  readonly #adapters: Record<ChannelKind, ChannelAdapter>;
+
+  constructor(settings: ChannelSettings, clock: Clock, manualTasks: ManualTaskService) {
+    const timeoutMs = settings.timeoutMs;
+    this.#adapters = {
+      wecom: createWecomAdapter({
+        baseUrl: settings.wecomBaseUrl,
+        timeoutMs,
+        textMaxBytes: settings.wecomTextMaxBytes,
+      }),
+      dingtalk: createDingtalkAdapter({ baseUrl: settings.dingtalkBaseUrl, timeoutMs, clock }),
+      feishu: createFeishuAdapter({ baseUrl: settings.feishuBaseUrl, timeoutMs, clock }),
+      webhook: createWebhookAdapter({ timeoutMs, clock }),
+      manual: createManualAdapter(manualTasks),
+    };
+  }
+
+  adapterFor(kind: ChannelKind): ChannelAdapter {
+    return this.#adapters[kind];
+  }
+}

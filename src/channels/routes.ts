@@ -1,0 +1,101 @@
+// Manual-channel tasks: officers list theirs; the signed link shows one task (with its
+// picture) and confirms it without a login (the signature is the authority).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { AuditService } from '../audit/service.js';
+import { ANY_ROLE } from '../auth/roles.js';
+import { PUBLIC, allow, principal } from '../http/access.js';
+import { DateTime, IdParams, Nullable } from '../lib/schemas.js';
+import type { ManualTaskService } from './manual/tasks.js';
+
+const SigQuery = Type.Object({ sig: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+
+const TaskBody = Type.Object({
+  id: Type.String(),
+  groupId: Type.String(),
+  groupName: Type.String(),
+  officer: Nullable(Type.Object({ name: Type.String(), phone: Nullable(Type.String()) })),
+  title: Type.String(),
+  text: Nullable(Type.String()),
+  url: Nullable(Type.String()),
+  hasImage: Type.Boolean(),
+  createdAt: DateTime,
+  confirmedAt: Nullable(DateTime),
+  link: Type.String(),
+});
+
+export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskService; audit: AuditService }> = async (
+  app,
+  { manualTasks, audit },
+) => {
+  app.get(
+    '/api/manual-tasks',
+    {
+      config: allow(ANY_ROLE),
+      schema: {
+        tags: ['channels'],
+        summary: '人工转发任务（本人管辖范围）',
+        querystring: Type.Object(
+          { open: Type.Optional(Type.Boolean()), limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Array(TaskBody) },
+      },
+    },
+    async (request) => manualTasks.list(principal(request).scope, request.query),
+  );
+
+  app.get(
+    '/api/manual-tasks/:id',
+    {
+      config: PUBLIC,
+      schema: {
+        tags: ['channels'],
+        summary: '凭签名链接查看转发任务',
+        params: IdParams,
+        querystring: SigQuery,
+        response: { 200: TaskBody },
+      },
+    },
+    async (request) => manualTasks.view(request.params.id, request.query.sig),
+  );
+
+  app.get(
+    '/api/manual-tasks/:id/image',
+    {
+      config: PUBLIC,
+      schema: { tags: ['channels'], summary: '转发任务的图片', params: IdParams, querystring: SigQuery },
+    },
+    async (request, reply) => {
+      const image = await manualTasks.image(request.params.id, request.query.sig);
+      return reply.type(image.mime).header('cache-control', 'private, max-age=86400').send(image.data);
+    },
+  );
+
+  app.post(
+    '/api/manual-tasks/:id/confirm',
+    {
+      config: PUBLIC,
+      schema: {
+        tags: ['channels'],
+        summary: '民警确认已转发（签名链接）',
+        params: IdParams,
+        querystring: SigQuery,
+        response: { 200: Type.Object({ confirmedAt: DateTime, firstTime: Type.Boolean() }) },
+      },
+    },
+    async (request) => {
+      const { task, firstTime } = await manualTasks.confirm(request.params.id, request.query.sig);
+      if (firstTime) {
+        await audit.record({
+          actor: null,
+          action: 'manual-task.confirm',
+          target: { kind: 'manual-task', id: task.id },
+          ip: request.ip,
+          details: { groupId: task.groupId, officer: task.officer?.name ?? null },
+        });
+      }
+      return { confirmedAt: task.confirmedAt!, firstTime };
+    },
+  );
+};

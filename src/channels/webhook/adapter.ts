@@ -1,0 +1,76 @@
+// Generic signed webhook, for a county's own platform. One JSON POST per message, signed
+// (webhook/sign.ts); the delivery id travels in X-Jingxun-Delivery so a receiver can drop
+// a repeat of an uncertain send. 2xx = accepted.
+import { createHash } from 'node:crypto';
+import type { WebhookCredentials } from '../../audience/channel-credentials.js';
+import type { Clock } from '../../lib/clock.js';
+import { postJson } from '../http-post.js';
+import { answerWithoutCode, retryAfterMs, transportOutcome } from '../outcome.js';
+import type { ChannelAdapter, ChannelMessage, ChannelTarget, RateLimit } from '../types.js';
+import {
+  WEBHOOK_DELIVERY_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  webhookSignature,
+} from './sign.js';
+
+export interface WebhookOptions {
+  timeoutMs: number;
+  clock: Clock;
+}
+
+/** Not a published limit: our own courtesy to a county's platform, so a province push cannot flood it. */
+export const WEBHOOK_RATE_LIMITS: readonly RateLimit[] = [
+  { limit: 60, windowMs: 60_000, source: 'Jingxun default for self-hosted receivers (no published limit)' },
+];
+
+export function webhookBody(target: ChannelTarget, message: ChannelMessage): object {
+  const group = { id: target.groupId, name: target.groupName, regionCode: target.regionPath.at(-1) ?? null };
+  if (message.type === 'image') {
+    const { data, mime, publicUrl, title, url } = message.image;
+    return {
+      type: 'image',
+      group,
+      title: title ?? null,
+      url: url ?? null,
+      image: {
+        mime,
+        base64: data.toString('base64'),
+        sha256: createHash('sha256').update(data).digest('hex'),
+        publicUrl: publicUrl ?? null,
+      },
+    };
+  }
+  const { format, title, content, url, pictureUrl } = message.card;
+  return { type: 'text', group, format, title, content, url, pictureUrl };
+}
+
+export function createWebhookAdapter(options: WebhookOptions): ChannelAdapter {
+  return {
+    kind: 'webhook',
+    rateLimits: WEBHOOK_RATE_LIMITS,
+    async send(target, message, sendOptions) {
+      const credentials = target.credentials as WebhookCredentials;
+      const json = JSON.stringify(webhookBody(target, message));
+      const timestamp = String(Math.floor(options.clock.now().getTime() / 1000));
+      const headers: Record<string, string> = {
+        [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
+        [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(credentials.secret, timestamp, json),
+      };
+      if (sendOptions?.reference) headers[WEBHOOK_DELIVERY_HEADER] = sendOptions.reference;
+      const result = await postJson(credentials.url, json, {
+        timeoutMs: options.timeoutMs,
+        signal: sendOptions?.signal,
+        headers,
+      });
+      if (result.kind !== 'answered') return transportOutcome(result);
+      if (result.status >= 200 && result.status < 300) return { status: 'sent' };
+      const outcome = answerWithoutCode(result.status, result.body);
+      if (outcome.status === 'retryable') {
+        const wait = retryAfterMs(result.headers['retry-after']);
+        return wait === undefined ? outcome : { ...outcome, retryAfterMs: wait };
+      }
+      return outcome;
+    },
+  };
+}

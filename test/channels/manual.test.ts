@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestApp, startTestApp } from '../helpers/app.js';
+import { pngBytes, target, textCard } from '../helpers/channels.js';
+import { TREE, createRegionTree } from '../helpers/regions.js';
+
+describe('manual channel: officer tasks confirmed through a signed link', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { PUBLIC_BASE_URL: 'https://jx.example.gov.cn' } });
+    await createRegionTree(t);
+  });
+  afterAll(() => t.close());
+
+  const manual = () => t.ctx.channels.adapterFor('manual');
+
+  it('creates one task per delivery with the ready-to-forward text, even when the send is retried', async () => {
+    const first = await manual().send(target({ kind: 'manual' }), textCard('text', '请转发：防诈骗提醒'), {
+      reference: 'delivery-1',
+    });
+    const again = await manual().send(target({ kind: 'manual' }), textCard('text', '请转发：防诈骗提醒'), {
+      reference: 'delivery-1',
+    });
+    expect(first).toMatchObject({ status: 'sent', taskId: expect.any(String) });
+    expect(again).toEqual(first);
+    const taskId = (first as { taskId: string }).taskId;
+    const link = t.ctx.manualTasks.linkFor(taskId);
+    expect(link).toMatch(new RegExp(`^https://jx\\.example\\.gov\\.cn/api/manual-tasks/${taskId}\\?sig=[\\w-]+$`));
+    const view = await t.request('GET', link.replace('https://jx.example.gov.cn', ''));
+    expect(view.json()).toMatchObject({
+      text: '请转发：防诈骗提醒',
+      groupName: '华工社区平安群',
+      confirmedAt: null,
+      hasImage: false,
+    });
+  });
+
+  it('serves the task picture through the signed link, stored once however many tasks share it', async () => {
+    const data = await pngBytes(32, 32);
+    const outcomes = [];
+    for (const reference of ['img-1', 'img-2']) {
+      outcomes.push(
+        await manual().send(
+          target({ kind: 'manual' }),
+          { type: 'image', image: { data, mime: 'image/png', title: '防盗' } },
+          { reference },
+        ),
+      );
+    }
+    const link = t.ctx.manualTasks
+      .linkFor((outcomes[0] as { taskId: string }).taskId)
+      .replace('https://jx.example.gov.cn', '');
+    const [path, query] = link.split('?');
+    const image = await t.request('GET', `${path}/image?${query}`);
+    expect(image.headers['content-type']).toBe('image/png');
+    expect(image.rawPayload.equals(data)).toBe(true);
+    expect(await t.ctx.db.connection.collection('manualimages').countDocuments()).toBe(1);
+  });
+
+  it('confirms once through the signed link; a forged or missing signature is refused', async () => {
+    const sent = await manual().send(target({ kind: 'manual' }), textCard('text'), { reference: 'confirm-1' });
+    const taskId = (sent as { taskId: string }).taskId;
+    const confirmed: string[] = [];
+    t.ctx.manualTasks.onConfirm(async (task) => {
+      confirmed.push(task.reference);
+    });
+    const forged = await t.request(
+      'POST',
+      `/api/manual-tasks/${taskId}/confirm?sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`,
+    );
+    expect(forged.statusCode).toBe(403);
+    expect((await t.request('POST', `/api/manual-tasks/${taskId}/confirm`)).statusCode).toBe(400);
+    const sig = t.ctx.manualTasks.signature(taskId);
+    const first = await t.request('POST', `/api/manual-tasks/${taskId}/confirm?sig=${sig}`);
+    expect(first.json()).toMatchObject({ firstTime: true, confirmedAt: expect.any(String) });
+    const second = await t.request('POST', `/api/manual-tasks/${taskId}/confirm?sig=${sig}`);
+    expect(second.json()).toMatchObject({ firstTime: false, confirmedAt: first.json().confirmedAt });
+    expect(confirmed).toEqual(['confirm-1']);
+    expect(t.logs()).not.toContain(sig);
+  });
+
+  it('lists tasks to officers inside their scope only', async () => {
+    const { token } = await t.userToken('officer', TREE.countyB.code);
+    const list = await t.request('GET', '/api/manual-tasks', token);
+    expect(list.statusCode).toBe(200);
+    expect(list.json()).toEqual([]);
+    const { token: officerA } = await t.userToken('officer', TREE.townshipA.code);
+    expect((await t.request('GET', '/api/manual-tasks?open=true', officerA)).json().length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,27 @@
+// multipart/form-data uploads through app.inject, the way a browser sends a file.
+import { randomBytes } from 'node:crypto';
+import type { TestApp } from './app.js';
+
+export function upload(
+  t: TestApp,
+  url: string,
+  token: string,
+  filename: string,
+  data: Buffer,
+  mime = 'application/octet-stream',
+) {
+  const boundary = `----jingxun${randomBytes(8).toString('hex')}`;
+  const payload = Buffer.concat([
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${mime}\r\n\r\n`,
+    ),
+    data,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return t.app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload,
+  });
+}
