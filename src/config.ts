@@ -30,6 +30,12 @@ export interface Config {
   feishuBaseUrl: string;
   /** How long a channel send may take before it counts as timed out (uncertain). */
   channelTimeoutMs: number;
+  /** Local window in which normal-priority sends wait for the morning. */
+  quietHours: { start: string; end: string };
+  /** Sends in flight at once per worker process. */
+  workerConcurrency: number;
+  /** Attempts per delivery before a transient failure becomes final. */
+  maxAttempts: number;
 }
 
 export class ConfigError extends Error {
@@ -101,6 +107,15 @@ function baseUrl(env: Env, name: string, fallback: string): string {
   return url;
 }
 
+function quietHours(env: Env): { start: string; end: string } {
+  const raw = text(env, 'QUIET_HOURS', '22:00-07:00');
+  const match = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(raw);
+  if (!match) throw new ConfigError('QUIET_HOURS', `expected HH:MM-HH:MM (e.g. 22:00-07:00), got "${raw}"`);
+  const [start, end] = raw.split('-') as [string, string];
+  if (start === end) throw new ConfigError('QUIET_HOURS', 'start and end must differ');
+  return { start, end };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const host = text(env, 'HOST', '127.0.0.1');
@@ -133,6 +148,9 @@ export function loadConfig(env: Env = process.env): Config {
     dingtalkBaseUrl: baseUrl(env, 'DINGTALK_BASE_URL', 'https://oapi.dingtalk.com'),
     feishuBaseUrl: baseUrl(env, 'FEISHU_BASE_URL', 'https://open.feishu.cn'),
     channelTimeoutMs: integer(env, 'CHANNEL_TIMEOUT_MS', 10_000, 100, 120_000),
+    quietHours: quietHours(env),
+    workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 16, 1, 256),
+    maxAttempts: integer(env, 'MAX_ATTEMPTS', 6, 1, 50),
   };
 }
 

@@ -14,6 +14,11 @@ import { type Clock, systemClock } from './lib/clock.js';
 import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
+import { CampaignService } from './campaigns/service.js';
+import { deliveryControl } from './engine/control.js';
+import { DEFAULT_RETRY } from './engine/backoff.js';
+import { Dispatch } from './engine/dispatch.js';
+import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
 
@@ -31,6 +36,9 @@ export interface Context {
   audience: AudienceService;
   manualTasks: ManualTaskService;
   channels: ChannelRegistry;
+  campaigns: CampaignService;
+  /** The engine's view of the rooms above it (audience, notices, render, channels). */
+  dispatch: Dispatch;
 }
 
 export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
@@ -66,6 +74,36 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     clock,
     manualTasks,
   );
+  const campaigns = new CampaignService(
+    clock,
+    config.timeZone,
+    {
+      summarizeAudience: (scope, spec) => audience.totals(scope, spec),
+      findNotice: async (scope, noticeId) => {
+        const notice = await notices.get(scope, noticeId);
+        const sendable = notice.approvedVersion !== null && notice.status !== 'archived';
+        return {
+          id: notice.id,
+          title: notice.content.title,
+          category: notice.content.category,
+          status: sendable ? 'approved' : notice.status,
+        };
+      },
+      markNoticeRetracted: (noticeId) => notices.markRetracted(noticeId, clock.now()),
+    },
+    audit,
+  );
+  campaigns.attachDeliveryControl(deliveryControl(clock));
+  const dispatch = new Dispatch({
+    audience,
+    groups,
+    notices,
+    media,
+    channels,
+    rootScope: regions.rootScope(),
+    publicBaseUrl: config.publicBaseUrl,
+    timeZone: config.timeZone,
+  });
   return {
     config,
     db,
@@ -80,6 +118,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     audience,
     manualTasks,
     channels,
+    campaigns,
+    dispatch,
   };
 }
 
@@ -91,4 +131,20 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await syncIndexes(ctx.db.connection);
   await ctx.regions.ensureRoot();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
+}
+
+/** What the scheduler and the workers of this process need. */
+export function engineDeps(ctx: Context): EngineDeps {
+  return {
+    campaigns: ctx.campaigns,
+    regions: ctx.regions,
+    ports: ctx.dispatch,
+    clock: ctx.clock,
+    timeZone: ctx.config.timeZone,
+    quietHours: ctx.config.quietHours,
+    worker: {
+      concurrency: ctx.config.workerConcurrency,
+      retry: { ...DEFAULT_RETRY, maxAttempts: ctx.config.maxAttempts },
+    },
+  };
 }

@@ -2,7 +2,8 @@
 // the roles asked for: api | scheduler | worker | all (default).
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, processRole } from './config.js';
-import { createContext, prepareDatabase } from './context.js';
+import { createContext, engineDeps, prepareDatabase } from './context.js';
+import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
 
 function announceGeneratedPassword(username: string, password: string): void {
@@ -41,6 +42,18 @@ async function main(): Promise<void> {
 
   const generated = await prepareDatabase(ctx);
   if (generated) announceGeneratedPassword(config.adminUsername, generated);
+
+  const log = (part: string) => (error: unknown) =>
+    process.stderr.write(`[${part}] ${error instanceof Error ? error.message : String(error)}\n`);
+  if (role === 'all' || role === 'scheduler') {
+    const scheduler = new Scheduler(engineDeps(ctx));
+    stoppers.push(scheduler.start(log('scheduler')).stop);
+  }
+  if (role === 'all' || role === 'worker') {
+    const worker = createWorker(engineDeps(ctx));
+    worker.start();
+    stoppers.push(() => worker.stop());
+  }
 
   if (role === 'all' || role === 'api') {
     const app = await buildApp(ctx);

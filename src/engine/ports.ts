@@ -10,6 +10,8 @@ export interface PlannedGroup {
   groupName: string;
   channel: string;
   robotKey: string;
+  /** Sealed channel credentials, snapshotted so a send needs no group lookup. */
+  credentialsSealed: string;
   memberCount: number;
   villageCode: string;
   villageName: string;
@@ -35,7 +37,9 @@ export interface SendRequest {
   noticeId: string;
   cardStyle: string;
   groupId: string;
+  groupName: string;
   channel: string;
+  credentialsSealed: string;
   personal: { villageName: string; townshipName: string; officerName: string | null; officerPhone: string | null };
 }
 

@@ -175,7 +175,9 @@ export class Worker {
           noticeId: held.batch.noticeId,
           cardStyle: held.batch.cardStyle,
           groupId: item.groupId,
+          groupName: item.groupName,
           channel: item.channel,
+          credentialsSealed: item.credentialsSealed,
           personal: {
             villageName: item.villageName,
             townshipName: item.townshipName,

@@ -63,6 +63,8 @@ const noticeSchema = new mongoose.Schema(
     regionCode: { type: String, required: true },
     regionPath: { type: [String], required: true },
     status: { type: String, required: true, enum: NOTICE_STATUSES },
+    /** Set when a campaign that sent it was retracted (SPEC §3.8): never sent again. */
+    retractedAt: { type: Date, default: null },
     /** Number of the working copy in `content` (approved versions keep theirs in `versions`). */
     version: { type: Number, required: true },
     content: { type: contentSchema, required: true },

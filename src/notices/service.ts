@@ -398,8 +398,14 @@ export class NoticeService {
   async getApprovedVersion(scope: Scope, noticeId: string, version?: number): Promise<ApprovedNotice> {
     const doc = await this.load(scope, noticeId);
     if (doc.status === 'archived') throw new Conflict('通知已归档，不能再发送');
+    if (doc.retractedAt) throw new Conflict('通知已撤回，不能再发送');
     if (doc.approvedVersion == null) throw new Conflict('通知尚无审核通过的版本');
     return this.frozen(doc, version ?? doc.approvedVersion);
+  }
+
+  /** Marks a notice retracted (its campaign was retracted); set once, by whoever is first. */
+  async markRetracted(noticeId: string, at: Date): Promise<void> {
+    await NoticeModel.updateOne({ _id: objectId(noticeId), retractedAt: null }, { $set: { retractedAt: at } });
   }
 
   /** Any approved version, also of an archived notice (old versions stay readable). */

@@ -46,6 +46,8 @@ const itemSchema = new mongoose.Schema(
     channel: { type: String, required: true },
     /** Identifies the robot endpoint (hash of its credentials) for rate limiting. */
     robotKey: { type: String, required: true },
+    /** The group's channel credentials as of planning, sealed (AES-256-GCM); never exported. */
+    credentialsSealed: { type: String, required: true },
     memberCount: { type: Number, required: true },
     villageCode: { type: String, required: true },
     villageName: { type: String, default: '' },

@@ -1,0 +1,190 @@
+// The engine's ports, made of the real rooms: audience selection, notices, render and the
+// channel adapters. One delivery = render the card for its group, post it, classify.
+import type { AudienceService } from '../audience/selection.js';
+import type { GroupService } from '../audience/groups.js';
+import type { AudienceSpec } from '../campaigns/ports.js';
+import type { ChannelRegistry } from '../channels/registry.js';
+import type { ChannelKind, ChannelMessage, Outcome } from '../channels/types.js';
+import { DomainError } from '../lib/errors.js';
+import type { MediaStore } from '../media/store.js';
+import type { NoticeService } from '../notices/service.js';
+import type { Scope } from '../regions/scope.js';
+import {
+  CHANNEL_LIMITS,
+  type CardNotice,
+  type ChannelName,
+  ImageCardRenderer,
+  renderTextCard,
+  WECOM_IMAGE_MAX_BYTES,
+} from '../render/index.js';
+import { calendarDate, toCardNotice } from '../render/from-notice.js';
+import type { EnginePorts, PlannedGroup, SendRequest, SendResult } from './ports.js';
+import type { Window } from './rate-limit.js';
+
+export interface DispatchDeps {
+  audience: AudienceService;
+  groups: GroupService;
+  notices: NoticeService;
+  media: MediaStore;
+  channels: ChannelRegistry;
+  rootScope: Scope;
+  publicBaseUrl: string;
+  timeZone: string;
+  /** The tracked link for one group's card (tracking room); defaults to the notice page. */
+  linkFor?: (campaignId: string, groupId: string | null, noticeId: string) => string;
+}
+
+interface PreparedNotice {
+  card: CardNotice;
+  category: string;
+  pictureUrl: string | null;
+  photos: Buffer[];
+}
+
+const NOTICE_CACHE_MS = 10_000;
+/** Channels that take a picture file; the others show pictures only by URL. */
+const IMAGE_CHANNELS = new Set(['wecom', 'manual', 'webhook']);
+
+function toResult(outcome: Outcome): { result: SendResult; flag: boolean } {
+  switch (outcome.status) {
+    case 'sent':
+      return { result: outcome.taskId ? { status: 'awaiting' } : { status: 'sent' }, flag: false };
+    case 'retryable':
+      return {
+        result: {
+          status: 'retryable',
+          reason: `${outcome.code} ${outcome.message}`,
+          retryAfterMs: outcome.retryAfterMs,
+        },
+        flag: false,
+      };
+    case 'permanent':
+      return {
+        result: { status: 'permanent', reason: `${outcome.code} ${outcome.message}`, flagGroup: outcome.groupProblem },
+        flag: outcome.groupProblem,
+      };
+    case 'uncertain':
+      return { result: { status: 'uncertain', reason: `${outcome.code} ${outcome.message}` }, flag: false };
+  }
+}
+
+export class Dispatch implements EnginePorts {
+  private readonly notices = new Map<string, { at: number; value: Promise<PreparedNotice> }>();
+  private readonly images = new ImageCardRenderer({ cacheBytes: 64 * 1024 * 1024 });
+
+  constructor(private readonly deps: DispatchDeps) {}
+
+  private link(campaignId: string, groupId: string | null, noticeId: string): string {
+    return this.deps.linkFor?.(campaignId, groupId, noticeId) ?? `${this.deps.publicBaseUrl}/n/${noticeId}`;
+  }
+
+  async *selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]> {
+    const { recipientsOf: _, ...selection } = spec;
+    for await (const members of this.deps.audience.selectedGroupBatches(scope, selection, { batchSize: 500 })) {
+      yield members.map((member) => ({
+        groupId: member.groupId,
+        groupName: member.groupName,
+        channel: member.channelKind,
+        robotKey: member.robotKey,
+        credentialsSealed: this.deps.groups.sealCredentials(member.credentials),
+        memberCount: member.memberCount,
+        villageCode: member.regionCode,
+        villageName: member.villageName,
+        countyCode: member.countyCode ?? member.regionPath[3] ?? member.regionCode,
+        townshipCode: member.townshipCode ?? member.regionPath[4] ?? member.regionCode,
+        townshipName: member.townshipName ?? '',
+        townshipPath: member.regionPath.slice(0, 5),
+        officerName: member.officer?.name ?? null,
+        officerPhone: member.officer?.phone ?? null,
+      }));
+    }
+  }
+
+  private prepared(noticeId: string): Promise<PreparedNotice> {
+    const cached = this.notices.get(noticeId);
+    if (cached && Date.now() - cached.at < NOTICE_CACHE_MS) return cached.value;
+    const value = (async () => {
+      const approved = await this.deps.notices.getApprovedVersion(this.deps.rootScope, noticeId);
+      const picture = approved.content.media[0]?.sha256 ?? approved.content.video?.posterSha256 ?? null;
+      const file = picture ? await this.deps.media.read(picture) : null;
+      return {
+        card: toCardNotice(approved.content, calendarDate(approved.approvedAt, this.deps.timeZone)),
+        category: approved.content.category,
+        pictureUrl: picture ? `${this.deps.publicBaseUrl}/media/${picture}` : null,
+        photos: file ? [file.data] : [],
+      };
+    })();
+    value.catch(() => this.notices.delete(noticeId));
+    this.notices.set(noticeId, { at: Date.now(), value });
+    return value;
+  }
+
+  async noticeSendable(noticeId: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+    try {
+      await this.prepared(noticeId);
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof DomainError) return { ok: false, reason: error.message };
+      throw error;
+    }
+  }
+
+  async noticeCategory(noticeId: string): Promise<string> {
+    return (await this.prepared(noticeId)).category;
+  }
+
+  rateLimits(channel: string): readonly Window[] {
+    return this.deps.channels.adapterFor(channel as ChannelKind).rateLimits;
+  }
+
+  async flagGroup(groupId: string, reason: string): Promise<void> {
+    await this.deps.groups.flagGroup(groupId, reason);
+  }
+
+  private async message(request: SendRequest, notice: PreparedNotice): Promise<ChannelMessage> {
+    const channel = request.channel as ChannelName;
+    const limits = CHANNEL_LIMITS[channel] ?? CHANNEL_LIMITS.wecom;
+    const personal = request.personal;
+    if (request.cardStyle === 'image' && IMAGE_CHANNELS.has(channel)) {
+      // The QR code tracks per campaign: a per-group link would make every card's shared part unique.
+      const link = this.link(request.campaignId, null, request.noticeId);
+      const image = await this.images.render(
+        { notice: notice.card, link, photos: notice.photos, personal },
+        { format: 'png', maxBytes: limits.image ?? WECOM_IMAGE_MAX_BYTES },
+      );
+      return { type: 'image', image: { data: image.data, mime: image.mime, title: notice.card.title, url: link } };
+    }
+    const format = request.cardStyle === 'text' ? 'text' : channel === 'wecom' ? 'markdown' : 'link';
+    const card = renderTextCard(
+      {
+        notice: notice.card,
+        link: this.link(request.campaignId, request.groupId, request.noticeId),
+        pictureUrl: notice.pictureUrl,
+        personal,
+      },
+      format,
+      { maxBytes: limits[format] },
+    );
+    return { type: 'text', card };
+  }
+
+  async send(request: SendRequest, signal: AbortSignal): Promise<SendResult> {
+    const notice = await this.prepared(request.noticeId);
+    const message = await this.message(request, notice);
+    const adapter = this.deps.channels.adapterFor(request.channel as ChannelKind);
+    const outcome = await adapter.send(
+      {
+        groupId: request.groupId,
+        groupName: request.groupName,
+        credentials: this.deps.groups.openCredentials(request.credentialsSealed),
+        regionPath: [],
+        officer: request.personal.officerName
+          ? { name: request.personal.officerName, phone: request.personal.officerPhone }
+          : null,
+      },
+      message,
+      { signal, reference: request.deliveryId },
+    );
+    return toResult(outcome).result;
+  }
+}

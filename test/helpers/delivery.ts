@@ -1,0 +1,104 @@
+// A county with robot doubles, an approved notice and a campaign workflow, for engine tests.
+// The engine parts are driven directly (tick, drain) so tests never sleep for the scheduler.
+import { RobotDoubles } from '../../src/channels/doubles/server.js';
+import { engineDeps } from '../../src/context.js';
+import { Scheduler, createWorker } from '../../src/engine/runner.js';
+import type { Worker } from '../../src/engine/worker.js';
+import type { Clock } from '../../src/lib/clock.js';
+import { type TestApp, startTestApp } from './app.js';
+import { groupBody } from './groups.js';
+import { noticeBody } from './notices.js';
+import { TREE, createRegionTree } from './regions.js';
+
+export interface DeliveryWorld {
+  t: TestApp;
+  doubles: RobotDoubles;
+  editor: string;
+  reviewer: string;
+  scheduler: Scheduler;
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+export async function startDeliveryWorld(options: { clock?: Clock; env?: Record<string, string> } = {}) {
+  const doubles = await new RobotDoubles({ clock: options.clock, dingtalkPenaltyMs: 2_000 }).start();
+  const t = await startTestApp({
+    clock: options.clock,
+    env: {
+      WECOM_BASE_URL: doubles.url,
+      DINGTALK_BASE_URL: doubles.url,
+      FEISHU_BASE_URL: doubles.url,
+      CHANNEL_TIMEOUT_MS: '1500',
+      ...options.env,
+    },
+  });
+  await createRegionTree(t);
+  const editor = (await t.userToken('editor', TREE.countyA.code)).token;
+  const reviewer = (await t.userToken('reviewer', TREE.countyA.code)).token;
+  const deps = engineDeps(t.ctx);
+  const world: DeliveryWorld = {
+    t,
+    doubles,
+    editor,
+    reviewer,
+    scheduler: new Scheduler(deps),
+    worker: createWorker({ ...deps, worker: { ...deps.worker, pollMs: 10, maxInlineWaitMs: 0 } }),
+    async close() {
+      await t.close();
+      await doubles.close();
+    },
+  };
+  return world;
+}
+
+async function ok(response: { statusCode: number; body: string; json(): unknown }, expected = 200) {
+  if (response.statusCode !== expected)
+    throw new Error(`expected ${expected}, got ${response.statusCode}: ${response.body}`);
+  return response.json() as { id: string } & Record<string, unknown>;
+}
+
+/** A notice written by the editor and approved by the reviewer. */
+export async function approvedNotice(w: DeliveryWorld, overrides: Record<string, unknown> = {}): Promise<string> {
+  const notice = await ok(await w.t.request('POST', '/api/notices', w.editor, noticeBody(overrides)), 201);
+  await ok(await w.t.request('POST', `/api/notices/${notice.id}/submit`, w.editor));
+  await ok(await w.t.request('POST', `/api/notices/${notice.id}/approve`, w.reviewer, {}));
+  return notice.id;
+}
+
+/** Groups with WeCom robots registered at the doubles; returns their ids and keys. */
+export async function wecomGroups(w: DeliveryWorld, count: number, regionCode: string = TREE.villageA.code) {
+  const groups: { id: string; key: string; memberCount: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = `robot-${regionCode}-${i}-${Math.random().toString(36).slice(2, 8)}`;
+    w.doubles.addRobot({ platform: 'wecom', key });
+    const memberCount = 50 + i;
+    const group = await ok(
+      await w.t.request(
+        'POST',
+        '/api/groups',
+        w.t.adminToken,
+        groupBody({ regionCode, channel: { kind: 'wecom', key }, memberCount }),
+      ),
+      201,
+    );
+    groups.push({ id: group.id, key, memberCount });
+  }
+  return groups;
+}
+
+/** A campaign by the editor, submitted and approved by the reviewer. */
+export async function approvedCampaign(w: DeliveryWorld, body: Record<string, unknown>): Promise<string> {
+  const campaign = await ok(await w.t.request('POST', '/api/campaigns', w.editor, body), 201);
+  await ok(await w.t.request('POST', `/api/campaigns/${campaign.id}/submit`, w.editor));
+  await ok(await w.t.request('POST', `/api/campaigns/${campaign.id}/approve`, w.reviewer));
+  return campaign.id;
+}
+
+/** Ticks the scheduler and drains the work list until nothing is due. */
+export async function runUntilIdle(w: DeliveryWorld, rounds = 50): Promise<void> {
+  await w.scheduler.tick();
+  for (let i = 0; i < rounds; i++) {
+    const handled = await w.worker.drainOnce();
+    if (handled === 0) return;
+  }
+}
