@@ -81,12 +81,15 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       summarizeAudience: (scope, spec) => audience.totals(scope, spec),
       findNotice: async (scope, noticeId) => {
         const notice = await notices.get(scope, noticeId);
-        const sendable = notice.approvedVersion !== null && notice.status !== 'archived';
+        const problem = await notices.getApprovedVersion(scope, noticeId).then(
+          () => null,
+          (error: Error) => error.message,
+        );
         return {
           id: notice.id,
           title: notice.content.title,
           category: notice.content.category,
-          status: sendable ? 'approved' : notice.status,
+          problem,
         };
       },
       markNoticeRetracted: (noticeId) => notices.markRetracted(noticeId, clock.now()),

@@ -24,7 +24,8 @@ export interface NoticeSummary {
   id: string;
   title: string;
   category: string;
-  status: string;
+  /** Why it cannot be sent now (not approved, archived, retracted), or null when it can. */
+  problem: string | null;
 }
 
 export interface CampaignPorts {

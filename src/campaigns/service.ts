@@ -253,7 +253,7 @@ export class CampaignService {
     if (current.authorId === by.id) throw new Forbidden('不能审核自己创建的活动，请由其他审核人员审核');
     if (current.status !== 'in_review') throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能审核`);
     const notice = await this.ports.findNotice(by.scope, current.noticeId);
-    if (notice.status !== 'approved') throw new Conflict('活动所用的通告尚未审核通过');
+    if (notice.problem) throw new Conflict(`活动所用的通告不能发送：${notice.problem}`);
     const now = this.clock.now();
     const nextRunAt = firstRunAt(toSchedule(current.schedule), now, this.timeZone);
     if (!nextRunAt) throw new Conflict('活动的发送时间都已过去，请修改计划');
@@ -289,31 +289,34 @@ export class CampaignService {
     );
   }
 
+  /** Pausing holds deliveries not yet sent, also of a campaign whose last run is planned. */
   async pause(by: Principal, id: string, ip?: string): Promise<Campaign> {
-    const campaign = await this.transition(by, id, ['approved'], { status: 'paused' }, 'campaign.pause', ip);
+    const campaign = await this.transition(
+      by,
+      id,
+      ['approved', 'completed'],
+      { status: 'paused' },
+      'campaign.pause',
+      ip,
+    );
     await this.control().hold(id, true);
     return campaign;
   }
 
   async resume(by: Principal, id: string, ip?: string): Promise<Campaign> {
     const current = await this.load(by.scope, id);
-    if (current.status !== 'paused')
+    if (current.status !== 'paused') {
       throw new Conflict(`活动当前为“${statusLabel(current.status)}”，只有已暂停的活动可以恢复`);
+    }
     const now = this.clock.now();
     const schedule = toSchedule(current.schedule);
-    // Runs missed while paused are not made up; a one-off that was due runs now.
+    // Cron runs missed while paused are not made up; a one-off that fell due runs now.
     const nextRunAt =
       current.nextRunAt && schedule.kind === 'cron' && current.nextRunAt < now
         ? firstRunAt(schedule, now, this.timeZone)
-        : current.nextRunAt;
-    const campaign = await this.transition(
-      by,
-      id,
-      ['paused'],
-      { status: nextRunAt || current.nextRunAt === null ? 'approved' : 'completed', nextRunAt: nextRunAt ?? null },
-      'campaign.resume',
-      ip,
-    );
+        : (current.nextRunAt ?? null);
+    const status = nextRunAt ? 'approved' : 'completed';
+    const campaign = await this.transition(by, id, ['paused'], { status, nextRunAt }, 'campaign.resume', ip);
     await this.control().hold(id, false);
     return campaign;
   }
@@ -322,7 +325,8 @@ export class CampaignService {
     const campaign = await this.transition(
       by,
       id,
-      ['draft', 'in_review', 'approved', 'paused'],
+      // A completed campaign may still have deliveries waiting (quiet hours, retries).
+      ['draft', 'in_review', 'approved', 'paused', 'completed'],
       { status: 'cancelled', nextRunAt: null },
       'campaign.cancel',
       ip,

@@ -61,7 +61,7 @@ export async function writeBatch(
   held: HeldBatch,
   items: BatchItem[],
   now: Date,
-  options: { release: boolean; renewMs?: number },
+  options: { release: boolean; renewMs?: number; notBefore?: Date },
 ): Promise<boolean> {
   const id = held.batch._id;
   if (await leaseTakenOver(leaseKey(id), held.lease.epoch)) return false;
@@ -82,10 +82,11 @@ export async function writeBatch(
   held.lease = { epoch: held.lease.epoch, until };
   if (!options.release) return true;
   if (dueAt) {
+    const next = options.notBefore && options.notBefore > dueAt ? options.notBefore : dueAt;
     await QueueEntryModel.updateOne(
       { _id: id },
       {
-        $set: { dueAt, rank: held.batch.priority === 'urgent' ? 0 : 1, campaignId: held.batch.campaignId },
+        $set: { dueAt: next, rank: held.batch.priority === 'urgent' ? 0 : 1, campaignId: held.batch.campaignId },
       },
       { upsert: true },
     );

@@ -101,10 +101,9 @@ export class Worker {
       return;
     }
     if (campaign!.status === 'paused') {
-      const later = new Date(this.clock.now().getTime() + PAUSE_RECHECK_MS);
-      for (const item of items)
-        if (item.status === 'pending' && (item.nextAt ?? new Date(0)) < later) item.nextAt = later;
-      await writeBatch(held, items, this.clock.now(), { release: true });
+      // Items keep their due times; the batch is looked at again later (resume pulls it forward).
+      const notBefore = new Date(this.clock.now().getTime() + PAUSE_RECHECK_MS);
+      await writeBatch(held, items, this.clock.now(), { release: true, notBefore });
       return;
     }
     const sendable = await this.ports.noticeSendable(held.batch.noticeId);
