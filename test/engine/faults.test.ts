@@ -1,0 +1,151 @@
+// Channel faults and crashes, driven in process with real doubles: transient failures are
+// retried within the policy, permanent ones fail fast and flag the group, a post that may
+// have happened is marked uncertain and never repeated, and a batch whose holder died is
+// taken over without a second send.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GroupModel } from '../../src/audience/model.js';
+import { claimAttempts, claimBatch, deliveryId, dueBatchIds } from '../../src/engine/queue.js';
+import { fixedClock } from '../../src/lib/clock.js';
+import { DeliveryBatchModel } from '../../src/tracking/model.js';
+import {
+  type DeliveryWorld,
+  approvedCampaign,
+  approvedNotice,
+  runUntilIdle,
+  startDeliveryWorld,
+  wecomGroups,
+} from '../helpers/delivery.js';
+import { TREE } from '../helpers/regions.js';
+
+const clock = fixedClock('2026-11-29T02:00:00Z');
+const audience = (groups: string[]) => ({
+  regions: [],
+  tags: [],
+  groups,
+  excludeRegions: [],
+  excludeTags: [],
+  excludeGroups: [],
+});
+
+async function items(campaignId: string) {
+  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
+}
+
+/** Advances the clock past every retry and drains, until nothing is pending. */
+async function runWithRetries(w: DeliveryWorld, campaignId: string) {
+  await runUntilIdle(w);
+  for (let i = 0; i < 10 && (await items(campaignId)).some((x) => x.status === 'pending'); i++) {
+    clock.advance(11 * 60_000);
+    await runUntilIdle(w);
+  }
+}
+
+describe('faults and crashes', () => {
+  let w: DeliveryWorld;
+  let noticeId: string;
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+    noticeId = await approvedNotice(w);
+  });
+  afterAll(() => w.close());
+
+  const campaign = (groupIds: string[], title: string) =>
+    approvedCampaign(w, {
+      title,
+      noticeId,
+      audience: audience(groupIds),
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+
+  it('retries 5xx answers until each group has the message exactly once', async () => {
+    const groups = await wecomGroups(w, 5);
+    w.doubles.fault({ fault: { type: 'http-error', status: 502 }, platform: 'wecom', times: 6 });
+    const id = await campaign(
+      groups.map((g) => g.id),
+      '重试',
+    );
+    await runWithRetries(w, id);
+    for (const group of groups) expect(w.doubles.received({ robot: group.key })).toHaveLength(1);
+    const settled = await items(id);
+    expect(settled.every((i) => i.status === 'sent')).toBe(true);
+    expect(settled.some((i) => i.attempts > 1)).toBe(true);
+  });
+
+  it('fails fast on a removed robot and flags its group, without retrying', async () => {
+    const [gone] = await wecomGroups(w, 1);
+    w.doubles.removeRobot('wecom', gone!.key);
+    const callsBefore = w.doubles.calls;
+    const id = await campaign([gone!.id], '机器人已移除');
+    await runWithRetries(w, id);
+    const [item] = await items(id);
+    expect(item).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(item!.lastError).toContain('93000');
+    expect(w.doubles.calls - callsBefore).toBe(1);
+    expect((await GroupModel.findById(gone!.id).lean())?.flaggedAt).toBeTruthy();
+  });
+
+  it('marks a send whose connection closed after the robot recorded it as uncertain, and does not repeat it', async () => {
+    const [group] = await wecomGroups(w, 1);
+    w.doubles.fault({ fault: { type: 'close-after-record' }, robot: group!.key, times: 1 });
+    const id = await campaign([group!.id], '不确定');
+    await runWithRetries(w, id);
+    const [item] = await items(id);
+    expect(item!.status).toBe('uncertain');
+    expect(w.doubles.received({ robot: group!.key })).toHaveLength(1);
+  });
+
+  it('takes over a batch whose worker died mid-send: claimed attempts become uncertain, the rest are sent once', async () => {
+    const groups = await wecomGroups(w, 6);
+    const id = await campaign(
+      groups.map((g) => g.id),
+      '接管',
+    );
+    await w.scheduler.tick();
+    // A worker that claimed the batch and the first two attempts, then died.
+    const [batchId] = await dueBatchIds(clock.now(), 50).then((ids) => ids.filter((b) => b.includes(id)));
+    const dead = await claimBatch(batchId!, 'dead-worker', clock.now());
+    expect(dead).not.toBeNull();
+    const doomed = dead!.batch.items.slice(0, 2);
+    await claimAttempts(
+      doomed.map((item) => ({ deliveryId: deliveryId(dead!.batch.occurrenceId, item.groupId), attempt: 1 })),
+      'dead-worker',
+      clock.now(),
+    );
+    // Nobody takes the batch while the dead worker's lease runs.
+    expect(await w.worker.drainOnce()).toBe(0);
+    clock.advance(61_000);
+    await runUntilIdle(w);
+    const settled = await items(id);
+    const doomedIds = new Set(doomed.map((d) => d.groupId));
+    for (const item of settled) {
+      expect(item.status).toBe(doomedIds.has(item.groupId) ? 'uncertain' : 'sent');
+    }
+    for (const group of groups) {
+      expect(w.doubles.received({ robot: group.key }).length).toBe(doomedIds.has(group.id) ? 0 : 1);
+    }
+  });
+
+  it('keeps within WeCom’s 20 posts a minute when many groups share one robot', async () => {
+    const key = 'shared-robot-for-a-town';
+    w.doubles.addRobot({ platform: 'wecom', key });
+    const ids: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
+        name: `共享机器人群${i}`,
+        regionCode: TREE.villageA.code,
+        channel: { kind: 'wecom', key },
+        memberCount: 10,
+      });
+      ids.push(created.json().id);
+    }
+    const id = await campaign(ids, '共享机器人');
+    await runUntilIdle(w);
+    expect(w.doubles.received({ robot: key })).toHaveLength(20);
+    expect((await items(id)).filter((i) => i.status === 'pending')).toHaveLength(5);
+    clock.advance(61_000);
+    await runUntilIdle(w);
+    expect(w.doubles.received({ robot: key })).toHaveLength(25);
+    expect((await items(id)).every((i) => i.status === 'sent' && i.attempts === 1)).toBe(true);
+  });
+});
