@@ -36,6 +36,10 @@ export interface Config {
   workerConcurrency: number;
   /** Attempts per delivery before a transient failure becomes final. */
   maxAttempts: number;
+  /** First retry delay; each further one doubles (with jitter), up to 10 minutes. */
+  retryBaseMs: number;
+  /** How long a worker's hold on a batch lasts without renewal: a dead worker's batches wait this long. */
+  leaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -151,6 +155,8 @@ export function loadConfig(env: Env = process.env): Config {
     quietHours: quietHours(env),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 16, 1, 256),
     maxAttempts: integer(env, 'MAX_ATTEMPTS', 6, 1, 50),
+    retryBaseMs: integer(env, 'RETRY_BASE_MS', 5_000, 10, 600_000),
+    leaseMs: integer(env, 'LEASE_SECONDS', 60, 2, 3600) * 1000,
   };
 }
 

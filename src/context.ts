@@ -147,7 +147,8 @@ export function engineDeps(ctx: Context): EngineDeps {
     quietHours: ctx.config.quietHours,
     worker: {
       concurrency: ctx.config.workerConcurrency,
-      retry: { ...DEFAULT_RETRY, maxAttempts: ctx.config.maxAttempts },
+      retry: { ...DEFAULT_RETRY, maxAttempts: ctx.config.maxAttempts, baseMs: ctx.config.retryBaseMs },
+      leaseMs: ctx.config.leaseMs,
     },
   };
 }

@@ -11,6 +11,8 @@ export interface FerretDbOptions {
   /** SQLite files live here; unset: in-memory storage (tests). */
   dataDir?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** A fixed port (a restart on the same address); default a free one. */
+  port?: number;
 }
 
 export interface RunningFerretDb {
@@ -94,7 +96,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
   const pidFile = options.dataDir ? join(options.dataDir, 'ferretdb.pid') : undefined;
   if (pidFile) await stopOrphan(pidFile);
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const sqliteUrl = options.dataDir ? `file:${options.dataDir}/` : 'file:./?mode=memory';
   const child = spawn(
     options.binary,

@@ -11,7 +11,7 @@ export interface HeldBatch {
   lease: Lease;
 }
 
-export const LEASE_MS = 60_000;
+export const DEFAULT_LEASE_MS = 60_000;
 
 const leaseKey = (batchId: string) => `batch:${batchId}`;
 
@@ -30,14 +30,19 @@ export async function nextDueAt(): Promise<Date | null> {
 }
 
 /** Takes a batch's lease, or null when another live worker holds it. */
-export async function claimBatch(batchId: string, owner: string, now: Date): Promise<HeldBatch | null> {
+export async function claimBatch(
+  batchId: string,
+  owner: string,
+  now: Date,
+  leaseMs = DEFAULT_LEASE_MS,
+): Promise<HeldBatch | null> {
   const batch = await DeliveryBatchModel.findById(batchId).lean<BatchDoc & { _id: string }>();
   if (!batch) {
     await QueueEntryModel.deleteOne({ _id: batchId });
     return null;
   }
   const current = batch.lease?.until ? { epoch: batch.lease.epoch, until: batch.lease.until } : null;
-  const lease = await acquireLease(leaseKey(batchId), current, owner, now, LEASE_MS);
+  const lease = await acquireLease(leaseKey(batchId), current, owner, now, leaseMs);
   if (!lease) return null;
   await DeliveryBatchModel.updateOne({ _id: batchId }, { $set: { lease: { ...lease, owner } } });
   return { batch: { ...batch, lease: { ...lease, owner } }, lease };
@@ -65,7 +70,7 @@ export async function writeBatch(
 ): Promise<boolean> {
   const id = held.batch._id;
   if (await leaseTakenOver(leaseKey(id), held.lease.epoch)) return false;
-  const until = options.release ? now : new Date(now.getTime() + (options.renewMs ?? LEASE_MS));
+  const until = options.release ? now : new Date(now.getTime() + (options.renewMs ?? DEFAULT_LEASE_MS));
   const dueAt = earliestDue(items);
   await DeliveryBatchModel.updateOne(
     { _id: id },

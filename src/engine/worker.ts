@@ -10,7 +10,7 @@ import type { Clock } from '../lib/clock.js';
 import type { BatchItem } from '../tracking/model.js';
 import { DEFAULT_RETRY, type RetryPolicy, retryDelayMs } from './backoff.js';
 import type { EnginePorts, SendResult } from './ports.js';
-import { type HeldBatch, claimAttempts, claimBatch, deliveryId, dueBatchIds, writeBatch } from './queue.js';
+import { type HeldBatch, attemptKey, claimAttempts, claimBatch, deliveryId, dueBatchIds, writeBatch } from './queue.js';
 import { RobotRateLimiter } from './rate-limit.js';
 
 export interface WorkerSettings {
@@ -25,6 +25,8 @@ export interface WorkerSettings {
   pollMs: number;
   /** A wait for a robot's window longer than this leaves the delivery for later. */
   maxInlineWaitMs: number;
+  /** Hold on a batch; renewed at each checkpoint. */
+  leaseMs: number;
 }
 
 export const DEFAULT_WORKER: WorkerSettings = {
@@ -35,9 +37,9 @@ export const DEFAULT_WORKER: WorkerSettings = {
   quietHours: { start: '22:00', end: '07:00' },
   pollMs: 500,
   maxInlineWaitMs: 3_000,
+  leaseMs: 60_000,
 };
 
-const CHECKPOINT_MS = 2_000;
 const PAUSE_RECHECK_MS = 30_000;
 
 export class Worker {
@@ -78,7 +80,7 @@ export class Worker {
     let handled = 0;
     const lanes = Array.from({ length: this.settings.parallelBatches }, async () => {
       while (ordered.length && !this.stopping) {
-        const held = await claimBatch(ordered.shift()!, this.id, this.clock.now());
+        const held = await claimBatch(ordered.shift()!, this.id, this.clock.now(), this.settings.leaseMs);
         if (held) {
           handled += 1;
           await this.processBatch(held);
@@ -117,50 +119,80 @@ export class Worker {
     await this.sendDue(held, items);
   }
 
+  /** Leaves `item` for later when its robot's window is full; true when it may go now. */
+  private async passRateLimit(item: BatchItem): Promise<boolean> {
+    const windows = this.ports.rateLimits(item.channel);
+    const wait = this.limiter.reserve(item.robotKey, windows, this.clock.now().getTime());
+    if (wait === 0) return true;
+    if (wait <= this.settings.maxInlineWaitMs) {
+      await new Promise((r) => setTimeout(r, wait));
+      if (this.limiter.reserve(item.robotKey, windows, this.clock.now().getTime()) === 0) return true;
+    }
+    item.nextAt = new Date(this.clock.now().getTime() + Math.max(wait, 1_000));
+    return false;
+  }
+
+  /**
+   * Claims the next attempt of up to `concurrency` due deliveries in one insert. A delivery
+   * whose attempt someone else already claimed (a worker that died holding this batch) may
+   * have been posted: it is marked uncertain, never sent again.
+   */
+  private async claimWave(occurrenceId: string, pending: BatchItem[]): Promise<BatchItem[]> {
+    const wave: BatchItem[] = [];
+    while (pending.length && wave.length < this.settings.concurrency) {
+      const item = pending.shift()!;
+      if (await this.passRateLimit(item)) wave.push(item);
+    }
+    const keyOf = (item: BatchItem) => ({
+      deliveryId: deliveryId(occurrenceId, item.groupId),
+      attempt: item.attempts + 1,
+    });
+    const won = await claimAttempts(wave.map(keyOf), this.id, this.clock.now());
+    const ready: BatchItem[] = [];
+    for (const item of wave) {
+      const key = keyOf(item);
+      item.attempts = key.attempt;
+      if (won.has(attemptKey(key.deliveryId, key.attempt))) {
+        item.status = 'sending';
+        ready.push(item);
+      } else {
+        Object.assign(item, { status: 'uncertain', lastError: '接管时发现未确认的发送（可能已发出）', nextAt: null });
+      }
+    }
+    return ready;
+  }
+
   private async sendDue(held: HeldBatch, items: BatchItem[]): Promise<void> {
     const now = () => this.clock.now();
-    const due = items.filter((item) => item.status === 'pending' && (item.nextAt ?? new Date(0)) <= now());
+    const pending = items.filter((item) => item.status === 'pending' && (item.nextAt ?? new Date(0)) <= now());
+    const ready: BatchItem[] = [];
+    let claiming: Promise<void> | null = null;
     let lastCheckpoint = Date.now();
     let lost = false;
-    const queue = [...due];
 
-    const sendOne = async (item: BatchItem): Promise<void> => {
-      const id = deliveryId(held.batch.occurrenceId, item.groupId);
-      const wait = this.limiter.reserve(item.robotKey, this.ports.rateLimits(item.channel), now().getTime());
-      if (wait > this.settings.maxInlineWaitMs) {
-        item.nextAt = new Date(now().getTime() + wait);
-        return;
-      }
-      if (wait > 0) {
-        await new Promise((r) => setTimeout(r, wait));
-        if (this.limiter.reserve(item.robotKey, this.ports.rateLimits(item.channel), now().getTime()) > 0) {
-          item.nextAt = new Date(now().getTime() + wait);
-          return;
+    const lane = async () => {
+      while (!lost) {
+        if (ready.length === 0) {
+          if (pending.length === 0) return;
+          claiming ??= this.claimWave(held.batch.occurrenceId, pending)
+            .then((claimed) => void ready.push(...claimed))
+            .finally(() => {
+              claiming = null;
+            });
+          await claiming;
+          continue;
         }
-      }
-      const attempt = item.attempts + 1;
-      const won = await claimAttempts([{ deliveryId: id, attempt }], this.id, now());
-      item.attempts = attempt;
-      if (!won.size) {
-        // Someone (a worker that died or lost its lease) started this attempt: it may have posted.
-        Object.assign(item, { status: 'uncertain', lastError: '接管时发现未确认的发送（可能已发出）', nextAt: null });
-        return;
-      }
-      item.status = 'sending';
-      const result = await this.send(held, item, id);
-      this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
-    };
-
-    const lanes = Array.from({ length: Math.min(this.settings.concurrency, queue.length) }, async () => {
-      while (queue.length && !lost) {
-        await sendOne(queue.shift()!);
-        if (Date.now() - lastCheckpoint > CHECKPOINT_MS) {
+        const item = ready.shift()!;
+        const result = await this.send(held, item, deliveryId(held.batch.occurrenceId, item.groupId));
+        this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
+        // Checkpoint (and renew the lease) well before it could run out.
+        if (Date.now() - lastCheckpoint > Math.min(2_000, this.settings.leaseMs / 3)) {
           lastCheckpoint = Date.now();
-          lost = !(await writeBatch(held, snapshot(items), now(), { release: false }));
+          lost = !(await writeBatch(held, snapshot(items), now(), { release: false, renewMs: this.settings.leaseMs }));
         }
       }
-    });
-    await Promise.all(lanes);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, pending.length) }, lane));
     if (!lost) await writeBatch(held, snapshot(items), now(), { release: true });
   }
 

@@ -1,0 +1,154 @@
+// npm run bench:fanout [-- --groups=50000 --agenda-jobs=5000]
+// Plans and dispatches one campaign to N demo groups (default: the 50,000-group demo
+// province) against the local robot doubles, then runs a subset of the same deliveries as
+// one Agenda job each (the established MongoDB job scheduler) on the same database and
+// doubles, and compares. Ends with one JSON line.
+import { Agenda } from 'agenda';
+import { MongoBackend } from '@agendajs/mongo-backend';
+import { Scheduler, createWorker } from '../src/engine/runner.js';
+import { engineDeps } from '../src/context.js';
+import type { SendRequest } from '../src/engine/ports.js';
+import { deliveryId } from '../src/engine/queue.js';
+import { DeliveryBatchModel } from '../src/tracking/model.js';
+import { approvedProvinceCampaign, provinceStaff, startWorld } from '../scripts/engine-world.js';
+
+function flag(name: string, fallback: number): number {
+  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  return raw ? Number(raw) : fallback;
+}
+
+const log = (line: string) => process.stdout.write(`[bench:fanout] ${line}\n`);
+let peakRss = 0;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 200);
+
+async function main() {
+  const groups = flag('groups', 50_000);
+  const agendaJobs = Math.min(flag('agenda-jobs', 5_000), groups);
+  const world = await startWorld({ groups, log, env: { WORKER_CONCURRENCY: '32' } });
+  try {
+    const staff = await provinceStaff(world);
+    const { campaignId } = await approvedProvinceCampaign(world, staff, { title: '全省防诈骗集中推送' });
+    const deps = engineDeps(world.ctx);
+
+    log('planning…');
+    let started = performance.now();
+    await new Scheduler(deps).tick();
+    const planS = (performance.now() - started) / 1000;
+    const planned = (await DeliveryBatchModel.find({ campaignId }, { 'counts.total': 1 }).lean()).reduce(
+      (sum, b) => sum + (b.counts?.total ?? 0),
+      0,
+    );
+    log(`planned ${planned} deliveries in ${planS.toFixed(1)} s`);
+
+    log('dispatching…');
+    const worker = createWorker({ ...deps, worker: { ...deps.worker, parallelBatches: 4, pollMs: 50 } });
+    started = performance.now();
+    let lastShown = 0;
+    for (;;) {
+      const handled = await worker.drainOnce();
+      const done = world.doubles.received().length;
+      if (performance.now() - lastShown > 5_000) {
+        lastShown = performance.now();
+        log(`  ${done} robot posts so far (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+      }
+      if (handled === 0) {
+        const batches = await DeliveryBatchModel.find({ campaignId }, { 'counts.pending': 1 }).lean();
+        if (batches.every((b) => (b.counts?.pending ?? 0) === 0)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    const dispatchS = (performance.now() - started) / 1000;
+    const items = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) =>
+      b.items.map((item) => ({ ...item, occurrenceId: b.occurrenceId, cardStyle: b.cardStyle, noticeId: b.noticeId })),
+    );
+    const received = world.doubles.received();
+    const perRobot = new Map<string, number>();
+    for (const message of received) perRobot.set(message.robot, (perRobot.get(message.robot) ?? 0) + 1);
+    const duplicates = [...perRobot.values()].filter((n) => n > 1).length;
+    const finalStatuses = new Set(['sent', 'awaiting']);
+    const lost = groups - items.filter((i) => finalStatuses.has(i.status)).length;
+    const deliveriesPerS = items.length / dispatchS;
+    const byStatus: Record<string, number> = {};
+    for (const item of items) byStatus[item.status] = (byStatus[item.status] ?? 0) + 1;
+    log(`statuses ${JSON.stringify(byStatus)}`);
+    for (const item of items.filter((i) => !finalStatuses.has(i.status)).slice(0, 5)) {
+      log(`  not delivered: ${item.channel} ${item.status} attempts=${item.attempts} ${item.lastError ?? ''}`);
+    }
+    log(
+      `dispatched ${items.length} in ${dispatchS.toFixed(1)} s (${deliveriesPerS.toFixed(0)}/s), lost ${lost}, duplicates ${duplicates}`,
+    );
+
+    log(`Agenda: ${agendaJobs} jobs, one per delivery, same database and doubles…`);
+    world.doubles.reset();
+    const agenda = new Agenda({
+      backend: new MongoBackend({ mongo: world.ctx.db.connection.db as never, collection: 'agendajobs' }),
+      processEvery: '100 milliseconds',
+      maxConcurrency: 32,
+      defaultConcurrency: 32,
+    });
+    let agendaDone = 0;
+    agenda.define('deliver', async (job: { attrs: { data: SendRequest } }) => {
+      await deps.ports.send(job.attrs.data, new AbortController().signal);
+      agendaDone += 1;
+    });
+    const subset = items.filter((i) => i.channel !== 'manual').slice(0, agendaJobs);
+    for (const item of subset) {
+      await agenda.now('deliver', {
+        deliveryId: `agenda-${deliveryId(item.occurrenceId, item.groupId)}`,
+        campaignId,
+        noticeId: item.noticeId,
+        cardStyle: item.cardStyle,
+        groupId: item.groupId,
+        groupName: item.groupName,
+        channel: item.channel,
+        credentialsSealed: item.credentialsSealed,
+        personal: {
+          villageName: item.villageName,
+          townshipName: item.townshipName,
+          officerName: item.officerName ?? null,
+          officerPhone: item.officerPhone ?? null,
+        },
+      } satisfies SendRequest);
+    }
+    started = performance.now();
+    await agenda.start();
+    lastShown = 0;
+    while (agendaDone < subset.length) {
+      await new Promise((r) => setTimeout(r, 250));
+      if (performance.now() - lastShown > 5_000) {
+        lastShown = performance.now();
+        log(`  agenda ${agendaDone}/${subset.length}`);
+      }
+      if (performance.now() - started > 900_000) break;
+    }
+    const agendaS = (performance.now() - started) / 1000;
+    await agenda.stop();
+    const agendaPerS = agendaDone / agendaS;
+    log(`Agenda delivered ${agendaDone} in ${agendaS.toFixed(1)} s (${agendaPerS.toFixed(1)}/s)`);
+
+    clearInterval(sampler);
+    const result = {
+      groups,
+      plan_s: Number(planS.toFixed(2)),
+      dispatch_s: Number(dispatchS.toFixed(2)),
+      deliveries_per_s: Number(deliveriesPerS.toFixed(1)),
+      agenda_deliveries_per_s: Number(agendaPerS.toFixed(1)),
+      ratio_vs_agenda: Number((deliveriesPerS / agendaPerS).toFixed(1)),
+      lost,
+      duplicates,
+      peak_rss_mb: Math.round(peakRss / 1024 / 1024),
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await world.close();
+  }
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((error: unknown) => {
+    process.stderr.write(`bench:fanout failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
