@@ -37,6 +37,15 @@ function seeded(seed: number): () => number {
   };
 }
 
+// Throttle answers as the reference quotes them (chat-robot-webhooks.md §1–3).
+const json = (value: unknown): HandlerResult => ({ status: 200, body: JSON.stringify(value) });
+const THROTTLE_ANSWERS: Record<Platform, HandlerResult> = {
+  wecom: json({ errcode: 45009, errmsg: 'api freq out of limit' }),
+  dingtalk: json({ errcode: 130101, errmsg: 'send too fast, exceed 20 times per minute' }),
+  feishu: json({ code: 11232, data: {}, msg: 'frequency limited psm[lark.oapi.app_platform_runtime]appID[1]' }),
+  webhook: { status: 429, body: JSON.stringify({ error: 'too many requests' }), headers: { 'retry-after': '1' } },
+};
+
 interface ActiveRule extends FaultRule {
   random?: () => number;
 }
@@ -233,6 +242,9 @@ export class RobotDoubles {
     switch (fault.type) {
       case 'http-error':
         res.writeHead(fault.status, { 'content-type': 'text/html' }).end(HTML_ERROR(fault.status));
+        return true;
+      case 'throttle':
+        this.reply(res, THROTTLE_ANSWERS[call.platform]);
         return true;
       case 'non-json':
         res.writeHead(200, { 'content-type': 'text/plain' }).end('OK (not json)');

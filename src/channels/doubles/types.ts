@@ -50,6 +50,8 @@ export type Fault =
   | { type: 'http-error'; status: 500 | 502 | 503 }
   /** The message is taken and recorded, but the answer comes after delayMs (past a client timeout). */
   | { type: 'slow'; delayMs: number }
+  /** The platform's own throttle answer (WeCom 45009, DingTalk 130101, Feishu 11232, webhook 429), message not recorded. */
+  | { type: 'throttle' }
   /** HTTP 200 with a body that is not JSON (message not recorded). */
   | { type: 'non-json' }
   /** HTTP 200 with an empty body (message not recorded). */
