@@ -75,6 +75,14 @@ describe('manual channel: officer tasks confirmed through a signed link', () => 
     const second = await t.request('POST', `/api/manual-tasks/${taskId}/confirm?sig=${sig}`);
     expect(second.json()).toMatchObject({ firstTime: false, confirmedAt: first.json().confirmedAt });
     expect(confirmed).toEqual(['confirm-1']);
+    const sentAgain = await manual().send(target({ kind: 'manual' }), textCard('text'), { reference: 'confirm-2' });
+    const otherId = (sentAgain as { taskId: string }).taskId;
+    const otherSig = t.ctx.manualTasks.signature(otherId);
+    const racing = await Promise.all(
+      Array.from({ length: 6 }, () => t.request('POST', `/api/manual-tasks/${otherId}/confirm?sig=${otherSig}`)),
+    );
+    expect(racing.filter((r) => r.json().firstTime === true)).toHaveLength(1);
+    expect(confirmed).toEqual(['confirm-1', 'confirm-2']);
     expect(t.logs()).not.toContain(sig);
   });
 

@@ -26,6 +26,13 @@ const outOfScopeFixtures: Record<string, (t: TestApp) => Promise<Params>> = {
     return { id: created.json().id, version: '1' };
   },
   group: async (t) => ({ id: (await createGroup(t, { regionCode: TREE.villageB.code })).id }),
+  campaign: async (t) => {
+    const notice = await t.request('POST', '/api/notices', t.adminToken, sampleBodies['POST /api/notices']);
+    const body = { ...(sampleBodies['POST /api/campaigns'] as object), noticeId: notice.json().id };
+    const created = await t.request('POST', '/api/campaigns', t.adminToken, body);
+    if (created.statusCode !== 201) throw new Error(`campaign fixture: ${created.body}`);
+    return { id: created.json().id };
+  },
 };
 
 /** A valid body for each route that takes one (so the scope check, not validation, answers). */
@@ -57,6 +64,20 @@ const sampleBodies: Record<string, unknown> = {
   'POST /api/groups': groupBody({ regionCode: TREE.villageB.code }),
   'PATCH /api/groups/:id': { memberCount: 1 },
   'POST /api/audience/preview': { regions: [TREE.countyB.code] },
+  'POST /api/campaigns': {
+    title: '外区活动',
+    noticeId: '0123456789abcdef01234567',
+    audience: { regions: [TREE.countyB.code] },
+    schedule: { kind: 'once', at: '2099-01-01T01:00:00.000Z' },
+  },
+  'PUT /api/campaigns/:id': {
+    title: '改名',
+    noticeId: '0123456789abcdef01234567',
+    audience: { regions: [TREE.countyB.code] },
+    schedule: { kind: 'once', at: '2099-01-01T01:00:00.000Z' },
+  },
+  'POST /api/campaigns/:id/reject': { note: '不通过' },
+  'POST /api/campaigns/:id/retract': { followUpNoticeId: '0123456789abcdef01234567' },
 };
 
 /** Writes without a path parameter whose body points outside the scope (sampleBodies do). */
@@ -66,6 +87,7 @@ const scopedByBody = new Set([
   'POST /api/notices',
   'POST /api/groups',
   'POST /api/audience/preview',
+  'POST /api/campaigns',
 ]);
 /** Writes of content-addressed data that belongs to no region (pictures, public by hash). */
 const unscopedContent = new Set(['POST /api/media']);

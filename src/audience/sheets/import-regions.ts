@@ -1,6 +1,6 @@
 // Region sheet import: code, name, parent code (and optional coordinates). Parents may come
 // later in the sheet than their children; rows are resolved level by level. Keyed on the
-// region code with upserts, so a second import changes nothing. A region never moves to
+// region code (existing codes read once, new ones inserted), so a second import changes nothing. A region never moves to
 // another parent through an import.
 import type { AnyBulkWriteOperation } from 'mongoose';
 import { type RegionLevel, canonicalRegionCode, childLevel, codeFitsParent, levelLabel } from '../../regions/levels.js';
@@ -127,14 +127,20 @@ export async function importRegions(scope: Scope, rows: SheetRow[], options: Imp
       known.set(code, { code, level, regionPath, parentCode: parent.code });
       if (!current) {
         created += 1;
+        // A plain insert: existing codes were read above, and an upsert keyed on anything but
+        // _id scans the collection on FerretDB. A parallel import of the same code loses on
+        // the unique index and is reported as a conflict.
         operations.push({
-          updateOne: {
-            filter: { code },
-            update: {
-              $setOnInsert: { code, level, parentCode: parent.code, regionPath },
-              $set: { name: item.name, lat: item.lat, lng: item.lng },
+          insertOne: {
+            document: {
+              code,
+              name: item.name,
+              level,
+              parentCode: parent.code,
+              regionPath,
+              lat: item.lat,
+              lng: item.lng,
             },
-            upsert: true,
           },
         });
       } else if (

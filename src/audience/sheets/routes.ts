@@ -130,7 +130,11 @@ export const sheetRoutes: FastifyPluginAsyncTypebox<SheetRoutesOptions> = async 
     async (request, reply) => {
       const by = principal(request);
       const { rows, filename } = await uploadedRows(request);
-      const report = await importRegions(by.scope, rows, request.query);
+      const report = await importRegions(by.scope, rows, request.query).catch((error) => {
+        if (isDuplicateKey(error))
+          throw new Conflict('导入时有人同时新建了相同代码的地区，请重新导入（重复导入是安全的）');
+        throw error;
+      });
       if (report.applied) {
         await audit.record({
           actor: by,

@@ -39,3 +39,14 @@ const manualImageSchema = new mongoose.Schema(
 export type ManualTaskDoc = InferSchemaType<typeof manualTaskSchema> & { _id: mongoose.Types.ObjectId };
 export const ManualTaskModel = mongoose.model('ManualTask', manualTaskSchema);
 export const ManualImageModel = mongoose.model('ManualImage', manualImageSchema);
+
+// One confirmation per task, decided by the unique _id (the task id): a conditional
+// findOneAndUpdate is not atomic on FerretDB 1.24 (see README), a unique insert is.
+const manualConfirmationSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+export const ManualConfirmationModel = mongoose.model('ManualConfirmation', manualConfirmationSchema);

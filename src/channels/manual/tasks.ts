@@ -9,7 +9,7 @@ import type { Clock } from '../../lib/clock.js';
 import { Forbidden, NotFound, isDuplicateKey } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
-import { type ManualTaskDoc, ManualImageModel, ManualTaskModel } from './model.js';
+import { ManualConfirmationModel, type ManualTaskDoc, ManualImageModel, ManualTaskModel } from './model.js';
 
 export interface ManualTask {
   id: string;
@@ -131,20 +131,23 @@ export class ManualTaskService {
     return { mime: image.mime, data: Buffer.from(image.data.buffer ?? image.data) };
   }
 
-  /** Confirms once (atomic on confirmedAt: null); confirming again changes nothing. */
+  /** Confirms once: the first confirmation claims the task (unique insert); later ones change nothing. */
   async confirm(taskId: string, sig: string): Promise<{ task: ManualTask; firstTime: boolean }> {
     await this.verified(taskId, sig);
-    const updated = await ManualTaskModel.findOneAndUpdate(
-      { _id: taskId, confirmedAt: null },
-      { $set: { confirmedAt: this.clock.now() } },
-      { new: true },
-    ).lean<ManualTaskDoc>();
-    if (updated) {
-      const task = this.toTask(updated);
-      await this.#onConfirm?.(task);
-      return { task, firstTime: true };
+    let claimedAt = this.clock.now();
+    let firstTime = true;
+    try {
+      await ManualConfirmationModel.create({ _id: taskId, at: claimedAt });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      firstTime = false;
+      claimedAt = (await ManualConfirmationModel.findById(taskId).lean<{ at: Date }>())?.at ?? claimedAt;
     }
-    return { task: this.toTask((await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!), firstTime: false };
+    // Also completes a confirmation whose process stopped between the claim and this update.
+    await ManualTaskModel.updateOne({ _id: taskId, confirmedAt: null }, { $set: { confirmedAt: claimedAt } });
+    const task = this.toTask((await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!);
+    if (firstTime) await this.#onConfirm?.(task);
+    return { task, firstTime };
   }
 
   /** Tasks inside a scope (officers see theirs), open ones first. */
