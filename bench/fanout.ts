@@ -102,6 +102,7 @@ async function main() {
         cardStyle: item.cardStyle,
         groupId: item.groupId,
         groupName: item.groupName,
+        regionPath: [],
         channel: item.channel,
         credentialsSealed: item.credentialsSealed,
         personal: {

@@ -15,7 +15,7 @@ import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
 import { CampaignService } from './campaigns/service.js';
-import { deliveryControl } from './engine/control.js';
+import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import type { EngineDeps } from './engine/runner.js';
@@ -97,12 +97,15 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     audit,
   );
   campaigns.attachDeliveryControl(deliveryControl(clock));
+  // An officer's confirmation wakes the delivery's batch, whose worker records it.
+  manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now()));
   const dispatch = new Dispatch({
     audience,
     groups,
     notices,
     media,
     channels,
+    manualTasks,
     rootScope: regions.rootScope(),
     publicBaseUrl: config.publicBaseUrl,
     timeZone: config.timeZone,

@@ -4,6 +4,7 @@
 import type { DeliveryControl } from '../campaigns/ports.js';
 import type { Clock } from '../lib/clock.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
+import { QueueEntryModel } from './model.js';
 import { expediteCampaign } from './queue.js';
 
 export function deliveryControl(clock: Clock): DeliveryControl {
@@ -30,4 +31,22 @@ export function deliveryControl(clock: Clock): DeliveryControl {
       );
     },
   };
+}
+
+/** Puts the batch holding a delivery back on the work list (an officer confirmed it). */
+export async function wakeBatchOf(deliveryId: string, now: Date): Promise<void> {
+  const cut = deliveryId.lastIndexOf('/');
+  if (cut < 0) return; // a test message, not a delivery
+  const occurrenceId = deliveryId.slice(0, cut);
+  const groupId = deliveryId.slice(cut + 1);
+  const batch = await DeliveryBatchModel.findOne(
+    { occurrenceId, 'items.groupId': groupId },
+    { _id: 1, campaignId: 1 },
+  ).lean<{ _id: string; campaignId: string }>();
+  if (!batch) return;
+  await QueueEntryModel.updateOne(
+    { _id: batch._id },
+    { $set: { dueAt: now, rank: 0, campaignId: batch.campaignId } },
+    { upsert: true },
+  );
 }

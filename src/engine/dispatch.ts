@@ -3,6 +3,7 @@
 import type { AudienceService } from '../audience/selection.js';
 import type { GroupService } from '../audience/groups.js';
 import type { AudienceSpec } from '../campaigns/ports.js';
+import type { ManualTaskService } from '../channels/manual/tasks.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelKind, ChannelMessage, Outcome } from '../channels/types.js';
 import { DomainError } from '../lib/errors.js';
@@ -27,6 +28,7 @@ export interface DispatchDeps {
   notices: NoticeService;
   media: MediaStore;
   channels: ChannelRegistry;
+  manualTasks: ManualTaskService;
   rootScope: Scope;
   publicBaseUrl: string;
   timeZone: string;
@@ -137,6 +139,10 @@ export class Dispatch implements EnginePorts {
     return this.deps.channels.adapterFor(channel as ChannelKind).rateLimits;
   }
 
+  confirmations(deliveryIds: string[]): Promise<Map<string, Date>> {
+    return this.deps.manualTasks.confirmedReferences(deliveryIds);
+  }
+
   async flagGroup(groupId: string, reason: string): Promise<void> {
     await this.deps.groups.flagGroup(groupId, reason);
   }
@@ -177,7 +183,7 @@ export class Dispatch implements EnginePorts {
         groupId: request.groupId,
         groupName: request.groupName,
         credentials: this.deps.groups.openCredentials(request.credentialsSealed),
-        regionPath: [],
+        regionPath: request.regionPath,
         officer: request.personal.officerName
           ? { name: request.personal.officerName, phone: request.personal.officerPhone }
           : null,

@@ -38,6 +38,8 @@ export interface SendRequest {
   cardStyle: string;
   groupId: string;
   groupName: string;
+  /** The group's village path, root first (manual tasks are scoped by it). */
+  regionPath: string[];
   channel: string;
   credentialsSealed: string;
   personal: { villageName: string; townshipName: string; officerName: string | null; officerPhone: string | null };
@@ -53,6 +55,8 @@ export interface EnginePorts {
   flagGroup(groupId: string, reason: string): Promise<void>;
   /** Whether the notice can still be sent (approved and not archived). */
   noticeSendable(noticeId: string): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Officer confirmations (manual channel) among these delivery ids, with their time. */
+  confirmations(deliveryIds: string[]): Promise<Map<string, Date>>;
   /** Category of the notice (statistics key). */
   noticeCategory(noticeId: string): Promise<string>;
 }

@@ -93,6 +93,7 @@ export class Worker {
 
   async processBatch(held: HeldBatch): Promise<void> {
     const items = held.batch.items.map((item) => ({ ...item }));
+    await this.recordConfirmations(held, items);
     const campaign = await this.campaigns.findForEngine(held.batch.campaignId);
     const stopReason =
       !campaign || campaign.status === 'cancelled' ? (campaign?.retractedAt ? '通告已撤回' : '活动已取消') : null;
@@ -117,6 +118,18 @@ export class Worker {
       return;
     }
     await this.sendDue(held, items);
+  }
+
+  /** Manual-channel deliveries the officer has confirmed since: awaiting → confirmed. */
+  private async recordConfirmations(held: HeldBatch, items: BatchItem[]): Promise<void> {
+    const awaiting = items.filter((item) => item.status === 'awaiting');
+    if (awaiting.length === 0) return;
+    const idOf = (item: BatchItem) => deliveryId(held.batch.occurrenceId, item.groupId);
+    const confirmed = await this.ports.confirmations(awaiting.map(idOf));
+    for (const item of awaiting) {
+      const at = confirmed.get(idOf(item));
+      if (at) Object.assign(item, { status: 'confirmed', sentAt: at });
+    }
   }
 
   /** Leaves `item` for later when its robot's window is full; true when it may go now. */
@@ -207,6 +220,7 @@ export class Worker {
           cardStyle: held.batch.cardStyle,
           groupId: item.groupId,
           groupName: item.groupName,
+          regionPath: [...held.batch.regionPath, item.villageCode],
           channel: item.channel,
           credentialsSealed: item.credentialsSealed,
           personal: {

@@ -51,3 +51,51 @@ describe('a campaign sent now through WeCom robots', () => {
     expect(batches.reduce((sum, b) => sum + b.counts!.reachedMembers, 0)).toBe(sentMembers);
   });
 });
+
+describe('a campaign to a personal WeChat group (manual channel)', () => {
+  let w: DeliveryWorld;
+  beforeAll(async () => {
+    w = await startDeliveryWorld();
+  });
+  afterAll(() => w.close());
+
+  it('gives the officer a task, and counts the delivery confirmed once the officer confirms through the signed link', async () => {
+    const noticeId = await approvedNotice(w, { title: '夏季防溺水提醒' });
+    const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
+      name: '华工社区居民群',
+      regionCode: TREE.villageA.code,
+      channel: { kind: 'manual' },
+      memberCount: 480,
+      officer: { name: '王警官', phone: '13900000000' },
+    });
+    const groupId = created.json().id as string;
+    const campaignId = await approvedCampaign(w, {
+      title: '防溺水',
+      noticeId,
+      audience: { ...audience([]), groups: [groupId] },
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+    await runUntilIdle(w);
+    const [awaiting] = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
+    expect(awaiting!.status).toBe('awaiting');
+
+    const tasks = (await w.t.request('GET', '/api/manual-tasks', w.t.adminToken)).json() as Array<{
+      groupId: string;
+      link: string;
+      title: string;
+      text: string | null;
+    }>;
+    const task = tasks.find((x) => x.groupId === groupId)!;
+    expect(task.title).toContain('夏季防溺水提醒');
+    expect(task.text).toContain('华工社区');
+    const confirmPath = new URL(task.link).pathname + new URL(task.link).search;
+    const confirm = await w.t.app.inject({ method: 'POST', url: confirmPath.replace(/(\?|$)/, '/confirm$1') });
+    expect(confirm.statusCode, confirm.body).toBe(200);
+
+    await runUntilIdle(w);
+    const batches = await DeliveryBatchModel.find({ campaignId }).lean();
+    expect(batches[0]!.items[0]!.status).toBe('confirmed');
+    expect(batches[0]!.counts!.reachedMembers).toBe(480);
+  });
+});

@@ -7,12 +7,7 @@ import { OccurrenceModel } from '../../src/engine/model.js';
 import { Scheduler } from '../../src/engine/runner.js';
 import { engineDeps } from '../../src/context.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
-import {
-  type World,
-  approvedProvinceCampaign,
-  provinceStaff,
-  startWorld,
-} from '../../scripts/engine-world.js';
+import { type World, approvedProvinceCampaign, provinceStaff, startWorld } from '../../scripts/engine-world.js';
 
 const GROUPS = 3_000;
 const CONCURRENCY = 16;
@@ -184,7 +179,11 @@ describe('the engine with real processes, crashes and faults', () => {
     startProcess('scheduler');
     startProcess('scheduler');
     const inTest = new Scheduler(engineDeps(world.ctx));
-    await until(async () => (await OccurrenceModel.countDocuments({ campaignId: id, status: 'planned' })) > 0, 60_000, 'planning');
+    await until(
+      async () => (await OccurrenceModel.countDocuments({ campaignId: id, status: 'planned' })) > 0,
+      60_000,
+      'planning',
+    );
     await Promise.all([inTest.tick(), inTest.tick()]);
     expect(await OccurrenceModel.countDocuments({ campaignId: id })).toBe(1);
     startProcess('worker');

@@ -150,6 +150,16 @@ export class ManualTaskService {
     return { task, firstTime };
   }
 
+  /** Which of these references (delivery ids) an officer has confirmed, and when. */
+  async confirmedReferences(references: string[]): Promise<Map<string, Date>> {
+    if (references.length === 0) return new Map();
+    const docs = await ManualTaskModel.find(
+      { taskKey: { $in: references }, confirmedAt: { $ne: null } },
+      { taskKey: 1, confirmedAt: 1 },
+    ).lean<{ taskKey: string; confirmedAt: Date }[]>();
+    return new Map(docs.map((doc) => [doc.taskKey, doc.confirmedAt]));
+  }
+
   /** Tasks inside a scope (officers see theirs), open ones first. */
   async list(scope: Scope, options: { open?: boolean; limit: number }): Promise<ManualTask[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
