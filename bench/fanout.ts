@@ -6,9 +6,9 @@
 import { Agenda } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import { Scheduler, createWorker } from '../src/engine/runner.js';
+import { sendRequestFor } from '../src/engine/worker.js';
 import { engineDeps } from '../src/context.js';
 import type { SendRequest } from '../src/engine/ports.js';
-import { deliveryId } from '../src/engine/queue.js';
 import { DeliveryBatchModel } from '../src/tracking/model.js';
 import { approvedProvinceCampaign, provinceStaff, startWorld } from '../scripts/engine-world.js';
 
@@ -60,8 +60,8 @@ async function main() {
       }
     }
     const dispatchS = (performance.now() - started) / 1000;
-    const items = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) =>
-      b.items.map((item) => ({ ...item, occurrenceId: b.occurrenceId, cardStyle: b.cardStyle, noticeId: b.noticeId })),
+    const items = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((batch) =>
+      batch.items.map((item) => ({ ...item, batch })),
     );
     const received = world.doubles.received();
     const perRobot = new Map<string, number>();
@@ -95,23 +95,8 @@ async function main() {
     });
     const subset = items.filter((i) => i.channel !== 'manual').slice(0, agendaJobs);
     for (const item of subset) {
-      await agenda.now('deliver', {
-        deliveryId: `agenda-${deliveryId(item.occurrenceId, item.groupId)}`,
-        campaignId,
-        noticeId: item.noticeId,
-        cardStyle: item.cardStyle,
-        groupId: item.groupId,
-        groupName: item.groupName,
-        regionPath: [],
-        channel: item.channel,
-        credentialsSealed: item.credentialsSealed,
-        personal: {
-          villageName: item.villageName,
-          townshipName: item.townshipName,
-          officerName: item.officerName ?? null,
-          officerPhone: item.officerPhone ?? null,
-        },
-      } satisfies SendRequest);
+      const request = sendRequestFor(item.batch, item);
+      await agenda.now('deliver', { ...request, deliveryId: `agenda-${request.deliveryId}` });
     }
     started = performance.now();
     await agenda.start();

@@ -7,6 +7,7 @@ import type { ChannelCredentials } from '../src/audience/channel-credentials.js'
 import type { GroupService } from '../src/audience/groups.js';
 import { GroupModel } from '../src/audience/model.js';
 import type { RobotConfig } from '../src/channels/doubles/types.js';
+import { seededRandom } from '../src/lib/seeded-random.js';
 import { RegionModel } from '../src/regions/model.js';
 
 export const COUNTY_SHAPE = { townships: 17, villages: 545, groups: 595, members: 200_000 };
@@ -54,18 +55,6 @@ const VILLAGE_WORDS = [
   '塘',
 ];
 const TAGS = ['重点村', '学校', '商户', '景区', '留守老人'];
-
-/** mulberry32: the same directory on every machine. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface DemoOptions {
   /** Total groups: 595 = one county (default); 50,000 = a province for benchmarks. */
@@ -123,7 +112,7 @@ interface RegionRow {
 }
 
 function* demoTree(groups: number): Generator<{ regions: RegionRow[]; groups: DemoGroup[] }> {
-  const rand = random(2023);
+  const rand = seededRandom(2023);
   const countyCount = Math.ceil(groups / COUNTY_SHAPE.groups);
   let groupIndex = 0;
   const root = ['000000', PROVINCE.code];

@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import type { CampaignService } from '../campaigns/service.js';
 import { type QuietHours, deferForQuietHours } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
-import type { BatchItem } from '../tracking/model.js';
+import type { BatchDoc, BatchItem } from '../tracking/model.js';
 import { DEFAULT_RETRY, type RetryPolicy, retryDelayMs } from './backoff.js';
-import type { EnginePorts, SendResult } from './ports.js';
+import type { EnginePorts, SendRequest, SendResult } from './ports.js';
 import { type HeldBatch, attemptKey, claimAttempts, claimBatch, deliveryId, dueBatchIds, writeBatch } from './queue.js';
 import { RobotRateLimiter } from './rate-limit.js';
 
@@ -196,7 +196,7 @@ export class Worker {
           continue;
         }
         const item = ready.shift()!;
-        const result = await this.send(held, item, deliveryId(held.batch.occurrenceId, item.groupId));
+        const result = await this.send(held, item);
         this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
         // Checkpoint (and renew the lease) well before it could run out.
         if (Date.now() - lastCheckpoint > Math.min(2_000, this.settings.leaseMs / 3)) {
@@ -209,29 +209,9 @@ export class Worker {
     if (!lost) await writeBatch(held, snapshot(items), now(), { release: true });
   }
 
-  private async send(held: HeldBatch, item: BatchItem, id: string): Promise<SendResult> {
-    const controller = new AbortController();
+  private async send(held: HeldBatch, item: BatchItem): Promise<SendResult> {
     try {
-      return await this.ports.send(
-        {
-          deliveryId: id,
-          campaignId: held.batch.campaignId,
-          noticeId: held.batch.noticeId,
-          cardStyle: held.batch.cardStyle,
-          groupId: item.groupId,
-          groupName: item.groupName,
-          regionPath: [...held.batch.regionPath, item.villageCode],
-          channel: item.channel,
-          credentialsSealed: item.credentialsSealed,
-          personal: {
-            villageName: item.villageName,
-            townshipName: item.townshipName,
-            officerName: item.officerName ?? null,
-            officerPhone: item.officerPhone ?? null,
-          },
-        },
-        controller.signal,
-      );
+      return await this.ports.send(sendRequestFor(held.batch, item), new AbortController().signal);
     } catch (error) {
       // Rendering or a bug, before anything was posted: worth another try later.
       return { status: 'retryable', reason: error instanceof Error ? error.message : String(error) };
@@ -283,4 +263,28 @@ function snapshot(items: BatchItem[]): BatchItem[] {
   return items.map((item) =>
     item.status === 'sending' ? { ...item, status: 'pending', attempts: item.attempts - 1 } : { ...item },
   );
+}
+
+/** What the dispatcher needs to render and post one delivery of a batch. */
+export function sendRequestFor(
+  batch: Pick<BatchDoc, 'occurrenceId' | 'campaignId' | 'noticeId' | 'cardStyle' | 'regionPath'>,
+  item: BatchItem,
+): SendRequest {
+  return {
+    deliveryId: deliveryId(batch.occurrenceId, item.groupId),
+    campaignId: batch.campaignId,
+    noticeId: batch.noticeId,
+    cardStyle: batch.cardStyle,
+    groupId: item.groupId,
+    groupName: item.groupName,
+    regionPath: [...batch.regionPath, item.villageCode],
+    channel: item.channel,
+    credentialsSealed: item.credentialsSealed,
+    personal: {
+      villageName: item.villageName,
+      townshipName: item.townshipName,
+      officerName: item.officerName ?? null,
+      officerPhone: item.officerPhone ?? null,
+    },
+  };
 }

@@ -8,21 +8,13 @@ import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
+  audienceOf,
   approvedNotice,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
-
-const audience = (regions: string[]) => ({
-  regions,
-  tags: [],
-  groups: [],
-  excludeRegions: [],
-  excludeTags: [],
-  excludeGroups: [],
-});
 
 // 10:00 Beijing time on a Sunday.
 const clock = fixedClock('2026-11-29T02:00:00Z');
@@ -48,7 +40,7 @@ describe('campaign rules and the engine', () => {
   const base = () => ({
     title: '测试活动',
     noticeId,
-    audience: audience([TREE.countyA.code]),
+    audience: audienceOf([TREE.countyA.code]),
     schedule: { kind: 'now' },
   });
 
@@ -92,12 +84,12 @@ describe('campaign rules and the engine', () => {
       schedule: { kind: 'cron', cron: '0 9 * * *', startAt: '2026-12-10T00:00:00Z', endAt: '2026-12-01T00:00:00Z' },
     });
     expect(inverted.statusCode).toBe(400);
-    const empty = await post({ ...base(), audience: audience([TREE.villageA.code]), title: '空' });
+    const empty = await post({ ...base(), audience: audienceOf([TREE.villageA.code]), title: '空' });
     expect(empty.statusCode === 201 || empty.statusCode === 400).toBe(true);
-    const nobody = await post({ ...base(), audience: { ...audience([]), tags: ['不存在的标签'] } });
+    const nobody = await post({ ...base(), audience: { ...audienceOf([]), tags: ['不存在的标签'] } });
     expect(nobody.statusCode).toBe(400);
     expect(nobody.json().message).toContain('受众为空');
-    const outside = await post({ ...base(), audience: audience([TREE.countyB.code]) });
+    const outside = await post({ ...base(), audience: audienceOf([TREE.countyB.code]) });
     expect([403, 404]).toContain(outside.statusCode);
   });
 

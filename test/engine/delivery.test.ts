@@ -3,21 +3,13 @@ import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
+  audienceOf,
   approvedNotice,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
-
-const audience = (regions: string[]) => ({
-  regions,
-  tags: [],
-  groups: [],
-  excludeRegions: [],
-  excludeTags: [],
-  excludeGroups: [],
-});
 
 describe('a campaign sent now through WeCom robots', () => {
   let w: DeliveryWorld;
@@ -32,7 +24,7 @@ describe('a campaign sent now through WeCom robots', () => {
     const campaignId = await approvedCampaign(w, {
       title: '十一月防诈宣传',
       noticeId,
-      audience: audience([TREE.countyA.code]),
+      audience: audienceOf([TREE.countyA.code]),
       schedule: { kind: 'now' },
       priority: 'urgent',
     });
@@ -72,7 +64,7 @@ describe('a campaign to a personal WeChat group (manual channel)', () => {
     const campaignId = await approvedCampaign(w, {
       title: '防溺水',
       noticeId,
-      audience: { ...audience([]), groups: [groupId] },
+      audience: audienceOf([], [groupId]),
       schedule: { kind: 'now' },
       priority: 'urgent',
     });

@@ -10,6 +10,7 @@ import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
+  audienceOf,
   approvedNotice,
   runUntilIdle,
   startDeliveryWorld,
@@ -18,14 +19,6 @@ import {
 import { TREE } from '../helpers/regions.js';
 
 const clock = fixedClock('2026-11-29T02:00:00Z');
-const audience = (groups: string[]) => ({
-  regions: [],
-  tags: [],
-  groups,
-  excludeRegions: [],
-  excludeTags: [],
-  excludeGroups: [],
-});
 
 async function items(campaignId: string) {
   return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
@@ -53,7 +46,7 @@ describe('faults and crashes', () => {
     approvedCampaign(w, {
       title,
       noticeId,
-      audience: audience(groupIds),
+      audience: audienceOf([], groupIds),
       schedule: { kind: 'now' },
       priority: 'urgent',
     });

@@ -102,3 +102,8 @@ export async function runUntilIdle(w: DeliveryWorld, rounds = 50): Promise<void>
     if (handled === 0) return;
   }
 }
+
+/** An audience of regions and/or explicit groups, nothing excluded. */
+export function audienceOf(regions: string[], groups: string[] = []) {
+  return { regions, tags: [], groups, excludeRegions: [], excludeTags: [], excludeGroups: [] };
+}

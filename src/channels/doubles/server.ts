@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../../lib/clock.js';
+import { seededRandom } from '../../lib/seeded-random.js';
 import { DingtalkDouble } from './dingtalk.js';
 import { FeishuDouble } from './feishu.js';
 import type { Fault, FaultRule, HandlerResult, IncomingCall, Platform, ReceivedMessage, RobotConfig } from './types.js';
@@ -24,18 +25,6 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 const HTML_ERROR = (status: number) =>
   `<html><head><title>${status} Bad Gateway</title></head><body><center><h1>${status}</h1></center><hr><center>nginx</center></body></html>`;
-
-/** mulberry32: a small seeded generator, so "a fault on 10% of calls" is the same every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Throttle answers as the reference quotes them (chat-robot-webhooks.md §1–3).
 const json = (value: unknown): HandlerResult => ({ status: 200, body: JSON.stringify(value) });
@@ -125,7 +114,7 @@ export class RobotDoubles {
 
   /** Injects a fault for the next `times` matching calls, a seeded share of them, or until cleared. */
   fault(rule: FaultRule): void {
-    this.#rules.push({ ...rule, ...(rule.rate !== undefined ? { random: seeded(rule.seed ?? 1) } : {}) });
+    this.#rules.push({ ...rule, ...(rule.rate !== undefined ? { random: seededRandom(rule.seed ?? 1) } : {}) });
   }
 
   clearFaults(): void {
