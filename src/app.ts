@@ -6,6 +6,7 @@ import { audienceRoutes } from './audience/routes.js';
 import { sheetRoutes } from './audience/sheets/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { campaignRoutes } from './campaigns/routes.js';
+import { engineRoutes } from './engine/routes.js';
 import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
 import type { Context } from './context.js';
@@ -94,6 +95,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     clock: ctx.clock,
   });
   await app.register(campaignRoutes, { campaigns: ctx.campaigns });
+  await app.register(engineRoutes, { campaigns: ctx.campaigns });
   await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
 

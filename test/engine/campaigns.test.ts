@@ -196,4 +196,17 @@ describe('campaign rules and the engine', () => {
     expect(approval.statusCode).toBe(409);
     expect(approval.json().message).toContain('撤回');
   });
+
+  it('records a visible skipped run when the notice is archived before the campaign runs', async () => {
+    clock.set('2026-12-08T02:00:00Z');
+    const doomedNotice = await approvedNotice(w, { title: '即将归档' });
+    const id = await approvedCampaign(w, { ...base(), noticeId: doomedNotice, title: '归档前' });
+    expect((await w.t.request('POST', `/api/notices/${doomedNotice}/archive`, w.editor)).statusCode).toBe(200);
+    await runUntilIdle(w);
+    const runs = (await w.t.request('GET', `/api/campaigns/${id}/runs`, w.editor)).json();
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'skipped', deliveryCount: 0 });
+    expect(runs[0].skipReason).toContain('归档');
+    expect(await items(id)).toEqual([]);
+  });
 });
