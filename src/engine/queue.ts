@@ -42,9 +42,10 @@ export async function claimBatch(
     return null;
   }
   const current = batch.lease?.until ? { epoch: batch.lease.epoch, until: batch.lease.until } : null;
+  // The lease is written onto the batch with the holder's first checkpoint, not here: a
+  // claimer that reads an older epoch walks up the claimed epochs (one _id read each).
   const lease = await acquireLease(leaseKey(batchId), current, owner, now, leaseMs);
   if (!lease) return null;
-  await DeliveryBatchModel.updateOne({ _id: batchId }, { $set: { lease: { ...lease, owner } } });
   return { batch: { ...batch, lease: { ...lease, owner } }, lease };
 }
 
