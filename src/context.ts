@@ -21,6 +21,7 @@ import { Dispatch } from './engine/dispatch.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
+import { type Tracking, createTracking } from './tracking/index.js';
 
 export interface Context {
   config: Config;
@@ -39,6 +40,7 @@ export interface Context {
   campaigns: CampaignService;
   /** The engine's view of the rooms above it (audience, notices, render, channels). */
   dispatch: Dispatch;
+  tracking: Tracking;
 }
 
 export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
@@ -59,6 +61,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     return db.connection.db;
   });
   const notices = new NoticeService(regions, media, audit, clock);
+  const tracking = createTracking(config, clock, regions, audit);
   // Channel credentials are sealed with this key; manual-task links are signed with a key derived from it.
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);
@@ -126,6 +129,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     channels,
     campaigns,
     dispatch,
+    tracking,
   };
 }
 
@@ -136,6 +140,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
 export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await syncIndexes(ctx.db.connection);
   await ctx.regions.ensureRoot();
+  await ctx.tracking.secret.load();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 
