@@ -15,7 +15,7 @@ export interface LinkTarget {
 const VERSION = 1;
 const MAC_BYTES = 8; // 64 bits: a forger needs ~2^63 tries per code, far beyond the rate limit
 const HEX_ID = /^[0-9a-f]{24}$/;
-const DIGITS = /^\d{1,15}$/;
+const DIGITS = /^\d{1,14}$/; // fits 6 bytes (2^48 > 10^14)
 
 function packId(id: string): Buffer {
   if (HEX_ID.test(id)) return Buffer.concat([Buffer.from([0]), Buffer.from(id, 'hex')]);
@@ -26,9 +26,9 @@ function packId(id: string): Buffer {
 
 function packDigits(code: string): Buffer {
   if (!DIGITS.test(code)) return packId(code);
-  const out = Buffer.alloc(8);
+  const out = Buffer.alloc(7);
   out[0] = 0x80 | code.length; // the length keeps leading zeros
-  out.writeUIntBE(Number(code), 1, 7);
+  out.writeUIntBE(Number(code), 1, 6);
   return out;
 }
 
@@ -52,7 +52,7 @@ class Reader {
     if (tag === 0) return this.take(12).toString('hex');
     if (tag & 0x80) {
       const length = tag & 0x7f;
-      return String(this.take(7).readUIntBE(0, 7)).padStart(length, '0');
+      return String(this.take(6).readUIntBE(0, 6)).padStart(length, '0');
     }
     return this.take(tag).toString('utf8');
   }

@@ -88,7 +88,10 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
     },
     async (request, reply) => {
       const { month, format, regionCode } = request.query;
-      return sendFile(reply, await exports.exportMonthly(principal(request), month, format, regionCode, request.ip));
+      return sendFile(
+        reply,
+        await exports.exportMonthly(principal(request), month, format ?? 'xlsx', regionCode, request.ip),
+      );
     },
   );
 
@@ -101,7 +104,12 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
     async (request, reply) =>
       sendFile(
         reply,
-        await exports.exportDeliveries(principal(request), request.params.id, request.query.format, request.ip),
+        await exports.exportDeliveries(
+          principal(request),
+          request.params.id,
+          request.query.format ?? 'xlsx',
+          request.ip,
+        ),
       ),
   );
 

@@ -68,15 +68,16 @@ export const MonthlyQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const Format = Type.Optional(
+  Type.Union([Type.Literal('xlsx'), Type.Literal('csv')], { default: 'xlsx', description: '文件格式，默认 xlsx' }),
+);
+
 export const MonthlyExportQuery = Type.Object(
-  { ...MonthlyQuery.properties, format: Type.Union([Type.Literal('xlsx'), Type.Literal('csv')]) },
+  { ...MonthlyQuery.properties, format: Format },
   { additionalProperties: false },
 );
 
-export const FormatQuery = Type.Object(
-  { format: Type.Union([Type.Literal('xlsx'), Type.Literal('csv')]) },
-  { additionalProperties: false },
-);
+export const FormatQuery = Type.Object({ format: Format }, { additionalProperties: false });
 
 export const MonthlyTableSchema = Type.Object({
   month: Type.String(),
