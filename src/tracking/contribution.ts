@@ -54,4 +54,3 @@ export function contributionOf(batch: BatchKeys & { items: readonly BatchItem[] 
 }
 
 export const monthBucketId = (c: BatchKeys) => `${c.month}|${c.townshipCode}|${c.category}`;
-export const dayBucketId = (c: BatchKeys) => `${c.day}|${c.townshipCode}|${c.category}|${c.campaignId}`;

@@ -1,13 +1,13 @@
 // Pre-aggregated reach statistics, kept exact by recomputing (never incrementing) from the
 // ledger. See docs/tracking.md.
 //
-//   DeliveryBatch (engine writes) ──marker──▶ ReachContribution (one per batch: its counts
-//   and the groups/villages it reached) ──recompute──▶ ReachMonth / ReachDay buckets.
+//   DeliveryBatch (engine writes) ──marker──▶ ReachLedger (per month × township × category:
+//   each batch's part, set from its items) ──sum──▶ ReachMonth (the bucket's totals).
 //
-// Each bucket is the sum over the contributions in it, so re-running a refresh after a
-// crash or a retry writes the same numbers again. Buckets live in collections of their own
-// per grain because FerretDB 1.24 scans a whole collection for any non-_id query: the
-// month × township × category collection stays small (1,428 documents per county-year).
+// A bucket is the sum over its parts and a part is replaced (not added to) when its batch
+// changes, so re-running a refresh after a crash or a retry writes the same numbers again.
+// FerretDB 1.24 scans a whole collection for any query or write that is not an _id lookup,
+// so both collections hold one small document per bucket (1,428 per county-year).
 import mongoose from 'mongoose';
 
 const countFields = {
@@ -22,63 +22,55 @@ const countFields = {
   reachedMembers: { type: Number, default: 0 },
 };
 
-/** Everything a bucket needs from one batch, computed from its items. */
-const contributionSchema = new mongoose.Schema(
+/** One batch's share of a bucket, computed from its items (contribution.ts). */
+const partSchema = new mongoose.Schema(
   {
-    _id: { type: String, required: true }, // the batch id
-    campaignId: { type: String, required: true },
-    category: { type: String, required: true },
+    batchId: { type: String, required: true },
     day: { type: String, required: true },
-    month: { type: String, required: true },
-    townshipCode: { type: String, required: true },
-    countyCode: { type: String, required: true },
-    regionPath: { type: [String], required: true },
+    campaignId: { type: String, required: true },
     ...countFields,
     /** Distinct groups and villages reached (sent or confirmed): distinct counts across buckets. */
     groups: { type: [String], default: [] },
     villages: { type: [String], default: [] },
   },
-  { versionKey: false },
+  { _id: false },
 );
-// Recomputing a month bucket: its contributions.
-contributionSchema.index({ month: 1, townshipCode: 1, category: 1 });
-// Recomputing a day bucket: its contributions.
-contributionSchema.index({ day: 1, townshipCode: 1, category: 1, campaignId: 1 });
 
 const bucketFields = {
+  /** `${month}|${townshipCode}|${category}` */
   _id: { type: String, required: true },
+  month: { type: String, required: true },
   category: { type: String, required: true },
   townshipCode: { type: String, required: true },
   countyCode: { type: String, required: true },
   regionPath: { type: [String], required: true },
-  ...countFields,
-  groups: { type: [String], default: [] },
-  villages: { type: [String], default: [] },
 };
 
-/** (month, township, category): answers month-precision questions without a campaign. */
-const monthSchema = new mongoose.Schema(
-  { ...bucketFields, month: { type: String, required: true } },
-  {
-    versionKey: false,
-  },
+/**
+ * (month, township, category) with every batch's part: the exact source the bucket's sums
+ * are recomputed from, and what day- or campaign-precise questions are answered from.
+ * FerretDB rewrites a document by scanning its collection, so this collection is kept at
+ * one document per bucket (a few thousand per county-year), not one per batch.
+ */
+const ledgerSchema = new mongoose.Schema(
+  { ...bucketFields, parts: { type: [partSchema], default: [] } },
+  { versionKey: false },
 );
-// Statistics inside a scope over a range of months.
-monthSchema.index({ regionPath: 1, month: 1 });
+// Day- and campaign-precise statistics inside a scope over a range of months.
+ledgerSchema.index({ regionPath: 1, month: 1 });
 
-/** (day, township, category, campaign): day precision and anything about campaigns. */
-const daySchema = new mongoose.Schema(
+/** The bucket's sums, small, for month-precision questions (the common report). */
+const monthSchema = new mongoose.Schema(
   {
     ...bucketFields,
-    day: { type: String, required: true },
-    month: { type: String, required: true },
-    campaignId: { type: String, required: true },
+    ...countFields,
+    groups: { type: [String], default: [] },
+    villages: { type: [String], default: [] },
   },
   { versionKey: false },
 );
-// Statistics inside a scope over a range of days; a campaign's reach.
-daySchema.index({ regionPath: 1, day: 1 });
-daySchema.index({ campaignId: 1, day: 1 });
+// Statistics inside a scope over a range of months.
+monthSchema.index({ regionPath: 1, month: 1 });
 
 /**
  * "Batch changed" markers. Insert-only with a random suffix, so a marker written while a
@@ -107,9 +99,8 @@ const stateSchema = new mongoose.Schema(
   { versionKey: false },
 );
 
-export const ReachContributionModel = mongoose.model('ReachContribution', contributionSchema);
+export const ReachLedgerModel = mongoose.model('ReachLedger', ledgerSchema);
 export const ReachMonthModel = mongoose.model('ReachMonth', monthSchema);
-export const ReachDayModel = mongoose.model('ReachDay', daySchema);
 export const RollupMarkerModel = mongoose.model('RollupMarker', markerSchema);
 export const RollupStateModel = mongoose.model('RollupState', stateSchema);
 

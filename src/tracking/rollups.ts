@@ -15,12 +15,12 @@
 import { randomBytes } from 'node:crypto';
 import { acquireLease, leaseTakenOver } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
-import { type Contribution, contributionOf, dayBucketId, monthBucketId } from './contribution.js';
+import { type Contribution, contributionOf, monthBucketId } from './contribution.js';
 import { type BatchDoc, DeliveryBatchModel } from './model.js';
 import {
   COUNT_KEYS,
-  ReachContributionModel,
-  ReachDayModel,
+  type Counts,
+  ReachLedgerModel,
   ReachMonthModel,
   RollupMarkerModel,
   RollupStateModel,
@@ -32,31 +32,38 @@ const LEASE_MS = 60_000;
 /** Batches written this long before the last sweep are looked at again (clock skew between instances). */
 const SWEEP_MARGIN_MS = 10 * 60_000;
 const FETCH_CONCURRENCY = 8;
-
-type Bucket = Record<string, unknown> & { _id: string };
+/** Above this many changed batches a refresh reads them in one pass instead of one by one. */
+const LOOKUP_MAX = 100;
 
 async function inChunks<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(work));
 }
 
-/** Sums contributions into buckets (counts) and unions their reached groups and villages. */
-function sumInto(buckets: Map<string, Bucket>, id: string, base: Record<string, unknown>, c: Contribution) {
-  let bucket = buckets.get(id);
-  if (!bucket) {
-    bucket = { _id: id, ...base, ...zeroCounts(), groups: new Set<string>(), villages: new Set<string>() };
-    buckets.set(id, bucket);
-  }
-  for (const key of COUNT_KEYS) (bucket[key] as number) += c[key];
-  for (const g of c.groups) (bucket.groups as Set<string>).add(g);
-  for (const v of c.villages) (bucket.villages as Set<string>).add(v);
+export interface Part extends Counts {
+  batchId: string;
+  day: string;
+  campaignId: string;
+  groups: string[];
+  villages: string[];
 }
 
-function finished(bucket: Bucket): Bucket {
-  return {
-    ...bucket,
-    groups: [...(bucket.groups as Set<string>)].sort(),
-    villages: [...(bucket.villages as Set<string>)].sort(),
-  };
+function partOf(c: Contribution): Part {
+  const part = { batchId: c._id, day: c.day, campaignId: c.campaignId, groups: c.groups, villages: c.villages } as Part;
+  for (const key of COUNT_KEYS) part[key] = c[key];
+  return part;
+}
+
+/** A bucket's totals: sums of its parts, unions of their reached groups and villages. */
+function totalsOf(parts: Part[]) {
+  const counts = zeroCounts();
+  const groups = new Set<string>();
+  const villages = new Set<string>();
+  for (const part of parts) {
+    for (const key of COUNT_KEYS) counts[key] += part[key];
+    for (const g of part.groups) groups.add(g);
+    for (const v of part.villages) villages.add(v);
+  }
+  return { ...counts, groups: [...groups].sort(), villages: [...villages].sort() };
 }
 
 export class ReachRollups {
@@ -76,24 +83,37 @@ export class ReachRollups {
    * Folds up to `limit` changed batches into the buckets. Returns how many batches were
    * refreshed, or null when another process holds the refresher lease.
    */
-  async refresh(owner: string, limit = 2000): Promise<number | null> {
+  async refresh(owner: string, limit = 10_000): Promise<number | null> {
     return this.withLease(owner, async (epoch) => {
       const markers = await RollupMarkerModel.find({}, { _id: 1, batchId: 1 }).limit(limit).lean();
       if (markers.length === 0) return 0;
       const batchIds = [...new Set(markers.map((m) => m.batchId))];
       const contributions: Contribution[] = [];
       const gone: string[] = [];
-      // One _id lookup per batch: the only query FerretDB answers without a scan.
-      await inChunks(batchIds, FETCH_CONCURRENCY, async (id) => {
-        const batch = await DeliveryBatchModel.findById(id).lean<BatchDoc & { _id: string }>();
-        if (batch) contributions.push(contributionOf(batch));
-        else gone.push(id);
-      });
-      const previous = await this.previousContributions(gone);
-      await this.writeContributions(contributions, gone);
-      if (await leaseTakenOver(`reach-rollups`, epoch)) return 0;
-      await this.recomputeBuckets([...contributions, ...previous]);
-      await RollupMarkerModel.bulkWrite(markers.map((m) => ({ deleteOne: { filter: { _id: m._id } } })));
+      if (batchIds.length <= LOOKUP_MAX) {
+        // One _id lookup per batch: the only query FerretDB answers without a scan.
+        await inChunks(batchIds, FETCH_CONCURRENCY, async (id) => {
+          const batch = await DeliveryBatchModel.findById(id).lean<BatchDoc & { _id: string }>();
+          if (batch) contributions.push(contributionOf(batch));
+          else gone.push(id);
+        });
+      } else {
+        // Many at once (a backlog, a sweep): one pass over the batches beats thousands of
+        // lookups on FerretDB; a cursor keeps one batch at a time in memory.
+        const seen = new Set<string>();
+        const cursor = DeliveryBatchModel.find({ _id: { $in: batchIds } })
+          .lean<BatchDoc & { _id: string }>()
+          .cursor();
+        for await (const batch of cursor as AsyncIterable<BatchDoc & { _id: string }>) {
+          seen.add(batch._id);
+          contributions.push(contributionOf(batch));
+        }
+        gone.push(...batchIds.filter((id) => !seen.has(id)));
+      }
+      if (await leaseTakenOver('reach-rollups', epoch)) return 0;
+      await this.foldIntoBuckets(contributions, gone);
+      // One statement for all: FerretDB answers a delete by filter with one scan.
+      await RollupMarkerModel.deleteMany({ _id: { $in: markers.map((m) => m._id) } });
       return batchIds.length;
     });
   }
@@ -146,68 +166,42 @@ export class ReachRollups {
     }
   }
 
-  private async previousContributions(ids: string[]): Promise<Contribution[]> {
-    const found: Contribution[] = [];
-    for (const id of ids) {
-      const old = await ReachContributionModel.findById(id).lean<Contribution>();
-      if (old) found.push(old);
-    }
-    return found;
-  }
+  /**
+   * Sets each changed batch's part in its bucket (and drops parts of batches that are gone),
+   * then rewrites the bucket's totals from all its parts. A batch never changes bucket: its
+   * month, township, category and campaign are fixed when the run is planned.
+   */
+  private async foldIntoBuckets(changed: Contribution[], gone: string[]): Promise<void> {
+    const byBucket = new Map<string, Contribution[]>();
+    for (const c of changed) byBucket.set(monthBucketId(c), [...(byBucket.get(monthBucketId(c)) ?? []), c]);
+    const goneSet = new Set(gone);
+    const goneBuckets = gone.length
+      ? await ReachLedgerModel.find({ 'parts.batchId': { $in: gone } }, { _id: 1 }).lean()
+      : [];
+    for (const { _id } of goneBuckets) if (!byBucket.has(_id)) byBucket.set(_id, []);
 
-  private async writeContributions(contributions: Contribution[], gone: string[]): Promise<void> {
-    const ops = [
-      ...contributions.map((c) => ({ replaceOne: { filter: { _id: c._id }, replacement: c, upsert: true } })),
-      ...gone.map((id) => ({ deleteOne: { filter: { _id: id } } })),
-    ];
-    if (ops.length > 0) await ReachContributionModel.bulkWrite(ops as never, { ordered: false });
-  }
-
-  /** Recomputes every bucket the changed batches belong to, from all contributions in it. */
-  private async recomputeBuckets(changed: Contribution[]): Promise<void> {
-    const monthIds = new Set(changed.map(monthBucketId));
-    const dayIds = new Set(changed.map(dayBucketId));
-    const months = [...new Set(changed.map((c) => c.month))];
-    const days = [...new Set(changed.map((c) => c.day))];
-
-    const monthBuckets = new Map<string, Bucket>();
-    const dayBuckets = new Map<string, Bucket>();
-    const cursor = ReachContributionModel.find({ month: { $in: months } })
-      .lean<Contribution>()
-      .cursor();
-    const daySet = new Set(days);
-    for await (const c of cursor as AsyncIterable<Contribution>) {
-      const base = {
-        category: c.category,
-        townshipCode: c.townshipCode,
-        countyCode: c.countyCode,
-        regionPath: c.regionPath,
-        month: c.month,
+    for (const [id, contributions] of byBucket) {
+      const ledger = await ReachLedgerModel.findById(id).lean<{ parts: Part[] }>();
+      const replaced = new Set(contributions.map((c) => c._id));
+      const parts = (ledger?.parts ?? []).filter((p) => !replaced.has(p.batchId) && !goneSet.has(p.batchId));
+      parts.push(...contributions.map(partOf));
+      if (parts.length === 0) {
+        await ReachLedgerModel.deleteOne({ _id: id });
+        await ReachMonthModel.deleteOne({ _id: id });
+        continue;
+      }
+      const sample = contributions[0] ?? ((await ReachMonthModel.findById(id).lean()) as unknown as Contribution);
+      const keys = {
+        _id: id,
+        month: sample.month,
+        category: sample.category,
+        townshipCode: sample.townshipCode,
+        countyCode: sample.countyCode,
+        regionPath: sample.regionPath,
       };
-      const monthId = monthBucketId(c);
-      if (monthIds.has(monthId)) sumInto(monthBuckets, monthId, base, c);
-      const dayId = dayBucketId(c);
-      if (daySet.has(c.day) && dayIds.has(dayId))
-        sumInto(dayBuckets, dayId, { ...base, day: c.day, campaignId: c.campaignId }, c);
-    }
-    await this.writeBuckets(ReachMonthModel, monthIds, monthBuckets);
-    await this.writeBuckets(ReachDayModel, dayIds, dayBuckets);
-  }
-
-  private async writeBuckets(
-    model: typeof ReachMonthModel | typeof ReachDayModel,
-    ids: Set<string>,
-    buckets: Map<string, Bucket>,
-  ): Promise<void> {
-    const ops = [...ids].map((id) => {
-      const bucket = buckets.get(id);
-      // A bucket whose last batch disappeared is removed rather than left at zero.
-      return bucket
-        ? { replaceOne: { filter: { _id: id }, replacement: finished(bucket), upsert: true } }
-        : { deleteOne: { filter: { _id: id } } };
-    });
-    for (let i = 0; i < ops.length; i += 500) {
-      await (model as typeof ReachMonthModel).bulkWrite(ops.slice(i, i + 500) as never, { ordered: false });
+      parts.sort((x, y) => (x.batchId < y.batchId ? -1 : 1));
+      await ReachLedgerModel.replaceOne({ _id: id }, { ...keys, parts }, { upsert: true });
+      await ReachMonthModel.replaceOne({ _id: id }, { ...keys, ...totalsOf(parts) }, { upsert: true });
     }
   }
 }

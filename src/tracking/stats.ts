@@ -6,7 +6,8 @@ import { InvalidInput } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
-import { COUNT_KEYS, type Counts, ReachDayModel, ReachMonthModel, zeroCounts } from './rollup-model.js';
+import { COUNT_KEYS, type Counts, ReachLedgerModel, ReachMonthModel, zeroCounts } from './rollup-model.js';
+import type { Part } from './rollups.js';
 
 export const DIMENSIONS = ['day', 'month', 'region', 'county', 'township', 'category', 'campaign'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -202,10 +203,21 @@ export class ReachStats {
       where.push({ month: { $gte: query.from, $lte: query.to } });
       return ReachMonthModel.find({ $and: where }, { ...projection, ...counts }).lean<BucketDoc[]>();
     }
+    // Day or campaign precision: the buckets' parts (one per batch) carry day and campaign.
     const [from, to] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, `${query.to}-31`];
-    where.push({ day: { $gte: from, $lte: to } });
-    if (query.campaignId) where.push({ campaignId: query.campaignId });
-    return ReachDayModel.find({ $and: where }, { ...projection, ...counts, day: 1, campaignId: 1 }).lean<BucketDoc[]>();
+    where.push({ month: { $gte: from.slice(0, 7), $lte: to.slice(0, 7) } });
+    const ledgers = await ReachLedgerModel.find({ $and: where }, { ...projection, parts: 1 }).lean<
+      Array<Omit<BucketDoc, keyof Counts | 'groups' | 'villages'> & { parts: Part[] }>
+    >();
+    const docs: BucketDoc[] = [];
+    for (const { parts, ...keys } of ledgers) {
+      for (const part of parts) {
+        if (part.day < from || part.day > to) continue;
+        if (query.campaignId && part.campaignId !== query.campaignId) continue;
+        docs.push({ ...keys, ...part });
+      }
+    }
+    return docs;
   }
 
   private rowKeys(doc: BucketDoc, groupBy: Dimension[], base: string): ReachRow {
