@@ -61,7 +61,6 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     return db.connection.db;
   });
   const notices = new NoticeService(regions, media, audit, clock);
-  const tracking = createTracking(config, clock, regions, audit);
   // Channel credentials are sealed with this key; manual-task links are signed with a key derived from it.
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);
@@ -102,6 +101,12 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   campaigns.attachDeliveryControl(deliveryControl(clock));
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
   manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now()));
+  const tracking = createTracking(config, clock, regions, audit, async (groupId) =>
+    groups.get(regions.rootScope(), groupId).then(
+      (group) => group.regionCode,
+      () => null,
+    ),
+  );
   const dispatch = new Dispatch({
     audience,
     groups,

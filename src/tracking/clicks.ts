@@ -17,9 +17,9 @@ const clickSchema = new mongoose.Schema(
   {
     _id: { type: String, required: true },
     campaignId: { type: String, required: true },
-    groupId: { type: String, required: true },
+    groupId: { type: String, default: '' },
     noticeId: { type: String, required: true },
-    townshipCode: { type: String, required: true },
+    townshipCode: { type: String, default: '' },
     day: { type: String, required: true },
     month: { type: String, required: true },
     /** The visitor's first click on this link this day: unique clicks are these. */
@@ -45,6 +45,8 @@ export class ClickService {
     private readonly clock: Clock,
     private readonly timeZone: string,
     private readonly secret: () => Buffer,
+    /** The village of a group, for links that do not carry it (audience room). */
+    private readonly villageOfGroup: (groupId: string) => Promise<string | null> = async () => null,
   ) {}
 
   /** Counts one click; true when it was counted (false past the visitor's daily cap). */
@@ -52,15 +54,17 @@ export class ClickService {
     const at = this.clock.now();
     const day = localDay(at, this.timeZone);
     const visitor = createHmac('sha256', this.secret())
-      .update([ip, userAgent, day, target.campaignId, target.groupId, target.noticeId].join('\n'))
+      .update([ip, userAgent, day, target.campaignId, target.groupId ?? '', target.noticeId].join('\n'))
       .digest('base64url')
       .slice(0, 22);
     if (await ClickModel.exists({ _id: `${visitor}#${MAX_PER_VISITOR - 1}` })) return false;
+    const village = target.villageCode ?? (target.groupId ? await this.villageOfGroup(target.groupId) : null);
     const fields = {
       campaignId: target.campaignId,
-      groupId: target.groupId,
+      groupId: target.groupId ?? '',
       noticeId: target.noticeId,
-      townshipCode: townshipOf(target.villageCode),
+      // '' when the link names no group: counted for the campaign, in no township.
+      townshipCode: village ? townshipOf(village) : '',
       day,
       month: day.slice(0, 7),
       at,

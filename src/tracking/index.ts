@@ -24,10 +24,16 @@ export interface Tracking {
   link(target: LinkTarget): string;
 }
 
-export function createTracking(config: Config, clock: Clock, regions: RegionService, audit: AuditService): Tracking {
+export function createTracking(
+  config: Config,
+  clock: Clock,
+  regions: RegionService,
+  audit: AuditService,
+  villageOfGroup?: (groupId: string) => Promise<string | null>,
+): Tracking {
   const secret = new LinkSecret(config.linkSecret);
   const stats = new ReachStats(regions);
-  const clicks = new ClickService(clock, config.timeZone, () => secret.get());
+  const clicks = new ClickService(clock, config.timeZone, () => secret.get(), villageOfGroup);
   return {
     secret,
     rollups: new ReachRollups(clock),

@@ -6,26 +6,30 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface LinkTarget {
   campaignId: string;
-  groupId: string;
+  /** Null for a link shared by every group of a campaign (e.g. an image card's QR code). */
+  groupId: string | null;
   noticeId: string;
-  /** The group's village: clicks are counted per township (its 9-digit prefix). */
-  villageCode: string;
+  /** The group's village: clicks are counted per township (its 9-digit prefix). When absent it is looked up from the group at click time. */
+  villageCode?: string | null;
 }
+
+const NONE = 0xff;
 
 const VERSION = 1;
 const MAC_BYTES = 8; // 64 bits: a forger needs ~2^63 tries per code, far beyond the rate limit
 const HEX_ID = /^[0-9a-f]{24}$/;
 const DIGITS = /^\d{1,14}$/; // fits 6 bytes (2^48 > 10^14)
 
-function packId(id: string): Buffer {
+function packId(id: string | null | undefined): Buffer {
+  if (id == null) return Buffer.from([NONE]);
   if (HEX_ID.test(id)) return Buffer.concat([Buffer.from([0]), Buffer.from(id, 'hex')]);
   const bytes = Buffer.from(id, 'utf8');
   if (bytes.length === 0 || bytes.length > 120) throw new Error(`id not linkable: ${id}`);
   return Buffer.concat([Buffer.from([bytes.length]), bytes]);
 }
 
-function packDigits(code: string): Buffer {
-  if (!DIGITS.test(code)) return packId(code);
+function packDigits(code: string | null | undefined): Buffer {
+  if (code == null || !DIGITS.test(code)) return packId(code);
   const out = Buffer.alloc(7);
   out[0] = 0x80 | code.length; // the length keeps leading zeros
   out.writeUIntBE(Number(code), 1, 6);
@@ -47,8 +51,9 @@ class Reader {
     return this.take(1)[0]!;
   }
 
-  id(): string {
+  id(): string | null {
     const tag = this.byte();
+    if (tag === NONE) return null;
     if (tag === 0) return this.take(12).toString('hex');
     if (tag & 0x80) {
       const length = tag & 0x7f;
@@ -90,8 +95,9 @@ export function decodeTrackedCode(code: string, secret: Buffer): LinkTarget | nu
   try {
     const reader = new Reader(payload);
     if (reader.byte() !== VERSION) return null;
-    const target = { campaignId: reader.id(), groupId: reader.id(), noticeId: reader.id(), villageCode: reader.id() };
-    return reader.done() ? target : null;
+    const [campaignId, groupId, noticeId, villageCode] = [reader.id(), reader.id(), reader.id(), reader.id()];
+    if (!campaignId || !noticeId || !reader.done()) return null;
+    return { campaignId, groupId, noticeId, villageCode };
   } catch {
     return null;
   }

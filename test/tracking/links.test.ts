@@ -22,6 +22,9 @@ describe('tracked link codes', () => {
     expect(decodeTrackedCode(encodeTrackedCode(target, secret), secret)).toEqual(target);
     const odd = { ...target, groupId: 'group-北京-1', villageCode: '000123' };
     expect(decodeTrackedCode(encodeTrackedCode(odd, secret), secret)).toEqual(odd);
+    // The engine's campaign-wide QR link names no group and no village.
+    const shared = { campaignId: target.campaignId, groupId: null, noticeId: target.noticeId };
+    expect(decodeTrackedCode(encodeTrackedCode(shared, secret), secret)).toEqual({ ...shared, villageCode: null });
   });
 
   it('refuses a code with any character changed, or signed with another secret', () => {
