@@ -20,6 +20,8 @@ import { mediaRoutes } from './media/routes.js';
 import { noticeRoutes } from './notices/routes.js';
 import { regionRoutes } from './regions/routes.js';
 import { renderRoutes } from './render/routes.js';
+import { publicTrackingRoutes } from './tracking/public/routes.js';
+import { trackingRoutes } from './tracking/routes.js';
 
 export interface AppOptions {
   /** Where logs go (tests capture them); default stdout. */
@@ -98,6 +100,15 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(engineRoutes, { campaigns: ctx.campaigns });
   await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
+
+  await app.register(trackingRoutes, ctx.tracking);
+  await app.register(publicTrackingRoutes, {
+    clicks: ctx.tracking.clicks,
+    notices: ctx.notices,
+    regions: ctx.regions,
+    secret: () => ctx.tracking.secret.get(),
+    publicBaseUrl: ctx.config.publicBaseUrl,
+  });
 
   await app.ready();
   return app;

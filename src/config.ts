@@ -40,6 +40,8 @@ export interface Config {
   retryBaseMs: number;
   /** How long a worker's hold on a batch lasts without renewal: a dead worker's batches wait this long. */
   leaseMs: number;
+  /** Signs tracked links (/t/…) and keys unique visitors; unset: generated once into the database. */
+  linkSecret: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +122,13 @@ function quietHours(env: Env): { start: string; end: string } {
   return { start, end };
 }
 
+function linkSecret(env: Env): string | undefined {
+  const secret = optionalText(env, 'LINK_SECRET');
+  if (secret !== undefined && secret.length < 32)
+    throw new ConfigError('LINK_SECRET', 'must be at least 32 characters');
+  return secret;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const host = text(env, 'HOST', '127.0.0.1');
@@ -157,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxAttempts: integer(env, 'MAX_ATTEMPTS', 6, 1, 50),
     retryBaseMs: integer(env, 'RETRY_BASE_MS', 5_000, 10, 600_000),
     leaseMs: integer(env, 'LEASE_SECONDS', 60, 2, 3600) * 1000,
+    linkSecret: linkSecret(env),
   };
 }
 

@@ -21,6 +21,7 @@ import { Dispatch } from './engine/dispatch.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
+import { type Tracking, createTracking } from './tracking/index.js';
 
 export interface Context {
   config: Config;
@@ -39,6 +40,7 @@ export interface Context {
   campaigns: CampaignService;
   /** The engine's view of the rooms above it (audience, notices, render, channels). */
   dispatch: Dispatch;
+  tracking: Tracking;
 }
 
 export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
@@ -99,6 +101,12 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   campaigns.attachDeliveryControl(deliveryControl(clock));
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
   manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now()));
+  const tracking = createTracking(config, clock, regions, audit, async (groupId) =>
+    groups.get(regions.rootScope(), groupId).then(
+      (group) => group.regionCode,
+      () => null,
+    ),
+  );
   const dispatch = new Dispatch({
     audience,
     groups,
@@ -126,6 +134,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     channels,
     campaigns,
     dispatch,
+    tracking,
   };
 }
 
@@ -136,6 +145,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
 export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await syncIndexes(ctx.db.connection);
   await ctx.regions.ensureRoot();
+  await ctx.tracking.secret.load();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

@@ -3,6 +3,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, processRole } from './config.js';
 import { createContext, engineDeps, prepareDatabase } from './context.js';
+import { RollupRefresher } from './tracking/rollups.js';
 import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
 
@@ -53,6 +54,10 @@ async function main(): Promise<void> {
     const worker = createWorker(engineDeps(ctx));
     worker.start();
     stoppers.push(() => worker.stop());
+    // Folds changed delivery batches into the reach statistics (one process at a time, by lease).
+    const rollups = new RollupRefresher(ctx.tracking.rollups, log('rollups'));
+    rollups.start();
+    stoppers.push(() => rollups.stop());
   }
 
   if (role === 'all' || role === 'api') {

@@ -108,6 +108,9 @@ const batchSchema = new mongoose.Schema(
 batchSchema.index({ campaignId: 1 });
 // Statistics by scope and period.
 batchSchema.index({ regionPath: 1, month: 1 });
+// The roll-up sweep: batches written recently (catches a writer that died between its
+// batch write and its change marker; see tracking/rollups.ts).
+batchSchema.index({ updatedAt: 1 });
 
 export type BatchDoc = InferSchemaType<typeof batchSchema>;
 export type BatchItem = InferSchemaType<typeof itemSchema>;

@@ -1,0 +1,102 @@
+// Clicks on tracked links, counted exactly without counters: every counted click is a
+// document whose _id is `${visitor}#${n}`, inserted under a unique index (which holds on
+// FerretDB, unlike a concurrent $inc). The visitor is an HMAC of address, user agent, day
+// and link under a server secret, so no raw address is stored and keys change every day.
+// A visitor counts at most MAX_PER_VISITOR clicks per link and day: a click storm costs at
+// most that many small documents.
+import { createHmac } from 'node:crypto';
+import mongoose from 'mongoose';
+import { localDay } from '../campaigns/schedule.js';
+import type { Clock } from '../lib/clock.js';
+import { isDuplicateKey } from '../lib/errors.js';
+import { type LinkTarget, townshipOf } from './links.js';
+
+export const MAX_PER_VISITOR = 10;
+
+const clickSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    campaignId: { type: String, required: true },
+    groupId: { type: String, default: '' },
+    noticeId: { type: String, required: true },
+    townshipCode: { type: String, default: '' },
+    day: { type: String, required: true },
+    month: { type: String, required: true },
+    /** The visitor's first click on this link this day: unique clicks are these. */
+    first: { type: Boolean, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+// Clicks per township in a month (the monthly table).
+clickSchema.index({ month: 1, townshipCode: 1 });
+// Clicks of a campaign per group and day.
+clickSchema.index({ campaignId: 1, day: 1 });
+
+export const ClickModel = mongoose.model('Click', clickSchema);
+
+export interface ClickCount {
+  clicks: number;
+  uniqueClicks: number;
+}
+
+export class ClickService {
+  constructor(
+    private readonly clock: Clock,
+    private readonly timeZone: string,
+    private readonly secret: () => Buffer,
+    /** The village of a group, for links that do not carry it (audience room). */
+    private readonly villageOfGroup: (groupId: string) => Promise<string | null> = async () => null,
+  ) {}
+
+  /** Counts one click; true when it was counted (false past the visitor's daily cap). */
+  async record(target: LinkTarget, ip: string, userAgent: string): Promise<boolean> {
+    const at = this.clock.now();
+    const day = localDay(at, this.timeZone);
+    const visitor = createHmac('sha256', this.secret())
+      .update([ip, userAgent, day, target.campaignId, target.groupId ?? '', target.noticeId].join('\n'))
+      .digest('base64url')
+      .slice(0, 22);
+    if (await ClickModel.exists({ _id: `${visitor}#${MAX_PER_VISITOR - 1}` })) return false;
+    const village = target.villageCode ?? (target.groupId ? await this.villageOfGroup(target.groupId) : null);
+    const fields = {
+      campaignId: target.campaignId,
+      groupId: target.groupId ?? '',
+      noticeId: target.noticeId,
+      // '' when the link names no group: counted for the campaign, in no township.
+      townshipCode: village ? townshipOf(village) : '',
+      day,
+      month: day.slice(0, 7),
+      at,
+    };
+    for (let n = 0; n < MAX_PER_VISITOR; n++) {
+      try {
+        await ClickModel.create({ _id: `${visitor}#${n}`, ...fields, first: n === 0 });
+        return true;
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+      }
+    }
+    return false;
+  }
+
+  /** Clicks per township in a month, for the townships given (already scope-checked). */
+  async perTownship(month: string, townshipCodes: string[]): Promise<Map<string, ClickCount>> {
+    const counts = new Map<string, ClickCount>(townshipCodes.map((code) => [code, { clicks: 0, uniqueClicks: 0 }]));
+    if (townshipCodes.length === 0) return counts;
+    const match = { month, townshipCode: { $in: townshipCodes } };
+    const [all, unique] = await Promise.all([
+      ClickModel.aggregate<{ _id: string; n: number }>([
+        { $match: match },
+        { $group: { _id: '$townshipCode', n: { $sum: 1 } } },
+      ]),
+      ClickModel.aggregate<{ _id: string; n: number }>([
+        { $match: { ...match, first: true } },
+        { $group: { _id: '$townshipCode', n: { $sum: 1 } } },
+      ]),
+    ]);
+    for (const row of all) counts.get(row._id)!.clicks = row.n;
+    for (const row of unique) counts.get(row._id)!.uniqueClicks = row.n;
+    return counts;
+  }
+}

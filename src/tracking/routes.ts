@@ -1,0 +1,165 @@
+// Reach statistics, monthly table, campaign progress (JSON and Server-Sent Events) and exports.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { ANY_ROLE } from '../auth/roles.js';
+import { allow, principal } from '../http/access.js';
+import { IdParams } from '../lib/schemas.js';
+import type { ExportFile, ExportService } from './exports.js';
+import type { ProgressService } from './progress.js';
+import {
+  FormatQuery,
+  MonthlyExportQuery,
+  MonthlyQuery,
+  MonthlyTableSchema,
+  ProgressSchema,
+  ReachQuerySchema,
+  ReachReportSchema,
+} from './schemas.js';
+import { CONTENT_TYPES } from './sheet.js';
+import type { Dimension, ReachStats } from './stats.js';
+
+export interface TrackingRoutesOptions {
+  stats: ReachStats;
+  progress: ProgressService;
+  exports: ExportService;
+  /** How often the progress stream sends an update, and for how long at most. */
+  streamIntervalMs?: number;
+  streamMaxMs?: number;
+}
+
+function sendFile(reply: FastifyReply, file: ExportFile) {
+  file.done.catch((error: unknown) => {
+    reply.log.error({ err: error }, 'export failed while streaming');
+    file.writer.stream.destroy(error as Error);
+  });
+  return reply
+    .header('content-type', CONTENT_TYPES[file.format])
+    .header('content-disposition', `attachment; filename="${file.filename}"`)
+    .header('cache-control', 'no-store')
+    .send(file.writer.stream);
+}
+
+export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = async (app, options) => {
+  const { stats, progress, exports } = options;
+  const tags = ['tracking'];
+  const intervalMs = options.streamIntervalMs ?? 1000;
+  const maxMs = options.streamMaxMs ?? 30 * 60_000;
+
+  app.get(
+    '/api/reach',
+    {
+      config: allow(ANY_ROLE),
+      schema: {
+        tags,
+        summary: '触达统计：发送消息数、覆盖群数、覆盖村数、覆盖人次、失败等，可按日/月/地区/类别/活动分组',
+        querystring: ReachQuerySchema,
+        response: { 200: ReachReportSchema },
+      },
+    },
+    async (request) => {
+      const { groupBy, ...rest } = request.query;
+      const dims = (groupBy ?? '').split(',').filter(Boolean) as Dimension[];
+      return stats.report(principal(request).scope, { ...rest, groupBy: dims });
+    },
+  );
+
+  app.get(
+    '/api/reach/monthly',
+    {
+      config: allow(ANY_ROLE),
+      schema: {
+        tags,
+        summary: '月度统计表（按乡镇）',
+        querystring: MonthlyQuery,
+        response: { 200: MonthlyTableSchema },
+      },
+    },
+    async (request) => ({
+      month: request.query.month,
+      rows: await exports.monthlyTable(principal(request), request.query.month, request.query.regionCode),
+    }),
+  );
+
+  app.get(
+    '/api/reach/monthly/export',
+    {
+      config: allow(ANY_ROLE),
+      schema: { tags, summary: '导出月度统计表（xlsx / csv）', querystring: MonthlyExportQuery },
+    },
+    async (request, reply) => {
+      const { month, format, regionCode } = request.query;
+      return sendFile(
+        reply,
+        await exports.exportMonthly(principal(request), month, format ?? 'xlsx', regionCode, request.ip),
+      );
+    },
+  );
+
+  app.get(
+    '/api/campaigns/:id/deliveries/export',
+    {
+      config: allow(ANY_ROLE, 'campaign'),
+      schema: { tags, summary: '导出活动发送明细（xlsx / csv）', params: IdParams, querystring: FormatQuery },
+    },
+    async (request, reply) =>
+      sendFile(
+        reply,
+        await exports.exportDeliveries(
+          principal(request),
+          request.params.id,
+          request.query.format ?? 'xlsx',
+          request.ip,
+        ),
+      ),
+  );
+
+  app.get(
+    '/api/campaigns/:id/progress',
+    {
+      config: allow(ANY_ROLE, 'campaign'),
+      schema: { tags, summary: '活动实时进度', params: IdParams, response: { 200: ProgressSchema } },
+    },
+    async (request) => progress.progress(principal(request).scope, request.params.id),
+  );
+
+  app.get(
+    '/api/campaigns/:id/progress/stream',
+    {
+      config: allow(ANY_ROLE, 'campaign'),
+      schema: { tags, summary: '活动实时进度（Server-Sent Events，约每秒一次，完成后结束）', params: IdParams },
+    },
+    async (request, reply) => {
+      const scope = principal(request).scope;
+      const id = request.params.id;
+      // The first read happens before the stream opens, so an unknown campaign is a plain 404.
+      let current = await progress.progress(scope, id);
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      let closed = false;
+      request.raw.on('close', () => {
+        closed = true;
+      });
+      const started = Date.now();
+      for (;;) {
+        reply.raw.write(`event: progress\ndata: ${JSON.stringify(current)}\n\n`);
+        if (current.finished || closed || Date.now() - started > maxMs) break;
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        if (closed) break;
+        try {
+          current = await progress.progress(scope, id);
+        } catch (error) {
+          request.log.error({ err: error }, 'progress stream read failed');
+          reply.raw.write(`event: error\ndata: ${JSON.stringify({ message: '读取进度失败，请刷新重试' })}\n\n`);
+          break;
+        }
+      }
+      if (!closed) reply.raw.write('event: end\ndata: {}\n\n');
+      reply.raw.end();
+    },
+  );
+};

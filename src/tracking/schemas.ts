@@ -1,0 +1,122 @@
+// TypeBox schemas of the tracking routes: validation, types and OpenAPI from one definition.
+import { Type } from '@sinclair/typebox';
+import { CATEGORIES } from '../notices/categories.js';
+import { ObjectIdString } from '../lib/schemas.js';
+
+const Period = Type.String({ maxLength: 10, description: 'YYYY-MM-DD 或 YYYY-MM（两端同一格式，含两端）' });
+const RegionCode = Type.String({ pattern: '^\\d{2,12}$', description: '地区代码（须在管辖范围内）' });
+
+export const ReachQuerySchema = Type.Object(
+  {
+    from: Period,
+    to: Period,
+    groupBy: Type.Optional(
+      Type.String({
+        pattern: '^((day|month|region|county|township|category|campaign)(,|$))*$',
+        maxLength: 80,
+        description: '分组维度，逗号分隔：day,month,region,county,township,category,campaign',
+      }),
+    ),
+    regionCode: Type.Optional(RegionCode),
+    category: Type.Optional(Type.Union(CATEGORIES.map((c) => Type.Literal(c)))),
+    campaignId: Type.Optional(ObjectIdString),
+  },
+  { additionalProperties: false },
+);
+
+const Figures = {
+  deliveries: Type.Integer(),
+  messages: Type.Integer(),
+  sent: Type.Integer(),
+  confirmed: Type.Integer(),
+  awaiting: Type.Integer(),
+  failed: Type.Integer(),
+  uncertain: Type.Integer(),
+  skipped: Type.Integer(),
+  pending: Type.Integer(),
+  groupsReached: Type.Integer(),
+  villagesReached: Type.Integer(),
+  personTimes: Type.Integer(),
+};
+
+export const ReachReportSchema = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  groupBy: Type.Array(Type.String()),
+  regionCode: Type.String(),
+  totals: Type.Object(Figures),
+  rows: Type.Array(
+    Type.Object({
+      day: Type.Optional(Type.String()),
+      month: Type.Optional(Type.String()),
+      regionCode: Type.Optional(Type.String()),
+      regionName: Type.Optional(Type.String()),
+      countyCode: Type.Optional(Type.String()),
+      townshipCode: Type.Optional(Type.String()),
+      category: Type.Optional(Type.String()),
+      campaignId: Type.Optional(Type.String()),
+      ...Figures,
+    }),
+  ),
+});
+
+export const MonthlyQuery = Type.Object(
+  {
+    month: Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM' }),
+    regionCode: Type.Optional(RegionCode),
+  },
+  { additionalProperties: false },
+);
+
+const Format = Type.Optional(
+  Type.Union([Type.Literal('xlsx'), Type.Literal('csv')], { default: 'xlsx', description: '文件格式，默认 xlsx' }),
+);
+
+export const MonthlyExportQuery = Type.Object(
+  { ...MonthlyQuery.properties, format: Format },
+  { additionalProperties: false },
+);
+
+export const FormatQuery = Type.Object({ format: Format }, { additionalProperties: false });
+
+export const MonthlyTableSchema = Type.Object({
+  month: Type.String(),
+  rows: Type.Array(
+    Type.Object({
+      townshipCode: Type.String(),
+      townshipName: Type.String(),
+      messages: Type.Integer(),
+      groupsReached: Type.Integer(),
+      villagesReached: Type.Integer(),
+      personTimes: Type.Integer(),
+      clicks: Type.Integer(),
+      uniqueClicks: Type.Integer(),
+    }),
+  ),
+});
+
+const ProgressFields = {
+  total: Type.Integer(),
+  queued: Type.Integer(),
+  sent: Type.Integer(),
+  failed: Type.Integer(),
+  uncertain: Type.Integer(),
+  awaiting: Type.Integer(),
+  confirmed: Type.Integer(),
+  skipped: Type.Integer(),
+  personTimes: Type.Integer(),
+};
+
+export const ProgressSchema = Type.Object({
+  campaignId: Type.String(),
+  title: Type.String(),
+  finished: Type.Boolean(),
+  ...ProgressFields,
+  counties: Type.Array(Type.Object({ countyCode: Type.String(), countyName: Type.String(), ...ProgressFields })),
+});
+
+export const CodeParams = Type.Object({ code: Type.String({ maxLength: 512 }) }, { additionalProperties: false });
+export const NoticePageParams = Type.Object(
+  { noticeId: Type.String({ maxLength: 64 }) },
+  { additionalProperties: false },
+);
