@@ -117,6 +117,9 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     rootScope: regions.rootScope(),
     publicBaseUrl: config.publicBaseUrl,
     timeZone: config.timeZone,
+    linkFor: (campaignId, groupId, noticeId, villageCode) =>
+      tracking.link({ campaignId, groupId, noticeId, villageCode }),
+    batchesWritten: (batchIds) => tracking.rollups.batchesWritten(batchIds),
   });
   return {
     config,

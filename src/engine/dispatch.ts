@@ -32,8 +32,10 @@ export interface DispatchDeps {
   rootScope: Scope;
   publicBaseUrl: string;
   timeZone: string;
-  /** The tracked link for one group's card (tracking room); defaults to the notice page. */
-  linkFor?: (campaignId: string, groupId: string | null, noticeId: string) => string;
+  /** The tracked link for a card (tracking room): per group, or per campaign when groupId is null. */
+  linkFor: (campaignId: string, groupId: string | null, noticeId: string, villageCode: string | null) => string;
+  /** Tells the statistics that these batches changed (tracking room). */
+  batchesWritten: (batchIds: string[]) => Promise<void>;
 }
 
 interface PreparedNotice {
@@ -76,8 +78,8 @@ export class Dispatch implements EnginePorts {
 
   constructor(private readonly deps: DispatchDeps) {}
 
-  private link(campaignId: string, groupId: string | null, noticeId: string): string {
-    return this.deps.linkFor?.(campaignId, groupId, noticeId) ?? `${this.deps.publicBaseUrl}/n/${noticeId}`;
+  batchesWritten(batchIds: string[]): Promise<void> {
+    return this.deps.batchesWritten(batchIds);
   }
 
   async *selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]> {
@@ -153,7 +155,7 @@ export class Dispatch implements EnginePorts {
     const personal = request.personal;
     if (request.cardStyle === 'image' && IMAGE_CHANNELS.has(channel)) {
       // The QR code tracks per campaign: a per-group link would make every card's shared part unique.
-      const link = this.link(request.campaignId, null, request.noticeId);
+      const link = this.deps.linkFor(request.campaignId, null, request.noticeId, null);
       const image = await this.images.render(
         { notice: notice.card, link, photos: notice.photos, personal },
         { format: 'png', maxBytes: limits.image ?? WECOM_IMAGE_MAX_BYTES },
@@ -164,7 +166,12 @@ export class Dispatch implements EnginePorts {
     const card = renderTextCard(
       {
         notice: notice.card,
-        link: this.link(request.campaignId, request.groupId, request.noticeId),
+        link: this.deps.linkFor(
+          request.campaignId,
+          request.groupId,
+          request.noticeId,
+          request.regionPath.at(-1) ?? null,
+        ),
         pictureUrl: notice.pictureUrl,
         personal,
       },

@@ -145,7 +145,6 @@ export class Planner {
               townshipCode: township,
               items,
               counts: countItems(items),
-              statsDirty: true,
             },
           ],
           { ordered: false },
@@ -164,6 +163,7 @@ export class Planner {
           { ordered: false },
         ),
       );
+      await this.deps.ports.batchesWritten([batchId]);
       batchCount += 1;
     };
 

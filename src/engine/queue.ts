@@ -67,7 +67,7 @@ export async function writeBatch(
   held: HeldBatch,
   items: BatchItem[],
   now: Date,
-  options: { release: boolean; renewMs?: number; notBefore?: Date },
+  options: { release: boolean; renewMs?: number; notBefore?: Date; written?: (batchIds: string[]) => Promise<void> },
 ): Promise<boolean> {
   const id = held.batch._id;
   if (await leaseTakenOver(leaseKey(id), held.lease.epoch)) return false;
@@ -81,11 +81,11 @@ export async function writeBatch(
         counts: countItems(items),
         dueAt,
         lease: { epoch: held.lease.epoch, until, owner: held.batch.lease?.owner ?? null },
-        statsDirty: true,
       },
     },
   );
   held.lease = { epoch: held.lease.epoch, until };
+  await options.written?.([id]);
   if (!options.release) return true;
   if (dueAt) {
     const next = options.notBefore && options.notBefore > dueAt ? options.notBefore : dueAt;

@@ -46,6 +46,7 @@ export class Worker {
   readonly id = `worker-${randomUUID()}`;
   private readonly limiter = new RobotRateLimiter();
   private stopping = false;
+  private readonly written = (batchIds: string[]) => this.ports.batchesWritten(batchIds);
   private loop: Promise<void> | null = null;
 
   constructor(
@@ -100,13 +101,13 @@ export class Worker {
     if (stopReason) {
       for (const item of items)
         if (item.status === 'pending') Object.assign(item, { status: 'skipped', lastError: stopReason, nextAt: null });
-      await writeBatch(held, items, this.clock.now(), { release: true });
+      await writeBatch(held, items, this.clock.now(), { release: true, written: this.written });
       return;
     }
     if (campaign!.status === 'paused') {
       // Items keep their due times; the batch is looked at again later (resume pulls it forward).
       const notBefore = new Date(this.clock.now().getTime() + PAUSE_RECHECK_MS);
-      await writeBatch(held, items, this.clock.now(), { release: true, notBefore });
+      await writeBatch(held, items, this.clock.now(), { release: true, notBefore, written: this.written });
       return;
     }
     const sendable = await this.ports.noticeSendable(held.batch.noticeId);
@@ -114,7 +115,7 @@ export class Worker {
       for (const item of items)
         if (item.status === 'pending')
           Object.assign(item, { status: 'skipped', lastError: sendable.reason, nextAt: null });
-      await writeBatch(held, items, this.clock.now(), { release: true });
+      await writeBatch(held, items, this.clock.now(), { release: true, written: this.written });
       return;
     }
     await this.sendDue(held, items);
@@ -201,12 +202,16 @@ export class Worker {
         // Checkpoint (and renew the lease) well before it could run out.
         if (Date.now() - lastCheckpoint > Math.min(2_000, this.settings.leaseMs / 3)) {
           lastCheckpoint = Date.now();
-          lost = !(await writeBatch(held, snapshot(items), now(), { release: false, renewMs: this.settings.leaseMs }));
+          lost = !(await writeBatch(held, snapshot(items), now(), {
+            release: false,
+            renewMs: this.settings.leaseMs,
+            written: this.written,
+          }));
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, pending.length) }, lane));
-    if (!lost) await writeBatch(held, snapshot(items), now(), { release: true });
+    if (!lost) await writeBatch(held, snapshot(items), now(), { release: true, written: this.written });
   }
 
   private async send(held: HeldBatch, item: BatchItem): Promise<SendResult> {

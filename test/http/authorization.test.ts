@@ -16,6 +16,8 @@ const OUTSIDE_MARKER = TREE.countyB.code;
 
 type Params = Record<string, string>;
 
+let countyBAdmin: string | undefined;
+
 /** Creates a resource in county B (outside the callers' scope) and returns its path params. */
 const outOfScopeFixtures: Record<string, (t: TestApp) => Promise<Params>> = {
   region: async () => ({ code: TREE.countyB.code }),
@@ -27,9 +29,12 @@ const outOfScopeFixtures: Record<string, (t: TestApp) => Promise<Params>> = {
   },
   group: async (t) => ({ id: (await createGroup(t, { regionCode: TREE.villageB.code })).id }),
   campaign: async (t) => {
-    const notice = await t.request('POST', '/api/notices', t.adminToken, sampleBodies['POST /api/notices']);
+    // Written by county B's own admin, so the campaign belongs to county B (not to the whole tree).
+    countyBAdmin ??= (await t.userToken('admin', TREE.countyB.code)).token;
+    const countyAdmin = countyBAdmin;
+    const notice = await t.request('POST', '/api/notices', countyAdmin, sampleBodies['POST /api/notices']);
     const body = { ...(sampleBodies['POST /api/campaigns'] as object), noticeId: notice.json().id };
-    const created = await t.request('POST', '/api/campaigns', t.adminToken, body);
+    const created = await t.request('POST', '/api/campaigns', countyAdmin, body);
     if (created.statusCode !== 201) throw new Error(`campaign fixture: ${created.body}`);
     return { id: created.json().id };
   },
