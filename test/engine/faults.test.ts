@@ -141,4 +141,22 @@ describe('faults and crashes', () => {
     expect(w.doubles.received({ robot: key })).toHaveLength(25);
     expect((await items(id)).every((i) => i.status === 'sent' && i.attempts === 1)).toBe(true);
   });
+
+  it('reports reach statistics equal to counts made from the raw deliveries, after retries and a take-over', async () => {
+    await w.t.ctx.tracking.rollups.refreshAll('test');
+    const raw = (await DeliveryBatchModel.find({}).lean()).flatMap((b) => b.items);
+    const reached = raw.filter((i) => i.status === 'sent' || i.status === 'confirmed');
+    const response = await w.t.request('GET', '/api/reach?from=2026-11&to=2026-12', w.t.adminToken);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json().totals).toMatchObject({
+      deliveries: raw.length,
+      sent: raw.filter((i) => i.status === 'sent').length,
+      failed: raw.filter((i) => i.status === 'failed').length,
+      uncertain: raw.filter((i) => i.status === 'uncertain').length,
+      pending: raw.filter((i) => i.status === 'pending').length,
+      groupsReached: new Set(reached.map((i) => i.groupId)).size,
+      personTimes: reached.reduce((sum, i) => sum + i.memberCount, 0),
+    });
+    expect(raw.filter((i) => i.status === 'uncertain').length).toBeGreaterThan(0);
+  });
 });
