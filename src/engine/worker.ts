@@ -184,6 +184,23 @@ export class Worker {
     let lastCheckpoint = Date.now();
     let lost = false;
 
+    // Checkpoint (and renew the lease) well before it could run out: before and after sends.
+    let checkpointing: Promise<void> | null = null;
+    const renewIfDue = async () => {
+      if (lost || Date.now() - lastCheckpoint <= Math.min(2_000, this.settings.leaseMs / 3)) return;
+      checkpointing ??= (async () => {
+        lastCheckpoint = Date.now();
+        lost = !(await writeBatch(held, snapshot(items), now(), {
+          release: false,
+          renewMs: this.settings.leaseMs,
+          written: this.written,
+        }));
+      })().finally(() => {
+        checkpointing = null;
+      });
+      await checkpointing;
+    };
+
     const lane = async () => {
       while (!lost) {
         if (ready.length === 0) {
@@ -197,17 +214,10 @@ export class Worker {
           continue;
         }
         const item = ready.shift()!;
+        await renewIfDue();
         const result = await this.send(held, item);
         this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
-        // Checkpoint (and renew the lease) well before it could run out.
-        if (Date.now() - lastCheckpoint > Math.min(2_000, this.settings.leaseMs / 3)) {
-          lastCheckpoint = Date.now();
-          lost = !(await writeBatch(held, snapshot(items), now(), {
-            release: false,
-            renewMs: this.settings.leaseMs,
-            written: this.written,
-          }));
-        }
+        await renewIfDue();
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, pending.length) }, lane));

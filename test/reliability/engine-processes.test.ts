@@ -22,7 +22,9 @@ function startProcess(role: 'worker' | 'scheduler'): ChildProcess {
     env: {
       PATH: process.env.PATH,
       ...world.processEnv,
-      LEASE_SECONDS: '3',
+      // Short enough that a killed worker's batches are taken over within the test, long
+      // enough that a live worker on a loaded 2-core machine never loses its lease.
+      LEASE_SECONDS: '10',
       RETRY_BASE_MS: '200',
       WORKER_CONCURRENCY: String(CONCURRENCY),
     },
