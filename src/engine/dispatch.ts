@@ -49,26 +49,17 @@ const NOTICE_CACHE_MS = 10_000;
 /** Channels that take a picture file; the others show pictures only by URL. */
 const IMAGE_CHANNELS = new Set(['wecom', 'manual', 'webhook']);
 
-function toResult(outcome: Outcome): { result: SendResult; flag: boolean } {
+function toResult(outcome: Outcome): SendResult {
   switch (outcome.status) {
     case 'sent':
-      return { result: outcome.taskId ? { status: 'awaiting' } : { status: 'sent' }, flag: false };
+      // A manual-channel send is a task for the officer, not yet a post.
+      return outcome.taskId ? { status: 'awaiting' } : { status: 'sent' };
     case 'retryable':
-      return {
-        result: {
-          status: 'retryable',
-          reason: `${outcome.code} ${outcome.message}`,
-          retryAfterMs: outcome.retryAfterMs,
-        },
-        flag: false,
-      };
+      return { status: 'retryable', reason: `${outcome.code} ${outcome.message}`, retryAfterMs: outcome.retryAfterMs };
     case 'permanent':
-      return {
-        result: { status: 'permanent', reason: `${outcome.code} ${outcome.message}`, flagGroup: outcome.groupProblem },
-        flag: outcome.groupProblem,
-      };
+      return { status: 'permanent', reason: `${outcome.code} ${outcome.message}`, flagGroup: outcome.groupProblem };
     case 'uncertain':
-      return { result: { status: 'uncertain', reason: `${outcome.code} ${outcome.message}` }, flag: false };
+      return { status: 'uncertain', reason: `${outcome.code} ${outcome.message}` };
   }
 }
 
@@ -198,6 +189,6 @@ export class Dispatch implements EnginePorts {
       message,
       { signal, reference: request.deliveryId },
     );
-    return toResult(outcome).result;
+    return toResult(outcome);
   }
 }

@@ -4,16 +4,17 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { AuditService } from '../../audit/service.js';
+import type { Principal } from '../../auth/principal.js';
 import { ADMINS } from '../../auth/roles.js';
 import { allow, principal } from '../../http/access.js';
 import type { Clock } from '../../lib/clock.js';
-import { Conflict, InvalidInput, PayloadTooLarge, isDuplicateKey } from '../../lib/errors.js';
+import { Conflict, InvalidInput, isDuplicateKey, PayloadTooLarge } from '../../lib/errors.js';
 import { RegionCode } from '../../regions/schemas.js';
 import type { GroupService } from '../groups.js';
 import { exportGroups, exportRegions } from './export.js';
 import { importGroups } from './import-groups.js';
 import { importRegions } from './import-regions.js';
-import { type SheetRow, readSheet } from './read-sheet.js';
+import { readSheet, type SheetRow } from './read-sheet.js';
 import type { ImportReport } from './report.js';
 
 /** Staff sheets are a few MB at most; a province's 50,000 groups is about 5 MB of xlsx. */
@@ -82,6 +83,20 @@ export interface SheetRoutesOptions {
 }
 
 export const sheetRoutes: FastifyPluginAsyncTypebox<SheetRoutesOptions> = async (app, { groups, audit, clock }) => {
+  const recordImport = (
+    action: string,
+    by: Principal,
+    ip: string,
+    filename: string,
+    report: { created: number; updated: number; rejected: number },
+  ) =>
+    audit.record({
+      actor: by,
+      action,
+      ip,
+      details: { filename, created: report.created, updated: report.updated, rejected: report.rejected },
+    });
+
   await app.register(multipart, { limits: { fileSize: MAX_SHEET_BYTES, files: 1, fields: 4, parts: 5 } });
 
   app.post(
@@ -103,14 +118,7 @@ export const sheetRoutes: FastifyPluginAsyncTypebox<SheetRoutesOptions> = async 
         if (isDuplicateKey(error)) throw new Conflict('导入时有人同时新建了同名的群，请重新导入（重复导入是安全的）');
         throw error;
       });
-      if (report.applied) {
-        await audit.record({
-          actor: by,
-          action: 'group.import',
-          ip: request.ip,
-          details: { filename, created: report.created, updated: report.updated, rejected: report.rejected },
-        });
-      }
+      if (report.applied) await recordImport('group.import', by, request.ip, filename, report);
       return reply.status(statusOf(report)).send(report);
     },
   );
@@ -135,14 +143,7 @@ export const sheetRoutes: FastifyPluginAsyncTypebox<SheetRoutesOptions> = async 
           throw new Conflict('导入时有人同时新建了相同代码的地区，请重新导入（重复导入是安全的）');
         throw error;
       });
-      if (report.applied) {
-        await audit.record({
-          actor: by,
-          action: 'region.import',
-          ip: request.ip,
-          details: { filename, created: report.created, updated: report.updated, rejected: report.rejected },
-        });
-      }
+      if (report.applied) await recordImport('region.import', by, request.ip, filename, report);
       return reply.status(statusOf(report)).send(report);
     },
   );
