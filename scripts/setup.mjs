@@ -5,7 +5,7 @@
 //   2. FerretDB 1.24 (embedded database) into .tools/bin, unless MONGODB_URI is set
 //   3. with --for-tests: Debian's chromium for browser tests
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,8 +35,37 @@ function ensureNodeModules() {
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
+// Source fixes applied before building (docs/ferretdb.md). FerretDB 1.24's SQLite backend
+// creates its _id index on `_ferretdb_sjson->"_id"` but looks documents up by
+// `_ferretdb_sjson->'$._id'`; SQLite only uses an expression index for the same expression,
+// so every find, update and delete by _id scanned the whole table (upstream #2340, #4646).
+// Written the index's way, the same lookups use the index; results are unchanged.
+const FERRETDB_PATCHES = [
+  {
+    id: 'sqlite-id-index',
+    file: 'internal/backends/sqlite/metadata/metadata.go',
+    from: `IDColumn = DefaultColumn + "->'$._id'"`,
+    to: `IDColumn = DefaultColumn + "->'_id'"`,
+  },
+];
+const patchStamp = `${ferretBin}.patches`;
+const patchIds = FERRETDB_PATCHES.map((p) => p.id).join(',');
+
+function applyFerretPatches(src) {
+  for (const patch of FERRETDB_PATCHES) {
+    const file = join(src, patch.file);
+    const text = readFileSync(file, 'utf8');
+    if (!text.includes(patch.from)) throw new Error(`FerretDB patch ${patch.id}: "${patch.from}" not found in ${patch.file}`);
+    writeFileSync(file, text.replace(patch.from, patch.to));
+    step(`  patched ${patch.file} (${patch.id})`);
+  }
+}
+
 function ferretInstalled() {
   if (!existsSync(ferretBin)) return false;
+  // A custom FERRETDB_BIN is the operator's own build: take it as it is.
+  if (!process.env.FERRETDB_BIN && (!existsSync(patchStamp) || readFileSync(patchStamp, 'utf8').trim() !== patchIds))
+    return false;
   const out = spawnSync(ferretBin, ['--version'], { encoding: 'utf8' });
   return out.status === 0 && out.stdout.includes(`v${FERRETDB_VERSION}`);
 }
@@ -67,10 +96,12 @@ function ensureFerretDb() {
   cpSync(info.Dir, src, { recursive: true });
   run('chmod', ['-R', 'u+w', src]);
   writeFileSync(join(src, 'build', 'version', 'version.txt'), `v${FERRETDB_VERSION}\n`);
+  applyFerretPatches(src);
   step('  compiling (go build ./cmd/ferretdb)…');
   mkdirSync(dirname(ferretBin), { recursive: true });
   run('go', ['build', '-o', ferretBin, './cmd/ferretdb'], { cwd: src });
   chmodSync(ferretBin, 0o755);
+  writeFileSync(patchStamp, `${patchIds}\n`);
   if (!ferretInstalled()) throw new Error(`FerretDB build finished but ${ferretBin} does not run`);
   step(`FerretDB ready at ${ferretBin}`);
 }

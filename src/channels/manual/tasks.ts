@@ -73,18 +73,18 @@ export class ManualTaskService {
   /** Creates the task once per reference; a repeat returns the existing one. */
   async createTask(target: ChannelTarget, message: ChannelMessage, reference?: string): Promise<ManualTask> {
     const taskKey = reference ?? randomUUID();
-    const existing = await ManualTaskModel.findOne({ taskKey }).lean<ManualTaskDoc>();
-    if (existing) return this.toTask(existing);
+    // Insert first, look up only on a duplicate key: a lookup by taskKey is a full scan on
+    // FerretDB, and a first send (the common case) needs none.
     let imageSha256: string | null = null;
     if (message.type === 'image') {
       imageSha256 = createHash('sha256').update(message.image.data).digest('hex');
-      await ManualImageModel.updateOne(
-        { _id: imageSha256 },
-        { $setOnInsert: { mime: message.image.mime, data: message.image.data } },
-        { upsert: true },
-      ).catch((error) => {
-        if (!isDuplicateKey(error)) throw error;
-      });
+      // Stored once per content: an insert that meets the same key is already done (an
+      // upsert would rewrite by scanning the pictures on FerretDB).
+      await ManualImageModel.create({ _id: imageSha256, mime: message.image.mime, data: message.image.data }).catch(
+        (error) => {
+          if (!isDuplicateKey(error)) throw error;
+        },
+      );
     }
     const fields =
       message.type === 'text'
