@@ -2,10 +2,15 @@
 // Plans and dispatches one campaign to N demo groups (default: the 50,000-group demo
 // province) against the local robot doubles, then runs a subset of the same deliveries as
 // one Agenda job each (the established MongoDB job scheduler) on the same database and
-// doubles, and compares. Ends with one JSON line.
+// doubles, and compares. Planning runs in this process (the scheduler's tick); dispatch runs
+// in a `--role=worker` process of the same build, as deployed, with the doubles here.
+// peak_rss_mb is the larger of this process while planning and the worker process's peak.
+// Ends with one JSON line.
 import { Agenda } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
-import { Scheduler, createWorker } from '../src/engine/runner.js';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Scheduler } from '../src/engine/runner.js';
 import { sendRequestFor } from '../src/engine/worker.js';
 import { engineDeps } from '../src/context.js';
 import type { SendRequest } from '../src/engine/ports.js';
@@ -23,6 +28,16 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 200);
 
+/** A process's peak resident set so far (VmHWM), in bytes. */
+function peakRssOf(pid: number): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 async function main() {
   const groups = flag('groups', 50_000);
   const agendaJobs = Math.min(flag('agenda-jobs', 5_000), groups);
@@ -37,30 +52,44 @@ async function main() {
     let started = performance.now();
     await new Scheduler(deps).tick();
     const planS = (performance.now() - started) / 1000;
+    const planPeak = peakRss;
     const planned = (await DeliveryBatchModel.find({ campaignId }, { 'counts.total': 1 }).lean()).reduce(
       (sum, b) => sum + (b.counts?.total ?? 0),
       0,
     );
     log(`planned ${planned} deliveries in ${planS.toFixed(1)} s`);
 
-    log('dispatching…');
-    const worker = createWorker({ ...deps, worker: { ...deps.worker, parallelBatches: 4, pollMs: 50 } });
+    // Dispatch as deployed: a separate `--role=worker` process of the same build, the robot
+    // doubles (like the real platforms) outside it, in this process.
+    log('dispatching with one worker process…');
     started = performance.now();
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role=worker'], {
+      env: { PATH: process.env.PATH, ...world.processEnv, WORKER_CONCURRENCY: '32' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
+    let workerPeak = 0;
     let lastShown = 0;
     for (;;) {
-      const handled = await worker.drainOnce();
-      const done = world.doubles.received().length;
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (worker.exitCode !== null) throw new Error(`the worker process exited with code ${worker.exitCode}`);
+      workerPeak = Math.max(workerPeak, peakRssOf(worker.pid!));
       if (performance.now() - lastShown > 5_000) {
         lastShown = performance.now();
-        log(`  ${done} robot posts so far (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+        log(
+          `  ${world.doubles.received().length} robot posts so far (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+        );
       }
-      if (handled === 0) {
-        const batches = await DeliveryBatchModel.find({ campaignId }, { 'counts.pending': 1 }).lean();
-        if (batches.every((b) => (b.counts?.pending ?? 0) === 0)) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const batches = await DeliveryBatchModel.find({ campaignId }, { 'counts.pending': 1 }).lean();
+      if (batches.every((b) => (b.counts?.pending ?? 0) === 0)) break;
     }
     const dispatchS = (performance.now() - started) / 1000;
+    workerPeak = Math.max(workerPeak, peakRssOf(worker.pid!));
+    worker.kill('SIGTERM');
+    await exited;
+    log(
+      `worker process peak RSS ${Math.round(workerPeak / 1024 / 1024)} MB; this process (planner, doubles) ${Math.round(planPeak / 1024 / 1024)} MB while planning`,
+    );
     const items = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((batch) =>
       batch.items.map((item) => ({ ...item, batch })),
     );
@@ -136,7 +165,7 @@ async function main() {
       ratio_vs_agenda: Number((deliveriesPerS / agendaPerS).toFixed(1)),
       lost,
       duplicates,
-      peak_rss_mb: Math.round(peakRss / 1024 / 1024),
+      peak_rss_mb: Math.round(Math.max(planPeak, workerPeak) / 1024 / 1024),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
