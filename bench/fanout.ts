@@ -10,12 +10,12 @@ import { Agenda } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Scheduler } from '../src/engine/runner.js';
+import { OccurrenceModel } from '../src/engine/model.js';
 import { sendRequestFor } from '../src/engine/worker.js';
 import { engineDeps } from '../src/context.js';
 import type { SendRequest } from '../src/engine/ports.js';
 import { DeliveryBatchModel } from '../src/tracking/model.js';
-import { approvedProvinceCampaign, provinceStaff, startWorld } from '../scripts/engine-world.js';
+import { type World, approvedProvinceCampaign, provinceStaff, startWorld } from '../scripts/engine-world.js';
 
 function flag(name: string, fallback: number): number {
   const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -23,11 +23,6 @@ function flag(name: string, fallback: number): number {
 }
 
 const log = (line: string) => process.stdout.write(`[bench:fanout] ${line}\n`);
-let peakRss = 0;
-const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-}, 200);
-
 /** A process's peak resident set so far (VmHWM), in bytes. */
 function peakRssOf(pid: number): number {
   try {
@@ -36,6 +31,35 @@ function peakRssOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((r) => setTimeout(r, 1_000));
+}
+
+/** A Jingxun process of one role joined to the world, with its peak RSS watched. */
+function startRole(world: World, role: 'scheduler' | 'worker') {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', `--role=${role}`], {
+    env: { PATH: process.env.PATH, ...world.processEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const part = {
+    peak: 0,
+    sample() {
+      if (child.exitCode !== null) throw new Error(`the ${role} process exited with code ${child.exitCode}`);
+      part.peak = Math.max(part.peak, peakRssOf(child.pid!));
+    },
+    async stop(): Promise<number> {
+      part.sample();
+      child.kill('SIGTERM');
+      await exited;
+      return part.peak;
+    },
+  };
+  return part;
 }
 
 async function main() {
@@ -48,48 +72,41 @@ async function main() {
     const { campaignId } = await approvedProvinceCampaign(world, staff, { title: '全省防诈骗集中推送' });
     const deps = engineDeps(world.ctx);
 
-    log('planning…');
+    // The service as deployed: a `--role=scheduler` process plans (its first tick runs at
+    // start), then a `--role=worker` process sends; the robot doubles (standing in for the
+    // platforms) and this harness stay outside them, in this process.
+    log('planning in a scheduler process…');
     let started = performance.now();
-    await new Scheduler(deps).tick();
+    const scheduler = startRole(world, 'scheduler');
+    await until(async () => {
+      scheduler.sample();
+      return (await OccurrenceModel.exists({ campaignId, status: 'planned' })) !== null;
+    });
     const planS = (performance.now() - started) / 1000;
-    const planPeak = peakRss;
     const planned = (await DeliveryBatchModel.find({ campaignId }, { 'counts.total': 1 }).lean()).reduce(
       (sum, b) => sum + (b.counts?.total ?? 0),
       0,
     );
     log(`planned ${planned} deliveries in ${planS.toFixed(1)} s`);
 
-    // Dispatch as deployed: a separate `--role=worker` process of the same build, the robot
-    // doubles (like the real platforms) outside it, in this process.
-    log('dispatching with one worker process…');
+    log('dispatching in a worker process…');
     started = performance.now();
-    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role=worker'], {
-      env: { PATH: process.env.PATH, ...world.processEnv, WORKER_CONCURRENCY: '32' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
-    let workerPeak = 0;
+    const worker = startRole(world, 'worker');
     let lastShown = 0;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 1_000));
-      if (worker.exitCode !== null) throw new Error(`the worker process exited with code ${worker.exitCode}`);
-      workerPeak = Math.max(workerPeak, peakRssOf(worker.pid!));
+    await until(async () => {
+      scheduler.sample();
+      worker.sample();
       if (performance.now() - lastShown > 5_000) {
         lastShown = performance.now();
-        log(
-          `  ${world.doubles.received().length} robot posts so far (${((performance.now() - started) / 1000).toFixed(0)} s)`,
-        );
+        const seconds = ((performance.now() - started) / 1000).toFixed(0);
+        log(`  ${world.doubles.received().length} robot posts so far (${seconds} s)`);
       }
       const batches = await DeliveryBatchModel.find({ campaignId }, { 'counts.pending': 1 }).lean();
-      if (batches.every((b) => (b.counts?.pending ?? 0) === 0)) break;
-    }
+      return batches.every((b) => (b.counts?.pending ?? 0) === 0);
+    });
     const dispatchS = (performance.now() - started) / 1000;
-    workerPeak = Math.max(workerPeak, peakRssOf(worker.pid!));
-    worker.kill('SIGTERM');
-    await exited;
-    log(
-      `worker process peak RSS ${Math.round(workerPeak / 1024 / 1024)} MB; this process (planner, doubles) ${Math.round(planPeak / 1024 / 1024)} MB while planning`,
-    );
+    const peakRss = Math.max(await scheduler.stop(), await worker.stop());
+    log(`peak RSS: scheduler ${mb(scheduler.peak)} MB, worker ${mb(worker.peak)} MB`);
     const items = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((batch) =>
       batch.items.map((item) => ({ ...item, batch })),
     );
@@ -155,7 +172,6 @@ async function main() {
     const agendaPerS = agendaDone / agendaS;
     log(`Agenda delivered ${agendaDone} in ${agendaS.toFixed(1)} s (${agendaPerS.toFixed(1)}/s)`);
 
-    clearInterval(sampler);
     const result = {
       groups,
       plan_s: Number(planS.toFixed(2)),
@@ -165,7 +181,7 @@ async function main() {
       ratio_vs_agenda: Number((deliveriesPerS / agendaPerS).toFixed(1)),
       lost,
       duplicates,
-      peak_rss_mb: Math.round(Math.max(planPeak, workerPeak) / 1024 / 1024),
+      peak_rss_mb: mb(peakRss),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
