@@ -70,11 +70,12 @@ export class ManualTaskService {
     };
   }
 
-  /** Creates the task once per reference; a repeat returns the existing one. */
+  /**
+   * Creates the task once per reference; a repeat returns the existing one. Inserted first,
+   * the unique taskKey deciding: a lookup first would be a scan of every task on FerretDB.
+   */
   async createTask(target: ChannelTarget, message: ChannelMessage, reference?: string): Promise<ManualTask> {
     const taskKey = reference ?? randomUUID();
-    const existing = await ManualTaskModel.findOne({ taskKey }).lean<ManualTaskDoc>();
-    if (existing) return this.toTask(existing);
     let imageSha256: string | null = null;
     if (message.type === 'image') {
       imageSha256 = createHash('sha256').update(message.image.data).digest('hex');
