@@ -4,6 +4,7 @@
 // node:http is used rather than fetch because fetch does not say whether the body was sent.
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 
 export type PostResult =
   | { kind: 'answered'; status: number; headers: http.IncomingHttpHeaders; body: string }
@@ -23,10 +24,35 @@ const MAX_ANSWER_BYTES = 256 * 1024;
 
 const keepAlive = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
+/**
+ * A kept-alive connection is reused only while it is fresh. A server closes an idle
+ * connection after its keep-alive timeout (Node's default 5 s, nginx's 75 s), and a request
+ * written onto it at that moment is reset: after writing, which reads as "may have posted"
+ * (uncertain). Node's agent retires a connection 1 s before the timeout the server announces,
+ * but by a timer, so a process that was not scheduled for a second (a loaded machine) still
+ * writes on it. Hence this check by the wall clock before each request, measured from the
+ * start of the connection's last request, i.e. never later than the server's idle clock.
+ */
+export const MAX_IDLE_REUSE_MS = 2_000;
+const lastRequestAt = new WeakMap<Socket, number>();
+
+function retireIdleConnections(agent: http.Agent, now: number): void {
+  for (const sockets of Object.values(agent.freeSockets)) {
+    for (const socket of [...(sockets ?? [])]) {
+      if (now - (lastRequestAt.get(socket) ?? 0) <= MAX_IDLE_REUSE_MS) continue;
+      socket.destroy();
+      // Takes it out of the agent's pool now (the documented event); 'close' would do it a tick later.
+      socket.emit('agentRemove');
+    }
+  }
+}
+
 export function postJson(url: string, body: string, options: PostOptions): Promise<PostResult> {
   return new Promise((resolve) => {
     const target = new URL(url);
     const client = target.protocol === 'https:' ? https : http;
+    const agent = target.protocol === 'https:' ? keepAlive.https : keepAlive.http;
+    retireIdleConnections(agent, Date.now());
     const payload = Buffer.from(body, 'utf8');
     let written = false;
     let settled = false;
@@ -44,7 +70,7 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
       target,
       {
         method: 'POST',
-        agent: target.protocol === 'https:' ? keepAlive.https : keepAlive.http,
+        agent,
         headers: {
           'content-type': 'application/json; charset=utf-8',
           'content-length': String(payload.length),
@@ -82,6 +108,7 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
     };
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('socket', (socket) => lastRequestAt.set(socket, Date.now()));
     request.on('finish', () => {
       written = true;
     });

@@ -42,6 +42,25 @@ export const DEFAULT_WORKER: WorkerSettings = {
 
 const PAUSE_RECHECK_MS = 30_000;
 
+/**
+ * Waves of attempts (`concurrency` each) a batch may have claimed without their outcome
+ * recorded: the wave being sent and the next one, so the lanes never wait for a claim.
+ */
+export const MAX_UNRECORDED_WAVES = 2;
+
+/**
+ * The most deliveries one crash of a worker can leave uncertain: claimed attempts whose
+ * outcome was not yet recorded, in each batch it was handling.
+ */
+export function maxUncertainPerCrash(settings: Pick<WorkerSettings, 'concurrency' | 'parallelBatches'>): number {
+  return settings.parallelBatches * MAX_UNRECORDED_WAVES * settings.concurrency;
+}
+
+function throwFirstFailure(results: PromiseSettledResult<unknown>[]): void {
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
 export class Worker {
   readonly id = `worker-${randomUUID()}`;
   private readonly limiter = new RobotRateLimiter();
@@ -88,7 +107,7 @@ export class Worker {
         }
       }
     });
-    await Promise.all(lanes);
+    throwFirstFailure(await Promise.allSettled(lanes));
     return handled;
   }
 
@@ -178,38 +197,48 @@ export class Worker {
 
   private async sendDue(held: HeldBatch, items: BatchItem[]): Promise<void> {
     const now = () => this.clock.now();
+    const { concurrency, leaseMs } = this.settings;
     const pending = items.filter((item) => item.status === 'pending' && (item.nextAt ?? new Date(0)) <= now());
     const ready: BatchItem[] = [];
-    let claiming: Promise<void> | null = null;
     let lastCheckpoint = Date.now();
     let lost = false;
+    let failed = false;
+    // Outcomes settled in memory since the last checkpoint took its snapshot.
+    let settledSinceSnapshot = 0;
 
-    // Checkpoint (and renew the lease) well before it could run out: before and after sends.
     let checkpointing: Promise<void> | null = null;
-    const renewIfDue = async () => {
-      if (lost || Date.now() - lastCheckpoint <= Math.min(2_000, this.settings.leaseMs / 3)) return;
+    const checkpoint = (): Promise<void> => {
       checkpointing ??= (async () => {
         lastCheckpoint = Date.now();
-        lost = !(await writeBatch(held, snapshot(items), now(), {
-          release: false,
-          renewMs: this.settings.leaseMs,
-          written: this.written,
-        }));
+        const recorded = snapshot(items);
+        settledSinceSnapshot = 0;
+        lost = !(await writeBatch(held, recorded, now(), { release: false, renewMs: leaseMs, written: this.written }));
       })().finally(() => {
         checkpointing = null;
       });
-      await checkpointing;
+      return checkpointing;
+    };
+    // Renew the lease well before it could run out: before and after sends.
+    const renewIfDue = async () => {
+      if (!lost && !checkpointing && Date.now() - lastCheckpoint > Math.min(2_000, leaseMs / 3)) await checkpoint();
+    };
+    // Claimed attempts whose outcome a crash would lose stay within MAX_UNRECORDED_WAVES
+    // waves: before claiming beyond that, the outcomes so far are recorded.
+    const claimNext = async () => {
+      if (checkpointing) await checkpointing;
+      const unrecorded = items.filter((item) => item.status === 'sending').length + settledSinceSnapshot;
+      if (unrecorded + concurrency > MAX_UNRECORDED_WAVES * concurrency) await checkpoint();
+      if (!lost) ready.push(...(await this.claimWave(held.batch.occurrenceId, pending)));
     };
 
+    let claiming: Promise<void> | null = null;
     const lane = async () => {
-      while (!lost) {
+      while (!lost && !failed) {
         if (ready.length === 0) {
           if (pending.length === 0) return;
-          claiming ??= this.claimWave(held.batch.occurrenceId, pending)
-            .then((claimed) => void ready.push(...claimed))
-            .finally(() => {
-              claiming = null;
-            });
+          claiming ??= claimNext().finally(() => {
+            claiming = null;
+          });
           await claiming;
           continue;
         }
@@ -217,11 +246,22 @@ export class Worker {
         await renewIfDue();
         const result = await this.send(held, item);
         this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
+        settledSinceSnapshot += 1;
         await renewIfDue();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, pending.length) }, lane));
+    // A lane that fails (the database) stops the others from claiming more; all of them end
+    // before the batch is written and released, so no send outlives its batch's handling.
+    const lanes = await Promise.allSettled(
+      Array.from({ length: Math.min(concurrency, pending.length) }, () =>
+        lane().catch((error: unknown) => {
+          failed = true;
+          throw error;
+        }),
+      ),
+    );
     if (!lost) await writeBatch(held, snapshot(items), now(), { release: true, written: this.written });
+    throwFirstFailure(lanes);
   }
 
   private async send(held: HeldBatch, item: BatchItem): Promise<SendResult> {

@@ -4,7 +4,10 @@
 // taken over without a second send.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupModel } from '../../src/audience/model.js';
+import { SendAttemptModel } from '../../src/db/claims.js';
+import type { EnginePorts } from '../../src/engine/ports.js';
 import { claimAttempts, claimBatch, deliveryId, dueBatchIds } from '../../src/engine/queue.js';
+import { DEFAULT_WORKER, MAX_UNRECORDED_WAVES, Worker } from '../../src/engine/worker.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
@@ -117,6 +120,35 @@ describe('faults and crashes', () => {
     for (const group of groups) {
       expect(w.doubles.received({ robot: group.key }).length).toBe(doomedIds.has(group.id) ? 0 : 1);
     }
+  });
+
+  it('records outcomes before claiming a third wave, so a crash at any moment leaves at most two waves of a batch uncertain', async () => {
+    const groups = await wecomGroups(w, 12);
+    const id = await campaign(
+      groups.map((g) => g.id),
+      '两批未记',
+    );
+    await w.scheduler.tick();
+    const [batch] = await DeliveryBatchModel.find({ campaignId: id }, { occurrenceId: 1 }).lean();
+    const prefix = `${batch!.occurrenceId}/`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // What a crash now would leave uncertain: attempts claimed beyond those the batch records.
+    const unrecorded = async () =>
+      (await SendAttemptModel.countDocuments({ _id: { $regex: `^${prefix}` } })) -
+      (await items(id)).reduce((sum, item) => sum + item.attempts, 0);
+    const ports = w.t.ctx.dispatch;
+    let most = 0;
+    const watched: EnginePorts = Object.assign(Object.create(ports), {
+      send: async (...args: Parameters<EnginePorts['send']>) => {
+        most = Math.max(most, await unrecorded());
+        return ports.send(...args);
+      },
+    });
+    const concurrency = 2;
+    const worker = new Worker(w.t.ctx.campaigns, watched, clock, { ...DEFAULT_WORKER, concurrency, pollMs: 10 });
+    while ((await worker.drainOnce()) > 0);
+    expect((await items(id)).every((item) => item.status === 'sent')).toBe(true);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(MAX_UNRECORDED_WAVES * concurrency);
   });
 
   it('keeps within WeCom’s 20 posts a minute when many groups share one robot', async () => {

@@ -70,16 +70,16 @@ export class ManualTaskService {
     };
   }
 
-  /** Creates the task once per reference; a repeat returns the existing one. */
+  /**
+   * Creates the task once per reference; a repeat returns the existing one. Inserted first,
+   * the unique taskKey deciding: a lookup first would be a scan of every task on FerretDB.
+   */
   async createTask(target: ChannelTarget, message: ChannelMessage, reference?: string): Promise<ManualTask> {
     const taskKey = reference ?? randomUUID();
-    // Insert first, look up only on a duplicate key: a lookup by taskKey is a full scan on
-    // FerretDB, and a first send (the common case) needs none.
     let imageSha256: string | null = null;
     if (message.type === 'image') {
       imageSha256 = createHash('sha256').update(message.image.data).digest('hex');
-      // Stored once per content: an insert that meets the same key is already done (an
-      // upsert would rewrite by scanning the pictures on FerretDB).
+      // Stored once per content: an insert that meets the same key finds it already done.
       await ManualImageModel.create({ _id: imageSha256, mime: message.image.mime, data: message.image.data }).catch(
         (error) => {
           if (!isDuplicateKey(error)) throw error;
