@@ -1,0 +1,97 @@
+// Reached sets as bitmaps over a county index: unions and distinct counts must be exact
+// whatever the order and position of their members, and survive their packed form.
+import { describe, expect, it } from 'vitest';
+import { zeroCounts } from '../../src/tracking/counts.js';
+import { packCells, packParts, sumOf, unpackCells, unpackParts } from '../../src/tracking/packed.js';
+import { ReachSet } from '../../src/tracking/reach-set.js';
+
+const setOf = (...indices: number[]) => ReachSet.of(indices);
+const roundTrip = (set: ReachSet) => ReachSet.decode(set.encode());
+
+describe('reach sets', () => {
+  it('counts distinct members and lists them in order after a round trip through its code', () => {
+    const set = setOf(900, 3, 17, 3, 64);
+    expect(set.size).toBe(4);
+    expect(roundTrip(set).indices()).toEqual([3, 17, 64, 900]);
+    expect(roundTrip(ReachSet.empty()).size).toBe(0);
+    expect(ReachSet.empty().encode()).toBe('');
+  });
+
+  it('keeps only the bytes between its first and last member in its code', () => {
+    const set = setOf(8000, 8001, 8007);
+    expect(set.encode()).toBe(`1000:${Buffer.from([0b1000_0011]).toString('base64url')}`);
+  });
+
+  it('unions sets that lie before, after, inside or apart from each other exactly', () => {
+    const random = (seed: number) => Array.from({ length: 40 }, (_, i) => (seed * 7919 + i * 104729) % 700);
+    const cases = [
+      [setOf(1, 2, 3), setOf(500, 501)],
+      [setOf(500, 501), setOf(1, 2, 3)],
+      [setOf(0, 700), setOf(300, 301)],
+      [setOf(), setOf(5)],
+      [setOf(5), setOf()],
+      [ReachSet.of(random(1)), ReachSet.of(random(2))],
+    ] as const;
+    for (const [a, b] of cases) {
+      const expected = [...new Set([...a.indices(), ...b.indices()])].sort((x, y) => x - y);
+      const union = ReachSet.empty();
+      union.addAll(a);
+      union.addAll(b);
+      expect(union.indices()).toEqual(expected);
+      expect(roundTrip(union).size).toBe(expected.length);
+    }
+  });
+
+  it('does not change a set that was added to another', () => {
+    const a = setOf(1, 2);
+    const union = ReachSet.empty();
+    union.addAll(a);
+    union.addAll(setOf(3));
+    expect(a.indices()).toEqual([1, 2]);
+  });
+
+  it('refuses a code that is not a reach set', () => {
+    expect(() => ReachSet.decode('abc')).toThrow(/not a reach set/);
+  });
+});
+
+describe('packed parts and cells', () => {
+  const counts = { ...zeroCounts(), total: 5, sent: 3, failed: 2, reachedMembers: 123 };
+
+  it('reads back the parts and cells it packed', () => {
+    const part = {
+      batchId: 'occ|440106001|0',
+      day: '2024-03-05',
+      campaignId: 'c1',
+      counts,
+      groups: setOf(1, 2),
+      villages: setOf(0),
+    };
+    const [back] = unpackParts(packParts([part]));
+    expect({ ...back, groups: back!.groups.indices(), villages: back!.villages.indices() }).toEqual({
+      ...part,
+      groups: [1, 2],
+      villages: [0],
+    });
+    const cell = { townshipCode: '440106001', category: 'anti_fraud', counts, groups: setOf(9), villages: setOf() };
+    const [cellBack] = unpackCells(packCells([cell]));
+    expect(cellBack!.counts).toEqual(counts);
+    expect(cellBack!.groups.indices()).toEqual([9]);
+  });
+
+  it('reads a document of an older layout as empty', () => {
+    expect(unpackParts([{ batchId: 'x' }])).toEqual([]);
+    expect(unpackCells(undefined)).toEqual([]);
+  });
+
+  it('sums counts and unites reached sets', () => {
+    const total = sumOf([
+      { counts, groups: setOf(1, 2), villages: setOf(0) },
+      { counts, groups: setOf(2, 3), villages: setOf(0) },
+    ]);
+    expect(total.counts.total).toBe(10);
+    expect(total.counts.reachedMembers).toBe(246);
+    expect(total.groups.size).toBe(3);
+    expect(total.villages.size).toBe(1);
+  });
+});
