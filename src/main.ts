@@ -3,9 +3,9 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, processRole } from './config.js';
 import { createContext, engineDeps, prepareDatabase } from './context.js';
-import { RollupRefresher } from './tracking/rollups.js';
 import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
+import { RollupRefresher } from './tracking/refresher.js';
 
 function announceGeneratedPassword(username: string, password: string): void {
   // Printed once, straight to the terminal (not through the logger), on the very first start.
