@@ -1,6 +1,7 @@
-// Runs the roll-ups in a process: refresh every few seconds, sweep every few minutes. It
-// keeps the refresher lease while it runs and hands it back on stop(); the other
-// processes' refreshers find it held and wait.
+// Runs the roll-ups in a scheduler process: refresh every few seconds, sweep every few
+// minutes. It keeps the refresher lease while it runs and hands it back on stop(); the
+// other processes' refreshers find it held and wait (see docs/tracking.md for why the
+// schedulers run it).
 import { randomBytes } from 'node:crypto';
 import type { ReachRollups } from './rollups.js';
 
