@@ -19,6 +19,8 @@ export interface Contribution extends BatchKeys {
   /** Distinct groups and villages reached (sent or confirmed). */
   groups: string[];
   villages: string[];
+  /** Every group and village the batch delivers to, reached or not. */
+  audience: { groups: string[]; villages: string[] };
 }
 
 /** The batch fields a contribution is computed from (a projection for reading batches). */
@@ -46,7 +48,10 @@ export function contributionOf(batch: BatchKeys & { items: readonly ItemFields[]
   const counts = zeroCounts();
   const groups = new Set<string>();
   const villages = new Set<string>();
+  const audience = { groups: new Set<string>(), villages: new Set<string>() };
   for (const item of batch.items) {
+    audience.groups.add(item.groupId);
+    audience.villages.add(item.villageCode);
     counts.total += 1;
     const status = item.status ?? 'pending';
     if (status === 'pending' || status === 'sending') counts.pending += 1;
@@ -69,5 +74,6 @@ export function contributionOf(batch: BatchKeys & { items: readonly ItemFields[]
     counts,
     groups: [...groups],
     villages: [...villages],
+    audience: { groups: [...audience.groups], villages: [...audience.villages] },
   };
 }

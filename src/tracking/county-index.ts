@@ -1,10 +1,17 @@
-// A county's numbering of the groups and villages reached by its deliveries, so parts and
-// cells can hold their reached sets as small bitmaps (reach-set.ts). Append-only: a number
-// never changes meaning, so every bitmap ever written stays valid. Written by the roll-up
-// lease holder only, before any part or cell that uses a new number.
+// A county's numbering of the groups and villages its deliveries go to, so parts and cells
+// can hold their reached sets as small bitmaps (reach-set.ts). Append-only: a number never
+// changes meaning, so every bitmap ever written stays valid. A batch's whole audience (one
+// township) is numbered when the batch is first seen, reached or not, so a township's
+// groups get neighbouring numbers and its cells' bitmaps stay a few bytes. Written by the
+// roll-up lease holder only, before any part or cell that uses a new number.
 import { mapLimit } from '../lib/concurrency.js';
 import { CountyIndexModel } from './rollup-model.js';
 import { ReachSet } from './reach-set.js';
+
+interface Audience {
+  groups: readonly string[];
+  villages: readonly string[];
+}
 
 class Numbering {
   private readonly position = new Map<string, number>();
@@ -53,11 +60,15 @@ export class CountyIndex {
     this.villages = new Numbering(villages);
   }
 
-  /** Reached sets of these groups and villages; sorted first, so a batch's new groups sit side by side. */
-  setsOf(groupIds: Iterable<string>, villageCodes: Iterable<string>): { groups: ReachSet; villages: ReachSet } {
-    const groups = this.groups.setOf([...groupIds].sort());
-    const villages = this.villages.setOf([...villageCodes].sort());
-    this.changed ||= groups.added || villages.added;
+  /** The reached sets of a batch; numbers its audience first (sorted), so new groups sit side by side. */
+  setsOf(reached: Audience, audience: Audience): { groups: ReachSet; villages: ReachSet } {
+    const numbered = [
+      this.groups.setOf([...audience.groups].sort()).added,
+      this.villages.setOf([...audience.villages].sort()).added,
+    ];
+    const groups = this.groups.setOf(reached.groups);
+    const villages = this.villages.setOf(reached.villages);
+    this.changed ||= numbered.includes(true) || groups.added || villages.added;
     return { groups: groups.set, villages: villages.set };
   }
 

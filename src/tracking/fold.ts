@@ -95,7 +95,7 @@ export class Fold {
       index = loadCountyIndex(c.countyCode);
       this.indexes.set(c.countyCode, index);
     }
-    const sets = (await index).setsOf(c.groups, c.villages);
+    const sets = (await index).setsOf(c, c.audience);
     const id = ledgerId(c.month, c.townshipCode, c.category);
     const bucket = this.changed.get(id) ?? { keys: keysOf(c), parts: new Map<string, Part>() };
     bucket.parts.set(c._id, { batchId: c._id, day: c.day, campaignId: c.campaignId, counts: c.counts, ...sets });

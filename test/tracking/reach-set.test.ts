@@ -17,9 +17,12 @@ describe('reach sets', () => {
     expect(ReachSet.empty().encode()).toBe('');
   });
 
-  it('keeps only the bytes between its first and last member in its code', () => {
-    const set = setOf(8000, 8001, 8007);
-    expect(set.encode()).toBe(`1000:${Buffer.from([0b1000_0011]).toString('base64url')}`);
+  it('keeps only the runs of bytes that hold members in its code', () => {
+    const byte = (...bits: number[]) => Buffer.from(bits).toString('base64url');
+    expect(setOf(8000, 8001, 8007).encode()).toBe(`1000:${byte(0b1000_0011)}`);
+    // Close members share a run; a member far away starts another.
+    expect(setOf(0, 8 * 5, 8 * 500).encode()).toBe(`0:${byte(1, 0, 0, 0, 0, 1)},500:${byte(1)}`);
+    expect(roundTrip(setOf(0, 40, 4000, 4001, 9999)).indices()).toEqual([0, 40, 4000, 4001, 9999]);
   });
 
   it('unions sets that lie before, after, inside or apart from each other exactly', () => {
@@ -42,12 +45,16 @@ describe('reach sets', () => {
     }
   });
 
-  it('does not change a set that was added to another', () => {
-    const a = setOf(1, 2);
-    const union = ReachSet.empty();
-    union.addAll(a);
-    union.addAll(setOf(3));
-    expect(a.indices()).toEqual([1, 2]);
+  it('does not change a set that was added to another or copied', () => {
+    for (const a of [setOf(1, 2), roundTrip(setOf(1, 2))]) {
+      const union = ReachSet.empty();
+      union.addAll(a);
+      union.addAll(setOf(3, 9));
+      const copy = a.copy();
+      copy.addAll(setOf(0));
+      expect(a.indices()).toEqual([1, 2]);
+      expect(union.indices()).toEqual([1, 2, 3, 9]);
+    }
   });
 
   it('refuses a code that is not a reach set', () => {
