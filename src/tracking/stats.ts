@@ -100,9 +100,13 @@ export class ReachStats {
     for (const entry of entries) {
       totals.add(entry.countyCode, entry);
       const row = this.rowKeys(entry, groupBy, base);
-      const key = JSON.stringify(row);
-      const grouped = rows.get(key) ?? { row, tally: new Tally() };
-      rows.set(key, grouped);
+      // Sorts like the rows' JSON (same keys in the same order), without building it.
+      const key = Object.values(row).join('\u0001');
+      let grouped = rows.get(key);
+      if (!grouped) {
+        grouped = { row, tally: new Tally() };
+        rows.set(key, grouped);
+      }
       grouped.tally.add(entry.countyCode, entry);
     }
     // Unions across counties name their groups through the county indexes.
@@ -111,13 +115,13 @@ export class ReachStats {
     const names = groupBy.includes('region')
       ? await this.regionNames([...rows.values()].map((e) => e.row.regionCode!))
       : null;
-    const out = [...rows.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, { row, tally }]) => ({
-        ...row,
-        ...(names ? { regionName: names.get(row.regionCode!) ?? row.regionCode! } : {}),
-        ...tally.figures(indexes),
-      }));
+    // Default sort compares UTF-16 code units, like < on strings.
+    // Default sort compares UTF-16 code units, like < on strings.
+    const out = [...rows.keys()].sort().map((key) => {
+      const { row, tally } = rows.get(key)!;
+      if (names) row.regionName = names.get(row.regionCode!) ?? row.regionCode!;
+      return Object.assign(row, tally.figures(indexes));
+    });
     return { from: query.from, to: query.to, groupBy, regionCode: base, totals: totals.figures(indexes), rows: out };
   }
 

@@ -4,7 +4,7 @@
 import type { CountyIndex } from './county-index.js';
 import { type Counts, addCounts, zeroCounts } from './counts.js';
 import type { Reach } from './packed.js';
-import { ReachSet } from './reach-set.js';
+import type { ReachSet } from './reach-set.js';
 
 export interface ReachFigures {
   deliveries: number;
@@ -39,16 +39,32 @@ export function figuresOf(counts: Counts, groups: number, villages: number): Rea
   };
 }
 
+interface CountySets {
+  groups: ReachSet;
+  villages: ReachSet;
+  /** False while the sets are the first entry's own (copied before anything is added to them). */
+  owned: boolean;
+}
+
 export class Tally {
   private readonly counts = zeroCounts();
-  private readonly reached = new Map<string, { groups: ReachSet; villages: ReachSet }>();
+  private readonly reached = new Map<string, CountySets>();
 
   add(countyCode: string, reach: Reach): void {
     addCounts(this.counts, reach.counts);
-    const sets = this.reached.get(countyCode) ?? { groups: ReachSet.empty(), villages: ReachSet.empty() };
+    const sets = this.reached.get(countyCode);
+    if (!sets) {
+      // Most rows of the common report are one cell: no copy until a second one comes.
+      this.reached.set(countyCode, { groups: reach.groups, villages: reach.villages, owned: false });
+      return;
+    }
+    if (!sets.owned) {
+      sets.groups = sets.groups.copy();
+      sets.villages = sets.villages.copy();
+      sets.owned = true;
+    }
     sets.groups.addAll(reach.groups);
     sets.villages.addAll(reach.villages);
-    this.reached.set(countyCode, sets);
   }
 
   get counties(): string[] {
