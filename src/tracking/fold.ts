@@ -2,7 +2,7 @@
 // batch's part (and the batches that are gone), then writes every touched document once:
 //
 //   county indexes (new numbers) → scopes (new counties) → ledgers (parts replaced, set
-//   from the batches) → county-months (the touched cells recomputed from their ledgers)
+//   from the batches) → county-years (the touched cells recomputed from their ledgers)
 //
 // Everything written is recomputed from parts, nothing is incremented, and each step only
 // writes what the steps after it refer to, so a refresh that dies half-way leaves documents
@@ -15,7 +15,7 @@ import type { Contribution } from './contribution.js';
 import { type CountyIndex, loadCountyIndex } from './county-index.js';
 import { type Cell, type Part, packCells, packParts, sumOf, unpackCells, unpackParts } from './packed.js';
 import { ScopeRecorder } from './reach-scopes.js';
-import { ReachCountyMonthModel, ReachLedgerModel, countyMonthId, ledgerId } from './rollup-model.js';
+import { ReachCountyYearModel, ReachLedgerModel, countyYearId, ledgerId } from './rollup-model.js';
 
 const LOOKUPS_AT_ONCE = 8;
 const WRITES_PER_CALL = 200;
@@ -35,10 +35,10 @@ interface Bucket {
   stored: boolean;
 }
 
-interface CountyMonth {
+interface CountyYear {
   id: string;
   countyCode: string;
-  month: string;
+  year: string;
   regionPath: string[];
   cells: Cell[];
   stored: boolean;
@@ -109,13 +109,13 @@ export class Fold {
 
   /**
    * Writes every touched document once. `keep` is asked before writing (and between the
-   * ledgers and the county-months); when it answers false (the lease was taken over)
+   * ledgers and the county-years); when it answers false (the lease was taken over)
    * nothing more is written and false is returned.
    */
   async write(keep: () => Promise<boolean>): Promise<boolean> {
     const buckets = await this.buckets();
     const scopes = new ScopeRecorder();
-    const months = await this.countyMonths(buckets, scopes);
+    const years = await this.countyYears(buckets, scopes);
     if (!(await keep())) return false;
     for (const index of this.indexes.values()) await (await index).save();
     await scopes.save();
@@ -129,12 +129,12 @@ export class Fold {
     );
     if (!(await keep())) return false;
     await writeAll(
-      ReachCountyMonthModel.collection,
-      months.map((m) => ({
-        id: m.id,
-        stored: m.stored,
-        doc: m.cells.length
-          ? { _id: m.id, countyCode: m.countyCode, month: m.month, regionPath: m.regionPath, cells: packCells(m.cells) }
+      ReachCountyYearModel.collection,
+      years.map((y) => ({
+        id: y.id,
+        stored: y.stored,
+        doc: y.cells.length
+          ? { _id: y.id, countyCode: y.countyCode, year: y.year, regionPath: y.regionPath, cells: packCells(y.cells) }
           : null,
       })),
     );
@@ -172,30 +172,37 @@ export class Fold {
     return ids;
   }
 
-  /** The county-months of the touched buckets, their cells recomputed from the buckets' parts. */
-  private async countyMonths(buckets: Bucket[], scopes: ScopeRecorder): Promise<CountyMonth[]> {
-    const byMonth = new Map<string, Bucket[]>();
+  /** The county-years of the touched buckets, their cells recomputed from the buckets' parts. */
+  private async countyYears(buckets: Bucket[], scopes: ScopeRecorder): Promise<CountyYear[]> {
+    const byYear = new Map<string, Bucket[]>();
     for (const b of buckets) {
-      const id = countyMonthId(b.keys.countyCode, b.keys.month);
-      byMonth.set(id, [...(byMonth.get(id) ?? []), b]);
+      const id = countyYearId(b.keys.countyCode, b.keys.month.slice(0, 4));
+      byYear.set(id, [...(byYear.get(id) ?? []), b]);
     }
-    return mapLimit([...byMonth], LOOKUPS_AT_ONCE, async ([id, touched]) => {
-      const stored = await ReachCountyMonthModel.findById(id).lean();
-      const cells = new Map(unpackCells(stored?.cells).map((c) => [`${c.townshipCode}|${c.category}`, c]));
+    const cellKey = (c: { month: string; townshipCode: string; category: string }) =>
+      `${c.month}|${c.townshipCode}|${c.category}`;
+    return mapLimit([...byYear], LOOKUPS_AT_ONCE, async ([id, touched]) => {
+      const stored = await ReachCountyYearModel.findById(id).lean();
+      const cells = new Map(unpackCells(stored?.cells).map((c) => [cellKey(c), c]));
       for (const { keys, parts } of touched) {
-        const key = `${keys.townshipCode}|${keys.category}`;
+        const key = cellKey(keys);
         if (parts.length === 0) {
           cells.delete(key);
           continue;
         }
         if (!cells.has(key)) scopes.note(keys.regionPath, keys.countyCode);
-        cells.set(key, { townshipCode: keys.townshipCode, category: keys.category, ...sumOf(parts) });
+        cells.set(key, {
+          month: keys.month,
+          townshipCode: keys.townshipCode,
+          category: keys.category,
+          ...sumOf(parts),
+        });
       }
       const keys = touched[0]!.keys;
       return {
         id,
         countyCode: keys.countyCode,
-        month: keys.month,
+        year: keys.month.slice(0, 4),
         regionPath: countyPath(keys),
         cells: [...cells.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, cell]) => cell),
         stored: Boolean(stored),

@@ -1,7 +1,9 @@
-// The packed form of a ledger's parts and a county-month's cells: one JSON string per
-// document (FerretDB decodes one string far faster than as many sub-documents; see
-// rollup-model.ts). Each entry is an array: its keys, the counts in COUNT_KEYS order, then
-// the reached groups and villages as encoded ReachSets.
+// The packed form of a ledger's parts and a county-year's cells: one JSON string per
+// document (FerretDB decodes one string far faster than as many sub-documents, and its cost
+// then follows the string's length; see rollup-model.ts). Each entry is an array: its keys,
+// the counts in COUNT_KEYS order, then the reached groups and villages as encoded
+// ReachSets. A cell's keys (month, township, category) are positions in lists kept once
+// per document, which halves a county-year's size.
 import { COUNT_KEYS, type Counts, addCounts, zeroCounts } from './counts.js';
 import { ReachSet } from './reach-set.js';
 
@@ -18,15 +20,24 @@ export interface Part extends Reach {
   campaignId: string;
 }
 
-/** One township × category of a county-month: the sum of its bucket's parts. */
+/** One month × township × category of a county-year: the sum of its bucket's parts. */
 export interface Cell extends Reach {
+  month: string;
   townshipCode: string;
   category: string;
 }
 
+/** Cells as stored: the distinct keys once, each cell naming them by position. */
+interface PackedCells {
+  months: string[];
+  townships: string[];
+  categories: string[];
+  cells: Packed[];
+}
+
 type Packed = Array<string | number>;
 
-function packReach(keys: string[], reach: Reach): Packed {
+function packReach(keys: Array<string | number>, reach: Reach): Packed {
   return [...keys, ...COUNT_KEYS.map((key) => reach.counts[key]), reach.groups.encode(), reach.villages.encode()];
 }
 
@@ -61,13 +72,40 @@ export function unpackParts(packed: unknown): Part[] {
 }
 
 export function packCells(cells: Cell[]): string {
-  return JSON.stringify(cells.map((c) => packReach([c.townshipCode, c.category], c)));
+  const lists = {
+    months: new Map<string, number>(),
+    townships: new Map<string, number>(),
+    categories: new Map<string, number>(),
+  };
+  const at = (list: Map<string, number>, key: string) => {
+    if (!list.has(key)) list.set(key, list.size);
+    return list.get(key)!;
+  };
+  const packed = cells.map((c) => {
+    const keys = [at(lists.months, c.month), at(lists.townships, c.townshipCode), at(lists.categories, c.category)];
+    return packReach(keys, c);
+  });
+  const doc: PackedCells = {
+    months: [...lists.months.keys()],
+    townships: [...lists.townships.keys()],
+    categories: [...lists.categories.keys()],
+    cells: packed,
+  };
+  return JSON.stringify(doc);
 }
 
 export function unpackCells(packed: unknown): Cell[] {
-  return unpackAll(packed).map((entry) => {
-    const { keys, reach } = unpackReach(entry, 2);
-    return { townshipCode: keys[0]!, category: keys[1]!, ...reach };
+  // A document of an older layout holds something else: read as empty (see unpackAll).
+  if (typeof packed !== 'string' || !packed.startsWith('{')) return [];
+  const doc = JSON.parse(packed) as PackedCells;
+  return doc.cells.map((entry) => {
+    const { keys, reach } = unpackReach(entry, 3);
+    return {
+      month: doc.months[Number(keys[0])]!,
+      townshipCode: doc.townships[Number(keys[1])]!,
+      category: doc.categories[Number(keys[2])]!,
+      ...reach,
+    };
   });
 }
 

@@ -2,8 +2,8 @@
 // delivery batches. See docs/tracking.md.
 //
 //   DeliveryBatch (engine writes) ──marker──▶ ReachLedger (per month × township × category:
-//   each batch's part, set from its items) ──▶ ReachCountyMonth (per county and month: one
-//   cell per township × category, each the sum of its bucket's parts)
+//   each batch's part, set from its items) ──▶ ReachCountyYear (per county and year: one
+//   cell per month × township × category, each the sum of its bucket's parts)
 //
 // A part is replaced (not added to) when its batch changes and a cell is recomputed from
 // all its bucket's parts, so re-running a refresh after a crash or a retry writes the same
@@ -13,12 +13,13 @@
 // - an `_id` lookup is the only query answered without decoding the whole collection, and
 //   even it makes SQLite read every row's JSON up to `_id` (FerretDB's pushdown expression
 //   does not match its own `_id` index), so a collection costs by its size on every access;
-// - decoding cost grows with the number of values in a document, not its bytes: 12 county-
-//   month documents of 119 cells read in ~245 ms as sub-documents and in ~10 ms as one
-//   packed string each.
+// - decoding cost grows with the number of values in a document: 12 documents of 119 cells
+//   read in ~245 ms as sub-documents and in ~10 ms as one packed string each; then it
+//   follows the string's length, plus ~0.3 ms (both processes' CPU) per command.
 // So cells, parts and index entries are packed into one string per document (packed.ts),
-// reached groups and villages are bitmaps over a per-county index (reach-set.ts), and the
-// read path only ever looks documents up by `_id`.
+// reached groups and villages are bitmaps over a per-county index (reach-set.ts), the read
+// path only ever looks documents up by `_id`, and a county's year is one document (one
+// command for the common report instead of twelve).
 import mongoose from 'mongoose';
 
 const bucketFields = {
@@ -47,16 +48,16 @@ const ledgerSchema = new mongoose.Schema(
 // Day- and campaign-precise statistics inside a scope over a range of months.
 ledgerSchema.index({ regionPath: 1, month: 1 });
 
-/** The read model of month-precision statistics: one document per county and month. */
-const countyMonthSchema = new mongoose.Schema(
+/** The read model of month-precision statistics: one document per county and year. */
+const countyYearSchema = new mongoose.Schema(
   {
-    /** `${countyCode}|${month}`: computable from a scope's counties and a range of months. */
+    /** `${countyCode}|${year}`: computable from a scope's counties and a range of months. */
     _id: { type: String, required: true },
     countyCode: { type: String, required: true },
-    month: { type: String, required: true },
+    year: { type: String, required: true },
     /** The county's path, root first. */
     regionPath: { type: [String], required: true },
-    /** One cell per township × category, packed (packed.ts). */
+    /** One cell per month × township × category, packed (packed.ts). */
     cells: { type: String, required: true },
   },
   { versionKey: false },
@@ -119,7 +120,7 @@ const stateSchema = new mongoose.Schema(
 );
 
 export const ReachLedgerModel = mongoose.model('ReachLedger', ledgerSchema);
-export const ReachCountyMonthModel = mongoose.model('ReachCountyMonth', countyMonthSchema);
+export const ReachCountyYearModel = mongoose.model('ReachCountyYear', countyYearSchema);
 export const CountyIndexModel = mongoose.model('ReachCountyIndex', countyIndexSchema);
 export const ReachScopeModel = mongoose.model('ReachScope', reachScopeSchema);
 export const RollupMarkerModel = mongoose.model('RollupMarker', markerSchema);
@@ -127,4 +128,4 @@ export const RollupStateModel = mongoose.model('RollupState', stateSchema);
 
 export const ledgerId = (month: string, townshipCode: string, category: string) =>
   `${month}|${townshipCode}|${category}`;
-export const countyMonthId = (countyCode: string, month: string) => `${countyCode}|${month}`;
+export const countyYearId = (countyCode: string, year: string) => `${countyCode}|${year}`;

@@ -1,11 +1,11 @@
 // Reach statistics over the roll-ups (rollup-model.ts): read the entries a question needs
-// (reach-read.ts), then group them in memory. Month-precision questions read a handful of
-// county-month documents by `_id`; day- or campaign-precise ones read the ledgers' parts.
+// (reach-read.ts), then group them in memory. Month-precision questions read one county-year
+// document per county and year by `_id`; day- or campaign-precise ones read the ledgers' parts.
 // Distinct groups and villages are unions of reached sets (tally.ts), so they stay exact
 // however entries are combined.
 import { InvalidInput } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
-import type { RegionService } from '../regions/service.js';
+import type { Region, RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import { type CountyIndex, loadCountyIndexes } from './county-index.js';
 import { type ReachEntry, cellEntries, partEntries } from './reach-read.js';
@@ -91,10 +91,10 @@ export class ReachStats {
     const groupBy = [...new Set(query.groupBy)];
     const base = query.regionCode ?? scope.regionCode;
     // Throws NotFound for a region outside the caller's scope.
-    if (query.regionCode) await this.regions.get(scope, query.regionCode);
+    const region = query.regionCode ? await this.regions.get(scope, query.regionCode) : null;
     if (query.campaignId) await visibleCampaign(this.regions, scope, query.campaignId);
 
-    const entries = await this.entries(scope, base, kind, query, groupBy);
+    const entries = await this.entries(scope, base, kind, query, groupBy, region);
     const totals = new Tally();
     const rows = new Map<string, { row: ReachRow; tally: Tally }>();
     for (const entry of entries) {
@@ -125,18 +125,21 @@ export class ReachStats {
     return { from: query.from, to: query.to, groupBy, regionCode: base, totals: totals.figures(indexes), rows: out };
   }
 
-  /** The cells of the county-months when they can answer the question, the ledgers' parts otherwise. */
+  /** The cells of the county-years when they can answer the question, the ledgers' parts otherwise. */
   private entries(
     scope: Scope,
     base: string,
     kind: 'day' | 'month',
     query: ReachQuery,
     groupBy: Dimension[],
+    region: Region | null,
   ): Promise<ReachEntry[]> {
     const filter = { scope, base, category: query.category };
     const monthsAnswer =
       kind === 'month' && !query.campaignId && !groupBy.includes('day') && !groupBy.includes('campaign');
-    if (monthsAnswer) return cellEntries(filter, query.from, query.to);
+    // A county asked for by code is its own only county: no need to look its counties up.
+    const counties = region?.level === 'county' ? [region.code] : undefined;
+    if (monthsAnswer) return cellEntries(filter, query.from, query.to, counties);
     const [from, to] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, `${query.to}-31`];
     return partEntries(filter, from, to, query.campaignId);
   }

@@ -1,11 +1,11 @@
-// The month-precision read model (one document per county and month) against counts made
+// The month-precision read model (one document per county and year) against counts made
 // from the raw delivery items: every breakdown, distinct groups and villages across months,
 // categories and counties, filters, scopes, and recovery from an interrupted refresh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readChangedBatches } from '../../src/tracking/changed-batches.js';
 import { Fold } from '../../src/tracking/fold.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
-import { ReachCountyMonthModel, RollupMarkerModel } from '../../src/tracking/rollup-model.js';
+import { ReachCountyYearModel, RollupMarkerModel } from '../../src/tracking/rollup-model.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 import { type FixtureBatch, type FixtureItem, createCampaign, writeBatch } from './ledger.js';
@@ -125,6 +125,7 @@ describe('month-precision reach statistics', () => {
     for (const groupBy of combinations) {
       await compare({ scope: ROOT, base: ROOT, from: '2024-01', to: '2024-03', groupBy });
       await compare({ scope: ROOT, base: TREE.city.code, from: '2024-01', to: '2024-03', groupBy });
+      await compare({ scope: ROOT, base: TREE.countyA.code, from: '2024-02', to: '2024-03', groupBy });
     }
   });
 
@@ -183,15 +184,9 @@ describe('month-precision reach statistics', () => {
     expect(village.totals.deliveries).toBe(0);
   });
 
-  it('reads the common report from one document per county and month', async () => {
-    const ids = (await ReachCountyMonthModel.find({}, { _id: 1 }).lean()).map((d) => d._id).sort();
-    expect(ids).toEqual([
-      `${TREE.countyA.code}|2024-01`,
-      `${TREE.countyA.code}|2024-02`,
-      `${TREE.countyA.code}|2024-03`,
-      `${TREE.countyB.code}|2024-02`,
-      `${TREE.countyB.code}|2024-03`,
-    ]);
+  it('reads the common report from one document per county and year', async () => {
+    const ids = (await ReachCountyYearModel.find({}, { _id: 1 }).lean()).map((d) => d._id).sort();
+    expect(ids).toEqual([`${TREE.countyA.code}|2024`, `${TREE.countyB.code}|2024`]);
   });
 
   it('keeps the monthly table and its export equal to the endpoint and the raw counts', async () => {

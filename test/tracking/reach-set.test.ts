@@ -80,10 +80,25 @@ describe('packed parts and cells', () => {
       groups: [1, 2],
       villages: [0],
     });
-    const cell = { townshipCode: '440106001', category: 'anti_fraud', counts, groups: setOf(9), villages: setOf() };
-    const [cellBack] = unpackCells(packCells([cell]));
-    expect(cellBack!.counts).toEqual(counts);
-    expect(cellBack!.groups.indices()).toEqual([9]);
+    const cell = (month: string, townshipCode: string, category: string) => ({
+      month,
+      townshipCode,
+      category,
+      counts,
+      groups: setOf(9),
+      villages: setOf(),
+    });
+    const cells = [
+      cell('2024-01', '440106001', 'anti_fraud'),
+      cell('2024-02', '440106001', 'anti_theft'),
+      cell('2024-02', '440106002', 'anti_fraud'),
+    ];
+    const backCells = unpackCells(packCells(cells));
+    expect(backCells.map((c) => [c.month, c.townshipCode, c.category])).toEqual(
+      cells.map((c) => [c.month, c.townshipCode, c.category]),
+    );
+    expect(backCells[1]!.counts).toEqual(counts);
+    expect(backCells[2]!.groups.indices()).toEqual([9]);
   });
 
   it('reads a document of an older layout as empty', () => {
