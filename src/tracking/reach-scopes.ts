@@ -1,5 +1,5 @@
 // Which counties hold statistics below a region, so a report computes the `_id`s of its
-// county-month documents without a query over the region tree (on FerretDB a subtree query
+// county-year documents without a query over the region tree (on FerretDB a subtree query
 // decodes every region). Kept from the batches' own paths, like the statistics themselves;
 // append-only and written by the roll-up lease holder before the cells it covers.
 import { ReachScopeModel } from './rollup-model.js';

@@ -79,7 +79,7 @@ const countyIndexSchema = new mongoose.Schema(
 
 /**
  * For every region on a batch's path (root … township), the counties below it with
- * statistics: a scope's county-month ids without a scan of the region tree. Append-only.
+ * statistics: a scope's county-year ids without a scan of the region tree. Append-only.
  */
 const reachScopeSchema = new mongoose.Schema(
   {

@@ -233,7 +233,7 @@ describe('month-precision reach statistics', () => {
     await writeBatch(t.ctx, batch(9, '2024-03-20', A2, 'anti_fraud', [item(11, villageA2.code, 'sent', 999)]));
     const markers = await RollupMarkerModel.find({}).lean();
     // The interrupted refresh: parts and ledgers written, then the lease is lost before the
-    // county-months; its markers stay.
+    // county-years; its markers stay.
     const fold = new Fold();
     const ids = markers.flatMap((m) => m.batchIds);
     await readChangedBatches(
@@ -244,6 +244,10 @@ describe('month-precision reach statistics', () => {
     let asked = 0;
     expect(await fold.write(async () => ++asked === 1)).toBe(false);
     expect(await RollupMarkerModel.countDocuments()).toBe(markers.length);
+    // Left half-way: the ledgers (day path) hold the new delivery, the cells not yet.
+    const raw = await countRaw((b) => b.month === '2024-03');
+    expect((await report('from=2024-03-01&to=2024-03-31')).totals.deliveries).toBe(raw.deliveries);
+    expect((await report('from=2024-03&to=2024-03')).totals.deliveries).toBe(raw.deliveries - 1);
 
     await t.ctx.tracking.rollups.refreshAll('test');
     await compare({
