@@ -3,9 +3,9 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, processRole } from './config.js';
 import { createContext, engineDeps, prepareDatabase } from './context.js';
-import { RollupRefresher } from './tracking/rollups.js';
 import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
+import { RollupRefresher } from './tracking/refresher.js';
 
 function announceGeneratedPassword(username: string, password: string): void {
   // Printed once, straight to the terminal (not through the logger), on the very first start.
@@ -49,15 +49,17 @@ async function main(): Promise<void> {
   if (role === 'all' || role === 'scheduler') {
     const scheduler = new Scheduler(engineDeps(ctx));
     stoppers.push(scheduler.start(log('scheduler')).stop);
+    // Folds changed delivery batches into the reach statistics. In the scheduler role (one
+    // or two processes) rather than in every worker: the lease lets one fold at a time anyway,
+    // and a fold's long passes stay out of the processes that send (docs/tracking.md).
+    const rollups = new RollupRefresher(ctx.tracking.rollups, log('rollups'));
+    rollups.start();
+    stoppers.push(() => rollups.stop());
   }
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));
     worker.start();
     stoppers.push(() => worker.stop());
-    // Folds changed delivery batches into the reach statistics (one process at a time, by lease).
-    const rollups = new RollupRefresher(ctx.tracking.rollups, log('rollups'));
-    rollups.start();
-    stoppers.push(() => rollups.stop());
   }
 
   if (role === 'all' || role === 'api') {

@@ -1,7 +1,7 @@
 // What one batch adds to the statistics, computed from its items (the source of truth),
 // the same way countItems() derives a batch's counts.
+import { type Counts, zeroCounts } from './counts.js';
 import type { BatchItem } from './model.js';
-import { type Counts, zeroCounts } from './rollup-model.js';
 
 export interface BatchKeys {
   _id: string;
@@ -14,20 +14,44 @@ export interface BatchKeys {
   regionPath: string[];
 }
 
-export interface Contribution extends BatchKeys, Counts {
+export interface Contribution extends BatchKeys {
+  counts: Counts;
+  /** Distinct groups and villages reached (sent or confirmed). */
   groups: string[];
   villages: string[];
+  /** Every group and village the batch delivers to, reached or not. */
+  audience: { groups: string[]; villages: string[] };
 }
+
+/** The batch fields a contribution is computed from (a projection for reading batches). */
+export const CONTRIBUTION_FIELDS = {
+  campaignId: 1,
+  category: 1,
+  day: 1,
+  month: 1,
+  townshipCode: 1,
+  countyCode: 1,
+  regionPath: 1,
+  'items.status': 1,
+  'items.groupId': 1,
+  'items.villageCode': 1,
+  'items.memberCount': 1,
+} as const;
 
 export function isReached(status: string): boolean {
   return status === 'sent' || status === 'confirmed';
 }
 
-export function contributionOf(batch: BatchKeys & { items: readonly BatchItem[] }): Contribution {
+type ItemFields = Pick<BatchItem, 'status' | 'groupId' | 'villageCode' | 'memberCount'>;
+
+export function contributionOf(batch: BatchKeys & { items: readonly ItemFields[] }): Contribution {
   const counts = zeroCounts();
   const groups = new Set<string>();
   const villages = new Set<string>();
+  const audience = { groups: new Set<string>(), villages: new Set<string>() };
   for (const item of batch.items) {
+    audience.groups.add(item.groupId);
+    audience.villages.add(item.villageCode);
     counts.total += 1;
     const status = item.status ?? 'pending';
     if (status === 'pending' || status === 'sending') counts.pending += 1;
@@ -47,10 +71,9 @@ export function contributionOf(batch: BatchKeys & { items: readonly BatchItem[] 
     townshipCode: batch.townshipCode,
     countyCode: batch.countyCode,
     regionPath: [...batch.regionPath],
-    ...counts,
-    groups: [...groups].sort(),
-    villages: [...villages].sort(),
+    counts,
+    groups: [...groups],
+    villages: [...villages],
+    audience: { groups: [...audience.groups], villages: [...audience.villages] },
   };
 }
-
-export const monthBucketId = (c: BatchKeys) => `${c.month}|${c.townshipCode}|${c.category}`;

@@ -1,91 +1,109 @@
 // Pre-aggregated reach statistics, kept exact by recomputing (never incrementing) from the
-// ledger. See docs/tracking.md.
+// delivery batches. See docs/tracking.md.
 //
 //   DeliveryBatch (engine writes) ──marker──▶ ReachLedger (per month × township × category:
-//   each batch's part, set from its items) ──sum──▶ ReachMonth (the bucket's totals).
+//   each batch's part, set from its items) ──▶ ReachCountyYear (per county and year: one
+//   cell per month × township × category, each the sum of its bucket's parts)
 //
-// A bucket is the sum over its parts and a part is replaced (not added to) when its batch
-// changes, so re-running a refresh after a crash or a retry writes the same numbers again.
-// FerretDB 1.24 scans a whole collection for any query or write that is not an _id lookup,
-// so both collections hold one small document per bucket (1,428 per county-year).
+// A part is replaced (not added to) when its batch changes and a cell is recomputed from
+// all its bucket's parts, so re-running a refresh after a crash or a retry writes the same
+// values again.
+//
+// Why the documents look the way they do (FerretDB 1.24, measured on this project):
+// - an `_id` lookup is the only query answered without decoding the whole collection, and
+//   even it makes SQLite read every row's JSON up to `_id` (FerretDB's pushdown expression
+//   does not match its own `_id` index), so a collection costs by its size on every access;
+// - decoding cost grows with the number of values in a document: 12 documents of 119 cells
+//   read in ~245 ms as sub-documents and in ~10 ms as one packed string each; then it
+//   follows the string's length, plus ~0.3 ms (both processes' CPU) per command.
+// So cells, parts and index entries are packed into one string per document (packed.ts),
+// reached groups and villages are bitmaps over a per-county index (reach-set.ts), the read
+// path only ever looks documents up by `_id`, and a county's year is one document (one
+// command for the common report instead of twelve).
 import mongoose from 'mongoose';
 
-const countFields = {
-  total: { type: Number, default: 0 },
-  pending: { type: Number, default: 0 },
-  sent: { type: Number, default: 0 },
-  failed: { type: Number, default: 0 },
-  uncertain: { type: Number, default: 0 },
-  awaiting: { type: Number, default: 0 },
-  confirmed: { type: Number, default: 0 },
-  skipped: { type: Number, default: 0 },
-  reachedMembers: { type: Number, default: 0 },
-};
-
-/** One batch's share of a bucket, computed from its items (contribution.ts). */
-const partSchema = new mongoose.Schema(
-  {
-    batchId: { type: String, required: true },
-    day: { type: String, required: true },
-    campaignId: { type: String, required: true },
-    ...countFields,
-    /** Distinct groups and villages reached (sent or confirmed): distinct counts across buckets. */
-    groups: { type: [String], default: [] },
-    villages: { type: [String], default: [] },
-  },
-  { _id: false },
-);
-
 const bucketFields = {
-  /** `${month}|${townshipCode}|${category}` */
-  _id: { type: String, required: true },
   month: { type: String, required: true },
   category: { type: String, required: true },
   townshipCode: { type: String, required: true },
   countyCode: { type: String, required: true },
+  /** The township's path, root first. */
   regionPath: { type: [String], required: true },
 };
 
 /**
- * (month, township, category) with every batch's part: the exact source the bucket's sums
- * are recomputed from, and what day- or campaign-precise questions are answered from.
- * FerretDB rewrites a document by scanning its collection, so this collection is kept at
- * one document per bucket (a few thousand per county-year), not one per batch.
+ * (month, township, category) with every batch's part: the exact source a cell is
+ * recomputed from, and what day- or campaign-precise questions are answered from.
  */
 const ledgerSchema = new mongoose.Schema(
-  { ...bucketFields, parts: { type: [partSchema], default: [] } },
+  {
+    /** `${month}|${townshipCode}|${category}` */
+    _id: { type: String, required: true },
+    ...bucketFields,
+    /** The parts, packed (packed.ts): batch, day, campaign, counts, reached sets. */
+    parts: { type: String, required: true },
+  },
   { versionKey: false },
 );
 // Day- and campaign-precise statistics inside a scope over a range of months.
 ledgerSchema.index({ regionPath: 1, month: 1 });
 
-/** The bucket's sums, small, for month-precision questions (the common report). */
-const monthSchema = new mongoose.Schema(
+/** The read model of month-precision statistics: one document per county and year. */
+const countyYearSchema = new mongoose.Schema(
   {
-    ...bucketFields,
-    ...countFields,
-    groups: { type: [String], default: [] },
-    villages: { type: [String], default: [] },
+    /** `${countyCode}|${year}`: computable from a scope's counties and a range of months. */
+    _id: { type: String, required: true },
+    countyCode: { type: String, required: true },
+    year: { type: String, required: true },
+    /** The county's path, root first. */
+    regionPath: { type: [String], required: true },
+    /** One cell per month × township × category, packed (packed.ts). */
+    cells: { type: String, required: true },
   },
   { versionKey: false },
 );
-// Statistics inside a scope over a range of months.
-monthSchema.index({ regionPath: 1, month: 1 });
 
 /**
- * "Batch changed" markers. Insert-only with a random suffix, so a marker written while a
- * refresh runs is never deleted by it (the refresh deletes exactly the markers it read).
+ * A county's numbering of the groups and villages its deliveries reached: append-only, so
+ * a number, once given, means the same group in every part and cell of the county.
+ */
+const countyIndexSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true }, // county code
+    /** JSON arrays of group ids and village codes, position = number. */
+    groups: { type: String, required: true },
+    villages: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+
+/**
+ * For every region on a batch's path (root … township), the counties below it with
+ * statistics: a scope's county-year ids without a scan of the region tree. Append-only.
+ */
+const reachScopeSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true }, // region code
+    counties: { type: [String], required: true },
+  },
+  { versionKey: false },
+);
+
+/**
+ * "Batches changed" markers, one per write call. Insert-only with a random id, so a marker
+ * written while a refresh runs is never deleted by it (the refresh deletes exactly the
+ * markers it read).
  */
 const markerSchema = new mongoose.Schema(
   {
-    _id: { type: String, required: true }, // `${batchId}#${random}`
-    batchId: { type: String, required: true },
+    _id: { type: String, required: true },
+    batchIds: { type: [String], required: true },
     at: { type: Date, required: true },
   },
   { versionKey: false },
 );
 
-/** The refresher's lease and sweep cursor: one document, written by the lease holder only. */
+/** The refresher's lease, sweep cursor and layout: one document, written by the lease holder only. */
 const stateSchema = new mongoose.Schema(
   {
     _id: { type: String, required: true },
@@ -95,29 +113,19 @@ const stateSchema = new mongoose.Schema(
       owner: { type: String, default: null },
     },
     sweptUntil: { type: Date, default: null },
+    /** Layout of the documents above; a sweep under another layout marks every batch (a rebuild). */
+    layout: { type: Number, default: 0 },
   },
   { versionKey: false },
 );
 
 export const ReachLedgerModel = mongoose.model('ReachLedger', ledgerSchema);
-export const ReachMonthModel = mongoose.model('ReachMonth', monthSchema);
+export const ReachCountyYearModel = mongoose.model('ReachCountyYear', countyYearSchema);
+export const CountyIndexModel = mongoose.model('ReachCountyIndex', countyIndexSchema);
+export const ReachScopeModel = mongoose.model('ReachScope', reachScopeSchema);
 export const RollupMarkerModel = mongoose.model('RollupMarker', markerSchema);
 export const RollupStateModel = mongoose.model('RollupState', stateSchema);
 
-export const COUNT_KEYS = [
-  'total',
-  'pending',
-  'sent',
-  'failed',
-  'uncertain',
-  'awaiting',
-  'confirmed',
-  'skipped',
-  'reachedMembers',
-] as const;
-export type CountKey = (typeof COUNT_KEYS)[number];
-export type Counts = Record<CountKey, number>;
-
-export function zeroCounts(): Counts {
-  return Object.fromEntries(COUNT_KEYS.map((key) => [key, 0])) as Counts;
-}
+export const ledgerId = (month: string, townshipCode: string, category: string) =>
+  `${month}|${townshipCode}|${category}`;
+export const countyYearId = (countyCode: string, year: string) => `${countyCode}|${year}`;

@@ -1,13 +1,17 @@
-// Reach statistics over the pre-aggregated buckets (rollup-model.ts): filter, then group in
-// memory. The buckets are few (a county-year has 1,428 month buckets), so a read is one
-// query and a pass over small documents; distinct groups and villages are unions of the
-// buckets' sets, so they stay exact however the buckets are combined.
+// Reach statistics over the roll-ups (rollup-model.ts): read the entries a question needs
+// (reach-read.ts), then group them in memory. Month-precision questions read one county-year
+// document per county and year by `_id`; day- or campaign-precise ones read the ledgers' parts.
+// Distinct groups and villages are unions of reached sets (tally.ts), so they stay exact
+// however entries are combined.
 import { InvalidInput } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
-import type { RegionService } from '../regions/service.js';
+import type { Region, RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
-import { COUNT_KEYS, type Counts, ReachLedgerModel, ReachMonthModel, zeroCounts } from './rollup-model.js';
-import type { Part } from './rollups.js';
+import { type CountyIndex, loadCountyIndexes } from './county-index.js';
+import { type ReachEntry, cellEntries, partEntries } from './reach-read.js';
+import { type ReachFigures, Tally } from './tally.js';
+
+export type { ReachFigures } from './tally.js';
 
 export const DIMENSIONS = ['day', 'month', 'region', 'county', 'township', 'category', 'campaign'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -20,22 +24,6 @@ export interface ReachQuery {
   regionCode?: string;
   category?: string;
   campaignId?: string;
-}
-
-export interface ReachFigures {
-  deliveries: number;
-  /** Messages that reached a group: sent by a robot or confirmed by the officer. */
-  messages: number;
-  sent: number;
-  confirmed: number;
-  awaiting: number;
-  failed: number;
-  uncertain: number;
-  skipped: number;
-  pending: number;
-  groupsReached: number;
-  villagesReached: number;
-  personTimes: number;
 }
 
 export interface ReachRow extends ReachFigures {
@@ -56,18 +44,6 @@ export interface ReachReport {
   regionCode: string;
   totals: ReachFigures;
   rows: ReachRow[];
-}
-
-interface BucketDoc extends Counts {
-  month: string;
-  day?: string;
-  category: string;
-  campaignId?: string;
-  townshipCode: string;
-  countyCode: string;
-  regionPath: string[];
-  groups: string[];
-  villages: string[];
 }
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
@@ -107,39 +83,6 @@ export function checkRange(from: string, to: string): 'day' | 'month' {
   return kind;
 }
 
-export function figuresOf(counts: Counts, groups: number, villages: number): ReachFigures {
-  return {
-    deliveries: counts.total,
-    messages: counts.sent + counts.confirmed,
-    sent: counts.sent,
-    confirmed: counts.confirmed,
-    awaiting: counts.awaiting,
-    failed: counts.failed,
-    uncertain: counts.uncertain,
-    skipped: counts.skipped,
-    pending: counts.pending,
-    groupsReached: groups,
-    villagesReached: villages,
-    personTimes: counts.reachedMembers,
-  };
-}
-
-class Tally {
-  readonly counts = zeroCounts();
-  readonly groups = new Set<string>();
-  readonly villages = new Set<string>();
-
-  add(doc: BucketDoc): void {
-    for (const key of COUNT_KEYS) this.counts[key] += doc[key];
-    for (const g of doc.groups) this.groups.add(g);
-    for (const v of doc.villages) this.villages.add(v);
-  }
-
-  figures(): ReachFigures {
-    return figuresOf(this.counts, this.groups.size, this.villages.size);
-  }
-}
-
 export class ReachStats {
   constructor(private readonly regions: RegionService) {}
 
@@ -148,79 +91,60 @@ export class ReachStats {
     const groupBy = [...new Set(query.groupBy)];
     const base = query.regionCode ?? scope.regionCode;
     // Throws NotFound for a region outside the caller's scope.
-    if (query.regionCode) await this.regions.get(scope, query.regionCode);
+    const region = query.regionCode ? await this.regions.get(scope, query.regionCode) : null;
     if (query.campaignId) await visibleCampaign(this.regions, scope, query.campaignId);
 
-    const docs = await this.buckets(scope, base, kind, query, groupBy);
+    const entries = await this.entries(scope, base, kind, query, groupBy, region);
     const totals = new Tally();
     const rows = new Map<string, { row: ReachRow; tally: Tally }>();
-    for (const doc of docs) {
-      totals.add(doc);
-      const row = this.rowKeys(doc, groupBy, base);
-      const key = JSON.stringify(row);
-      const entry = rows.get(key) ?? { row, tally: new Tally() };
-      rows.set(key, entry);
-      entry.tally.add(doc);
+    for (const entry of entries) {
+      totals.add(entry.countyCode, entry);
+      const row = this.rowKeys(entry, groupBy, base);
+      // Sorts like the rows' JSON (same keys in the same order), without building it.
+      const key = Object.values(row).join('\u0001');
+      let grouped = rows.get(key);
+      if (!grouped) {
+        grouped = { row, tally: new Tally() };
+        rows.set(key, grouped);
+      }
+      grouped.tally.add(entry.countyCode, entry);
     }
+    // Unions across counties name their groups through the county indexes.
+    const indexes: ReadonlyMap<string, CountyIndex> =
+      totals.counties.length > 1 ? await loadCountyIndexes(totals.counties) : new Map();
     const names = groupBy.includes('region')
       ? await this.regionNames([...rows.values()].map((e) => e.row.regionCode!))
       : null;
-    const out = [...rows.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, { row, tally }]) => ({
-        ...row,
-        ...(names ? { regionName: names.get(row.regionCode!) ?? row.regionCode! } : {}),
-        ...tally.figures(),
-      }));
-    return { from: query.from, to: query.to, groupBy, regionCode: base, totals: totals.figures(), rows: out };
+    // Default sort compares UTF-16 code units, like < on strings.
+    // Default sort compares UTF-16 code units, like < on strings.
+    const out = [...rows.keys()].sort().map((key) => {
+      const { row, tally } = rows.get(key)!;
+      if (names) row.regionName = names.get(row.regionCode!) ?? row.regionCode!;
+      return Object.assign(row, tally.figures(indexes));
+    });
+    return { from: query.from, to: query.to, groupBy, regionCode: base, totals: totals.figures(indexes), rows: out };
   }
 
-  /** The buckets of the query: month buckets when they can answer it, day buckets otherwise. */
-  private async buckets(
+  /** The cells of the county-years when they can answer the question, the ledgers' parts otherwise. */
+  private entries(
     scope: Scope,
     base: string,
     kind: 'day' | 'month',
     query: ReachQuery,
     groupBy: Dimension[],
-  ): Promise<BucketDoc[]> {
-    const where: Record<string, unknown>[] = [scope.filter()];
-    if (base !== scope.regionCode) where.push({ regionPath: base });
-    if (query.category) where.push({ category: query.category });
+    region: Region | null,
+  ): Promise<ReachEntry[]> {
+    const filter = { scope, base, category: query.category };
     const monthsAnswer =
       kind === 'month' && !query.campaignId && !groupBy.includes('day') && !groupBy.includes('campaign');
-    const projection = {
-      _id: 0,
-      groups: 1,
-      villages: 1,
-      category: 1,
-      townshipCode: 1,
-      countyCode: 1,
-      regionPath: 1,
-      month: 1,
-    };
-    const counts = Object.fromEntries(COUNT_KEYS.map((k) => [k, 1]));
-    if (monthsAnswer) {
-      where.push({ month: { $gte: query.from, $lte: query.to } });
-      return ReachMonthModel.find({ $and: where }, { ...projection, ...counts }).lean<BucketDoc[]>();
-    }
-    // Day or campaign precision: the buckets' parts (one per batch) carry day and campaign.
+    // A county asked for by code is its own only county: no need to look its counties up.
+    const counties = region?.level === 'county' ? [region.code] : undefined;
+    if (monthsAnswer) return cellEntries(filter, query.from, query.to, counties);
     const [from, to] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, `${query.to}-31`];
-    where.push({ month: { $gte: from.slice(0, 7), $lte: to.slice(0, 7) } });
-    const ledgers = await ReachLedgerModel.find({ $and: where }, { ...projection, parts: 1 }).lean<
-      Array<Omit<BucketDoc, keyof Counts | 'groups' | 'villages'> & { parts: Part[] }>
-    >();
-    const docs: BucketDoc[] = [];
-    for (const { parts, ...keys } of ledgers) {
-      for (const part of parts) {
-        if (part.day < from || part.day > to) continue;
-        if (query.campaignId && part.campaignId !== query.campaignId) continue;
-        docs.push({ ...keys, ...part });
-      }
-    }
-    return docs;
+    return partEntries(filter, from, to, query.campaignId);
   }
 
-  private rowKeys(doc: BucketDoc, groupBy: Dimension[], base: string): ReachRow {
+  private rowKeys(doc: ReachEntry, groupBy: Dimension[], base: string): ReachRow {
     const row: ReachRow = {} as ReachRow;
     for (const dim of groupBy) {
       if (dim === 'day') row.day = doc.day!;
@@ -230,7 +154,7 @@ export class ReachStats {
       else if (dim === 'county') row.countyCode = doc.countyCode;
       else if (dim === 'township') row.townshipCode = doc.townshipCode;
       else {
-        // One level below the region asked about; a township is as fine as buckets go.
+        // One level below the region asked about; a township is as fine as the roll-ups go.
         const at = doc.regionPath.indexOf(base);
         row.regionCode = doc.regionPath[at + 1] ?? base;
       }

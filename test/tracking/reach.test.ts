@@ -2,71 +2,15 @@
 // compared with a count made independently from the raw delivery items.
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 import { type FixtureItem, createCampaign, writeBatch } from './ledger.js';
+import { countRaw } from './raw.js';
 
 const pathA = ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipA.code];
 const pathB = ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code, TREE.townshipB.code];
 const gid = (n: number) => n.toString(16).padStart(24, '0');
 const vA = (n: number) => `${TREE.townshipA.code}${String(n).padStart(3, '0')}`;
-
-interface Expected {
-  deliveries: number;
-  messages: number;
-  sent: number;
-  confirmed: number;
-  awaiting: number;
-  failed: number;
-  uncertain: number;
-  skipped: number;
-  pending: number;
-  groupsReached: number;
-  villagesReached: number;
-  personTimes: number;
-}
-
-/** Counted straight from the raw items, without the roll-ups. */
-async function countRaw(
-  filter: (b: { day: string; category: string; campaignId: string; regionPath: string[] }) => boolean,
-) {
-  const batches = await DeliveryBatchModel.find({}).lean();
-  const out: Expected = {
-    deliveries: 0,
-    messages: 0,
-    sent: 0,
-    confirmed: 0,
-    awaiting: 0,
-    failed: 0,
-    uncertain: 0,
-    skipped: 0,
-    pending: 0,
-    groupsReached: 0,
-    villagesReached: 0,
-    personTimes: 0,
-  };
-  const groups = new Set<string>();
-  const villages = new Set<string>();
-  for (const batch of batches) {
-    if (!filter(batch)) continue;
-    for (const item of batch.items) {
-      out.deliveries += 1;
-      const s = item.status!;
-      if (s === 'pending' || s === 'sending') out.pending += 1;
-      else out[s] += 1;
-      if (s === 'sent' || s === 'confirmed') {
-        out.messages += 1;
-        out.personTimes += item.memberCount;
-        groups.add(item.groupId);
-        villages.add(item.villageCode);
-      }
-    }
-  }
-  out.groupsReached = groups.size;
-  out.villagesReached = villages.size;
-  return out;
-}
 
 describe('reach statistics', () => {
   let t: TestApp;
