@@ -45,10 +45,22 @@ export class Scheduler {
     return { created, planned };
   }
 
-  /** Ticks every 5 seconds (node-cron, overlap prevented) until stopped. */
+  /** Ticks every 5 seconds (node-cron) until stopped; a tick still planning makes the next one skip. */
   start(onError: (error: unknown) => void): RunningPart {
-    const task = cron.schedule('*/5 * * * * *', () => this.tick().catch(onError), { noOverlap: true });
-    void this.tick().catch(onError);
+    // Our own guard rather than node-cron's noOverlap, which logs a warning for every skipped
+    // tick (a 50,000-group plan spans several).
+    let ticking = false;
+    const guardedTick = async () => {
+      if (ticking) return;
+      ticking = true;
+      await this.tick()
+        .catch(onError)
+        .finally(() => {
+          ticking = false;
+        });
+    };
+    const task = cron.schedule('*/5 * * * * *', guardedTick);
+    void guardedTick();
     return {
       stop: async () => {
         await task.stop();
