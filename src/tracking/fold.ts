@@ -16,9 +16,10 @@ import { type CountyIndex, loadCountyIndex } from './county-index.js';
 import { type Cell, type Part, packCells, packParts, sumOf, unpackCells, unpackParts } from './packed.js';
 import { ScopeRecorder } from './reach-scopes.js';
 import { ReachCountyYearModel, ReachLedgerModel, countyYearId, ledgerId } from './rollup-model.js';
+import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 
 const LOOKUPS_AT_ONCE = 8;
-const WRITES_PER_CALL = 200;
+const INSERTS_PER_CALL = 200;
 
 interface BucketKeys {
   month: string;
@@ -62,7 +63,7 @@ function countyPath(keys: BucketKeys): string[] {
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Writes new documents with one insert per chunk, known ones with one bulk replace per chunk. */
+/** Writes new documents with one insert per chunk, known ones with bulk replaces of a few each. */
 async function writeAll(
   collection: mongoose.Collection,
   docs: Array<{ id: string; stored: boolean; doc: { _id: string } | null }>,
@@ -70,11 +71,11 @@ async function writeAll(
   const fresh = docs.filter((d) => !d.stored && d.doc).map((d) => d.doc!);
   const known = docs.filter((d) => d.stored && d.doc).map((d) => d.doc!);
   const emptied = docs.filter((d) => d.stored && !d.doc).map((d) => d.id);
-  for (let i = 0; i < fresh.length; i += WRITES_PER_CALL) {
-    await collection.insertMany(fresh.slice(i, i + WRITES_PER_CALL) as never[], { ordered: false });
+  for (let i = 0; i < fresh.length; i += INSERTS_PER_CALL) {
+    await collection.insertMany(fresh.slice(i, i + INSERTS_PER_CALL) as never[], { ordered: false });
   }
-  for (let i = 0; i < known.length; i += WRITES_PER_CALL) {
-    const chunk = known.slice(i, i + WRITES_PER_CALL);
+  for (let i = 0; i < known.length; i += MAX_UPDATES_PER_COMMAND) {
+    const chunk = known.slice(i, i + MAX_UPDATES_PER_COMMAND);
     await collection.bulkWrite(
       chunk.map((doc) => ({ replaceOne: { filter: { _id: doc._id as never }, replacement: doc } })),
     );

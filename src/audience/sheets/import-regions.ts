@@ -10,6 +10,7 @@ import { REGION_COLUMNS, matchHeader, rowValues } from './columns.js';
 import { cleanText, compactText } from './normalise.js';
 import type { SheetRow } from './read-sheet.js';
 import { type ImportOptions, type ImportReport, MAX_REPORTED_ERRORS, type RowError } from './report.js';
+import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 
 interface RegionRow {
   row: number;
@@ -167,9 +168,9 @@ export async function importRegions(scope: Scope, rows: SheetRow[], options: Imp
   const apply = !options.dryRun && (errors.length === 0 || options.partial);
   if (apply && operations.length) {
     // Ordered: parents are written before their children.
-    for (let i = 0; i < operations.length; i += 1_000) {
-      await RegionModel.bulkWrite(operations.slice(i, i + 1_000) as never, { ordered: true });
-      options.onProgress?.(Math.min(i + 1_000, operations.length), operations.length);
+    for (let i = 0; i < operations.length; i += MAX_UPDATES_PER_COMMAND) {
+      await RegionModel.bulkWrite(operations.slice(i, i + MAX_UPDATES_PER_COMMAND) as never, { ordered: true });
+      options.onProgress?.(Math.min(i + MAX_UPDATES_PER_COMMAND, operations.length), operations.length);
     }
   }
   return {
