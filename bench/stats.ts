@@ -21,7 +21,8 @@ import { connectDatabase } from '../src/db/connection.js';
 import { startFerretDb } from '../src/db/ferretdb.js';
 import { CATEGORIES } from '../src/notices/categories.js';
 import { RegionModel } from '../src/regions/model.js';
-import { DeliveryBatchModel, countItems } from '../src/tracking/model.js';
+import { countItems } from '../src/tracking/counts.js';
+import { DeliveryBatchModel } from '../src/tracking/model.js';
 import { type Figures, type RawBatch, RawTally } from '../test/tracking/raw.js';
 
 const arg = (name: string, fallback: number) => {

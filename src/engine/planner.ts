@@ -5,7 +5,8 @@ import type { CampaignService } from '../campaigns/service.js';
 import { type QuietHours, localDay } from '../campaigns/schedule.js';
 import { acquireLease } from '../db/claims.js';
 import type { RegionService } from '../regions/service.js';
-import { BATCH_SIZE, type BatchItem, DeliveryBatchModel, countItems } from '../tracking/model.js';
+import { countItems } from '../tracking/counts.js';
+import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
 import type { EnginePorts, PlannedGroup } from './ports.js';
 

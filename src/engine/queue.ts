@@ -3,7 +3,8 @@
 // in one single-document update, so a batch is never half-written and its counts always
 // match its items. The work list (QueueEntry) has one entry per batch with work due.
 import { type Lease, acquireLease, claimMany, leaseTakenOver, SendAttemptModel } from '../db/claims.js';
-import { type BatchDoc, type BatchItem, DeliveryBatchModel, countItems } from '../tracking/model.js';
+import { countItems } from '../tracking/counts.js';
+import { type BatchDoc, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { QueueEntryModel } from './model.js';
 
 export interface HeldBatch {

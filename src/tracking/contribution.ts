@@ -1,6 +1,6 @@
 // What one batch adds to the statistics, computed from its items (the source of truth),
-// the same way countItems() derives a batch's counts.
-import { type Counts, zeroCounts } from './counts.js';
+// counted by countDelivery() like a batch's own counts (countItems()).
+import { type Counts, countDelivery, zeroCounts } from './counts.js';
 import type { BatchItem } from './model.js';
 
 export interface BatchKeys {
@@ -38,10 +38,6 @@ export const CONTRIBUTION_FIELDS = {
   'items.memberCount': 1,
 } as const;
 
-export function isReached(status: string): boolean {
-  return status === 'sent' || status === 'confirmed';
-}
-
 type ItemFields = Pick<BatchItem, 'status' | 'groupId' | 'villageCode' | 'memberCount'>;
 
 export function contributionOf(batch: BatchKeys & { items: readonly ItemFields[] }): Contribution {
@@ -52,12 +48,7 @@ export function contributionOf(batch: BatchKeys & { items: readonly ItemFields[]
   for (const item of batch.items) {
     audience.groups.add(item.groupId);
     audience.villages.add(item.villageCode);
-    counts.total += 1;
-    const status = item.status ?? 'pending';
-    if (status === 'pending' || status === 'sending') counts.pending += 1;
-    else counts[status as Exclude<typeof status, 'pending' | 'sending'>] += 1;
-    if (isReached(status)) {
-      counts.reachedMembers += item.memberCount;
+    if (countDelivery(counts, item)) {
       groups.add(item.groupId);
       villages.add(item.villageCode);
     }

@@ -2,7 +2,7 @@
 // per final-or-queued status (`sending` counts as pending), and members of the groups
 // reached. One fixed order: the packed documents store the counts as a vector in this
 // order (a new status changes it, so it needs a new roll-up layout, rollups.ts).
-import { DELIVERY_STATUSES, type DeliveryStatus } from './model.js';
+import { type BatchCounts, type BatchItem, DELIVERY_STATUSES, type DeliveryStatus } from './model.js';
 
 type CountedStatus = Exclude<DeliveryStatus, 'sending'>;
 export type CountKey = 'total' | CountedStatus | 'reachedMembers';
@@ -23,4 +23,25 @@ export function zeroCounts(): Counts {
 
 export function addCounts(into: Counts, more: Counts): void {
   for (const key of COUNT_KEYS) into[key] += more[key];
+}
+
+/**
+ * Counts one delivery into `counts`: its status (`sending` counts as pending) and, when it
+ * reached its group (sent or confirmed), the group's members. Returns whether it reached it.
+ */
+export function countDelivery(counts: Counts, item: Pick<BatchItem, 'status' | 'memberCount'>): boolean {
+  const status = (item.status ?? 'pending') as DeliveryStatus;
+  counts.total += 1;
+  counts[status === 'sending' ? 'pending' : status] += 1;
+  const reached = status === 'sent' || status === 'confirmed';
+  if (reached) counts.reachedMembers += item.memberCount;
+  return reached;
+}
+
+/** A batch's counts, derived from its items on every write so they never disagree. */
+export function countItems(items: readonly BatchItem[]): BatchCounts {
+  const counts = zeroCounts();
+  const villages = new Set<string>();
+  for (const item of items) if (countDelivery(counts, item)) villages.add(item.villageCode);
+  return { ...counts, reachedVillages: villages.size };
 }

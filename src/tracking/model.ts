@@ -117,30 +117,3 @@ export type BatchItem = InferSchemaType<typeof itemSchema>;
 export type BatchCounts = BatchDoc['counts'];
 
 export const DeliveryBatchModel = mongoose.model('DeliveryBatch', batchSchema);
-
-export function countItems(items: readonly BatchItem[]): BatchCounts {
-  const counts = {
-    total: items.length,
-    pending: 0,
-    sent: 0,
-    failed: 0,
-    uncertain: 0,
-    awaiting: 0,
-    confirmed: 0,
-    skipped: 0,
-    reachedMembers: 0,
-    reachedVillages: 0,
-  };
-  const villages = new Set<string>();
-  for (const item of items) {
-    const status = item.status as DeliveryStatus;
-    if (status === 'pending' || status === 'sending') counts.pending += 1;
-    else counts[status] += 1;
-    if (status === 'sent' || status === 'confirmed') {
-      counts.reachedMembers += item.memberCount;
-      villages.add(item.villageCode);
-    }
-  }
-  counts.reachedVillages = villages.size;
-  return counts;
-}

@@ -2,7 +2,8 @@
 // the counts derived from them) per write, followed by the change marker.
 import { CampaignModel } from '../../src/campaigns/model.js';
 import type { Context } from '../../src/context.js';
-import { type BatchItem, DeliveryBatchModel, countItems } from '../../src/tracking/model.js';
+import { countItems } from '../../src/tracking/counts.js';
+import { type BatchItem, DeliveryBatchModel } from '../../src/tracking/model.js';
 
 export interface FixtureItem {
   groupId: string;
