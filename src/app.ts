@@ -18,6 +18,7 @@ import { ops } from './http/ops.js';
 import { validation } from './http/validation.js';
 import { mediaRoutes } from './media/routes.js';
 import { noticeRoutes } from './notices/routes.js';
+import { notificationRoutes } from './notifications/routes.js';
 import { regionRoutes } from './regions/routes.js';
 import { renderRoutes } from './render/routes.js';
 import { publicTrackingRoutes } from './tracking/public/routes.js';
@@ -97,6 +98,13 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     clock: ctx.clock,
   });
   await app.register(campaignRoutes, { campaigns: ctx.campaigns });
+  await app.register(notificationRoutes, {
+    robots: ctx.officerRobots,
+    notifier: ctx.notifier,
+    users: ctx.users,
+    campaigns: ctx.campaigns,
+    audit: ctx.audit,
+  });
   await app.register(engineRoutes, { campaigns: ctx.campaigns });
   await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });

@@ -42,6 +42,8 @@ export interface Config {
   leaseMs: number;
   /** Signs tracked links (/t/…) and keys unique visitors; unset: generated once into the database. */
   linkSecret: string | undefined;
+  /** Minutes an officer's manual task may stay unconfirmed before a reminder, and again before the superior is told. */
+  taskReminderMinutes: { normal: number; urgent: number };
 }
 
 export class ConfigError extends Error {
@@ -167,6 +169,10 @@ export function loadConfig(env: Env = process.env): Config {
     retryBaseMs: integer(env, 'RETRY_BASE_MS', 5_000, 10, 600_000),
     leaseMs: integer(env, 'LEASE_SECONDS', 60, 2, 3600) * 1000,
     linkSecret: linkSecret(env),
+    taskReminderMinutes: {
+      normal: integer(env, 'TASK_REMINDER_MINUTES', 120, 1, 7 * 24 * 60),
+      urgent: integer(env, 'TASK_REMINDER_URGENT_MINUTES', 30, 1, 7 * 24 * 60),
+    },
   };
 }
 

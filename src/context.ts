@@ -13,6 +13,9 @@ import { SecretBox } from './lib/cipher.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
+import { OfficerNotifier } from './notifications/notifier.js';
+import { activeUserById, activeUserByPhone } from './notifications/officers.js';
+import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
 import { CampaignService } from './campaigns/service.js';
 import { deliveryControl, wakeBatchOf } from './engine/control.js';
@@ -41,6 +44,10 @@ export interface Context {
   /** The engine's view of the rooms above it (audience, notices, render, channels). */
   dispatch: Dispatch;
   tracking: Tracking;
+  /** Officers' notification robots and superiors. */
+  officerRobots: OfficerRobotService;
+  /** Tells officers of their manual tasks and escalates (run by the scheduler role). */
+  notifier: OfficerNotifier;
 }
 
 export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
@@ -121,6 +128,27 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       tracking.link({ campaignId, groupId, noticeId, villageCode }),
     batchesWritten: (batchIds) => tracking.rollups.batchesWritten(batchIds),
   });
+  const officerRobots = new OfficerRobotService(secrets, clock);
+  const notifier = new OfficerNotifier(
+    {
+      openTasksSince: (since) => manualTasks.openTasksSince(since),
+      officerByPhone: activeUserByPhone,
+      userById: activeUserById,
+      campaign: async (id) => {
+        const campaign = await campaigns.findForEngine(id);
+        return campaign ? { title: campaign.title, priority: campaign.priority } : null;
+      },
+    },
+    officerRobots,
+    channels,
+    {
+      reminderMinutes: config.taskReminderMinutes,
+      quietHours: config.quietHours,
+      timeZone: config.timeZone,
+      publicBaseUrl: config.publicBaseUrl,
+    },
+    clock,
+  );
   return {
     config,
     db,
@@ -138,6 +166,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     campaigns,
     dispatch,
     tracking,
+    officerRobots,
+    notifier,
   };
 }
 

@@ -55,6 +55,9 @@ async function main(): Promise<void> {
     const rollups = new RollupRefresher(ctx.tracking.rollups, log('rollups'));
     rollups.start();
     stoppers.push(() => rollups.stop());
+    // Officers' task digests, reminders and escalations; each step is claimed by a unique key.
+    const notifying = setInterval(() => void ctx.notifier.tick().catch(log('notifier')), 15_000);
+    stoppers.push(async () => clearInterval(notifying));
   }
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));

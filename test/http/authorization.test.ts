@@ -54,6 +54,7 @@ const sampleBodies: Record<string, unknown> = {
     regionCode: TREE.countyB.code,
   },
   'PATCH /api/users/:id': { displayName: '改名' },
+  'PUT /api/users/:id/notify-robot': { channel: { kind: 'wecom', key: 'station-robot-key-0001' } },
   'POST /api/notices': {
     category: 'anti_fraud',
     title: '外区通知',

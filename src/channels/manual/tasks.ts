@@ -160,6 +160,12 @@ export class ManualTaskService {
     return new Map(docs.map((doc) => [doc.taskKey, doc.confirmedAt]));
   }
 
+  /** Unconfirmed tasks created since the instant: what the officer notifier still chases. */
+  async openTasksSince(since: Date): Promise<ManualTask[]> {
+    const docs = await ManualTaskModel.find({ confirmedAt: null, createdAt: { $gte: since } }).lean<ManualTaskDoc[]>();
+    return docs.map((doc) => this.toTask(doc));
+  }
+
   /** Tasks inside a scope (officers see theirs), open ones first. */
   async list(scope: Scope, options: { open?: boolean; limit: number }): Promise<ManualTask[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };

@@ -1,0 +1,61 @@
+// What an officer's robot posts: one message per officer per run listing the groups to
+// forward to with each task's link. Pure; kept within the smallest robot text limit.
+import type { ChannelMessage } from '../channels/types.js';
+import type { NotificationKind } from './model.js';
+
+/** WeCom's text limit (2,048 bytes, the smallest of the robots) less room for the JSON envelope. */
+const MAX_CONTENT_BYTES = 1_900;
+
+export interface TaskLine {
+  groupName: string;
+  link: string;
+}
+
+export interface OfficerMessageInput {
+  kind: NotificationKind;
+  campaignTitle: string;
+  officerName: string | null;
+  tasks: TaskLine[];
+  /** The officer's own task list in the console, named when not every link fits. */
+  tasksPageUrl: string;
+}
+
+const HEADINGS: Record<NotificationKind, (input: OfficerMessageInput) => string> = {
+  digest: (i) => `【待转发】${i.campaignTitle}\n${i.officerName ?? '民警'}，您有 ${i.tasks.length} 个群需要转发：`,
+  reminder: (i) =>
+    `【提醒】${i.campaignTitle}\n${i.officerName ?? '民警'}，以下 ${i.tasks.length} 个群尚未确认转发，请尽快处理：`,
+  escalation: (i) =>
+    `【督办】${i.campaignTitle}\n${i.officerName ?? '民警'}负责的以下 ${i.tasks.length} 个群在提醒后仍未确认转发：`,
+};
+
+const FOOTERS: Record<NotificationKind, string> = {
+  digest: '打开链接，复制文字、保存图片转发到群后，点「已转发到群」确认。',
+  reminder: '打开链接，转发到群后点「已转发到群」确认。',
+  escalation: '请督促落实。',
+};
+
+const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+
+export function officerMessage(input: OfficerMessageInput): ChannelMessage {
+  const heading = HEADINGS[input.kind](input);
+  const footer = FOOTERS[input.kind];
+  // The superior needs the groups, not the officer's signed links.
+  const lines = input.tasks.map((task, index) =>
+    input.kind === 'escalation' ? `${index + 1}. ${task.groupName}` : `${index + 1}. ${task.groupName}\n${task.link}`,
+  );
+  const rest = (shown: number) =>
+    shown < lines.length ? [`……另有 ${lines.length - shown} 个群，见 ${input.tasksPageUrl}`] : [];
+  let shown = lines.length;
+  const compose = () => [heading, ...lines.slice(0, shown), ...rest(shown), footer].join('\n');
+  while (shown > 0 && bytes(compose()) > MAX_CONTENT_BYTES) shown--;
+  return {
+    type: 'text',
+    card: {
+      format: 'text',
+      title: heading.split('\n')[0]!,
+      content: compose(),
+      url: input.tasksPageUrl,
+      pictureUrl: null,
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import mongoose, { type InferSchemaType } from 'mongoose';
+
+export const OFFICER_ROBOT_KINDS = ['wecom', 'dingtalk', 'feishu'] as const;
+export type OfficerRobotKind = (typeof OFFICER_ROBOT_KINDS)[number];
+
+// An officer's notification robot: the station's own work group, where the officer is told
+// of manual tasks. One per user (`_id` = the user id); the credentials are sealed, write-only.
+const officerRobotSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    kind: { type: String, required: true, enum: OFFICER_ROBOT_KINDS },
+    credentialsSealed: { type: String, default: null },
+    /** Who is told when the officer's tasks stay unconfirmed (the station chief). */
+    superiorUserId: { type: String, default: null },
+    updatedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
+export const NOTIFICATION_KINDS = ['digest', 'reminder', 'escalation'] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+export const NOTIFICATION_STATUSES = ['sending', 'sent', 'failed', 'uncertain', 'no_robot', 'no_superior'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+// One step of telling an officer about a run's manual tasks. `_id` = kind|occurrence|officer:
+// the unique key makes "one digest per officer per run" (and one reminder, one escalation)
+// hold across schedulers and restarts, decided by the insert (FerretDB's conditional updates
+// are not atomic).
+const notificationStepSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    kind: { type: String, required: true, enum: NOTIFICATION_KINDS },
+    campaignId: { type: String, required: true },
+    occurrenceId: { type: String, required: true },
+    officerKey: { type: String, required: true },
+    officerName: { type: String, default: null },
+    /** Who the message went (or would have gone) to: the officer, or their superior. */
+    recipientUserId: { type: String, default: null },
+    recipientName: { type: String, default: null },
+    groupNames: { type: [String], default: [] },
+    taskIds: { type: [String], default: [] },
+    status: { type: String, required: true, enum: NOTIFICATION_STATUSES },
+    detail: { type: String, default: null },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
+// The campaign page lists a campaign's steps in time order.
+notificationStepSchema.index({ campaignId: 1, at: 1 });
+
+export type OfficerRobotDoc = InferSchemaType<typeof officerRobotSchema>;
+export type NotificationStepDoc = InferSchemaType<typeof notificationStepSchema>;
+export const OfficerRobotModel = mongoose.model('OfficerRobot', officerRobotSchema);
+export const NotificationStepModel = mongoose.model('NotificationStep', notificationStepSchema);

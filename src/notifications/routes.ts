@@ -1,0 +1,102 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { AuditService } from '../audit/service.js';
+import { ADMINS, ANY_ROLE } from '../auth/roles.js';
+import type { UserService } from '../auth/users.js';
+import type { CampaignService } from '../campaigns/service.js';
+import { allow, principal } from '../http/access.js';
+import { IdParams, OkBody } from '../lib/schemas.js';
+import { NotFound } from '../lib/errors.js';
+import type { OfficerNotifier } from './notifier.js';
+import type { OfficerRobotService } from './robots.js';
+import { NotificationStepReply, OfficerRobotBody, OfficerRobotReply } from './schemas.js';
+
+const tags = ['notifications'];
+
+export const notificationRoutes: FastifyPluginAsyncTypebox<{
+  robots: OfficerRobotService;
+  notifier: OfficerNotifier;
+  users: UserService;
+  campaigns: CampaignService;
+  audit: AuditService;
+}> = async (app, { robots, notifier, users, campaigns, audit }) => {
+  app.get(
+    '/api/campaigns/:id/notifications',
+    {
+      config: allow(ANY_ROLE, 'campaign'),
+      schema: {
+        tags,
+        summary: '活动的民警通知记录（任务汇总、提醒、督办）',
+        params: IdParams,
+        response: { 200: Type.Array(NotificationStepReply) },
+      },
+    },
+    async (request) => {
+      await campaigns.get(principal(request).scope, request.params.id);
+      return notifier.stepsOf(request.params.id);
+    },
+  );
+
+  app.get(
+    '/api/users/:id/notify-robot',
+    {
+      config: allow(ADMINS, 'user'),
+      schema: { tags, summary: '用户的通知机器人', params: IdParams, response: { 200: OfficerRobotReply } },
+    },
+    async (request) => {
+      await users.get(principal(request).scope, request.params.id);
+      const setting = await robots.get(request.params.id);
+      if (!setting) throw new NotFound('该用户的通知机器人');
+      return setting;
+    },
+  );
+
+  app.put(
+    '/api/users/:id/notify-robot',
+    {
+      config: allow(ADMINS, 'user'),
+      schema: {
+        tags,
+        summary: '设置用户的通知机器人与上级',
+        description: '机器人凭据只写不读；可直接粘贴机器人的完整 webhook 地址。',
+        params: IdParams,
+        body: OfficerRobotBody,
+        response: { 200: OfficerRobotReply },
+      },
+    },
+    async (request) => {
+      const by = principal(request);
+      await users.get(by.scope, request.params.id);
+      if (request.body.superiorUserId) await users.get(by.scope, request.body.superiorUserId);
+      const setting = await robots.set(request.params.id, request.body);
+      await audit.record({
+        actor: by,
+        action: 'user.notify-robot.change',
+        target: { kind: 'user', id: request.params.id },
+        ip: request.ip,
+        details: { kind: setting.kind, superiorUserId: setting.superiorUserId },
+      });
+      return setting;
+    },
+  );
+
+  app.delete(
+    '/api/users/:id/notify-robot',
+    {
+      config: allow(ADMINS, 'user'),
+      schema: { tags, summary: '删除用户的通知机器人', params: IdParams, response: { 200: OkBody } },
+    },
+    async (request) => {
+      const by = principal(request);
+      await users.get(by.scope, request.params.id);
+      await robots.clear(request.params.id);
+      await audit.record({
+        actor: by,
+        action: 'user.notify-robot.clear',
+        target: { kind: 'user', id: request.params.id },
+        ip: request.ip,
+      });
+      return { ok: true as const };
+    },
+  );
+};
