@@ -1,7 +1,10 @@
 // Keeps the layering of STYLE.md honest: rooms import only rooms above them,
 // services never import Fastify, nothing imports the engine, no cycles.
+// channels sits above audience (STYLE.md lists it below): a channel owns the shape and the
+// validation of its credentials (it knows its wire format), and the audience room, whose
+// groups store those credentials, uses them; channels needs nothing from audience.
 const ROOMS_IN_ORDER = [
-  'regions', 'audit', 'auth', 'media', 'notices', 'render', 'audience', 'channels', 'campaigns', 'tracking', 'engine',
+  'regions', 'audit', 'auth', 'media', 'notices', 'render', 'channels', 'audience', 'campaigns', 'tracking', 'engine',
 ];
 
 const roomRules = ROOMS_IN_ORDER.map((room, index) => {

@@ -1,6 +1,6 @@
 // Builds channel adapters pointed at a running set of robot doubles, with one shared clock.
 import sharp from 'sharp';
-import type { ChannelCredentials } from '../../src/audience/channel-credentials.js';
+import type { ChannelCredentials } from '../../src/channels/credentials.js';
 import { createDingtalkAdapter } from '../../src/channels/dingtalk/adapter.js';
 import type { RobotDoubles } from '../../src/channels/doubles/server.js';
 import { createFeishuAdapter } from '../../src/channels/feishu/adapter.js';

@@ -1,6 +1,6 @@
 // DingTalk custom robot: POST {base}/robot/send?access_token=T[&timestamp=ms&sign=S].
 // No image type: pictures only by public URL (markdown ![](url)). Facts: reference §2.
-import type { DingtalkCredentials } from '../../audience/channel-credentials.js';
+import type { DingtalkCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
 import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';

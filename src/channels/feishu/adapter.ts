@@ -1,7 +1,7 @@
 // Feishu/Lark custom bot: POST {base}/open-apis/bot/v2/hook/HOOK_ID. Markdown and link
 // cards become rich-text "post" messages; images need an image_key the bot cannot upload,
 // so a picture goes as a link to its public URL. Facts: reference §3.
-import type { FeishuCredentials } from '../../audience/channel-credentials.js';
+import type { FeishuCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
 import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';

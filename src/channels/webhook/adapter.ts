@@ -2,7 +2,7 @@
 // (webhook/sign.ts); the delivery id travels in X-Jingxun-Delivery so a receiver can drop
 // a repeat of an uncertain send. 2xx = accepted.
 import { createHash } from 'node:crypto';
-import type { WebhookCredentials } from '../../audience/channel-credentials.js';
+import type { WebhookCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
 import { answerWithoutCode, retryAfterMs, transportOutcome } from '../outcome.js';

@@ -1,7 +1,7 @@
 // WeCom (企业微信) group robot: POST {base}/cgi-bin/webhook/send?key=KEY. The key alone
 // authorises (no signing). Facts: ../shared/reference/chat-robot-webhooks.md §1.
 import { createHash } from 'node:crypto';
-import type { WecomCredentials } from '../../audience/channel-credentials.js';
+import type { WecomCredentials } from './credentials.js';
 import { postJson } from '../http-post.js';
 import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, Outcome } from '../types.js';
