@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { WebhookCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
+import type { Outbound } from '../outbound.js';
 import { answerWithoutCode, retryAfterMs, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, ChannelTarget, RateLimit } from '../types.js';
 import {
@@ -15,6 +16,8 @@ import {
 } from './sign.js';
 
 export interface WebhookOptions {
+  /** Decides which addresses may be posted to (outbound.ts). */
+  outbound: Outbound;
   timeoutMs: number;
   clock: Clock;
 }
@@ -59,11 +62,12 @@ export function createWebhookAdapter(options: WebhookOptions): ChannelAdapter {
       };
       if (sendOptions?.reference) headers[WEBHOOK_DELIVERY_HEADER] = sendOptions.reference;
       const result = await postJson(credentials.url, json, {
+        outbound: options.outbound,
         timeoutMs: options.timeoutMs,
         signal: sendOptions?.signal,
         headers,
       });
-      if (result.kind !== 'answered') return transportOutcome(result);
+      if (result.kind !== 'answered') return transportOutcome(result, 'group');
       if (result.status >= 200 && result.status < 300) return { status: 'sent' };
       const outcome = answerWithoutCode(result.status, result.body);
       if (outcome.status === 'retryable') {
