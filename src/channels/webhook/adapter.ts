@@ -1,7 +1,7 @@
 // Generic signed webhook, for a county's own platform. One JSON POST per message, signed
-// (webhook/sign.ts); the delivery id travels in X-Jingxun-Delivery so a receiver can drop
-// a repeat of an uncertain send. 2xx = accepted.
-import { createHash } from 'node:crypto';
+// (webhook/sign.ts); the delivery id travels in X-Jingxun-Delivery, under the signature, so
+// a receiver can drop a repeat of an uncertain send. 2xx = accepted.
+import { createHash, randomUUID } from 'node:crypto';
 import type { WebhookCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
@@ -56,11 +56,13 @@ export function createWebhookAdapter(options: WebhookOptions): ChannelAdapter {
       const credentials = target.credentials as WebhookCredentials;
       const json = JSON.stringify(webhookBody(target, message));
       const timestamp = String(Math.floor(options.clock.now().getTime() / 1000));
+      // The engine's delivery id; a send outside the engine (the test message) gets its own.
+      const deliveryId = sendOptions?.reference ?? `test-${randomUUID()}`;
       const headers: Record<string, string> = {
+        [WEBHOOK_DELIVERY_HEADER]: deliveryId,
         [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
-        [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(credentials.secret, timestamp, json),
+        [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(credentials.secret, deliveryId, timestamp, json),
       };
-      if (sendOptions?.reference) headers[WEBHOOK_DELIVERY_HEADER] = sendOptions.reference;
       const result = await postJson(credentials.url, json, {
         outbound: options.outbound,
         timeoutMs: options.timeoutMs,
