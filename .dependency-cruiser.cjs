@@ -50,6 +50,14 @@ module.exports = {
       from: { path: '^src/[a-z-]+/', pathNot: '^src/(http|db|lib)/|/routes\\.ts$' },
       to: { path: '^src/(http/|app\\.ts|context\\.ts|main\\.ts)' },
     },
+    {
+      name: 'doubles-share-no-code-with-adapters',
+      severity: 'error',
+      comment:
+        'the robot doubles check what the adapters send: written from the platform documents, never with the adapters\' signing, limits or checks, or a mistake in those would pass every test',
+      from: { path: '^src/channels/doubles/' },
+      to: { path: '^src/channels/(?!doubles/)' },
+    },
     ...roomRules,
   ],
   options: {
