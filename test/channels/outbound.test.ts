@@ -5,10 +5,15 @@
 import http from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RobotDoubles } from '../../src/channels/doubles/server.js';
 import { postJson } from '../../src/channels/http-post.js';
 import { Outbound, type Resolver, isRefusedAddress } from '../../src/channels/outbound.js';
+import { createWebhookAdapter } from '../../src/channels/webhook/adapter.js';
+import { createWecomAdapter } from '../../src/channels/wecom/adapter.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { fixedClock } from '../../src/lib/clock.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
+import { target, textCard } from '../helpers/channels.js';
 import { groupBody } from '../helpers/groups.js';
 import { createRegionTree } from '../helpers/regions.js';
 
@@ -113,6 +118,32 @@ describe('a webhook group on an address the operator allowed', () => {
     const response = await t.request('POST', `/api/groups/${id}/test-message`, t.adminToken);
     expect(response.json()).toMatchObject({ status: 'sent' });
     expect(platform.posts()).toBe(1);
+  });
+});
+
+describe('whose fault a refused address is', () => {
+  const doubles = new RobotDoubles();
+  beforeAll(() => doubles.start());
+  afterAll(() => doubles.close());
+
+  it('blames a webhook group for its URL, but no group for a robot base URL (configuration)', async () => {
+    const outbound = new Outbound([]);
+    const clock = fixedClock('2026-03-01T02:00:00Z');
+    doubles.addRobot({ platform: 'wecom', key: 'wecom-key-refused-01' });
+    const wecom = createWecomAdapter({ baseUrl: doubles.url, outbound, timeoutMs: 2_000 });
+    expect(await wecom.send(target({ kind: 'wecom', key: 'wecom-key-refused-01' }), textCard('text'))).toMatchObject({
+      status: 'permanent',
+      code: 'address_refused',
+      groupProblem: false,
+    });
+    const webhook = createWebhookAdapter({ outbound, timeoutMs: 2_000, clock });
+    const credentials = { kind: 'webhook' as const, url: doubles.webhookUrl('x'), secret: SECRET };
+    expect(await webhook.send(target(credentials), textCard('text'))).toMatchObject({
+      status: 'permanent',
+      code: 'address_refused',
+      groupProblem: true,
+    });
+    expect(doubles.calls).toBe(0);
   });
 });
 
