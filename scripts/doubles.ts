@@ -23,7 +23,7 @@ async function main() {
   }
   process.stdout.write(
     `robot doubles on ${doubles.url} with ${robots.length} robots${robotsFile ? ` from ${robotsFile}` : ''}\n` +
-      `  WECOM_BASE_URL=${doubles.url} DINGTALK_BASE_URL=${doubles.url} FEISHU_BASE_URL=${doubles.url}\n` +
+      `  WECOM_BASE_URL=${doubles.url} DINGTALK_BASE_URL=${doubles.url} FEISHU_BASE_URL=${doubles.url} OUTBOUND_ALLOW_HOSTS=127.0.0.1\n` +
       `  received messages: curl ${doubles.url}/_doubles/received\n`,
   );
   const stop = async () => {

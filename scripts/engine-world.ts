@@ -54,6 +54,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     WECOM_BASE_URL: doubles.url,
     DINGTALK_BASE_URL: doubles.url,
     FEISHU_BASE_URL: doubles.url,
+    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
     LOG_LEVEL: 'warn',
     ...options.env,
   };

@@ -1,6 +1,7 @@
 // The only reader of process.env: turns the environment into a typed, validated Config.
 // Every variable is documented in .env.example; a bad value stops the start with a
 // message that names the variable.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export type ProcessRole = 'all' | 'api' | 'scheduler' | 'worker';
@@ -28,6 +29,11 @@ export interface Config {
   wecomBaseUrl: string;
   dingtalkBaseUrl: string;
   feishuBaseUrl: string;
+  /**
+   * Host names, addresses and CIDR ranges that posts may reach although they are loopback,
+   * private, link-local or otherwise special-purpose (a county intranet platform, local doubles).
+   */
+  outboundAllowHosts: string[];
   /** How long a channel send may take before it counts as timed out (uncertain). */
   channelTimeoutMs: number;
   /** Local window in which normal-priority sends wait for the morning. */
@@ -115,6 +121,25 @@ function baseUrl(env: Env, name: string, fallback: string): string {
   return url;
 }
 
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** OUTBOUND_ALLOW_HOSTS: host names (exact), addresses or CIDR ranges, separated by commas or spaces. */
+function outboundAllowHosts(env: Env): string[] {
+  const entries = (env.OUTBOUND_ALLOW_HOSTS ?? '').split(/[\s,]+/).filter(Boolean);
+  return entries.map((raw) => {
+    const entry = raw.toLowerCase();
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const version = isIP(address);
+    if (version && rest.length === 0) {
+      if (prefix === undefined) return entry;
+      if (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128)) return entry;
+    } else if (!version && prefix === undefined && HOST_NAME.test(entry)) {
+      return entry;
+    }
+    throw new ConfigError('OUTBOUND_ALLOW_HOSTS', `expected host names, addresses or CIDR ranges, got "${raw}"`);
+  });
+}
+
 function quietHours(env: Env): { start: string; end: string } {
   const raw = text(env, 'QUIET_HOURS', '22:00-07:00');
   const match = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(raw);
@@ -162,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     wecomBaseUrl: baseUrl(env, 'WECOM_BASE_URL', 'https://qyapi.weixin.qq.com'),
     dingtalkBaseUrl: baseUrl(env, 'DINGTALK_BASE_URL', 'https://oapi.dingtalk.com'),
     feishuBaseUrl: baseUrl(env, 'FEISHU_BASE_URL', 'https://open.feishu.cn'),
+    outboundAllowHosts: outboundAllowHosts(env),
     channelTimeoutMs: integer(env, 'CHANNEL_TIMEOUT_MS', 10_000, 100, 120_000),
     quietHours: quietHours(env),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 16, 1, 256),

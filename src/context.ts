@@ -79,6 +79,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       dingtalkBaseUrl: config.dingtalkBaseUrl,
       feishuBaseUrl: config.feishuBaseUrl,
       timeoutMs: config.channelTimeoutMs,
+      outboundAllowHosts: config.outboundAllowHosts,
     },
     clock,
     manualTasks,

@@ -10,7 +10,7 @@ import {
   type ChannelInput,
   type ChannelKind,
   parseChannelInput,
-} from './channel-credentials.js';
+} from '../channels/credentials.js';
 import { type GroupDoc, GroupModel } from './model.js';
 
 /** Associated data for sealed credentials: a sealed value is only ever opened as group credentials. */

@@ -1,5 +1,5 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
-import { CHANNEL_KINDS } from './channel-credentials.js';
+import { CHANNEL_KINDS } from '../channels/credentials.js';
 
 const groupSchema = new mongoose.Schema(
   {

@@ -6,7 +6,7 @@ import type { ChannelRegistry } from '../channels/registry.js';
 import { allow, principal } from '../http/access.js';
 import type { Clock } from '../lib/clock.js';
 import { IdParams } from '../lib/schemas.js';
-import { CHANNEL_LABELS } from './channel-credentials.js';
+import { CHANNEL_LABELS } from '../channels/credentials.js';
 import type { GroupService } from './groups.js';
 import {
   AudienceSpecBody,

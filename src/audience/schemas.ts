@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { RegionCode } from '../regions/schemas.js';
-import { CHANNEL_KINDS } from './channel-credentials.js';
+import { CHANNEL_KINDS } from '../channels/credentials.js';
 
 const ChannelKindSchema = Type.Union(
   CHANNEL_KINDS.map((kind) => Type.Literal(kind)),

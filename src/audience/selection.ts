@@ -7,7 +7,7 @@ import mongoose from 'mongoose';
 import { InvalidInput, NotFound } from '../lib/errors.js';
 import { RegionModel } from '../regions/model.js';
 import type { Scope } from '../regions/scope.js';
-import type { ChannelCredentials, ChannelKind } from './channel-credentials.js';
+import type { ChannelCredentials, ChannelKind } from '../channels/credentials.js';
 import type { GroupService, Officer } from './groups.js';
 import { type GroupDoc, GroupModel } from './model.js';
 

@@ -2,18 +2,24 @@
 // send may be retried: a failure before the request was written cannot have posted
 // anything (retryable); a timeout or reset after it was written may have (uncertain).
 // node:http is used rather than fetch because fetch does not say whether the body was sent.
+// Every post goes through an Outbound (outbound.ts): its allow-list decides which addresses
+// may be connected to, and its agents hold the kept-alive connections.
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
+import { OUTBOUND_REFUSED, type Outbound } from './outbound.js';
 
 export type PostResult =
   | { kind: 'answered'; status: number; headers: http.IncomingHttpHeaders; body: string }
   /** Nothing reached the server (refused, DNS, TLS before the body). */
   | { kind: 'not-sent'; reason: string }
   /** The request was written; then the connection failed, timed out or was aborted. */
-  | { kind: 'sent-no-answer'; reason: string };
+  | { kind: 'sent-no-answer'; reason: string }
+  /** The address is not one the server may post to (outbound.ts); nothing was connected. */
+  | { kind: 'refused' };
 
 export interface PostOptions {
+  outbound: Outbound;
   timeoutMs: number;
   signal?: AbortSignal;
   headers?: Record<string, string>;
@@ -21,8 +27,6 @@ export interface PostOptions {
 
 /** Largest answer read from a robot; real answers are a few hundred bytes. */
 const MAX_ANSWER_BYTES = 256 * 1024;
-
-const keepAlive = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
 /**
  * A kept-alive connection is reused only while it is fresh. A server closes an idle
@@ -50,8 +54,12 @@ function retireIdleConnections(agent: http.Agent, now: number): void {
 export function postJson(url: string, body: string, options: PostOptions): Promise<PostResult> {
   return new Promise((resolve) => {
     const target = new URL(url);
+    const { outbound } = options;
+    // node:net connects to an address literal without a lookup, so literals are checked here.
+    const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (net.isIP(host) && !outbound.permits(host, host)) return resolve({ kind: 'refused' });
     const client = target.protocol === 'https:' ? https : http;
-    const agent = target.protocol === 'https:' ? keepAlive.https : keepAlive.http;
+    const agent = target.protocol === 'https:' ? outbound.agents.https : outbound.agents.http;
     retireIdleConnections(agent, Date.now());
     const payload = Buffer.from(body, 'utf8');
     let written = false;
@@ -71,6 +79,7 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
       {
         method: 'POST',
         agent,
+        lookup: outbound.lookup,
         headers: {
           'content-type': 'application/json; charset=utf-8',
           'content-length': String(payload.length),
@@ -113,7 +122,11 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
       written = true;
     });
     // Error codes only: a message could carry the URL, and the URL is a credential.
-    request.on('error', (error) => fail((error as NodeJS.ErrnoException).code ?? 'connection error'));
+    request.on('error', (error) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === OUTBOUND_REFUSED) return finish({ kind: 'refused' });
+      fail(code ?? 'connection error');
+    });
     request.end(payload);
   });
 }

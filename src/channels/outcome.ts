@@ -3,10 +3,36 @@
 import type { PostResult } from './http-post.js';
 import type { Outcome } from './types.js';
 
-export function transportOutcome(result: Exclude<PostResult, { kind: 'answered' }>): Outcome {
-  return result.kind === 'not-sent'
-    ? { status: 'retryable', code: 'not_sent', message: `请求未发出：${result.reason}` }
-    : { status: 'uncertain', code: 'no_answer', message: `请求已发出但未收到应答：${result.reason}` };
+/**
+ * `urlFrom`: whose the refused address is. A webhook group's URL is the group's (flag it);
+ * a robot's base URL is the operator's configuration (no group can fix it). The message is
+ * the same whatever is listening there: a refused address is never connected to.
+ */
+export function transportOutcome(
+  result: Exclude<PostResult, { kind: 'answered' }>,
+  urlFrom: 'group' | 'configuration' = 'configuration',
+): Outcome {
+  switch (result.kind) {
+    case 'not-sent':
+      return { status: 'retryable', code: 'not_sent', message: `请求未发出：${result.reason}` };
+    case 'sent-no-answer':
+      return { status: 'uncertain', code: 'no_answer', message: `请求已发出但未收到应答：${result.reason}` };
+    case 'refused':
+      return urlFrom === 'group'
+        ? {
+            status: 'permanent',
+            code: 'address_refused',
+            message:
+              '接收地址指向本机、内网、链路本地或云元数据等受限地址，已拒绝发送；如为本县内网平台，请运维将其加入 OUTBOUND_ALLOW_HOSTS',
+            groupProblem: true,
+          }
+        : {
+            status: 'permanent',
+            code: 'address_refused',
+            message: '机器人接口地址（*_BASE_URL 配置）指向受限地址，已拒绝发送；请运维检查配置与 OUTBOUND_ALLOW_HOSTS',
+            groupProblem: false,
+          };
+  }
 }
 
 /** Parses a JSON object answer; null when the body is empty, HTML or otherwise not JSON. */

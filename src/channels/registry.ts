@@ -4,6 +4,7 @@ import { createDingtalkAdapter } from './dingtalk/adapter.js';
 import { createFeishuAdapter } from './feishu/adapter.js';
 import { createManualAdapter } from './manual/adapter.js';
 import type { ManualTaskService } from './manual/tasks.js';
+import { Outbound } from './outbound.js';
 import type { ChannelAdapter, ChannelKind } from './types.js';
 import { createWebhookAdapter } from './webhook/adapter.js';
 import { createWecomAdapter } from './wecom/adapter.js';
@@ -14,6 +15,8 @@ export interface ChannelSettings {
   feishuBaseUrl: string;
   timeoutMs: number;
   wecomTextMaxBytes?: number;
+  /** Host names, addresses and ranges posts may reach although private (OUTBOUND_ALLOW_HOSTS). */
+  outboundAllowHosts: readonly string[];
 }
 
 export class ChannelRegistry {
@@ -21,15 +24,18 @@ export class ChannelRegistry {
 
   constructor(settings: ChannelSettings, clock: Clock, manualTasks: ManualTaskService) {
     const timeoutMs = settings.timeoutMs;
+    // One allow-list for every channel: robot base URLs are checked like webhook URLs.
+    const outbound = new Outbound(settings.outboundAllowHosts);
     this.#adapters = {
       wecom: createWecomAdapter({
         baseUrl: settings.wecomBaseUrl,
+        outbound,
         timeoutMs,
         textMaxBytes: settings.wecomTextMaxBytes,
       }),
-      dingtalk: createDingtalkAdapter({ baseUrl: settings.dingtalkBaseUrl, timeoutMs, clock }),
-      feishu: createFeishuAdapter({ baseUrl: settings.feishuBaseUrl, timeoutMs, clock }),
-      webhook: createWebhookAdapter({ timeoutMs, clock }),
+      dingtalk: createDingtalkAdapter({ baseUrl: settings.dingtalkBaseUrl, outbound, timeoutMs, clock }),
+      feishu: createFeishuAdapter({ baseUrl: settings.feishuBaseUrl, outbound, timeoutMs, clock }),
+      webhook: createWebhookAdapter({ outbound, timeoutMs, clock }),
       manual: createManualAdapter(manualTasks),
     };
   }

@@ -1,8 +1,8 @@
 // The one interface every delivery channel implements. A channel knows wire formats only:
 // it turns a rendered card into the platform's request, sends it, and classifies the answer.
-import type { ChannelCredentials, ChannelKind } from '../audience/channel-credentials.js';
+import type { ChannelCredentials, ChannelKind } from './credentials.js';
 
-export type { ChannelKind } from '../audience/channel-credentials.js';
+export type { ChannelKind } from './kinds.js';
 
 /** A rendered text card (the render room's TextCard has this shape). */
 export interface TextCardPart {

@@ -1,8 +1,8 @@
 // Officers' notification robots: where an officer (and their superior) is told of manual
 // tasks. Credentials are sealed like a group's and never leave this module opened except
 // to the channel adapter that posts the digest.
-import { type ChannelInput, parseChannelInput } from '../audience/channel-credentials.js';
-import type { ChannelCredentials } from '../audience/channel-credentials.js';
+import { type ChannelInput, parseChannelInput } from '../channels/credentials.js';
+import type { ChannelCredentials } from '../channels/credentials.js';
 import type { SecretBox } from '../lib/cipher.js';
 import type { Clock } from '../lib/clock.js';
 import { InvalidInput } from '../lib/errors.js';

@@ -11,7 +11,12 @@ describe('demo county', () => {
   beforeAll(async () => {
     await doubles.start();
     t = await startTestApp({
-      env: { WECOM_BASE_URL: doubles.url, DINGTALK_BASE_URL: doubles.url, FEISHU_BASE_URL: doubles.url },
+      env: {
+        WECOM_BASE_URL: doubles.url,
+        DINGTALK_BASE_URL: doubles.url,
+        FEISHU_BASE_URL: doubles.url,
+        OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+      },
     });
   });
   afterAll(async () => {

@@ -8,6 +8,18 @@ import { pngBytes, robotAdapters, target, textCard } from '../helpers/channels.j
 const clock = fixedClock('2026-03-01T02:00:00Z');
 const doubles = new RobotDoubles({ clock, dingtalkPenaltyMs: 120_000 });
 const SECRET = 'SECb0d3e1f2a3b4c5d6e7f8091a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0';
+/**
+ * Known answer for SECRET at the clock's time, computed outside the code from reference §2
+ * (key = secret, data = timestamp in ms + "\n" + secret, Base64):
+ *   printf '%s\n%s' 1772330400000 "$SECRET" | openssl dgst -sha256 -hmac "$SECRET" -binary | base64
+ * and the same with Python's hmac. SWAPPED is the Feishu scheme (the string as key, empty data).
+ */
+const VECTOR = {
+  timestamp: '1772330400000',
+  sign: 'TtxZSz3KlBJ2oVthHZvGmqr4MA8wN7/nwcW5XC+HjQY=',
+  encoded: 'TtxZSz3KlBJ2oVthHZvGmqr4MA8wN7%2FnwcW5XC%2BHjQY%3D',
+  swapped: 'CieGBSnHvgUx/Dor/1pnTx/Gp5X9/08xSEQ4uCuj/tI=',
+};
 const signed = target({ kind: 'dingtalk', accessToken: 'signed-robot-token', secret: SECRET, keyword: null });
 const keyworded = target({ kind: 'dingtalk', accessToken: 'keyword-robot-token', secret: null, keyword: '警讯' });
 let dingtalk: ReturnType<typeof robotAdapters>['dingtalk'];
@@ -32,12 +44,11 @@ describe('DingTalk adapter against its double', () => {
     expect(await dingtalk.send(signed, textCard('text'))).toEqual({ status: 'sent' });
     const [message] = doubles.received({ platform: 'dingtalk' });
     const query = new URLSearchParams(message!.rawQuery);
-    const timestamp = String(clock.now().getTime());
     expect(query.get('access_token')).toBe('signed-robot-token');
-    expect(query.get('timestamp')).toBe(timestamp);
-    expect(query.get('sign')).toBe(dingtalkSign(timestamp, SECRET));
+    expect(query.get('timestamp')).toBe(VECTOR.timestamp);
+    expect(query.get('sign')).toBe(VECTOR.sign);
     // The raw query carries the base64 with + / = percent-encoded once, never twice.
-    expect(message!.rawQuery).toContain(`sign=${encodeURIComponent(dingtalkSign(timestamp, SECRET))}`);
+    expect(message!.rawQuery).toContain(`timestamp=${VECTOR.timestamp}&sign=${VECTOR.encoded}`);
     expect(message!.rawQuery).not.toMatch(/%25/);
     expect(message!.body).toEqual({
       msgtype: 'text',
@@ -110,10 +121,9 @@ describe('DingTalk adapter against its double', () => {
   });
 
   it('decodes the query once: a sign encoded twice does not match', async () => {
-    const timestamp = String(clock.now().getTime());
-    const sign = encodeURIComponent(encodeURIComponent(dingtalkSign(timestamp, SECRET)));
+    const sign = encodeURIComponent(VECTOR.encoded);
     const response = await fetch(
-      `${doubles.url}/robot/send?access_token=signed-robot-token&timestamp=${timestamp}&sign=${sign}`,
+      `${doubles.url}/robot/send?access_token=signed-robot-token&timestamp=${VECTOR.timestamp}&sign=${sign}`,
       {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -212,5 +222,30 @@ describe('DingTalk error classification (every code in the reference)', () => {
     const outcome = classifyDingtalk(code, message);
     expect(outcome.status).toBe(status);
     if (groupProblem !== undefined) expect(outcome).toMatchObject({ groupProblem });
+  });
+});
+
+describe('DingTalk signature, by a known answer', () => {
+  it('the adapter signs the vector to the known answer', () => {
+    expect(dingtalkSign(VECTOR.timestamp, SECRET)).toBe(VECTOR.sign);
+    expect(dingtalkSign(Number(VECTOR.timestamp), SECRET)).toBe(VECTOR.sign);
+  });
+
+  it('the double accepts the known answer and refuses the Feishu scheme or a timestamp in seconds', async () => {
+    const post = (timestamp: string, sign: string) =>
+      fetch(`${doubles.url}/robot/send?access_token=signed-robot-token&timestamp=${timestamp}&sign=${sign}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ msgtype: 'text', text: { content: '警讯' } }),
+      }).then((r) => r.json());
+    expect(await post(VECTOR.timestamp, VECTOR.encoded)).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect(await post(VECTOR.timestamp, encodeURIComponent(VECTOR.swapped))).toEqual({
+      errcode: 310000,
+      errmsg: 'sign not match',
+    });
+    expect(await post(VECTOR.timestamp.slice(0, 10), VECTOR.encoded)).toEqual({
+      errcode: 310000,
+      errmsg: 'invalid timestamp',
+    });
   });
 });

@@ -8,6 +8,17 @@ import { pngBytes, robotAdapters, target, textCard } from '../helpers/channels.j
 const clock = fixedClock('2026-03-01T02:00:00Z');
 const doubles = new RobotDoubles({ clock });
 const SECRET = 'feishu-signing-secret-x1';
+/**
+ * Known answer for SECRET at the clock's time, computed outside the code from reference §3
+ * (key = timestamp in seconds + "\n" + secret, data = empty, Base64):
+ *   printf '' | openssl dgst -sha256 -hmac "$(printf '%s\n%s' 1772330400 "$SECRET")" -binary | base64
+ * and the same with Python's hmac. SWAPPED is the DingTalk scheme (secret as key, the string as data).
+ */
+const VECTOR = {
+  timestamp: '1772330400',
+  sign: 'S1ljU+Kl+d1FQnGtQ8TjcyY2BWWAOWbZvyrb3HbJ+mo=',
+  swapped: 'EukhDfiZUHZREhkNV6cRxuYaGIzL+ew+qrc59wj1yy0=',
+};
 const signed = target({ kind: 'feishu', hookId: 'hook-signed-0001', secret: SECRET, keyword: null });
 let feishu: ReturnType<typeof robotAdapters>['feishu'];
 
@@ -23,8 +34,6 @@ beforeAll(async () => {
 afterAll(() => doubles.close());
 beforeEach(() => doubles.reset());
 
-const seconds = () => String(Math.floor(clock.now().getTime() / 1000));
-
 async function post(hookId: string, body: unknown) {
   const response = await fetch(`${doubles.url}/open-apis/bot/v2/hook/${hookId}`, {
     method: 'POST',
@@ -38,8 +47,8 @@ describe('Feishu adapter against its double', () => {
   it('signs with seconds and the string as HMAC key over empty data, as top-level fields beside msg_type', async () => {
     expect(await feishu.send(signed, textCard('text', '请勿转账'))).toEqual({ status: 'sent' });
     expect(doubles.received({ platform: 'feishu' })[0]!.body).toEqual({
-      timestamp: seconds(),
-      sign: feishuSign(seconds(), SECRET),
+      timestamp: VECTOR.timestamp,
+      sign: VECTOR.sign,
       msg_type: 'text',
       content: { text: '请勿转账' },
     });
@@ -182,5 +191,29 @@ describe('Feishu error classification (every code in the reference)', () => {
     const outcome = classifyFeishu(code, msg);
     expect(outcome.status).toBe(status);
     if (groupProblem !== undefined) expect(outcome).toMatchObject({ groupProblem });
+  });
+});
+
+describe('Feishu signature, by a known answer', () => {
+  it('the adapter signs the vector to the known answer', () => {
+    expect(feishuSign(VECTOR.timestamp, SECRET)).toBe(VECTOR.sign);
+    expect(feishuSign(Number(VECTOR.timestamp), SECRET)).toBe(VECTOR.sign);
+  });
+
+  it('the double accepts the known answer and refuses the DingTalk scheme or a timestamp in milliseconds', async () => {
+    const text = { msg_type: 'text', content: { text: '警讯' } };
+    expect((await post('hook-signed-0001', { timestamp: VECTOR.timestamp, sign: VECTOR.sign, ...text })).body).toEqual({
+      StatusCode: 0,
+      StatusMessage: 'success',
+      code: 0,
+      data: {},
+      msg: 'success',
+    });
+    for (const wrong of [
+      { timestamp: VECTOR.timestamp, sign: VECTOR.swapped },
+      { timestamp: `${VECTOR.timestamp}000`, sign: VECTOR.sign },
+    ]) {
+      expect((await post('hook-signed-0001', { ...wrong, ...text })).body).toMatchObject({ code: 19021 });
+    }
   });
 });

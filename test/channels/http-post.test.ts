@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_IDLE_REUSE_MS, postJson } from '../../src/channels/http-post.js';
+import { doublesOutbound } from '../helpers/channels.js';
 
 const SERVER_KEEP_ALIVE_MS = MAX_IDLE_REUSE_MS + 500;
 // The server runs in a thread of its own, so that it keeps its clock while this thread stalls.
@@ -18,6 +19,8 @@ server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port
 
 let server: Worker;
 let url: string;
+// One Outbound, so the posts share its kept-alive connections.
+const outbound = doublesOutbound();
 
 beforeAll(async () => {
   server = new Worker(SERVER, { eval: true });
@@ -28,8 +31,8 @@ afterAll(() => server.terminate());
 
 /** The client port of the connection a post went on. */
 async function connectionOf(): Promise<number> {
-  const result = await postJson(url, '{}', { timeoutMs: 5_000 });
-  if (result.kind !== 'answered') throw new Error(`not answered: ${result.kind} ${result.reason}`);
+  const result = await postJson(url, '{}', { timeoutMs: 5_000, outbound });
+  if (result.kind !== 'answered') throw new Error(`not answered: ${result.kind}`);
   return JSON.parse(result.body).port;
 }
 
@@ -40,12 +43,14 @@ function stall(ms: number): void {
 
 describe('postJson over kept-alive connections', () => {
   it('when the process stalled past the server keep-alive timeout, then the next post goes on a new connection instead of being reset', async () => {
-    expect((await postJson(url, '{}', { timeoutMs: 5_000 })).kind).toBe('answered');
+    expect((await postJson(url, '{}', { timeoutMs: 5_000, outbound })).kind).toBe('answered');
     await new Promise((resolve) => setTimeout(resolve, 50)); // the connection is back in the pool
     // The server closes the idle connection meanwhile (Node's server allows a second more
     // than it announces); this thread has not yet seen it.
     stall(SERVER_KEEP_ALIVE_MS + 2_000);
-    const results = await Promise.all(Array.from({ length: 4 }, () => postJson(url, '{}', { timeoutMs: 5_000 })));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => postJson(url, '{}', { timeoutMs: 5_000, outbound })),
+    );
     expect(results.map((r) => r.kind)).toEqual(['answered', 'answered', 'answered', 'answered']);
   });
 

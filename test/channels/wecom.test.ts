@@ -83,6 +83,20 @@ describe('WeCom adapter against its double', () => {
     expect(doubles.calls).toBe(0);
   });
 
+  it('the double judges a picture by its own check: a PNG cut short gets past the adapter and is refused by the double', async () => {
+    const truncated = (await pngBytes()).subarray(0, 20);
+    const md5 = createHash('md5').update(truncated).digest('hex');
+    expect(await post({ msgtype: 'image', image: { base64: truncated.toString('base64'), md5 } })).toMatchObject({
+      errcode: 40058,
+      errmsg: expect.stringMatching(/^image type must be jpg or png/),
+    });
+    expect(await wecom.send(robot, { type: 'image', image: { data: truncated, mime: 'image/png' } })).toMatchObject({
+      status: 'permanent',
+      code: 'wecom_40058',
+    });
+    expect(doubles.received()).toHaveLength(0);
+  });
+
   it('counts the text limit in UTF-8 bytes: 682 Chinese characters (2046 bytes) pass, 683 do not', async () => {
     expect(await wecom.send(robot, textCard('text', '警'.repeat(682)))).toEqual({ status: 'sent' });
     expect(await post({ msgtype: 'text', text: { content: '警'.repeat(683) } })).toMatchObject({ errcode: 40058 });

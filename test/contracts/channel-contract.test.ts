@@ -3,7 +3,7 @@
 // after the message was taken, and a refused connection.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ChannelCredentials } from '../../src/audience/channel-credentials.js';
+import type { ChannelCredentials } from '../../src/channels/credentials.js';
 import { RobotDoubles } from '../../src/channels/doubles/server.js';
 import type { Platform } from '../../src/channels/doubles/types.js';
 import type { ChannelAdapter } from '../../src/channels/types.js';

@@ -1,20 +1,25 @@
 // Builds channel adapters pointed at a running set of robot doubles, with one shared clock.
 import sharp from 'sharp';
-import type { ChannelCredentials } from '../../src/audience/channel-credentials.js';
+import type { ChannelCredentials } from '../../src/channels/credentials.js';
 import { createDingtalkAdapter } from '../../src/channels/dingtalk/adapter.js';
 import type { RobotDoubles } from '../../src/channels/doubles/server.js';
 import { createFeishuAdapter } from '../../src/channels/feishu/adapter.js';
+import { Outbound } from '../../src/channels/outbound.js';
 import type { ChannelAdapter, ChannelMessage, ChannelTarget, TextCardPart } from '../../src/channels/types.js';
 import { createWebhookAdapter } from '../../src/channels/webhook/adapter.js';
 import { createWecomAdapter } from '../../src/channels/wecom/adapter.js';
 import type { Clock } from '../../src/lib/clock.js';
 
+/** The doubles listen on 127.0.0.1, which only an explicit allow-list lets a channel reach. */
+export const doublesOutbound = () => new Outbound(['127.0.0.1']);
+
 export function robotAdapters(doubles: RobotDoubles, clock: Clock, timeoutMs = 2_000) {
+  const outbound = doublesOutbound();
   return {
-    wecom: createWecomAdapter({ baseUrl: doubles.url, timeoutMs }),
-    dingtalk: createDingtalkAdapter({ baseUrl: doubles.url, timeoutMs, clock }),
-    feishu: createFeishuAdapter({ baseUrl: doubles.url, timeoutMs, clock }),
-    webhook: createWebhookAdapter({ timeoutMs, clock }),
+    wecom: createWecomAdapter({ baseUrl: doubles.url, outbound, timeoutMs }),
+    dingtalk: createDingtalkAdapter({ baseUrl: doubles.url, outbound, timeoutMs, clock }),
+    feishu: createFeishuAdapter({ baseUrl: doubles.url, outbound, timeoutMs, clock }),
+    webhook: createWebhookAdapter({ outbound, timeoutMs, clock }),
   } satisfies Record<string, ChannelAdapter>;
 }
 

@@ -28,6 +28,7 @@ export async function startDeliveryWorld(options: { clock?: Clock; env?: Record<
       WECOM_BASE_URL: doubles.url,
       DINGTALK_BASE_URL: doubles.url,
       FEISHU_BASE_URL: doubles.url,
+      OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
       CHANNEL_TIMEOUT_MS: '1500',
       ...options.env,
     },

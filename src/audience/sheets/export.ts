@@ -5,7 +5,7 @@ import ExcelJS from 'exceljs';
 import { stringify } from 'csv-stringify/sync';
 import { RegionModel } from '../../regions/model.js';
 import type { Scope } from '../../regions/scope.js';
-import { CHANNEL_LABELS, type ChannelKind } from '../channel-credentials.js';
+import { CHANNEL_LABELS, type ChannelKind } from '../../channels/credentials.js';
 import { type GroupDoc, GroupModel } from '../model.js';
 import { neutraliseFormula } from './normalise.js';
 import { levelLabel, type RegionLevel } from '../../regions/levels.js';

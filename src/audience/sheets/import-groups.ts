@@ -15,7 +15,7 @@ import {
   type ChannelInput,
   type ChannelKind,
   parseChannelInput,
-} from '../channel-credentials.js';
+} from '../../channels/credentials.js';
 import { type GroupService, checkOfficer, normaliseTags } from '../groups.js';
 import { type GroupDoc, GroupModel } from '../model.js';
 import { GROUP_COLUMNS, type GroupColumn, matchHeader, rowValues } from './columns.js';

@@ -1,14 +1,17 @@
 // DingTalk custom robot: POST {base}/robot/send?access_token=T[&timestamp=ms&sign=S].
 // No image type: pictures only by public URL (markdown ![](url)). Facts: reference §2.
-import type { DingtalkCredentials } from '../../audience/channel-credentials.js';
+import type { DingtalkCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
+import type { Outbound } from '../outbound.js';
 import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, Outcome } from '../types.js';
 import { DINGTALK_BODY_MAX_BYTES, DINGTALK_IP_BAN_MS, DINGTALK_PENALTY_MS, DINGTALK_RATE_LIMITS } from './limits.js';
 import { dingtalkSign } from './sign.js';
 
 export interface DingtalkOptions {
+  /** Decides which addresses may be posted to (outbound.ts). */
+  outbound: Outbound;
   baseUrl: string;
   timeoutMs: number;
   clock: Clock;
@@ -133,7 +136,11 @@ export function createDingtalkAdapter(options: DingtalkOptions): ChannelAdapter 
         const timestamp = options.clock.now().getTime();
         url += `&timestamp=${timestamp}&sign=${encodeURIComponent(dingtalkSign(timestamp, credentials.secret))}`;
       }
-      const result = await postJson(url, json, { timeoutMs: options.timeoutMs, signal: sendOptions?.signal });
+      const result = await postJson(url, json, {
+        outbound: options.outbound,
+        timeoutMs: options.timeoutMs,
+        signal: sendOptions?.signal,
+      });
       if (result.kind !== 'answered') return transportOutcome(result);
       const answer = jsonObject(result.body);
       const banned = ipBan(result.status, result.body, answer);

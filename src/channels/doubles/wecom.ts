@@ -1,18 +1,36 @@
 // WeCom group robot double: POST /cgi-bin/webhook/send?key=KEY (reference §1).
+// Its limits and its image check are written here from the reference, not taken from the
+// adapter (wecom/, image-type.ts), so a mistake there fails the tests instead of agreeing.
 import { createHash } from 'node:crypto';
-import { isJpegOrPng } from '../image-type.js';
-import {
-  WECOM_IMAGE_MAX_BYTES,
-  WECOM_MARKDOWN_MAX_BYTES,
-  WECOM_NEWS_DESCRIPTION_MAX_BYTES,
-  WECOM_NEWS_MAX_ARTICLES,
-  WECOM_NEWS_TITLE_MAX_BYTES,
-  WECOM_TEXT_MAX_BYTES,
-} from '../wecom/limits.js';
 import { RateWindow } from './rate-window.js';
 import type { HandlerResult, IncomingCall, WecomRobot } from './types.js';
 
 const MSG_TYPES = ['text', 'markdown', 'markdown_v2', 'image', 'news', 'file', 'voice', 'template_card'];
+/** "the older doc said 2048" (the 2025 doc 4096): the double refuses beyond 2048 unless a robot says otherwise. */
+const TEXT_MAX_BYTES = 2048;
+/** "markdown … ≤ 4096 bytes" (markdown_v2 likewise). */
+const MARKDOWN_MAX_BYTES = 4096;
+/** "Raw file ≤ 2 MB, JPG or PNG". */
+const IMAGE_MAX_BYTES = 2 * 1024 * 1024;
+/** "1–8 articles; title ≤ 128 bytes and description ≤ 512 bytes (longer is cut, not rejected)". */
+const NEWS_MAX_ARTICLES = 8;
+const NEWS_TITLE_MAX_BYTES = 128;
+const NEWS_DESCRIPTION_MAX_BYTES = 512;
+
+/**
+ * A picture WeCom could show: a PNG (signature, then the IHDR chunk first) or a JPEG (SOI
+ * marker at the start, EOI at the end). Stricter than the adapter's magic-byte check on
+ * purpose: a truncated file passes there and is refused here, as a decoder would refuse it.
+ */
+function isShowableJpegOrPng(data: Buffer): boolean {
+  const png =
+    data.length >= 33 &&
+    data.readUInt32BE(0) === 0x89504e47 &&
+    data.readUInt32BE(4) === 0x0d0a1a0a &&
+    data.toString('latin1', 12, 16) === 'IHDR';
+  const jpeg = data.length >= 4 && data[0] === 0xff && data[1] === 0xd8 && data.at(-2) === 0xff && data.at(-1) === 0xd9;
+  return png || jpeg;
+}
 
 function answer(errcode: number, errmsg: string, ip: string): HandlerResult {
   const text =
@@ -67,9 +85,9 @@ export class WecomDouble {
     if (type === 'news') {
       // Longer titles and descriptions are cut, not refused: record what the group would see.
       for (const article of (part.articles as Record<string, unknown>[]) ?? []) {
-        article.title = cut(String(article.title), WECOM_NEWS_TITLE_MAX_BYTES);
+        article.title = cut(String(article.title), NEWS_TITLE_MAX_BYTES);
         if (article.description !== undefined) {
-          article.description = cut(String(article.description), WECOM_NEWS_DESCRIPTION_MAX_BYTES);
+          article.description = cut(String(article.description), NEWS_DESCRIPTION_MAX_BYTES);
         }
       }
     }
@@ -81,7 +99,7 @@ export class WecomDouble {
       case 'text': {
         if (typeof part.content !== 'string') return [40058, 'missing field text.content'];
         if (!part.content.trim()) return [44004, 'empty content'];
-        const max = robot.textMaxBytes ?? WECOM_TEXT_MAX_BYTES;
+        const max = robot.textMaxBytes ?? TEXT_MAX_BYTES;
         if (bytes(part.content) > max)
           return [40058, `text.content exceed max length ${max}. invalid Request Parameter`];
         return null;
@@ -90,8 +108,8 @@ export class WecomDouble {
       case 'markdown_v2': {
         if (typeof part.content !== 'string') return [40058, `missing field ${type}.content`];
         if (!part.content.trim()) return [44004, 'empty content'];
-        if (bytes(part.content) > WECOM_MARKDOWN_MAX_BYTES) {
-          return [40058, `${type}.content exceed max length ${WECOM_MARKDOWN_MAX_BYTES}. invalid Request Parameter`];
+        if (bytes(part.content) > MARKDOWN_MAX_BYTES) {
+          return [40058, `${type}.content exceed max length ${MARKDOWN_MAX_BYTES}. invalid Request Parameter`];
         }
         return null;
       }
@@ -101,9 +119,8 @@ export class WecomDouble {
           return [40058, 'missing field image.base64 or image.md5'];
         const data = Buffer.from(part.base64, 'base64');
         if (data.length === 0) return [44004, 'empty content'];
-        if (data.length > WECOM_IMAGE_MAX_BYTES)
-          return [40058, 'image size exceed max limit 2M. invalid Request Parameter'];
-        if (!isJpegOrPng(data)) return [40058, 'image type must be jpg or png. invalid Request Parameter'];
+        if (data.length > IMAGE_MAX_BYTES) return [40058, 'image size exceed max limit 2M. invalid Request Parameter'];
+        if (!isShowableJpegOrPng(data)) return [40058, 'image type must be jpg or png. invalid Request Parameter'];
         if (createHash('md5').update(data).digest('hex') !== part.md5.toLowerCase()) {
           return [40058, 'image md5 not match. invalid Request Parameter'];
         }
@@ -111,11 +128,8 @@ export class WecomDouble {
       }
       case 'news': {
         const articles = part.articles;
-        if (!Array.isArray(articles) || articles.length < 1 || articles.length > WECOM_NEWS_MAX_ARTICLES) {
-          return [
-            40058,
-            `news.articles size must be between 1 and ${WECOM_NEWS_MAX_ARTICLES}. invalid Request Parameter`,
-          ];
+        if (!Array.isArray(articles) || articles.length < 1 || articles.length > NEWS_MAX_ARTICLES) {
+          return [40058, `news.articles size must be between 1 and ${NEWS_MAX_ARTICLES}. invalid Request Parameter`];
         }
         for (const article of articles as Record<string, unknown>[]) {
           if (typeof article?.title !== 'string' || !article.title) return [40058, 'missing field news.articles.title'];

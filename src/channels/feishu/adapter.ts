@@ -1,15 +1,18 @@
 // Feishu/Lark custom bot: POST {base}/open-apis/bot/v2/hook/HOOK_ID. Markdown and link
 // cards become rich-text "post" messages; images need an image_key the bot cannot upload,
 // so a picture goes as a link to its public URL. Facts: reference §3.
-import type { FeishuCredentials } from '../../audience/channel-credentials.js';
+import type { FeishuCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
+import type { Outbound } from '../outbound.js';
 import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, Outcome } from '../types.js';
 import { FEISHU_BODY_MAX_BYTES, FEISHU_RATE_LIMITS, FEISHU_THROTTLE_WAIT_MS } from './limits.js';
 import { feishuSign } from './sign.js';
 
 export interface FeishuOptions {
+  /** Decides which addresses may be posted to (outbound.ts). */
+  outbound: Outbound;
   baseUrl: string;
   timeoutMs: number;
   clock: Clock;
@@ -121,7 +124,11 @@ export function createFeishuAdapter(options: FeishuOptions): ChannelAdapter {
         return { status: 'permanent', code: 'body_too_large', message: '消息超过飞书 20KB 上限', groupProblem: false };
       }
       const url = `${options.baseUrl}/open-apis/bot/v2/hook/${encodeURIComponent(credentials.hookId)}`;
-      const result = await postJson(url, json, { timeoutMs: options.timeoutMs, signal: sendOptions?.signal });
+      const result = await postJson(url, json, {
+        outbound: options.outbound,
+        timeoutMs: options.timeoutMs,
+        signal: sendOptions?.signal,
+      });
       if (result.kind !== 'answered') return transportOutcome(result);
       const answer = jsonObject(result.body);
       // Judge by `code`, falling back to the legacy `StatusCode`.

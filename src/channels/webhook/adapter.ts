@@ -1,10 +1,11 @@
 // Generic signed webhook, for a county's own platform. One JSON POST per message, signed
-// (webhook/sign.ts); the delivery id travels in X-Jingxun-Delivery so a receiver can drop
-// a repeat of an uncertain send. 2xx = accepted.
-import { createHash } from 'node:crypto';
-import type { WebhookCredentials } from '../../audience/channel-credentials.js';
+// (webhook/sign.ts); the delivery id travels in X-Jingxun-Delivery, under the signature, so
+// a receiver can drop a repeat of an uncertain send. 2xx = accepted.
+import { createHash, randomUUID } from 'node:crypto';
+import type { WebhookCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
+import type { Outbound } from '../outbound.js';
 import { answerWithoutCode, retryAfterMs, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, ChannelTarget, RateLimit } from '../types.js';
 import {
@@ -15,6 +16,8 @@ import {
 } from './sign.js';
 
 export interface WebhookOptions {
+  /** Decides which addresses may be posted to (outbound.ts). */
+  outbound: Outbound;
   timeoutMs: number;
   clock: Clock;
 }
@@ -53,17 +56,20 @@ export function createWebhookAdapter(options: WebhookOptions): ChannelAdapter {
       const credentials = target.credentials as WebhookCredentials;
       const json = JSON.stringify(webhookBody(target, message));
       const timestamp = String(Math.floor(options.clock.now().getTime() / 1000));
+      // The engine's delivery id; a send outside the engine (the test message) gets its own.
+      const deliveryId = sendOptions?.reference ?? `test-${randomUUID()}`;
       const headers: Record<string, string> = {
+        [WEBHOOK_DELIVERY_HEADER]: deliveryId,
         [WEBHOOK_TIMESTAMP_HEADER]: timestamp,
-        [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(credentials.secret, timestamp, json),
+        [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(credentials.secret, deliveryId, timestamp, json),
       };
-      if (sendOptions?.reference) headers[WEBHOOK_DELIVERY_HEADER] = sendOptions.reference;
       const result = await postJson(credentials.url, json, {
+        outbound: options.outbound,
         timeoutMs: options.timeoutMs,
         signal: sendOptions?.signal,
         headers,
       });
-      if (result.kind !== 'answered') return transportOutcome(result);
+      if (result.kind !== 'answered') return transportOutcome(result, 'group');
       if (result.status >= 200 && result.status < 300) return { status: 'sent' };
       const outcome = answerWithoutCode(result.status, result.body);
       if (outcome.status === 'retryable') {

@@ -1,8 +1,9 @@
 // WeCom (企业微信) group robot: POST {base}/cgi-bin/webhook/send?key=KEY. The key alone
 // authorises (no signing). Facts: ../shared/reference/chat-robot-webhooks.md §1.
 import { createHash } from 'node:crypto';
-import type { WecomCredentials } from '../../audience/channel-credentials.js';
+import type { WecomCredentials } from './credentials.js';
 import { postJson } from '../http-post.js';
+import type { Outbound } from '../outbound.js';
 import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, Outcome } from '../types.js';
 import { isJpegOrPng } from '../image-type.js';
@@ -15,6 +16,8 @@ import {
 } from './limits.js';
 
 export interface WecomOptions {
+  /** Decides which addresses may be posted to (outbound.ts). */
+  outbound: Outbound;
   baseUrl: string;
   timeoutMs: number;
   textMaxBytes?: number;
@@ -91,6 +94,7 @@ export function createWecomAdapter(options: WecomOptions): ChannelAdapter {
       if ('status' in body) return body as Outcome;
       const url = `${options.baseUrl}/cgi-bin/webhook/send?key=${encodeURIComponent(credentials.key)}`;
       const result = await postJson(url, JSON.stringify(body), {
+        outbound: options.outbound,
         timeoutMs: options.timeoutMs,
         signal: sendOptions?.signal,
       });

@@ -1,0 +1,11 @@
+// The delivery channels a group can use, and their names in the console and sheets.
+export const CHANNEL_KINDS = ['wecom', 'dingtalk', 'feishu', 'webhook', 'manual'] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
+
+export const CHANNEL_LABELS: Record<ChannelKind, string> = {
+  wecom: '企业微信',
+  dingtalk: '钉钉',
+  feishu: '飞书',
+  webhook: '自建平台',
+  manual: '人工转发',
+};
