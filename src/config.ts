@@ -1,6 +1,7 @@
 // The only reader of process.env: turns the environment into a typed, validated Config.
 // Every variable is documented in .env.example; a bad value stops the start with a
 // message that names the variable.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export type ProcessRole = 'all' | 'api' | 'scheduler' | 'worker';
@@ -42,6 +43,11 @@ export interface Config {
   leaseMs: number;
   /** Signs tracked links (/t/…) and keys unique visitors; unset: generated once into the database. */
   linkSecret: string | undefined;
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); false: none, so
+   * request.ip (every per-address limit, click de-duplication, the audit log) is the socket's peer.
+   */
+  trustProxy: false | string[];
 }
 
 export class ConfigError extends Error {
@@ -129,6 +135,29 @@ function linkSecret(env: Env): string | undefined {
   return secret;
 }
 
+/** `TRUST_PROXY`: off (default) or a comma-separated list of proxy addresses / CIDRs. */
+function trustProxy(env: Env): false | string[] {
+  const raw = optionalText(env, 'TRUST_PROXY');
+  if (!raw || /^(off|false|no|0)$/i.test(raw)) return false;
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `expected off or proxy addresses/CIDRs (e.g. 10.0.0.5,10.1.0.0/16), got "${entry}"`,
+      );
+    }
+  }
+  return entries;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const host = text(env, 'HOST', '127.0.0.1');
@@ -167,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryBaseMs: integer(env, 'RETRY_BASE_MS', 5_000, 10, 600_000),
     leaseMs: integer(env, 'LEASE_SECONDS', 60, 2, 3600) * 1000,
     linkSecret: linkSecret(env),
+    trustProxy: trustProxy(env),
   };
 }
 
