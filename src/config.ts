@@ -19,7 +19,9 @@ export interface Config {
   adminUsername: string;
   adminPassword: string | undefined;
   tokenTtlHours: number;
+  /** Failures in a row (one account, one address) before that address is delayed. */
   loginMaxFailures: number;
+  /** The longest such delay (it doubles from 5 s). */
   loginLockoutMinutes: number;
   bodyLimitBytes: number;
   timeZone: string;
