@@ -49,6 +49,40 @@ export function principal(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** A schema node that is an ObjectId string (lib/schemas.ts ObjectIdString, either spelling of its pattern). */
+const isObjectIdSchema = (node: SchemaNode) =>
+  node.pattern === '^[0-9a-fA-F]{24}$' || node.pattern === '^[0-9a-f]{24}$';
+
+interface SchemaNode {
+  pattern?: string;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  anyOf?: SchemaNode[];
+  oneOf?: SchemaNode[];
+  allOf?: SchemaNode[];
+}
+
+/**
+ * The value with every ObjectId the schema names in lower case. Ids are compared and used as
+ * keys as strings (session revocation, review claims, confirmations), so one spelling must
+ * reach the services: `ABC…` and `abc…` name the same document to MongoDB but not to a key.
+ */
+export function canonicalIds(schema: SchemaNode | undefined, value: unknown): unknown {
+  if (!schema || value === null || value === undefined) return value;
+  let result: unknown = typeof value === 'string' && isObjectIdSchema(schema) ? value.toLowerCase() : value;
+  for (const option of [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])]) {
+    result = canonicalIds(option, result);
+  }
+  if (Array.isArray(result) && schema.items) return result.map((item) => canonicalIds(schema.items, item));
+  if (typeof result === 'object' && schema.properties) {
+    const object = result as Record<string, unknown>;
+    for (const [name, property] of Object.entries(schema.properties)) {
+      if (name in object) object[name] = canonicalIds(property, object[name]);
+    }
+  }
+  return result;
+}
+
 function bearerToken(header: string | undefined): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match?.[1] ?? null;
@@ -69,6 +103,17 @@ export const accessControl = fp<{ sessions: SessionService }>(async (app: Fastif
       if (method !== 'HEAD')
         app.accessTable.push({ method, url: route.url, access, hasBody: Boolean(route.schema?.body) });
     }
+  });
+
+  // Once, at the edge, before validation: every handler and service sees ids in lower-case hex.
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema as
+      | { params?: SchemaNode; querystring?: SchemaNode; body?: SchemaNode }
+      | undefined;
+    if (!schema) return;
+    if (schema.params) request.params = canonicalIds(schema.params, request.params);
+    if (schema.querystring) request.query = canonicalIds(schema.querystring, request.query) as object;
+    if (schema.body) request.body = canonicalIds(schema.body, request.body);
   });
 
   app.addHook('onRequest', async (request) => {
