@@ -67,7 +67,8 @@ interface SchemaNode {
  * keys as strings (session revocation, review claims, confirmations), so one spelling must
  * reach the services: `ABC…` and `abc…` name the same document to MongoDB but not to a key.
  */
-export function canonicalIds(schema: SchemaNode | undefined, value: unknown): unknown {
+export function canonicalIds(schemaObject: object | undefined, value: unknown): unknown {
+  const schema = schemaObject as SchemaNode | undefined;
   if (!schema || value === null || value === undefined) return value;
   let result: unknown = typeof value === 'string' && isObjectIdSchema(schema) ? value.toLowerCase() : value;
   for (const option of [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])]) {
