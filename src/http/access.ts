@@ -31,6 +31,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
     bearerToken: string | null;
+    /** Checks the caller's session, role and scope again now (for long-lived answers such as streams). */
+    recheckAccess: (() => Promise<boolean>) | null;
   }
   interface FastifyInstance {
     accessTable: AccessEntry[];
@@ -41,6 +43,14 @@ export const PUBLIC = { access: { public: true } } as const satisfies { access: 
 
 export function allow(roles: readonly Role[], resource?: string): { access: RouteAccess } {
   return { access: { roles, resource } };
+}
+
+/**
+ * Whether the caller of a long-lived answer may still have it: the session not logged out or
+ * expired, the account active, the role and scope unchanged. False for public routes.
+ */
+export async function stillAllowed(request: FastifyRequest): Promise<boolean> {
+  return (await request.recheckAccess?.()) ?? false;
 }
 
 /** The signed-in caller of a route that declared roles. */
@@ -93,6 +103,7 @@ export const accessControl = fp<{ sessions: SessionService }>(async (app: Fastif
   app.decorate('accessTable', [] as AccessEntry[]);
   app.decorateRequest('principal', null);
   app.decorateRequest('bearerToken', null);
+  app.decorateRequest('recheckAccess', null);
 
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
@@ -128,5 +139,9 @@ export const accessControl = fp<{ sessions: SessionService }>(async (app: Fastif
     }
     request.principal = caller;
     request.bearerToken = token;
+    request.recheckAccess = async () => {
+      const again = await sessions.authenticate(token).catch(() => null);
+      return again !== null && access.roles.includes(again.role) && again.scope.regionCode === caller.scope.regionCode;
+    };
   });
 });
