@@ -16,6 +16,9 @@ const SigQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** Public (the signature is the authority), limited per address like the other public pages. */
+const SIGNED_LINK = { ...PUBLIC, rateLimit: { max: 60, timeWindow: 60_000 } };
+
 const TaskBody = Type.Object({
   id: Type.String(),
   groupId: Type.String(),
@@ -57,7 +60,7 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
   app.get(
     '/api/manual-tasks/:id',
     {
-      config: PUBLIC,
+      config: SIGNED_LINK,
       schema: {
         tags: ['channels'],
         summary: '凭签名链接查看转发任务',
@@ -72,7 +75,7 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
   app.get(
     '/api/manual-tasks/:id/image',
     {
-      config: PUBLIC,
+      config: SIGNED_LINK,
       schema: { tags: ['channels'], summary: '转发任务的图片', params: IdParams, querystring: SigQuery },
     },
     async (request, reply) => {
@@ -84,7 +87,7 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
   app.post(
     '/api/manual-tasks/:id/confirm',
     {
-      config: PUBLIC,
+      config: SIGNED_LINK,
       schema: {
         tags: ['channels'],
         summary: '民警确认已转发（签名链接）',

@@ -107,3 +107,19 @@ describe('signed manual-task links', () => {
     }
   });
 });
+
+describe('signed task links per address', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('when one address opens task links more than 60 times a minute, then it answers 429', async () => {
+    const url = '/api/manual-tasks/0123456789abcdef01234567?exp=1&sig=forged';
+    const statuses: number[] = [];
+    for (let i = 0; i < 61; i++) statuses.push((await t.request('GET', url)).statusCode);
+    expect(statuses.slice(0, 60)).toEqual(Array(60).fill(403));
+    expect(statuses[60]).toBe(429);
+  });
+});
