@@ -89,6 +89,14 @@ describe('failed logins: growing delays per account and address, never a lock st
     expect((await loginFrom(t, address, `spray-new`, 'wrong-password')).statusCode).toBe(429);
   });
 
+  it('counts failures arriving at once exactly, the first ones racing to create the counter', async () => {
+    const address = freshAddress();
+    const counts = await Promise.all(
+      Array.from({ length: 8 }, () => t.ctx.sessions.throttle.failed('racing-user', address)),
+    );
+    expect([...counts].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
   it('when an admin unlocks an account, then its owner gets in at once from the delayed address', async () => {
     const { id, username } = await t.userToken('reviewer', TREE.countyA.code);
     const address = freshAddress();
