@@ -60,7 +60,8 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
     bodyLimit: ctx.config.bodyLimitBytes,
-    trustProxy: true,
+    // Only the configured proxies may name the client (TRUST_PROXY); by default nobody can.
+    trustProxy: ctx.config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(validation);

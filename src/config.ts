@@ -19,7 +19,9 @@ export interface Config {
   adminUsername: string;
   adminPassword: string | undefined;
   tokenTtlHours: number;
+  /** Failures in a row (one account, one address) before that address is delayed. */
   loginMaxFailures: number;
+  /** The longest such delay (it doubles from 5 s). */
   loginLockoutMinutes: number;
   bodyLimitBytes: number;
   timeZone: string;
@@ -50,6 +52,11 @@ export interface Config {
   linkSecret: string | undefined;
   /** Minutes an officer's manual task may stay unconfirmed before a reminder, and again before the superior is told. */
   taskReminderMinutes: { normal: number; urgent: number };
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); false: none, so
+   * request.ip (every per-address limit, click de-duplication, the audit log) is the socket's peer.
+   */
+  trustProxy: false | string[];
 }
 
 export class ConfigError extends Error {
@@ -156,6 +163,29 @@ function linkSecret(env: Env): string | undefined {
   return secret;
 }
 
+/** `TRUST_PROXY`: off (default) or a comma-separated list of proxy addresses / CIDRs. */
+function trustProxy(env: Env): false | string[] {
+  const raw = optionalText(env, 'TRUST_PROXY');
+  if (!raw || /^(off|false|no|0)$/i.test(raw)) return false;
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `expected off or proxy addresses/CIDRs (e.g. 10.0.0.5,10.1.0.0/16), got "${entry}"`,
+      );
+    }
+  }
+  return entries;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const host = text(env, 'HOST', '127.0.0.1');
@@ -199,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
       normal: integer(env, 'TASK_REMINDER_MINUTES', 120, 1, 7 * 24 * 60),
       urgent: integer(env, 'TASK_REMINDER_URGENT_MINUTES', 30, 1, 7 * 24 * 60),
     },
+    trustProxy: trustProxy(env),
   };
 }
 

@@ -3,6 +3,7 @@
 import { GroupService } from './audience/groups.js';
 import { AudienceService } from './audience/selection.js';
 import { AuditService } from './audit/service.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { SessionService } from './auth/sessions.js';
 import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
@@ -53,16 +54,12 @@ export interface Context {
 export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
   const regions = new RegionService();
   const audit = new AuditService(clock, [ROOT_REGION_CODE]);
-  const users = new UserService(regions, audit);
-  const sessions = new SessionService(
-    clock,
-    {
-      tokenTtlHours: config.tokenTtlHours,
-      maxFailures: config.loginMaxFailures,
-      lockoutMinutes: config.loginLockoutMinutes,
-    },
-    audit,
-  );
+  const throttle = new LoginThrottle(clock, {
+    freeFailures: config.loginMaxFailures,
+    maxDelayMinutes: config.loginLockoutMinutes,
+  });
+  const users = new UserService(regions, audit, throttle);
+  const sessions = new SessionService(clock, { tokenTtlHours: config.tokenTtlHours }, audit, throttle);
   const media = new MediaStore(() => {
     if (!db.connection.db) throw new Error('database not connected');
     return db.connection.db;

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AuditService } from '../audit/service.js';
-import { ADMINS, ANY_ROLE } from '../auth/roles.js';
+import { ADMINS, ANY_ROLE, STAFF } from '../auth/roles.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import { allow, principal } from '../http/access.js';
 import type { Clock } from '../lib/clock.js';
@@ -34,7 +34,7 @@ export const audienceRoutes: FastifyPluginAsyncTypebox<AudienceRoutesOptions> = 
   app.get(
     '/api/groups',
     {
-      config: allow(ANY_ROLE),
+      config: allow(STAFF),
       schema: {
         tags: ['groups'],
         summary: '列出管辖范围内的群',
@@ -48,7 +48,7 @@ export const audienceRoutes: FastifyPluginAsyncTypebox<AudienceRoutesOptions> = 
   app.get(
     '/api/groups/:id',
     {
-      config: allow(ANY_ROLE, 'group'),
+      config: allow(STAFF, 'group'),
       schema: { tags: ['groups'], summary: '群详情（不含凭据）', params: IdParams, response: { 200: GroupBody } },
     },
     async (request) => groups.get(principal(request).scope, request.params.id),

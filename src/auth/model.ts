@@ -12,8 +12,6 @@ const userSchema = new mongoose.Schema(
     regionPath: { type: [String], required: true },
     phone: { type: String, default: null },
     active: { type: Boolean, default: true },
-    failedLogins: { type: Number, default: 0 },
-    lockedUntil: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
 );
@@ -41,6 +39,24 @@ sessionSchema.index({ tokenHash: 1 }, { unique: true });
 // Revoking all sessions of a user (password change, deactivation).
 sessionSchema.index({ userId: 1 });
 
+// Failed password checks, one counter per key: `user|address` (a stranger's failures delay
+// only the stranger's address) and `@address` (one address guessing many accounts). The key is
+// the _id, so counting is an $inc on one document, the only update FerretDB 1.24 makes atomic.
+const loginThrottleSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    /** The username as typed (null for an address key), for an admin's unlock. */
+    username: { type: String, default: null },
+    failures: { type: Number, required: true },
+    lastFailureAt: { type: Date, required: true },
+    blockedUntil: { type: Date, default: null },
+  },
+  { versionKey: false },
+);
+// An admin's unlock removes an account's counters at every address.
+loginThrottleSchema.index({ username: 1 });
+
 export type UserDoc = InferSchemaType<typeof userSchema> & { _id: mongoose.Types.ObjectId };
 export const UserModel = mongoose.model('User', userSchema);
 export const SessionModel = mongoose.model('Session', sessionSchema);
+export const LoginThrottleModel = mongoose.model('LoginThrottle', loginThrottleSchema);

@@ -18,3 +18,7 @@ export const AUTHORS: readonly Role[] = ['admin', 'editor', 'coordinator'];
 /** People who approve or reject. */
 export const REVIEWERS: readonly Role[] = ['admin', 'reviewer'];
 export const ADMINS: readonly Role[] = ['admin'];
+/** Everyone but the statistics viewer: people who work with notices, groups and tasks. */
+export const STAFF: readonly Role[] = ['admin', 'editor', 'reviewer', 'coordinator', 'officer'];
+/** Who gets the signed manual-task links: the officers who post, and admins. */
+export const TASK_LINK_HOLDERS: readonly Role[] = ['admin', 'officer'];

@@ -10,7 +10,7 @@ import type { UserService } from './users.js';
 export interface AuthRoutesOptions {
   sessions: SessionService;
   users: UserService;
-  /** Per-IP login attempts per minute (in front of the per-account lockout). */
+  /** Per-address login (and password-change) attempts per minute, in front of LoginThrottle's delays. */
   loginRatePerMinute: number;
 }
 
@@ -50,7 +50,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/api/auth/password',
     {
-      config: allow(ANY_ROLE),
+      config: { ...allow(ANY_ROLE), rateLimit: { max: options.loginRatePerMinute, timeWindow: 60_000 } },
       schema: { tags: ['auth'], summary: '修改本人密码', body: ChangePasswordBody, response: { 200: OkBody } },
     },
     async (request) => {
@@ -104,5 +104,19 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       },
     },
     async (request) => users.update(principal(request), request.params.id, request.body, request.ip),
+  );
+
+  app.post(
+    '/api/users/:id/unlock',
+    {
+      config: allow(ADMINS, 'user'),
+      schema: {
+        tags: ['users'],
+        summary: '解除登录限制（清除该账号在所有地址的失败登录计数）',
+        params: IdParams,
+        response: { 200: Type.Object({ cleared: Type.Integer({ description: '清除的计数条数' }) }) },
+      },
+    },
+    async (request) => users.unlock(principal(request), request.params.id, request.ip),
   );
 };

@@ -23,7 +23,6 @@ export const UserBody = Type.Object({
   regionCode: Type.String(),
   phone: Nullable(Type.String()),
   active: Type.Boolean(),
-  lockedUntil: Nullable(DateTime),
   createdAt: DateTime,
 });
 
@@ -54,6 +53,7 @@ export const UpdateUserBody = Type.Object(
     phone: Type.Optional(Nullable(Phone)),
     active: Type.Optional(Type.Boolean()),
     password: Type.Optional(Password),
+    currentPassword: Type.Optional({ ...Password, description: '修改本人密码时必填：当前密码' }),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -1,10 +1,12 @@
-// Password login, bearer tokens, logout and account lockout after repeated failures.
+// Password login, bearer tokens, logout, and the purge of sessions that can no longer be used.
+// Failed logins are slowed down by LoginThrottle (per account and address), never locked.
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../lib/clock.js';
-import { Forbidden, TooManyRequests, Unauthorized } from '../lib/errors.js';
+import { Unauthorized } from '../lib/errors.js';
 import { DUMMY_HASH, verifyPassword } from '../lib/password.js';
 import { randomToken, sha256Hex } from '../lib/secrets.js';
 import { Scope } from '../regions/scope.js';
+import type { LoginThrottle } from './login-throttle.js';
 import { SessionModel, type UserDoc, UserModel } from './model.js';
 import type { Principal } from './principal.js';
 import type { Role } from './roles.js';
@@ -12,8 +14,6 @@ import { type User, toUser } from './users.js';
 
 export interface SessionPolicy {
   tokenTtlHours: number;
-  maxFailures: number;
-  lockoutMinutes: number;
 }
 
 export interface LoginResult {
@@ -24,6 +24,10 @@ export interface LoginResult {
 
 const TOKEN_PREFIX = 'jx_';
 const BAD_CREDENTIALS = '用户名或密码错误';
+/** Sessions expired or revoked this long ago are deleted (a day: the answer to a stale token stays the same). */
+const PURGE_AFTER_MS = 24 * 3600_000;
+/** How often a process purges, at most (piggybacked on logins, so every API process takes part). */
+const PURGE_EVERY_MS = 3600_000;
 
 function principalOf(doc: UserDoc): Principal {
   return {
@@ -37,54 +41,57 @@ function principalOf(doc: UserDoc): Principal {
 }
 
 export class SessionService {
+  #lastPurge: number | null = null;
+
   constructor(
     private readonly clock: Clock,
     private readonly policy: SessionPolicy,
     private readonly audit: AuditService,
+    readonly throttle: LoginThrottle,
   ) {}
 
+  /**
+   * One answer for an unknown user, a wrong password and a deactivated account (even with
+   * the right password), and the throttle's 429 before any password is checked, for every
+   * username alike: nothing here tells a stranger which accounts exist or are active.
+   */
   async login(username: string, password: string, ip: string | null): Promise<LoginResult> {
+    const name = username.trim();
+    await this.throttle.check(name, ip);
     const now = this.clock.now();
-    const doc = await UserModel.findOne({ username: username.trim() }).lean<UserDoc>();
-    if (!doc) {
-      await verifyPassword(password, DUMMY_HASH); // same time as a wrong password
-      await this.audit.record({ actor: null, action: 'auth.login-failed', ip, details: { username } });
+    const doc = await UserModel.findOne({ username: name }).lean<UserDoc>();
+    // The same scrypt work whether or not the user exists.
+    const passwordOk = await verifyPassword(password, doc?.passwordHash ?? DUMMY_HASH);
+    if (!doc || !passwordOk || !doc.active) {
+      const failures = await this.throttle.failed(name, ip);
+      await this.audit.record({
+        actor: doc ? principalOf(doc) : null,
+        action: 'auth.login-failed',
+        ip,
+        details: { username: name, failures, ...(doc && passwordOk ? { reason: 'inactive' } : {}) },
+      });
       throw new Unauthorized(BAD_CREDENTIALS);
     }
-    if (doc.lockedUntil && doc.lockedUntil > now) {
-      const minutes = Math.ceil((doc.lockedUntil.getTime() - now.getTime()) / 60_000);
-      throw new TooManyRequests(`登录失败次数过多，账号已临时锁定，请 ${minutes} 分钟后再试`, minutes * 60);
-    }
-    if (!(await verifyPassword(password, doc.passwordHash))) {
-      await this.recordFailure(doc, now, ip);
-      throw new Unauthorized(BAD_CREDENTIALS);
-    }
-    if (!doc.active) throw new Forbidden('账号已停用，请联系管理员');
 
-    await UserModel.updateOne({ _id: doc._id }, { $set: { failedLogins: 0, lockedUntil: null } });
+    await this.throttle.succeeded(name, ip);
     const token = TOKEN_PREFIX + randomToken();
     const expiresAt = new Date(now.getTime() + this.policy.tokenTtlHours * 3600_000);
     await SessionModel.create({ tokenHash: sha256Hex(token), userId: String(doc._id), createdAt: now, expiresAt, ip });
     await this.audit.record({ actor: principalOf(doc), action: 'auth.login', ip });
+    if (this.#lastPurge === null || now.getTime() - this.#lastPurge >= PURGE_EVERY_MS) {
+      this.#lastPurge = now.getTime();
+      await this.purge();
+    }
     return { token, expiresAt, user: toUser(doc) };
   }
 
-  // Counting with $inc keeps concurrent failures exact; the lock is set by whichever
-  // failure reaches the limit.
-  private async recordFailure(doc: UserDoc, now: Date, ip: string | null): Promise<void> {
-    const updated = await UserModel.findOneAndUpdate(
-      { _id: doc._id },
-      { $inc: { failedLogins: 1 } },
-      { new: true },
-    ).lean<UserDoc>();
-    const failures = updated?.failedLogins ?? 0;
-    if (failures >= this.policy.maxFailures) {
-      const lockedUntil = new Date(now.getTime() + this.policy.lockoutMinutes * 60_000);
-      await UserModel.updateOne({ _id: doc._id }, { $set: { lockedUntil, failedLogins: 0 } });
-      await this.audit.record({ actor: principalOf(doc), action: 'auth.locked', ip, details: { failures } });
-    } else {
-      await this.audit.record({ actor: principalOf(doc), action: 'auth.login-failed', ip });
-    }
+  /** Deletes sessions that expired or were revoked over a day ago, and quiet throttle counters. */
+  async purge(): Promise<{ sessions: number; counters: number }> {
+    const before = new Date(this.clock.now().getTime() - PURGE_AFTER_MS);
+    const { deletedCount } = await SessionModel.deleteMany({
+      $or: [{ expiresAt: { $lt: before } }, { revokedAt: { $lt: before } }],
+    });
+    return { sessions: deletedCount, counters: await this.throttle.purge() };
   }
 
   /** The principal behind a bearer token, or Unauthorized with the reason. */

@@ -1,5 +1,8 @@
 // Users: the admin's management of accounts (role, region scope, activation) and the
-// first admin created on an empty database.
+// first admin created on an empty database. An admin manages only accounts strictly below
+// themselves: anyone who is not an admin inside their scope, and admins of regions strictly
+// inside it. Admins at the same node (or above) need a wider admin, so one county admin
+// cannot take over another's account or mint a peer.
 import mongoose from 'mongoose';
 import type { AuditService } from '../audit/service.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
@@ -7,6 +10,7 @@ import { hashPassword, verifyPassword } from '../lib/password.js';
 import { randomToken } from '../lib/secrets.js';
 import type { RegionService } from '../regions/service.js';
 import type { Scope } from '../regions/scope.js';
+import type { LoginThrottle } from './login-throttle.js';
 import { SessionModel, type UserDoc, UserModel } from './model.js';
 import type { Principal } from './principal.js';
 import type { Role } from './roles.js';
@@ -19,7 +23,6 @@ export interface User {
   regionCode: string;
   phone: string | null;
   active: boolean;
-  lockedUntil: Date | null;
   createdAt: Date;
 }
 
@@ -39,6 +42,8 @@ export interface UserChanges {
   phone?: string | null;
   active?: boolean;
   password?: string;
+  /** Required when admins set their own password here (as in changeOwnPassword). */
+  currentPassword?: string;
 }
 
 export const MIN_PASSWORD_LENGTH = 10;
@@ -52,7 +57,6 @@ export function toUser(doc: UserDoc): User {
     regionCode: doc.regionCode,
     phone: doc.phone ?? null,
     active: doc.active,
-    lockedUntil: doc.lockedUntil ?? null,
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,
   };
 }
@@ -63,10 +67,22 @@ function checkPassword(password: string, field: string): void {
   }
 }
 
+/** The account as it is or would be: an admin is manageable only from a wider admin's scope. */
+function assertBelow(by: Principal, account: { role: string; regionCode: string }): void {
+  if (account.role === 'admin' && account.regionCode === by.scope.regionCode) {
+    throw new Forbidden('同级管理员的账号只能由上级管理员管理：您只能管理下级地区的管理员和其他角色的用户');
+  }
+}
+
+async function revokeSessions(userId: string): Promise<void> {
+  await SessionModel.updateMany({ userId, revokedAt: null }, { $set: { revokedAt: new Date() } });
+}
+
 export class UserService {
   constructor(
     private readonly regions: RegionService,
     private readonly audit: AuditService,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   /** Region path of a region the caller may assign (inside the caller's scope). */
@@ -96,6 +112,7 @@ export class UserService {
   async create(by: Principal, input: NewUser, ip?: string): Promise<User> {
     checkPassword(input.password, 'password');
     const regionPath = await this.assignableRegionPath(by.scope, input.regionCode);
+    assertBelow(by, input);
     let doc: UserDoc;
     try {
       const created = await UserModel.create({
@@ -125,8 +142,20 @@ export class UserService {
 
   async update(by: Principal, id: string, changes: UserChanges, ip?: string): Promise<User> {
     const current = await this.findInScope(by.scope, id);
-    if (String(current._id) === by.id && (changes.role || changes.active === false || changes.regionCode)) {
+    const userId = String(current._id); // the stored spelling, whatever the caller typed
+    const self = userId === by.id;
+    if (self && (changes.role || changes.active === false || changes.regionCode)) {
       throw new Forbidden('不能修改自己的角色、地区或停用自己');
+    }
+    if (!self) {
+      assertBelow(by, current);
+      assertBelow(by, { role: changes.role ?? current.role, regionCode: changes.regionCode ?? current.regionCode });
+    }
+    if (changes.currentPassword !== undefined && changes.password === undefined) {
+      throw new InvalidInput('只有修改密码时才需要当前密码', 'currentPassword');
+    }
+    if (self && changes.password !== undefined) {
+      await this.checkCurrentPassword(current, changes.currentPassword, ip);
     }
     const set: Record<string, unknown> = {};
     if (changes.displayName !== undefined) set.displayName = changes.displayName.trim();
@@ -140,8 +169,6 @@ export class UserService {
     if (changes.password !== undefined) {
       checkPassword(changes.password, 'password');
       set.passwordHash = await hashPassword(changes.password);
-      set.failedLogins = 0;
-      set.lockedUntil = null;
     }
     const updated = await UserModel.findOneAndUpdate(
       { _id: current._id },
@@ -151,26 +178,56 @@ export class UserService {
     if (!updated) throw new NotFound(`用户 ${id}`);
     // A new password, a deactivation or a new role/scope ends every open session.
     if (changes.password || changes.active === false || changes.role || changes.regionCode) {
-      await SessionModel.updateMany({ userId: id, revokedAt: null }, { $set: { revokedAt: new Date() } });
+      await revokeSessions(userId);
     }
+    // A password reset by an admin is also the way back in for a user kept waiting by failed logins.
+    if (changes.password !== undefined) await this.throttle.unlock(current.username);
     await this.audit.record({
       actor: by,
       action: 'user.update',
-      target: { kind: 'user', id },
+      target: { kind: 'user', id: userId },
       ip,
-      details: { changed: Object.keys(changes) },
+      details: { changed: Object.keys(changes).filter((key) => key !== 'currentPassword') },
     });
     return toUser(updated);
   }
 
-  async changeOwnPassword(by: Principal, currentPassword: string, newPassword: string, ip?: string): Promise<void> {
-    const doc = await UserModel.findById(by.id).lean<UserDoc>();
-    if (!doc || !(await verifyPassword(currentPassword, doc.passwordHash))) {
+  /** Clears the failed-login delays of an account at every address. */
+  async unlock(by: Principal, id: string, ip?: string): Promise<{ cleared: number }> {
+    const current = await this.findInScope(by.scope, id);
+    const userId = String(current._id);
+    if (userId !== by.id) assertBelow(by, current);
+    const cleared = await this.throttle.unlock(current.username);
+    await this.audit.record({
+      actor: by,
+      action: 'user.unlock',
+      target: { kind: 'user', id: userId },
+      ip,
+      details: { cleared },
+    });
+    return { cleared };
+  }
+
+  /**
+   * The current password, checked under the same throttle as a login (a stolen token must not
+   * become a fast password oracle).
+   */
+  private async checkCurrentPassword(doc: UserDoc, password: string | undefined, ip?: string): Promise<void> {
+    if (password === undefined) throw new InvalidInput('修改自己的密码需要填写当前密码', 'currentPassword');
+    await this.throttle.check(doc.username, ip ?? null);
+    if (!(await verifyPassword(password, doc.passwordHash))) {
+      await this.throttle.failed(doc.username, ip ?? null);
       throw new InvalidInput('当前密码不正确', 'currentPassword');
     }
+  }
+
+  async changeOwnPassword(by: Principal, currentPassword: string, newPassword: string, ip?: string): Promise<void> {
+    const doc = await UserModel.findById(by.id).lean<UserDoc>();
+    if (!doc) throw new NotFound(`用户 ${by.id}`);
+    await this.checkCurrentPassword(doc, currentPassword, ip);
     checkPassword(newPassword, 'newPassword');
     await UserModel.updateOne({ _id: doc._id }, { $set: { passwordHash: await hashPassword(newPassword) } });
-    await SessionModel.updateMany({ userId: by.id, revokedAt: null }, { $set: { revokedAt: new Date() } });
+    await revokeSessions(String(doc._id));
     await this.audit.record({ actor: by, action: 'user.password', target: { kind: 'user', id: by.id }, ip });
   }
 

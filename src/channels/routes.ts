@@ -3,12 +3,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AuditService } from '../audit/service.js';
-import { ANY_ROLE } from '../auth/roles.js';
+import { STAFF, TASK_LINK_HOLDERS } from '../auth/roles.js';
 import { PUBLIC, allow, principal } from '../http/access.js';
 import { DateTime, IdParams, Nullable } from '../lib/schemas.js';
 import type { ManualTaskService } from './manual/tasks.js';
 
-const SigQuery = Type.Object({ sig: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+const SigQuery = Type.Object(
+  {
+    exp: Type.Integer({ minimum: 0, maximum: 2 ** 40, description: '链接有效期（Unix 秒），已含在签名中' }),
+    sig: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Public (the signature is the authority), limited per address like the other public pages. */
+const SIGNED_LINK = { ...PUBLIC, rateLimit: { max: 60, timeWindow: 60_000 } };
 
 const TaskBody = Type.Object({
   id: Type.String(),
@@ -21,7 +30,7 @@ const TaskBody = Type.Object({
   hasImage: Type.Boolean(),
   createdAt: DateTime,
   confirmedAt: Nullable(DateTime),
-  link: Type.String(),
+  link: Nullable(Type.String({ description: '签名链接：仅发给民警和管理员' })),
 });
 
 export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskService; audit: AuditService }> = async (
@@ -31,10 +40,10 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
   app.get(
     '/api/manual-tasks',
     {
-      config: allow(ANY_ROLE),
+      config: allow(STAFF),
       schema: {
         tags: ['channels'],
-        summary: '人工转发任务（本人管辖范围）',
+        summary: '人工转发任务（本人管辖范围；签名链接仅民警和管理员可见）',
         querystring: Type.Object(
           { open: Type.Optional(Type.Boolean()), limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) },
           { additionalProperties: false },
@@ -42,13 +51,16 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
         response: { 200: Type.Array(TaskBody) },
       },
     },
-    async (request) => manualTasks.list(principal(request).scope, request.query),
+    async (request) => {
+      const me = principal(request);
+      return manualTasks.list(me.scope, { ...request.query, withLinks: TASK_LINK_HOLDERS.includes(me.role) });
+    },
   );
 
   app.get(
     '/api/manual-tasks/:id',
     {
-      config: PUBLIC,
+      config: SIGNED_LINK,
       schema: {
         tags: ['channels'],
         summary: '凭签名链接查看转发任务',
@@ -57,17 +69,17 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
         response: { 200: TaskBody },
       },
     },
-    async (request) => manualTasks.view(request.params.id, request.query.sig),
+    async (request) => manualTasks.view(request.params.id, request.query),
   );
 
   app.get(
     '/api/manual-tasks/:id/image',
     {
-      config: PUBLIC,
+      config: SIGNED_LINK,
       schema: { tags: ['channels'], summary: '转发任务的图片', params: IdParams, querystring: SigQuery },
     },
     async (request, reply) => {
-      const image = await manualTasks.image(request.params.id, request.query.sig);
+      const image = await manualTasks.image(request.params.id, request.query);
       return reply.type(image.mime).header('cache-control', 'private, max-age=86400').send(image.data);
     },
   );
@@ -75,7 +87,7 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
   app.post(
     '/api/manual-tasks/:id/confirm',
     {
-      config: PUBLIC,
+      config: SIGNED_LINK,
       schema: {
         tags: ['channels'],
         summary: '民警确认已转发（签名链接）',
@@ -85,7 +97,7 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
       },
     },
     async (request) => {
-      const { task, firstTime } = await manualTasks.confirm(request.params.id, request.query.sig);
+      const { task, firstTime } = await manualTasks.confirm(request.params.id, request.query);
       if (firstTime) {
         await audit.record({
           actor: null,

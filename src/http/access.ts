@@ -31,6 +31,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
     bearerToken: string | null;
+    /** Checks the caller's session, role and scope again now (for long-lived answers such as streams). */
+    recheckAccess: (() => Promise<boolean>) | null;
   }
   interface FastifyInstance {
     accessTable: AccessEntry[];
@@ -43,10 +45,53 @@ export function allow(roles: readonly Role[], resource?: string): { access: Rout
   return { access: { roles, resource } };
 }
 
+/**
+ * Whether the caller of a long-lived answer may still have it: the session not logged out or
+ * expired, the account active, the role and scope unchanged. False for public routes.
+ */
+export async function stillAllowed(request: FastifyRequest): Promise<boolean> {
+  return (await request.recheckAccess?.()) ?? false;
+}
+
 /** The signed-in caller of a route that declared roles. */
 export function principal(request: FastifyRequest): Principal {
   if (!request.principal) throw new Unauthorized();
   return request.principal;
+}
+
+/** A schema node that is an ObjectId string (lib/schemas.ts ObjectIdString, either spelling of its pattern). */
+const isObjectIdSchema = (node: SchemaNode) =>
+  node.pattern === '^[0-9a-fA-F]{24}$' || node.pattern === '^[0-9a-f]{24}$';
+
+interface SchemaNode {
+  pattern?: string;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  anyOf?: SchemaNode[];
+  oneOf?: SchemaNode[];
+  allOf?: SchemaNode[];
+}
+
+/**
+ * The value with every ObjectId the schema names in lower case. Ids are compared and used as
+ * keys as strings (session revocation, review claims, confirmations), so one spelling must
+ * reach the services: `ABC…` and `abc…` name the same document to MongoDB but not to a key.
+ */
+export function canonicalIds(schemaObject: object | undefined, value: unknown): unknown {
+  const schema = schemaObject as SchemaNode | undefined;
+  if (!schema || value === null || value === undefined) return value;
+  let result: unknown = typeof value === 'string' && isObjectIdSchema(schema) ? value.toLowerCase() : value;
+  for (const option of [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])]) {
+    result = canonicalIds(option, result);
+  }
+  if (Array.isArray(result) && schema.items) return result.map((item) => canonicalIds(schema.items, item));
+  if (typeof result === 'object' && schema.properties) {
+    const object = result as Record<string, unknown>;
+    for (const [name, property] of Object.entries(schema.properties)) {
+      if (name in object) object[name] = canonicalIds(property, object[name]);
+    }
+  }
+  return result;
 }
 
 function bearerToken(header: string | undefined): string | null {
@@ -58,6 +103,7 @@ export const accessControl = fp<{ sessions: SessionService }>(async (app: Fastif
   app.decorate('accessTable', [] as AccessEntry[]);
   app.decorateRequest('principal', null);
   app.decorateRequest('bearerToken', null);
+  app.decorateRequest('recheckAccess', null);
 
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
@@ -71,6 +117,17 @@ export const accessControl = fp<{ sessions: SessionService }>(async (app: Fastif
     }
   });
 
+  // Once, at the edge, before validation: every handler and service sees ids in lower-case hex.
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema as
+      | { params?: SchemaNode; querystring?: SchemaNode; body?: SchemaNode }
+      | undefined;
+    if (!schema) return;
+    if (schema.params) request.params = canonicalIds(schema.params, request.params);
+    if (schema.querystring) request.query = canonicalIds(schema.querystring, request.query) as object;
+    if (schema.body) request.body = canonicalIds(schema.body, request.body);
+  });
+
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config?.access;
     if (!access || access.public) return;
@@ -82,5 +139,9 @@ export const accessControl = fp<{ sessions: SessionService }>(async (app: Fastif
     }
     request.principal = caller;
     request.bearerToken = token;
+    request.recheckAccess = async () => {
+      const again = await sessions.authenticate(token).catch(() => null);
+      return again !== null && access.roles.includes(again.role) && again.scope.regionCode === caller.scope.regionCode;
+    };
   });
 });

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ANY_ROLE, AUTHORS, REVIEWERS } from '../auth/roles.js';
+import { AUTHORS, REVIEWERS, STAFF } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
 import { IdParams } from '../lib/schemas.js';
 import {
@@ -28,7 +28,7 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = asyn
   app.get(
     '/api/notices',
     {
-      config: allow(ANY_ROLE),
+      config: allow(STAFF),
       schema: {
         tags,
         summary: '通知列表（管辖范围内，新的在前）',
@@ -57,7 +57,7 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = asyn
   app.get(
     '/api/notices/:id',
     {
-      config: allow(ANY_ROLE, 'notice'),
+      config: allow(STAFF, 'notice'),
       schema: { tags, summary: '通知详情（当前工作版本）', params: IdParams, response: { 200: NoticeBody } },
     },
     async (request) => withoutPath(await notices.get(principal(request).scope, request.params.id)),
@@ -130,7 +130,7 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = asyn
   app.get(
     '/api/notices/:id/versions/:version',
     {
-      config: allow(ANY_ROLE, 'notice'),
+      config: allow(STAFF, 'notice'),
       schema: { tags, summary: '已审核的历史版本', params: VersionParams, response: { 200: NoticeVersionBody } },
     },
     async (request) => {

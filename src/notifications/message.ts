@@ -8,7 +8,8 @@ const MAX_CONTENT_BYTES = 1_900;
 
 export interface TaskLine {
   groupName: string;
-  link: string;
+  /** The task's signed link (always given to the notifier; null would only name the group). */
+  link: string | null;
 }
 
 export interface OfficerMessageInput {
@@ -41,7 +42,9 @@ export function officerMessage(input: OfficerMessageInput): ChannelMessage {
   const footer = FOOTERS[input.kind];
   // The superior needs the groups, not the officer's signed links.
   const lines = input.tasks.map((task, index) =>
-    input.kind === 'escalation' ? `${index + 1}. ${task.groupName}` : `${index + 1}. ${task.groupName}\n${task.link}`,
+    input.kind === 'escalation' || !task.link
+      ? `${index + 1}. ${task.groupName}`
+      : `${index + 1}. ${task.groupName}\n${task.link}`,
   );
   const rest = (shown: number) =>
     shown < lines.length ? [`……另有 ${lines.length - shown} 个群，见 ${input.tasksPageUrl}`] : [];

@@ -2,7 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { ANY_ROLE } from '../auth/roles.js';
-import { allow, principal } from '../http/access.js';
+import { allow, principal, stillAllowed } from '../http/access.js';
+import { TooManyRequests } from '../lib/errors.js';
 import { IdParams } from '../lib/schemas.js';
 import type { ExportFile, ExportService } from './exports.js';
 import type { ProgressService } from './progress.js';
@@ -25,7 +26,13 @@ export interface TrackingRoutesOptions {
   /** How often the progress stream sends an update, and for how long at most. */
   streamIntervalMs?: number;
   streamMaxMs?: number;
+  /** Progress streams one user may hold open at once (per API process). */
+  streamsPerUser?: number;
+  /** How the stream waits between updates (tests pass a gate they open, instead of sleeping). */
+  streamWait?: (ms: number) => Promise<void>;
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function sendFile(reply: FastifyReply, file: ExportFile) {
   file.done.catch((error: unknown) => {
@@ -44,6 +51,9 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
   const tags = ['tracking'];
   const intervalMs = options.streamIntervalMs ?? 1000;
   const maxMs = options.streamMaxMs ?? 30 * 60_000;
+  const perUser = options.streamsPerUser ?? 3;
+  const wait = options.streamWait ?? sleep;
+  const openStreams = new Map<string, number>();
 
   app.get(
     '/api/reach',
@@ -129,10 +139,16 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
       schema: { tags, summary: '活动实时进度（Server-Sent Events，约每秒一次，完成后结束）', params: IdParams },
     },
     async (request, reply) => {
-      const scope = principal(request).scope;
+      const me = principal(request);
+      const scope = me.scope;
       const id = request.params.id;
       // The first read happens before the stream opens, so an unknown campaign is a plain 404.
       let current = await progress.progress(scope, id);
+      const holding = openStreams.get(me.id) ?? 0;
+      if (holding >= perUser) {
+        throw new TooManyRequests(`同时打开的实时进度过多（最多 ${perUser} 个），请关闭其他页面后再试`, 10);
+      }
+      openStreams.set(me.id, holding + 1);
       reply.hijack();
       reply.raw.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
@@ -148,8 +164,15 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
       for (;;) {
         reply.raw.write(`event: progress\ndata: ${JSON.stringify(current)}\n\n`);
         if (current.finished || closed || Date.now() - started > maxMs) break;
-        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        await wait(intervalMs);
         if (closed) break;
+        // A logout, deactivation or change of role or scope ends the stream at the next update.
+        if (!(await stillAllowed(request))) {
+          reply.raw.write(
+            `event: error\ndata: ${JSON.stringify({ message: '登录已失效，实时进度已停止，请重新登录' })}\n\n`,
+          );
+          break;
+        }
         try {
           current = await progress.progress(scope, id);
         } catch (error) {
@@ -158,6 +181,10 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
           break;
         }
       }
+      // Nothing in the loop throws (reads are caught), so the count always comes back down.
+      const left = (openStreams.get(me.id) ?? 1) - 1;
+      if (left > 0) openStreams.set(me.id, left);
+      else openStreams.delete(me.id);
       if (!closed) reply.raw.write('event: end\ndata: {}\n\n');
       reply.raw.end();
     },

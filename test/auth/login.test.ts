@@ -5,7 +5,7 @@ import { TREE, createRegionTree } from '../helpers/regions.js';
 
 const clock = fixedClock('2026-11-29T08:00:00Z');
 
-describe('login, tokens and lockout', () => {
+describe('login, tokens and failed-login delays', () => {
   let t: TestApp;
 
   beforeAll(async () => {
@@ -54,7 +54,7 @@ describe('login, tokens and lockout', () => {
     expect((await t.request('GET', '/api/auth/me', token)).statusCode).toBe(401);
   });
 
-  it('locks an account after repeated failures, then lets it in after the lockout', async () => {
+  it('delays an address after repeated failures, then lets it in after the delay', async () => {
     const { username } = await t.userToken('editor', TREE.countyA.code);
     const password = `pw-${username}-secret`;
     for (let i = 0; i < 3; i++) {
@@ -62,13 +62,12 @@ describe('login, tokens and lockout', () => {
         (await t.request('POST', '/api/auth/login', null, { username, password: 'wrong-password' })).statusCode,
       ).toBe(401);
     }
-    const locked = await t.request('POST', '/api/auth/login', null, { username, password });
-    expect(locked.statusCode).toBe(429);
-    expect(locked.json().message).toContain('锁定');
-    expect(locked.headers['retry-after']).toBe('600');
-    clock.advance(10 * 60_000 + 1000);
+    const delayed = await t.request('POST', '/api/auth/login', null, { username, password });
+    expect(delayed.statusCode).toBe(429);
+    expect(delayed.json().message).toContain('秒后再试');
+    expect(delayed.headers['retry-after']).toBe('5');
+    clock.advance(5000);
     expect((await t.request('POST', '/api/auth/login', null, { username, password })).statusCode).toBe(200);
-    t.adminToken = await t.login('admin', ADMIN_PASSWORD);
   });
 
   it('when an admin deactivates a user, then their open token is refused and they cannot log in', async () => {
@@ -80,7 +79,7 @@ describe('login, tokens and lockout', () => {
       username: user.username,
       password: `pw-${user.username}-secret`,
     });
-    expect(login.statusCode).toBe(403);
+    expect(login.statusCode).toBe(401); // the same answer as a wrong password: nothing confirmed
   });
 
   it('when a user changes their password, then the old one and old tokens stop working', async () => {

@@ -24,7 +24,9 @@ describe('manual channel: officer tasks confirmed through a signed link', () => 
     expect(again).toEqual(first);
     const taskId = (first as { taskId: string }).taskId;
     const link = t.ctx.manualTasks.linkFor(taskId);
-    expect(link).toMatch(new RegExp(`^https://jx\\.example\\.gov\\.cn/api/manual-tasks/${taskId}\\?sig=[\\w-]+$`));
+    expect(link).toMatch(
+      new RegExp(`^https://jx\\.example\\.gov\\.cn/api/manual-tasks/${taskId}\\?exp=\\d+&sig=[\\w-]+$`),
+    );
     const view = await t.request('GET', link.replace('https://jx.example.gov.cn', ''));
     expect(view.json()).toMatchObject({
       text: '请转发：防诈骗提醒',
@@ -65,21 +67,22 @@ describe('manual channel: officer tasks confirmed through a signed link', () => 
     });
     const forged = await t.request(
       'POST',
-      `/api/manual-tasks/${taskId}/confirm?sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`,
+      `/api/manual-tasks/${taskId}/confirm?exp=99999999999&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`,
     );
     expect(forged.statusCode).toBe(403);
     expect((await t.request('POST', `/api/manual-tasks/${taskId}/confirm`)).statusCode).toBe(400);
-    const sig = t.ctx.manualTasks.signature(taskId);
-    const first = await t.request('POST', `/api/manual-tasks/${taskId}/confirm?sig=${sig}`);
+    const signed = t.ctx.manualTasks.signedQuery(taskId);
+    const sig = signed.split('sig=')[1]!;
+    const first = await t.request('POST', `/api/manual-tasks/${taskId}/confirm?${signed}`);
     expect(first.json()).toMatchObject({ firstTime: true, confirmedAt: expect.any(String) });
-    const second = await t.request('POST', `/api/manual-tasks/${taskId}/confirm?sig=${sig}`);
+    const second = await t.request('POST', `/api/manual-tasks/${taskId}/confirm?${signed}`);
     expect(second.json()).toMatchObject({ firstTime: false, confirmedAt: first.json().confirmedAt });
     expect(confirmed).toEqual(['confirm-1']);
     const sentAgain = await manual().send(target({ kind: 'manual' }), textCard('text'), { reference: 'confirm-2' });
     const otherId = (sentAgain as { taskId: string }).taskId;
-    const otherSig = t.ctx.manualTasks.signature(otherId);
+    const otherSigned = t.ctx.manualTasks.signedQuery(otherId);
     const racing = await Promise.all(
-      Array.from({ length: 6 }, () => t.request('POST', `/api/manual-tasks/${otherId}/confirm?sig=${otherSig}`)),
+      Array.from({ length: 6 }, () => t.request('POST', `/api/manual-tasks/${otherId}/confirm?${otherSigned}`)),
     );
     expect(racing.filter((r) => r.json().firstTime === true)).toHaveLength(1);
     expect(confirmed).toEqual(['confirm-1', 'confirm-2']);

@@ -1,7 +1,9 @@
 // Manual channel: for personal WeChat groups with no API, the responsible officer gets a
 // task with the ready-to-forward text and picture and confirms "posted" through a signed
-// link (HMAC of the task id with a key derived from the credentials key), so no login is
-// needed on the officer's phone and nobody can confirm a task they were not sent.
+// link (HMAC of the task id and the link's expiry, with a key derived from the credentials
+// key), so no login is needed on the officer's phone and nobody can confirm a task they were
+// not sent. Links are handed out to officers and admins only, and stop working after
+// LINK_TTL_MS: a link that leaked (a forwarded screenshot, a shared phone) does not last.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
@@ -10,6 +12,12 @@ import { Forbidden, NotFound, isDuplicateKey } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
 import { ManualConfirmationModel, type ManualTaskDoc, ManualImageModel, ManualTaskModel } from './model.js';
+
+/** What a signed link carries besides the task id. */
+export interface SignedLink {
+  exp: number;
+  sig: string;
+}
 
 export interface ManualTask {
   id: string;
@@ -23,9 +31,12 @@ export interface ManualTask {
   hasImage: boolean;
   createdAt: Date;
   confirmedAt: Date | null;
-  /** The signed link the officer opens to see and confirm the task. */
-  link: string;
+  /** The signed link the officer opens to see and confirm the task (null: not for this caller). */
+  link: string | null;
 }
+
+/** How long a signed task link works from the moment it is handed out. */
+export const LINK_TTL_MS = 7 * 24 * 3600_000;
 
 export class ManualTaskService {
   readonly #linkKey: Buffer;
@@ -44,15 +55,22 @@ export class ManualTaskService {
     this.#onConfirm = listener;
   }
 
-  signature(taskId: string): string {
-    return createHmac('sha256', this.#linkKey).update(taskId).digest('base64url');
+  /** The expiry (unix seconds) is inside the signature: changing it breaks the link. */
+  signature(taskId: string, expires: number): string {
+    return createHmac('sha256', this.#linkKey).update(`${taskId}.${expires}`).digest('base64url');
+  }
+
+  /** `exp=…&sig=…` for a link handed out now. */
+  signedQuery(taskId: string): string {
+    const expires = Math.floor((this.clock.now().getTime() + LINK_TTL_MS) / 1000);
+    return `exp=${expires}&sig=${this.signature(taskId, expires)}`;
   }
 
   linkFor(taskId: string): string {
-    return `${this.publicBaseUrl}/api/manual-tasks/${taskId}?sig=${this.signature(taskId)}`;
+    return `${this.publicBaseUrl}/api/manual-tasks/${taskId}?${this.signedQuery(taskId)}`;
   }
 
-  private toTask(doc: ManualTaskDoc): ManualTask {
+  private toTask(doc: ManualTaskDoc, withLink = true): ManualTask {
     const id = String(doc._id);
     return {
       id,
@@ -66,7 +84,7 @@ export class ManualTaskService {
       hasImage: Boolean(doc.imageSha256),
       createdAt: doc.createdAt,
       confirmedAt: doc.confirmedAt ?? null,
-      link: this.linkFor(id),
+      link: withLink ? this.linkFor(id) : null,
     };
   }
 
@@ -109,31 +127,34 @@ export class ManualTaskService {
     }
   }
 
-  private async verified(taskId: string, sig: string): Promise<ManualTaskDoc> {
-    const expected = Buffer.from(this.signature(taskId));
-    const given = Buffer.from(sig);
+  private async verified(taskId: string, link: SignedLink): Promise<ManualTaskDoc> {
+    const expected = Buffer.from(this.signature(taskId, link.exp));
+    const given = Buffer.from(link.sig);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
       throw new Forbidden('链接签名无效，请使用任务通知中的完整链接');
+    }
+    if (link.exp * 1000 <= this.clock.now().getTime()) {
+      throw new Forbidden('链接已过期，请在转发任务列表中重新打开该任务');
     }
     const doc = mongoose.isValidObjectId(taskId) ? await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>() : null;
     if (!doc) throw new NotFound(`转发任务 ${taskId}`);
     return doc;
   }
 
-  async view(taskId: string, sig: string): Promise<ManualTask> {
-    return this.toTask(await this.verified(taskId, sig));
+  async view(taskId: string, link: SignedLink): Promise<ManualTask> {
+    return this.toTask(await this.verified(taskId, link));
   }
 
-  async image(taskId: string, sig: string): Promise<{ mime: string; data: Buffer }> {
-    const doc = await this.verified(taskId, sig);
+  async image(taskId: string, link: SignedLink): Promise<{ mime: string; data: Buffer }> {
+    const doc = await this.verified(taskId, link);
     const image = doc.imageSha256 ? await ManualImageModel.findById(doc.imageSha256).lean() : null;
     if (!image) throw new NotFound('该任务的图片');
     return { mime: image.mime, data: Buffer.from(image.data.buffer ?? image.data) };
   }
 
   /** Confirms once: the first confirmation claims the task (unique insert); later ones change nothing. */
-  async confirm(taskId: string, sig: string): Promise<{ task: ManualTask; firstTime: boolean }> {
-    await this.verified(taskId, sig);
+  async confirm(requestedId: string, link: SignedLink): Promise<{ task: ManualTask; firstTime: boolean }> {
+    const taskId = String((await this.verified(requestedId, link))._id); // the claim's key: the stored spelling
     let claimedAt = this.clock.now();
     let firstTime = true;
     try {
@@ -166,14 +187,14 @@ export class ManualTaskService {
     return docs.map((doc) => this.toTask(doc));
   }
 
-  /** Tasks inside a scope (officers see theirs), open ones first. */
-  async list(scope: Scope, options: { open?: boolean; limit: number }): Promise<ManualTask[]> {
+  /** Tasks inside a scope (officers see theirs), open ones first; signed links only when `withLinks`. */
+  async list(scope: Scope, options: { open?: boolean; limit: number; withLinks: boolean }): Promise<ManualTask[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
     if (options.open !== undefined) filter.confirmedAt = options.open ? null : { $ne: null };
     const docs = await ManualTaskModel.find(filter)
       .sort({ createdAt: -1 })
       .limit(options.limit)
       .lean<ManualTaskDoc[]>();
-    return docs.map((doc) => this.toTask(doc));
+    return docs.map((doc) => this.toTask(doc, options.withLinks));
   }
 }
