@@ -1,7 +1,7 @@
 // Keeps the layering of STYLE.md honest: rooms import only rooms above them,
 // services never import Fastify, nothing imports the engine, no cycles.
 const ROOMS_IN_ORDER = [
-  'regions', 'audit', 'auth', 'media', 'notices', 'render', 'audience', 'channels', 'campaigns', 'tracking', 'engine',
+  'regions', 'audit', 'auth', 'media', 'notices', 'render', 'audience', 'channels', 'campaigns', 'tracking', 'residents', 'tips', 'cases', 'engine',
 ];
 
 const roomRules = ROOMS_IN_ORDER.map((room, index) => {

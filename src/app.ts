@@ -20,7 +20,8 @@ import { mediaRoutes } from './media/routes.js';
 import { noticeRoutes } from './notices/routes.js';
 import { regionRoutes } from './regions/routes.js';
 import { renderRoutes } from './render/routes.js';
-import { publicTrackingRoutes } from './tracking/public/routes.js';
+import { residentsRoutes } from './residents/routes.js';
+import { tipRoutes } from './tips/routes.js';
 import { trackingRoutes } from './tracking/routes.js';
 
 export interface AppOptions {
@@ -80,7 +81,12 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(authRoutes, { sessions: ctx.sessions, users: ctx.users, loginRatePerMinute: 20 });
   await app.register(regionRoutes, { regions: ctx.regions, audit: ctx.audit });
   await app.register(auditRoutes, { audit: ctx.audit });
-  await app.register(mediaRoutes, { media: ctx.media, audit: ctx.audit, publicBaseUrl: ctx.config.publicBaseUrl });
+  await app.register(mediaRoutes, {
+    media: ctx.media,
+    audit: ctx.audit,
+    publicBaseUrl: ctx.config.publicBaseUrl,
+    withheld: (sha256) => ctx.notices.pictureWithdrawn(sha256),
+  });
   await app.register(noticeRoutes, { notices: ctx.notices });
   await app.register(renderRoutes, {
     notices: ctx.notices,
@@ -102,10 +108,11 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
 
   await app.register(trackingRoutes, ctx.tracking);
-  await app.register(publicTrackingRoutes, {
+  await app.register(tipRoutes, { tips: ctx.tips, users: ctx.users, secrets: ctx.secrets });
+  await app.register(residentsRoutes, {
     clicks: ctx.tracking.clicks,
-    notices: ctx.notices,
-    regions: ctx.regions,
+    publication: ctx.publication,
+    tips: ctx.tips,
     secret: () => ctx.tracking.secret.get(),
     publicBaseUrl: ctx.config.publicBaseUrl,
   });

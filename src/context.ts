@@ -22,6 +22,10 @@ import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
 import { type Tracking, createTracking } from './tracking/index.js';
+import { PublicationService } from './residents/publication.js';
+import { TipLimiter } from './tips/limits.js';
+import { caseOfficerNotifier, openNotifyRobot } from './tips/notify.js';
+import { TipService } from './tips/service.js';
 
 export interface Context {
   config: Config;
@@ -41,6 +45,11 @@ export interface Context {
   /** The engine's view of the rooms above it (audience, notices, render, channels). */
   dispatch: Dispatch;
   tracking: Tracking;
+  /** What residents may see of a notice (sent? withdrawn? tip form open?). */
+  publication: PublicationService;
+  tips: TipService;
+  /** Sealing key of channel credentials (also of users' notification robots). */
+  secrets: SecretBox;
 }
 
 export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
@@ -60,7 +69,12 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     if (!db.connection.db) throw new Error('database not connected');
     return db.connection.db;
   });
-  const notices = new NoticeService(regions, media, audit, clock);
+  const notices = new NoticeService(regions, media, audit, clock, (id) =>
+    users.get(regions.rootScope(), id).then(
+      (user) => user.active,
+      () => false,
+    ),
+  );
   // Channel credentials are sealed with this key; manual-task links are signed with a key derived from it.
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);
@@ -121,6 +135,38 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       tracking.link({ campaignId, groupId, noticeId, villageCode }),
     batchesWritten: (batchIds) => tracking.rollups.batchesWritten(batchIds),
   });
+  const publication = new PublicationService(notices, regions.rootScope(), clock, config.timeZone);
+  const tips = new TipService(
+    {
+      publicState: (noticeId) => publication.state(noticeId),
+      caseOf: async (noticeId) => {
+        const notice = await notices.get(regions.rootScope(), noticeId);
+        const approved = await notices.getVersion(regions.rootScope(), noticeId, notice.approvedVersion ?? notice.version);
+        return {
+          regionPath: notice.regionPath,
+          contactUserId: approved.content.wanted?.contactUserId ?? null,
+          title: approved.content.title,
+        };
+      },
+      tellCaseOfficer: caseOfficerNotifier({
+        credentialsOf: async (userId) => {
+          const robot = await users.notifyRobotOf(userId);
+          return robot ? openNotifyRobot(secrets, robot.sealed) : null;
+        },
+        channels,
+        publicBaseUrl: config.publicBaseUrl,
+      }),
+    },
+    // Residents' tip photos: a bucket of their own, which /media never serves.
+    new MediaStore(() => {
+      if (!db.connection.db) throw new Error('database not connected');
+      return db.connection.db;
+    }, 'tipphotos'),
+    new TipLimiter(),
+    audit,
+    clock,
+    config.timeZone,
+  );
   return {
     config,
     db,
@@ -138,6 +184,9 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     campaigns,
     dispatch,
     tracking,
+    publication,
+    tips,
+    secrets,
   };
 }
 

@@ -14,6 +14,11 @@ const userSchema = new mongoose.Schema(
     active: { type: Boolean, default: true },
     failedLogins: { type: Number, default: 0 },
     lockedUntil: { type: Date, default: null },
+    /** The user's own notification robot (e.g. the station's work group): kind + sealed credentials, write-only. */
+    notifyRobot: {
+      type: new mongoose.Schema({ kind: String, sealed: String }, { _id: false }),
+      default: null,
+    },
   },
   { timestamps: true, versionKey: false },
 );

@@ -163,6 +163,33 @@ export class UserService {
     return toUser(updated);
   }
 
+  /** Sets (or, with null, removes) a user's notification robot; the caller seals the credentials. */
+  async setNotifyRobot(
+    by: Principal,
+    id: string,
+    robot: { kind: string; sealed: string } | null,
+    ip?: string,
+  ): Promise<void> {
+    const current = await this.findInScope(by.scope, id);
+    if (by.role !== 'admin' && String(current._id) !== by.id) throw new Forbidden('只能设置自己的通知机器人');
+    await UserModel.updateOne({ _id: current._id }, { $set: { notifyRobot: robot } });
+    await this.audit.record({
+      actor: by,
+      action: 'user.notify_robot',
+      target: { kind: 'user', id },
+      ip,
+      details: { kind: robot?.kind ?? null },
+    });
+  }
+
+  /** The sealed notification robot of a user, for services that tell people things. */
+  async notifyRobotOf(id: string): Promise<{ kind: string; sealed: string } | null> {
+    if (!mongoose.isValidObjectId(id)) return null;
+    const doc = await UserModel.findById(id, { notifyRobot: 1, active: 1 }).lean<UserDoc>();
+    const robot = doc?.active ? doc.notifyRobot : null;
+    return robot?.kind && robot.sealed ? { kind: robot.kind, sealed: robot.sealed } : null;
+  }
+
   async changeOwnPassword(by: Principal, currentPassword: string, newPassword: string, ip?: string): Promise<void> {
     const doc = await UserModel.findById(by.id).lean<UserDoc>();
     if (!doc || !(await verifyPassword(currentPassword, doc.passwordHash))) {
