@@ -141,7 +141,11 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       publicState: (noticeId) => publication.state(noticeId),
       caseOf: async (noticeId) => {
         const notice = await notices.get(regions.rootScope(), noticeId);
-        const approved = await notices.getVersion(regions.rootScope(), noticeId, notice.approvedVersion ?? notice.version);
+        const approved = await notices.getVersion(
+          regions.rootScope(),
+          noticeId,
+          notice.approvedVersion ?? notice.version,
+        );
         return {
           regionPath: notice.regionPath,
           contactUserId: approved.content.wanted?.contactUserId ?? null,

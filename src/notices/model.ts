@@ -109,12 +109,7 @@ const noticeSchema = new mongoose.Schema(
     },
     /** Personal data (resident IDs, phone numbers) the editor confirmed on purpose, by key. */
     personalDataConfirmed: {
-      type: [
-        new mongoose.Schema(
-          { key: String, kind: String, by: String, at: Date },
-          { _id: false },
-        ),
-      ],
+      type: [new mongoose.Schema({ key: String, kind: String, by: String, at: Date }, { _id: false })],
       default: [],
     },
     /** Bumped by every write; writes match on it, so two editors cannot overwrite each other. */

@@ -172,12 +172,7 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = asyn
       },
     },
     async (request) => ({
-      findings: await notices.confirmPersonalData(
-        principal(request),
-        request.params.id,
-        request.body.keys,
-        request.ip,
-      ),
+      findings: await notices.confirmPersonalData(principal(request), request.params.id, request.body.keys, request.ip),
     }),
   );
 };

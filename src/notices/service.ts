@@ -31,7 +31,6 @@ export interface NoticeContent {
   wanted: WantedFields | null;
 }
 
-
 export interface Notice {
   id: string;
   regionCode: string;
@@ -518,7 +517,8 @@ export class NoticeService {
       },
       { status: 1, retractedAt: 1 },
     ).lean<Pick<NoticeDoc, 'status' | 'retractedAt'>[]>();
-    const withdrawn = (doc: Pick<NoticeDoc, 'status' | 'retractedAt'>) => doc.status === 'archived' || doc.retractedAt != null;
+    const withdrawn = (doc: Pick<NoticeDoc, 'status' | 'retractedAt'>) =>
+      doc.status === 'archived' || doc.retractedAt != null;
     return uses.some(withdrawn) && !uses.some((doc) => !withdrawn(doc));
   }
 

@@ -28,10 +28,7 @@ function checkPoint(lat: number, lng: number): void {
   if (!Number.isFinite(lng) || lng < -180 || lng > 180)
     throw new InvalidInput('经度应在 -180 到 180 之间', 'wanted.incident.lng');
   if (lat < CHINA.minLat || lat > CHINA.maxLat || lng < CHINA.minLng || lng > CHINA.maxLng) {
-    throw new InvalidInput(
-      `案发地点（北纬 ${lat}，东经 ${lng}）不在中国境内，请检查经纬度是否填反`,
-      'wanted.incident',
-    );
+    throw new InvalidInput(`案发地点（北纬 ${lat}，东经 ${lng}）不在中国境内，请检查经纬度是否填反`, 'wanted.incident');
   }
 }
 
@@ -55,7 +52,10 @@ export async function resolveWanted(
   if (given) {
     const villageCode = given.villageCode ?? null;
     if ((given.lat === undefined) !== (given.lng === undefined)) {
-      throw new InvalidInput('经纬度要同时填写（lat 和 lng）', given.lat === undefined ? 'wanted.incident.lat' : 'wanted.incident.lng');
+      throw new InvalidInput(
+        '经纬度要同时填写（lat 和 lng）',
+        given.lat === undefined ? 'wanted.incident.lat' : 'wanted.incident.lng',
+      );
     }
     if (given.lat !== undefined && given.lng !== undefined) {
       checkPoint(given.lat, given.lng);

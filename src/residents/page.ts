@@ -19,7 +19,8 @@ export function layout(title: string, body: string): string {
   );
 }
 
-const EMERGENCY = '<p class="meta">如需报警请拨打 <a href="tel:110">110</a>，反诈咨询请拨打 <a href="tel:96110">96110</a>。</p>';
+const EMERGENCY =
+  '<p class="meta">如需报警请拨打 <a href="tel:110">110</a>，反诈咨询请拨打 <a href="tel:96110">96110</a>。</p>';
 
 export function missingPage(what: string): string {
   return layout('页面不存在', `<h1>页面不存在</h1><p>${escapeHtml(what)}</p>${EMERGENCY}`);

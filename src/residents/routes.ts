@@ -115,7 +115,10 @@ export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> 
     STYLESHEET_PATH,
     { config: PUBLIC, schema: { tags: ['residents'], summary: '通知页面样式表（公开）' } },
     async (_request, reply) =>
-      reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=86400').send(STYLESHEET),
+      reply
+        .header('content-type', 'text/css; charset=utf-8')
+        .header('cache-control', 'public, max-age=86400')
+        .send(STYLESHEET),
   );
 
   app.get(

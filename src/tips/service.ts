@@ -157,12 +157,21 @@ export class TipService {
 
   private async load(by: Principal, id: string): Promise<TipDoc> {
     if (!mongoose.isValidObjectId(id)) throw new NotFound(`线索 ${id}`);
-    const doc = await TipModel.findOne({ _id: new mongoose.Types.ObjectId(id), ...this.visibleFilter(by) }).lean<TipDoc>();
+    const doc = await TipModel.findOne({
+      _id: new mongoose.Types.ObjectId(id),
+      ...this.visibleFilter(by),
+    }).lean<TipDoc>();
     if (!doc) throw new NotFound(`线索 ${id}`);
     return doc;
   }
 
-  private async record(by: Principal, action: string, doc: TipDoc, ip: string | null, details?: Record<string, unknown>) {
+  private async record(
+    by: Principal,
+    action: string,
+    doc: TipDoc,
+    ip: string | null,
+    details?: Record<string, unknown>,
+  ) {
     await this.audit.record({
       actor: by,
       action: `tip.${action}`,
@@ -193,11 +202,12 @@ export class TipService {
   async get(by: Principal, id: string, ip: string | null = null): Promise<Tip> {
     let doc = await this.load(by, id);
     if (doc.status === 'new') {
-      doc = (await TipModel.findOneAndUpdate(
-        { _id: doc._id },
-        { $set: { status: 'read', updatedBy: by.id } },
-        { new: true },
-      ).lean<TipDoc>()) ?? doc;
+      doc =
+        (await TipModel.findOneAndUpdate(
+          { _id: doc._id },
+          { $set: { status: 'read', updatedBy: by.id } },
+          { new: true },
+        ).lean<TipDoc>()) ?? doc;
     }
     await this.record(by, 'view', doc, ip);
     return toTip(doc);

@@ -21,7 +21,10 @@ describe('the tips inbox', () => {
     w = await startWantedWorld();
     base = await w.t.app.listen({ host: '127.0.0.1', port: 0 });
     // The resident opens the page and posts its form, as a phone's browser does.
-    const page = await httpRequest(base, `/n/${w.noticeId}`, { from: SENDER_ADDRESS, headers: { 'user-agent': SENDER_AGENT } });
+    const page = await httpRequest(base, `/n/${w.noticeId}`, {
+      from: SENDER_ADDRESS,
+      headers: { 'user-agent': SENDER_AGENT },
+    });
     expect(page.status).toBe(200);
     const action = /<form method="post" action="([^"]+)"/.exec(page.body)?.[1];
     expect(action).toBe(`/n/${w.noticeId}/tips`);
@@ -49,7 +52,13 @@ describe('the tips inbox', () => {
     expect(inbox.statusCode, inbox.body).toBe(200);
     expect(inbox.json()).toHaveLength(1);
     const [tip] = inbox.json();
-    expect(tip).toMatchObject({ noticeId: w.noticeId, text: TIP_TEXT, phone: '13912345678', hasPhoto: true, status: 'new' });
+    expect(tip).toMatchObject({
+      noticeId: w.noticeId,
+      text: TIP_TEXT,
+      phone: '13912345678',
+      hasPhoto: true,
+      status: 'new',
+    });
     expect(tip.notified).toMatchObject({ status: 'sent', reason: null });
     tipId = tip.id;
     const picture = await w.t.request('GET', `/api/tips/${tipId}/photo`, w.officer.token);
@@ -73,7 +82,9 @@ describe('the tips inbox', () => {
       expect(inbox.statusCode).toBe(200);
       expect(inbox.json()).toEqual([]);
       expect((await w.t.request('GET', `/api/tips/${tipId}`, outsider.token)).statusCode).toBe(404);
-      expect((await w.t.request('PATCH', `/api/tips/${tipId}`, outsider.token, { status: 'closed' })).statusCode).toBe(404);
+      expect((await w.t.request('PATCH', `/api/tips/${tipId}`, outsider.token, { status: 'closed' })).statusCode).toBe(
+        404,
+      );
       expect((await w.t.request('GET', `/api/tips/${tipId}/photo`, outsider.token)).statusCode).toBe(404);
     }
     // The photo is not public either.
@@ -95,15 +106,23 @@ describe('the tips inbox', () => {
   it('when the officer reads and handles a tip, then each view and change is audited', async () => {
     const read = await w.t.request('GET', `/api/tips/${tipId}`, w.officer.token);
     expect(read.json().status).toBe('read');
-    const handled = await w.t.request('PATCH', `/api/tips/${tipId}`, w.officer.token, { status: 'useful', note: '已核实，转侦查' });
+    const handled = await w.t.request('PATCH', `/api/tips/${tipId}`, w.officer.token, {
+      status: 'useful',
+      note: '已核实，转侦查',
+    });
     expect(handled.statusCode, handled.body).toBe(200);
     expect(handled.json()).toMatchObject({ status: 'useful', note: '已核实，转侦查' });
     const bad = await w.t.request('PATCH', `/api/tips/${tipId}`, w.officer.token, { status: 'lost' });
     expect(bad.statusCode).toBe(400);
     const audit = await w.t.request('GET', '/api/audit?limit=200', w.t.adminToken);
-    const actions = audit.json().map((entry: { action: string; targetId: string | null }) => `${entry.action}:${entry.targetId}`);
+    const actions = audit
+      .json()
+      .map((entry: { action: string; targetId: string | null }) => `${entry.action}:${entry.targetId}`);
     for (const action of ['tip.receive', 'tip.list', 'tip.view', 'tip.update', 'tip.photo_view']) {
-      expect(actions.some((a: string) => a.startsWith(`${action}:`)), action).toBe(true);
+      expect(
+        actions.some((a: string) => a.startsWith(`${action}:`)),
+        action,
+      ).toBe(true);
     }
     expect(actions).toContain(`tip.update:${tipId}`);
   });
@@ -119,7 +138,21 @@ describe('the tips inbox', () => {
     }
     const tip = await db.collection('tips').findOne({});
     expect(Object.keys(tip!).sort()).toEqual(
-      ['_id', 'contactUserId', 'noticeId', 'note', 'notified', 'phone', 'photoSha256', 'receivedAt', 'regionPath', 'status', 'text', 'updatedAt', 'updatedBy'].sort(),
+      [
+        '_id',
+        'contactUserId',
+        'noticeId',
+        'note',
+        'notified',
+        'phone',
+        'photoSha256',
+        'receivedAt',
+        'regionPath',
+        'status',
+        'text',
+        'updatedAt',
+        'updatedBy',
+      ].sort(),
     );
     expect(w.t.logs()).not.toContain('TipSenderPhone-7f3a9');
   });
