@@ -6,6 +6,7 @@ import { audienceRoutes } from './audience/routes.js';
 import { sheetRoutes } from './audience/sheets/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { campaignRoutes } from './campaigns/routes.js';
+import { caseRoutes } from './cases/routes.js';
 import { engineRoutes } from './engine/routes.js';
 import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
@@ -108,6 +109,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
 
   await app.register(trackingRoutes, ctx.tracking);
+  await app.register(caseRoutes, { cases: ctx.cases });
   await app.register(tipRoutes, { tips: ctx.tips, users: ctx.users, secrets: ctx.secrets });
   await app.register(residentsRoutes, {
     clicks: ctx.tracking.clicks,

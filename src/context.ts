@@ -22,6 +22,7 @@ import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
 import { type Tracking, createTracking } from './tracking/index.js';
+import { CaseService } from './cases/service.js';
 import { PublicationService } from './residents/publication.js';
 import { TipLimiter } from './tips/limits.js';
 import { caseOfficerNotifier, openNotifyRobot } from './tips/notify.js';
@@ -48,6 +49,8 @@ export interface Context {
   /** What residents may see of a notice (sent? withdrawn? tip form open?). */
   publication: PublicationService;
   tips: TipService;
+  /** Wanted cases: deadline sweep, solved action, follow-ups. */
+  cases: CaseService;
   /** Sealing key of channel credentials (also of users' notification robots). */
   secrets: SecretBox;
 }
@@ -171,6 +174,14 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     clock,
     config.timeZone,
   );
+  const cases = new CaseService(notices, campaigns, tips, audit, clock, config.timeZone, {
+    id: 'system',
+    username: 'system',
+    displayName: '系统',
+    role: 'admin',
+    scope: regions.rootScope(),
+    regionPath: [ROOT_REGION_CODE],
+  });
   return {
     config,
     db,
@@ -190,6 +201,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     tracking,
     publication,
     tips,
+    cases,
     secrets,
   };
 }

@@ -6,6 +6,7 @@ import { createContext, engineDeps, prepareDatabase } from './context.js';
 import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
 import { RollupRefresher } from './tracking/refresher.js';
+import { DeadlineWatch } from './cases/deadlines.js';
 
 function announceGeneratedPassword(username: string, password: string): void {
   // Printed once, straight to the terminal (not through the logger), on the very first start.
@@ -55,6 +56,10 @@ async function main(): Promise<void> {
     const rollups = new RollupRefresher(ctx.tracking.rollups, log('rollups'));
     rollups.start();
     stoppers.push(() => rollups.stop());
+    // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
+    const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'));
+    deadlines.start();
+    stoppers.push(() => deadlines.stop());
   }
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));

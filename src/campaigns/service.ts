@@ -227,6 +227,8 @@ export class CampaignService {
   async list(scope: Scope, status?: CampaignStatus, limit = 100): Promise<Campaign[]> {
     const filter = { ...scope.filter(), ...(status ? { status } : {}) };
     const docs = await CampaignModel.find(filter).sort({ createdAt: -1 }).limit(limit).lean<CampaignDoc[]>();
+    // The review queue shows follow-ups (retracted, solved, expired) first, then urgent ones.
+    if (status === 'in_review') docs.sort((a, b) => reviewRank(a) - reviewRank(b));
     return docs.map(toCampaign);
   }
 
@@ -449,6 +451,10 @@ export class CampaignService {
     await this.audit.record({ actor: by, action, target: { kind: 'campaign', id }, ip });
     return toCampaign(updated);
   }
+}
+
+function reviewRank(doc: CampaignDoc): number {
+  return doc.followUpOfNotice ? 0 : doc.priority === 'urgent' ? 1 : 2;
 }
 
 export function statusLabel(status: CampaignStatus): string {

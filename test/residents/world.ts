@@ -10,10 +10,12 @@ import {
   startDeliveryWorld,
   wecomGroups,
 } from '../helpers/delivery.js';
+import { photo } from '../helpers/images.js';
 import { WANTED } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
+import { upload } from '../helpers/upload.js';
 
-export const START = '2025-06-02T02:00:00.000Z';
+export const START = '2025-07-20T02:00:00.000Z';
 
 export interface WantedWorld extends DeliveryWorld {
   clock: ReturnType<typeof fixedClock>;
@@ -22,12 +24,17 @@ export interface WantedWorld extends DeliveryWorld {
   noticeId: string;
   /** The campaign that sent the notice. */
   campaignId: string;
+  /** The suspect's photo on the notice. */
+  photoSha256: string;
   groups: { id: string; key: string }[];
 }
 
 export async function startWantedWorld(overrides: Record<string, unknown> = {}): Promise<WantedWorld> {
   const clock = fixedClock(START);
-  const w = await startDeliveryWorld({ clock, env: { PUBLIC_BASE_URL: 'https://jx.example.cn' } });
+  const w = await startDeliveryWorld({
+    clock,
+    env: { PUBLIC_BASE_URL: 'https://jx.example.cn', TOKEN_TTL_HOURS: '720' },
+  });
   const officer = await w.t.userToken('officer', TREE.townshipA.code);
   const officerRobotKey = `station-robot-${Math.random().toString(36).slice(2, 10)}`;
   w.doubles.addRobot({ platform: 'wecom', key: officerRobotKey });
@@ -36,7 +43,11 @@ export async function startWantedWorld(overrides: Record<string, unknown> = {}):
     key: officerRobotKey,
   });
   if (robot.statusCode !== 200) throw new Error(`notify robot: ${robot.body}`);
+  const uploaded = await upload(w.t, '/api/media', w.editor, 'suspect.jpg', await photo(320, 400), 'image/jpeg');
+  if (uploaded.statusCode !== 201) throw new Error(`photo: ${uploaded.body}`);
+  const photoSha256 = uploaded.json().sha256 as string;
   const noticeId = await approvedNotice(w, {
+    media: [{ sha256: photoSha256, caption: '嫌疑人照片' }],
     category: 'wanted_clue',
     title: '关于征集五山街道商铺盗窃案线索的通告',
     regionCode: TREE.countyA.code,
@@ -51,5 +62,5 @@ export async function startWantedWorld(overrides: Record<string, unknown> = {}):
     schedule: { kind: 'now' },
   });
   await runUntilIdle(w);
-  return { ...w, clock, officer, officerRobotKey, noticeId, campaignId, groups };
+  return { ...w, clock, officer, officerRobotKey, noticeId, campaignId, photoSha256, groups };
 }
