@@ -78,8 +78,8 @@ async function readTipForm(request: FastifyRequest): Promise<TipInput & { text: 
     if (code === 'FST_REQ_FILE_TOO_LARGE') {
       throw new InvalidInput(`照片过大，最大 ${TIP_PHOTO_MAX_BYTES / 1024 / 1024} MB`, 'photo');
     }
-    if (code.startsWith('FST_')) throw new InvalidInput('提交的表单不完整或格式不正确，请重新填写后提交', 'form');
-    throw error;
+    // Anything else reading the body can throw is the body's fault (cut short, no boundary, …).
+    throw new InvalidInput('提交的表单不完整或格式不正确，请重新填写后提交', 'form');
   }
   return form;
 }
