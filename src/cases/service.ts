@@ -9,13 +9,13 @@ import type { Principal } from '../auth/principal.js';
 import { localDay } from '../campaigns/schedule.js';
 import type { CampaignService } from '../campaigns/service.js';
 import type { Clock } from '../lib/clock.js';
-import { Conflict, InvalidInput, isDuplicateKey } from '../lib/errors.js';
+import { ClaimModel, claimOnce } from '../db/claims.js';
+import { Conflict, InvalidInput } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
 import type { TipService } from '../tips/service.js';
 import { followUpContent } from './follow-up-text.js';
-import { CaseOutcomeClaimModel } from './model.js';
 
 export interface CaseSummary {
   noticeId: string;
@@ -89,13 +89,12 @@ export class CaseService {
     ip: string | null,
   ): Promise<CaseOutcome> {
     const noticeId = original.noticeId;
-    const claimId = `${noticeId}:${kind === 'expired' ? 'expired' : 'solved'}`;
+    // One outcome of each kind per case, on FerretDB too (a unique insert, db/claims.ts): two
+    // schedulers at the deadline, or two clicks on 已抓获, draft one follow-up.
+    const claimId = `case-outcome:${noticeId}:${kind === 'expired' ? 'expired' : 'solved'}`;
     const at = this.clock.now();
-    try {
-      await CaseOutcomeClaimModel.create({ _id: claimId, noticeId, kind, by: by.id, at });
-    } catch (error) {
-      if (isDuplicateKey(error)) throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
-      throw error;
+    if (!(await claimOnce(claimId, by.id, at))) {
+      throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
     }
     try {
       const draft = await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip);
@@ -133,7 +132,7 @@ export class CaseService {
       return outcome;
     } catch (error) {
       // Nothing recorded: let the next sweep (or click) try again.
-      await CaseOutcomeClaimModel.deleteOne({ _id: claimId });
+      await ClaimModel.deleteOne({ _id: claimId });
       throw error;
     }
   }
