@@ -179,7 +179,12 @@ function objectId(id: string): mongoose.Types.ObjectId {
   return new mongoose.Types.ObjectId(id);
 }
 
+/** How long a "may this picture be served" answer is kept by one process. */
+const PICTURE_ANSWER_MS = 30_000;
+
 export class NoticeService {
+  private readonly pictureAnswers = new Map<string, { withdrawn: boolean; until: number }>();
+
   constructor(
     private readonly regions: RegionService,
     private readonly media: MediaStore,
@@ -414,6 +419,7 @@ export class NoticeService {
       {},
       { $set: { status: 'archived', archivedAt: this.clock.now() } },
     );
+    this.pictureAnswers.clear();
     await this.record(by, 'archive', updated, ip);
     return toNotice(updated);
   }
@@ -486,6 +492,7 @@ export class NoticeService {
 
   /** Marks a notice retracted (its campaign was retracted); set once, by whoever is first. */
   async markRetracted(noticeId: string, at: Date): Promise<void> {
+    this.pictureAnswers.clear();
     await NoticeModel.updateOne({ _id: objectId(noticeId), retractedAt: null }, { $set: { retractedAt: at } });
   }
 
@@ -506,6 +513,18 @@ export class NoticeService {
    * then it is no longer served publicly.
    */
   async pictureWithdrawn(sha256: string): Promise<boolean> {
+    // Chat platforms fetch a campaign's picture once per group: remember the answer briefly
+    // rather than scan the notices for every fetch. Withdrawing here forgets it at once.
+    const now = this.clock.now().getTime();
+    const known = this.pictureAnswers.get(sha256);
+    if (known && known.until > now) return known.withdrawn;
+    const withdrawn = await this.pictureUseWithdrawn(sha256);
+    if (this.pictureAnswers.size > 10_000) this.pictureAnswers.clear();
+    this.pictureAnswers.set(sha256, { withdrawn, until: now + PICTURE_ANSWER_MS });
+    return withdrawn;
+  }
+
+  private async pictureUseWithdrawn(sha256: string): Promise<boolean> {
     const uses = await NoticeModel.find(
       {
         $or: [
