@@ -7,6 +7,7 @@ import type { Clock } from '../lib/clock.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
+import { RECEIVED_STATUSES } from '../tracking/recipients.js';
 
 export type TipForm = 'open' | 'closed_deadline' | null;
 
@@ -19,9 +20,6 @@ export type PublicState =
       wanted: boolean;
     }
   | { kind: 'live'; notice: ApprovedNotice; tipForm: TipForm };
-
-/** Statuses under which a delivery may have reached its group. */
-const REACHED = ['sent', 'confirmed', 'uncertain', 'awaiting'] as const;
 
 // Being sent never reverts, so a positive answer is kept; a negative one only briefly (a
 // notice page is asked for again as soon as its first card lands in a group).
@@ -46,7 +44,9 @@ export class PublicationService {
     const now = this.clock.now().getTime();
     if ((this.notSentUntil.get(key) ?? 0) > now) return false;
     const batches = await DeliveryBatchModel.find(filter, { counts: 1 }).lean();
-    const reached = batches.some((batch) => REACHED.some((status) => (batch.counts?.[status] ?? 0) > 0));
+    const reached = batches.some((batch) =>
+      RECEIVED_STATUSES.some((status) => (batch.counts?.[status as keyof typeof batch.counts] ?? 0) > 0),
+    );
     if (this.sent.size + this.notSentUntil.size > MAX_REMEMBERED) {
       this.sent.clear();
       this.notSentUntil.clear();
