@@ -14,6 +14,7 @@ import { Conflict, InvalidInput } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
+import { noticeWasPlanned } from '../tracking/recipients.js';
 import type { TipService } from '../tips/service.js';
 import { followUpContent } from './follow-up-text.js';
 
@@ -97,27 +98,32 @@ export class CaseService {
       throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
     }
     try {
-      const draft = await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip);
-      await this.notices.submit(by, draft.id, ip);
-      const campaign = await this.campaigns.createFollowUp(by, {
-        noticeId,
-        followUpNoticeId: draft.id,
-        outcome: kind === 'expired' ? 'expired' : 'solved',
-        from: {
-          id: noticeId,
-          title: original.content.title,
-          cardStyle: 'rich',
-          regionCode: original.regionCode,
-          regionPath: original.regionPath,
-        },
-      });
+      // A notice that never went out has nobody to tell: it is only withdrawn.
+      const draft = (await noticeWasPlanned(noticeId))
+        ? await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip)
+        : null;
+      if (draft) await this.notices.submit(by, draft.id, ip);
+      const campaign =
+        draft &&
+        (await this.campaigns.createFollowUp(by, {
+          noticeId,
+          followUpNoticeId: draft.id,
+          outcome: kind === 'expired' ? 'expired' : 'solved',
+          from: {
+            id: noticeId,
+            title: original.content.title,
+            cardStyle: 'rich',
+            regionCode: original.regionCode,
+            regionPath: original.regionPath,
+          },
+        }));
       await this.notices.markRetracted(noticeId, at);
       const outcome: CaseOutcome = {
         kind,
         at,
         by: by.id,
         note,
-        followUpNoticeId: draft.id,
+        followUpNoticeId: draft?.id ?? null,
         followUpCampaignId: campaign?.id ?? null,
       };
       await this.notices.recordCaseOutcome(noticeId, outcome);
@@ -127,7 +133,12 @@ export class CaseService {
         target: { kind: 'notice', id: noticeId },
         ip,
         regionPath: original.regionPath,
-        details: { kind, note, followUpNoticeId: draft.id, followUpCampaignId: campaign?.id ?? null },
+        details: {
+          kind,
+          note,
+          followUpNoticeId: outcome.followUpNoticeId,
+          followUpCampaignId: outcome.followUpCampaignId,
+        },
       });
       return outcome;
     } catch (error) {

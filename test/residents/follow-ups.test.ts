@@ -3,8 +3,8 @@
 // that received the original through any campaign (here two), after a reviewer's approval;
 // the public page then says how it ended and shows nothing of the suspect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approvedCampaign, audienceOf, runUntilIdle, wecomGroups } from '../helpers/delivery.js';
-import { noticeBody } from '../helpers/notices.js';
+import { approvedCampaign, approvedNotice, audienceOf, runUntilIdle, wecomGroups } from '../helpers/delivery.js';
+import { WANTED, noticeBody } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
 import { type WantedWorld, startWantedWorld } from './world.js';
 
@@ -115,6 +115,29 @@ describe('when the deadline passes', () => {
     });
     expect(tip.statusCode).toBe(409);
     expect(tip.body).toContain('不再接收线索');
+  });
+});
+
+describe('when a wanted notice that never went out reaches its deadline', () => {
+  let w: WantedWorld;
+  afterAll(() => w.close());
+
+  it('is withdrawn with nothing drafted: nobody received it', async () => {
+    w = await startWantedWorld();
+    const unsent = await approvedNotice(w, {
+      category: 'wanted_clue',
+      regionCode: TREE.countyA.code,
+      title: '未发出的协查通告',
+      wanted: { ...WANTED, deadline: '2025-07-25' },
+    });
+    const before = (await w.t.request('GET', '/api/notices?limit=200', w.editor)).json().length;
+    w.clock.set('2025-07-25T16:01:00.000Z');
+    expect(await w.t.ctx.cases.sweepDeadlines()).toBe(1);
+    const kase = (await w.t.request('GET', `/api/cases/${unsent}`, w.editor)).json();
+    expect(kase.outcomes).toMatchObject([{ kind: 'expired', followUpNoticeId: null, followUpCampaignId: null }]);
+    expect(kase.withdrawn).toBe(true);
+    expect((await w.t.request('GET', '/api/notices?limit=200', w.editor)).json().length).toBe(before);
+    expect((await w.t.request('GET', '/api/campaigns?status=in_review', w.reviewer)).json()).toEqual([]);
   });
 });
 
