@@ -15,9 +15,10 @@ import { QueueEntryModel } from './model.js';
  * pending deliveries found.
  */
 export async function requeueCampaign(campaignId: string, now: Date): Promise<number> {
-  const batches = await DeliveryBatchModel.find({ campaignId }, { _id: 1, priority: 1, 'counts.pending': 1 }).lean<
-    { _id: string; priority: string; counts?: { pending?: number } }[]
-  >();
+  const batches = await DeliveryBatchModel.find(
+    { campaignId },
+    { _id: 1, priority: 1, 'counts.pending': 1 },
+  ).lean<{ _id: string; priority: string; counts?: { pending?: number } }[]>();
   const live = batches.filter((batch) => (batch.counts?.pending ?? 0) > 0);
   for (let i = 0; i < live.length; i += MAX_UPDATES_PER_COMMAND) {
     await QueueEntryModel.bulkWrite(
