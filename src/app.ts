@@ -6,6 +6,7 @@ import { audienceRoutes } from './audience/routes.js';
 import { sheetRoutes } from './audience/sheets/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { campaignRoutes } from './campaigns/routes.js';
+import { caseRoutes } from './cases/routes.js';
 import { engineRoutes } from './engine/routes.js';
 import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
@@ -21,7 +22,8 @@ import { noticeRoutes } from './notices/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { regionRoutes } from './regions/routes.js';
 import { renderRoutes } from './render/routes.js';
-import { publicTrackingRoutes } from './tracking/public/routes.js';
+import { residentsRoutes } from './residents/routes.js';
+import { tipRoutes } from './tips/routes.js';
 import { trackingRoutes } from './tracking/routes.js';
 
 export interface AppOptions {
@@ -82,7 +84,12 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(authRoutes, { sessions: ctx.sessions, users: ctx.users, loginRatePerMinute: 20 });
   await app.register(regionRoutes, { regions: ctx.regions, audit: ctx.audit });
   await app.register(auditRoutes, { audit: ctx.audit });
-  await app.register(mediaRoutes, { media: ctx.media, audit: ctx.audit, publicBaseUrl: ctx.config.publicBaseUrl });
+  await app.register(mediaRoutes, {
+    media: ctx.media,
+    audit: ctx.audit,
+    publicBaseUrl: ctx.config.publicBaseUrl,
+    withheld: (sha256) => ctx.notices.pictureWithdrawn(sha256),
+  });
   await app.register(noticeRoutes, { notices: ctx.notices });
   await app.register(renderRoutes, {
     notices: ctx.notices,
@@ -111,10 +118,12 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
 
   await app.register(trackingRoutes, ctx.tracking);
-  await app.register(publicTrackingRoutes, {
+  await app.register(caseRoutes, { cases: ctx.cases });
+  await app.register(tipRoutes, { tips: ctx.tips });
+  await app.register(residentsRoutes, {
     clicks: ctx.tracking.clicks,
-    notices: ctx.notices,
-    regions: ctx.regions,
+    publication: ctx.publication,
+    tips: ctx.tips,
     secret: () => ctx.tracking.secret.get(),
     publicBaseUrl: ctx.config.publicBaseUrl,
   });

@@ -26,6 +26,11 @@ import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
 import { type Tracking, createTracking } from './tracking/index.js';
+import { CaseService } from './cases/service.js';
+import { PublicationService } from './residents/publication.js';
+import { TipLimiter } from './tips/limits.js';
+import { caseOfficerNotifier } from './tips/notify.js';
+import { TipService } from './tips/service.js';
 
 export interface Context {
   config: Config;
@@ -49,6 +54,13 @@ export interface Context {
   officerRobots: OfficerRobotService;
   /** Tells officers of their manual tasks and escalates (run by the scheduler role). */
   notifier: OfficerNotifier;
+  /** What residents may see of a notice (sent? withdrawn? tip form open?). */
+  publication: PublicationService;
+  tips: TipService;
+  /** Wanted cases: deadline sweep, solved action, follow-ups. */
+  cases: CaseService;
+  /** Sealing key of channel credentials (also of users' notification robots). */
+  secrets: SecretBox;
 }
 
 export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
@@ -64,7 +76,12 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     if (!db.connection.db) throw new Error('database not connected');
     return db.connection.db;
   });
-  const notices = new NoticeService(regions, media, audit, clock);
+  const notices = new NoticeService(regions, media, audit, clock, (id) =>
+    users.get(regions.rootScope(), id).then(
+      (user) => user.active,
+      () => false,
+    ),
+  );
   // Channel credentials are sealed with this key; manual-task links are signed with a key derived from it.
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);
@@ -147,6 +164,47 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     },
     clock,
   );
+  const publication = new PublicationService(notices, regions.rootScope(), clock, config.timeZone);
+  const tips = new TipService(
+    {
+      publicState: (noticeId) => publication.state(noticeId),
+      caseOf: async (noticeId) => {
+        const notice = await notices.get(regions.rootScope(), noticeId);
+        const approved = await notices.getVersion(
+          regions.rootScope(),
+          noticeId,
+          notice.approvedVersion ?? notice.version,
+        );
+        return {
+          regionPath: notice.regionPath,
+          contactUserId: approved.content.wanted?.contactUserId ?? null,
+          title: approved.content.title,
+        };
+      },
+      tellCaseOfficer: caseOfficerNotifier({
+        credentialsOf: (userId) => officerRobots.credentials(userId),
+        channels,
+        publicBaseUrl: config.publicBaseUrl,
+      }),
+    },
+    // Residents' tip photos: a bucket of their own, which /media never serves.
+    new MediaStore(() => {
+      if (!db.connection.db) throw new Error('database not connected');
+      return db.connection.db;
+    }, 'tipphotos'),
+    new TipLimiter(),
+    audit,
+    clock,
+    config.timeZone,
+  );
+  const cases = new CaseService(notices, campaigns, tips, audit, clock, config.timeZone, {
+    id: 'system',
+    username: 'system',
+    displayName: '系统',
+    role: 'admin',
+    scope: regions.rootScope(),
+    regionPath: [ROOT_REGION_CODE],
+  });
   return {
     config,
     db,
@@ -166,6 +224,10 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     tracking,
     officerRobots,
     notifier,
+    publication,
+    tips,
+    cases,
+    secrets,
   };
 }
 

@@ -6,6 +6,7 @@ import { createContext, engineDeps, prepareDatabase } from './context.js';
 import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
 import { RollupRefresher } from './tracking/refresher.js';
+import { DeadlineWatch } from './cases/deadlines.js';
 
 function announceGeneratedPassword(username: string, password: string): void {
   // Printed once, straight to the terminal (not through the logger), on the very first start.
@@ -58,6 +59,10 @@ async function main(): Promise<void> {
     // Officers' task digests, reminders and escalations; each step is claimed by a unique key.
     const notifying = setInterval(() => void ctx.notifier.tick().catch(log('notifier')), 15_000);
     stoppers.push(async () => clearInterval(notifying));
+    // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
+    const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'));
+    deadlines.start();
+    stoppers.push(() => deadlines.stop());
   }
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));

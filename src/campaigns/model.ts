@@ -17,8 +17,10 @@ const audienceSchema = new mongoose.Schema(
     excludeRegions: { type: [String], default: [] },
     excludeTags: { type: [String], default: [] },
     excludeGroups: { type: [String], default: [] },
-    /** Retraction follow-ups: exactly the groups that received this campaign. */
+    /** Older retraction follow-ups: the groups that received this one campaign. */
     recipientsOf: { type: String, default: null },
+    /** Follow-ups: every group that received this notice through any campaign. */
+    recipientsOfNotice: { type: String, default: null },
   },
   { _id: false },
 );
@@ -57,6 +59,9 @@ const campaignSchema = new mongoose.Schema(
     /** Bumped by every edit: an approval names the revision it saw. */
     revision: { type: Number, default: 1 },
     retractionOf: { type: String, default: null },
+    /** A follow-up campaign: the notice it follows up and why (retracted, solved, expired). */
+    followUpOfNotice: { type: String, default: null },
+    followUpOutcome: { type: String, default: null },
     retractedAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },

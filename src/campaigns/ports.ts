@@ -10,8 +10,14 @@ export interface AudienceSpec {
   excludeRegions: string[];
   excludeTags: string[];
   excludeGroups: string[];
-  /** Retraction follow-ups: exactly the groups that received this campaign. */
+  /** Older retraction follow-ups: the groups that received this one campaign. */
   recipientsOf?: string | null;
+  /**
+   * Follow-ups (retraction, solved, expired): every group that received this notice through
+   * any campaign (sent, uncertain, awaiting or confirmed), resolved once no delivery of the
+   * notice is still in flight. Replaces the terms above when set.
+   */
+  recipientsOfNotice?: string | null;
 }
 
 export interface AudienceSummary {
@@ -41,6 +47,8 @@ export interface CampaignPorts {
 export interface DeliveryControl {
   hold(campaignId: string, held: boolean): Promise<void>;
   skipPending(campaignId: string, reason: string): Promise<number>;
-  /** Groups that received (or may have received) a campaign: sent, confirmed or uncertain. */
-  recipientCount(campaignId: string): Promise<number>;
+  /** A notice was withdrawn (retracted): every campaign's batches of it are looked at now. */
+  noticeWithdrawn(noticeId: string): Promise<void>;
+  /** Whether any delivery of the notice was ever planned (so something may have gone out). */
+  noticePlanned(noticeId: string): Promise<boolean>;
 }

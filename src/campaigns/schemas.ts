@@ -59,6 +59,7 @@ export const CampaignReply = Type.Object({
     excludeTags: Type.Array(Type.String()),
     excludeGroups: Type.Array(Type.String()),
     recipientsOf: Type.Optional(Nullable(Type.String())),
+    recipientsOfNotice: Type.Optional(Nullable(Type.String())),
   }),
   schedule: Type.Object({
     kind: Type.String(),
@@ -79,6 +80,8 @@ export const CampaignReply = Type.Object({
   nextRunAt: Nullable(DateTime),
   revision: Type.Integer(),
   retractionOf: Nullable(Type.String()),
+  followUpOfNotice: Type.Optional(Nullable(Type.String())),
+  followUpOutcome: Type.Optional(Nullable(Type.String())),
   retractedAt: Nullable(DateTime),
   createdAt: DateTime,
   audienceSummary: Type.Optional(

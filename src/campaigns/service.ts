@@ -41,8 +41,25 @@ export interface Campaign {
   nextRunAt: Date | null;
   revision: number;
   retractionOf: string | null;
+  followUpOfNotice: string | null;
+  followUpOutcome: FollowUpOutcome | null;
   retractedAt: Date | null;
   createdAt: Date;
+}
+
+/** Why a follow-up goes to everyone who received a notice. */
+export type FollowUpOutcome = 'retracted' | 'solved' | 'expired';
+
+const FOLLOW_UP_LABELS: Record<FollowUpOutcome, string> = { retracted: '撤回', solved: '已破案', expired: '已过期' };
+
+export interface FollowUpRequest {
+  /** The notice whose recipients get the follow-up. */
+  noticeId: string;
+  /** The notice they get (approved; e.g. "suspect caught", "this notice was wrong"). */
+  followUpNoticeId: string;
+  outcome: FollowUpOutcome;
+  /** The campaign the follow-up is filed under (its title, region and card style). */
+  from: { id: string; title: string; cardStyle: string; regionCode: string; regionPath: string[] };
 }
 
 /** Categories that are urgent by nature (SPEC §3.5): they go through quiet hours. */
@@ -67,6 +84,7 @@ export function toCampaign(doc: CampaignDoc): Campaign {
       excludeTags: doc.audience.excludeTags,
       excludeGroups: doc.audience.excludeGroups,
       recipientsOf: doc.audience.recipientsOf ?? null,
+      recipientsOfNotice: doc.audience.recipientsOfNotice ?? null,
     },
     schedule: toSchedule(doc.schedule),
     cardStyle: doc.cardStyle as CardStyle,
@@ -81,6 +99,8 @@ export function toCampaign(doc: CampaignDoc): Campaign {
     nextRunAt: doc.nextRunAt ?? null,
     revision: doc.revision,
     retractionOf: doc.retractionOf ?? null,
+    followUpOfNotice: doc.followUpOfNotice ?? null,
+    followUpOutcome: (doc.followUpOutcome as FollowUpOutcome | null) ?? null,
     retractedAt: doc.retractedAt ?? null,
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,
   };
@@ -207,6 +227,8 @@ export class CampaignService {
   async list(scope: Scope, status?: CampaignStatus, limit = 100): Promise<Campaign[]> {
     const filter = { ...scope.filter(), ...(status ? { status } : {}) };
     const docs = await CampaignModel.find(filter).sort({ createdAt: -1 }).limit(limit).lean<CampaignDoc[]>();
+    // The review queue shows follow-ups (retracted, solved, expired) first, then urgent ones.
+    if (status === 'in_review') docs.sort((a, b) => reviewRank(a) - reviewRank(b));
     return docs.map(toCampaign);
   }
 
@@ -337,7 +359,8 @@ export class CampaignService {
 
   /**
    * Retraction (SPEC §3.8): stops what has not gone out yet, marks the notice retracted
-   * and creates an urgent follow-up campaign for exactly the groups that received it.
+   * (no campaign can send it again) and creates an urgent follow-up to every group that
+   * received the notice through any campaign (`recipientsOfNotice`).
    */
   async retract(
     by: Principal,
@@ -346,7 +369,7 @@ export class CampaignService {
     ip?: string,
   ): Promise<{ retracted: Campaign; followUp: Campaign | null }> {
     const original = await this.load(by.scope, id);
-    if (original.retractionOf) throw new Conflict('撤回通知本身不能再撤回');
+    if (original.retractionOf || original.followUpOfNotice) throw new Conflict('撤回通知本身不能再撤回');
     if (original.retractedAt) throw new Conflict('此活动已撤回');
     await this.ports.findNotice(by.scope, followUpNoticeId);
     const marked = await CampaignModel.findOneAndUpdate(
@@ -355,37 +378,56 @@ export class CampaignService {
       { new: true },
     ).lean<CampaignDoc>();
     if (!marked) throw new Conflict('此活动已撤回');
-    await this.control().skipPending(id, '通告已撤回');
     await this.ports.markNoticeRetracted(original.noticeId);
+    await this.control().skipPending(id, '通告已撤回');
+    await this.control().noticeWithdrawn(original.noticeId);
     const retracted = toCampaign(marked);
-    if ((await this.control().recipientCount(id)) === 0) {
-      // Nothing went out: stopping it was the whole retraction.
-      await this.audit.record({ actor: by, action: 'campaign.retract', target: { kind: 'campaign', id }, ip });
-      return { retracted, followUp: null };
-    }
-    const followUp = await CampaignModel.create({
-      title: `【撤回】${original.title}`,
-      noticeId: followUpNoticeId,
-      audience: { ...EMPTY_AUDIENCE, recipientsOf: id },
-      schedule: { kind: 'now' },
-      cardStyle: original.cardStyle,
-      priority: 'urgent',
-      status: 'in_review',
-      authorId: by.id,
-      authorName: by.username,
-      regionCode: original.regionCode,
-      regionPath: original.regionPath,
-      retractionOf: id,
+    const followUp = await this.createFollowUp(by, {
+      noticeId: original.noticeId,
+      followUpNoticeId,
+      outcome: 'retracted',
+      from: {
+        id,
+        title: original.title,
+        cardStyle: original.cardStyle,
+        regionCode: original.regionCode,
+        regionPath: original.regionPath,
+      },
     });
-    const campaign = toCampaign(followUp.toObject() as CampaignDoc);
     await this.audit.record({
       actor: by,
       action: 'campaign.retract',
       target: { kind: 'campaign', id },
       ip,
-      details: { followUp: campaign.id },
+      details: followUp ? { followUp: followUp.id } : undefined,
     });
-    return { retracted, followUp: campaign };
+    return { retracted, followUp };
+  }
+
+  /**
+   * A follow-up to everyone who received a notice (any campaign), to be approved like any
+   * other campaign. Its audience is resolved when it is planned, after every delivery of
+   * the notice has settled. Null when the notice was never planned for delivery.
+   */
+  async createFollowUp(by: Principal, request: FollowUpRequest): Promise<Campaign | null> {
+    if (!(await this.control().noticePlanned(request.noticeId))) return null;
+    const doc = await CampaignModel.create({
+      title: `【${FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
+      noticeId: request.followUpNoticeId,
+      audience: { ...EMPTY_AUDIENCE, recipientsOfNotice: request.noticeId },
+      schedule: { kind: 'now' },
+      cardStyle: request.from.cardStyle,
+      priority: 'urgent',
+      status: 'in_review',
+      authorId: by.id,
+      authorName: by.username,
+      regionCode: request.from.regionCode,
+      regionPath: request.from.regionPath,
+      retractionOf: request.outcome === 'retracted' ? request.from.id : null,
+      followUpOfNotice: request.noticeId,
+      followUpOutcome: request.outcome,
+    });
+    return toCampaign(doc.toObject() as CampaignDoc);
   }
 
   private async transition(
@@ -409,6 +451,10 @@ export class CampaignService {
     await this.audit.record({ actor: by, action, target: { kind: 'campaign', id }, ip });
     return toCampaign(updated);
   }
+}
+
+function reviewRank(doc: CampaignDoc): number {
+  return doc.followUpOfNotice ? 0 : doc.priority === 'urgent' ? 1 : 2;
 }
 
 export function statusLabel(status: CampaignStatus): string {

@@ -1,35 +1,53 @@
 // How campaign state changes reach planned deliveries, without writing the batches (the
-// lease holder is their only writer): the work list is pulled forward so a worker looks at
-// the campaign's batches now and applies the campaign's state (skip, hold, send).
+// lease holder is their only writer): the campaign's batches with something pending are put
+// on the work list now (also batches parked while paused), so a worker looks at them and
+// applies the campaign's state (skip, hold, send).
 import type { DeliveryControl } from '../campaigns/ports.js';
+import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import type { Clock } from '../lib/clock.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
+import { campaignsWithNotice, noticeWasPlanned } from '../tracking/recipients.js';
 import { QueueEntryModel } from './model.js';
-import { expediteCampaign } from './queue.js';
+
+/**
+ * Puts every batch of the campaign that still has a pending delivery on the work list, due
+ * `now` (an entry may exist, with a later due time, or not: a parked batch). Returns the
+ * pending deliveries found.
+ */
+export async function requeueCampaign(campaignId: string, now: Date): Promise<number> {
+  const batches = await DeliveryBatchModel.find(
+    { campaignId },
+    { _id: 1, priority: 1, 'counts.pending': 1 },
+  ).lean<{ _id: string; priority: string; counts?: { pending?: number } }[]>();
+  const live = batches.filter((batch) => (batch.counts?.pending ?? 0) > 0);
+  for (let i = 0; i < live.length; i += MAX_UPDATES_PER_COMMAND) {
+    await QueueEntryModel.bulkWrite(
+      live.slice(i, i + MAX_UPDATES_PER_COMMAND).map((batch) => ({
+        updateOne: {
+          filter: { _id: batch._id },
+          update: { $set: { dueAt: now, rank: batch.priority === 'urgent' ? 0 : 1, campaignId } },
+          upsert: true,
+        },
+      })),
+      { ordered: false },
+    );
+  }
+  return live.reduce((sum, batch) => sum + (batch.counts?.pending ?? 0), 0);
+}
 
 export function deliveryControl(clock: Clock): DeliveryControl {
   return {
     async hold(campaignId, held) {
       // Holding needs nothing: a worker finds the campaign paused. Releasing wakes it up.
-      if (!held) await expediteCampaign(campaignId, clock.now());
+      if (!held) await requeueCampaign(campaignId, clock.now());
     },
     async skipPending(campaignId) {
-      await expediteCampaign(campaignId, clock.now());
-      const batches = await DeliveryBatchModel.find({ campaignId }, { 'counts.pending': 1 }).lean();
-      return batches.reduce((sum, batch) => sum + (batch.counts?.pending ?? 0), 0);
+      return requeueCampaign(campaignId, clock.now());
     },
-    async recipientCount(campaignId) {
-      const batches = await DeliveryBatchModel.find({ campaignId }, { counts: 1 }).lean();
-      return batches.reduce(
-        (sum, b) =>
-          sum +
-          (b.counts?.sent ?? 0) +
-          (b.counts?.uncertain ?? 0) +
-          (b.counts?.awaiting ?? 0) +
-          (b.counts?.confirmed ?? 0),
-        0,
-      );
+    async noticeWithdrawn(noticeId) {
+      for (const campaignId of await campaignsWithNotice(noticeId)) await requeueCampaign(campaignId, clock.now());
     },
+    noticePlanned: (noticeId) => noticeWasPlanned(noticeId),
   };
 }
 

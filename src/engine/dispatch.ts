@@ -20,6 +20,8 @@ import {
 } from '../render/index.js';
 import { calendarDate, toCardNotice } from '../render/from-notice.js';
 import type { EnginePorts, PlannedGroup, SendRequest, SendResult } from './ports.js';
+import { NoticeModel } from '../notices/model.js';
+import mongoose from 'mongoose';
 import type { Window } from './rate-limit.js';
 
 export interface DispatchDeps {
@@ -74,7 +76,7 @@ export class Dispatch implements EnginePorts {
   }
 
   async *selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]> {
-    const { recipientsOf: _, ...selection } = spec;
+    const { recipientsOf: _, recipientsOfNotice: __, ...selection } = spec;
     for await (const members of this.deps.audience.selectedGroupBatches(scope, selection, { batchSize: 500 })) {
       yield members.map((member) => ({
         groupId: member.groupId,
@@ -114,7 +116,15 @@ export class Dispatch implements EnginePorts {
     return value;
   }
 
+  /** Read fresh (one _id lookup), not from the card cache: a retraction must stop sends at once. */
   async noticeSendable(noticeId: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const doc = mongoose.isValidObjectId(noticeId)
+      ? await NoticeModel.findById(noticeId, { status: 1, retractedAt: 1, approvedVersion: 1 }).lean()
+      : null;
+    if (!doc) return { ok: false, reason: '通知不存在' };
+    if (doc.status === 'archived') return { ok: false, reason: '通知已归档，不能再发送' };
+    if (doc.retractedAt) return { ok: false, reason: '通知已撤回，不能再发送' };
+    if (doc.approvedVersion == null) return { ok: false, reason: '通知尚无审核通过的版本' };
     try {
       await this.prepared(noticeId);
       return { ok: true };

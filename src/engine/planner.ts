@@ -1,14 +1,16 @@
 // The planner: an occurrence becomes delivery batches, one township at a time, at most
 // BATCH_SIZE groups each. Batch keys are (occurrence, township, part) and are inserted,
 // never updated, so a planner that dies half-way is simply run again by the next one.
+import type { AudienceSpec } from '../campaigns/ports.js';
 import type { CampaignService } from '../campaigns/service.js';
 import { type QuietHours, localDay } from '../campaigns/schedule.js';
 import { acquireLease } from '../db/claims.js';
 import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
+import { groupsThatReceivedNotice, noticeStillSending } from '../tracking/recipients.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
-import type { EnginePorts, PlannedGroup } from './ports.js';
+import type { EnginePorts } from './ports.js';
 
 export interface PlannerDeps {
   campaigns: CampaignService;
@@ -35,40 +37,6 @@ async function insertIgnoringDuplicates(insert: () => Promise<unknown>): Promise
   }
 }
 
-/** Recipients of a retracted campaign: groups whose delivery may have reached them. */
-async function* recipientsOf(campaignId: string): AsyncIterable<PlannedGroup[]> {
-  const cursor = DeliveryBatchModel.find({ campaignId }).lean().cursor();
-  const seen = new Set<string>();
-  for await (const batch of cursor) {
-    const groups: PlannedGroup[] = [];
-    for (const item of batch.items) {
-      if (!['sent', 'uncertain', 'awaiting', 'confirmed'].includes(item.status) || seen.has(item.groupId)) continue;
-      seen.add(item.groupId);
-      groups.push({
-        groupId: item.groupId,
-        groupName: item.groupName,
-        channel: item.channel,
-        robotKey: item.robotKey,
-        credentialsSealed: item.credentialsSealed,
-        memberCount: item.memberCount,
-        villageCode: item.villageCode,
-        villageName: item.villageName,
-        countyCode: batch.countyCode,
-        townshipCode: batch.townshipCode,
-        townshipName: item.townshipName,
-        townshipPath: batch.regionPath,
-        officerName: item.officerName ?? null,
-        officerPhone: item.officerPhone ?? null,
-      });
-    }
-    if (groups.length) yield groups;
-  }
-}
-
-async function originalStillSending(campaignId: string): Promise<boolean> {
-  return Boolean(await DeliveryBatchModel.exists({ campaignId, 'counts.pending': { $gt: 0 } }));
-}
-
 export class Planner {
   constructor(private readonly deps: PlannerDeps) {}
 
@@ -88,6 +56,13 @@ export class Planner {
     return 'skipped';
   }
 
+  /** The notice whose recipients a follow-up goes to (older follow-ups name a campaign). */
+  private async followedUpNotice(audience: AudienceSpec): Promise<string | null> {
+    if (audience.recipientsOfNotice) return audience.recipientsOfNotice;
+    if (!audience.recipientsOf) return null;
+    return (await this.deps.campaigns.findForEngine(audience.recipientsOf))?.noticeId ?? null;
+  }
+
   async plan(occurrence: OccurrenceDoc, owner: string, now: Date): Promise<PlanOutcome> {
     const id = occurrence._id as string;
     const current = occurrence.lease?.until ? { epoch: occurrence.lease.epoch, until: occurrence.lease.until } : null;
@@ -100,16 +75,19 @@ export class Planner {
     if (campaign.status === 'cancelled') return this.skip(id, '活动已取消');
     const sendable = await this.deps.ports.noticeSendable(campaign.noticeId);
     if (!sendable.ok) return this.skip(id, sendable.reason);
-    const original = campaign.audience.recipientsOf;
-    if (original && (await originalStillSending(original))) {
-      // Let the retracted campaign's in-flight sends settle so the recipients are exact.
+    const followedUp = await this.followedUpNotice(campaign.audience);
+    if (followedUp && (await noticeStillSending(followedUp))) {
+      // Let every delivery of the notice settle (the holders see it withdrawn and stop), so
+      // the recipients are exact: planned on a later tick.
       await OccurrenceModel.updateOne({ _id: id }, { $set: { 'lease.until': now } });
       return 'deferred';
     }
 
     const category = await this.deps.ports.noticeCategory(campaign.noticeId);
     const scope = await this.deps.regions.scopeOf(campaign.regionCode);
-    const source = original ? recipientsOf(original) : this.deps.ports.selectGroups(scope, campaign.audience);
+    const source = followedUp
+      ? groupsThatReceivedNotice(followedUp)
+      : this.deps.ports.selectGroups(scope, campaign.audience);
     const day = localDay(occurrence.runAt, this.deps.timeZone);
     const base = {
       occurrenceId: id,

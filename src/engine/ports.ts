@@ -2,27 +2,11 @@
 // real audience, render, channel and tracking services in (engine/dispatch.ts).
 import type { AudienceSpec } from '../campaigns/ports.js';
 import type { Scope } from '../regions/scope.js';
+import type { GroupSnapshot } from '../tracking/recipients.js';
 import type { Window } from './rate-limit.js';
 
-/** One group as the planner snapshots it into a delivery. */
-export interface PlannedGroup {
-  groupId: string;
-  groupName: string;
-  channel: string;
-  robotKey: string;
-  /** Sealed channel credentials, snapshotted so a send needs no group lookup. */
-  credentialsSealed: string;
-  memberCount: number;
-  villageCode: string;
-  villageName: string;
-  countyCode: string;
-  townshipCode: string;
-  townshipName: string;
-  /** Root-first path of the township (the batch's scope and roll-up key). */
-  townshipPath: string[];
-  officerName: string | null;
-  officerPhone: string | null;
-}
+/** One group as the planner snapshots it into a delivery (the ledger's snapshot). */
+export type PlannedGroup = GroupSnapshot;
 
 export type SendResult =
   | { status: 'sent' }

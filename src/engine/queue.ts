@@ -118,11 +118,6 @@ export async function claimAttempts(
   return claimMany(keys, owner, now, SendAttemptModel);
 }
 
-/** Brings a campaign's batches to the front of the work list (resume, cancel). */
-export async function expediteCampaign(campaignId: string, now: Date): Promise<void> {
-  await QueueEntryModel.updateMany({ campaignId }, { $set: { dueAt: now } });
-}
-
 export function deliveryId(occurrenceId: string, groupId: string): string {
   return `${occurrenceId}/${groupId}`;
 }

@@ -123,18 +123,19 @@ export class Worker {
       await writeBatch(held, items, this.clock.now(), { release: true, written: this.written });
       return;
     }
-    if (campaign!.status === 'paused') {
-      // Items keep their due times; the batch is looked at again later (resume pulls it forward).
-      const notBefore = new Date(this.clock.now().getTime() + PAUSE_RECHECK_MS);
-      await writeBatch(held, items, this.clock.now(), { release: true, notBefore, written: this.written });
-      return;
-    }
+    // A withdrawn notice silences every campaign that uses it, paused ones included.
     const sendable = await this.ports.noticeSendable(held.batch.noticeId);
     if (!sendable.ok) {
       for (const item of items)
         if (item.status === 'pending')
           Object.assign(item, { status: 'skipped', lastError: sendable.reason, nextAt: null });
       await writeBatch(held, items, this.clock.now(), { release: true, written: this.written });
+      return;
+    }
+    if (campaign!.status === 'paused') {
+      // Items keep their due times; the batch is looked at again later (resume pulls it forward).
+      const notBefore = new Date(this.clock.now().getTime() + PAUSE_RECHECK_MS);
+      await writeBatch(held, items, this.clock.now(), { release: true, notBefore, written: this.written });
       return;
     }
     await this.sendDue(held, items);

@@ -14,6 +14,11 @@ export interface MediaRoutesOptions {
   media: MediaStore;
   audit: AuditService;
   publicBaseUrl: string;
+  /**
+   * Whether a picture is withheld from the public address: one of a withdrawn (retracted or
+   * archived) notice that no live notice uses (issue 15, finding 5).
+   */
+  withheld?: (sha256: string) => Promise<boolean>;
 }
 
 export function mediaUrl(publicBaseUrl: string, sha256: string): string {
@@ -22,7 +27,7 @@ export function mediaUrl(publicBaseUrl: string, sha256: string): string {
 
 export const mediaRoutes: FastifyPluginAsyncTypebox<MediaRoutesOptions> = async (
   app,
-  { media, audit, publicBaseUrl },
+  { media, audit, publicBaseUrl, withheld = async () => false },
 ) => {
   await app.register(multipart, { limits: { fileSize: MEDIA_LIMITS.maxUploadBytes, files: 1, fields: 0, parts: 1 } });
 
@@ -76,12 +81,15 @@ export const mediaRoutes: FastifyPluginAsyncTypebox<MediaRoutesOptions> = async 
     },
     async (request, reply) => {
       const { sha256 } = request.params;
+      // Checked on every request, a revalidation too: a withdrawn notice's picture stops at once
+      // (caches keep it at most a minute), though its bytes never change.
+      if (await withheld(sha256)) throw new NotFound('图片');
       if (request.headers['if-none-match'] === `"${sha256}"`) return reply.status(304).send();
       const file = await media.read(sha256);
       if (!file) throw new NotFound('图片');
       return reply
         .header('content-type', file.info.mime)
-        .header('cache-control', 'public, max-age=31536000, immutable')
+        .header('cache-control', 'public, max-age=60')
         .header('etag', `"${sha256}"`)
         .header('x-content-type-options', 'nosniff')
         .send(file.data);

@@ -24,14 +24,18 @@ interface FileDoc {
 }
 
 export class MediaStore {
-  constructor(private readonly db: () => mongoose.mongo.Db) {}
+  /** `bucketName`: another bucket keeps pictures apart (residents' tip photos are never public). */
+  constructor(
+    private readonly db: () => mongoose.mongo.Db,
+    private readonly bucketName: string = MEDIA_BUCKET,
+  ) {}
 
   private bucket(): mongoose.mongo.GridFSBucket {
-    return new mongoose.mongo.GridFSBucket(this.db(), { bucketName: MEDIA_BUCKET });
+    return new mongoose.mongo.GridFSBucket(this.db(), { bucketName: this.bucketName });
   }
 
   private files() {
-    return this.db().collection<FileDoc>(`${MEDIA_BUCKET}.files`);
+    return this.db().collection<FileDoc>(`${this.bucketName}.files`);
   }
 
   async info(sha256: string): Promise<StoredMedia | null> {

@@ -17,6 +17,18 @@ const wantedSchema = new mongoose.Schema(
     contactName: { type: String, required: true },
     contactPhone: { type: String, required: true },
     deadline: { type: String, required: true },
+    /** The case officer (a user): gets the case's tips and is told of new ones. */
+    contactUserId: { type: String, default: null },
+    /** Where it happened: coordinates, and the village picked from the tree if one was. */
+    incident: {
+      type: new mongoose.Schema(
+        { lat: { type: Number, required: true }, lng: { type: Number, required: true }, villageCode: String },
+        { _id: false },
+      ),
+      default: null,
+    },
+    /** Distance around the incident that campaigns may target (audience term `radius`). */
+    radiusKm: { type: Number, default: null },
   },
   { _id: false },
 );
@@ -78,6 +90,28 @@ const noticeSchema = new mongoose.Schema(
     approvedVersion: { type: Number, default: null },
     versions: { type: [versionSchema], default: [] },
     archivedAt: { type: Date, default: null },
+    /** A wanted case's ends (deadline passed, solved): each drafts one follow-up, at most once per kind. */
+    caseOutcomes: {
+      type: [
+        new mongoose.Schema(
+          {
+            kind: { type: String, required: true },
+            at: { type: Date, required: true },
+            by: { type: String, required: true },
+            note: { type: String, default: null },
+            followUpNoticeId: { type: String, default: null },
+            followUpCampaignId: { type: String, default: null },
+          },
+          { _id: false },
+        ),
+      ],
+      default: [],
+    },
+    /** Personal data (resident IDs, phone numbers) the editor confirmed on purpose, by key. */
+    personalDataConfirmed: {
+      type: [new mongoose.Schema({ key: String, kind: String, by: String, at: Date }, { _id: false })],
+      default: [],
+    },
     /** Bumped by every write; writes match on it, so two editors cannot overwrite each other. */
     revision: { type: Number, required: true },
   },

@@ -4,11 +4,13 @@ import { AUTHORS, REVIEWERS, STAFF } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
 import { IdParams } from '../lib/schemas.js';
 import {
+  ConfirmPersonalDataBody,
   CreateNoticeBody,
   NoticeBody,
   NoticeListItem,
   NoticeListQuery,
   NoticeVersionBody,
+  PersonalDataBody,
   RejectBody,
   ReviewBody,
   UpdateNoticeBody,
@@ -141,5 +143,36 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = asyn
       );
       return version;
     },
+  );
+
+  app.get(
+    '/api/notices/:id/personal-data',
+    {
+      config: allow(AUTHORS, 'notice'),
+      schema: {
+        tags,
+        summary: '协查通告中的身份证号和电话（联系人电话除外），提交前须逐条确认',
+        params: IdParams,
+        response: { 200: PersonalDataBody },
+      },
+    },
+    async (request) => ({ findings: await notices.personalData(principal(request).scope, request.params.id) }),
+  );
+
+  app.post(
+    '/api/notices/:id/personal-data/confirm',
+    {
+      config: allow(AUTHORS, 'notice'),
+      schema: {
+        tags,
+        summary: '确认这些个人信息确需公开（逐条，记入审计）',
+        params: IdParams,
+        body: ConfirmPersonalDataBody,
+        response: { 200: PersonalDataBody },
+      },
+    },
+    async (request) => ({
+      findings: await notices.confirmPersonalData(principal(request), request.params.id, request.body.keys, request.ip),
+    }),
   );
 };

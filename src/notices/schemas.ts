@@ -18,6 +18,20 @@ const Wanted = Type.Object(
     contactName: NonBlank(20, '联系人'),
     contactPhone: Phone,
     deadline: Type.String({ format: 'date', description: '截止日期 YYYY-MM-DD' }),
+    contactUserId: Type.Optional(Nullable(ObjectIdString)),
+    incident: Type.Optional(
+      Nullable(
+        Type.Object(
+          {
+            lat: Type.Optional(Type.Number({ description: '纬度（度）' })),
+            lng: Type.Optional(Type.Number({ description: '经度（度）' })),
+            villageCode: Type.Optional(RegionCode),
+          },
+          { additionalProperties: false, description: '案发地点：经纬度，或从地区树中选的村（取其坐标）' },
+        ),
+      ),
+    ),
+    radiusKm: Type.Optional(Nullable(Type.Number({ description: '案发地点周边半径（公里，0–100）' }))),
   },
   { additionalProperties: false },
 );
@@ -132,3 +146,20 @@ export const NoticeVersionBody = Type.Object({
   approvedBy: Type.String(),
   approvedAt: DateTime,
 });
+
+export const PersonalDataBody = Type.Object({
+  findings: Type.Array(
+    Type.Object({
+      kind: Type.Union([Type.Literal('resident_id'), Type.Literal('phone')]),
+      field: Type.String(),
+      masked: Type.String(),
+      key: Type.String(),
+      confirmed: Type.Boolean(),
+    }),
+  ),
+});
+
+export const ConfirmPersonalDataBody = Type.Object(
+  { keys: Type.Array(Type.String({ pattern: '^[0-9a-f]{16}$' }), { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+);

@@ -10,6 +10,10 @@ import type { RegionService } from '../regions/service.js';
 import type { Scope } from '../regions/scope.js';
 import { type Category, defaultHotline } from './categories.js';
 import { type NoticeDoc, NoticeModel, type NoticeStatus, ReviewDecisionModel } from './model.js';
+import { type PersonalDataFinding, findPersonalData } from './personal-data.js';
+import { type WantedFields, resolveWanted } from './wanted.js';
+
+export type { WantedFields } from './wanted.js';
 import type { CreateNoticeBody, UpdateNoticeBody } from './schemas.js';
 
 export interface NoticeContent {
@@ -24,14 +28,7 @@ export interface NoticeContent {
   validFrom: Date | null;
   validUntil: Date | null;
   tags: string[];
-  wanted: {
-    caseSummary: string;
-    suspectDescription: string;
-    reward: string;
-    contactName: string;
-    contactPhone: string;
-    deadline: string;
-  } | null;
+  wanted: WantedFields | null;
 }
 
 export interface Notice {
@@ -47,8 +44,21 @@ export interface Notice {
   reviewNote: string | null;
   content: NoticeContent;
   versions: { version: number; approvedBy: string; approvedAt: Date }[];
+  retractedAt: Date | null;
+  archivedAt: Date | null;
+  caseOutcomes: CaseOutcome[];
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** How a wanted case ended (SPEC §3.8), with the follow-up drafted for it. */
+export interface CaseOutcome {
+  kind: 'expired' | 'caught' | 'solved';
+  at: Date;
+  by: string;
+  note: string | null;
+  followUpNoticeId: string | null;
+  followUpCampaignId: string | null;
 }
 
 /** One approved version: what campaigns send and cards are drawn from. */
@@ -137,9 +147,31 @@ function toNotice(doc: NoticeDoc): Notice {
       approvedBy: v.approvedBy,
       approvedAt: v.approvedAt,
     })),
+    retractedAt: doc.retractedAt ?? null,
+    archivedAt: doc.archivedAt ?? null,
+    caseOutcomes: (doc.caseOutcomes ?? []) as unknown as CaseOutcome[],
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,
     updatedAt: (doc as unknown as { updatedAt: Date }).updatedAt,
   };
+}
+
+function personalDataOf(doc: NoticeDoc): (PersonalDataFinding & { confirmed: boolean })[] {
+  const content = doc.content as unknown as NoticeContent;
+  if (!content.wanted) return [];
+  const confirmed = new Set((doc.personalDataConfirmed ?? []).map((c) => c.key));
+  const texts = [
+    { field: 'title', text: content.title },
+    { field: 'body', text: content.body },
+    { field: 'summary', text: content.summary },
+    ...(['caseSummary', 'suspectDescription', 'reward', 'contactName'] as const).map((key) => ({
+      field: `wanted.${key}`,
+      text: content.wanted![key],
+    })),
+  ];
+  return findPersonalData(texts, [content.wanted.contactPhone, content.hotline]).map((finding) => ({
+    ...finding,
+    confirmed: confirmed.has(finding.key),
+  }));
 }
 
 function objectId(id: string): mongoose.Types.ObjectId {
@@ -147,12 +179,19 @@ function objectId(id: string): mongoose.Types.ObjectId {
   return new mongoose.Types.ObjectId(id);
 }
 
+/** How long a "may this picture be served" answer is kept by one process. */
+const PICTURE_ANSWER_MS = 30_000;
+
 export class NoticeService {
+  private readonly pictureAnswers = new Map<string, { withdrawn: boolean; until: number }>();
+
   constructor(
     private readonly regions: RegionService,
     private readonly media: MediaStore,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    /** Whether a user id names an active user (the wanted notice's case officer). */
+    private readonly userExists: (id: string) => Promise<boolean> = async () => true,
   ) {}
 
   private async load(scope: Scope, id: string): Promise<NoticeDoc> {
@@ -215,6 +254,7 @@ export class NoticeService {
     const { regionCode: _ignored, ...fields } = input;
     const content = toContent(fields, null);
     await this.checkMedia(content);
+    content.wanted = await resolveWanted(content.wanted, this.regions, this.userExists);
     const created = await NoticeModel.create({
       regionCode: region.code,
       regionPath: region.regionPath,
@@ -241,6 +281,7 @@ export class NoticeService {
     if (seen.status === 'archived') throw new Conflict('已归档的通知不能修改');
     const content = toContent(changes, seen.content as unknown as NoticeContent);
     await this.checkMedia(content);
+    content.wanted = await resolveWanted(content.wanted, this.regions, this.userExists);
     const newVersion = seen.status === 'approved';
     const updated = await this.transition(
       by.scope,
@@ -266,6 +307,14 @@ export class NoticeService {
   async submit(by: Principal, id: string, ip: string | null = null): Promise<Notice> {
     const seen = await this.load(by.scope, id);
     if (seen.status !== 'draft') throw new Conflict('只有草稿可以提交审核');
+    const unconfirmed = personalDataOf(seen).filter((finding) => !finding.confirmed);
+    if (unconfirmed.length > 0) {
+      const list = unconfirmed.map((f) => `${f.kind === 'phone' ? '电话' : '身份证号'} ${f.masked}（${f.field}）`);
+      throw new Conflict(
+        `通告中有未确认的个人信息：${list.join('；')}。请逐条确认确需公开后再提交（POST /api/notices/${id}/personal-data/confirm）`,
+        'personalData',
+      );
+    }
     const updated = await this.transition(
       by.scope,
       seen,
@@ -370,8 +419,46 @@ export class NoticeService {
       {},
       { $set: { status: 'archived', archivedAt: this.clock.now() } },
     );
+    this.pictureAnswers.clear();
     await this.record(by, 'archive', updated, ip);
     return toNotice(updated);
+  }
+
+  /** Resident IDs and phone numbers (other than the contact's) in a wanted notice's working copy. */
+  async personalData(scope: Scope, id: string): Promise<(PersonalDataFinding & { confirmed: boolean })[]> {
+    return personalDataOf(await this.load(scope, id));
+  }
+
+  /** The editor confirms, finding by finding, that these numbers are meant to be published. */
+  async confirmPersonalData(
+    by: Principal,
+    id: string,
+    keys: string[],
+    ip: string | null = null,
+  ): Promise<(PersonalDataFinding & { confirmed: boolean })[]> {
+    const seen = await this.load(by.scope, id);
+    if (seen.status !== 'draft') throw new Conflict('只有草稿需要确认个人信息');
+    const findings = personalDataOf(seen);
+    const named = findings.filter((finding) => keys.includes(finding.key));
+    const unknown = keys.filter((key) => !findings.some((finding) => finding.key === key));
+    if (unknown.length > 0) throw new InvalidInput(`${unknown.join('、')} 不是本通告当前文字中的个人信息`, 'keys');
+    const at = this.clock.now();
+    const updated = await this.transition(
+      by.scope,
+      seen,
+      {},
+      {
+        $push: {
+          personalDataConfirmed: {
+            $each: [...new Map(named.map((f) => [f.key, { key: f.key, kind: f.kind, by: by.id, at }])).values()],
+          },
+        },
+      },
+    );
+    await this.record(by, 'personal_data_confirm', updated, ip, {
+      items: named.map(({ kind, field, masked }) => ({ kind, field, masked })),
+    });
+    return personalDataOf(updated);
   }
 
   async get(scope: Scope, id: string): Promise<Notice> {
@@ -405,7 +492,67 @@ export class NoticeService {
 
   /** Marks a notice retracted (its campaign was retracted); set once, by whoever is first. */
   async markRetracted(noticeId: string, at: Date): Promise<void> {
+    this.pictureAnswers.clear();
     await NoticeModel.updateOne({ _id: objectId(noticeId), retractedAt: null }, { $set: { retractedAt: at } });
+  }
+
+  /**
+   * Records how a wanted case ended, once per kind (the filter holds on MongoDB; on FerretDB the
+   * caller claims the outcome with a unique insert first). Returns false when already recorded.
+   */
+  async recordCaseOutcome(noticeId: string, outcome: CaseOutcome): Promise<boolean> {
+    const result = await NoticeModel.updateOne(
+      { _id: objectId(noticeId), 'caseOutcomes.kind': { $ne: outcome.kind } },
+      { $push: { caseOutcomes: outcome }, $inc: { revision: 1 } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  /**
+   * Whether a picture belongs to a withdrawn (retracted or archived) notice and to no live one:
+   * then it is no longer served publicly.
+   */
+  async pictureWithdrawn(sha256: string): Promise<boolean> {
+    // Chat platforms fetch a campaign's picture once per group: remember the answer briefly
+    // rather than scan the notices for every fetch. Withdrawing here forgets it at once.
+    const now = this.clock.now().getTime();
+    const known = this.pictureAnswers.get(sha256);
+    if (known && known.until > now) return known.withdrawn;
+    const withdrawn = await this.pictureUseWithdrawn(sha256);
+    if (this.pictureAnswers.size > 10_000) this.pictureAnswers.clear();
+    this.pictureAnswers.set(sha256, { withdrawn, until: now + PICTURE_ANSWER_MS });
+    return withdrawn;
+  }
+
+  private async pictureUseWithdrawn(sha256: string): Promise<boolean> {
+    const uses = await NoticeModel.find(
+      {
+        $or: [
+          { 'content.media.sha256': sha256 },
+          { 'content.video.posterSha256': sha256 },
+          { 'versions.content.media.sha256': sha256 },
+          { 'versions.content.video.posterSha256': sha256 },
+        ],
+      },
+      { status: 1, retractedAt: 1 },
+    ).lean<Pick<NoticeDoc, 'status' | 'retractedAt'>[]>();
+    const withdrawn = (doc: Pick<NoticeDoc, 'status' | 'retractedAt'>) =>
+      doc.status === 'archived' || doc.retractedAt != null;
+    return uses.some(withdrawn) && !uses.some((doc) => !withdrawn(doc));
+  }
+
+  /** Wanted notices still live (approved, not retracted or archived): the deadline sweep reads these. */
+  async liveWantedNotices(): Promise<(ApprovedNotice & { caseOutcomes: CaseOutcome[] })[]> {
+    const docs = await NoticeModel.find({
+      'content.category': 'wanted_clue',
+      approvedVersion: { $ne: null },
+      retractedAt: null,
+      status: { $ne: 'archived' },
+    }).lean<NoticeDoc[]>();
+    return docs.map((doc) => ({
+      ...this.frozen(doc, doc.approvedVersion!),
+      caseOutcomes: (doc.caseOutcomes ?? []) as unknown as CaseOutcome[],
+    }));
   }
 
   /** Any approved version, also of an archived notice (old versions stay readable). */

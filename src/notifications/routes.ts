@@ -1,17 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AuditService } from '../audit/service.js';
-import { ADMINS, ANY_ROLE } from '../auth/roles.js';
+import { ANY_ROLE } from '../auth/roles.js';
 import type { UserService } from '../auth/users.js';
 import type { CampaignService } from '../campaigns/service.js';
 import { allow, principal } from '../http/access.js';
+import type { Principal } from '../auth/principal.js';
+import { Forbidden, NotFound } from '../lib/errors.js';
 import { IdParams, OkBody } from '../lib/schemas.js';
-import { NotFound } from '../lib/errors.js';
 import type { OfficerNotifier } from './notifier.js';
 import type { OfficerRobotService } from './robots.js';
 import { NotificationStepReply, OfficerRobotBody, OfficerRobotReply } from './schemas.js';
 
 const tags = ['notifications'];
+
+/** An admin sets anyone's robot in scope; any user their own (the case officer's tips, the digests). */
+function mayEdit(by: Principal, userId: string): void {
+  if (by.role !== 'admin' && by.id !== userId) throw new Forbidden('只能设置自己的通知机器人');
+}
 
 export const notificationRoutes: FastifyPluginAsyncTypebox<{
   robots: OfficerRobotService;
@@ -40,11 +46,13 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/api/users/:id/notify-robot',
     {
-      config: allow(ADMINS, 'user'),
+      config: allow(ANY_ROLE, 'user'),
       schema: { tags, summary: '用户的通知机器人', params: IdParams, response: { 200: OfficerRobotReply } },
     },
     async (request) => {
-      await users.get(principal(request).scope, request.params.id);
+      const by = principal(request);
+      mayEdit(by, request.params.id);
+      await users.get(by.scope, request.params.id);
       const setting = await robots.get(request.params.id);
       if (!setting) throw new NotFound('该用户的通知机器人');
       return setting;
@@ -54,11 +62,11 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
   app.put(
     '/api/users/:id/notify-robot',
     {
-      config: allow(ADMINS, 'user'),
+      config: allow(ANY_ROLE, 'user'),
       schema: {
         tags,
         summary: '设置用户的通知机器人与上级',
-        description: '机器人凭据只写不读；可直接粘贴机器人的完整 webhook 地址。',
+        description: '机器人凭据只写不读；可直接粘贴机器人的完整 webhook 地址。本人可设置自己的机器人；上级只能由管理员设置。',
         params: IdParams,
         body: OfficerRobotBody,
         response: { 200: OfficerRobotReply },
@@ -66,6 +74,10 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const by = principal(request);
+      mayEdit(by, request.params.id);
+      if (request.body.superiorUserId !== undefined && by.role !== 'admin') {
+        throw new Forbidden('上级（所长）只能由管理员设置');
+      }
       await users.get(by.scope, request.params.id);
       if (request.body.superiorUserId) await users.get(by.scope, request.body.superiorUserId);
       const setting = await robots.set(request.params.id, request.body);
@@ -83,11 +95,12 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/api/users/:id/notify-robot',
     {
-      config: allow(ADMINS, 'user'),
+      config: allow(ANY_ROLE, 'user'),
       schema: { tags, summary: '删除用户的通知机器人', params: IdParams, response: { 200: OkBody } },
     },
     async (request) => {
       const by = principal(request);
+      mayEdit(by, request.params.id);
       await users.get(by.scope, request.params.id);
       await robots.clear(request.params.id);
       await audit.record({

@@ -16,6 +16,14 @@ export function toCardNotice(content: NoticeContent, issuedOn: string): CardNoti
     issuingUnit: content.issuingUnit,
     hotline: content.hotline,
     issuedOn,
-    wanted: content.wanted,
+    // Only what the card prints: the case fields (officer, incident, radius) stay off it.
+    wanted: content.wanted && {
+      caseSummary: content.wanted.caseSummary,
+      suspectDescription: content.wanted.suspectDescription,
+      reward: content.wanted.reward,
+      contactName: content.wanted.contactName,
+      contactPhone: content.wanted.contactPhone,
+      deadline: content.wanted.deadline,
+    },
   };
 }

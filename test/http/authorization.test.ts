@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../src/auth/roles.js';
 import type { AccessEntry } from '../../src/http/access.js';
 import { accessControl } from '../../src/http/access.js';
+import { TipModel } from '../../src/tips/model.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { createGroup, groupBody } from '../helpers/groups.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
@@ -28,6 +29,17 @@ const outOfScopeFixtures: Record<string, (t: TestApp) => Promise<Params>> = {
     return { id: created.json().id, version: '1' };
   },
   group: async (t) => ({ id: (await createGroup(t, { regionCode: TREE.villageB.code })).id }),
+  // A resident's tip on a county B notice (stored as the tip form stores it).
+  tip: async (t) => {
+    const notice = await t.request('POST', '/api/notices', t.adminToken, sampleBodies['POST /api/notices']);
+    const tip = await TipModel.create({
+      noticeId: notice.json().id,
+      regionPath: ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code],
+      text: '外区线索',
+      receivedAt: new Date(),
+    });
+    return { id: String(tip._id) };
+  },
   campaign: async (t) => {
     // Written by county B's own admin, so the campaign belongs to county B (not to the whole tree).
     countyBAdmin ??= (await t.userToken('admin', TREE.countyB.code)).token;
@@ -84,6 +96,9 @@ const sampleBodies: Record<string, unknown> = {
   },
   'POST /api/campaigns/:id/reject': { note: '不通过' },
   'POST /api/campaigns/:id/retract': { followUpNoticeId: '0123456789abcdef01234567' },
+  'POST /api/notices/:id/personal-data/confirm': { keys: ['0123456789abcdef'] },
+  'POST /api/cases/:id/solve': { kind: 'caught' },
+  'PATCH /api/tips/:id': { status: 'closed' },
 };
 
 /** Writes without a path parameter whose body points outside the scope (sampleBodies do). */

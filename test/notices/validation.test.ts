@@ -60,7 +60,7 @@ describe('notice input', () => {
   it('accepts a wanted-clue notice with its case fields', async () => {
     const response = await create({ category: 'wanted_clue', wanted: WANTED });
     expect(response.statusCode, response.body).toBe(201);
-    expect(response.json().content.wanted).toEqual(WANTED);
+    expect(response.json().content.wanted).toEqual({ ...WANTED, contactUserId: null, incident: null, radiusKm: null });
     expect(response.json().content.hotline).toBe('110');
   });
 

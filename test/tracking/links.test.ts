@@ -130,14 +130,4 @@ describe('clicks on tracked links', () => {
     }
     expect(await ClickModel.countDocuments()).toBe(before);
   });
-
-  it('shows the approved notice on its public page, and a 404 page for unknown notices', async () => {
-    const page = await t.app.inject({ method: 'GET', url: `/n/${noticeId}` });
-    expect(page.statusCode).toBe(200);
-    expect(page.body).toContain('警惕冒充公检法诈骗');
-    expect(page.body).toContain('<strong>冒充公检法</strong>');
-    const missing = await t.app.inject({ method: 'GET', url: '/n/0123456789abcdef0123ffff' });
-    expect(missing.statusCode).toBe(404);
-    expect(missing.body).toContain('没有找到这条通知');
-  });
 });

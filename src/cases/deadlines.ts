@@ -1,0 +1,37 @@
+// The scheduler role's deadline watch: once a minute, drafts the "已过期" follow-up of every
+// wanted notice whose deadline day has ended. Exactly once across schedulers (the claim in
+// service.ts); a tick still running makes the next one skip.
+import type { CaseService } from './service.js';
+
+export const DEADLINE_SWEEP_MS = 60_000;
+
+export class DeadlineWatch {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+
+  constructor(
+    private readonly cases: CaseService,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), DEADLINE_SWEEP_MS);
+    this.timer.unref();
+  }
+
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.cases
+      .sweepDeadlines()
+      .catch(this.onError)
+      .finally(() => {
+        this.running = false;
+      });
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,199 @@
+// A wanted notice as a case (SPEC §3.8): its deadline and its end. When the deadline day has
+// passed, the scheduler drafts the "已过期" follow-up; an editor's "已抓获/已破案" drafts the
+// solved one. Each follow-up is a notice waiting for review plus an urgent campaign waiting for
+// review, addressed to every group that received the original through any campaign
+// (`recipientsOfNotice`); the original is withdrawn at once (never sent again; its public page
+// and pictures come down).
+import type { AuditService } from '../audit/service.js';
+import type { Principal } from '../auth/principal.js';
+import { localDay } from '../campaigns/schedule.js';
+import type { CampaignService } from '../campaigns/service.js';
+import type { Clock } from '../lib/clock.js';
+import { ClaimModel, claimOnce } from '../db/claims.js';
+import { Conflict, InvalidInput } from '../lib/errors.js';
+import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
+import type { Scope } from '../regions/scope.js';
+import { isWithdrawn } from '../residents/publication.js';
+import { noticeWasPlanned } from '../tracking/recipients.js';
+import type { TipService } from '../tips/service.js';
+import { followUpContent } from './follow-up-text.js';
+
+export interface CaseSummary {
+  noticeId: string;
+  title: string;
+  deadline: string;
+  deadlinePassed: boolean;
+  withdrawn: boolean;
+  outcomes: (CaseOutcome & { followUpStatus: string | null })[];
+  newTips: number;
+  /** Why the case wants its editors' attention: the badge counts cases with any. */
+  attention: ('deadline_passed' | 'follow_up_in_review' | 'new_tips')[];
+}
+
+const LIST_LIMIT = 200;
+
+export class CaseService {
+  constructor(
+    private readonly notices: NoticeService,
+    private readonly campaigns: CampaignService,
+    private readonly tips: TipService,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    private readonly timeZone: string,
+    /** Who drafts on the scheduler's behalf: root scope, never a person who could approve. */
+    private readonly system: Principal,
+  ) {}
+
+  private deadlinePassed(deadline: string): boolean {
+    return localDay(this.clock.now(), this.timeZone) > deadline;
+  }
+
+  /** The scheduler's job: every live wanted notice past its deadline gets its "已过期" draft once. */
+  async sweepDeadlines(): Promise<number> {
+    let drafted = 0;
+    for (const notice of await this.notices.liveWantedNotices()) {
+      const deadline = notice.content.wanted?.deadline;
+      if (!deadline || !this.deadlinePassed(deadline)) continue;
+      if (notice.caseOutcomes.some((outcome) => outcome.kind === 'expired')) continue;
+      const outcome = await this.conclude(this.system, notice, 'expired', null, null).catch((error: unknown) => {
+        if (error instanceof Conflict) return null; // another scheduler was first
+        throw error;
+      });
+      if (outcome) drafted += 1;
+    }
+    return drafted;
+  }
+
+  /** "已抓获/已破案": drafts the solved follow-up and withdraws the original. */
+  async solve(
+    by: Principal,
+    noticeId: string,
+    kind: 'caught' | 'solved',
+    note: string | null,
+    ip: string | null = null,
+  ): Promise<CaseSummary> {
+    const notice = await this.notices.get(by.scope, noticeId);
+    if (notice.content.category !== 'wanted_clue') throw new InvalidInput('只有协查通告可以结案', 'noticeId');
+    if (notice.approvedVersion == null) throw new Conflict('通告尚未审核通过，无需结案；可直接修改或归档');
+    if (notice.caseOutcomes.some((outcome) => outcome.kind !== 'expired')) throw new Conflict('此案已结案');
+    if (notice.status === 'archived') throw new Conflict('通告已归档');
+    const approved = await this.notices.getVersion(by.scope, noticeId, notice.approvedVersion);
+    await this.conclude(by, approved, kind, note?.trim() || null, ip);
+    return this.summary(by.scope, noticeId);
+  }
+
+  private async conclude(
+    by: Principal,
+    original: ApprovedNotice,
+    kind: CaseOutcome['kind'],
+    note: string | null,
+    ip: string | null,
+  ): Promise<CaseOutcome> {
+    const noticeId = original.noticeId;
+    // One outcome of each kind per case, on FerretDB too (a unique insert, db/claims.ts): two
+    // schedulers at the deadline, or two clicks on 已抓获, draft one follow-up.
+    const claimId = `case-outcome:${noticeId}:${kind === 'expired' ? 'expired' : 'solved'}`;
+    const at = this.clock.now();
+    if (!(await claimOnce(claimId, by.id, at))) {
+      throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
+    }
+    try {
+      // A notice that never went out has nobody to tell: it is only withdrawn.
+      const draft = (await noticeWasPlanned(noticeId))
+        ? await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip)
+        : null;
+      if (draft) await this.notices.submit(by, draft.id, ip);
+      const campaign =
+        draft &&
+        (await this.campaigns.createFollowUp(by, {
+          noticeId,
+          followUpNoticeId: draft.id,
+          outcome: kind === 'expired' ? 'expired' : 'solved',
+          from: {
+            id: noticeId,
+            title: original.content.title,
+            cardStyle: 'rich',
+            regionCode: original.regionCode,
+            regionPath: original.regionPath,
+          },
+        }));
+      await this.notices.markRetracted(noticeId, at);
+      const outcome: CaseOutcome = {
+        kind,
+        at,
+        by: by.id,
+        note,
+        followUpNoticeId: draft?.id ?? null,
+        followUpCampaignId: campaign?.id ?? null,
+      };
+      await this.notices.recordCaseOutcome(noticeId, outcome);
+      await this.audit.record({
+        actor: by,
+        action: kind === 'expired' ? 'case.expire' : 'case.solve',
+        target: { kind: 'notice', id: noticeId },
+        ip,
+        regionPath: original.regionPath,
+        details: {
+          kind,
+          note,
+          followUpNoticeId: outcome.followUpNoticeId,
+          followUpCampaignId: outcome.followUpCampaignId,
+        },
+      });
+      return outcome;
+    } catch (error) {
+      // Nothing recorded: let the next sweep (or click) try again.
+      await ClaimModel.deleteOne({ _id: claimId });
+      throw error;
+    }
+  }
+
+  private async toSummary(notice: Notice): Promise<CaseSummary> {
+    const approved =
+      notice.approvedVersion != null
+        ? await this.notices.getVersion(this.system.scope, notice.id, notice.approvedVersion)
+        : null;
+    const content = approved?.content ?? notice.content;
+    const deadline = content.wanted?.deadline ?? '';
+    const outcomes = await Promise.all(
+      notice.caseOutcomes.map(async (outcome) => ({
+        ...outcome,
+        followUpStatus: outcome.followUpCampaignId
+          ? await this.campaigns.get(this.system.scope, outcome.followUpCampaignId).then(
+              (campaign) => campaign.status,
+              () => null,
+            )
+          : null,
+      })),
+    );
+    const newTips = (await this.tips.newCounts([notice.id])).get(notice.id) ?? 0;
+    const deadlinePassed = deadline !== '' && this.deadlinePassed(deadline);
+    const attention: CaseSummary['attention'] = [];
+    if (deadlinePassed && !outcomes.some((o) => o.kind !== 'expired')) attention.push('deadline_passed');
+    if (outcomes.some((o) => o.followUpStatus === 'in_review')) attention.push('follow_up_in_review');
+    if (newTips > 0) attention.push('new_tips');
+    return {
+      noticeId: notice.id,
+      title: content.title,
+      deadline,
+      deadlinePassed,
+      withdrawn: isWithdrawn(notice),
+      outcomes,
+      newTips,
+      attention,
+    };
+  }
+
+  async summary(scope: Scope, noticeId: string): Promise<CaseSummary> {
+    const notice = await this.notices.get(scope, noticeId);
+    if (notice.content.category !== 'wanted_clue') throw new InvalidInput('这不是协查通告', 'id');
+    return this.toSummary(notice);
+  }
+
+  /** The wanted cases in scope, newest first, with the badge: how many want attention. */
+  async list(scope: Scope): Promise<{ badge: number; cases: CaseSummary[] }> {
+    const notices = await this.notices.list(scope, { category: 'wanted_clue', limit: LIST_LIMIT });
+    const cases = await Promise.all(notices.map((notice) => this.toSummary(notice)));
+    return { badge: cases.filter((c) => c.attention.length > 0).length, cases };
+  }
+}

@@ -1,0 +1,76 @@
+// The tips inbox: the case officer and the editors whose scope holds the notice read and
+// handle a case's tips; every view and change is audited. (The robot that tells the case
+// officer of new tips is the user's notification robot: src/notifications.)
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ANY_ROLE } from '../auth/roles.js';
+import { allow, principal } from '../http/access.js';
+import { IdParams, OkBody } from '../lib/schemas.js';
+import { TipBody, TipListQuery, UpdateTipBody } from './schemas.js';
+import type { TipService } from './service.js';
+
+export interface TipRoutesOptions {
+  tips: TipService;
+}
+
+// Everyone signed in may ask: the service shows a caller only the tips of cases they hold
+// (the case officer's own, or the notice's scope for authors), so others see an empty inbox.
+const INBOX = ANY_ROLE;
+
+export const tipRoutes: FastifyPluginAsyncTypebox<TipRoutesOptions> = async (app, { tips }) => {
+  const tags = ['tips'];
+
+  app.get(
+    '/api/tips',
+    {
+      config: allow(INBOX),
+      schema: {
+        tags,
+        summary: '线索收件箱（办案民警本人的案件，及管辖范围内的通告；查看记入审计）',
+        querystring: TipListQuery,
+        response: { 200: Type.Array(TipBody) },
+      },
+    },
+    async (request) => tips.list(principal(request), request.query, request.ip),
+  );
+
+  app.get(
+    '/api/tips/:id',
+    {
+      config: allow(INBOX, 'tip'),
+      schema: { tags, summary: '一条线索（未读的标为已读；记入审计）', params: IdParams, response: { 200: TipBody } },
+    },
+    async (request) => tips.get(principal(request), request.params.id, request.ip),
+  );
+
+  app.patch(
+    '/api/tips/:id',
+    {
+      config: allow(INBOX, 'tip'),
+      schema: {
+        tags,
+        summary: '处理线索：状态（new/read/useful/closed）和备注（记入审计）',
+        params: IdParams,
+        body: UpdateTipBody,
+        response: { 200: TipBody },
+      },
+    },
+    async (request) => tips.update(principal(request), request.params.id, request.body, request.ip),
+  );
+
+  app.get(
+    '/api/tips/:id/photo',
+    {
+      config: allow(INBOX, 'tip'),
+      schema: { tags, summary: '线索照片（不公开；查看记入审计）', params: IdParams },
+    },
+    async (request, reply) => {
+      const file = await tips.photo(principal(request), request.params.id, request.ip);
+      return reply
+        .header('content-type', file.info.mime)
+        .header('cache-control', 'private, no-store')
+        .header('x-content-type-options', 'nosniff')
+        .send(file.data);
+    },
+  );
+};

@@ -1,0 +1,252 @@
+// Tips: residents' clues for a wanted notice, and the case's inbox. Receiving checks the
+// notice still takes tips (sent, not withdrawn, before its deadline), limits per sender and
+// per notice, normalises the photo like every upload, and keeps only what was typed. The
+// inbox is the case officer's and the editors' whose scope holds the notice; every view
+// and change is audited.
+import mongoose from 'mongoose';
+import type { AuditService } from '../audit/service.js';
+import type { Principal } from '../auth/principal.js';
+import { AUTHORS } from '../auth/roles.js';
+import { localDay } from '../campaigns/schedule.js';
+import type { Clock } from '../lib/clock.js';
+import { Conflict, InvalidInput, NotFound, TooManyRequests } from '../lib/errors.js';
+import { normaliseImage } from '../media/normalise.js';
+import type { MediaStore } from '../media/store.js';
+import type { PublicState } from '../residents/publication.js';
+import type { TipLimiter } from './limits.js';
+import { type TipDoc, TipModel, type TipStatus } from './model.js';
+
+export const TIP_MAX_CHARS = 2000;
+
+export interface TipInput {
+  text: string;
+  phone?: string | null;
+  photo?: Buffer | null;
+}
+
+export interface Tip {
+  id: string;
+  noticeId: string;
+  text: string;
+  phone: string | null;
+  hasPhoto: boolean;
+  status: TipStatus;
+  note: string | null;
+  notified: { status: string; reason: string | null; at: Date } | null;
+  receivedAt: Date;
+  updatedAt: Date;
+}
+
+export interface TipListQuery {
+  noticeId?: string;
+  status?: TipStatus;
+  before?: string;
+  limit: number;
+}
+
+/** What receiving a tip needs from outside this room (wired in context.ts). */
+export interface TipPorts {
+  /** The notice's public state: whether it takes tips now. */
+  publicState(noticeId: string): Promise<PublicState>;
+  /** The notice's region path and case officer (the inbox's owners). */
+  caseOf(noticeId: string): Promise<{ regionPath: string[]; contactUserId: string | null; title: string }>;
+  /** Tells the case officer that new tips wait (a count and a link, never the text). */
+  tellCaseOfficer(
+    contactUserId: string | null,
+    notice: { id: string; title: string },
+    newTips: number,
+  ): Promise<{ status: 'sent' | 'skipped' | 'failed'; reason: string | null }>;
+}
+
+function toTip(doc: TipDoc): Tip {
+  return {
+    id: String(doc._id),
+    noticeId: doc.noticeId,
+    text: doc.text,
+    phone: doc.phone ?? null,
+    hasPhoto: Boolean(doc.photoSha256),
+    status: doc.status as TipStatus,
+    note: doc.note ?? null,
+    notified: doc.notified?.status
+      ? { status: doc.notified.status, reason: doc.notified.reason ?? null, at: doc.notified.at! }
+      : null,
+    receivedAt: doc.receivedAt,
+    updatedAt: (doc as unknown as { updatedAt: Date }).updatedAt,
+  };
+}
+
+const PHONE = /^\+?[0-9][0-9 -]{3,18}[0-9]$/;
+
+/** The text as typed, checked: 1–2,000 characters (code points) after trimming. */
+function checkInput(input: TipInput): { text: string; phone: string | null } {
+  const text = (input.text ?? '').replace(/\r\n?/g, '\n').trim();
+  if (text.length === 0) throw new InvalidInput('请填写线索内容', 'text');
+  const length = [...text].length;
+  if (length > TIP_MAX_CHARS) {
+    throw new InvalidInput(`线索内容最多 ${TIP_MAX_CHARS} 字（现在 ${length} 字），请精简后再提交`, 'text');
+  }
+  const phone = input.phone?.trim() || null;
+  if (phone && !PHONE.test(phone)) throw new InvalidInput('联系电话格式不正确（只填数字，可带 - 或空格）', 'phone');
+  return { text, phone };
+}
+
+export class TipService {
+  constructor(
+    private readonly ports: TipPorts,
+    private readonly photos: MediaStore,
+    private readonly limiter: TipLimiter,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    private readonly timeZone: string,
+  ) {}
+
+  /**
+   * A resident's tip. `senderAddress` only feeds the in-memory limiter (hashed there); it is
+   * not stored, logged or passed on.
+   */
+  async submit(noticeId: string, input: TipInput, senderAddress: string): Promise<Tip> {
+    const state = await this.ports.publicState(noticeId);
+    if (state.kind === 'missing') throw new NotFound('这条通知');
+    if (state.kind === 'withdrawn') throw new Conflict('这条通告已撤回或结案，不再接收线索');
+    if (state.tipForm === null) throw new NotFound('这条通知的线索征集');
+    if (state.tipForm === 'closed_deadline') throw new Conflict('协查通告已过截止日期，线索征集已结束');
+    const { text, phone } = checkInput(input);
+    const now = this.clock.now();
+    const wait = this.limiter.take(senderAddress, noticeId, now, localDay(now, this.timeZone));
+    if (wait !== null) throw new TooManyRequests(`提交过于频繁，请 ${Math.ceil(wait / 60)} 分钟后再试`, wait);
+    let photoSha256: string | null = null;
+    if (input.photo && input.photo.length > 0) {
+      const image = await normaliseImage(input.photo).catch((error: Error) => {
+        throw new InvalidInput(`照片：${error.message}`, 'photo');
+      });
+      photoSha256 = (await this.photos.put(image, null)).sha256;
+    }
+    const kase = await this.ports.caseOf(noticeId);
+    const created = await TipModel.create({
+      noticeId,
+      regionPath: kase.regionPath,
+      contactUserId: kase.contactUserId,
+      text,
+      phone,
+      photoSha256,
+      receivedAt: now,
+    });
+    const waiting = await TipModel.countDocuments({ noticeId, status: 'new' });
+    const told = await this.ports
+      .tellCaseOfficer(kase.contactUserId, { id: noticeId, title: kase.title }, waiting)
+      .catch((error: Error) => ({ status: 'failed' as const, reason: error.message }));
+    const notified = { ...told, at: this.clock.now() };
+    await TipModel.updateOne({ _id: created._id }, { $set: { notified } });
+    // No actor and no address: the sender is nobody the service knows.
+    await this.audit.record({
+      actor: null,
+      action: 'tip.receive',
+      target: { kind: 'tip', id: String(created._id) },
+      ip: null,
+      regionPath: kase.regionPath,
+      details: { noticeId, photo: photoSha256 !== null, notified: told.status, reason: told.reason },
+    });
+    return toTip({ ...(created.toObject() as TipDoc), notified });
+  }
+
+  /** Who sees a tip: the case officer, and the authors whose scope holds the notice. */
+  private visibleFilter(by: Principal): Record<string, unknown> {
+    const mine = { contactUserId: by.id };
+    return AUTHORS.includes(by.role) ? { $or: [by.scope.filter(), mine] } : mine;
+  }
+
+  private async load(by: Principal, id: string): Promise<TipDoc> {
+    if (!mongoose.isValidObjectId(id)) throw new NotFound(`线索 ${id}`);
+    const doc = await TipModel.findOne({
+      _id: new mongoose.Types.ObjectId(id),
+      ...this.visibleFilter(by),
+    }).lean<TipDoc>();
+    if (!doc) throw new NotFound(`线索 ${id}`);
+    return doc;
+  }
+
+  private async record(
+    by: Principal,
+    action: string,
+    doc: TipDoc,
+    ip: string | null,
+    details?: Record<string, unknown>,
+  ) {
+    await this.audit.record({
+      actor: by,
+      action: `tip.${action}`,
+      target: { kind: 'tip', id: String(doc._id) },
+      ip,
+      regionPath: doc.regionPath,
+      details: { noticeId: doc.noticeId, ...details },
+    });
+  }
+
+  async list(by: Principal, query: TipListQuery, ip: string | null = null): Promise<Tip[]> {
+    const filter: Record<string, unknown> = this.visibleFilter(by);
+    if (query.noticeId) filter.noticeId = query.noticeId;
+    if (query.status) filter.status = query.status;
+    if (query.before) filter._id = { $lt: new mongoose.Types.ObjectId(query.before) };
+    const docs = await TipModel.find(filter).sort({ _id: -1 }).limit(query.limit).lean<TipDoc[]>();
+    await this.audit.record({
+      actor: by,
+      action: 'tip.list',
+      target: { kind: 'notice', id: query.noticeId ?? '*' },
+      ip,
+      details: { tipIds: docs.map((doc) => String(doc._id)), status: query.status ?? null },
+    });
+    return docs.map(toTip);
+  }
+
+  /** One tip; reading a new tip marks it read. */
+  async get(by: Principal, id: string, ip: string | null = null): Promise<Tip> {
+    let doc = await this.load(by, id);
+    if (doc.status === 'new') {
+      doc =
+        (await TipModel.findOneAndUpdate(
+          { _id: doc._id },
+          { $set: { status: 'read', updatedBy: by.id } },
+          { new: true },
+        ).lean<TipDoc>()) ?? doc;
+    }
+    await this.record(by, 'view', doc, ip);
+    return toTip(doc);
+  }
+
+  async update(
+    by: Principal,
+    id: string,
+    changes: { status?: TipStatus; note?: string | null },
+    ip: string | null = null,
+  ): Promise<Tip> {
+    const seen = await this.load(by, id);
+    const set: Record<string, unknown> = { updatedBy: by.id };
+    if (changes.status !== undefined) set.status = changes.status;
+    if (changes.note !== undefined) set.note = changes.note?.trim() || null;
+    const updated = await TipModel.findOneAndUpdate({ _id: seen._id }, { $set: set }, { new: true }).lean<TipDoc>();
+    if (!updated) throw new NotFound(`线索 ${id}`);
+    await this.record(by, 'update', updated, ip, {
+      from: seen.status,
+      to: updated.status,
+      noteChanged: changes.note !== undefined,
+    });
+    return toTip(updated);
+  }
+
+  async photo(by: Principal, id: string, ip: string | null = null) {
+    const doc = await this.load(by, id);
+    const file = doc.photoSha256 ? await this.photos.read(doc.photoSha256) : null;
+    if (!file) throw new NotFound(`线索 ${id} 的照片`);
+    await this.record(by, 'photo_view', doc, ip);
+    return file;
+  }
+
+  /** New (unread) tips per notice, for the case list's badge. */
+  async newCounts(noticeIds: string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (noticeIds.length === 0) return counts;
+    const docs = await TipModel.find({ noticeId: { $in: noticeIds }, status: 'new' }, { noticeId: 1 }).lean();
+    for (const doc of docs) counts.set(doc.noticeId, (counts.get(doc.noticeId) ?? 0) + 1);
+    return counts;
+  }
+}

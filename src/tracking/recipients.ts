@@ -1,0 +1,76 @@
+// Who received a notice, through any campaign: the audience of a follow-up (retraction,
+// "solved", "expired"). A group counts when a delivery of the notice may have reached it:
+// sent, uncertain, awaiting (an officer has the task) or confirmed. Read from the ledger,
+// so it is exact once no delivery of the notice is still in flight.
+import { type BatchDoc, type BatchItem, DeliveryBatchModel } from './model.js';
+
+/** Statuses of a delivery that may have put the notice in front of the group. */
+export const RECEIVED_STATUSES: readonly string[] = ['sent', 'uncertain', 'awaiting', 'confirmed'];
+
+/** One group as a delivery snapshots it at planning (what a send needs, no group lookup). */
+export interface GroupSnapshot {
+  groupId: string;
+  groupName: string;
+  channel: string;
+  robotKey: string;
+  credentialsSealed: string;
+  memberCount: number;
+  villageCode: string;
+  villageName: string;
+  countyCode: string;
+  townshipCode: string;
+  townshipName: string;
+  townshipPath: string[];
+  officerName: string | null;
+  officerPhone: string | null;
+}
+
+function received(batch: BatchDoc, item: BatchItem): GroupSnapshot {
+  return {
+    groupId: item.groupId,
+    groupName: item.groupName,
+    channel: item.channel,
+    robotKey: item.robotKey,
+    credentialsSealed: item.credentialsSealed,
+    memberCount: item.memberCount,
+    villageCode: item.villageCode,
+    villageName: item.villageName ?? '',
+    countyCode: batch.countyCode,
+    townshipCode: batch.townshipCode,
+    townshipName: item.townshipName ?? '',
+    townshipPath: batch.regionPath,
+    officerName: item.officerName ?? null,
+    officerPhone: item.officerPhone ?? null,
+  };
+}
+
+/**
+ * Every group that received `noticeId` through any campaign, once each, in group-id order
+ * (so a re-plan of the follow-up cuts the same batches), in chunks of `chunk`.
+ */
+export async function* groupsThatReceivedNotice(noticeId: string, chunk = 500): AsyncIterable<GroupSnapshot[]> {
+  const byGroup = new Map<string, GroupSnapshot>();
+  const cursor = DeliveryBatchModel.find({ noticeId }).lean<BatchDoc[]>().cursor();
+  for await (const batch of cursor as AsyncIterable<BatchDoc>) {
+    for (const item of batch.items) {
+      if (RECEIVED_STATUSES.includes(item.status)) byGroup.set(item.groupId, received(batch, item));
+    }
+  }
+  const ordered = [...byGroup.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  for (let i = 0; i < ordered.length; i += chunk) yield ordered.slice(i, i + chunk);
+}
+
+/** Whether any delivery of the notice is not yet final (queued, held or in flight). */
+export async function noticeStillSending(noticeId: string): Promise<boolean> {
+  return Boolean(await DeliveryBatchModel.exists({ noticeId, 'counts.pending': { $gt: 0 } }));
+}
+
+/** Whether the notice was ever planned for delivery (something may have gone out). */
+export async function noticeWasPlanned(noticeId: string): Promise<boolean> {
+  return Boolean(await DeliveryBatchModel.exists({ noticeId }));
+}
+
+/** Campaigns that have deliveries of the notice (to wake when the notice is withdrawn). */
+export async function campaignsWithNotice(noticeId: string): Promise<string[]> {
+  return (await DeliveryBatchModel.distinct('campaignId', { noticeId })).map(String);
+}

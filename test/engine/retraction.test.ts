@@ -1,0 +1,64 @@
+// Retraction of a notice: every group that received it, through any campaign, gets the
+// follow-up; nothing of the notice goes out after the retraction; one follow-up per notice.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock } from '../../src/lib/clock.js';
+import { DeliveryBatchModel } from '../../src/tracking/model.js';
+import {
+  type DeliveryWorld,
+  approvedCampaign,
+  approvedNotice,
+  audienceOf,
+  runUntilIdle,
+  startDeliveryWorld,
+  wecomGroups,
+} from '../helpers/delivery.js';
+
+// 10:00 Beijing time.
+const clock = fixedClock('2026-11-29T02:00:00Z');
+
+async function items(campaignId: string) {
+  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
+}
+
+describe('retracting a notice', () => {
+  let w: DeliveryWorld;
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+  });
+  afterAll(() => w.close());
+
+  const now = (noticeId: string, groups: string[], title: string) =>
+    approvedCampaign(w, { title, noticeId, audience: audienceOf([], groups), schedule: { kind: 'now' } });
+
+  it('sends the follow-up to every group that received the notice through any campaign, once each', async () => {
+    const noticeId = await approvedNotice(w, { title: '协查通报：嫌疑人甲' });
+    const [g1, g2, g3, g4] = await wecomGroups(w, 4);
+    const first = await now(noticeId, [g1!.id, g2!.id], '第一轮');
+    const second = await now(noticeId, [g2!.id, g3!.id], '第二轮');
+    await runUntilIdle(w);
+    // A third campaign of the notice, planned and paused before it sent anything.
+    const third = await now(noticeId, [g4!.id], '第三轮');
+    await w.scheduler.tick();
+    expect((await w.t.request('POST', `/api/campaigns/${third}/pause`, w.editor)).statusCode).toBe(200);
+    await runUntilIdle(w);
+
+    const correction = await approvedNotice(w, { title: '更正：协查通报有误' });
+    const retract = await w.t.request('POST', `/api/campaigns/${first}/retract`, w.editor, {
+      followUpNoticeId: correction,
+    });
+    expect(retract.statusCode, retract.body).toBe(200);
+    const followUp = retract.json().followUp;
+    expect(followUp.audience.recipientsOfNotice).toBe(noticeId);
+    expect((await w.t.request('POST', `/api/campaigns/${followUp.id}/approve`, w.reviewer)).statusCode).toBe(200);
+    await runUntilIdle(w);
+    await runUntilIdle(w);
+
+    const reached = (await items(followUp.id)).filter((i) => i.status === 'sent').map((i) => i.groupId);
+    expect(reached.sort()).toEqual([g1!.id, g2!.id, g3!.id].sort());
+    // The paused campaign of the retracted notice is silenced, not left waiting.
+    expect((await items(third)).map((i) => i.status)).toEqual(['skipped']);
+    expect(w.doubles.received({ robot: g4!.key })).toHaveLength(0); // it never had the notice
+    expect(w.doubles.received({ robot: g2!.key })).toHaveLength(3); // two campaigns + one follow-up
+    expect((await items(second)).every((i) => i.status === 'sent')).toBe(true);
+  });
+});
