@@ -12,8 +12,9 @@ import { channelRoutes } from './channels/routes.js';
 import type { Context } from './context.js';
 import { accessControl } from './http/access.js';
 import { apiDocs } from './http/docs.js';
-import { errorHandling } from './http/errors.js';
+import { errorHandling, frameworkErrors } from './http/errors.js';
 import { inputGuard } from './http/input-guard.js';
+import { methodNotAllowed } from './http/methods.js';
 import { ops } from './http/ops.js';
 import { validation } from './http/validation.js';
 import { mediaRoutes } from './media/routes.js';
@@ -60,10 +61,12 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     },
     bodyLimit: ctx.config.bodyLimitBytes,
     trustProxy: true,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(validation);
   await app.register(errorHandling);
+  await app.register(methodNotAllowed);
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) => ({
