@@ -13,6 +13,7 @@ import type { Context } from './context.js';
 import { accessControl } from './http/access.js';
 import { apiDocs } from './http/docs.js';
 import { errorHandling, frameworkErrors } from './http/errors.js';
+import { securityHeaders } from './http/helmet.js';
 import { inputGuard } from './http/input-guard.js';
 import { methodNotAllowed } from './http/methods.js';
 import { ops } from './http/ops.js';
@@ -75,8 +76,13 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
       message: `请求过于频繁，请 ${Math.ceil(context.ttl / 1000)} 秒后再试`,
     }),
   });
-  await app.register(apiDocs);
-  await app.register(ops, { databaseReady: () => ctx.db.ping() });
+  await app.register(securityHeaders, { hsts: ctx.config.hsts });
+  await app.register(apiDocs, { enabled: ctx.config.apiDocs });
+  await app.register(ops, {
+    databaseReady: () => ctx.db.ping(),
+    metricsToken: ctx.config.metricsToken,
+    metricsOpen: ctx.config.metricsOpen,
+  });
   await app.register(inputGuard);
   await app.register(accessControl, { sessions: ctx.sessions });
 
