@@ -19,6 +19,8 @@ interface ValidationIssue {
   instancePath: string;
   params: Record<string, unknown>;
   message?: string;
+  /** With Ajv's `verbose`: the schema that failed, whose description says what is expected. */
+  parentSchema?: { description?: string };
 }
 
 function fieldName(context: string | undefined, issue: ValidationIssue): string {
@@ -32,13 +34,17 @@ function fieldName(context: string | undefined, issue: ValidationIssue): string 
 export function describeValidation(context: string | undefined, issue: ValidationIssue): InvalidInput {
   const field = fieldName(context, issue);
   const p = issue.params;
+  const expected = issue.parentSchema?.description;
   const messages: Record<string, () => string> = {
     required: () => `缺少必填字段 "${field}"`,
     additionalProperties: () => `不支持的字段 "${field}"`,
     type: () => `字段 "${field}" 的类型应为 ${p.type}`,
     minLength: () => `字段 "${field}" 至少 ${p.limit} 个字符（不能为空）`,
     maxLength: () => `字段 "${field}" 最多 ${p.limit} 个字符`,
-    pattern: () => (p.pattern === '\\S' ? `字段 "${field}" 不能为空` : `字段 "${field}" 的格式不正确`),
+    pattern: () =>
+      p.pattern === '\\S'
+        ? `字段 "${field}" 不能为空`
+        : `字段 "${field}" 的格式不正确${expected ? `（${expected}）` : ''}`,
     format: () => `字段 "${field}" 不是有效的 ${p.format}`,
     enum: () => `字段 "${field}" 只能是：${(p.allowedValues as unknown[]).join('、')}`,
     minimum: () => `字段 "${field}" 不能小于 ${p.limit}`,
@@ -112,7 +118,9 @@ function fastifyClientError(
   const status = error.statusCode ?? 0;
   if (status < 400 || status >= 500) return null;
   const code = CODE_BY_STATUS[status] ?? 'bad_request';
-  const message = FASTIFY_MESSAGES[error.code] ?? MESSAGE_BY_STATUS[status] ?? '请求无效，请检查请求格式';
+  // Our own plugin errors (the rate limit's builder) are already said in Chinese.
+  const ours = /[\u4e00-\u9fff]/.test(error.message ?? '') ? error.message : undefined;
+  const message = FASTIFY_MESSAGES[error.code] ?? ours ?? MESSAGE_BY_STATUS[status] ?? '请求无效，请检查请求格式';
   return { status: status === 406 ? 400 : status, code, message };
 }
 

@@ -3,7 +3,11 @@ import { Type } from '@sinclair/typebox';
 import { CATEGORIES } from '../notices/categories.js';
 import { ObjectIdString } from '../lib/schemas.js';
 
-const Period = Type.String({ maxLength: 10, description: 'YYYY-MM-DD 或 YYYY-MM（两端同一格式，含两端）' });
+const Period = Type.String({
+  maxLength: 10,
+  pattern: '^\\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\\d|3[01]))?$',
+  description: 'YYYY-MM-DD 或 YYYY-MM（两端同一格式，含两端）',
+});
 const RegionCode = Type.String({ pattern: '^\\d{2,12}$', description: '地区代码（须在管辖范围内）' });
 
 export const ReachQuerySchema = Type.Object(

@@ -105,7 +105,7 @@ describe('login, tokens and lockout', () => {
       regionCode: TREE.countyA.code,
     });
     expect(response.statusCode).toBe(400);
-    expect(response.json().field).toBe('password');
+    expect(response.json().field).toBe('body.password');
   });
 
   it('never writes passwords or tokens into the logs', async () => {
