@@ -79,6 +79,8 @@ const FASTIFY_MESSAGES: Record<string, string> = {
   FST_INVALID_JSON_FIELD_ERROR: 'multipart 字段不是有效的 JSON',
 };
 
+const MULTIPART_SHAPE = new Set(['FST_PARTS_LIMIT', 'FST_FIELDS_LIMIT', 'FST_FILES_LIMIT']);
+
 const CODE_BY_STATUS: Record<number, string> = {
   401: 'unauthorized',
   403: 'forbidden',
@@ -121,7 +123,9 @@ function fastifyClientError(
   // Our own plugin errors (the rate limit's builder) are already said in Chinese.
   const ours = /[\u4e00-\u9fff]/.test(error.message ?? '') ? error.message : undefined;
   const message = FASTIFY_MESSAGES[error.code] ?? ours ?? MESSAGE_BY_STATUS[status] ?? '请求无效，请检查请求格式';
-  return { status: status === 406 ? 400 : status, code, message };
+  // multipart's part/field/file limits and "not multipart" (406) are bad input, not a size or a negotiation.
+  if (status === 406 || MULTIPART_SHAPE.has(error.code)) return { status: 400, code: 'bad_request', message };
+  return { status, code, message };
 }
 
 function sendClientError(reply: FastifyReply, client: { status: number; code: string; message: string }) {

@@ -23,6 +23,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: '对象不存在或不在管辖范围内',
   409: '与当前状态冲突（例如已被他人修改或已审核）',
   413: '请求体或上传文件过大',
+  414: '请求地址中的参数过长',
   415: '不支持的 Content-Type',
   422: '内容有误，未写入任何数据',
   429: '请求过于频繁，稍后再试（见 Retry-After）',
@@ -59,7 +60,7 @@ const NON_JSON: Record<string, Responses> = {
   '/n/:noticeId': { 200: html('通知页面'), 404: html('通知不存在或未发布（页面）') },
   '/media/:sha256': { 200: file('图片', IMAGES), 304: { description: '未修改（If-None-Match）', type: 'null' } },
   '/api/manual-tasks/:id/image': { 200: file('任务图片', IMAGES) },
-  '/api/notices/:id/preview/image': { 200: file('图片卡片预览', ['image/png']) },
+  '/api/notices/:id/preview/image': { 200: file('图片卡片预览', ['image/png', 'image/jpeg']) },
   '/api/groups/export': { 200: file('群组表', SHEETS) },
   '/api/regions/export': { 200: file('区划表', SHEETS) },
   '/api/campaigns/:id/deliveries/export': { 200: file('投递明细表', SHEETS) },
@@ -104,10 +105,16 @@ export function errorStatuses(route: RouteOptions, schema: JsonSchema): number[]
   const uploads = Array.isArray(schema.consumes) && schema.consumes.includes('multipart/form-data');
   const takesBody = Boolean(schema.body) || uploads;
   const statuses = new Set<number>();
-  if (schema.params || schema.querystring || takesBody) statuses.add(400);
+  const takesInput = Boolean(schema.params || schema.querystring || takesBody);
+  if (takesInput) statuses.add(400);
   if (!isPublic) statuses.add(401).add(403);
+  // Login and password changes are public routes that refuse wrong credentials.
+  if (isPublic && route.url.startsWith('/api/auth/')) statuses.add(401);
   if (isPublic && hasProperty(schema.querystring, 'sig')) statuses.add(403);
-  if (schema.params) statuses.add(404);
+  // A path id, or a region / campaign / group named in the query or body, may be unknown or out of scope.
+  if (schema.params || (!isPublic && takesInput)) statuses.add(404);
+  // The router refuses a path parameter over maxParamLength before any schema sees it.
+  if (schema.params) statuses.add(414);
   if (!isPublic && methods.some((method) => MUTATING.has(method))) statuses.add(409);
   if (takesBody) statuses.add(413).add(415);
   if (route.config?.rateLimit) statuses.add(429);

@@ -119,7 +119,8 @@ export const ProgressSchema = Type.Object({
   counties: Type.Array(Type.Object({ countyCode: Type.String(), countyName: Type.String(), ...ProgressFields })),
 });
 
-export const CodeParams = Type.Object({ code: Type.String({ maxLength: 512 }) }, { additionalProperties: false });
+// Codes are about 80 characters; the router refuses path parameters over 100 (414) anyway.
+export const CodeParams = Type.Object({ code: Type.String({ maxLength: 100 }) }, { additionalProperties: false });
 export const NoticePageParams = Type.Object(
   { noticeId: Type.String({ maxLength: 64 }) },
   { additionalProperties: false },

@@ -83,6 +83,22 @@ describe('error bodies and methods', () => {
     });
   });
 
+  it('when an upload carries a second part or a form field, then it is a 400, not a 413', async () => {
+    const boundary = 'twoparts';
+    const body =
+      `--${boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\nx\r\n` +
+      `--${boundary}--\r\n`;
+    const response = await raw(
+      'POST',
+      '/api/media',
+      { authorization: `Bearer ${t.adminToken}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+    );
+    expect(response.status).toBe(400);
+    expect(expectErrorBody(response.body, 400).message).toContain('file');
+  });
+
   it('when a path parameter is longer than the router allows, then it answers 414 in the one error body', async () => {
     const response = await t.request('GET', `/api/users/${'a'.repeat(150)}`, t.adminToken);
     expect(response.statusCode).toBe(414);

@@ -48,6 +48,11 @@ describe('the OpenAPI document', () => {
       expect.arrayContaining(['400', '413', '422']),
     );
     expect(op('/api/auth/me', 'get').responses['404']).toBeUndefined();
+    // A region named in the query may be out of scope; wrong credentials on the public login.
+    expect(Object.keys(op('/api/reach', 'get').responses)).toContain('404');
+    expect(Object.keys(op('/api/auth/login', 'post').responses)).toContain('401');
+    // The router's own limit on path parameters.
+    expect(Object.keys(op('/t/{code}', 'get').responses)).toContain('414');
   });
 
   it('gives every public route an empty security requirement and keeps bearer on the rest', async () => {
