@@ -7,7 +7,7 @@
 // check failed. docs/api-hardening.md says what is checked and what is left out.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -189,6 +189,11 @@ function configFile(world: World): string {
     ].join('\n'),
   );
   return [
+    // A path parameter over the router's 100 characters is refused with 414 before any schema
+    // sees it, and an oversized body with 413: both are rejections of invalid data.
+    '[checks.negative_data_rejection]',
+    `expected-statuses = ${JSON.stringify([400, 401, 403, 404, 405, 406, 409, 413, 414, 415, 422, 428, 429])}`,
+    '',
     ...semantic,
     op('^/api/notices/\\{id\\}', { 'path.id': world.noticeId, 'path.version': 1 }),
     op('^/api/campaigns/\\{id\\}', { 'path.id': world.campaignId }),
@@ -329,10 +334,12 @@ async function main() {
     say(`seeding the demo county into ${env.DATA_DIR}…`);
     const seeded = await seedDirectory(env);
     say(`starting the service (api role only) on ${base}…`);
+    // The service's log (warnings and errors: a 500's stack) goes to service.log in the run's directory.
+    const serviceLog = openSync(join(dir, 'service.log'), 'a');
     service = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role=api'], {
       cwd: root,
       env: { ...process.env, ...env, MONGODB_URI: '' },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', serviceLog, serviceLog],
     });
     await waitForHealth(base, service);
     say('creating users, a published notice and an approved campaign…');

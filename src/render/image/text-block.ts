@@ -20,8 +20,19 @@ export interface DrawnText {
   height: number;
 }
 
+// Pango markup is XML: C0 controls (but tab and newline), DEL and lone surrogates make it
+// refuse the whole text, and the card would fail for every group; drop the controls and
+// show a lone surrogate as U+FFFD.
+const NOT_IN_MARKUP = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 export function escapePango(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return text
+    .replace(NOT_IN_MARKUP, '')
+    .replace(LONE_SURROGATE, '\ufffd')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 }
 
 /** Draws Pango markup (escape user text with escapePango) into a transparent PNG. */
