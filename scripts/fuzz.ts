@@ -165,7 +165,13 @@ const SERVER_RULES: Record<string, string> = {
   'GET /api/reach/monthly': 'a real month',
   'GET /api/reach/monthly/export': 'a real month',
   'GET /api/audit': 'from before to',
+  'POST /api/users': 'the region exists and lies in the caller’s scope',
+  'PATCH /api/users/{id}': 'the region exists and lies in the caller’s scope',
 };
+
+// A preview names the version in its body: for a notice just created (stateful phase) no
+// version is approved yet, and "not found" is the right answer, not a vanished resource.
+const NOT_A_LOOKUP_OF_THE_CREATED = ['POST /api/notices/{id}/preview/image', 'POST /api/notices/{id}/preview/text'];
 const ACCEPTED_WITH_RULES = ['2xx', '3xx', 400, 401, 403, 404, 409, 422, 429];
 
 /** Real ids for the path parameters, so operations reach real records and not only 404s. */
@@ -188,7 +194,16 @@ function configFile(world: World): string {
       '',
     ].join('\n'),
   );
+  const previews = NOT_A_LOOKUP_OF_THE_CREATED.map((name) =>
+    [
+      '[[operations]]',
+      `include-name = ${JSON.stringify(name)}`,
+      'checks = { ensure_resource_availability = { enabled = false } }',
+      '',
+    ].join('\n'),
+  );
   return [
+    ...previews,
     // A path parameter over the router's 100 characters is refused with 414 before any schema
     // sees it, and an oversized body with 413: both are rejections of invalid data.
     '[checks.negative_data_rejection]',
