@@ -67,6 +67,8 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
 
   await app.register(validation);
   await app.register(errorHandling);
+  // First hooks: headers on every answer, also a 405 or a 429 refused in onRequest.
+  await app.register(securityHeaders, { hsts: ctx.config.hsts });
   await app.register(methodNotAllowed);
   await app.register(rateLimit, {
     global: false,
@@ -76,7 +78,6 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
       message: `请求过于频繁，请 ${Math.ceil(context.ttl / 1000)} 秒后再试`,
     }),
   });
-  await app.register(securityHeaders, { hsts: ctx.config.hsts });
   await app.register(apiDocs, { enabled: ctx.config.apiDocs });
   await app.register(ops, {
     databaseReady: () => ctx.db.ping(),

@@ -53,6 +53,17 @@ describe('security headers', () => {
     expect(response.headers['x-content-type-options']).toBe('nosniff');
   });
 
+  it('when a request is refused before any route runs (405, 404), then the headers are there too', async () => {
+    for (const [method, url] of [
+      ['DELETE', '/api/auth/login'],
+      ['GET', '/api/nothing-here'],
+    ] as const) {
+      const response = await t.app.inject({ method, url });
+      expect(response.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(response.headers['content-security-policy'], url).toContain("frame-ancestors 'none'");
+    }
+  });
+
   it('when served over plain http, then there is no HSTS and no upgrade-insecure-requests', async () => {
     const response = await t.request('GET', '/healthz');
     expect(response.headers['strict-transport-security']).toBeUndefined();
