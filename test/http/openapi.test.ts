@@ -76,6 +76,13 @@ describe('the OpenAPI document', () => {
     expect(param('/api/groups/import', 'post', 'dryRun')?.required).not.toBe(true);
     expect(param('/api/groups/import', 'post', 'partial')?.required).not.toBe(true);
     expect(param('/api/groups/export', 'get', 'format')?.required).not.toBe(true);
+    const campaign = op('/api/campaigns', 'post').requestBody?.content['application/json']?.schema as {
+      required: string[];
+      properties: { audience: { required?: string[]; properties: Record<string, unknown> } };
+    };
+    expect(campaign.required).toContain('audience');
+    expect(Object.keys(campaign.properties.audience.properties)).toContain('regions');
+    expect(campaign.properties.audience.required ?? []).toEqual([]);
   });
 
   it('describes uploads as a multipart body with a binary file part', async () => {
