@@ -4,6 +4,7 @@
 //   1. npm packages, when node_modules is missing or older than package-lock.json
 //   2. FerretDB 1.24 (embedded database) into .tools/bin, unless MONGODB_URI is set
 //   3. with --for-tests: Debian's chromium for browser tests
+//   4. with --fuzz (npm run fuzz): Schemathesis from PyPI in a venv under .tools/fuzz-venv
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--for-tests');
+const forFuzz = process.argv.includes('--fuzz');
 const FERRETDB_VERSION = '1.24.2';
 const ferretBin = process.env.FERRETDB_BIN || join(root, '.tools', 'bin', 'ferretdb');
 
@@ -117,10 +119,38 @@ function ensureChromium() {
   run('apt-get', ['install', '-y', '-q', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
+// Pinned: a new Schemathesis release adds checks, and a fuzz run should fail only when the
+// API changed. Only `npm run fuzz` asks for it; `npm start` and `npm test` never wait for pip.
+const SCHEMATHESIS_VERSION = '4.32.5';
+
+function ensureFuzzVenv() {
+  const venv = join(root, '.tools', 'fuzz-venv');
+  const bin = join(venv, 'bin', 'schemathesis');
+  if (existsSync(bin)) {
+    const out = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    if (out.status === 0 && out.stdout.includes(SCHEMATHESIS_VERSION)) return;
+  }
+  const python = ['python3', 'python'].find(has);
+  if (!python) throw new Error('npm run fuzz needs Python 3.9+ (python3) to install Schemathesis');
+  step(`installing Schemathesis ${SCHEMATHESIS_VERSION} into .tools/fuzz-venv (first fuzz run only)…`);
+  step('  creating the virtual environment…');
+  run(python, ['-m', 'venv', venv]);
+  step('  pip install (about a minute)…');
+  run(join(venv, 'bin', 'pip'), [
+    'install',
+    '--disable-pip-version-check',
+    '--progress-bar',
+    'on',
+    `schemathesis==${SCHEMATHESIS_VERSION}`,
+  ]);
+  step(`Schemathesis ready at ${bin}`);
+}
+
 try {
   ensureNodeModules();
   ensureFerretDb();
   if (forTests) ensureChromium();
+  if (forFuzz) ensureFuzzVenv();
 } catch (error) {
   console.error(`[setup] ${error.message}`);
   process.exit(1);

@@ -13,8 +13,10 @@ import { channelRoutes } from './channels/routes.js';
 import type { Context } from './context.js';
 import { accessControl } from './http/access.js';
 import { apiDocs } from './http/docs.js';
-import { errorHandling } from './http/errors.js';
+import { errorHandling, frameworkErrors } from './http/errors.js';
+import { securityHeaders } from './http/helmet.js';
 import { inputGuard } from './http/input-guard.js';
+import { methodNotAllowed } from './http/methods.js';
 import { ops } from './http/ops.js';
 import { validation } from './http/validation.js';
 import { mediaRoutes } from './media/routes.js';
@@ -64,10 +66,14 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     bodyLimit: ctx.config.bodyLimitBytes,
     // Only the configured proxies may name the client (TRUST_PROXY); by default nobody can.
     trustProxy: ctx.config.trustProxy,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(validation);
   await app.register(errorHandling);
+  // First hooks: headers on every answer, also a 405 or a 429 refused in onRequest.
+  await app.register(securityHeaders, { hsts: ctx.config.hsts });
+  await app.register(methodNotAllowed);
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) => ({
@@ -76,8 +82,12 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
       message: `请求过于频繁，请 ${Math.ceil(context.ttl / 1000)} 秒后再试`,
     }),
   });
-  await app.register(apiDocs);
-  await app.register(ops, { databaseReady: () => ctx.db.ping() });
+  await app.register(apiDocs, { enabled: ctx.config.apiDocs });
+  await app.register(ops, {
+    databaseReady: () => ctx.db.ping(),
+    metricsToken: ctx.config.metricsToken,
+    metricsOpen: ctx.config.metricsOpen,
+  });
   await app.register(inputGuard);
   await app.register(accessControl, { sessions: ctx.sessions });
 

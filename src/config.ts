@@ -57,6 +57,13 @@ export interface Config {
    * request.ip (every per-address limit, click de-duplication, the audit log) is the socket's peer.
    */
   trustProxy: false | string[];
+  /** Strict-Transport-Security (and upgrade-insecure-requests); on by default when PUBLIC_BASE_URL is https. */
+  hsts: boolean;
+  /** /docs and /openapi.json; on by default only for a local install (PUBLIC_BASE_URL on loopback). */
+  apiDocs: boolean;
+  /** Bearer token /metrics asks for; unset: metrics open on a local install, not served otherwise. */
+  metricsToken: string | undefined;
+  metricsOpen: boolean;
 }
 
 export class ConfigError extends Error {
@@ -186,6 +193,23 @@ function trustProxy(env: Env): false | string[] {
   return entries;
 }
 
+/** PUBLIC_BASE_URL on a loopback host: a developer's laptop, not an install residents reach. */
+function isLocalInstall(publicBaseUrl: string): boolean {
+  const host = new URL(publicBaseUrl).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function onOffAuto(env: Env, name: string, auto: boolean): boolean {
+  const value = oneOf(env, name, ['on', 'off', 'auto'] as const, 'auto');
+  return value === 'auto' ? auto : value === 'on';
+}
+
+function metricsToken(env: Env): string | undefined {
+  const token = optionalText(env, 'METRICS_TOKEN');
+  if (token !== undefined && token.length < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
+  return token;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const host = text(env, 'HOST', '127.0.0.1');
@@ -230,6 +254,10 @@ export function loadConfig(env: Env = process.env): Config {
       urgent: integer(env, 'TASK_REMINDER_URGENT_MINUTES', 30, 1, 7 * 24 * 60),
     },
     trustProxy: trustProxy(env),
+    hsts: onOffAuto(env, 'HSTS', publicBaseUrl.startsWith('https://')),
+    apiDocs: onOffAuto(env, 'API_DOCS', isLocalInstall(publicBaseUrl)),
+    metricsToken: metricsToken(env),
+    metricsOpen: !metricsToken(env) && isLocalInstall(publicBaseUrl),
   };
 }
 

@@ -7,6 +7,8 @@ const RoleSchema = Type.Union(
   { description: '角色' },
 );
 const Password = Type.String({ minLength: 1, maxLength: 200 });
+/** A password being set: users.ts's MIN_PASSWORD_LENGTH, stated in the schema too. */
+const NewPassword = Type.String({ minLength: 10, maxLength: 200, description: '新密码（至少 10 个字符）' });
 const Phone = Type.String({ pattern: '^[0-9+\\- ]{3,20}$', description: '电话' });
 const RegionCode = Type.String({ pattern: '^[0-9]{6,12}$' });
 
@@ -36,7 +38,7 @@ export const CreateUserBody = Type.Object(
   {
     username: Type.String({ minLength: 2, maxLength: 64, pattern: '^[A-Za-z0-9_.@-]+$', description: '登录名' }),
     displayName: NonBlank(64, '姓名'),
-    password: Password,
+    password: NewPassword,
     role: RoleSchema,
     regionCode: RegionCode,
     phone: Type.Optional(Nullable(Phone)),
@@ -52,13 +54,13 @@ export const UpdateUserBody = Type.Object(
     regionCode: Type.Optional(RegionCode),
     phone: Type.Optional(Nullable(Phone)),
     active: Type.Optional(Type.Boolean()),
-    password: Type.Optional(Password),
+    password: Type.Optional(NewPassword),
     currentPassword: Type.Optional({ ...Password, description: '修改本人密码时必填：当前密码' }),
   },
   { additionalProperties: false, minProperties: 1 },
 );
 
 export const ChangePasswordBody = Type.Object(
-  { currentPassword: Password, newPassword: Password },
+  { currentPassword: Password, newPassword: NewPassword },
   { additionalProperties: false },
 );

@@ -1,14 +1,30 @@
 // Operations endpoints: liveness, readiness (database reachable) and Prometheus metrics.
+// /metrics tells request counts per route and process internals: with a METRICS_TOKEN it
+// asks for that bearer token; without one it is served only on a local install.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Unauthorized } from '../lib/errors.js';
 
 export interface OpsOptions {
   /** True when the database answers a ping. */
   databaseReady: () => Promise<boolean>;
+  /** Bearer token /metrics asks for. */
+  metricsToken?: string;
+  /** Without a token: serve /metrics to anyone (a local install) or not at all. */
+  metricsOpen?: boolean;
 }
 
-export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady }) => {
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/** Compares digests, so neither the token's length nor its bytes leak through timing. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1] ?? '';
+  return timingSafeEqual(digest(given), digest(token));
+}
+
+export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady, metricsToken, metricsOpen }) => {
   // A registry per app instance, so several apps in one process (tests) do not collide.
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jingxun_' });
@@ -35,7 +51,11 @@ export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady }
     const ready = await databaseReady();
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'database unreachable' });
   });
-  app.get('/metrics', hidden, async (_request, reply) => {
+  if (!metricsToken && !metricsOpen) return;
+  app.get('/metrics', hidden, async (request, reply) => {
+    if (metricsToken && !bearerMatches(request.headers.authorization, metricsToken)) {
+      throw new Unauthorized('请用 Authorization: Bearer <METRICS_TOKEN> 访问 /metrics');
+    }
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

@@ -9,6 +9,7 @@ const COMMON: Options = {
   removeAdditional: false, // unknown fields are refused with a message, not silently dropped
   useDefaults: true,
   allErrors: false,
+  verbose: true, // errors carry the failing schema, whose description names the expected form
   strict: false, // TypeBox adds its own annotations
 };
 

@@ -3,7 +3,11 @@ import { Type } from '@sinclair/typebox';
 import { CATEGORIES } from '../notices/categories.js';
 import { ObjectIdString } from '../lib/schemas.js';
 
-const Period = Type.String({ maxLength: 10, description: 'YYYY-MM-DD 或 YYYY-MM（两端同一格式，含两端）' });
+const Period = Type.String({
+  maxLength: 10,
+  pattern: '^\\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\\d|3[01]))?$',
+  description: 'YYYY-MM-DD 或 YYYY-MM（两端同一格式，含两端）',
+});
 const RegionCode = Type.String({ pattern: '^\\d{2,12}$', description: '地区代码（须在管辖范围内）' });
 
 export const ReachQuerySchema = Type.Object(
@@ -115,7 +119,8 @@ export const ProgressSchema = Type.Object({
   counties: Type.Array(Type.Object({ countyCode: Type.String(), countyName: Type.String(), ...ProgressFields })),
 });
 
-export const CodeParams = Type.Object({ code: Type.String({ maxLength: 512 }) }, { additionalProperties: false });
+// Codes are about 80 characters; the router refuses path parameters over 100 (414) anyway.
+export const CodeParams = Type.Object({ code: Type.String({ maxLength: 100 }) }, { additionalProperties: false });
 export const NoticePageParams = Type.Object(
   { noticeId: Type.String({ maxLength: 64 }) },
   { additionalProperties: false },

@@ -104,7 +104,7 @@ describe('login, tokens and failed-login delays', () => {
       regionCode: TREE.countyA.code,
     });
     expect(response.statusCode).toBe(400);
-    expect(response.json().field).toBe('password');
+    expect(response.json().field).toBe('body.password');
   });
 
   it('never writes passwords or tokens into the logs', async () => {

@@ -20,8 +20,25 @@ export interface DrawnText {
   height: number;
 }
 
+// Pango markup is XML: C0 controls (but tab, newline and carriage return), DEL and lone
+// surrogates make it refuse the whole text, and the card would fail for every group. Drop
+// the controls; show a lone surrogate as U+FFFD. (for…of walks code points: a paired
+// surrogate arrives as one code point above U+FFFF.)
+function markupSafe(text: string): string {
+  let out = '';
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f) continue;
+    out += code >= 0xd800 && code <= 0xdfff ? '\ufffd' : char;
+  }
+  return out;
+}
+
 export function escapePango(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return markupSafe(text)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 }
 
 /** Draws Pango markup (escape user text with escapePango) into a transparent PNG. */
