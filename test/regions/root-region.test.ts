@@ -14,7 +14,15 @@ describe('the root region for a national-scope admin', () => {
     const response = await t.request('GET', '/api/regions', t.adminToken);
     expect(response.statusCode, response.body).toBe(200);
     expect(response.json()).toEqual([
-      { code: '000000', name: '全国', level: 'country', parentCode: null, regionPath: ['000000'], lat: null, lng: null },
+      {
+        code: '000000',
+        name: '全国',
+        level: 'country',
+        parentCode: null,
+        regionPath: ['000000'],
+        lat: null,
+        lng: null,
+      },
     ]);
   });
 

@@ -127,13 +127,30 @@ export interface HeaderMatch<K extends string> {
 
 const HEADER_SEARCH_ROWS = 10;
 
+const OPENING = new Set(['(', '（']);
+const CLOSING = new Set([')', '）']);
+
+/**
+ * "群人数（人）" → "群人数": drops a bracketed part that ends the cell. The same as
+ * `replace(/[（(][^）)]*[）)]\s*$/, '')`, in one pass: that regex retries from every opening
+ * bracket, so a header cell of 30,000 "(" took half a second (a 3 MB cell, about an hour).
+ */
+export function withoutTrailingUnit(cell: string): string {
+  let close = cell.length - 1;
+  while (close >= 0 && /\s/.test(cell[close]!)) close -= 1;
+  if (close < 0 || !CLOSING.has(cell[close]!)) return cell;
+  // The unit starts at the first opening bracket after the previous closing one.
+  let start = -1;
+  for (let i = close - 1; i >= 0 && !CLOSING.has(cell[i]!); i -= 1) if (OPENING.has(cell[i]!)) start = i;
+  return start < 0 ? cell : cell.slice(0, start);
+}
+
 /** Finds the header row (staff sheets often start with a merged title line) and maps its columns. */
 export function matchHeader<K extends string>(rows: SheetRow[], specs: ColumnSpec<K>[]): HeaderMatch<K> {
   const aliases = new Map<string, K>();
   for (const spec of specs) for (const alias of spec.aliases) aliases.set(headerKey(alias), spec.key);
   // "群人数（人）": a unit in trailing brackets is dropped when the full text is not a known name.
-  const keyOf = (cell: string) =>
-    aliases.get(headerKey(cell)) ?? aliases.get(headerKey(cell.replace(/[（(][^）)]*[）)]\s*$/, '')));
+  const keyOf = (cell: string) => aliases.get(headerKey(cell)) ?? aliases.get(headerKey(withoutTrailingUnit(cell)));
   const lookup = { has: (cell: string) => keyOf(cell) !== undefined, get: keyOf };
   const candidates = rows.filter((row) => row.cells.some((cell) => cell.trim())).slice(0, HEADER_SEARCH_ROWS);
   const header = candidates.find((row) => row.cells.filter((cell) => lookup.has(cell)).length >= 2);

@@ -84,10 +84,19 @@ function fieldsFor(input: TextCardInput, format: TextCardFormat) {
   };
 }
 
+/** The line without trailing spaces and tabs; a loop, because /[ \t]+\n/g is quadratic on a run of spaces. */
+function trimLineEnd(line: string): string {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end -= 1;
+  return end === line.length ? line : line.slice(0, end);
+}
+
 /** Normalises the template's blank lines: at most one empty line in a row, none at the ends. */
 function tidy(text: string): string {
   return text
-    .replace(/[ \t]+\n/g, '\n')
+    .split('\n')
+    .map(trimLineEnd)
+    .join('\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }
