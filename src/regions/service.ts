@@ -98,6 +98,15 @@ export class RegionService {
     return region ? toRegion(region) : null;
   }
 
+  /** Which of the codes name regions inside the scope. */
+  async existingIn(scope: Scope, codes: string[]): Promise<Set<string>> {
+    if (codes.length === 0) return new Set();
+    const found = await RegionModel.find({ code: { $in: codes }, ...scope.filter() }, { _id: 0, code: 1 }).lean<
+      { code: string }[]
+    >();
+    return new Set(found.map((r) => r.code));
+  }
+
   async children(scope: Scope, parentCode: string): Promise<Region[]> {
     await this.get(scope, parentCode);
     return (await RegionModel.find({ parentCode }, PROJECTION).sort({ code: 1 }).lean<Region[]>()).map(toRegion);
