@@ -39,7 +39,7 @@ const pad6 = (code: string) => code.padEnd(6, '0');
 
 /**
  * Village committee names shortened as people say them: 东庄村委会 / 东庄村民委员会 → 东庄村,
- * 东风社区居委会 / 东风社区居民委员会 → 东风社区. Other names are kept as listed.
+ * 东风社区居委会 / 东风社区居民委员会 → 东风社区, 郝村村委会 → 郝村. Other names are kept as listed.
  */
 export function villageDisplayName(listed: string): string {
   const name = listed.trim();
@@ -49,7 +49,10 @@ export function villageDisplayName(listed: string): string {
     ['村民委员会', '村'],
     ['村委会', '村'],
   ] as const) {
-    if (name.endsWith(suffix) && name.length > suffix.length) return name.slice(0, -suffix.length) + replacement;
+    if (name.endsWith(suffix) && name.length > suffix.length) {
+      const stem = name.slice(0, -suffix.length);
+      return stem.endsWith(replacement) ? stem : stem + replacement; // 郝村村委会 → 郝村
+    }
   }
   return name;
 }

@@ -56,6 +56,7 @@ describe('seeding a county from the national division list', () => {
       level: 'village',
       regionPath: ['000000', '410000', '410500', '410527', '410527001', '410527001001'],
     });
+    expect(await get('410527101201')).toMatchObject({ name: '东台头村', parentCode: '410527101' }); // 东台头村村委会
     const townships = await t.request('GET', '/api/regions?parent=410527', t.adminToken);
     expect(townships.json()).toHaveLength(17);
     expect(await RegionModel.countDocuments({ regionPath: '410527', level: 'village' })).toBe(532);
