@@ -58,10 +58,16 @@ export const CreateNoticeBody = Type.Object(
 );
 export type CreateNoticeBody = Static<typeof CreateNoticeBody>;
 
-export const UpdateNoticeBody = Type.Partial(Type.Object(contentFields), {
-  additionalProperties: false,
-  minProperties: 1,
-});
+export const UpdateNoticeBody = Type.Partial(
+  Type.Object({
+    ...contentFields,
+    regionCode: Type.Optional({
+      ...RegionCode,
+      description: '所属地区（发布单位的地区：本人管辖地区或其下级）；首次审核通过前可改',
+    }),
+  }),
+  { additionalProperties: false, minProperties: 1 },
+);
 export type UpdateNoticeBody = Static<typeof UpdateNoticeBody>;
 
 export const ReviewBody = Type.Object(

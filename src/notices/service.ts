@@ -239,9 +239,12 @@ export class NoticeService {
     const seen = await this.load(by.scope, id);
     if (seen.status === 'in_review') throw new Conflict('审核中的通知不能修改；请等待审核结果（驳回后可修改）');
     if (seen.status === 'archived') throw new Conflict('已归档的通知不能修改');
-    const content = toContent(changes, seen.content as unknown as NoticeContent);
+    const { regionCode, ...contentChanges } = changes;
+    const region = regionCode === undefined ? null : await this.regionFor(by, seen, regionCode);
+    const content = toContent(contentChanges, seen.content as unknown as NoticeContent);
     await this.checkMedia(content);
     const newVersion = seen.status === 'approved';
+    const move = region ? { regionCode: region.code, regionPath: region.regionPath } : {};
     const updated = await this.transition(
       by.scope,
       seen,
@@ -257,10 +260,22 @@ export class NoticeService {
               submittedBy: null,
             },
           }
-        : { $set: { content }, $addToSet: { editorIds: by.id } },
+        : { $set: { content, ...move }, $addToSet: { editorIds: by.id } },
     );
     await this.record(by, 'update', updated, ip, { changed: Object.keys(changes), newVersion });
     return toNotice(updated);
+  }
+
+  /**
+   * The region a notice moves to: inside the editor's scope, and only before its first
+   * approval (approved versions have been sent and are public under their region).
+   */
+  private async regionFor(by: Principal, seen: NoticeDoc, code: string) {
+    if (code === seen.regionCode) return null;
+    if (seen.approvedVersion != null) {
+      throw new Conflict('通知已审核通过，所属地区不能再改；如需以其他单位名义发布，请新建通知', 'regionCode');
+    }
+    return this.regions.get(by.scope, code);
   }
 
   async submit(by: Principal, id: string, ip: string | null = null): Promise<Notice> {
