@@ -60,7 +60,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     if (!db.connection.db) throw new Error('database not connected');
     return db.connection.db;
   });
-  const notices = new NoticeService(regions, media, audit, clock);
+  const notices = new NoticeService(regions, media, audit, clock, config.timeZone);
   // Channel credentials are sealed with this key; manual-task links are signed with a key derived from it.
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);

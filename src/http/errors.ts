@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError, InvalidInput, TooManyRequests } from '../lib/errors.js';
+import { CATEGORY_LABELS } from '../notices/categories.js';
 
 const STATUS: Record<string, number> = {
   invalid_input: 400,
@@ -28,6 +29,11 @@ function fieldName(context: string | undefined, issue: ValidationIssue): string 
   return [context, path, extra].filter(Boolean).join('.');
 }
 
+/** Values staff know by their Chinese names: listed as "anti_fraud（防诈骗）". */
+const VALUE_LABELS: Record<string, string> = { ...CATEGORY_LABELS };
+const withLabel = (value: unknown) =>
+  typeof value === 'string' && VALUE_LABELS[value] ? `${value}（${VALUE_LABELS[value]}）` : String(value);
+
 /** Ajv's English messages, said the way a person fixing the input needs them. */
 export function describeValidation(context: string | undefined, issue: ValidationIssue): InvalidInput {
   const field = fieldName(context, issue);
@@ -40,7 +46,7 @@ export function describeValidation(context: string | undefined, issue: Validatio
     maxLength: () => `字段 "${field}" 最多 ${p.limit} 个字符`,
     pattern: () => (p.pattern === '\\S' ? `字段 "${field}" 不能为空` : `字段 "${field}" 的格式不正确`),
     format: () => `字段 "${field}" 不是有效的 ${p.format}`,
-    enum: () => `字段 "${field}" 只能是：${(p.allowedValues as unknown[]).join('、')}`,
+    enum: () => `字段 "${field}" 只能是：${(p.allowedValues as unknown[]).map(withLabel).join('、')}`,
     minimum: () => `字段 "${field}" 不能小于 ${p.limit}`,
     maximum: () => `字段 "${field}" 不能大于 ${p.limit}`,
     minItems: () => `字段 "${field}" 至少 ${p.limit} 项`,

@@ -1,12 +1,17 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { RegionCode } from '../regions/schemas.js';
-import { CATEGORIES } from './categories.js';
+import { CATEGORIES, CATEGORY_LABELS, type Category } from './categories.js';
 import { NOTICE_STATUSES } from './model.js';
 
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: '已上传图片的 SHA-256' });
 const Phone = Type.String({ pattern: '^[0-9][0-9 /\\-]{1,28}[0-9]$', description: '电话号码' });
-const CategorySchema = Type.Union(CATEGORIES.map((c) => Type.Literal(c)));
+// An enum (not a union of literals), so a wrong value is answered with the list of allowed ones.
+const CategorySchema = Type.Unsafe<Category>({
+  type: 'string',
+  enum: [...CATEGORIES],
+  description: CATEGORIES.map((c) => `${c}（${CATEGORY_LABELS[c]}）`).join('、'),
+});
 
 export const BODY_MAX_CHARS = 20_000;
 

@@ -153,6 +153,8 @@ export class NoticeService {
     private readonly media: MediaStore,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    /** Whose calendar decides whether a deadline has passed. */
+    private readonly timeZone = 'Asia/Shanghai',
   ) {}
 
   private async load(scope: Scope, id: string): Promise<NoticeDoc> {
@@ -278,9 +280,23 @@ export class NoticeService {
     return this.regions.get(by.scope, code);
   }
 
+  /** A wanted notice asks for clues until its deadline: one already past cannot go to review. */
+  private checkDeadline(content: NoticeContent): void {
+    const deadline = (content.wanted as { deadline?: string } | null)?.deadline;
+    if (content.category !== 'wanted_clue' || !deadline) return;
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: this.timeZone }).format(this.clock.now());
+    if (deadline < today) {
+      throw new InvalidInput(
+        `协查截止日期 ${deadline} 已过（今天是 ${today}），请把截止日期改为今天或以后再提交审核`,
+        'wanted.deadline',
+      );
+    }
+  }
+
   async submit(by: Principal, id: string, ip: string | null = null): Promise<Notice> {
     const seen = await this.load(by.scope, id);
     if (seen.status !== 'draft') throw new Conflict('只有草稿可以提交审核');
+    this.checkDeadline(seen.content as unknown as NoticeContent);
     const updated = await this.transition(
       by.scope,
       seen,
