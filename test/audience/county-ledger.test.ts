@@ -3,6 +3,7 @@
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupModel } from '../../src/audience/model.js';
+import { countyDivisions } from '../../src/regions/divisions.js';
 import { RegionModel } from '../../src/regions/model.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { upload } from '../helpers/upload.js';
@@ -161,5 +162,49 @@ describe('a county’s ledger as kept, imported in one step', () => {
       expect(text).toContain(synonym);
     const tried = await upload(t, '/api/groups/import?dryRun=true', t.adminToken, 'template.xlsx', response.rawPayload);
     expect(tried.json()).toMatchObject({ rows: 1, created: 1, rejected: 0 });
+  });
+});
+
+describe('a whole county’s ledger (585 groups in 532 villages)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    await t.request('POST', '/api/regions/seed', t.adminToken, { countyCode: '410527' });
+  });
+  afterAll(() => t.close());
+
+  it('imports every group in one step, a third of them named only by township and village', async () => {
+    const county = (await countyDivisions('410527'))!;
+    const townshipName = new Map(county.townships.map((t) => [t.code, t.name]));
+    const rows: Cell[][] = [];
+    county.villages.forEach((village, i) => {
+      const groups = i < 53 ? 2 : 1; // 585 groups, as the issue's ledger
+      for (let g = 0; g < groups; g += 1) {
+        const byName = rows.length % 3 === 0;
+        rows.push([
+          rows.length + 1,
+          townshipName.get(village.townshipCode)!,
+          // The ledger's own spelling: "村委会" where the tree says "村".
+          byName ? village.name.replace(/村$/, '村委会') : village.name,
+          byName
+            ? null
+            : i % 2
+              ? village.code
+              : village.code.replace(/\d/g, (d) => String.fromCharCode(0xff10 + Number(d))),
+          `${village.name}民声群${g ? '二' : ''}`,
+          i % 7 === 0 ? null : 100 + (i % 300),
+          `民警${i % 40}`,
+          `1380013${String(8000 + (i % 40)).padStart(4, '0')}`,
+          null,
+        ]);
+      }
+    });
+    const response = await upload(t, '/api/groups/import', t.adminToken, '全县台账.xlsx', await ledger(rows));
+    expect(response.statusCode, response.body.slice(0, 500)).toBe(200);
+    expect(response.json()).toMatchObject({ applied: true, rows: 585, created: 585, rejected: 0, errors: [] });
+    expect(response.json().totals).toHaveLength(1);
+    expect(await GroupModel.countDocuments({ regionPath: '410527' })).toBe(585);
+    const again = await upload(t, '/api/groups/import', t.adminToken, '全县台账.xlsx', await ledger(rows));
+    expect(again.json()).toMatchObject({ created: 0, updated: 0, unchanged: 585 });
   });
 });
