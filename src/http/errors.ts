@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError, InvalidInput, TooManyRequests } from '../lib/errors.js';
 import { CATEGORY_LABELS } from '../notices/categories.js';
+import { PHONE_HINT, PHONE_PATTERN } from '../notices/schemas.js';
 
 const STATUS: Record<string, number> = {
   invalid_input: 400,
@@ -31,6 +32,8 @@ function fieldName(context: string | undefined, issue: ValidationIssue): string 
 
 /** Values staff know by their Chinese names: listed as "anti_fraud（防诈骗）". */
 const VALUE_LABELS: Record<string, string> = { ...CATEGORY_LABELS };
+/** What a value of a pattern should look like, where the pattern alone would not tell a person. */
+const PATTERN_HINTS: Record<string, string> = { [PHONE_PATTERN]: PHONE_HINT };
 const withLabel = (value: unknown) =>
   typeof value === 'string' && VALUE_LABELS[value] ? `${value}（${VALUE_LABELS[value]}）` : String(value);
 
@@ -44,7 +47,10 @@ export function describeValidation(context: string | undefined, issue: Validatio
     type: () => `字段 "${field}" 的类型应为 ${p.type}`,
     minLength: () => `字段 "${field}" 至少 ${p.limit} 个字符（不能为空）`,
     maxLength: () => `字段 "${field}" 最多 ${p.limit} 个字符`,
-    pattern: () => (p.pattern === '\\S' ? `字段 "${field}" 不能为空` : `字段 "${field}" 的格式不正确`),
+    pattern: () =>
+      p.pattern === '\\S'
+        ? `字段 "${field}" 不能为空`
+        : `字段 "${field}" 的格式不正确${PATTERN_HINTS[p.pattern as string] ? `（${PATTERN_HINTS[p.pattern as string]}）` : ''}`,
     format: () => `字段 "${field}" 不是有效的 ${p.format}`,
     enum: () => `字段 "${field}" 只能是：${(p.allowedValues as unknown[]).map(withLabel).join('、')}`,
     minimum: () => `字段 "${field}" 不能小于 ${p.limit}`,

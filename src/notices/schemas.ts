@@ -5,7 +5,10 @@ import { CATEGORIES, CATEGORY_LABELS, type Category } from './categories.js';
 import { NOTICE_STATUSES } from './model.js';
 
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: '已上传图片的 SHA-256' });
-const Phone = Type.String({ pattern: '^[0-9][0-9 /\\-]{1,28}[0-9]$', description: '电话号码' });
+/** Phone numbers as notices print them (hotline, wanted contact). */
+export const PHONE_PATTERN = '^[0-9][0-9 /\\-]{1,28}[0-9]$';
+export const PHONE_HINT = '应为数字，可含空格、“-”或“/”，如 13800138000、0372-7221234、110';
+const Phone = Type.String({ pattern: PHONE_PATTERN, description: `电话号码（${PHONE_HINT}）` });
 // An enum (not a union of literals), so a wrong value is answered with the list of allowed ones.
 const CategorySchema = Type.Unsafe<Category>({
   type: 'string',

@@ -25,6 +25,18 @@ describe('notice messages', () => {
       expect(message).toContain(allowed);
   });
 
+  it('when a phone number is malformed, then the answer shows the expected format', async () => {
+    const response = await t.request(
+      'POST',
+      '/api/notices',
+      t.adminToken,
+      noticeBody({ category: 'wanted_clue', wanted: { ...WANTED, contactPhone: '李警官电话' } }),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(response.json().field).toBe('body.wanted.contactPhone');
+    expect(response.json().message).toContain('如 13800138000、0372-7221234');
+  });
+
   it('when a wanted notice’s deadline is already past, then submitting it is refused, naming the date and the field', async () => {
     const created = await t.request(
       'POST',
