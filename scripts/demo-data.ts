@@ -1,16 +1,26 @@
-// Demo directory generator: the county of SPEC §1 (17 townships, 545 villages, 595 groups,
-// about 200,000 members) or, asked for more groups, a province made of such counties.
-// Deterministic (seeded) and idempotent: regions are upserted by code and groups by
-// (village, name) with $setOnInsert, so a second run changes nothing. Channels are mixed
-// and point at the local robot doubles; demoRobots() lists the robots the doubles must know.
+// Demo directory generator. One county (the default): 内黄县 (410527) as the shipped
+// division list has it — 17 townships, 532 villages with their official codes and names —
+// with plausible village coordinates (35.8–36.1°N, 114.7–115.1°E) and 595 groups of about
+// 200,000 members, the shape of SPEC §1. Asked for more groups: a synthetic province
+// (演示省, 990000) made of counties of that shape, for benchmarks.
+// Deterministic (seeded) and idempotent: regions and groups are inserted only when missing,
+// so a second run changes nothing. Channels are mixed and point at the local robot doubles;
+// demoRobots() lists the robots the doubles must know.
 import type { ChannelCredentials } from '../src/channels/credentials.js';
 import type { GroupService } from '../src/audience/groups.js';
 import { GroupModel } from '../src/audience/model.js';
 import type { RobotConfig } from '../src/channels/doubles/types.js';
 import { seededRandom } from '../src/lib/seeded-random.js';
 import { RegionModel } from '../src/regions/model.js';
+import { Scope } from '../src/regions/scope.js';
+import { seedCounty } from '../src/regions/seed.js';
 
-export const COUNTY_SHAPE = { townships: 17, villages: 545, groups: 595, members: 200_000 };
+export const COUNTY_SHAPE = { townships: 17, villages: 532, groups: 595, members: 200_000 };
+
+/** The demo county: a real county's shape from the national division list. */
+export const DEMO_COUNTY = { code: '410527', name: '内黄县' };
+/** Where its villages are placed (WGS-84), roughly the county's extent. */
+export const DEMO_COUNTY_BOUNDS = { south: 35.8, north: 36.1, west: 114.7, east: 115.1 };
 
 const PROVINCE = { code: '990000', name: '演示省' };
 const TOWNSHIP_NAMES = [
@@ -211,6 +221,109 @@ export async function seedDemo(
   groupsService: GroupService,
   options: DemoOptions,
 ): Promise<{ regionsCreated: number; groupsCreated: number }> {
+  return options.groups <= COUNTY_SHAPE.groups
+    ? seedDemoCounty(groupsService, options)
+    : seedDemoProvince(groupsService, options);
+}
+
+const OFFICER_SURNAMES = '张王李赵刘陈杨黄周吴徐孙马朱胡郭何';
+
+/**
+ * Township centres spread over the county's extent (a jittered 5 × 4 grid), each village
+ * within about 3 km of its township's centre: good enough to try distance targeting.
+ */
+function villageCoordinates(
+  townshipCodes: string[],
+  villages: { code: string; townshipCode: string }[],
+): Map<string, { lat: number; lng: number }> {
+  const rand = seededRandom(410527);
+  const b = DEMO_COUNTY_BOUNDS;
+  const centres = new Map<string, { lat: number; lng: number }>();
+  townshipCodes.forEach((code, i) => {
+    const col = i % 5;
+    const row = Math.floor(i / 5);
+    centres.set(code, {
+      lat: b.south + 0.04 + ((row + 0.2 + rand() * 0.6) / 4) * (b.north - b.south - 0.08),
+      lng: b.west + 0.04 + ((col + 0.2 + rand() * 0.6) / 5) * (b.east - b.west - 0.08),
+    });
+  });
+  const round = (x: number) => Math.round(x * 1e6) / 1e6;
+  const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+  const out = new Map<string, { lat: number; lng: number }>();
+  for (const village of villages) {
+    const centre = centres.get(village.townshipCode)!;
+    out.set(village.code, {
+      lat: round(clamp(centre.lat + (rand() - 0.5) * 0.06, b.south, b.north)),
+      lng: round(clamp(centre.lng + (rand() - 0.5) * 0.07, b.west, b.east)),
+    });
+  }
+  return out;
+}
+
+/** The demo county: seeded from the division list, coordinates on villages that have none, then its groups. */
+async function seedDemoCounty(
+  groupsService: GroupService,
+  options: DemoOptions,
+): Promise<{ regionsCreated: number; groupsCreated: number }> {
+  const seeded = await seedCounty(new Scope('000000'), DEMO_COUNTY.code);
+  const regions = await RegionModel.find(
+    { regionPath: DEMO_COUNTY.code, level: { $in: ['township', 'village'] } },
+    { code: 1, name: 1, level: 1, parentCode: 1, regionPath: 1, lat: 1 },
+  )
+    .sort({ code: 1 })
+    .lean<
+      {
+        _id: unknown;
+        code: string;
+        name: string;
+        level: string;
+        parentCode: string;
+        regionPath: string[];
+        lat: number | null;
+      }[]
+    >();
+  const townships = regions.filter((r) => r.level === 'township').map((r) => r.code);
+  const villages = regions.filter((r) => r.level === 'village');
+  const coordinates = villageCoordinates(
+    townships,
+    villages.map((v) => ({ code: v.code, townshipCode: v.parentCode })),
+  );
+  // By _id: an update filtered on anything else scans the collection on FerretDB.
+  const placements = villages
+    .filter((v) => v.lat === null || v.lat === undefined)
+    .map((v) => ({ updateOne: { filter: { _id: v._id }, update: { $set: coordinates.get(v.code)! } } }));
+  for (let i = 0; i < placements.length; i += 20) await RegionModel.bulkWrite(placements.slice(i, i + 20) as never);
+
+  const rand = seededRandom(2023);
+  const groups: DemoGroup[] = [];
+  // 595 groups over 532 villages: the first 63 villages (one in eight or so) have a second group.
+  const extra = options.groups - villages.length;
+  for (let v = 0; v < villages.length && groups.length < options.groups; v += 1) {
+    const village = villages[v]!;
+    const t = townships.indexOf(village.parentCode);
+    const here = v % 8 === 0 && Math.floor(v / 8) < extra ? 2 : 1;
+    for (let g = 0; g < here && groups.length < options.groups; g += 1) {
+      groups.push({
+        index: groups.length,
+        name: g === 0 ? `${village.name}民声微信群` : `${village.name}民声微信2群`,
+        regionCode: village.code,
+        regionPath: village.regionPath,
+        credentials: {} as ChannelCredentials,
+        memberCount: 120 + Math.floor(rand() * 432),
+        officerName: `${OFFICER_SURNAMES[t % OFFICER_SURNAMES.length]}警官`,
+        officerPhone: `139${String(72000000 + t * 1000).padStart(8, '0')}`,
+        tags: rand() < 0.3 ? [TAGS[Math.floor(rand() * TAGS.length)]!] : [],
+      });
+    }
+  }
+  const groupsCreated = await insertGroups(groupsService, options, DEMO_COUNTY.code, groups, 0);
+  return { regionsCreated: seeded.created, groupsCreated };
+}
+
+async function seedDemoProvince(
+  groupsService: GroupService,
+  options: DemoOptions,
+): Promise<{ regionsCreated: number; groupsCreated: number }> {
   let regionsCreated = 0;
   if (!(await RegionModel.exists({ code: PROVINCE.code }))) {
     regionsCreated += await insertMissing(RegionModel, [
@@ -241,39 +354,52 @@ export async function seedDemo(
     for (let i = 0; i < newRegions.length; i += BATCH)
       regionsCreated += await insertMissing(RegionModel, newRegions.slice(i, i + BATCH));
 
-    const knownGroups = new Set(
-      (
-        await GroupModel.find({ regionPath: countyCode }, { _id: 0, regionCode: 1, name: 1 }).lean<
-          { regionCode: string; name: string }[]
-        >()
-      ).map((g) => `${g.regionCode}/${g.name}`),
-    );
-    for (let i = 0; i < county.groups.length; i += BATCH) {
-      const slice = county.groups.slice(i, i + BATCH);
-      const docs = slice
-        .filter((group) => !knownGroups.has(`${group.regionCode}/${group.name}`))
-        .map((group) => {
-          const credentials = demoCredentials(group.index, options.doublesUrl);
-          return {
-            name: group.name,
-            regionCode: group.regionCode,
-            regionPath: group.regionPath,
-            channelKind: credentials.kind,
-            credentialsSealed: groupsService.sealCredentials(credentials),
-            memberCount: group.memberCount,
-            memberCountUpdatedAt: new Date('2026-01-01T00:00:00Z'),
-            officerName: group.officerName,
-            officerPhone: group.officerPhone,
-            tags: group.tags,
-            active: true,
-            flaggedAt: null,
-            flagReason: null,
-          };
-        });
-      groupsCreated += await insertMissing(GroupModel, docs);
-      groupsDone += slice.length;
-      options.onProgress?.('groups', groupsDone, options.groups);
-    }
+    groupsCreated += await insertGroups(groupsService, options, countyCode, county.groups, groupsDone);
+    groupsDone += county.groups.length;
   }
   return { regionsCreated, groupsCreated };
+}
+
+/** Inserts the county's groups that do not exist yet; returns how many it created. */
+async function insertGroups(
+  groupsService: GroupService,
+  options: DemoOptions,
+  countyCode: string,
+  groups: DemoGroup[],
+  doneBefore: number,
+): Promise<number> {
+  const knownGroups = new Set(
+    (
+      await GroupModel.find({ regionPath: countyCode }, { _id: 0, regionCode: 1, name: 1 }).lean<
+        { regionCode: string; name: string }[]
+      >()
+    ).map((g) => `${g.regionCode}/${g.name}`),
+  );
+  let created = 0;
+  for (let i = 0; i < groups.length; i += BATCH) {
+    const slice = groups.slice(i, i + BATCH);
+    const docs = slice
+      .filter((group) => !knownGroups.has(`${group.regionCode}/${group.name}`))
+      .map((group) => {
+        const credentials = demoCredentials(group.index, options.doublesUrl);
+        return {
+          name: group.name,
+          regionCode: group.regionCode,
+          regionPath: group.regionPath,
+          channelKind: credentials.kind,
+          credentialsSealed: groupsService.sealCredentials(credentials),
+          memberCount: group.memberCount,
+          memberCountUpdatedAt: new Date('2026-01-01T00:00:00Z'),
+          officerName: group.officerName,
+          officerPhone: group.officerPhone,
+          tags: group.tags,
+          active: true,
+          flaggedAt: null,
+          flagReason: null,
+        };
+      });
+    created += await insertMissing(GroupModel, docs);
+    options.onProgress?.('groups', doneBefore + i + slice.length, options.groups);
+  }
+  return created;
 }

@@ -1,5 +1,6 @@
 // npm run demo [-- --groups=50000] [--doubles-url=http://127.0.0.1:4010]
-// Creates the demo county of SPEC §1 (or a province of N groups) in the configured database
+// Creates the demo county (内黄县 from the shipped division list, shaped like SPEC §1; or a
+// synthetic province of N groups) in the configured database
 // (embedded FerretDB under DATA_DIR unless MONGODB_URI is set), and writes the robots the
 // doubles must know to DATA_DIR/demo-robots.json. Safe to run again: nothing is duplicated.
 import { writeFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { createContext, prepareDatabase } from '../src/context.js';
 import { openDatabase } from '../src/db/connection.js';
-import { COUNTY_SHAPE, demoRobots, seedDemo } from './demo-data.js';
+import { COUNTY_SHAPE, DEMO_COUNTY, demoRobots, seedDemo } from './demo-data.js';
 
 function flag(name: string, fallback: string): string {
   return process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -38,7 +39,8 @@ async function main() {
     });
     const robotsFile = join(config.dataDir, 'demo-robots.json');
     writeFileSync(robotsFile, JSON.stringify(demoRobots(groups, doublesUrl)));
-    const members = await ctx.audience.totals(ctx.regions.rootScope(), { regions: ['990000'] });
+    const area = groups <= COUNTY_SHAPE.groups ? DEMO_COUNTY.code : '990000';
+    const members = await ctx.audience.totals(ctx.regions.rootScope(), { regions: [area] });
     process.stdout.write(
       `\n[demo] done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.regionsCreated} regions and ${result.groupsCreated} groups created ` +
         `(now ${members.groupCount} active groups in ${members.villageCount} villages, ${members.memberTotal} members)\n` +

@@ -1,8 +1,12 @@
 // npm run import -- groups|regions <file.xlsx|file.csv> [--dry-run] [--partial] [--region=CODE]
+//   [--county=CODE] [--default-channel=manual|wecom|…]
+// --county: where villages named without a code are looked for; --default-channel: the channel
+// of new groups when the sheet has no channel column (personal WeChat groups: manual).
 // The same import as POST /api/groups/import, from the command line with progress, for
 // first loads of a whole city or province. Acts with the scope of --region (default: all).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { CHANNEL_KINDS, type ChannelKind } from '../src/channels/credentials.js';
 import { importGroups } from '../src/audience/sheets/import-groups.js';
 import { importRegions } from '../src/audience/sheets/import-regions.js';
 import { readSheet } from '../src/audience/sheets/read-sheet.js';
@@ -18,7 +22,13 @@ async function main() {
     );
   }
   const region = process.argv.find((arg) => arg.startsWith('--region='))?.slice('--region='.length);
+  const flag = (name: string) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const defaultChannel = flag('default-channel') ?? 'manual';
+  if (!(CHANNEL_KINDS as readonly string[]).includes(defaultChannel))
+    throw new Error(`--default-channel must be one of ${CHANNEL_KINDS.join(', ')}`);
   const options = {
+    defaultChannel: defaultChannel as ChannelKind,
+    regionCode: flag('county'),
     dryRun: process.argv.includes('--dry-run'),
     partial: process.argv.includes('--partial'),
     onProgress: (done: number, total: number) => process.stdout.write(`\r[import] writing ${done}/${total}   `),
@@ -36,6 +46,11 @@ async function main() {
       what === 'groups'
         ? await importGroups(ctx.groups, ctx.clock, scope, rows, options)
         : await importRegions(scope, rows, options);
+    for (const line of report.totals ?? [])
+      process.stdout.write(
+        `  第 ${line.row} 行是合计行（不导入）：${line.memberCount ?? '—'} 人，表中各群合计 ${line.countedMembers ?? '—'} 人\n`,
+      );
+    if (report.villagesCreated) process.stdout.write(`  新建村（社区）${report.villagesCreated} 个\n`);
     for (const error of report.errors)
       process.stdout.write(`  第 ${error.row} 行${error.column ? `【${error.column}】` : ''}：${error.message}\n`);
     process.stdout.write(

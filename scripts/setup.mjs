@@ -57,7 +57,8 @@ function applyFerretPatches(src) {
   for (const patch of FERRETDB_PATCHES) {
     const file = join(src, patch.file);
     const text = readFileSync(file, 'utf8');
-    if (!text.includes(patch.from)) throw new Error(`FerretDB patch ${patch.id}: "${patch.from}" not found in ${patch.file}`);
+    if (!text.includes(patch.from))
+      throw new Error(`FerretDB patch ${patch.id}: "${patch.from}" not found in ${patch.file}`);
     writeFileSync(file, text.replace(patch.from, patch.to));
     step(`  patched ${patch.file} (${patch.id})`);
   }

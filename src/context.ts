@@ -76,11 +76,17 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     if (!db.connection.db) throw new Error('database not connected');
     return db.connection.db;
   });
-  const notices = new NoticeService(regions, media, audit, clock, (id) =>
-    users.get(regions.rootScope(), id).then(
-      (user) => user.active,
-      () => false,
-    ),
+  const notices = new NoticeService(
+    regions,
+    media,
+    audit,
+    clock,
+    (id) =>
+      users.get(regions.rootScope(), id).then(
+        (user) => user.active,
+        () => false,
+      ),
+    config.timeZone,
   );
   // Channel credentials are sealed with this key; manual-task links are signed with a key derived from it.
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));

@@ -37,6 +37,7 @@ export interface Group {
   memberCountUpdatedAt: Date | null;
   officer: Officer | null;
   tags: string[];
+  note: string | null;
   active: boolean;
   flagged: { at: Date; reason: string } | null;
   createdAt: Date;
@@ -80,6 +81,8 @@ export interface GroupListQuery {
 
 export const MAX_TAGS = 20;
 const PHONE = /^[0-9+\-() ]{5,20}$/;
+/** What a phone number should look like, for messages a person can act on. */
+export const PHONE_FORMAT_HINT = '应为 11 位手机号，如 13800138000，或带区号的座机，如 0372-7221234';
 
 export function normaliseTags(tags: readonly string[], field = 'tags'): string[] {
   const cleaned = [...new Set(tags.map((tag) => tag.trim()).filter(Boolean))];
@@ -94,7 +97,8 @@ export function checkOfficer(officer: OfficerInput | null | undefined, field = '
   const name = officer.name.trim();
   if (!name) throw new InvalidInput('负责民警姓名不能为空', `${field}.name`);
   const phone = officer.phone?.trim() || null;
-  if (phone && !PHONE.test(phone)) throw new InvalidInput(`负责民警电话“${phone}”格式不正确`, `${field}.phone`);
+  if (phone && !PHONE.test(phone))
+    throw new InvalidInput(`负责民警电话“${phone}”格式不正确（${PHONE_FORMAT_HINT}）`, `${field}.phone`);
   return { name, phone };
 }
 
@@ -109,6 +113,7 @@ export function toGroup(doc: GroupDoc): Group {
     memberCountUpdatedAt: doc.memberCountUpdatedAt ?? null,
     officer: doc.officerName ? { name: doc.officerName, phone: doc.officerPhone ?? null } : null,
     tags: doc.tags,
+    note: doc.note ?? null,
     active: doc.active,
     flagged: doc.flaggedAt ? { at: doc.flaggedAt, reason: doc.flagReason ?? '' } : null,
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,

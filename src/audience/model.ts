@@ -16,6 +16,8 @@ const groupSchema = new mongoose.Schema(
     officerName: { type: String, default: null },
     officerPhone: { type: String, default: null },
     tags: { type: [String], default: [] },
+    /** Free text from the ledger's 备注 column. */
+    note: { type: String, default: null },
     active: { type: Boolean, default: true },
     /** Set when a send failed permanently because of the group's channel (bad key, robot removed…). */
     flaggedAt: { type: Date, default: null },

@@ -74,6 +74,7 @@ export const GroupBody = Type.Object({
   memberCountUpdatedAt: Nullable(DateTime),
   officer: Nullable(Type.Object({ name: Type.String(), phone: Nullable(Type.String()) })),
   tags: Type.Array(Type.String()),
+  note: Nullable(Type.String({ description: '备注（来自台账）' })),
   active: Type.Boolean(),
   flagged: Nullable(Type.Object({ at: DateTime, reason: Type.String() })),
   createdAt: DateTime,

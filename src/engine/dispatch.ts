@@ -1,5 +1,6 @@
 // The engine's ports, made of the real rooms: audience selection, notices, render and the
 // channel adapters. One delivery = render the card for its group, post it, classify.
+import { textCardBudget } from '../channels/request-body.js';
 import type { AudienceService } from '../audience/selection.js';
 import type { GroupService } from '../audience/groups.js';
 import type { AudienceSpec } from '../campaigns/ports.js';
@@ -177,7 +178,7 @@ export class Dispatch implements EnginePorts {
         personal,
       },
       format,
-      { maxBytes: limits[format] },
+      textCardBudget(channel, limits[format]),
     );
     return { type: 'text', card };
   }

@@ -3,6 +3,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError, InvalidInput, TooManyRequests } from '../lib/errors.js';
+import { CATEGORY_LABELS } from '../notices/categories.js';
+import { PHONE_HINT, PHONE_PATTERN } from '../notices/schemas.js';
 
 const STATUS: Record<string, number> = {
   invalid_input: 400,
@@ -30,6 +32,13 @@ function fieldName(context: string | undefined, issue: ValidationIssue): string 
   return [context, path, extra].filter(Boolean).join('.');
 }
 
+/** Values staff know by their Chinese names: listed as "anti_fraud（防诈骗）". */
+const VALUE_LABELS: Record<string, string> = { ...CATEGORY_LABELS };
+/** What a value of a pattern should look like, where the pattern alone would not tell a person. */
+const PATTERN_HINTS: Record<string, string> = { [PHONE_PATTERN]: PHONE_HINT };
+const withLabel = (value: unknown) =>
+  typeof value === 'string' && VALUE_LABELS[value] ? `${value}（${VALUE_LABELS[value]}）` : String(value);
+
 /** Ajv's English messages, said the way a person fixing the input needs them. */
 export function describeValidation(context: string | undefined, issue: ValidationIssue): InvalidInput {
   const field = fieldName(context, issue);
@@ -44,9 +53,9 @@ export function describeValidation(context: string | undefined, issue: Validatio
     pattern: () =>
       p.pattern === '\\S'
         ? `字段 "${field}" 不能为空`
-        : `字段 "${field}" 的格式不正确${expected ? `（${expected}）` : ''}`,
+        : `字段 "${field}" 的格式不正确${(PATTERN_HINTS[p.pattern as string] ?? expected) ? `（${PATTERN_HINTS[p.pattern as string] ?? expected}）` : ''}`,
     format: () => `字段 "${field}" 不是有效的 ${p.format}`,
-    enum: () => `字段 "${field}" 只能是：${(p.allowedValues as unknown[]).join('、')}`,
+    enum: () => `字段 "${field}" 只能是：${(p.allowedValues as unknown[]).map(withLabel).join('、')}`,
     minimum: () => `字段 "${field}" 不能小于 ${p.limit}`,
     maximum: () => `字段 "${field}" 不能大于 ${p.limit}`,
     minItems: () => `字段 "${field}" 至少 ${p.limit} 项`,

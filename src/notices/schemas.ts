@@ -1,12 +1,20 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { RegionCode } from '../regions/schemas.js';
-import { CATEGORIES } from './categories.js';
+import { CATEGORIES, CATEGORY_LABELS, type Category } from './categories.js';
 import { NOTICE_STATUSES } from './model.js';
 
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: '已上传图片的 SHA-256' });
-const Phone = Type.String({ pattern: '^[0-9][0-9 /\\-]{1,28}[0-9]$', description: '电话号码' });
-const CategorySchema = Type.Union(CATEGORIES.map((c) => Type.Literal(c)));
+/** Phone numbers as notices print them (hotline, wanted contact). */
+export const PHONE_PATTERN = '^[0-9][0-9 /\\-]{1,28}[0-9]$';
+export const PHONE_HINT = '应为数字，可含空格、“-”或“/”，如 13800138000、0372-7221234、110';
+const Phone = Type.String({ pattern: PHONE_PATTERN, description: `电话号码（${PHONE_HINT}）` });
+// An enum (not a union of literals), so a wrong value is answered with the list of allowed ones.
+const CategorySchema = Type.Unsafe<Category>({
+  type: 'string',
+  enum: [...CATEGORIES],
+  description: CATEGORIES.map((c) => `${c}（${CATEGORY_LABELS[c]}）`).join('、'),
+});
 
 export const BODY_MAX_CHARS = 20_000;
 
@@ -72,10 +80,16 @@ export const CreateNoticeBody = Type.Object(
 );
 export type CreateNoticeBody = Static<typeof CreateNoticeBody>;
 
-export const UpdateNoticeBody = Type.Partial(Type.Object(contentFields), {
-  additionalProperties: false,
-  minProperties: 1,
-});
+export const UpdateNoticeBody = Type.Partial(
+  Type.Object({
+    ...contentFields,
+    regionCode: Type.Optional({
+      ...RegionCode,
+      description: '所属地区（发布单位的地区：本人管辖地区或其下级）；首次审核通过前可改',
+    }),
+  }),
+  { additionalProperties: false, minProperties: 1 },
+);
 export type UpdateNoticeBody = Static<typeof UpdateNoticeBody>;
 
 export const ReviewBody = Type.Object(

@@ -192,6 +192,8 @@ export class NoticeService {
     private readonly clock: Clock,
     /** Whether a user id names an active user (the wanted notice's case officer). */
     private readonly userExists: (id: string) => Promise<boolean> = async () => true,
+    /** Whose calendar decides whether a deadline has passed. */
+    private readonly timeZone = 'Asia/Shanghai',
   ) {}
 
   private async load(scope: Scope, id: string): Promise<NoticeDoc> {
@@ -279,10 +281,13 @@ export class NoticeService {
     const seen = await this.load(by.scope, id);
     if (seen.status === 'in_review') throw new Conflict('审核中的通知不能修改；请等待审核结果（驳回后可修改）');
     if (seen.status === 'archived') throw new Conflict('已归档的通知不能修改');
-    const content = toContent(changes, seen.content as unknown as NoticeContent);
+    const { regionCode, ...contentChanges } = changes;
+    const region = regionCode === undefined ? null : await this.regionFor(by, seen, regionCode);
+    const content = toContent(contentChanges, seen.content as unknown as NoticeContent);
     await this.checkMedia(content);
     content.wanted = await resolveWanted(content.wanted, this.regions, this.userExists);
     const newVersion = seen.status === 'approved';
+    const move = region ? { regionCode: region.code, regionPath: region.regionPath } : {};
     const updated = await this.transition(
       by.scope,
       seen,
@@ -298,10 +303,35 @@ export class NoticeService {
               submittedBy: null,
             },
           }
-        : { $set: { content }, $addToSet: { editorIds: by.id } },
+        : { $set: { content, ...move }, $addToSet: { editorIds: by.id } },
     );
     await this.record(by, 'update', updated, ip, { changed: Object.keys(changes), newVersion });
     return toNotice(updated);
+  }
+
+  /**
+   * The region a notice moves to: inside the editor's scope, and only before its first
+   * approval (approved versions have been sent and are public under their region).
+   */
+  private async regionFor(by: Principal, seen: NoticeDoc, code: string) {
+    if (code === seen.regionCode) return null;
+    if (seen.approvedVersion != null) {
+      throw new Conflict('通知已审核通过，所属地区不能再改；如需以其他单位名义发布，请新建通知', 'regionCode');
+    }
+    return this.regions.get(by.scope, code);
+  }
+
+  /** A wanted notice asks for clues until its deadline: one already past cannot go to review. */
+  private checkDeadline(content: NoticeContent): void {
+    const deadline = (content.wanted as { deadline?: string } | null)?.deadline;
+    if (content.category !== 'wanted_clue' || !deadline) return;
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: this.timeZone }).format(this.clock.now());
+    if (deadline < today) {
+      throw new InvalidInput(
+        `协查截止日期 ${deadline} 已过（今天是 ${today}），请把截止日期改为今天或以后再提交审核`,
+        'wanted.deadline',
+      );
+    }
   }
 
   async submit(by: Principal, id: string, ip: string | null = null): Promise<Notice> {
@@ -315,6 +345,7 @@ export class NoticeService {
         'personalData',
       );
     }
+    this.checkDeadline(seen.content as unknown as NoticeContent);
     const updated = await this.transition(
       by.scope,
       seen,

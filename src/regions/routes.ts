@@ -4,7 +4,19 @@ import { ADMINS, ANY_ROLE } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
 import type { AuditService } from '../audit/service.js';
 import type { RegionService } from './service.js';
-import { CreateRegionBody, RegionBody, RegionListQuery, RegionParams, UpdateRegionBody } from './schemas.js';
+import {
+  CountyEntryBody,
+  CountySearchQuery,
+  CreateRegionBody,
+  RegionBody,
+  RegionListQuery,
+  RegionParams,
+  SeedCountyBody,
+  SeedReportBody,
+  UpdateRegionBody,
+} from './schemas.js';
+import { DIVISION_LIST_EDITION, searchCounties } from './divisions.js';
+import { seedCounty } from './seed.js';
 
 export interface RegionRoutesOptions {
   regions: RegionService;
@@ -29,6 +41,53 @@ export const regionRoutes: FastifyPluginAsyncTypebox<RegionRoutesOptions> = asyn
       if (level) return regions.subtree(scope, parent ?? scope.regionCode, level);
       if (parent) return regions.children(scope, parent);
       return [await regions.get(scope, scope.regionCode)];
+    },
+  );
+
+  app.get(
+    '/api/regions/counties',
+    {
+      config: allow(ADMINS),
+      schema: {
+        tags: ['regions'],
+        summary: `搜索全国县区（${DIVISION_LIST_EDITION}），用于选择本县并导入其乡镇、村`,
+        querystring: CountySearchQuery,
+        response: { 200: Type.Array(CountyEntryBody) },
+      },
+    },
+    async (request) => {
+      const { scope } = principal(request);
+      const found = searchCounties(request.query.q ?? '', request.query.limit);
+      const seeded = await regions.existingIn(
+        scope,
+        found.map((c) => c.code),
+      );
+      return found.map((county) => ({ ...county, seeded: seeded.has(county.code) }));
+    },
+  );
+
+  app.post(
+    '/api/regions/seed',
+    {
+      config: allow(ADMINS),
+      schema: {
+        tags: ['regions'],
+        summary: '按全国区划名单导入一个县（省、市、县、乡镇、村）；已有的地区原样保留，可重复执行',
+        body: SeedCountyBody,
+        response: { 200: SeedReportBody },
+      },
+    },
+    async (request) => {
+      const by = principal(request);
+      const report = await seedCounty(by.scope, request.body.countyCode);
+      await audit.record({
+        actor: by,
+        action: 'region.seed',
+        target: { kind: 'region', id: report.county.code },
+        ip: request.ip,
+        details: { created: report.created, kept: report.kept, edition: DIVISION_LIST_EDITION },
+      });
+      return report;
     },
   );
 

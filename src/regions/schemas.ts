@@ -47,3 +47,35 @@ export const UpdateRegionBody = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
+
+export const CountyCode = Type.String({ pattern: '^[0-9]{6}$', description: '县级行政区划代码（6 位，如 410527）' });
+
+export const CountySearchQuery = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 40, description: '县区名称的一部分（如“内黄”）或代码开头' })),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  },
+  { additionalProperties: false },
+);
+
+const DivisionBody = Type.Object({ code: Type.String(), name: Type.String() });
+
+export const CountyEntryBody = Type.Object({
+  code: Type.String(),
+  name: Type.String(),
+  fullName: Type.String({ description: '省市县全称，如 河南省安阳市内黄县' }),
+  city: DivisionBody,
+  province: DivisionBody,
+  seeded: Type.Boolean({ description: '本系统中已有该县' }),
+});
+
+export const SeedCountyBody = Type.Object({ countyCode: CountyCode }, { additionalProperties: false });
+
+export const SeedReportBody = Type.Object({
+  county: Type.Object({ code: Type.String(), name: Type.String(), fullName: Type.String() }),
+  townships: Type.Integer(),
+  villages: Type.Integer(),
+  created: Type.Integer({ description: '新建的地区数' }),
+  kept: Type.Integer({ description: '已存在、原样保留的地区数（本地修改不被覆盖）' }),
+  renamedLocally: Type.Array(Type.Object({ code: Type.String(), listed: Type.String(), local: Type.String() })),
+});

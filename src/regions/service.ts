@@ -32,6 +32,23 @@ export interface NewRegion {
 
 const PROJECTION = { _id: 0, code: 1, name: 1, level: 1, parentCode: 1, regionPath: 1, lat: 1, lng: 1 } as const;
 
+/**
+ * Every region as the API shows it, whatever the stored document omits: the root was first
+ * written by an upsert that left `parentCode`, `lat` and `lng` out, and the response schema
+ * requires them (a 500 for every national-scope user).
+ */
+function toRegion(doc: Region): Region {
+  return {
+    code: doc.code,
+    name: doc.name,
+    level: doc.level,
+    parentCode: doc.parentCode ?? null,
+    regionPath: doc.regionPath,
+    lat: doc.lat ?? null,
+    lng: doc.lng ?? null,
+  };
+}
+
 function checkCoordinates(lat: number | null | undefined, lng: number | null | undefined): void {
   if ((lat == null) !== (lng == null)) throw new InvalidInput('经纬度需同时填写', lat == null ? 'lat' : 'lng');
 }
@@ -48,6 +65,8 @@ export class RegionService {
           level: 'country',
           parentCode: null,
           regionPath: [ROOT_REGION_CODE],
+          lat: null,
+          lng: null,
         },
       },
       { upsert: true },
@@ -70,23 +89,33 @@ export class RegionService {
   async get(scope: Scope, code: string): Promise<Region> {
     const region = await RegionModel.findOne({ code, ...scope.filter() }, PROJECTION).lean<Region>();
     if (!region) throw new NotFound(`地区 ${code}`);
-    return region;
+    return toRegion(region);
   }
 
   /** The region when it exists anywhere (for callers that check scope themselves). */
   async find(code: string): Promise<Region | null> {
-    return RegionModel.findOne({ code }, PROJECTION).lean<Region>();
+    const region = await RegionModel.findOne({ code }, PROJECTION).lean<Region>();
+    return region ? toRegion(region) : null;
+  }
+
+  /** Which of the codes name regions inside the scope. */
+  async existingIn(scope: Scope, codes: string[]): Promise<Set<string>> {
+    if (codes.length === 0) return new Set();
+    const found = await RegionModel.find({ code: { $in: codes }, ...scope.filter() }, { _id: 0, code: 1 }).lean<
+      { code: string }[]
+    >();
+    return new Set(found.map((r) => r.code));
   }
 
   async children(scope: Scope, parentCode: string): Promise<Region[]> {
     await this.get(scope, parentCode);
-    return RegionModel.find({ parentCode }, PROJECTION).sort({ code: 1 }).lean<Region[]>();
+    return (await RegionModel.find({ parentCode }, PROJECTION).sort({ code: 1 }).lean<Region[]>()).map(toRegion);
   }
 
   async subtree(scope: Scope, code: string, level?: RegionLevel): Promise<Region[]> {
     await this.get(scope, code);
     const filter = level ? { regionPath: code, level } : { regionPath: code };
-    return RegionModel.find(filter, PROJECTION).sort({ code: 1 }).lean<Region[]>();
+    return (await RegionModel.find(filter, PROJECTION).sort({ code: 1 }).lean<Region[]>()).map(toRegion);
   }
 
   async create(scope: Scope, input: NewRegion): Promise<Region> {

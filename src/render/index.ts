@@ -6,6 +6,7 @@ export {
   type TextCard,
   type TextCardFormat,
   type TextCardInput,
+  type TextCardLimits,
   renderTextCard,
 } from './text/render-text-card.js';
 export {

@@ -19,6 +19,12 @@ export const DINGTALK_BODY_MAX_BYTES = 20_000;
 export const FEISHU_BODY_MAX_BYTES = 20 * 1024;
 
 /**
+ * Generic webhook (a county's own platform): no published limit. Our own bound, so a card
+ * stays a chat-sized message whatever the receiver does with it.
+ */
+export const WEBHOOK_CARD_MAX_BYTES = 16 * 1024;
+
+/**
  * Room left for the JSON envelope (msgtype, field names, escaping of quotes and newlines)
  * when a channel limits the whole body rather than the content. JSON escaping can grow a
  * newline to two bytes, so a card body is kept well under the body limit.
@@ -54,6 +60,12 @@ export const CHANNEL_LIMITS = {
     markdown: FEISHU_BODY_MAX_BYTES - JSON_ENVELOPE_RESERVE_BYTES,
     link: FEISHU_BODY_MAX_BYTES - JSON_ENVELOPE_RESERVE_BYTES,
     image: null,
+  },
+  webhook: {
+    text: WEBHOOK_CARD_MAX_BYTES,
+    markdown: WEBHOOK_CARD_MAX_BYTES,
+    link: WEBHOOK_CARD_MAX_BYTES,
+    image: WECOM_IMAGE_MAX_BYTES,
   },
   /** Officers forward by hand into personal WeChat groups: keep a card readable and the image WeCom-sized. */
   manual: {

@@ -15,6 +15,7 @@ import { ImageTooLarge } from './image/encode.js';
 import { renderImageCard } from './image/render-image-card.js';
 import { CHANNEL_LIMITS, type ChannelName, WECOM_IMAGE_MAX_BYTES, wecomTextLimit } from './limits.js';
 import { ImagePreviewBody, TextCardBody, TextPreviewBody } from './schemas.js';
+import { requestBodyBytes, textCardBudget } from '../channels/request-body.js';
 import { CardTooLarge, renderTextCard } from './text/render-text-card.js';
 
 export interface RenderRoutesOptions {
@@ -59,8 +60,11 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
       const channel = (request.body.channel ?? 'wecom') as ChannelName;
       const { content, issuedOn } = await source(principal(request).scope, id, request.body.version);
       const limits = CHANNEL_LIMITS[channel];
-      const maxBytes =
+      const contentMaxBytes =
         channel === 'wecom' && format === 'text' ? wecomTextLimit(request.body.wecomTextMaxBytes) : limits[format];
+      // Cut exactly as a send cuts it: against the whole request body where the channel limits that.
+      const budget = textCardBudget(channel, contentMaxBytes);
+      const { maxBytes } = budget;
       const firstPicture = content.media[0]?.sha256 ?? content.video?.posterSha256;
       try {
         const card = renderTextCard(
@@ -71,9 +75,15 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
             personal: personal ?? null,
           },
           format,
-          { maxBytes },
+          budget,
         );
-        return { ...card, channel, maxBytes };
+        return {
+          ...card,
+          channel,
+          maxBytes,
+          bodyBytes: requestBodyBytes(channel, card),
+          measuredOn: budget.measure ? ('body' as const) : ('content' as const),
+        };
       } catch (error) {
         if (error instanceof CardTooLarge) {
           throw new InvalidInput(

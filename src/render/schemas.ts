@@ -44,7 +44,9 @@ export const ImagePreviewBody = Type.Object(
 export const TextCardBody = Type.Object({
   format: Type.String(),
   channel: Type.String(),
-  maxBytes: Type.Integer(),
+  maxBytes: Type.Integer({ description: '该渠道的上限：measuredOn=body 时为整个请求体，否则为正文' }),
+  measuredOn: Type.Union([Type.Literal('body'), Type.Literal('content')]),
+  bodyBytes: Type.Integer({ description: '机器人实际收到的请求体字节数（无关键词、带签名；人工转发为正文字节数）' }),
   title: Type.String(),
   content: Type.String(),
   bytes: Type.Integer(),

@@ -77,7 +77,7 @@ describe('group sheet import and export', () => {
       updated: 0,
       unchanged: 0,
       rejected: 0,
-      ignoredColumns: ['备注'],
+      ignoredColumns: [],
     });
     const list = (await t.request('GET', '/api/groups?limit=500', t.adminToken)).json();
     const first = list.find((g: { name: string }) => g.name === '华工社区1群');
@@ -199,11 +199,11 @@ describe('group sheet import and export', () => {
   });
 
   it('refuses a missing or misspelt required column, naming it', async () => {
-    const csv = Buffer.from('群名称,村代码,群人员\n华工群,440106001001,10\n');
+    const csv = Buffer.from('群称,村代码,群人数\n华工群,440106001001,10\n');
     const response = await upload(t, '/api/groups/import', t.adminToken, 'a.csv', csv);
     expect(response.statusCode).toBe(400);
     expect(response.json().message).toBe(
-      '缺少必填列“群人数”（可写作：群人数、人数、成员数、群成员数）；未识别的列：群人员',
+      '缺少必填列“群名称”（可写作：群名称、群名、微信群名称、微信群名）；未识别的列：群称',
     );
   });
 

@@ -58,6 +58,7 @@ const sampleBodies: Record<string, unknown> = {
   'POST /api/auth/password': { currentPassword: 'wrong-password', newPassword: 'new-password-123' },
   'POST /api/regions': { code: '440111002099', name: '新社区', parentCode: TREE.townshipB.code },
   'PATCH /api/regions/:code': { name: '改名' },
+  'POST /api/regions/seed': { countyCode: TREE.countyB.code },
   'POST /api/users': {
     username: 'outsider',
     displayName: '外区用户',
@@ -104,6 +105,7 @@ const sampleBodies: Record<string, unknown> = {
 /** Writes without a path parameter whose body points outside the scope (sampleBodies do). */
 const scopedByBody = new Set([
   'POST /api/regions',
+  'POST /api/regions/seed',
   'POST /api/users',
   'POST /api/notices',
   'POST /api/groups',

@@ -26,11 +26,15 @@ export const GROUP_EXPORT_HEADER = [
   '标签',
   '启用',
   '故障标记',
+  '备注',
 ];
 export const REGION_EXPORT_HEADER = ['区划代码', '名称', '级别', '上级代码', '纬度', '经度'];
 
-async function toFile(sheetName: string, header: string[], rows: string[][], format: SheetFormat): Promise<Buffer> {
-  const safe = rows.map((row) => row.map(neutraliseFormula));
+/** Numbers stay numbers (Excel sums a column of member counts); text is neutralised. */
+type ExportCell = string | number;
+
+async function toFile(sheetName: string, header: string[], rows: ExportCell[][], format: SheetFormat): Promise<Buffer> {
+  const safe = rows.map((row) => row.map((cell) => (typeof cell === 'number' ? cell : neutraliseFormula(cell))));
   if (format === 'csv') return Buffer.concat([Buffer.from('\uFEFF'), Buffer.from(stringify([header, ...safe]))]);
   const workbook = new ExcelJS.Workbook();
   const sheet = workbook.addWorksheet(sheetName);
@@ -56,7 +60,7 @@ export async function exportGroups(scope: Scope, format: SheetFormat, regionCode
     names.set(region.code, region.name);
   }
   // Scope may be below the county: ancestors' names are looked up too.
-  const rows: string[][] = [];
+  const rows: ExportCell[][] = [];
   const cursor = GroupModel.find(filter).sort({ regionCode: 1, name: 1 }).lean<GroupDoc>().cursor();
   for await (const group of cursor) {
     for (const code of group.regionPath.slice(3, 5)) {
@@ -70,20 +74,21 @@ export async function exportGroups(scope: Scope, format: SheetFormat, regionCode
       group.regionCode,
       group.name,
       CHANNEL_LABELS[group.channelKind as ChannelKind],
-      String(group.memberCount),
+      group.memberCount,
       shanghaiTime(group.memberCountUpdatedAt),
       group.officerName ?? '',
       group.officerPhone ?? '',
       group.tags.join('、'),
       group.active ? '是' : '否',
       group.flagReason ?? '',
+      group.note ?? '',
     ]);
   }
   return toFile('群', GROUP_EXPORT_HEADER, rows, format);
 }
 
 export async function exportRegions(scope: Scope, format: SheetFormat): Promise<Buffer> {
-  const rows: string[][] = [];
+  const rows: ExportCell[][] = [];
   // The scope's own region is left out: its parent lies outside the scope, so it could not be re-imported.
   const cursor = RegionModel.find({ ...scope.filter(), code: { $ne: scope.regionCode }, parentCode: { $ne: null } })
     .sort({ code: 1 })
@@ -102,8 +107,8 @@ export async function exportRegions(scope: Scope, format: SheetFormat): Promise<
       region.name,
       levelLabel(region.level),
       region.parentCode,
-      region.lat === null || region.lat === undefined ? '' : String(region.lat),
-      region.lng === null || region.lng === undefined ? '' : String(region.lng),
+      region.lat ?? '',
+      region.lng ?? '',
     ]);
   }
   return toFile('地区', REGION_EXPORT_HEADER, rows, format);

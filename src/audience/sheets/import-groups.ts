@@ -1,14 +1,20 @@
-// Group sheet import: validate every row first (per-row errors with Excel row numbers),
-// then write only what changed, keyed on group identity (village code + group name), so
-// importing the same sheet twice changes nothing. Nothing is written while any row has an
-// error unless the caller asks for a partial import. Empty credential cells keep the
+// Group sheet import: the ledger as a county desk keeps it, in one step. Every row is
+// checked completely (all of a row's errors are reported at once, with Excel row numbers),
+// then only what changed is written, keyed on group identity (village code + group name),
+// so importing the same sheet twice changes nothing. Nothing is written while any row has
+// an error unless the caller asks for a partial import. Empty credential cells keep the
 // stored credentials, so a sheet exported by Jingxun (which never contains secrets)
 // re-imports unchanged.
+//
+// Villages are found by their 12-digit code or, without one, by township + village name
+// inside the county; a code the tree lacks is created under its township (the sheet names
+// it). A sheet without a channel column lists personal WeChat groups: new groups get the
+// default channel (manual forwarding unless configured). Total rows (合计, or a SUM
+// formula) are reported as totals, not as errors.
 import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError, InvalidInput } from '../../lib/errors.js';
 import { canonicalRegionCode } from '../../regions/levels.js';
-import { RegionModel } from '../../regions/model.js';
 import type { Scope } from '../../regions/scope.js';
 import {
   type ChannelCredentials,
@@ -21,9 +27,10 @@ import { type GroupDoc, GroupModel } from '../model.js';
 import { GROUP_COLUMNS, type GroupColumn, matchHeader, rowValues } from './columns.js';
 import { cleanText, compactText } from './normalise.js';
 import type { SheetRow } from './read-sheet.js';
-import { type ImportOptions, type ImportReport, MAX_REPORTED_ERRORS, type RowError } from './report.js';
+import { type ImportOptions, type ImportReport, MAX_REPORTED_ERRORS, type RowError, type TotalRow } from './report.js';
+import { type VillageDirectory, loadVillageDirectory } from './villages.js';
 
-const CHANNEL_WORDS: Record<string, ChannelKind> = {
+export const CHANNEL_WORDS: Record<string, ChannelKind> = {
   企业微信: 'wecom',
   企微: 'wecom',
   wecom: 'wecom',
@@ -45,6 +52,15 @@ const CHANNEL_WORDS: Record<string, ChannelKind> = {
 
 const YES = new Set(['是', '启用', '正常', 'true', 'yes', 'y', '1']);
 const NO = new Set(['否', '停用', '禁用', 'false', 'no', 'n', '0']);
+const TOTAL_WORD = /^(合计|总计|小计|共计|总数|全县合计)[:：]?$/;
+const MAX_NOTE_CHARS = 500;
+
+export interface GroupImportOptions extends ImportOptions {
+  /** Channel of new groups in a sheet without a channel column (default: manual forwarding). */
+  defaultChannel?: ChannelKind;
+  /** Where villages named without a code are looked for (a county); default: the sheet's county. */
+  regionCode?: string;
+}
 
 function kindFromUrl(url: string): ChannelKind | null {
   if (/qyapi\.weixin\.qq\.com/i.test(url)) return 'wecom';
@@ -56,44 +72,59 @@ function kindFromUrl(url: string): ChannelKind | null {
 interface ParsedRow {
   row: number;
   name: string;
-  regionCode: string;
+  /** From the code column; null when the row names its village instead. */
+  code: string | null;
+  townshipName: string;
+  villageName: string;
   kind: ChannelKind | null;
-  channel: ChannelInput | null;
-  memberCount: number;
+  credentials: ChannelCredentials | null;
+  /** null: blank in the sheet (unknown). */
+  memberCount: number | null;
   officerName: string | null;
   officerPhone: string | null;
   tags: string[];
+  note: string | null;
   active: boolean;
-}
-
-class RowProblem extends Error {
-  constructor(
-    readonly column: string,
-    message: string,
-  ) {
-    super(message);
-  }
+  problems: RowError[];
 }
 
 const label = (key: GroupColumn) => GROUP_COLUMNS.find((c) => c.key === key)!.label;
 
-function parseRow(row: SheetRow, values: Partial<Record<GroupColumn, string>>): ParsedRow {
-  const name = cleanText(values.name ?? '');
-  if (!name) throw new RowProblem(label('name'), '群名称为空');
-  if (name.length > 64) throw new RowProblem(label('name'), '群名称超过 64 个字符');
-  const rawCode = compactText(values.regionCode ?? '');
-  if (!rawCode) throw new RowProblem(label('regionCode'), '村（社区）代码为空');
-  const regionCode = canonicalRegionCode(rawCode, 'village');
-  if (!regionCode) throw new RowProblem(label('regionCode'), `“${rawCode}”不是 12 位村（社区）代码`);
+function parseMemberCount(raw: string, problem: (message: string) => void): number | null {
+  const count = compactText(raw).replace(/,/g, '').replace(/人$/, '');
+  if (!count) return null;
+  if (/^-\d/.test(count)) problem(`群人数不能为负数（${count}）`);
+  else if (!/^\d+(\.0+)?$/.test(count)) problem(`群人数“${count}”不是整数`);
+  else {
+    const value = Number.parseInt(count, 10);
+    if (value <= 100_000) return value;
+    problem(`群人数 ${value} 超过上限 100000`);
+  }
+  return null;
+}
 
-  const count = compactText(values.memberCount ?? '')
-    .replace(/,/g, '')
-    .replace(/人$/, '');
-  if (!count) throw new RowProblem(label('memberCount'), '群人数为空');
-  if (/^-\d/.test(count)) throw new RowProblem(label('memberCount'), `群人数不能为负数（${count}）`);
-  if (!/^\d+(\.0+)?$/.test(count)) throw new RowProblem(label('memberCount'), `群人数“${count}”不是整数`);
-  const memberCount = Number.parseInt(count, 10);
-  if (memberCount > 100_000) throw new RowProblem(label('memberCount'), `群人数 ${memberCount} 超过上限 100000`);
+/** Every problem of the row's own cells; the village is resolved later. */
+function parseRow(row: SheetRow, values: Partial<Record<GroupColumn, string>>): ParsedRow {
+  const problems: RowError[] = [];
+  const problem = (key: GroupColumn, message: string) =>
+    problems.push({ row: row.number, column: label(key), message });
+
+  const name = cleanText(values.name ?? '');
+  if (!name) problem('name', '群名称为空');
+  else if (name.length > 64) problem('name', '群名称超过 64 个字符');
+
+  const rawCode = compactText(values.regionCode ?? '');
+  const townshipName = cleanText(values.townshipName ?? '');
+  const villageName = cleanText(values.villageName ?? '');
+  let code: string | null = null;
+  if (rawCode) {
+    code = canonicalRegionCode(rawCode, 'village') ?? null;
+    if (!code) problem('regionCode', `“${rawCode}”不是 12 位村（社区）代码`);
+  } else if (!villageName) {
+    problem('regionCode', '村（社区）代码为空（也可填写乡镇和村（社区）名称）');
+  }
+
+  const memberCount = parseMemberCount(values.memberCount ?? '', (message) => problem('memberCount', message));
 
   const webhookUrl = cleanText(values.webhookUrl ?? '') || null;
   const secret = compactText(values.secret ?? '') || null;
@@ -102,50 +133,74 @@ function parseRow(row: SheetRow, values: Partial<Record<GroupColumn, string>>): 
   let kind: ChannelKind | null = null;
   if (channelWord) {
     kind = CHANNEL_WORDS[channelWord] ?? null;
-    if (!kind)
-      throw new RowProblem(
-        label('channel'),
-        `无法识别渠道“${channelWord}”（可填：企业微信、钉钉、飞书、自建平台、人工转发）`,
-      );
+    if (!kind) problem('channel', `无法识别渠道“${channelWord}”（可填：企业微信、钉钉、飞书、自建平台、人工转发）`);
   } else if (webhookUrl) {
     kind = kindFromUrl(webhookUrl);
-    if (!kind) throw new RowProblem(label('channel'), '请填写渠道（无法从机器人地址判断）');
+    if (!kind) problem('channel', '请填写渠道（无法从机器人地址判断）');
   }
-  const hasCredentials = Boolean(webhookUrl || secret || keyword);
-  const channel: ChannelInput | null =
-    kind && (hasCredentials || kind === 'manual')
-      ? { kind, webhookUrl, secret, keyword, ...(kind === 'webhook' ? { url: webhookUrl } : {}) }
-      : null;
+  let credentials: ChannelCredentials | null = null;
+  if (kind && (webhookUrl || secret || keyword || kind === 'manual')) {
+    const input: ChannelInput = {
+      kind,
+      webhookUrl,
+      secret,
+      keyword,
+      ...(kind === 'webhook' ? { url: webhookUrl } : {}),
+    };
+    try {
+      credentials = parseChannelInput(input, 'sheet');
+    } catch (error) {
+      if (!(error instanceof InvalidInput)) throw error;
+      const field = error.field ?? '';
+      problem(
+        field.endsWith('secret') ? 'secret' : field.endsWith('keyword') ? 'keyword' : 'webhookUrl',
+        error.message,
+      );
+    }
+  }
 
   const officerName = cleanText(values.officerName ?? '') || null;
   const officerPhone = compactText(values.officerPhone ?? '') || null;
-  if (officerPhone && !officerName) throw new RowProblem(label('officerName'), '填写了民警电话但没有民警姓名');
-  let tags: string[];
+  if (officerPhone && !officerName) problem('officerName', '填写了民警电话但没有民警姓名');
   try {
-    tags = normaliseTags(cleanText(values.tags ?? '').split(/[、,，;；|\s]+/));
     checkOfficer(officerName ? { name: officerName, phone: officerPhone } : null);
   } catch (error) {
-    throw new RowProblem(
-      error instanceof DomainError && error.field === 'tags' ? label('tags') : label('officerPhone'),
-      (error as Error).message,
-    );
+    if (!(error instanceof DomainError)) throw error;
+    problem('officerPhone', error.message);
+  }
+  let tags: string[] = [];
+  try {
+    tags = normaliseTags(cleanText(values.tags ?? '').split(/[、,，;；|\s]+/));
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    problem('tags', error.message);
   }
   const activeWord = compactText(values.active ?? '').toLowerCase();
-  if (activeWord && !YES.has(activeWord) && !NO.has(activeWord)) {
-    throw new RowProblem(label('active'), `“${activeWord}”应为 是/否`);
-  }
+  if (activeWord && !YES.has(activeWord) && !NO.has(activeWord)) problem('active', `“${activeWord}”应为 是/否`);
+  const note = cleanText(values.note ?? '') || null;
+  if (note && note.length > MAX_NOTE_CHARS) problem('note', `备注超过 ${MAX_NOTE_CHARS} 个字符`);
   return {
     row: row.number,
     name,
-    regionCode,
+    code,
+    townshipName,
+    villageName,
     kind,
-    channel,
+    credentials,
     memberCount,
     officerName,
     officerPhone,
     tags,
+    note,
     active: !NO.has(activeWord),
+    problems,
   };
+}
+
+/** A staff sheet's total line: a cell that says 合计 (or the like), or a SUM formula without a group name. */
+function isTotalRow(row: SheetRow, values: Partial<Record<GroupColumn, string>>): boolean {
+  if (row.cells.some((cell) => TOTAL_WORD.test(compactText(cell)))) return true;
+  return Boolean(row.sums) && !cleanText(values.name ?? '');
 }
 
 function sameCredentials(a: ChannelCredentials, b: ChannelCredentials): boolean {
@@ -159,47 +214,39 @@ export async function importGroups(
   clock: Clock,
   scope: Scope,
   rows: SheetRow[],
-  options: ImportOptions,
+  options: GroupImportOptions,
 ): Promise<ImportReport> {
   const header = matchHeader(rows, GROUP_COLUMNS);
-  const errors: RowError[] = [];
-  const problem = (row: number, column: string | undefined, message: string) => {
-    errors.push({ row, ...(column ? { column } : {}), message });
-  };
+  const mapped = new Set(header.columns.values());
+  if (!mapped.has('regionCode') && !mapped.has('villageName')) {
+    throw new InvalidInput('缺少村（社区）列：需要“村（社区）代码”（12 位），或“乡镇”和“村（社区）”名称列', 'file');
+  }
+  const hasChannelColumns = mapped.has('channel') || mapped.has('webhookUrl');
+  const defaultKind = options.defaultChannel ?? 'manual';
+
   const parsed: ParsedRow[] = [];
-  const firstRowOf = new Map<string, number>();
+  const totals: TotalRow[] = [];
   let total = 0;
   for (const row of header.rows) {
     const values = rowValues(row, header.columns);
     if (!values) continue; // blank lines between blocks are normal in staff sheets
-    total += 1;
-    try {
-      const item = parseRow(row, values);
-      const identity = `${item.regionCode}\u0000${item.name}`;
-      const first = firstRowOf.get(identity);
-      if (first !== undefined) {
-        problem(row.number, label('name'), `与第 ${first} 行重复（同一村（社区）下同名的群）`);
-        continue;
-      }
-      firstRowOf.set(identity, row.number);
-      parsed.push(item);
-    } catch (error) {
-      if (error instanceof RowProblem) problem(row.number, error.column, error.message);
-      else throw error;
+    if (isTotalRow(row, values)) {
+      const given = compactText(values.memberCount ?? '').replace(/,/g, '');
+      totals.push({ row: row.number, memberCount: /^\d+$/.test(given) ? Number(given) : null });
+      continue;
     }
+    total += 1;
+    parsed.push(parseRow(row, values));
   }
 
-  // Villages: must exist, be villages, and lie inside the caller's scope.
-  const codes = [...new Set(parsed.map((p) => p.regionCode))];
-  const villages = new Map<string, { regionPath: string[]; level: string }>();
-  for (let i = 0; i < codes.length; i += 20_000) {
-    const found = await RegionModel.find(
-      { code: { $in: codes.slice(i, i + 20_000) } },
-      { _id: 0, code: 1, regionPath: 1, level: 1 },
-    ).lean<{ code: string; regionPath: string[]; level: string }[]>();
-    for (const region of found) villages.set(region.code, region);
-  }
+  const directory: VillageDirectory = await loadVillageDirectory(scope, parsed, options.regionCode);
+  const now = clock.now();
+  const errors: RowError[] = [];
+  const villageInserts = new Map<string, object>();
+  const firstRowOf = new Map<string, number>();
   const existing = new Map<string, GroupDoc>();
+  const resolved = parsed.map((item) => ({ item, village: directory.resolve(item, item.problems) }));
+  const codes = [...new Set(resolved.flatMap(({ village }) => (village ? [village.code] : [])))];
   for (let i = 0; i < codes.length; i += 20_000) {
     const docs = await GroupModel.find({ regionCode: { $in: codes.slice(i, i + 20_000) }, ...scope.filter() }).lean<
       GroupDoc[]
@@ -207,58 +254,52 @@ export async function importGroups(
     for (const doc of docs) existing.set(`${doc.regionCode}\u0000${doc.name}`, doc);
   }
 
-  const now = clock.now();
   const operations: AnyBulkWriteOperation[] = [];
   let created = 0;
   let updated = 0;
   let unchanged = 0;
-  for (const item of parsed) {
-    const village = villages.get(item.regionCode);
-    if (!village || !scope.contains(village.regionPath)) {
-      problem(item.row, label('regionCode'), `村（社区）代码 ${item.regionCode} 不存在或不在您的管辖范围内`);
-      continue;
+  for (const { item, village } of resolved) {
+    const problem = (key: GroupColumn, message: string) =>
+      item.problems.push({ row: item.row, column: label(key), message });
+    const identity = village ? `${village.code}\u0000${item.name}` : null;
+    if (identity && item.name) {
+      const first = firstRowOf.get(identity);
+      if (first !== undefined) problem('name', `与第 ${first} 行重复（同一村（社区）下同名的群）`);
+      else firstRowOf.set(identity, item.row);
     }
-    if (village.level !== 'village') {
-      problem(item.row, label('regionCode'), `${item.regionCode} 不是村（社区）级代码`);
-      continue;
-    }
-    const current = existing.get(`${item.regionCode}\u0000${item.name}`);
-    let credentials: ChannelCredentials | null = null;
-    try {
-      if (item.channel) credentials = parseChannelInput(item.channel, 'sheet');
-    } catch (error) {
-      if (!(error instanceof InvalidInput)) throw error;
-      const column = error.field?.endsWith('secret')
-        ? label('secret')
-        : error.field?.endsWith('keyword')
-          ? label('keyword')
-          : label('webhookUrl');
-      problem(item.row, column, error.message);
-      continue;
-    }
+    const current = identity ? existing.get(identity) : undefined;
+    const kind = item.kind ?? (current || hasChannelColumns ? null : defaultKind);
+    let credentials = item.credentials;
     if (!current) {
-      if (!item.kind) {
-        problem(item.row, label('channel'), '新群需填写渠道');
-        continue;
-      }
-      if (!credentials) {
-        problem(item.row, label('webhookUrl'), '新群需填写机器人地址（人工转发除外）');
-        continue;
-      }
+      if (!kind) {
+        if (!item.problems.some((p) => p.column === label('channel'))) problem('channel', '新群需填写渠道');
+      } else if (!credentials && kind === 'manual') credentials = parseChannelInput({ kind: 'manual' }, 'sheet');
+      else if (!credentials && !item.problems.some((p) => p.column === label('webhookUrl')))
+        problem('webhookUrl', '新群需填写机器人地址（人工转发除外）');
+    } else if (!credentials && item.kind && item.kind !== current.channelKind) {
+      problem('webhookUrl', '更换渠道时需填写新的机器人地址');
+    }
+    if (item.problems.length > 0 || !village) {
+      errors.push(...item.problems);
+      continue;
+    }
+    if (village.create) villageInserts.set(village.code, village.create);
+    if (!current) {
       created += 1;
       operations.push({
         insertOne: {
           document: {
             name: item.name,
-            regionCode: item.regionCode,
+            regionCode: village.code,
             regionPath: village.regionPath,
-            channelKind: credentials.kind,
-            credentialsSealed: groups.sealCredentials(credentials),
-            memberCount: item.memberCount,
-            memberCountUpdatedAt: now,
+            channelKind: credentials!.kind,
+            credentialsSealed: groups.sealCredentials(credentials!),
+            memberCount: item.memberCount ?? 0,
+            memberCountUpdatedAt: item.memberCount === null ? null : now,
             officerName: item.officerName,
             officerPhone: item.officerPhone,
             tags: item.tags,
+            note: item.note,
             active: item.active,
             flaggedAt: null,
             flagReason: null,
@@ -268,27 +309,24 @@ export async function importGroups(
       continue;
     }
     const set: Record<string, unknown> = {};
-    if (credentials) {
-      if (
-        credentials.kind !== current.channelKind ||
-        !sameCredentials(credentials, groups.openCredentials(current.credentialsSealed))
-      ) {
-        set.channelKind = credentials.kind;
-        set.credentialsSealed = groups.sealCredentials(credentials);
-        set.flaggedAt = null;
-        set.flagReason = null;
-      }
-    } else if (item.kind && item.kind !== current.channelKind) {
-      problem(item.row, label('webhookUrl'), '更换渠道时需填写新的机器人地址');
-      continue;
+    if (
+      credentials &&
+      (credentials.kind !== current.channelKind ||
+        !sameCredentials(credentials, groups.openCredentials(current.credentialsSealed)))
+    ) {
+      set.channelKind = credentials.kind;
+      set.credentialsSealed = groups.sealCredentials(credentials);
+      set.flaggedAt = null;
+      set.flagReason = null;
     }
-    if (item.memberCount !== current.memberCount) {
+    if (item.memberCount !== null && item.memberCount !== current.memberCount) {
       set.memberCount = item.memberCount;
       set.memberCountUpdatedAt = now;
     }
     if (item.officerName !== (current.officerName ?? null)) set.officerName = item.officerName;
     if (item.officerPhone !== (current.officerPhone ?? null)) set.officerPhone = item.officerPhone;
     if (JSON.stringify(item.tags) !== JSON.stringify(current.tags)) set.tags = item.tags;
+    if (item.note !== (current.note ?? null)) set.note = item.note;
     if (item.active !== current.active) set.active = item.active;
     if (Object.keys(set).length === 0) {
       unchanged += 1;
@@ -302,6 +340,8 @@ export async function importGroups(
   const rejectedRows = new Set(errors.map((e) => e.row)).size;
   const apply = !options.dryRun && (errors.length === 0 || options.partial);
   if (apply) {
+    // Villages first: a group never points at a village that is not there.
+    await directory.insertVillages([...villageInserts.values()]);
     for (let i = 0; i < operations.length; i += WRITE_BATCH) {
       await GroupModel.bulkWrite(operations.slice(i, i + WRITE_BATCH) as never, { ordered: false });
       options.onProgress?.(Math.min(i + WRITE_BATCH, operations.length), operations.length);
@@ -317,5 +357,7 @@ export async function importGroups(
     rejected: rejectedRows,
     errors: errors.slice(0, MAX_REPORTED_ERRORS),
     ignoredColumns: header.ignored,
+    villagesCreated: villageInserts.size,
+    totals: totals.map((t) => ({ ...t, countedMembers: parsed.reduce((sum, p) => sum + (p.memberCount ?? 0), 0) })),
   };
 }

@@ -8,6 +8,39 @@ export interface SheetRow {
   /** 1-based, as Excel (or a text editor, for CSV) shows it. */
   number: number;
   cells: string[];
+  /** A cell of the row is a SUM(…) formula: a total row of the staff's sheet. */
+  sums?: boolean;
+}
+
+/**
+ * Limits on what one sheet may hold. A ledger has a dozen columns and short cells; a cell in
+ * column XFD made the reader build 16,384 cells for every row, and one huge cell fed every
+ * text function of the import.
+ */
+export const MAX_SHEET_COLUMNS = 100;
+export const MAX_CELL_CHARS = 2_000;
+
+/** Excel's column letters: 1 → A, 28 → AB. */
+export function columnLetter(column: number): string {
+  let letters = '';
+  for (let n = column; n > 0; n = Math.floor((n - 1) / 26))
+    letters = String.fromCharCode(65 + ((n - 1) % 26)) + letters;
+  return letters;
+}
+
+function checkCell(text: string, row: number, column: number): void {
+  if (column > MAX_SHEET_COLUMNS) {
+    throw new InvalidInput(
+      `第 ${row} 行 ${columnLetter(column)} 列有内容：表格最多 ${MAX_SHEET_COLUMNS} 列，请删去多余的列后重试`,
+      'file',
+    );
+  }
+  if (text.length > MAX_CELL_CHARS) {
+    throw new InvalidInput(
+      `第 ${row} 行 ${columnLetter(column)} 列的内容有 ${text.length} 个字符，超过上限 ${MAX_CELL_CHARS}`,
+      'file',
+    );
+  }
 }
 
 const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
@@ -41,10 +74,19 @@ async function readXlsx(data: Buffer): Promise<SheetRow[]> {
   const rows: SheetRow[] = [];
   sheet.eachRow({ includeEmpty: false }, (row, number) => {
     const cells: string[] = [];
-    // Merged cells report their master's value in every covered cell, so a township
-    // merged down a column applies to each row.
-    for (let column = 1; column <= sheet.columnCount; column += 1) cells.push(cellText(row.getCell(column).value));
-    rows.push({ number, cells });
+    let sums = false;
+    // Only the cells the row holds: merged cells report their master's value in every
+    // covered cell (so a township merged down a column applies to each row), and a stray
+    // cell far to the right does not make every row that wide.
+    row.eachCell({ includeEmpty: false }, (cell, column) => {
+      const text = cellText(cell.value);
+      const formula = (cell.value as { formula?: unknown } | null)?.formula;
+      if (typeof formula === 'string' && /^\s*SUM\s*\(/i.test(formula)) sums = true;
+      if (!text) return;
+      checkCell(text, number, column);
+      cells[column - 1] = text;
+    });
+    rows.push({ number, cells: Array.from(cells, (cell) => cell ?? ''), ...(sums ? { sums } : {}) });
   });
   return rows;
 }
@@ -66,11 +108,25 @@ function readCsv(data: Buffer): SheetRow[] {
       relax_quotes: true,
       info: true,
       skip_empty_lines: false,
+      // A record (one line) can hold a ledger row; far beyond that is not a staff sheet.
+      max_record_size: MAX_CELL_CHARS * 4,
     }) as unknown as typeof records;
   } catch (error) {
+    if ((error as { code?: string }).code === 'CSV_MAX_RECORD_SIZE') {
+      const line = (error as { lines?: number }).lines;
+      throw new InvalidInput(
+        `CSV 文件${line ? `第 ${line} 行` : '中有一行'}内容过长（超过 ${MAX_CELL_CHARS * 4} 个字符）`,
+        'file',
+      );
+    }
     throw new InvalidInput(`CSV 文件格式有误：${(error as Error).message.slice(0, 120)}`, 'file');
   }
-  return records.map(({ record, info }) => ({ number: info.lines, cells: record }));
+  return records.map(({ record, info }) => {
+    record.forEach((cell, index) => {
+      if (cell) checkCell(cell, info.lines, index + 1);
+    });
+    return { number: info.lines, cells: record };
+  });
 }
 
 export async function readSheet(data: Buffer, filename: string): Promise<SheetRow[]> {

@@ -17,6 +17,18 @@ export interface ImportReport {
   errors: RowError[];
   /** Header cells that matched no known column (not imported). */
   ignoredColumns: string[];
+  /** Villages the sheet named with a code the tree lacked, created under their township (group imports). */
+  villagesCreated?: number;
+  /** The sheet's own total lines (合计, SUM): reported, not imported. */
+  totals?: TotalRow[];
+}
+
+export interface TotalRow {
+  row: number;
+  /** The member count the total line gives, if it gives one. */
+  memberCount: number | null;
+  /** The sum of the member counts of the sheet's group rows, to compare. */
+  countedMembers?: number;
 }
 
 export interface ImportOptions {

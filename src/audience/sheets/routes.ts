@@ -11,7 +11,10 @@ import type { Clock } from '../../lib/clock.js';
 import { Conflict, InvalidInput, isDuplicateKey, PayloadTooLarge } from '../../lib/errors.js';
 import { RegionCode } from '../../regions/schemas.js';
 import type { GroupService } from '../groups.js';
+import { CHANNEL_KINDS } from '../../channels/credentials.js';
+import { Nullable } from '../../lib/schemas.js';
 import { exportGroups, exportRegions } from './export.js';
+import { groupImportTemplate } from './template.js';
 import { importGroups } from './import-groups.js';
 import { importRegions } from './import-regions.js';
 import { readSheet, type SheetRow } from './read-sheet.js';
@@ -28,6 +31,21 @@ const ImportQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const GroupImportQuery = Type.Object(
+  {
+    ...ImportQuery.properties,
+    defaultChannel: Type.Union(
+      CHANNEL_KINDS.map((kind) => Type.Literal(kind)),
+      { default: 'manual', description: '表中没有渠道列时新群的渠道（默认人工转发：个人微信群）' },
+    ),
+    regionCode: Type.Optional({
+      ...RegionCode,
+      description: '按乡镇和村名查找村（社区）的范围（县）；默认为表中代码所在的县',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 const ImportReportBody = Type.Object({
   dryRun: Type.Boolean(),
   applied: Type.Boolean(),
@@ -40,6 +58,17 @@ const ImportReportBody = Type.Object({
     Type.Object({ row: Type.Integer(), column: Type.Optional(Type.String()), message: Type.String() }),
   ),
   ignoredColumns: Type.Array(Type.String()),
+  villagesCreated: Type.Optional(Type.Integer({ description: '按表中代码在所属乡镇下新建的村（社区）数' })),
+  totals: Type.Optional(
+    Type.Array(
+      Type.Object({
+        row: Type.Integer(),
+        memberCount: Nullable(Type.Integer()),
+        countedMembers: Type.Optional(Type.Integer({ description: '表中各群人数之和，供核对' })),
+      }),
+      { description: '表中的合计行（不导入）' },
+    ),
+  ),
 });
 
 const ExportQuery = Type.Object(
@@ -107,7 +136,7 @@ export const sheetRoutes: FastifyPluginAsyncTypebox<SheetRoutesOptions> = async 
         tags: ['groups'],
         summary: '导入群台账（.xlsx/.csv；可先试导入 dryRun=true）',
         consumes: ['multipart/form-data'],
-        querystring: ImportQuery,
+        querystring: GroupImportQuery,
         response: { 200: ImportReportBody, 422: ImportReportBody },
       },
     },
@@ -146,6 +175,19 @@ export const sheetRoutes: FastifyPluginAsyncTypebox<SheetRoutesOptions> = async 
       if (report.applied) await recordImport('region.import', by, request.ip, filename, report);
       return reply.status(statusOf(report)).send(report);
     },
+  );
+
+  app.get(
+    '/api/groups/import-template',
+    {
+      config: allow(ADMINS),
+      schema: { tags: ['groups'], summary: '下载群台账导入模板（.xlsx：可用列名与示例行）' },
+    },
+    async (_request, reply) =>
+      reply
+        .type(MIME.xlsx)
+        .header('content-disposition', `attachment; filename="group-import-template.xlsx"`)
+        .send(await groupImportTemplate()),
   );
 
   app.get(

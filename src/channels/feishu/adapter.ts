@@ -20,20 +20,32 @@ export interface FeishuOptions {
 
 type PostElement = { tag: 'text'; text: string } | { tag: 'a'; text: string; href: string };
 
-const LINK = /\[([^\]]+)\]\(([^)\s]+)\)/g;
+/** An unescaped markdown link: the render room escapes brackets typed in a notice, so these are its own. */
+const LINK = /(?<!\\)\[((?:\\.|[^\]\\])+)\]\(([^)\s]+)\)/g;
 
-/** One markdown line → text and link elements; emphasis marks and heading hashes are dropped. */
+/**
+ * Markdown text → what a Feishu "post" text element shows: a post is not markdown, so the
+ * render room's markdown escaping (\*, \#, &lt;) is undone and emphasis marks dropped;
+ * residents must read "<script>" and "{{#each", not "&lt;script\>" and "{{\#each".
+ */
+function postText(markdown: string): string {
+  return markdown
+    .replace(/^#{1,6}\s*|^>\s?/, '')
+    .replace(/(?<!\\)\*\*/g, '')
+    .replace(/\\([\\`*_[\]#>|])|&lt;/g, (_escaped, char: string | undefined) => char ?? '<');
+}
+
+/** One markdown line → text and link elements. */
 function lineElements(line: string): PostElement[] {
-  const plain = (text: string) => text.replace(/\*\*|__|^#{1,6}\s*|^>\s?/g, '');
   const elements: PostElement[] = [];
   let last = 0;
   for (const match of line.matchAll(LINK)) {
-    if (match.index > last) elements.push({ tag: 'text', text: plain(line.slice(last, match.index)) });
-    elements.push({ tag: 'a', text: match[1]!, href: match[2]! });
+    if (match.index > last) elements.push({ tag: 'text', text: postText(line.slice(last, match.index)) });
+    elements.push({ tag: 'a', text: postText(match[1]!), href: match[2]! });
     last = match.index + match[0].length;
   }
-  if (last < line.length) elements.push({ tag: 'text', text: plain(line.slice(last)) });
-  return elements;
+  if (last < line.length) elements.push({ tag: 'text', text: postText(line.slice(last)) });
+  return elements.filter((element) => element.tag === 'a' || element.text);
 }
 
 function post(title: string, paragraphs: PostElement[][]): object {
@@ -66,15 +78,25 @@ export function feishuBody(message: ChannelMessage, keyword: string | null): obj
     return { msg_type: 'text', content: { text } };
   }
   const lines = card.content.split('\n').filter((line) => line.trim());
+  // The post's title is shown above its content: the card's heading line repeating it is left out.
+  const heading = lines.findIndex((line, i) => i < 2 && /^#/.test(line) && postText(line).trim() === card.title.trim());
+  if (card.format === 'markdown' && heading >= 0) lines.splice(heading, 1);
   const paragraphs =
     card.format === 'markdown'
-      ? lines.map(lineElements)
+      ? lines.map(lineElements).filter((elements) => elements.length > 0)
       : [
           ...lines.map((line) => [{ tag: 'text', text: line } as PostElement]),
           [{ tag: 'a', text: '查看详情', href: card.url } as PostElement],
         ];
   const texts = [card.title, ...paragraphs.flat().map((element) => element.text)];
   return post(card.title, [...paragraphs, ...keywordParagraph(keyword, texts)]);
+}
+
+/** The request body as posted: signed robots get timestamp and sign as top-level fields. */
+export function feishuSignedBody(body: object, secret: string | null, now: Date): object {
+  if (!secret) return body;
+  const timestamp = String(Math.floor(now.getTime() / 1000));
+  return { timestamp, sign: feishuSign(timestamp, secret), ...body };
 }
 
 /** Every code of the reference's Feishu table. */
@@ -114,12 +136,7 @@ export function createFeishuAdapter(options: FeishuOptions): ChannelAdapter {
       const credentials = target.credentials as FeishuCredentials;
       const body = feishuBody(message, credentials.keyword);
       if ('status' in body) return body as Outcome;
-      let signed: object = body;
-      if (credentials.secret) {
-        const timestamp = String(Math.floor(options.clock.now().getTime() / 1000));
-        signed = { timestamp, sign: feishuSign(timestamp, credentials.secret), ...body };
-      }
-      const json = JSON.stringify(signed);
+      const json = JSON.stringify(feishuSignedBody(body, credentials.secret, options.clock.now()));
       if (Buffer.byteLength(json, 'utf8') > FEISHU_BODY_MAX_BYTES) {
         return { status: 'permanent', code: 'body_too_large', message: '消息超过飞书 20KB 上限', groupProblem: false };
       }

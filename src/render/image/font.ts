@@ -27,26 +27,32 @@ export function fontCovers(char: string): boolean {
   return codePoint !== undefined && font.hasGlyphForCodePoint(codePoint);
 }
 
-// Emoji and their joiners/selectors carry no meaning a notice depends on: they are dropped.
-const DROPPABLE = /^(\p{Extended_Pictographic}|\p{Emoji_Modifier}|\p{Regional_Indicator}|[\u200d\ufe0e\ufe0f\u20e3])$/u;
+// Joiners and variation selectors are invisible: they never need a glyph of their own.
+const INVISIBLE = /[\u200d\ufe0e\ufe0f]/gu;
+const graphemes = new Intl.Segmenter('zh', { granularity: 'grapheme' });
 
 export interface FittedText {
   text: string;
-  /** Distinct characters the font lacks (dropped if emoji, otherwise replaced by 〓). */
+  /** Distinct characters (as a reader sees them) the font lacks; each is printed as one 〓. */
   missing: string[];
 }
 
-/** Text with every character drawable by the shipped font. */
+/**
+ * Text with every character drawable by the shipped font. Works on what a reader sees as
+ * one character (an emoji sequence, a flag, a hanzi outside the font): each missing one
+ * is printed as one 〓, emoji and rare CJK alike, so nothing vanishes without a trace.
+ */
 export function fitToFont(text: string): FittedText {
   const missing = new Set<string>();
   let out = '';
-  for (const char of text) {
-    if (char === '\n' || char === '\t' || fontCovers(char)) {
-      out += char;
+  for (const { segment } of graphemes.segment(text)) {
+    const visible = segment.replace(INVISIBLE, '');
+    if (visible === '' || [...visible].every((char) => char === '\n' || char === '\t' || fontCovers(char))) {
+      out += visible;
       continue;
     }
-    missing.add(char);
-    if (!DROPPABLE.test(char)) out += MISSING_MARK;
+    missing.add(segment);
+    out += MISSING_MARK;
   }
   return { text: out, missing: [...missing] };
 }

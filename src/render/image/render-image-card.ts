@@ -29,7 +29,7 @@ export interface ImageCard {
   width: number;
   height: number;
   sha256: string;
-  /** Characters the shipped font lacks: emoji are dropped, others printed as 〓. */
+  /** Characters the shipped font lacks (emoji and rare CJK alike), each printed as one 〓. */
   missingGlyphs: string[];
   /** Which encoding step met the byte limit (full, palette-256, q80, …). */
   quality: string;

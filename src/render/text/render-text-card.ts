@@ -84,15 +84,33 @@ function fieldsFor(input: TextCardInput, format: TextCardFormat) {
   };
 }
 
+/** The line without trailing spaces and tabs; a loop, because /[ \t]+\n/g is quadratic on a run of spaces. */
+function trimLineEnd(line: string): string {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end -= 1;
+  return end === line.length ? line : line.slice(0, end);
+}
+
 /** Normalises the template's blank lines: at most one empty line in a row, none at the ends. */
 function tidy(text: string): string {
   return text
-    .replace(/[ \t]+\n/g, '\n')
+    .split('\n')
+    .map(trimLineEnd)
+    .join('\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }
 
-export function renderTextCard(input: TextCardInput, format: TextCardFormat, limits: { maxBytes: number }): TextCard {
+export interface TextCardLimits {
+  maxBytes: number;
+  /**
+   * What maxBytes is compared with (default: the UTF-8 size of the content). A channel that
+   * limits its whole request body passes the size of the exact body it will send.
+   */
+  measure?: (card: TextCard) => number;
+}
+
+export function renderTextCard(input: TextCardInput, format: TextCardFormat, limits: TextCardLimits): TextCard {
   const fields = fieldsFor(input, format);
   const template = TEMPLATES[format];
   const source =
@@ -115,14 +133,16 @@ export function renderTextCard(input: TextCardInput, format: TextCardFormat, lim
     pictureUrl: input.pictureUrl ?? null,
   });
 
+  const size = (content: string, truncated: boolean) =>
+    limits.measure ? limits.measure(card(content, truncated)) : utf8Bytes(content);
   const whole = draw(source, false);
-  if (utf8Bytes(whole) <= limits.maxBytes) return card(whole, false);
+  if (size(whole, false) <= limits.maxBytes) return card(whole, false);
 
   // Binary search for the most body characters that fit: the card grows monotonically
   // with the prefix length (formatting only adds, never removes, per character).
   const chars = graphemes(source);
-  const fits = (n: number) => utf8Bytes(draw(chars.slice(0, n).join('').trimEnd(), true)) <= limits.maxBytes;
-  if (!fits(0)) throw new CardTooLarge(utf8Bytes(draw('', true)), limits.maxBytes);
+  const fits = (n: number) => size(draw(chars.slice(0, n).join('').trimEnd(), true), true) <= limits.maxBytes;
+  if (!fits(0)) throw new CardTooLarge(size(draw('', true), true), limits.maxBytes);
   let low = 0;
   let high = chars.length - 1;
   while (low < high) {

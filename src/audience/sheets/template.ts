@@ -1,0 +1,47 @@
+// The group import template: the ledger's columns with an example row, and a second sheet
+// listing every column name the import accepts (from GROUP_COLUMNS, the one list).
+import ExcelJS from 'exceljs';
+import { GROUP_COLUMNS } from './columns.js';
+
+const EXAMPLE: Record<string, string | number> = {
+  乡镇: '东庄镇',
+  '村（社区）': '东台头村',
+  '村（社区）代码': '410527101201',
+  群名称: '东台头村民声微信群',
+  群人数: 356,
+  负责民警: '张警官',
+  民警电话: '13800138000',
+  渠道: '人工转发',
+  标签: '重点村',
+  启用: '是',
+  备注: '群主为村支书',
+};
+
+export async function groupImportTemplate(): Promise<Buffer> {
+  const columns = GROUP_COLUMNS.filter((c) => c.key !== 'info');
+  const workbook = new ExcelJS.Workbook();
+  const sheet = workbook.addWorksheet('群台账');
+  sheet.addRow(['XX县民声微信群台账（标题行可有可无，表头可在前 10 行任意一行）']);
+  sheet.mergeCells(1, 1, 1, columns.length);
+  sheet.addRow(columns.map((c) => c.label)).font = { bold: true };
+  sheet.addRow(columns.map((c) => EXAMPLE[c.label] ?? ''));
+  sheet.getCell(3, columns.findIndex((c) => c.key === 'regionCode') + 1).numFmt = '@';
+  sheet.columns.forEach((column) => {
+    column.width = 16;
+  });
+
+  const help = workbook.addWorksheet('列名说明');
+  help.addRow(['列名', '是否必填', '也可写作', '填写说明']).font = { bold: true };
+  for (const column of GROUP_COLUMNS) {
+    help.addRow([
+      column.label,
+      column.required ? '必填' : column.key === 'regionCode' ? '代码或乡镇 + 村名二选一' : '',
+      column.aliases.filter((a) => a !== column.label && !/^[a-z]+$/.test(a)).join('、'),
+      column.key === 'info' ? '可保留在表中，导入时不读取' : (column.help ?? ''),
+    ]);
+  }
+  help.addRow([]);
+  help.addRow(['列名不区分空格、全角半角和括号，结尾的单位如“（人）”会被忽略；“合计”行会被识别为合计，不作为错误。']);
+  help.columns = [{ width: 16 }, { width: 22 }, { width: 60 }, { width: 60 }];
+  return Buffer.from(await workbook.xlsx.writeBuffer());
+}
