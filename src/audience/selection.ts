@@ -153,6 +153,11 @@ export class AudienceService {
     return { $and: and };
   }
 
+  /** Builds the read model from the groups once per database (a no-op after that); run at start. */
+  prepare(): Promise<void> {
+    return groupReadModel.prepare();
+  }
+
   /**
    * Groups, villages, members, per channel and manual tasks of a selection, exact at the time
    * of the call: each county digest read is first brought up to date with its change log.

@@ -4,7 +4,7 @@
 // import, the demo script, the engine's flagging, model-level bulk writes, another process).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import mongoose from 'mongoose';
+import type mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { COUNTY_SHAPE, seedDemo } from '../../scripts/demo-data.js';
 import { GroupModel } from '../../src/audience/model.js';
