@@ -19,6 +19,8 @@ const audienceSchema = new mongoose.Schema(
     excludeGroups: { type: [String], default: [] },
     /** Retraction follow-ups: exactly the groups that received this campaign. */
     recipientsOf: { type: String, default: null },
+    /** Villages within radiusKm of a point (audience/radius.ts). */
+    near: { type: { lat: Number, lng: Number, radiusKm: Number, _id: false }, default: null },
   },
   { _id: false },
 );

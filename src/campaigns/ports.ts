@@ -12,6 +12,8 @@ export interface AudienceSpec {
   excludeGroups: string[];
   /** Retraction follow-ups: exactly the groups that received this campaign. */
   recipientsOf?: string | null;
+  /** Villages within radiusKm of a point (the audience room checks the values). */
+  near?: { lat: number; lng: number; radiusKm: number } | null;
 }
 
 export interface AudienceSummary {

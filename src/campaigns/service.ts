@@ -67,6 +67,7 @@ export function toCampaign(doc: CampaignDoc): Campaign {
       excludeTags: doc.audience.excludeTags,
       excludeGroups: doc.audience.excludeGroups,
       recipientsOf: doc.audience.recipientsOf ?? null,
+      near: doc.audience.near?.lat == null ? null : (doc.audience.near as AudienceSpec['near']),
     },
     schedule: toSchedule(doc.schedule),
     cardStyle: doc.cardStyle as CardStyle,

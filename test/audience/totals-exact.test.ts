@@ -177,7 +177,9 @@ describe('audience totals equal a raw computation over the groups, whatever wrot
     const existing = await GroupModel.find({ regionCode: TREE.villageA.code }).lean<{ name: string }[]>();
     const lines = ['群名称,村（社区）代码,渠道,机器人地址,群人数,标签,启用'];
     lines.push(`导入新群1,440106002001,人工转发,,77,重点村,是`);
-    lines.push(`导入新群2,440111002004,企业微信,https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=importkey0002,55,学校,是`);
+    lines.push(
+      `导入新群2,440111002004,企业微信,https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=importkey0002,55,学校,是`,
+    );
     for (const [i, group] of existing.slice(0, 3).entries()) {
       lines.push(`${group.name},${TREE.villageA.code},,,${300 + i},${TAGS[i]},${i === 2 ? '否' : '是'}`);
     }
