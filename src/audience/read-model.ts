@@ -158,18 +158,25 @@ export async function readStates(groups: GroupReader, ids: readonly string[]): P
 }
 
 export class AudienceReadModel {
-  /** Per county, a seq known to exist in its log: where this process starts its next claim. */
-  private readonly lastSeq = new Map<string, number>();
-  /** Counties whose list entry this process has seen: an optimisation only (the insert is idempotent). */
-  private readonly listed = new Set<string>();
-  private built = false;
+  /**
+   * What this process has seen exist, per database: county list entries and the `_built`
+   * marker. Only ever skips an idempotent insert or a lookup of something never removed; the
+   * seq a writer claims always comes from the digest it has just read, never from memory.
+   */
+  private readonly seen = new Set<string>();
 
   constructor(private readonly groups: () => GroupReader) {}
 
+  private key(what: string): string {
+    return `${this.groups().db.name}/${what}`;
+  }
+
   /** True once the digests were built from the groups collection (set by `prepare`, never unset). */
   async isBuilt(): Promise<boolean> {
-    if (!this.built) this.built = !!(await AudienceDigestModel.exists({ _id: BUILT }));
-    return this.built;
+    if (this.seen.has(this.key(BUILT))) return true;
+    if (!(await AudienceDigestModel.exists({ _id: BUILT }))) return false;
+    this.seen.add(this.key(BUILT));
+    return true;
   }
 
   /**
@@ -201,7 +208,7 @@ export class AudienceReadModel {
     await AudienceDigestModel.create({ _id: BUILT, seq: 0, rows: '[]' }).catch((error) => {
       if (!isDuplicateKey(error)) throw error;
     });
-    this.built = true;
+    this.seen.add(this.key(BUILT));
   }
 
   /** Every county with groups, with its path (root, province, city, county). */
@@ -243,7 +250,8 @@ export class AudienceReadModel {
       const digest = await this.load(county, path);
       const seq = await this.append(county, countyIds, digest.seq);
       if (!(await this.isBuilt())) continue; // prepare() will read these groups whole
-      await this.fold(digest, new Map(countyIds.map((id) => [id, states.get(id) ?? null])), seq);
+      // The record is what makes the write count; folding now only spares the next reader.
+      await this.fold(digest, new Map(countyIds.map((id) => [id, states.get(id) ?? null])), seq).catch(() => {});
     }
   }
 
@@ -281,7 +289,6 @@ export class AudienceReadModel {
       }
     }
     if (seq === digest.seq) return digest;
-    this.remember(digest.county, seq);
     const reuse = [...mentioned.keys()].filter((id) => ownIds.has(id) && mentioned.get(id) === 1 && own.has(id));
     const reread = [...mentioned.keys()].filter((id) => !reuse.includes(id));
     const states = new Map([
@@ -308,18 +315,17 @@ export class AudienceReadModel {
 
   /** The last seq of a county's log, walking up from one known to exist. */
   private async tail(county: string, from: number): Promise<number> {
-    let seq = Math.max(from, this.lastSeq.get(county) ?? 0);
+    let seq = from;
     while (await AudienceChangeModel.exists({ _id: `${county}:${seq + 1}` })) seq += 1;
     return seq;
   }
 
   /** Claims the next seq of a county's log with the record itself (a unique insert). */
   private async append(county: string, ids: string[], known: number): Promise<number> {
-    let seq = Math.max(known, this.lastSeq.get(county) ?? 0) + 1;
+    let seq = known + 1;
     for (;;) {
       try {
         await AudienceChangeModel.create({ _id: `${county}:${seq}`, ids, at: new Date() });
-        this.remember(county, seq);
         return seq;
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
@@ -328,15 +334,11 @@ export class AudienceReadModel {
     }
   }
 
-  private remember(county: string, seq: number): void {
-    if (seq > (this.lastSeq.get(county) ?? 0)) this.lastSeq.set(county, seq);
-  }
-
   private async list(county: string, path: string[]): Promise<void> {
-    if (this.listed.has(county)) return;
+    if (this.seen.has(this.key(county))) return;
     await AudienceCountyModel.create({ _id: county, path }).catch((error) => {
       if (!isDuplicateKey(error)) throw error;
     });
-    this.listed.add(county);
+    this.seen.add(this.key(county));
   }
 }

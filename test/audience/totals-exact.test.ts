@@ -173,6 +173,20 @@ describe('audience totals equal a raw computation over the groups, whatever wrot
     await expectExact(10);
   });
 
+  it('after many writes to one county at once (API edits and engine flags racing)', async () => {
+    const ids = (await GroupModel.find({ regionPath: TREE.countyA.code }, { _id: 1 }).lean()).map((g) => String(g._id));
+    await Promise.all(
+      ids
+        .slice(0, 10)
+        .map((id, i) =>
+          i % 3 === 0
+            ? t.ctx.groups.flagGroup(id, '并发标记')
+            : t.request('PATCH', `/api/groups/${id}`, t.adminToken, { memberCount: 700 + i, tags: [TAGS[i % 5]!] }),
+        ),
+    );
+    await expectExact(10);
+  });
+
   it('after a sheet import that creates, updates and deactivates groups', async () => {
     const existing = await GroupModel.find({ regionCode: TREE.villageA.code }).lean<{ name: string }[]>();
     const lines = ['群名称,村（社区）代码,渠道,机器人地址,群人数,标签,启用'];
