@@ -1,5 +1,6 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { CHANNEL_KINDS } from './channel-credentials.js';
+
 import { AudienceReadModel, type GroupReader } from './read-model.js';
 import { trackBulkWrites, trackGroupWrites } from './write-hooks.js';
 
