@@ -34,6 +34,10 @@ groupSchema.index({ regionPath: 1, _id: 1 });
 // Audience selection by tag (multikey; cannot be compound with regionPath, both are arrays).
 groupSchema.index({ tags: 1 });
 
+/** The channels a group may use (totals are broken down by them). */
+export const GROUP_CHANNELS = CHANNEL_KINDS;
+export type GroupChannel = (typeof GROUP_CHANNELS)[number];
+
 // Every write through mongoose keeps the audience read model exact (read-model.ts).
 trackGroupWrites(groupSchema, () => groupReadModel);
 

@@ -2,7 +2,7 @@
 // digests a selection needs, then one pass over their rows. Pure apart from the reads the
 // caller passes in, so the rules read in one place: (regions ∪ tags ∪ groups ∪ radius)
 // − exclusions, inside the scope; the digests hold only selectable groups (active, unflagged).
-import { CHANNEL_KINDS, type ChannelKind } from './channel-credentials.js';
+import { GROUP_CHANNELS, type GroupChannel } from './model.js';
 import type { CountyDigest } from './read-model.js';
 
 export interface Selection {
@@ -26,7 +26,7 @@ export interface AudienceTotals {
   villageCount: number;
   memberTotal: number;
   /** Per channel (every channel listed, zeros included). */
-  byChannel: Record<ChannelKind, ChannelTotals>;
+  byChannel: Record<GroupChannel, ChannelTotals>;
   /** Groups on the manual channel: each becomes an officer's task to post by hand. */
   manualTaskCount: number;
   /** What a radius term takes in, when one is given. */
@@ -64,9 +64,9 @@ export function countiesFor(entries: CountyEntry[], scopeCode: string, selection
   return inScope.filter((entry) => codes.some((code) => countyMeets(entry, code)));
 }
 
-function emptyChannels(): Record<ChannelKind, ChannelTotals> {
-  return Object.fromEntries(CHANNEL_KINDS.map((kind) => [kind, { groupCount: 0, memberTotal: 0 }])) as Record<
-    ChannelKind,
+function emptyChannels(): Record<GroupChannel, ChannelTotals> {
+  return Object.fromEntries(GROUP_CHANNELS.map((kind) => [kind, { groupCount: 0, memberTotal: 0 }])) as Record<
+    GroupChannel,
     ChannelTotals
   >;
 }
@@ -117,7 +117,7 @@ export function totalsOf(
       groupCount += 1;
       memberTotal += row.members;
       villages.add(row.village);
-      const channel = byChannel[row.kind as ChannelKind];
+      const channel = byChannel[row.kind as GroupChannel];
       if (channel) {
         channel.groupCount += 1;
         channel.memberTotal += row.members;
