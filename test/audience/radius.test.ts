@@ -110,10 +110,12 @@ describe('audience selection by distance', () => {
   const RADII = [1.5, 6, 15, 60];
 
   it('takes in exactly the villages and groups an independent great-circle computation finds, for several points and radii', async () => {
+    const sizes: number[] = [];
     for (const point of POINTS) {
       for (const radiusKm of RADII) {
         const near = { ...point, radiusKm };
         const expectedVillages = new Set(within(point.lat, point.lng, radiusKm).map((v) => v.code));
+        sizes.push(expectedVillages.size);
         const expectedGroups = groups.filter((g) => g.selectable && expectedVillages.has(g.village));
         const response = await t.request('POST', '/api/audience/preview', t.adminToken, { near });
         const label = JSON.stringify(near);
@@ -136,6 +138,11 @@ describe('audience selection by distance', () => {
         expect(new Set(streamed), label).toEqual(new Set(expectedGroups.map((g) => g.id)));
       }
     }
+    // The cases span empty, partial and whole takes of the villages with coordinates.
+    const located = villages.filter((v) => v.lat !== null).length;
+    expect(sizes).toContain(0);
+    expect(sizes.some((n) => n > 0 && n < located / 4)).toBe(true);
+    expect(sizes).toContain(located);
   });
 
   it('combines with tags, exclusions and the caller’s scope', async () => {
