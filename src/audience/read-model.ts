@@ -16,6 +16,7 @@
 //   with a lower seq only makes the next folder re-read a few groups again.
 // - Records are never deleted: a writer picks its seq by walking up from a seq known to
 //   exist, which is only safe while nothing below it disappears.
+import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { isDuplicateKey } from '../lib/errors.js';
 
@@ -94,6 +95,26 @@ const countySchema = new mongoose.Schema(
  * find the digests under a province or city. Inserted once per county, never changed.
  */
 export const AudienceCountyModel = mongoose.model('AudienceCounty', countySchema, 'audiencecounties');
+
+const intentSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    ids: { type: [String], required: true },
+    /** JSON of [id, regionPath before the write][] for writes that may move or remove groups. */
+    before: { type: String, default: '[]' },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+/**
+ * Writes in flight: inserted before a group write, deleted once its change records are in.
+ * Readers re-read the groups of every open intent, so a writer that dies between its write
+ * and its records cannot leave a digest stale; an intent older than INTENT_TIMEOUT_MS is
+ * turned into records by the next reader. Normally empty: listed whole by every totals call.
+ */
+export const AudienceIntentModel = mongoose.model('AudienceIntent', intentSchema, 'audienceintents');
+/** Far longer than any single write takes; a slow writer past it only causes one extra record. */
+export const INTENT_TIMEOUT_MS = 10 * 60_000;
 
 const BUILT = '_built';
 
@@ -223,10 +244,67 @@ export class AudienceReadModel {
    * where the writer has it (inserts), the rest is read back. Appends one record per county
    * touched, then folds those digests so readers find them current.
    */
+  /** Before a write: announces the groups it may touch (and where movers were). Returns the intent's id. */
+  async beginWrite(ids: readonly string[], before: ReadonlyMap<string, string[]> = new Map()): Promise<string | null> {
+    if (ids.length === 0) return null;
+    const _id = randomUUID();
+    await AudienceIntentModel.create({
+      _id,
+      ids: [...new Set(ids)],
+      before: JSON.stringify([...before]),
+      at: new Date(),
+    });
+    return _id;
+  }
+
   async recordWrites(
     ids: readonly string[],
     before: ReadonlyMap<string, string[]> = new Map(),
     known: ReadonlyMap<string, GroupState | null> = new Map(),
+    intent: string | null = null,
+  ): Promise<void> {
+    await this.appendAndFold(ids, before, known);
+    // Only once the records are in: until then readers re-read these groups themselves.
+    if (intent) await AudienceIntentModel.deleteOne({ _id: intent });
+  }
+
+  /**
+   * For readers: the current state of every group an unfinished write may have touched, read
+   * now. Intents older than INTENT_TIMEOUT_MS (their writer died) become records here.
+   */
+  async inFlight(): Promise<Map<string, GroupState | null>> {
+    const intents = await AudienceIntentModel.find({}).lean<
+      { _id: string; ids: string[]; before: string; at: Date }[]
+    >();
+    if (intents.length === 0) return new Map();
+    for (const intent of intents) {
+      if (Date.now() - new Date(intent.at).getTime() < INTENT_TIMEOUT_MS) continue;
+      const before = new Map(JSON.parse(intent.before) as [string, string[]][]);
+      await this.recordWrites(intent.ids, before, new Map(), intent._id);
+    }
+    return readStates(
+      this.groups(),
+      intents.flatMap((intent) => intent.ids),
+    );
+  }
+
+  /** Digests with the in-flight states laid over them (in memory; folding saves the real thing). */
+  overlay(digests: CountyDigest[], states: ReadonlyMap<string, GroupState | null>): CountyDigest[] {
+    if (states.size === 0) return digests;
+    return digests.map((digest) => {
+      const rows = new Map(digest.rows);
+      for (const [id, state] of states) {
+        if (selectable(state, digest.county)) rows.set(id, rowOf(state));
+        else rows.delete(id);
+      }
+      return { ...digest, rows };
+    });
+  }
+
+  private async appendAndFold(
+    ids: readonly string[],
+    before: ReadonlyMap<string, string[]>,
+    known: ReadonlyMap<string, GroupState | null>,
   ): Promise<void> {
     if (ids.length === 0) return;
     const unknown = ids.filter((id) => !known.has(id));

@@ -167,7 +167,10 @@ export class AudienceService {
     const source = new CountyDigestSource(await groupReadModel.counties());
     const selection = await this.resolve(scope, spec, source);
     const needed = countiesFor(source.entries, scope.regionCode, selection);
-    const digests = await source.digests(needed.map((entry) => entry.county));
+    // Writes still in flight are read first: a digest read after them then cannot miss one
+    // that finished in between (its records are in by the time its intent is gone).
+    const inFlight = await groupReadModel.inFlight();
+    const digests = groupReadModel.overlay(await source.digests(needed.map((entry) => entry.county)), inFlight);
     return totalsOf(digests, scope.regionCode, selection, selection.withoutCoordinates);
   }
 

@@ -30,6 +30,8 @@ interface Touched {
   before: Map<string, string[]>;
   /** The filter names the groups by _id only, so nothing new can start matching it. */
   byId: boolean;
+  /** The intent announcing this write (read-model.ts), removed once its records are in. */
+  intent?: string | null;
 }
 
 const TOUCHED = Symbol('audience.touched');
@@ -106,7 +108,9 @@ export function trackGroupWrites(schema: mongoose.Schema, readModel: () => Audie
   for (const op of QUERY_WRITES) {
     schema.pre(op, { document: false, query: true }, async function (this: mongoose.Query<unknown, unknown>) {
       const query = this as unknown as { [TOUCHED]?: Touched };
-      query[TOUCHED] = await touchedBy(this.model, op, this.getFilter(), this.getUpdate());
+      const touched = await touchedBy(this.model, op, this.getFilter(), this.getUpdate());
+      touched.intent = await readModel().beginWrite(touched.ids, touched.before);
+      query[TOUCHED] = touched;
     });
     const after = async (query: mongoose.Query<unknown, unknown>, result: unknown) => {
       const touched = (query as unknown as { [TOUCHED]?: Touched })[TOUCHED];
@@ -117,7 +121,7 @@ export function trackGroupWrites(schema: mongoose.Schema, readModel: () => Audie
         const now = await query.model.find(query.getFilter(), { _id: 1 }).lean<{ _id: unknown }[]>();
         for (const doc of now) ids.add(String(doc._id));
       }
-      await readModel().recordWrites([...ids], touched.before);
+      await readModel().recordWrites([...ids], touched.before, new Map(), touched.intent);
     };
     schema.post(op, { document: false, query: true }, async function (this: mongoose.Query<unknown, unknown>, result) {
       await after(this, result);
@@ -136,25 +140,32 @@ export function trackGroupWrites(schema: mongoose.Schema, readModel: () => Audie
   }
 
   schema.pre('save', async function (this: mongoose.Document & { regionPath?: string[] }) {
-    if (this.isNew || !(this.isModified('regionPath') || this.isModified('regionCode'))) return;
-    const doc = await (this.constructor as GroupModelLike).findById(this._id, { regionPath: 1 }).lean<{
-      regionPath: string[];
-    }>();
-    this.$locals.audienceBefore = doc?.regionPath ?? null;
+    const id = String(this._id);
+    let before = new Map<string, string[]>();
+    if (!this.isNew && (this.isModified('regionPath') || this.isModified('regionCode'))) {
+      const doc = await (this.constructor as GroupModelLike).findById(this._id, { regionPath: 1 }).lean<{
+        regionPath: string[];
+      }>();
+      if (doc) before = new Map([[id, doc.regionPath]]);
+    }
+    this.$locals.audienceBefore = before;
+    this.$locals.audienceIntent = await readModel().beginWrite([id], before);
   });
   schema.post('save', async function (this: mongoose.Document) {
-    const before = this.$locals.audienceBefore as string[] | null | undefined;
-    const id = String(this._id);
-    await readModel().recordWrites([id], before ? new Map([[id, before]]) : new Map());
+    const before = (this.$locals.audienceBefore as Map<string, string[]> | undefined) ?? new Map();
+    const intent = (this.$locals.audienceIntent as string | null | undefined) ?? null;
+    await readModel().recordWrites([String(this._id)], before, new Map(), intent);
   });
   schema.pre('deleteOne', { document: true, query: false }, async function (this: mongoose.Document) {
-    const doc = this as unknown as { regionPath: string[] };
-    this.$locals.audienceBefore = doc.regionPath;
+    const id = String(this._id);
+    const before = new Map([[id, (this as unknown as { regionPath: string[] }).regionPath]]);
+    this.$locals.audienceBefore = before;
+    this.$locals.audienceIntent = await readModel().beginWrite([id], before);
   });
   schema.post('deleteOne', { document: true, query: false }, async function (this: mongoose.Document) {
-    const id = String(this._id);
-    const before = this.$locals.audienceBefore as string[];
-    await readModel().recordWrites([id], new Map([[id, before]]));
+    const before = this.$locals.audienceBefore as Map<string, string[]>;
+    const intent = (this.$locals.audienceIntent as string | null | undefined) ?? null;
+    await readModel().recordWrites([String(this._id)], before, new Map(), intent);
   });
 }
 
@@ -173,17 +184,20 @@ export function trackBulkWrites(model: GroupModelLike, readModel: () => Audience
       return plain as Record<string, unknown>;
     });
     const ids = list.map((doc) => String(doc._id));
+    const intent = await readModel().beginWrite(ids);
     let result: unknown;
     try {
       result = await insertMany(list, options);
     } catch (error) {
-      await readModel().recordWrites(ids); // read back: which ones went in is the database's answer
+      // Read back: which ones went in is the database's answer.
+      await readModel().recordWrites(ids, new Map(), new Map(), intent);
       throw error;
     }
     await readModel().recordWrites(
       ids,
       new Map(),
       new Map(list.map((doc) => [String(doc._id), insertedState(model, doc)])),
+      intent,
     );
     return result;
   };
@@ -216,8 +230,9 @@ export function trackBulkWrites(model: GroupModelLike, readModel: () => Audience
         const now = await model.find(filter, { _id: 1 }).lean<{ _id: unknown }[]>();
         ids.push(...now.map((doc) => String(doc._id)));
       }
-      await readModel().recordWrites(ids, before, failed ? new Map() : inserted);
+      await readModel().recordWrites(ids, before, failed ? new Map() : inserted, intent);
     };
+    const intent = await readModel().beginWrite(ids, before);
     let result: unknown;
     try {
       result = await bulkWrite(prepared, options);

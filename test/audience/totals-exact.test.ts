@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import type mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { COUNTY_SHAPE, seedDemo } from '../../scripts/demo-data.js';
-import { GroupModel } from '../../src/audience/model.js';
+import { GroupModel, groupReadModel } from '../../src/audience/model.js';
+import { AudienceIntentModel, INTENT_TIMEOUT_MS } from '../../src/audience/read-model.js';
 import type { AudienceSpec } from '../../src/audience/selection.js';
 import { seededRandom } from '../../src/lib/seeded-random.js';
 import { RegionModel } from '../../src/regions/model.js';
@@ -258,6 +259,27 @@ describe('audience totals equal a raw computation over the groups, whatever wrot
     await GroupModel.deleteMany({ name: /^导入新群/ });
     await GroupModel.findByIdAndUpdate(some[1]!._id, { $set: { flaggedAt: new Date(), flagReason: 'x' } });
     await expectExact(15);
+  }, 120_000);
+
+  it('when a writer dies between its write and its change records, readers still count the write, and repair it', async () => {
+    const victim = await GroupModel.findOne({
+      regionPath: TREE.countyA.code,
+      active: true,
+      flaggedAt: null,
+    }).lean<RawGroup>();
+    const id = String(victim!._id);
+    // What a dying writer leaves: its intent, and the write itself (made here without the hooks).
+    const intent = await groupReadModel.beginWrite([id]);
+    await GroupModel.collection.updateOne({ _id: victim!._id }, { $set: { memberCount: 31337, tags: ['景区'] } });
+    await expectExact(10);
+    // Ten minutes on, a reader turns the orphaned intent into records and removes it.
+    await AudienceIntentModel.updateOne(
+      { _id: intent },
+      { $set: { at: new Date(Date.now() - INTENT_TIMEOUT_MS - 1) } },
+    );
+    await t.ctx.audience.totals(new Scope('000000'), { regions: ['000000'] });
+    expect(await AudienceIntentModel.countDocuments()).toBe(0);
+    await expectExact(10);
   }, 120_000);
 
   it('after another process writes groups (nothing is taken from this process’s memory)', async () => {
