@@ -13,14 +13,14 @@ const audienceSchema = new mongoose.Schema(
   {
     regions: { type: [String], default: [] },
     tags: { type: [String], default: [] },
+    /** Villages within radiusKm of a point (audience/radius.ts). */
+    near: { type: { lat: Number, lng: Number, radiusKm: Number, _id: false }, default: null },
     groups: { type: [String], default: [] },
     excludeRegions: { type: [String], default: [] },
     excludeTags: { type: [String], default: [] },
     excludeGroups: { type: [String], default: [] },
     /** Retraction follow-ups: exactly the groups that received this campaign. */
     recipientsOf: { type: String, default: null },
-    /** Villages within radiusKm of a point (audience/radius.ts). */
-    near: { type: { lat: Number, lng: Number, radiusKm: Number, _id: false }, default: null },
   },
   { _id: false },
 );

@@ -6,14 +6,14 @@ import type { Scope } from '../regions/scope.js';
 export interface AudienceSpec {
   regions: string[];
   tags: string[];
+  /** Villages within radiusKm of a point (the audience room checks the values). */
+  near?: { lat: number; lng: number; radiusKm: number } | null;
   groups: string[];
   excludeRegions: string[];
   excludeTags: string[];
   excludeGroups: string[];
   /** Retraction follow-ups: exactly the groups that received this campaign. */
   recipientsOf?: string | null;
-  /** Villages within radiusKm of a point (the audience room checks the values). */
-  near?: { lat: number; lng: number; radiusKm: number } | null;
 }
 
 export interface AudienceSummary {

@@ -61,12 +61,12 @@ export const CampaignReply = Type.Object({
   audience: Type.Object({
     regions: Type.Array(Type.String()),
     tags: Type.Array(Type.String()),
+    near: Type.Optional(Nullable(NearBody)),
     groups: Type.Array(Type.String()),
     excludeRegions: Type.Array(Type.String()),
     excludeTags: Type.Array(Type.String()),
     excludeGroups: Type.Array(Type.String()),
     recipientsOf: Type.Optional(Nullable(Type.String())),
-    near: Type.Optional(Nullable(NearBody)),
   }),
   schedule: Type.Object({
     kind: Type.String(),
