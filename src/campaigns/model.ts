@@ -13,6 +13,8 @@ const audienceSchema = new mongoose.Schema(
   {
     regions: { type: [String], default: [] },
     tags: { type: [String], default: [] },
+    /** Villages within radiusKm of a point (audience/radius.ts). */
+    near: { type: { lat: Number, lng: Number, radiusKm: Number, _id: false }, default: null },
     groups: { type: [String], default: [] },
     excludeRegions: { type: [String], default: [] },
     excludeTags: { type: [String], default: [] },

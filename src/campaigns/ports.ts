@@ -6,6 +6,8 @@ import type { Scope } from '../regions/scope.js';
 export interface AudienceSpec {
   regions: string[];
   tags: string[];
+  /** Villages within radiusKm of a point (the audience room checks the values). */
+  near?: { lat: number; lng: number; radiusKm: number } | null;
   groups: string[];
   excludeRegions: string[];
   excludeTags: string[];

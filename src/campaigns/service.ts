@@ -79,6 +79,7 @@ export function toCampaign(doc: CampaignDoc): Campaign {
     audience: {
       regions: doc.audience.regions,
       tags: doc.audience.tags,
+      near: doc.audience.near?.lat == null ? null : (doc.audience.near as AudienceSpec['near']),
       groups: doc.audience.groups,
       excludeRegions: doc.audience.excludeRegions,
       excludeTags: doc.audience.excludeTags,
