@@ -55,7 +55,10 @@ export function extractFirstFont(collection) {
     tables.push({
       tag: collection.subarray(record, record + 4),
       checksum: collection.readUInt32BE(record + 4),
-      data: collection.subarray(collection.readUInt32BE(record + 8), collection.readUInt32BE(record + 8) + collection.readUInt32BE(record + 12)),
+      data: collection.subarray(
+        collection.readUInt32BE(record + 8),
+        collection.readUInt32BE(record + 8) + collection.readUInt32BE(record + 12),
+      ),
     });
   }
   const headerSize = 12 + numTables * 16;
@@ -97,10 +100,14 @@ export function ensureConsole({ force = false, log = (msg) => console.log(`[setu
   log('building the web console (vite build console/)…');
   const started = Date.now();
   const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [vite, 'build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   if (result.status !== 0) throw new Error(`vite build failed (exit ${result.status ?? result.signal})`);
   const { total, files } = consoleFirstLoadBytes(dist);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -109,7 +116,9 @@ export function ensureConsole({ force = false, log = (msg) => console.log(`[setu
       `(${files} files; limit ${CONSOLE_FIRST_LOAD_MAX_BYTES / 1024} KB)`,
   );
   if (total > CONSOLE_FIRST_LOAD_MAX_BYTES) {
-    throw new Error(`the console's first load is ${total} bytes gzipped, over ${CONSOLE_FIRST_LOAD_MAX_BYTES}: split it by route`);
+    throw new Error(
+      `the console's first load is ${total} bytes gzipped, over ${CONSOLE_FIRST_LOAD_MAX_BYTES}: split it by route`,
+    );
   }
   writeFileSync(join(dist, '.build-stamp'), `${new Date().toISOString()}\n`);
 }

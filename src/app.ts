@@ -5,7 +5,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { audienceRoutes } from './audience/routes.js';
 import { sheetRoutes } from './audience/sheets/routes.js';
 import { auditRoutes } from './audit/routes.js';
+import { calendarRoutes } from './campaigns/calendar-routes.js';
 import { campaignRoutes } from './campaigns/routes.js';
+import { testSendRoutes } from './campaigns/test-send.js';
 import { engineRoutes } from './engine/routes.js';
 import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
@@ -20,8 +22,10 @@ import { validation } from './http/validation.js';
 import { mediaRoutes } from './media/routes.js';
 import { noticeRoutes } from './notices/routes.js';
 import { regionRoutes } from './regions/routes.js';
+import { draftPreviewRoutes } from './render/draft-preview.js';
 import { renderRoutes } from './render/routes.js';
 import { publicTrackingRoutes } from './tracking/public/routes.js';
+import { deliveryListRoutes } from './tracking/delivery-list.js';
 import { trackingRoutes } from './tracking/routes.js';
 
 export interface AppOptions {
@@ -99,10 +103,16 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   });
   await app.register(campaignRoutes, { campaigns: ctx.campaigns });
   await app.register(engineRoutes, { campaigns: ctx.campaigns });
+  const now = () => ctx.clock.now();
+  const { timeZone, quietHours, publicBaseUrl } = ctx.config;
+  await app.register(calendarRoutes, { campaigns: ctx.campaigns, notices: ctx.notices, timeZone, quietHours, now });
+  await app.register(testSendRoutes, { ...ctx, publicBaseUrl, timeZone, now });
+  await app.register(draftPreviewRoutes, { media: ctx.media, publicBaseUrl, timeZone, now });
   await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
 
   await app.register(trackingRoutes, ctx.tracking);
+  await app.register(deliveryListRoutes, { regions: ctx.regions });
   await app.register(publicTrackingRoutes, {
     clicks: ctx.tracking.clicks,
     notices: ctx.notices,

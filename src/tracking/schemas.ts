@@ -113,6 +113,14 @@ export const ProgressSchema = Type.Object({
   finished: Type.Boolean(),
   ...ProgressFields,
   counties: Type.Array(Type.Object({ countyCode: Type.String(), countyName: Type.String(), ...ProgressFields })),
+  townships: Type.Array(
+    Type.Object({
+      townshipCode: Type.String(),
+      townshipName: Type.String(),
+      countyCode: Type.String(),
+      ...ProgressFields,
+    }),
+  ),
 });
 
 export const CodeParams = Type.Object({ code: Type.String({ maxLength: 512 }) }, { additionalProperties: false });

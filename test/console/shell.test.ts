@@ -26,7 +26,10 @@ describe('console shell', () => {
     await signIn(page, w.people.viewer);
     await page.screenshot({ path: '/tmp/jx-shell.png' });
     // Revoke every session of the viewer behind the browser's back (as a password reset does).
-    const logout = await w.t.request('PATCH', `/api/users/${w.people.viewer.id}`, w.t.adminToken, { active: true, password: w.people.viewer.password });
+    const logout = await w.t.request('PATCH', `/api/users/${w.people.viewer.id}`, w.t.adminToken, {
+      active: true,
+      password: w.people.viewer.password,
+    });
     expect(logout.statusCode).toBe(200);
     await page.getByRole('menuitem', { name: '推送' }).click();
     await page.getByText('登录已过期或已在别处退出，请重新登录').waitFor();
