@@ -33,12 +33,22 @@ export interface Person {
   token: string;
 }
 
+export interface WorldGroup {
+  id: string;
+  name: string;
+  key: string;
+}
+
 export interface ConsoleWorld {
   t: TestApp;
   doubles: RobotDoubles;
   baseUrl: string;
   browser: Browser;
-  people: Record<'editor' | 'reviewer' | 'viewer' | 'editor2', Person>;
+  people: Record<'editor' | 'reviewer' | 'viewer' | 'admin', Person>;
+  /** WeCom groups (robots registered at the doubles) in the villages of county A. */
+  groups: WorldGroup[];
+  /** Adds groups that all post through one WeCom robot (20 messages a minute: a run that takes a while). */
+  sharedRobotGroups(count: number, regionCode: string): Promise<WorldGroup[]>;
   /** A fresh browser context as a county station PC (zh-CN, Asia/Shanghai, 1440×900). */
   context(options?: { width?: number; height?: number; mobile?: boolean }): Promise<BrowserContext>;
   close(): Promise<void>;
@@ -76,10 +86,33 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
   }
   const people = {
     editor: await person(t, 'editor', TREE.countyA.code),
-    editor2: await person(t, 'editor', TREE.countyA.code),
+    admin: await person(t, 'admin', TREE.countyA.code),
     reviewer: await person(t, 'reviewer', TREE.countyA.code),
     viewer: await person(t, 'viewer', TREE.countyA.code),
   };
+  let counter = 0;
+  const addGroup = async (regionCode: string, key: string, name: string): Promise<WorldGroup> => {
+    counter += 1;
+    const created = await t.request('POST', '/api/groups', t.adminToken, {
+      name,
+      regionCode,
+      channel: { kind: 'wecom', key },
+      memberCount: 100 + counter * 7,
+      officer: { name: '张警官', phone: '13800000000' },
+      tags: counter % 2 ? ['重点村'] : ['学校'],
+    });
+    if (created.statusCode !== 201) throw new Error(`group: ${created.body}`);
+    return { id: created.json().id, name, key };
+  };
+  const groups: WorldGroup[] = [];
+  const villages = [TREE.villageA, ...EXTRA_REGIONS.filter((r) => r.code.length === 12)];
+  for (const village of villages) {
+    for (let i = 1; i <= 2; i++) {
+      const key = `console-${village.code}-${i}`;
+      doubles.addRobot({ platform: 'wecom', key });
+      groups.push(await addGroup(village.code, key, `${village.name}平安群${i}`));
+    }
+  }
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   const address = t.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -95,9 +128,17 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     baseUrl: `http://127.0.0.1:${port}`,
     browser,
     people,
+    groups,
+    async sharedRobotGroups(count, regionCode) {
+      const key = `shared-${regionCode}-${Math.random().toString(36).slice(2, 8)}`;
+      doubles.addRobot({ platform: 'wecom', key });
+      const list: WorldGroup[] = [];
+      for (let i = 1; i <= count; i++) list.push(await addGroup(regionCode, key, `共用机器人群${counter + 1}`));
+      return list;
+    },
     async context(options = {}) {
       profiles.push(mkdtempSync(join(tmpdir(), 'jx-console-')));
-      return browser.newContext({
+      const context = await browser.newContext({
         baseURL: `http://127.0.0.1:${port}`,
         locale: 'zh-CN',
         timezoneId: 'Asia/Shanghai',
@@ -106,6 +147,9 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
         hasTouch: options.mobile ?? false,
         acceptDownloads: true,
       });
+      // A step that waits longer than this fails with the locator it waited for.
+      context.setDefaultTimeout(20_000);
+      return context;
     },
     async close() {
       await browser.close();
@@ -132,6 +176,12 @@ export async function fontsReady(page: Page): Promise<void> {
   await page.evaluate(async () => {
     await document.fonts.ready;
   });
+}
+
+/** Picks an option of an Element Plus select found by its label. */
+export async function choose(page: Page, label: string, option: string | RegExp): Promise<void> {
+  await page.getByLabel(label, { exact: true }).first().click();
+  await page.getByRole('option', { name: option }).first().click();
 }
 
 /** axe-core on the page as it stands: the serious and critical violations (none expected). */

@@ -65,6 +65,12 @@ describe('previews of unsaved notice content (the console’s live preview)', ()
     expect(response.rawPayload.subarray(1, 4).toString()).toBe('PNG');
   });
 
+  it('refuses an image card without a title, naming the field', async () => {
+    const response = await t.request('POST', '/api/previews/image', editor, { content: { ...content, title: ' ' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().field).toBe('content.title');
+  });
+
   it('is not open to viewers', async () => {
     const viewer = (await t.userToken('viewer', TREE.countyA.code)).token;
     expect((await t.request('POST', '/api/previews/text', viewer, { content })).statusCode).toBe(403);

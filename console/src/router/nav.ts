@@ -5,7 +5,7 @@ import { screens } from './routes';
 /** Groups in the order they appear; a group shows only when one of its screens is allowed. */
 export const NAV_GROUPS: { key: string; label: string }[] = [
   { key: 'content', label: '内容' },
-  { key: 'push', label: '推送' },
+  { key: 'push', label: '发送' },
   { key: 'reach', label: '统计' },
   { key: 'directory', label: '群组与区划' },
   { key: 'admin', label: '系统管理' },
