@@ -164,6 +164,15 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
       priority: 'urgent',
     });
     const id = created.json().id;
+    // The follow-up the groups that received it will get: an approved notice of its own.
+    const followUp = await w.t.request('POST', '/api/notices', w.people.editor.token, {
+      category: 'general',
+      title: '此前通告已撤销',
+      body: '此前发布的通告已撤销，请以最新通知为准。',
+      issuingUnit: '天河区公安分局',
+    });
+    await w.t.request('POST', `/api/notices/${followUp.json().id}/submit`, w.people.editor.token);
+    await w.t.request('POST', `/api/notices/${followUp.json().id}/approve`, w.people.reviewer.token, {});
     await w.t.request('POST', `/api/campaigns/${id}/submit`, w.people.editor.token);
     await w.t.request('POST', `/api/campaigns/${id}/approve`, w.people.reviewer.token);
     await editor.goto(`/campaigns/${id}`);
@@ -172,7 +181,7 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     await editor.getByRole('button', { name: '撤回' }).click();
     await editor.getByText('撤回后：尚未发出的消息不再发送').waitFor();
     await noAxeFaults(editor, 'retract dialog');
-    await choose(editor, '后续通知（已通过的通告）', TITLE);
+    await choose(editor, '后续通知（已通过的通告）', '此前通告已撤销');
     await editor.getByRole('button', { name: '确认撤回' }).click();
     await editor.getByText(/已撤回/).first().waitFor();
     const campaign = (await w.t.request('GET', `/api/campaigns/${id}`, w.people.editor.token)).json();
