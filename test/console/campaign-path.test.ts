@@ -140,11 +140,20 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     await item.getByRole('button', { name: '通过' }).click();
     await reviewer.getByText('没有待审核的推送').waitFor();
 
+    // The first stream connection drops at once: the page reconnects and carries on.
+    let streams = 0;
+    await editor.route('**/progress/stream', async (route) => {
+      streams += 1;
+      if (streams === 1) await route.abort('connectionreset');
+      else await route.continue();
+    });
     await editor.reload();
     await editor.getByTestId('overall-percent').filter({ hasText: '总体完成 100%' }).waitFor({ timeout: 60_000 });
     await editor.getByTestId('stream-state').filter({ hasText: '已全部完成' }).waitFor();
     const progress = (await w.t.request('GET', `/api/campaigns/${campaignId}/progress`, w.people.editor.token)).json();
     expect(progress).toMatchObject({ total: 6, sent: 6, finished: true });
+    expect(streams).toBeGreaterThanOrEqual(2);
+    await editor.unroute('**/progress/stream');
     const overall = editor.getByRole('progressbar', { name: '总体进度' });
     expect(await overall.getAttribute('aria-valuenow')).toBe('100');
     expect(await editor.getByText(`已发送 ${progress.sent} · 失败 0`).first().isVisible()).toBe(true);

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_PASSWORD } from '../helpers/app.js';
+import { UserModel } from '../../src/auth/model.js';
 import { type ConsoleWorld, fontsReady, seriousViolations, signIn, startConsoleWorld } from './world.js';
 
 describe('console shell', () => {
@@ -32,6 +34,34 @@ describe('console shell', () => {
     await page.getByRole('link', { name: '推送', exact: true }).click(); // its list asks the API
     await page.getByText('登录已过期或已在别处退出，请重新登录').waitFor();
     expect(new URL(page.url()).pathname).toBe('/login');
+    await context.close();
+  });
+
+  it('when the first admin signs in with the generated password, then a new one must be set before anything else', async () => {
+    // As on a first start without ADMIN_PASSWORD: the bootstrap admin carries a generated password.
+    await UserModel.updateOne({ username: 'admin' }, { $set: { mustChangePassword: true } });
+    const context = await w.context();
+    const page = await context.newPage();
+    await page.goto('/login');
+    await page.getByLabel('用户名').fill('admin');
+    await page.getByLabel('密码', { exact: true }).fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: '登录' }).click();
+    const dialog = page.getByRole('dialog', { name: '修改密码' });
+    await dialog.getByText('这是系统生成的初始密码').waitFor();
+    expect(await dialog.getByRole('button', { name: '取消' }).count()).toBe(0);
+    await fontsReady(page);
+    expect(await seriousViolations(page)).toEqual([]);
+    await dialog.getByLabel('当前密码').fill(ADMIN_PASSWORD);
+    await dialog.getByLabel('新密码', { exact: true }).fill('short');
+    await dialog.getByLabel('确认新密码').fill('short');
+    await dialog.getByRole('button', { name: '保存新密码' }).click();
+    await dialog.getByText('密码至少 10 个字符').waitFor();
+    await dialog.getByLabel('新密码', { exact: true }).fill('a-new-admin-password');
+    await dialog.getByLabel('确认新密码').fill('a-new-admin-password');
+    await dialog.getByRole('button', { name: '保存新密码' }).click();
+    await page.getByText('密码已修改，请用新密码重新登录').waitFor();
+    await signIn(page, { username: 'admin', password: 'a-new-admin-password' });
+    expect((await UserModel.findOne({ username: 'admin' }).lean())?.mustChangePassword).toBe(false);
     await context.close();
   });
 });
