@@ -20,14 +20,20 @@ export const CATEGORY_LABELS: Record<Category, string> = {
   general: '警方提示',
 };
 
-export const NOTICE_STATUS: Record<NoticeStatus, { label: string; tag: 'info' | 'warning' | 'success' | 'danger' | 'primary' }> = {
+export const NOTICE_STATUS: Record<
+  NoticeStatus,
+  { label: string; tag: 'info' | 'warning' | 'success' | 'danger' | 'primary' }
+> = {
   draft: { label: '草稿', tag: 'info' },
   in_review: { label: '待审核', tag: 'warning' },
   approved: { label: '已通过', tag: 'success' },
   archived: { label: '已归档', tag: 'info' },
 };
 
-export const CAMPAIGN_STATUS: Record<CampaignStatus, { label: string; tag: 'info' | 'warning' | 'success' | 'danger' | 'primary' }> = {
+export const CAMPAIGN_STATUS: Record<
+  CampaignStatus,
+  { label: string; tag: 'info' | 'warning' | 'success' | 'danger' | 'primary' }
+> = {
   draft: { label: '草稿', tag: 'info' },
   in_review: { label: '待审核', tag: 'warning' },
   approved: { label: '已批准', tag: 'success' },

@@ -202,7 +202,8 @@ export const draftPreviewRoutes: FastifyPluginAsyncTypebox<DraftPreviewOptions> 
     async (request, reply) => {
       const { content, personal } = request.body;
       for (const field of ['title', 'body', 'issuingUnit'] as const) {
-        if (!content[field].trim()) throw new InvalidInput('图片卡片需要先填写标题、正文和发布单位', `content.${field}`);
+        if (!content[field].trim())
+          throw new InvalidInput('图片卡片需要先填写标题、正文和发布单位', `content.${field}`);
       }
       const file = content.pictureSha256 ? await media.read(content.pictureSha256) : null;
       if (content.pictureSha256 && !file) throw new InvalidInput('图片不存在，请重新上传', 'media');

@@ -3,7 +3,15 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TREE } from '../helpers/regions.js';
 import { pngBytes } from '../helpers/channels.js';
-import { type ConsoleWorld, type Person, choose, fontsReady, seriousViolations, signIn, startConsoleWorld } from './world.js';
+import {
+  type ConsoleWorld,
+  type Person,
+  choose,
+  fontsReady,
+  seriousViolations,
+  signIn,
+  startConsoleWorld,
+} from './world.js';
 
 const TITLE = '警惕冒充公检法诈骗（浏览器测试）';
 
@@ -50,7 +58,9 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
 
     await editor.getByLabel('标题').fill(TITLE);
     await editor.getByLabel('发布单位').fill('天河区公安分局');
-    await editor.locator('input[type=file]').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: await pngBytes(320, 200) });
+    await editor
+      .locator('input[type=file]')
+      .setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: await pngBytes(320, 200) });
     await editor.getByAltText('已上传的图片').waitFor();
     // Live previews: every channel's text card with its byte count, and the image card.
     const wecom = editor.getByRole('article', { name: '企业微信文字卡片' });
@@ -99,7 +109,11 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     await choose(editor, '已通过的通告', new RegExp(TITLE.replace(/[()（）]/g, '.')));
     expect(await editor.getByLabel('推送名称').inputValue()).toBe(TITLE);
     // The tree loads level by level: open the county, then check one township.
-    await editor.getByRole('treeitem', { name: TREE.countyA.name }).locator('.el-tree-node__expand-icon').first().click();
+    await editor
+      .getByRole('treeitem', { name: TREE.countyA.name })
+      .locator('.el-tree-node__expand-icon')
+      .first()
+      .click();
     const township = editor.getByRole('treeitem', { name: TREE.townshipA.name });
     await township.waitFor();
     await township.locator('.el-checkbox').first().click();
@@ -109,7 +123,10 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     const spec = { regions: [TREE.townshipA.code, '440106002001'] };
     const api = (await w.t.request('POST', '/api/audience/preview', w.people.editor.token, spec)).json();
     expect(api.groupCount).toBe(6);
-    await editor.getByTestId('total-groups').filter({ hasText: String(api.groupCount) }).waitFor();
+    await editor
+      .getByTestId('total-groups')
+      .filter({ hasText: String(api.groupCount) })
+      .waitFor();
     expect(await editor.getByTestId('total-members').textContent()).toBe(api.memberTotal.toLocaleString('zh-CN'));
     expect(await editor.getByTestId('total-villages').textContent()).toBe(String(api.villageCount));
 
@@ -168,7 +185,14 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     const created = await w.t.request('POST', '/api/campaigns', w.people.editor.token, {
       title: '共用机器人推送',
       noticeId,
-      audience: { regions: [], tags: [], groups: groups.map((g) => g.id), excludeRegions: [], excludeTags: [], excludeGroups: [] },
+      audience: {
+        regions: [],
+        tags: [],
+        groups: groups.map((g) => g.id),
+        excludeRegions: [],
+        excludeTags: [],
+        excludeGroups: [],
+      },
       schedule: { kind: 'now' },
       priority: 'urgent',
     });
@@ -186,13 +210,19 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     await w.t.request('POST', `/api/campaigns/${id}/approve`, w.people.reviewer.token);
     await editor.goto(`/campaigns/${id}`);
     // WeCom takes 20 a minute per robot: the run is under way but not done.
-    await editor.getByText(/已发送 (1\d|20) · /).first().waitFor({ timeout: 60_000 });
+    await editor
+      .getByText(/已发送 (1\d|20) · /)
+      .first()
+      .waitFor({ timeout: 60_000 });
     await editor.getByRole('button', { name: '撤回' }).click();
     await editor.getByText('撤回后：尚未发出的消息不再发送').waitFor();
     await noAxeFaults(editor, 'retract dialog');
     await choose(editor, '后续通知（已通过的通告）', '此前通告已撤销');
     await editor.getByRole('button', { name: '确认撤回' }).click();
-    await editor.getByText(/已撤回/).first().waitFor();
+    await editor
+      .getByText(/已撤回/)
+      .first()
+      .waitFor();
     const campaign = (await w.t.request('GET', `/api/campaigns/${id}`, w.people.editor.token)).json();
     expect(campaign.retractedAt).not.toBeNull();
     const progress = (await w.t.request('GET', `/api/campaigns/${id}/progress`, w.people.editor.token)).json();

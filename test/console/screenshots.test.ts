@@ -25,15 +25,24 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     mkdirSync(OUT, { recursive: true });
     w = await startConsoleWorld();
     const { editor, reviewer } = w.people;
-    const media = new FormData();
-    media.append('file', new Blob([await pngBytes(480, 300)], { type: 'image/png' }), 'photo.png');
     const notices = [
-      { category: 'anti_fraud', title: '警惕冒充公检法诈骗', body: '近期，我区发生多起**冒充公检法**诈骗案件。\n\n请记住：\n- 公检法机关不会通过电话办案\n- 没有所谓的“安全账户”\n- 接到可疑电话请拨打 96110' },
+      {
+        category: 'anti_fraud',
+        title: '警惕冒充公检法诈骗',
+        body: '近期，我区发生多起**冒充公检法**诈骗案件。\n\n请记住：\n- 公检法机关不会通过电话办案\n- 没有所谓的“安全账户”\n- 接到可疑电话请拨打 96110',
+      },
       { category: 'anti_theft', title: '春节期间防盗提示', body: '外出请锁好门窗，贵重物品不要放在车内。' },
-      { category: 'accident_prevention', title: '冬季用电防火安全', body: '不私拉乱接电线，电动车不进楼道、不入户充电。' },
+      {
+        category: 'accident_prevention',
+        title: '冬季用电防火安全',
+        body: '不私拉乱接电线，电动车不进楼道、不入户充电。',
+      },
     ];
     for (const [i, body] of notices.entries()) {
-      const created = await w.t.request('POST', '/api/notices', editor.token, { ...body, issuingUnit: '天河区公安分局' });
+      const created = await w.t.request('POST', '/api/notices', editor.token, {
+        ...body,
+        issuingUnit: '天河区公安分局',
+      });
       const id = created.json().id;
       if (i === 0) noticeId = id;
       await w.t.request('POST', `/api/notices/${id}/submit`, editor.token);
@@ -43,8 +52,20 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     await w.t.request('PATCH', `/api/notices/${noticeId}`, editor.token, { title: '警惕冒充公检法诈骗（更新）' });
     await w.t.request('POST', `/api/notices/${noticeId}/submit`, editor.token);
     await w.t.request('POST', `/api/notices/${noticeId}/approve`, reviewer.token, {});
-    const audience = { regions: [TREE.countyA.code], tags: [], groups: [], excludeRegions: [], excludeTags: [], excludeGroups: [] };
-    const run = await w.t.request('POST', '/api/campaigns', editor.token, { title: '防诈骗宣传·全区', noticeId, audience, schedule: { kind: 'now' } });
+    const audience = {
+      regions: [TREE.countyA.code],
+      tags: [],
+      groups: [],
+      excludeRegions: [],
+      excludeTags: [],
+      excludeGroups: [],
+    };
+    const run = await w.t.request('POST', '/api/campaigns', editor.token, {
+      title: '防诈骗宣传·全区',
+      noticeId,
+      audience,
+      schedule: { kind: 'now' },
+    });
     campaignId = run.json().id;
     await w.t.request('POST', `/api/campaigns/${campaignId}/submit`, editor.token);
     await w.t.request('POST', `/api/campaigns/${campaignId}/approve`, reviewer.token);
@@ -55,7 +76,6 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
       schedule: { kind: 'cron', cron: '0 9 * * 1', endAt: new Date(Date.now() + 60 * 86_400_000).toISOString() },
     });
     await w.t.request('POST', `/api/campaigns/${weekly.json().id}/submit`, editor.token);
-    void media;
   }, 180_000);
   afterAll(() => w?.close());
 
@@ -71,9 +91,15 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     await shot(page, 'notices');
     await page.goto('/notices/new');
     await page.getByLabel('标题').fill('警惕“刷单返利”诈骗');
-    await page.getByLabel('正文').fill('“刷单返利”是诈骗！\n\n- 先小额返利，再诱导大额投入\n- 凡是要求先垫付的都是诈骗\n\n如有疑问请拨打 **96110**。');
+    await page
+      .getByLabel('正文')
+      .fill(
+        '“刷单返利”是诈骗！\n\n- 先小额返利，再诱导大额投入\n- 凡是要求先垫付的都是诈骗\n\n如有疑问请拨打 **96110**。',
+      );
     await page.getByLabel('发布单位').fill('天河区公安分局');
-    await page.locator('input[type=file]').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: await pngBytes(480, 300) });
+    await page
+      .locator('input[type=file]')
+      .setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: await pngBytes(480, 300) });
     await page.getByAltText('图片卡片预览（通用）').waitFor();
     await shot(page, 'notice-form');
     await page.goto(`/notices/${noticeId}`);
@@ -88,7 +114,9 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     await page.getByRole('checkbox', { name: /华工社区/ }).check();
     await page.getByTestId('total-groups').waitFor();
     await page.getByRole('radio', { name: '周期' }).check({ force: true });
-    await page.getByLabel('结束日期').fill(new Date(Date.now() + 40 * 86_400_000).toISOString().slice(0, 10) + ' 18:00');
+    await page
+      .getByLabel('结束日期')
+      .fill(new Date(Date.now() + 40 * 86_400_000).toISOString().slice(0, 10) + ' 18:00');
     await page.getByLabel('结束日期').press('Enter');
     await page.getByRole('list', { name: '接下来的发送时间' }).waitFor();
     await shot(page, 'campaign-wizard');

@@ -131,7 +131,9 @@ export interface AudienceTotals {
   villageCount: number;
   memberTotal: number;
   /** Present once the API breaks totals down (groups per channel, manual tasks). */
-  byChannel?: Record<string, { groupCount: number; memberTotal?: number }> | Array<{ channel: string; groupCount: number }>;
+  byChannel?:
+    | Record<string, { groupCount: number; memberTotal?: number }>
+    | Array<{ channel: string; groupCount: number }>;
   manualTaskCount?: number;
 }
 

@@ -45,6 +45,8 @@ export function useApiForm() {
 function matchField(apiField: string, fields: readonly string[]): string | null {
   const bare = apiField.replace(/^body\./, '');
   if (fields.includes(bare)) return bare;
-  const prefix = fields.filter((f) => bare.startsWith(`${f}.`) || bare.startsWith(`${f}[`)).sort((a, b) => b.length - a.length);
+  const prefix = fields
+    .filter((f) => bare.startsWith(`${f}.`) || bare.startsWith(`${f}[`))
+    .sort((a, b) => b.length - a.length);
   return prefix[0] ?? null;
 }
