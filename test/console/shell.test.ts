@@ -3,7 +3,7 @@ import { ADMIN_PASSWORD } from '../helpers/app.js';
 import { UserModel } from '../../src/auth/model.js';
 import { type ConsoleWorld, fontsReady, seriousViolations, signIn, startConsoleWorld } from './world.js';
 
-describe('console shell', () => {
+describe('console shell', { timeout: 90_000 }, () => {
   let w: ConsoleWorld;
   beforeAll(async () => {
     w = await startConsoleWorld();
@@ -62,6 +62,35 @@ describe('console shell', () => {
     await page.getByText('密码已修改，请用新密码重新登录').waitFor();
     await signIn(page, { username: 'admin', password: 'a-new-admin-password' });
     expect((await UserModel.findOne({ username: 'admin' }).lean())?.mustChangePassword).toBe(false);
+    await context.close();
+  });
+
+  it('works under the service’s content security policy: no inline script, no eval, nothing from elsewhere', async () => {
+    const csp =
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+      "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+    const context = await w.context();
+    const page = await context.newPage();
+    await page.route('**/*', async (route) => {
+      if (route.request().resourceType() !== 'document') return route.continue();
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': csp } });
+    });
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+      document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    await signIn(page, w.people.editor);
+    await page.goto('/notices/new');
+    await page.getByLabel('标题').fill('内容安全策略检查');
+    await page.getByLabel('正文').fill('正文');
+    await page.getByLabel('发布单位').fill('天河区公安分局');
+    await page.getByAltText('图片卡片预览（通用）').waitFor();
+    await page.goto('/calendar');
+    await page.getByRole('radio', { name: '月' }).waitFor();
+    await fontsReady(page);
+    expect(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
     await context.close();
   });
 });
