@@ -54,7 +54,9 @@ export function scheduleTimes(campaign: Campaign, from: Date, to: Date, timeZone
   }
   if (schedule.kind === 'once') return schedule.at >= from && schedule.at < to ? [schedule.at] : [];
   const times: Date[] = [];
-  let at = firstRunAt(schedule, new Date(from.getTime() - 1), timeZone);
+  // A recurring schedule runs from its start (or the campaign's creation), never before.
+  const begin = new Date(Math.max(from.getTime(), (schedule.startAt ?? campaign.createdAt).getTime()));
+  let at = firstRunAt(schedule, new Date(begin.getTime() - 1), timeZone);
   while (at && at < to && times.length < MAX_RUNS_PER_CAMPAIGN) {
     if (at >= from) times.push(at);
     at = nextRunAfter(schedule, at, timeZone);

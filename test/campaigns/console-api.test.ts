@@ -71,6 +71,19 @@ describe('the calendar, schedule preview, test send and delivery tables', () => 
       await w.t.request('GET', `/api/calendar?from=${from}&to=${to}&status=approved`, w.editor)
     ).json();
     expect(approvedOnly.map((e: { campaignId: string }) => e.campaignId)).not.toContain(created.json().id);
+    const weekly = await w.t.request('POST', '/api/campaigns', w.editor, {
+      title: '每周提醒',
+      noticeId,
+      audience: audienceOf([TREE.villageA.code]),
+      schedule: { kind: 'cron', cron: '0 9 * * *', endAt: new Date(Date.now() + 20 * 86_400_000).toISOString() },
+    });
+    const daily = (await w.t.request('GET', `/api/calendar?from=${from}&to=${to}`, w.editor))
+      .json()
+      .filter((e: { campaignId: string }) => e.campaignId === weekly.json().id);
+    // Daily at 09:00 from its creation (never before it) for twenty days.
+    expect(daily.length).toBeGreaterThanOrEqual(19);
+    expect(daily.length).toBeLessThanOrEqual(21);
+    expect(daily.every((e: { plannedAt: string }) => new Date(e.plannedAt) > new Date(weekly.json().createdAt))).toBe(true);
     const tooLong = await w.t.request(
       'GET',
       `/api/calendar?from=${from}&to=${new Date(Date.now() + 200 * 86_400_000).toISOString()}`,
