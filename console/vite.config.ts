@@ -15,6 +15,8 @@ export default defineConfig({
     // No inline scripts or eval anywhere: the service's CSP allows script-src 'self' only.
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
+    // Keep `npm start` quiet: rolldown's plugin-timing report is for profiling builds.
+    rolldownOptions: { checks: { pluginTimings: false } },
   },
   server: { proxy: { '/api': 'http://127.0.0.1:3000', '/media': 'http://127.0.0.1:3000' } },
 });
