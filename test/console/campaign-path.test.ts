@@ -219,10 +219,8 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     await noAxeFaults(editor, 'retract dialog');
     await choose(editor, '后续通知（已通过的通告）', '此前通告已撤销');
     await editor.getByRole('button', { name: '确认撤回' }).click();
-    await editor
-      .getByText(/已撤回/)
-      .first()
-      .waitFor();
+    // The tag beside the title (the dialog's own text mentions 已撤回 too).
+    await editor.getByText('已撤回', { exact: true }).waitFor();
     const campaign = (await w.t.request('GET', `/api/campaigns/${id}`, w.people.editor.token)).json();
     expect(campaign.retractedAt).not.toBeNull();
     const progress = (await w.t.request('GET', `/api/campaigns/${id}/progress`, w.people.editor.token)).json();
