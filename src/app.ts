@@ -5,9 +5,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { audienceRoutes } from './audience/routes.js';
 import { sheetRoutes } from './audience/sheets/routes.js';
 import { auditRoutes } from './audit/routes.js';
-import { calendarRoutes } from './campaigns/calendar-routes.js';
+import { calendarRoutes } from './campaigns/calendar/routes.js';
 import { campaignRoutes } from './campaigns/routes.js';
-import { testSendRoutes } from './campaigns/test-send.js';
+import { testSendRoutes } from './campaigns/test-send/routes.js';
 import { engineRoutes } from './engine/routes.js';
 import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
@@ -22,10 +22,10 @@ import { validation } from './http/validation.js';
 import { mediaRoutes } from './media/routes.js';
 import { noticeRoutes } from './notices/routes.js';
 import { regionRoutes } from './regions/routes.js';
-import { draftPreviewRoutes } from './render/draft-preview.js';
+import { draftPreviewRoutes } from './render/drafts/routes.js';
 import { renderRoutes } from './render/routes.js';
 import { publicTrackingRoutes } from './tracking/public/routes.js';
-import { deliveryListRoutes } from './tracking/delivery-list.js';
+import { deliveryListRoutes } from './tracking/deliveries/routes.js';
 import { trackingRoutes } from './tracking/routes.js';
 
 export interface AppOptions {

@@ -4,21 +4,21 @@
 // 【测试】 in the title so the group knows; audited; never counted as a delivery.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { AudienceService } from '../audience/selection.js';
-import type { GroupService } from '../audience/groups.js';
-import type { AuditService } from '../audit/service.js';
-import { AUTHORS } from '../auth/roles.js';
-import type { ChannelRegistry } from '../channels/registry.js';
-import type { ChannelMessage } from '../channels/types.js';
-import { allow, principal } from '../http/access.js';
-import { ObjectIdString } from '../lib/schemas.js';
-import { mediaUrl } from '../media/routes.js';
-import type { MediaStore } from '../media/store.js';
-import type { NoticeService } from '../notices/service.js';
-import { calendarDate, toCardNotice } from '../render/from-notice.js';
-import { renderImageCard } from '../render/image/render-image-card.js';
-import { CHANNEL_LIMITS, WECOM_IMAGE_MAX_BYTES } from '../render/limits.js';
-import { renderTextCard } from '../render/text/render-text-card.js';
+import type { AudienceService } from '../../audience/selection.js';
+import type { GroupService } from '../../audience/groups.js';
+import type { AuditService } from '../../audit/service.js';
+import { AUTHORS } from '../../auth/roles.js';
+import type { ChannelRegistry } from '../../channels/registry.js';
+import type { ChannelMessage } from '../../channels/types.js';
+import { allow, principal } from '../../http/access.js';
+import { ObjectIdString } from '../../lib/schemas.js';
+import { mediaUrl } from '../../media/routes.js';
+import type { MediaStore } from '../../media/store.js';
+import type { NoticeService } from '../../notices/service.js';
+import { calendarDate, toCardNotice } from '../../render/from-notice.js';
+import { renderImageCard } from '../../render/image/render-image-card.js';
+import { CHANNEL_LIMITS, WECOM_IMAGE_MAX_BYTES } from '../../render/limits.js';
+import { renderTextCard } from '../../render/text/render-text-card.js';
 
 const TEST_MARK = '【测试】';
 /** Channels that receive the image card itself (as the engine sends them). */

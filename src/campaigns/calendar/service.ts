@@ -2,8 +2,8 @@
 // schedule's own times and planned ones up to the window's end — moved by quiet hours the
 // way the engine moves them, so the calendar shows when a group will really receive it.
 // Also the schedule preview the campaign wizard shows: the next five runs of a schedule.
-import { InvalidInput } from '../lib/errors.js';
-import type { Scope } from '../regions/scope.js';
+import { InvalidInput } from '../../lib/errors.js';
+import type { Scope } from '../../regions/scope.js';
 import {
   type Priority,
   type QuietHours,
@@ -12,8 +12,8 @@ import {
   firstRunAt,
   nextRunAfter,
   validateSchedule,
-} from './schedule.js';
-import type { Campaign, CampaignService, CampaignStatus } from './service.js';
+} from '../schedule.js';
+import type { Campaign, CampaignService, CampaignStatus } from '../service.js';
 
 export interface CalendarEntry {
   campaignId: string;

@@ -2,13 +2,13 @@
 // with the reason each one gave. Read from the batches the engine writes; scope-filtered.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ANY_ROLE } from '../auth/roles.js';
-import { allow, principal } from '../http/access.js';
-import { DateTime, IdParams, Nullable } from '../lib/schemas.js';
-import type { Scope } from '../regions/scope.js';
-import type { RegionService } from '../regions/service.js';
-import { visibleCampaign } from './campaign-lookup.js';
-import { DeliveryBatchModel } from './model.js';
+import { ANY_ROLE } from '../../auth/roles.js';
+import { allow, principal } from '../../http/access.js';
+import { DateTime, IdParams, Nullable } from '../../lib/schemas.js';
+import type { Scope } from '../../regions/scope.js';
+import type { RegionService } from '../../regions/service.js';
+import { visibleCampaign } from '../campaign-lookup.js';
+import { DeliveryBatchModel } from '../model.js';
 
 const LISTED = ['failed', 'uncertain', 'skipped', 'pending', 'sent', 'awaiting', 'confirmed'] as const;
 

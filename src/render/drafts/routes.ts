@@ -6,20 +6,20 @@
 // image card where the channel takes images.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
-import { AUTHORS, REVIEWERS } from '../auth/roles.js';
-import { allow } from '../http/access.js';
-import { InvalidInput } from '../lib/errors.js';
-import { Nullable } from '../lib/schemas.js';
-import { mediaUrl } from '../media/routes.js';
-import type { MediaStore } from '../media/store.js';
-import { CATEGORIES, type Category, defaultHotline } from '../notices/categories.js';
-import type { CardNotice } from './content.js';
-import { calendarDate } from './from-notice.js';
-import { ImageTooLarge } from './image/encode.js';
-import { fontCovers } from './image/font.js';
-import { renderImageCard } from './image/render-image-card.js';
-import { CHANNEL_LIMITS, type ChannelFormat, WECOM_IMAGE_MAX_BYTES } from './limits.js';
-import { CardTooLarge, renderTextCard } from './text/render-text-card.js';
+import { AUTHORS, REVIEWERS } from '../../auth/roles.js';
+import { allow } from '../../http/access.js';
+import { InvalidInput } from '../../lib/errors.js';
+import { Nullable } from '../../lib/schemas.js';
+import { mediaUrl } from '../../media/routes.js';
+import type { MediaStore } from '../../media/store.js';
+import { CATEGORIES, type Category, defaultHotline } from '../../notices/categories.js';
+import type { CardNotice } from '../content.js';
+import { calendarDate } from '../from-notice.js';
+import { ImageTooLarge } from '../image/encode.js';
+import { fontCovers } from '../image/font.js';
+import { renderImageCard } from '../image/render-image-card.js';
+import { CHANNEL_LIMITS, type ChannelFormat, WECOM_IMAGE_MAX_BYTES } from '../limits.js';
+import { CardTooLarge, renderTextCard } from '../text/render-text-card.js';
 
 const PREVIEWERS = [...new Set([...AUTHORS, ...REVIEWERS])];
 

@@ -1,16 +1,16 @@
 // 日程: runs of the campaigns in scope by date, and the wizard's schedule preview.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ANY_ROLE, AUTHORS } from '../auth/roles.js';
-import { allow, principal } from '../http/access.js';
-import { DateTime, Nullable } from '../lib/schemas.js';
-import type { NoticeService } from '../notices/service.js';
-import type { QuietHours } from './schedule.js';
-import { CampaignCalendar } from './calendar.js';
-import type { CampaignService } from './service.js';
-import { CAMPAIGN_STATUSES } from './model.js';
-import { toSchedule } from './routes.js';
-import { ScheduleBody } from './schemas.js';
+import { ANY_ROLE, AUTHORS } from '../../auth/roles.js';
+import { allow, principal } from '../../http/access.js';
+import { DateTime, Nullable } from '../../lib/schemas.js';
+import type { NoticeService } from '../../notices/service.js';
+import type { QuietHours } from '../schedule.js';
+import { CampaignCalendar } from './service.js';
+import type { CampaignService } from '../service.js';
+import { CAMPAIGN_STATUSES } from '../model.js';
+import { toSchedule } from '../routes.js';
+import { ScheduleBody } from '../schemas.js';
 
 const CalendarQuery = Type.Object(
   {
