@@ -5,10 +5,12 @@
 //   2. FerretDB 1.24 (embedded database) into .tools/bin, unless MONGODB_URI is set
 //   3. with --for-tests: Debian's chromium for browser tests
 //   4. with --fuzz (npm run fuzz): Schemathesis from PyPI in a venv under .tools/fuzz-venv
+//   4. the web console (console/ → console/dist) when its sources changed (scripts/build-console.mjs)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureConsole } from './build-console.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--for-tests');
@@ -152,6 +154,7 @@ try {
   ensureFerretDb();
   if (forTests) ensureChromium();
   if (forFuzz) ensureFuzzVenv();
+  ensureConsole({ log: step });
 } catch (error) {
   console.error(`[setup] ${error.message}`);
   process.exit(1);

@@ -5,13 +5,16 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { audienceRoutes } from './audience/routes.js';
 import { sheetRoutes } from './audience/sheets/routes.js';
 import { auditRoutes } from './audit/routes.js';
+import { calendarRoutes } from './campaigns/calendar/routes.js';
 import { campaignRoutes } from './campaigns/routes.js';
 import { caseRoutes } from './cases/routes.js';
+import { testSendRoutes } from './campaigns/test-send/routes.js';
 import { engineRoutes } from './engine/routes.js';
 import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
 import type { Context } from './context.js';
 import { accessControl } from './http/access.js';
+import { consoleSite } from './http/console.js';
 import { apiDocs } from './http/docs.js';
 import { errorHandling, frameworkErrors } from './http/errors.js';
 import { securityHeaders } from './http/helmet.js';
@@ -23,9 +26,11 @@ import { mediaRoutes } from './media/routes.js';
 import { noticeRoutes } from './notices/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { regionRoutes } from './regions/routes.js';
+import { draftPreviewRoutes } from './render/drafts/routes.js';
 import { renderRoutes } from './render/routes.js';
 import { residentsRoutes } from './residents/routes.js';
 import { tipRoutes } from './tips/routes.js';
+import { deliveryListRoutes } from './tracking/deliveries/routes.js';
 import { trackingRoutes } from './tracking/routes.js';
 
 export interface AppOptions {
@@ -124,10 +129,16 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     audit: ctx.audit,
   });
   await app.register(engineRoutes, { campaigns: ctx.campaigns });
+  const now = () => ctx.clock.now();
+  const { timeZone, quietHours, publicBaseUrl } = ctx.config;
+  await app.register(calendarRoutes, { campaigns: ctx.campaigns, notices: ctx.notices, timeZone, quietHours, now });
+  await app.register(testSendRoutes, { ...ctx, publicBaseUrl, timeZone, now });
+  await app.register(draftPreviewRoutes, { media: ctx.media, publicBaseUrl, timeZone, now });
   await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
 
   await app.register(trackingRoutes, ctx.tracking);
+  await app.register(deliveryListRoutes, { regions: ctx.regions });
   await app.register(caseRoutes, { cases: ctx.cases });
   await app.register(tipRoutes, { tips: ctx.tips });
   await app.register(residentsRoutes, {
@@ -137,6 +148,8 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     secret: () => ctx.tracking.secret.get(),
     publicBaseUrl: ctx.config.publicBaseUrl,
   });
+
+  await app.register(consoleSite);
 
   await app.ready();
   return app;

@@ -12,6 +12,8 @@ const userSchema = new mongoose.Schema(
     regionPath: { type: [String], required: true },
     phone: { type: String, default: null },
     active: { type: Boolean, default: true },
+    /** Set on the first admin when its password was generated: the console asks for a new one first. */
+    mustChangePassword: { type: Boolean, default: false },
   },
   { timestamps: true, versionKey: false },
 );

@@ -25,6 +25,7 @@ export const UserBody = Type.Object({
   regionCode: Type.String(),
   phone: Nullable(Type.String()),
   active: Type.Boolean(),
+  mustChangePassword: Type.Boolean({ description: '须先修改系统生成的初始密码' }),
   createdAt: DateTime,
 });
 

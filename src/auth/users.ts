@@ -23,6 +23,7 @@ export interface User {
   regionCode: string;
   phone: string | null;
   active: boolean;
+  mustChangePassword: boolean;
   createdAt: Date;
 }
 
@@ -57,6 +58,7 @@ export function toUser(doc: UserDoc): User {
     regionCode: doc.regionCode,
     phone: doc.phone ?? null,
     active: doc.active,
+    mustChangePassword: doc.mustChangePassword === true,
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,
   };
 }
@@ -226,7 +228,10 @@ export class UserService {
     if (!doc) throw new NotFound(`用户 ${by.id}`);
     await this.checkCurrentPassword(doc, currentPassword, ip);
     checkPassword(newPassword, 'newPassword');
-    await UserModel.updateOne({ _id: doc._id }, { $set: { passwordHash: await hashPassword(newPassword) } });
+    await UserModel.updateOne(
+      { _id: doc._id },
+      { $set: { passwordHash: await hashPassword(newPassword), mustChangePassword: false } },
+    );
     await revokeSessions(String(doc._id));
     await this.audit.record({ actor: by, action: 'user.password', target: { kind: 'user', id: by.id }, ip });
   }
@@ -247,6 +252,7 @@ export class UserService {
         role: 'admin',
         regionCode: root.regionCode,
         regionPath: [root.regionCode],
+        mustChangePassword: !configuredPassword,
       });
     } catch (error) {
       if (isDuplicateKey(error)) return null; // another instance won the race

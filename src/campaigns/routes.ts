@@ -15,7 +15,7 @@ import {
 } from './schemas.js';
 import type { Campaign, CampaignInput, CampaignService } from './service.js';
 
-function toSchedule(body: ScheduleBody): Schedule {
+export function toSchedule(body: ScheduleBody): Schedule {
   if (body.kind === 'once') return { kind: 'once', at: new Date(body.at) };
   if (body.kind === 'cron') {
     return {

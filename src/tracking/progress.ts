@@ -23,6 +23,8 @@ export interface CampaignProgress extends ProgressCounts {
   /** True when nothing is queued any more (every delivery final). */
   finished: boolean;
   counties: Array<ProgressCounts & { countyCode: string; countyName: string }>;
+  /** One row per township (the campaign page's bars within a county). */
+  townships: Array<ProgressCounts & { townshipCode: string; townshipName: string; countyCode: string }>;
 }
 
 const zero = (): ProgressCounts => ({
@@ -50,28 +52,54 @@ function add(into: ProgressCounts, counts: Record<string, number | undefined>): 
 }
 
 export class ProgressService {
+  /** Region names by code: a stream re-reads progress every second, names rarely change. */
+  private readonly names = new Map<string, string>();
+
   constructor(private readonly regions: RegionService) {}
+
+  private async nameOf(code: string): Promise<string> {
+    const known = this.names.get(code);
+    if (known !== undefined) return known;
+    const name = (await this.regions.find(code))?.name ?? code;
+    if (this.names.size > 10_000) this.names.clear();
+    this.names.set(code, name);
+    return name;
+  }
 
   async progress(scope: Scope, campaignId: string): Promise<CampaignProgress> {
     const campaign = await visibleCampaign(this.regions, scope, campaignId);
     const batches = await DeliveryBatchModel.find(
       { campaignId, ...scope.filter() },
-      { _id: 0, counts: 1, countyCode: 1 },
+      { _id: 0, counts: 1, countyCode: 1, townshipCode: 1 },
     ).lean();
     const totals = zero();
     const counties = new Map<string, ProgressCounts>();
+    const townships = new Map<string, ProgressCounts & { countyCode: string }>();
     for (const batch of batches) {
       const counts = batch.counts as unknown as Record<string, number>;
       add(totals, counts);
       const county = counties.get(batch.countyCode) ?? zero();
       counties.set(batch.countyCode, county);
       add(county, counts);
+      const township = townships.get(batch.townshipCode) ?? { ...zero(), countyCode: batch.countyCode };
+      townships.set(batch.townshipCode, township);
+      add(township, counts);
     }
     const rows = [];
     for (const [countyCode, counts] of [...counties.entries()].sort()) {
-      const name = (await this.regions.find(countyCode))?.name ?? countyCode;
-      rows.push({ countyCode, countyName: name, ...counts });
+      rows.push({ countyCode, countyName: await this.nameOf(countyCode), ...counts });
     }
-    return { campaignId, title: campaign.title, ...totals, finished: totals.queued === 0, counties: rows };
+    const townshipRows = [];
+    for (const [townshipCode, counts] of [...townships.entries()].sort()) {
+      townshipRows.push({ townshipCode, townshipName: await this.nameOf(townshipCode), ...counts });
+    }
+    return {
+      campaignId,
+      title: campaign.title,
+      ...totals,
+      finished: totals.queued === 0,
+      counties: rows,
+      townships: townshipRows,
+    };
   }
 }

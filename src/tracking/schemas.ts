@@ -117,6 +117,14 @@ export const ProgressSchema = Type.Object({
   finished: Type.Boolean(),
   ...ProgressFields,
   counties: Type.Array(Type.Object({ countyCode: Type.String(), countyName: Type.String(), ...ProgressFields })),
+  townships: Type.Array(
+    Type.Object({
+      townshipCode: Type.String(),
+      townshipName: Type.String(),
+      countyCode: Type.String(),
+      ...ProgressFields,
+    }),
+  ),
 });
 
 // Codes are about 80 characters; the router refuses path parameters over 100 (414) anyway.
