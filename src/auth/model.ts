@@ -14,6 +14,8 @@ const userSchema = new mongoose.Schema(
     active: { type: Boolean, default: true },
     failedLogins: { type: Number, default: 0 },
     lockedUntil: { type: Date, default: null },
+    /** Set on the first admin when its password was generated: the console asks for a new one first. */
+    mustChangePassword: { type: Boolean, default: false },
   },
   { timestamps: true, versionKey: false },
 );
