@@ -34,6 +34,7 @@ function principalOf(doc: UserDoc): Principal {
     regionPath: doc.regionPath,
     scope: new Scope(doc.regionCode),
     mustChangePassword: doc.mustChangePassword === true,
+    phone: doc.phone ?? null,
   };
 }
 

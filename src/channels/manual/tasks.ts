@@ -49,7 +49,7 @@ export class ManualTaskService {
   }
 
   linkFor(taskId: string): string {
-    return `${this.publicBaseUrl}/api/manual-tasks/${taskId}?sig=${this.signature(taskId)}`;
+    return `${this.publicBaseUrl}/task/${taskId}?sig=${this.signature(taskId)}`;
   }
 
   private toTask(doc: ManualTaskDoc): ManualTask {
@@ -167,8 +167,9 @@ export class ManualTaskService {
   }
 
   /** Tasks inside a scope (officers see theirs), open ones first. */
-  async list(scope: Scope, options: { open?: boolean; limit: number }): Promise<ManualTask[]> {
+  async list(scope: Scope, options: { open?: boolean; limit: number; officerPhone?: string }): Promise<ManualTask[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
+    if (options.officerPhone !== undefined) filter.officerPhone = options.officerPhone;
     if (options.open !== undefined) filter.confirmedAt = options.open ? null : { $ne: null };
     const docs = await ManualTaskModel.find(filter)
       .sort({ createdAt: -1 })
