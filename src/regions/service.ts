@@ -32,6 +32,14 @@ export interface NewRegion {
 
 const PROJECTION = { _id: 0, code: 1, name: 1, level: 1, parentCode: 1, regionPath: 1, lat: 1, lng: 1 } as const;
 
+/**
+ * Fields a stored region may lack (the root is upserted without a parent or coordinates)
+ * read as null, as the API's schema says: a missing one made the answer a 500.
+ */
+function shaped(region: Region): Region {
+  return { ...region, parentCode: region.parentCode ?? null, lat: region.lat ?? null, lng: region.lng ?? null };
+}
+
 function checkCoordinates(lat: number | null | undefined, lng: number | null | undefined): void {
   if ((lat == null) !== (lng == null)) throw new InvalidInput('经纬度需同时填写', lat == null ? 'lat' : 'lng');
 }
@@ -48,6 +56,8 @@ export class RegionService {
           level: 'country',
           parentCode: null,
           regionPath: [ROOT_REGION_CODE],
+          lat: null,
+          lng: null,
         },
       },
       { upsert: true },
@@ -70,7 +80,7 @@ export class RegionService {
   async get(scope: Scope, code: string): Promise<Region> {
     const region = await RegionModel.findOne({ code, ...scope.filter() }, PROJECTION).lean<Region>();
     if (!region) throw new NotFound(`地区 ${code}`);
-    return region;
+    return shaped(region);
   }
 
   /** The region when it exists anywhere (for callers that check scope themselves). */
@@ -80,13 +90,13 @@ export class RegionService {
 
   async children(scope: Scope, parentCode: string): Promise<Region[]> {
     await this.get(scope, parentCode);
-    return RegionModel.find({ parentCode }, PROJECTION).sort({ code: 1 }).lean<Region[]>();
+    return (await RegionModel.find({ parentCode }, PROJECTION).sort({ code: 1 }).lean<Region[]>()).map(shaped);
   }
 
   async subtree(scope: Scope, code: string, level?: RegionLevel): Promise<Region[]> {
     await this.get(scope, code);
     const filter = level ? { regionPath: code, level } : { regionPath: code };
-    return RegionModel.find(filter, PROJECTION).sort({ code: 1 }).lean<Region[]>();
+    return (await RegionModel.find(filter, PROJECTION).sort({ code: 1 }).lean<Region[]>()).map(shaped);
   }
 
   async create(scope: Scope, input: NewRegion): Promise<Region> {
