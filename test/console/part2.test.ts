@@ -28,7 +28,11 @@ const day = (d: Date) => d.toLocaleDateString('sv-SE', { timeZone: 'Asia/Shangha
  * screens of this file are checked whole otherwise.
  */
 async function seriousViolations(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page }).exclude('.aside').exclude('.nav-drawer').exclude('.user-button').analyze();
+  const result = await new AxeBuilder({ page })
+    .exclude('.aside')
+    .exclude('.nav-drawer')
+    .exclude('.user-button')
+    .analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.html.slice(0, 200)).join('; ')})`);
@@ -52,7 +56,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
   }
 }
 
-describe('console part 2: reach, directory, administration, the officer’s phone', () => {
+describe('console part 2: reach, directory, administration, the officer’s phone', { timeout: 60_000 }, () => {
   let w: ConsoleWorld;
   let admin: BrowserContext;
   let adminPage: Page;
@@ -353,7 +357,7 @@ describe('console part 2: reach, directory, administration, the officer’s phon
 
     await page.goto('/audit');
     await page.getByRole('cell', { name: 'group.channel.change' }).first().waitFor();
-    await page.getByLabel('操作').fill('group.import');
+    await page.getByLabel('操作', { exact: true }).fill('group.import');
     await page.getByRole('button', { name: '搜索' }).click();
     await expect.poll(() => page.locator('.el-table__body tr').count()).toBe(1);
     expect(await seriousViolations(page)).toEqual([]);
