@@ -55,8 +55,15 @@ export const consoleSite = fp<{ dist?: string }>(async (app: FastifyInstance, op
     if (isServicePath(request.url)) return reply.callNotFound();
     const name = request.url.slice(1).split('?')[0] ?? '';
     if (topFiles.has(name)) {
-      const type = name.endsWith('.svg') ? 'image/svg+xml' : 'application/octet-stream';
-      return reply.header('cache-control', 'no-cache').type(type).send(readFileSync(join(dist, name)));
+      const type = name.endsWith('.svg')
+        ? 'image/svg+xml'
+        : name.endsWith('.ttf')
+          ? 'font/ttf'
+          : 'application/octet-stream';
+      return reply
+        .header('cache-control', 'no-cache')
+        .type(type)
+        .send(readFileSync(join(dist, name)));
     }
     if (request.url.startsWith('/assets/')) return reply.callNotFound();
     return sendIndex(reply);

@@ -374,6 +374,10 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'tasks');
     await context.close();
+    // The residents' page: the hotline is a tel: link, the CJK font is served where a phone lacks one.
+    const notice = await w.t.request('GET', `/n/${noticeId}`);
+    expect(notice.body).toContain('href="tel:110"');
+    expect((await fetch(`${w.baseUrl}/wqy-microhei.ttf`)).headers.get('content-type')).toBe('font/ttf');
     if (SHOTS) {
       const phone = await w.context({ width: 390, height: 844, mobile: true });
       const phonePage = await phone.newPage();

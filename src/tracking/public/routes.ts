@@ -25,7 +25,7 @@ const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function page(title: string, body: string): string {
-  return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>body{font-family:sans-serif;max-width:40em;margin:1.5em auto;padding:0 1em;line-height:1.7;color:#222}h1{font-size:1.4em}.meta{color:#666;font-size:.9em}</style></head><body>${body}</body></html>`;
+  return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>@font-face{font-family:'Jingxun Hei';src:local('PingFang SC'),local('Microsoft YaHei'),local('Noto Sans CJK SC'),local('WenQuanYi Micro Hei'),url('/wqy-microhei.ttf') format('truetype');font-display:swap}body{font-family:'Jingxun Hei','PingFang SC','Microsoft YaHei',sans-serif;font-size:17px;max-width:40em;margin:1.5em auto;padding:0 1em;line-height:1.75;color:#222}h1{font-size:1.4em;line-height:1.4}.meta{color:#555;font-size:.9em}a{color:#1d4e89}</style></head><body>${body}</body></html>`;
 }
 
 function notFound(reply: FastifyReply, what: string) {
@@ -92,7 +92,7 @@ export const publicTrackingRoutes: FastifyPluginAsyncTypebox<PublicRoutesOptions
       const html = page(
         content.title,
         `<p class="meta">${escapeHtml(label)}</p><h1>${escapeHtml(content.title)}</h1>${bodyHtml(content.body)}` +
-          `<p class="meta">发布单位：${escapeHtml(content.issuingUnit)}　咨询/报警电话：${escapeHtml(content.hotline)}</p>`,
+          `<p class="meta">发布单位：${escapeHtml(content.issuingUnit)}　咨询/报警电话：<a href="tel:${escapeHtml(content.hotline.replace(/[^0-9+]/g, ''))}">${escapeHtml(content.hotline)}</a></p>`,
       );
       return reply
         .header('content-type', 'text/html; charset=utf-8')
