@@ -4,7 +4,7 @@
 // scripts/setup.mjs (so `npm start` and `npm test`), by the browser tests' set-up, and by
 // hand: `node scripts/build-console.mjs [--force]`. Plain Node, no dependencies.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -109,6 +109,8 @@ export function ensureConsole({ force = false, log = (msg) => console.log(`[setu
     },
   );
   if (result.status !== 0) throw new Error(`vite build failed (exit ${result.status ?? result.signal})`);
+  // Under a stable name for the residents' pages (/n/:id), which are not built by vite.
+  copyFileSync(CONSOLE_FONT, join(dist, 'wqy-microhei.ttf'));
   const { total, files } = consoleFirstLoadBytes(dist);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   log(

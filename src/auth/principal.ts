@@ -9,4 +9,6 @@ export interface Principal extends Actor {
   scope: Scope;
   /** Still on a generated password: only /api/auth/* until it is changed. */
   mustChangePassword?: boolean;
+  /** The user's phone: an officer's own manual tasks are those of groups with this officer phone. */
+  phone?: string | null;
 }

@@ -38,6 +38,7 @@ function principalOf(doc: UserDoc): Principal {
     regionPath: doc.regionPath,
     scope: new Scope(doc.regionCode),
     mustChangePassword: doc.mustChangePassword === true,
+    phone: doc.phone ?? null,
   };
 }
 

@@ -45,15 +45,24 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
         tags: ['channels'],
         summary: '人工转发任务（本人管辖范围；签名链接仅民警和管理员可见）',
         querystring: Type.Object(
-          { open: Type.Optional(Type.Boolean()), limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) },
+          {
+            open: Type.Optional(Type.Boolean()),
+            mine: Type.Optional(Type.Boolean({ description: '只列本人的任务：群的负责民警电话等于本人账号的电话' })),
+            limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Type.Array(TaskBody) },
       },
     },
     async (request) => {
-      const me = principal(request);
-      return manualTasks.list(me.scope, { ...request.query, withLinks: TASK_LINK_HOLDERS.includes(me.role) });
+      const { mine, ...options } = request.query;
+      const caller = principal(request);
+      const withLinks = TASK_LINK_HOLDERS.includes(caller.role);
+      if (!mine) return manualTasks.list(caller.scope, { ...options, withLinks });
+      // No phone on the account: no group can name the caller as its officer.
+      if (!caller.phone) return [];
+      return manualTasks.list(caller.scope, { ...options, withLinks, officerPhone: caller.phone });
     },
   );
 

@@ -66,7 +66,11 @@ export const consoleSite = fp<{ dist?: string }>(async (app: FastifyInstance, op
     }
     const name = request.url.slice(1).split('?')[0] ?? '';
     if (topFiles.has(name)) {
-      const type = name.endsWith('.svg') ? 'image/svg+xml' : 'application/octet-stream';
+      const type = name.endsWith('.svg')
+        ? 'image/svg+xml'
+        : name.endsWith('.ttf')
+          ? 'font/ttf'
+          : 'application/octet-stream';
       return reply
         .header('cache-control', 'no-cache')
         .type(type)

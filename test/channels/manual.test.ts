@@ -24,10 +24,9 @@ describe('manual channel: officer tasks confirmed through a signed link', () => 
     expect(again).toEqual(first);
     const taskId = (first as { taskId: string }).taskId;
     const link = t.ctx.manualTasks.linkFor(taskId);
-    expect(link).toMatch(
-      new RegExp(`^https://jx\\.example\\.gov\\.cn/api/manual-tasks/${taskId}\\?exp=\\d+&sig=[\\w-]+$`),
-    );
-    const view = await t.request('GET', link.replace('https://jx.example.gov.cn', ''));
+    // The link opens the console's phone page, which reads the task from the API with the same signed query.
+    expect(link).toMatch(new RegExp(`^https://jx\\.example\\.gov\\.cn/task/${taskId}\\?exp=\\d+&sig=[\\w-]+$`));
+    const view = await t.request('GET', link.replace('https://jx.example.gov.cn/task/', '/api/manual-tasks/'));
     expect(view.json()).toMatchObject({
       text: '请转发：防诈骗提醒',
       groupName: '华工社区平安群',
@@ -50,7 +49,7 @@ describe('manual channel: officer tasks confirmed through a signed link', () => 
     }
     const link = t.ctx.manualTasks
       .linkFor((outcomes[0] as { taskId: string }).taskId)
-      .replace('https://jx.example.gov.cn', '');
+      .replace('https://jx.example.gov.cn/task/', '/api/manual-tasks/');
     const [path, query] = link.split('?');
     const image = await t.request('GET', `${path}/image?${query}`);
     expect(image.headers['content-type']).toBe('image/png');
@@ -96,5 +95,28 @@ describe('manual channel: officer tasks confirmed through a signed link', () => 
     expect(list.json()).toEqual([]);
     const { token: officerA } = await t.userToken('officer', TREE.townshipA.code);
     expect((await t.request('GET', '/api/manual-tasks?open=true', officerA)).json().length).toBeGreaterThan(0);
+  });
+
+  it("when an officer asks for their own tasks, then only the groups naming the officer's phone are listed", async () => {
+    const { id: officerId, token } = await t.userToken('officer', TREE.townshipA.code);
+    expect((await t.request('GET', '/api/manual-tasks?mine=true', token)).json()).toEqual([]);
+    const phone = '13911112222';
+    const set = await t.request('PATCH', `/api/users/${officerId}`, t.adminToken, { phone });
+    expect(set.statusCode, set.body).toBe(200);
+    const mine = await manual().send(
+      { ...target({ kind: 'manual' }), officer: { name: '王警官', phone } },
+      textCard('text', '本人的任务'),
+      { reference: 'mine-1' },
+    );
+    await manual().send(
+      { ...target({ kind: 'manual' }), officer: { name: '李警官', phone: '13900000000' } },
+      textCard('text'),
+      {
+        reference: 'other-1',
+      },
+    );
+    const listed = (await t.request('GET', '/api/manual-tasks?mine=true', token)).json() as { id: string }[];
+    expect(listed.map((task) => task.id)).toEqual([(mine as { taskId: string }).taskId]);
+    expect((await t.request('GET', '/api/manual-tasks', token)).json().length).toBeGreaterThan(1);
   });
 });

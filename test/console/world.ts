@@ -75,6 +75,8 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       WECOM_BASE_URL: doubles.url,
       DINGTALK_BASE_URL: doubles.url,
       FEISHU_BASE_URL: doubles.url,
+      // The robot doubles listen on loopback, which outbound posts refuse unless listed.
+      OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
       CHANNEL_TIMEOUT_MS: '1500',
       LOG_LEVEL: 'warn',
     },

@@ -81,8 +81,11 @@ describe('a campaign to a personal WeChat group (manual channel)', () => {
     const task = tasks.find((x) => x.groupId === groupId)!;
     expect(task.title).toContain('夏季防溺水提醒');
     expect(task.text).toContain('华工社区');
-    const confirmPath = new URL(task.link).pathname + new URL(task.link).search;
-    const confirm = await w.t.app.inject({ method: 'POST', url: confirmPath.replace(/(\?|$)/, '/confirm$1') });
+    // The link opens the console's phone page /task/<id>?sig=…, which confirms through the API.
+    const link = new URL(task.link);
+    expect(link.pathname).toMatch(/^\/task\/[0-9a-f]{24}$/);
+    const confirmPath = `${link.pathname.replace(/^\/task\//, '/api/manual-tasks/')}/confirm${link.search}`;
+    const confirm = await w.t.app.inject({ method: 'POST', url: confirmPath });
     expect(confirm.statusCode, confirm.body).toBe(200);
 
     await runUntilIdle(w);

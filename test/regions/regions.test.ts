@@ -10,6 +10,21 @@ describe('region tree', () => {
   });
   afterAll(() => t.close());
 
+  it('when the national admin asks for their own region, then the root is listed (no coordinates), not a 500', async () => {
+    const response = await t.request('GET', '/api/regions', t.adminToken);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual([
+      expect.objectContaining({
+        code: '000000',
+        name: '全国',
+        level: 'country',
+        parentCode: null,
+        lat: null,
+        lng: null,
+      }),
+    ]);
+  });
+
   it('builds the path of every region from the root, level by level', async () => {
     const response = await t.request('GET', `/api/regions/${TREE.villageA.code}`, t.adminToken);
     expect(response.statusCode).toBe(200);

@@ -7,6 +7,10 @@ import type { Role } from '../api/types';
 export const AUTHORS: Role[] = ['admin', 'editor', 'coordinator'];
 export const REVIEWERS: Role[] = ['admin', 'reviewer'];
 export const ADMINS: Role[] = ['admin'];
+/** Who works with the group directory and the region tree (edits stay admin-only in the API). */
+export const DIRECTORY: Role[] = ['admin', 'coordinator', 'editor', 'officer'];
+/** Officers on the ground: their own manual-forwarding tasks. */
+export const FIELD: Role[] = ['admin', 'officer'];
 
 export interface NavEntry {
   /** Navigation group (see NAV_GROUPS in nav.ts). */
@@ -72,6 +76,42 @@ export const screens: RouteRecordRaw[] = [
     component: () => import('../views/CalendarView.vue'),
     meta: { title: '日程', nav: { group: 'push', label: '日程', order: 20 } },
   },
+  // Console part 2: reach, directory, administration, the officer's tasks.
+  {
+    path: '/reach',
+    component: () => import('../views/ReachView.vue'),
+    meta: { title: '触达统计', nav: { group: 'reach', label: '触达统计', order: 10 } },
+  },
+  {
+    path: '/reach/monthly',
+    component: () => import('../views/ReachMonthlyView.vue'),
+    meta: { title: '月度统计表', parent: '/reach', nav: { group: 'reach', label: '月度统计表', order: 20 } },
+  },
+  {
+    path: '/groups',
+    component: () => import('../views/GroupsView.vue'),
+    meta: { title: '群组', roles: DIRECTORY, nav: { group: 'directory', label: '群组', order: 10 } },
+  },
+  {
+    path: '/regions',
+    component: () => import('../views/RegionsView.vue'),
+    meta: { title: '区划', roles: DIRECTORY, nav: { group: 'directory', label: '区划', order: 20 } },
+  },
+  {
+    path: '/users',
+    component: () => import('../views/UsersView.vue'),
+    meta: { title: '用户', roles: ADMINS, nav: { group: 'admin', label: '用户', order: 10 } },
+  },
+  {
+    path: '/audit',
+    component: () => import('../views/AuditView.vue'),
+    meta: { title: '审计日志', roles: ADMINS, nav: { group: 'admin', label: '审计', order: 20 } },
+  },
+  {
+    path: '/tasks',
+    component: () => import('../views/TasksView.vue'),
+    meta: { title: '我的转发任务', roles: FIELD, nav: { group: 'field', label: '我的转发任务', order: 10 } },
+  },
 ];
 
 export const routes: RouteRecordRaw[] = [
@@ -84,6 +124,11 @@ export const routes: RouteRecordRaw[] = [
     path: '/',
     component: () => import('../layouts/ShellLayout.vue'),
     children: [{ path: '', component: () => import('../views/HomeRedirect.vue'), meta: { title: '首页' } }, ...screens],
+  },
+  {
+    path: '/task/:id',
+    component: () => import('../views/TaskPhoneView.vue'),
+    meta: { title: '转发任务', bare: true, public: true },
   },
   {
     path: '/:rest(.*)*',

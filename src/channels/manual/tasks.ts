@@ -67,7 +67,7 @@ export class ManualTaskService {
   }
 
   linkFor(taskId: string): string {
-    return `${this.publicBaseUrl}/api/manual-tasks/${taskId}?${this.signedQuery(taskId)}`;
+    return `${this.publicBaseUrl}/task/${taskId}?${this.signedQuery(taskId)}`;
   }
 
   private toTask(doc: ManualTaskDoc, withLink = true): ManualTask {
@@ -188,8 +188,12 @@ export class ManualTaskService {
   }
 
   /** Tasks inside a scope (officers see theirs), open ones first; signed links only when `withLinks`. */
-  async list(scope: Scope, options: { open?: boolean; limit: number; withLinks: boolean }): Promise<ManualTask[]> {
+  async list(
+    scope: Scope,
+    options: { open?: boolean; limit: number; withLinks: boolean; officerPhone?: string },
+  ): Promise<ManualTask[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
+    if (options.officerPhone !== undefined) filter.officerPhone = options.officerPhone;
     if (options.open !== undefined) filter.confirmedAt = options.open ? null : { $ne: null };
     const docs = await ManualTaskModel.find(filter)
       .sort({ createdAt: -1 })

@@ -1,0 +1,394 @@
+// Console part 2 in a real browser (issue 11, "Must show" 1, 3, 4): the group import dialog,
+// write-only credentials, the reach dashboard against the API, the officer's phone page
+// (copy, confirm, then confirmed in the campaign's progress and the reach figures), the
+// friendly page for a tampered link, and axe-core on every new screen. One service and one
+// browser for the file. With CONSOLE_SCREENSHOTS=1 (scripts/console-screenshots-part2.mjs)
+// each screen is also written to docs/console/.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_PASSWORD } from '../helpers/app.js';
+import { noticeBody } from '../helpers/notices.js';
+import { TREE } from '../helpers/regions.js';
+import AxeBuilder from '@axe-core/playwright';
+import { type ConsoleWorld, fontsReady, signIn, startConsoleWorld } from './world.js';
+
+const SHOTS = process.env.CONSOLE_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../docs/console') : null;
+const ADMIN = { username: 'admin', password: ADMIN_PASSWORD };
+const OFFICER_PHONE = '13900000001';
+const OFFICER = { username: 'officer-wang', password: 'officer-wang-password-1' };
+
+/** The Shanghai calendar day, as the dashboard's default range uses it. */
+const day = (d: Date) => d.toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });
+
+/**
+ * axe-core on the screen: serious and critical violations. The shell's navigation (part 1's
+ * ShellLayout: el-menu with item groups, and the user menu button whose name is not its text) is left out here and reported to its owner; the
+ * screens of this file are checked whole otherwise.
+ */
+async function seriousViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page })
+    .exclude('.aside')
+    .exclude('.nav-drawer')
+    .exclude('.user-button')
+    .analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.html.slice(0, 200)).join('; ')})`);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await fontsReady(page);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+/** Waits until the API says what the user waits for (a delivery sent, a count reached). */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('console part 2: reach, directory, administration, the officer’s phone', { timeout: 60_000 }, () => {
+  let w: ConsoleWorld;
+  let admin: BrowserContext;
+  let adminPage: Page;
+  let campaignId: string;
+  let noticeId: string;
+  let taskPath: string;
+  const wecomKey = 'wecom-robot-for-console-part2';
+
+  const api = async (method: 'GET' | 'POST' | 'PATCH' | 'PUT', url: string, token: string, body?: unknown) => {
+    const response = await w.t.request(method, url, token, body);
+    if (response.statusCode >= 300) throw new Error(`${method} ${url}: ${response.statusCode} ${response.body}`);
+    return response.json();
+  };
+
+  beforeAll(async () => {
+    w = await startConsoleWorld();
+    const { t, people } = w;
+    w.doubles.addRobot({ platform: 'wecom', key: wecomKey });
+    const officer = await api('POST', '/api/users', t.adminToken, {
+      ...OFFICER,
+      displayName: '王警官',
+      role: 'officer',
+      regionCode: TREE.townshipA.code,
+      phone: OFFICER_PHONE,
+    });
+    expect(officer.id).toBeTruthy();
+    const manual = await api('POST', '/api/groups', t.adminToken, {
+      name: '华工社区居民微信群',
+      regionCode: TREE.villageA.code,
+      channel: { kind: 'manual' },
+      memberCount: 320,
+      officer: { name: '王警官', phone: OFFICER_PHONE },
+      tags: ['重点村'],
+    });
+    const robot = await api('POST', '/api/groups', t.adminToken, {
+      name: '华工社区平安群',
+      regionCode: TREE.villageA.code,
+      channel: { kind: 'wecom', key: wecomKey },
+      memberCount: 180,
+      officer: { name: '王警官', phone: OFFICER_PHONE },
+    });
+    const notice = await api('POST', '/api/notices', people.editor.token, noticeBody({ hotline: '110' }));
+    noticeId = notice.id;
+    await api('POST', `/api/notices/${noticeId}/submit`, people.editor.token);
+    await api('POST', `/api/notices/${noticeId}/approve`, people.reviewer.token, {});
+    const campaign = await api('POST', '/api/campaigns', people.editor.token, {
+      title: '十二月防诈宣传',
+      noticeId,
+      audience: {
+        regions: [],
+        tags: [],
+        groups: [manual.id, robot.id],
+        excludeRegions: [],
+        excludeTags: [],
+        excludeGroups: [],
+      },
+      schedule: { kind: 'now' },
+      cardStyle: 'text',
+    });
+    campaignId = campaign.id;
+    await api('POST', `/api/campaigns/${campaignId}/submit`, people.editor.token);
+    await api('POST', `/api/campaigns/${campaignId}/approve`, people.reviewer.token);
+    await until(
+      () => api('GET', `/api/campaigns/${campaignId}/progress`, t.adminToken),
+      (p) => p.sent + p.awaiting >= 2 && p.finished,
+      'the run to deliver',
+    );
+    // What the scheduler process's roll-up refresher does every few seconds.
+    await t.ctx.tracking.rollups.refreshAll('console-test');
+    const [task] = await api('GET', '/api/manual-tasks', t.adminToken);
+    const link = new URL(task.link);
+    taskPath = `${link.pathname}${link.search}`;
+    admin = await w.context();
+    adminPage = await admin.newPage();
+    await signIn(adminPage, ADMIN);
+  }, 240_000);
+  afterAll(async () => {
+    await admin?.close();
+    await w?.close();
+  });
+
+  it('when a sheet has bad rows, then the dry run lists them by row number and the rest can be imported', async () => {
+    const page = adminPage;
+    await page.goto('/groups');
+    await page.getByRole('button', { name: '导入' }).click();
+    const dialog = page.getByRole('dialog', { name: '导入群台账' });
+    const csv = [
+      '群名称,村（社区）代码,渠道,群人数,负责民警,民警电话',
+      `导入一组群,${TREE.villageA.code},人工转发,100,王警官,${OFFICER_PHONE}`,
+      `导入二组群,${TREE.villageA.code},人工转发,110,王警官,${OFFICER_PHONE}`,
+      '导入坏代码群,999999999999,人工转发,120,,',
+      `导入三组群,${TREE.villageA.code},人工转发,130,,`,
+      `导入坏人数群,${TREE.villageA.code},人工转发,很多,,`,
+    ].join('\n');
+    await dialog
+      .getByLabel('选择导入文件')
+      .setInputFiles({ name: '群台账.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    const table = dialog.locator('.el-table__body');
+    await dialog.getByRole('button', { name: '仅导入正确的 3 行' }).waitFor();
+    const rowNumbers = await dialog.locator('.el-table__body tr td:first-child').allInnerTexts();
+    expect(rowNumbers.map((n) => n.trim())).toEqual(['4', '6']);
+    await expect(table.innerText()).resolves.toContain('999999999999');
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'groups-import');
+    // Nothing was written by the dry run.
+    expect(await api('GET', '/api/groups?q=导入', w.t.adminToken)).toEqual([]);
+    await dialog.getByRole('button', { name: '仅导入正确的 3 行' }).click();
+    await dialog.getByText('导入完成：新增 3').waitFor();
+    const names = (await api('GET', '/api/groups?q=导入', w.t.adminToken)).map((g: { name: string }) => g.name);
+    expect(names.sort()).toEqual(['导入一组群', '导入三组群', '导入二组群'].sort());
+    await dialog.getByRole('button', { name: '关闭', exact: true }).click();
+  });
+
+  it('when a credential is typed into a group, then it never appears in the page or its network responses, and the test message goes out', async () => {
+    const page = adminPage;
+    const newKey = 'pasted-robot-key-7f3a9c2e51';
+    w.doubles.addRobot({ platform: 'wecom', key: newKey });
+    const bodies: string[] = [];
+    const collect = async (response: { text(): Promise<string> }) => {
+      bodies.push(await response.text().catch(() => ''));
+    };
+    page.on('response', collect);
+    await page.goto('/groups');
+    const row = page.getByRole('row').filter({ hasText: '华工社区平安群' });
+    await row.getByRole('button', { name: '编辑' }).click();
+    const dialog = page.getByRole('dialog', { name: '编辑群：华工社区平安群' });
+    await expect(dialog.getByTestId('credential-state').innerText()).resolves.toContain('已设置');
+    await dialog.getByLabel('webhook 地址').fill(`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${newKey}`);
+    await dialog.getByRole('button', { name: '保存' }).click();
+    await page.getByText('已保存').waitFor();
+    await dialog.waitFor({ state: 'hidden' });
+    await row.getByRole('button', { name: '发送测试消息' }).click();
+    await page.getByText('「华工社区平安群」测试消息已发送').waitFor();
+    expect(w.doubles.received({ platform: 'wecom', robot: newKey })).toHaveLength(1);
+    await row.getByRole('button', { name: '编辑' }).click();
+    await dialog.getByTestId('credential-state').waitFor();
+    expect(await page.content()).not.toContain(newKey);
+    expect(
+      await page.evaluate(() => [...document.querySelectorAll('input')].map((i) => i.value).join('|')),
+    ).not.toContain(newKey);
+    await dialog.getByRole('button', { name: '取消' }).click();
+    page.off('response', collect);
+    expect(bodies.length).toBeGreaterThan(2);
+    for (const body of bodies) expect(body).not.toContain(newKey);
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'groups');
+  });
+
+  it("when the officer opens the task on a phone, copies and confirms, then the delivery is confirmed in the campaign's progress and the reach figures", async () => {
+    const phone = await w.context({ width: 360, height: 740, mobile: true });
+    await phone.grantPermissions(['clipboard-read', 'clipboard-write']);
+    const page = await phone.newPage();
+    await page.goto(taskPath);
+    await page.getByRole('heading', { name: '要转发的文字' }).waitFor();
+    await expect(page.getByText('转发到：华工社区居民微信群').isVisible()).resolves.toBe(true);
+    const text = await page.getByTestId('forward-text').innerText();
+    expect(text.length).toBeGreaterThan(10);
+    await page.getByRole('button', { name: '一键复制文字' }).tap();
+    await page.getByText('已复制，可到群里粘贴').waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(text);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: '已转发到群' }).tap();
+    await page.getByRole('dialog', { name: '确认已转发' }).getByRole('button', { name: '确认已转发' }).tap();
+    await page.getByText(/^已于 .+ 确认转发$/).waitFor();
+    await expect(page.getByRole('button', { name: '已转发到群' }).count()).resolves.toBe(0);
+    const progress = await until(
+      () => api('GET', `/api/campaigns/${campaignId}/progress`, w.t.adminToken),
+      (p) => p.confirmed === 1,
+      'the confirmation in the progress',
+    );
+    expect(progress.awaiting).toBe(0);
+    const reach = await until(
+      async () => {
+        await w.t.ctx.tracking.rollups.refreshAll('console-test');
+        return api('GET', `/api/reach?from=${day(new Date())}&to=${day(new Date())}`, w.t.adminToken);
+      },
+      (r) => r.totals.confirmed === 1,
+      'the confirmation in the reach figures',
+    );
+    expect(reach.totals.groupsReached).toBe(2);
+    // Opened again: confirmed once, shown with its time.
+    await page.reload();
+    await page.getByText(/^已于 .+ 确认转发$/).waitFor();
+    await phone.close();
+  });
+
+  it('when the link is tampered with or incomplete, then the officer sees a friendly page, not JSON', async () => {
+    const phone = await w.context({ width: 360, height: 740, mobile: true });
+    const page = await phone.newPage();
+    const tampered = taskPath.replace(/sig=(.)/, (_, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`);
+    for (const path of [tampered, taskPath.split('?')[0]!, '/task/not-a-task?sig=abc']) {
+      const response = await page.goto(path);
+      expect(response?.status()).toBe(200);
+      await page
+        .getByText(/链接无效|任务不存在/)
+        .first()
+        .waitFor();
+      const body = await page.locator('body').innerText();
+      expect(body).not.toMatch(/[{}]|statusCode|Forbidden/);
+    }
+    await page.goto(tampered);
+    await page.getByText('链接无效').waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'task-phone-invalid');
+    await page.goto(taskPath);
+    await page.getByRole('heading', { name: '要转发的文字' }).waitFor();
+    await phone.close();
+  });
+
+  it("when the dashboard opens, then its figures are the API's", async () => {
+    const page = adminPage;
+    await page.goto('/reach');
+    const today = day(new Date());
+    const from = day(new Date(Date.now() - 29 * 86_400_000));
+    const report = await api('GET', `/api/reach?from=${from}&to=${today}`, w.t.adminToken);
+    expect(report.totals.messages).toBeGreaterThan(0);
+    for (const key of ['messages', 'personTimes', 'groupsReached', 'villagesReached', 'confirmed', 'failed'] as const) {
+      await expect
+        .poll(() => page.getByTestId(`figure-${key}`).innerText())
+        .toBe(report.totals[key].toLocaleString('zh-CN'));
+    }
+    await page.locator('canvas').first().waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'reach');
+
+    await page.goto('/reach/monthly');
+    const monthly = await api('GET', `/api/reach/monthly?month=${today.slice(0, 7)}`, w.t.adminToken);
+    const table = page.getByRole('table');
+    await table.getByText(monthly.rows[0].townshipName).first().waitFor();
+    const headers = (await page.locator('.el-table__header th').allInnerTexts()).map((h) => h.trim());
+    expect(headers).toEqual([
+      '月份',
+      '乡镇代码',
+      '乡镇',
+      '消息数',
+      '覆盖群数',
+      '覆盖村(社区)数',
+      '覆盖人次',
+      '点击次数',
+      '独立访客点击',
+    ]);
+    const cells = (await page.locator('.el-table__body tr').first().locator('td').allInnerTexts()).map((c) => c.trim());
+    const first = monthly.rows[0];
+    expect(cells).toEqual(
+      [
+        monthly.month,
+        first.townshipCode,
+        first.townshipName,
+        first.messages,
+        first.groupsReached,
+        first.villagesReached,
+        first.personTimes,
+        first.clicks,
+        first.uniqueClicks,
+      ].map(String),
+    );
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: '导出 Excel' }).click();
+    expect((await download).suggestedFilename()).toMatch(/\.xlsx$/);
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'reach-monthly');
+  });
+
+  it('when an admin opens the regions, users and audit screens, then each works without accessibility faults', async () => {
+    const page = adminPage;
+    await page.goto('/regions');
+    await page.getByRole('treeitem', { name: /广东省/ }).click();
+    await page.getByText('440000').first().waitFor();
+    await page
+      .getByRole('treeitem', { name: /广东省/ })
+      .locator('.el-tree-node__expand-icon')
+      .first()
+      .click();
+    await page.getByRole('treeitem', { name: /广州市/ }).waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'regions');
+
+    await page.goto('/users');
+    const row = page.getByRole('row').filter({ hasText: OFFICER.username });
+    await row.waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'users');
+    await row.getByRole('button', { name: '通知机器人' }).click();
+    const dialog = page.getByRole('dialog', { name: '通知机器人：王警官' });
+    await expect(dialog.getByTestId('robot-state').innerText()).resolves.toBe('未设置');
+    const stationKey = 'station-robot-wang-console';
+    await dialog.getByLabel('webhook 地址').fill(`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${stationKey}`);
+    await dialog.getByRole('button', { name: '保存' }).click();
+    await page.getByText('通知机器人已保存').waitFor();
+    const setting = await api(
+      'GET',
+      `/api/users/${(await api('GET', '/api/users', w.t.adminToken)).find((u: { username: string }) => u.username === OFFICER.username).id}/notify-robot`,
+      w.t.adminToken,
+    );
+    expect(setting).toMatchObject({ kind: 'wecom', credentialsSet: true });
+    expect(await page.content()).not.toContain(stationKey);
+
+    await page.goto('/audit');
+    await page.getByRole('cell', { name: 'group.channel.change' }).first().waitFor();
+    await page.getByLabel('操作', { exact: true }).fill('group.import');
+    await page.getByRole('button', { name: '搜索' }).click();
+    await expect.poll(() => page.locator('.el-table__body tr').count()).toBe(1);
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'audit');
+  });
+
+  it("when an officer signs in, then /tasks lists the officer's own tasks", async () => {
+    const context = await w.context();
+    const page = await context.newPage();
+    await signIn(page, OFFICER);
+    await page.goto('/tasks');
+    await page.getByRole('tab', { name: '已确认（1）' }).click();
+    await page.getByRole('cell', { name: '华工社区居民微信群' }).waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'tasks');
+    await context.close();
+    // The residents' page: the hotline is a tel: link, the CJK font is served where a phone lacks one.
+    const notice = await w.t.request('GET', `/n/${noticeId}`);
+    expect(notice.body).toContain('href="tel:110"');
+    expect((await fetch(`${w.baseUrl}/wqy-microhei.ttf`)).headers.get('content-type')).toBe('font/ttf');
+    if (SHOTS) {
+      const phone = await w.context({ width: 390, height: 844, mobile: true });
+      const phonePage = await phone.newPage();
+      await phonePage.goto(taskPath);
+      await phonePage.getByText(/^已于 .+ 确认转发$/).waitFor();
+      await shot(phonePage, 'task-phone');
+      await phonePage.getByText(/^已于 .+ 确认转发$/).scrollIntoViewIfNeeded();
+      await shot(phonePage, 'task-phone-confirmed');
+      await phonePage.goto(`/n/${noticeId}`);
+      await shot(phonePage, 'resident-notice');
+      await phone.close();
+    }
+  });
+});
