@@ -180,7 +180,8 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     };
     page.on('response', collect);
     await page.goto('/groups');
-    const row = page.getByRole('row').filter({ hasText: '华工社区平安群' });
+    // The world's own groups are named 华工社区平安群1, 2, …: match this one's name exactly.
+    const row = page.getByRole('row').filter({ has: page.getByText('华工社区平安群', { exact: true }) });
     await row.getByRole('button', { name: '编辑' }).click();
     const dialog = page.getByRole('dialog', { name: '编辑群：华工社区平安群' });
     await expect(dialog.getByTestId('credential-state').innerText()).resolves.toContain('已设置');
@@ -198,6 +199,8 @@ describe('console part 2: reach, directory, administration, the officer’s phon
       await page.evaluate(() => [...document.querySelectorAll('input')].map((i) => i.value).join('|')),
     ).not.toContain(newKey);
     await dialog.getByRole('button', { name: '取消' }).click();
+    // A fading dialog would be measured half transparent by the contrast check.
+    await dialog.waitFor({ state: 'hidden' });
     page.off('response', collect);
     expect(bodies.length).toBeGreaterThan(2);
     for (const body of bodies) expect(body).not.toContain(newKey);
