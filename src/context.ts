@@ -100,7 +100,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   );
   campaigns.attachDeliveryControl(deliveryControl(clock));
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
-  manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now()));
+  manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now(), task.regionPath));
   const tracking = createTracking(config, clock, regions, audit, async (groupId) =>
     groups.get(regions.rootScope(), groupId).then(
       (group) => group.regionCode,

@@ -201,6 +201,13 @@ export class CampaignService {
     return doc ? toCampaign(doc) : null;
   }
 
+  /** What a worker checks before each send: one _id read of two fields. */
+  async engineState(id: string): Promise<{ status: CampaignStatus; retracted: boolean } | null> {
+    if (!mongoose.isValidObjectId(id)) return null;
+    const doc = await CampaignModel.findById(id, { status: 1, retractedAt: 1 }).lean<CampaignDoc>();
+    return doc ? { status: doc.status, retracted: Boolean(doc.retractedAt) } : null;
+  }
+
   /** Approved campaigns whose next run is due (the scheduler tick). */
   async dueForRun(now: Date): Promise<Campaign[]> {
     const docs = await CampaignModel.find({ status: 'approved', nextRunAt: { $ne: null, $lte: now } }).lean<
