@@ -73,9 +73,12 @@ export class Planner {
     const campaign = await this.deps.campaigns.findForEngine(occurrence.campaignId);
     if (!campaign) return this.skip(id, '活动不存在');
     if (campaign.status === 'cancelled') return this.skip(id, '活动已取消');
-    const sendable = await this.deps.ports.noticeSendable(campaign.noticeId);
+    // What was approved for this run (copied by the tick), not the campaign as edited since.
+    const noticeId = occurrence.noticeId;
+    const audience = (occurrence.audience as AudienceSpec | null) ?? campaign.audience;
+    const sendable = await this.deps.ports.noticeSendable(noticeId);
     if (!sendable.ok) return this.skip(id, sendable.reason);
-    const followedUp = await this.followedUpNotice(campaign.audience);
+    const followedUp = await this.followedUpNotice(audience);
     if (followedUp && (await noticeStillSending(followedUp))) {
       // Let every delivery of the notice settle (the holders see it withdrawn and stop), so
       // the recipients are exact: planned on a later tick.
@@ -83,16 +86,16 @@ export class Planner {
       return 'deferred';
     }
 
-    const category = await this.deps.ports.noticeCategory(campaign.noticeId);
+    const category = await this.deps.ports.noticeCategory(noticeId);
     const scope = await this.deps.regions.scopeOf(campaign.regionCode);
     const source = followedUp
       ? groupsThatReceivedNotice(followedUp)
-      : this.deps.ports.selectGroups(scope, campaign.audience);
+      : this.deps.ports.selectGroups(scope, audience);
     const day = localDay(occurrence.runAt, this.deps.timeZone);
     const base = {
       occurrenceId: id,
       campaignId: campaign.id,
-      noticeId: campaign.noticeId,
+      noticeId,
       category,
       priority: occurrence.priority,
       cardStyle: occurrence.cardStyle,
