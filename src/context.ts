@@ -18,6 +18,7 @@ import { CampaignService } from './campaigns/service.js';
 import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
+import { OccurrenceModel } from './engine/model.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
@@ -106,6 +107,9 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       (group) => group.regionCode,
       () => null,
     ),
+  );
+  tracking.progress.attachRunState(async (campaignId) =>
+    Boolean(await OccurrenceModel.exists({ campaignId, status: 'planning' })),
   );
   const dispatch = new Dispatch({
     audience,
