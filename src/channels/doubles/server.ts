@@ -19,6 +19,8 @@ export interface RobotDoublesOptions {
   /** DingTalk's throttle penalty (10 minutes on the real service). */
   dingtalkPenaltyMs?: number;
   port?: number;
+  /** Every post is recorded on arrival and answered this many ms later (a robot's latency). */
+  latencyMs?: number;
 }
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -196,7 +198,9 @@ export class RobotDoubles {
       const handled = await this.applyFault(fault, call, res);
       if (handled) return;
     }
-    this.reply(res, this.process(call));
+    const result = this.process(call);
+    if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
+    if (!res.destroyed) this.reply(res, result);
   }
 
   private process(call: IncomingCall): HandlerResult {
