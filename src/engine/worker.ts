@@ -53,9 +53,10 @@ export const DEFAULT_WORKER: WorkerSettings = {
 };
 
 /**
- * Deliveries one crash of a worker can leave uncertain: the sends it had in flight (one
- * per lane of each batch it was handling). Attempts are claimed only for idle lanes, just
- * before they send, never a wave ahead.
+ * Deliveries one crash of a worker can leave uncertain: per batch it was handling, the
+ * sends in flight plus outcomes settled since its last checkpoint, which together stay
+ * within one per lane (it checkpoints before claiming beyond that). Attempts are claimed
+ * only for idle lanes, just before they send, never a wave ahead.
  */
 export function maxUncertainPerCrash(settings: Pick<WorkerSettings, 'concurrency' | 'parallelBatches'>): number {
   return settings.parallelBatches * settings.concurrency;
@@ -317,11 +318,14 @@ export class Worker {
     let lost = false;
     let failed = false;
     let stopped: Verdict | null = null;
+    // Outcomes settled in memory since the last checkpoint took its snapshot.
+    let settledSinceSnapshot = 0;
 
     let checkpointing: Promise<void> | null = null;
     const checkpoint = (): Promise<void> => {
       checkpointing ??= (async () => {
         lastCheckpoint = Date.now();
+        settledSinceSnapshot = 0;
         lost = !(await writeBatch(held, snapshot(items), now(), { release: false, renewMs: leaseMs, written: this.written }));
       })().finally(() => {
         checkpointing = null;
@@ -340,6 +344,11 @@ export class Worker {
       await Promise.resolve(); // let every idle lane register first
       if (checkpointing) await checkpointing;
       if (lost || failed || stopped || this.deferredForQuietHours(held, pending)) return;
+      // What a crash would leave uncertain stays within one lane each: before claiming more,
+      // the outcomes settled so far are recorded.
+      const unrecorded = items.filter((item) => item.status === 'sending').length + settledSinceSnapshot;
+      if (unrecorded + Math.max(1, waiting) > concurrency) await checkpoint();
+      if (lost) return;
       const claimed = await this.claimFor(held, pending, Math.max(1, waiting));
       ready.push(...claimed.ready);
       if (claimed.verdict.kind !== 'send') stopped = claimed.verdict;
@@ -361,6 +370,7 @@ export class Worker {
         await renewIfDue();
         const result = await this.send(held, item);
         this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
+        settledSinceSnapshot += 1;
         await renewIfDue();
       }
     };

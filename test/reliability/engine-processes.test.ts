@@ -34,6 +34,8 @@ function startProcess(role: 'worker' | 'scheduler'): ChildProcess {
       // Short enough that a killed worker's batches are taken over within the test, long
       // enough that a live worker on a loaded 2-core machine never loses its lease.
       LEASE_SECONDS: '10',
+      // A send must end within half the lease (the config refuses more).
+      CHANNEL_TIMEOUT_MS: '4000',
       RETRY_BASE_MS: '200',
       WORKER_CONCURRENCY: String(CONCURRENCY),
     },
