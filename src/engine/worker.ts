@@ -306,92 +306,72 @@ export class Worker {
   }
 
   /**
-   * Sends the due deliveries with `concurrency` lanes. Returns 'lost' when the lease was
-   * taken over (nothing more may be written), the verdict that stopped it, or null.
+   * Sends the due deliveries, at most `concurrency` at once. One loop claims attempts for
+   * every free slot in one insert (the slots freed while the previous claim was made), and
+   * hands each claimed delivery to a send at once. Returns 'lost' when the lease was taken
+   * over (nothing more may be written), the verdict that stopped it, or null.
    */
   private async sendDue(held: HeldBatch, items: BatchItem[]): Promise<Verdict | 'lost' | null> {
     const now = () => this.clock.now();
     const { concurrency, leaseMs } = this.settings;
     const pending = items.filter((item) => item.status === 'pending' && (item.nextAt ?? new Date(0)) <= now());
-    const ready: BatchItem[] = [];
     let lastCheckpoint = Date.now();
     let lost = false;
-    let failed = false;
+    let failure: { error: unknown } | null = null;
     let stopped: Verdict | null = null;
     // Outcomes settled in memory since the last checkpoint took its snapshot.
     let settledSinceSnapshot = 0;
+    const inFlight = new Set<Promise<void>>();
 
-    let checkpointing: Promise<void> | null = null;
-    const checkpoint = (): Promise<void> => {
-      checkpointing ??= (async () => {
-        lastCheckpoint = Date.now();
-        settledSinceSnapshot = 0;
-        lost = !(await writeBatch(held, snapshot(items), now(), { release: false, renewMs: leaseMs, written: this.written }));
-      })().finally(() => {
-        checkpointing = null;
-      });
-      return checkpointing;
+    const checkpoint = async () => {
+      lastCheckpoint = Date.now();
+      settledSinceSnapshot = 0;
+      lost = !(await writeBatch(held, snapshot(items), now(), { release: false, renewMs: leaseMs, written: this.written }));
     };
-    // Renew the lease well before it could run out: before and after sends.
-    const renewIfDue = async () => {
-      if (!lost && !checkpointing && Date.now() - lastCheckpoint > Math.min(2_000, leaseMs / 3)) await checkpoint();
+    const launch = (item: BatchItem) => {
+      const sending: Promise<void> = this.send(held, item)
+        .then((result) => {
+          this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
+          settledSinceSnapshot += 1;
+        })
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inFlight.delete(sending));
+      inFlight.add(sending);
     };
 
-    // Lanes with nothing to send wait here together; one claim serves all of them.
-    let waiting = 0;
-    let claiming: Promise<void> | null = null;
-    const claimForIdleLanes = async () => {
-      await Promise.resolve(); // let every idle lane register first
-      if (checkpointing) await checkpointing;
-      if (lost || failed || stopped || this.deferredForQuietHours(held, pending)) return;
-      // What a crash would leave uncertain stays within one lane each: before claiming more,
-      // the outcomes settled so far are recorded.
-      const unrecorded = items.filter((item) => item.status === 'sending').length + settledSinceSnapshot;
-      if (unrecorded + Math.max(1, waiting) > concurrency) await checkpoint();
-      if (lost) return;
-      const claimed = await this.claimFor(held, pending, Math.max(1, waiting));
-      ready.push(...claimed.ready);
-      if (claimed.verdict.kind !== 'send') stopped = claimed.verdict;
-    };
-    const lane = async () => {
-      while (!lost && !failed && !stopped) {
-        if (ready.length === 0) {
-          if (pending.length === 0) return;
-          waiting += 1;
-          claiming ??= claimForIdleLanes().finally(() => {
-            claiming = null;
-          });
-          await claiming.finally(() => {
-            waiting -= 1;
-          });
+    try {
+      while (!lost && !failure && !stopped) {
+        if (pending.length === 0 || inFlight.size >= concurrency) {
+          if (inFlight.size === 0) break;
+          await Promise.race(inFlight);
           continue;
         }
-        const item = ready.shift()!;
-        await renewIfDue();
-        const result = await this.send(held, item);
-        this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
-        settledSinceSnapshot += 1;
-        await renewIfDue();
+        // Let the sends finishing now free their slots, so one claim serves them all.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.deferredForQuietHours(held, pending)) continue;
+        const free = concurrency - inFlight.size;
+        // What a crash would leave uncertain stays within one per slot: before claiming
+        // more, the outcomes settled so far are recorded; the lease is renewed as it goes.
+        const unrecorded = inFlight.size + settledSinceSnapshot;
+        if (unrecorded + free > concurrency || Date.now() - lastCheckpoint > Math.min(2_000, leaseMs / 3)) {
+          await checkpoint();
+          if (lost) break;
+        }
+        const claimed = await this.claimFor(held, pending, free);
+        for (const item of claimed.ready) launch(item);
+        if (claimed.verdict.kind !== 'send') stopped = claimed.verdict;
       }
-    };
-    // A lane that fails (the database) stops the others from claiming more; all of them end
-    // before the batch is written and released, so no send outlives its batch's handling.
-    const lanes = await Promise.allSettled(
-      Array.from({ length: Math.min(concurrency, pending.length) }, () =>
-        lane().catch((error: unknown) => {
-          failed = true;
-          throw error;
-        }),
-      ),
-    );
-    // Claimed but never handed to a send (a lane failed, or the lease was lost): known not
-    // posted, so pending again with the attempt counted; a later holder claims the next one.
-    for (const item of ready.splice(0)) item.status = 'pending';
-    if (checkpointing) await checkpointing;
+    } catch (error) {
+      failure ??= { error };
+    }
+    // No send outlives its batch's handling: all of them end before the batch is written.
+    while (inFlight.size) await Promise.race(inFlight);
     if (lost) return 'lost';
-    if (failed) {
+    if (failure) {
       await writeBatch(held, snapshot(items), now(), { release: true, written: this.written });
-      throwFirstFailure(lanes);
+      throw failure.error;
     }
     return stopped;
   }

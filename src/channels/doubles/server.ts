@@ -48,6 +48,7 @@ export class RobotDoubles {
   readonly webhook = new WebhookDouble();
   clock: Clock;
   #received: ReceivedMessage[] = [];
+  #latencyMs = 0;
   #rules: ActiveRule[] = [];
   #server: http.Server | null = null;
   #port = 0;
@@ -57,6 +58,7 @@ export class RobotDoubles {
   constructor(private readonly options: RobotDoublesOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.dingtalk = new DingtalkDouble(options.dingtalkPenaltyMs);
+    this.#latencyMs = options.latencyMs ?? 0;
   }
 
   get url(): string {
@@ -115,6 +117,11 @@ export class RobotDoubles {
   }
 
   /** Injects a fault for the next `times` matching calls, a seeded share of them, or until cleared. */
+  /** Sets the per-post latency (ms) from now on. */
+  setLatency(ms: number): void {
+    this.#latencyMs = ms;
+  }
+
   fault(rule: FaultRule): void {
     this.#rules.push({ ...rule, ...(rule.rate !== undefined ? { random: seededRandom(rule.seed ?? 1) } : {}) });
   }
@@ -199,7 +206,7 @@ export class RobotDoubles {
       if (handled) return;
     }
     const result = this.process(call);
-    if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
+    if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
     if (!res.destroyed) this.reply(res, result);
   }
 
