@@ -207,7 +207,7 @@ async function scalingRun(world: World, staff: { editor: string; reviewer: strin
   const scheduler = startRole(world, 'scheduler');
   await until(async () => (await OccurrenceModel.exists({ campaignId, status: 'planned' })) !== null);
   const rate = async (windowS: number) => {
-    await new Promise((r) => setTimeout(r, 5_000)); // warm-up: the processes start and take batches
+    await new Promise((r) => setTimeout(r, 15_000)); // warm-up: new processes start (tsx) and take batches
     const before = world.doubles.received().length;
     const started = performance.now();
     await new Promise((r) => setTimeout(r, windowS * 1000));
