@@ -1,10 +1,13 @@
-// npm run bench:fanout [-- --groups=50000 --agenda-jobs=5000 --agenda-seconds=300]
+// npm run bench:fanout [-- --groups=50000 --agenda-jobs=5000 --agenda-seconds=300 --workers=3 --scale-seconds=30]
 // Plans and dispatches one campaign to N demo groups (default: the 50,000-group demo
 // province) against the local robot doubles, then runs a subset of the same deliveries as
 // one Agenda job each (the established MongoDB job scheduler) on the same database and
 // doubles, and compares. Planning runs in this process (the scheduler's tick); dispatch runs
 // in a `--role=worker` process of the same build, as deployed, with the doubles here.
 // peak_rss_mb is the larger of this process while planning and the worker process's peak.
+// Then the scaling run: a second province campaign against robots answering each post after
+// 200 ms, sent by one worker process for --scale-seconds, then by --workers processes for as
+// long; its rates (robot posts per second in each window) are the second-to-last JSON line.
 // Ends with one JSON line.
 import { Agenda } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
@@ -172,6 +175,9 @@ async function main() {
     const agendaPerS = agendaDone / agendaS;
     log(`Agenda delivered ${agendaDone} in ${agendaS.toFixed(1)} s (${agendaPerS.toFixed(1)}/s)`);
 
+    const scaling = await scalingRun(world, staff, flag('workers', 3), flag('scale-seconds', 30));
+    process.stdout.write(`${JSON.stringify(scaling)}\n`);
+
     const result = {
       groups,
       plan_s: Number(planS.toFixed(2)),
@@ -187,6 +193,46 @@ async function main() {
   } finally {
     await world.close();
   }
+}
+
+/**
+ * Robot posts per second with one worker process, then with `workers` of them, against
+ * doubles whose every post takes 200 ms; the campaign is cancelled at the end.
+ */
+async function scalingRun(world: World, staff: { editor: string; reviewer: string }, workers: number, seconds: number) {
+  log(`scaling run: 200 ms per post, 1 worker then ${workers}, ${seconds} s each…`);
+  world.doubles.reset();
+  world.doubles.setLatency(200);
+  const { campaignId } = await approvedProvinceCampaign(world, staff, { title: '扩展性测试' });
+  const scheduler = startRole(world, 'scheduler');
+  await until(async () => (await OccurrenceModel.exists({ campaignId, status: 'planned' })) !== null);
+  const rate = async (windowS: number) => {
+    await new Promise((r) => setTimeout(r, 15_000)); // warm-up: new processes start (tsx) and take batches
+    const before = world.doubles.received().length;
+    const started = performance.now();
+    await new Promise((r) => setTimeout(r, windowS * 1000));
+    return (world.doubles.received().length - before) / ((performance.now() - started) / 1000);
+  };
+  const parts = [startRole(world, 'worker')];
+  const one = await rate(seconds);
+  log(`  1 worker: ${one.toFixed(1)} posts/s`);
+  for (let i = 1; i < workers; i++) parts.push(startRole(world, 'worker'));
+  const many = await rate(seconds);
+  log(`  ${workers} workers: ${many.toFixed(1)} posts/s (${(many / one).toFixed(2)}×)`);
+  await world.app.inject({
+    method: 'POST',
+    url: `/api/campaigns/${campaignId}/cancel`,
+    headers: { authorization: `Bearer ${staff.editor}` },
+  });
+  for (const part of parts) await part.stop();
+  await scheduler.stop();
+  world.doubles.setLatency(0);
+  return {
+    workers,
+    deliveries_per_s: Number(many.toFixed(1)),
+    one_worker_deliveries_per_s: Number(one.toFixed(1)),
+    ratio: Number((many / one).toFixed(2)),
+  };
 }
 
 main()

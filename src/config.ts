@@ -222,6 +222,12 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ADMIN_PASSWORD', 'must be at least 10 characters');
   }
   const dataDir = resolve(text(env, 'DATA_DIR', './data'));
+  // A send must end well inside the batch lease its worker renews between sends.
+  const channelTimeoutMs = integer(env, 'CHANNEL_TIMEOUT_MS', 10_000, 100, 120_000);
+  const leaseMs = integer(env, 'LEASE_SECONDS', 60, 2, 3600) * 1000;
+  if (channelTimeoutMs * 2 > leaseMs) {
+    throw new ConfigError('CHANNEL_TIMEOUT_MS', `must be at most half of LEASE_SECONDS (${leaseMs / 2} ms)`);
+  }
   return {
     host,
     port,
@@ -242,12 +248,12 @@ export function loadConfig(env: Env = process.env): Config {
     dingtalkBaseUrl: baseUrl(env, 'DINGTALK_BASE_URL', 'https://oapi.dingtalk.com'),
     feishuBaseUrl: baseUrl(env, 'FEISHU_BASE_URL', 'https://open.feishu.cn'),
     outboundAllowHosts: outboundAllowHosts(env),
-    channelTimeoutMs: integer(env, 'CHANNEL_TIMEOUT_MS', 10_000, 100, 120_000),
+    channelTimeoutMs,
     quietHours: quietHours(env),
     workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 16, 1, 256),
     maxAttempts: integer(env, 'MAX_ATTEMPTS', 6, 1, 50),
     retryBaseMs: integer(env, 'RETRY_BASE_MS', 5_000, 10, 600_000),
-    leaseMs: integer(env, 'LEASE_SECONDS', 60, 2, 3600) * 1000,
+    leaseMs,
     linkSecret: linkSecret(env),
     taskReminderMinutes: {
       normal: integer(env, 'TASK_REMINDER_MINUTES', 120, 1, 7 * 24 * 60),

@@ -22,6 +22,7 @@ import { CampaignService } from './campaigns/service.js';
 import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
+import { OccurrenceModel } from './engine/model.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
@@ -128,12 +129,15 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   );
   campaigns.attachDeliveryControl(deliveryControl(clock));
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
-  manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now()));
+  manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now(), task.regionPath));
   const tracking = createTracking(config, clock, regions, audit, async (groupId) =>
     groups.get(regions.rootScope(), groupId).then(
       (group) => group.regionCode,
       () => null,
     ),
+  );
+  tracking.progress.attachRunState(async (campaignId) =>
+    Boolean(await OccurrenceModel.exists({ campaignId, status: 'planning' })),
   );
   const dispatch = new Dispatch({
     audience,

@@ -21,6 +21,9 @@ describe('configuration', () => {
     [{ ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD'],
     [{ CREDENTIALS_KEY: 'abc' }, 'CREDENTIALS_KEY'],
     [{ PUBLIC_BASE_URL: 'ftp://x' }, 'PUBLIC_BASE_URL'],
+    // A send that could outlive its batch's lease would let a second worker post it too.
+    [{ CHANNEL_TIMEOUT_MS: '40000' }, 'CHANNEL_TIMEOUT_MS'],
+    [{ CHANNEL_TIMEOUT_MS: '6000', LEASE_SECONDS: '10' }, 'CHANNEL_TIMEOUT_MS'],
   ])('stops on %o with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);

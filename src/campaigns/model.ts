@@ -60,6 +60,13 @@ const campaignSchema = new mongoose.Schema(
     nextRunAt: { type: Date, default: null },
     /** Bumped by every edit: an approval names the revision it saw. */
     revision: { type: Number, default: 1 },
+    /** Everyone who edited the content since it was last approved, and who submitted it: none may approve it. */
+    editorIds: { type: [String], default: [] },
+    submittedBy: { type: String, default: null },
+    /** Bumped by every state change, each claimed once (`campaign-state:<id>#<seq>`). */
+    stateSeq: { type: Number, default: 0 },
+    /** When the scheduler created the latest run (a one-off campaign runs once, ever). */
+    lastRunAt: { type: Date, default: null },
     retractionOf: { type: String, default: null },
     /** A follow-up campaign: the notice it follows up and why (retracted, solved, expired). */
     followUpOfNotice: { type: String, default: null },

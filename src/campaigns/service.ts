@@ -3,7 +3,7 @@
 import mongoose from 'mongoose';
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
-import { claimOnce } from '../db/claims.js';
+import { ClaimModel, claimOnce } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
@@ -128,6 +128,10 @@ const EMPTY_AUDIENCE: AudienceSpec = {
 
 const EDITABLE: CampaignStatus[] = ['draft', 'in_review', 'approved', 'paused'];
 
+/** A run missed by more than this (service down, or approved too late) is skipped, not sent late. */
+export const MISSED_RUN_MS = 60 * 60_000;
+const STALE_STATE_CLAIM_MS = 60_000;
+
 export class CampaignService {
   private deliveries: DeliveryControl | null = null;
 
@@ -182,6 +186,7 @@ export class CampaignService {
       priority,
       authorId: by.id,
       authorName: by.username,
+      editorIds: [by.id],
       regionCode: by.scope.regionCode,
       regionPath: by.regionPath,
     });
@@ -202,6 +207,13 @@ export class CampaignService {
     return doc ? toCampaign(doc) : null;
   }
 
+  /** What a worker checks before each send: one _id read of two fields. */
+  async engineState(id: string): Promise<{ status: CampaignStatus; retracted: boolean } | null> {
+    if (!mongoose.isValidObjectId(id)) return null;
+    const doc = await CampaignModel.findById(id, { status: 1, retractedAt: 1 }).lean<CampaignDoc>();
+    return doc ? { status: doc.status, retracted: Boolean(doc.retractedAt) } : null;
+  }
+
   /** Approved campaigns whose next run is due (the scheduler tick). */
   async dueForRun(now: Date): Promise<Campaign[]> {
     const docs = await CampaignModel.find({ status: 'approved', nextRunAt: { $ne: null, $lte: now } }).lean<
@@ -214,11 +226,13 @@ export class CampaignService {
    * Moves a campaign past a run the scheduler has created. Idempotent: two schedulers that
    * both created the same run write the same next time.
    */
-  async advancePastRun(id: string, runAt: Date, next: Date | null): Promise<void> {
-    await CampaignModel.updateOne(
-      { _id: id, status: 'approved', nextRunAt: runAt },
-      { $set: next ? { nextRunAt: next } : { nextRunAt: null, status: 'completed' } },
-    );
+  async advancePastRun(id: string, runAt: Date, next: Date | null, ranAt: Date | null = runAt): Promise<void> {
+    if (!mongoose.isValidObjectId(id)) return;
+    const current = await CampaignModel.findById(id).lean<CampaignDoc>();
+    if (current?.status !== 'approved' || current.nextRunAt?.getTime() !== runAt.getTime()) return;
+    const ran = ranAt ? { lastRunAt: ranAt } : {};
+    // A lost claim: a cancel, pause or edit (or another scheduler) changed it first.
+    await this.changeState(current, next ? { nextRunAt: next, ...ran } : { nextRunAt: null, status: 'completed', ...ran });
   }
 
   async get(scope: Scope, id: string): Promise<Campaign> {
@@ -233,83 +247,112 @@ export class CampaignService {
     return docs.map(toCampaign);
   }
 
-  /** Edits go back to review; runs already created keep their plan (future runs only change). */
+  /**
+   * Edits go back to review; runs already created keep what was approved for them and wait
+   * (held) until the campaign is approved again. A one-off campaign whose run exists cannot
+   * be edited (its run would never carry the edit; a new approval must not send it twice).
+   */
   async update(by: Principal, id: string, input: CampaignInput, ip?: string): Promise<Campaign> {
     const current = await this.load(by.scope, id);
     if (!EDITABLE.includes(current.status)) throw new Conflict(`活动已${statusLabel(current.status)}，不能修改`);
+    if (current.schedule.kind !== 'cron' && current.lastRunAt) {
+      throw new Conflict('活动已开始发送，不能修改；如需更正请撤回或取消后新建活动');
+    }
     const { priority } = await this.checkContent(by.scope, input);
-    const updated = await CampaignModel.findOneAndUpdate(
-      { _id: current._id, revision: current.revision, status: { $in: EDITABLE } },
+    const status = current.status === 'draft' ? 'draft' : 'in_review';
+    // Edits since the last approval accumulate their editors; editing approved content starts anew.
+    const editors = current.status === 'draft' || current.status === 'in_review' ? current.editorIds ?? [] : [];
+    const updated = await this.changeState(
+      current,
       {
-        $set: {
-          title: input.title.trim(),
-          noticeId: input.noticeId,
-          audience: input.audience,
-          schedule: scheduleDoc(input.schedule),
-          cardStyle: input.cardStyle ?? current.cardStyle,
-          priority,
-          status: current.status === 'draft' ? 'draft' : 'in_review',
-          nextRunAt: null,
-          reviewerId: null,
-          approvedAt: null,
-        },
-        $inc: { revision: 1 },
+        title: input.title.trim(),
+        noticeId: input.noticeId,
+        audience: input.audience,
+        schedule: scheduleDoc(input.schedule),
+        cardStyle: input.cardStyle ?? current.cardStyle,
+        priority,
+        status,
+        nextRunAt: null,
+        reviewerId: null,
+        approvedAt: null,
+        revision: current.revision + 1,
+        editorIds: [...new Set([...editors, by.id])],
+        submittedBy: status === 'in_review' ? by.id : null,
       },
-      { new: true },
-    ).lean<CampaignDoc>();
+      { revision: current.revision },
+    );
     if (!updated) throw new Conflict('活动刚被他人修改，请刷新后重试');
-    if (current.status === 'paused') await this.control().hold(id, false);
     await this.audit.record({ actor: by, action: 'campaign.update', target: { kind: 'campaign', id }, ip });
     return toCampaign(updated);
   }
 
   async submit(by: Principal, id: string, ip?: string): Promise<Campaign> {
-    return this.transition(by, id, ['draft'], { status: 'in_review', reviewNote: null }, 'campaign.submit', ip);
+    return this.transition(
+      by,
+      id,
+      ['draft'],
+      { status: 'in_review', reviewNote: null, submittedBy: by.id },
+      'campaign.submit',
+      ip,
+    );
   }
 
   /**
-   * Four eyes: the reviewer must not be the author. The status guard in the update makes
-   * two reviewers approving at once produce one approval and one 409.
+   * Four eyes: nobody who wrote the campaign, edited its content since it was last
+   * approved, or submitted it may approve or reject it (admins included). Checked here and
+   * repeated in the update's filter; the state claim orders it against a concurrent edit.
    */
+  private checkReviewer(by: Principal, current: CampaignDoc): void {
+    if (current.authorId === by.id) throw new Forbidden('不能审核自己创建的活动，请由其他审核人员审核');
+    if ((current.editorIds ?? []).includes(by.id) || current.submittedBy === by.id) {
+      throw new Forbidden('不能审核自己修改或提交的活动，请由其他审核人员审核');
+    }
+    if (current.status !== 'in_review') throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能审核`);
+  }
+
+  private static notReviewedBy(by: Principal, current: CampaignDoc) {
+    return { revision: current.revision, authorId: { $ne: by.id }, editorIds: { $ne: by.id }, submittedBy: { $ne: by.id } };
+  }
+
   async approve(by: Principal, id: string, ip?: string): Promise<Campaign> {
     const current = await this.load(by.scope, id);
-    if (current.authorId === by.id) throw new Forbidden('不能审核自己创建的活动，请由其他审核人员审核');
-    if (current.status !== 'in_review') throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能审核`);
+    this.checkReviewer(by, current);
     const notice = await this.ports.findNotice(by.scope, current.noticeId);
     if (notice.problem) throw new Conflict(`活动所用的通告不能发送：${notice.problem}`);
     const now = this.clock.now();
-    const nextRunAt = firstRunAt(toSchedule(current.schedule), now, this.timeZone);
-    if (!nextRunAt) throw new Conflict('活动的发送时间都已过去，请修改计划');
-    // One review decision per revision: the unique claim, not the status guard, decides
-    // between two reviewers at the same moment (conditional updates are not atomic on FerretDB).
-    if (!(await claimOnce(`campaign-review:${id}:r${current.revision}`, by.id, now))) {
-      throw new Conflict('活动刚被其他审核人员处理，请刷新');
+    const schedule = toSchedule(current.schedule);
+    if (schedule.kind === 'once' && now.getTime() - schedule.at.getTime() > MISSED_RUN_MS) {
+      throw new Conflict('定时发送的时间已过去一小时以上，请修改计划后重新提交');
     }
-    const updated = await CampaignModel.findOneAndUpdate(
-      { _id: current._id, status: 'in_review', revision: current.revision, authorId: { $ne: by.id } },
-      { $set: { status: 'approved', reviewerId: by.id, approvedAt: now, nextRunAt } },
-      { new: true },
-    ).lean<CampaignDoc>();
-    if (!updated) throw new Conflict('活动刚被他人审核或修改，请刷新');
+    // A one-off campaign whose run exists runs no second time (its run waits for this approval).
+    const nextRunAt =
+      schedule.kind !== 'cron' && current.lastRunAt
+        ? null
+        : firstRunAt(schedule, current.lastRunAt && current.lastRunAt > now ? current.lastRunAt : now, this.timeZone);
+    if (!nextRunAt && !current.lastRunAt) throw new Conflict('活动的发送时间都已过去，请修改计划');
+    const updated = await this.changeState(
+      current,
+      { status: nextRunAt ? 'approved' : 'completed', reviewerId: by.id, approvedAt: now, nextRunAt },
+      CampaignService.notReviewedBy(by, current),
+    );
+    if (!updated) throw new Conflict('活动刚被其他审核人员处理或被修改，请刷新');
+    // Runs created before an edit waited (parked) for this approval.
+    await this.control().hold(id, false);
     await this.audit.record({ actor: by, action: 'campaign.approve', target: { kind: 'campaign', id }, ip });
     return toCampaign(updated);
   }
 
   async reject(by: Principal, id: string, note: string, ip?: string): Promise<Campaign> {
     const current = await this.load(by.scope, id);
-    if (current.authorId === by.id) throw new Forbidden('不能审核自己创建的活动');
-    if (current.status !== 'in_review') throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能审核`);
-    if (!(await claimOnce(`campaign-review:${id}:r${current.revision}`, by.id, this.clock.now()))) {
-      throw new Conflict('活动刚被其他审核人员处理，请刷新');
-    }
-    return this.transition(
-      by,
-      id,
-      ['in_review'],
-      { status: 'draft', reviewNote: note, reviewerId: by.id },
-      'campaign.reject',
-      ip,
+    this.checkReviewer(by, current);
+    const updated = await this.changeState(
+      current,
+      { status: 'draft', reviewNote: note, reviewerId: by.id, submittedBy: null },
+      CampaignService.notReviewedBy(by, current),
     );
+    if (!updated) throw new Conflict('活动刚被其他审核人员处理或被修改，请刷新');
+    await this.audit.record({ actor: by, action: 'campaign.reject', target: { kind: 'campaign', id }, ip });
+    return toCampaign(updated);
   }
 
   /** Pausing holds deliveries not yet sent, also of a campaign whose last run is planned. */
@@ -373,12 +416,16 @@ export class CampaignService {
     if (original.retractionOf || original.followUpOfNotice) throw new Conflict('撤回通知本身不能再撤回');
     if (original.retractedAt) throw new Conflict('此活动已撤回');
     await this.ports.findNotice(by.scope, followUpNoticeId);
-    const marked = await CampaignModel.findOneAndUpdate(
-      { _id: original._id, retractedAt: null },
-      { $set: { retractedAt: this.clock.now(), nextRunAt: null, status: 'cancelled' } },
-      { new: true },
-    ).lean<CampaignDoc>();
-    if (!marked) throw new Conflict('此活动已撤回');
+    // One retraction per notice, whichever campaign it comes through: a unique claim.
+    if (!(await claimOnce(`notice-retract:${original.noticeId}`, by.id, this.clock.now()))) {
+      throw new Conflict('此通告已撤回（或正在撤回），请刷新');
+    }
+    const marked = await this.changeState(original, {
+      retractedAt: this.clock.now(),
+      nextRunAt: null,
+      status: 'cancelled',
+    });
+    if (!marked) throw new Conflict('活动状态刚刚改变，请刷新后重试');
     await this.ports.markNoticeRetracted(original.noticeId);
     await this.control().skipPending(id, '通告已撤回');
     await this.control().noticeWithdrawn(original.noticeId);
@@ -443,14 +490,41 @@ export class CampaignService {
     if (!from.includes(current.status)) {
       throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能执行此操作`);
     }
-    const updated = await CampaignModel.findOneAndUpdate(
-      { _id: current._id, status: current.status },
-      { $set: set },
-      { new: true },
-    ).lean<CampaignDoc>();
+    const updated = await this.changeState(current, set);
     if (!updated) throw new Conflict('活动状态刚刚改变，请刷新后重试');
     await this.audit.record({ actor: by, action, target: { kind: 'campaign', id }, ip });
     return toCampaign(updated);
+  }
+
+  /**
+   * Every change of a campaign's state claims its sequence number once (a unique insert):
+   * of two changes made from the same state (a resume racing a cancel, two reviewers, an
+   * edit racing an approval) exactly one wins, on FerretDB too, where a conditional update
+   * is not atomic. A claim whose writer died before writing (older than a minute, the
+   * document still at the previous number) is passed over. Null when another change won.
+   */
+  private async changeState(
+    current: CampaignDoc,
+    set: Record<string, unknown>,
+    filter: Record<string, unknown> = {},
+  ): Promise<CampaignDoc | null> {
+    const now = this.clock.now();
+    const first = (current.stateSeq ?? 0) + 1;
+    for (let seq = first; seq < first + 5; seq++) {
+      const key = `campaign-state:${current._id}#${seq}`;
+      if (await claimOnce(key, 'campaigns', now)) {
+        return CampaignModel.findOneAndUpdate(
+          { _id: current._id, ...filter },
+          { $set: { ...set, stateSeq: seq } },
+          { new: true },
+        ).lean<CampaignDoc>();
+      }
+      const claim = await ClaimModel.findById(key).lean();
+      if (!claim || now.getTime() - claim.at.getTime() < STALE_STATE_CLAIM_MS) return null;
+      const doc = await CampaignModel.findById(current._id, { stateSeq: 1 }).lean<CampaignDoc>();
+      if ((doc?.stateSeq ?? 0) >= seq) return null; // it was written: our view is out of date
+    }
+    return null;
   }
 }
 

@@ -54,17 +54,40 @@ function isFerretRunning(pid: number): boolean {
   }
 }
 
-// A parent killed with SIGKILL cannot stop its child; the pid file lets the next start
-// stop that orphan before it opens the same SQLite files.
-async function stopOrphan(pidFile: string): Promise<void> {
+export class EmbeddedDatabaseInUse extends Error {
+  constructor(dataDir: string, owner: number) {
+    super(
+      `The embedded database under ${dataDir} is in use by process ${owner}. Only one process may own it: ` +
+        'to run several role processes (--role=api|scheduler|worker) against one database, set MONGODB_URI ' +
+        'to a MongoDB (or a separately started FerretDB) that all of them connect to.',
+    );
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// The pid file holds "<ferretdb pid> <owner pid>". A parent killed with SIGKILL cannot stop
+// its child, so the next start stops that orphan before it opens the same SQLite files; but
+// a FerretDB whose owner is alive belongs to another running process: refuse, never kill it.
+async function stopOrphan(pidFile: string, dataDir: string): Promise<void> {
   if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8'));
-  if (Number.isInteger(pid) && pid > 0 && isFerretRunning(pid)) {
-    process.kill(pid, 'SIGTERM');
-    for (let waited = 0; isFerretRunning(pid); waited += 50) {
-      if (waited === 5000) process.kill(pid, 'SIGKILL');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  const [pid, owner] = readFileSync(pidFile, 'utf8').trim().split(/\s+/).map(Number);
+  if (!pid || !Number.isInteger(pid) || pid <= 0 || !isFerretRunning(pid)) {
+    rmSync(pidFile, { force: true });
+    return;
+  }
+  if (owner && owner !== process.pid && processAlive(owner)) throw new EmbeddedDatabaseInUse(dataDir, owner);
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; isFerretRunning(pid); waited += 50) {
+    if (waited === 5000) process.kill(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   rmSync(pidFile, { force: true });
 }
@@ -94,7 +117,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
   const stateDir = options.dataDir ?? join(process.cwd(), '.tools', 'ferretdb-state');
   mkdirSync(stateDir, { recursive: true });
   const pidFile = options.dataDir ? join(options.dataDir, 'ferretdb.pid') : undefined;
-  if (pidFile) await stopOrphan(pidFile);
+  if (pidFile) await stopOrphan(pidFile, options.dataDir!);
 
   const port = options.port ?? (await freePort());
   const sqliteUrl = options.dataDir ? `file:${options.dataDir}/` : 'file:./?mode=memory';
@@ -117,7 +140,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid));
+  if (pidFile && child.pid) writeFileSync(pidFile, `${child.pid} ${process.pid}`);
 
   const uri = `mongodb://127.0.0.1:${port}`;
   try {

@@ -51,16 +51,31 @@ export function deliveryControl(clock: Clock): DeliveryControl {
   };
 }
 
-/** Puts the batch holding a delivery back on the work list (an officer confirmed it). */
-export async function wakeBatchOf(deliveryId: string, now: Date): Promise<void> {
+/**
+ * Puts the batch holding a delivery back on the work list (an officer confirmed it). The
+ * batch is found by key: `occurrence|township|part`, the township being the parent of the
+ * group's village (`villagePath`, root first); parts are tried in order (one _id read each).
+ */
+export async function wakeBatchOf(deliveryId: string, now: Date, villagePath: string[] = []): Promise<void> {
   const cut = deliveryId.lastIndexOf('/');
   if (cut < 0) return; // a test message, not a delivery
   const occurrenceId = deliveryId.slice(0, cut);
   const groupId = deliveryId.slice(cut + 1);
-  const batch = await DeliveryBatchModel.findOne(
-    { occurrenceId, 'items.groupId': groupId },
-    { _id: 1, campaignId: 1 },
-  ).lean<{ _id: string; campaignId: string }>();
+  const township = villagePath.at(-2);
+  let batch: { _id: string; campaignId: string } | null = null;
+  for (let part = 1; township && !batch; part++) {
+    const candidate = await DeliveryBatchModel.findById(`${occurrenceId}|${township}|${part}`, {
+      campaignId: 1,
+      'items.groupId': 1,
+    }).lean<{ _id: string; campaignId: string; items: { groupId: string }[] }>();
+    if (!candidate) break;
+    if (candidate.items.some((item) => item.groupId === groupId)) batch = candidate;
+  }
+  // Older tasks without a path: look the delivery up (a scan on FerretDB).
+  batch ??= await DeliveryBatchModel.findOne({ occurrenceId, 'items.groupId': groupId }, { _id: 1, campaignId: 1 }).lean<{
+    _id: string;
+    campaignId: string;
+  }>();
   if (!batch) return;
   await QueueEntryModel.updateOne(
     { _id: batch._id },

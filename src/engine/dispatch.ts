@@ -22,6 +22,7 @@ import {
 import { calendarDate, toCardNotice } from '../render/from-notice.js';
 import type { EnginePorts, PlannedGroup, SendRequest, SendResult } from './ports.js';
 import { NoticeModel } from '../notices/model.js';
+import { LRUCache } from 'lru-cache';
 import mongoose from 'mongoose';
 import type { Window } from './rate-limit.js';
 
@@ -49,6 +50,7 @@ interface PreparedNotice {
 }
 
 const NOTICE_CACHE_MS = 10_000;
+const NOTICE_CACHE_ENTRIES = 32;
 /** Channels that take a picture file; the others show pictures only by URL. */
 const IMAGE_CHANNELS = new Set(['wecom', 'manual', 'webhook']);
 
@@ -67,7 +69,10 @@ function toResult(outcome: Outcome): SendResult {
 }
 
 export class Dispatch implements EnginePorts {
-  private readonly notices = new Map<string, { at: number; value: Promise<PreparedNotice> }>();
+  /** Recently sent notices with their photo: bounded, so a long-lived worker does not keep every notice ever sent. */
+  private readonly notices = new LRUCache<string, { at: number; value: Promise<PreparedNotice> }>({
+    max: NOTICE_CACHE_ENTRIES,
+  });
   private readonly images = new ImageCardRenderer({ cacheBytes: 64 * 1024 * 1024 });
 
   constructor(private readonly deps: DispatchDeps) {}

@@ -20,6 +20,12 @@ const occurrenceSchema = new mongoose.Schema(
     priority: { type: String, enum: ['normal', 'urgent'], required: true },
     cardStyle: { type: String, required: true },
     regionPath: { type: [String], required: true },
+    /**
+     * What was approved for this run, copied when it was created: the planner sends this,
+     * not the campaign as it is later (an edit goes back to review and changes later runs).
+     */
+    revision: { type: Number, default: null },
+    audience: { type: mongoose.Schema.Types.Mixed, default: null },
     /** planning → planned (batches written) | skipped (nothing to send, with the reason). */
     status: { type: String, enum: ['planning', 'planned', 'skipped'], default: 'planning' },
     skipReason: { type: String, default: null },

@@ -37,6 +37,26 @@ async function insertIgnoringDuplicates(insert: () => Promise<unknown>): Promise
   }
 }
 
+/** What an earlier, interrupted planning of the occurrence already wrote. */
+async function plannedSoFar(occurrenceId: string) {
+  const batches = await DeliveryBatchModel.find(
+    { occurrenceId },
+    { townshipCode: 1, 'items.groupId': 1, 'items.memberCount': 1 },
+  ).lean<{ _id: string; townshipCode: string; items: { groupId: string; memberCount: number }[] }[]>();
+  const groups = new Set<string>();
+  const parts = new Map<string, number>();
+  let members = 0;
+  for (const batch of batches) {
+    const part = Number(batch._id.slice(batch._id.lastIndexOf('|') + 1));
+    parts.set(batch.townshipCode, Math.max(parts.get(batch.townshipCode) ?? 0, part));
+    for (const item of batch.items) {
+      groups.add(item.groupId);
+      members += item.memberCount;
+    }
+  }
+  return { groups, parts, members, batches: batches.length };
+}
+
 export class Planner {
   constructor(private readonly deps: PlannerDeps) {}
 
@@ -73,9 +93,12 @@ export class Planner {
     const campaign = await this.deps.campaigns.findForEngine(occurrence.campaignId);
     if (!campaign) return this.skip(id, '活动不存在');
     if (campaign.status === 'cancelled') return this.skip(id, '活动已取消');
-    const sendable = await this.deps.ports.noticeSendable(campaign.noticeId);
+    // What was approved for this run (copied by the tick), not the campaign as edited since.
+    const noticeId = occurrence.noticeId;
+    const audience = (occurrence.audience as AudienceSpec | null) ?? campaign.audience;
+    const sendable = await this.deps.ports.noticeSendable(noticeId);
     if (!sendable.ok) return this.skip(id, sendable.reason);
-    const followedUp = await this.followedUpNotice(campaign.audience);
+    const followedUp = await this.followedUpNotice(audience);
     if (followedUp && (await noticeStillSending(followedUp))) {
       // Let every delivery of the notice settle (the holders see it withdrawn and stop), so
       // the recipients are exact: planned on a later tick.
@@ -83,16 +106,16 @@ export class Planner {
       return 'deferred';
     }
 
-    const category = await this.deps.ports.noticeCategory(campaign.noticeId);
+    const category = await this.deps.ports.noticeCategory(noticeId);
     const scope = await this.deps.regions.scopeOf(campaign.regionCode);
     const source = followedUp
       ? groupsThatReceivedNotice(followedUp)
-      : this.deps.ports.selectGroups(scope, campaign.audience);
+      : this.deps.ports.selectGroups(scope, audience);
     const day = localDay(occurrence.runAt, this.deps.timeZone);
     const base = {
       occurrenceId: id,
       campaignId: campaign.id,
-      noticeId: campaign.noticeId,
+      noticeId,
       category,
       priority: occurrence.priority,
       cardStyle: occurrence.cardStyle,
@@ -103,9 +126,14 @@ export class Planner {
 
     // Township buffers: a batch is written as soon as one fills, the rest at the end.
     const buffers = new Map<string, { path: string[]; county: string; parts: number; items: BatchItem[] }>();
-    let batchCount = 0;
-    let deliveryCount = 0;
-    let memberTotal = 0;
+    // A re-plan (a planner died part-way): groups already in a batch stay there, and new
+    // parts are numbered after the existing ones, so no group is lost in an inserted part or
+    // lands in two batches, however the selection changed meanwhile.
+    const earlier =
+      lease.epoch > 1 ? await plannedSoFar(id) : { groups: new Set<string>(), parts: new Map(), members: 0, batches: 0 };
+    let batchCount = earlier.batches;
+    let deliveryCount = earlier.groups.size;
+    let memberTotal = earlier.members;
     const flush = async (township: string) => {
       const buffer = buffers.get(township)!;
       if (buffer.items.length === 0) return;
@@ -149,9 +177,11 @@ export class Planner {
     // The source comes in a stable order (group id), so a re-plan cuts the same parts.
     for await (const groups of source) {
       for (const group of groups) {
+        if (earlier.groups.has(group.groupId)) continue;
         let buffer = buffers.get(group.townshipCode);
         if (!buffer) {
-          buffer = { path: group.townshipPath, county: group.countyCode, parts: 0, items: [] };
+          const parts = earlier.parts.get(group.townshipCode) ?? 0;
+          buffer = { path: group.townshipPath, county: group.countyCode, parts, items: [] };
           buffers.set(group.townshipCode, buffer);
         }
         buffer.items.push({

@@ -14,6 +14,12 @@ export interface HeldBatch {
 
 export const DEFAULT_LEASE_MS = 60_000;
 
+/**
+ * The due time of a parked entry: a batch of a paused (or edited, not yet re-approved)
+ * campaign waits here, costing nothing, until resume or cancel puts it back (`requeueCampaign`).
+ */
+export const PARKED = new Date('9999-01-01T00:00:00Z');
+
 const leaseKey = (batchId: string) => `batch:${batchId}`;
 
 /** Batch ids with work due at `now`, urgent first. Small collection: only live batches. */
@@ -47,6 +53,9 @@ export async function claimBatch(
   // claimer that reads an older epoch walks up the claimed epochs (one _id read each).
   const lease = await acquireLease(leaseKey(batchId), current, owner, now, leaseMs);
   if (!lease) return null;
+  // Other workers look past a held batch (it comes due again when this lease would expire),
+  // so any number of workers find work of their own in the first entries of the list.
+  await QueueEntryModel.updateOne({ _id: batchId }, { $set: { dueAt: lease.until } });
   return { batch: { ...batch, lease: { ...lease, owner } }, lease };
 }
 
@@ -62,20 +71,28 @@ export function earliestDue(items: readonly BatchItem[]): Date | null {
 
 /**
  * Writes the holder's view of a batch. `release` ends the lease (the batch may be taken
- * by anyone when next due). Returns false, writing nothing, when the lease was taken over.
+ * by anyone when next due; `park` leaves its entry parked instead). Returns false, writing
+ * nothing, when the lease was taken over: the write is conditional on no later epoch
+ * having written the batch (atomic on MongoDB; on FerretDB the claim check before it
+ * narrows the window, and the stuck-batch sweep repairs what a stale write could leave).
  */
 export async function writeBatch(
   held: HeldBatch,
   items: BatchItem[],
   now: Date,
-  options: { release: boolean; renewMs?: number; notBefore?: Date; written?: (batchIds: string[]) => Promise<void> },
+  options: {
+    release: boolean;
+    renewMs?: number;
+    park?: boolean;
+    written?: (batchIds: string[]) => Promise<void>;
+  },
 ): Promise<boolean> {
   const id = held.batch._id;
   if (await leaseTakenOver(leaseKey(id), held.lease.epoch)) return false;
   const until = options.release ? now : new Date(now.getTime() + (options.renewMs ?? DEFAULT_LEASE_MS));
   const dueAt = earliestDue(items);
-  await DeliveryBatchModel.updateOne(
-    { _id: id },
+  const result = await DeliveryBatchModel.updateOne(
+    { _id: id, 'lease.epoch': { $lte: held.lease.epoch } },
     {
       $set: {
         items,
@@ -85,15 +102,19 @@ export async function writeBatch(
       },
     },
   );
+  if (result.matchedCount === 0) return false;
   held.lease = { epoch: held.lease.epoch, until };
   await options.written?.([id]);
   if (!options.release) return true;
   if (dueAt) {
-    const next = options.notBefore && options.notBefore > dueAt ? options.notBefore : dueAt;
     await QueueEntryModel.updateOne(
       { _id: id },
       {
-        $set: { dueAt: next, rank: held.batch.priority === 'urgent' ? 0 : 1, campaignId: held.batch.campaignId },
+        $set: {
+          dueAt: options.park ? PARKED : dueAt,
+          rank: held.batch.priority === 'urgent' ? 0 : 1,
+          campaignId: held.batch.campaignId,
+        },
       },
       { upsert: true },
     );
@@ -101,6 +122,66 @@ export async function writeBatch(
     await QueueEntryModel.deleteOne({ _id: id });
   }
   return true;
+}
+
+/** Brings a released batch's entry forward to `now` (its campaign changed meanwhile). */
+export async function expediteBatch(batch: HeldBatch['batch'], now: Date): Promise<void> {
+  await QueueEntryModel.updateOne(
+    { _id: batch._id },
+    { $set: { dueAt: now, rank: batch.priority === 'urgent' ? 0 : 1, campaignId: batch.campaignId } },
+    { upsert: true },
+  );
+}
+
+/**
+ * Batches with a manual delivery still awaiting whose officer has confirmed it (the wake
+ * after the confirmation failed, or came while a holder was releasing): put on the list.
+ */
+export async function requeueConfirmedBatches(
+  now: Date,
+  confirmations: (deliveryIds: string[]) => Promise<Map<string, Date>>,
+): Promise<number> {
+  const open = await DeliveryBatchModel.find(
+    { 'counts.awaiting': { $gt: 0 } },
+    { occurrenceId: 1, priority: 1, campaignId: 1, 'items.groupId': 1, 'items.status': 1 },
+  ).lean<{ _id: string; occurrenceId: string; priority: string; campaignId: string; items: BatchItem[] }[]>();
+  let woken = 0;
+  for (const batch of open) {
+    const ids = batch.items.filter((i) => i.status === 'awaiting').map((i) => deliveryId(batch.occurrenceId, i.groupId));
+    if ((await confirmations(ids)).size === 0) continue;
+    await expediteBatch(batch as unknown as HeldBatch['batch'], now);
+    woken += 1;
+  }
+  return woken;
+}
+
+/**
+ * Repairs the work list: every batch with something due and no entry gets one (a holder
+ * that died between its batch write and its entry write, or a stale holder's write).
+ * Returns how many entries it created.
+ */
+export async function requeueStrandedBatches(now: Date): Promise<number> {
+  const due = await DeliveryBatchModel.find({ dueAt: { $ne: null } }, { _id: 1, dueAt: 1, priority: 1, campaignId: 1 })
+    .lean<{ _id: string; dueAt: Date; priority: string; campaignId: string }[]>();
+  if (due.length === 0) return 0;
+  const listed = new Set((await QueueEntryModel.find({}, { _id: 1 }).lean<{ _id: string }[]>()).map((e) => e._id));
+  let created = 0;
+  for (const batch of due) {
+    if (listed.has(batch._id)) continue;
+    await QueueEntryModel.updateOne(
+      { _id: batch._id },
+      {
+        $setOnInsert: {
+          dueAt: batch.dueAt < now ? now : batch.dueAt,
+          rank: batch.priority === 'urgent' ? 0 : 1,
+          campaignId: batch.campaignId,
+        },
+      },
+      { upsert: true },
+    );
+    created += 1;
+  }
+  return created;
 }
 
 /** The key of one send attempt of one delivery: inserting it is the right to send. */

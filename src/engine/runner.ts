@@ -8,6 +8,7 @@ import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
 import { Planner } from './planner.js';
 import type { EnginePorts } from './ports.js';
+import { requeueConfirmedBatches, requeueStrandedBatches } from './queue.js';
 import { createDueOccurrences } from './tick.js';
 import { DEFAULT_WORKER, Worker, type WorkerSettings } from './worker.js';
 
@@ -25,6 +26,8 @@ export interface RunningPart {
   stop(): Promise<void>;
 }
 
+const SWEEP_EVERY_MS = 60_000;
+
 export class Scheduler {
   readonly planner: Planner;
   readonly owner = `scheduler-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -33,9 +36,23 @@ export class Scheduler {
     this.planner = new Planner(deps);
   }
 
-  /** One tick: create due occurrences, then plan whatever waits for planning. */
+  private lastSweep = 0;
+
+  /**
+   * Repairs the work list: batches with work due and no entry, and batches whose awaiting
+   * manual deliveries an officer has confirmed (see queue.ts). Returns the batches listed.
+   */
+  async sweep(): Promise<number> {
+    const now = this.deps.clock.now();
+    this.lastSweep = now.getTime();
+    const stranded = await requeueStrandedBatches(now);
+    return stranded + (await requeueConfirmedBatches(now, (ids) => this.deps.ports.confirmations(ids)));
+  }
+
+  /** One tick: create due occurrences, then plan whatever waits for planning; sweep each minute. */
   async tick(): Promise<{ created: number; planned: number }> {
     const now = this.deps.clock.now();
+    if (now.getTime() - this.lastSweep >= SWEEP_EVERY_MS) await this.sweep();
     const created = await createDueOccurrences(
       this.deps.campaigns,
       { timeZone: this.deps.timeZone, quietHours: this.deps.quietHours },

@@ -1,16 +1,28 @@
 // The worker: claim a due batch → for each due delivery: rate-limit per robot → claim the
-// attempt → render and send → record the outcome; checkpoint the batch as it goes and
-// release it with its next due time. A worker killed at any point loses nothing: the batch
-// is taken over when its lease expires, and a delivery whose attempt had been claimed but
-// not recorded is marked uncertain instead of being sent a second time.
+// attempt → check the campaign and notice (the fence a cancel, pause or retraction meets)
+// → render and send → record the outcome; checkpoint the batch as it goes and release it
+// with its next due time. Attempts are claimed only for lanes ready to send them, so a
+// worker killed at any point leaves uncertain at most the sends it had in flight; the
+// batch is taken over when its lease expires, and a delivery whose attempt had been claimed
+// but not recorded is marked uncertain instead of being sent a second time.
 import { randomUUID } from 'node:crypto';
 import type { CampaignService } from '../campaigns/service.js';
-import { type QuietHours, deferForQuietHours } from '../campaigns/schedule.js';
+import { type QuietHours, deferForQuietHours, isQuiet } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
 import type { BatchDoc, BatchItem } from '../tracking/model.js';
 import { DEFAULT_RETRY, type RetryPolicy, retryDelayMs } from './backoff.js';
 import type { EnginePorts, SendRequest, SendResult } from './ports.js';
-import { type HeldBatch, attemptKey, claimAttempts, claimBatch, deliveryId, dueBatchIds, writeBatch } from './queue.js';
+import {
+  type HeldBatch,
+  attemptKey,
+  claimAttempts,
+  claimBatch,
+  deliveryId,
+  dueBatchIds,
+  earliestDue,
+  expediteBatch,
+  writeBatch,
+} from './queue.js';
 import { RobotRateLimiter } from './rate-limit.js';
 
 export interface WorkerSettings {
@@ -40,26 +52,25 @@ export const DEFAULT_WORKER: WorkerSettings = {
   leaseMs: 60_000,
 };
 
-const PAUSE_RECHECK_MS = 30_000;
-
 /**
- * Waves of attempts (`concurrency` each) a batch may have claimed without their outcome
- * recorded: the wave being sent and the next one, so the lanes never wait for a claim.
- */
-export const MAX_UNRECORDED_WAVES = 2;
-
-/**
- * The most deliveries one crash of a worker can leave uncertain: claimed attempts whose
- * outcome was not yet recorded, in each batch it was handling.
+ * Deliveries one crash of a worker can leave uncertain: per batch it was handling, the
+ * sends in flight plus outcomes settled since its last checkpoint, which together stay
+ * within one per lane (it checkpoints before claiming beyond that). Attempts are claimed
+ * only for idle lanes, just before they send, never a wave ahead.
  */
 export function maxUncertainPerCrash(settings: Pick<WorkerSettings, 'concurrency' | 'parallelBatches'>): number {
-  return settings.parallelBatches * MAX_UNRECORDED_WAVES * settings.concurrency;
+  return settings.parallelBatches * settings.concurrency;
 }
 
 function throwFirstFailure(results: PromiseSettledResult<unknown>[]): void {
   const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failure) throw failure.reason;
 }
+
+/** What a batch's campaign and notice allow right now. */
+type Verdict = { kind: 'send' } | { kind: 'skip'; reason: string } | { kind: 'hold' };
+
+const TAKEN_OVER = '接管时发现未确认的发送（可能已发出）';
 
 export class Worker {
   readonly id = `worker-${randomUUID()}`;
@@ -75,8 +86,8 @@ export class Worker {
     private readonly settings: WorkerSettings = DEFAULT_WORKER,
   ) {}
 
-  start(): void {
-    this.loop ??= this.run();
+  start(onError: (error: unknown) => void = logLoopError): void {
+    this.loop ??= this.run(onError);
   }
 
   async stop(): Promise<void> {
@@ -84,9 +95,12 @@ export class Worker {
     await this.loop;
   }
 
-  private async run(): Promise<void> {
+  private async run(onError: (error: unknown) => void): Promise<void> {
     while (!this.stopping) {
-      const handled = await this.drainOnce().catch(() => 0);
+      const handled = await this.drainOnce().catch((error: unknown) => {
+        onError(error);
+        return 0;
+      });
       if (handled === 0 && !this.stopping) await new Promise((r) => setTimeout(r, this.settings.pollMs));
     }
   }
@@ -111,46 +125,109 @@ export class Worker {
     return handled;
   }
 
+  /**
+   * Read fresh for every claim of attempts: a cancelled campaign or a withdrawn notice is
+   * skipped; a campaign that is not approved (paused, or edited and back in review) is held.
+   */
+  private async verdict(batch: HeldBatch['batch']): Promise<Verdict> {
+    const campaign = await this.campaigns.engineState(batch.campaignId);
+    if (!campaign) return { kind: 'skip', reason: '活动不存在' };
+    if (campaign.status === 'cancelled') return { kind: 'skip', reason: campaign.retracted ? '通告已撤回' : '活动已取消' };
+    // A withdrawn notice silences every campaign that uses it, paused ones included.
+    const sendable = await this.ports.noticeSendable(batch.noticeId);
+    if (!sendable.ok) return { kind: 'skip', reason: sendable.reason };
+    if (campaign.status !== 'approved' && campaign.status !== 'completed') return { kind: 'hold' };
+    return { kind: 'send' };
+  }
+
   async processBatch(held: HeldBatch): Promise<void> {
     const items = held.batch.items.map((item) => ({ ...item }));
     await this.recordConfirmations(held, items);
-    const campaign = await this.campaigns.findForEngine(held.batch.campaignId);
-    const stopReason =
-      !campaign || campaign.status === 'cancelled' ? (campaign?.retractedAt ? '通告已撤回' : '活动已取消') : null;
-    if (stopReason) {
-      for (const item of items)
-        if (item.status === 'pending') Object.assign(item, { status: 'skipped', lastError: stopReason, nextAt: null });
-      await writeBatch(held, items, this.clock.now(), { release: true, written: this.written });
-      return;
-    }
-    // A withdrawn notice silences every campaign that uses it, paused ones included.
-    const sendable = await this.ports.noticeSendable(held.batch.noticeId);
-    if (!sendable.ok) {
-      for (const item of items)
-        if (item.status === 'pending')
-          Object.assign(item, { status: 'skipped', lastError: sendable.reason, nextAt: null });
-      await writeBatch(held, items, this.clock.now(), { release: true, written: this.written });
-      return;
-    }
-    if (campaign!.status === 'paused') {
-      // Items keep their due times; the batch is looked at again later (resume pulls it forward).
-      const notBefore = new Date(this.clock.now().getTime() + PAUSE_RECHECK_MS);
-      await writeBatch(held, items, this.clock.now(), { release: true, notBefore, written: this.written });
-      return;
-    }
-    await this.sendDue(held, items);
+    const verdict = await this.verdict(held.batch);
+    if (verdict.kind !== 'send') return this.halt(held, items, verdict);
+    const stopped = await this.sendDue(held, items);
+    if (stopped === 'lost') return;
+    // The campaign may have changed during the sends: a cancel must not wait for the due
+    // time this release would give the batch.
+    const after = stopped ?? (await this.verdict(held.batch));
+    if (after.kind !== 'send') return this.halt(held, items, after);
+    await this.recordConfirmations(held, items);
+    if (!(await writeBatch(held, items, this.clock.now(), { release: true, written: this.written }))) return;
+    await this.recheckAfterRelease(held, items);
   }
 
-  /** Manual-channel deliveries the officer has confirmed since: awaiting → confirmed. */
-  private async recordConfirmations(held: HeldBatch, items: BatchItem[]): Promise<void> {
-    const awaiting = items.filter((item) => item.status === 'awaiting');
-    if (awaiting.length === 0) return;
-    const idOf = (item: BatchItem) => deliveryId(held.batch.occurrenceId, item.groupId);
-    const confirmed = await this.ports.confirmations(awaiting.map(idOf));
-    for (const item of awaiting) {
-      const at = confirmed.get(idOf(item));
-      if (at) Object.assign(item, { status: 'confirmed', sentAt: at });
+  /**
+   * After a release: a cancel, pause or resume, or an officer's confirmation, that came
+   * between the last look and the entry write could have been overwritten by it; look
+   * once more and bring the entry forward if so (both sides write, then read).
+   */
+  private async recheckAfterRelease(held: HeldBatch, items: BatchItem[], parked = false): Promise<void> {
+    const due = earliestDue(items);
+    const watching = items.some((item) => confirmable(item));
+    if (!due && !watching) return;
+    const verdict = due ? await this.verdict(held.batch) : null;
+    const changed = verdict && (parked ? verdict.kind !== 'hold' : verdict.kind !== 'send');
+    const confirmed = !changed && watching && (await this.newlyConfirmed(held, items));
+    if (changed || confirmed) await expediteBatch(held.batch, this.clock.now());
+  }
+
+  /** Applies a skip (cancelled, withdrawn) or a hold (parked until resume) and releases. */
+  private async halt(held: HeldBatch, items: BatchItem[], verdict: Verdict): Promise<void> {
+    const now = this.clock.now();
+    if (verdict.kind === 'skip') {
+      await this.skipPending(held, items, verdict.reason);
+      if (await writeBatch(held, items, now, { release: true, written: this.written }))
+        await this.recheckAfterRelease(held, items);
+      return;
     }
+    if (await writeBatch(held, items, now, { release: true, park: true, written: this.written }))
+      await this.recheckAfterRelease(held, items, true);
+  }
+
+  /**
+   * Pending deliveries of a stopped campaign become skipped, except one whose next attempt
+   * a previous holder (a worker that died) had claimed: it may have been posted, so it is
+   * uncertain. Claiming that attempt ourselves decides which (only needed when the batch
+   * had a holder before this one).
+   */
+  private async skipPending(held: HeldBatch, items: BatchItem[], reason: string): Promise<void> {
+    const pending = items.filter((item) => item.status === 'pending');
+    if (pending.length === 0) return;
+    let won: Set<string> | null = null;
+    const keyOf = (item: BatchItem) => ({
+      deliveryId: deliveryId(held.batch.occurrenceId, item.groupId),
+      attempt: item.attempts + 1,
+    });
+    if (held.lease.epoch > 1) won = await claimAttempts(pending.map(keyOf), this.id, this.clock.now());
+    for (const item of pending) {
+      const key = keyOf(item);
+      if (!won || won.has(attemptKey(key.deliveryId, key.attempt))) {
+        Object.assign(item, { status: 'skipped', lastError: reason, nextAt: null });
+      } else {
+        Object.assign(item, { status: 'uncertain', attempts: key.attempt, lastError: TAKEN_OVER, nextAt: null });
+      }
+    }
+  }
+
+  /** Manual-channel deliveries the officer has confirmed since: awaiting (or uncertain) → confirmed. */
+  private async recordConfirmations(held: HeldBatch, items: BatchItem[]): Promise<boolean> {
+    const open = items.filter((item) => confirmable(item));
+    if (open.length === 0) return false;
+    const idOf = (item: BatchItem) => deliveryId(held.batch.occurrenceId, item.groupId);
+    const confirmed = await this.ports.confirmations(open.map(idOf));
+    let any = false;
+    for (const item of open) {
+      const at = confirmed.get(idOf(item));
+      if (at) {
+        Object.assign(item, { status: 'confirmed', sentAt: at, lastError: null });
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  private async newlyConfirmed(held: HeldBatch, items: BatchItem[]): Promise<boolean> {
+    return this.recordConfirmations(held, items.map((item) => ({ ...item })));
   }
 
   /** Leaves `item` for later when its robot's window is full; true when it may go now. */
@@ -166,103 +243,137 @@ export class Worker {
     return false;
   }
 
+  /** True when a normal-priority send must not go now: it moves to the end of quiet hours. */
+  private deferredForQuietHours(held: HeldBatch, pending: BatchItem[]): boolean {
+    const now = this.clock.now();
+    if (held.batch.priority === 'urgent' || !isQuiet(now, this.settings.quietHours, this.settings.timeZone)) return false;
+    const at = deferForQuietHours(now, 'normal', this.settings.quietHours, this.settings.timeZone);
+    for (const item of pending.splice(0)) item.nextAt = at;
+    return true;
+  }
+
   /**
-   * Claims the next attempt of up to `concurrency` due deliveries in one insert. A delivery
-   * whose attempt someone else already claimed (a worker that died holding this batch) may
-   * have been posted: it is marked uncertain, never sent again.
+   * Claims the next attempt of up to `count` due deliveries in one insert, then reads the
+   * campaign and notice: a send whose attempt was claimed before a cancel (or pause, or
+   * retraction) was written may still go (it was in flight); none claimed after it does.
+   * A delivery whose attempt someone else already claimed (a worker that died holding this
+   * batch) may have been posted: it is marked uncertain, never sent again, except a manual
+   * task, whose creation is idempotent per delivery, so the take-over finishes it.
    */
-  private async claimWave(occurrenceId: string, pending: BatchItem[]): Promise<BatchItem[]> {
+  private async claimFor(
+    held: HeldBatch,
+    pending: BatchItem[],
+    count: number,
+  ): Promise<{ ready: BatchItem[]; verdict: Verdict }> {
     const wave: BatchItem[] = [];
-    while (pending.length && wave.length < this.settings.concurrency) {
+    while (pending.length && wave.length < count) {
       const item = pending.shift()!;
       if (await this.passRateLimit(item)) wave.push(item);
     }
+    if (wave.length === 0) return { ready: [], verdict: { kind: 'send' } };
     const keyOf = (item: BatchItem) => ({
-      deliveryId: deliveryId(occurrenceId, item.groupId),
+      deliveryId: deliveryId(held.batch.occurrenceId, item.groupId),
       attempt: item.attempts + 1,
     });
     const won = await claimAttempts(wave.map(keyOf), this.id, this.clock.now());
+    let verdict: Verdict;
+    try {
+      verdict = await this.verdict(held.batch);
+    } catch (error) {
+      // Claimed and known not sent: the attempt counts, a later holder claims the next one.
+      for (const item of wave) if (won.has(attemptKey(keyOf(item).deliveryId, keyOf(item).attempt))) item.attempts += 1;
+      throw error;
+    }
     const ready: BatchItem[] = [];
     for (const item of wave) {
       const key = keyOf(item);
       item.attempts = key.attempt;
-      if (won.has(attemptKey(key.deliveryId, key.attempt))) {
+      const ours = won.has(attemptKey(key.deliveryId, key.attempt));
+      if (!ours && item.channel !== 'manual') {
+        Object.assign(item, { status: 'uncertain', lastError: TAKEN_OVER, nextAt: null });
+      } else if (verdict.kind === 'send') {
         item.status = 'sending';
         ready.push(item);
+      } else if (ours) {
+        // Claimed and known not sent: pending again, a later holder claims the next attempt.
+        pending.unshift(item);
       } else {
-        Object.assign(item, { status: 'uncertain', lastError: '接管时发现未确认的发送（可能已发出）', nextAt: null });
+        item.attempts -= 1;
+        pending.unshift(item);
       }
     }
-    return ready;
+    return { ready, verdict };
   }
 
-  private async sendDue(held: HeldBatch, items: BatchItem[]): Promise<void> {
+  /**
+   * Sends the due deliveries, at most `concurrency` at once. One loop claims attempts for
+   * every free slot in one insert (the slots freed while the previous claim was made), and
+   * hands each claimed delivery to a send at once. Returns 'lost' when the lease was taken
+   * over (nothing more may be written), the verdict that stopped it, or null.
+   */
+  private async sendDue(held: HeldBatch, items: BatchItem[]): Promise<Verdict | 'lost' | null> {
     const now = () => this.clock.now();
     const { concurrency, leaseMs } = this.settings;
     const pending = items.filter((item) => item.status === 'pending' && (item.nextAt ?? new Date(0)) <= now());
-    const ready: BatchItem[] = [];
     let lastCheckpoint = Date.now();
     let lost = false;
-    let failed = false;
+    let failure: { error: unknown } | null = null;
+    let stopped: Verdict | null = null;
     // Outcomes settled in memory since the last checkpoint took its snapshot.
     let settledSinceSnapshot = 0;
+    const inFlight = new Set<Promise<void>>();
 
-    let checkpointing: Promise<void> | null = null;
-    const checkpoint = (): Promise<void> => {
-      checkpointing ??= (async () => {
-        lastCheckpoint = Date.now();
-        const recorded = snapshot(items);
-        settledSinceSnapshot = 0;
-        lost = !(await writeBatch(held, recorded, now(), { release: false, renewMs: leaseMs, written: this.written }));
-      })().finally(() => {
-        checkpointing = null;
-      });
-      return checkpointing;
+    const checkpoint = async () => {
+      lastCheckpoint = Date.now();
+      settledSinceSnapshot = 0;
+      lost = !(await writeBatch(held, snapshot(items), now(), { release: false, renewMs: leaseMs, written: this.written }));
     };
-    // Renew the lease well before it could run out: before and after sends.
-    const renewIfDue = async () => {
-      if (!lost && !checkpointing && Date.now() - lastCheckpoint > Math.min(2_000, leaseMs / 3)) await checkpoint();
-    };
-    // Claimed attempts whose outcome a crash would lose stay within MAX_UNRECORDED_WAVES
-    // waves: before claiming beyond that, the outcomes so far are recorded.
-    const claimNext = async () => {
-      if (checkpointing) await checkpointing;
-      const unrecorded = items.filter((item) => item.status === 'sending').length + settledSinceSnapshot;
-      if (unrecorded + concurrency > MAX_UNRECORDED_WAVES * concurrency) await checkpoint();
-      if (!lost) ready.push(...(await this.claimWave(held.batch.occurrenceId, pending)));
+    const launch = (item: BatchItem) => {
+      const sending: Promise<void> = this.send(held, item)
+        .then((result) => {
+          this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
+          settledSinceSnapshot += 1;
+        })
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inFlight.delete(sending));
+      inFlight.add(sending);
     };
 
-    let claiming: Promise<void> | null = null;
-    const lane = async () => {
-      while (!lost && !failed) {
-        if (ready.length === 0) {
-          if (pending.length === 0) return;
-          claiming ??= claimNext().finally(() => {
-            claiming = null;
-          });
-          await claiming;
+    try {
+      while (!lost && !failure && !stopped) {
+        if (pending.length === 0 || inFlight.size >= concurrency) {
+          if (inFlight.size === 0) break;
+          await Promise.race(inFlight);
           continue;
         }
-        const item = ready.shift()!;
-        await renewIfDue();
-        const result = await this.send(held, item);
-        this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
-        settledSinceSnapshot += 1;
-        await renewIfDue();
+        // Let the sends finishing now free their slots, so one claim serves them all.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.deferredForQuietHours(held, pending)) continue;
+        const free = concurrency - inFlight.size;
+        // What a crash would leave uncertain stays within one per slot: before claiming
+        // more, the outcomes settled so far are recorded; the lease is renewed as it goes.
+        const unrecorded = inFlight.size + settledSinceSnapshot;
+        if (unrecorded + free > concurrency || Date.now() - lastCheckpoint > Math.min(2_000, leaseMs / 3)) {
+          await checkpoint();
+          if (lost) break;
+        }
+        const claimed = await this.claimFor(held, pending, free);
+        for (const item of claimed.ready) launch(item);
+        if (claimed.verdict.kind !== 'send') stopped = claimed.verdict;
       }
-    };
-    // A lane that fails (the database) stops the others from claiming more; all of them end
-    // before the batch is written and released, so no send outlives its batch's handling.
-    const lanes = await Promise.allSettled(
-      Array.from({ length: Math.min(concurrency, pending.length) }, () =>
-        lane().catch((error: unknown) => {
-          failed = true;
-          throw error;
-        }),
-      ),
-    );
-    if (!lost) await writeBatch(held, snapshot(items), now(), { release: true, written: this.written });
-    throwFirstFailure(lanes);
+    } catch (error) {
+      failure ??= { error };
+    }
+    // No send outlives its batch's handling: all of them end before the batch is written.
+    while (inFlight.size) await Promise.race(inFlight);
+    if (lost) return 'lost';
+    if (failure) {
+      await writeBatch(held, snapshot(items), now(), { release: true, written: this.written });
+      throw failure.error;
+    }
+    return stopped;
   }
 
   private async send(held: HeldBatch, item: BatchItem): Promise<SendResult> {
@@ -310,10 +421,19 @@ export class Worker {
   }
 }
 
+/** Manual-channel deliveries whose officer's confirmation counts whenever it comes. */
+function confirmable(item: BatchItem): boolean {
+  return item.status === 'awaiting' || (item.status === 'uncertain' && item.channel === 'manual');
+}
+
+function logLoopError(error: unknown): void {
+  process.stderr.write(`[worker] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+}
+
 /**
- * What goes to the database: a delivery still in flight at a checkpoint is written as it
- * was before its attempt (pending, previous attempt count), so a worker taking over tries
- * to claim that same attempt, finds it taken and marks the delivery uncertain.
+ * What goes to the database: a delivery in flight at a checkpoint is written as it was
+ * before its attempt (pending, previous attempt count), so a worker taking over tries to
+ * claim that same attempt, finds it taken and marks the delivery uncertain.
  */
 function snapshot(items: BatchItem[]): BatchItem[] {
   return items.map((item) =>

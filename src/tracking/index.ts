@@ -38,7 +38,7 @@ export function createTracking(
     secret,
     rollups: new ReachRollups(clock),
     stats,
-    progress: new ProgressService(regions),
+    progress: new ProgressService(regions, clock),
     clicks,
     exports: new ExportService(regions, stats, clicks, audit),
     link: (target) => trackedLink(config.publicBaseUrl, target, secret.get()),

@@ -2,6 +2,7 @@
 // derives from the items on every write), per county for cross-county campaigns.
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
+import { CampaignModel } from '../campaigns/model.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import { DeliveryBatchModel } from './model.js';
 
@@ -20,7 +21,10 @@ export interface ProgressCounts {
 export interface CampaignProgress extends ProgressCounts {
   campaignId: string;
   title: string;
-  /** True when nothing is queued any more (every delivery final). */
+  /**
+   * True when the run is planned and settled: no run due and not yet created, none being
+   * planned, nothing queued. Right after approval it is false, though nothing is counted yet.
+   */
   finished: boolean;
   counties: Array<ProgressCounts & { countyCode: string; countyName: string }>;
   /** One row per township (the campaign page's bars within a county). */
@@ -54,8 +58,24 @@ function add(into: ProgressCounts, counts: Record<string, number | undefined>): 
 export class ProgressService {
   /** Region names by code: a stream re-reads progress every second, names rarely change. */
   private readonly names = new Map<string, string>();
+  #planning: (campaignId: string) => Promise<boolean> = async () => false;
 
-  constructor(private readonly regions: RegionService) {}
+  constructor(
+    private readonly regions: RegionService,
+    private readonly clock: { now(): Date } = { now: () => new Date() },
+  ) {}
+
+  /** The engine tells whether a run of the campaign is still being planned (context.ts wires it). */
+  attachRunState(planning: (campaignId: string) => Promise<boolean>): void {
+    this.#planning = planning;
+  }
+
+  /** A run is due (or being planned) that has not yet written all its deliveries. */
+  private async runsOutstanding(campaignId: string): Promise<boolean> {
+    const doc = await CampaignModel.findById(campaignId, { status: 1, nextRunAt: 1 }).lean();
+    const due = doc?.status === 'approved' && doc.nextRunAt != null && doc.nextRunAt <= this.clock.now();
+    return due || (await this.#planning(campaignId));
+  }
 
   private async nameOf(code: string): Promise<string> {
     const known = this.names.get(code);
@@ -97,7 +117,7 @@ export class ProgressService {
       campaignId,
       title: campaign.title,
       ...totals,
-      finished: totals.queued === 0,
+      finished: totals.queued === 0 && !(await this.runsOutstanding(campaignId)),
       counties: rows,
       townships: townshipRows,
     };

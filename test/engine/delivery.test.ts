@@ -94,3 +94,31 @@ describe('a campaign to a personal WeChat group (manual channel)', () => {
     expect(batches[0]!.counts!.reachedMembers).toBe(480);
   });
 });
+
+describe('progress of a campaign just approved', () => {
+  let w: DeliveryWorld;
+  beforeAll(async () => {
+    w = await startDeliveryWorld();
+  });
+  afterAll(() => w.close());
+
+  it('is not finished before its run is planned, and is once every delivery is settled', async () => {
+    const noticeId = await approvedNotice(w, { title: '进度' });
+    await wecomGroups(w, 2);
+    const id = await approvedCampaign(w, {
+      title: '进度',
+      noticeId,
+      audience: audienceOf([TREE.countyA.code]),
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+    const before = (await w.t.request('GET', `/api/campaigns/${id}/progress`, w.editor)).json();
+    expect(before).toMatchObject({ total: 0, finished: false });
+    await w.scheduler.tick();
+    const planned = (await w.t.request('GET', `/api/campaigns/${id}/progress`, w.editor)).json();
+    expect(planned).toMatchObject({ total: 2, queued: 2, finished: false });
+    await runUntilIdle(w);
+    const done = (await w.t.request('GET', `/api/campaigns/${id}/progress`, w.editor)).json();
+    expect(done).toMatchObject({ total: 2, sent: 2, finished: true });
+  });
+});

@@ -1,6 +1,8 @@
 // Retraction of a notice: every group that received it, through any campaign, gets the
 // follow-up; nothing of the notice goes out after the retraction; one follow-up per notice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EnginePorts } from '../../src/engine/ports.js';
+import { DEFAULT_WORKER, Worker } from '../../src/engine/worker.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
@@ -60,5 +62,50 @@ describe('retracting a notice', () => {
     expect(w.doubles.received({ robot: g4!.key })).toHaveLength(0); // it never had the notice
     expect(w.doubles.received({ robot: g2!.key })).toHaveLength(3); // two campaigns + one follow-up
     expect((await items(second)).every((i) => i.status === 'sent')).toBe(true);
+  });
+
+  it('when retracted mid-batch, sends nothing more but in-flight posts, and follows up exactly the groups that got it', async () => {
+    const noticeId = await approvedNotice(w, { title: '协查通报：嫌疑人乙' });
+    const groups = await wecomGroups(w, 24);
+    const id = await now(
+      noticeId,
+      groups.map((g) => g.id),
+      '中途撤回',
+    );
+    await w.scheduler.tick();
+    const correction = await approvedNotice(w, { title: '更正：嫌疑人乙信息有误' });
+    const ports = w.t.ctx.dispatch;
+    const concurrency = 3;
+    let calls = 0;
+    let afterRetract = 0;
+    let retracted = false;
+    let followUpId = '';
+    const watched: EnginePorts = Object.assign(Object.create(ports), {
+      send: async (...args: Parameters<EnginePorts['send']>) => {
+        calls += 1;
+        if (retracted) afterRetract += 1;
+        if (calls === 5) {
+          const answer = await w.t.request('POST', `/api/campaigns/${id}/retract`, w.editor, {
+            followUpNoticeId: correction,
+          });
+          expect(answer.statusCode, answer.body).toBe(200);
+          followUpId = answer.json().followUp.id;
+          retracted = true;
+        }
+        return ports.send(...args);
+      },
+    });
+    const worker = new Worker(w.t.ctx.campaigns, watched, clock, { ...DEFAULT_WORKER, concurrency, pollMs: 10 });
+    while ((await worker.drainOnce()) > 0);
+    expect(afterRetract).toBeLessThanOrEqual(concurrency - 1);
+    expect(followUpId).not.toBe('');
+    expect((await w.t.request('POST', `/api/campaigns/${followUpId}/approve`, w.reviewer)).statusCode).toBe(200);
+    await runUntilIdle(w);
+    await runUntilIdle(w);
+    const got = groups.filter((g) => w.doubles.received({ robot: g.key }).length >= 1).map((g) => g.id);
+    const followed = (await items(followUpId)).map((i) => i.groupId);
+    expect(followed.sort()).toEqual(got.sort());
+    expect(got.length).toBeLessThan(groups.length);
+    for (const g of groups) expect(w.doubles.received({ robot: g.key }).length).toBe(got.includes(g.id) ? 2 : 0);
   });
 });

@@ -34,6 +34,8 @@ function startProcess(role: 'worker' | 'scheduler'): ChildProcess {
       // Short enough that a killed worker's batches are taken over within the test, long
       // enough that a live worker on a loaded 2-core machine never loses its lease.
       LEASE_SECONDS: '10',
+      // A send must end within half the lease (the config refuses more).
+      CHANNEL_TIMEOUT_MS: '4000',
       RETRY_BASE_MS: '200',
       WORKER_CONCURRENCY: String(CONCURRENCY),
     },
@@ -170,74 +172,163 @@ describe('the engine with real processes, crashes and faults', () => {
     await world?.close();
   });
 
-  it('(a) three worker processes share a 3,000-group run: every delivery exactly once', async () => {
-    const id = await newCampaign('三进程');
-    await new Scheduler(engineDeps(world.ctx)).tick();
-    for (let i = 0; i < 3; i++) startProcess('worker');
-    await until(() => settled(id), SETTLE_MS, 'the run to settle');
-    const statuses = await expectExactlyOnce(id, { maxUncertain: 0 });
-    expect((statuses.sent ?? 0) + (statuses.awaiting ?? 0)).toBe(GROUPS);
-  }, SCENARIO_MS);
+  it(
+    '(a) three worker processes share a 3,000-group run: every delivery exactly once',
+    async () => {
+      const id = await newCampaign('三进程');
+      await new Scheduler(engineDeps(world.ctx)).tick();
+      for (let i = 0; i < 3; i++) startProcess('worker');
+      await until(() => settled(id), SETTLE_MS, 'the run to settle');
+      const statuses = await expectExactlyOnce(id, { maxUncertain: 0 });
+      expect((statuses.sent ?? 0) + (statuses.awaiting ?? 0)).toBe(GROUPS);
+    },
+    SCENARIO_MS,
+  );
 
-  it('(b) a worker SIGKILLed at random points and restarted loses nothing; only its in-flight sends become uncertain', async () => {
-    const id = await newCampaign('强杀');
-    await new Scheduler(engineDeps(world.ctx)).tick();
-    let kills = 0;
-    for (const threshold of [200 + Math.floor(Math.random() * 300), 1_200 + Math.floor(Math.random() * 500)]) {
-      const worker = startProcess('worker');
-      await until(() => world.doubles.received().length >= threshold, SETTLE_MS, `${threshold} posts`);
-      await stop(worker, 'SIGKILL');
-      kills += 1;
-    }
-    startProcess('worker');
-    await until(() => settled(id), SETTLE_MS, 'the run to settle');
-    // Only the attempts each dead worker had claimed without recording their outcome.
-    await expectExactlyOnce(id, { maxUncertain: kills * UNCERTAIN_PER_CRASH });
-  }, SCENARIO_MS);
+  it(
+    '(b) a worker SIGKILLed at random points and restarted loses nothing; only its in-flight sends become uncertain',
+    async () => {
+      const id = await newCampaign('强杀');
+      await new Scheduler(engineDeps(world.ctx)).tick();
+      let kills = 0;
+      for (const threshold of [200 + Math.floor(Math.random() * 300), 1_200 + Math.floor(Math.random() * 500)]) {
+        const worker = startProcess('worker');
+        await until(() => world.doubles.received().length >= threshold, SETTLE_MS, `${threshold} posts`);
+        await stop(worker, 'SIGKILL');
+        kills += 1;
+      }
+      startProcess('worker');
+      await until(() => settled(id), SETTLE_MS, 'the run to settle');
+      // Only the attempts each dead worker had claimed without recording their outcome.
+      await expectExactlyOnce(id, { maxUncertain: kills * UNCERTAIN_PER_CRASH });
+    },
+    SCENARIO_MS,
+  );
 
-  it('(c) the database restarted mid-run: the run completes', async () => {
-    const id = await newCampaign('数据库重启');
-    await new Scheduler(engineDeps(world.ctx)).tick();
-    startProcess('worker');
-    startProcess('worker');
-    await until(() => world.doubles.received().length >= 500, SETTLE_MS, '500 posts');
-    await world.restartDatabase(1_500);
-    await until(() => settled(id).catch(() => false), SETTLE_MS, 'the run to settle');
-    // A worker whose lease ran out while the database was away is taken over like a dead one.
-    await expectExactlyOnce(id, { maxUncertain: 2 * UNCERTAIN_PER_CRASH });
-  }, SCENARIO_MS);
+  it(
+    '(c) the database restarted mid-run: the run completes',
+    async () => {
+      const id = await newCampaign('数据库重启');
+      await new Scheduler(engineDeps(world.ctx)).tick();
+      startProcess('worker');
+      startProcess('worker');
+      await until(() => world.doubles.received().length >= 500, SETTLE_MS, '500 posts');
+      await world.restartDatabase(1_500);
+      await until(() => settled(id).catch(() => false), SETTLE_MS, 'the run to settle');
+      // A worker whose lease ran out while the database was away is taken over like a dead one.
+      await expectExactlyOnce(id, { maxUncertain: 2 * UNCERTAIN_PER_CRASH });
+    },
+    SCENARIO_MS,
+  );
 
-  it('(d) robots answering 5xx and throttle codes for a stretch: everything is delivered within the retry policy', async () => {
-    const id = await newCampaign('故障');
-    await new Scheduler(engineDeps(world.ctx)).tick();
-    world.doubles.fault({ fault: { type: 'http-error', status: 503 }, rate: 0.3, seed: 11, times: 800 });
-    world.doubles.fault({ fault: { type: 'throttle' }, platform: 'feishu', rate: 0.5, seed: 12, times: 200 });
-    world.doubles.fault({ fault: { type: 'throttle' }, platform: 'webhook', rate: 0.5, seed: 13, times: 100 });
-    startProcess('worker');
-    startProcess('worker');
-    await until(() => settled(id), SETTLE_MS, 'the run to settle');
-    const statuses = await expectExactlyOnce(id, { maxUncertain: 0 });
-    expect((statuses.sent ?? 0) + (statuses.awaiting ?? 0)).toBe(GROUPS);
-    const retried = (await items(id)).filter((i) => i.attempts > 1).length;
-    expect(retried).toBeGreaterThan(100);
-  }, SCENARIO_MS);
+  it(
+    '(d) robots answering 5xx and throttle codes for a stretch: everything is delivered within the retry policy',
+    async () => {
+      const id = await newCampaign('故障');
+      await new Scheduler(engineDeps(world.ctx)).tick();
+      world.doubles.fault({ fault: { type: 'http-error', status: 503 }, rate: 0.3, seed: 11, times: 800 });
+      world.doubles.fault({ fault: { type: 'throttle' }, platform: 'feishu', rate: 0.5, seed: 12, times: 200 });
+      world.doubles.fault({ fault: { type: 'throttle' }, platform: 'webhook', rate: 0.5, seed: 13, times: 100 });
+      startProcess('worker');
+      startProcess('worker');
+      await until(() => settled(id), SETTLE_MS, 'the run to settle');
+      const statuses = await expectExactlyOnce(id, { maxUncertain: 0 });
+      expect((statuses.sent ?? 0) + (statuses.awaiting ?? 0)).toBe(GROUPS);
+      const retried = (await items(id)).filter((i) => i.attempts > 1).length;
+      expect(retried).toBeGreaterThan(100);
+    },
+    SCENARIO_MS,
+  );
 
-  it('(e) two scheduler processes and double ticks make one occurrence per run', async () => {
-    const runAt = new Date(Date.now() + 6_000);
-    const id = await newCampaign('双调度', { kind: 'once', at: runAt.toISOString() });
-    startProcess('scheduler');
-    startProcess('scheduler');
-    const inTest = new Scheduler(engineDeps(world.ctx));
-    await until(
-      async () => (await OccurrenceModel.countDocuments({ campaignId: id, status: 'planned' })) > 0,
-      60_000,
-      'planning',
-    );
-    await Promise.all([inTest.tick(), inTest.tick()]);
-    expect(await OccurrenceModel.countDocuments({ campaignId: id })).toBe(1);
-    startProcess('worker');
-    startProcess('worker');
-    await until(() => settled(id), SETTLE_MS, 'the run to settle');
-    await expectExactlyOnce(id, { maxUncertain: 0 });
-  }, SCENARIO_MS);
+  it(
+    '(e) two scheduler processes and double ticks make one occurrence per run',
+    async () => {
+      const runAt = new Date(Date.now() + 6_000);
+      const id = await newCampaign('双调度', { kind: 'once', at: runAt.toISOString() });
+      startProcess('scheduler');
+      startProcess('scheduler');
+      const inTest = new Scheduler(engineDeps(world.ctx));
+      await until(
+        async () => (await OccurrenceModel.countDocuments({ campaignId: id, status: 'planned' })) > 0,
+        60_000,
+        'planning',
+      );
+      await Promise.all([inTest.tick(), inTest.tick()]);
+      expect(await OccurrenceModel.countDocuments({ campaignId: id })).toBe(1);
+      startProcess('worker');
+      startProcess('worker');
+      await until(() => settled(id), SETTLE_MS, 'the run to settle');
+      await expectExactlyOnce(id, { maxUncertain: 0 });
+    },
+    SCENARIO_MS,
+  );
+
+  it(
+    '(f) a retraction while a worker is mid-batch on 300 ms robots: only in-flight posts arrive after it, and the follow-up reaches exactly the groups that got the original',
+    async () => {
+      const id = await newCampaign('中途撤回');
+      await new Scheduler(engineDeps(world.ctx)).tick();
+      world.doubles.setLatency(300);
+      try {
+        const inject = async (token: string, url: string, payload?: object) => {
+          const answer = await world.app.inject({
+            method: 'POST',
+            url,
+            headers: { authorization: `Bearer ${token}` },
+            ...(payload ? { payload } : {}),
+          });
+          expect(answer.statusCode, answer.body).toBeLessThan(300);
+          return answer.json();
+        };
+        const notice = await inject(staff.editor, '/api/notices', {
+          category: 'anti_fraud',
+          title: '更正：此前通报有误',
+          body: '此前推送的通报信息有误，请以本通知为准。',
+          issuingUnit: '演示县公安局',
+        });
+        await inject(staff.editor, `/api/notices/${notice.id}/submit`);
+        await inject(staff.reviewer, `/api/notices/${notice.id}/approve`, {});
+        startProcess('worker');
+        await until(() => world.doubles.received().length >= 150, SETTLE_MS, '150 posts');
+        const retract = await inject(staff.editor, `/api/campaigns/${id}/retract`, { followUpNoticeId: notice.id });
+        const atReturn = world.doubles.received().length;
+        await until(() => settled(id), SETTLE_MS, 'the retracted run to settle');
+        const lateArrivals = world.doubles.received().length - atReturn;
+        expect(lateArrivals, 'original posts arriving after retract returned').toBeLessThanOrEqual(UNCERTAIN_PER_CRASH);
+        const original = posts().filter((post) => post.campaignId === id);
+        const robotGroups = new Set(original.map((post) => post.groupId!));
+        expect(original).toHaveLength(robotGroups.size);
+        expect(robotGroups.size).toBeLessThan(GROUPS);
+        const originalItems = await items(id);
+        const manual = originalItems.filter(
+          (i) => i.channel === 'manual' && ['awaiting', 'confirmed'].includes(i.status),
+        );
+        await inject(staff.reviewer, `/api/campaigns/${retract.followUp.id}/approve`);
+        const scheduler = new Scheduler(engineDeps(world.ctx));
+        await until(
+          async () => {
+            await scheduler.tick();
+            return (await OccurrenceModel.exists({ campaignId: retract.followUp.id, status: 'planned' })) !== null;
+          },
+          60_000,
+          'the follow-up to be planned',
+        );
+        await until(() => settled(retract.followUp.id), SETTLE_MS, 'the follow-up to settle');
+        const followUp = await items(retract.followUp.id);
+        const followedRobots = followUp.filter((i) => i.channel !== 'manual').map((i) => i.groupId);
+        const robotOnly = originalItems
+          .filter((i) => i.channel !== 'manual' && robotGroups.has(i.groupId))
+          .map((i) => i.groupId);
+        expect(followedRobots.sort()).toEqual(robotOnly.sort());
+        expect(followUp.filter((i) => i.channel === 'manual')).toHaveLength(manual.length);
+        const uncertainUnposted = originalItems.filter((i) => i.status === 'uncertain' && !robotGroups.has(i.groupId));
+        expect(uncertainUnposted.length, 'uncertain deliveries no robot received').toBeLessThanOrEqual(
+          UNCERTAIN_PER_CRASH,
+        );
+      } finally {
+        world.doubles.setLatency(0);
+      }
+    },
+    SCENARIO_MS,
+  );
 });

@@ -19,6 +19,8 @@ export interface RobotDoublesOptions {
   /** DingTalk's throttle penalty (10 minutes on the real service). */
   dingtalkPenaltyMs?: number;
   port?: number;
+  /** Every post is recorded on arrival and answered this many ms later (a robot's latency). */
+  latencyMs?: number;
 }
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -46,6 +48,7 @@ export class RobotDoubles {
   readonly webhook = new WebhookDouble();
   clock: Clock;
   #received: ReceivedMessage[] = [];
+  #latencyMs = 0;
   #rules: ActiveRule[] = [];
   #server: http.Server | null = null;
   #port = 0;
@@ -55,6 +58,7 @@ export class RobotDoubles {
   constructor(private readonly options: RobotDoublesOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.dingtalk = new DingtalkDouble(options.dingtalkPenaltyMs);
+    this.#latencyMs = options.latencyMs ?? 0;
   }
 
   get url(): string {
@@ -113,6 +117,11 @@ export class RobotDoubles {
   }
 
   /** Injects a fault for the next `times` matching calls, a seeded share of them, or until cleared. */
+  /** Sets the per-post latency (ms) from now on. */
+  setLatency(ms: number): void {
+    this.#latencyMs = ms;
+  }
+
   fault(rule: FaultRule): void {
     this.#rules.push({ ...rule, ...(rule.rate !== undefined ? { random: seededRandom(rule.seed ?? 1) } : {}) });
   }
@@ -196,7 +205,9 @@ export class RobotDoubles {
       const handled = await this.applyFault(fault, call, res);
       if (handled) return;
     }
-    this.reply(res, this.process(call));
+    const result = this.process(call);
+    if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
+    if (!res.destroyed) this.reply(res, result);
   }
 
   private process(call: IncomingCall): HandlerResult {

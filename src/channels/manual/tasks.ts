@@ -31,6 +31,8 @@ export interface ManualTask {
   hasImage: boolean;
   createdAt: Date;
   confirmedAt: Date | null;
+  /** The group's village path, root first (the engine finds the delivery's batch by it). */
+  regionPath: string[];
   /** The signed link the officer opens to see and confirm the task (null: not for this caller). */
   link: string | null;
 }
@@ -84,6 +86,7 @@ export class ManualTaskService {
       hasImage: Boolean(doc.imageSha256),
       createdAt: doc.createdAt,
       confirmedAt: doc.confirmedAt ?? null,
+      regionPath: doc.regionPath ?? [],
       link: withLink ? this.linkFor(id) : null,
     };
   }
@@ -167,6 +170,7 @@ export class ManualTaskService {
     // Also completes a confirmation whose process stopped between the claim and this update.
     await ManualTaskModel.updateOne({ _id: taskId, confirmedAt: null }, { $set: { confirmedAt: claimedAt } });
     const task = this.toTask((await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!);
+    // A listener that fails here is covered by the engine's sweep (confirmed tasks of awaiting deliveries).
     if (firstTime) await this.#onConfirm?.(task);
     return { task, firstTime };
   }
