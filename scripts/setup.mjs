@@ -4,10 +4,12 @@
 //   1. npm packages, when node_modules is missing or older than package-lock.json
 //   2. FerretDB 1.24 (embedded database) into .tools/bin, unless MONGODB_URI is set
 //   3. with --for-tests: Debian's chromium for browser tests
+//   4. the web console (console/ → console/dist) when its sources changed (scripts/build-console.mjs)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureConsole } from './build-console.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--for-tests');
@@ -121,6 +123,7 @@ try {
   ensureNodeModules();
   ensureFerretDb();
   if (forTests) ensureChromium();
+  ensureConsole({ log: step });
 } catch (error) {
   console.error(`[setup] ${error.message}`);
   process.exit(1);

@@ -12,6 +12,7 @@ import { authRoutes } from './auth/routes.js';
 import { channelRoutes } from './channels/routes.js';
 import type { Context } from './context.js';
 import { accessControl } from './http/access.js';
+import { consoleSite } from './http/console.js';
 import { apiDocs } from './http/docs.js';
 import { errorHandling } from './http/errors.js';
 import { inputGuard } from './http/input-guard.js';
@@ -118,6 +119,8 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     secret: () => ctx.tracking.secret.get(),
     publicBaseUrl: ctx.config.publicBaseUrl,
   });
+
+  await app.register(consoleSite);
 
   await app.ready();
   return app;

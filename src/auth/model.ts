@@ -19,6 +19,8 @@ const userSchema = new mongoose.Schema(
       type: new mongoose.Schema({ kind: String, sealed: String }, { _id: false }),
       default: null,
     },
+    /** Set on the first admin when its password was generated: the console asks for a new one first. */
+    mustChangePassword: { type: Boolean, default: false },
   },
   { timestamps: true, versionKey: false },
 );

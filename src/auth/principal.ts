@@ -7,4 +7,6 @@ export interface Principal extends Actor {
   displayName: string;
   role: Role;
   scope: Scope;
+  /** Still on a generated password: only /api/auth/* until it is changed. */
+  mustChangePassword?: boolean;
 }

@@ -24,6 +24,7 @@ export const UserBody = Type.Object({
   phone: Nullable(Type.String()),
   active: Type.Boolean(),
   lockedUntil: Nullable(DateTime),
+  mustChangePassword: Type.Boolean({ description: '须先修改系统生成的初始密码' }),
   createdAt: DateTime,
 });
 

@@ -33,6 +33,7 @@ function principalOf(doc: UserDoc): Principal {
     role: doc.role as Role,
     regionPath: doc.regionPath,
     scope: new Scope(doc.regionCode),
+    mustChangePassword: doc.mustChangePassword === true,
   };
 }
 

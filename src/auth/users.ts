@@ -20,6 +20,7 @@ export interface User {
   phone: string | null;
   active: boolean;
   lockedUntil: Date | null;
+  mustChangePassword: boolean;
   createdAt: Date;
 }
 
@@ -53,6 +54,7 @@ export function toUser(doc: UserDoc): User {
     phone: doc.phone ?? null,
     active: doc.active,
     lockedUntil: doc.lockedUntil ?? null,
+    mustChangePassword: doc.mustChangePassword === true,
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,
   };
 }
@@ -196,7 +198,7 @@ export class UserService {
       throw new InvalidInput('当前密码不正确', 'currentPassword');
     }
     checkPassword(newPassword, 'newPassword');
-    await UserModel.updateOne({ _id: doc._id }, { $set: { passwordHash: await hashPassword(newPassword) } });
+    await UserModel.updateOne({ _id: doc._id }, { $set: { passwordHash: await hashPassword(newPassword), mustChangePassword: false } });
     await SessionModel.updateMany({ userId: by.id, revokedAt: null }, { $set: { revokedAt: new Date() } });
     await this.audit.record({ actor: by, action: 'user.password', target: { kind: 'user', id: by.id }, ip });
   }
@@ -217,6 +219,7 @@ export class UserService {
         role: 'admin',
         regionCode: root.regionCode,
         regionPath: [root.regionCode],
+        mustChangePassword: !configuredPassword,
       });
     } catch (error) {
       if (isDuplicateKey(error)) return null; // another instance won the race

@@ -1,0 +1,111 @@
+// The console's only way to the service: fetch against /api with the bearer token.
+// Every refusal becomes an ApiError carrying the API's Chinese message and, when the API
+// names one, the field it concerns, so forms show it next to what caused it.
+import { session } from '../session';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field: string | null = null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+type Handler = (error: ApiError) => void;
+let onUnauthorized: Handler = () => undefined;
+
+/** Set by the router: a 401 on any call but the login itself returns to the login page. */
+export function handleUnauthorized(handler: Handler): void {
+  onUnauthorized = handler;
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined | null>;
+  signal?: AbortSignal;
+  /** Raw body (FormData for uploads); sent as is. */
+  form?: FormData;
+}
+
+export function apiUrl(path: string, query?: RequestOptions['query']): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+  }
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+export function authHeaders(): Record<string, string> {
+  return session.token ? { authorization: `Bearer ${session.token}` } : {};
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  let body: { code?: string; message?: string; field?: string } = {};
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON (a proxy's page): fall through to a generic message
+  }
+  const message = body.message ?? `请求失败（HTTP ${response.status}），请稍后再试`;
+  return new ApiError(response.status, body.code ?? 'http_error', message, body.field ?? null);
+}
+
+/** Sends a request; returns the fetch Response when it succeeded (2xx). */
+export async function send(path: string, options: RequestOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...authHeaders() };
+  let body: BodyInit | undefined;
+  if (options.form) body = options.form;
+  else if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
+  let response: Response;
+  try {
+    response = await fetch(apiUrl(path, options.query), {
+      method: options.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      body,
+      signal: options.signal,
+    });
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
+    throw new ApiError(0, 'network', '无法连接服务器，请检查网络后重试');
+  }
+  if (response.ok) return response;
+  const error = await errorOf(response);
+  if (response.status === 401 && path !== '/api/auth/login') onUnauthorized(error);
+  throw error;
+}
+
+export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const response = await send(path, options);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+export const get = <T>(path: string, query?: RequestOptions['query'], signal?: AbortSignal) =>
+  api<T>(path, { query, signal });
+export const post = <T>(path: string, body: unknown = {}) => api<T>(path, { method: 'POST', body });
+export const put = <T>(path: string, body: unknown) => api<T>(path, { method: 'PUT', body });
+export const patch = <T>(path: string, body: unknown) => api<T>(path, { method: 'PATCH', body });
+
+/** Downloads a file the API streams (exports), keeping the server's file name. */
+export async function download(path: string, query?: RequestOptions['query']): Promise<void> {
+  const response = await send(path, { query });
+  const disposition = response.headers.get('content-disposition') ?? '';
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'export';
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

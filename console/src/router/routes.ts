@@ -1,0 +1,93 @@
+// Every screen of the console: one entry per path (paths are stable: tests, screenshots and
+// bookmarks use them). `roles` limits who may open it; `nav` puts it in the left navigation
+// under a group. To add a screen, add an entry here — the navigation and guard follow.
+import type { RouteRecordRaw } from 'vue-router';
+import type { Role } from '../api/types';
+
+export const AUTHORS: Role[] = ['admin', 'editor', 'coordinator'];
+export const REVIEWERS: Role[] = ['admin', 'reviewer'];
+export const ADMINS: Role[] = ['admin'];
+
+export interface NavEntry {
+  /** Navigation group (see NAV_GROUPS in nav.ts). */
+  group: string;
+  label: string;
+  order: number;
+}
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Breadcrumb and page title. */
+    title?: string;
+    /** Who may open the screen; absent: every signed-in user. */
+    roles?: Role[];
+    nav?: NavEntry;
+    /** Breadcrumb parent (a path), e.g. /notices for /notices/new. */
+    parent?: string;
+    /** Screens outside the shell (login, public pages). */
+    bare?: boolean;
+    /** Reachable without signing in. */
+    public?: boolean;
+  }
+}
+
+export const screens: RouteRecordRaw[] = [
+  {
+    path: '/notices',
+    component: () => import('../views/NoticeListView.vue'),
+    meta: { title: '通告', nav: { group: 'content', label: '通告', order: 10 } },
+  },
+  {
+    path: '/notices/new',
+    component: () => import('../views/NoticeEditView.vue'),
+    meta: { title: '新增通告', roles: AUTHORS, parent: '/notices' },
+  },
+  {
+    path: '/notices/:id',
+    component: () => import('../views/NoticeEditView.vue'),
+    meta: { title: '通告详情', parent: '/notices' },
+  },
+  {
+    path: '/reviews',
+    component: () => import('../views/ReviewView.vue'),
+    meta: { title: '审核', roles: REVIEWERS, nav: { group: 'content', label: '审核', order: 20 } },
+  },
+  {
+    path: '/campaigns',
+    component: () => import('../views/CampaignListView.vue'),
+    meta: { title: '推送任务', nav: { group: 'push', label: '推送', order: 10 } },
+  },
+  {
+    path: '/campaigns/new',
+    component: () => import('../views/CampaignWizardView.vue'),
+    meta: { title: '新建推送', roles: AUTHORS, parent: '/campaigns' },
+  },
+  {
+    path: '/campaigns/:id',
+    component: () => import('../views/CampaignView.vue'),
+    meta: { title: '推送详情', parent: '/campaigns' },
+  },
+  {
+    path: '/calendar',
+    component: () => import('../views/CalendarView.vue'),
+    meta: { title: '日程', nav: { group: 'push', label: '日程', order: 20 } },
+  },
+];
+
+export const routes: RouteRecordRaw[] = [
+  {
+    path: '/login',
+    component: () => import('../views/LoginView.vue'),
+    meta: { title: '登录', bare: true, public: true },
+  },
+  {
+    path: '/',
+    component: () => import('../layouts/ShellLayout.vue'),
+    children: [{ path: '', component: () => import('../views/HomeRedirect.vue'), meta: { title: '首页' } }, ...screens],
+  },
+  {
+    path: '/:rest(.*)*',
+    component: () => import('../views/NotFoundView.vue'),
+    meta: { title: '页面不存在', public: true, bare: true },
+  },
+];

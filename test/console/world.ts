@@ -1,0 +1,143 @@
+// The real service for browser tests: FerretDB (the global set-up's), the app listening on
+// 127.0.0.1 and serving the built console, the robot doubles, and the engine's scheduler and
+// worker running in-process — plus Debian's chromium driven by playwright-core.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { ensureConsole } from '../../scripts/build-console.mjs';
+import { RobotDoubles } from '../../src/channels/doubles/server.js';
+import { engineDeps } from '../../src/context.js';
+import { Scheduler, createWorker } from '../../src/engine/runner.js';
+import type { Role } from '../../src/auth/roles.js';
+import { type TestApp, startTestApp } from '../helpers/app.js';
+import { TREE, createRegionTree } from '../helpers/regions.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface Person {
+  username: string;
+  password: string;
+  id: string;
+  token: string;
+}
+
+export interface ConsoleWorld {
+  t: TestApp;
+  doubles: RobotDoubles;
+  baseUrl: string;
+  browser: Browser;
+  people: Record<'editor' | 'reviewer' | 'viewer' | 'editor2', Person>;
+  /** A fresh browser context as a county station PC (zh-CN, Asia/Shanghai, 1440×900). */
+  context(options?: { width?: number; height?: number; mobile?: boolean }): Promise<BrowserContext>;
+  close(): Promise<void>;
+}
+
+/** Extra villages so the region tree has something to open and search. */
+export const EXTRA_REGIONS = [
+  { code: '440106002', name: '石牌街道', parentCode: TREE.countyA.code },
+  { code: '440106002001', name: '石牌村', parentCode: '440106002' },
+  { code: '440106002002', name: '龙口西社区', parentCode: '440106002' },
+  { code: '440106001002', name: '五山社区', parentCode: TREE.townshipA.code },
+];
+
+async function person(t: TestApp, role: Role, regionCode: string): Promise<Person> {
+  const created = await t.userToken(role, regionCode);
+  return { ...created, password: `pw-${created.username}-secret` };
+}
+
+export async function startConsoleWorld(): Promise<ConsoleWorld> {
+  ensureConsole({ log: () => undefined });
+  const doubles = await new RobotDoubles({ dingtalkPenaltyMs: 2_000 }).start();
+  const t = await startTestApp({
+    env: {
+      WECOM_BASE_URL: doubles.url,
+      DINGTALK_BASE_URL: doubles.url,
+      FEISHU_BASE_URL: doubles.url,
+      CHANNEL_TIMEOUT_MS: '1500',
+      LOG_LEVEL: 'warn',
+    },
+  });
+  await createRegionTree(t);
+  for (const region of EXTRA_REGIONS) {
+    const response = await t.request('POST', '/api/regions', t.adminToken, region);
+    if (response.statusCode !== 201) throw new Error(`region ${region.code}: ${response.body}`);
+  }
+  const people = {
+    editor: await person(t, 'editor', TREE.countyA.code),
+    editor2: await person(t, 'editor', TREE.countyA.code),
+    reviewer: await person(t, 'reviewer', TREE.countyA.code),
+    viewer: await person(t, 'viewer', TREE.countyA.code),
+  };
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = t.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const deps = engineDeps(t.ctx);
+  const scheduler = new Scheduler(deps).start(() => undefined);
+  const worker = createWorker({ ...deps, worker: { ...deps.worker, pollMs: 50 } });
+  worker.start();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const profiles: string[] = [];
+  return {
+    t,
+    doubles,
+    baseUrl: `http://127.0.0.1:${port}`,
+    browser,
+    people,
+    async context(options = {}) {
+      profiles.push(mkdtempSync(join(tmpdir(), 'jx-console-')));
+      return browser.newContext({
+        baseURL: `http://127.0.0.1:${port}`,
+        locale: 'zh-CN',
+        timezoneId: 'Asia/Shanghai',
+        viewport: { width: options.width ?? 1440, height: options.height ?? 900 },
+        isMobile: options.mobile ?? false,
+        hasTouch: options.mobile ?? false,
+        acceptDownloads: true,
+      });
+    },
+    async close() {
+      await browser.close();
+      await scheduler.stop();
+      await worker.stop();
+      await t.close();
+      await doubles.close();
+      for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Signs in through the login form, as a person does. */
+export async function signIn(page: Page, who: Pick<Person, 'username' | 'password'>): Promise<void> {
+  await page.goto('/login');
+  await page.getByLabel('用户名').fill(who.username);
+  await page.getByLabel('密码', { exact: true }).fill(who.password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('button', { name: '用户菜单' }).waitFor();
+}
+
+/** Waits until the page's fonts are in (the CJK font arrives after the first paint). */
+export async function fontsReady(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    await document.fonts.ready;
+  });
+}
+
+/** axe-core on the page as it stands: the serious and critical violations (none expected). */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`);
+}
