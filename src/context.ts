@@ -213,6 +213,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
 export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await syncIndexes(ctx.db.connection);
   await ctx.regions.ensureRoot();
+  await ctx.audience.prepare();
   await ctx.tracking.secret.load();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }

@@ -1,6 +1,9 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { CHANNEL_KINDS } from './channel-credentials.js';
 
+import { AudienceReadModel, type GroupReader } from './read-model.js';
+import { trackBulkWrites, trackGroupWrites } from './write-hooks.js';
+
 const groupSchema = new mongoose.Schema(
   {
     name: { type: String, required: true },
@@ -31,5 +34,12 @@ groupSchema.index({ regionPath: 1, _id: 1 });
 // Audience selection by tag (multikey; cannot be compound with regionPath, both are arrays).
 groupSchema.index({ tags: 1 });
 
+// Every write through mongoose keeps the audience read model exact (read-model.ts).
+trackGroupWrites(groupSchema, () => groupReadModel);
+
 export type GroupDoc = InferSchemaType<typeof groupSchema> & { _id: mongoose.Types.ObjectId };
 export const GroupModel = mongoose.model('Group', groupSchema);
+trackBulkWrites(GroupModel as unknown as GroupReader, () => groupReadModel);
+
+/** The per-county digests selection totals read (one per process; its in-memory hints are only hints). */
+export const groupReadModel = new AudienceReadModel(() => GroupModel as unknown as GroupReader);

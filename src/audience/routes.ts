@@ -150,7 +150,7 @@ export const audienceRoutes: FastifyPluginAsyncTypebox<AudienceRoutesOptions> = 
       config: allow(ANY_ROLE),
       schema: {
         tags: ['audience'],
-        summary: '受众选择：地区 ∪ 标签 ∪ 指定群 − 排除项，返回群数、村数、成员总数',
+        summary: '受众选择：地区 ∪ 标签 ∪ 指定群 ∪ 距离范围 − 排除项，返回群数、村数、成员数、按渠道统计与人工任务数',
         body: AudienceSpecBody,
         response: { 200: AudienceTotalsBody },
       },

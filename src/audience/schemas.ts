@@ -95,6 +95,16 @@ export const GroupListQuery = Type.Object(
 );
 
 const Codes = Type.Array(RegionCode, { maxItems: 5000 });
+
+/** Types only here: ranges are checked in radius.ts with messages that say what is wrong. */
+export const NearBody = Type.Object(
+  {
+    lat: Type.Number({ description: '纬度（WGS-84，度）' }),
+    lng: Type.Number({ description: '经度（WGS-84，度）' }),
+    radiusKm: Type.Number({ description: '半径（公里，0–200）' }),
+  },
+  { additionalProperties: false, description: '距某点 radiusKm 公里以内的村/社区（按村坐标的大圆距离）' },
+);
 const Ids = Type.Array(ObjectIdString, { maxItems: 5000 });
 const TagList = Type.Array(Type.String({ minLength: 1, maxLength: 32 }), { maxItems: 100 });
 
@@ -106,14 +116,37 @@ export const AudienceSpecBody = Type.Object(
     excludeRegions: Type.Optional(Codes),
     excludeTags: Type.Optional(TagList),
     excludeGroups: Type.Optional(Ids),
+    near: Type.Optional(Nullable(NearBody)),
   },
   { additionalProperties: false },
 );
+
+const ChannelTotals = Type.Object({ groupCount: Type.Integer(), memberTotal: Type.Integer() });
 
 export const AudienceTotalsBody = Type.Object({
   groupCount: Type.Integer(),
   villageCount: Type.Integer(),
   memberTotal: Type.Integer(),
+  byChannel: Type.Object(Object.fromEntries(CHANNEL_KINDS.map((kind) => [kind, ChannelTotals])), {
+    description: '按渠道：群数、成员数',
+  }),
+  manualTaskCount: Type.Integer({ description: '人工转发渠道的群数（每个群生成一条民警转发任务）' }),
+  radius: Type.Optional(
+    Type.Object(
+      {
+        villageCount: Type.Integer({ description: '范围内的村/社区数（有坐标）' }),
+        groupCount: Type.Integer({ description: '范围内被选中的群数' }),
+        memberTotal: Type.Integer(),
+        villagesWithoutCoordinates: Type.Integer({
+          description: '管辖范围内缺少坐标、无法判断是否在范围内的村/社区数',
+        }),
+        withoutCoordinates: Type.Array(Type.Object({ code: Type.String(), name: Type.String() }), {
+          description: '缺少坐标的村/社区（前 20 个）',
+        }),
+      },
+      { description: '距离范围覆盖的村与群' },
+    ),
+  ),
 });
 
 export const TestMessageResult = Type.Object({

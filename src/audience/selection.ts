@@ -1,7 +1,8 @@
-// Audience selection: region subtrees ∪ tags ∪ explicit groups − exclusions, always inside
-// the caller's scope, over active groups that are not flagged. Totals come from one
-// $group by village (the database sums; only one row per village comes back); the engine
-// reads the selected groups page by page on _id, so 50,000 groups are never in memory at once.
+// Audience selection: region subtrees ∪ tags ∪ explicit groups ∪ villages within a radius
+// − exclusions, always inside the caller's scope, over active groups that are not flagged.
+// Running totals read the per-county digests of the read model (read-model.ts, a few reads
+// by _id); the engine reads the selected groups themselves page by page on _id, so 50,000
+// groups are never in memory at once.
 import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
 import { InvalidInput, NotFound } from '../lib/errors.js';
@@ -9,7 +10,12 @@ import { RegionModel } from '../regions/model.js';
 import type { Scope } from '../regions/scope.js';
 import type { ChannelCredentials, ChannelKind } from './channel-credentials.js';
 import type { GroupService, Officer } from './groups.js';
-import { type GroupDoc, GroupModel } from './model.js';
+import { type GroupDoc, GroupModel, groupReadModel } from './model.js';
+import { type Near, checkNear, villagesNear } from './radius.js';
+import type { CountyDigest } from './read-model.js';
+import { type AudienceTotals, type Selection, countiesFor, totalsOf } from './totals.js';
+
+export type { AudienceTotals } from './totals.js';
 
 export interface AudienceSpec {
   regions?: string[];
@@ -18,12 +24,8 @@ export interface AudienceSpec {
   excludeRegions?: string[];
   excludeTags?: string[];
   excludeGroups?: string[];
-}
-
-export interface AudienceTotals {
-  groupCount: number;
-  villageCount: number;
-  memberTotal: number;
+  /** Villages within `radiusKm` of a point (great-circle distance over the village coordinates). */
+  near?: Near | null;
 }
 
 /** One selected group with everything a send needs (credentials opened). */
@@ -79,61 +81,94 @@ function objectIds(values: string[], field: string): mongoose.Types.ObjectId[] {
   });
 }
 
+interface Resolved extends Selection {
+  /** Villages in scope without coordinates, when a radius is given. */
+  withoutCoordinates: { code: string; name: string }[] | null;
+}
+
 export class AudienceService {
   constructor(private readonly groups: GroupService) {}
 
-  /** The database filter of a spec inside a scope; refuses regions outside it with a clear message. */
-  async filterFor(scope: Scope, spec: AudienceSpec): Promise<Record<string, unknown>> {
+  /** Checks a spec and resolves its radius term; refuses regions outside the scope with a clear message. */
+  private async resolve(scope: Scope, spec: AudienceSpec, counties?: CountyDigestSource): Promise<Resolved> {
     const regions = list(spec.regions, 'regions');
     const tags = list(spec.tags, 'tags');
-    const groups = objectIds(list(spec.groups, 'groups'), 'groups');
+    const groups = objectIds(list(spec.groups, 'groups'), 'groups').map(String);
     const excludeRegions = list(spec.excludeRegions, 'excludeRegions');
     const excludeTags = list(spec.excludeTags, 'excludeTags');
-    const excludeGroups = objectIds(list(spec.excludeGroups, 'excludeGroups'), 'excludeGroups');
-    if (regions.length + tags.length + groups.length === 0) {
-      throw new InvalidInput('请至少选择一个地区、标签或群', 'regions');
+    const excludeGroups = objectIds(list(spec.excludeGroups, 'excludeGroups'), 'excludeGroups').map(String);
+    const near = spec.near == null ? null : checkNear(spec.near);
+    if (regions.length + tags.length + groups.length === 0 && !near) {
+      throw new InvalidInput('请至少选择一个地区、标签、群或距离范围', 'regions');
     }
-    const named = [...new Set([...regions, ...excludeRegions])];
-    if (named.length) {
-      const found = await RegionModel.find({ code: { $in: named }, ...scope.filter() }, { _id: 0, code: 1 }).lean<
-        { code: string }[]
-      >();
-      const known = new Set(found.map((r) => r.code));
-      const missing = named.find((code) => !known.has(code));
-      if (missing) {
-        throw new NotFound(`地区 ${missing}`);
-      }
+    await this.checkRegions(scope, [...new Set([...regions, ...excludeRegions])], counties);
+    const radius = near ? await villagesNear(scope, near) : null;
+    return {
+      regions,
+      tags,
+      groups,
+      excludeRegions,
+      excludeTags,
+      excludeGroups,
+      nearVillages: radius?.within ?? null,
+      withoutCoordinates: radius?.withoutCoordinates ?? null,
+    };
+  }
+
+  /**
+   * Named regions must exist inside the scope (404 otherwise, like every scoped read). Most are
+   * answered from the read model: counties and above from the county list, townships and
+   * villages from their county's digest; only regions with no selectable group are looked up in
+   * the region tree.
+   */
+  private async checkRegions(scope: Scope, codes: string[], counties?: CountyDigestSource): Promise<void> {
+    const unresolved: string[] = [];
+    for (const code of codes) {
+      const path = await counties?.pathOf(code);
+      if (path === undefined || path === null) unresolved.push(code);
+      else if (!path.includes(scope.regionCode)) throw new NotFound(`地区 ${code}`);
     }
+    if (!unresolved.length) return;
+    const found = await RegionModel.find({ code: { $in: unresolved }, ...scope.filter() }, { _id: 0, code: 1 }).lean<
+      { code: string }[]
+    >();
+    const known = new Set(found.map((r) => r.code));
+    const missing = unresolved.find((code) => !known.has(code));
+    if (missing) throw new NotFound(`地区 ${missing}`);
+  }
+
+  /** The database filter of a spec inside a scope (the engine's stream of selected groups). */
+  async filterFor(scope: Scope, spec: AudienceSpec): Promise<Record<string, unknown>> {
+    const s = await this.resolve(scope, spec);
     const include: Record<string, unknown>[] = [];
-    if (regions.length) include.push({ regionPath: { $in: regions } });
-    if (tags.length) include.push({ tags: { $in: tags } });
-    if (groups.length) include.push({ _id: { $in: groups } });
+    if (s.regions.length) include.push({ regionPath: { $in: s.regions } });
+    if (s.tags.length) include.push({ tags: { $in: s.tags } });
+    if (s.groups.length) include.push({ _id: { $in: objectIds(s.groups, 'groups') } });
+    if (s.nearVillages) include.push({ regionCode: { $in: [...s.nearVillages.keys()] } });
     const and: Record<string, unknown>[] = [scope.filter(), { active: true }, { flaggedAt: null }];
     and.push(include.length === 1 ? include[0]! : { $or: include });
-    if (excludeRegions.length) and.push({ regionPath: { $nin: excludeRegions } });
-    if (excludeTags.length) and.push({ tags: { $nin: excludeTags } });
-    if (excludeGroups.length) and.push({ _id: { $nin: excludeGroups } });
+    if (s.excludeRegions.length) and.push({ regionPath: { $nin: s.excludeRegions } });
+    if (s.excludeTags.length) and.push({ tags: { $nin: s.excludeTags } });
+    if (s.excludeGroups.length) and.push({ _id: { $nin: objectIds(s.excludeGroups, 'excludeGroups') } });
     return { $and: and };
   }
 
+  /** Builds the read model from the groups once per database (a no-op after that); run at start. */
+  prepare(): Promise<void> {
+    return groupReadModel.prepare();
+  }
+
+  /**
+   * Groups, villages, members, per channel and manual tasks of a selection, exact at the time
+   * of the call: each county digest read is first brought up to date with its change log.
+   */
   async totals(scope: Scope, spec: AudienceSpec): Promise<AudienceTotals> {
-    const filter = await this.filterFor(scope, spec);
-    // Summed here over a two-field projection rather than by $group: on FerretDB 1.24 a
-    // $group over 50,000 groups took 49 s (bench/audience-selection.ts) against 11.5 s to
-    // stream them whole, and a second $sum in one $group comes back as 0. One pass, memory
-    // bounded by the set of village codes.
-    const villages = new Set<string>();
-    let groupCount = 0;
-    let memberTotal = 0;
-    const cursor = GroupModel.find(filter, { _id: 0, regionCode: 1, memberCount: 1 })
-      .lean<{ regionCode: string; memberCount: number }>()
-      .cursor({ batchSize: 5_000 });
-    for await (const group of cursor) {
-      groupCount += 1;
-      memberTotal += group.memberCount;
-      villages.add(group.regionCode);
-    }
-    return { groupCount, villageCount: villages.size, memberTotal };
+    await groupReadModel.prepare();
+    const source = new CountyDigestSource(await groupReadModel.counties());
+    const selection = await this.resolve(scope, spec, source);
+    const needed = countiesFor(source.entries, scope.regionCode, selection);
+    const digests = await source.digests(needed.map((entry) => entry.county));
+    return totalsOf(digests, scope.regionCode, selection, selection.withoutCoordinates);
   }
 
   /**
@@ -228,5 +263,49 @@ export class AudienceService {
         officer: doc.officerName ? { name: doc.officerName, phone: doc.officerPhone ?? null } : null,
       };
     });
+  }
+}
+
+/** The county digests one totals call reads, each read (and folded) once. */
+class CountyDigestSource {
+  private readonly loaded = new Map<string, Promise<CountyDigest>>();
+  private readonly paths: Map<string, string[]>;
+
+  constructor(readonly entries: { county: string; path: string[] }[]) {
+    this.paths = new Map(entries.map((entry) => [entry.county, entry.path]));
+  }
+
+  digest(county: string): Promise<CountyDigest> {
+    let digest = this.loaded.get(county);
+    if (!digest) {
+      digest = groupReadModel.current(county, this.paths.get(county) ?? []);
+      this.loaded.set(county, digest);
+    }
+    return digest;
+  }
+
+  /** Eight digests in flight at a time. */
+  async digests(counties: string[]): Promise<CountyDigest[]> {
+    const out: CountyDigest[] = [];
+    for (let i = 0; i < counties.length; i += 8) {
+      out.push(...(await Promise.all(counties.slice(i, i + 8).map((county) => this.digest(county)))));
+    }
+    return out;
+  }
+
+  /** A region's path when the read model knows it (it has selectable groups), else null. */
+  async pathOf(code: string): Promise<string[] | null> {
+    for (const { path } of this.entries) {
+      const at = path.indexOf(code);
+      if (at >= 0) return path.slice(0, at + 1);
+    }
+    if (code.length <= 6) return null;
+    const countyPath = this.paths.get(code.slice(0, 6));
+    if (!countyPath) return null;
+    for (const row of (await this.digest(code.slice(0, 6))).rows.values()) {
+      if (row.township === code) return [...countyPath, code];
+      if (row.village === code) return [...countyPath, row.township, code];
+    }
+    return null;
   }
 }

@@ -21,6 +21,8 @@ const audienceSchema = new mongoose.Schema(
     recipientsOf: { type: String, default: null },
     /** Follow-ups: every group that received this notice through any campaign. */
     recipientsOfNotice: { type: String, default: null },
+    /** Villages within radiusKm of a point (audience/radius.ts). */
+    near: { type: { lat: Number, lng: Number, radiusKm: Number, _id: false }, default: null },
   },
   { _id: false },
 );

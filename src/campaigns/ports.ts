@@ -18,6 +18,8 @@ export interface AudienceSpec {
    * notice is still in flight. Replaces the terms above when set.
    */
   recipientsOfNotice?: string | null;
+  /** Villages within radiusKm of a point (the audience room checks the values). */
+  near?: { lat: number; lng: number; radiusKm: number } | null;
 }
 
 export interface AudienceSummary {

@@ -2,6 +2,12 @@ import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { CAMPAIGN_STATUSES } from './model.js';
 
+/** Villages within radiusKm of a point; the values are checked by the audience room (audience/radius.ts). */
+const NearBody = Type.Object(
+  { lat: Type.Number(), lng: Type.Number(), radiusKm: Type.Number() },
+  { additionalProperties: false, description: '距某点 radiusKm 公里以内的村/社区' },
+);
+
 const Codes = (description: string) =>
   Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 5000, default: [], description });
 
@@ -13,6 +19,7 @@ export const AudienceBody = Type.Object(
     excludeRegions: Codes('排除的地区'),
     excludeTags: Codes('排除的标签'),
     excludeGroups: Type.Array(ObjectIdString, { maxItems: 5000, default: [], description: '排除的群 ID' }),
+    near: Type.Optional(Nullable(NearBody)),
   },
   { additionalProperties: false },
 );
@@ -60,6 +67,7 @@ export const CampaignReply = Type.Object({
     excludeGroups: Type.Array(Type.String()),
     recipientsOf: Type.Optional(Nullable(Type.String())),
     recipientsOfNotice: Type.Optional(Nullable(Type.String())),
+    near: Type.Optional(Nullable(NearBody)),
   }),
   schedule: Type.Object({
     kind: Type.String(),

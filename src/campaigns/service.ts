@@ -85,6 +85,7 @@ export function toCampaign(doc: CampaignDoc): Campaign {
       excludeGroups: doc.audience.excludeGroups,
       recipientsOf: doc.audience.recipientsOf ?? null,
       recipientsOfNotice: doc.audience.recipientsOfNotice ?? null,
+      near: doc.audience.near?.lat == null ? null : (doc.audience.near as AudienceSpec['near']),
     },
     schedule: toSchedule(doc.schedule),
     cardStyle: doc.cardStyle as CardStyle,

@@ -29,7 +29,7 @@ describe('audience selection', () => {
 
   it('counts groups, villages and members of a region subtree', async () => {
     const response = await preview(t.adminToken, { regions: [TREE.countyA.code] });
-    expect(response.json()).toEqual({ groupCount: 3, villageCount: 2, memberTotal: 180 });
+    expect(response.json()).toMatchObject({ groupCount: 3, villageCount: 2, memberTotal: 180 });
   });
 
   it('unions regions, tags and explicit groups, then removes exclusions', async () => {
@@ -39,21 +39,29 @@ describe('audience selection', () => {
       groups: [ids.a3],
       excludeTags: ['学校'],
     };
-    expect((await preview(t.adminToken, spec)).json()).toEqual({ groupCount: 3, villageCount: 3, memberTotal: 1130 });
+    expect((await preview(t.adminToken, spec)).json()).toMatchObject({
+      groupCount: 3,
+      villageCount: 3,
+      memberTotal: 1130,
+    });
     const less = { ...spec, excludeRegions: [TREE.countyB.code], excludeGroups: [ids.a3] };
-    expect((await preview(t.adminToken, less)).json()).toEqual({ groupCount: 1, villageCount: 1, memberTotal: 100 });
+    expect((await preview(t.adminToken, less)).json()).toMatchObject({
+      groupCount: 1,
+      villageCount: 1,
+      memberTotal: 100,
+    });
   });
 
   it('resolves inside the caller’s scope: a county-A editor never reaches county B, even by tag or id', async () => {
     const { token } = await t.userToken('editor', TREE.countyA.code);
     const byTag = await preview(token, { tags: ['重点村'], groups: [ids.b1] });
-    expect(byTag.json()).toEqual({ groupCount: 1, villageCount: 1, memberTotal: 100 });
+    expect(byTag.json()).toMatchObject({ groupCount: 1, villageCount: 1, memberTotal: 100 });
     expect((await preview(token, { regions: [TREE.countyB.code] })).statusCode).toBe(404);
   });
 
   it('leaves out inactive and flagged groups', async () => {
     await t.ctx.groups.flagGroup(ids.a2!, 'test');
-    expect((await preview(t.adminToken, { regions: [TREE.countyA.code] })).json()).toEqual({
+    expect((await preview(t.adminToken, { regions: [TREE.countyA.code] })).json()).toMatchObject({
       groupCount: 2,
       villageCount: 2,
       memberTotal: 130,
@@ -64,7 +72,7 @@ describe('audience selection', () => {
   it('refuses an empty selection with a message a person can act on', async () => {
     const response = await preview(t.adminToken, { excludeTags: ['学校'] });
     expect(response.statusCode).toBe(400);
-    expect(response.json().message).toBe('请至少选择一个地区、标签或群');
+    expect(response.json().message).toBe('请至少选择一个地区、标签、群或距离范围');
   });
 
   it('streams the selection to the engine in batches, with opened credentials, region names and the officer', async () => {
