@@ -72,6 +72,21 @@ export const screens: RouteRecordRaw[] = [
     component: () => import('../views/CalendarView.vue'),
     meta: { title: '日程', nav: { group: 'push', label: '日程', order: 20 } },
   },
+  {
+    path: '/tips',
+    component: () => import('../views/TipsView.vue'),
+    meta: { title: '线索', nav: { group: 'field', label: '线索', order: 30 } },
+  },
+  {
+    path: '/cases',
+    component: () => import('../views/CasesView.vue'),
+    meta: { title: '协查案件', roles: AUTHORS, nav: { group: 'content', label: '协查案件', order: 30 } },
+  },
+  {
+    path: '/cases/location',
+    component: () => import('../views/LocationPreviewView.vue'),
+    meta: { title: '测算协查范围', roles: AUTHORS, parent: '/cases' },
+  },
 ];
 
 export const routes: RouteRecordRaw[] = [
