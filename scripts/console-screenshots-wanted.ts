@@ -4,7 +4,8 @@
 // by the browser test that builds one (test/console/wanted.test.ts):
 //   CONSOLE_SCREENSHOTS=docs/console npx vitest run test/console/wanted.test.ts
 // The main screenshot script can call `wantedScreenshots` with its own world.
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 
 export interface WantedShots {
@@ -26,8 +27,22 @@ async function settle(page: Page): Promise<void> {
   });
 }
 
+/**
+ * The residents' pages use the phone's own fonts (every phone has a Chinese one; they load no
+ * font file). This machine's headless chromium has none, so the screenshot lends the page the
+ * console's self-hosted face, as a phone's system font would be.
+ */
+async function phoneFont(page: Page): Promise<void> {
+  const font = readdirSync(resolve('console/dist/assets')).find((name) => /^wqy-microhei-.*\.ttf$/.test(name));
+  if (!font) return;
+  await page.addStyleTag({
+    content: `@font-face{font-family:'Phone Hei';src:url('/assets/${font}')}html,body,input,textarea,button{font-family:'Phone Hei',sans-serif!important}`,
+  });
+}
+
 function context(shots: WantedShots, width: number, height: number, mobile = false) {
   return shots.browser.newContext({
+    bypassCSP: mobile,
     baseURL: shots.baseUrl,
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
@@ -42,7 +57,8 @@ export async function wantedScreenshots(shots: WantedShots): Promise<string[]> {
   const phone = await context(shots, 390, 844, true);
   const form = await phone.newPage();
   await form.goto(`/n/${shots.noticeId}`);
-  await form.getByRole('button', { name: '提交线索' }).scrollIntoViewIfNeeded();
+  await phoneFont(form);
+  await form.getByLabel('线索内容').fill('昨晚九点左右在石牌村口看到一名穿黑色连帽衫的男子骑电动车往东走');
   await settle(form);
   await form.screenshot({ path: join(shots.outDir, 'tip-form.png'), fullPage: true });
   written.push('tip-form.png');

@@ -176,13 +176,14 @@ describe('console: wanted-clue tips and cases', () => {
     expect(await screenViolations(page)).toEqual([]);
     await row.getByRole('button', { name: '已抓获 / 已破案' }).click();
     const dialog = page.getByRole('dialog', { name: '已抓获 / 已破案' });
-    await expect(dialog).toContainText('发给收到过原通告的全部 2 个群（1 个村/社区）');
-    await expect(dialog).toContainText('须经审核员审核通过后才会发送');
+    await dialog.getByText('须经审核员审核通过后才会发送').waitFor();
+    expect((await dialog.textContent())?.replace(/\s+/g, '')).toContain('发给收到过原通告的全部2个群（1个村/社区）');
     expect(await screenViolations(page)).toEqual([]);
     await dialog.getByRole('button', { name: '确认已抓获并起草通告' }).click();
     await page.getByText('已起草“已抓获”通告，等待审核').waitFor();
     await row.getByText('“已抓获”通告').waitFor();
-    await row.getByText('待审核').waitFor();
+    await row.getByText('待审核', { exact: true }).waitFor();
+    expect(await screenViolations(page)).toEqual([]);
     const kase = (await w.t.request('GET', `/api/cases/${noticeId}`, w.people.editor.token)).json() as {
       outcomes: { kind: string; followUpStatus: string }[];
     };
