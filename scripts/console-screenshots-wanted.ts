@@ -79,6 +79,12 @@ export async function wantedScreenshots(shots: WantedShots): Promise<string[]> {
   await settle(page);
   await page.screenshot({ path: join(shots.outDir, 'cases.png') });
   written.push('cases.png');
+  await page.getByRole('button', { name: '已抓获 / 已破案' }).first().click();
+  await page.getByRole('dialog', { name: '已抓获 / 已破案' }).getByText('确认后将：').waitFor();
+  await settle(page);
+  await page.screenshot({ path: join(shots.outDir, 'cases-solve.png') });
+  written.push('cases-solve.png');
+  await page.getByRole('button', { name: '取消' }).click();
 
   await page.goto('/cases/location');
   await page.getByRole('radio', { name: '输入经纬度' }).click({ force: true });

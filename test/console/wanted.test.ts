@@ -26,6 +26,11 @@ async function screenViolations(page: Page): Promise<string[]> {
 
 const TIP = '昨晚九点左右在石牌村口看到一名穿黑色连帽衫的男子骑电动车往东走';
 
+/** The local (Asia/Shanghai) date `days` from now, as the notice's deadline. */
+function inDays(days: number): string {
+  return new Date(Date.now() + days * 86_400_000).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });
+}
+
 async function ok(response: { statusCode: number; body: string; json(): unknown }, status = 200) {
   if (response.statusCode !== status) throw new Error(`expected ${status}, got ${response.statusCode}: ${response.body}`);
   return response.json() as { id: string };
@@ -63,7 +68,7 @@ describe('console: wanted-clue tips and cases', () => {
           category: 'wanted_clue',
           title: '关于征集五山街道商铺盗窃案线索的通告',
           regionCode: TREE.countyA.code,
-          wanted: { ...WANTED, deadline: '2099-12-31', contactUserId: officer.id },
+          wanted: { ...WANTED, deadline: inDays(10), contactUserId: officer.id },
         }),
       ),
       201,
