@@ -22,8 +22,11 @@ export interface WantedShots {
 }
 
 async function settle(page: Page): Promise<void> {
+  // Fonts in, and every finite transition (a dialog fading in, a tag zooming) finished.
   await page.evaluate(async () => {
     await document.fonts.ready;
+    const finite = document.getAnimations().filter((a) => a.effect?.getTiming().iterations !== Number.POSITIVE_INFINITY);
+    await Promise.all(finite.map((a) => a.finished.catch(() => undefined)));
   });
 }
 
