@@ -189,6 +189,9 @@ describe('console: wanted-clue tips and cases', () => {
     await row.getByText('“已抓获”通告').waitFor();
     await row.getByText('待审核', { exact: true }).waitFor();
     expect(await screenViolations(page)).toEqual([]);
+    // The case now wants attention (its follow-up waits for review): the navigation says so.
+    await page.getByRole('menuitem', { name: '线索' }).click();
+    await page.getByRole('menuitem', { name: /协查案件\s*1 件待处理/ }).waitFor();
     const kase = (await w.t.request('GET', `/api/cases/${noticeId}`, w.people.editor.token)).json() as {
       outcomes: { kind: string; followUpStatus: string }[];
     };
