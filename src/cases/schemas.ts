@@ -21,6 +21,10 @@ export const CaseBody = Type.Object({
     }),
   ),
   newTips: Type.Integer(),
+  reached: Type.Object(
+    { groupCount: Type.Integer(), villageCount: Type.Integer() },
+    { description: '原通告经任何推送触达的群数和村数（结案/过期通告的受众）' },
+  ),
   attention: Type.Array(
     Type.Union([Type.Literal('deadline_passed'), Type.Literal('follow_up_in_review'), Type.Literal('new_tips')]),
   ),

@@ -14,7 +14,7 @@ import { Conflict, InvalidInput } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
-import { noticeWasPlanned } from '../tracking/recipients.js';
+import { noticeWasPlanned, receivedCounts } from '../tracking/recipients.js';
 import type { TipService } from '../tips/service.js';
 import { followUpContent } from './follow-up-text.js';
 
@@ -26,6 +26,8 @@ export interface CaseSummary {
   withdrawn: boolean;
   outcomes: (CaseOutcome & { followUpStatus: string | null })[];
   newTips: number;
+  /** Groups and villages the original reached through any campaign (the follow-ups' audience). */
+  reached: { groupCount: number; villageCount: number };
   /** Why the case wants its editors' attention: the badge counts cases with any. */
   attention: ('deadline_passed' | 'follow_up_in_review' | 'new_tips')[];
 }
@@ -180,6 +182,7 @@ export class CaseService {
       withdrawn: isWithdrawn(notice),
       outcomes,
       newTips,
+      reached: await receivedCounts(notice.id),
       attention,
     };
   }

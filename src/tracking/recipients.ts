@@ -70,6 +70,17 @@ export async function noticeWasPlanned(noticeId: string): Promise<boolean> {
   return Boolean(await DeliveryBatchModel.exists({ noticeId }));
 }
 
+/** How many groups and villages received the notice through any campaign (a case's reach). */
+export async function receivedCounts(noticeId: string): Promise<{ groupCount: number; villageCount: number }> {
+  let groupCount = 0;
+  const villages = new Set<string>();
+  for await (const groups of groupsThatReceivedNotice(noticeId)) {
+    groupCount += groups.length;
+    for (const group of groups) villages.add(group.villageCode);
+  }
+  return { groupCount, villageCount: villages.size };
+}
+
 /** Campaigns that have deliveries of the notice (to wake when the notice is withdrawn). */
 export async function campaignsWithNotice(noticeId: string): Promise<string[]> {
   return (await DeliveryBatchModel.distinct('campaignId', { noticeId })).map(String);

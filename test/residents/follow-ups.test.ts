@@ -64,6 +64,7 @@ describe('when the deadline passes', () => {
     expect(list.json().badge).toBe(1);
     const [kase] = list.json().cases;
     expect(kase).toMatchObject({ noticeId: w.noticeId, deadlinePassed: true, withdrawn: true });
+    expect(kase.reached).toEqual({ groupCount: receivers.length, villageCount: 1 });
     expect(kase.attention).toEqual(['deadline_passed', 'follow_up_in_review']);
     expect(kase.outcomes).toHaveLength(1);
     expect(kase.outcomes[0]).toMatchObject({ kind: 'expired', by: 'system', followUpStatus: 'in_review' });

@@ -15,6 +15,7 @@ export const NAV_GROUPS: { key: string; label: string }[] = [
 export interface NavItem {
   path: string;
   label: string;
+  badge?: () => Promise<number>;
 }
 
 export function navFor(role: Role | undefined): { key: string; label: string; items: NavItem[] }[] {
@@ -24,7 +25,7 @@ export function navFor(role: Role | undefined): { key: string; label: string; it
     items: screens
       .filter((s) => s.meta?.nav?.group === group.key && (!s.meta.roles || s.meta.roles.includes(role)))
       .sort((a, b) => (a.meta?.nav?.order ?? 0) - (b.meta?.nav?.order ?? 0))
-      .map((s) => ({ path: s.path, label: s.meta?.nav?.label ?? '' })),
+      .map((s) => ({ path: s.path, label: s.meta?.nav?.label ?? '', badge: s.meta?.nav?.badge })),
   })).filter((group) => group.items.length > 0);
 }
 

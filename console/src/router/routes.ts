@@ -2,6 +2,7 @@
 // bookmarks use them). `roles` limits who may open it; `nav` puts it in the left navigation
 // under a group. To add a screen, add an entry here — the navigation and guard follow.
 import type { RouteRecordRaw } from 'vue-router';
+import { get } from '../api/client';
 import type { Role } from '../api/types';
 
 export const AUTHORS: Role[] = ['admin', 'editor', 'coordinator'];
@@ -17,6 +18,8 @@ export interface NavEntry {
   group: string;
   label: string;
   order: number;
+  /** A count shown on the entry (things waiting), read again on every navigation. */
+  badge?: () => Promise<number>;
 }
 
 declare module 'vue-router' {
@@ -111,6 +114,30 @@ export const screens: RouteRecordRaw[] = [
     path: '/tasks',
     component: () => import('../views/TasksView.vue'),
     meta: { title: '我的转发任务', roles: FIELD, nav: { group: 'field', label: '我的转发任务', order: 10 } },
+  },
+  {
+    path: '/tips',
+    component: () => import('../views/TipsView.vue'),
+    meta: { title: '线索', nav: { group: 'field', label: '线索', order: 30 } },
+  },
+  {
+    path: '/cases',
+    component: () => import('../views/CasesView.vue'),
+    meta: {
+      title: '协查案件',
+      roles: AUTHORS,
+      nav: {
+        group: 'content',
+        label: '协查案件',
+        order: 30,
+        badge: () => get<{ badge: number }>('/api/cases').then((list) => list.badge),
+      },
+    },
+  },
+  {
+    path: '/cases/location',
+    component: () => import('../views/LocationPreviewView.vue'),
+    meta: { title: '测算协查范围', roles: AUTHORS, parent: '/cases' },
   },
 ];
 

@@ -1,0 +1,106 @@
+// Shapes of the wanted-clue answers (tips, cases, personal-data check, radius totals) and their
+// words (CONSOLE.md: 协查通告 / 线索 / 已抓获 / 已过期). docs/residents.md is the API reference.
+export type TipStatus = 'new' | 'read' | 'useful' | 'closed';
+
+export interface Tip {
+  id: string;
+  noticeId: string;
+  text: string;
+  phone: string | null;
+  hasPhoto: boolean;
+  status: TipStatus;
+  note: string | null;
+  notified: { status: string; reason: string | null; at: string } | null;
+  receivedAt: string;
+  updatedAt: string;
+}
+
+export type OutcomeKind = 'expired' | 'caught' | 'solved';
+
+export interface CaseOutcome {
+  kind: OutcomeKind;
+  at: string;
+  by: string;
+  note: string | null;
+  followUpNoticeId: string | null;
+  followUpCampaignId: string | null;
+  followUpStatus: string | null;
+}
+
+export interface WantedCase {
+  noticeId: string;
+  title: string;
+  deadline: string;
+  deadlinePassed: boolean;
+  withdrawn: boolean;
+  outcomes: CaseOutcome[];
+  newTips: number;
+  reached: { groupCount: number; villageCount: number };
+  attention: ('deadline_passed' | 'follow_up_in_review' | 'new_tips')[];
+}
+
+export interface CaseList {
+  badge: number;
+  cases: WantedCase[];
+}
+
+export interface PersonalDataFinding {
+  kind: 'resident_id' | 'phone';
+  field: string;
+  masked: string;
+  key: string;
+  confirmed: boolean;
+}
+
+export interface RadiusTotals {
+  villageCount: number;
+  groupCount: number;
+  memberTotal: number;
+  villagesWithoutCoordinates: number;
+  withoutCoordinates: { code: string; name: string }[];
+}
+
+/** The incident point of a wanted notice: typed coordinates or a village of the tree. */
+export type Incident = { lat: number; lng: number } | { villageCode: string };
+
+export interface WantedLocation {
+  incident: Incident | null;
+  radiusKm: number | null;
+}
+
+export const TIP_STATUS: Record<TipStatus, { label: string; tag: 'info' | 'warning' | 'success' | 'danger' | 'primary' }> = {
+  new: { label: '新线索', tag: 'danger' },
+  read: { label: '已读', tag: 'info' },
+  useful: { label: '有价值', tag: 'success' },
+  closed: { label: '已关闭', tag: 'info' },
+};
+
+export const OUTCOME_LABELS: Record<OutcomeKind, string> = {
+  expired: '已过期',
+  caught: '已抓获',
+  solved: '已破案',
+};
+
+/** A follow-up campaign's state as the case screen says it. */
+export const FOLLOW_UP_STATUS: Record<string, { label: string; tag: 'info' | 'warning' | 'success' | 'danger' | 'primary' }> = {
+  draft: { label: '草稿', tag: 'info' },
+  in_review: { label: '待审核', tag: 'warning' },
+  approved: { label: '已批准，发送中', tag: 'success' },
+  paused: { label: '已暂停', tag: 'warning' },
+  completed: { label: '已发送', tag: 'primary' },
+  cancelled: { label: '已取消', tag: 'danger' },
+};
+
+export const PERSONAL_DATA_KIND = { resident_id: '身份证号', phone: '电话号码' } as const;
+
+/** Where in the notice a finding sits. */
+export const CONTENT_FIELD_LABELS: Record<string, string> = {
+  title: '标题',
+  body: '正文',
+  summary: '摘要',
+  'wanted.caseSummary': '简要案情',
+  'wanted.suspectDescription': '嫌疑人特征',
+  'wanted.reward': '悬赏',
+  'wanted.contactName': '联系人',
+  'wanted.contactPhone': '联系电话',
+};
