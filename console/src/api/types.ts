@@ -39,6 +39,11 @@ export interface Wanted {
   contactName: string;
   contactPhone: string;
   deadline: string;
+  /** The case officer (a user id): tips go to their inbox. */
+  contactUserId?: string | null;
+  /** Where it happened: coordinates, or a village that lends its own. */
+  incident?: { lat: number; lng: number } | { villageCode: string } | null;
+  radiusKm?: number | null;
 }
 
 export interface NoticeContent {

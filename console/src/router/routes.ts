@@ -12,6 +12,8 @@ export const ADMINS: Role[] = ['admin'];
 export const DIRECTORY: Role[] = ['admin', 'coordinator', 'editor', 'officer'];
 /** Officers on the ground: their own manual-forwarding tasks. */
 export const FIELD: Role[] = ['admin', 'officer'];
+/** Everyone but the statistics viewer: the API keeps notices (drafts of wanted notices) from viewers. */
+export const STAFF: Role[] = ['admin', 'editor', 'reviewer', 'coordinator', 'officer'];
 
 export interface NavEntry {
   /** Navigation group (see NAV_GROUPS in nav.ts). */
@@ -42,7 +44,7 @@ export const screens: RouteRecordRaw[] = [
   {
     path: '/notices',
     component: () => import('../views/NoticeListView.vue'),
-    meta: { title: '通告', nav: { group: 'content', label: '通告', order: 10 } },
+    meta: { title: '通告', roles: STAFF, nav: { group: 'content', label: '通告', order: 10 } },
   },
   {
     path: '/notices/new',
