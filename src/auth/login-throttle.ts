@@ -7,6 +7,7 @@
 // which accounts exist. A success clears the account-and-address counter; an admin can clear
 // an account's counters at every address.
 import type { Clock } from '../lib/clock.js';
+import { claimOnce } from '../db/claims.js';
 import { TooManyRequests, isDuplicateKey } from '../lib/errors.js';
 import { LoginThrottleModel } from './model.js';
 
@@ -28,6 +29,7 @@ interface ThrottleDoc {
   _id: string;
   username: string | null;
   failures: number;
+  window: Date | null;
   lastFailureAt: Date;
   blockedUntil: Date | null;
 }
@@ -78,25 +80,34 @@ export class LoginThrottle {
     return (await LoginThrottleModel.deleteMany({ lastFailureAt: { $lt: before } })).deletedCount;
   }
 
+  /**
+   * Failure n of a run is the unique claim `login-failure:<key>@<run start>#n`: concurrent
+   * failures get distinct numbers on FerretDB too (its $inc can lose a concurrent update; a
+   * unique insert cannot). The counter document keeps the run's start and the highest number.
+   */
   private async count(key: string, username: string | null, free: number): Promise<number> {
     const now = this.clock.now();
-    const existing = await LoginThrottleModel.findById(key, { lastFailureAt: 1 }).lean<ThrottleDoc>();
-    if (existing && now.getTime() - existing.lastFailureAt.getTime() > QUIET_RESET_MS) {
+    let doc = await LoginThrottleModel.findById(key).lean<ThrottleDoc>();
+    if (doc && now.getTime() - doc.lastFailureAt.getTime() > QUIET_RESET_MS) {
       await LoginThrottleModel.deleteOne({ _id: key });
+      doc = null;
     }
-    // $inc on one document keeps concurrent failures exact; two first failures racing to
-    // create the counter meet the unique _id, and the loser counts on the winner's document.
-    const increment = () =>
-      LoginThrottleModel.findOneAndUpdate(
-        { _id: key },
-        { $inc: { failures: 1 }, $set: { lastFailureAt: now, username } },
-        { new: true, upsert: true },
-      ).lean<ThrottleDoc>();
-    const updated = await increment().catch((error) => {
-      if (!isDuplicateKey(error)) throw error;
-      return increment();
-    });
-    return this.block(key, updated?.failures ?? 1, free, now);
+    if (!doc) {
+      await LoginThrottleModel.create({ _id: key, username, failures: 0, window: now, lastFailureAt: now }).catch(
+        (error) => {
+          if (!isDuplicateKey(error)) throw error;
+        },
+      );
+      doc = await LoginThrottleModel.findById(key).lean<ThrottleDoc>();
+    }
+    const run = (doc?.window ?? new Date(0)).getTime();
+    let failures = (doc?.failures ?? 0) + 1;
+    while (!(await claimOnce(`login-failure:${key}@${run}#${failures}`, 'login-throttle', now))) failures++;
+    await LoginThrottleModel.updateOne(
+      { _id: key },
+      { $max: { failures }, $set: { lastFailureAt: now, username } },
+    );
+    return this.block(key, failures, free, now);
   }
 
   private async block(key: string, failures: number, free: number, now: Date): Promise<number> {

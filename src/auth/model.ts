@@ -43,13 +43,16 @@ sessionSchema.index({ userId: 1 });
 
 // Failed password checks, one counter per key: `user|address` (a stranger's failures delay
 // only the stranger's address) and `@address` (one address guessing many accounts). The key is
-// the _id, so counting is an $inc on one document, the only update FerretDB 1.24 makes atomic.
+// the _id. The count itself is decided by numbered claims (login-throttle.ts): FerretDB 1.24
+// does not apply concurrent $inc exactly; `failures` here is the highest number seen.
 const loginThrottleSchema = new mongoose.Schema(
   {
     _id: { type: String, required: true },
     /** The username as typed (null for an address key), for an admin's unlock. */
     username: { type: String, default: null },
     failures: { type: Number, required: true },
+    /** Start of this counter's run of failures: the claims of one run are numbered within it. */
+    window: { type: Date, default: null },
     lastFailureAt: { type: Date, required: true },
     blockedUntil: { type: Date, default: null },
   },

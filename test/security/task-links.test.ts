@@ -37,9 +37,11 @@ describe('signed manual-task links', () => {
     expect(response.statusCode, response.body).toBe(200);
     return (response.json() as Array<{ id: string; link: string | null }>).find((task) => task.id === taskId)!;
   };
+  // The link opens the console's phone page (/task/:id), which calls the API with the same signed query.
   const open = (link: string, suffix = '') => {
     const url = new URL(link);
-    return t.request(suffix ? 'POST' : 'GET', `${url.pathname}${suffix}${url.search}`);
+    const api = url.pathname.replace(/^\/task\//, '/api/manual-tasks/');
+    return t.request(suffix ? 'POST' : 'GET', `${api}${suffix}${url.search}`);
   };
 
   it('gives the signed link to officers and admins only', async () => {
