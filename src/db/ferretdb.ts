@@ -64,12 +64,18 @@ export class EmbeddedDatabaseInUse extends Error {
   }
 }
 
+/** A running process (a zombie — killed, not yet reaped by its parent — owns nothing). */
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc (not Linux): believe kill(0)
   }
 }
 

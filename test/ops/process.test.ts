@@ -46,6 +46,11 @@ async function startService(dataDir: string, env: Record<string, string> = {}): 
   throw new Error(`service did not become ready: ${output}`);
 }
 
+/** The pid file holds "<ferretdb pid> <owner pid>". */
+function ferretPidOf(dataDir: string): number {
+  return Number(readFileSync(join(dataDir, 'db', 'ferretdb.pid'), 'utf8').trim().split(/\s+/)[0]);
+}
+
 async function stopService(running: Running, signal: NodeJS.Signals): Promise<number | null> {
   const exited = new Promise<number | null>((r) => running.child.once('exit', (code) => r(code)));
   running.child.kill(signal);
@@ -82,7 +87,17 @@ describe('the service process on its embedded database', () => {
     const printed = /密码 {3}password: (\S+)/.exec(first.output());
     expect(printed, first.output()).not.toBeNull();
     const password = printed![1]!;
-    const login = await post(first.base, '/api/auth/login', { username: 'admin', password });
+    const firstLogin = await post(first.base, '/api/auth/login', { username: 'admin', password });
+    expect(firstLogin.status).toBe(200);
+    // A generated password must be replaced before anything else (the console asks at once).
+    const changed = await post(
+      first.base,
+      '/api/auth/password',
+      { currentPassword: password, newPassword: 'a-new-admin-password' },
+      firstLogin.body.token,
+    );
+    expect(changed.status, JSON.stringify(changed.body)).toBeLessThan(300);
+    const login = await post(first.base, '/api/auth/login', { username: 'admin', password: 'a-new-admin-password' });
     expect(login.status).toBe(200);
     const region = await post(
       first.base,
@@ -92,7 +107,7 @@ describe('the service process on its embedded database', () => {
     );
     expect(region.status).toBe(201);
 
-    const ferretPid = Number(readFileSync(join(dataDir, 'db', 'ferretdb.pid'), 'utf8'));
+    const ferretPid = ferretPidOf(dataDir);
     expect(isAlive(ferretPid)).toBe(true);
     expect(await stopService(first, 'SIGTERM')).toBe(0);
     expect(isAlive(ferretPid)).toBe(false);
@@ -102,7 +117,7 @@ describe('the service process on its embedded database', () => {
     try {
       expect(second.output()).not.toContain(password);
       expect(second.output()).not.toContain('password:');
-      const again = await post(second.base, '/api/auth/login', { username: 'admin', password });
+      const again = await post(second.base, '/api/auth/login', { username: 'admin', password: 'a-new-admin-password' });
       expect(again.status).toBe(200);
       const kept = await fetch(`${second.base}/api/regions/330000`, {
         headers: { authorization: `Bearer ${again.body.token}` },
@@ -115,7 +130,7 @@ describe('the service process on its embedded database', () => {
 
   it('stops a FerretDB left behind by a killed service before starting its own', async () => {
     const killed = await startService(dataDir);
-    const orphan = Number(readFileSync(join(dataDir, 'db', 'ferretdb.pid'), 'utf8'));
+    const orphan = ferretPidOf(dataDir);
     await stopService(killed, 'SIGKILL');
     expect(isAlive(orphan)).toBe(true);
     const next = await startService(dataDir);
