@@ -12,7 +12,7 @@ import { ADMIN_PASSWORD } from '../helpers/app.js';
 import { noticeBody } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
 import AxeBuilder from '@axe-core/playwright';
-import { type ConsoleWorld, fontsReady, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, animationsDone, fontsReady, signIn, startConsoleWorld } from './world.js';
 
 const SHOTS = process.env.CONSOLE_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../docs/console') : null;
 const ADMIN = { username: 'admin', password: ADMIN_PASSWORD };
@@ -28,6 +28,7 @@ const day = (d: Date) => d.toLocaleDateString('sv-SE', { timeZone: 'Asia/Shangha
  * screens of this file are checked whole otherwise.
  */
 async function seriousViolations(page: Page): Promise<string[]> {
+  await animationsDone(page);
   const result = await new AxeBuilder({ page })
     .exclude('.aside')
     .exclude('.nav-drawer')

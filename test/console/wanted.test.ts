@@ -10,12 +10,11 @@ import { WANTED, noticeBody } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
-import { type ConsoleWorld, type Person, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, type Person, animationsDone, signIn, startConsoleWorld } from './world.js';
 
 /** axe-core on the whole page (the shell's navigation included) and its dialogs: the serious and critical violations. */
 async function screenViolations(page: Page): Promise<string[]> {
-  // A dialog still fading in would be measured half transparent by the contrast check.
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
+  await animationsDone(page);
   const result = await new AxeBuilder({ page }).analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')

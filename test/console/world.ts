@@ -186,8 +186,15 @@ export async function choose(page: Page, label: string, option: string | RegExp)
   await page.getByRole('option', { name: option }).first().click();
 }
 
+/** Waits until no CSS animation or transition is running on the page. */
+export async function animationsDone(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
+}
+
 /** axe-core on the page as it stands: the serious and critical violations (none expected). */
 export async function seriousViolations(page: Page): Promise<string[]> {
+  // A dialog fading in or a button changing colour would be measured mid-transition.
+  await animationsDone(page);
   const result = await new AxeBuilder({ page }).analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
