@@ -31,7 +31,8 @@ describe('console shell', { timeout: 90_000 }, () => {
       password: w.people.viewer.password,
     });
     expect(logout.statusCode).toBe(200);
-    await page.getByRole('link', { name: '推送', exact: true }).click(); // its list asks the API
+    // The viewer lands on the campaigns; the calendar asks the API too.
+    await page.getByRole('link', { name: '日程', exact: true }).click();
     await page.getByText('登录已过期或已在别处退出，请重新登录').waitFor();
     expect(new URL(page.url()).pathname).toBe('/login');
     await context.close();
