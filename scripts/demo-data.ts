@@ -6,9 +6,10 @@
 // Deterministic (seeded) and idempotent: regions and groups are inserted only when missing,
 // so a second run changes nothing. Channels are mixed and point at the local robot doubles;
 // demoRobots() lists the robots the doubles must know.
-import type { ChannelCredentials } from '../src/channels/credentials.js';
+
 import type { GroupService } from '../src/audience/groups.js';
 import { GroupModel } from '../src/audience/model.js';
+import type { ChannelCredentials } from '../src/channels/credentials.js';
 import type { RobotConfig } from '../src/channels/doubles/types.js';
 import { seededRandom } from '../src/lib/seeded-random.js';
 import { RegionModel } from '../src/regions/model.js';
@@ -204,8 +205,15 @@ async function insertMissing(model: typeof RegionModel | typeof GroupModel, docs
     const insert = model as unknown as { insertMany(d: object[], o: object): Promise<{ insertedCount: number }> };
     return (await insert.insertMany(docs, { ordered: false, rawResult: true })).insertedCount;
   } catch (error) {
-    const inserted = error as { insertedDocs?: unknown[]; code?: number; writeErrors?: { code: number }[] };
-    const duplicatesOnly = (inserted.writeErrors ?? [{ code: inserted.code ?? 0 }]).every((e) => e.code === 11000);
+    const inserted = error as {
+      insertedDocs?: unknown[];
+      code?: number;
+      writeErrors?: { code?: number; err?: { code?: number } }[];
+    };
+    // Mongoose hands the driver's write errors on as plain objects ({ err: { code } }).
+    const duplicatesOnly = (inserted.writeErrors ?? [{ code: inserted.code ?? 0 }]).every(
+      (e) => (e.code ?? e.err?.code) === 11000,
+    );
     if (!duplicatesOnly) throw error;
     return inserted.insertedDocs?.length ?? 0;
   }
@@ -213,9 +221,10 @@ async function insertMissing(model: typeof RegionModel | typeof GroupModel, docs
 
 /**
  * Writes the demo directory; returns what it created (a second run creates nothing).
- * Existing codes and group identities are read once per county and only missing documents
- * inserted: an upsert per document is a collection scan on FerretDB (filters other than
- * _id are not pushed down to SQLite), which made 595 upserts take over 30 s.
+ * Everything is inserted unordered and the unique indexes (region code; group village and
+ * name) turn what exists into duplicates: reading what exists first is a collection scan on
+ * FerretDB (filters other than _id are not pushed down to SQLite), one per county, which
+ * made seeding the 50,000-group province quadratic (73 s at 20,000 groups, 60 of them scans).
  */
 export async function seedDemo(
   groupsService: GroupService,
@@ -316,7 +325,7 @@ async function seedDemoCounty(
       });
     }
   }
-  const groupsCreated = await insertGroups(groupsService, options, DEMO_COUNTY.code, groups, 0);
+  const groupsCreated = await insertGroups(groupsService, options, groups, 0);
   return { regionsCreated: seeded.created, groupsCreated };
 }
 
@@ -324,37 +333,23 @@ async function seedDemoProvince(
   groupsService: GroupService,
   options: DemoOptions,
 ): Promise<{ regionsCreated: number; groupsCreated: number }> {
-  let regionsCreated = 0;
-  if (!(await RegionModel.exists({ code: PROVINCE.code }))) {
-    regionsCreated += await insertMissing(RegionModel, [
-      {
-        ...PROVINCE,
-        level: 'province',
-        parentCode: '000000',
-        regionPath: ['000000', PROVINCE.code],
-        lat: null,
-        lng: null,
-      },
-    ]);
-  }
+  let regionsCreated = await insertMissing(RegionModel, [
+    {
+      ...PROVINCE,
+      level: 'province',
+      parentCode: '000000',
+      regionPath: ['000000', PROVINCE.code],
+      lat: null,
+      lng: null,
+    },
+  ]);
   let groupsCreated = 0;
   let groupsDone = 0;
   for (const county of demoTree(options.groups)) {
-    const countyCode = county.regions.find((r) => r.level === 'county')!.code;
-    const knownRegions = new Set(
-      (await RegionModel.find({ regionPath: countyCode }, { _id: 0, code: 1 }).lean<{ code: string }[]>()).map(
-        (r) => r.code,
-      ),
-    );
-    const cityCode = county.regions.find((r) => r.level === 'city')?.code;
-    if (cityCode && (await RegionModel.exists({ code: cityCode }))) knownRegions.add(cityCode);
-    const newRegions = county.regions
-      .filter((r) => !knownRegions.has(r.code))
-      .map((r) => ({ lat: null, lng: null, ...r }));
-    for (let i = 0; i < newRegions.length; i += BATCH)
-      regionsCreated += await insertMissing(RegionModel, newRegions.slice(i, i + BATCH));
-
-    groupsCreated += await insertGroups(groupsService, options, countyCode, county.groups, groupsDone);
+    const regions = county.regions.map((r) => ({ lat: null, lng: null, ...r }));
+    for (let i = 0; i < regions.length; i += BATCH)
+      regionsCreated += await insertMissing(RegionModel, regions.slice(i, i + BATCH));
+    groupsCreated += await insertGroups(groupsService, options, county.groups, groupsDone);
     groupsDone += county.groups.length;
   }
   return { regionsCreated, groupsCreated };
@@ -364,40 +359,30 @@ async function seedDemoProvince(
 async function insertGroups(
   groupsService: GroupService,
   options: DemoOptions,
-  countyCode: string,
   groups: DemoGroup[],
   doneBefore: number,
 ): Promise<number> {
-  const knownGroups = new Set(
-    (
-      await GroupModel.find({ regionPath: countyCode }, { _id: 0, regionCode: 1, name: 1 }).lean<
-        { regionCode: string; name: string }[]
-      >()
-    ).map((g) => `${g.regionCode}/${g.name}`),
-  );
   let created = 0;
   for (let i = 0; i < groups.length; i += BATCH) {
     const slice = groups.slice(i, i + BATCH);
-    const docs = slice
-      .filter((group) => !knownGroups.has(`${group.regionCode}/${group.name}`))
-      .map((group) => {
-        const credentials = demoCredentials(group.index, options.doublesUrl);
-        return {
-          name: group.name,
-          regionCode: group.regionCode,
-          regionPath: group.regionPath,
-          channelKind: credentials.kind,
-          credentialsSealed: groupsService.sealCredentials(credentials),
-          memberCount: group.memberCount,
-          memberCountUpdatedAt: new Date('2026-01-01T00:00:00Z'),
-          officerName: group.officerName,
-          officerPhone: group.officerPhone,
-          tags: group.tags,
-          active: true,
-          flaggedAt: null,
-          flagReason: null,
-        };
-      });
+    const docs = slice.map((group) => {
+      const credentials = demoCredentials(group.index, options.doublesUrl);
+      return {
+        name: group.name,
+        regionCode: group.regionCode,
+        regionPath: group.regionPath,
+        channelKind: credentials.kind,
+        credentialsSealed: groupsService.sealCredentials(credentials),
+        memberCount: group.memberCount,
+        memberCountUpdatedAt: new Date('2026-01-01T00:00:00Z'),
+        officerName: group.officerName,
+        officerPhone: group.officerPhone,
+        tags: group.tags,
+        active: true,
+        flaggedAt: null,
+        flagReason: null,
+      };
+    });
     created += await insertMissing(GroupModel, docs);
     options.onProgress?.('groups', doneBefore + i + slice.length, options.groups);
   }

@@ -3,7 +3,7 @@
 import mongoose from 'mongoose';
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
-import { ClaimModel, claimOnce } from '../db/claims.js';
+import { ClaimModel, beginResumable, claimOnce, finishResumable } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
@@ -131,6 +131,8 @@ const EDITABLE: CampaignStatus[] = ['draft', 'in_review', 'approved', 'paused'];
 /** A run missed by more than this (service down, or approved too late) is skipped, not sent late. */
 export const MISSED_RUN_MS = 60 * 60_000;
 const STALE_STATE_CLAIM_MS = 60_000;
+/** How long a retraction's runner may take before another may finish it (it takes seconds). */
+const RETRACTION_LEASE_MS = 2 * 60_000;
 
 export class CampaignService {
   private deliveries: DeliveryControl | null = null;
@@ -414,17 +416,17 @@ export class CampaignService {
   ): Promise<{ retracted: Campaign; followUp: Campaign | null }> {
     const original = await this.load(by.scope, id);
     if (original.retractionOf || original.followUpOfNotice) throw new Conflict('撤回通知本身不能再撤回');
-    if (original.retractedAt) throw new Conflict('此活动已撤回');
     await this.ports.findNotice(by.scope, followUpNoticeId);
-    // One retraction per notice, whichever campaign it comes through: a unique claim.
-    if (!(await claimOnce(`notice-retract:${original.noticeId}`, by.id, this.clock.now()))) {
-      throw new Conflict('此通告已撤回（或正在撤回），请刷新');
-    }
-    const marked = await this.changeState(original, {
-      retractedAt: this.clock.now(),
-      nextRunAt: null,
-      status: 'cancelled',
-    });
+    // One retraction per notice, whichever campaign it comes through; one whose process
+    // died part-way is finished by the next retract once its lease lapses (each step below
+    // is safe to repeat).
+    const key = `notice-retraction:${original.noticeId}`;
+    const state = await beginResumable(key, by.id, this.clock.now(), RETRACTION_LEASE_MS);
+    if (state === 'done') throw new Conflict(original.retractedAt ? '此活动已撤回' : '此通告已撤回，请刷新');
+    if (state === 'busy') throw new Conflict('此通告正在撤回，请稍后刷新');
+    const marked = original.retractedAt
+      ? original
+      : await this.changeState(original, { retractedAt: this.clock.now(), nextRunAt: null, status: 'cancelled' });
     if (!marked) throw new Conflict('活动状态刚刚改变，请刷新后重试');
     await this.ports.markNoticeRetracted(original.noticeId);
     await this.control().skipPending(id, '通告已撤回');
@@ -449,6 +451,7 @@ export class CampaignService {
       ip,
       details: followUp ? { followUp: followUp.id } : undefined,
     });
+    await finishResumable(key, by.id, this.clock.now());
     return { retracted, followUp };
   }
 
@@ -459,6 +462,12 @@ export class CampaignService {
    */
   async createFollowUp(by: Principal, request: FollowUpRequest): Promise<Campaign | null> {
     if (!(await this.control().noticePlanned(request.noticeId))) return null;
+    // Made again by a retraction or case outcome that resumes after its runner died.
+    const existing = await CampaignModel.findOne({
+      followUpOfNotice: request.noticeId,
+      followUpOutcome: request.outcome,
+    }).lean<CampaignDoc>();
+    if (existing) return toCampaign(existing);
     const doc = await CampaignModel.create({
       title: `【${FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
       noticeId: request.followUpNoticeId,

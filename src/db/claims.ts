@@ -103,3 +103,25 @@ export async function acquireLease(
 export async function leaseTakenOver(resource: string, epoch: number): Promise<boolean> {
   return Boolean(await ClaimModel.exists({ _id: `${resource}#${epoch + 1}` }));
 }
+
+/**
+ * An action of several steps that happens once but must finish even if its runner dies
+ * part-way (a retraction): the runner holds a lease on `key` while it works and marks the
+ * key done at the end. A runner that died leaves its lease to lapse after `ttlMs`, and the
+ * next caller runs the action again, so every step must be safe to repeat. 'busy' while a
+ * live runner holds it; 'done' once one finished.
+ */
+export async function beginResumable(
+  key: string,
+  owner: string,
+  now: Date,
+  ttlMs: number,
+): Promise<'run' | 'busy' | 'done'> {
+  if (await ClaimModel.exists({ _id: `${key}:done` })) return 'done';
+  return (await acquireLease(key, null, owner, now, ttlMs)) ? 'run' : 'busy';
+}
+
+/** Marks a resumable action finished: later callers get 'done'. */
+export async function finishResumable(key: string, owner: string, now: Date): Promise<void> {
+  await claimOnce(`${key}:done`, owner, now);
+}

@@ -213,6 +213,16 @@ describe('audience totals equal a raw computation over the groups, whatever wrot
     await expectExact(5);
   }, 180_000);
 
+  it('after the demo script seeds a province of several counties, twice', async () => {
+    const groups = COUNTY_SHAPE.groups * 2 + 10;
+    const first = await seedDemo(t.ctx.groups, { groups, doublesUrl: 'http://127.0.0.1:4010' });
+    expect(first.groupsCreated).toBe(groups);
+    await expectExact();
+    const second = await seedDemo(t.ctx.groups, { groups, doublesUrl: 'http://127.0.0.1:4010' });
+    expect(second).toEqual({ regionsCreated: 0, groupsCreated: 0 });
+    await expectExact(5);
+  }, 180_000);
+
   it('after model-level writes: updateMany, bulkWrite, insertMany, save with a move, deleteMany', async () => {
     await GroupModel.updateMany({ tags: '景区' }, { $set: { active: false } });
     await GroupModel.updateMany({ regionPath: '990101', tags: '学校' }, { $inc: { memberCount: 5 } });

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnginePorts } from '../../src/engine/ports.js';
 import { DEFAULT_WORKER, Worker } from '../../src/engine/worker.js';
 import { fixedClock } from '../../src/lib/clock.js';
+import { CampaignModel } from '../../src/campaigns/model.js';
+import { NoticeModel } from '../../src/notices/model.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
   type DeliveryWorld,
@@ -17,6 +19,10 @@ import {
 
 // 10:00 Beijing time.
 const clock = fixedClock('2026-11-29T02:00:00Z');
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((r) => setTimeout(r, 20));
+}
 
 async function items(campaignId: string) {
   return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
@@ -107,5 +113,44 @@ describe('retracting a notice', () => {
     expect(followed.sort()).toEqual(got.sort());
     expect(got.length).toBeLessThan(groups.length);
     for (const g of groups) expect(w.doubles.received({ robot: g.key }).length).toBe(got.includes(g.id) ? 2 : 0);
+  });
+
+  it('finishes a retraction whose process died part-way, once its lease has lapsed', async () => {
+    const noticeId = await approvedNotice(w, { title: '协查通报：嫌疑人丙' });
+    const groups = await wecomGroups(w, 3);
+    const id = await now(
+      noticeId,
+      groups.map((g) => g.id),
+      '撤回中断',
+    );
+    await runUntilIdle(w);
+    const correction = await approvedNotice(w, { title: '更正：嫌疑人丙信息有误' });
+    // The first runner stops for good after marking the campaign: a process that died.
+    const ports = (w.t.ctx.campaigns as unknown as { ports: { markNoticeRetracted(id: string): Promise<void> } }).ports;
+    const markNoticeRetracted = ports.markNoticeRetracted;
+    ports.markNoticeRetracted = () => new Promise<void>(() => {});
+    void w.t.request('POST', `/api/campaigns/${id}/retract`, w.editor, { followUpNoticeId: correction });
+    await until(async () => Boolean((await CampaignModel.findById(id).lean())?.retractedAt));
+    ports.markNoticeRetracted = markNoticeRetracted;
+
+    const meanwhile = await w.t.request('POST', `/api/campaigns/${id}/retract`, w.editor, {
+      followUpNoticeId: correction,
+    });
+    expect(meanwhile.statusCode).toBe(409);
+    expect(meanwhile.json().message).toContain('正在撤回');
+
+    clock.advance(3 * 60_000);
+    const resumed = await w.t.request('POST', `/api/campaigns/${id}/retract`, w.editor, {
+      followUpNoticeId: correction,
+    });
+    expect(resumed.statusCode, resumed.body).toBe(200);
+    const followUp = resumed.json().followUp;
+    expect(followUp.audience.recipientsOfNotice).toBe(noticeId);
+    expect(await CampaignModel.countDocuments({ followUpOfNotice: noticeId })).toBe(1);
+    expect((await NoticeModel.findById(noticeId).lean())?.retractedAt).toBeInstanceOf(Date);
+
+    const again = await w.t.request('POST', `/api/campaigns/${id}/retract`, w.editor, { followUpNoticeId: correction });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().message).toContain('已撤回');
   });
 });
