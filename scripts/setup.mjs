@@ -51,6 +51,16 @@ const FERRETDB_PATCHES = [
     from: `IDColumn = DefaultColumn + "->'$._id'"`,
     to: `IDColumn = DefaultColumn + "->'_id'"`,
   },
+  {
+    // The backend looks a document up by _id only when the filter is `{_id}` alone; with any
+    // other condition beside it (`{_id, 'lease.epoch': {$lte: n}}`) it read the whole table.
+    // Every caller filters the documents it gets back by the whole filter again, so taking
+    // the one row with that _id first returns the same result.
+    id: 'sqlite-id-pushdown-with-conditions',
+    file: 'internal/backends/sqlite/collection.go',
+    from: 'if params.Filter.Len() == 1 {',
+    to: 'if params.Filter.Len() > 0 && params.Filter.Has("_id") {',
+  },
 ];
 const patchStamp = `${ferretBin}.patches`;
 const patchIds = FERRETDB_PATCHES.map((p) => p.id).join(',');
@@ -61,7 +71,7 @@ function applyFerretPatches(src) {
     const text = readFileSync(file, 'utf8');
     if (!text.includes(patch.from))
       throw new Error(`FerretDB patch ${patch.id}: "${patch.from}" not found in ${patch.file}`);
-    writeFileSync(file, text.replace(patch.from, patch.to));
+    writeFileSync(file, text.replaceAll(patch.from, patch.to));
     step(`  patched ${patch.file} (${patch.id})`);
   }
 }

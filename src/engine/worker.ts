@@ -70,6 +70,9 @@ function throwFirstFailure(results: PromiseSettledResult<unknown>[]): void {
 /** What a batch's campaign and notice allow right now. */
 type Verdict = { kind: 'send' } | { kind: 'skip'; reason: string } | { kind: 'hold' };
 
+/** How long freed slots are gathered before one claim serves them (see sendDue). */
+const GATHER_MS = 25;
+
 const TAKEN_OVER = '接管时发现未确认的发送（可能已发出）';
 
 export class Worker {
@@ -322,6 +325,7 @@ export class Worker {
     // Outcomes settled in memory since the last checkpoint took its snapshot.
     let settledSinceSnapshot = 0;
     const inFlight = new Set<Promise<void>>();
+    let gatherUntil: number | null = null;
 
     const checkpoint = async () => {
       lastCheckpoint = Date.now();
@@ -352,6 +356,16 @@ export class Worker {
         await new Promise((resolve) => setImmediate(resolve));
         if (this.deferredForQuietHours(held, pending)) continue;
         const free = concurrency - inFlight.size;
+        // Claim (and so checkpoint) for half the slots at a time, not for each slot as it
+        // frees: a checkpoint rewrites the whole batch, and one per send made it the cost.
+        // A short wait at most, so a robot that hangs does not idle the other slots.
+        gatherUntil ??= Date.now() + GATHER_MS;
+        const left = gatherUntil - Date.now();
+        if (free < Math.min(pending.length, Math.ceil(concurrency / 2)) && left > 0) {
+          await Promise.race([...inFlight, new Promise((resolve) => setTimeout(resolve, left))]);
+          continue;
+        }
+        gatherUntil = null;
         // What a crash would leave uncertain stays within one per slot: before claiming
         // more, the outcomes settled so far are recorded; the lease is renewed as it goes.
         const unrecorded = inFlight.size + settledSinceSnapshot;

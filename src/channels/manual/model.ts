@@ -41,7 +41,9 @@ export const ManualTaskModel = mongoose.model('ManualTask', manualTaskSchema);
 export const ManualImageModel = mongoose.model('ManualImage', manualImageSchema);
 
 // One confirmation per task, decided by the unique _id (the task id): a conditional
-// findOneAndUpdate is not atomic on FerretDB 1.24 (see README), a unique insert is.
+// findOneAndUpdate is not atomic on FerretDB 1.24 (see README), a unique insert is. The
+// same confirmation is also filed as `reference:<taskKey>`, so the engine can ask about its
+// deliveries by _id.
 const manualConfirmationSchema = new mongoose.Schema(
   {
     _id: { type: String, required: true },

@@ -167,8 +167,10 @@ export class ManualTaskService {
       firstTime = false;
       claimedAt = (await ManualConfirmationModel.findById(taskId).lean<{ at: Date }>())?.at ?? claimedAt;
     }
-    // Also completes a confirmation whose process stopped between the claim and this update.
+    // Also completes a confirmation whose process stopped between the claim and these writes.
     await ManualTaskModel.updateOne({ _id: taskId, confirmedAt: null }, { $set: { confirmedAt: claimedAt } });
+    const reference = await ManualTaskModel.findById(taskId, { taskKey: 1 }).lean<{ taskKey: string }>();
+    if (reference) await recordByReference(reference.taskKey, claimedAt);
     const task = this.toTask((await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!);
     // A listener that fails here is covered by the engine's sweep (confirmed tasks of awaiting deliveries).
     if (firstTime) await this.#onConfirm?.(task);
@@ -177,12 +179,18 @@ export class ManualTaskService {
 
   /** Which of these references (delivery ids) an officer has confirmed, and when. */
   async confirmedReferences(references: string[]): Promise<Map<string, Date>> {
-    if (references.length === 0) return new Map();
-    const docs = await ManualTaskModel.find(
-      { taskKey: { $in: references }, confirmedAt: { $ne: null } },
-      { taskKey: 1, confirmedAt: 1 },
-    ).lean<{ taskKey: string; confirmedAt: Date }[]>();
-    return new Map(docs.map((doc) => [doc.taskKey, doc.confirmedAt]));
+    const confirmed = new Map<string, Date>();
+    // One _id lookup each (a filter on taskKey reads every task on FerretDB), 8 at a time.
+    let next = 0;
+    const lane = async () => {
+      while (next < references.length) {
+        const reference = references[next++]!;
+        const doc = await ManualConfirmationModel.findById(referenceKey(reference)).lean<{ at: Date }>();
+        if (doc) confirmed.set(reference, doc.at);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, references.length) }, lane));
+    return confirmed;
   }
 
   /** Unconfirmed tasks created since the instant: what the officer notifier still chases. */
@@ -205,4 +213,15 @@ export class ManualTaskService {
       .lean<ManualTaskDoc[]>();
     return docs.map((doc) => this.toTask(doc, options.withLinks));
   }
+}
+
+/** The confirmation filed under the task's reference (the engine's delivery id), found by _id. */
+function referenceKey(reference: string): string {
+  return `reference:${reference}`;
+}
+
+async function recordByReference(reference: string, at: Date): Promise<void> {
+  await ManualConfirmationModel.create({ _id: referenceKey(reference), at }).catch((error) => {
+    if (!isDuplicateKey(error)) throw error;
+  });
 }
