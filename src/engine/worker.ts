@@ -115,12 +115,28 @@ export class Worker {
     const offset = ids.length ? Math.floor(Math.random() * ids.length) : 0;
     const ordered = [...ids.slice(offset), ...ids.slice(0, offset)];
     let handled = 0;
+    let busy = 0;
     const lanes = Array.from({ length: this.settings.parallelBatches }, async () => {
-      while (ordered.length && !this.stopping) {
-        const held = await claimBatch(ordered.shift()!, this.id, this.clock.now(), this.settings.leaseMs);
-        if (held) {
-          handled += 1;
-          await this.processBatch(held);
+      let lookedAgain = false;
+      while (!this.stopping) {
+        // A lane that runs out while another is still sending looks at the list again
+        // rather than idling until that batch is done (once, unless it finds work there).
+        if (ordered.length === 0 && busy > 0 && !lookedAgain) {
+          ordered.push(...(await dueBatchIds(this.clock.now(), 4)));
+          lookedAgain = true;
+        }
+        const next = ordered.shift();
+        if (next === undefined) break;
+        busy += 1;
+        try {
+          const held = await claimBatch(next, this.id, this.clock.now(), this.settings.leaseMs);
+          if (held) {
+            lookedAgain = false;
+            handled += 1;
+            await this.processBatch(held);
+          }
+        } finally {
+          busy -= 1;
         }
       }
     });
