@@ -55,8 +55,17 @@ export function deliveryControl(clock: Clock): DeliveryControl {
  * Puts the batch holding a delivery back on the work list (an officer confirmed it). The
  * batch is found by key: `occurrence|township|part`, the township being the parent of the
  * group's village (`villagePath`, root first); parts are tried in order (one _id read each).
+ * `onlyIfOpen` (the sweep) leaves alone a batch that has recorded the confirmation already.
  */
-export async function wakeBatchOf(deliveryId: string, now: Date, villagePath: string[] = []): Promise<void> {
+/** Manual deliveries whose officer's confirmation the batch has not recorded yet. */
+const OPEN_STATUSES = new Set(['awaiting', 'uncertain']);
+
+export async function wakeBatchOf(
+  deliveryId: string,
+  now: Date,
+  villagePath: string[] = [],
+  { onlyIfOpen = false } = {},
+): Promise<void> {
   const cut = deliveryId.lastIndexOf('/');
   if (cut < 0) return; // a test message, not a delivery
   const occurrenceId = deliveryId.slice(0, cut);
@@ -67,9 +76,12 @@ export async function wakeBatchOf(deliveryId: string, now: Date, villagePath: st
     const candidate = await DeliveryBatchModel.findById(`${occurrenceId}|${township}|${part}`, {
       campaignId: 1,
       'items.groupId': 1,
-    }).lean<{ _id: string; campaignId: string; items: { groupId: string }[] }>();
+      'items.status': 1,
+    }).lean<{ _id: string; campaignId: string; items: { groupId: string; status: string }[] }>();
     if (!candidate) break;
-    if (candidate.items.some((item) => item.groupId === groupId)) batch = candidate;
+    const item = candidate.items.find((i) => i.groupId === groupId);
+    if (item && onlyIfOpen && !OPEN_STATUSES.has(item.status)) return;
+    if (item) batch = candidate;
   }
   // Older tasks without a path: look the delivery up (a scan on FerretDB).
   batch ??= await DeliveryBatchModel.findOne({ occurrenceId, 'items.groupId': groupId }, { _id: 1, campaignId: 1 }).lean<{

@@ -152,6 +152,11 @@ export class Dispatch implements EnginePorts {
     return this.deps.manualTasks.confirmedReferences(deliveryIds);
   }
 
+  async confirmedSince(since: Date): Promise<{ deliveryId: string; regionPath: string[] }[]> {
+    const confirmed = await this.deps.manualTasks.confirmedSince(since);
+    return confirmed.map((c) => ({ deliveryId: c.reference, regionPath: c.regionPath }));
+  }
+
   async flagGroup(groupId: string, reason: string): Promise<void> {
     await this.deps.groups.flagGroup(groupId, reason);
   }

@@ -41,6 +41,8 @@ export interface EnginePorts {
   noticeSendable(noticeId: string): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** Officer confirmations (manual channel) among these delivery ids, with their time. */
   confirmations(deliveryIds: string[]): Promise<Map<string, Date>>;
+  /** Deliveries confirmed since the instant, with the group's region path (to find the batch). */
+  confirmedSince(since: Date): Promise<{ deliveryId: string; regionPath: string[] }[]>;
   /** Tells the statistics that these batches were written (planned, settled, skipped). */
   batchesWritten(batchIds: string[]): Promise<void>;
   /** Category of the notice (statistics key). */

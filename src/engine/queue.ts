@@ -134,28 +134,6 @@ export async function expediteBatch(batch: HeldBatch['batch'], now: Date): Promi
 }
 
 /**
- * Batches with a manual delivery still awaiting whose officer has confirmed it (the wake
- * after the confirmation failed, or came while a holder was releasing): put on the list.
- */
-export async function requeueConfirmedBatches(
-  now: Date,
-  confirmations: (deliveryIds: string[]) => Promise<Map<string, Date>>,
-): Promise<number> {
-  const open = await DeliveryBatchModel.find(
-    { 'counts.awaiting': { $gt: 0 } },
-    { occurrenceId: 1, priority: 1, campaignId: 1, 'items.groupId': 1, 'items.status': 1 },
-  ).lean<{ _id: string; occurrenceId: string; priority: string; campaignId: string; items: BatchItem[] }[]>();
-  let woken = 0;
-  for (const batch of open) {
-    const ids = batch.items.filter((i) => i.status === 'awaiting').map((i) => deliveryId(batch.occurrenceId, i.groupId));
-    if ((await confirmations(ids)).size === 0) continue;
-    await expediteBatch(batch as unknown as HeldBatch['batch'], now);
-    woken += 1;
-  }
-  return woken;
-}
-
-/**
  * Repairs the work list: every batch with something due and no entry gets one (a holder
  * that died between its batch write and its entry write, or a stale holder's write).
  * Returns how many entries it created.

@@ -8,7 +8,8 @@ import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
 import { Planner } from './planner.js';
 import type { EnginePorts } from './ports.js';
-import { requeueConfirmedBatches, requeueStrandedBatches } from './queue.js';
+import { wakeBatchOf } from './control.js';
+import { requeueStrandedBatches } from './queue.js';
 import { createDueOccurrences } from './tick.js';
 import { DEFAULT_WORKER, Worker, type WorkerSettings } from './worker.js';
 
@@ -26,7 +27,16 @@ export interface RunningPart {
   stop(): Promise<void>;
 }
 
-const SWEEP_EVERY_MS = 60_000;
+/** Confirmations whose wake may have failed are looked at this often (a small collection). */
+const CONFIRMATION_SWEEP_EVERY_MS = 60_000;
+/**
+ * Batches left without a work-list entry are looked for this often: it reads every batch
+ * document, which at province scale costs the workers a fifth of their rate when run each
+ * minute (docs/engine.md), and is only needed after a rare crash or a stale holder's write.
+ */
+const STRANDED_SWEEP_EVERY_MS = 10 * 60_000;
+/** How far back the first confirmation sweep of a process looks. */
+const FIRST_CONFIRMATION_SWEEP_MS = 24 * 60 * 60_000;
 
 export class Scheduler {
   readonly planner: Planner;
@@ -36,23 +46,44 @@ export class Scheduler {
     this.planner = new Planner(deps);
   }
 
-  private lastSweep = 0;
+  private lastConfirmationSweep = 0;
+  private lastStrandedSweep = 0;
 
-  /**
-   * Repairs the work list: batches with work due and no entry, and batches whose awaiting
-   * manual deliveries an officer has confirmed (see queue.ts). Returns the batches listed.
-   */
+  /** Both repairs of the work list, now (see the two below). Returns entries made plus confirmations looked at. */
   async sweep(): Promise<number> {
-    const now = this.deps.clock.now();
-    this.lastSweep = now.getTime();
-    const stranded = await requeueStrandedBatches(now);
-    return stranded + (await requeueConfirmedBatches(now, (ids) => this.deps.ports.confirmations(ids)));
+    return (await this.sweepStranded()) + (await this.sweepConfirmations());
   }
 
-  /** One tick: create due occurrences, then plan whatever waits for planning; sweep each minute. */
+  /** Batches with work due and no entry (a holder died between its writes, or a stale write). */
+  private async sweepStranded(): Promise<number> {
+    const now = this.deps.clock.now();
+    this.lastStrandedSweep = now.getTime();
+    return requeueStrandedBatches(now);
+  }
+
+  /**
+   * Officers' confirmations since the previous sweep (and one period before it, so none
+   * falls between two): the batch of each one still awaiting it is woken, in case the wake
+   * at confirmation time failed or was overwritten by a holder's release.
+   */
+  private async sweepConfirmations(): Promise<number> {
+    const now = this.deps.clock.now();
+    const since = this.lastConfirmationSweep
+      ? this.lastConfirmationSweep - CONFIRMATION_SWEEP_EVERY_MS
+      : now.getTime() - FIRST_CONFIRMATION_SWEEP_MS;
+    this.lastConfirmationSweep = now.getTime();
+    const confirmed = await this.deps.ports.confirmedSince(new Date(since));
+    for (const { deliveryId, regionPath } of confirmed) {
+      await wakeBatchOf(deliveryId, now, regionPath, { onlyIfOpen: true });
+    }
+    return confirmed.length;
+  }
+
+  /** One tick: create due occurrences, then plan whatever waits for planning; sweeps as they fall due. */
   async tick(): Promise<{ created: number; planned: number }> {
     const now = this.deps.clock.now();
-    if (now.getTime() - this.lastSweep >= SWEEP_EVERY_MS) await this.sweep();
+    if (now.getTime() - this.lastStrandedSweep >= STRANDED_SWEEP_EVERY_MS) await this.sweepStranded();
+    if (now.getTime() - this.lastConfirmationSweep >= CONFIRMATION_SWEEP_EVERY_MS) await this.sweepConfirmations();
     const created = await createDueOccurrences(
       this.deps.campaigns,
       { timeZone: this.deps.timeZone, quietHours: this.deps.quietHours },

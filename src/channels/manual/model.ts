@@ -48,6 +48,9 @@ const manualConfirmationSchema = new mongoose.Schema(
   {
     _id: { type: String, required: true },
     at: { type: Date, required: true },
+    /** On the `reference:` copy: the delivery id and the group's region path (to find its batch). */
+    reference: { type: String, default: null },
+    regionPath: { type: [String], default: undefined },
   },
   { versionKey: false },
 );

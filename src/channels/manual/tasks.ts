@@ -169,8 +169,11 @@ export class ManualTaskService {
     }
     // Also completes a confirmation whose process stopped between the claim and these writes.
     await ManualTaskModel.updateOne({ _id: taskId, confirmedAt: null }, { $set: { confirmedAt: claimedAt } });
-    const reference = await ManualTaskModel.findById(taskId, { taskKey: 1 }).lean<{ taskKey: string }>();
-    if (reference) await recordByReference(reference.taskKey, claimedAt);
+    const reference = await ManualTaskModel.findById(taskId, { taskKey: 1, regionPath: 1 }).lean<{
+      taskKey: string;
+      regionPath: string[];
+    }>();
+    if (reference) await recordByReference(reference.taskKey, claimedAt, reference.regionPath ?? []);
     const task = this.toTask((await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!);
     // A listener that fails here is covered by the engine's sweep (confirmed tasks of awaiting deliveries).
     if (firstTime) await this.#onConfirm?.(task);
@@ -191,6 +194,18 @@ export class ManualTaskService {
     };
     await Promise.all(Array.from({ length: Math.min(8, references.length) }, lane));
     return confirmed;
+  }
+
+  /**
+   * Confirmations filed since the instant, by reference: what the engine's sweep looks at to
+   * catch a wake that failed (a scan of the small confirmations collection, not of tasks).
+   */
+  async confirmedSince(since: Date): Promise<{ reference: string; regionPath: string[] }[]> {
+    const docs = await ManualConfirmationModel.find(
+      { reference: { $ne: null }, at: { $gte: since } },
+      { reference: 1, regionPath: 1 },
+    ).lean<{ reference: string; regionPath?: string[] }[]>();
+    return docs.map((doc) => ({ reference: doc.reference, regionPath: doc.regionPath ?? [] }));
   }
 
   /** Unconfirmed tasks created since the instant: what the officer notifier still chases. */
@@ -220,8 +235,8 @@ function referenceKey(reference: string): string {
   return `reference:${reference}`;
 }
 
-async function recordByReference(reference: string, at: Date): Promise<void> {
-  await ManualConfirmationModel.create({ _id: referenceKey(reference), at }).catch((error) => {
+async function recordByReference(reference: string, at: Date, regionPath: string[]): Promise<void> {
+  await ManualConfirmationModel.create({ _id: referenceKey(reference), at, reference, regionPath }).catch((error) => {
     if (!isDuplicateKey(error)) throw error;
   });
 }
