@@ -31,8 +31,8 @@ export interface RunningPart {
 const CONFIRMATION_SWEEP_EVERY_MS = 60_000;
 /**
  * Batches left without a work-list entry are looked for this often: it reads every batch
- * document, which at province scale costs the workers a fifth of their rate when run each
- * minute (docs/engine.md), and is only needed after a rare crash or a stale holder's write.
+ * document (at province scale a thousand big ones, competing with the workers for the
+ * database), and is only needed after a rare crash or a stale holder's write.
  */
 const STRANDED_SWEEP_EVERY_MS = 10 * 60_000;
 /** How far back the first confirmation sweep of a process looks. */
