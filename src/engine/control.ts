@@ -51,15 +51,15 @@ export function deliveryControl(clock: Clock): DeliveryControl {
   };
 }
 
+/** Manual deliveries whose officer's confirmation the batch has not recorded yet. */
+const OPEN_STATUSES = new Set(['awaiting', 'uncertain']);
+
 /**
  * Puts the batch holding a delivery back on the work list (an officer confirmed it). The
  * batch is found by key: `occurrence|township|part`, the township being the parent of the
  * group's village (`villagePath`, root first); parts are tried in order (one _id read each).
  * `onlyIfOpen` (the sweep) leaves alone a batch that has recorded the confirmation already.
  */
-/** Manual deliveries whose officer's confirmation the batch has not recorded yet. */
-const OPEN_STATUSES = new Set(['awaiting', 'uncertain']);
-
 export async function wakeBatchOf(
   deliveryId: string,
   now: Date,

@@ -206,6 +206,9 @@ describe('stopping and taking over batches', () => {
     await w.scheduler.sweep();
     await runUntilIdle(w);
     expect((await items(id))[0]!.status).toBe('confirmed');
+    // Recorded now: later sweeps leave the batch alone (no work-list entry, no hold).
+    await w.scheduler.sweep();
+    expect(await QueueEntryModel.exists({ _id: batch!._id })).toBeNull();
   });
 
   it('refuses a write from a holder whose batch a newer epoch has written, and re-lists a batch left without an entry', async () => {
