@@ -6,12 +6,12 @@ import { CampaignModel } from '../../src/campaigns/model.js';
 import { OccurrenceModel } from '../../src/engine/model.js';
 import { createDueOccurrences } from '../../src/engine/tick.js';
 import { fixedClock } from '../../src/lib/clock.js';
-import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
-  type DeliveryWorld,
   approvedCampaign,
   approvedNotice,
   audienceOf,
+  campaignItems,
+  type DeliveryWorld,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
@@ -21,10 +21,6 @@ import { TREE } from '../helpers/regions.js';
 // 10:00 Beijing time.
 const clock = fixedClock('2026-11-29T02:00:00Z');
 const settings = { timeZone: 'Asia/Shanghai', quietHours: { start: '22:00', end: '07:00' } };
-
-async function items(campaignId: string) {
-  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
-}
 
 describe('campaign state, four eyes and schedules', () => {
   let w: DeliveryWorld;
@@ -158,7 +154,7 @@ describe('campaign state, four eyes and schedules', () => {
     const before = received(0);
     await runUntilIdle(w);
     expect(received(0)).toBe(before);
-    expect((await items(id)).map((i) => i.status)).toEqual(['pending']);
+    expect((await campaignItems(id)).map((i) => i.status)).toEqual(['pending']);
     clock.set('2026-12-02T23:00:01Z');
     await runUntilIdle(w);
     expect(received(0)).toBe(before + 1);
@@ -181,7 +177,7 @@ describe('campaign state, four eyes and schedules', () => {
     const [first, second] = [received(0), received(1)];
     await runUntilIdle(w);
     expect([received(0), received(1)]).toEqual([first, second]); // in review: nothing goes
-    expect((await items(id)).map((i) => i.groupId)).toEqual([groups[0]!.id]);
+    expect((await campaignItems(id)).map((i) => i.groupId)).toEqual([groups[0]!.id]);
     expect((await post(`/api/campaigns/${id}/approve`, w.reviewer)).statusCode).toBe(200);
     await runUntilIdle(w);
     expect([received(0), received(1)]).toEqual([first + 1, second]);

@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OccurrenceModel } from '../../src/engine/model.js';
 import { createDueOccurrences } from '../../src/engine/tick.js';
 import { fixedClock } from '../../src/lib/clock.js';
-import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
-  type DeliveryWorld,
   approvedCampaign,
-  audienceOf,
   approvedNotice,
+  audienceOf,
+  campaignItems,
+  type DeliveryWorld,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
@@ -18,11 +18,6 @@ import { TREE } from '../helpers/regions.js';
 
 // 10:00 Beijing time on a Sunday.
 const clock = fixedClock('2026-11-29T02:00:00Z');
-
-async function items(campaignId: string) {
-  const batches = await DeliveryBatchModel.find({ campaignId }).lean();
-  return batches.flatMap((b) => b.items);
-}
 
 describe('campaign rules and the engine', () => {
   let w: DeliveryWorld;
@@ -96,13 +91,13 @@ describe('campaign rules and the engine', () => {
     const normal = await approvedCampaign(w, { ...base(), title: '夜间普通' });
     const urgent = await approvedCampaign(w, { ...base(), title: '夜间紧急', priority: 'urgent' });
     await runUntilIdle(w);
-    expect((await items(urgent)).every((i) => i.status === 'sent')).toBe(true);
-    expect((await items(normal)).every((i) => i.status === 'pending')).toBe(true);
+    expect((await campaignItems(urgent)).every((i) => i.status === 'sent')).toBe(true);
+    expect((await campaignItems(normal)).every((i) => i.status === 'pending')).toBe(true);
     const occurrence = await OccurrenceModel.findOne({ campaignId: normal }).lean();
     expect(occurrence!.dueAt.toISOString()).toBe('2026-11-29T23:00:00.000Z');
     clock.set('2026-11-29T23:00:01Z');
     await runUntilIdle(w);
-    expect((await items(normal)).every((i) => i.status === 'sent')).toBe(true);
+    expect((await campaignItems(normal)).every((i) => i.status === 'sent')).toBe(true);
   });
 
   it('runs a cron campaign on each date until its end date, then completes it', async () => {
@@ -124,7 +119,7 @@ describe('campaign rules and the engine', () => {
     ]);
     const campaign = (await w.t.request('GET', `/api/campaigns/${id}`, w.editor)).json();
     expect(campaign.status).toBe('completed');
-    expect((await items(id)).filter((i) => i.status === 'sent')).toHaveLength(3 * groups.length);
+    expect((await campaignItems(id)).filter((i) => i.status === 'sent')).toHaveLength(3 * groups.length);
   });
 
   it('makes one occurrence from a double tick and two schedulers', async () => {
@@ -141,7 +136,7 @@ describe('campaign rules and the engine', () => {
     const before = w.doubles.received({ platform: 'wecom' }).length;
     await runUntilIdle(w);
     expect(w.doubles.received({ platform: 'wecom' }).length - before).toBe(groups.length);
-    expect((await items(id)).filter((i) => i.status === 'sent')).toHaveLength(groups.length);
+    expect((await campaignItems(id)).filter((i) => i.status === 'sent')).toHaveLength(groups.length);
   });
 
   it('holds a paused campaign’s deliveries and sends them after resume; cancel skips them', async () => {
@@ -152,11 +147,11 @@ describe('campaign rules and the engine', () => {
     expect((await w.t.request('POST', `/api/campaigns/${paused}/pause`, w.editor)).statusCode).toBe(200);
     expect((await w.t.request('POST', `/api/campaigns/${cancelled}/cancel`, w.editor)).statusCode).toBe(200);
     await runUntilIdle(w);
-    expect((await items(paused)).every((i) => i.status === 'pending')).toBe(true);
-    expect((await items(cancelled)).every((i) => i.status === 'skipped')).toBe(true);
+    expect((await campaignItems(paused)).every((i) => i.status === 'pending')).toBe(true);
+    expect((await campaignItems(cancelled)).every((i) => i.status === 'skipped')).toBe(true);
     expect((await w.t.request('POST', `/api/campaigns/${paused}/resume`, w.editor)).statusCode).toBe(200);
     await runUntilIdle(w);
-    expect((await items(paused)).every((i) => i.status === 'sent')).toBe(true);
+    expect((await campaignItems(paused)).every((i) => i.status === 'sent')).toBe(true);
     const again = await w.t.request('POST', `/api/campaigns/${cancelled}/resume`, w.editor);
     expect(again.statusCode).toBe(409);
     expect(again.json().message).toContain('已取消');
@@ -167,7 +162,7 @@ describe('campaign rules and the engine', () => {
     const late = await wecomGroups(w, 1, TREE.villageA.code);
     const original = await approvedCampaign(w, { ...base(), title: '协查通报' });
     await runUntilIdle(w);
-    const reached = (await items(original))
+    const reached = (await campaignItems(original))
       .filter((i) => i.status === 'sent')
       .map((i) => i.groupId)
       .sort();
@@ -180,7 +175,7 @@ describe('campaign rules and the engine', () => {
     const followUp = retract.json().followUp.id as string;
     await w.t.request('POST', `/api/campaigns/${followUp}/approve`, w.reviewer);
     await runUntilIdle(w);
-    const followed = (await items(followUp))
+    const followed = (await campaignItems(followUp))
       .filter((i) => i.status === 'sent')
       .map((i) => i.groupId)
       .sort();
@@ -205,6 +200,6 @@ describe('campaign rules and the engine', () => {
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ status: 'skipped', deliveryCount: 0 });
     expect(runs[0].skipReason).toContain('归档');
-    expect(await items(id)).toEqual([]);
+    expect(await campaignItems(id)).toEqual([]);
   });
 });

@@ -10,26 +10,22 @@ import { DEFAULT_WORKER, Worker } from '../../src/engine/worker.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
-  type DeliveryWorld,
-  approvedCampaign,
-  audienceOf,
   approvedNotice,
+  campaignItems,
+  type DeliveryWorld,
   runUntilIdle,
   startDeliveryWorld,
+  urgentNowCampaign,
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
 
 const clock = fixedClock('2026-11-29T02:00:00Z');
 
-async function items(campaignId: string) {
-  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
-}
-
 /** Advances the clock past every retry and drains, until nothing is pending. */
 async function runWithRetries(w: DeliveryWorld, campaignId: string) {
   await runUntilIdle(w);
-  for (let i = 0; i < 10 && (await items(campaignId)).some((x) => x.status === 'pending'); i++) {
+  for (let i = 0; i < 10 && (await campaignItems(campaignId)).some((x) => x.status === 'pending'); i++) {
     clock.advance(11 * 60_000);
     await runUntilIdle(w);
   }
@@ -44,14 +40,7 @@ describe('faults and crashes', () => {
   });
   afterAll(() => w.close());
 
-  const campaign = (groupIds: string[], title: string) =>
-    approvedCampaign(w, {
-      title,
-      noticeId,
-      audience: audienceOf([], groupIds),
-      schedule: { kind: 'now' },
-      priority: 'urgent',
-    });
+  const campaign = (groupIds: string[], title: string) => urgentNowCampaign(w, noticeId, groupIds, title);
 
   it('retries 5xx answers until each group has the message exactly once', async () => {
     const groups = await wecomGroups(w, 5);
@@ -62,7 +51,7 @@ describe('faults and crashes', () => {
     );
     await runWithRetries(w, id);
     for (const group of groups) expect(w.doubles.received({ robot: group.key })).toHaveLength(1);
-    const settled = await items(id);
+    const settled = await campaignItems(id);
     expect(settled.every((i) => i.status === 'sent')).toBe(true);
     expect(settled.some((i) => i.attempts > 1)).toBe(true);
   });
@@ -73,7 +62,7 @@ describe('faults and crashes', () => {
     const callsBefore = w.doubles.calls;
     const id = await campaign([gone!.id], '机器人已移除');
     await runWithRetries(w, id);
-    const [item] = await items(id);
+    const [item] = await campaignItems(id);
     expect(item).toMatchObject({ status: 'failed', attempts: 1 });
     expect(item!.lastError).toContain('93000');
     expect(w.doubles.calls - callsBefore).toBe(1);
@@ -85,7 +74,7 @@ describe('faults and crashes', () => {
     w.doubles.fault({ fault: { type: 'close-after-record' }, robot: group!.key, times: 1 });
     const id = await campaign([group!.id], '不确定');
     await runWithRetries(w, id);
-    const [item] = await items(id);
+    const [item] = await campaignItems(id);
     expect(item!.status).toBe('uncertain');
     expect(w.doubles.received({ robot: group!.key })).toHaveLength(1);
   });
@@ -111,7 +100,7 @@ describe('faults and crashes', () => {
     expect(await w.worker.drainOnce()).toBe(0);
     clock.advance(61_000);
     await runUntilIdle(w);
-    const settled = await items(id);
+    const settled = await campaignItems(id);
     const doomedIds = new Set(doomed.map((d) => d.groupId));
     for (const item of settled) {
       expect(item.status).toBe(doomedIds.has(item.groupId) ? 'uncertain' : 'sent');
@@ -153,7 +142,7 @@ describe('faults and crashes', () => {
     await dead;
     clock.advance(61_000);
     await runUntilIdle(w);
-    const settled = await items(id);
+    const settled = await campaignItems(id);
     // Uncertain: only sends the dead worker had started (the hung ones, and any posted since its
     // last checkpoint), at most one per lane; none it had merely claimed.
     const uncertain = settled.filter((i) => i.status === 'uncertain').map((i) => i.groupId);
@@ -193,7 +182,7 @@ describe('faults and crashes', () => {
     const worker = new Worker(w.t.ctx.campaigns, flaky, clock, { ...DEFAULT_WORKER, concurrency: 2, pollMs: 10 });
     await worker.drainOnce().catch(() => undefined);
     await runWithRetries(w, id);
-    const settled = await items(id);
+    const settled = await campaignItems(id);
     expect(settled.filter((i) => i.status === 'uncertain')).toEqual([]);
     expect(settled.every((i) => i.status === 'sent')).toBe(true);
     for (const group of groups) expect(w.doubles.received({ robot: group.key })).toHaveLength(1);
@@ -223,7 +212,7 @@ describe('faults and crashes', () => {
     await worker.drainOnce().catch(() => undefined);
     clock.advance(61_000);
     await runWithRetries(w, id);
-    const settled = await items(id);
+    const settled = await campaignItems(id);
     expect(settled.filter((i) => i.status === 'uncertain').map((i) => i.groupId)).toEqual([order[2]]);
     for (const groupId of order) expect(w.doubles.received({ robot: keyOf.get(groupId)! })).toHaveLength(1);
   });
@@ -244,11 +233,11 @@ describe('faults and crashes', () => {
     const id = await campaign(ids, '共享机器人');
     await runUntilIdle(w);
     expect(w.doubles.received({ robot: key })).toHaveLength(20);
-    expect((await items(id)).filter((i) => i.status === 'pending')).toHaveLength(5);
+    expect((await campaignItems(id)).filter((i) => i.status === 'pending')).toHaveLength(5);
     clock.advance(61_000);
     await runUntilIdle(w);
     expect(w.doubles.received({ robot: key })).toHaveLength(25);
-    expect((await items(id)).every((i) => i.status === 'sent' && i.attempts === 1)).toBe(true);
+    expect((await campaignItems(id)).every((i) => i.status === 'sent' && i.attempts === 1)).toBe(true);
   });
 
   it('reports reach statistics equal to counts made from the raw deliveries, after retries and a take-over', async () => {

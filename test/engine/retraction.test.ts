@@ -1,17 +1,17 @@
 // Retraction of a notice: every group that received it, through any campaign, gets the
 // follow-up; nothing of the notice goes out after the retraction; one follow-up per notice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignModel } from '../../src/campaigns/model.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
 import { DEFAULT_WORKER, Worker } from '../../src/engine/worker.js';
 import { fixedClock } from '../../src/lib/clock.js';
-import { CampaignModel } from '../../src/campaigns/model.js';
 import { NoticeModel } from '../../src/notices/model.js';
-import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
-  type DeliveryWorld,
   approvedCampaign,
   approvedNotice,
   audienceOf,
+  campaignItems,
+  type DeliveryWorld,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
@@ -22,10 +22,6 @@ const clock = fixedClock('2026-11-29T02:00:00Z');
 
 async function until(condition: () => Promise<boolean>): Promise<void> {
   while (!(await condition())) await new Promise((r) => setTimeout(r, 20));
-}
-
-async function items(campaignId: string) {
-  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
 }
 
 describe('retracting a notice', () => {
@@ -61,13 +57,13 @@ describe('retracting a notice', () => {
     await runUntilIdle(w);
     await runUntilIdle(w);
 
-    const reached = (await items(followUp.id)).filter((i) => i.status === 'sent').map((i) => i.groupId);
+    const reached = (await campaignItems(followUp.id)).filter((i) => i.status === 'sent').map((i) => i.groupId);
     expect(reached.sort()).toEqual([g1!.id, g2!.id, g3!.id].sort());
     // The paused campaign of the retracted notice is silenced, not left waiting.
-    expect((await items(third)).map((i) => i.status)).toEqual(['skipped']);
+    expect((await campaignItems(third)).map((i) => i.status)).toEqual(['skipped']);
     expect(w.doubles.received({ robot: g4!.key })).toHaveLength(0); // it never had the notice
     expect(w.doubles.received({ robot: g2!.key })).toHaveLength(3); // two campaigns + one follow-up
-    expect((await items(second)).every((i) => i.status === 'sent')).toBe(true);
+    expect((await campaignItems(second)).every((i) => i.status === 'sent')).toBe(true);
   });
 
   it('when retracted mid-batch, sends nothing more but in-flight posts, and follows up exactly the groups that got it', async () => {
@@ -109,7 +105,7 @@ describe('retracting a notice', () => {
     await runUntilIdle(w);
     await runUntilIdle(w);
     const got = groups.filter((g) => w.doubles.received({ robot: g.key }).length >= 1).map((g) => g.id);
-    const followed = (await items(followUpId)).map((i) => i.groupId);
+    const followed = (await campaignItems(followUpId)).map((i) => i.groupId);
     expect(followed.sort()).toEqual(got.sort());
     expect(got.length).toBeLessThan(groups.length);
     for (const g of groups) expect(w.doubles.received({ robot: g.key }).length).toBe(got.includes(g.id) ? 2 : 0);

@@ -11,21 +11,17 @@ import { DEFAULT_WORKER, Worker } from '../../src/engine/worker.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
-  type DeliveryWorld,
-  approvedCampaign,
   approvedNotice,
-  audienceOf,
+  campaignItems,
+  type DeliveryWorld,
   runUntilIdle,
   startDeliveryWorld,
+  urgentNowCampaign,
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
 
 const clock = fixedClock('2026-11-29T02:00:00Z');
-
-async function items(campaignId: string) {
-  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
-}
 
 describe('stopping and taking over batches', () => {
   let w: DeliveryWorld;
@@ -36,14 +32,7 @@ describe('stopping and taking over batches', () => {
   });
   afterAll(() => w.close());
 
-  const campaign = (groupIds: string[], title: string) =>
-    approvedCampaign(w, {
-      title,
-      noticeId,
-      audience: audienceOf([], groupIds),
-      schedule: { kind: 'now' },
-      priority: 'urgent',
-    });
+  const campaign = (groupIds: string[], title: string) => urgentNowCampaign(w, noticeId, groupIds, title);
 
   /** A worker whose `nth` send first runs `action` (a staff member acting mid-batch). */
   function workerActingOnSend(nth: number, action: () => Promise<void>, concurrency = 3) {
@@ -79,7 +68,7 @@ describe('stopping and taking over batches', () => {
     while ((await worker.drainOnce()) > 0);
     await runUntilIdle(w);
     expect(started.filter((s) => s.afterAction).length).toBeLessThanOrEqual(concurrency - 1);
-    const settled = await items(id);
+    const settled = await campaignItems(id);
     const posted = groups.filter((g) => w.doubles.received({ robot: g.key }).length === 1).length;
     expect(posted).toBe(started.length);
     expect(settled.filter((i) => i.status === 'sent')).toHaveLength(posted);
@@ -98,7 +87,7 @@ describe('stopping and taking over batches', () => {
     });
     while ((await worker.drainOnce()) > 0);
     expect(started.filter((s) => s.afterAction).length).toBeLessThanOrEqual(2);
-    const held = (await items(id)).filter((i) => i.status === 'pending');
+    const held = (await campaignItems(id)).filter((i) => i.status === 'pending');
     expect(held.length).toBeGreaterThan(10);
     // Parked: not looked at again while paused.
     const [entry] = await QueueEntryModel.find({ campaignId: id }).lean();
@@ -127,7 +116,8 @@ describe('stopping and taking over batches', () => {
     clock.advance(61_000);
     await runUntilIdle(w);
     const doomedIds = new Set(doomed.map((d) => d.groupId));
-    for (const item of await items(id)) expect(item.status).toBe(doomedIds.has(item.groupId) ? 'uncertain' : 'skipped');
+    for (const item of await campaignItems(id))
+      expect(item.status).toBe(doomedIds.has(item.groupId) ? 'uncertain' : 'skipped');
   });
 
   async function manualGroup(name: string) {
@@ -162,11 +152,11 @@ describe('stopping and taking over batches', () => {
     await w.t.ctx.dispatch.send(sendRequestFor(dead!.batch, item), new AbortController().signal);
     clock.advance(61_000);
     await runUntilIdle(w);
-    expect((await items(id))[0]!.status).toBe('awaiting');
+    expect((await campaignItems(id))[0]!.status).toBe('awaiting');
     expect(await ManualTaskModel.countDocuments({ taskKey: reference })).toBe(1);
     await confirmTaskOf(reference);
     await runUntilIdle(w);
-    expect((await items(id))[0]!.status).toBe('confirmed');
+    expect((await campaignItems(id))[0]!.status).toBe('confirmed');
   });
 
   it('when an officer confirms while a worker holds the batch, records the confirmation', async () => {
@@ -178,12 +168,12 @@ describe('stopping and taking over batches', () => {
     await runUntilIdle(w);
     const [batch] = await DeliveryBatchModel.find({ campaignId: id }).lean();
     const reference = deliveryId(batch!.occurrenceId, manual);
-    expect((await items(id)).find((i) => i.groupId === manual)!.status).toBe('awaiting');
+    expect((await campaignItems(id)).find((i) => i.groupId === manual)!.status).toBe('awaiting');
     clock.advance(11 * 60_000);
     const { worker } = workerActingOnSend(1, () => confirmTaskOf(reference));
     while ((await worker.drainOnce()) > 0);
     await runUntilIdle(w);
-    const settled = await items(id);
+    const settled = await campaignItems(id);
     expect(settled.find((i) => i.groupId === manual)!.status).toBe('confirmed');
     expect(settled.find((i) => i.groupId === robot!.id)!.status).toBe('sent');
   });
@@ -202,10 +192,10 @@ describe('stopping and taking over batches', () => {
     await w.t.app.inject({ method: 'POST', url: `/api/manual-tasks/${task!._id}/confirm?${signed}` });
     w.t.ctx.manualTasks.onConfirm((confirmed) => wakeBatchOf(confirmed.reference, clock.now(), confirmed.regionPath));
     await runUntilIdle(w);
-    expect((await items(id))[0]!.status).toBe('awaiting');
+    expect((await campaignItems(id))[0]!.status).toBe('awaiting');
     await w.scheduler.sweep();
     await runUntilIdle(w);
-    expect((await items(id))[0]!.status).toBe('confirmed');
+    expect((await campaignItems(id))[0]!.status).toBe('confirmed');
     // Recorded now: later sweeps leave the batch alone (no work-list entry, no hold).
     await w.scheduler.sweep();
     expect(await QueueEntryModel.exists({ _id: batch!._id })).toBeNull();
@@ -224,7 +214,7 @@ describe('stopping and taking over batches', () => {
     await DeliveryBatchModel.updateOne({ _id: batchId }, { $set: { 'lease.epoch': 2, 'lease.until': clock.now() } });
     const items0 = stale!.batch.items.map((i) => ({ ...i, status: 'skipped' as const }));
     expect(await writeBatch(stale!, items0, clock.now(), { release: true })).toBe(false);
-    expect((await items(id)).every((i) => i.status === 'pending')).toBe(true);
+    expect((await campaignItems(id)).every((i) => i.status === 'pending')).toBe(true);
     // Its entry lost (as a stale release would delete it): the scheduler's sweep lists it again.
     await QueueEntryModel.deleteOne({ _id: batchId });
     clock.advance(61_000);

@@ -2,13 +2,14 @@
 // The engine parts are driven directly (tick, drain) so tests never sleep for the scheduler.
 import { RobotDoubles } from '../../src/channels/doubles/server.js';
 import { engineDeps } from '../../src/context.js';
-import { Scheduler, createWorker } from '../../src/engine/runner.js';
+import { createWorker, Scheduler } from '../../src/engine/runner.js';
 import type { Worker } from '../../src/engine/worker.js';
 import type { Clock } from '../../src/lib/clock.js';
-import { type TestApp, startTestApp } from './app.js';
+import { DeliveryBatchModel } from '../../src/tracking/model.js';
+import { startTestApp, type TestApp } from './app.js';
 import { groupBody } from './groups.js';
 import { noticeBody } from './notices.js';
-import { TREE, createRegionTree } from './regions.js';
+import { createRegionTree, TREE } from './regions.js';
 
 export interface DeliveryWorld {
   t: TestApp;
@@ -102,6 +103,22 @@ export async function runUntilIdle(w: DeliveryWorld, rounds = 50): Promise<void>
     const handled = await w.worker.drainOnce();
     if (handled === 0) return;
   }
+}
+
+/** An urgent campaign sending the notice to these groups now, approved. */
+export function urgentNowCampaign(w: DeliveryWorld, noticeId: string, groupIds: string[], title: string) {
+  return approvedCampaign(w, {
+    title,
+    noticeId,
+    audience: audienceOf([], groupIds),
+    schedule: { kind: 'now' },
+    priority: 'urgent',
+  });
+}
+
+/** Every delivery of a campaign, over all its batches. */
+export async function campaignItems(campaignId: string) {
+  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
 }
 
 /** An audience of regions and/or explicit groups, nothing excluded. */

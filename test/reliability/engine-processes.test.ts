@@ -5,13 +5,14 @@
 // the signed tracked link on the card.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { approvedProvinceCampaign, provinceStaff, startWorld, type World } from '../../scripts/engine-world.js';
+import { engineDeps } from '../../src/context.js';
 import { OccurrenceModel, QueueEntryModel } from '../../src/engine/model.js';
 import { Scheduler } from '../../src/engine/runner.js';
 import { DEFAULT_WORKER, maxUncertainPerCrash } from '../../src/engine/worker.js';
-import { engineDeps } from '../../src/context.js';
 import { decodeTrackedCode } from '../../src/tracking/links.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
-import { type World, approvedProvinceCampaign, provinceStaff, startWorld } from '../../scripts/engine-world.js';
+import { campaignItems } from '../helpers/delivery.js';
 
 const GROUPS = 3_000;
 const CONCURRENCY = 16;
@@ -66,10 +67,6 @@ async function until(condition: () => Promise<boolean> | boolean, timeoutMs: num
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function items(campaignId: string) {
-  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
-}
-
 /**
  * Every delivery of the run final. Asked four times a second while the run goes on, so it first
  * looks at the small work list (a batch with anything pending has an entry there) and only
@@ -109,7 +106,7 @@ function posts(): Post[] {
 
 /** Every delivery final; nothing but this run posted; no group posted twice; every `sent` posted. */
 async function expectExactlyOnce(campaignId: string, options: { maxUncertain: number }) {
-  const all = await items(campaignId);
+  const all = await campaignItems(campaignId);
   expect(all).toHaveLength(GROUPS);
   const byStatus: Record<string, number> = {};
   for (const item of all) byStatus[item.status] = (byStatus[item.status] ?? 0) + 1;
@@ -234,7 +231,7 @@ describe('the engine with real processes, crashes and faults', () => {
       await until(() => settled(id), SETTLE_MS, 'the run to settle');
       const statuses = await expectExactlyOnce(id, { maxUncertain: 0 });
       expect((statuses.sent ?? 0) + (statuses.awaiting ?? 0)).toBe(GROUPS);
-      const retried = (await items(id)).filter((i) => i.attempts > 1).length;
+      const retried = (await campaignItems(id)).filter((i) => i.attempts > 1).length;
       expect(retried).toBeGreaterThan(100);
     },
     SCENARIO_MS,
@@ -299,7 +296,7 @@ describe('the engine with real processes, crashes and faults', () => {
         const robotGroups = new Set(original.map((post) => post.groupId!));
         expect(original).toHaveLength(robotGroups.size);
         expect(robotGroups.size).toBeLessThan(GROUPS);
-        const originalItems = await items(id);
+        const originalItems = await campaignItems(id);
         const manual = originalItems.filter(
           (i) => i.channel === 'manual' && ['awaiting', 'confirmed'].includes(i.status),
         );
@@ -314,7 +311,7 @@ describe('the engine with real processes, crashes and faults', () => {
           'the follow-up to be planned',
         );
         await until(() => settled(retract.followUp.id), SETTLE_MS, 'the follow-up to settle');
-        const followUp = await items(retract.followUp.id);
+        const followUp = await campaignItems(retract.followUp.id);
         const followedRobots = followUp.filter((i) => i.channel !== 'manual').map((i) => i.groupId);
         const robotOnly = originalItems
           .filter((i) => i.channel !== 'manual' && robotGroups.has(i.groupId))
