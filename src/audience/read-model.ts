@@ -18,6 +18,7 @@
 //   exist, which is only safe while nothing below it disappears.
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
+import { mapLimit } from '../lib/concurrency.js';
 import { isDuplicateKey } from '../lib/errors.js';
 
 /** What selection needs of one group, as read from the groups collection. */
@@ -157,25 +158,15 @@ function unpackRows(packed: string): Map<string, DigestRow> {
   return rows;
 }
 
-/** Runs `work` over items with at most `limit` in flight. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
-
 export type GroupReader = mongoose.Model<GroupState>;
 
 /** Current states by _id, one lookup each (an `$in` is a scan on FerretDB). null = no such group. */
 export async function readStates(groups: GroupReader, ids: readonly string[]): Promise<Map<string, GroupState | null>> {
-  const states = new Map<string, GroupState | null>();
-  await eachLimited([...new Set(ids)], 8, async (id) => {
-    const doc = mongoose.isValidObjectId(id) ? await groups.findById(id, STATE_FIELDS).lean<GroupState>() : null;
-    states.set(id, doc ?? null);
-  });
-  return states;
+  const unique = [...new Set(ids)];
+  const docs = await mapLimit(unique, 8, (id) =>
+    mongoose.isValidObjectId(id) ? groups.findById(id, STATE_FIELDS).lean<GroupState>() : Promise.resolve(null),
+  );
+  return new Map(unique.map((id, i) => [id, docs[i] ?? null]));
 }
 
 export class AudienceReadModel {

@@ -8,6 +8,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
 import type { Clock } from '../../lib/clock.js';
+import { mapLimit } from '../../lib/concurrency.js';
 import { Forbidden, NotFound, isDuplicateKey } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
@@ -182,18 +183,11 @@ export class ManualTaskService {
 
   /** Which of these references (delivery ids) an officer has confirmed, and when. */
   async confirmedReferences(references: string[]): Promise<Map<string, Date>> {
-    const confirmed = new Map<string, Date>();
     // One _id lookup each (a filter on taskKey reads every task on FerretDB), 8 at a time.
-    let next = 0;
-    const lane = async () => {
-      while (next < references.length) {
-        const reference = references[next++]!;
-        const doc = await ManualConfirmationModel.findById(referenceKey(reference)).lean<{ at: Date }>();
-        if (doc) confirmed.set(reference, doc.at);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, references.length) }, lane));
-    return confirmed;
+    const found = await mapLimit(references, 8, (reference) =>
+      ManualConfirmationModel.findById(referenceKey(reference)).lean<{ at: Date }>(),
+    );
+    return new Map(references.flatMap((reference, i) => (found[i] ? [[reference, found[i]!.at] as const] : [])));
   }
 
   /**
