@@ -4,12 +4,13 @@
 // review, addressed to every group that received the original through any campaign
 // (`recipientsOfNotice`); the original is withdrawn at once (never sent again; its public page
 // and pictures come down).
+import { createHash } from 'node:crypto';
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
 import { localDay } from '../campaigns/schedule.js';
 import type { CampaignService } from '../campaigns/service.js';
 import type { Clock } from '../lib/clock.js';
-import { ClaimModel, claimOnce } from '../db/claims.js';
+import { beginResumable, finishResumable } from '../db/claims.js';
 import { Conflict, InvalidInput } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
@@ -33,6 +34,13 @@ export interface CaseSummary {
 }
 
 const LIST_LIMIT = 200;
+/** How long a process concluding a case holds it; one that died is taken over after this. */
+const CASE_OUTCOME_LEASE_MS = 2 * 60_000;
+
+/** The follow-up draft's id, the same for every runner of one outcome (hex of its key's hash). */
+function draftIdFor(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 24);
+}
 
 export class CaseService {
   constructor(
@@ -84,6 +92,14 @@ export class CaseService {
     return this.summary(by.scope, noticeId);
   }
 
+  /**
+   * Drafts the follow-up, withdraws the original and records the outcome: several writes,
+   * run once per outcome (two schedulers at the deadline, or two clicks on 已抓获, draft one
+   * follow-up) under a lease on `case-outcome:<notice>:<expired|solved>` (db/claims.ts), and
+   * finished by the next sweep or click when the process running it died part-way. Each step
+   * is safe to repeat: the draft's id is derived from the key, `createFollowUp` returns the
+   * campaign a previous runner made, and the outcome is recorded once per kind.
+   */
   private async conclude(
     by: Principal,
     original: ApprovedNotice,
@@ -92,62 +108,58 @@ export class CaseService {
     ip: string | null,
   ): Promise<CaseOutcome> {
     const noticeId = original.noticeId;
-    // One outcome of each kind per case, on FerretDB too (a unique insert, db/claims.ts): two
-    // schedulers at the deadline, or two clicks on 已抓获, draft one follow-up.
-    const claimId = `case-outcome:${noticeId}:${kind === 'expired' ? 'expired' : 'solved'}`;
+    const slot = kind === 'expired' ? 'expired' : 'solved';
+    const key = `case-outcome:${noticeId}:${slot}`;
     const at = this.clock.now();
-    if (!(await claimOnce(claimId, by.id, at))) {
-      throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
-    }
-    try {
-      // A notice that never went out has nobody to tell: it is only withdrawn.
-      const draft = (await noticeWasPlanned(noticeId))
-        ? await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip)
-        : null;
-      if (draft) await this.notices.submit(by, draft.id, ip);
-      const campaign =
-        draft &&
-        (await this.campaigns.createFollowUp(by, {
-          noticeId,
-          followUpNoticeId: draft.id,
-          outcome: kind === 'expired' ? 'expired' : 'solved',
-          from: {
-            id: noticeId,
-            title: original.content.title,
-            cardStyle: 'rich',
-            regionCode: original.regionCode,
-            regionPath: original.regionPath,
-          },
-        }));
-      await this.notices.markRetracted(noticeId, at);
-      const outcome: CaseOutcome = {
-        kind,
-        at,
-        by: by.id,
-        note,
-        followUpNoticeId: draft?.id ?? null,
-        followUpCampaignId: campaign?.id ?? null,
-      };
-      await this.notices.recordCaseOutcome(noticeId, outcome);
-      await this.audit.record({
-        actor: by,
-        action: kind === 'expired' ? 'case.expire' : 'case.solve',
-        target: { kind: 'notice', id: noticeId },
-        ip,
-        regionPath: original.regionPath,
-        details: {
-          kind,
-          note,
-          followUpNoticeId: outcome.followUpNoticeId,
-          followUpCampaignId: outcome.followUpCampaignId,
+    const state = await beginResumable(key, by.id, at, CASE_OUTCOME_LEASE_MS);
+    if (state === 'done') throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
+    if (state === 'busy') throw new Conflict('此案正在结案，请稍后刷新');
+    // A notice that never went out has nobody to tell: it is only withdrawn.
+    const draft = (await noticeWasPlanned(noticeId))
+      ? await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip, {
+          id: draftIdFor(key),
+        })
+      : null;
+    if (draft?.status === 'draft') await this.notices.submit(by, draft.id, ip);
+    const campaign =
+      draft &&
+      (await this.campaigns.createFollowUp(by, {
+        noticeId,
+        followUpNoticeId: draft.id,
+        outcome: slot,
+        from: {
+          id: noticeId,
+          title: original.content.title,
+          cardStyle: 'rich',
+          regionCode: original.regionCode,
+          regionPath: original.regionPath,
         },
-      });
-      return outcome;
-    } catch (error) {
-      // Nothing recorded: let the next sweep (or click) try again.
-      await ClaimModel.deleteOne({ _id: claimId });
-      throw error;
-    }
+      }));
+    await this.notices.markRetracted(noticeId, at);
+    const outcome: CaseOutcome = {
+      kind,
+      at,
+      by: by.id,
+      note,
+      followUpNoticeId: draft?.id ?? null,
+      followUpCampaignId: campaign?.id ?? null,
+    };
+    await this.notices.recordCaseOutcome(noticeId, outcome);
+    await this.audit.record({
+      actor: by,
+      action: kind === 'expired' ? 'case.expire' : 'case.solve',
+      target: { kind: 'notice', id: noticeId },
+      ip,
+      regionPath: original.regionPath,
+      details: {
+        kind,
+        note,
+        followUpNoticeId: outcome.followUpNoticeId,
+        followUpCampaignId: outcome.followUpCampaignId,
+      },
+    });
+    await finishResumable(key, by.id, this.clock.now());
+    return outcome;
   }
 
   private async toSummary(notice: Notice): Promise<CaseSummary> {

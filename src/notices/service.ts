@@ -251,13 +251,27 @@ export class NoticeService {
     return updated;
   }
 
-  async create(by: Principal, input: CreateNoticeBody, ip: string | null = null): Promise<Notice> {
+  /**
+   * A new draft. With `id` (a step that may run again after its process died, e.g. a case
+   * outcome's follow-up), the draft with that id is returned if it already exists.
+   */
+  async create(
+    by: Principal,
+    input: CreateNoticeBody,
+    ip: string | null = null,
+    { id }: { id?: string } = {},
+  ): Promise<Notice> {
+    if (id) {
+      const existing = await NoticeModel.findById(objectId(id)).lean<NoticeDoc>();
+      if (existing) return toNotice(existing);
+    }
     const region = await this.regions.get(by.scope, input.regionCode ?? by.scope.regionCode);
     const { regionCode: _ignored, ...fields } = input;
     const content = toContent(fields, null);
     await this.checkMedia(content);
     content.wanted = await resolveWanted(content.wanted, this.regions, this.userExists);
     const created = await NoticeModel.create({
+      ...(id ? { _id: objectId(id) } : {}),
       regionCode: region.code,
       regionPath: region.regionPath,
       status: 'draft',
@@ -529,7 +543,7 @@ export class NoticeService {
 
   /**
    * Records how a wanted case ended, once per kind (the filter holds on MongoDB; on FerretDB the
-   * caller claims the outcome with a unique insert first). Returns false when already recorded.
+   * caller holds the outcome's lease, db/claims.ts). Returns false when already recorded.
    */
   async recordCaseOutcome(noticeId: string, outcome: CaseOutcome): Promise<boolean> {
     const result = await NoticeModel.updateOne(

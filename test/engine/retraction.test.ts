@@ -16,13 +16,10 @@ import {
   startDeliveryWorld,
   wecomGroups,
 } from '../helpers/delivery.js';
+import { until } from '../helpers/wait.js';
 
 // 10:00 Beijing time.
 const clock = fixedClock('2026-11-29T02:00:00Z');
-
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((r) => setTimeout(r, 20));
-}
 
 describe('retracting a notice', () => {
   let w: DeliveryWorld;

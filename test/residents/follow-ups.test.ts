@@ -3,10 +3,13 @@
 // that received the original through any campaign (here two), after a reviewer's approval;
 // the public page then says how it ended and shows nothing of the suspect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignModel } from '../../src/campaigns/model.js';
+import { NoticeModel } from '../../src/notices/model.js';
 import { approvedCampaign, approvedNotice, audienceOf, runUntilIdle, wecomGroups } from '../helpers/delivery.js';
 import { WANTED, noticeBody } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
 import { type WantedWorld, startWantedWorld } from './world.js';
+import { until } from '../helpers/wait.js';
 
 const SUSPECT = '身高约175厘米'; // from WANTED.suspectDescription
 
@@ -188,5 +191,45 @@ describe('when the suspect is caught', () => {
     expect(page.body).toContain('嫌疑人已抓获');
     for (const detail of [SUSPECT, '五山街道', '/media/', '<form', '李警官']) expect(page.body).not.toContain(detail);
     expect((await w.t.app.inject({ method: 'GET', url: `/media/${w.photoSha256}` })).statusCode).toBe(404);
+  });
+});
+
+describe('when the process concluding a case dies part-way', () => {
+  let w: WantedWorld;
+  beforeAll(async () => {
+    w = await startWantedWorld();
+  });
+  afterAll(() => w.close());
+
+  it('the next "已抓获" finishes it once the lease has lapsed, with one follow-up draft and campaign', async () => {
+    const noticesBefore = await NoticeModel.countDocuments({});
+    // The first runner stops for good after making the follow-up: a process that died.
+    const notices = w.t.ctx.notices;
+    const markRetracted = notices.markRetracted;
+    notices.markRetracted = () => new Promise<void>(() => {});
+    void w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
+    await until(async () => (await CampaignModel.exists({ followUpOfNotice: w.noticeId })) !== null);
+    notices.markRetracted = markRetracted;
+
+    const meanwhile = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
+    expect(meanwhile.statusCode).toBe(409);
+    expect(meanwhile.json().message).toContain('正在结案');
+
+    w.clock.advance(3 * 60_000);
+    const resumed = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
+    expect(resumed.statusCode, resumed.body).toBe(200);
+    const [outcome, ...more] = resumed.json().outcomes;
+    expect(more).toEqual([]);
+    expect(outcome).toMatchObject({ kind: 'caught', followUpStatus: 'in_review' });
+    const followUps = await CampaignModel.find({ followUpOfNotice: w.noticeId }).lean();
+    expect(followUps.map((c) => String(c._id))).toEqual([outcome.followUpCampaignId]);
+    expect(String(followUps[0]!.noticeId)).toBe(outcome.followUpNoticeId);
+    expect(await NoticeModel.countDocuments({})).toBe(noticesBefore + 1);
+    expect((await NoticeModel.findById(outcome.followUpNoticeId).lean())?.status).toBe('in_review');
+    expect((await NoticeModel.findById(w.noticeId).lean())?.retractedAt).toBeInstanceOf(Date);
+
+    const again = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'solved' });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().message).toContain('已结案');
   });
 });
