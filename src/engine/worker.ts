@@ -70,14 +70,23 @@ function throwFirstFailure(results: PromiseSettledResult<unknown>[]): void {
 /** What a batch's campaign and notice allow right now. */
 type Verdict = { kind: 'send' } | { kind: 'skip'; reason: string } | { kind: 'hold' };
 
-/** How long freed slots are gathered before one claim serves them (see sendDue). */
-const GATHER_MS = 25;
+/**
+ * How long freed slots are gathered before one claim serves them (see sendDue): as long as
+ * the slowest of the recent sends took, within these bounds, so the sends of one wave (a
+ * robot post takes ~200 ms, a manual task a few) start the next wave together instead of
+ * in fragments a claim apart, each costing a checkpoint.
+ */
+const GATHER_MIN_MS = 25;
+const GATHER_MAX_MS = 250;
+/** How often a held batch's checkpoints tell the statistics (roll-up markers). */
+const STATISTICS_MARK_MS = 2_000;
 
 const TAKEN_OVER = '接管时发现未确认的发送（可能已发出）';
 
 export class Worker {
   readonly id = `worker-${randomUUID()}`;
   private readonly limiter = new RobotRateLimiter();
+  private readonly sendTimes = new RecentDurations();
   private stopping = false;
   private readonly written = (batchIds: string[]) => this.ports.batchesWritten(batchIds);
   private loop: Promise<void> | null = null;
@@ -149,11 +158,14 @@ export class Worker {
    * skipped; a campaign that is not approved (paused, or edited and back in review) is held.
    */
   private async verdict(batch: HeldBatch['batch']): Promise<Verdict> {
-    const campaign = await this.campaigns.engineState(batch.campaignId);
+    // Both read at once: this is on the path of every claim.
+    const [campaign, sendable] = await Promise.all([
+      this.campaigns.engineState(batch.campaignId),
+      this.ports.noticeSendable(batch.noticeId),
+    ]);
     if (!campaign) return { kind: 'skip', reason: '活动不存在' };
     if (campaign.status === 'cancelled') return { kind: 'skip', reason: campaign.retracted ? '通告已撤回' : '活动已取消' };
     // A withdrawn notice silences every campaign that uses it, paused ones included.
-    const sendable = await this.ports.noticeSendable(batch.noticeId);
     if (!sendable.ok) return { kind: 'skip', reason: sendable.reason };
     if (campaign.status !== 'approved' && campaign.status !== 'completed') return { kind: 'hold' };
     return { kind: 'send' };
@@ -170,7 +182,7 @@ export class Worker {
     // time this release would give the batch.
     const after = stopped ?? (await this.verdict(held.batch));
     if (after.kind !== 'send') return this.halt(held, items, after);
-    await this.recordConfirmations(held, items);
+    // A confirmation that came during the hold is found by the look after the release.
     if (!(await writeBatch(held, items, this.clock.now(), { release: true, written: this.written }))) return;
     await this.recheckAfterRelease(held, items);
   }
@@ -343,14 +355,22 @@ export class Worker {
     const inFlight = new Set<Promise<void>>();
     let gatherUntil: number | null = null;
 
+    let lastMarked = 0;
     const checkpoint = async () => {
       lastCheckpoint = Date.now();
       settledSinceSnapshot = 0;
-      lost = !(await writeBatch(held, snapshot(items), now(), { release: false, renewMs: leaseMs, written: this.written }));
+      // The statistics re-read a marked batch whole: during a hold, one mark per interval
+      // is enough (the release always marks).
+      const mark = lastCheckpoint - lastMarked >= STATISTICS_MARK_MS;
+      if (mark) lastMarked = lastCheckpoint;
+      const options = { release: false, renewMs: leaseMs, written: mark ? this.written : undefined };
+      lost = !(await writeBatch(held, snapshot(items), now(), options));
     };
     const launch = (item: BatchItem) => {
+      const started = Date.now();
       const sending: Promise<void> = this.send(held, item)
         .then((result) => {
+          this.sendTimes.add(Date.now() - started);
           this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
           settledSinceSnapshot += 1;
         })
@@ -372,12 +392,12 @@ export class Worker {
         await new Promise((resolve) => setImmediate(resolve));
         if (this.deferredForQuietHours(held, pending)) continue;
         const free = concurrency - inFlight.size;
-        // Claim (and so checkpoint) for half the slots at a time, not for each slot as it
-        // frees: a checkpoint rewrites the whole batch, and one per send made it the cost.
+        // Claim (and so checkpoint) for every slot at once, not for each slot as it frees:
+        // a checkpoint rewrites the whole batch, and its cost is per wave, not per send.
         // A short wait at most, so a robot that hangs does not idle the other slots.
-        gatherUntil ??= Date.now() + GATHER_MS;
+        gatherUntil ??= Date.now() + this.sendTimes.slowest(GATHER_MIN_MS, GATHER_MAX_MS);
         const left = gatherUntil - Date.now();
-        if (free < Math.min(pending.length, Math.ceil(concurrency / 2)) && left > 0) {
+        if (free < Math.min(pending.length, concurrency) && left > 0) {
           await Promise.race([...inFlight, new Promise((resolve) => setTimeout(resolve, left))]);
           continue;
         }
@@ -448,6 +468,21 @@ export class Worker {
         Object.assign(item, { status: 'pending', lastError: result.reason, nextAt: at });
       }
     }
+  }
+}
+
+/** The durations of the last few sends. */
+class RecentDurations {
+  private readonly last: number[] = [];
+
+  add(ms: number): void {
+    this.last.push(ms);
+    if (this.last.length > 32) this.last.shift();
+  }
+
+  /** The slowest of them, within [min, max]; min before anything was measured. */
+  slowest(min: number, max: number): number {
+    return Math.min(max, Math.max(min, ...this.last));
   }
 }
 
