@@ -1,4 +1,4 @@
-// npm run bench:fanout [-- --groups=50000 --agenda-jobs=5000 --agenda-seconds=300 --workers=3 --scale-seconds=30
+// npm run bench:fanout [-- --groups=50000 --agenda-jobs=5000 --agenda-seconds=240 --workers=3 --scale-seconds=30
 //                          --scale-concurrency=8]
 // Plans and dispatches one campaign to N demo groups (default: the 50,000-group demo
 // province) against the local robot doubles, then runs a subset of the same deliveries as
@@ -72,7 +72,7 @@ function startRole(world: World, role: 'scheduler' | 'worker', env: Record<strin
 async function main() {
   const groups = flag('groups', 50_000);
   const agendaJobs = Math.min(flag('agenda-jobs', 5_000), groups);
-  const agendaSeconds = flag('agenda-seconds', 300);
+  const agendaSeconds = flag('agenda-seconds', 240);
   const world = await startWorld({ groups, log, env: { WORKER_CONCURRENCY: '32' } });
   try {
     const staff = await provinceStaff(world);

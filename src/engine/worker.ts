@@ -71,13 +71,12 @@ function throwFirstFailure(results: PromiseSettledResult<unknown>[]): void {
 type Verdict = { kind: 'send' } | { kind: 'skip'; reason: string } | { kind: 'hold' };
 
 /**
- * How long freed slots are gathered before one claim serves them (see sendDue): as long as
- * the slowest of the recent sends took, within these bounds, so the sends of one wave (a
- * robot post takes ~200 ms, a manual task a few) start the next wave together instead of
- * in fragments a claim apart, each costing a checkpoint.
+ * How long freed slots are gathered before one claim serves them (see sendDue): a quarter
+ * of a typical send's time, within these bounds.
  */
 const GATHER_MIN_MS = 25;
 const GATHER_MAX_MS = 250;
+const GATHER_SHARE = 0.25;
 /** How often a held batch's checkpoints tell the statistics (roll-up markers). */
 const STATISTICS_MARK_MS = 2_000;
 
@@ -86,7 +85,7 @@ const TAKEN_OVER = '接管时发现未确认的发送（可能已发出）';
 export class Worker {
   readonly id = `worker-${randomUUID()}`;
   private readonly limiter = new RobotRateLimiter();
-  private readonly sendTimes = new RecentDurations();
+  private readonly sendTime = new TypicalDuration();
   private stopping = false;
   private readonly written = (batchIds: string[]) => this.ports.batchesWritten(batchIds);
   private loop: Promise<void> | null = null;
@@ -370,7 +369,7 @@ export class Worker {
       const started = Date.now();
       const sending: Promise<void> = this.send(held, item)
         .then((result) => {
-          this.sendTimes.add(Date.now() - started);
+          this.sendTime.add(Date.now() - started);
           this.settle(item, result, held.batch.priority as 'normal' | 'urgent');
           settledSinceSnapshot += 1;
         })
@@ -392,12 +391,16 @@ export class Worker {
         await new Promise((resolve) => setImmediate(resolve));
         if (this.deferredForQuietHours(held, pending)) continue;
         const free = concurrency - inFlight.size;
-        // Claim (and so checkpoint) for every slot at once, not for each slot as it frees:
-        // a checkpoint rewrites the whole batch, and its cost is per wave, not per send.
-        // A short wait at most, so a robot that hangs does not idle the other slots.
-        gatherUntil ??= Date.now() + this.sendTimes.slowest(GATHER_MIN_MS, GATHER_MAX_MS);
+        // Claim (and so checkpoint) for many slots at once, not for each slot as it frees:
+        // a checkpoint rewrites the whole batch, and one per send made it the cost. Quick
+        // sends: half the slots, gathered for 25 ms at most. Slow ones (robots answering in
+        // hundreds of ms): the whole wave, for up to a quarter of a send's time, so the
+        // sends of one wave start the next together rather than in parts a claim apart.
+        const window = this.sendTime.share(GATHER_SHARE, GATHER_MIN_MS, GATHER_MAX_MS);
+        const wave = window > GATHER_MIN_MS ? concurrency : Math.ceil(concurrency / 2);
+        gatherUntil ??= Date.now() + window;
         const left = gatherUntil - Date.now();
-        if (free < Math.min(pending.length, concurrency) && left > 0) {
+        if (free < Math.min(pending.length, wave) && left > 0) {
           await Promise.race([...inFlight, new Promise((resolve) => setTimeout(resolve, left))]);
           continue;
         }
@@ -471,18 +474,17 @@ export class Worker {
   }
 }
 
-/** The durations of the last few sends. */
-class RecentDurations {
-  private readonly last: number[] = [];
+/** A running typical duration (exponentially weighted mean) of recent sends. */
+class TypicalDuration {
+  private mean: number | null = null;
 
   add(ms: number): void {
-    this.last.push(ms);
-    if (this.last.length > 32) this.last.shift();
+    this.mean = this.mean === null ? ms : this.mean * 0.9 + ms * 0.1;
   }
 
-  /** The slowest of them, within [min, max]; min before anything was measured. */
-  slowest(min: number, max: number): number {
-    return Math.min(max, Math.max(min, ...this.last));
+  /** `share` of the typical duration, within [min, max]; min before anything was measured. */
+  share(share: number, min: number, max: number): number {
+    return Math.min(max, Math.max(min, (this.mean ?? 0) * share));
   }
 }
 
