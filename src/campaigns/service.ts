@@ -3,7 +3,7 @@
 import mongoose from 'mongoose';
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
-import { ClaimModel, beginResumable, claimOnce, finishResumable } from '../db/claims.js';
+import { ClaimModel, claimOnce, runResumable } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
@@ -234,7 +234,10 @@ export class CampaignService {
     if (current?.status !== 'approved' || current.nextRunAt?.getTime() !== runAt.getTime()) return;
     const ran = ranAt ? { lastRunAt: ranAt } : {};
     // A lost claim: a cancel, pause or edit (or another scheduler) changed it first.
-    await this.changeState(current, next ? { nextRunAt: next, ...ran } : { nextRunAt: null, status: 'completed', ...ran });
+    await this.changeState(
+      current,
+      next ? { nextRunAt: next, ...ran } : { nextRunAt: null, status: 'completed', ...ran },
+    );
   }
 
   async get(scope: Scope, id: string): Promise<Campaign> {
@@ -263,7 +266,7 @@ export class CampaignService {
     const { priority } = await this.checkContent(by.scope, input);
     const status = current.status === 'draft' ? 'draft' : 'in_review';
     // Edits since the last approval accumulate their editors; editing approved content starts anew.
-    const editors = current.status === 'draft' || current.status === 'in_review' ? current.editorIds ?? [] : [];
+    const editors = current.status === 'draft' || current.status === 'in_review' ? (current.editorIds ?? []) : [];
     const updated = await this.changeState(
       current,
       {
@@ -313,7 +316,12 @@ export class CampaignService {
   }
 
   private static notReviewedBy(by: Principal, current: CampaignDoc) {
-    return { revision: current.revision, authorId: { $ne: by.id }, editorIds: { $ne: by.id }, submittedBy: { $ne: by.id } };
+    return {
+      revision: current.revision,
+      authorId: { $ne: by.id },
+      editorIds: { $ne: by.id },
+      submittedBy: { $ne: by.id },
+    };
   }
 
   async approve(by: Principal, id: string, ip?: string): Promise<Campaign> {
@@ -420,10 +428,26 @@ export class CampaignService {
     // One retraction per notice, whichever campaign it comes through; one whose process
     // died part-way is finished by the next retract once its lease lapses (each step below
     // is safe to repeat).
-    const key = `notice-retraction:${original.noticeId}`;
-    const state = await beginResumable(key, by.id, this.clock.now(), RETRACTION_LEASE_MS);
-    if (state === 'done') throw new Conflict(original.retractedAt ? '此活动已撤回' : '此通告已撤回，请刷新');
-    if (state === 'busy') throw new Conflict('此通告正在撤回，请稍后刷新');
+    const run = await runResumable(
+      `notice-retraction:${original.noticeId}`,
+      by.id,
+      this.clock.now(),
+      RETRACTION_LEASE_MS,
+      () => this.retractSteps(by, original, followUpNoticeId, ip),
+    );
+    if (run.state === 'done') throw new Conflict(original.retractedAt ? '此活动已撤回' : '此通告已撤回，请刷新');
+    if (run.state === 'busy') throw new Conflict('此通告正在撤回，请稍后刷新');
+    return run.value;
+  }
+
+  /** The steps of a retraction, each safe to repeat (see retract). */
+  private async retractSteps(
+    by: Principal,
+    original: CampaignDoc,
+    followUpNoticeId: string,
+    ip?: string,
+  ): Promise<{ retracted: Campaign; followUp: Campaign | null }> {
+    const id = String(original._id);
     const marked = original.retractedAt
       ? original
       : await this.changeState(original, { retractedAt: this.clock.now(), nextRunAt: null, status: 'cancelled' });
@@ -451,7 +475,6 @@ export class CampaignService {
       ip,
       details: followUp ? { followUp: followUp.id } : undefined,
     });
-    await finishResumable(key, by.id, this.clock.now());
     return { retracted, followUp };
   }
 

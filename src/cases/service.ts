@@ -10,7 +10,7 @@ import type { Principal } from '../auth/principal.js';
 import { localDay } from '../campaigns/schedule.js';
 import type { CampaignService } from '../campaigns/service.js';
 import type { Clock } from '../lib/clock.js';
-import { beginResumable, finishResumable } from '../db/claims.js';
+import { runResumable } from '../db/claims.js';
 import { Conflict, InvalidInput } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
@@ -36,6 +36,11 @@ export interface CaseSummary {
 const LIST_LIMIT = 200;
 /** How long a process concluding a case holds it; one that died is taken over after this. */
 const CASE_OUTCOME_LEASE_MS = 2 * 60_000;
+
+/** One outcome of each slot per case: 已抓获 and 已破案 are the same end. */
+function outcomeSlot(kind: CaseOutcome['kind']): 'expired' | 'solved' {
+  return kind === 'expired' ? 'expired' : 'solved';
+}
 
 /** The follow-up draft's id, the same for every runner of one outcome (hex of its key's hash). */
 function draftIdFor(key: string): string {
@@ -108,16 +113,31 @@ export class CaseService {
     ip: string | null,
   ): Promise<CaseOutcome> {
     const noticeId = original.noticeId;
-    const slot = kind === 'expired' ? 'expired' : 'solved';
-    const key = `case-outcome:${noticeId}:${slot}`;
+    const key = `case-outcome:${noticeId}:${outcomeSlot(kind)}`;
     const at = this.clock.now();
-    const state = await beginResumable(key, by.id, at, CASE_OUTCOME_LEASE_MS);
-    if (state === 'done') throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
-    if (state === 'busy') throw new Conflict('此案正在结案，请稍后刷新');
+    const run = await runResumable(key, by.id, at, CASE_OUTCOME_LEASE_MS, () =>
+      this.concludeSteps(by, original, kind, note, ip, draftIdFor(key)),
+    );
+    if (run.state === 'done') throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
+    if (run.state === 'busy') throw new Conflict('此案正在结案，请稍后刷新');
+    return run.value;
+  }
+
+  /** The steps of concluding a case, each safe to repeat (see conclude). */
+  private async concludeSteps(
+    by: Principal,
+    original: ApprovedNotice,
+    kind: CaseOutcome['kind'],
+    note: string | null,
+    ip: string | null,
+    draftId: string,
+  ): Promise<CaseOutcome> {
+    const noticeId = original.noticeId;
+    const at = this.clock.now();
     // A notice that never went out has nobody to tell: it is only withdrawn.
     const draft = (await noticeWasPlanned(noticeId))
       ? await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip, {
-          id: draftIdFor(key),
+          id: draftId,
         })
       : null;
     if (draft?.status === 'draft') await this.notices.submit(by, draft.id, ip);
@@ -126,7 +146,7 @@ export class CaseService {
       (await this.campaigns.createFollowUp(by, {
         noticeId,
         followUpNoticeId: draft.id,
-        outcome: slot,
+        outcome: outcomeSlot(kind),
         from: {
           id: noticeId,
           title: original.content.title,
@@ -158,7 +178,6 @@ export class CaseService {
         followUpCampaignId: outcome.followUpCampaignId,
       },
     });
-    await finishResumable(key, by.id, this.clock.now());
     return outcome;
   }
 

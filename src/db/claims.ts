@@ -105,23 +105,30 @@ export async function leaseTakenOver(resource: string, epoch: number): Promise<b
 }
 
 /**
- * An action of several steps that happens once but must finish even if its runner dies
- * part-way (a retraction): the runner holds a lease on `key` while it works and marks the
- * key done at the end. A runner that died leaves its lease to lapse after `ttlMs`, and the
- * next caller runs the action again, so every step must be safe to repeat. 'busy' while a
- * live runner holds it; 'done' once one finished.
+ * Runs an action of several steps that happens once but must finish even if its runner
+ * dies part-way (a retraction, a case outcome): the runner holds a lease on `key` while it
+ * works and marks the key done at the end. A runner that died leaves its lease to lapse
+ * after `ttlMs`, and the next caller runs the action again, so every step must be safe to
+ * repeat. A runner whose steps throw hands the lease back, so the next caller may run at
+ * once. 'busy' while a live runner holds it; 'done' once one finished.
  */
-export async function beginResumable(
+export async function runResumable<T>(
   key: string,
   owner: string,
   now: Date,
   ttlMs: number,
-): Promise<'run' | 'busy' | 'done'> {
-  if (await ClaimModel.exists({ _id: `${key}:done` })) return 'done';
-  return (await acquireLease(key, null, owner, now, ttlMs)) ? 'run' : 'busy';
-}
-
-/** Marks a resumable action finished: later callers get 'done'. */
-export async function finishResumable(key: string, owner: string, now: Date): Promise<void> {
+  steps: () => Promise<T>,
+): Promise<{ state: 'busy' } | { state: 'done' } | { state: 'ran'; value: T }> {
+  if (await ClaimModel.exists({ _id: `${key}:done` })) return { state: 'done' };
+  const lease = await acquireLease(key, null, owner, now, ttlMs);
+  if (!lease) return { state: 'busy' };
+  let value: T;
+  try {
+    value = await steps();
+  } catch (error) {
+    await ClaimModel.deleteOne({ _id: `${key}#${lease.epoch}`, owner });
+    throw error;
+  }
   await claimOnce(`${key}:done`, owner, now);
+  return { state: 'ran', value };
 }

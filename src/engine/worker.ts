@@ -396,9 +396,9 @@ export class Worker {
         // sends: half the slots, gathered for 25 ms at most. Slow ones (robots answering in
         // hundreds of ms): the whole wave, for up to a quarter of a send's time, so the
         // sends of one wave start the next together rather than in parts a claim apart.
-        const window = this.sendTime.share(GATHER_SHARE, GATHER_MIN_MS, GATHER_MAX_MS);
-        const wave = window > GATHER_MIN_MS ? concurrency : Math.ceil(concurrency / 2);
-        gatherUntil ??= Date.now() + window;
+        const gatherMs = this.sendTime.share(GATHER_SHARE, GATHER_MIN_MS, GATHER_MAX_MS);
+        const wave = gatherMs > GATHER_MIN_MS ? concurrency : Math.ceil(concurrency / 2);
+        gatherUntil ??= Date.now() + gatherMs;
         const left = gatherUntil - Date.now();
         if (free < Math.min(pending.length, wave) && left > 0) {
           await Promise.race([...inFlight, new Promise((resolve) => setTimeout(resolve, left))]);

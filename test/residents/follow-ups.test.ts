@@ -233,3 +233,26 @@ describe('when the process concluding a case dies part-way', () => {
     expect(again.json().message).toContain('已结案');
   });
 });
+
+describe('when concluding a case fails part-way with an error', () => {
+  let w: WantedWorld;
+  beforeAll(async () => {
+    w = await startWantedWorld();
+  });
+  afterAll(() => w.close());
+
+  it('hands the case back at once: the next "已抓获" finishes it, reusing the draft', async () => {
+    const notices = w.t.ctx.notices;
+    const markRetracted = notices.markRetracted;
+    notices.markRetracted = () => Promise.reject(new Error('database hiccup'));
+    const failed = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
+    notices.markRetracted = markRetracted;
+    expect(failed.statusCode).toBe(500);
+
+    const retried = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
+    expect(retried.statusCode, retried.body).toBe(200);
+    const [outcome] = retried.json().outcomes;
+    const followUps = await CampaignModel.find({ followUpOfNotice: w.noticeId }).lean();
+    expect(followUps.map((c) => String(c.noticeId))).toEqual([outcome.followUpNoticeId]);
+  });
+});
