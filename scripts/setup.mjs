@@ -14,6 +14,7 @@ import {
   chmodSync,
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -109,10 +110,32 @@ function withLtsPath() {
   return { ...process.env, PATH: `${dirname(nodeBin)}:${process.env.PATH ?? ''}` };
 }
 
+// Whether node_modules holds what package-lock.json asks for: by versions, not by file times
+// (a checkout or a merge makes the lock newer without changing a package).
+function installMatchesLock(marker, lock) {
+  if (statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return true;
+  try {
+    const want = JSON.parse(readFileSync(lock, 'utf8')).packages ?? {};
+    const have = JSON.parse(readFileSync(marker, 'utf8')).packages ?? {};
+    return Object.entries(want).every(
+      ([path, pkg]) => path === '' || pkg.optional || pkg.link || have[path]?.version === pkg.version,
+    );
+  } catch {
+    return false;
+  }
+}
+
 function ensureNodeModules() {
-  const marker = join(root, 'node_modules', '.package-lock.json');
+  const dir = join(root, 'node_modules');
+  const marker = join(dir, '.package-lock.json');
   const lock = join(root, 'package-lock.json');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  if (existsSync(marker) && installMatchesLock(marker, lock)) return;
+  // A node_modules that is a link to a shared install (git worktrees) is never reinstalled
+  // through the link: npm ci would first empty the folder every other checkout uses.
+  if (existsSync(dir) && lstatSync(dir).isSymbolicLink()) {
+    step('warning: node_modules links to a shared install that differs from package-lock.json; not reinstalling it');
+    return;
+  }
   step('installing npm packages (npm ci)…');
   run('npm', ['ci', '--no-audit', '--no-fund'], { env: withLtsPath() });
 }
