@@ -32,6 +32,7 @@ import { isResidentPath, residentsRoutes } from './residents/routes.js';
 import { tipRoutes } from './tips/routes.js';
 import { deliveryListRoutes } from './tracking/deliveries/routes.js';
 import { trackingRoutes } from './tracking/routes.js';
+import { workbenchRoutes } from './workbench/routes.js';
 
 export interface AppOptions {
   /** Where logs go (tests capture them); default stdout. */
@@ -146,6 +147,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(deliveryListRoutes, { regions: ctx.regions });
   await app.register(caseRoutes, { cases: ctx.cases });
   await app.register(tipRoutes, { tips: ctx.tips });
+  await app.register(workbenchRoutes, { workbench: ctx.workbench, reviewFacts: ctx.reviewFacts });
   await app.register(residentsRoutes, {
     clicks: ctx.tracking.clicks,
     publication: ctx.publication,
