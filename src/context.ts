@@ -197,6 +197,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
           title: approved.content.title,
         };
       },
+      casesEndedBefore: (cutoff) => notices.casesEndedBefore(cutoff),
       tellCaseOfficer: caseOfficerNotifier({
         credentialsOf: (userId) => officerRobots.credentials(userId),
         channels,
@@ -212,6 +213,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     audit,
     clock,
     config.timeZone,
+    config.tipRetentionDays,
   );
   const cases = new CaseService(notices, campaigns, tips, audit, clock, config.timeZone, {
     id: 'system',

@@ -31,6 +31,14 @@ export interface ResidentsRoutesOptions {
   tipPostsPerMinute?: number;
 }
 
+/**
+ * Paths a resident's phone asks for: the tracked link, the notice page, the tip form and its
+ * redirect, pictures. Their log lines carry neither address nor query (src/app.ts).
+ */
+export function isResidentPath(url: string): boolean {
+  return /^\/(?:t|n|media)(?:\/|$|\?)/.test(url);
+}
+
 const STYLESHEET = readFileSync(new URL('../../templates/residents/page.css', import.meta.url), 'utf8');
 
 /** Pages that can be withdrawn are cached briefly only (issue 15, finding 5). */
