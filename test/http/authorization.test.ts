@@ -119,6 +119,17 @@ const sampleBodies: Record<string, unknown> = {
   'PATCH /api/tips/:id': { status: 'closed' },
   'POST /api/campaigns/test-send': { noticeId: '0123456789abcdef01234567', groupId: '0123456789abcdef01234568' },
   'POST /api/campaigns/schedule-preview': { schedule: { kind: 'now' } },
+  'POST /api/groups/import-report': {
+    dryRun: true,
+    applied: false,
+    rows: 0,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    rejected: 0,
+    errors: [],
+    ignoredColumns: [],
+  },
   'POST /api/previews/text': { content: { category: 'general', title: '标题', body: '正文', issuingUnit: '分局' } },
   'POST /api/previews/image': { content: { category: 'general', title: '标题', body: '正文', issuingUnit: '分局' } },
 };
@@ -141,6 +152,8 @@ const computedOnly = new Set([
   'POST /api/previews/text',
   'POST /api/previews/image',
   'POST /api/campaigns/schedule-preview',
+  // The import report as xlsx: the report the caller's own import returned, written out.
+  'POST /api/groups/import-report',
 ]);
 /** Sheet imports: each row's region is checked against the scope and refused per row (test/audience/import-export.test.ts). */
 const scopedPerRow = new Set(['POST /api/groups/import', 'POST /api/regions/import']);
