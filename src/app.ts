@@ -154,6 +154,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     tips: ctx.tips,
     secret: () => ctx.tracking.secret.get(),
     publicBaseUrl: ctx.config.publicBaseUrl,
+    timeZone: ctx.config.timeZone,
   });
 
   await app.register(consoleSite);
