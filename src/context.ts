@@ -265,6 +265,7 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.regions.ensureRoot();
   await ctx.audience.prepare();
   await ctx.tracking.secret.load();
+  await ctx.notices.backfillWithdrawnPictures();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 
