@@ -15,7 +15,8 @@ import { type Clock, systemClock } from './lib/clock.js';
 import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
 import { OfficerNotifier } from './notifications/notifier.js';
-import { activeUserById, activeUserByPhone } from './notifications/officers.js';
+import { activeOfficerFor, activeUserById } from './notifications/officers.js';
+import { campaignTaskStates } from './notifications/task-state.js';
 import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
 import { CampaignService } from './campaigns/service.js';
@@ -99,7 +100,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);
   const audience = new AudienceService(groups);
-  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl);
+  // A task follows its campaign and notice, read live on every task read.
+  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates);
   const channels = new ChannelRegistry(
     {
       wecomBaseUrl: config.wecomBaseUrl,
@@ -163,7 +165,10 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const notifier = new OfficerNotifier(
     {
       openTasksSince: (since) => manualTasks.openTasksSince(since),
-      officerByPhone: activeUserByPhone,
+      markTold: (taskIds) => manualTasks.markTold(taskIds),
+      withdrawTasks: (taskIds, reason) => manualTasks.withdrawTasks(taskIds, reason),
+      repairConfirmations: (since) => manualTasks.repairConfirmations(since),
+      officerFor: activeOfficerFor,
       userById: activeUserById,
       campaign: async (id) => {
         const campaign = await campaigns.findForEngine(id);
@@ -260,6 +265,7 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.regions.ensureRoot();
   await ctx.audience.prepare();
   await ctx.tracking.secret.load();
+  await ctx.notices.backfillWithdrawnPictures();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

@@ -40,6 +40,23 @@ const outOfScopeFixtures: Record<string, (t: TestApp) => Promise<Params>> = {
     });
     return { id: String(tip._id) };
   },
+  // An officer's task for a county B group (made as the manual channel makes it).
+  'manual-task': async (t) => {
+    const task = await t.ctx.manualTasks.createTask(
+      {
+        groupId: 'county-b-group',
+        groupName: '外区群',
+        credentials: { kind: 'manual' } as never,
+        regionPath: ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code, TREE.townshipB.code],
+        officer: { name: '外区民警', phone: '13800009999' },
+      },
+      {
+        type: 'text',
+        card: { format: 'text', title: '外区任务', content: '请转发', url: 'https://example.cn/n/1', pictureUrl: null },
+      },
+    );
+    return { id: task.id };
+  },
   campaign: async (t) => {
     // Written by county B's own admin, so the campaign belongs to county B (not to the whole tree).
     countyBAdmin ??= (await t.userToken('admin', TREE.countyB.code)).token;
