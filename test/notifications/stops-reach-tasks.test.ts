@@ -73,6 +73,7 @@ describe('stops reach officer tasks', () => {
       });
       expect(set.statusCode, set.body).toBe(200);
     }
+    await w.t.activate(`u${phone}`);
     const token = await w.t.login(`u${phone}`, `${ADMIN_PASSWORD}-${phone}`);
     return { name, phone, robot, chiefRobot, token };
   }
