@@ -9,6 +9,10 @@ import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
 import { ManualTaskService } from './channels/manual/tasks.js';
 import { ChannelRegistry } from './channels/registry.js';
+import { Outbound } from './channels/outbound.js';
+import { WecomApiClient } from './channels/wecom-group/api.js';
+import { WecomGroupService } from './channels/wecom-group/service.js';
+import { WecomGroupSync } from './audience/wecom-sync.js';
 import { type Database, syncIndexes } from './db/connection.js';
 import { SecretBox } from './lib/cipher.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -46,6 +50,10 @@ export interface Context {
   groups: GroupService;
   audience: AudienceService;
   manualTasks: ManualTaskService;
+  /** WeCom customer groups: the county apps, owners' tasks and their results. */
+  wecomGroups: WecomGroupService;
+  /** The county's customer groups synced from WeCom into village groups. */
+  wecomSync: WecomGroupSync;
   channels: ChannelRegistry;
   campaigns: CampaignService;
   /** The engine's view of the rooms above it (audience, notices, render, channels). */
@@ -94,6 +102,18 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const groups = new GroupService(regions, secrets, clock);
   const audience = new AudienceService(groups);
   const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl);
+  const wecomGroups = new WecomGroupService(
+    secrets,
+    new WecomApiClient({
+      baseUrl: config.wecomBaseUrl,
+      outbound: new Outbound(config.outboundAllowHosts),
+      timeoutMs: config.channelTimeoutMs,
+      clock,
+    }),
+    clock,
+    { settleMs: 60_000, horizonMs: 3 * 24 * 3600_000, timeZone: config.timeZone, pollsPerTick: 20 },
+  );
+  audience.attachCapCounter((selected) => wecomGroups.overCap(selected));
   const channels = new ChannelRegistry(
     {
       wecomBaseUrl: config.wecomBaseUrl,
@@ -104,6 +124,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     },
     clock,
     manualTasks,
+    wecomGroups,
   );
   const campaigns = new CampaignService(
     clock,
@@ -130,6 +151,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   campaigns.attachDeliveryControl(deliveryControl(clock));
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
   manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now(), task.regionPath));
+  // So does WeCom's report of a customer group (sent, failed, skipped).
+  wecomGroups.onSettled((reference, regionPath) => wakeBatchOf(reference, clock.now(), regionPath));
   const tracking = createTracking(config, clock, regions, audit, async (groupId) =>
     groups.get(regions.rootScope(), groupId).then(
       (group) => group.regionCode,
@@ -152,6 +175,23 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     linkFor: (campaignId, groupId, noticeId, villageCode) =>
       tracking.link({ campaignId, groupId, noticeId, villageCode }),
     batchesWritten: (batchIds) => tracking.rollups.batchesWritten(batchIds),
+  });
+  // A run's WeCom tasks follow its campaign as a worker's batch does: stopped, held or sent.
+  wecomGroups.attach({
+    runState: async (campaignId) => {
+      const state = await campaigns.engineState(campaignId);
+      if (!state) return { kind: 'stop', reason: '活动不存在' };
+      if (state.status === 'cancelled') return { kind: 'stop', reason: state.retracted ? '通告已撤回' : '活动已取消' };
+      const campaign = await campaigns.findForEngine(campaignId);
+      const sendable = campaign ? await dispatch.noticeSendable(campaign.noticeId) : { ok: false as const, reason: '活动不存在' };
+      if (!sendable.ok) return { kind: 'stop', reason: sendable.reason };
+      if (state.status !== 'approved' && state.status !== 'completed') return { kind: 'hold' };
+      return { kind: 'send' };
+    },
+    campaign: async (campaignId) => {
+      const campaign = await campaigns.findForEngine(campaignId);
+      return campaign ? { priority: campaign.priority, noticeId: campaign.noticeId } : null;
+    },
   });
   const officerRobots = new OfficerRobotService(secrets, clock);
   const notifier = new OfficerNotifier(
@@ -228,6 +268,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     groups,
     audience,
     manualTasks,
+    wecomGroups,
+    wecomSync: new WecomGroupSync(wecomGroups, groups, clock),
     channels,
     campaigns,
     dispatch,
