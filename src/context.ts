@@ -105,7 +105,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const wecomGroups = new WecomGroupService(
     secrets,
     new WecomApiClient({
-      baseUrl: config.wecomBaseUrl,
+      baseUrl: config.wecomApiBaseUrl,
       outbound: new Outbound(config.outboundAllowHosts),
       timeoutMs: config.channelTimeoutMs,
       clock,
@@ -197,6 +197,16 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const notifier = new OfficerNotifier(
     {
       openTasksSince: (since) => manualTasks.openTasksSince(since),
+      openWecomItemsSince: (since) => wecomGroups.openItemsSince(since),
+      remindWecom: async (taskIds) => {
+        const result = await wecomGroups.remind(taskIds);
+        const parts = [
+          result.reminded ? `已通过企业微信再次提醒群主（${result.reminded} 个群发任务）` : null,
+          result.limited ? `${result.limited} 个任务今天已提醒 3 次（企业微信上限），未再提醒` : null,
+          ...result.failed.map((message) => `企业微信提醒失败：${message}`),
+        ];
+        return parts.filter(Boolean).join('；');
+      },
       officerByPhone: activeUserByPhone,
       userById: activeUserById,
       campaign: async (id) => {

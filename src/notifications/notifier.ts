@@ -34,9 +34,21 @@ export interface OfficerAccount {
   name: string;
 }
 
+/**
+ * One open item of an officer: a manual task (with its signed link), or a WeCom customer
+ * group in a task the officer has to confirm in WeCom's 群发助手 (no link: `wecomTaskId`).
+ */
+export type OpenTask = Pick<ManualTask, 'id' | 'reference' | 'groupName' | 'officer' | 'createdAt' | 'link'> & {
+  wecomTaskId?: string;
+};
+
 export interface NotifierPorts {
   /** Unconfirmed manual tasks created since the instant. */
   openTasksSince(since: Date): Promise<ManualTask[]>;
+  /** Groups of WeCom customer-group tasks not yet sent, whose task WeCom accepted since the instant. */
+  openWecomItemsSince?(since: Date): Promise<{ reference: string; groupName: string; officer: ManualTask['officer']; createdAt: Date; taskId: string }[]>;
+  /** remind_groupmsg_send for these WeCom tasks (within WeCom's 3 a day); what happened, in words. */
+  remindWecom?(taskIds: string[]): Promise<string>;
   /** The active user whose phone is the group officer's (null: the officer has no account). */
   officerByPhone(phone: string): Promise<OfficerAccount | null>;
   userById(id: string): Promise<OfficerAccount | null>;
@@ -56,7 +68,7 @@ interface OfficerRun {
   officerKey: string;
   officerName: string | null;
   officerPhone: string | null;
-  tasks: ManualTask[];
+  tasks: OpenTask[];
 }
 
 export interface NotificationStep {
@@ -78,7 +90,7 @@ function runOf(reference: string): { occurrenceId: string; campaignId: string } 
   return { occurrenceId: reference.slice(0, cut), campaignId: reference.slice(0, at) };
 }
 
-function byOfficerRun(tasks: ManualTask[]): OfficerRun[] {
+function byOfficerRun(tasks: OpenTask[]): OfficerRun[] {
   const runs = new Map<string, OfficerRun>();
   for (const task of tasks) {
     const run = runOf(task.reference);
@@ -109,7 +121,19 @@ export class OfficerNotifier {
   /** One pass: sends every step that is due now. Returns how many steps were recorded. */
   async tick(): Promise<number> {
     const now = this.clock.now();
-    const runs = byOfficerRun(await this.ports.openTasksSince(new Date(now.getTime() - HORIZON_MS)));
+    const since = new Date(now.getTime() - HORIZON_MS);
+    const wecom = ((await this.ports.openWecomItemsSince?.(since)) ?? []).map(
+      (item): OpenTask => ({
+        id: item.reference,
+        reference: item.reference,
+        groupName: item.groupName,
+        officer: item.officer,
+        createdAt: item.createdAt,
+        link: null,
+        wecomTaskId: item.taskId,
+      }),
+    );
+    const runs = byOfficerRun([...(await this.ports.openTasksSince(since)), ...wecom]);
     if (runs.length === 0) return 0;
     const ids = runs.flatMap((run) => (['digest', 'reminder', 'escalation'] as const).map((kind) => stepId(kind, run)));
     const done = new Map(
@@ -179,12 +203,20 @@ export class OfficerNotifier {
       if (isDuplicateKey(error)) return false;
       throw error;
     }
+    // A reminder re-sends WeCom's own notice of the owner's tasks (群发助手), robot or not.
+    const wecomTasks = [...new Set(run.tasks.flatMap((task) => (task.wecomTaskId ? [task.wecomTaskId] : [])))];
+    const wecomNote = kind === 'reminder' && wecomTasks.length ? await this.ports.remindWecom?.(wecomTasks) : undefined;
+    if (wecomNote)
+      await NotificationStepModel.updateOne(
+        { _id: base._id },
+        { $set: { detail: unreachable ? `${this.unreachableDetail(kind, officer, recipient)}；${wecomNote}` : wecomNote } },
+      );
     if (!credentials || !recipient) return true;
     const message = officerMessage({
       kind,
       campaignTitle,
       officerName: run.officerName,
-      tasks: run.tasks.map((task) => ({ groupName: task.groupName, link: task.link })),
+      tasks: run.tasks.map((task) => ({ groupName: task.groupName, link: task.link, wecom: Boolean(task.wecomTaskId) })),
       tasksPageUrl: `${this.settings.publicBaseUrl}/tasks`,
     });
     const outcome = await this.channels.adapterFor(credentials.kind).send(
@@ -201,7 +233,7 @@ export class OfficerNotifier {
       outcome.status === 'sent' ? 'sent' : outcome.status === 'uncertain' ? 'uncertain' : 'failed';
     await NotificationStepModel.updateOne(
       { _id: base._id },
-      { $set: { status, detail: outcome.status === 'sent' ? null : outcome.message } },
+      { $set: { status, detail: outcome.status === 'sent' ? (wecomNote ?? null) : outcome.message } },
     );
     return true;
   }
