@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     const wecomGroups = setInterval(() => void ctx.wecomGroups.tick().catch(log('wecom-groups')), 15_000);
     stoppers.push(async () => clearInterval(wecomGroups));
     // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
-    const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'));
+    const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
     deadlines.start();
     stoppers.push(() => deadlines.stop());
   }
