@@ -49,17 +49,17 @@ function fixtures() {
   }));
   const chats: Chat[] = [];
   const kinds = ['平安群', '警民联系群', '反诈宣传群'];
-  villages.forEach((village, i) =>
-    kinds.forEach((kind, k) =>
+  for (const [i, village] of villages.entries()) {
+    for (const [k, kind] of kinds.entries()) {
       chats.push({
         chatId: `wrOgQhDgAA${String(i * 3 + k).padStart(4, '0')}`,
         name: k === 1 ? `${village.name.slice(0, -1)}村委会${kind}` : `${village.name}${kind}`,
         owner: `owner-${((i * 3 + k) % 6) + 1}`,
         village: village.code,
         residents: 20 + ((i * 3 + k) % 7),
-      }),
-    ),
-  );
+      });
+    }
+  }
   return { villages, chats };
 }
 
