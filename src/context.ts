@@ -19,7 +19,8 @@ import { type Clock, systemClock } from './lib/clock.js';
 import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
 import { OfficerNotifier } from './notifications/notifier.js';
-import { activeUserById, activeUserByPhone } from './notifications/officers.js';
+import { activeOfficerFor, activeUserById } from './notifications/officers.js';
+import { campaignTaskStates } from './notifications/task-state.js';
 import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
 import { CampaignService } from './campaigns/service.js';
@@ -107,7 +108,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);
   const audience = new AudienceService(groups);
-  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl);
+  // A task follows its campaign and notice, read live on every task read.
+  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates);
   const wecomGroups = new WecomGroupService(
     secrets,
     new WecomApiClient({
@@ -202,8 +204,39 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const officerRobots = new OfficerRobotService(secrets, clock);
   const notifier = new OfficerNotifier(
     {
-      openTasksSince: (since) => manualTasks.openTasksSince(since),
-      openWecomItemsSince: (since) => wecomGroups.openItemsSince(since),
+      openTasksSince: async (since) => [
+        ...(await manualTasks.openTasksSince(since)),
+        // WeCom customer groups of tasks the owner has not sent: listed like tasks, without a link.
+        ...(await wecomGroups.openItemsSince(since)).map((item) => ({
+          id: `wecom:${item.reference}`,
+          reference: item.reference,
+          groupId: item.groupId,
+          groupName: item.groupName,
+          officer: item.officer,
+          title: '',
+          text: null,
+          url: null,
+          hasImage: false,
+          createdAt: item.createdAt,
+          confirmedAt: null,
+          state: 'open' as const,
+          withdrawnReason: null,
+          regionPath: item.regionPath,
+          link: null,
+          told: item.told,
+          wecomTaskId: item.taskId,
+        })),
+      ],
+      markTold: async (taskIds) => {
+        await manualTasks.markTold(taskIds.filter((id) => !id.startsWith('wecom:')));
+        await wecomGroups.markTold(taskIds.filter((id) => id.startsWith('wecom:')).map((id) => id.slice(6)));
+      },
+      // A stop reaches WeCom tasks through cancel_groupmsg_send (WecomGroupService), not here.
+      withdrawTasks: (taskIds, reason) =>
+        manualTasks.withdrawTasks(
+          taskIds.filter((id) => !id.startsWith('wecom:')),
+          reason,
+        ),
       remindWecom: async (taskIds) => {
         const result = await wecomGroups.remind(taskIds);
         const parts = [
@@ -213,7 +246,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
         ];
         return parts.filter(Boolean).join('；');
       },
-      officerByPhone: activeUserByPhone,
+      repairConfirmations: (since) => manualTasks.repairConfirmations(since),
+      officerFor: activeOfficerFor,
       userById: activeUserById,
       campaign: async (id) => {
         const campaign = await campaigns.findForEngine(id);
@@ -312,6 +346,7 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.regions.ensureRoot();
   await ctx.audience.prepare();
   await ctx.tracking.secret.load();
+  await ctx.notices.backfillWithdrawnPictures();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

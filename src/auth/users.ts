@@ -125,6 +125,8 @@ export class UserService {
         regionCode: input.regionCode,
         regionPath,
         phone: input.phone ?? null,
+        // The admin knows this password: the user replaces it before anything else (issue 26.9).
+        mustChangePassword: true,
       });
       doc = created.toObject() as UserDoc;
     } catch (error) {
@@ -171,6 +173,8 @@ export class UserService {
     if (changes.password !== undefined) {
       checkPassword(changes.password, 'password');
       set.passwordHash = await hashPassword(changes.password);
+      // A reset by an admin is known to the admin; one's own new password is not.
+      set.mustChangePassword = !self;
     }
     const updated = await UserModel.findOneAndUpdate(
       { _id: current._id },

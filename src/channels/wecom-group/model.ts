@@ -47,6 +47,8 @@ const wecomItemSchema = new mongoose.Schema(
     taskId: { type: String, default: null },
     sentAt: { type: Date, default: null },
     reason: { type: String, default: null },
+    /** The officer's digest listed it. */
+    told: { type: Boolean, default: false },
     createdAt: { type: Date, required: true },
   },
   { versionKey: false },

@@ -97,7 +97,11 @@ export interface WecomAppView {
 /** One open group of an owner's task, as the officer notifier sees it. */
 export interface OpenWecomItem {
   reference: string;
+  groupId: string;
   groupName: string;
+  regionPath: string[];
+  /** A digest listed it already. */
+  told: boolean;
   officer: { name: string; phone: string | null } | null;
   /** When WeCom accepted the task (the digest counts from here). */
   createdAt: Date;
@@ -771,11 +775,19 @@ export class WecomGroupService {
     const opened = new Map(tasks.map((t) => [t._id, t.openedAt!]));
     return items.map((item) => ({
       reference: item._id,
+      groupId: item.groupId,
       groupName: item.groupName,
+      regionPath: item.regionPath ?? [],
+      told: Boolean(item.told),
       officer: item.officerName ? { name: item.officerName, phone: item.officerPhone ?? null } : null,
       createdAt: opened.get(item.taskId!) ?? item.createdAt,
       taskId: item.taskId!,
     }));
+  }
+
+  /** The notifier listed these groups in a digest. */
+  async markTold(references: string[]): Promise<void> {
+    if (references.length) await WecomItemModel.updateMany({ _id: { $in: references } }, { $set: { told: true } });
   }
 
   /**
