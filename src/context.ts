@@ -24,6 +24,7 @@ import { campaignTaskStates } from './notifications/task-state.js';
 import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
 import { CampaignService } from './campaigns/service.js';
+import { isQuiet } from './campaigns/schedule.js';
 import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
@@ -200,6 +201,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       const campaign = await campaigns.findForEngine(campaignId);
       return campaign ? { priority: campaign.priority, noticeId: campaign.noticeId } : null;
     },
+    quietNow: (priority) => priority !== 'urgent' && isQuiet(clock.now(), config.quietHours, config.timeZone),
   });
   const officerRobots = new OfficerRobotService(secrets, clock);
   const notifier = new OfficerNotifier(

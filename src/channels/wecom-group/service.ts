@@ -59,6 +59,8 @@ export interface WecomGroupPorts {
   runState(campaignId: string): Promise<RunVerdict>;
   /** The campaign's priority and notice (the task keeps them for the officer's steps). */
   campaign(campaignId: string): Promise<{ priority: string; noticeId: string } | null>;
+  /** Whether a run of this priority must wait now (quiet hours hold normal runs, not urgent ones). */
+  quietNow(priority: string): boolean;
 }
 
 export interface WecomGroupSettings {
@@ -419,6 +421,9 @@ export class WecomGroupService {
       if (now.getTime() - newest < this.settings.settleMs) continue;
       const verdict = await this.verdict(items[0]!.campaignId, verdicts);
       if (verdict.kind === 'hold') continue;
+      // A normal run's task waits for the end of quiet hours, as every channel's send does.
+      if (verdict.kind === 'send' && this.#ports?.quietNow((await this.#ports.campaign(items[0]!.campaignId))?.priority ?? 'normal'))
+        continue;
       if (verdict.kind === 'stop') {
         await this.settleItems(items, 'cancelled', 'skipped', `${verdict.reason}（群发任务未创建）`);
         continue;
