@@ -198,6 +198,15 @@ export class UserService {
     return toUser(updated);
   }
 
+  /**
+   * Whether `by` may change settings of account `id` that act for it (its notification robot):
+   * oneself, or an admin over a user strictly below (not a same-level admin: issue 26.8).
+   */
+  async assertManages(by: Principal, id: string): Promise<void> {
+    const current = await this.findInScope(by.scope, id);
+    if (String(current._id) !== by.id) assertBelow(by, current);
+  }
+
   /** Clears the failed-login delays of an account at every address. */
   async unlock(by: Principal, id: string, ip?: string): Promise<{ cleared: number }> {
     const current = await this.findInScope(by.scope, id);

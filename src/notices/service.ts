@@ -198,7 +198,8 @@ export class NoticeService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     /** Whether a user id names an active user (the wanted notice's case officer). */
-    private readonly userExists: (id: string) => Promise<boolean> = async () => true,
+    /** A wanted notice's case officer: active staff whose region lies in the notice's line (context.ts). */
+    private readonly caseOfficerOk: (id: string, regionPath: string[]) => Promise<boolean> = async () => true,
     /** Whose calendar decides whether a deadline has passed. */
     private readonly timeZone = 'Asia/Shanghai',
   ) {}
@@ -276,7 +277,7 @@ export class NoticeService {
     const { regionCode: _ignored, ...fields } = input;
     const content = toContent(fields, null);
     await this.checkMedia(content);
-    content.wanted = await resolveWanted(content.wanted, this.regions, this.userExists);
+    content.wanted = await resolveWanted(content.wanted, this.regions, this.caseOfficerOk, region.regionPath);
     const created = await NoticeModel.create({
       ...(id ? { _id: objectId(id) } : {}),
       regionCode: region.code,
@@ -306,7 +307,12 @@ export class NoticeService {
     const region = regionCode === undefined ? null : await this.regionFor(by, seen, regionCode);
     const content = toContent(contentChanges, seen.content as unknown as NoticeContent);
     await this.checkMedia(content);
-    content.wanted = await resolveWanted(content.wanted, this.regions, this.userExists);
+    content.wanted = await resolveWanted(
+      content.wanted,
+      this.regions,
+      this.caseOfficerOk,
+      region?.regionPath ?? seen.regionPath,
+    );
     const newVersion = seen.status === 'approved';
     const move = region ? { regionCode: region.code, regionPath: region.regionPath } : {};
     const updated = await this.transition(
