@@ -32,6 +32,8 @@ import { PublicationService } from './residents/publication.js';
 import { TipLimiter } from './tips/limits.js';
 import { caseOfficerNotifier } from './tips/notify.js';
 import { TipService } from './tips/service.js';
+import { ReviewFactsService } from './workbench/review.js';
+import { WorkbenchService } from './workbench/service.js';
 
 export interface Context {
   config: Config;
@@ -60,6 +62,10 @@ export interface Context {
   tips: TipService;
   /** Wanted cases: deadline sweep, solved action, follow-ups. */
   cases: CaseService;
+  /** The workbench's 待办 counts and the navigation badges. */
+  workbench: WorkbenchService;
+  /** Who wrote and submitted what a reviewer decides on, and a campaign's audience. */
+  reviewFacts: ReviewFactsService;
   /** Sealing key of channel credentials (also of users' notification robots). */
   secrets: SecretBox;
 }
@@ -191,6 +197,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
           title: approved.content.title,
         };
       },
+      casesEndedBefore: (cutoff) => notices.casesEndedBefore(cutoff),
       tellCaseOfficer: caseOfficerNotifier({
         credentialsOf: (userId) => officerRobots.credentials(userId),
         channels,
@@ -206,6 +213,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     audit,
     clock,
     config.timeZone,
+    config.tipRetentionDays,
   );
   const cases = new CaseService(notices, campaigns, tips, audit, clock, config.timeZone, {
     id: 'system',
@@ -237,6 +245,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     publication,
     tips,
     cases,
+    workbench: new WorkbenchService(tracking.stats, clock, config.timeZone),
+    reviewFacts: new ReviewFactsService(campaigns, audience),
     secrets,
   };
 }
