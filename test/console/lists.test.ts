@@ -77,7 +77,7 @@ describe('console lists', { timeout: 120_000 }, () => {
     // Oldest first, by the time column: the first page starts with the oldest.
     await page.getByRole('columnheader', { name: '创建时间' }).click();
     await page.getByText('第 1 页').waitFor();
-    await expect.poll(() => page.locator('.el-table__row').first().textContent(), { timeout: 10_000 }).toContain('批量通告0001');
+    await expect.poll(() => page.locator('.el-table__row').first().textContent(), { timeout: 20_000 }).toContain('批量通告0001');
     // A title search is the API's, across all rows.
     await page.getByLabel('标题').fill('通告0007');
     await page.getByRole('button', { name: '搜索' }).click();
@@ -108,7 +108,7 @@ describe('console lists', { timeout: 120_000 }, () => {
     await page.getByRole('columnheader', { name: '进度' }).waitFor();
     await page.getByRole('columnheader', { name: '触达（受教育人次）' }).waitFor();
     await page.getByRole('columnheader', { name: '创建时间' }).click();
-    await expect.poll(() => page.locator('.el-table__row').first().textContent(), { timeout: 10_000 }).toContain('批量推送0001');
+    await expect.poll(() => page.locator('.el-table__row').first().textContent(), { timeout: 20_000 }).toContain('批量推送0001');
     await page.getByLabel('名称').fill('推送0513');
     await page.getByRole('button', { name: '搜索' }).click();
     await page.getByText('第 1 页（本页 1 条）').waitFor();
@@ -129,7 +129,7 @@ describe('console lists', { timeout: 120_000 }, () => {
     expect(whole.worksheets[0]?.rowCount).toBe(MANY + 2);
     // 复制: the wizard starts from the campaign's choices.
     await page.getByRole('row', { name: /批量推送0513/ }).getByRole('button', { name: '复制' }).click();
-    await expect.poll(() => page.getByLabel('推送名称').inputValue(), { timeout: 10_000 }).toBe('批量推送0513（副本）');
+    await page.waitForFunction(() => (document.querySelector('#w-title') as HTMLInputElement | null)?.value === '批量推送0513（副本）');
     await context.close();
   });
 });

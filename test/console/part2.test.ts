@@ -280,7 +280,7 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     expect(report.totals.messages).toBeGreaterThan(0);
     for (const key of ['messages', 'personTimes', 'groupsReached', 'villagesReached', 'confirmed', 'failed'] as const) {
       await expect
-        .poll(() => page.getByTestId(`figure-${key}`).innerText())
+        .poll(() => page.getByTestId(`figure-${key}`).innerText(), { timeout: 20_000 })
         .toBe(report.totals[key].toLocaleString('zh-CN'));
     }
     await page.locator('canvas').first().waitFor();
