@@ -13,6 +13,8 @@ interface Person {
 const regions = reactive(new Map<string, string>());
 const users = reactive(new Map<string, Person>());
 const asked = new Set<string>();
+/** Asked and answered (found or not): an id the service does not know shows the fallback, not …. */
+const answered = reactive(new Set<string>());
 
 /** Asks for the names of codes and user ids not yet known (ignores the ones asked before). */
 export async function learnNames(input: { regions?: (string | null | undefined)[]; users?: (string | null | undefined)[] }) {
@@ -29,6 +31,8 @@ export async function learnNames(input: { regions?: (string | null | undefined)[
       });
       for (const [code, name] of Object.entries(answer.regions)) regions.set(code, name);
       for (const [id, person] of Object.entries(answer.users)) users.set(id, person);
+      for (const c of codes.slice(i, i + 100)) answered.add(`r:${c}`);
+      for (const u of ids.slice(i, i + 100)) answered.add(`u:${u}`);
     } catch {
       // A name that cannot be read stays unknown: placeName/personName show a neutral word.
       for (const c of codes.slice(i, i + 100)) asked.delete(`r:${c}`);
@@ -37,17 +41,17 @@ export async function learnNames(input: { regions?: (string | null | undefined)[
   }
 }
 
-/** The place's name, or 未知地区 while unknown (never the bare code). */
+/** The place's name (… while asked, 未知地区 when the service knows no such code; never the bare code). */
 export function placeName(code: string | null | undefined): string {
   if (!code) return '—';
-  return regions.get(code) ?? '…';
+  return regions.get(code) ?? (answered.has(`r:${code}`) ? '未知地区' : '…');
 }
 
 /** 张三（城关派出所）: the user's name and unit. */
 export function personName(id: string | null | undefined, fallback = '—'): string {
   if (!id) return fallback;
   const person = users.get(id);
-  if (!person) return '…';
+  if (!person) return answered.has(`u:${id}`) ? fallback : '…';
   return person.unit ? `${person.displayName}（${person.unit}）` : person.displayName;
 }
 
