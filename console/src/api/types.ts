@@ -156,6 +156,9 @@ export interface AudienceTotals {
     | Record<string, { groupCount: number; memberTotal?: number }>
     | Array<{ channel: string; groupCount: number }>;
   manualTaskCount?: number;
+  /** WeCom customer groups at their receive cap (they will not receive it), and the sentence to show. */
+  wecomOverCap?: number;
+  capWarning?: string;
 }
 
 export interface Group {
@@ -185,6 +188,8 @@ export interface CampaignProgress extends ProgressCounts {
   campaignId: string;
   title: string;
   finished: boolean;
+  /** Groups the officers have yet to post to (awaiting, tasks not expired): not done. */
+  awaitingOfficers: number;
   counties: Array<ProgressCounts & { countyCode: string; countyName: string }>;
   townships?: Array<ProgressCounts & { townshipCode: string; townshipName: string }>;
 }
