@@ -332,6 +332,14 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await fontsReady(reviewer);
     expect(await seriousViolations(reviewer)).toEqual([]);
     await shot(reviewer, 'review-campaign');
+    if (SHOTS) {
+      const phone = await pageAs(w, w.people.reviewer, true);
+      await phone.goto('/reviews');
+      await phone.getByRole('tab', { name: /推送/ }).click();
+      await phone.getByTestId('audience-totals').first().waitFor();
+      await shot(phone, 'review-campaign-phone');
+      await phone.context().close();
+    }
     await pending.getByRole('button', { name: '通过并立即发送' }).click();
     const asked = reviewer.getByRole('dialog', { name: /通过并立即发送/ });
     await asked.getByText(`通过后将立即发送到 ${facts.audience.groupCount} 个群（约 ${facts.audience.memberTotal.toLocaleString('zh-CN')} 人）`).waitFor();
@@ -379,6 +387,16 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await fontsReady(page);
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'reach-monthly-year');
+    if (SHOTS) {
+      const phone = await pageAs(w, w.people.viewer, true);
+      await phone.goto('/reach/monthly');
+      await phone.getByTestId('monthly-table').locator('tbody tr th').first().waitFor();
+      await shot(phone, 'reach-monthly-phone');
+      await phone.goto('/reach');
+      await phone.getByTestId('compare-messages').waitFor();
+      await shot(phone, 'reach-phone');
+      await phone.context().close();
+    }
     await page.context().close();
   });
 
