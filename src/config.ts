@@ -29,6 +29,8 @@ export interface Config {
   credentialsKey: string | undefined;
   /** Robot API base URLs (tests and demos point them at the local doubles). */
   wecomBaseUrl: string;
+  /** WeCom's server API (customer groups: gettoken, add_msg_template …); by default the robots' host. */
+  wecomApiBaseUrl: string;
   dingtalkBaseUrl: string;
   feishuBaseUrl: string;
   /**
@@ -63,6 +65,8 @@ export interface Config {
   hsts: boolean;
   /** /docs and /openapi.json; on by default only for a local install (PUBLIC_BASE_URL on loopback). */
   apiDocs: boolean;
+  /** API_DOCS=auto on a local install: /docs answers loopback peers only. */
+  apiDocsLoopbackOnly: boolean;
   /** Bearer token /metrics asks for; unset: metrics open on a local install, not served otherwise. */
   metricsToken: string | undefined;
   metricsOpen: boolean;
@@ -247,6 +251,7 @@ export function loadConfig(env: Env = process.env): Config {
     timeZone: timeZone(env),
     credentialsKey: credentialsKey(env),
     wecomBaseUrl: baseUrl(env, 'WECOM_BASE_URL', 'https://qyapi.weixin.qq.com'),
+    wecomApiBaseUrl: baseUrl(env, 'WECOM_API_BASE_URL', baseUrl(env, 'WECOM_BASE_URL', 'https://qyapi.weixin.qq.com')),
     dingtalkBaseUrl: baseUrl(env, 'DINGTALK_BASE_URL', 'https://oapi.dingtalk.com'),
     feishuBaseUrl: baseUrl(env, 'FEISHU_BASE_URL', 'https://open.feishu.cn'),
     outboundAllowHosts: outboundAllowHosts(env),
@@ -265,6 +270,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxy(env),
     hsts: onOffAuto(env, 'HSTS', publicBaseUrl.startsWith('https://')),
     apiDocs: onOffAuto(env, 'API_DOCS', isLocalInstall(publicBaseUrl)),
+    apiDocsLoopbackOnly: oneOf(env, 'API_DOCS', ['on', 'off', 'auto'] as const, 'auto') === 'auto',
     metricsToken: metricsToken(env),
     metricsOpen: !metricsToken(env) && isLocalInstall(publicBaseUrl),
   };
