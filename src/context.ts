@@ -121,13 +121,17 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
           title: notice.content.title,
           category: notice.content.category,
           problem,
+          withdrawn: notice.status === 'archived' || notice.retractedAt !== null,
         };
       },
       markNoticeRetracted: (noticeId) => notices.markRetracted(noticeId, clock.now()),
+      noticeWithdrawn: async (noticeId) =>
+        (await notices.get(regions.rootScope(), noticeId).then((notice) => notice.retractedAt)) !== null,
     },
     audit,
+    deliveryControl(clock),
+    { intentLeaseMs: config.leaseMs, trace: config.intentTrace },
   );
-  campaigns.attachDeliveryControl(deliveryControl(clock));
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
   manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now(), task.regionPath));
   const tracking = createTracking(config, clock, regions, audit, async (groupId) =>
@@ -214,7 +218,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     role: 'admin',
     scope: regions.rootScope(),
     regionPath: [ROOT_REGION_CODE],
-  });
+  }, { intentLeaseMs: config.leaseMs, trace: config.intentTrace });
   return {
     config,
     db,
@@ -267,5 +271,6 @@ export function engineDeps(ctx: Context): EngineDeps {
       retry: { ...DEFAULT_RETRY, maxAttempts: ctx.config.maxAttempts, baseMs: ctx.config.retryBaseMs },
       leaseMs: ctx.config.leaseMs,
     },
+    intentSweeps: [() => ctx.campaigns.sweepIntents(), () => ctx.cases.sweepIntents()],
   };
 }

@@ -5,6 +5,7 @@ import { allow, principal } from '../http/access.js';
 import { IdParams } from '../lib/schemas.js';
 import type { Schedule } from './schedule.js';
 import {
+  FollowUpBody,
   CampaignBody,
   CampaignListQuery,
   CampaignReply,
@@ -13,7 +14,7 @@ import {
   RetractReply,
   type ScheduleBody,
 } from './schemas.js';
-import type { Campaign, CampaignInput, CampaignService } from './service.js';
+import type { Campaign, CampaignInput, CampaignService, CampaignView } from './service.js';
 
 export function toSchedule(body: ScheduleBody): Schedule {
   if (body.kind === 'once') return { kind: 'once', at: new Date(body.at) };
@@ -35,6 +36,9 @@ function toInput(body: CampaignBody): CampaignInput {
 const tags = ['campaigns'];
 
 export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignService }> = async (app, { campaigns }) => {
+  /** A campaign with the actions this caller may take on it (the console draws its buttons from them). */
+  const one = async (by: ReturnType<typeof principal>, campaign: Campaign): Promise<CampaignView> =>
+    (await campaigns.viewFor(by, [campaign]))[0]!;
   app.get(
     '/api/campaigns',
     {
@@ -46,7 +50,10 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
         response: { 200: Type.Array(CampaignReply) },
       },
     },
-    async (request) => campaigns.list(principal(request).scope, request.query.status, request.query.limit),
+    async (request) => {
+      const by = principal(request);
+      return campaigns.viewFor(by, await campaigns.list(by.scope, request.query.status, request.query.limit));
+    },
   );
 
   app.post(
@@ -65,7 +72,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(ANY_ROLE, 'campaign'),
       schema: { tags, summary: '活动详情', params: IdParams, response: { 200: CampaignReply } },
     },
-    async (request) => campaigns.get(principal(request).scope, request.params.id),
+    async (request) => one(principal(request), await campaigns.get(principal(request).scope, request.params.id)),
   );
 
   app.put(
@@ -80,7 +87,8 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
         response: { 200: CampaignReply },
       },
     },
-    async (request) => campaigns.update(principal(request), request.params.id, toInput(request.body), request.ip),
+    async (request) =>
+      one(principal(request), await campaigns.update(principal(request), request.params.id, toInput(request.body), request.ip)),
   );
 
   const action = (
@@ -95,7 +103,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
         config: allow(roles, 'campaign'),
         schema: { tags, summary, params: IdParams, response: { 200: CampaignReply } },
       },
-      async (request) => run(principal(request), request.params.id, request.ip),
+      async (request) => one(principal(request), await run(principal(request), request.params.id, request.ip)),
     );
 
   action('submit', '提交审核', AUTHORS, (by, id, ip) => campaigns.submit(by, id, ip));
@@ -103,6 +111,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
   action('pause', '暂停', AUTHORS, (by, id, ip) => campaigns.pause(by, id, ip));
   action('resume', '恢复', AUTHORS, (by, id, ip) => campaigns.resume(by, id, ip));
   action('cancel', '取消（未发出的部分不再发送）', AUTHORS, (by, id, ip) => campaigns.cancel(by, id, ip));
+  action('finish', '完成未完成的操作（如进程中断后的撤回）', AUTHORS, (by, id) => campaigns.finish(by, id));
 
   app.post(
     '/api/campaigns/:id/reject',
@@ -110,7 +119,8 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(REVIEWERS, 'campaign'),
       schema: { tags, summary: '驳回', params: IdParams, body: RejectBody, response: { 200: CampaignReply } },
     },
-    async (request) => campaigns.reject(principal(request), request.params.id, request.body.note, request.ip),
+    async (request) =>
+      one(principal(request), await campaigns.reject(principal(request), request.params.id, request.body.note, request.ip)),
   );
 
   app.post(
@@ -125,7 +135,26 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
         response: { 200: RetractReply },
       },
     },
+    async (request) => {
+      const by = principal(request);
+      const result = await campaigns.retract(by, request.params.id, request.body.followUpNoticeId ?? null, request.ip);
+      return { retracted: await one(by, result.retracted), followUp: result.followUp };
+    },
+  );
+
+  app.post(
+    '/api/campaigns/:id/follow-up',
+    {
+      config: allow(AUTHORS, 'campaign'),
+      schema: {
+        tags,
+        summary: '为已撤回的活动选择或更换更正通知（更正通知活动待审核）',
+        params: IdParams,
+        body: FollowUpBody,
+        response: { 200: CampaignReply },
+      },
+    },
     async (request) =>
-      campaigns.retract(principal(request), request.params.id, request.body.followUpNoticeId, request.ip),
+      campaigns.attachFollowUp(principal(request), request.params.id, request.body.followUpNoticeId, request.ip),
   );
 };

@@ -214,11 +214,11 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
       .getByText(/已发送 (1\d|20) · /)
       .first()
       .waitFor({ timeout: 60_000 });
-    await editor.getByRole('button', { name: '撤回' }).click();
-    await editor.getByText('撤回后：尚未发出的消息不再发送').waitFor();
+    await editor.getByRole('button', { name: '停止并撤回' }).click();
+    await editor.getByText('立即停止：尚未发出的消息不再发送').waitFor();
     await noAxeFaults(editor, 'retract dialog');
-    await choose(editor, '后续通知（已通过的通告）', '此前通告已撤销');
-    await editor.getByRole('button', { name: '确认撤回' }).click();
+    await choose(editor, '更正通知（可稍后再选）', '此前通告已撤销');
+    await editor.getByRole('button', { name: '确认停止并撤回' }).click();
     // The tag beside the title (the dialog's own text mentions 已撤回 too).
     await editor.getByText('已撤回', { exact: true }).waitFor();
     const campaign = (await w.t.request('GET', `/api/campaigns/${id}`, w.people.editor.token)).json();
