@@ -4,7 +4,7 @@
 // validation of its credentials (it knows its wire format), and the audience room, whose
 // groups store those credentials, uses them; channels needs nothing from audience.
 const ROOMS_IN_ORDER = [
-  'regions', 'audit', 'auth', 'media', 'notices', 'render', 'channels', 'audience', 'campaigns', 'tracking', 'notifications', 'residents', 'tips', 'cases', 'engine',
+  'regions', 'audit', 'auth', 'media', 'notices', 'render', 'channels', 'audience', 'campaigns', 'tracking', 'notifications', 'residents', 'tips', 'cases', 'workbench', 'engine',
 ];
 
 const roomRules = ROOMS_IN_ORDER.map((room, index) => {

@@ -7,7 +7,7 @@ import type { CardNotice } from '../src/render/content.js';
 import { ImageCardRenderer, WECOM_IMAGE_MAX_BYTES } from '../src/render/index.js';
 
 const OUT = new URL('../docs/cards/', import.meta.url);
-const LINK = 'https://jx.example.cn/l/Ab3dE9';
+const LINK = 'https://jx.example.cn/t/Ab3dE9xk';
 
 const SAMPLES: Record<Category, Omit<CardNotice, 'category' | 'issuedOn' | 'issuingUnit' | 'hotline'>> = {
   anti_fraud: {
@@ -20,7 +20,7 @@ const SAMPLES: Record<Category, Omit<CardNotice, 'category' | 'issuedOn' | 'issu
   },
   accident_prevention: {
     title: '汛期安全提醒：远离河塘水库',
-    body: '进入汛期，河塘水位上涨，请家长看管好孩子：\n1. 不私自下水游泳\n2. 不在河边、水库边玩耍\n3. 发现有人落水，大声呼救并拨打 110，不要盲目施救',
+    body: '进入汛期，河塘水位上涨，请家长看管好孩子：\n1. 不私自下水游泳\n2. 不在河边、水库边玩耍\n3. 发现有人落水，大声呼救并拨打 110，不要盲目施救\n\n电动自行车请到集中充电点充电，不入户充电，不私拉电线“飞线”充电。',
   },
   anti_vice: {
     title: '珍爱生命 拒绝毒品',
@@ -60,7 +60,11 @@ async function samplePhoto(category: Category): Promise<Buffer | null> {
 
 mkdirSync(OUT, { recursive: true });
 const renderer = new ImageCardRenderer({ cacheBytes: 0 });
-for (const category of CATEGORIES) {
+const runs = [
+  ...CATEGORIES.map((category) => ({ category, personalised: false })),
+  { category: 'anti_fraud' as const, personalised: true },
+];
+for (const { category, personalised } of runs) {
   const photo = await samplePhoto(category);
   const notice: CardNotice = {
     category,
@@ -69,10 +73,9 @@ for (const category of CATEGORIES) {
     issuedOn: '2025-06-01',
     ...SAMPLES[category],
   };
-  const personal =
-    category === 'anti_fraud'
-      ? { villageName: '华工社区', townshipName: '五山街道', officerName: '张警官', officerPhone: '138-0013-8000' }
-      : null;
+  const personal = personalised
+    ? { villageName: '华工社区', townshipName: '五山街道', officerName: '张警官', officerPhone: '13800138000' }
+    : null;
   const card = await renderer.render(
     { notice, link: LINK, photos: photo ? [photo] : [], personal },
     { format: 'png', maxBytes: WECOM_IMAGE_MAX_BYTES },

@@ -1,13 +1,28 @@
 #!/usr/bin/env node
 // Brings a fresh clone to a runnable state; runs before `npm start` and `npm test`.
 // Plain Node (no dependencies) because it runs before `npm ci`.
+//   0. Node.js 24 LTS into .tools/node when the system's node is older (scripts/node.sh runs
+//      the service and the tests with it); the official binary from the npm registry
 //   1. npm packages, when node_modules is missing or older than package-lock.json
 //   2. FerretDB 1.24 (embedded database) into .tools/bin, unless MONGODB_URI is set
 //   3. with --for-tests: Debian's chromium for browser tests
 //   4. with --fuzz (npm run fuzz): Schemathesis from PyPI in a venv under .tools/fuzz-venv
 //   4. the web console (console/ → console/dist) when its sources changed (scripts/build-console.mjs)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureConsole } from './build-console.mjs';
@@ -31,12 +46,98 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
+// The runtime: Node.js 24 LTS. An older system node (20 reached its end of life on
+// 2026-04-30) only launches npm and this script; the registry's `node-<platform>-<arch>`
+// package is the official build (its bin/node), pinned and checked against the registry's
+// sha512 before it is unpacked. Keep NODE_LTS's major in step with scripts/node.sh.
+const NODE_LTS = '24.22.3';
+const NODE_MAJOR = Number(NODE_LTS.split('.')[0]);
+const nodeHome = join(root, '.tools', 'node');
+const nodeBin = join(nodeHome, 'bin', 'node');
+
+function nodeVersionOf(bin) {
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  return out.status === 0 ? out.stdout.trim() : null;
+}
+
+async function ensureNode() {
+  if (Number(process.versions.node.split('.')[0]) >= NODE_MAJOR) return;
+  if (nodeVersionOf(nodeBin) === `v${NODE_LTS}`) return;
+  const pkg = `node-${process.platform}-${process.arch}@${NODE_LTS}`;
+  step(`system Node.js ${process.version} is older than ${NODE_MAJOR}: fetching Node.js ${NODE_LTS} (${pkg}) into .tools/node…`);
+  const dist = JSON.parse(
+    execFileSync('npm', ['view', pkg, 'dist', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  if (!dist?.tarball || !dist.integrity?.startsWith('sha512-')) throw new Error(`npm view ${pkg}: no tarball or sha512`);
+  const response = await fetch(dist.tarball);
+  if (!response.ok || !response.body) throw new Error(`${dist.tarball}: HTTP ${response.status}`);
+  const total = Number(response.headers.get('content-length')) || 0;
+  const chunks = [];
+  const hash = createHash('sha512');
+  let got = 0;
+  let shown = -1;
+  for await (const chunk of response.body) {
+    chunks.push(chunk);
+    hash.update(chunk);
+    got += chunk.length;
+    const mb = Math.floor(got / 1048576);
+    if (mb !== shown && (mb % 5 === 0 || got === total)) {
+      shown = mb;
+      const of = total ? ` of ${(total / 1048576).toFixed(0)} MB (${Math.floor((got / total) * 100)}%)` : ' MB';
+      step(`  downloaded ${mb}${of}`);
+    }
+  }
+  if (`sha512-${hash.digest('base64')}` !== dist.integrity) throw new Error(`${dist.tarball}: sha512 does not match the registry's`);
+  mkdirSync(join(root, '.tools'), { recursive: true });
+  const work = mkdtempSync(join(root, '.tools', 'node-download-'));
+  try {
+    const tgz = join(work, 'node.tgz');
+    writeFileSync(tgz, Buffer.concat(chunks));
+    run('tar', ['-xzf', tgz, '-C', work, 'package/bin/node']);
+    const unpacked = join(work, 'package', 'bin', 'node');
+    if (nodeVersionOf(unpacked) !== `v${NODE_LTS}`) throw new Error(`the unpacked ${pkg} does not run here`);
+    mkdirSync(join(nodeHome, 'bin'), { recursive: true });
+    renameSync(unpacked, nodeBin);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  step(`Node.js ${NODE_LTS} ready at ${nodeBin}`);
+}
+
+// npm and the packages' install steps run on the LTS too (some packages need >= 22.12).
+function withLtsPath() {
+  if (!existsSync(nodeBin) || Number(process.versions.node.split('.')[0]) >= NODE_MAJOR) return process.env;
+  return { ...process.env, PATH: `${dirname(nodeBin)}:${process.env.PATH ?? ''}` };
+}
+
+// Whether node_modules holds what package-lock.json asks for: by versions, not by file times
+// (a checkout or a merge makes the lock newer without changing a package).
+function installMatchesLock(marker, lock) {
+  if (statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return true;
+  try {
+    const want = JSON.parse(readFileSync(lock, 'utf8')).packages ?? {};
+    const have = JSON.parse(readFileSync(marker, 'utf8')).packages ?? {};
+    return Object.entries(want).every(
+      ([path, pkg]) => path === '' || pkg.optional || pkg.link || have[path]?.version === pkg.version,
+    );
+  } catch {
+    return false;
+  }
+}
+
 function ensureNodeModules() {
-  const marker = join(root, 'node_modules', '.package-lock.json');
+  const dir = join(root, 'node_modules');
+  const marker = join(dir, '.package-lock.json');
   const lock = join(root, 'package-lock.json');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  if (existsSync(marker) && installMatchesLock(marker, lock)) return;
+  // A node_modules that is a link to a shared install (git worktrees) is never reinstalled
+  // through the link: npm ci would first empty the folder every other checkout uses.
+  if (existsSync(dir) && lstatSync(dir).isSymbolicLink()) {
+    step('warning: node_modules links to a shared install that differs from package-lock.json; not reinstalling it');
+    return;
+  }
   step('installing npm packages (npm ci)…');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  run('npm', ['ci', '--no-audit', '--no-fund'], { env: withLtsPath() });
 }
 
 // Source fixes applied before building (docs/ferretdb.md). FerretDB 1.24's SQLite backend
@@ -160,6 +261,7 @@ function ensureFuzzVenv() {
 }
 
 try {
+  await ensureNode();
   ensureNodeModules();
   ensureFerretDb();
   if (forTests) ensureChromium();

@@ -11,7 +11,7 @@ import { caseRoutes } from './cases/routes.js';
 import { testSendRoutes } from './campaigns/test-send/routes.js';
 import { engineRoutes } from './engine/routes.js';
 import { authRoutes } from './auth/routes.js';
-import { channelRoutes } from './channels/routes.js';
+import { channelRoutes, taskPageGate } from './channels/routes.js';
 import type { Context } from './context.js';
 import { accessControl } from './http/access.js';
 import { consoleSite } from './http/console.js';
@@ -28,10 +28,11 @@ import { notificationRoutes } from './notifications/routes.js';
 import { regionRoutes } from './regions/routes.js';
 import { draftPreviewRoutes } from './render/drafts/routes.js';
 import { renderRoutes } from './render/routes.js';
-import { residentsRoutes } from './residents/routes.js';
+import { isResidentPath, residentsRoutes } from './residents/routes.js';
 import { tipRoutes } from './tips/routes.js';
 import { deliveryListRoutes } from './tracking/deliveries/routes.js';
 import { trackingRoutes } from './tracking/routes.js';
+import { workbenchRoutes } from './workbench/routes.js';
 
 export interface AppOptions {
   /** Where logs go (tests capture them); default stdout. */
@@ -60,11 +61,16 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
       serializers: {
         // Signed links (manual-task confirmation) carry their authority in ?sig=: keep it out of logs.
-        req: (req: { method: string; url: string; ip?: string }) => ({
-          method: req.method,
-          url: req.url.replace(/([?&]sig=)[^&]*/g, '$1[redacted]'),
-          remoteAddress: req.ip,
-        }),
+        // Residents' requests (/t, /n, the tip form and its redirect, /media) are logged without
+        // address or query: a log line beside a tip's time must not name its sender (issue 26.3).
+        req: (req: { method: string; url: string; ip?: string }) =>
+          isResidentPath(req.url)
+            ? { method: req.method, url: req.url.replace(/[?#].*$/, '') }
+            : {
+                method: req.method,
+                url: req.url.replace(/([?&]sig=)[^&]*/g, '$1[redacted]'),
+                remoteAddress: req.ip,
+              },
       },
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
@@ -141,15 +147,17 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(deliveryListRoutes, { regions: ctx.regions });
   await app.register(caseRoutes, { cases: ctx.cases });
   await app.register(tipRoutes, { tips: ctx.tips });
+  await app.register(workbenchRoutes, { workbench: ctx.workbench, reviewFacts: ctx.reviewFacts });
   await app.register(residentsRoutes, {
     clicks: ctx.tracking.clicks,
     publication: ctx.publication,
     tips: ctx.tips,
     secret: () => ctx.tracking.secret.get(),
     publicBaseUrl: ctx.config.publicBaseUrl,
+    timeZone: ctx.config.timeZone,
   });
 
-  await app.register(consoleSite);
+  await app.register(consoleSite, { gate: taskPageGate(ctx.manualTasks) });
 
   await app.ready();
   return app;

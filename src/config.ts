@@ -55,6 +55,8 @@ export interface Config {
   intentTrace: boolean;
   /** Signs tracked links (/t/…) and keys unique visitors; unset: generated once into the database. */
   linkSecret: string | undefined;
+  /** Days a wanted case's tips (and their photos) are kept after the case's outcome; then purged. */
+  tipRetentionDays: number;
   /** Minutes an officer's manual task may stay unconfirmed before a reminder, and again before the superior is told. */
   taskReminderMinutes: { normal: number; urgent: number };
   /**
@@ -261,6 +263,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs,
     intentTrace: oneOf(env, 'INTENT_TRACE', ['on', 'off'] as const, 'off') === 'on',
     linkSecret: linkSecret(env),
+    tipRetentionDays: integer(env, 'TIP_RETENTION_DAYS', 180, 1, 3650),
     taskReminderMinutes: {
       normal: integer(env, 'TASK_REMINDER_MINUTES', 120, 1, 7 * 24 * 60),
       urgent: integer(env, 'TASK_REMINDER_URGENT_MINUTES', 30, 1, 7 * 24 * 60),

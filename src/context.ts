@@ -15,7 +15,8 @@ import { type Clock, systemClock } from './lib/clock.js';
 import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
 import { OfficerNotifier } from './notifications/notifier.js';
-import { activeUserById, activeUserByPhone } from './notifications/officers.js';
+import { activeOfficerFor, activeUserById } from './notifications/officers.js';
+import { campaignTaskStates } from './notifications/task-state.js';
 import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
 import { CampaignService } from './campaigns/service.js';
@@ -32,6 +33,8 @@ import { PublicationService } from './residents/publication.js';
 import { TipLimiter } from './tips/limits.js';
 import { caseOfficerNotifier } from './tips/notify.js';
 import { TipService } from './tips/service.js';
+import { ReviewFactsService } from './workbench/review.js';
+import { WorkbenchService } from './workbench/service.js';
 
 export interface Context {
   config: Config;
@@ -60,6 +63,10 @@ export interface Context {
   tips: TipService;
   /** Wanted cases: deadline sweep, solved action, follow-ups. */
   cases: CaseService;
+  /** The workbench's 待办 counts and the navigation badges. */
+  workbench: WorkbenchService;
+  /** Who wrote and submitted what a reviewer decides on, and a campaign's audience. */
+  reviewFacts: ReviewFactsService;
   /** Sealing key of channel credentials (also of users' notification robots). */
   secrets: SecretBox;
 }
@@ -93,7 +100,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);
   const audience = new AudienceService(groups);
-  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl);
+  // A task follows its campaign and notice, read live on every task read.
+  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates);
   const channels = new ChannelRegistry(
     {
       wecomBaseUrl: config.wecomBaseUrl,
@@ -161,7 +169,10 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const notifier = new OfficerNotifier(
     {
       openTasksSince: (since) => manualTasks.openTasksSince(since),
-      officerByPhone: activeUserByPhone,
+      markTold: (taskIds) => manualTasks.markTold(taskIds),
+      withdrawTasks: (taskIds, reason) => manualTasks.withdrawTasks(taskIds, reason),
+      repairConfirmations: (since) => manualTasks.repairConfirmations(since),
+      officerFor: activeOfficerFor,
       userById: activeUserById,
       campaign: async (id) => {
         const campaign = await campaigns.findForEngine(id);
@@ -195,6 +206,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
           title: approved.content.title,
         };
       },
+      casesEndedBefore: (cutoff) => notices.casesEndedBefore(cutoff),
       tellCaseOfficer: caseOfficerNotifier({
         credentialsOf: (userId) => officerRobots.credentials(userId),
         channels,
@@ -210,6 +222,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     audit,
     clock,
     config.timeZone,
+    config.tipRetentionDays,
   );
   const cases = new CaseService(notices, campaigns, tips, audit, clock, config.timeZone, {
     id: 'system',
@@ -241,6 +254,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     publication,
     tips,
     cases,
+    workbench: new WorkbenchService(tracking.stats, clock, config.timeZone),
+    reviewFacts: new ReviewFactsService(campaigns, audience),
     secrets,
   };
 }

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     const notifying = setInterval(() => void ctx.notifier.tick().catch(log('notifier')), 15_000);
     stoppers.push(async () => clearInterval(notifying));
     // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
-    const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'));
+    const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
     deadlines.start();
     stoppers.push(() => deadlines.stop());
   }

@@ -73,6 +73,17 @@ export class MediaStore {
     return stored;
   }
 
+  /** Removes a picture and its chunks; false when it was not there. */
+  async delete(sha256: string): Promise<boolean> {
+    if (!(await this.info(sha256))) return false;
+    await this.bucket()
+      .delete(sha256 as never)
+      .catch((error: Error) => {
+        if (!/not found/i.test(error.message)) throw error;
+      });
+    return true;
+  }
+
   /** The whole file (pictures are capped at a few MB by normalisation). */
   async read(sha256: string): Promise<{ data: Buffer; info: StoredMedia } | null> {
     const info = await this.info(sha256);

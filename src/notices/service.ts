@@ -644,6 +644,22 @@ export class NoticeService {
     }));
   }
 
+  /**
+   * Wanted notices whose case ended (the latest outcome: deadline passed, caught, solved) at or
+   * before `cutoff`: the tip retention purge reads these.
+   */
+  async casesEndedBefore(cutoff: Date): Promise<{ noticeId: string; endedAt: Date }[]> {
+    const docs = await NoticeModel.find(
+      { 'caseOutcomes.at': { $lte: cutoff } },
+      { caseOutcomes: 1 },
+    ).lean<Pick<NoticeDoc, '_id' | 'caseOutcomes'>[]>();
+    return docs.flatMap((doc) => {
+      const ends = (doc.caseOutcomes ?? []).map((outcome) => new Date(outcome.at).getTime());
+      const endedAt = Math.max(...ends);
+      return ends.length > 0 && endedAt <= cutoff.getTime() ? [{ noticeId: String(doc._id), endedAt: new Date(endedAt) }] : [];
+    });
+  }
+
   /** Any approved version, also of an archived notice (old versions stay readable). */
   async getVersion(scope: Scope, noticeId: string, version: number): Promise<ApprovedNotice> {
     return this.frozen(await this.load(scope, noticeId), version);

@@ -66,7 +66,8 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags,
         summary: '设置用户的通知机器人与上级',
-        description: '机器人凭据只写不读；可直接粘贴机器人的完整 webhook 地址。本人可设置自己的机器人；上级只能由管理员设置。',
+        description:
+          '机器人凭据只写不读；可直接粘贴机器人的完整 webhook 地址。本人可设置自己的机器人；上级只能由管理员设置。',
         params: IdParams,
         body: OfficerRobotBody,
         response: { 200: OfficerRobotReply },

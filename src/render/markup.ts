@@ -1,6 +1,9 @@
-// The light markup of a notice body (SPEC §3.1): paragraphs separated by blank lines,
-// **bold** spans, and list lines starting with "- " / "• " or "1. ". Anything else is
-// literal text, including an unpaired "**" (a body cut short must still parse).
+// The ONE light-markup parser of a notice body (SPEC §3.1), shared by text cards, image cards,
+// the residents' page and the console's previews (through the preview API): paragraphs
+// separated by blank lines, **bold** spans, and list lines starting with "- " / "• " or "1. ".
+// A heading line someone typed the markdown way ("### 注意") is a bold line, its "#"s
+// dropped, so no reader ever sees them. Anything else is literal text, including an unpaired
+// "**" (a body cut short must still parse).
 export interface Span {
   text: string;
   bold: boolean;
@@ -10,6 +13,7 @@ export type Block = { kind: 'paragraph'; lines: Span[][] } | { kind: 'list'; ord
 
 const BULLET = /^\s*[-•·*]\s+/;
 const NUMBERED = /^\s*\d{1,3}[.、)）]\s*/;
+const HEADING = /^\s*#{1,6}\s+/;
 
 export function parseSpans(line: string): Span[] {
   const spans: Span[] = [];
@@ -55,6 +59,12 @@ export function parseBody(body: string): Block[] {
       continue;
     }
     if (list) flush();
+    const heading = HEADING.exec(line);
+    if (heading) {
+      const text = spansToPlain(parseSpans(line.slice(heading[0].length).trim()));
+      paragraph.push([{ text, bold: true }]);
+      continue;
+    }
     paragraph.push(parseSpans(line.trim()));
   }
   flush();
@@ -63,4 +73,31 @@ export function parseBody(body: string): Block[] {
 
 export function spansToPlain(spans: Span[]): string {
   return spans.map((span) => span.text).join('');
+}
+
+/** The body as plain text, for chats that show no markup: no "**", lists with • and 1. markers. */
+export function bodyToPlain(body: string): string {
+  return parseBody(body)
+    .map((block) =>
+      block.kind === 'paragraph'
+        ? block.lines.map(spansToPlain).join('\n')
+        : block.items.map((item, i) => `${block.ordered ? `${i + 1}. ` : '• '}${spansToPlain(item)}`).join('\n'),
+    )
+    .join('\n');
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+const spansHtml = (spans: Span[]) =>
+  spans.map((span) => (span.bold ? `<strong>${escapeHtml(span.text)}</strong>` : escapeHtml(span.text))).join('');
+
+/** The body as safe HTML (residents' page, console previews): <p>, <strong>, <ul>/<ol>. */
+export function bodyToHtml(body: string): string {
+  return parseBody(body)
+    .map((block) => {
+      if (block.kind === 'paragraph') return `<p>${block.lines.map(spansHtml).join('<br>')}</p>`;
+      const tag = block.ordered ? 'ol' : 'ul';
+      return `<${tag}>${block.items.map((item) => `<li>${spansHtml(item)}</li>`).join('')}</${tag}>`;
+    })
+    .join('');
 }

@@ -4,6 +4,9 @@
 import type { CaseOutcome } from '../notices/service.js';
 import type { ApprovedNotice } from '../notices/service.js';
 import { CATEGORY_LABELS } from '../notices/categories.js';
+import { chineseDate, phoneNumber } from '../render/format.js';
+import { calendarDate } from '../render/from-notice.js';
+import { bodyToHtml } from '../render/markup.js';
 
 export const STYLESHEET_PATH = '/n/assets/page.css';
 
@@ -19,26 +22,34 @@ export function layout(title: string, body: string): string {
   );
 }
 
-const EMERGENCY =
-  '<p class="meta">如需报警请拨打 <a href="tel:110">110</a>，反诈咨询请拨打 <a href="tel:96110">96110</a>。</p>';
-
-export function missingPage(what: string): string {
-  return layout('页面不存在', `<h1>页面不存在</h1><p>${escapeHtml(what)}</p>${EMERGENCY}`);
+/** Who published it and how a resident can check that it is genuine. */
+function honestFooter(issuingUnit: string | null): string {
+  const who = issuingUnit ? `本页由<strong>${escapeHtml(issuingUnit)}</strong>发布。` : '';
+  return (
+    '<footer class="verify">' +
+    `<p>${who}对内容有疑问，可拨打 <a href="tel:110">110</a> 或反诈专线 <a href="tel:96110">96110</a> 核实。</p>` +
+    '<p>公安机关不会通过链接、电话或短信要求您转账汇款、提供银行卡密码或验证码。</p>' +
+    '</footer>'
+  );
 }
 
-/** Light markup of a notice body (paragraphs, **bold**, "- " lists) as safe HTML. */
+/** The masthead: the mark area, the issuing unit, the category and the date. */
+function masthead(issuingUnit: string, category: string, date: string | null): string {
+  return (
+    '<header class="masthead"><span class="mark" aria-hidden="true">警</span><div>' +
+    `<p class="unit">${escapeHtml(issuingUnit)}</p>` +
+    `<p class="sub"><span class="label">${escapeHtml(category)}</span>${date ? `<time>${escapeHtml(date)}</time>` : ''}</p>` +
+    '</div></header>'
+  );
+}
+
+export function missingPage(what: string): string {
+  return layout('页面不存在', `<h1>页面不存在</h1><p>${escapeHtml(what)}</p>${honestFooter(null)}`);
+}
+
+/** The body through the one light-markup parser the cards use (paragraphs, **bold**, lists). */
 export function bodyHtml(body: string): string {
-  return body
-    .split(/\n{2,}/)
-    .map((paragraph) => {
-      const lines = paragraph
-        .split('\n')
-        .map((line) => escapeHtml(line).replace(/\*\*([^*\n]+)\*\*/g, '<strong>$1</strong>'));
-      if (lines.every((line) => line.startsWith('- ')))
-        return `<ul>${lines.map((l) => `<li>${l.slice(2)}</li>`).join('')}</ul>`;
-      return `<p>${lines.join('<br>')}</p>`;
-    })
-    .join('');
+  return bodyToHtml(body);
 }
 
 const telHref = (phone: string) => `tel:${phone.replace(/[^0-9+]/g, '')}`;
@@ -53,14 +64,32 @@ export function outcomeText(kind: CaseOutcome['kind']): string {
   return OUTCOME_TEXT[kind];
 }
 
-/** A withdrawn notice: that it was withdrawn, and nothing else of it (issue 15, finding 5). */
-export function withdrawnPage(announced: CaseOutcome | null, wanted: boolean): string {
+export interface WithdrawnView {
+  /** The case outcome whose follow-up went out, if any. */
+  announced: CaseOutcome | null;
+  wanted: boolean;
+  /** Who had published it (kept: a resident should know whose notice was withdrawn). */
+  issuingUnit: string | null;
+  /** The follow-up notice's page, when one went out. */
+  followUpNoticeId: string | null;
+}
+
+/** A withdrawn notice: that it was withdrawn, the follow-up if one went out, nothing else of it (issue 15, finding 5). */
+export function withdrawnPage(view: WithdrawnView): string {
+  const { announced } = view;
+  const heading = announced ? (announced.kind === 'expired' ? '协查通告已到期' : '案件已告破') : '此通知已撤回';
   const body = announced
-    ? `<h1>${announced.kind === 'expired' ? '协查通告已到期' : '案件已告破'}</h1><p>${OUTCOME_TEXT[announced.kind]}</p>` +
-      '<p>原通告的内容和照片已不再公开。</p>'
-    : '<h1>此通知已撤回</h1><p>发布单位已撤回这条通知，其内容不再公开。</p>';
-  const form = wanted ? '<p class="notice">线索征集已结束，不再接收线索。</p>' : '';
-  return layout('通知已撤回', body + form + EMERGENCY);
+    ? `<p class="withdrawn">${OUTCOME_TEXT[announced.kind]}</p><p>原通告的内容和照片已不再公开。</p>`
+    : '<p class="withdrawn">发布单位已撤回这条通知，其内容不再公开，请不要再转发。</p>';
+  const followUp = view.followUpNoticeId
+    ? `<p><a class="call" href="/n/${escapeHtml(view.followUpNoticeId)}">查看后续通报</a></p>`
+    : '';
+  const form = view.wanted ? '<p class="notice">线索征集已结束，不再接收线索。</p>' : '';
+  return layout(
+    '通知已撤回',
+    (view.issuingUnit ? masthead(view.issuingUnit, announced ? '后续通报' : '已撤回', null) : '') +
+      `<h1>${heading}</h1>${body}${followUp}${form}${honestFooter(view.issuingUnit)}`,
+  );
 }
 
 export interface TipFormView {
@@ -86,16 +115,20 @@ function tipForm(view: TipFormView): string {
     `<textarea id="text" name="text" required maxlength="2000">${escapeHtml(view.values?.text ?? '')}</textarea>` +
     '<label for="phone">联系电话（选填）<span class="hint">方便民警回访；不填也可以</span></label>' +
     `<input id="phone" name="phone" type="tel" maxlength="20" autocomplete="tel" value="${escapeHtml(view.values?.phone ?? '')}">` +
-    '<label for="photo">照片（选填，一张）</label>' +
-    '<input id="photo" name="photo" type="file" accept="image/jpeg,image/png,image/webp">' +
+    // The native file input is hidden behind a Chinese button (its own "Choose File / No file
+    // chosen" text is the browser's language, not the page's); the label opens the picker.
+    '<p class="field">照片（选填，一张）<span class="hint">可拍照或从相册选择，JPEG/PNG，最大 10 MB</span></p>' +
+    '<input id="photo" class="file" name="photo" type="file" accept="image/jpeg,image/png,image/webp">' +
+    '<label for="photo" class="picker">选择照片</label>' +
     '<p class="meta">我们不记录您的 IP 地址和设备信息，只保存您填写的内容。</p>' +
     '<button type="submit">提交线索</button></form>'
   );
 }
 
-export function noticePage(notice: ApprovedNotice, tip: TipFormView | null): string {
+export function noticePage(notice: ApprovedNotice, tip: TipFormView | null, timeZone = 'Asia/Shanghai'): string {
   const { content } = notice;
   const label = CATEGORY_LABELS[content.category] ?? '';
+  const date = chineseDate(calendarDate(notice.approvedAt, timeZone));
   const picture = content.media[0] ?? (content.video ? { sha256: content.video.posterSha256, caption: null } : null);
   const photo = picture
     ? `<img class="photo" src="/media/${picture.sha256}" alt="${escapeHtml(picture.caption ?? content.title)}">`
@@ -103,23 +136,28 @@ export function noticePage(notice: ApprovedNotice, tip: TipFormView | null): str
   const wanted = content.wanted;
   const facts = wanted
     ? '<dl class="facts">' +
+      `<dt>悬赏</dt><dd class="strong">${escapeHtml(wanted.reward)}</dd>` +
+      `<dt>截止日期</dt><dd class="strong">${escapeHtml(chineseDate(wanted.deadline))}</dd>` +
       `<dt>简要案情</dt><dd>${escapeHtml(wanted.caseSummary)}</dd>` +
       `<dt>嫌疑人特征</dt><dd>${escapeHtml(wanted.suspectDescription)}</dd>` +
-      `<dt>悬赏</dt><dd>${escapeHtml(wanted.reward)}</dd>` +
-      `<dt>联系人</dt><dd>${escapeHtml(wanted.contactName)} <a href="${telHref(wanted.contactPhone)}">${escapeHtml(wanted.contactPhone)}</a></dd>` +
-      `<dt>截止日期</dt><dd>${escapeHtml(wanted.deadline)}</dd></dl>`
+      `<dt>联系人</dt><dd>${escapeHtml(wanted.contactName)} <a href="${telHref(wanted.contactPhone)}">${escapeHtml(phoneNumber(wanted.contactPhone))}</a></dd></dl>`
     : '';
+  const hotline = content.hotline
+    .split(/[\s/／、,，]+/)
+    .filter((n) => /\d{3,}/.test(n))
+    .map((n) => `<a class="call" href="${telHref(n)}">拨打 ${escapeHtml(phoneNumber(n))}</a>`)
+    .join('');
   return layout(
     content.title,
-    `<span class="label">${escapeHtml(label)}</span><h1>${escapeHtml(content.title)}</h1>${photo}${facts}` +
-      bodyHtml(content.body) +
-      `<a class="call" href="${telHref(content.hotline)}">拨打 ${escapeHtml(content.hotline)}</a>` +
-      `<p class="meta">发布单位：${escapeHtml(content.issuingUnit)}</p>` +
-      (tip ? tipForm(tip) : ''),
+    masthead(content.issuingUnit, label, date) +
+      `<article><h1>${escapeHtml(content.title)}</h1>${photo}${facts}<div class="body">${bodyHtml(content.body)}</div></article>` +
+      `<div class="calls">${hotline}</div>` +
+      (tip ? tipForm(tip) : '') +
+      honestFooter(content.issuingUnit),
   );
 }
 
 /** The answer to a posted tip when the notice page cannot be shown (withdrawn, too many). */
 export function tipAnswerPage(title: string, message: string): string {
-  return layout(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${EMERGENCY}`);
+  return layout(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${honestFooter(null)}`);
 }

@@ -18,6 +18,9 @@ export type PublicState =
       /** The case outcome whose follow-up has gone out (residents were told), if any. */
       announced: CaseOutcome | null;
       wanted: boolean;
+      issuingUnit: string;
+      /** The follow-up notice residents were sent (a case outcome's), if any. */
+      followUpNoticeId: string | null;
     }
   | { kind: 'live'; notice: ApprovedNotice; tipForm: TipForm };
 
@@ -64,10 +67,13 @@ export class PublicationService {
     const notice = await this.notices.get(this.rootScope, noticeId).catch(() => null);
     if (!notice || notice.approvedVersion == null || !(await this.wasSent({ noticeId }))) return { kind: 'missing' };
     if (isWithdrawn(notice)) {
+      const announced = await this.announcedOutcome(notice);
       return {
         kind: 'withdrawn',
-        announced: await this.announcedOutcome(notice),
+        announced,
         wanted: notice.content.category === 'wanted_clue',
+        issuingUnit: notice.content.issuingUnit,
+        followUpNoticeId: announced?.followUpNoticeId ?? null,
       };
     }
     const approved = await this.notices.getVersion(this.rootScope, noticeId, notice.approvedVersion);

@@ -24,9 +24,19 @@ export interface ResidentsRoutesOptions {
   tips: TipService;
   secret: () => Buffer;
   publicBaseUrl: string;
+  /** The install's time zone: the page's date is the approval's local day. */
+  timeZone?: string;
   clicksPerMinute?: number;
   /** Posts of the tip form per address and minute (the tip limits proper are in tips/limits.ts). */
   tipPostsPerMinute?: number;
+}
+
+/**
+ * Paths a resident's phone asks for: the tracked link, the notice page, the tip form and its
+ * redirect, pictures. Their log lines carry neither address nor query (src/app.ts).
+ */
+export function isResidentPath(url: string): boolean {
+  return /^\/(?:t|n|media)(?:\/|$|\?)/.test(url);
 }
 
 const STYLESHEET = readFileSync(new URL('../../templates/residents/page.css', import.meta.url), 'utf8');
@@ -86,6 +96,7 @@ async function readTipForm(request: FastifyRequest): Promise<TipInput & { text: 
 
 export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> = async (app, options) => {
   const { clicks, publication, tips, secret, publicBaseUrl } = options;
+  const timeZone = options.timeZone ?? 'Asia/Shanghai';
   await app.register(multipart, {
     limits: { fileSize: TIP_PHOTO_MAX_BYTES, files: 1, fields: 2, parts: 3, fieldSize: 64 * 1024 },
   });
@@ -137,10 +148,10 @@ export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> 
       if (!mongoose.isValidObjectId(id)) return notFound(reply, '没有找到这条通知。');
       const state = await publication.state(id);
       if (state.kind === 'missing') return notFound(reply, '没有找到这条通知，或通知尚未发布。');
-      if (state.kind === 'withdrawn') return html(reply, 200, withdrawnPage(state.announced, state.wanted), PAGE_CACHE);
+      if (state.kind === 'withdrawn') return html(reply, 200, withdrawnPage(state), PAGE_CACHE);
       const received = request.query.tip === 'received';
       const tip = state.tipForm ? { noticeId: id, state: state.tipForm, received } : null;
-      return html(reply, 200, noticePage(state.notice, tip), received ? 'no-store' : PAGE_CACHE);
+      return html(reply, 200, noticePage(state.notice, tip, timeZone), received ? 'no-store' : PAGE_CACHE);
     },
   );
 
@@ -171,7 +182,7 @@ export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> 
         if (status === 400 && state.kind === 'live' && state.tipForm) {
           // The form again, with the message and what was typed (a photo must be picked again).
           const view = { noticeId: id, state: state.tipForm, values: form, error: error.message };
-          return html(reply, 400, noticePage(state.notice, view));
+          return html(reply, 400, noticePage(state.notice, view, timeZone));
         }
         if (error instanceof TooManyRequests) reply.header('retry-after', String(error.retryAfterSeconds));
         const title = status === 429 ? '提交过于频繁' : status === 409 ? '线索征集已结束' : '无法提交线索';

@@ -3,7 +3,7 @@
 // officer of new tips is the user's notification robot: src/notifications.)
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ANY_ROLE } from '../auth/roles.js';
+import { ANY_ROLE, STAFF } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
 import { IdParams, OkBody } from '../lib/schemas.js';
 import { TipBody, TipListQuery, UpdateTipBody } from './schemas.js';
@@ -56,6 +56,20 @@ export const tipRoutes: FastifyPluginAsyncTypebox<TipRoutesOptions> = async (app
       },
     },
     async (request) => tips.update(principal(request), request.params.id, request.body, request.ip),
+  );
+
+  app.delete(
+    '/api/tips/:id',
+    {
+      config: allow(STAFF, 'tip'),
+      schema: {
+        tags,
+        summary: '删除线索及其照片（办案民警或管辖范围内的管理员；记入审计，不记内容）',
+        params: IdParams,
+        response: { 200: OkBody },
+      },
+    },
+    async (request) => tips.delete(principal(request), request.params.id, request.ip),
   );
 
   app.get(

@@ -9,7 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import { AUTHORS } from '../auth/roles.js';
 import { localDay } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
-import { Conflict, InvalidInput, NotFound, TooManyRequests } from '../lib/errors.js';
+import { Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests } from '../lib/errors.js';
 import { normaliseImage } from '../media/normalise.js';
 import type { MediaStore } from '../media/store.js';
 import type { PublicState } from '../residents/publication.js';
@@ -50,6 +50,8 @@ export interface TipPorts {
   publicState(noticeId: string): Promise<PublicState>;
   /** The notice's region path and case officer (the inbox's owners). */
   caseOf(noticeId: string): Promise<{ regionPath: string[]; contactUserId: string | null; title: string }>;
+  /** Wanted cases whose (latest) outcome is at or before `cutoff`. */
+  casesEndedBefore(cutoff: Date): Promise<{ noticeId: string; endedAt: Date }[]>;
   /** Tells the case officer that new tips wait (a count and a link, never the text). */
   tellCaseOfficer(
     contactUserId: string | null,
@@ -98,6 +100,8 @@ export class TipService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly timeZone: string,
+    /** Days a case's tips are kept after its outcome (TIP_RETENTION_DAYS). */
+    private readonly retentionDays = 180,
   ) {}
 
   /**
@@ -239,6 +243,55 @@ export class TipService {
     if (!file) throw new NotFound(`线索 ${id} 的照片`);
     await this.record(by, 'photo_view', doc, ip);
     return file;
+  }
+
+  /**
+   * Deletes one tip and its photo (when no other tip holds the same picture): the case
+   * officer, or an admin whose scope holds the notice. Audited without the tip's content.
+   */
+  async delete(by: Principal, id: string, ip: string | null = null): Promise<{ ok: true }> {
+    const doc = await this.load(by, id);
+    if (by.role !== 'admin' && doc.contactUserId !== by.id) {
+      throw new Forbidden('只有办案民警或管辖范围内的管理员可以删除线索');
+    }
+    const removed = await TipModel.deleteOne({ _id: doc._id });
+    if (removed.deletedCount === 0) throw new NotFound(`线索 ${id}`);
+    await this.dropPhotos([doc.photoSha256]);
+    await this.record(by, 'delete', doc, ip, { status: doc.status, photo: Boolean(doc.photoSha256) });
+    return { ok: true };
+  }
+
+  /**
+   * The retention rule: the tips of every case whose outcome is more than TIP_RETENTION_DAYS
+   * old are deleted with their photos, one audit entry per case (a count, never content).
+   * Run by the scheduler role; returns how many tips went.
+   */
+  async purgeExpired(): Promise<number> {
+    const cutoff = new Date(this.clock.now().getTime() - this.retentionDays * 24 * 3600_000);
+    let purged = 0;
+    for (const { noticeId, endedAt } of await this.ports.casesEndedBefore(cutoff)) {
+      const docs = await TipModel.find({ noticeId }, { photoSha256: 1, regionPath: 1 }).lean<TipDoc[]>();
+      if (docs.length === 0) continue;
+      const removed = await TipModel.deleteMany({ noticeId, _id: { $in: docs.map((doc) => doc._id) } });
+      await this.dropPhotos(docs.map((doc) => doc.photoSha256));
+      purged += removed.deletedCount;
+      await this.audit.record({
+        actor: null,
+        action: 'tip.purge',
+        target: { kind: 'notice', id: noticeId },
+        ip: null,
+        regionPath: docs[0]!.regionPath,
+        details: { tips: removed.deletedCount, endedAt, retentionDays: this.retentionDays },
+      });
+    }
+    return purged;
+  }
+
+  /** Removes tip photos no remaining tip refers to. */
+  private async dropPhotos(shas: (string | null | undefined)[]): Promise<void> {
+    for (const sha of new Set(shas.filter((s): s is string => Boolean(s)))) {
+      if (!(await TipModel.exists({ photoSha256: sha }))) await this.photos.delete(sha);
+    }
   }
 
   /** New (unread) tips per notice, for the case list's badge. */

@@ -99,13 +99,22 @@ describe('text cards', () => {
     expect(card.content).toContain('\\[领取补贴\\](http://evil.example)');
   });
 
-  it('puts the village, township and responsible officer on a personalised card', () => {
+  it('puts the place as people say it (township then village) and the officer, phone grouped 3-4-4, on a personalised card', () => {
     for (const format of ['text', 'markdown'] as const) {
       const card = renderTextCard({ notice: notice(), link: LINK, personal }, format, { maxBytes: 4096 });
-      expect(card.content).toContain('华工社区');
-      expect(card.content).toContain('五山街道');
-      expect(card.content).toContain('责任民警：张警官 13800138000');
+      expect(card.content).toContain('五山街道华工社区');
+      expect(card.content).not.toContain(' · ');
+      expect(card.content).toContain('责任民警：张警官 138 0013 8000');
+      expect(card.content).toContain('2025年6月1日');
+      expect(card.content).not.toContain('2025-06-01');
     }
+  });
+
+  it('gives a text card one bracket prefix, and no 详情 line when the caller passes no link', () => {
+    const card = renderTextCard({ notice: notice(), link: '', personal }, 'text', { maxBytes: 4096 });
+    expect(card.content.match(/【/g)).toHaveLength(1);
+    expect(card.content).not.toContain('详情');
+    expect(card.content).not.toContain('http');
   });
 
   it('makes a link card with the summary as description, WeCom title and description sizes', () => {

@@ -29,11 +29,14 @@ export interface WantedWorld extends DeliveryWorld {
   groups: { id: string; key: string }[];
 }
 
-export async function startWantedWorld(overrides: Record<string, unknown> = {}): Promise<WantedWorld> {
+export async function startWantedWorld(
+  overrides: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): Promise<WantedWorld> {
   const clock = fixedClock(START);
   const w = await startDeliveryWorld({
     clock,
-    env: { PUBLIC_BASE_URL: 'https://jx.example.cn', TOKEN_TTL_HOURS: '720' },
+    env: { PUBLIC_BASE_URL: 'https://jx.example.cn', TOKEN_TTL_HOURS: '720', ...env },
   });
   const officer = await w.t.userToken('officer', TREE.townshipA.code);
   const officerRobotKey = `station-robot-${Math.random().toString(36).slice(2, 10)}`;

@@ -40,7 +40,10 @@ describe('the tips inbox', () => {
     });
     expect(posted.status, posted.body).toBe(303);
     expect(posted.headers.location).toBe(`/n/${w.noticeId}?tip=received#tip`);
-    const thanks = await httpRequest(base, posted.headers.location!, { from: SENDER_ADDRESS });
+    const thanks = await httpRequest(base, posted.headers.location!, {
+      from: SENDER_ADDRESS,
+      headers: { 'user-agent': SENDER_AGENT },
+    });
     expect(thanks.body).toContain('您的线索已收到');
     expect(thanks.headers['cache-control']).toBe('no-store');
   });
@@ -155,5 +158,16 @@ describe('the tips inbox', () => {
       ].sort(),
     );
     expect(w.t.logs()).not.toContain('TipSenderPhone-7f3a9');
+  });
+
+  it('writes nothing about the sender (address, user agent, the redirect after the form) to any log line', () => {
+    const lines = w.t.logs().split('\n').filter(Boolean);
+    // The service logged the requests (so the test can fail), just not who made them.
+    expect(lines.some((line) => line.includes(`/n/${w.noticeId}/tips`))).toBe(true);
+    for (const line of lines) {
+      expect(line.includes(SENDER_ADDRESS), `a log line names the sender's address: ${line}`).toBe(false);
+      expect(line.includes('TipSenderPhone-7f3a9'), `a log line names the sender's user agent: ${line}`).toBe(false);
+      expect(line.includes('tip=received'), `a log line shows the redirect after a tip: ${line}`).toBe(false);
+    }
   });
 });

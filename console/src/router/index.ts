@@ -43,7 +43,6 @@ router.beforeEach(async (to) => {
       return false; // a 401 already went to /login
     }
   }
-  if (to.path === '/') return homeFor(session.user?.role);
   if (!hasRole(to.meta.roles)) return homeFor(session.user?.role);
   return true;
 });

@@ -1,9 +1,11 @@
 // The left navigation, built from the screens' `nav` entries and filtered by role.
 import type { Role } from '../api/types';
+import type { WorkbenchCounts } from '../api/workbench';
 import { screens } from './routes';
 
 /** Groups in the order they appear; a group shows only when one of its screens is allowed. */
 export const NAV_GROUPS: { key: string; label: string }[] = [
+  { key: 'home', label: '首页' },
   { key: 'content', label: '内容' },
   { key: 'push', label: '发送' },
   { key: 'reach', label: '统计' },
@@ -15,7 +17,7 @@ export const NAV_GROUPS: { key: string; label: string }[] = [
 export interface NavItem {
   path: string;
   label: string;
-  badge?: () => Promise<number>;
+  badge?: (counts: WorkbenchCounts) => number;
 }
 
 export function navFor(role: Role | undefined): { key: string; label: string; items: NavItem[] }[] {
@@ -29,7 +31,7 @@ export function navFor(role: Role | undefined): { key: string; label: string; it
   })).filter((group) => group.items.length > 0);
 }
 
-/** Where a user lands after login: the first screen their role may open. */
-export function homeFor(role: Role | undefined): string {
-  return navFor(role)[0]?.items[0]?.path ?? '/notices';
+/** Where a user lands after login: the workbench (工作台), for every role. */
+export function homeFor(_role: Role | undefined): string {
+  return '/';
 }

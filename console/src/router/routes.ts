@@ -2,8 +2,8 @@
 // bookmarks use them). `roles` limits who may open it; `nav` puts it in the left navigation
 // under a group. To add a screen, add an entry here — the navigation and guard follow.
 import type { RouteRecordRaw } from 'vue-router';
-import { get } from '../api/client';
 import type { Role } from '../api/types';
+import type { WorkbenchCounts } from '../api/workbench';
 
 export const AUTHORS: Role[] = ['admin', 'editor', 'coordinator'];
 export const REVIEWERS: Role[] = ['admin', 'reviewer'];
@@ -20,8 +20,8 @@ export interface NavEntry {
   group: string;
   label: string;
   order: number;
-  /** A count shown on the entry (things waiting), read again on every navigation. */
-  badge?: () => Promise<number>;
+  /** A count shown on the entry (things waiting), from the workbench's counts (one request per navigation). */
+  badge?: (counts: WorkbenchCounts) => number;
 }
 
 declare module 'vue-router' {
@@ -40,7 +40,14 @@ declare module 'vue-router' {
   }
 }
 
+const sum = (...counts: (number | null)[]) => counts.reduce<number>((total, n) => total + (n ?? 0), 0);
+
 export const screens: RouteRecordRaw[] = [
+  {
+    path: '/',
+    component: () => import('../views/HomeView.vue'),
+    meta: { title: '工作台', nav: { group: 'home', label: '工作台', order: 10 } },
+  },
   {
     path: '/notices',
     component: () => import('../views/NoticeListView.vue'),
@@ -59,12 +66,19 @@ export const screens: RouteRecordRaw[] = [
   {
     path: '/reviews',
     component: () => import('../views/ReviewView.vue'),
-    meta: { title: '审核', roles: REVIEWERS, nav: { group: 'content', label: '审核', order: 20 } },
+    meta: {
+      title: '审核',
+      roles: REVIEWERS,
+      nav: { group: 'content', label: '审核', order: 20, badge: (c) => sum(c.noticesInReview, c.campaignsInReview) },
+    },
   },
   {
     path: '/campaigns',
     component: () => import('../views/CampaignListView.vue'),
-    meta: { title: '推送任务', nav: { group: 'push', label: '推送', order: 10 } },
+    meta: {
+      title: '推送任务',
+      nav: { group: 'push', label: '推送', order: 10, badge: (c) => sum(c.failed, c.uncertain) },
+    },
   },
   {
     path: '/campaigns/new',
@@ -115,12 +129,16 @@ export const screens: RouteRecordRaw[] = [
   {
     path: '/tasks',
     component: () => import('../views/TasksView.vue'),
-    meta: { title: '我的转发任务', roles: FIELD, nav: { group: 'field', label: '我的转发任务', order: 10 } },
+    meta: {
+      title: '我的转发任务',
+      roles: FIELD,
+      nav: { group: 'field', label: '我的转发任务', order: 10, badge: (c) => c.myTasks ?? 0 },
+    },
   },
   {
     path: '/tips',
     component: () => import('../views/TipsView.vue'),
-    meta: { title: '线索', nav: { group: 'field', label: '线索', order: 30 } },
+    meta: { title: '线索', nav: { group: 'field', label: '线索', order: 30, badge: (c) => c.newTips } },
   },
   {
     path: '/cases',
@@ -132,7 +150,7 @@ export const screens: RouteRecordRaw[] = [
         group: 'content',
         label: '协查案件',
         order: 30,
-        badge: () => get<{ badge: number }>('/api/cases').then((list) => list.badge),
+        badge: (c) => c.casesNearDeadline ?? 0,
       },
     },
   },
@@ -152,7 +170,7 @@ export const routes: RouteRecordRaw[] = [
   {
     path: '/',
     component: () => import('../layouts/ShellLayout.vue'),
-    children: [{ path: '', component: () => import('../views/HomeRedirect.vue'), meta: { title: '首页' } }, ...screens],
+    children: screens.map((screen) => (screen.path === '/' ? { ...screen, path: '' } : screen)),
   },
   {
     path: '/task/:id',

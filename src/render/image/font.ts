@@ -10,7 +10,12 @@ export const FONT_FAMILY = 'WenQuanYi Micro Hei';
 /** Printed in place of a character the font lacks (the Chinese typesetting mark for a missing character). */
 export const MISSING_MARK = '〓';
 
-type FontLike = { hasGlyphForCodePoint(codePoint: number): boolean; familyName: string };
+type FontLike = {
+  hasGlyphForCodePoint(codePoint: number): boolean;
+  glyphForCodePoint(codePoint: number): { advanceWidth: number };
+  familyName: string;
+  unitsPerEm: number;
+};
 
 function openFont(): FontLike {
   const opened = fontkit.openSync(FONT_FILE) as unknown as FontLike | { fonts: FontLike[] };
@@ -25,6 +30,12 @@ const font = openFont();
 export function fontCovers(char: string): boolean {
   const codePoint = char.codePointAt(0);
   return codePoint !== undefined && font.hasGlyphForCodePoint(codePoint);
+}
+
+/** Advance width of a character in em (0 for one the font lacks: it is printed as 〓, 1 em). */
+export function fontAdvanceEm(codePoint: number): number {
+  if (codePoint === 0x3013 || !font.hasGlyphForCodePoint(codePoint)) return 1;
+  return font.glyphForCodePoint(codePoint).advanceWidth / font.unitsPerEm;
 }
 
 // Joiners and variation selectors are invisible: they never need a glyph of their own.

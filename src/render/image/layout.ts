@@ -3,10 +3,13 @@
 import QRCode from 'qrcode';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { CardNotice } from '../content.js';
-import { type Span, parseBody } from '../markup.js';
+import { chineseDate, phoneNumber } from '../format.js';
+import { type Block, type Span, parseBody } from '../markup.js';
+import { breakText, measure } from '../typeset/breaker.js';
+import { blockLines, styledLines } from '../typeset/markup-lines.js';
 import { fitToFont } from './font.js';
-import { type DrawnText, drawMarkup, drawText, escapePango } from './text-block.js';
-import { THEMES, type Theme } from './themes.js';
+import { type DrawnText, drawMarkup, escapePango } from './text-block.js';
+import { THEMES, type Theme, bannerFor, callToAction } from './themes.js';
 
 export const CARD_WIDTH = 750;
 const PAD = 40;
@@ -17,6 +20,28 @@ const BODY_MAX_HEIGHT = 980;
 const PHOTO_MAX_HEIGHT = 520;
 const WANTED_PHOTO = { width: 260, height: 340 };
 const QR_SIZE = 184;
+const MARK_SIZE = 76;
+
+/** The issuing unit's mark area: a white disc with 警 (an install's own emblem is not shipped). */
+async function markArea(theme: Theme): Promise<Buffer> {
+  const r = MARK_SIZE / 2;
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${MARK_SIZE}" height="${MARK_SIZE}">` +
+    `<circle cx="${r}" cy="${r}" r="${r - 2}" fill="#ffffff"/>` +
+    `<circle cx="${r}" cy="${r}" r="${r - 7}" fill="none" stroke="${theme.primary}" stroke-width="3"/></svg>`;
+  const disc = await sharp(Buffer.from(svg)).png().toBuffer();
+  const glyph = await drawMarkup('<b>警</b>', { sizePx: 36, color: theme.primary });
+  return sharp(disc)
+    .composite([
+      {
+        input: glyph.data,
+        left: Math.round((MARK_SIZE - glyph.width) / 2),
+        top: Math.round((MARK_SIZE - glyph.height) / 2),
+      },
+    ])
+    .png()
+    .toBuffer();
+}
 
 export interface SharedCard {
   /** Raw RGBA pixels. */
@@ -36,51 +61,47 @@ class Glyphs {
     for (const char of fitted.missing) this.missing.add(char);
     return fitted.text;
   }
-}
-
-function spansMarkup(spans: Span[], glyphs: Glyphs): string {
-  return spans
-    .map((span) => {
-      const text = escapePango(glyphs.fit(span.text));
-      return span.bold ? `<b>${text}</b>` : text;
-    })
-    .join('');
-}
-
-/** Body as Pango markup: paragraphs indented the Chinese way, lists with bullets. */
-function bodyMarkup(body: string, glyphs: Glyphs): string {
-  const lines: string[] = [];
-  for (const block of parseBody(body)) {
-    if (block.kind === 'paragraph') lines.push(...block.lines.map((line) => `　　${spansMarkup(line, glyphs)}`));
-    else
-      lines.push(...block.items.map((item, i) => `${block.ordered ? `${i + 1}.` : '•'} ${spansMarkup(item, glyphs)}`));
+  spans(spans: Span[]): Span[] {
+    return spans.map((span) => ({ ...span, text: this.fit(span.text) }));
   }
-  return lines.join('\n');
+  blocks(blocks: Block[]): Block[] {
+    return blocks.map((block) =>
+      block.kind === 'paragraph'
+        ? { ...block, lines: block.lines.map((line) => this.spans(line)) }
+        : { ...block, items: block.items.map((item) => this.spans(item)) },
+    );
+  }
 }
 
-/** Draws the body, cut on a character so it fits the card, ending with a pointer to the QR code. */
+const BODY_STYLE = { sizePx: 30, lineSpacing: 14 };
+
+/** A label in bold followed by its value, continuation lines hanging under the value. */
+function labelled(label: string, value: string, sizePx: number, width: number, glyphs: Glyphs): string[] {
+  const lead = `<b>${escapePango(label)}</b>`;
+  return styledLines(
+    [{ text: glyphs.fit(value), bold: false }],
+    { sizePx, width },
+    escapePango,
+    lead,
+    measure(label, sizePx, true),
+    'under-text',
+  );
+}
+
+/** Draws the body, cut on a line so it fits the card, ending with a pointer to the QR code. */
 async function drawBody(body: string, theme: Theme, glyphs: Glyphs, maxHeight: number): Promise<DrawnText> {
-  const style = { sizePx: 30, color: theme.ink, width: CONTENT_WIDTH, lineSpacing: 14 };
-  // Never hand Pango more than could ever fit: a 20,000-character body would exceed
-  // cairo's largest surface (32,767 px) and fail. The lines and characters kept here are
-  // about twice what fits the card; the loop below cuts to the exact height.
-  const roughLines = Math.ceil(maxHeight / (style.sizePx + style.lineSpacing));
-  const roughChars = roughLines * Math.ceil(CONTENT_WIDTH / style.sizePx);
-  let chars = Array.from(
-    body
-      .split('\n')
-      .slice(0, roughLines * 2)
-      .join('\n'),
-  ).slice(0, roughChars * 2);
-  const cutEarly = chars.length < Array.from(body).length;
-  const pointer = '……\n<b>（全文请扫描下方二维码）</b>';
-  let drawn = await drawMarkup(bodyMarkup(chars.join(''), glyphs) + (cutEarly ? pointer : ''), style);
-  // Each pass cuts in proportion to the overflow; a few passes always converge.
-  for (let pass = 0; drawn.height > maxHeight && pass < 8; pass++) {
-    const keep = Math.max(0, Math.floor(chars.length * (maxHeight / drawn.height) * 0.97) - 12);
-    chars = chars.slice(0, keep);
-    const cut = chars.join('').trimEnd();
-    drawn = await drawMarkup(bodyMarkup(cut, glyphs) + pointer, style);
+  const style = { ...BODY_STYLE, color: theme.ink };
+  const lines = blockLines(glyphs.blocks(parseBody(body)), { sizePx: style.sizePx, width: CONTENT_WIDTH }, escapePango);
+  const lineHeight = Math.round(style.sizePx * 1.17) + style.lineSpacing;
+  const pointer = '<b>……（全文请扫描下方二维码）</b>';
+  let keep = Math.min(lines.length, Math.max(1, Math.floor((maxHeight + style.lineSpacing) / lineHeight)));
+  const draw = (n: number) =>
+    drawMarkup(lines.slice(0, n).join('\n') + (n < lines.length ? `\n${pointer}` : ''), style);
+  if (keep < lines.length) keep = Math.max(1, keep - 1);
+  let drawn = await draw(keep);
+  while (drawn.height > maxHeight && keep > 1) {
+    keep -= 1;
+    drawn = await draw(keep);
   }
   return drawn;
 }
@@ -108,32 +129,52 @@ export async function drawSharedCard(input: SharedCardInput): Promise<SharedCard
   const layers: OverlayOptions[] = [];
   let y = 0;
 
-  // Banner: the category's band with its name and the issuing unit.
+  // Banner: the issuing unit beside its mark area, and the category unless the title says it.
   layers.push({
     input: { create: { width: CARD_WIDTH, height: BANNER_HEIGHT, channels: 4, background: theme.primary } },
     top: 0,
     left: 0,
   });
-  const banner = await drawText(theme.banner, { sizePx: 46, color: '#ffffff', bold: true });
-  layers.push({ input: banner.data, top: Math.round((BANNER_HEIGHT - banner.height) / 2), left: PAD });
-  const unit = await drawText(glyphs.fit(notice.issuingUnit), {
-    sizePx: 22,
-    color: '#ffffffcc',
-    width: 300,
-    align: 'centre',
-  });
+  layers.push({ input: await markArea(theme), top: Math.round((BANNER_HEIGHT - MARK_SIZE) / 2), left: PAD });
+  const bannerLeft = PAD + MARK_SIZE + 20;
+  const bannerWidth = CARD_WIDTH - bannerLeft - PAD;
+  const category = bannerFor(theme, notice.title);
+  const unitSize = 34;
+  const unitLine = breakText(glyphs.fit(notice.issuingUnit.trim()), {
+    sizePx: unitSize,
+    width: bannerWidth,
+    bold: true,
+  })
+    .slice(0, 2)
+    .map(escapePango);
+  const bannerText = await drawMarkup(
+    [
+      `<span font_weight="bold" size="${unitSize * 1024}">${unitLine.join('\n')}</span>`,
+      category ? `<span size="${24 * 1024}" fgalpha="85%">${escapePango(category)}</span>` : null,
+    ]
+      .filter(Boolean)
+      .join('\n'),
+    { sizePx: 24, color: '#ffffff', lineSpacing: 2 },
+  );
   layers.push({
-    input: unit.data,
-    top: Math.round((BANNER_HEIGHT - unit.height) / 2),
-    left: CARD_WIDTH - PAD - unit.width,
+    input: bannerText.data,
+    top: Math.max(4, Math.round((BANNER_HEIGHT - bannerText.height) / 2)),
+    left: bannerLeft,
   });
   y = BANNER_HEIGHT + 36;
 
-  const title = await drawText(glyphs.fit(notice.title.trim()), {
-    sizePx: 42,
+  // Title: balanced lines, never a stub of one or two characters on the last.
+  const titleSize = 42;
+  const titleLines = breakText(glyphs.fit(notice.title.trim()), {
+    sizePx: titleSize,
+    width: CONTENT_WIDTH,
+    balance: true,
+    bold: true,
+  });
+  const title = await drawMarkup(titleLines.map(escapePango).join('\n'), {
+    sizePx: titleSize,
     color: theme.heading,
     bold: true,
-    width: CONTENT_WIDTH,
     lineSpacing: 10,
   });
   layers.push({ input: title.data, top: y, left: PAD });
@@ -143,20 +184,27 @@ export async function drawSharedCard(input: SharedCardInput): Promise<SharedCard
   if (theme.layout === 'wanted' && notice.wanted) {
     const w = notice.wanted;
     const columnLeft = firstPhoto ? PAD + WANTED_PHOTO.width + 28 : PAD;
-    const fields = [
-      ['嫌疑人特征', w.suspectDescription],
-      ['悬赏', w.reward],
-      ['联系人', `${w.contactName} ${w.contactPhone}`],
-      ['截止日期', w.deadline],
-    ]
-      .map(([label, value]) => `<b>${label}：</b>${escapePango(glyphs.fit(value ?? ''))}`)
-      .join('\n');
-    const column = await drawMarkup(fields, {
-      sizePx: 28,
-      color: theme.ink,
-      width: CARD_WIDTH - PAD - columnLeft,
-      lineSpacing: 14,
-    });
+    const columnWidth = CARD_WIDTH - PAD - columnLeft;
+    // Each field as a small label over its value: the column is narrow beside the photo.
+    // Reward and deadline, what a reader must not miss, in the accent colour and larger.
+    const field = (label: string, value: string, size: number, strong: boolean) =>
+      [
+        `<span size="${22 * 1024}" foreground="${theme.muted}">${escapePango(label)}</span>`,
+        ...breakText(glyphs.fit(value), { sizePx: size, width: columnWidth, bold: strong }).map((line) =>
+          strong
+            ? `<span size="${size * 1024}" foreground="${theme.primary}"><b>${escapePango(line)}</b></span>`
+            : `<span size="${size * 1024}">${escapePango(line)}</span>`,
+        ),
+      ].join('\n');
+    const column = await drawMarkup(
+      [
+        field('悬赏', w.reward, 32, true),
+        field('截止日期', chineseDate(w.deadline), 32, true),
+        field('嫌疑人特征', w.suspectDescription, 28, false),
+        field('联系人', `${w.contactName} ${phoneNumber(w.contactPhone)}`, 28, false),
+      ].join('\n'),
+      { sizePx: 28, color: theme.ink, lineSpacing: 8 },
+    );
     let blockHeight = column.height;
     if (firstPhoto) {
       const photo = await fitPhoto(firstPhoto, WANTED_PHOTO.width, WANTED_PHOTO.height, true);
@@ -165,10 +213,9 @@ export async function drawSharedCard(input: SharedCardInput): Promise<SharedCard
     }
     layers.push({ input: column.data, top: y, left: columnLeft });
     y += blockHeight + 28;
-    const summary = await drawMarkup(`<b>简要案情：</b>${escapePango(glyphs.fit(w.caseSummary))}`, {
+    const summary = await drawMarkup(labelled('简要案情：', w.caseSummary, 28, CONTENT_WIDTH, glyphs).join('\n'), {
       sizePx: 28,
       color: theme.ink,
-      width: CONTENT_WIDTH,
       lineSpacing: 12,
     });
     layers.push({ input: summary.data, top: y, left: PAD });
@@ -194,14 +241,16 @@ export async function drawSharedCard(input: SharedCardInput): Promise<SharedCard
   y += 26;
   const qr = await QRCode.toBuffer(input.link, { type: 'png', width: QR_SIZE, margin: 1, errorCorrectionLevel: 'M' });
   layers.push({ input: qr, top: y, left: PAD });
+  const footerWidth = CONTENT_WIDTH - QR_SIZE - 28;
+  const footerSize = 26;
   const footer = await drawMarkup(
     [
-      `发布单位：${escapePango(glyphs.fit(notice.issuingUnit))}`,
-      `报警求助：<b>${escapePango(glyphs.fit(notice.hotline))}</b>`,
-      `发布日期：${escapePango(notice.issuedOn)}`,
-      '扫码查看全文、提供线索',
+      ...labelled('发布单位：', notice.issuingUnit, footerSize, footerWidth, glyphs),
+      ...labelled('报警求助：', notice.hotline, footerSize, footerWidth, glyphs).map((line) => `<b>${line}</b>`),
+      ...labelled('发布日期：', chineseDate(notice.issuedOn), footerSize, footerWidth, glyphs),
+      `<span foreground="${theme.primary}"><b>${escapePango(callToAction(notice.category))}</b></span>`,
     ].join('\n'),
-    { sizePx: 26, color: theme.ink, width: CONTENT_WIDTH - QR_SIZE - 28, lineSpacing: 12 },
+    { sizePx: footerSize, color: theme.ink, lineSpacing: 12 },
   );
   layers.push({
     input: footer.data,
@@ -229,12 +278,16 @@ export async function drawSharedCard(input: SharedCardInput): Promise<SharedCard
   return { raw, width: CARD_WIDTH, height, stripTop, theme, missingGlyphs: [...glyphs.missing] };
 }
 
-/** The per-group strip's text: village and township, the responsible officer. */
+/** The per-group strip's text: the place as people say it, the responsible officer. */
 export async function drawStripText(lines: [string, string | null]): Promise<DrawnText & { missing: string[] }> {
   const glyphs = new Glyphs();
-  const markup = [`<b>${escapePango(glyphs.fit(lines[0]))}</b>`, lines[1] ? escapePango(glyphs.fit(lines[1])) : null]
-    .filter(Boolean)
-    .join('\n');
-  const drawn = await drawMarkup(markup, { sizePx: 28, color: '#ffffff', width: CONTENT_WIDTH, lineSpacing: 8 });
+  const size = 28;
+  const first = breakText(glyphs.fit(lines[0]), { sizePx: size, width: CONTENT_WIDTH, bold: true })
+    .slice(0, 1)
+    .map((line) => `<b>${escapePango(line)}</b>`);
+  const second = lines[1]
+    ? breakText(glyphs.fit(lines[1]), { sizePx: size, width: CONTENT_WIDTH }).slice(0, 1).map(escapePango)
+    : [];
+  const drawn = await drawMarkup([...first, ...second].join('\n'), { sizePx: size, color: '#ffffff', lineSpacing: 8 });
   return { ...drawn, missing: [...glyphs.missing] };
 }

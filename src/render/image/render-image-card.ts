@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { CardNotice, Personalisation } from '../content.js';
+import { phoneNumber, placeName } from '../format.js';
 import { type ImageFormat, encodeUnder } from './encode.js';
 import { STRIP_HEIGHT, type SharedCard, drawSharedCard, drawStripText } from './layout.js';
 
@@ -36,7 +37,7 @@ export interface ImageCard {
 }
 
 /** Bump when the layout changes, so cached shared parts of the old layout are not reused. */
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -53,11 +54,10 @@ function sharedKey(input: ImageCardInput): string {
 }
 
 function stripLines(personal: Personalisation): [string, string | null] {
-  const place = [personal.villageName, personal.townshipName].filter(Boolean).join(' · ');
   const officer = personal.officerName
-    ? `责任民警：${personal.officerName}${personal.officerPhone ? `  ${personal.officerPhone}` : ''}`
+    ? `责任民警：${personal.officerName}${personal.officerPhone ? ` ${phoneNumber(personal.officerPhone)}` : ''}`
     : null;
-  return [`${place} 群众请注意`, officer];
+  return [`${placeName(personal.villageName, personal.townshipName)} 群众请注意`, officer];
 }
 
 export interface ImageCardRendererOptions {

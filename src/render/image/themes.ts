@@ -12,6 +12,8 @@ export interface Theme {
   heading: string;
   /** Body text colour. */
   ink: string;
+  /** Labels and secondary text. */
+  muted: string;
   /** Layout: the standard notice, or the wanted-clue layout with photo and case fields. */
   layout: 'notice' | 'wanted';
 }
@@ -23,6 +25,7 @@ export const THEMES: Record<Category, Theme> = {
     paper: '#fff8f5',
     heading: '#8e0000',
     ink: '#2b2b2b',
+    muted: '#6b6b6b',
     layout: 'notice',
   },
   anti_theft: {
@@ -31,6 +34,7 @@ export const THEMES: Record<Category, Theme> = {
     paper: '#f5f9ff',
     heading: '#0d3c7a',
     ink: '#2b2b2b',
+    muted: '#6b6b6b',
     layout: 'notice',
   },
   accident_prevention: {
@@ -39,6 +43,7 @@ export const THEMES: Record<Category, Theme> = {
     paper: '#fffaf2',
     heading: '#a34a00',
     ink: '#2b2b2b',
+    muted: '#6b6b6b',
     layout: 'notice',
   },
   anti_vice: {
@@ -47,6 +52,7 @@ export const THEMES: Record<Category, Theme> = {
     paper: '#fbf7fd',
     heading: '#4a126b',
     ink: '#2b2b2b',
+    muted: '#6b6b6b',
     layout: 'notice',
   },
   patrol_report: {
@@ -55,6 +61,7 @@ export const THEMES: Record<Category, Theme> = {
     paper: '#f6fbf6',
     heading: '#1b5e20',
     ink: '#2b2b2b',
+    muted: '#6b6b6b',
     layout: 'notice',
   },
   wanted_clue: {
@@ -63,6 +70,7 @@ export const THEMES: Record<Category, Theme> = {
     paper: '#fffdf7',
     heading: '#b71c1c',
     ink: '#1f1f1f',
+    muted: '#6b6b6b',
     layout: 'wanted',
   },
   general: {
@@ -71,6 +79,18 @@ export const THEMES: Record<Category, Theme> = {
     paper: '#f7f9fc',
     heading: '#0d2f66',
     ink: '#2b2b2b',
+    muted: '#6b6b6b',
     layout: 'notice',
   },
 };
+
+/** The category line under the issuing unit, unless the title already says it (no repeated banner). */
+export function bannerFor(theme: Theme, title: string): string | null {
+  const stem = theme.banner.replace(/(提醒|提示|通报|通告)$/, '');
+  return title.includes(theme.banner) || title.includes(stem) ? null : theme.banner;
+}
+
+/** The footer's call to action: only a wanted notice's page has a tip form. */
+export function callToAction(category: Category): string {
+  return category === 'wanted_clue' ? '扫码查看全文、提供线索' : '扫码查看全文';
+}

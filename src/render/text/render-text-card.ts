@@ -6,6 +6,7 @@ import Handlebars from 'handlebars';
 import { CATEGORY_LABELS } from '../../notices/categories.js';
 import type { CardNotice, Personalisation } from '../content.js';
 import { WECOM_NEWS_TITLE_MAX_BYTES } from '../limits.js';
+import { chineseDate, phoneNumber, placeName } from '../format.js';
 import { escapeMarkdown, formatBody, plainExcerpt } from './format-body.js';
 import { cutToBytes, graphemes, utf8Bytes } from './utf8.js';
 
@@ -13,7 +14,11 @@ export type TextCardFormat = 'text' | 'markdown' | 'link';
 
 export interface TextCardInput {
   notice: CardNotice;
-  /** The tracked link to the full notice, made by the caller (render never invents URLs). */
+  /**
+   * The tracked link to the full notice, made by the caller (render never invents URLs).
+   * Empty: a text card without its 详情 line (a county whose officers forward the picture,
+   * which carries the QR code, asks for texts without links).
+   */
   link: string;
   /** A picture URL for link cards (e.g. PUBLIC_BASE_URL/media/<sha256>). */
   pictureUrl?: string | null;
@@ -64,19 +69,25 @@ function fieldsFor(input: TextCardInput, format: TextCardFormat) {
   const personal = input.personal
     ? {
         villageName: esc(input.personal.villageName),
-        townshipName: input.personal.townshipName ? esc(input.personal.townshipName) : null,
+        place: esc(placeName(input.personal.villageName, input.personal.townshipName)),
         officerName: input.personal.officerName ? esc(input.personal.officerName) : null,
-        officerPhone: input.personal.officerPhone ? esc(input.personal.officerPhone) : null,
+        officerPhone: input.personal.officerPhone ? esc(phoneNumber(input.personal.officerPhone)) : null,
       }
     : null;
   const wanted = notice.wanted
-    ? Object.fromEntries(Object.entries(notice.wanted).map(([key, value]) => [key, esc(value.replace(/\s+/g, ' '))]))
+    ? Object.fromEntries(
+        Object.entries({
+          ...notice.wanted,
+          contactPhone: phoneNumber(notice.wanted.contactPhone),
+          deadline: chineseDate(notice.wanted.deadline),
+        }).map(([key, value]) => [key, esc(value.replace(/\s+/g, ' '))]),
+      )
     : null;
   return {
     categoryLabel: CATEGORY_LABELS[notice.category],
     title: esc(notice.title.trim()),
     issuingUnit: esc(notice.issuingUnit),
-    issuedOn: notice.issuedOn,
+    issuedOn: chineseDate(notice.issuedOn),
     hotline: esc(notice.hotline),
     link: input.link,
     personal,
