@@ -133,6 +133,9 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
         };
       },
       markNoticeRetracted: (noticeId) => notices.markRetracted(noticeId, clock.now()),
+      withdrawTasks: async (campaignId, reason) => {
+        await manualTasks.withdrawCampaignTasks(campaignId, reason);
+      },
       noticeWithdrawn: async (noticeId) =>
         (await notices.get(regions.rootScope(), noticeId).then((notice) => notice.retractedAt)) !== null,
     },

@@ -15,10 +15,12 @@ export type CampaignStatus = CampaignDoc['status'];
  * - `stop`: its batches with pending deliveries are listed now, so workers skip them;
  * - `withdraw-notice`: the notice is withdrawn through the one path shared with case
  *   outcomes (marked, every campaign's batches of it listed now);
+ * - `withdraw-tasks`: the campaign's open officer tasks are withdrawn for good (their links
+ *   answer 410; the notifier tells each officer once);
  * - `follow-up`: the follow-up campaign to the notice's recipients exists (when one was chosen).
- * Officers' open tasks follow as steps of the same intents once that room offers them.
+ * A paused campaign's tasks read as paused from its live state: pause and resume need no step.
  */
-export type CampaignEffect = 'release' | 'stop' | 'withdraw-notice' | 'follow-up';
+export type CampaignEffect = 'release' | 'stop' | 'withdraw-tasks' | 'withdraw-notice' | 'follow-up';
 
 export type CampaignAction = 'edit' | 'submit' | 'approve' | 'reject' | 'pause' | 'resume' | 'cancel' | 'retract';
 
@@ -44,7 +46,7 @@ export const CAMPAIGN_LIFECYCLE: Record<CampaignAction, ActionRule> = {
   cancel: {
     from: ['draft', 'in_review', 'approved', 'paused', 'completed'],
     roles: AUTHORS,
-    effects: ['stop'],
+    effects: ['stop', 'withdraw-tasks'],
     label: '取消',
   },
   // Any state: what went out in an earlier run may need withdrawing whatever came since.
@@ -85,7 +87,8 @@ export function actionsFor(context: ActionContext): (CampaignAction | RepairActi
   for (const [action, rule] of Object.entries(CAMPAIGN_LIFECYCLE) as [CampaignAction, ActionRule][]) {
     if (!rule.from.includes(campaign.status) || !rule.roles.includes(role)) continue;
     if ((action === 'approve' || action === 'reject') && !reviewer) continue;
-    if (action === 'retract' && (campaign.retractedAt || isFollowUp)) continue;
+    // Retraction is offered once something may have gone out (a run was created).
+    if (action === 'retract' && (campaign.retractedAt || isFollowUp || !campaign.lastRunAt)) continue;
     if (action === 'edit' && campaign.schedule.kind !== 'cron' && campaign.lastRunAt) continue;
     if (campaign.retractedAt && action !== 'retract') continue;
     actions.push(action);

@@ -47,6 +47,8 @@ export interface CampaignPorts {
   markNoticeRetracted(noticeId: string): Promise<void>;
   /** Whether the notice has been withdrawn (retracted, or a case outcome). */
   noticeWithdrawn(noticeId: string): Promise<boolean>;
+  /** Withdraws the campaign's open officer tasks for good (idempotent; the manual channel's). */
+  withdrawTasks(campaignId: string, reason: 'retracted' | 'cancelled' | 'case_closed'): Promise<void>;
 }
 
 /** How campaign state changes reach deliveries already planned (the engine implements it). */
@@ -56,8 +58,8 @@ export interface DeliveryControl {
    * applies the campaign's state to them: sends (approved, resumed) or skips (cancelled).
    */
   requeue(campaignId: string): Promise<void>;
-  /** A notice was withdrawn (retracted): every campaign's batches of it are looked at now. */
-  noticeWithdrawn(noticeId: string): Promise<void>;
+  /** A notice was withdrawn: every campaign's batches of it are looked at now. Returns those campaigns. */
+  noticeWithdrawn(noticeId: string): Promise<string[]>;
   /** Whether any delivery of the notice was ever planned (so something may have gone out). */
   noticePlanned(noticeId: string): Promise<boolean>;
   /** When the engine created the campaign's latest run (null: none), whatever the campaign recorded. */

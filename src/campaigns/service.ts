@@ -619,7 +619,8 @@ export class CampaignService {
     for (const effect of effects) {
       this.trace(intent, effect);
       if (effect === 'release' || effect === 'stop') await this.deliveries.requeue(id);
-      else if (effect === 'withdraw-notice') await this.withdrawNotice(doc.noticeId);
+      else if (effect === 'withdraw-tasks') await this.ports.withdrawTasks(id, doc.retractedAt ? 'retracted' : 'cancelled');
+      else if (effect === 'withdraw-notice') await this.withdrawNotice(doc.noticeId, 'retracted');
       else if (effect === 'follow-up') {
         const followUpNoticeId = intent.args.followUpNoticeId as string | null | undefined;
         if (followUpNoticeId) await this.createFollowUp(by, this.retractionFollowUp(doc, followUpNoticeId));
@@ -637,12 +638,14 @@ export class CampaignService {
    * Withdraws a notice (a retraction, a case outcome): the one path. The notice is marked
    * (never sent again; a case outcome marked it already, with its intent), and every
    * campaign's batches of it are listed now, parked and later-due ones included, so their
-   * pending deliveries are skipped at once and a follow-up waiting for them is not deferred.
-   * Safe to repeat.
+   * pending deliveries are skipped at once and a follow-up waiting for them is not deferred,
+   * and their officers' open tasks are withdrawn. Safe to repeat.
    */
-  async withdrawNotice(noticeId: string): Promise<void> {
+  async withdrawNotice(noticeId: string, reason: 'retracted' | 'case_closed'): Promise<void> {
     await this.ports.markNoticeRetracted(noticeId);
-    await this.deliveries.noticeWithdrawn(noticeId);
+    for (const campaignId of await this.deliveries.noticeWithdrawn(noticeId)) {
+      await this.ports.withdrawTasks(campaignId, reason);
+    }
   }
 
   /**

@@ -146,7 +146,7 @@ export class CaseService {
     const at = new Date(intent.at);
     const slot = outcomeSlot(kind);
     this.trace(intent, 'withdraw-notice');
-    await this.campaigns.withdrawNotice(noticeId);
+    await this.campaigns.withdrawNotice(noticeId, 'case_closed');
     this.trace(intent, 'follow-up');
     // A notice that never went out has nobody to tell: it is only withdrawn.
     if (await noticeWasPlanned(noticeId)) {

@@ -42,7 +42,9 @@ export function deliveryControl(clock: Clock): DeliveryControl {
       await requeueCampaign(campaignId, clock.now());
     },
     async noticeWithdrawn(noticeId) {
-      for (const campaignId of await campaignsWithNotice(noticeId)) await requeueCampaign(campaignId, clock.now());
+      const campaignIds = await campaignsWithNotice(noticeId);
+      for (const campaignId of campaignIds) await requeueCampaign(campaignId, clock.now());
+      return campaignIds;
     },
     noticePlanned: (noticeId) => noticeWasPlanned(noticeId),
     async lastRunAt(campaignId) {

@@ -18,18 +18,19 @@ import { CampaignModel } from '../../src/campaigns/model.js';
 import { engineDeps } from '../../src/context.js';
 import { unfinishedIntents, type Intent } from '../../src/db/claims.js';
 import { createWorker, Scheduler } from '../../src/engine/runner.js';
+import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { NoticeModel } from '../../src/notices/model.js';
 import { campaignItems } from '../helpers/delivery.js';
 import { WANTED } from '../helpers/notices.js';
 
-const ROUNDS = 5;
+const ROUNDS = 4;
 const GROUPS_PER_CAMPAIGN = 3;
 const NODE_ARGS = ['--import', 'tsx', 'src/main.ts'];
 /** Steps each kind traces (CAMPAIGN_LIFECYCLE / NOTICE_LIFECYCLE effects, then done). */
 const STEPS: Record<Kind, string[]> = {
   approve: ['release', 'done'],
   resume: ['release', 'done'],
-  cancel: ['stop', 'done'],
+  cancel: ['stop', 'withdraw-tasks', 'done'],
   retract: ['stop', 'withdraw-notice', 'follow-up', 'done'],
   solve: ['withdraw-notice', 'follow-up', 'audit'],
 };
@@ -282,6 +283,17 @@ describe('the API process killed inside its multi-step state changes', () => {
       if (statuses.some((s) => s !== 'skipped')) return `${name}: parked ${statuses.join(',')}`;
       if (trial.kind === 'solve' && notice.caseOutcomes.length !== 1) return `${name}: outcomes`;
     }
+    if (trial.kind !== 'approve' && trial.kind !== 'resume') {
+      // Officers' open tasks of a stopped campaign are withdrawn (their links answer 410).
+      for (const id of [trial.campaignId, trial.parkedId].filter((x): x is string => Boolean(x))) {
+        const open = await ManualTaskModel.countDocuments({
+          taskKey: new RegExp(`^${id}@`),
+          confirmedAt: null,
+          withdrawnAt: null,
+        });
+        if (open > 0) return `${name}: ${open} open officer tasks of ${id}`;
+      }
+    }
     for (const id of [trial.campaignId, trial.parkedId].filter((x): x is string => Boolean(x))) {
       const progress = await call(staff.editor, 'GET', `/api/campaigns/${id}/progress`);
       if (!progress.finished) return `${name}: progress of ${id} not finished`;
@@ -313,7 +325,7 @@ describe('the API process killed inside its multi-step state changes', () => {
         api = startProcess('api', port, (line) => {
           const [marker, kind, id, at] = line.split(' ');
           if (marker !== 'intent-step') return;
-          if (kind === TRACE_KIND[target.kind] && at === step && !ids.has(id!)) kill(at!);
+          if (kind === TRACE_KIND[target.kind] && at === step) kill(at!);
           ids.set(id!, kind as Kind);
         });
         await until(
@@ -337,8 +349,15 @@ describe('the API process killed inside its multi-step state changes', () => {
         60_000,
         () => 'the API process to listen',
       );
+      // A process killed between claiming a change and writing it holds the campaign for a
+      // minute (a claim older than that is passed over): meanwhile the user is told 409.
       for (const trial of trials) {
-        if (!(await changed(trial))) expect(await act(base, trial), `${trial.kind}#${trial.round} again`).toBe(200);
+        if (await changed(trial)) continue;
+        await until(
+          async () => (await act(base, trial)) === 200 || (await changed(trial)),
+          90_000,
+          () => `${trial.kind}#${trial.round} to be accepted again`,
+        );
       }
 
       let report = '';
@@ -362,6 +381,10 @@ describe('the API process killed inside its multi-step state changes', () => {
       );
       // Killed at a planned step in every round (or refused before it: recorded as such).
       expect(trials.filter((t) => t.killedAt !== null)).toHaveLength(trials.length);
+      const tasks = await ManualTaskModel.countDocuments({ withdrawnAt: { $ne: null } });
+      console.log(
+        `kill points: ${trials.filter((t) => !t.killedAt!.includes(':')).map((t) => `${t.kind}@${t.killedAt}`).join(', ')}; withdrawn officer tasks: ${tasks}`,
+      );
     },
     420_000,
   );
