@@ -4,6 +4,7 @@ import { GroupService } from './audience/groups.js';
 import { AudienceService } from './audience/selection.js';
 import { AuditService } from './audit/service.js';
 import { LoginThrottle } from './auth/login-throttle.js';
+import { STAFF } from './auth/roles.js';
 import { SessionService } from './auth/sessions.js';
 import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
@@ -89,11 +90,14 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     media,
     audit,
     clock,
-    (id) =>
-      users.get(regions.rootScope(), id).then(
-        (user) => user.active,
-        () => false,
-      ),
+    // The case officer: active staff inside the notice's scope, or whose scope covers it (26.11).
+    async (id, regionPath) => {
+      const user = await users.get(regions.rootScope(), id).catch(() => null);
+      if (!user?.active || !STAFF.includes(user.role)) return false;
+      if (regionPath.includes(user.regionCode)) return true; // the user's scope covers the notice
+      const home = await regions.find(user.regionCode);
+      return home !== null && home !== undefined && home.regionPath.includes(regionPath.at(-1) ?? '');
+    },
     config.timeZone,
   );
   // Channel credentials are sealed with this key; manual-task links are signed with a key derived from it.
@@ -272,6 +276,7 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.regions.ensureRoot();
   await ctx.audience.prepare();
   await ctx.tracking.secret.load();
+  await ctx.notices.backfillWithdrawnPictures();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

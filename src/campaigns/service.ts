@@ -72,6 +72,8 @@ export interface FollowUpRequest {
   /** The notice they get (approved; e.g. "suspect caught", "this notice was wrong"). */
   followUpNoticeId: string;
   outcome: FollowUpOutcome;
+  /** The title's label when it says more than the outcome's slot (已抓获 files under `solved`). */
+  label?: string;
   /** The campaign the follow-up is filed under (its title, region and card style). */
   from: { id: string; title: string; cardStyle: string; regionCode: string; regionPath: string[] };
 }
@@ -662,7 +664,7 @@ export class CampaignService {
     try {
       const doc = await CampaignModel.create({
         _id,
-        title: `【${FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
+        title: `【${request.label ?? FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
         noticeId: request.followUpNoticeId,
         audience: { ...EMPTY_AUDIENCE, recipientsOfNotice: request.noticeId },
         schedule: { kind: 'now' },

@@ -37,6 +37,9 @@ const LIST_LIMIT = 200;
 /** An intent younger than this is left to the runner that recorded it (the sweep takes older ones). */
 const INTENT_SWEEP_AFTER_MS = 10_000;
 
+/** What the follow-up's title says: what was chosen. */
+const OUTCOME_LABELS: Record<CaseOutcome['kind'], string> = { caught: '已抓获', solved: '已破案', expired: '已过期' };
+
 /** One outcome of each slot per case: 已抓获 and 已破案 are the same end. */
 function outcomeSlot(kind: CaseOutcome['kind']): 'expired' | 'solved' {
   return kind === 'expired' ? 'expired' : 'solved';
@@ -158,10 +161,12 @@ export class CaseService {
         noticeId,
         followUpNoticeId: draft.id,
         outcome: slot,
+        label: OUTCOME_LABELS[kind],
         from: {
           id: noticeId,
           title: original.content.title,
-          cardStyle: 'rich',
+          // Plain text: on every channel (a manual task too) it carries the title, the number to call and the link.
+          cardStyle: 'text',
           regionCode: original.regionCode,
           regionPath: original.regionPath,
         },

@@ -225,7 +225,10 @@ export class OfficerNotifier {
   ): DueStep | null {
     const periodMs = this.settings.reminderMinutes[priority] * 60_000;
     const firstDigest = done.get(stepId('digest', run));
-    const untold = run.tasks.filter((task) => !task.told);
+    // Told: marked after a digest, or listed in the first digest (claimed, not yet marked:
+    // its process died; a later set's claim is keyed by its tasks, so it cannot repeat either).
+    const inFirst = new Set(firstDigest?.taskIds ?? []);
+    const untold = run.tasks.filter((task) => !task.told && !inFirst.has(task.id));
     if (!firstDigest || untold.length > 0) {
       // Each new set of tasks gets its digest once it has stopped growing.
       const fresh = firstDigest ? untold : run.tasks;

@@ -58,6 +58,7 @@ describe('stops reach officer tasks', () => {
         phone: p,
       });
       expect(created.statusCode, created.body).toBe(201);
+      await w.t.activate(`u${p}`); // an admin-set password must be changed first (issue 26.9)
       ids.push(created.json().id);
     }
     w.doubles.addRobot({ platform: 'wecom', key: robot });
@@ -72,6 +73,7 @@ describe('stops reach officer tasks', () => {
       });
       expect(set.statusCode, set.body).toBe(200);
     }
+    await w.t.activate(`u${phone}`);
     const token = await w.t.login(`u${phone}`, `${ADMIN_PASSWORD}-${phone}`);
     return { name, phone, robot, chiefRobot, token };
   }
