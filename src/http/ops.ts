@@ -5,16 +5,24 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { Unauthorized } from '../lib/errors.js';
+import { isLoopbackAddress, isPrivateAddress } from '../lib/addresses.js';
+import { NotFound, Unauthorized } from '../lib/errors.js';
 
 export interface OpsOptions {
   /** True when the database answers a ping. */
   databaseReady: () => Promise<boolean>;
   /** Bearer token /metrics asks for. */
   metricsToken?: string;
-  /** Without a token: serve /metrics to anyone (a local install) or not at all. */
+  /** Without a token: serve /metrics on a local install (to loopback peers only) or not at all. */
   metricsOpen?: boolean;
+  /** Whether TRUST_PROXY lists proxies; unset, a private peer sending X-Forwarded-For is warned about. */
+  trustProxy?: boolean;
 }
+
+const PROXY_WARNING =
+  'X-Forwarded-For arrives from a private address but TRUST_PROXY is unset: every client looks like the proxy, ' +
+  'so the per-address limits (login, tip form, pages) are shared by everyone. Set TRUST_PROXY to the proxy ' +
+  'addresses (docs/security.md, "Behind a reverse proxy").';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
@@ -24,7 +32,18 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return timingSafeEqual(digest(given), digest(token));
 }
 
-export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady, metricsToken, metricsOpen }) => {
+export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady, metricsToken, metricsOpen, trustProxy }) => {
+  // Behind a proxy without TRUST_PROXY (issue 26.6): said loudly once in the log, and on /readyz.
+  let proxyWarning: string | null = null;
+  if (!trustProxy) {
+    app.addHook('onRequest', async (request) => {
+      if (proxyWarning || !request.headers['x-forwarded-for']) return;
+      if (!isPrivateAddress(request.socket.remoteAddress)) return;
+      proxyWarning = PROXY_WARNING;
+      request.log.warn({ peer: 'private', proxyWarning }, 'reverse proxy without TRUST_PROXY');
+    });
+  }
+
   // A registry per app instance, so several apps in one process (tests) do not collide.
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jingxun_' });
@@ -49,13 +68,17 @@ export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady, 
   app.get('/healthz', hidden, async () => ({ status: 'ok' }));
   app.get('/readyz', hidden, async (_request, reply) => {
     const ready = await databaseReady();
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'database unreachable' });
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'database unreachable', ...(proxyWarning ? { warnings: [proxyWarning] } : {}) });
   });
   if (!metricsToken && !metricsOpen) return;
   app.get('/metrics', hidden, async (request, reply) => {
     if (metricsToken && !bearerMatches(request.headers.authorization, metricsToken)) {
       throw new Unauthorized('请用 Authorization: Bearer <METRICS_TOKEN> 访问 /metrics');
     }
+    // Open without a token only to this host itself, also behind a same-host proxy (issue 26.12).
+    if (!metricsToken && !isLoopbackAddress(request.socket.remoteAddress)) throw new NotFound('/metrics');
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
