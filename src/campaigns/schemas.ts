@@ -106,7 +106,13 @@ export const CampaignReply = Type.Object({
   ),
   followUpId: Type.Optional(Nullable(Type.String({ description: '已撤回活动的更正通知活动' }))),
   audienceSummary: Type.Optional(
-    Type.Object({ groupCount: Type.Integer(), villageCount: Type.Integer(), memberTotal: Type.Integer() }),
+    Type.Object({
+      groupCount: Type.Integer(),
+      villageCount: Type.Integer(),
+      memberTotal: Type.Integer(),
+      wecomOverCap: Type.Optional(Type.Integer()),
+      capWarning: Type.Optional(Type.String()),
+    }),
   ),
 });
 

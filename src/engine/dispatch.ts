@@ -4,7 +4,7 @@ import { textCardBudget } from '../channels/request-body.js';
 import type { AudienceService } from '../audience/selection.js';
 import type { GroupService } from '../audience/groups.js';
 import type { AudienceSpec } from '../campaigns/ports.js';
-import type { ManualTaskService } from '../channels/manual/tasks.js';
+import { type ManualTaskService, settledReferences } from '../channels/manual/tasks.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelKind, ChannelMessage, Outcome } from '../channels/types.js';
 import { DomainError } from '../lib/errors.js';
@@ -20,7 +20,7 @@ import {
   WECOM_IMAGE_MAX_BYTES,
 } from '../render/index.js';
 import { calendarDate, toCardNotice } from '../render/from-notice.js';
-import type { EnginePorts, PlannedGroup, SendRequest, SendResult } from './ports.js';
+import type { Confirmation, EnginePorts, PlannedGroup, SendRequest, SendResult } from './ports.js';
 import { NoticeModel } from '../notices/model.js';
 import { LRUCache } from 'lru-cache';
 import mongoose from 'mongoose';
@@ -52,7 +52,12 @@ interface PreparedNotice {
 const NOTICE_CACHE_MS = 10_000;
 const NOTICE_CACHE_ENTRIES = 32;
 /** Channels that take a picture file; the others show pictures only by URL. */
-const IMAGE_CHANNELS = new Set(['wecom', 'manual', 'webhook']);
+const IMAGE_CHANNELS = new Set(['wecom', 'manual', 'webhook', 'wecom_group']);
+/**
+ * Channels whose one message goes to many groups (a WeCom customer-group task covers an
+ * owner's groups): not personalised per village, and the link tracks per campaign.
+ */
+const SHARED_MESSAGE_CHANNELS = new Set(['wecom_group']);
 
 function toResult(outcome: Outcome): SendResult {
   switch (outcome.status) {
@@ -148,8 +153,11 @@ export class Dispatch implements EnginePorts {
     return this.deps.channels.adapterFor(channel as ChannelKind).rateLimits;
   }
 
-  confirmations(deliveryIds: string[]): Promise<Map<string, Date>> {
-    return this.deps.manualTasks.confirmedReferences(deliveryIds);
+  async confirmations(deliveryIds: string[]): Promise<Map<string, Confirmation>> {
+    const settled = await settledReferences(deliveryIds);
+    return new Map(
+      [...settled].map(([id, s]) => [id, { at: s.at, status: s.status ?? 'confirmed', reason: s.reason }] as const),
+    );
   }
 
   async confirmedSince(since: Date): Promise<{ deliveryId: string; regionPath: string[] }[]> {
@@ -164,7 +172,8 @@ export class Dispatch implements EnginePorts {
   private async message(request: SendRequest, notice: PreparedNotice): Promise<ChannelMessage> {
     const channel = request.channel as ChannelName;
     const limits = CHANNEL_LIMITS[channel] ?? CHANNEL_LIMITS.wecom;
-    const personal = request.personal;
+    const shared = SHARED_MESSAGE_CHANNELS.has(channel);
+    const personal = shared ? null : request.personal;
     if (request.cardStyle === 'image' && IMAGE_CHANNELS.has(channel)) {
       // The QR code tracks per campaign: a per-group link would make every card's shared part unique.
       const link = this.deps.linkFor(request.campaignId, null, request.noticeId, null);
@@ -180,9 +189,9 @@ export class Dispatch implements EnginePorts {
         notice: notice.card,
         link: this.deps.linkFor(
           request.campaignId,
-          request.groupId,
+          shared ? null : request.groupId,
           request.noticeId,
-          request.regionPath.at(-1) ?? null,
+          shared ? null : (request.regionPath.at(-1) ?? null),
         ),
         pictureUrl: notice.pictureUrl,
         personal,

@@ -6,6 +6,8 @@
 export const WECOM_TEXT_MAX_BYTES = 2048;
 /** Upper bound an install may configure for WeCom text (the 2025 doc's figure). */
 export const WECOM_TEXT_MAX_BYTES_CEILING = 4096;
+/** WeCom customer-group mass send: text.content (customer-groups reference §3). */
+export const WECOM_GROUP_TEXT_MAX_BYTES = 4000;
 /** WeCom markdown and markdown_v2 content. */
 export const WECOM_MARKDOWN_MAX_BYTES = 4096;
 /** WeCom news (link card) article title and description; longer is cut by WeCom, not refused. */
@@ -71,6 +73,16 @@ export const CHANNEL_LIMITS = {
   manual: {
     text: WECOM_TEXT_MAX_BYTES,
     markdown: WECOM_MARKDOWN_MAX_BYTES,
+    link: WECOM_NEWS_DESCRIPTION_MAX_BYTES,
+    image: WECOM_IMAGE_MAX_BYTES,
+  },
+  /**
+   * WeCom customer-group mass send (../shared/reference/wecom-customer-groups.md §3): text
+   * ≤ 4,000 bytes, link description ≤ 512 bytes; the picture uploaded as media (2 MB read safe, §6).
+   */
+  wecom_group: {
+    text: WECOM_GROUP_TEXT_MAX_BYTES,
+    markdown: WECOM_GROUP_TEXT_MAX_BYTES,
     link: WECOM_NEWS_DESCRIPTION_MAX_BYTES,
     image: WECOM_IMAGE_MAX_BYTES,
   },

@@ -24,10 +24,10 @@ import { CardTooLarge, renderTextCard } from '../text/render-text-card.js';
 const PREVIEWERS = [...new Set([...AUTHORS, ...REVIEWERS])];
 
 /** The channels a card goes out on, in the order the console shows them. */
-export const PREVIEW_CHANNELS = ['wecom', 'dingtalk', 'feishu', 'webhook', 'manual'] as const;
+export const PREVIEW_CHANNELS = ['wecom', 'dingtalk', 'feishu', 'webhook', 'manual', 'wecom_group'] as const;
 type PreviewChannel = (typeof PREVIEW_CHANNELS)[number];
 /** Channels that receive the image card itself when the card style is "image". */
-const IMAGE_CHANNELS = new Set<PreviewChannel>(['wecom', 'manual', 'webhook']);
+const IMAGE_CHANNELS = new Set<PreviewChannel>(['wecom', 'manual', 'webhook', 'wecom_group']);
 
 // Lenient on purpose: a half-typed form still previews (an empty title shows as empty).
 const Text = (max: number) => Type.String({ maxLength: max });
