@@ -50,6 +50,11 @@ export interface Config {
   retryBaseMs: number;
   /** How long a worker's hold on a batch lasts without renewal: a dead worker's batches wait this long. */
   leaseMs: number;
+  /**
+   * Writes each step of a multi-step state change to stderr (`intent-step …`): the
+   * reliability scenario kills the API process at one. Off in production.
+   */
+  intentTrace: boolean;
   /** Signs tracked links (/t/…) and keys unique visitors; unset: generated once into the database. */
   linkSecret: string | undefined;
   /** Days a wanted case's tips (and their photos) are kept after the case's outcome; then purged. */
@@ -261,6 +266,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxAttempts: integer(env, 'MAX_ATTEMPTS', 6, 1, 50),
     retryBaseMs: integer(env, 'RETRY_BASE_MS', 5_000, 10, 600_000),
     leaseMs,
+    intentTrace: oneOf(env, 'INTENT_TRACE', ['on', 'off'] as const, 'off') === 'on',
     linkSecret: linkSecret(env),
     tipRetentionDays: integer(env, 'TIP_RETENTION_DAYS', 180, 1, 3650),
     taskReminderMinutes: {

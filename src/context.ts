@@ -155,13 +155,20 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
           title: notice.content.title,
           category: notice.content.category,
           problem,
+          withdrawn: notice.status === 'archived' || notice.retractedAt !== null,
         };
       },
       markNoticeRetracted: (noticeId) => notices.markRetracted(noticeId, clock.now()),
+      withdrawTasks: async (campaignId, reason) => {
+        await manualTasks.withdrawCampaignTasks(campaignId, reason);
+      },
+      noticeWithdrawn: async (noticeId) =>
+        (await notices.get(regions.rootScope(), noticeId).then((notice) => notice.retractedAt)) !== null,
     },
     audit,
+    deliveryControl(clock),
+    { intentLeaseMs: config.leaseMs, trace: config.intentTrace },
   );
-  campaigns.attachDeliveryControl(deliveryControl(clock));
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
   manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now(), task.regionPath));
   // So does WeCom's report of a customer group (sent, failed, skipped).
@@ -312,7 +319,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     role: 'admin',
     scope: regions.rootScope(),
     regionPath: [ROOT_REGION_CODE],
-  });
+  }, { intentLeaseMs: config.leaseMs, trace: config.intentTrace });
   return {
     config,
     db,
@@ -370,5 +377,6 @@ export function engineDeps(ctx: Context): EngineDeps {
       retry: { ...DEFAULT_RETRY, maxAttempts: ctx.config.maxAttempts, baseMs: ctx.config.retryBaseMs },
       leaseMs: ctx.config.leaseMs,
     },
+    intentSweeps: [() => ctx.campaigns.sweepIntents(), () => ctx.cases.sweepIntents()],
   };
 }

@@ -1,4 +1,5 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
+import { intentSchema } from '../db/claims.js';
 
 export const CAMPAIGN_STATUSES = [
   'draft',
@@ -72,6 +73,14 @@ const campaignSchema = new mongoose.Schema(
     followUpOfNotice: { type: String, default: null },
     followUpOutcome: { type: String, default: null },
     retractedAt: { type: Date, default: null },
+    /** Paused by staff: an edit and its approval keep it paused; only resume lifts it. */
+    paused: { type: Boolean, default: false },
+    /**
+     * Effects of state changes still to finish, written with the change (db/claims.ts); only
+     * the writer of the next state change rewrites the list. The scheduler's sweep finishes
+     * those whose runner died.
+     */
+    intents: { type: [intentSchema], default: [] },
   },
   { timestamps: true, versionKey: false },
 );

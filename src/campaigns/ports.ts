@@ -37,6 +37,8 @@ export interface NoticeSummary {
   category: string;
   /** Why it cannot be sent now (not approved, archived, retracted), or null when it can. */
   problem: string | null;
+  /** Archived or withdrawn: it can never be sent again (not even once approved). */
+  withdrawn: boolean;
 }
 
 export interface CampaignPorts {
@@ -44,16 +46,25 @@ export interface CampaignPorts {
   summarizeAudience(scope: Scope, spec: AudienceSpec): Promise<AudienceSummary>;
   /** The notice as the campaign's author may see it (NotFound outside the scope). */
   findNotice(scope: Scope, noticeId: string): Promise<NoticeSummary>;
-  /** Marks a notice as retracted once its campaign is retracted. */
+  /** Marks a notice as retracted once its campaign is retracted (a no-op when it is already). */
   markNoticeRetracted(noticeId: string): Promise<void>;
+  /** Whether the notice has been withdrawn (retracted, or a case outcome). */
+  noticeWithdrawn(noticeId: string): Promise<boolean>;
+  /** Withdraws the campaign's open officer tasks for good (idempotent; the manual channel's). */
+  withdrawTasks(campaignId: string, reason: 'retracted' | 'cancelled' | 'case_closed'): Promise<void>;
 }
 
 /** How campaign state changes reach deliveries already planned (the engine implements it). */
 export interface DeliveryControl {
-  hold(campaignId: string, held: boolean): Promise<void>;
-  skipPending(campaignId: string, reason: string): Promise<number>;
-  /** A notice was withdrawn (retracted): every campaign's batches of it are looked at now. */
-  noticeWithdrawn(noticeId: string): Promise<void>;
+  /**
+   * Lists the campaign's batches with pending deliveries now (parked ones too), so a worker
+   * applies the campaign's state to them: sends (approved, resumed) or skips (cancelled).
+   */
+  requeue(campaignId: string): Promise<void>;
+  /** A notice was withdrawn: every campaign's batches of it are looked at now. Returns those campaigns. */
+  noticeWithdrawn(noticeId: string): Promise<string[]>;
   /** Whether any delivery of the notice was ever planned (so something may have gone out). */
   noticePlanned(noticeId: string): Promise<boolean>;
+  /** When the engine created the campaign's latest run (null: none), whatever the campaign recorded. */
+  lastRunAt(campaignId: string): Promise<Date | null>;
 }

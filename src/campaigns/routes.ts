@@ -6,6 +6,7 @@ import { allPages, sendSheet, sheetTime } from '../http/sheet-reply.js';
 import { IdParams } from '../lib/schemas.js';
 import type { Schedule } from './schedule.js';
 import {
+  FollowUpBody,
   CampaignBody,
   CampaignListQuery,
   CampaignReply,
@@ -14,7 +15,7 @@ import {
   RetractReply,
   type ScheduleBody,
 } from './schemas.js';
-import type { Campaign, CampaignInput, CampaignService } from './service.js';
+import type { Campaign, CampaignInput, CampaignService, CampaignView } from './service.js';
 
 export function toSchedule(body: ScheduleBody): Schedule {
   if (body.kind === 'once') return { kind: 'once', at: new Date(body.at) };
@@ -56,6 +57,9 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
   { campaigns, timeZone },
 ) => {
   const zone = timeZone ?? 'Asia/Shanghai';
+  /** A campaign with the actions this caller may take on it (the console draws its buttons from them). */
+  const one = async (by: ReturnType<typeof principal>, campaign: Campaign): Promise<CampaignView> =>
+    (await campaigns.viewFor(by, [campaign]))[0]!;
 
   app.get(
     '/api/campaigns/export',
@@ -106,11 +110,12 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       },
     },
     async (request) => {
+      const by = principal(request);
       const { status, limit } = request.query;
       // The review queue (status=in_review, no cursor) keeps its order: follow-ups first, then urgent ones.
       const windowed = ['before', 'after', 'sort', 'from', 'to', 'q'].some((k) => k in request.query);
-      if (status === 'in_review' && !windowed) return campaigns.list(principal(request).scope, status, limit);
-      return campaigns.page(principal(request).scope, request.query);
+      if (status === 'in_review' && !windowed) return campaigns.viewFor(by, await campaigns.list(by.scope, status, limit));
+      return campaigns.viewFor(by, await campaigns.page(by.scope, request.query));
     },
   );
 
@@ -130,7 +135,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(ANY_ROLE, 'campaign'),
       schema: { tags, summary: '活动详情', params: IdParams, response: { 200: CampaignReply } },
     },
-    async (request) => campaigns.get(principal(request).scope, request.params.id),
+    async (request) => one(principal(request), await campaigns.get(principal(request).scope, request.params.id)),
   );
 
   app.put(
@@ -145,7 +150,8 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
         response: { 200: CampaignReply },
       },
     },
-    async (request) => campaigns.update(principal(request), request.params.id, toInput(request.body), request.ip),
+    async (request) =>
+      one(principal(request), await campaigns.update(principal(request), request.params.id, toInput(request.body), request.ip)),
   );
 
   const action = (
@@ -160,7 +166,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
         config: allow(roles, 'campaign'),
         schema: { tags, summary, params: IdParams, response: { 200: CampaignReply } },
       },
-      async (request) => run(principal(request), request.params.id, request.ip),
+      async (request) => one(principal(request), await run(principal(request), request.params.id, request.ip)),
     );
 
   action('submit', '提交审核', AUTHORS, (by, id, ip) => campaigns.submit(by, id, ip));
@@ -168,6 +174,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
   action('pause', '暂停', AUTHORS, (by, id, ip) => campaigns.pause(by, id, ip));
   action('resume', '恢复', AUTHORS, (by, id, ip) => campaigns.resume(by, id, ip));
   action('cancel', '取消（未发出的部分不再发送）', AUTHORS, (by, id, ip) => campaigns.cancel(by, id, ip));
+  action('finish', '完成未完成的操作（如进程中断后的撤回）', AUTHORS, (by, id) => campaigns.finish(by, id));
 
   app.post(
     '/api/campaigns/:id/reject',
@@ -175,7 +182,8 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(REVIEWERS, 'campaign'),
       schema: { tags, summary: '驳回', params: IdParams, body: RejectBody, response: { 200: CampaignReply } },
     },
-    async (request) => campaigns.reject(principal(request), request.params.id, request.body.note, request.ip),
+    async (request) =>
+      one(principal(request), await campaigns.reject(principal(request), request.params.id, request.body.note, request.ip)),
   );
 
   app.post(
@@ -190,7 +198,26 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
         response: { 200: RetractReply },
       },
     },
+    async (request) => {
+      const by = principal(request);
+      const result = await campaigns.retract(by, request.params.id, request.body.followUpNoticeId ?? null, request.ip);
+      return { retracted: await one(by, result.retracted), followUp: result.followUp };
+    },
+  );
+
+  app.post(
+    '/api/campaigns/:id/follow-up',
+    {
+      config: allow(AUTHORS, 'campaign'),
+      schema: {
+        tags,
+        summary: '为已撤回的活动选择或更换更正通知（更正通知活动待审核）',
+        params: IdParams,
+        body: FollowUpBody,
+        response: { 200: CampaignReply },
+      },
+    },
     async (request) =>
-      campaigns.retract(principal(request), request.params.id, request.body.followUpNoticeId, request.ip),
+      campaigns.attachFollowUp(principal(request), request.params.id, request.body.followUpNoticeId, request.ip),
   );
 };

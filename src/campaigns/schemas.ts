@@ -93,6 +93,19 @@ export const CampaignReply = Type.Object({
   followUpOutcome: Type.Optional(Nullable(Type.String())),
   retractedAt: Nullable(DateTime),
   createdAt: DateTime,
+  paused: Type.Optional(Type.Boolean({ description: '已暂停：修改并重新审核后仍保持暂停，直到恢复' })),
+  unfinished: Type.Optional(
+    Type.Array(Type.Object({ kind: Type.String(), at: DateTime }), {
+      description: '状态已改变、后续步骤尚未完成的操作（如撤回未完成）；调度器会自动完成，也可用 finish 立即完成',
+    }),
+  ),
+  actions: Type.Optional(
+    Type.Array(Type.String(), {
+      description:
+        '调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知）',
+    }),
+  ),
+  followUpId: Type.Optional(Nullable(Type.String({ description: '已撤回活动的更正通知活动' }))),
   audienceSummary: Type.Optional(
     Type.Object({
       groupCount: Type.Integer(),
@@ -116,10 +129,19 @@ export const CampaignListQuery = Type.Object(
 export const RejectBody = Type.Object({ note: NonBlank(500, '驳回理由') }, { additionalProperties: false });
 
 export const RetractBody = Type.Object(
+  { followUpNoticeId: Type.Optional(Nullable(ObjectIdString)) },
+  {
+    additionalProperties: false,
+    description:
+      '停止并撤回：立即停止未发出的部分并撤回通告；可同时选择更正通知（向已收到的群发送），也可以之后再选（follow-up）',
+  },
+);
+
+export const FollowUpBody = Type.Object(
   { followUpNoticeId: ObjectIdString },
   {
     additionalProperties: false,
-    description: '撤回：停止未发出的部分，并向已收到的群发送后续通知（如“已抓获/已撤销”）',
+    description: '为已撤回的活动选择（或更换）更正通知：向收到原通告的群发送，待审核',
   },
 );
 

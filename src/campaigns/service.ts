@@ -3,10 +3,13 @@
 import mongoose from 'mongoose';
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
-import { ClaimModel, claimOnce, runResumable } from '../db/claims.js';
+import { type Intent, changeStateOnce, newIntent, runIntent, unfinishedIntents } from '../db/claims.js';
+import type { Role } from '../auth/roles.js';
 import type { Clock } from '../lib/clock.js';
 import { type ListWindow, keysetPage } from '../lib/keyset.js';
-import { Conflict, Forbidden, InvalidInput, NotFound } from '../lib/errors.js';
+import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
+import { createHash } from 'node:crypto';
+import { type CampaignAction, type CampaignEffect, CAMPAIGN_LIFECYCLE, type RepairAction, actionsFor } from './lifecycle.js';
 import type { Scope } from '../regions/scope.js';
 import { type CampaignDoc, CampaignModel } from './model.js';
 import type { AudienceSpec, AudienceSummary, CampaignPorts, DeliveryControl } from './ports.js';
@@ -46,6 +49,17 @@ export interface Campaign {
   followUpOutcome: FollowUpOutcome | null;
   retractedAt: Date | null;
   createdAt: Date;
+  /** Paused by staff: stays paused through edit and approval until resumed. */
+  paused: boolean;
+  /** State changes whose effects have not finished yet (their runner died, or is still at work). */
+  unfinished: { kind: string; at: Date }[];
+}
+
+/** A campaign as one caller sees it: what they may do with it, and its correction follow-up. */
+export interface CampaignView extends Campaign {
+  actions: (CampaignAction | RepairAction)[];
+  /** For a retracted campaign: its correction follow-up campaign, once one exists. */
+  followUpId: string | null;
 }
 
 /** Why a follow-up goes to everyone who received a notice. */
@@ -107,6 +121,9 @@ export function toCampaign(doc: CampaignDoc): Campaign {
     followUpOutcome: (doc.followUpOutcome as FollowUpOutcome | null) ?? null,
     retractedAt: doc.retractedAt ?? null,
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,
+    paused: Boolean(doc.paused) || doc.status === 'paused',
+    // Filled in by the service, which knows which intents are finished.
+    unfinished: [],
   };
 }
 
@@ -129,33 +146,34 @@ const EMPTY_AUDIENCE: AudienceSpec = {
   excludeGroups: [],
 };
 
-const EDITABLE: CampaignStatus[] = ['draft', 'in_review', 'approved', 'paused'];
-
 /** A run missed by more than this (service down, or approved too late) is skipped, not sent late. */
 export const MISSED_RUN_MS = 60 * 60_000;
-const STALE_STATE_CLAIM_MS = 60_000;
-/** How long a retraction's runner may take before another may finish it (it takes seconds). */
-const RETRACTION_LEASE_MS = 2 * 60_000;
+/** An intent younger than this is left to the runner that recorded it (the sweep takes older ones). */
+const INTENT_SWEEP_AFTER_MS = 10_000;
+
+/** The follow-up campaign of a notice for one outcome: one id, whoever creates it, however often. */
+export function followUpIdFor(noticeId: string, outcome: FollowUpOutcome): string {
+  return createHash('sha256').update(`follow-up:${noticeId}:${outcome}`).digest('hex').slice(0, 24);
+}
+
+export interface CampaignServiceOptions {
+  /** How long the runner of an intent holds it: one that died is taken over after this. */
+  intentLeaseMs: number;
+  /** Writes `intent-step <kind> <id> <step>` to stderr before each step (the reliability scenario). */
+  trace?: boolean;
+}
 
 export class CampaignService {
-  private deliveries: DeliveryControl | null = null;
+  readonly owner = `campaigns-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   constructor(
     private readonly clock: Clock,
     private readonly timeZone: string,
     private readonly ports: CampaignPorts,
     private readonly audit: AuditService,
+    private readonly deliveries: DeliveryControl,
+    private readonly options: CampaignServiceOptions = { intentLeaseMs: 60_000 },
   ) {}
-
-  /** The engine registers itself here (it comes after this room in the data path). */
-  attachDeliveryControl(control: DeliveryControl): void {
-    this.deliveries = control;
-  }
-
-  private control(): DeliveryControl {
-    if (!this.deliveries) throw new Error('delivery control not attached');
-    return this.deliveries;
-  }
 
   private async load(scope: Scope, id: string): Promise<CampaignDoc> {
     if (!mongoose.isValidObjectId(id)) throw new NotFound(`活动 ${id}`);
@@ -237,14 +255,14 @@ export class CampaignService {
     if (current?.status !== 'approved' || current.nextRunAt?.getTime() !== runAt.getTime()) return;
     const ran = ranAt ? { lastRunAt: ranAt } : {};
     // A lost claim: a cancel, pause or edit (or another scheduler) changed it first.
-    await this.changeState(
+    await this.claim(
       current,
       next ? { nextRunAt: next, ...ran } : { nextRunAt: null, status: 'completed', ...ran },
     );
   }
 
   async get(scope: Scope, id: string): Promise<Campaign> {
-    return toCampaign(await this.load(scope, id));
+    return (await this.withUnfinished([await this.load(scope, id)]))[0]!;
   }
 
   /** One page of the campaign list (keyset on _id; title search, creation-date range). */
@@ -260,7 +278,67 @@ export class CampaignService {
     const docs = await CampaignModel.find(filter).sort({ createdAt: -1 }).limit(limit).lean<CampaignDoc[]>();
     // The review queue shows follow-ups (retracted, solved, expired) first, then urgent ones.
     if (status === 'in_review') docs.sort((a, b) => reviewRank(a) - reviewRank(b));
-    return docs.map(toCampaign);
+    return this.withUnfinished(docs);
+  }
+
+  /** Campaigns with their unfinished intents (one read of the done markers for all). */
+  private async withUnfinished(docs: CampaignDoc[]): Promise<Campaign[]> {
+    const open = new Set((await unfinishedIntents(docs.flatMap((doc) => intentsOf(doc)))).map((i) => i.id));
+    return docs.map((doc) => ({
+      ...toCampaign(doc),
+      unfinished: intentsOf(doc)
+        .filter((intent) => open.has(intent.id))
+        .map((intent) => ({ kind: intent.kind, at: intent.at })),
+    }));
+  }
+
+  /** What this caller may do with each campaign (the lifecycle table), and a retraction's follow-up. */
+  async viewFor(by: Principal & { role: Role }, campaigns: Campaign[]): Promise<CampaignView[]> {
+    const followUpIds = campaigns.filter((c) => c.retractedAt).map((c) => followUpIdFor(c.noticeId, 'retracted'));
+    const existing = new Set(
+      followUpIds.length
+        ? (await CampaignModel.find({ _id: { $in: followUpIds } }, { _id: 1 }).lean()).map((d) => String(d._id))
+        : [],
+    );
+    const docs = new Map(
+      (
+        await CampaignModel.find(
+          { _id: { $in: campaigns.map((c) => c.id) } },
+          { authorId: 1, editorIds: 1, submittedBy: 1, lastRunAt: 1 },
+        ).lean<CampaignDoc[]>()
+      ).map((doc) => [String(doc._id), doc]),
+    );
+    return campaigns.map((campaign) => {
+      const followUpId = campaign.retractedAt ? followUpIdFor(campaign.noticeId, 'retracted') : null;
+      const doc = docs.get(campaign.id);
+      const hasFollowUp = followUpId !== null && existing.has(followUpId);
+      return {
+        ...campaign,
+        followUpId: hasFollowUp ? followUpId : null,
+        actions: actionsFor({
+          userId: by.id,
+          role: by.role,
+          campaign: {
+            status: campaign.status,
+            authorId: campaign.authorId,
+            editorIds: doc?.editorIds ?? [],
+            submittedBy: doc?.submittedBy ?? null,
+            retractedAt: campaign.retractedAt,
+            followUpOfNotice: campaign.followUpOfNotice,
+            retractionOf: campaign.retractionOf,
+            schedule: { kind: campaign.schedule.kind } as CampaignDoc['schedule'],
+            lastRunAt: doc?.lastRunAt ?? null,
+          },
+          unfinished: campaign.unfinished.length > 0,
+          hasFollowUp,
+        }),
+      };
+    });
+  }
+
+  /** When the campaign's latest run was created: its own record, or the engine's (a tick that lost its advance). */
+  private async lastRun(current: CampaignDoc): Promise<Date | null> {
+    return current.lastRunAt ?? (await this.deliveries.lastRunAt(String(current._id)));
   }
 
   /**
@@ -270,15 +348,17 @@ export class CampaignService {
    */
   async update(by: Principal, id: string, input: CampaignInput, ip?: string): Promise<Campaign> {
     const current = await this.load(by.scope, id);
-    if (!EDITABLE.includes(current.status)) throw new Conflict(`活动已${statusLabel(current.status)}，不能修改`);
-    if (current.schedule.kind !== 'cron' && current.lastRunAt) {
+    this.checkFrom('edit', current);
+    if (current.schedule.kind !== 'cron' && (await this.lastRun(current))) {
       throw new Conflict('活动已开始发送，不能修改；如需更正请撤回或取消后新建活动');
     }
     const { priority } = await this.checkContent(by.scope, input);
     const status = current.status === 'draft' ? 'draft' : 'in_review';
     // Edits since the last approval accumulate their editors; editing approved content starts anew.
     const editors = current.status === 'draft' || current.status === 'in_review' ? (current.editorIds ?? []) : [];
-    const updated = await this.changeState(
+    const updated = await this.change(
+      by,
+      'edit',
       current,
       {
         title: input.title.trim(),
@@ -288,6 +368,8 @@ export class CampaignService {
         cardStyle: input.cardStyle ?? current.cardStyle,
         priority,
         status,
+        // A pause survives the edit and the approval after it (only resume lifts it).
+        paused: Boolean(current.paused) || current.status === 'paused',
         nextRunAt: null,
         reviewerId: null,
         approvedAt: null,
@@ -295,22 +377,14 @@ export class CampaignService {
         editorIds: [...new Set([...editors, by.id])],
         submittedBy: status === 'in_review' ? by.id : null,
       },
-      { revision: current.revision },
+      { ip, filter: { revision: current.revision }, lost: '活动刚被他人修改，请刷新后重试' },
     );
-    if (!updated) throw new Conflict('活动刚被他人修改，请刷新后重试');
-    await this.audit.record({ actor: by, action: 'campaign.update', target: { kind: 'campaign', id }, ip });
-    return toCampaign(updated);
+    return updated;
   }
 
   async submit(by: Principal, id: string, ip?: string): Promise<Campaign> {
-    return this.transition(
-      by,
-      id,
-      ['draft'],
-      { status: 'in_review', reviewNote: null, submittedBy: by.id },
-      'campaign.submit',
-      ip,
-    );
+    const current = await this.load(by.scope, id);
+    return this.change(by, 'submit', current, { status: 'in_review', reviewNote: null, submittedBy: by.id }, { ip });
   }
 
   /**
@@ -342,52 +416,48 @@ export class CampaignService {
     if (notice.problem) throw new Conflict(`活动所用的通告不能发送：${notice.problem}`);
     const now = this.clock.now();
     const schedule = toSchedule(current.schedule);
-    if (schedule.kind === 'once' && now.getTime() - schedule.at.getTime() > MISSED_RUN_MS) {
+    const lastRunAt = await this.lastRun(current);
+    if (schedule.kind === 'once' && !lastRunAt && now.getTime() - schedule.at.getTime() > MISSED_RUN_MS) {
       throw new Conflict('定时发送的时间已过去一小时以上，请修改计划后重新提交');
     }
     // A one-off campaign whose run exists runs no second time (its run waits for this approval).
     const nextRunAt =
-      schedule.kind !== 'cron' && current.lastRunAt
+      schedule.kind !== 'cron' && lastRunAt
         ? null
-        : firstRunAt(schedule, current.lastRunAt && current.lastRunAt > now ? current.lastRunAt : now, this.timeZone);
-    if (!nextRunAt && !current.lastRunAt) throw new Conflict('活动的发送时间都已过去，请修改计划');
-    const updated = await this.changeState(
+        : firstRunAt(schedule, lastRunAt && lastRunAt > now ? lastRunAt : now, this.timeZone);
+    if (!nextRunAt && !lastRunAt) throw new Conflict('活动的发送时间都已过去，请修改计划');
+    const paused = Boolean(current.paused);
+    return this.change(
+      by,
+      'approve',
       current,
-      { status: nextRunAt ? 'approved' : 'completed', reviewerId: by.id, approvedAt: now, nextRunAt },
-      CampaignService.notReviewedBy(by, current),
+      {
+        status: paused ? 'paused' : nextRunAt ? 'approved' : 'completed',
+        reviewerId: by.id,
+        approvedAt: now,
+        nextRunAt,
+        ...(lastRunAt ? { lastRunAt } : {}),
+      },
+      { ip, filter: CampaignService.notReviewedBy(by, current), lost: '活动刚被其他审核人员处理或被修改，请刷新' },
     );
-    if (!updated) throw new Conflict('活动刚被其他审核人员处理或被修改，请刷新');
-    // Runs created before an edit waited (parked) for this approval.
-    await this.control().hold(id, false);
-    await this.audit.record({ actor: by, action: 'campaign.approve', target: { kind: 'campaign', id }, ip });
-    return toCampaign(updated);
   }
 
   async reject(by: Principal, id: string, note: string, ip?: string): Promise<Campaign> {
     const current = await this.load(by.scope, id);
     this.checkReviewer(by, current);
-    const updated = await this.changeState(
+    return this.change(
+      by,
+      'reject',
       current,
       { status: 'draft', reviewNote: note, reviewerId: by.id, submittedBy: null },
-      CampaignService.notReviewedBy(by, current),
+      { ip, filter: CampaignService.notReviewedBy(by, current), lost: '活动刚被其他审核人员处理或被修改，请刷新' },
     );
-    if (!updated) throw new Conflict('活动刚被其他审核人员处理或被修改，请刷新');
-    await this.audit.record({ actor: by, action: 'campaign.reject', target: { kind: 'campaign', id }, ip });
-    return toCampaign(updated);
   }
 
   /** Pausing holds deliveries not yet sent, also of a campaign whose last run is planned. */
   async pause(by: Principal, id: string, ip?: string): Promise<Campaign> {
-    const campaign = await this.transition(
-      by,
-      id,
-      ['approved', 'completed'],
-      { status: 'paused' },
-      'campaign.pause',
-      ip,
-    );
-    await this.control().hold(id, true);
-    return campaign;
+    const current = await this.load(by.scope, id);
+    return this.change(by, 'pause', current, { status: 'paused', paused: true }, { ip });
   }
 
   async resume(by: Principal, id: string, ip?: string): Promise<Campaign> {
@@ -403,172 +473,299 @@ export class CampaignService {
         ? firstRunAt(schedule, now, this.timeZone)
         : (current.nextRunAt ?? null);
     const status = nextRunAt ? 'approved' : 'completed';
-    const campaign = await this.transition(by, id, ['paused'], { status, nextRunAt }, 'campaign.resume', ip);
-    await this.control().hold(id, false);
-    return campaign;
+    return this.change(by, 'resume', current, { status, nextRunAt, paused: false }, { ip });
   }
 
   async cancel(by: Principal, id: string, ip?: string): Promise<Campaign> {
-    const campaign = await this.transition(
-      by,
-      id,
-      // A completed campaign may still have deliveries waiting (quiet hours, retries).
-      ['draft', 'in_review', 'approved', 'paused', 'completed'],
-      { status: 'cancelled', nextRunAt: null },
-      'campaign.cancel',
-      ip,
-    );
-    await this.control().skipPending(id, '活动已取消');
-    return campaign;
+    const current = await this.load(by.scope, id);
+    return this.change(by, 'cancel', current, { status: 'cancelled', nextRunAt: null }, { ip });
   }
 
   /**
-   * Retraction (SPEC §3.8): stops what has not gone out yet, marks the notice retracted
-   * (no campaign can send it again) and creates an urgent follow-up to every group that
-   * received the notice through any campaign (`recipientsOfNotice`).
+   * Checks that a notice may be chosen as a correction follow-up: it can still be sent one
+   * day (not archived, not withdrawn) and is not the notice being withdrawn.
+   */
+  private async checkFollowUpNotice(scope: Scope, followUpNoticeId: string, withdrawn: string): Promise<void> {
+    if (followUpNoticeId === withdrawn) {
+      throw new InvalidInput('更正通知不能是被撤回的通告本身，请选择或新写一条更正通告', 'followUpNoticeId');
+    }
+    const notice = await this.ports.findNotice(scope, followUpNoticeId);
+    if (notice.withdrawn) {
+      throw new InvalidInput(`所选更正通告“${notice.title}”已归档或已撤回，不能再发送，请另选`, 'followUpNoticeId');
+    }
+  }
+
+  /**
+   * Retraction (SPEC §3.8), in one step: stops what has not gone out yet, withdraws the notice
+   * (no campaign can send it again) and, when a correction notice is chosen, creates an
+   * urgent follow-up to every group that received the notice through any campaign
+   * (`recipientsOfNotice`). The correction may also be attached afterwards
+   * (attachFollowUp): 停止并撤回 at once, the correction drafted for review after.
+   * The state change and what must follow it are one write (an intent): a process that dies
+   * part-way leaves the rest to the next runner or the scheduler's sweep.
    */
   async retract(
     by: Principal,
     id: string,
-    followUpNoticeId: string,
+    followUpNoticeId: string | null,
     ip?: string,
   ): Promise<{ retracted: Campaign; followUp: Campaign | null }> {
     const original = await this.load(by.scope, id);
     if (original.retractionOf || original.followUpOfNotice) throw new Conflict('撤回通知本身不能再撤回');
-    await this.ports.findNotice(by.scope, followUpNoticeId);
-    // One retraction per notice, whichever campaign it comes through; one whose process
-    // died part-way is finished by the next retract once its lease lapses (each step below
-    // is safe to repeat).
-    const run = await runResumable(
-      `notice-retraction:${original.noticeId}`,
-      by.id,
-      this.clock.now(),
-      RETRACTION_LEASE_MS,
-      () => this.retractSteps(by, original, followUpNoticeId, ip),
+    if (original.retractedAt) {
+      // Asked again while its steps are unfinished: finish them now.
+      if ((await unfinishedIntents(intentsOf(original))).length > 0) {
+        await this.finish(by, id);
+        return { retracted: await this.get(by.scope, id), followUp: await this.followUpOf(original) };
+      }
+      throw new Conflict('此活动已撤回');
+    }
+    if (followUpNoticeId) await this.checkFollowUpNotice(by.scope, followUpNoticeId, original.noticeId);
+    if (await this.ports.noticeWithdrawn(original.noticeId)) throw new Conflict('此通告已撤回，请刷新');
+    const retracted = await this.change(
+      by,
+      'retract',
+      original,
+      { retractedAt: this.clock.now(), nextRunAt: null, status: 'cancelled' },
+      { ip, args: { followUpNoticeId }, details: followUpNoticeId ? { followUpNoticeId } : undefined },
     );
-    if (run.state === 'done') throw new Conflict(original.retractedAt ? '此活动已撤回' : '此通告已撤回，请刷新');
-    if (run.state === 'busy') throw new Conflict('此通告正在撤回，请稍后刷新');
-    return run.value;
+    return { retracted, followUp: await this.followUpOf(original) };
   }
 
-  /** The steps of a retraction, each safe to repeat (see retract). */
-  private async retractSteps(
-    by: Principal,
-    original: CampaignDoc,
-    followUpNoticeId: string,
-    ip?: string,
-  ): Promise<{ retracted: Campaign; followUp: Campaign | null }> {
-    const id = String(original._id);
-    const marked = original.retractedAt
-      ? original
-      : await this.changeState(original, { retractedAt: this.clock.now(), nextRunAt: null, status: 'cancelled' });
-    if (!marked) throw new Conflict('活动状态刚刚改变，请刷新后重试');
-    await this.ports.markNoticeRetracted(original.noticeId);
-    await this.control().skipPending(id, '通告已撤回');
-    await this.control().noticeWithdrawn(original.noticeId);
-    const retracted = toCampaign(marked);
-    const followUp = await this.createFollowUp(by, {
+  private async followUpOf(original: Pick<CampaignDoc, 'noticeId'>): Promise<Campaign | null> {
+    const doc = await CampaignModel.findById(followUpIdFor(original.noticeId, 'retracted')).lean<CampaignDoc>();
+    return doc ? toCampaign(doc) : null;
+  }
+
+  /**
+   * The correction follow-up of a retracted campaign, chosen after the retraction, or chosen
+   * again when the one chosen can no longer be sent (archived, withdrawn): the follow-up
+   * goes back to review with the new notice. Refused once the follow-up has run.
+   */
+  async attachFollowUp(by: Principal, id: string, followUpNoticeId: string, ip?: string): Promise<Campaign> {
+    const original = await this.load(by.scope, id);
+    if (!original.retractedAt) throw new Conflict('活动未撤回，无需更正通知');
+    await this.checkFollowUpNotice(by.scope, followUpNoticeId, original.noticeId);
+    const existing = await CampaignModel.findById(followUpIdFor(original.noticeId, 'retracted')).lean<CampaignDoc>();
+    if (!existing) {
+      const created = await this.createFollowUp(by, this.retractionFollowUp(original, followUpNoticeId));
+      if (!created) throw new Conflict('此通告从未发出，没有需要更正的群');
+      await this.audit.record({
+        actor: by,
+        action: 'campaign.follow_up',
+        target: { kind: 'campaign', id },
+        ip,
+        details: { followUp: created.id, followUpNoticeId },
+      });
+      return created;
+    }
+    if (existing.lastRunAt || (await this.deliveries.lastRunAt(String(existing._id)))) {
+      throw new Conflict('更正通知已开始发送，不能更换');
+    }
+    if (existing.noticeId === followUpNoticeId && existing.status === 'in_review') return toCampaign(existing);
+    return this.claimOrThrow(by, existing, {
+      noticeId: followUpNoticeId,
+      status: 'in_review',
+      nextRunAt: null,
+      reviewerId: null,
+      approvedAt: null,
+      revision: existing.revision + 1,
+      editorIds: [by.id],
+      submittedBy: by.id,
+    }, 'campaign.follow_up', ip);
+  }
+
+  /** Runs a campaign's unfinished intents now (the console's 继续完成 after a crash). */
+  async finish(by: Principal, id: string): Promise<Campaign> {
+    const current = await this.load(by.scope, id);
+    for (const intent of await unfinishedIntents(intentsOf(current))) {
+      const state = await runIntent(intent, this.owner, this.clock.now(), this.options.intentLeaseMs, () =>
+        this.runEffects(current, intent),
+      );
+      if (state === 'busy') throw new Conflict('此活动的上一步操作仍在进行，请稍后刷新');
+    }
+    return this.get(by.scope, id);
+  }
+
+  /**
+   * The scheduler's sweep: finishes every intent whose runner died (its lease lapsed) or never
+   * started. Returns how many it ran. Reads the campaigns with intents recorded (a few).
+   */
+  async sweepIntents(): Promise<number> {
+    const now = this.clock.now();
+    const docs = await CampaignModel.find({ 'intents.0': { $exists: true } }).lean<CampaignDoc[]>();
+    let ran = 0;
+    for (const intent of await unfinishedIntents(docs.flatMap((doc) => intentsOf(doc)))) {
+      if (now.getTime() - new Date(intent.at).getTime() < INTENT_SWEEP_AFTER_MS) continue;
+      const doc = docs.find((d) => intentsOf(d).some((i) => i.id === intent.id))!;
+      const state = await runIntent(intent, this.owner, now, this.options.intentLeaseMs, () =>
+        this.runEffects(doc, intent),
+      );
+      if (state === 'ran') ran += 1;
+    }
+    return ran;
+  }
+
+  /** The follow-up of a retraction with this correction notice. */
+  private retractionFollowUp(original: CampaignDoc, followUpNoticeId: string): FollowUpRequest {
+    return {
       noticeId: original.noticeId,
       followUpNoticeId,
       outcome: 'retracted',
       from: {
-        id,
+        id: String(original._id),
         title: original.title,
         cardStyle: original.cardStyle,
         regionCode: original.regionCode,
         regionPath: original.regionPath,
       },
-    });
-    await this.audit.record({
-      actor: by,
-      action: 'campaign.retract',
-      target: { kind: 'campaign', id },
-      ip,
-      details: followUp ? { followUp: followUp.id } : undefined,
-    });
-    return { retracted, followUp };
+    };
+  }
+
+  /** The effects of an intent (the lifecycle table), in order, each safe to repeat. */
+  private async runEffects(doc: CampaignDoc, intent: Intent): Promise<void> {
+    const id = String(doc._id);
+    const effects: readonly CampaignEffect[] = CAMPAIGN_LIFECYCLE[intent.kind as CampaignAction]?.effects ?? [];
+    const by = { id: intent.by, username: intent.byName };
+    for (const effect of effects) {
+      this.trace(intent, effect);
+      if (effect === 'release' || effect === 'stop') await this.deliveries.requeue(id);
+      else if (effect === 'withdraw-tasks') await this.ports.withdrawTasks(id, doc.retractedAt ? 'retracted' : 'cancelled');
+      else if (effect === 'withdraw-notice') await this.withdrawNotice(doc.noticeId, 'retracted');
+      else if (effect === 'follow-up') {
+        const followUpNoticeId = intent.args.followUpNoticeId as string | null | undefined;
+        if (followUpNoticeId) await this.createFollowUp(by, this.retractionFollowUp(doc, followUpNoticeId));
+      }
+    }
+    this.trace(intent, 'done');
+  }
+
+  /** Marks each step when `INTENT_TRACE` is set: the reliability scenario kills the process at one. */
+  private trace(intent: Intent, step: string): void {
+    if (this.options.trace) process.stderr.write(`intent-step ${intent.kind} ${intent.id} ${step}\n`);
+  }
+
+  /**
+   * Withdraws a notice (a retraction, a case outcome): the one path. The notice is marked
+   * (never sent again; a case outcome marked it already, with its intent), and every
+   * campaign's batches of it are listed now, parked and later-due ones included, so their
+   * pending deliveries are skipped at once and a follow-up waiting for them is not deferred,
+   * and their officers' open tasks are withdrawn. Safe to repeat.
+   */
+  async withdrawNotice(noticeId: string, reason: 'retracted' | 'case_closed'): Promise<void> {
+    await this.ports.markNoticeRetracted(noticeId);
+    for (const campaignId of await this.deliveries.noticeWithdrawn(noticeId)) {
+      await this.ports.withdrawTasks(campaignId, reason);
+    }
   }
 
   /**
    * A follow-up to everyone who received a notice (any campaign), to be approved like any
    * other campaign. Its audience is resolved when it is planned, after every delivery of
-   * the notice has settled. Null when the notice was never planned for delivery.
+   * the notice has settled. Null when the notice was never planned for delivery. Its id is
+   * derived from the notice and outcome, so however many runners make it, it exists once.
    */
-  async createFollowUp(by: Principal, request: FollowUpRequest): Promise<Campaign | null> {
-    if (!(await this.control().noticePlanned(request.noticeId))) return null;
-    // Made again by a retraction or case outcome that resumes after its runner died.
-    const existing = await CampaignModel.findOne({
-      followUpOfNotice: request.noticeId,
-      followUpOutcome: request.outcome,
-    }).lean<CampaignDoc>();
+  async createFollowUp(by: { id: string; username: string }, request: FollowUpRequest): Promise<Campaign | null> {
+    const _id = followUpIdFor(request.noticeId, request.outcome);
+    const existing = await CampaignModel.findById(_id).lean<CampaignDoc>();
     if (existing) return toCampaign(existing);
-    const doc = await CampaignModel.create({
-      title: `【${request.label ?? FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
-      noticeId: request.followUpNoticeId,
-      audience: { ...EMPTY_AUDIENCE, recipientsOfNotice: request.noticeId },
-      schedule: { kind: 'now' },
-      cardStyle: request.from.cardStyle,
-      priority: 'urgent',
-      status: 'in_review',
-      authorId: by.id,
-      authorName: by.username,
-      regionCode: request.from.regionCode,
-      regionPath: request.from.regionPath,
-      retractionOf: request.outcome === 'retracted' ? request.from.id : null,
-      followUpOfNotice: request.noticeId,
-      followUpOutcome: request.outcome,
-    });
-    return toCampaign(doc.toObject() as CampaignDoc);
+    if (!(await this.deliveries.noticePlanned(request.noticeId))) return null;
+    try {
+      const doc = await CampaignModel.create({
+        _id,
+        title: `【${request.label ?? FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
+        noticeId: request.followUpNoticeId,
+        audience: { ...EMPTY_AUDIENCE, recipientsOfNotice: request.noticeId },
+        schedule: { kind: 'now' },
+        cardStyle: request.from.cardStyle,
+        priority: 'urgent',
+        status: 'in_review',
+        authorId: by.id,
+        authorName: by.username,
+        submittedBy: by.id,
+        regionCode: request.from.regionCode,
+        regionPath: request.from.regionPath,
+        retractionOf: request.outcome === 'retracted' ? request.from.id : null,
+        followUpOfNotice: request.noticeId,
+        followUpOutcome: request.outcome,
+      });
+      return toCampaign(doc.toObject() as CampaignDoc);
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      const made = await CampaignModel.findById(_id).lean<CampaignDoc>();
+      return made ? toCampaign(made) : null;
+    }
   }
 
-  private async transition(
+  private checkFrom(action: CampaignAction, current: CampaignDoc): void {
+    if (!CAMPAIGN_LIFECYCLE[action].from.includes(current.status)) {
+      throw new Conflict(
+        `活动当前为“${statusLabel(current.status)}”，不能${CAMPAIGN_LIFECYCLE[action].label}`,
+      );
+    }
+  }
+
+  /**
+   * The one place a campaign's state changes by staff: checks the lifecycle table's `from`,
+   * claims the change (changeStateOnce), writes it together with the intent of its effects
+   * (one write), audits it, then runs the effects. If this process dies after the write, the
+   * intent is finished by the scheduler's sweep (or the console's 继续完成).
+   */
+  private async change(
     by: Principal,
-    id: string,
-    from: CampaignStatus[],
+    action: CampaignAction,
+    current: CampaignDoc,
+    set: Record<string, unknown>,
+    options: {
+      ip?: string;
+      filter?: Record<string, unknown>;
+      args?: Record<string, unknown>;
+      details?: Record<string, unknown>;
+      lost?: string;
+    } = {},
+  ): Promise<Campaign> {
+    this.checkFrom(action, current);
+    const now = this.clock.now();
+    const effects = CAMPAIGN_LIFECYCLE[action].effects;
+    const intent = effects.length > 0 ? newIntent(action, by, now, options.args ?? {}) : null;
+    const updated = await changeStateOnce(CampaignModel, 'campaign-state', 'stateSeq', current, now, set, options.filter, intent);
+    if (!updated) throw new Conflict(options.lost ?? '活动状态刚刚改变，请刷新后重试');
+    const id = String(current._id);
+    await this.audit.record({
+      actor: by,
+      action: action === 'edit' ? 'campaign.update' : `campaign.${action}`,
+      target: { kind: 'campaign', id },
+      ip: options.ip,
+      details: options.details,
+    });
+    if (intent) {
+      // 'busy': the sweep took it up first; it finishes it.
+      await runIntent(intent, this.owner, now, this.options.intentLeaseMs, () => this.runEffects(updated, intent));
+    }
+    return (await this.withUnfinished([updated]))[0]!;
+  }
+
+  private async claimOrThrow(
+    by: Principal,
+    current: CampaignDoc,
     set: Record<string, unknown>,
     action: string,
     ip?: string,
   ): Promise<Campaign> {
-    const current = await this.load(by.scope, id);
-    if (!from.includes(current.status)) {
-      throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能执行此操作`);
-    }
-    const updated = await this.changeState(current, set);
+    const updated = await this.claim(current, set);
     if (!updated) throw new Conflict('活动状态刚刚改变，请刷新后重试');
-    await this.audit.record({ actor: by, action, target: { kind: 'campaign', id }, ip });
+    await this.audit.record({ actor: by, action, target: { kind: 'campaign', id: String(current._id) }, ip });
     return toCampaign(updated);
   }
 
-  /**
-   * Every change of a campaign's state claims its sequence number once (a unique insert):
-   * of two changes made from the same state (a resume racing a cancel, two reviewers, an
-   * edit racing an approval) exactly one wins, on FerretDB too, where a conditional update
-   * is not atomic. A claim whose writer died before writing (older than a minute, the
-   * document still at the previous number) is passed over. Null when another change won.
-   */
-  private async changeState(
-    current: CampaignDoc,
-    set: Record<string, unknown>,
-    filter: Record<string, unknown> = {},
-  ): Promise<CampaignDoc | null> {
-    const now = this.clock.now();
-    const first = (current.stateSeq ?? 0) + 1;
-    for (let seq = first; seq < first + 5; seq++) {
-      const key = `campaign-state:${current._id}#${seq}`;
-      if (await claimOnce(key, 'campaigns', now)) {
-        return CampaignModel.findOneAndUpdate(
-          { _id: current._id, ...filter },
-          { $set: { ...set, stateSeq: seq } },
-          { new: true },
-        ).lean<CampaignDoc>();
-      }
-      const claim = await ClaimModel.findById(key).lean();
-      if (!claim || now.getTime() - claim.at.getTime() < STALE_STATE_CLAIM_MS) return null;
-      const doc = await CampaignModel.findById(current._id, { stateSeq: 1 }).lean<CampaignDoc>();
-      if ((doc?.stateSeq ?? 0) >= seq) return null; // it was written: our view is out of date
-    }
-    return null;
+  /** A state change without effects (the tick's advance, a follow-up's new notice). */
+  private claim(current: CampaignDoc, set: Record<string, unknown>): Promise<CampaignDoc | null> {
+    return changeStateOnce(CampaignModel, 'campaign-state', 'stateSeq', current, this.clock.now(), set);
   }
+}
+
+function intentsOf(doc: CampaignDoc): Intent[] {
+  return (doc.intents ?? []) as unknown as Intent[];
 }
 
 function reviewRank(doc: CampaignDoc): number {

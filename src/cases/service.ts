@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
 import { localDay } from '../campaigns/schedule.js';
-import type { CampaignService } from '../campaigns/service.js';
+import { type CampaignService, followUpIdFor } from '../campaigns/service.js';
 import type { Clock } from '../lib/clock.js';
-import { runResumable } from '../db/claims.js';
+import { type Intent, newIntent, runIntent, unfinishedIntents } from '../db/claims.js';
 import { Conflict, InvalidInput } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
@@ -34,8 +34,8 @@ export interface CaseSummary {
 }
 
 const LIST_LIMIT = 200;
-/** How long a process concluding a case holds it; one that died is taken over after this. */
-const CASE_OUTCOME_LEASE_MS = 2 * 60_000;
+/** An intent younger than this is left to the runner that recorded it (the sweep takes older ones). */
+const INTENT_SWEEP_AFTER_MS = 10_000;
 
 /** What the follow-up's title says: what was chosen. */
 const OUTCOME_LABELS: Record<CaseOutcome['kind'], string> = { caught: '已抓获', solved: '已破案', expired: '已过期' };
@@ -60,7 +60,10 @@ export class CaseService {
     private readonly timeZone: string,
     /** Who drafts on the scheduler's behalf: root scope, never a person who could approve. */
     private readonly system: Principal,
+    /** How long the runner of a case outcome's steps holds them (one that died is taken over after); trace: see config.intentTrace. */
+    private readonly options: { intentLeaseMs: number; trace?: boolean } = { intentLeaseMs: 60_000 },
   ) {}
+  readonly owner = `cases-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private deadlinePassed(deadline: string): boolean {
     return localDay(this.clock.now(), this.timeZone) > deadline;
@@ -101,12 +104,15 @@ export class CaseService {
   }
 
   /**
-   * Drafts the follow-up, withdraws the original and records the outcome: several writes,
-   * run once per outcome (two schedulers at the deadline, or two clicks on 已抓获, draft one
-   * follow-up) under a lease on `case-outcome:<notice>:<expired|solved>` (db/claims.ts), and
-   * finished by the next sweep or click when the process running it died part-way. Each step
-   * is safe to repeat: the draft's id is derived from the key, `createFollowUp` returns the
-   * campaign a previous runner made, and the outcome is recorded once per kind.
+   * Records the outcome and withdraws the original in one claimed write on the notice, with
+   * the intent of what must follow (NOTICE_LIFECYCLE['case-outcome']): the notice's batches
+   * are woken through the path a retraction takes (so its pending deliveries are skipped now
+   * and the urgent follow-up is not deferred), then, only if the notice was planned (asked
+   * after the withdrawal, so no run can slip in between), the follow-up is drafted,
+   * submitted and its campaign created. Each step is safe to repeat: the draft's and the
+   * campaign's ids are derived from the notice and outcome. A process that dies part-way
+   * leaves the intent to the scheduler's sweep (sweepIntents). One outcome of each slot:
+   * a second click or a second scheduler gets 409.
    */
   private async conclude(
     by: Principal,
@@ -116,40 +122,45 @@ export class CaseService {
     ip: string | null,
   ): Promise<CaseOutcome> {
     const noticeId = original.noticeId;
-    const key = `case-outcome:${noticeId}:${outcomeSlot(kind)}`;
     const at = this.clock.now();
-    const run = await runResumable(key, by.id, at, CASE_OUTCOME_LEASE_MS, () =>
-      this.concludeSteps(by, original, kind, note, ip, draftIdFor(key)),
-    );
-    if (run.state === 'done') throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
-    if (run.state === 'busy') throw new Conflict('此案正在结案，请稍后刷新');
-    return run.value;
+    const slot = outcomeSlot(kind);
+    const outcome: CaseOutcome = {
+      kind,
+      at,
+      by: by.id,
+      note,
+      followUpNoticeId: draftIdFor(`case-outcome:${noticeId}:${slot}`),
+      followUpCampaignId: followUpIdFor(noticeId, slot),
+    };
+    const intent = newIntent('case-outcome', by, at, { kind, note, ip });
+    const recorded = await this.notices.recordCaseOutcome(noticeId, outcome, (k) => outcomeSlot(k) === slot, intent);
+    if (!recorded) throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
+    await runIntent(intent, this.owner, at, this.options.intentLeaseMs, () => this.concludeSteps(intent, original));
+    return outcome;
   }
 
   /** The steps of concluding a case, each safe to repeat (see conclude). */
-  private async concludeSteps(
-    by: Principal,
-    original: ApprovedNotice,
-    kind: CaseOutcome['kind'],
-    note: string | null,
-    ip: string | null,
-    draftId: string,
-  ): Promise<CaseOutcome> {
+  private async concludeSteps(intent: Intent, original: ApprovedNotice): Promise<void> {
     const noticeId = original.noticeId;
-    const at = this.clock.now();
+    const kind = intent.args.kind as CaseOutcome['kind'];
+    const note = (intent.args.note as string | null) ?? null;
+    const ip = (intent.args.ip as string | null) ?? null;
+    const by = await this.actorOf(intent);
+    const at = new Date(intent.at);
+    const slot = outcomeSlot(kind);
+    this.trace(intent, 'withdraw-notice');
+    await this.campaigns.withdrawNotice(noticeId, 'case_closed');
+    this.trace(intent, 'follow-up');
     // A notice that never went out has nobody to tell: it is only withdrawn.
-    const draft = (await noticeWasPlanned(noticeId))
-      ? await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip, {
-          id: draftId,
-        })
-      : null;
-    if (draft?.status === 'draft') await this.notices.submit(by, draft.id, ip);
-    const campaign =
-      draft &&
-      (await this.campaigns.createFollowUp(by, {
+    if (await noticeWasPlanned(noticeId)) {
+      const draft = await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip, {
+        id: draftIdFor(`case-outcome:${noticeId}:${slot}`),
+      });
+      if (draft.status === 'draft') await this.notices.submit(by, draft.id, ip);
+      await this.campaigns.createFollowUp(by, {
         noticeId,
         followUpNoticeId: draft.id,
-        outcome: outcomeSlot(kind),
+        outcome: slot,
         label: OUTCOME_LABELS[kind],
         from: {
           id: noticeId,
@@ -159,31 +170,49 @@ export class CaseService {
           regionCode: original.regionCode,
           regionPath: original.regionPath,
         },
-      }));
-    await this.notices.markRetracted(noticeId, at);
-    const outcome: CaseOutcome = {
-      kind,
-      at,
-      by: by.id,
-      note,
-      followUpNoticeId: draft?.id ?? null,
-      followUpCampaignId: campaign?.id ?? null,
-    };
-    await this.notices.recordCaseOutcome(noticeId, outcome);
+      });
+    }
+    this.trace(intent, 'audit');
     await this.audit.record({
       actor: by,
       action: kind === 'expired' ? 'case.expire' : 'case.solve',
       target: { kind: 'notice', id: noticeId },
       ip,
       regionPath: original.regionPath,
-      details: {
-        kind,
-        note,
-        followUpNoticeId: outcome.followUpNoticeId,
-        followUpCampaignId: outcome.followUpCampaignId,
-      },
+      details: { kind, note },
     });
-    return outcome;
+  }
+
+  private trace(intent: Intent, step: string): void {
+    if (this.options.trace) process.stderr.write(`intent-step ${intent.kind} ${intent.id} ${step}\n`);
+  }
+
+  /** Who concluded it: the system for the deadline, else the user (their scope drafts the follow-up). */
+  private async actorOf(intent: Intent): Promise<Principal> {
+    if (intent.by === this.system.id) return this.system;
+    return { ...this.system, id: intent.by, username: intent.byName, displayName: intent.byName, role: 'editor' };
+  }
+
+  /**
+   * The scheduler's sweep: finishes case outcomes whose runner died (its lease lapsed) or never
+   * started. Returns how many it ran.
+   */
+  async sweepIntents(): Promise<number> {
+    const now = this.clock.now();
+    let ran = 0;
+    for (const notice of await this.notices.withIntents()) {
+      for (const intent of await unfinishedIntents(notice.intents)) {
+        if (now.getTime() - new Date(intent.at).getTime() < INTENT_SWEEP_AFTER_MS) continue;
+        const doc = await this.notices.get(this.system.scope, notice.id);
+        if (doc.approvedVersion == null) continue;
+        const original = await this.notices.getVersion(this.system.scope, notice.id, doc.approvedVersion);
+        const state = await runIntent(intent, this.owner, now, this.options.intentLeaseMs, () =>
+          this.concludeSteps(intent, original),
+        );
+        if (state === 'ran') ran += 1;
+      }
+    }
+    return ran;
   }
 
   private async toSummary(notice: Notice): Promise<CaseSummary> {
@@ -194,15 +223,18 @@ export class CaseService {
     const content = approved?.content ?? notice.content;
     const deadline = content.wanted?.deadline ?? '';
     const outcomes = await Promise.all(
-      notice.caseOutcomes.map(async (outcome) => ({
-        ...outcome,
-        followUpStatus: outcome.followUpCampaignId
+      notice.caseOutcomes.map(async (outcome) => {
+        const followUpStatus = outcome.followUpCampaignId
           ? await this.campaigns.get(this.system.scope, outcome.followUpCampaignId).then(
               (campaign) => campaign.status,
               () => null,
             )
-          : null,
-      })),
+          : null;
+        // The ids are fixed when the outcome is recorded; a notice never sent gets no follow-up.
+        return followUpStatus === null
+          ? { ...outcome, followUpNoticeId: null, followUpCampaignId: null, followUpStatus }
+          : { ...outcome, followUpStatus };
+      }),
     );
     const newTips = (await this.tips.newCounts([notice.id])).get(notice.id) ?? 0;
     const deadlinePassed = deadline !== '' && this.deadlinePassed(deadline);

@@ -106,9 +106,9 @@ export async function leaseTakenOver(resource: string, epoch: number): Promise<b
 
 /**
  * Runs an action of several steps that happens once but must finish even if its runner
- * dies part-way (a retraction, a case outcome): the runner holds a lease on `key` while it
- * works and marks the key done at the end. A runner that died leaves its lease to lapse
- * after `ttlMs`, and the next caller runs the action again, so every step must be safe to
+ * dies part-way (an intent, below): the runner holds a lease on `key` while it works and
+ * marks the key done at the end. A runner that died leaves its lease to lapse after
+ * `ttlMs`, and the next caller runs the action again, so every step must be safe to
  * repeat. A runner whose steps throw hands the lease back, so the next caller may run at
  * once. 'busy' while a live runner holds it; 'done' once one finished.
  */
@@ -131,4 +131,112 @@ export async function runResumable<T>(
   }
   await claimOnce(`${key}:done`, owner, now);
   return { state: 'ran', value };
+}
+
+/**
+ * What a multi-step state change still has to do, recorded in the same single-document write
+ * as the change itself (no transactions on FerretDB): if the process dies after that write,
+ * the intent is there for a sweep to finish. It runs under `runResumable` on `intent:<id>`,
+ * so a live runner and the sweep never run it at once, and it is finished when that key is
+ * marked done. Only the writer of the document's next state (it holds the state claim, see
+ * `changeStateOnce`) rewrites the list, dropping the finished ones, so two writers never race
+ * on it.
+ */
+export interface Intent {
+  id: string;
+  /** The action whose effects remain (a key of the lifecycle table's effects). */
+  kind: string;
+  at: Date;
+  /** Who asked for it (user id), and the name the audit shows. */
+  by: string;
+  byName: string;
+  /** What the effects need (e.g. the follow-up notice of a retraction). */
+  args: Record<string, unknown>;
+}
+
+export const intentSchema = new mongoose.Schema(
+  {
+    id: { type: String, required: true },
+    kind: { type: String, required: true },
+    at: { type: Date, required: true },
+    by: { type: String, required: true },
+    byName: { type: String, required: true },
+    args: { type: mongoose.Schema.Types.Mixed, default: {} },
+  },
+  { _id: false, minimize: false },
+);
+
+export function newIntent(
+  kind: string,
+  by: { id: string; username: string },
+  at: Date,
+  args: Record<string, unknown> = {},
+): Intent {
+  return { id: new mongoose.Types.ObjectId().toHexString(), kind, at, by: by.id, byName: by.username, args };
+}
+
+export const intentKey = (intent: Pick<Intent, 'id'>): string => `intent:${intent.id}`;
+
+/** The intents of the list whose runner has not marked them done (one read). */
+export async function unfinishedIntents(intents: readonly Intent[] | null | undefined): Promise<Intent[]> {
+  if (!intents || intents.length === 0) return [];
+  const done = await ClaimModel.find({ _id: { $in: intents.map((i) => `${intentKey(i)}:done`) } }, { _id: 1 }).lean();
+  const finished = new Set(done.map((claim) => String(claim._id)));
+  return intents.filter((intent) => !finished.has(`${intentKey(intent)}:done`));
+}
+
+/** Runs an intent's steps once (see runResumable); 'busy' while another live runner has it. */
+export async function runIntent(
+  intent: Intent,
+  owner: string,
+  now: Date,
+  ttlMs: number,
+  steps: () => Promise<void>,
+): Promise<'ran' | 'done' | 'busy'> {
+  return (await runResumable(intentKey(intent), owner, now, ttlMs, steps)).state;
+}
+
+/** A state claim whose writer has not written for this long is taken to have died. */
+const STALE_STATE_CLAIM_MS = 60_000;
+
+/**
+ * The one way a lifecycle document (a campaign, a notice) changes state. Every change claims
+ * the document's next sequence number once (`<prefix>:<id>#<seq>`, a unique insert): of two
+ * changes made from the same state (a resume racing a cancel, two reviewers, an edit racing an
+ * approval) exactly one wins, on FerretDB too, where a conditional update is not atomic. A
+ * claim whose writer died before writing (older than a minute, the document still at the
+ * previous number) is passed over. The winner writes `set` (and `intent`, appended to the
+ * document's unfinished intents) in one update. Null when another change won.
+ */
+export async function changeStateOnce<D extends object>(
+  // biome-ignore lint/suspicious/noExplicitAny: the model of any lifecycle document
+  model: mongoose.Model<any>,
+  prefix: string,
+  seqField: string,
+  current: D,
+  now: Date,
+  set: Record<string, unknown>,
+  filter: Record<string, unknown> = {},
+  intent: Intent | null = null,
+): Promise<D | null> {
+  const seen = current as { _id?: unknown; intents?: Intent[] | null } & Record<string, unknown>;
+  const first = Number(seen[seqField] ?? 0) + 1;
+  for (let seq = first; seq < first + 5; seq++) {
+    const key = `${prefix}:${String(seen._id)}#${seq}`;
+    if (await claimOnce(key, prefix, now)) {
+      const intents = intent ? [...(await unfinishedIntents(seen.intents)), intent] : undefined;
+      return model
+        .findOneAndUpdate(
+          { _id: seen._id, ...filter },
+          { $set: { ...set, ...(intents ? { intents } : {}), [seqField]: seq } },
+          { new: true },
+        )
+        .lean<D>();
+    }
+    const claim = await ClaimModel.findById(key).lean();
+    if (!claim || now.getTime() - claim.at.getTime() < STALE_STATE_CLAIM_MS) return null;
+    const doc = await model.findById(seen._id, { [seqField]: 1 }).lean<Record<string, unknown>>();
+    if (Number(doc?.[seqField] ?? 0) >= seq) return null; // it was written: our view is out of date
+  }
+  return null;
 }

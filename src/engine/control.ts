@@ -7,7 +7,7 @@ import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import type { Clock } from '../lib/clock.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
 import { campaignsWithNotice, noticeWasPlanned } from '../tracking/recipients.js';
-import { QueueEntryModel } from './model.js';
+import { OccurrenceModel, QueueEntryModel } from './model.js';
 
 /**
  * Puts every batch of the campaign that still has a pending delivery on the work list, due
@@ -37,17 +37,22 @@ export async function requeueCampaign(campaignId: string, now: Date): Promise<nu
 
 export function deliveryControl(clock: Clock): DeliveryControl {
   return {
-    async hold(campaignId, held) {
-      // Holding needs nothing: a worker finds the campaign paused. Releasing wakes it up.
-      if (!held) await requeueCampaign(campaignId, clock.now());
-    },
-    async skipPending(campaignId) {
-      return requeueCampaign(campaignId, clock.now());
+    async requeue(campaignId) {
+      // Pausing needs nothing: a worker finds the campaign paused and parks the batch.
+      await requeueCampaign(campaignId, clock.now());
     },
     async noticeWithdrawn(noticeId) {
-      for (const campaignId of await campaignsWithNotice(noticeId)) await requeueCampaign(campaignId, clock.now());
+      const campaignIds = await campaignsWithNotice(noticeId);
+      for (const campaignId of campaignIds) await requeueCampaign(campaignId, clock.now());
+      return campaignIds;
     },
     noticePlanned: (noticeId) => noticeWasPlanned(noticeId),
+    async lastRunAt(campaignId) {
+      const latest = await OccurrenceModel.findOne({ campaignId }, { runAt: 1 })
+        .sort({ runAt: -1 })
+        .lean<{ runAt: Date }>();
+      return latest?.runAt ?? null;
+    },
   };
 }
 

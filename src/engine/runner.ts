@@ -21,6 +21,11 @@ export interface EngineDeps {
   timeZone: string;
   quietHours: QuietHours;
   worker?: Partial<WorkerSettings>;
+  /**
+   * Finish the intents (the effects recorded with a state change) whose runner died: the
+   * campaigns' (approve, resume, cancel, retract) and the case outcomes'. Each returns how many it ran.
+   */
+  intentSweeps?: (() => Promise<number>)[];
 }
 
 export interface RunningPart {
@@ -35,6 +40,8 @@ const CONFIRMATION_SWEEP_EVERY_MS = 60_000;
  * database), and is only needed after a rare crash or a stale holder's write.
  */
 const STRANDED_SWEEP_EVERY_MS = 10 * 60_000;
+/** Unfinished intents are looked for this often (a read of the few documents that carry one). */
+const INTENT_SWEEP_EVERY_MS = 5_000;
 /** How far back the first confirmation sweep of a process looks. */
 const FIRST_CONFIRMATION_SWEEP_MS = 24 * 60 * 60_000;
 
@@ -48,6 +55,25 @@ export class Scheduler {
 
   private lastConfirmationSweep = 0;
   private lastStrandedSweep = 0;
+  private lastIntentSweep = 0;
+
+  /**
+   * Finishes the state changes whose runner died. Each sweep runs on its own: one that fails
+   * (a database error) does not keep the others or the tick's planning from running.
+   */
+  async sweepIntents(): Promise<number> {
+    this.lastIntentSweep = this.deps.clock.now().getTime();
+    let ran = 0;
+    let failure: unknown = null;
+    for (const sweep of this.deps.intentSweeps ?? []) {
+      ran += await sweep().catch((error: unknown) => {
+        failure ??= error;
+        return 0;
+      });
+    }
+    if (failure) throw failure;
+    return ran;
+  }
 
   /** Both repairs of the work list, now (see the two below). Returns entries made plus confirmations looked at. */
   async sweep(): Promise<number> {
@@ -84,12 +110,19 @@ export class Scheduler {
     const now = this.deps.clock.now();
     if (now.getTime() - this.lastStrandedSweep >= STRANDED_SWEEP_EVERY_MS) await this.sweepStranded();
     if (now.getTime() - this.lastConfirmationSweep >= CONFIRMATION_SWEEP_EVERY_MS) await this.sweepConfirmations();
+    let intentFailure: unknown = null;
+    if (now.getTime() - this.lastIntentSweep >= INTENT_SWEEP_EVERY_MS) {
+      await this.sweepIntents().catch((error: unknown) => {
+        intentFailure = error;
+      });
+    }
     const created = await createDueOccurrences(
       this.deps.campaigns,
       { timeZone: this.deps.timeZone, quietHours: this.deps.quietHours },
       now,
     );
     const planned = await this.planner.planPending(this.owner, now);
+    if (intentFailure) throw intentFailure;
     return { created, planned };
   }
 

@@ -1,4 +1,5 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
+import { intentSchema } from '../db/claims.js';
 import { CATEGORIES } from './categories.js';
 
 export const NOTICE_STATUSES = ['draft', 'in_review', 'approved', 'archived'] as const;
@@ -112,8 +113,10 @@ const noticeSchema = new mongoose.Schema(
       type: [new mongoose.Schema({ key: String, kind: String, by: String, at: Date }, { _id: false })],
       default: [],
     },
-    /** Bumped by every write; writes match on it, so two editors cannot overwrite each other. */
+    /** Bumped by every change, each claimed once (`notice-state:<id>#<revision>`, db/claims.ts). */
     revision: { type: Number, required: true },
+    /** Effects of a change still to finish (a case outcome's follow-up), written with the change. */
+    intents: { type: [intentSchema], default: [] },
   },
   { timestamps: true, versionKey: false },
 );

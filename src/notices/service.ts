@@ -4,6 +4,8 @@ import mongoose from 'mongoose';
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
 import type { Clock } from '../lib/clock.js';
+import { type Intent, changeStateOnce } from '../db/claims.js';
+import { type NoticeAction, checkNoticeFrom } from './lifecycle.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import type { MediaStore } from '../media/store.js';
@@ -93,9 +95,6 @@ interface Decision {
   at: Date;
   note: string | null;
 }
-
-/** Longer than any request lives (HTTP timeouts are far shorter). */
-const STALE_DECISION_MS = 5 * 60_000;
 
 type ContentInput = Partial<Omit<CreateNoticeBody, 'regionCode'>>;
 
@@ -241,22 +240,52 @@ export class NoticeService {
   }
 
   /**
-   * The atomic step of every transition: matches the state the caller saw (status and
-   * revision), so a concurrent change makes this one fail rather than overwrite it.
+   * The one place a notice changes: the lifecycle table's `from` is checked, then the change
+   * claims the notice's next revision once (`notice-state:<id>#<revision>`, the same claim
+   * as a campaign's state, db/claims.ts), so of two concurrent changes exactly one is
+   * written, also on FerretDB where a revision-guarded findOneAndUpdate is not atomic.
+   * Array operators are applied to the state the caller saw (it is the only writer of the
+   * next revision).
    */
   private async transition(
     scope: Scope,
     seen: NoticeDoc,
-    extraFilter: Record<string, unknown>,
+    action: NoticeAction,
     update: { $set?: Record<string, unknown>; $push?: Record<string, unknown>; $addToSet?: Record<string, unknown> },
+    intent: Intent | null = null,
   ): Promise<NoticeDoc> {
-    const updated = await NoticeModel.findOneAndUpdate(
-      { _id: seen._id, ...scope.filter(), status: seen.status, revision: seen.revision, ...extraFilter },
-      { ...update, $inc: { revision: 1 } },
-      { new: true },
-    ).lean<NoticeDoc>();
+    checkNoticeFrom(action, seen.status);
+    const updated = await this.claimChange(scope, seen, update, intent);
     if (!updated) throw new Conflict('通知刚被他人修改或审核，请刷新后重试');
     return updated;
+  }
+
+  private claimChange(
+    scope: Scope,
+    seen: NoticeDoc,
+    update: { $set?: Record<string, unknown>; $push?: Record<string, unknown>; $addToSet?: Record<string, unknown> },
+    intent: Intent | null = null,
+  ): Promise<NoticeDoc | null> {
+    const set: Record<string, unknown> = { ...update.$set };
+    const current = seen as unknown as Record<string, unknown[] | undefined>;
+    for (const [field, value] of Object.entries(update.$push ?? {})) {
+      const each = (value as { $each?: unknown[] }).$each ?? [value];
+      set[field] = [...(current[field] ?? []), ...each];
+    }
+    for (const [field, value] of Object.entries(update.$addToSet ?? {})) {
+      const list = current[field] ?? [];
+      set[field] = list.includes(value) ? list : [...list, value];
+    }
+    return changeStateOnce(
+      NoticeModel,
+      'notice-state',
+      'revision',
+      seen,
+      this.clock.now(),
+      set,
+      { ...scope.filter(), status: seen.status },
+      intent,
+    );
   }
 
   /**
@@ -318,7 +347,7 @@ export class NoticeService {
     const updated = await this.transition(
       by.scope,
       seen,
-      {},
+      'edit',
       newVersion
         ? {
             $set: {
@@ -376,7 +405,7 @@ export class NoticeService {
     const updated = await this.transition(
       by.scope,
       seen,
-      {},
+      'submit',
       {
         $set: { status: 'in_review', submittedBy: by.id, submittedAt: this.clock.now() },
       },
@@ -413,20 +442,21 @@ export class NoticeService {
       throw new Forbidden('不能审核自己编写或提交的通知，请由其他审核人审核');
     }
     const decision: Decision = { ...choice, by: by.id, at: this.clock.now() };
-    try {
-      await ReviewDecisionModel.create({ noticeId: id, revision: seen.revision, version: seen.version, ...decision });
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-      await this.completeStaleDecision(by.scope, id);
-      throw new Conflict('该通知已由其他审核人处理，请刷新后查看');
-    }
+    // The state claim decides between two reviewers (and an archive or edit); the decision
+    // record is written by the winner.
     const updated = await this.applyDecision(by.scope, seen, decision);
-    if (!updated) throw new Conflict('通知刚被他人修改或审核，请刷新后重试');
+    if (!updated) throw new Conflict('该通知已由其他审核人处理，请刷新后查看');
+    await ReviewDecisionModel.create({ noticeId: id, revision: seen.revision, version: seen.version, ...decision }).catch(
+      (error: unknown) => {
+        if (!isDuplicateKey(error)) throw error;
+      },
+    );
     await this.record(by, choice.decision, updated, ip, choice.note ? { note: choice.note } : undefined);
     return toNotice(updated);
   }
 
   private applyDecision(scope: Scope, seen: NoticeDoc, decision: Decision): Promise<NoticeDoc | null> {
+    checkNoticeFrom(decision.decision, seen.status);
     const update =
       decision.decision === 'approve'
         ? {
@@ -442,29 +472,7 @@ export class NoticeService {
             },
           }
         : { $set: { status: 'draft', reviewNote: decision.note, submittedBy: null, submittedAt: null } };
-    return NoticeModel.findOneAndUpdate(
-      { _id: seen._id, ...scope.filter(), status: 'in_review', revision: seen.revision },
-      { ...update, $inc: { revision: 1 } },
-      { new: true },
-    ).lean<NoticeDoc>();
-  }
-
-  /**
-   * A decision claimed by a process that died before applying it would leave the notice
-   * in review for ever; the next reviewer to try applies it. Only claims older than any
-   * request can live are taken over, so a live decision is never applied twice.
-   */
-  private async completeStaleDecision(scope: Scope, id: string): Promise<void> {
-    const notice = await this.load(scope, id);
-    if (notice.status !== 'in_review') return;
-    const claim = await ReviewDecisionModel.findOne({ noticeId: id, revision: notice.revision }).lean();
-    if (!claim || this.clock.now().getTime() - claim.at.getTime() < STALE_DECISION_MS) return;
-    await this.applyDecision(scope, notice, {
-      decision: claim.decision as Decision['decision'],
-      by: claim.by,
-      at: claim.at,
-      note: claim.note ?? null,
-    });
+    return this.claimChange(scope, seen, update);
   }
 
   async archive(by: Principal, id: string, ip: string | null = null): Promise<Notice> {
@@ -475,7 +483,7 @@ export class NoticeService {
     const updated = await this.transition(
       by.scope,
       seen,
-      {},
+      'archive',
       { $set: { status: 'archived', archivedAt: this.clock.now() } },
     );
     this.pictureAnswers.clear();
@@ -505,7 +513,7 @@ export class NoticeService {
     const updated = await this.transition(
       by.scope,
       seen,
-      {},
+      'confirm-personal-data',
       {
         $push: {
           personalDataConfirmed: {
@@ -549,24 +557,60 @@ export class NoticeService {
     return this.frozen(doc, version ?? doc.approvedVersion);
   }
 
-  /** Marks a notice retracted (its campaign was retracted); set once, by whoever is first. */
+  /**
+   * Withdraws a notice (its campaign was retracted): marked once, by whoever is first; a
+   * no-op when it is withdrawn already (a case outcome marks it with its own change).
+   */
   async markRetracted(noticeId: string, at: Date): Promise<void> {
     const doc = await NoticeModel.findById(objectId(noticeId), { content: 1, versions: 1 }).lean<NoticeDoc>();
     if (doc) await this.notePicturesWithdrawn(doc);
     this.pictureAnswers.clear();
-    await NoticeModel.updateOne({ _id: objectId(noticeId), retractedAt: null }, { $set: { retractedAt: at } });
+    for (let tries = 0; tries < 5; tries++) {
+      const seen = await NoticeModel.findById(objectId(noticeId)).lean<NoticeDoc>();
+      if (!seen || seen.retractedAt) return;
+      if (await this.claimChange(this.regions.rootScope(), seen, { $set: { retractedAt: at } })) return;
+    }
+    throw new Conflict('通知刚被修改，撤回未完成，请重试');
   }
 
   /**
-   * Records how a wanted case ended, once per kind (the filter holds on MongoDB; on FerretDB the
-   * caller holds the outcome's lease, db/claims.ts). Returns false when already recorded.
+   * Records how a wanted case ended and withdraws the notice, in one change claimed like any
+   * other, together with the intent of what must follow (the follow-up, waking the notice's
+   * batches: cases/service.ts). Null when that kind of outcome is recorded already.
    */
-  async recordCaseOutcome(noticeId: string, outcome: CaseOutcome): Promise<boolean> {
-    const result = await NoticeModel.updateOne(
-      { _id: objectId(noticeId), 'caseOutcomes.kind': { $ne: outcome.kind } },
-      { $push: { caseOutcomes: outcome }, $inc: { revision: 1 } },
-    );
-    return result.modifiedCount === 1;
+  async recordCaseOutcome(
+    noticeId: string,
+    outcome: CaseOutcome,
+    sameKind: (kind: CaseOutcome['kind']) => boolean,
+    intent: Intent,
+  ): Promise<NoticeDoc | null> {
+    this.pictureAnswers.clear();
+    for (let tries = 0; tries < 5; tries++) {
+      const seen = await NoticeModel.findById(objectId(noticeId)).lean<NoticeDoc>();
+      if (!seen) throw new NotFound(`通知 ${noticeId}`);
+      if ((seen.caseOutcomes ?? []).some((o) => sameKind(o.kind as CaseOutcome['kind']))) return null;
+      checkNoticeFrom('case-outcome', seen.status);
+      const updated = await this.claimChange(
+        this.regions.rootScope(),
+        seen,
+        { $set: { retractedAt: seen.retractedAt ?? outcome.at }, $push: { caseOutcomes: outcome } },
+        intent,
+      );
+      if (updated) return updated;
+    }
+    throw new Conflict('此案刚被他人处理，请刷新');
+  }
+
+  /** Notices with intents recorded (a case outcome's steps): the scheduler's sweep reads these. */
+  async withIntents(): Promise<{ id: string; intents: Intent[]; regionPath: string[] }[]> {
+    const docs = await NoticeModel.find({ 'intents.0': { $exists: true } }, { intents: 1, regionPath: 1 }).lean<
+      NoticeDoc[]
+    >();
+    return docs.map((doc) => ({
+      id: String(doc._id),
+      intents: (doc.intents ?? []) as unknown as Intent[],
+      regionPath: doc.regionPath,
+    }));
   }
 
   /**

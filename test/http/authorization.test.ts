@@ -117,6 +117,7 @@ const sampleBodies: Record<string, unknown> = {
   },
   'POST /api/campaigns/:id/reject': { note: '不通过' },
   'POST /api/campaigns/:id/retract': { followUpNoticeId: '0123456789abcdef01234567' },
+  'POST /api/campaigns/:id/follow-up': { followUpNoticeId: '0123456789abcdef01234567' },
   'POST /api/notices/:id/personal-data/confirm': { keys: ['0123456789abcdef'] },
   'POST /api/cases/:id/solve': { kind: 'caught' },
   'PATCH /api/tips/:id': { status: 'closed' },

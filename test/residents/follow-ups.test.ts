@@ -201,24 +201,31 @@ describe('when the process concluding a case dies part-way', () => {
   });
   afterAll(() => w.close());
 
-  it('the next "已抓获" finishes it once the lease has lapsed, with one follow-up draft and campaign', async () => {
+  it('the outcome is recorded with the withdrawal, and the scheduler\'s sweep finishes it once the lease has lapsed: one follow-up draft and campaign', async () => {
     const noticesBefore = await NoticeModel.countDocuments({});
-    // The first runner stops for good after making the follow-up: a process that died.
-    const notices = w.t.ctx.notices;
-    const markRetracted = notices.markRetracted;
-    notices.markRetracted = () => new Promise<void>(() => {});
+    // The first runner stops for good after drafting the follow-up notice: a process that died.
+    const campaigns = w.t.ctx.campaigns;
+    const createFollowUp = campaigns.createFollowUp;
+    let reached = false;
+    campaigns.createFollowUp = () => {
+      reached = true;
+      return new Promise(() => {});
+    };
     void w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
-    await until(async () => (await CampaignModel.exists({ followUpOfNotice: w.noticeId })) !== null);
-    notices.markRetracted = markRetracted;
+    await until(async () => reached);
+    campaigns.createFollowUp = createFollowUp;
+    expect((await NoticeModel.findById(w.noticeId).lean())?.retractedAt).toBeInstanceOf(Date);
 
     const meanwhile = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
     expect(meanwhile.statusCode).toBe(409);
-    expect(meanwhile.json().message).toContain('正在结案');
+    expect(meanwhile.json().message).toContain('已结案');
+    expect(await w.t.ctx.cases.sweepIntents()).toBe(0); // the runner's lease is live
 
     w.clock.advance(3 * 60_000);
-    const resumed = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
-    expect(resumed.statusCode, resumed.body).toBe(200);
-    const [outcome, ...more] = resumed.json().outcomes;
+    expect(await w.t.ctx.cases.sweepIntents()).toBe(1);
+    expect(await w.t.ctx.cases.sweepIntents()).toBe(0);
+    const kase = (await w.t.request('GET', `/api/cases/${w.noticeId}`, w.editor)).json();
+    const [outcome, ...more] = kase.outcomes;
     expect(more).toEqual([]);
     expect(outcome).toMatchObject({ kind: 'caught', followUpStatus: 'in_review' });
     const followUps = await CampaignModel.find({ followUpOfNotice: w.noticeId }).lean();
@@ -226,11 +233,6 @@ describe('when the process concluding a case dies part-way', () => {
     expect(String(followUps[0]!.noticeId)).toBe(outcome.followUpNoticeId);
     expect(await NoticeModel.countDocuments({})).toBe(noticesBefore + 1);
     expect((await NoticeModel.findById(outcome.followUpNoticeId).lean())?.status).toBe('in_review');
-    expect((await NoticeModel.findById(w.noticeId).lean())?.retractedAt).toBeInstanceOf(Date);
-
-    const again = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'solved' });
-    expect(again.statusCode).toBe(409);
-    expect(again.json().message).toContain('已结案');
   });
 });
 
@@ -241,17 +243,17 @@ describe('when concluding a case fails part-way with an error', () => {
   });
   afterAll(() => w.close());
 
-  it('hands the case back at once: the next "已抓获" finishes it, reusing the draft', async () => {
-    const notices = w.t.ctx.notices;
-    const markRetracted = notices.markRetracted;
-    notices.markRetracted = () => Promise.reject(new Error('database hiccup'));
+  it('hands the steps back at once: the sweep finishes them without waiting for the lease, reusing the draft', async () => {
+    const campaigns = w.t.ctx.campaigns;
+    const createFollowUp = campaigns.createFollowUp;
+    campaigns.createFollowUp = () => Promise.reject(new Error('database hiccup'));
     const failed = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
-    notices.markRetracted = markRetracted;
+    campaigns.createFollowUp = createFollowUp;
     expect(failed.statusCode).toBe(500);
 
-    const retried = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
-    expect(retried.statusCode, retried.body).toBe(200);
-    const [outcome] = retried.json().outcomes;
+    w.clock.advance(11_000); // past the sweep's grace for a live runner, far inside the lease
+    expect(await w.t.ctx.cases.sweepIntents()).toBe(1);
+    const [outcome] = (await w.t.request('GET', `/api/cases/${w.noticeId}`, w.editor)).json().outcomes;
     const followUps = await CampaignModel.find({ followUpOfNotice: w.noticeId }).lean();
     expect(followUps.map((c) => String(c.noticeId))).toEqual([outcome.followUpNoticeId]);
   });

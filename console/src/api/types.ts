@@ -144,6 +144,12 @@ export interface Campaign {
   retractionOf: string | null;
   retractedAt: string | null;
   createdAt: string;
+  /** What the signed-in user may do now (the server's lifecycle table); buttons come from this. */
+  actions?: string[];
+  /** State changes whose remaining steps have not finished (e.g. a retraction cut off by a crash). */
+  unfinished?: Array<{ kind: string; at: string }>;
+  /** A retracted campaign's correction follow-up, once chosen. */
+  followUpId?: string | null;
   audienceSummary?: { groupCount: number; villageCount: number; memberTotal: number };
 }
 
