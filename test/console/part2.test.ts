@@ -278,12 +278,13 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     const page = adminPage;
     await page.goto('/reach');
     const today = day(new Date());
-    const from = day(new Date(Date.now() - 29 * 86_400_000));
+    // The screen opens on 本月: the first of this month to today.
+    const from = `${today.slice(0, 8)}01`;
     const report = await api('GET', `/api/reach?from=${from}&to=${today}`, w.t.adminToken);
     expect(report.totals.messages).toBeGreaterThan(0);
     for (const key of ['messages', 'personTimes', 'groupsReached', 'villagesReached', 'confirmed', 'failed'] as const) {
       await expect
-        .poll(() => page.getByTestId(`figure-${key}`).innerText())
+        .poll(() => page.getByTestId(`figure-${key}`).innerText(), { timeout: 20_000 })
         .toBe(report.totals[key].toLocaleString('zh-CN'));
     }
     await page.locator('canvas').first().waitFor();
@@ -348,10 +349,14 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     expect(await page.content()).not.toContain(stationKey);
 
     await page.goto('/audit');
-    await page.getByRole('cell', { name: 'group.channel.change' }).first().waitFor();
-    await page.getByLabel('操作', { exact: true }).fill('group.import');
+    // Entries read as sentences naming the group, never the action's code or an id.
+    await page.getByRole('cell', { name: /^更换了发送凭据：「.+」$/ }).first().waitFor();
+    expect(await page.locator('.el-table__body').textContent()).not.toMatch(/group\.|[0-9a-f]{24}|\{"/);
+    await page.getByLabel('操作', { exact: true }).click();
+    await page.getByRole('option', { name: '导入群组台账' }).click();
     await page.getByRole('button', { name: '搜索' }).click();
-    await expect.poll(() => page.locator('.el-table__body tr').count()).toBe(1);
+    await expect.poll(() => page.locator('.el-table__body tr').count(), { timeout: 10_000 }).toBe(1);
+    await page.getByRole('cell', { name: '导入了群组台账' }).waitFor();
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'audit');
   });
