@@ -98,6 +98,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     databaseReady: () => ctx.db.ping(),
     metricsToken: ctx.config.metricsToken,
     metricsOpen: ctx.config.metricsOpen,
+    publicBaseUrl: ctx.config.publicBaseUrl,
   });
   await app.register(inputGuard);
   await app.register(accessControl, { sessions: ctx.sessions });
@@ -152,7 +153,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     clicks: ctx.tracking.clicks,
     publication: ctx.publication,
     tips: ctx.tips,
-    secret: () => ctx.tracking.secret.get(),
+    resolveLink: (code) => ctx.tracking.resolve(code),
     publicBaseUrl: ctx.config.publicBaseUrl,
     timeZone: ctx.config.timeZone,
   });

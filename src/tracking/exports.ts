@@ -79,9 +79,24 @@ export class ExportService {
   async monthlyTable(by: Principal, month: string, regionCode?: string): Promise<MonthlyRow[]> {
     const report = await this.stats.report(by.scope, { from: month, to: month, groupBy: ['township'], regionCode });
     const codes = report.rows.map((row) => row.townshipCode!);
-    const clicks = await this.clicks.perTownship(month, codes);
+    // A township whose cards were opened but whose sends are not (yet) in the reach figures
+    // (an officer has not confirmed a forwarded card, the roll-up is behind) still shows its
+    // clicks: listing only townships with counted sends hid every click of such a township.
+    const reported = new Set(codes);
+    const base = regionCode ?? by.scope.regionCode;
+    const extra = await this.regions.existingIn(
+      by.scope,
+      (await this.clicks.townshipsClicked(month)).filter((code) => !reported.has(code)),
+    );
+    const clickedOnly: string[] = [];
+    for (const code of extra) {
+      const region = await this.regions.find(code);
+      if (region?.regionPath.includes(base)) clickedOnly.push(code);
+    }
+    const clicks = await this.clicks.perTownship(month, [...codes, ...clickedOnly]);
     const rows: MonthlyRow[] = [];
-    for (const row of report.rows) {
+    const zero = { messages: 0, groupsReached: 0, villagesReached: 0, personTimes: 0 };
+    for (const row of [...report.rows, ...clickedOnly.sort().map((townshipCode) => ({ townshipCode, ...zero }))]) {
       const code = row.townshipCode!;
       rows.push({
         townshipCode: code,
