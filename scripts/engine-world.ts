@@ -130,6 +130,9 @@ export async function provinceStaff(world: World): Promise<{ editor: string; rev
       role,
       regionCode: DEMO_PROVINCE,
     });
+    // An admin-set password must be changed first (same text here: a test world).
+    const first = (await call(world.app, null, 'POST', '/api/auth/login', { username, password })).token;
+    await call(world.app, first, 'POST', '/api/auth/password', { currentPassword: password, newPassword: password });
     tokens[role] = (await call(world.app, null, 'POST', '/api/auth/login', { username, password })).token;
   }
   return { editor: tokens.editor!, reviewer: tokens.reviewer! };

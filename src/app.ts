@@ -11,7 +11,7 @@ import { caseRoutes } from './cases/routes.js';
 import { testSendRoutes } from './campaigns/test-send/routes.js';
 import { engineRoutes } from './engine/routes.js';
 import { authRoutes } from './auth/routes.js';
-import { channelRoutes } from './channels/routes.js';
+import { channelRoutes, taskPageGate } from './channels/routes.js';
 import type { Context } from './context.js';
 import { accessControl } from './http/access.js';
 import { consoleSite } from './http/console.js';
@@ -158,7 +158,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     timeZone: ctx.config.timeZone,
   });
 
-  await app.register(consoleSite);
+  await app.register(consoleSite, { gate: taskPageGate(ctx.manualTasks) });
 
   await app.ready();
   return app;

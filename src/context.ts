@@ -4,6 +4,7 @@ import { GroupService } from './audience/groups.js';
 import { AudienceService } from './audience/selection.js';
 import { AuditService } from './audit/service.js';
 import { LoginThrottle } from './auth/login-throttle.js';
+import { STAFF } from './auth/roles.js';
 import { SessionService } from './auth/sessions.js';
 import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
@@ -15,7 +16,8 @@ import { type Clock, systemClock } from './lib/clock.js';
 import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
 import { OfficerNotifier } from './notifications/notifier.js';
-import { activeUserById, activeUserByPhone } from './notifications/officers.js';
+import { activeOfficerFor, activeUserById } from './notifications/officers.js';
+import { campaignTaskStates } from './notifications/task-state.js';
 import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
 import { CampaignService } from './campaigns/service.js';
@@ -88,18 +90,22 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     media,
     audit,
     clock,
-    (id) =>
-      users.get(regions.rootScope(), id).then(
-        (user) => user.active,
-        () => false,
-      ),
+    // The case officer: active staff inside the notice's scope, or whose scope covers it (26.11).
+    async (id, regionPath) => {
+      const user = await users.get(regions.rootScope(), id).catch(() => null);
+      if (!user?.active || !STAFF.includes(user.role)) return false;
+      if (regionPath.includes(user.regionCode)) return true; // the user's scope covers the notice
+      const home = await regions.find(user.regionCode);
+      return home !== null && home !== undefined && home.regionPath.includes(regionPath.at(-1) ?? '');
+    },
     config.timeZone,
   );
   // Channel credentials are sealed with this key; manual-task links are signed with a key derived from it.
   const secrets = new SecretBox(loadCredentialsKey(config.credentialsKey, config.dataDir));
   const groups = new GroupService(regions, secrets, clock);
   const audience = new AudienceService(groups);
-  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl);
+  // A task follows its campaign and notice, read live on every task read.
+  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates);
   const channels = new ChannelRegistry(
     {
       wecomBaseUrl: config.wecomBaseUrl,
@@ -163,7 +169,10 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const notifier = new OfficerNotifier(
     {
       openTasksSince: (since) => manualTasks.openTasksSince(since),
-      officerByPhone: activeUserByPhone,
+      markTold: (taskIds) => manualTasks.markTold(taskIds),
+      withdrawTasks: (taskIds, reason) => manualTasks.withdrawTasks(taskIds, reason),
+      repairConfirmations: (since) => manualTasks.repairConfirmations(since),
+      officerFor: activeOfficerFor,
       userById: activeUserById,
       campaign: async (id) => {
         const campaign = await campaigns.findForEngine(id);
@@ -260,6 +269,7 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.regions.ensureRoot();
   await ctx.audience.prepare();
   await ctx.tracking.secret.load();
+  await ctx.notices.backfillWithdrawnPictures();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

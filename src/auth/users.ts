@@ -125,6 +125,8 @@ export class UserService {
         regionCode: input.regionCode,
         regionPath,
         phone: input.phone ?? null,
+        // The admin knows this password: the user replaces it before anything else (issue 26.9).
+        mustChangePassword: true,
       });
       doc = created.toObject() as UserDoc;
     } catch (error) {
@@ -171,6 +173,8 @@ export class UserService {
     if (changes.password !== undefined) {
       checkPassword(changes.password, 'password');
       set.passwordHash = await hashPassword(changes.password);
+      // A reset by an admin is known to the admin; one's own new password is not.
+      set.mustChangePassword = !self;
     }
     const updated = await UserModel.findOneAndUpdate(
       { _id: current._id },
@@ -192,6 +196,15 @@ export class UserService {
       details: { changed: Object.keys(changes).filter((key) => key !== 'currentPassword') },
     });
     return toUser(updated);
+  }
+
+  /**
+   * Whether `by` may change settings of account `id` that act for it (its notification robot):
+   * oneself, or an admin over a user strictly below (not a same-level admin: issue 26.8).
+   */
+  async assertManages(by: Principal, id: string): Promise<void> {
+    const current = await this.findInScope(by.scope, id);
+    if (String(current._id) !== by.id) assertBelow(by, current);
   }
 
   /** Clears the failed-login delays of an account at every address. */

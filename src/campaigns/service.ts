@@ -58,6 +58,8 @@ export interface FollowUpRequest {
   /** The notice they get (approved; e.g. "suspect caught", "this notice was wrong"). */
   followUpNoticeId: string;
   outcome: FollowUpOutcome;
+  /** The title's label when it says more than the outcome's slot (已抓获 files under `solved`). */
+  label?: string;
   /** The campaign the follow-up is filed under (its title, region and card style). */
   from: { id: string; title: string; cardStyle: string; regionCode: string; regionPath: string[] };
 }
@@ -492,7 +494,7 @@ export class CampaignService {
     }).lean<CampaignDoc>();
     if (existing) return toCampaign(existing);
     const doc = await CampaignModel.create({
-      title: `【${FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
+      title: `【${request.label ?? FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
       noticeId: request.followUpNoticeId,
       audience: { ...EMPTY_AUDIENCE, recipientsOfNotice: request.noticeId },
       schedule: { kind: 'now' },

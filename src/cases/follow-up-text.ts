@@ -21,7 +21,8 @@ export function followUpContent(original: ApprovedNotice, kind: CaseOutcome['kin
     title: HEADLINES[kind],
     body:
       `${ending}\n\n原通告中的人员信息和照片不再公开，请勿继续转发原通告。` +
-      '\n\n感谢广大群众的关心和支持！如有其他情况，请拨打下方电话。',
+      // The number itself: a forwarded text has nothing "below" to point to.
+      `\n\n感谢广大群众的关心和支持！${content.hotline?.trim() ? `如有其他情况，请拨打 ${content.hotline.trim()}。` : `如有其他情况，请与${content.issuingUnit}联系。`}`,
     issuingUnit: content.issuingUnit,
     hotline: content.hotline,
     regionCode: original.regionCode,

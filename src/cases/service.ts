@@ -37,6 +37,9 @@ const LIST_LIMIT = 200;
 /** How long a process concluding a case holds it; one that died is taken over after this. */
 const CASE_OUTCOME_LEASE_MS = 2 * 60_000;
 
+/** What the follow-up's title says: what was chosen. */
+const OUTCOME_LABELS: Record<CaseOutcome['kind'], string> = { caught: '已抓获', solved: '已破案', expired: '已过期' };
+
 /** One outcome of each slot per case: 已抓获 and 已破案 are the same end. */
 function outcomeSlot(kind: CaseOutcome['kind']): 'expired' | 'solved' {
   return kind === 'expired' ? 'expired' : 'solved';
@@ -147,10 +150,12 @@ export class CaseService {
         noticeId,
         followUpNoticeId: draft.id,
         outcome: outcomeSlot(kind),
+        label: OUTCOME_LABELS[kind],
         from: {
           id: noticeId,
           title: original.content.title,
-          cardStyle: 'rich',
+          // Plain text: on every channel (a manual task too) it carries the title, the number to call and the link.
+          cardStyle: 'text',
           regionCode: original.regionCode,
           regionPath: original.regionPath,
         },

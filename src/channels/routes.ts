@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AuditService } from '../audit/service.js';
-import { STAFF, TASK_LINK_HOLDERS } from '../auth/roles.js';
+import { ADMINS, STAFF, TASK_LINK_HOLDERS } from '../auth/roles.js';
 import { PUBLIC, allow, principal } from '../http/access.js';
 import { DateTime, IdParams, Nullable } from '../lib/schemas.js';
 import type { ManualTaskService } from './manual/tasks.js';
@@ -30,8 +30,45 @@ const TaskBody = Type.Object({
   hasImage: Type.Boolean(),
   createdAt: DateTime,
   confirmedAt: Nullable(DateTime),
-  link: Nullable(Type.String({ description: '签名链接：仅发给民警和管理员' })),
+  state: Type.Union(
+    [Type.Literal('open'), Type.Literal('paused'), Type.Literal('confirmed'), Type.Literal('withdrawn')],
+    {
+      description: 'open 待转发；paused 活动已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发）',
+    },
+  ),
+  withdrawnReason: Nullable(
+    Type.Union([
+      Type.Literal('retracted'),
+      Type.Literal('cancelled'),
+      Type.Literal('case_closed'),
+      Type.Literal('archived'),
+    ]),
+  ),
+  link: Nullable(Type.String({ description: '签名链接：仅在登录后的任务列表中发给民警和管理员，公开查看从不返回' })),
 });
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/**
+ * The phone page's gate: a task link (`/task/:id?exp=&sig=`) of a withdrawn task answers 410
+ * with a page that says so, before the console loads; any other link gets the console.
+ */
+export function taskPageGate(manualTasks: ManualTaskService) {
+  return async (url: string): Promise<{ status: number; html: string } | null> => {
+    const parsed = new URL(url, 'http://local');
+    const match = /^\/task\/([^/]+)$/.exec(parsed.pathname);
+    const exp = Number(parsed.searchParams.get('exp'));
+    const sig = parsed.searchParams.get('sig');
+    if (!match || !sig || !Number.isInteger(exp) || exp < 0 || sig.length > 128) return null;
+    const problem = await manualTasks.linkProblem(decodeURIComponent(match[1]!), { exp, sig });
+    if (!problem) return null;
+    const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>转发任务已撤回</title>
+<style>body{font:17px/1.6 system-ui,sans-serif;margin:0;padding:32px 20px;color:#1f2329}h1{font-size:22px;color:#c0392b;margin:0 0 12px}</style></head>
+<body><main><h1>已撤回，请勿转发</h1><p>${escapeHtml(problem.message)}</p></main></body></html>`;
+    return { status: problem.status, html };
+  };
+}
 
 export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskService; audit: AuditService }> = async (
   app,
@@ -90,6 +127,33 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
     async (request, reply) => {
       const image = await manualTasks.image(request.params.id, request.query);
       return reply.type(image.mime).header('cache-control', 'private, max-age=86400').send(image.data);
+    },
+  );
+
+  app.post(
+    '/api/manual-tasks/:id/revoke-links',
+    {
+      config: allow(ADMINS, 'manual-task'),
+      schema: {
+        tags: ['channels'],
+        summary: '收回转发任务已发出的全部链接（管理员）',
+        description: '此前发出的签名链接全部失效；民警可在登录后的转发任务列表中重新打开该任务。',
+        params: IdParams,
+        response: { 200: TaskBody },
+      },
+    },
+    async (request) => {
+      const caller = principal(request);
+      const task = await manualTasks.revokeLinks(caller.scope, request.params.id);
+      await audit.record({
+        actor: caller,
+        action: 'manual-task.revoke-links',
+        target: { kind: 'manual-task', id: task.id },
+        ip: request.ip,
+        regionPath: task.regionPath,
+        details: { groupId: task.groupId },
+      });
+      return task;
     },
   );
 

@@ -138,7 +138,7 @@ export const accessControl = fp<{ sessions: SessionService }>(async (app: Fastif
       throw new Forbidden(`此操作需要以下角色之一：${access.roles.map((r) => ROLE_LABELS[r]).join('、')}`);
     }
     if (caller.mustChangePassword && !request.url.startsWith('/api/auth/')) {
-      throw new Forbidden('请先修改系统生成的初始密码（POST /api/auth/password）');
+      throw new Forbidden('请先修改初始密码（系统生成或管理员设置的密码；POST /api/auth/password）');
     }
     request.principal = caller;
     request.bearerToken = token;

@@ -26,7 +26,10 @@ export function isServicePath(url: string): boolean {
 const NOT_BUILT = `<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>警讯</title>
 <p>控制台尚未构建：请运行 <code>npm start</code>（会自动构建 console/），或 <code>node scripts/setup.mjs</code>。</p></html>`;
 
-export const consoleSite = fp<{ dist?: string }>(async (app: FastifyInstance, options) => {
+/** A page that answers before the console loads (a withdrawn task's link: 410 and why). */
+export type PageGate = (url: string) => Promise<{ status: number; html: string } | null>;
+
+export const consoleSite = fp<{ dist?: string; gate?: PageGate }>(async (app: FastifyInstance, options) => {
   const dist = options.dist ?? CONSOLE_DIST;
   const assets = join(dist, 'assets');
   if (existsSync(assets)) {
@@ -77,6 +80,10 @@ export const consoleSite = fp<{ dist?: string }>(async (app: FastifyInstance, op
         .send(readFileSync(join(dist, name)));
     }
     if (request.url.startsWith('/assets/')) return reply.callNotFound();
+    const gated = options.gate ? await options.gate(request.url) : null;
+    if (gated) {
+      return reply.status(gated.status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(gated.html);
+    }
     return sendIndex(reply);
   });
 });

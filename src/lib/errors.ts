@@ -40,6 +40,13 @@ export class Conflict extends DomainError {
   }
 }
 
+/** The thing existed and was withdrawn on purpose (an officer's task of a retracted notice): 410. */
+export class Gone extends DomainError {
+  constructor(message: string) {
+    super(message, 'gone');
+  }
+}
+
 export class PayloadTooLarge extends DomainError {
   constructor(message: string, field?: string) {
     super(message, 'payload_too_large', field);

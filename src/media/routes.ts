@@ -19,6 +19,8 @@ export interface MediaRoutesOptions {
    * archived) notice that no live notice uses (issue 15, finding 5).
    */
   withheld?: (sha256: string) => Promise<boolean>;
+  /** Requests per address and minute on /media (default 600). */
+  mediaPerMinute?: number;
 }
 
 export function mediaUrl(publicBaseUrl: string, sha256: string): string {
@@ -27,7 +29,7 @@ export function mediaUrl(publicBaseUrl: string, sha256: string): string {
 
 export const mediaRoutes: FastifyPluginAsyncTypebox<MediaRoutesOptions> = async (
   app,
-  { media, audit, publicBaseUrl, withheld = async () => false },
+  { media, audit, publicBaseUrl, withheld = async () => false, mediaPerMinute = 600 },
 ) => {
   await app.register(multipart, { limits: { fileSize: MEDIA_LIMITS.maxUploadBytes, files: 1, fields: 0, parts: 1 } });
 
@@ -76,11 +78,14 @@ export const mediaRoutes: FastifyPluginAsyncTypebox<MediaRoutesOptions> = async 
   app.get(
     '/media/:sha256',
     {
-      config: PUBLIC,
+      // Generous: a village's phones and the platforms fetch a campaign's picture per group.
+      config: { ...PUBLIC, rateLimit: { max: mediaPerMinute, timeWindow: 60_000 } },
       schema: { tags: ['media'], summary: '图片（公开地址，供钉钉/飞书拉取）', params: MediaParams },
     },
     async (request, reply) => {
       const { sha256 } = request.params;
+      // An unknown hash is a 404 by the store's key before anything else (issue 26.5).
+      if (!(await media.info(sha256))) throw new NotFound('图片');
       // Checked on every request, a revalidation too: a withdrawn notice's picture stops at once
       // (caches keep it at most a minute), though its bytes never change.
       if (await withheld(sha256)) throw new NotFound('图片');

@@ -152,3 +152,25 @@ reviewDecisionSchema.index({ noticeId: 1, revision: 1 }, { unique: true });
 
 export type ReviewDecisionDoc = InferSchemaType<typeof reviewDecisionSchema>;
 export const ReviewDecisionModel = mongoose.model('NoticeReviewDecision', reviewDecisionSchema);
+
+// Pictures of withdrawn (retracted or archived) notices, by content hash (_id): the public
+// /media address asks this by key and scans the notices only for a picture found here (issue
+// 26.5). Written before the notice is marked withdrawn, so a check in between serves it.
+const withdrawnPictureSchema = new mongoose.Schema(
+  { _id: { type: String, required: true }, at: { type: Date, required: true } },
+  { versionKey: false },
+);
+export const WithdrawnPictureModel = mongoose.model('WithdrawnPicture', withdrawnPictureSchema, 'withdrawnpictures');
+
+/** Every picture a notice document names: media and video posters of its content and versions. */
+export function picturesOf(doc: {
+  content?: { media?: { sha256: string }[] | null; video?: { posterSha256?: string | null } | null } | null;
+  versions?: { content?: { media?: { sha256: string }[] | null; video?: { posterSha256?: string | null } | null } | null }[];
+}): string[] {
+  const contents = [doc.content, ...(doc.versions ?? []).map((version) => version.content)];
+  const keys = contents.flatMap((content) => [
+    ...(content?.media ?? []).map((item) => item.sha256),
+    ...(content?.video?.posterSha256 ? [content.video.posterSha256] : []),
+  ]);
+  return [...new Set(keys.filter(Boolean))];
+}

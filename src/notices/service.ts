@@ -9,7 +9,14 @@ import type { MediaStore } from '../media/store.js';
 import type { RegionService } from '../regions/service.js';
 import type { Scope } from '../regions/scope.js';
 import { type Category, defaultHotline } from './categories.js';
-import { type NoticeDoc, NoticeModel, type NoticeStatus, ReviewDecisionModel } from './model.js';
+import {
+  type NoticeDoc,
+  NoticeModel,
+  type NoticeStatus,
+  ReviewDecisionModel,
+  WithdrawnPictureModel,
+  picturesOf,
+} from './model.js';
 import { type PersonalDataFinding, findPersonalData } from './personal-data.js';
 import { type WantedFields, resolveWanted } from './wanted.js';
 
@@ -191,7 +198,8 @@ export class NoticeService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     /** Whether a user id names an active user (the wanted notice's case officer). */
-    private readonly userExists: (id: string) => Promise<boolean> = async () => true,
+    /** A wanted notice's case officer: active staff whose region lies in the notice's line (context.ts). */
+    private readonly caseOfficerOk: (id: string, regionPath: string[]) => Promise<boolean> = async () => true,
     /** Whose calendar decides whether a deadline has passed. */
     private readonly timeZone = 'Asia/Shanghai',
   ) {}
@@ -269,7 +277,7 @@ export class NoticeService {
     const { regionCode: _ignored, ...fields } = input;
     const content = toContent(fields, null);
     await this.checkMedia(content);
-    content.wanted = await resolveWanted(content.wanted, this.regions, this.userExists);
+    content.wanted = await resolveWanted(content.wanted, this.regions, this.caseOfficerOk, region.regionPath);
     const created = await NoticeModel.create({
       ...(id ? { _id: objectId(id) } : {}),
       regionCode: region.code,
@@ -299,7 +307,12 @@ export class NoticeService {
     const region = regionCode === undefined ? null : await this.regionFor(by, seen, regionCode);
     const content = toContent(contentChanges, seen.content as unknown as NoticeContent);
     await this.checkMedia(content);
-    content.wanted = await resolveWanted(content.wanted, this.regions, this.userExists);
+    content.wanted = await resolveWanted(
+      content.wanted,
+      this.regions,
+      this.caseOfficerOk,
+      region?.regionPath ?? seen.regionPath,
+    );
     const newVersion = seen.status === 'approved';
     const move = region ? { regionCode: region.code, regionPath: region.regionPath } : {};
     const updated = await this.transition(
@@ -458,6 +471,7 @@ export class NoticeService {
     const seen = await this.load(by.scope, id);
     if (seen.status === 'archived') throw new Conflict('通知已归档');
     if (seen.status === 'in_review') throw new Conflict('审核中的通知不能归档，请先完成审核');
+    await this.notePicturesWithdrawn(seen);
     const updated = await this.transition(
       by.scope,
       seen,
@@ -537,6 +551,8 @@ export class NoticeService {
 
   /** Marks a notice retracted (its campaign was retracted); set once, by whoever is first. */
   async markRetracted(noticeId: string, at: Date): Promise<void> {
+    const doc = await NoticeModel.findById(objectId(noticeId), { content: 1, versions: 1 }).lean<NoticeDoc>();
+    if (doc) await this.notePicturesWithdrawn(doc);
     this.pictureAnswers.clear();
     await NoticeModel.updateOne({ _id: objectId(noticeId), retractedAt: null }, { $set: { retractedAt: at } });
   }
@@ -569,7 +585,29 @@ export class NoticeService {
     return withdrawn;
   }
 
+  /** Files a notice's pictures as possibly withheld (before the notice is marked withdrawn). */
+  private async notePicturesWithdrawn(doc: Parameters<typeof picturesOf>[0]): Promise<void> {
+    const keys = picturesOf(doc);
+    if (keys.length === 0) return;
+    const at = this.clock.now();
+    await WithdrawnPictureModel.bulkWrite(
+      keys.map((key) => ({ updateOne: { filter: { _id: key }, update: { $setOnInsert: { at } }, upsert: true } })),
+      { ordered: false },
+    );
+  }
+
+  /** Files the pictures of notices withdrawn before the key table existed (at start; idempotent). */
+  async backfillWithdrawnPictures(): Promise<void> {
+    const docs = await NoticeModel.find(
+      { $or: [{ retractedAt: { $ne: null } }, { status: 'archived' }] },
+      { content: 1, versions: 1 },
+    ).lean<NoticeDoc[]>();
+    for (const doc of docs) await this.notePicturesWithdrawn(doc);
+  }
+
   private async pictureUseWithdrawn(sha256: string): Promise<boolean> {
+    // By key first: a picture no withdrawn notice ever used is served without reading notices.
+    if (!(await WithdrawnPictureModel.exists({ _id: sha256 }))) return false;
     const uses = await NoticeModel.find(
       {
         $or: [

@@ -40,12 +40,18 @@ type WantedInput = Omit<WantedFields, 'incident'> & {
 export async function resolveWanted(
   wanted: WantedInput | null,
   regions: RegionService,
-  userExists: (id: string) => Promise<boolean>,
+  /** Whether the user may be the case officer of a notice at `regionPath` (active staff in its line). */
+  caseOfficerOk: (id: string, regionPath: string[]) => Promise<boolean>,
+  regionPath: string[],
 ): Promise<WantedFields | null> {
   if (!wanted) return null;
   const contactUserId = wanted.contactUserId ?? null;
-  if (contactUserId && !(await userExists(contactUserId))) {
-    throw new InvalidInput(`办案民警（用户 ${contactUserId}）不存在或已停用`, 'wanted.contactUserId');
+  // One answer whatever the reason, so user ids cannot be probed (issue 26.11).
+  if (contactUserId && !(await caseOfficerOk(contactUserId, regionPath))) {
+    throw new InvalidInput(
+      `办案民警（用户 ${contactUserId}）不存在、已停用，或不是本通告管辖范围内的民警`,
+      'wanted.contactUserId',
+    );
   }
   let incident: WantedFields['incident'] = null;
   const given = wanted.incident ?? null;

@@ -19,7 +19,16 @@ export interface OfficerMessageInput {
   tasks: TaskLine[];
   /** The officer's own task list in the console, named when not every link fits. */
   tasksPageUrl: string;
+  /** For `withdrawn`: why, and for a retraction the correction's tasks of the officer (when made yet). */
+  withdrawal?: { reason: 'retracted' | 'cancelled' | 'case_closed' | 'archived'; followUpTasks: TaskLine[] };
 }
+
+const WITHDRAWN_WHY: Record<NonNullable<OfficerMessageInput['withdrawal']>['reason'], string> = {
+  retracted: '通告已撤回',
+  cancelled: '推送已取消',
+  case_closed: '案件已结案',
+  archived: '通告已撤下',
+};
 
 const HEADINGS: Record<NotificationKind, (input: OfficerMessageInput) => string> = {
   digest: (i) => `【待转发】${i.campaignTitle}\n${i.officerName ?? '民警'}，您有 ${i.tasks.length} 个群需要转发：`,
@@ -27,9 +36,24 @@ const HEADINGS: Record<NotificationKind, (input: OfficerMessageInput) => string>
     `【提醒】${i.campaignTitle}\n${i.officerName ?? '民警'}，以下 ${i.tasks.length} 个群尚未确认转发，请尽快处理：`,
   escalation: (i) =>
     `【督办】${i.campaignTitle}\n${i.officerName ?? '民警'}负责的以下 ${i.tasks.length} 个群在提醒后仍未确认转发：`,
+  withdrawn: (i) =>
+    `【已撤回，请勿转发】${i.campaignTitle}\n${i.officerName ?? '民警'}，${WITHDRAWN_WHY[i.withdrawal?.reason ?? 'retracted']}，以下 ${i.tasks.length} 个群的转发任务已撤回，请勿转发：`,
 };
 
-const FOOTERS: Record<NotificationKind, string> = {
+function withdrawnFooter(input: OfficerMessageInput): string {
+  const withdrawal = input.withdrawal;
+  if (withdrawal?.reason !== 'retracted') return '已撤回，请勿转发。尚未转发的群不要再转发。';
+  const followUps = withdrawal.followUpTasks;
+  if (followUps.length === 0) {
+    return `已撤回，请勿转发。如已转发，请在群内转发更正通知（更正通知的转发任务审核通过后另行发送，也可在 ${input.tasksPageUrl} 查看）。`;
+  }
+  const lines = followUps.map((task, index) =>
+    task.link ? `${index + 1}. ${task.groupName}\n${task.link}` : `${index + 1}. ${task.groupName}`,
+  );
+  return ['已撤回，请勿转发。如已转发，请在群内转发更正通知：', ...lines].join('\n');
+}
+
+const FOOTERS: Record<Exclude<NotificationKind, 'withdrawn'>, string> = {
   digest: '打开链接，复制文字、保存图片转发到群后，点「已转发到群」确认。',
   reminder: '打开链接，转发到群后点「已转发到群」确认。',
   escalation: '请督促落实。',
@@ -39,10 +63,10 @@ const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 
 export function officerMessage(input: OfficerMessageInput): ChannelMessage {
   const heading = HEADINGS[input.kind](input);
-  const footer = FOOTERS[input.kind];
-  // The superior needs the groups, not the officer's signed links.
+  const footer = input.kind === 'withdrawn' ? withdrawnFooter(input) : FOOTERS[input.kind];
+  // The superior needs the groups, not the officer's signed links; a withdrawn task has none.
   const lines = input.tasks.map((task, index) =>
-    input.kind === 'escalation' || !task.link
+    input.kind === 'escalation' || input.kind === 'withdrawn' || !task.link
       ? `${index + 1}. ${task.groupName}`
       : `${index + 1}. ${task.groupName}\n${task.link}`,
   );

@@ -17,12 +17,21 @@ const officerRobotSchema = new mongoose.Schema(
   { versionKey: false },
 );
 
-export const NOTIFICATION_KINDS = ['digest', 'reminder', 'escalation'] as const;
+export const NOTIFICATION_KINDS = ['digest', 'reminder', 'escalation', 'withdrawn'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
-export const NOTIFICATION_STATUSES = ['sending', 'sent', 'failed', 'uncertain', 'no_robot', 'no_superior'] as const;
+export const NOTIFICATION_STATUSES = [
+  'sending',
+  'sent',
+  'failed',
+  'uncertain',
+  'no_robot',
+  'no_superior',
+  'ambiguous_officer',
+] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
-// One step of telling an officer about a run's manual tasks. `_id` = kind|occurrence|officer:
+// One step of telling an officer about a run's manual tasks. `_id` = kind|occurrence|officer
+// (a later digest of the same run adds |<hash of its tasks>):
 // the unique key makes "one digest per officer per run" (and one reminder, one escalation)
 // hold across schedulers and restarts, decided by the insert (FerretDB's conditional updates
 // are not atomic).
@@ -42,12 +51,21 @@ const notificationStepSchema = new mongoose.Schema(
     status: { type: String, required: true, enum: NOTIFICATION_STATUSES },
     detail: { type: String, default: null },
     at: { type: Date, required: true },
+    /**
+     * The outbox: the message as claimed, posted by `deliver` (again after a crash: a step
+     * left `sending` past its attempt's lease is posted again, at most MAX_ATTEMPTS times).
+     */
+    message: { type: mongoose.Schema.Types.Mixed, default: null },
+    attempts: { type: Number, default: 0 },
+    attemptAt: { type: Date, default: null },
   },
   { versionKey: false },
 );
 
 // The campaign page lists a campaign's steps in time order.
 notificationStepSchema.index({ campaignId: 1, at: 1 });
+// The outbox sweep: steps still `sending`.
+notificationStepSchema.index({ status: 1, attemptAt: 1 });
 
 export type OfficerRobotDoc = InferSchemaType<typeof officerRobotSchema>;
 export type NotificationStepDoc = InferSchemaType<typeof notificationStepSchema>;

@@ -2,16 +2,31 @@
 // Run by the scheduler role every few seconds; every step is decided by a unique insert
 // (kind|occurrence|officer), so two schedulers or a restart never send a step twice.
 //
-//   digest      once an officer's tasks of a run have stopped arriving (SETTLE_MS), one message
-//               listing them all, to the officer's notification robot
+//   digest      once an officer's new tasks of a run have stopped arriving (SETTLE_MS), one
+//               message listing them, to the officer's notification robot; a later set of
+//               the same run (a take-over, a retry, a part released at 07:00) gets its own
 //   reminder    one period after the digest (TASK_REMINDER_MINUTES; urgent runs
 //               TASK_REMINDER_URGENT_MINUTES), the tasks still unconfirmed, to the officer again
 //   escalation  one more period later, the groups still waiting, to the officer's superior
+//   withdrawn   the run's campaign or notice was stopped (retract, cancel, case outcome,
+//               archived notice): once, at once, to an officer who was told of the tasks,
+//               已撤回，请勿转发 (and for a retraction: forward the correction); the tasks are
+//               then withdrawn for good (their links retired)
 //
-// Normal-priority steps wait for the end of quiet hours; urgent ones go at once. An officer
-// with no robot (or no account) gets nothing, and the step is recorded as such.
+// The tasks' state is read live (channels/manual: TaskStates): a paused campaign's tasks are
+// not chased, a stopped one's are never reminded or escalated, from the moment of the stop.
+// Normal-priority steps wait for the end of quiet hours; urgent ones and withdrawals go at
+// once. An officer with no robot (or no account) gets nothing, and the step is recorded so.
+//
+// Each step is an outbox entry: claimed with its message (`sending`), then posted, then
+// marked. A process that dies in between leaves it `sending`; the next pass posts it again
+// once its attempt's lease (SENDING_LEASE_MS) has lapsed (at least once: a crash after the
+// post and before the mark sends it twice, at most MAX_ATTEMPTS times). One officer's failure
+// (a robot that throws, a database hiccup) is logged and never stops the others.
+import { createHash } from 'node:crypto';
 import type { ChannelRegistry } from '../channels/registry.js';
-import type { ManualTask } from '../channels/manual/tasks.js';
+import type { ManualTask, WithdrawReason } from '../channels/manual/tasks.js';
+import type { ChannelMessage } from '../channels/types.js';
 import type { Clock } from '../lib/clock.js';
 import { isDuplicateKey } from '../lib/errors.js';
 import { type Priority, type QuietHours, isQuiet } from '../campaigns/schedule.js';
@@ -28,17 +43,35 @@ import type { OfficerRobotService } from './robots.js';
 export const SETTLE_MS = 60_000;
 /** Tasks older than this are not chased any more. */
 const HORIZON_MS = 7 * 24 * 3600_000;
+/** A step still `sending` this long after its attempt began is posted again. */
+export const SENDING_LEASE_MS = 2 * 60_000;
+/** After this many attempts a step left `sending` is recorded uncertain. */
+const MAX_ATTEMPTS = 3;
+/** How far back the confirmation repair looks on its first pass. */
+const FIRST_REPAIR_MS = 24 * 3600_000;
 
 export interface OfficerAccount {
   id: string;
   name: string;
 }
 
+/** The officer of a group's task, or why there is none to tell. */
+export type OfficerMatch = { account: OfficerAccount } | { account: null; why: 'none' | 'ambiguous' };
+
+/** An open task as the notifier sees it: whether a digest listed it, and the correction of a retraction. */
+export type NotifierTask = ManualTask & { told: boolean; followUpCampaignId?: string | null };
+
 export interface NotifierPorts {
-  /** Unconfirmed manual tasks created since the instant. */
-  openTasksSince(since: Date): Promise<ManualTask[]>;
-  /** The active user whose phone is the group officer's (null: the officer has no account). */
-  officerByPhone(phone: string): Promise<OfficerAccount | null>;
+  /** Unconfirmed, not durably withdrawn manual tasks created since the instant, with their live state. */
+  openTasksSince(since: Date): Promise<NotifierTask[]>;
+  /** Marks tasks as listed in a digest. */
+  markTold(taskIds: string[]): Promise<void>;
+  /** Withdraws tasks for good (idempotent). */
+  withdrawTasks(taskIds: string[], reason: WithdrawReason): Promise<number>;
+  /** Finishes officers' confirmations whose process died part-way (idempotent). */
+  repairConfirmations(since: Date): Promise<number>;
+  /** The officer of a group: the one active account with the phone whose scope covers the region. */
+  officerFor(phone: string, regionPath: string[]): Promise<OfficerMatch>;
   userById(id: string): Promise<OfficerAccount | null>;
   campaign(id: string): Promise<{ title: string; priority: Priority } | null>;
 }
@@ -56,7 +89,8 @@ interface OfficerRun {
   officerKey: string;
   officerName: string | null;
   officerPhone: string | null;
-  tasks: ManualTask[];
+  regionPath: string[];
+  tasks: NotifierTask[];
 }
 
 export interface NotificationStep {
@@ -78,16 +112,25 @@ function runOf(reference: string): { occurrenceId: string; campaignId: string } 
   return { occurrenceId: reference.slice(0, cut), campaignId: reference.slice(0, at) };
 }
 
-function byOfficerRun(tasks: ManualTask[]): OfficerRun[] {
+const officerKeyOf = (task: ManualTask) => task.officer!.phone ?? `name:${task.officer!.name}`;
+
+function byOfficerRun(tasks: NotifierTask[]): OfficerRun[] {
   const runs = new Map<string, OfficerRun>();
   for (const task of tasks) {
     const run = runOf(task.reference);
     if (!run || !task.officer) continue;
-    const officerKey = task.officer.phone ?? `name:${task.officer.name}`;
+    const officerKey = officerKeyOf(task);
     const key = `${run.occurrenceId}|${officerKey}`;
     let entry = runs.get(key);
     if (!entry) {
-      entry = { ...run, officerKey, officerName: task.officer.name, officerPhone: task.officer.phone, tasks: [] };
+      entry = {
+        ...run,
+        officerKey,
+        officerName: task.officer.name,
+        officerPhone: task.officer.phone,
+        regionPath: task.regionPath,
+        tasks: [],
+      };
       runs.set(key, entry);
     }
     entry.tasks.push(task);
@@ -97,19 +140,44 @@ function byOfficerRun(tasks: ManualTask[]): OfficerRun[] {
 
 const stepId = (kind: NotificationKind, run: OfficerRun) => `${kind}|${run.occurrenceId}|${run.officerKey}`;
 
+/** A later digest of a run: keyed by its tasks, so two schedulers seeing the same set claim one step. */
+const laterDigestId = (run: OfficerRun, tasks: NotifierTask[]) =>
+  `${stepId('digest', run)}|${createHash('sha256')
+    .update(
+      tasks
+        .map((t) => t.id)
+        .sort()
+        .join(','),
+    )
+    .digest('hex')
+    .slice(0, 16)}`;
+
+interface DueStep {
+  kind: NotificationKind;
+  id: string;
+  tasks: NotifierTask[];
+}
+
 export class OfficerNotifier {
+  #lastRepair = 0;
+
   constructor(
     private readonly ports: NotifierPorts,
     private readonly robots: OfficerRobotService,
     private readonly channels: ChannelRegistry,
     private readonly settings: NotifierSettings,
     private readonly clock: Clock,
+    private readonly log: (message: string, error: unknown) => void = (message, error) =>
+      process.stderr.write(`${message}: ${error instanceof Error ? error.message : String(error)}\n`),
   ) {}
 
-  /** One pass: sends every step that is due now. Returns how many steps were recorded. */
+  /** One pass: repairs, re-posts stranded steps, then sends every step that is due now. Returns steps recorded. */
   async tick(): Promise<number> {
     const now = this.clock.now();
-    const runs = byOfficerRun(await this.ports.openTasksSince(new Date(now.getTime() - HORIZON_MS)));
+    await this.repairConfirmations(now).catch((error) => this.log('confirmation repair', error));
+    await this.resendStranded(now).catch((error) => this.log('notifier outbox', error));
+    const tasks = await this.ports.openTasksSince(new Date(now.getTime() - HORIZON_MS));
+    const runs = byOfficerRun(tasks);
     if (runs.length === 0) return 0;
     const ids = runs.flatMap((run) => (['digest', 'reminder', 'escalation'] as const).map((kind) => stepId(kind, run)));
     const done = new Map(
@@ -118,13 +186,34 @@ export class OfficerNotifier {
     const campaigns = new Map<string, { title: string; priority: Priority } | null>();
     let recorded = 0;
     for (const run of runs) {
-      if (!campaigns.has(run.campaignId)) campaigns.set(run.campaignId, await this.ports.campaign(run.campaignId));
-      const campaign = campaigns.get(run.campaignId);
-      if (!campaign) continue;
-      if (campaign.priority !== 'urgent' && isQuiet(now, this.settings.quietHours, this.settings.timeZone)) continue;
-      const kind = this.dueStep(run, campaign.priority, done, now);
-      if (kind && (await this.send(kind, run, campaign.title))) recorded++;
+      try {
+        if (!campaigns.has(run.campaignId)) campaigns.set(run.campaignId, await this.ports.campaign(run.campaignId));
+        const campaign = campaigns.get(run.campaignId);
+        if (!campaign) continue;
+        if (await this.step(run, campaign, done, tasks, now)) recorded++;
+      } catch (error) {
+        // One officer's failure never stops the others; the step is tried again next pass.
+        this.log(`notifier: ${run.officerName ?? run.officerKey} of ${run.occurrenceId}`, error);
+      }
     }
+    return recorded;
+  }
+
+  private async step(
+    run: OfficerRun,
+    campaign: { title: string; priority: Priority },
+    done: Map<string, NotificationStepDoc>,
+    allTasks: NotifierTask[],
+    now: Date,
+  ): Promise<boolean> {
+    const state = run.tasks[0]!.state;
+    if (state === 'withdrawn') return this.withdraw(run, campaign.title, allTasks);
+    if (state === 'paused') return false; // not chased while paused; live again on resume
+    if (campaign.priority !== 'urgent' && isQuiet(now, this.settings.quietHours, this.settings.timeZone)) return false;
+    const due = this.dueStep(run, campaign.priority, done, now);
+    if (!due) return false;
+    const recorded = await this.send(due, run, campaign.title);
+    if (due.kind === 'digest') await this.ports.markTold(due.tasks.map((task) => task.id));
     return recorded;
   }
 
@@ -133,77 +222,193 @@ export class OfficerNotifier {
     priority: Priority,
     done: Map<string, NotificationStepDoc>,
     now: Date,
-  ): NotificationKind | null {
+  ): DueStep | null {
     const periodMs = this.settings.reminderMinutes[priority] * 60_000;
-    const digest = done.get(stepId('digest', run));
-    if (!digest) {
-      const newest = Math.max(...run.tasks.map((task) => task.createdAt.getTime()));
-      return now.getTime() - newest >= SETTLE_MS ? 'digest' : null;
+    const firstDigest = done.get(stepId('digest', run));
+    // Told: marked after a digest, or listed in the first digest (claimed, not yet marked:
+    // its process died; a later set's claim is keyed by its tasks, so it cannot repeat either).
+    const inFirst = new Set(firstDigest?.taskIds ?? []);
+    const untold = run.tasks.filter((task) => !task.told && !inFirst.has(task.id));
+    if (!firstDigest || untold.length > 0) {
+      // Each new set of tasks gets its digest once it has stopped growing.
+      const fresh = firstDigest ? untold : run.tasks;
+      const newest = Math.max(...fresh.map((task) => task.createdAt.getTime()));
+      if (now.getTime() - newest < SETTLE_MS) return null;
+      return { kind: 'digest', id: firstDigest ? laterDigestId(run, fresh) : stepId('digest', run), tasks: fresh };
     }
     const reminder = done.get(stepId('reminder', run));
-    if (!reminder) return now.getTime() - digest.at.getTime() >= periodMs ? 'reminder' : null;
+    if (!reminder) {
+      return now.getTime() - firstDigest.at.getTime() >= periodMs
+        ? { kind: 'reminder', id: stepId('reminder', run), tasks: run.tasks }
+        : null;
+    }
     if (done.has(stepId('escalation', run))) return null;
-    return now.getTime() - reminder.at.getTime() >= periodMs ? 'escalation' : null;
+    return now.getTime() - reminder.at.getTime() >= periodMs
+      ? { kind: 'escalation', id: stepId('escalation', run), tasks: run.tasks }
+      : null;
   }
 
-  /** Claims the step, then posts it. False when another process claimed it first. */
-  private async send(kind: NotificationKind, run: OfficerRun, campaignTitle: string): Promise<boolean> {
-    const officer = run.officerPhone ? await this.ports.officerByPhone(run.officerPhone) : null;
-    const recipient = kind === 'escalation' ? await this.superiorOf(officer) : officer;
-    const credentials = recipient ? await this.robots.credentials(recipient.id) : null;
-    const base = {
-      _id: stepId(kind, run),
-      kind,
-      campaignId: run.campaignId,
-      occurrenceId: run.occurrenceId,
-      officerKey: run.officerKey,
-      officerName: run.officerName,
-      recipientUserId: recipient?.id ?? null,
-      recipientName: recipient?.name ?? null,
-      groupNames: run.tasks.map((task) => task.groupName),
-      taskIds: run.tasks.map((task) => task.id),
-      at: this.clock.now(),
-    };
-    const unreachable: NotificationStatus | null = credentials
+  /**
+   * A stopped run: an officer who was told of its tasks is told once that they are withdrawn
+   * (with the correction's tasks of a retraction, when they exist yet); then the tasks are
+   * withdrawn for good. Both steps are safe to repeat (a unique step, an idempotent update).
+   */
+  private async withdraw(run: OfficerRun, campaignTitle: string, allTasks: NotifierTask[]): Promise<boolean> {
+    const first = run.tasks[0]!;
+    const reason = first.withdrawnReason ?? 'retracted';
+    let recorded = false;
+    if (run.tasks.some((task) => task.told)) {
+      const followUpCampaignId = first.followUpCampaignId ?? null;
+      const followUpTasks = followUpCampaignId
+        ? allTasks.filter(
+            (task) =>
+              task.state !== 'withdrawn' &&
+              task.officer &&
+              officerKeyOf(task) === run.officerKey &&
+              runOf(task.reference)?.campaignId === followUpCampaignId,
+          )
+        : [];
+      recorded = await this.send(
+        { kind: 'withdrawn', id: stepId('withdrawn', run), tasks: run.tasks.filter((task) => task.told) },
+        run,
+        campaignTitle,
+        { reason, followUpTasks: followUpTasks.map((task) => ({ groupName: task.groupName, link: task.link })) },
+      );
+    }
+    await this.ports.withdrawTasks(
+      run.tasks.map((task) => task.id),
+      reason,
+    );
+    return recorded;
+  }
+
+  /** Claims the step with its message (the outbox entry), then posts it. False when it was claimed before. */
+  private async send(
+    due: DueStep,
+    run: OfficerRun,
+    campaignTitle: string,
+    withdrawal?: Parameters<typeof officerMessage>[0]['withdrawal'],
+  ): Promise<boolean> {
+    const match: OfficerMatch = run.officerPhone
+      ? await this.ports.officerFor(run.officerPhone, run.regionPath)
+      : { account: null, why: 'none' };
+    const officer = match.account;
+    const recipient = due.kind === 'escalation' ? await this.superiorOf(officer) : officer;
+    const credentialsSet = recipient ? Boolean(await this.robots.credentials(recipient.id)) : false;
+    const unreachable: NotificationStatus | null = credentialsSet
       ? null
-      : kind === 'escalation' && officer && !recipient
-        ? 'no_superior'
-        : 'no_robot';
+      : !officer && match.account === null && match.why === 'ambiguous'
+        ? 'ambiguous_officer'
+        : due.kind === 'escalation' && officer && !recipient
+          ? 'no_superior'
+          : 'no_robot';
+    const message = officerMessage({
+      kind: due.kind,
+      campaignTitle,
+      officerName: run.officerName,
+      tasks: due.tasks.map((task) => ({ groupName: task.groupName, link: task.link })),
+      tasksPageUrl: `${this.settings.publicBaseUrl}/tasks`,
+      withdrawal,
+    });
+    const now = this.clock.now();
     try {
       await NotificationStepModel.create({
-        ...base,
+        _id: due.id,
+        kind: due.kind,
+        campaignId: run.campaignId,
+        occurrenceId: run.occurrenceId,
+        officerKey: run.officerKey,
+        officerName: run.officerName,
+        recipientUserId: recipient?.id ?? null,
+        recipientName: recipient?.name ?? null,
+        groupNames: due.tasks.map((task) => task.groupName),
+        taskIds: due.tasks.map((task) => task.id),
+        at: now,
         status: unreachable ?? 'sending',
-        detail: unreachable ? this.unreachableDetail(kind, officer, recipient) : null,
+        detail: unreachable ? this.unreachableDetail(due.kind, match, recipient) : null,
+        message: unreachable ? null : message,
+        attempts: 0,
+        attemptAt: now,
       });
     } catch (error) {
       if (isDuplicateKey(error)) return false;
       throw error;
     }
-    if (!credentials || !recipient) return true;
-    const message = officerMessage({
-      kind,
-      campaignTitle,
-      officerName: run.officerName,
-      tasks: run.tasks.map((task) => ({ groupName: task.groupName, link: task.link })),
-      tasksPageUrl: `${this.settings.publicBaseUrl}/tasks`,
-    });
-    const outcome = await this.channels.adapterFor(credentials.kind).send(
-      {
-        groupId: `officer:${recipient.id}`,
-        groupName: `${recipient.name}的通知群`,
-        credentials,
-        regionPath: [],
-        officer: null,
-      },
-      message,
-    );
+    if (!unreachable) await this.deliver(due.id);
+    return true;
+  }
+
+  /** Posts a claimed step's message and records the outcome. Safe to repeat (at least once). */
+  private async deliver(id: string): Promise<void> {
+    const step = await NotificationStepModel.findById(id).lean<NotificationStepDoc>();
+    if (step?.status !== 'sending' || !step.recipientUserId || !step.message) return;
+    const now = this.clock.now();
+    await NotificationStepModel.updateOne({ _id: id }, { $set: { attemptAt: now }, $inc: { attempts: 1 } });
+    const credentials = await this.robots.credentials(step.recipientUserId);
+    if (!credentials) {
+      await NotificationStepModel.updateOne(
+        { _id: id },
+        { $set: { status: 'no_robot', detail: `${step.recipientName ?? '该民警'}未设置通知机器人，未发送` } },
+      );
+      return;
+    }
+    const outcome = await this.channels
+      .adapterFor(credentials.kind)
+      .send(
+        {
+          groupId: `officer:${step.recipientUserId}`,
+          groupName: `${step.recipientName ?? ''}的通知群`,
+          credentials,
+          regionPath: [],
+          officer: null,
+        },
+        step.message as ChannelMessage,
+      )
+      .catch((error: unknown) => ({
+        status: 'uncertain' as const,
+        message: error instanceof Error ? error.message : String(error),
+      }));
     const status: NotificationStatus =
       outcome.status === 'sent' ? 'sent' : outcome.status === 'uncertain' ? 'uncertain' : 'failed';
     await NotificationStepModel.updateOne(
-      { _id: base._id },
-      { $set: { status, detail: outcome.status === 'sent' ? null : outcome.message } },
+      { _id: id },
+      {
+        $set: {
+          status,
+          detail: outcome.status === 'sent' ? null : ((outcome as { message?: string }).message ?? null),
+        },
+      },
     );
-    return true;
+  }
+
+  /** Steps left `sending` by a process that died: posted again (or recorded uncertain after MAX_ATTEMPTS). */
+  async resendStranded(now: Date = this.clock.now()): Promise<number> {
+    const stranded = await NotificationStepModel.find({
+      status: 'sending',
+      attemptAt: { $lt: new Date(now.getTime() - SENDING_LEASE_MS) },
+    }).lean<NotificationStepDoc[]>();
+    for (const step of stranded) {
+      try {
+        if ((step.attempts ?? 0) >= MAX_ATTEMPTS) {
+          await NotificationStepModel.updateOne(
+            { _id: step._id, status: 'sending' },
+            { $set: { status: 'uncertain', detail: '多次发送未得到结果，可能已发出' } },
+          );
+        } else {
+          await this.deliver(step._id);
+        }
+      } catch (error) {
+        this.log(`notifier outbox ${step._id}`, error);
+      }
+    }
+    return stranded.length;
+  }
+
+  /** Officers' confirmations whose process died after the claim (see ManualTaskService.repairConfirmations). */
+  private async repairConfirmations(now: Date): Promise<number> {
+    const since = this.#lastRepair ? this.#lastRepair - SENDING_LEASE_MS : now.getTime() - FIRST_REPAIR_MS;
+    this.#lastRepair = now.getTime();
+    return this.ports.repairConfirmations(new Date(since));
   }
 
   private async superiorOf(officer: OfficerAccount | null): Promise<OfficerAccount | null> {
@@ -212,8 +417,13 @@ export class OfficerNotifier {
     return superiorId ? this.ports.userById(superiorId) : null;
   }
 
-  private unreachableDetail(kind: NotificationKind, officer: OfficerAccount | null, recipient: OfficerAccount | null) {
-    if (!officer) return '该民警没有系统账号（按手机号未找到），无法通知';
+  private unreachableDetail(kind: NotificationKind, match: OfficerMatch, recipient: OfficerAccount | null) {
+    const officer = match.account;
+    if (!officer) {
+      return match.why === 'ambiguous'
+        ? '管辖范围内有多个账号使用该民警的手机号，无法确定通知对象，未发送'
+        : '该民警没有系统账号（管辖范围内按手机号未找到），无法通知';
+    }
     if (kind === 'escalation' && !recipient) return '该民警未设置上级（所长），无法督办';
     return `${recipient?.name ?? officer.name}未设置通知机器人，未发送`;
   }

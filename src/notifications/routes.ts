@@ -66,7 +66,8 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags,
         summary: '设置用户的通知机器人与上级',
-        description: '机器人凭据只写不读；可直接粘贴机器人的完整 webhook 地址。本人可设置自己的机器人；上级只能由管理员设置。',
+        description:
+          '机器人凭据只写不读；可直接粘贴机器人的完整 webhook 地址。本人可设置自己的机器人；上级只能由管理员设置。',
         params: IdParams,
         body: OfficerRobotBody,
         response: { 200: OfficerRobotReply },
@@ -78,7 +79,7 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
       if (request.body.superiorUserId !== undefined && by.role !== 'admin') {
         throw new Forbidden('上级（所长）只能由管理员设置');
       }
-      await users.get(by.scope, request.params.id);
+      await users.assertManages(by, request.params.id);
       if (request.body.superiorUserId) await users.get(by.scope, request.body.superiorUserId);
       const setting = await robots.set(request.params.id, request.body);
       await audit.record({
@@ -101,7 +102,7 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const by = principal(request);
       mayEdit(by, request.params.id);
-      await users.get(by.scope, request.params.id);
+      await users.assertManages(by, request.params.id);
       await robots.clear(request.params.id);
       await audit.record({
         actor: by,

@@ -118,3 +118,15 @@ export async function countyDivisions(countyCode: string): Promise<CountyDivisio
     villages,
   };
 }
+
+const listedByCounty = new Map<string, Set<string>>();
+
+/** Every township and village code the shipped list has for a county (cached per process). */
+export async function listedCodes(countyCode: string): Promise<Set<string>> {
+  const cached = listedByCounty.get(countyCode);
+  if (cached) return cached;
+  const list = await countyDivisions(countyCode);
+  const codes = new Set([...(list?.townships ?? []), ...(list?.villages ?? [])].map((d) => d.code));
+  listedByCounty.set(countyCode, codes);
+  return codes;
+}

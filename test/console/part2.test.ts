@@ -84,6 +84,7 @@ describe('console part 2: reach, directory, administration, the officer’s phon
       phone: OFFICER_PHONE,
     });
     expect(officer.id).toBeTruthy();
+    await t.activate(OFFICER.username);
     const manual = await api('POST', '/api/groups', t.adminToken, {
       name: '华工社区居民微信群',
       regionCode: TREE.villageA.code,

@@ -40,6 +40,23 @@ const outOfScopeFixtures: Record<string, (t: TestApp) => Promise<Params>> = {
     });
     return { id: String(tip._id) };
   },
+  // An officer's task for a county B group (made as the manual channel makes it).
+  'manual-task': async (t) => {
+    const task = await t.ctx.manualTasks.createTask(
+      {
+        groupId: 'county-b-group',
+        groupName: '外区群',
+        credentials: { kind: 'manual' } as never,
+        regionPath: ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code, TREE.townshipB.code],
+        officer: { name: '外区民警', phone: '13800009999' },
+      },
+      {
+        type: 'text',
+        card: { format: 'text', title: '外区任务', content: '请转发', url: 'https://example.cn/n/1', pictureUrl: null },
+      },
+    );
+    return { id: task.id };
+  },
   campaign: async (t) => {
     // Written by county B's own admin, so the campaign belongs to county B (not to the whole tree).
     countyBAdmin ??= (await t.userToken('admin', TREE.countyB.code)).token;
@@ -102,6 +119,17 @@ const sampleBodies: Record<string, unknown> = {
   'PATCH /api/tips/:id': { status: 'closed' },
   'POST /api/campaigns/test-send': { noticeId: '0123456789abcdef01234567', groupId: '0123456789abcdef01234568' },
   'POST /api/campaigns/schedule-preview': { schedule: { kind: 'now' } },
+  'POST /api/groups/import-report': {
+    dryRun: true,
+    applied: false,
+    rows: 0,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    rejected: 0,
+    errors: [],
+    ignoredColumns: [],
+  },
   'POST /api/previews/text': { content: { category: 'general', title: '标题', body: '正文', issuingUnit: '分局' } },
   'POST /api/previews/image': { content: { category: 'general', title: '标题', body: '正文', issuingUnit: '分局' } },
 };
@@ -124,6 +152,8 @@ const computedOnly = new Set([
   'POST /api/previews/text',
   'POST /api/previews/image',
   'POST /api/campaigns/schedule-preview',
+  // The import report as xlsx: the report the caller's own import returned, written out.
+  'POST /api/groups/import-report',
 ]);
 /** Sheet imports: each row's region is checked against the scope and refused per row (test/audience/import-export.test.ts). */
 const scopedPerRow = new Set(['POST /api/groups/import', 'POST /api/regions/import']);

@@ -128,16 +128,20 @@ export interface ManualTaskView {
   hasImage: boolean;
   createdAt: string;
   confirmedAt: string | null;
-  link: string;
+  /** open 待转发; paused 活动已暂停; confirmed 已确认; withdrawn 已撤回（请勿转发）. */
+  state: 'open' | 'paused' | 'confirmed' | 'withdrawn';
+  withdrawnReason: 'retracted' | 'cancelled' | 'case_closed' | 'archived' | null;
+  /** Only in the signed-in list (officers and admins); never on the public view. */
+  link: string | null;
 }
 
 export interface NotificationStep {
-  kind: 'digest' | 'reminder' | 'escalation';
+  kind: 'digest' | 'reminder' | 'escalation' | 'withdrawn';
   occurrenceId: string;
   officerName: string | null;
   recipientName: string | null;
   groupNames: string[];
-  status: 'sending' | 'sent' | 'failed' | 'uncertain' | 'no_robot' | 'no_superior';
+  status: 'sending' | 'sent' | 'failed' | 'uncertain' | 'no_robot' | 'no_superior' | 'ambiguous_officer';
   detail: string | null;
   at: string;
 }
@@ -146,6 +150,7 @@ export const NOTIFICATION_KIND_LABELS: Record<NotificationStep['kind'], string> 
   digest: '任务汇总',
   reminder: '提醒',
   escalation: '督办（告知上级）',
+  withdrawn: '撤回告知',
 };
 
 export const NOTIFICATION_STATUS_LABELS: Record<
@@ -158,6 +163,7 @@ export const NOTIFICATION_STATUS_LABELS: Record<
   uncertain: { label: '不确定', tag: 'warning' },
   no_robot: { label: '未配置通知机器人', tag: 'warning' },
   no_superior: { label: '未配置上级', tag: 'warning' },
+  ambiguous_officer: { label: '民警账号不唯一', tag: 'warning' },
 };
 
 export const LEVEL_LABELS: Record<string, string> = {

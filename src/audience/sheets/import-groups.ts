@@ -27,8 +27,22 @@ import { type GroupDoc, GroupModel } from '../model.js';
 import { GROUP_COLUMNS, type GroupColumn, matchHeader, rowValues } from './columns.js';
 import { cleanText, compactText } from './normalise.js';
 import type { SheetRow } from './read-sheet.js';
-import { type ImportOptions, type ImportReport, MAX_REPORTED_ERRORS, type RowError, type TotalRow } from './report.js';
-import { type VillageDirectory, loadVillageDirectory } from './villages.js';
+import {
+  type ImportOptions,
+  type ImportReport,
+  MAX_REPORTED_ERRORS,
+  type RowError,
+  type TotalRow,
+  type VillageListing,
+  groupProblems,
+  summaryLine,
+} from './report.js';
+import {
+  type PlaceMappings,
+  type VillageCreation,
+  type VillageDirectory,
+  loadVillageDirectory,
+} from './villages.js';
 
 export const CHANNEL_WORDS: Record<string, ChannelKind> = {
   企业微信: 'wecom',
@@ -60,6 +74,8 @@ export interface GroupImportOptions extends ImportOptions {
   defaultChannel?: ChannelKind;
   /** Where villages named without a code are looked for (a county); default: the sheet's county. */
   regionCode?: string;
+  /** The admin's answers: sheet township name → township code or "new"; "乡镇/村" → village code or "new". */
+  mappings?: PlaceMappings;
 }
 
 function kindFromUrl(url: string): ChannelKind | null {
@@ -107,7 +123,7 @@ function parseMemberCount(raw: string, problem: (message: string) => void): numb
 function parseRow(row: SheetRow, values: Partial<Record<GroupColumn, string>>): ParsedRow {
   const problems: RowError[] = [];
   const problem = (key: GroupColumn, message: string) =>
-    problems.push({ row: row.number, column: label(key), message });
+    problems.push({ row: row.number, column: label(key), message, cause: key });
 
   const name = cleanText(values.name ?? '');
   if (!name) problem('name', '群名称为空');
@@ -239,13 +255,15 @@ export async function importGroups(
     parsed.push(parseRow(row, values));
   }
 
-  const directory: VillageDirectory = await loadVillageDirectory(scope, parsed, options.regionCode);
+  const directory: VillageDirectory = await loadVillageDirectory(scope, parsed, options.regionCode, options.mappings);
   const now = clock.now();
   const errors: RowError[] = [];
-  const villageInserts = new Map<string, object>();
+  const warnings: RowError[] = [];
+  const villageInserts = new Map<string, VillageCreation>();
+  const villageRows = new Map<string, number>();
   const firstRowOf = new Map<string, number>();
   const existing = new Map<string, GroupDoc>();
-  const resolved = parsed.map((item) => ({ item, village: directory.resolve(item, item.problems) }));
+  const resolved = parsed.map((item) => ({ item, village: directory.resolve(item, item.problems, warnings) }));
   const codes = [...new Set(resolved.flatMap(({ village }) => (village ? [village.code] : [])))];
   for (let i = 0; i < codes.length; i += 20_000) {
     const docs = await GroupModel.find({ regionCode: { $in: codes.slice(i, i + 20_000) }, ...scope.filter() }).lean<
@@ -260,7 +278,7 @@ export async function importGroups(
   let unchanged = 0;
   for (const { item, village } of resolved) {
     const problem = (key: GroupColumn, message: string) =>
-      item.problems.push({ row: item.row, column: label(key), message });
+      item.problems.push({ row: item.row, column: label(key), message, cause: key });
     const identity = village ? `${village.code}\u0000${item.name}` : null;
     if (identity && item.name) {
       const first = firstRowOf.get(identity);
@@ -283,7 +301,10 @@ export async function importGroups(
       errors.push(...item.problems);
       continue;
     }
-    if (village.create) villageInserts.set(village.code, village.create);
+    if (village.create) {
+      villageInserts.set(village.code, village.create);
+      villageRows.set(village.code, (villageRows.get(village.code) ?? 0) + 1);
+    }
     if (!current) {
       created += 1;
       operations.push({
@@ -337,16 +358,31 @@ export async function importGroups(
   }
 
   errors.sort((a, b) => a.row - b.row);
+  warnings.sort((a, b) => a.row - b.row);
   const rejectedRows = new Set(errors.map((e) => e.row)).size;
   const apply = !options.dryRun && (errors.length === 0 || options.partial);
+  let made = { townshipsCreated: 0, villagesCreated: villageInserts.size };
   if (apply) {
-    // Villages first: a group never points at a village that is not there.
-    await directory.insertVillages([...villageInserts.values()]);
+    // Townships and villages first: a group never points at a region that is not there.
+    made = await directory.apply([...villageInserts.values()]);
     for (let i = 0; i < operations.length; i += WRITE_BATCH) {
       await GroupModel.bulkWrite(operations.slice(i, i + WRITE_BATCH) as never, { ordered: false });
       options.onProgress?.(Math.min(i + WRITE_BATCH, operations.length), operations.length);
     }
   }
+  const townshipQuestions = directory.townshipQuestions();
+  const errorRows = new Set(errors.filter((e) => e.cause !== 'township-unmatched').map((e) => e.row)).size;
+  const villages: VillageListing[] = [
+    ...directory.villageQuestions(),
+    ...[...villageInserts.values()].map((v) => ({
+      township: directory.townshipOf(v.parentCode) ?? { code: v.parentCode, name: '' },
+      name: v.name,
+      rows: villageRows.get(v.code) ?? 0,
+      action: 'create' as const,
+      code: v.code,
+      candidates: [],
+    })),
+  ];
   return {
     dryRun: options.dryRun,
     applied: apply,
@@ -357,7 +393,14 @@ export async function importGroups(
     rejected: rejectedRows,
     errors: errors.slice(0, MAX_REPORTED_ERRORS),
     ignoredColumns: header.ignored,
-    villagesCreated: villageInserts.size,
+    villagesCreated: made.villagesCreated,
+    townshipsCreated: made.townshipsCreated,
+    county: directory.county,
+    townships: townshipQuestions,
+    villages,
+    problems: groupProblems(errors, warnings),
+    warnings: warnings.slice(0, MAX_REPORTED_ERRORS),
+    summary: summaryLine(total - rejectedRows, townshipQuestions.length, errorRows),
     totals: totals.map((t) => ({ ...t, countedMembers: parsed.reduce((sum, p) => sum + (p.memberCount ?? 0), 0) })),
   };
 }

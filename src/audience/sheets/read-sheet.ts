@@ -1,8 +1,9 @@
 // Reads an uploaded sheet (.xlsx or .csv) into rows of text cells with the row numbers
 // staff see in Excel. The type is decided by the bytes, never by the file name.
-import ExcelJS from 'exceljs';
-import { parse } from 'csv-parse/sync';
+import { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
 import { InvalidInput } from '../../lib/errors.js';
+import { MAX_SHEET_ROWS, readXlsxRows } from './read-xlsx.js';
 
 export interface SheetRow {
   /** 1-based, as Excel (or a text editor, for CSV) shows it. */
@@ -46,49 +47,13 @@ function checkCell(text: string, row: number, column: number): void {
 const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const OLE = Buffer.from([0xd0, 0xcf, 0x11, 0xe0]);
 
-function cellText(value: ExcelJS.CellValue): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'object') {
-    if ('richText' in value) return value.richText.map((run) => run.text).join('');
-    if ('result' in value) return cellText((value as { result?: ExcelJS.CellValue }).result ?? null);
-    if ('formula' in value || 'sharedFormula' in value) return '';
-    if ('text' in value) return String((value as { text: unknown }).text ?? '');
-    if ('error' in value) return '';
-  }
-  return String(value);
-}
-
 async function readXlsx(data: Buffer): Promise<SheetRow[]> {
-  const workbook = new ExcelJS.Workbook();
-  try {
-    await workbook.xlsx.load(data as unknown as ArrayBuffer);
-  } catch {
-    throw new InvalidInput('无法读取该 Excel 文件（文件可能已损坏或被加密），请在 Excel 中另存为 .xlsx 后重试', 'file');
-  }
-  const sheet = workbook.worksheets.find((ws) => ws.state !== 'hidden' && ws.actualRowCount > 0);
-  if (!sheet) throw new InvalidInput('Excel 文件中没有数据', 'file');
-  const rows: SheetRow[] = [];
-  sheet.eachRow({ includeEmpty: false }, (row, number) => {
-    const cells: string[] = [];
-    let sums = false;
-    // Only the cells the row holds: merged cells report their master's value in every
-    // covered cell (so a township merged down a column applies to each row), and a stray
-    // cell far to the right does not make every row that wide.
-    row.eachCell({ includeEmpty: false }, (cell, column) => {
-      const text = cellText(cell.value);
-      const formula = (cell.value as { formula?: unknown } | null)?.formula;
-      if (typeof formula === 'string' && /^\s*SUM\s*\(/i.test(formula)) sums = true;
-      if (!text) return;
-      checkCell(text, number, column);
-      cells[column - 1] = text;
-    });
-    rows.push({ number, cells: Array.from(cells, (cell) => cell ?? ''), ...(sums ? { sums } : {}) });
+  const rows = await readXlsxRows(data, { maxColumns: MAX_SHEET_COLUMNS, checkCell });
+  return rows.map(({ number, cells, sums }) => {
+    const list: string[] = [];
+    for (const [column, text] of cells) list[column - 1] = text;
+    return { number, cells: Array.from(list, (cell) => cell ?? ''), ...(sums ? { sums } : {}) };
   });
-  return rows;
 }
 
 /** UTF-8 (with or without BOM); Excel's "CSV" on Chinese Windows writes GB18030, so that is tried next. */
@@ -100,18 +65,46 @@ function decodeText(data: Buffer): string {
   }
 }
 
-function readCsv(data: Buffer): SheetRow[] {
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(decodeText(data), {
+const CSV_CHUNK_CHARS = 256 * 1024;
+
+/** The text in slices, with a turn of the event loop between them: other requests go on. */
+async function* slices(text: string): AsyncGenerator<string> {
+  for (let at = 0; at < text.length; at += CSV_CHUNK_CHARS) {
+    yield text.slice(at, at + CSV_CHUNK_CHARS);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function readCsv(data: Buffer): Promise<SheetRow[]> {
+  const parser = Readable.from(slices(decodeText(data))).pipe(
+    parse({
       relax_column_count: true,
       relax_quotes: true,
       info: true,
-      skip_empty_lines: false,
+      // Blank lines (and lines of bare commas) are skipped before they count: 20 MB of
+      // newlines is 20 million records otherwise.
+      skip_empty_lines: true,
+      skip_records_with_empty_values: true,
       // A record (one line) can hold a ledger row; far beyond that is not a staff sheet.
       max_record_size: MAX_CELL_CHARS * 4,
-    }) as unknown as typeof records;
+    }),
+  );
+  const rows: SheetRow[] = [];
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (rows.length === MAX_SHEET_ROWS) {
+        throw new InvalidInput(
+          `表格超过 ${MAX_SHEET_ROWS} 行（第 ${info.lines} 行起），请按乡镇拆分后分批导入`,
+          'file',
+        );
+      }
+      record.forEach((cell, index) => {
+        if (cell) checkCell(cell, info.lines, index + 1);
+      });
+      rows.push({ number: info.lines, cells: record });
+    }
   } catch (error) {
+    if (error instanceof InvalidInput) throw error;
     if ((error as { code?: string }).code === 'CSV_MAX_RECORD_SIZE') {
       const line = (error as { lines?: number }).lines;
       throw new InvalidInput(
@@ -120,13 +113,10 @@ function readCsv(data: Buffer): SheetRow[] {
       );
     }
     throw new InvalidInput(`CSV 文件格式有误：${(error as Error).message.slice(0, 120)}`, 'file');
+  } finally {
+    parser.destroy();
   }
-  return records.map(({ record, info }) => {
-    record.forEach((cell, index) => {
-      if (cell) checkCell(cell, info.lines, index + 1);
-    });
-    return { number: info.lines, cells: record };
-  });
+  return rows;
 }
 
 export async function readSheet(data: Buffer, filename: string): Promise<SheetRow[]> {

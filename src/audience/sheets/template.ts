@@ -1,4 +1,5 @@
-// The group import template: the ledger's columns with an example row, and a second sheet
+// The group import template (.xlsx): the ledger's columns with an example row named, not coded
+// (most ledgers carry no codes), and a second sheet
 // listing every column name the import accepts (from GROUP_COLUMNS, the one list).
 import ExcelJS from 'exceljs';
 import { GROUP_COLUMNS } from './columns.js';
@@ -6,7 +7,6 @@ import { GROUP_COLUMNS } from './columns.js';
 const EXAMPLE: Record<string, string | number> = {
   乡镇: '东庄镇',
   '村（社区）': '东台头村',
-  '村（社区）代码': '410527101201',
   群名称: '东台头村民声微信群',
   群人数: 356,
   负责民警: '张警官',
@@ -25,7 +25,8 @@ export async function groupImportTemplate(): Promise<Buffer> {
   sheet.mergeCells(1, 1, 1, columns.length);
   sheet.addRow(columns.map((c) => c.label)).font = { bold: true };
   sheet.addRow(columns.map((c) => EXAMPLE[c.label] ?? ''));
-  sheet.getCell(3, columns.findIndex((c) => c.key === 'regionCode') + 1).numFmt = '@';
+  // Codes are text (Excel would show 4.10527E+11); the example has none: names are enough.
+  sheet.getColumn(columns.findIndex((c) => c.key === 'regionCode') + 1).numFmt = '@';
   sheet.columns.forEach((column) => {
     column.width = 16;
   });
@@ -42,6 +43,10 @@ export async function groupImportTemplate(): Promise<Buffer> {
   }
   help.addRow([]);
   help.addRow(['列名不区分空格、全角半角和括号，结尾的单位如“（人）”会被忽略；“合计”行会被识别为合计，不作为错误。']);
+  help.addRow([
+    '村（社区）按“乡镇 + 村名”在所选的县里找，代码可以不填；填了代码，代码须与名称一致（不一致的行会列出，不导入）。',
+  ]);
+  help.addRow(['乡镇名称与本县名单不一致（如旧名“城关镇”“亳城乡”）时，试导入会列出，每个名称确认一次，系统会记住。']);
   help.columns = [{ width: 16 }, { width: 22 }, { width: 60 }, { width: 60 }];
   return Buffer.from(await workbook.xlsx.writeBuffer());
 }

@@ -17,6 +17,20 @@ const manualTaskSchema = new mongoose.Schema(
     imageSha256: { type: String, default: null },
     createdAt: { type: Date, required: true },
     confirmedAt: { type: Date, default: null },
+    /**
+     * The link generation (the per-task nonce inside every link's signature): bumped when the
+     * task is confirmed or withdrawn or an admin revokes its links, so every link handed out
+     * before stops granting access. `rotations[i]` says why generation i was retired.
+     */
+    linkGeneration: { type: Number, default: 0 },
+    rotations: { type: [String], default: [] },
+    /** Withdrawn with its campaign or notice (retracted, cancelled, case closed, archived): never forwarded. */
+    withdrawnAt: { type: Date, default: null },
+    withdrawnReason: { type: String, default: null },
+    /** The notifier told the officer of the withdrawal (or had nobody to tell): it stops looking at the task. */
+    withdrawalAnnounced: { type: Boolean, default: false },
+    /** Set once the task was listed in a digest to its officer (a later set of tasks gets its own digest). */
+    toldAt: { type: Date, default: null },
   },
   { versionKey: false },
 );

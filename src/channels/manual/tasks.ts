@@ -1,15 +1,22 @@
 // Manual channel: for personal WeChat groups with no API, the responsible officer gets a
 // task with the ready-to-forward text and picture and confirms "posted" through a signed
-// link (HMAC of the task id and the link's expiry, with a key derived from the credentials
-// key), so no login is needed on the officer's phone and nobody can confirm a task they were
-// not sent. Links are handed out to officers and admins only, and stop working after
-// LINK_TTL_MS: a link that leaked (a forwarded screenshot, a shared phone) does not last.
+// link (HMAC of the task id, the link's expiry and the task's link generation, with a key
+// derived from the credentials key), so no login is needed on the officer's phone and nobody
+// can confirm a task they were not sent. Links are handed out to officers and admins only
+// (the public view never returns one), stop working after LINK_TTL_MS, and stop granting
+// access when the task is confirmed, withdrawn or its links revoked (the generation moves on).
+//
+// A task follows its campaign and notice: every read (link, picture, lists, the notifier)
+// asks the live state (`TaskStates`), so a retraction, cancel, case outcome or withdrawn
+// notice takes effect at once: the link and picture answer 410, the task leaves the open
+// list. `withdrawCampaignTasks` records the same durably (and rotates the links); it is
+// idempotent, run by the notifier's sweep and callable as a step of any stop.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
 import type { Clock } from '../../lib/clock.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { Forbidden, NotFound, isDuplicateKey } from '../../lib/errors.js';
+import { Forbidden, Gone, NotFound, isDuplicateKey } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
 import { ManualConfirmationModel, type ManualTaskDoc, ManualImageModel, ManualTaskModel } from './model.js';
@@ -18,6 +25,41 @@ import { ManualConfirmationModel, type ManualTaskDoc, ManualImageModel, ManualTa
 export interface SignedLink {
   exp: number;
   sig: string;
+}
+
+/** Why a task was withdrawn. */
+export type WithdrawReason = 'retracted' | 'cancelled' | 'case_closed' | 'archived';
+
+/** Where a task's campaign and notice stand, read live. */
+export type TaskLiveness =
+  | { state: 'live' }
+  | { state: 'paused' }
+  | { state: 'withdrawn'; reason: WithdrawReason; followUpCampaignId: string | null };
+
+/** Each campaign's liveness (absent: live). Read on every task read, never cached long. */
+export type TaskStates = (campaignIds: string[]) => Promise<Map<string, TaskLiveness>>;
+
+/** open: to forward; paused: its campaign is paused (not chased); withdrawn: never forward. */
+export type TaskState = 'open' | 'paused' | 'confirmed' | 'withdrawn';
+
+const WITHDRAWN_MESSAGES: Record<WithdrawReason, string> = {
+  retracted: '该转发任务已撤回，请勿转发。如已转发，请在群内转发更正通知。',
+  cancelled: '该转发任务已撤回（推送活动已取消），请勿转发。',
+  case_closed: '该转发任务已撤回（案件已结案，原协查通告不再公开），请勿转发。',
+  archived: '该转发任务已撤回（通告已撤下），请勿转发。',
+};
+
+/** What a retired link generation answers. */
+const RETIRED_MESSAGES: Record<string, string> = {
+  confirmed: '该任务已确认转发，此链接已失效。',
+  revoked: '此链接已被管理员收回，请在转发任务列表中重新打开该任务。',
+};
+
+/** `<campaignId>@<runAt>/<groupId>` (the engine's delivery id) → the campaign id; null for other references. */
+export function campaignOfReference(reference: string): string | null {
+  const at = reference.indexOf('@');
+  const cut = reference.lastIndexOf('/');
+  return at > 0 && cut > at ? reference.slice(0, at) : null;
 }
 
 export interface ManualTask {
@@ -32,6 +74,9 @@ export interface ManualTask {
   hasImage: boolean;
   createdAt: Date;
   confirmedAt: Date | null;
+  state: TaskState;
+  /** Why the task was withdrawn (null unless withdrawn). */
+  withdrawnReason: WithdrawReason | null;
   /** The group's village path, root first (the engine finds the delivery's batch by it). */
   regionPath: string[];
   /** The signed link the officer opens to see and confirm the task (null: not for this caller). */
@@ -49,6 +94,8 @@ export class ManualTaskService {
     box: SecretBox,
     private readonly clock: Clock,
     private readonly publicBaseUrl: string,
+    /** The live state of campaigns (wired by the composition root); none: every task is live. */
+    private readonly states: TaskStates = async () => new Map(),
   ) {
     this.#linkKey = box.derive('manual-task-link');
   }
@@ -58,23 +105,40 @@ export class ManualTaskService {
     this.#onConfirm = listener;
   }
 
-  /** The expiry (unix seconds) is inside the signature: changing it breaks the link. */
-  signature(taskId: string, expires: number): string {
-    return createHmac('sha256', this.#linkKey).update(`${taskId}.${expires}`).digest('base64url');
+  /** The expiry (unix seconds) and the task's link generation are inside the signature. */
+  signature(taskId: string, expires: number, generation = 0): string {
+    const signed = generation === 0 ? `${taskId}.${expires}` : `${taskId}.${expires}.${generation}`;
+    return createHmac('sha256', this.#linkKey).update(signed).digest('base64url');
   }
 
-  /** `exp=…&sig=…` for a link handed out now. */
-  signedQuery(taskId: string): string {
+  /** `exp=…&sig=…` for a link handed out now (of the task's current link generation). */
+  signedQuery(taskId: string, generation = 0): string {
     const expires = Math.floor((this.clock.now().getTime() + LINK_TTL_MS) / 1000);
-    return `exp=${expires}&sig=${this.signature(taskId, expires)}`;
+    return `exp=${expires}&sig=${this.signature(taskId, expires, generation)}`;
   }
 
-  linkFor(taskId: string): string {
-    return `${this.publicBaseUrl}/task/${taskId}?${this.signedQuery(taskId)}`;
+  linkFor(taskId: string, generation = 0): string {
+    return `${this.publicBaseUrl}/task/${taskId}?${this.signedQuery(taskId, generation)}`;
   }
 
-  private toTask(doc: ManualTaskDoc, withLink = true): ManualTask {
+  /** The live state of each task's campaign. */
+  private async livenessOf(docs: ManualTaskDoc[]): Promise<Map<string, TaskLiveness>> {
+    const ids = [...new Set(docs.flatMap((doc) => campaignOfReference(doc.taskKey) ?? []))];
+    return ids.length === 0 ? new Map() : this.states(ids);
+  }
+
+  private stateOf(doc: ManualTaskDoc, live: Map<string, TaskLiveness>): Pick<ManualTask, 'state' | 'withdrawnReason'> {
+    if (doc.confirmedAt) return { state: 'confirmed', withdrawnReason: null };
+    if (doc.withdrawnAt) return { state: 'withdrawn', withdrawnReason: doc.withdrawnReason as WithdrawReason };
+    const campaignId = campaignOfReference(doc.taskKey);
+    const liveness = campaignId ? live.get(campaignId) : undefined;
+    if (liveness?.state === 'withdrawn') return { state: 'withdrawn', withdrawnReason: liveness.reason };
+    return { state: liveness?.state === 'paused' ? 'paused' : 'open', withdrawnReason: null };
+  }
+
+  private toTask(doc: ManualTaskDoc, live: Map<string, TaskLiveness>, withLink = true): ManualTask {
     const id = String(doc._id);
+    const state = this.stateOf(doc, live);
     return {
       id,
       reference: doc.taskKey,
@@ -87,9 +151,16 @@ export class ManualTaskService {
       hasImage: Boolean(doc.imageSha256),
       createdAt: doc.createdAt,
       confirmedAt: doc.confirmedAt ?? null,
+      ...state,
       regionPath: doc.regionPath ?? [],
-      link: withLink ? this.linkFor(id) : null,
+      // A withdrawn task is never handed out again.
+      link: withLink && state.state !== 'withdrawn' ? this.linkFor(id, doc.linkGeneration ?? 0) : null,
     };
+  }
+
+  private async toTasks(docs: ManualTaskDoc[], withLinks = true): Promise<ManualTask[]> {
+    const live = await this.livenessOf(docs);
+    return docs.map((doc) => this.toTask(doc, live, withLinks));
   }
 
   /**
@@ -124,33 +195,73 @@ export class ManualTaskService {
         imageSha256,
         createdAt: this.clock.now(),
       });
-      return this.toTask(doc.toObject() as ManualTaskDoc);
+      return this.toTask(doc.toObject() as ManualTaskDoc, new Map());
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
-      return this.toTask((await ManualTaskModel.findOne({ taskKey }).lean<ManualTaskDoc>())!);
+      return this.toTask((await ManualTaskModel.findOne({ taskKey }).lean<ManualTaskDoc>())!, new Map());
     }
   }
 
-  private async verified(taskId: string, link: SignedLink): Promise<ManualTaskDoc> {
-    const expected = Buffer.from(this.signature(taskId, link.exp));
-    const given = Buffer.from(link.sig);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      throw new Forbidden('链接签名无效，请使用任务通知中的完整链接');
+  /**
+   * The task a link names, if the link is good: signed for the task's current link generation
+   * and not expired. A link of a retired generation answers why (410 confirmed, 403 revoked),
+   * except that `confirm` accepts one retired by the confirmation itself (a repeated tap).
+   * A withdrawn task answers 410 whatever generation the link has.
+   */
+  private async verified(
+    taskId: string,
+    link: SignedLink,
+    allowRetiredBy: 'confirmed' | null = null,
+  ): Promise<{ doc: ManualTaskDoc; live: Map<string, TaskLiveness> }> {
+    const doc = mongoose.isValidObjectId(taskId) ? await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>() : null;
+    const generation = doc?.linkGeneration ?? 0;
+    const matches = (g: number) => {
+      const expected = Buffer.from(this.signature(taskId, link.exp, g));
+      const given = Buffer.from(link.sig);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    };
+    let retiredBy: string | null = null;
+    if (!matches(generation)) {
+      // An older generation: say why it stopped working (bounded: a task is rotated a few times).
+      const rotations = doc?.rotations ?? [];
+      const older = rotations.findIndex((_, g) => g < generation && matches(g));
+      if (older < 0) throw new Forbidden('链接签名无效，请使用任务通知中的完整链接');
+      retiredBy = rotations[older] ?? 'revoked';
     }
     if (link.exp * 1000 <= this.clock.now().getTime()) {
       throw new Forbidden('链接已过期，请在转发任务列表中重新打开该任务');
     }
-    const doc = mongoose.isValidObjectId(taskId) ? await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>() : null;
     if (!doc) throw new NotFound(`转发任务 ${taskId}`);
-    return doc;
+    const live = await this.livenessOf([doc]);
+    const state = this.stateOf(doc, live);
+    if (state.state === 'withdrawn') throw new Gone(WITHDRAWN_MESSAGES[state.withdrawnReason ?? 'retracted']);
+    if (retiredBy === 'withdrawn') throw new Gone(WITHDRAWN_MESSAGES.retracted);
+    if (retiredBy && retiredBy !== allowRetiredBy) {
+      if (retiredBy === 'confirmed') throw new Gone(RETIRED_MESSAGES.confirmed!);
+      throw new Forbidden(RETIRED_MESSAGES.revoked!);
+    }
+    return { doc, live };
   }
 
+  /** The public view: the task without any link (a view never hands out a fresh one). */
   async view(taskId: string, link: SignedLink): Promise<ManualTask> {
-    return this.toTask(await this.verified(taskId, link));
+    const { doc, live } = await this.verified(taskId, link);
+    return this.toTask(doc, live, false);
+  }
+
+  /** What the phone page's link answers before the page loads: null when good, else the status and why. */
+  async linkProblem(taskId: string, link: SignedLink): Promise<{ status: number; message: string } | null> {
+    try {
+      await this.verified(taskId, link);
+      return null;
+    } catch (error) {
+      if (error instanceof Gone) return { status: 410, message: error.message };
+      return null; // the page itself explains a bad or expired link
+    }
   }
 
   async image(taskId: string, link: SignedLink): Promise<{ mime: string; data: Buffer }> {
-    const doc = await this.verified(taskId, link);
+    const { doc } = await this.verified(taskId, link);
     const image = doc.imageSha256 ? await ManualImageModel.findById(doc.imageSha256).lean() : null;
     if (!image) throw new NotFound('该任务的图片');
     return { mime: image.mime, data: Buffer.from(image.data.buffer ?? image.data) };
@@ -158,7 +269,7 @@ export class ManualTaskService {
 
   /** Confirms once: the first confirmation claims the task (unique insert); later ones change nothing. */
   async confirm(requestedId: string, link: SignedLink): Promise<{ task: ManualTask; firstTime: boolean }> {
-    const taskId = String((await this.verified(requestedId, link))._id); // the claim's key: the stored spelling
+    const taskId = String((await this.verified(requestedId, link, 'confirmed')).doc._id); // the claim's key: the stored spelling
     let claimedAt = this.clock.now();
     let firstTime = true;
     try {
@@ -168,17 +279,118 @@ export class ManualTaskService {
       firstTime = false;
       claimedAt = (await ManualConfirmationModel.findById(taskId).lean<{ at: Date }>())?.at ?? claimedAt;
     }
-    // Also completes a confirmation whose process stopped between the claim and these writes.
-    await ManualTaskModel.updateOne({ _id: taskId, confirmedAt: null }, { $set: { confirmedAt: claimedAt } });
-    const reference = await ManualTaskModel.findById(taskId, { taskKey: 1, regionPath: 1 }).lean<{
-      taskKey: string;
-      regionPath: string[];
-    }>();
-    if (reference) await recordByReference(reference.taskKey, claimedAt, reference.regionPath ?? []);
-    const task = this.toTask((await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!);
+    await this.completeConfirmation(taskId, claimedAt);
+    const task = (await this.toTasks([(await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!], false))[0]!;
     // A listener that fails here is covered by the engine's sweep (confirmed tasks of awaiting deliveries).
     if (firstTime) await this.#onConfirm?.(task);
     return { task, firstTime };
+  }
+
+  /**
+   * The writes after a confirmation's claim, each safe to repeat: the task's confirmedAt (and
+   * its links retired: a leaked link cannot be used once the officer has posted), then the
+   * copy under the reference the engine reads. Run by `confirm` and by `repairConfirmations`.
+   */
+  private async completeConfirmation(taskId: string, claimedAt: Date): Promise<void> {
+    const doc = await ManualTaskModel.findById(taskId, { taskKey: 1, regionPath: 1, confirmedAt: 1 }).lean<{
+      taskKey: string;
+      regionPath: string[];
+      confirmedAt: Date | null;
+    }>();
+    if (!doc) return;
+    if (!doc.confirmedAt) {
+      await ManualTaskModel.updateOne(
+        { _id: taskId, confirmedAt: null },
+        { $set: { confirmedAt: claimedAt }, $inc: { linkGeneration: 1 }, $push: { rotations: 'confirmed' } },
+      );
+    }
+    await recordByReference(doc.taskKey, claimedAt, doc.regionPath ?? []);
+  }
+
+  /**
+   * Finishes confirmations whose process stopped after the claim (task not marked, or the
+   * engine's copy missing, so its delivery stayed `awaiting`): the claims filed since the
+   * instant, each completed again (idempotent). Run by the scheduler's notifier pass; the
+   * engine's confirmation sweep then wakes the batch. Returns how many were repaired.
+   */
+  async repairConfirmations(since: Date): Promise<number> {
+    const claims = await ManualConfirmationModel.find({ reference: null, at: { $gte: since } }).lean<
+      { _id: string; at: Date }[]
+    >();
+    let repaired = 0;
+    for (const claim of claims) {
+      const task = mongoose.isValidObjectId(claim._id)
+        ? await ManualTaskModel.findById(claim._id, { taskKey: 1, confirmedAt: 1 }).lean<{
+            taskKey: string;
+            confirmedAt: Date | null;
+          }>()
+        : null;
+      if (!task) continue;
+      const copied = await ManualConfirmationModel.exists({ _id: referenceKey(task.taskKey) });
+      if (task.confirmedAt && copied) continue;
+      await this.completeConfirmation(claim._id, claim.at);
+      if (!copied) {
+        // Filed now, so the engine's sweep of recent confirmations sees it.
+        await ManualConfirmationModel.updateOne(
+          { _id: referenceKey(task.taskKey) },
+          { $set: { at: this.clock.now() } },
+        );
+      }
+      repaired++;
+    }
+    return repaired;
+  }
+
+  /**
+   * Withdraws a campaign's open tasks for good (idempotent): marks them withdrawn with the
+   * reason and retires their links. The read paths already answer 410 from the live state;
+   * this makes it durable. Returns the tasks withdrawn now.
+   */
+  async withdrawCampaignTasks(campaignId: string, reason: WithdrawReason): Promise<number> {
+    const prefix = new RegExp(`^${campaignId.replace(/[^0-9a-zA-Z]/g, '')}@`);
+    const result = await ManualTaskModel.updateMany(
+      { taskKey: prefix, confirmedAt: null, withdrawnAt: null },
+      {
+        $set: { withdrawnAt: this.clock.now(), withdrawnReason: reason },
+        $inc: { linkGeneration: 1 },
+        $push: { rotations: 'withdrawn' },
+      },
+    );
+    return result.modifiedCount;
+  }
+
+  /**
+   * The notifier's last step for stopped tasks (after telling their officer): withdrawn for
+   * good if not yet, and marked as announced so the notifier stops looking at them.
+   */
+  async withdrawTasks(taskIds: string[], reason: WithdrawReason): Promise<number> {
+    if (taskIds.length === 0) return 0;
+    const result = await ManualTaskModel.updateMany(
+      { _id: { $in: taskIds }, confirmedAt: null, withdrawnAt: null },
+      {
+        $set: { withdrawnAt: this.clock.now(), withdrawnReason: reason },
+        $inc: { linkGeneration: 1 },
+        $push: { rotations: 'withdrawn' },
+      },
+    );
+    await ManualTaskModel.updateMany({ _id: { $in: taskIds } }, { $set: { withdrawalAnnounced: true } });
+    return result.modifiedCount;
+  }
+
+  /** An admin revokes every link of a task handed out so far (a new one comes from the task list). */
+  async revokeLinks(scope: Scope, taskId: string): Promise<ManualTask> {
+    const doc = mongoose.isValidObjectId(taskId)
+      ? await ManualTaskModel.findOne({ _id: taskId, ...scope.filter() }).lean<ManualTaskDoc>()
+      : null;
+    if (!doc) throw new NotFound(`转发任务 ${taskId}`);
+    await ManualTaskModel.updateOne({ _id: taskId }, { $inc: { linkGeneration: 1 }, $push: { rotations: 'revoked' } });
+    return (await this.toTasks([(await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!], false))[0]!;
+  }
+
+  /** Marks tasks as listed in a digest (the next set of the run gets its own). */
+  async markTold(taskIds: string[]): Promise<void> {
+    if (taskIds.length === 0) return;
+    await ManualTaskModel.updateMany({ _id: { $in: taskIds }, toldAt: null }, { $set: { toldAt: this.clock.now() } });
   }
 
   /** Which of these references (delivery ids) an officer has confirmed, and when. */
@@ -202,10 +414,27 @@ export class ManualTaskService {
     return docs.map((doc) => ({ reference: doc.reference, regionPath: doc.regionPath ?? [] }));
   }
 
-  /** Unconfirmed tasks created since the instant: what the officer notifier still chases. */
-  async openTasksSince(since: Date): Promise<ManualTask[]> {
-    const docs = await ManualTaskModel.find({ confirmedAt: null, createdAt: { $gte: since } }).lean<ManualTaskDoc[]>();
-    return docs.map((doc) => this.toTask(doc));
+  /**
+   * Unconfirmed tasks created since the instant whose withdrawal (if any) the notifier has not
+   * announced yet, with their live state: what the officer notifier chases (open), holds
+   * (paused) or announces as withdrawn (withdrawn, with a retraction's correction campaign).
+   */
+  async openTasksSince(since: Date): Promise<(ManualTask & { told: boolean; followUpCampaignId: string | null })[]> {
+    const docs = await ManualTaskModel.find({
+      confirmedAt: null,
+      withdrawalAnnounced: { $ne: true },
+      createdAt: { $gte: since },
+    }).lean<ManualTaskDoc[]>();
+    const live = await this.livenessOf(docs);
+    return docs.map((doc) => {
+      const campaignId = campaignOfReference(doc.taskKey);
+      const liveness = campaignId ? live.get(campaignId) : undefined;
+      return {
+        ...this.toTask(doc, live),
+        told: Boolean(doc.toldAt),
+        followUpCampaignId: liveness?.state === 'withdrawn' ? liveness.followUpCampaignId : null,
+      };
+    });
   }
 
   /** Tasks inside a scope (officers see theirs), open ones first; signed links only when `withLinks`. */
@@ -215,12 +444,16 @@ export class ManualTaskService {
   ): Promise<ManualTask[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
     if (options.officerPhone !== undefined) filter.officerPhone = options.officerPhone;
-    if (options.open !== undefined) filter.confirmedAt = options.open ? null : { $ne: null };
+    if (options.open !== undefined) {
+      Object.assign(filter, options.open ? { confirmedAt: null, withdrawnAt: null } : { confirmedAt: { $ne: null } });
+    }
     const docs = await ManualTaskModel.find(filter)
       .sort({ createdAt: -1 })
       .limit(options.limit)
       .lean<ManualTaskDoc[]>();
-    return docs.map((doc) => this.toTask(doc, options.withLinks));
+    const tasks = await this.toTasks(docs, options.withLinks);
+    // Open: what is still to forward (a paused one shows as 已暂停); a withdrawn one is not open.
+    return options.open ? tasks.filter((task) => task.state !== 'withdrawn') : tasks;
   }
 }
 

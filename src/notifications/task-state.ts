@@ -1,0 +1,74 @@
+// Where an officer's task stands, read live from its campaign and notice: the manual tasks
+// follow them (issue 20, defect 1). Read on every task read (link, picture, lists, the
+// notifier), two small _id lookups, so a stop takes effect the moment it is written: no
+// message has to reach the tasks, and no crash can leave one half-delivered.
+//
+//   withdrawn   the notice has a case outcome (case_closed), was retracted through any
+//               campaign (retracted), was archived (archived), or the campaign was
+//               cancelled (cancelled)
+//   paused      the campaign is paused: shown as 已暂停, not chased; live again on resume
+//   live        everything else (a completed campaign's tasks are still to forward)
+import type { TaskLiveness } from '../channels/manual/tasks.js';
+import { CampaignModel } from '../campaigns/model.js';
+import { NoticeModel } from '../notices/model.js';
+
+interface CampaignFields {
+  _id: unknown;
+  status: string;
+  noticeId: string;
+  retractedAt: Date | null;
+}
+
+interface NoticeFields {
+  _id: unknown;
+  status: string;
+  retractedAt: Date | null;
+  caseOutcomes?: unknown[];
+}
+
+export async function campaignTaskStates(campaignIds: string[]): Promise<Map<string, TaskLiveness>> {
+  const valid = campaignIds.filter((id) => /^[0-9a-f]{24}$/.test(id));
+  const states = new Map<string, TaskLiveness>();
+  if (valid.length === 0) return states;
+  const campaigns = await CampaignModel.find({ _id: { $in: valid } }, { status: 1, noticeId: 1, retractedAt: 1 }).lean<
+    CampaignFields[]
+  >();
+  const noticeIds = [...new Set(campaigns.map((c) => c.noticeId))].filter((id) => /^[0-9a-f]{24}$/.test(id));
+  const notices = new Map(
+    (
+      await NoticeModel.find({ _id: { $in: noticeIds } }, { status: 1, retractedAt: 1, caseOutcomes: 1 }).lean<
+        NoticeFields[]
+      >()
+    ).map((n) => [String(n._id), n]),
+  );
+  const followUps = new Map<string, string | null>();
+  const retractionFollowUp = async (noticeId: string) => {
+    if (!followUps.has(noticeId)) {
+      const found = await CampaignModel.findOne(
+        { followUpOfNotice: noticeId, followUpOutcome: 'retracted' },
+        { _id: 1 },
+      ).lean<{ _id: unknown }>();
+      followUps.set(noticeId, found ? String(found._id) : null);
+    }
+    return followUps.get(noticeId) ?? null;
+  };
+  for (const campaign of campaigns) {
+    const notice = notices.get(campaign.noticeId);
+    const id = String(campaign._id);
+    if (notice && (notice.caseOutcomes?.length ?? 0) > 0) {
+      states.set(id, { state: 'withdrawn', reason: 'case_closed', followUpCampaignId: null });
+    } else if (campaign.retractedAt || notice?.retractedAt) {
+      const followUpCampaignId = await retractionFollowUp(campaign.noticeId);
+      states.set(id, { state: 'withdrawn', reason: 'retracted', followUpCampaignId });
+    } else if (notice?.status === 'archived') {
+      states.set(id, { state: 'withdrawn', reason: 'archived', followUpCampaignId: null });
+    } else if (campaign.status === 'cancelled') {
+      states.set(id, { state: 'withdrawn', reason: 'cancelled', followUpCampaignId: null });
+    } else if (campaign.status === 'paused') {
+      states.set(id, { state: 'paused' });
+    } else {
+      states.set(id, { state: 'live' });
+    }
+  }
+  return states;
+}
