@@ -156,9 +156,9 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     await dialog
       .getByLabel('选择导入文件')
       .setInputFiles({ name: '群台账.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
-    const table = dialog.locator('.el-table__body');
+    const table = dialog.locator('[aria-label="有问题的行"] .el-table__body');
     await dialog.getByRole('button', { name: '仅导入正确的 3 行' }).waitFor();
-    const rowNumbers = await dialog.locator('.el-table__body tr td:first-child').allInnerTexts();
+    const rowNumbers = await table.locator('tr td:first-child').allInnerTexts();
     expect(rowNumbers.map((n) => n.trim())).toEqual(['4', '6']);
     await expect(table.innerText()).resolves.toContain('999999999999');
     expect(await seriousViolations(page)).toEqual([]);

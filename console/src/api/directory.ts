@@ -35,8 +35,42 @@ export interface ImportReport {
   updated: number;
   unchanged: number;
   rejected: number;
-  errors: { row: number; column?: string; message: string }[];
+  errors: { row: number; column?: string; message: string; cause?: string }[];
   ignoredColumns: string[];
+  /** Group imports (issue 23): the county names were looked up in, and what to confirm. */
+  county?: { code: string; name: string } | null;
+  townships?: { name: string; rows: number; candidates: { code: string; name: string }[] }[];
+  villages?: {
+    township: { code: string; name: string };
+    name: string;
+    rows: number;
+    action: 'create' | 'confirm';
+    code?: string;
+    candidates: { code: string; name: string }[];
+  }[];
+  problems?: { cause: string; title: string; count: number; rows: number[]; example: string; warning?: boolean }[];
+  warnings?: { row: number; column?: string; message: string }[];
+  summary?: string;
+  villagesCreated?: number;
+  townshipsCreated?: number;
+}
+
+/** A county of the shipped national division list (GET /api/regions/counties). */
+export interface CountyEntry {
+  code: string;
+  name: string;
+  fullName: string;
+  seeded: boolean;
+}
+
+/** What POST /api/regions/seed did. */
+export interface SeedReport {
+  county: { code: string; name: string; fullName: string };
+  townships: number;
+  villages: number;
+  created: number;
+  kept: number;
+  renamedLocally: { code: string; listed: string; local: string }[];
 }
 
 export interface ReachFigures {

@@ -382,7 +382,9 @@ export async function loadVillageDirectory(
     let village: RegionRow | undefined = named[0];
     let createAnyway = false;
     if (!village) {
-      const mapKey = aliasKey(`${ref.townshipName}/${ref.villageName}`);
+      // Keyed by the township as the tree names it (what the report lists) or as the sheet wrote it.
+      const treeKey = aliasKey(`${township.name}/${ref.villageName}`);
+      const mapKey = villageMapping.has(treeKey) ? treeKey : aliasKey(`${ref.townshipName}/${ref.villageName}`);
       const answer = villageMapping.get(mapKey) ?? aliases.village.get(`${township.code}/${aliasKey(ref.villageName)}`);
       if (answer === NEW_PLACE) createAnyway = true;
       else if (answer) {
