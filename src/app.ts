@@ -22,6 +22,7 @@ import { inputGuard } from './http/input-guard.js';
 import { methodNotAllowed } from './http/methods.js';
 import { ops } from './http/ops.js';
 import { validation } from './http/validation.js';
+import { addressKey } from './lib/addresses.js';
 import { mediaRoutes } from './media/routes.js';
 import { noticeRoutes } from './notices/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
@@ -87,17 +88,20 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(methodNotAllowed);
   await app.register(rateLimit, {
     global: false,
+    // Per client address; an IPv6 client by its /64 (issue 26.4).
+    keyGenerator: (request) => addressKey(request.ip),
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
       code: 'too_many_requests',
       message: `请求过于频繁，请 ${Math.ceil(context.ttl / 1000)} 秒后再试`,
     }),
   });
-  await app.register(apiDocs, { enabled: ctx.config.apiDocs });
+  await app.register(apiDocs, { enabled: ctx.config.apiDocs, loopbackOnly: ctx.config.apiDocsLoopbackOnly });
   await app.register(ops, {
     databaseReady: () => ctx.db.ping(),
     metricsToken: ctx.config.metricsToken,
     metricsOpen: ctx.config.metricsOpen,
+    trustProxy: ctx.config.trustProxy !== false,
     publicBaseUrl: ctx.config.publicBaseUrl,
   });
   await app.register(inputGuard);

@@ -63,6 +63,8 @@ export interface Config {
   hsts: boolean;
   /** /docs and /openapi.json; on by default only for a local install (PUBLIC_BASE_URL on loopback). */
   apiDocs: boolean;
+  /** API_DOCS=auto on a local install: /docs answers loopback peers only. */
+  apiDocsLoopbackOnly: boolean;
   /** Bearer token /metrics asks for; unset: metrics open on a local install, not served otherwise. */
   metricsToken: string | undefined;
   metricsOpen: boolean;
@@ -265,6 +267,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxy(env),
     hsts: onOffAuto(env, 'HSTS', publicBaseUrl.startsWith('https://')),
     apiDocs: onOffAuto(env, 'API_DOCS', isLocalInstall(publicBaseUrl)),
+    apiDocsLoopbackOnly: oneOf(env, 'API_DOCS', ['on', 'off', 'auto'] as const, 'auto') === 'auto',
     metricsToken: metricsToken(env),
     metricsOpen: !metricsToken(env) && isLocalInstall(publicBaseUrl),
   };

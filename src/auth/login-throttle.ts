@@ -6,6 +6,7 @@
 // the same answer serve usernames that do not exist, so the throttle reveals nothing about
 // which accounts exist. A success clears the account-and-address counter; an admin can clear
 // an account's counters at every address.
+import { addressKey } from '../lib/addresses.js';
 import type { Clock } from '../lib/clock.js';
 import { claimOnce } from '../db/claims.js';
 import { TooManyRequests, isDuplicateKey } from '../lib/errors.js';
@@ -34,8 +35,10 @@ interface ThrottleDoc {
   blockedUntil: Date | null;
 }
 
-const accountKey = (username: string, ip: string | null) => `${username}|${ip ?? 'unknown'}`;
-const addressKey = (ip: string | null) => `@${ip ?? 'unknown'}`;
+// IPv6 addresses count by their /64 (lib/addresses.ts).
+const where = (ip: string | null) => (ip ? addressKey(ip) : 'unknown');
+const accountKey = (username: string, ip: string | null) => `${username}|${where(ip)}`;
+const anyAccountKey = (ip: string | null) => `@${where(ip)}`;
 
 export class LoginThrottle {
   constructor(
@@ -47,7 +50,7 @@ export class LoginThrottle {
   async check(username: string, ip: string | null): Promise<void> {
     const now = this.clock.now();
     const docs = await LoginThrottleModel.find({
-      _id: { $in: [accountKey(username, ip), addressKey(ip)] },
+      _id: { $in: [accountKey(username, ip), anyAccountKey(ip)] },
     }).lean<ThrottleDoc[]>();
     const until = Math.max(0, ...docs.map((doc) => doc.blockedUntil?.getTime() ?? 0));
     if (until > now.getTime()) {
@@ -60,7 +63,7 @@ export class LoginThrottle {
   async failed(username: string, ip: string | null): Promise<number> {
     const [account] = await Promise.all([
       this.count(accountKey(username, ip), username, this.policy.freeFailures),
-      this.count(addressKey(ip), null, this.policy.freeFailures * ADDRESS_FACTOR),
+      this.count(anyAccountKey(ip), null, this.policy.freeFailures * ADDRESS_FACTOR),
     ]);
     return account;
   }

@@ -4,6 +4,7 @@
 // back into an address, are never written to the database, and never sit beside a tip.
 // Counters are per process: with N API instances a sender gets at most N times the limit.
 import { createHmac, randomBytes } from 'node:crypto';
+import { addressKey } from '../lib/addresses.js';
 
 export interface TipLimits {
   /** Tips one sender may send in `windowMs` (all notices together). */
@@ -37,7 +38,8 @@ export class TipLimiter {
 
   senderKey(address: string, day: string): string {
     this.rotate(day);
-    return createHmac('sha256', this.key).update(address).digest('base64url').slice(0, 22);
+    // An IPv6 sender counts by its /64 (lib/addresses.ts).
+    return createHmac('sha256', this.key).update(addressKey(address)).digest('base64url').slice(0, 22);
   }
 
   /**

@@ -2,6 +2,7 @@
 // (messages, groups, person-times, clicks). Each export is audited.
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
+import { InvalidInput } from '../lib/errors.js';
 import { CATEGORY_LABELS, type Category } from '../notices/categories.js';
 import type { RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
@@ -37,28 +38,86 @@ export const DELIVERY_HEADERS = [
   '最后错误',
 ];
 
+/** The monthly table's columns, in the glossary's words (CONSOLE.md); the screen shows the same. */
 export const MONTHLY_HEADERS = [
-  '月份',
-  '乡镇代码',
-  '乡镇',
-  '消息数',
-  '覆盖群数',
-  '覆盖村(社区)数',
-  '覆盖人次',
+  '乡镇（街道）',
+  '发送消息数',
+  '触达群数',
+  '触达村数',
+  '受教育人次',
   '点击次数',
-  '独立访客点击',
+  '独立访客',
 ];
+/** The category breakdown under it (clicks are counted per township, not per category). */
+export const CATEGORY_HEADERS = ['类别', '发送消息数', '触达群数', '触达村数', '受教育人次'];
+export const TOTAL_LABEL = '合计';
 
-export interface MonthlyRow {
-  townshipCode: string;
-  townshipName: string;
+export interface MonthlyFigures {
   messages: number;
   groupsReached: number;
   villagesReached: number;
   personTimes: number;
+}
+
+export interface MonthlyRow extends MonthlyFigures {
+  townshipCode: string;
+  townshipName: string;
   clicks: number;
+  /** Visitors counted once per township and month (summed over the months of a quarter or year). */
   uniqueClicks: number;
 }
+
+export interface MonthlyReport {
+  /** YYYY-MM, YYYY-Qn or YYYY. */
+  period: string;
+  /** 2026年12月 / 2026年第4季度 / 2026年 */
+  periodLabel: string;
+  from: string;
+  to: string;
+  regionCode: string;
+  regionName: string;
+  rows: MonthlyRow[];
+  total: MonthlyFigures & { clicks: number; uniqueClicks: number };
+  categories: (MonthlyFigures & { category: string; categoryLabel: string })[];
+}
+
+const PERIOD = /^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$/;
+
+/** The months of a period: a month, a quarter (YYYY-Qn) or a year (YYYY). */
+export function periodRange(period: string): { from: string; to: string; label: string } {
+  const match = PERIOD.exec(period);
+  if (!match) throw new InvalidInput('统计期应为月份（2026-12）、季度（2026-Q4）或年份（2026）', 'period');
+  const [, year, month, quarter] = match;
+  if (month) return { from: period, to: period, label: `${year}年${Number(month)}月` };
+  if (quarter) {
+    const last = Number(quarter) * 3;
+    const pad = (n: number) => String(n).padStart(2, '0');
+    return { from: `${year}-${pad(last - 2)}`, to: `${year}-${pad(last)}`, label: `${year}年第${quarter}季度` };
+  }
+  return { from: `${year}-01`, to: `${year}-12`, label: `${year}年` };
+}
+
+function monthsOf(from: string, to: string): string[] {
+  const out: string[] = [];
+  let [y, m] = from.split('-').map(Number) as [number, number];
+  for (;;) {
+    const key = `${y}-${String(m).padStart(2, '0')}`;
+    out.push(key);
+    if (key >= to) return out;
+    m += 1;
+    if (m > 12) {
+      m = 1;
+      y += 1;
+    }
+  }
+}
+
+const figures = (r: MonthlyFigures): MonthlyFigures => ({
+  messages: r.messages,
+  groupsReached: r.groupsReached,
+  villagesReached: r.villagesReached,
+  personTimes: r.personTimes,
+});
 
 export interface ExportFile {
   filename: string;
@@ -76,24 +135,43 @@ export class ExportService {
     private readonly audit: AuditService,
   ) {}
 
-  async monthlyTable(by: Principal, month: string, regionCode?: string): Promise<MonthlyRow[]> {
-    const report = await this.stats.report(by.scope, { from: month, to: month, groupBy: ['township'], regionCode });
+  /** The table reported upward for a month, quarter or year: per township, 合计, by category. */
+  async monthlyTable(by: Principal, period: string, regionCode?: string): Promise<MonthlyReport> {
+    const { from, to, label } = periodRange(period);
+    const query = { from, to, regionCode };
+    const [report, byCategory] = await Promise.all([
+      this.stats.report(by.scope, { ...query, groupBy: ['township'] }),
+      this.stats.report(by.scope, { ...query, groupBy: ['category'] }),
+    ]);
     const codes = report.rows.map((row) => row.townshipCode!);
     // A township whose cards were opened but whose sends are not (yet) in the reach figures
     // (an officer has not confirmed a forwarded card, the roll-up is behind) still shows its
     // clicks: listing only townships with counted sends hid every click of such a township.
     const reported = new Set(codes);
-    const base = regionCode ?? by.scope.regionCode;
+    const within = regionCode ?? by.scope.regionCode;
+    const months = monthsOf(from, to);
+    const clickedAnywhere = new Set<string>();
+    for (const month of months) for (const code of await this.clicks.townshipsClicked(month)) clickedAnywhere.add(code);
     const extra = await this.regions.existingIn(
       by.scope,
-      (await this.clicks.townshipsClicked(month)).filter((code) => !reported.has(code)),
+      [...clickedAnywhere].filter((code) => !reported.has(code)),
     );
     const clickedOnly: string[] = [];
     for (const code of extra) {
       const region = await this.regions.find(code);
-      if (region?.regionPath.includes(base)) clickedOnly.push(code);
+      if (region?.regionPath.includes(within)) clickedOnly.push(code);
     }
-    const clicks = await this.clicks.perTownship(month, [...codes, ...clickedOnly]);
+    const shown = [...codes, ...clickedOnly];
+    const clicks = new Map<string, { clicks: number; uniqueClicks: number }>(
+      shown.map((c) => [c, { clicks: 0, uniqueClicks: 0 }]),
+    );
+    for (const month of months) {
+      for (const [code, count] of await this.clicks.perTownship(month, shown)) {
+        const sum = clicks.get(code)!;
+        sum.clicks += count.clicks;
+        sum.uniqueClicks += count.uniqueClicks;
+      }
+    }
     const rows: MonthlyRow[] = [];
     const zero = { messages: 0, groupsReached: 0, villagesReached: 0, personTimes: 0 };
     for (const row of [...report.rows, ...clickedOnly.sort().map((townshipCode) => ({ townshipCode, ...zero }))]) {
@@ -101,49 +179,60 @@ export class ExportService {
       rows.push({
         townshipCode: code,
         townshipName: (await this.regions.find(code))?.name ?? code,
-        messages: row.messages,
-        groupsReached: row.groupsReached,
-        villagesReached: row.villagesReached,
-        personTimes: row.personTimes,
+        ...figures(row),
         clicks: clicks.get(code)?.clicks ?? 0,
         uniqueClicks: clicks.get(code)?.uniqueClicks ?? 0,
       });
     }
-    return rows;
+    const base = report.regionCode;
+    return {
+      period,
+      periodLabel: label,
+      from,
+      to,
+      regionCode: base,
+      regionName: (await this.regions.find(base))?.name ?? base,
+      rows,
+      total: {
+        ...figures(report.totals),
+        clicks: rows.reduce((n, r) => n + r.clicks, 0),
+        uniqueClicks: rows.reduce((n, r) => n + r.uniqueClicks, 0),
+      },
+      categories: byCategory.rows.map((row) => ({
+        category: row.category!,
+        categoryLabel: CATEGORY_LABELS[row.category as Category] ?? row.category!,
+        ...figures(row),
+      })),
+    };
   }
 
+  /** The file is the screen: the same rows, the 合计 row, then the category breakdown and its 合计. */
   async exportMonthly(
     by: Principal,
-    month: string,
+    period: string,
     format: SheetFormat,
     regionCode: string | undefined,
     ip: string | null,
   ): Promise<ExportFile> {
-    const rows = await this.monthlyTable(by, month, regionCode);
+    const table = await this.monthlyTable(by, period, regionCode);
     await this.audit.record({
       actor: by,
       action: 'reach.export_monthly',
       ip,
-      details: { month, format, regionCode: regionCode ?? by.scope.regionCode, rows: rows.length },
+      details: { period, format, regionCode: table.regionCode, rows: table.rows.length },
     });
-    const writer = openSheet(format, `${month} 月报`, MONTHLY_HEADERS);
+    const reach = (r: MonthlyFigures) => [r.messages, r.groupsReached, r.villagesReached, r.personTimes];
+    const writer = openSheet(format, table.periodLabel, MONTHLY_HEADERS);
     const done = (async () => {
-      for (const r of rows) {
-        await writer.row([
-          month,
-          r.townshipCode,
-          r.townshipName,
-          r.messages,
-          r.groupsReached,
-          r.villagesReached,
-          r.personTimes,
-          r.clicks,
-          r.uniqueClicks,
-        ]);
-      }
+      for (const r of table.rows) await writer.row([r.townshipName, ...reach(r), r.clicks, r.uniqueClicks]);
+      await writer.row([TOTAL_LABEL, ...reach(table.total), table.total.clicks, table.total.uniqueClicks]);
+      await writer.row([]);
+      await writer.row(CATEGORY_HEADERS);
+      for (const c of table.categories) await writer.row([c.categoryLabel, ...reach(c)]);
+      await writer.row([TOTAL_LABEL, ...reach(table.total)]);
       await writer.end();
     })();
-    return { filename: `reach-${month}.${format}`, format, writer, done };
+    return { filename: `月度统计表-${table.regionName}-${table.periodLabel}.${format}`, format, writer, done };
   }
 
   async exportDeliveries(

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { ANY_ROLE } from '../auth/roles.js';
 import { allow, principal, stillAllowed } from '../http/access.js';
-import { TooManyRequests } from '../lib/errors.js';
+import { InvalidInput, TooManyRequests } from '../lib/errors.js';
 import { IdParams } from '../lib/schemas.js';
 import type { ExportFile, ExportService } from './exports.js';
 import type { ProgressService } from './progress.js';
@@ -34,6 +34,19 @@ export interface TrackingRoutesOptions {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The monthly table's period: `period`, or the older `month`. */
+function periodOf(query: { period?: string; month?: string }): string {
+  const period = query.period ?? query.month;
+  if (!period) throw new InvalidInput('请选择统计期：月份、季度或年份', 'period');
+  return period;
+}
+
+/** attachment; an ASCII fallback name and the real (Chinese) one per RFC 6266 / 5987. */
+function disposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
 function sendFile(reply: FastifyReply, file: ExportFile) {
   file.done.catch((error: unknown) => {
     reply.log.error({ err: error }, 'export failed while streaming');
@@ -41,7 +54,7 @@ function sendFile(reply: FastifyReply, file: ExportFile) {
   });
   return reply
     .header('content-type', CONTENT_TYPES[file.format])
-    .header('content-disposition', `attachment; filename="${file.filename}"`)
+    .header('content-disposition', disposition(file.filename))
     .header('cache-control', 'no-store')
     .send(file.writer.stream);
 }
@@ -84,10 +97,10 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
         response: { 200: MonthlyTableSchema },
       },
     },
-    async (request) => ({
-      month: request.query.month,
-      rows: await exports.monthlyTable(principal(request), request.query.month, request.query.regionCode),
-    }),
+    async (request) => {
+      const period = periodOf(request.query);
+      return { month: period, ...(await exports.monthlyTable(principal(request), period, request.query.regionCode)) };
+    },
   );
 
   app.get(
@@ -97,10 +110,10 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
       schema: { tags, summary: '导出月度统计表（xlsx / csv）', querystring: MonthlyExportQuery },
     },
     async (request, reply) => {
-      const { month, format, regionCode } = request.query;
+      const { format, regionCode } = request.query;
       return sendFile(
         reply,
-        await exports.exportMonthly(principal(request), month, format ?? 'xlsx', regionCode, request.ip),
+        await exports.exportMonthly(principal(request), periodOf(request.query), format ?? 'xlsx', regionCode, request.ip),
       );
     },
   );

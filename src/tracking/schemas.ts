@@ -66,7 +66,10 @@ export const ReachReportSchema = Type.Object({
 
 export const MonthlyQuery = Type.Object(
   {
-    month: Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM' }),
+    period: Type.Optional(
+      Type.String({ description: '统计期：月份 YYYY-MM、季度 YYYY-Qn 或年份 YYYY（与 month 二选一）' }),
+    ),
+    month: Type.Optional(Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM（旧参数，同 period）' })),
     regionCode: Type.Optional(RegionCode),
   },
   { additionalProperties: false },
@@ -83,19 +86,37 @@ export const MonthlyExportQuery = Type.Object(
 
 export const FormatQuery = Type.Object({ format: Format }, { additionalProperties: false });
 
+const MonthlyFiguresFields = {
+  messages: Type.Integer({ description: '发送消息数' }),
+  groupsReached: Type.Integer({ description: '触达群数' }),
+  villagesReached: Type.Integer({ description: '触达村数' }),
+  personTimes: Type.Integer({ description: '受教育人次' }),
+};
+
 export const MonthlyTableSchema = Type.Object({
-  month: Type.String(),
+  month: Type.String({ description: '统计期（同 period；旧字段）' }),
+  period: Type.String(),
+  periodLabel: Type.String({ description: '如 2026年12月、2026年第4季度、2026年' }),
+  from: Type.String(),
+  to: Type.String(),
+  regionCode: Type.String(),
+  regionName: Type.String(),
   rows: Type.Array(
     Type.Object({
       townshipCode: Type.String(),
       townshipName: Type.String(),
-      messages: Type.Integer(),
-      groupsReached: Type.Integer(),
-      villagesReached: Type.Integer(),
-      personTimes: Type.Integer(),
-      clicks: Type.Integer(),
-      uniqueClicks: Type.Integer(),
+      ...MonthlyFiguresFields,
+      clicks: Type.Integer({ description: '点击次数' }),
+      uniqueClicks: Type.Integer({ description: '独立访客（按乡镇、按月计）' }),
     }),
+  ),
+  total: Type.Object(
+    { ...MonthlyFiguresFields, clicks: Type.Integer(), uniqueClicks: Type.Integer() },
+    { description: '合计：群数、村数去重，与触达统计的总数一致' },
+  ),
+  categories: Type.Array(
+    Type.Object({ category: Type.String(), categoryLabel: Type.String(), ...MonthlyFiguresFields }),
+    { description: '按类别' },
   ),
 });
 

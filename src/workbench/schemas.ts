@@ -11,7 +11,7 @@ export const WorkbenchCountsBody = Type.Object({
   uncertain: Count('本月结果不确定'),
   awaitingTasks: Count('待确认的人工转发任务（管辖范围内）'),
   myTasks: Count('本人待确认的转发任务'),
-  casesNearDeadline: Count('即将到期或已过期、尚未结案的协查通告'),
+  casesToHandle: Count('要处理的协查案件：3 天内到期或已过期且未结案，及待审核的结案通告'),
   newTips: Type.Integer({ minimum: 0, description: '新线索（本人可见的）' }),
   awaitingByOfficer: Type.Array(
     Type.Object({ name: Type.String(), phone: Nullable(Type.String()), open: Type.Integer({ minimum: 0 }) }),

@@ -44,7 +44,7 @@ export interface WorkbenchCounts {
   uncertain: number | null;
   awaitingTasks: number | null;
   myTasks: number | null;
-  casesNearDeadline: number | null;
+  casesToHandle: number | null;
   newTips: number;
   awaitingByOfficer: OfficerQueue[];
   setup: SetupStep[] | null;
@@ -70,14 +70,14 @@ export class WorkbenchService {
     const reviewer = has(REVIEWERS, by.role);
     const author = has(AUTHORS, by.role);
     const officer = by.role === 'officer' || by.role === 'admin';
-    const [noticesInReview, campaignsInReview, sends, awaitingTasks, myTasks, casesNearDeadline, newTips, officers, setup] =
+    const [noticesInReview, campaignsInReview, sends, awaitingTasks, myTasks, casesToHandle, newTips, officers, setup] =
       await Promise.all([
         reviewer ? NoticeModel.countDocuments({ ...scope, status: 'in_review' }) : null,
         reviewer ? CampaignModel.countDocuments({ ...scope, status: 'in_review' }) : null,
         author ? this.stats.report(by.scope, { from: month, to: month, groupBy: [] }).then((r) => r.totals) : null,
         author ? ManualTaskModel.countDocuments({ ...scope, confirmedAt: null }) : null,
         officer && by.phone ? ManualTaskModel.countDocuments({ ...scope, confirmedAt: null, officerPhone: by.phone }) : officer ? 0 : null,
-        author ? this.casesNearDeadline(by, today) : null,
+        author ? this.casesToHandle(by, today) : null,
         TipModel.countDocuments({
           status: 'new',
           ...(author ? { $or: [scope, { contactUserId: by.id }] } : { contactUserId: by.id }),
@@ -93,26 +93,38 @@ export class WorkbenchService {
       uncertain: sends?.uncertain ?? null,
       awaitingTasks,
       myTasks,
-      casesNearDeadline,
+      casesToHandle,
       newTips,
       awaitingByOfficer: officers,
       setup,
     };
   }
 
-  /** Approved wanted notices, not yet closed, whose deadline is past or within NEAR_DEADLINE_DAYS. */
-  private async casesNearDeadline(by: Principal, today: string): Promise<number> {
+  /**
+   * Wanted cases that want an author now: approved, not closed, deadline within
+   * NEAR_DEADLINE_DAYS or past; and closing follow-ups (已抓获/已破案/已过期) waiting for review.
+   */
+  private async casesToHandle(by: Principal, today: string): Promise<number> {
     const limit = new Date(Date.parse(`${today}T00:00:00Z`) + (NEAR_DEADLINE_DAYS - 1) * 86_400_000)
       .toISOString()
       .slice(0, 10);
-    return NoticeModel.countDocuments({
-      ...by.scope.filter(),
-      'content.category': 'wanted_clue',
-      status: 'approved',
-      retractedAt: null,
-      'caseOutcomes.0': { $exists: false },
-      'content.wanted.deadline': { $lte: limit },
-    });
+    const [near, followUps] = await Promise.all([
+      NoticeModel.countDocuments({
+        ...by.scope.filter(),
+        'content.category': 'wanted_clue',
+        status: 'approved',
+        retractedAt: null,
+        'caseOutcomes.0': { $exists: false },
+        'content.wanted.deadline': { $lte: limit },
+      }),
+      CampaignModel.countDocuments({
+        ...by.scope.filter(),
+        followUpOfNotice: { $ne: null },
+        followUpOutcome: { $in: ['caught', 'solved', 'expired'] },
+        status: 'in_review',
+      }),
+    ]);
+    return near + followUps;
   }
 
   private async awaitingByOfficer(by: Principal): Promise<OfficerQueue[]> {

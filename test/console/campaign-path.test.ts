@@ -66,9 +66,11 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     const wecom = editor.getByRole('article', { name: '企业微信文字卡片' });
     await wecom.getByText(TITLE).first().waitFor();
     for (const channel of ['钉钉', '飞书', '自建平台', '人工转发']) {
+      await editor.getByRole('tab', { name: channel }).click();
       await editor.getByRole('article', { name: `${channel}文字卡片` }).waitFor();
     }
-    expect(await editor.getByTestId('bytes-wecom').textContent()).toMatch(/\d+ \/ 4096 字节/);
+    await editor.getByRole('tab', { name: '企业微信' }).click();
+    expect(await editor.getByTestId('length-wecom').textContent()).toMatch(/\d+ 字 \/ 上限约 1365 字/);
     await editor.getByAltText('图片卡片预览（通用）').waitFor();
     await choose(editor, '个性化村/社区', TREE.villageA.name);
     await editor.getByAltText('图片卡片预览（个性化）').waitFor();
@@ -140,6 +142,11 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     await editor.getByLabel('试发到群').click();
     await editor.getByRole('option', { name: new RegExp(target.name) }).click();
     await editor.getByRole('button', { name: '试发' }).click();
+    // It posts into a real group: the page says so and asks first.
+    const asked = editor.getByRole('dialog', { name: '试发到群？' });
+    await asked.getByText(`真的发到「${target.name}」`).waitFor();
+    expect(w.doubles.received({ platform: 'wecom', robot: target.key }).length).toBe(before);
+    await asked.getByRole('button', { name: '试发' }).click();
     await editor.getByText(`已发送到「${target.name}」，请在群里查看`).waitFor();
     expect(w.doubles.received({ platform: 'wecom', robot: target.key }).length).toBe(before + 1);
     await noAxeFaults(editor, 'campaign wizard');
@@ -154,7 +161,8 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     await reviewer.goto('/reviews');
     await reviewer.getByRole('tab', { name: /推送/ }).click();
     const item = reviewer.getByRole('article', { name: `待审核推送：${TITLE}` });
-    await item.getByRole('button', { name: '通过' }).click();
+    await item.getByRole('button', { name: '通过并立即发送' }).click();
+    await reviewer.getByRole('dialog', { name: /通过并立即发送/ }).getByRole('button', { name: '通过并立即发送' }).click();
     await reviewer.getByText('没有待审核的推送').waitFor();
 
     // The first stream connection drops at once: the page reconnects and carries on.
@@ -214,11 +222,11 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
       .getByText(/已发送 (1\d|20) · /)
       .first()
       .waitFor({ timeout: 60_000 });
-    await editor.getByRole('button', { name: '撤回' }).click();
-    await editor.getByText('撤回后：尚未发出的消息不再发送').waitFor();
+    await editor.getByRole('button', { name: '停止并撤回' }).click();
+    await editor.getByText('停止后：尚未发出的消息立即停止发送').waitFor();
     await noAxeFaults(editor, 'retract dialog');
-    await choose(editor, '后续通知（已通过的通告）', '此前通告已撤销');
-    await editor.getByRole('button', { name: '确认撤回' }).click();
+    await choose(editor, '更正通知（可稍后再选）', '此前通告已撤销');
+    await editor.getByRole('dialog', { name: '停止并撤回' }).getByRole('button', { name: '停止并撤回' }).click();
     // The tag beside the title (the dialog's own text mentions 已撤回 too).
     await editor.getByText('已撤回', { exact: true }).waitFor();
     const campaign = (await w.t.request('GET', `/api/campaigns/${id}`, w.people.editor.token)).json();

@@ -125,7 +125,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
       uncertain: 'todo-uncertain',
       awaitingTasks: 'todo-awaiting',
       myTasks: 'todo-mine',
-      casesNearDeadline: 'todo-cases',
+      casesToHandle: 'todo-cases',
       newTips: 'todo-tips',
     };
     for (const [role, who] of people) {
@@ -186,6 +186,253 @@ describe('console for daily use', { timeout: 120_000 }, () => {
       await steps.getByRole('listitem').filter({ hasText: step.label }).getByText(step.done ? '已完成' : '未完成').waitFor();
     }
     await shot(page, 'home-admin-first-day');
+    await page.context().close();
+  });
+
+  it('a notice written with the toolbar and pasted from Word shows no markup characters in any channel’s preview', async () => {
+    const page = await pageAs(w, w.people.editor);
+    pages.push(page);
+    await page.goto('/notices/new');
+    await page.getByLabel('标题').fill('冒充客服退款诈骗提醒');
+    await page.getByLabel('发布单位').fill(UNIT);
+    const body = page.getByLabel('正文');
+    await body.fill('提醒：陌生来电要警惕\n不转账\n不透露验证码');
+    const select = (from: string, to?: string) =>
+      body.evaluate(
+        (el, [a, b]) => {
+          const area = el as HTMLTextAreaElement;
+          const start = area.value.indexOf(a!);
+          const end = b ? area.value.indexOf(b) + b.length : start + a!.length;
+          area.focus();
+          area.setSelectionRange(start, end);
+        },
+        [from, to],
+      );
+    await select('陌生来电要警惕');
+    await page.getByRole('button', { name: '加粗' }).click();
+    await select('不转账', '不透露验证码');
+    await page.getByRole('button', { name: '• 列表' }).click();
+    expect(await body.inputValue()).toBe('提醒：**陌生来电要警惕**\n\n- 不转账\n- 不透露验证码');
+    // A paste from Word arrives as the light markup, not as Word's styling.
+    await body.evaluate((el) => {
+      const area = el as HTMLTextAreaElement;
+      area.focus();
+      area.setSelectionRange(area.value.length, area.value.length);
+      const data = new DataTransfer();
+      data.setData(
+        'text/html',
+        '<html><body><!--StartFragment--><p class=MsoNormal><b><span style="font-size:16pt">重要提示</span></b></p>' +
+          '<p class=MsoListParagraph style="mso-list:l0 level1 lfo1">·&nbsp;&nbsp;不点陌生链接</p>' +
+          '<ol><li>挂断电话</li><li>拨打 <span style="font-weight:bold">96110</span></li></ol><!--EndFragment--></body></html>',
+      );
+      data.setData('text/plain', '重要提示 不点陌生链接 挂断电话 拨打 96110');
+      area.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    });
+    await expect.poll(() => body.inputValue()).toContain('**重要提示**\n\n- 不点陌生链接\n\n1. 挂断电话\n2. 拨打 **96110**');
+
+    for (const style of ['图文链接', '纯文字']) {
+      await page.getByRole('radio', { name: style }).check({ force: true });
+      for (const channel of ['企业微信', '钉钉', '飞书', '自建平台', '人工转发']) {
+        await page.getByRole('tab', { name: channel }).click();
+        const card = page.getByRole('article', { name: `${channel}文字卡片` });
+        await card.getByText(/冒充客服退款诈骗提醒/).first().waitFor();
+        const shown = (await card.textContent()) ?? '';
+        expect(shown, `${style} ${channel}`).not.toMatch(/\*\*|###|\]\(|&lt;|\\/);
+        expect(shown, `${style} ${channel}`).toMatch(/\d+ 字 \/ 上限约 \d+ 字/);
+      }
+    }
+    // 图文链接 on WeCom: bold as bold, the list as a list, the source one click away.
+    await page.getByRole('radio', { name: '图文链接' }).check({ force: true });
+    await page.getByRole('tab', { name: '企业微信' }).click();
+    const wecom = page.getByRole('article', { name: '企业微信文字卡片' });
+    await wecom.locator('strong', { hasText: '陌生来电要警惕' }).waitFor();
+    await wecom.locator('.line-bullet', { hasText: '不转账' }).waitFor();
+    await wecom.getByRole('button', { name: '查看原文' }).click();
+    expect(await wecom.getByLabel('企业微信消息原文').textContent()).toContain('**陌生来电要警惕**');
+    await fontsReady(page);
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'notice-editor');
+
+    // Saved, then copied into a new notice.
+    await page.getByRole('button', { name: '保存', exact: true }).click();
+    await page.waitForURL(/\/notices\/[0-9a-f]{24}$/);
+    await page.getByRole('button', { name: '复制通告' }).click();
+    await page.waitForURL(/\/notices\/new\?copy=/);
+    await expect.poll(() => page.getByLabel('标题').inputValue()).toBe('冒充客服退款诈骗提醒（副本）');
+    expect(await page.getByLabel('正文').inputValue()).toContain('- 不转账');
+    if (SHOTS) {
+      const phone = await pageAs(w, w.people.editor, true);
+      await phone.goto('/notices/new?copy=' + new URL(page.url()).searchParams.get('copy'));
+      await phone.getByRole('article', { name: '企业微信文字卡片' }).getByText('陌生来电要警惕').waitFor();
+      await shot(phone, 'notice-editor-phone');
+      await phone.context().close();
+    }
+    await page.context().close();
+  });
+
+  it('a review shows who submitted, the changes against the approved version, the campaign’s audience, and asks before an immediate send', async () => {
+    const noticeId = await approvedNotice(w, '防盗提醒（第二版测试）', '夜间请锁好门窗。\n\n外出时关好煤气。');
+    await api(w, 'PATCH', `/api/notices/${noticeId}`, w.people.editor.token, {
+      category: 'anti_theft',
+      title: '防盗提醒（第二版测试）',
+      body: '夜间请锁好门窗，贵重物品不要放在车内。\n\n外出时关好煤气。',
+      issuingUnit: UNIT,
+    });
+    await api(w, 'POST', `/api/notices/${noticeId}/submit`, w.people.editor.token);
+    const reviewer = await pageAs(w, w.people.reviewer);
+    pages.push(reviewer);
+    await reviewer.goto('/reviews');
+    const item = reviewer.getByRole('article', { name: '待审核通告：防盗提醒（第二版测试）' });
+    await item.getByTestId('people').getByText('测试editor（天河区）').first().waitFor();
+    expect(await item.getByTestId('people').textContent()).toMatch(/提交测试editor（天河区），\d{4}/);
+    const changes = item.getByRole('region', { name: '与已通过的第 1 版相比' });
+    await changes.locator('ins', { hasText: '，贵重物品不要放在车内' }).waitFor();
+    // Only the added words are marked; the unchanged paragraph is not.
+    expect(await changes.locator('del').count()).toBe(0);
+    expect(await changes.locator('.diff-same', { hasText: '外出时关好煤气。' }).count()).toBe(1);
+    // The card at full size, rendered as the chat shows it.
+    const card = item.getByRole('article', { name: '企业微信文字卡片' });
+    await card.getByText('贵重物品不要放在车内', { exact: false }).first().waitFor();
+    expect((await card.boundingBox())!.width).toBeGreaterThan(340);
+    await api(w, 'POST', `/api/notices/${noticeId}/approve`, w.people.admin.token, {});
+
+    // A campaign sent at once, to a township and a manual group whose officer has no account.
+    const manual = await api<{ id: string }>(w, 'POST', '/api/groups', w.t.adminToken, {
+      name: '石牌村人工转发群',
+      regionCode: '440106002001',
+      channel: { kind: 'manual' },
+      memberCount: 250,
+      officer: { name: '李警官', phone: '13700002222' },
+    });
+    const campaign = await api<{ id: string }>(w, 'POST', '/api/campaigns', w.people.editor.token, {
+      title: '防盗提醒立即推送',
+      noticeId,
+      audience: { ...AUDIENCE_NONE, regions: [TREE.townshipA.code], groups: [manual.id] },
+      schedule: { kind: 'now' },
+    });
+    await api(w, 'POST', `/api/campaigns/${campaign.id}/submit`, w.people.editor.token);
+    const facts = await api<{ audience: { groupCount: number; memberTotal: number; villageCount: number } }>(
+      w,
+      'GET',
+      `/api/campaigns/${campaign.id}/review-facts`,
+      w.people.reviewer.token,
+    );
+    await reviewer.reload();
+    await reviewer.getByRole('tab', { name: /推送/ }).click();
+    const pending = reviewer.getByRole('article', { name: '待审核推送：防盗提醒立即推送' });
+    await pending.getByTestId('audience-totals').filter({ hasText: `${facts.audience.groupCount} 个群` }).waitFor();
+    expect(await pending.getByTestId('audience-totals').textContent()).toContain(
+      `${facts.audience.memberTotal.toLocaleString('zh-CN')} 名成员`,
+    );
+    await pending.getByRole('cell', { name: TREE.townshipA.name }).waitFor();
+    await pending.getByRole('cell', { name: '石牌街道' }).waitFor();
+    await pending.getByTestId('missing-officers').getByText('李警官 13700002222：1 个群').waitFor();
+    await pending.getByText('审核通过后立即发送').waitFor();
+    await pending.getByRole('tab', { name: '人工转发' }).waitFor();
+    await fontsReady(reviewer);
+    expect(await seriousViolations(reviewer)).toEqual([]);
+    await shot(reviewer, 'review-campaign');
+    await pending.getByRole('button', { name: '通过并立即发送' }).click();
+    const asked = reviewer.getByRole('dialog', { name: /通过并立即发送/ });
+    await asked.getByText(`通过后将立即发送到 ${facts.audience.groupCount} 个群（约 ${facts.audience.memberTotal.toLocaleString('zh-CN')} 人）`).waitFor();
+    await asked.getByRole('button', { name: '再看看' }).click();
+    expect((await api<{ status: string }>(w, 'GET', `/api/campaigns/${campaign.id}`, w.people.editor.token)).status).toBe('in_review');
+    await pending.getByRole('button', { name: '通过并立即发送' }).click();
+    await reviewer.getByRole('dialog', { name: /通过并立即发送/ }).getByRole('button', { name: '通过并立即发送' }).click();
+    await pending.waitFor({ state: 'detached' });
+    expect((await api<{ status: string }>(w, 'GET', `/api/campaigns/${campaign.id}`, w.people.editor.token)).status).not.toBe('in_review');
+    await reviewer.context().close();
+  });
+
+  it('the monthly table shows the glossary’s words with 合计 and a category breakdown, and its export equals the screen', async () => {
+    const page = await pageAs(w, w.people.viewer);
+    pages.push(page);
+    await page.goto('/reach/monthly');
+    const month = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date()).slice(0, 7);
+    // What the scheduler process's roll-up refresher does every few seconds: this month's
+    // deliveries (the tests before this one sent some) reach the statistics.
+    await w.t.ctx.tracking.rollups.refreshAll('console-test');
+    expect((await api<{ rows: unknown[] }>(w, 'GET', `/api/reach/monthly?period=${month}`, w.people.viewer.token)).rows.length).toBeGreaterThan(0);
+    await page.getByRole('button', { name: '查询' }).click();
+    const table = page.getByTestId('monthly-table');
+    await table.locator('tbody tr th').first().waitFor();
+    const screen = async (locator: typeof table) =>
+      (await locator.locator('tr').evaluateAll((rows) => rows.map((row) => [...row.children].map((c) => (c.textContent ?? '').trim()))))
+        .map((cells) => cells.map((c) => c.replace(/,/g, '')));
+    const township = await screen(table);
+    expect(township.at(-1)![0]).toBe('合计');
+    const categories = await screen(page.getByTestId('category-table'));
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: '导出 CSV' }).click();
+    const file = await download;
+    expect(file.suggestedFilename()).toBe(`月度统计表-天河区-${Number(month.slice(0, 4))}年${Number(month.slice(5))}月.csv`);
+    const { readFile } = await import('node:fs/promises');
+    const csv = (await readFile((await file.path())!, 'utf8')).replace(/^\uFEFF/, '').trim().split('\r\n').map((l) => l.split(','));
+    expect(csv).toEqual([...township, [''], ...categories]);
+    // A quarter and a year read the same way.
+    await page.getByRole('radio', { name: '季度' }).check({ force: true });
+    await page.getByRole('button', { name: '查询' }).click();
+    await page.getByRole('heading', { name: /第\d季度/ }).waitFor();
+    await page.getByRole('radio', { name: '年' }).check({ force: true });
+    await page.getByRole('button', { name: '查询' }).click();
+    await page.getByRole('heading', { name: new RegExp(`（${month.slice(0, 4)}年）`) }).waitFor();
+    await fontsReady(page);
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'reach-monthly-year');
+    await page.context().close();
+  });
+
+  it('every action that reaches residents or stops a send says what it does and asks first', async () => {
+    const page = await pageAs(w, w.people.admin);
+    pages.push(page);
+    const target = w.groups[1]!;
+    const received = () => w.doubles.received({ platform: 'wecom', robot: target.key }).length;
+    // 发送测试消息 on a group row.
+    await page.goto('/groups');
+    const row = page.getByRole('row', { name: new RegExp(target.name) });
+    const before = received();
+    await row.getByRole('button', { name: '发送测试消息' }).click();
+    const testDialog = page.getByRole('dialog', { name: '发送测试消息？' });
+    await testDialog.getByText(`将向「${target.name}」发送一条测试消息`).waitFor();
+    await testDialog.getByRole('button', { name: '不发送' }).click();
+    expect(received()).toBe(before);
+    await row.getByRole('button', { name: '发送测试消息' }).click();
+    await page.getByRole('dialog', { name: '发送测试消息？' }).getByRole('button', { name: '发送测试消息' }).click();
+    await expect.poll(received).toBe(before + 1);
+
+    // 归档 a notice.
+    const noticeId = await approvedNotice(w, '将被归档的通告');
+    await page.goto(`/notices/${noticeId}`);
+    await page.getByRole('button', { name: '归档' }).click();
+    const archive = page.getByRole('dialog', { name: '归档「将被归档的通告」？' });
+    await archive.getByText('已经发出的消息不会撤回').waitFor();
+    await archive.getByRole('button', { name: '不归档' }).click();
+    expect((await api<{ status: string }>(w, 'GET', `/api/notices/${noticeId}`, w.people.admin.token)).status).toBe('approved');
+
+    // The wizard: 取消 asks before throwing away, and 保存草稿 keeps it.
+    await page.goto('/campaigns/new');
+    await page.getByLabel('已通过的通告').click();
+    await page.getByRole('option', { name: /将被归档的通告/ }).click();
+    await page.getByRole('button', { name: '取消', exact: true }).click();
+    const discard = page.getByRole('dialog', { name: '放弃这次填写？' });
+    await discard.getByText('要保留，请点“保存草稿”').waitFor();
+    await discard.getByRole('button', { name: 'Close this dialog' }).or(discard.getByLabel('关闭此对话框')).first().click();
+    expect(new URL(page.url()).pathname).toBe('/campaigns/new');
+    expect(await page.getByLabel('推送名称').inputValue()).toBe('将被归档的通告');
+
+    // 取消 on a campaign page, and 停止并撤回 then the correction as a second step.
+    const campaign = await api<{ id: string }>(w, 'POST', '/api/campaigns', w.people.editor.token, {
+      title: '将被取消的推送',
+      noticeId,
+      audience: { ...AUDIENCE_NONE, groups: [target.id] },
+      schedule: { kind: 'once', at: new Date(Date.now() + 86_400_000).toISOString() },
+    });
+    await page.goto(`/campaigns/${campaign.id}`);
+    await page.getByRole('button', { name: '取消', exact: true }).click();
+    const cancel = page.getByRole('dialog', { name: '确认取消' });
+    await cancel.getByText('取消后尚未发出的消息不再发送').waitFor();
+    await cancel.getByRole('button', { name: '返回' }).click();
+    expect((await api<{ status: string }>(w, 'GET', `/api/campaigns/${campaign.id}`, w.people.admin.token)).status).toBe('draft');
     await page.context().close();
   });
 });

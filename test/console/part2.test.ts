@@ -192,6 +192,8 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     await page.getByText('已保存').waitFor();
     await dialog.waitFor({ state: 'hidden' });
     await row.getByRole('button', { name: '发送测试消息' }).click();
+    // It posts into the real group: asked first.
+    await page.getByRole('dialog', { name: '发送测试消息？' }).getByRole('button', { name: '发送测试消息' }).click();
     await page.getByText('「华工社区平安群」测试消息已发送').waitFor();
     expect(w.doubles.received({ platform: 'wecom', robot: newKey })).toHaveLength(1);
     await row.getByRole('button', { name: '编辑' }).click();
@@ -290,38 +292,23 @@ describe('console part 2: reach, directory, administration, the officer’s phon
 
     await page.goto('/reach/monthly');
     const monthly = await api('GET', `/api/reach/monthly?month=${today.slice(0, 7)}`, w.t.adminToken);
-    const table = page.getByRole('table');
+    const table = page.getByTestId('monthly-table');
     await table.getByText(monthly.rows[0].townshipName).first().waitFor();
-    const headers = (await page.locator('.el-table__header th').allInnerTexts()).map((h) => h.trim());
-    expect(headers).toEqual([
-      '月份',
-      '乡镇代码',
-      '乡镇',
-      '消息数',
-      '覆盖群数',
-      '覆盖村(社区)数',
-      '覆盖人次',
-      '点击次数',
-      '独立访客点击',
-    ]);
-    const cells = (await page.locator('.el-table__body tr').first().locator('td').allInnerTexts()).map((c) => c.trim());
+    const headers = (await table.locator('thead th').allInnerTexts()).map((h) => h.trim());
+    expect(headers).toEqual(['乡镇（街道）', '发送消息数', '触达群数', '触达村数', '受教育人次', '点击次数', '独立访客']);
+    const cells = (await table.locator('tbody tr').first().locator('th, td').allInnerTexts()).map((c) => c.trim());
     const first = monthly.rows[0];
     expect(cells).toEqual(
       [
-        monthly.month,
-        first.townshipCode,
         first.townshipName,
-        first.messages,
-        first.groupsReached,
-        first.villagesReached,
-        first.personTimes,
-        first.clicks,
-        first.uniqueClicks,
-      ].map(String),
+        ...[first.messages, first.groupsReached, first.villagesReached, first.personTimes, first.clicks, first.uniqueClicks].map(
+          (n: number) => n.toLocaleString('zh-CN'),
+        ),
+      ],
     );
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: '导出 Excel' }).click();
-    expect((await download).suggestedFilename()).toMatch(/\.xlsx$/);
+    expect((await download).suggestedFilename()).toMatch(/^月度统计表-.+\.xlsx$/);
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'reach-monthly');
   });

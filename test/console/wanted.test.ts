@@ -120,7 +120,7 @@ describe('console: wanted-clue tips and cases', () => {
     const desk = await w.context();
     const page = await desk.newPage();
     await signIn(page, officer);
-    await page.getByRole('link', { name: '线索', exact: true }).click();
+    await page.getByRole('link', { name: /^线索/ }).click();
     const row = page.getByRole('row').filter({ hasText: TIP });
     await row.waitFor();
     await row.getByText('新线索').waitFor();
@@ -187,7 +187,7 @@ describe('console: wanted-clue tips and cases', () => {
     await row.getByText('待审核', { exact: true }).waitFor();
     expect(await screenViolations(page)).toEqual([]);
     // The case now wants attention (its follow-up waits for review): the navigation says so.
-    await page.getByRole('link', { name: '线索', exact: true }).click();
+    await page.getByRole('link', { name: /^线索/ }).click();
     await page.getByRole('link', { name: /协查案件\s*1 件待处理/ }).waitFor();
     const kase = (await w.t.request('GET', `/api/cases/${noticeId}`, w.people.editor.token)).json() as {
       outcomes: { kind: string; followUpStatus: string }[];

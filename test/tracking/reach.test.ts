@@ -174,21 +174,31 @@ describe('reach statistics', () => {
     const workbook = new ExcelJS.Workbook();
     await workbook.xlsx.load(response.rawPayload as unknown as ArrayBuffer);
     const sheet = workbook.worksheets[0]!;
-    expect(sheet.getRow(1).values).toContain('覆盖人次');
+    expect((sheet.getRow(1).values as unknown[]).slice(1)).toEqual([
+      '乡镇（街道）',
+      '发送消息数',
+      '触达群数',
+      '触达村数',
+      '受教育人次',
+      '点击次数',
+      '独立访客',
+    ]);
     const read = [];
-    for (let r = 2; r <= sheet.rowCount; r++) {
+    for (let r = 2; r <= stats.rows.length + 2; r++) {
       const v = sheet.getRow(r).values as unknown[];
-      read.push({ townshipCode: v[2], messages: v[4], groupsReached: v[5], villagesReached: v[6], personTimes: v[7] });
+      read.push({ township: v[1], messages: v[2], groupsReached: v[3], villagesReached: v[4], personTimes: v[5] });
     }
-    expect(read).toEqual(
-      stats.rows.map((r: Record<string, unknown>) => ({
-        townshipCode: r.townshipCode,
-        messages: r.messages,
-        groupsReached: r.groupsReached,
-        villagesReached: r.villagesReached,
-        personTimes: r.personTimes,
-      })),
-    );
+    const figures = (r: Record<string, unknown>) => ({
+      messages: r.messages,
+      groupsReached: r.groupsReached,
+      villagesReached: r.villagesReached,
+      personTimes: r.personTimes,
+    });
+    expect(read).toEqual([
+      ...table.rows.map((r: Record<string, unknown>) => ({ township: r.townshipName, ...figures(r) })),
+      { township: '合计', ...figures(stats.totals) },
+    ]);
+    expect(decodeURIComponent(response.headers['content-disposition'] as string)).toContain('月度统计表-');
     const audit = (await get('/api/audit?action=reach.export_monthly')).json();
     expect(JSON.stringify(audit)).toContain('reach.export_monthly');
   });

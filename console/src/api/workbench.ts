@@ -15,7 +15,7 @@ export interface WorkbenchCounts {
   uncertain: number | null;
   awaitingTasks: number | null;
   myTasks: number | null;
-  casesNearDeadline: number | null;
+  casesToHandle: number | null;
   newTips: number;
   awaitingByOfficer: { name: string; phone: string | null; open: number }[];
   setup: SetupStep[] | null;

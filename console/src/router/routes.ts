@@ -150,7 +150,7 @@ export const screens: RouteRecordRaw[] = [
         group: 'content',
         label: '协查案件',
         order: 30,
-        badge: (c) => c.casesNearDeadline ?? 0,
+        badge: (c) => c.casesToHandle ?? 0,
       },
     },
   },

@@ -1,7 +1,9 @@
 // 日程: runs of the campaigns in scope by date, and the wizard's schedule preview.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ANY_ROLE, AUTHORS } from '../../auth/roles.js';
+import { ANY_ROLE, AUTHORS, REVIEWERS } from '../../auth/roles.js';
+
+const PLANNERS = [...new Set([...AUTHORS, ...REVIEWERS])];
 import { allow, principal } from '../../http/access.js';
 import { DateTime, Nullable } from '../../lib/schemas.js';
 import type { NoticeService } from '../../notices/service.js';
@@ -90,7 +92,8 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
   app.post(
     '/api/campaigns/schedule-preview',
     {
-      config: allow(AUTHORS),
+      // Reviewers read a campaign's next runs before deciding.
+      config: allow(PLANNERS),
       schema: {
         tags: ['campaigns'],
         summary: '预览发送时间：接下来五次（含静默时段顺延）',
