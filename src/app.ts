@@ -26,6 +26,7 @@ import { addressKey } from './lib/addresses.js';
 import { mediaRoutes } from './media/routes.js';
 import { noticeRoutes } from './notices/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
+import { wecomGroupRoutes } from './channels/wecom-group/routes.js';
 import { regionRoutes } from './regions/routes.js';
 import { draftPreviewRoutes } from './render/drafts/routes.js';
 import { renderRoutes } from './render/routes.js';
@@ -140,6 +141,14 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     audit: ctx.audit,
   });
   await app.register(engineRoutes, { campaigns: ctx.campaigns });
+  await app.register(wecomGroupRoutes, {
+    wecomGroups: ctx.wecomGroups,
+    sync: ctx.wecomSync,
+    regions: ctx.regions,
+    users: ctx.users,
+    campaigns: ctx.campaigns,
+    audit: ctx.audit,
+  });
   const now = () => ctx.clock.now();
   const { timeZone, quietHours, publicBaseUrl } = ctx.config;
   await app.register(calendarRoutes, { campaigns: ctx.campaigns, notices: ctx.notices, timeZone, quietHours, now });

@@ -29,6 +29,8 @@ export interface Config {
   credentialsKey: string | undefined;
   /** Robot API base URLs (tests and demos point them at the local doubles). */
   wecomBaseUrl: string;
+  /** WeCom's server API (customer groups: gettoken, add_msg_template …); by default the robots' host. */
+  wecomApiBaseUrl: string;
   dingtalkBaseUrl: string;
   feishuBaseUrl: string;
   /**
@@ -249,6 +251,7 @@ export function loadConfig(env: Env = process.env): Config {
     timeZone: timeZone(env),
     credentialsKey: credentialsKey(env),
     wecomBaseUrl: baseUrl(env, 'WECOM_BASE_URL', 'https://qyapi.weixin.qq.com'),
+    wecomApiBaseUrl: baseUrl(env, 'WECOM_API_BASE_URL', baseUrl(env, 'WECOM_BASE_URL', 'https://qyapi.weixin.qq.com')),
     dingtalkBaseUrl: baseUrl(env, 'DINGTALK_BASE_URL', 'https://oapi.dingtalk.com'),
     feishuBaseUrl: baseUrl(env, 'FEISHU_BASE_URL', 'https://open.feishu.cn'),
     outboundAllowHosts: outboundAllowHosts(env),

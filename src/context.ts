@@ -10,6 +10,10 @@ import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
 import { ManualTaskService } from './channels/manual/tasks.js';
 import { ChannelRegistry } from './channels/registry.js';
+import { Outbound } from './channels/outbound.js';
+import { WecomApiClient } from './channels/wecom-group/api.js';
+import { WecomGroupService } from './channels/wecom-group/service.js';
+import { WecomGroupSync } from './audience/wecom-sync.js';
 import { type Database, syncIndexes } from './db/connection.js';
 import { SecretBox } from './lib/cipher.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -21,6 +25,7 @@ import { campaignTaskStates } from './notifications/task-state.js';
 import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
 import { CampaignService } from './campaigns/service.js';
+import { isQuiet } from './campaigns/schedule.js';
 import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
@@ -50,6 +55,10 @@ export interface Context {
   groups: GroupService;
   audience: AudienceService;
   manualTasks: ManualTaskService;
+  /** WeCom customer groups: the county apps, owners' tasks and their results. */
+  wecomGroups: WecomGroupService;
+  /** The county's customer groups synced from WeCom into village groups. */
+  wecomSync: WecomGroupSync;
   channels: ChannelRegistry;
   campaigns: CampaignService;
   /** The engine's view of the rooms above it (audience, notices, render, channels). */
@@ -106,6 +115,18 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const audience = new AudienceService(groups);
   // A task follows its campaign and notice, read live on every task read.
   const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates);
+  const wecomGroups = new WecomGroupService(
+    secrets,
+    new WecomApiClient({
+      baseUrl: config.wecomApiBaseUrl,
+      outbound: new Outbound(config.outboundAllowHosts),
+      timeoutMs: config.channelTimeoutMs,
+      clock,
+    }),
+    clock,
+    { settleMs: 60_000, horizonMs: 3 * 24 * 3600_000, timeZone: config.timeZone, pollsPerTick: 20 },
+  );
+  audience.attachCapCounter((selected) => wecomGroups.overCap(selected));
   const channels = new ChannelRegistry(
     {
       wecomBaseUrl: config.wecomBaseUrl,
@@ -116,6 +137,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     },
     clock,
     manualTasks,
+    wecomGroups,
   );
   const campaigns = new CampaignService(
     clock,
@@ -142,6 +164,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   campaigns.attachDeliveryControl(deliveryControl(clock));
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
   manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now(), task.regionPath));
+  // So does WeCom's report of a customer group (sent, failed, skipped).
+  wecomGroups.onSettled((reference, regionPath) => wakeBatchOf(reference, clock.now(), regionPath));
   const tracking = createTracking(config, clock, regions, audit, async (groupId) =>
     groups.get(regions.rootScope(), groupId).then(
       (group) => group.regionCode,
@@ -165,12 +189,69 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       tracking.link({ campaignId, groupId, noticeId, villageCode }),
     batchesWritten: (batchIds) => tracking.rollups.batchesWritten(batchIds),
   });
+  // A run's WeCom tasks follow its campaign as a worker's batch does: stopped, held or sent.
+  wecomGroups.attach({
+    runState: async (campaignId) => {
+      const state = await campaigns.engineState(campaignId);
+      if (!state) return { kind: 'stop', reason: '活动不存在' };
+      if (state.status === 'cancelled') return { kind: 'stop', reason: state.retracted ? '通告已撤回' : '活动已取消' };
+      const campaign = await campaigns.findForEngine(campaignId);
+      const sendable = campaign ? await dispatch.noticeSendable(campaign.noticeId) : { ok: false as const, reason: '活动不存在' };
+      if (!sendable.ok) return { kind: 'stop', reason: sendable.reason };
+      if (state.status !== 'approved' && state.status !== 'completed') return { kind: 'hold' };
+      return { kind: 'send' };
+    },
+    campaign: async (campaignId) => {
+      const campaign = await campaigns.findForEngine(campaignId);
+      return campaign ? { priority: campaign.priority, noticeId: campaign.noticeId } : null;
+    },
+    quietNow: (priority) => priority !== 'urgent' && isQuiet(clock.now(), config.quietHours, config.timeZone),
+  });
   const officerRobots = new OfficerRobotService(secrets, clock);
   const notifier = new OfficerNotifier(
     {
-      openTasksSince: (since) => manualTasks.openTasksSince(since),
-      markTold: (taskIds) => manualTasks.markTold(taskIds),
-      withdrawTasks: (taskIds, reason) => manualTasks.withdrawTasks(taskIds, reason),
+      openTasksSince: async (since) => [
+        ...(await manualTasks.openTasksSince(since)),
+        // WeCom customer groups of tasks the owner has not sent: listed like tasks, without a link.
+        ...(await wecomGroups.openItemsSince(since)).map((item) => ({
+          id: `wecom:${item.reference}`,
+          reference: item.reference,
+          groupId: item.groupId,
+          groupName: item.groupName,
+          officer: item.officer,
+          title: '',
+          text: null,
+          url: null,
+          hasImage: false,
+          createdAt: item.createdAt,
+          confirmedAt: null,
+          state: 'open' as const,
+          withdrawnReason: null,
+          regionPath: item.regionPath,
+          link: null,
+          told: item.told,
+          wecomTaskId: item.taskId,
+        })),
+      ],
+      markTold: async (taskIds) => {
+        await manualTasks.markTold(taskIds.filter((id) => !id.startsWith('wecom:')));
+        await wecomGroups.markTold(taskIds.filter((id) => id.startsWith('wecom:')).map((id) => id.slice(6)));
+      },
+      // A stop reaches WeCom tasks through cancel_groupmsg_send (WecomGroupService), not here.
+      withdrawTasks: (taskIds, reason) =>
+        manualTasks.withdrawTasks(
+          taskIds.filter((id) => !id.startsWith('wecom:')),
+          reason,
+        ),
+      remindWecom: async (taskIds) => {
+        const result = await wecomGroups.remind(taskIds);
+        const parts = [
+          result.reminded ? `已通过企业微信再次提醒群主（${result.reminded} 个群发任务）` : null,
+          result.limited ? `${result.limited} 个任务今天已提醒 3 次（企业微信上限），未再提醒` : null,
+          ...result.failed.map((message) => `企业微信提醒失败：${message}`),
+        ];
+        return parts.filter(Boolean).join('；');
+      },
       repairConfirmations: (since) => manualTasks.repairConfirmations(since),
       officerFor: activeOfficerFor,
       userById: activeUserById,
@@ -245,6 +326,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     groups,
     audience,
     manualTasks,
+    wecomGroups,
+    wecomSync: new WecomGroupSync(wecomGroups, groups, clock),
     channels,
     campaigns,
     dispatch,

@@ -59,6 +59,9 @@ async function main(): Promise<void> {
     // Officers' task digests, reminders and escalations; each step is claimed by a unique key.
     const notifying = setInterval(() => void ctx.notifier.tick().catch(log('notifier')), 15_000);
     stoppers.push(async () => clearInterval(notifying));
+    // WeCom customer groups: owners' tasks created once a run settles, their results polled, stops applied.
+    const wecomGroups = setInterval(() => void ctx.wecomGroups.tick().catch(log('wecom-groups')), 15_000);
+    stoppers.push(async () => clearInterval(wecomGroups));
     // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
     const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
     deadlines.start();

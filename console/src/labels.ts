@@ -48,6 +48,7 @@ export const CHANNEL_LABELS: Record<string, string> = {
   feishu: '飞书',
   webhook: '自建平台',
   manual: '人工转发',
+  wecom_group: '企业微信客户群',
 };
 
 export const CARD_STYLE_LABELS = { text: '纯文字', rich: '图文链接', image: '图片卡片' } as const;

@@ -132,6 +132,8 @@ export const AudienceTotalsBody = Type.Object({
     description: '按渠道：群数、成员数',
   }),
   manualTaskCount: Type.Integer({ description: '人工转发渠道的群数（每个群生成一条民警转发任务）' }),
+  wecomOverCap: Type.Optional(Type.Integer({ description: '已达到本月接收上限的企业微信客户群数（这些群不会收到）' })),
+  capWarning: Type.Optional(Type.String({ description: '审核前显示的提示：这次推送将有 N 个群超出本月接收上限' })),
   radius: Type.Optional(
     Type.Object(
       {

@@ -87,7 +87,25 @@ interface Resolved extends Selection {
 }
 
 export class AudienceService {
+  #overCap: ((groups: { groupId: string; countyCode: string }[]) => Promise<number>) | null = null;
+
   constructor(private readonly groups: GroupService) {}
+
+  /** How many WeCom customer groups have no room left under their receive cap (channels/wecom-group). */
+  attachCapCounter(overCap: (groups: { groupId: string; countyCode: string }[]) => Promise<number>): void {
+    this.#overCap = overCap;
+  }
+
+  /**
+   * The selected WeCom customer groups already at their receive cap this period, shown
+   * before approval (这次推送将有 N 个群超出本月接收上限). Reads only those groups.
+   */
+  private async wecomOverCap(scope: Scope, spec: AudienceSpec): Promise<number> {
+    if (!this.#overCap) return 0;
+    const filter = { $and: [await this.filterFor(scope, spec), { channelKind: 'wecom_group' }] };
+    const docs = await GroupModel.find(filter, { _id: 1, regionPath: 1 }).lean<{ _id: unknown; regionPath: string[] }[]>();
+    return this.#overCap(docs.map((d) => ({ groupId: String(d._id), countyCode: d.regionPath[3] ?? '' })));
+  }
 
   /** Checks a spec and resolves its radius term; refuses regions outside the scope with a clear message. */
   private async resolve(scope: Scope, spec: AudienceSpec, counties?: CountyDigestSource): Promise<Resolved> {
@@ -171,7 +189,13 @@ export class AudienceService {
     // that finished in between (its records are in by the time its intent is gone).
     const inFlight = await groupReadModel.inFlight();
     const digests = groupReadModel.overlay(await source.digests(needed.map((entry) => entry.county)), inFlight);
-    return totalsOf(digests, scope.regionCode, selection, selection.withoutCoordinates);
+    const totals = totalsOf(digests, scope.regionCode, selection, selection.withoutCoordinates);
+    if (totals.byChannel.wecom_group.groupCount > 0) {
+      const over = await this.wecomOverCap(scope, spec);
+      totals.wecomOverCap = over;
+      if (over > 0) totals.capWarning = `这次推送将有 ${over} 个群超出本月接收上限（企业微信客户群），这些群不会收到`;
+    }
+    return totals;
   }
 
   /**

@@ -29,6 +29,10 @@ export interface AudienceTotals {
   byChannel: Record<GroupChannel, ChannelTotals>;
   /** Groups on the manual channel: each becomes an officer's task to post by hand. */
   manualTaskCount: number;
+  /** WeCom customer groups already at their receive cap this period (they will not receive it). */
+  wecomOverCap?: number;
+  /** The sentence the console shows before approval when some are. */
+  capWarning?: string;
   /** What a radius term takes in, when one is given. */
   radius?: {
     /** Villages in scope within the radius (with coordinates). */

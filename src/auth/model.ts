@@ -11,6 +11,8 @@ const userSchema = new mongoose.Schema(
     regionCode: { type: String, required: true },
     regionPath: { type: [String], required: true },
     phone: { type: String, default: null },
+    /** The user's WeCom member userid: owners of WeCom customer groups are matched to officers by it. */
+    wecomUserId: { type: String, default: null },
     active: { type: Boolean, default: true },
     /** Set on the first admin when its password was generated: the console asks for a new one first. */
     mustChangePassword: { type: Boolean, default: false },

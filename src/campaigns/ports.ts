@@ -26,6 +26,9 @@ export interface AudienceSummary {
   groupCount: number;
   villageCount: number;
   memberTotal: number;
+  /** WeCom customer groups at their receive cap (they will not receive it), and the sentence saying so. */
+  wecomOverCap?: number;
+  capWarning?: string;
 }
 
 export interface NoticeSummary {

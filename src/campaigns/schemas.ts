@@ -93,7 +93,13 @@ export const CampaignReply = Type.Object({
   retractedAt: Nullable(DateTime),
   createdAt: DateTime,
   audienceSummary: Type.Optional(
-    Type.Object({ groupCount: Type.Integer(), villageCount: Type.Integer(), memberTotal: Type.Integer() }),
+    Type.Object({
+      groupCount: Type.Integer(),
+      villageCount: Type.Integer(),
+      memberTotal: Type.Integer(),
+      wecomOverCap: Type.Optional(Type.Integer()),
+      capWarning: Type.Optional(Type.String()),
+    }),
   ),
 });
 

@@ -8,10 +8,11 @@ import { type DingtalkCredentials, parseDingtalkInput } from './dingtalk/credent
 import { type FeishuCredentials, parseFeishuInput } from './feishu/credentials.js';
 import { type WebhookCredentials, parseWebhookInput } from './webhook/credentials.js';
 import { type WecomCredentials, parseWecomInput } from './wecom/credentials.js';
+import { type WecomGroupCredentials, parseWecomGroupInput } from './wecom-group/credentials.js';
 
 export { CHANNEL_KINDS, CHANNEL_LABELS, type ChannelKind } from './kinds.js';
 export type { ChannelInput } from './credential-input.js';
-export type { DingtalkCredentials, FeishuCredentials, WebhookCredentials, WecomCredentials };
+export type { DingtalkCredentials, FeishuCredentials, WebhookCredentials, WecomCredentials, WecomGroupCredentials };
 
 /** The manual channel needs nothing: the group's officer forwards the message by hand. */
 export interface ManualCredentials {
@@ -23,7 +24,8 @@ export type ChannelCredentials =
   | DingtalkCredentials
   | FeishuCredentials
   | WebhookCredentials
-  | ManualCredentials;
+  | ManualCredentials
+  | WecomGroupCredentials;
 
 /** Turns API/sheet input into the credentials a channel adapter uses, with messages staff can act on. */
 export function parseChannelInput(input: ChannelInput, fieldPrefix = 'channel'): ChannelCredentials {
@@ -41,5 +43,7 @@ export function parseChannelInput(input: ChannelInput, fieldPrefix = 'channel'):
       return parseWebhookInput(input, f);
     case 'manual':
       return { kind: 'manual' };
+    case 'wecom_group':
+      return parseWecomGroupInput(f);
   }
 }

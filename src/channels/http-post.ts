@@ -23,6 +23,8 @@ export interface PostOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** POST (default) with the body; GET sends no body (WeCom's gettoken). */
+  method?: 'GET' | 'POST';
 }
 
 /** Largest answer read from a robot; real answers are a few hundred bytes. */
@@ -51,7 +53,7 @@ function retireIdleConnections(agent: http.Agent, now: number): void {
   }
 }
 
-export function postJson(url: string, body: string, options: PostOptions): Promise<PostResult> {
+export function postJson(url: string, body: string | Buffer, options: PostOptions): Promise<PostResult> {
   return new Promise((resolve) => {
     const target = new URL(url);
     const { outbound } = options;
@@ -61,7 +63,8 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
     const client = target.protocol === 'https:' ? https : http;
     const agent = target.protocol === 'https:' ? outbound.agents.https : outbound.agents.http;
     retireIdleConnections(agent, Date.now());
-    const payload = Buffer.from(body, 'utf8');
+    const method = options.method ?? 'POST';
+    const payload = method === 'GET' ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
     let written = false;
     let settled = false;
     const finish = (result: PostResult) => {
@@ -77,14 +80,17 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
     const request = client.request(
       target,
       {
-        method: 'POST',
+        method,
         agent,
         lookup: outbound.lookup,
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': String(payload.length),
-          ...options.headers,
-        },
+        headers:
+          method === 'GET'
+            ? { ...options.headers }
+            : {
+                'content-type': 'application/json; charset=utf-8',
+                'content-length': String(payload.length),
+                ...options.headers,
+              },
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -127,6 +133,7 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
       if (code === OUTBOUND_REFUSED) return finish({ kind: 'refused' });
       fail(code ?? 'connection error');
     });
-    request.end(payload);
+    if (method === 'GET') request.end();
+    else request.end(payload);
   });
 }

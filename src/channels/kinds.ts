@@ -1,5 +1,5 @@
 // The delivery channels a group can use, and their names in the console and sheets.
-export const CHANNEL_KINDS = ['wecom', 'dingtalk', 'feishu', 'webhook', 'manual'] as const;
+export const CHANNEL_KINDS = ['wecom', 'dingtalk', 'feishu', 'webhook', 'manual', 'wecom_group'] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
 export const CHANNEL_LABELS: Record<ChannelKind, string> = {
@@ -8,4 +8,5 @@ export const CHANNEL_LABELS: Record<ChannelKind, string> = {
   feishu: '飞书',
   webhook: '自建平台',
   manual: '人工转发',
+  wecom_group: '企业微信客户群',
 };

@@ -16,6 +16,8 @@ export { WECOM_IMAGE_MAX_BYTES, WECOM_NEWS_TITLE_MAX_BYTES, WECOM_TEXT_MAX_BYTES
 
 /** Upper bound an install may configure for WeCom text (the 2025 doc's figure). */
 export const WECOM_TEXT_MAX_BYTES_CEILING = 4096;
+/** WeCom customer-group mass send: text.content (customer-groups reference §3). */
+export const WECOM_GROUP_TEXT_MAX_BYTES = 4000;
 
 /**
  * Generic webhook (a county's own platform): no published limit. Our own bound, so a card
@@ -73,13 +75,23 @@ export const CHANNEL_LIMITS = {
     link: WECOM_NEWS_DESCRIPTION_MAX_BYTES,
     image: WECOM_IMAGE_MAX_BYTES,
   },
+  /**
+   * WeCom customer-group mass send (../shared/reference/wecom-customer-groups.md §3): text
+   * ≤ 4,000 bytes, link description ≤ 512 bytes; the picture uploaded as media (2 MB read safe, §6).
+   */
+  wecom_group: {
+    text: WECOM_GROUP_TEXT_MAX_BYTES,
+    markdown: WECOM_GROUP_TEXT_MAX_BYTES,
+    link: WECOM_NEWS_DESCRIPTION_MAX_BYTES,
+    image: WECOM_IMAGE_MAX_BYTES,
+  },
 } as const satisfies Record<ChannelKind, ChannelLimits>;
 
 export type ChannelName = keyof typeof CHANNEL_LIMITS;
 export const CHANNEL_NAMES = Object.keys(CHANNEL_LIMITS) as ChannelName[];
 
 /** Channels that receive the image card itself when a campaign's card style is "image". */
-export const IMAGE_CHANNELS: ReadonlySet<ChannelKind> = new Set<ChannelKind>(['wecom', 'manual', 'webhook']);
+export const IMAGE_CHANNELS: ReadonlySet<ChannelKind> = new Set<ChannelKind>(['wecom', 'manual', 'webhook', 'wecom_group']);
 
 /** The limits of a channel (an unknown kind gets WeCom's, the strictest). */
 export function limitsOf(channel: string): ChannelLimits {

@@ -8,6 +8,8 @@ import { Outbound } from './outbound.js';
 import type { ChannelAdapter, ChannelKind } from './types.js';
 import { createWebhookAdapter } from './webhook/adapter.js';
 import { createWecomAdapter } from './wecom/adapter.js';
+import { createWecomGroupAdapter } from './wecom-group/adapter.js';
+import type { WecomGroupService } from './wecom-group/service.js';
 
 export interface ChannelSettings {
   wecomBaseUrl: string;
@@ -22,7 +24,7 @@ export interface ChannelSettings {
 export class ChannelRegistry {
   readonly #adapters: Record<ChannelKind, ChannelAdapter>;
 
-  constructor(settings: ChannelSettings, clock: Clock, manualTasks: ManualTaskService) {
+  constructor(settings: ChannelSettings, clock: Clock, manualTasks: ManualTaskService, wecomGroups: WecomGroupService) {
     const timeoutMs = settings.timeoutMs;
     // One allow-list for every channel: robot base URLs are checked like webhook URLs.
     const outbound = new Outbound(settings.outboundAllowHosts);
@@ -37,6 +39,7 @@ export class ChannelRegistry {
       feishu: createFeishuAdapter({ baseUrl: settings.feishuBaseUrl, outbound, timeoutMs, clock }),
       webhook: createWebhookAdapter({ outbound, timeoutMs, clock }),
       manual: createManualAdapter(manualTasks),
+      wecom_group: createWecomGroupAdapter(wecomGroups),
     };
   }
 

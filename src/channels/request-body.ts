@@ -50,6 +50,7 @@ export function requestBodyBytes(kind: ChannelKind, card: TextCardPart, target =
     case 'webhook':
       return bytes(webhookBody(target, message));
     case 'manual':
+    case 'wecom_group':
       return bytes(card.content);
   }
 }

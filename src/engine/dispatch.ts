@@ -3,7 +3,7 @@
 import type { AudienceService } from '../audience/selection.js';
 import type { GroupService } from '../audience/groups.js';
 import type { AudienceSpec } from '../campaigns/ports.js';
-import type { ManualTaskService } from '../channels/manual/tasks.js';
+import { type ManualTaskService, settledReferences } from '../channels/manual/tasks.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelKind, ChannelMessage, Outcome } from '../channels/types.js';
 import { DomainError } from '../lib/errors.js';
@@ -13,7 +13,7 @@ import type { Scope } from '../regions/scope.js';
 import { type CardStyle, messageFor } from '../channels/message.js';
 import { type CardNotice, ImageCardRenderer } from '../render/index.js';
 import { calendarDate, toCardNotice } from '../render/from-notice.js';
-import type { EnginePorts, PlannedGroup, SendRequest, SendResult } from './ports.js';
+import type { Confirmation, EnginePorts, PlannedGroup, SendRequest, SendResult } from './ports.js';
 import { NoticeModel } from '../notices/model.js';
 import { LRUCache } from 'lru-cache';
 import mongoose from 'mongoose';
@@ -51,6 +51,11 @@ interface PreparedNotice {
 
 const NOTICE_CACHE_MS = 10_000;
 const NOTICE_CACHE_ENTRIES = 32;
+/**
+ * Channels whose one message goes to many groups (a WeCom customer-group task covers an
+ * owner's groups): not personalised per village, and the link tracks per campaign.
+ */
+const SHARED_MESSAGE_CHANNELS = new Set(['wecom_group']);
 
 function toResult(outcome: Outcome): SendResult {
   switch (outcome.status) {
@@ -146,8 +151,11 @@ export class Dispatch implements EnginePorts {
     return this.deps.channels.adapterFor(channel as ChannelKind).rateLimits;
   }
 
-  confirmations(deliveryIds: string[]): Promise<Map<string, Date>> {
-    return this.deps.manualTasks.confirmedReferences(deliveryIds);
+  async confirmations(deliveryIds: string[]): Promise<Map<string, Confirmation>> {
+    const settled = await settledReferences(deliveryIds);
+    return new Map(
+      [...settled].map(([id, s]) => [id, { at: s.at, status: s.status ?? 'confirmed', reason: s.reason }] as const),
+    );
   }
 
   async confirmedSince(since: Date): Promise<{ deliveryId: string; regionPath: string[] }[]> {
@@ -163,11 +171,13 @@ export class Dispatch implements EnginePorts {
     const channel = request.channel as ChannelKind;
     // Every card, text or image, carries its group's own short link: clicks and QR scans are
     // counted for the group and its township (a campaign-wide QR code counted in no township).
+    // A message that goes to many groups at once (WeCom customer groups) tracks per campaign.
+    const shared = SHARED_MESSAGE_CHANNELS.has(channel);
     const link = await this.deps.linkFor(
       request.campaignId,
-      request.groupId,
+      shared ? null : request.groupId,
       request.noticeId,
-      request.regionPath.at(-1) ?? null,
+      shared ? null : (request.regionPath.at(-1) ?? null),
     );
     const countyCode = request.regionPath[3] ?? '';
     const omitLinkInText =
@@ -180,7 +190,7 @@ export class Dispatch implements EnginePorts {
         pictureUrl: notice.pictureUrl,
         photos: notice.photos,
       },
-      { link, personal: request.personal, omitLinkInText },
+      { link, personal: shared ? null : request.personal, omitLinkInText },
       { images: this.images },
     );
     return prepared.message;

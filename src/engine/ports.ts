@@ -10,7 +10,7 @@ export type PlannedGroup = GroupSnapshot;
 
 export type SendResult =
   | { status: 'sent' }
-  | { status: 'awaiting' } // manual channel: the officer's task exists
+  | { status: 'awaiting' } // manual channel: the officer's task exists; WeCom customer group: queued into its owner's task
   | { status: 'retryable'; reason: string; retryAfterMs?: number }
   | { status: 'permanent'; reason: string; flagGroup: boolean }
   | { status: 'uncertain'; reason: string };
@@ -29,6 +29,17 @@ export interface SendRequest {
   personal: { villageName: string; townshipName: string; officerName: string | null; officerPhone: string | null };
 }
 
+/**
+ * A delivery's result that comes after its send: an officer's confirmation (confirmed), or
+ * what a platform task reports for the group (WeCom customer groups: sent with WeCom's send
+ * time, failed or skipped with the reason, uncertain).
+ */
+export interface Confirmation {
+  at: Date;
+  status: 'confirmed' | 'sent' | 'failed' | 'skipped' | 'uncertain';
+  reason: string | null;
+}
+
 export interface EnginePorts {
   /** The selected active groups, township by township is not required: the planner sorts. */
   selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]>;
@@ -39,8 +50,8 @@ export interface EnginePorts {
   flagGroup(groupId: string, reason: string): Promise<void>;
   /** Whether the notice can still be sent (approved and not archived). */
   noticeSendable(noticeId: string): Promise<{ ok: true } | { ok: false; reason: string }>;
-  /** Officer confirmations (manual channel) among these delivery ids, with their time. */
-  confirmations(deliveryIds: string[]): Promise<Map<string, Date>>;
+  /** Confirmations and platform results among these awaiting delivery ids. */
+  confirmations(deliveryIds: string[]): Promise<Map<string, Confirmation>>;
   /** Deliveries confirmed since the instant, with the group's region path (to find the batch). */
   confirmedSince(since: Date): Promise<{ deliveryId: string; regionPath: string[] }[]>;
   /** Tells the statistics that these batches were written (planned, settled, skipped). */

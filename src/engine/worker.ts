@@ -239,7 +239,10 @@ export class Worker {
     }
   }
 
-  /** Manual-channel deliveries the officer has confirmed since: awaiting (or uncertain) → confirmed. */
+  /**
+   * Manual-channel deliveries the officer has confirmed since: awaiting (or uncertain) →
+   * confirmed; WeCom customer groups WeCom reported on: awaiting → sent, failed or skipped.
+   */
   private async recordConfirmations(held: HeldBatch, items: BatchItem[]): Promise<boolean> {
     const open = items.filter((item) => confirmable(item));
     if (open.length === 0) return false;
@@ -247,11 +250,14 @@ export class Worker {
     const confirmed = await this.ports.confirmations(open.map(idOf));
     let any = false;
     for (const item of open) {
-      const at = confirmed.get(idOf(item));
-      if (at) {
-        Object.assign(item, { status: 'confirmed', sentAt: at, lastError: null });
-        any = true;
-      }
+      const result = confirmed.get(idOf(item));
+      if (!result) continue;
+      // A platform's report (WeCom customer groups) is only for the deliveries it was about.
+      if (result.status !== 'confirmed' && item.status !== 'awaiting') continue;
+      if (result.status === 'confirmed' || result.status === 'sent')
+        Object.assign(item, { status: result.status, sentAt: result.at, lastError: null });
+      else Object.assign(item, { status: result.status, sentAt: null, lastError: result.reason, nextAt: null });
+      any = true;
     }
     return any;
   }

@@ -10,6 +10,8 @@ export interface TaskLine {
   groupName: string;
   /** The task's signed link (always given to the notifier; null would only name the group). */
   link: string | null;
+  /** A WeCom customer group: the officer confirms the task in WeCom's 群发助手, not by a link. */
+  wecom?: boolean;
 }
 
 export interface OfficerMessageInput {
@@ -63,12 +65,22 @@ const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 
 export function officerMessage(input: OfficerMessageInput): ChannelMessage {
   const heading = HEADINGS[input.kind](input);
-  const footer = input.kind === 'withdrawn' ? withdrawnFooter(input) : FOOTERS[input.kind];
+  const wecomCount = input.tasks.filter((task) => task.wecom).length;
+  const footer =
+    input.kind === 'withdrawn'
+      ? withdrawnFooter(input)
+      : wecomCount > 0 && input.kind !== 'escalation'
+        ? `企业微信客户群 ${wecomCount} 个：去企业微信群发助手确认（打开企业微信 → 客户联系 → 群发助手，点「发送」一次即可发到这些群）。${
+            wecomCount < input.tasks.length ? `\n其余的群：${FOOTERS[input.kind]}` : ''
+          }`
+        : FOOTERS[input.kind];
   // The superior needs the groups, not the officer's signed links; a withdrawn task has none.
   const lines = input.tasks.map((task, index) =>
-    input.kind === 'escalation' || input.kind === 'withdrawn' || !task.link
-      ? `${index + 1}. ${task.groupName}`
-      : `${index + 1}. ${task.groupName}\n${task.link}`,
+    task.wecom
+      ? `${index + 1}. ${task.groupName}（企业微信客户群）`
+      : input.kind === 'escalation' || input.kind === 'withdrawn' || !task.link
+        ? `${index + 1}. ${task.groupName}`
+        : `${index + 1}. ${task.groupName}\n${task.link}`,
   );
   const rest = (shown: number) =>
     shown < lines.length ? [`……另有 ${lines.length - shown} 个群，见 ${input.tasksPageUrl}`] : [];

@@ -50,6 +50,8 @@ const notificationStepSchema = new mongoose.Schema(
     taskIds: { type: [String], default: [] },
     status: { type: String, required: true, enum: NOTIFICATION_STATUSES },
     detail: { type: String, default: null },
+    /** What the reminder of WeCom customer groups did (remind_groupmsg_send), beside the robot's outcome. */
+    wecomDetail: { type: String, default: null },
     at: { type: Date, required: true },
     /**
      * The outbox: the message as claimed, posted by `deliver` (again after a crash: a step

@@ -58,8 +58,12 @@ export interface OfficerAccount {
 /** The officer of a group's task, or why there is none to tell. */
 export type OfficerMatch = { account: OfficerAccount } | { account: null; why: 'none' | 'ambiguous' };
 
-/** An open task as the notifier sees it: whether a digest listed it, and the correction of a retraction. */
-export type NotifierTask = ManualTask & { told: boolean; followUpCampaignId?: string | null };
+/**
+ * An open task as the notifier sees it: whether a digest listed it, and the correction of a
+ * retraction. A WeCom customer group in its owner's task (`wecomTaskId`) has no link: the
+ * officer confirms the task once in WeCom's 群发助手.
+ */
+export type NotifierTask = ManualTask & { told: boolean; followUpCampaignId?: string | null; wecomTaskId?: string };
 
 export interface NotifierPorts {
   /** Unconfirmed, not durably withdrawn manual tasks created since the instant, with their live state. */
@@ -74,6 +78,8 @@ export interface NotifierPorts {
   officerFor(phone: string, regionPath: string[]): Promise<OfficerMatch>;
   userById(id: string): Promise<OfficerAccount | null>;
   campaign(id: string): Promise<{ title: string; priority: Priority } | null>;
+  /** remind_groupmsg_send for these WeCom tasks (within WeCom's 3 a day); what happened, in words. */
+  remindWecom?(taskIds: string[]): Promise<string>;
 }
 
 export interface NotifierSettings {
@@ -213,6 +219,12 @@ export class OfficerNotifier {
     const due = this.dueStep(run, campaign.priority, done, now);
     if (!due) return false;
     const recorded = await this.send(due, run, campaign.title);
+    // A reminder re-sends WeCom's own notice of the owner's tasks (群发助手), robot or not.
+    const wecomTasks = [...new Set(due.tasks.flatMap((task) => (task.wecomTaskId ? [task.wecomTaskId] : [])))];
+    if (recorded && due.kind === 'reminder' && wecomTasks.length && this.ports.remindWecom) {
+      const note = await this.ports.remindWecom(wecomTasks);
+      if (note) await NotificationStepModel.updateOne({ _id: due.id }, { $set: { wecomDetail: note } });
+    }
     if (due.kind === 'digest') await this.ports.markTold(due.tasks.map((task) => task.id));
     return recorded;
   }
@@ -306,7 +318,7 @@ export class OfficerNotifier {
       kind: due.kind,
       campaignTitle,
       officerName: run.officerName,
-      tasks: due.tasks.map((task) => ({ groupName: task.groupName, link: task.link })),
+      tasks: due.tasks.map((task) => ({ groupName: task.groupName, link: task.link, wecom: Boolean(task.wecomTaskId) })),
       tasksPageUrl: `${this.settings.publicBaseUrl}/tasks`,
       withdrawal,
     });
@@ -438,7 +450,7 @@ export class OfficerNotifier {
       recipientName: doc.recipientName ?? null,
       groupNames: doc.groupNames,
       status: doc.status as NotificationStatus,
-      detail: doc.detail ?? null,
+      detail: [doc.detail, doc.wecomDetail].filter(Boolean).join('；') || null,
       at: doc.at,
     }));
   }

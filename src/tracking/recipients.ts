@@ -1,11 +1,21 @@
 // Who received a notice, through any campaign: the audience of a follow-up (retraction,
 // "solved", "expired"). A group counts when a delivery of the notice may have reached it:
-// sent, uncertain, awaiting (an officer has the task) or confirmed. Read from the ledger,
+// sent, uncertain, awaiting (an officer has the task) or confirmed; a WeCom customer group
+// only once WeCom reported it sent. Read from the ledger,
 // so it is exact once no delivery of the notice is still in flight.
 import { type BatchDoc, type BatchItem, DeliveryBatchModel } from './model.js';
 
 /** Statuses of a delivery that may have put the notice in front of the group. */
 export const RECEIVED_STATUSES: readonly string[] = ['sent', 'uncertain', 'awaiting', 'confirmed'];
+
+/**
+ * WeCom customer groups are known exactly: WeCom reports each group sent, so one still
+ * awaiting its owner's confirmation has not received the notice (a stop cancels its task).
+ */
+function receivedIt(item: BatchItem): boolean {
+  if (item.channel === 'wecom_group') return item.status === 'sent' || item.status === 'uncertain';
+  return RECEIVED_STATUSES.includes(item.status);
+}
 
 /** One group as a delivery snapshots it at planning (what a send needs, no group lookup). */
 export interface GroupSnapshot {
@@ -53,7 +63,7 @@ export async function* groupsThatReceivedNotice(noticeId: string, chunk = 500): 
   const cursor = DeliveryBatchModel.find({ noticeId }).lean<BatchDoc[]>().cursor();
   for await (const batch of cursor as AsyncIterable<BatchDoc>) {
     for (const item of batch.items) {
-      if (RECEIVED_STATUSES.includes(item.status)) byGroup.set(item.groupId, received(batch, item));
+      if (receivedIt(item)) byGroup.set(item.groupId, received(batch, item));
     }
   }
   const ordered = [...byGroup.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
@@ -62,7 +72,16 @@ export async function* groupsThatReceivedNotice(noticeId: string, chunk = 500): 
 
 /** Whether any delivery of the notice is not yet final (queued, held or in flight). */
 export async function noticeStillSending(noticeId: string): Promise<boolean> {
-  return Boolean(await DeliveryBatchModel.exists({ noticeId, 'counts.pending': { $gt: 0 } }));
+  if (await DeliveryBatchModel.exists({ noticeId, 'counts.pending': { $gt: 0 } })) return true;
+  // A WeCom customer group awaiting its owner's task: after a stop its task is cancelled
+  // and WeCom's report decides (within a scheduler tick) whether it received the notice.
+  return Boolean(
+    await DeliveryBatchModel.exists({
+      noticeId,
+      'counts.awaiting': { $gt: 0 },
+      items: { $elemMatch: { channel: 'wecom_group', status: 'awaiting' } },
+    }),
+  );
 }
 
 /** Whether the notice was ever planned for delivery (something may have gone out). */

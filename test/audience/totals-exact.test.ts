@@ -2,6 +2,7 @@
 // checked against a plain computation over the groups collection, for many random
 // selections, after writes through every path that writes groups (the API, the sheet
 // import, the demo script, the engine's flagging, model-level bulk writes, another process).
+import { CHANNEL_KINDS } from '../../src/channels/kinds.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type mongoose from 'mongoose';
@@ -46,7 +47,7 @@ function rawTotals(docs: RawGroup[], scopeCode: string, spec: AudienceSpec) {
       !has(spec.excludeTags, g.tags) &&
       !(spec.excludeGroups ?? []).includes(String(g._id)),
   );
-  const byChannel = Object.fromEntries(KINDS.map((k) => [k, { groupCount: 0, memberTotal: 0 }]));
+  const byChannel = Object.fromEntries(CHANNEL_KINDS.map((k) => [k, { groupCount: 0, memberTotal: 0 }]));
   for (const g of chosen) {
     byChannel[g.channelKind]!.groupCount += 1;
     byChannel[g.channelKind]!.memberTotal += g.memberCount;

@@ -29,7 +29,10 @@ describe('previews of unsaved notice content (the console’s live preview)', ()
       'feishu',
       'webhook',
       'manual',
+      'wecom_group',
     ]);
+    // WeCom customer-group mass send: a link card within its 4,000-byte text limit.
+    expect(cards[5]).toMatchObject({ format: 'link', sentAs: 'text', error: null });
     const wecom = cards[0];
     expect(wecom).toMatchObject({ format: 'markdown', maxBytes: 4096, truncated: false, sentAs: 'text' });
     expect(wecom.bytes).toBe(Buffer.byteLength(wecom.content));

@@ -140,6 +140,9 @@ export interface AudienceTotals {
     | Record<string, { groupCount: number; memberTotal?: number }>
     | Array<{ channel: string; groupCount: number }>;
   manualTaskCount?: number;
+  /** WeCom customer groups at their receive cap (they will not receive it), and the sentence to show. */
+  wecomOverCap?: number;
+  capWarning?: string;
 }
 
 export interface Group {

@@ -65,6 +65,12 @@ const manualConfirmationSchema = new mongoose.Schema(
     /** On the `reference:` copy: the delivery id and the group's region path (to find its batch). */
     reference: { type: String, default: null },
     regionPath: { type: [String], default: undefined },
+    /**
+     * What the delivery becomes: null = an officer's confirmation (manual: confirmed); a
+     * tracked platform task (WeCom customer group) reports sent, failed, skipped or uncertain.
+     */
+    outcome: { type: String, default: null },
+    reason: { type: String, default: null },
   },
   { versionKey: false },
 );

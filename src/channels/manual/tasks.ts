@@ -457,6 +457,54 @@ export class ManualTaskService {
   }
 }
 
+/** What a tracked platform task reports for one delivery (WeCom customer groups). */
+export type SettlementStatus = 'sent' | 'failed' | 'skipped' | 'uncertain';
+
+/** A delivery's settlement as the engine reads it: null status = an officer's confirmation. */
+export interface Settlement {
+  at: Date;
+  status: SettlementStatus | null;
+  reason: string | null;
+}
+
+/**
+ * Files a platform's result for a delivery in the same store as officers' confirmations
+ * (`reference:<delivery id>`), so the engine's lookup, sweep and wake carry both. Once per
+ * delivery: a repeat finds it filed.
+ */
+export async function fileSettlement(
+  reference: string,
+  at: Date,
+  regionPath: string[],
+  status: SettlementStatus,
+  reason: string | null,
+): Promise<void> {
+  await ManualConfirmationModel.create({ _id: referenceKey(reference), at, reference, regionPath, outcome: status, reason }).catch(
+    (error) => {
+      if (!isDuplicateKey(error)) throw error;
+    },
+  );
+}
+
+/** Settlements (confirmations and platform results) of these references, one _id lookup each. */
+export async function settledReferences(references: string[]): Promise<Map<string, Settlement>> {
+  const found = await mapLimit(references, 8, (reference) =>
+    ManualConfirmationModel.findById(referenceKey(reference)).lean<{
+      at: Date;
+      outcome?: string | null;
+      reason?: string | null;
+    }>(),
+  );
+  return new Map(
+    references.flatMap((reference, i) => {
+      const doc = found[i];
+      return doc
+        ? [[reference, { at: doc.at, status: (doc.outcome ?? null) as SettlementStatus | null, reason: doc.reason ?? null }] as const]
+        : [];
+    }),
+  );
+}
+
 /** The confirmation filed under the task's reference (the engine's delivery id), found by _id. */
 function referenceKey(reference: string): string {
   return `reference:${reference}`;
