@@ -6,7 +6,8 @@
 // Usage: npm run bench:cards [-- --villages=5000 --concurrency=2]
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
-import { ImageCardRenderer, type ImageCardInput, WECOM_IMAGE_MAX_BYTES } from '../src/render/index.js';
+import { WECOM_IMAGE_MAX_BYTES } from '../src/channels/limits.js';
+import { ImageCardRenderer, type ImageCardInput } from '../src/render/index.js';
 
 const arg = (name: string, fallback: number) => {
   const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];

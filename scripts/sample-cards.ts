@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { CATEGORIES, type Category } from '../src/notices/categories.js';
 import type { CardNotice } from '../src/render/content.js';
-import { ImageCardRenderer, WECOM_IMAGE_MAX_BYTES } from '../src/render/index.js';
+import { WECOM_IMAGE_MAX_BYTES } from '../src/channels/limits.js';
+import { ImageCardRenderer } from '../src/render/index.js';
 
 const OUT = new URL('../docs/cards/', import.meta.url);
 const LINK = 'https://jx.example.cn/t/Ab3dE9xk';

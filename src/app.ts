@@ -103,6 +103,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     metricsToken: ctx.config.metricsToken,
     metricsOpen: ctx.config.metricsOpen,
     trustProxy: ctx.config.trustProxy !== false,
+    publicBaseUrl: ctx.config.publicBaseUrl,
   });
   await app.register(inputGuard);
   await app.register(accessControl, { sessions: ctx.sessions });
@@ -170,7 +171,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     clicks: ctx.tracking.clicks,
     publication: ctx.publication,
     tips: ctx.tips,
-    secret: () => ctx.tracking.secret.get(),
+    resolveLink: (code) => ctx.tracking.resolve(code),
     publicBaseUrl: ctx.config.publicBaseUrl,
     timeZone: ctx.config.timeZone,
   });

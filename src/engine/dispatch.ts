@@ -1,6 +1,5 @@
 // The engine's ports, made of the real rooms: audience selection, notices, render and the
 // channel adapters. One delivery = render the card for its group, post it, classify.
-import { textCardBudget } from '../channels/request-body.js';
 import type { AudienceService } from '../audience/selection.js';
 import type { GroupService } from '../audience/groups.js';
 import type { AudienceSpec } from '../campaigns/ports.js';
@@ -11,14 +10,8 @@ import { DomainError } from '../lib/errors.js';
 import type { MediaStore } from '../media/store.js';
 import type { NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
-import {
-  CHANNEL_LIMITS,
-  type CardNotice,
-  type ChannelName,
-  ImageCardRenderer,
-  renderTextCard,
-  WECOM_IMAGE_MAX_BYTES,
-} from '../render/index.js';
+import { type CardStyle, messageFor } from '../channels/message.js';
+import { type CardNotice, ImageCardRenderer } from '../render/index.js';
 import { calendarDate, toCardNotice } from '../render/from-notice.js';
 import type { Confirmation, EnginePorts, PlannedGroup, SendRequest, SendResult } from './ports.js';
 import { NoticeModel } from '../notices/model.js';
@@ -36,8 +29,15 @@ export interface DispatchDeps {
   rootScope: Scope;
   publicBaseUrl: string;
   timeZone: string;
-  /** The tracked link for a card (tracking room): per group, or per campaign when groupId is null. */
-  linkFor: (campaignId: string, groupId: string | null, noticeId: string, villageCode: string | null) => string;
+  /** The short tracked link of a group's card (tracking room; stored on first use). */
+  linkFor: (
+    campaignId: string,
+    groupId: string | null,
+    noticeId: string,
+    villageCode: string | null,
+  ) => Promise<string>;
+  /** Whether the officers of a county forward texts without the link (the picture's QR code carries it). */
+  omitLinkInText?: (countyCode: string) => Promise<boolean>;
   /** Tells the statistics that these batches changed (tracking room). */
   batchesWritten: (batchIds: string[]) => Promise<void>;
 }
@@ -51,8 +51,6 @@ interface PreparedNotice {
 
 const NOTICE_CACHE_MS = 10_000;
 const NOTICE_CACHE_ENTRIES = 32;
-/** Channels that take a picture file; the others show pictures only by URL. */
-const IMAGE_CHANNELS = new Set(['wecom', 'manual', 'webhook', 'wecom_group']);
 /**
  * Channels whose one message goes to many groups (a WeCom customer-group task covers an
  * owner's groups): not personalised per village, and the link tracks per campaign.
@@ -170,36 +168,32 @@ export class Dispatch implements EnginePorts {
   }
 
   private async message(request: SendRequest, notice: PreparedNotice): Promise<ChannelMessage> {
-    const channel = request.channel as ChannelName;
-    const limits = CHANNEL_LIMITS[channel] ?? CHANNEL_LIMITS.wecom;
+    const channel = request.channel as ChannelKind;
+    // Every card, text or image, carries its group's own short link: clicks and QR scans are
+    // counted for the group and its township (a campaign-wide QR code counted in no township).
+    // A message that goes to many groups at once (WeCom customer groups) tracks per campaign.
     const shared = SHARED_MESSAGE_CHANNELS.has(channel);
-    const personal = shared ? null : request.personal;
-    if (request.cardStyle === 'image' && IMAGE_CHANNELS.has(channel)) {
-      // The QR code tracks per campaign: a per-group link would make every card's shared part unique.
-      const link = this.deps.linkFor(request.campaignId, null, request.noticeId, null);
-      const image = await this.images.render(
-        { notice: notice.card, link, photos: notice.photos, personal },
-        { format: 'png', maxBytes: limits.image ?? WECOM_IMAGE_MAX_BYTES },
-      );
-      return { type: 'image', image: { data: image.data, mime: image.mime, title: notice.card.title, url: link } };
-    }
-    const format = request.cardStyle === 'text' ? 'text' : channel === 'wecom' ? 'markdown' : 'link';
-    const card = renderTextCard(
-      {
-        notice: notice.card,
-        link: this.deps.linkFor(
-          request.campaignId,
-          shared ? null : request.groupId,
-          request.noticeId,
-          shared ? null : (request.regionPath.at(-1) ?? null),
-        ),
-        pictureUrl: notice.pictureUrl,
-        personal,
-      },
-      format,
-      textCardBudget(channel, limits[format]),
+    const link = await this.deps.linkFor(
+      request.campaignId,
+      shared ? null : request.groupId,
+      request.noticeId,
+      shared ? null : (request.regionPath.at(-1) ?? null),
     );
-    return { type: 'text', card };
+    const countyCode = request.regionPath[3] ?? '';
+    const omitLinkInText =
+      channel === 'manual' && this.deps.omitLinkInText ? await this.deps.omitLinkInText(countyCode) : false;
+    const prepared = await messageFor(
+      channel,
+      {
+        card: notice.card,
+        cardStyle: request.cardStyle as CardStyle,
+        pictureUrl: notice.pictureUrl,
+        photos: notice.photos,
+      },
+      { link, personal: shared ? null : request.personal, omitLinkInText },
+      { images: this.images },
+    );
+    return prepared.message;
   }
 
   async send(request: SendRequest, signal: AbortSignal): Promise<SendResult> {

@@ -17,6 +17,31 @@ export interface OpsOptions {
   metricsOpen?: boolean;
   /** Whether TRUST_PROXY lists proxies; unset, a private peer sending X-Forwarded-For is warned about. */
   trustProxy?: boolean;
+  /** PUBLIC_BASE_URL: the address residents and officers reach, reported by /readyz. */
+  publicBaseUrl?: string;
+}
+
+export interface PublicAddress {
+  url: string;
+  /** loopback: nobody but this machine can open links and QR codes; private: only this network. */
+  reach: 'loopback' | 'private' | 'public';
+  /** What an admin should do, in Chinese; null when the address is public. */
+  warning: string | null;
+}
+
+/** How far the public address reaches: a fresh install's default is loopback (127.0.0.1). */
+export function publicAddress(url: string): PublicAddress {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
+  const privateNet = /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.)/.test(host) || /^f[cd]/i.test(host);
+  const reach = loopback ? 'loopback' : privateNet ? 'private' : 'public';
+  const warning =
+    reach === 'loopback'
+      ? `对外地址仍是本机地址 ${url}：群众扫码和点开的链接都打不开，请设置 PUBLIC_BASE_URL 为群众能访问的网址后重启`
+      : reach === 'private'
+        ? `对外地址 ${url} 是内网地址：群众在手机上打不开，请确认 PUBLIC_BASE_URL 是公网可访问的网址`
+        : null;
+  return { url, reach, warning };
 }
 
 const PROXY_WARNING =
@@ -32,7 +57,9 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return timingSafeEqual(digest(given), digest(token));
 }
 
-export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady, metricsToken, metricsOpen, trustProxy }) => {
+export const ops = fp<OpsOptions>(async (app: FastifyInstance, options) => {
+  const { databaseReady, metricsToken, metricsOpen, trustProxy } = options;
+  const address = options.publicBaseUrl ? publicAddress(options.publicBaseUrl) : null;
   // Behind a proxy without TRUST_PROXY (issue 26.6): said loudly once in the log, and on /readyz.
   let proxyWarning: string | null = null;
   if (!trustProxy) {
@@ -68,9 +95,11 @@ export const ops = fp<OpsOptions>(async (app: FastifyInstance, { databaseReady, 
   app.get('/healthz', hidden, async () => ({ status: 'ok' }));
   app.get('/readyz', hidden, async (_request, reply) => {
     const ready = await databaseReady();
-    return reply
-      .status(ready ? 200 : 503)
-      .send({ status: ready ? 'ready' : 'database unreachable', ...(proxyWarning ? { warnings: [proxyWarning] } : {}) });
+    return reply.status(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'database unreachable',
+      ...(proxyWarning ? { warnings: [proxyWarning] } : {}),
+      ...(address ? { publicAddress: address } : {}),
+    });
   });
   if (!metricsToken && !metricsOpen) return;
   app.get('/metrics', hidden, async (request, reply) => {

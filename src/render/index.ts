@@ -1,6 +1,5 @@
 // What other rooms use from render: pure functions from plain data to cards.
 export type { CardNotice, Personalisation, WantedDetails } from './content.js';
-export * from './limits.js';
 export {
   CardTooLarge,
   type TextCard,

@@ -12,11 +12,15 @@ import type { NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { calendarDate, toCardNotice } from './from-notice.js';
 import { ImageTooLarge } from './image/encode.js';
-import { renderImageCard } from './image/render-image-card.js';
-import { CHANNEL_LIMITS, type ChannelName, WECOM_IMAGE_MAX_BYTES, wecomTextLimit } from './limits.js';
-import { ImagePreviewBody, TextCardBody, TextPreviewBody } from './schemas.js';
+import { CHANNEL_KINDS, type ChannelKind } from '../channels/kinds.js';
+import { WECOM_IMAGE_MAX_BYTES, limitsOf } from '../channels/limits.js';
+import { contentLimit, formatFor, imageFor, textCardFor } from '../channels/message.js';
 import { requestBodyBytes, textCardBudget } from '../channels/request-body.js';
-import { CardTooLarge, renderTextCard } from './text/render-text-card.js';
+import { TextCardBody, imagePreviewBody, textPreviewBody } from './schemas.js';
+import { CardTooLarge } from './text/render-text-card.js';
+
+const TextPreviewBody = textPreviewBody(CHANNEL_KINDS);
+const ImagePreviewBody = imagePreviewBody(CHANNEL_KINDS);
 
 export interface RenderRoutesOptions {
   notices: NoticeService;
@@ -56,26 +60,26 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
     },
     async (request) => {
       const { id } = request.params;
-      const { format, personal } = request.body;
-      const channel = (request.body.channel ?? 'wecom') as ChannelName;
+      const { personal, cardStyle } = request.body;
+      const channel = (request.body.channel ?? 'wecom') as ChannelKind;
+      const format = request.body.format ?? (cardStyle ? formatFor(channel, cardStyle) : null);
+      if (!format) throw new InvalidInput('请指定 format（文字格式）或 cardStyle（卡片样式）', 'format');
       const { content, issuedOn } = await source(principal(request).scope, id, request.body.version);
-      const limits = CHANNEL_LIMITS[channel];
-      const contentMaxBytes =
-        channel === 'wecom' && format === 'text' ? wecomTextLimit(request.body.wecomTextMaxBytes) : limits[format];
-      // Cut exactly as a send cuts it: against the whole request body where the channel limits that.
-      const budget = textCardBudget(channel, contentMaxBytes);
+      const options = { wecomTextMaxBytes: request.body.wecomTextMaxBytes };
+      // Cut exactly as a send cuts it (channels/message.ts): against the whole request body where the channel limits that.
+      const budget = textCardBudget(channel, contentLimit(channel, format, options));
       const { maxBytes } = budget;
       const firstPicture = content.media[0]?.sha256 ?? content.video?.posterSha256;
       try {
-        const card = renderTextCard(
-          {
-            notice: toCardNotice(content, issuedOn),
-            link: previewLink(id),
-            pictureUrl: firstPicture ? mediaUrl(publicBaseUrl, firstPicture) : null,
-            personal: personal ?? null,
-          },
+        const card = textCardFor(
+          channel,
           format,
-          budget,
+          {
+            card: toCardNotice(content, issuedOn),
+            pictureUrl: firstPicture ? mediaUrl(publicBaseUrl, firstPicture) : null,
+          },
+          { link: previewLink(id), personal: personal ?? null },
+          options,
         );
         return {
           ...card,
@@ -110,22 +114,19 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
     async (request, reply) => {
       const { id } = request.params;
       const format = request.body.format ?? 'png';
-      const channel = (request.body.channel ?? 'wecom') as ChannelName;
+      const channel = (request.body.channel ?? 'wecom') as ChannelKind;
       const { content, issuedOn } = await source(principal(request).scope, id, request.body.version);
       // The card shows one picture: the first image, else the video's poster.
       const picture = content.media[0]?.sha256 ?? content.video?.posterSha256;
       const file = picture ? await media.read(picture) : null;
       const photos = file ? [file.data] : [];
-      const maxBytes = CHANNEL_LIMITS[channel].image ?? WECOM_IMAGE_MAX_BYTES;
+      const maxBytes = limitsOf(channel).image ?? WECOM_IMAGE_MAX_BYTES;
       try {
-        const card = await renderImageCard(
-          {
-            notice: toCardNotice(content, issuedOn),
-            link: previewLink(id),
-            photos,
-            personal: request.body.personal ?? null,
-          },
-          { format, maxBytes },
+        const card = await imageFor(
+          channel,
+          { card: toCardNotice(content, issuedOn), photos },
+          { link: previewLink(id), personal: request.body.personal ?? null },
+          { format },
         );
         return reply
           .header('content-type', card.mime)

@@ -1,11 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import { NonBlank, Nullable } from '../lib/schemas.js';
-import { CHANNEL_NAMES } from './limits.js';
 
-const Channel = Type.Union(
-  CHANNEL_NAMES.map((name) => Type.Literal(name)),
-  { default: 'wecom' },
-);
+// The channel kinds (channels/kinds.ts) are passed in by routes.ts: render sits below channels.
+const channelSchema = (names: readonly string[]) =>
+  Type.Union(
+    names.map((name) => Type.Literal(name)),
+    { default: 'wecom' },
+  );
+const CardStyle = Type.Union([Type.Literal('text'), Type.Literal('rich'), Type.Literal('image')]);
 /** "working" = the current working copy (drafts, review); a number = an approved version. */
 const Version = Type.Union([Type.Literal('working'), Type.Integer({ minimum: 1 })], { default: 'working' });
 
@@ -19,27 +21,31 @@ const Personal = Type.Object(
   { additionalProperties: false },
 );
 
-export const TextPreviewBody = Type.Object(
-  {
-    format: Type.Union([Type.Literal('text'), Type.Literal('markdown'), Type.Literal('link')]),
-    channel: Type.Optional(Channel),
-    version: Type.Optional(Version),
-    /** WeCom text limit of this install's robots (2048 by default, at most 4096). */
-    wecomTextMaxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 4096 })),
-    personal: Type.Optional(Nullable(Personal)),
-  },
-  { additionalProperties: false },
-);
+export const textPreviewBody = (channels: readonly string[]) =>
+  Type.Object(
+    {
+      /** A format of the author's choosing; with cardStyle instead, the format the channel is sent. */
+      format: Type.Optional(Type.Union([Type.Literal('text'), Type.Literal('markdown'), Type.Literal('link')])),
+      cardStyle: Type.Optional(CardStyle),
+      channel: Type.Optional(channelSchema(channels)),
+      version: Type.Optional(Version),
+      /** WeCom text limit of this install's robots (2048 by default, at most 4096). */
+      wecomTextMaxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 4096 })),
+      personal: Type.Optional(Nullable(Personal)),
+    },
+    { additionalProperties: false },
+  );
 
-export const ImagePreviewBody = Type.Object(
-  {
-    format: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('jpeg')], { default: 'png' })),
-    channel: Type.Optional(Channel),
-    version: Type.Optional(Version),
-    personal: Type.Optional(Nullable(Personal)),
-  },
-  { additionalProperties: false },
-);
+export const imagePreviewBody = (channels: readonly string[]) =>
+  Type.Object(
+    {
+      format: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('jpeg')], { default: 'png' })),
+      channel: Type.Optional(channelSchema(channels)),
+      version: Type.Optional(Version),
+      personal: Type.Optional(Nullable(Personal)),
+    },
+    { additionalProperties: false },
+  );
 
 export const TextCardBody = Type.Object({
   format: Type.String(),

@@ -13,7 +13,7 @@ import { PUBLIC } from '../http/access.js';
 import { DomainError, InvalidInput, TooManyRequests } from '../lib/errors.js';
 import type { TipInput, TipService } from '../tips/service.js';
 import type { ClickService } from '../tracking/clicks.js';
-import { decodeTrackedCode } from '../tracking/links.js';
+import type { LinkTarget } from '../tracking/links.js';
 import { CodeParams, NoticePageParams } from '../tracking/schemas.js';
 import { STYLESHEET_PATH, missingPage, noticePage, tipAnswerPage, withdrawnPage } from './page.js';
 import type { PublicationService } from './publication.js';
@@ -22,7 +22,8 @@ export interface ResidentsRoutesOptions {
   clicks: ClickService;
   publication: PublicationService;
   tips: TipService;
-  secret: () => Buffer;
+  /** What a /t/ code was made for (short codes from the database, long signed ones decoded). */
+  resolveLink: (code: string) => Promise<LinkTarget | null>;
   publicBaseUrl: string;
   /** The install's time zone: the page's date is the approval's local day. */
   timeZone?: string;
@@ -95,7 +96,7 @@ async function readTipForm(request: FastifyRequest): Promise<TipInput & { text: 
 }
 
 export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> = async (app, options) => {
-  const { clicks, publication, tips, secret, publicBaseUrl } = options;
+  const { clicks, publication, tips, resolveLink, publicBaseUrl } = options;
   const timeZone = options.timeZone ?? 'Asia/Shanghai';
   await app.register(multipart, {
     limits: { fileSize: TIP_PHOTO_MAX_BYTES, files: 1, fields: 2, parts: 3, fieldSize: 64 * 1024 },
@@ -113,7 +114,7 @@ export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> 
       schema: { tags: ['residents'], summary: '跟踪链接：记录点击后跳转到通知页面（公开）', params: CodeParams },
     },
     async (request, reply) => {
-      const target = decodeTrackedCode(request.params.code, secret());
+      const target = await resolveLink(request.params.code);
       if (!target) return notFound(reply, '这个链接无效或已失效，请核对二维码或链接是否完整。');
       await clicks.record(target, request.ip, String(request.headers['user-agent'] ?? ''));
       return reply

@@ -80,6 +80,15 @@ export class ClickService {
     return false;
   }
 
+  /** Townships with a click in a month (scope-check them before showing anything). */
+  async townshipsClicked(month: string): Promise<string[]> {
+    const rows = await ClickModel.aggregate<{ _id: string }>([
+      { $match: { month, townshipCode: { $ne: '' } } },
+      { $group: { _id: '$townshipCode' } },
+    ]);
+    return rows.map((row) => row._id);
+  }
+
   /** Clicks per township in a month, for the townships given (already scope-checked). */
   async perTownship(month: string, townshipCodes: string[]): Promise<Map<string, ClickCount>> {
     const counts = new Map<string, ClickCount>(townshipCodes.map((code) => [code, { clicks: 0, uniqueClicks: 0 }]));

@@ -39,7 +39,15 @@ export const DELIVERY_HEADERS = [
 ];
 
 /** The monthly table's columns, in the glossary's words (CONSOLE.md); the screen shows the same. */
-export const MONTHLY_HEADERS = ['乡镇（街道）', '发送消息数', '触达群数', '触达村数', '受教育人次', '点击次数', '独立访客'];
+export const MONTHLY_HEADERS = [
+  '乡镇（街道）',
+  '发送消息数',
+  '触达群数',
+  '触达村数',
+  '受教育人次',
+  '点击次数',
+  '独立访客',
+];
 /** The category breakdown under it (clicks are counted per township, not per category). */
 export const CATEGORY_HEADERS = ['类别', '发送消息数', '触达群数', '触达村数', '受教育人次'];
 export const TOTAL_LABEL = '合计';
@@ -136,16 +144,37 @@ export class ExportService {
       this.stats.report(by.scope, { ...query, groupBy: ['category'] }),
     ]);
     const codes = report.rows.map((row) => row.townshipCode!);
-    const clicks = new Map<string, { clicks: number; uniqueClicks: number }>(codes.map((c) => [c, { clicks: 0, uniqueClicks: 0 }]));
-    for (const month of monthsOf(from, to)) {
-      for (const [code, count] of await this.clicks.perTownship(month, codes)) {
+    // A township whose cards were opened but whose sends are not (yet) in the reach figures
+    // (an officer has not confirmed a forwarded card, the roll-up is behind) still shows its
+    // clicks: listing only townships with counted sends hid every click of such a township.
+    const reported = new Set(codes);
+    const within = regionCode ?? by.scope.regionCode;
+    const months = monthsOf(from, to);
+    const clickedAnywhere = new Set<string>();
+    for (const month of months) for (const code of await this.clicks.townshipsClicked(month)) clickedAnywhere.add(code);
+    const extra = await this.regions.existingIn(
+      by.scope,
+      [...clickedAnywhere].filter((code) => !reported.has(code)),
+    );
+    const clickedOnly: string[] = [];
+    for (const code of extra) {
+      const region = await this.regions.find(code);
+      if (region?.regionPath.includes(within)) clickedOnly.push(code);
+    }
+    const shown = [...codes, ...clickedOnly];
+    const clicks = new Map<string, { clicks: number; uniqueClicks: number }>(
+      shown.map((c) => [c, { clicks: 0, uniqueClicks: 0 }]),
+    );
+    for (const month of months) {
+      for (const [code, count] of await this.clicks.perTownship(month, shown)) {
         const sum = clicks.get(code)!;
         sum.clicks += count.clicks;
         sum.uniqueClicks += count.uniqueClicks;
       }
     }
     const rows: MonthlyRow[] = [];
-    for (const row of report.rows) {
+    const zero = { messages: 0, groupsReached: 0, villagesReached: 0, personTimes: 0 };
+    for (const row of [...report.rows, ...clickedOnly.sort().map((townshipCode) => ({ townshipCode, ...zero }))]) {
       const code = row.townshipCode!;
       rows.push({
         townshipCode: code,

@@ -1,16 +1,17 @@
 // The tracking room's services, built once by context.ts. What the engine uses:
 //   tracking.rollups.batchesWritten(batchIds)  after every write of delivery batches
-//   tracking.link(target)                       the tracked URL for a group's card
+//   tracking.link(target)                       the short tracked URL for a group's card (stored once)
 import type { AuditService } from '../audit/service.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
 import { ClickService } from './clicks.js';
 import { ExportService } from './exports.js';
-import { type LinkTarget, trackedLink } from './links.js';
+import { type LinkTarget, decodeTrackedCode } from './links.js';
 import { ProgressService } from './progress.js';
 import { ReachRollups } from './rollups.js';
 import { LinkSecret } from './secret.js';
+import { ShortLinks } from './short-links.js';
 import { ReachStats } from './stats.js';
 
 export interface Tracking {
@@ -20,8 +21,11 @@ export interface Tracking {
   progress: ProgressService;
   clicks: ClickService;
   exports: ExportService;
-  /** Tracked URL for one group's card (no database write). */
-  link(target: LinkTarget): string;
+  shortLinks: ShortLinks;
+  /** Short tracked URL for a card (`PUBLIC_BASE_URL/t/<8 characters>`), stored on first use. */
+  link(target: LinkTarget): Promise<string>;
+  /** What a /t/ code was made for: a short code, or a long signed code of links already sent. */
+  resolve(code: string): Promise<LinkTarget | null>;
 }
 
 export function createTracking(
@@ -34,6 +38,11 @@ export function createTracking(
   const secret = new LinkSecret(config.linkSecret);
   const stats = new ReachStats(regions);
   const clicks = new ClickService(clock, config.timeZone, () => secret.get(), villageOfGroup);
+  const shortLinks = new ShortLinks(
+    () => secret.get(),
+    () => clock.now(),
+  );
+  const base = config.publicBaseUrl.replace(/\/+$/, '');
   return {
     secret,
     rollups: new ReachRollups(clock),
@@ -41,6 +50,8 @@ export function createTracking(
     progress: new ProgressService(regions, clock),
     clicks,
     exports: new ExportService(regions, stats, clicks, audit),
-    link: (target) => trackedLink(config.publicBaseUrl, target, secret.get()),
+    shortLinks,
+    link: async (target) => `${base}/t/${await shortLinks.code(target)}`,
+    resolve: async (code) => (await shortLinks.resolve(code)) ?? decodeTrackedCode(code, secret.get()),
   };
 }

@@ -45,12 +45,12 @@ describe('a county’s first day in the console: 选择本县, 导入本县, the
     await t?.close();
   });
 
-  const page = async () => {
+  const page = async (width = 1440, height = 900) => {
     const context = await browser.newContext({
       baseURL: baseUrl,
       locale: 'zh-CN',
       timezoneId: 'Asia/Shanghai',
-      viewport: { width: 1440, height: 900 },
+      viewport: { width, height },
       acceptDownloads: true,
     });
     context.setDefaultTimeout(20_000);
@@ -137,4 +137,29 @@ describe('a county’s first day in the console: 选择本县, 导入本县, the
     expect(groups.find((g) => g.name === '马庄村民声群')?.regionPath[4]).toBe(BOCHENG);
     await p.context().close();
   }, 180_000);
+
+  it('at 390 px the dialogs fit the phone: nothing wider than the screen', async () => {
+    await t.request('POST', '/api/regions/seed', t.adminToken, { countyCode: '410527' }); // when run alone
+    const { username } = await t.userToken('admin', '410527');
+    const p = await page(390, 844);
+    await signIn(p, { username, password: `pw-${username}-secret` });
+    await p.goto('/regions');
+    await p.getByRole('button', { name: '选择本县' }).click();
+    const county = p.getByRole('dialog', { name: '选择本县' });
+    await county.getByLabel('搜索县区').fill('内黄');
+    await county.getByRole('cell', { name: '河南省安阳市内黄县' }).click();
+    await shot(p, 'regions-county-phone');
+    expect(await county.evaluate((el) => el.scrollWidth <= window.innerWidth + 1)).toBe(true);
+    await county.getByRole('button', { name: '取消' }).click();
+    await p.goto('/groups');
+    await p.getByRole('button', { name: '导入', exact: true }).click();
+    const dialog = p.getByRole('dialog', { name: '导入群台账' });
+    const file = await ledgerXlsx();
+    await dialog.getByLabel('选择导入文件').setInputFiles({ name: '内黄县台账.xlsx', mimeType: 'application/octet-stream', buffer: file });
+    await dialog.getByText(/可导入 \d+ 行/).waitFor();
+    await shot(p, 'ledger-import-phone');
+    expect(await dialog.evaluate((el) => el.getBoundingClientRect().right <= window.innerWidth + 1)).toBe(true);
+    await p.context().close();
+  }, 120_000);
 });
+

@@ -15,6 +15,21 @@ describe('operations endpoints', () => {
     expect(ready.json().status).toBe('ready');
   });
 
+  it('says on /readyz when the public address is still loopback, so the workbench can warn the admin', async () => {
+    const ready = (await t.request('GET', '/readyz')).json();
+    // The test app runs with the default PUBLIC_BASE_URL, on 127.0.0.1.
+    expect(ready.publicAddress).toMatchObject({ reach: 'loopback' });
+    expect(ready.publicAddress.warning).toContain('PUBLIC_BASE_URL');
+  });
+
+  it('classifies public addresses: loopback, private network, public', async () => {
+    const { publicAddress } = await import('../../src/http/ops.js');
+    expect(publicAddress('http://127.0.0.1:3000').reach).toBe('loopback');
+    expect(publicAddress('http://localhost:3000').reach).toBe('loopback');
+    expect(publicAddress('http://192.168.1.20').reach).toBe('private');
+    expect(publicAddress('https://jx.example.cn')).toEqual({ url: 'https://jx.example.cn', reach: 'public', warning: null });
+  });
+
   it('exposes Prometheus metrics including request durations by route', async () => {
     await t.request('GET', '/api/auth/me', t.adminToken);
     const metrics = await t.request('GET', '/metrics');

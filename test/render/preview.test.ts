@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHANNEL_LIMITS } from '../../src/render/limits.js';
+import { CHANNEL_LIMITS } from '../../src/channels/limits.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { multipartFile, photo } from '../helpers/images.js';
 import { WANTED, noticeBody } from '../helpers/notices.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CardNotice } from '../../src/render/content.js';
-import { CHANNEL_LIMITS, CardTooLarge, type TextCardFormat, renderTextCard } from '../../src/render/index.js';
+import { CHANNEL_LIMITS, WECOM_NEWS_TITLE_MAX_BYTES } from '../../src/channels/limits.js';
+import { CardTooLarge, type TextCardFormat, renderTextCard } from '../../src/render/index.js';
 import { WANTED } from '../helpers/notices.js';
 
 const LINK = 'https://jx.example.cn/l/Ab3dE9';
@@ -125,7 +126,7 @@ describe('text cards', () => {
         pictureUrl: 'https://jx.example.cn/media/abc',
       },
       'link',
-      { maxBytes: CHANNEL_LIMITS.wecom.link },
+      { maxBytes: CHANNEL_LIMITS.wecom.link, titleMaxBytes: WECOM_NEWS_TITLE_MAX_BYTES },
     );
     expect(card.content).toBe('一句话摘要');
     expect(bytes(card.title)).toBeLessThanOrEqual(128);

@@ -9,20 +9,15 @@ import type { GroupService } from '../../audience/groups.js';
 import type { AuditService } from '../../audit/service.js';
 import { AUTHORS } from '../../auth/roles.js';
 import type { ChannelRegistry } from '../../channels/registry.js';
-import type { ChannelMessage } from '../../channels/types.js';
+import { messageFor } from '../../channels/message.js';
 import { allow, principal } from '../../http/access.js';
 import { ObjectIdString } from '../../lib/schemas.js';
 import { mediaUrl } from '../../media/routes.js';
 import type { MediaStore } from '../../media/store.js';
 import type { NoticeService } from '../../notices/service.js';
 import { calendarDate, toCardNotice } from '../../render/from-notice.js';
-import { renderImageCard } from '../../render/image/render-image-card.js';
-import { CHANNEL_LIMITS, WECOM_IMAGE_MAX_BYTES } from '../../render/limits.js';
-import { renderTextCard } from '../../render/text/render-text-card.js';
 
 const TEST_MARK = '【测试】';
-/** Channels that receive the image card itself (as the engine sends them). */
-const IMAGE_CHANNELS = new Set(['wecom', 'manual', 'webhook']);
 
 export const TestSendBody = Type.Object(
   {
@@ -87,25 +82,20 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
         officerName: target!.officer?.name ?? null,
         officerPhone: target!.officer?.phone ?? null,
       };
+      // The preview's link: the notice's page (a test send is no campaign, so it has no tracked link).
       const link = `${options.publicBaseUrl}/n/${noticeId}`;
       const picture = notice.content.media[0]?.sha256 ?? notice.content.video?.posterSha256 ?? null;
-      const limits = CHANNEL_LIMITS[channel as keyof typeof CHANNEL_LIMITS] ?? CHANNEL_LIMITS.wecom;
-      let message: ChannelMessage;
-      if (cardStyle === 'image' && IMAGE_CHANNELS.has(channel)) {
-        const file = picture ? await options.media.read(picture) : null;
-        const image = await renderImageCard(
-          { notice: card, link, photos: file ? [file.data] : [], personal },
-          { format: 'png', maxBytes: limits.image ?? WECOM_IMAGE_MAX_BYTES },
-        );
-        message = { type: 'image', image: { data: image.data, mime: image.mime, title: card.title, url: link } };
-      } else {
-        const format = cardStyle === 'text' ? 'text' : channel === 'wecom' ? 'markdown' : 'link';
-        const pictureUrl = picture ? mediaUrl(options.publicBaseUrl, picture) : null;
-        message = {
-          type: 'text',
-          card: renderTextCard({ notice: card, link, pictureUrl, personal }, format, { maxBytes: limits[format] }),
-        };
-      }
+      const file = cardStyle === 'image' && picture ? await options.media.read(picture) : null;
+      const { message } = await messageFor(
+        channel,
+        {
+          card,
+          cardStyle,
+          pictureUrl: picture ? mediaUrl(options.publicBaseUrl, picture) : null,
+          photos: file ? [file.data] : [],
+        },
+        { link, personal },
+      );
       const outcome = await options.channels
         .adapterFor(channel)
         .send(target!, message, { reference: `test-${noticeId}-${group.id}-${Date.now()}` });

@@ -1,9 +1,7 @@
 // Previews of content that is still being typed (the console's notice form): every channel's
 // text card as it would be posted, and the image card, from the form's fields rather than a
-// saved notice, so the preview follows each keystroke without saving drafts. The formats
-// per channel and card style are the engine's (src/engine/dispatch.ts): text style → plain
-// text everywhere; otherwise WeCom markdown and link cards elsewhere; image style sends the
-// image card where the channel takes images.
+// saved notice, so the preview follows each keystroke without saving drafts. What each channel
+// gets is decided by channels/message.ts, the engine's and the test send's own messageFor.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import { AUTHORS, REVIEWERS } from '../../auth/roles.js';
@@ -17,17 +15,15 @@ import type { CardNotice } from '../content.js';
 import { calendarDate } from '../from-notice.js';
 import { ImageTooLarge } from '../image/encode.js';
 import { fontCovers } from '../image/font.js';
-import { renderImageCard } from '../image/render-image-card.js';
-import { CHANNEL_LIMITS, type ChannelFormat, WECOM_IMAGE_MAX_BYTES } from '../limits.js';
-import { CardTooLarge, renderTextCard } from '../text/render-text-card.js';
+import { CHANNEL_KINDS } from '../../channels/kinds.js';
+import { WECOM_IMAGE_MAX_BYTES } from '../../channels/limits.js';
+import { contentLimit, formatFor, imageFor, sendsImage, textFor } from '../../channels/message.js';
+import { CardTooLarge } from '../text/render-text-card.js';
 
 const PREVIEWERS = [...new Set([...AUTHORS, ...REVIEWERS])];
 
 /** The channels a card goes out on, in the order the console shows them. */
-export const PREVIEW_CHANNELS = ['wecom', 'dingtalk', 'feishu', 'webhook', 'manual', 'wecom_group'] as const;
-type PreviewChannel = (typeof PREVIEW_CHANNELS)[number];
-/** Channels that receive the image card itself when the card style is "image". */
-const IMAGE_CHANNELS = new Set<PreviewChannel>(['wecom', 'manual', 'webhook', 'wecom_group']);
+export const PREVIEW_CHANNELS = CHANNEL_KINDS;
 
 // Lenient on purpose: a half-typed form still previews (an empty title shows as empty).
 const Text = (max: number) => Type.String({ maxLength: max });
@@ -101,11 +97,6 @@ const DraftCardsReply = Type.Object({
   missingGlyphs: Type.Array(Type.String()),
 });
 
-export function formatFor(channel: PreviewChannel, cardStyle: 'text' | 'rich' | 'image'): ChannelFormat {
-  if (cardStyle === 'text') return 'text';
-  return channel === 'wecom' ? 'markdown' : 'link';
-}
-
 function cardNotice(content: DraftContent, issuedOn: string): CardNotice {
   return {
     category: content.category as Category,
@@ -163,11 +154,14 @@ export const draftPreviewRoutes: FastifyPluginAsyncTypebox<DraftPreviewOptions> 
       const pictureUrl = content.pictureSha256 ? mediaUrl(publicBaseUrl, content.pictureSha256) : null;
       const cards = PREVIEW_CHANNELS.map((channel) => {
         const format = formatFor(channel, cardStyle);
-        const limits = CHANNEL_LIMITS[channel as keyof typeof CHANNEL_LIMITS] ?? CHANNEL_LIMITS.wecom;
-        const sentAs = cardStyle === 'image' && IMAGE_CHANNELS.has(channel) ? ('image' as const) : ('text' as const);
-        const maxBytes = limits[format];
+        const sentAs = sendsImage(channel, cardStyle) ? ('image' as const) : ('text' as const);
+        const maxBytes = contentLimit(channel, format);
         try {
-          const card = renderTextCard({ notice, link, pictureUrl, personal: personal ?? null }, format, { maxBytes });
+          const card = textFor(
+            channel,
+            { card: notice, cardStyle, pictureUrl, photos: [] },
+            { link, personal: personal ?? null },
+          );
           return { channel, sentAs, maxBytes, error: null, ...card };
         } catch (error) {
           if (!(error instanceof CardTooLarge)) throw error;
@@ -208,14 +202,10 @@ export const draftPreviewRoutes: FastifyPluginAsyncTypebox<DraftPreviewOptions> 
       const file = content.pictureSha256 ? await media.read(content.pictureSha256) : null;
       if (content.pictureSha256 && !file) throw new InvalidInput('图片不存在，请重新上传', 'media');
       try {
-        const card = await renderImageCard(
-          {
-            notice: cardNotice(content, issuedOn()),
-            link,
-            photos: file ? [file.data] : [],
-            personal: personal ?? null,
-          },
-          { format: 'png', maxBytes: WECOM_IMAGE_MAX_BYTES },
+        const card = await imageFor(
+          'wecom',
+          { card: cardNotice(content, issuedOn()), photos: file ? [file.data] : [] },
+          { link, personal: personal ?? null },
         );
         return reply
           .header('content-type', card.mime)

@@ -50,6 +50,8 @@ export interface SharedCard {
   height: number;
   /** Top of the reserved per-group strip, or null when the card has none. */
   stripTop: number | null;
+  /** Where the QR code is (or goes, when it is drawn per group). */
+  qrAt: { top: number; left: number };
   theme: Theme;
   missingGlyphs: string[];
 }
@@ -106,6 +108,28 @@ async function drawBody(body: string, theme: Theme, glyphs: Glyphs, maxHeight: n
   return drawn;
 }
 
+/**
+ * A QR code as raw pixels, QR_SIZE square: whole pixels per module on white, built from the
+ * code's module matrix (no PNG encode and decode: it is drawn once per group's card).
+ */
+export function qrCode(link: string): OverlayOptions {
+  const { modules } = QRCode.create(link, { errorCorrectionLevel: 'M' });
+  const count = modules.size + 2; // a one-module quiet zone, as before
+  const scale = Math.floor(QR_SIZE / count);
+  const offset = Math.floor((QR_SIZE - scale * count) / 2) + scale;
+  const data = Buffer.alloc(QR_SIZE * QR_SIZE * 4, 0xff);
+  for (let row = 0; row < modules.size; row++) {
+    for (let col = 0; col < modules.size; col++) {
+      if (!modules.get(row, col)) continue;
+      for (let dy = 0; dy < scale; dy++) {
+        const start = ((offset + row * scale + dy) * QR_SIZE + offset + col * scale) * 4;
+        for (let i = 0; i < scale; i++) data.writeUInt32BE(0x000000ff, start + i * 4);
+      }
+    }
+  }
+  return { input: data, raw: { width: QR_SIZE, height: QR_SIZE, channels: 4 } };
+}
+
 async function fitPhoto(photo: Buffer, width: number, height: number, cover: boolean) {
   const { data, info } = await sharp(photo, { limitInputPixels: 40_000_000 })
     .resize({ width, height, fit: cover ? 'cover' : 'inside', withoutEnlargement: !cover })
@@ -116,7 +140,8 @@ async function fitPhoto(photo: Buffer, width: number, height: number, cover: boo
 
 export interface SharedCardInput {
   notice: CardNotice;
-  link: string;
+  /** The QR code's target; null: the QR is per group, drawn over `qr` by the personalised path. */
+  link: string | null;
   photos: Buffer[];
   /** Reserve the strip the per-group part is drawn on. */
   personalised: boolean;
@@ -239,8 +264,8 @@ export async function drawSharedCard(input: SharedCardInput): Promise<SharedCard
     left: PAD,
   });
   y += 26;
-  const qr = await QRCode.toBuffer(input.link, { type: 'png', width: QR_SIZE, margin: 1, errorCorrectionLevel: 'M' });
-  layers.push({ input: qr, top: y, left: PAD });
+  const qrAt = { top: y, left: PAD };
+  if (input.link !== null) layers.push({ ...qrCode(input.link), ...qrAt });
   const footerWidth = CONTENT_WIDTH - QR_SIZE - 28;
   const footerSize = 26;
   const footer = await drawMarkup(
@@ -275,7 +300,7 @@ export async function drawSharedCard(input: SharedCardInput): Promise<SharedCard
     .composite(layers)
     .raw()
     .toBuffer();
-  return { raw, width: CARD_WIDTH, height, stripTop, theme, missingGlyphs: [...glyphs.missing] };
+  return { raw, width: CARD_WIDTH, height, stripTop, qrAt, theme, missingGlyphs: [...glyphs.missing] };
 }
 
 /** The per-group strip's text: the place as people say it, the responsible officer. */

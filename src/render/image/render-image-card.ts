@@ -1,14 +1,14 @@
 // Notice → image card (PNG or JPEG) under a channel's byte limit. The personalised path:
-// the shared part (everything but the per-group strip) is drawn once and cached by a hash
-// of its content; each group's card then costs one small text draw, a composite and an
-// encode, not a full layout.
+// the shared part (everything but the per-group strip and QR code) is drawn once and cached
+// by a hash of its content; each group's card then costs one small text draw, its own QR
+// code (so a scan is counted for its group and township), a composite and an encode.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { CardNotice, Personalisation } from '../content.js';
 import { phoneNumber, placeName } from '../format.js';
 import { type ImageFormat, encodeUnder } from './encode.js';
-import { STRIP_HEIGHT, type SharedCard, drawSharedCard, drawStripText } from './layout.js';
+import { STRIP_HEIGHT, type SharedCard, drawSharedCard, drawStripText, qrCode } from './layout.js';
 
 export interface ImageCardInput {
   notice: CardNotice;
@@ -37,7 +37,7 @@ export interface ImageCard {
 }
 
 /** Bump when the layout changes, so cached shared parts of the old layout are not reused. */
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 3;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -46,7 +46,8 @@ function sharedKey(input: ImageCardInput): string {
     JSON.stringify({
       v: LAYOUT_VERSION,
       notice: input.notice,
-      link: input.link,
+      // A personalised card's QR code is the group's own, drawn per card: the shared part has none.
+      link: input.personal ? null : input.link,
       photos: (input.photos ?? []).map((photo) => sha256(photo)),
       personalised: Boolean(input.personal),
     }),
@@ -81,7 +82,7 @@ export class ImageCardRenderer {
     const draw = () =>
       drawSharedCard({
         notice: input.notice,
-        link: input.link,
+        link: input.personal ? null : input.link,
         photos: input.photos ?? [],
         personalised: Boolean(input.personal),
       });
@@ -103,6 +104,7 @@ export class ImageCardRenderer {
     const shared = await this.shared(input);
     const missing = new Set(shared.missingGlyphs);
     const overlays: OverlayOptions[] = [];
+    if (input.personal) overlays.push({ ...qrCode(input.link), ...shared.qrAt });
     if (input.personal && shared.stripTop !== null) {
       const strip = await drawStripText(stripLines(input.personal));
       for (const char of strip.missing) missing.add(char);

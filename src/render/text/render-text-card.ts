@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { CATEGORY_LABELS } from '../../notices/categories.js';
 import type { CardNotice, Personalisation } from '../content.js';
-import { WECOM_NEWS_TITLE_MAX_BYTES } from '../limits.js';
 import { chineseDate, phoneNumber, placeName } from '../format.js';
 import { escapeMarkdown, formatBody, plainExcerpt } from './format-body.js';
 import { cutToBytes, graphemes, utf8Bytes } from './utf8.js';
@@ -114,6 +113,8 @@ function tidy(text: string): string {
 
 export interface TextCardLimits {
   maxBytes: number;
+  /** Link cards' titles are cut to this many bytes (the channel's link-card title limit). */
+  titleMaxBytes?: number;
   /**
    * What maxBytes is compared with (default: the UTF-8 size of the content). A channel that
    * limits its whole request body passes the size of the exact body it will send.
@@ -136,7 +137,7 @@ export function renderTextCard(input: TextCardInput, format: TextCardFormat, lim
     title:
       format === 'markdown'
         ? `【${fields.categoryLabel}】${input.notice.title.trim()}`
-        : cutToBytes(input.notice.title.trim(), WECOM_NEWS_TITLE_MAX_BYTES),
+        : cutToBytes(input.notice.title.trim(), limits.titleMaxBytes ?? Number.MAX_SAFE_INTEGER),
     content,
     bytes: utf8Bytes(content),
     truncated,

@@ -1,24 +1,23 @@
-// Every channel's published size limit, in one place. Source for all figures:
-// ../shared/reference/chat-robot-webhooks.md (WeCom doc 99110 rev. 2025-08 and 91770,
-// DingTalk custom-robot pages, Feishu "自定义机器人使用指南"). Byte limits count UTF-8.
+// Every channel's size limits and which channels take a picture file, in one place (the
+// figures themselves are each platform's, cited in its own limits.ts; sources in
+// ../shared/reference/chat-robot-webhooks.md). The engine, the test send and every preview
+// read them from here through messageFor (message.ts).
+import { DINGTALK_BODY_MAX_BYTES } from './dingtalk/limits.js';
+import { FEISHU_BODY_MAX_BYTES } from './feishu/limits.js';
+import type { ChannelKind } from './kinds.js';
+import {
+  WECOM_IMAGE_MAX_BYTES,
+  WECOM_MARKDOWN_MAX_BYTES,
+  WECOM_NEWS_DESCRIPTION_MAX_BYTES,
+  WECOM_TEXT_MAX_BYTES,
+} from './wecom/limits.js';
 
-/** WeCom text: the 2025 doc says 4096 bytes, the older one 2048; 2048 is the safe default. */
-export const WECOM_TEXT_MAX_BYTES = 2048;
+export { WECOM_IMAGE_MAX_BYTES, WECOM_NEWS_TITLE_MAX_BYTES, WECOM_TEXT_MAX_BYTES } from './wecom/limits.js';
+
 /** Upper bound an install may configure for WeCom text (the 2025 doc's figure). */
 export const WECOM_TEXT_MAX_BYTES_CEILING = 4096;
 /** WeCom customer-group mass send: text.content (customer-groups reference §3). */
 export const WECOM_GROUP_TEXT_MAX_BYTES = 4000;
-/** WeCom markdown and markdown_v2 content. */
-export const WECOM_MARKDOWN_MAX_BYTES = 4096;
-/** WeCom news (link card) article title and description; longer is cut by WeCom, not refused. */
-export const WECOM_NEWS_TITLE_MAX_BYTES = 128;
-export const WECOM_NEWS_DESCRIPTION_MAX_BYTES = 512;
-/** WeCom image message: the raw JPG/PNG file before base64. */
-export const WECOM_IMAGE_MAX_BYTES = 2 * 1024 * 1024;
-/** DingTalk: the whole JSON request body. */
-export const DINGTALK_BODY_MAX_BYTES = 20_000;
-/** Feishu/Lark: the whole request body (20 KB; a 2021 answer showed an older 30 KB limit). */
-export const FEISHU_BODY_MAX_BYTES = 20 * 1024;
 
 /**
  * Generic webhook (a county's own platform): no published limit. Our own bound, so a card
@@ -27,9 +26,9 @@ export const FEISHU_BODY_MAX_BYTES = 20 * 1024;
 export const WEBHOOK_CARD_MAX_BYTES = 16 * 1024;
 
 /**
- * Room left for the JSON envelope (msgtype, field names, escaping of quotes and newlines)
- * when a channel limits the whole body rather than the content. JSON escaping can grow a
- * newline to two bytes, so a card body is kept well under the body limit.
+ * Room left for the JSON envelope when a channel limits the whole body rather than the
+ * content (DingTalk, Feishu): the content limit a preview shows. Cards for those channels
+ * are cut on the exact request body (request-body.ts), not on this figure.
  */
 export const JSON_ENVELOPE_RESERVE_BYTES = 2_000;
 
@@ -40,7 +39,7 @@ export interface ChannelLimits {
   markdown: number;
   /** Description of a link card. */
   link: number;
-  /** Largest image file the channel takes (null: pictures only by URL, any size we serve). */
+  /** Largest image file the channel takes (null: pictures only by URL). */
   image: number | null;
 }
 
@@ -86,10 +85,18 @@ export const CHANNEL_LIMITS = {
     link: WECOM_NEWS_DESCRIPTION_MAX_BYTES,
     image: WECOM_IMAGE_MAX_BYTES,
   },
-} as const satisfies Record<string, ChannelLimits>;
+} as const satisfies Record<ChannelKind, ChannelLimits>;
 
 export type ChannelName = keyof typeof CHANNEL_LIMITS;
 export const CHANNEL_NAMES = Object.keys(CHANNEL_LIMITS) as ChannelName[];
+
+/** Channels that receive the image card itself when a campaign's card style is "image". */
+export const IMAGE_CHANNELS: ReadonlySet<ChannelKind> = new Set<ChannelKind>(['wecom', 'manual', 'webhook', 'wecom_group']);
+
+/** The limits of a channel (an unknown kind gets WeCom's, the strictest). */
+export function limitsOf(channel: string): ChannelLimits {
+  return CHANNEL_LIMITS[channel as ChannelName] ?? CHANNEL_LIMITS.wecom;
+}
 
 /** WeCom's text limit as an install configures it (2048 by default, at most 4096). */
 export function wecomTextLimit(configured: number | undefined): number {
