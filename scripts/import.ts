@@ -1,7 +1,9 @@
 // npm run import -- groups|regions <file.xlsx|file.csv> [--dry-run] [--partial] [--region=CODE]
-//   [--county=CODE] [--default-channel=manual|wecom|…]
+//   [--county=CODE] [--default-channel=manual|wecom|…] [--townships=JSON] [--villages=JSON]
 // --county: where villages named without a code are looked for; --default-channel: the channel
-// of new groups when the sheet has no channel column (personal WeChat groups: manual).
+// of new groups when the sheet has no channel column (personal WeChat groups: manual);
+// --townships / --villages: the answers to the dry run's questions, as the API's multipart
+// fields ({"城关镇":"410527001","张龙乡":"new"}), remembered when the import is applied.
 // The same import as POST /api/groups/import, from the command line with progress, for
 // first loads of a whole city or province. Acts with the scope of --region (default: all).
 import { readFileSync } from 'node:fs';
@@ -31,6 +33,10 @@ async function main() {
     regionCode: flag('county'),
     dryRun: process.argv.includes('--dry-run'),
     partial: process.argv.includes('--partial'),
+    mappings: {
+      townships: flag('townships') ? (JSON.parse(flag('townships')!) as Record<string, string>) : undefined,
+      villages: flag('villages') ? (JSON.parse(flag('villages')!) as Record<string, string>) : undefined,
+    },
     onProgress: (done: number, total: number) => process.stdout.write(`\r[import] writing ${done}/${total}   `),
   };
   const config = loadConfig();
@@ -49,6 +55,15 @@ async function main() {
     for (const line of report.totals ?? [])
       process.stdout.write(
         `  第 ${line.row} 行是合计行（不导入）：${line.memberCount ?? '—'} 人，表中各群合计 ${line.countedMembers ?? '—'} 人\n`,
+      );
+    if (report.summary) process.stdout.write(`  ${report.summary}\n`);
+    for (const township of report.townships ?? [])
+      process.stdout.write(
+        `  需确认乡镇“${township.name}”（${township.rows} 行）：候选 ${township.candidates.map((c) => `${c.name} ${c.code}`).join('、') || '无'}\n`,
+      );
+    for (const village of report.villages ?? [])
+      process.stdout.write(
+        `  ${village.action === 'create' ? '将新建' : '需确认'}村（社区）${village.township.name}/${village.name}（${village.rows} 行）${village.code ?? village.candidates.map((c) => ` ${c.name} ${c.code}`).join('、')}\n`,
       );
     if (report.villagesCreated) process.stdout.write(`  新建村（社区）${report.villagesCreated} 个\n`);
     for (const error of report.errors)

@@ -3,7 +3,7 @@
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../lib/clock.js';
 import { Unauthorized } from '../lib/errors.js';
-import { DUMMY_HASH, verifyPassword } from '../lib/password.js';
+import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../lib/password.js';
 import { randomToken, sha256Hex } from '../lib/secrets.js';
 import { Scope } from '../regions/scope.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -76,6 +76,13 @@ export class SessionService {
     }
 
     await this.throttle.succeeded(name, ip);
+    // A hash of an older, lower cost is replaced now that the password is at hand.
+    if (needsRehash(doc.passwordHash)) {
+      await UserModel.updateOne(
+        { _id: doc._id, passwordHash: doc.passwordHash },
+        { $set: { passwordHash: await hashPassword(password) } },
+      );
+    }
     const token = TOKEN_PREFIX + randomToken();
     const expiresAt = new Date(now.getTime() + this.policy.tokenTtlHours * 3600_000);
     await SessionModel.create({ tokenHash: sha256Hex(token), userId: String(doc._id), createdAt: now, expiresAt, ip });

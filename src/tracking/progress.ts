@@ -23,9 +23,13 @@ export interface CampaignProgress extends ProgressCounts {
   title: string;
   /**
    * True when the run is planned and settled: no run due and not yet created, none being
-   * planned, nothing queued. Right after approval it is false, though nothing is counted yet.
+   * planned, nothing queued, and no officer task still open (`awaiting` is not done) unless
+   * the tasks have expired (OFFICER_TASK_HORIZON_MS after the latest run). Right after
+   * approval it is false, though nothing is counted yet.
    */
   finished: boolean;
+  /** Groups the officers have yet to post to: awaiting deliveries whose tasks have not expired. */
+  awaitingOfficers: number;
   counties: Array<ProgressCounts & { countyCode: string; countyName: string }>;
   /** One row per township (the campaign page's bars within a county). */
   townships: Array<ProgressCounts & { townshipCode: string; townshipName: string; countyCode: string }>;
@@ -55,6 +59,9 @@ function add(into: ProgressCounts, counts: Record<string, number | undefined>): 
   into.personTimes += counts.reachedMembers ?? 0;
 }
 
+/** How long an officer's task is chased (the notifier's horizon): after that an awaiting delivery counts as settled. */
+export const OFFICER_TASK_HORIZON_MS = 7 * 24 * 3600_000;
+
 export class ProgressService {
   /** Region names by code: a stream re-reads progress every second, names rarely change. */
   private readonly names = new Map<string, string>();
@@ -70,11 +77,24 @@ export class ProgressService {
     this.#planning = planning;
   }
 
-  /** A run is due (or being planned) that has not yet written all its deliveries. */
-  private async runsOutstanding(campaignId: string): Promise<boolean> {
+  /**
+   * Whether a run is due (or being planned) that has not yet written all its deliveries, and
+   * whether the officers' tasks are no longer waited for: the campaign was cancelled (or
+   * retracted: its open tasks are withdrawn), or its latest run's local day is more than
+   * the horizon ago (a day of margin for the local day).
+   */
+  private async runState(
+    campaignId: string,
+    latestDay: string | null,
+  ): Promise<{ outstanding: boolean; tasksExpired: boolean }> {
     const doc = await CampaignModel.findById(campaignId, { status: 1, nextRunAt: 1 }).lean();
-    const due = doc?.status === 'approved' && doc.nextRunAt != null && doc.nextRunAt <= this.clock.now();
-    return due || (await this.#planning(campaignId));
+    const now = this.clock.now().getTime();
+    const due = doc?.status === 'approved' && doc.nextRunAt != null && doc.nextRunAt.getTime() <= now;
+    const dayStart = latestDay ? Date.parse(`${latestDay}T00:00:00Z`) : Number.NaN;
+    const tasksExpired =
+      doc?.status === 'cancelled' ||
+      (Number.isFinite(dayStart) && now - dayStart > OFFICER_TASK_HORIZON_MS + 24 * 3600_000);
+    return { outstanding: due || (await this.#planning(campaignId)), tasksExpired };
   }
 
   private async nameOf(code: string): Promise<string> {
@@ -90,8 +110,10 @@ export class ProgressService {
     const campaign = await visibleCampaign(this.regions, scope, campaignId);
     const batches = await DeliveryBatchModel.find(
       { campaignId, ...scope.filter() },
-      { _id: 0, counts: 1, countyCode: 1, townshipCode: 1 },
+      { _id: 0, counts: 1, countyCode: 1, townshipCode: 1, day: 1 },
     ).lean();
+    let latestDay: string | null = null;
+    for (const batch of batches) if (batch.day && (!latestDay || batch.day > latestDay)) latestDay = batch.day;
     const totals = zero();
     const counties = new Map<string, ProgressCounts>();
     const townships = new Map<string, ProgressCounts & { countyCode: string }>();
@@ -113,11 +135,14 @@ export class ProgressService {
     for (const [townshipCode, counts] of [...townships.entries()].sort()) {
       townshipRows.push({ townshipCode, townshipName: await this.nameOf(townshipCode), ...counts });
     }
+    const run = await this.runState(campaignId, latestDay);
+    const awaitingOfficers = run.tasksExpired ? 0 : totals.awaiting;
     return {
       campaignId,
       title: campaign.title,
       ...totals,
-      finished: totals.queued === 0 && !(await this.runsOutstanding(campaignId)),
+      awaitingOfficers,
+      finished: totals.queued === 0 && awaitingOfficers === 0 && !run.outstanding,
       counties: rows,
       townships: townshipRows,
     };

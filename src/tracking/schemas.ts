@@ -135,7 +135,10 @@ const ProgressFields = {
 export const ProgressSchema = Type.Object({
   campaignId: Type.String(),
   title: Type.String(),
-  finished: Type.Boolean(),
+  finished: Type.Boolean({
+    description: '每个投递都已了结（已发送、已确认、失败、跳过或不确定），或民警任务已过期；待民警转发不算完成',
+  }),
+  awaitingOfficers: Type.Integer({ description: '民警尚未转发（待确认且未过期）的群数' }),
   ...ProgressFields,
   counties: Type.Array(Type.Object({ countyCode: Type.String(), countyName: Type.String(), ...ProgressFields })),
   townships: Type.Array(

@@ -172,6 +172,8 @@ export interface CampaignProgress extends ProgressCounts {
   campaignId: string;
   title: string;
   finished: boolean;
+  /** Groups the officers have yet to post to (awaiting, tasks not expired): not done. */
+  awaitingOfficers: number;
   counties: Array<ProgressCounts & { countyCode: string; countyName: string }>;
   townships?: Array<ProgressCounts & { townshipCode: string; townshipName: string }>;
 }

@@ -1,0 +1,64 @@
+// Awaiting is not done (issue 20, defect 13): a run whose officers still hold tasks is not
+// finished, and progress says how many groups they have yet to post to; once every task is
+// confirmed the run is finished.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock } from '../../src/lib/clock.js';
+import {
+  type DeliveryWorld,
+  approvedCampaign,
+  approvedNotice,
+  audienceOf,
+  runUntilIdle,
+  startDeliveryWorld,
+  wecomGroups,
+} from '../helpers/delivery.js';
+import { TREE } from '../helpers/regions.js';
+
+const clock = fixedClock('2026-06-15T02:00:00.000Z');
+
+describe('progress while officers hold tasks', () => {
+  let w: DeliveryWorld;
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+  });
+  afterAll(() => w.close());
+
+  it('when officers have yet to post to groups, then the run is not finished and progress says how many', async () => {
+    const [robotGroup] = await wecomGroups(w, 1);
+    const manual: string[] = [];
+    for (const name of ['东村群', '西村群']) {
+      const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
+        name,
+        regionCode: TREE.villageA.code,
+        channel: { kind: 'manual' },
+        memberCount: 100,
+        officer: { name: '王警官', phone: '13900000001' },
+      });
+      manual.push(created.json().id);
+    }
+    const noticeId = await approvedNotice(w, { title: '防诈提醒' });
+    const campaignId = await approvedCampaign(w, {
+      title: '防诈提醒',
+      noticeId,
+      audience: audienceOf([], [robotGroup!.id, ...manual]),
+      schedule: { kind: 'now' },
+    });
+    await runUntilIdle(w);
+    const progress = async () =>
+      (await w.t.request('GET', `/api/campaigns/${campaignId}/progress`, w.t.adminToken)).json();
+    const before = await progress();
+    expect(before).toMatchObject({ total: 3, sent: 1, awaiting: 2, awaitingOfficers: 2, finished: false });
+
+    for (const task of (await w.t.request('GET', '/api/manual-tasks', w.t.adminToken)).json() as { link: string }[]) {
+      const url = new URL(task.link);
+      const confirmed = await w.t.request(
+        'POST',
+        `${url.pathname.replace('/task/', '/api/manual-tasks/')}/confirm${url.search}`,
+      );
+      expect(confirmed.statusCode, confirmed.body).toBe(200);
+    }
+    await w.scheduler.sweep();
+    await runUntilIdle(w);
+    expect(await progress()).toMatchObject({ confirmed: 2, awaiting: 0, awaitingOfficers: 0, finished: true });
+  });
+});
