@@ -63,13 +63,13 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
       .setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: await pngBytes(320, 200) });
     await editor.getByAltText('已上传的图片').waitFor();
     // Live previews: every channel's text card with its byte count, and the image card.
-    const wecom = editor.getByRole('article', { name: '企业微信文字卡片' });
+    const wecom = editor.getByRole('article', { name: '企业微信文字卡片', exact: true });
     await wecom.getByText(TITLE).first().waitFor();
     for (const channel of ['钉钉', '飞书', '自建平台', '人工转发']) {
-      await editor.getByRole('tab', { name: channel }).click();
-      await editor.getByRole('article', { name: `${channel}文字卡片` }).waitFor();
+      await editor.getByRole('tab', { name: channel, exact: true }).click();
+      await editor.getByRole('article', { name: `${channel}文字卡片`, exact: true }).waitFor();
     }
-    await editor.getByRole('tab', { name: '企业微信' }).click();
+    await editor.getByRole('tab', { name: '企业微信', exact: true }).click();
     expect(await editor.getByTestId('length-wecom').textContent()).toMatch(/\d+ 字 \/ 上限约 1365 字/);
     await editor.getByAltText('图片卡片预览（通用）').waitFor();
     await choose(editor, '个性化村/社区', TREE.villageA.name);

@@ -233,8 +233,8 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     for (const style of ['图文链接', '纯文字']) {
       await page.getByRole('radio', { name: style }).check({ force: true });
       for (const channel of ['企业微信', '钉钉', '飞书', '自建平台', '人工转发']) {
-        await page.getByRole('tab', { name: channel }).click();
-        const card = page.getByRole('article', { name: `${channel}文字卡片` });
+        await page.getByRole('tab', { name: channel, exact: true }).click();
+        const card = page.getByRole('article', { name: `${channel}文字卡片`, exact: true });
         await card.getByText(/冒充客服退款诈骗提醒/).first().waitFor();
         const shown = (await card.textContent()) ?? '';
         expect(shown, `${style} ${channel}`).not.toMatch(/\*\*|###|\]\(|&lt;|\\/);
@@ -243,8 +243,8 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     }
     // 图文链接 on WeCom: bold as bold, the list as a list, the source one click away.
     await page.getByRole('radio', { name: '图文链接' }).check({ force: true });
-    await page.getByRole('tab', { name: '企业微信' }).click();
-    const wecom = page.getByRole('article', { name: '企业微信文字卡片' });
+    await page.getByRole('tab', { name: '企业微信', exact: true }).click();
+    const wecom = page.getByRole('article', { name: '企业微信文字卡片', exact: true });
     await wecom.locator('strong', { hasText: '陌生来电要警惕' }).waitFor();
     await wecom.locator('.line-bullet', { hasText: '不转账' }).waitFor();
     await wecom.getByRole('button', { name: '查看原文' }).click();
@@ -263,7 +263,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     if (SHOTS) {
       const phone = await pageAs(w, w.people.editor, true);
       await phone.goto('/notices/new?copy=' + new URL(page.url()).searchParams.get('copy'));
-      await phone.getByRole('article', { name: '企业微信文字卡片' }).getByText('陌生来电要警惕').waitFor();
+      await phone.getByRole('article', { name: '企业微信文字卡片', exact: true }).getByText('陌生来电要警惕').waitFor();
       await shot(phone, 'notice-editor-phone');
       await phone.context().close();
     }
@@ -291,7 +291,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     expect(await changes.locator('del').count()).toBe(0);
     expect(await changes.locator('.diff-same', { hasText: '外出时关好煤气。' }).count()).toBe(1);
     // The card at full size, rendered as the chat shows it.
-    const card = item.getByRole('article', { name: '企业微信文字卡片' });
+    const card = item.getByRole('article', { name: '企业微信文字卡片', exact: true });
     await card.getByText('贵重物品不要放在车内', { exact: false }).first().waitFor();
     expect((await card.boundingBox())!.width).toBeGreaterThan(340);
     await api(w, 'POST', `/api/notices/${noticeId}/approve`, w.people.admin.token, {});
@@ -332,6 +332,14 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await fontsReady(reviewer);
     expect(await seriousViolations(reviewer)).toEqual([]);
     await shot(reviewer, 'review-campaign');
+    if (SHOTS) {
+      const phone = await pageAs(w, w.people.reviewer, true);
+      await phone.goto('/reviews');
+      await phone.getByRole('tab', { name: /推送/ }).click();
+      await phone.getByTestId('audience-totals').first().waitFor();
+      await shot(phone, 'review-campaign-phone');
+      await phone.context().close();
+    }
     await pending.getByRole('button', { name: '通过并立即发送' }).click();
     const asked = reviewer.getByRole('dialog', { name: /通过并立即发送/ });
     await asked.getByText(`通过后将立即发送到 ${facts.audience.groupCount} 个群（约 ${facts.audience.memberTotal.toLocaleString('zh-CN')} 人）`).waitFor();
@@ -379,6 +387,16 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await fontsReady(page);
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'reach-monthly-year');
+    if (SHOTS) {
+      const phone = await pageAs(w, w.people.viewer, true);
+      await phone.goto('/reach/monthly');
+      await phone.getByTestId('monthly-table').locator('tbody tr th').first().waitFor();
+      await shot(phone, 'reach-monthly-phone');
+      await phone.goto('/reach');
+      await phone.getByTestId('compare-messages').waitFor();
+      await shot(phone, 'reach-phone');
+      await phone.context().close();
+    }
     await page.context().close();
   });
 
