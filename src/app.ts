@@ -107,7 +107,12 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(inputGuard);
   await app.register(accessControl, { sessions: ctx.sessions });
 
-  await app.register(authRoutes, { sessions: ctx.sessions, users: ctx.users, loginRatePerMinute: 20 });
+  await app.register(authRoutes, {
+    sessions: ctx.sessions,
+    users: ctx.users,
+    loginRatePerMinute: 20,
+    regionNames: (codes) => ctx.regions.names(codes),
+  });
   await app.register(regionRoutes, { regions: ctx.regions, audit: ctx.audit });
   await app.register(auditRoutes, { audit: ctx.audit });
   await app.register(mediaRoutes, {
@@ -116,7 +121,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     publicBaseUrl: ctx.config.publicBaseUrl,
     withheld: (sha256) => ctx.notices.pictureWithdrawn(sha256),
   });
-  await app.register(noticeRoutes, { notices: ctx.notices });
+  await app.register(noticeRoutes, { notices: ctx.notices, timeZone: ctx.config.timeZone });
   await app.register(renderRoutes, {
     notices: ctx.notices,
     media: ctx.media,
@@ -131,7 +136,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     audit: ctx.audit,
     clock: ctx.clock,
   });
-  await app.register(campaignRoutes, { campaigns: ctx.campaigns });
+  await app.register(campaignRoutes, { campaigns: ctx.campaigns, timeZone: ctx.config.timeZone });
   await app.register(notificationRoutes, {
     robots: ctx.officerRobots,
     notifier: ctx.notifier,
@@ -159,7 +164,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(trackingRoutes, ctx.tracking);
   await app.register(deliveryListRoutes, { regions: ctx.regions });
   await app.register(caseRoutes, { cases: ctx.cases });
-  await app.register(tipRoutes, { tips: ctx.tips });
+  await app.register(tipRoutes, { tips: ctx.tips, timeZone: ctx.config.timeZone });
   await app.register(workbenchRoutes, { workbench: ctx.workbench, reviewFacts: ctx.reviewFacts });
   await app.register(residentsRoutes, {
     clicks: ctx.tracking.clicks,

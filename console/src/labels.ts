@@ -36,7 +36,7 @@ export const CAMPAIGN_STATUS: Record<
 > = {
   draft: { label: '草稿', tag: 'info' },
   in_review: { label: '待审核', tag: 'warning' },
-  approved: { label: '已批准', tag: 'success' },
+  approved: { label: '已通过', tag: 'success' },
   paused: { label: '已暂停', tag: 'warning' },
   completed: { label: '已完成', tag: 'primary' },
   cancelled: { label: '已取消', tag: 'danger' },
@@ -69,4 +69,22 @@ export function formatTime(iso: string | null | undefined): string {
 
 export function formatNumber(n: number | null | undefined): string {
   return (n ?? 0).toLocaleString('zh-CN');
+}
+
+/** A notice's state in a list: 已撤回 once withdrawn, whatever its review status. */
+export function noticeState(notice: { status: NoticeStatus; retractedAt?: string | null }): {
+  label: string;
+  tag: 'info' | 'warning' | 'success' | 'danger' | 'primary';
+} {
+  if (notice.retractedAt) return { label: '已撤回', tag: 'danger' };
+  return NOTICE_STATUS[notice.status];
+}
+
+/** A date-range picker's [from, to] days (YYYY-MM-DD, Shanghai) as the API's from/to instants; `to` includes its day. */
+export function dateRangeQuery(range: [string, string] | null | undefined): { from?: string; to?: string } {
+  if (!range) return {};
+  const [from, to] = range;
+  const end = new Date(`${to}T00:00:00+08:00`);
+  end.setUTCDate(end.getUTCDate() + 1);
+  return { from: new Date(`${from}T00:00:00+08:00`).toISOString(), to: end.toISOString() };
 }

@@ -21,16 +21,28 @@ export function cronOf(repeat: Repeat): string {
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
-/** "每周一 09:00" for the cron shapes the builder makes; the expression itself otherwise. */
+/** The builder's choices for a cron it could have made (null for an expert's expression). */
+export function repeatOf(cron: string): Repeat | null {
+  const match = /^(\d{1,2}) (\d{1,2}) (\*|\d{1,2}) \* (\*|[0-6])$/.exec(cron.trim());
+  if (!match) return null;
+  const [, m, h, day, weekday] = match;
+  const time = `${pad(Number(h))}:${pad(Number(m))}`;
+  if (day === '*' && weekday === '*') return { frequency: 'daily', weekday: 1, monthDay: 1, time };
+  if (day === '*') return { frequency: 'weekly', weekday: Number(weekday), monthDay: 1, time };
+  if (weekday === '*') return { frequency: 'monthly', weekday: 1, monthDay: Number(day), time };
+  return null;
+}
+
+/** "每周一 09:00" for the cron shapes the builder makes; an expert's expression is not shown to staff. */
 export function describeCron(cron: string): string {
   const match = /^(\d{1,2}) (\d{1,2}) (\*|\d{1,2}) \* (\*|[0-6])$/.exec(cron.trim());
-  if (!match) return `按表达式 ${cron}`;
+  if (!match) return '按管理员设置的周期规则';
   const [, m, h, day, weekday] = match;
   const time = `${pad(Number(h))}:${pad(Number(m))}`;
   if (day === '*' && weekday === '*') return `每天 ${time}`;
   if (day === '*') return `每${WEEKDAYS[Number(weekday)]} ${time}`;
   if (weekday === '*') return `每月 ${Number(day)} 日 ${time}`;
-  return `按表达式 ${cron}`;
+  return '按管理员设置的周期规则';
 }
 
 export function describeSchedule(schedule: { kind: string; at?: string; cron?: string; endAt?: string }): string {

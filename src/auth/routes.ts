@@ -12,10 +12,53 @@ export interface AuthRoutesOptions {
   users: UserService;
   /** Per-address login (and password-change) attempts per minute, in front of LoginThrottle's delays. */
   loginRatePerMinute: number;
+  /** Region names by code (the regions service). */
+  regionNames(codes: string[]): Promise<Map<string, string>>;
 }
+
+const NamesQuery = Type.Object(
+  {
+    regions: Type.Optional(Type.String({ maxLength: 4000, description: '地区代码，逗号分隔' })),
+    users: Type.Optional(Type.String({ maxLength: 6000, description: '用户 ID，逗号分隔' })),
+  },
+  { additionalProperties: false },
+);
+const NamesReply = Type.Object({
+  regions: Type.Record(Type.String(), Type.String()),
+  users: Type.Record(
+    Type.String(),
+    Type.Object({ displayName: Type.String(), unit: Type.String(), role: Type.String() }),
+  ),
+});
+const listOf = (text: string | undefined, max: number) =>
+  [...new Set((text ?? '').split(',').map((s) => s.trim()).filter(Boolean))].slice(0, max);
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   const { sessions, users } = options;
+
+  app.get(
+    '/api/names',
+    {
+      config: allow(ANY_ROLE),
+      schema: {
+        tags: ['auth'],
+        summary: '地区名称与用户姓名（按代码 / ID 查，供界面显示名称而非代码）',
+        querystring: NamesQuery,
+        response: { 200: NamesReply },
+      },
+    },
+    async (request) => {
+      const people = await users.people(listOf(request.query.users, 200));
+      const codes = [...listOf(request.query.regions, 300), ...people.map((p) => p.regionCode)];
+      const names = await options.regionNames([...new Set(codes)]);
+      return {
+        regions: Object.fromEntries(names),
+        users: Object.fromEntries(
+          people.map((p) => [p.id, { displayName: p.displayName, unit: names.get(p.regionCode) ?? '', role: p.role }]),
+        ),
+      };
+    },
+  );
 
   app.post(
     '/api/auth/login',

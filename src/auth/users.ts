@@ -107,6 +107,16 @@ export class UserService {
     return docs.map(toUser);
   }
 
+  /** Display names and scopes of users by id (unknown or malformed ids are left out). */
+  async people(ids: string[]): Promise<Array<{ id: string; displayName: string; regionCode: string; role: string }>> {
+    const valid = ids.filter((id) => /^[0-9a-f]{24}$/i.test(id));
+    if (valid.length === 0) return [];
+    const docs = await UserModel.find({ _id: { $in: valid } }, { displayName: 1, regionCode: 1, role: 1 }).lean<
+      Array<{ _id: unknown; displayName: string; regionCode: string; role: string }>
+    >();
+    return docs.map((d) => ({ id: String(d._id), displayName: d.displayName, regionCode: d.regionCode, role: d.role }));
+  }
+
   async get(scope: Scope, id: string): Promise<User> {
     return toUser(await this.findInScope(scope, id));
   }

@@ -80,6 +80,8 @@ const campaignSchema = new mongoose.Schema(
 campaignSchema.index({ status: 1, nextRunAt: 1 });
 // Campaign lists inside a scope, newest first.
 campaignSchema.index({ regionPath: 1, createdAt: -1 });
+// The console's paged list: keyset on _id inside a scope (lib/keyset.ts).
+campaignSchema.index({ regionPath: 1, _id: -1 });
 
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
 export const CampaignModel = mongoose.model('Campaign', campaignSchema);

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ANY_ROLE, AUTHORS, REVIEWERS } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
+import { allPages, sendSheet, sheetTime } from '../http/sheet-reply.js';
 import { IdParams } from '../lib/schemas.js';
 import type { Schedule } from './schedule.js';
 import {
@@ -34,7 +35,65 @@ function toInput(body: CampaignBody): CampaignInput {
 
 const tags = ['campaigns'];
 
-export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignService }> = async (app, { campaigns }) => {
+const STATUS_WORDS: Record<string, string> = {
+  draft: '草稿',
+  in_review: '待审核',
+  approved: '已通过',
+  paused: '已暂停',
+  completed: '已完成',
+  cancelled: '已取消',
+};
+const CampaignExportQuery = Type.Omit(CampaignListQuery, ['before', 'after', 'limit']);
+
+function scheduleWords(schedule: Campaign['schedule'], zone: string): string {
+  if (schedule.kind === 'once') return `定时 ${sheetTime(schedule.at, zone)}`;
+  if (schedule.kind === 'cron') return `周期发送，至 ${sheetTime(schedule.endAt, zone).slice(0, 10)}`;
+  return '立即发送';
+}
+
+export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignService; timeZone?: string }> = async (
+  app,
+  { campaigns, timeZone },
+) => {
+  const zone = timeZone ?? 'Asia/Shanghai';
+
+  app.get(
+    '/api/campaigns/export',
+    {
+      config: allow(ANY_ROLE),
+      schema: { tags, summary: '导出推送列表（.xlsx，按列表的筛选条件，全部行）', querystring: CampaignExportQuery },
+    },
+    async (request, reply) => {
+      const scope = principal(request).scope;
+      const cursorKey = request.query.sort === 'oldest' ? 'after' : 'before';
+      const rows = allPages(async (cursor) => {
+        const page = await campaigns.page(scope, { ...request.query, [cursorKey]: cursor, limit: 200 });
+        return { rows: page, next: page.length === 200 ? (page.at(-1)?.id ?? null) : null };
+      });
+      const today = sheetTime(new Date(), zone).slice(0, 10);
+      return sendSheet(
+        reply,
+        {
+          name: `推送列表-${today}.xlsx`,
+          asciiName: `campaigns-${today}.xlsx`,
+          sheet: '推送',
+          headers: ['名称', '状态', '优先级', '发送时间', '下次发送', '创建时间'],
+        },
+        (async function* () {
+          for await (const c of rows) {
+            yield [
+              c.title,
+              STATUS_WORDS[c.status] ?? c.status,
+              c.priority === 'urgent' ? '紧急' : '普通',
+              scheduleWords(c.schedule, zone),
+              sheetTime(c.nextRunAt, zone),
+              sheetTime(c.createdAt, zone),
+            ];
+          }
+        })(),
+      );
+    },
+  );
   app.get(
     '/api/campaigns',
     {
@@ -46,7 +105,13 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
         response: { 200: Type.Array(CampaignReply) },
       },
     },
-    async (request) => campaigns.list(principal(request).scope, request.query.status, request.query.limit),
+    async (request) => {
+      const { status, limit } = request.query;
+      // The review queue (status=in_review, no cursor) keeps its order: follow-ups first, then urgent ones.
+      const windowed = ['before', 'after', 'sort', 'from', 'to', 'q'].some((k) => k in request.query);
+      if (status === 'in_review' && !windowed) return campaigns.list(principal(request).scope, status, limit);
+      return campaigns.page(principal(request).scope, request.query);
+    },
   );
 
   app.post(

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { ListWindowQuery } from '../lib/keyset.js';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { CAMPAIGN_STATUSES } from './model.js';
 
@@ -106,6 +107,7 @@ export const CampaignReply = Type.Object({
 export const CampaignListQuery = Type.Object(
   {
     status: Type.Optional(Type.Union(CAMPAIGN_STATUSES.map((s) => Type.Literal(s)))),
+    ...ListWindowQuery,
     limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
   },
   { additionalProperties: false },

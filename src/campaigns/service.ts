@@ -5,6 +5,7 @@ import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
 import { ClaimModel, claimOnce, runResumable } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
+import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
 import { type CampaignDoc, CampaignModel } from './model.js';
@@ -244,6 +245,14 @@ export class CampaignService {
 
   async get(scope: Scope, id: string): Promise<Campaign> {
     return toCampaign(await this.load(scope, id));
+  }
+
+  /** One page of the campaign list (keyset on _id; title search, creation-date range). */
+  async page(scope: Scope, query: ListWindow & { status?: CampaignStatus; limit: number }): Promise<Campaign[]> {
+    const page = keysetPage(query, { dateField: 'createdAt', textField: 'title' });
+    const filter = { ...scope.filter(), ...(query.status ? { status: query.status } : {}), ...page.match };
+    const docs = await CampaignModel.find(filter).sort(page.sort).limit(query.limit).lean<CampaignDoc[]>();
+    return docs.map(toCampaign);
   }
 
   async list(scope: Scope, status?: CampaignStatus, limit = 100): Promise<Campaign[]> {

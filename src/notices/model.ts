@@ -122,6 +122,8 @@ const noticeSchema = new mongoose.Schema(
 noticeSchema.index({ regionPath: 1, status: 1, updatedAt: -1 });
 // The library list inside a scope by category.
 noticeSchema.index({ regionPath: 1, 'content.category': 1, updatedAt: -1 });
+// The console's paged list: keyset on _id inside a scope (lib/keyset.ts).
+noticeSchema.index({ regionPath: 1, _id: -1 });
 
 export type NoticeDoc = InferSchemaType<typeof noticeSchema> & { _id: mongoose.Types.ObjectId };
 export const NoticeModel = mongoose.model('Notice', noticeSchema);

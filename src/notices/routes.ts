@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AUTHORS, REVIEWERS, STAFF } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
+import { allPages, sendSheet, sheetTime } from '../http/sheet-reply.js';
 import { IdParams } from '../lib/schemas.js';
+import { CATEGORY_LABELS } from './categories.js';
 import {
   ConfirmPersonalDataBody,
   CreateNoticeBody,
@@ -20,12 +22,57 @@ import type { Notice, NoticeService } from './service.js';
 
 export interface NoticeRoutesOptions {
   notices: NoticeService;
+  /** The zone exported times are written in (the service's). */
+  timeZone?: string;
 }
+
+const STATUS_WORDS: Record<string, string> = { draft: '草稿', in_review: '待审核', approved: '已通过', archived: '已归档' };
+const NoticeExportQuery = Type.Omit(NoticeListQuery, ['before', 'after', 'limit']);
 
 const withoutPath = ({ regionPath: _path, ...notice }: Notice) => notice;
 
-export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = async (app, { notices }) => {
+export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = async (app, { notices, timeZone }) => {
   const tags = ['notices'];
+  const zone = timeZone ?? 'Asia/Shanghai';
+
+  app.get(
+    '/api/notices/export',
+    {
+      config: allow(STAFF),
+      schema: { tags, summary: '导出通告列表（.xlsx，按列表的筛选条件，全部行）', querystring: NoticeExportQuery },
+    },
+    async (request, reply) => {
+      const scope = principal(request).scope;
+      const rows = allPages(async (cursor) => {
+        const cursorKey = request.query.sort === 'oldest' ? 'after' : 'before';
+        const page = await notices.list(scope, { ...request.query, [cursorKey]: cursor, limit: 200 });
+        return { rows: page, next: page.length === 200 ? (page.at(-1)?.id ?? null) : null };
+      });
+      const today = sheetTime(new Date(), zone).slice(0, 10);
+      return sendSheet(
+        reply,
+        {
+          name: `通告列表-${today}.xlsx`,
+          asciiName: `notices-${today}.xlsx`,
+          sheet: '通告',
+          headers: ['标题', '分类', '状态', '版本', '已通过版本', '创建时间', '更新时间'],
+        },
+        (async function* () {
+          for await (const n of rows) {
+            yield [
+              n.content.title,
+              CATEGORY_LABELS[n.content.category],
+              n.retractedAt ? '已撤回' : (STATUS_WORDS[n.status] ?? n.status),
+              n.version,
+              n.approvedVersion,
+              sheetTime(n.createdAt, zone),
+              sheetTime(n.updatedAt, zone),
+            ];
+          }
+        })(),
+      );
+    },
+  );
 
   app.get(
     '/api/notices',

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
+import { ListWindowQuery } from '../lib/keyset.js';
 import { RegionCode } from '../regions/schemas.js';
 import { CATEGORIES, CATEGORY_LABELS, type Category } from './categories.js';
 import { NOTICE_STATUSES } from './model.js';
@@ -104,7 +105,7 @@ export const NoticeListQuery = Type.Object(
     category: Type.Optional(CategorySchema),
     /** Only notices with an approved version (what campaigns can send). */
     approved: Type.Optional(Type.Boolean()),
-    before: Type.Optional(ObjectIdString),
+    ...ListWindowQuery,
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   },
   { additionalProperties: false },
@@ -149,7 +150,13 @@ export const NoticeBody = Type.Object({
 export const NoticeSummaryBody = Type.Omit(NoticeBody, ['content', 'versions', 'editorIds']);
 export const NoticeListItem = Type.Composite([
   NoticeSummaryBody,
-  Type.Object({ title: Type.String(), category: CategorySchema }),
+  Type.Object({
+    title: Type.String(),
+    category: CategorySchema,
+    /** Set once the notice was withdrawn (停止并撤回): the list shows 已撤回 whatever its status. */
+    retractedAt: Nullable(DateTime),
+    authorName: Type.Optional(Type.String()),
+  }),
 ]);
 
 export const NoticeVersionBody = Type.Object({

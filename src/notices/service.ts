@@ -5,6 +5,7 @@ import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
+import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import type { MediaStore } from '../media/store.js';
 import type { RegionService } from '../regions/service.js';
 import type { Scope } from '../regions/scope.js';
@@ -79,11 +80,10 @@ export interface ApprovedNotice {
   approvedAt: Date;
 }
 
-export interface NoticeListQuery {
+export interface NoticeListQuery extends ListWindow {
   status?: NoticeStatus;
   category?: Category;
   approved?: boolean;
-  before?: string;
   limit: number;
 }
 
@@ -529,9 +529,9 @@ export class NoticeService {
     if (query.status) filter.status = query.status;
     if (query.category) filter['content.category'] = query.category;
     if (query.approved !== undefined) filter.approvedVersion = query.approved ? { $ne: null } : null;
-    if (query.before) filter._id = { $lt: objectId(query.before) };
-    const docs = await NoticeModel.find(filter, { versions: 0 })
-      .sort({ _id: -1 })
+    const page = keysetPage(query, { dateField: 'createdAt', textField: 'content.title' });
+    const docs = await NoticeModel.find({ ...filter, ...page.match }, { versions: 0 })
+      .sort(page.sort)
       .limit(query.limit)
       .lean<NoticeDoc[]>();
     return docs.map(toNotice);

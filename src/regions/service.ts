@@ -98,6 +98,15 @@ export class RegionService {
     return region ? toRegion(region) : null;
   }
 
+  /** Names of the regions with these codes (unknown codes are left out): the console shows names, not codes. */
+  async names(codes: string[]): Promise<Map<string, string>> {
+    if (codes.length === 0) return new Map();
+    const found = await RegionModel.find({ code: { $in: codes } }, { _id: 0, code: 1, name: 1 }).lean<
+      { code: string; name: string }[]
+    >();
+    return new Map(found.map((r) => [r.code, r.name]));
+  }
+
   /** Which of the codes name regions inside the scope. */
   async existingIn(scope: Scope, codes: string[]): Promise<Set<string>> {
     if (codes.length === 0) return new Set();

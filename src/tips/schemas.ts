@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { ListWindowQuery } from '../lib/keyset.js';
 import { DateTime, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { TIP_STATUSES } from './model.js';
 
@@ -21,7 +22,7 @@ export const TipListQuery = Type.Object(
   {
     noticeId: Type.Optional(ObjectIdString),
     status: Type.Optional(TipStatus),
-    before: Type.Optional(ObjectIdString),
+    ...ListWindowQuery,
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   },
   { additionalProperties: false },

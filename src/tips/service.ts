@@ -10,6 +10,7 @@ import { AUTHORS } from '../auth/roles.js';
 import { localDay } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests } from '../lib/errors.js';
+import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import { normaliseImage } from '../media/normalise.js';
 import type { MediaStore } from '../media/store.js';
 import type { PublicState } from '../residents/publication.js';
@@ -37,10 +38,9 @@ export interface Tip {
   updatedAt: Date;
 }
 
-export interface TipListQuery {
+export interface TipListQuery extends ListWindow {
   noticeId?: string;
   status?: TipStatus;
-  before?: string;
   limit: number;
 }
 
@@ -190,8 +190,8 @@ export class TipService {
     const filter: Record<string, unknown> = this.visibleFilter(by);
     if (query.noticeId) filter.noticeId = query.noticeId;
     if (query.status) filter.status = query.status;
-    if (query.before) filter._id = { $lt: new mongoose.Types.ObjectId(query.before) };
-    const docs = await TipModel.find(filter).sort({ _id: -1 }).limit(query.limit).lean<TipDoc[]>();
+    const page = keysetPage(query, { dateField: 'receivedAt', textField: 'text' });
+    const docs = await TipModel.find({ ...filter, ...page.match }).sort(page.sort).limit(query.limit).lean<TipDoc[]>();
     await this.audit.record({
       actor: by,
       action: 'tip.list',

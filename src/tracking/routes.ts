@@ -1,5 +1,6 @@
 // Reach statistics, monthly table, campaign progress (JSON and Server-Sent Events) and exports.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { ANY_ROLE } from '../auth/roles.js';
 import { allow, principal, stillAllowed } from '../http/access.js';
@@ -134,6 +135,38 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
           request.ip,
         ),
       ),
+  );
+
+  app.get(
+    '/api/campaigns/summaries',
+    {
+      config: allow(ANY_ROLE),
+      schema: {
+        tags,
+        summary: '一页推送的进度与触达（列表的“进度”“触达”列）',
+        querystring: Type.Object(
+          { ids: Type.String({ maxLength: 2600, pattern: '^[0-9a-fA-F]{24}(,[0-9a-fA-F]{24}){0,99}$', description: '推送 ID，逗号分隔，最多 100 个' }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Array(
+            Type.Object({
+              campaignId: Type.String(),
+              total: Type.Integer(),
+              queued: Type.Integer(),
+              sent: Type.Integer(),
+              failed: Type.Integer(),
+              uncertain: Type.Integer(),
+              awaiting: Type.Integer(),
+              confirmed: Type.Integer(),
+              skipped: Type.Integer(),
+              personTimes: Type.Integer(),
+            }),
+          ),
+        },
+      },
+    },
+    async (request) => progress.summaries(principal(request).scope, [...new Set(request.query.ids.split(','))]),
   );
 
   app.get(

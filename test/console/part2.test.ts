@@ -284,7 +284,7 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     expect(report.totals.messages).toBeGreaterThan(0);
     for (const key of ['messages', 'personTimes', 'groupsReached', 'villagesReached', 'confirmed', 'failed'] as const) {
       await expect
-        .poll(() => page.getByTestId(`figure-${key}`).innerText())
+        .poll(() => page.getByTestId(`figure-${key}`).innerText(), { timeout: 20_000 })
         .toBe(report.totals[key].toLocaleString('zh-CN'));
     }
     await page.locator('canvas').first().waitFor();
@@ -349,10 +349,14 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     expect(await page.content()).not.toContain(stationKey);
 
     await page.goto('/audit');
-    await page.getByRole('cell', { name: 'group.channel.change' }).first().waitFor();
-    await page.getByLabel('操作', { exact: true }).fill('group.import');
+    // Entries read as sentences naming the group, never the action's code or an id.
+    await page.getByRole('cell', { name: /^更换了发送凭据：「.+」$/ }).first().waitFor();
+    expect(await page.locator('.el-table__body').textContent()).not.toMatch(/group\.|[0-9a-f]{24}|\{"/);
+    await page.getByLabel('操作', { exact: true }).click();
+    await page.getByRole('option', { name: '导入群组台账' }).click();
     await page.getByRole('button', { name: '搜索' }).click();
-    await expect.poll(() => page.locator('.el-table__body tr').count()).toBe(1);
+    await expect.poll(() => page.locator('.el-table__body tr').count(), { timeout: 10_000 }).toBe(1);
+    await page.getByRole('cell', { name: '导入了群组台账' }).waitFor();
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'audit');
   });

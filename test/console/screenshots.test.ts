@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { demoPassword, seedDemoMonth } from '../../scripts/demo-month.js';
 import { pngBytes } from '../helpers/channels.js';
 import { TREE } from '../helpers/regions.js';
 import { type ConsoleWorld, fontsReady, signIn, startConsoleWorld } from './world.js';
@@ -153,5 +154,44 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     await reviewer.goto('/reviews');
     await reviewer.getByRole('article').first().getByAltText('图片卡片预览').waitFor();
     await shot(reviewer, 'reviews');
+  });
+
+  it('phone views of the officer and the leader on the demo month', async () => {
+    await seedDemoMonth(w.t.app, { countyCode: TREE.countyA.code, adminToken: w.t.adminToken });
+    const as = async (username: string, shots: [string, string][]) => {
+      const context = await w.context({ width: 390, height: 844, mobile: true });
+      const page = await context.newPage();
+      await signIn(page, { username, password: demoPassword(username) });
+      for (const [path, name] of shots) {
+        await page.goto(path);
+        await page.waitForLoadState('networkidle');
+        await page.waitForFunction(() => !document.querySelector('[aria-busy="true"], .el-loading-mask'));
+        await fontsReady(page);
+        await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true, animations: 'disabled' });
+      }
+      await context.close();
+    };
+    await as('demo-officer', [
+      ['/tasks', 'tasks-phone'],
+      ['/tips', 'tips-phone'],
+    ]);
+    await as('demo-viewer', [
+      ['/', 'home-phone'],
+      ['/reach', 'reach-phone'],
+      ['/campaigns', 'campaigns-phone'],
+    ]);
+    const admin = await w.context();
+    const page = await admin.newPage();
+    await signIn(page, { username: 'demo-admin', password: demoPassword('demo-admin') });
+    for (const [path, name] of [
+      ['/audit', 'audit'],
+      ['/users', 'users'],
+      ['/campaigns', 'campaigns'],
+    ] as const) {
+      await page.goto(path);
+      await page.waitForLoadState('networkidle');
+      await shot(page, name);
+    }
+    await admin.close();
   });
 });

@@ -99,9 +99,9 @@ export const patch = <T>(path: string, body: unknown) => api<T>(path, { method: 
 export async function download(path: string, query?: RequestOptions['query']): Promise<void> {
   const response = await send(path, { query });
   const disposition = response.headers.get('content-disposition') ?? '';
-  // The UTF-8 name (filename*, RFC 5987) when the server sends one: Chinese file names.
-  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];
-  const name = encoded ? decodeURIComponent(encoded) : (/filename="([^"]+)"/.exec(disposition)?.[1] ?? 'export');
+  // The Chinese name (RFC 5987 filename*) when the server gives one, else the plain one.
+  const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];
+  const name = utf8 ? decodeURIComponent(utf8) : (/filename="([^"]+)"/.exec(disposition)?.[1] ?? 'export');
   const url = URL.createObjectURL(await response.blob());
   const link = document.createElement('a');
   link.href = url;

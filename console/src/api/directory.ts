@@ -147,6 +147,8 @@ export interface AuditEntry {
   action: string;
   targetKind: string | null;
   targetId: string | null;
+  /** The target's name (notice title, group name, user's name, region name) when it still exists. */
+  targetName: string | null;
   ip: string | null;
   details: Record<string, unknown> | null;
 }

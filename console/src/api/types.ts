@@ -80,6 +80,22 @@ export interface Notice {
 export interface NoticeListItem extends Omit<Notice, 'content' | 'versions' | 'editorIds'> {
   title: string;
   category: Category;
+  /** Set once the notice was withdrawn (停止并撤回). */
+  retractedAt?: string | null;
+}
+
+/** A page of campaigns' 进度 and 触达 (GET /api/campaigns/summaries). */
+export interface CampaignSummary {
+  campaignId: string;
+  total: number;
+  queued: number;
+  sent: number;
+  failed: number;
+  uncertain: number;
+  awaiting: number;
+  confirmed: number;
+  skipped: number;
+  personTimes: number;
 }
 
 export interface NoticeVersion {

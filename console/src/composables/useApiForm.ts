@@ -27,7 +27,8 @@ export function useApiForm() {
       if (!(error instanceof ApiError)) throw error;
       if (error.status === 401) return undefined; // the router takes over
       const field = error.field ? matchField(error.field, fields) : null;
-      if (field) errors[field] = error.message;
+      // Under its field the message need not name the field again (字段 "body.newPassword" …).
+      if (field) errors[field] = fieldMessage(error.message);
       else {
         formError.value = error.message;
         ElMessage.error(error.message);
@@ -49,4 +50,12 @@ function matchField(apiField: string, fields: readonly string[]): string | null 
     .filter((f) => bare.startsWith(`${f}.`) || bare.startsWith(`${f}[`))
     .sort((a, b) => b.length - a.length);
   return prefix[0] ?? null;
+}
+
+/** 字段 "body.newPassword" 至少 10 个字符 → 至少 10 个字符: shown under the field, the name is known. */
+export function fieldMessage(message: string): string {
+  const stripped = message.replace(/^(缺少必填|不支持的)?字段\s*"[^"]*"\s*(的)?/, (_m, kind: string | undefined) =>
+    kind === '缺少必填' ? '必填' : kind === '不支持的' ? '不支持此项' : '',
+  );
+  return stripped || message;
 }
