@@ -75,12 +75,12 @@ export async function noticeStillSending(noticeId: string): Promise<boolean> {
   if (await DeliveryBatchModel.exists({ noticeId, 'counts.pending': { $gt: 0 } })) return true;
   // A WeCom customer group awaiting its owner's task: after a stop its task is cancelled
   // and WeCom's report decides (within a scheduler tick) whether it received the notice.
-  return Boolean(
-    await DeliveryBatchModel.exists({
-      noticeId,
-      'counts.awaiting': { $gt: 0 },
-      items: { $elemMatch: { channel: 'wecom_group', status: 'awaiting' } },
-    }),
+  // Checked in memory: FerretDB 1.24 refuses a field-equality $elemMatch ("unknown operator: channel").
+  const batches = await DeliveryBatchModel.find({ noticeId, 'counts.awaiting': { $gt: 0 } }, { items: 1 }).lean<
+    { items: { channel?: string | null; status?: string | null }[] }[]
+  >();
+  return batches.some((batch) =>
+    batch.items.some((item) => item.channel === 'wecom_group' && item.status === 'awaiting'),
   );
 }
 
