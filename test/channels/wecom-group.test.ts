@@ -154,7 +154,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     await ok(
       await w.t.request('PUT', `/api/users/${chief}/notify-robot`, w.t.adminToken, { channel: { kind: 'wecom', key: chiefRobot } }),
     );
-  }, 180_000);
+  }, 600_000);
   afterAll(async () => {
     await w?.close();
     await double.close();
@@ -213,7 +213,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     });
     expect(wrong.statusCode).toBe(400);
     expect(wrong.json().message).toContain('不是本县');
-  }, 240_000);
+  }, 600_000);
 
   it('a later sync refreshes member counts and reports groups that left or changed owner', async () => {
     const [left, moved, grown] = [chats[10]!, chats[11]!, chats[12]!];
@@ -238,7 +238,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     // Restore the moved group's owner for the runs below.
     double.addChat(CORP, { chatId: moved.chatId, name: moved.name, owner: moved.owner, members: members(moved) });
     await ok(await w.t.request('POST', `/api/regions/${COUNTY}/wecom-sync`, w.t.adminToken));
-  }, 240_000);
+  }, 600_000);
 
   /** Groups of an owner that are placed and active, from village `from` on. */
   const groupsOf = (owner: string, count: number, from = 20) =>
@@ -357,7 +357,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     // Reach counts them like robot groups: sent = reached.
     const progress = await ok(await w.t.request('GET', `/api/campaigns/${campaignId}/progress`, w.t.adminToken));
     expect(progress).toMatchObject({ sent: 7, failed: 2 });
-  }, 240_000);
+  }, 600_000);
 
   it('a retraction mid-run cancels the unsent task, and the follow-up goes to exactly the groups WeCom reported sent', async () => {
     double.reset();
@@ -400,7 +400,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     await runUntilIdle(w);
     const followed = (await campaignItems(followUp)).map((i) => i.groupId).sort();
     expect(followed).toEqual(a.map((g) => g.groupId).sort());
-  }, 240_000);
+  }, 600_000);
 
   it('the receive cap: over-cap groups are shown in the totals before approval and refused with the reason', async () => {
     double.reset();
@@ -453,5 +453,5 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     expect(of(elsewhere).status).toBe('failed');
     expect(of(elsewhere).lastError).toContain('接收上限');
     expect(double.delivered({ chatId: elsewhere.chatId })).toHaveLength(0);
-  }, 240_000);
+  }, 600_000);
 });

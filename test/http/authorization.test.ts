@@ -273,5 +273,5 @@ describe('authorisation over the whole route table', () => {
         ).toBe(true);
       }
     }
-  });
+  }, 120_000); // one fixture per route with a path parameter: grows with the route table
 });
