@@ -193,7 +193,8 @@ export async function seedDemoMonth(app: FastifyInstance, options: MonthOptions)
   for (const id of sent) {
     for (;;) {
       const p = await call('GET', `/api/campaigns/${id}/progress`, options.adminToken);
-      if (p.finished && (p.total as number) > 0) break;
+      // Sent by the robots (queued 0); officers' tasks stay open on purpose, so not `finished`.
+      if (p.queued === 0 && (p.total as number) > 0) break;
       if (Date.now() > deadlineAt) throw new Error(`campaign ${id} did not finish sending in time (is the engine running?)`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

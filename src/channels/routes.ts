@@ -63,9 +63,12 @@ export function taskPageGate(manualTasks: ManualTaskService) {
     if (!match || !sig || !Number.isInteger(exp) || exp < 0 || sig.length > 128) return null;
     const problem = await manualTasks.linkProblem(decodeURIComponent(match[1]!), { exp, sig });
     if (!problem) return null;
-    const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>转发任务已撤回</title>
-<style>body{font:17px/1.6 system-ui,sans-serif;margin:0;padding:32px 20px;color:#1f2329}h1{font-size:22px;color:#c0392b;margin:0 0 12px}</style></head>
-<body><main><h1>已撤回，请勿转发</h1><p>${escapeHtml(problem.message)}</p></main></body></html>`;
+    // A link retired by its own confirmation: the officer reopening it sees when, not a warning.
+    const heading = problem.confirmed ? '已确认转发' : '已撤回，请勿转发';
+    const colour = problem.confirmed ? '#1e7e34' : '#c0392b';
+    const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>转发任务${heading}</title>
+<style>body{font:17px/1.6 system-ui,sans-serif;margin:0;padding:32px 20px;color:#1f2329}h1{font-size:22px;color:${colour};margin:0 0 12px}</style></head>
+<body><main><h1>${heading}</h1><p>${escapeHtml(problem.message)}</p></main></body></html>`;
     return { status: problem.status, html };
   };
 }

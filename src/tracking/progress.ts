@@ -3,6 +3,7 @@
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
 import { CampaignModel } from '../campaigns/model.js';
+import { NoticeModel } from '../notices/model.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import { DeliveryBatchModel } from './model.js';
 
@@ -79,21 +80,30 @@ export class ProgressService {
 
   /**
    * Whether a run is due (or being planned) that has not yet written all its deliveries, and
-   * whether the officers' tasks are no longer waited for: the campaign was cancelled (or
-   * retracted: its open tasks are withdrawn), or its latest run's local day is more than
-   * the horizon ago (a day of margin for the local day).
+   * whether the officers' tasks are no longer waited for: they are withdrawn (the campaign
+   * was cancelled or retracted, or its notice retracted, archived or given a case outcome:
+   * the same rule as notifications/task-state.ts), or its latest run's local day is more
+   * than the horizon ago (a day of margin for the local day).
    */
   private async runState(
     campaignId: string,
     latestDay: string | null,
   ): Promise<{ outstanding: boolean; tasksExpired: boolean }> {
-    const doc = await CampaignModel.findById(campaignId, { status: 1, nextRunAt: 1 }).lean();
+    const doc = await CampaignModel.findById(campaignId, { status: 1, nextRunAt: 1, noticeId: 1, retractedAt: 1 }).lean();
+    const notice = doc?.noticeId
+      ? await NoticeModel.findById(doc.noticeId, { status: 1, retractedAt: 1, caseOutcomes: 1 }).lean()
+      : null;
     const now = this.clock.now().getTime();
     const due = doc?.status === 'approved' && doc.nextRunAt != null && doc.nextRunAt.getTime() <= now;
     const dayStart = latestDay ? Date.parse(`${latestDay}T00:00:00Z`) : Number.NaN;
-    const tasksExpired =
+    const withdrawn =
       doc?.status === 'cancelled' ||
-      (Number.isFinite(dayStart) && now - dayStart > OFFICER_TASK_HORIZON_MS + 24 * 3600_000);
+      Boolean(doc?.retractedAt) ||
+      Boolean(notice?.retractedAt) ||
+      notice?.status === 'archived' ||
+      (notice?.caseOutcomes?.length ?? 0) > 0;
+    const tasksExpired =
+      withdrawn || (Number.isFinite(dayStart) && now - dayStart > OFFICER_TASK_HORIZON_MS + 24 * 3600_000);
     return { outstanding: due || (await this.#planning(campaignId)), tasksExpired };
   }
 

@@ -53,7 +53,7 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     // A refused save shows the API's message on its field and keeps what was typed.
     await editor.getByLabel('正文').fill('公检法机关不会通过电话办案，更没有“安全账户”。');
     await editor.getByRole('button', { name: '保存' }).click();
-    await editor.getByText('字段 "body.title" 至少 1 个字符（不能为空）').waitFor();
+    await editor.getByText('至少 1 个字符（不能为空）', { exact: true }).waitFor();
     expect(await editor.getByLabel('正文').inputValue()).toContain('安全账户');
 
     await editor.getByLabel('标题').fill(TITLE);

@@ -123,7 +123,8 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     await api('POST', `/api/campaigns/${campaignId}/approve`, people.reviewer.token);
     await until(
       () => api('GET', `/api/campaigns/${campaignId}/progress`, t.adminToken),
-      (p) => p.sent + p.awaiting >= 2 && p.finished,
+      // The robot's post is sent and the officer's task awaits: not finished until the officer confirms.
+      (p) => p.sent === 1 && p.awaiting === 1 && p.queued === 0 && !p.finished && p.awaitingOfficers === 1,
       'the run to deliver',
     );
     // What the scheduler process's roll-up refresher does every few seconds.
@@ -245,8 +246,10 @@ describe('console part 2: reach, directory, administration, the officer’s phon
       'the confirmation in the reach figures',
     );
     expect(reach.totals.groupsReached).toBe(2);
-    // Opened again: confirmed once, shown with its time.
-    await page.reload();
+    // Opened again: the confirmation retired the link (issue 26.1); the page says when it was confirmed.
+    const again = await page.reload();
+    expect(again?.status()).toBe(410);
+    await page.getByRole('heading', { name: '已确认转发' }).waitFor();
     await page.getByText(/^已于 .+ 确认转发$/).waitFor();
     await phone.close();
   });
@@ -269,8 +272,10 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     await page.getByText('链接无效').waitFor();
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'task-phone-invalid');
+    // The untampered link was retired by its confirmation in the test before: it says so, with no task text.
     await page.goto(taskPath);
-    await page.getByRole('heading', { name: '要转发的文字' }).waitFor();
+    await page.getByRole('heading', { name: '已确认转发' }).waitFor();
+    expect(await page.getByRole('heading', { name: '要转发的文字' }).count()).toBe(0);
     await phone.close();
   });
 

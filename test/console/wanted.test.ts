@@ -108,7 +108,7 @@ describe('console: wanted-clue tips and cases', () => {
     await resident.goto(`/n/${noticeId}`);
     await resident.getByLabel('线索内容').fill(TIP);
     await resident.getByLabel('联系电话（选填）').fill('13800138000');
-    await resident.getByLabel('照片（选填，一张）').setInputFiles({
+    await resident.getByLabel('选择照片').setInputFiles({
       name: 'scene.jpg',
       mimeType: 'image/jpeg',
       buffer: await photo(480, 360),

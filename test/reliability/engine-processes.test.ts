@@ -11,6 +11,7 @@ import { OccurrenceModel, QueueEntryModel } from '../../src/engine/model.js';
 import { Scheduler } from '../../src/engine/runner.js';
 import { DEFAULT_WORKER, maxUncertainPerCrash } from '../../src/engine/worker.js';
 import { decodeTrackedCode } from '../../src/tracking/links.js';
+import { ShortLinkModel } from '../../src/tracking/short-links.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { campaignItems } from '../helpers/delivery.js';
 
@@ -86,15 +87,27 @@ interface Post {
   groupId: string | null;
 }
 
-/** Every post the doubles accepted since the scenario began (manual groups post nothing). */
-function posts(): Post[] {
+/**
+ * Every post the doubles accepted since the scenario began (manual groups post nothing). A card
+ * carries a short link (/t/<code>, kept in the shortlinks collection) or an older long signed one.
+ */
+async function posts(): Promise<Post[]> {
   const secret = world.ctx.tracking.secret.get();
   // The whole URL, not just "/t/": a signature in the body (Feishu's base64 `sign`) can contain "/t/".
   const base = world.ctx.config.publicBaseUrl.replace(/\/+$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const link = new RegExp(`${base}/t/([A-Za-z0-9_-]+)`);
-  return world.doubles.received().map((message) => {
-    const code = link.exec(JSON.stringify(message.body))?.[1];
-    const target = code ? decodeTrackedCode(code, secret) : null;
+  const messages = world.doubles.received().map((message) => ({
+    message,
+    code: link.exec(JSON.stringify(message.body))?.[1] ?? null,
+  }));
+  const codes = [...new Set(messages.map((m) => m.code).filter((c): c is string => c !== null))];
+  const short = new Map<string, { campaignId: string; groupId: string | null }>();
+  for (let i = 0; i < codes.length; i += 500) {
+    const found = await ShortLinkModel.find({ _id: { $in: codes.slice(i, i + 500) } }).lean();
+    for (const doc of found) short.set(doc._id, { campaignId: doc.campaignId, groupId: doc.groupId ?? null });
+  }
+  return messages.map(({ message, code }) => {
+    const target = code ? (short.get(code) ?? decodeTrackedCode(code, secret)) : null;
     return {
       robot: message.robot,
       at: message.receivedAt,
@@ -117,7 +130,7 @@ async function expectExactlyOnce(campaignId: string, options: { maxUncertain: nu
     options.maxUncertain,
   );
 
-  const received = posts();
+  const received = await posts();
   expect(
     received.filter((post) => post.campaignId !== campaignId),
     'posts that are not this run’s (a previous scenario still sending, or a foreign sender)',
@@ -292,7 +305,7 @@ describe('the engine with real processes, crashes and faults', () => {
         await until(() => settled(id), SETTLE_MS, 'the retracted run to settle');
         const lateArrivals = world.doubles.received().length - atReturn;
         expect(lateArrivals, 'original posts arriving after retract returned').toBeLessThanOrEqual(UNCERTAIN_PER_CRASH);
-        const original = posts().filter((post) => post.campaignId === id);
+        const original = (await posts()).filter((post) => post.campaignId === id);
         const robotGroups = new Set(original.map((post) => post.groupId!));
         expect(original).toHaveLength(robotGroups.size);
         expect(robotGroups.size).toBeLessThan(GROUPS);

@@ -88,7 +88,7 @@ describe('task links carry a per-task nonce', () => {
     expect(again.json().firstTime).toBe(false);
     const viewed = await call('GET', link);
     expect(viewed.statusCode).toBe(410);
-    expect(viewed.json().message).toContain('已确认');
+    expect(viewed.json().message).toMatch(/^已于 .+ 确认转发$/);
     expect((await call('GET', link, '/image')).statusCode).toBe(410);
   });
 });

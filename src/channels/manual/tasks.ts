@@ -55,6 +55,27 @@ const RETIRED_MESSAGES: Record<string, string> = {
   revoked: '此链接已被管理员收回，请在转发任务列表中重新打开该任务。',
 };
 
+/** A link retired by its own task's confirmation: it answers when, not a warning. */
+class LinkRetiredByConfirmation extends Gone {
+  constructor(at: Date | null) {
+    super(confirmedMessage(at));
+  }
+}
+
+/** When a task was confirmed, in Beijing time. */
+function confirmedMessage(at: Date | null): string {
+  if (!at) return RETIRED_MESSAGES.confirmed!;
+  const when = new Intl.DateTimeFormat('zh-CN', {
+    timeZone: 'Asia/Shanghai',
+    month: 'long',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hour12: false,
+  }).format(at);
+  return `已于 ${when} 确认转发`;
+}
+
 /** `<campaignId>@<runAt>/<groupId>` (the engine's delivery id) → the campaign id; null for other references. */
 export function campaignOfReference(reference: string): string | null {
   const at = reference.indexOf('@');
@@ -237,7 +258,7 @@ export class ManualTaskService {
     if (state.state === 'withdrawn') throw new Gone(WITHDRAWN_MESSAGES[state.withdrawnReason ?? 'retracted']);
     if (retiredBy === 'withdrawn') throw new Gone(WITHDRAWN_MESSAGES.retracted);
     if (retiredBy && retiredBy !== allowRetiredBy) {
-      if (retiredBy === 'confirmed') throw new Gone(RETIRED_MESSAGES.confirmed!);
+      if (retiredBy === 'confirmed') throw new LinkRetiredByConfirmation(doc.confirmedAt ?? null);
       throw new Forbidden(RETIRED_MESSAGES.revoked!);
     }
     return { doc, live };
@@ -250,12 +271,17 @@ export class ManualTaskService {
   }
 
   /** What the phone page's link answers before the page loads: null when good, else the status and why. */
-  async linkProblem(taskId: string, link: SignedLink): Promise<{ status: number; message: string } | null> {
+  async linkProblem(
+    taskId: string,
+    link: SignedLink,
+  ): Promise<{ status: number; message: string; confirmed: boolean } | null> {
     try {
       await this.verified(taskId, link);
       return null;
     } catch (error) {
-      if (error instanceof Gone) return { status: 410, message: error.message };
+      if (error instanceof Gone) {
+        return { status: 410, message: error.message, confirmed: error instanceof LinkRetiredByConfirmation };
+      }
       return null; // the page itself explains a bad or expired link
     }
   }
