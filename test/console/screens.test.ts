@@ -47,9 +47,36 @@ async function faults(page: Page): Promise<string[]> {
   return [...new Set(found)];
 }
 
-/** Waits until the screen has read what it shows (no table or pane still busy). */
+/** Requests a page has in flight, less its progress streams (SSE stays open while officers hold tasks). */
+const inFlight = new WeakMap<Page, Set<unknown>>();
+function tracked(page: Page): Set<unknown> {
+  let open = inFlight.get(page);
+  if (!open) {
+    const set = new Set<unknown>();
+    page.on('request', (r) => {
+      if (!r.url().includes('/stream')) set.add(r);
+    });
+    page.on('requestfinished', (r) => set.delete(r));
+    page.on('requestfailed', (r) => set.delete(r));
+    inFlight.set(page, set);
+    open = set;
+  }
+  return open;
+}
+
+/**
+ * Waits until the screen has read what it shows: no request but a progress stream in flight for
+ * half a second (networkidle never comes while a campaign page streams), no table or pane busy.
+ */
 async function settled(page: Page): Promise<void> {
-  await page.waitForLoadState('networkidle');
+  const open = tracked(page);
+  await page.waitForLoadState('load');
+  const deadline = Date.now() + 20_000;
+  for (let quietMs = 0; quietMs < 500; ) {
+    if (Date.now() > deadline) throw new Error(`${page.url()}: requests still in flight after 20 s`);
+    await page.waitForTimeout(100);
+    quietMs = open.size === 0 ? quietMs + 100 : 0;
+  }
   await page.waitForFunction(() => !document.querySelector('[aria-busy="true"], .el-loading-mask'));
 }
 
@@ -81,6 +108,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
     for (const role of ['admin', 'editor', 'reviewer', 'officer', 'viewer']) {
       const context = await w.context();
       const page = await context.newPage();
+      tracked(page);
       await signIn(page, account(role));
       const paths = await page.locator('aside nav a').evaluateAll((links) => links.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
       for (const path of [...paths, `/campaigns/${campaignId}`]) {
@@ -100,6 +128,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
   it('when an officer and a leader open their screens on a 390 px phone, then nothing scrolls sideways and the actions are in reach', async () => {
     const context = await w.context({ width: 390, height: 844, mobile: true });
     const page = await context.newPage();
+    tracked(page);
     await signIn(page, account('officer'));
     await page.goto('/tasks');
     const go = page.getByRole('link', { name: '去转发' }).first();
@@ -131,6 +160,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
 
     const leader = await w.context({ width: 390, height: 844, mobile: true });
     const phone = await leader.newPage();
+    tracked(phone);
     await signIn(phone, account('viewer'));
     for (const path of ['/', '/reach', '/campaigns', `/campaigns/${campaignId}`]) {
       await phone.goto(path);
@@ -142,6 +172,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
     // The author's campaign page: the biggest button is not a destructive one.
     const author = await w.context({ width: 390, height: 844, mobile: true });
     const authorPage = await author.newPage();
+    tracked(authorPage);
     await signIn(authorPage, account('editor'));
     await authorPage.goto(`/campaigns/${campaignId}`);
     await settled(authorPage);
