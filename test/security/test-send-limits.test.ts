@@ -23,7 +23,9 @@ describe('test sends', () => {
   beforeAll(async () => {
     w = await startDeliveryWorld({ clock, env: { TEST_SEND_DAILY_QUOTA: '3', TOKEN_TTL_HOURS: '720' } });
     noticeId = await approvedNotice(w);
-    [plain, forTests] = (await wecomGroups(w, 2)) as [typeof plain, typeof forTests];
+    const made = await wecomGroups(w, 2);
+    plain = made[0]!;
+    forTests = made[1]!;
   });
   afterAll(() => w.close());
 
