@@ -180,6 +180,8 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
           action: 'manual-task.confirm',
           target: { kind: 'manual-task', id: task.id },
           ip: request.ip,
+          // At the task's region: the county admins whose task it was see it (issue 26.12).
+          regionPath: task.regionPath,
           details: { groupId: task.groupId, officer: task.officer?.name ?? null },
         });
       }
