@@ -3,6 +3,11 @@
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
 import { CampaignModel } from '../campaigns/model.js';
+import {
+  WITHDRAWAL_CAMPAIGN_FIELDS,
+  WITHDRAWAL_NOTICE_FIELDS,
+  withdrawalReason,
+} from '../campaigns/withdrawal.js';
 import { NoticeModel } from '../notices/model.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import { DeliveryBatchModel } from './model.js';
@@ -89,19 +94,13 @@ export class ProgressService {
     campaignId: string,
     latestDay: string | null,
   ): Promise<{ outstanding: boolean; tasksExpired: boolean }> {
-    const doc = await CampaignModel.findById(campaignId, { status: 1, nextRunAt: 1, noticeId: 1, retractedAt: 1 }).lean();
-    const notice = doc?.noticeId
-      ? await NoticeModel.findById(doc.noticeId, { status: 1, retractedAt: 1, caseOutcomes: 1 }).lean()
-      : null;
+    const doc = await CampaignModel.findById(campaignId, { ...WITHDRAWAL_CAMPAIGN_FIELDS, nextRunAt: 1 }).lean();
+    const notice = doc?.noticeId ? await NoticeModel.findById(doc.noticeId, WITHDRAWAL_NOTICE_FIELDS).lean() : null;
     const now = this.clock.now().getTime();
     const due = doc?.status === 'approved' && doc.nextRunAt != null && doc.nextRunAt.getTime() <= now;
     const dayStart = latestDay ? Date.parse(`${latestDay}T00:00:00Z`) : Number.NaN;
-    const withdrawn =
-      doc?.status === 'cancelled' ||
-      Boolean(doc?.retractedAt) ||
-      Boolean(notice?.retractedAt) ||
-      notice?.status === 'archived' ||
-      (notice?.caseOutcomes?.length ?? 0) > 0;
+    // Withdrawn tasks are settled: the rule the tasks themselves follow (campaigns/withdrawal.ts).
+    const withdrawn = withdrawalReason(doc ?? null, notice ?? null) !== null;
     const tasksExpired =
       withdrawn || (Number.isFinite(dayStart) && now - dayStart > OFFICER_TASK_HORIZON_MS + 24 * 3600_000);
     return { outstanding: due || (await this.#planning(campaignId)), tasksExpired };
