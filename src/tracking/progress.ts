@@ -106,6 +106,22 @@ export class ProgressService {
     return { outstanding: due || (await this.#planning(campaignId)), tasksExpired };
   }
 
+  /**
+   * Groups the officers have yet to post to, over every scope: the case page's follow-ups.
+   * The same figure as progress's `awaitingOfficers` (expired or withdrawn tasks are settled).
+   */
+  async awaitingOfficers(campaignId: string): Promise<number> {
+    const batches = await DeliveryBatchModel.find({ campaignId }, { _id: 0, counts: 1, day: 1 }).lean();
+    let awaiting = 0;
+    let latestDay: string | null = null;
+    for (const batch of batches) {
+      awaiting += batch.counts?.awaiting ?? 0;
+      if (batch.day && (!latestDay || batch.day > latestDay)) latestDay = batch.day;
+    }
+    if (awaiting === 0) return 0;
+    return (await this.runState(campaignId, latestDay)).tasksExpired ? 0 : awaiting;
+  }
+
   private async nameOf(code: string): Promise<string> {
     const known = this.names.get(code);
     if (known !== undefined) return known;
