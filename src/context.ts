@@ -321,7 +321,11 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     role: 'admin',
     scope: regions.rootScope(),
     regionPath: [ROOT_REGION_CODE],
-  }, { intentLeaseMs: config.leaseMs, trace: config.intentTrace });
+  }, {
+    intentLeaseMs: config.leaseMs,
+    trace: config.intentTrace,
+    awaitingOfficers: (campaignId) => tracking.progress.awaitingOfficers(campaignId),
+  });
   return {
     config,
     db,
