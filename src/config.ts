@@ -63,6 +63,8 @@ export interface Config {
   engineRetentionDays: number;
   /** How often the retention jobs run, in minutes. */
   retentionEveryMinutes: number;
+  /** Test sends one user may make per local day (issue 26, finding 7). */
+  testSendDailyQuota: number;
   /** Minutes an officer's manual task may stay unconfirmed before a reminder, and again before the superior is told. */
   taskReminderMinutes: { normal: number; urgent: number };
   /**
@@ -275,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
     tipRetentionDays: integer(env, 'TIP_RETENTION_DAYS', 180, 1, 3650),
     engineRetentionDays: integer(env, 'ENGINE_RETENTION_DAYS', 7, 1, 3650),
     retentionEveryMinutes: integer(env, 'RETENTION_EVERY_MINUTES', 60, 1, 7 * 24 * 60),
+    testSendDailyQuota: integer(env, 'TEST_SEND_DAILY_QUOTA', 10, 1, 1000),
     taskReminderMinutes: {
       normal: integer(env, 'TASK_REMINDER_MINUTES', 120, 1, 7 * 24 * 60),
       urgent: integer(env, 'TASK_REMINDER_URGENT_MINUTES', 30, 1, 7 * 24 * 60),

@@ -73,6 +73,9 @@ async function main(): Promise<void> {
       everyMs: config.retentionEveryMinutes * 60_000,
     }).start(log('retention'));
     stoppers.push(() => retention.stop());
+    // Tip alerts that waited for their notice's next 5-minute slot (tips/service.ts).
+    const tipAlerts = setInterval(() => void ctx.tips.tellQueued().catch(log('tip-alerts')), 60_000);
+    stoppers.push(async () => clearInterval(tipAlerts));
   }
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));
