@@ -168,7 +168,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     },
     audit,
     deliveryControl(clock),
-    { intentLeaseMs: config.leaseMs, trace: config.intentTrace },
+    { intentLeaseMs: config.leaseMs, trace: config.intentTrace, quietHours: config.quietHours },
   );
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
   manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now(), task.regionPath));
@@ -321,7 +321,11 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     role: 'admin',
     scope: regions.rootScope(),
     regionPath: [ROOT_REGION_CODE],
-  }, { intentLeaseMs: config.leaseMs, trace: config.intentTrace });
+  }, {
+    intentLeaseMs: config.leaseMs,
+    trace: config.intentTrace,
+    awaitingOfficers: (campaignId) => tracking.progress.awaitingOfficers(campaignId),
+  });
   return {
     config,
     db,
