@@ -9,6 +9,7 @@ import type { GroupService } from '../../audience/groups.js';
 import type { AuditService } from '../../audit/service.js';
 import { AUTHORS } from '../../auth/roles.js';
 import type { ChannelRegistry } from '../../channels/registry.js';
+import type { CountyOfficerTextService } from '../../channels/manual/county-text.js';
 import { messageFor } from '../../channels/message.js';
 import { allow, principal } from '../../http/access.js';
 import { ObjectIdString } from '../../lib/schemas.js';
@@ -47,6 +48,8 @@ export interface TestSendOptions {
   channels: ChannelRegistry;
   media: MediaStore;
   audit: AuditService;
+  /** Whether a county's officers forward texts without the link (as the engine's sends do). */
+  countyTexts: CountyOfficerTextService;
   publicBaseUrl: string;
   timeZone: string;
   now: () => Date;
@@ -86,6 +89,7 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
       const link = `${options.publicBaseUrl}/n/${noticeId}`;
       const picture = notice.content.media[0]?.sha256 ?? notice.content.video?.posterSha256 ?? null;
       const file = cardStyle === 'image' && picture ? await options.media.read(picture) : null;
+      const omitLinkInText = channel === 'manual' && (await options.countyTexts.withoutLink(target!.regionPath[3] ?? ''));
       const { message } = await messageFor(
         channel,
         {
@@ -94,7 +98,7 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
           pictureUrl: picture ? mediaUrl(options.publicBaseUrl, picture) : null,
           photos: file ? [file.data] : [],
         },
-        { link, personal },
+        { link, personal, omitLinkInText },
       );
       const outcome = await options.channels
         .adapterFor(channel)
