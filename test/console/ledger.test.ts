@@ -72,7 +72,7 @@ describe('a county’s first day in the console: 选择本县, 导入本县, the
     await shot(p, 'regions-county');
     await dialog.getByRole('button', { name: '导入本县：内黄县' }).click();
     await dialog.getByText('已导入河南省安阳市内黄县：17 个乡镇（街道）、532 个村（社区）').waitFor();
-    await expect(dialog.getByRole('status').textContent()).resolves.toMatch(/新建 \d+ 个地区，已有而保留 \d+ 个/);
+    await expect(dialog.getByRole('status').textContent()).resolves.toMatch(/新建 \d+ 个区划，已有而保留 \d+ 个/);
     await shot(p, 'regions-seeded');
     await dialog.getByRole('button', { name: '关闭', exact: true }).click();
     // The tree has it now.

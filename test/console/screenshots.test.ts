@@ -110,7 +110,7 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     await page.goto('/campaigns/new');
     await page.getByLabel('已通过的通告').first().click();
     await page.getByRole('option').first().click();
-    await page.getByLabel('搜索地区').fill('社区');
+    await page.getByLabel('搜索区划').fill('社区');
     await page.getByRole('checkbox', { name: /五山社区/ }).check();
     await page.getByRole('checkbox', { name: /华工社区/ }).check();
     await page.getByTestId('total-groups').waitFor();
