@@ -91,6 +91,7 @@ const MonthlyFiguresFields = {
   groupsReached: Type.Integer({ description: '触达群数' }),
   villagesReached: Type.Integer({ description: '触达村数' }),
   personTimes: Type.Integer({ description: '受教育人次' }),
+  awaitingOfficers: Type.Integer({ description: '待民警转发：民警尚未确认转发的群次（不计入发送消息数）' }),
 };
 
 export const MonthlyTableSchema = Type.Object({

@@ -22,6 +22,8 @@ export interface DirectoryGroup {
   officer: { name: string; phone: string | null } | null;
   tags: string[];
   active: boolean;
+  /** An admin marked it: authors may test-send here. */
+  forTests: boolean;
   flagged: { at: string; reason: string } | null;
   createdAt: string;
   updatedAt: string;
