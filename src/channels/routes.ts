@@ -245,6 +245,8 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{
           action: 'manual-task.confirm',
           target: { kind: 'manual-task', id: task.id },
           ip: request.ip,
+          // At the task's region: the county admins whose task it was see it (issue 26.12).
+          regionPath: task.regionPath,
           details: { groupId: task.groupId, officer: task.officer?.name ?? null },
         });
       }

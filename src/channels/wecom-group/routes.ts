@@ -19,7 +19,7 @@ import type { WecomGroupService } from './service.js';
 const tags = ['wecom-groups'];
 
 const ChatParams = Type.Object(
-  { code: Type.String({ pattern: '^[0-9]{6,12}$' }), chatId: Type.String({ minLength: 1, maxLength: 128 }) },
+  { code: Type.String({ pattern: '^[0-9]{6,12}$' }), chatId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,100}$', description: '客户群 chat_id（路由参数最多 100 个字符）' }) },
   { additionalProperties: false },
 );
 
