@@ -11,7 +11,7 @@ import { localDay } from '../campaigns/schedule.js';
 import { type CampaignService, followUpIdFor } from '../campaigns/service.js';
 import type { Clock } from '../lib/clock.js';
 import { type Intent, newIntent, runIntent, unfinishedIntents } from '../db/claims.js';
-import { Conflict, InvalidInput } from '../lib/errors.js';
+import { Conflict, NotFound } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
@@ -100,7 +100,8 @@ export class CaseService {
     ip: string | null = null,
   ): Promise<CaseSummary> {
     const notice = await this.notices.get(by.scope, noticeId);
-    if (notice.content.category !== 'wanted_clue') throw new InvalidInput('只有协查通告可以结案', 'noticeId');
+    // A notice that is not a wanted notice is no case: 404, like any unknown case (fuzz ST202).
+    if (notice.content.category !== 'wanted_clue') throw new NotFound(`协查案件 ${noticeId}`);
     if (notice.approvedVersion == null) throw new Conflict('通告尚未审核通过，无需结案；可直接修改或归档');
     if (notice.caseOutcomes.some((outcome) => outcome.kind !== 'expired')) throw new Conflict('此案已结案');
     if (notice.status === 'archived') throw new Conflict('通告已归档');
@@ -272,7 +273,7 @@ export class CaseService {
 
   async summary(scope: Scope, noticeId: string): Promise<CaseSummary> {
     const notice = await this.notices.get(scope, noticeId);
-    if (notice.content.category !== 'wanted_clue') throw new InvalidInput('这不是协查通告', 'id');
+    if (notice.content.category !== 'wanted_clue') throw new NotFound(`协查案件 ${noticeId}`);
     return this.toSummary(notice);
   }
 

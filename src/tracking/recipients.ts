@@ -72,6 +72,27 @@ export async function* groupsThatReceivedNotice(noticeId: string, chunk = 500): 
   for (let i = 0; i < ordered.length; i += chunk) yield ordered.slice(i, i + chunk);
 }
 
+/** Whether a recipient lies in the region `code` (its township path or its village). */
+export function recipientIn(group: Pick<GroupSnapshot, 'townshipPath' | 'villageCode'>, code: string): boolean {
+  return group.villageCode === code || group.townshipPath.includes(code);
+}
+
+/**
+ * The recipients of a notice that a follow-up at `regionCode` may reach: those inside that
+ * region, minus `excluded` regions (issue 26, finding 10: a follow-up stays inside its
+ * campaign's scope; recipients elsewhere get a follow-up of their own county, reviewed there).
+ */
+export async function* recipientsWithin(
+  noticeId: string,
+  regionCode: string,
+  excluded: readonly string[] = [],
+): AsyncIterable<GroupSnapshot[]> {
+  for await (const chunk of groupsThatReceivedNotice(noticeId)) {
+    const kept = chunk.filter((g) => recipientIn(g, regionCode) && !excluded.some((code) => recipientIn(g, code)));
+    if (kept.length > 0) yield kept;
+  }
+}
+
 /**
  * Deliveries of batches compacted by retention no longer carry the group's credentials: the
  * group's current ones are read from the directory (same sealing). A group deleted since
@@ -82,9 +103,11 @@ async function fillCompactedCredentials(byGroup: Map<string, GroupSnapshot>): Pr
   for (let i = 0; i < missing.length; i += 500) {
     const ids = missing.slice(i, i + 500);
     const found = new Map(
-      (await GroupModel.find({ _id: { $in: ids } }, { credentialsSealed: 1 }).lean<{ _id: unknown; credentialsSealed: string }[]>()).map(
-        (g) => [String(g._id), g.credentialsSealed] as const,
-      ),
+      (
+        await GroupModel.find({ _id: { $in: ids } }, { credentialsSealed: 1 }).lean<
+          { _id: unknown; credentialsSealed: string }[]
+        >()
+      ).map((g) => [String(g._id), g.credentialsSealed] as const),
     );
     for (const id of ids) {
       const sealed = found.get(id);
