@@ -15,7 +15,7 @@ import { Conflict, NotFound } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
-import { noticeWasPlanned, receivedCounts } from '../tracking/recipients.js';
+import { noticeWasPlanned, receivedCountsOf } from '../tracking/recipients.js';
 import type { TipService } from '../tips/service.js';
 import { followUpContent } from './follow-up-text.js';
 
@@ -222,7 +222,11 @@ export class CaseService {
     return ran;
   }
 
-  private async toSummary(notice: Notice): Promise<CaseSummary> {
+  /** `read`: the notice's reach and new tips when the caller read them for several cases at once (the list). */
+  private async toSummary(
+    notice: Notice,
+    read?: { reached?: { groupCount: number; villageCount: number }; newTips?: number },
+  ): Promise<CaseSummary> {
     const approved =
       notice.approvedVersion != null
         ? await this.notices.getVersion(this.system.scope, notice.id, notice.approvedVersion)
@@ -248,7 +252,7 @@ export class CaseService {
         return { ...outcome, followUpStatus, followUpAwaitingOfficers };
       }),
     );
-    const newTips = (await this.tips.newCounts([notice.id])).get(notice.id) ?? 0;
+    const newTips = read?.newTips ?? (await this.tips.newCounts([notice.id])).get(notice.id) ?? 0;
     const deadlinePassed = deadline !== '' && this.deadlinePassed(deadline);
     const attention: CaseSummary['attention'] = [];
     if (deadlinePassed && !outcomes.some((o) => o.kind !== 'expired')) attention.push('deadline_passed');
@@ -262,7 +266,7 @@ export class CaseService {
       withdrawn: isWithdrawn(notice),
       outcomes,
       newTips,
-      reached: await receivedCounts(notice.id),
+      reached: read?.reached ?? (await receivedCountsOf([notice.id])).get(notice.id)!,
       attention,
     };
   }
@@ -276,7 +280,15 @@ export class CaseService {
   /** The wanted cases in scope, newest first, with the badge: how many want attention. */
   async list(scope: Scope): Promise<{ badge: number; cases: CaseSummary[] }> {
     const notices = await this.notices.list(scope, { category: 'wanted_clue', limit: LIST_LIMIT });
-    const cases = await Promise.all(notices.map((notice) => this.toSummary(notice)));
+    // Every listed case's reach from one read of the ledger and its new tips from one count,
+    // not one read of each per case.
+    const ids = notices.map((notice) => notice.id);
+    const [reached, tips] = await Promise.all([receivedCountsOf(ids), this.tips.newCounts(ids)]);
+    const cases = await Promise.all(
+      notices.map((notice) =>
+        this.toSummary(notice, { reached: reached.get(notice.id), newTips: tips.get(notice.id) ?? 0 }),
+      ),
+    );
     return { badge: cases.filter((c) => c.attention.length > 0).length, cases };
   }
 }

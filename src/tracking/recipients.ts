@@ -147,6 +147,45 @@ export async function receivedCounts(noticeId: string): Promise<{ groupCount: nu
   return { groupCount, villageCount: villages.size };
 }
 
+/**
+ * How many groups and villages received each of these notices through any campaign, from ONE
+ * read of the ledger for all of them (the case list: a read per case made up to 200 scans of
+ * the batch collection on FerretDB, which cannot use the noticeId index). Same rules as
+ * receivedCounts; a notice never planned gets zeros.
+ */
+export async function receivedCountsOf(
+  noticeIds: readonly string[],
+): Promise<Map<string, { groupCount: number; villageCount: number }>> {
+  const wanted = [...new Set(noticeIds)];
+  const seen = new Map<string, { groups: Set<string>; villages: Set<string> }>(
+    wanted.map((id) => [id, { groups: new Set<string>(), villages: new Set<string>() }]),
+  );
+  if (wanted.length > 0) {
+    const filter = wanted.length === 1 ? { noticeId: wanted[0] } : { noticeId: { $in: wanted } };
+    const cursor = DeliveryBatchModel.find(filter, {
+      noticeId: 1,
+      'items.groupId': 1,
+      'items.channel': 1,
+      'items.status': 1,
+      'items.villageCode': 1,
+    })
+      .lean<Pick<BatchDoc, 'noticeId' | 'items'>[]>()
+      .cursor();
+    for await (const batch of cursor as AsyncIterable<Pick<BatchDoc, 'noticeId' | 'items'>>) {
+      const sets = seen.get(batch.noticeId);
+      if (!sets) continue;
+      for (const item of batch.items) {
+        if (!receivedIt(item)) continue;
+        sets.groups.add(item.groupId);
+        sets.villages.add(item.villageCode);
+      }
+    }
+  }
+  return new Map(
+    [...seen].map(([id, sets]) => [id, { groupCount: sets.groups.size, villageCount: sets.villages.size }]),
+  );
+}
+
 /** Campaigns that have deliveries of the notice (to wake when the notice is withdrawn). */
 export async function campaignsWithNotice(noticeId: string): Promise<string[]> {
   return (await DeliveryBatchModel.distinct('campaignId', { noticeId })).map(String);
