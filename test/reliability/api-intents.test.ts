@@ -353,11 +353,14 @@ describe('the API process killed inside its multi-step state changes', () => {
     async () => {
       startProcess('scheduler', await freePort());
       startProcess('worker', await freePort());
+      // Each round aims at another kind, an officer's confirmation always among them.
+      const shuffled = <T>(list: T[]) => list.map((x) => [Math.random(), x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
+      const aims = shuffled([...shuffled(KINDS.filter((k) => k !== 'confirm')).slice(0, ROUNDS - 1), 'confirm' as Kind]);
       for (let round = 0; round < ROUNDS; round++) {
         const port = await freePort();
         const base = `http://127.0.0.1:${port}`;
         const ofRound = trials.filter((t) => t.round === round);
-        const target = ofRound[Math.floor(Math.random() * ofRound.length)]!;
+        const target = ofRound.find((t) => t.kind === aims[round])!;
         const steps = ['before-write', ...STEPS[target.kind]];
         const step = steps[Math.floor(Math.random() * steps.length)]!;
         let killed = false;
