@@ -268,6 +268,8 @@ export class Worker {
 
   /** Leaves `item` for later when its robot's window is full; true when it may go now. */
   private async passRateLimit(item: BatchItem): Promise<boolean> {
+    // A delivery following another group's post (same robot) posts nothing.
+    if (item.via) return true;
     const windows = this.ports.rateLimits(item.channel);
     const wait = this.limiter.reserve(item.robotKey, windows, this.clock.now().getTime());
     if (wait === 0) return true;
@@ -449,7 +451,12 @@ export class Worker {
     switch (result.status) {
       case 'sent':
       case 'awaiting':
-        Object.assign(item, { status: result.status, sentAt: now, nextAt: null, lastError: null });
+        Object.assign(item, {
+          status: result.status,
+          sentAt: now,
+          nextAt: null,
+          lastError: (result.status === 'sent' && result.note) || null,
+        });
         return;
       case 'uncertain':
         Object.assign(item, { status: 'uncertain', lastError: result.reason, nextAt: null });
@@ -459,6 +466,15 @@ export class Worker {
         if (result.flagGroup) void this.ports.flagGroup(item.groupId, result.reason).catch(() => undefined);
         return;
       case 'retryable': {
+        if (result.waiting) {
+          // Waiting for another delivery (the same robot's first group): no attempt was made.
+          Object.assign(item, {
+            status: 'pending',
+            lastError: result.reason,
+            nextAt: new Date(now.getTime() + (result.retryAfterMs ?? 5_000)),
+          });
+          return;
+        }
         if (item.attempts >= this.settings.retry.maxAttempts) {
           Object.assign(item, {
             status: 'failed',
@@ -529,6 +545,7 @@ export function sendRequestFor(
     regionPath: [...batch.regionPath, item.villageCode],
     channel: item.channel,
     credentialsSealed: item.credentialsSealed,
+    via: item.via ?? null,
     personal: {
       villageName: item.villageName,
       townshipName: item.townshipName,
