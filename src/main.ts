@@ -7,6 +7,7 @@ import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
 import { RollupRefresher } from './tracking/refresher.js';
 import { DeadlineWatch } from './cases/deadlines.js';
+import { startLoop } from './lib/loop.js';
 
 function announceGeneratedPassword(username: string, password: string): void {
   // Printed once, straight to the terminal (not through the logger), on the very first start.
@@ -57,11 +58,12 @@ async function main(): Promise<void> {
     rollups.start();
     stoppers.push(() => rollups.stop());
     // Officers' task digests, reminders and escalations; each step is claimed by a unique key.
-    const notifying = setInterval(() => void ctx.notifier.tick().catch(log('notifier')), 15_000);
-    stoppers.push(async () => clearInterval(notifying));
+    // Every loop waits for its pass to end before the next is scheduled (lib/loop.ts).
+    const notifying = startLoop(() => ctx.notifier.tick(), 15_000, log('notifier'));
+    stoppers.push(() => notifying.stop());
     // WeCom customer groups: owners' tasks created once a run settles, their results polled, stops applied.
-    const wecomGroups = setInterval(() => void ctx.wecomGroups.tick().catch(log('wecom-groups')), 15_000);
-    stoppers.push(async () => clearInterval(wecomGroups));
+    const wecomGroups = startLoop(() => ctx.wecomGroups.tick(), 15_000, log('wecom-groups'));
+    stoppers.push(() => wecomGroups.stop());
     // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
     const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
     deadlines.start();
