@@ -3,6 +3,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, processRole } from './config.js';
 import { createContext, engineDeps, prepareDatabase } from './context.js';
+import { Retention } from './engine/retention.js';
 import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
 import { RollupRefresher } from './tracking/refresher.js';
@@ -68,6 +69,12 @@ async function main(): Promise<void> {
     const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
     deadlines.start();
     stoppers.push(() => deadlines.stop());
+    // Prunes and compacts settled runs' engine internals (docs/retention.md).
+    const retention = new Retention(ctx.clock, {
+      keepDays: config.engineRetentionDays,
+      everyMs: config.retentionEveryMinutes * 60_000,
+    }).start(log('retention'));
+    stoppers.push(() => retention.stop());
     // Tip alerts that waited for their notice's next 5-minute slot (tips/service.ts).
     const tipAlerts = setInterval(() => void ctx.tips.tellQueued().catch(log('tip-alerts')), 60_000);
     stoppers.push(async () => clearInterval(tipAlerts));

@@ -128,6 +128,8 @@ export interface ConsoleUser {
   role: Role;
   regionCode: string;
   phone: string | null;
+  /** WeCom userid: the customer groups this officer owns are matched by it. */
+  wecomUserId?: string | null;
   active: boolean;
   mustChangePassword: boolean;
   createdAt: string;
