@@ -27,6 +27,9 @@ export interface DirectoryGroup {
   flagged: { at: string; reason: string } | null;
   createdAt: string;
   updatedAt: string;
+  /** On a save that set the robot: other groups with the same robot (one chat), and what to tell the admin. */
+  sameRobot?: { id: string; name: string; regionCode: string }[];
+  sameRobotWarning?: string | null;
 }
 
 export interface ImportReport {
