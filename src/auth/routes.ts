@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { PUBLIC, allow, principal } from '../http/access.js';
 import { IdParams, OkBody } from '../lib/schemas.js';
 import { ADMINS, ANY_ROLE } from './roles.js';
-import { ChangePasswordBody, CreateUserBody, LoginBody, LoginReply, UpdateUserBody, UserBody } from './schemas.js';
+import { ChangePasswordBody, CreateUserBody, LoginBody, LoginReply, UpdateUserBody, UserBody, UserListQuery } from './schemas.js';
 import type { SessionService } from './sessions.js';
 import type { UserService } from './users.js';
 
@@ -111,9 +111,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     '/api/users',
     {
       config: allow(ADMINS),
-      schema: { tags: ['users'], summary: '用户列表', response: { 200: Type.Array(UserBody) } },
+      schema: {
+        tags: ['users'],
+        summary: '用户列表（按游标分页，可按角色、状态、区划、文字筛选）',
+        querystring: UserListQuery,
+        response: { 200: Type.Array(UserBody) },
+      },
     },
-    async (request) => users.list(principal(request).scope),
+    async (request) => users.list(principal(request).scope, request.query),
   );
 
   app.post(

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
+import { BatchIds } from '../lib/batch.js';
 import { ListWindowQuery } from '../lib/keyset.js';
 import { RegionCode } from '../regions/schemas.js';
 import { CATEGORIES, CATEGORY_LABELS, type Category } from './categories.js';
@@ -115,6 +116,21 @@ export const VersionParams = Type.Object(
   { id: ObjectIdString, version: Type.Integer({ minimum: 1 }) },
   { additionalProperties: false },
 );
+
+/** A wanted notice's fields as stored: the incident resolved to coordinates (a picked village kept by code). */
+const WantedReply = Type.Object({
+  caseSummary: Type.String(),
+  suspectDescription: Type.String(),
+  reward: Type.String(),
+  contactName: Type.String(),
+  contactPhone: Type.String(),
+  deadline: Type.String({ description: '截止日期 YYYY-MM-DD' }),
+  contactUserId: Type.Optional(Nullable(Type.String())),
+  incident: Type.Optional(
+    Nullable(Type.Object({ lat: Type.Number(), lng: Type.Number(), villageCode: Type.Optional(Nullable(Type.String())) })),
+  ),
+  radiusKm: Type.Optional(Nullable(Type.Number())),
+});
 
 const ContentBody = Type.Object({
   category: CategorySchema,
