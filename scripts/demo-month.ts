@@ -13,6 +13,7 @@ export const DEMO_USERS = [
   { username: 'demo-reviewer', displayName: '王审核', role: 'reviewer' },
   { username: 'demo-officer', displayName: '赵社区', role: 'officer', phone: '13900000001' },
   { username: 'demo-viewer', displayName: '钱局长', role: 'viewer' },
+  { username: 'demo-coordinator', displayName: '陈协调', role: 'coordinator' },
   { username: 'demo-admin', displayName: '孙管理', role: 'admin' },
 ] as const;
 export const demoPassword = (username: string) => `${username}-2026`;

@@ -157,7 +157,14 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   const now = () => ctx.clock.now();
   const { timeZone, quietHours, publicBaseUrl } = ctx.config;
   await app.register(calendarRoutes, { campaigns: ctx.campaigns, notices: ctx.notices, timeZone, quietHours, now });
-  await app.register(testSendRoutes, { ...ctx, publicBaseUrl, timeZone, now });
+  await app.register(testSendRoutes, {
+    ...ctx,
+    publicBaseUrl,
+    timeZone,
+    quietHours,
+    dailyQuota: ctx.config.testSendDailyQuota,
+    now,
+  });
   await app.register(draftPreviewRoutes, { media: ctx.media, publicBaseUrl, timeZone, now });
   await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
   await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });

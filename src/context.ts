@@ -36,6 +36,7 @@ import { RegionService } from './regions/service.js';
 import { type Tracking, createTracking } from './tracking/index.js';
 import { CaseService } from './cases/service.js';
 import { PublicationService } from './residents/publication.js';
+import { TipChallenges } from './tips/challenge.js';
 import { TipLimiter } from './tips/limits.js';
 import { caseOfficerNotifier } from './tips/notify.js';
 import { TipService } from './tips/service.js';
@@ -167,7 +168,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     },
     audit,
     deliveryControl(clock),
-    { intentLeaseMs: config.leaseMs, trace: config.intentTrace },
+    { intentLeaseMs: config.leaseMs, trace: config.intentTrace, quietHours: config.quietHours },
   );
   // An officer's confirmation wakes the delivery's batch, whose worker records it.
   manualTasks.onConfirm((task) => wakeBatchOf(task.reference, clock.now(), task.regionPath));
@@ -311,6 +312,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     clock,
     config.timeZone,
     config.tipRetentionDays,
+    new TipChallenges(secrets.derive('tip-challenge')),
   );
   const cases = new CaseService(notices, campaigns, tips, audit, clock, config.timeZone, {
     id: 'system',
@@ -319,7 +321,11 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     role: 'admin',
     scope: regions.rootScope(),
     regionPath: [ROOT_REGION_CODE],
-  }, { intentLeaseMs: config.leaseMs, trace: config.intentTrace });
+  }, {
+    intentLeaseMs: config.leaseMs,
+    trace: config.intentTrace,
+    awaitingOfficers: (campaignId) => tracking.progress.awaitingOfficers(campaignId),
+  });
   return {
     config,
     db,

@@ -66,6 +66,9 @@ async function main(): Promise<void> {
     const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
     deadlines.start();
     stoppers.push(() => deadlines.stop());
+    // Tip alerts that waited for their notice's next 5-minute slot (tips/service.ts).
+    const tipAlerts = setInterval(() => void ctx.tips.tellQueued().catch(log('tip-alerts')), 60_000);
+    stoppers.push(async () => clearInterval(tipAlerts));
   }
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));

@@ -40,6 +40,8 @@ export interface Group {
   tags: string[];
   note: string | null;
   active: boolean;
+  /** Test sends may go here (an admin marked it). */
+  forTests: boolean;
   flagged: { at: Date; reason: string } | null;
   createdAt: Date;
   updatedAt: Date;
@@ -53,6 +55,7 @@ export interface NewGroup {
   officer?: OfficerInput | null;
   tags?: string[];
   active?: boolean;
+  forTests?: boolean;
 }
 
 export interface GroupChanges {
@@ -63,6 +66,7 @@ export interface GroupChanges {
   officer?: OfficerInput | null;
   tags?: string[];
   active?: boolean;
+  forTests?: boolean;
   /** Clears a flag once the channel is known to work again. */
   clearFlag?: boolean;
 }
@@ -73,6 +77,7 @@ export interface GroupListQuery {
   channelKind?: ChannelKind;
   active?: boolean;
   flagged?: boolean;
+  forTests?: boolean;
   /** Part of the group name. */
   q?: string;
   /** Part of the responsible officer's name or phone. */
@@ -123,6 +128,7 @@ export function toGroup(doc: GroupDoc): Group {
     tags: doc.tags,
     note: doc.note ?? null,
     active: doc.active,
+    forTests: doc.forTests ?? false,
     flagged: doc.flaggedAt ? { at: doc.flaggedAt, reason: doc.flagReason ?? '' } : null,
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,
     updatedAt: (doc as unknown as { updatedAt: Date }).updatedAt,
@@ -176,6 +182,7 @@ export class GroupService {
         officerPhone: officer?.phone ?? null,
         tags: normaliseTags(input.tags ?? []),
         active: input.active ?? true,
+        forTests: input.forTests ?? false,
       });
       return toGroup(doc.toObject() as GroupDoc);
     } catch (error) {
@@ -202,6 +209,7 @@ export class GroupService {
     if (query.tag) filter.tags = query.tag;
     if (query.channelKind) filter.channelKind = query.channelKind;
     if (query.active !== undefined) filter.active = query.active;
+    if (query.forTests !== undefined) filter.forTests = query.forTests ? true : { $ne: true };
     if (query.flagged !== undefined) filter.flaggedAt = query.flagged ? { $ne: null } : null;
     if (query.q) filter.name = { $regex: escapeRegex(query.q.trim()) };
     const officer = query.officer?.trim();
@@ -249,6 +257,7 @@ export class GroupService {
     }
     if (changes.tags !== undefined) set.tags = normaliseTags(changes.tags);
     if (changes.active !== undefined) set.active = changes.active;
+    if (changes.forTests !== undefined) set.forTests = changes.forTests;
     if (changes.clearFlag) {
       set.flaggedAt = null;
       set.flagReason = null;

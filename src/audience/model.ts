@@ -22,6 +22,8 @@ const groupSchema = new mongoose.Schema(
     /** Free text from the ledger's 备注 column. */
     note: { type: String, default: null },
     active: { type: Boolean, default: true },
+    /** Marked by an admin as a group test sends may go to (issue 26, finding 7). */
+    forTests: { type: Boolean, default: false },
     /** Set when a send failed permanently because of the group's channel (bad key, robot removed…). */
     flaggedAt: { type: Date, default: null },
     flagReason: { type: String, default: null },

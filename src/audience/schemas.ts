@@ -38,6 +38,8 @@ const OfficerInput = Type.Object(
 const Tags = Type.Array(Type.String({ maxLength: 32 }), { maxItems: 20, description: '标签，如 重点村、学校、商户' });
 const MemberCount = Type.Integer({ minimum: 0, maximum: 100_000, description: '群成员数' });
 
+const ForTests = Type.Boolean({ description: '试发群：作者可以把推送试发到这个群（只有管理员可以标记）' });
+
 export const CreateGroupBody = Type.Object(
   {
     name: NonBlank(64, '群名称'),
@@ -47,6 +49,7 @@ export const CreateGroupBody = Type.Object(
     officer: Type.Optional(Nullable(OfficerInput)),
     tags: Type.Optional(Tags),
     active: Type.Optional(Type.Boolean()),
+    forTests: Type.Optional(ForTests),
   },
   { additionalProperties: false },
 );
@@ -61,6 +64,7 @@ export const UpdateGroupBody = Type.Object(
     officer: Type.Optional(Nullable(OfficerInput)),
     tags: Type.Optional(Tags),
     active: Type.Optional(Type.Boolean()),
+    forTests: Type.Optional(ForTests),
     clearFlag: Type.Optional(Type.Literal(true, { description: '清除故障标记' })),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -78,6 +82,7 @@ export const GroupBody = Type.Object({
   tags: Type.Array(Type.String()),
   note: Nullable(Type.String({ description: '备注（来自台账）' })),
   active: Type.Boolean(),
+  forTests: Type.Boolean({ description: '试发群' }),
   flagged: Nullable(Type.Object({ at: DateTime, reason: Type.String() })),
   createdAt: DateTime,
   updatedAt: DateTime,
@@ -94,6 +99,7 @@ export const GroupListQuery = Type.Object(
     q: Type.Optional(Type.String({ maxLength: 64, description: '群名称包含的文字' })),
     officer: Type.Optional(Type.String({ maxLength: 32, description: '负责民警姓名或电话包含的文字' })),
     sort: Type.Optional(Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { description: '排序，默认旧的在前' })),
+    forTests: Type.Optional(Type.Boolean({ description: '只列试发群' })),
     limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
   },
   { additionalProperties: false },

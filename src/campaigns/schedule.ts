@@ -113,6 +113,18 @@ export function deferForQuietHours(at: Date, priority: Priority, quiet: QuietHou
   return new Date(wall - localParts(guess, timeZone).offsetMs);
 }
 
+/** A run missed by more than this (service down, or approved too late) is skipped, not sent late. */
+export const MISSED_RUN_MS = 60 * 60_000;
+
+/**
+ * Whether the run at `runAt` was missed at `now`: its due time (moved past quiet hours for a
+ * normal campaign) lies more than MISSED_RUN_MS back. The one rule the tick, approval and
+ * the release of held deliveries use.
+ */
+export function runMissed(runAt: Date, priority: Priority, now: Date, quiet: QuietHours, timeZone: string): boolean {
+  return now.getTime() - deferForQuietHours(runAt, priority, quiet, timeZone).getTime() > MISSED_RUN_MS;
+}
+
 /** The local calendar day (YYYY-MM-DD) of an instant: the bucket key for daily statistics. */
 export function localDay(at: Date, timeZone: string): string {
   const { year, month, day } = localParts(at, timeZone);

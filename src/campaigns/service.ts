@@ -13,7 +13,15 @@ import { type CampaignAction, type CampaignEffect, CAMPAIGN_LIFECYCLE, type Repa
 import type { Scope } from '../regions/scope.js';
 import { type CampaignDoc, CampaignModel } from './model.js';
 import type { AudienceSpec, AudienceSummary, CampaignPorts, DeliveryControl } from './ports.js';
-import { type Priority, type Schedule, firstRunAt, validateSchedule } from './schedule.js';
+import {
+  MISSED_RUN_MS,
+  type Priority,
+  type QuietHours,
+  type Schedule,
+  firstRunAt,
+  runMissed,
+  validateSchedule,
+} from './schedule.js';
 
 export type CardStyle = 'text' | 'rich' | 'image';
 export type CampaignStatus = CampaignDoc['status'];
@@ -146,8 +154,7 @@ const EMPTY_AUDIENCE: AudienceSpec = {
   excludeGroups: [],
 };
 
-/** A run missed by more than this (service down, or approved too late) is skipped, not sent late. */
-export const MISSED_RUN_MS = 60 * 60_000;
+export { MISSED_RUN_MS };
 /** An intent younger than this is left to the runner that recorded it (the sweep takes older ones). */
 const INTENT_SWEEP_AFTER_MS = 10_000;
 
@@ -161,7 +168,11 @@ export interface CampaignServiceOptions {
   intentLeaseMs: number;
   /** Writes `intent-step <kind> <id> <step>` to stderr before each step (the reliability scenario). */
   trace?: boolean;
+  /** Quiet hours: a normal one-off run is due at their end, which decides whether it was missed. */
+  quietHours?: QuietHours;
 }
+
+const DEFAULT_QUIET_HOURS: QuietHours = { start: '22:00', end: '07:00' };
 
 export class CampaignService {
   readonly owner = `campaigns-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -417,7 +428,9 @@ export class CampaignService {
     const now = this.clock.now();
     const schedule = toSchedule(current.schedule);
     const lastRunAt = await this.lastRun(current);
-    if (schedule.kind === 'once' && !lastRunAt && now.getTime() - schedule.at.getTime() > MISSED_RUN_MS) {
+    // The tick's rule (runMissed): a normal run at 23:00 is due at 07:00, so not missed at 00:30.
+    const quiet = this.options.quietHours ?? DEFAULT_QUIET_HOURS;
+    if (schedule.kind === 'once' && !lastRunAt && runMissed(schedule.at, current.priority, now, quiet, this.timeZone)) {
       throw new Conflict('定时发送的时间已过去一小时以上，请修改计划后重新提交');
     }
     // A one-off campaign whose run exists runs no second time (its run waits for this approval).

@@ -18,6 +18,7 @@ export const CaseBody = Type.Object({
       followUpNoticeId: Nullable(Type.String()),
       followUpCampaignId: Nullable(Type.String()),
       followUpStatus: Nullable(Type.String()),
+      followUpAwaitingOfficers: Type.Integer({ description: '结案通告尚待民警转发的群数（待转发）' }),
     }),
   ),
   newTips: Type.Integer(),

@@ -25,7 +25,8 @@ export interface CaseSummary {
   deadline: string;
   deadlinePassed: boolean;
   withdrawn: boolean;
-  outcomes: (CaseOutcome & { followUpStatus: string | null })[];
+  /** followUpAwaitingOfficers: groups the officers have yet to post the follow-up to (待转发). */
+  outcomes: (CaseOutcome & { followUpStatus: string | null; followUpAwaitingOfficers: number })[];
   newTips: number;
   /** Groups and villages the original reached through any campaign (the follow-ups' audience). */
   reached: { groupCount: number; villageCount: number };
@@ -61,7 +62,12 @@ export class CaseService {
     /** Who drafts on the scheduler's behalf: root scope, never a person who could approve. */
     private readonly system: Principal,
     /** How long the runner of a case outcome's steps holds them (one that died is taken over after); trace: see config.intentTrace. */
-    private readonly options: { intentLeaseMs: number; trace?: boolean } = { intentLeaseMs: 60_000 },
+    private readonly options: {
+      intentLeaseMs: number;
+      trace?: boolean;
+      /** Groups the officers have yet to post a campaign to (tracking's progress). */
+      awaitingOfficers?: (campaignId: string) => Promise<number>;
+    } = { intentLeaseMs: 60_000 },
   ) {}
   readonly owner = `cases-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -231,9 +237,14 @@ export class CaseService {
             )
           : null;
         // The ids are fixed when the outcome is recorded; a notice never sent gets no follow-up.
-        return followUpStatus === null
-          ? { ...outcome, followUpNoticeId: null, followUpCampaignId: null, followUpStatus }
-          : { ...outcome, followUpStatus };
+        if (followUpStatus === null)
+          return { ...outcome, followUpNoticeId: null, followUpCampaignId: null, followUpStatus, followUpAwaitingOfficers: 0 };
+        // A follow-up whose run is over is not 已发送 while officers still hold its tasks.
+        const followUpAwaitingOfficers =
+          outcome.followUpCampaignId && this.options.awaitingOfficers
+            ? await this.options.awaitingOfficers(outcome.followUpCampaignId)
+            : 0;
+        return { ...outcome, followUpStatus, followUpAwaitingOfficers };
       }),
     );
     const newTips = (await this.tips.newCounts([notice.id])).get(notice.id) ?? 0;

@@ -55,14 +55,76 @@ export function retryAfterMs(header: string | string[] | undefined): number | un
 }
 
 /**
- * An answer without a usable platform code. 5xx (and 429): the platform did not take it,
- * retry. A 2xx whose body is not the platform's JSON: it may have been posted: uncertain.
- * Other 4xx: the endpoint refuses the request as made: permanent.
+ * What one kind of answer says about the post, with where that comes from. Each platform's
+ * limits.ts lists its own (`*_ANSWER_CLASSES`); test/channels/answer-classes.test.ts checks
+ * every row against the adapter's classification, so the table cannot drift from the code.
  */
-export function answerWithoutCode(status: number, body: string): Outcome {
+export interface AnswerClass {
+  /**
+   * The platform's code in the JSON body (errcode / code) with, where the code alone does
+   * not tell, its message; or an HTTP status answered without a code.
+   */
+  answer: { code: number; message?: string } | { http: number };
+  outcome: Outcome['status'];
+  source: string;
+}
+
+/**
+ * HTTP statuses that say the request was not handled, so a repeat cannot post twice. Every
+ * other 5xx may come from a gateway after the platform posted (an upstream timeout, 504, or
+ * a connection cut while the answer came back, 502; the platform's own 500 after its write):
+ * with no dedup key on the robot APIs (reference, "Common to all three"), a repeat would be
+ * a second post, so those are uncertain (issue 20, defect 12).
+ */
+export const NOT_POSTED_HTTP: readonly AnswerClass[] = [
+  {
+    answer: { http: 408 },
+    outcome: 'retryable',
+    source: 'RFC 9110 §15.5.9 (408): the server did not receive a complete request',
+  },
+  { answer: { http: 429 }, outcome: 'retryable', source: 'RFC 6585 §4 (429): refused for rate limiting' },
+  {
+    answer: { http: 503 },
+    outcome: 'retryable',
+    source:
+      'RFC 9110 §15.6.4 (503): unable to handle the request (overload, maintenance); a gateway answers it without forwarding (no live upstream, request limit)',
+  },
+];
+
+/** HTTP answers without a platform code that may follow a post (listed for the docs and the tables' test). */
+export const MAYBE_POSTED_HTTP: readonly AnswerClass[] = [500, 502, 504].map((http) => ({
+  answer: { http },
+  outcome: 'uncertain' as const,
+  source:
+    http === 500
+      ? 'RFC 9110 §15.6.1 (500): the server failed while handling the request, possibly after posting'
+      : http === 502
+        ? 'RFC 9110 §15.6.3 (502): a gateway got no valid answer from the platform, which may have posted'
+        : 'RFC 9110 §15.6.5 (504): a gateway gave up waiting for the platform, which may have posted',
+}));
+
+/**
+ * An answer without a usable platform code. Statuses in `notPosted` (the platform's list;
+ * by default 408, 429, 503): the request was not handled, retry. Any other 5xx: a gateway
+ * may have answered after the platform posted: uncertain, never repeated. A 2xx whose body
+ * is not the platform's JSON: it may have been posted: uncertain. Other 4xx: the endpoint
+ * refuses the request as made: permanent.
+ */
+export function answerWithoutCode(
+  status: number,
+  body: string,
+  notPosted: readonly AnswerClass[] = NOT_POSTED_HTTP,
+): Outcome {
   const snippet = body.replace(/\s+/g, ' ').slice(0, 80);
-  if (status >= 500 || status === 429 || status === 408) {
-    return { status: 'retryable', code: `http_${status}`, message: `平台暂时不可用（HTTP ${status}）` };
+  if (notPosted.some((rule) => 'http' in rule.answer && rule.answer.http === status && rule.outcome === 'retryable')) {
+    return { status: 'retryable', code: `http_${status}`, message: `平台暂时不可用（HTTP ${status}），消息未发出` };
+  }
+  if (status >= 500) {
+    return {
+      status: 'uncertain',
+      code: `http_${status}`,
+      message: `平台或其网关应答 HTTP ${status}，消息可能已发出，不自动重发`,
+    };
   }
   if (status >= 200 && status < 300) {
     return {

@@ -25,10 +25,18 @@ const occurrenceSchema = new mongoose.Schema(
      * not the campaign as it is later (an edit goes back to review and changes later runs).
      */
     revision: { type: Number, default: null },
+    /**
+     * The notice version approved when the run was created: every delivery of the run is
+     * rendered from exactly this version (a version approved mid-run reaches later runs).
+     */
+    noticeVersion: { type: Number, default: null },
     audience: { type: mongoose.Schema.Types.Mixed, default: null },
     /** planning → planned (batches written) | skipped (nothing to send, with the reason). */
     status: { type: String, enum: ['planning', 'planned', 'skipped'], default: 'planning' },
     skipReason: { type: String, default: null },
+    /** Failed plannings so far (a run failing MAX_PLAN_FAILURES times is skipped), the last error. */
+    planFailures: { type: Number, default: 0 },
+    planError: { type: String, default: null },
     lease: leaseFields,
     batchCount: { type: Number, default: 0 },
     deliveryCount: { type: Number, default: 0 },
@@ -40,6 +48,8 @@ const occurrenceSchema = new mongoose.Schema(
 
 // A campaign's runs, newest first.
 occurrenceSchema.index({ campaignId: 1, runAt: -1 });
+// The runs waiting for planning (every scheduler asks every 5 s).
+occurrenceSchema.index({ status: 1, priority: 1, dueAt: 1 });
 
 /** The work list: one small entry per batch that still has something due. */
 const queueSchema = new mongoose.Schema(

@@ -1,10 +1,13 @@
 // The planner: an occurrence becomes delivery batches, one township at a time, at most
 // BATCH_SIZE groups each. Batch keys are (occurrence, township, part) and are inserted,
 // never updated, so a planner that dies half-way is simply run again by the next one.
+// Planning is exclusive: the planner holds the occurrence's lease, renews it as it writes
+// and checks it before every write, so two schedulers never plan one run at once.
 import type { AudienceSpec } from '../campaigns/ports.js';
 import type { CampaignService } from '../campaigns/service.js';
 import { type QuietHours, localDay } from '../campaigns/schedule.js';
-import { acquireLease } from '../db/claims.js';
+import { ClaimModel, type Lease, acquireLease, leaseTakenOver } from '../db/claims.js';
+import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
 import { groupsThatReceivedNotice, noticeStillSending } from '../tracking/recipients.js';
@@ -18,11 +21,80 @@ export interface PlannerDeps {
   ports: EnginePorts;
   timeZone: string;
   quietHours: QuietHours;
+  clock: Clock;
+  /** How long a planner holds a run; renewed while it writes (tests shorten it). */
+  planningLeaseMs?: number;
 }
 
-const PLANNING_LEASE_MS = 5 * 60_000;
+export const PLANNING_LEASE_MS = 5 * 60_000;
+/**
+ * A planner writes only while its lease has at least this much left: another scheduler may
+ * take the run over once the lease has lapsed by its own clock, so this covers the clocks'
+ * difference and the time a write takes to land.
+ */
+const PLANNING_WRITE_MARGIN_MS = 30_000;
+/** A run whose planning throws this often is recorded skipped with the error. */
+export const MAX_PLAN_FAILURES = 5;
+/** After a failed planning the run is tried again after this, doubling each time. */
+const PLAN_RETRY_BASE_MS = 30_000;
 
 type PlanOutcome = 'planned' | 'skipped' | 'deferred' | 'busy';
+
+/** The planner's lease lapsed or was taken over: it writes nothing more. */
+export class PlanningLeaseLost extends Error {
+  constructor(occurrenceId: string) {
+    super(`planning lease of ${occurrenceId} lost`);
+  }
+}
+
+/**
+ * The lease a planner holds on one run. `hold` is called before every write: it renews the
+ * lease when half of it is used (the claim and the run's record, which is what a second
+ * scheduler reads) and throws PlanningLeaseLost when the lease may have lapsed or a later
+ * epoch exists. So no write of a planner starts unless it is the only planner of the run.
+ */
+class PlanningLease {
+  constructor(
+    private readonly occurrenceId: string,
+    private lease: Lease,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+  ) {}
+
+  get epoch(): number {
+    return this.lease.epoch;
+  }
+
+  private get key(): string {
+    return `occurrence:${this.occurrenceId}#${this.lease.epoch}`;
+  }
+
+  async hold(): Promise<void> {
+    const now = this.clock.now().getTime();
+    const left = this.lease.until.getTime() - now;
+    const margin = Math.min(PLANNING_WRITE_MARGIN_MS, this.ttlMs / 4);
+    if (left < margin) throw new PlanningLeaseLost(this.occurrenceId);
+    if (left >= this.ttlMs / 2) return;
+    if (await leaseTakenOver(`occurrence:${this.occurrenceId}`, this.lease.epoch))
+      throw new PlanningLeaseLost(this.occurrenceId);
+    const until = new Date(now + this.ttlMs);
+    await ClaimModel.updateOne({ _id: this.key }, { $set: { until } });
+    await OccurrenceModel.updateOne(
+      { _id: this.occurrenceId, 'lease.epoch': this.lease.epoch },
+      { $set: { 'lease.until': until } },
+    );
+    this.lease = { epoch: this.lease.epoch, until };
+  }
+
+  /** Hands the run back (to be planned on a later tick, or at once). */
+  async release(until: Date): Promise<void> {
+    await ClaimModel.updateOne({ _id: this.key }, { $set: { until } });
+    await OccurrenceModel.updateOne(
+      { _id: this.occurrenceId, 'lease.epoch': this.lease.epoch },
+      { $set: { 'lease.until': until } },
+    );
+  }
+}
 
 function isDuplicateOnly(error: unknown): boolean {
   const writeErrors = (error as { writeErrors?: { code?: number; err?: { code?: number } }[] }).writeErrors;
@@ -35,6 +107,24 @@ async function insertIgnoringDuplicates(insert: () => Promise<unknown>): Promise
   } catch (error) {
     if (!isDuplicateOnly(error)) throw error;
   }
+}
+
+/** Inserts a batch; 'taken' when a batch with that id exists already. */
+async function insertBatch(doc: Record<string, unknown>): Promise<'inserted' | 'taken'> {
+  try {
+    await DeliveryBatchModel.insertMany([doc], { ordered: false });
+    return 'inserted';
+  } catch (error) {
+    if (isDuplicateOnly(error)) return 'taken';
+    throw error;
+  }
+}
+
+async function groupsOfBatch(batchId: string): Promise<Set<string>> {
+  const batch = await DeliveryBatchModel.findById(batchId, { 'items.groupId': 1 }).lean<{
+    items: { groupId: string }[];
+  }>();
+  return new Set((batch?.items ?? []).map((item) => item.groupId));
 }
 
 /** What an earlier, interrupted planning of the occurrence already wrote. */
@@ -57,22 +147,73 @@ async function plannedSoFar(occurrenceId: string) {
   return { groups, parts, members, batches: batches.length };
 }
 
+/** Urgent runs first, then by due time. */
+function planningOrder(a: { priority: string; dueAt: Date }, b: { priority: string; dueAt: Date }): number {
+  const rank = (p: string) => (p === 'urgent' ? 0 : 1);
+  return rank(a.priority) - rank(b.priority) || a.dueAt.getTime() - b.dueAt.getTime();
+}
+
 export class Planner {
   constructor(private readonly deps: PlannerDeps) {}
 
-  /** Plans every occurrence waiting for it; returns how many were planned or skipped now. */
-  async planPending(owner: string, now: Date): Promise<number> {
-    const waiting = await OccurrenceModel.find({ status: 'planning' }).lean<OccurrenceDoc[]>();
+  private get leaseMs(): number {
+    return this.deps.planningLeaseMs ?? PLANNING_LEASE_MS;
+  }
+
+  /**
+   * Plans every run waiting for it, urgent ones first (then by due time), each at the time
+   * it starts; returns how many were planned or skipped now. A run whose planning throws
+   * does not stop the others: its failure is counted on it, it is tried again after a
+   * back-off, and after MAX_PLAN_FAILURES it is recorded skipped with the error.
+   * `onlyUrgent` is the scheduler's lane for urgent runs while a long planning runs.
+   */
+  async planPending(owner: string, { onlyUrgent = false } = {}): Promise<number> {
+    const waiting = await OccurrenceModel.find(
+      { status: 'planning', ...(onlyUrgent ? { priority: 'urgent' } : {}) },
+      { _id: 1, priority: 1, dueAt: 1 },
+    ).lean<{ _id: string; priority: string; dueAt: Date }[]>();
+    waiting.sort(planningOrder);
     let done = 0;
-    for (const occurrence of waiting) {
-      const outcome = await this.plan(occurrence, owner, now);
-      if (outcome === 'planned' || outcome === 'skipped') done += 1;
+    let failure: unknown = null;
+    for (const { _id } of waiting) {
+      // Read now, not at the tick's start: the lease and state are another planner's too.
+      const occurrence = await OccurrenceModel.findById(_id).lean<OccurrenceDoc>();
+      if (occurrence?.status !== 'planning') continue;
+      try {
+        const outcome = await this.plan(occurrence, owner);
+        if (outcome === 'planned' || outcome === 'skipped') done += 1;
+      } catch (error) {
+        if (error instanceof PlanningLeaseLost) continue; // another planner has the run
+        failure ??= error;
+        if (await this.failed(occurrence, error)) done += 1;
+      }
     }
+    if (failure) process.stderr.write(`[planner] ${failure instanceof Error ? failure.message : String(failure)}\n`);
     return done;
   }
 
-  private async skip(id: string, reason: string): Promise<PlanOutcome> {
-    await OccurrenceModel.updateOne({ _id: id }, { $set: { status: 'skipped', skipReason: reason } });
+  /** Counts a failed planning; the run is skipped after MAX_PLAN_FAILURES. True when it was skipped. */
+  private async failed(occurrence: OccurrenceDoc, error: unknown): Promise<boolean> {
+    const id = occurrence._id as string;
+    const message = error instanceof Error ? error.message : String(error);
+    const failures = (occurrence.planFailures ?? 0) + 1;
+    if (failures >= MAX_PLAN_FAILURES) {
+      await this.skip(id, `计划失败 ${failures} 次，本次不再发送：${message}`, { planFailures: failures });
+      return true;
+    }
+    const retryAt = new Date(this.deps.clock.now().getTime() + PLAN_RETRY_BASE_MS * 2 ** (failures - 1));
+    await OccurrenceModel.updateOne(
+      { _id: id, status: 'planning' },
+      { $set: { planFailures: failures, planError: message, 'lease.until': retryAt } },
+    );
+    return false;
+  }
+
+  private async skip(id: string, reason: string, extra: Record<string, unknown> = {}): Promise<PlanOutcome> {
+    await OccurrenceModel.updateOne(
+      { _id: id, status: 'planning' },
+      { $set: { status: 'skipped', skipReason: reason, ...extra } },
+    );
     return 'skipped';
   }
 
@@ -83,12 +224,20 @@ export class Planner {
     return (await this.deps.campaigns.findForEngine(audience.recipientsOf))?.noticeId ?? null;
   }
 
-  async plan(occurrence: OccurrenceDoc, owner: string, now: Date): Promise<PlanOutcome> {
-    const id = occurrence._id as string;
+  /**
+   * Plans one run under its lease. Throws PlanningLeaseLost when the lease lapsed or was
+   * taken over part-way (nothing more was written; the holder finishes the run).
+   */
+  async plan(seen: OccurrenceDoc, owner: string): Promise<PlanOutcome> {
+    const id = seen._id as string;
+    const occurrence = (await OccurrenceModel.findById(id).lean<OccurrenceDoc>()) ?? seen;
+    if (occurrence.status !== 'planning') return 'busy';
+    const now = this.deps.clock.now();
     const current = occurrence.lease?.until ? { epoch: occurrence.lease.epoch, until: occurrence.lease.until } : null;
-    const lease = await acquireLease(`occurrence:${id}`, current, owner, now, PLANNING_LEASE_MS);
-    if (!lease) return 'busy';
-    await OccurrenceModel.updateOne({ _id: id }, { $set: { lease: { ...lease, owner } } });
+    const acquired = await acquireLease(`occurrence:${id}`, current, owner, now, this.leaseMs);
+    if (!acquired) return 'busy';
+    await OccurrenceModel.updateOne({ _id: id }, { $set: { lease: { ...acquired, owner } } });
+    const lease = new PlanningLease(id, acquired, this.deps.clock, this.leaseMs);
 
     const campaign = await this.deps.campaigns.findForEngine(occurrence.campaignId);
     if (!campaign) return this.skip(id, '活动不存在');
@@ -102,7 +251,7 @@ export class Planner {
     if (followedUp && (await noticeStillSending(followedUp))) {
       // Let every delivery of the notice settle (the holders see it withdrawn and stop), so
       // the recipients are exact: planned on a later tick.
-      await OccurrenceModel.updateOne({ _id: id }, { $set: { 'lease.until': now } });
+      await lease.release(this.deps.clock.now());
       return 'deferred';
     }
 
@@ -126,9 +275,11 @@ export class Planner {
 
     // Township buffers: a batch is written as soon as one fills, the rest at the end.
     const buffers = new Map<string, { path: string[]; county: string; parts: number; items: BatchItem[] }>();
-    // A re-plan (a planner died part-way): groups already in a batch stay there, and new
-    // parts are numbered after the existing ones, so no group is lost in an inserted part or
-    // lands in two batches, however the selection changed meanwhile.
+    // A re-plan (a planner lost its lease part-way): groups already in a batch stay there,
+    // and new parts are numbered after the existing ones, so no group is lost in an inserted
+    // part or lands in two batches, however the selection changed meanwhile. The earlier
+    // planner writes nothing after its lease lapsed (PlanningLease.hold), so what is read
+    // here is all it wrote.
     const earlier =
       lease.epoch > 1 ? await plannedSoFar(id) : { groups: new Set<string>(), parts: new Map(), members: 0, batches: 0 };
     let batchCount = earlier.batches;
@@ -136,42 +287,45 @@ export class Planner {
     let memberTotal = earlier.members;
     const flush = async (township: string) => {
       const buffer = buffers.get(township)!;
-      if (buffer.items.length === 0) return;
-      buffer.parts += 1;
-      const batchId = `${id}|${township}|${buffer.parts}`;
-      const items = buffer.items;
+      let items = buffer.items;
       buffer.items = [];
-      await insertIgnoringDuplicates(() =>
-        DeliveryBatchModel.insertMany(
-          [
-            {
-              _id: batchId,
-              ...base,
-              regionPath: buffer.path,
-              countyCode: buffer.county,
-              townshipCode: township,
-              items,
-              counts: countItems(items),
-            },
-          ],
-          { ordered: false },
-        ),
-      );
-      await insertIgnoringDuplicates(() =>
-        QueueEntryModel.insertMany(
-          [
-            {
-              _id: batchId,
-              dueAt: occurrence.dueAt,
-              rank: occurrence.priority === 'urgent' ? 0 : 1,
-              campaignId: campaign.id,
-            },
-          ],
-          { ordered: false },
-        ),
-      );
-      await this.deps.ports.batchesWritten([batchId]);
-      batchCount += 1;
+      while (items.length > 0) {
+        await lease.hold();
+        buffer.parts += 1;
+        const batchId = `${id}|${township}|${buffer.parts}`;
+        const placed = await insertBatch({
+          _id: batchId,
+          ...base,
+          regionPath: buffer.path,
+          countyCode: buffer.county,
+          townshipCode: township,
+          items,
+          counts: countItems(items),
+        });
+        if (placed === 'taken') {
+          // A part of this number exists already (written by a planner whose write landed
+          // after our look at the run): its groups stay there, ours go to the next part.
+          const there = await groupsOfBatch(batchId);
+          items = items.filter((item) => !there.has(item.groupId));
+          continue;
+        }
+        await insertIgnoringDuplicates(() =>
+          QueueEntryModel.insertMany(
+            [
+              {
+                _id: batchId,
+                dueAt: occurrence.dueAt,
+                rank: occurrence.priority === 'urgent' ? 0 : 1,
+                campaignId: campaign.id,
+              },
+            ],
+            { ordered: false },
+          ),
+        );
+        await this.deps.ports.batchesWritten([batchId]);
+        batchCount += 1;
+        items = [];
+      }
     };
 
     // The source comes in a stable order (group id), so a re-plan cuts the same parts.
@@ -209,10 +363,20 @@ export class Planner {
     }
     for (const township of buffers.keys()) await flush(township);
 
+    await lease.hold();
     if (deliveryCount === 0) return this.skip(id, '受众为空：没有可发送的群');
     await OccurrenceModel.updateOne(
-      { _id: id },
-      { $set: { status: 'planned', batchCount, deliveryCount, memberTotal, plannedAt: now, 'lease.until': now } },
+      { _id: id, status: 'planning', 'lease.epoch': lease.epoch },
+      {
+        $set: {
+          status: 'planned',
+          batchCount,
+          deliveryCount,
+          memberTotal,
+          plannedAt: this.deps.clock.now(),
+          'lease.until': this.deps.clock.now(),
+        },
+      },
     );
     return 'planned';
   }

@@ -116,23 +116,51 @@ export class Scheduler {
         intentFailure = error;
       });
     }
-    const created = await createDueOccurrences(
-      this.deps.campaigns,
-      { timeZone: this.deps.timeZone, quietHours: this.deps.quietHours },
-      now,
-    );
-    const planned = await this.planner.planPending(this.owner, now);
+    const created = await this.createDue(now);
+    const planned = await this.planner.planPending(this.owner);
     if (intentFailure) throw intentFailure;
     return { created, planned };
   }
 
-  /** Ticks every 5 seconds (node-cron) until stopped; a tick still planning makes the next one skip. */
+  private createDue(now: Date): Promise<number> {
+    return createDueOccurrences(
+      this.deps.campaigns,
+      { timeZone: this.deps.timeZone, quietHours: this.deps.quietHours },
+      now,
+    );
+  }
+
+  /**
+   * The lane for urgent runs while a tick is busy (a province run takes about a minute to
+   * plan): runs that fell due are created and the urgent ones planned at once, instead of
+   * waiting behind the normal runs the tick is planning.
+   */
+  async tickUrgent(): Promise<{ created: number; planned: number }> {
+    const created = await this.createDue(this.deps.clock.now());
+    const planned = await this.planner.planPending(this.owner, { onlyUrgent: true });
+    return { created, planned };
+  }
+
+  /**
+   * Ticks every 5 seconds (node-cron) until stopped; while a tick is still planning, the
+   * next ones run only the urgent lane (tickUrgent), one at a time.
+   */
   start(onError: (error: unknown) => void): RunningPart {
     // Our own guard rather than node-cron's noOverlap, which logs a warning for every skipped
     // tick (a 50,000-group plan spans several).
     let ticking = false;
+    let urgentTicking = false;
     const guardedTick = async () => {
-      if (ticking) return;
+      if (ticking) {
+        if (urgentTicking) return;
+        urgentTicking = true;
+        await this.tickUrgent()
+          .catch(onError)
+          .finally(() => {
+            urgentTicking = false;
+          });
+        return;
+      }
       ticking = true;
       await this.tick()
         .catch(onError)

@@ -73,8 +73,13 @@ export const methodNotAllowed = fp(async (app: FastifyInstance) => {
     if (exact && viaParam && !request.is404 && !exact.methods.has(request.method)) {
       return refuse(reply, request.method, [...exact.methods].sort());
     }
-    if (!request.is404) return;
+    // GET and HEAD of an unknown path reach the console's history fallback ('/*'), not the
+    // not-found handler: a path another method serves (GET /api/auth/login) is a 405 too.
+    const fallback = request.routeOptions.url === '/*';
+    if (!request.is404 && !fallback) return;
     const allowed = allowedAt(path);
-    if (allowed.length > 0) return refuse(reply, request.method, allowed);
+    // The fallback also gets a path its own method serves that the router gave up on (a
+    // parameter over maxParamLength): that one is not a 405, console.ts answers it.
+    if (allowed.length > 0 && !allowed.includes(request.method)) return refuse(reply, request.method, allowed);
   });
 });

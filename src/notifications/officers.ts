@@ -5,7 +5,10 @@
 // and nobody is told (a county-B account with a county-A officer's phone never receives A's
 // links: its scope does not cover A's groups).
 import { UserModel } from '../auth/model.js';
+import { normalisePhone } from '../lib/phone.js';
 import type { OfficerAccount, OfficerMatch } from './notifier.js';
+
+export { normalisePhone };
 
 interface UserFields {
   _id: unknown;
@@ -16,14 +19,6 @@ interface UserFields {
 
 const account = (doc: UserFields | null): OfficerAccount | null =>
   doc ? { id: String(doc._id), name: doc.displayName } : null;
-
-/** Digits only, without a leading China country code: `+86 139-0000-0001` → `13900000001`. */
-export function normalisePhone(phone: string): string {
-  const digits = phone.replace(/\D/g, '');
-  if (digits.length === 13 && digits.startsWith('86')) return digits.slice(2);
-  if (digits.length === 15 && digits.startsWith('0086')) return digits.slice(4);
-  return digits;
-}
 
 /** The spellings a stored phone may have for one normalised number (the stored ones are not normalised). */
 function spellings(normalised: string): string[] {

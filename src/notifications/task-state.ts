@@ -5,11 +5,16 @@
 //
 //   withdrawn   the notice has a case outcome (case_closed), was retracted through any
 //               campaign (retracted), was archived (archived), or the campaign was
-//               cancelled (cancelled)
+//               cancelled (cancelled): the one rule of campaigns/withdrawal.ts
 //   paused      the campaign is paused: shown as 已暂停, not chased; live again on resume
 //   live        everything else (a completed campaign's tasks are still to forward)
 import type { TaskLiveness } from '../channels/manual/tasks.js';
 import { CampaignModel } from '../campaigns/model.js';
+import {
+  WITHDRAWAL_CAMPAIGN_FIELDS,
+  WITHDRAWAL_NOTICE_FIELDS,
+  withdrawalReason,
+} from '../campaigns/withdrawal.js';
 import { NoticeModel } from '../notices/model.js';
 
 interface CampaignFields {
@@ -30,15 +35,13 @@ export async function campaignTaskStates(campaignIds: string[]): Promise<Map<str
   const valid = campaignIds.filter((id) => /^[0-9a-f]{24}$/.test(id));
   const states = new Map<string, TaskLiveness>();
   if (valid.length === 0) return states;
-  const campaigns = await CampaignModel.find({ _id: { $in: valid } }, { status: 1, noticeId: 1, retractedAt: 1 }).lean<
+  const campaigns = await CampaignModel.find({ _id: { $in: valid } }, WITHDRAWAL_CAMPAIGN_FIELDS).lean<
     CampaignFields[]
   >();
   const noticeIds = [...new Set(campaigns.map((c) => c.noticeId))].filter((id) => /^[0-9a-f]{24}$/.test(id));
   const notices = new Map(
     (
-      await NoticeModel.find({ _id: { $in: noticeIds } }, { status: 1, retractedAt: 1, caseOutcomes: 1 }).lean<
-        NoticeFields[]
-      >()
+      await NoticeModel.find({ _id: { $in: noticeIds } }, WITHDRAWAL_NOTICE_FIELDS).lean<NoticeFields[]>()
     ).map((n) => [String(n._id), n]),
   );
   const followUps = new Map<string, string | null>();
@@ -55,15 +58,10 @@ export async function campaignTaskStates(campaignIds: string[]): Promise<Map<str
   for (const campaign of campaigns) {
     const notice = notices.get(campaign.noticeId);
     const id = String(campaign._id);
-    if (notice && (notice.caseOutcomes?.length ?? 0) > 0) {
-      states.set(id, { state: 'withdrawn', reason: 'case_closed', followUpCampaignId: null });
-    } else if (campaign.retractedAt || notice?.retractedAt) {
-      const followUpCampaignId = await retractionFollowUp(campaign.noticeId);
-      states.set(id, { state: 'withdrawn', reason: 'retracted', followUpCampaignId });
-    } else if (notice?.status === 'archived') {
-      states.set(id, { state: 'withdrawn', reason: 'archived', followUpCampaignId: null });
-    } else if (campaign.status === 'cancelled') {
-      states.set(id, { state: 'withdrawn', reason: 'cancelled', followUpCampaignId: null });
+    const reason = withdrawalReason(campaign, notice ?? null);
+    if (reason) {
+      const followUpCampaignId = reason === 'retracted' ? await retractionFollowUp(campaign.noticeId) : null;
+      states.set(id, { state: 'withdrawn', reason, followUpCampaignId });
     } else if (campaign.status === 'paused') {
       states.set(id, { state: 'paused' });
     } else {

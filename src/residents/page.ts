@@ -98,6 +98,8 @@ export interface TipFormView {
   values?: { text?: string; phone?: string };
   error?: string | null;
   received?: boolean;
+  /** The question the form must answer while the notice is at its tip cap (tips/challenge.ts). */
+  challenge?: { question: string; token: string } | null;
 }
 
 function tipForm(view: TipFormView): string {
@@ -120,8 +122,19 @@ function tipForm(view: TipFormView): string {
     '<p class="field">照片（选填，一张）<span class="hint">可拍照或从相册选择，JPEG/PNG，最大 10 MB</span></p>' +
     '<input id="photo" class="file" name="photo" type="file" accept="image/jpeg,image/png,image/webp">' +
     '<label for="photo" class="picker">选择照片</label>' +
+    challengeField(view.challenge) +
     '<p class="meta">我们不记录您的 IP 地址和设备信息，只保存您填写的内容。</p>' +
     '<button type="submit">提交线索</button></form>'
+  );
+}
+
+/** An arithmetic question in Chinese numerals, answered in digits; no script needed. */
+function challengeField(challenge: TipFormView['challenge']): string {
+  if (!challenge) return '';
+  return (
+    `<label for="answer">请先回答：${escapeHtml(challenge.question)}<span class="hint">现在提交线索的人较多，请填写数字答案，例如 25</span></label>` +
+    '<input id="answer" name="answer" inputmode="numeric" maxlength="6" required autocomplete="off">' +
+    `<input type="hidden" name="challenge" value="${escapeHtml(challenge.token)}">`
   );
 }
 

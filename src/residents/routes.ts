@@ -65,11 +65,14 @@ const STATUS: Record<string, number> = {
 };
 
 /** The posted form: multipart (with a photo) or urlencoded (without). */
+const TIP_FIELDS = ['text', 'phone', 'challenge', 'answer'] as const;
+
 async function readTipForm(request: FastifyRequest): Promise<TipInput & { text: string; phone: string }> {
-  const form = { text: '', phone: '', photo: null as Buffer | null };
+  const form = { text: '', phone: '', challenge: '', answer: '', photo: null as Buffer | null };
   if (!request.isMultipart()) {
     const body = (request.body ?? {}) as Record<string, string>;
-    return { ...form, text: String(body.text ?? ''), phone: String(body.phone ?? '') };
+    for (const name of TIP_FIELDS) form[name] = String(body[name] ?? '');
+    return form;
   }
   try {
     for await (const part of request.parts()) {
@@ -77,8 +80,8 @@ async function readTipForm(request: FastifyRequest): Promise<TipInput & { text: 
         if (part.fieldname !== 'photo') throw new InvalidInput(`不支持的文件字段 "${part.fieldname}"`, part.fieldname);
         const data = await part.toBuffer();
         if (data.length > 0) form.photo = data;
-      } else if (part.fieldname === 'text' || part.fieldname === 'phone') {
-        form[part.fieldname] = String(part.value ?? '');
+      } else if ((TIP_FIELDS as readonly string[]).includes(part.fieldname)) {
+        form[part.fieldname as (typeof TIP_FIELDS)[number]] = String(part.value ?? '');
       } else {
         throw new InvalidInput(`不支持的字段 "${part.fieldname}"`, part.fieldname);
       }
@@ -99,7 +102,7 @@ export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> 
   const { clicks, publication, tips, resolveLink, publicBaseUrl } = options;
   const timeZone = options.timeZone ?? 'Asia/Shanghai';
   await app.register(multipart, {
-    limits: { fileSize: TIP_PHOTO_MAX_BYTES, files: 1, fields: 2, parts: 3, fieldSize: 64 * 1024 },
+    limits: { fileSize: TIP_PHOTO_MAX_BYTES, files: 1, fields: 4, parts: 5, fieldSize: 64 * 1024 },
   });
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -151,8 +154,10 @@ export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> 
       if (state.kind === 'missing') return notFound(reply, '没有找到这条通知，或通知尚未发布。');
       if (state.kind === 'withdrawn') return html(reply, 200, withdrawnPage(state), PAGE_CACHE);
       const received = request.query.tip === 'received';
-      const tip = state.tipForm ? { noticeId: id, state: state.tipForm, received } : null;
-      return html(reply, 200, noticePage(state.notice, tip, timeZone), received ? 'no-store' : PAGE_CACHE);
+      // A notice at its tip cap asks each sender a question (issue 26, finding 4): not cached.
+      const challenge = state.tipForm === 'open' && !received ? tips.challengeFor(id) : null;
+      const tip = state.tipForm ? { noticeId: id, state: state.tipForm, received, challenge } : null;
+      return html(reply, 200, noticePage(state.notice, tip, timeZone), received || challenge ? 'no-store' : PAGE_CACHE);
     },
   );
 
@@ -162,7 +167,8 @@ export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> 
       config: { ...PUBLIC, rateLimit: { max: options.tipPostsPerMinute ?? 30, timeWindow: 60_000 } },
       schema: {
         tags: ['residents'],
-        summary: '提交线索（公开表单：text 必填，phone、photo 选填；不记录 IP 和设备信息）',
+        summary:
+          '提交线索（公开表单：text 必填，phone、photo 选填；通告线索较多时须答 challenge/answer 算术题；不记录 IP 和设备信息）',
         params: NoticePageParams,
         consumes: ['multipart/form-data', 'application/x-www-form-urlencoded'],
       },
@@ -182,7 +188,9 @@ export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> 
         const state = await publication.state(id);
         if (status === 400 && state.kind === 'live' && state.tipForm) {
           // The form again, with the message and what was typed (a photo must be picked again).
-          const view = { noticeId: id, state: state.tipForm, values: form, error: error.message };
+          // A question asked or answered wrongly comes back as a fresh one.
+          const challenge = tips.challengeFor(id);
+          const view = { noticeId: id, state: state.tipForm, values: form, error: error.message, challenge };
           return html(reply, 400, noticePage(state.notice, view, timeZone));
         }
         if (error instanceof TooManyRequests) reply.header('retry-after', String(error.retryAfterSeconds));

@@ -1,4 +1,5 @@
-// Rate limits of the public tip form, per sender and per notice. The sender is known only as
+// Rate limits of the public tip form, per sender and per notice (past the notice's cap a tip
+// must answer a question, challenge.ts, instead of being refused). The sender is known only as
 // an HMAC of the socket address (or a trusted proxy's, whatever request.ip gives) under a key
 // that lives in this process's memory and changes every day: the counters can never be turned
 // back into an address, are never written to the database, and never sit beside a tip.
@@ -9,12 +10,14 @@ import { addressKey } from '../lib/addresses.js';
 export interface TipLimits {
   /** Tips one sender may send in `windowMs` (all notices together). */
   perSender: number;
-  /** Tips one notice may receive in `windowMs` (all senders together). */
+  /** Tips one notice receives in `windowMs` (all senders together) before each must answer a question. */
   perNotice: number;
   windowMs: number;
 }
 
 export const DEFAULT_TIP_LIMITS: TipLimits = { perSender: 5, perNotice: 200, windowMs: 10 * 60_000 };
+
+export type TipVerdict = { kind: 'ok' } | { kind: 'wait'; seconds: number } | { kind: 'prove' };
 
 interface Window {
   startedAt: number;
@@ -42,31 +45,34 @@ export class TipLimiter {
     return createHmac('sha256', this.key).update(addressKey(address)).digest('base64url').slice(0, 22);
   }
 
+  /** Whether the notice is at its cap in the current window (its form then asks a question). */
+  busy(noticeId: string, now: Date): boolean {
+    const window = this.windows.get(`n:${noticeId}`);
+    return Boolean(
+      window && now.getTime() - window.startedAt < this.limits.windowMs && window.count >= this.limits.perNotice,
+    );
+  }
+
   /**
-   * Counts one tip for the sender and the notice; the seconds to wait when either is over its
-   * limit (then nothing is counted), else null.
+   * Counts one tip for the sender and the notice. A sender over its own limit waits (the
+   * seconds to wait; nothing is counted). A notice at its cap does not refuse: it asks the
+   * sender to prove work ('prove', nothing counted) unless `proved` (issue 26, finding 4).
    */
-  take(address: string, noticeId: string, now: Date, day: string): number | null {
-    const keys: [string, number][] = [
-      [`s:${this.senderKey(address, day)}`, this.limits.perSender],
-      [`n:${noticeId}`, this.limits.perNotice],
-    ];
+  take(address: string, noticeId: string, now: Date, day: string, proved = false): TipVerdict {
+    const sender = `s:${this.senderKey(address, day)}`;
     const at = now.getTime();
-    let wait = 0;
-    for (const [key, limit] of keys) {
-      const window = this.windows.get(key);
-      if (window && at - window.startedAt < this.limits.windowMs && window.count >= limit) {
-        wait = Math.max(wait, window.startedAt + this.limits.windowMs - at);
-      }
+    const window = this.windows.get(sender);
+    if (window && at - window.startedAt < this.limits.windowMs && window.count >= this.limits.perSender) {
+      return { kind: 'wait', seconds: Math.ceil((window.startedAt + this.limits.windowMs - at) / 1000) };
     }
-    if (wait > 0) return Math.ceil(wait / 1000);
-    for (const [key] of keys) {
+    if (!proved && this.busy(noticeId, now)) return { kind: 'prove' };
+    for (const key of [sender, `n:${noticeId}`]) {
       const window = this.windows.get(key);
       if (!window || at - window.startedAt >= this.limits.windowMs) this.windows.set(key, { startedAt: at, count: 1 });
       else window.count += 1;
     }
     if (this.windows.size > 100_000) this.prune(at);
-    return null;
+    return { kind: 'ok' };
   }
 
   private prune(at: number): void {

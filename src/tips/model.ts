@@ -33,6 +33,8 @@ const tipSchema = new mongoose.Schema(
 tipSchema.index({ noticeId: 1, receivedAt: -1 });
 // The inbox of the editors of a scope.
 tipSchema.index({ regionPath: 1, receivedAt: -1 });
+// Tips whose robot alert waits for the next slot (TipService.tellQueued).
+tipSchema.index({ 'notified.status': 1 });
 // The case officer's inbox.
 tipSchema.index({ contactUserId: 1, receivedAt: -1 });
 

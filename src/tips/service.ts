@@ -9,11 +9,13 @@ import type { Principal } from '../auth/principal.js';
 import { AUTHORS } from '../auth/roles.js';
 import { localDay } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
+import { claimOnce } from '../db/claims.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests } from '../lib/errors.js';
 import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import { normaliseImage } from '../media/normalise.js';
 import type { MediaStore } from '../media/store.js';
 import type { PublicState } from '../residents/publication.js';
+import type { TipChallenges } from './challenge.js';
 import type { TipLimiter } from './limits.js';
 import { type TipDoc, TipModel, type TipStatus } from './model.js';
 
@@ -23,7 +25,14 @@ export interface TipInput {
   text: string;
   phone?: string | null;
   photo?: Buffer | null;
+  /** The question's token and the typed answer, when the form asked one (challenge.ts). */
+  challenge?: string | null;
+  answer?: string | null;
 }
+
+/** At most one robot alert per notice in each such slot; tips in between wait for the next. */
+export const TIP_ALERT_SLOT_MS = 5 * 60_000;
+const QUEUED = { status: 'queued', reason: '5 分钟内已提醒过，新线索合并到下一次提醒' } as const;
 
 export interface Tip {
   id: string;
@@ -102,7 +111,14 @@ export class TipService {
     private readonly timeZone: string,
     /** Days a case's tips are kept after its outcome (TIP_RETENTION_DAYS). */
     private readonly retentionDays = 180,
+    private readonly challenges: TipChallenges | null = null,
   ) {}
+
+  /** The question the notice's form must carry now (the notice is at its cap), else null. */
+  challengeFor(noticeId: string): { question: string; token: string } | null {
+    const now = this.clock.now();
+    return this.challenges && this.limiter.busy(noticeId, now) ? this.challenges.issue(noticeId, now) : null;
+  }
 
   /**
    * A resident's tip. `senderAddress` only feeds the in-memory limiter (hashed there); it is
@@ -116,8 +132,19 @@ export class TipService {
     if (state.tipForm === 'closed_deadline') throw new Conflict('协查通告已过截止日期，线索征集已结束');
     const { text, phone } = checkInput(input);
     const now = this.clock.now();
-    const wait = this.limiter.take(senderAddress, noticeId, now, localDay(now, this.timeZone));
-    if (wait !== null) throw new TooManyRequests(`提交过于频繁，请 ${Math.ceil(wait / 60)} 分钟后再试`, wait);
+    const day = localDay(now, this.timeZone);
+    let verdict = this.limiter.take(senderAddress, noticeId, now, day);
+    if (verdict.kind === 'prove' && this.challenges) {
+      // Past the notice's cap: not refused, asked to show a little work (finding 4).
+      const proof = this.challenges.redeem(noticeId, input.challenge, input.answer, now);
+      if (proof === 'missing') throw new InvalidInput('提交线索的人较多，请先回答下面的算术题再提交', 'answer');
+      if (proof === 'wrong') throw new InvalidInput('算术题的答案不对或已过期，请回答新的题目', 'answer');
+      verdict = this.limiter.take(senderAddress, noticeId, now, day, true);
+    }
+    if (verdict.kind === 'prove') throw new TooManyRequests('这条通告收到的线索较多，请 10 分钟后再试', 600);
+    if (verdict.kind === 'wait') {
+      throw new TooManyRequests(`提交过于频繁，请 ${Math.ceil(verdict.seconds / 60)} 分钟后再试`, verdict.seconds);
+    }
     let photoSha256: string | null = null;
     if (input.photo && input.photo.length > 0) {
       const image = await normaliseImage(input.photo).catch((error: Error) => {
@@ -135,12 +162,7 @@ export class TipService {
       photoSha256,
       receivedAt: now,
     });
-    const waiting = await TipModel.countDocuments({ noticeId, status: 'new' });
-    const told = await this.ports
-      .tellCaseOfficer(kase.contactUserId, { id: noticeId, title: kase.title }, waiting)
-      .catch((error: Error) => ({ status: 'failed' as const, reason: error.message }));
-    const notified = { ...told, at: this.clock.now() };
-    await TipModel.updateOne({ _id: created._id }, { $set: { notified } });
+    const told = await this.alert(noticeId, kase, now, String(created._id));
     // No actor and no address: the sender is nobody the service knows.
     await this.audit.record({
       actor: null,
@@ -150,7 +172,54 @@ export class TipService {
       regionPath: kase.regionPath,
       details: { noticeId, photo: photoSha256 !== null, notified: told.status, reason: told.reason },
     });
-    return toTip({ ...(created.toObject() as TipDoc), notified });
+    return toTip({ ...(created.toObject() as TipDoc), notified: { ...told, at: this.clock.now() } });
+  }
+
+  /**
+   * Tells the case officer that tips wait, at most once per notice and TIP_ALERT_SLOT_MS (the
+   * slot is claimed by a unique key, so every process together sends one): a count of the
+   * notice's new tips and a link. A tip that arrives while the slot is spent is marked queued;
+   * the next alert (the next tip after the slot, or the scheduler's `tellQueued`) covers it.
+   */
+  private async alert(
+    noticeId: string,
+    kase: { contactUserId: string | null; title: string },
+    now: Date,
+    tipId: string | null,
+  ): Promise<{ status: string; reason: string | null }> {
+    const slot = Math.floor(now.getTime() / TIP_ALERT_SLOT_MS);
+    const mine = tipId ? [{ _id: new mongoose.Types.ObjectId(tipId) }] : [];
+    if (!(await claimOnce(`tipalert:${noticeId}:${slot}`, 'tips', now))) {
+      if (tipId)
+        await TipModel.updateOne(
+          { _id: new mongoose.Types.ObjectId(tipId) },
+          { $set: { notified: { ...QUEUED, at: now } } },
+        );
+      return QUEUED;
+    }
+    const waiting = await TipModel.countDocuments({ noticeId, status: 'new' });
+    const told = await this.ports
+      .tellCaseOfficer(kase.contactUserId, { id: noticeId, title: kase.title }, waiting)
+      .catch((error: Error) => ({ status: 'failed' as const, reason: error.message }));
+    const notified = { ...told, at: this.clock.now() };
+    // This alert covers the tip just received and every tip that waited for it.
+    await TipModel.updateMany({ $or: [...mine, { noticeId, 'notified.status': 'queued' }] }, { $set: { notified } });
+    return told;
+  }
+
+  /**
+   * The alerts that tips queued in a spent slot still owe (run each minute by the scheduler):
+   * one per notice whose slot has turned. Returns how many alerts were sent or tried.
+   */
+  async tellQueued(): Promise<number> {
+    const queued = await TipModel.find({ 'notified.status': 'queued' }, { noticeId: 1 }).lean<TipDoc[]>();
+    let alerts = 0;
+    for (const noticeId of new Set(queued.map((doc) => doc.noticeId))) {
+      const kase = await this.ports.caseOf(noticeId);
+      const told = await this.alert(noticeId, kase, this.clock.now(), null);
+      if (told.status !== 'queued') alerts += 1;
+    }
+    return alerts;
   }
 
   /** Who sees a tip: the case officer, and the authors whose scope holds the notice. */
@@ -191,7 +260,10 @@ export class TipService {
     if (query.noticeId) filter.noticeId = query.noticeId;
     if (query.status) filter.status = query.status;
     const page = keysetPage(query, { dateField: 'receivedAt', textField: 'text' });
-    const docs = await TipModel.find({ ...filter, ...page.match }).sort(page.sort).limit(query.limit).lean<TipDoc[]>();
+    const docs = await TipModel.find({ ...filter, ...page.match })
+      .sort(page.sort)
+      .limit(query.limit)
+      .lean<TipDoc[]>();
     await this.audit.record({
       actor: by,
       action: 'tip.list',

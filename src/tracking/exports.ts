@@ -45,11 +45,12 @@ export const MONTHLY_HEADERS = [
   '触达群数',
   '触达村数',
   '受教育人次',
+  '待民警转发',
   '点击次数',
   '独立访客',
 ];
 /** The category breakdown under it (clicks are counted per township, not per category). */
-export const CATEGORY_HEADERS = ['类别', '发送消息数', '触达群数', '触达村数', '受教育人次'];
+export const CATEGORY_HEADERS = ['类别', '发送消息数', '触达群数', '触达村数', '受教育人次', '待民警转发'];
 export const TOTAL_LABEL = '合计';
 
 export interface MonthlyFigures {
@@ -57,6 +58,11 @@ export interface MonthlyFigures {
   groupsReached: number;
   villagesReached: number;
   personTimes: number;
+  /**
+   * Posts the officers have yet to make (manual deliveries awaiting their confirmation): not
+   * counted in 发送消息数 until confirmed (issue 20, defect 13).
+   */
+  awaitingOfficers: number;
 }
 
 export interface MonthlyRow extends MonthlyFigures {
@@ -112,11 +118,12 @@ function monthsOf(from: string, to: string): string[] {
   }
 }
 
-const figures = (r: MonthlyFigures): MonthlyFigures => ({
+const figures = (r: Omit<MonthlyFigures, 'awaitingOfficers'> & { awaiting?: number }): MonthlyFigures => ({
   messages: r.messages,
   groupsReached: r.groupsReached,
   villagesReached: r.villagesReached,
   personTimes: r.personTimes,
+  awaitingOfficers: r.awaiting ?? 0,
 });
 
 export interface ExportFile {
@@ -173,7 +180,7 @@ export class ExportService {
       }
     }
     const rows: MonthlyRow[] = [];
-    const zero = { messages: 0, groupsReached: 0, villagesReached: 0, personTimes: 0 };
+    const zero = { messages: 0, groupsReached: 0, villagesReached: 0, personTimes: 0, awaiting: 0 };
     for (const row of [...report.rows, ...clickedOnly.sort().map((townshipCode) => ({ townshipCode, ...zero }))]) {
       const code = row.townshipCode!;
       rows.push({
@@ -221,7 +228,7 @@ export class ExportService {
       ip,
       details: { period, format, regionCode: table.regionCode, rows: table.rows.length },
     });
-    const reach = (r: MonthlyFigures) => [r.messages, r.groupsReached, r.villagesReached, r.personTimes];
+    const reach = (r: MonthlyFigures) => [r.messages, r.groupsReached, r.villagesReached, r.personTimes, r.awaitingOfficers];
     const writer = openSheet(format, table.periodLabel, MONTHLY_HEADERS);
     const done = (async () => {
       for (const r of table.rows) await writer.row([r.townshipName, ...reach(r), r.clicks, r.uniqueClicks]);

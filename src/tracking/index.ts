@@ -9,6 +9,7 @@ import { ClickService } from './clicks.js';
 import { ExportService } from './exports.js';
 import { type LinkTarget, decodeTrackedCode } from './links.js';
 import { ProgressService } from './progress.js';
+import { RankingService } from './rankings.js';
 import { ReachRollups } from './rollups.js';
 import { LinkSecret } from './secret.js';
 import { ShortLinks } from './short-links.js';
@@ -18,6 +19,7 @@ export interface Tracking {
   secret: LinkSecret;
   rollups: ReachRollups;
   stats: ReachStats;
+  rankings: RankingService;
   progress: ProgressService;
   clicks: ClickService;
   exports: ExportService;
@@ -47,6 +49,7 @@ export function createTracking(
     secret,
     rollups: new ReachRollups(clock),
     stats,
+    rankings: new RankingService(regions, config.timeZone),
     progress: new ProgressService(regions, clock),
     clicks,
     exports: new ExportService(regions, stats, clicks, audit),

@@ -3,6 +3,11 @@
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
 import { CampaignModel } from '../campaigns/model.js';
+import {
+  WITHDRAWAL_CAMPAIGN_FIELDS,
+  WITHDRAWAL_NOTICE_FIELDS,
+  withdrawalReason,
+} from '../campaigns/withdrawal.js';
 import { NoticeModel } from '../notices/model.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import { DeliveryBatchModel } from './model.js';
@@ -89,22 +94,32 @@ export class ProgressService {
     campaignId: string,
     latestDay: string | null,
   ): Promise<{ outstanding: boolean; tasksExpired: boolean }> {
-    const doc = await CampaignModel.findById(campaignId, { status: 1, nextRunAt: 1, noticeId: 1, retractedAt: 1 }).lean();
-    const notice = doc?.noticeId
-      ? await NoticeModel.findById(doc.noticeId, { status: 1, retractedAt: 1, caseOutcomes: 1 }).lean()
-      : null;
+    const doc = await CampaignModel.findById(campaignId, { ...WITHDRAWAL_CAMPAIGN_FIELDS, nextRunAt: 1 }).lean();
+    const notice = doc?.noticeId ? await NoticeModel.findById(doc.noticeId, WITHDRAWAL_NOTICE_FIELDS).lean() : null;
     const now = this.clock.now().getTime();
     const due = doc?.status === 'approved' && doc.nextRunAt != null && doc.nextRunAt.getTime() <= now;
     const dayStart = latestDay ? Date.parse(`${latestDay}T00:00:00Z`) : Number.NaN;
-    const withdrawn =
-      doc?.status === 'cancelled' ||
-      Boolean(doc?.retractedAt) ||
-      Boolean(notice?.retractedAt) ||
-      notice?.status === 'archived' ||
-      (notice?.caseOutcomes?.length ?? 0) > 0;
+    // Withdrawn tasks are settled: the rule the tasks themselves follow (campaigns/withdrawal.ts).
+    const withdrawn = withdrawalReason(doc ?? null, notice ?? null) !== null;
     const tasksExpired =
       withdrawn || (Number.isFinite(dayStart) && now - dayStart > OFFICER_TASK_HORIZON_MS + 24 * 3600_000);
     return { outstanding: due || (await this.#planning(campaignId)), tasksExpired };
+  }
+
+  /**
+   * Groups the officers have yet to post to, over every scope: the case page's follow-ups.
+   * The same figure as progress's `awaitingOfficers` (expired or withdrawn tasks are settled).
+   */
+  async awaitingOfficers(campaignId: string): Promise<number> {
+    const batches = await DeliveryBatchModel.find({ campaignId }, { _id: 0, counts: 1, day: 1 }).lean();
+    let awaiting = 0;
+    let latestDay: string | null = null;
+    for (const batch of batches) {
+      awaiting += batch.counts?.awaiting ?? 0;
+      if (batch.day && (!latestDay || batch.day > latestDay)) latestDay = batch.day;
+    }
+    if (awaiting === 0) return 0;
+    return (await this.runState(campaignId, latestDay)).tasksExpired ? 0 : awaiting;
   }
 
   private async nameOf(code: string): Promise<string> {

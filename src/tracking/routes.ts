@@ -8,12 +8,15 @@ import { InvalidInput, TooManyRequests } from '../lib/errors.js';
 import { IdParams } from '../lib/schemas.js';
 import type { ExportFile, ExportService } from './exports.js';
 import type { ProgressService } from './progress.js';
+import type { RankingService } from './rankings.js';
 import {
   FormatQuery,
   MonthlyExportQuery,
   MonthlyQuery,
   MonthlyTableSchema,
   ProgressSchema,
+  RankingQuerySchema,
+  RankingsSchema,
   ReachQuerySchema,
   ReachReportSchema,
 } from './schemas.js';
@@ -22,6 +25,7 @@ import type { Dimension, ReachStats } from './stats.js';
 
 export interface TrackingRoutesOptions {
   stats: ReachStats;
+  rankings: RankingService;
   progress: ProgressService;
   exports: ExportService;
   /** How often the progress stream sends an update, and for how long at most. */
@@ -61,7 +65,7 @@ function sendFile(reply: FastifyReply, file: ExportFile) {
 }
 
 export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = async (app, options) => {
-  const { stats, progress, exports } = options;
+  const { stats, rankings, progress, exports } = options;
   const tags = ['tracking'];
   const intervalMs = options.streamIntervalMs ?? 1000;
   const maxMs = options.streamMaxMs ?? 30 * 60_000;
@@ -85,6 +89,20 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
       const dims = (groupBy ?? '').split(',').filter(Boolean) as Dimension[];
       return stats.report(principal(request).scope, { ...rest, groupBy: dims });
     },
+  );
+
+  app.get(
+    '/api/reach/rankings',
+    {
+      config: allow(ANY_ROLE),
+      schema: {
+        tags,
+        summary: '排名：各乡镇（派出所辖区）与各民警的人工转发确认率（期内生成的任务）',
+        querystring: RankingQuerySchema,
+        response: { 200: RankingsSchema },
+      },
+    },
+    async (request) => rankings.rankings(principal(request).scope, request.query),
   );
 
   app.get(

@@ -1,7 +1,7 @@
 // TypeBox schemas of the tracking routes: validation, types and OpenAPI from one definition.
 import { Type } from '@sinclair/typebox';
 import { CATEGORIES } from '../notices/categories.js';
-import { ObjectIdString } from '../lib/schemas.js';
+import { Nullable, ObjectIdString } from '../lib/schemas.js';
 
 const Period = Type.String({
   maxLength: 10,
@@ -91,6 +91,7 @@ const MonthlyFiguresFields = {
   groupsReached: Type.Integer({ description: '触达群数' }),
   villagesReached: Type.Integer({ description: '触达村数' }),
   personTimes: Type.Integer({ description: '受教育人次' }),
+  awaitingOfficers: Type.Integer({ description: '待民警转发：民警尚未确认转发的群次（不计入发送消息数）' }),
 };
 
 export const MonthlyTableSchema = Type.Object({
@@ -157,3 +158,33 @@ export const NoticePageParams = Type.Object(
   { noticeId: Type.String({ maxLength: 64 }) },
   { additionalProperties: false },
 );
+
+export const RankingQuerySchema = Type.Object(
+  { from: Period, to: Period, regionCode: Type.Optional(RegionCode) },
+  { additionalProperties: false },
+);
+
+const ConfirmationFigures = {
+  due: Type.Integer({ description: '期内应转发的人工任务（未确认即撤下的不计）' }),
+  confirmed: Type.Integer({ description: '已确认转发' }),
+  open: Type.Integer({ description: '待确认' }),
+  rate: Nullable(Type.Number({ description: '确认率 0–1（已确认 ÷ 应转发），无任务时为 null' })),
+  medianMinutes: Nullable(Type.Integer({ description: '从任务生成到确认的用时中位数（分钟）' })),
+};
+
+export const RankingsSchema = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  regionCode: Type.String(),
+  townships: Type.Array(Type.Object({ code: Type.String(), name: Type.String(), ...ConfirmationFigures })),
+  officers: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      phone: Nullable(Type.String()),
+      hasAccount: Type.Boolean({ description: '范围内恰有一个启用的账号使用此电话' }),
+      unit: Type.String({ description: '账号的管辖地区名称，或其群所在的乡镇' }),
+      ...ConfirmationFigures,
+    }),
+  ),
+  partial: Type.Boolean({ description: '任务过多，只统计了前 50,000 条' }),
+});

@@ -93,36 +93,7 @@ describe('the calendar, schedule preview, test send and delivery tables', () => 
     expect(tooLong.json().field).toBe('to');
   });
 
-  it('test-sends the campaign’s card to one group, marked 【测试】 and personalised, without a delivery record', async () => {
-    const [group] = await wecomGroups(w, 1);
-    const before = w.doubles.received({ platform: 'wecom', robot: group!.key }).length;
-    const response = await w.t.request('POST', '/api/campaigns/test-send', w.editor, {
-      noticeId,
-      groupId: group!.id,
-      cardStyle: 'rich',
-    });
-    expect(response.statusCode, response.body).toBe(200);
-    expect(response.json()).toMatchObject({ status: 'sent', channel: 'wecom' });
-    const received = w.doubles.received({ platform: 'wecom', robot: group!.key });
-    expect(received.length).toBe(before + 1);
-    const text = JSON.stringify(received.at(-1)!.body);
-    expect(text).toContain('【测试】');
-    expect(text).toContain(TREE.villageA.name);
-  });
-
-  it('refuses a test send to a group outside the caller’s scope', async () => {
-    const outside = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-      name: '外区群',
-      regionCode: TREE.villageB.code,
-      channel: { kind: 'wecom', key: 'outside-robot-key-1' },
-      memberCount: 10,
-    });
-    const response = await w.t.request('POST', '/api/campaigns/test-send', w.editor, {
-      noticeId,
-      groupId: outside.json().id,
-    });
-    expect([403, 404]).toContain(response.statusCode);
-  });
+  // Test sends: test/security/test-send-limits.test.ts (fixed clock: quiet hours apply).
 
   it('lists failed deliveries with their reasons, and progress per township', async () => {
     const groups = await wecomGroups(w, 3, TREE.villageA.code);

@@ -73,4 +73,20 @@ describe('a case outcome says what was chosen', () => {
     const hotline = (await w.t.request('GET', `/api/notices/${w.noticeId}`, w.t.adminToken)).json().content.hotline;
     expect(text.replace(/\s/g, '')).toContain(String(hotline).replace(/\s/g, ''));
   });
+
+  it('while the officer has yet to post the follow-up, the case says 待转发 with the number of groups, not 已发送', async () => {
+    const caseOf = async () =>
+      ((await w.t.request('GET', '/api/cases', w.t.adminToken)).json().cases as { noticeId: string; outcomes: Record<string, unknown>[] }[])
+        .find((c) => c.noticeId === w.noticeId)!
+        .outcomes.find((o) => o.kind === 'caught')!;
+    // The follow-up's only group is the officer's: its run is over, its task open.
+    expect(await caseOf()).toMatchObject({ followUpStatus: 'completed', followUpAwaitingOfficers: 1 });
+    const open = (await tasks()).find((task) => task.state === 'open')!;
+    const url = new URL(open.link!);
+    const confirmed = await w.t.request('POST', `${url.pathname.replace('/task/', '/api/manual-tasks/')}/confirm${url.search}`);
+    expect(confirmed.statusCode, confirmed.body).toBe(200);
+    await w.scheduler.sweep();
+    await runUntilIdle(w);
+    expect(await caseOf()).toMatchObject({ followUpStatus: 'completed', followUpAwaitingOfficers: 0 });
+  });
 });

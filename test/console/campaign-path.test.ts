@@ -107,6 +107,9 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
   });
 
   it('the editor builds the campaign on the region tree, with totals equal to the API’s, tests it, and submits', async () => {
+    // Test sends go only to groups an admin marked 试发群 (issue 26, finding 7).
+    const marked = await w.t.request('PATCH', `/api/groups/${w.groups[0]!.id}`, w.t.adminToken, { forTests: true });
+    expect(marked.statusCode, marked.body).toBe(200);
     await editor.goto('/campaigns/new');
     await choose(editor, '已通过的通告', new RegExp(TITLE.replace(/[()（）]/g, '.')));
     expect(await editor.getByLabel('推送名称').inputValue()).toBe(TITLE);
@@ -139,7 +142,7 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
 
     const target = w.groups[0]!;
     const before = w.doubles.received({ platform: 'wecom', robot: target.key }).length;
-    await editor.getByLabel('试发到群').click();
+    await editor.getByLabel('试发到', { exact: true }).click();
     await editor.getByRole('option', { name: new RegExp(target.name) }).click();
     await editor.getByRole('button', { name: '试发' }).click();
     // It posts into a real group: the page says so and asks first.

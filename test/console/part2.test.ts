@@ -301,13 +301,13 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     const table = page.getByTestId('monthly-table');
     await table.getByText(monthly.rows[0].townshipName).first().waitFor();
     const headers = (await table.locator('thead th').allInnerTexts()).map((h) => h.trim());
-    expect(headers).toEqual(['乡镇（街道）', '发送消息数', '触达群数', '触达村数', '受教育人次', '点击次数', '独立访客']);
+    expect(headers).toEqual(['乡镇（街道）', '发送消息数', '触达群数', '触达村数', '受教育人次', '待民警转发', '点击次数', '独立访客']);
     const cells = (await table.locator('tbody tr').first().locator('th, td').allInnerTexts()).map((c) => c.trim());
     const first = monthly.rows[0];
     expect(cells).toEqual(
       [
         first.townshipName,
-        ...[first.messages, first.groupsReached, first.villagesReached, first.personTimes, first.clicks, first.uniqueClicks].map(
+        ...[first.messages, first.groupsReached, first.villagesReached, first.personTimes, first.awaitingOfficers, first.clicks, first.uniqueClicks].map(
           (n: number) => n.toLocaleString('zh-CN'),
         ),
       ],

@@ -2,10 +2,12 @@
 // screen shows light-markup characters, English UI words, raw ids or region codes where a
 // name exists, or undefined / NaN / null; and the screens an officer or a leader opens on a
 // phone work at 390 px: no sideways scroll, the primary action in reach, the header's
-// breadcrumb not crushed, no destructive action as the biggest button.
+// breadcrumb not crushed, no destructive action as the biggest button. 审核 is walked too: its
+// cards are drawn as the chat apps show them. Every role, the coordinator included.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USERS, demoPassword, seedDemoMonth } from '../../scripts/demo-month.js';
+import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { TREE } from '../helpers/regions.js';
 import { type ConsoleWorld, fontsReady, signIn, startConsoleWorld } from './world.js';
 
@@ -83,6 +85,16 @@ async function settled(page: Page): Promise<void> {
 /** Horizontal overflow of the page at its viewport (0 when nothing needs a sideways swipe). */
 const sideways = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 
+/** Every role with a demo account (scripts/demo-month.ts makes one of each). */
+const ROLES = ['admin', 'editor', 'reviewer', 'coordinator', 'officer', 'viewer'] as const;
+
+/** The screens an officer or a leader opens on a phone: 工作台, 我的转发任务, 线索, 统计 (and 推送详情). */
+const PHONE_SCREENS = ['/', '/tasks', '/tips', '/reach', '/reach/monthly'];
+
+/** The paths of the role's navigation entries. */
+const navPaths = (page: Page) =>
+  page.locator('aside nav a').evaluateAll((links) => links.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
+
 describe('console screens: words and phones', { timeout: 240_000 }, () => {
   let w: ConsoleWorld;
   let campaignId: string;
@@ -105,16 +117,14 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
 
   it('when each role walks its screens, then none shows markup, English words, ids, codes or undefined', async () => {
     const problems: Record<string, string[]> = {};
-    for (const role of ['admin', 'editor', 'reviewer', 'officer', 'viewer']) {
+    for (const role of ROLES) {
       const context = await w.context();
       const page = await context.newPage();
       tracked(page);
       await signIn(page, account(role));
-      const paths = await page.locator('aside nav a').evaluateAll((links) => links.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
+      const paths = await navPaths(page);
+      expect(paths.length, role).toBeGreaterThan(1);
       for (const path of [...paths, `/campaigns/${campaignId}`]) {
-        // 审核's cards are console-a's review screen (issue 21 item 3), which renders the cards
-        // as the apps show them; until it lands the WeCom preview still shows its source.
-        if (path === '/reviews') continue;
         await page.goto(path);
         await settled(page);
         const found = await faults(page);
@@ -123,6 +133,93 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
       await context.close();
     }
     expect(problems).toEqual({});
+  });
+
+  it('when a leader opens 触达统计, then the township and officer rankings show the API\'s figures, which count the stored tasks', async () => {
+    for (const size of [undefined, { width: 390, height: 844, mobile: true }]) {
+      const context = await w.context(size);
+      const page = await context.newPage();
+      tracked(page);
+      await signIn(page, account('viewer'));
+      const answered = page.waitForResponse((r) => r.url().includes('/api/reach/rankings') && r.ok());
+      const reachAnswered = page.waitForResponse((r) => /\/api\/reach\?.*groupBy=township/.test(r.url()) && r.ok());
+      await page.goto('/reach');
+      const rankingResponse = await answered;
+      const reach = await (await reachAnswered).json();
+      const query = new URL(rankingResponse.url()).searchParams;
+      await settled(page);
+      if (size) expect(await sideways(page)).toBe(0);
+
+      // The API asked again with the screen's query answers what the screen shows.
+      const viewer = await w.t.login(account('viewer').username, account('viewer').password);
+      const api = (await w.t.request('GET', `/api/reach/rankings?${query}`, viewer)).json();
+      expect(api).toEqual(await rankingResponse.json());
+      expect(api.officers.length).toBeGreaterThan(0);
+      const cells = (testId: string) =>
+        page.locator(`[data-testid="${testId}"] .el-table__body tr`).evaluateAll((rows) =>
+          rows.map((row) => [...row.querySelectorAll('td')].map((td) => (td as HTMLElement).innerText.trim())),
+        );
+      const percent = (rate: number | null) => (rate === null ? '—' : `${Math.round(rate * 1000) / 10}%`);
+      const officers = await cells('officer-ranking');
+      expect(officers.map((row) => [row[0], row[1]!.split('\n')[0], row[2], size ? row[3] : row[4]])).toEqual(
+        api.officers.map((o: { name: string; hasAccount: boolean; confirmed: number; due: number; rate: number | null }, i: number) => [
+          String(i + 1),
+          o.hasAccount ? o.name : `${o.name}（无账号）`,
+          `${o.confirmed.toLocaleString('zh-CN')} / ${o.due.toLocaleString('zh-CN')}`,
+          percent(o.rate),
+        ]),
+      );
+      // Townships ranked by 受教育人次 as GET /api/reach counts them, with the API's rate.
+      const townships = await cells('township-ranking');
+      const people = new Map<string, number>(reach.rows.map((r: { townshipCode: string; personTimes: number }) => [r.townshipCode, r.personTimes]));
+      const expected = api.townships
+        .map((t: { code: string; name: string; rate: number | null }) => ({ ...t, personTimes: people.get(t.code) ?? 0 }))
+        .sort((a: { personTimes: number; name: string }, b: { personTimes: number; name: string }) => b.personTimes - a.personTimes || a.name.localeCompare(b.name, 'zh-CN'));
+      expect(townships.map((row) => [row[1], row[2], row.at(-1)])).toEqual(
+        expected.map((t: { name: string; personTimes: number; rate: number | null }) => [t.name, t.personTimes.toLocaleString('zh-CN'), percent(t.rate)]),
+      );
+
+      // The API's officers add up to the county's stored tasks of the period.
+      const from = query.get('from')!;
+      const to = query.get('to')!;
+      const stored = await ManualTaskModel.find(
+        { regionPath: TREE.countyA.code, createdAt: { $gte: new Date(`${from}T00:00:00+08:00`), $lt: new Date(Date.parse(`${to}T00:00:00+08:00`) + 86_400_000) } },
+        { confirmedAt: 1, withdrawnAt: 1 },
+      ).lean();
+      const sum = (key: 'confirmed' | 'open') => api.officers.reduce((n: number, o: Record<string, number>) => n + o[key]!, 0);
+      expect([sum('confirmed'), sum('open')]).toEqual([
+        stored.filter((t) => t.confirmedAt).length,
+        stored.filter((t) => !t.confirmedAt && !t.withdrawnAt).length,
+      ]);
+      expect(sum('confirmed')).toBeGreaterThan(0);
+      await context.close();
+    }
+  });
+
+  it('when each role opens its phone screens at 390 px, then none scrolls sideways', async () => {
+    const wide: Record<string, number> = {};
+    for (const role of ROLES) {
+      // The navigation is a drawer on a phone: the role's screens are read at desktop width.
+      const desk = await w.context();
+      const deskPage = await desk.newPage();
+      await signIn(deskPage, account(role));
+      const allowed = new Set(await navPaths(deskPage));
+      await desk.close();
+      const context = await w.context({ width: 390, height: 844, mobile: true });
+      const page = await context.newPage();
+      tracked(page);
+      await signIn(page, account(role));
+      const paths = [...PHONE_SCREENS.filter((path) => path === '/' || allowed.has(path)), `/campaigns/${campaignId}`];
+      for (const path of paths) {
+        await page.goto(path);
+        await settled(page);
+        await fontsReady(page);
+        const overflow = await sideways(page);
+        if (overflow) wide[`${role} ${path}`] = overflow;
+      }
+      await context.close();
+    }
+    expect(wide).toEqual({});
   });
 
   it('when an officer and a leader open their screens on a 390 px phone, then nothing scrolls sideways and the actions are in reach', async () => {

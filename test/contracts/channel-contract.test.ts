@@ -96,15 +96,42 @@ describe.each(cases)('channel contract: $platform', ({ platform, robot, good, un
     expect(doubles.received({ platform })).toHaveLength(0);
   });
 
-  it('when the service answers 500/502/503 with an HTML page, then the outcome is retryable', async () => {
-    for (const status of [500, 502, 503] as const) {
+  it('when the service answers 503 before taking the message, then the outcome is retryable', async () => {
+    doubles.fault({ platform, fault: { type: 'http-error', status: 503 }, times: 1 });
+    expect(await adapter().send(target(good()), textCard('text'))).toMatchObject({
+      status: 'retryable',
+      code: 'http_503',
+    });
+    expect(doubles.received({ platform })).toHaveLength(0);
+  });
+
+  it('when a gateway answers 502/504 after the platform posted, then the message is never posted twice', async () => {
+    for (const status of [502, 504] as const) {
+      doubles.reset();
+      doubles.fault({ platform, fault: { type: 'gateway-error-after-record', status }, times: 1 });
+      const reference = `delivery-gateway-${status}`;
+      const first = await adapter().send(target(good()), textCard('text'), { reference });
+      expect(doubles.received({ platform })).toHaveLength(1);
+      if (platform === 'webhook') {
+        // The receiver drops a delivery id it has accepted: a repeat is safe, and it arrives once.
+        expect(first).toMatchObject({ status: 'retryable', code: `http_${status}` });
+        expect(await adapter().send(target(good()), textCard('text'), { reference })).toEqual({ status: 'sent' });
+        expect(doubles.received({ platform })).toHaveLength(1);
+        continue;
+      }
+      // The robot APIs have no dedup key: a repeat would be a second post, so it is not retried.
+      expect(first).toMatchObject({ status: 'uncertain', code: `http_${status}` });
+    }
+  });
+
+  it('when the service answers 500/502/504 with an HTML page, then a robot outcome is uncertain (it may have posted)', async () => {
+    for (const status of [500, 502, 504] as const) {
       doubles.fault({ platform, fault: { type: 'http-error', status }, times: 1 });
       expect(await adapter().send(target(good()), textCard('text'))).toMatchObject({
-        status: 'retryable',
+        status: platform === 'webhook' ? 'retryable' : 'uncertain',
         code: `http_${status}`,
       });
     }
-    expect(doubles.received({ platform })).toHaveLength(0);
   });
 
   it('when the answer comes after the client timeout, then the outcome is uncertain (and the post did happen)', async () => {

@@ -60,13 +60,20 @@ describe('channel contract: wecom_group (server API client against its double)',
     expect(double.tasks()).toHaveLength(0);
   });
 
-  it('when the service answers 500/502/503 with an HTML page, then the outcome is retryable and nothing was made', async () => {
-    for (const status of [500, 502, 503] as const) {
-      double.fault({ fault: { type: 'http-error', status }, api: 'add_msg_template' });
-      const answer = await client().call(app, 'externalcontact/add_msg_template', task(['wr-a-1']));
-      expect(answer).toMatchObject({ ok: false, failure: { status: 'retryable', code: `http_${status}` } });
-    }
+  it('when the service answers 503 with an HTML page before taking the task, then the outcome is retryable and nothing was made', async () => {
+    double.fault({ fault: { type: 'http-error', status: 503 }, api: 'add_msg_template' });
+    const answer = await client().call(app, 'externalcontact/add_msg_template', task(['wr-a-1']));
+    expect(answer).toMatchObject({ ok: false, failure: { status: 'retryable', code: 'http_503' } });
     expect(double.tasks()).toHaveLength(0);
+  });
+
+  it('when a gateway answers 502/504 after the task was made, then the outcome is uncertain (never a second task)', async () => {
+    for (const status of [502, 504] as const) {
+      double.fault({ fault: { type: 'gateway-error-after-record', status }, api: 'add_msg_template' });
+      const answer = await client().call(app, 'externalcontact/add_msg_template', task(['wr-a-1']));
+      expect(answer).toMatchObject({ ok: false, failure: { status: 'uncertain', code: `http_${status}` } });
+    }
+    expect(double.tasks()).toHaveLength(2);
   });
 
   it('when the answer comes after the client timeout, then the outcome is uncertain (and the task was made)', async () => {

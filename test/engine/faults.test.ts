@@ -42,9 +42,9 @@ describe('faults and crashes', () => {
 
   const campaign = (groupIds: string[], title: string) => urgentNowCampaign(w, noticeId, groupIds, title);
 
-  it('retries 5xx answers until each group has the message exactly once', async () => {
+  it('retries 503 answers (not taken) until each group has the message exactly once', async () => {
     const groups = await wecomGroups(w, 5);
-    w.doubles.fault({ fault: { type: 'http-error', status: 502 }, platform: 'wecom', times: 6 });
+    w.doubles.fault({ fault: { type: 'http-error', status: 503 }, platform: 'wecom', times: 6 });
     const id = await campaign(
       groups.map((g) => g.id),
       '重试',
@@ -67,6 +67,21 @@ describe('faults and crashes', () => {
     expect(item!.lastError).toContain('93000');
     expect(w.doubles.calls - callsBefore).toBe(1);
     expect((await GroupModel.findById(gone!.id).lean())?.flaggedAt).toBeTruthy();
+  });
+
+  it('when a gateway answers 502 or 504 after the robot posted, the delivery is uncertain and the group gets the message once', async () => {
+    const groups = await wecomGroups(w, 2);
+    w.doubles.fault({ fault: { type: 'gateway-error-after-record', status: 502 }, robot: groups[0]!.key, times: 1 });
+    w.doubles.fault({ fault: { type: 'gateway-error-after-record', status: 504 }, robot: groups[1]!.key, times: 1 });
+    const id = await campaign(
+      groups.map((g) => g.id),
+      '网关错误',
+    );
+    await runWithRetries(w, id);
+    for (const group of groups) expect(w.doubles.received({ robot: group.key })).toHaveLength(1);
+    const settled = await campaignItems(id);
+    expect(settled.map((i) => i.status)).toEqual(['uncertain', 'uncertain']);
+    expect(settled.every((i) => i.attempts === 1 && /HTTP 50[24]/.test(i.lastError ?? ''))).toBe(true);
   });
 
   it('marks a send whose connection closed after the robot recorded it as uncertain, and does not repeat it', async () => {

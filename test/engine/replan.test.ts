@@ -52,7 +52,7 @@ describe('re-planning after a planner died', () => {
     });
     const [occurrence] = await OccurrenceModel.find({ campaignId: id }).lean();
     await expect(
-      new Planner({ ...deps, ports: dying }).plan(occurrence!, 'dying-planner', clock.now()),
+      new Planner({ ...deps, ports: dying }).plan(occurrence!, 'dying-planner'),
     ).rejects.toThrow();
     expect(await DeliveryBatchModel.countDocuments({ campaignId: id })).toBe(1);
     // Meanwhile the first group is flagged and a new one joins the same village.

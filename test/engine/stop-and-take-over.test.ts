@@ -163,8 +163,8 @@ describe('stopping and taking over batches', () => {
     const manual = await manualGroup('持有期间确认群');
     const [robot] = await wecomGroups(w, 1);
     const id = await campaign([manual, robot!.id], '持有期间确认');
-    // The robot answers 502 once: its retry keeps the batch alive after the task is given out.
-    w.doubles.fault({ fault: { type: 'http-error', status: 502 }, robot: robot!.key, times: 1 });
+    // The robot answers 503 once: its retry keeps the batch alive after the task is given out.
+    w.doubles.fault({ fault: { type: 'http-error', status: 503 }, robot: robot!.key, times: 1 });
     await runUntilIdle(w);
     const [batch] = await DeliveryBatchModel.find({ campaignId: id }).lean();
     const reference = deliveryId(batch!.occurrenceId, manual);

@@ -133,6 +133,10 @@ describe('error bodies and methods', () => {
       ['TRACE', '/api/regions', ['GET', 'HEAD', 'POST']],
       ['QUERY', '/api/regions', ['GET', 'HEAD', 'POST']],
       ['TRACE', '/n/0123456789abcdef01234567', ['GET', 'HEAD']],
+      // GET reaches the console's history fallback, not the not-found handler (fuzz ST204).
+      ['GET', '/api/auth/login', ['POST']],
+      ['GET', '/api/campaigns/0123456789abcdef01234567/approve', ['POST']],
+      ['GET', '/n/0123456789abcdef01234567/tips', ['POST']],
     ] as const) {
       const response = await raw(method, path, { authorization: `Bearer ${t.adminToken}` });
       expect(response.status, `${method} ${path}`).toBe(405);

@@ -31,9 +31,9 @@ describe('IPv6 clients are counted by their /64', () => {
 
   it('gives one /64 the tip limit of one sender', () => {
     const limiter = new TipLimiter({ perSender: 2, perNotice: 100, windowMs: 60_000 });
-    expect(limiter.take('2001:db8:9:9::1', 'n1', at, '2025-07-01')).toBeNull();
-    expect(limiter.take('2001:db8:9:9::2', 'n1', at, '2025-07-01')).toBeNull();
-    expect(limiter.take('2001:db8:9:9:abcd::3', 'n1', at, '2025-07-01')).toBe(60);
-    expect(limiter.take('2001:db8:9:a::1', 'n1', at, '2025-07-01')).toBeNull();
+    expect(limiter.take('2001:db8:9:9::1', 'n1', at, '2025-07-01')).toEqual({ kind: 'ok' });
+    expect(limiter.take('2001:db8:9:9::2', 'n1', at, '2025-07-01')).toEqual({ kind: 'ok' });
+    expect(limiter.take('2001:db8:9:9:abcd::3', 'n1', at, '2025-07-01')).toEqual({ kind: 'wait', seconds: 60 });
+    expect(limiter.take('2001:db8:9:a::1', 'n1', at, '2025-07-01')).toEqual({ kind: 'ok' });
   });
 });

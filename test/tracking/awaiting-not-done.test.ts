@@ -48,6 +48,12 @@ describe('progress while officers hold tasks', () => {
       (await w.t.request('GET', `/api/campaigns/${campaignId}/progress`, w.t.adminToken)).json();
     const before = await progress();
     expect(before).toMatchObject({ total: 3, sent: 1, awaiting: 2, awaitingOfficers: 2, finished: false });
+    // The monthly table (月度统计表) says it too: 待民警转发 2, counted as not yet sent.
+    const monthly = async () => {
+      await w.t.ctx.tracking.rollups.refreshAll('test');
+      return (await w.t.request('GET', '/api/reach/monthly?period=2026-06', w.t.adminToken)).json();
+    };
+    expect((await monthly()).total).toMatchObject({ messages: 1, awaitingOfficers: 2 });
 
     for (const task of (await w.t.request('GET', '/api/manual-tasks', w.t.adminToken)).json() as { link: string }[]) {
       const url = new URL(task.link);
@@ -60,5 +66,8 @@ describe('progress while officers hold tasks', () => {
     await w.scheduler.sweep();
     await runUntilIdle(w);
     expect(await progress()).toMatchObject({ confirmed: 2, awaiting: 0, awaitingOfficers: 0, finished: true });
+    const after = await monthly();
+    expect(after.total).toMatchObject({ messages: 3, awaitingOfficers: 0 });
+    expect(after.categories[0]).toMatchObject({ awaitingOfficers: 0 });
   });
 });

@@ -4245,9 +4245,14 @@ export interface paths {
                     "application/json": {
                         cardStyle?: "text" | "rich" | "image";
                         /** @description 24 位十六进制 ID */
-                        groupId: string;
+                        groupId?: string;
                         /** @description 24 位十六进制 ID */
                         noticeId: string;
+                        /**
+                         * @description 试发到本人的通知机器人（与 groupId 二选一）
+                         * @enum {boolean}
+                         */
+                        ownRobot?: true;
                     };
                 };
             };
@@ -4373,6 +4378,8 @@ export interface paths {
                                     /** Format: date-time */
                                     at: string;
                                     by: string;
+                                    /** @description 结案通告尚待民警转发的群数（待转发） */
+                                    followUpAwaitingOfficers: number;
                                     followUpCampaignId: string | null;
                                     followUpNoticeId: string | null;
                                     followUpStatus: string | null;
@@ -4454,6 +4461,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 by: string;
+                                /** @description 结案通告尚待民警转发的群数（待转发） */
+                                followUpAwaitingOfficers: number;
                                 followUpCampaignId: string | null;
                                 followUpNoticeId: string | null;
                                 followUpStatus: string | null;
@@ -4571,6 +4580,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 by: string;
+                                /** @description 结案通告尚待民警转发的群数（待转发） */
+                                followUpAwaitingOfficers: number;
                                 followUpCampaignId: string | null;
                                 followUpNoticeId: string | null;
                                 followUpStatus: string | null;
@@ -4686,6 +4697,8 @@ export interface paths {
                     /** @description wecom 企业微信 | dingtalk 钉钉 | feishu 飞书 | webhook 自建平台 | manual 人工转发 */
                     channelKind?: "wecom" | "dingtalk" | "feishu" | "webhook" | "manual" | "wecom_group";
                     flagged?: boolean;
+                    /** @description 只列试发群 */
+                    forTests?: boolean;
                     /** @description 起始时间（含） */
                     from?: string;
                     limit?: number;
@@ -4724,6 +4737,8 @@ export interface paths {
                                 at: string;
                                 reason: string;
                             } | null;
+                            /** @description 试发群 */
+                            forTests: boolean;
                             id: string;
                             memberCount: number;
                             /** Format: date-time */
@@ -4811,6 +4826,8 @@ export interface paths {
                             /** @description 机器人 webhook 完整地址（可代替 key/token/hookId） */
                             webhookUrl?: string | null;
                         };
+                        /** @description 试发群：作者可以把推送试发到这个群（只有管理员可以标记） */
+                        forTests?: boolean;
                         /** @description 群成员数 */
                         memberCount: number;
                         /** @description 群名称 */
@@ -4846,6 +4863,8 @@ export interface paths {
                                 at: string;
                                 reason: string;
                             } | null;
+                            /** @description 试发群 */
+                            forTests: boolean;
                             id: string;
                             memberCount: number;
                             /** Format: date-time */
@@ -4972,6 +4991,8 @@ export interface paths {
                                 at: string;
                                 reason: string;
                             } | null;
+                            /** @description 试发群 */
+                            forTests: boolean;
                             id: string;
                             memberCount: number;
                             /** Format: date-time */
@@ -5080,6 +5101,8 @@ export interface paths {
                          * @enum {boolean}
                          */
                         clearFlag?: true;
+                        /** @description 试发群：作者可以把推送试发到这个群（只有管理员可以标记） */
+                        forTests?: boolean;
                         /** @description 群成员数 */
                         memberCount?: number;
                         /** @description 群名称 */
@@ -5115,6 +5138,8 @@ export interface paths {
                                 at: string;
                                 reason: string;
                             } | null;
+                            /** @description 试发群 */
+                            forTests: boolean;
                             id: string;
                             memberCount: number;
                             /** Format: date-time */
@@ -9462,6 +9487,8 @@ export interface paths {
                         "application/json": {
                             /** @description 按类别 */
                             categories: {
+                                /** @description 待民警转发：民警尚未确认转发的群次（不计入发送消息数） */
+                                awaitingOfficers: number;
                                 category: string;
                                 categoryLabel: string;
                                 /** @description 触达群数 */
@@ -9482,6 +9509,8 @@ export interface paths {
                             regionCode: string;
                             regionName: string;
                             rows: {
+                                /** @description 待民警转发：民警尚未确认转发的群次（不计入发送消息数） */
+                                awaitingOfficers: number;
                                 /** @description 点击次数 */
                                 clicks: number;
                                 /** @description 触达群数 */
@@ -9500,6 +9529,8 @@ export interface paths {
                             to: string;
                             /** @description 合计：群数、村数去重，与触达统计的总数一致 */
                             total: {
+                                /** @description 待民警转发：民警尚未确认转发的群次（不计入发送消息数） */
+                                awaitingOfficers: number;
                                 clicks: number;
                                 /** @description 触达群数 */
                                 groupsReached: number;
@@ -9594,6 +9625,123 @@ export interface paths {
                     content: {
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                         "text/csv": string;
+                    };
+                };
+                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 未登录或登录已失效 */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 无权执行此操作（角色或管辖范围不符，或签名无效） */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 对象不存在或不在管辖范围内 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reach/rankings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 排名：各乡镇（派出所辖区）与各民警的人工转发确认率（期内生成的任务） */
+        get: {
+            parameters: {
+                query: {
+                    /** @description YYYY-MM-DD 或 YYYY-MM（两端同一格式，含两端） */
+                    from: string;
+                    /** @description 地区代码（须在管辖范围内） */
+                    regionCode?: string;
+                    /** @description YYYY-MM-DD 或 YYYY-MM（两端同一格式，含两端） */
+                    to: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            from: string;
+                            officers: {
+                                /** @description 已确认转发 */
+                                confirmed: number;
+                                /** @description 期内应转发的人工任务（未确认即撤下的不计） */
+                                due: number;
+                                /** @description 范围内恰有一个启用的账号使用此电话 */
+                                hasAccount: boolean;
+                                /** @description 从任务生成到确认的用时中位数（分钟） */
+                                medianMinutes: number | null;
+                                name: string;
+                                /** @description 待确认 */
+                                open: number;
+                                phone: string | null;
+                                /** @description 确认率 0–1（已确认 ÷ 应转发），无任务时为 null */
+                                rate: number | null;
+                                /** @description 账号的管辖地区名称，或其群所在的乡镇 */
+                                unit: string;
+                            }[];
+                            /** @description 任务过多，只统计了前 50,000 条 */
+                            partial: boolean;
+                            regionCode: string;
+                            to: string;
+                            townships: {
+                                code: string;
+                                /** @description 已确认转发 */
+                                confirmed: number;
+                                /** @description 期内应转发的人工任务（未确认即撤下的不计） */
+                                due: number;
+                                /** @description 从任务生成到确认的用时中位数（分钟） */
+                                medianMinutes: number | null;
+                                name: string;
+                                /** @description 待确认 */
+                                open: number;
+                                /** @description 确认率 0–1（已确认 ÷ 应转发），无任务时为 null */
+                                rate: number | null;
+                            }[];
+                        };
                     };
                 };
                 /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
@@ -12975,7 +13123,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 提交线索（公开表单：text 必填，phone、photo 选填；不记录 IP 和设备信息） */
+        /** 提交线索（公开表单：text 必填，phone、photo 选填；通告线索较多时须答 challenge/answer 算术题；不记录 IP 和设备信息） */
         post: {
             parameters: {
                 query?: never;

@@ -46,6 +46,14 @@ export const FOLLOW_UP_STATUS: Record<string, { label: string; tag: 'info' | 'wa
   cancelled: { label: '已取消', tag: 'danger' },
 };
 
+/** A follow-up's tag: one whose run is out still reads 待转发 while officers hold its tasks (never 已发送). */
+export function followUpTag(o: CaseOutcome): { label: string; tag: 'info' | 'warning' | 'success' | 'danger' | 'primary' } {
+  const status = o.followUpStatus ?? '';
+  if (o.followUpAwaitingOfficers > 0 && (status === 'completed' || status === 'approved'))
+    return { label: `待转发 ${o.followUpAwaitingOfficers} 个群`, tag: 'warning' };
+  return FOLLOW_UP_STATUS[status] ?? { label: status, tag: 'info' };
+}
+
 export const PERSONAL_DATA_KIND = { resident_id: '身份证号', phone: '电话号码' } as const;
 
 /** Where in the notice a finding sits. */

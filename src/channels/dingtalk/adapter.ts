@@ -6,7 +6,9 @@ import { postJson } from '../http-post.js';
 import type { Outbound } from '../outbound.js';
 import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, Outcome } from '../types.js';
-import { DINGTALK_BODY_MAX_BYTES, DINGTALK_IP_BAN_MS, DINGTALK_PENALTY_MS, DINGTALK_RATE_LIMITS } from './limits.js';
+import {
+  DINGTALK_ANSWER_CLASSES,
+  DINGTALK_BODY_MAX_BYTES, DINGTALK_IP_BAN_MS, DINGTALK_PENALTY_MS, DINGTALK_RATE_LIMITS } from './limits.js';
 import { dingtalkSign } from './sign.js';
 
 export interface DingtalkOptions {
@@ -155,7 +157,7 @@ export function createDingtalkAdapter(options: DingtalkOptions): ChannelAdapter 
         };
       }
       if (!answer || typeof answer.errcode !== 'number' || result.status >= 500) {
-        return answerWithoutCode(result.status, result.body);
+        return answerWithoutCode(result.status, result.body, DINGTALK_ANSWER_CLASSES);
       }
       return classifyDingtalk(answer.errcode, answer.errmsg);
     },

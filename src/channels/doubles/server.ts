@@ -243,6 +243,10 @@ export class RobotDoubles {
       case 'http-error':
         res.writeHead(fault.status, { 'content-type': 'text/html' }).end(HTML_ERROR(fault.status));
         return true;
+      case 'gateway-error-after-record':
+        this.process(call);
+        res.writeHead(fault.status, { 'content-type': 'text/html' }).end(HTML_ERROR(fault.status));
+        return true;
       case 'throttle':
         this.reply(res, THROTTLE_ANSWERS[call.platform]);
         return true;

@@ -46,8 +46,13 @@ export function robotId(robot: RobotConfig): string {
 }
 
 export type Fault =
-  /** 500/502/503 with an HTML page. */
-  | { type: 'http-error'; status: 500 | 502 | 503 }
+  /** 500/502/503/504 with an HTML page, before the platform saw the message (not recorded). */
+  | { type: 'http-error'; status: 500 | 502 | 503 | 504 }
+  /**
+   * The platform posts (recorded), then its gateway answers 502 (upstream cut) or 504
+   * (upstream timeout) with an HTML page: the client cannot tell it from a failure.
+   */
+  | { type: 'gateway-error-after-record'; status: 502 | 504 }
   /** The message is taken and recorded, but the answer comes after delayMs (past a client timeout). */
   | { type: 'slow'; delayMs: number }
   /** The platform's own throttle answer (WeCom 45009, DingTalk 130101, Feishu 11232, webhook 429), message not recorded. */

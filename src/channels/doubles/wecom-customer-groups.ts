@@ -96,7 +96,9 @@ export interface DeliveredMessage {
 }
 
 export type CustomerGroupFault =
-  | { type: 'http-error'; status: 500 | 502 | 503 }
+  | { type: 'http-error'; status: 500 | 502 | 503 | 504 }
+  /** The call is carried out (a task made), then the gateway answers 502/504 with an HTML page. */
+  | { type: 'gateway-error-after-record'; status: 502 | 504 }
   | { type: 'slow'; delayMs: number }
   | { type: 'non-json' }
   | { type: 'close-after-record' }
@@ -431,6 +433,8 @@ export class CustomerGroupDouble {
       res.socket?.destroy();
       return;
     }
+    if (fault?.type === 'gateway-error-after-record')
+      return reply(fault.status, `<html><body><h1>${fault.status}</h1></body></html>`);
     if (fault?.type === 'non-json') return reply(200, '<html>ok</html>');
     if (fault?.type === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     reply(answer.status, answer.body);

@@ -7,7 +7,7 @@ import { postJson } from '../http-post.js';
 import type { Outbound } from '../outbound.js';
 import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, Outcome } from '../types.js';
-import { FEISHU_BODY_MAX_BYTES, FEISHU_RATE_LIMITS, FEISHU_THROTTLE_WAIT_MS } from './limits.js';
+import { FEISHU_ANSWER_CLASSES, FEISHU_BODY_MAX_BYTES, FEISHU_RATE_LIMITS, FEISHU_THROTTLE_WAIT_MS } from './limits.js';
 import { feishuSign } from './sign.js';
 
 export interface FeishuOptions {
@@ -151,7 +151,7 @@ export function createFeishuAdapter(options: FeishuOptions): ChannelAdapter {
       // Judge by `code`, falling back to the legacy `StatusCode`.
       const code = typeof answer?.code === 'number' ? answer.code : answer?.StatusCode;
       if (!answer || typeof code !== 'number' || result.status >= 500)
-        return answerWithoutCode(result.status, result.body);
+        return answerWithoutCode(result.status, result.body, FEISHU_ANSWER_CLASSES);
       return classifyFeishu(code, answer.msg ?? answer.StatusMessage);
     },
   };

@@ -6,7 +6,7 @@ import type { WebhookCredentials } from './credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { postJson } from '../http-post.js';
 import type { Outbound } from '../outbound.js';
-import { answerWithoutCode, retryAfterMs, transportOutcome } from '../outcome.js';
+import { type AnswerClass, answerWithoutCode, retryAfterMs, transportOutcome } from '../outcome.js';
 import type { ChannelAdapter, ChannelMessage, ChannelTarget, RateLimit } from '../types.js';
 import {
   WEBHOOK_DELIVERY_HEADER,
@@ -25,6 +25,26 @@ export interface WebhookOptions {
 /** Not a published limit: our own courtesy to a county's platform, so a province push cannot flood it. */
 export const WEBHOOK_RATE_LIMITS: readonly RateLimit[] = [
   { limit: 60, windowMs: 60_000, source: 'Jingxun default for self-hosted receivers (no published limit)' },
+];
+
+/**
+ * What each answer says (docs/channels.md, the receiver contract). A receiver drops a
+ * delivery id it has already accepted and answers 2xx, so a repeat after any 5xx is safe:
+ * unlike the chat robots, every 5xx is retried (a gateway's 502/504 after the receiver
+ * accepted meets the drop, not a second post).
+ */
+export const WEBHOOK_ANSWER_CLASSES: readonly AnswerClass[] = [
+  { answer: { http: 200 }, outcome: 'sent', source: 'docs/channels.md: 2xx = accepted whatever the body' },
+  ...[408, 429, 500, 502, 503, 504].map((http) => ({
+    answer: { http },
+    outcome: 'retryable' as const,
+    source: `docs/channels.md: the receiver drops a delivery id it already accepted, so a repeat after ${http} cannot post twice`,
+  })),
+  ...[401, 403, 404, 410].map((http) => ({
+    answer: { http },
+    outcome: 'permanent' as const,
+    source: `docs/channels.md: ${http} refuses the receiver's URL or secret (the group is flagged)`,
+  })),
 ];
 
 export function webhookBody(target: ChannelTarget, message: ChannelMessage): object {
@@ -71,7 +91,7 @@ export function createWebhookAdapter(options: WebhookOptions): ChannelAdapter {
       });
       if (result.kind !== 'answered') return transportOutcome(result, 'group');
       if (result.status >= 200 && result.status < 300) return { status: 'sent' };
-      const outcome = answerWithoutCode(result.status, result.body);
+      const outcome = answerWithoutCode(result.status, result.body, WEBHOOK_ANSWER_CLASSES);
       if (outcome.status === 'retryable') {
         const wait = retryAfterMs(result.headers['retry-after']);
         return wait === undefined ? outcome : { ...outcome, retryAfterMs: wait };

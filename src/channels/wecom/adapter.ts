@@ -8,6 +8,7 @@ import { answerWithoutCode, jsonObject, tidyPlatformMessage, transportOutcome } 
 import type { ChannelAdapter, ChannelMessage, Outcome } from '../types.js';
 import { isJpegOrPng } from '../image-type.js';
 import {
+  WECOM_ANSWER_CLASSES,
   WECOM_IMAGE_MAX_BYTES,
   WECOM_MARKDOWN_MAX_BYTES,
   WECOM_RATE_LIMITS,
@@ -100,8 +101,8 @@ export function createWecomAdapter(options: WecomOptions): ChannelAdapter {
       });
       if (result.kind !== 'answered') return transportOutcome(result);
       const answer = jsonObject(result.body);
-      if (!answer || typeof answer.errcode !== 'number') return answerWithoutCode(result.status, result.body);
-      if (result.status >= 500) return answerWithoutCode(result.status, result.body);
+      if (!answer || typeof answer.errcode !== 'number' || result.status >= 500)
+        return answerWithoutCode(result.status, result.body, WECOM_ANSWER_CLASSES);
       return classifyWecom(answer.errcode, answer.errmsg);
     },
   };
