@@ -9,7 +9,7 @@ import { TREE, createRegionTree } from '../helpers/regions.js';
 
 type Result = { id: string; name: string | null; ok: boolean; message: string | null };
 
-describe('lists: paging users and groups, batch actions on groups and the review queue', () => {
+describe('lists: paging users and groups, batch actions on groups and the review queue', { timeout: 120_000 }, () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
@@ -98,6 +98,12 @@ describe('lists: paging users and groups, batch actions on groups and the review
     const editor = await t.userToken('editor', TREE.countyA.code);
     const refused = await t.request('POST', '/api/groups/batch', editor.token, { ids: [g.id], action: 'deactivate' });
     expect(refused.statusCode).toBe(403);
+    // A county admin's batch touches nothing of another county: that group's result says so.
+    const outside = await createGroup(t, { regionCode: TREE.villageB.code });
+    const countyAdmin = await t.userToken('admin', TREE.countyA.code);
+    const mixed = await t.request('POST', '/api/groups/batch', countyAdmin.token, { ids: [g.id, outside.id], action: 'deactivate' });
+    expect(mixed.json().results.map((r: Result) => r.ok)).toEqual([true, false]);
+    expect((await t.request('GET', `/api/groups/${outside.id}`, t.adminToken)).json().active).toBe(true);
   });
 
   it('when a reviewer approves several notices at once, then each is decided on its own (one refused, the rest done) and a rejection needs a reason', async () => {
