@@ -177,6 +177,20 @@ const SERVER_RULES: Record<string, string> = {
   'GET /api/audit': 'from before to',
   'POST /api/users': 'the region exists and lies in the caller’s scope',
   'PATCH /api/users/{id}': 'the region exists and lies in the caller’s scope',
+  'GET /api/calendar': 'to after from, at most 100 days',
+  'POST /api/campaigns/schedule-preview': 'a send time in the future; a repeat ends after it starts',
+  'POST /api/previews/image': 'an image card needs a title, a body and an issuing unit',
+  'POST /api/previews/text': 'a format or a card style',
+  'POST /api/notices/{id}/preview/text': 'a format or a card style',
+  'POST /api/regions/seed': 'the code is a county of the national division list',
+  'GET /api/regions/{code}/wecom-app': 'the region is a county',
+  'PUT /api/regions/{code}/wecom-app': 'the region is a county; the secret is set once',
+  'GET /api/regions/{code}/wecom-sync': 'the region is a county',
+  'POST /api/regions/{code}/wecom-sync': 'the region is a county with a WeCom application',
+  'POST /api/regions/{code}/wecom-groups/{chatId}/village': 'the region is a county; the village lies in it',
+  'PUT /api/users/{id}/notify-robot': 'the credentials the robot kind needs (a WeCom key, a DingTalk token, …)',
+  'POST /n/{noticeId}/tips': 'the photo must be a JPEG, PNG or WebP picture; past the cap, the question answered',
+  'POST /api/campaigns/test-send': 'a group marked for tests or the own robot, not in quiet hours, within the quota',
 };
 
 // A preview names the version in its body: for a notice just created (stateful phase) no

@@ -167,7 +167,12 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   });
   await app.register(draftPreviewRoutes, { media: ctx.media, publicBaseUrl, timeZone, now });
   await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
-  await app.register(channelRoutes, { manualTasks: ctx.manualTasks, audit: ctx.audit });
+  await app.register(channelRoutes, {
+    manualTasks: ctx.manualTasks,
+    countyTexts: ctx.countyTexts,
+    regions: ctx.regions,
+    audit: ctx.audit,
+  });
 
   await app.register(trackingRoutes, ctx.tracking);
   await app.register(deliveryListRoutes, { regions: ctx.regions });

@@ -59,6 +59,10 @@ export interface Config {
   linkSecret: string | undefined;
   /** Days a wanted case's tips (and their photos) are kept after the case's outcome; then purged. */
   tipRetentionDays: number;
+  /** Days a settled run's engine internals are kept before retention prunes or compacts them (docs/retention.md). */
+  engineRetentionDays: number;
+  /** How often the retention jobs run, in minutes. */
+  retentionEveryMinutes: number;
   /** Test sends one user may make per local day (issue 26, finding 7). */
   testSendDailyQuota: number;
   /** Minutes an officer's manual task may stay unconfirmed before a reminder, and again before the superior is told. */
@@ -271,6 +275,8 @@ export function loadConfig(env: Env = process.env): Config {
     intentTrace: oneOf(env, 'INTENT_TRACE', ['on', 'off'] as const, 'off') === 'on',
     linkSecret: linkSecret(env),
     tipRetentionDays: integer(env, 'TIP_RETENTION_DAYS', 180, 1, 3650),
+    engineRetentionDays: integer(env, 'ENGINE_RETENTION_DAYS', 7, 1, 3650),
+    retentionEveryMinutes: integer(env, 'RETENTION_EVERY_MINUTES', 60, 1, 7 * 24 * 60),
     testSendDailyQuota: integer(env, 'TEST_SEND_DAILY_QUOTA', 10, 1, 1000),
     taskReminderMinutes: {
       normal: integer(env, 'TASK_REMINDER_MINUTES', 120, 1, 7 * 24 * 60),

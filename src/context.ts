@@ -8,6 +8,7 @@ import { STAFF } from './auth/roles.js';
 import { SessionService } from './auth/sessions.js';
 import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
+import { CountyOfficerTextService } from './channels/manual/county-text.js';
 import { ManualTaskService } from './channels/manual/tasks.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { Outbound } from './channels/outbound.js';
@@ -56,6 +57,8 @@ export interface Context {
   groups: GroupService;
   audience: AudienceService;
   manualTasks: ManualTaskService;
+  /** Per county: whether officers forward texts without the link (the picture's QR code carries it). */
+  countyTexts: CountyOfficerTextService;
   /** WeCom customer groups: the county apps, owners' tasks and their results. */
   wecomGroups: WecomGroupService;
   /** The county's customer groups synced from WeCom into village groups. */
@@ -116,6 +119,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const audience = new AudienceService(groups);
   // A task follows its campaign and notice, read live on every task read.
   const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates);
+  const countyTexts = new CountyOfficerTextService(clock);
   const wecomGroups = new WecomGroupService(
     secrets,
     new WecomApiClient({
@@ -195,6 +199,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     timeZone: config.timeZone,
     linkFor: (campaignId, groupId, noticeId, villageCode) =>
       tracking.link({ campaignId, groupId, noticeId, villageCode }),
+    omitLinkInText: (countyCode) => countyTexts.withoutLink(countyCode),
     batchesWritten: (batchIds) => tracking.rollups.batchesWritten(batchIds),
   });
   // A run's WeCom tasks follow its campaign as a worker's batch does: stopped, held or sent.
@@ -339,6 +344,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     groups,
     audience,
     manualTasks,
+    countyTexts,
     wecomGroups,
     wecomSync: new WecomGroupSync(wecomGroups, groups, clock),
     channels,

@@ -3,10 +3,12 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, processRole } from './config.js';
 import { createContext, engineDeps, prepareDatabase } from './context.js';
+import { Retention } from './engine/retention.js';
 import { Scheduler, createWorker } from './engine/runner.js';
 import { openDatabase } from './db/connection.js';
 import { RollupRefresher } from './tracking/refresher.js';
 import { DeadlineWatch } from './cases/deadlines.js';
+import { startLoop } from './lib/loop.js';
 
 function announceGeneratedPassword(username: string, password: string): void {
   // Printed once, straight to the terminal (not through the logger), on the very first start.
@@ -57,15 +59,22 @@ async function main(): Promise<void> {
     rollups.start();
     stoppers.push(() => rollups.stop());
     // Officers' task digests, reminders and escalations; each step is claimed by a unique key.
-    const notifying = setInterval(() => void ctx.notifier.tick().catch(log('notifier')), 15_000);
-    stoppers.push(async () => clearInterval(notifying));
+    // Every loop waits for its pass to end before the next is scheduled (lib/loop.ts).
+    const notifying = startLoop(() => ctx.notifier.tick(), 15_000, log('notifier'));
+    stoppers.push(() => notifying.stop());
     // WeCom customer groups: owners' tasks created once a run settles, their results polled, stops applied.
-    const wecomGroups = setInterval(() => void ctx.wecomGroups.tick().catch(log('wecom-groups')), 15_000);
-    stoppers.push(async () => clearInterval(wecomGroups));
+    const wecomGroups = startLoop(() => ctx.wecomGroups.tick(), 15_000, log('wecom-groups'));
+    stoppers.push(() => wecomGroups.stop());
     // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
     const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
     deadlines.start();
     stoppers.push(() => deadlines.stop());
+    // Prunes and compacts settled runs' engine internals (docs/retention.md).
+    const retention = new Retention(ctx.clock, {
+      keepDays: config.engineRetentionDays,
+      everyMs: config.retentionEveryMinutes * 60_000,
+    }).start(log('retention'));
+    stoppers.push(() => retention.stop());
     // Tip alerts that waited for their notice's next 5-minute slot (tips/service.ts).
     const tipAlerts = setInterval(() => void ctx.tips.tellQueued().catch(log('tip-alerts')), 60_000);
     stoppers.push(async () => clearInterval(tipAlerts));

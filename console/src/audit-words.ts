@@ -69,6 +69,11 @@ export const ACTION_WORDS: Record<string, string> = {
   'manual-task.confirm': '确认已转发到群：',
   'user.notify-robot.change': '设置了通知机器人：',
   'user.notify-robot.clear': '清除了通知机器人：',
+  'user.wecom-userid.change': '设置了企业微信账号：',
+  'officer-text.change': '设置了民警转发文字是否带链接：',
+  'wecom-app.change': '设置了企业微信应用：',
+  'wecom-groups.sync': '同步了企业微信客户群：',
+  'wecom-groups.pick-village': '为企业微信客户群选定了村（社区）：',
   deny: '被拒绝访问',
 };
 

@@ -12,6 +12,7 @@ import type { WecomGroupCredentials } from '../channels/credentials.js';
 import { WECOM_GROUP_LIST_PAGE } from '../channels/wecom-group/limits.js';
 import type { WecomGroupService } from '../channels/wecom-group/service.js';
 import type { Clock } from '../lib/clock.js';
+import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import { RegionModel } from '../regions/model.js';
@@ -146,6 +147,40 @@ interface ChatDetail {
   member_list: { userid: string; type: number }[];
 }
 
+interface Placement {
+  chat: ChatDetail;
+  /** The group made by an earlier sync, if any, and its owner then. */
+  groupId: string | null;
+  previousOwner: string | null;
+  village: VillageRow | null;
+  external: number;
+  officer: { displayName: string; phone: string | null } | null;
+}
+
+interface CurrentGroup {
+  _id: unknown;
+  name: string;
+  channelKind: string;
+  memberCount: number;
+  officerName: string | null;
+  officerPhone: string | null;
+  regionCode: string;
+  active: boolean;
+}
+
+/** Bulk updates in commands of at most 20 statements (src/db/bulk.ts), four commands at once. */
+async function inBatches<T>(
+  items: readonly T[],
+  sizeOrWrite: number | ((batch: T[]) => Promise<unknown>),
+  maybeWrite?: (batch: T[]) => Promise<unknown>,
+): Promise<void> {
+  const size = typeof sizeOrWrite === 'number' ? sizeOrWrite : MAX_UPDATES_PER_COMMAND;
+  const write = typeof sizeOrWrite === 'number' ? maybeWrite! : sizeOrWrite;
+  const batches: T[][] = [];
+  for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
+  await mapLimit(batches, 4, write);
+}
+
 export class WecomGroupSync {
   constructor(
     private readonly wecom: WecomGroupService,
@@ -240,6 +275,10 @@ export class WecomGroupSync {
       ownerLeft: [],
     };
     const noOfficer = new Map<string, number>();
+    // Decide every group first, then write in batches: one command per 20 statements
+    // (src/db/bulk.ts), a few commands at once, instead of three round trips per group.
+    const linkWrites: { chat: ChatDetail & { status: number }; external: number; staff: number }[] = [];
+    const placements: Placement[] = [];
     for (const chat of details) {
       const link = links.get(chat.chat_id);
       links.delete(chat.chat_id);
@@ -248,6 +287,7 @@ export class WecomGroupSync {
       if (chat.status > 0) report.ownerLeft.push({ chatId: chat.chat_id, name: chat.name });
       const external = chat.member_list.filter((m) => m.type === 2).length;
       const staff = chat.member_list.length - external;
+      linkWrites.push({ chat, external, staff });
       const officer = officers.get(chat.owner) ?? null;
       if (!officer) noOfficer.set(chat.owner, (noOfficer.get(chat.owner) ?? 0) + 1);
       let village = link?.pinnedVillageCode ? byCode.get(link.pinnedVillageCode) : undefined;
@@ -262,68 +302,193 @@ export class WecomGroupSync {
           });
         else report.unmatched.push({ chatId: chat.chat_id, name: chat.name });
       }
-      await WecomLinkModel.updateOne(
-        { _id: `${countyCode}|${chat.chat_id}` },
-        {
-          $set: {
-            countyCode,
-            chatId: chat.chat_id,
-            name: chat.name,
-            ownerUserId: chat.owner,
-            externalCount: external,
-            staffCount: staff,
-            wecomStatus: chat.status,
-            present: true,
-            syncedAt: now,
-          },
-        },
-        { upsert: true },
-      );
       if (!village && !link?.groupId) continue;
-      const groupId = await this.place(countyCode, chat, link?.groupId ?? null, village ?? null, external, officer);
-      if (groupId && !link?.groupId) {
+      placements.push({
+        chat,
+        groupId: link?.groupId ?? null,
+        previousOwner: link?.ownerUserId ?? null,
+        village: village ?? null,
+        external,
+        officer,
+      });
+    }
+    await inBatches(linkWrites, (batch) =>
+      WecomLinkModel.bulkWrite(
+        batch.map(({ chat, external, staff }) => ({
+          updateOne: {
+            filter: { _id: `${countyCode}|${chat.chat_id}` },
+            update: {
+              $set: {
+                countyCode,
+                chatId: chat.chat_id,
+                name: chat.name,
+                ownerUserId: chat.owner,
+                externalCount: external,
+                staffCount: staff,
+                wecomStatus: chat.status,
+                present: true,
+                syncedAt: now,
+              },
+            },
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      ),
+    );
+    const placed = await this.placeAll(countyCode, placements);
+    const newLinks: { chatId: string; groupId: string }[] = [];
+    for (const [at, placement] of placements.entries()) {
+      const groupId = placed[at];
+      if (groupId && !placement.groupId) {
         report.created += 1;
-        await WecomLinkModel.updateOne({ _id: `${countyCode}|${chat.chat_id}` }, { $set: { groupId } });
+        newLinks.push({ chatId: placement.chat.chat_id, groupId });
       } else if (groupId) report.updated += 1;
     }
-    for (const gone of links.values()) {
-      if (!gone.present) continue;
-      report.left.push({ chatId: gone.chatId, name: gone.name });
-      await WecomLinkModel.updateOne({ _id: gone._id }, { $set: { present: false, syncedAt: now } });
-      if (gone.groupId) await GroupModel.updateOne({ _id: gone.groupId }, { $set: { active: false } });
-    }
+    await inBatches(newLinks, (batch) =>
+      WecomLinkModel.bulkWrite(
+        batch.map(({ chatId, groupId }) => ({
+          updateOne: { filter: { _id: `${countyCode}|${chatId}` }, update: { $set: { groupId } } },
+        })),
+        { ordered: false },
+      ),
+    );
+    const gone = [...links.values()].filter((link) => link.present);
+    for (const link of gone) report.left.push({ chatId: link.chatId, name: link.name });
+    await inBatches(gone, async (batch) => {
+      await WecomLinkModel.updateMany(
+        { _id: { $in: batch.map((link) => link._id) } },
+        { $set: { present: false, syncedAt: now } },
+      );
+      const groupIds = batch.flatMap((link) => (link.groupId ? [link.groupId] : []));
+      if (groupIds.length) await GroupModel.updateMany({ _id: { $in: groupIds } }, { $set: { active: false } });
+    });
     report.ownersWithoutOfficer = [...noOfficer].map(([ownerUserId, groups]) => ({ ownerUserId, groups }));
     await SyncReportModel.updateOne({ _id: countyCode }, { $set: { report } }, { upsert: true });
     return report;
   }
 
-  /** Creates or refreshes the group (name, village, owner, officer, member count). */
-  private async place(
-    countyCode: string,
-    chat: ChatDetail,
-    groupId: string | null,
-    village: VillageRow | null,
-    external: number,
-    officer: { displayName: string; phone: string | null } | null,
-  ): Promise<string | null> {
+  /** The group's fields as the sync keeps them (name, village, owner, officer, member count). */
+  private fields(countyCode: string, placement: Placement) {
+    const { chat, village, external, officer } = placement;
     const credentials: WecomGroupCredentials = {
       kind: 'wecom_group',
       countyCode,
       chatId: chat.chat_id,
       ownerUserId: chat.owner,
     };
-    const now = this.clock.now();
-    const fields = {
+    return {
       name: chat.name,
-      channelKind: 'wecom_group',
+      channelKind: 'wecom_group' as const,
       credentialsSealed: this.groups.sealCredentials(credentials),
       memberCount: external,
-      memberCountUpdatedAt: now,
+      memberCountUpdatedAt: this.clock.now(),
       officerName: officer?.displayName ?? null,
       officerPhone: officer?.phone ?? null,
       active: true,
       ...(village ? { regionCode: village.code, regionPath: village.regionPath } : {}),
     };
+  }
+
+  /**
+   * Creates or refreshes the groups, in batches: known groups updated by id, new ones inserted
+   * together. A new group whose name its village already has (a ledger import), or a batch
+   * refused part way, falls back to one group at a time. Returns each placement's group id.
+   */
+  private async placeAll(countyCode: string, placements: Placement[]): Promise<(string | null)[]> {
+    const ids: (string | null)[] = placements.map((p) => p.groupId);
+    const fresh = placements.flatMap((p, at) => (!p.groupId && p.village ? [at] : []));
+    // Groups the ledger already made under the same name in the village become these customer groups.
+    const namesake = new Map<string, string>();
+    if (fresh.length) {
+      const existing = await GroupModel.find(
+        {
+          regionCode: { $in: [...new Set(fresh.map((at) => placements[at]!.village!.code))] },
+          name: { $in: [...new Set(fresh.map((at) => placements[at]!.chat.name))] },
+        },
+        { _id: 1, regionCode: 1, name: 1 },
+      ).lean<{ _id: unknown; regionCode: string; name: string }[]>();
+      for (const g of existing) namesake.set(`${g.regionCode}|${g.name}`, String(g._id));
+    }
+    const inserts: { at: number; doc: Record<string, unknown> }[] = [];
+    for (const at of fresh) {
+      const p = placements[at]!;
+      const same = namesake.get(`${p.village!.code}|${p.chat.name}`);
+      if (same) ids[at] = same;
+      else inserts.push({ at, doc: { _id: new mongoose.Types.ObjectId(), ...this.fields(countyCode, p) } });
+    }
+    // Known groups: only what changed is written (a group moved to another village is read
+    // before its write by the read model's hooks, one at a time); the rest get the count's
+    // time in one statement per 500.
+    const updates = placements.flatMap((_, at) => (ids[at] ? [at] : []));
+    const current = new Map(
+      (
+        await GroupModel.find(
+          { _id: { $in: updates.map((at) => ids[at]!) } },
+          { name: 1, channelKind: 1, memberCount: 1, officerName: 1, officerPhone: 1, regionCode: 1, active: 1 },
+        ).lean<CurrentGroup[]>()
+      ).map((g) => [String(g._id), g]),
+    );
+    const changed: { at: number; set: Record<string, unknown> }[] = [];
+    const counted: string[] = [];
+    for (const at of updates) {
+      const set = this.changes(countyCode, placements[at]!, current.get(ids[at]!));
+      if (Object.keys(set).length > 1) changed.push({ at, set });
+      else counted.push(ids[at]!);
+    }
+    await inBatches(changed, (batch) =>
+      GroupModel.bulkWrite(
+        batch.map(({ at, set }) => ({ updateOne: { filter: { _id: ids[at]! }, update: { $set: set } } })),
+        { ordered: false },
+      ),
+    );
+    for (let i = 0; i < counted.length; i += 500)
+      await GroupModel.updateMany(
+        { _id: { $in: counted.slice(i, i + 500) } },
+        { $set: { memberCountUpdatedAt: this.clock.now() } },
+      );
+    // Inserts hold no reads open (src/db/bulk.ts is about updates): 500 to a command.
+    await inBatches(inserts, 500, async (batch) => {
+      try {
+        await GroupModel.insertMany(
+          batch.map((i) => i.doc),
+          { ordered: false },
+        );
+      } catch (error) {
+        if (!isDuplicateKey(error) && !(error as { writeErrors?: unknown }).writeErrors) throw error;
+      }
+      const written = new Set(
+        (
+          await GroupModel.find({ _id: { $in: batch.map((i) => i.doc._id) } }, { _id: 1 }).lean<{ _id: unknown }[]>()
+        ).map((g) => String(g._id)),
+      );
+      for (const { at, doc } of batch) {
+        if (written.has(String(doc._id))) ids[at] = String(doc._id);
+        else ids[at] = await this.place(countyCode, placements[at]!);
+      }
+    });
+    return ids;
+  }
+
+  /** The fields of a known group that the sync changes (always the count's time); all of them if it is gone. */
+  private changes(countyCode: string, placement: Placement, now: CurrentGroup | undefined): Record<string, unknown> {
+    const fields = this.fields(countyCode, placement);
+    if (!now) return fields;
+    const set: Record<string, unknown> = { memberCountUpdatedAt: fields.memberCountUpdatedAt };
+    for (const key of ['name', 'channelKind', 'memberCount', 'officerName', 'officerPhone', 'active'] as const)
+      if (now[key] !== fields[key]) set[key] = fields[key];
+    if (placement.village && now.regionCode !== placement.village.code)
+      Object.assign(set, { regionCode: placement.village.code, regionPath: placement.village.regionPath });
+    // The sealed credentials name the county, chat and owner: new when the owner changed.
+    if (placement.previousOwner !== placement.chat.owner || now.channelKind !== 'wecom_group')
+      set.credentialsSealed = fields.credentialsSealed;
+    return set;
+  }
+
+  /** Creates or refreshes one group (name, village, owner, officer, member count). */
+  private async place(countyCode: string, placement: Placement): Promise<string | null> {
+    const { groupId, village } = placement;
+    const fields = this.fields(countyCode, placement);
     if (groupId) {
       await GroupModel.updateOne({ _id: groupId }, { $set: fields });
       return groupId;
@@ -335,7 +500,7 @@ export class WecomGroupSync {
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
       // A group of that name exists in the village (from a ledger import): it becomes this customer group.
-      const existing = await GroupModel.findOne({ regionCode: village.code, name: chat.name }, { _id: 1 }).lean();
+      const existing = await GroupModel.findOne({ regionCode: village.code, name: placement.chat.name }, { _id: 1 }).lean();
       if (!existing) throw error;
       await GroupModel.updateOne({ _id: existing._id }, { $set: fields });
       return String(existing._id);
@@ -352,14 +517,14 @@ export class WecomGroupSync {
       displayName: 1,
       phone: 1,
     }).lean<{ displayName: string; phone: string | null }>();
-    const groupId = await this.place(
-      countyCode,
-      { chat_id: chatId, name: link.name, owner: link.ownerUserId, member_list: [] },
-      link.groupId,
+    const groupId = await this.place(countyCode, {
+      chat: { chat_id: chatId, name: link.name, owner: link.ownerUserId, member_list: [] },
+      groupId: link.groupId,
+      previousOwner: null,
       village,
-      link.externalCount,
+      external: link.externalCount,
       officer,
-    );
+    });
     await WecomLinkModel.updateOne({ _id: link._id }, { $set: { pinnedVillageCode: villageCode, groupId } });
     return { groupId: groupId! };
   }

@@ -25,6 +25,7 @@ export const UserBody = Type.Object({
   role: RoleSchema,
   regionCode: Type.String(),
   phone: Nullable(Type.String()),
+  wecomUserId: Nullable(Type.String({ description: '企业微信账号（userid）：其客户群按此对应到本用户' })),
   active: Type.Boolean(),
   mustChangePassword: Type.Boolean({ description: '须先修改系统生成的初始密码' }),
   createdAt: DateTime,

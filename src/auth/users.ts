@@ -31,6 +31,8 @@ export interface User {
   role: Role;
   regionCode: string;
   phone: string | null;
+  /** The officer's WeCom userid: customer groups this account owns are matched to it. */
+  wecomUserId: string | null;
   active: boolean;
   mustChangePassword: boolean;
   createdAt: Date;
@@ -66,6 +68,7 @@ export function toUser(doc: UserDoc): User {
     role: doc.role as Role,
     regionCode: doc.regionCode,
     phone: doc.phone ?? null,
+    wecomUserId: (doc as { wecomUserId?: string | null }).wecomUserId ?? null,
     active: doc.active,
     mustChangePassword: doc.mustChangePassword === true,
     createdAt: (doc as unknown as { createdAt: Date }).createdAt,

@@ -6,7 +6,11 @@ import type { AuditService } from '../audit/service.js';
 import { ADMINS, STAFF, TASK_LINK_HOLDERS } from '../auth/roles.js';
 import { PUBLIC, allow, principal } from '../http/access.js';
 import { DateTime, IdParams, Nullable } from '../lib/schemas.js';
+import type { CountyOfficerTextService } from './manual/county-text.js';
 import type { ManualTaskService } from './manual/tasks.js';
+import { CountyParams, countyInScope } from '../regions/county.js';
+import type { RegionService } from '../regions/service.js';
+import type { Scope } from '../regions/scope.js';
 
 const SigQuery = Type.Object(
   {
@@ -73,10 +77,71 @@ export function taskPageGate(manualTasks: ManualTaskService) {
   };
 }
 
-export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskService; audit: AuditService }> = async (
-  app,
-  { manualTasks, audit },
-) => {
+const OfficerTextReply = Type.Object({
+  countyCode: Type.String(),
+  withoutLink: Type.Boolean({ description: '民警转发的文字不带链接（图片上的二维码已含链接）' }),
+  updatedAt: Nullable(DateTime),
+  updatedBy: Nullable(Type.String()),
+});
+const OfficerTextBody = Type.Object(
+  { withoutLink: Type.Boolean({ description: '民警转发的文字不带链接' }) },
+  { additionalProperties: false },
+);
+
+export const channelRoutes: FastifyPluginAsyncTypebox<{
+  manualTasks: ManualTaskService;
+  countyTexts: CountyOfficerTextService;
+  regions: RegionService;
+  audit: AuditService;
+}> = async (app, { manualTasks, countyTexts, regions, audit }) => {
+  const county = (code: string, scope: Scope) => countyInScope(regions, scope, code, '民警转发文字按区县设置，请选择区县');
+
+  app.get(
+    '/api/regions/:code/officer-text',
+    {
+      config: allow(ADMINS, 'region'),
+      schema: {
+        tags: ['manual-tasks'],
+        summary: '区县民警转发文字的设置（是否带链接）',
+        params: CountyParams,
+        response: { 200: OfficerTextReply },
+      },
+    },
+    async (request) => {
+      const region = await county(request.params.code, principal(request).scope);
+      return countyTexts.get(region.code);
+    },
+  );
+
+  app.put(
+    '/api/regions/:code/officer-text',
+    {
+      config: allow(ADMINS, 'region'),
+      schema: {
+        tags: ['manual-tasks'],
+        summary: '设置区县民警转发文字是否带链接',
+        description: '不带链接时，民警转发的文字末尾不附链接，居民扫图片上的二维码查看全文。',
+        params: CountyParams,
+        body: OfficerTextBody,
+        response: { 200: OfficerTextReply },
+      },
+    },
+    async (request) => {
+      const by = principal(request);
+      const region = await county(request.params.code, by.scope);
+      const view = await countyTexts.set(region.code, request.body.withoutLink, by.username);
+      await audit.record({
+        actor: by,
+        action: 'officer-text.change',
+        target: { kind: 'region', id: region.code },
+        ip: request.ip,
+        regionPath: region.regionPath,
+        details: { withoutLink: view.withoutLink },
+      });
+      return view;
+    },
+  );
+
   app.get(
     '/api/manual-tasks',
     {
@@ -180,6 +245,8 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{ manualTasks: ManualTaskS
           action: 'manual-task.confirm',
           target: { kind: 'manual-task', id: task.id },
           ip: request.ip,
+          // At the task's region: the county admins whose task it was see it (issue 26.12).
+          regionPath: task.regionPath,
           details: { groupId: task.groupId, officer: task.officer?.name ?? null },
         });
       }

@@ -19,6 +19,8 @@ const claimSchema = new mongoose.Schema(
 export const ClaimModel = mongoose.model('Claim', claimSchema);
 /** One marker per send attempt of one delivery: whoever inserts it may send. */
 export const SendAttemptModel = mongoose.model('SendAttempt', claimSchema);
+/** One marker per slot of a robot's rate window (engine/rate-limit.ts); `until` = the slice's end. */
+export const RateSlotModel = mongoose.model('RateSlot', claimSchema);
 
 type ClaimCollection = typeof ClaimModel;
 
@@ -49,12 +51,13 @@ export async function claimMany(
   owner: string,
   at: Date,
   collection: ClaimCollection = ClaimModel,
+  until: Date | null = null,
 ): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
   const won = new Set(keys);
   try {
     await collection.insertMany(
-      keys.map((key) => ({ _id: key, owner, at })),
+      keys.map((key) => ({ _id: key, owner, at, until })),
       { ordered: false },
     );
   } catch (error) {

@@ -23,7 +23,7 @@ import {
   expediteBatch,
   writeBatch,
 } from './queue.js';
-import { RobotRateLimiter } from './rate-limit.js';
+import { SharedRateLimiter } from './rate-limit.js';
 
 export interface WorkerSettings {
   /** Sends in flight at once. */
@@ -84,7 +84,8 @@ const TAKEN_OVER = '接管时发现未确认的发送（可能已发出）';
 
 export class Worker {
   readonly id = `worker-${randomUUID()}`;
-  private readonly limiter = new RobotRateLimiter();
+  /** Per-robot windows shared with every other worker through the database. */
+  private readonly limiter = new SharedRateLimiter(this.id);
   private readonly sendTime = new TypicalDuration();
   private stopping = false;
   private readonly written = (batchIds: string[]) => this.ports.batchesWritten(batchIds);
@@ -266,17 +267,34 @@ export class Worker {
     return this.recordConfirmations(held, items.map((item) => ({ ...item })));
   }
 
-  /** Leaves `item` for later when its robot's window is full; true when it may go now. */
-  private async passRateLimit(item: BatchItem): Promise<boolean> {
-    const windows = this.ports.rateLimits(item.channel);
-    const wait = this.limiter.reserve(item.robotKey, windows, this.clock.now().getTime());
-    if (wait === 0) return true;
-    if (wait <= this.settings.maxInlineWaitMs) {
-      await new Promise((r) => setTimeout(r, wait));
-      if (this.limiter.reserve(item.robotKey, windows, this.clock.now().getTime()) === 0) return true;
+  /**
+   * The items whose robots' windows (shared by all workers) have room now, in one insert of
+   * slot keys; a short wait is waited once, a longer one leaves the item for later.
+   */
+  private async passRateLimits(items: BatchItem[]): Promise<BatchItem[]> {
+    const ask = (list: BatchItem[]) =>
+      this.limiter.reserve(
+        list.map((item) => ({ robot: item.robotKey, windows: this.ports.rateLimits(item.channel) })),
+        this.clock.now(),
+      );
+    const waits = await ask(items);
+    const passed = items.filter((_, i) => waits[i] === 0);
+    const short = items.filter((_, i) => waits[i]! > 0 && waits[i]! <= this.settings.maxInlineWaitMs);
+    const later = new Map(items.map((item, i) => [item, waits[i]!] as const));
+    if (short.length > 0) {
+      await new Promise((r) => setTimeout(r, Math.max(...short.map((item) => later.get(item)!))));
+      const again = await ask(short);
+      short.forEach((item, i) => {
+        if (again[i] === 0) passed.push(item);
+        else later.set(item, again[i]!);
+      });
     }
-    item.nextAt = new Date(this.clock.now().getTime() + Math.max(wait, 1_000));
-    return false;
+    const now = this.clock.now().getTime();
+    for (const item of items) {
+      if (passed.includes(item)) continue;
+      item.nextAt = new Date(now + Math.max(later.get(item)!, 1_000));
+    }
+    return passed;
   }
 
   /** True when a normal-priority send must not go now: it moves to the end of quiet hours. */
@@ -303,8 +321,7 @@ export class Worker {
   ): Promise<{ ready: BatchItem[]; verdict: Verdict }> {
     const wave: BatchItem[] = [];
     while (pending.length && wave.length < count) {
-      const item = pending.shift()!;
-      if (await this.passRateLimit(item)) wave.push(item);
+      wave.push(...(await this.passRateLimits(pending.splice(0, count - wave.length))));
     }
     if (wave.length === 0) return { ready: [], verdict: { kind: 'send' } };
     const keyOf = (item: BatchItem) => ({

@@ -39,6 +39,14 @@ const html = (description: string): JsonSchema => ({
   content: { 'text/html': { schema: { type: 'string' } } },
 });
 
+const htmlOrError = (description: string): JsonSchema => ({
+  description,
+  content: {
+    'text/html': { schema: { type: 'string' } },
+    'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } },
+  },
+});
+
 const file = (description: string, types: string[]): JsonSchema => ({
   description,
   content: Object.fromEntries(types.map((type) => [type, { schema: { type: 'string', format: 'binary' } }])),
@@ -58,6 +66,19 @@ const NON_JSON: Record<string, Responses> = {
     404: html('链接无效或已失效（页面）'),
   },
   '/n/:noticeId': { 200: html('通知页面'), 404: html('通知不存在或未发布（页面）') },
+  // The tip form answers pages (a phone's browser posted it); a malformed request before the
+  // handler (bad id, rate limit) is the one JSON error body.
+  '/n/:noticeId/tips': {
+    303: {
+      description: '已收到：跳转到感谢页 /n/{noticeId}?tip=received',
+      type: 'null',
+      headers: { location: { type: 'string', description: '/n/{noticeId}?tip=received#tip' } },
+    },
+    400: htmlOrError('表单有误：带着提示和已填内容的表单页面（线索较多时附算术题）'),
+    404: html('通知不存在或不征集线索（页面）'),
+    409: html('通告已撤回、结案或过了截止日期（页面）'),
+    429: htmlOrError('提交过于频繁（页面，或请求限流的错误体）'),
+  },
   '/media/:sha256': { 200: file('图片', IMAGES), 304: { description: '未修改（If-None-Match）', type: 'null' } },
   '/api/manual-tasks/:id/image': { 200: file('任务图片', IMAGES) },
   '/api/notices/:id/preview/image': { 200: file('图片卡片预览', ['image/png', 'image/jpeg']) },
@@ -70,7 +91,10 @@ const NON_JSON: Record<string, Responses> = {
   '/api/campaigns/:id/deliveries/export': { 200: file('投递明细表', SHEETS) },
   '/api/reach/monthly/export': { 200: file('月度报表', SHEETS) },
   '/api/campaigns/:id/progress/stream': {
-    200: { description: '进度事件流（Server-Sent Events）', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+    200: {
+      description: '进度事件流（Server-Sent Events）',
+      content: { 'text/event-stream': { schema: { type: 'string' } } },
+    },
   },
 };
 
@@ -78,6 +102,31 @@ const UPLOAD_BODY: JsonSchema = {
   type: 'object',
   required: ['file'],
   properties: { file: { type: 'string', format: 'binary', description: '上传的文件' } },
+};
+
+/** Forms whose multipart (or urlencoded) fields are not the one `file` of an upload. */
+const FORM_BODIES: Record<string, JsonSchema> = {
+  '/n/:noticeId/tips': {
+    type: 'object',
+    required: ['text'],
+    properties: {
+      text: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 2000,
+        pattern: '\\S',
+        description: '线索内容（必填，最多 2000 字）',
+      },
+      phone: {
+        type: 'string',
+        pattern: '^\\s*(\\+?[0-9][0-9 -]{3,18}[0-9])?\\s*$',
+        description: '联系电话（选填）',
+      },
+      photo: { type: 'string', format: 'binary', description: '照片（选填，JPEG/PNG/WebP，最大 10 MB）' },
+      challenge: { type: 'string', description: '算术题的令牌（通告线索较多时页面给出）' },
+      answer: { type: 'string', description: '算术题的答案（数字）' },
+    },
+  },
 };
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -137,11 +186,12 @@ export function documentRoute({ schema, route }: { schema: JsonSchema | undefine
   const access = route.config?.access;
   if (access && 'public' in access && access.public) doc.security = [];
   const uploads = Array.isArray(doc.consumes) && doc.consumes.includes('multipart/form-data');
-  if (uploads && !doc.body) doc.body = UPLOAD_BODY;
+  if (uploads && !doc.body) doc.body = FORM_BODIES[route.url] ?? UPLOAD_BODY;
 
   const special = NON_JSON[route.url] ?? {};
   const succeeds = Object.keys(special).some((status) => /^[23]/.test(status));
-  const own = (schema.response as Responses | undefined) ?? (succeeds ? {} : { 200: { description: '成功', type: 'null' } });
+  const own =
+    (schema.response as Responses | undefined) ?? (succeeds ? {} : { 200: { description: '成功', type: 'null' } });
   const responses: Responses = { ...own, ...special };
   for (const status of errorStatuses(route, doc)) responses[status] ??= errorResponse(status);
   doc.response = responses;

@@ -37,8 +37,8 @@ export const regionRoutes: FastifyPluginAsyncTypebox<RegionRoutesOptions> = asyn
     },
     async (request) => {
       const { scope } = principal(request);
-      const { parent, level } = request.query;
-      if (level) return regions.subtree(scope, parent ?? scope.regionCode, level);
+      const { parent, level, limit, after } = request.query;
+      if (level) return regions.subtree(scope, parent ?? scope.regionCode, level, { limit, after });
       if (parent) return regions.children(scope, parent);
       return [await regions.get(scope, scope.regionCode)];
     },

@@ -20,6 +20,10 @@ export const RegionListQuery = Type.Object(
   {
     parent: Type.Optional(RegionCode),
     level: Type.Optional(Type.Union(REGION_LEVELS.map((level) => Type.Literal(level)))),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 5000, description: '与 level 一起：每页最多几个（不填时超过 5000 个会被拒绝）' }),
+    ),
+    after: Type.Optional(RegionCode),
   },
   { additionalProperties: false },
 );

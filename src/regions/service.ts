@@ -53,6 +53,9 @@ function checkCoordinates(lat: number | null | undefined, lng: number | null | u
   if ((lat == null) !== (lng == null)) throw new InvalidInput('经纬度需同时填写', lat == null ? 'lat' : 'lng');
 }
 
+/** The most regions one list answer holds (GET /api/regions?level=…). */
+export const REGION_LIST_CAP = 5000;
+
 export class RegionService {
   /** Creates the root node every scope hangs from; safe to call on every start. */
   async ensureRoot(): Promise<void> {
@@ -121,10 +124,30 @@ export class RegionService {
     return (await RegionModel.find({ parentCode }, PROJECTION).sort({ code: 1 }).lean<Region[]>()).map(toRegion);
   }
 
-  async subtree(scope: Scope, code: string, level?: RegionLevel): Promise<Region[]> {
+  /**
+   * The regions under `code` (at `level`), by code. At most REGION_LIST_CAP in one answer: a
+   * larger list must be paged (`limit`, `after` the last code seen) or narrowed by `parent`,
+   * and without `limit` it is refused with a 400 saying so (issue 26.12: a national user's
+   * village list was half a million rows).
+   */
+  async subtree(
+    scope: Scope,
+    code: string,
+    level?: RegionLevel,
+    page: { limit?: number; after?: string } = {},
+  ): Promise<Region[]> {
     await this.get(scope, code);
-    const filter = level ? { regionPath: code, level } : { regionPath: code };
-    return (await RegionModel.find(filter, PROJECTION).sort({ code: 1 }).lean<Region[]>()).map(toRegion);
+    const filter: Record<string, unknown> = level ? { regionPath: code, level } : { regionPath: code };
+    if (page.after) filter.code = { $gt: page.after };
+    const limit = Math.min(page.limit ?? REGION_LIST_CAP + 1, REGION_LIST_CAP + 1);
+    const docs = await RegionModel.find(filter, PROJECTION).sort({ code: 1 }).limit(limit).lean<Region[]>();
+    if (page.limit === undefined && docs.length > REGION_LIST_CAP) {
+      throw new InvalidInput(
+        `范围内的地区超过 ${REGION_LIST_CAP} 个，请选择更小的上级地区（parent），或分页读取（limit、after）`,
+        'parent',
+      );
+    }
+    return docs.map(toRegion);
   }
 
   async create(scope: Scope, input: NewRegion): Promise<Region> {

@@ -46,7 +46,10 @@ const itemSchema = new mongoose.Schema(
     channel: { type: String, required: true },
     /** Identifies the robot endpoint (hash of its credentials) for rate limiting. */
     robotKey: { type: String, required: true },
-    /** The group's channel credentials as of planning, sealed (AES-256-GCM); never exported. */
+    /**
+     * The group's channel credentials as of planning, sealed (AES-256-GCM); never exported.
+     * Removed with `nextAt` when retention compacts a settled batch (engine/retention.ts).
+     */
     credentialsSealed: { type: String, required: true },
     memberCount: { type: Number, required: true },
     villageCode: { type: String, required: true },
@@ -100,6 +103,8 @@ const batchSchema = new mongoose.Schema(
     lease: leaseFields,
     /** Derived from items on every write, so they can never disagree with them. */
     counts: countsFields,
+    /** When retention removed what only a send needs (docs/retention.md); null before. */
+    compactedAt: { type: Date, default: null },
   },
   { versionKey: false, timestamps: true },
 );

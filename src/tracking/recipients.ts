@@ -3,6 +3,7 @@
 // sent, uncertain, awaiting (an officer has the task) or confirmed; a WeCom customer group
 // only once WeCom reported it sent. Read from the ledger,
 // so it is exact once no delivery of the notice is still in flight.
+import { GroupModel } from '../audience/model.js';
 import { type BatchDoc, type BatchItem, DeliveryBatchModel } from './model.js';
 
 /** Statuses of a delivery that may have put the notice in front of the group. */
@@ -66,8 +67,31 @@ export async function* groupsThatReceivedNotice(noticeId: string, chunk = 500): 
       if (receivedIt(item)) byGroup.set(item.groupId, received(batch, item));
     }
   }
+  await fillCompactedCredentials(byGroup);
   const ordered = [...byGroup.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
   for (let i = 0; i < ordered.length; i += chunk) yield ordered.slice(i, i + chunk);
+}
+
+/**
+ * Deliveries of batches compacted by retention no longer carry the group's credentials: the
+ * group's current ones are read from the directory (same sealing). A group deleted since
+ * cannot be reached and is left out.
+ */
+async function fillCompactedCredentials(byGroup: Map<string, GroupSnapshot>): Promise<void> {
+  const missing = [...byGroup.values()].filter((g) => !g.credentialsSealed).map((g) => g.groupId);
+  for (let i = 0; i < missing.length; i += 500) {
+    const ids = missing.slice(i, i + 500);
+    const found = new Map(
+      (await GroupModel.find({ _id: { $in: ids } }, { credentialsSealed: 1 }).lean<{ _id: unknown; credentialsSealed: string }[]>()).map(
+        (g) => [String(g._id), g.credentialsSealed] as const,
+      ),
+    );
+    for (const id of ids) {
+      const sealed = found.get(id);
+      if (sealed) byGroup.get(id)!.credentialsSealed = sealed;
+      else byGroup.delete(id);
+    }
+  }
 }
 
 /** Whether any delivery of the notice is not yet final (queued, held or in flight). */

@@ -154,7 +154,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     await ok(
       await w.t.request('PUT', `/api/users/${chief}/notify-robot`, w.t.adminToken, { channel: { kind: 'wecom', key: chiefRobot } }),
     );
-  }, 600_000);
+  }, 120_000);
   afterAll(async () => {
     await w?.close();
     await double.close();
@@ -213,7 +213,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     });
     expect(wrong.statusCode).toBe(400);
     expect(wrong.json().message).toContain('不是本县');
-  }, 600_000);
+  }, 120_000);
 
   it('a later sync refreshes member counts and reports groups that left or changed owner', async () => {
     const [left, moved, grown] = [chats[10]!, chats[11]!, chats[12]!];
@@ -238,7 +238,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     // Restore the moved group's owner for the runs below.
     double.addChat(CORP, { chatId: moved.chatId, name: moved.name, owner: moved.owner, members: members(moved) });
     await ok(await w.t.request('POST', `/api/regions/${COUNTY}/wecom-sync`, w.t.adminToken));
-  }, 600_000);
+  }, 120_000);
 
   /** Groups of an owner that are placed and active, from village `from` on. */
   const groupsOf = (owner: string, count: number, from = 20) =>
@@ -357,7 +357,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     // Reach counts them like robot groups: sent = reached.
     const progress = await ok(await w.t.request('GET', `/api/campaigns/${campaignId}/progress`, w.t.adminToken));
     expect(progress).toMatchObject({ sent: 7, failed: 2 });
-  }, 600_000);
+  }, 120_000);
 
   it('a retraction mid-run cancels the unsent task, and the follow-up goes to exactly the groups WeCom reported sent', async () => {
     double.reset();
@@ -400,7 +400,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     await runUntilIdle(w);
     const followed = (await campaignItems(followUp)).map((i) => i.groupId).sort();
     expect(followed).toEqual(a.map((g) => g.groupId).sort());
-  }, 600_000);
+  }, 120_000);
 
   it('the receive cap: over-cap groups are shown in the totals before approval and refused with the reason', async () => {
     double.reset();
@@ -453,5 +453,112 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     expect(of(elsewhere).status).toBe('failed');
     expect(of(elsewhere).lastError).toContain('接收上限');
     expect(double.delivered({ chatId: elsewhere.chatId })).toHaveLength(0);
-  }, 600_000);
+  }, 120_000);
+  it('a pause cancels the owner’s unsent task and a resume makes a new one for the same groups, each sent once', async () => {
+    double.reset();
+    clock.advance(24 * 60 * MINUTE);
+    const groups = groupsOf('owner-5', 3, 80);
+    double.ownerConfirms('owner-5', 'never');
+    const noticeId = await approvedNotice(w, { title: '防范冒充客服退款' });
+    const campaignId = await approvedCampaign(w, {
+      title: '客服退款防诈',
+      noticeId,
+      audience: audienceOf([], groups.map((g) => g.groupId)),
+      schedule: { kind: 'now' },
+    });
+    await runUntilIdle(w);
+    clock.advance(MINUTE + 1);
+    expect((await tick()).created).toBe(1);
+    const first = double.tasks()[0]!;
+    expect(first.chatIds.sort()).toEqual(groups.map((g) => g.chatId).sort());
+
+    await ok(await w.t.request('POST', `/api/campaigns/${campaignId}/pause`, w.editor));
+    await tick(); // the pause reaches WeCom: cancelled, the groups wait in the queue
+    expect(double.tasks().find((t) => t.msgid === first.msgid)!.status).toBe('cancelled');
+    expect(double.confirm('owner-5', first.msgid)).toBe(0); // the cancelled task sends nothing
+    clock.advance(2 * MINUTE);
+    expect((await tick()).created).toBe(0); // paused: no new task
+    expect((await campaignItems(campaignId)).map((i) => i.status)).toEqual(Array(3).fill('awaiting'));
+
+    await ok(await w.t.request('POST', `/api/campaigns/${campaignId}/resume`, w.editor));
+    await runUntilIdle(w);
+    clock.advance(MINUTE + 1);
+    expect((await tick()).created).toBe(1);
+    const tasks = double.tasks();
+    expect(tasks).toHaveLength(2);
+    const second = tasks.find((t) => t.msgid !== first.msgid)!;
+    expect(second.chatIds.sort()).toEqual(first.chatIds.sort());
+    expect(double.confirm('owner-5', second.msgid)).toBe(1);
+    clock.advance(MINUTE);
+    await tick();
+    await runUntilIdle(w);
+    const items = await campaignItems(campaignId);
+    expect(items.map((i) => i.status)).toEqual(Array(3).fill('sent'));
+    for (const g of groups) expect(double.delivered({ chatId: g.chatId })).toHaveLength(1);
+    const report = (await ok(await w.t.request('GET', `/api/campaigns/${campaignId}/wecom-tasks`, w.t.adminToken))) as unknown as {
+      state: string;
+    }[];
+    expect(report.map((r) => r.state).sort()).toEqual(['cancelled', 'sent']);
+  }, 120_000);
+
+  /** Moves the clock on to the next hh:mm in Shanghai (UTC+8). */
+  const advanceToShanghai = (hour: number, minute = 0) => {
+    const now = clock.now().getTime();
+    const day = 24 * 60 * MINUTE;
+    const target = (((hour - 8 + 24) % 24) * 60 + minute) * MINUTE;
+    const sinceMidnightUtc = now % day;
+    clock.advance((target - sinceMidnightUtc + day) % day || day);
+  };
+
+  it('quiet hours hold a normal run’s task until morning; an urgent run’s task is made at once', async () => {
+    double.reset();
+    advanceToShanghai(22, 30);
+    const normal = groupsOf('owner-1', 2, 100);
+    const urgent = groupsOf('owner-2', 2, 100);
+    double.ownerConfirms('owner-1', 0);
+    double.ownerConfirms('owner-2', 0);
+    const noticeId = await approvedNotice(w, { title: '夜间防盗提醒' });
+    const normalRun = await approvedCampaign(w, {
+      title: '夜间防盗（普通）',
+      noticeId,
+      audience: audienceOf([], normal.map((g) => g.groupId)),
+      schedule: { kind: 'now' },
+    });
+    const urgentRun = await approvedCampaign(w, {
+      title: '夜间协查（紧急）',
+      noticeId,
+      audience: audienceOf([], urgent.map((g) => g.groupId)),
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+    await runUntilIdle(w);
+    clock.advance(MINUTE + 1);
+    await tick();
+    // Only the urgent run's owner has a task at 22:31; the normal run's groups wait.
+    expect(double.tasks().map((t) => t.sender)).toEqual(['owner-2']);
+    expect((await campaignItems(normalRun)).filter((i) => i.status === 'sent')).toHaveLength(0);
+
+    // 06:59: still quiet.
+    advanceToShanghai(6, 58);
+    await runUntilIdle(w);
+    clock.advance(MINUTE + 1);
+    await tick();
+    expect(double.tasks().filter((t) => t.sender === 'owner-1')).toHaveLength(0);
+    // 07:00, the end of quiet hours: the normal run's groups reach WeCom as one task.
+    advanceToShanghai(7, 0);
+    await runUntilIdle(w);
+    clock.advance(MINUTE + 1);
+    await tick();
+    await runUntilIdle(w);
+    clock.advance(MINUTE + 1);
+    await tick();
+    const morning = double.tasks().filter((t) => t.sender === 'owner-1');
+    expect(morning).toHaveLength(1);
+    expect(morning[0]!.chatIds.sort()).toEqual(normal.map((g) => g.chatId).sort());
+    clock.advance(MINUTE);
+    await tick();
+    await runUntilIdle(w);
+    expect((await campaignItems(normalRun)).map((i) => i.status)).toEqual(['sent', 'sent']);
+    expect((await campaignItems(urgentRun)).map((i) => i.status)).toEqual(['sent', 'sent']);
+  }, 120_000);
 });

@@ -86,6 +86,7 @@ const sampleBodies: Record<string, unknown> = {
   'PATCH /api/users/:id': { displayName: '改名' },
   'PUT /api/users/:id/notify-robot': { channel: { kind: 'wecom', key: 'station-robot-key-0001' } },
   'PUT /api/regions/:code/wecom-app': { corpId: 'ww0123456789abcdef', secret: 'county-b-wecom-app-secret-0001' },
+  'PUT /api/regions/:code/officer-text': { withoutLink: true },
   'POST /api/regions/:code/wecom-groups/:chatId/village': { villageCode: '440111002001' },
   'PUT /api/users/:id/wecom-userid': { wecomUserId: 'zhangsan' },
   'POST /api/notices': {

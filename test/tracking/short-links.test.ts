@@ -112,6 +112,33 @@ describe('short tracked links through a campaign', () => {
     expect(links[0]).toMatch(SHORT);
   });
 
+  it('when a county chooses texts without a link, then its officers’ task texts carry no link at all', async () => {
+    const url = `/api/regions/${TREE.countyA.code}/officer-text`;
+    expect((await w.t.request('GET', url, w.t.adminToken)).json()).toMatchObject({ withoutLink: false });
+    const editor = await w.t.userToken('editor', TREE.countyA.code);
+    expect((await w.t.request('PUT', url, editor.token, { withoutLink: true })).statusCode).toBe(403);
+    const township = await w.t.request('PUT', `/api/regions/${TREE.townshipA.code}/officer-text`, w.t.adminToken, {
+      withoutLink: true,
+    });
+    expect(township.statusCode).toBe(400);
+    expect(township.json().message).toContain('区县');
+    const set = await w.t.request('PUT', url, w.t.adminToken, { withoutLink: true });
+    expect(set.statusCode, set.body).toBe(200);
+    expect(set.json()).toMatchObject({ countyCode: TREE.countyA.code, withoutLink: true, updatedBy: 'admin' });
+    try {
+      const groupId = await manualGroup('石牌村民群');
+      const { task } = await sendTo(groupId, 'rich', '警惕刷单返利诈骗');
+      expect(task.text).toContain('【防诈骗】警惕刷单返利诈骗');
+      expect(task.text).not.toMatch(/https?:|\/t\//);
+      expect(task.text).not.toContain('详情');
+    } finally {
+      await w.t.request('PUT', url, w.t.adminToken, { withoutLink: false });
+    }
+    const groupId = await manualGroup('岑村村民群');
+    const { task } = await sendTo(groupId, 'rich', '警惕虚假投资理财');
+    expect(task.text).toMatch(/https:\/\/jx\.example\.cn\/t\/[0-9A-Za-z]{8}\s*$/);
+  });
+
   it('makes the same short link again for the same group (a retried send), without a second document', async () => {
     const target = { campaignId: 'c'.repeat(24), groupId: 'd'.repeat(24), noticeId: 'e'.repeat(24), villageCode: '1' };
     const first = await w.t.ctx.tracking.link(target);

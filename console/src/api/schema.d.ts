@@ -321,6 +321,8 @@ export interface paths {
                                 /** @description 角色 */
                                 role: "admin" | "editor" | "reviewer" | "coordinator" | "officer" | "viewer";
                                 username: string;
+                                /** @description 企业微信账号（userid）：其客户群按此对应到本用户 */
+                                wecomUserId: string | null;
                             };
                         };
                     };
@@ -481,6 +483,8 @@ export interface paths {
                             /** @description 角色 */
                             role: "admin" | "editor" | "reviewer" | "coordinator" | "officer" | "viewer";
                             username: string;
+                            /** @description 企业微信账号（userid）：其客户群按此对应到本用户 */
+                            wecomUserId: string | null;
                         };
                     };
                 };
@@ -9801,7 +9805,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description 行政区划代码（6/9/12 位数字） */
+                    after?: string;
                     level?: "country" | "province" | "city" | "county" | "township" | "village";
+                    /** @description 与 level 一起：每页最多几个（不填时超过 5000 个会被拒绝） */
+                    limit?: number;
                     /** @description 行政区划代码（6/9/12 位数字） */
                     parent?: string;
                 };
@@ -10186,6 +10194,207 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/regions/{code}/officer-text": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 区县民警转发文字的设置（是否带链接） */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    code: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            countyCode: string;
+                            /** Format: date-time */
+                            updatedAt: string | null;
+                            updatedBy: string | null;
+                            /** @description 民警转发的文字不带链接（图片上的二维码已含链接） */
+                            withoutLink: boolean;
+                        };
+                    };
+                };
+                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 未登录或登录已失效 */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 无权执行此操作（角色或管辖范围不符，或签名无效） */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 对象不存在或不在管辖范围内 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 请求地址中的参数过长 */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        /**
+         * 设置区县民警转发文字是否带链接
+         * @description 不带链接时，民警转发的文字末尾不附链接，居民扫图片上的二维码查看全文。
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    code: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 民警转发的文字不带链接 */
+                        withoutLink: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            countyCode: string;
+                            /** Format: date-time */
+                            updatedAt: string | null;
+                            updatedBy: string | null;
+                            /** @description 民警转发的文字不带链接（图片上的二维码已含链接） */
+                            withoutLink: boolean;
+                        };
+                    };
+                };
+                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 未登录或登录已失效 */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 无权执行此操作（角色或管辖范围不符，或签名无效） */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 对象不存在或不在管辖范围内 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 与当前状态冲突（例如已被他人修改或已审核） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 请求体或上传文件过大 */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 请求地址中的参数过长 */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 不支持的 Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/regions/{code}/wecom-app": {
         parameters: {
             query?: never;
@@ -10411,6 +10620,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description 客户群 chat_id（路由参数最多 100 个字符） */
                     chatId: string;
                     code: string;
                 };
@@ -11963,6 +12173,8 @@ export interface paths {
                             /** @description 角色 */
                             role: "admin" | "editor" | "reviewer" | "coordinator" | "officer" | "viewer";
                             username: string;
+                            /** @description 企业微信账号（userid）：其客户群按此对应到本用户 */
+                            wecomUserId: string | null;
                         }[];
                     };
                 };
@@ -12051,6 +12263,8 @@ export interface paths {
                             /** @description 角色 */
                             role: "admin" | "editor" | "reviewer" | "coordinator" | "officer" | "viewer";
                             username: string;
+                            /** @description 企业微信账号（userid）：其客户群按此对应到本用户 */
+                            wecomUserId: string | null;
                         };
                     };
                 };
@@ -12165,6 +12379,8 @@ export interface paths {
                             /** @description 角色 */
                             role: "admin" | "editor" | "reviewer" | "coordinator" | "officer" | "viewer";
                             username: string;
+                            /** @description 企业微信账号（userid）：其客户群按此对应到本用户 */
+                            wecomUserId: string | null;
                         };
                     };
                 };
@@ -12270,6 +12486,8 @@ export interface paths {
                             /** @description 角色 */
                             role: "admin" | "editor" | "reviewer" | "coordinator" | "officer" | "viewer";
                             username: string;
+                            /** @description 企业微信账号（userid）：其客户群按此对应到本用户 */
+                            wecomUserId: string | null;
                         };
                     };
                 };
@@ -13136,45 +13354,73 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/x-www-form-urlencoded": {
+                        /** @description 算术题的答案（数字） */
+                        answer?: string;
+                        /** @description 算术题的令牌（通告线索较多时页面给出） */
+                        challenge?: string;
+                        /** @description 联系电话（选填） */
+                        phone?: string;
                         /**
                          * Format: binary
-                         * @description 上传的文件
+                         * @description 照片（选填，JPEG/PNG/WebP，最大 10 MB）
                          */
-                        file: string;
+                        photo?: string;
+                        /** @description 线索内容（必填，最多 2000 字） */
+                        text: string;
                     };
                     "multipart/form-data": {
+                        /** @description 算术题的答案（数字） */
+                        answer?: string;
+                        /** @description 算术题的令牌（通告线索较多时页面给出） */
+                        challenge?: string;
+                        /** @description 联系电话（选填） */
+                        phone?: string;
                         /**
                          * Format: binary
-                         * @description 上传的文件
+                         * @description 照片（选填，JPEG/PNG/WebP，最大 10 MB）
                          */
-                        file: string;
+                        photo?: string;
+                        /** @description 线索内容（必填，最多 2000 字） */
+                        text: string;
                     };
                 };
             };
             responses: {
-                /** @description 成功 */
-                200: {
+                /** @description 已收到：跳转到感谢页 /n/{noticeId}?tip=received */
+                303: {
                     headers: {
+                        /** @description /n/{noticeId}?tip=received#tip */
+                        location?: string;
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                /** @description 表单有误：带着提示和已填内容的表单页面（线索较多时附算术题） */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ErrorBody"];
+                        "text/html": string;
                     };
                 };
-                /** @description 对象不存在或不在管辖范围内 */
+                /** @description 通知不存在或不征集线索（页面） */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "text/html": string;
+                    };
+                };
+                /** @description 通告已撤回、结案或过了截止日期（页面） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
                     };
                 };
                 /** @description 请求体或上传文件过大 */
@@ -13204,13 +13450,14 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description 请求过于频繁，稍后再试（见 Retry-After） */
+                /** @description 提交过于频繁（页面，或请求限流的错误体） */
                 429: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ErrorBody"];
+                        "text/html": string;
                     };
                 };
             };

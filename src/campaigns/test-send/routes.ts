@@ -14,6 +14,7 @@ import type { GroupService } from '../../audience/groups.js';
 import type { AuditService } from '../../audit/service.js';
 import { AUTHORS } from '../../auth/roles.js';
 import type { ChannelRegistry } from '../../channels/registry.js';
+import type { CountyOfficerTextService } from '../../channels/manual/county-text.js';
 import { messageFor } from '../../channels/message.js';
 import { allow, principal } from '../../http/access.js';
 import { ClaimModel, claimOnce } from '../../db/claims.js';
@@ -60,6 +61,8 @@ export interface TestSendOptions {
   channels: ChannelRegistry;
   media: MediaStore;
   audit: AuditService;
+  /** Whether a county's officers forward texts without the link (as the engine's sends do). */
+  countyTexts: CountyOfficerTextService;
   publicBaseUrl: string;
   timeZone: string;
   quietHours: QuietHours;
@@ -159,6 +162,7 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
       const link = `${options.publicBaseUrl}/n/${noticeId}`;
       const picture = notice.content.media[0]?.sha256 ?? notice.content.video?.posterSha256 ?? null;
       const file = cardStyle === 'image' && picture ? await options.media.read(picture) : null;
+      const omitLinkInText = channel === 'manual' && (await options.countyTexts.withoutLink(target!.regionPath[3] ?? ''));
       const { message } = await messageFor(
         channel,
         {
@@ -167,7 +171,7 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
           pictureUrl: picture ? mediaUrl(options.publicBaseUrl, picture) : null,
           photos: file ? [file.data] : [],
         },
-        { link, personal },
+        { link, personal, omitLinkInText },
       );
       const outcome = await options.channels
         .adapterFor(channel)

@@ -9,17 +9,17 @@ import type { UserService } from '../../auth/users.js';
 import { UserModel } from '../../auth/model.js';
 import type { CampaignService } from '../../campaigns/service.js';
 import { allow, principal } from '../../http/access.js';
-import { InvalidInput, NotFound } from '../../lib/errors.js';
+import { NotFound } from '../../lib/errors.js';
 import { DateTime, IdParams, Nullable } from '../../lib/schemas.js';
+import { CountyParams, countyInScope } from '../../regions/county.js';
 import type { RegionService } from '../../regions/service.js';
 import { WECOM_CAP_POLICIES } from './limits.js';
 import type { WecomGroupService } from './service.js';
 
 const tags = ['wecom-groups'];
 
-const CountyParams = Type.Object({ code: Type.String({ pattern: '^[0-9]{6,12}$' }) }, { additionalProperties: false });
 const ChatParams = Type.Object(
-  { code: Type.String({ pattern: '^[0-9]{6,12}$' }), chatId: Type.String({ minLength: 1, maxLength: 128 }) },
+  { code: Type.String({ pattern: '^[0-9]{6,12}$' }), chatId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,100}$', description: '客户群 chat_id（路由参数最多 100 个字符）' }) },
   { additionalProperties: false },
 );
 
@@ -93,11 +93,8 @@ export const wecomGroupRoutes: FastifyPluginAsyncTypebox<{
   audit: AuditService;
 }> = async (app, { wecomGroups, sync, regions, users, campaigns, audit }) => {
   /** The county inside the caller's scope (404 outside it), and a county at that. */
-  const county = async (request: { params: { code: string } }, by: ReturnType<typeof principal>) => {
-    const region = await regions.get(by.scope, request.params.code);
-    if (region.level !== 'county') throw new InvalidInput('企业微信应用按区县设置，请选择区县', 'code');
-    return region;
-  };
+  const county = (request: { params: { code: string } }, by: ReturnType<typeof principal>) =>
+    countyInScope(regions, by.scope, request.params.code, '企业微信应用按区县设置，请选择区县');
 
   app.get(
     '/api/regions/:code/wecom-app',

@@ -1,0 +1,844 @@
+// npm run bench:province — a province a month in: every console screen and every idle loop.
+//
+//   PROVINCE_GROUPS=50000   groups in the demo province (default 50,000 = 84 counties)
+//   PROVINCE_CAMPAIGNS=40   province-wide campaigns over the month (each to every group)
+//   PROVINCE_ROUNDS=20      calls per screen and person (p50/p99 over them)
+//   PROVINCE_IDLE_S=20      seconds each background loop is watched while nothing is due
+//   PROVINCE_SCREEN_BOX_S=30 a screen is called again only while its calls took less than this in all
+//   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
+//   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
+//   PROVINCE_CACHE=/dev/shm  where the built world is kept between runs (PROVINCE_REBUILD=1 builds anew)
+//
+// Builds (once, then reused from the cache) the demo province and a month of history written
+// in bulk through the service's own models: county and province campaigns of every day, their
+// runs and delivery batches (robot channels sent, failed, uncertain; manual channel awaiting or
+// confirmed by officers, with their tasks, confirmations and notification steps), retracted
+// campaigns and their retraction follow-ups, wanted cases with tips and case outcomes, and the
+// audit log; the roll-ups are folded once. Then, through real HTTP on 127.0.0.1, a county
+// editor, a city coordinator and a province admin each open every console screen `rounds`
+// times (p50/p99 per API call), and each background loop runs alone for PROVINCE_IDLE_S while
+// nothing is due, its CPU (this process plus FerretDB) measured. Prints a table and ends with
+// one JSON line.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import mongoose from 'mongoose';
+import { buildApp } from '../src/app.js';
+import { AuditModel } from '../src/audit/model.js';
+import { GroupModel } from '../src/audience/model.js';
+import { CampaignModel } from '../src/campaigns/model.js';
+import { ManualConfirmationModel, ManualTaskModel } from '../src/channels/manual/model.js';
+import { loadConfig } from '../src/config.js';
+import { createContext, engineDeps, prepareDatabase } from '../src/context.js';
+import { connectDatabase } from '../src/db/connection.js';
+import { startFerretDb } from '../src/db/ferretdb.js';
+import { OccurrenceModel } from '../src/engine/model.js';
+import { Scheduler, createWorker } from '../src/engine/runner.js';
+import { NoticeModel } from '../src/notices/model.js';
+import { NotificationStepModel } from '../src/notifications/model.js';
+import { TipModel } from '../src/tips/model.js';
+import { BATCH_SIZE, DeliveryBatchModel } from '../src/tracking/model.js';
+import { RollupRefresher } from '../src/tracking/refresher.js';
+import { DeadlineWatch } from '../src/cases/deadlines.js';
+import { seedDemo } from '../scripts/demo-data.js';
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const GROUPS = env('PROVINCE_GROUPS', 50_000);
+const PROVINCE_CAMPAIGNS = env('PROVINCE_CAMPAIGNS', 40);
+const ROUNDS = env('PROVINCE_ROUNDS', 20);
+const IDLE_S = env('PROVINCE_IDLE_S', 20);
+const DAYS = 30;
+const CALL_TIMEOUT_MS = env('PROVINCE_CALL_TIMEOUT_S', 60) * 1000;
+const SCREEN_BOX_MS = env('PROVINCE_SCREEN_BOX_S', 30) * 1000;
+const COUNTY_CAMPAIGNS_PER_DAY = 6;
+const CACHE = resolve(process.env.PROVINCE_CACHE ?? '/dev/shm', `jingxun-province-${GROUPS}-${PROVINCE_CAMPAIGNS}`);
+const ADMIN_PASSWORD = 'province-admin-password';
+const CREDENTIALS_KEY = 'c'.repeat(64);
+const PROVINCE = '990000';
+const CITY = '990100';
+const COUNTY = '990101';
+
+const log = (line: string) => process.stdout.write(`[bench:province] ${line}\n`);
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round((sorted[at] ?? 0) * 10) / 10;
+}
+
+/** A deterministic pseudo-random number in [0, 1) from a string. */
+function chance(key: string): number {
+  return createHash('sha1').update(key).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+interface Marker {
+  deliveries: number;
+  batches: number;
+  campaigns: number;
+  tasks: number;
+  buildS: number;
+  countyCampaign: string;
+  provinceCampaign: string;
+  wantedNotice: string;
+}
+
+async function main() {
+  if (process.env.PROVINCE_REBUILD === '1') rmSync(CACHE, { recursive: true, force: true });
+  const markerFile = join(CACHE, 'built.json');
+  const cached = existsSync(markerFile);
+  if (!cached) rmSync(CACHE, { recursive: true, force: true });
+  mkdirSync(join(CACHE, 'db'), { recursive: true });
+  const ferret = await startFerretDb({ binary: resolve('.tools/bin/ferretdb'), dataDir: join(CACHE, 'db') });
+  const uri = `${ferret.uri}/province`;
+  const config = loadConfig({
+    MONGODB_URI: uri,
+    DATA_DIR: CACHE,
+    ADMIN_PASSWORD,
+    CREDENTIALS_KEY,
+    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+  });
+  const db = await connectDatabase(uri, { ferret: true });
+  const ctx = createContext(config, db);
+  let closing: (() => Promise<void>) | null = async () => {
+    await db.close();
+    await ferret.stop();
+  };
+  try {
+    await prepareDatabase(ctx);
+    const app = await buildApp(ctx, { logStream: new PassThrough() });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const previous = closing;
+    closing = async () => {
+      await app.close();
+      await previous();
+    };
+    const http = async (token: string | null, method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      });
+      const text = await response.text();
+      if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 300)}`);
+      return text ? JSON.parse(text) : null;
+    };
+    const login = async (username: string, password: string) =>
+      (await http(null, 'POST', '/api/auth/login', { username, password })).token as string;
+
+    let marker: Marker;
+    if (cached) {
+      marker = JSON.parse(readFileSync(markerFile, 'utf8')) as Marker;
+      log(`reusing the world built in ${marker.buildS} s at ${CACHE} (PROVINCE_REBUILD=1 builds anew)`);
+    } else {
+      const started = performance.now();
+      marker = await buildWorld(ctx, http, login);
+      marker.buildS = Math.round((performance.now() - started) / 1000);
+      writeFileSync(markerFile, JSON.stringify(marker));
+      log(`built in ${marker.buildS} s, kept at ${CACHE}`);
+    }
+    if (process.env.PROVINCE_BUILD_ONLY === '1') return;
+    log(
+      `world: ${GROUPS} groups, ${marker.campaigns} campaigns, ${marker.batches} batches, ${marker.deliveries} deliveries, ${marker.tasks} officer tasks`,
+    );
+
+    const people = {
+      county_editor: await login('bench-county-editor', 'bench-county-editor-pw'),
+      city_coordinator: await login('bench-city-coordinator', 'bench-city-coordinator-pw'),
+      province_admin: await login('bench-province-admin', 'bench-province-admin-pw'),
+    };
+    // Each person's case page: the first case their list shows (none: the screen is left out for them).
+    const caseOf: Record<string, string | null> = {};
+    for (const [person, token] of Object.entries(people)) {
+      const list = (await http(token, 'GET', '/api/cases').catch(() => ({ cases: [] }))) as { cases: { noticeId: string }[] };
+      caseOf[person] = list.cases[0]?.noticeId ?? null;
+    }
+    const screens = screenCalls(marker, caseOf);
+    const rows: { person: string; screen: string; p50: number; p99: number }[] = [];
+    for (const [person, token] of Object.entries(people)) {
+      for (const screen of screens) {
+        if (screen.only && !screen.only.includes(person)) continue;
+        const ms: number[] = [];
+        // A screen slower than SCREEN_BOX_MS in all is not repeated further (its figures are those calls).
+        for (let round = 0; round < ROUNDS && ms.reduce((a, b) => a + b, 0) < SCREEN_BOX_MS; round += 1) {
+          const started = performance.now();
+          try {
+            await http(token, screen.method ?? 'GET', screen.path(person), screen.body?.(person));
+          } catch (error) {
+            // A call past the time-out counts as the time-out (a lower bound) and is not repeated.
+            if ((error as Error).name !== 'TimeoutError') throw error;
+            ms.push(CALL_TIMEOUT_MS);
+            log(`  ${person} ${screen.name}: no answer within ${CALL_TIMEOUT_MS / 1000} s`);
+            break;
+          }
+          ms.push(performance.now() - started);
+        }
+        const row = { person, screen: screen.name, p50: percentile(ms, 50), p99: percentile(ms, 99) };
+        rows.push(row);
+        log(`  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms`);
+      }
+    }
+
+    const ferretPid = Number(readFileSync(join(CACHE, 'db', 'ferretdb.pid'), 'utf8').trim().split(/\s+/)[0]) || undefined;
+    const loops = await idleLoops(ctx, ferretPid);
+    process.stdout.write('\n| person | screen | p50 ms | p99 ms |\n| --- | --- | ---: | ---: |\n');
+    for (const row of rows) process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} |\n`);
+    process.stdout.write('\n| background loop (idle) | ms CPU per minute | % of a core |\n| --- | ---: | ---: |\n');
+    for (const loop of loops) process.stdout.write(`| ${loop.name} | ${loop.cpuMsPerMin} | ${loop.pct} |\n`);
+    const max = (of: typeof rows) => Math.max(0, ...of.map((r) => r.p99));
+    const slowest = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a), rows[0]!);
+    const result = {
+      bench: 'province',
+      groups: GROUPS,
+      deliveries: marker.deliveries,
+      batches: marker.batches,
+      campaigns: marker.campaigns,
+      officer_tasks: marker.tasks,
+      rounds: ROUNDS,
+      screens_p99_ms_max: max(rows),
+      slowest_screen: `${slowest.person} ${slowest.screen}`,
+      badge_p99_ms: max(rows.filter((r) => r.screen === 'workbench/counts' || r.screen === 'cases (badge)')),
+      radius_p99_ms: max(rows.filter((r) => r.screen === 'radius 10 km')),
+      idle_loop_cpu_pct_max: Math.max(0, ...loops.map((l) => l.pct)),
+      idle_loops: Object.fromEntries(loops.map((l) => [l.name, l.pct])),
+      load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await closing?.();
+  }
+}
+
+interface Screen {
+  name: string;
+  method?: string;
+  path: (person: string) => string;
+  body?: (person: string) => unknown;
+  only?: string[];
+}
+
+/** The API calls of every console screen (what the console's views request when opened). */
+function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Screen[] {
+  const now = new Date();
+  const month = now.toISOString().slice(0, 7);
+  const from = new Date(now.getTime() - 30 * 86400_000).toISOString();
+  const to = new Date(now.getTime() + 7 * 86400_000).toISOString();
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  const regionOf = (person: string) => (person === 'county_editor' ? COUNTY : person === 'city_coordinator' ? CITY : PROVINCE);
+  const campaignOf = (person: string) => (person === 'county_editor' ? marker.countyCampaign : marker.provinceCampaign);
+  return [
+    { name: 'workbench/counts', path: () => '/api/workbench/counts' },
+    { name: 'cases (badge)', path: () => '/api/cases' },
+    { name: 'notices', path: () => '/api/notices?limit=50' },
+    { name: 'campaigns', path: () => '/api/campaigns?limit=50' },
+    { name: 'campaign summaries', path: () => `/api/campaigns/summaries?ids=${marker.countyCampaign},${marker.provinceCampaign}` },
+    { name: 'campaign', path: (p) => `/api/campaigns/${campaignOf(p)}` },
+    { name: 'campaign progress', path: (p) => `/api/campaigns/${campaignOf(p)}/progress` },
+    { name: 'campaign deliveries', path: (p) => `/api/campaigns/${campaignOf(p)}/deliveries?limit=50` },
+    { name: 'campaign runs', path: (p) => `/api/campaigns/${campaignOf(p)}/runs` },
+    { name: 'campaign notifications', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications` },
+    { name: 'calendar', path: () => `/api/calendar?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}` },
+    {
+      name: 'reach',
+      path: (p) => `/api/reach?from=${day(new Date(from))}&to=${day(now)}&groupBy=day&regionCode=${regionOf(p)}`,
+    },
+    { name: 'monthly table', path: (p) => `/api/reach/monthly?period=${month}&regionCode=${regionOf(p)}` },
+    { name: 'groups', path: () => '/api/groups?limit=50' },
+    { name: 'tasks', path: () => '/api/manual-tasks?limit=50' },
+    { name: 'tips', path: () => '/api/tips?limit=50' },
+    {
+      name: 'case',
+      path: (p) => `/api/cases/${caseOf[p]}`,
+      only: Object.keys(caseOf).filter((p) => caseOf[p]),
+    },
+    { name: 'audit', path: () => '/api/audit?limit=50', only: ['province_admin'] },
+    {
+      name: 'audience totals',
+      method: 'POST',
+      path: () => '/api/audience/preview',
+      body: (p) => ({ regions: [regionOf(p)], excludeTags: ['学校'] }),
+    },
+    {
+      name: 'radius 10 km',
+      method: 'POST',
+      path: () => '/api/audience/preview',
+      body: () => ({ near: { lat: 35.95, lng: 114.9, radiusKm: 10 } }),
+    },
+  ];
+}
+
+type Http = (token: string | null, method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+/** The province, its people and a month of history. */
+async function buildWorld(
+  ctx: ReturnType<typeof createContext>,
+  http: Http,
+  login: (u: string, p: string) => Promise<string>,
+): Promise<Marker> {
+  log(`seeding ${GROUPS} demo groups…`);
+  let shown = 0;
+  await seedDemo(ctx.groups, {
+    groups: GROUPS,
+    doublesUrl: 'http://127.0.0.1:9',
+    onProgress: (stage, done, total) => {
+      if (done === total || Date.now() - shown > 5_000) {
+        shown = Date.now();
+        log(`  ${stage} ${done}/${total}`);
+      }
+    },
+  });
+  const admin = await login('admin', ADMIN_PASSWORD);
+  const users: Record<string, string> = {};
+  for (const [username, role, regionCode] of [
+    ['bench-county-editor', 'editor', COUNTY],
+    ['bench-city-coordinator', 'coordinator', CITY],
+    ['bench-province-admin', 'admin', PROVINCE],
+    ['bench-reviewer', 'reviewer', PROVINCE],
+  ] as const) {
+    const password = `${username}-pw`;
+    const made = await http(admin, 'POST', '/api/users', { username, displayName: username, password, role, regionCode });
+    users[username] = made.id as string;
+    const first = await login(username, password);
+    await http(first, 'POST', '/api/auth/password', { currentPassword: password, newPassword: password });
+  }
+  const author = await login('bench-province-admin', 'bench-province-admin-pw');
+  const reviewer = await login('bench-reviewer', 'bench-reviewer-pw');
+  const countyEditor = await login('bench-county-editor', 'bench-county-editor-pw');
+
+  // Notices through the API (approved), reused by the month's campaigns.
+  log('notices…');
+  const notices: { id: string; category: string }[] = [];
+  const wanted: string[] = [];
+  const categories = ['anti_fraud', 'anti_theft', 'accident_prevention', 'anti_fraud', 'general', 'anti_fraud'];
+  for (let i = 0; i < 24; i += 1) {
+    const category = categories[i % categories.length]!;
+    const notice = await http(author, 'POST', '/api/notices', {
+      category,
+      title: `${category !== 'anti_fraud' ? '安全提示' : '防诈骗提醒'}第${i + 1}期`,
+      body: '近期冒充客服退款诈骗高发。\n\n- 不点陌生链接\n- 不向陌生账户转账\n- 有疑问拨打 96110',
+      issuingUnit: '演示省公安厅',
+    });
+    await http(author, 'POST', `/api/notices/${notice.id}/submit`);
+    await http(reviewer, 'POST', `/api/notices/${notice.id}/approve`, {});
+    notices.push({ id: notice.id as string, category });
+  }
+  for (let i = 0; i < 6; i += 1) {
+    const deadline = new Date(Date.now() + 20 * 86400_000).toISOString().slice(0, 10);
+    // Half the cases are the county's own (its editor's), half the province's.
+    const caseAuthor = i < 3 ? countyEditor : author;
+    const notice = await http(caseAuthor, 'POST', '/api/notices', {
+      category: 'wanted_clue',
+      title: `关于征集第${i + 1}号案件线索的通告`,
+      body: '2026年某日晚，某商铺被盗现金两万余元，现征集线索。',
+      issuingUnit: i < 3 ? '演示县公安局' : '演示省公安厅',
+      wanted: {
+        caseSummary: '某商铺被盗现金两万余元。',
+        suspectDescription: '男，约30岁，身高约175厘米，偏瘦。',
+        reward: '提供有效线索者奖励人民币5000元',
+        contactName: '李警官',
+        contactPhone: '020-12345678',
+        deadline,
+      },
+    });
+    await http(caseAuthor, 'POST', `/api/notices/${notice.id}/submit`);
+    await http(reviewer, 'POST', `/api/notices/${notice.id}/approve`, {});
+    if (i === 0 || i === 3) {
+      // Two cases whose deadline passed three days ago (a deadline in the past cannot be submitted).
+      const passed = new Date(Date.now() - 3 * 86400_000).toISOString().slice(0, 10);
+      await NoticeModel.collection.updateOne(
+        { _id: new mongoose.Types.ObjectId(notice.id as string) },
+        { $set: { 'content.wanted.deadline': passed, 'versions.0.content.wanted.deadline': passed } },
+      );
+    }
+    wanted.push(notice.id as string);
+  }
+
+  log('reading the directory…');
+  const groups = await GroupModel.find(
+    {},
+    { name: 1, regionPath: 1, channelKind: 1, memberCount: 1, officerName: 1, officerPhone: 1 },
+  )
+    .sort({ _id: 1 })
+    .lean();
+  const byTownship = new Map<string, typeof groups>();
+  for (const group of groups) {
+    const township = group.regionPath[4]!;
+    const list = byTownship.get(township) ?? [];
+    list.push(group);
+    byTownship.set(township, list);
+  }
+  const townships = [...byTownship.keys()].sort();
+  const counties = [...new Set(townships.map((t) => t.slice(0, 6)))];
+
+  const marker: Marker = {
+    deliveries: 0,
+    batches: 0,
+    campaigns: 0,
+    tasks: 0,
+    buildS: 0,
+    countyCampaign: '',
+    provinceCampaign: '',
+    wantedNotice: wanted[2]!,
+  };
+  const sealed = () => randomBytes(96).toString('base64');
+  const authorId = users['bench-province-admin']!;
+  const now = Date.now();
+  const dayMs = 86400_000;
+
+  type Plan = {
+    title: string;
+    noticeId: string;
+    category: string;
+    regionCode: string;
+    regionPath: string[];
+    townships: string[];
+    at: Date;
+    priority: 'normal' | 'urgent';
+    retracted: boolean;
+    followUp: 'retraction' | 'solved' | null;
+    followsNotice: string | null;
+  };
+  const plans: Plan[] = [];
+  const provinceDays = Array.from({ length: PROVINCE_CAMPAIGNS }, (_, i) => Math.floor((i * DAYS) / PROVINCE_CAMPAIGNS));
+  for (let d = 0; d < DAYS; d += 1) {
+    const at = new Date(now - (DAYS - d) * dayMs + 9 * 3600_000);
+    for (const [k] of provinceDays.filter((pd) => pd === d).entries()) {
+      const notice = notices[(d + k) % notices.length]!;
+      plans.push({
+        title: `全省推送 ${d + 1}-${k + 1}`,
+        noticeId: notice.id,
+        category: notice.category,
+        regionCode: PROVINCE,
+        regionPath: ['000000', PROVINCE],
+        townships,
+        at: new Date(at.getTime() + k * 3600_000),
+        priority: 'normal',
+        retracted: plans.length % 17 === 5,
+        followUp: null,
+        followsNotice: null,
+      });
+    }
+    for (let c = 0; c < COUNTY_CAMPAIGNS_PER_DAY; c += 1) {
+      const county = c === 0 ? COUNTY : counties[(d * COUNTY_CAMPAIGNS_PER_DAY + c) % counties.length]!;
+      const isWanted = c === 1 && d % 5 === 0;
+      const notice = isWanted ? { id: wanted[(d / 5) % wanted.length]!, category: 'wanted_clue' } : notices[(d * 7 + c) % notices.length]!;
+      plans.push({
+        title: `${county} 推送 ${d + 1}-${c + 1}`,
+        noticeId: notice.id,
+        category: notice.category,
+        regionCode: county,
+        regionPath: ['000000', PROVINCE, `${county.slice(0, 4)}00`, county],
+        townships: townships.filter((t) => t.startsWith(county)),
+        at: new Date(at.getTime() + (c + 1) * 1800_000),
+        priority: isWanted ? 'urgent' : 'normal',
+        retracted: false,
+        followUp: null,
+        followsNotice: null,
+      });
+    }
+  }
+  // Retraction follow-ups of the retracted campaigns and the "solved" follow-ups of two cases.
+  for (const plan of plans.filter((p) => p.retracted)) {
+    plans.push({ ...plan, title: `【更正】${plan.title}`, at: new Date(plan.at.getTime() + 2 * 3600_000), retracted: false, followUp: 'retraction', followsNotice: plan.noticeId, priority: 'urgent' });
+  }
+  for (const noticeId of wanted.slice(3, 5)) {
+    const sent = plans.find((p) => p.noticeId === noticeId);
+    if (sent) plans.push({ ...sent, title: `【已抓获】${sent.title}`, at: new Date(now - 2 * dayMs), followUp: 'solved', followsNotice: noticeId });
+  }
+
+  log(`writing ${plans.length} campaigns with their runs and deliveries…`);
+  let lastShown = 0;
+  for (const [index, plan] of plans.entries()) {
+    const campaignId = new mongoose.Types.ObjectId();
+    const id = String(campaignId);
+    const occurrenceId = `${id}@${plan.at.toISOString()}`;
+    const day = plan.at.toISOString().slice(0, 10);
+    const batchDocs: Record<string, unknown>[] = [];
+    const tasks: Record<string, unknown>[] = [];
+    const confirmations: Record<string, unknown>[] = [];
+    const officers = new Map<string, { name: string; groups: string[]; tasks: string[] }>();
+    let deliveries = 0;
+    let members = 0;
+    for (const township of plan.townships) {
+      const list = byTownship.get(township)!;
+      for (let part = 0; part * BATCH_SIZE < list.length; part += 1) {
+        const slice = list.slice(part * BATCH_SIZE, (part + 1) * BATCH_SIZE);
+        const items = slice.map((group) => {
+          const groupId = String(group._id);
+          const roll = chance(`${id}/${groupId}`);
+          const manual = group.channelKind === 'manual';
+          const recent = now - plan.at.getTime() < 7 * dayMs;
+          let status: string;
+          if (plan.retracted && roll < 0.1) status = 'skipped';
+          else if (manual) status = roll < (recent ? 0.7 : 0.85) ? 'confirmed' : 'awaiting';
+          else status = roll < 0.985 ? 'sent' : roll < 0.995 ? 'failed' : 'uncertain';
+          members += group.memberCount;
+          if (manual && status !== 'skipped') {
+            const taskId = new mongoose.Types.ObjectId();
+            const taskKey = `${occurrenceId}/${groupId}`;
+            const confirmedAt = status === 'confirmed' ? new Date(plan.at.getTime() + roll * 6 * 3600_000) : null;
+            tasks.push({
+              _id: taskId,
+              taskKey,
+              groupId,
+              groupName: group.name,
+              regionPath: group.regionPath,
+              officerName: group.officerName,
+              officerPhone: group.officerPhone,
+              title: plan.title,
+              text: `${plan.title}\n近期冒充客服退款诈骗高发。`,
+              url: null,
+              createdAt: plan.at,
+              confirmedAt,
+              linkGeneration: confirmedAt ? 1 : 0,
+              rotations: confirmedAt ? ['confirmed'] : [],
+              toldAt: new Date(plan.at.getTime() + 90_000),
+            });
+            if (confirmedAt) {
+              confirmations.push({ _id: String(taskId), at: confirmedAt });
+              confirmations.push({ _id: `reference:${taskKey}`, at: confirmedAt, reference: taskKey, regionPath: group.regionPath });
+            }
+            const key = group.officerPhone ?? `name:${group.officerName}`;
+            const officer = officers.get(key) ?? { name: group.officerName ?? '', groups: [], tasks: [] };
+            officer.groups.push(group.name);
+            officer.tasks.push(String(taskId));
+            officers.set(key, officer);
+          }
+          const final = status === 'sent' || status === 'confirmed';
+          return {
+            groupId,
+            groupName: group.name,
+            channel: group.channelKind,
+            robotKey: createHash('sha1').update(groupId).digest('hex').slice(0, 16),
+            credentialsSealed: sealed(),
+            memberCount: group.memberCount,
+            villageCode: group.regionPath[5]!,
+            villageName: '',
+            townshipName: '',
+            officerName: group.officerName ?? null,
+            officerPhone: group.officerPhone ?? null,
+            status,
+            attempts: status === 'skipped' ? 0 : 1,
+            nextAt: null,
+            lastError: status === 'failed' ? '群机器人已被移除' : null,
+            sentAt: final || status === 'awaiting' ? new Date(plan.at.getTime() + 60_000) : null,
+          };
+        });
+        deliveries += items.length;
+        const counts: Record<string, number> = { total: items.length, pending: 0, sent: 0, failed: 0, uncertain: 0, awaiting: 0, confirmed: 0, skipped: 0 };
+        let reachedMembers = 0;
+        const villages = new Set<string>();
+        for (const item of items) {
+          counts[item.status] = (counts[item.status] ?? 0) + 1;
+          if (item.status === 'sent' || item.status === 'confirmed') {
+            reachedMembers += item.memberCount;
+            villages.add(item.villageCode);
+          }
+        }
+        batchDocs.push({
+          _id: `${occurrenceId}|${township}|${part + 1}`,
+          occurrenceId,
+          campaignId: id,
+          noticeId: plan.followsNotice && plan.followUp ? `${plan.noticeId}` : plan.noticeId,
+          category: plan.category,
+          priority: plan.priority,
+          cardStyle: 'rich',
+          regionPath: slice[0]!.regionPath.slice(0, 5),
+          countyCode: township.slice(0, 6),
+          townshipCode: township,
+          day,
+          month: day.slice(0, 7),
+          items,
+          dueAt: null,
+          lease: { epoch: 1, until: null, owner: null },
+          counts: { ...counts, reachedMembers, reachedVillages: villages.size },
+          createdAt: plan.at,
+          updatedAt: new Date(plan.at.getTime() + 6 * 3600_000),
+        });
+      }
+    }
+    await CampaignModel.collection.insertOne({
+      _id: campaignId,
+      title: plan.title,
+      noticeId: plan.noticeId,
+      audience: {
+        regions: plan.followUp ? [] : [plan.regionCode],
+        tags: [],
+        near: null,
+        groups: [],
+        excludeRegions: [],
+        excludeTags: [],
+        excludeGroups: [],
+        recipientsOf: null,
+        recipientsOfNotice: plan.followUp ? plan.followsNotice : null,
+      },
+      schedule: { kind: 'once', at: plan.at, cron: null, startAt: null, endAt: null },
+      cardStyle: 'rich',
+      priority: plan.priority,
+      status: 'completed',
+      authorId,
+      authorName: 'bench-province-admin',
+      regionCode: plan.regionCode,
+      regionPath: plan.regionPath,
+      reviewerId: users['bench-reviewer'],
+      reviewNote: null,
+      approvedAt: new Date(plan.at.getTime() - 600_000),
+      nextRunAt: null,
+      revision: 1,
+      editorIds: [authorId],
+      submittedBy: authorId,
+      stateSeq: 3,
+      lastRunAt: plan.at,
+      retractionOf: null,
+      followUpOfNotice: plan.followUp ? plan.followsNotice : null,
+      followUpOutcome: plan.followUp === 'solved' ? 'solved' : plan.followUp === 'retraction' ? 'retracted' : null,
+      retractedAt: plan.retracted ? new Date(plan.at.getTime() + 2 * 3600_000) : null,
+      paused: false,
+      intents: [],
+      createdAt: new Date(plan.at.getTime() - 3600_000),
+      updatedAt: plan.at,
+    });
+    await OccurrenceModel.collection.insertOne({
+      _id: occurrenceId as never,
+      campaignId: id,
+      runAt: plan.at,
+      dueAt: plan.at,
+      noticeId: plan.noticeId,
+      priority: plan.priority,
+      cardStyle: 'rich',
+      regionPath: plan.regionPath,
+      revision: 1,
+      audience: null,
+      status: 'planned',
+      skipReason: null,
+      lease: { epoch: 1, until: plan.at, owner: null },
+      batchCount: batchDocs.length,
+      deliveryCount: deliveries,
+      memberTotal: members,
+      plannedAt: plan.at,
+      createdAt: plan.at,
+      updatedAt: plan.at,
+    });
+    for (let i = 0; i < batchDocs.length; i += 50) {
+      await DeliveryBatchModel.collection.insertMany(batchDocs.slice(i, i + 50) as never[], { ordered: false });
+    }
+    for (let i = 0; i < tasks.length; i += 1000) {
+      await ManualTaskModel.collection.insertMany(tasks.slice(i, i + 1000) as never[], { ordered: false });
+    }
+    for (let i = 0; i < confirmations.length; i += 1000) {
+      await ManualConfirmationModel.collection.insertMany(confirmations.slice(i, i + 1000) as never[], { ordered: false });
+    }
+    const steps = [...officers.entries()].map(([officerKey, officer]) => ({
+      _id: `digest|${occurrenceId}|${officerKey}`,
+      kind: 'digest',
+      campaignId: id,
+      occurrenceId,
+      officerKey,
+      officerName: officer.name,
+      recipientUserId: null,
+      recipientName: officer.name,
+      groupNames: officer.groups,
+      taskIds: officer.tasks,
+      status: 'no_robot',
+      detail: null,
+      wecomDetail: null,
+      at: new Date(plan.at.getTime() + 90_000),
+      message: null,
+      attempts: 0,
+      attemptAt: null,
+    }));
+    for (let i = 0; i < steps.length; i += 1000) {
+      await NotificationStepModel.collection.insertMany(steps.slice(i, i + 1000) as never[], { ordered: false });
+    }
+    if (plan.retracted) {
+      await NoticeModel.collection.updateOne(
+        { _id: new mongoose.Types.ObjectId(plan.noticeId) },
+        { $set: { retractedAt: new Date(plan.at.getTime() + 2 * 3600_000) } },
+      );
+    }
+    if (plan.followUp === 'solved') {
+      await NoticeModel.collection.updateOne(
+        { _id: new mongoose.Types.ObjectId(plan.noticeId) },
+        {
+          $push: {
+            caseOutcomes: {
+              kind: 'caught',
+              at: plan.at,
+              by: authorId,
+              note: null,
+              followUpNoticeId: null,
+              followUpCampaignId: id,
+            },
+          } as never,
+        },
+      );
+    }
+    if (plan.regionCode === COUNTY && !marker.countyCampaign && plan.at.getTime() > now - 3 * dayMs) marker.countyCampaign = id;
+    if (plan.regionCode === PROVINCE && !plan.followUp) marker.provinceCampaign = id;
+    marker.deliveries += deliveries;
+    marker.batches += batchDocs.length;
+    marker.tasks += tasks.length;
+    marker.campaigns += 1;
+    if (Date.now() - lastShown > 5_000 || index === plans.length - 1) {
+      lastShown = Date.now();
+      log(`  ${index + 1}/${plans.length} campaigns, ${marker.deliveries} deliveries, ${marker.batches} batches`);
+    }
+  }
+  if (!marker.countyCampaign) marker.countyCampaign = String((await CampaignModel.findOne({ regionCode: COUNTY }, { _id: 1 }).lean())?._id);
+
+  log('tips and the audit log…');
+  const tips = wanted.flatMap((noticeId, n) =>
+    Array.from({ length: 20 }, (_, i) => ({
+      noticeId,
+      regionPath: ['000000', PROVINCE],
+      contactUserId: null,
+      text: `线索 ${n}-${i}：在村口见过此人。`,
+      phone: null,
+      photoSha256: null,
+      status: i < 3 ? 'new' : 'read',
+      note: null,
+      notified: null,
+      receivedAt: new Date(now - i * 3600_000),
+      updatedAt: new Date(now - i * 3600_000),
+    })),
+  );
+  await TipModel.collection.insertMany(tips);
+  const audit = Array.from({ length: 5_000 }, (_, i) => ({
+    at: new Date(now - (i / 5_000) * DAYS * dayMs),
+    actorId: authorId,
+    actorName: 'bench-province-admin',
+    action: ['campaign.approve', 'notice.approve', 'campaign.create', 'auth.login', 'group.update'][i % 5]!,
+    targetKind: 'campaign',
+    targetId: null,
+    ip: '127.0.0.1',
+    regionPath: i % 3 === 0 ? ['000000', PROVINCE] : ['000000', PROVINCE, CITY, counties[i % counties.length]!],
+    details: null,
+  }));
+  for (let i = 0; i < audit.length; i += 1000) await AuditModel.collection.insertMany(audit.slice(i, i + 1000));
+
+  log('folding the roll-ups once…');
+  const owner = `bench-${process.pid}`;
+  await ctx.tracking.rollups.sweep(owner);
+  await ctx.tracking.rollups.refreshAll(owner, (done) => log(`  folded ${done} batches`));
+  return marker;
+}
+
+/** CPU seconds of a process so far (utime + stime from /proc), or 0 when unknown. */
+function processCpuMs(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Each background loop of the scheduler and worker roles, started alone as main.ts starts it
+ * and watched for IDLE_S seconds after a warm-up (its first pass runs every sweep), CPU of
+ * this process and FerretDB minus the same window with no loop running.
+ */
+async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: number | undefined) {
+  const cpu = () => {
+    const own = process.cpuUsage();
+    return (own.user + own.system) / 1000 + processCpuMs(ferretPid);
+  };
+  const watch = async (start: () => { stop: () => Promise<void> }) => {
+    const running = start();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const before = cpu();
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    const spent = cpu() - before;
+    await running.stop();
+    return spent;
+  };
+  const baseline = await watch(() => ({ stop: async () => undefined }));
+  const interval = (tick: () => Promise<unknown>, ms: number) => () => {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void tick()
+        .catch(() => undefined)
+        .finally(() => {
+          busy = false;
+        });
+    }, ms);
+    void tick().catch(() => undefined);
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        while (busy) await new Promise((r) => setTimeout(r, 50));
+      },
+    };
+  };
+  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number }[] = [
+    {
+      name: 'scheduler tick',
+      start: () => new Scheduler(engineDeps(ctx)).start(() => undefined),
+      // Its stranded-batch sweep runs every 10 minutes: measured on its own, a tenth per minute.
+      rare: () => new Scheduler(engineDeps(ctx)).sweep(),
+      rareEveryMin: 10,
+    },
+    {
+      name: 'roll-up refresher',
+      start: () => {
+        const refresher = new RollupRefresher(ctx.tracking.rollups, () => undefined);
+        refresher.start();
+        return { stop: () => refresher.stop() };
+      },
+      rare: () => ctx.tracking.rollups.sweep(`bench-sweep-${process.pid}`).finally(() => ctx.tracking.rollups.release(`bench-sweep-${process.pid}`)),
+      rareEveryMin: 5,
+    },
+    { name: 'officer notifier', start: interval(() => ctx.notifier.tick(), 15_000) },
+    { name: 'wecom customer groups', start: interval(() => ctx.wecomGroups.tick(), 15_000) },
+    {
+      name: 'case deadlines',
+      start: () => {
+        const watchDeadlines = new DeadlineWatch(ctx.cases, () => undefined, () => ctx.tips.purgeExpired());
+        watchDeadlines.start();
+        void watchDeadlines.tick();
+        return { stop: () => watchDeadlines.stop() };
+      },
+    },
+    {
+      name: 'worker lanes',
+      start: () => {
+        const worker = createWorker(engineDeps(ctx));
+        worker.start();
+        return { stop: () => worker.stop() };
+      },
+    },
+  ];
+  const out: { name: string; cpuMsPerMin: number; pct: number }[] = [];
+  for (const loop of loops) {
+    log(`idle loop: ${loop.name} (${IDLE_S} s)…`);
+    let spent = Math.max(0, (await watch(loop.start)) - baseline);
+    let perMin = (spent * 60) / IDLE_S;
+    if (loop.rare && loop.rareEveryMin) {
+      const before = cpu();
+      await loop.rare();
+      spent = cpu() - before;
+      perMin += spent / loop.rareEveryMin;
+    }
+    const row = { name: loop.name, cpuMsPerMin: Math.round(perMin), pct: Math.round((perMin / 60_000) * 1000) / 10 };
+    log(`  ${row.cpuMsPerMin} ms CPU per minute = ${row.pct} % of a core`);
+    out.push(row);
+  }
+  return out;
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((error: unknown) => {
+    process.stderr.write(`bench:province failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
