@@ -144,7 +144,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(AUTHORS, 'campaign'),
       schema: {
         tags,
-        summary: '修改活动（已批准的活动重新送审；已生成的发送不受影响）',
+        summary: '修改活动（已通过的推送重新送审；已生成的发送不受影响）',
         params: IdParams,
         body: CampaignBody,
         response: { 200: CampaignReply },

@@ -789,7 +789,7 @@ export function statusLabel(status: CampaignStatus): string {
   return {
     draft: '草稿',
     in_review: '待审核',
-    approved: '已批准',
+    approved: '已通过',
     paused: '已暂停',
     completed: '已完成',
     cancelled: '已取消',

@@ -6,6 +6,7 @@
 import { ClaimModel, SendAttemptModel, acquireLease } from '../db/claims.js';
 import { ManualConfirmationModel } from '../channels/manual/model.js';
 import type { Clock } from '../lib/clock.js';
+import { type Loop, startLoop } from '../lib/loop.js';
 import { NotificationStepModel } from '../notifications/model.js';
 import { type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { QueueEntryModel } from './model.js';
@@ -159,29 +160,8 @@ export class Retention {
     return { batchesCompacted, confirmationCopies };
   }
 
-  /** Runs the jobs every `everyMs` (the first run after one period) until stopped; never two at once. */
-  start(onError: (error: unknown) => void): { stop(): Promise<void> } {
-    let timer: NodeJS.Timeout | null = null;
-    let running: Promise<void> | null = null;
-    let stopped = false;
-    const schedule = () => {
-      if (stopped) return;
-      timer = setTimeout(() => {
-        running = this.runOnce()
-          .then(() => undefined, onError)
-          .finally(() => {
-            running = null;
-            schedule();
-          });
-      }, this.settings.everyMs);
-    };
-    schedule();
-    return {
-      stop: async () => {
-        stopped = true;
-        if (timer) clearTimeout(timer);
-        await running;
-      },
-    };
+  /** Runs the jobs now and then every `everyMs` after a pass ends (never two at once) until stopped. */
+  start(onError: (error: unknown) => void): Loop {
+    return startLoop(() => this.runOnce(), this.settings.everyMs, onError);
   }
 }

@@ -86,6 +86,7 @@ const NON_JSON: Record<string, Responses> = {
   '/api/notices/export': { 200: file('通告表', SHEETS) },
   '/api/campaigns/export': { 200: file('推送表', SHEETS) },
   '/api/tips/export': { 200: file('线索表', SHEETS) },
+  '/api/users/export': { 200: file('用户表', SHEETS) },
   '/api/tips/:id/photo': { 200: file('线索照片', IMAGES) },
   '/api/regions/export': { 200: file('区划表', SHEETS) },
   '/api/campaigns/:id/deliveries/export': { 200: file('投递明细表', SHEETS) },

@@ -123,7 +123,7 @@ describe('console: a campaign from notice to 100 %', { timeout: 120_000 }, () =>
     await township.waitFor();
     await township.locator('.el-checkbox').first().click();
     // …and one village found by search.
-    await editor.getByLabel('搜索地区').fill('石牌村');
+    await editor.getByLabel('搜索区划').fill('石牌村');
     await editor.getByRole('checkbox', { name: /石牌村/ }).check();
     const spec = { regions: [TREE.townshipA.code, '440106002001'] };
     const api = (await w.t.request('POST', '/api/audience/preview', w.people.editor.token, spec)).json();

@@ -72,7 +72,7 @@ describe('a county’s first day in the console: 选择本县, 导入本县, the
     await shot(p, 'regions-county');
     await dialog.getByRole('button', { name: '导入本县：内黄县' }).click();
     await dialog.getByText('已导入河南省安阳市内黄县：17 个乡镇（街道）、532 个村（社区）').waitFor();
-    await expect(dialog.getByRole('status').textContent()).resolves.toMatch(/新建 \d+ 个地区，已有而保留 \d+ 个/);
+    await expect(dialog.getByRole('status').textContent()).resolves.toMatch(/新建 \d+ 个区划，已有而保留 \d+ 个/);
     await shot(p, 'regions-seeded');
     await dialog.getByRole('button', { name: '关闭', exact: true }).click();
     // The tree has it now.
@@ -109,14 +109,14 @@ describe('a county’s first day in the console: 选择本县, 导入本县, the
       await selectBox(label).click();
       await p.getByRole('option', { name: option }).filter({ visible: true }).first().click();
     };
-    await selectBox('“城关镇”对应到').click();
+    await selectBox('「城关镇」对应到').click();
     await expect(p.getByRole('option').filter({ visible: true }).first().textContent()).resolves.toContain('繁阳街道');
     await p.getByRole('option', { name: `繁阳街道（${FANYANG}）` }).filter({ visible: true }).first().click();
-    await answer('“亳城乡”对应到', `亳城镇（${BOCHENG}）`);
-    await answer('“张龙乡”对应到', '新建本地乡镇“张龙乡”');
-    await answer('“东庄”对应到', `东庄镇（${DONGZHUANG}）`);
-    await answer('“东台头新村”是哪个村', '新建村“东台头新村”');
-    await answer('“前屯”是哪个村', /就是 郝村/);
+    await answer('「亳城乡」对应到', `亳城镇（${BOCHENG}）`);
+    await answer('「张龙乡」对应到', '新建本地乡镇「张龙乡」');
+    await answer('「东庄」对应到', `东庄镇（${DONGZHUANG}）`);
+    await answer('「东台头新村」是哪个村', '新建村「东台头新村」');
+    await answer('「前屯」是哪个村', /就是 郝村/);
     await dialog.getByRole('button', { name: '按所选重新试导入' }).click();
     await dialog.getByText('可导入 17 行，需确认 0 个乡镇名称，3 行有错误').waitFor();
     await shot(p, 'ledger-import-mapped');

@@ -196,6 +196,100 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
     }
   });
 
+  it('when an author searches the audience picker for a village already open in the tree, then it shows once, by name, not code', async () => {
+    const context = await w.context();
+    const page = await context.newPage();
+    await signIn(page, account('editor'));
+    await page.goto('/campaigns/new');
+    const picker = page.locator('.picker');
+    const open = async (name: string) => {
+      await page.getByRole('treeitem', { name }).locator('.el-tree-node__expand-icon').first().click();
+    };
+    await open(TREE.countyA.name);
+    await open(TREE.townshipA.name);
+    await page.getByRole('treeitem', { name: TREE.villageA.name }).waitFor();
+    await page.getByLabel('搜索区划').fill(TREE.villageA.name.slice(0, 2));
+    const found = page.getByRole('checkbox', { name: new RegExp(TREE.villageA.name) });
+    await found.first().waitFor();
+    // Once on the screen: the tree beside the results listed it a second time.
+    expect(await found.count()).toBe(1);
+    expect(await picker.getByText(TREE.villageA.name, { exact: true }).locator('visible=true').count()).toBe(1);
+    const shown = await picker.evaluate((el) => (el as HTMLElement).innerText);
+    expect(shown).not.toMatch(/\d{12}/);
+    expect(shown).toContain(TREE.townshipA.name);
+    await found.check();
+    await page.getByLabel('搜索区划').fill('');
+    // Back to the tree, still open, the village checked there too; one chip.
+    await expect
+      .poll(() => page.getByRole('checkbox', { name: `选择${TREE.villageA.name}` }).isChecked())
+      .toBe(true);
+    expect(await page.locator('.chosen .el-tag').allInnerTexts()).toEqual([TREE.villageA.name]);
+    await context.close();
+  });
+
+  it('when the calendar shows a run waiting for review, then it is marked 待审核 and an approved run is not', async () => {
+    const context = await w.context();
+    const page = await context.newPage();
+    await signIn(page, account('viewer'));
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    const to = new Date(Date.now() + 60 * 86_400_000).toISOString();
+    const viewer = await w.t.login(account('viewer').username, account('viewer').password);
+    const entries = (await w.t.request('GET', `/api/calendar?from=${from}&to=${to}`, viewer)).json() as {
+      title: string;
+      status: string;
+      sendsAt: string;
+    }[];
+    const waiting = entries.find((e) => e.status === 'in_review');
+    const approved = entries.find((e) => e.status === 'approved' && e.sendsAt > new Date().toISOString());
+    expect(waiting && approved, JSON.stringify(entries)).toBeTruthy();
+    await page.goto('/calendar');
+    // The month view opens on this month; the waiting run may fall in the next.
+    const month = (iso: string) => new Date(iso).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }).slice(0, 7);
+    const current = month(new Date().toISOString());
+    const runs = page.locator('.el-calendar button.entry');
+    for (const run of [waiting!, approved!]) {
+      if (month(run.sendsAt) !== current) {
+        await page.getByRole('button', { name: '下个月' }).click();
+      }
+      const button = runs.filter({ hasText: run.title }).first();
+      await button.waitFor();
+      const label = await button.getAttribute('aria-label');
+      if (run === waiting) {
+        expect(await button.locator('.mark').innerText()).toBe('待审核');
+        expect(label).toContain('待审核');
+        expect(await button.evaluate((b) => getComputedStyle(b).outlineStyle)).toBe('dashed');
+      } else {
+        expect(await button.locator('.mark').count()).toBe(0);
+        expect(label).not.toContain('审核');
+      }
+      if (month(run.sendsAt) !== current) await page.getByRole('button', { name: '今天' }).click();
+    }
+    await context.close();
+  });
+
+  it('when an admin saves a village\'s coordinates, then the region tree stays open where it was', async () => {
+    const context = await w.context();
+    const page = await context.newPage();
+    await signIn(page, w.people.admin);
+    await page.goto('/regions');
+    // The admin's scope is the county, open at the root; open the township.
+    const row = (name: string) => page.locator('.el-tree-node__content').filter({ hasText: name });
+    await row(TREE.townshipA.name).locator('.el-tree-node__expand-icon').click();
+    const village = row(TREE.villageA.name);
+    await village.click();
+    await page.getByLabel('纬度').fill('23.156');
+    await page.getByLabel('经度').fill('113.343');
+    await page.getByRole('button', { name: '保存' }).click();
+    await page.getByText('已保存').waitFor();
+    const saved = (await w.t.request('GET', `/api/regions/${TREE.villageA.code}`, w.t.adminToken)).json();
+    expect([saved.lat, saved.lng]).toEqual([23.156, 113.343]);
+    // Still open and picked: the tree was not read again from its root.
+    expect(await village.isVisible()).toBe(true);
+    expect(await row('五山社区').isVisible()).toBe(true);
+    expect(await village.evaluate((el) => el.parentElement?.classList.contains('is-current'))).toBe(true);
+    await context.close();
+  });
+
   it('when each role opens its phone screens at 390 px, then none scrolls sideways', async () => {
     const wide: Record<string, number> = {};
     for (const role of ROLES) {

@@ -110,7 +110,7 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     await page.goto('/campaigns/new');
     await page.getByLabel('已通过的通告').first().click();
     await page.getByRole('option').first().click();
-    await page.getByLabel('搜索地区').fill('社区');
+    await page.getByLabel('搜索区划').fill('社区');
     await page.getByRole('checkbox', { name: /五山社区/ }).check();
     await page.getByRole('checkbox', { name: /华工社区/ }).check();
     await page.getByTestId('total-groups').waitFor();
@@ -177,21 +177,33 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     ]);
     await as('demo-viewer', [
       ['/', 'home-phone'],
-      ['/reach', 'reach-phone'],
+      ['/reach', 'reach-leader-phone'],
+      ['/reach/monthly', 'reach-monthly-leader-phone'],
       ['/campaigns', 'campaigns-phone'],
+      ['/calendar', 'calendar-phone'],
     ]);
+    await as('demo-coordinator', [['/', 'home-coordinator-phone']]);
     const admin = await w.context();
     const page = await admin.newPage();
     await signIn(page, { username: 'demo-admin', password: demoPassword('demo-admin') });
     for (const [path, name] of [
-      ['/audit', 'audit'],
-      ['/users', 'users'],
-      ['/campaigns', 'campaigns'],
+      ['/audit', 'audit-demo'],
+      ['/users', 'users-demo'],
+      ['/campaigns', 'campaigns-demo'],
     ] as const) {
       await page.goto(path);
       await page.waitForLoadState('networkidle');
       await shot(page, name);
     }
+    // 触达统计 whole, rankings included, and the calendar with the month's runs.
+    await page.goto('/reach');
+    await page.getByTestId('officer-ranking').locator('.el-table__body tr').first().waitFor();
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"], .el-loading-mask'));
+    await fontsReady(page);
+    await page.screenshot({ path: join(OUT, 'reach-rankings.png'), fullPage: true, animations: 'disabled' });
+    await page.goto('/calendar');
+    await page.locator('.el-calendar button.entry').first().waitFor();
+    await shot(page, 'calendar-demo');
     await admin.close();
   });
 });

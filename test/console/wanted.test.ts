@@ -163,7 +163,8 @@ describe('console: wanted-clue tips and cases', () => {
       await wantedScreenshots({
         browser: w.browser,
         baseUrl: w.baseUrl,
-        outDir: process.env.CONSOLE_SCREENSHOTS,
+        // `npm run console:screenshots` sets 1 for every file: docs/console; a path is used as given.
+        outDir: process.env.CONSOLE_SCREENSHOTS === '1' ? 'docs/console' : process.env.CONSOLE_SCREENSHOTS,
         signIn,
         editor: w.people.editor,
         noticeId,

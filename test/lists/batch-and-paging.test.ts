@@ -1,6 +1,7 @@
 // Lists at the baseline (issue 21.7), the API side: users and groups paged by keyset cursor
 // with their filters (no cap, nothing filtered in the browser), and batch actions that run the
 // single-item action per id — its checks, its audit entry — answering one result per item.
+import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { createGroup } from '../helpers/groups.js';
@@ -39,6 +40,14 @@ describe('lists: paging users and groups, batch actions on groups and the review
     expect(named.map((u) => u.id)).toEqual([made[0]!.id]);
     const newest = (await t.request('GET', '/api/users?sort=newest&limit=1', t.adminToken)).json() as { id: string }[];
     expect(newest[0]!.id).toBe(made.at(-1)!.id);
+    // The export holds every officer the filter selects, in Chinese words.
+    const sheet = await t.app.inject({ method: 'GET', url: '/api/users/export?role=officer', headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(sheet.statusCode).toBe(200);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.load(sheet.rawPayload as unknown as ArrayBuffer);
+    const values = book.worksheets[0]!.getSheetValues().slice(1) as unknown[][];
+    expect(values[0]!.slice(1, 4)).toEqual(['登录名', '姓名', '角色']);
+    expect(values.slice(1).map((r) => r[3])).toEqual(['所长/社区民警', '所长/社区民警', '所长/社区民警']);
   });
 
   it('when groups are filtered by officer on the server, then a page holds only that officer\'s groups', async () => {

@@ -1245,7 +1245,7 @@ export interface paths {
                 };
             };
         };
-        /** 修改活动（已批准的活动重新送审；已生成的发送不受影响） */
+        /** 修改活动（已通过的推送重新送审；已生成的发送不受影响） */
         put: {
             parameters: {
                 query?: never;
@@ -13079,6 +13079,92 @@ export interface paths {
                 };
             };
         };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 导出用户列表（.xlsx，按列表的筛选条件，全部行） */
+        get: {
+            parameters: {
+                query?: {
+                    active?: boolean;
+                    /** @description 起始时间（含） */
+                    from?: string;
+                    /** @description 登录名、姓名或电话包含的文字 */
+                    q?: string;
+                    /** @description 管辖范围在此区划之内（含下级） */
+                    regionCode?: string;
+                    role?: "admin" | "editor" | "reviewer" | "coordinator" | "officer" | "viewer";
+                    /** @description 排序（按创建时间），默认旧的在前 */
+                    sort?: "newest" | "oldest";
+                    /** @description 截止时间（不含） */
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 用户表 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                        "text/csv": string;
+                    };
+                };
+                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 未登录或登录已失效 */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 无权执行此操作（角色或管辖范围不符，或签名无效） */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 对象不存在或不在管辖范围内 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;

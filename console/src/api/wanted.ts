@@ -40,7 +40,7 @@ export const OUTCOME_LABELS: Record<OutcomeKind, string> = {
 export const FOLLOW_UP_STATUS: Record<string, { label: string; tag: 'info' | 'warning' | 'success' | 'danger' | 'primary' }> = {
   draft: { label: '草稿', tag: 'info' },
   in_review: { label: '待审核', tag: 'warning' },
-  approved: { label: '已批准，发送中', tag: 'success' },
+  approved: { label: '已通过，发送中', tag: 'success' },
   paused: { label: '已暂停', tag: 'warning' },
   completed: { label: '已发送', tag: 'primary' },
   cancelled: { label: '已取消', tag: 'danger' },

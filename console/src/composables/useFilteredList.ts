@@ -1,0 +1,53 @@
+// A list screen's filters around its keyset list: the query form's values, 搜索 / 重置, 导出 of
+// every row the filters select (same filters and sort as the screen), and the page size.
+// 通告 and 推送 share it with components/ListQueryForm.vue.
+import { reactive, ref } from 'vue';
+import { ApiError, download } from '../api/client';
+import { dateRangeQuery } from '../labels';
+import { type PageRequest, useList } from './useList';
+
+type QueryValue = string | number | boolean | undefined;
+
+/** Every list's form has a text search and a creation-date range; the rest is the screen's. */
+export interface ListFilters {
+  text: string;
+  range: [string, string] | null;
+}
+
+export function useFilteredList<T extends { id: string }, F extends ListFilters>(options: {
+  /** Reads one page with the filters as API parameters (a typed call, e.g. http.GET('/api/notices')). */
+  load: (query: Record<string, QueryValue>, page: PageRequest) => Promise<T[]>;
+  /** The API path of the export. */
+  exportPath: string;
+  /** The empty form (重置 goes back to it). */
+  blank: () => F;
+  /** The screen's own filters as API parameters (the text and the range are added). */
+  params: (filters: F) => Record<string, QueryValue>;
+  exportError?: string;
+}) {
+  const filters = reactive(options.blank()) as F;
+  const params = (): Record<string, QueryValue> => {
+    const all: Record<string, QueryValue | null> = { ...options.params(filters), q: filters.text.trim(), ...dateRangeQuery(filters.range) };
+    // Empty filters are left out: the API reads a missing parameter as 全部.
+    return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== '' && v !== null && v !== undefined)) as Record<string, QueryValue>;
+  };
+  const list = useList<T>({ load: (page) => options.load(params(), page) });
+  const exporting = ref(false);
+
+  function reset() {
+    Object.assign(filters, options.blank());
+    void list.search();
+  }
+  async function exportSheet(onError: (message: string) => void) {
+    exporting.value = true;
+    try {
+      await download(options.exportPath, { ...params(), sort: list.sort.value });
+    } catch (e) {
+      onError(e instanceof ApiError ? e.message : (options.exportError ?? '导出失败，请稍后再试'));
+    } finally {
+      exporting.value = false;
+    }
+  }
+  const setPageSize = list.setPageSize;
+  return { filters, list, exporting, reset, exportSheet, setPageSize };
+}
