@@ -4,7 +4,7 @@
 //                 only the strip with village, township and officer, composited and encoded
 // Prints progress on stderr, figures on stdout, and ends with one JSON line.
 // Usage: npm run bench:cards [-- --villages=5000 --concurrency=2]
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import sharp from 'sharp';
 import { WECOM_IMAGE_MAX_BYTES } from '../src/channels/limits.js';
 import { ImageCardRenderer, type ImageCardInput } from '../src/render/index.js';
@@ -64,6 +64,7 @@ async function run(label: string, renderer: ImageCardRenderer, inputs: ImageCard
   let done = 0;
   let bytes = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const worker = async () => {
     while (next < inputs.length) {
       const input = inputs[next++]!;
@@ -79,14 +80,18 @@ async function run(label: string, renderer: ImageCardRenderer, inputs: ImageCard
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   return {
     ms,
+    /** CPU time (this process, all threads, user + system) per card: what the load of others does not change. */
+    cpuMsPerCard: (cpu.user + cpu.system) / 1000 / inputs.length,
     msPerCard: ms / inputs.length,
     cardsPerSecond: (inputs.length * 1000) / ms,
     avgBytes: bytes / inputs.length,
   };
 }
 
+const loadBefore = loadavg()[0]!;
 const inputs = await makeInputs();
 process.stderr.write(
   `rendering one notice for ${VILLAGES} villages, ${CONCURRENCY} at a time, on ${availableParallelism()} cores (libvips threads: ${sharp.concurrency()})\n`,
@@ -114,6 +119,12 @@ console.log(
     personalised_ms_per_card: Number(personalised.msPerCard.toFixed(2)),
     ratio: Number((full.msPerCard / personalised.msPerCard).toFixed(2)),
     cards_per_s: Number(personalised.cardsPerSecond.toFixed(1)),
+    // Load-independent: CPU time per card, and what the machine's cores would make if they were ours.
+    full_cpu_ms_per_card: Number(full.cpuMsPerCard.toFixed(2)),
+    personalised_cpu_ms_per_card: Number(personalised.cpuMsPerCard.toFixed(2)),
+    cpu_ratio: Number((full.cpuMsPerCard / personalised.cpuMsPerCard).toFixed(2)),
+    cards_per_s_on_idle_cores: Number(((availableParallelism() * 1000) / personalised.cpuMsPerCard).toFixed(1)),
+    load_average: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))],
     peak_rss_mb: Math.round(peakRss / 1024 / 1024),
   }),
 );

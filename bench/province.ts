@@ -232,7 +232,7 @@ function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Scr
   const to = new Date(now.getTime() + 7 * 86400_000).toISOString();
   const day = (d: Date) => d.toISOString().slice(0, 10);
   const regionOf = (person: string) => (person === 'county_editor' ? COUNTY : person === 'city_coordinator' ? CITY : PROVINCE);
-  const campaignOf = (person: string) => (person === 'county_editor' ? marker.countyCampaign : marker.provinceCampaign);
+  const campaignOf = (person: string) => (person === 'province_admin' ? marker.provinceCampaign : marker.countyCampaign);
   return [
     { name: 'workbench/counts', path: () => '/api/workbench/counts' },
     { name: 'cases (badge)', path: () => '/api/cases' },

@@ -91,6 +91,9 @@ campaignSchema.index({ status: 1, nextRunAt: 1 });
 campaignSchema.index({ regionPath: 1, createdAt: -1 });
 // The console's paged list: keyset on _id inside a scope (lib/keyset.ts).
 campaignSchema.index({ regionPath: 1, _id: -1 });
+// A notice's campaigns, and the follow-ups of a notice.
+campaignSchema.index({ noticeId: 1 });
+campaignSchema.index({ followUpOfNotice: 1 });
 
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
 export const CampaignModel = mongoose.model('Campaign', campaignSchema);

@@ -65,6 +65,8 @@ export interface DeliveryControl {
   noticeWithdrawn(noticeId: string): Promise<string[]>;
   /** Whether any delivery of the notice was ever planned (so something may have gone out). */
   noticePlanned(noticeId: string): Promise<boolean>;
+  /** The counties (code and region path) of the notice's recipients outside the region `regionCode`. */
+  recipientCountiesOutside(noticeId: string, regionCode: string): Promise<{ code: string; regionPath: string[] }[]>;
   /** When the engine created the campaign's latest run (null: none), whatever the campaign recorded. */
   lastRunAt(campaignId: string): Promise<Date | null>;
 }

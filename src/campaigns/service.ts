@@ -9,7 +9,13 @@ import type { Clock } from '../lib/clock.js';
 import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import { createHash } from 'node:crypto';
-import { type CampaignAction, type CampaignEffect, CAMPAIGN_LIFECYCLE, type RepairAction, actionsFor } from './lifecycle.js';
+import {
+  type CampaignAction,
+  type CampaignEffect,
+  CAMPAIGN_LIFECYCLE,
+  type RepairAction,
+  actionsFor,
+} from './lifecycle.js';
 import type { Scope } from '../regions/scope.js';
 import { type CampaignDoc, CampaignModel } from './model.js';
 import type { AudienceSpec, AudienceSummary, CampaignPorts, DeliveryControl } from './ports.js';
@@ -266,10 +272,7 @@ export class CampaignService {
     if (current?.status !== 'approved' || current.nextRunAt?.getTime() !== runAt.getTime()) return;
     const ran = ranAt ? { lastRunAt: ranAt } : {};
     // A lost claim: a cancel, pause or edit (or another scheduler) changed it first.
-    await this.claim(
-      current,
-      next ? { nextRunAt: next, ...ran } : { nextRunAt: null, status: 'completed', ...ran },
-    );
+    await this.claim(current, next ? { nextRunAt: next, ...ran } : { nextRunAt: null, status: 'completed', ...ran });
   }
 
   async get(scope: Scope, id: string): Promise<Campaign> {
@@ -576,16 +579,22 @@ export class CampaignService {
       throw new Conflict('更正通知已开始发送，不能更换');
     }
     if (existing.noticeId === followUpNoticeId && existing.status === 'in_review') return toCampaign(existing);
-    return this.claimOrThrow(by, existing, {
-      noticeId: followUpNoticeId,
-      status: 'in_review',
-      nextRunAt: null,
-      reviewerId: null,
-      approvedAt: null,
-      revision: existing.revision + 1,
-      editorIds: [by.id],
-      submittedBy: by.id,
-    }, 'campaign.follow_up', ip);
+    return this.claimOrThrow(
+      by,
+      existing,
+      {
+        noticeId: followUpNoticeId,
+        status: 'in_review',
+        nextRunAt: null,
+        reviewerId: null,
+        approvedAt: null,
+        revision: existing.revision + 1,
+        editorIds: [by.id],
+        submittedBy: by.id,
+      },
+      'campaign.follow_up',
+      ip,
+    );
   }
 
   /** Runs a campaign's unfinished intents now (the console's 继续完成 after a crash). */
@@ -643,7 +652,8 @@ export class CampaignService {
     for (const effect of effects) {
       this.trace(intent, effect);
       if (effect === 'release' || effect === 'stop') await this.deliveries.requeue(id);
-      else if (effect === 'withdraw-tasks') await this.ports.withdrawTasks(id, doc.retractedAt ? 'retracted' : 'cancelled');
+      else if (effect === 'withdraw-tasks')
+        await this.ports.withdrawTasks(id, doc.retractedAt ? 'retracted' : 'cancelled');
       else if (effect === 'withdraw-notice') await this.withdrawNotice(doc.noticeId, 'retracted');
       else if (effect === 'follow-up') {
         const followUpNoticeId = intent.args.followUpNoticeId as string | null | undefined;
@@ -681,14 +691,64 @@ export class CampaignService {
   async createFollowUp(by: { id: string; username: string }, request: FollowUpRequest): Promise<Campaign | null> {
     const _id = followUpIdFor(request.noticeId, request.outcome);
     const existing = await CampaignModel.findById(_id).lean<CampaignDoc>();
-    if (existing) return toCampaign(existing);
-    if (!(await this.deliveries.noticePlanned(request.noticeId))) return null;
+    if (!existing && !(await this.deliveries.noticePlanned(request.noticeId))) return null;
+    const main = existing ? toCampaign(existing) : await this.insertFollowUp(_id, by, request, request.from, []);
+    await this.followUpsElsewhere(by, request);
+    return main;
+  }
+
+  /**
+   * A follow-up stays inside its campaign's region (the planner reaches only the recipients
+   * there: issue 26, finding 10). The notice's recipients in other counties (it also went out
+   * through a wider campaign) get a follow-up filed at the narrowest region whose scope covers
+   * both them and the author's region (county A and county B of one city: the city), in review
+   * there, so reviewers who may see those groups decide what is posted into them; the author's
+   * region is left out of it. Each is made once (its id derives from notice, outcome, region).
+   */
+  private async followUpsElsewhere(by: { id: string; username: string }, request: FollowUpRequest): Promise<void> {
+    const counties = await this.deliveries.recipientCountiesOutside(request.noticeId, request.from.regionCode);
+    const owners = new Map<string, string[]>();
+    for (const county of counties) {
+      let common = 0;
+      while (common < county.regionPath.length && county.regionPath[common] === request.from.regionPath[common])
+        common++;
+      const path = county.regionPath.slice(0, Math.max(1, common));
+      owners.set(path.at(-1)!, path);
+    }
+    for (const [code, regionPath] of owners) {
+      const _id = createHash('sha256')
+        .update(`follow-up:${request.noticeId}:${request.outcome}:${code}`)
+        .digest('hex')
+        .slice(0, 24);
+      if (await CampaignModel.exists({ _id })) continue;
+      const made = await this.insertFollowUp(_id, by, request, { regionCode: code, regionPath }, [
+        request.from.regionCode,
+      ]);
+      if (!made) continue;
+      await this.audit.record({
+        actor: null,
+        action: 'campaign.follow_up',
+        target: { kind: 'campaign', id: made.id },
+        ip: null,
+        regionPath,
+        details: { followUpOfNotice: request.noticeId, from: request.from.id, outcome: request.outcome },
+      });
+    }
+  }
+
+  private async insertFollowUp(
+    _id: string,
+    by: { id: string; username: string },
+    request: FollowUpRequest,
+    region: { regionCode: string; regionPath: string[] },
+    excludeRegions: string[],
+  ): Promise<Campaign | null> {
     try {
       const doc = await CampaignModel.create({
         _id,
         title: `【${request.label ?? FOLLOW_UP_LABELS[request.outcome]}】${request.from.title}`,
         noticeId: request.followUpNoticeId,
-        audience: { ...EMPTY_AUDIENCE, recipientsOfNotice: request.noticeId },
+        audience: { ...EMPTY_AUDIENCE, recipientsOfNotice: request.noticeId, excludeRegions },
         schedule: { kind: 'now' },
         cardStyle: request.from.cardStyle,
         priority: 'urgent',
@@ -696,8 +756,8 @@ export class CampaignService {
         authorId: by.id,
         authorName: by.username,
         submittedBy: by.id,
-        regionCode: request.from.regionCode,
-        regionPath: request.from.regionPath,
+        regionCode: region.regionCode,
+        regionPath: region.regionPath,
         retractionOf: request.outcome === 'retracted' ? request.from.id : null,
         followUpOfNotice: request.noticeId,
         followUpOutcome: request.outcome,
@@ -712,9 +772,7 @@ export class CampaignService {
 
   private checkFrom(action: CampaignAction, current: CampaignDoc): void {
     if (!CAMPAIGN_LIFECYCLE[action].from.includes(current.status)) {
-      throw new Conflict(
-        `活动当前为“${statusLabel(current.status)}”，不能${CAMPAIGN_LIFECYCLE[action].label}`,
-      );
+      throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能${CAMPAIGN_LIFECYCLE[action].label}`);
     }
   }
 
@@ -741,7 +799,16 @@ export class CampaignService {
     const now = this.clock.now();
     const effects = CAMPAIGN_LIFECYCLE[action].effects;
     const intent = effects.length > 0 ? newIntent(action, by, now, options.args ?? {}) : null;
-    const updated = await changeStateOnce(CampaignModel, 'campaign-state', 'stateSeq', current, now, set, options.filter, intent);
+    const updated = await changeStateOnce(
+      CampaignModel,
+      'campaign-state',
+      'stateSeq',
+      current,
+      now,
+      set,
+      options.filter,
+      intent,
+    );
     if (!updated) throw new Conflict(options.lost ?? '活动状态刚刚改变，请刷新后重试');
     const id = String(current._id);
     await this.audit.record({

@@ -11,11 +11,11 @@ import { localDay } from '../campaigns/schedule.js';
 import { type CampaignService, followUpIdFor } from '../campaigns/service.js';
 import type { Clock } from '../lib/clock.js';
 import { type Intent, newIntent, runIntent, unfinishedIntents } from '../db/claims.js';
-import { Conflict, InvalidInput } from '../lib/errors.js';
+import { Conflict, NotFound } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
-import { noticeWasPlanned, receivedCounts } from '../tracking/recipients.js';
+import { noticeWasPlanned, receivedCountsOf } from '../tracking/recipients.js';
 import type { TipService } from '../tips/service.js';
 import { followUpContent } from './follow-up-text.js';
 
@@ -100,7 +100,8 @@ export class CaseService {
     ip: string | null = null,
   ): Promise<CaseSummary> {
     const notice = await this.notices.get(by.scope, noticeId);
-    if (notice.content.category !== 'wanted_clue') throw new InvalidInput('只有协查通告可以结案', 'noticeId');
+    // A notice that is not a wanted notice is no case: 404, like any unknown case (fuzz ST202).
+    if (notice.content.category !== 'wanted_clue') throw new NotFound(`协查案件 ${noticeId}`);
     if (notice.approvedVersion == null) throw new Conflict('通告尚未审核通过，无需结案；可直接修改或归档');
     if (notice.caseOutcomes.some((outcome) => outcome.kind !== 'expired')) throw new Conflict('此案已结案');
     if (notice.status === 'archived') throw new Conflict('通告已归档');
@@ -221,7 +222,11 @@ export class CaseService {
     return ran;
   }
 
-  private async toSummary(notice: Notice): Promise<CaseSummary> {
+  /** `read`: the notice's reach and new tips when the caller read them for several cases at once (the list). */
+  private async toSummary(
+    notice: Notice,
+    read?: { reached?: { groupCount: number; villageCount: number }; newTips?: number },
+  ): Promise<CaseSummary> {
     const approved =
       notice.approvedVersion != null
         ? await this.notices.getVersion(this.system.scope, notice.id, notice.approvedVersion)
@@ -247,7 +252,7 @@ export class CaseService {
         return { ...outcome, followUpStatus, followUpAwaitingOfficers };
       }),
     );
-    const newTips = (await this.tips.newCounts([notice.id])).get(notice.id) ?? 0;
+    const newTips = read?.newTips ?? (await this.tips.newCounts([notice.id])).get(notice.id) ?? 0;
     const deadlinePassed = deadline !== '' && this.deadlinePassed(deadline);
     const attention: CaseSummary['attention'] = [];
     if (deadlinePassed && !outcomes.some((o) => o.kind !== 'expired')) attention.push('deadline_passed');
@@ -261,21 +266,29 @@ export class CaseService {
       withdrawn: isWithdrawn(notice),
       outcomes,
       newTips,
-      reached: await receivedCounts(notice.id),
+      reached: read?.reached ?? (await receivedCountsOf([notice.id])).get(notice.id)!,
       attention,
     };
   }
 
   async summary(scope: Scope, noticeId: string): Promise<CaseSummary> {
     const notice = await this.notices.get(scope, noticeId);
-    if (notice.content.category !== 'wanted_clue') throw new InvalidInput('这不是协查通告', 'id');
+    if (notice.content.category !== 'wanted_clue') throw new NotFound(`协查案件 ${noticeId}`);
     return this.toSummary(notice);
   }
 
   /** The wanted cases in scope, newest first, with the badge: how many want attention. */
   async list(scope: Scope): Promise<{ badge: number; cases: CaseSummary[] }> {
     const notices = await this.notices.list(scope, { category: 'wanted_clue', limit: LIST_LIMIT });
-    const cases = await Promise.all(notices.map((notice) => this.toSummary(notice)));
+    // Every listed case's reach from one read of the ledger and its new tips from one count,
+    // not one read of each per case.
+    const ids = notices.map((notice) => notice.id);
+    const [reached, tips] = await Promise.all([receivedCountsOf(ids), this.tips.newCounts(ids)]);
+    const cases = await Promise.all(
+      notices.map((notice) =>
+        this.toSummary(notice, { reached: reached.get(notice.id), newTips: tips.get(notice.id) ?? 0 }),
+      ),
+    );
     return { badge: cases.filter((c) => c.attention.length > 0).length, cases };
   }
 }

@@ -29,30 +29,33 @@ export const PREVIEW_WEBHOOK_TARGET: ChannelTarget = {
   officer: null,
 };
 
-const bytes = (value: string | object) => Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value));
-
 /**
- * Size in bytes of the body the channel's adapter posts for this card (a robot without a
- * keyword, signed where the channel signs in the body). Manual forwarding posts nothing:
- * its size is the text the officer copies.
+ * The body the channel's adapter posts for this card (a robot without a keyword, signed where
+ * the channel signs in the body, with a fixed preview timestamp). Manual forwarding and WeCom
+ * customer groups post no card body of ours: the text the officer forwards.
  */
-export function requestBodyBytes(kind: ChannelKind, card: TextCardPart, target = PREVIEW_WEBHOOK_TARGET): number {
+export function requestBody(kind: ChannelKind, card: TextCardPart, target = PREVIEW_WEBHOOK_TARGET): string {
   const message = { type: 'text' as const, card };
   switch (kind) {
     case 'wecom': {
       const body = wecomBody(message, Number.MAX_SAFE_INTEGER);
-      return 'status' in body ? bytes(card.content) : bytes(body);
+      return 'status' in body ? card.content : JSON.stringify(body);
     }
     case 'dingtalk':
-      return bytes(dingtalkBody(message, null));
+      return JSON.stringify(dingtalkBody(message, null));
     case 'feishu':
-      return bytes(feishuSignedBody(feishuBody(message, null), SIGNED.secret, SIGNED.at));
+      return JSON.stringify(feishuSignedBody(feishuBody(message, null), SIGNED.secret, SIGNED.at));
     case 'webhook':
-      return bytes(webhookBody(target, message));
+      return JSON.stringify(webhookBody(target, message));
     case 'manual':
     case 'wecom_group':
-      return bytes(card.content);
+      return card.content;
   }
+}
+
+/** Size in bytes of `requestBody`: what a limit on the whole body is measured against. */
+export function requestBodyBytes(kind: ChannelKind, card: TextCardPart, target = PREVIEW_WEBHOOK_TARGET): number {
+  return Buffer.byteLength(requestBody(kind, card, target));
 }
 
 /** How a card for this channel is fitted: against the whole body where the channel limits that. */

@@ -6,7 +6,12 @@ import type { DeliveryControl } from '../campaigns/ports.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import type { Clock } from '../lib/clock.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
-import { campaignsWithNotice, noticeWasPlanned } from '../tracking/recipients.js';
+import {
+  campaignsWithNotice,
+  groupsThatReceivedNotice,
+  noticeWasPlanned,
+  recipientIn,
+} from '../tracking/recipients.js';
 import { OccurrenceModel, QueueEntryModel } from './model.js';
 
 /**
@@ -15,10 +20,9 @@ import { OccurrenceModel, QueueEntryModel } from './model.js';
  * pending deliveries found.
  */
 export async function requeueCampaign(campaignId: string, now: Date): Promise<number> {
-  const batches = await DeliveryBatchModel.find(
-    { campaignId },
-    { _id: 1, priority: 1, 'counts.pending': 1 },
-  ).lean<{ _id: string; priority: string; counts?: { pending?: number } }[]>();
+  const batches = await DeliveryBatchModel.find({ campaignId }, { _id: 1, priority: 1, 'counts.pending': 1 }).lean<
+    { _id: string; priority: string; counts?: { pending?: number } }[]
+  >();
   const live = batches.filter((batch) => (batch.counts?.pending ?? 0) > 0);
   for (let i = 0; i < live.length; i += MAX_UPDATES_PER_COMMAND) {
     await QueueEntryModel.bulkWrite(
@@ -47,6 +51,20 @@ export function deliveryControl(clock: Clock): DeliveryControl {
       return campaignIds;
     },
     noticePlanned: (noticeId) => noticeWasPlanned(noticeId),
+    async recipientCountiesOutside(noticeId, regionCode) {
+      const counties = new Map<string, string[]>();
+      for await (const chunk of groupsThatReceivedNotice(noticeId)) {
+        for (const group of chunk) {
+          if (recipientIn(group, regionCode) || counties.has(group.countyCode)) continue;
+          const at = group.townshipPath.indexOf(group.countyCode);
+          counties.set(
+            group.countyCode,
+            at >= 0 ? group.townshipPath.slice(0, at + 1) : group.townshipPath.slice(0, 4),
+          );
+        }
+      }
+      return [...counties].map(([code, regionPath]) => ({ code, regionPath }));
+    },
     async lastRunAt(campaignId) {
       const latest = await OccurrenceModel.findOne({ campaignId }, { runAt: 1 })
         .sort({ runAt: -1 })
@@ -89,7 +107,10 @@ export async function wakeBatchOf(
     if (item) batch = candidate;
   }
   // Older tasks without a path: look the delivery up (a scan on FerretDB).
-  batch ??= await DeliveryBatchModel.findOne({ occurrenceId, 'items.groupId': groupId }, { _id: 1, campaignId: 1 }).lean<{
+  batch ??= await DeliveryBatchModel.findOne(
+    { occurrenceId, 'items.groupId': groupId },
+    { _id: 1, campaignId: 1 },
+  ).lean<{
     _id: string;
     campaignId: string;
   }>();

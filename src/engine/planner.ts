@@ -10,7 +10,7 @@ import { ClaimModel, type Lease, acquireLease, leaseTakenOver } from '../db/clai
 import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
-import { groupsThatReceivedNotice, noticeStillSending } from '../tracking/recipients.js';
+import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
 import type { EnginePorts } from './ports.js';
@@ -257,8 +257,9 @@ export class Planner {
 
     const category = await this.deps.ports.noticeCategory(noticeId);
     const scope = await this.deps.regions.scopeOf(campaign.regionCode);
+    // A follow-up reaches the notice's recipients inside its own region only (issue 26.10).
     const source = followedUp
-      ? groupsThatReceivedNotice(followedUp)
+      ? recipientsWithin(followedUp, campaign.regionCode, audience.excludeRegions ?? [])
       : this.deps.ports.selectGroups(scope, audience);
     const day = localDay(occurrence.runAt, this.deps.timeZone);
     const base = {

@@ -15,7 +15,7 @@ import { ImageTooLarge } from './image/encode.js';
 import { CHANNEL_KINDS, type ChannelKind } from '../channels/kinds.js';
 import { WECOM_IMAGE_MAX_BYTES, limitsOf } from '../channels/limits.js';
 import { contentLimit, formatFor, imageFor, textCardFor } from '../channels/message.js';
-import { requestBodyBytes, textCardBudget } from '../channels/request-body.js';
+import { requestBody, requestBodyBytes, textCardBudget } from '../channels/request-body.js';
 import { TextCardBody, imagePreviewBody, textPreviewBody } from './schemas.js';
 import { CardTooLarge } from './text/render-text-card.js';
 
@@ -86,6 +86,7 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
           channel,
           maxBytes,
           bodyBytes: requestBodyBytes(channel, card),
+          body: requestBody(channel, card),
           measuredOn: budget.measure ? ('body' as const) : ('content' as const),
         };
       } catch (error) {

@@ -53,6 +53,9 @@ export const TextCardBody = Type.Object({
   maxBytes: Type.Integer({ description: '该渠道的上限：measuredOn=body 时为整个请求体，否则为正文' }),
   measuredOn: Type.Union([Type.Literal('body'), Type.Literal('content')]),
   bodyBytes: Type.Integer({ description: '机器人实际收到的请求体字节数（无关键词、带签名；人工转发为正文字节数）' }),
+  body: Type.Optional(
+    Type.String({ description: '机器人实际收到的请求体（无关键词；飞书的签名用预览时间）；人工转发为民警转发的文字' }),
+  ),
   title: Type.String(),
   content: Type.String(),
   bytes: Type.Integer(),

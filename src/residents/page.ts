@@ -7,11 +7,23 @@ import { CATEGORY_LABELS } from '../notices/categories.js';
 import { chineseDate, phoneNumber } from '../render/format.js';
 import { calendarDate } from '../render/from-notice.js';
 import { bodyToHtml } from '../render/markup.js';
+import { pieces } from '../render/typeset/breaker.js';
 
 export const STYLESHEET_PATH = '/n/assets/page.css';
 
 export const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/**
+ * Escaped text whose words, amounts, dates and quoted words stay whole on a line (a browser
+ * breaks Chinese between any two characters: 商 / 铺, 5000 / 元): the card breaker's pieces,
+ * each longer one kept on one line (`.w`, white-space: nowrap in page.css).
+ */
+export function phrased(text: string): string {
+  return pieces(text)
+    .map((piece) => ([...piece.text].length > 1 ? `<span class="w">${escapeHtml(piece.text)}</span>` : escapeHtml(piece.text)))
+    .join('');
+}
 
 export function layout(title: string, body: string): string {
   return (
@@ -149,10 +161,10 @@ export function noticePage(notice: ApprovedNotice, tip: TipFormView | null, time
   const wanted = content.wanted;
   const facts = wanted
     ? '<dl class="facts">' +
-      `<dt>悬赏</dt><dd class="strong">${escapeHtml(wanted.reward)}</dd>` +
+      `<dt>悬赏</dt><dd class="strong">${phrased(wanted.reward)}</dd>` +
       `<dt>截止日期</dt><dd class="strong">${escapeHtml(chineseDate(wanted.deadline))}</dd>` +
-      `<dt>简要案情</dt><dd>${escapeHtml(wanted.caseSummary)}</dd>` +
-      `<dt>嫌疑人特征</dt><dd>${escapeHtml(wanted.suspectDescription)}</dd>` +
+      `<dt>简要案情</dt><dd>${phrased(wanted.caseSummary)}</dd>` +
+      `<dt>嫌疑人特征</dt><dd>${phrased(wanted.suspectDescription)}</dd>` +
       `<dt>联系人</dt><dd>${escapeHtml(wanted.contactName)} <a href="${telHref(wanted.contactPhone)}">${escapeHtml(phoneNumber(wanted.contactPhone))}</a></dd></dl>`
     : '';
   const hotline = content.hotline
@@ -163,7 +175,7 @@ export function noticePage(notice: ApprovedNotice, tip: TipFormView | null, time
   return layout(
     content.title,
     masthead(content.issuingUnit, label, date) +
-      `<article><h1>${escapeHtml(content.title)}</h1>${photo}${facts}<div class="body">${bodyHtml(content.body)}</div></article>` +
+      `<article><h1>${phrased(content.title)}</h1>${photo}${facts}<div class="body">${bodyHtml(content.body)}</div></article>` +
       `<div class="calls">${hotline}</div>` +
       (tip ? tipForm(tip) : '') +
       honestFooter(content.issuingUnit),

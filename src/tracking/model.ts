@@ -116,6 +116,11 @@ batchSchema.index({ regionPath: 1, month: 1 });
 // The roll-up sweep: batches written recently (catches a writer that died between its
 // batch write and its change marker; see tracking/rollups.ts).
 batchSchema.index({ updatedAt: 1 });
+// A notice's deliveries through any campaign: follow-up recipients, the case list's reach,
+// retraction and noticeWasPlanned (tracking/recipients.ts).
+batchSchema.index({ noticeId: 1 });
+// A run's batches (a re-plan reads what an interrupted planning wrote).
+batchSchema.index({ occurrenceId: 1 });
 
 export type BatchDoc = InferSchemaType<typeof batchSchema>;
 export type BatchItem = InferSchemaType<typeof itemSchema>;

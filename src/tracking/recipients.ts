@@ -72,6 +72,27 @@ export async function* groupsThatReceivedNotice(noticeId: string, chunk = 500): 
   for (let i = 0; i < ordered.length; i += chunk) yield ordered.slice(i, i + chunk);
 }
 
+/** Whether a recipient lies in the region `code` (its township path or its village). */
+export function recipientIn(group: Pick<GroupSnapshot, 'townshipPath' | 'villageCode'>, code: string): boolean {
+  return group.villageCode === code || group.townshipPath.includes(code);
+}
+
+/**
+ * The recipients of a notice that a follow-up at `regionCode` may reach: those inside that
+ * region, minus `excluded` regions (issue 26, finding 10: a follow-up stays inside its
+ * campaign's scope; recipients elsewhere get a follow-up of their own county, reviewed there).
+ */
+export async function* recipientsWithin(
+  noticeId: string,
+  regionCode: string,
+  excluded: readonly string[] = [],
+): AsyncIterable<GroupSnapshot[]> {
+  for await (const chunk of groupsThatReceivedNotice(noticeId)) {
+    const kept = chunk.filter((g) => recipientIn(g, regionCode) && !excluded.some((code) => recipientIn(g, code)));
+    if (kept.length > 0) yield kept;
+  }
+}
+
 /**
  * Deliveries of batches compacted by retention no longer carry the group's credentials: the
  * group's current ones are read from the directory (same sealing). A group deleted since
@@ -82,9 +103,11 @@ async function fillCompactedCredentials(byGroup: Map<string, GroupSnapshot>): Pr
   for (let i = 0; i < missing.length; i += 500) {
     const ids = missing.slice(i, i + 500);
     const found = new Map(
-      (await GroupModel.find({ _id: { $in: ids } }, { credentialsSealed: 1 }).lean<{ _id: unknown; credentialsSealed: string }[]>()).map(
-        (g) => [String(g._id), g.credentialsSealed] as const,
-      ),
+      (
+        await GroupModel.find({ _id: { $in: ids } }, { credentialsSealed: 1 }).lean<
+          { _id: unknown; credentialsSealed: string }[]
+        >()
+      ).map((g) => [String(g._id), g.credentialsSealed] as const),
     );
     for (const id of ids) {
       const sealed = found.get(id);
@@ -122,6 +145,45 @@ export async function receivedCounts(noticeId: string): Promise<{ groupCount: nu
     for (const group of groups) villages.add(group.villageCode);
   }
   return { groupCount, villageCount: villages.size };
+}
+
+/**
+ * How many groups and villages received each of these notices through any campaign, from ONE
+ * read of the ledger for all of them (the case list: a read per case made up to 200 scans of
+ * the batch collection on FerretDB, which cannot use the noticeId index). Same rules as
+ * receivedCounts; a notice never planned gets zeros.
+ */
+export async function receivedCountsOf(
+  noticeIds: readonly string[],
+): Promise<Map<string, { groupCount: number; villageCount: number }>> {
+  const wanted = [...new Set(noticeIds)];
+  const seen = new Map<string, { groups: Set<string>; villages: Set<string> }>(
+    wanted.map((id) => [id, { groups: new Set<string>(), villages: new Set<string>() }]),
+  );
+  if (wanted.length > 0) {
+    const filter = wanted.length === 1 ? { noticeId: wanted[0] } : { noticeId: { $in: wanted } };
+    const cursor = DeliveryBatchModel.find(filter, {
+      noticeId: 1,
+      'items.groupId': 1,
+      'items.channel': 1,
+      'items.status': 1,
+      'items.villageCode': 1,
+    })
+      .lean<Pick<BatchDoc, 'noticeId' | 'items'>[]>()
+      .cursor();
+    for await (const batch of cursor as AsyncIterable<Pick<BatchDoc, 'noticeId' | 'items'>>) {
+      const sets = seen.get(batch.noticeId);
+      if (!sets) continue;
+      for (const item of batch.items) {
+        if (!receivedIt(item)) continue;
+        sets.groups.add(item.groupId);
+        sets.villages.add(item.villageCode);
+      }
+    }
+  }
+  return new Map(
+    [...seen].map(([id, sets]) => [id, { groupCount: sets.groups.size, villageCount: sets.villages.size }]),
+  );
 }
 
 /** Campaigns that have deliveries of the notice (to wake when the notice is withdrawn). */

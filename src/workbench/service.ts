@@ -19,8 +19,6 @@ import type { ReachStats } from '../tracking/stats.js';
 export const NEAR_DEADLINE_DAYS = 3;
 /** Officers listed with their open forwarding tasks, most first. */
 const OFFICER_ROWS = 10;
-/** Open tasks read to count by officer; beyond this the per-officer list is marked partial. */
-const OFFICER_SCAN_LIMIT = 5_000;
 
 export interface OfficerQueue {
   name: string;
@@ -70,19 +68,28 @@ export class WorkbenchService {
     const reviewer = has(REVIEWERS, by.role);
     const author = has(AUTHORS, by.role);
     const officer = by.role === 'officer' || by.role === 'admin';
+    // An author's open tasks are read once: their count, the caller's own and the per-officer
+    // list come from the same read (on FerretDB each of them was a scan of every task).
+    const open = author ? this.openTasks(by) : null;
     const [noticesInReview, campaignsInReview, sends, awaitingTasks, myTasks, casesToHandle, newTips, officers, setup] =
       await Promise.all([
         reviewer ? NoticeModel.countDocuments({ ...scope, status: 'in_review' }) : null,
         reviewer ? CampaignModel.countDocuments({ ...scope, status: 'in_review' }) : null,
         author ? this.stats.report(by.scope, { from: month, to: month, groupBy: [] }).then((r) => r.totals) : null,
-        author ? ManualTaskModel.countDocuments({ ...scope, confirmedAt: null }) : null,
-        officer && by.phone ? ManualTaskModel.countDocuments({ ...scope, confirmedAt: null, officerPhone: by.phone }) : officer ? 0 : null,
+        open ? open.then((tasks) => tasks.length) : null,
+        officer && by.phone
+          ? open
+            ? open.then((tasks) => tasks.filter((task) => task.officerPhone === by.phone).length)
+            : ManualTaskModel.countDocuments({ ...scope, confirmedAt: null, officerPhone: by.phone })
+          : officer
+            ? 0
+            : null,
         author ? this.casesToHandle(by, today) : null,
         TipModel.countDocuments({
           status: 'new',
           ...(author ? { $or: [scope, { contactUserId: by.id }] } : { contactUserId: by.id }),
         }),
-        author ? this.awaitingByOfficer(by) : [],
+        open ? open.then((tasks) => this.awaitingByOfficer(tasks)) : [],
         by.role === 'admin' ? this.setup(by) : null,
       ]);
     return {
@@ -127,13 +134,14 @@ export class WorkbenchService {
     return near + followUps;
   }
 
-  private async awaitingByOfficer(by: Principal): Promise<OfficerQueue[]> {
-    const open = await ManualTaskModel.find(
-      { ...by.scope.filter(), confirmedAt: null },
-      { officerName: 1, officerPhone: 1, _id: 0 },
-    )
-      .limit(OFFICER_SCAN_LIMIT)
-      .lean<{ officerName: string | null; officerPhone: string | null }[]>();
+  /** The unconfirmed tasks inside the caller's scope, with their officer (one projected read). */
+  private openTasks(by: Principal): Promise<{ officerName: string | null; officerPhone: string | null }[]> {
+    return ManualTaskModel.find({ ...by.scope.filter(), confirmedAt: null }, { officerName: 1, officerPhone: 1, _id: 0 })
+      .lean<{ officerName: string | null; officerPhone: string | null }[]>()
+      .exec();
+  }
+
+  private awaitingByOfficer(open: { officerName: string | null; officerPhone: string | null }[]): OfficerQueue[] {
     const byKey = new Map<string, OfficerQueue>();
     for (const task of open) {
       const key = `${task.officerName ?? ''}|${task.officerPhone ?? ''}`;

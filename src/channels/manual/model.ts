@@ -39,6 +39,8 @@ const manualTaskSchema = new mongoose.Schema(
 manualTaskSchema.index({ taskKey: 1 }, { unique: true });
 // An officer's list: tasks inside their scope, open ones first by age.
 manualTaskSchema.index({ regionPath: 1, confirmedAt: 1, createdAt: -1 });
+// The notifier: unconfirmed tasks created since a time, across scopes.
+manualTaskSchema.index({ confirmedAt: 1, createdAt: 1 });
 
 const manualImageSchema = new mongoose.Schema(
   {
@@ -74,4 +76,6 @@ const manualConfirmationSchema = new mongoose.Schema(
   },
   { versionKey: false },
 );
+// The scheduler's confirmation sweep: confirmations since a time.
+manualConfirmationSchema.index({ at: 1 });
 export const ManualConfirmationModel = mongoose.model('ManualConfirmation', manualConfirmationSchema);

@@ -1,0 +1,98 @@
+// Issue 26, finding 10: a county's retraction follow-up went to every group that received the
+// notice, also other counties' groups that got it through a city or province campaign, on
+// the approval of the county's own reviewer. Now the follow-up stays inside its author's
+// region, and the other recipients get a follow-up filed where a scope covers them and the
+// author's region, in review there.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock } from '../../src/lib/clock.js';
+import {
+  type DeliveryWorld,
+  approvedCampaign,
+  approvedNotice,
+  audienceOf,
+  campaignItems,
+  runUntilIdle,
+  startDeliveryWorld,
+  wecomGroups,
+} from '../helpers/delivery.js';
+import { TREE } from '../helpers/regions.js';
+
+// 10:00 in Shanghai.
+const clock = fixedClock('2026-11-29T02:00:00Z');
+
+describe('a retraction follow-up and scope', () => {
+  let w: DeliveryWorld;
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+  });
+  afterAll(() => w.close());
+
+  it('when county A retracts, then its follow-up reaches county A’s groups only, and county B’s recipients get a follow-up reviewed where both are in scope (the city)', async () => {
+    const noticeId = await approvedNotice(w, { title: '协查通报：嫌疑人丁' });
+    const here = await wecomGroups(w, 2, TREE.villageA.code);
+    const there = await wecomGroups(w, 2, TREE.villageB.code);
+    const countyCampaign = await approvedCampaign(w, {
+      title: '天河区推送',
+      noticeId,
+      audience: audienceOf(
+        [],
+        here.map((g) => g.id),
+      ),
+      schedule: { kind: 'now' },
+    });
+    // The same notice through a city campaign into county B's groups.
+    const cityEditor = await w.t.userToken('editor', TREE.city.code);
+    const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
+    const city = await w.t.request('POST', '/api/campaigns', cityEditor.token, {
+      title: '全市推送',
+      noticeId,
+      audience: audienceOf(
+        [],
+        there.map((g) => g.id),
+      ),
+      schedule: { kind: 'now' },
+    });
+    expect(city.statusCode, city.body).toBe(201);
+    expect((await w.t.request('POST', `/api/campaigns/${city.json().id}/submit`, cityEditor.token)).statusCode).toBe(
+      200,
+    );
+    expect((await w.t.request('POST', `/api/campaigns/${city.json().id}/approve`, cityReviewer.token)).statusCode).toBe(
+      200,
+    );
+    await runUntilIdle(w);
+    for (const g of [...here, ...there]) expect(w.doubles.received({ robot: g.key })).toHaveLength(1);
+
+    const correction = await approvedNotice(w, { title: '更正：嫌疑人丁信息有误' });
+    const retract = await w.t.request('POST', `/api/campaigns/${countyCampaign}/retract`, w.editor, {
+      followUpNoticeId: correction,
+    });
+    expect(retract.statusCode, retract.body).toBe(200);
+    const ownFollowUp = retract.json().followUp;
+    expect(ownFollowUp.regionCode).toBe(TREE.countyA.code);
+    expect((await w.t.request('POST', `/api/campaigns/${ownFollowUp.id}/approve`, w.reviewer)).statusCode).toBe(200);
+    await runUntilIdle(w);
+    await runUntilIdle(w);
+
+    // County A's reviewer approved posts into county A's groups only.
+    const reached = (await campaignItems(ownFollowUp.id)).filter((i) => i.status === 'sent').map((i) => i.groupId);
+    expect(reached.sort()).toEqual(here.map((g) => g.id).sort());
+    for (const g of there) expect(w.doubles.received({ robot: g.key })).toHaveLength(1);
+
+    // County B's recipients: a follow-up filed at the city (whose scope covers county B's groups
+    // and county A's notice), in the city reviewers' queue, not county A's.
+    const queue = await w.t.request('GET', '/api/campaigns?status=in_review', cityReviewer.token);
+    const theirs = queue.json().filter((c: { followUpOfNotice: string | null }) => c.followUpOfNotice === noticeId) as {
+      id: string;
+      regionCode: string;
+    }[];
+    expect(theirs.map((c) => c.regionCode)).toEqual([TREE.city.code]);
+    expect((await w.t.request('GET', `/api/campaigns/${theirs[0]!.id}`, w.reviewer)).statusCode).toBe(404);
+    const approved = await w.t.request('POST', `/api/campaigns/${theirs[0]!.id}/approve`, cityReviewer.token);
+    expect(approved.statusCode, approved.body).toBe(200);
+    await runUntilIdle(w);
+    await runUntilIdle(w);
+    const reachedThere = (await campaignItems(theirs[0]!.id)).filter((i) => i.status === 'sent').map((i) => i.groupId);
+    expect(reachedThere.sort()).toEqual(there.map((g) => g.id).sort());
+    for (const g of [...here, ...there]) expect(w.doubles.received({ robot: g.key })).toHaveLength(2);
+  });
+});
