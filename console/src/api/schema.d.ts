@@ -8183,6 +8183,8 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description 机器人实际收到的请求体（无关键词；飞书的签名用预览时间）；人工转发为民警转发的文字 */
+                            body?: string;
                             /** @description 机器人实际收到的请求体字节数（无关键词、带签名；人工转发为正文字节数） */
                             bodyBytes: number;
                             bytes: number;
