@@ -35,7 +35,7 @@ async function settle(page: Page): Promise<void> {
  * font file). This machine's headless chromium has none, so the screenshot lends the page the
  * console's self-hosted face, as a phone's system font would be.
  */
-async function phoneFont(page: Page): Promise<void> {
+export async function phoneFont(page: Page): Promise<void> {
   const font = readdirSync(resolve('console/dist/assets')).find((name) => /^wqy-microhei-.*\.ttf$/.test(name));
   if (!font) return;
   await page.addStyleTag({

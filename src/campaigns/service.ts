@@ -411,7 +411,7 @@ export class CampaignService {
     if ((current.editorIds ?? []).includes(by.id) || current.submittedBy === by.id) {
       throw new Forbidden('不能审核自己修改或提交的活动，请由其他审核人员审核');
     }
-    if (current.status !== 'in_review') throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能审核`);
+    if (current.status !== 'in_review') throw new Conflict(`推送当前为“${statusLabel(current.status)}”，不能审核`);
   }
 
   private static notReviewedBy(by: Principal, current: CampaignDoc) {
@@ -479,7 +479,7 @@ export class CampaignService {
   async resume(by: Principal, id: string, ip?: string): Promise<Campaign> {
     const current = await this.load(by.scope, id);
     if (current.status !== 'paused') {
-      throw new Conflict(`活动当前为“${statusLabel(current.status)}”，只有已暂停的活动可以恢复`);
+      throw new Conflict(`推送当前为“${statusLabel(current.status)}”，只有已暂停的推送可以恢复`);
     }
     const now = this.clock.now();
     const schedule = toSchedule(current.schedule);
@@ -772,7 +772,7 @@ export class CampaignService {
 
   private checkFrom(action: CampaignAction, current: CampaignDoc): void {
     if (!CAMPAIGN_LIFECYCLE[action].from.includes(current.status)) {
-      throw new Conflict(`活动当前为“${statusLabel(current.status)}”，不能${CAMPAIGN_LIFECYCLE[action].label}`);
+      throw new Conflict(`推送当前为“${statusLabel(current.status)}”，不能${CAMPAIGN_LIFECYCLE[action].label}`);
     }
   }
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
 import { noticeBody } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
+import { phoneFont } from '../../scripts/console-screenshots-wanted.js';
 import AxeBuilder from '@axe-core/playwright';
 import { type ConsoleWorld, animationsDone, fontsReady, signIn, startConsoleWorld } from './world.js';
 
@@ -227,9 +228,13 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(text);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'task-phone');
     await page.getByRole('button', { name: '已转发到群' }).tap();
     await page.getByRole('dialog', { name: '确认已转发' }).getByRole('button', { name: '确认已转发' }).tap();
     await page.getByText(/^已于 .+ 确认转发$/).waitFor();
+    await page.getByRole('dialog', { name: '确认已转发' }).waitFor({ state: 'hidden' });
+    await page.getByText(/^已于 .+ 确认转发$/).scrollIntoViewIfNeeded();
+    await shot(page, 'task-phone-confirmed');
     await expect(page.getByRole('button', { name: '已转发到群' }).count()).resolves.toBe(0);
     const progress = await until(
       () => api('GET', `/api/campaigns/${campaignId}/progress`, w.t.adminToken),
@@ -381,14 +386,20 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     expect(notice.body).toContain('href="tel:110"');
     expect((await fetch(`${w.baseUrl}/wqy-microhei.ttf`)).headers.get('content-type')).toBe('font/ttf');
     if (SHOTS) {
-      const phone = await w.context({ width: 390, height: 844, mobile: true });
+      // The residents' page uses the phone's own Chinese font; this headless browser has none,
+      // so the screenshot lends it the console's face (as scripts/console-screenshots-wanted.ts).
+      const phone = await w.browser.newContext({
+        baseURL: w.baseUrl,
+        bypassCSP: true,
+        locale: 'zh-CN',
+        timezoneId: 'Asia/Shanghai',
+        viewport: { width: 390, height: 844 },
+        isMobile: true,
+        hasTouch: true,
+      });
       const phonePage = await phone.newPage();
-      await phonePage.goto(taskPath);
-      await phonePage.getByText(/^已于 .+ 确认转发$/).waitFor();
-      await shot(phonePage, 'task-phone');
-      await phonePage.getByText(/^已于 .+ 确认转发$/).scrollIntoViewIfNeeded();
-      await shot(phonePage, 'task-phone-confirmed');
       await phonePage.goto(`/n/${noticeId}`);
+      await phoneFont(phonePage);
       await shot(phonePage, 'resident-notice');
       await phone.close();
     }

@@ -161,7 +161,13 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
         );
       const percent = (rate: number | null) => (rate === null ? '—' : `${Math.round(rate * 1000) / 10}%`);
       const officers = await cells('officer-ranking');
-      expect(officers.map((row) => [row[0], row[1]!.split('\n')[0], row[2], size ? row[3] : row[4]])).toEqual(
+      // On a phone the counts sit under the rate (已确认 1 / 4), in the 确认率 column.
+      const shown = officers.map((row) => {
+        const rate = (size ? row[2] : row[4])!.split('\n').map((line) => line.trim()).filter(Boolean);
+        const counts = size ? rate.at(-1)!.replace(/^已确认 /, '') : row[2];
+        return [row[0], row[1]!.split('\n')[0], counts, rate[0]];
+      });
+      expect(shown).toEqual(
         api.officers.map((o: { name: string; hasAccount: boolean; confirmed: number; due: number; rate: number | null }, i: number) => [
           String(i + 1),
           o.hasAccount ? o.name : `${o.name}（无账号）`,

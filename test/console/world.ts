@@ -186,6 +186,8 @@ export async function signIn(page: Page, who: Pick<Person, 'username' | 'passwor
 /** Waits until the page's fonts are in (the CJK font arrives after the first paint). */
 export async function fontsReady(page: Page): Promise<void> {
   await page.evaluate(async () => {
+    // A face is fetched when text first needs it: ask for it, or `ready` may resolve before.
+    await document.fonts.load('16px "Jingxun Hei"', '警讯').catch(() => undefined);
     await document.fonts.ready;
   });
 }
