@@ -118,7 +118,9 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const groups = new GroupService(regions, secrets, clock);
   const audience = new AudienceService(groups);
   // A task follows its campaign and notice, read live on every task read.
-  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates);
+  const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates, {
+    trace: config.intentTrace,
+  });
   const countyTexts = new CountyOfficerTextService(clock);
   const wecomGroups = new WecomGroupService(
     secrets,

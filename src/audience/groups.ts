@@ -1,4 +1,5 @@
 // Groups: the chat groups of the directory, scoped by region, with sealed channel credentials.
+import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { Clock } from '../lib/clock.js';
 import { keysetPage } from '../lib/keyset.js';
@@ -45,6 +46,10 @@ export interface Group {
   flagged: { at: Date; reason: string } | null;
   createdAt: Date;
   updatedAt: Date;
+  /** On a save that set the robot: other groups in scope with the same robot (one chat). */
+  sameRobot?: SameRobotGroup[];
+  /** The warning shown next to the robot field, or null. */
+  sameRobotWarning?: string | null;
 }
 
 export interface NewGroup {
@@ -139,6 +144,47 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** kind + 16 hex of sha256 over the credential that names the robot; manual: one per group. */
+export function robotKeyOf(credentials: ChannelCredentials, groupId: string): string {
+  const name =
+    credentials.kind === 'wecom'
+      ? credentials.key
+      : credentials.kind === 'dingtalk'
+        ? credentials.accessToken
+        : credentials.kind === 'feishu'
+          ? credentials.hookId
+          : credentials.kind === 'webhook'
+            ? credentials.url
+            : groupId;
+  return `${credentials.kind}:${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The chat robot a group's credentials name (each lives in one group chat), or null where two
+ * groups may rightly share credentials or cannot (webhook: a county platform may serve many
+ * groups at one URL; manual; WeCom customer groups).
+ */
+export function sharedRobotKey(credentials: ChannelCredentials): string | null {
+  return ['wecom', 'dingtalk', 'feishu'].includes(credentials.kind) ? robotKeyOf(credentials, '') : null;
+}
+
+/** Another group in the scope with the same robot: what a save warns about. */
+export interface SameRobotGroup {
+  id: string;
+  name: string;
+  regionCode: string;
+}
+
+/** The warning next to the robot field (saved anyway: one chat may belong to two villages). */
+export function sameRobotWarning(others: SameRobotGroup[]): string | null {
+  if (others.length === 0) return null;
+  const names = others
+    .slice(0, 3)
+    .map((g) => `“${g.name}”`)
+    .join('、');
+  return `该机器人已用于${names}${others.length > 3 ? `等 ${others.length} 个群` : ''}：两群为同一群聊，每次推送只发一次（两群都计为触达）`;
+}
+
 export class GroupService {
   constructor(
     private readonly regions: RegionService,
@@ -163,6 +209,24 @@ export class GroupService {
     return region;
   }
 
+  /** The groups in the scope, other than `exceptId`, whose credentials name the same robot. */
+  async sameRobot(scope: Scope, robotKey: string | null, exceptId: string | null): Promise<SameRobotGroup[]> {
+    if (!robotKey) return [];
+    const filter: Record<string, unknown> = { robotKey, ...scope.filter() };
+    if (exceptId) filter._id = { $ne: exceptId };
+    const docs = await GroupModel.find(filter, { name: 1, regionCode: 1 })
+      .sort({ _id: 1 })
+      .limit(20)
+      .lean<{ _id: unknown; name: string; regionCode: string }[]>();
+    return docs.map((doc) => ({ id: String(doc._id), name: doc.name, regionCode: doc.regionCode }));
+  }
+
+  /** A saved group with what its save must warn about: other groups with its robot. */
+  private async withSameRobot(scope: Scope, group: Group, robotKey: string | null): Promise<Group> {
+    const sameRobot = await this.sameRobot(scope, robotKey, group.id);
+    return { ...group, sameRobot, sameRobotWarning: sameRobotWarning(sameRobot) };
+  }
+
   async create(scope: Scope, input: NewGroup): Promise<Group> {
     const name = input.name.trim();
     const village = await this.villageFor(scope, input.regionCode);
@@ -176,6 +240,7 @@ export class GroupService {
         regionPath: village.regionPath,
         channelKind: credentials.kind,
         credentialsSealed: this.sealCredentials(credentials),
+        robotKey: sharedRobotKey(credentials),
         memberCount: input.memberCount,
         memberCountUpdatedAt: now,
         officerName: officer?.name ?? null,
@@ -184,7 +249,7 @@ export class GroupService {
         active: input.active ?? true,
         forTests: input.forTests ?? false,
       });
-      return toGroup(doc.toObject() as GroupDoc);
+      return await this.withSameRobot(scope, toGroup(doc.toObject() as GroupDoc), sharedRobotKey(credentials));
     } catch (error) {
       if (isDuplicateKey(error)) throw new Conflict(`${village.name}已有名为“${name}”的群`, 'name');
       throw error;
@@ -242,6 +307,7 @@ export class GroupService {
       const credentials = parseChannelInput(changes.channel);
       set.channelKind = credentials.kind;
       set.credentialsSealed = this.sealCredentials(credentials);
+      set.robotKey = sharedRobotKey(credentials);
       // New credentials are the usual fix for a flagged group.
       set.flaggedAt = null;
       set.flagReason = null;
@@ -269,7 +335,12 @@ export class GroupService {
         { new: true },
       ).lean<GroupDoc>();
       if (!doc) throw new NotFound(`群 ${id}`);
-      return { group: toGroup(doc), credentialsChanged: changes.channel !== undefined };
+      const group = toGroup(doc);
+      // A new robot is checked against the others (an edit of other fields says nothing).
+      return {
+        group: set.robotKey !== undefined ? await this.withSameRobot(scope, group, set.robotKey as string | null) : group,
+        credentialsChanged: changes.channel !== undefined,
+      };
     } catch (error) {
       if (isDuplicateKey(error)) throw new Conflict(`该村/社区已有名为“${set.name ?? current.name}”的群`, 'name');
       throw error;

@@ -14,6 +14,12 @@ const groupSchema = new mongoose.Schema(
     channelKind: { type: String, required: true, enum: CHANNEL_KINDS },
     /** Channel credentials sealed with AES-256-GCM (lib/cipher.ts); never returned by the API. */
     credentialsSealed: { type: String, required: true },
+    /**
+     * The robot behind the group (robotKeyOf: kind + a hash of its key, not the key), for
+     * robot channels; null for manual and WeCom customer groups. Two groups with one robot
+     * are one chat: saving it a second time warns, and a run posts there once.
+     */
+    robotKey: { type: String, default: null },
     memberCount: { type: Number, required: true, min: 0 },
     memberCountUpdatedAt: { type: Date, default: null },
     officerName: { type: String, default: null },

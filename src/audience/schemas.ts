@@ -86,6 +86,12 @@ export const GroupBody = Type.Object({
   flagged: Nullable(Type.Object({ at: DateTime, reason: Type.String() })),
   createdAt: DateTime,
   updatedAt: DateTime,
+  sameRobot: Type.Optional(
+    Type.Array(Type.Object({ id: Type.String(), name: Type.String(), regionCode: Type.String() }), {
+      description: '保存时：范围内使用同一机器人（同一群聊）的其他群；每次推送只发一次，两群都计为触达',
+    }),
+  ),
+  sameRobotWarning: Type.Optional(Nullable(Type.String({ description: '显示在机器人字段旁的提醒' }))),
 });
 
 export const GroupListQuery = Type.Object(

@@ -3,13 +3,12 @@
 // Running totals read the per-county digests of the read model (read-model.ts, a few reads
 // by _id); the engine reads the selected groups themselves page by page on _id, so 50,000
 // groups are never in memory at once.
-import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
 import { InvalidInput, NotFound } from '../lib/errors.js';
 import { RegionModel } from '../regions/model.js';
 import type { Scope } from '../regions/scope.js';
 import type { ChannelCredentials, ChannelKind } from '../channels/credentials.js';
-import type { GroupService, Officer } from './groups.js';
+import { type GroupService, type Officer, robotKeyOf } from './groups.js';
 import { type GroupDoc, GroupModel, groupReadModel } from './model.js';
 import { type Near, checkNear, villagesNear } from './radius.js';
 import type { CountyDigest } from './read-model.js';
@@ -51,20 +50,7 @@ export interface AudienceMember {
   robotKey: string;
 }
 
-/** kind + 16 hex of sha256 over the credential that names the robot; manual: one per group. */
-export function robotKeyOf(credentials: ChannelCredentials, groupId: string): string {
-  const name =
-    credentials.kind === 'wecom'
-      ? credentials.key
-      : credentials.kind === 'dingtalk'
-        ? credentials.accessToken
-        : credentials.kind === 'feishu'
-          ? credentials.hookId
-          : credentials.kind === 'webhook'
-            ? credentials.url
-            : groupId;
-  return `${credentials.kind}:${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
-}
+export { robotKeyOf } from './groups.js';
 
 const MAX_ITEMS = 5_000;
 

@@ -18,6 +18,7 @@ import { NoticeModel } from '../notices/model.js';
 import { LRUCache } from 'lru-cache';
 import mongoose from 'mongoose';
 import type { Window } from './rate-limit.js';
+import { type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 
 export interface DispatchDeps {
   audience: AudienceService;
@@ -56,6 +57,31 @@ const NOTICE_CACHE_ENTRIES = 32;
  * owner's groups): not personalised per village, and the link tracks per campaign.
  */
 const SHARED_MESSAGE_CHANNELS = new Set(['wecom_group']);
+
+/** How long a delivery following another group's post waits before looking at it again. */
+const VIA_WAIT_MS = 5_000;
+
+/**
+ * A group whose robot another group of the run has (one chat, issue 20 defect 15): its
+ * outcome is that delivery's, read from its batch, and it never posts a second time.
+ */
+async function followVia(via: NonNullable<SendRequest['via']>): Promise<SendResult> {
+  const batch = await DeliveryBatchModel.findById(via.batchId, { items: 1 }).lean<{ items: BatchItem[] }>();
+  const first = batch?.items.find((item) => item.groupId === via.groupId);
+  const shared = `与“${via.groupName ?? via.groupId}”为同一机器人（同一群聊）`;
+  switch (first?.status) {
+    case 'sent':
+    case 'confirmed':
+      return { status: 'sent', note: `${shared}，已随其发出一次，不重复发送` };
+    case 'uncertain':
+      return { status: 'uncertain', reason: `${shared}，其发送结果不确定` };
+    case 'failed':
+    case 'skipped':
+      return { status: 'permanent', reason: `${shared}，其未能发出：${first.lastError ?? ''}`, flagGroup: false };
+    default:
+      return { status: 'retryable', reason: `${shared}，等待其发送结果`, retryAfterMs: VIA_WAIT_MS, waiting: true };
+  }
+}
 
 function toResult(outcome: Outcome): SendResult {
   switch (outcome.status) {
@@ -197,6 +223,7 @@ export class Dispatch implements EnginePorts {
   }
 
   async send(request: SendRequest, signal: AbortSignal): Promise<SendResult> {
+    if (request.via) return followVia(request.via);
     const notice = await this.prepared(request.noticeId);
     const message = await this.message(request, notice);
     const adapter = this.deps.channels.adapterFor(request.channel as ChannelKind);

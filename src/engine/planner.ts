@@ -38,6 +38,21 @@ export const MAX_PLAN_FAILURES = 5;
 /** After a failed planning the run is tried again after this, doubling each time. */
 const PLAN_RETRY_BASE_MS = 30_000;
 
+/**
+ * Chat robots, each of which lives in one group chat (reference §1–3): two groups with one
+ * robot are one chat (issue 20, defect 15), so a run posts there once. Not the generic
+ * webhook (a county platform may serve many groups at one URL, the group named in the body),
+ * nor manual and WeCom customer groups (a robotKey per group).
+ */
+const SHARED_ROBOT_CHANNELS = new Set(['wecom', 'dingtalk', 'feishu']);
+
+/** The delivery a later group of the same robot follows. */
+interface Via {
+  batchId: string;
+  groupId: string;
+  groupName: string;
+}
+
 type PlanOutcome = 'planned' | 'skipped' | 'deferred' | 'busy';
 
 /** The planner's lease lapsed or was taken over: it writes nothing more. */
@@ -131,10 +146,25 @@ async function groupsOfBatch(batchId: string): Promise<Set<string>> {
 async function plannedSoFar(occurrenceId: string) {
   const batches = await DeliveryBatchModel.find(
     { occurrenceId },
-    { townshipCode: 1, 'items.groupId': 1, 'items.memberCount': 1 },
-  ).lean<{ _id: string; townshipCode: string; items: { groupId: string; memberCount: number }[] }[]>();
+    {
+      townshipCode: 1,
+      'items.groupId': 1,
+      'items.groupName': 1,
+      'items.memberCount': 1,
+      'items.channel': 1,
+      'items.robotKey': 1,
+      'items.via': 1,
+    },
+  ).lean<
+    {
+      _id: string;
+      townshipCode: string;
+      items: { groupId: string; groupName: string; memberCount: number; channel: string; robotKey: string; via?: Via | null }[];
+    }[]
+  >();
   const groups = new Set<string>();
   const parts = new Map<string, number>();
+  const robots = new Map<string, Via>();
   let members = 0;
   for (const batch of batches) {
     const part = Number(batch._id.slice(batch._id.lastIndexOf('|') + 1));
@@ -142,9 +172,11 @@ async function plannedSoFar(occurrenceId: string) {
     for (const item of batch.items) {
       groups.add(item.groupId);
       members += item.memberCount;
+      if (SHARED_ROBOT_CHANNELS.has(item.channel) && !item.via)
+        robots.set(item.robotKey, { batchId: batch._id, groupId: item.groupId, groupName: item.groupName });
     }
   }
-  return { groups, parts, members, batches: batches.length };
+  return { groups, parts, members, batches: batches.length, robots };
 }
 
 /** Urgent runs first, then by due time. */
@@ -282,7 +314,10 @@ export class Planner {
     // planner writes nothing after its lease lapsed (PlanningLease.hold), so what is read
     // here is all it wrote.
     const earlier =
-      lease.epoch > 1 ? await plannedSoFar(id) : { groups: new Set<string>(), parts: new Map(), members: 0, batches: 0 };
+      lease.epoch > 1
+        ? await plannedSoFar(id)
+        : { groups: new Set<string>(), parts: new Map(), members: 0, batches: 0, robots: new Map<string, Via>() };
+    const robots = earlier.robots;
     let batchCount = earlier.batches;
     let deliveryCount = earlier.groups.size;
     let memberTotal = earlier.members;
@@ -339,6 +374,14 @@ export class Planner {
           buffer = { path: group.townshipPath, county: group.countyCode, parts, items: [] };
           buffers.set(group.townshipCode, buffer);
         }
+        // One post per robot per run: a later group of the same robot follows the first.
+        const via = SHARED_ROBOT_CHANNELS.has(group.channel) ? robots.get(group.robotKey) : undefined;
+        if (SHARED_ROBOT_CHANNELS.has(group.channel) && !via)
+          robots.set(group.robotKey, {
+            batchId: `${id}|${group.townshipCode}|${buffer.parts + 1}`,
+            groupId: group.groupId,
+            groupName: group.groupName,
+          });
         buffer.items.push({
           groupId: group.groupId,
           groupName: group.groupName,
@@ -356,6 +399,7 @@ export class Planner {
           nextAt: occurrence.dueAt,
           lastError: null,
           sentAt: null,
+          via: via ?? null,
         });
         deliveryCount += 1;
         memberTotal += group.memberCount;

@@ -9,9 +9,11 @@ import type { Window } from './rate-limit.js';
 export type PlannedGroup = GroupSnapshot;
 
 export type SendResult =
-  | { status: 'sent' }
+  /** note: why a delivery counts as sent without a post of its own (another group's post reached its chat). */
+  | { status: 'sent'; note?: string }
   | { status: 'awaiting' } // manual channel: the officer's task exists; WeCom customer group: queued into its owner's task
-  | { status: 'retryable'; reason: string; retryAfterMs?: number }
+  /** waiting: nothing was tried (it waits for another delivery's outcome): not counted against the attempts. */
+  | { status: 'retryable'; reason: string; retryAfterMs?: number; waiting?: boolean }
   | { status: 'permanent'; reason: string; flagGroup: boolean }
   | { status: 'uncertain'; reason: string };
 
@@ -26,6 +28,8 @@ export interface SendRequest {
   regionPath: string[];
   channel: string;
   credentialsSealed: string;
+  /** Another group of the run has the same robot: follow its delivery, never post again. */
+  via: { batchId: string; groupId: string; groupName?: string | null } | null;
   personal: { villageName: string; townshipName: string; officerName: string | null; officerPhone: string | null };
 }
 

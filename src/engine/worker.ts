@@ -271,7 +271,11 @@ export class Worker {
    * The items whose robots' windows (shared by all workers) have room now, in one insert of
    * slot keys; a short wait is waited once, a longer one leaves the item for later.
    */
-  private async passRateLimits(items: BatchItem[]): Promise<BatchItem[]> {
+  private async passRateLimits(all: BatchItem[]): Promise<BatchItem[]> {
+    // A delivery following another group's post (same robot) posts nothing: it takes no slot.
+    const following = all.filter((item) => item.via);
+    const items = all.filter((item) => !item.via);
+    if (items.length === 0) return following;
     const ask = (list: BatchItem[]) =>
       this.limiter.reserve(
         list.map((item) => ({ robot: item.robotKey, windows: this.ports.rateLimits(item.channel) })),
@@ -294,7 +298,7 @@ export class Worker {
       if (passed.includes(item)) continue;
       item.nextAt = new Date(now + Math.max(later.get(item)!, 1_000));
     }
-    return passed;
+    return [...following, ...passed];
   }
 
   /** True when a normal-priority send must not go now: it moves to the end of quiet hours. */
@@ -466,7 +470,12 @@ export class Worker {
     switch (result.status) {
       case 'sent':
       case 'awaiting':
-        Object.assign(item, { status: result.status, sentAt: now, nextAt: null, lastError: null });
+        Object.assign(item, {
+          status: result.status,
+          sentAt: now,
+          nextAt: null,
+          lastError: (result.status === 'sent' && result.note) || null,
+        });
         return;
       case 'uncertain':
         Object.assign(item, { status: 'uncertain', lastError: result.reason, nextAt: null });
@@ -476,6 +485,15 @@ export class Worker {
         if (result.flagGroup) void this.ports.flagGroup(item.groupId, result.reason).catch(() => undefined);
         return;
       case 'retryable': {
+        if (result.waiting) {
+          // Waiting for another delivery (the same robot's first group): no attempt was made.
+          Object.assign(item, {
+            status: 'pending',
+            lastError: result.reason,
+            nextAt: new Date(now.getTime() + (result.retryAfterMs ?? 5_000)),
+          });
+          return;
+        }
         if (item.attempts >= this.settings.retry.maxAttempts) {
           Object.assign(item, {
             status: 'failed',
@@ -546,6 +564,7 @@ export function sendRequestFor(
     regionPath: [...batch.regionPath, item.villageCode],
     channel: item.channel,
     credentialsSealed: item.credentialsSealed,
+    via: item.via ?? null,
     personal: {
       villageName: item.villageName,
       townshipName: item.townshipName,

@@ -62,6 +62,17 @@ const itemSchema = new mongoose.Schema(
     nextAt: { type: Date, default: null },
     lastError: { type: String, default: null },
     sentAt: { type: Date, default: null },
+    /**
+     * Another group of the run with the same robot (one chat): this delivery is not posted
+     * again, it follows that group's (batch, group id and name; issue 20, defect 15).
+     */
+    via: {
+      type: new mongoose.Schema(
+        { batchId: { type: String, required: true }, groupId: { type: String, required: true }, groupName: String },
+        { _id: false },
+      ),
+      default: null,
+    },
   },
   { _id: false },
 );

@@ -48,7 +48,8 @@ export interface ConsoleWorld {
   /** WeCom groups (robots registered at the doubles) in the villages of county A. */
   groups: WorldGroup[];
   /** Adds groups that all post through one WeCom robot (20 messages a minute: a run that takes a while). */
-  sharedRobotGroups(count: number, regionCode: string): Promise<WorldGroup[]>;
+  /** `count` groups on robots of their own, all but 20 of which throttle their first post (45009: retried after 65 s). */
+  busyRobotGroups(count: number, regionCode: string): Promise<WorldGroup[]>;
   /** A fresh browser context as a county station PC (zh-CN, Asia/Shanghai, 1440×900). */
   context(options?: { width?: number; height?: number; mobile?: boolean }): Promise<BrowserContext>;
   close(): Promise<void>;
@@ -141,11 +142,14 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     browser,
     people,
     groups,
-    async sharedRobotGroups(count, regionCode) {
-      const key = `shared-${regionCode}-${Math.random().toString(36).slice(2, 8)}`;
-      doubles.addRobot({ platform: 'wecom', key });
+    async busyRobotGroups(count, regionCode) {
       const list: WorldGroup[] = [];
-      for (let i = 1; i <= count; i++) list.push(await addGroup(regionCode, key, `共用机器人群${counter + 1}`));
+      for (let i = 1; i <= count; i++) {
+        const key = `busy-${regionCode}-${i}-${Math.random().toString(36).slice(2, 8)}`;
+        doubles.addRobot({ platform: 'wecom', key });
+        if (i > 20) doubles.fault({ fault: { type: 'throttle' }, robot: key, times: 1 });
+        list.push(await addGroup(regionCode, key, `繁忙机器人群${counter + 1}`));
+      }
       return list;
     },
     async context(options = {}) {

@@ -233,28 +233,28 @@ describe('faults and crashes', () => {
     for (const groupId of order) expect(w.doubles.received({ robot: keyOf.get(groupId)! })).toHaveLength(1);
   });
 
-  it('keeps within WeCom’s 20 posts a minute when many groups share one robot', async () => {
-    const key = 'shared-robot-for-a-town';
+  it('keeps within WeCom’s 20 posts a minute when many runs post through one robot', async () => {
+    // Groups sharing a robot are one chat and get one post per run (shared-robot.test.ts):
+    // the limit is met by 25 runs to the same group.
+    const key = 'busy-robot-for-a-town';
     w.doubles.addRobot({ platform: 'wecom', key });
+    const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
+      name: '繁忙机器人群',
+      regionCode: TREE.villageA.code,
+      channel: { kind: 'wecom', key },
+      memberCount: 10,
+    });
     const ids: string[] = [];
-    for (let i = 0; i < 25; i++) {
-      const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-        name: `共享机器人群${i}`,
-        regionCode: TREE.villageA.code,
-        channel: { kind: 'wecom', key },
-        memberCount: 10,
-      });
-      ids.push(created.json().id);
-    }
-    const id = await campaign(ids, '共享机器人');
+    for (let i = 0; i < 25; i++) ids.push(await campaign([created.json().id], `繁忙机器人${i}`));
     await runUntilIdle(w);
     expect(w.doubles.received({ robot: key })).toHaveLength(20);
-    expect((await campaignItems(id)).filter((i) => i.status === 'pending')).toHaveLength(5);
+    const items = async () => (await Promise.all(ids.map((id) => campaignItems(id)))).flat();
+    expect((await items()).filter((i) => i.status === 'pending')).toHaveLength(5);
     // A window plus the margin for a post's way to the platform (engine/rate-limit.ts).
     clock.advance(60_000 + MARGIN_MS);
     await runUntilIdle(w);
     expect(w.doubles.received({ robot: key })).toHaveLength(25);
-    expect((await campaignItems(id)).every((i) => i.status === 'sent' && i.attempts === 1)).toBe(true);
+    expect((await items()).every((i) => i.status === 'sent' && i.attempts === 1)).toBe(true);
   });
 
   it('reports reach statistics equal to counts made from the raw deliveries, after retries and a take-over', async () => {

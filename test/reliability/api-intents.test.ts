@@ -1,14 +1,16 @@
 // Issue 20, must show 2: the API process is killed with SIGKILL at random points inside its
-// multi-step state changes (approve, resume, cancel, retract, a case outcome), several rounds
-// of five at once (one of each kind, on campaigns of their own), and restarted. A scheduler
-// and a worker process run throughout. After the last restart every intent completes: no
-// delivery pending for ever, every run's progress finishes, each follow-up exists once.
-// A request that died before its change was written is sent again, as the user would.
+// multi-step state changes (approve, resume, cancel, retract, a case outcome, an officer's
+// confirmation), several rounds of six at once (one of each kind, on campaigns of their
+// own), and restarted. A scheduler and a worker process run throughout. After the last
+// restart every intent completes: no delivery pending or awaiting for ever, every run's
+// progress finishes, each follow-up exists once. A request that died before its change was
+// written is sent again, as the user (or the officer) would.
 //
 // The kill point: the API process runs with INTENT_TRACE=on and writes `intent-step <kind>
 // <id> <step>` before each step; each round picks one step of one action (or a moment right
-// after the requests left, before any change may be written) and kills at it; the other four
-// actions of the round die wherever they are by then.
+// after the requests left, before any change may be written) and kills at it; the other five
+// actions of the round die wherever they are by then. An officer's confirmation traces
+// `intent-step confirm <task> <step>` (claim, mark-task, copy, wake: manual/tasks.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +20,7 @@ import { CampaignModel } from '../../src/campaigns/model.js';
 import { engineDeps } from '../../src/context.js';
 import { unfinishedIntents, type Intent } from '../../src/db/claims.js';
 import { createWorker, Scheduler } from '../../src/engine/runner.js';
-import { ManualTaskModel } from '../../src/channels/manual/model.js';
+import { ManualConfirmationModel, ManualTaskModel } from '../../src/channels/manual/model.js';
 import { NoticeModel } from '../../src/notices/model.js';
 import { campaignItems } from '../helpers/delivery.js';
 import { WANTED } from '../helpers/notices.js';
@@ -33,15 +35,17 @@ const STEPS: Record<Kind, string[]> = {
   cancel: ['stop', 'withdraw-tasks', 'done'],
   retract: ['stop', 'withdraw-notice', 'follow-up', 'done'],
   solve: ['withdraw-notice', 'follow-up', 'audit'],
+  confirm: ['claim', 'mark-task', 'copy', 'wake'],
 };
-type Kind = 'approve' | 'resume' | 'cancel' | 'retract' | 'solve';
-const KINDS: Kind[] = ['approve', 'resume', 'cancel', 'retract', 'solve'];
+type Kind = 'approve' | 'resume' | 'cancel' | 'retract' | 'solve' | 'confirm';
+const KINDS: Kind[] = ['approve', 'resume', 'cancel', 'retract', 'solve', 'confirm'];
 const TRACE_KIND: Record<Kind, string> = {
   approve: 'approve',
   resume: 'resume',
   cancel: 'cancel',
   retract: 'retract',
   solve: 'case-outcome',
+  confirm: 'confirm',
 };
 
 interface Trial {
@@ -54,12 +58,15 @@ interface Trial {
   /** A paused campaign of that notice with parked deliveries (retract, solve). */
   parkedId: string | null;
   correctionId: string | null;
+  /** The officer tasks confirmed (confirm: every task of its manual campaign). */
+  taskIds: string[];
   killedAt: string | null;
 }
 
 let world: World;
 let staff: { editor: string; reviewer: string };
 let groupIds: string[];
+let manualGroupIds: string[];
 const children = new Set<ChildProcess>();
 
 function freePort(): Promise<number> {
@@ -164,6 +171,9 @@ describe('the API process killed inside its multi-step state changes', () => {
     world = await startWorld({ groups: 600 });
     staff = await provinceStaff(world);
     groupIds = (await GroupModel.find({}, { _id: 1 }).sort({ _id: 1 }).lean()).map((g) => String(g._id));
+    manualGroupIds = (await GroupModel.find({ channelKind: 'manual', active: true }, { _id: 1 }).sort({ _id: 1 }).lean()).map(
+      (g) => String(g._id),
+    );
     // Every trial's starting state, made in this process before any other runs.
     const deps = engineDeps(world.ctx);
     const scheduler = new Scheduler(deps);
@@ -198,12 +208,26 @@ describe('the API process killed inside its multi-step state changes', () => {
           noticeId: null,
           parkedId: null,
           correctionId: null,
+          taskIds: [],
           killedAt: null,
         };
         if (kind === 'approve') {
           const id = await campaign(`审核${round}`, await approvedNotice(`审核${round}`));
           await call(staff.editor, 'POST', `/api/campaigns/${id}/submit`);
           trial.campaignId = id;
+        } else if (kind === 'confirm') {
+          // Officers hold the run's tasks (its deliveries awaiting), about to confirm them.
+          const start = (round * GROUPS_PER_CAMPAIGN) % (manualGroupIds.length - GROUPS_PER_CAMPAIGN);
+          const body = campaignBody(`确认${round}`, await approvedNotice(`确认${round}`), 0);
+          body.audience.groups = manualGroupIds.slice(start, start + GROUPS_PER_CAMPAIGN);
+          const id = (await call(staff.editor, 'POST', '/api/campaigns', body)).id as string;
+          await approve(id);
+          await drain();
+          trial.campaignId = id;
+          trial.taskIds = (await ManualTaskModel.find({ taskKey: new RegExp(`^${id}@`) }, { _id: 1 }).lean()).map((t) =>
+            String(t._id),
+          );
+          expect(trial.taskIds).toHaveLength(GROUPS_PER_CAMPAIGN);
         } else if (kind === 'resume' || kind === 'cancel') {
           trial.campaignId = await parked(`${kind}${round}`, await approvedNotice(`${kind}${round}`));
         } else {
@@ -232,6 +256,17 @@ describe('the API process killed inside its multi-step state changes', () => {
 
   /** The request of a trial, to the API process at `base`. */
   async function act(base: string, trial: Trial): Promise<number> {
+    if (trial.kind === 'confirm') {
+      // The officer's phone page: the signed link's confirm, one per task, all at once.
+      const statuses = await Promise.all(
+        trial.taskIds.map((id) =>
+          fetch(`${base}/api/manual-tasks/${id}/confirm?${world.ctx.manualTasks.signedQuery(id)}`, { method: 'POST' })
+            .then((response) => response.status)
+            .catch(() => 0),
+        ),
+      );
+      return statuses.every((status) => status === 200) ? 200 : Math.min(...statuses);
+    }
     const [token, path, body] =
       trial.kind === 'approve'
         ? [staff.reviewer, `/api/campaigns/${trial.campaignId}/approve`, undefined]
@@ -250,6 +285,11 @@ describe('the API process killed inside its multi-step state changes', () => {
 
   /** Whether the trial's change was written (else the user, seeing an error, asks again). */
   async function changed(trial: Trial): Promise<boolean> {
+    if (trial.kind === 'confirm') {
+      // Each confirmation's claim: once it is filed, finishing it is the system's job.
+      const claims = await ManualConfirmationModel.countDocuments({ _id: { $in: trial.taskIds } });
+      return claims === trial.taskIds.length;
+    }
     if (trial.kind === 'solve') {
       return ((await NoticeModel.findById(trial.noticeId).lean())?.caseOutcomes ?? []).length > 0;
     }
@@ -267,6 +307,13 @@ describe('the API process killed inside its multi-step state changes', () => {
     if (trial.kind === 'approve' || trial.kind === 'resume') {
       const statuses = await items(trial.campaignId!);
       if (statuses.length !== GROUPS_PER_CAMPAIGN || statuses.some((s) => s === 'pending')) {
+        return `${name}: ${statuses.join(',') || 'no deliveries'}`;
+      }
+    }
+    if (trial.kind === 'confirm') {
+      // Never awaiting for ever: every confirmed task's delivery is recorded confirmed.
+      const statuses = await items(trial.campaignId!);
+      if (statuses.length !== GROUPS_PER_CAMPAIGN || statuses.some((s) => s !== 'confirmed')) {
         return `${name}: ${statuses.join(',') || 'no deliveries'}`;
       }
     }
@@ -302,15 +349,18 @@ describe('the API process killed inside its multi-step state changes', () => {
   }
 
   it(
-    `finishes every intent after ${ROUNDS} rounds of five actions killed at random points (${ROUNDS * KINDS.length} trials)`,
+    `finishes every intent after ${ROUNDS} rounds of six actions killed at random points (${ROUNDS * KINDS.length} trials)`,
     async () => {
       startProcess('scheduler', await freePort());
       startProcess('worker', await freePort());
+      // Each round aims at another kind, an officer's confirmation always among them.
+      const shuffled = <T>(list: T[]) => list.map((x) => [Math.random(), x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
+      const aims = shuffled([...shuffled(KINDS.filter((k) => k !== 'confirm')).slice(0, ROUNDS - 1), 'confirm' as Kind]);
       for (let round = 0; round < ROUNDS; round++) {
         const port = await freePort();
         const base = `http://127.0.0.1:${port}`;
         const ofRound = trials.filter((t) => t.round === round);
-        const target = ofRound[Math.floor(Math.random() * ofRound.length)]!;
+        const target = ofRound.find((t) => t.kind === aims[round])!;
         const steps = ['before-write', ...STEPS[target.kind]];
         const step = steps[Math.floor(Math.random() * steps.length)]!;
         let killed = false;

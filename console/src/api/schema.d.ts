@@ -4755,6 +4755,14 @@ export interface paths {
                                 phone: string | null;
                             } | null;
                             regionCode: string;
+                            /** @description 保存时：范围内使用同一机器人（同一群聊）的其他群；每次推送只发一次，两群都计为触达 */
+                            sameRobot?: {
+                                id: string;
+                                name: string;
+                                regionCode: string;
+                            }[];
+                            /** @description 显示在机器人字段旁的提醒 */
+                            sameRobotWarning?: string | null;
                             tags: string[];
                             /** Format: date-time */
                             updatedAt: string;
@@ -4881,6 +4889,14 @@ export interface paths {
                                 phone: string | null;
                             } | null;
                             regionCode: string;
+                            /** @description 保存时：范围内使用同一机器人（同一群聊）的其他群；每次推送只发一次，两群都计为触达 */
+                            sameRobot?: {
+                                id: string;
+                                name: string;
+                                regionCode: string;
+                            }[];
+                            /** @description 显示在机器人字段旁的提醒 */
+                            sameRobotWarning?: string | null;
                             tags: string[];
                             /** Format: date-time */
                             updatedAt: string;
@@ -5009,6 +5025,14 @@ export interface paths {
                                 phone: string | null;
                             } | null;
                             regionCode: string;
+                            /** @description 保存时：范围内使用同一机器人（同一群聊）的其他群；每次推送只发一次，两群都计为触达 */
+                            sameRobot?: {
+                                id: string;
+                                name: string;
+                                regionCode: string;
+                            }[];
+                            /** @description 显示在机器人字段旁的提醒 */
+                            sameRobotWarning?: string | null;
                             tags: string[];
                             /** Format: date-time */
                             updatedAt: string;
@@ -5156,6 +5180,14 @@ export interface paths {
                                 phone: string | null;
                             } | null;
                             regionCode: string;
+                            /** @description 保存时：范围内使用同一机器人（同一群聊）的其他群；每次推送只发一次，两群都计为触达 */
+                            sameRobot?: {
+                                id: string;
+                                name: string;
+                                regionCode: string;
+                            }[];
+                            /** @description 显示在机器人字段旁的提醒 */
+                            sameRobotWarning?: string | null;
                             tags: string[];
                             /** Format: date-time */
                             updatedAt: string;

@@ -22,7 +22,7 @@ import {
   type ChannelKind,
   parseChannelInput,
 } from '../../channels/credentials.js';
-import { type GroupService, checkOfficer, normaliseTags } from '../groups.js';
+import { type GroupService, checkOfficer, normaliseTags, sharedRobotKey } from '../groups.js';
 import { type GroupDoc, GroupModel } from '../model.js';
 import { GROUP_COLUMNS, type GroupColumn, matchHeader, rowValues } from './columns.js';
 import { cleanText, compactText } from './normalise.js';
@@ -272,6 +272,23 @@ export async function importGroups(
     for (const doc of docs) existing.set(`${doc.regionCode}\u0000${doc.name}`, doc);
   }
 
+  // Robots already used by groups in scope: a row naming one again is warned about (one chat).
+  const sheetRobots = new Map<string, number>();
+  const robotKeys = [
+    ...new Set(parsed.flatMap((item) => (item.credentials ? [sharedRobotKey(item.credentials)] : [])).filter(Boolean)),
+  ] as string[];
+  const usedRobots = new Map<string, { name: string; identity: string }[]>();
+  if (robotKeys.length > 0) {
+    const docs = await GroupModel.find({ robotKey: { $in: robotKeys }, ...scope.filter() }, { name: 1, regionCode: 1, robotKey: 1 }).lean<
+      { name: string; regionCode: string; robotKey: string }[]
+    >();
+    for (const doc of docs) {
+      const list = usedRobots.get(doc.robotKey) ?? [];
+      list.push({ name: doc.name, identity: `${doc.regionCode}\u0000${doc.name}` });
+      usedRobots.set(doc.robotKey, list);
+    }
+  }
+
   const operations: AnyBulkWriteOperation[] = [];
   let created = 0;
   let updated = 0;
@@ -301,6 +318,21 @@ export async function importGroups(
       errors.push(...item.problems);
       continue;
     }
+    const robotKey = credentials ? sharedRobotKey(credentials) : null;
+    if (robotKey && identity) {
+      const earlierRow = sheetRobots.get(robotKey);
+      const others = (usedRobots.get(robotKey) ?? []).filter((g) => g.identity !== identity);
+      const shared = (where: string) =>
+        warnings.push({
+          row: item.row,
+          column: label('webhookUrl'),
+          message: `机器人与${where}相同：两群为同一群聊，每次推送只发一次（两群都计为触达）`,
+          cause: 'same-robot',
+        });
+      if (earlierRow !== undefined) shared(`第 ${earlierRow} 行`);
+      else if (others.length > 0) shared(`已有的群“${others[0]!.name}”`);
+      if (earlierRow === undefined) sheetRobots.set(robotKey, item.row);
+    }
     if (village.create) {
       villageInserts.set(village.code, village.create);
       villageRows.set(village.code, (villageRows.get(village.code) ?? 0) + 1);
@@ -315,6 +347,7 @@ export async function importGroups(
             regionPath: village.regionPath,
             channelKind: credentials!.kind,
             credentialsSealed: groups.sealCredentials(credentials!),
+            robotKey,
             memberCount: item.memberCount ?? 0,
             memberCountUpdatedAt: item.memberCount === null ? null : now,
             officerName: item.officerName,
@@ -337,6 +370,7 @@ export async function importGroups(
     ) {
       set.channelKind = credentials.kind;
       set.credentialsSealed = groups.sealCredentials(credentials);
+      set.robotKey = robotKey;
       set.flaggedAt = null;
       set.flagReason = null;
     }

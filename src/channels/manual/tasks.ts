@@ -117,6 +117,8 @@ export class ManualTaskService {
     private readonly publicBaseUrl: string,
     /** The live state of campaigns (wired by the composition root); none: every task is live. */
     private readonly states: TaskStates = async () => new Map(),
+    /** trace: writes `intent-step confirm <task> <step>` before each step of a confirmation (config.intentTrace). */
+    private readonly options: { trace?: boolean } = {},
   ) {
     this.#linkKey = box.derive('manual-task-link');
   }
@@ -298,16 +300,21 @@ export class ManualTaskService {
     const taskId = String((await this.verified(requestedId, link, 'confirmed')).doc._id); // the claim's key: the stored spelling
     let claimedAt = this.clock.now();
     let firstTime = true;
+    const step = (name: string) => {
+      if (this.options.trace) process.stderr.write(`intent-step confirm ${taskId} ${name}\n`);
+    };
     try {
+      step('claim');
       await ManualConfirmationModel.create({ _id: taskId, at: claimedAt });
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
       firstTime = false;
       claimedAt = (await ManualConfirmationModel.findById(taskId).lean<{ at: Date }>())?.at ?? claimedAt;
     }
-    await this.completeConfirmation(taskId, claimedAt);
+    await this.completeConfirmation(taskId, claimedAt, step);
     const task = (await this.toTasks([(await ManualTaskModel.findById(taskId).lean<ManualTaskDoc>())!], false))[0]!;
     // A listener that fails here is covered by the engine's sweep (confirmed tasks of awaiting deliveries).
+    step('wake');
     if (firstTime) await this.#onConfirm?.(task);
     return { task, firstTime };
   }
@@ -317,19 +324,25 @@ export class ManualTaskService {
    * its links retired: a leaked link cannot be used once the officer has posted), then the
    * copy under the reference the engine reads. Run by `confirm` and by `repairConfirmations`.
    */
-  private async completeConfirmation(taskId: string, claimedAt: Date): Promise<void> {
+  private async completeConfirmation(
+    taskId: string,
+    claimedAt: Date,
+    step: (name: string) => void = () => undefined,
+  ): Promise<void> {
     const doc = await ManualTaskModel.findById(taskId, { taskKey: 1, regionPath: 1, confirmedAt: 1 }).lean<{
       taskKey: string;
       regionPath: string[];
       confirmedAt: Date | null;
     }>();
     if (!doc) return;
+    step('mark-task');
     if (!doc.confirmedAt) {
       await ManualTaskModel.updateOne(
         { _id: taskId, confirmedAt: null },
         { $set: { confirmedAt: claimedAt }, $inc: { linkGeneration: 1 }, $push: { rotations: 'confirmed' } },
       );
     }
+    step('copy');
     await recordByReference(doc.taskKey, claimedAt, doc.regionPath ?? []);
   }
 
