@@ -1,71 +1,7 @@
-<<<<<<< HEAD
 // The API's answers the part-2 screens read (reach, groups, regions, users, audit, manual
 // tasks, officer notifications): the generated types of the operations that answer them
 // (schema.d.ts via `npm run api:types`), never hand-kept copies.
 import type { ApiReply, Row } from './shapes';
-=======
-// Shapes of the API's answers the part-2 screens read (reach, groups, regions, users, audit,
-// manual tasks, officer notifications). The OpenAPI document at /docs is the reference.
-import type { Role } from './types';
-
-export interface RegionNode {
-  code: string;
-  name: string;
-  level: string;
-  parentCode: string | null;
-  regionPath: string[];
-  lat: number | null;
-  lng: number | null;
-}
-
-export interface DirectoryGroup {
-  id: string;
-  name: string;
-  regionCode: string;
-  channelKind: string;
-  memberCount: number;
-  memberCountUpdatedAt: string | null;
-  officer: { name: string; phone: string | null } | null;
-  tags: string[];
-  active: boolean;
-  /** An admin marked it: authors may test-send here. */
-  forTests: boolean;
-  flagged: { at: string; reason: string } | null;
-  createdAt: string;
-  updatedAt: string;
-  /** On a save that set the robot: other groups with the same robot (one chat), and what to tell the admin. */
-  sameRobot?: { id: string; name: string; regionCode: string }[];
-  sameRobotWarning?: string | null;
-}
-
-export interface ImportReport {
-  dryRun: boolean;
-  applied: boolean;
-  rows: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  rejected: number;
-  errors: { row: number; column?: string; message: string; cause?: string }[];
-  ignoredColumns: string[];
-  /** Group imports (issue 23): the county names were looked up in, and what to confirm. */
-  county?: { code: string; name: string } | null;
-  townships?: { name: string; rows: number; candidates: { code: string; name: string }[] }[];
-  villages?: {
-    township: { code: string; name: string };
-    name: string;
-    rows: number;
-    action: 'create' | 'confirm';
-    code?: string;
-    candidates: { code: string; name: string }[];
-  }[];
-  problems?: { cause: string; title: string; count: number; rows: number[]; example: string; warning?: boolean }[];
-  warnings?: { row: number; column?: string; message: string }[];
-  summary?: string;
-  villagesCreated?: number;
-  townshipsCreated?: number;
-}
->>>>>>> main
 
 export type RegionNode = Row<'/api/regions'>;
 export type DirectoryGroup = Row<'/api/groups'>;
