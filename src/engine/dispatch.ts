@@ -132,11 +132,16 @@ export class Dispatch implements EnginePorts {
     }
   }
 
-  private prepared(noticeId: string): Promise<PreparedNotice> {
-    const cached = this.notices.get(noticeId);
-    if (cached && Date.now() - cached.at < NOTICE_CACHE_MS) return cached.value;
+  /**
+   * The notice as rendered: a given version exactly (a run's, frozen, so kept while it is
+   * used), or the latest approved (runs planned before versions were recorded; cached 10 s).
+   */
+  private prepared(noticeId: string, version: number | null = null): Promise<PreparedNotice> {
+    const key = version === null ? noticeId : `${noticeId}@${version}`;
+    const cached = this.notices.get(key);
+    if (cached && (version !== null || Date.now() - cached.at < NOTICE_CACHE_MS)) return cached.value;
     const value = (async () => {
-      const approved = await this.deps.notices.getApprovedVersion(this.deps.rootScope, noticeId);
+      const approved = await this.deps.notices.getApprovedVersion(this.deps.rootScope, noticeId, version ?? undefined);
       const picture = approved.content.media[0]?.sha256 ?? approved.content.video?.posterSha256 ?? null;
       const file = picture ? await this.deps.media.read(picture) : null;
       return {
@@ -146,8 +151,8 @@ export class Dispatch implements EnginePorts {
         photos: file ? [file.data] : [],
       };
     })();
-    value.catch(() => this.notices.delete(noticeId));
-    this.notices.set(noticeId, { at: Date.now(), value });
+    value.catch(() => this.notices.delete(key));
+    this.notices.set(key, { at: Date.now(), value });
     return value;
   }
 
@@ -169,8 +174,8 @@ export class Dispatch implements EnginePorts {
     }
   }
 
-  async noticeCategory(noticeId: string): Promise<string> {
-    return (await this.prepared(noticeId)).category;
+  async noticeCategory(noticeId: string, version: number | null = null): Promise<string> {
+    return (await this.prepared(noticeId, version)).category;
   }
 
   rateLimits(channel: string): readonly Window[] {
@@ -224,7 +229,7 @@ export class Dispatch implements EnginePorts {
 
   async send(request: SendRequest, signal: AbortSignal): Promise<SendResult> {
     if (request.via) return followVia(request.via);
-    const notice = await this.prepared(request.noticeId);
+    const notice = await this.prepared(request.noticeId, request.noticeVersion ?? null);
     const message = await this.message(request, notice);
     const adapter = this.deps.channels.adapterFor(request.channel as ChannelKind);
     const outcome = await adapter.send(

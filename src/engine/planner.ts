@@ -14,6 +14,7 @@ import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js'
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
 import type { EnginePorts } from './ports.js';
+import { approvedNoticeVersion } from './tick.js';
 
 export interface PlannerDeps {
   campaigns: CampaignService;
@@ -287,7 +288,9 @@ export class Planner {
       return 'deferred';
     }
 
-    const category = await this.deps.ports.noticeCategory(noticeId);
+    // The version approved for this run (recorded by the tick; older runs: the one approved now).
+    const noticeVersion = occurrence.noticeVersion ?? (await approvedNoticeVersion(noticeId));
+    const category = await this.deps.ports.noticeCategory(noticeId, noticeVersion);
     const scope = await this.deps.regions.scopeOf(campaign.regionCode);
     // A follow-up reaches the notice's recipients inside its own region only (issue 26.10).
     const source = followedUp
@@ -298,12 +301,14 @@ export class Planner {
       occurrenceId: id,
       campaignId: campaign.id,
       noticeId,
+      noticeVersion,
       category,
       priority: occurrence.priority,
       cardStyle: occurrence.cardStyle,
       day,
       month: day.slice(0, 7),
       dueAt: occurrence.dueAt,
+      runDueAt: occurrence.dueAt,
     };
 
     // Township buffers: a batch is written as soon as one fills, the rest at the end.

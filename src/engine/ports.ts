@@ -21,6 +21,8 @@ export interface SendRequest {
   deliveryId: string;
   campaignId: string;
   noticeId: string;
+  /** The version the run fixed (rendered exactly); null: the latest approved (older runs). */
+  noticeVersion: number | null;
   cardStyle: string;
   groupId: string;
   groupName: string;
@@ -60,6 +62,6 @@ export interface EnginePorts {
   confirmedSince(since: Date): Promise<{ deliveryId: string; regionPath: string[] }[]>;
   /** Tells the statistics that these batches were written (planned, settled, skipped). */
   batchesWritten(batchIds: string[]): Promise<void>;
-  /** Category of the notice (statistics key). */
-  noticeCategory(noticeId: string): Promise<string>;
+  /** Category of the notice version (statistics key); the latest approved when no version is given. */
+  noticeCategory(noticeId: string, version?: number | null): Promise<string>;
 }

@@ -88,6 +88,8 @@ export async function writeBatch(
     park?: boolean;
     /** Tells the statistics (roll-up marker); a checkpoint may leave it to a later write. */
     written?: (batchIds: string[]) => Promise<void>;
+    /** Records since when the batch is held (parked), or null once it is released; unchanged when absent. */
+    heldSince?: Date | null;
   },
 ): Promise<boolean> {
   const id = held.batch._id;
@@ -108,6 +110,7 @@ export async function writeBatch(
         counts: countItems(items),
         dueAt,
         lease: { epoch: held.lease.epoch, until, owner: held.batch.lease?.owner ?? null },
+        ...(options.heldSince !== undefined ? { heldSince: options.heldSince } : {}),
         updatedAt: new Date(),
       },
     },

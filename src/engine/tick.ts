@@ -33,7 +33,7 @@ export const MISSED_RUN_REASON = '错过发送时间超过一小时（服务停�
 const MAX_RECORDED_MISSES = 500;
 
 /** The notice's approved version now: the run sends exactly this one (the worker renders it). */
-async function approvedNoticeVersion(noticeId: string): Promise<number | null> {
+export async function approvedNoticeVersion(noticeId: string): Promise<number | null> {
   if (!mongoose.isValidObjectId(noticeId)) return null;
   const notice = await NoticeModel.findById(noticeId, { approvedVersion: 1 }).lean<{ approvedVersion?: number | null }>();
   return notice?.approvedVersion ?? null;

@@ -7,7 +7,7 @@
 // but not recorded is marked uncertain instead of being sent a second time.
 import { randomUUID } from 'node:crypto';
 import type { CampaignService } from '../campaigns/service.js';
-import { type QuietHours, deferForQuietHours, isQuiet } from '../campaigns/schedule.js';
+import { MISSED_RUN_MS, type QuietHours, deferForQuietHours, isQuiet } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
 import type { BatchDoc, BatchItem } from '../tracking/model.js';
 import { DEFAULT_RETRY, type RetryPolicy, retryDelayMs } from './backoff.js';
@@ -81,6 +81,14 @@ const GATHER_SHARE = 0.25;
 const STATISTICS_MARK_MS = 2_000;
 
 const TAKEN_OVER = '接管时发现未确认的发送（可能已发出）';
+export const HELD_PAST_LIMIT = '暂停或待审期间已错过本次发送时间一小时以上，恢复后不再补发';
+
+/** When the batch's run was due: recorded by the planner; older batches: the run time in their key. */
+function runDueOf(batch: HeldBatch['batch']): Date {
+  const recorded = (batch as { runDueAt?: Date | null }).runDueAt;
+  if (recorded) return recorded;
+  return new Date(batch.occurrenceId.slice(batch.occurrenceId.lastIndexOf('@') + 1));
+}
 
 export class Worker {
   readonly id = `worker-${randomUUID()}`;
@@ -176,6 +184,13 @@ export class Worker {
     await this.recordConfirmations(held, items);
     const verdict = await this.verdict(held.batch);
     if (verdict.kind !== 'send') return this.halt(held, items, verdict);
+    // Released from a hold (pause, edit): what is left of a run past its missed-run limit is
+    // not sent late (the daily 09:00 run paused on day 1 and resumed on day 3), it is skipped.
+    const heldSince = (held.batch as { heldSince?: Date | null }).heldSince ?? null;
+    if (heldSince && this.clock.now().getTime() - runDueOf(held.batch).getTime() > MISSED_RUN_MS) {
+      return this.halt(held, items, { kind: 'skip', reason: HELD_PAST_LIMIT });
+    }
+    const released = heldSince ? { heldSince: null } : {};
     const stopped = await this.sendDue(held, items);
     if (stopped === 'lost') return;
     // The campaign may have changed during the sends: a cancel must not wait for the due
@@ -183,7 +198,8 @@ export class Worker {
     const after = stopped ?? (await this.verdict(held.batch));
     if (after.kind !== 'send') return this.halt(held, items, after);
     // A confirmation that came during the hold is found by the look after the release.
-    if (!(await writeBatch(held, items, this.clock.now(), { release: true, written: this.written }))) return;
+    if (!(await writeBatch(held, items, this.clock.now(), { release: true, written: this.written, ...released })))
+      return;
     await this.recheckAfterRelease(held, items);
   }
 
@@ -207,11 +223,12 @@ export class Worker {
     const now = this.clock.now();
     if (verdict.kind === 'skip') {
       await this.skipPending(held, items, verdict.reason);
-      if (await writeBatch(held, items, now, { release: true, written: this.written }))
+      if (await writeBatch(held, items, now, { release: true, written: this.written, heldSince: null }))
         await this.recheckAfterRelease(held, items);
       return;
     }
-    if (await writeBatch(held, items, now, { release: true, park: true, written: this.written }))
+    const heldSince = (held.batch as { heldSince?: Date | null }).heldSince ?? now;
+    if (await writeBatch(held, items, now, { release: true, park: true, written: this.written, heldSince }))
       await this.recheckAfterRelease(held, items, true);
   }
 
@@ -328,6 +345,13 @@ export class Worker {
       wave.push(...(await this.passRateLimits(pending.splice(0, count - wave.length))));
     }
     if (wave.length === 0) return { ready: [], verdict: { kind: 'send' } };
+    // Quiet hours are judged at the moment of sending, not at the wave's start: the rate-limit
+    // waits above may have carried a normal wave past 22:00. Back to pending, unclaimed: the
+    // caller's next look moves them to the end of quiet hours.
+    if (held.batch.priority !== 'urgent' && isQuiet(this.clock.now(), this.settings.quietHours, this.settings.timeZone)) {
+      pending.unshift(...wave);
+      return { ready: [], verdict: { kind: 'send' } };
+    }
     const keyOf = (item: BatchItem) => ({
       deliveryId: deliveryId(held.batch.occurrenceId, item.groupId),
       attempt: item.attempts + 1,
@@ -551,13 +575,16 @@ function snapshot(items: BatchItem[]): BatchItem[] {
 
 /** What the dispatcher needs to render and post one delivery of a batch. */
 export function sendRequestFor(
-  batch: Pick<BatchDoc, 'occurrenceId' | 'campaignId' | 'noticeId' | 'cardStyle' | 'regionPath'>,
+  batch: Pick<BatchDoc, 'occurrenceId' | 'campaignId' | 'noticeId' | 'cardStyle' | 'regionPath'> & {
+    noticeVersion?: number | null;
+  },
   item: BatchItem,
 ): SendRequest {
   return {
     deliveryId: deliveryId(batch.occurrenceId, item.groupId),
     campaignId: batch.campaignId,
     noticeId: batch.noticeId,
+    noticeVersion: batch.noticeVersion ?? null,
     cardStyle: batch.cardStyle,
     groupId: item.groupId,
     groupName: item.groupName,

@@ -98,6 +98,8 @@ const batchSchema = new mongoose.Schema(
     occurrenceId: { type: String, required: true },
     campaignId: { type: String, required: true },
     noticeId: { type: String, required: true },
+    /** The notice version the run sends (its occurrence's); null in batches planned before it was recorded. */
+    noticeVersion: { type: Number, default: null },
     category: { type: String, required: true },
     priority: { type: String, enum: ['normal', 'urgent'], required: true },
     cardStyle: { type: String, required: true },
@@ -109,6 +111,10 @@ const batchSchema = new mongoose.Schema(
     day: { type: String, required: true },
     month: { type: String, required: true },
     items: { type: [itemSchema], required: true },
+    /** When its run was due (the occurrence's dueAt): the missed-run limit of held deliveries. */
+    runDueAt: { type: Date, default: null },
+    /** Since when the batch has been parked (its campaign paused or back in review); null when not. */
+    heldSince: { type: Date, default: null },
     /** Earliest time something in this batch is due; null when every item is final. */
     dueAt: { type: Date, default: null },
     lease: leaseFields,
