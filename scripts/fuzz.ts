@@ -190,6 +190,9 @@ const SERVER_RULES: Record<string, string> = {
   'POST /api/regions/{code}/wecom-groups/{chatId}/village': 'the region is a county; the village lies in it',
   'PUT /api/users/{id}/notify-robot': 'the credentials the robot kind needs (a WeCom key, a DingTalk token, …)',
   'POST /n/{noticeId}/tips': 'the photo must be a JPEG, PNG or WebP picture; past the cap, the question answered',
+  'GET /api/reach/rankings': 'from and to in the same form, in order',
+  'GET /api/regions/{code}/officer-text': 'the region is a county',
+  'PUT /api/regions/{code}/officer-text': 'the region is a county',
   'POST /api/campaigns/test-send': 'a group marked for tests or the own robot, not in quiet hours, within the quota',
 };
 

@@ -145,7 +145,7 @@ function challengeField(challenge: TipFormView['challenge']): string {
   if (!challenge) return '';
   return (
     `<label for="answer">请先回答：${escapeHtml(challenge.question)}<span class="hint">现在提交线索的人较多，请填写数字答案，例如 25</span></label>` +
-    '<input id="answer" name="answer" inputmode="numeric" maxlength="6" required autocomplete="off">' +
+    '<input id="answer" name="answer" type="text" inputmode="numeric" maxlength="6" required autocomplete="off">' +
     `<input type="hidden" name="challenge" value="${escapeHtml(challenge.token)}">`
   );
 }
