@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { Clock } from '../lib/clock.js';
+import { keysetPage } from '../lib/keyset.js';
 import type { SecretBox } from '../lib/cipher.js';
 import { Conflict, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import type { Region, RegionService } from '../regions/service.js';
@@ -84,8 +85,15 @@ export interface GroupListQuery {
   forTests?: boolean;
   /** Part of the group name. */
   q?: string;
-  /** Cursor: the id of the last group of the previous page. */
+  /** Part of the responsible officer's name or phone. */
+  officer?: string;
+  /** Cursors: the id of the last group of the previous page (after when oldest first, the default). */
   after?: string;
+  before?: string;
+  sort?: 'newest' | 'oldest';
+  /** Created from (inclusive) / to (exclusive). */
+  from?: string;
+  to?: string;
   limit: number;
 }
 
@@ -269,9 +277,16 @@ export class GroupService {
     if (query.forTests !== undefined) filter.forTests = query.forTests ? true : { $ne: true };
     if (query.flagged !== undefined) filter.flaggedAt = query.flagged ? { $ne: null } : null;
     if (query.q) filter.name = { $regex: escapeRegex(query.q.trim()) };
-    if (query.after) filter._id = { $gt: query.after };
+    const officer = query.officer?.trim();
+    if (officer) {
+      const like = { $regex: escapeRegex(officer) };
+      and.push({ $or: [{ officerName: like }, { officerPhone: like }] });
+    }
+    // Keyset paging (src/lib/keyset.ts); groups list oldest first unless asked otherwise.
+    const page = keysetPage({ ...query, sort: query.sort ?? 'oldest' }, { dateField: 'createdAt' });
+    Object.assign(filter, page.match);
     if (and.length) filter.$and = and;
-    const docs = await GroupModel.find(filter).sort({ _id: 1 }).limit(query.limit).lean<GroupDoc[]>();
+    const docs = await GroupModel.find(filter).sort(page.sort).limit(query.limit).lean<GroupDoc[]>();
     return docs.map(toGroup);
   }
 

@@ -5,6 +5,8 @@ import { ADMINS, ANY_ROLE, STAFF } from '../auth/roles.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import { allow, principal } from '../http/access.js';
 import type { Clock } from '../lib/clock.js';
+import { BatchResults, runBatch } from '../lib/batch.js';
+import { InvalidInput } from '../lib/errors.js';
 import { IdParams } from '../lib/schemas.js';
 import { CHANNEL_LABELS } from '../channels/credentials.js';
 import type { GroupService } from './groups.js';
@@ -12,6 +14,7 @@ import {
   AudienceSpecBody,
   AudienceTotalsBody,
   CreateGroupBody,
+  GroupBatchBody,
   GroupBody,
   GroupListQuery,
   TestMessageResult,
@@ -102,6 +105,43 @@ export const audienceRoutes: FastifyPluginAsyncTypebox<AudienceRoutesOptions> = 
         details: { changed: Object.keys(request.body), channelKind: group.channelKind },
       });
       return group;
+    },
+  );
+
+  app.post(
+    '/api/groups/batch',
+    {
+      config: allow(ADMINS),
+      schema: {
+        tags: ['groups'],
+        summary: '批量操作群：停用、启用、改负责民警、打标签（逐个执行、逐个记录审计，返回每个群的结果）',
+        body: GroupBatchBody,
+        response: { 200: BatchResults },
+      },
+    },
+    async (request) => {
+      const by = principal(request);
+      const { ids, action, officer, tags } = request.body;
+      if (action === 'officer' && officer === undefined) throw new InvalidInput('改负责民警需要填写 officer（姓名、电话），清空为 null', 'officer');
+      if (action === 'tag' && !tags) throw new InvalidInput('打标签需要填写 tags', 'tags');
+      return runBatch(ids, async (id) => {
+        let changes: Parameters<GroupService['update']>[2];
+        if (action === 'deactivate' || action === 'activate') changes = { active: action === 'activate' };
+        else if (action === 'officer') changes = { officer: officer ?? null };
+        else {
+          const current = await groups.get(by.scope, id);
+          changes = { tags: [...new Set([...current.tags, ...(tags ?? [])])] };
+        }
+        const { group } = await groups.update(by.scope, id, changes);
+        await audit.record({
+          actor: by,
+          action: 'group.update',
+          target: { kind: 'group', id: group.id },
+          ip: request.ip,
+          details: { changed: Object.keys(changes), batch: action },
+        });
+        return group.name;
+      });
     },
   );
 

@@ -1,4 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { BatchIds } from '../lib/batch.js';
+import { ListWindowQuery } from '../lib/keyset.js';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { RegionCode } from '../regions/schemas.js';
 import { CHANNEL_KINDS } from '../channels/credentials.js';
@@ -99,10 +101,32 @@ export const GroupListQuery = Type.Object(
     channelKind: Type.Optional(ChannelKindSchema),
     active: Type.Optional(Type.Boolean()),
     flagged: Type.Optional(Type.Boolean()),
+    ...ListWindowQuery,
+    q: Type.Optional(Type.String({ maxLength: 64, description: '群名称包含的文字' })),
+    officer: Type.Optional(Type.String({ maxLength: 32, description: '负责民警姓名或电话包含的文字' })),
+    sort: Type.Optional(Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { description: '排序，默认旧的在前' })),
     forTests: Type.Optional(Type.Boolean({ description: '只列试发群' })),
-    q: Type.Optional(Type.String({ maxLength: 64 })),
-    after: Type.Optional(ObjectIdString),
     limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+/** 群 停用 / 启用 / 改负责民警 / 打标签 on many groups at once (issue 21.7). */
+export const GroupBatchBody = Type.Object(
+  {
+    ids: BatchIds(500, '群 ID（最多 500 个）'),
+    action: Type.Union([Type.Literal('deactivate'), Type.Literal('activate'), Type.Literal('officer'), Type.Literal('tag')], {
+      description: 'deactivate 停用、activate 启用、officer 改负责民警、tag 打标签（加在原有标签之后）',
+    }),
+    officer: Type.Optional(
+      Nullable(
+        Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 20 }), phone: Type.Optional(Nullable(Type.String({ maxLength: 20 }))) },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 32 }), { minItems: 1, maxItems: 20 })),
   },
   { additionalProperties: false },
 );

@@ -22,8 +22,10 @@ const userSchema = new mongoose.Schema(
 
 // Login by name; also makes the first-admin bootstrap safe across instances.
 userSchema.index({ username: 1 }, { unique: true });
-// The admin's user list, inside a scope.
+// Users of a scope by name (names lookups, the superior picker's search).
 userSchema.index({ regionPath: 1, username: 1 });
+// The admin's user list, paged by keyset cursor inside a scope.
+userSchema.index({ regionPath: 1, _id: 1 });
 
 const sessionSchema = new mongoose.Schema(
   {

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { PUBLIC, allow, principal } from '../http/access.js';
+import { allPages, sendSheet, sheetTime } from '../http/sheet-reply.js';
 import { IdParams, OkBody } from '../lib/schemas.js';
-import { ADMINS, ANY_ROLE } from './roles.js';
-import { ChangePasswordBody, CreateUserBody, LoginBody, LoginReply, UpdateUserBody, UserBody } from './schemas.js';
+import { ADMINS, ANY_ROLE, ROLE_LABELS } from './roles.js';
+import { ChangePasswordBody, CreateUserBody, LoginBody, LoginReply, UpdateUserBody, UserBody, UserListQuery } from './schemas.js';
 import type { SessionService } from './sessions.js';
 import type { UserService } from './users.js';
 
@@ -113,9 +114,54 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     '/api/users',
     {
       config: allow(ADMINS),
-      schema: { tags: ['users'], summary: '用户列表', response: { 200: Type.Array(UserBody) } },
+      schema: {
+        tags: ['users'],
+        summary: '用户列表（按游标分页，可按角色、状态、区划、文字筛选）',
+        querystring: UserListQuery,
+        response: { 200: Type.Array(UserBody) },
+      },
     },
-    async (request) => users.list(principal(request).scope),
+    async (request) => users.list(principal(request).scope, request.query),
+  );
+
+  app.get(
+    '/api/users/export',
+    {
+      config: allow(ADMINS),
+      schema: {
+        tags: ['users'],
+        summary: '导出用户列表（.xlsx，按列表的筛选条件，全部行）',
+        querystring: Type.Omit(UserListQuery, ['before', 'after', 'limit']),
+      },
+    },
+    async (request, reply) => {
+      const scope = principal(request).scope;
+      const zone = 'Asia/Shanghai';
+      const rows = allPages(async (cursor) => {
+        const cursorKey = request.query.sort === 'newest' ? 'before' : 'after';
+        const page = await users.list(scope, { ...request.query, [cursorKey]: cursor, limit: 200 });
+        const names = await options.regionNames([...new Set(page.map((u) => u.regionCode))]);
+        return {
+          rows: page.map((u) => ({ ...u, place: names.get(u.regionCode) ?? u.regionCode })),
+          next: page.length === 200 ? (page.at(-1)?.id ?? null) : null,
+        };
+      });
+      const today = sheetTime(new Date(), zone).slice(0, 10);
+      return sendSheet(
+        reply,
+        {
+          name: `用户列表-${today}.xlsx`,
+          asciiName: `users-${today}.xlsx`,
+          sheet: '用户',
+          headers: ['登录名', '姓名', '角色', '管辖范围', '电话', '状态', '创建时间'],
+        },
+        (async function* () {
+          for await (const u of rows) {
+            yield [u.username, u.displayName, ROLE_LABELS[u.role], u.place, u.phone ?? '', u.active ? '正常' : '已停用', sheetTime(u.createdAt, zone)];
+          }
+        })(),
+      );
+    },
   );
 
   app.post(

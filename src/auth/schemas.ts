@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { ListWindowQuery } from '../lib/keyset.js';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { ROLES } from './roles.js';
 
@@ -64,5 +65,18 @@ export const UpdateUserBody = Type.Object(
 
 export const ChangePasswordBody = Type.Object(
   { currentPassword: Password, newPassword: NewPassword },
+  { additionalProperties: false },
+);
+
+export const UserListQuery = Type.Object(
+  {
+    ...ListWindowQuery,
+    q: Type.Optional(Type.String({ maxLength: 64, description: '登录名、姓名或电话包含的文字' })),
+    sort: Type.Optional(Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { description: '排序（按创建时间），默认旧的在前' })),
+    role: Type.Optional(Type.Union(ROLES.map((r) => Type.Literal(r)))),
+    active: Type.Optional(Type.Boolean()),
+    regionCode: Type.Optional(Type.String({ pattern: '^[0-9]{6}([0-9]{3}){0,2}$', description: '管辖范围在此区划之内（含下级）' })),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  },
   { additionalProperties: false },
 );

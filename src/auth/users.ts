@@ -6,6 +6,7 @@
 import mongoose from 'mongoose';
 import type { AuditService } from '../audit/service.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
+import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import { hashPassword, verifyPassword } from '../lib/password.js';
 import { randomToken } from '../lib/secrets.js';
 import type { RegionService } from '../regions/service.js';
@@ -14,6 +15,14 @@ import type { LoginThrottle } from './login-throttle.js';
 import { SessionModel, type UserDoc, UserModel } from './model.js';
 import type { Principal } from './principal.js';
 import type { Role } from './roles.js';
+
+export interface UserListQuery extends ListWindow {
+  role?: Role;
+  active?: boolean;
+  /** Users whose scope lies at or under this region. */
+  regionCode?: string;
+  limit: number;
+}
 
 export interface User {
   id: string;
@@ -105,8 +114,19 @@ export class UserService {
     return doc;
   }
 
-  async list(scope: Scope): Promise<User[]> {
-    const docs = await UserModel.find(scope.filter()).sort({ username: 1 }).limit(5000).lean<UserDoc[]>();
+  /** One page of the scope's users (keyset on _id, oldest first by default: no cap, no offset). */
+  async list(scope: Scope, query: UserListQuery): Promise<User[]> {
+    const page = keysetPage({ ...query, sort: query.sort ?? 'oldest' }, { dateField: 'createdAt' });
+    const filter: Record<string, unknown> = { ...scope.filter(), ...page.match };
+    if (query.role) filter.role = query.role;
+    if (query.active !== undefined) filter.active = query.active;
+    if (query.regionCode) filter.regionPath = query.regionCode;
+    const text = query.q?.trim();
+    if (text) {
+      const like = { $regex: text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), $options: 'i' };
+      filter.$or = [{ username: like }, { displayName: like }, { phone: like }];
+    }
+    const docs = await UserModel.find(filter).sort(page.sort).limit(query.limit).lean<UserDoc[]>();
     return docs.map(toUser);
   }
 

@@ -3,6 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { AUTHORS, REVIEWERS, STAFF } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
 import { allPages, sendSheet, sheetTime } from '../http/sheet-reply.js';
+import { BatchResults, runBatch } from '../lib/batch.js';
+import { InvalidInput } from '../lib/errors.js';
 import { IdParams } from '../lib/schemas.js';
 import { CATEGORY_LABELS } from './categories.js';
 import {
@@ -14,6 +16,7 @@ import {
   NoticeVersionBody,
   PersonalDataBody,
   RejectBody,
+  ReviewBatchBody,
   ReviewBody,
   UpdateNoticeBody,
   VersionParams,
@@ -165,6 +168,31 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = asyn
     },
     async (request) =>
       withoutPath(await notices.reject(principal(request), request.params.id, request.body.reason, request.ip)),
+  );
+
+  app.post(
+    '/api/notices/review-batch',
+    {
+      config: allow(REVIEWERS),
+      schema: {
+        tags,
+        summary: '批量审核：通过或驳回多条待审核通告（逐条执行四眼原则与审计，返回每条的结果）',
+        body: ReviewBatchBody,
+        response: { 200: BatchResults },
+      },
+    },
+    async (request) => {
+      const by = principal(request);
+      const { ids, decision, note, reason } = request.body;
+      if (decision === 'reject' && !reason?.trim()) throw new InvalidInput('驳回需要填写理由', 'reason');
+      return runBatch(ids, async (id) => {
+        const notice =
+          decision === 'approve'
+            ? await notices.approve(by, id, note ?? null, request.ip)
+            : await notices.reject(by, id, reason ?? '', request.ip);
+        return notice.content.title;
+      });
+    },
   );
 
   app.post(

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
+import { BatchIds } from '../lib/batch.js';
 import { ListWindowQuery } from '../lib/keyset.js';
 import { RegionCode } from '../regions/schemas.js';
 import { CATEGORIES, CATEGORY_LABELS, type Category } from './categories.js';
@@ -99,6 +100,17 @@ export const ReviewBody = Type.Object(
 );
 export const RejectBody = Type.Object({ reason: NonBlank(500, '驳回理由') }, { additionalProperties: false });
 
+/** 审核 通过/驳回 several notices of the review queue at once (issue 21.7). */
+export const ReviewBatchBody = Type.Object(
+  {
+    ids: BatchIds(100, '待审核通告的 ID（最多 100 个）'),
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')], { description: 'approve 通过、reject 驳回' }),
+    note: Type.Optional(Type.String({ maxLength: 500, description: '审核意见（通过时可填）' })),
+    reason: Type.Optional(Type.String({ maxLength: 500, description: '驳回理由（驳回时必填，每条通告相同）' })),
+  },
+  { additionalProperties: false },
+);
+
 export const NoticeListQuery = Type.Object(
   {
     status: Type.Optional(Type.Union(NOTICE_STATUSES.map((s) => Type.Literal(s)))),
@@ -116,6 +128,21 @@ export const VersionParams = Type.Object(
   { additionalProperties: false },
 );
 
+/** A wanted notice's fields as stored: the incident resolved to coordinates (a picked village kept by code). */
+const WantedReply = Type.Object({
+  caseSummary: Type.String(),
+  suspectDescription: Type.String(),
+  reward: Type.String(),
+  contactName: Type.String(),
+  contactPhone: Type.String(),
+  deadline: Type.String({ description: '截止日期 YYYY-MM-DD' }),
+  contactUserId: Type.Optional(Nullable(Type.String())),
+  incident: Type.Optional(
+    Nullable(Type.Object({ lat: Type.Number(), lng: Type.Number(), villageCode: Type.Optional(Nullable(Type.String())) })),
+  ),
+  radiusKm: Type.Optional(Nullable(Type.Number())),
+});
+
 const ContentBody = Type.Object({
   category: CategorySchema,
   title: Type.String(),
@@ -128,7 +155,7 @@ const ContentBody = Type.Object({
   validFrom: Nullable(DateTime),
   validUntil: Nullable(DateTime),
   tags: Type.Array(Type.String()),
-  wanted: Nullable(Type.Object({}, { additionalProperties: true })),
+  wanted: Nullable(WantedReply),
 });
 
 export const NoticeBody = Type.Object({

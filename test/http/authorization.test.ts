@@ -103,6 +103,8 @@ const sampleBodies: Record<string, unknown> = {
   'POST /api/notices/:id/preview/image': { format: 'png' },
   'POST /api/groups': groupBody({ regionCode: TREE.villageB.code }),
   'PATCH /api/groups/:id': { memberCount: 1 },
+  'POST /api/groups/batch': { ids: ['0123456789abcdef01234567'], action: 'deactivate' },
+  'POST /api/notices/review-batch': { ids: ['0123456789abcdef01234567'], decision: 'approve' },
   'POST /api/audience/preview': { regions: [TREE.countyB.code] },
   'POST /api/campaigns': {
     title: '外区活动',
@@ -161,7 +163,13 @@ const computedOnly = new Set([
   'POST /api/groups/import-report',
 ]);
 /** Sheet imports: each row's region is checked against the scope and refused per row (test/audience/import-export.test.ts). */
-const scopedPerRow = new Set(['POST /api/groups/import', 'POST /api/regions/import']);
+// Batch actions refuse an out-of-scope item in its own result (test/lists/batch-and-paging.test.ts).
+const scopedPerRow = new Set([
+  'POST /api/groups/import',
+  'POST /api/regions/import',
+  'POST /api/groups/batch',
+  'POST /api/notices/review-batch',
+]);
 /** Writes that act only on the caller's own account: nothing of another scope to reach. */
 const ownAccountOnly = new Set(['POST /api/auth/logout', 'POST /api/auth/password']);
 

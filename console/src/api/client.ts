@@ -1,7 +1,14 @@
 // The console's only way to the service: fetch against /api with the bearer token.
 // Every refusal becomes an ApiError carrying the API's Chinese message and, when the API
 // names one, the field it concerns, so forms show it next to what caused it.
+//
+// `http` is the typed client (openapi-fetch over the generated schema.d.ts): paths, query,
+// bodies and answers are checked by vue-tsc against the server's own schemas, so a changed
+// server schema breaks the build instead of a screen. `unwrap` turns its answer into the data
+// or an ApiError. The untyped get/post helpers below remain for screens not yet moved to it.
+import createClient from 'openapi-fetch';
 import { session } from '../session';
+import type { paths } from './schema';
 
 export class ApiError extends Error {
   constructor(
@@ -32,12 +39,19 @@ export interface RequestOptions {
   form?: FormData;
 }
 
-export function apiUrl(path: string, query?: RequestOptions['query']): string {
+/** Query parameters as the API reads them: empty filters left out, lists repeated (a=1&a=2). */
+export function queryString(query: Record<string, unknown> | undefined): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query ?? {})) {
-    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (one !== undefined && one !== null && one !== '') params.append(key, String(one));
+    }
   }
-  const qs = params.toString();
+  return params.toString();
+}
+
+export function apiUrl(path: string, query?: RequestOptions['query']): string {
+  const qs = queryString(query);
   return qs ? `${path}?${qs}` : path;
 }
 
@@ -45,15 +59,48 @@ export function authHeaders(): Record<string, string> {
   return session.token ? { authorization: `Bearer ${session.token}` } : {};
 }
 
+type ErrorJson = { code?: string; message?: string; field?: string };
+
+function errorFromBody(status: number, body: ErrorJson | null | undefined): ApiError {
+  const message = body?.message ?? `请求失败（HTTP ${status}），请稍后再试`;
+  return new ApiError(status, body?.code ?? 'http_error', message, body?.field ?? null);
+}
+
 async function errorOf(response: Response): Promise<ApiError> {
-  let body: { code?: string; message?: string; field?: string } = {};
+  let body: ErrorJson = {};
   try {
     body = await response.json();
   } catch {
     // not JSON (a proxy's page): fall through to a generic message
   }
-  const message = body.message ?? `请求失败（HTTP ${response.status}），请稍后再试`;
-  return new ApiError(response.status, body.code ?? 'http_error', message, body.field ?? null);
+  return errorFromBody(response.status, body);
+}
+
+/** The typed client: `unwrap(http.GET('/api/groups', { params: { query } }))`. */
+export const http = createClient<paths>({
+  querySerializer: (query) => queryString(query as Record<string, unknown>),
+});
+http.use({
+  onRequest({ request }) {
+    if (session.token) request.headers.set('authorization', `Bearer ${session.token}`);
+    return request;
+  },
+});
+
+/** The data of a typed call, or the ApiError of its refusal (a 401 also returns to the login page). */
+export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let answer: { data?: T; error?: unknown; response: Response };
+  try {
+    answer = await call;
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
+    throw new ApiError(0, 'network', '无法连接服务器，请检查网络后重试');
+  }
+  const { response } = answer;
+  if (response.ok) return answer.data as T;
+  const error = errorFromBody(response.status, typeof answer.error === 'object' ? (answer.error as ErrorJson) : null);
+  if (response.status === 401 && !response.url.endsWith('/api/auth/login')) onUnauthorized(error);
+  throw error;
 }
 
 /** Sends a request; returns the fetch Response when it succeeded (2xx). */

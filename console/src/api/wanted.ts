@@ -1,68 +1,21 @@
-// Shapes of the wanted-clue answers (tips, cases, personal-data check, radius totals) and their
-// words (CONSOLE.md: 协查通告 / 线索 / 已抓获 / 已过期). docs/residents.md is the API reference.
-export type TipStatus = 'new' | 'read' | 'useful' | 'closed';
+// The wanted-clue answers (tips, cases, personal-data check, radius totals) as the generated
+// types of the operations that give them (schema.d.ts), and their words (CONSOLE.md: 协查通告 /
+// 线索 / 已抓获 / 已过期). docs/residents.md is the API reference.
+import type { ApiReply, Row } from './shapes';
 
-export interface Tip {
-  id: string;
-  noticeId: string;
-  text: string;
-  phone: string | null;
-  hasPhoto: boolean;
-  status: TipStatus;
-  note: string | null;
-  notified: { status: string; reason: string | null; at: string } | null;
-  receivedAt: string;
-  updatedAt: string;
-}
+export type Tip = Row<'/api/tips'>;
+export type TipStatus = Tip['status'];
 
-export type OutcomeKind = 'expired' | 'caught' | 'solved';
+export type CaseList = ApiReply<'/api/cases'>;
+export type WantedCase = CaseList['cases'][number];
+export type CaseOutcome = WantedCase['outcomes'][number];
+export type OutcomeKind = CaseOutcome['kind'];
 
-export interface CaseOutcome {
-  kind: OutcomeKind;
-  at: string;
-  by: string;
-  note: string | null;
-  followUpNoticeId: string | null;
-  followUpCampaignId: string | null;
-  followUpStatus: string | null;
-  /** Groups the officers have yet to post the follow-up to. */
-  followUpAwaitingOfficers: number;
-}
+export type PersonalDataFinding = ApiReply<'/api/notices/{id}/personal-data'>['findings'][number];
 
-export interface WantedCase {
-  noticeId: string;
-  title: string;
-  deadline: string;
-  deadlinePassed: boolean;
-  withdrawn: boolean;
-  outcomes: CaseOutcome[];
-  newTips: number;
-  reached: { groupCount: number; villageCount: number };
-  attention: ('deadline_passed' | 'follow_up_in_review' | 'new_tips')[];
-}
+export type RadiusTotals = NonNullable<ApiReply<'/api/audience/preview', 'post'>['radius']>;
 
-export interface CaseList {
-  badge: number;
-  cases: WantedCase[];
-}
-
-export interface PersonalDataFinding {
-  kind: 'resident_id' | 'phone';
-  field: string;
-  masked: string;
-  key: string;
-  confirmed: boolean;
-}
-
-export interface RadiusTotals {
-  villageCount: number;
-  groupCount: number;
-  memberTotal: number;
-  villagesWithoutCoordinates: number;
-  withoutCoordinates: { code: string; name: string }[];
-}
-
-/** The incident point of a wanted notice: typed coordinates or a village of the tree. */
+/** The incident point of a wanted notice as the form holds it: typed coordinates or a village of the tree. */
 export type Incident = { lat: number; lng: number } | { villageCode: string };
 
 export interface WantedLocation {

@@ -4,9 +4,9 @@
 import { reactive, ref } from 'vue';
 import { ApiError, download } from '../api/client';
 import { dateRangeQuery } from '../labels';
-import { useKeysetList } from './useKeysetList';
+import { type PageRequest, useList } from './useList';
 
-type QueryValue = string | number | boolean | undefined | null;
+type QueryValue = string | number | boolean | undefined;
 
 /** Every list's form has a text search and a creation-date range; the rest is the screen's. */
 export interface ListFilters {
@@ -15,8 +15,9 @@ export interface ListFilters {
 }
 
 export function useFilteredList<T extends { id: string }, F extends ListFilters>(options: {
-  /** The API path of the list, e.g. '/api/notices', and of its export. */
-  path: string;
+  /** Reads one page with the filters as API parameters (a typed call, e.g. http.GET('/api/notices')). */
+  load: (query: Record<string, QueryValue>, page: PageRequest) => Promise<T[]>;
+  /** The API path of the export. */
   exportPath: string;
   /** The empty form (重置 goes back to it). */
   blank: () => F;
@@ -25,8 +26,12 @@ export function useFilteredList<T extends { id: string }, F extends ListFilters>
   exportError?: string;
 }) {
   const filters = reactive(options.blank()) as F;
-  const params = () => ({ ...options.params(filters), q: filters.text.trim(), ...dateRangeQuery(filters.range) });
-  const list = useKeysetList<T>({ path: options.path, query: params });
+  const params = (): Record<string, QueryValue> => {
+    const all: Record<string, QueryValue | null> = { ...options.params(filters), q: filters.text.trim(), ...dateRangeQuery(filters.range) };
+    // Empty filters are left out: the API reads a missing parameter as 全部.
+    return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== '' && v !== null && v !== undefined)) as Record<string, QueryValue>;
+  };
+  const list = useList<T>({ load: (page) => options.load(params(), page) });
   const exporting = ref(false);
 
   function reset() {
@@ -43,9 +48,6 @@ export function useFilteredList<T extends { id: string }, F extends ListFilters>
       exporting.value = false;
     }
   }
-  function setPageSize(n: number) {
-    list.pageSize.value = n;
-    void list.search();
-  }
+  const setPageSize = list.setPageSize;
   return { filters, list, exporting, reset, exportSheet, setPageSize };
 }

@@ -1,0 +1,115 @@
+// Every list screen pages one way: on the server, by keyset cursor (the last row's id), never
+// by loading a few hundred rows and slicing or filtering them in the page — so row 501 is as
+// reachable as row 1 and nothing vanishes silently. The screen gives the typed call that reads
+// one page (its filters, on the openapi-fetch client); this keeps the page number, the cursors
+// of the pages seen, the page size, the sort, whether a next page exists (it asks for one row
+// more) and the rows picked for a batch action.
+import { computed, ref, shallowRef } from 'vue';
+import { ApiError } from '../api/client';
+
+export type ListSort = 'newest' | 'oldest';
+
+/** What one page asks the API for: the cursor goes with the sort (before newest first, after oldest first). */
+export interface PageRequest {
+  before?: string;
+  after?: string;
+  sort: ListSort;
+  limit: number;
+}
+
+export interface ListOptions<T> {
+  /** Reads one page, e.g. `(page) => unwrap(http.GET('/api/groups', { params: { query: { ...filters(), ...page } } }))`. */
+  load: (page: PageRequest) => Promise<T[]>;
+  /** The order of the first load (lists by date: newest; directories: oldest). */
+  sort?: ListSort;
+  pageSize?: number;
+}
+
+export function useList<T extends { id: string }>(options: ListOptions<T>) {
+  const rows = shallowRef<T[]>([]);
+  const page = ref(1);
+  const pageSize = ref(options.pageSize ?? 10);
+  const sort = ref<ListSort>(options.sort ?? 'newest');
+  const hasNext = ref(false);
+  const loading = ref(false);
+  const error = ref('');
+  /** Rows picked for a batch action (the table's selection on this page). */
+  const selected = shallowRef<T[]>([]);
+  /** cursors[i] loads page i + 1 (the first page has none). */
+  let cursors: (string | undefined)[] = [undefined];
+  let generation = 0;
+
+  async function fetchPage(n: number): Promise<void> {
+    const mine = ++generation;
+    loading.value = true;
+    error.value = '';
+    try {
+      const cursor = cursors[n - 1];
+      const list = await options.load({
+        sort: sort.value,
+        limit: pageSize.value + 1,
+        ...(cursor ? (sort.value === 'oldest' ? { after: cursor } : { before: cursor }) : {}),
+      });
+      if (mine !== generation) return;
+      hasNext.value = list.length > pageSize.value;
+      rows.value = list.slice(0, pageSize.value);
+      selected.value = [];
+      page.value = n;
+      const last = rows.value.at(-1);
+      cursors = cursors.slice(0, n);
+      if (hasNext.value && last) cursors[n] = last.id;
+    } catch (e) {
+      if (mine !== generation) return;
+      error.value = e instanceof ApiError ? e.message : '读取失败，请稍后再试';
+    } finally {
+      if (mine === generation) loading.value = false;
+    }
+  }
+
+  /** Back to the first page (after a change of filters, sort or page size). */
+  function search(): Promise<void> {
+    cursors = [undefined];
+    return fetchPage(1);
+  }
+  /** The current page again (after an action changed rows). */
+  const reload = () => fetchPage(page.value);
+  const next = () => (hasNext.value ? fetchPage(page.value + 1) : Promise.resolve());
+  const prev = () => (page.value > 1 ? fetchPage(page.value - 1) : Promise.resolve());
+
+  function setPageSize(n: number): Promise<void> {
+    pageSize.value = n;
+    return search();
+  }
+
+  /** Element Plus's sort-change on the time column: descending → newest first. */
+  function onSortChange({ order }: { order: 'ascending' | 'descending' | null }) {
+    sort.value = order === 'ascending' ? 'oldest' : order === 'descending' ? 'newest' : (options.sort ?? 'newest');
+    void search();
+  }
+
+  /** Element Plus's selection-change. */
+  function onSelectionChange(picked: T[]) {
+    selected.value = picked;
+  }
+
+  return {
+    rows,
+    page,
+    pageSize,
+    sort,
+    hasNext,
+    hasPrev: computed(() => page.value > 1),
+    loading,
+    error,
+    selected,
+    search,
+    reload,
+    next,
+    prev,
+    setPageSize,
+    onSortChange,
+    onSelectionChange,
+  };
+}
+
+export type List<T extends { id: string }> = ReturnType<typeof useList<T>>;
