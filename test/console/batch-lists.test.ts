@@ -95,8 +95,12 @@ describe('console lists past 500 rows and batch actions', { timeout: 180_000 }, 
     const active = async (id: string) => (await w.t.request('GET', `/api/groups/${id}`, w.t.adminToken)).json().active;
     expect([await active(a.id), await active(b.id), await active(c.id)]).toEqual([false, false, true]);
 
-    // 改负责民警: the dialog says what changes before anything is sent.
+    // 改负责民警: the dialog says what changes before anything is sent. The success message
+    // shows before the list reloads, and the reload clears the picks: pick after it.
+    await page.getByText('已选 0 个群').waitFor();
+    await page.locator('[aria-label="群列表"][aria-busy="false"]').waitFor();
     await row(page, c.name).first().locator('.el-checkbox').click();
+    await page.getByText('已选 1 个群').waitFor();
     await page.getByRole('button', { name: '改负责民警' }).click();
     await page.getByLabel('负责民警', { exact: true }).fill('钱警官');
     await page.getByLabel('民警电话', { exact: true }).fill('13900000077');
