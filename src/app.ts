@@ -111,7 +111,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   await app.register(authRoutes, {
     sessions: ctx.sessions,
     users: ctx.users,
-    loginRatePerMinute: 20,
+    loginRatePerMinute: ctx.config.loginRatePerMinute,
     regionNames: (codes) => ctx.regions.names(codes),
   });
   await app.register(regionRoutes, { regions: ctx.regions, audit: ctx.audit });

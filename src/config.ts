@@ -23,6 +23,8 @@ export interface Config {
   loginMaxFailures: number;
   /** The longest such delay (it doubles from 5 s). */
   loginLockoutMinutes: number;
+  /** Login attempts one address may make a minute (a shared station address may need more). */
+  loginRatePerMinute: number;
   bodyLimitBytes: number;
   timeZone: string;
   /** 32-byte key (hex or base64) for credentials at rest; unset: a key file under dataDir. */
@@ -258,6 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenTtlHours: integer(env, 'TOKEN_TTL_HOURS', 12, 1, 24 * 30),
     loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 100),
     loginLockoutMinutes: integer(env, 'LOGIN_LOCKOUT_MINUTES', 15, 1, 24 * 60),
+    loginRatePerMinute: integer(env, 'LOGIN_RATE_PER_MINUTE', 20, 1, 10_000),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     timeZone: timeZone(env),
     credentialsKey: credentialsKey(env),
