@@ -8317,6 +8317,8 @@ export interface paths {
                         /** @default wecom */
                         channel?: "wecom" | "dingtalk" | "feishu" | "webhook" | "manual" | "wecom_group";
                         format?: "text" | "markdown" | "link";
+                        /** @description 24 位十六进制 ID */
+                        groupId?: string;
                         personal?: {
                             officerName?: string | null;
                             officerPhone?: string | null;
@@ -9387,6 +9389,8 @@ export interface paths {
                                 suspectDescription: string;
                             } | null;
                         };
+                        /** @description 24 位十六进制 ID */
+                        groupId?: string;
                         personal?: {
                             officerName?: string | null;
                             officerPhone?: string | null;
