@@ -8194,6 +8194,8 @@ export interface paths {
                         /** @default wecom */
                         channel?: "wecom" | "dingtalk" | "feishu" | "webhook" | "manual" | "wecom_group";
                         format?: "text" | "markdown" | "link";
+                        /** @description 24 位十六进制 ID */
+                        groupId?: string;
                         personal?: {
                             officerName?: string | null;
                             officerPhone?: string | null;
@@ -9264,6 +9266,8 @@ export interface paths {
                                 suspectDescription: string;
                             } | null;
                         };
+                        /** @description 24 位十六进制 ID */
+                        groupId?: string;
                         personal?: {
                             officerName?: string | null;
                             officerPhone?: string | null;
