@@ -4835,8 +4835,8 @@ export interface paths {
                     q?: string;
                     /** @description 行政区划代码（6/9/12 位数字） */
                     regionCode?: string;
-                    /** @description 排序，默认旧的在前 */
-                    sort?: "newest" | "oldest";
+                    /** @description 排序：newest/oldest 按创建时间，name 按群名称，members 按人数（前加 - 为倒序），默认旧的在前；按列排序时以 after 接着列 */
+                    sort?: "newest" | "oldest" | "name" | "-name" | "members" | "-members";
                     tag?: string;
                     /** @description 截止时间（不含） */
                     to?: string;
