@@ -1,5 +1,5 @@
 // A list screen's filters around its keyset list: the query form's values, 搜索 / 重置, 导出 of
-// every row the filters select (same filters and sort as the screen), and the page size.
+// every row the filters select (same filters and sort as the screen), and the list (whose pager takes it whole).
 // 通告 and 推送 share it with components/ListQueryForm.vue.
 import { reactive, ref } from 'vue';
 import { ApiError, download } from '../api/client';
@@ -48,6 +48,5 @@ export function useFilteredList<T extends { id: string }, F extends ListFilters>
       exporting.value = false;
     }
   }
-  const setPageSize = list.setPageSize;
-  return { filters, list, exporting, reset, exportSheet, setPageSize };
+  return { filters, list, exporting, reset, exportSheet };
 }
