@@ -104,7 +104,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(ANY_ROLE),
       schema: {
         tags,
-        summary: '活动列表',
+        summary: '推送列表',
         querystring: CampaignListQuery,
         response: { 200: Type.Array(CampaignReply) },
       },
@@ -123,7 +123,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     '/api/campaigns',
     {
       config: allow(AUTHORS),
-      schema: { tags, summary: '新建活动（草稿）', body: CampaignBody, response: { 201: CampaignReply } },
+      schema: { tags, summary: '新建推送（草稿）', body: CampaignBody, response: { 201: CampaignReply } },
     },
     async (request, reply) =>
       reply.status(201).send(await campaigns.create(principal(request), toInput(request.body), request.ip)),
@@ -133,7 +133,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     '/api/campaigns/:id',
     {
       config: allow(ANY_ROLE, 'campaign'),
-      schema: { tags, summary: '活动详情', params: IdParams, response: { 200: CampaignReply } },
+      schema: { tags, summary: '推送详情', params: IdParams, response: { 200: CampaignReply } },
     },
     async (request) => one(principal(request), await campaigns.get(principal(request).scope, request.params.id)),
   );
@@ -144,7 +144,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(AUTHORS, 'campaign'),
       schema: {
         tags,
-        summary: '修改活动（已通过的推送重新送审；已生成的发送不受影响）',
+        summary: '修改推送（已通过的推送重新送审；已生成的发送不受影响）',
         params: IdParams,
         body: CampaignBody,
         response: { 200: CampaignReply },
@@ -170,7 +170,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     );
 
   action('submit', '提交审核', AUTHORS, (by, id, ip) => campaigns.submit(by, id, ip));
-  action('approve', '审核通过（不能审核自己的活动）', REVIEWERS, (by, id, ip) => campaigns.approve(by, id, ip));
+  action('approve', '审核通过（不能审核自己的推送）', REVIEWERS, (by, id, ip) => campaigns.approve(by, id, ip));
   action('pause', '暂停', AUTHORS, (by, id, ip) => campaigns.pause(by, id, ip));
   action('resume', '恢复', AUTHORS, (by, id, ip) => campaigns.resume(by, id, ip));
   action('cancel', '取消（未发出的部分不再发送）', AUTHORS, (by, id, ip) => campaigns.cancel(by, id, ip));
@@ -211,7 +211,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(AUTHORS, 'campaign'),
       schema: {
         tags,
-        summary: '为已撤回的活动选择或更换更正通知（更正通知活动待审核）',
+        summary: '为已撤回的推送选择或更换更正通知（更正推送待审核）',
         params: IdParams,
         body: FollowUpBody,
         response: { 200: CampaignReply },

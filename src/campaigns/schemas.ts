@@ -44,7 +44,7 @@ export type ScheduleBody = Static<typeof ScheduleBody>;
 
 export const CampaignBody = Type.Object(
   {
-    title: NonBlank(100, '活动名称'),
+    title: NonBlank(100, '推送名称'),
     noticeId: ObjectIdString,
     audience: AudienceBody,
     schedule: ScheduleBody,
@@ -102,10 +102,10 @@ export const CampaignReply = Type.Object({
   actions: Type.Optional(
     Type.Array(Type.String(), {
       description:
-        '调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知）',
+        '调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知）',
     }),
   ),
-  followUpId: Type.Optional(Nullable(Type.String({ description: '已撤回活动的更正通知活动' }))),
+  followUpId: Type.Optional(Nullable(Type.String({ description: '已撤回推送的更正推送' }))),
   audienceSummary: Type.Optional(
     Type.Object({
       groupCount: Type.Integer(),
@@ -141,7 +141,7 @@ export const FollowUpBody = Type.Object(
   { followUpNoticeId: ObjectIdString },
   {
     additionalProperties: false,
-    description: '为已撤回的活动选择（或更换）更正通知：向收到原通告的群发送，待审核',
+    description: '为已撤回的推送选择（或更换）更正通知：向收到原通告的群发送，待审核',
   },
 );
 

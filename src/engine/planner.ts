@@ -303,8 +303,8 @@ export class Planner {
     const lease = new PlanningLease(id, acquired, this.deps.clock, this.leaseMs);
 
     const campaign = await this.deps.campaigns.findForEngine(occurrence.campaignId);
-    if (!campaign) return this.skip(id, '活动不存在');
-    if (campaign.status === 'cancelled') return this.skip(id, '活动已取消');
+    if (!campaign) return this.skip(id, '推送不存在');
+    if (campaign.status === 'cancelled') return this.skip(id, '推送已取消');
     // What was approved for this run (copied by the tick), not the campaign as edited since.
     const noticeId = occurrence.noticeId;
     const audience = (occurrence.audience as AudienceSpec | null) ?? campaign.audience;
