@@ -2,7 +2,10 @@
 // BATCH_SIZE groups each. Batch keys are (occurrence, township, part) and are inserted,
 // never updated, so a planner that dies half-way is simply run again by the next one.
 // Planning is exclusive: the planner holds the occurrence's lease, renews it as it writes
-// and checks it before every write, so two schedulers never plan one run at once.
+// and checks it before every write, so two schedulers never plan one run at once. A write
+// still in flight when its planner lost the lease lands at the batch id the next holder
+// writes next for that township (ids are deterministic), so exactly one of the two lands
+// and the other planner drops the winner's groups from everything it has yet to write.
 import type { AudienceSpec } from '../campaigns/ports.js';
 import type { CampaignService } from '../campaigns/service.js';
 import { type QuietHours, localDay } from '../campaigns/schedule.js';
@@ -359,6 +362,7 @@ export class Planner {
     let batchCount = earlier.batches;
     let deliveryCount = earlier.groups.size;
     let memberTotal = earlier.members;
+    let collided = false;
     const queueEntry = {
       dueAt: occurrence.dueAt,
       rank: occurrence.priority === 'urgent' ? 0 : 1,
@@ -368,7 +372,8 @@ export class Planner {
      * Writes the buffered groups of these townships, each as its next part, at most
      * WRITE_CHUNK batches per insert; the lease is checked (and renewed) before each insert.
      * A part number found taken (a planner whose write landed after our look at the run)
-     * keeps its groups; ours that are not in it go to the next part.
+     * keeps its groups, which leave every part still to be written; ours that are not in
+     * it go to the next part.
      */
     const write = async (townships: string[]) => {
       let waiting: { township: string; buffer: TownshipBuffer; items: BatchItem[] }[] = [];
@@ -407,15 +412,26 @@ export class Planner {
           batchCount += inserted.length;
         }
         const retry: typeof waiting = [];
+        let rest = later;
         if (taken.size > 0) {
-          const there = await groupsOfBatches([...taken].map((i) => docs[i]!._id));
+          // A part of this number exists already: a planner whose write was in flight when
+          // it lost the lease landed it after our look at the run. Its groups are planned:
+          // they leave this part and every part still to be written (the parts may be cut
+          // differently now), so no group is in two batches.
+          const placed = new Set<string>();
+          for (const groups of (await groupsOfBatches([...taken].map((i) => docs[i]!._id))).values())
+            for (const groupId of groups) placed.add(groupId);
+          const unplaced = (item: BatchItem) => !placed.has(item.groupId);
+          for (const groupId of placed) earlier.groups.add(groupId);
+          for (const other of buffers.values()) other.items = other.items.filter(unplaced);
           for (const i of taken) {
-            const placed = there.get(docs[i]!._id) ?? new Set<string>();
-            const left = these[i]!.items.filter((item) => !placed.has(item.groupId));
+            const left = these[i]!.items.filter(unplaced);
             if (left.length > 0) retry.push({ ...these[i]!, items: left });
           }
+          rest = later.map((entry) => ({ ...entry, items: entry.items.filter(unplaced) })).filter((e) => e.items.length);
+          collided = true;
         }
-        waiting = [...retry, ...later];
+        waiting = [...retry, ...rest];
       }
     };
     const urgent = occurrence.priority === 'urgent';
@@ -473,6 +489,13 @@ export class Planner {
     await write([...buffers.keys()]);
 
     await lease.hold();
+    if (collided) {
+      // Another planner's parts are among the run's: count what was written.
+      const written = await plannedSoFar(id);
+      batchCount = written.batches;
+      deliveryCount = written.groups.size;
+      memberTotal = written.members;
+    }
     if (deliveryCount === 0) return this.skip(id, '受众为空：没有可发送的群');
     await OccurrenceModel.updateOne(
       { _id: id, status: 'planning', 'lease.epoch': lease.epoch },
