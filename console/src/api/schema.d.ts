@@ -4005,6 +4005,129 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/campaigns/review-batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 批量审核：通过或驳回多个待审核推送（逐个执行四眼原则、状态检查与审计；立即发送的推送通过后即发送；返回每个的结果） */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description approve 通过、reject 驳回 */
+                        decision: "approve" | "reject";
+                        /** @description 待审核推送的 ID（最多 100 个） */
+                        ids: string[];
+                        /** @description 驳回理由（驳回时必填，每个推送相同） */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description 未完成的条数 */
+                            failed: number;
+                            results: {
+                                id: string;
+                                /** @description 未完成的原因 */
+                                message: string | null;
+                                /** @description 对象名称（群名、通告标题），找不到时为空 */
+                                name: string | null;
+                                ok: boolean;
+                            }[];
+                            /** @description 完成的条数 */
+                            succeeded: number;
+                        };
+                    };
+                };
+                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 未登录或登录已失效 */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 无权执行此操作（角色或管辖范围不符，或签名无效） */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 对象不存在或不在管辖范围内 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 与当前状态冲突（例如已被他人修改或已审核） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 请求体或上传文件过大 */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 不支持的 Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/campaigns/schedule-preview": {
         parameters: {
             query?: never;
