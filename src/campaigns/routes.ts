@@ -3,6 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { ANY_ROLE, AUTHORS, REVIEWERS } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
 import { allPages, sendSheet, sheetTime } from '../http/sheet-reply.js';
+import { BatchResults, runBatch } from '../lib/batch.js';
+import { InvalidInput } from '../lib/errors.js';
 import { IdParams } from '../lib/schemas.js';
 import type { Schedule } from './schedule.js';
 import {
@@ -13,6 +15,7 @@ import {
   RejectBody,
   RetractBody,
   RetractReply,
+  ReviewBatchBody,
   type ScheduleBody,
 } from './schemas.js';
 import type { Campaign, CampaignInput, CampaignService, CampaignView } from './service.js';
@@ -184,6 +187,33 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     },
     async (request) =>
       one(principal(request), await campaigns.reject(principal(request), request.params.id, request.body.note, request.ip)),
+  );
+
+  // Each campaign through the single approval's service call: the same four-eyes and lifecycle
+  // check and the same claim on its revision, so a campaign decided by someone else meanwhile
+  // is refused in its own result and the batch can do nothing one-by-one approval could not.
+  app.post(
+    '/api/campaigns/review-batch',
+    {
+      config: allow(REVIEWERS),
+      schema: {
+        tags,
+        summary: '批量审核：通过或驳回多个待审核推送（逐个执行四眼原则、状态检查与审计；立即发送的推送通过后即发送；返回每个的结果）',
+        body: ReviewBatchBody,
+        response: { 200: BatchResults },
+      },
+    },
+    async (request) => {
+      const by = principal(request);
+      const { ids, decision, reason } = request.body;
+      const note = reason?.trim() ?? '';
+      if (decision === 'reject' && !note) throw new InvalidInput('驳回需要填写理由', 'reason');
+      return runBatch(ids, async (id) => {
+        const campaign =
+          decision === 'approve' ? await campaigns.approve(by, id, request.ip) : await campaigns.reject(by, id, note, request.ip);
+        return campaign.title;
+      });
+    },
   );
 
   app.post(

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { ListWindowQuery } from '../lib/keyset.js';
+import { BatchIds } from '../lib/batch.js';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { CAMPAIGN_STATUSES } from './model.js';
 
@@ -127,6 +128,15 @@ export const CampaignListQuery = Type.Object(
 );
 
 export const RejectBody = Type.Object({ note: NonBlank(500, '驳回理由') }, { additionalProperties: false });
+
+export const ReviewBatchBody = Type.Object(
+  {
+    ids: BatchIds(100, '待审核推送的 ID（最多 100 个）'),
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')], { description: 'approve 通过、reject 驳回' }),
+    reason: Type.Optional(Type.String({ maxLength: 500, description: '驳回理由（驳回时必填，每个推送相同）' })),
+  },
+  { additionalProperties: false },
+);
 
 export const RetractBody = Type.Object(
   { followUpNoticeId: Type.Optional(Nullable(ObjectIdString)) },

@@ -3457,6 +3457,8 @@ export interface paths {
                                     groupCount: number;
                                     memberTotal: number;
                                 }[];
+                                /** @description 审核前显示的提示：这次推送将有 N 个群超出本月接收上限 */
+                                capWarning?: string;
                                 groupCount: number;
                                 manualGroupsWithoutAccount: number;
                                 /** @description 人工转发任务数（人工渠道的群数） */
@@ -3479,6 +3481,8 @@ export interface paths {
                                     name: string;
                                 }[];
                                 villageCount: number;
+                                /** @description 已达到接收上限的企业微信客户群数（这些群不会收到） */
+                                wecomOverCap?: number;
                             };
                             author: {
                                 id: string;
@@ -3999,6 +4003,129 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/review-batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 批量审核：通过或驳回多个待审核推送（逐个执行四眼原则、状态检查与审计；立即发送的推送通过后即发送；返回每个的结果） */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description approve 通过、reject 驳回 */
+                        decision: "approve" | "reject";
+                        /** @description 待审核推送的 ID（最多 100 个） */
+                        ids: string[];
+                        /** @description 驳回理由（驳回时必填，每个推送相同） */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description 未完成的条数 */
+                            failed: number;
+                            results: {
+                                id: string;
+                                /** @description 未完成的原因 */
+                                message: string | null;
+                                /** @description 对象名称（群名、通告标题），找不到时为空 */
+                                name: string | null;
+                                ok: boolean;
+                            }[];
+                            /** @description 完成的条数 */
+                            succeeded: number;
+                        };
+                    };
+                };
+                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 未登录或登录已失效 */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 无权执行此操作（角色或管辖范围不符，或签名无效） */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 对象不存在或不在管辖范围内 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 与当前状态冲突（例如已被他人修改或已审核） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 请求体或上传文件过大 */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 不支持的 Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -4712,8 +4839,8 @@ export interface paths {
                     q?: string;
                     /** @description 行政区划代码（6/9/12 位数字） */
                     regionCode?: string;
-                    /** @description 排序，默认旧的在前 */
-                    sort?: "newest" | "oldest";
+                    /** @description 排序：newest/oldest 按创建时间，name 按群名称，members 按人数（前加 - 为倒序），默认旧的在前；按列排序时以 after 接着列 */
+                    sort?: "newest" | "oldest" | "name" | "-name" | "members" | "-members";
                     tag?: string;
                     /** @description 截止时间（不含） */
                     to?: string;
@@ -10467,6 +10594,7 @@ export interface paths {
                             hasSecret: boolean;
                             /** Format: date-time */
                             updatedAt: string;
+                            /** @description 设置人的姓名 */
                             updatedBy: string;
                         };
                     };
@@ -10558,6 +10686,7 @@ export interface paths {
                             hasSecret: boolean;
                             /** Format: date-time */
                             updatedAt: string;
+                            /** @description 设置人的姓名 */
                             updatedBy: string;
                         };
                     };
@@ -10800,7 +10929,20 @@ export interface paths {
                             }[];
                             /** Format: date-time */
                             at: string;
+                            /** @description 同步人的姓名 */
                             by: string;
+                            /** @description 按群主：本次同步放到各村的客户群 */
+                            byOwner?: {
+                                /** @description 本次同步归入的群数 */
+                                groups: number;
+                                /** @description 该账号对应的民警（没有则为空） */
+                                officerName: string | null;
+                                /** @description 群主的企业微信账号 */
+                                ownerUserId: string;
+                                villageCount: number;
+                                /** @description 前 8 个村（社区）名 */
+                                villages: string[];
+                            }[];
                             countyCode: string;
                             created: number;
                             left: {
@@ -10911,7 +11053,20 @@ export interface paths {
                             }[];
                             /** Format: date-time */
                             at: string;
+                            /** @description 同步人的姓名 */
                             by: string;
+                            /** @description 按群主：本次同步放到各村的客户群 */
+                            byOwner?: {
+                                /** @description 本次同步归入的群数 */
+                                groups: number;
+                                /** @description 该账号对应的民警（没有则为空） */
+                                officerName: string | null;
+                                /** @description 群主的企业微信账号 */
+                                ownerUserId: string;
+                                villageCount: number;
+                                /** @description 前 8 个村（社区）名 */
+                                villages: string[];
+                            }[];
                             countyCode: string;
                             created: number;
                             left: {
