@@ -12,6 +12,7 @@ import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
 import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
+import { listBatches, listRun } from '../tracking/run-batches.js';
 import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
 import type { EnginePorts } from './ports.js';
 import { approvedNoticeVersion } from './tick.js';
@@ -326,6 +327,17 @@ export class Planner {
     let batchCount = earlier.batches;
     let deliveryCount = earlier.groups.size;
     let memberTotal = earlier.members;
+    // Every batch id is listed on the run before its batch is inserted (tracking/run-batches.ts):
+    // a campaign's batches are read by `_id` from these lists, never by scanning the ledger.
+    await lease.hold();
+    await listRun(campaign.id, id);
+    const listed = new Set<string>();
+    const list = async (batchIds: string[]) => {
+      const fresh = batchIds.filter((batchId) => !listed.has(batchId));
+      if (fresh.length === 0) return;
+      await listBatches(campaign.id, id, fresh);
+      for (const batchId of fresh) listed.add(batchId);
+    };
     const flush = async (township: string) => {
       const buffer = buffers.get(township)!;
       let items = buffer.items;
@@ -334,6 +346,7 @@ export class Planner {
         await lease.hold();
         buffer.parts += 1;
         const batchId = `${id}|${township}|${buffer.parts}`;
+        await list([batchId]);
         const placed = await insertBatch({
           _id: batchId,
           ...base,
@@ -411,6 +424,11 @@ export class Planner {
         if (buffer.items.length === BATCH_SIZE) await flush(group.townshipCode);
       }
     }
+    // The final flush writes most batches: their ids are listed in one write first.
+    await lease.hold();
+    await list(
+      [...buffers.entries()].filter(([, b]) => b.items.length > 0).map(([township, b]) => `${id}|${township}|${b.parts + 1}`),
+    );
     for (const township of buffers.keys()) await flush(township);
 
     await lease.hold();
