@@ -124,6 +124,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
   });
   await app.register(noticeRoutes, { notices: ctx.notices, timeZone: ctx.config.timeZone });
   await app.register(renderRoutes, {
+    ...ctx,
     notices: ctx.notices,
     media: ctx.media,
     publicBaseUrl: ctx.config.publicBaseUrl,
@@ -165,7 +166,7 @@ export async function buildApp(ctx: Context, options: AppOptions = {}): Promise<
     dailyQuota: ctx.config.testSendDailyQuota,
     now,
   });
-  await app.register(draftPreviewRoutes, { media: ctx.media, publicBaseUrl, timeZone, now });
+  await app.register(draftPreviewRoutes, { ...ctx, publicBaseUrl, timeZone, now });
   await app.register(sheetRoutes, { groups: ctx.groups, audit: ctx.audit, clock: ctx.clock });
   await app.register(channelRoutes, {
     manualTasks: ctx.manualTasks,

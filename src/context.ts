@@ -206,10 +206,10 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   wecomGroups.attach({
     runState: async (campaignId) => {
       const state = await campaigns.engineState(campaignId);
-      if (!state) return { kind: 'stop', reason: '活动不存在' };
-      if (state.status === 'cancelled') return { kind: 'stop', reason: state.retracted ? '通告已撤回' : '活动已取消' };
+      if (!state) return { kind: 'stop', reason: '推送不存在' };
+      if (state.status === 'cancelled') return { kind: 'stop', reason: state.retracted ? '通告已撤回' : '推送已取消' };
       const campaign = await campaigns.findForEngine(campaignId);
-      const sendable = campaign ? await dispatch.noticeSendable(campaign.noticeId) : { ok: false as const, reason: '活动不存在' };
+      const sendable = campaign ? await dispatch.noticeSendable(campaign.noticeId) : { ok: false as const, reason: '推送不存在' };
       if (!sendable.ok) return { kind: 'stop', reason: sendable.reason };
       if (state.status !== 'approved' && state.status !== 'completed') return { kind: 'hold' };
       return { kind: 'send' };

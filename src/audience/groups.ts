@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { Clock } from '../lib/clock.js';
-import { keysetPage } from '../lib/keyset.js';
+import { keysetByField, keysetPage } from '../lib/keyset.js';
 import type { SecretBox } from '../lib/cipher.js';
 import { Conflict, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import type { Region, RegionService } from '../regions/service.js';
@@ -90,12 +90,22 @@ export interface GroupListQuery {
   /** Cursors: the id of the last group of the previous page (after when oldest first, the default). */
   after?: string;
   before?: string;
-  sort?: 'newest' | 'oldest';
+  /** newest/oldest by creation; name/-name by 群名称, members/-members by 人数 (- descending). */
+  sort?: GroupSort;
   /** Created from (inclusive) / to (exclusive). */
   from?: string;
   to?: string;
   limit: number;
 }
+
+export type GroupSort = 'newest' | 'oldest' | 'name' | '-name' | 'members' | '-members';
+/** The column a sort other than by creation orders by. */
+const SORT_FIELDS: Partial<Record<GroupSort, { field: 'name' | 'memberCount'; direction: 1 | -1 }>> = {
+  name: { field: 'name', direction: 1 },
+  '-name': { field: 'name', direction: -1 },
+  members: { field: 'memberCount', direction: 1 },
+  '-members': { field: 'memberCount', direction: -1 },
+};
 
 export const MAX_TAGS = 20;
 const PHONE = /^[0-9+\-() ]{5,20}$/;
@@ -283,7 +293,19 @@ export class GroupService {
       and.push({ $or: [{ officerName: like }, { officerPhone: like }] });
     }
     // Keyset paging (src/lib/keyset.ts); groups list oldest first unless asked otherwise.
-    const page = keysetPage({ ...query, sort: query.sort ?? 'oldest' }, { dateField: 'createdAt' });
+    const byField = query.sort ? SORT_FIELDS[query.sort] : undefined;
+    const dateSort = byField ? 'oldest' : ((query.sort as 'newest' | 'oldest' | undefined) ?? 'oldest');
+    const page = keysetPage({ ...query, sort: dateSort, ...(byField ? { after: undefined } : {}) }, { dateField: 'createdAt' });
+    if (byField) {
+      // Sorted by a column: the cursor (after) is the last row's id, its value read by that id.
+      const last = query.after
+        ? await GroupModel.findOne({ ...scope.filter(), _id: query.after }, { [byField.field]: 1 }).lean<Record<string, unknown>>()
+        : null;
+      if (query.after && !last) throw new InvalidInput('翻页位置（after）已失效，请从第一页重新查看', 'after');
+      const keyset = keysetByField(byField.field, byField.direction, last && query.after ? { id: query.after, value: last[byField.field] } : null);
+      if (last) and.push(keyset.match);
+      page.sort = keyset.sort;
+    }
     Object.assign(filter, page.match);
     if (and.length) filter.$and = and;
     const docs = await GroupModel.find(filter).sort(page.sort).limit(query.limit).lean<GroupDoc[]>();

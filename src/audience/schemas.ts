@@ -104,7 +104,19 @@ export const GroupListQuery = Type.Object(
     ...ListWindowQuery,
     q: Type.Optional(Type.String({ maxLength: 64, description: '群名称包含的文字' })),
     officer: Type.Optional(Type.String({ maxLength: 32, description: '负责民警姓名或电话包含的文字' })),
-    sort: Type.Optional(Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { description: '排序，默认旧的在前' })),
+    sort: Type.Optional(
+      Type.Union(
+        [
+          Type.Literal('newest'),
+          Type.Literal('oldest'),
+          Type.Literal('name'),
+          Type.Literal('-name'),
+          Type.Literal('members'),
+          Type.Literal('-members'),
+        ],
+        { description: '排序：newest/oldest 按创建时间，name 按群名称，members 按人数（前加 - 为倒序），默认旧的在前；按列排序时以 after 接着列' },
+      ),
+    ),
     forTests: Type.Optional(Type.Boolean({ description: '只列试发群' })),
     limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
   },

@@ -3,6 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { ANY_ROLE, AUTHORS, REVIEWERS } from '../auth/roles.js';
 import { allow, principal } from '../http/access.js';
 import { allPages, sendSheet, sheetTime } from '../http/sheet-reply.js';
+import { BatchResults, runBatch } from '../lib/batch.js';
+import { InvalidInput } from '../lib/errors.js';
 import { IdParams } from '../lib/schemas.js';
 import type { Schedule } from './schedule.js';
 import {
@@ -13,6 +15,7 @@ import {
   RejectBody,
   RetractBody,
   RetractReply,
+  ReviewBatchBody,
   type ScheduleBody,
 } from './schemas.js';
 import type { Campaign, CampaignInput, CampaignService, CampaignView } from './service.js';
@@ -104,7 +107,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(ANY_ROLE),
       schema: {
         tags,
-        summary: '活动列表',
+        summary: '推送列表',
         querystring: CampaignListQuery,
         response: { 200: Type.Array(CampaignReply) },
       },
@@ -123,7 +126,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     '/api/campaigns',
     {
       config: allow(AUTHORS),
-      schema: { tags, summary: '新建活动（草稿）', body: CampaignBody, response: { 201: CampaignReply } },
+      schema: { tags, summary: '新建推送（草稿）', body: CampaignBody, response: { 201: CampaignReply } },
     },
     async (request, reply) =>
       reply.status(201).send(await campaigns.create(principal(request), toInput(request.body), request.ip)),
@@ -133,7 +136,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     '/api/campaigns/:id',
     {
       config: allow(ANY_ROLE, 'campaign'),
-      schema: { tags, summary: '活动详情', params: IdParams, response: { 200: CampaignReply } },
+      schema: { tags, summary: '推送详情', params: IdParams, response: { 200: CampaignReply } },
     },
     async (request) => one(principal(request), await campaigns.get(principal(request).scope, request.params.id)),
   );
@@ -144,7 +147,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(AUTHORS, 'campaign'),
       schema: {
         tags,
-        summary: '修改活动（已通过的推送重新送审；已生成的发送不受影响）',
+        summary: '修改推送（已通过的推送重新送审；已生成的发送不受影响）',
         params: IdParams,
         body: CampaignBody,
         response: { 200: CampaignReply },
@@ -170,7 +173,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     );
 
   action('submit', '提交审核', AUTHORS, (by, id, ip) => campaigns.submit(by, id, ip));
-  action('approve', '审核通过（不能审核自己的活动）', REVIEWERS, (by, id, ip) => campaigns.approve(by, id, ip));
+  action('approve', '审核通过（不能审核自己的推送）', REVIEWERS, (by, id, ip) => campaigns.approve(by, id, ip));
   action('pause', '暂停', AUTHORS, (by, id, ip) => campaigns.pause(by, id, ip));
   action('resume', '恢复', AUTHORS, (by, id, ip) => campaigns.resume(by, id, ip));
   action('cancel', '取消（未发出的部分不再发送）', AUTHORS, (by, id, ip) => campaigns.cancel(by, id, ip));
@@ -184,6 +187,33 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
     },
     async (request) =>
       one(principal(request), await campaigns.reject(principal(request), request.params.id, request.body.note, request.ip)),
+  );
+
+  // Each campaign through the single approval's service call: the same four-eyes and lifecycle
+  // check and the same claim on its revision, so a campaign decided by someone else meanwhile
+  // is refused in its own result and the batch can do nothing one-by-one approval could not.
+  app.post(
+    '/api/campaigns/review-batch',
+    {
+      config: allow(REVIEWERS),
+      schema: {
+        tags,
+        summary: '批量审核：通过或驳回多个待审核推送（逐个执行四眼原则、状态检查与审计；立即发送的推送通过后即发送；返回每个的结果）',
+        body: ReviewBatchBody,
+        response: { 200: BatchResults },
+      },
+    },
+    async (request) => {
+      const by = principal(request);
+      const { ids, decision, reason } = request.body;
+      const note = reason?.trim() ?? '';
+      if (decision === 'reject' && !note) throw new InvalidInput('驳回需要填写理由', 'reason');
+      return runBatch(ids, async (id) => {
+        const campaign =
+          decision === 'approve' ? await campaigns.approve(by, id, request.ip) : await campaigns.reject(by, id, note, request.ip);
+        return campaign.title;
+      });
+    },
   );
 
   app.post(
@@ -211,7 +241,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServ
       config: allow(AUTHORS, 'campaign'),
       schema: {
         tags,
-        summary: '为已撤回的活动选择或更换更正通知（更正通知活动待审核）',
+        summary: '为已撤回的推送选择或更换更正通知（更正推送待审核）',
         params: IdParams,
         body: FollowUpBody,
         response: { 200: CampaignReply },

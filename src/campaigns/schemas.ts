@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { ListWindowQuery } from '../lib/keyset.js';
+import { BatchIds } from '../lib/batch.js';
 import { DateTime, NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 import { CAMPAIGN_STATUSES } from './model.js';
 
@@ -44,7 +45,7 @@ export type ScheduleBody = Static<typeof ScheduleBody>;
 
 export const CampaignBody = Type.Object(
   {
-    title: NonBlank(100, '活动名称'),
+    title: NonBlank(100, '推送名称'),
     noticeId: ObjectIdString,
     audience: AudienceBody,
     schedule: ScheduleBody,
@@ -102,10 +103,10 @@ export const CampaignReply = Type.Object({
   actions: Type.Optional(
     Type.Array(Type.String(), {
       description:
-        '调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知）',
+        '调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知）',
     }),
   ),
-  followUpId: Type.Optional(Nullable(Type.String({ description: '已撤回活动的更正通知活动' }))),
+  followUpId: Type.Optional(Nullable(Type.String({ description: '已撤回推送的更正推送' }))),
   audienceSummary: Type.Optional(
     Type.Object({
       groupCount: Type.Integer(),
@@ -128,6 +129,15 @@ export const CampaignListQuery = Type.Object(
 
 export const RejectBody = Type.Object({ note: NonBlank(500, '驳回理由') }, { additionalProperties: false });
 
+export const ReviewBatchBody = Type.Object(
+  {
+    ids: BatchIds(100, '待审核推送的 ID（最多 100 个）'),
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')], { description: 'approve 通过、reject 驳回' }),
+    reason: Type.Optional(Type.String({ maxLength: 500, description: '驳回理由（驳回时必填，每个推送相同）' })),
+  },
+  { additionalProperties: false },
+);
+
 export const RetractBody = Type.Object(
   { followUpNoticeId: Type.Optional(Nullable(ObjectIdString)) },
   {
@@ -141,7 +151,7 @@ export const FollowUpBody = Type.Object(
   { followUpNoticeId: ObjectIdString },
   {
     additionalProperties: false,
-    description: '为已撤回的活动选择（或更换）更正通知：向收到原通告的群发送，待审核',
+    description: '为已撤回的推送选择（或更换）更正通知：向收到原通告的群发送，待审核',
   },
 );
 

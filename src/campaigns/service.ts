@@ -193,9 +193,9 @@ export class CampaignService {
   ) {}
 
   private async load(scope: Scope, id: string): Promise<CampaignDoc> {
-    if (!mongoose.isValidObjectId(id)) throw new NotFound(`活动 ${id}`);
+    if (!mongoose.isValidObjectId(id)) throw new NotFound(`推送 ${id}`);
     const doc = await CampaignModel.findOne({ _id: id, ...scope.filter() }).lean<CampaignDoc>();
-    if (!doc) throw new NotFound(`活动 ${id}`);
+    if (!doc) throw new NotFound(`推送 ${id}`);
     return doc;
   }
 
@@ -364,7 +364,7 @@ export class CampaignService {
     const current = await this.load(by.scope, id);
     this.checkFrom('edit', current);
     if (current.schedule.kind !== 'cron' && (await this.lastRun(current))) {
-      throw new Conflict('活动已开始发送，不能修改；如需更正请撤回或取消后新建活动');
+      throw new Conflict('推送已开始发送，不能修改；如需更正请撤回或取消后新建推送');
     }
     const { priority } = await this.checkContent(by.scope, input);
     const status = current.status === 'draft' ? 'draft' : 'in_review';
@@ -391,7 +391,7 @@ export class CampaignService {
         editorIds: [...new Set([...editors, by.id])],
         submittedBy: status === 'in_review' ? by.id : null,
       },
-      { ip, filter: { revision: current.revision }, lost: '活动刚被他人修改，请刷新后重试' },
+      { ip, filter: { revision: current.revision }, lost: '推送刚被他人修改，请刷新后重试' },
     );
     return updated;
   }
@@ -407,9 +407,9 @@ export class CampaignService {
    * repeated in the update's filter; the state claim orders it against a concurrent edit.
    */
   private checkReviewer(by: Principal, current: CampaignDoc): void {
-    if (current.authorId === by.id) throw new Forbidden('不能审核自己创建的活动，请由其他审核人员审核');
+    if (current.authorId === by.id) throw new Forbidden('不能审核自己创建的推送，请由其他审核人员审核');
     if ((current.editorIds ?? []).includes(by.id) || current.submittedBy === by.id) {
-      throw new Forbidden('不能审核自己修改或提交的活动，请由其他审核人员审核');
+      throw new Forbidden('不能审核自己修改或提交的推送，请由其他审核人员审核');
     }
     if (current.status !== 'in_review') throw new Conflict(`推送当前为“${statusLabel(current.status)}”，不能审核`);
   }
@@ -427,7 +427,7 @@ export class CampaignService {
     const current = await this.load(by.scope, id);
     this.checkReviewer(by, current);
     const notice = await this.ports.findNotice(by.scope, current.noticeId);
-    if (notice.problem) throw new Conflict(`活动所用的通告不能发送：${notice.problem}`);
+    if (notice.problem) throw new Conflict(`推送所用的通告不能发送：${notice.problem}`);
     const now = this.clock.now();
     const schedule = toSchedule(current.schedule);
     const lastRunAt = await this.lastRun(current);
@@ -441,7 +441,7 @@ export class CampaignService {
       schedule.kind !== 'cron' && lastRunAt
         ? null
         : firstRunAt(schedule, lastRunAt && lastRunAt > now ? lastRunAt : now, this.timeZone);
-    if (!nextRunAt && !lastRunAt) throw new Conflict('活动的发送时间都已过去，请修改计划');
+    if (!nextRunAt && !lastRunAt) throw new Conflict('推送的发送时间都已过去，请修改计划');
     const paused = Boolean(current.paused);
     return this.change(
       by,
@@ -454,7 +454,7 @@ export class CampaignService {
         nextRunAt,
         ...(lastRunAt ? { lastRunAt } : {}),
       },
-      { ip, filter: CampaignService.notReviewedBy(by, current), lost: '活动刚被其他审核人员处理或被修改，请刷新' },
+      { ip, filter: CampaignService.notReviewedBy(by, current), lost: '推送刚被其他审核人员处理或被修改，请刷新' },
     );
   }
 
@@ -466,7 +466,7 @@ export class CampaignService {
       'reject',
       current,
       { status: 'draft', reviewNote: note, reviewerId: by.id, submittedBy: null },
-      { ip, filter: CampaignService.notReviewedBy(by, current), lost: '活动刚被其他审核人员处理或被修改，请刷新' },
+      { ip, filter: CampaignService.notReviewedBy(by, current), lost: '推送刚被其他审核人员处理或被修改，请刷新' },
     );
   }
 
@@ -534,7 +534,7 @@ export class CampaignService {
         await this.finish(by, id);
         return { retracted: await this.get(by.scope, id), followUp: await this.followUpOf(original) };
       }
-      throw new Conflict('此活动已撤回');
+      throw new Conflict('此推送已撤回');
     }
     if (followUpNoticeId) await this.checkFollowUpNotice(by.scope, followUpNoticeId, original.noticeId);
     if (await this.ports.noticeWithdrawn(original.noticeId)) throw new Conflict('此通告已撤回，请刷新');
@@ -560,7 +560,7 @@ export class CampaignService {
    */
   async attachFollowUp(by: Principal, id: string, followUpNoticeId: string, ip?: string): Promise<Campaign> {
     const original = await this.load(by.scope, id);
-    if (!original.retractedAt) throw new Conflict('活动未撤回，无需更正通知');
+    if (!original.retractedAt) throw new Conflict('推送未撤回，无需更正通知');
     await this.checkFollowUpNotice(by.scope, followUpNoticeId, original.noticeId);
     const existing = await CampaignModel.findById(followUpIdFor(original.noticeId, 'retracted')).lean<CampaignDoc>();
     if (!existing) {
@@ -604,7 +604,7 @@ export class CampaignService {
       const state = await runIntent(intent, this.owner, this.clock.now(), this.options.intentLeaseMs, () =>
         this.runEffects(current, intent),
       );
-      if (state === 'busy') throw new Conflict('此活动的上一步操作仍在进行，请稍后刷新');
+      if (state === 'busy') throw new Conflict('此推送的上一步操作仍在进行，请稍后刷新');
     }
     return this.get(by.scope, id);
   }
@@ -809,7 +809,7 @@ export class CampaignService {
       options.filter,
       intent,
     );
-    if (!updated) throw new Conflict(options.lost ?? '活动状态刚刚改变，请刷新后重试');
+    if (!updated) throw new Conflict(options.lost ?? '推送状态刚刚改变，请刷新后重试');
     const id = String(current._id);
     await this.audit.record({
       actor: by,
@@ -833,7 +833,7 @@ export class CampaignService {
     ip?: string,
   ): Promise<Campaign> {
     const updated = await this.claim(current, set);
-    if (!updated) throw new Conflict('活动状态刚刚改变，请刷新后重试');
+    if (!updated) throw new Conflict('推送状态刚刚改变，请刷新后重试');
     await this.audit.record({ actor: by, action, target: { kind: 'campaign', id: String(current._id) }, ip });
     return toCampaign(updated);
   }

@@ -37,7 +37,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<{ cases: CaseService }> = asy
       config: allow(AUTHORS, 'notice'),
       schema: {
         tags,
-        summary: '已抓获/已破案：撤下原通告，起草结案通告和发给所有收到原通告的群的紧急活动（均需审核）',
+        summary: '已抓获/已破案：撤下原通告，起草结案通告和发给所有收到原通告的群的紧急推送（均需审核）',
         params: IdParams,
         body: SolveBody,
         response: { 200: CaseBody },

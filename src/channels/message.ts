@@ -38,9 +38,11 @@ export interface MessageGroup {
   link: string;
   /**
    * Leave the link out of a manual (officer-forwarded) text: the county's setting, for
-   * officers who forward the picture, whose QR code carries the link.
+   * officers who forward the picture, whose QR code carries the link. Required, so that no
+   * path (engine, test send, a preview) can forget the county's choice: a preview that did
+   * showed a link the officer's text does not carry.
    */
-  omitLinkInText?: boolean;
+  omitLinkInText: boolean;
 }
 
 export interface MessageOptions {
@@ -111,11 +113,11 @@ export function textFor(
 
 const defaultImages = new ImageCardRenderer({ cacheBytes: 32 * 1024 * 1024 });
 
-/** The image card as a channel gets it (previews may ask for JPEG). Throws ImageTooLarge. */
+/** The image card as a channel gets it, its QR code always on the link (previews may ask for JPEG). Throws ImageTooLarge. */
 export function imageFor(
   channel: ChannelKind,
   notice: Pick<MessageNotice, 'card' | 'photos'>,
-  group: MessageGroup,
+  group: Omit<MessageGroup, 'omitLinkInText'>,
   options: MessageOptions & { format?: ImageFormat } = {},
 ): Promise<ImageCard> {
   return (options.images ?? defaultImages).render(

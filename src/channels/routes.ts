@@ -37,7 +37,7 @@ const TaskBody = Type.Object({
   state: Type.Union(
     [Type.Literal('open'), Type.Literal('paused'), Type.Literal('confirmed'), Type.Literal('withdrawn')],
     {
-      description: 'open 待转发；paused 活动已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发）',
+      description: 'open 待转发；paused 推送已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发）',
     },
   ),
   withdrawnReason: Nullable(

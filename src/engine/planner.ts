@@ -2,7 +2,10 @@
 // BATCH_SIZE groups each. Batch keys are (occurrence, township, part) and are inserted,
 // never updated, so a planner that dies half-way is simply run again by the next one.
 // Planning is exclusive: the planner holds the occurrence's lease, renews it as it writes
-// and checks it before every write, so two schedulers never plan one run at once.
+// and checks it before every write, so two schedulers never plan one run at once. A write
+// still in flight when its planner lost the lease lands at the batch id the next holder
+// writes next for that township (ids are deterministic), so exactly one of the two lands
+// and the other planner drops the winner's groups from everything it has yet to write.
 import type { AudienceSpec } from '../campaigns/ports.js';
 import type { CampaignService } from '../campaigns/service.js';
 import { type QuietHours, localDay } from '../campaigns/schedule.js';
@@ -274,8 +277,8 @@ export class Planner {
     const lease = new PlanningLease(id, acquired, this.deps.clock, this.leaseMs);
 
     const campaign = await this.deps.campaigns.findForEngine(occurrence.campaignId);
-    if (!campaign) return this.skip(id, '活动不存在');
-    if (campaign.status === 'cancelled') return this.skip(id, '活动已取消');
+    if (!campaign) return this.skip(id, '推送不存在');
+    if (campaign.status === 'cancelled') return this.skip(id, '推送已取消');
     // What was approved for this run (copied by the tick), not the campaign as edited since.
     const noticeId = occurrence.noticeId;
     const audience = (occurrence.audience as AudienceSpec | null) ?? campaign.audience;
@@ -338,6 +341,7 @@ export class Planner {
       await listBatches(campaign.id, id, fresh);
       for (const batchId of fresh) listed.add(batchId);
     };
+    let collided = false;
     const flush = async (township: string) => {
       const buffer = buffers.get(township)!;
       let items = buffer.items;
@@ -357,10 +361,16 @@ export class Planner {
           counts: countItems(items),
         });
         if (placed === 'taken') {
-          // A part of this number exists already (written by a planner whose write landed
-          // after our look at the run): its groups stay there, ours go to the next part.
+          // A part of this number exists already: a planner whose write was in flight when
+          // it lost the lease landed it after our look at the run. Its groups are planned:
+          // they leave this part and every part still to be written (the parts may be cut
+          // differently now), so no group is in two batches.
           const there = await groupsOfBatch(batchId);
-          items = items.filter((item) => !there.has(item.groupId));
+          const unplaced = (item: BatchItem) => !there.has(item.groupId);
+          for (const groupId of there) earlier.groups.add(groupId);
+          items = items.filter(unplaced);
+          for (const other of buffers.values()) other.items = other.items.filter(unplaced);
+          collided = true;
           continue;
         }
         await insertIgnoringDuplicates(() =>
@@ -432,6 +442,13 @@ export class Planner {
     for (const township of buffers.keys()) await flush(township);
 
     await lease.hold();
+    if (collided) {
+      // Another planner's parts are among the run's: count what was written.
+      const written = await plannedSoFar(id);
+      batchCount = written.batches;
+      deliveryCount = written.groups.size;
+      memberTotal = written.members;
+    }
     if (deliveryCount === 0) return this.skip(id, '受众为空：没有可发送的群');
     await OccurrenceModel.updateOne(
       { _id: id, status: 'planning', 'lease.epoch': lease.epoch },

@@ -23,7 +23,7 @@ export const engineRoutes: FastifyPluginAsyncTypebox<{ campaigns: CampaignServic
       config: allow(ANY_ROLE, 'campaign'),
       schema: {
         tags: ['campaigns'],
-        summary: '活动的各次发送（含跳过原因，如通告已归档）',
+        summary: '推送的各次发送（含跳过原因，如通告已归档）',
         params: IdParams,
         response: { 200: Type.Array(RunBody) },
       },

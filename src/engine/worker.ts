@@ -171,8 +171,8 @@ export class Worker {
       this.campaigns.engineState(batch.campaignId),
       this.ports.noticeSendable(batch.noticeId),
     ]);
-    if (!campaign) return { kind: 'skip', reason: '活动不存在' };
-    if (campaign.status === 'cancelled') return { kind: 'skip', reason: campaign.retracted ? '通告已撤回' : '活动已取消' };
+    if (!campaign) return { kind: 'skip', reason: '推送不存在' };
+    if (campaign.status === 'cancelled') return { kind: 'skip', reason: campaign.retracted ? '通告已撤回' : '推送已取消' };
     // A withdrawn notice silences every campaign that uses it, paused ones included.
     if (!sendable.ok) return { kind: 'skip', reason: sendable.reason };
     if (campaign.status !== 'approved' && campaign.status !== 'completed') return { kind: 'hold' };

@@ -49,3 +49,24 @@ export function keysetPage(
   if (text && fields.textField) match[fields.textField] = { $regex: escapeRegex(text), $options: 'i' };
   return { match, sort: { _id: oldest ? 1 : -1 } };
 }
+
+/**
+ * Keyset paging on another field than the date (a list sorted by a column): rows after the
+ * cursor row in the order (field, _id), both ascending or both descending. The cursor stays the
+ * last row's id; the caller reads that row's field value (`cursorValue`, one read by _id), so a
+ * page still costs what the first does and ties on the field never skip or repeat a row.
+ */
+export function keysetByField(
+  field: string,
+  direction: 1 | -1,
+  cursor: { id: string; value: unknown } | null,
+): { match: Record<string, unknown>; sort: Record<string, 1 | -1> } {
+  const sort = { [field]: direction, _id: direction } as Record<string, 1 | -1>;
+  if (!cursor) return { match: {}, sort };
+  const op = direction === 1 ? '$gt' : '$lt';
+  const id = new mongoose.Types.ObjectId(cursor.id);
+  return {
+    match: { $or: [{ [field]: { [op]: cursor.value } }, { [field]: cursor.value, _id: { [op]: id } }] },
+    sort,
+  };
+}

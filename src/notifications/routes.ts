@@ -32,7 +32,7 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
       config: allow(ANY_ROLE, 'campaign'),
       schema: {
         tags,
-        summary: '活动的民警通知记录（任务汇总、提醒、督办）',
+        summary: '推送的民警通知记录（任务汇总、提醒、督办）',
         params: IdParams,
         response: { 200: Type.Array(NotificationStepReply) },
       },

@@ -9,6 +9,7 @@ import { IdParams } from '../lib/schemas.js';
 import { mediaUrl } from '../media/routes.js';
 import type { MediaStore } from '../media/store.js';
 import type { NoticeService } from '../notices/service.js';
+import { type PreviewTargetDeps, previewGroup, previewTarget } from '../audience/message-group.js';
 import type { Scope } from '../regions/scope.js';
 import { calendarDate, toCardNotice } from './from-notice.js';
 import { ImageTooLarge } from './image/encode.js';
@@ -22,7 +23,7 @@ import { CardTooLarge } from './text/render-text-card.js';
 const TextPreviewBody = textPreviewBody(CHANNEL_KINDS);
 const ImagePreviewBody = imagePreviewBody(CHANNEL_KINDS);
 
-export interface RenderRoutesOptions {
+export interface RenderRoutesOptions extends PreviewTargetDeps {
   notices: NoticeService;
   media: MediaStore;
   publicBaseUrl: string;
@@ -60,14 +61,18 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
     },
     async (request) => {
       const { id } = request.params;
-      const { personal, cardStyle } = request.body;
+      const { personal, cardStyle, groupId } = request.body;
+      if (groupId && personal) throw new InvalidInput('groupId 与 personal 只能二选一：按群预览时，村名与民警取自该群', 'personal');
       const channel = (request.body.channel ?? 'wecom') as ChannelKind;
       const format = request.body.format ?? (cardStyle ? formatFor(channel, cardStyle) : null);
       if (!format) throw new InvalidInput('请指定 format（文字格式）或 cardStyle（卡片样式）', 'format');
-      const { content, issuedOn } = await source(principal(request).scope, id, request.body.version);
-      const options = { wecomTextMaxBytes: request.body.wecomTextMaxBytes };
+      const { scope } = principal(request);
+      const { content, issuedOn } = await source(scope, id, request.body.version);
+      const target = await previewTarget(options, scope, { groupId, personal });
+      const group = await previewGroup(options.countyTexts, target, channel, previewLink(id));
+      const limits = { wecomTextMaxBytes: request.body.wecomTextMaxBytes };
       // Cut exactly as a send cuts it (channels/message.ts): against the whole request body where the channel limits that.
-      const budget = textCardBudget(channel, contentLimit(channel, format, options));
+      const budget = textCardBudget(channel, contentLimit(channel, format, limits));
       const { maxBytes } = budget;
       const firstPicture = content.media[0]?.sha256 ?? content.video?.posterSha256;
       try {
@@ -78,8 +83,8 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
             card: toCardNotice(content, issuedOn),
             pictureUrl: firstPicture ? mediaUrl(publicBaseUrl, firstPicture) : null,
           },
-          { link: previewLink(id), personal: personal ?? null },
-          options,
+          group,
+          limits,
         );
         return {
           ...card,

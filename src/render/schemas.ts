@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { NonBlank, Nullable } from '../lib/schemas.js';
+import { NonBlank, Nullable, ObjectIdString } from '../lib/schemas.js';
 
 // The channel kinds (channels/kinds.ts) are passed in by routes.ts: render sits below channels.
 const channelSchema = (names: readonly string[]) =>
@@ -32,6 +32,8 @@ export const textPreviewBody = (channels: readonly string[]) =>
       /** WeCom text limit of this install's robots (2048 by default, at most 4096). */
       wecomTextMaxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 4096 })),
       personal: Type.Optional(Nullable(Personal)),
+      /** Preview for this group: its place, officer and county's officer-text setting (instead of `personal`). */
+      groupId: Type.Optional(ObjectIdString),
     },
     { additionalProperties: false },
   );

@@ -14,12 +14,12 @@ export interface CampaignRef {
 }
 
 export async function visibleCampaign(regions: RegionService, scope: Scope, id: string): Promise<CampaignRef> {
-  if (!mongoose.isValidObjectId(id)) throw new NotFound(`活动 ${id}`);
+  if (!mongoose.isValidObjectId(id)) throw new NotFound(`推送 ${id}`);
   const doc = await CampaignModel.findById(id, { title: 1, noticeId: 1, regionPath: 1, regionCode: 1 }).lean();
-  if (!doc) throw new NotFound(`活动 ${id}`);
+  if (!doc) throw new NotFound(`推送 ${id}`);
   const inside = scope.contains(doc.regionPath);
   // Or the campaign's region is an ancestor of the scope: the scope lies under the campaign.
   const above = inside || Boolean((await regions.find(scope.regionCode))?.regionPath.includes(doc.regionCode));
-  if (!above) throw new NotFound(`活动 ${id}`);
+  if (!above) throw new NotFound(`推送 ${id}`);
   return { id: String(doc._id), title: doc.title, noticeId: doc.noticeId };
 }

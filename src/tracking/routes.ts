@@ -79,7 +79,7 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
       config: allow(ANY_ROLE),
       schema: {
         tags,
-        summary: '触达统计：发送消息数、覆盖群数、覆盖村数、覆盖人次、失败等，可按日/月/地区/类别/活动分组',
+        summary: '触达统计：发送消息数、触达群数、触达村数、受教育人次、失败等，可按日/月/地区/类别/推送分组',
         querystring: ReachQuerySchema,
         response: { 200: ReachReportSchema },
       },
@@ -141,7 +141,7 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
     '/api/campaigns/:id/deliveries/export',
     {
       config: allow(ANY_ROLE, 'campaign'),
-      schema: { tags, summary: '导出活动发送明细（xlsx / csv）', params: IdParams, querystring: FormatQuery },
+      schema: { tags, summary: '导出推送发送明细（xlsx / csv）', params: IdParams, querystring: FormatQuery },
     },
     async (request, reply) =>
       sendFile(
@@ -191,7 +191,7 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
     '/api/campaigns/:id/progress',
     {
       config: allow(ANY_ROLE, 'campaign'),
-      schema: { tags, summary: '活动实时进度', params: IdParams, response: { 200: ProgressSchema } },
+      schema: { tags, summary: '推送实时进度', params: IdParams, response: { 200: ProgressSchema } },
     },
     async (request) => progress.progress(principal(request).scope, request.params.id),
   );
@@ -200,7 +200,7 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
     '/api/campaigns/:id/progress/stream',
     {
       config: allow(ANY_ROLE, 'campaign'),
-      schema: { tags, summary: '活动实时进度（Server-Sent Events，约每秒一次，完成后结束）', params: IdParams },
+      schema: { tags, summary: '推送实时进度（Server-Sent Events，约每秒一次，完成后结束）', params: IdParams },
     },
     async (request, reply) => {
       const me = principal(request);

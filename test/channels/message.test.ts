@@ -5,7 +5,9 @@
 // `body` for that group are the same bytes, once the three values that must differ are put
 // side by side: the link (the engine's short tracked link vs the notice's page), the test
 // send's 【测试】 title mark, and Feishu's signature time (and the webhook's group, which a
-// preview does not know).
+// preview does not know). The same holds for a county whose officers forward texts without
+// the link (its setting applies to the post, the test send, the saved notice's preview and
+// the unsaved draft's preview alike).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
 import {
@@ -111,8 +113,38 @@ describe('preview = test send = posted body', () => {
     return JSON.stringify(parsed);
   }
 
-  for (const cardStyle of ['text', 'rich'] as const) {
-    it(`when a notice goes out as ${cardStyle}, then every channel’s posted body equals its test send and its preview`, async () => {
+  /** The notice's content as the console's form sends it for a live (unsaved) preview. */
+  async function draftOf(id: string): Promise<Record<string, unknown>> {
+    const notice = (await w.t.request('GET', `/api/notices/${id}`, w.editor)).json();
+    const c = notice.content;
+    return {
+      category: c.category,
+      title: c.title,
+      body: c.body,
+      summary: c.summary ?? null,
+      issuingUnit: c.issuingUnit,
+      hotline: c.hotline ?? null,
+      pictureSha256: null,
+      wanted: c.wanted ?? null,
+    };
+  }
+
+  async function setCountyLink(withoutLink: boolean) {
+    const url = `/api/regions/${TREE.countyA.code}/officer-text`;
+    const set = await w.t.request('PUT', url, w.t.adminToken, { withoutLink });
+    expect(set.statusCode, set.body).toBe(200);
+  }
+
+  for (const [cardStyle, withoutLink] of [
+    ['text', false],
+    ['rich', false],
+    ['text', true],
+    ['rich', true],
+  ] as const) {
+    const county = withoutLink ? ', for a county whose officers forward texts without the link' : '';
+    it(`when a notice goes out as ${cardStyle}${county}, then every channel’s posted body equals its test send and its previews`, async () => {
+      clock.advance(61_000); // a fresh minute for the platforms' per-robot rate limits
+      await setCountyLink(withoutLink);
       const campaignId = await approvedCampaign(w, {
         title: `客服退款防诈（${cardStyle}）`,
         noticeId,
@@ -137,25 +169,54 @@ describe('preview = test send = posted body', () => {
         const testSent = await lastPosted(channel, true);
         expect(testSent, `${channel}: the test send carries its mark`).toContain('【测试】');
 
+        // The preview for the group: its place, its officer and its county's setting.
         const preview = await w.t.request('POST', `/api/notices/${noticeId}/preview/text`, w.editor, {
           channel,
           cardStyle,
           version: 1,
-          personal: {
-            villageName: TREE.villageA.name,
-            townshipName: TREE.townshipA.name,
-            officerName: OFFICER.name,
-            officerPhone: OFFICER.phone,
-          },
+          groupId: groups[channel].id,
         });
         expect(preview.statusCode, preview.body).toBe(200);
         const { body, bodyBytes } = preview.json() as { body: string; bodyBytes: number };
         expect(Buffer.byteLength(body)).toBe(bodyBytes);
 
-        expect(posted[channel], `${channel}: the engine's post carries the short link`).toMatch(/\/t\/[0-9A-Za-z]{8}/);
+        const linkless = channel === 'manual' && withoutLink;
+        if (linkless) {
+          expect(posted[channel], 'the officer’s text carries no link').not.toMatch(/https?:|\/t\/|\/n\//);
+          expect(body, 'nor does its preview').not.toMatch(/https?:|\/t\/|\/n\//);
+        } else {
+          expect(posted[channel], `${channel}: the engine's post carries the short link`).toMatch(/\/t\/[0-9A-Za-z]{8}/);
+        }
         expect(comparable(channel, posted[channel]), `${channel}/${cardStyle}: posted = preview`).toBe(comparable(channel, body));
         expect(comparable(channel, testSent), `${channel}/${cardStyle}: test send = preview`).toBe(comparable(channel, body));
+
+        // The live preview beside the notice form, for the same group, shows the same card.
+        const draft = await w.t.request('POST', '/api/previews/text', w.editor, {
+          content: await draftOf(noticeId),
+          cardStyle,
+          groupId: groups[channel].id,
+        });
+        expect(draft.statusCode, draft.body).toBe(200);
+        const card = (draft.json().cards as { channel: string; content: string }[]).find((c) => c.channel === channel)!;
+        const previewed = card.content.replaceAll(`${BASE}/n/preview`, `${BASE}/n/${noticeId}`);
+        expect(previewed, `${channel}/${cardStyle}: live preview = the saved notice's preview`).toBe(
+          (preview.json() as { content: string }).content,
+        );
+        if (channel === 'manual') expect(comparable(channel, posted[channel])).toBe(previewed);
       }
     }, 120_000);
   }
+
+  it('when the editor’s own county forwards texts without the link, then the live preview’s officer text has none', async () => {
+    await setCountyLink(true);
+    const draft = await w.t.request('POST', '/api/previews/text', w.editor, { content: await draftOf(noticeId) });
+    expect(draft.statusCode, draft.body).toBe(200);
+    const manual = (draft.json().cards as { channel: string; content: string }[]).find((c) => c.channel === 'manual')!;
+    expect(manual.content).toContain('警惕冒充客服退款诈骗');
+    expect(manual.content).not.toMatch(/https?:|\/n\//);
+    await setCountyLink(false);
+    const again = await w.t.request('POST', '/api/previews/text', w.editor, { content: await draftOf(noticeId) });
+    const withLink = (again.json().cards as { channel: string; content: string }[]).find((c) => c.channel === 'manual')!;
+    expect(withLink.content.trimEnd().endsWith(`${BASE}/n/preview`)).toBe(true);
+  });
 });

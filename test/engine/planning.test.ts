@@ -2,7 +2,7 @@
 // first): the planner's lease is renewed while it writes and checked before every write, so
 // two planners racing on one run put every group in exactly one batch; a run that cannot be
 // planned is skipped with its reason without stopping the others; urgent runs go first.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { engineDeps } from '../../src/context.js';
 import { OccurrenceModel } from '../../src/engine/model.js';
 import { MAX_PLAN_FAILURES, Planner } from '../../src/engine/planner.js';
@@ -10,6 +10,7 @@ import type { EnginePorts } from '../../src/engine/ports.js';
 import { Scheduler } from '../../src/engine/runner.js';
 import { createDueOccurrences } from '../../src/engine/tick.js';
 import { fixedClock } from '../../src/lib/clock.js';
+import { GroupModel } from '../../src/audience/model.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
   type DeliveryWorld,
@@ -138,6 +139,58 @@ describe('planning under several schedulers', () => {
     expect([...placed.entries()].filter(([, n]) => n !== 1)).toEqual([]);
     const run = await OccurrenceModel.findById(occurrence._id).lean();
     expect(run).toMatchObject({ status: 'planned', deliveryCount: expected.length });
+  });
+
+  it('puts every group in exactly one batch when a stalled write lands after a second planner took over', async () => {
+    // A planner checks its lease, then its write takes longer than the lease's margin: by
+    // the time it lands, a second planner holds the run, has read what was written and
+    // plans the rest, with parts cut differently (a group cleared in between sorts first).
+    const cleared = groupIds[50]!;
+    await w.t.ctx.groups.flagGroup(cleared, '测试');
+    const { campaignId, occurrence } = await runOf('慢写入');
+    const deps = engineDeps(w.t.ctx);
+    const slowWrite = gate();
+    const stallB = gate();
+    const insertMany = DeliveryBatchModel.insertMany.bind(DeliveryBatchModel);
+    let writes = 0;
+    const spy = vi.spyOn(DeliveryBatchModel, 'insertMany').mockImplementation((async (...args: unknown[]) => {
+      const docs = args[0] as { campaignId?: string }[];
+      if (docs[0]?.campaignId === campaignId) {
+        const write = ++writes;
+        if (write === 2) await slowWrite.wait(); // A's second part, after its lease check
+        if (write === 3) await stallB.wait(); // B's first part
+      }
+      return (insertMany as (...a: unknown[]) => Promise<unknown>)(...args);
+    }) as never);
+    try {
+      const planningA = new Planner(deps).plan(occurrence, 'planner-a').catch((error: unknown) => error);
+      await slowWrite.reached;
+      clock.advance(6 * 60_000);
+      const response = await w.t.request('PATCH', `/api/groups/${cleared}`, w.t.adminToken, { clearFlag: true });
+      expect(response.statusCode).toBe(200);
+      const planningB = new Planner(deps).plan(occurrence, 'planner-b');
+      await stallB.reached;
+      // A's write lands now, after B read the run and before B writes the same part.
+      slowWrite.open();
+      expect(await planningA).toBeInstanceOf(Error);
+      stallB.open();
+      expect(await planningB).toBe('planned');
+    } finally {
+      spy.mockRestore();
+    }
+
+    const placed = await placements(campaignId);
+    const expected = (
+      await GroupModel.find({ _id: { $in: groupIds }, flaggedAt: null }, { _id: 1 }).lean()
+    ).map((g) => String(g._id));
+    expect([...placed.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+    expect([...placed.keys()].sort()).toEqual(expected.sort());
+    const run = await OccurrenceModel.findById(occurrence._id).lean();
+    expect(run).toMatchObject({
+      status: 'planned',
+      deliveryCount: expected.length,
+      batchCount: await DeliveryBatchModel.countDocuments({ campaignId }),
+    });
   });
 
   it('renews the lease while it writes, so a second planner finds the run busy', async () => {

@@ -105,6 +105,7 @@ const sampleBodies: Record<string, unknown> = {
   'PATCH /api/groups/:id': { memberCount: 1 },
   'POST /api/groups/batch': { ids: ['0123456789abcdef01234567'], action: 'deactivate' },
   'POST /api/notices/review-batch': { ids: ['0123456789abcdef01234567'], decision: 'approve' },
+  'POST /api/campaigns/review-batch': { ids: ['0123456789abcdef01234567'], decision: 'approve' },
   'POST /api/audience/preview': { regions: [TREE.countyB.code] },
   'POST /api/campaigns': {
     title: '外区活动',
@@ -169,6 +170,7 @@ const scopedPerRow = new Set([
   'POST /api/regions/import',
   'POST /api/groups/batch',
   'POST /api/notices/review-batch',
+  'POST /api/campaigns/review-batch',
 ]);
 /** Writes that act only on the caller's own account: nothing of another scope to reach. */
 const ownAccountOnly = new Set(['POST /api/auth/logout', 'POST /api/auth/password']);

@@ -59,6 +59,32 @@ describe('lists: paging users and groups, batch actions on groups and the review
     expect(byPhone.map((g) => g.officer.name)).toEqual(['王警官']);
   });
 
+  it('when groups are sorted by 人数 or 群名称 and paged by cursor, then every group comes once in that order, ties included', async () => {
+    for (const [name, members] of [['排序群丙', 30], ['排序群甲', 10], ['排序群丁', 30], ['排序群乙', 20], ['排序群戊', 30]] as const)
+      await createGroup(t, { name, memberCount: members, regionCode: TREE.villageA.code, tags: ['排序'] });
+    const walk = async (sort: string) => {
+      const seen: { id: string; name: string; memberCount: number }[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await t.request('GET', `/api/groups?tag=排序&sort=${sort}&limit=2${after ? `&after=${after}` : ''}`, t.adminToken);
+        expect(page.statusCode, page.body).toBe(200);
+        const rows = page.json() as { id: string; name: string; memberCount: number }[];
+        seen.push(...rows);
+        if (rows.length < 2) return seen;
+        after = rows.at(-1)!.id;
+      }
+    };
+    const byMembers = await walk('-members');
+    expect(byMembers.map((g) => g.memberCount)).toEqual([30, 30, 30, 20, 10]);
+    expect(new Set(byMembers.map((g) => g.id)).size).toBe(5);
+    const byName = await walk('name');
+    expect(byName.map((g) => g.name)).toEqual([...byName.map((g) => g.name)].sort());
+    expect(byName).toHaveLength(5);
+    const bad = await t.request('GET', '/api/groups?sort=members&after=0123456789abcdef01234567', t.adminToken);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().field).toBe('after');
+  });
+
   it('when the admin deactivates, re-assigns and tags groups in one batch, then each is changed and audited', async () => {
     const a = await createGroup(t);
     const b = await createGroup(t, { regionCode: TREE.villageB.code });

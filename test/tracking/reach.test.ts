@@ -140,8 +140,8 @@ describe('reach statistics', () => {
   it('refuses regions outside the scope, unknown campaigns and bad ranges with clear 4xx', async () => {
     const cases: Array<[string, number, RegExp]> = [
       [`/api/reach?from=2024-01&to=2024-12&regionCode=${TREE.countyB.code}`, 404, /不在您的管辖范围/],
-      ['/api/reach?from=2024-01&to=2024-12&campaignId=0123456789abcdef0123ffff', 404, /活动/],
-      [`/api/reach?from=2024-01&to=2024-12&campaignId=${campaignB}`, 404, /活动/],
+      ['/api/reach?from=2024-01&to=2024-12&campaignId=0123456789abcdef0123ffff', 404, /推送/],
+      [`/api/reach?from=2024-01&to=2024-12&campaignId=${campaignB}`, 404, /推送/],
       ['/api/reach?from=2024-05&to=2024-03', 400, /早于/],
       ['/api/reach?from=2024-01', 400, /to/],
       ['/api/reach?from=2024-01-01&to=2024-12', 400, /同一格式/],

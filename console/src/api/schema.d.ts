@@ -732,7 +732,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动列表 */
+        /** 推送列表 */
         get: {
             parameters: {
                 query?: {
@@ -764,7 +764,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -796,7 +796,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -874,7 +874,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** 新建活动（草稿） */
+        /** 新建推送（草稿） */
         post: {
             parameters: {
                 query?: never;
@@ -945,7 +945,7 @@ export interface paths {
                             /** Format: date-time */
                             startAt?: string;
                         };
-                        /** @description 活动名称 */
+                        /** @description 推送名称 */
                         title: string;
                     };
                 };
@@ -958,7 +958,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -990,7 +990,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -1107,7 +1107,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动详情 */
+        /** 推送详情 */
         get: {
             parameters: {
                 query?: never;
@@ -1127,7 +1127,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -1159,7 +1159,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -1245,7 +1245,7 @@ export interface paths {
                 };
             };
         };
-        /** 修改活动（已通过的推送重新送审；已生成的发送不受影响） */
+        /** 修改推送（已通过的推送重新送审；已生成的发送不受影响） */
         put: {
             parameters: {
                 query?: never;
@@ -1319,7 +1319,7 @@ export interface paths {
                             /** Format: date-time */
                             startAt?: string;
                         };
-                        /** @description 活动名称 */
+                        /** @description 推送名称 */
                         title: string;
                     };
                 };
@@ -1332,7 +1332,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -1364,7 +1364,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -1493,7 +1493,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 审核通过（不能审核自己的活动） */
+        /** 审核通过（不能审核自己的推送） */
         post: {
             parameters: {
                 query?: never;
@@ -1513,7 +1513,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -1545,7 +1545,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -1675,7 +1675,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -1707,7 +1707,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -1815,7 +1815,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动某一状态的发送明细（如失败、不确定，含原因） */
+        /** 推送某一状态的发送明细（如失败、不确定，含原因） */
         get: {
             parameters: {
                 query?: {
@@ -1916,7 +1916,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 导出活动发送明细（xlsx / csv） */
+        /** 导出推送发送明细（xlsx / csv） */
         get: {
             parameters: {
                 query?: {
@@ -2026,7 +2026,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -2058,7 +2058,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -2168,7 +2168,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 为已撤回的活动选择或更换更正通知（更正通知活动待审核） */
+        /** 为已撤回的推送选择或更换更正通知（更正推送待审核） */
         post: {
             parameters: {
                 query?: never;
@@ -2179,7 +2179,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            /** @description 为已撤回的活动选择（或更换）更正通知：向收到原通告的群发送，待审核 */
+            /** @description 为已撤回的推送选择（或更换）更正通知：向收到原通告的群发送，待审核 */
             requestBody: {
                 content: {
                     "application/json": {
@@ -2196,7 +2196,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -2228,7 +2228,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -2354,7 +2354,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动的民警通知记录（任务汇总、提醒、督办） */
+        /** 推送的民警通知记录（任务汇总、提醒、督办） */
         get: {
             parameters: {
                 query?: never;
@@ -2471,7 +2471,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -2503,7 +2503,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -2611,7 +2611,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动实时进度 */
+        /** 推送实时进度 */
         get: {
             parameters: {
                 query?: never;
@@ -2738,7 +2738,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动实时进度（Server-Sent Events，约每秒一次，完成后结束） */
+        /** 推送实时进度（Server-Sent Events，约每秒一次，完成后结束） */
         get: {
             parameters: {
                 query?: never;
@@ -2851,7 +2851,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -2883,7 +2883,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -3031,7 +3031,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -3063,7 +3063,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -3202,7 +3202,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             followUp: {
-                                /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                                /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                                 actions?: string[];
                                 /** Format: date-time */
                                 approvedAt: string | null;
@@ -3234,7 +3234,7 @@ export interface paths {
                                 cardStyle: "text" | "rich" | "image";
                                 /** Format: date-time */
                                 createdAt: string;
-                                /** @description 已撤回活动的更正通知活动 */
+                                /** @description 已撤回推送的更正推送 */
                                 followUpId?: string | null;
                                 followUpOfNotice?: string | null;
                                 followUpOutcome?: string | null;
@@ -3272,7 +3272,7 @@ export interface paths {
                                 }[];
                             } | null;
                             retracted: {
-                                /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                                /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                                 actions?: string[];
                                 /** Format: date-time */
                                 approvedAt: string | null;
@@ -3304,7 +3304,7 @@ export interface paths {
                                 cardStyle: "text" | "rich" | "image";
                                 /** Format: date-time */
                                 createdAt: string;
-                                /** @description 已撤回活动的更正通知活动 */
+                                /** @description 已撤回推送的更正推送 */
                                 followUpId?: string | null;
                                 followUpOfNotice?: string | null;
                                 followUpOutcome?: string | null;
@@ -3568,7 +3568,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动的各次发送（含跳过原因，如通告已归档） */
+        /** 推送的各次发送（含跳过原因，如通告已归档） */
         get: {
             parameters: {
                 query?: never;
@@ -3684,7 +3684,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的活动选择更正通知） */
+                            /** @description 调用者现在可执行的操作：edit submit approve reject pause resume cancel retract，finish（完成未完成的操作），attach-follow-up（为已撤回的推送选择更正通知） */
                             actions?: string[];
                             /** Format: date-time */
                             approvedAt: string | null;
@@ -3716,7 +3716,7 @@ export interface paths {
                             cardStyle: "text" | "rich" | "image";
                             /** Format: date-time */
                             createdAt: string;
-                            /** @description 已撤回活动的更正通知活动 */
+                            /** @description 已撤回推送的更正推送 */
                             followUpId?: string | null;
                             followUpOfNotice?: string | null;
                             followUpOutcome?: string | null;
@@ -3824,7 +3824,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动的企业微信客户群群发任务（每个群主一个）及每个群的结果 */
+        /** 推送的企业微信客户群群发任务（每个群主一个）及每个群的结果 */
         get: {
             parameters: {
                 query?: never;
@@ -3999,6 +3999,129 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/review-batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 批量审核：通过或驳回多个待审核推送（逐个执行四眼原则、状态检查与审计；立即发送的推送通过后即发送；返回每个的结果） */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description approve 通过、reject 驳回 */
+                        decision: "approve" | "reject";
+                        /** @description 待审核推送的 ID（最多 100 个） */
+                        ids: string[];
+                        /** @description 驳回理由（驳回时必填，每个推送相同） */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description 未完成的条数 */
+                            failed: number;
+                            results: {
+                                id: string;
+                                /** @description 未完成的原因 */
+                                message: string | null;
+                                /** @description 对象名称（群名、通告标题），找不到时为空 */
+                                name: string | null;
+                                ok: boolean;
+                            }[];
+                            /** @description 完成的条数 */
+                            succeeded: number;
+                        };
+                    };
+                };
+                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 未登录或登录已失效 */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 无权执行此操作（角色或管辖范围不符，或签名无效） */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 对象不存在或不在管辖范围内 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 与当前状态冲突（例如已被他人修改或已审核） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 请求体或上传文件过大 */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 不支持的 Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -4547,7 +4670,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 已抓获/已破案：撤下原通告，起草结案通告和发给所有收到原通告的群的紧急活动（均需审核） */
+        /** 已抓获/已破案：撤下原通告，起草结案通告和发给所有收到原通告的群的紧急推送（均需审核） */
         post: {
             parameters: {
                 query?: never;
@@ -4712,8 +4835,8 @@ export interface paths {
                     q?: string;
                     /** @description 行政区划代码（6/9/12 位数字） */
                     regionCode?: string;
-                    /** @description 排序，默认旧的在前 */
-                    sort?: "newest" | "oldest";
+                    /** @description 排序：newest/oldest 按创建时间，name 按群名称，members 按人数（前加 - 为倒序），默认旧的在前；按列排序时以 after 接着列 */
+                    sort?: "newest" | "oldest" | "name" | "-name" | "members" | "-members";
                     tag?: string;
                     /** @description 截止时间（不含） */
                     to?: string;
@@ -6130,7 +6253,7 @@ export interface paths {
                                 name: string;
                                 phone: string | null;
                             } | null;
-                            /** @description open 待转发；paused 活动已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发） */
+                            /** @description open 待转发；paused 推送已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发） */
                             state: "open" | "paused" | "confirmed" | "withdrawn";
                             text: string | null;
                             title: string;
@@ -6230,7 +6353,7 @@ export interface paths {
                                 name: string;
                                 phone: string | null;
                             } | null;
-                            /** @description open 待转发；paused 活动已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发） */
+                            /** @description open 待转发；paused 推送已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发） */
                             state: "open" | "paused" | "confirmed" | "withdrawn";
                             text: string | null;
                             title: string;
@@ -6522,7 +6645,7 @@ export interface paths {
                                 name: string;
                                 phone: string | null;
                             } | null;
-                            /** @description open 待转发；paused 活动已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发） */
+                            /** @description open 待转发；paused 推送已暂停；confirmed 已确认；withdrawn 已撤回（请勿转发） */
                             state: "open" | "paused" | "confirmed" | "withdrawn";
                             text: string | null;
                             title: string;
@@ -8194,6 +8317,8 @@ export interface paths {
                         /** @default wecom */
                         channel?: "wecom" | "dingtalk" | "feishu" | "webhook" | "manual" | "wecom_group";
                         format?: "text" | "markdown" | "link";
+                        /** @description 24 位十六进制 ID */
+                        groupId?: string;
                         personal?: {
                             officerName?: string | null;
                             officerPhone?: string | null;
@@ -9264,6 +9389,8 @@ export interface paths {
                                 suspectDescription: string;
                             } | null;
                         };
+                        /** @description 24 位十六进制 ID */
+                        groupId?: string;
                         personal?: {
                             officerName?: string | null;
                             officerPhone?: string | null;
@@ -9374,7 +9501,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 触达统计：发送消息数、覆盖群数、覆盖村数、覆盖人次、失败等，可按日/月/地区/类别/活动分组 */
+        /** 触达统计：发送消息数、触达群数、触达村数、受教育人次、失败等，可按日/月/地区/类别/推送分组 */
         get: {
             parameters: {
                 query: {

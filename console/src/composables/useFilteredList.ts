@@ -1,10 +1,10 @@
 // A list screen's filters around its keyset list: the query form's values, 搜索 / 重置, 导出 of
-// every row the filters select (same filters and sort as the screen), and the page size.
-// 通告 and 推送 share it with components/ListQueryForm.vue.
+// every row the filters select (same filters and sort as the screen), and the list (whose pager
+// takes it whole). 通告, 推送, 群组 and 用户 share it with components/ListQueryForm.vue.
 import { reactive, ref } from 'vue';
 import { ApiError, download } from '../api/client';
 import { dateRangeQuery } from '../labels';
-import { type PageRequest, useList } from './useList';
+import { type ListSort, type PageRequest, useList } from './useList';
 
 type QueryValue = string | number | boolean | undefined;
 
@@ -14,16 +14,19 @@ export interface ListFilters {
   range: [string, string] | null;
 }
 
-export function useFilteredList<T extends { id: string }, F extends ListFilters>(options: {
+export function useFilteredList<T extends { id: string }, F extends ListFilters, S extends string = ListSort>(options: {
   /** Reads one page with the filters as API parameters (a typed call, e.g. http.GET('/api/notices')). */
-  load: (query: Record<string, QueryValue>, page: PageRequest) => Promise<T[]>;
-  /** The API path of the export. */
-  exportPath: string;
+  load: (query: Record<string, QueryValue>, page: PageRequest<S>) => Promise<T[]>;
+  /** The API path of the export of what the filters select (none: the screen has no such export). */
+  exportPath?: string;
   /** The empty form (重置 goes back to it). */
   blank: () => F;
   /** The screen's own filters as API parameters (the text and the range are added). */
   params: (filters: F) => Record<string, QueryValue>;
   exportError?: string;
+  /** The first order (default newest first) and page size (default 10). */
+  sort?: S;
+  pageSize?: number;
 }) {
   const filters = reactive(options.blank()) as F;
   const params = (): Record<string, QueryValue> => {
@@ -31,7 +34,7 @@ export function useFilteredList<T extends { id: string }, F extends ListFilters>
     // Empty filters are left out: the API reads a missing parameter as 全部.
     return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== '' && v !== null && v !== undefined)) as Record<string, QueryValue>;
   };
-  const list = useList<T>({ load: (page) => options.load(params(), page) });
+  const list = useList<T, S>({ load: (page) => options.load(params(), page), sort: options.sort, pageSize: options.pageSize });
   const exporting = ref(false);
 
   function reset() {
@@ -39,6 +42,7 @@ export function useFilteredList<T extends { id: string }, F extends ListFilters>
     void list.search();
   }
   async function exportSheet(onError: (message: string) => void) {
+    if (!options.exportPath) return;
     exporting.value = true;
     try {
       await download(options.exportPath, { ...params(), sort: list.sort.value });
@@ -48,6 +52,5 @@ export function useFilteredList<T extends { id: string }, F extends ListFilters>
       exporting.value = false;
     }
   }
-  const setPageSize = list.setPageSize;
-  return { filters, list, exporting, reset, exportSheet, setPageSize };
+  return { filters, list, exporting, reset, exportSheet, params };
 }

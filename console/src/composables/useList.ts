@@ -4,32 +4,33 @@
 // one page (its filters, on the openapi-fetch client); this keeps the page number, the cursors
 // of the pages seen, the page size, the sort, whether a next page exists (it asks for one row
 // more) and the rows picked for a batch action.
-import { computed, ref, shallowRef } from 'vue';
+import { type Ref, computed, ref, shallowRef } from 'vue';
 import { ApiError } from '../api/client';
 
+/** By creation date; a list sorted by a column adds its own sorts (e.g. 群组's 'name', '-members'). */
 export type ListSort = 'newest' | 'oldest';
 
-/** What one page asks the API for: the cursor goes with the sort (before newest first, after oldest first). */
-export interface PageRequest {
+/** What one page asks the API for: the cursor goes with the sort (before newest first, after for any other order). */
+export interface PageRequest<S extends string = ListSort> {
   before?: string;
   after?: string;
-  sort: ListSort;
+  sort: S;
   limit: number;
 }
 
-export interface ListOptions<T> {
+export interface ListOptions<T, S extends string = ListSort> {
   /** Reads one page, e.g. `(page) => unwrap(http.GET('/api/groups', { params: { query: { ...filters(), ...page } } }))`. */
-  load: (page: PageRequest) => Promise<T[]>;
+  load: (page: PageRequest<S>) => Promise<T[]>;
   /** The order of the first load (lists by date: newest; directories: oldest). */
-  sort?: ListSort;
+  sort?: S;
   pageSize?: number;
 }
 
-export function useList<T extends { id: string }>(options: ListOptions<T>) {
+export function useList<T extends { id: string }, S extends string = ListSort>(options: ListOptions<T, S>) {
   const rows = shallowRef<T[]>([]);
   const page = ref(1);
   const pageSize = ref(options.pageSize ?? 10);
-  const sort = ref<ListSort>(options.sort ?? 'newest');
+  const sort = ref(options.sort ?? 'newest') as Ref<S>;
   const hasNext = ref(false);
   const loading = ref(false);
   const error = ref('');
@@ -48,7 +49,7 @@ export function useList<T extends { id: string }>(options: ListOptions<T>) {
       const list = await options.load({
         sort: sort.value,
         limit: pageSize.value + 1,
-        ...(cursor ? (sort.value === 'oldest' ? { after: cursor } : { before: cursor }) : {}),
+        ...(cursor ? (sort.value === 'newest' ? { before: cursor } : { after: cursor }) : {}),
       });
       if (mine !== generation) return;
       hasNext.value = list.length > pageSize.value;
@@ -83,8 +84,14 @@ export function useList<T extends { id: string }>(options: ListOptions<T>) {
 
   /** Element Plus's sort-change on the time column: descending → newest first. */
   function onSortChange({ order }: { order: 'ascending' | 'descending' | null }) {
-    sort.value = order === 'ascending' ? 'oldest' : order === 'descending' ? 'newest' : (options.sort ?? 'newest');
+    sort.value = (order === 'ascending' ? 'oldest' : order === 'descending' ? 'newest' : (options.sort ?? 'newest')) as S;
     void search();
+  }
+
+  /** A new order (a column's sort-change): back to the first page in it. */
+  function sortBy(next: S): Promise<void> {
+    sort.value = next;
+    return search();
   }
 
   /** Element Plus's selection-change. */
@@ -108,8 +115,12 @@ export function useList<T extends { id: string }>(options: ListOptions<T>) {
     prev,
     setPageSize,
     onSortChange,
+    sortBy,
     onSelectionChange,
   };
 }
 
-export type List<T extends { id: string }> = ReturnType<typeof useList<T>>;
+export type List<T extends { id: string }, S extends string = ListSort> = ReturnType<typeof useList<T, S>>;
+
+/** What the pager under a list reads and moves (any list, whatever its rows and sorts). */
+export type Pager = Pick<List<{ id: string }>, 'page' | 'pageSize' | 'hasPrev' | 'hasNext' | 'loading' | 'rows' | 'prev' | 'next' | 'setPageSize'>;

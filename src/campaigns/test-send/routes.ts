@@ -11,6 +11,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AudienceMember, AudienceService } from '../../audience/selection.js';
 import type { GroupService } from '../../audience/groups.js';
+import { omitsLinkInText, personalOf } from '../../audience/message-group.js';
 import type { AuditService } from '../../audit/service.js';
 import { AUTHORS } from '../../auth/roles.js';
 import type { ChannelRegistry } from '../../channels/registry.js';
@@ -128,12 +129,7 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
         target = member;
         targetName = group.name;
         channel = group.channelKind;
-        personal = {
-          villageName: member.villageName,
-          townshipName: member.townshipName,
-          officerName: member.officer?.name ?? null,
-          officerPhone: member.officer?.phone ?? null,
-        };
+        personal = personalOf(member);
       } else {
         const credentials = await options.officerRobots.credentials(by.id);
         if (!credentials) throw new InvalidInput('您还没有配置通知机器人，请先在“我的设置”里配置', 'ownRobot');
@@ -162,7 +158,7 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
       const link = `${options.publicBaseUrl}/n/${noticeId}`;
       const picture = notice.content.media[0]?.sha256 ?? notice.content.video?.posterSha256 ?? null;
       const file = cardStyle === 'image' && picture ? await options.media.read(picture) : null;
-      const omitLinkInText = channel === 'manual' && (await options.countyTexts.withoutLink(target!.regionPath[3] ?? ''));
+      const omitLinkInText = await omitsLinkInText(options.countyTexts, channel, target.regionPath);
       const { message } = await messageFor(
         channel,
         {

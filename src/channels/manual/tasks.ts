@@ -44,7 +44,7 @@ export type TaskState = 'open' | 'paused' | 'confirmed' | 'withdrawn';
 
 const WITHDRAWN_MESSAGES: Record<WithdrawReason, string> = {
   retracted: '该转发任务已撤回，请勿转发。如已转发，请在群内转发更正通知。',
-  cancelled: '该转发任务已撤回（推送活动已取消），请勿转发。',
+  cancelled: '该转发任务已撤回（推送已取消），请勿转发。',
   case_closed: '该转发任务已撤回（案件已结案，原协查通告不再公开），请勿转发。',
   archived: '该转发任务已撤回（通告已撤下），请勿转发。',
 };

@@ -253,7 +253,7 @@ export const wecomGroupRoutes: FastifyPluginAsyncTypebox<{
       config: allow(ANY_ROLE, 'campaign'),
       schema: {
         tags,
-        summary: '活动的企业微信客户群群发任务（每个群主一个）及每个群的结果',
+        summary: '推送的企业微信客户群群发任务（每个群主一个）及每个群的结果',
         params: IdParams,
         response: { 200: Type.Array(TaskReply) },
       },

@@ -298,7 +298,7 @@ export class WecomGroupService {
       return {
         status: 'permanent',
         code: 'wecom_group_test_unsupported',
-        message: '企业微信客户群只能通过活动群发（群主在群发助手确认），不支持单条测试发送',
+        message: '企业微信客户群只能通过推送群发（群主在群发助手确认），不支持单条测试发送',
         groupProblem: false,
       };
     const existing = await WecomItemModel.findById(reference, { _id: 1 }).lean();

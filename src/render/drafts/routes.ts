@@ -4,10 +4,11 @@
 // gets is decided by channels/message.ts, the engine's and the test send's own messageFor.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
+import { type PreviewTargetDeps, previewGroup, previewTarget } from '../../audience/message-group.js';
 import { AUTHORS, REVIEWERS } from '../../auth/roles.js';
-import { allow } from '../../http/access.js';
+import { allow, principal } from '../../http/access.js';
 import { InvalidInput } from '../../lib/errors.js';
-import { Nullable } from '../../lib/schemas.js';
+import { Nullable, ObjectIdString } from '../../lib/schemas.js';
 import { mediaUrl } from '../../media/routes.js';
 import type { MediaStore } from '../../media/store.js';
 import { CATEGORIES, type Category, defaultHotline } from '../../notices/categories.js';
@@ -70,7 +71,13 @@ const CardStyle = Type.Union([Type.Literal('text'), Type.Literal('rich'), Type.L
 });
 
 const DraftTextBody = Type.Object(
-  { content: DraftContentBody, cardStyle: Type.Optional(CardStyle), personal: Type.Optional(Nullable(Personal)) },
+  {
+    content: DraftContentBody,
+    cardStyle: Type.Optional(CardStyle),
+    personal: Type.Optional(Nullable(Personal)),
+    /** Preview for this group: its place, officer and county's officer-text setting (instead of `personal`). */
+    groupId: Type.Optional(ObjectIdString),
+  },
   { additionalProperties: false },
 );
 const DraftImageBody = Type.Object(
@@ -124,7 +131,7 @@ export function missingGlyphs(content: DraftContent): string[] {
   return [...missing];
 }
 
-export interface DraftPreviewOptions {
+export interface DraftPreviewOptions extends PreviewTargetDeps {
   media: MediaStore;
   publicBaseUrl: string;
   timeZone: string;
@@ -148,20 +155,20 @@ export const draftPreviewRoutes: FastifyPluginAsyncTypebox<DraftPreviewOptions> 
       },
     },
     async (request) => {
-      const { content, personal } = request.body;
+      const { content, personal, groupId } = request.body;
+      if (groupId && personal) throw new InvalidInput('groupId 与 personal 只能二选一：按群预览时，村名与民警取自该群', 'personal');
       const cardStyle = request.body.cardStyle ?? 'rich';
       const notice = cardNotice(content, issuedOn());
       const pictureUrl = content.pictureSha256 ? mediaUrl(publicBaseUrl, content.pictureSha256) : null;
-      const cards = PREVIEW_CHANNELS.map((channel) => {
+      // Whom for: a chosen group, or the given place in the caller's own county (its officer-text setting).
+      const target = await previewTarget(options, principal(request).scope, { groupId, personal });
+      const groups = await Promise.all(PREVIEW_CHANNELS.map((channel) => previewGroup(options.countyTexts, target, channel, link)));
+      const cards = PREVIEW_CHANNELS.map((channel, index) => {
         const format = formatFor(channel, cardStyle);
         const sentAs = sendsImage(channel, cardStyle) ? ('image' as const) : ('text' as const);
         const maxBytes = contentLimit(channel, format);
         try {
-          const card = textFor(
-            channel,
-            { card: notice, cardStyle, pictureUrl, photos: [] },
-            { link, personal: personal ?? null },
-          );
+          const card = textFor(channel, { card: notice, cardStyle, pictureUrl, photos: [] }, groups[index]!);
           return { channel, sentAs, maxBytes, error: null, ...card };
         } catch (error) {
           if (!(error instanceof CardTooLarge)) throw error;

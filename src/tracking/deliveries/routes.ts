@@ -85,7 +85,7 @@ export const deliveryListRoutes: FastifyPluginAsyncTypebox<{ regions: RegionServ
       config: allow(ANY_ROLE, 'campaign'),
       schema: {
         tags: ['tracking'],
-        summary: '活动某一状态的发送明细（如失败、不确定，含原因）',
+        summary: '推送某一状态的发送明细（如失败、不确定，含原因）',
         params: IdParams,
         querystring: DeliveryListQuery,
         response: { 200: Type.Array(DeliveryRow) },
