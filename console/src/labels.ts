@@ -88,3 +88,14 @@ export function dateRangeQuery(range: [string, string] | null | undefined): { fr
   end.setUTCDate(end.getUTCDate() + 1);
   return { from: new Date(`${from}T00:00:00+08:00`).toISOString(), to: end.toISOString() };
 }
+
+/**
+ * A delivery's reason as staff read it: the engine keeps the channel's code in front of the
+ * message (`wecom_group_cap 该群本月…`, `http_500 …`); the screen shows the Chinese message and
+ * keeps the whole text for hover (support asks for the code).
+ */
+export function reasonText(lastError: string | null | undefined): string {
+  if (!lastError) return '';
+  const match = /^[A-Za-z0-9_.:-]+\s+(.*[\u4e00-\u9fff].*)$/s.exec(lastError);
+  return match ? match[1]! : lastError;
+}

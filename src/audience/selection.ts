@@ -93,6 +93,13 @@ export class AudienceService {
     return this.#overCap(docs.map((d) => ({ groupId: String(d._id), countyCode: d.regionPath[3] ?? '' })));
   }
 
+  /** The receive-cap figure and warning for a selection with WeCom customer groups (totals and review). */
+  async capFacts(scope: Scope, spec: AudienceSpec): Promise<{ wecomOverCap: number; capWarning?: string }> {
+    const over = await this.wecomOverCap(scope, spec);
+    if (over === 0) return { wecomOverCap: 0 };
+    return { wecomOverCap: over, capWarning: `这次推送将有 ${over} 个群超出本月接收上限（企业微信客户群），这些群不会收到` };
+  }
+
   /** Checks a spec and resolves its radius term; refuses regions outside the scope with a clear message. */
   private async resolve(scope: Scope, spec: AudienceSpec, counties?: CountyDigestSource): Promise<Resolved> {
     const regions = list(spec.regions, 'regions');
@@ -176,11 +183,7 @@ export class AudienceService {
     const inFlight = await groupReadModel.inFlight();
     const digests = groupReadModel.overlay(await source.digests(needed.map((entry) => entry.county)), inFlight);
     const totals = totalsOf(digests, scope.regionCode, selection, selection.withoutCoordinates);
-    if (totals.byChannel.wecom_group.groupCount > 0) {
-      const over = await this.wecomOverCap(scope, spec);
-      totals.wecomOverCap = over;
-      if (over > 0) totals.capWarning = `这次推送将有 ${over} 个群超出本月接收上限（企业微信客户群），这些群不会收到`;
-    }
+    if (totals.byChannel.wecom_group.groupCount > 0) Object.assign(totals, await this.capFacts(scope, spec));
     return totals;
   }
 

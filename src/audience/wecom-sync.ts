@@ -79,12 +79,27 @@ export interface SyncReport {
   unmatched: { chatId: string; name: string }[];
   /** Owners no account is linked to by WeCom userid: their groups have no officer. */
   ownersWithoutOfficer: { ownerUserId: string; groups: number }[];
+  /**
+   * The groups placed by this sync, by owner: the officer linked by WeCom userid (null when
+   * none), how many groups, and their villages (the first few names and the count).
+   */
+  byOwner?: OwnerSummary[];
   /** Groups no longer in WeCom (dissolved, or out of the app's reach): made inactive. */
   left: { chatId: string; name: string }[];
   ownerChanged: { chatId: string; name: string; from: string; to: string }[];
   /** The owner left the company (WeCom status 1–3): the group waits for a successor. */
   ownerLeft: { chatId: string; name: string }[];
 }
+
+export interface OwnerSummary {
+  ownerUserId: string;
+  officerName: string | null;
+  groups: number;
+  villageCount: number;
+  /** The first OWNER_VILLAGE_NAMES villages' names, in the order met. */
+  villages: string[];
+}
+const OWNER_VILLAGE_NAMES = 8;
 
 /** Words a group name adds after the village's: 东庄村平安群 → 东庄村. */
 const GROUP_SUFFIXES = [
@@ -270,6 +285,7 @@ export class WecomGroupSync {
       ambiguous: [],
       unmatched: [],
       ownersWithoutOfficer: [],
+      byOwner: [],
       left: [],
       ownerChanged: [],
       ownerLeft: [],
@@ -364,6 +380,7 @@ export class WecomGroupSync {
       if (groupIds.length) await GroupModel.updateMany({ _id: { $in: groupIds } }, { $set: { active: false } });
     });
     report.ownersWithoutOfficer = [...noOfficer].map(([ownerUserId, groups]) => ({ ownerUserId, groups }));
+    report.byOwner = byOwner(placements, placed);
     await SyncReportModel.updateOne({ _id: countyCode }, { $set: { report } }, { upsert: true });
     return report;
   }
@@ -532,4 +549,32 @@ export class WecomGroupSync {
   async lastReport(countyCode: string): Promise<SyncReport | null> {
     return ((await SyncReportModel.findById(countyCode).lean<{ report: SyncReport }>())?.report ?? null) as SyncReport | null;
   }
+}
+
+/** The placed groups by owner, most groups first (the report's 按群主归属). */
+function byOwner(placements: Placement[], placed: (string | null)[]): OwnerSummary[] {
+  const owners = new Map<string, OwnerSummary & { codes: Set<string> }>();
+  for (const [at, placement] of placements.entries()) {
+    if (!placed[at]) continue;
+    const owner = placement.chat.owner;
+    const summary = owners.get(owner) ?? {
+      ownerUserId: owner,
+      officerName: placement.officer?.displayName ?? null,
+      groups: 0,
+      villageCount: 0,
+      villages: [],
+      codes: new Set<string>(),
+    };
+    summary.groups += 1;
+    const village = placement.village;
+    if (village && !summary.codes.has(village.code)) {
+      summary.codes.add(village.code);
+      summary.villageCount += 1;
+      if (summary.villages.length < OWNER_VILLAGE_NAMES) summary.villages.push(village.name);
+    }
+    owners.set(owner, summary);
+  }
+  return [...owners.values()]
+    .sort((a, b) => b.groups - a.groups || a.ownerUserId.localeCompare(b.ownerUserId))
+    .map(({ codes: _, ...summary }) => summary);
 }

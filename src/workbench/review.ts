@@ -47,6 +47,10 @@ export interface AudienceFacts {
   /** Manual groups whose officer phone names no active account: their tasks reach nobody. */
   officersWithoutAccount: { name: string; phone: string | null; groupCount: number }[];
   manualGroupsWithoutAccount: number;
+  /** WeCom customer groups already at their receive cap: they will not receive this push. */
+  wecomOverCap?: number;
+  /** 这次推送将有 N 个群超出本月接收上限…, shown before approval. */
+  capWarning?: string;
 }
 
 export interface CampaignReviewFacts extends Omit<ReviewPeople, 'approvedVersion'> {
@@ -191,6 +195,7 @@ export class ReviewFactsService {
     const missing = [...manualOfficers.values()].filter((o) => !o.phone || !withAccount.has(o.phone));
     facts.manualGroupsWithoutAccount = missing.reduce((n, o) => n + o.groupCount, 0);
     facts.officersWithoutAccount = missing.sort((a, b) => b.groupCount - a.groupCount).slice(0, OFFICER_ROWS);
+    if (channels.has('wecom_group')) Object.assign(facts, await this.audience.capFacts(by.scope, spec));
     return facts;
   }
 }

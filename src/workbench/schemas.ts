@@ -63,5 +63,7 @@ export const CampaignReviewFactsBody = Type.Object({
       { description: '人工转发群的负责民警中没有账号（或电话未登记）的：发送后无人收到任务提醒' },
     ),
     manualGroupsWithoutAccount: Type.Integer(),
+    wecomOverCap: Type.Optional(Type.Integer({ description: '已达到接收上限的企业微信客户群数（这些群不会收到）' })),
+    capWarning: Type.Optional(Type.String({ description: '审核前显示的提示：这次推送将有 N 个群超出本月接收上限' })),
   }),
 });

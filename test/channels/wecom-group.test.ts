@@ -180,6 +180,7 @@ describe('WeCom customer groups (企业微信客户群)', () => {
       ambiguous: { chatId: string; candidates: { code: string }[] }[];
       unmatched: { chatId: string }[];
       ownersWithoutOfficer: { ownerUserId: string; groups: number }[];
+      byOwner: { ownerUserId: string; officerName: string | null; groups: number; villageCount: number; villages: string[] }[];
     };
     expect(report.total).toBe(601);
     // Village 5's three groups: two name only the village (twin under 石牌街道), one says 村委会 too.
@@ -189,6 +190,13 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     expect(report.unmatched.map((u) => u.chatId)).toEqual(['wrOgQhDgAAnoname']);
     expect(report.created).toBe(597);
     expect(report.ownersWithoutOfficer).toEqual([{ ownerUserId: 'owner-6', groups: 100 }]);
+    // The placed groups by owner: 597 in all, the officer named, villages counted.
+    expect(report.byOwner.reduce((n, o) => n + o.groups, 0)).toBe(597);
+    const unplaced = new Set([...report.ambiguous, ...report.unmatched].map((g) => g.chatId));
+    const placedOf6 = chats.filter((c) => c.owner === 'owner-6' && !unplaced.has(c.chatId)).length;
+    expect(report.byOwner.find((o) => o.ownerUserId === 'owner-6')).toMatchObject({ officerName: null, groups: placedOf6 });
+    expect(report.byOwner.find((o) => o.ownerUserId === 'owner-1')!.officerName).toBe('民警1');
+    expect(report.byOwner.every((o) => o.villages.length <= 8 && o.villageCount >= o.villages.length)).toBe(true);
 
     const groups = await GroupModel.find({ channelKind: 'wecom_group' }).lean();
     expect(groups).toHaveLength(597);

@@ -11,6 +11,7 @@ import { RobotDoubles } from '../../src/channels/doubles/server.js';
 import { engineDeps } from '../../src/context.js';
 import { Scheduler, createWorker } from '../../src/engine/runner.js';
 import type { Role } from '../../src/auth/roles.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 
@@ -75,10 +76,18 @@ function quietMinuteHalfADayAway(): string {
   return `${at(12 * 3600_000)}-${at(12 * 3600_000 + 60_000)}`;
 }
 
-export async function startConsoleWorld(): Promise<ConsoleWorld> {
+export interface ConsoleWorldOptions {
+  /** The service's clock (the real one unless a test moves time on, e.g. a skewed clock). */
+  clock?: Clock;
+  /** More settings for the service (e.g. WECOM_API_BASE_URL of a customer-group double). */
+  env?: Record<string, string>;
+}
+
+export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Promise<ConsoleWorld> {
   ensureConsole({ log: () => undefined });
   const doubles = await new RobotDoubles({ dingtalkPenaltyMs: 2_000 }).start();
   const t = await startTestApp({
+    ...(options.clock ? { clock: options.clock } : {}),
     env: {
       WECOM_BASE_URL: doubles.url,
       DINGTALK_BASE_URL: doubles.url,
@@ -92,6 +101,7 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       // The console runs on the real clock: quiet hours are a minute half a day away, so a
       // run at any hour sends its normal campaigns at once.
       QUIET_HOURS: quietMinuteHalfADayAway(),
+      ...options.env,
     },
   });
   await createRegionTree(t);

@@ -3457,6 +3457,8 @@ export interface paths {
                                     groupCount: number;
                                     memberTotal: number;
                                 }[];
+                                /** @description 审核前显示的提示：这次推送将有 N 个群超出本月接收上限 */
+                                capWarning?: string;
                                 groupCount: number;
                                 manualGroupsWithoutAccount: number;
                                 /** @description 人工转发任务数（人工渠道的群数） */
@@ -3479,6 +3481,8 @@ export interface paths {
                                     name: string;
                                 }[];
                                 villageCount: number;
+                                /** @description 已达到接收上限的企业微信客户群数（这些群不会收到） */
+                                wecomOverCap?: number;
                             };
                             author: {
                                 id: string;
@@ -10590,6 +10594,7 @@ export interface paths {
                             hasSecret: boolean;
                             /** Format: date-time */
                             updatedAt: string;
+                            /** @description 设置人的姓名 */
                             updatedBy: string;
                         };
                     };
@@ -10681,6 +10686,7 @@ export interface paths {
                             hasSecret: boolean;
                             /** Format: date-time */
                             updatedAt: string;
+                            /** @description 设置人的姓名 */
                             updatedBy: string;
                         };
                     };
@@ -10923,7 +10929,20 @@ export interface paths {
                             }[];
                             /** Format: date-time */
                             at: string;
+                            /** @description 同步人的姓名 */
                             by: string;
+                            /** @description 按群主：本次同步放到各村的客户群 */
+                            byOwner?: {
+                                /** @description 本次同步归入的群数 */
+                                groups: number;
+                                /** @description 该账号对应的民警（没有则为空） */
+                                officerName: string | null;
+                                /** @description 群主的企业微信账号 */
+                                ownerUserId: string;
+                                villageCount: number;
+                                /** @description 前 8 个村（社区）名 */
+                                villages: string[];
+                            }[];
                             countyCode: string;
                             created: number;
                             left: {
@@ -11034,7 +11053,20 @@ export interface paths {
                             }[];
                             /** Format: date-time */
                             at: string;
+                            /** @description 同步人的姓名 */
                             by: string;
+                            /** @description 按群主：本次同步放到各村的客户群 */
+                            byOwner?: {
+                                /** @description 本次同步归入的群数 */
+                                groups: number;
+                                /** @description 该账号对应的民警（没有则为空） */
+                                officerName: string | null;
+                                /** @description 群主的企业微信账号 */
+                                ownerUserId: string;
+                                villageCount: number;
+                                /** @description 前 8 个村（社区）名 */
+                                villages: string[];
+                            }[];
                             countyCode: string;
                             created: number;
                             left: {

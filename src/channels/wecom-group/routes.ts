@@ -29,7 +29,7 @@ const AppReply = Type.Object({
   hasSecret: Type.Boolean({ description: 'Secret 已设置（只写不读）' }),
   capPolicy: Type.String({ description: '企业微信每个群的接收上限：month 每月天数次、week 每周 7 次、day 每天 1 次' }),
   updatedAt: DateTime,
-  updatedBy: Type.String(),
+  updatedBy: Type.String({ description: '设置人的姓名' }),
 });
 const AppBody = Type.Object(
   {
@@ -45,7 +45,7 @@ const Named = Type.Object({ chatId: Type.String(), name: Type.String() });
 const SyncReply = Type.Object({
   countyCode: Type.String(),
   at: DateTime,
-  by: Type.String(),
+  by: Type.String({ description: '同步人的姓名' }),
   total: Type.Integer(),
   created: Type.Integer(),
   updated: Type.Integer(),
@@ -58,6 +58,18 @@ const SyncReply = Type.Object({
   ),
   unmatched: Type.Array(Named),
   ownersWithoutOfficer: Type.Array(Type.Object({ ownerUserId: Type.String(), groups: Type.Integer() })),
+  byOwner: Type.Optional(
+    Type.Array(
+      Type.Object({
+        ownerUserId: Type.String({ description: '群主的企业微信账号' }),
+        officerName: Nullable(Type.String({ description: '该账号对应的民警（没有则为空）' })),
+        groups: Type.Integer({ description: '本次同步归入的群数' }),
+        villageCount: Type.Integer(),
+        villages: Type.Array(Type.String(), { description: '前 8 个村（社区）名' }),
+      }),
+      { description: '按群主：本次同步放到各村的客户群' },
+    ),
+  ),
   left: Type.Array(Named),
   ownerChanged: Type.Array(Type.Object({ chatId: Type.String(), name: Type.String(), from: Type.String(), to: Type.String() })),
   ownerLeft: Type.Array(Named),
@@ -126,7 +138,7 @@ export const wecomGroupRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const by = principal(request);
       const region = await county(request, by);
-      const view = await wecomGroups.setApp(region.code, request.body, by.username);
+      const view = await wecomGroups.setApp(region.code, request.body, by.displayName);
       await audit.record({
         actor: by,
         action: 'wecom-app.change',
@@ -154,7 +166,7 @@ export const wecomGroupRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const by = principal(request);
       const region = await county(request, by);
-      const report = await sync.sync(region.code, by.username);
+      const report = await sync.sync(region.code, by.displayName);
       await audit.record({
         actor: by,
         action: 'wecom-groups.sync',
