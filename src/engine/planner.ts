@@ -50,6 +50,25 @@ const PLAN_RETRY_BASE_MS = 30_000;
  */
 const SHARED_ROBOT_CHANNELS = new Set(['wecom', 'dingtalk', 'feishu']);
 
+/**
+ * Early batches: after the first chunk of the selection and every EARLY_WRITE_EVERY_MS of
+ * planning after, each township buffer holding at least EARLY_WRITE_MIN groups is written
+ * (townships hold ~35 groups in a province, so waiting for BATCH_SIZE wrote nearly every
+ * batch at the end, and the workers had nothing to send until planning was done).
+ */
+export const EARLY_WRITE_MIN = 20;
+const EARLY_WRITE_EVERY_MS = 2_000;
+/** Batches per insert command. */
+const WRITE_CHUNK = 25;
+
+/** Groups of one township not written yet, and the last part number used there. */
+interface TownshipBuffer {
+  path: string[];
+  county: string;
+  parts: number;
+  items: BatchItem[];
+}
+
 /** The delivery a later group of the same robot follows. */
 interface Via {
   batchId: string;
@@ -128,22 +147,33 @@ async function insertIgnoringDuplicates(insert: () => Promise<unknown>): Promise
   }
 }
 
-/** Inserts a batch; 'taken' when a batch with that id exists already. */
-async function insertBatch(doc: Record<string, unknown>): Promise<'inserted' | 'taken'> {
+/**
+ * Inserts batches in one command; returns the indexes of those whose id was taken already
+ * (another planner's part of that number, or a write of ours that landed before a retry).
+ */
+async function insertBatches(docs: Record<string, unknown>[]): Promise<Set<number>> {
   try {
-    await DeliveryBatchModel.insertMany([doc], { ordered: false });
-    return 'inserted';
+    await DeliveryBatchModel.insertMany(docs, { ordered: false });
+    return new Set();
   } catch (error) {
-    if (isDuplicateOnly(error)) return 'taken';
-    throw error;
+    if (!isDuplicateOnly(error)) throw error;
+    const writeErrors = (error as { writeErrors: { index?: number; err?: { index?: number } }[] }).writeErrors;
+    const taken = new Set<number>();
+    for (const failure of writeErrors) {
+      const index = failure.index ?? failure.err?.index;
+      // Without an index every part is looked at again: its groups found there stay there.
+      if (index === undefined) return new Set(docs.map((_, i) => i));
+      taken.add(index);
+    }
+    return taken;
   }
 }
 
-async function groupsOfBatch(batchId: string): Promise<Set<string>> {
-  const batch = await DeliveryBatchModel.findById(batchId, { 'items.groupId': 1 }).lean<{
-    items: { groupId: string }[];
-  }>();
-  return new Set((batch?.items ?? []).map((item) => item.groupId));
+async function groupsOfBatches(batchIds: string[]): Promise<Map<string, Set<string>>> {
+  const batches = await DeliveryBatchModel.find({ _id: { $in: batchIds } }, { 'items.groupId': 1 }).lean<
+    { _id: string; items: { groupId: string }[] }[]
+  >();
+  return new Map(batches.map((batch) => [batch._id, new Set(batch.items.map((item) => item.groupId))]));
 }
 
 /** What an earlier, interrupted planning of the occurrence already wrote. */
@@ -314,8 +344,11 @@ export class Planner {
       runDueAt: occurrence.dueAt,
     };
 
-    // Township buffers: a batch is written as soon as one fills, the rest at the end.
-    const buffers = new Map<string, { path: string[]; county: string; parts: number; items: BatchItem[] }>();
+    // Township buffers: a batch is written as soon as one fills; after the first chunk of the
+    // selection and every EARLY_WRITE_EVERY_MS after, the buffers holding EARLY_WRITE_MIN
+    // groups or more (an urgent run: every buffer, after its first chunk) are written too, so
+    // a worker starts sending while planning goes on; the rest at the end.
+    const buffers = new Map<string, TownshipBuffer>();
     // A re-plan (a planner lost its lease part-way): groups already in a batch stay there,
     // and new parts are numbered after the existing ones, so no group is lost in an inserted
     // part or lands in two batches, however the selection changed meanwhile. The earlier
@@ -330,54 +363,80 @@ export class Planner {
     let deliveryCount = earlier.groups.size;
     let memberTotal = earlier.members;
     let collided = false;
-    const flush = async (township: string) => {
-      const buffer = buffers.get(township)!;
-      let items = buffer.items;
-      buffer.items = [];
-      while (items.length > 0) {
+    const queueEntry = {
+      dueAt: occurrence.dueAt,
+      rank: occurrence.priority === 'urgent' ? 0 : 1,
+      campaignId: campaign.id,
+    };
+    /**
+     * Writes the buffered groups of these townships, each as its next part, at most
+     * WRITE_CHUNK batches per insert; the lease is checked (and renewed) before each insert.
+     * A part number found taken (a planner whose write landed after our look at the run)
+     * keeps its groups, which leave every part still to be written; ours that are not in
+     * it go to the next part.
+     */
+    const write = async (townships: string[]) => {
+      let waiting: { township: string; buffer: TownshipBuffer; items: BatchItem[] }[] = [];
+      for (const township of townships) {
+        const buffer = buffers.get(township)!;
+        if (buffer.items.length === 0) continue;
+        waiting.push({ township, buffer, items: buffer.items });
+        buffer.items = [];
+      }
+      while (waiting.length > 0) {
+        const these = waiting.slice(0, WRITE_CHUNK);
+        const later = waiting.slice(WRITE_CHUNK);
         await lease.hold();
-        buffer.parts += 1;
-        const batchId = `${id}|${township}|${buffer.parts}`;
-        const placed = await insertBatch({
-          _id: batchId,
-          ...base,
-          regionPath: buffer.path,
-          countyCode: buffer.county,
-          townshipCode: township,
-          items,
-          counts: countItems(items),
+        const docs = these.map(({ township, buffer, items }) => {
+          buffer.parts += 1;
+          return {
+            _id: `${id}|${township}|${buffer.parts}`,
+            ...base,
+            regionPath: buffer.path,
+            countyCode: buffer.county,
+            townshipCode: township,
+            items,
+            counts: countItems(items),
+          };
         });
-        if (placed === 'taken') {
+        const taken = await insertBatches(docs);
+        const inserted = docs.filter((_, i) => !taken.has(i)).map((doc) => doc._id);
+        if (inserted.length > 0) {
+          await insertIgnoringDuplicates(() =>
+            QueueEntryModel.insertMany(
+              inserted.map((batchId) => ({ _id: batchId, ...queueEntry })),
+              { ordered: false },
+            ),
+          );
+          await this.deps.ports.batchesWritten(inserted);
+          batchCount += inserted.length;
+        }
+        const retry: typeof waiting = [];
+        let rest = later;
+        if (taken.size > 0) {
           // A part of this number exists already: a planner whose write was in flight when
           // it lost the lease landed it after our look at the run. Its groups are planned:
           // they leave this part and every part still to be written (the parts may be cut
           // differently now), so no group is in two batches.
-          const there = await groupsOfBatch(batchId);
-          const unplaced = (item: BatchItem) => !there.has(item.groupId);
-          for (const groupId of there) earlier.groups.add(groupId);
-          items = items.filter(unplaced);
+          const placed = new Set<string>();
+          for (const groups of (await groupsOfBatches([...taken].map((i) => docs[i]!._id))).values())
+            for (const groupId of groups) placed.add(groupId);
+          const unplaced = (item: BatchItem) => !placed.has(item.groupId);
+          for (const groupId of placed) earlier.groups.add(groupId);
           for (const other of buffers.values()) other.items = other.items.filter(unplaced);
+          for (const i of taken) {
+            const left = these[i]!.items.filter(unplaced);
+            if (left.length > 0) retry.push({ ...these[i]!, items: left });
+          }
+          rest = later.map((entry) => ({ ...entry, items: entry.items.filter(unplaced) })).filter((e) => e.items.length);
           collided = true;
-          continue;
         }
-        await insertIgnoringDuplicates(() =>
-          QueueEntryModel.insertMany(
-            [
-              {
-                _id: batchId,
-                dueAt: occurrence.dueAt,
-                rank: occurrence.priority === 'urgent' ? 0 : 1,
-                campaignId: campaign.id,
-              },
-            ],
-            { ordered: false },
-          ),
-        );
-        await this.deps.ports.batchesWritten([batchId]);
-        batchCount += 1;
-        items = [];
+        waiting = [...retry, ...rest];
       }
     };
+    const urgent = occurrence.priority === 'urgent';
+    let chunks = 0;
+    let lastEarlyWrite = performance.now();
 
     // The source comes in a stable order (group id), so a re-plan cuts the same parts.
     for await (const groups of source) {
@@ -418,10 +477,16 @@ export class Planner {
         });
         deliveryCount += 1;
         memberTotal += group.memberCount;
-        if (buffer.items.length === BATCH_SIZE) await flush(group.townshipCode);
+        if (buffer.items.length === BATCH_SIZE) await write([group.townshipCode]);
+      }
+      chunks += 1;
+      if (chunks === 1 || performance.now() - lastEarlyWrite >= EARLY_WRITE_EVERY_MS) {
+        const least = chunks === 1 && urgent ? 1 : EARLY_WRITE_MIN;
+        await write([...buffers].filter(([, buffer]) => buffer.items.length >= least).map(([township]) => township));
+        lastEarlyWrite = performance.now();
       }
     }
-    for (const township of buffers.keys()) await flush(township);
+    await write([...buffers.keys()]);
 
     await lease.hold();
     if (collided) {
