@@ -2,12 +2,15 @@
 // (messages, groups, person-times, clicks). Each export is audited.
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
+import { CHANNEL_LABELS, type ChannelKind } from '../channels/kinds.js';
 import { InvalidInput } from '../lib/errors.js';
 import { CATEGORY_LABELS, type Category } from '../notices/categories.js';
 import type { RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import type { ClickService } from './clicks.js';
-import { DeliveryBatchModel } from './model.js';
+import type { BatchItem } from './model.js';
+import type { OpenTask, OpenTaskCounter } from './open-tasks.js';
+import { eachBatchOf } from './run-batches.js';
 import { type SheetFormat, type SheetWriter, openSheet } from './sheet.js';
 import type { ReachStats } from './stats.js';
 
@@ -140,6 +143,7 @@ export class ExportService {
     private readonly stats: ReachStats,
     private readonly clicks: ClickService,
     private readonly audit: AuditService,
+    private readonly openTasks: OpenTaskCounter,
   ) {}
 
   /** The table reported upward for a month, quarter or year: per township, 合计, by category. */
@@ -192,6 +196,11 @@ export class ExportService {
       });
     }
     const base = report.regionCode;
+    // 待民警转发 counts the tasks still to forward now (the roll-ups count every delivery
+    // left awaiting, also of withdrawn campaigns and expired tasks).
+    const open = await this.openTasks.openTasks(by.scope, within, from, to);
+    const openIn = (key: (task: OpenTask) => boolean) => open.filter(key).length;
+    for (const row of rows) row.awaitingOfficers = openIn((task) => task.townshipCode === row.townshipCode);
     return {
       period,
       periodLabel: label,
@@ -202,6 +211,7 @@ export class ExportService {
       rows,
       total: {
         ...figures(report.totals),
+        awaitingOfficers: open.length,
         clicks: rows.reduce((n, r) => n + r.clicks, 0),
         uniqueClicks: rows.reduce((n, r) => n + r.uniqueClicks, 0),
       },
@@ -209,6 +219,7 @@ export class ExportService {
         category: row.category!,
         categoryLabel: CATEGORY_LABELS[row.category as Category] ?? row.category!,
         ...figures(row),
+        awaitingOfficers: openIn((task) => task.category === row.category),
       })),
     };
   }
@@ -258,15 +269,14 @@ export class ExportService {
     });
     const writer = openSheet(format, '发送明细', DELIVERY_HEADERS);
     const done = (async () => {
-      // A cursor: one batch (≤ 100 rows) in memory at a time, however big the campaign.
-      const cursor = DeliveryBatchModel.find(
-        { campaignId, ...by.scope.filter() },
-        { items: 1, day: 1, townshipCode: 1 },
-      )
-        .sort({ _id: 1 })
-        .lean()
-        .cursor();
-      for await (const batch of cursor) {
+      // A few batches (≤ 100 rows each) in memory at a time, however big the campaign.
+      // The campaign's own batches by `_id`, a window at a time (tracking/run-batches.ts).
+      const batches = eachBatchOf<{ regionPath: string[]; items: BatchItem[]; day: string; townshipCode: string }>(
+        campaignId,
+        { regionPath: 1, items: 1, day: 1, townshipCode: 1 },
+        (path) => by.scope.contains(path),
+      );
+      for await (const batch of batches) {
         for (const item of batch.items) {
           await writer.row([
             batch.day,
@@ -276,12 +286,12 @@ export class ExportService {
             item.villageName || '',
             item.groupId,
             item.groupName,
-            item.channel,
+            CHANNEL_LABELS[item.channel as ChannelKind] ?? item.channel,
             item.memberCount,
             STATUS_LABELS[item.status ?? 'pending'] ?? item.status ?? '',
             item.attempts ?? 0,
             item.sentAt ? item.sentAt.toISOString() : null,
-            item.lastError ?? null,
+            reasonWords(item.lastError),
           ]);
         }
       }
@@ -289,6 +299,16 @@ export class ExportService {
     })();
     return { filename: `deliveries-${campaignId}.${format}`, format, writer, done };
   }
+}
+
+/**
+ * A delivery's reason as staff read it: the engine keeps the channel's code in front of the
+ * message (`wecom_group_cap 该群本月…`); the sheet shows the message, as the campaign page does.
+ */
+export function reasonWords(lastError: string | null | undefined): string | null {
+  if (!lastError) return null;
+  const match = /^[A-Za-z0-9_.:-]+\s+(.*[\u4e00-\u9fff].*)$/s.exec(lastError);
+  return match ? match[1]! : lastError;
 }
 
 export function categoryLabel(category: string): string {

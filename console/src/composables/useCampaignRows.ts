@@ -1,16 +1,21 @@
-// A campaign page panel's rows, read from one of the campaign's endpoints
-// (/api/campaigns/:id/<what>): loaded on mount and when the campaign changes, reloadable by
-// the page (progress events), with the API's Chinese message (or `failure`) on error.
+// A campaign page panel's rows, read from one of the campaign's list endpoints (typed by the
+// generated schema): loaded on mount and when the campaign changes, reloadable by the page
+// (progress events), with the API's Chinese message (or `failure`) on error.
 import { type Ref, onMounted, ref, watch } from 'vue';
-import { ApiError, get } from '../api/client';
+import { ApiError, http, unwrap } from '../api/client';
+import type { Row } from '../api/shapes';
 
-export function useCampaignRows<T>(campaignId: () => string, what: string, failure: string) {
-  const rows = ref([]) as Ref<T[]>;
+type RowsPath = '/api/campaigns/{id}/notifications' | '/api/campaigns/{id}/wecom-tasks';
+
+export function useCampaignRows<P extends RowsPath>(campaignId: () => string, path: P, failure: string) {
+  const rows = ref([]) as Ref<Row<P>[]>;
   const error = ref('');
   async function load() {
     error.value = '';
     try {
-      rows.value = await get<T[]>(`/api/campaigns/${campaignId()}/${what}`);
+      // One of two typed paths; openapi-fetch cannot take a union of paths in one call.
+      const read = http.GET as unknown as (p: RowsPath, init: { params: { path: { id: string } } }) => Promise<{ data?: Row<P>[]; response: Response }>;
+      rows.value = await unwrap(read(path, { params: { path: { id: campaignId() } } }));
     } catch (e) {
       error.value = e instanceof ApiError ? e.message : failure;
     }

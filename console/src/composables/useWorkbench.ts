@@ -1,7 +1,7 @@
 // The workbench's counts, shared by the home screen and the navigation badges: one request
 // (GET /api/workbench/counts) per navigation, however many entries show a count.
 import { ref } from 'vue';
-import { get } from '../api/client';
+import { http, unwrap } from '../api/client';
 import type { WorkbenchCounts } from '../api/workbench';
 
 export const workbenchCounts = ref<WorkbenchCounts | null>(null);
@@ -9,7 +9,7 @@ let inFlight: Promise<WorkbenchCounts | null> | null = null;
 
 /** Reads the counts again (a request already under way is shared). */
 export function refreshWorkbench(): Promise<WorkbenchCounts | null> {
-  inFlight ??= get<WorkbenchCounts>('/api/workbench/counts')
+  inFlight ??= unwrap(http.GET('/api/workbench/counts'))
     .then(
       (counts) => {
         workbenchCounts.value = counts;

@@ -2,7 +2,7 @@
 // no token → /login; a 401 from any call → /login with a message; a role that may not
 // open a screen → its home; a password that must change → the change dialog first.
 import { createRouter, createWebHistory } from 'vue-router';
-import { get, handleUnauthorized } from '../api/client';
+import { handleUnauthorized, http, unwrap } from '../api/client';
 import type { Region, User } from '../api/types';
 import { hasRole, session, signOut } from '../session';
 import { homeFor } from './nav';
@@ -25,9 +25,9 @@ handleUnauthorized(() => {
 });
 
 export async function loadMe(): Promise<void> {
-  session.user = await get<User>('/api/auth/me');
+  session.user = await unwrap(http.GET('/api/auth/me'));
   try {
-    session.regionName = (await get<Region>(`/api/regions/${session.user.regionCode}`)).name;
+    session.regionName = (await unwrap(http.GET('/api/regions/{code}', { params: { path: { code: session.user.regionCode } } }))).name;
   } catch {
     session.regionName = session.user.regionCode;
   }
