@@ -575,26 +575,71 @@ export class CampaignService {
       });
       return created;
     }
-    if (existing.lastRunAt || (await this.deliveries.lastRunAt(String(existing._id)))) {
-      throw new Conflict('更正通知已开始发送，不能更换');
+    if (await this.followUpRan(existing)) throw new Conflict('更正通知已开始发送，不能更换');
+    const main =
+      existing.noticeId === followUpNoticeId && existing.status === 'in_review'
+        ? toCampaign(existing)
+        : await this.claimOrThrow(by, existing, this.newCorrection(by, existing, followUpNoticeId), 'campaign.follow_up', ip);
+    await this.changeCorrectionElsewhere(by, original.noticeId, String(existing._id), followUpNoticeId, ip);
+    return main;
+  }
+
+  private async followUpRan(followUp: CampaignDoc): Promise<boolean> {
+    return Boolean(followUp.lastRunAt || (await this.deliveries.lastRunAt(String(followUp._id))));
+  }
+
+  /** A follow-up with another correction notice, back in review. */
+  private newCorrection(by: Principal, followUp: CampaignDoc, followUpNoticeId: string): Record<string, unknown> {
+    return {
+      noticeId: followUpNoticeId,
+      status: 'in_review',
+      nextRunAt: null,
+      reviewerId: null,
+      approvedAt: null,
+      revision: followUp.revision + 1,
+      editorIds: [by.id],
+      submittedBy: by.id,
+    };
+  }
+
+  /**
+   * The retraction's follow-ups filed at other regions (followUpsElsewhere) take the new
+   * correction notice too, each back in review at its own region (its reviewers decide what
+   * is posted into its groups); one that has started sending keeps what it sent.
+   */
+  private async changeCorrectionElsewhere(
+    by: Principal,
+    noticeId: string,
+    mainId: string,
+    followUpNoticeId: string,
+    ip?: string,
+  ): Promise<void> {
+    const others = await CampaignModel.find({
+      followUpOfNotice: noticeId,
+      followUpOutcome: 'retracted',
+      _id: { $ne: mainId },
+    }).lean<CampaignDoc[]>();
+    for (let other of others) {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (other.status === 'cancelled' || (await this.followUpRan(other))) break;
+        if (other.noticeId === followUpNoticeId && other.status === 'in_review') break;
+        if (await this.claim(other, this.newCorrection(by, other, followUpNoticeId))) {
+          await this.audit.record({
+            actor: by,
+            action: 'campaign.follow_up',
+            target: { kind: 'campaign', id: String(other._id) },
+            ip,
+            regionPath: other.regionPath,
+            details: { followUpNoticeId },
+          });
+          break;
+        }
+        // Changed meanwhile (its reviewer acted): look again.
+        const again = await CampaignModel.findById(other._id).lean<CampaignDoc>();
+        if (!again) break;
+        other = again;
+      }
     }
-    if (existing.noticeId === followUpNoticeId && existing.status === 'in_review') return toCampaign(existing);
-    return this.claimOrThrow(
-      by,
-      existing,
-      {
-        noticeId: followUpNoticeId,
-        status: 'in_review',
-        nextRunAt: null,
-        reviewerId: null,
-        approvedAt: null,
-        revision: existing.revision + 1,
-        editorIds: [by.id],
-        submittedBy: by.id,
-      },
-      'campaign.follow_up',
-      ip,
-    );
   }
 
   /** Runs a campaign's unfinished intents now (the console's 继续完成 after a crash). */

@@ -91,13 +91,16 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPE
 const spansHtml = (spans: Span[]) =>
   spans.map((span) => (span.bold ? `<strong>${escapeHtml(span.text)}</strong>` : escapeHtml(span.text))).join('');
 
-/** The body as safe HTML (residents' page, console previews): <p>, <strong>, <ul>/<ol>. */
-export function bodyToHtml(body: string): string {
+/**
+ * The body as safe HTML (residents' page, console previews): <p>, <strong>, <ul>/<ol>. `line`
+ * renders one line's spans (the residents' page keeps words whole: typeset/html.ts); it must escape.
+ */
+export function bodyToHtml(body: string, line: (spans: Span[]) => string = spansHtml): string {
   return parseBody(body)
     .map((block) => {
-      if (block.kind === 'paragraph') return `<p>${block.lines.map(spansHtml).join('<br>')}</p>`;
+      if (block.kind === 'paragraph') return `<p>${block.lines.map(line).join('<br>')}</p>`;
       const tag = block.ordered ? 'ol' : 'ul';
-      return `<${tag}>${block.items.map((item) => `<li>${spansHtml(item)}</li>`).join('')}</${tag}>`;
+      return `<${tag}>${block.items.map((item) => `<li>${line(item)}</li>`).join('')}</${tag}>`;
     })
     .join('');
 }

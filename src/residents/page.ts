@@ -7,7 +7,7 @@ import { CATEGORY_LABELS } from '../notices/categories.js';
 import { chineseDate, phoneNumber } from '../render/format.js';
 import { calendarDate } from '../render/from-notice.js';
 import { bodyToHtml } from '../render/markup.js';
-import { pieces } from '../render/typeset/breaker.js';
+import { typesetSpans, typesetText } from '../render/typeset/html.js';
 
 export const STYLESHEET_PATH = '/n/assets/page.css';
 
@@ -15,14 +15,13 @@ export const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /**
- * Escaped text whose words, amounts, dates and quoted words stay whole on a line (a browser
- * breaks Chinese between any two characters: 商 / 铺, 5000 / 元): the card breaker's pieces,
- * each longer one kept on one line (`.w`, white-space: nowrap in page.css).
+ * Escaped text set as the cards are (a browser breaks Chinese between any two characters:
+ * 商 / 铺, 5000 / 元, and leaves 件。 alone on a last line): the card breaker's pieces each kept
+ * on one line, and the last three characters or more joined (`.w`, white-space: nowrap in
+ * page.css; typeset/html.ts).
  */
 export function phrased(text: string): string {
-  return pieces(text)
-    .map((piece) => ([...piece.text].length > 1 ? `<span class="w">${escapeHtml(piece.text)}</span>` : escapeHtml(piece.text)))
-    .join('');
+  return typesetText(text);
 }
 
 export function layout(title: string, body: string): string {
@@ -36,11 +35,12 @@ export function layout(title: string, body: string): string {
 
 /** Who published it and how a resident can check that it is genuine. */
 function honestFooter(issuingUnit: string | null): string {
-  const who = issuingUnit ? `本页由<strong>${escapeHtml(issuingUnit)}</strong>发布。` : '';
+  const who = issuingUnit ? `${phrased('本页由')}<strong>${phrased(issuingUnit)}</strong>${phrased('发布。')}` : '';
   return (
     '<footer class="verify">' +
-    `<p>${who}对内容有疑问，可拨打 <a href="tel:110">110</a> 或反诈专线 <a href="tel:96110">96110</a> 核实。</p>` +
-    '<p>公安机关不会通过链接、电话或短信要求您转账汇款、提供银行卡密码或验证码。</p>' +
+    `<p>${who}${phrased('对内容有疑问，可拨打')} <a href="tel:110">110</a> ${phrased('或反诈专线')} ` +
+    '<span class="w"><a href="tel:96110">96110</a> 核实。</span></p>' +
+    `<p>${phrased('公安机关不会通过链接、电话或短信要求您转账汇款、提供银行卡密码或验证码。')}</p>` +
     '</footer>'
   );
 }
@@ -56,12 +56,12 @@ function masthead(issuingUnit: string, category: string, date: string | null): s
 }
 
 export function missingPage(what: string): string {
-  return layout('页面不存在', `<h1>页面不存在</h1><p>${escapeHtml(what)}</p>${honestFooter(null)}`);
+  return layout('页面不存在', `<h1>页面不存在</h1><p>${phrased(what)}</p>${honestFooter(null)}`);
 }
 
 /** The body through the one light-markup parser the cards use (paragraphs, **bold**, lists). */
 export function bodyHtml(body: string): string {
-  return bodyToHtml(body);
+  return bodyToHtml(body, typesetSpans);
 }
 
 const telHref = (phone: string) => `tel:${phone.replace(/[^0-9+]/g, '')}`;
@@ -91,12 +91,12 @@ export function withdrawnPage(view: WithdrawnView): string {
   const { announced } = view;
   const heading = announced ? (announced.kind === 'expired' ? '协查通告已到期' : '案件已告破') : '此通知已撤回';
   const body = announced
-    ? `<p class="withdrawn">${OUTCOME_TEXT[announced.kind]}</p><p>原通告的内容和照片已不再公开。</p>`
-    : '<p class="withdrawn">发布单位已撤回这条通知，其内容不再公开，请不要再转发。</p>';
+    ? `<p class="withdrawn">${phrased(OUTCOME_TEXT[announced.kind])}</p><p>${phrased('原通告的内容和照片已不再公开。')}</p>`
+    : `<p class="withdrawn">${phrased('发布单位已撤回这条通知，其内容不再公开，请不要再转发。')}</p>`;
   const followUp = view.followUpNoticeId
     ? `<p><a class="call" href="/n/${escapeHtml(view.followUpNoticeId)}">查看后续通报</a></p>`
     : '';
-  const form = view.wanted ? '<p class="notice">线索征集已结束，不再接收线索。</p>' : '';
+  const form = view.wanted ? `<p class="notice">${phrased('线索征集已结束，不再接收线索。')}</p>` : '';
   return layout(
     '通知已撤回',
     (view.issuingUnit ? masthead(view.issuingUnit, announced ? '后续通报' : '已撤回', null) : '') +
@@ -116,26 +116,26 @@ export interface TipFormView {
 
 function tipForm(view: TipFormView): string {
   if (view.state === 'closed_deadline') {
-    return '<h2>提供线索</h2><p class="notice">协查通告已过截止日期，线索征集已结束。如有紧急情况请拨打 110。</p>';
+    return `<h2>提供线索</h2><p class="notice">${phrased('协查通告已过截止日期，线索征集已结束。如有紧急情况请拨打 110。')}</p>`;
   }
   if (view.received) {
-    return '<h2>提供线索</h2><p class="notice">您的线索已收到，感谢您的支持！办案民警会尽快核实。</p>';
+    return `<h2>提供线索</h2><p class="notice">${phrased('您的线索已收到，感谢您的支持！办案民警会尽快核实。')}</p>`;
   }
-  const error = view.error ? `<p class="error" role="alert">${escapeHtml(view.error)}</p>` : '';
+  const error = view.error ? `<p class="error" role="alert">${phrased(view.error)}</p>` : '';
   return (
     `<h2 id="tip">提供线索</h2>${error}` +
     `<form method="post" action="/n/${escapeHtml(view.noticeId)}/tips" enctype="multipart/form-data">` +
-    '<label for="text">线索内容<span class="hint">时间、地点、看到的情况，越具体越好（最多 2000 字）</span></label>' +
+    `<label for="text">线索内容<span class="hint">${phrased('时间、地点、看到的情况，越具体越好（最多 2000 字）')}</span></label>` +
     `<textarea id="text" name="text" required maxlength="2000">${escapeHtml(view.values?.text ?? '')}</textarea>` +
-    '<label for="phone">联系电话（选填）<span class="hint">方便民警回访；不填也可以</span></label>' +
+    `<label for="phone">联系电话（选填）<span class="hint">${phrased('方便民警回访；不填也可以')}</span></label>` +
     `<input id="phone" name="phone" type="tel" maxlength="20" autocomplete="tel" value="${escapeHtml(view.values?.phone ?? '')}">` +
     // The native file input is hidden behind a Chinese button (its own "Choose File / No file
     // chosen" text is the browser's language, not the page's); the label opens the picker.
-    '<p class="field">照片（选填，一张）<span class="hint">可拍照或从相册选择，JPEG/PNG，最大 10 MB</span></p>' +
+    `<p class="field">照片（选填，一张）<span class="hint">${phrased('可拍照或从相册选择，JPEG/PNG，最大 10 MB')}</span></p>` +
     '<input id="photo" class="file" name="photo" type="file" accept="image/jpeg,image/png,image/webp">' +
     '<label for="photo" class="picker">选择照片</label>' +
     challengeField(view.challenge) +
-    '<p class="meta">我们不记录您的 IP 地址和设备信息，只保存您填写的内容。</p>' +
+    `<p class="meta">${phrased('我们不记录您的 IP 地址和设备信息，只保存您填写的内容。')}</p>` +
     '<button type="submit">提交线索</button></form>'
   );
 }
@@ -144,7 +144,7 @@ function tipForm(view: TipFormView): string {
 function challengeField(challenge: TipFormView['challenge']): string {
   if (!challenge) return '';
   return (
-    `<label for="answer">请先回答：${escapeHtml(challenge.question)}<span class="hint">现在提交线索的人较多，请填写数字答案，例如 25</span></label>` +
+    `<label for="answer">请先回答：${escapeHtml(challenge.question)}<span class="hint">${phrased('现在提交线索的人较多，请填写数字答案，例如 25')}</span></label>` +
     '<input id="answer" name="answer" type="text" inputmode="numeric" maxlength="6" required autocomplete="off">' +
     `<input type="hidden" name="challenge" value="${escapeHtml(challenge.token)}">`
   );
@@ -184,5 +184,5 @@ export function noticePage(notice: ApprovedNotice, tip: TipFormView | null, time
 
 /** The answer to a posted tip when the notice page cannot be shown (withdrawn, too many). */
 export function tipAnswerPage(title: string, message: string): string {
-  return layout(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${honestFooter(null)}`);
+  return layout(title, `<h1>${phrased(title)}</h1><p>${phrased(message)}</p>${honestFooter(null)}`);
 }

@@ -8,6 +8,7 @@ import type { RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import type { ClickService } from './clicks.js';
 import { DeliveryBatchModel } from './model.js';
+import type { OpenTask, OpenTaskCounter } from './open-tasks.js';
 import { type SheetFormat, type SheetWriter, openSheet } from './sheet.js';
 import type { ReachStats } from './stats.js';
 
@@ -140,6 +141,7 @@ export class ExportService {
     private readonly stats: ReachStats,
     private readonly clicks: ClickService,
     private readonly audit: AuditService,
+    private readonly openTasks: OpenTaskCounter,
   ) {}
 
   /** The table reported upward for a month, quarter or year: per township, 合计, by category. */
@@ -192,6 +194,11 @@ export class ExportService {
       });
     }
     const base = report.regionCode;
+    // 待民警转发 counts the tasks still to forward now (the roll-ups count every delivery
+    // left awaiting, also of withdrawn campaigns and expired tasks).
+    const open = await this.openTasks.openTasks(by.scope, within, from, to);
+    const openIn = (key: (task: OpenTask) => boolean) => open.filter(key).length;
+    for (const row of rows) row.awaitingOfficers = openIn((task) => task.townshipCode === row.townshipCode);
     return {
       period,
       periodLabel: label,
@@ -202,6 +209,7 @@ export class ExportService {
       rows,
       total: {
         ...figures(report.totals),
+        awaitingOfficers: open.length,
         clicks: rows.reduce((n, r) => n + r.clicks, 0),
         uniqueClicks: rows.reduce((n, r) => n + r.uniqueClicks, 0),
       },
@@ -209,6 +217,7 @@ export class ExportService {
         category: row.category!,
         categoryLabel: CATEGORY_LABELS[row.category as Category] ?? row.category!,
         ...figures(row),
+        awaitingOfficers: openIn((task) => task.category === row.category),
       })),
     };
   }

@@ -8,6 +8,7 @@ import type { RegionService } from '../regions/service.js';
 import { ClickService } from './clicks.js';
 import { ExportService } from './exports.js';
 import { type LinkTarget, decodeTrackedCode } from './links.js';
+import { OpenTaskCounter } from './open-tasks.js';
 import { ProgressService } from './progress.js';
 import { RankingService } from './rankings.js';
 import { ReachRollups } from './rollups.js';
@@ -52,7 +53,7 @@ export function createTracking(
     rankings: new RankingService(regions, config.timeZone),
     progress: new ProgressService(regions, clock),
     clicks,
-    exports: new ExportService(regions, stats, clicks, audit),
+    exports: new ExportService(regions, stats, clicks, audit, new OpenTaskCounter(clock, config.timeZone)),
     shortLinks,
     link: async (target) => `${base}/t/${await shortLinks.code(target)}`,
     resolve: async (code) => (await shortLinks.resolve(code)) ?? decodeTrackedCode(code, secret.get()),

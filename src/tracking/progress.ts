@@ -68,6 +68,12 @@ function add(into: ProgressCounts, counts: Record<string, number | undefined>): 
 /** How long an officer's task is chased (the notifier's horizon): after that an awaiting delivery counts as settled. */
 export const OFFICER_TASK_HORIZON_MS = 7 * 24 * 3600_000;
 
+/** Whether the tasks of a run on this local day ('YYYY-MM-DD') have expired at `now` (a day of margin). */
+export function tasksExpiredAfter(day: string, now: number): boolean {
+  const dayStart = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(dayStart) && now - dayStart > OFFICER_TASK_HORIZON_MS + 24 * 3600_000;
+}
+
 export class ProgressService {
   /** Region names by code: a stream re-reads progress every second, names rarely change. */
   private readonly names = new Map<string, string>();
@@ -98,11 +104,9 @@ export class ProgressService {
     const notice = doc?.noticeId ? await NoticeModel.findById(doc.noticeId, WITHDRAWAL_NOTICE_FIELDS).lean() : null;
     const now = this.clock.now().getTime();
     const due = doc?.status === 'approved' && doc.nextRunAt != null && doc.nextRunAt.getTime() <= now;
-    const dayStart = latestDay ? Date.parse(`${latestDay}T00:00:00Z`) : Number.NaN;
     // Withdrawn tasks are settled: the rule the tasks themselves follow (campaigns/withdrawal.ts).
     const withdrawn = withdrawalReason(doc ?? null, notice ?? null) !== null;
-    const tasksExpired =
-      withdrawn || (Number.isFinite(dayStart) && now - dayStart > OFFICER_TASK_HORIZON_MS + 24 * 3600_000);
+    const tasksExpired = withdrawn || (latestDay !== null && tasksExpiredAfter(latestDay, now));
     return { outstanding: due || (await this.#planning(campaignId)), tasksExpired };
   }
 

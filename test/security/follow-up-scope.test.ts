@@ -95,4 +95,74 @@ describe('a retraction follow-up and scope', () => {
     expect(reachedThere.sort()).toEqual(there.map((g) => g.id).sort());
     for (const g of [...here, ...there]) expect(w.doubles.received({ robot: g.key })).toHaveLength(2);
   });
+
+  it('when the correction notice is changed afterwards, then every follow-up of the retraction carries it, each back in its own region’s review', async () => {
+    const noticeId = await approvedNotice(w, { title: '协查通报：嫌疑人戊' });
+    const here = await wecomGroups(w, 1, TREE.villageA.code);
+    const there = await wecomGroups(w, 1, TREE.villageB.code);
+    const countyCampaign = await approvedCampaign(w, {
+      title: '天河区推送二',
+      noticeId,
+      audience: audienceOf(
+        [],
+        here.map((g) => g.id),
+      ),
+      schedule: { kind: 'now' },
+    });
+    const cityEditor = await w.t.userToken('editor', TREE.city.code);
+    const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
+    const city = await w.t.request('POST', '/api/campaigns', cityEditor.token, {
+      title: '全市推送二',
+      noticeId,
+      audience: audienceOf(
+        [],
+        there.map((g) => g.id),
+      ),
+      schedule: { kind: 'now' },
+    });
+    expect(city.statusCode, city.body).toBe(201);
+    expect((await w.t.request('POST', `/api/campaigns/${city.json().id}/submit`, cityEditor.token)).statusCode).toBe(
+      200,
+    );
+    expect((await w.t.request('POST', `/api/campaigns/${city.json().id}/approve`, cityReviewer.token)).statusCode).toBe(
+      200,
+    );
+    await runUntilIdle(w);
+
+    const first = await approvedNotice(w, { title: '更正：嫌疑人戊（初稿）' });
+    const retract = await w.t.request('POST', `/api/campaigns/${countyCampaign}/retract`, w.editor, {
+      followUpNoticeId: first,
+    });
+    expect(retract.statusCode, retract.body).toBe(200);
+    const followUps = async () => {
+      const queue = await w.t.request('GET', '/api/campaigns?status=in_review', cityReviewer.token);
+      return (queue.json() as { id: string; regionCode: string; noticeId: string; followUpOfNotice: string | null }[])
+        .filter((c) => c.followUpOfNotice === noticeId)
+        .sort((a, b) => a.regionCode.localeCompare(b.regionCode));
+    };
+    expect((await followUps()).map((c) => [c.regionCode, c.noticeId])).toEqual([
+      [TREE.city.code, first],
+      [TREE.countyA.code, first],
+    ]);
+
+    const second = await approvedNotice(w, { title: '更正：嫌疑人戊（定稿）' });
+    const changed = await w.t.request('POST', `/api/campaigns/${countyCampaign}/follow-up`, w.editor, {
+      followUpNoticeId: second,
+    });
+    expect(changed.statusCode, changed.body).toBe(200);
+    const after = await followUps();
+    expect(after.map((c) => [c.regionCode, c.noticeId])).toEqual([
+      [TREE.city.code, second],
+      [TREE.countyA.code, second],
+    ]);
+    // The city's follow-up stays the city reviewers' to decide, not county A's.
+    const cityFollowUp = after.find((c) => c.regionCode === TREE.city.code)!;
+    expect((await w.t.request('GET', `/api/campaigns/${cityFollowUp.id}`, w.reviewer)).statusCode).toBe(404);
+    const approved = await w.t.request('POST', `/api/campaigns/${cityFollowUp.id}/approve`, cityReviewer.token);
+    expect(approved.statusCode, approved.body).toBe(200);
+    await runUntilIdle(w);
+    await runUntilIdle(w);
+    const reachedThere = (await campaignItems(cityFollowUp.id)).filter((i) => i.status === 'sent');
+    expect(reachedThere.map((i) => i.groupId)).toEqual(there.map((g) => g.id));
+  });
 });

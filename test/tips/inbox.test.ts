@@ -7,6 +7,7 @@ import { photo } from '../helpers/images.js';
 import { TREE } from '../helpers/regions.js';
 import { formData, httpRequest } from '../residents/http.js';
 import { type WantedWorld, startWantedWorld } from '../residents/world.js';
+import { pageText } from '../helpers/html.js';
 
 const SENDER_ADDRESS = '127.31.41.59';
 const SENDER_AGENT = 'Mozilla/5.0 (Linux; Android 14; TipSenderPhone-7f3a9) Mobile Safari/537.36';
@@ -44,7 +45,7 @@ describe('the tips inbox', () => {
       from: SENDER_ADDRESS,
       headers: { 'user-agent': SENDER_AGENT },
     });
-    expect(thanks.body).toContain('您的线索已收到');
+    expect(pageText(thanks.body)).toContain('您的线索已收到');
     expect(thanks.headers['cache-control']).toBe('no-store');
   });
 

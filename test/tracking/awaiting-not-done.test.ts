@@ -70,4 +70,48 @@ describe('progress while officers hold tasks', () => {
     expect(after.total).toMatchObject({ messages: 3, awaitingOfficers: 0 });
     expect(after.categories[0]).toMatchObject({ awaitingOfficers: 0 });
   });
+
+  it('counts only live open tasks in the monthly 待民警转发: not withdrawn ones, not expired ones', async () => {
+    const manualGroups = async (names: string[]) => {
+      const ids: string[] = [];
+      for (const name of names) {
+        const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
+          name,
+          regionCode: TREE.villageA.code,
+          channel: { kind: 'manual' },
+          memberCount: 80,
+          officer: { name: '李警官', phone: '13900000002' },
+        });
+        expect(created.statusCode, created.body).toBe(201);
+        ids.push(created.json().id);
+      }
+      return ids;
+    };
+    const noticeId = await approvedNotice(w, { title: '养老诈骗提醒' });
+    const send = async (title: string, groups: string[]) => {
+      const id = await approvedCampaign(w, { title, noticeId, audience: audienceOf([], groups), schedule: { kind: 'now' } });
+      await runUntilIdle(w);
+      return id;
+    };
+    const cancelled = await send('将取消', await manualGroups(['南村群', '北村群']));
+    await send('仍有效', await manualGroups(['中村群']));
+    const cancel = await w.t.request('POST', `/api/campaigns/${cancelled}/cancel`, w.editor);
+    expect(cancel.statusCode, cancel.body).toBe(200);
+    await runUntilIdle(w);
+
+    const monthly = async () => {
+      await w.t.ctx.tracking.rollups.refreshAll('test');
+      return (await w.t.request('GET', '/api/reach/monthly?period=2026-06', w.t.adminToken)).json();
+    };
+    // Two tasks of the cancelled campaign are withdrawn: one task is still to forward.
+    const now = await monthly();
+    expect(now.total).toMatchObject({ awaitingOfficers: 1 });
+    expect(now.rows.reduce((n: number, r: { awaitingOfficers: number }) => n + r.awaitingOfficers, 0)).toBe(1);
+    expect(now.categories.reduce((n: number, c: { awaitingOfficers: number }) => n + c.awaitingOfficers, 0)).toBe(1);
+    // Nine days on, the live one has expired too (tasks expire a week after their run).
+    clock.advance(9 * 24 * 3600_000);
+    const later = await monthly();
+    expect(later.total).toMatchObject({ awaitingOfficers: 0 });
+    expect(later.rows.every((r: { awaitingOfficers: number }) => r.awaitingOfficers === 0)).toBe(true);
+  });
 });

@@ -3,7 +3,7 @@
 // Where a line may break:
 //   - between words, as the runtime's ICU dictionary segments them (Intl.Segmenter 'zh',
 //     granularity 'word'; Node 20 and 24 ship full ICU with the CJK dictionary), never inside
-//     a word it knows;
+//     a word it knows, nor inside one of the notice words it does not know (notice-words.ts);
 //   - never inside a protected run: a number with its unit or currency (人民币5000元, 175厘米,
 //     30%), a date or time (2025年5月20日, 21时30分), a phone number (138 0013 8000, 020-12345678),
 //     a short quoted word (“安全账户”, 《反电信网络诈骗法》);
@@ -16,6 +16,7 @@
 //     come out even and the last is never a stub.
 // A piece wider than the whole line (a long URL, a 40-character word) is broken by character.
 import { advanceEm } from './measure.js';
+import { NOTICE_WORDS } from './notice-words.js';
 
 /** A paragraph's last line keeps at least this many characters (no widow of one or two). */
 export const MIN_LAST_LINE = 3;
@@ -46,25 +47,8 @@ const PROTECTED: RegExp[] = [
   /[A-Za-z0-9][A-Za-z0-9._@/-]*/gu,
 ];
 
-/**
- * Words of notices that ICU's dictionary splits (it has 拨 and 打, not 拨打): kept whole as if
- * it knew them. Add to this list when a card shows one cut.
- */
-const NOTICE_WORDS = [
-  '拨打',
-  '征集',
-  '协查',
-  '公检法',
-  '电动自行车',
-  '电动车',
-  '反诈',
-  '辅警',
-  '入户',
-  '网警',
-  '刷单',
-  '返利',
-];
-PROTECTED.push(new RegExp(NOTICE_WORDS.join('|'), 'gu'));
+// Words ICU's dictionary cuts inside (notice-words.ts), longest first so 电动自行车 wins over 电动车.
+PROTECTED.push(new RegExp([...NOTICE_WORDS].sort((a, b) => b.length - a.length).join('|'), 'gu'));
 
 export interface Piece {
   text: string;

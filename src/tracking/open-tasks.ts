@@ -1,0 +1,81 @@
+// The officers' live open tasks, for the monthly table's 待民警转发: tasks not confirmed, not
+// withdrawn (by the one rule of campaigns/withdrawal.ts, read live, as the tasks themselves
+// follow it) and not expired (their run's day more than the horizon ago, progress's rule).
+// Open tasks are at most a horizon old, so this reads the few created since then through
+// the tasks' (confirmedAt, createdAt) index, not the statistics.
+import { localDay } from '../campaigns/schedule.js';
+import { CampaignModel } from '../campaigns/model.js';
+import { WITHDRAWAL_CAMPAIGN_FIELDS, WITHDRAWAL_NOTICE_FIELDS, withdrawalReason } from '../campaigns/withdrawal.js';
+import { ManualTaskModel } from '../channels/manual/model.js';
+import type { Clock } from '../lib/clock.js';
+import { NoticeModel } from '../notices/model.js';
+import type { Scope } from '../regions/scope.js';
+import { OFFICER_TASK_HORIZON_MS, tasksExpiredAfter } from './progress.js';
+
+export interface OpenTask {
+  /** The run's local month ('YYYY-MM'), as its batch's. */
+  month: string;
+  townshipCode: string;
+  category: string;
+}
+
+const OBJECT_ID = /^[0-9a-f]{24}$/;
+
+/** `<campaignId>@<runAt ISO>/<group>`: the engine's delivery id a task was made for. */
+function runOf(reference: string): { campaignId: string; runAt: Date } | null {
+  const at = reference.indexOf('@');
+  const cut = reference.lastIndexOf('/');
+  if (at <= 0 || cut <= at) return null;
+  const runAt = new Date(reference.slice(at + 1, cut));
+  const campaignId = reference.slice(0, at);
+  return OBJECT_ID.test(campaignId) && Number.isFinite(runAt.getTime()) ? { campaignId, runAt } : null;
+}
+
+export class OpenTaskCounter {
+  constructor(
+    private readonly clock: Clock,
+    private readonly timeZone: string,
+  ) {}
+
+  /** Live open tasks inside the scope and under `within`, of runs in the months `from`..`to`. */
+  async openTasks(scope: Scope, within: string, from: string, to: string): Promise<OpenTask[]> {
+    const now = this.clock.now().getTime();
+    // A day of margin on each side of the horizon (local days, time zones).
+    const since = new Date(now - OFFICER_TASK_HORIZON_MS - 2 * 24 * 3600_000);
+    const docs = await ManualTaskModel.find(
+      { confirmedAt: null, withdrawnAt: null, createdAt: { $gte: since }, $and: [scope.filter(), { regionPath: within }] },
+      { _id: 0, taskKey: 1, regionPath: 1 },
+    ).lean<{ taskKey: string; regionPath: string[] }[]>();
+    const found = docs.flatMap((doc) => {
+      const run = runOf(doc.taskKey);
+      if (!run || doc.regionPath.length < 2) return [];
+      const day = localDay(run.runAt, this.timeZone);
+      const month = day.slice(0, 7);
+      if (month < from || month > to || tasksExpiredAfter(day, now)) return [];
+      return [{ ...run, month, townshipCode: doc.regionPath[doc.regionPath.length - 2]! }];
+    });
+    if (found.length === 0) return [];
+    const campaignIds = [...new Set(found.map((t) => t.campaignId))];
+    const campaigns = new Map(
+      (
+        await CampaignModel.find({ _id: { $in: campaignIds } }, WITHDRAWAL_CAMPAIGN_FIELDS).lean<
+          { _id: unknown; status: string; noticeId: string; retractedAt: Date | null }[]
+        >()
+      ).map((c) => [String(c._id), c]),
+    );
+    const noticeIds = [...new Set([...campaigns.values()].map((c) => c.noticeId))].filter((id) => OBJECT_ID.test(id));
+    const notices = new Map(
+      (
+        await NoticeModel.find({ _id: { $in: noticeIds } }, { ...WITHDRAWAL_NOTICE_FIELDS, 'content.category': 1 }).lean<
+          { _id: unknown; status: string; retractedAt: Date | null; caseOutcomes?: unknown[]; content?: { category?: string } }[]
+        >()
+      ).map((n) => [String(n._id), n]),
+    );
+    return found.flatMap(({ campaignId, month, townshipCode }) => {
+      const campaign = campaigns.get(campaignId);
+      const notice = campaign ? notices.get(campaign.noticeId) : undefined;
+      if (!campaign || !notice || withdrawalReason(campaign, notice) !== null) return [];
+      return [{ month, townshipCode, category: notice.content?.category ?? '' }];
+    });
+  }
+}
