@@ -6,13 +6,14 @@ import type { DeliveryControl } from '../campaigns/ports.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import type { Clock } from '../lib/clock.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
+import { batchesOf } from '../tracking/run-batches.js';
 import {
   campaignsWithNotice,
   groupsThatReceivedNotice,
   noticeWasPlanned,
   recipientIn,
 } from '../tracking/recipients.js';
-import { OccurrenceModel, QueueEntryModel } from './model.js';
+import { OccurrenceModel, PLANNING_WAKE, QueueEntryModel, SchedulerWakeModel } from './model.js';
 
 /**
  * Puts every batch of the campaign that still has a pending delivery on the work list, due
@@ -20,9 +21,12 @@ import { OccurrenceModel, QueueEntryModel } from './model.js';
  * pending deliveries found.
  */
 export async function requeueCampaign(campaignId: string, now: Date): Promise<number> {
-  const batches = await DeliveryBatchModel.find({ campaignId }, { _id: 1, priority: 1, 'counts.pending': 1 }).lean<
-    { _id: string; priority: string; counts?: { pending?: number } }[]
-  >();
+  // The campaign's own batches by `_id` (tracking/run-batches.ts), not a scan of the ledger.
+  const batches = await batchesOf<{ _id: string; priority: string; counts?: { pending?: number } }>(campaignId, {
+    _id: 1,
+    priority: 1,
+    'counts.pending': 1,
+  });
   const live = batches.filter((batch) => (batch.counts?.pending ?? 0) > 0);
   for (let i = 0; i < live.length; i += MAX_UPDATES_PER_COMMAND) {
     await QueueEntryModel.bulkWrite(
@@ -39,11 +43,22 @@ export async function requeueCampaign(campaignId: string, now: Date): Promise<nu
   return live.reduce((sum, batch) => sum + (batch.counts?.pending ?? 0), 0);
 }
 
+/**
+ * Tells the schedulers to look for due runs now (they read this counter every second): a
+ * campaign approved or resumed is created and planned at once. A lost increment (FerretDB's
+ * `$inc` is not atomic) still changes the counter, which is all a scheduler looks at.
+ */
+export async function wakeSchedulers(): Promise<void> {
+  await SchedulerWakeModel.updateOne({ _id: PLANNING_WAKE }, { $inc: { n: 1 } }, { upsert: true });
+}
+
 export function deliveryControl(clock: Clock): DeliveryControl {
   return {
     async requeue(campaignId) {
       // Pausing needs nothing: a worker finds the campaign paused and parks the batch.
       await requeueCampaign(campaignId, clock.now());
+      // Approved or resumed: its run may be due now (an urgent push is planned at once).
+      await wakeSchedulers();
     },
     async noticeWithdrawn(noticeId) {
       const campaignIds = await campaignsWithNotice(noticeId);
