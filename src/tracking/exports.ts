@@ -2,6 +2,7 @@
 // (messages, groups, person-times, clicks). Each export is audited.
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
+import { CHANNEL_LABELS, type ChannelKind } from '../channels/kinds.js';
 import { InvalidInput } from '../lib/errors.js';
 import { CATEGORY_LABELS, type Category } from '../notices/categories.js';
 import type { RegionService } from '../regions/service.js';
@@ -285,12 +286,12 @@ export class ExportService {
             item.villageName || '',
             item.groupId,
             item.groupName,
-            item.channel,
+            CHANNEL_LABELS[item.channel as ChannelKind] ?? item.channel,
             item.memberCount,
             STATUS_LABELS[item.status ?? 'pending'] ?? item.status ?? '',
             item.attempts ?? 0,
             item.sentAt ? item.sentAt.toISOString() : null,
-            item.lastError ?? null,
+            reasonWords(item.lastError),
           ]);
         }
       }
@@ -298,6 +299,16 @@ export class ExportService {
     })();
     return { filename: `deliveries-${campaignId}.${format}`, format, writer, done };
   }
+}
+
+/**
+ * A delivery's reason as staff read it: the engine keeps the channel's code in front of the
+ * message (`wecom_group_cap 该群本月…`); the sheet shows the message, as the campaign page does.
+ */
+export function reasonWords(lastError: string | null | undefined): string | null {
+  if (!lastError) return null;
+  const match = /^[A-Za-z0-9_.:-]+\s+(.*[\u4e00-\u9fff].*)$/s.exec(lastError);
+  return match ? match[1]! : lastError;
 }
 
 export function categoryLabel(category: string): string {
