@@ -8,8 +8,9 @@ import { CATEGORY_LABELS, type Category } from '../notices/categories.js';
 import type { RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import type { ClickService } from './clicks.js';
-import { DeliveryBatchModel } from './model.js';
+import type { BatchItem } from './model.js';
 import type { OpenTask, OpenTaskCounter } from './open-tasks.js';
+import { eachBatchOf } from './run-batches.js';
 import { type SheetFormat, type SheetWriter, openSheet } from './sheet.js';
 import type { ReachStats } from './stats.js';
 
@@ -268,15 +269,14 @@ export class ExportService {
     });
     const writer = openSheet(format, '发送明细', DELIVERY_HEADERS);
     const done = (async () => {
-      // A cursor: one batch (≤ 100 rows) in memory at a time, however big the campaign.
-      const cursor = DeliveryBatchModel.find(
-        { campaignId, ...by.scope.filter() },
-        { items: 1, day: 1, townshipCode: 1 },
-      )
-        .sort({ _id: 1 })
-        .lean()
-        .cursor();
-      for await (const batch of cursor) {
+      // A few batches (≤ 100 rows each) in memory at a time, however big the campaign.
+      // The campaign's own batches by `_id`, a window at a time (tracking/run-batches.ts).
+      const batches = eachBatchOf<{ regionPath: string[]; items: BatchItem[]; day: string; townshipCode: string }>(
+        campaignId,
+        { regionPath: 1, items: 1, day: 1, townshipCode: 1 },
+        (path) => by.scope.contains(path),
+      );
+      for await (const batch of batches) {
         for (const item of batch.items) {
           await writer.row([
             batch.day,
