@@ -17,6 +17,7 @@ import {
   approvedNotice,
   audienceOf,
   startDeliveryWorld,
+  gate,
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
@@ -25,26 +26,6 @@ import { createDueOccurrences } from '../../src/engine/tick.js';
 // 10:00 Beijing time.
 const clock = fixedClock('2026-11-29T02:00:00Z');
 const settings = { timeZone: 'Asia/Shanghai', quietHours: { start: '22:00', end: '07:00' } };
-
-/** A gate a test opens: `reached` resolves when the planner arrives, `open()` lets it go on. */
-function gate() {
-  let arrive!: () => void;
-  let open!: () => void;
-  const reached = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return {
-    reached,
-    open,
-    wait: () => {
-      arrive();
-      return opened;
-    },
-  };
-}
 
 /**
  * The real selection, handed to the planner in chunks of `size` groups (a province's

@@ -17,6 +17,8 @@ import {
   approvedCampaign,
   approvedNotice,
   audienceOf,
+  gate,
+  portsWith,
   startDeliveryWorld,
 } from '../helpers/delivery.js';
 import { groupBody } from '../helpers/groups.js';
@@ -25,33 +27,6 @@ import { TREE } from '../helpers/regions.js';
 // 10:00 Beijing time.
 const clock = fixedClock('2026-11-29T02:00:00Z');
 const settings = { timeZone: 'Asia/Shanghai', quietHours: { start: '22:00', end: '07:00' } };
-
-/** A gate a test opens: `reached` resolves when the planner arrives, `open()` lets it go on. */
-function gate() {
-  let arrive!: () => void;
-  let open!: () => void;
-  const reached = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  const wait = () => {
-    arrive();
-    return opened;
-  };
-  return { reached, open, wait };
-}
-
-/** The engine's ports, with `onWritten` called after each batch the planner writes. */
-function portsWith(base: EnginePorts, onWritten: (batchIds: string[]) => Promise<void>): EnginePorts {
-  return Object.assign(Object.create(base), {
-    batchesWritten: async (batchIds: string[]) => {
-      await base.batchesWritten(batchIds);
-      await onWritten(batchIds);
-    },
-  });
-}
 
 /** How many batches of the run each group is in. */
 async function placements(campaignId: string): Promise<Map<string, number>> {

@@ -14,6 +14,7 @@ import {
   approvedNotice,
   campaignItems,
   type DeliveryWorld,
+  manualGroup as manualGroupOf,
   runUntilIdle,
   startDeliveryWorld,
   urgentNowCampaign,
@@ -120,16 +121,8 @@ describe('stopping and taking over batches', () => {
       expect(item.status).toBe(doomedIds.has(item.groupId) ? 'uncertain' : 'skipped');
   });
 
-  async function manualGroup(name: string) {
-    const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-      name,
-      regionCode: TREE.villageA.code,
-      channel: { kind: 'manual' },
-      memberCount: 30,
-      officer: { name: '李警官', phone: '13900000001' },
-    });
-    return created.json().id as string;
-  }
+  const manualGroup = (name: string) =>
+    manualGroupOf(w, name, { memberCount: 30, officer: { name: '李警官', phone: '13900000001' } });
 
   async function confirmTaskOf(reference: string) {
     const task = await ManualTaskModel.findOne({ taskKey: reference }).lean();

@@ -2,6 +2,7 @@
 // The engine parts are driven directly (tick, drain) so tests never sleep for the scheduler.
 import { RobotDoubles } from '../../src/channels/doubles/server.js';
 import { engineDeps } from '../../src/context.js';
+import type { EnginePorts } from '../../src/engine/ports.js';
 import { createWorker, Scheduler } from '../../src/engine/runner.js';
 import type { Worker } from '../../src/engine/worker.js';
 import type { Clock } from '../../src/lib/clock.js';
@@ -124,4 +125,64 @@ export async function campaignItems(campaignId: string) {
 /** An audience of regions and/or explicit groups, nothing excluded. */
 export function audienceOf(regions: string[], groups: string[] = []) {
   return { regions, tags: [], groups, excludeRegions: [], excludeTags: [], excludeGroups: [] };
+}
+
+/** A personal WeChat group (manual channel: its officer forwards by hand); returns its id. */
+export async function manualGroup(
+  w: DeliveryWorld,
+  name: string,
+  options: { regionCode?: string; memberCount?: number; officer?: { name: string; phone: string } } = {},
+): Promise<string> {
+  const created = await ok(
+    await w.t.request('POST', '/api/groups', w.t.adminToken, {
+      name,
+      regionCode: options.regionCode ?? TREE.villageA.code,
+      channel: { kind: 'manual' },
+      memberCount: options.memberCount ?? 100,
+      officer: options.officer ?? { name: '王警官', phone: '13900000000' },
+    }),
+    201,
+  );
+  return created.id;
+}
+
+/** A campaign written and approved by an editor and a reviewer of `regionCode` (a city's, say). */
+export async function approvedCampaignAt(
+  w: DeliveryWorld,
+  regionCode: string,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const editor = (await w.t.userToken('editor', regionCode)).token;
+  const reviewer = (await w.t.userToken('reviewer', regionCode)).token;
+  const campaign = await ok(await w.t.request('POST', '/api/campaigns', editor, body), 201);
+  await ok(await w.t.request('POST', `/api/campaigns/${campaign.id}/submit`, editor));
+  await ok(await w.t.request('POST', `/api/campaigns/${campaign.id}/approve`, reviewer));
+  return campaign.id;
+}
+
+/** A gate a test opens: `reached` resolves when the code under test arrives, `open()` lets it go on. */
+export function gate() {
+  let arrive!: () => void;
+  let open!: () => void;
+  const reached = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const wait = () => {
+    arrive();
+    return opened;
+  };
+  return { reached, open, wait };
+}
+
+/** The engine's ports, with `onWritten` called after each write of batches the planner makes. */
+export function portsWith(base: EnginePorts, onWritten: (batchIds: string[]) => Promise<void>): EnginePorts {
+  return Object.assign(Object.create(base), {
+    batchesWritten: async (batchIds: string[]) => {
+      await base.batchesWritten(batchIds);
+      await onWritten(batchIds);
+    },
+  });
 }

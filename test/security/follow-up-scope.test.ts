@@ -8,6 +8,7 @@ import { fixedClock } from '../../src/lib/clock.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
+  approvedCampaignAt,
   approvedNotice,
   audienceOf,
   campaignItems,
@@ -41,9 +42,7 @@ describe('a retraction follow-up and scope', () => {
       schedule: { kind: 'now' },
     });
     // The same notice through a city campaign into county B's groups.
-    const cityEditor = await w.t.userToken('editor', TREE.city.code);
-    const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
-    const city = await w.t.request('POST', '/api/campaigns', cityEditor.token, {
+    await approvedCampaignAt(w, TREE.city.code, {
       title: '全市推送',
       noticeId,
       audience: audienceOf(
@@ -52,13 +51,7 @@ describe('a retraction follow-up and scope', () => {
       ),
       schedule: { kind: 'now' },
     });
-    expect(city.statusCode, city.body).toBe(201);
-    expect((await w.t.request('POST', `/api/campaigns/${city.json().id}/submit`, cityEditor.token)).statusCode).toBe(
-      200,
-    );
-    expect((await w.t.request('POST', `/api/campaigns/${city.json().id}/approve`, cityReviewer.token)).statusCode).toBe(
-      200,
-    );
+    const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
     await runUntilIdle(w);
     for (const g of [...here, ...there]) expect(w.doubles.received({ robot: g.key })).toHaveLength(1);
 
@@ -109,9 +102,7 @@ describe('a retraction follow-up and scope', () => {
       ),
       schedule: { kind: 'now' },
     });
-    const cityEditor = await w.t.userToken('editor', TREE.city.code);
-    const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
-    const city = await w.t.request('POST', '/api/campaigns', cityEditor.token, {
+    await approvedCampaignAt(w, TREE.city.code, {
       title: '全市推送二',
       noticeId,
       audience: audienceOf(
@@ -120,13 +111,7 @@ describe('a retraction follow-up and scope', () => {
       ),
       schedule: { kind: 'now' },
     });
-    expect(city.statusCode, city.body).toBe(201);
-    expect((await w.t.request('POST', `/api/campaigns/${city.json().id}/submit`, cityEditor.token)).statusCode).toBe(
-      200,
-    );
-    expect((await w.t.request('POST', `/api/campaigns/${city.json().id}/approve`, cityReviewer.token)).statusCode).toBe(
-      200,
-    );
+    const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
     await runUntilIdle(w);
 
     const first = await approvedNotice(w, { title: '更正：嫌疑人戊（初稿）' });

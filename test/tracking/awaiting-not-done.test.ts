@@ -8,6 +8,7 @@ import {
   approvedCampaign,
   approvedNotice,
   audienceOf,
+  manualGroup,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
@@ -25,17 +26,8 @@ describe('progress while officers hold tasks', () => {
 
   it('when officers have yet to post to groups, then the run is not finished and progress says how many', async () => {
     const [robotGroup] = await wecomGroups(w, 1);
-    const manual: string[] = [];
-    for (const name of ['东村群', '西村群']) {
-      const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-        name,
-        regionCode: TREE.villageA.code,
-        channel: { kind: 'manual' },
-        memberCount: 100,
-        officer: { name: '王警官', phone: '13900000001' },
-      });
-      manual.push(created.json().id);
-    }
+    const officer = { name: '王警官', phone: '13900000001' };
+    const manual = [await manualGroup(w, '东村群', { officer }), await manualGroup(w, '西村群', { officer })];
     const noticeId = await approvedNotice(w, { title: '防诈提醒' });
     const campaignId = await approvedCampaign(w, {
       title: '防诈提醒',
@@ -72,19 +64,10 @@ describe('progress while officers hold tasks', () => {
   });
 
   it('counts only live open tasks in the monthly 待民警转发: not withdrawn ones, not expired ones', async () => {
+    const officer = { name: '李警官', phone: '13900000002' };
     const manualGroups = async (names: string[]) => {
       const ids: string[] = [];
-      for (const name of names) {
-        const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-          name,
-          regionCode: TREE.villageA.code,
-          channel: { kind: 'manual' },
-          memberCount: 80,
-          officer: { name: '李警官', phone: '13900000002' },
-        });
-        expect(created.statusCode, created.body).toBe(201);
-        ids.push(created.json().id);
-      }
+      for (const name of names) ids.push(await manualGroup(w, name, { officer }));
       return ids;
     };
     const noticeId = await approvedNotice(w, { title: '养老诈骗提醒' });

@@ -11,6 +11,7 @@ import {
   approvedCampaign,
   audienceOf,
   approvedNotice,
+  manualGroup as manualGroupOf,
   runUntilIdle,
   startDeliveryWorld,
 } from '../helpers/delivery.js';
@@ -36,17 +37,7 @@ describe('short tracked links through a campaign', () => {
   });
   afterAll(() => w.close());
 
-  async function manualGroup(name: string) {
-    const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-      name,
-      regionCode: TREE.villageA.code,
-      channel: { kind: 'manual' },
-      memberCount: 300,
-      officer: { name: '王警官', phone: '13900000000' },
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    return created.json().id as string;
-  }
+  const manualGroup = (name: string) => manualGroupOf(w, name, { memberCount: 300 });
 
   async function sendTo(groupId: string, cardStyle: 'text' | 'rich' | 'image', title: string) {
     const noticeId = await approvedNotice(w, { title });
