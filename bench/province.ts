@@ -40,6 +40,7 @@ import { NotificationStepModel } from '../src/notifications/model.js';
 import { TipModel } from '../src/tips/model.js';
 import { BATCH_SIZE, DeliveryBatchModel } from '../src/tracking/model.js';
 import { RollupRefresher } from '../src/tracking/refresher.js';
+import { listBatches, listRun } from '../src/tracking/run-batches.js';
 import { DeadlineWatch } from '../src/cases/deadlines.js';
 import { seedDemo } from '../scripts/demo-data.js';
 
@@ -626,6 +627,9 @@ async function buildWorld(
       createdAt: plan.at,
       updatedAt: plan.at,
     });
+    // The run lists the planner writes (tracking/run-batches.ts): the campaign's batches by `_id`.
+    await listRun(id, occurrenceId);
+    await listBatches(id, occurrenceId, batchDocs.map((doc) => String(doc._id)));
     for (let i = 0; i < batchDocs.length; i += 50) {
       await DeliveryBatchModel.collection.insertMany(batchDocs.slice(i, i + 50) as never[], { ordered: false });
     }

@@ -30,7 +30,7 @@ import { isQuiet } from './campaigns/schedule.js';
 import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
-import { OccurrenceModel } from './engine/model.js';
+import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
@@ -186,9 +186,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
       () => null,
     ),
   );
-  tracking.progress.attachRunState(async (campaignId) =>
-    Boolean(await OccurrenceModel.exists({ campaignId, status: 'planning' })),
-  );
+  tracking.progress.attachRunState((campaignId) => campaignPlanning(campaignId));
   const dispatch = new Dispatch({
     audience,
     groups,
@@ -374,6 +372,7 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.audience.prepare();
   await ctx.tracking.secret.load();
   await ctx.notices.backfillWithdrawnPictures();
+  await buildRunLists();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

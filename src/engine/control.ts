@@ -6,6 +6,7 @@ import type { DeliveryControl } from '../campaigns/ports.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import type { Clock } from '../lib/clock.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
+import { batchesOf } from '../tracking/run-batches.js';
 import {
   campaignsWithNotice,
   groupsThatReceivedNotice,
@@ -20,9 +21,12 @@ import { OccurrenceModel, QueueEntryModel } from './model.js';
  * pending deliveries found.
  */
 export async function requeueCampaign(campaignId: string, now: Date): Promise<number> {
-  const batches = await DeliveryBatchModel.find({ campaignId }, { _id: 1, priority: 1, 'counts.pending': 1 }).lean<
-    { _id: string; priority: string; counts?: { pending?: number } }[]
-  >();
+  // The campaign's own batches by `_id` (tracking/run-batches.ts), not a scan of the ledger.
+  const batches = await batchesOf<{ _id: string; priority: string; counts?: { pending?: number } }>(campaignId, {
+    _id: 1,
+    priority: 1,
+    'counts.pending': 1,
+  });
   const live = batches.filter((batch) => (batch.counts?.pending ?? 0) > 0);
   for (let i = 0; i < live.length; i += MAX_UPDATES_PER_COMMAND) {
     await QueueEntryModel.bulkWrite(

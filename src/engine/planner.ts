@@ -15,6 +15,7 @@ import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
 import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
+import { listBatches, listRun } from '../tracking/run-batches.js';
 import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
 import type { EnginePorts } from './ports.js';
 import { approvedNoticeVersion } from './tick.js';
@@ -362,6 +363,17 @@ export class Planner {
     let batchCount = earlier.batches;
     let deliveryCount = earlier.groups.size;
     let memberTotal = earlier.members;
+    // Every batch id is listed on the run before its batch is inserted (tracking/run-batches.ts):
+    // a campaign's batches are read by `_id` from these lists, never by scanning the ledger.
+    await lease.hold();
+    await listRun(campaign.id, id);
+    const listed = new Set<string>();
+    const list = async (batchIds: string[]) => {
+      const fresh = batchIds.filter((batchId) => !listed.has(batchId));
+      if (fresh.length === 0) return;
+      await listBatches(campaign.id, id, fresh);
+      for (const batchId of fresh) listed.add(batchId);
+    };
     let collided = false;
     const queueEntry = {
       dueAt: occurrence.dueAt,
@@ -399,6 +411,8 @@ export class Planner {
             counts: countItems(items),
           };
         });
+        // Listed on the run before they exist (tracking/run-batches.ts).
+        await list(docs.map((doc) => doc._id));
         const taken = await insertBatches(docs);
         const inserted = docs.filter((_, i) => !taken.has(i)).map((doc) => doc._id);
         if (inserted.length > 0) {

@@ -12,6 +12,7 @@ import {
 import { isDuplicateKey } from '../lib/errors.js';
 import { NoticeModel } from '../notices/model.js';
 import mongoose from 'mongoose';
+import { listRun } from '../tracking/run-batches.js';
 import { OccurrenceModel } from './model.js';
 
 export interface TickSettings {
@@ -84,6 +85,7 @@ export async function createDueOccurrences(
       skipReason: MISSED_RUN_REASON,
     }));
     if (misses.length > 0) {
+      await listRun(campaign.id, ...misses.map((miss) => miss._id));
       await OccurrenceModel.insertMany(misses, { ordered: false }).catch((error: unknown) => {
         if (!isDuplicateKey(error) && !allDuplicates(error)) throw error;
       });
@@ -91,6 +93,9 @@ export async function createDueOccurrences(
     if (send) {
       try {
         const due = dueTime(runAt, campaign.priority, settings);
+        // Listed on its campaign first (tracking/run-batches.ts): one campaign's runs are
+        // created one after another, so this list never loses a run to a concurrent write.
+        await listRun(campaign.id, occurrenceId(campaign.id, runAt));
         await OccurrenceModel.create({
           _id: occurrenceId(campaign.id, runAt),
           runAt,

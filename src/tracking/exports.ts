@@ -2,13 +2,15 @@
 // (messages, groups, person-times, clicks). Each export is audited.
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
+import { CHANNEL_LABELS, type ChannelKind } from '../channels/kinds.js';
 import { InvalidInput } from '../lib/errors.js';
 import { CATEGORY_LABELS, type Category } from '../notices/categories.js';
 import type { RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import type { ClickService } from './clicks.js';
-import { DeliveryBatchModel } from './model.js';
+import type { BatchItem } from './model.js';
 import type { OpenTask, OpenTaskCounter } from './open-tasks.js';
+import { eachBatchOf } from './run-batches.js';
 import { type SheetFormat, type SheetWriter, openSheet } from './sheet.js';
 import type { ReachStats } from './stats.js';
 
@@ -267,15 +269,14 @@ export class ExportService {
     });
     const writer = openSheet(format, '发送明细', DELIVERY_HEADERS);
     const done = (async () => {
-      // A cursor: one batch (≤ 100 rows) in memory at a time, however big the campaign.
-      const cursor = DeliveryBatchModel.find(
-        { campaignId, ...by.scope.filter() },
-        { items: 1, day: 1, townshipCode: 1 },
-      )
-        .sort({ _id: 1 })
-        .lean()
-        .cursor();
-      for await (const batch of cursor) {
+      // A few batches (≤ 100 rows each) in memory at a time, however big the campaign.
+      // The campaign's own batches by `_id`, a window at a time (tracking/run-batches.ts).
+      const batches = eachBatchOf<{ regionPath: string[]; items: BatchItem[]; day: string; townshipCode: string }>(
+        campaignId,
+        { regionPath: 1, items: 1, day: 1, townshipCode: 1 },
+        (path) => by.scope.contains(path),
+      );
+      for await (const batch of batches) {
         for (const item of batch.items) {
           await writer.row([
             batch.day,
@@ -285,12 +286,12 @@ export class ExportService {
             item.villageName || '',
             item.groupId,
             item.groupName,
-            item.channel,
+            CHANNEL_LABELS[item.channel as ChannelKind] ?? item.channel,
             item.memberCount,
             STATUS_LABELS[item.status ?? 'pending'] ?? item.status ?? '',
             item.attempts ?? 0,
             item.sentAt ? item.sentAt.toISOString() : null,
-            item.lastError ?? null,
+            reasonWords(item.lastError),
           ]);
         }
       }
@@ -298,6 +299,16 @@ export class ExportService {
     })();
     return { filename: `deliveries-${campaignId}.${format}`, format, writer, done };
   }
+}
+
+/**
+ * A delivery's reason as staff read it: the engine keeps the channel's code in front of the
+ * message (`wecom_group_cap 该群本月…`); the sheet shows the message, as the campaign page does.
+ */
+export function reasonWords(lastError: string | null | undefined): string | null {
+  if (!lastError) return null;
+  const match = /^[A-Za-z0-9_.:-]+\s+(.*[\u4e00-\u9fff].*)$/s.exec(lastError);
+  return match ? match[1]! : lastError;
 }
 
 export function categoryLabel(category: string): string {

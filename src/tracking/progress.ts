@@ -10,7 +10,7 @@ import {
 } from '../campaigns/withdrawal.js';
 import { NoticeModel } from '../notices/model.js';
 import { visibleCampaign } from './campaign-lookup.js';
-import { DeliveryBatchModel } from './model.js';
+import { batchesOf, mapLimited } from './run-batches.js';
 
 export interface ProgressCounts {
   total: number;
@@ -115,7 +115,7 @@ export class ProgressService {
    * The same figure as progress's `awaitingOfficers` (expired or withdrawn tasks are settled).
    */
   async awaitingOfficers(campaignId: string): Promise<number> {
-    const batches = await DeliveryBatchModel.find({ campaignId }, { _id: 0, counts: 1, day: 1 }).lean();
+    const batches = await batchesOf<{ counts?: { awaiting?: number }; day?: string }>(campaignId, { counts: 1, day: 1 });
     let awaiting = 0;
     let latestDay: string | null = null;
     for (const batch of batches) {
@@ -136,29 +136,34 @@ export class ProgressService {
   }
 
   /**
-   * The list's 进度 and 触达 columns for a page of campaigns: their batches' counts summed per
-   * campaign in one read (campaigns outside the scope count nothing, as their batches are not read).
+   * The list's 进度 and 触达 columns for a page of campaigns: each campaign's batches' counts
+   * summed, its batches read by `_id` (batches outside the scope count nothing).
    */
   async summaries(scope: Scope, campaignIds: string[]): Promise<Array<ProgressCounts & { campaignId: string }>> {
-    const sums = new Map(campaignIds.map((id) => [id, zero()]));
-    if (campaignIds.length === 0) return [];
-    const batches = await DeliveryBatchModel.find(
-      { campaignId: { $in: campaignIds }, ...scope.filter() },
-      { _id: 0, campaignId: 1, counts: 1 },
-    ).lean<Array<{ campaignId: string; counts: Record<string, number> }>>();
-    for (const batch of batches) {
-      const into = sums.get(String(batch.campaignId));
-      if (into) add(into, batch.counts);
-    }
-    return [...sums.entries()].map(([campaignId, counts]) => ({ campaignId, ...counts }));
+    // Each campaign's own batches by `_id` (tracking/run-batches.ts), a few campaigns at once.
+    const unique = [...new Set(campaignIds)];
+    const sums = await mapLimited(unique, 4, async (campaignId) => {
+      const into = zero();
+      const batches = await batchesOf<{ regionPath: string[]; counts: Record<string, number> }>(
+        campaignId,
+        { regionPath: 1, counts: 1 },
+        (path) => scope.contains(path),
+      );
+      for (const batch of batches) add(into, batch.counts);
+      return { campaignId, ...into };
+    });
+    return sums;
   }
 
   async progress(scope: Scope, campaignId: string): Promise<CampaignProgress> {
     const campaign = await visibleCampaign(this.regions, scope, campaignId);
-    const batches = await DeliveryBatchModel.find(
-      { campaignId, ...scope.filter() },
-      { _id: 0, counts: 1, countyCode: 1, townshipCode: 1, day: 1 },
-    ).lean();
+    const batches = await batchesOf<{
+      regionPath: string[];
+      counts: Record<string, number>;
+      countyCode: string;
+      townshipCode: string;
+      day: string;
+    }>(campaignId, { regionPath: 1, counts: 1, countyCode: 1, townshipCode: 1, day: 1 }, (path) => scope.contains(path));
     let latestDay: string | null = null;
     for (const batch of batches) if (batch.day && (!latestDay || batch.day > latestDay)) latestDay = batch.day;
     const totals = zero();

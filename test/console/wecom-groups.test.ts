@@ -9,6 +9,7 @@
 // reminders and the three-day horizon pass without waiting. With CONSOLE_SCREENSHOTS set,
 // each screen is written to docs/console/ at 1280 and 390 px.
 import { join } from 'node:path';
+import ExcelJS from 'exceljs';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CustomerGroupDouble, type DoubleMember } from '../../src/channels/doubles/wecom-customer-groups.js';
@@ -406,6 +407,18 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     const capped = page.getByRole('row').filter({ hasText: '石牌村反诈宣传群' }).first();
     await capped.getByText('达到企业微信接收上限', { exact: false }).waitFor();
     expect(await visibleText(page)).not.toMatch(CODE);
+    // 导出明细 says the same in its sheet: the channel by name, the reason in words.
+    const downloading = page.waitForEvent('download');
+    await page.getByRole('button', { name: '导出明细' }).click();
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile((await (await downloading).path())!);
+    const sheet = book.worksheets[0]!;
+    const header = (sheet.getRow(1).values as unknown[]).map(String);
+    const cells = (column: string) =>
+      Array.from({ length: sheet.rowCount - 1 }, (_, i) => sheet.getRow(i + 2).getCell(header.indexOf(column)).text);
+    expect(cells('渠道')).toEqual(Array(5).fill('企业微信客户群'));
+    expect(cells('最后错误').join('\n')).toContain('达到企业微信接收上限');
+    expect(cells('最后错误').join('\n')).not.toMatch(CODE);
     await shot(page, 'wecom-progress');
 
     // 李红 sends after the reminder; the page follows without a reload.

@@ -4,6 +4,7 @@ import { CampaignModel } from '../../src/campaigns/model.js';
 import type { Context } from '../../src/context.js';
 import { countItems } from '../../src/tracking/counts.js';
 import { type BatchItem, DeliveryBatchModel } from '../../src/tracking/model.js';
+import { listBatches, listRun } from '../../src/tracking/run-batches.js';
 
 export interface FixtureItem {
   groupId: string;
@@ -52,11 +53,15 @@ export async function writeBatch(ctx: Context, batch: FixtureBatch): Promise<voi
     sentAt: item.status === 'sent' ? new Date(`${batch.day}T02:00:00Z`) : null,
   }));
   const townshipCode = batch.regionPath.at(-1)!;
+  // Listed on its run first, as the planner does (tracking/run-batches.ts).
+  const occurrenceId = batch.id.split('|')[0]!;
+  await listRun(batch.campaignId, occurrenceId);
+  await listBatches(batch.campaignId, occurrenceId, [batch.id]);
   await DeliveryBatchModel.replaceOne(
     { _id: batch.id },
     {
       _id: batch.id,
-      occurrenceId: batch.id.split('|')[0],
+      occurrenceId,
       campaignId: batch.campaignId,
       noticeId: '0123456789abcdef01234567',
       category: batch.category,

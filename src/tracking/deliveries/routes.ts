@@ -8,7 +8,8 @@ import { DateTime, IdParams, Nullable } from '../../lib/schemas.js';
 import type { Scope } from '../../regions/scope.js';
 import type { RegionService } from '../../regions/service.js';
 import { visibleCampaign } from '../campaign-lookup.js';
-import { DeliveryBatchModel } from '../model.js';
+import type { BatchItem } from '../model.js';
+import { eachBatchOf } from '../run-batches.js';
 
 const LISTED = ['failed', 'uncertain', 'skipped', 'pending', 'sent', 'awaiting', 'confirmed'] as const;
 
@@ -45,13 +46,17 @@ export async function listDeliveries(
   limit: number,
 ) {
   await visibleCampaign(regions, scope, campaignId);
-  const filter: Record<string, unknown> = { campaignId, ...scope.filter() };
-  // Batches keep per-state counts: only those holding the state are read (an index-free scan on
-  // FerretDB either way, but far fewer documents decoded).
-  if (status !== 'pending') filter[`counts.${status}`] = { $gt: 0 };
   const rows = [];
-  const cursor = DeliveryBatchModel.find(filter, { items: 1, day: 1 }).sort({ _id: 1 }).lean().cursor();
-  for await (const batch of cursor) {
+  // The campaign's own batches by `_id`, in `_id` order (tracking/run-batches.ts); batches keep
+  // per-state counts, so those without the state are passed over.
+  const batches = eachBatchOf<{ regionPath: string[]; items: BatchItem[]; day: string; counts?: Record<string, number> }>(
+    campaignId,
+    { regionPath: 1, items: 1, day: 1, counts: 1 },
+    (path) => scope.contains(path),
+  );
+  for await (const batch of batches) {
+    // `sending` counts as pending.
+    if (status !== 'pending' && !((batch.counts?.[status] ?? 0) > 0)) continue;
     for (const item of batch.items) {
       if ((item.status ?? 'pending') !== status) continue;
       rows.push({
@@ -67,10 +72,7 @@ export async function listDeliveries(
         sentAt: item.sentAt ?? null,
         runDay: batch.day,
       });
-      if (rows.length >= limit) {
-        await cursor.close();
-        return rows;
-      }
+      if (rows.length >= limit) return rows;
     }
   }
   return rows;
