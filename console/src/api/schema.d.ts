@@ -674,7 +674,7 @@ export interface paths {
                             priority: string;
                             /** Format: date-time */
                             sendsAt: string;
-                            status: string;
+                            status: "draft" | "in_review" | "approved" | "paused" | "completed" | "cancelled";
                             title: string;
                         }[];
                     };

@@ -3,7 +3,6 @@
 // open a screen → its home; a password that must change → the change dialog first.
 import { createRouter, createWebHistory } from 'vue-router';
 import { handleUnauthorized, http, unwrap } from '../api/client';
-import type { Region, User } from '../api/types';
 import { hasRole, session, signOut } from '../session';
 import { homeFor } from './nav';
 import { routes } from './routes';

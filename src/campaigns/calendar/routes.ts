@@ -27,7 +27,7 @@ const CalendarQuery = Type.Object(
 const CalendarEntryBody = Type.Object({
   campaignId: Type.String(),
   title: Type.String(),
-  status: Type.String(),
+  status: Type.Union(CAMPAIGN_STATUSES.map((s) => Type.Literal(s))),
   category: Nullable(Type.String()),
   priority: Type.String(),
   plannedAt: DateTime,
