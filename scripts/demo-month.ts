@@ -4,7 +4,10 @@
 // doubles, officer forwarding tasks confirmed and open, a wanted case with residents' tips.
 // `npm run demo` runs it after seeding the county; the console's screen tests run it on
 // their own world. Safe to run again: a month already there is left as it is.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { RollupMarkerModel } from '../src/tracking/rollup-model.js';
+import type { ReachRollups } from '../src/tracking/rollups.js';
 
 /** The demo accounts (docs/onboarding.md lists them): password = `demo-<role>-2026`. */
 export const DEMO_USERS = [
@@ -25,6 +28,11 @@ export interface MonthOptions {
   /** How long to wait for the deliveries through the doubles (the engine must be running). */
   deliveryTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * The roll-ups 触达统计 and 月度统计表 read. Given, the month is folded into them before the
+   * seed returns (foldMonth), so the first look at either screen shows it.
+   */
+  rollups?: ReachRollups;
 }
 
 export interface MonthResult {
@@ -41,7 +49,39 @@ type Json = Record<string, unknown>;
 /** The seed's requests come from their own address, apart from a person's (login rate limits are per address). */
 const SEED_ADDRESS = '127.0.0.9';
 
+/**
+ * Folds every delivery batch written so far into the roll-ups. A service running beside the
+ * demo holds the refresher lease and folds them itself every few seconds: then this waits until
+ * no marker is left. Throws after `timeoutMs`.
+ */
+export async function foldMonth(rollups: ReachRollups, timeoutMs = 120_000): Promise<number> {
+  const owner = `demo-${randomBytes(6).toString('hex')}`;
+  const deadlineAt = Date.now() + timeoutMs;
+  let folded = 0;
+  try {
+    for (;;) {
+      const done = await rollups.refresh(owner);
+      if (done === 0) return folded;
+      if (done !== null) folded += done;
+      else if ((await RollupMarkerModel.countDocuments({})) === 0) return folded;
+      else await new Promise((resolve) => setTimeout(resolve, 250));
+      if (Date.now() > deadlineAt) throw new Error('the roll-ups were not folded in time (another process holds the lease)');
+    }
+  } finally {
+    await rollups.release(owner);
+  }
+}
+
 export async function seedDemoMonth(app: FastifyInstance, options: MonthOptions): Promise<MonthResult> {
+  const result = await seedMonth(app, options);
+  if (options.rollups) {
+    options.log?.('统计汇总（触达统计、月度统计表）');
+    await foldMonth(options.rollups);
+  }
+  return result;
+}
+
+async function seedMonth(app: FastifyInstance, options: MonthOptions): Promise<MonthResult> {
   const log = options.log ?? (() => undefined);
   async function call(method: 'GET' | 'POST' | 'PATCH', url: string, token: string | null, body?: unknown): Promise<Json> {
     const response = await app.inject({

@@ -123,6 +123,8 @@ async function month(ctx: Context, robotsFile: string, doublesUrl: string, group
       countyCode: DEMO_COUNTY.code,
       adminToken: login.token,
       deliveryTimeoutMs: 180_000,
+      // 触达统计 and 月度统计表 show the month from the first look, not after a service's refresh.
+      rollups: ctx.tracking.rollups,
       log: (step) => process.stdout.write(`[demo] 本月数据：${step}（${((Date.now() - started) / 1000).toFixed(1)} s）\n`),
     });
     if (result.created) {

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { PUBLIC, allow, principal } from '../http/access.js';
 import { allPages, sendSheet, sheetTime } from '../http/sheet-reply.js';
 import { IdParams, OkBody } from '../lib/schemas.js';
-import { ADMINS, ANY_ROLE, ROLE_LABELS } from './roles.js';
+import { ADMINS, ANY_ROLE, AUTHORS, ROLE_LABELS } from './roles.js';
 import { ChangePasswordBody, CreateUserBody, LoginBody, LoginReply, UpdateUserBody, UserBody, UserListQuery } from './schemas.js';
 import type { SessionService } from './sessions.js';
 import type { UserService } from './users.js';
@@ -122,6 +122,35 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       },
     },
     async (request) => users.list(principal(request).scope, request.query),
+  );
+
+  // The 办案民警 picker of a 协查通告: authors may not list users, but may name an officer of
+  // their scope as the case's contact (a resident's tip is then told to that officer).
+  app.get(
+    '/api/officers',
+    {
+      config: allow(AUTHORS),
+      schema: {
+        tags: ['users'],
+        summary: '本人管辖范围内启用的民警（供协查通告选择办案民警）',
+        querystring: Type.Object(
+          {
+            q: Type.Optional(Type.String({ maxLength: 64, description: '姓名、登录名或电话包含的文字' })),
+            limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Array(Type.Object({ id: Type.String(), displayName: Type.String(), unit: Type.String({ description: '所属区划名称' }) })),
+        },
+      },
+    },
+    async (request) => {
+      const { q, limit } = request.query;
+      const found = await users.list(principal(request).scope, { role: 'officer', active: true, limit, ...(q ? { q } : {}) });
+      const names = await options.regionNames([...new Set(found.map((u) => u.regionCode))]);
+      return found.map((u) => ({ id: u.id, displayName: u.displayName, unit: names.get(u.regionCode) ?? '' }));
+    },
   );
 
   app.get(

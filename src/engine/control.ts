@@ -13,7 +13,7 @@ import {
   noticeWasPlanned,
   recipientIn,
 } from '../tracking/recipients.js';
-import { OccurrenceModel, QueueEntryModel } from './model.js';
+import { OccurrenceModel, PLANNING_WAKE, QueueEntryModel, SchedulerWakeModel } from './model.js';
 
 /**
  * Puts every batch of the campaign that still has a pending delivery on the work list, due
@@ -43,11 +43,22 @@ export async function requeueCampaign(campaignId: string, now: Date): Promise<nu
   return live.reduce((sum, batch) => sum + (batch.counts?.pending ?? 0), 0);
 }
 
+/**
+ * Tells the schedulers to look for due runs now (they read this counter every second): a
+ * campaign approved or resumed is created and planned at once. A lost increment (FerretDB's
+ * `$inc` is not atomic) still changes the counter, which is all a scheduler looks at.
+ */
+export async function wakeSchedulers(): Promise<void> {
+  await SchedulerWakeModel.updateOne({ _id: PLANNING_WAKE }, { $inc: { n: 1 } }, { upsert: true });
+}
+
 export function deliveryControl(clock: Clock): DeliveryControl {
   return {
     async requeue(campaignId) {
       // Pausing needs nothing: a worker finds the campaign paused and parks the batch.
       await requeueCampaign(campaignId, clock.now());
+      // Approved or resumed: its run may be due now (an urgent push is planned at once).
+      await wakeSchedulers();
     },
     async noticeWithdrawn(noticeId) {
       const campaignIds = await campaignsWithNotice(noticeId);

@@ -65,7 +65,19 @@ const queueSchema = new mongoose.Schema(
 // Workers look for due entries.
 queueSchema.index({ dueAt: 1 });
 
+/**
+ * One small document every scheduler reads by `_id` each second: approving or resuming a
+ * campaign bumps its counter, so the scheduler creates and plans the run at once rather
+ * than at its next 5-second tick (an urgent push's first post within seconds of approval).
+ */
+const wakeSchema = new mongoose.Schema(
+  { _id: { type: String, required: true }, n: { type: Number, default: 0 } },
+  { versionKey: false },
+);
+export const PLANNING_WAKE = 'planning';
+
 export type OccurrenceDoc = InferSchemaType<typeof occurrenceSchema>;
 
 export const OccurrenceModel = mongoose.model('Occurrence', occurrenceSchema);
 export const QueueEntryModel = mongoose.model('QueueEntry', queueSchema);
+export const SchedulerWakeModel = mongoose.model('SchedulerWake', wakeSchema);

@@ -9,6 +9,8 @@ import type { RegionService } from '../regions/service.js';
 import { Planner } from './planner.js';
 import type { EnginePorts } from './ports.js';
 import { wakeBatchOf } from './control.js';
+import { PLANNING_WAKE, SchedulerWakeModel } from './model.js';
+import { startLoop } from '../lib/loop.js';
 import { requeueStrandedBatches } from './queue.js';
 import { createDueOccurrences } from './tick.js';
 import { DEFAULT_WORKER, Worker, type WorkerSettings } from './worker.js';
@@ -40,6 +42,8 @@ const CONFIRMATION_SWEEP_EVERY_MS = 60_000;
  * database), and is only needed after a rare crash or a stale holder's write.
  */
 const STRANDED_SWEEP_EVERY_MS = 10 * 60_000;
+/** The wake counter (an approval or resume) is read this often between ticks: one `_id` read. */
+const WAKE_LOOK_MS = 1_000;
 /** Unfinished intents are looked for this often (a read of the few documents that carry one). */
 const INTENT_SWEEP_EVERY_MS = 5_000;
 /** How far back the first confirmation sweep of a process looks. */
@@ -141,37 +145,73 @@ export class Scheduler {
     return { created, planned };
   }
 
+  private ticking = false;
+  private urgentTicking = false;
+  /** The wake counter as last seen (null before the first look). */
+  private wakeSeen: number | null = null;
+
   /**
-   * Ticks every 5 seconds (node-cron) until stopped; while a tick is still planning, the
-   * next ones run only the urgent lane (tickUrgent), one at a time.
+   * A tick, or while one is still planning, the urgent lane (one at a time): our own guard
+   * rather than node-cron's noOverlap, which logs a warning for every skipped tick (a
+   * 50,000-group plan spans several).
    */
-  start(onError: (error: unknown) => void): RunningPart {
-    // Our own guard rather than node-cron's noOverlap, which logs a warning for every skipped
-    // tick (a 50,000-group plan spans several).
-    let ticking = false;
-    let urgentTicking = false;
-    const guardedTick = async () => {
-      if (ticking) {
-        if (urgentTicking) return;
-        urgentTicking = true;
-        await this.tickUrgent()
-          .catch(onError)
-          .finally(() => {
-            urgentTicking = false;
-          });
-        return;
-      }
-      ticking = true;
-      await this.tick()
+  private async guardedTick(onError: (error: unknown) => void): Promise<void> {
+    if (this.ticking) {
+      if (this.urgentTicking) return;
+      this.urgentTicking = true;
+      await this.tickUrgent()
         .catch(onError)
         .finally(() => {
-          ticking = false;
+          this.urgentTicking = false;
         });
-    };
-    const task = cron.schedule('*/5 * * * * *', guardedTick);
-    void guardedTick();
+      return;
+    }
+    this.ticking = true;
+    await this.tick()
+      .catch(onError)
+      .finally(() => {
+        this.ticking = false;
+      });
+  }
+
+  /** Reads the wake counter (one `_id` read): true when it changed since the last look. */
+  private async woken(): Promise<boolean> {
+    const wake = await SchedulerWakeModel.findById(PLANNING_WAKE, { n: 1 }).lean<{ n?: number }>();
+    const n = wake?.n ?? 0;
+    const changed = this.wakeSeen !== null && n !== this.wakeSeen;
+    this.wakeSeen = n;
+    return changed;
+  }
+
+  /**
+   * When a campaign was approved or resumed since the last look, ticks now (the urgent lane
+   * while a tick is planning). True when it ticked.
+   */
+  async tickIfWoken(onError: (error: unknown) => void): Promise<boolean> {
+    if (!(await this.woken())) return false;
+    await this.guardedTick(onError);
+    return true;
+  }
+
+  /**
+   * Ticks every 5 seconds (node-cron) until stopped; while a tick is still planning, the
+   * next ones run only the urgent lane (tickUrgent), one at a time. Between ticks the wake
+   * counter is read every WAKE_LOOK_MS, so an approved campaign's run starts within about a
+   * second (the tick it starts is not awaited: the look goes on while it plans).
+   */
+  start(onError: (error: unknown) => void): RunningPart {
+    const task = cron.schedule('*/5 * * * * *', () => this.guardedTick(onError));
+    const wakes = startLoop(
+      async () => {
+        if (await this.woken()) void this.guardedTick(onError);
+      },
+      WAKE_LOOK_MS,
+      onError,
+    );
+    void this.guardedTick(onError);
     return {
       stop: async () => {
+        await wakes.stop();
         await task.stop();
         await task.destroy();
       },

@@ -39,6 +39,8 @@ export interface WorkerSettings {
   maxInlineWaitMs: number;
   /** Hold on a batch; renewed at each checkpoint. */
   leaseMs: number;
+  /** A lane re-reads the work list before its next batch once its copy is this old. */
+  relookMs: number;
 }
 
 export const DEFAULT_WORKER: WorkerSettings = {
@@ -50,6 +52,7 @@ export const DEFAULT_WORKER: WorkerSettings = {
   pollMs: 500,
   maxInlineWaitMs: 3_000,
   leaseMs: 60_000,
+  relookMs: 1_000,
 };
 
 /**
@@ -131,11 +134,20 @@ export class Worker {
     // Workers start at different places in the list so they do not fight for the same batch.
     const offset = ids.length ? Math.floor(Math.random() * ids.length) : 0;
     const ordered = [...ids.slice(offset), ...ids.slice(0, offset)];
+    let readAt = performance.now();
     let handled = 0;
     let busy = 0;
     const lanes = Array.from({ length: this.settings.parallelBatches }, async () => {
       let lookedAgain = false;
       while (!this.stopping) {
+        // A list read more than `relookMs` ago is read again before the next batch: an urgent
+        // run's batches (first in the list) must not wait behind the rest of an old list,
+        // which takes many seconds to send when the machine is busy.
+        if (ordered.length > 0 && performance.now() - readAt >= this.settings.relookMs) {
+          readAt = performance.now();
+          const fresh = await dueBatchIds(this.clock.now(), this.settings.parallelBatches * 4);
+          ordered.splice(0, ordered.length, ...fresh);
+        }
         // A lane that runs out while another is still sending looks at the list again
         // rather than idling until that batch is done (once, unless it finds work there).
         if (ordered.length === 0 && busy > 0 && !lookedAgain) {

@@ -7,7 +7,15 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConsoleWorld, type Person, animationsDone, fontsReady, seriousViolations, signIn, startConsoleWorld } from './world.js';
+import {
+  type ConsoleWorld,
+  type Person,
+  animationsDone,
+  fontsReady,
+  seriousViolations,
+  signIn,
+  startConsoleWorld,
+} from './world.js';
 
 // With CONSOLE_SCREENSHOTS set, the screens checked here are written to docs/console/.
 const SHOTS = process.env.CONSOLE_SCREENSHOTS ? join(import.meta.dirname, '../../docs/console') : null;
@@ -21,7 +29,13 @@ async function shot(page: Page, name: string): Promise<void> {
 
 const AUDIENCE_NONE = { regions: [], tags: [], groups: [], excludeRegions: [], excludeTags: [], excludeGroups: [] };
 
-async function api<T = Record<string, unknown>>(w: ConsoleWorld, method: 'GET' | 'POST', url: string, token: string, body?: unknown): Promise<T> {
+async function api<T = Record<string, unknown>>(
+  w: ConsoleWorld,
+  method: 'GET' | 'POST',
+  url: string,
+  token: string,
+  body?: unknown,
+): Promise<T> {
   const response = await w.t.request(method, url, token, body);
   if (response.statusCode >= 300) throw new Error(`${method} ${url}: ${response.statusCode} ${response.body}`);
   return response.json() as T;
@@ -48,7 +62,8 @@ describe('console: campaigns decided together in the review queue', { timeout: 1
     await api(w, 'POST', `/api/campaigns/${id}/submit`, w.people.editor.token);
     return id;
   }
-  const status = async (id: string) => (await api<{ status: string; reviewNote: string | null }>(w, 'GET', `/api/campaigns/${id}`, w.people.admin.token));
+  const status = async (id: string) =>
+    await api<{ status: string; reviewNote: string | null }>(w, 'GET', `/api/campaigns/${id}`, w.people.admin.token);
 
   beforeAll(async () => {
     w = await startConsoleWorld();
@@ -68,8 +83,14 @@ describe('console: campaigns decided together in the review queue', { timeout: 1
     const [g1, g2, g3] = w.groups;
     const now1 = await inReview('批量立即推送甲', [g1!.id, g2!.id]);
     const now2 = await inReview('批量立即推送乙', [g3!.id]);
-    const later = await inReview('批量定时推送丙', [g1!.id], { kind: 'once', at: new Date(Date.now() + 3 * 86_400_000).toISOString() });
-    const taken = await inReview('已被他人审核的推送', [g2!.id], { kind: 'once', at: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    const later = await inReview('批量定时推送丙', [g1!.id], {
+      kind: 'once',
+      at: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    });
+    const taken = await inReview('已被他人审核的推送', [g2!.id], {
+      kind: 'once',
+      at: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    });
 
     const page = await pageAs(w, w.people.reviewer);
     await page.goto('/reviews');
@@ -112,10 +133,18 @@ describe('console: campaigns decided together in the review queue', { timeout: 1
     expect((await status(taken)).status).toBe('approved');
     // The two sent at once go out through the engine, as a single approval's would.
     await expect
-      .poll(async () => (await api<{ sent: number }>(w, 'GET', `/api/campaigns/${now1}/progress`, w.people.editor.token)).sent, { timeout: 60_000 })
+      .poll(
+        async () =>
+          (await api<{ sent: number }>(w, 'GET', `/api/campaigns/${now1}/progress`, w.people.editor.token)).sent,
+        { timeout: 60_000 },
+      )
       .toBe(2);
     await expect
-      .poll(async () => (await api<{ sent: number }>(w, 'GET', `/api/campaigns/${now2}/progress`, w.people.editor.token)).sent, { timeout: 60_000 })
+      .poll(
+        async () =>
+          (await api<{ sent: number }>(w, 'GET', `/api/campaigns/${now2}/progress`, w.people.editor.token)).sent,
+        { timeout: 60_000 },
+      )
       .toBe(1);
     // The queue is empty of them now.
     await pane.getByText('没有待审核的推送').waitFor();
@@ -132,7 +161,10 @@ describe('console: campaigns decided together in the review queue', { timeout: 1
     await pane.getByRole('heading', { name: '批量驳回推送乙' }).waitFor();
     // The box a finger taps (Element Plus hides the input itself), named for its campaign.
     for (const title of ['批量驳回推送甲', '批量驳回推送乙']) {
-      await pane.getByRole('article', { name: `待审核推送：${title}` }).locator('.el-checkbox').click();
+      await pane
+        .getByRole('article', { name: `待审核推送：${title}` })
+        .locator('.el-checkbox')
+        .click();
       expect(await pane.getByRole('checkbox', { name: `选择：${title}` }).isChecked()).toBe(true);
     }
     await pane.getByText('已选 2 个推送').waitFor();
@@ -140,7 +172,8 @@ describe('console: campaigns decided together in the review queue', { timeout: 1
     const dialog = page.getByRole('dialog', { name: '驳回：2 个推送' });
     await dialog.waitFor();
     const effect = (await dialog.textContent()) ?? '';
-    for (const words of ['将驳回 2 个推送', '「批量驳回推送甲」', '「批量驳回推送乙」', '不会发送']) expect(effect).toContain(words);
+    for (const words of ['将驳回 2 个推送', '「批量驳回推送甲」', '「批量驳回推送乙」', '不会发送'])
+      expect(effect).toContain(words);
     // No reason, no rejection.
     await dialog.getByRole('button', { name: '确认驳回' }).click();
     await dialog.getByText('请填写驳回理由').waitFor();
@@ -149,7 +182,8 @@ describe('console: campaigns decided together in the review queue', { timeout: 1
     await shot(page, 'review-campaign-batch-reject-phone');
     await dialog.getByRole('button', { name: '确认驳回' }).click();
     await page.getByText('已驳回 2 个推送').waitFor();
-    for (const id of [a, b]) expect(await status(id)).toMatchObject({ status: 'draft', reviewNote: '请把发送时间改到周一上午' });
+    for (const id of [a, b])
+      expect(await status(id)).toMatchObject({ status: 'draft', reviewNote: '请把发送时间改到周一上午' });
     // The phone's page does not scroll sideways.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.context().close();

@@ -189,7 +189,7 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     await row.getByRole('button', { name: '编辑' }).click();
     const dialog = page.getByRole('dialog', { name: '编辑群：华工社区平安群' });
     await expect(dialog.getByTestId('credential-state').innerText()).resolves.toContain('已设置');
-    await dialog.getByLabel('webhook 地址').fill(`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${newKey}`);
+    await dialog.getByLabel('机器人地址').fill(`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${newKey}`);
     await dialog.getByRole('button', { name: '保存' }).click();
     await page.getByText('已保存').waitFor();
     await dialog.waitFor({ state: 'hidden' });
@@ -347,7 +347,7 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     const dialog = page.getByRole('dialog', { name: '通知机器人：王警官' });
     await expect(dialog.getByTestId('robot-state').innerText()).resolves.toBe('未设置');
     const stationKey = 'station-robot-wang-console';
-    await dialog.getByLabel('webhook 地址').fill(`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${stationKey}`);
+    await dialog.getByLabel('机器人地址').fill(`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${stationKey}`);
     await dialog.getByRole('button', { name: '保存' }).click();
     await page.getByText('通知机器人已保存').waitFor();
     const setting = await api(

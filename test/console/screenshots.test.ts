@@ -157,7 +157,8 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
   });
 
   it('phone views of the officer and the leader on the demo month', async () => {
-    await seedDemoMonth(w.t.app, { countyCode: TREE.countyA.code, adminToken: w.t.adminToken });
+    // The month folded into the roll-ups before any shot: 触达统计 shows it, not zeros.
+    await seedDemoMonth(w.t.app, { countyCode: TREE.countyA.code, adminToken: w.t.adminToken, rollups: w.t.ctx.tracking.rollups });
     const as = async (username: string, shots: [string, string][]) => {
       const context = await w.context({ width: 390, height: 844, mobile: true });
       const page = await context.newPage();

@@ -5,6 +5,7 @@ import {
   approvedCampaign,
   audienceOf,
   approvedNotice,
+  manualGroup,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
@@ -53,14 +54,7 @@ describe('a campaign to a personal WeChat group (manual channel)', () => {
 
   it('gives the officer a task, and counts the delivery confirmed once the officer confirms through the signed link', async () => {
     const noticeId = await approvedNotice(w, { title: '夏季防溺水提醒' });
-    const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-      name: '华工社区居民群',
-      regionCode: TREE.villageA.code,
-      channel: { kind: 'manual' },
-      memberCount: 480,
-      officer: { name: '王警官', phone: '13900000000' },
-    });
-    const groupId = created.json().id as string;
+    const groupId = await manualGroup(w, '华工社区居民群', { memberCount: 480 });
     const campaignId = await approvedCampaign(w, {
       title: '防溺水',
       noticeId,

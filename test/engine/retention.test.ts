@@ -17,6 +17,7 @@ import {
   approvedNotice,
   audienceOf,
   campaignItems,
+  manualGroup as manualGroupOf,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
@@ -77,14 +78,7 @@ describe('retention of a settled run', () => {
       memberCount: 30,
     });
     failedGroup = failed.json().id;
-    const manual = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-      name: '人工转发群',
-      regionCode: TREE.villageA.code,
-      channel: { kind: 'manual' },
-      memberCount: 480,
-      officer: { name: '王警官', phone: '13900000000' },
-    });
-    const manualGroup = manual.json().id as string;
+    const manualGroup = await manualGroupOf(w, '人工转发群', { memberCount: 480 });
     campaignId = await approvedCampaign(w, {
       title: '保留期',
       noticeId,

@@ -5,7 +5,8 @@
 // (电信诈骗, 刷单返利, 反诈中心).
 //
 // Adding a word: it must be one a notice uses, that `new Intl.Segmenter('zh', {granularity:
-// 'word'})` does not return as one segment, and of at most six characters (a longer run
+// 'word'})` does not return as one segment (alone, or in the sentence that showed it: 看管 is
+// a word alone, but 请家长看管好孩子 segments as 看|管好), and of at most six characters (a longer run
 // limits where a narrow title can break). test/render/notice-words.test.ts checks every entry
 // on a table of real titles and bodies; add the title or body that showed the cut there too.
 export const NOTICE_WORDS: readonly string[] = [
@@ -98,5 +99,7 @@ export const NOTICE_WORDS: readonly string[] = [
   '防溺水',
   '燃气',
   '煤炉',
+  '车牌',
+  '看管',
   '高空抛物',
 ];

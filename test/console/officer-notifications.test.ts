@@ -1,0 +1,82 @@
+// The campaign page's 民警通知 panel (issue 21, "tried end to end"): right after a run made manual
+// forwarding tasks the panel said 本推送没有人工转发任务, and a minute later (the digest waits for
+// an officer's tasks to settle) listed them — only after a reload. It now says the tasks exist
+// and when the officers will be told, and shows the digest when it is sent, without a reload.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TREE } from '../helpers/regions.js';
+import { type ConsoleWorld, signIn, startConsoleWorld } from './world.js';
+
+const OFFICER_PHONE = '13900002222';
+
+describe('console: 民警通知 before and after the digest', { timeout: 200_000 }, () => {
+  let w: ConsoleWorld;
+  beforeAll(async () => {
+    w = await startConsoleWorld();
+  }, 180_000);
+  afterAll(() => w?.close());
+
+  async function api<T = { id: string }>(method: 'POST', url: string, token: string, body?: unknown): Promise<T> {
+    const response = await w.t.request(method, url, token, body);
+    if (response.statusCode >= 300) throw new Error(`${method} ${url}: ${response.statusCode} ${response.body}`);
+    return response.json() as T;
+  }
+
+  it('when a campaign to manual groups has just run, then the panel says how many groups await their officer and lists the digest once sent', async () => {
+    const officer = await w.t.userToken('officer', TREE.townshipA.code);
+    await w.t.request('PATCH', `/api/users/${officer.id}`, w.t.adminToken, {
+      phone: OFFICER_PHONE,
+      displayName: '刘警官',
+    });
+    const groups = [];
+    for (const name of ['五山人工转发一群', '五山人工转发二群']) {
+      groups.push(
+        await api('POST', '/api/groups', w.t.adminToken, {
+          name,
+          regionCode: TREE.villageA.code,
+          channel: { kind: 'manual' },
+          memberCount: 200,
+          officer: { name: '刘警官', phone: OFFICER_PHONE },
+        }),
+      );
+    }
+    const notice = await api('POST', '/api/notices', w.people.editor.token, {
+      category: 'anti_theft',
+      title: '人工转发的防盗提醒',
+      body: '夜间请锁好门窗。',
+      issuingUnit: '天河区公安分局',
+    });
+    await api('POST', `/api/notices/${notice.id}/submit`, w.people.editor.token);
+    await api('POST', `/api/notices/${notice.id}/approve`, w.people.reviewer.token, {});
+    const campaign = await api('POST', '/api/campaigns', w.people.editor.token, {
+      title: '人工转发的防盗推送',
+      noticeId: notice.id,
+      audience: {
+        regions: [],
+        tags: [],
+        groups: groups.map((g) => g.id),
+        excludeRegions: [],
+        excludeTags: [],
+        excludeGroups: [],
+      },
+      schedule: { kind: 'now' },
+    });
+    await api('POST', `/api/campaigns/${campaign.id}/submit`, w.people.editor.token);
+    await api('POST', `/api/campaigns/${campaign.id}/approve`, w.people.reviewer.token);
+
+    const page = await (await w.context()).newPage();
+    await signIn(page, w.people.editor);
+    await page.goto(`/campaigns/${campaign.id}`);
+    const panel = page.getByRole('region', { name: '民警通知' });
+    await panel.getByText('2 个群需要民警人工转发').waitFor({ timeout: 60_000 });
+    expect(await panel.textContent()).not.toContain('本推送没有人工转发任务');
+    // The digest (sent once the officer's tasks have settled, about a minute) shows up by itself.
+    // The world runs no notifier loop (the service's main does, every 15 s): tick it as that loop.
+    const notifying = setInterval(() => void w.t.ctx.notifier.tick().catch(() => undefined), 3_000);
+    try {
+      await panel.getByRole('cell', { name: '刘警官' }).first().waitFor({ timeout: 150_000 });
+    } finally {
+      clearInterval(notifying);
+    }
+    await page.context().close();
+  });
+});
