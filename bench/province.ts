@@ -7,6 +7,7 @@
 //   PROVINCE_SCREEN_BOX_S=30 a screen is called again only while its calls took less than this in all
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
+//   PROVINCE_SCREENS=a,b    measure only these screens (names as in the table); PROVINCE_IDLE_S=0 skips the loops
 //   PROVINCE_CACHE=/dev/shm  where the built world is kept between runs (PROVINCE_REBUILD=1 builds anew)
 //
 // Builds (once, then reused from the cache) the demo province and a month of history written
@@ -161,7 +162,8 @@ async function main() {
       const list = (await http(token, 'GET', '/api/cases').catch(() => ({ cases: [] }))) as { cases: { noticeId: string }[] };
       caseOf[person] = list.cases[0]?.noticeId ?? null;
     }
-    const screens = screenCalls(marker, caseOf);
+    const only = process.env.PROVINCE_SCREENS?.split(',').map((name) => name.trim());
+    const screens = screenCalls(marker, caseOf).filter((screen) => !only || only.includes(screen.name));
     const rows: { person: string; screen: string; p50: number; p99: number }[] = [];
     for (const [person, token] of Object.entries(people)) {
       for (const screen of screens) {
@@ -188,7 +190,7 @@ async function main() {
     }
 
     const ferretPid = Number(readFileSync(join(CACHE, 'db', 'ferretdb.pid'), 'utf8').trim().split(/\s+/)[0]) || undefined;
-    const loops = await idleLoops(ctx, ferretPid);
+    const loops = IDLE_S > 0 ? await idleLoops(ctx, ferretPid) : [];
     process.stdout.write('\n| person | screen | p50 ms | p99 ms |\n| --- | --- | ---: | ---: |\n');
     for (const row of rows) process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} |\n`);
     process.stdout.write('\n| background loop (idle) | ms CPU per minute | % of a core |\n| --- | ---: | ---: |\n');

@@ -179,6 +179,12 @@ export class ProgressService {
       townships.set(batch.townshipCode, township);
       add(township, counts);
     }
+    // Names not known yet in one read (a first call in a process met ~100 townships one scan each).
+    const unnamed = [...counties.keys(), ...townships.keys()].filter((code) => !this.names.has(code));
+    if (unnamed.length > 1) {
+      if (this.names.size > 10_000) this.names.clear();
+      for (const [code, name] of await this.regions.names(unnamed)) this.names.set(code, name);
+    }
     const rows = [];
     for (const [countyCode, counts] of [...counties.entries()].sort()) {
       rows.push({ countyCode, countyName: await this.nameOf(countyCode), ...counts });

@@ -21,6 +21,37 @@ import { TREE } from '../helpers/regions.js';
 // 10:00 in Shanghai.
 const clock = fixedClock('2026-11-29T02:00:00Z');
 
+/**
+ * One notice sent to county A's groups by county A's campaign and to county B's groups by a
+ * city campaign; returns the county campaign (the one retracted) and the city's reviewer.
+ */
+async function sentInTwoCounties(w: DeliveryWorld, suspect: string, perCounty: number) {
+  const noticeId = await approvedNotice(w, { title: `协查通报：嫌疑人${suspect}` });
+  const here = await wecomGroups(w, perCounty, TREE.villageA.code);
+  const there = await wecomGroups(w, perCounty, TREE.villageB.code);
+  const toGroups = (groups: { id: string }[]) =>
+    audienceOf(
+      [],
+      groups.map((g) => g.id),
+    );
+  const countyCampaign = await approvedCampaign(w, {
+    title: `天河区推送${suspect}`,
+    noticeId,
+    audience: toGroups(here),
+    schedule: { kind: 'now' },
+  });
+  // The same notice through a city campaign into county B's groups.
+  await approvedCampaignAt(w, TREE.city.code, {
+    title: `全市推送${suspect}`,
+    noticeId,
+    audience: toGroups(there),
+    schedule: { kind: 'now' },
+  });
+  const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
+  await runUntilIdle(w);
+  return { noticeId, here, there, countyCampaign, cityReviewer };
+}
+
 describe('a retraction follow-up and scope', () => {
   let w: DeliveryWorld;
   beforeAll(async () => {
@@ -29,30 +60,7 @@ describe('a retraction follow-up and scope', () => {
   afterAll(() => w.close());
 
   it('when county A retracts, then its follow-up reaches county A’s groups only, and county B’s recipients get a follow-up reviewed where both are in scope (the city)', async () => {
-    const noticeId = await approvedNotice(w, { title: '协查通报：嫌疑人丁' });
-    const here = await wecomGroups(w, 2, TREE.villageA.code);
-    const there = await wecomGroups(w, 2, TREE.villageB.code);
-    const countyCampaign = await approvedCampaign(w, {
-      title: '天河区推送',
-      noticeId,
-      audience: audienceOf(
-        [],
-        here.map((g) => g.id),
-      ),
-      schedule: { kind: 'now' },
-    });
-    // The same notice through a city campaign into county B's groups.
-    await approvedCampaignAt(w, TREE.city.code, {
-      title: '全市推送',
-      noticeId,
-      audience: audienceOf(
-        [],
-        there.map((g) => g.id),
-      ),
-      schedule: { kind: 'now' },
-    });
-    const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
-    await runUntilIdle(w);
+    const { noticeId, here, there, countyCampaign, cityReviewer } = await sentInTwoCounties(w, '丁', 2);
     for (const g of [...here, ...there]) expect(w.doubles.received({ robot: g.key })).toHaveLength(1);
 
     const correction = await approvedNotice(w, { title: '更正：嫌疑人丁信息有误' });
@@ -90,29 +98,7 @@ describe('a retraction follow-up and scope', () => {
   });
 
   it('when the correction notice is changed afterwards, then every follow-up of the retraction carries it, each back in its own region’s review', async () => {
-    const noticeId = await approvedNotice(w, { title: '协查通报：嫌疑人戊' });
-    const here = await wecomGroups(w, 1, TREE.villageA.code);
-    const there = await wecomGroups(w, 1, TREE.villageB.code);
-    const countyCampaign = await approvedCampaign(w, {
-      title: '天河区推送二',
-      noticeId,
-      audience: audienceOf(
-        [],
-        here.map((g) => g.id),
-      ),
-      schedule: { kind: 'now' },
-    });
-    await approvedCampaignAt(w, TREE.city.code, {
-      title: '全市推送二',
-      noticeId,
-      audience: audienceOf(
-        [],
-        there.map((g) => g.id),
-      ),
-      schedule: { kind: 'now' },
-    });
-    const cityReviewer = await w.t.userToken('reviewer', TREE.city.code);
-    await runUntilIdle(w);
+    const { noticeId, there, countyCampaign, cityReviewer } = await sentInTwoCounties(w, '戊', 1);
 
     const first = await approvedNotice(w, { title: '更正：嫌疑人戊（初稿）' });
     const retract = await w.t.request('POST', `/api/campaigns/${countyCampaign}/retract`, w.editor, {

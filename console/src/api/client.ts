@@ -5,7 +5,7 @@
 // `http` is the typed client (openapi-fetch over the generated schema.d.ts): paths, query,
 // bodies and answers are checked by vue-tsc against the server's own schemas, so a changed
 // server schema breaks the build instead of a screen. `unwrap` turns its answer into the data
-// or an ApiError. The untyped get/post helpers below remain for screens not yet moved to it.
+// or an ApiError. Files the API streams (exports) are fetched by `download`.
 import createClient from 'openapi-fetch';
 import { session } from '../session';
 import type { paths } from './schema';
@@ -30,14 +30,7 @@ export function handleUnauthorized(handler: Handler): void {
   onUnauthorized = handler;
 }
 
-export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  body?: unknown;
-  query?: Record<string, string | number | boolean | undefined | null>;
-  signal?: AbortSignal;
-  /** Raw body (FormData for uploads); sent as is. */
-  form?: FormData;
-}
+type Query = Record<string, string | number | boolean | undefined | null>;
 
 /** Query parameters as the API reads them: empty filters left out, lists repeated (a=1&a=2). */
 export function queryString(query: Record<string, unknown> | undefined): string {
@@ -50,7 +43,7 @@ export function queryString(query: Record<string, unknown> | undefined): string 
   return params.toString();
 }
 
-export function apiUrl(path: string, query?: RequestOptions['query']): string {
+export function apiUrl(path: string, query?: Query): string {
   const qs = queryString(query);
   return qs ? `${path}?${qs}` : path;
 }
@@ -103,48 +96,23 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
   throw error;
 }
 
-/** Sends a request; returns the fetch Response when it succeeded (2xx). */
-export async function send(path: string, options: RequestOptions = {}): Promise<Response> {
-  const headers: Record<string, string> = { ...authHeaders() };
-  let body: BodyInit | undefined;
-  if (options.form) body = options.form;
-  else if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.body);
-  }
+/** GETs a file the API streams; returns the fetch Response when it succeeded (2xx). */
+async function fetchFile(path: string, query?: Query): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(apiUrl(path, options.query), {
-      method: options.method ?? (body ? 'POST' : 'GET'),
-      headers,
-      body,
-      signal: options.signal,
-    });
-  } catch (error) {
-    if ((error as Error).name === 'AbortError') throw error;
+    response = await fetch(apiUrl(path, query), { headers: authHeaders() });
+  } catch {
     throw new ApiError(0, 'network', '无法连接服务器，请检查网络后重试');
   }
   if (response.ok) return response;
   const error = await errorOf(response);
-  if (response.status === 401 && path !== '/api/auth/login') onUnauthorized(error);
+  if (response.status === 401) onUnauthorized(error);
   throw error;
 }
 
-export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const response = await send(path, options);
-  if (response.status === 204) return undefined as T;
-  return (await response.json()) as T;
-}
-
-export const get = <T>(path: string, query?: RequestOptions['query'], signal?: AbortSignal) =>
-  api<T>(path, { query, signal });
-export const post = <T>(path: string, body: unknown = {}) => api<T>(path, { method: 'POST', body });
-export const put = <T>(path: string, body: unknown) => api<T>(path, { method: 'PUT', body });
-export const patch = <T>(path: string, body: unknown) => api<T>(path, { method: 'PATCH', body });
-
 /** Downloads a file the API streams (exports), keeping the server's file name. */
-export async function download(path: string, query?: RequestOptions['query']): Promise<void> {
-  const response = await send(path, { query });
+export async function download(path: string, query?: Query): Promise<void> {
+  const response = await fetchFile(path, query);
   const disposition = response.headers.get('content-disposition') ?? '';
   // The Chinese name (RFC 5987 filename*) when the server gives one, else the plain one.
   const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];

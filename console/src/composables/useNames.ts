@@ -2,13 +2,10 @@
 // screen that holds codes or user ids. One cache for the session; unknown codes and ids are
 // asked for in one request (GET /api/names) per batch.
 import { reactive } from 'vue';
-import { get } from '../api/client';
+import { http, unwrap } from '../api/client';
+import type { ApiReply } from '../api/shapes';
 
-interface Person {
-  displayName: string;
-  unit: string;
-  role: string;
-}
+type Person = ApiReply<'/api/names'>['users'][string];
 
 const regions = reactive(new Map<string, string>());
 const users = reactive(new Map<string, Person>());
@@ -25,10 +22,8 @@ export async function learnNames(input: { regions?: (string | null | undefined)[
   for (const u of ids) asked.add(`u:${u}`);
   for (let i = 0; i < Math.max(codes.length, ids.length); i += 100) {
     try {
-      const answer = await get<{ regions: Record<string, string>; users: Record<string, Person> }>('/api/names', {
-        regions: codes.slice(i, i + 100).join(','),
-        users: ids.slice(i, i + 100).join(','),
-      });
+      const query = { regions: codes.slice(i, i + 100).join(','), users: ids.slice(i, i + 100).join(',') };
+      const answer = await unwrap(http.GET('/api/names', { params: { query } }));
       for (const [code, name] of Object.entries(answer.regions)) regions.set(code, name);
       for (const [id, person] of Object.entries(answer.users)) users.set(id, person);
       for (const c of codes.slice(i, i + 100)) answered.add(`r:${c}`);
