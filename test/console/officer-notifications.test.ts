@@ -69,6 +69,8 @@ describe('console: 民警通知 before and after the digest', { timeout: 200_000
     const panel = page.getByRole('region', { name: '民警通知' });
     await panel.getByText('2 个群需要民警人工转发').waitFor({ timeout: 60_000 });
     expect(await panel.textContent()).not.toContain('本推送没有人工转发任务');
+    // No run is left to start, but two groups wait for their officer: the campaign is not 已完成.
+    await page.getByTestId('campaign-status').filter({ hasText: '发送中' }).waitFor();
     // The digest (sent once the officer's tasks have settled, about a minute) shows up by itself.
     // The world runs no notifier loop (the service's main does, every 15 s): tick it as that loop.
     const notifying = setInterval(() => void w.t.ctx.notifier.tick().catch(() => undefined), 3_000);
