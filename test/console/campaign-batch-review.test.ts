@@ -4,28 +4,19 @@
 // rejecting asks one reason. Each campaign goes through the same lifecycle check and claim as a
 // single approval (POST /api/campaigns/review-batch), and the answer is read per campaign: one
 // approved by someone else meanwhile is reported by name with the reason, the rest go through.
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ConsoleWorld,
   type Person,
-  animationsDone,
-  fontsReady,
+  consoleShot,
   seriousViolations,
   signIn,
   startConsoleWorld,
 } from './world.js';
 
 // With CONSOLE_SCREENSHOTS set, the screens checked here are written to docs/console/.
-const SHOTS = process.env.CONSOLE_SCREENSHOTS ? join(import.meta.dirname, '../../docs/console') : null;
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SHOTS) return;
-  await fontsReady(page);
-  await animationsDone(page);
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
+const shot = (page: Page, name: string) => consoleShot(page, name);
 
 const AUDIENCE_NONE = { regions: [], tags: [], groups: [], excludeRegions: [], excludeTags: [], excludeGroups: [] };
 

@@ -20,14 +20,15 @@ import { TREE } from '../helpers/regions.js';
 import {
   type ConsoleWorld,
   type Person,
+  SHOTS_DIR,
   animationsDone,
+  consoleShot,
   fontsReady,
   seriousViolations,
   signIn,
   startConsoleWorld,
 } from './world.js';
 
-const SHOTS = process.env.CONSOLE_SCREENSHOTS ? join(import.meta.dirname, '../../docs/console') : null;
 const MINUTE = 60_000;
 const CORP = 'wwtianhecounty0001';
 const SECRET = 'tianhe-customer-contact-secret-0042';
@@ -78,19 +79,14 @@ const visibleText = (scope: Page | Locator) => ('mainFrame' in scope ? scope.loc
 const tableOf = (scope: Page | Locator, label: string) => scope.locator(`.el-table[aria-label="${label}"]`);
 const rowOf = (table: Locator, text: string) => table.getByRole('row').filter({ hasText: text }).first();
 
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SHOTS) return;
-  await fontsReady(page);
-  await animationsDone(page);
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
+const shot = (page: Page, name: string) => consoleShot(page, name, { fullPage: true });
 
 /**
  * A dialog whole: a page screenshot does not scroll a fixed overlay, so the viewport is made
  * as tall as the dialog for the shot (the layout is the real one at that height).
  */
 async function dialogShot(page: Page, name: string): Promise<void> {
-  if (!SHOTS) return;
+  if (!SHOTS_DIR) return;
   const size = page.viewportSize()!;
   const box = page.locator('.el-dialog:visible').last();
   for (let i = 0; i < 3; i++) {
@@ -101,7 +97,7 @@ async function dialogShot(page: Page, name: string): Promise<void> {
   }
   await fontsReady(page);
   await animationsDone(page);
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`) });
   await page.setViewportSize(size);
 }
 
@@ -258,7 +254,7 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     expect(await chosen.evaluate((e) => e.scrollWidth <= e.clientWidth)).toBe(true);
     await shot(page, 'wecom-groups');
 
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w.people.admin, 390, true);
       await phone.goto('/groups');
       await phone.locator('.el-select:has(#g-channel)').click();
@@ -316,7 +312,7 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
       await aside.getByTestId('cap-warning').waitFor();
       return aside;
     };
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w.people.editor, 390, true);
       await compose(phone);
       await shot(phone, 'wecom-campaign-totals-phone');
@@ -350,7 +346,7 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     await phone.locator('.link-card').getByText('都是诈骗', { exact: false }).waitFor();
     await shot(reviewer, 'wecom-review');
     expect(await seriousViolations(reviewer)).toEqual([]);
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const narrow = await pageAs(w.people.reviewer, 390, true);
       await narrow.goto('/reviews');
       await narrow.getByRole('tab', { name: /推送/ }).click();
@@ -436,7 +432,7 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     expect(await page.getByTestId('overall-percent').textContent()).toContain('100%');
     await shot(page, 'wecom-progress-done');
     expect(await seriousViolations(page)).toEqual([]);
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w.people.admin, 390, true);
       await phone.goto(`/campaigns/${campaignId}`);
       await phone.getByTestId('wecom-tasks').getByText('群主未发送').waitFor();

@@ -219,6 +219,17 @@ export async function animationsDone(page: Page): Promise<void> {
   await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
 }
 
+/** With CONSOLE_SCREENSHOTS set (npm run console:screenshots), tests write the screens they check here. */
+export const SHOTS_DIR = process.env.CONSOLE_SCREENSHOTS ? join(import.meta.dirname, '../../docs/console') : null;
+
+/** Writes docs/console/<name>.png once fonts and animations have settled; nothing without CONSOLE_SCREENSHOTS. */
+export async function consoleShot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  if (!SHOTS_DIR) return;
+  await fontsReady(page);
+  await animationsDone(page);
+  await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: options.fullPage ?? false });
+}
+
 /** axe-core on the page as it stands: the serious and critical violations (none expected). */
 export async function seriousViolations(page: Page): Promise<string[]> {
   // A dialog fading in or a button changing colour would be measured mid-transition.
