@@ -24,7 +24,8 @@ import { OccurrenceModel } from '../src/engine/model.js';
 import { sendRequestFor } from '../src/engine/worker.js';
 import { engineDeps } from '../src/context.js';
 import type { SendRequest } from '../src/engine/ports.js';
-import { DeliveryBatchModel } from '../src/tracking/model.js';
+import { withFixedItemsAll } from '../src/tracking/batch-fixed.js';
+import { type BatchDoc, DeliveryBatchModel } from '../src/tracking/model.js';
 import { ShortLinkModel } from '../src/tracking/short-links.js';
 import { type World, approvedProvinceCampaign, provinceStaff, startWorld } from '../scripts/engine-world.js';
 
@@ -57,7 +58,9 @@ async function until(condition: () => Promise<boolean>): Promise<void> {
 
 /** A Jingxun process of one role joined to the world, with its peak RSS watched. */
 function startRole(world: World, role: 'scheduler' | 'worker', env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', `--role=${role}`], {
+  // BENCH_CPU_PROF=<dir>: each role process writes a V8 CPU profile there when it exits.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'src/main.ts', `--role=${role}`], {
     env: { PATH: process.env.PATH, ...world.processEnv, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -155,7 +158,8 @@ async function main() {
     log(`planned ${planned} deliveries in ${(planS ?? 0).toFixed(1)} s; all sent after ${totalS.toFixed(1)} s`);
     const peakRss = Math.max(await scheduler.stop(), await worker.stop());
     log(`peak RSS: scheduler ${mb(scheduler.peak)} MB, worker ${mb(worker.peak)} MB`);
-    const items = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((batch) =>
+    // Whole items (the packed layout keeps names, robots and credentials beside the batch).
+    const items = (await withFixedItemsAll(await DeliveryBatchModel.find({ campaignId }).lean<BatchDoc[]>())).flatMap((batch) =>
       batch.items.map((item) => ({ ...item, batch })),
     );
     // The main run's posts only (the urgent push's first posts went to the same robots).

@@ -199,6 +199,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     timeZone: config.timeZone,
     linkFor: (campaignId, groupId, noticeId, villageCode) =>
       tracking.link({ campaignId, groupId, noticeId, villageCode }),
+    prepareLinks: (targets) => tracking.shortLinks.prepare(targets),
     omitLinkInText: (countyCode) => countyTexts.withoutLink(countyCode),
     batchesWritten: (batchIds) => tracking.rollups.batchesWritten(batchIds),
   });

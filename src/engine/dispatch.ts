@@ -37,6 +37,10 @@ export interface DispatchDeps {
     noticeId: string,
     villageCode: string | null,
   ) => Promise<string>;
+  /** Stores the short links of many cards in one write, before they are rendered (tracking room). */
+  prepareLinks?: (
+    targets: { campaignId: string; groupId: string | null; noticeId: string; villageCode: string | null }[],
+  ) => Promise<void>;
   /** Whether the officers of a county forward texts without the link (the picture's QR code carries it). */
   omitLinkInText?: (countyCode: string) => Promise<boolean>;
   /** Tells the statistics that these batches changed (tracking room). */
@@ -81,6 +85,21 @@ async function followVia(via: NonNullable<SendRequest['via']>): Promise<SendResu
     default:
       return { status: 'retryable', reason: `${shared}，等待其发送结果`, retryAfterMs: VIA_WAIT_MS, waiting: true };
   }
+}
+
+/**
+ * Every card, text or image, carries its group's own short link: clicks and QR scans are
+ * counted for the group and its township (a campaign-wide QR code counted in no township).
+ * A message that goes to many groups at once (WeCom customer groups) tracks per campaign.
+ */
+function linkTargetOf(request: SendRequest) {
+  const shared = SHARED_MESSAGE_CHANNELS.has(request.channel);
+  return {
+    campaignId: request.campaignId,
+    groupId: shared ? null : request.groupId,
+    noticeId: request.noticeId,
+    villageCode: shared ? null : (request.regionPath.at(-1) ?? null),
+  };
 }
 
 function toResult(outcome: Outcome): SendResult {
@@ -198,18 +217,23 @@ export class Dispatch implements EnginePorts {
     await this.deps.groups.flagGroup(groupId, reason);
   }
 
+  /**
+   * Before a wave of sends: their cards' short links stored in one write rather than one
+   * per card (a send then finds its link made). Best effort: a failure here leaves each
+   * send to store its own link.
+   */
+  async prepareSends(requests: SendRequest[]): Promise<void> {
+    if (!this.deps.prepareLinks) return;
+    const targets = requests.filter((request) => !request.via).map(linkTargetOf);
+    if (targets.length === 0) return;
+    await this.deps.prepareLinks(targets).catch(() => undefined);
+  }
+
   private async message(request: SendRequest, notice: PreparedNotice): Promise<ChannelMessage> {
     const channel = request.channel as ChannelKind;
-    // Every card, text or image, carries its group's own short link: clicks and QR scans are
-    // counted for the group and its township (a campaign-wide QR code counted in no township).
-    // A message that goes to many groups at once (WeCom customer groups) tracks per campaign.
     const shared = SHARED_MESSAGE_CHANNELS.has(channel);
-    const link = await this.deps.linkFor(
-      request.campaignId,
-      shared ? null : request.groupId,
-      request.noticeId,
-      shared ? null : (request.regionPath.at(-1) ?? null),
-    );
+    const target = linkTargetOf(request);
+    const link = await this.deps.linkFor(target.campaignId, target.groupId, target.noticeId, target.villageCode);
     const countyCode = request.regionPath[3] ?? '';
     const omitLinkInText =
       channel === 'manual' && this.deps.omitLinkInText ? await this.deps.omitLinkInText(countyCode) : false;

@@ -14,6 +14,7 @@ import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
 import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js';
+import { hotItems, packFixed, storeFixed, withFixedItemsAll } from '../tracking/batch-fixed.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { listBatches, listRun } from '../tracking/run-batches.js';
 import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
@@ -179,10 +180,11 @@ async function groupsOfBatches(batchIds: string[]): Promise<Map<string, Set<stri
 
 /** What an earlier, interrupted planning of the occurrence already wrote. */
 async function plannedSoFar(occurrenceId: string) {
-  const batches = await DeliveryBatchModel.find(
+  const read = await DeliveryBatchModel.find(
     { occurrenceId },
     {
       townshipCode: 1,
+      fixedId: 1,
       'items.groupId': 1,
       'items.groupName': 1,
       'items.memberCount': 1,
@@ -194,9 +196,12 @@ async function plannedSoFar(occurrenceId: string) {
     {
       _id: string;
       townshipCode: string;
+      fixedId?: string | null;
       items: { groupId: string; groupName: string; memberCount: number; channel: string; robotKey: string; via?: Via | null }[];
     }[]
   >();
+  // Names, robots and followed groups of the packed layout are in the batches' packed parts.
+  const batches = await withFixedItemsAll(read);
   const groups = new Set<string>();
   const parts = new Map<string, number>();
   const robots = new Map<string, Via>();
@@ -399,20 +404,28 @@ export class Planner {
         const these = waiting.slice(0, WRITE_CHUNK);
         const later = waiting.slice(WRITE_CHUNK);
         await lease.hold();
+        // The packed layout (tracking/batch-fixed.ts): each batch's fixed fields go into its
+        // packed part, written before it under this planning's own id; the batch keeps the rest.
+        const fixed: { _id: string; packed: string }[] = [];
         const docs = these.map(({ township, buffer, items }) => {
           buffer.parts += 1;
+          const batchId = `${id}|${township}|${buffer.parts}`;
+          const fixedId = `${batchId}#${lease.epoch}`;
+          fixed.push({ _id: fixedId, packed: packFixed(items) });
           return {
-            _id: `${id}|${township}|${buffer.parts}`,
+            _id: batchId,
             ...base,
             regionPath: buffer.path,
             countyCode: buffer.county,
             townshipCode: township,
-            items,
+            items: hotItems(items),
+            fixedId,
             counts: countItems(items),
           };
         });
         // Listed on the run before they exist (tracking/run-batches.ts).
         await list(docs.map((doc) => doc._id));
+        await storeFixed(fixed);
         const taken = await insertBatches(docs);
         const inserted = docs.filter((_, i) => !taken.has(i)).map((doc) => doc._id);
         if (inserted.length > 0) {

@@ -49,6 +49,8 @@ export interface Confirmation {
 export interface EnginePorts {
   /** The selected active groups, township by township is not required: the planner sorts. */
   selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]>;
+  /** Before a wave of sends (optional): what they share is prepared in one go (their short links). */
+  prepareSends?(requests: SendRequest[]): Promise<void>;
   /** Renders the card for one delivery and posts it through the group's channel. */
   send(request: SendRequest, signal: AbortSignal): Promise<SendResult>;
   /** Published per-robot limits of a channel. */

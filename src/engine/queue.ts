@@ -4,6 +4,7 @@
 // match its items. The work list (QueueEntry) has one entry per batch with work due.
 import { type Lease, acquireLease, claimMany, leaseTakenOver, SendAttemptModel } from '../db/claims.js';
 import { countItems } from '../tracking/counts.js';
+import { hotItems, withFixedItems } from '../tracking/batch-fixed.js';
 import { type BatchDoc, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { QueueEntryModel } from './model.js';
 
@@ -54,11 +55,20 @@ export async function claimBatch(
   // The lease is written onto the batch with the holder's first checkpoint, not here: a
   // claimer that reads an older epoch walks up the claimed epochs (one _id read each).
   const lease = await acquireLease(leaseKey(batchId), current, owner, now, leaseMs);
-  if (!lease) return null;
+  if (!lease) {
+    // A live holder renews its lease on the batch at each checkpoint, past the due time its
+    // claim gave the entry: the entry comes due again only when that renewed lease would
+    // lapse, so idle workers do not read the held batch on every look at the list.
+    if (current && current.until > now)
+      await QueueEntryModel.updateOne({ _id: batchId, dueAt: { $lte: now } }, { $set: { dueAt: current.until } });
+    return null;
+  }
   // Other workers look past a held batch (it comes due again when this lease would expire),
   // so any number of workers find work of their own in the first entries of the list.
   await QueueEntryModel.updateOne({ _id: batchId }, { $set: { dueAt: lease.until } });
-  return { batch: { ...batch, lease: { ...lease, owner } }, lease };
+  // The packed fixed part (names, robot, credentials), read once for the whole hold.
+  const whole = await withFixedItems(batch);
+  return { batch: { ...whole, lease: { ...lease, owner } }, lease };
 }
 
 export function earliestDue(items: readonly BatchItem[]): Date | null {
@@ -106,7 +116,8 @@ export async function writeBatch(
     { _id: id as never, 'lease.epoch': { $lte: held.lease.epoch } },
     {
       $set: {
-        items,
+        // The packed layout: only what changes; the fixed part was written once at planning.
+        items: held.batch.fixedId ? hotItems(items) : items,
         counts: countItems(items),
         dueAt,
         lease: { epoch: held.lease.epoch, until, owner: held.batch.lease?.owner ?? null },

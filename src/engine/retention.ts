@@ -8,6 +8,7 @@ import { ManualConfirmationModel } from '../channels/manual/model.js';
 import type { Clock } from '../lib/clock.js';
 import { type Loop, startLoop } from '../lib/loop.js';
 import { NotificationStepModel } from '../notifications/model.js';
+import { dropFixedCredentials } from '../tracking/batch-fixed.js';
 import { type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { QueueEntryModel } from './model.js';
 import { deliveryId } from './queue.js';
@@ -129,12 +130,20 @@ export class Retention {
         : null;
       const lease = await acquireLease(`batch:${candidate._id}`, current, this.owner, now, COMPACT_LEASE_MS);
       if (!lease) continue; // a worker holds it (a confirmation): next time
-      const batch = await DeliveryBatchModel.findById(candidate._id, { items: 1, occurrenceId: 1, dueAt: 1 }).lean<{
+      const batch = await DeliveryBatchModel.findById(candidate._id, {
+        items: 1,
+        occurrenceId: 1,
+        dueAt: 1,
+        fixedId: 1,
+      }).lean<{
         items: BatchItem[];
         occurrenceId: string;
         dueAt: Date | null;
+        fixedId?: string | null;
       }>();
       if (!batch || batch.dueAt !== null) continue;
+      // The packed layout keeps the credentials in the batch's packed part (tracking/batch-fixed.ts).
+      if (batch.fixedId) await dropFixedCredentials(batch.fixedId);
       const items = batch.items.map(({ credentialsSealed: _, nextAt: __, ...kept }) => kept);
       const result = await DeliveryBatchModel.collection.updateOne(
         { _id: candidate._id as never, 'lease.epoch': { $lte: lease.epoch } },

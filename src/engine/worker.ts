@@ -476,6 +476,9 @@ export class Worker {
           if (lost) break;
         }
         const claimed = await this.claimFor(held, pending, free);
+        // The wave's short links in one write, not one per card (best effort).
+        if (claimed.ready.length > 0 && this.ports.prepareSends)
+          await this.ports.prepareSends(claimed.ready.map((item) => sendRequestFor(held.batch, item))).catch(() => undefined);
         for (const item of claimed.ready) launch(item);
         if (claimed.verdict.kind !== 'send') stopped = claimed.verdict;
       }
@@ -605,8 +608,8 @@ export function sendRequestFor(
     credentialsSealed: item.credentialsSealed,
     via: item.via ?? null,
     personal: {
-      villageName: item.villageName,
-      townshipName: item.townshipName,
+      villageName: item.villageName ?? '',
+      townshipName: item.townshipName ?? '',
       officerName: item.officerName ?? null,
       officerPhone: item.officerPhone ?? null,
     },

@@ -8,6 +8,7 @@ import { CATEGORY_LABELS, type Category } from '../notices/categories.js';
 import type { RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import type { ClickService } from './clicks.js';
+import { withFixedItems } from './batch-fixed.js';
 import type { BatchItem } from './model.js';
 import type { OpenTask, OpenTaskCounter } from './open-tasks.js';
 import { eachBatchOf } from './run-batches.js';
@@ -271,12 +272,16 @@ export class ExportService {
     const done = (async () => {
       // A few batches (≤ 100 rows each) in memory at a time, however big the campaign.
       // The campaign's own batches by `_id`, a window at a time (tracking/run-batches.ts).
-      const batches = eachBatchOf<{ regionPath: string[]; items: BatchItem[]; day: string; townshipCode: string }>(
-        campaignId,
-        { regionPath: 1, items: 1, day: 1, townshipCode: 1 },
-        (path) => by.scope.contains(path),
-      );
-      for await (const batch of batches) {
+      const batches = eachBatchOf<{
+        regionPath: string[];
+        items: BatchItem[];
+        day: string;
+        townshipCode: string;
+        fixedId?: string | null;
+      }>(campaignId, { regionPath: 1, items: 1, day: 1, townshipCode: 1, fixedId: 1 }, (path) => by.scope.contains(path));
+      for await (const read of batches) {
+        // Names of the packed layout are in the batch's packed part (tracking/batch-fixed.ts).
+        const batch = await withFixedItems(read);
         for (const item of batch.items) {
           await writer.row([
             batch.day,

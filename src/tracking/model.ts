@@ -39,24 +39,30 @@ const leaseFields = {
   owner: { type: String, default: null },
 };
 
+// The fields marked "fixed" are written once at planning; batches planned since the packed
+// layout (a `fixedId` on the batch) keep them in their packed part, not in the items, and a
+// reader that needs them reads the items through `withFixedItems` (tracking/batch-fixed.ts).
+// Hence they are neither required nor defaulted here.
 const itemSchema = new mongoose.Schema(
   {
     groupId: { type: String, required: true },
-    groupName: { type: String, required: true },
+    /** Fixed. */
+    groupName: { type: String },
     channel: { type: String, required: true },
-    /** Identifies the robot endpoint (hash of its credentials) for rate limiting. */
-    robotKey: { type: String, required: true },
+    /** Fixed. Identifies the robot endpoint (hash of its credentials) for rate limiting. */
+    robotKey: { type: String },
     /**
-     * The group's channel credentials as of planning, sealed (AES-256-GCM); never exported.
-     * Removed with `nextAt` when retention compacts a settled batch (engine/retention.ts).
+     * Fixed. The group's channel credentials as of planning, sealed (AES-256-GCM); never
+     * exported. Removed with `nextAt` when retention compacts a settled batch (engine/retention.ts).
      */
-    credentialsSealed: { type: String, required: true },
+    credentialsSealed: { type: String },
     memberCount: { type: Number, required: true },
     villageCode: { type: String, required: true },
-    villageName: { type: String, default: '' },
-    townshipName: { type: String, default: '' },
-    officerName: { type: String, default: null },
-    officerPhone: { type: String, default: null },
+    /** Fixed (and the four below); absent reads as '' or null. */
+    villageName: { type: String },
+    townshipName: { type: String },
+    officerName: { type: String },
+    officerPhone: { type: String },
     status: { type: String, enum: DELIVERY_STATUSES, default: 'pending' },
     attempts: { type: Number, default: 0 },
     nextAt: { type: Date, default: null },
@@ -71,7 +77,6 @@ const itemSchema = new mongoose.Schema(
         { batchId: { type: String, required: true }, groupId: { type: String, required: true }, groupName: String },
         { _id: false },
       ),
-      default: null,
     },
   },
   { _id: false },
@@ -111,6 +116,11 @@ const batchSchema = new mongoose.Schema(
     day: { type: String, required: true },
     month: { type: String, required: true },
     items: { type: [itemSchema], required: true },
+    /**
+     * The packed fixed part of the items (tracking/batch-fixed.ts), written before the batch;
+     * null in batches planned before the packed layout, whose items hold every field.
+     */
+    fixedId: { type: String, default: null },
     /** When its run was due (the occurrence's dueAt): the missed-run limit of held deliveries. */
     runDueAt: { type: Date, default: null },
     /** Since when the batch has been parked (its campaign paused or back in review); null when not. */
@@ -139,8 +149,17 @@ batchSchema.index({ noticeId: 1 });
 // A run's batches (a re-plan reads what an interrupted planning wrote).
 batchSchema.index({ occurrenceId: 1 });
 
-export type BatchDoc = InferSchemaType<typeof batchSchema>;
-export type BatchItem = InferSchemaType<typeof itemSchema>;
+/** A batch as its readers see it: whole items (see BatchItem). */
+export type BatchDoc = Omit<InferSchemaType<typeof batchSchema>, 'items'> & { items: BatchItem[] };
+/**
+ * A delivery as its readers see it: whole, the fixed fields included (read through
+ * `withFixedItems` in the packed layout, where the batch document does not hold them).
+ */
+export type BatchItem = InferSchemaType<typeof itemSchema> & {
+  groupName: string;
+  robotKey: string;
+  credentialsSealed: string;
+};
 export type BatchCounts = BatchDoc['counts'];
 
 export const DeliveryBatchModel = mongoose.model('DeliveryBatch', batchSchema);

@@ -4,6 +4,7 @@
 // only once WeCom reported it sent. Read from the ledger,
 // so it is exact once no delivery of the notice is still in flight.
 import { GroupModel } from '../audience/model.js';
+import { withFixedItems } from './batch-fixed.js';
 import { type BatchDoc, type BatchItem, DeliveryBatchModel } from './model.js';
 
 /** Statuses of a delivery that may have put the notice in front of the group. */
@@ -62,7 +63,9 @@ function received(batch: BatchDoc, item: BatchItem): GroupSnapshot {
 export async function* groupsThatReceivedNotice(noticeId: string, chunk = 500): AsyncIterable<GroupSnapshot[]> {
   const byGroup = new Map<string, GroupSnapshot>();
   const cursor = DeliveryBatchModel.find({ noticeId }).lean<BatchDoc[]>().cursor();
-  for await (const batch of cursor as AsyncIterable<BatchDoc>) {
+  for await (const read of cursor as AsyncIterable<BatchDoc>) {
+    // Names, robot and credentials of the packed layout are in the batch's packed part.
+    const batch = read.items.some(receivedIt) ? await withFixedItems(read) : read;
     for (const item of batch.items) {
       if (receivedIt(item)) byGroup.set(item.groupId, received(batch, item));
     }

@@ -44,6 +44,14 @@ function base62(bytes: Buffer, length: number): string {
   return out;
 }
 
+interface WriteError {
+  index: number;
+  code?: number;
+}
+
+const storedKey = (target: LinkTarget) =>
+  [target.campaignId, target.groupId ?? '', target.noticeId, target.villageCode ?? ''].join('|');
+
 const sameTarget = (a: LinkTarget, b: LinkTarget) =>
   a.campaignId === b.campaignId &&
   (a.groupId ?? null) === (b.groupId ?? null) &&
@@ -66,9 +74,49 @@ export class ShortLinks {
     return base62(mac, length);
   }
 
+  /**
+   * Stores the short codes of many targets in one insert (a worker's wave of sends: one
+   * command instead of one per card); `code` then finds them made. A code found taken is
+   * left to `code`, which tells a retry (same target) from a collision.
+   */
+  async prepare(targets: readonly LinkTarget[]): Promise<void> {
+    const docs = new Map<string, { key: string; doc: Record<string, unknown> }>();
+    for (const target of targets) {
+      const key = storedKey(target);
+      if (this.stored.has(key)) continue;
+      const code = this.codeFor(target);
+      docs.set(code, {
+        key,
+        doc: {
+          _id: code,
+          campaignId: target.campaignId,
+          groupId: target.groupId ?? null,
+          noticeId: target.noticeId,
+          villageCode: target.villageCode ?? null,
+          createdAt: this.now(),
+        },
+      });
+    }
+    if (docs.size === 0) return;
+    const entries = [...docs.values()];
+    let failed = new Set<number>();
+    try {
+      await ShortLinkModel.collection.insertMany(entries.map((e) => e.doc) as never[], { ordered: false });
+    } catch (error) {
+      // Codes stored before (a retry, another worker) or taken: `code` looks at each one.
+      const raw = (error as { writeErrors?: WriteError[] | WriteError }).writeErrors;
+      const list = Array.isArray(raw) ? raw : raw ? [raw] : [];
+      if (list.length === 0 || list.some((e) => e.code !== 11000)) throw error;
+      failed = new Set(list.map((e) => e.index));
+    }
+    entries.forEach((entry, i) => {
+      if (!failed.has(i)) this.stored.set(entry.key, entry.doc._id as string);
+    });
+  }
+
   /** The short code for a target, stored once. */
   async code(target: LinkTarget): Promise<string> {
-    const key = [target.campaignId, target.groupId ?? '', target.noticeId, target.villageCode ?? ''].join('|');
+    const key = storedKey(target);
     const known = this.stored.get(key);
     if (known) return known;
     for (let length = SHORT_CODE_LENGTH; length <= MAX_CODE_LENGTH; length++) {

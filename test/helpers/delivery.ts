@@ -6,6 +6,7 @@ import type { EnginePorts } from '../../src/engine/ports.js';
 import { createWorker, Scheduler } from '../../src/engine/runner.js';
 import type { Worker } from '../../src/engine/worker.js';
 import type { Clock } from '../../src/lib/clock.js';
+import { withFixedItemsAll } from '../../src/tracking/batch-fixed.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { startTestApp, type TestApp } from './app.js';
 import { groupBody } from './groups.js';
@@ -118,8 +119,9 @@ export function urgentNowCampaign(w: DeliveryWorld, noticeId: string, groupIds: 
 }
 
 /** Every delivery of a campaign, over all its batches. */
+/** A campaign's deliveries, whole (the packed layout's fixed fields merged in). */
 export async function campaignItems(campaignId: string) {
-  return (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) => b.items);
+  return (await withFixedItemsAll(await DeliveryBatchModel.find({ campaignId }).lean())).flatMap((b) => b.items);
 }
 
 /** An audience of regions and/or explicit groups, nothing excluded. */

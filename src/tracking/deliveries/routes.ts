@@ -8,6 +8,7 @@ import { DateTime, IdParams, Nullable } from '../../lib/schemas.js';
 import type { Scope } from '../../regions/scope.js';
 import type { RegionService } from '../../regions/service.js';
 import { visibleCampaign } from '../campaign-lookup.js';
+import { withFixedItems } from '../batch-fixed.js';
 import type { BatchItem } from '../model.js';
 import { eachBatchOf } from '../run-batches.js';
 
@@ -49,14 +50,19 @@ export async function listDeliveries(
   const rows = [];
   // The campaign's own batches by `_id`, in `_id` order (tracking/run-batches.ts); batches keep
   // per-state counts, so those without the state are passed over.
-  const batches = eachBatchOf<{ regionPath: string[]; items: BatchItem[]; day: string; counts?: Record<string, number> }>(
-    campaignId,
-    { regionPath: 1, items: 1, day: 1, counts: 1 },
-    (path) => scope.contains(path),
-  );
-  for await (const batch of batches) {
+  const batches = eachBatchOf<{
+    regionPath: string[];
+    items: BatchItem[];
+    day: string;
+    counts?: Record<string, number>;
+    fixedId?: string | null;
+  }>(campaignId, { regionPath: 1, items: 1, day: 1, counts: 1, fixedId: 1 }, (path) => scope.contains(path));
+  for await (const read of batches) {
     // `sending` counts as pending.
-    if (status !== 'pending' && !((batch.counts?.[status] ?? 0) > 0)) continue;
+    if (status !== 'pending' && !((read.counts?.[status] ?? 0) > 0)) continue;
+    if (!read.items.some((item) => (item.status ?? 'pending') === status)) continue;
+    // Names of the packed layout are in the batch's packed part (tracking/batch-fixed.ts).
+    const batch = await withFixedItems(read);
     for (const item of batch.items) {
       if ((item.status ?? 'pending') !== status) continue;
       rows.push({

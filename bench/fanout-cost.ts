@@ -1,0 +1,115 @@
+// npm run bench:fanout-cost [-- --groups=5000]
+// What one post costs the database, independent of the machine's load: plans one
+// normal-priority campaign to N demo groups (planning first, not counted), then sends it with
+// one in-process worker (the bench:fanout settings) and counts every database command the
+// worker makes by collection and kind, and the bytes of the batch writes. Prints the batch
+// shape (batches, groups per batch, bytes per batch document), the commands and bytes per
+// post, and the dispatch time (which does depend on the load; give it with the figures).
+import { readFileSync, readdirSync } from 'node:fs';
+import { BSON } from 'mongodb';
+import mongoose from 'mongoose';
+import { engineDeps } from '../src/context.js';
+import { OccurrenceModel } from '../src/engine/model.js';
+import { Scheduler, createWorker } from '../src/engine/runner.js';
+import { DeliveryBatchModel } from '../src/tracking/model.js';
+import { approvedProvinceCampaign, provinceStaff, startWorld } from '../scripts/engine-world.js';
+
+function flag(name: string, fallback: number): number {
+  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  return raw ? Number(raw) : fallback;
+}
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The world's FerretDB process (its command line names the world's directory). */
+function ferretPidOf(dir: string): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.includes('ferretdb') && cmd.includes(dir)) return Number(entry);
+    } catch {}
+  }
+  throw new Error('FerretDB process not found');
+}
+
+const log = (line: string) => process.stdout.write(`[bench:fanout-cost] ${line}\n`);
+
+async function main() {
+  const groups = flag('groups', 5_000);
+  const world = await startWorld({ groups, log, env: { WORKER_CONCURRENCY: '32', QUIET_HOURS: '04:00-04:01' } });
+  try {
+    const staff = await provinceStaff(world);
+    const { campaignId } = await approvedProvinceCampaign(world, staff, { title: '成本测量', priority: 'normal' });
+    const deps = engineDeps(world.ctx);
+    const scheduler = new Scheduler(deps);
+    const planStarted = performance.now();
+    while ((await OccurrenceModel.exists({ campaignId, status: 'planned' })) === null) await scheduler.tick();
+    log(`planned in ${((performance.now() - planStarted) / 1000).toFixed(1)} s`);
+    const shape = await DeliveryBatchModel.collection.find({ campaignId }).toArray();
+    const sizes = shape.map((doc) => BSON.calculateObjectSize(doc));
+    const groupsPer = shape.map((doc) => (doc.items as unknown[] | undefined)?.length ?? 0);
+    const packed = await mongoose.connection.db!.listCollections({ name: 'deliverybatchfixeds' }).toArray();
+    log(
+      `batches ${shape.length}, groups per batch mean ${(groups / shape.length).toFixed(1)} (min ${Math.min(...groupsPer)}, max ${Math.max(...groupsPer)}), batch document mean ${(sizes.reduce((a, b) => a + b, 0) / sizes.length / 1024).toFixed(1)} KB${packed.length ? ' (+ packed fixed part)' : ''}`,
+    );
+
+    const commands = new Map<string, number>();
+    let batchWriteBytes = 0;
+    let batchWrites = 0;
+    mongoose.set('debug', (collection: string, method: string, ...args: unknown[]) => {
+      const key = `${collection}.${method}`;
+      commands.set(key, (commands.get(key) ?? 0) + 1);
+      if (collection === 'deliverybatches' && method === 'updateOne') {
+        batchWrites += 1;
+        batchWriteBytes += BSON.calculateObjectSize(args[1] as object);
+      }
+    });
+    const worker = createWorker(deps);
+    const ferretPid = ferretPidOf(world.dir);
+    const ferretBefore = cpuSecondsOf(ferretPid);
+    const selfBefore = process.cpuUsage();
+    const started = performance.now();
+    worker.start();
+    while (world.doubles.received().length < groups * 0.85 - 5) {
+      const left = await DeliveryBatchModel.collection.countDocuments({ campaignId, 'counts.pending': { $gt: 0 } });
+      if (left === 0) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    while ((await DeliveryBatchModel.collection.countDocuments({ campaignId, 'counts.pending': { $gt: 0 } })) > 0)
+      await new Promise((r) => setTimeout(r, 500));
+    const seconds = (performance.now() - started) / 1000;
+    const ferretCpu = cpuSecondsOf(ferretPid) - ferretBefore;
+    const used = process.cpuUsage(selfBefore);
+    const selfCpu = (used.user + used.system) / 1e6;
+    mongoose.set('debug', false);
+    await worker.stop();
+    const posts = world.doubles.received().length;
+    const total = [...commands.values()].reduce((a, b) => a + b, 0);
+    log(`dispatched ${groups} (${posts} robot posts) in ${seconds.toFixed(1)} s (${(groups / seconds).toFixed(0)}/s)`);
+    log(
+      `CPU: FerretDB ${ferretCpu.toFixed(1)} s (${((ferretCpu / groups) * 1000).toFixed(2)} ms per delivery), worker + doubles ${selfCpu.toFixed(1)} s (${((selfCpu / groups) * 1000).toFixed(2)} ms per delivery)`,
+    );
+    log(`worker commands: ${total} (${(total / groups).toFixed(2)} per delivery)`);
+    for (const [key, n] of [...commands].sort((a, b) => b[1] - a[1]))
+      log(`  ${key.padEnd(40)} ${String(n).padStart(7)}  ${(n / groups).toFixed(3)}/delivery`);
+    log(
+      `batch writes ${batchWrites}, ${(batchWriteBytes / 1024 / 1024).toFixed(1)} MB (${(batchWriteBytes / groups / 1024).toFixed(2)} KB per delivery)`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({ groups, batches: shape.length, dispatch_s: Number(seconds.toFixed(1)), commands_per_delivery: Number((total / groups).toFixed(2)), batch_write_kb_per_delivery: Number((batchWriteBytes / groups / 1024).toFixed(2)), ferret_cpu_ms_per_delivery: Number(((ferretCpu / groups) * 1000).toFixed(2)), worker_cpu_ms_per_delivery: Number(((selfCpu / groups) * 1000).toFixed(2)) })}\n`,
+    );
+  } finally {
+    await world.close();
+  }
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((error: unknown) => {
+    process.stderr.write(`bench:fanout-cost failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
