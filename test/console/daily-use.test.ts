@@ -311,7 +311,9 @@ describe('console for daily use', { timeout: 120_000 }, () => {
       schedule: { kind: 'now' },
     });
     await api(w, 'POST', `/api/campaigns/${campaign.id}/submit`, w.people.editor.token);
-    const facts = await api<{ audience: { groupCount: number; memberTotal: number; villageCount: number } }>(
+    const facts = await api<{
+      audience: { groupCount: number; memberTotal: number; villageCount: number; samples: { id: string; name: string; channel: string }[] };
+    }>(
       w,
       'GET',
       `/api/campaigns/${campaign.id}/review-facts`,
@@ -328,7 +330,20 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await pending.getByRole('cell', { name: '石牌街道' }).waitFor();
     await pending.getByTestId('missing-officers').getByText('李警官 13700002222：1 个群').waitFor();
     await pending.getByText('审核通过后立即发送').waitFor();
-    await pending.getByRole('tab', { name: '人工转发' }).waitFor();
+    // The officer's text as it goes to one of the audience's manual groups: its officer signs it.
+    await pending.getByRole('tab', { name: '人工转发' }).click();
+    const sample = facts.audience.samples.find((s) => s.channel === 'manual')!;
+    const forSample = await api<{ content: string }>(w, 'POST', `/api/notices/${noticeId}/preview/text`, w.people.reviewer.token, {
+      channel: 'manual',
+      format: 'link',
+      version: 2,
+      groupId: sample.id,
+    });
+    const place = forSample.content.match(/^【[^】]+】/)![0];
+    const manualPane = pending.getByRole('tabpanel', { name: '人工转发' });
+    await manualPane.getByTestId('preview-sample').getByText(`以「${sample.name}」为例`, { exact: false }).waitFor();
+    await manualPane.getByText(place, { exact: false }).first().waitFor();
+    await pending.getByText(`图片卡片（原尺寸）：发给「${sample.name}」`).waitFor();
     await fontsReady(reviewer);
     expect(await seriousViolations(reviewer)).toEqual([]);
     await shot(reviewer, 'review-campaign');
