@@ -10,6 +10,7 @@ import { PARKED } from '../../src/engine/queue.js';
 import { Retention } from '../../src/engine/retention.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { NotificationStepModel } from '../../src/notifications/model.js';
+import { withFixedItemsAll } from '../../src/tracking/batch-fixed.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
   type DeliveryWorld,
@@ -152,6 +153,11 @@ describe('retention of a settled run', () => {
     const batches = await DeliveryBatchModel.find({ campaignId }).lean();
     expect(batches.every((b) => b.compactedAt)).toBe(true);
     expect(batches.flatMap((b) => b.items).filter((i) => i.credentialsSealed || i.nextAt)).toEqual([]);
+    // Nor in the packed fixed part of the batches (tracking/batch-fixed.ts); the names stay.
+    const whole = (await withFixedItemsAll(batches)).flatMap((b) => b.items);
+    expect(batches.some((b) => b.fixedId)).toBe(true);
+    expect(whole.filter((i) => i.credentialsSealed)).toEqual([]);
+    expect(whole.every((i) => i.groupName)).toBe(true);
     expect(await ManualConfirmationModel.countDocuments({ _id: { $in: deliveryIds } })).toBe(0);
     // Nothing left for a second pass.
     expect(await retention.compactBatches()).toEqual({ batchesCompacted: 0, confirmationCopies: 0 });

@@ -9,6 +9,7 @@ import { createWorker } from '../../src/engine/runner.js';
 import { createDueOccurrences } from '../../src/engine/tick.js';
 import { HELD_PAST_LIMIT } from '../../src/engine/worker.js';
 import { type Clock, fixedClock } from '../../src/lib/clock.js';
+import { BatchFixedModel, packFixed, withFixedItems } from '../../src/tracking/batch-fixed.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
   type DeliveryWorld,
@@ -128,9 +129,10 @@ describe('what a run sends and when', () => {
     });
     await w.scheduler.tick();
     // Both groups share one robot that allows one post per 1.5 s.
-    const batch = await DeliveryBatchModel.findOne({ campaignId: id }).lean();
-    const shared = batch!.items.map((item) => ({ ...item, robotKey: 'shared-robot' }));
-    await DeliveryBatchModel.updateOne({ _id: batch!._id }, { $set: { items: shared } });
+    // (The robot key is a fixed field: in the batch's packed part.)
+    const batch = await withFixedItems((await DeliveryBatchModel.findOne({ campaignId: id }).lean())!);
+    const shared = batch.items.map((item) => ({ ...item, robotKey: 'shared-robot' }));
+    await BatchFixedModel.updateOne({ _id: batch.fixedId }, { $set: { packed: packFixed(shared) } });
     const deps = engineDeps(w.t.ctx);
     const limited: EnginePorts = Object.assign(Object.create(deps.ports), {
       rateLimits: () => [{ limit: 1, windowMs: 1_500 }],
