@@ -48,7 +48,7 @@ export const BatchFixedModel = mongoose.model('DeliveryBatchFixed', fixedSchema,
 type Packed = [string, ...unknown[]];
 
 /** The packed fixed part of these items. */
-export function packFixed(items: readonly Partial<BatchItem>[]): string {
+export function packFixed(items: readonly ({ groupId: string } & { [field in FixedField]?: unknown })[]): string {
   return JSON.stringify(items.map((item) => [item.groupId, ...FIXED_FIELDS.map((field) => item[field] ?? null)]));
 }
 
