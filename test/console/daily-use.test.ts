@@ -1,20 +1,22 @@
 // The console for daily use (issue 21, items 1–5): the workbench of every role, the editor's
 // toolbar and previews without markup, the review screen, the month as reported upward, and
 // the confirmations before anything reaches residents. One service, one browser.
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TREE } from '../helpers/regions.js';
-import { type ConsoleWorld, type Person, fontsReady, seriousViolations, signIn, startConsoleWorld } from './world.js';
+import {
+  type ConsoleWorld,
+  type Person,
+  SHOTS_DIR,
+  consoleShot,
+  fontsReady,
+  seriousViolations,
+  signIn,
+  startConsoleWorld,
+} from './world.js';
 
 // With CONSOLE_SCREENSHOTS set, the screens checked here are written to docs/console/.
-const SHOTS = process.env.CONSOLE_SCREENSHOTS ? join(import.meta.dirname, '../../docs/console') : null;
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SHOTS) return;
-  await fontsReady(page);
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
+const shot = (page: Page, name: string) => consoleShot(page, name, { fullPage: true });
 
 const OFFICER_PHONE = '13900001111';
 const UNIT = '天河区公安分局';
@@ -161,7 +163,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
       await shot(page, `home-${role}`);
       await page.context().close();
     }
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w, officer, true);
       await phone.getByTestId('todo-mine').waitFor();
       await phone.getByTestId('month-messages').waitFor();
@@ -260,7 +262,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await page.waitForURL(/\/notices\/new\?copy=/);
     await expect.poll(() => page.getByLabel('标题').inputValue()).toBe('冒充客服退款诈骗提醒（副本）');
     expect(await page.getByLabel('正文').inputValue()).toContain('- 不转账');
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w, w.people.editor, true);
       await phone.goto('/notices/new?copy=' + new URL(page.url()).searchParams.get('copy'));
       await phone.getByRole('article', { name: '企业微信文字卡片', exact: true }).getByText('陌生来电要警惕').waitFor();
@@ -347,7 +349,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await fontsReady(reviewer);
     expect(await seriousViolations(reviewer)).toEqual([]);
     await shot(reviewer, 'review-campaign');
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w, w.people.reviewer, true);
       await phone.goto('/reviews');
       await phone.getByRole('tab', { name: /推送/ }).click();
@@ -402,7 +404,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await fontsReady(page);
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'reach-monthly-year');
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w, w.people.viewer, true);
       await phone.goto('/reach/monthly');
       await phone.getByTestId('monthly-table').locator('tbody tr th').first().waitFor();
