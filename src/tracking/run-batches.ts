@@ -61,6 +61,12 @@ export async function runIdsOf(campaignId: string): Promise<string[]> {
   return [...(doc?.runIds ?? [])];
 }
 
+/** Every batch id listed for one run (some may not exist). */
+export async function batchIdsOfRun(occurrenceId: string): Promise<string[]> {
+  const doc = await RunBatchListModel.findById(runKey(occurrenceId), { batchIds: 1 }).lean();
+  return [...(doc?.batchIds ?? [])];
+}
+
 /** Every batch id listed for a campaign, in `_id` order (some may not exist). */
 export async function batchIdsOf(campaignId: string): Promise<string[]> {
   const runs = await runIdsOf(campaignId);
