@@ -8,6 +8,7 @@
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
 //   PROVINCE_SCREENS=a,b    measure only these screens (names as in the table); PROVINCE_IDLE_S=0 skips the loops
+//   PROVINCE_LOOPS=a,b      watch only these background loops (names as in the table)
 //   PROVINCE_CACHE=/dev/shm  where the built world is kept between runs (PROVINCE_REBUILD=1 builds anew)
 //
 // Builds (once, then reused from the cache) the demo province and a month of history written
@@ -825,7 +826,8 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
     },
   ];
   const out: { name: string; cpuMsPerMin: number; pct: number }[] = [];
-  for (const loop of loops) {
+  const only = process.env.PROVINCE_LOOPS?.split(',').map((name) => name.trim());
+  for (const loop of loops.filter((l) => !only || only.includes(l.name))) {
     log(`idle loop: ${loop.name} (${IDLE_S} s)…`);
     let spent = Math.max(0, (await watch(loop.start)) - baseline);
     let perMin = (spent * 60) / IDLE_S;
