@@ -42,7 +42,7 @@ import { NotificationStepModel } from '../src/notifications/model.js';
 import { TipModel } from '../src/tips/model.js';
 import { BATCH_SIZE, DeliveryBatchModel } from '../src/tracking/model.js';
 import { RollupRefresher } from '../src/tracking/refresher.js';
-import { listBatches, listRun } from '../src/tracking/run-batches.js';
+import { listBatches, listNoticeRun, listRun } from '../src/tracking/run-batches.js';
 import { DeadlineWatch } from '../src/cases/deadlines.js';
 import { seedDemo } from '../scripts/demo-data.js';
 
@@ -632,6 +632,7 @@ async function buildWorld(
     });
     // The run lists the planner writes (tracking/run-batches.ts): the campaign's batches by `_id`.
     await listRun(id, occurrenceId);
+    await listNoticeRun(plan.noticeId, occurrenceId);
     await listBatches(id, occurrenceId, batchDocs.map((doc) => String(doc._id)));
     for (let i = 0; i < batchDocs.length; i += 50) {
       await DeliveryBatchModel.collection.insertMany(batchDocs.slice(i, i + 50) as never[], { ordered: false });

@@ -31,6 +31,8 @@ import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
+import { buildNoticeLists } from './tracking/run-batches.js';
+import { buildOpenRuns } from './engine/open-runs.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
@@ -373,6 +375,9 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.tracking.secret.load();
   await ctx.notices.backfillWithdrawnPictures();
   await buildRunLists();
+  await buildNoticeLists();
+  await ctx.manualTasks.backfillConfirmationWatch();
+  await buildOpenRuns();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

@@ -14,6 +14,7 @@ import {
   recipientIn,
 } from '../tracking/recipients.js';
 import { OccurrenceModel, PLANNING_WAKE, QueueEntryModel, SchedulerWakeModel } from './model.js';
+import { openRun } from './open-runs.js';
 
 /**
  * Puts every batch of the campaign that still has a pending delivery on the work list, due
@@ -130,6 +131,8 @@ export async function wakeBatchOf(
     campaignId: string;
   }>();
   if (!batch) return;
+  // The run goes back on the stranded-batch sweep's watch list first (engine/open-runs.ts).
+  await openRun(occurrenceId, batch.campaignId);
   await QueueEntryModel.updateOne(
     { _id: batch._id },
     { $set: { dueAt: now, rank: 0, campaignId: batch.campaignId } },
