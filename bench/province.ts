@@ -29,6 +29,7 @@ import mongoose from 'mongoose';
 import { buildApp } from '../src/app.js';
 import { AuditModel } from '../src/audit/model.js';
 import { GroupModel } from '../src/audience/model.js';
+import { warmVillages } from '../src/audience/radius.js';
 import { CampaignModel } from '../src/campaigns/model.js';
 import { ManualConfirmationModel, ManualTaskModel } from '../src/channels/manual/model.js';
 import { loadConfig } from '../src/config.js';
@@ -110,6 +111,7 @@ async function main() {
   };
   try {
     await prepareDatabase(ctx);
+    void warmVillages().catch(() => undefined); // as main.ts does in the api and scheduler roles
     const app = await buildApp(ctx, { logStream: new PassThrough() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();

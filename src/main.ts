@@ -9,6 +9,7 @@ import { openDatabase } from './db/connection.js';
 import { RollupRefresher } from './tracking/refresher.js';
 import { DeadlineWatch } from './cases/deadlines.js';
 import { startLoop } from './lib/loop.js';
+import { warmVillages } from './audience/radius.js';
 
 function announceGeneratedPassword(username: string, password: string): void {
   // Printed once, straight to the terminal (not through the logger), on the very first start.
@@ -49,6 +50,9 @@ async function main(): Promise<void> {
 
   const log = (part: string) => (error: unknown) =>
     process.stderr.write(`[${part}] ${error instanceof Error ? error.message : String(error)}\n`);
+  // Radius targeting (the audience picker in the api role, planning in the scheduler) reads
+  // every village once per process: done now rather than in the first person's request.
+  if (role !== 'worker') void warmVillages().catch(log('villages'));
   if (role === 'all' || role === 'scheduler') {
     const scheduler = new Scheduler(engineDeps(ctx));
     stoppers.push(scheduler.start(log('scheduler')).stop);

@@ -13,7 +13,8 @@ import {
   type ChannelKind,
   parseChannelInput,
 } from '../channels/credentials.js';
-import { type GroupDoc, GroupModel } from './model.js';
+import { mapLimit } from '../lib/concurrency.js';
+import { type GroupDoc, GroupModel, groupListing } from './model.js';
 
 /** Associated data for sealed credentials: a sealed value is only ever opened as group credentials. */
 const CREDENTIALS_PURPOSE = 'group-credentials';
@@ -100,6 +101,15 @@ export interface GroupListQuery {
 
 export type GroupSort = 'newest' | 'oldest' | 'name' | '-name' | 'members' | '-members';
 /** The column a sort other than by creation orders by. */
+/**
+ * The list read page by page by `_id` from the listings (no scan): the first screen and its
+ * paging, in scope and region, oldest or newest first. Other filters and column sorts scan.
+ */
+function byId(query: GroupListQuery): boolean {
+  const scanned = ['tag', 'channelKind', 'active', 'flagged', 'forTests', 'from', 'to', 'q', 'officer'] as const;
+  return scanned.every((key) => query[key] === undefined) && (!query.sort || query.sort === 'newest' || query.sort === 'oldest');
+}
+
 const SORT_FIELDS: Partial<Record<GroupSort, { field: 'name' | 'memberCount'; direction: 1 | -1 }>> = {
   name: { field: 'name', direction: 1 },
   '-name': { field: 'name', direction: -1 },
@@ -308,8 +318,33 @@ export class GroupService {
     }
     Object.assign(filter, page.match);
     if (and.length) filter.$and = and;
+    if (byId(query)) return (await this.pageById(scope, query, filter)).map(toGroup);
     const docs = await GroupModel.find(filter).sort(page.sort).limit(query.limit).lean<GroupDoc[]>();
     return docs.map(toGroup);
+  }
+
+  /**
+   * A page of the list in _id order without a scan: the candidates in scope from the per-county
+   * listings (group-listing.ts), each read by `_id` with the list's own filter in order until
+   * the page is full, so the answer is the scan's. ~`limit` reads plus one per county in scope.
+   */
+  private async pageById(scope: Scope, query: GroupListQuery, filter: Record<string, unknown>): Promise<GroupDoc[]> {
+    const newest = query.sort === 'newest';
+    const cursor = newest ? query.before : query.after;
+    const codes = [scope.regionCode, ...(query.regionCode ? [query.regionCode] : [])];
+    const ids = (await groupListing.candidates(codes))
+      .filter((id) => !cursor || (newest ? id < cursor : id > cursor))
+      .sort();
+    if (newest) ids.reverse();
+    const found: GroupDoc[] = [];
+    let at = 0;
+    while (found.length < query.limit && at < ids.length) {
+      const next = ids.slice(at, at + (query.limit - found.length));
+      at += next.length;
+      const docs = await mapLimit(next, 8, (id) => GroupModel.findOne({ ...filter, _id: id }).lean<GroupDoc>().exec());
+      for (const doc of docs) if (doc) found.push(doc);
+    }
+    return found;
   }
 
   async update(

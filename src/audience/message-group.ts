@@ -4,7 +4,7 @@
 // setting (a manual text without the link) come from here, so a preview for a group shows
 // what the engine posts to it (the engine builds the same parts from its planned batch).
 import type { CountyOfficerTextService } from '../channels/manual/county-text.js';
-import type { ChannelKind } from '../channels/kinds.js';
+import { type ChannelKind, SHARED_MESSAGE_CHANNELS } from '../channels/kinds.js';
 import type { MessageGroup } from '../channels/message.js';
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
@@ -62,7 +62,9 @@ export async function previewTarget(
   if (choice.groupId) {
     const found = await deps.groups.get(scope, choice.groupId);
     const [member] = (await deps.audience.sendTargets([found.id])) as [AudienceMember];
-    return { personal: personalOf(member), regionPath: member.regionPath };
+    // As dispatch.ts posts it: one message for all of a customer-group owner's groups.
+    const personal = SHARED_MESSAGE_CHANNELS.has(member.channelKind) ? null : personalOf(member);
+    return { personal, regionPath: member.regionPath };
   }
   const region = await deps.regions.find(scope.regionCode);
   return { personal: choice.personal ?? null, regionPath: region?.regionPath ?? [] };

@@ -1,6 +1,7 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { CHANNEL_KINDS } from '../channels/credentials.js';
 
+import { GroupListing, type PlacedReader } from './group-listing.js';
 import { AudienceReadModel, type GroupReader } from './read-model.js';
 import { trackBulkWrites, trackGroupWrites } from './write-hooks.js';
 
@@ -57,3 +58,6 @@ trackBulkWrites(GroupModel as unknown as GroupReader, () => groupReadModel);
 
 /** The per-county digests selection totals read (one per process; its in-memory hints are only hints). */
 export const groupReadModel = new AudienceReadModel(() => GroupModel as unknown as GroupReader);
+
+/** The groups list's candidates per county, kept from the same change log (group-listing.ts). */
+export const groupListing = new GroupListing(() => GroupModel as unknown as PlacedReader, groupReadModel);

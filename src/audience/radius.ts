@@ -94,6 +94,15 @@ async function allVillages(): Promise<Village[]> {
   return villages;
 }
 
+/**
+ * Reads the villages into this process's copy now, so that the first radius question after
+ * a start is answered from memory (the read takes seconds on a province). Started, not
+ * awaited, by every role that answers radius questions (main.ts: api, scheduler).
+ */
+export async function warmVillages(): Promise<void> {
+  await allVillages();
+}
+
 /** The villages of a scope within `near.radiusKm` of the point. */
 export async function villagesNear(scope: Scope, near: Near): Promise<RadiusVillages> {
   const villages = (await allVillages()).filter((village) => scope.contains(village.regionPath));

@@ -9,7 +9,7 @@ import { RegionModel } from '../regions/model.js';
 import type { Scope } from '../regions/scope.js';
 import type { ChannelCredentials, ChannelKind } from '../channels/credentials.js';
 import { type GroupService, type Officer, robotKeyOf } from './groups.js';
-import { type GroupDoc, GroupModel, groupReadModel } from './model.js';
+import { type GroupDoc, GroupModel, groupListing, groupReadModel } from './model.js';
 import { type Near, checkNear, villagesNear } from './radius.js';
 import type { CountyDigest } from './read-model.js';
 import { type AudienceTotals, type Selection, countiesFor, totalsOf } from './totals.js';
@@ -165,8 +165,10 @@ export class AudienceService {
   }
 
   /** Builds the read model from the groups once per database (a no-op after that); run at start. */
-  prepare(): Promise<void> {
-    return groupReadModel.prepare();
+  async prepare(): Promise<void> {
+    await groupReadModel.prepare();
+    // The groups list's candidates (an install from before they existed is listed once here).
+    await groupListing.prepare();
   }
 
   /**

@@ -7,6 +7,7 @@ import { type Intent, changeStateOnce, newIntent, runIntent, unfinishedIntents }
 import type { Role } from '../auth/roles.js';
 import type { Clock } from '../lib/clock.js';
 import { type ListWindow, keysetPage } from '../lib/keyset.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import { createHash } from 'node:crypto';
 import {
@@ -180,6 +181,19 @@ export interface CampaignServiceOptions {
 
 const DEFAULT_QUIET_HOURS: QuietHours = { start: '22:00', end: '07:00' };
 
+type ViewFields = Pick<CampaignDoc, 'editorIds' | 'submittedBy' | 'lastRunAt'>;
+/**
+ * What `viewFor` needs beyond a Campaign (who may act on it), kept with each campaign this
+ * service has just read whole, so a page of the list is not read a second time (by an `$in`
+ * on `_id`, which FerretDB answers with a scan of every campaign).
+ */
+const viewFields = new WeakMap<Campaign, ViewFields>();
+
+function withViewFields(campaign: Campaign, doc: CampaignDoc): Campaign {
+  viewFields.set(campaign, { editorIds: doc.editorIds, submittedBy: doc.submittedBy, lastRunAt: doc.lastRunAt });
+  return campaign;
+}
+
 export class CampaignService {
   readonly owner = `campaigns-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -284,7 +298,7 @@ export class CampaignService {
     const page = keysetPage(query, { dateField: 'createdAt', textField: 'title' });
     const filter = { ...scope.filter(), ...(query.status ? { status: query.status } : {}), ...page.match };
     const docs = await CampaignModel.find(filter).sort(page.sort).limit(query.limit).lean<CampaignDoc[]>();
-    return docs.map(toCampaign);
+    return docs.map((doc) => withViewFields(toCampaign(doc), doc));
   }
 
   async list(scope: Scope, status?: CampaignStatus, limit = 100): Promise<Campaign[]> {
@@ -298,33 +312,36 @@ export class CampaignService {
   /** Campaigns with their unfinished intents (one read of the done markers for all). */
   private async withUnfinished(docs: CampaignDoc[]): Promise<Campaign[]> {
     const open = new Set((await unfinishedIntents(docs.flatMap((doc) => intentsOf(doc)))).map((i) => i.id));
-    return docs.map((doc) => ({
-      ...toCampaign(doc),
-      unfinished: intentsOf(doc)
-        .filter((intent) => open.has(intent.id))
-        .map((intent) => ({ kind: intent.kind, at: intent.at })),
-    }));
+    return docs.map((doc) =>
+      withViewFields(
+        {
+          ...toCampaign(doc),
+          unfinished: intentsOf(doc)
+            .filter((intent) => open.has(intent.id))
+            .map((intent) => ({ kind: intent.kind, at: intent.at })),
+        },
+        doc,
+      ),
+    );
   }
 
   /** What this caller may do with each campaign (the lifecycle table), and a retraction's follow-up. */
   async viewFor(by: Principal & { role: Role }, campaigns: Campaign[]): Promise<CampaignView[]> {
+    // Each by its _id (an `$in` is a scan of every campaign on FerretDB): the follow-ups of the
+    // retracted ones, and the campaigns not read whole by this service just before.
     const followUpIds = campaigns.filter((c) => c.retractedAt).map((c) => followUpIdFor(c.noticeId, 'retracted'));
-    const existing = new Set(
-      followUpIds.length
-        ? (await CampaignModel.find({ _id: { $in: followUpIds } }, { _id: 1 }).lean()).map((d) => String(d._id))
-        : [],
+    const found = await mapLimit(followUpIds, 8, (id) => CampaignModel.exists({ _id: id }));
+    const existing = new Set(followUpIds.filter((_, i) => found[i]));
+    const unread = campaigns.filter((c) => !viewFields.has(c));
+    const read = await mapLimit(unread, 8, (c) =>
+      mongoose.isValidObjectId(c.id)
+        ? CampaignModel.findById(c.id, { editorIds: 1, submittedBy: 1, lastRunAt: 1 }).lean<ViewFields>().exec()
+        : Promise.resolve(null),
     );
-    const docs = new Map(
-      (
-        await CampaignModel.find(
-          { _id: { $in: campaigns.map((c) => c.id) } },
-          { authorId: 1, editorIds: 1, submittedBy: 1, lastRunAt: 1 },
-        ).lean<CampaignDoc[]>()
-      ).map((doc) => [String(doc._id), doc]),
-    );
+    const docs = new Map(unread.map((c, i) => [c.id, read[i] ?? null]));
     return campaigns.map((campaign) => {
       const followUpId = campaign.retractedAt ? followUpIdFor(campaign.noticeId, 'retracted') : null;
-      const doc = docs.get(campaign.id);
+      const doc = viewFields.get(campaign) ?? docs.get(campaign.id);
       const hasFollowUp = followUpId !== null && existing.has(followUpId);
       return {
         ...campaign,

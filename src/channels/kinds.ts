@@ -2,6 +2,12 @@
 export const CHANNEL_KINDS = ['wecom', 'dingtalk', 'feishu', 'webhook', 'manual', 'wecom_group'] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
+/**
+ * Channels whose one message goes to many groups (a WeCom customer-group task covers an
+ * owner's groups): not personalised per village, and the link tracks per campaign.
+ */
+export const SHARED_MESSAGE_CHANNELS: ReadonlySet<string> = new Set<ChannelKind>(['wecom_group']);
+
 export const CHANNEL_LABELS: Record<ChannelKind, string> = {
   wecom: '企业微信',
   dingtalk: '钉钉',

@@ -3,6 +3,7 @@
 // both win), but a unique index always holds. So every "only one may" in this code base is
 // an insert of a key that can exist once: the winner inserted it, everyone else got 11000.
 import mongoose from 'mongoose';
+import { mapLimit } from '../lib/concurrency.js';
 
 const claimSchema = new mongoose.Schema(
   {
@@ -183,9 +184,9 @@ export const intentKey = (intent: Pick<Intent, 'id'>): string => `intent:${inten
 /** The intents of the list whose runner has not marked them done (one read). */
 export async function unfinishedIntents(intents: readonly Intent[] | null | undefined): Promise<Intent[]> {
   if (!intents || intents.length === 0) return [];
-  const done = await ClaimModel.find({ _id: { $in: intents.map((i) => `${intentKey(i)}:done`) } }, { _id: 1 }).lean();
-  const finished = new Set(done.map((claim) => String(claim._id)));
-  return intents.filter((intent) => !finished.has(`${intentKey(intent)}:done`));
+  // Each marker by its _id: an `$in` is a scan of every claim on FerretDB (they grow with history).
+  const done = await mapLimit(intents, 8, (intent) => ClaimModel.exists({ _id: `${intentKey(intent)}:done` }));
+  return intents.filter((_, i) => !done[i]);
 }
 
 /** Runs an intent's steps once (see runResumable); 'busy' while another live runner has it. */

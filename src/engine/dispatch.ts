@@ -6,6 +6,7 @@ import type { AudienceSpec } from '../campaigns/ports.js';
 import { type ManualTaskService, settledReferences } from '../channels/manual/tasks.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelKind, ChannelMessage, Outcome } from '../channels/types.js';
+import { SHARED_MESSAGE_CHANNELS } from '../channels/kinds.js';
 import { DomainError } from '../lib/errors.js';
 import type { MediaStore } from '../media/store.js';
 import type { NoticeService } from '../notices/service.js';
@@ -52,11 +53,6 @@ interface PreparedNotice {
 
 const NOTICE_CACHE_MS = 10_000;
 const NOTICE_CACHE_ENTRIES = 32;
-/**
- * Channels whose one message goes to many groups (a WeCom customer-group task covers an
- * owner's groups): not personalised per village, and the link tracks per campaign.
- */
-const SHARED_MESSAGE_CHANNELS = new Set(['wecom_group']);
 
 /** How long a delivery following another group's post waits before looking at it again. */
 const VIA_WAIT_MS = 5_000;

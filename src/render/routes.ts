@@ -11,6 +11,7 @@ import type { MediaStore } from '../media/store.js';
 import type { NoticeService } from '../notices/service.js';
 import { type PreviewTargetDeps, previewGroup, previewTarget } from '../audience/message-group.js';
 import type { Scope } from '../regions/scope.js';
+import type { Personalisation } from './content.js';
 import { calendarDate, toCardNotice } from './from-notice.js';
 import { ImageTooLarge } from './image/encode.js';
 import { CHANNEL_KINDS, type ChannelKind } from '../channels/kinds.js';
@@ -47,6 +48,14 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
 
   const previewLink = (id: string) => `${publicBaseUrl}/n/${id}`;
 
+  /** A chosen group's place and officer, or the personal fields given (not both). */
+  async function targetOf(scope: Scope, choice: { groupId?: string; personal?: Personalisation | null }) {
+    if (choice.groupId && choice.personal) {
+      throw new InvalidInput('groupId 与 personal 只能二选一：按群预览时，村名与民警取自该群', 'personal');
+    }
+    return previewTarget(options, scope, choice);
+  }
+
   app.post(
     '/api/notices/:id/preview/text',
     {
@@ -62,13 +71,12 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
     async (request) => {
       const { id } = request.params;
       const { personal, cardStyle, groupId } = request.body;
-      if (groupId && personal) throw new InvalidInput('groupId 与 personal 只能二选一：按群预览时，村名与民警取自该群', 'personal');
       const channel = (request.body.channel ?? 'wecom') as ChannelKind;
       const format = request.body.format ?? (cardStyle ? formatFor(channel, cardStyle) : null);
       if (!format) throw new InvalidInput('请指定 format（文字格式）或 cardStyle（卡片样式）', 'format');
       const { scope } = principal(request);
       const { content, issuedOn } = await source(scope, id, request.body.version);
-      const target = await previewTarget(options, scope, { groupId, personal });
+      const target = await targetOf(scope, { groupId, personal });
       const group = await previewGroup(options.countyTexts, target, channel, previewLink(id));
       const limits = { wecomTextMaxBytes: request.body.wecomTextMaxBytes };
       // Cut exactly as a send cuts it (channels/message.ts): against the whole request body where the channel limits that.
@@ -121,7 +129,9 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
       const { id } = request.params;
       const format = request.body.format ?? 'png';
       const channel = (request.body.channel ?? 'wecom') as ChannelKind;
-      const { content, issuedOn } = await source(principal(request).scope, id, request.body.version);
+      const { scope } = principal(request);
+      const { content, issuedOn } = await source(scope, id, request.body.version);
+      const { personal } = await targetOf(scope, request.body);
       // The card shows one picture: the first image, else the video's poster.
       const picture = content.media[0]?.sha256 ?? content.video?.posterSha256;
       const file = picture ? await media.read(picture) : null;
@@ -131,7 +141,7 @@ export const renderRoutes: FastifyPluginAsyncTypebox<RenderRoutesOptions> = asyn
         const card = await imageFor(
           channel,
           { card: toCardNotice(content, issuedOn), photos },
-          { link: previewLink(id), personal: request.body.personal ?? null },
+          { link: previewLink(id), personal },
           { format },
         );
         return reply

@@ -45,6 +45,8 @@ export const imagePreviewBody = (channels: readonly string[]) =>
       channel: Type.Optional(channelSchema(channels)),
       version: Type.Optional(Version),
       personal: Type.Optional(Nullable(Personal)),
+      /** Preview for this group: its place and officer in the personalised strip (instead of `personal`). */
+      groupId: Type.Optional(ObjectIdString),
     },
     { additionalProperties: false },
   );

@@ -51,6 +51,8 @@ export interface AudienceFacts {
   wecomOverCap?: number;
   /** 这次推送将有 N 个群超出本月接收上限…, shown before approval. */
   capWarning?: string;
+  /** One group of the audience per channel: the reviewer's previews show the card as it posts there. */
+  samples: { id: string; name: string; channel: string }[];
 }
 
 export interface CampaignReviewFacts extends Omit<ReviewPeople, 'approvedVersion'> {
@@ -58,6 +60,8 @@ export interface CampaignReviewFacts extends Omit<ReviewPeople, 'approvedVersion
 }
 
 interface GroupFacts {
+  _id: unknown;
+  name: string;
   regionCode: string;
   regionPath: string[];
   channelKind: string;
@@ -138,7 +142,8 @@ export class ReviewFactsService {
   private async audienceFacts(by: Principal, spec: Parameters<AudienceService['filterFor']>[1]): Promise<AudienceFacts> {
     const filter = await this.audience.filterFor(by.scope, spec);
     const groups = await GroupModel.find(filter, {
-      _id: 0,
+      _id: 1,
+      name: 1,
       regionCode: 1,
       regionPath: 1,
       channelKind: 1,
@@ -166,6 +171,9 @@ export class ReviewFactsService {
       const channel = channels.get(group.channelKind) ?? { channel: group.channelKind, groupCount: 0, memberTotal: 0 };
       channel.groupCount += 1;
       channel.memberTotal += group.memberCount;
+      if (!channels.has(group.channelKind)) {
+        facts.samples.push({ id: String(group._id), name: group.name, channel: group.channelKind });
+      }
       channels.set(group.channelKind, channel);
       if (group.channelKind === 'manual') {
         facts.manualTaskCount += 1;
@@ -212,5 +220,6 @@ function emptyFacts(recipientsOfOriginal: boolean): AudienceFacts {
     manualTaskCount: 0,
     officersWithoutAccount: [],
     manualGroupsWithoutAccount: 0,
+    samples: [],
   };
 }

@@ -65,5 +65,8 @@ export const CampaignReviewFactsBody = Type.Object({
     manualGroupsWithoutAccount: Type.Integer(),
     wecomOverCap: Type.Optional(Type.Integer({ description: '已达到接收上限的企业微信客户群数（这些群不会收到）' })),
     capWarning: Type.Optional(Type.String({ description: '审核前显示的提示：这次推送将有 N 个群超出本月接收上限' })),
+    samples: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), channel: Type.String() }), {
+      description: '每个渠道取受众中的一个群：审核页按它预览卡片（村名、民警与县里的转发设置取自该群）',
+    }),
   }),
 });

@@ -1,20 +1,22 @@
 // The console for daily use (issue 21, items 1–5): the workbench of every role, the editor's
 // toolbar and previews without markup, the review screen, the month as reported upward, and
 // the confirmations before anything reaches residents. One service, one browser.
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TREE } from '../helpers/regions.js';
-import { type ConsoleWorld, type Person, fontsReady, seriousViolations, signIn, startConsoleWorld } from './world.js';
+import {
+  type ConsoleWorld,
+  type Person,
+  SHOTS_DIR,
+  consoleShot,
+  fontsReady,
+  seriousViolations,
+  signIn,
+  startConsoleWorld,
+} from './world.js';
 
 // With CONSOLE_SCREENSHOTS set, the screens checked here are written to docs/console/.
-const SHOTS = process.env.CONSOLE_SCREENSHOTS ? join(import.meta.dirname, '../../docs/console') : null;
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SHOTS) return;
-  await fontsReady(page);
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
+const shot = (page: Page, name: string) => consoleShot(page, name, { fullPage: true });
 
 const OFFICER_PHONE = '13900001111';
 const UNIT = '天河区公安分局';
@@ -161,7 +163,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
       await shot(page, `home-${role}`);
       await page.context().close();
     }
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w, officer, true);
       await phone.getByTestId('todo-mine').waitFor();
       await phone.getByTestId('month-messages').waitFor();
@@ -260,7 +262,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await page.waitForURL(/\/notices\/new\?copy=/);
     await expect.poll(() => page.getByLabel('标题').inputValue()).toBe('冒充客服退款诈骗提醒（副本）');
     expect(await page.getByLabel('正文').inputValue()).toContain('- 不转账');
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w, w.people.editor, true);
       await phone.goto('/notices/new?copy=' + new URL(page.url()).searchParams.get('copy'));
       await phone.getByRole('article', { name: '企业微信文字卡片', exact: true }).getByText('陌生来电要警惕').waitFor();
@@ -311,7 +313,9 @@ describe('console for daily use', { timeout: 120_000 }, () => {
       schedule: { kind: 'now' },
     });
     await api(w, 'POST', `/api/campaigns/${campaign.id}/submit`, w.people.editor.token);
-    const facts = await api<{ audience: { groupCount: number; memberTotal: number; villageCount: number } }>(
+    const facts = await api<{
+      audience: { groupCount: number; memberTotal: number; villageCount: number; samples: { id: string; name: string; channel: string }[] };
+    }>(
       w,
       'GET',
       `/api/campaigns/${campaign.id}/review-facts`,
@@ -328,11 +332,24 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await pending.getByRole('cell', { name: '石牌街道' }).waitFor();
     await pending.getByTestId('missing-officers').getByText('李警官 13700002222：1 个群').waitFor();
     await pending.getByText('审核通过后立即发送').waitFor();
-    await pending.getByRole('tab', { name: '人工转发' }).waitFor();
+    // The officer's text as it goes to one of the audience's manual groups: its officer signs it.
+    await pending.getByRole('tab', { name: '人工转发' }).click();
+    const sample = facts.audience.samples.find((s) => s.channel === 'manual')!;
+    const forSample = await api<{ content: string }>(w, 'POST', `/api/notices/${noticeId}/preview/text`, w.people.reviewer.token, {
+      channel: 'manual',
+      format: 'link',
+      version: 2,
+      groupId: sample.id,
+    });
+    const place = forSample.content.match(/^【[^】]+】/)![0];
+    const manualPane = pending.getByRole('tabpanel', { name: '人工转发' });
+    await manualPane.getByTestId('preview-sample').getByText(`以「${sample.name}」为例`, { exact: false }).waitFor();
+    await manualPane.getByText(place, { exact: false }).first().waitFor();
+    await pending.getByText(`图片卡片（原尺寸）：发给「${sample.name}」`).waitFor();
     await fontsReady(reviewer);
     expect(await seriousViolations(reviewer)).toEqual([]);
     await shot(reviewer, 'review-campaign');
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w, w.people.reviewer, true);
       await phone.goto('/reviews');
       await phone.getByRole('tab', { name: /推送/ }).click();
@@ -387,7 +404,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     await fontsReady(page);
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'reach-monthly-year');
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       const phone = await pageAs(w, w.people.viewer, true);
       await phone.goto('/reach/monthly');
       await phone.getByTestId('monthly-table').locator('tbody tr th').first().waitFor();

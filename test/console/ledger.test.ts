@@ -4,9 +4,6 @@
 // township name of the fixture ledger once (with the candidates first), the answers are
 // chosen in the dialog, the grouped report downloads as xlsx, and the import files the rows
 // where their names say. CONSOLE_SCREENSHOTS=1 writes the screenshots docs/onboarding.md shows.
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,19 +11,9 @@ import { ensureConsole } from '../../scripts/build-console.mjs';
 import { GroupModel } from '../../src/audience/model.js';
 import { ADMIN_PASSWORD, type TestApp, startTestApp } from '../helpers/app.js';
 import { BOCHENG, DONGZHUANG, FANYANG, ledgerXlsx } from '../audience/fixtures/neihuang-ledger.js';
-import { CHROMIUM, CHROMIUM_ARGS, animationsDone, fontsReady, signIn } from './world.js';
+import { CHROMIUM, CHROMIUM_ARGS, animationsDone, consoleShot, signIn } from './world.js';
 
-const SHOTS =
-  process.env.CONSOLE_SCREENSHOTS === '1'
-    ? join(import.meta.dirname, '../../docs/console')
-    : mkdtempSync(join(tmpdir(), 'jx-ledger-shots-'));
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await fontsReady(page);
-  await animationsDone(page);
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
+const shot = (page: Page, name: string) => consoleShot(page, name);
 
 describe('a county’s first day in the console: 选择本县, 导入本县, the ledger import with reconciliation', () => {
   let t: TestApp;

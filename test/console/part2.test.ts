@@ -4,8 +4,6 @@
 // friendly page for a tampered link, and axe-core on every new screen. One service and one
 // browser for the file. With CONSOLE_SCREENSHOTS=1 (scripts/console-screenshots-part2.mjs)
 // each screen is also written to docs/console/.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
@@ -13,9 +11,8 @@ import { noticeBody } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
 import { phoneFont } from '../../scripts/console-screenshots-wanted.js';
 import AxeBuilder from '@axe-core/playwright';
-import { type ConsoleWorld, animationsDone, fontsReady, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, SHOTS_DIR, animationsDone, consoleShot, signIn, startConsoleWorld } from './world.js';
 
-const SHOTS = process.env.CONSOLE_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../docs/console') : null;
 const ADMIN = { username: 'admin', password: ADMIN_PASSWORD };
 const OFFICER_PHONE = '13900000001';
 const OFFICER = { username: 'officer-wang', password: 'officer-wang-password-1' };
@@ -40,12 +37,7 @@ async function seriousViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.html.slice(0, 200)).join('; ')})`);
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SHOTS) return;
-  mkdirSync(SHOTS, { recursive: true });
-  await fontsReady(page);
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-}
+const shot = (page: Page, name: string) => consoleShot(page, name);
 
 /** Waits until the API says what the user waits for (a delivery sent, a count reached). */
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
@@ -385,7 +377,7 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     const notice = await w.t.request('GET', `/n/${noticeId}`);
     expect(notice.body).toContain('href="tel:110"');
     expect((await fetch(`${w.baseUrl}/wqy-microhei.ttf`)).headers.get('content-type')).toBe('font/ttf');
-    if (SHOTS) {
+    if (SHOTS_DIR) {
       // The residents' page uses the phone's own Chinese font; this headless browser has none,
       // so the screenshot lends it the console's face (as scripts/console-screenshots-wanted.ts).
       const phone = await w.browser.newContext({

@@ -3474,6 +3474,12 @@ export interface paths {
                                 partial: boolean;
                                 /** @description 后续通告：发给收到原通告的群 */
                                 recipientsOfOriginal: boolean;
+                                /** @description 每个渠道取受众中的一个群：审核页按它预览卡片（村名、民警与县里的转发设置取自该群） */
+                                samples: {
+                                    channel: string;
+                                    id: string;
+                                    name: string;
+                                }[];
                                 townships: {
                                     code: string;
                                     groupCount: number;
@@ -8191,6 +8197,8 @@ export interface paths {
                         channel?: "wecom" | "dingtalk" | "feishu" | "webhook" | "manual" | "wecom_group";
                         /** @default png */
                         format?: "png" | "jpeg";
+                        /** @description 24 位十六进制 ID */
+                        groupId?: string;
                         personal?: {
                             officerName?: string | null;
                             officerPhone?: string | null;
