@@ -27,9 +27,7 @@ export async function commandsDuring(work: () => Promise<unknown>): Promise<Seen
       (command.filter as Record<string, unknown> | undefined) ??
       (command.query as Record<string, unknown> | undefined) ??
       (command.updates as { q?: Record<string, unknown> }[] | undefined)?.[0]?.q ??
-      null ??
-      (command.deletes as { q?: Record<string, unknown> }[] | undefined)?.[0]?.q ??
-      null;
+      (command.deletes as { q?: Record<string, unknown> }[] | undefined)?.[0]?.q;
     seen.push({ name: event.commandName, collection: collectionOf(event), filter: filter ?? null });
   };
   client.on('commandStarted', listener);
