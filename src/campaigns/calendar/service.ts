@@ -2,6 +2,7 @@
 // schedule's own times and planned ones up to the window's end — moved by quiet hours the
 // way the engine moves them, so the calendar shows when a group will really receive it.
 // Also the schedule preview the campaign wizard shows: the next five runs of a schedule.
+import { mapLimit } from '../../lib/concurrency.js';
 import { InvalidInput } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import {
@@ -107,9 +108,12 @@ export class CampaignCalendar {
       throw new InvalidInput('一次最多查看 100 天的日程', 'to');
     }
     const campaigns = await this.campaigns.list(scope, query.status, 500);
+    // Each notice by its _id, 8 at a time (one after another they were a third of the call).
+    const noticeIds = [...new Set(campaigns.map((c) => c.noticeId))];
+    const found = await mapLimit(noticeIds, 8, (noticeId) => this.noticeCategory(scope, noticeId));
     const categories = new Map<string, string>();
-    for (const noticeId of new Set(campaigns.map((c) => c.noticeId))) {
-      const category = await this.noticeCategory(scope, noticeId);
+    for (const [i, noticeId] of noticeIds.entries()) {
+      const category = found[i];
       if (category) categories.set(noticeId, category);
     }
     return calendarEntries(campaigns, categories, query, this.rules, now);
