@@ -175,7 +175,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
         (await notices.get(regions.rootScope(), noticeId).then((notice) => notice.retractedAt)) !== null,
     },
     audit,
-    deliveryControl(clock),
+    deliveryControl(clock, (batchIds) => tracking.rollups.batchesWritten(batchIds)),
     { intentLeaseMs: config.leaseMs, trace: config.intentTrace, quietHours: config.quietHours },
   );
   // An officer's confirmation wakes the delivery's batch, whose worker records it.

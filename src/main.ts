@@ -11,6 +11,12 @@ import { DeadlineWatch } from './cases/deadlines.js';
 import { startLoop } from './lib/loop.js';
 import { warmVillages } from './audience/radius.js';
 
+/** A stopper with a name for the shutdown's log. */
+function named(name: string, stop: () => Promise<void>): () => Promise<void> {
+  Object.defineProperty(stop, 'name', { value: name });
+  return stop;
+}
+
 function announceGeneratedPassword(username: string, password: string): void {
   // Printed once, straight to the terminal (not through the logger), on the very first start.
   process.stdout.write(
@@ -27,6 +33,9 @@ function announceGeneratedPassword(username: string, password: string): void {
   );
 }
 
+/** How long a part may take to stop on SIGTERM/SIGINT before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 async function main(): Promise<void> {
   const role = processRole(process.argv.slice(2));
   const config = loadConfig();
@@ -38,7 +47,28 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\nreceived ${signal}, shutting down…\n`);
-    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+    // Each part may finish what it is doing, the loops for at most SHUTDOWN_GRACE_MS: a pass
+    // can take minutes (the notifier telling a thousand officers of a cancelled push, one
+    // post each), and every pass is safe to abandon (the kill -9 scenarios): its next holder
+    // or pass finishes it. The parts are stopped together, so the grace is paid at most once.
+    await Promise.all(
+      stoppers.reverse().map(async (stop) => {
+        const started = Date.now();
+        const finished = stop().then(
+          () => true,
+          () => true,
+        );
+        // The worker is waited for: its sends are bounded by the channel time-out, and one cut
+        // short would be recorded uncertain by the next holder.
+        const grace =
+          stop.name === 'worker' ? null : new Promise<false>((r) => setTimeout(r, SHUTDOWN_GRACE_MS, false).unref());
+        const inTime = await Promise.race(grace ? [finished, grace] : [finished]);
+        if (!inTime)
+          process.stderr.write(
+            `[shutdown] ${stop.name || 'a part'} still busy after ${Date.now() - started} ms; left to its next run\n`,
+          );
+      }),
+    );
     await db.close();
     process.exit(0);
   };
@@ -55,30 +85,30 @@ async function main(): Promise<void> {
   if (role !== 'worker') void warmVillages().catch(log('villages'));
   if (role === 'all' || role === 'scheduler') {
     const scheduler = new Scheduler(engineDeps(ctx));
-    stoppers.push(scheduler.start(log('scheduler')).stop);
+    stoppers.push(named('scheduler', scheduler.start(log('scheduler')).stop));
     // Folds changed delivery batches into the reach statistics. In the scheduler role (one
     // or two processes) rather than in every worker: the lease lets one fold at a time anyway,
     // and a fold's long passes stay out of the processes that send (docs/tracking.md).
     const rollups = new RollupRefresher(ctx.tracking.rollups, log('rollups'));
     rollups.start();
-    stoppers.push(() => rollups.stop());
+    stoppers.push(named('rollups', () => rollups.stop()));
     // Officers' task digests, reminders and escalations; each step is claimed by a unique key.
     // Every loop waits for its pass to end before the next is scheduled (lib/loop.ts).
     const notifying = startLoop(() => ctx.notifier.tick(), 15_000, log('notifier'));
-    stoppers.push(() => notifying.stop());
+    stoppers.push(named('notifier', () => notifying.stop()));
     // WeCom customer groups: owners' tasks created once a run settles, their results polled, stops applied.
     const wecomGroups = startLoop(() => ctx.wecomGroups.tick(), 15_000, log('wecom-groups'));
-    stoppers.push(() => wecomGroups.stop());
+    stoppers.push(named('wecom-groups', () => wecomGroups.stop()));
     // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
     const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
     deadlines.start();
-    stoppers.push(() => deadlines.stop());
+    stoppers.push(named('deadlines', () => deadlines.stop()));
     // Prunes and compacts settled runs' engine internals (docs/retention.md).
     const retention = new Retention(ctx.clock, {
       keepDays: config.engineRetentionDays,
       everyMs: config.retentionEveryMinutes * 60_000,
     }).start(log('retention'));
-    stoppers.push(() => retention.stop());
+    stoppers.push(named('retention', () => retention.stop()));
     // Tip alerts that waited for their notice's next 5-minute slot (tips/service.ts).
     const tipAlerts = setInterval(() => void ctx.tips.tellQueued().catch(log('tip-alerts')), 60_000);
     stoppers.push(async () => clearInterval(tipAlerts));
@@ -86,12 +116,12 @@ async function main(): Promise<void> {
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));
     worker.start();
-    stoppers.push(() => worker.stop());
+    stoppers.push(named('worker', () => worker.stop()));
   }
 
   if (role === 'all' || role === 'api') {
     const app = await buildApp(ctx);
-    stoppers.push(() => app.close());
+    stoppers.push(named('api', () => app.close()));
     await app.listen({ host: config.host, port: config.port });
     app.log.info(
       { role, database: db.embedded ? `embedded FerretDB (${config.dataDir})` : 'MONGODB_URI' },

@@ -199,14 +199,17 @@ export class AudienceService {
   async *selectedGroupBatches(
     scope: Scope,
     spec: AudienceSpec,
-    options: { batchSize?: number } = {},
+    options: { batchSize?: number; ordered?: boolean } = {},
   ): AsyncGenerator<AudienceMember[]> {
     const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 5_000));
     const filter = await this.filterFor(scope, spec);
     // Region names for the whole stream in one read: a lookup per batch would rescan the
     // regions collection on FerretDB (no index pushdown) once per batch.
     const names = await this.regionNames(scope);
-    const cursor = GroupModel.find(filter).sort({ _id: 1 }).lean<GroupDoc>().cursor({ batchSize });
+    // `ordered: false` (an urgent run's planning): no sort, so the first groups come as the
+    // database streams them, instead of after a sorted read of the whole selection.
+    const query = GroupModel.find(filter);
+    const cursor = (options.ordered === false ? query : query.sort({ _id: 1 })).lean<GroupDoc>().cursor({ batchSize });
     let batch: GroupDoc[] = [];
     try {
       for await (const doc of cursor) {

@@ -61,6 +61,12 @@ export interface DeliveryControl {
    * applies the campaign's state to them: sends (approved, resumed) or skips (cancelled).
    */
   requeue(campaignId: string): Promise<void>;
+  /**
+   * The campaign was cancelled or retracted: its batches no worker holds have their pending
+   * deliveries recorded skipped with `reason` now, in bulk (engine/skip.ts); the held ones
+   * are listed so their holder applies it.
+   */
+  stop(campaignId: string, reason: string): Promise<void>;
   /** A notice was withdrawn: every campaign's batches of it are looked at now. Returns those campaigns. */
   noticeWithdrawn(noticeId: string): Promise<string[]>;
   /** Whether any delivery of the notice was ever planned (so something may have gone out). */

@@ -713,7 +713,9 @@ export class CampaignService {
     const by = { id: intent.by, username: intent.byName };
     for (const effect of effects) {
       this.trace(intent, effect);
-      if (effect === 'release' || effect === 'stop') await this.deliveries.requeue(id);
+      if (effect === 'release') await this.deliveries.requeue(id);
+      else if (effect === 'stop')
+        await this.deliveries.stop(id, intent.kind === 'retract' ? '通告已撤回' : '推送已取消');
       else if (effect === 'withdraw-tasks')
         await this.ports.withdrawTasks(id, doc.retractedAt ? 'retracted' : 'cancelled');
       else if (effect === 'withdraw-notice') await this.withdrawNotice(doc.noticeId, 'retracted');

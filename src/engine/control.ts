@@ -15,6 +15,7 @@ import {
 } from '../tracking/recipients.js';
 import { OccurrenceModel, PLANNING_WAKE, QueueEntryModel, SchedulerWakeModel } from './model.js';
 import { openRun } from './open-runs.js';
+import { type BulkSkipResult, skipBatchesInBulk } from './skip.js';
 
 /**
  * Puts every batch of the campaign that still has a pending delivery on the work list, due
@@ -53,8 +54,32 @@ export async function wakeSchedulers(): Promise<void> {
   await SchedulerWakeModel.updateOne({ _id: PLANNING_WAKE }, { $inc: { n: 1 } }, { upsert: true });
 }
 
-export function deliveryControl(clock: Clock): DeliveryControl {
+/**
+ * Records the pending deliveries of a stopped campaign's batches skipped, in bulk
+ * (engine/skip.ts): batches a worker holds are left to it (listed now). Safe to repeat.
+ */
+export async function stopCampaign(
+  campaignId: string,
+  reason: string,
+  now: Date,
+  written?: (batchIds: string[]) => Promise<void>,
+): Promise<BulkSkipResult> {
+  const batches = await batchesOf<{
+    _id: string;
+    priority: string;
+    campaignId: string;
+    counts?: { pending?: number };
+    lease?: { epoch?: number; until?: Date | null } | null;
+  }>(campaignId, { _id: 1, priority: 1, campaignId: 1, 'counts.pending': 1, lease: 1 });
+  const live = batches.filter((batch) => (batch.counts?.pending ?? 0) > 0);
+  return skipBatchesInBulk(live, reason, now, `stop-${process.pid}-${campaignId}`, written);
+}
+
+export function deliveryControl(clock: Clock, written?: (batchIds: string[]) => Promise<void>): DeliveryControl {
   return {
+    async stop(campaignId, reason) {
+      await stopCampaign(campaignId, reason, clock.now(), written);
+    },
     async requeue(campaignId) {
       // Pausing needs nothing: a worker finds the campaign paused and parks the batch.
       await requeueCampaign(campaignId, clock.now());

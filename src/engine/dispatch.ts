@@ -106,9 +106,14 @@ export class Dispatch implements EnginePorts {
     return this.deps.batchesWritten(batchIds);
   }
 
-  async *selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]> {
+  async *selectGroups(
+    scope: Scope,
+    spec: AudienceSpec,
+    options: { ordered?: boolean } = {},
+  ): AsyncIterable<PlannedGroup[]> {
     const { recipientsOf: _, recipientsOfNotice: __, ...selection } = spec;
-    for await (const members of this.deps.audience.selectedGroupBatches(scope, selection, { batchSize: 500 })) {
+    const chunks = this.deps.audience.selectedGroupBatches(scope, selection, { batchSize: 500, ...options });
+    for await (const members of chunks) {
       yield members.map((member) => ({
         groupId: member.groupId,
         groupName: member.groupName,

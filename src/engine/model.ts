@@ -48,8 +48,25 @@ const occurrenceSchema = new mongoose.Schema(
 
 // A campaign's runs, newest first.
 occurrenceSchema.index({ campaignId: 1, runAt: -1 });
-// The runs waiting for planning (every scheduler asks every 5 s).
+// Kept for MongoDB readers; the schedulers read the planning queue below instead.
 occurrenceSchema.index({ status: 1, priority: 1, dueAt: 1 });
+
+/**
+ * The planning queue: one small entry per run waiting for planning (`_id` = occurrence id),
+ * inserted by the tick before it creates the run, deleted once the run is planned or
+ * skipped. Every scheduler reads this small collection on each tick instead of scanning the
+ * runs by `status` (FerretDB uses no index but `_id`; the runs grow with history). An
+ * entry whose run is no longer `planning` (a planner died between its two writes) is
+ * deleted by the next reader.
+ */
+const planningQueueSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true }, // the occurrence id
+    priority: { type: String, required: true },
+    dueAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 
 /** The work list: one small entry per batch that still has something due. */
 const queueSchema = new mongoose.Schema(
@@ -81,3 +98,4 @@ export type OccurrenceDoc = InferSchemaType<typeof occurrenceSchema>;
 export const OccurrenceModel = mongoose.model('Occurrence', occurrenceSchema);
 export const QueueEntryModel = mongoose.model('QueueEntry', queueSchema);
 export const SchedulerWakeModel = mongoose.model('SchedulerWake', wakeSchema);
+export const PlanningQueueModel = mongoose.model('PlanningQueueEntry', planningQueueSchema, 'planningqueue');

@@ -15,9 +15,9 @@ import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
 import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
-import { listBatches, listNoticeRun, listRun } from '../tracking/run-batches.js';
+import { batchIdsOfRun, listBatches, listNoticeRun, listRun, mapLimited } from '../tracking/run-batches.js';
+import { OccurrenceModel, type OccurrenceDoc, PlanningQueueModel, QueueEntryModel } from './model.js';
 import { openRun } from './open-runs.js';
-import { OccurrenceModel, type OccurrenceDoc, QueueEntryModel } from './model.js';
 import type { EnginePorts } from './ports.js';
 import { approvedNoticeVersion } from './tick.js';
 
@@ -78,7 +78,7 @@ interface Via {
   groupName: string;
 }
 
-type PlanOutcome = 'planned' | 'skipped' | 'deferred' | 'busy';
+type PlanOutcome = 'planned' | 'skipped' | 'deferred' | 'busy' | 'yielded';
 
 /** The planner's lease lapsed or was taken over: it writes nothing more. */
 export class PlanningLeaseLost extends Error {
@@ -178,11 +178,13 @@ async function groupsOfBatches(batchIds: string[]): Promise<Map<string, Set<stri
   return new Map(batches.map((batch) => [batch._id, new Set(batch.items.map((item) => item.groupId))]));
 }
 
-/** What an earlier, interrupted planning of the occurrence already wrote. */
+/** What an earlier planning of the occurrence (interrupted, or yielded) already wrote. */
 async function plannedSoFar(occurrenceId: string) {
-  const batches = await DeliveryBatchModel.find(
-    { occurrenceId },
-    {
+  // The run's own batches by `_id` from its list (tracking/run-batches.ts), not a scan of the
+  // ledger by `occurrenceId`: every batch that exists was listed before it was inserted.
+  const ids = await batchIdsOfRun(occurrenceId);
+  const found = await mapLimited(ids, 8, (batchId) =>
+    DeliveryBatchModel.findById(batchId, {
       townshipCode: 1,
       'items.groupId': 1,
       'items.groupName': 1,
@@ -190,14 +192,20 @@ async function plannedSoFar(occurrenceId: string) {
       'items.channel': 1,
       'items.robotKey': 1,
       'items.via': 1,
-    },
-  ).lean<
-    {
+    }).lean<{
       _id: string;
       townshipCode: string;
-      items: { groupId: string; groupName: string; memberCount: number; channel: string; robotKey: string; via?: Via | null }[];
-    }[]
-  >();
+      items: {
+        groupId: string;
+        groupName: string;
+        memberCount: number;
+        channel: string;
+        robotKey: string;
+        via?: Via | null;
+      }[];
+    }>(),
+  );
+  const batches = found.filter((batch) => batch != null);
   const groups = new Set<string>();
   const parts = new Map<string, number>();
   const robots = new Map<string, Via>();
@@ -228,32 +236,131 @@ export class Planner {
     return this.deps.planningLeaseMs ?? PLANNING_LEASE_MS;
   }
 
+  /** The planning this planner is doing now (one at a time), or null. */
+  private current: { id: string; priority: string } | null = null;
+  /** Settles when the current planPending call ends. */
+  private slot: Promise<unknown> | null = null;
+  /** Set when an urgent run waits while a normal run plans: it yields at its next chunk boundary. */
+  private yieldWanted = false;
+  /** Runs found `planning` by the one scan a process makes (runs of older code, before the queue). */
+  private backfilled = false;
+
+  /** The run being planned now, if any (tests and the scheduler's urgent lane). */
+  get planning(): { id: string; priority: string } | null {
+    return this.current;
+  }
+
   /**
-   * Plans every run waiting for it, urgent ones first (then by due time), each at the time
-   * it starts; returns how many were planned or skipped now. A run whose planning throws
-   * does not stop the others: its failure is counted on it, it is tried again after a
-   * back-off, and after MAX_PLAN_FAILURES it is recorded skipped with the error.
-   * `onlyUrgent` is the scheduler's lane for urgent runs while a long planning runs.
+   * Asks the normal run being planned (if any) to yield at its next chunk boundary: its
+   * buffers are written as batches (kept durably), its lease handed back, and the planning
+   * loop plans the waiting urgent runs first and then resumes it as a re-plan. True when a
+   * normal run was asked.
+   */
+  requestYield(): boolean {
+    if (!this.current || this.current.priority === 'urgent') return false;
+    this.yieldWanted = true;
+    return true;
+  }
+
+  /**
+   * Whether an urgent run waits that no live planner holds (read from the planning queue and
+   * each urgent entry's run by `_id`).
+   */
+  async urgentWaiting(): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const urgent = await PlanningQueueModel.find({ priority: 'urgent' }, { _id: 1 }).lean<{ _id: string }[]>();
+    for (const { _id } of urgent) {
+      if (_id === this.current?.id) continue;
+      const run = await OccurrenceModel.findById(_id, { status: 1, lease: 1 }).lean<OccurrenceDoc>();
+      if (run?.status === 'planning' && !(run.lease?.until && run.lease.until > now)) return true;
+    }
+    return false;
+  }
+
+  /** The runs on the planning queue, urgent first, then by due time. */
+  private async waitingRuns(): Promise<{ _id: string; priority: string; dueAt: Date }[]> {
+    if (!this.backfilled) {
+      // Runs created before the planning queue existed (or by an older process): one scan by
+      // status, once per process; afterwards the queue alone is read.
+      const older = await OccurrenceModel.find({ status: 'planning' }, { _id: 1, priority: 1, dueAt: 1 }).lean<
+        { _id: string; priority: string; dueAt: Date }[]
+      >();
+      for (const run of older) {
+        await PlanningQueueModel.updateOne(
+          { _id: run._id },
+          { $set: { priority: run.priority, dueAt: run.dueAt } },
+          { upsert: true },
+        );
+      }
+      this.backfilled = true;
+    }
+    const waiting = await PlanningQueueModel.find({}, { _id: 1, priority: 1, dueAt: 1 }).lean<
+      { _id: string; priority: string; dueAt: Date }[]
+    >();
+    return waiting.sort(planningOrder);
+  }
+
+  /**
+   * Plans every run waiting for it, one at a time, urgent ones first (then by due time);
+   * returns how many were planned or skipped now. A planner holds one plan in memory at a
+   * time: a call made while another runs waits for it, except the urgent lane
+   * (`onlyUrgent`), which asks a normal run being planned to yield (`requestYield`) and
+   * returns, so the running loop plans the urgent runs next and then resumes the normal one.
+   * A run whose planning throws does not stop the others: its failure is counted on it, it
+   * is tried again after a back-off, and after MAX_PLAN_FAILURES it is recorded skipped with
+   * the error.
    */
   async planPending(owner: string, { onlyUrgent = false } = {}): Promise<number> {
-    const waiting = await OccurrenceModel.find(
-      { status: 'planning', ...(onlyUrgent ? { priority: 'urgent' } : {}) },
-      { _id: 1, priority: 1, dueAt: 1 },
-    ).lean<{ _id: string; priority: string; dueAt: Date }[]>();
-    waiting.sort(planningOrder);
+    if (this.slot) {
+      if (onlyUrgent) {
+        if (this.current?.priority !== 'urgent' && (await this.urgentWaiting())) this.requestYield();
+        return 0;
+      }
+      while (this.slot) await this.slot.catch(() => undefined);
+    }
+    const run = this.planWaiting(owner, onlyUrgent);
+    this.slot = run;
+    try {
+      return await run;
+    } finally {
+      this.slot = null;
+      this.current = null;
+      this.yieldWanted = false;
+    }
+  }
+
+  private async planWaiting(owner: string, onlyUrgent: boolean): Promise<number> {
     let done = 0;
     let failure: unknown = null;
-    for (const { _id } of waiting) {
+    const tried = new Set<string>();
+    let yields = 0;
+    for (;;) {
+      const waiting = (await this.waitingRuns()).filter(
+        (run) => !tried.has(run._id) && (!onlyUrgent || run.priority === 'urgent'),
+      );
+      const next = waiting[0];
+      if (!next) break;
+      tried.add(next._id);
       // Read now, not at the tick's start: the lease and state are another planner's too.
-      const occurrence = await OccurrenceModel.findById(_id).lean<OccurrenceDoc>();
-      if (occurrence?.status !== 'planning') continue;
+      const occurrence = await OccurrenceModel.findById(next._id).lean<OccurrenceDoc>();
+      if (occurrence?.status !== 'planning') {
+        await PlanningQueueModel.deleteOne({ _id: next._id });
+        continue;
+      }
+      this.current = { id: next._id, priority: occurrence.priority };
+      this.yieldWanted = false;
       try {
         const outcome = await this.plan(occurrence, owner);
         if (outcome === 'planned' || outcome === 'skipped') done += 1;
+        // Yielded to an urgent run: tried again after the urgent ones (bounded, should
+        // urgent runs keep coming).
+        if (outcome === 'yielded' && ++yields <= 20) tried.delete(next._id);
       } catch (error) {
         if (error instanceof PlanningLeaseLost) continue; // another planner has the run
         failure ??= error;
         if (await this.failed(occurrence, error)) done += 1;
+      } finally {
+        this.current = null;
       }
     }
     if (failure) process.stderr.write(`[planner] ${failure instanceof Error ? failure.message : String(failure)}\n`);
@@ -282,6 +389,7 @@ export class Planner {
       { _id: id, status: 'planning' },
       { $set: { status: 'skipped', skipReason: reason, ...extra } },
     );
+    await PlanningQueueModel.deleteOne({ _id: id });
     return 'skipped';
   }
 
@@ -299,7 +407,10 @@ export class Planner {
   async plan(seen: OccurrenceDoc, owner: string): Promise<PlanOutcome> {
     const id = seen._id as string;
     const occurrence = (await OccurrenceModel.findById(id).lean<OccurrenceDoc>()) ?? seen;
-    if (occurrence.status !== 'planning') return 'busy';
+    if (occurrence.status !== 'planning') {
+      await PlanningQueueModel.deleteOne({ _id: id });
+      return 'busy';
+    }
     const now = this.deps.clock.now();
     const current = occurrence.lease?.until ? { epoch: occurrence.lease.epoch, until: occurrence.lease.until } : null;
     const acquired = await acquireLease(`occurrence:${id}`, current, owner, now, this.leaseMs);
@@ -330,7 +441,8 @@ export class Planner {
     // A follow-up reaches the notice's recipients inside its own region only (issue 26.10).
     const source = followedUp
       ? recipientsWithin(followedUp, campaign.regionCode, audience.excludeRegions ?? [])
-      : this.deps.ports.selectGroups(scope, audience);
+      : // An urgent run's first chunk streams in without a sorted read of the whole audience.
+        this.deps.ports.selectGroups(scope, audience, { ordered: occurrence.priority !== 'urgent' });
     const day = localDay(occurrence.runAt, this.deps.timeZone);
     const base = {
       occurrenceId: id,
@@ -443,7 +555,9 @@ export class Planner {
             const left = these[i]!.items.filter(unplaced);
             if (left.length > 0) retry.push({ ...these[i]!, items: left });
           }
-          rest = later.map((entry) => ({ ...entry, items: entry.items.filter(unplaced) })).filter((e) => e.items.length);
+          rest = later
+            .map((entry) => ({ ...entry, items: entry.items.filter(unplaced) }))
+            .filter((e) => e.items.length);
           collided = true;
         }
         waiting = [...retry, ...rest];
@@ -453,7 +567,10 @@ export class Planner {
     let chunks = 0;
     let lastEarlyWrite = performance.now();
 
-    // The source comes in a stable order (group id), so a re-plan cuts the same parts.
+    // A normal run's source comes in group-id order, an urgent run's as the database streams
+    // it; a re-plan is exact either way (groups already in a batch are passed over).
+    let lastStateLook = performance.now();
+    let stopped = false;
     for await (const groups of source) {
       for (const group of groups) {
         if (earlier.groups.has(group.groupId)) continue;
@@ -495,13 +612,40 @@ export class Planner {
         if (buffer.items.length === BATCH_SIZE) await write([group.townshipCode]);
       }
       chunks += 1;
+      if (performance.now() - lastStateLook >= EARLY_WRITE_EVERY_MS) {
+        // Cancelled while planning (an urgent push stopped after its first posts): nothing
+        // more is written; what was written is skipped by the cancel (engine/skip.ts).
+        lastStateLook = performance.now();
+        const state = await this.deps.campaigns.engineState(campaign.id);
+        if (!state || state.status === 'cancelled') {
+          stopped = true;
+          break;
+        }
+      }
+      if (this.yieldWanted && !urgent) {
+        // An urgent run waits: what this run holds is written (its next parts), the lease is
+        // handed back, and the planning loop plans the urgent run, then resumes this one as
+        // a re-plan (groups already in a batch stay there; docs/engine.md, Re-planning).
+        this.yieldWanted = false;
+        await write([...buffers.keys()]);
+        await lease.release(this.deps.clock.now());
+        return 'yielded';
+      }
       if (chunks === 1 || performance.now() - lastEarlyWrite >= EARLY_WRITE_EVERY_MS) {
         const least = chunks === 1 && urgent ? 1 : EARLY_WRITE_MIN;
         await write([...buffers].filter(([, buffer]) => buffer.items.length >= least).map(([township]) => township));
         lastEarlyWrite = performance.now();
       }
     }
-    await write([...buffers.keys()]);
+    if (stopped) {
+      // The groups still buffered were never written: they are no deliveries of this run.
+      for (const buffer of buffers.values()) {
+        deliveryCount -= buffer.items.length;
+        memberTotal -= buffer.items.reduce((sum, item) => sum + item.memberCount, 0);
+        buffer.items = [];
+      }
+      if (deliveryCount === 0 && !collided) return this.skip(id, '推送已取消');
+    } else await write([...buffers.keys()]);
 
     await lease.hold();
     if (collided) {
@@ -525,6 +669,7 @@ export class Planner {
         },
       },
     );
+    await PlanningQueueModel.deleteOne({ _id: id });
     return 'planned';
   }
 }

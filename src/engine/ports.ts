@@ -48,7 +48,11 @@ export interface Confirmation {
 
 export interface EnginePorts {
   /** The selected active groups, township by township is not required: the planner sorts. */
-  selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]>;
+  /**
+   * The audience in chunks; `ordered: false` (an urgent run) streams it as the database
+   * reads it rather than sorted by group id (the first chunk without a sorted read of all).
+   */
+  selectGroups(scope: Scope, spec: AudienceSpec, options?: { ordered?: boolean }): AsyncIterable<PlannedGroup[]>;
   /** Renders the card for one delivery and posts it through the group's channel. */
   send(request: SendRequest, signal: AbortSignal): Promise<SendResult>;
   /** Published per-robot limits of a channel. */

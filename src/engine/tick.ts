@@ -2,18 +2,12 @@
 // occurrence key is the campaign id and run time, inserted once: a double tick, two
 // schedulers or a restart mid-tick all land on the same document.
 import type { CampaignService } from '../campaigns/service.js';
-import {
-  type Priority,
-  type QuietHours,
-  deferForQuietHours,
-  nextRunAfter,
-  runMissed,
-} from '../campaigns/schedule.js';
+import { type Priority, type QuietHours, deferForQuietHours, nextRunAfter, runMissed } from '../campaigns/schedule.js';
 import { isDuplicateKey } from '../lib/errors.js';
 import { NoticeModel } from '../notices/model.js';
 import mongoose from 'mongoose';
 import { listRun } from '../tracking/run-batches.js';
-import { OccurrenceModel } from './model.js';
+import { OccurrenceModel, PlanningQueueModel } from './model.js';
 
 export interface TickSettings {
   timeZone: string;
@@ -36,8 +30,15 @@ const MAX_RECORDED_MISSES = 500;
 /** The notice's approved version now: the run sends exactly this one (the worker renders it). */
 export async function approvedNoticeVersion(noticeId: string): Promise<number | null> {
   if (!mongoose.isValidObjectId(noticeId)) return null;
-  const notice = await NoticeModel.findById(noticeId, { approvedVersion: 1 }).lean<{ approvedVersion?: number | null }>();
+  const notice = await NoticeModel.findById(noticeId, { approvedVersion: 1 }).lean<{
+    approvedVersion?: number | null;
+  }>();
   return notice?.approvedVersion ?? null;
+}
+
+/** Puts a run on the planning queue (idempotent). */
+export async function enqueueForPlanning(id: string, priority: string, dueAt: Date): Promise<void> {
+  await PlanningQueueModel.updateOne({ _id: id }, { $set: { priority, dueAt } }, { upsert: true });
 }
 
 /**
@@ -96,12 +97,11 @@ export async function createDueOccurrences(
         // Listed on its campaign first (tracking/run-batches.ts): one campaign's runs are
         // created one after another, so this list never loses a run to a concurrent write.
         await listRun(campaign.id, occurrenceId(campaign.id, runAt));
-        await OccurrenceModel.create({
-          _id: occurrenceId(campaign.id, runAt),
-          runAt,
-          dueAt: dueTime(due < now ? now : due, campaign.priority, settings),
-          ...base,
-        });
+        const dueAt = dueTime(due < now ? now : due, campaign.priority, settings);
+        // On the planning queue first (engine/model.ts): a tick that dies between the two
+        // writes leaves an entry whose run does not exist, which the planner drops.
+        await enqueueForPlanning(occurrenceId(campaign.id, runAt), campaign.priority, dueAt);
+        await OccurrenceModel.create({ _id: occurrenceId(campaign.id, runAt), runAt, dueAt, ...base });
         created += 1;
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
@@ -109,7 +109,12 @@ export async function createDueOccurrences(
     }
     const last = send ? runAt : skipped.at(-1)!;
     const next = nextRunAfter(campaign.schedule, last, settings.timeZone);
-    await campaigns.advancePastRun(campaign.id, campaign.nextRunAt!, next && next > last ? next : null, send ? runAt : null);
+    await campaigns.advancePastRun(
+      campaign.id,
+      campaign.nextRunAt!,
+      next && next > last ? next : null,
+      send ? runAt : null,
+    );
   }
   return created;
 }

@@ -74,16 +74,16 @@ export async function listBatches(campaignId: string, occurrenceId: string, batc
   );
 }
 
-/** The batch ids listed for one run (some may not exist). */
-export async function batchIdsOfRun(occurrenceId: string): Promise<string[]> {
-  const doc = await RunBatchListModel.findById(runKey(occurrenceId), { batchIds: 1 }).lean();
-  return [...(doc?.batchIds ?? [])];
-}
-
 /** The run (occurrence) ids listed for a campaign. */
 export async function runIdsOf(campaignId: string): Promise<string[]> {
   const doc = await RunBatchListModel.findById(campaignKey(campaignId), { runIds: 1 }).lean();
   return [...(doc?.runIds ?? [])];
+}
+
+/** Every batch id listed for one run (some may not exist). */
+export async function batchIdsOfRun(occurrenceId: string): Promise<string[]> {
+  const doc = await RunBatchListModel.findById(runKey(occurrenceId), { batchIds: 1 }).lean();
+  return [...(doc?.batchIds ?? [])];
 }
 
 /** Every batch id listed for a campaign, in `_id` order (some may not exist). */

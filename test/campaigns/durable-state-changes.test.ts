@@ -91,7 +91,7 @@ describe('a state change whose process dies part-way', () => {
 
   it('a cancel that died after writing the state: the pending deliveries are skipped, not pending for ever', async () => {
     const { id } = await plannedAndPaused('取消中断');
-    const restore = dieAt('requeue');
+    const restore = dieAt('stop');
     void w.t.request('POST', `/api/campaigns/${id}/cancel`, w.editor);
     await until(async () => (await CampaignModel.findById(id).lean())?.status === 'cancelled');
     await restore();
@@ -153,7 +153,7 @@ describe('a state change whose process dies part-way', () => {
       return { id };
     })();
     const correction = await approvedNotice(w, { title: '更正：撤回中断' });
-    const restore = dieAt('requeue');
+    const restore = dieAt('stop');
     void w.t.request('POST', `/api/campaigns/${sent}/retract`, w.editor, { followUpNoticeId: correction });
     await until(async () => Boolean((await CampaignModel.findById(sent).lean())?.retractedAt));
     await restore();

@@ -4,7 +4,8 @@
 // planned is skipped with its reason without stopping the others; urgent runs go first.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { engineDeps } from '../../src/context.js';
-import { OccurrenceModel } from '../../src/engine/model.js';
+import { OccurrenceModel, PlanningQueueModel } from '../../src/engine/model.js';
+import type { AudienceSpec } from '../../src/campaigns/ports.js';
 import { MAX_PLAN_FAILURES, Planner } from '../../src/engine/planner.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
 import { Scheduler } from '../../src/engine/runner.js';
@@ -155,9 +156,9 @@ describe('planning under several schedulers', () => {
     }
 
     const placed = await placements(campaignId);
-    const expected = (
-      await GroupModel.find({ _id: { $in: groupIds }, flaggedAt: null }, { _id: 1 }).lean()
-    ).map((g) => String(g._id));
+    const expected = (await GroupModel.find({ _id: { $in: groupIds }, flaggedAt: null }, { _id: 1 }).lean()).map((g) =>
+      String(g._id),
+    );
     expect([...placed.entries()].filter(([, n]) => n !== 1)).toEqual([]);
     expect([...placed.keys()].sort()).toEqual(expected.sort());
     const run = await OccurrenceModel.findById(occurrence._id).lean();
@@ -206,32 +207,143 @@ describe('planning under several schedulers', () => {
     expect(order.at(-1)).toBe(normal.campaignId);
   });
 
-  it('plans an urgent run while a tick is still planning a long normal run', async () => {
+  /** The groups of the township a run may send to now (not flagged). */
+  async function sendableGroups(): Promise<Set<string>> {
+    const docs = await GroupModel.find({ _id: { $in: groupIds }, flaggedAt: null }, { _id: 1 }).lean();
+    return new Set(docs.map((doc) => String(doc._id)));
+  }
+
+  /**
+   * The engine's ports with the selection cut into chunks of `size` groups; `open` counts
+   * the selections open at once (each is one plan held in memory), `onChunk` is called
+   * before each chunk is handed to the planner.
+   */
+  function chunkedPorts(base: EnginePorts, size: number, onChunk: () => Promise<void>) {
+    const open = { now: 0, most: 0 };
+    const ports: EnginePorts = Object.assign(Object.create(base), {
+      async *selectGroups(scope: Parameters<EnginePorts['selectGroups']>[0], spec: AudienceSpec, options?: object) {
+        open.now += 1;
+        open.most = Math.max(open.most, open.now);
+        try {
+          for await (const groups of base.selectGroups(scope, spec, options)) {
+            for (let i = 0; i < groups.length; i += size) {
+              await onChunk();
+              yield groups.slice(i, i + size);
+            }
+          }
+        } finally {
+          open.now -= 1;
+        }
+      },
+    });
+    return { ports, open };
+  }
+
+  it('plans an urgent run approved while a normal run plans first, the normal run yielding and completing exactly', async () => {
     const deps = engineDeps(w.t.ctx);
     const normal = await runOf('大批普通');
-    const stall = gate();
-    const scheduler = new Scheduler({
+    const written: string[] = [];
+    let urgentId: string | null = null;
+    let lane: { created: number; planned: number } | null = null;
+    let scheduler!: Scheduler;
+    let chunksOfNormal = 0;
+    const { ports, open } = chunkedPorts(deps.ports, 50, async () => {
+      // The normal run's second chunk: an urgent push is approved, and the urgent lane runs
+      // (as the wake counter makes it within a second) while the normal run plans.
+      if (urgentId === null && ++chunksOfNormal === 2) {
+        urgentId = await approvedCampaign(w, {
+          title: '紧急插队',
+          noticeId,
+          audience: audienceOf([TREE.villageA.code]),
+          schedule: { kind: 'now' },
+          priority: 'urgent',
+        });
+        lane = await scheduler.tickUrgent();
+      }
+    });
+    scheduler = new Scheduler({
       ...deps,
-      ports: portsWith(deps.ports, async (batchIds) => {
-        if (batchIds[0]!.startsWith(normal.campaignId)) await stall.wait();
+      ports: portsWith(ports, async (batchIds) => {
+        for (const id of batchIds) written.push(id.slice(0, id.indexOf('@')));
       }),
     });
-    const tick = scheduler.tick();
-    await stall.reached;
-    const urgentId = await approvedCampaign(w, {
-      title: '紧急插队',
-      noticeId,
-      audience: audienceOf([TREE.villageA.code]),
-      schedule: { kind: 'now' },
-      priority: 'urgent',
+    await scheduler.tick();
+    expect(lane).toEqual({ created: 1, planned: 0 });
+    // One plan in memory at a time: never two selections open at once.
+    expect(open.most).toBe(1);
+    const eligible = await sendableGroups();
+    const urgentRun = await OccurrenceModel.findOne({ campaignId: urgentId! }).lean();
+    expect(urgentRun).toMatchObject({ status: 'planned', deliveryCount: eligible.size });
+    // The normal run wrote its first parts, then every urgent batch came, then the rest of the normal run.
+    const firstUrgent = written.indexOf(urgentId!);
+    const lastUrgent = written.lastIndexOf(urgentId!);
+    expect(written.slice(0, firstUrgent)).toContain(normal.campaignId);
+    expect(written.slice(firstUrgent, lastUrgent + 1).every((id) => id === urgentId)).toBe(true);
+    expect(written.slice(lastUrgent + 1)).toContain(normal.campaignId);
+    // The normal run completes exactly across the yield: each group once, none lost.
+    const run = await OccurrenceModel.findById(normal.occurrence._id).lean();
+    expect(run).toMatchObject({ status: 'planned', deliveryCount: eligible.size });
+    const placed = await placements(normal.campaignId);
+    expect([...placed.values()].every((n) => n === 1)).toBe(true);
+    expect(new Set(placed.keys())).toEqual(eligible);
+    const batches = await DeliveryBatchModel.find({ campaignId: normal.campaignId }, { counts: 1 }).lean();
+    expect(batches.reduce((sum, b) => sum + (b.counts?.total ?? 0), 0)).toBe(eligible.size);
+    expect(run!.batchCount).toBe(batches.length);
+  });
+
+  it('never holds two plans at once, however the tick and the urgent lane interleave', async () => {
+    const deps = engineDeps(w.t.ctx);
+    const first = await runOf('紧急一', 'urgent');
+    let second: string | null = null;
+    let lane: unknown = null;
+    let chunks = 0;
+    let scheduler!: Scheduler;
+    const { ports, open } = chunkedPorts(deps.ports, 50, async () => {
+      if (second !== null || ++chunks !== 2) return;
+      second = await approvedCampaign(w, {
+        title: '紧急二',
+        noticeId,
+        audience: audienceOf([TREE.villageA.code]),
+        schedule: { kind: 'now' },
+        priority: 'urgent',
+      });
+      // The lane creates the second urgent run while the first is half planned: it is
+      // planned after the first, by the loop already planning, not beside it.
+      lane = await scheduler.tickUrgent();
     });
-    const lane = await scheduler.tickUrgent();
-    expect(lane).toEqual({ created: 1, planned: 1 });
-    expect(await OccurrenceModel.findOne({ campaignId: urgentId }).lean()).toMatchObject({ status: 'planned' });
-    expect(await OccurrenceModel.findById(normal.occurrence._id).lean()).toMatchObject({ status: 'planning' });
-    stall.open();
-    await tick;
-    expect(await OccurrenceModel.findById(normal.occurrence._id).lean()).toMatchObject({ status: 'planned' });
+    scheduler = new Scheduler({ ...deps, ports });
+    await scheduler.tick();
+    expect(lane).toEqual({ created: 1, planned: 0 });
+    expect(open.most).toBe(1);
+    const eligible = await sendableGroups();
+    for (const campaignId of [first.campaignId, second!]) {
+      expect(await OccurrenceModel.findOne({ campaignId }).lean()).toMatchObject({
+        status: 'planned',
+        deliveryCount: eligible.size,
+      });
+    }
+  });
+
+  it('reads the runs waiting for planning from the planning queue, not by scanning the runs', async () => {
+    const deps = engineDeps(w.t.ctx);
+    const planner = new Planner(deps);
+    await planner.planPending('planner-warm'); // the one backfill scan of a process
+    const { campaignId } = await runOf('排队');
+    const seen: unknown[] = [];
+    const original = OccurrenceModel.find.bind(OccurrenceModel) as (...args: unknown[]) => unknown;
+    const watch = vi.spyOn(OccurrenceModel, 'find').mockImplementation(((filter: unknown, ...rest: unknown[]) => {
+      seen.push(filter);
+      return original(filter, ...rest);
+    }) as never);
+    try {
+      expect(await planner.planPending('planner-queue')).toBeGreaterThanOrEqual(1);
+    } finally {
+      watch.mockRestore();
+    }
+    expect(seen).toEqual([]);
+    expect(await OccurrenceModel.findOne({ campaignId }).lean()).toMatchObject({ status: 'planned' });
+    const run = await OccurrenceModel.findOne({ campaignId }, { _id: 1 }).lean();
+    expect(await PlanningQueueModel.findById(run!._id).lean()).toBeNull();
   });
 
   it('declares an index for the runs waiting for planning', () => {
@@ -277,7 +389,7 @@ describe('planning under several schedulers', () => {
     expect(run!.skipReason).toContain('模板渲染失败');
     const runs = (await w.t.request('GET', `/api/campaigns/${broken}/runs`, w.editor)).json();
     expect(runs[0]).toMatchObject({ status: 'skipped' });
-  });
+  }, 120_000); // six ticks, each with the scheduler's sweeps: 22-30 s on a loaded 2-core machine
 
   it('records the runs missed while the service was down when a later run is caught up', async () => {
     clock.set('2026-12-10T00:00:00Z');
