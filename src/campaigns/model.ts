@@ -1,5 +1,6 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { intentSchema } from '../db/claims.js';
+import { afterInsert, beforeInsert } from './list-index.js';
 
 export const CAMPAIGN_STATUSES = [
   'draft',
@@ -94,6 +95,19 @@ campaignSchema.index({ regionPath: 1, _id: -1 });
 // A notice's campaigns, and the follow-ups of a notice.
 campaignSchema.index({ noticeId: 1 });
 campaignSchema.index({ followUpOfNotice: 1 });
+
+// The list's index of campaigns (list-index.ts): an intent before each insert, a record after.
+campaignSchema.pre('save', async function () {
+  if (!this.isNew) return;
+  this.$locals.listedInsert = true;
+  await beforeInsert(String(this._id));
+});
+campaignSchema.post('save', async function () {
+  if (!this.$locals.listedInsert) return;
+  this.$locals.listedInsert = false;
+  // A record that cannot be written leaves the intent, which keeps the campaign listed.
+  await afterInsert(String(this._id)).catch(() => undefined);
+});
 
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
 export const CampaignModel = mongoose.model('Campaign', campaignSchema);

@@ -18,7 +18,9 @@ import {
   actionsFor,
 } from './lifecycle.js';
 import type { Scope } from '../regions/scope.js';
+import { lookAtCampaignTasks } from '../channels/manual/watch.js';
 import { type CampaignDoc, CampaignModel } from './model.js';
+import { campaignCandidates } from './list-index.js';
 import type { AudienceSpec, AudienceSummary, CampaignPorts, DeliveryControl } from './ports.js';
 import {
   MISSED_RUN_MS,
@@ -297,8 +299,33 @@ export class CampaignService {
   async page(scope: Scope, query: ListWindow & { status?: CampaignStatus; limit: number }): Promise<Campaign[]> {
     const page = keysetPage(query, { dateField: 'createdAt', textField: 'title' });
     const filter = { ...scope.filter(), ...(query.status ? { status: query.status } : {}), ...page.match };
-    const docs = await CampaignModel.find(filter).sort(page.sort).limit(query.limit).lean<CampaignDoc[]>();
+    const docs =
+      query.q || query.from || query.to || query.status
+        ? await CampaignModel.find(filter).sort(page.sort).limit(query.limit).lean<CampaignDoc[]>()
+        : await this.pageById(scope, query, filter);
     return docs.map((doc) => withViewFields(toCampaign(doc), doc));
+  }
+
+  /**
+   * The list as it opens and its paging, without a scan: the candidates in scope from the
+   * process's index (list-index.ts) in `_id` order, each read by `_id` with the list's own
+   * filter until the page is full, so the answer is the scan's.
+   */
+  private async pageById(scope: Scope, query: ListWindow & { limit: number }, filter: Record<string, unknown>) {
+    const newest = query.sort !== 'oldest';
+    const cursor = newest ? query.before : query.after;
+    const ids = (await campaignCandidates(scope.regionCode, newest)).filter(
+      (id) => !cursor || (newest ? id < cursor : id > cursor),
+    );
+    const found: CampaignDoc[] = [];
+    let at = 0;
+    while (found.length < query.limit && at < ids.length) {
+      const next = ids.slice(at, at + (query.limit - found.length));
+      at += next.length;
+      const docs = await mapLimit(next, 8, (id) => CampaignModel.findOne({ ...filter, _id: id }).lean<CampaignDoc>().exec());
+      for (const doc of docs) if (doc) found.push(doc);
+    }
+    return found;
   }
 
   async list(scope: Scope, status?: CampaignStatus, limit = 100): Promise<Campaign[]> {
@@ -506,7 +533,10 @@ export class CampaignService {
         ? firstRunAt(schedule, now, this.timeZone)
         : (current.nextRunAt ?? null);
     const status = nextRunAt ? 'approved' : 'completed';
-    return this.change(by, 'resume', current, { status, nextRunAt, paused: false }, { ip });
+    const resumed = await this.change(by, 'resume', current, { status, nextRunAt, paused: false }, { ip });
+    // Its officers' open tasks are chased again from now (the notifier's watch list).
+    await lookAtCampaignTasks(id, now);
+    return resumed;
   }
 
   async cancel(by: Principal, id: string, ip?: string): Promise<Campaign> {

@@ -109,10 +109,12 @@ describe('campaign list and page: second reads by _id only', () => {
     expect(views.map((v) => [v.id, v.actions, v.followUpId])).toEqual(list.map((v) => [v.id, v.actions, v.followUpId]));
   });
 
-  it('reads campaigns and claims by _id only, apart from the list’s own page', async () => {
+  it('reads campaigns and claims by _id only', async () => {
+    await w.t.request('GET', '/api/campaigns?limit=50', w.editor); // a process's first list reads its index
     const listed = await commandsOf(() => w.t.request('GET', '/api/campaigns?limit=50', w.editor));
     const campaignReads = listed.filter((c) => c.collection === 'campaigns');
-    expect(campaignReads.filter((c) => !byId(c.filter))).toHaveLength(1); // the page itself
+    expect(campaignReads.length).toBeGreaterThan(0);
+    expect(campaignReads.filter((c) => !byId(c.filter))).toEqual([]); // the page too (list-index.ts)
     expect(listed.filter((c) => c.collection === 'claims' && !byId(c.filter))).toEqual([]);
 
     for (const id of [draft, retracted]) {
