@@ -31,6 +31,8 @@ import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
+import { buildOpenTaskWatch } from './channels/manual/watch.js';
+import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
 import { RegionService } from './regions/service.js';
@@ -223,28 +225,30 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   const officerRobots = new OfficerRobotService(secrets, clock);
   const notifier = new OfficerNotifier(
     {
-      openTasksSince: async (since) => [
-        ...(await manualTasks.openTasksSince(since)),
+      tasksOf: async (ids) => [
+        ...(await manualTasks.notifierTasks(ids.filter((id) => !id.startsWith('wecom:')))),
         // WeCom customer groups of tasks the owner has not sent: listed like tasks, without a link.
-        ...(await wecomGroups.openItemsSince(since)).map((item) => ({
-          id: `wecom:${item.reference}`,
-          reference: item.reference,
-          groupId: item.groupId,
-          groupName: item.groupName,
-          officer: item.officer,
-          title: '',
-          text: null,
-          url: null,
-          hasImage: false,
-          createdAt: item.createdAt,
-          confirmedAt: null,
-          state: 'open' as const,
-          withdrawnReason: null,
-          regionPath: item.regionPath,
-          link: null,
-          told: item.told,
-          wecomTaskId: item.taskId,
-        })),
+        ...(await wecomGroups.openItems(ids.filter((id) => id.startsWith('wecom:')).map((id) => id.slice(6)))).map(
+          (item) => ({
+            id: `wecom:${item.reference}`,
+            reference: item.reference,
+            groupId: item.groupId,
+            groupName: item.groupName,
+            officer: item.officer,
+            title: '',
+            text: null,
+            url: null,
+            hasImage: false,
+            createdAt: item.createdAt,
+            confirmedAt: null,
+            state: 'open' as const,
+            withdrawnReason: null,
+            regionPath: item.regionPath,
+            link: null,
+            told: item.told,
+            wecomTaskId: item.taskId,
+          }),
+        ),
       ],
       markTold: async (taskIds) => {
         await manualTasks.markTold(taskIds.filter((id) => !id.startsWith('wecom:')));
@@ -265,7 +269,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
         ];
         return parts.filter(Boolean).join('；');
       },
-      repairConfirmations: (since) => manualTasks.repairConfirmations(since),
+      repairConfirmations: (ids) => manualTasks.repairConfirmations(ids),
       officerFor: activeOfficerFor,
       userById: activeUserById,
       campaign: async (id) => {
@@ -373,6 +377,20 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.tracking.secret.load();
   await ctx.notices.backfillWithdrawnPictures();
   await buildRunLists();
+  // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
+  await buildOpenTaskWatch(ctx.clock.now(), async (since) =>
+    (await ctx.wecomGroups.openItemsSince(since)).map((item) => ({
+      id: `wecom:${item.reference}`,
+      kind: 'wecom' as const,
+      reference: item.reference,
+      regionPath: item.regionPath,
+      officerName: item.officer?.name ?? null,
+      officerPhone: item.officer?.phone ?? null,
+      createdAt: item.createdAt,
+    })),
+  );
+  // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
+  await buildStepLists();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

@@ -18,6 +18,7 @@ import {
   actionsFor,
 } from './lifecycle.js';
 import type { Scope } from '../regions/scope.js';
+import { lookAtCampaignTasks } from '../channels/manual/watch.js';
 import { type CampaignDoc, CampaignModel } from './model.js';
 import { campaignCandidates } from './list-index.js';
 import type { AudienceSpec, AudienceSummary, CampaignPorts, DeliveryControl } from './ports.js';
@@ -532,7 +533,10 @@ export class CampaignService {
         ? firstRunAt(schedule, now, this.timeZone)
         : (current.nextRunAt ?? null);
     const status = nextRunAt ? 'approved' : 'completed';
-    return this.change(by, 'resume', current, { status, nextRunAt, paused: false }, { ip });
+    const resumed = await this.change(by, 'resume', current, { status, nextRunAt, paused: false }, { ip });
+    // Its officers' open tasks are chased again from now (the notifier's watch list).
+    await lookAtCampaignTasks(id, now);
+    return resumed;
   }
 
   async cancel(by: Principal, id: string, ip?: string): Promise<Campaign> {

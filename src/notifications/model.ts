@@ -73,3 +73,30 @@ export type OfficerRobotDoc = InferSchemaType<typeof officerRobotSchema>;
 export type NotificationStepDoc = InferSchemaType<typeof notificationStepSchema>;
 export const OfficerRobotModel = mongoose.model('OfficerRobot', officerRobotSchema);
 export const NotificationStepModel = mongoose.model('NotificationStep', notificationStepSchema);
+
+// A campaign's steps, read by `_id` (issue 25): `<campaignId>|<n>` holds the n-th step id of
+// the campaign (n = 0, 1, …, no gaps: a writer takes the first free slot from the hint by a
+// unique insert), `<campaignId>|next` a hint of the next free slot (never ahead of it). A
+// step is listed BEFORE its claim is inserted, so every step is listed; a listed id whose
+// claim lost to another process's is listed twice or names a step of that other process,
+// and readers de-duplicate. `built` marks a database whose steps were listed at start.
+const stepSlotSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    stepId: { type: String, default: null },
+    next: { type: Number, default: null },
+  },
+  { versionKey: false },
+);
+export const StepSlotModel = mongoose.model('NotificationStepSlot', stepSlotSchema, 'notificationstepslots');
+
+// The notifier's outbox: the steps still `sending` (one small document each, deleted when
+// the step's outcome is recorded), so the stranded-step sweep never reads the step history.
+const outboxSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    attemptAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+export const NotificationOutboxModel = mongoose.model('NotificationOutbox', outboxSchema, 'notificationoutbox');

@@ -28,27 +28,40 @@ import type { ChannelRegistry } from '../channels/registry.js';
 import type { ManualTask, WithdrawReason } from '../channels/manual/tasks.js';
 import type { ChannelMessage } from '../channels/types.js';
 import type { Clock } from '../lib/clock.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { isDuplicateKey } from '../lib/errors.js';
+import {
+  type OpenTaskEntry,
+  dueMarker,
+  raiseDue,
+  setDue,
+  unwatch,
+  watchedTasks,
+} from '../channels/manual/watch.js';
 import { type Priority, type QuietHours, isQuiet } from '../campaigns/schedule.js';
 import { officerMessage } from './message.js';
 import {
   type NotificationKind,
   type NotificationStatus,
+  NotificationOutboxModel,
   NotificationStepModel,
   type NotificationStepDoc,
 } from './model.js';
+import { listStep, stepsOfCampaign } from './step-list.js';
 import type { OfficerRobotService } from './robots.js';
 
 /** An officer's tasks of a run count as complete once none has been added for this long. */
 export const SETTLE_MS = 60_000;
-/** Tasks older than this are not chased any more. */
-const HORIZON_MS = 7 * 24 * 3600_000;
+/** A run that could not be handled now (quiet hours, paused, a failure) is looked at again this much later. */
+const RECHECK_MS = 60_000;
+/** During quiet hours a normal run's due steps wait; looked at again this much later. */
+const QUIET_RECHECK_MS = 5 * 60_000;
+/** The due marker is never raised further than this ahead (a lost $min costs at most this delay). */
+const MAX_IDLE_MS = 10 * 60_000;
 /** A step still `sending` this long after its attempt began is posted again. */
 export const SENDING_LEASE_MS = 2 * 60_000;
 /** After this many attempts a step left `sending` is recorded uncertain. */
 const MAX_ATTEMPTS = 3;
-/** How far back the confirmation repair looks on its first pass. */
-const FIRST_REPAIR_MS = 24 * 3600_000;
 
 export interface OfficerAccount {
   id: string;
@@ -66,14 +79,17 @@ export type OfficerMatch = { account: OfficerAccount } | { account: null; why: '
 export type NotifierTask = ManualTask & { told: boolean; followUpCampaignId?: string | null; wecomTaskId?: string };
 
 export interface NotifierPorts {
-  /** Unconfirmed, not durably withdrawn manual tasks created since the instant, with their live state. */
-  openTasksSince(since: Date): Promise<NotifierTask[]>;
+  /**
+   * The watch list's tasks (manual task ids and `wecom:<delivery id>`), read by `_id` with
+   * their live state; confirmed, reported and announced ones are left out.
+   */
+  tasksOf(ids: string[]): Promise<NotifierTask[]>;
   /** Marks tasks as listed in a digest. */
   markTold(taskIds: string[]): Promise<void>;
   /** Withdraws tasks for good (idempotent). */
   withdrawTasks(taskIds: string[], reason: WithdrawReason): Promise<number>;
-  /** Finishes officers' confirmations whose process died part-way (idempotent). */
-  repairConfirmations(since: Date): Promise<number>;
+  /** Finishes officers' confirmations of these tasks whose process died part-way (idempotent). */
+  repairConfirmations(taskIds: string[]): Promise<number>;
   /** The officer of a group: the one active account with the phone whose scope covers the region. */
   officerFor(phone: string, regionPath: string[]): Promise<OfficerMatch>;
   userById(id: string): Promise<OfficerAccount | null>;
@@ -120,6 +136,10 @@ function runOf(reference: string): { occurrenceId: string; campaignId: string } 
 
 const officerKeyOf = (task: ManualTask) => task.officer!.phone ?? `name:${task.officer!.name}`;
 
+/** A watch entry's officer run, as byOfficerRun groups its task. */
+const runKeyOf = (entry: OpenTaskEntry) =>
+  `${entry.occurrenceId}|${entry.officerPhone ?? (entry.officerName ? `name:${entry.officerName}` : '')}`;
+
 function byOfficerRun(tasks: NotifierTask[]): OfficerRun[] {
   const runs = new Map<string, OfficerRun>();
   for (const task of tasks) {
@@ -165,8 +185,6 @@ interface DueStep {
 }
 
 export class OfficerNotifier {
-  #lastRepair = 0;
-
   constructor(
     private readonly ports: NotifierPorts,
     private readonly robots: OfficerRobotService,
@@ -177,32 +195,123 @@ export class OfficerNotifier {
       process.stderr.write(`${message}: ${error instanceof Error ? error.message : String(error)}\n`),
   ) {}
 
-  /** One pass: repairs, re-posts stranded steps, then sends every step that is due now. Returns steps recorded. */
+  /**
+   * One pass: repairs, re-posts stranded steps, then sends every step that is due now.
+   * Driven by the open-task watch list (channels/manual/watch.ts): when the due marker lies
+   * ahead, nothing else is read; otherwise the watch list is read (open tasks only), the runs
+   * with a due entry are handled (their tasks read by `_id`), expired entries dropped, and
+   * each handled entry gets the time of its next step. Returns steps recorded.
+   */
   async tick(): Promise<number> {
     const now = this.clock.now();
-    await this.repairConfirmations(now).catch((error) => this.log('confirmation repair', error));
     await this.resendStranded(now).catch((error) => this.log('notifier outbox', error));
-    const tasks = await this.ports.openTasksSince(new Date(now.getTime() - HORIZON_MS));
-    const runs = byOfficerRun(tasks);
-    if (runs.length === 0) return 0;
-    const ids = runs.flatMap((run) => (['digest', 'reminder', 'escalation'] as const).map((kind) => stepId(kind, run)));
-    const done = new Map(
-      (await NotificationStepModel.find({ _id: { $in: ids } }).lean<NotificationStepDoc[]>()).map((s) => [s._id, s]),
+    const marker = await dueMarker();
+    if (marker.at && marker.at.getTime() > now.getTime()) return 0;
+    const entries = await watchedTasks();
+    const expired = entries.filter((entry) => entry.expiresAt.getTime() <= now.getTime());
+    await unwatch(expired.map((entry) => entry._id));
+    const live = entries.filter((entry) => entry.expiresAt.getTime() > now.getTime());
+    const dueRuns = new Set(
+      live.filter((entry) => entry.dueAt.getTime() <= now.getTime()).map((entry) => runKeyOf(entry)),
     );
-    const campaigns = new Map<string, { title: string; priority: Priority } | null>();
+    const inDueRuns = live.filter((entry) => dueRuns.has(runKeyOf(entry)));
+    // Next look of every handled entry: at its expiry unless its run says sooner.
+    const next = new Map(inDueRuns.map((entry) => [entry._id, entry.expiresAt.getTime()]));
     let recorded = 0;
-    for (const run of runs) {
-      try {
-        if (!campaigns.has(run.campaignId)) campaigns.set(run.campaignId, await this.ports.campaign(run.campaignId));
-        const campaign = campaigns.get(run.campaignId);
-        if (!campaign) continue;
-        if (await this.step(run, campaign, done, tasks, now)) recorded++;
-      } catch (error) {
-        // One officer's failure never stops the others; the step is tried again next pass.
-        this.log(`notifier: ${run.officerName ?? run.officerKey} of ${run.occurrenceId}`, error);
+    if (inDueRuns.length > 0) {
+      // Confirmations whose process stopped after the claim (their entry fell due a lease later).
+      await this.ports
+        .repairConfirmations(inDueRuns.filter((entry) => entry.kind === 'manual').map((entry) => entry._id))
+        .catch((error) => this.log('confirmation repair', error));
+      const tasks = await this.ports.tasksOf(inDueRuns.map((entry) => entry._id));
+      // Entries whose task is no longer open (confirmed, reported, announced: a process died
+      // between that write and the entry's removal) leave the list now.
+      const found = new Set(tasks.map((task) => task.id));
+      const stale = inDueRuns.filter((entry) => !found.has(entry._id)).map((entry) => entry._id);
+      await unwatch(stale);
+      for (const id of stale) next.delete(id);
+      // A correction's tasks (retraction) are listed with the withdrawal: read them too.
+      const followUps = new Set(tasks.flatMap((task) => (task.followUpCampaignId ? [task.followUpCampaignId] : [])));
+      const followUpEntries = live.filter(
+        (entry) => entry.campaignId && followUps.has(entry.campaignId) && !dueRuns.has(runKeyOf(entry)),
+      );
+      const followUpTasks = followUpEntries.length ? await this.ports.tasksOf(followUpEntries.map((e) => e._id)) : [];
+      const runs = byOfficerRun(tasks);
+      const campaigns = new Map<string, { title: string; priority: Priority } | null>();
+      for (const run of runs) {
+        let due = now.getTime() + RECHECK_MS;
+        try {
+          if (!campaigns.has(run.campaignId)) campaigns.set(run.campaignId, await this.ports.campaign(run.campaignId));
+          const campaign = campaigns.get(run.campaignId);
+          if (!campaign) {
+            due = Number.POSITIVE_INFINITY; // each entry's expiry
+          } else {
+            const done = await this.stepsOfRun(run);
+            const result = await this.step(run, campaign, done, [...tasks, ...followUpTasks], now);
+            if (result.recorded) recorded++;
+            due = result.withdrawn ? Number.NaN : await this.nextLook(run, campaign.priority, now);
+          }
+        } catch (error) {
+          // One officer's failure never stops the others; the step is tried again next pass.
+          this.log(`notifier: ${run.officerName ?? run.officerKey} of ${run.occurrenceId}`, error);
+          due = now.getTime();
+        }
+        for (const task of run.tasks) {
+          if (Number.isNaN(due)) next.delete(task.id);
+          else if (next.has(task.id)) next.set(task.id, Math.min(next.get(task.id)!, due));
+        }
       }
     }
+    await setDue([...next].map(([id, at]) => ({ id, dueAt: new Date(at) })));
+    // The marker: the earliest next look over the list (entries not handled keep theirs).
+    let earliest = now.getTime() + MAX_IDLE_MS;
+    for (const entry of live) {
+      const at = next.has(entry._id) ? next.get(entry._id)! : entry.dueAt.getTime();
+      if (!dueRuns.has(runKeyOf(entry)) || next.has(entry._id)) earliest = Math.min(earliest, at);
+    }
+    await raiseDue(marker.stamp, new Date(Math.max(earliest, now.getTime())));
     return recorded;
+  }
+
+  /** The digest, reminder and escalation of a run recorded so far (three `_id` reads). */
+  private async stepsOfRun(run: OfficerRun): Promise<Map<string, NotificationStepDoc>> {
+    const ids = (['digest', 'reminder', 'escalation'] as const).map((kind) => stepId(kind, run));
+    const found = await mapLimit(ids, 3, (id) => NotificationStepModel.findById(id).lean<NotificationStepDoc>());
+    return new Map(found.flatMap((doc) => (doc ? [[doc._id, doc] as const] : [])));
+  }
+
+  /**
+   * When a run has to be looked at again, after this pass: its tasks still settling (the
+   * digest's SETTLE_MS after the newest untold one), else the reminder's or the escalation's
+   * time, else never (the entries' expiry). Quiet hours and paused runs are looked at again
+   * later; the step itself decides, as it always did.
+   */
+  private async nextLook(run: OfficerRun, priority: Priority, now: Date): Promise<number> {
+    const state = run.tasks[0]!.state;
+    if (state === 'paused') return now.getTime() + RECHECK_MS;
+    const done = await this.stepsOfRun(run);
+    const quiet = priority !== 'urgent' && isQuiet(now, this.settings.quietHours, this.settings.timeZone);
+    const periodMs = this.settings.reminderMinutes[priority] * 60_000;
+    const firstDigest = done.get(stepId('digest', run));
+    const told = new Set(firstDigest?.taskIds ?? []);
+    const untold = run.tasks.filter((task) => !task.told && !told.has(task.id));
+    let at: number;
+    if (!firstDigest || untold.length > 0) {
+      const fresh = firstDigest ? untold : run.tasks;
+      at = Math.max(...fresh.map((task) => task.createdAt.getTime())) + SETTLE_MS;
+      // A later digest just sent: its tasks are marked told by now; the next look is then its reminder.
+      if (at <= now.getTime() && firstDigest) at = now.getTime() + RECHECK_MS;
+    } else {
+      const reminder = done.get(stepId('reminder', run));
+      const escalation = done.get(stepId('escalation', run));
+      at = !reminder
+        ? firstDigest.at.getTime() + periodMs
+        : !escalation
+          ? reminder.at.getTime() + periodMs
+          : Number.POSITIVE_INFINITY;
+    }
+    if (at <= now.getTime()) at = now.getTime() + (quiet ? QUIET_RECHECK_MS : RECHECK_MS);
+    return at;
   }
 
   private async step(
@@ -211,13 +320,14 @@ export class OfficerNotifier {
     done: Map<string, NotificationStepDoc>,
     allTasks: NotifierTask[],
     now: Date,
-  ): Promise<boolean> {
+  ): Promise<{ recorded: boolean; withdrawn: boolean }> {
     const state = run.tasks[0]!.state;
-    if (state === 'withdrawn') return this.withdraw(run, campaign.title, allTasks);
-    if (state === 'paused') return false; // not chased while paused; live again on resume
-    if (campaign.priority !== 'urgent' && isQuiet(now, this.settings.quietHours, this.settings.timeZone)) return false;
+    if (state === 'withdrawn') return { recorded: await this.withdraw(run, campaign.title, allTasks), withdrawn: true };
+    const nothing = { recorded: false, withdrawn: false };
+    if (state === 'paused') return nothing; // not chased while paused; live again on resume
+    if (campaign.priority !== 'urgent' && isQuiet(now, this.settings.quietHours, this.settings.timeZone)) return nothing;
     const due = this.dueStep(run, campaign.priority, done, now);
-    if (!due) return false;
+    if (!due) return nothing;
     const recorded = await this.send(due, run, campaign.title);
     // A reminder re-sends WeCom's own notice of the owner's tasks (群发助手), robot or not.
     const wecomTasks = [...new Set(due.tasks.flatMap((task) => (task.wecomTaskId ? [task.wecomTaskId] : [])))];
@@ -226,7 +336,7 @@ export class OfficerNotifier {
       if (note) await NotificationStepModel.updateOne({ _id: due.id }, { $set: { wecomDetail: note } });
     }
     if (due.kind === 'digest') await this.ports.markTold(due.tasks.map((task) => task.id));
-    return recorded;
+    return { recorded, withdrawn: false };
   }
 
   private dueStep(
@@ -323,6 +433,8 @@ export class OfficerNotifier {
       withdrawal,
     });
     const now = this.clock.now();
+    // Listed on its campaign first (the campaign page reads the list by `_id`), then claimed.
+    await listStep(run.campaignId, due.id);
     try {
       await NotificationStepModel.create({
         _id: due.id,
@@ -346,22 +458,32 @@ export class OfficerNotifier {
       if (isDuplicateKey(error)) return false;
       throw error;
     }
-    if (!unreachable) await this.deliver(due.id);
+    if (!unreachable) {
+      await NotificationOutboxModel.create({ _id: due.id, attemptAt: now }).catch((error) => {
+        if (!isDuplicateKey(error)) throw error;
+      });
+      await this.deliver(due.id);
+    }
     return true;
   }
 
   /** Posts a claimed step's message and records the outcome. Safe to repeat (at least once). */
   private async deliver(id: string): Promise<void> {
     const step = await NotificationStepModel.findById(id).lean<NotificationStepDoc>();
-    if (step?.status !== 'sending' || !step.recipientUserId || !step.message) return;
+    if (step?.status !== 'sending' || !step.recipientUserId || !step.message) {
+      await NotificationOutboxModel.deleteOne({ _id: id });
+      return;
+    }
     const now = this.clock.now();
     await NotificationStepModel.updateOne({ _id: id }, { $set: { attemptAt: now }, $inc: { attempts: 1 } });
+    await NotificationOutboxModel.updateOne({ _id: id }, { $set: { attemptAt: now } });
     const credentials = await this.robots.credentials(step.recipientUserId);
     if (!credentials) {
       await NotificationStepModel.updateOne(
         { _id: id },
         { $set: { status: 'no_robot', detail: `${step.recipientName ?? '该民警'}未设置通知机器人，未发送` } },
       );
+      await NotificationOutboxModel.deleteOne({ _id: id });
       return;
     }
     const outcome = await this.channels
@@ -391,14 +513,26 @@ export class OfficerNotifier {
         },
       },
     );
+    await NotificationOutboxModel.deleteOne({ _id: id });
   }
 
-  /** Steps left `sending` by a process that died: posted again (or recorded uncertain after MAX_ATTEMPTS). */
+  /**
+   * Steps left `sending` by a process that died: posted again (or recorded uncertain after
+   * MAX_ATTEMPTS). Read from the outbox (only steps still sending), never the step history.
+   */
   async resendStranded(now: Date = this.clock.now()): Promise<number> {
-    const stranded = await NotificationStepModel.find({
-      status: 'sending',
-      attemptAt: { $lt: new Date(now.getTime() - SENDING_LEASE_MS) },
-    }).lean<NotificationStepDoc[]>();
+    const lapsed = (await NotificationOutboxModel.find({}).lean<{ _id: string; attemptAt: Date }[]>()).filter(
+      (entry) => entry.attemptAt.getTime() < now.getTime() - SENDING_LEASE_MS,
+    );
+    const found = await mapLimit(lapsed, 8, (entry) => NotificationStepModel.findById(entry._id).lean<NotificationStepDoc>());
+    const stranded: NotificationStepDoc[] = [];
+    for (const [i, step] of found.entries()) {
+      if (step?.status === 'sending' && step.attemptAt && step.attemptAt.getTime() < now.getTime() - SENDING_LEASE_MS) {
+        stranded.push(step);
+      } else if (step?.status !== 'sending') {
+        await NotificationOutboxModel.deleteOne({ _id: lapsed[i]!._id });
+      }
+    }
     for (const step of stranded) {
       try {
         if ((step.attempts ?? 0) >= MAX_ATTEMPTS) {
@@ -406,6 +540,7 @@ export class OfficerNotifier {
             { _id: step._id, status: 'sending' },
             { $set: { status: 'uncertain', detail: '多次发送未得到结果，可能已发出' } },
           );
+          await NotificationOutboxModel.deleteOne({ _id: step._id });
         } else {
           await this.deliver(step._id);
         }
@@ -414,13 +549,6 @@ export class OfficerNotifier {
       }
     }
     return stranded.length;
-  }
-
-  /** Officers' confirmations whose process died after the claim (see ManualTaskService.repairConfirmations). */
-  private async repairConfirmations(now: Date): Promise<number> {
-    const since = this.#lastRepair ? this.#lastRepair - SENDING_LEASE_MS : now.getTime() - FIRST_REPAIR_MS;
-    this.#lastRepair = now.getTime();
-    return this.ports.repairConfirmations(new Date(since));
   }
 
   private async superiorOf(officer: OfficerAccount | null): Promise<OfficerAccount | null> {
@@ -442,7 +570,7 @@ export class OfficerNotifier {
 
   /** A campaign's steps, oldest first, for the campaign page. */
   async stepsOf(campaignId: string): Promise<NotificationStep[]> {
-    const docs = await NotificationStepModel.find({ campaignId }).sort({ at: 1 }).lean<NotificationStepDoc[]>();
+    const docs = await stepsOfCampaign(campaignId);
     return docs.map((doc) => ({
       kind: doc.kind as NotificationKind,
       occurrenceId: doc.occurrenceId,

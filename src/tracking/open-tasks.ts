@@ -1,16 +1,16 @@
 // The officers' live open tasks, for the monthly table's 待民警转发: tasks not confirmed, not
 // withdrawn (by the one rule of campaigns/withdrawal.ts, read live, as the tasks themselves
 // follow it) and not expired (their run's day more than the horizon ago, progress's rule).
-// Open tasks are at most a horizon old, so this reads the few created since then through
-// the tasks' (confirmedAt, createdAt) index, not the statistics.
+// Read from the open-task watch list (channels/manual/watch.ts: only open tasks), never the
+// task history.
 import { localDay } from '../campaigns/schedule.js';
 import { CampaignModel } from '../campaigns/model.js';
 import { WITHDRAWAL_CAMPAIGN_FIELDS, WITHDRAWAL_NOTICE_FIELDS, withdrawalReason } from '../campaigns/withdrawal.js';
-import { ManualTaskModel } from '../channels/manual/model.js';
+import { openEntries } from '../channels/manual/watch.js';
 import type { Clock } from '../lib/clock.js';
 import { NoticeModel } from '../notices/model.js';
 import type { Scope } from '../regions/scope.js';
-import { OFFICER_TASK_HORIZON_MS, tasksExpiredAfter } from './progress.js';
+import { tasksExpiredAfter } from './progress.js';
 
 export interface OpenTask {
   /** The run's local month ('YYYY-MM'), as its batch's. */
@@ -40,12 +40,9 @@ export class OpenTaskCounter {
   /** Live open tasks inside the scope and under `within`, of runs in the months `from`..`to`. */
   async openTasks(scope: Scope, within: string, from: string, to: string): Promise<OpenTask[]> {
     const now = this.clock.now().getTime();
-    // A day of margin on each side of the horizon (local days, time zones).
-    const since = new Date(now - OFFICER_TASK_HORIZON_MS - 2 * 24 * 3600_000);
-    const docs = await ManualTaskModel.find(
-      { confirmedAt: null, withdrawnAt: null, createdAt: { $gte: since }, $and: [scope.filter(), { regionPath: within }] },
-      { _id: 0, taskKey: 1, regionPath: 1 },
-    ).lean<{ taskKey: string; regionPath: string[] }[]>();
+    // The watch list holds the open tasks (channels/manual/watch.ts): no read of the task history.
+    const entries = await openEntries({ $and: [scope.filter(), { regionPath: within }], kind: 'manual' }, this.clock.now());
+    const docs = entries.map((entry) => ({ taskKey: `${entry.occurrenceId ?? ''}/${entry._id}`, regionPath: entry.regionPath }));
     const found = docs.flatMap((doc) => {
       const run = runOf(doc.taskKey);
       if (!run || doc.regionPath.length < 2) return [];

@@ -7,7 +7,7 @@ import { GroupModel } from '../audience/model.js';
 import { UserModel } from '../auth/model.js';
 import type { Principal } from '../auth/principal.js';
 import { AUTHORS, REVIEWERS, type Role } from '../auth/roles.js';
-import { ManualTaskModel } from '../channels/manual/model.js';
+import { openEntries } from '../channels/manual/watch.js';
 import { CampaignModel } from '../campaigns/model.js';
 import type { Clock } from '../lib/clock.js';
 import { NoticeModel } from '../notices/model.js';
@@ -68,8 +68,8 @@ export class WorkbenchService {
     const reviewer = has(REVIEWERS, by.role);
     const author = has(AUTHORS, by.role);
     const officer = by.role === 'officer' || by.role === 'admin';
-    // An author's open tasks are read once: their count, the caller's own and the per-officer
-    // list come from the same read (on FerretDB each of them was a scan of every task).
+    // An author's open tasks are read once from the open-task watch list (only open tasks:
+    // channels/manual/watch.ts): their count, the caller's own and the per-officer list.
     const open = author ? this.openTasks(by) : null;
     const [noticesInReview, campaignsInReview, sends, awaitingTasks, myTasks, casesToHandle, newTips, officers, setup] =
       await Promise.all([
@@ -80,7 +80,7 @@ export class WorkbenchService {
         officer && by.phone
           ? open
             ? open.then((tasks) => tasks.filter((task) => task.officerPhone === by.phone).length)
-            : ManualTaskModel.countDocuments({ ...scope, confirmedAt: null, officerPhone: by.phone })
+            : this.openTasks(by, by.phone).then((tasks) => tasks.length)
           : officer
             ? 0
             : null,
@@ -134,11 +134,16 @@ export class WorkbenchService {
     return near + followUps;
   }
 
-  /** The unconfirmed tasks inside the caller's scope, with their officer (one projected read). */
-  private openTasks(by: Principal): Promise<{ officerName: string | null; officerPhone: string | null }[]> {
-    return ManualTaskModel.find({ ...by.scope.filter(), confirmedAt: null }, { officerName: 1, officerPhone: 1, _id: 0 })
-      .lean<{ officerName: string | null; officerPhone: string | null }[]>()
-      .exec();
+  /**
+   * The open manual tasks inside the caller's scope (not confirmed, not withdrawn, not past the
+   * links' 7 days), with their officer: one read of the watch list, never of the task history.
+   */
+  private openTasks(
+    by: Principal,
+    officerPhone?: string,
+  ): Promise<{ officerName: string | null; officerPhone: string | null }[]> {
+    const filter = { ...by.scope.filter(), kind: 'manual', ...(officerPhone ? { officerPhone } : {}) };
+    return openEntries(filter, this.clock.now());
   }
 
   private awaitingByOfficer(open: { officerName: string | null; officerPhone: string | null }[]): OfficerQueue[] {

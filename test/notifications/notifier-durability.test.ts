@@ -109,10 +109,10 @@ describe('the officer path after a crash', () => {
     const failures: string[] = [];
     const notifier = new OfficerNotifier(
       {
-        openTasksSince: (since) => w.t.ctx.manualTasks.openTasksSince(since),
+        tasksOf: (ids) => w.t.ctx.manualTasks.notifierTasks(ids),
         markTold: (ids) => w.t.ctx.manualTasks.markTold(ids),
         withdrawTasks: (ids, reason) => w.t.ctx.manualTasks.withdrawTasks(ids, reason),
-        repairConfirmations: (since) => w.t.ctx.manualTasks.repairConfirmations(since),
+        repairConfirmations: (ids) => w.t.ctx.manualTasks.repairConfirmations(ids),
         // A database hiccup for one officer (both orders: whichever comes first fails).
         officerFor: async (phone, regionPath) => {
           if (phone === a.phone) throw new Error('connection reset');

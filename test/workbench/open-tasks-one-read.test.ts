@@ -1,10 +1,15 @@
 // The workbench counts an author's open officer tasks, and lists them by officer, from one
-// read of the open tasks (was a count plus a capped list, each a scan on FerretDB). The
-// figures must be exactly the stored tasks': unconfirmed ones inside the caller's scope only,
-// every officer counted (no cap), sorted by how many are open.
+// read of the open-task watch list (was a scan of every task on FerretDB). The figures must be
+// exactly the stored tasks': open ones (unconfirmed, not withdrawn, within the links' 7 days)
+// inside the caller's scope only, every officer counted (no cap), sorted by how many are open.
+// The tasks are written in the old layout (directly, no watch entry) as an existing install
+// holds them: the service's start lists them (prepareDatabase), once.
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
+import { OpenTaskMarkModel, OpenTaskModel } from '../../src/channels/manual/watch.js';
+import { prepareDatabase } from '../../src/context.js';
+import { fixedClock } from '../../src/lib/clock.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 
@@ -12,8 +17,9 @@ describe('workbench open tasks from one read', () => {
   let t: TestApp;
 const INSIDE = ['000000', '440000', '440100', '440106', '440106001', '440106001001'];
 const OUTSIDE = ['000000', '440000', '440100', '440111', '440111002', '440111002003'];
+  const clock = fixedClock('2026-12-03T04:00:00Z');
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ clock });
     await createRegionTree(t);
     const task = (n: number, path: string[], officer: string, confirmed: boolean) => ({
       _id: new mongoose.Types.ObjectId(),
@@ -40,7 +46,14 @@ const OUTSIDE = ['000000', '440000', '440100', '440111', '440111002', '440111002
     }
     // Outside the county (another county): never counted for its editor.
     for (let i = 0; i < 4; i += 1) docs.push(task(n++, OUTSIDE, '乙', false));
+    // Not open: withdrawn, and one past the links' 7 days.
+    docs.push({ ...task(n++, INSIDE, '甲', false), withdrawnAt: new Date('2026-12-01T03:00:00Z'), withdrawalAnnounced: true });
+    docs.push({ ...task(n++, INSIDE, '甲', false), createdAt: new Date('2026-11-25T01:00:00Z') });
     await ManualTaskModel.insertMany(docs);
+    // An install from before the watch list: no entries, no marker; then the service starts.
+    await OpenTaskMarkModel.deleteMany({});
+    await prepareDatabase(t.ctx);
+    await prepareDatabase(t.ctx); // idempotent: a second start reads the marker only
   });
   afterAll(() => t.close());
 
@@ -49,8 +62,14 @@ const OUTSIDE = ['000000', '440000', '440100', '440111', '440111002', '440111002
     const response = await t.request('GET', '/api/workbench/counts', token);
     expect(response.statusCode, response.body).toBe(200);
     const counts = response.json();
-    const stored = await ManualTaskModel.countDocuments({ regionPath: TREE.countyA.code, confirmedAt: null });
+    const stored = await ManualTaskModel.countDocuments({
+      regionPath: TREE.countyA.code,
+      confirmedAt: null,
+      withdrawnAt: null,
+      createdAt: { $gt: new Date(clock.now().getTime() - 7 * 24 * 3600_000) },
+    });
     expect(stored).toBe(6);
+    expect(await OpenTaskModel.countDocuments({})).toBe(10);
     expect(counts.awaitingTasks).toBe(stored);
     expect(counts.awaitingByOfficer).toEqual([
       { name: '甲警官', phone: '13900000001', open: 3 },

@@ -20,6 +20,10 @@ import { Forbidden, Gone, NotFound, isDuplicateKey } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
 import { ManualConfirmationModel, type ManualTaskDoc, ManualImageModel, ManualTaskModel } from './model.js';
+import { lowerDue, markCampaignWithdrawn, openEntries, setDue, unwatch, watchTasks } from './watch.js';
+
+/** A confirmation not finished this long after its claim is finished by the notifier's pass. */
+const CONFIRM_LEASE_MS = 2 * 60_000;
 
 /** What a signed link carries besides the task id. */
 export interface SignedLink {
@@ -218,11 +222,31 @@ export class ManualTaskService {
         imageSha256,
         createdAt: this.clock.now(),
       });
-      return this.toTask(doc.toObject() as ManualTaskDoc, new Map());
+      const task = doc.toObject() as ManualTaskDoc;
+      await this.watch(task);
+      return this.toTask(task, new Map());
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
-      return this.toTask((await ManualTaskModel.findOne({ taskKey }).lean<ManualTaskDoc>())!, new Map());
+      const task = (await ManualTaskModel.findOne({ taskKey }).lean<ManualTaskDoc>())!;
+      // A retry or a take-over: the task is on the watch list while it is open (idempotent).
+      if (!task.confirmedAt && !task.withdrawnAt) await this.watch(task);
+      return this.toTask(task, new Map());
     }
+  }
+
+  /** Puts a task on the open-task watch list (watch.ts). */
+  private watch(doc: ManualTaskDoc): Promise<void> {
+    return watchTasks([
+      {
+        id: String(doc._id),
+        kind: 'manual',
+        reference: doc.taskKey,
+        regionPath: doc.regionPath,
+        officerName: doc.officerName ?? null,
+        officerPhone: doc.officerPhone ?? null,
+        createdAt: doc.createdAt,
+      },
+    ]);
   }
 
   /**
@@ -303,6 +327,10 @@ export class ManualTaskService {
     const step = (name: string) => {
       if (this.options.trace) process.stderr.write(`intent-step confirm ${taskId} ${name}\n`);
     };
+    // Should this process stop part-way, the notifier looks at the task a lease later and
+    // finishes the confirmation (repairConfirmations).
+    await setDue([{ id: taskId, dueAt: new Date(claimedAt.getTime() + CONFIRM_LEASE_MS) }]);
+    await lowerDue(new Date(claimedAt.getTime() + CONFIRM_LEASE_MS));
     try {
       step('claim');
       await ManualConfirmationModel.create({ _id: taskId, at: claimedAt });
@@ -344,30 +372,32 @@ export class ManualTaskService {
     }
     step('copy');
     await recordByReference(doc.taskKey, claimedAt, doc.regionPath ?? []);
+    step('unwatch');
+    await unwatch([taskId]);
   }
 
   /**
    * Finishes confirmations whose process stopped after the claim (task not marked, or the
-   * engine's copy missing, so its delivery stayed `awaiting`): the claims filed since the
-   * instant, each completed again (idempotent). Run by the scheduler's notifier pass; the
-   * engine's confirmation sweep then wakes the batch. Returns how many were repaired.
+   * engine's copy missing, so its delivery stayed `awaiting`): for each of these tasks (the
+   * notifier's due watch entries; a confirmation makes its entry due a lease later, and
+   * completing it removes the entry) with a claim, completed again (idempotent). The engine's
+   * confirmation sweep then wakes the batch. Returns how many were repaired.
    */
-  async repairConfirmations(since: Date): Promise<number> {
-    const claims = await ManualConfirmationModel.find({ reference: null, at: { $gte: since } }).lean<
-      { _id: string; at: Date }[]
-    >();
+  async repairConfirmations(taskIds: string[]): Promise<number> {
+    const valid = taskIds.filter((id) => mongoose.isValidObjectId(id));
+    const claims = (
+      await mapLimit(valid, 8, (id) => ManualConfirmationModel.findById(id).lean<{ _id: string; at: Date }>())
+    ).filter((claim): claim is { _id: string; at: Date } => claim !== null);
     let repaired = 0;
     for (const claim of claims) {
-      const task = mongoose.isValidObjectId(claim._id)
-        ? await ManualTaskModel.findById(claim._id, { taskKey: 1, confirmedAt: 1 }).lean<{
-            taskKey: string;
-            confirmedAt: Date | null;
-          }>()
-        : null;
+      const task = await ManualTaskModel.findById(claim._id, { taskKey: 1, confirmedAt: 1 }).lean<{
+        taskKey: string;
+        confirmedAt: Date | null;
+      }>();
       if (!task) continue;
       const copied = await ManualConfirmationModel.exists({ _id: referenceKey(task.taskKey) });
-      if (task.confirmedAt && copied) continue;
       await this.completeConfirmation(claim._id, claim.at);
+      if (task.confirmedAt && copied) continue;
       if (!copied) {
         // Filed now, so the engine's sweep of recent confirmations sees it.
         await ManualConfirmationModel.updateOne(
@@ -395,6 +425,7 @@ export class ManualTaskService {
         $push: { rotations: 'withdrawn' },
       },
     );
+    await markCampaignWithdrawn(campaignId, this.clock.now());
     return result.modifiedCount;
   }
 
@@ -413,6 +444,7 @@ export class ManualTaskService {
       },
     );
     await ManualTaskModel.updateMany({ _id: { $in: taskIds } }, { $set: { withdrawalAnnounced: true } });
+    await unwatch(taskIds);
     return result.modifiedCount;
   }
 
@@ -454,16 +486,17 @@ export class ManualTaskService {
   }
 
   /**
-   * Unconfirmed tasks created since the instant whose withdrawal (if any) the notifier has not
-   * announced yet, with their live state: what the officer notifier chases (open), holds
-   * (paused) or announces as withdrawn (withdrawn, with a retraction's correction campaign).
+   * These tasks (by `_id`, from the watch list), with their live state: what the officer
+   * notifier chases (open), holds (paused) or announces as withdrawn (withdrawn, with a
+   * retraction's correction campaign). Confirmed and announced ones are left out.
    */
-  async openTasksSince(since: Date): Promise<(ManualTask & { told: boolean; followUpCampaignId: string | null })[]> {
-    const docs = await ManualTaskModel.find({
-      confirmedAt: null,
-      withdrawalAnnounced: { $ne: true },
-      createdAt: { $gte: since },
-    }).lean<ManualTaskDoc[]>();
+  async notifierTasks(ids: string[]): Promise<(ManualTask & { told: boolean; followUpCampaignId: string | null })[]> {
+    const found = await mapLimit(ids.filter((id) => mongoose.isValidObjectId(id)), 8, (id) =>
+      ManualTaskModel.findById(id).lean<ManualTaskDoc>(),
+    );
+    const docs = found.filter(
+      (doc): doc is ManualTaskDoc => doc !== null && !doc.confirmedAt && doc.withdrawalAnnounced !== true,
+    );
     const live = await this.livenessOf(docs);
     return docs.map((doc) => {
       const campaignId = campaignOfReference(doc.taskKey);
@@ -481,6 +514,7 @@ export class ManualTaskService {
     scope: Scope,
     options: { open?: boolean; limit: number; withLinks: boolean; officerPhone?: string },
   ): Promise<ManualTask[]> {
+    if (options.open) return this.listOpen(scope, options);
     const filter: Record<string, unknown> = { ...scope.filter() };
     if (options.officerPhone !== undefined) filter.officerPhone = options.officerPhone;
     if (options.open !== undefined) {
@@ -493,6 +527,33 @@ export class ManualTaskService {
     const tasks = await this.toTasks(docs, options.withLinks);
     // Open: what is still to forward (a paused one shows as 已暂停); a withdrawn one is not open.
     return options.open ? tasks.filter((task) => task.state !== 'withdrawn') : tasks;
+  }
+
+  /**
+   * Open tasks from the watch list (watch.ts): the entries inside the scope (and the officer's,
+   * when asked), newest first, then each task read by `_id`. Bounded by what is open, not by
+   * the task history.
+   */
+  private async listOpen(
+    scope: Scope,
+    options: { limit: number; withLinks: boolean; officerPhone?: string },
+  ): Promise<ManualTask[]> {
+    const filter: Record<string, unknown> = { ...scope.filter(), kind: 'manual' };
+    if (options.officerPhone !== undefined) filter.officerPhone = options.officerPhone;
+    const entries = (await openEntries(filter, this.clock.now())).sort(
+      (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : -1),
+    );
+    const tasks: ManualTask[] = [];
+    // Read a page at a time: a task withdrawn live (not yet on the list) is skipped.
+    for (let i = 0; i < entries.length && tasks.length < options.limit; i += options.limit) {
+      const found = await mapLimit(entries.slice(i, i + options.limit), 8, (entry) =>
+        ManualTaskModel.findById(entry._id).lean<ManualTaskDoc>(),
+      );
+      const docs = found.filter((doc): doc is ManualTaskDoc => doc !== null && !doc.confirmedAt && !doc.withdrawnAt);
+      const page = await this.toTasks(docs, options.withLinks);
+      tasks.push(...page.filter((task) => task.state !== 'withdrawn'));
+    }
+    return tasks.slice(0, options.limit);
   }
 }
 

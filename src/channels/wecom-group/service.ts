@@ -22,9 +22,11 @@ import { createHash } from 'node:crypto';
 import { claimOnce } from '../../db/claims.js';
 import type { SecretBox } from '../../lib/cipher.js';
 import type { Clock } from '../../lib/clock.js';
+import { mapLimit } from '../../lib/concurrency.js';
 import { InvalidInput, isDuplicateKey } from '../../lib/errors.js';
 import { ManualImageModel } from '../manual/model.js';
 import { fileSettlement, type SettlementStatus } from '../manual/tasks.js';
+import { unwatch, watchTasks } from '../manual/watch.js';
 import type { ChannelMessage, ChannelTarget, Outcome } from '../types.js';
 import type { ApiAnswer, WecomApiClient, WecomApp } from './api.js';
 import type { WecomGroupCredentials } from './credentials.js';
@@ -546,6 +548,20 @@ export class WecomGroupService {
       },
     );
     const refused = new Set(answer.data.fail_list ?? []);
+    // The owner's groups are open tasks now: on the watch list until reported (manual/watch.ts).
+    await watchTasks(
+      items
+        .filter((i) => !refused.has(i.chatId))
+        .map((i) => ({
+          id: `wecom:${i._id}`,
+          kind: 'wecom' as const,
+          reference: i._id,
+          regionPath: i.regionPath ?? [],
+          officerName: i.officerName ?? null,
+          officerPhone: i.officerPhone ?? null,
+          createdAt: now,
+        })),
+    );
     if (refused.size)
       await this.settleItems(
         items.filter((i) => refused.has(i.chatId)),
@@ -597,6 +613,7 @@ export class WecomGroupService {
         { $set: { state, reason, sentAt: status === 'sent' ? at : null } },
       );
       await fileSettlement(item._id, at, item.regionPath ?? [], status, reason);
+      await unwatch([`wecom:${item._id}`]);
       await this.#onSettled?.(item._id, item.regionPath ?? []).catch(() => undefined);
     }
   }
@@ -761,6 +778,7 @@ export class WecomGroupService {
         { _id: { $in: items.map((i) => i._id) } },
         { $set: { state: 'queued', taskId: null, createdAt: this.clock.now() } },
       );
+      await unwatch(items.map((i) => `wecom:${i._id}`));
       return;
     }
     const reason = verdict.kind === 'stop' ? verdict.reason : '已停止';
@@ -788,6 +806,36 @@ export class WecomGroupService {
       createdAt: opened.get(item.taskId!) ?? item.createdAt,
       taskId: item.taskId!,
     }));
+  }
+
+  /**
+   * These groups (delivery ids, from the watch list) while their task is open, read by `_id`:
+   * the officer notifier's due runs. A group reported or re-queued is left out.
+   */
+  async openItems(references: string[]): Promise<OpenWecomItem[]> {
+    const items = (
+      await mapLimit(references, 8, (id) => WecomItemModel.findById(id).lean<WecomItemDoc>())
+    ).filter((item): item is WecomItemDoc => item !== null && item.state === 'tasked' && item.taskId !== null);
+    const tasks = new Map<string, WecomTaskDoc | null>();
+    for (const item of items) {
+      if (!tasks.has(item.taskId!)) tasks.set(item.taskId!, await WecomTaskModel.findById(item.taskId).lean<WecomTaskDoc>());
+    }
+    return items.flatMap((item) => {
+      const task = tasks.get(item.taskId!);
+      if (task?.state !== 'open') return [];
+      return [
+        {
+          reference: item._id,
+          groupId: item.groupId,
+          groupName: item.groupName,
+          regionPath: item.regionPath ?? [],
+          told: Boolean(item.told),
+          officer: item.officerName ? { name: item.officerName, phone: item.officerPhone ?? null } : null,
+          createdAt: task.openedAt ?? item.createdAt,
+          taskId: item.taskId!,
+        },
+      ];
+    });
   }
 
   /** The notifier listed these groups in a digest. */

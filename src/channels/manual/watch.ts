@@ -1,0 +1,262 @@
+// The open-task watch list (issue 25): one small document per task an officer still has to
+// act on, so the workbench counts, the open-task lists and the officer notifier read what is
+// open now, never the task history (on FerretDB 1.24 any filter but `_id` reads the whole
+// collection, and the tasks collection keeps every task ever made).
+//
+// Entries (`opentasks`, `_id` = the task id; a WeCom customer group of an owner's task:
+// `wecom:<delivery id>`) carry what the readers need without the task: scope (regionPath),
+// officer, campaign, run, when it was made, when it expires, and when the notifier must look
+// at it next (`dueAt`). Contract:
+// - written with the task (ManualTaskService.createTask, or a WeCom task accepted by WeCom),
+//   by upsert on `_id` with $setOnInsert: a retried send or a take-over finds its entry;
+// - deleted when the task stops being open: confirmed (or a WeCom group reported), withdrawn
+//   and announced by the notifier, expired (the notifier deletes it at `expiresAt`);
+// - `withdrawn: true` from the moment a stop withdraws the campaign's tasks (not open in the
+//   lists and counts any more; the notifier announces it at once, then deletes it);
+// - the marker `due` (collection `opentaskmarks`) holds a time at or before the earliest
+//   `dueAt`: every writer lowers it with $min, the notifier raises it after a pass over the
+//   entries only if nobody wrote it since it read it (its `stamp`). An idle notifier pass is
+//   one `_id` read of the marker.
+// - a database written before the list existed is listed once at start (`buildOpenTaskWatch`,
+//   then the `built` marker, read by `_id`).
+import { randomUUID } from 'node:crypto';
+import mongoose from 'mongoose';
+import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
+import { ManualTaskModel } from './model.js';
+
+/** Tasks older than this are not open any more (their links expired; the notifier stops). */
+export const OPEN_TASK_HORIZON_MS = 7 * 24 * 3600_000;
+/** An entry is first looked at by the notifier this long after its task was made (the digest's settle time). */
+export const FIRST_LOOK_MS = 60_000;
+
+const openTaskSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    kind: { type: String, required: true, enum: ['manual', 'wecom'] },
+    campaignId: { type: String, default: null },
+    /** `<campaignId>@<runAt ISO>`: the run (the delivery id without its group). */
+    occurrenceId: { type: String, default: null },
+    regionPath: { type: [String], required: true },
+    officerName: { type: String, default: null },
+    officerPhone: { type: String, default: null },
+    createdAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+    /** The next time the officer notifier has to look at this task. */
+    dueAt: { type: Date, required: true },
+    withdrawn: { type: Boolean, default: false },
+  },
+  { versionKey: false },
+);
+export type OpenTaskEntry = {
+  _id: string;
+  kind: 'manual' | 'wecom';
+  campaignId: string | null;
+  occurrenceId: string | null;
+  regionPath: string[];
+  officerName: string | null;
+  officerPhone: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  dueAt: Date;
+  withdrawn: boolean;
+};
+export const OpenTaskModel = mongoose.model('OpenTask', openTaskSchema, 'opentasks');
+
+const markSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    at: { type: Date, default: null },
+    stamp: { type: String, default: null },
+  },
+  { versionKey: false },
+);
+export const OpenTaskMarkModel = mongoose.model('OpenTaskMark', markSchema, 'opentaskmarks');
+
+const DUE = 'due';
+const BUILT = 'built';
+
+/** `<campaignId>@<runAt>/<groupId>` → its run and campaign (null for other references). */
+export function runOfReference(reference: string): { occurrenceId: string; campaignId: string } | null {
+  const cut = reference.lastIndexOf('/');
+  const at = reference.indexOf('@');
+  if (cut < 0 || at <= 0 || at > cut) return null;
+  return { occurrenceId: reference.slice(0, cut), campaignId: reference.slice(0, at) };
+}
+
+export interface WatchFields {
+  id: string;
+  kind: 'manual' | 'wecom';
+  reference: string;
+  regionPath: string[];
+  officerName: string | null;
+  officerPhone: string | null;
+  createdAt: Date;
+}
+
+function entryOf(fields: WatchFields): OpenTaskEntry {
+  const run = runOfReference(fields.reference);
+  return {
+    _id: fields.id,
+    kind: fields.kind,
+    campaignId: run?.campaignId ?? null,
+    occurrenceId: run?.occurrenceId ?? null,
+    regionPath: fields.regionPath,
+    officerName: fields.officerName,
+    officerPhone: fields.officerPhone,
+    createdAt: fields.createdAt,
+    expiresAt: new Date(fields.createdAt.getTime() + OPEN_TASK_HORIZON_MS),
+    dueAt: new Date(fields.createdAt.getTime() + FIRST_LOOK_MS),
+    withdrawn: false,
+  };
+}
+
+/** Lowers the notifier's due marker to `at` (never raises it). */
+export async function lowerDue(at: Date): Promise<void> {
+  await OpenTaskMarkModel.updateOne(
+    { _id: DUE },
+    { $min: { at }, $set: { stamp: randomUUID() } },
+    { upsert: true },
+  );
+}
+
+/** Puts open tasks on the watch list (idempotent: an entry already there is left as it is). */
+export async function watchTasks(tasks: WatchFields[]): Promise<void> {
+  if (tasks.length === 0) return;
+  const entries = tasks.map(entryOf);
+  for (let i = 0; i < entries.length; i += MAX_UPDATES_PER_COMMAND) {
+    await OpenTaskModel.bulkWrite(
+      entries.slice(i, i + MAX_UPDATES_PER_COMMAND).map((entry) => ({
+        updateOne: { filter: { _id: entry._id }, update: { $setOnInsert: entry }, upsert: true },
+      })),
+      { ordered: false },
+    );
+  }
+  await lowerDue(new Date(Math.min(...entries.map((e) => e.dueAt.getTime()))));
+}
+
+/** Takes tasks off the watch list (confirmed, reported, withdrawn and announced, expired). */
+export async function unwatch(ids: string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
+    await OpenTaskModel.bulkWrite(
+      ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ deleteOne: { filter: { _id: id } } })),
+      { ordered: false },
+    );
+  }
+}
+
+/** A stop withdrew a campaign's tasks: not open any more, and the notifier announces it now. */
+export async function markCampaignWithdrawn(campaignId: string, now: Date): Promise<void> {
+  const result = await OpenTaskModel.updateMany({ campaignId }, { $set: { withdrawn: true, dueAt: now } });
+  if (result.matchedCount > 0) await lowerDue(now);
+}
+
+/** A campaign's open tasks are to be looked at now (resumed: chased again). */
+export async function lookAtCampaignTasks(campaignId: string, now: Date): Promise<void> {
+  const result = await OpenTaskModel.updateMany({ campaignId }, { $set: { dueAt: now } });
+  if (result.matchedCount > 0) await lowerDue(now);
+}
+
+/** Sets when the notifier looks at these entries next (one `_id` update each). */
+export async function setDue(updates: { id: string; dueAt: Date }[]): Promise<void> {
+  for (let i = 0; i < updates.length; i += MAX_UPDATES_PER_COMMAND) {
+    await OpenTaskModel.bulkWrite(
+      updates.slice(i, i + MAX_UPDATES_PER_COMMAND).map((u) => ({
+        updateOne: { filter: { _id: u.id }, update: { $set: { dueAt: u.dueAt } } },
+      })),
+      { ordered: false },
+    );
+  }
+}
+
+/** The due marker: when the notifier must look next, and the stamp of its last write. */
+export async function dueMarker(): Promise<{ at: Date | null; stamp: string | null }> {
+  const doc = await OpenTaskMarkModel.findById(DUE).lean<{ at: Date | null; stamp: string | null }>();
+  return { at: doc?.at ?? null, stamp: doc?.stamp ?? null };
+}
+
+/**
+ * Raises the marker to `at` after a pass over the entries, unless a writer lowered it since
+ * the pass read it (`stamp` changed): then it stays, and the next pass looks again.
+ */
+export async function raiseDue(stamp: string | null, at: Date): Promise<void> {
+  if (stamp === null) {
+    await OpenTaskMarkModel.create({ _id: DUE, at, stamp: randomUUID() }).catch(() => undefined);
+    return;
+  }
+  await OpenTaskMarkModel.updateOne({ _id: DUE, stamp }, { $set: { at, stamp: randomUUID() } });
+}
+
+/** Every entry of the watch list (small: only open tasks). */
+export async function watchedTasks(filter: Record<string, unknown> = {}): Promise<OpenTaskEntry[]> {
+  return OpenTaskModel.find(filter).lean<OpenTaskEntry[]>();
+}
+
+/** Open entries inside a scope filter (`{ regionPath: code }`), withdrawn and expired ones left out. */
+export async function openEntries(scopeFilter: Record<string, unknown>, now: Date): Promise<OpenTaskEntry[]> {
+  const docs = await OpenTaskModel.find({ ...scopeFilter, withdrawn: { $ne: true } }).lean<OpenTaskEntry[]>();
+  return docs.filter((doc) => doc.expiresAt.getTime() > now.getTime());
+}
+
+/**
+ * Lists the open manual tasks of a database written before the watch list existed (one pass
+ * over the tasks of the horizon, once; later starts read the `built` marker by `_id`).
+ * Idempotent: entries already there are left as they are.
+ */
+export async function buildOpenTaskWatch(
+  now: Date,
+  /** Other open tasks of the horizon (WeCom customer groups of open tasks). */
+  more: (since: Date) => Promise<WatchFields[]> = async () => [],
+): Promise<number> {
+  if (await OpenTaskMarkModel.exists({ _id: BUILT })) return 0;
+  const since = new Date(now.getTime() - OPEN_TASK_HORIZON_MS);
+  const cursor = ManualTaskModel.find(
+    { confirmedAt: null, withdrawalAnnounced: { $ne: true }, createdAt: { $gte: since } },
+    { _id: 1, taskKey: 1, regionPath: 1, officerName: 1, officerPhone: 1, createdAt: 1, withdrawnAt: 1 },
+  )
+    .lean<
+      {
+        _id: unknown;
+        taskKey: string;
+        regionPath: string[];
+        officerName: string | null;
+        officerPhone: string | null;
+        createdAt: Date;
+        withdrawnAt: Date | null;
+      }[]
+    >()
+    .cursor();
+  const batch: WatchFields[] = [];
+  const withdrawn: string[] = [];
+  let listed = 0;
+  for await (const task of cursor) {
+    const id = String(task._id);
+    batch.push({
+      id,
+      kind: 'manual',
+      reference: task.taskKey,
+      regionPath: task.regionPath,
+      officerName: task.officerName ?? null,
+      officerPhone: task.officerPhone ?? null,
+      createdAt: task.createdAt,
+    });
+    if (task.withdrawnAt) withdrawn.push(id);
+    listed++;
+    if (batch.length >= 500) await watchTasks(batch.splice(0));
+  }
+  await watchTasks(batch);
+  const others = await more(since);
+  await watchTasks(others);
+  listed += others.length;
+  // Withdrawn but not announced yet: the notifier announces them at once.
+  for (let i = 0; i < withdrawn.length; i += MAX_UPDATES_PER_COMMAND) {
+    await OpenTaskModel.bulkWrite(
+      withdrawn.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
+        updateOne: { filter: { _id: id }, update: { $set: { withdrawn: true, dueAt: now } } },
+      })),
+      { ordered: false },
+    );
+  }
+  if (withdrawn.length) await lowerDue(now);
+  await OpenTaskMarkModel.updateOne({ _id: BUILT }, { $set: { at: now } }, { upsert: true });
+  return listed;
+}
