@@ -14,8 +14,16 @@ export interface BatchKeys {
   regionPath: string[];
 }
 
+/**
+ * Messages per channel (sent + confirmed, the 发送消息数 of the monthly table), keyed by the
+ * item's channel kind; every channel the batch delivers by has an entry, 0 while none of its
+ * deliveries reached their group (awaiting, failed, over the cap). Sums to counts.sent + counts.confirmed.
+ */
+export type ChannelMessages = Record<string, number>;
+
 export interface Contribution extends BatchKeys {
   counts: Counts;
+  channels: ChannelMessages;
   /** Distinct groups and villages reached (sent or confirmed). */
   groups: string[];
   villages: string[];
@@ -36,19 +44,23 @@ export const CONTRIBUTION_FIELDS = {
   'items.groupId': 1,
   'items.villageCode': 1,
   'items.memberCount': 1,
+  'items.channel': 1,
 } as const;
 
-type ItemFields = Pick<BatchItem, 'status' | 'groupId' | 'villageCode' | 'memberCount'>;
+type ItemFields = Pick<BatchItem, 'status' | 'groupId' | 'villageCode' | 'memberCount' | 'channel'>;
 
 export function contributionOf(batch: BatchKeys & { items: readonly ItemFields[] }): Contribution {
   const counts = zeroCounts();
   const groups = new Set<string>();
   const villages = new Set<string>();
+  const channels: ChannelMessages = {};
   const audience = { groups: new Set<string>(), villages: new Set<string>() };
   for (const item of batch.items) {
     audience.groups.add(item.groupId);
     audience.villages.add(item.villageCode);
-    if (countDelivery(counts, item)) {
+    const reached = countDelivery(counts, item);
+    channels[item.channel] = (channels[item.channel] ?? 0) + (reached ? 1 : 0);
+    if (reached) {
       groups.add(item.groupId);
       villages.add(item.villageCode);
     }
@@ -63,6 +75,7 @@ export function contributionOf(batch: BatchKeys & { items: readonly ItemFields[]
     countyCode: batch.countyCode,
     regionPath: [...batch.regionPath],
     counts,
+    channels,
     groups: [...groups],
     villages: [...villages],
     audience: { groups: [...audience.groups], villages: [...audience.villages] },

@@ -2,7 +2,7 @@
 // (messages, groups, person-times, clicks). Each export is audited.
 import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
-import { CHANNEL_LABELS, type ChannelKind } from '../channels/kinds.js';
+import { CHANNEL_KINDS, CHANNEL_LABELS, type ChannelKind } from '../channels/kinds.js';
 import { InvalidInput } from '../lib/errors.js';
 import { CATEGORY_LABELS, type Category } from '../notices/categories.js';
 import type { RegionService } from '../regions/service.js';
@@ -10,6 +10,7 @@ import { visibleCampaign } from './campaign-lookup.js';
 import type { ClickService } from './clicks.js';
 import type { BatchItem } from './model.js';
 import type { OpenTask, OpenTaskCounter } from './open-tasks.js';
+import { RegionNames } from './region-names.js';
 import { eachBatchOf } from './run-batches.js';
 import { type SheetFormat, type SheetWriter, openSheet } from './sheet.js';
 import type { ReachStats } from './stats.js';
@@ -55,6 +56,13 @@ export const MONTHLY_HEADERS = [
 /** The category breakdown under it (clicks are counted per township, not per category). */
 export const CATEGORY_HEADERS = ['类别', '发送消息数', '触达群数', '触达村数', '受教育人次', '待民警转发'];
 export const TOTAL_LABEL = '合计';
+/** The channel breakdown: 发送消息数 of each row by channel, then their 合计 (the row's 发送消息数). */
+export const CHANNEL_TABLE_TITLE = '发送消息数按渠道';
+export const channelHeaders = (channels: { channelLabel: string }[]) => [
+  '乡镇（街道）',
+  ...channels.map((c) => c.channelLabel),
+  TOTAL_LABEL,
+];
 
 export interface MonthlyFigures {
   messages: number;
@@ -66,6 +74,8 @@ export interface MonthlyFigures {
    * counted in 发送消息数 until confirmed (issue 20, defect 13).
    */
   awaitingOfficers: number;
+  /** 发送消息数 by channel, in the order of the report's `channels`; sums to `messages`. */
+  channelMessages: number[];
 }
 
 export interface MonthlyRow extends MonthlyFigures {
@@ -85,6 +95,8 @@ export interface MonthlyReport {
   to: string;
   regionCode: string;
   regionName: string;
+  /** The channels delivered by in the period and region (CHANNEL_KINDS order), the columns of the breakdown. */
+  channels: { channel: string; channelLabel: string }[];
   rows: MonthlyRow[];
   total: MonthlyFigures & { clicks: number; uniqueClicks: number };
   categories: (MonthlyFigures & { category: string; categoryLabel: string })[];
@@ -121,13 +133,30 @@ function monthsOf(from: string, to: string): string[] {
   }
 }
 
-const figures = (r: Omit<MonthlyFigures, 'awaitingOfficers'> & { awaiting?: number }): MonthlyFigures => ({
-  messages: r.messages,
-  groupsReached: r.groupsReached,
-  villagesReached: r.villagesReached,
-  personTimes: r.personTimes,
-  awaitingOfficers: r.awaiting ?? 0,
-});
+type ReachRowFigures = Omit<MonthlyFigures, 'awaitingOfficers' | 'channelMessages'> & {
+  awaiting?: number;
+  channels?: Record<string, number>;
+};
+
+const figuresIn =
+  (channels: readonly string[]) =>
+  (r: ReachRowFigures): MonthlyFigures => ({
+    messages: r.messages,
+    groupsReached: r.groupsReached,
+    villagesReached: r.villagesReached,
+    personTimes: r.personTimes,
+    awaitingOfficers: r.awaiting ?? 0,
+    channelMessages: channels.map((channel) => r.channels?.[channel] ?? 0),
+  });
+
+/** The channels of a report's figures, in the console's order (CHANNEL_KINDS), unknown ones last. */
+function channelsOf(channels: Record<string, number>): string[] {
+  const order = (channel: string) => {
+    const at = (CHANNEL_KINDS as readonly string[]).indexOf(channel);
+    return at < 0 ? CHANNEL_KINDS.length : at;
+  };
+  return Object.keys(channels).sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
 
 export interface ExportFile {
   filename: string;
@@ -138,6 +167,8 @@ export interface ExportFile {
 }
 
 export class ExportService {
+  private readonly names = new RegionNames();
+
   constructor(
     private readonly regions: RegionService,
     private readonly stats: ReachStats,
@@ -183,19 +214,23 @@ export class ExportService {
         sum.uniqueClicks += count.uniqueClicks;
       }
     }
+    const channels = channelsOf(report.totals.channels);
+    const figures = figuresIn(channels);
     const rows: MonthlyRow[] = [];
     const zero = { messages: 0, groupsReached: 0, villagesReached: 0, personTimes: 0, awaiting: 0 };
+    const base = report.regionCode;
+    // One names read for every row and the region (kept while the regions do not change).
+    const names = await this.names.of([...shown, base]);
     for (const row of [...report.rows, ...clickedOnly.sort().map((townshipCode) => ({ townshipCode, ...zero }))]) {
       const code = row.townshipCode!;
       rows.push({
         townshipCode: code,
-        townshipName: (await this.regions.find(code))?.name ?? code,
+        townshipName: names.get(code) ?? code,
         ...figures(row),
         clicks: clicks.get(code)?.clicks ?? 0,
         uniqueClicks: clicks.get(code)?.uniqueClicks ?? 0,
       });
     }
-    const base = report.regionCode;
     // 待民警转发 counts the tasks still to forward now (the roll-ups count every delivery
     // left awaiting, also of withdrawn campaigns and expired tasks).
     const open = await this.openTasks.openTasks(by.scope, within, from, to);
@@ -207,7 +242,11 @@ export class ExportService {
       from,
       to,
       regionCode: base,
-      regionName: (await this.regions.find(base))?.name ?? base,
+      regionName: names.get(base) ?? base,
+      channels: channels.map((channel) => ({
+        channel,
+        channelLabel: CHANNEL_LABELS[channel as ChannelKind] ?? channel,
+      })),
       rows,
       total: {
         ...figures(report.totals),
@@ -224,7 +263,10 @@ export class ExportService {
     };
   }
 
-  /** The file is the screen: the same rows, the 合计 row, then the category breakdown and its 合计. */
+  /**
+   * The file is the screen: the same rows, the 合计 row, then the category breakdown and its
+   * 合计, then 发送消息数 by channel per township and its 合计.
+   */
   async exportMonthly(
     by: Principal,
     period: string,
@@ -248,6 +290,12 @@ export class ExportService {
       await writer.row(CATEGORY_HEADERS);
       for (const c of table.categories) await writer.row([c.categoryLabel, ...reach(c)]);
       await writer.row([TOTAL_LABEL, ...reach(table.total)]);
+      await writer.row([]);
+      await writer.row([CHANNEL_TABLE_TITLE]);
+      await writer.row(channelHeaders(table.channels));
+      const byChannel = (r: MonthlyFigures) => [...r.channelMessages, r.messages];
+      for (const r of table.rows) await writer.row([r.townshipName, ...byChannel(r)]);
+      await writer.row([TOTAL_LABEL, ...byChannel(table.total)]);
       await writer.end();
     })();
     return { filename: `月度统计表-${table.regionName}-${table.periodLabel}.${format}`, format, writer, done };

@@ -99,7 +99,14 @@ export class Fold {
     const sets = (await index).setsOf(c, c.audience);
     const id = ledgerId(c.month, c.townshipCode, c.category);
     const bucket = this.changed.get(id) ?? { keys: keysOf(c), parts: new Map<string, Part>() };
-    bucket.parts.set(c._id, { batchId: c._id, day: c.day, campaignId: c.campaignId, counts: c.counts, ...sets });
+    bucket.parts.set(c._id, {
+      batchId: c._id,
+      day: c.day,
+      campaignId: c.campaignId,
+      counts: c.counts,
+      channels: c.channels,
+      ...sets,
+    });
     this.changed.set(id, bucket);
   }
 

@@ -1,14 +1,17 @@
 // The packed form of a ledger's parts and a county-year's cells: one JSON string per
 // document (FerretDB decodes one string far faster than as many sub-documents, and its cost
 // then follows the string's length; see rollup-model.ts). Each entry is an array: its keys,
-// the counts in COUNT_KEYS order, then the reached groups and villages as encoded
-// ReachSets. A cell's keys (month, township, category) are positions in lists kept once
+// the counts in COUNT_KEYS order, the reached groups and villages as encoded ReachSets, then
+// the messages per channel ({"wecom": 12, "manual": 3}, layout 3). A cell's keys (month, township, category) are positions in lists kept once
 // per document, which halves a county-year's size.
+import type { ChannelMessages } from './contribution.js';
 import { COUNT_KEYS, type Counts, addCounts, zeroCounts } from './counts.js';
 import { ReachSet } from './reach-set.js';
 
 export interface Reach {
   counts: Counts;
+  /** Messages (sent + confirmed) per channel kind; sums to counts.sent + counts.confirmed. */
+  channels: ChannelMessages;
   groups: ReachSet;
   villages: ReachSet;
 }
@@ -35,10 +38,16 @@ interface PackedCells {
   cells: Packed[];
 }
 
-type Packed = Array<string | number>;
+type Packed = Array<string | number | ChannelMessages>;
 
 function packReach(keys: Array<string | number>, reach: Reach): Packed {
-  return [...keys, ...COUNT_KEYS.map((key) => reach.counts[key]), reach.groups.encode(), reach.villages.encode()];
+  return [
+    ...keys,
+    ...COUNT_KEYS.map((key) => reach.counts[key]),
+    reach.groups.encode(),
+    reach.villages.encode(),
+    reach.channels,
+  ];
 }
 
 function unpackReach(entry: Packed, keyCount: number): { keys: string[]; reach: Reach } {
@@ -49,7 +58,12 @@ function unpackReach(entry: Packed, keyCount: number): { keys: string[]; reach: 
   const sets = keyCount + COUNT_KEYS.length;
   return {
     keys: entry.slice(0, keyCount).map(String),
-    reach: { counts, groups: ReachSet.decode(String(entry[sets])), villages: ReachSet.decode(String(entry[sets + 1])) },
+    reach: {
+      counts,
+      channels: { ...(entry[sets + 2] as ChannelMessages | undefined) },
+      groups: ReachSet.decode(String(entry[sets])),
+      villages: ReachSet.decode(String(entry[sets + 1])),
+    },
   };
 }
 
@@ -111,11 +125,16 @@ export function unpackCells(packed: unknown): Cell[] {
 
 /** Sums of the counts, unions of the reached sets (all of one county's index). */
 export function sumOf(reaches: Iterable<Reach>): Reach {
-  const total: Reach = { counts: zeroCounts(), groups: ReachSet.empty(), villages: ReachSet.empty() };
+  const total: Reach = { counts: zeroCounts(), channels: {}, groups: ReachSet.empty(), villages: ReachSet.empty() };
   for (const reach of reaches) {
     addCounts(total.counts, reach.counts);
+    addChannels(total.channels, reach.channels);
     total.groups.addAll(reach.groups);
     total.villages.addAll(reach.villages);
   }
   return total;
+}
+
+export function addChannels(into: ChannelMessages, more: ChannelMessages): void {
+  for (const channel in more) into[channel] = (into[channel] ?? 0) + more[channel]!;
 }

@@ -22,9 +22,17 @@ export interface ProgressCounts {
   confirmed: number;
   skipped: number;
   personTimes: number;
+  /**
+   * Of `awaiting`, the WeCom customer groups waiting for their owner to send the mass-send
+   * task in WeCom (not an officer's forwarding): the page words them apart (待群主确认).
+   * Counted by progress only, not by the list's summaries.
+   */
+  awaitingWecom?: number;
 }
 
-export interface CampaignProgress extends ProgressCounts {
+type CountsWithWecom = ProgressCounts & { awaitingWecom: number };
+
+export interface CampaignProgress extends CountsWithWecom {
   campaignId: string;
   title: string;
   /**
@@ -36,9 +44,9 @@ export interface CampaignProgress extends ProgressCounts {
   finished: boolean;
   /** Groups the officers have yet to post to: awaiting deliveries whose tasks have not expired. */
   awaitingOfficers: number;
-  counties: Array<ProgressCounts & { countyCode: string; countyName: string }>;
+  counties: Array<CountsWithWecom & { countyCode: string; countyName: string }>;
   /** One row per township (the campaign page's bars within a county). */
-  townships: Array<ProgressCounts & { townshipCode: string; townshipName: string; countyCode: string }>;
+  townships: Array<CountsWithWecom & { townshipCode: string; townshipName: string; countyCode: string }>;
 }
 
 const zero = (): ProgressCounts => ({
@@ -163,21 +171,33 @@ export class ProgressService {
       countyCode: string;
       townshipCode: string;
       day: string;
-    }>(campaignId, { regionPath: 1, counts: 1, countyCode: 1, townshipCode: 1, day: 1 }, (path) => scope.contains(path));
+      items?: { channel: string; status?: string | null }[];
+    }>(
+      campaignId,
+      // The items' channel and status only to tell the owners' WeCom tasks from the officers'
+      // (FerretDB reads the batch whole either way; the answer grows by two short fields an item).
+      { regionPath: 1, counts: 1, countyCode: 1, townshipCode: 1, day: 1, 'items.channel': 1, 'items.status': 1 },
+      (path) => scope.contains(path),
+    );
     let latestDay: string | null = null;
     for (const batch of batches) if (batch.day && (!latestDay || batch.day > latestDay)) latestDay = batch.day;
-    const totals = zero();
-    const counties = new Map<string, ProgressCounts>();
-    const townships = new Map<string, ProgressCounts & { countyCode: string }>();
+    const totals = { ...zero(), awaitingWecom: 0 };
+    const counties = new Map<string, ProgressCounts & { awaitingWecom: number }>();
+    const townships = new Map<string, ProgressCounts & { countyCode: string; awaitingWecom: number }>();
     for (const batch of batches) {
       const counts = batch.counts as unknown as Record<string, number>;
+      let wecom = 0;
+      for (const item of batch.items ?? []) if (item.channel === 'wecom_group' && item.status === 'awaiting') wecom += 1;
       add(totals, counts);
-      const county = counties.get(batch.countyCode) ?? zero();
+      totals.awaitingWecom += wecom;
+      const county = counties.get(batch.countyCode) ?? { ...zero(), awaitingWecom: 0 };
       counties.set(batch.countyCode, county);
       add(county, counts);
-      const township = townships.get(batch.townshipCode) ?? { ...zero(), countyCode: batch.countyCode };
+      county.awaitingWecom += wecom;
+      const township = townships.get(batch.townshipCode) ?? { ...zero(), countyCode: batch.countyCode, awaitingWecom: 0 };
       townships.set(batch.townshipCode, township);
       add(township, counts);
+      township.awaitingWecom += wecom;
     }
     // Names not known yet in one read (a first call in a process met ~100 townships one scan each).
     const unnamed = [...counties.keys(), ...townships.keys()].filter((code) => !this.names.has(code));

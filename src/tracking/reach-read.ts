@@ -69,7 +69,7 @@ export async function cellEntries(
   for (const doc of docs) {
     if (!doc) continue;
     const paths = new Map<string, string[]>(); // one path per township, shared by its cells
-    for (const { month, townshipCode, category, counts, groups, villages } of unpackCells(doc.cells)) {
+    for (const { month, townshipCode, category, counts, channels, groups, villages } of unpackCells(doc.cells)) {
       if (month < from || month > to) continue;
       let regionPath = paths.get(townshipCode);
       if (!regionPath) {
@@ -77,7 +77,17 @@ export async function cellEntries(
         paths.set(townshipCode, regionPath);
       }
       if (!wanted(filter, regionPath, category)) continue;
-      entries.push({ month, category, townshipCode, countyCode: doc.countyCode, regionPath, counts, groups, villages });
+      entries.push({
+        month,
+        category,
+        townshipCode,
+        countyCode: doc.countyCode,
+        regionPath,
+        counts,
+        channels,
+        groups,
+        villages,
+      });
     }
   }
   return entries;

@@ -28,8 +28,11 @@ const SWEEP_MARGIN_MS = 10 * 60_000;
  * is ~150 bytes in memory.
  */
 const REFRESH_MAX_BATCHES = 50_000;
-/** Layout of the roll-up documents (rollup-model.ts). A sweep under an older one marks every batch. */
-const LAYOUT = 2;
+/**
+ * Layout of the roll-up documents (rollup-model.ts). A sweep under an older one marks every
+ * batch. 3: parts and cells carry the messages per channel (packed.ts).
+ */
+const LAYOUT = 3;
 
 export class ReachRollups {
   private readonly lease: RollupLease;

@@ -41,6 +41,9 @@ const Figures = {
   groupsReached: Type.Integer(),
   villagesReached: Type.Integer(),
   personTimes: Type.Integer(),
+  channels: Type.Record(Type.String(), Type.Integer(), {
+    description: '发送消息数按渠道（wecom、dingtalk、feishu、webhook、manual、wecom_group）；有投递的渠道都列出，相加等于 messages',
+  }),
 };
 
 export const ReachReportSchema = Type.Object({
@@ -92,6 +95,9 @@ const MonthlyFiguresFields = {
   villagesReached: Type.Integer({ description: '触达村数' }),
   personTimes: Type.Integer({ description: '受教育人次' }),
   awaitingOfficers: Type.Integer({ description: '待民警转发：民警尚未确认转发的群次（不计入发送消息数）' }),
+  channelMessages: Type.Array(Type.Integer(), {
+    description: '发送消息数按渠道，顺序同 channels；相加等于发送消息数',
+  }),
 };
 
 export const MonthlyTableSchema = Type.Object({
@@ -102,6 +108,9 @@ export const MonthlyTableSchema = Type.Object({
   to: Type.String(),
   regionCode: Type.String(),
   regionName: Type.String(),
+  channels: Type.Array(Type.Object({ channel: Type.String(), channelLabel: Type.String() }), {
+    description: '本期有投递的渠道（按渠道分列的列）',
+  }),
   rows: Type.Array(
     Type.Object({
       townshipCode: Type.String(),
@@ -133,6 +142,10 @@ const ProgressFields = {
   personTimes: Type.Integer(),
 };
 
+const AwaitingWecom = {
+  awaitingWecom: Type.Integer({ description: '待确认中，等群主在企业微信群发助手确认的企业微信客户群数（其余待民警转发）' }),
+};
+
 export const ProgressSchema = Type.Object({
   campaignId: Type.String(),
   title: Type.String(),
@@ -141,13 +154,17 @@ export const ProgressSchema = Type.Object({
   }),
   awaitingOfficers: Type.Integer({ description: '民警尚未转发（待确认且未过期）的群数' }),
   ...ProgressFields,
-  counties: Type.Array(Type.Object({ countyCode: Type.String(), countyName: Type.String(), ...ProgressFields })),
+  ...AwaitingWecom,
+  counties: Type.Array(
+    Type.Object({ countyCode: Type.String(), countyName: Type.String(), ...ProgressFields, ...AwaitingWecom }),
+  ),
   townships: Type.Array(
     Type.Object({
       townshipCode: Type.String(),
       townshipName: Type.String(),
       countyCode: Type.String(),
       ...ProgressFields,
+      ...AwaitingWecom,
     }),
   ),
 });

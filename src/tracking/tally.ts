@@ -3,7 +3,8 @@
 // ids the county indexes name (a group that moved between counties counts once).
 import type { CountyIndex } from './county-index.js';
 import { type Counts, addCounts, zeroCounts } from './counts.js';
-import type { Reach } from './packed.js';
+import type { ChannelMessages } from './contribution.js';
+import { type Reach, addChannels } from './packed.js';
 import type { ReachSet } from './reach-set.js';
 
 export interface ReachFigures {
@@ -20,10 +21,13 @@ export interface ReachFigures {
   groupsReached: number;
   villagesReached: number;
   personTimes: number;
+  /** Messages per channel kind (every channel delivered by, 0 when none reached); sums to `messages`. */
+  channels: ChannelMessages;
 }
 
-export function figuresOf(counts: Counts, groups: number, villages: number): ReachFigures {
+export function figuresOf(counts: Counts, groups: number, villages: number, channels: ChannelMessages = {}): ReachFigures {
   return {
+    channels,
     deliveries: counts.total,
     messages: counts.sent + counts.confirmed,
     sent: counts.sent,
@@ -48,10 +52,12 @@ interface CountySets {
 
 export class Tally {
   private readonly counts = zeroCounts();
+  private readonly channels: ChannelMessages = {};
   private readonly reached = new Map<string, CountySets>();
 
   add(countyCode: string, reach: Reach): void {
     addCounts(this.counts, reach.counts);
+    addChannels(this.channels, reach.channels);
     const sets = this.reached.get(countyCode);
     if (!sets) {
       // Most rows of the common report are one cell: no copy until a second one comes.
@@ -75,7 +81,7 @@ export class Tally {
   figures(indexes: ReadonlyMap<string, CountyIndex>): ReachFigures {
     if (this.reached.size <= 1) {
       const [sets] = this.reached.values();
-      return figuresOf(this.counts, sets?.groups.size ?? 0, sets?.villages.size ?? 0);
+      return figuresOf(this.counts, sets?.groups.size ?? 0, sets?.villages.size ?? 0, this.channels);
     }
     const groups = new Set<string>();
     const villages = new Set<string>();
@@ -85,6 +91,6 @@ export class Tally {
       for (const id of index.groupIds(sets.groups)) groups.add(id);
       for (const code of index.villageCodes(sets.villages)) villages.add(code);
     }
-    return figuresOf(this.counts, groups.size, villages.size);
+    return figuresOf(this.counts, groups.size, villages.size, this.channels);
   }
 }

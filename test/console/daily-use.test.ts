@@ -387,13 +387,19 @@ describe('console for daily use', { timeout: 120_000 }, () => {
     const township = await screen(table);
     expect(township.at(-1)![0]).toBe('合计');
     const categories = await screen(page.getByTestId('category-table'));
+    const channels = await screen(page.getByTestId('channel-table'));
+    // 发送消息数 by channel: each row's channels add up to its 合计, which is its 发送消息数.
+    for (const [i, row] of channels.slice(1).entries()) {
+      expect(row.slice(1, -1).reduce((n, c) => n + Number(c), 0)).toBe(Number(row.at(-1)));
+      expect(row.at(-1)).toBe(township[i + 1]![1]);
+    }
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: '导出 CSV' }).click();
     const file = await download;
     expect(file.suggestedFilename()).toBe(`月度统计表-天河区-${Number(month.slice(0, 4))}年${Number(month.slice(5))}月.csv`);
     const { readFile } = await import('node:fs/promises');
     const csv = (await readFile((await file.path())!, 'utf8')).replace(/^\uFEFF/, '').trim().split('\r\n').map((l) => l.split(','));
-    expect(csv).toEqual([...township, [''], ...categories]);
+    expect(csv).toEqual([...township, [''], ...categories, [''], ['发送消息数按渠道'], ...channels]);
     // A quarter and a year read the same way.
     await page.getByRole('radio', { name: '季度' }).check({ force: true });
     await page.getByRole('button', { name: '查询' }).click();

@@ -4,7 +4,9 @@
 // account) and places one by hand; the groups list shows the channel; the editor sees the
 // receive-cap warning in the audience totals, the reviewer sees it too and the message the
 // owner's one-tap send posts; the campaign page shows each owner's task as WeCom reports it
-// (sent at once, sent after a reminder, never sent). The service runs on a clock the test
+// (sent at once, sent after a reminder, never sent); the monthly table shows 发送消息数 by
+// channel (robots, an officer's forwarded task, the customer groups) and its export equals
+// the screen. The service runs on a clock the test
 // moves on (real time plus a skew), shared with the double, so the owners' delays, WeCom's
 // reminders and the three-day horizon pass without waiting. With CONSOLE_SCREENSHOTS set,
 // each screen is written to docs/console/ at 1280 and 390 px.
@@ -15,6 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CustomerGroupDouble, type DoubleMember } from '../../src/channels/doubles/wecom-customer-groups.js';
 import { capPeriod } from '../../src/channels/wecom-group/service.js';
 import { WecomItemModel } from '../../src/channels/wecom-group/model.js';
+import { engineDeps } from '../../src/context.js';
+import { Scheduler } from '../../src/engine/runner.js';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
 import { TREE } from '../helpers/regions.js';
 import {
@@ -397,6 +401,10 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     await w.t.ctx.notifier.tick();
     await page.reload();
     await row('李红').getByText('1 次').waitFor();
+    // What the two unsent owners' groups wait for is said as it is: not an officer's forwarding.
+    const overall = page.locator('.bar').first();
+    await overall.getByText('待群主确认 2').waitFor();
+    await overall.getByText('待民警转发 0').waitFor();
     await page.getByRole('tab', { name: /失败（1）/ }).waitFor();
     await page.getByTestId('overall-percent').waitFor();
     // The capped group is failed with WeCom's reason in words, not the channel's code.
@@ -432,13 +440,119 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     expect(await page.getByTestId('overall-percent').textContent()).toContain('100%');
     await shot(page, 'wecom-progress-done');
     expect(await seriousViolations(page)).toEqual([]);
-    if (SHOTS_DIR) {
-      const phone = await pageAs(w.people.admin, 390, true);
-      await phone.goto(`/campaigns/${campaignId}`);
-      await phone.getByTestId('wecom-tasks').getByText('群主未发送').waitFor();
-      await shot(phone, 'wecom-progress-phone');
-      await phone.context().close();
+    // At 390 px nothing scrolls sideways: 失败 and 民警通知 are cards, not wide tables.
+    const phone = await pageAs(w.people.admin, 390, true);
+    await phone.goto(`/campaigns/${campaignId}`);
+    await phone.getByTestId('wecom-tasks').getByText('群主未发送').waitFor();
+    await phone.getByRole('list', { name: '失败的发送' }).getByText('达到企业微信接收上限', { exact: false }).waitFor();
+    await phone.getByRole('list', { name: '民警通知记录' }).getByText('任务汇总').first().waitFor();
+    const wider = await phone.evaluate(() =>
+      [...document.querySelectorAll('main *')]
+        .filter((el) => el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+        .map((el) => `${el.tagName}.${el.className}`),
+    );
+    expect(wider).toEqual([]);
+    await shot(phone, 'wecom-progress-phone');
+    await phone.context().close();
+    await page.context().close();
+  });
+
+  it('the monthly table shows 发送消息数 by channel, adding up to 发送消息数, and its Excel file equals the screen', async () => {
+    // Robots and an officer's task in the same month, beside the customer groups sent above.
+    const officerGroup = await api<{ id: string }>('POST', '/api/groups', w.t.adminToken, {
+      name: '华工社区居民微信群',
+      regionCode: TREE.villageA.code,
+      channel: { kind: 'manual' },
+      memberCount: 120,
+      officer: { name: '王军', phone: OFFICERS[0]!.phone },
+    });
+    const campaign = await api<{ id: string }>('POST', '/api/campaigns', w.people.editor.token, {
+      title: '十二月机器人群防诈宣传',
+      noticeId: (await api<{ campaignId?: string; noticeId: string }>('GET', `/api/campaigns/${campaignId}`, w.t.adminToken)).noticeId,
+      audience: {
+        regions: [],
+        tags: [],
+        groups: [w.groups[0]!.id, w.groups[1]!.id, officerGroup.id],
+        excludeRegions: [],
+        excludeTags: [],
+        excludeGroups: [],
+      },
+      schedule: { kind: 'now' },
+    });
+    await api('POST', `/api/campaigns/${campaign.id}/submit`, w.people.editor.token);
+    await api('POST', `/api/campaigns/${campaign.id}/approve`, w.people.reviewer.token);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const progress = await api<{ sent: number; awaiting: number }>('GET', `/api/campaigns/${campaign.id}/progress`, w.t.adminToken);
+      if (progress.sent === 2 && progress.awaiting === 1) break;
+      if (Date.now() > deadline) throw new Error(`robots not sent: ${JSON.stringify(progress)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    const [task] = await api<{ link: string }[]>('GET', '/api/manual-tasks', w.t.adminToken);
+    const link = new URL(task!.link);
+    const confirmed = await w.t.request('POST', `${link.pathname.replace('/task/', '/api/manual-tasks/')}/confirm${link.search}`);
+    expect(confirmed.statusCode, confirmed.body).toBe(200);
+    // The confirmation wakes the batch; the world's worker records it.
+    await new Scheduler(engineDeps(w.t.ctx)).sweep();
+    for (;;) {
+      const progress = await api<{ confirmed: number }>('GET', `/api/campaigns/${campaign.id}/progress`, w.t.adminToken);
+      if (progress.confirmed === 1) break;
+      if (Date.now() > deadline + 60_000) throw new Error('the confirmation was not recorded');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await w.t.ctx.tracking.rollups.refreshAll('console-test');
+
+    const month = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(clock.now()).slice(0, 7);
+    const report = await api<{ total: { messages: number; channelMessages: number[] }; channels: { channelLabel: string }[] }>(
+      'GET',
+      `/api/reach/monthly?period=${month}`,
+      w.t.adminToken,
+    );
+    expect(report.channels.map((c) => c.channelLabel)).toEqual(['企业微信', '人工转发', '企业微信客户群']);
+    // Robots 2, the confirmed task 1, the customer groups their owners sent (王军 2, 李红 1).
+    expect(report.total.channelMessages).toEqual([2, 1, 3]);
+
+    const page = await pageAs(w.people.admin);
+    await page.goto('/reach/monthly');
+    const table = page.getByTestId('channel-table');
+    await table.locator('tbody tr th').first().waitFor();
+    const screen = async (locator: Locator) =>
+      (await locator.locator('tr').evaluateAll((rows) => rows.map((row) => [...row.children].map((c) => (c.textContent ?? '').trim()))))
+        .map((cells) => cells.map((c) => c.replace(/,/g, '')));
+    const byChannel = await screen(table);
+    expect(byChannel[0]).toEqual(['乡镇（街道）', '企业微信', '人工转发', '企业微信客户群', '合计']);
+    expect(byChannel.at(-1)).toEqual(['合计', '2', '1', '3', '6']);
+    const township = await screen(page.getByTestId('monthly-table'));
+    for (const [i, row] of byChannel.slice(1).entries()) {
+      expect(row.slice(1, -1).reduce((n, c) => n + Number(c), 0), row[0]).toBe(Number(row.at(-1)));
+      expect(row.at(-1), row[0]).toBe(township[i + 1]![1]); // = the row's 发送消息数
+    }
+    const categories = await screen(page.getByTestId('category-table'));
+    // The Excel file: the same three tables, in order, with the same numbers.
+    const downloading = page.waitForEvent('download');
+    await page.getByRole('button', { name: '导出 Excel' }).click();
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile((await (await downloading).path())!);
+    const sheet = book.worksheets[0]!;
+    const rows: string[][] = [];
+    for (let r = 1; r <= sheet.rowCount; r++) {
+      const row = sheet.getRow(r);
+      rows.push(Array.from({ length: row.cellCount }, (_, c) => row.getCell(c + 1).text));
+    }
+    expect(rows).toEqual([...township, [], ...categories, [], ['发送消息数按渠道'], ...byChannel]);
+    await fontsReady(page);
+    expect(await seriousViolations(page)).toEqual([]);
+    await shot(page, 'reach-monthly-channels');
+    const phone = await pageAs(w.people.admin, 390, true);
+    await phone.goto('/reach/monthly');
+    await phone.getByTestId('channel-table').locator('tbody tr th').first().waitFor();
+    // At 390 px the channel table fits the page: no sideways scrolling.
+    const fits = await phone
+      .getByTestId('channel-table')
+      .evaluate((el) => el.parentElement!.scrollWidth <= el.parentElement!.clientWidth + 1);
+    expect(fits).toBe(true);
+    await shot(phone, 'reach-monthly-channels-phone');
+    await phone.context().close();
     await page.context().close();
   });
 });

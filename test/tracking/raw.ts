@@ -11,7 +11,7 @@ export interface RawBatch {
   countyCode: string;
   townshipCode: string;
   regionPath: string[];
-  items: Array<{ status?: string | null; groupId: string; villageCode: string; memberCount: number }>;
+  items: Array<{ status?: string | null; groupId: string; villageCode: string; memberCount: number; channel: string }>;
 }
 
 export type Figures = ReachFigures;
@@ -35,6 +35,7 @@ export class RawTally {
     groupsReached: 0,
     villagesReached: 0,
     personTimes: 0,
+    channels: {},
   };
   private readonly groups = new Set<string>();
   private readonly villages = new Set<string>();
@@ -44,6 +45,7 @@ export class RawTally {
     for (const item of batch.items) {
       out.deliveries += 1;
       const s = item.status ?? 'pending';
+      out.channels[item.channel] = (out.channels[item.channel] ?? 0) + (s === 'sent' || s === 'confirmed' ? 1 : 0);
       if (s === 'pending' || s === 'sending') out.pending += 1;
       else out[s as 'sent' | 'confirmed' | 'awaiting' | 'failed' | 'uncertain' | 'skipped'] += 1;
       if (s === 'sent' || s === 'confirmed') {
@@ -56,7 +58,7 @@ export class RawTally {
   }
 
   result(): Figures {
-    return { ...this.figures, groupsReached: this.groups.size, villagesReached: this.villages.size };
+    return { ...this.figures, channels: { ...this.figures.channels }, groupsReached: this.groups.size, villagesReached: this.villages.size };
   }
 }
 

@@ -71,6 +71,7 @@ describe('packed parts and cells', () => {
       day: '2024-03-05',
       campaignId: 'c1',
       counts,
+      channels: { wecom: 2, manual: 1, wecom_group: 0 },
       groups: setOf(1, 2),
       villages: setOf(0),
     };
@@ -85,6 +86,7 @@ describe('packed parts and cells', () => {
       townshipCode,
       category,
       counts,
+      channels: { dingtalk: 3 },
       groups: setOf(9),
       villages: setOf(),
     });
@@ -98,6 +100,7 @@ describe('packed parts and cells', () => {
       cells.map((c) => [c.month, c.townshipCode, c.category]),
     );
     expect(backCells[1]!.counts).toEqual(counts);
+    expect(backCells[1]!.channels).toEqual({ dingtalk: 3 });
     expect(backCells[2]!.groups.indices()).toEqual([9]);
   });
 
@@ -108,9 +111,10 @@ describe('packed parts and cells', () => {
 
   it('sums counts and unites reached sets', () => {
     const total = sumOf([
-      { counts, groups: setOf(1, 2), villages: setOf(0) },
-      { counts, groups: setOf(2, 3), villages: setOf(0) },
+      { counts, channels: { wecom: 2, manual: 1 }, groups: setOf(1, 2), villages: setOf(0) },
+      { counts, channels: { wecom: 1, wecom_group: 2 }, groups: setOf(2, 3), villages: setOf(0) },
     ]);
+    expect(total.channels).toEqual({ wecom: 3, manual: 1, wecom_group: 2 });
     expect(total.counts.total).toBe(10);
     expect(total.counts.reachedMembers).toBe(246);
     expect(total.groups.size).toBe(3);

@@ -2634,10 +2634,14 @@ export interface paths {
                             awaiting: number;
                             /** @description 民警尚未转发（待确认且未过期）的群数 */
                             awaitingOfficers: number;
+                            /** @description 待确认中，等群主在企业微信群发助手确认的企业微信客户群数（其余待民警转发） */
+                            awaitingWecom: number;
                             campaignId: string;
                             confirmed: number;
                             counties: {
                                 awaiting: number;
+                                /** @description 待确认中，等群主在企业微信群发助手确认的企业微信客户群数（其余待民警转发） */
+                                awaitingWecom: number;
                                 confirmed: number;
                                 countyCode: string;
                                 countyName: string;
@@ -2660,6 +2664,8 @@ export interface paths {
                             total: number;
                             townships: {
                                 awaiting: number;
+                                /** @description 待确认中，等群主在企业微信群发助手确认的企业微信客户群数（其余待民警转发） */
+                                awaitingWecom: number;
                                 confirmed: number;
                                 countyCode: string;
                                 failed: number;
@@ -9630,6 +9636,10 @@ export interface paths {
                                 awaiting: number;
                                 campaignId?: string;
                                 category?: string;
+                                /** @description 发送消息数按渠道（wecom、dingtalk、feishu、webhook、manual、wecom_group）；有投递的渠道都列出，相加等于 messages */
+                                channels: {
+                                    [key: string]: number;
+                                };
                                 confirmed: number;
                                 countyCode?: string;
                                 day?: string;
@@ -9651,6 +9661,10 @@ export interface paths {
                             to: string;
                             totals: {
                                 awaiting: number;
+                                /** @description 发送消息数按渠道（wecom、dingtalk、feishu、webhook、manual、wecom_group）；有投递的渠道都列出，相加等于 messages */
+                                channels: {
+                                    [key: string]: number;
+                                };
                                 confirmed: number;
                                 deliveries: number;
                                 failed: number;
@@ -9749,6 +9763,8 @@ export interface paths {
                                 awaitingOfficers: number;
                                 category: string;
                                 categoryLabel: string;
+                                /** @description 发送消息数按渠道，顺序同 channels；相加等于发送消息数 */
+                                channelMessages: number[];
                                 /** @description 触达群数 */
                                 groupsReached: number;
                                 /** @description 发送消息数 */
@@ -9757,6 +9773,11 @@ export interface paths {
                                 personTimes: number;
                                 /** @description 触达村数 */
                                 villagesReached: number;
+                            }[];
+                            /** @description 本期有投递的渠道（按渠道分列的列） */
+                            channels: {
+                                channel: string;
+                                channelLabel: string;
                             }[];
                             from: string;
                             /** @description 统计期（同 period；旧字段） */
@@ -9769,6 +9790,8 @@ export interface paths {
                             rows: {
                                 /** @description 待民警转发：民警尚未确认转发的群次（不计入发送消息数） */
                                 awaitingOfficers: number;
+                                /** @description 发送消息数按渠道，顺序同 channels；相加等于发送消息数 */
+                                channelMessages: number[];
                                 /** @description 点击次数 */
                                 clicks: number;
                                 /** @description 触达群数 */
@@ -9789,6 +9812,8 @@ export interface paths {
                             total: {
                                 /** @description 待民警转发：民警尚未确认转发的群次（不计入发送消息数） */
                                 awaitingOfficers: number;
+                                /** @description 发送消息数按渠道，顺序同 channels；相加等于发送消息数 */
+                                channelMessages: number[];
                                 clicks: number;
                                 /** @description 触达群数 */
                                 groupsReached: number;
