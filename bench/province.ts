@@ -8,6 +8,7 @@
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
 //   PROVINCE_SCREENS=a,b    measure only these screens (names as in the table); PROVINCE_IDLE_S=0 skips the loops
+//   PROVINCE_LOOPS=a,b      watch only these background loops (names as in the table)
 //   PROVINCE_CACHE=/dev/shm  where the built world is kept between runs (PROVINCE_REBUILD=1 builds anew)
 //
 // Builds (once, then reused from the cache) the demo province and a month of history written
@@ -42,7 +43,7 @@ import { NotificationStepModel } from '../src/notifications/model.js';
 import { TipModel } from '../src/tips/model.js';
 import { BATCH_SIZE, DeliveryBatchModel } from '../src/tracking/model.js';
 import { RollupRefresher } from '../src/tracking/refresher.js';
-import { listBatches, listRun } from '../src/tracking/run-batches.js';
+import { listBatches, listNoticeRun, listRun } from '../src/tracking/run-batches.js';
 import { DeadlineWatch } from '../src/cases/deadlines.js';
 import { seedDemo } from '../scripts/demo-data.js';
 
@@ -634,6 +635,7 @@ async function buildWorld(
     });
     // The run lists the planner writes (tracking/run-batches.ts): the campaign's batches by `_id`.
     await listRun(id, occurrenceId);
+    await listNoticeRun(plan.noticeId, occurrenceId);
     await listBatches(id, occurrenceId, batchDocs.map((doc) => String(doc._id)));
     for (let i = 0; i < batchDocs.length; i += 50) {
       await DeliveryBatchModel.collection.insertMany(batchDocs.slice(i, i + 50) as never[], { ordered: false });
@@ -828,7 +830,8 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
     },
   ];
   const out: { name: string; cpuMsPerMin: number; pct: number }[] = [];
-  for (const loop of loops) {
+  const only = process.env.PROVINCE_LOOPS?.split(',').map((name) => name.trim());
+  for (const loop of loops.filter((l) => !only || only.includes(l.name))) {
     log(`idle loop: ${loop.name} (${IDLE_S} s)…`);
     let spent = Math.max(0, (await watch(loop.start)) - baseline);
     let perMin = (spent * 60) / IDLE_S;

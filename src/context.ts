@@ -31,6 +31,8 @@ import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
+import { buildNoticeLists } from './tracking/run-batches.js';
+import { buildOpenRuns } from './engine/open-runs.js';
 import { buildOpenTaskWatch } from './channels/manual/watch.js';
 import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
@@ -377,6 +379,9 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ctx.tracking.secret.load();
   await ctx.notices.backfillWithdrawnPictures();
   await buildRunLists();
+  await buildNoticeLists();
+  await ctx.manualTasks.backfillConfirmationWatch();
+  await buildOpenRuns();
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
   await buildOpenTaskWatch(ctx.clock.now(), async (since) =>
     (await ctx.wecomGroups.openItemsSince(since)).map((item) => ({

@@ -27,11 +27,17 @@ export interface ConnectOptions {
   ferret: boolean;
   /** Runs after disconnecting, e.g. to stop the embedded server. */
   onClose?: () => Promise<void>;
+  /** The driver emits commandStarted/Succeeded events (tests count what a read sends). */
+  monitorCommands?: boolean;
 }
 
 export async function connectDatabase(uri: string, options: ConnectOptions): Promise<Database> {
   mongoose.set('strictQuery', true);
-  await mongoose.connect(uri, { ...CONNECT_OPTIONS, ...(options.ferret ? { retryWrites: false } : {}) });
+  await mongoose.connect(uri, {
+    ...CONNECT_OPTIONS,
+    ...(options.ferret ? { retryWrites: false } : {}),
+    ...(options.monitorCommands ? { monitorCommands: true } : {}),
+  });
   const connection = mongoose.connection;
   return {
     uri,

@@ -14,6 +14,7 @@ import {
   recipientIn,
 } from '../tracking/recipients.js';
 import { OccurrenceModel, PLANNING_WAKE, QueueEntryModel, SchedulerWakeModel } from './model.js';
+import { openRun } from './open-runs.js';
 import { type BulkSkipResult, skipBatchesInBulk } from './skip.js';
 
 /**
@@ -155,6 +156,8 @@ export async function wakeBatchOf(
     campaignId: string;
   }>();
   if (!batch) return;
+  // The run goes back on the stranded-batch sweep's watch list first (engine/open-runs.ts).
+  await openRun(occurrenceId, batch.campaignId);
   await QueueEntryModel.updateOne(
     { _id: batch._id },
     { $set: { dueAt: now, rank: 0, campaignId: batch.campaignId } },

@@ -15,8 +15,9 @@ import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
 import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
-import { batchIdsOfRun, listBatches, listRun, mapLimited } from '../tracking/run-batches.js';
+import { batchIdsOfRun, listBatches, listNoticeRun, listRun, mapLimited } from '../tracking/run-batches.js';
 import { OccurrenceModel, type OccurrenceDoc, PlanningQueueModel, QueueEntryModel } from './model.js';
+import { openRun } from './open-runs.js';
 import type { EnginePorts } from './ports.js';
 import { approvedNoticeVersion } from './tick.js';
 
@@ -478,7 +479,7 @@ export class Planner {
     // Every batch id is listed on the run before its batch is inserted (tracking/run-batches.ts):
     // a campaign's batches are read by `_id` from these lists, never by scanning the ledger.
     await lease.hold();
-    await listRun(campaign.id, id);
+    await Promise.all([listRun(campaign.id, id), listNoticeRun(noticeId, id), openRun(id, campaign.id)]);
     const listed = new Set<string>();
     const list = async (batchIds: string[]) => {
       const fresh = batchIds.filter((batchId) => !listed.has(batchId));

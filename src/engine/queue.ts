@@ -146,35 +146,6 @@ export async function expediteBatch(batch: HeldBatch['batch'], now: Date): Promi
   );
 }
 
-/**
- * Repairs the work list: every batch with something due and no entry gets one (a holder
- * that died between its batch write and its entry write, or a stale holder's write).
- * Returns how many entries it created.
- */
-export async function requeueStrandedBatches(now: Date): Promise<number> {
-  const due = await DeliveryBatchModel.find({ dueAt: { $ne: null } }, { _id: 1, dueAt: 1, priority: 1, campaignId: 1 })
-    .lean<{ _id: string; dueAt: Date; priority: string; campaignId: string }[]>();
-  if (due.length === 0) return 0;
-  const listed = new Set((await QueueEntryModel.find({}, { _id: 1 }).lean<{ _id: string }[]>()).map((e) => e._id));
-  let created = 0;
-  for (const batch of due) {
-    if (listed.has(batch._id)) continue;
-    await QueueEntryModel.updateOne(
-      { _id: batch._id },
-      {
-        $setOnInsert: {
-          dueAt: batch.dueAt < now ? now : batch.dueAt,
-          rank: batch.priority === 'urgent' ? 0 : 1,
-          campaignId: batch.campaignId,
-        },
-      },
-      { upsert: true },
-    );
-    created += 1;
-  }
-  return created;
-}
-
 /** The key of one send attempt of one delivery: inserting it is the right to send. */
 export function attemptKey(deliveryId: string, attempt: number): string {
   return `${deliveryId}#${attempt}`;

@@ -11,7 +11,7 @@ import type { EnginePorts } from './ports.js';
 import { wakeBatchOf } from './control.js';
 import { PLANNING_WAKE, SchedulerWakeModel } from './model.js';
 import { startLoop } from '../lib/loop.js';
-import { requeueStrandedBatches } from './queue.js';
+import { requeueStrandedBatches } from './open-runs.js';
 import { createDueOccurrences } from './tick.js';
 import { DEFAULT_WORKER, Worker, type WorkerSettings } from './worker.js';
 
@@ -37,9 +37,9 @@ export interface RunningPart {
 /** Confirmations whose wake may have failed are looked at this often (a small collection). */
 const CONFIRMATION_SWEEP_EVERY_MS = 60_000;
 /**
- * Batches left without a work-list entry are looked for this often: it reads every batch
- * document (at province scale a thousand big ones, competing with the workers for the
- * database), and is only needed after a rare crash or a stale holder's write.
+ * Batches left without a work-list entry are looked for this often: it reads the batches of
+ * the runs still open (engine/open-runs.ts; none when nothing is in flight), and is only
+ * needed after a rare crash or a stale holder's write.
  */
 const STRANDED_SWEEP_EVERY_MS = 10 * 60_000;
 /** The wake counter (an approval or resume) is read this often between ticks: one `_id` read. */

@@ -6,8 +6,8 @@ import { localDay } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
-import { DeliveryBatchModel } from '../tracking/model.js';
 import { RECEIVED_STATUSES } from '../tracking/recipients.js';
+import { eachBatchOf, eachBatchOfNotice } from '../tracking/run-batches.js';
 
 export type TipForm = 'open' | 'closed_deadline' | null;
 
@@ -46,10 +46,20 @@ export class PublicationService {
     if (this.sent.has(key)) return true;
     const now = this.clock.now().getTime();
     if ((this.notSentUntil.get(key) ?? 0) > now) return false;
-    const batches = await DeliveryBatchModel.find(filter, { counts: 1 }).lean();
-    const reached = batches.some((batch) =>
-      RECEIVED_STATUSES.some((status) => (batch.counts?.[status as keyof typeof batch.counts] ?? 0) > 0),
-    );
+    // The notice's (or campaign's) own batches by `_id` from its run lists, not a scan of the
+    // ledger by `noticeId`; the first batch that reached a group answers.
+    type Counts = { counts?: Record<string, number> };
+    const batches =
+      'noticeId' in filter
+        ? eachBatchOfNotice<Counts>(filter.noticeId, { counts: 1 })
+        : eachBatchOf<Counts>(filter.campaignId, { counts: 1 });
+    let reached = false;
+    for await (const batch of batches) {
+      if (RECEIVED_STATUSES.some((status) => (batch.counts?.[status] ?? 0) > 0)) {
+        reached = true;
+        break;
+      }
+    }
     if (this.sent.size + this.notSentUntil.size > MAX_REMEMBERED) {
       this.sent.clear();
       this.notSentUntil.clear();

@@ -1,16 +1,16 @@
-// Reads the changed batches a refresh folds. On FerretDB 1.24 even an `_id` lookup reads
-// every row of the batch collection up to `_id` (its pushdown does not use the `_id`
-// index), and a pass over the collection decodes every batch: measured, one pass costs
-// about as much as ~90 lookups, whatever the collection's size. So a few changed batches
-// are looked up one by one and a backlog (a sweep, a bulk load) is read in one pass.
+// Reads the changed batches a refresh folds, each by `_id` (FerretDB answers an `_id` lookup
+// from its index, docs/ferretdb.md), in pages: what a refresh costs grows with the batches that
+// changed, never with the ledger's history. (Before issue 25, more than 64 changed batches
+// were read in one pass over the whole batch collection, which a month in holds every run's
+// batches: during a province dispatch almost every refresh read all of them.)
 import { mapLimit } from '../lib/concurrency.js';
 import { CONTRIBUTION_FIELDS, type Contribution, contributionOf } from './contribution.js';
 import { type BatchDoc, DeliveryBatchModel } from './model.js';
 
-const LOOKUP_MAX = 64;
-const LOOKUPS_AT_ONCE = 4;
-/** A pass asks `keep` this often, so a long one renews the lease and stops when it is lost. */
-const KEEP_EVERY = 500;
+/** `_id` lookups in flight at once. */
+const LOOKUPS_AT_ONCE = 8;
+/** Batches read between two asks of `keep`, so a long refresh renews the lease and stops when it is lost. */
+export const CHANGED_PAGE = 500;
 
 type Batch = BatchDoc & { _id: string };
 
@@ -22,29 +22,26 @@ export class LeaseLost extends Error {
 
 /**
  * Calls `onBatch` with each batch of `batchIds` that exists and returns the ids of those
- * that do not. Throws LeaseLost when `keep` answers false during a pass.
+ * that do not. Throws LeaseLost when `keep` answers false between two pages.
  */
 export async function readChangedBatches(
   batchIds: readonly string[],
   onBatch: (contribution: Contribution) => Promise<void>,
   keep: () => Promise<boolean>,
 ): Promise<string[]> {
-  const wanted = new Set(batchIds);
-  if (wanted.size <= LOOKUP_MAX) {
-    const gone: string[] = [];
-    await mapLimit([...wanted], LOOKUPS_AT_ONCE, async (id) => {
-      const batch = await DeliveryBatchModel.findById(id, CONTRIBUTION_FIELDS).lean<Batch>();
+  const wanted = [...new Set(batchIds)];
+  const gone: string[] = [];
+  for (let at = 0; at < wanted.length; at += CHANGED_PAGE) {
+    if (at > 0 && !(await keep())) throw new LeaseLost();
+    const page = wanted.slice(at, at + CHANGED_PAGE);
+    const found = await mapLimit(page, LOOKUPS_AT_ONCE, (id) =>
+      DeliveryBatchModel.findById(id, CONTRIBUTION_FIELDS).lean<Batch>(),
+    );
+    for (let i = 0; i < page.length; i += 1) {
+      const batch = found[i];
       if (batch) await onBatch(contributionOf(batch));
-      else gone.push(id);
-    });
-    return gone;
+      else gone.push(page[i]!);
+    }
   }
-  let read = 0;
-  const cursor = DeliveryBatchModel.find({}, CONTRIBUTION_FIELDS).lean<Batch[]>().cursor();
-  for await (const batch of cursor as AsyncIterable<Batch>) {
-    if (++read % KEEP_EVERY === 0 && !(await keep())) throw new LeaseLost();
-    if (!wanted.delete(batch._id)) continue;
-    await onBatch(contributionOf(batch));
-  }
-  return [...wanted];
+  return gone;
 }

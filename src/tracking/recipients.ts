@@ -3,8 +3,14 @@
 // sent, uncertain, awaiting (an officer has the task) or confirmed; a WeCom customer group
 // only once WeCom reported it sent. Read from the ledger,
 // so it is exact once no delivery of the notice is still in flight.
+//
+// Every read here is of the notice's own batches, by `_id`, from the notice's list of runs
+// and each run's list of batches (tracking/run-batches.ts): on FerretDB 1.24 a filter on
+// `noticeId` read the whole batch collection, which grows with every run of every campaign.
 import { GroupModel } from '../audience/model.js';
-import { type BatchDoc, type BatchItem, DeliveryBatchModel } from './model.js';
+import type { BatchDoc, BatchItem } from './model.js';
+import { eachBatchOfNotice, runsOfNotice } from './run-batches.js';
+import { DeliveryBatchModel } from './model.js';
 
 /** Statuses of a delivery that may have put the notice in front of the group. */
 export const RECEIVED_STATUSES: readonly string[] = ['sent', 'uncertain', 'awaiting', 'confirmed'];
@@ -61,8 +67,7 @@ function received(batch: BatchDoc, item: BatchItem): GroupSnapshot {
  */
 export async function* groupsThatReceivedNotice(noticeId: string, chunk = 500): AsyncIterable<GroupSnapshot[]> {
   const byGroup = new Map<string, GroupSnapshot>();
-  const cursor = DeliveryBatchModel.find({ noticeId }).lean<BatchDoc[]>().cursor();
-  for await (const batch of cursor as AsyncIterable<BatchDoc>) {
+  for await (const batch of eachBatchOfNotice<BatchDoc>(noticeId, {})) {
     for (const item of batch.items) {
       if (receivedIt(item)) byGroup.set(item.groupId, received(batch, item));
     }
@@ -119,21 +124,27 @@ async function fillCompactedCredentials(byGroup: Map<string, GroupSnapshot>): Pr
 
 /** Whether any delivery of the notice is not yet final (queued, held or in flight). */
 export async function noticeStillSending(noticeId: string): Promise<boolean> {
-  if (await DeliveryBatchModel.exists({ noticeId, 'counts.pending': { $gt: 0 } })) return true;
+  type Counts = { _id: string; counts?: { pending?: number; awaiting?: number } };
+  const awaiting: string[] = [];
+  for await (const batch of eachBatchOfNotice<Counts>(noticeId, { counts: 1 })) {
+    if ((batch.counts?.pending ?? 0) > 0) return true;
+    if ((batch.counts?.awaiting ?? 0) > 0) awaiting.push(batch._id);
+  }
   // A WeCom customer group awaiting its owner's task: after a stop its task is cancelled
   // and WeCom's report decides (within a scheduler tick) whether it received the notice.
-  // Checked in memory: FerretDB 1.24 refuses a field-equality $elemMatch ("unknown operator: channel").
-  const batches = await DeliveryBatchModel.find({ noticeId, 'counts.awaiting': { $gt: 0 } }, { items: 1 }).lean<
-    { items: { channel?: string | null; status?: string | null }[] }[]
-  >();
-  return batches.some((batch) =>
-    batch.items.some((item) => item.channel === 'wecom_group' && item.status === 'awaiting'),
-  );
+  for (const id of awaiting) {
+    const batch = await DeliveryBatchModel.findById(id, { 'items.channel': 1, 'items.status': 1 }).lean<{
+      items: { channel?: string | null; status?: string | null }[];
+    }>();
+    if (batch?.items.some((item) => item.channel === 'wecom_group' && item.status === 'awaiting')) return true;
+  }
+  return false;
 }
 
 /** Whether the notice was ever planned for delivery (something may have gone out). */
 export async function noticeWasPlanned(noticeId: string): Promise<boolean> {
-  return Boolean(await DeliveryBatchModel.exists({ noticeId }));
+  for await (const _ of eachBatchOfNotice(noticeId, { _id: 1 })) return true;
+  return false;
 }
 
 /** How many groups and villages received the notice through any campaign (a case's reach). */
@@ -148,10 +159,9 @@ export async function receivedCounts(noticeId: string): Promise<{ groupCount: nu
 }
 
 /**
- * How many groups and villages received each of these notices through any campaign, from ONE
- * read of the ledger for all of them (the case list: a read per case made up to 200 scans of
- * the batch collection on FerretDB, which cannot use the noticeId index). Same rules as
- * receivedCounts; a notice never planned gets zeros.
+ * How many groups and villages received each of these notices through any campaign (the case
+ * list), each notice's own batches read by `_id`. Same rules as receivedCounts; a notice never
+ * planned gets zeros.
  */
 export async function receivedCountsOf(
   noticeIds: readonly string[],
@@ -160,20 +170,10 @@ export async function receivedCountsOf(
   const seen = new Map<string, { groups: Set<string>; villages: Set<string> }>(
     wanted.map((id) => [id, { groups: new Set<string>(), villages: new Set<string>() }]),
   );
-  if (wanted.length > 0) {
-    const filter = wanted.length === 1 ? { noticeId: wanted[0] } : { noticeId: { $in: wanted } };
-    const cursor = DeliveryBatchModel.find(filter, {
-      noticeId: 1,
-      'items.groupId': 1,
-      'items.channel': 1,
-      'items.status': 1,
-      'items.villageCode': 1,
-    })
-      .lean<Pick<BatchDoc, 'noticeId' | 'items'>[]>()
-      .cursor();
-    for await (const batch of cursor as AsyncIterable<Pick<BatchDoc, 'noticeId' | 'items'>>) {
-      const sets = seen.get(batch.noticeId);
-      if (!sets) continue;
+  for (const noticeId of wanted) {
+    const sets = seen.get(noticeId)!;
+    const projection = { 'items.groupId': 1, 'items.channel': 1, 'items.status': 1, 'items.villageCode': 1 } as const;
+    for await (const batch of eachBatchOfNotice<Pick<BatchDoc, 'items'>>(noticeId, projection)) {
       for (const item of batch.items) {
         if (!receivedIt(item)) continue;
         sets.groups.add(item.groupId);
@@ -188,5 +188,13 @@ export async function receivedCountsOf(
 
 /** Campaigns that have deliveries of the notice (to wake when the notice is withdrawn). */
 export async function campaignsWithNotice(noticeId: string): Promise<string[]> {
-  return (await DeliveryBatchModel.distinct('campaignId', { noticeId })).map(String);
+  const runs = await runsOfNotice(noticeId);
+  const ids = runs.filter((run) => run.batchIds.length > 0).map((run) => run.campaignId ?? campaignOfRun(run.occurrenceId));
+  return [...new Set(ids)].sort();
+}
+
+/** The campaign of a run id (`<campaignId>@<runAt>`). */
+function campaignOfRun(occurrenceId: string): string {
+  const at = occurrenceId.lastIndexOf('@');
+  return at < 0 ? occurrenceId : occurrenceId.slice(0, at);
 }

@@ -4,7 +4,10 @@
 //
 // Two kinds of small documents, both keyed by `_id`:
 //   `campaign|<campaignId>` → `runIds`: the campaign's runs (occurrence ids), skipped ones too;
-//   `run|<occurrenceId>`    → `batchIds`: every batch id the run's planner may have written.
+//   `run|<occurrenceId>`    → `batchIds`: every batch id the run's planner may have written;
+//   `notice|<noticeId>`     → `runIds`: every run that planned deliveries of the notice (through
+//                             any campaign): retraction audiences, deferred follow-ups, a case's
+//                             reach and the residents' page read the notice's batches from it.
 // Contract:
 // - A batch id is listed BEFORE its batch is inserted (planner), so every batch that exists
 //   is listed; an id whose insert never happened (a planner died in between, or found the id
@@ -12,9 +15,12 @@
 // - A run is listed on its campaign before it is created (tick; a missed run recorded
 //   skipped too) and again when its planning starts, before any batch: `$addToSet`, idempotent. The tick creates one campaign's runs
 //   one after another, so two writers of one campaign document add the same id, if any.
+// - A run is listed on its notice by its planner before its first batch (`$addToSet`,
+//   idempotent): the notice is the one the tick recorded on the run, which its batches carry.
 // - The run document has one writer at a time: the planner holding the run's lease.
 // - Databases written before these lists existed are indexed once at start
-//   (engine/runs.ts `buildRunLists`), marked done by the `built` document.
+//   (engine/runs.ts `buildRunLists`), marked done by the `built` document; the notices' lists
+//   likewise (`buildNoticeLists` below, the `built-notices` document).
 import mongoose from 'mongoose';
 import { DeliveryBatchModel } from './model.js';
 
@@ -32,14 +38,27 @@ export const RunBatchListModel = mongoose.model('RunBatchList', listSchema, 'run
 
 const campaignKey = (campaignId: string) => `campaign|${campaignId}`;
 const runKey = (occurrenceId: string) => `run|${occurrenceId}`;
+const noticeKey = (noticeId: string) => `notice|${noticeId}`;
 /** The marker of a database whose lists are complete (engine/runs.ts builds them once). */
 export const LISTS_BUILT = 'built';
+/** The marker of a database whose notices' lists are complete (`buildNoticeLists`). */
+export const NOTICE_LISTS_BUILT = 'built-notices';
 
 /** Lists runs on their campaign (before a run writes any batch). */
 export async function listRun(campaignId: string, ...occurrenceIds: string[]): Promise<void> {
   if (occurrenceIds.length === 0) return;
   await RunBatchListModel.updateOne(
     { _id: campaignKey(campaignId) },
+    { $addToSet: { runIds: { $each: occurrenceIds } } },
+    { upsert: true },
+  );
+}
+
+/** Lists a run on its notice; call before the run inserts any batch. */
+export async function listNoticeRun(noticeId: string, ...occurrenceIds: string[]): Promise<void> {
+  if (occurrenceIds.length === 0) return;
+  await RunBatchListModel.updateOne(
+    { _id: noticeKey(noticeId) },
     { $addToSet: { runIds: { $each: occurrenceIds } } },
     { upsert: true },
   );
@@ -75,6 +94,65 @@ export async function batchIdsOf(campaignId: string): Promise<string[]> {
     return doc?.batchIds ?? [];
   });
   return lists.flat().sort();
+}
+
+/** The runs listed for a notice, in listing order (the order they were planned). */
+export async function runIdsOfNotice(noticeId: string): Promise<string[]> {
+  const doc = await RunBatchListModel.findById(noticeKey(noticeId), { runIds: 1 }).lean();
+  return [...(doc?.runIds ?? [])];
+}
+
+/** Each run of the notice with its campaign and listed batch ids (runs in listing order). */
+export async function runsOfNotice(
+  noticeId: string,
+): Promise<{ occurrenceId: string; campaignId: string | null; batchIds: string[] }[]> {
+  const runs = await runIdsOfNotice(noticeId);
+  return mapLimited(runs, 8, async (occurrenceId) => {
+    const doc = await RunBatchListModel.findById(runKey(occurrenceId), { batchIds: 1, campaignId: 1 }).lean();
+    return { occurrenceId, campaignId: doc?.campaignId ?? null, batchIds: [...(doc?.batchIds ?? [])] };
+  });
+}
+
+/** Every batch id listed for a notice, run by run in listing order (some may not exist). */
+export async function batchIdsOfNotice(noticeId: string): Promise<string[]> {
+  return (await runsOfNotice(noticeId)).flatMap((run) => run.batchIds);
+}
+
+/**
+ * The notice's batches (those listed and existing) with `projection`, one window of `_id`
+ * reads at a time, runs in listing order; a caller may stop early.
+ */
+export async function* eachBatchOfNotice<T extends object>(
+  noticeId: string,
+  projection: Record<string, 0 | 1>,
+): AsyncGenerator<T> {
+  const ids = await batchIdsOfNotice(noticeId);
+  for (let i = 0; i < ids.length; i += READ_LANES) {
+    const window = await Promise.all(
+      ids.slice(i, i + READ_LANES).map((id) => DeliveryBatchModel.findById(id, projection).lean<T>()),
+    );
+    for (const doc of window) if (doc) yield doc;
+  }
+}
+
+/**
+ * Lists every run that has batches on its notice, for a database written before the notices'
+ * lists existed: one pass over the batches' ids, notices and runs, then the marker, read by
+ * `_id` on every later start. Idempotent (`$addToSet`); a run planned meanwhile lists itself.
+ */
+export async function buildNoticeLists(): Promise<void> {
+  if (await RunBatchListModel.exists({ _id: NOTICE_LISTS_BUILT })) return;
+  const runsByNotice = new Map<string, Set<string>>();
+  const cursor = DeliveryBatchModel.find({}, { _id: 1, noticeId: 1, occurrenceId: 1 })
+    .lean<{ _id: string; noticeId: string; occurrenceId: string }[]>()
+    .cursor();
+  for await (const batch of cursor) {
+    const runs = runsByNotice.get(batch.noticeId) ?? new Set<string>();
+    runsByNotice.set(batch.noticeId, runs);
+    runs.add(batch.occurrenceId);
+  }
+  for (const [noticeId, runs] of runsByNotice) await listNoticeRun(noticeId, ...[...runs].sort());
+  await RunBatchListModel.updateOne({ _id: NOTICE_LISTS_BUILT }, { $set: { campaignId: null } }, { upsert: true });
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; results in the items' order. */

@@ -5,7 +5,9 @@
 // awaiting (not received) and sent, skipped and failed deliveries, and a notice never planned.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receivedCounts, receivedCountsOf } from '../../src/tracking/recipients.js';
+import { buildRunLists } from '../../src/engine/runs.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
+import { LISTS_BUILT, NOTICE_LISTS_BUILT, RunBatchListModel, buildNoticeLists } from '../../src/tracking/run-batches.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 
 interface Item {
@@ -63,6 +65,10 @@ describe('the case list reads every case’s reach at once, exactly', () => {
       batch('runC|t|1', 'notice-c', [item('c1-1', 'skipped'), item('c1-2', 'failed')]),
       batch('runD|t|1', 'notice-d', [item('d1-1', 'sent')]),
     ]);
+    // Written as an install before the run and notice lists held them: listed as a start does.
+    await RunBatchListModel.deleteMany({ _id: { $in: [LISTS_BUILT, NOTICE_LISTS_BUILT] } });
+    await buildRunLists();
+    await buildNoticeLists();
   });
   afterAll(() => t.close());
 

@@ -60,7 +60,7 @@ let userCounter = 0;
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const uri = withDatabase(inject('mongoServerUri'), uniqueDbName());
-  const db = await connectDatabase(uri, { ferret: inject('mongoIsFerret') });
+  const db = await connectDatabase(uri, { ferret: inject('mongoIsFerret'), monitorCommands: true });
   const config: Config = loadConfig({
     LOG_LEVEL: 'info',
     ADMIN_USERNAME: 'admin',

@@ -79,3 +79,19 @@ const manualConfirmationSchema = new mongoose.Schema(
 // The scheduler's confirmation sweep: confirmations since a time.
 manualConfirmationSchema.index({ at: 1 });
 export const ManualConfirmationModel = mongoose.model('ManualConfirmation', manualConfirmationSchema);
+
+// The confirmation sweep's watch list (issue 25): each `reference:` copy filed (an officer's
+// confirmation, a platform's result) is also filed here first, keyed like the copy, and the
+// sweep drops entries older than a few sweeps. So the sweep reads the last minutes'
+// confirmations, not every confirmation ever filed (the copies and the one-per-task claims
+// stay for as long as retention keeps them); an idle sweep reads an empty collection.
+const confirmationWatchSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    at: { type: Date, required: true },
+    reference: { type: String, required: true },
+    regionPath: { type: [String], default: undefined },
+  },
+  { versionKey: false },
+);
+export const ConfirmationWatchModel = mongoose.model('ConfirmationWatch', confirmationWatchSchema, 'confirmationwatch');

@@ -19,7 +19,14 @@ import { mapLimit } from '../../lib/concurrency.js';
 import { Forbidden, Gone, NotFound, isDuplicateKey } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
-import { ManualConfirmationModel, type ManualTaskDoc, ManualImageModel, ManualTaskModel } from './model.js';
+import { backfillOnce } from '../../db/backfills.js';
+import {
+  ConfirmationWatchModel,
+  ManualConfirmationModel,
+  type ManualTaskDoc,
+  ManualImageModel,
+  ManualTaskModel,
+} from './model.js';
 import { lowerDue, markCampaignWithdrawn, openEntries, setDue, unwatch, watchTasks } from './watch.js';
 
 /** A confirmation not finished this long after its claim is finished by the notifier's pass. */
@@ -400,10 +407,9 @@ export class ManualTaskService {
       if (task.confirmedAt && copied) continue;
       if (!copied) {
         // Filed now, so the engine's sweep of recent confirmations sees it.
-        await ManualConfirmationModel.updateOne(
-          { _id: referenceKey(task.taskKey) },
-          { $set: { at: this.clock.now() } },
-        );
+        const now = this.clock.now();
+        await ManualConfirmationModel.updateOne({ _id: referenceKey(task.taskKey) }, { $set: { at: now } });
+        await watchConfirmation(task.taskKey, now, null);
       }
       repaired++;
     }
@@ -475,14 +481,34 @@ export class ManualTaskService {
 
   /**
    * Confirmations filed since the instant, by reference: what the engine's sweep looks at to
-   * catch a wake that failed (a scan of the small confirmations collection, not of tasks).
+   * catch a wake that failed. Read from the watch list (model.ts), which holds only the last
+   * WATCH_KEEP_MS of filings: entries older than that are dropped here (every sweep of every
+   * scheduler has looked at them by then). When nothing was filed lately it reads nothing.
    */
   async confirmedSince(since: Date): Promise<{ reference: string; regionPath: string[] }[]> {
-    const docs = await ManualConfirmationModel.find(
-      { reference: { $ne: null }, at: { $gte: since } },
-      { reference: 1, regionPath: 1 },
-    ).lean<{ reference: string; regionPath?: string[] }[]>();
-    return docs.map((doc) => ({ reference: doc.reference, regionPath: doc.regionPath ?? [] }));
+    const docs = await ConfirmationWatchModel.find({}).lean<
+      { _id: string; at: Date; reference: string; regionPath?: string[] }[]
+    >();
+    const cutoff = this.clock.now().getTime() - WATCH_KEEP_MS;
+    for (const doc of docs) if (doc.at.getTime() < cutoff) await ConfirmationWatchModel.deleteOne({ _id: doc._id });
+    return docs
+      .filter((doc) => doc.at >= since)
+      .map((doc) => ({ reference: doc.reference, regionPath: doc.regionPath ?? [] }));
+  }
+
+  /**
+   * For an install written before the watch list existed (once, at start): the copies filed
+   * in the last day go on the watch list, so the first sweeps see what they saw before.
+   */
+  async backfillConfirmationWatch(): Promise<void> {
+    await backfillOnce('confirmation-watch', async () => {
+      const since = new Date(this.clock.now().getTime() - 24 * 60 * 60_000);
+      const docs = await ManualConfirmationModel.find(
+        { reference: { $ne: null }, at: { $gte: since } },
+        { at: 1, reference: 1, regionPath: 1 },
+      ).lean<{ at: Date; reference: string; regionPath?: string[] }[]>();
+      for (const doc of docs) await watchConfirmation(doc.reference, doc.at, doc.regionPath ?? []);
+    });
   }
 
   /**
@@ -579,6 +605,7 @@ export async function fileSettlement(
   status: SettlementStatus,
   reason: string | null,
 ): Promise<void> {
+  await watchConfirmation(reference, at, regionPath);
   await ManualConfirmationModel.create({ _id: referenceKey(reference), at, reference, regionPath, outcome: status, reason }).catch(
     (error) => {
       if (!isDuplicateKey(error)) throw error;
@@ -610,7 +637,27 @@ function referenceKey(reference: string): string {
   return `reference:${reference}`;
 }
 
+/**
+ * How long a filing stays on the confirmation sweep's watch list: the sweep runs every minute
+ * and looks one period back, so ten minutes leaves room for slow sweeps and late clocks.
+ */
+export const WATCH_KEEP_MS = 10 * 60_000;
+
+/**
+ * Files a confirmation on the sweep's watch list, BEFORE its copy is written: a process that
+ * dies in between leaves an entry whose wake finds nothing new (harmless), never a copy the
+ * sweep cannot see. `regionPath` null: the entry's path is kept (a re-filing).
+ */
+async function watchConfirmation(reference: string, at: Date, regionPath: string[] | null): Promise<void> {
+  await ConfirmationWatchModel.updateOne(
+    { _id: referenceKey(reference) },
+    { $set: { at, reference, ...(regionPath ? { regionPath } : {}) } },
+    { upsert: true },
+  );
+}
+
 async function recordByReference(reference: string, at: Date, regionPath: string[]): Promise<void> {
+  await watchConfirmation(reference, at, regionPath);
   await ManualConfirmationModel.create({ _id: referenceKey(reference), at, reference, regionPath }).catch((error) => {
     if (!isDuplicateKey(error)) throw error;
   });
