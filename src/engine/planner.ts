@@ -412,11 +412,17 @@ export class Planner {
       return 'busy';
     }
     const now = this.deps.clock.now();
+    // Where an urgent run's first chunk spends its time (one stderr line after its first
+    // write: the 5 s target of issue 25 is measured at 50,000 groups by bench:fanout).
+    const started = performance.now();
+    const phases: string[] = [];
+    const phase = (name: string) => phases.push(`${name} ${Math.round(performance.now() - started)} ms`);
     const current = occurrence.lease?.until ? { epoch: occurrence.lease.epoch, until: occurrence.lease.until } : null;
     const acquired = await acquireLease(`occurrence:${id}`, current, owner, now, this.leaseMs);
     if (!acquired) return 'busy';
     await OccurrenceModel.updateOne({ _id: id }, { $set: { lease: { ...acquired, owner } } });
     const lease = new PlanningLease(id, acquired, this.deps.clock, this.leaseMs);
+    phase('lease');
 
     const campaign = await this.deps.campaigns.findForEngine(occurrence.campaignId);
     if (!campaign) return this.skip(id, '推送不存在');
@@ -437,6 +443,7 @@ export class Planner {
     // The version approved for this run (recorded by the tick; older runs: the one approved now).
     const noticeVersion = occurrence.noticeVersion ?? (await approvedNoticeVersion(noticeId));
     const category = await this.deps.ports.noticeCategory(noticeId, noticeVersion);
+    phase('notice');
     const scope = await this.deps.regions.scopeOf(campaign.regionCode);
     // A follow-up reaches the notice's recipients inside its own region only (issue 26.10).
     const source = followedUp
@@ -572,6 +579,7 @@ export class Planner {
     let lastStateLook = performance.now();
     let stopped = false;
     for await (const groups of source) {
+      if (chunks === 0) phase('first chunk');
       for (const group of groups) {
         if (earlier.groups.has(group.groupId)) continue;
         let buffer = buffers.get(group.townshipCode);
@@ -635,6 +643,10 @@ export class Planner {
         const least = chunks === 1 && urgent ? 1 : EARLY_WRITE_MIN;
         await write([...buffers].filter(([, buffer]) => buffer.items.length >= least).map(([township]) => township));
         lastEarlyWrite = performance.now();
+        if (chunks === 1 && urgent) {
+          phase('first write');
+          process.stderr.write(`[planner] urgent ${id}: ${phases.join(', ')}\n`);
+        }
       }
     }
     if (stopped) {
