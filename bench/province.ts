@@ -258,6 +258,7 @@ function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Scr
     { name: 'monthly table', path: (p) => `/api/reach/monthly?period=${month}&regionCode=${regionOf(p)}` },
     { name: 'groups', path: () => '/api/groups?limit=50' },
     { name: 'tasks', path: () => '/api/manual-tasks?limit=50' },
+    { name: 'tasks (open)', path: () => '/api/manual-tasks?open=true&limit=50' },
     { name: 'tips', path: () => '/api/tips?limit=50' },
     {
       name: 'case',
