@@ -452,8 +452,8 @@ export class Planner {
     // A follow-up reaches the notice's recipients inside its own region only (issue 26.10).
     const source = followedUp
       ? recipientsWithin(followedUp, campaign.regionCode, audience.excludeRegions ?? [])
-      : // An urgent run's first chunk streams in without a sorted read of the whole audience.
-        this.deps.ports.selectGroups(scope, audience, { ordered: occurrence.priority !== 'urgent' });
+      : // An urgent run's first chunk comes by `_id` reads, without a scan of every group.
+        this.deps.ports.selectGroups(scope, audience, { readById: occurrence.priority === 'urgent' });
     const day = localDay(occurrence.runAt, this.deps.timeZone);
     const base = {
       occurrenceId: id,
@@ -586,8 +586,8 @@ export class Planner {
     let chunks = 0;
     let lastEarlyWrite = performance.now();
 
-    // A normal run's source comes in group-id order, an urgent run's as the database streams
-    // it; a re-plan is exact either way (groups already in a batch are passed over).
+    // The source comes in group-id order (a scan, or `_id` reads for an urgent run); a re-plan
+    // is exact either way (groups already in a batch are passed over).
     let lastStateLook = performance.now();
     let stopped = false;
     for await (const groups of source) {

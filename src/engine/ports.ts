@@ -49,10 +49,10 @@ export interface Confirmation {
 export interface EnginePorts {
   /** The selected active groups, township by township is not required: the planner sorts. */
   /**
-   * The audience in chunks; `ordered: false` (an urgent run) streams it as the database
-   * reads it rather than sorted by group id (the first chunk without a sorted read of all).
+   * The audience in chunks, in group-id order; `readById` (an urgent run) reads each candidate
+   * by `_id` so the first chunk comes within a second instead of after a scan of every group.
    */
-  selectGroups(scope: Scope, spec: AudienceSpec, options?: { ordered?: boolean }): AsyncIterable<PlannedGroup[]>;
+  selectGroups(scope: Scope, spec: AudienceSpec, options?: { readById?: boolean }): AsyncIterable<PlannedGroup[]>;
   /** Before a wave of sends (optional): what they share is prepared in one go (their short links). */
   prepareSends?(requests: SendRequest[]): Promise<void>;
   /** Renders the card for one delivery and posts it through the group's channel. */
