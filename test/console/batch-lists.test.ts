@@ -22,7 +22,9 @@ async function cloneMany(model: typeof GroupModel | typeof UserModel, id: string
     const at = new Date(Date.now() + i * 1000);
     docs.push({ ...source, _id: mongoose.Types.ObjectId.createFromTime(at.getTime() / 1000), createdAt: at, updatedAt: at, ...fields(i) });
   }
-  await (model as typeof GroupModel).collection.insertMany(docs as never[]);
+  // Through the model: its insertMany is how an import writes groups, and it reaches the
+  // audience's change log (the groups list reads its per-county listings from it).
+  await (model as typeof GroupModel).insertMany(docs as never[]);
 }
 
 /** 50 a page, then 下一页 until there is none: the number of the last page. */

@@ -112,5 +112,14 @@ describe('test sends', () => {
     expect(outside.statusCode, outside.body).toBe(201);
     const response = await testSend(w.editor, { groupId: outside.json().id });
     expect(response.statusCode).toBe(404);
+    // In quiet hours too: the group is out of reach before the hour matters (no 409 telling
+    // the caller about a group they cannot see).
+    clock.set('2025-07-20T15:00:00.000Z'); // 23:00 in Shanghai
+    try {
+      const quiet = await testSend(w.editor, { groupId: outside.json().id });
+      expect(quiet.statusCode, quiet.body).toBe(404);
+    } finally {
+      clock.set(MORNING);
+    }
   });
 });

@@ -111,10 +111,6 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
         throw new InvalidInput('请选择一个试发群，或试发到本人的通知机器人（二选一）', 'groupId');
       }
       const now = options.now();
-      const { start, end } = options.quietHours;
-      if (isQuiet(now, options.quietHours, options.timeZone)) {
-        throw new Conflict(`现在是免打扰时段（${start}–${end}），试发请在 ${end} 以后进行`, 'groupId');
-      }
       const notice = await options.notices.getApprovedVersion(by.scope, noticeId);
       let target: ChannelTarget;
       let targetName: string;
@@ -143,6 +139,12 @@ export const testSendRoutes: FastifyPluginAsyncTypebox<TestSendOptions> = async 
         targetName = '我的通知机器人';
         channel = credentials.kind;
         personal = { villageName: '试发', townshipName: null, officerName: null, officerPhone: null };
+      }
+      // After the notice and the group are found in the caller's scope: what lies outside it
+      // is refused the same way at any hour.
+      const { start, end } = options.quietHours;
+      if (isQuiet(now, options.quietHours, options.timeZone)) {
+        throw new Conflict(`现在是免打扰时段（${start}–${end}），试发请在 ${end} 以后进行`, 'groupId');
       }
       if (!(await takeQuota(by.id, localDay(now, options.timeZone), options.dailyQuota, now))) {
         throw new TooManyRequests(
