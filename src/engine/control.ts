@@ -15,7 +15,7 @@ import {
 } from '../tracking/recipients.js';
 import { OccurrenceModel, PLANNING_WAKE, QueueEntryModel, SchedulerWakeModel } from './model.js';
 import { openRun } from './open-runs.js';
-import { type BulkSkipResult, skipBatchesInBulk } from './skip.js';
+import { type BulkSkipResult, STOP_OWNER_PREFIX, skipBatchesInBulk } from './skip.js';
 
 /**
  * Puts every batch of the campaign that still has a pending delivery on the work list, due
@@ -72,7 +72,7 @@ export async function stopCampaign(
     lease?: { epoch?: number; until?: Date | null } | null;
   }>(campaignId, { _id: 1, priority: 1, campaignId: 1, 'counts.pending': 1, lease: 1 });
   const live = batches.filter((batch) => (batch.counts?.pending ?? 0) > 0);
-  return skipBatchesInBulk(live, reason, now, `stop-${process.pid}-${campaignId}`, written);
+  return skipBatchesInBulk(live, reason, now, `${STOP_OWNER_PREFIX}${process.pid}-${campaignId}`, written);
 }
 
 export function deliveryControl(clock: Clock, written?: (batchIds: string[]) => Promise<void>): DeliveryControl {

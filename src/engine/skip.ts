@@ -22,6 +22,8 @@ import { mapLimited } from '../tracking/run-batches.js';
 
 /** What a previous holder's unconfirmed attempt becomes (the worker's wording). */
 export const TAKEN_OVER_REASON = '接管时发现未确认的发送（可能已发出）';
+/** How a stop's claims are named (`stop-<pid>-<campaign>`): a stop never posts anything. */
+export const STOP_OWNER_PREFIX = 'stop-';
 /** Batches taken over per window (one claim insert, one read, bulk writes of 20). */
 const WINDOW = 100;
 
@@ -127,6 +129,10 @@ async function skipHeld(
         attempts.push(attemptKey(deliveryId(doc.occurrenceId, item.groupId), item.attempts + 1));
   }
   const ours = await claimMany(attempts, owner, now, SendAttemptModel);
+  // A claim another stop took (a cancel killed before its write, then repeated) sent nothing.
+  const taken = attempts.filter((key) => !ours.has(key));
+  const claims = await mapLimited(taken, 8, (key) => SendAttemptModel.findById(key, { owner: 1 }).lean<{ owner?: string }>());
+  for (const [k, claim] of claims.entries()) if (claim?.owner?.startsWith(STOP_OWNER_PREFIX)) ours.add(taken[k]!);
   const writes = docs.map((doc) => {
     const epoch = held.get(doc._id)!;
     let skipped = 0;

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueueEntryModel } from '../../src/engine/model.js';
 import { claimAttempts, claimBatch, deliveryId } from '../../src/engine/queue.js';
+import { STOP_OWNER_PREFIX } from '../../src/engine/skip.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
@@ -94,5 +95,29 @@ describe('a cancelled run skipped in bulk', () => {
     expect(await DeliveryBatchModel.find({ campaignId: id }, { items: 1, counts: 1 }).sort({ _id: 1 }).lean()).toEqual(
       before,
     );
+  });
+
+  it('a stop killed after claiming its attempts, repeated, records them skipped: a stop posts nothing', async () => {
+    const id = await approvedCampaign(w, {
+      title: '取消中途进程被杀',
+      noticeId,
+      audience: audienceOf([TREE.villageA.code]),
+      schedule: { kind: 'now' },
+    });
+    await w.scheduler.tick();
+    const [batch] = await DeliveryBatchModel.find({ campaignId: id }).sort({ _id: 1 }).lean();
+    // The first stop took the batch's lease and claimed every pending delivery's next attempt,
+    // then the API process died before its write (api-intents: cancel killed mid-way).
+    const dead = `${STOP_OWNER_PREFIX}4242-${id}`;
+    expect(await claimBatch(batch!._id, dead, new Date(clock.now().getTime() - 10 * 60_000))).not.toBeNull();
+    await claimAttempts(
+      batch!.items.map((item) => ({ deliveryId: deliveryId(batch!.occurrenceId, item.groupId), attempt: 1 })),
+      dead,
+      clock.now(),
+    );
+    const cancelled = await w.t.request('POST', `/api/campaigns/${id}/cancel`, w.editor);
+    expect(cancelled.statusCode, cancelled.body).toBe(200);
+    const after = (await DeliveryBatchModel.findById(batch!._id).lean())!;
+    expect(after.items.map((i) => i.status)).toEqual(after.items.map(() => 'skipped'));
   });
 });
