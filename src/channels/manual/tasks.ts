@@ -29,8 +29,13 @@ import {
 } from './model.js';
 import { lowerDue, markCampaignWithdrawn, openEntries, setDue, unwatch, watchTasks } from './watch.js';
 
-/** A confirmation not finished this long after its claim is finished by the notifier's pass. */
-const CONFIRM_LEASE_MS = 2 * 60_000;
+/**
+ * A confirmation not finished this long after its claim is finished by the notifier's next
+ * pass (every 15 s). Short: finishing is idempotent, so a repair beside a confirmation still
+ * running does no harm, and the officer's delivery should not stay 待民警转发 for minutes
+ * after a crash (2 minutes here left api-intents' killed confirmations awaiting past its wait).
+ */
+const CONFIRM_LEASE_MS = 20_000;
 
 /** What a signed link carries besides the task id. */
 export interface SignedLink {
