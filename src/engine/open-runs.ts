@@ -12,11 +12,13 @@
 //   the open count the sweep read). A settled batch gets work again only through a new entry
 //   (a wake, which re-opens the run), so a closed run has nothing to strand.
 // - When nothing is in flight the list is empty and a sweep reads no batch.
+// - A run it closes gets its summary then (tracking/run-summaries.ts), if it has none.
 // - An install written before the list existed is listed once at start (`buildOpenRuns`).
 import mongoose from 'mongoose';
 import { backfillOnce } from '../db/backfills.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
 import { batchIdsOfRun, mapLimited } from '../tracking/run-batches.js';
+import { summarizeRun } from '../tracking/run-summaries.js';
 import { OccurrenceModel, QueueEntryModel } from './model.js';
 
 const openRunSchema = new mongoose.Schema(
@@ -75,7 +77,9 @@ export async function requeueStrandedBatches(now: Date): Promise<number> {
     if (live) continue;
     const occurrence = await OccurrenceModel.findById(run._id, { status: 1 }).lean<{ status: string }>();
     if (occurrence?.status === 'planning') continue;
-    await OpenRunModel.deleteOne({ _id: run._id, n: run.n });
+    const closed = await OpenRunModel.deleteOne({ _id: run._id, n: run.n });
+    // Settled now: its summary is made once here, so the first reader need not read its batches.
+    if (closed.deletedCount > 0) await summarizeRun(run._id, now);
   }
   return created;
 }
