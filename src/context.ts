@@ -1,5 +1,7 @@
 // Composition root: config + database → every room's service, built once and shared by
 // all process roles (api, scheduler, worker).
+import type { Writable } from 'node:stream';
+import { type Log, createLog } from './lib/log.js';
 import { GroupService } from './audience/groups.js';
 import { AudienceService } from './audience/selection.js';
 import { AuditService } from './audit/service.js';
@@ -33,7 +35,7 @@ import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
-import { buildOpenRuns } from './engine/open-runs.js';
+import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildOpenTaskWatch } from './channels/manual/watch.js';
 import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
@@ -51,6 +53,8 @@ import { WorkbenchService } from './workbench/service.js';
 
 export interface Context {
   config: Config;
+  /** Log lines outside a request (lib/log.ts). */
+  log: Log;
   db: Database;
   clock: Clock;
   regions: RegionService;
@@ -90,7 +94,12 @@ export interface Context {
   secrets: SecretBox;
 }
 
-export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
+export function createContext(
+  config: Config,
+  db: Database,
+  clock: Clock = systemClock,
+  options: { logStream?: Writable } = {},
+): Context {
   const regions = new RegionService();
   const audit = new AuditService(clock, [ROOT_REGION_CODE]);
   const throttle = new LoginThrottle(clock, {
@@ -192,6 +201,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     ),
   );
   tracking.progress.attachRunState((campaignId) => campaignPlanning(campaignId));
+  // The roll-up sweep reads the batches of the runs that may still be written (engine/open-runs.ts).
+  tracking.rollups.readOpenRuns(openRunIds);
   const dispatch = new Dispatch({
     audience,
     groups,
@@ -341,6 +352,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   });
   return {
     config,
+    log: createLog(config.logLevel, options.logStream),
     db,
     clock,
     regions,
@@ -409,6 +421,7 @@ export function engineDeps(ctx: Context): EngineDeps {
     campaigns: ctx.campaigns,
     regions: ctx.regions,
     ports: ctx.dispatch,
+    log: ctx.log,
     clock: ctx.clock,
     timeZone: ctx.config.timeZone,
     quietHours: ctx.config.quietHours,
@@ -417,6 +430,6 @@ export function engineDeps(ctx: Context): EngineDeps {
       retry: { ...DEFAULT_RETRY, maxAttempts: ctx.config.maxAttempts, baseMs: ctx.config.retryBaseMs },
       leaseMs: ctx.config.leaseMs,
     },
-    intentSweeps: [() => ctx.campaigns.sweepIntents(), () => ctx.cases.sweepIntents()],
+    intentSweeps: [() => ctx.campaigns.sweepIntentsLeft(), () => ctx.cases.sweepIntentsLeft()],
   };
 }
