@@ -4,6 +4,7 @@
 //   PROVINCE_CAMPAIGNS=40   province-wide campaigns over the month (each to every group)
 //   PROVINCE_ROUNDS=20      calls per screen and person (p50/p99 over them)
 //   PROVINCE_IDLE_S=20      seconds each background loop is watched while nothing is due
+//   PROVINCE_WARMUP_S=3     seconds each loop runs before it is watched (its first pass catches up after a start)
 //   PROVINCE_SCREEN_BOX_S=30 a screen is called again only while its calls took less than this in all
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
@@ -53,6 +54,8 @@ const GROUPS = env('PROVINCE_GROUPS', 50_000);
 const PROVINCE_CAMPAIGNS = env('PROVINCE_CAMPAIGNS', 40);
 const ROUNDS = env('PROVINCE_ROUNDS', 20);
 const IDLE_S = env('PROVINCE_IDLE_S', 20);
+/** Seconds a loop runs before it is watched: its first pass (catch-up after a start) is not idle work. */
+const WARMUP_S = env('PROVINCE_WARMUP_S', 3);
 const DAYS = 30;
 const CALL_TIMEOUT_MS = env('PROVINCE_CALL_TIMEOUT_S', 60) * 1000;
 const SCREEN_BOX_MS = env('PROVINCE_SCREEN_BOX_S', 30) * 1000;
@@ -791,7 +794,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
   });
   const watch = async (start: () => { stop: () => Promise<void> }) => {
     const running = start();
-    await new Promise((r) => setTimeout(r, 3_000));
+    await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
     const before = cpu();
     seen = new Map();
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
