@@ -206,7 +206,7 @@ async function main() {
     for (const loop of loops)
       process.stdout.write(`| ${loop.name} | ${loop.cpuMsPerMin} | ${loop.pct} | ${loop.commandsPerMin} |\n`);
     const max = (of: typeof rows) => Math.max(0, ...of.map((r) => r.p99));
-    const slowest = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a), rows[0]!);
+    const slowest = rows.length ? rows.reduce((a, b) => (b.p99 > a.p99 ? b : a), rows[0]!) : null;
     const result = {
       bench: 'province',
       groups: GROUPS,
@@ -216,7 +216,7 @@ async function main() {
       officer_tasks: marker.tasks,
       rounds: ROUNDS,
       screens_p99_ms_max: max(rows),
-      slowest_screen: `${slowest.person} ${slowest.screen}`,
+      slowest_screen: slowest ? `${slowest.person} ${slowest.screen}` : null,
       badge_p99_ms: max(rows.filter((r) => r.screen === 'workbench/counts' || r.screen === 'cases (badge)')),
       radius_p99_ms: max(rows.filter((r) => r.screen === 'radius 10 km')),
       idle_loop_cpu_pct_max: Math.max(0, ...loops.map((l) => l.pct)),
