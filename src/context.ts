@@ -1,5 +1,7 @@
 // Composition root: config + database → every room's service, built once and shared by
 // all process roles (api, scheduler, worker).
+import type { Writable } from 'node:stream';
+import { type Log, createLog } from './lib/log.js';
 import { GroupService } from './audience/groups.js';
 import { AudienceService } from './audience/selection.js';
 import { AuditService } from './audit/service.js';
@@ -50,6 +52,8 @@ import { WorkbenchService } from './workbench/service.js';
 
 export interface Context {
   config: Config;
+  /** Log lines outside a request (lib/log.ts). */
+  log: Log;
   db: Database;
   clock: Clock;
   regions: RegionService;
@@ -89,7 +93,12 @@ export interface Context {
   secrets: SecretBox;
 }
 
-export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
+export function createContext(
+  config: Config,
+  db: Database,
+  clock: Clock = systemClock,
+  options: { logStream?: Writable } = {},
+): Context {
   const regions = new RegionService();
   const audit = new AuditService(clock, [ROOT_REGION_CODE]);
   const throttle = new LoginThrottle(clock, {
@@ -342,6 +351,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   });
   return {
     config,
+    log: createLog(config.logLevel, options.logStream),
     db,
     clock,
     regions,
@@ -408,6 +418,7 @@ export function engineDeps(ctx: Context): EngineDeps {
     campaigns: ctx.campaigns,
     regions: ctx.regions,
     ports: ctx.dispatch,
+    log: ctx.log,
     clock: ctx.clock,
     timeZone: ctx.config.timeZone,
     quietHours: ctx.config.quietHours,
