@@ -1,6 +1,7 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { intentSchema } from '../db/claims.js';
 import { afterInsert, beforeInsert } from './list-index.js';
+import { versioned } from '../db/versions.js';
 
 export const CAMPAIGN_STATUSES = [
   'draft',
@@ -110,4 +111,6 @@ campaignSchema.post('save', async function () {
 });
 
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
+// The workbench's counts are kept while this token stays (db/versions.ts).
+versioned(campaignSchema, 'campaigns');
 export const CampaignModel = mongoose.model('Campaign', campaignSchema);
