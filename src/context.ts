@@ -1,5 +1,7 @@
 // Composition root: config + database → every room's service, built once and shared by
 // all process roles (api, scheduler, worker).
+import type { Writable } from 'node:stream';
+import { type Log, createLog } from './lib/log.js';
 import { GroupService } from './audience/groups.js';
 import { AudienceService } from './audience/selection.js';
 import { AuditService } from './audit/service.js';
@@ -32,7 +34,7 @@ import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
-import { buildOpenRuns } from './engine/open-runs.js';
+import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
 import { ensureTokens } from './db/versions.js';
 import { ensureRegionToken } from './regions/model.js';
@@ -53,6 +55,8 @@ import { WorkbenchService } from './workbench/service.js';
 
 export interface Context {
   config: Config;
+  /** Log lines outside a request (lib/log.ts). */
+  log: Log;
   db: Database;
   clock: Clock;
   regions: RegionService;
@@ -92,7 +96,12 @@ export interface Context {
   secrets: SecretBox;
 }
 
-export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
+export function createContext(
+  config: Config,
+  db: Database,
+  clock: Clock = systemClock,
+  options: { logStream?: Writable } = {},
+): Context {
   const regions = new RegionService();
   const audit = new AuditService(clock, [ROOT_REGION_CODE]);
   const throttle = new LoginThrottle(clock, {
@@ -194,6 +203,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     ),
   );
   tracking.progress.attachRunState((campaignId) => campaignPlanning(campaignId));
+  // The roll-up sweep reads the batches of the runs that may still be written (engine/open-runs.ts).
+  tracking.rollups.readOpenRuns(openRunIds);
   const dispatch = new Dispatch({
     audience,
     groups,
@@ -343,6 +354,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   });
   return {
     config,
+    log: createLog(config.logLevel, options.logStream),
     db,
     clock,
     regions,
@@ -414,6 +426,7 @@ export function engineDeps(ctx: Context): EngineDeps {
     campaigns: ctx.campaigns,
     regions: ctx.regions,
     ports: ctx.dispatch,
+    log: ctx.log,
     clock: ctx.clock,
     timeZone: ctx.config.timeZone,
     quietHours: ctx.config.quietHours,
@@ -422,6 +435,6 @@ export function engineDeps(ctx: Context): EngineDeps {
       retry: { ...DEFAULT_RETRY, maxAttempts: ctx.config.maxAttempts, baseMs: ctx.config.retryBaseMs },
       leaseMs: ctx.config.leaseMs,
     },
-    intentSweeps: [() => ctx.campaigns.sweepIntents(), () => ctx.cases.sweepIntents()],
+    intentSweeps: [() => ctx.campaigns.sweepIntentsLeft(), () => ctx.cases.sweepIntentsLeft()],
   };
 }

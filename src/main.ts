@@ -10,6 +10,7 @@ import { RollupRefresher } from './tracking/refresher.js';
 import { DeadlineWatch } from './cases/deadlines.js';
 import { startLoop } from './lib/loop.js';
 import { warmVillages } from './audience/radius.js';
+import { warmRegionNames } from './audience/region-names.js';
 
 /** A stopper with a name for the shutdown's log. */
 function named(name: string, stop: () => Promise<void>): () => Promise<void> {
@@ -83,6 +84,9 @@ async function main(): Promise<void> {
   // Radius targeting (the audience picker in the api role, planning in the scheduler) reads
   // every village once per process: done now rather than in the first person's request.
   if (role !== 'worker') void warmVillages().catch(log('villages'));
+  // The planner's region names (audience/region-names.ts): an urgent run's first batch does
+  // not wait for a scan of the regions.
+  if (role === 'all' || role === 'scheduler') void warmRegionNames().catch(log('region names'));
   if (role === 'all' || role === 'scheduler') {
     const scheduler = new Scheduler(engineDeps(ctx));
     stoppers.push(named('scheduler', scheduler.start(log('scheduler')).stop));
@@ -97,7 +101,7 @@ async function main(): Promise<void> {
     const notifying = startLoop(() => ctx.notifier.tick(), 15_000, log('notifier'));
     stoppers.push(named('notifier', () => notifying.stop()));
     // WeCom customer groups: owners' tasks created once a run settles, their results polled, stops applied.
-    const wecomGroups = startLoop(() => ctx.wecomGroups.tick(), 15_000, log('wecom-groups'));
+    const wecomGroups = startLoop(() => ctx.wecomGroups.tickWhenDue(), 15_000, log('wecom-groups'));
     stoppers.push(named('wecom-groups', () => wecomGroups.stop()));
     // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
     const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());
