@@ -25,6 +25,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
+import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { buildApp } from '../src/app.js';
 import { AuditModel } from '../src/audit/model.js';
@@ -103,7 +104,7 @@ async function main() {
     OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
     LOG_LEVEL: 'silent',
   });
-  const db = await connectDatabase(uri, { ferret: true });
+  const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
   const ctx = createContext(config, db);
   let closing: (() => Promise<void>) | null = async () => {
     await db.close();
@@ -196,8 +197,11 @@ async function main() {
     const loops = IDLE_S > 0 ? await idleLoops(ctx, ferretPid) : [];
     process.stdout.write('\n| person | screen | p50 ms | p99 ms |\n| --- | --- | ---: | ---: |\n');
     for (const row of rows) process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} |\n`);
-    process.stdout.write('\n| background loop (idle) | ms CPU per minute | % of a core |\n| --- | ---: | ---: |\n');
-    for (const loop of loops) process.stdout.write(`| ${loop.name} | ${loop.cpuMsPerMin} | ${loop.pct} |\n`);
+    process.stdout.write(
+      '\n| background loop (idle) | ms CPU per minute | % of a core | commands per minute |\n| --- | ---: | ---: | ---: |\n',
+    );
+    for (const loop of loops)
+      process.stdout.write(`| ${loop.name} | ${loop.cpuMsPerMin} | ${loop.pct} | ${loop.commandsPerMin} |\n`);
     const max = (of: typeof rows) => Math.max(0, ...of.map((r) => r.p99));
     const slowest = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a), rows[0]!);
     const result = {
@@ -741,6 +745,20 @@ async function buildWorld(
   return marker;
 }
 
+/** `find deliverybatches {status,updatedAt}`: a command's name, collection and filter keys (`_id` reads marked). */
+function commandShape(event: CommandStartedEvent): string {
+  const command = event.command as Record<string, unknown>;
+  const target = event.commandName === 'getMore' ? command.collection : command[event.commandName];
+  const filter =
+    (command.filter as Record<string, unknown> | undefined) ??
+    (command.query as Record<string, unknown> | undefined) ??
+    (command.updates as { q?: Record<string, unknown> }[] | undefined)?.[0]?.q ??
+    (command.deletes as { q?: Record<string, unknown> }[] | undefined)?.[0]?.q;
+  const keys = filter ? Object.keys(filter).join(',') : '';
+  const byId = keys === '_id' && (typeof filter!._id === 'string' || typeof filter!._id !== 'object' || filter!._id === null);
+  return `${event.commandName} ${typeof target === 'string' ? target : ''} {${keys}}${byId ? ' (by _id)' : ''}`;
+}
+
 /** CPU seconds of a process so far (utime + stime from /proc), or 0 when unknown. */
 function processCpuMs(pid: number | undefined): number {
   if (!pid) return 0;
@@ -762,16 +780,28 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
     const own = process.cpuUsage();
     return (own.user + own.system) / 1000 + processCpuMs(ferretPid);
   };
+  // The commands a loop sends while watched, by command, collection and filter shape: an idle
+  // pass should send only `_id` reads of markers (docs/scale.md, *Idle loops*).
+  let seen: Map<string, number> | null = null;
+  const client = mongoose.connection.getClient();
+  client.on('commandStarted', (event: CommandStartedEvent) => {
+    if (!seen) return;
+    const key = commandShape(event);
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  });
   const watch = async (start: () => { stop: () => Promise<void> }) => {
     const running = start();
     await new Promise((r) => setTimeout(r, 3_000));
     const before = cpu();
+    seen = new Map();
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
     const spent = cpu() - before;
+    const commands = seen;
+    seen = null;
     await running.stop();
-    return spent;
+    return { spent, commands };
   };
-  const baseline = await watch(() => ({ stop: async () => undefined }));
+  const baseline = (await watch(() => ({ stop: async () => undefined }))).spent;
   const interval = (tick: () => Promise<unknown>, ms: number) => () => {
     let busy = false;
     const timer = setInterval(() => {
@@ -810,7 +840,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       rareEveryMin: 5,
     },
     { name: 'officer notifier', start: interval(() => ctx.notifier.tick(), 15_000) },
-    { name: 'wecom customer groups', start: interval(() => ctx.wecomGroups.tick(), 15_000) },
+    { name: 'wecom customer groups', start: interval(() => ctx.wecomGroups.tickWhenDue(), 15_000) },
     {
       name: 'case deadlines',
       start: () => {
@@ -829,20 +859,35 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     },
   ];
-  const out: { name: string; cpuMsPerMin: number; pct: number }[] = [];
+  const out: { name: string; cpuMsPerMin: number; pct: number; commandsPerMin: number }[] = [];
   const only = process.env.PROVINCE_LOOPS?.split(',').map((name) => name.trim());
   for (const loop of loops.filter((l) => !only || only.includes(l.name))) {
     log(`idle loop: ${loop.name} (${IDLE_S} s)…`);
-    let spent = Math.max(0, (await watch(loop.start)) - baseline);
+    const watched = await watch(loop.start);
+    let spent = Math.max(0, watched.spent - baseline);
     let perMin = (spent * 60) / IDLE_S;
+    let commands = 0;
+    for (const [shape, n] of [...watched.commands].sort((a, b) => b[1] - a[1])) {
+      commands += n;
+      log(`    ${String(n).padStart(5)} × ${shape}`);
+    }
     if (loop.rare && loop.rareEveryMin) {
       const before = cpu();
+      seen = new Map();
       await loop.rare();
       spent = cpu() - before;
       perMin += spent / loop.rareEveryMin;
+      log(`  its sweep every ${loop.rareEveryMin} min: ${Math.round(spent)} ms CPU`);
+      for (const [shape, n] of [...seen].sort((a, b) => b[1] - a[1])) log(`    ${String(n).padStart(5)} × ${shape}`);
+      seen = null;
     }
-    const row = { name: loop.name, cpuMsPerMin: Math.round(perMin), pct: Math.round((perMin / 60_000) * 1000) / 10 };
-    log(`  ${row.cpuMsPerMin} ms CPU per minute = ${row.pct} % of a core`);
+    const row = {
+      name: loop.name,
+      cpuMsPerMin: Math.round(perMin),
+      pct: Math.round((perMin / 60_000) * 1000) / 10,
+      commandsPerMin: Math.round((commands * 60) / IDLE_S),
+    };
+    log(`  ${row.cpuMsPerMin} ms CPU per minute = ${row.pct} % of a core; ${row.commandsPerMin} commands per minute`);
     out.push(row);
   }
   return out;

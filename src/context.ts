@@ -32,7 +32,7 @@ import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
-import { buildOpenRuns } from './engine/open-runs.js';
+import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildOpenTaskWatch } from './channels/manual/watch.js';
 import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
@@ -191,6 +191,8 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
     ),
   );
   tracking.progress.attachRunState((campaignId) => campaignPlanning(campaignId));
+  // The roll-up sweep reads the batches of the runs that may still be written (engine/open-runs.ts).
+  tracking.rollups.readOpenRuns(openRunIds);
   const dispatch = new Dispatch({
     audience,
     groups,
@@ -414,6 +416,6 @@ export function engineDeps(ctx: Context): EngineDeps {
       retry: { ...DEFAULT_RETRY, maxAttempts: ctx.config.maxAttempts, baseMs: ctx.config.retryBaseMs },
       leaseMs: ctx.config.leaseMs,
     },
-    intentSweeps: [() => ctx.campaigns.sweepIntents(), () => ctx.cases.sweepIntents()],
+    intentSweeps: [() => ctx.campaigns.sweepIntentsLeft(), () => ctx.cases.sweepIntentsLeft()],
   };
 }

@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     const notifying = startLoop(() => ctx.notifier.tick(), 15_000, log('notifier'));
     stoppers.push(named('notifier', () => notifying.stop()));
     // WeCom customer groups: owners' tasks created once a run settles, their results polled, stops applied.
-    const wecomGroups = startLoop(() => ctx.wecomGroups.tick(), 15_000, log('wecom-groups'));
+    const wecomGroups = startLoop(() => ctx.wecomGroups.tickWhenDue(), 15_000, log('wecom-groups'));
     stoppers.push(named('wecom-groups', () => wecomGroups.stop()));
     // Drafts the "已过期" follow-up of wanted notices whose deadline has passed.
     const deadlines = new DeadlineWatch(ctx.cases, log('deadlines'), () => ctx.tips.purgeExpired());

@@ -270,6 +270,14 @@ export class CampaignService {
     return doc ? { status: doc.status, retracted: Boolean(doc.retractedAt) } : null;
   }
 
+  /** The earliest next run of any approved campaign (the scheduler's due marker), or null. */
+  async earliestNextRun(): Promise<Date | null> {
+    const doc = await CampaignModel.findOne({ status: 'approved', nextRunAt: { $ne: null } }, { nextRunAt: 1 })
+      .sort({ nextRunAt: 1 })
+      .lean<{ nextRunAt: Date | null }>();
+    return doc?.nextRunAt ?? null;
+  }
+
   /** Approved campaigns whose next run is due (the scheduler tick). */
   async dueForRun(now: Date): Promise<Campaign[]> {
     const docs = await CampaignModel.find({ status: 'approved', nextRunAt: { $ne: null, $lte: now } }).lean<
@@ -706,18 +714,28 @@ export class CampaignService {
    * started. Returns how many it ran. Reads the campaigns with intents recorded (a few).
    */
   async sweepIntents(): Promise<number> {
+    return (await this.sweepIntentsLeft()).ran;
+  }
+
+  /** The sweep, with how many unfinished intents it left (too recent, or their runner lives). */
+  async sweepIntentsLeft(): Promise<{ ran: number; left: number }> {
     const now = this.clock.now();
     const docs = await CampaignModel.find({ 'intents.0': { $exists: true } }).lean<CampaignDoc[]>();
     let ran = 0;
+    let left = 0;
     for (const intent of await unfinishedIntents(docs.flatMap((doc) => intentsOf(doc)))) {
-      if (now.getTime() - new Date(intent.at).getTime() < INTENT_SWEEP_AFTER_MS) continue;
+      if (now.getTime() - new Date(intent.at).getTime() < INTENT_SWEEP_AFTER_MS) {
+        left += 1;
+        continue;
+      }
       const doc = docs.find((d) => intentsOf(d).some((i) => i.id === intent.id))!;
       const state = await runIntent(intent, this.owner, now, this.options.intentLeaseMs, () =>
         this.runEffects(doc, intent),
       );
       if (state === 'ran') ran += 1;
+      if (state === 'busy') left += 1;
     }
-    return ran;
+    return { ran, left };
   }
 
   /** The follow-up of a retraction with this correction notice. */

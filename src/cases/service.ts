@@ -205,11 +205,20 @@ export class CaseService {
    * started. Returns how many it ran.
    */
   async sweepIntents(): Promise<number> {
+    return (await this.sweepIntentsLeft()).ran;
+  }
+
+  /** The sweep, with how many unfinished intents it left (too recent, or their runner lives). */
+  async sweepIntentsLeft(): Promise<{ ran: number; left: number }> {
     const now = this.clock.now();
     let ran = 0;
+    let left = 0;
     for (const notice of await this.notices.withIntents()) {
       for (const intent of await unfinishedIntents(notice.intents)) {
-        if (now.getTime() - new Date(intent.at).getTime() < INTENT_SWEEP_AFTER_MS) continue;
+        if (now.getTime() - new Date(intent.at).getTime() < INTENT_SWEEP_AFTER_MS) {
+          left += 1;
+          continue;
+        }
         const doc = await this.notices.get(this.system.scope, notice.id);
         if (doc.approvedVersion == null) continue;
         const original = await this.notices.getVersion(this.system.scope, notice.id, doc.approvedVersion);
@@ -217,9 +226,10 @@ export class CaseService {
           this.concludeSteps(intent, original),
         );
         if (state === 'ran') ran += 1;
+        if (state === 'busy') left += 1;
       }
     }
-    return ran;
+    return { ran, left };
   }
 
   /** `read`: the notice's reach and new tips when the caller read them for several cases at once (the list). */

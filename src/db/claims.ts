@@ -4,6 +4,7 @@
 // an insert of a key that can exist once: the winner inserted it, everyone else got 11000.
 import mongoose from 'mongoose';
 import { mapLimit } from '../lib/concurrency.js';
+import { SCHEDULER_DUE, lowerDue } from './due-marks.js';
 
 const claimSchema = new mongoose.Schema(
   {
@@ -200,6 +201,27 @@ export async function runIntent(
   return (await runResumable(intentKey(intent), owner, now, ttlMs, steps)).state;
 }
 
+/** An intent is looked at by the scheduler's sweep once it is this old (the sweeps' own rule). */
+const INTENT_SWEEP_AFTER_MS = 10_000;
+
+/**
+ * After a state change: a run due at `nextRunAt` (an approval, a resume, the tick's advance) or
+ * an intent to finish makes the scheduler's tick due (db/due-marks.ts), so its idle passes can
+ * read the marker alone.
+ */
+async function lowerSchedulerDue(
+  updated: unknown,
+  set: Record<string, unknown>,
+  intent: Intent | null,
+  now: Date,
+): Promise<void> {
+  if (!updated) return;
+  const times: number[] = [];
+  if (set.nextRunAt instanceof Date) times.push(set.nextRunAt.getTime());
+  if (intent) times.push(now.getTime() + INTENT_SWEEP_AFTER_MS);
+  if (times.length) await lowerDue(SCHEDULER_DUE, new Date(Math.min(...times)));
+}
+
 /** A state claim whose writer has not written for this long is taken to have died. */
 const STALE_STATE_CLAIM_MS = 60_000;
 
@@ -229,13 +251,18 @@ export async function changeStateOnce<D extends object>(
     const key = `${prefix}:${String(seen._id)}#${seq}`;
     if (await claimOnce(key, prefix, now)) {
       const intents = intent ? [...(await unfinishedIntents(seen.intents)), intent] : undefined;
-      return model
+      // Before the write too: a process killed between its write and the lowering after it
+      // still leaves the scheduler due (the after-lowering keeps a concurrent raise from winning).
+      await lowerSchedulerDue(true, set, intent, now);
+      const updated = await model
         .findOneAndUpdate(
           { _id: seen._id, ...filter },
           { $set: { ...set, ...(intents ? { intents } : {}), [seqField]: seq } },
           { new: true },
         )
         .lean<D>();
+      await lowerSchedulerDue(updated, set, intent, now);
+      return updated;
     }
     const claim = await ClaimModel.findById(key).lean();
     if (!claim || now.getTime() - claim.at.getTime() < STALE_STATE_CLAIM_MS) return null;

@@ -12,10 +12,13 @@
 //   the open count the sweep read). A settled batch gets work again only through a new entry
 //   (a wake, which re-opens the run), so a closed run has nothing to strand.
 // - When nothing is in flight the list is empty and a sweep reads no batch.
+// - The roll-up sweep reads the batches of the runs on this list (tracking/rollups.ts): every
+//   batch write happens while its run is on it; a run leaving it is first listed as closed there.
 // - An install written before the list existed is listed once at start (`buildOpenRuns`).
 import mongoose from 'mongoose';
 import { backfillOnce } from '../db/backfills.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
+import { closedRun } from '../tracking/rollups.js';
 import { batchIdsOfRun, mapLimited } from '../tracking/run-batches.js';
 import { OccurrenceModel, QueueEntryModel } from './model.js';
 
@@ -33,6 +36,11 @@ export const OpenRunModel = mongoose.model('OpenRun', openRunSchema, 'openruns')
 /** Puts a run on the sweep's watch list (idempotent; one `_id` upsert). */
 export async function openRun(occurrenceId: string, campaignId: string): Promise<void> {
   await OpenRunModel.updateOne({ _id: occurrenceId }, { $set: { campaignId }, $inc: { n: 1 } }, { upsert: true });
+}
+
+/** The runs on the list (the roll-up sweep reads their batches' `updatedAt` by `_id`). */
+export async function openRunIds(): Promise<string[]> {
+  return (await OpenRunModel.find({}, { _id: 1 }).lean<{ _id: string }[]>()).map((run) => run._id);
 }
 
 /**
@@ -75,6 +83,9 @@ export async function requeueStrandedBatches(now: Date): Promise<number> {
     if (live) continue;
     const occurrence = await OccurrenceModel.findById(run._id, { status: 1 }).lean<{ status: string }>();
     if (occurrence?.status === 'planning') continue;
+    // The roll-up sweep reads a closed run's batches once more (tracking/rollups.ts): listed
+    // there before it leaves this list, so it is always on one of the two.
+    await closedRun(run._id, now);
     await OpenRunModel.deleteOne({ _id: run._id, n: run.n });
   }
   return created;

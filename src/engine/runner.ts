@@ -4,12 +4,13 @@
 import cron from 'node-cron';
 import type { CampaignService } from '../campaigns/service.js';
 import type { QuietHours } from '../campaigns/schedule.js';
+import { type DueMark, SCHEDULER_DUE, notDueYet, raiseDue, readDue } from '../db/due-marks.js';
 import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
 import { Planner } from './planner.js';
 import type { EnginePorts } from './ports.js';
 import { wakeBatchOf } from './control.js';
-import { PLANNING_WAKE, SchedulerWakeModel } from './model.js';
+import { PLANNING_WAKE, PlanningQueueModel, SchedulerWakeModel } from './model.js';
 import { startLoop } from '../lib/loop.js';
 import { requeueStrandedBatches } from './open-runs.js';
 import { createDueOccurrences } from './tick.js';
@@ -27,7 +28,7 @@ export interface EngineDeps {
    * Finish the intents (the effects recorded with a state change) whose runner died: the
    * campaigns' (approve, resume, cancel, retract) and the case outcomes'. Each returns how many it ran.
    */
-  intentSweeps?: (() => Promise<number>)[];
+  intentSweeps?: (() => Promise<number | { ran: number; left: number }>)[];
 }
 
 export interface RunningPart {
@@ -48,6 +49,12 @@ const WAKE_LOOK_MS = 1_000;
 const INTENT_SWEEP_EVERY_MS = 5_000;
 /** How far back the first confirmation sweep of a process looks. */
 const FIRST_CONFIRMATION_SWEEP_MS = 24 * 60 * 60_000;
+/**
+ * The due marker is never raised further than this ahead: an idle scheduler makes one full
+ * pass this often, and a writer's lowering lost to a concurrent raise (FerretDB) costs at most
+ * this delay (approvals and resumes also wake the schedulers, which always makes a full pass).
+ */
+const MAX_IDLE_MS = 10 * 60_000;
 
 export class Scheduler {
   readonly planner: Planner;
@@ -68,16 +75,23 @@ export class Scheduler {
   async sweepIntents(): Promise<number> {
     this.lastIntentSweep = this.deps.clock.now().getTime();
     let ran = 0;
+    let left = 0;
     let failure: unknown = null;
     for (const sweep of this.deps.intentSweeps ?? []) {
-      ran += await sweep().catch((error: unknown) => {
+      const result = await sweep().catch((error: unknown) => {
         failure ??= error;
-        return 0;
+        return { ran: 0, left: 1 };
       });
+      ran += typeof result === 'number' ? result : result.ran;
+      left += typeof result === 'number' ? 0 : result.left;
     }
+    this.intentsLeft = left;
     if (failure) throw failure;
     return ran;
   }
+
+  /** Unfinished intents the last intent sweep left (too recent, or their runner lives). */
+  private intentsLeft = 0;
 
   /** Both repairs of the work list, now (see the two below). Returns entries made plus confirmations looked at. */
   async sweep(): Promise<number> {
@@ -109,11 +123,30 @@ export class Scheduler {
     return confirmed.length;
   }
 
-  /** One tick: create due occurrences, then plan whatever waits for planning; sweeps as they fall due. */
+  /**
+   * One full tick: create due occurrences, then plan whatever waits for planning; sweeps as
+   * they fall due. Then raises the scheduler's due marker to the earliest next work it saw.
+   */
   async tick(): Promise<{ created: number; planned: number }> {
+    return this.pass(await readDue(SCHEDULER_DUE), true);
+  }
+
+  /**
+   * The tick as the loop runs it: when the due marker (db/due-marks.ts: lowered by every
+   * approval, resume, advance, intent and planning-queue entry) lies ahead, only the marker is
+   * read, plus the two repairs when their interval has passed (small watch lists); otherwise a
+   * full tick.
+   */
+  async tickWhenDue(): Promise<{ created: number; planned: number }> {
+    const mark = await readDue(SCHEDULER_DUE);
+    return this.pass(mark, !notDueYet(mark, this.deps.clock.now()));
+  }
+
+  private async pass(mark: DueMark, full: boolean): Promise<{ created: number; planned: number }> {
     const now = this.deps.clock.now();
     if (now.getTime() - this.lastStrandedSweep >= STRANDED_SWEEP_EVERY_MS) await this.sweepStranded();
     if (now.getTime() - this.lastConfirmationSweep >= CONFIRMATION_SWEEP_EVERY_MS) await this.sweepConfirmations();
+    if (!full) return { created: 0, planned: 0 };
     let intentFailure: unknown = null;
     if (now.getTime() - this.lastIntentSweep >= INTENT_SWEEP_EVERY_MS) {
       await this.sweepIntents().catch((error: unknown) => {
@@ -123,7 +156,21 @@ export class Scheduler {
     const created = await this.createDue(now);
     const planned = await this.planner.planPending(this.owner);
     if (intentFailure) throw intentFailure;
+    await this.raiseMark(mark, now);
     return { created, planned };
+  }
+
+  /**
+   * After a full tick: the marker goes to the earliest next run of an approved campaign, or
+   * stays due while runs wait for planning or intents are unfinished; at most MAX_IDLE_MS ahead.
+   */
+  private async raiseMark(mark: DueMark, started: Date): Promise<void> {
+    const now = this.deps.clock.now().getTime();
+    if (this.intentsLeft > 0 || (await PlanningQueueModel.exists({}))) return;
+    const nextRun = await this.deps.campaigns.earliestNextRun();
+    const at = Math.min(nextRun?.getTime() ?? Number.POSITIVE_INFINITY, now + MAX_IDLE_MS);
+    if (at <= started.getTime()) return;
+    await raiseDue(SCHEDULER_DUE, mark, new Date(at));
   }
 
   private createDue(now: Date): Promise<number> {
@@ -155,7 +202,7 @@ export class Scheduler {
    * rather than node-cron's noOverlap, which logs a warning for every skipped tick (a
    * 50,000-group plan spans several).
    */
-  private async guardedTick(onError: (error: unknown) => void): Promise<void> {
+  private async guardedTick(onError: (error: unknown) => void, full: boolean): Promise<void> {
     if (this.ticking) {
       if (this.urgentTicking) return;
       this.urgentTicking = true;
@@ -167,7 +214,7 @@ export class Scheduler {
       return;
     }
     this.ticking = true;
-    await this.tick()
+    await (full ? this.tick() : this.tickWhenDue())
       .catch(onError)
       .finally(() => {
         this.ticking = false;
@@ -189,7 +236,7 @@ export class Scheduler {
    */
   async tickIfWoken(onError: (error: unknown) => void): Promise<boolean> {
     if (!(await this.woken())) return false;
-    await this.guardedTick(onError);
+    await this.guardedTick(onError, true);
     return true;
   }
 
@@ -200,15 +247,16 @@ export class Scheduler {
    * second (the tick it starts is not awaited: the look goes on while it plans).
    */
   start(onError: (error: unknown) => void): RunningPart {
-    const task = cron.schedule('*/5 * * * * *', () => this.guardedTick(onError));
+    // Idle ticks read the due marker only; a wake and the first tick make a full pass.
+    const task = cron.schedule('*/5 * * * * *', () => this.guardedTick(onError, false));
     const wakes = startLoop(
       async () => {
-        if (await this.woken()) void this.guardedTick(onError);
+        if (await this.woken()) void this.guardedTick(onError, true);
       },
       WAKE_LOOK_MS,
       onError,
     );
-    void this.guardedTick(onError);
+    void this.guardedTick(onError, true);
     return {
       stop: async () => {
         await wakes.stop();

@@ -3,6 +3,7 @@
 // schedulers or a restart mid-tick all land on the same document.
 import type { CampaignService } from '../campaigns/service.js';
 import { type Priority, type QuietHours, deferForQuietHours, nextRunAfter, runMissed } from '../campaigns/schedule.js';
+import { SCHEDULER_DUE, lowerDue } from '../db/due-marks.js';
 import { isDuplicateKey } from '../lib/errors.js';
 import { NoticeModel } from '../notices/model.js';
 import mongoose from 'mongoose';
@@ -38,7 +39,11 @@ export async function approvedNoticeVersion(noticeId: string): Promise<number | 
 
 /** Puts a run on the planning queue (idempotent). */
 export async function enqueueForPlanning(id: string, priority: string, dueAt: Date): Promise<void> {
+  // Another scheduler's idle tick reads only its due marker (db/due-marks.ts): lowered before
+  // (a process killed after the insert) and after (a concurrent raise that read no entry).
+  await lowerDue(SCHEDULER_DUE, dueAt);
   await PlanningQueueModel.updateOne({ _id: id }, { $set: { priority, dueAt } }, { upsert: true });
+  await lowerDue(SCHEDULER_DUE, dueAt);
 }
 
 /**

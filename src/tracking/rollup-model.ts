@@ -103,6 +103,19 @@ const markerSchema = new mongoose.Schema(
   { versionKey: false },
 );
 
+/**
+ * Runs closed by the engine's stranded-batch sweep (engine/open-runs.ts) since the roll-up
+ * sweep last looked: the sweep reads their batches' `updatedAt` once more, then drops the entry.
+ * Written before the run leaves the open-run list, so a run is always on one of the two.
+ */
+const closedRunSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true }, // occurrence id
+    closedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
 /** The refresher's lease, sweep cursor and layout: one document, written by the lease holder only. */
 const stateSchema = new mongoose.Schema(
   {
@@ -115,6 +128,11 @@ const stateSchema = new mongoose.Schema(
     sweptUntil: { type: Date, default: null },
     /** Layout of the documents above; a sweep under another layout marks every batch (a rebuild). */
     layout: { type: Number, default: 0 },
+    /**
+     * 'runs': the last sweep read the batches of open and recently closed runs by `_id`; absent
+     * (an install swept by older code): the next sweep scans by `updatedAt` once, then by runs.
+     */
+    sweepBy: { type: String, default: null },
   },
   { versionKey: false },
 );
@@ -125,6 +143,7 @@ export const CountyIndexModel = mongoose.model('ReachCountyIndex', countyIndexSc
 export const ReachScopeModel = mongoose.model('ReachScope', reachScopeSchema);
 export const RollupMarkerModel = mongoose.model('RollupMarker', markerSchema);
 export const RollupStateModel = mongoose.model('RollupState', stateSchema);
+export const RollupClosedRunModel = mongoose.model('RollupClosedRun', closedRunSchema, 'rollupclosedruns');
 
 export const ledgerId = (month: string, townshipCode: string, category: string) =>
   `${month}|${townshipCode}|${category}`;

@@ -6,7 +6,12 @@
 // batch sees that write or a later one; markers are deleted only once the roll-ups are
 // written, so a refresher dying half-way leaves them for the next one. A writer dying
 // between its batch write and its marker is caught by the sweep, which marks every batch
-// whose updatedAt is newer than the last sweep (less a margin for clock skew).
+// whose updatedAt is newer than the last sweep (less a margin for clock skew), reading only
+// the batches of runs that may have been written since (issue 25): the runs still open
+// (engine/open-runs.ts: every batch write happens while its run is on that list) and the
+// runs closed since the last sweep (`closedRun`, written by the closer before the run leaves
+// the list), each batch's `updatedAt` by `_id`. When nothing is in flight both lists are
+// empty and a sweep reads no batch.
 //
 // Roll-ups are recomputed from each batch's items (set, not $inc; fold.ts): FerretDB 1.24
 // can lose concurrent increments, and a recomputed value is the same however many times it
@@ -18,7 +23,8 @@ import { LeaseLost, readChangedBatches } from './changed-batches.js';
 import { Fold } from './fold.js';
 import { DeliveryBatchModel } from './model.js';
 import { type HeldLease, RollupLease, STATE_ID } from './rollup-lease.js';
-import { RollupMarkerModel, RollupStateModel } from './rollup-model.js';
+import { RollupClosedRunModel, RollupMarkerModel, RollupStateModel } from './rollup-model.js';
+import { batchIdsOfRun, mapLimited } from './run-batches.js';
 
 /** Batches written this long before the last sweep are looked at again (clock skew between instances). */
 const SWEEP_MARGIN_MS = 10 * 60_000;
@@ -34,11 +40,31 @@ const REFRESH_MAX_BATCHES = 50_000;
  */
 const LAYOUT = 3;
 
+/** `updatedAt` lookups in flight at once during a sweep. */
+const SWEEP_LOOKUPS_AT_ONCE = 8;
+const SWEEP_BY_RUNS = 'runs';
+
+/**
+ * The engine's stranded-batch sweep closes a run (nothing left due): call BEFORE it leaves the
+ * open-run list, so the next roll-up sweep still reads its batches once (a writer may have
+ * died between the run's last batch write and its marker). One `_id` upsert.
+ */
+export async function closedRun(occurrenceId: string, at: Date): Promise<void> {
+  await RollupClosedRunModel.updateOne({ _id: occurrenceId }, { $set: { closedAt: at } }, { upsert: true });
+}
+
 export class ReachRollups {
   private readonly lease: RollupLease;
+  /** The runs that may still be written (engine/open-runs.ts); unset: the sweep scans by `updatedAt`. */
+  private openRuns: (() => Promise<string[]>) | null = null;
 
   constructor(private readonly clock: Clock) {
     this.lease = new RollupLease(clock);
+  }
+
+  /** Where the sweep finds the runs still open (the composition root wires the engine's list). */
+  readOpenRuns(openRuns: () => Promise<string[]>): void {
+    this.openRuns = openRuns;
   }
 
   /** Engine: call right AFTER writing these batches (same ids may repeat; one cheap insert). */
@@ -103,17 +129,54 @@ export class ReachRollups {
     return this.lease.release(owner);
   }
 
+  /**
+   * Marks the batches written since the last sweep (less the margin). The first sweep, and the
+   * first under a new layout, marks every batch (a rebuild, one scan); the first after an
+   * install swept by older code scans by `updatedAt` once; every later one reads only the
+   * batches of open and recently closed runs, by `_id`.
+   */
   private async markSince(lease: HeldLease): Promise<number | null> {
     const now = this.clock.now();
     const state = await RollupStateModel.findById(STATE_ID).lean();
     const since =
       state?.sweptUntil && state.layout === LAYOUT ? new Date(state.sweptUntil.getTime() - SWEEP_MARGIN_MS) : null;
-    const batches = await DeliveryBatchModel.find(since ? { updatedAt: { $gte: since } } : {}, { _id: 1 }).lean();
-    const ids = batches.map((b) => String(b._id));
+    const byRuns = since !== null && state?.sweepBy === SWEEP_BY_RUNS && this.openRuns !== null;
+    let ids: string[];
+    let closed: string[] = [];
+    if (byRuns) {
+      // Open runs first, then the closed ones: a closer lists its run as closed before it
+      // leaves the open list, so a run closing meanwhile is on one of the two reads.
+      const open = await this.openRuns!();
+      closed = (await RollupClosedRunModel.find({}, { _id: 1 }).lean<{ _id: string }[]>()).map((r) => r._id);
+      ids = await this.writtenSince([...new Set([...open, ...closed])], since);
+    } else {
+      const batches = await DeliveryBatchModel.find(since ? { updatedAt: { $gte: since } } : {}, { _id: 1 }).lean();
+      ids = batches.map((b) => String(b._id));
+    }
     for (let i = 0; i < ids.length; i += 1000) await this.batchesWritten(ids.slice(i, i + 1000));
     if (!(await lease.keep())) return null;
-    await RollupStateModel.updateOne({ _id: STATE_ID }, { $set: { sweptUntil: now, layout: LAYOUT } });
+    await RollupStateModel.updateOne(
+      { _id: STATE_ID },
+      { $set: { sweptUntil: now, layout: LAYOUT, sweepBy: this.openRuns ? SWEEP_BY_RUNS : null } },
+    );
+    // Looked at under a `since` before their close: no later sweep needs them.
+    if (closed.length) await RollupClosedRunModel.deleteMany({ _id: { $in: closed } });
     return ids.length;
+  }
+
+  /** The batches of these runs whose `updatedAt` is at or after `since` (each read by `_id`). */
+  private async writtenSince(runIds: string[], since: Date): Promise<string[]> {
+    const written: string[] = [];
+    for (const runId of runIds) {
+      const batchIds = await batchIdsOfRun(runId);
+      const found = await mapLimited(batchIds, SWEEP_LOOKUPS_AT_ONCE, (id) =>
+        DeliveryBatchModel.findById(id, { updatedAt: 1 }).lean<{ _id: string; updatedAt?: Date | null }>(),
+      );
+      for (const batch of found) {
+        if (batch && (!batch.updatedAt || batch.updatedAt.getTime() >= since.getTime())) written.push(batch._id);
+      }
+    }
+    return written;
   }
 
   /** The oldest markers (insertion order) holding up to about `limit` batch ids. */

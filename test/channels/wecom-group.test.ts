@@ -105,7 +105,8 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     return created.id;
   }
 
-  const tick = () => w.t.ctx.wecomGroups.tick();
+  // As the loop runs it (main.ts): the due marker gates every pass.
+  const tick = () => w.t.ctx.wecomGroups.tickWhenDue();
   const postsTo = (robot: string) =>
     w.doubles.received({ platform: 'wecom', robot }).map((m) => (m.body.text as { content: string }).content);
 

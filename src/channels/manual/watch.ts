@@ -18,7 +18,8 @@
 //   entries only if nobody wrote it since it read it (its `stamp`). An idle notifier pass is
 //   one `_id` read of the marker.
 // - a database written before the list existed is listed once at start (`buildOpenTaskWatch`,
-//   then the `built` marker, read by `_id`).
+//   then the `built` marker, read by `_id`), the entries' first looks spread over the notifier's
+//   next passes (`spreadFirstLooks`: at most BACKFILL_PER_PASS due per pass).
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
@@ -91,6 +92,46 @@ export interface WatchFields {
   officerName: string | null;
   officerPhone: string | null;
   createdAt: Date;
+  /** When the notifier first looks at it; default FIRST_LOOK_MS after `createdAt`. */
+  dueAt?: Date;
+}
+
+/** A backfill makes at most this many entries due at once (one notifier pass's work)… */
+export const BACKFILL_PER_PASS = 200;
+/** …and the next ones this much later (the notifier's period). */
+export const BACKFILL_SPACING_MS = 15_000;
+
+/**
+ * The first looks of entries listed by a backfill, spread: a month-old install lists every
+ * open task at once, all due already, and the notifier's first pass would handle them all in
+ * one go (minutes, every officer told at once). Entries of one officer's run stay together
+ * (the notifier handles a run whole); runs, oldest first, fill slots of BACKFILL_PER_PASS
+ * entries, BACKFILL_SPACING_MS apart from `now`. An entry never falls due earlier than its own time.
+ */
+export function spreadFirstLooks(tasks: WatchFields[], now: Date, perPass = BACKFILL_PER_PASS): WatchFields[] {
+  const runs = new Map<string, WatchFields[]>();
+  for (const task of tasks) {
+    const run = runOfReference(task.reference);
+    const key = `${run?.occurrenceId ?? task.id}|${task.officerPhone ?? (task.officerName ? `name:${task.officerName}` : '')}`;
+    runs.set(key, [...(runs.get(key) ?? []), task]);
+  }
+  const natural = (task: WatchFields) => task.createdAt.getTime() + FIRST_LOOK_MS;
+  const ordered = [...runs.values()].sort(
+    (a, b) => Math.min(...a.map(natural)) - Math.min(...b.map(natural)),
+  );
+  const out: WatchFields[] = [];
+  let slot = 0;
+  let inSlot = 0;
+  for (const run of ordered) {
+    if (inSlot > 0 && inSlot + run.length > perPass) {
+      slot += 1;
+      inSlot = 0;
+    }
+    inSlot += run.length;
+    const at = now.getTime() + slot * BACKFILL_SPACING_MS;
+    for (const task of run) out.push({ ...task, dueAt: new Date(Math.max(natural(task), at)) });
+  }
+  return out;
 }
 
 function entryOf(fields: WatchFields): OpenTaskEntry {
@@ -105,7 +146,7 @@ function entryOf(fields: WatchFields): OpenTaskEntry {
     officerPhone: fields.officerPhone,
     createdAt: fields.createdAt,
     expiresAt: new Date(fields.createdAt.getTime() + OPEN_TASK_HORIZON_MS),
-    dueAt: new Date(fields.createdAt.getTime() + FIRST_LOOK_MS),
+    dueAt: fields.dueAt ?? new Date(fields.createdAt.getTime() + FIRST_LOOK_MS),
     withdrawn: false,
   };
 }
@@ -206,6 +247,8 @@ export async function buildOpenTaskWatch(
   now: Date,
   /** Other open tasks of the horizon (WeCom customer groups of open tasks). */
   more: (since: Date) => Promise<WatchFields[]> = async () => [],
+  /** Entries made due per notifier pass (tests use fewer). */
+  perPass = BACKFILL_PER_PASS,
 ): Promise<number> {
   if (await OpenTaskMarkModel.exists({ _id: BUILT })) return 0;
   const since = new Date(now.getTime() - OPEN_TASK_HORIZON_MS);
@@ -225,12 +268,12 @@ export async function buildOpenTaskWatch(
       }[]
     >()
     .cursor();
-  const batch: WatchFields[] = [];
+  const all: WatchFields[] = [];
   const withdrawn: string[] = [];
   let listed = 0;
   for await (const task of cursor) {
     const id = String(task._id);
-    batch.push({
+    all.push({
       id,
       kind: 'manual',
       reference: task.taskKey,
@@ -241,12 +284,13 @@ export async function buildOpenTaskWatch(
     });
     if (task.withdrawnAt) withdrawn.push(id);
     listed++;
-    if (batch.length >= 500) await watchTasks(batch.splice(0));
   }
-  await watchTasks(batch);
   const others = await more(since);
-  await watchTasks(others);
+  all.push(...others);
   listed += others.length;
+  // Spread, so the notifier's first passes each handle a bounded part of a month's open tasks.
+  const spread = spreadFirstLooks(all, now, perPass);
+  for (let i = 0; i < spread.length; i += 500) await watchTasks(spread.slice(i, i + 500));
   // Withdrawn but not announced yet: the notifier announces them at once.
   for (let i = 0; i < withdrawn.length; i += MAX_UPDATES_PER_COMMAND) {
     await OpenTaskModel.bulkWrite(

@@ -20,6 +20,7 @@
 // fileSettlement): the same store, sweep and wake carry it to the delivery's batch.
 import { createHash } from 'node:crypto';
 import { claimOnce } from '../../db/claims.js';
+import { type DueMark, WECOM_GROUPS_DUE, lowerDue, notDueYet, raiseDue, readDue } from '../../db/due-marks.js';
 import type { SecretBox } from '../../lib/cipher.js';
 import type { Clock } from '../../lib/clock.js';
 import { mapLimit } from '../../lib/concurrency.js';
@@ -82,6 +83,8 @@ export const DEFAULT_WECOM_GROUP_SETTINGS: WecomGroupSettings = {
   pollsPerTick: 20,
 };
 
+/** An idle loop makes one full pass this often (what a lost lowering of its marker costs at most). */
+const MAX_IDLE_MS = 10 * 60_000;
 /** Poll every minute during the first hour of a task, then every 10 minutes. */
 const POLL_EARLY_MS = 60_000;
 const POLL_LATE_MS = 10 * 60_000;
@@ -345,6 +348,8 @@ export class WecomGroupService {
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
+    // The loop's idle passes read only their marker: the owner's groups may settle from then.
+    await lowerDue(WECOM_GROUPS_DUE, new Date(now.getTime() + this.settings.settleMs));
     return { status: 'sent', taskId: `wecom:${reference}` };
   }
 
@@ -393,8 +398,28 @@ export class WecomGroupService {
 
   /** One pass: create settled tasks, retry failed creations, poll open tasks, apply stops. */
   async tick(): Promise<{ created: number; polled: number }> {
+    return this.pass(await readDue(WECOM_GROUPS_DUE));
+  }
+
+  /**
+   * The pass as the loop runs it (main.ts): while the due marker (db/due-marks.ts) lies ahead,
+   * one `_id` read and nothing else. The marker is lowered by every group queued (to when its
+   * owner's groups may have settled) and raised after a full pass only when no group is queued
+   * and no task waits for a retry or is open (a stop must reach an open task at the next pass).
+   */
+  async tickWhenDue(): Promise<{ created: number; polled: number }> {
+    const mark = await readDue(WECOM_GROUPS_DUE);
+    if (notDueYet(mark, this.clock.now())) return { created: 0, polled: 0 };
+    return this.pass(mark);
+  }
+
+  private async pass(mark: DueMark): Promise<{ created: number; polled: number }> {
     const created = await this.flush();
     const polled = await this.poll();
+    const busy =
+      (await WecomItemModel.exists({ state: 'queued' })) ||
+      (await WecomTaskModel.exists({ state: { $in: ['retry', 'open'] } }));
+    if (!busy) await raiseDue(WECOM_GROUPS_DUE, mark, new Date(this.clock.now().getTime() + MAX_IDLE_MS));
     return { created, polled };
   }
 

@@ -1,0 +1,66 @@
+// Due markers (issue 25): one small document per background loop (`duemarks`, `_id` = the
+// loop's name) holding a time at or before the earliest moment that loop may have work. An
+// idle pass of the loop is one `_id` read of its marker; only when the marker is due does it
+// read what it watches (on FerretDB 1.24 every filter but `_id` reads the whole collection).
+//
+// Contract:
+// - every writer that makes work due for the loop lowers the marker with `lowerDue` AFTER its
+//   own write ($min: never raises it; a new `stamp`);
+// - the loop, after a full pass, raises it with `raiseDue` to the earliest next work it saw,
+//   conditional on the `stamp` it read before the pass: a writer that lowered it meanwhile
+//   keeps it low, and the next pass looks again;
+// - FerretDB's conditional updates are not atomic, so a lower racing a raise can be lost: the
+//   loop never raises further than its own cap ahead (`raiseDue`'s `at` is clamped by the
+//   caller), which bounds what a lost lower costs.
+import { randomUUID } from 'node:crypto';
+import mongoose from 'mongoose';
+
+const dueMarkSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    at: { type: Date, default: null },
+    stamp: { type: String, default: null },
+  },
+  { versionKey: false },
+);
+export const DueMarkModel = mongoose.model('DueMark', dueMarkSchema, 'duemarks');
+
+/** The scheduler tick's marker: due runs, the planning queue, unfinished intents. */
+export const SCHEDULER_DUE = 'scheduler';
+/** The WeCom customer-group loop's marker: queued groups, creation retries, open tasks to poll. */
+export const WECOM_GROUPS_DUE = 'wecom-groups';
+
+export interface DueMark {
+  /** Null: never raised (due now). */
+  at: Date | null;
+  stamp: string | null;
+}
+
+/** Lowers the marker to `at` (never raises it). One `_id` upsert. */
+export async function lowerDue(name: string, at: Date): Promise<void> {
+  await DueMarkModel.updateOne({ _id: name }, { $min: { at }, $set: { stamp: randomUUID() } }, { upsert: true });
+}
+
+/** The marker as it is now (one `_id` read). */
+export async function readDue(name: string): Promise<DueMark> {
+  const doc = await DueMarkModel.findById(name, { at: 1, stamp: 1 }).lean<{ at: Date | null; stamp: string | null }>();
+  return { at: doc?.at ?? null, stamp: doc?.stamp ?? null };
+}
+
+/** Whether the marker lets a pass at `now` be skipped. */
+export function notDueYet(mark: DueMark, now: Date): boolean {
+  return mark.at !== null && mark.at.getTime() > now.getTime();
+}
+
+/**
+ * Raises the marker to `at` after a full pass, unless a writer lowered it since the pass read
+ * it (its `stamp` changed): then it stays, and the next pass looks again.
+ */
+export async function raiseDue(name: string, read: DueMark, at: Date): Promise<void> {
+  if (read.stamp === null) {
+    // Never written: created now; a writer that created it first wins (duplicate key).
+    await DueMarkModel.create({ _id: name, at, stamp: randomUUID() }).catch(() => undefined);
+    return;
+  }
+  await DueMarkModel.updateOne({ _id: name, stamp: read.stamp }, { $set: { at, stamp: randomUUID() } });
+}

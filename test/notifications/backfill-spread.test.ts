@@ -1,0 +1,113 @@
+// The open-task watch list of an install written before it existed is listed once at start,
+// every task already due: the officer notifier's first pass then handled every open task of
+// the month at once (on the 3,000-group world it did not end within 30 minutes). The backfill
+// spreads the first looks: at most `perPass` entries due per notifier period, an officer's run
+// kept whole, so each pass does a bounded part and every officer is still told, once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BACKFILL_SPACING_MS,
+  OpenTaskMarkModel,
+  OpenTaskModel,
+  buildOpenTaskWatch,
+} from '../../src/channels/manual/watch.js';
+import { fixedClock } from '../../src/lib/clock.js';
+import { ADMIN_PASSWORD } from '../helpers/app.js';
+import {
+  type DeliveryWorld,
+  approvedCampaign,
+  approvedNotice,
+  audienceOf,
+  runUntilIdle,
+  startDeliveryWorld,
+} from '../helpers/delivery.js';
+import { TREE } from '../helpers/regions.js';
+
+// 10:00 in Shanghai: outside the default quiet hours.
+const clock = fixedClock('2026-06-03T02:00:00.000Z');
+const PER_PASS = 5;
+const RUNS = 4;
+const GROUPS_PER_RUN = 3;
+
+describe('the watch list backfill spreads the notifier first passes', () => {
+  let w: DeliveryWorld;
+  const phone = '13800009902';
+  const robot = `station-spread-${Math.random().toString(36).slice(2, 10)}`;
+
+  const digests = () =>
+    w.doubles
+      .received({ platform: 'wecom', robot })
+      .map((m) => (m.body.text as { content: string }).content)
+      .filter((text) => text.includes('转发'));
+
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+    const created = await w.t.request('POST', '/api/users', w.t.adminToken, {
+      username: `u${phone}`,
+      displayName: '孙警官',
+      password: `${ADMIN_PASSWORD}-${phone}`,
+      role: 'officer',
+      regionCode: TREE.countyA.code,
+      phone,
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    w.doubles.addRobot({ platform: 'wecom', key: robot });
+    const set = await w.t.request('PUT', `/api/users/${created.json().id}/notify-robot`, w.t.adminToken, {
+      channel: { kind: 'wecom', key: robot },
+      superiorUserId: null,
+    });
+    expect(set.statusCode, set.body).toBe(200);
+    // Four pushes, each to three of the officer's groups: four officer runs of three tasks.
+    for (let r = 0; r < RUNS; r++) {
+      const groups: string[] = [];
+      for (let g = 0; g < GROUPS_PER_RUN; g++) {
+        const group = await w.t.request('POST', '/api/groups', w.t.adminToken, {
+          name: `补录${r + 1}批${g + 1}组群`,
+          regionCode: TREE.villageA.code,
+          channel: { kind: 'manual' },
+          memberCount: 80,
+          officer: { name: '孙警官', phone },
+        });
+        expect(group.statusCode, group.body).toBe(201);
+        groups.push(group.json().id);
+      }
+      const noticeId = await approvedNotice(w, { title: `补录通告${r + 1}` });
+      await approvedCampaign(w, { title: `补录推送${r + 1}`, noticeId, audience: audienceOf([], groups), schedule: { kind: 'now' } });
+      await runUntilIdle(w);
+      clock.advance(60_000);
+    }
+    // As an install before the watch list: the tasks exist, the list and its markers do not.
+    await OpenTaskModel.deleteMany({});
+    await OpenTaskMarkModel.deleteMany({});
+    clock.advance(3600_000);
+  }, 180_000);
+  afterAll(() => w.close());
+
+  it('lists every open task with at most perPass due per period, and each pass tells one part', async () => {
+    const start = clock.now();
+    expect(await buildOpenTaskWatch(start, undefined, PER_PASS)).toBe(RUNS * GROUPS_PER_RUN);
+    const entries = await OpenTaskModel.find({}).lean();
+    expect(entries).toHaveLength(RUNS * GROUPS_PER_RUN);
+    const perSlot = new Map<number, number>();
+    for (const entry of entries) {
+      const slot = (entry.dueAt.getTime() - start.getTime()) / BACKFILL_SPACING_MS;
+      perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
+    }
+    // Runs of three, at most five per slot: one run per slot, four slots 15 s apart.
+    expect([...perSlot].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 3],
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+    // One officer run's digest per pass, not all four at once; every run told once in the end.
+    const told: number[] = [];
+    for (let pass = 0; pass < RUNS; pass++) {
+      await w.t.ctx.notifier.tick();
+      told.push(digests().length);
+      clock.advance(BACKFILL_SPACING_MS);
+    }
+    expect(told).toEqual([1, 2, 3, 4]);
+    await w.t.ctx.notifier.tick();
+    expect(digests()).toHaveLength(RUNS);
+  });
+});
