@@ -121,7 +121,8 @@ async function main() {
     // platforms) and this harness stay outside them, in this process.
     log('planning in a scheduler process and dispatching in a worker process, together…');
     const started = performance.now();
-    const scheduler = startRole(world, 'scheduler');
+    // At info: the planner's line per urgent run (where its first write spent its time).
+    const scheduler = startRole(world, 'scheduler', { LOG_LEVEL: 'info' });
     const worker = startRole(world, 'worker');
     let planS: number | null = null;
     let urgent = null as { campaignId: string; approvedAt: number; firstPostS: number | null } | null;
@@ -304,7 +305,7 @@ async function scalingRun(
   world.doubles.reset();
   world.doubles.setLatency(200);
   const { campaignId } = await approvedProvinceCampaign(world, staff, { title: '扩展性测试' });
-  const scheduler = startRole(world, 'scheduler');
+  const scheduler = startRole(world, 'scheduler', { LOG_LEVEL: 'info' });
   await until(async () => (await OccurrenceModel.exists({ campaignId, status: 'planned' })) !== null);
   const rate = async (windowS: number) => {
     await new Promise((r) => setTimeout(r, 15_000)); // warm-up: new processes start (tsx) and take batches

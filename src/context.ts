@@ -1,5 +1,7 @@
 // Composition root: config + database → every room's service, built once and shared by
 // all process roles (api, scheduler, worker).
+import type { Writable } from 'node:stream';
+import { type Log, createLog } from './lib/log.js';
 import { GroupService } from './audience/groups.js';
 import { AudienceService } from './audience/selection.js';
 import { AuditService } from './audit/service.js';
@@ -32,6 +34,7 @@ import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
+import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildOpenTaskWatch } from './channels/manual/watch.js';
 import { buildStepLists } from './notifications/step-list.js';
@@ -50,6 +53,8 @@ import { WorkbenchService } from './workbench/service.js';
 
 export interface Context {
   config: Config;
+  /** Log lines outside a request (lib/log.ts). */
+  log: Log;
   db: Database;
   clock: Clock;
   regions: RegionService;
@@ -89,7 +94,12 @@ export interface Context {
   secrets: SecretBox;
 }
 
-export function createContext(config: Config, db: Database, clock: Clock = systemClock): Context {
+export function createContext(
+  config: Config,
+  db: Database,
+  clock: Clock = systemClock,
+  options: { logStream?: Writable } = {},
+): Context {
   const regions = new RegionService();
   const audit = new AuditService(clock, [ROOT_REGION_CODE]);
   const throttle = new LoginThrottle(clock, {
@@ -342,6 +352,7 @@ export function createContext(config: Config, db: Database, clock: Clock = syste
   });
   return {
     config,
+    log: createLog(config.logLevel, options.logStream),
     db,
     clock,
     regions,
@@ -385,6 +396,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildNoticeLists();
   await ctx.manualTasks.backfillConfirmationWatch();
   await buildOpenRuns();
+  // Per-run summaries of the runs an install already has (once; tracking/run-summaries.ts).
+  await buildRunSummaries(ctx.clock.now());
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
   await buildOpenTaskWatch(ctx.clock.now(), async (since) =>
     (await ctx.wecomGroups.openItemsSince(since)).map((item) => ({
@@ -408,6 +421,7 @@ export function engineDeps(ctx: Context): EngineDeps {
     campaigns: ctx.campaigns,
     regions: ctx.regions,
     ports: ctx.dispatch,
+    log: ctx.log,
     clock: ctx.clock,
     timeZone: ctx.config.timeZone,
     quietHours: ctx.config.quietHours,

@@ -10,6 +10,7 @@ import { RollupRefresher } from './tracking/refresher.js';
 import { DeadlineWatch } from './cases/deadlines.js';
 import { startLoop } from './lib/loop.js';
 import { warmVillages } from './audience/radius.js';
+import { warmRegionNames } from './audience/region-names.js';
 
 /** A stopper with a name for the shutdown's log. */
 function named(name: string, stop: () => Promise<void>): () => Promise<void> {
@@ -83,6 +84,9 @@ async function main(): Promise<void> {
   // Radius targeting (the audience picker in the api role, planning in the scheduler) reads
   // every village once per process: done now rather than in the first person's request.
   if (role !== 'worker') void warmVillages().catch(log('villages'));
+  // The planner's region names (audience/region-names.ts): an urgent run's first batch does
+  // not wait for a scan of the regions.
+  if (role === 'all' || role === 'scheduler') void warmRegionNames().catch(log('region names'));
   if (role === 'all' || role === 'scheduler') {
     const scheduler = new Scheduler(engineDeps(ctx));
     stoppers.push(named('scheduler', scheduler.start(log('scheduler')).stop));

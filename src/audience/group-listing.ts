@@ -130,6 +130,36 @@ export class GroupListing {
     return [...ids];
   }
 
+  /**
+   * The same candidates as `candidates`, one county at a time (counties in code order, each
+   * county's ids sorted), then the ids of writes in flight not listed by then: a reader that
+   * starts working on the first county's groups reads one listing first, not every county's
+   * (an urgent run's first batches, issue 25). Only the listings of counties that may hold
+   * groups under all of `codes` are read.
+   */
+  async *candidatesByCounty(codes: readonly string[]): AsyncGenerator<string[]> {
+    await this.prepare();
+    // Writes in flight first: a listing read after them cannot miss one that finished between.
+    const inFlight = new Set(await this.readModel.inFlight().then((found) => found.keys()));
+    const counties = (await this.readModel.counties()).sort((a, b) => (a.county < b.county ? -1 : 1));
+    const whole = (path: string[]) => codes.every((code) => path.includes(code));
+    const below = codes.filter((code) => !counties.some((c) => c.path.includes(code)));
+    for (const { county, path } of counties) {
+      // A county holds groups under a code below county level only if the code lies under it
+      // (a code names its region's descendants: every ancestor of it is in their paths).
+      if (!whole(path) && !(below.length > 0 && codes.every((code) => path.includes(code) || below.includes(code))))
+        continue;
+      const listing = await this.current(county);
+      const ids: string[] = [];
+      for (const [id, [township, village]] of listing.rows) {
+        if (inFlight.has(id)) continue;
+        if (codes.every((code) => path.includes(code) || code === township || code === village)) ids.push(id);
+      }
+      if (ids.length) yield ids.sort();
+    }
+    if (inFlight.size) yield [...inFlight].sort();
+  }
+
   /** A county's listing brought up to date with its change log (folded and saved when behind). */
   private async current(county: string): Promise<Listing> {
     const listing = this.held.get(this.key(county)) ?? (await this.load(county));

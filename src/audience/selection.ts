@@ -12,6 +12,7 @@ import type { ChannelCredentials, ChannelKind } from '../channels/credentials.js
 import { type GroupService, type Officer, robotKeyOf } from './groups.js';
 import { type GroupDoc, GroupModel, groupListing, groupReadModel } from './model.js';
 import { type Near, checkNear, villagesNear } from './radius.js';
+import { regionNames } from './region-names.js';
 import type { CountyDigest } from './read-model.js';
 import { type AudienceTotals, type Selection, countiesFor, totalsOf } from './totals.js';
 
@@ -150,8 +151,8 @@ export class AudienceService {
   }
 
   /** The database filter of a spec inside a scope (the engine's stream of selected groups). */
-  async filterFor(scope: Scope, spec: AudienceSpec): Promise<Record<string, unknown>> {
-    const s = await this.resolve(scope, spec);
+  async filterFor(scope: Scope, spec: AudienceSpec, counties?: CountyDigestSource): Promise<Record<string, unknown>> {
+    const s = await this.resolve(scope, spec, counties);
     const include: Record<string, unknown>[] = [];
     if (s.regions.length) include.push({ regionPath: { $in: s.regions } });
     if (s.tags.length) include.push({ tags: { $in: s.tags } });
@@ -191,34 +192,38 @@ export class AudienceService {
   }
 
   /**
-   * For the delivery engine: the selected groups in batches of `batchSize`, in _id order,
-   * each with its opened credentials and region names. One cursor over the selection
-   * (one scan, fetched from the server `batchSize` documents at a time) plus one region
-   * lookup per batch, so memory stays at one batch whatever the audience size. Consume it
-   * promptly: an idle server cursor expires after 10 minutes (MongoDB's default).
+   * For the delivery engine: the selected groups in batches of `batchSize` (the first of
+   * `firstBatchSize`), each with its opened credentials and region names. One cursor over the
+   * selection (one scan, fetched from the server `batchSize` documents at a time), so memory
+   * stays at one batch whatever the audience size. Consume it promptly: an idle server cursor
+   * expires after 10 minutes (MongoDB's default). Named regions are checked against the read
+   * model's county list and the names come from the process's region names (region-names.ts):
+   * no scan of the regions before the first batch.
    */
   async *selectedGroupBatches(
     scope: Scope,
     spec: AudienceSpec,
-    options: { batchSize?: number; readById?: boolean } = {},
+    options: { batchSize?: number; firstBatchSize?: number; readById?: boolean } = {},
   ): AsyncGenerator<AudienceMember[]> {
     const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 5_000));
-    const filter = await this.filterFor(scope, spec);
-    // Region names for the whole stream in one read: a lookup per batch would rescan the
-    // regions collection on FerretDB (no index pushdown) once per batch.
-    const names = await this.regionNames(scope);
+    const firstBatchSize = Math.max(1, Math.min(options.firstBatchSize ?? batchSize, batchSize));
+    await groupReadModel.prepare();
+    const filter = await this.filterFor(scope, spec, new CountyDigestSource(await groupReadModel.counties()));
+    const names = await regionNames();
     if (options.readById) {
-      yield* this.selectedById(scope, filter, names, batchSize);
+      yield* this.selectedById(scope, filter, names, batchSize, firstBatchSize);
       return;
     }
     const cursor = GroupModel.find(filter).sort({ _id: 1 }).lean<GroupDoc>().cursor({ batchSize });
     let batch: GroupDoc[] = [];
+    let size = firstBatchSize;
     try {
       for await (const doc of cursor) {
         batch.push(doc);
-        if (batch.length === batchSize) {
+        if (batch.length === size) {
           yield await this.members(batch, names);
           batch = [];
+          size = batchSize;
         }
       }
       if (batch.length) yield await this.members(batch, names);
@@ -228,27 +233,36 @@ export class AudienceService {
   }
 
   /**
-   * The same selection, in the same order, without a scan (an urgent run's planning): every
-   * group in scope from the per-county listings (group-listing.ts, a superset), each read by
-   * `_id` with the selection's own filter, so the first chunk costs ~`batchSize` lookups where
-   * a scan of a province's groups takes most of a minute on FerretDB (it pushes down only an
-   * `_id` equality). Each match of the filter lies in scope, so in the listings: exact.
+   * The same selection without a scan (an urgent run's planning): every group in scope from
+   * the per-county listings (group-listing.ts, a superset), one county at a time, each read by
+   * `_id` with the selection's own filter. So the first batch costs one county's listing and
+   * ~`firstBatchSize` lookups, whatever the province's size, where a scan of a province's
+   * groups takes most of a minute on FerretDB (it pushes down only an `_id` equality). Each
+   * match of the filter lies in scope, so in the listings: exact. The order is by county,
+   * then `_id` within each (not the scan's order across counties).
    */
   private async *selectedById(
     scope: Scope,
     filter: Record<string, unknown>,
     names: Map<string, string>,
     batchSize: number,
+    firstBatchSize: number,
   ): AsyncGenerator<AudienceMember[]> {
-    const ids = (await groupListing.candidates([scope.regionCode])).sort();
     let batch: GroupDoc[] = [];
-    for (let at = 0; at < ids.length; at += batchSize) {
-      const slice = ids.slice(at, at + batchSize);
-      const docs = await mapLimit(slice, 8, (id) => GroupModel.findOne({ ...filter, _id: id }).lean<GroupDoc>().exec());
-      for (const doc of docs) if (doc) batch.push(doc);
-      if (batch.length >= batchSize) {
-        yield await this.members(batch, names);
-        batch = [];
+    let size = firstBatchSize;
+    for await (const ids of groupListing.candidatesByCounty([scope.regionCode])) {
+      for (let at = 0; at < ids.length; ) {
+        const slice = ids.slice(at, at + Math.max(1, size - batch.length));
+        at += slice.length;
+        const docs = await mapLimit(slice, 8, (id) =>
+          GroupModel.findOne({ ...filter, _id: id }).lean<GroupDoc>().exec(),
+        );
+        for (const doc of docs) if (doc) batch.push(doc);
+        if (batch.length >= size) {
+          yield await this.members(batch, names);
+          batch = [];
+          size = batchSize;
+        }
       }
     }
     if (batch.length) yield await this.members(batch, names);
@@ -259,22 +273,6 @@ export class AudienceService {
     const ids = objectIds(groupIds, 'groupIds');
     const docs = await GroupModel.find({ _id: { $in: ids } }).lean<GroupDoc[]>();
     return this.members(docs);
-  }
-
-  /** Names of the counties, townships and villages inside a scope, and of the scope's own ancestors. */
-  private async regionNames(scope: Scope): Promise<Map<string, string>> {
-    const regions = await RegionModel.find(
-      { ...scope.filter(), level: { $in: ['county', 'township', 'village'] } },
-      { _id: 0, code: 1, name: 1 },
-    ).lean<{ code: string; name: string }[]>();
-    const scopeRegion = await RegionModel.findOne({ code: scope.regionCode }, { _id: 0, regionPath: 1 }).lean<{
-      regionPath: string[];
-    }>();
-    const ancestors = await RegionModel.find(
-      { code: { $in: scopeRegion?.regionPath ?? [] } },
-      { _id: 0, code: 1, name: 1 },
-    ).lean<{ code: string; name: string }[]>();
-    return new Map([...ancestors, ...regions].map((r) => [r.code, r.name]));
   }
 
   private async members(docs: GroupDoc[], known?: Map<string, string>): Promise<AudienceMember[]> {

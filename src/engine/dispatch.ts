@@ -130,7 +130,7 @@ export class Dispatch implements EnginePorts {
   async *selectGroups(
     scope: Scope,
     spec: AudienceSpec,
-    options: { readById?: boolean } = {},
+    options: { readById?: boolean; firstBatchSize?: number } = {},
   ): AsyncIterable<PlannedGroup[]> {
     const { recipientsOf: _, recipientsOfNotice: __, ...selection } = spec;
     const chunks = this.deps.audience.selectedGroupBatches(scope, selection, { batchSize: 500, ...options });

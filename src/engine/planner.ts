@@ -11,12 +11,16 @@ import type { CampaignService } from '../campaigns/service.js';
 import { type QuietHours, localDay } from '../campaigns/schedule.js';
 import { ClaimModel, type Lease, acquireLease, leaseTakenOver } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
+import type { Log } from '../lib/log.js';
+import { regionNames } from '../audience/region-names.js';
+import { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
 import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js';
 import { hotItems, packFixed, storeFixed, withFixedItemsAll } from '../tracking/batch-fixed.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { batchIdsOfRun, listBatches, listNoticeRun, listRun, mapLimited } from '../tracking/run-batches.js';
+import { runWriteDone } from '../tracking/run-generation.js';
 import { OccurrenceModel, type OccurrenceDoc, PlanningQueueModel, QueueEntryModel } from './model.js';
 import { openRun } from './open-runs.js';
 import type { EnginePorts } from './ports.js';
@@ -29,6 +33,8 @@ export interface PlannerDeps {
   timeZone: string;
   quietHours: QuietHours;
   clock: Clock;
+  /** The service's log (one info line per urgent run: where its first write spent its time). */
+  log?: Log;
   /** How long a planner holds a run; renewed while it writes (tests shorten it). */
   planningLeaseMs?: number;
 }
@@ -61,6 +67,11 @@ const SHARED_ROBOT_CHANNELS = new Set(['wecom', 'dingtalk', 'feishu']);
  */
 export const EARLY_WRITE_MIN = 20;
 const EARLY_WRITE_EVERY_MS = 2_000;
+/**
+ * The groups of an urgent run's first chunk (later chunks: 500), all written as soon as they
+ * are read: the first post of an urgent province push within 5 s of approval (issue 25).
+ */
+export const URGENT_FIRST_CHUNK = 100;
 /** Batches per insert command. */
 const WRITE_CHUNK = 25;
 
@@ -367,7 +378,11 @@ export class Planner {
         this.current = null;
       }
     }
-    if (failure) process.stderr.write(`[planner] ${failure instanceof Error ? failure.message : String(failure)}\n`);
+    if (failure) {
+      const message = failure instanceof Error ? failure.message : String(failure);
+      if (this.deps.log) this.deps.log.warn({ error: message }, `planner: ${message}`);
+      else process.stderr.write(`[planner] ${message}\n`);
+    }
     return done;
   }
 
@@ -416,11 +431,15 @@ export class Planner {
       return 'busy';
     }
     const now = this.deps.clock.now();
-    // Where an urgent run's first chunk spends its time (one stderr line after its first
-    // write: the 5 s target of issue 25 is measured at 50,000 groups by bench:fanout).
+    // Where an urgent run's first chunk spends its time (one info line in the service's log
+    // after its first write: the 5 s target of issue 25 is measured by bench:fanout).
     const started = performance.now();
     const phases: string[] = [];
-    const phase = (name: string) => phases.push(`${name} ${Math.round(performance.now() - started)} ms`);
+    const phaseMs: Record<string, number> = {};
+    const phase = (name: string) => {
+      phaseMs[name] = Math.round(performance.now() - started);
+      phases.push(`${name} ${phaseMs[name]} ms`);
+    };
     const current = occurrence.lease?.until ? { epoch: occurrence.lease.epoch, until: occurrence.lease.until } : null;
     const acquired = await acquireLease(`occurrence:${id}`, current, owner, now, this.leaseMs);
     if (!acquired) return 'busy';
@@ -448,12 +467,22 @@ export class Planner {
     const noticeVersion = occurrence.noticeVersion ?? (await approvedNoticeVersion(noticeId));
     const category = await this.deps.ports.noticeCategory(noticeId, noticeVersion);
     phase('notice');
-    const scope = await this.deps.regions.scopeOf(campaign.regionCode);
+    // The campaign's region from the process's region names (one `_id` lookup of their token;
+    // RegionService.scopeOf scans the regions on FerretDB), the service's check when unknown.
+    const scope = (await regionNames()).has(campaign.regionCode)
+      ? new Scope(campaign.regionCode)
+      : await this.deps.regions.scopeOf(campaign.regionCode);
     // A follow-up reaches the notice's recipients inside its own region only (issue 26.10).
     const source = followedUp
       ? recipientsWithin(followedUp, campaign.regionCode, audience.excludeRegions ?? [])
-      : // An urgent run's first chunk comes by `_id` reads, without a scan of every group.
-        this.deps.ports.selectGroups(scope, audience, { readById: occurrence.priority === 'urgent' });
+      : // An urgent run's selection comes by `_id` reads, county by county, without a scan of
+        // every group, and its first chunk is small: its first batches are written after
+        // reading one county's listing and URGENT_FIRST_CHUNK groups, whatever the province.
+        this.deps.ports.selectGroups(
+          scope,
+          audience,
+          occurrence.priority === 'urgent' ? { readById: true, firstBatchSize: URGENT_FIRST_CHUNK } : {},
+        );
     const day = localDay(occurrence.runAt, this.deps.timeZone);
     const base = {
       occurrenceId: id,
@@ -492,10 +521,14 @@ export class Planner {
     await lease.hold();
     await Promise.all([listRun(campaign.id, id), listNoticeRun(noticeId, id), openRun(id, campaign.id)]);
     const listed = new Set<string>();
+    // The run's summary is void until the inserts after a listing may have landed (the lease),
+    // or until the run is planned (tracking/run-generation.ts).
+    let listedUntil: Date | null = null;
     const list = async (batchIds: string[]) => {
       const fresh = batchIds.filter((batchId) => !listed.has(batchId));
       if (fresh.length === 0) return;
-      await listBatches(campaign.id, id, fresh);
+      listedUntil = new Date(this.deps.clock.now().getTime() + this.leaseMs);
+      await listBatches(campaign.id, id, fresh, listedUntil);
       for (const batchId of fresh) listed.add(batchId);
     };
     let collided = false;
@@ -657,7 +690,7 @@ export class Planner {
         lastEarlyWrite = performance.now();
         if (chunks === 1 && urgent) {
           phase('first write');
-          process.stderr.write(`[planner] urgent ${id}: ${phases.join(', ')}\n`);
+          this.deps.log?.info({ occurrenceId: id, phases: phaseMs }, `planner: urgent run ${id}: ${phases.join(', ')}`);
         }
       }
     }
@@ -694,6 +727,7 @@ export class Planner {
       },
     );
     await PlanningQueueModel.deleteOne({ _id: id });
+    if (listedUntil) await runWriteDone(id, listedUntil);
     return 'planned';
   }
 }

@@ -50,9 +50,14 @@ export interface EnginePorts {
   /** The selected active groups, township by township is not required: the planner sorts. */
   /**
    * The audience in chunks, in group-id order; `readById` (an urgent run) reads each candidate
-   * by `_id` so the first chunk comes within a second instead of after a scan of every group.
+   * by `_id` so the first chunk comes within a second instead of after a scan of every group;
+   * `firstBatchSize`: a smaller first chunk (an urgent run's first batches).
    */
-  selectGroups(scope: Scope, spec: AudienceSpec, options?: { readById?: boolean }): AsyncIterable<PlannedGroup[]>;
+  selectGroups(
+    scope: Scope,
+    spec: AudienceSpec,
+    options?: { readById?: boolean; firstBatchSize?: number },
+  ): AsyncIterable<PlannedGroup[]>;
   /** Before a wave of sends (optional): what they share is prepared in one go (their short links). */
   prepareSends?(requests: SendRequest[]): Promise<void>;
   /**

@@ -1,6 +1,7 @@
 // Starts the engine's parts for a process role: the scheduler (node-cron tick → due
 // occurrences → planning) and the worker loop. Both are safe to run in any number of
 // processes against one database.
+import type { Log } from '../lib/log.js';
 import cron from 'node-cron';
 import type { CampaignService } from '../campaigns/service.js';
 import type { QuietHours } from '../campaigns/schedule.js';
@@ -23,6 +24,8 @@ export interface EngineDeps {
   clock: Clock;
   timeZone: string;
   quietHours: QuietHours;
+  /** The service's log (the planner's line per urgent run). */
+  log?: Log;
   worker?: Partial<WorkerSettings>;
   /**
    * Finish the intents (the effects recorded with a state change) whose runner died: the

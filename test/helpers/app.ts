@@ -68,8 +68,6 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     CREDENTIALS_KEY: 'a'.repeat(64),
     ...options.env,
   });
-  const ctx = createContext(config, db, options.clock ?? systemClock);
-  await prepareDatabase(ctx);
   let captured = '';
   const logStream = new Writable({
     write(chunk, _encoding, done) {
@@ -77,6 +75,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       done();
     },
   });
+  // The service's own log lines (lib/log.ts) go to the captured log too, not the terminal.
+  const ctx = createContext(config, db, options.clock ?? systemClock, { logStream });
+  await prepareDatabase(ctx);
   const app = await buildApp(ctx, { logStream });
 
   const request: TestApp['request'] = (method, url, token, body) =>

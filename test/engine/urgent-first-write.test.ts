@@ -1,0 +1,177 @@
+// An urgent run's first batch is written after a bounded amount of reading, whatever the size
+// of the province (issue 25: the first post of an urgent province push within 5 s of approval;
+// at 50,000 groups the first chunk took 57.7 s). Counted, not timed: the database commands and
+// the documents they return between the start of planning and the first batch insert are the
+// same for 300 groups as for 1,500 (in two counties, many villages), and the whole plan still
+// puts every selected group in exactly one batch, one post per robot.
+import mongoose from 'mongoose';
+import type { CommandStartedEvent, CommandSucceededEvent } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GroupModel, groupListing } from '../../src/audience/model.js';
+import { warmRegionNames } from '../../src/audience/region-names.js';
+import { engineDeps } from '../../src/context.js';
+import { OccurrenceModel } from '../../src/engine/model.js';
+import { Planner } from '../../src/engine/planner.js';
+import { createDueOccurrences } from '../../src/engine/tick.js';
+import { fixedClock } from '../../src/lib/clock.js';
+import { RegionModel } from '../../src/regions/model.js';
+import { withFixedItemsAll } from '../../src/tracking/batch-fixed.js';
+import { DeliveryBatchModel } from '../../src/tracking/model.js';
+import { type DeliveryWorld, approvedCampaign, approvedNotice, audienceOf, startDeliveryWorld } from '../helpers/delivery.js';
+import { TREE } from '../helpers/regions.js';
+
+// 10:00 Beijing time.
+const clock = fixedClock('2026-11-29T02:00:00Z');
+const settings = { timeZone: 'Asia/Shanghai', quietHours: { start: '22:00', end: '07:00' } };
+
+interface Seen {
+  commands: number;
+  docs: number;
+  /** `collection.command` of each command, in order. */
+  names: string[];
+}
+
+/**
+ * Watches the commands the driver sends from now on; `cut` freezes the figures at the first
+ * insert into `deliverybatches` (what was read before the first batch was written).
+ */
+function watch() {
+  const client = mongoose.connection.getClient();
+  const before: Seen = { commands: 0, docs: 0, names: [] };
+  let firstWriteSeen = false;
+  const requests = new Set<number>();
+  const started = (event: CommandStartedEvent) => {
+    const command = event.command as Record<string, unknown>;
+    const collection = event.commandName === 'getMore' ? String(command.collection) : String(command[event.commandName]);
+    if (event.commandName === 'insert' && collection === 'deliverybatches') firstWriteSeen = true;
+    if (firstWriteSeen) return;
+    before.commands += 1;
+    before.names.push(`${collection}.${event.commandName}`);
+    requests.add(event.requestId);
+  };
+  const succeeded = (event: CommandSucceededEvent) => {
+    if (!requests.has(event.requestId)) return;
+    const reply = event.reply as { cursor?: { firstBatch?: unknown[]; nextBatch?: unknown[] }; n?: number };
+    before.docs += reply.cursor?.firstBatch?.length ?? reply.cursor?.nextBatch?.length ?? 0;
+  };
+  client.on('commandStarted', started);
+  client.on('commandSucceeded', succeeded);
+  return {
+    before,
+    stop() {
+      client.off('commandStarted', started);
+      client.off('commandSucceeded', succeeded);
+    },
+  };
+}
+
+const PATH_A = ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipA.code];
+const PATH_B = ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code, TREE.townshipB.code];
+
+describe('an urgent run’s first batch', () => {
+  let w: DeliveryWorld;
+  /** The world with province staff (the push goes to the whole province). */
+  let province: DeliveryWorld;
+  let noticeId: string;
+  let villages = 0;
+
+  /** `count` more groups, one village each, alternating between the two counties; every fifth shares a robot. */
+  async function addGroups(count: number): Promise<void> {
+    const regions = [];
+    const groups = [];
+    for (let i = 0; i < count; i += 1) {
+      villages += 1;
+      const path = villages % 2 ? PATH_A : PATH_B;
+      const code = `${path[4]}${String(villages).padStart(4, '0')}`;
+      regions.push({ code, name: `村${villages}`, level: 'village', parentCode: path[4], regionPath: [...path, code] });
+      const key = villages % 5 === 0 ? `robot-${villages - 1}` : `robot-${villages}`;
+      groups.push({
+        name: `平安群${villages}`,
+        regionCode: code,
+        regionPath: [...path, code],
+        channelKind: 'wecom',
+        credentialsSealed: w.t.ctx.groups.sealCredentials({ kind: 'wecom', key }),
+        robotKey: key,
+        memberCount: 10,
+        officerName: '张警官',
+      });
+    }
+    await RegionModel.insertMany(regions);
+    await GroupModel.insertMany(groups);
+  }
+
+  async function urgentRun(title: string) {
+    const campaignId = await approvedCampaign(province, {
+      title,
+      noticeId,
+      audience: audienceOf([TREE.province.code]),
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+    await createDueOccurrences(w.t.ctx.campaigns, settings, clock.now());
+    return { campaignId, occurrence: (await OccurrenceModel.findOne({ campaignId }).lean())! };
+  }
+
+  /** Plans an urgent province run; what was read before its first batch insert, and its batches. */
+  async function planUrgent(title: string) {
+    const { campaignId, occurrence } = await urgentRun(title);
+    // As in a scheduler running for a while: the region names read at its start (main.ts)
+    // and the per-county listings current (any groups list call folds them); what a group
+    // write since then costs is its own change-log records, not the province's size.
+    await warmRegionNames();
+    await groupListing.candidates([TREE.province.code]);
+    const seen = watch();
+    try {
+      expect(await new Planner(engineDeps(w.t.ctx)).plan(occurrence, `planner-${title}`)).toBe('planned');
+    } finally {
+      seen.stop();
+    }
+    const batches = await withFixedItemsAll(await DeliveryBatchModel.find({ campaignId }).lean());
+    return { before: seen.before, items: batches.flatMap((b) => b.items) };
+  }
+
+  /** What the scan selects (active, not flagged, in the province), by id. */
+  async function selection(): Promise<string[]> {
+    const docs = await GroupModel.find({ regionPath: TREE.province.code, active: true, flaggedAt: null }, { _id: 1 }).lean();
+    return docs.map((d) => String(d._id)).sort();
+  }
+
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+    const editor = (await w.t.userToken('editor', TREE.province.code)).token;
+    const reviewer = (await w.t.userToken('reviewer', TREE.province.code)).token;
+    province = { ...w, editor, reviewer };
+    noticeId = await approvedNotice(province);
+  }, 600_000);
+  afterAll(() => w?.close());
+
+  it('reads as much before its first batch insert for 1,500 groups as for 300, and plans them all exactly', async () => {
+    await addGroups(300);
+    const small = await planUrgent('紧急 300');
+    await addGroups(1_200);
+    // One group flagged and one inactive: left out of the plan.
+    const [flagged, inactive] = await GroupModel.find({ regionPath: TREE.province.code }, { _id: 1 }).limit(2).lean();
+    await GroupModel.updateOne({ _id: flagged!._id }, { $set: { flaggedAt: clock.now(), flagReason: '测试' } });
+    await GroupModel.updateOne({ _id: inactive!._id }, { $set: { active: false } });
+    const large = await planUrgent('紧急 1500');
+
+    // Bounded: the same reads before the first write (a few commands may differ, e.g. a
+    // listing's change-log walk), never in proportion to the groups.
+    expect(large.before.commands, large.before.names.join('\n')).toBeLessThanOrEqual(small.before.commands + 5);
+    expect(large.before.docs, large.before.names.join('\n')).toBeLessThanOrEqual(small.before.docs + 20);
+    expect(large.before.docs).toBeLessThan(200);
+
+    // Exact: every selected group in exactly one batch, one post per robot.
+    const ids = large.items.map((item) => item.groupId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(await selection());
+    expect(ids).not.toContain(String(flagged!._id));
+    expect(ids).not.toContain(String(inactive!._id));
+    const posting = large.items.filter((item) => !item.via);
+    const robots = posting.map((item) => item.robotKey);
+    expect(new Set(robots).size).toBe(robots.length);
+    const followers = large.items.filter((item) => item.via);
+    expect(followers.length).toBeGreaterThan(0);
+    for (const item of followers) expect(robots).toContain(item.robotKey);
+  }, 600_000);
+});
