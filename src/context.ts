@@ -34,6 +34,7 @@ import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
+import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
 import { ensureTokens } from './db/versions.js';
@@ -398,6 +399,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildNoticeLists();
   await ctx.manualTasks.backfillConfirmationWatch();
   await buildOpenRuns();
+  // Per-run summaries of the runs an install already has (once; tracking/run-summaries.ts).
+  await buildRunSummaries(ctx.clock.now());
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
   await buildOpenTaskWatch(ctx.clock.now(), async (since) =>
     (await ctx.wecomGroups.openItemsSince(since)).map((item) => ({
