@@ -36,7 +36,10 @@ import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
-import { buildOpenTaskWatch } from './channels/manual/watch.js';
+import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
+import { ensureTokens } from './db/versions.js';
+import { ensureRegionToken } from './regions/model.js';
+import { TALLIED_COLLECTIONS } from './workbench/tallies.js';
 import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
@@ -410,6 +413,11 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
       createdAt: item.createdAt,
     })),
   );
+  // The per-county open-task counts of a list written before they existed (once; channels/manual/open-counts.ts).
+  await buildOpenCounts(ctx.clock.now());
+  // The version tokens the workbench's tallies are kept under (db/versions.ts; once per collection).
+  await ensureTokens([...TALLIED_COLLECTIONS]);
+  await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
