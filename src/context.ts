@@ -7,7 +7,7 @@ import { AudienceService } from './audience/selection.js';
 import { AuditService } from './audit/service.js';
 import { LoginThrottle } from './auth/login-throttle.js';
 import { STAFF } from './auth/roles.js';
-import { SessionService } from './auth/sessions.js';
+import { SessionService, rekeySessions } from './auth/sessions.js';
 import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
 import { CountyOfficerTextService } from './channels/manual/county-text.js';
@@ -420,6 +420,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();
+  // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
+  await rekeySessions();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

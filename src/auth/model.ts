@@ -30,6 +30,12 @@ userSchema.index({ regionPath: 1, _id: 1 });
 
 const sessionSchema = new mongoose.Schema(
   {
+    /**
+     * The token hash again: every authenticated request reads its session by `_id` (FerretDB
+     * answers any other filter with a scan of the sessions). Sessions written before this
+     * carry an ObjectId and are re-keyed once at start (`rekeySessions`).
+     */
+    _id: { type: String, required: true },
     /** SHA-256 of the bearer token; the token itself is never stored. */
     tokenHash: { type: String, required: true },
     userId: { type: String, required: true },
@@ -41,8 +47,6 @@ const sessionSchema = new mongoose.Schema(
   { versionKey: false },
 );
 
-// Every authenticated request looks a session up by its token hash.
-sessionSchema.index({ tokenHash: 1 }, { unique: true });
 // Revoking all sessions of a user (password change, deactivation).
 sessionSchema.index({ userId: 1 });
 

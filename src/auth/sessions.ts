@@ -4,6 +4,7 @@ import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../lib/clock.js';
 import { Unauthorized } from '../lib/errors.js';
 import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../lib/password.js';
+import { backfillOnce } from '../db/backfills.js';
 import { randomToken, sha256Hex } from '../lib/secrets.js';
 import { Scope } from '../regions/scope.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -85,7 +86,8 @@ export class SessionService {
     }
     const token = TOKEN_PREFIX + randomToken();
     const expiresAt = new Date(now.getTime() + this.policy.tokenTtlHours * 3600_000);
-    await SessionModel.create({ tokenHash: sha256Hex(token), userId: String(doc._id), createdAt: now, expiresAt, ip });
+    const tokenHash = sha256Hex(token);
+    await SessionModel.create({ _id: tokenHash, tokenHash, userId: String(doc._id), createdAt: now, expiresAt, ip });
     await this.audit.record({ actor: principalOf(doc), action: 'auth.login', ip });
     if (this.#lastPurge === null || now.getTime() - this.#lastPurge >= PURGE_EVERY_MS) {
       this.#lastPurge = now.getTime();
@@ -106,7 +108,7 @@ export class SessionService {
   /** The principal behind a bearer token, or Unauthorized with the reason. */
   async authenticate(token: string): Promise<Principal> {
     if (!token.startsWith(TOKEN_PREFIX)) throw new Unauthorized('无效的访问令牌');
-    const session = await SessionModel.findOne({ tokenHash: sha256Hex(token) }).lean();
+    const session = await SessionModel.findById(sha256Hex(token)).lean();
     if (!session || session.revokedAt) throw new Unauthorized('访问令牌无效或已注销，请重新登录');
     if (session.expiresAt <= this.clock.now()) throw new Unauthorized('登录已过期，请重新登录');
     const doc = await UserModel.findById(session.userId).lean<UserDoc>();
@@ -116,9 +118,30 @@ export class SessionService {
 
   async logout(token: string, by: Principal, ip: string | null): Promise<void> {
     await SessionModel.updateOne(
-      { tokenHash: sha256Hex(token), revokedAt: null },
+      { _id: sha256Hex(token), revokedAt: null },
       { $set: { revokedAt: this.clock.now() } },
     );
     await this.audit.record({ actor: by, action: 'auth.logout', ip });
   }
+}
+
+/**
+ * Re-keys the sessions an older version wrote (ObjectId `_id`) by their token hash, once: each
+ * is copied under its new key before the old one is deleted, so a process dying half-way leaves
+ * a session readable, and a repeat finds the copy made. Raw collection: the model would cast
+ * the old ObjectId to a string and match nothing.
+ */
+export async function rekeySessions(): Promise<void> {
+  await backfillOnce('sessions-by-token-hash', async () => {
+    const sessions = SessionModel.collection;
+    for await (const old of sessions.find({}, { projection: { _id: 1 } })) {
+      if (typeof old._id === 'string') continue;
+      const doc = await sessions.findOne({ _id: old._id });
+      if (!doc) continue;
+      await sessions.insertOne({ ...doc, _id: doc.tokenHash }).catch((error: { code?: number }) => {
+        if (error.code !== 11000) throw error;
+      });
+      await sessions.deleteOne({ _id: old._id });
+    }
+  });
 }
