@@ -4,6 +4,7 @@
 //   PROVINCE_CAMPAIGNS=40   province-wide campaigns over the month (each to every group)
 //   PROVINCE_ROUNDS=20      calls per screen and person (p50/p99 over them)
 //   PROVINCE_IDLE_S=20      seconds each background loop is watched while nothing is due
+//   PROVINCE_WARMUP_S=3     seconds each loop runs before it is watched (its first pass catches up after a start)
 //   PROVINCE_SCREEN_BOX_S=30 a screen is called again only while its calls took less than this in all
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
@@ -53,6 +54,8 @@ const GROUPS = env('PROVINCE_GROUPS', 50_000);
 const PROVINCE_CAMPAIGNS = env('PROVINCE_CAMPAIGNS', 40);
 const ROUNDS = env('PROVINCE_ROUNDS', 20);
 const IDLE_S = env('PROVINCE_IDLE_S', 20);
+/** Seconds a loop runs before it is watched: its first pass (catch-up after a start) is not idle work. */
+const WARMUP_S = env('PROVINCE_WARMUP_S', 3);
 const DAYS = 30;
 const CALL_TIMEOUT_MS = env('PROVINCE_CALL_TIMEOUT_S', 60) * 1000;
 const SCREEN_BOX_MS = env('PROVINCE_SCREEN_BOX_S', 30) * 1000;
@@ -203,7 +206,7 @@ async function main() {
     for (const loop of loops)
       process.stdout.write(`| ${loop.name} | ${loop.cpuMsPerMin} | ${loop.pct} | ${loop.commandsPerMin} |\n`);
     const max = (of: typeof rows) => Math.max(0, ...of.map((r) => r.p99));
-    const slowest = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a), rows[0]!);
+    const slowest = rows.length ? rows.reduce((a, b) => (b.p99 > a.p99 ? b : a), rows[0]!) : null;
     const result = {
       bench: 'province',
       groups: GROUPS,
@@ -213,7 +216,7 @@ async function main() {
       officer_tasks: marker.tasks,
       rounds: ROUNDS,
       screens_p99_ms_max: max(rows),
-      slowest_screen: `${slowest.person} ${slowest.screen}`,
+      slowest_screen: slowest ? `${slowest.person} ${slowest.screen}` : null,
       badge_p99_ms: max(rows.filter((r) => r.screen === 'workbench/counts' || r.screen === 'cases (badge)')),
       radius_p99_ms: max(rows.filter((r) => r.screen === 'radius 10 km')),
       idle_loop_cpu_pct_max: Math.max(0, ...loops.map((l) => l.pct)),
@@ -248,6 +251,12 @@ function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Scr
     { name: 'cases (badge)', path: () => '/api/cases' },
     { name: 'notices', path: () => '/api/notices?limit=50' },
     { name: 'campaigns', path: () => '/api/campaigns?limit=50' },
+    { name: 'campaigns (status)', path: () => '/api/campaigns?status=completed&sort=newest&limit=50' },
+    { name: 'campaigns (text)', path: () => `/api/campaigns?q=${encodeURIComponent('推送 1')}&limit=50` },
+    {
+      name: 'campaigns (dates)',
+      path: () => `/api/campaigns?from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(now.getTime() - 20 * 86400_000).toISOString())}&limit=50`,
+    },
     { name: 'campaign summaries', path: () => `/api/campaigns/summaries?ids=${marker.countyCampaign},${marker.provinceCampaign}` },
     { name: 'campaign', path: (p) => `/api/campaigns/${campaignOf(p)}` },
     { name: 'campaign progress', path: (p) => `/api/campaigns/${campaignOf(p)}/progress` },
@@ -261,6 +270,11 @@ function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Scr
     },
     { name: 'monthly table', path: (p) => `/api/reach/monthly?period=${month}&regionCode=${regionOf(p)}` },
     { name: 'groups', path: () => '/api/groups?limit=50' },
+    { name: 'groups (tag)', path: () => `/api/groups?tag=${encodeURIComponent('学校')}&limit=50` },
+    { name: 'groups (channel)', path: () => '/api/groups?channelKind=dingtalk&limit=50' },
+    { name: 'groups (name)', path: () => `/api/groups?q=${encodeURIComponent('2群')}&limit=50` },
+    { name: 'groups (officer)', path: () => `/api/groups?officer=${encodeURIComponent('张警官')}&limit=50` },
+    { name: 'groups (by members)', path: () => '/api/groups?sort=-members&limit=50' },
     { name: 'tasks', path: () => '/api/manual-tasks?limit=50' },
     { name: 'tasks (open)', path: () => '/api/manual-tasks?open=true&limit=50' },
     { name: 'tips', path: () => '/api/tips?limit=50' },
@@ -791,7 +805,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
   });
   const watch = async (start: () => { stop: () => Promise<void> }) => {
     const running = start();
-    await new Promise((r) => setTimeout(r, 3_000));
+    await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
     const before = cpu();
     seen = new Map();
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));

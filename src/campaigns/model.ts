@@ -1,6 +1,6 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { intentSchema } from '../db/claims.js';
-import { afterInsert, beforeInsert } from './list-index.js';
+import { ALL, afterWrite, beforeWrite } from './list-index.js';
 
 export const CAMPAIGN_STATUSES = [
   'draft',
@@ -96,17 +96,53 @@ campaignSchema.index({ regionPath: 1, _id: -1 });
 campaignSchema.index({ noticeId: 1 });
 campaignSchema.index({ followUpOfNotice: 1 });
 
-// The list's index of campaigns (list-index.ts): an intent before each insert, a record after.
+// The lists' index of campaigns (list-index.ts): an intent before each write, a record after.
 campaignSchema.pre('save', async function () {
-  if (!this.isNew) return;
-  this.$locals.listedInsert = true;
-  await beforeInsert(String(this._id));
+  this.$locals.listedWrite = true;
+  await beforeWrite(String(this._id));
 });
 campaignSchema.post('save', async function () {
-  if (!this.$locals.listedInsert) return;
-  this.$locals.listedInsert = false;
-  // A record that cannot be written leaves the intent, which keeps the campaign listed.
-  await afterInsert(String(this._id)).catch(() => undefined);
+  if (!this.$locals.listedWrite) return;
+  this.$locals.listedWrite = false;
+  // A record that cannot be written leaves the intent, which keeps the campaign read by _id.
+  await afterWrite(String(this._id)).catch(() => undefined);
+});
+
+/** The one campaign a query write names by `_id`, or `*` (the index reads every campaign again). */
+function writtenId(filter: Record<string, unknown>): string {
+  const id = filter._id;
+  if (typeof id === 'string' || id instanceof mongoose.Types.ObjectId) return String(id);
+  return ALL;
+}
+
+const QUERY_WRITES = [
+  'findOneAndUpdate',
+  'findOneAndReplace',
+  'findOneAndDelete',
+  'updateOne',
+  'updateMany',
+  'replaceOne',
+  'deleteOne',
+  'deleteMany',
+] as const;
+/** The id each query write in flight recorded an intent for (options would reach the driver). */
+const written = new WeakMap<object, string>();
+for (const op of QUERY_WRITES) {
+  campaignSchema.pre(op, { document: false, query: true }, async function () {
+    const id = writtenId(this.getFilter());
+    written.set(this, id);
+    await beforeWrite(id);
+  });
+  campaignSchema.post(op, { document: false, query: true }, async function () {
+    const id = written.get(this);
+    if (id) await afterWrite(id).catch(() => undefined);
+  });
+}
+campaignSchema.pre('insertMany', async () => {
+  await beforeWrite(ALL);
+});
+campaignSchema.post('insertMany', async () => {
+  await afterWrite(ALL).catch(() => undefined);
 });
 
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };

@@ -20,7 +20,7 @@ import {
 import type { Scope } from '../regions/scope.js';
 import { lookAtCampaignTasks } from '../channels/manual/watch.js';
 import { type CampaignDoc, CampaignModel } from './model.js';
-import { campaignCandidates } from './list-index.js';
+import { type IndexedCampaign, campaignCandidates, indexedCampaigns } from './list-index.js';
 import type { AudienceSpec, AudienceSummary, CampaignPorts, DeliveryControl } from './ports.js';
 import {
   MISSED_RUN_MS,
@@ -43,6 +43,12 @@ export interface CampaignInput {
   cardStyle?: CardStyle;
   priority?: Priority;
 }
+
+/** What the calendar needs of a campaign (calendar/service.ts). */
+export type CalendarCampaign = Pick<
+  Campaign,
+  'id' | 'title' | 'status' | 'priority' | 'noticeId' | 'schedule' | 'approvedAt' | 'createdAt'
+>;
 
 export interface Campaign {
   id: string;
@@ -303,45 +309,103 @@ export class CampaignService {
     return (await this.withUnfinished([await this.load(scope, id)]))[0]!;
   }
 
-  /** One page of the campaign list (keyset on _id; title search, creation-date range). */
+  /** One page of the campaign list (keyset on _id; status, title search, creation-date range). */
   async page(scope: Scope, query: ListWindow & { status?: CampaignStatus; limit: number }): Promise<Campaign[]> {
     const page = keysetPage(query, { dateField: 'createdAt', textField: 'title' });
     const filter = { ...scope.filter(), ...(query.status ? { status: query.status } : {}), ...page.match };
-    const docs =
-      query.q || query.from || query.to || query.status
-        ? await CampaignModel.find(filter).sort(page.sort).limit(query.limit).lean<CampaignDoc[]>()
-        : await this.pageById(scope, query, filter);
+    const docs = await this.pageById(scope, query, filter);
     return docs.map((doc) => withViewFields(toCampaign(doc), doc));
   }
 
   /**
-   * The list as it opens and its paging, without a scan: the candidates in scope from the
-   * process's index (list-index.ts) in `_id` order, each read by `_id` with the list's own
-   * filter until the page is full, so the answer is the scan's.
+   * A page without a scan: the candidates in scope that the index says pass the list's
+   * filters (status, title, creation dates; list-index.ts) in `_id` order, each read by `_id`
+   * with the list's own filter until the page is full, so the answer is the scan's.
    */
-  private async pageById(scope: Scope, query: ListWindow & { limit: number }, filter: Record<string, unknown>) {
+  private async pageById(
+    scope: Scope,
+    query: ListWindow & { status?: CampaignStatus; limit: number },
+    filter: Record<string, unknown>,
+  ) {
     const newest = query.sort !== 'oldest';
     const cursor = newest ? query.before : query.after;
-    const ids = (await campaignCandidates(scope.regionCode, newest)).filter(
+    const keep = indexFilter(query);
+    const ids = (await campaignCandidates(scope.regionCode, newest, keep)).filter(
       (id) => !cursor || (newest ? id < cursor : id > cursor),
     );
+    return this.readById(ids, filter, query.limit);
+  }
+
+  /** Each id by `_id` with `filter`, 8 in flight, in order, until `limit` are found. */
+  private async readById(ids: string[], filter: Record<string, unknown>, limit: number): Promise<CampaignDoc[]> {
     const found: CampaignDoc[] = [];
     let at = 0;
-    while (found.length < query.limit && at < ids.length) {
-      const next = ids.slice(at, at + (query.limit - found.length));
+    while (found.length < limit && at < ids.length) {
+      const next = ids.slice(at, at + (limit - found.length));
       at += next.length;
-      const docs = await mapLimit(next, 8, (id) => CampaignModel.findOne({ ...filter, _id: id }).lean<CampaignDoc>().exec());
+      const docs = await mapLimit(next, 8, (id) =>
+        CampaignModel.findOne({ ...filter, _id: id })
+          .lean<CampaignDoc>()
+          .exec(),
+      );
       for (const doc of docs) if (doc) found.push(doc);
     }
     return found;
   }
 
+  /**
+   * The newest `limit` campaigns in scope by creation (with `status`), newest first; the
+   * review queue (in_review) puts follow-ups first, then urgent ones. Chosen from the index,
+   * read by `_id`.
+   */
   async list(scope: Scope, status?: CampaignStatus, limit = 100): Promise<Campaign[]> {
-    const filter = { ...scope.filter(), ...(status ? { status } : {}) };
-    const docs = await CampaignModel.find(filter).sort({ createdAt: -1 }).limit(limit).lean<CampaignDoc[]>();
+    const docs = await this.newestById(scope, status, limit);
     // The review queue shows follow-ups (retracted, solved, expired) first, then urgent ones.
     if (status === 'in_review') docs.sort((a, b) => reviewRank(a) - reviewRank(b));
     return this.withUnfinished(docs);
+  }
+
+  /**
+   * The calendar's campaigns: of the newest `limit` in scope by creation (with `status`),
+   * those whose schedule can run inside [from, to), as the index holds them (no campaign read).
+   */
+  async forCalendar(
+    scope: Scope,
+    window: { from: Date; to: Date; status?: CampaignStatus },
+    limit = 500,
+  ): Promise<CalendarCampaign[]> {
+    const from = window.from.getTime();
+    const to = window.to.getTime();
+    return (await this.newestIndexed(scope, window.status, limit))
+      .filter((c) => c.runsFrom < to && c.runsTo >= from)
+      .map((c) => ({
+        id: c.id,
+        title: c.title,
+        status: c.status as CampaignStatus,
+        priority: c.priority as Priority,
+        noticeId: c.noticeId,
+        schedule: toSchedule(c.schedule as CampaignDoc['schedule']),
+        approvedAt: c.approvedAt,
+        createdAt: new Date(c.createdAt),
+      }));
+  }
+
+  /** The newest `limit` in scope by creation (with `status`), as `.sort({ createdAt: -1 })` (ties by _id). */
+  private async newestIndexed(scope: Scope, status: CampaignStatus | undefined, limit: number) {
+    const campaigns = await indexedCampaigns();
+    const code = scope.regionCode;
+    const inScope: IndexedCampaign[] = [];
+    for (const c of campaigns.values()) {
+      if (c.regionPath.includes(code) && (!status || c.status === status)) inScope.push(c);
+    }
+    inScope.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    return inScope.slice(0, limit);
+  }
+
+  private async newestById(scope: Scope, status: CampaignStatus | undefined, limit: number): Promise<CampaignDoc[]> {
+    const ids = (await this.newestIndexed(scope, status, limit)).map((c) => c.id);
+    const filter = { ...scope.filter(), ...(status ? { status } : {}) };
+    return this.readById(ids, filter, ids.length);
   }
 
   /** Campaigns with their unfinished intents (one read of the done markers for all). */
@@ -973,4 +1037,19 @@ export function statusLabel(status: CampaignStatus): string {
     completed: '已完成',
     cancelled: '已取消',
   }[status];
+}
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The list's filters as the index can test them (lib/keyset.ts's status, `q` on the title, from/to on createdAt). */
+function indexFilter(query: ListWindow & { status?: CampaignStatus }): (campaign: IndexedCampaign) => boolean {
+  const text = query.q?.trim();
+  const title = text ? new RegExp(escapeRegex(text), 'i') : null;
+  const from = query.from ? new Date(query.from).getTime() : Number.NEGATIVE_INFINITY;
+  const to = query.to ? new Date(query.to).getTime() : Number.POSITIVE_INFINITY;
+  return (c) =>
+    (!query.status || c.status === query.status) &&
+    (!title || title.test(c.title)) &&
+    c.createdAt >= from &&
+    c.createdAt < to;
 }

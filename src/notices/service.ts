@@ -532,6 +532,15 @@ export class NoticeService {
     return toNotice(await this.load(scope, id));
   }
 
+  /** A notice's category in scope (null: not found): one `_id` read of one field (the calendar). */
+  async categoryOf(scope: Scope, id: string): Promise<string | null> {
+    if (!mongoose.isValidObjectId(id)) return null;
+    const doc = await NoticeModel.findOne({ _id: objectId(id), ...scope.filter() }, { 'content.category': 1 }).lean<{
+      content?: { category?: string };
+    }>();
+    return doc?.content?.category ?? null;
+  }
+
   async list(scope: Scope, query: NoticeListQuery): Promise<Notice[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
     if (query.status) filter.status = query.status;

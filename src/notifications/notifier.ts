@@ -103,7 +103,16 @@ export interface NotifierSettings {
   quietHours: QuietHours;
   timeZone: string;
   publicBaseUrl: string;
+  /** Due entries one pass handles at most (officers' runs kept whole); default MAX_DUE_PER_PASS. */
+  maxDuePerPass?: number;
 }
+
+/**
+ * A pass handles the runs of at most this many due entries, earliest due first (a run whole):
+ * after an outage or an install's first listing every open task can be due at once, and one
+ * pass handling them all took minutes. The rest stay due; the marker keeps the next pass due.
+ */
+export const MAX_DUE_PER_PASS = 200;
 
 interface OfficerRun {
   occurrenceId: string;
@@ -211,9 +220,7 @@ export class OfficerNotifier {
     const expired = entries.filter((entry) => entry.expiresAt.getTime() <= now.getTime());
     await unwatch(expired.map((entry) => entry._id));
     const live = entries.filter((entry) => entry.expiresAt.getTime() > now.getTime());
-    const dueRuns = new Set(
-      live.filter((entry) => entry.dueAt.getTime() <= now.getTime()).map((entry) => runKeyOf(entry)),
-    );
+    const dueRuns = this.runsForThisPass(live, now);
     const inDueRuns = live.filter((entry) => dueRuns.has(runKeyOf(entry)));
     // Next look of every handled entry: at its expiry unless its run says sooner.
     const next = new Map(inDueRuns.map((entry) => [entry._id, entry.expiresAt.getTime()]));
@@ -271,6 +278,26 @@ export class OfficerNotifier {
     }
     await raiseDue(marker.stamp, new Date(Math.max(earliest, now.getTime())));
     return recorded;
+  }
+
+  /** The runs with a due entry, earliest due first, up to `maxDuePerPass` entries (runs whole). */
+  private runsForThisPass(live: OpenTaskEntry[], now: Date): Set<string> {
+    const size = new Map<string, number>();
+    for (const entry of live) size.set(runKeyOf(entry), (size.get(runKeyOf(entry)) ?? 0) + 1);
+    const due = live
+      .filter((entry) => entry.dueAt.getTime() <= now.getTime())
+      .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
+    const cap = this.settings.maxDuePerPass ?? MAX_DUE_PER_PASS;
+    const runs = new Set<string>();
+    let taken = 0;
+    for (const entry of due) {
+      const key = runKeyOf(entry);
+      if (runs.has(key)) continue;
+      if (taken > 0 && taken + size.get(key)! > cap) break;
+      runs.add(key);
+      taken += size.get(key)!;
+    }
+    return runs;
   }
 
   /** The digest, reminder and escalation of a run recorded so far (three `_id` reads). */

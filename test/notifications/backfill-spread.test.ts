@@ -2,7 +2,8 @@
 // every task already due: the officer notifier's first pass then handled every open task of
 // the month at once (on the 3,000-group world it did not end within 30 minutes). The backfill
 // spreads the first looks: at most `perPass` entries due per notifier period, an officer's run
-// kept whole, so each pass does a bounded part and every officer is still told, once.
+// kept whole, so each pass does a bounded part and every officer is still told, once. And a pass
+// handles at most `maxDuePerPass` due entries whenever many fall due at once (an outage).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BACKFILL_SPACING_MS,
@@ -11,6 +12,7 @@ import {
   buildOpenTaskWatch,
 } from '../../src/channels/manual/watch.js';
 import { fixedClock } from '../../src/lib/clock.js';
+import type { NotifierSettings } from '../../src/notifications/notifier.js';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
 import {
   type DeliveryWorld,
@@ -109,5 +111,20 @@ describe('the watch list backfill spreads the notifier first passes', () => {
     expect(told).toEqual([1, 2, 3, 4]);
     await w.t.ctx.notifier.tick();
     expect(digests()).toHaveLength(RUNS);
+  });
+
+  it('handles at most maxDuePerPass due entries per pass when all fall due at once, runs whole', async () => {
+    // Hours later every run's reminder is due at the same moment (as after an outage).
+    (w.t.ctx.notifier as unknown as { settings: NotifierSettings }).settings.maxDuePerPass = PER_PASS;
+    const posted = () => w.doubles.received({ platform: 'wecom', robot }).length;
+    const before = posted();
+    clock.advance(5 * 3600_000);
+    const told: number[] = [];
+    for (let pass = 0; pass < RUNS; pass++) {
+      await w.t.ctx.notifier.tick();
+      told.push(posted() - before);
+    }
+    // One run (three entries, at most five) per pass; each run once.
+    expect(told).toEqual([1, 2, 3, 4]);
   });
 });

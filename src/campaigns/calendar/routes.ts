@@ -61,11 +61,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
   const { notices, now } = options;
   const calendar = new CampaignCalendar(
     options.campaigns,
-    (scope, noticeId) =>
-      notices.get(scope, noticeId).then(
-        (n) => n.content.category,
-        () => null,
-      ),
+    (scope, noticeId) => notices.categoryOf(scope, noticeId),
     { timeZone: options.timeZone, quietHours: options.quietHours },
   );
   app.get(
