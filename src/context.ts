@@ -34,8 +34,12 @@ import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
+import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
-import { buildOpenTaskWatch } from './channels/manual/watch.js';
+import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
+import { ensureTokens } from './db/versions.js';
+import { ensureRegionToken } from './regions/model.js';
+import { TALLIED_COLLECTIONS } from './workbench/tallies.js';
 import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
@@ -395,6 +399,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildNoticeLists();
   await ctx.manualTasks.backfillConfirmationWatch();
   await buildOpenRuns();
+  // Per-run summaries of the runs an install already has (once; tracking/run-summaries.ts).
+  await buildRunSummaries(ctx.clock.now());
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
   await buildOpenTaskWatch(ctx.clock.now(), async (since) =>
     (await ctx.wecomGroups.openItemsSince(since)).map((item) => ({
@@ -407,6 +413,11 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
       createdAt: item.createdAt,
     })),
   );
+  // The per-county open-task counts of a list written before they existed (once; channels/manual/open-counts.ts).
+  await buildOpenCounts(ctx.clock.now());
+  // The version tokens the workbench's tallies are kept under (db/versions.ts; once per collection).
+  await ensureTokens([...TALLIED_COLLECTIONS]);
+  await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);

@@ -4,6 +4,7 @@ import { CHANNEL_KINDS } from '../channels/credentials.js';
 import { GroupListing, type PlacedReader } from './group-listing.js';
 import { AudienceReadModel, type GroupReader } from './read-model.js';
 import { trackBulkWrites, trackGroupWrites } from './write-hooks.js';
+import { versioned } from '../db/versions.js';
 
 const groupSchema = new mongoose.Schema(
   {
@@ -53,6 +54,8 @@ export type GroupChannel = (typeof GROUP_CHANNELS)[number];
 trackGroupWrites(groupSchema, () => groupReadModel);
 
 export type GroupDoc = InferSchemaType<typeof groupSchema> & { _id: mongoose.Types.ObjectId };
+// The workbench's counts are kept while this token stays (db/versions.ts).
+versioned(groupSchema, 'groups');
 export const GroupModel = mongoose.model('Group', groupSchema);
 trackBulkWrites(GroupModel as unknown as GroupReader, () => groupReadModel);
 

@@ -1,5 +1,6 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { ROLES } from './roles.js';
+import { versioned } from '../db/versions.js';
 
 const userSchema = new mongoose.Schema(
   {
@@ -66,6 +67,8 @@ const loginThrottleSchema = new mongoose.Schema(
 loginThrottleSchema.index({ username: 1 });
 
 export type UserDoc = InferSchemaType<typeof userSchema> & { _id: mongoose.Types.ObjectId };
+// The workbench's counts are kept while this token stays (db/versions.ts).
+versioned(userSchema, 'users');
 export const UserModel = mongoose.model('User', userSchema);
 export const SessionModel = mongoose.model('Session', sessionSchema);
 export const LoginThrottleModel = mongoose.model('LoginThrottle', loginThrottleSchema);

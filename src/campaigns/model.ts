@@ -1,6 +1,7 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { intentSchema } from '../db/claims.js';
 import { ALL, afterWrite, beforeWrite } from './list-index.js';
+import { versioned } from '../db/versions.js';
 
 export const CAMPAIGN_STATUSES = [
   'draft',
@@ -146,4 +147,6 @@ campaignSchema.post('insertMany', async () => {
 });
 
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
+// The workbench's counts are kept while this token stays (db/versions.ts).
+versioned(campaignSchema, 'campaigns');
 export const CampaignModel = mongoose.model('Campaign', campaignSchema);

@@ -159,7 +159,7 @@ export class CaseService {
     await this.campaigns.withdrawNotice(noticeId, 'case_closed');
     this.trace(intent, 'follow-up');
     // A notice that never went out has nobody to tell: it is only withdrawn.
-    if (await noticeWasPlanned(noticeId)) {
+    if (await noticeWasPlanned(noticeId, this.clock.now())) {
       const draft = await this.notices.create(by, followUpContent(original, kind, localDay(at, this.timeZone)), ip, {
         id: draftIdFor(`case-outcome:${noticeId}:${slot}`),
       });
@@ -253,7 +253,13 @@ export class CaseService {
           : null;
         // The ids are fixed when the outcome is recorded; a notice never sent gets no follow-up.
         if (followUpStatus === null)
-          return { ...outcome, followUpNoticeId: null, followUpCampaignId: null, followUpStatus, followUpAwaitingOfficers: 0 };
+          return {
+            ...outcome,
+            followUpNoticeId: null,
+            followUpCampaignId: null,
+            followUpStatus,
+            followUpAwaitingOfficers: 0,
+          };
         // A follow-up whose run is over is not 已发送 while officers still hold its tasks.
         const followUpAwaitingOfficers =
           outcome.followUpCampaignId && this.options.awaitingOfficers
@@ -276,7 +282,7 @@ export class CaseService {
       withdrawn: isWithdrawn(notice),
       outcomes,
       newTips,
-      reached: read?.reached ?? (await receivedCountsOf([notice.id])).get(notice.id)!,
+      reached: read?.reached ?? (await receivedCountsOf([notice.id], this.clock.now())).get(notice.id)!,
       attention,
     };
   }
@@ -290,10 +296,10 @@ export class CaseService {
   /** The wanted cases in scope, newest first, with the badge: how many want attention. */
   async list(scope: Scope): Promise<{ badge: number; cases: CaseSummary[] }> {
     const notices = await this.notices.list(scope, { category: 'wanted_clue', limit: LIST_LIMIT });
-    // Every listed case's reach from one read of the ledger and its new tips from one count,
-    // not one read of each per case.
+    // Every listed case's reach from its runs' summaries (tracking/run-summaries.ts) and its
+    // new tips from one count, not one read of each per case.
     const ids = notices.map((notice) => notice.id);
-    const [reached, tips] = await Promise.all([receivedCountsOf(ids), this.tips.newCounts(ids)]);
+    const [reached, tips] = await Promise.all([receivedCountsOf(ids, this.clock.now()), this.tips.newCounts(ids)]);
     const cases = await Promise.all(
       notices.map((notice) =>
         this.toSummary(notice, { reached: reached.get(notice.id), newTips: tips.get(notice.id) ?? 0 }),

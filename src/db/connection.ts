@@ -33,6 +33,9 @@ export interface ConnectOptions {
 
 export async function connectDatabase(uri: string, options: ConnectOptions): Promise<Database> {
   mongoose.set('strictQuery', true);
+  // Every query otherwise captures `new Error().stack` for a "query was already executed"
+  // message; with source maps on (tsx) that was 3 % of a sending worker's CPU.
+  mongoose.set('skipOriginalStackTraces', true);
   await mongoose.connect(uri, {
     ...CONNECT_OPTIONS,
     ...(options.ferret ? { retryWrites: false } : {}),

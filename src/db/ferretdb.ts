@@ -133,7 +133,8 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
       '--handler=sqlite',
       `--sqlite-url=${sqliteUrl}`,
       `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=-',
+      // FERRETDB_DEBUG_ADDR (e.g. 127.0.0.1:8089): FerretDB's debug handler with Go's pprof, for profiling.
+      `--debug-addr=${process.env.FERRETDB_DEBUG_ADDR ?? '-'}`,
       '--telemetry=disable',
       `--state-dir=${stateDir}`,
       `--log-level=${options.logLevel ?? 'error'}`,

@@ -5,7 +5,7 @@ import type { GroupService } from '../audience/groups.js';
 import type { AudienceSpec } from '../campaigns/ports.js';
 import { type ManualTaskService, settledReferences } from '../channels/manual/tasks.js';
 import type { ChannelRegistry } from '../channels/registry.js';
-import type { ChannelKind, ChannelMessage, Outcome } from '../channels/types.js';
+import type { ChannelKind, ChannelMessage, ChannelTarget, Outcome } from '../channels/types.js';
 import { SHARED_MESSAGE_CHANNELS } from '../channels/kinds.js';
 import { DomainError } from '../lib/errors.js';
 import type { MediaStore } from '../media/store.js';
@@ -118,6 +118,8 @@ export class Dispatch implements EnginePorts {
     max: NOTICE_CACHE_ENTRIES,
   });
   private readonly images = new ImageCardRenderer({ cacheBytes: 64 * 1024 * 1024 });
+  /** Outcomes of sends already made by `sendWave` (manual tasks), taken by their `send`. */
+  private readonly madeInWave = new Map<string, SendResult>();
 
   constructor(private readonly deps: DispatchDeps) {}
 
@@ -230,6 +232,31 @@ export class Dispatch implements EnginePorts {
     await this.deps.prepareLinks(targets).catch(() => undefined);
   }
 
+  /**
+   * Before a wave of sends whose attempts are claimed: the manual-channel deliveries' officer
+   * tasks made in one insert and one watch-list write (`ManualTaskService.createTasks`), not
+   * three writes per task. Making a task is that channel's whole send, idempotent per
+   * delivery; each of these sends then takes its outcome from here. Best effort: a delivery
+   * left out (an error) makes its task on its own, as before.
+   */
+  async sendWave(requests: SendRequest[]): Promise<void> {
+    const manual = requests.filter((request) => request.channel === 'manual' && !request.via);
+    if (manual.length === 0) return;
+    try {
+      const list = await Promise.all(
+        manual.map(async (request) => {
+          const notice = await this.prepared(request.noticeId, request.noticeVersion ?? null);
+          const message = await this.message(request, notice);
+          return { target: this.targetOf(request), message, reference: request.deliveryId };
+        }),
+      );
+      const made = await this.deps.manualTasks.createTasks(list);
+      for (const reference of made) this.madeInWave.set(reference, { status: 'awaiting' });
+    } catch {
+      // Each send makes its own task.
+    }
+  }
+
   private async message(request: SendRequest, notice: PreparedNotice): Promise<ChannelMessage> {
     const channel = request.channel as ChannelKind;
     const shared = SHARED_MESSAGE_CHANNELS.has(channel);
@@ -252,24 +279,29 @@ export class Dispatch implements EnginePorts {
     return prepared.message;
   }
 
+  private targetOf(request: SendRequest): ChannelTarget {
+    return {
+      groupId: request.groupId,
+      groupName: request.groupName,
+      credentials: this.deps.groups.openCredentials(request.credentialsSealed),
+      regionPath: request.regionPath,
+      officer: request.personal.officerName
+        ? { name: request.personal.officerName, phone: request.personal.officerPhone }
+        : null,
+    };
+  }
+
   async send(request: SendRequest, signal: AbortSignal): Promise<SendResult> {
     if (request.via) return followVia(request.via);
+    const made = this.madeInWave.get(request.deliveryId);
+    if (made) {
+      this.madeInWave.delete(request.deliveryId);
+      return made;
+    }
     const notice = await this.prepared(request.noticeId, request.noticeVersion ?? null);
     const message = await this.message(request, notice);
     const adapter = this.deps.channels.adapterFor(request.channel as ChannelKind);
-    const outcome = await adapter.send(
-      {
-        groupId: request.groupId,
-        groupName: request.groupName,
-        credentials: this.deps.groups.openCredentials(request.credentialsSealed),
-        regionPath: request.regionPath,
-        officer: request.personal.officerName
-          ? { name: request.personal.officerName, phone: request.personal.officerPhone }
-          : null,
-      },
-      message,
-      { signal, reference: request.deliveryId },
-    );
+    const outcome = await adapter.send(this.targetOf(request), message, { signal, reference: request.deliveryId });
     return toResult(outcome);
   }
 }

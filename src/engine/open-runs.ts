@@ -14,12 +14,14 @@
 // - When nothing is in flight the list is empty and a sweep reads no batch.
 // - The roll-up sweep reads the batches of the runs on this list (tracking/rollups.ts): every
 //   batch write happens while its run is on it; a run leaving it is first listed as closed there.
+// - A run it closes gets its summary then (tracking/run-summaries.ts), if it has none.
 // - An install written before the list existed is listed once at start (`buildOpenRuns`).
 import mongoose from 'mongoose';
 import { backfillOnce } from '../db/backfills.js';
 import { DeliveryBatchModel } from '../tracking/model.js';
 import { closedRun } from '../tracking/rollups.js';
 import { batchIdsOfRun, mapLimited } from '../tracking/run-batches.js';
+import { summarizeRun } from '../tracking/run-summaries.js';
 import { OccurrenceModel, QueueEntryModel } from './model.js';
 
 const openRunSchema = new mongoose.Schema(
@@ -86,7 +88,9 @@ export async function requeueStrandedBatches(now: Date): Promise<number> {
     // The roll-up sweep reads a closed run's batches once more (tracking/rollups.ts): listed
     // there before it leaves this list, so it is always on one of the two.
     await closedRun(run._id, now);
-    await OpenRunModel.deleteOne({ _id: run._id, n: run.n });
+    const closed = await OpenRunModel.deleteOne({ _id: run._id, n: run.n });
+    // Settled now: its summary is made once here, so the first reader need not read its batches.
+    if (closed.deletedCount > 0) await summarizeRun(run._id, now);
   }
   return created;
 }

@@ -20,6 +20,7 @@ import { noticeStillSending, recipientsWithin } from '../tracking/recipients.js'
 import { hotItems, packFixed, storeFixed, withFixedItemsAll } from '../tracking/batch-fixed.js';
 import { BATCH_SIZE, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { batchIdsOfRun, listBatches, listNoticeRun, listRun, mapLimited } from '../tracking/run-batches.js';
+import { runWriteDone } from '../tracking/run-generation.js';
 import { OccurrenceModel, type OccurrenceDoc, PlanningQueueModel, QueueEntryModel } from './model.js';
 import { openRun } from './open-runs.js';
 import type { EnginePorts } from './ports.js';
@@ -524,10 +525,14 @@ export class Planner {
     await lease.hold();
     await Promise.all([listRun(campaign.id, id), listNoticeRun(noticeId, id), openRun(id, campaign.id)]);
     const listed = new Set<string>();
+    // The run's summary is void until the inserts after a listing may have landed (the lease),
+    // or until the run is planned (tracking/run-generation.ts).
+    let listedUntil: Date | null = null;
     const list = async (batchIds: string[]) => {
       const fresh = batchIds.filter((batchId) => !listed.has(batchId));
       if (fresh.length === 0) return;
-      await listBatches(campaign.id, id, fresh);
+      listedUntil = new Date(this.deps.clock.now().getTime() + this.leaseMs);
+      await listBatches(campaign.id, id, fresh, listedUntil);
       for (const batchId of fresh) listed.add(batchId);
     };
     let collided = false;
@@ -736,6 +741,7 @@ export class Planner {
       },
     );
     await PlanningQueueModel.deleteOne({ _id: id });
+    if (listedUntil) await runWriteDone(id, listedUntil);
     return 'planned';
   }
 }

@@ -60,6 +60,12 @@ export interface EnginePorts {
   ): AsyncIterable<PlannedGroup[]>;
   /** Before a wave of sends (optional): what they share is prepared in one go (their short links). */
   prepareSends?(requests: SendRequest[]): Promise<void>;
+  /**
+   * A wave of sends whose attempts are claimed, before each is sent (optional): sends that can
+   * be made for the whole wave in one write (manual tasks) are made here, each `send` then
+   * returning its outcome. Best effort: a send not made here is made by its `send`.
+   */
+  sendWave?(requests: SendRequest[]): Promise<void>;
   /** Renders the card for one delivery and posts it through the group's channel. */
   send(request: SendRequest, signal: AbortSignal): Promise<SendResult>;
   /** Published per-robot limits of a channel. */

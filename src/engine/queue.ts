@@ -6,11 +6,18 @@ import { type Lease, acquireLease, claimMany, leaseTakenOver, SendAttemptModel }
 import { countItems } from '../tracking/counts.js';
 import { hotItems, withFixedItems } from '../tracking/batch-fixed.js';
 import { type BatchDoc, type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
+import { runWriteDone, runWriteStarting } from '../tracking/run-generation.js';
 import { QueueEntryModel } from './model.js';
 
 export interface HeldBatch {
   batch: BatchDoc & { _id: string };
   lease: Lease;
+  /**
+   * False while the batch, as claimed or as this holder last wrote it, has a pending delivery:
+   * no run summary can include it then (tracking/run-summaries.ts), so a write needs no bump
+   * of the run's generation. Absent (or true): the next write bumps it.
+   */
+  settled?: boolean;
 }
 
 export const DEFAULT_LEASE_MS = 60_000;
@@ -68,7 +75,7 @@ export async function claimBatch(
   await QueueEntryModel.updateOne({ _id: batchId }, { $set: { dueAt: lease.until } });
   // The packed fixed part (names, robot, credentials), read once for the whole hold.
   const whole = await withFixedItems(batch);
-  return { batch: { ...whole, lease: { ...lease, owner } }, lease };
+  return { batch: { ...whole, lease: { ...lease, owner } }, lease, settled: (batch.counts?.pending ?? 0) === 0 };
 }
 
 export function earliestDue(items: readonly BatchItem[]): Date | null {
@@ -109,6 +116,12 @@ export async function writeBatch(
   if (mayHaveLapsed && (await leaseTakenOver(leaseKey(id), held.lease.epoch))) return false;
   const until = options.release ? now : new Date(now.getTime() + (options.renewMs ?? DEFAULT_LEASE_MS));
   const dueAt = earliestDue(items);
+  const counts = countItems(items);
+  // A batch with nothing pending may be in its run's summary: the summary is void from before
+  // this write until after it (tracking/run-generation.ts). The dispatch's own writes skip this.
+  const fence =
+    held.settled !== false ? new Date(Math.max(until.getTime(), now.getTime()) + LEASE_CLOCK_MARGIN_MS) : null;
+  if (fence) await runWriteStarting(held.batch.occurrenceId, fence);
   // The driver, not the model: the items are already what the schema stores (read lean,
   // changed by the worker), and mongoose's casting of a hundred items at every checkpoint
   // was most of a worker's CPU. `updatedAt` is what the model's timestamps would set.
@@ -118,7 +131,7 @@ export async function writeBatch(
       $set: {
         // The packed layout: only what changes; the fixed part was written once at planning.
         items: held.batch.fixedId ? hotItems(items) : items,
-        counts: countItems(items),
+        counts,
         dueAt,
         lease: { epoch: held.lease.epoch, until, owner: held.batch.lease?.owner ?? null },
         ...(options.heldSince !== undefined ? { heldSince: options.heldSince } : {}),
@@ -126,8 +139,10 @@ export async function writeBatch(
       },
     },
   );
+  if (fence) await runWriteDone(held.batch.occurrenceId, fence);
   if (result.matchedCount === 0) return false;
   held.lease = { epoch: held.lease.epoch, until };
+  held.settled = (counts?.pending ?? 0) === 0;
   await options.written?.([id]);
   if (!options.release) return true;
   if (dueAt) {

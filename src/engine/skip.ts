@@ -19,6 +19,7 @@ import { DEFAULT_LEASE_MS, attemptKey, deliveryId, earliestDue } from './queue.j
 import { QueueEntryModel } from './model.js';
 import { SendAttemptModel } from '../db/claims.js';
 import { mapLimited } from '../tracking/run-batches.js';
+import { runWriteDone, runWriteStarting } from '../tracking/run-generation.js';
 
 /** What a previous holder's unconfirmed attempt becomes (the worker's wording). */
 export const TAKEN_OVER_REASON = '接管时发现未确认的发送（可能已发出）';
@@ -131,7 +132,9 @@ async function skipHeld(
   const ours = await claimMany(attempts, owner, now, SendAttemptModel);
   // A claim another stop took (a cancel killed before its write, then repeated) sent nothing.
   const taken = attempts.filter((key) => !ours.has(key));
-  const claims = await mapLimited(taken, 8, (key) => SendAttemptModel.findById(key, { owner: 1 }).lean<{ owner?: string }>());
+  const claims = await mapLimited(taken, 8, (key) =>
+    SendAttemptModel.findById(key, { owner: 1 }).lean<{ owner?: string }>(),
+  );
   for (const [k, claim] of claims.entries()) if (claim?.owner?.startsWith(STOP_OWNER_PREFIX)) ours.add(taken[k]!);
   const writes = docs.map((doc) => {
     const epoch = held.get(doc._id)!;
@@ -149,6 +152,15 @@ async function skipHeld(
     }) as BatchItem[];
     return { doc, epoch, items, skipped, uncertain };
   });
+  // A batch with nothing pending may be in its run's summary: void it around the write
+  // (tracking/run-generation.ts). A stop finds pending deliveries in the batches it takes.
+  const fenceUntil = new Date(now.getTime() + DEFAULT_LEASE_MS);
+  const fenced = [
+    ...new Set(
+      writes.filter(({ doc }) => !doc.items.some((i) => i.status === 'pending')).map(({ doc }) => doc.occurrenceId),
+    ),
+  ];
+  for (const run of fenced) await runWriteStarting(run, fenceUntil);
   const done: string[] = [];
   for (let i = 0; i < writes.length; i += MAX_UPDATES_PER_COMMAND) {
     const these = writes.slice(i, i + MAX_UPDATES_PER_COMMAND);
@@ -188,6 +200,7 @@ async function skipHeld(
       result.uncertain += write.uncertain;
     }
   }
+  for (const run of fenced) await runWriteDone(run, fenceUntil);
   result.batches += done.length;
   if (done.length === 0) return;
   // Nothing is due in them any more: off the work list (an officer's later confirmation wakes

@@ -194,20 +194,27 @@ export class Worker {
   async processBatch(held: HeldBatch): Promise<void> {
     const items = held.batch.items.map((item) => ({ ...item }));
     await this.recordConfirmations(held, items);
-    const verdict = await this.verdict(held.batch);
-    if (verdict.kind !== 'send') return this.halt(held, items, verdict);
-    // Released from a hold (pause, edit): what is left of a run past its missed-run limit is
-    // not sent late (the daily 09:00 run paused on day 1 and resumed on day 3), it is skipped.
     const heldSince = (held.batch as { heldSince?: Date | null }).heldSince ?? null;
-    if (heldSince && this.clock.now().getTime() - runDueOf(held.batch).getTime() > MISSED_RUN_MS) {
-      return this.halt(held, items, { kind: 'skip', reason: HELD_PAST_LIMIT });
+    // The campaign and notice are read after each claim of attempts (the fence), so a batch
+    // that was not parked goes straight to its first claim: that read decides skip or hold as
+    // this one would (its claimed attempts counted, never sent). A parked batch is looked at
+    // first: its missed-run limit below applies only once its campaign may send again.
+    if (heldSince) {
+      const verdict = await this.verdict(held.batch);
+      if (verdict.kind !== 'send') return this.halt(held, items, verdict);
+      // Released from a hold (pause, edit): what is left of a run past its missed-run limit is
+      // not sent late (the daily 09:00 run paused on day 1 and resumed on day 3), it is skipped.
+      if (this.clock.now().getTime() - runDueOf(held.batch).getTime() > MISSED_RUN_MS) {
+        return this.halt(held, items, { kind: 'skip', reason: HELD_PAST_LIMIT });
+      }
     }
     const released = heldSince ? { heldSince: null } : {};
     const stopped = await this.sendDue(held, items);
     if (stopped === 'lost') return;
     // The campaign may have changed during the sends: a cancel must not wait for the due
-    // time this release would give the batch.
-    const after = stopped ?? (await this.verdict(held.batch));
+    // time this release would give the batch. With nothing left pending there is no due
+    // time to wait for (a skip or a hold would change nothing), so no look is needed.
+    const after = stopped ?? (earliestDue(items) ? await this.verdict(held.batch) : { kind: 'send' as const });
     if (after.kind !== 'send') return this.halt(held, items, after);
     // A confirmation that came during the hold is found by the look after the release.
     if (!(await writeBatch(held, items, this.clock.now(), { release: true, written: this.written, ...released })))
@@ -417,7 +424,10 @@ export class Worker {
     const inFlight = new Set<Promise<void>>();
     let gatherUntil: number | null = null;
 
-    let lastMarked = 0;
+    // The first checkpoint of a hold marks only once the hold has lasted STATISTICS_MARK_MS:
+    // the release marks anyway, and a batch of one or two waves is released sooner.
+    let lastMarked = Date.now();
+    let linksPrepared = false;
     const checkpoint = async () => {
       lastCheckpoint = Date.now();
       settledSinceSnapshot = 0;
@@ -476,9 +486,18 @@ export class Worker {
           if (lost) break;
         }
         const claimed = await this.claimFor(held, pending, free);
-        // The wave's short links in one write, not one per card (best effort).
-        if (claimed.ready.length > 0 && this.ports.prepareSends)
-          await this.ports.prepareSends(claimed.ready.map((item) => sendRequestFor(held.batch, item))).catch(() => undefined);
+        if (claimed.ready.length > 0) {
+          // The short links of every card this hold may send, in one write at its first wave
+          // (not one per card, nor one per wave; best effort: a card makes its own if missing).
+          if (!linksPrepared && this.ports.prepareSends) {
+            linksPrepared = true;
+            const cards = [...claimed.ready, ...pending].map((item) => sendRequestFor(held.batch, item));
+            await this.ports.prepareSends(cards).catch(() => undefined);
+          }
+          // What the wave's sends can make in one write (manual tasks), before they go.
+          if (this.ports.sendWave)
+            await this.ports.sendWave(claimed.ready.map((item) => sendRequestFor(held.batch, item))).catch(() => undefined);
+        }
         for (const item of claimed.ready) launch(item);
         if (claimed.verdict.kind !== 'send') stopped = claimed.verdict;
       }

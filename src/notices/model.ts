@@ -1,6 +1,7 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
 import { intentSchema } from '../db/claims.js';
 import { CATEGORIES } from './categories.js';
+import { versioned } from '../db/versions.js';
 
 export const NOTICE_STATUSES = ['draft', 'in_review', 'approved', 'archived'] as const;
 export type NoticeStatus = (typeof NOTICE_STATUSES)[number];
@@ -129,6 +130,8 @@ noticeSchema.index({ regionPath: 1, 'content.category': 1, updatedAt: -1 });
 noticeSchema.index({ regionPath: 1, _id: -1 });
 
 export type NoticeDoc = InferSchemaType<typeof noticeSchema> & { _id: mongoose.Types.ObjectId };
+// The workbench's counts are kept while this token stays (db/versions.ts).
+versioned(noticeSchema, 'notices');
 export const NoticeModel = mongoose.model('Notice', noticeSchema);
 
 /**

@@ -34,6 +34,7 @@ import {
   type OpenTaskEntry,
   dueMarker,
   raiseDue,
+  repairCounts,
   setDue,
   unwatch,
   watchedTasks,
@@ -214,6 +215,8 @@ export class OfficerNotifier {
   async tick(): Promise<number> {
     const now = this.clock.now();
     await this.resendStranded(now).catch((error) => this.log('notifier outbox', error));
+    // Open-task counts whose writer died between its entry write and its count write.
+    await repairCounts().catch((error) => this.log('open-task counts repair', error));
     const marker = await dueMarker();
     if (marker.at && marker.at.getTime() > now.getTime()) return 0;
     const entries = await watchedTasks();

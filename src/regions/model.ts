@@ -50,6 +50,15 @@ export async function regionsChanged(): Promise<void> {
   );
 }
 
+/** Gives the regions a token if they have none (an install from before the token; idempotent). */
+export async function ensureRegionToken(): Promise<void> {
+  await RegionVersionModel.updateOne(
+    { _id: REGION_VERSION_ID },
+    { $setOnInsert: { token: randomUUID(), at: new Date() } },
+    { upsert: true },
+  );
+}
+
 // Every way the service writes regions (create, insertMany, update, bulkWrite, delete) marks them changed.
 regionSchema.post('save', async () => regionsChanged());
 regionSchema.post('insertMany', async () => regionsChanged());

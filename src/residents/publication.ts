@@ -7,7 +7,9 @@ import type { Clock } from '../lib/clock.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { RECEIVED_STATUSES } from '../tracking/recipients.js';
-import { eachBatchOf, eachBatchOfNotice } from '../tracking/run-batches.js';
+import type { CountKey } from '../tracking/counts.js';
+import { runIdsOf, runIdsOfNotice } from '../tracking/run-batches.js';
+import { runFigures } from '../tracking/run-summaries.js';
 
 export type TipForm = 'open' | 'closed_deadline' | null;
 
@@ -46,16 +48,13 @@ export class PublicationService {
     if (this.sent.has(key)) return true;
     const now = this.clock.now().getTime();
     if ((this.notSentUntil.get(key) ?? 0) > now) return false;
-    // The notice's (or campaign's) own batches by `_id` from its run lists, not a scan of the
-    // ledger by `noticeId`; the first batch that reached a group answers.
-    type Counts = { counts?: Record<string, number> };
-    const batches =
-      'noticeId' in filter
-        ? eachBatchOfNotice<Counts>(filter.noticeId, { counts: 1 })
-        : eachBatchOf<Counts>(filter.campaignId, { counts: 1 });
+    // The notice's (or campaign's) runs from their summaries once settled, else their own
+    // batches by `_id` (tracking/run-summaries.ts); the first run that reached a group answers.
+    const runs = 'noticeId' in filter ? await runIdsOfNotice(filter.noticeId) : await runIdsOf(filter.campaignId);
     let reached = false;
-    for await (const batch of batches) {
-      if (RECEIVED_STATUSES.some((status) => (batch.counts?.[status] ?? 0) > 0)) {
+    for (const run of runs) {
+      const { townships } = await runFigures(run, this.clock.now());
+      if (townships.some((row) => RECEIVED_STATUSES.some((status) => (row.counts[status as CountKey] ?? 0) > 0))) {
         reached = true;
         break;
       }

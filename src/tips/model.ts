@@ -1,4 +1,5 @@
 import mongoose, { type InferSchemaType } from 'mongoose';
+import { versioned } from '../db/versions.js';
 
 export const TIP_STATUSES = ['new', 'read', 'useful', 'closed'] as const;
 export type TipStatus = (typeof TIP_STATUSES)[number];
@@ -39,4 +40,6 @@ tipSchema.index({ 'notified.status': 1 });
 tipSchema.index({ contactUserId: 1, receivedAt: -1 });
 
 export type TipDoc = InferSchemaType<typeof tipSchema> & { _id: mongoose.Types.ObjectId };
+// The workbench's counts are kept while this token stays (db/versions.ts).
+versioned(tipSchema, 'tips');
 export const TipModel = mongoose.model('Tip', tipSchema);

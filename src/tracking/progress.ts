@@ -3,14 +3,12 @@
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
 import { CampaignModel } from '../campaigns/model.js';
-import {
-  WITHDRAWAL_CAMPAIGN_FIELDS,
-  WITHDRAWAL_NOTICE_FIELDS,
-  withdrawalReason,
-} from '../campaigns/withdrawal.js';
+import { WITHDRAWAL_CAMPAIGN_FIELDS, WITHDRAWAL_NOTICE_FIELDS, withdrawalReason } from '../campaigns/withdrawal.js';
 import { NoticeModel } from '../notices/model.js';
 import { visibleCampaign } from './campaign-lookup.js';
-import { batchesOf, mapLimited } from './run-batches.js';
+import type { Counts } from './counts.js';
+import { mapLimited, runIdsOf } from './run-batches.js';
+import { type TownshipFigures, runFigures } from './run-summaries.js';
 
 export interface ProgressCounts {
   total: number;
@@ -61,7 +59,7 @@ const zero = (): ProgressCounts => ({
   personTimes: 0,
 });
 
-function add(into: ProgressCounts, counts: Record<string, number | undefined>): void {
+function add(into: ProgressCounts, counts: Counts | Record<string, number | undefined>): void {
   into.total += counts.total ?? 0;
   into.queued += counts.pending ?? 0;
   into.sent += counts.sent ?? 0;
@@ -123,15 +121,29 @@ export class ProgressService {
    * The same figure as progress's `awaitingOfficers` (expired or withdrawn tasks are settled).
    */
   async awaitingOfficers(campaignId: string): Promise<number> {
-    const batches = await batchesOf<{ counts?: { awaiting?: number }; day?: string }>(campaignId, { counts: 1, day: 1 });
     let awaiting = 0;
     let latestDay: string | null = null;
-    for (const batch of batches) {
-      awaiting += batch.counts?.awaiting ?? 0;
-      if (batch.day && (!latestDay || batch.day > latestDay)) latestDay = batch.day;
+    for (const row of await this.townshipsOf(campaignId)) {
+      awaiting += row.counts.awaiting;
+      if (row.latestDay && (!latestDay || row.latestDay > latestDay)) latestDay = row.latestDay;
     }
     if (awaiting === 0) return 0;
     return (await this.runState(campaignId, latestDay)).tasksExpired ? 0 : awaiting;
+  }
+
+  /**
+   * The campaign's figures per township and run, inside `inside` when given: each run's from
+   * its summary once it has nothing pending, else from its batches by `_id`
+   * (tracking/run-summaries.ts).
+   */
+  private async townshipsOf(
+    campaignId: string,
+    inside?: (regionPath: readonly string[]) => boolean,
+  ): Promise<TownshipFigures[]> {
+    const now = this.clock.now();
+    const runs = await mapLimited(await runIdsOf(campaignId), 4, (run) => runFigures(run, now));
+    const rows = runs.flatMap((run) => run.townships);
+    return inside ? rows.filter((row) => inside(row.regionPath)) : rows;
   }
 
   private async nameOf(code: string): Promise<string> {
@@ -148,16 +160,11 @@ export class ProgressService {
    * summed, its batches read by `_id` (batches outside the scope count nothing).
    */
   async summaries(scope: Scope, campaignIds: string[]): Promise<Array<ProgressCounts & { campaignId: string }>> {
-    // Each campaign's own batches by `_id` (tracking/run-batches.ts), a few campaigns at once.
+    // Each campaign's runs, from their summaries or their own batches by `_id`, a few campaigns at once.
     const unique = [...new Set(campaignIds)];
     const sums = await mapLimited(unique, 4, async (campaignId) => {
       const into = zero();
-      const batches = await batchesOf<{ regionPath: string[]; counts: Record<string, number> }>(
-        campaignId,
-        { regionPath: 1, counts: 1 },
-        (path) => scope.contains(path),
-      );
-      for (const batch of batches) add(into, batch.counts);
+      for (const row of await this.townshipsOf(campaignId, (path) => scope.contains(path))) add(into, row.counts);
       return { campaignId, ...into };
     });
     return sums;
@@ -165,38 +172,24 @@ export class ProgressService {
 
   async progress(scope: Scope, campaignId: string): Promise<CampaignProgress> {
     const campaign = await visibleCampaign(this.regions, scope, campaignId);
-    const batches = await batchesOf<{
-      regionPath: string[];
-      counts: Record<string, number>;
-      countyCode: string;
-      townshipCode: string;
-      day: string;
-      items?: { channel: string; status?: string | null }[];
-    }>(
-      campaignId,
-      // The items' channel and status only to tell the owners' WeCom tasks from the officers'
-      // (FerretDB reads the batch whole either way; the answer grows by two short fields an item).
-      { regionPath: 1, counts: 1, countyCode: 1, townshipCode: 1, day: 1, 'items.channel': 1, 'items.status': 1 },
-      (path) => scope.contains(path),
-    );
+    const figures = await this.townshipsOf(campaignId, (path) => scope.contains(path));
     let latestDay: string | null = null;
-    for (const batch of batches) if (batch.day && (!latestDay || batch.day > latestDay)) latestDay = batch.day;
+    for (const row of figures)
+      if (row.latestDay && (!latestDay || row.latestDay > latestDay)) latestDay = row.latestDay;
     const totals = { ...zero(), awaitingWecom: 0 };
     const counties = new Map<string, ProgressCounts & { awaitingWecom: number }>();
     const townships = new Map<string, ProgressCounts & { countyCode: string; awaitingWecom: number }>();
-    for (const batch of batches) {
-      const counts = batch.counts as unknown as Record<string, number>;
-      let wecom = 0;
-      for (const item of batch.items ?? []) if (item.channel === 'wecom_group' && item.status === 'awaiting') wecom += 1;
-      add(totals, counts);
+    for (const row of figures) {
+      const wecom = row.awaitingWecom;
+      add(totals, row.counts);
       totals.awaitingWecom += wecom;
-      const county = counties.get(batch.countyCode) ?? { ...zero(), awaitingWecom: 0 };
-      counties.set(batch.countyCode, county);
-      add(county, counts);
+      const county = counties.get(row.countyCode) ?? { ...zero(), awaitingWecom: 0 };
+      counties.set(row.countyCode, county);
+      add(county, row.counts);
       county.awaitingWecom += wecom;
-      const township = townships.get(batch.townshipCode) ?? { ...zero(), countyCode: batch.countyCode, awaitingWecom: 0 };
-      townships.set(batch.townshipCode, township);
-      add(township, counts);
+      const township = townships.get(row.townshipCode) ?? { ...zero(), countyCode: row.countyCode, awaitingWecom: 0 };
+      townships.set(row.townshipCode, township);
+      add(township, row.counts);
       township.awaitingWecom += wecom;
     }
     // Names not known yet in one read (a first call in a process met ~100 townships one scan each).

@@ -10,8 +10,8 @@
 import { GroupModel } from '../audience/model.js';
 import { withFixedItems } from './batch-fixed.js';
 import type { BatchDoc, BatchItem } from './model.js';
-import { eachBatchOfNotice, runsOfNotice } from './run-batches.js';
-import { DeliveryBatchModel } from './model.js';
+import { eachBatchOfNotice, mapLimited, runIdsOfNotice, runsOfNotice } from './run-batches.js';
+import { noticeReach, receivedIt as receivedByRule, runFigures } from './run-summaries.js';
 
 /** Statuses of a delivery that may have put the notice in front of the group. */
 export const RECEIVED_STATUSES: readonly string[] = ['sent', 'uncertain', 'awaiting', 'confirmed'];
@@ -19,10 +19,10 @@ export const RECEIVED_STATUSES: readonly string[] = ['sent', 'uncertain', 'await
 /**
  * WeCom customer groups are known exactly: WeCom reports each group sent, so one still
  * awaiting its owner's confirmation has not received the notice (a stop cancels its task).
+ * The rule lives with the run summaries, which count the same (tracking/run-summaries.ts).
  */
 function receivedIt(item: BatchItem): boolean {
-  if (item.channel === 'wecom_group') return item.status === 'sent' || item.status === 'uncertain';
-  return RECEIVED_STATUSES.includes(item.status);
+  return receivedByRule(item);
 }
 
 /** One group as a delivery snapshots it at planning (what a send needs, no group lookup). */
@@ -125,74 +125,57 @@ async function fillCompactedCredentials(byGroup: Map<string, GroupSnapshot>): Pr
   }
 }
 
-/** Whether any delivery of the notice is not yet final (queued, held or in flight). */
-export async function noticeStillSending(noticeId: string): Promise<boolean> {
-  type Counts = { _id: string; counts?: { pending?: number; awaiting?: number } };
-  const awaiting: string[] = [];
-  for await (const batch of eachBatchOfNotice<Counts>(noticeId, { counts: 1 })) {
-    if ((batch.counts?.pending ?? 0) > 0) return true;
-    if ((batch.counts?.awaiting ?? 0) > 0) awaiting.push(batch._id);
-  }
-  // A WeCom customer group awaiting its owner's task: after a stop its task is cancelled
-  // and WeCom's report decides (within a scheduler tick) whether it received the notice.
-  for (const id of awaiting) {
-    const batch = await DeliveryBatchModel.findById(id, { 'items.channel': 1, 'items.status': 1 }).lean<{
-      items: { channel?: string | null; status?: string | null }[];
-    }>();
-    if (batch?.items.some((item) => item.channel === 'wecom_group' && item.status === 'awaiting')) return true;
+/**
+ * Whether any delivery of the notice is not yet final (queued, held or in flight). A run with
+ * a current summary has nothing pending and no WeCom customer group awaiting when its figures
+ * say so; other runs are read from their batches.
+ */
+export async function noticeStillSending(noticeId: string, now: Date = new Date()): Promise<boolean> {
+  for (const run of await runsOfNotice(noticeId)) {
+    const figures = await runFigures(run.occurrenceId, now);
+    if (figures.pending) return true;
+    if (figures.townships.some((row) => row.awaitingWecom > 0)) return true;
   }
   return false;
 }
 
 /** Whether the notice was ever planned for delivery (something may have gone out). */
-export async function noticeWasPlanned(noticeId: string): Promise<boolean> {
-  for await (const _ of eachBatchOfNotice(noticeId, { _id: 1 })) return true;
+export async function noticeWasPlanned(noticeId: string, now: Date = new Date()): Promise<boolean> {
+  for (const run of await runIdsOfNotice(noticeId)) {
+    if ((await runFigures(run, now)).townships.length > 0) return true;
+  }
   return false;
 }
 
 /** How many groups and villages received the notice through any campaign (a case's reach). */
-export async function receivedCounts(noticeId: string): Promise<{ groupCount: number; villageCount: number }> {
-  let groupCount = 0;
-  const villages = new Set<string>();
-  for await (const groups of groupsThatReceivedNotice(noticeId)) {
-    groupCount += groups.length;
-    for (const group of groups) villages.add(group.villageCode);
-  }
-  return { groupCount, villageCount: villages.size };
+export async function receivedCounts(
+  noticeId: string,
+  now: Date = new Date(),
+): Promise<{ groupCount: number; villageCount: number }> {
+  return noticeReach(noticeId, now);
 }
 
 /**
  * How many groups and villages received each of these notices through any campaign (the case
- * list), each notice's own batches read by `_id`. Same rules as receivedCounts; a notice never
- * planned gets zeros.
+ * list): each notice's from its runs' summaries (one `_id` read of the notice's stored reach
+ * and one per run) once they have nothing pending, else from its own batches by `_id`. Same
+ * rules as `groupsThatReceivedNotice`; a notice never planned gets zeros.
  */
 export async function receivedCountsOf(
   noticeIds: readonly string[],
+  now: Date = new Date(),
 ): Promise<Map<string, { groupCount: number; villageCount: number }>> {
   const wanted = [...new Set(noticeIds)];
-  const seen = new Map<string, { groups: Set<string>; villages: Set<string> }>(
-    wanted.map((id) => [id, { groups: new Set<string>(), villages: new Set<string>() }]),
-  );
-  for (const noticeId of wanted) {
-    const sets = seen.get(noticeId)!;
-    const projection = { 'items.groupId': 1, 'items.channel': 1, 'items.status': 1, 'items.villageCode': 1 } as const;
-    for await (const batch of eachBatchOfNotice<Pick<BatchDoc, 'items'>>(noticeId, projection)) {
-      for (const item of batch.items) {
-        if (!receivedIt(item)) continue;
-        sets.groups.add(item.groupId);
-        sets.villages.add(item.villageCode);
-      }
-    }
-  }
-  return new Map(
-    [...seen].map(([id, sets]) => [id, { groupCount: sets.groups.size, villageCount: sets.villages.size }]),
-  );
+  const reached = await mapLimited(wanted, 4, (id) => noticeReach(id, now));
+  return new Map(wanted.map((id, k) => [id, reached[k]!]));
 }
 
 /** Campaigns that have deliveries of the notice (to wake when the notice is withdrawn). */
 export async function campaignsWithNotice(noticeId: string): Promise<string[]> {
   const runs = await runsOfNotice(noticeId);
-  const ids = runs.filter((run) => run.batchIds.length > 0).map((run) => run.campaignId ?? campaignOfRun(run.occurrenceId));
+  const ids = runs
+    .filter((run) => run.batchIds.length > 0)
+    .map((run) => run.campaignId ?? campaignOfRun(run.occurrenceId));
   return [...new Set(ids)].sort();
 }
 

@@ -23,6 +23,7 @@
 //   likewise (`buildNoticeLists` below, the `built-notices` document).
 import mongoose from 'mongoose';
 import { DeliveryBatchModel } from './model.js';
+import { runWriteStarting } from './run-generation.js';
 
 const listSchema = new mongoose.Schema(
   {
@@ -64,14 +65,26 @@ export async function listNoticeRun(noticeId: string, ...occurrenceIds: string[]
   );
 }
 
-/** Lists batch ids on their run; call before inserting them. */
-export async function listBatches(campaignId: string, occurrenceId: string, batchIds: string[]): Promise<void> {
+/**
+ * Lists batch ids on their run; call before inserting them. `until`: when the insert that
+ * follows may land at the latest (the planner's lease); the run's summary is void from now
+ * and none is made before then (tracking/run-generation.ts).
+ */
+export async function listBatches(
+  campaignId: string,
+  occurrenceId: string,
+  batchIds: string[],
+  until: Date = new Date(0),
+): Promise<void> {
   if (batchIds.length === 0) return;
-  await RunBatchListModel.updateOne(
-    { _id: runKey(occurrenceId) },
-    { $addToSet: { batchIds: { $each: batchIds } }, $set: { campaignId } },
-    { upsert: true },
-  );
+  await Promise.all([
+    runWriteStarting(occurrenceId, until),
+    RunBatchListModel.updateOne(
+      { _id: runKey(occurrenceId) },
+      { $addToSet: { batchIds: { $each: batchIds } }, $set: { campaignId } },
+      { upsert: true },
+    ),
+  ]);
 }
 
 /** The run (occurrence) ids listed for a campaign. */

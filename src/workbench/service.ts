@@ -1,19 +1,16 @@
 // The workbench (工作台): what waits for the caller, counted cheaply, and an admin's first-day
 // steps. One call feeds both the home screen and every badge of the console's navigation, so
 // it never reads the delivery batches: failed and uncertain sends come from the month's
-// reach roll-up (one county-year document), every other figure is a count on a small
-// collection inside the caller's scope.
-import { GroupModel } from '../audience/model.js';
-import { UserModel } from '../auth/model.js';
+// reach roll-up (one county-year document), the open officer tasks from one document per
+// county read by `_id`, every other figure from a tally per region kept while its
+// collection's version token stays the same (tallies.ts): no scan per call.
 import type { Principal } from '../auth/principal.js';
 import { AUTHORS, REVIEWERS, type Role } from '../auth/roles.js';
-import { openEntries } from '../channels/manual/watch.js';
-import { CampaignModel } from '../campaigns/model.js';
+import { countedTasks } from '../channels/manual/open-counts.js';
 import type { Clock } from '../lib/clock.js';
-import { NoticeModel } from '../notices/model.js';
-import { RegionModel } from '../regions/model.js';
-import { TipModel } from '../tips/model.js';
 import type { ReachStats } from '../tracking/stats.js';
+import { CountyList } from './counties.js';
+import { type CampaignTally, type NoticeTally, WorkbenchTallies } from './tallies.js';
 
 /** A wanted case is "near its deadline" this many days ahead (today included). */
 export const NEAR_DEADLINE_DAYS = 3;
@@ -55,6 +52,9 @@ function localDate(at: Date, timeZone: string): string {
 }
 
 export class WorkbenchService {
+  private readonly countyList = new CountyList();
+  private readonly tallies = new WorkbenchTallies();
+
   constructor(
     private readonly stats: ReachStats,
     private readonly clock: Clock,
@@ -62,36 +62,43 @@ export class WorkbenchService {
   ) {}
 
   async counts(by: Principal): Promise<WorkbenchCounts> {
-    const scope = by.scope.filter();
     const today = localDate(this.clock.now(), this.timeZone);
     const month = today.slice(0, 7);
     const reviewer = has(REVIEWERS, by.role);
     const author = has(AUTHORS, by.role);
     const officer = by.role === 'officer' || by.role === 'admin';
-    // An author's open tasks are read once from the open-task watch list (only open tasks:
-    // channels/manual/watch.ts): their count, the caller's own and the per-officer list.
+    // An author's open tasks are read once from the per-county open-task counts (by `_id`:
+    // channels/manual/open-counts.ts): their count, the caller's own and the per-officer list.
+    // Every other figure comes from the tallies kept under their collections' version tokens
+    // (tallies.ts): no count of a collection per call.
     const open = author ? this.openTasks(by) : null;
-    const [noticesInReview, campaignsInReview, sends, awaitingTasks, myTasks, casesToHandle, newTips, officers, setup] =
-      await Promise.all([
-        reviewer ? NoticeModel.countDocuments({ ...scope, status: 'in_review' }) : null,
-        reviewer ? CampaignModel.countDocuments({ ...scope, status: 'in_review' }) : null,
-        author ? this.stats.report(by.scope, { from: month, to: month, groupBy: [] }).then((r) => r.totals) : null,
-        open ? open.then((tasks) => tasks.length) : null,
-        officer && by.phone
-          ? open
-            ? open.then((tasks) => tasks.filter((task) => task.officerPhone === by.phone).length)
-            : this.openTasks(by, by.phone).then((tasks) => tasks.length)
-          : officer
-            ? 0
-            : null,
-        author ? this.casesToHandle(by, today) : null,
-        TipModel.countDocuments({
-          status: 'new',
-          ...(author ? { $or: [scope, { contactUserId: by.id }] } : { contactUserId: by.id }),
-        }),
-        open ? open.then((tasks) => this.awaitingByOfficer(tasks)) : [],
-        by.role === 'admin' ? this.setup(by) : null,
-      ]);
+    const code = by.scope.regionCode;
+    const [notices, campaigns, tips] = await Promise.all([
+      this.tallies.notices.get(),
+      reviewer || author ? this.tallies.campaigns.get() : null,
+      this.tallies.tips.get(),
+    ]);
+    const [sends, awaitingTasks, myTasks, officers, setup] = await Promise.all([
+      author ? this.stats.report(by.scope, { from: month, to: month, groupBy: [] }).then((r) => r.totals) : null,
+      open ? open.then((tasks) => tasks.length) : null,
+      officer && by.phone
+        ? open
+          ? open.then((tasks) => tasks.filter((task) => task.officerPhone === by.phone).length)
+          : this.openTasks(by, by.phone).then((tasks) => tasks.length)
+        : officer
+          ? 0
+          : null,
+      open ? open.then((tasks) => this.awaitingByOfficer(tasks)) : [],
+      by.role === 'admin' ? this.setup(by, notices) : null,
+    ]);
+    const noticesInReview = reviewer ? (notices.byRegion.get(code)?.inReview ?? 0) : null;
+    const campaignsInReview = reviewer ? (campaigns?.get(code)?.inReview ?? 0) : null;
+    const casesToHandle = author ? this.casesToHandle(code, today, notices, campaigns!) : null;
+    // New tips inside the scope (authors), and those the caller is the contact of wherever they are.
+    const contact = tips.byContact.get(by.id) ?? [];
+    const newTips = author
+      ? (tips.byRegion.get(code)?.fresh ?? 0) + contact.filter((path) => !path.includes(code)).length
+      : contact.length;
     return {
       month,
       noticesInReview,
@@ -111,39 +118,27 @@ export class WorkbenchService {
    * Wanted cases that want an author now: approved, not closed, deadline within
    * NEAR_DEADLINE_DAYS or past; and closing follow-ups (已抓获/已破案/已过期) waiting for review.
    */
-  private async casesToHandle(by: Principal, today: string): Promise<number> {
+  private casesToHandle(code: string, today: string, notices: NoticeTally, campaigns: CampaignTally): number {
     const limit = new Date(Date.parse(`${today}T00:00:00Z`) + (NEAR_DEADLINE_DAYS - 1) * 86_400_000)
       .toISOString()
       .slice(0, 10);
-    const [near, followUps] = await Promise.all([
-      NoticeModel.countDocuments({
-        ...by.scope.filter(),
-        'content.category': 'wanted_clue',
-        status: 'approved',
-        retractedAt: null,
-        'caseOutcomes.0': { $exists: false },
-        'content.wanted.deadline': { $lte: limit },
-      }),
-      CampaignModel.countDocuments({
-        ...by.scope.filter(),
-        followUpOfNotice: { $ne: null },
-        followUpOutcome: { $in: ['caught', 'solved', 'expired'] },
-        status: 'in_review',
-      }),
-    ]);
-    return near + followUps;
+    const near = notices.wanted.filter((w) => w.path.includes(code) && w.deadline <= limit).length;
+    return near + (campaigns.get(code)?.closingFollowUps ?? 0);
   }
 
   /**
    * The open manual tasks inside the caller's scope (not confirmed, not withdrawn, not past the
-   * links' 7 days), with their officer: one read of the watch list, never of the task history.
+   * links' 7 days), with their officer: the per-county open-task counts of the scope's
+   * counties, each read by `_id` (channels/manual/open-counts.ts), never the watch list or the
+   * task history.
    */
-  private openTasks(
+  private async openTasks(
     by: Principal,
     officerPhone?: string,
   ): Promise<{ officerName: string | null; officerPhone: string | null }[]> {
-    const filter = { ...by.scope.filter(), kind: 'manual', ...(officerPhone ? { officerPhone } : {}) };
-    return openEntries(filter, this.clock.now());
+    const { counties, below } = await this.countyList.of(by.scope);
+    const tasks = await countedTasks(counties, this.clock.now(), below);
+    return officerPhone ? tasks.filter((task) => task.officerPhone === officerPhone) : tasks;
   }
 
   private awaitingByOfficer(open: { officerName: string | null; officerPhone: string | null }[]): OfficerQueue[] {
@@ -158,15 +153,18 @@ export class WorkbenchService {
   }
 
   /** The first day of a county: 选县 → 导入台账 → 接入机器人 → 建账号 → 第一条通告. */
-  private async setup(by: Principal): Promise<SetupStep[]> {
-    const scope = by.scope.filter();
-    const [counties, groups, robots, users, notices] = await Promise.all([
-      RegionModel.countDocuments({ ...scope, level: 'county' }),
-      GroupModel.countDocuments(scope),
-      GroupModel.countDocuments({ ...scope, channelKind: { $ne: 'manual' } }),
-      UserModel.countDocuments({ ...scope, _id: { $ne: by.id } }),
-      NoticeModel.countDocuments(scope),
+  private async setup(by: Principal, noticeTally: NoticeTally): Promise<SetupStep[]> {
+    const code = by.scope.regionCode;
+    const [counties, groupTally, userTally] = await Promise.all([
+      this.countyList.inside(by.scope),
+      this.tallies.groups.get(),
+      this.tallies.users.get(),
     ]);
+    const groups = groupTally.get(code)?.all ?? 0;
+    const robots = groupTally.get(code)?.robots ?? 0;
+    const self = userTally.pathOf.get(by.id)?.includes(code) ? 1 : 0;
+    const users = (userTally.byRegion.get(code)?.all ?? 0) - self;
+    const notices = noticeTally.byRegion.get(code)?.all ?? 0;
     return [
       { key: 'county', label: '选县：建好本县的区划', done: counties > 0, path: '/regions' },
       { key: 'ledger', label: '导入台账：群组表', done: groups > 0, path: '/groups' },

@@ -1,14 +1,20 @@
 // What a wave of sends costs the database (issue 25 item 5, the fan-out's hot path): the
 // cards' short links of one wave are stored in one write, not one per card, and every card
 // still carries its own group's link; a link stored before (a retried send) is the same link.
+// A wave's officer tasks (manual channel) are made in one insert and one watch-list write,
+// and a batch sent in one wave costs a fixed number of commands, however many groups it has.
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualTaskModel } from '../../src/channels/manual/model.js';
+import { OpenTaskModel } from '../../src/channels/manual/watch.js';
 import { ShortLinkModel } from '../../src/tracking/short-links.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
   approvedNotice,
   audienceOf,
+  campaignItems,
+  manualGroup,
   runUntilIdle,
   startDeliveryWorld,
   wecomGroups,
@@ -79,5 +85,108 @@ describe('a wave of sends', () => {
       expect(await fresh.code(other)).toBe(links.codeFor(other));
     });
     expect(shortLinkWrites(written)).toBe(0);
+  });
+
+  it('sends a batch of robot and manual groups in one wave for a fixed number of commands', async () => {
+    const noticeId = await approvedNotice(w, { title: '警惕冒充客服退款诈骗' });
+    const robots = await wecomGroups(w, 10, TREE.villageA.code);
+    const manual: string[] = [];
+    for (let i = 0; i < 4; i++)
+      manual.push(await manualGroup(w, `手工转发群${i}`, { officer: { name: `警官${i}`, phone: `1390000000${i}` } }));
+    const campaignId = await approvedCampaign(w, {
+      title: '冒充客服',
+      noticeId,
+      audience: audienceOf([], [...robots.map((g) => g.id), ...manual]),
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+    await w.scheduler.tick();
+    const commands = await commandsDuring(async () => {
+      while ((await w.worker.drainOnce()) > 0) {}
+    });
+    const items = await campaignItems(campaignId);
+    expect(items.map((item) => item.status).sort()).toEqual([...Array(4).fill('awaiting'), ...Array(10).fill('sent')]);
+    const count = (prefix: string) =>
+      [...commands].filter(([key]) => key.startsWith(prefix)).reduce((sum, [, n]) => sum + n, 0);
+    const seen = JSON.stringify([...commands]);
+    // The wave's 4 officer tasks: one insert, one watch-list write, one marker write (was 4 each).
+    expect(count('manualtasks.'), seen).toBe(1);
+    expect(count('opentasks.'), seen).toBe(1);
+    expect(count('opentaskmarks.'), seen).toBe(1);
+    // The fence (campaign read after the claim) once for the wave: no look before the first
+    // claim of a batch that was not parked, none after a wave that left nothing pending.
+    expect(count('campaigns.'), seen).toBe(1);
+    expect(count('sendattempts.'), seen).toBe(1);
+    expect(count('rateslots.'), seen).toBe(1);
+    expect(count('shortlinks.'), seen).toBe(1);
+    // One write of the batch (its release) and one roll-up marker.
+    expect(count('deliverybatches.updateOne'), seen).toBe(1);
+    expect(count('rollupmarkers.'), seen).toBe(1);
+    // Everything else the worker sent for these 14 deliveries, besides looking at the work list
+    // and taking the batch (a second lane may try the same batch once): the entry's two moves,
+    // the packed part, the notice (the fence), the county's text setting (one read for the
+    // wave's four tasks), and one confirmation look per awaiting task after the release.
+    expect(count('countyofficertexts.'), seen).toBe(1);
+    const taking = ['queueentries.find', 'deliverybatches.findOne', 'claims.'];
+    const rest = [...commands].filter(([key]) => !taking.some((prefix) => key.startsWith(prefix)));
+    expect(
+      rest.reduce((sum, [, n]) => sum + n, 0),
+      seen,
+    ).toBeLessThanOrEqual(18);
+    // Each task made in the wave is what createTask makes, and is on the watch list.
+    const tasks = await ManualTaskModel.find({ taskKey: { $regex: `^${campaignId}@` } }).lean();
+    expect(tasks).toHaveLength(4);
+    for (const task of tasks) {
+      expect(task).toMatchObject({
+        confirmedAt: null,
+        linkGeneration: 0,
+        rotations: [],
+        withdrawnAt: null,
+        toldAt: null,
+      });
+      expect(await OpenTaskModel.findById(String(task._id)).lean()).toMatchObject({ kind: 'manual', campaignId });
+    }
+  });
+
+  it('makes each officer task of a repeated wave once (createTasks is idempotent per delivery)', async () => {
+    const tasks = w.t.ctx.manualTasks;
+    const target = (groupId: string) => ({
+      groupId,
+      groupName: `群${groupId}`,
+      credentials: { kind: 'manual' as const },
+      regionPath: ['44', TREE.villageA.code],
+      officer: { name: '李警官', phone: '13800000000' },
+    });
+    const message = {
+      type: 'text' as const,
+      card: {
+        format: 'text' as const,
+        title: '标题',
+        content: '正文',
+        url: 'https://jx.example.cn/t/x',
+        pictureUrl: null,
+      },
+    };
+    const wave = ['g-a', 'g-b'].map((g) => ({
+      target: target(g),
+      message,
+      reference: `c-wave@2026-01-01T00:00:00.000Z/${g}`,
+    }));
+    expect([...(await tasks.createTasks(wave))].sort()).toEqual(wave.map((x) => x.reference).sort());
+    const single = await tasks.createTask(target('g-c'), message, 'c-wave@2026-01-01T00:00:00.000Z/g-c');
+    // Again, with one more and one made by createTask: no second task for any reference.
+    const again = [
+      ...wave,
+      { target: target('g-c'), message, reference: single.reference },
+      { target: target('g-d'), message, reference: 'c-wave@2026-01-01T00:00:00.000Z/g-d' },
+    ];
+    expect((await tasks.createTasks(again)).size).toBe(4);
+    const stored = await ManualTaskModel.find({ taskKey: { $regex: '^c-wave@' } }).lean();
+    expect(stored.map((doc) => doc.taskKey).sort()).toEqual(again.map((x) => x.reference).sort());
+    const made = stored.find((doc) => doc.taskKey.endsWith('/g-a'))!;
+    const byOne = stored.find((doc) => doc.taskKey.endsWith('/g-c'))!;
+    const { _id: _a, taskKey: _ka, groupId: _ga, groupName: _na, createdAt: _ca, ...waveFields } = made;
+    const { _id: _b, taskKey: _kb, groupId: _gb, groupName: _nb, createdAt: _cb, ...oneFields } = byOne;
+    expect(waveFields).toEqual(oneFields);
   });
 });

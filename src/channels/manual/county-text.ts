@@ -30,7 +30,7 @@ export interface CountyOfficerText {
 const CACHE_MS = 30_000;
 
 export class CountyOfficerTextService {
-  readonly #cache = new Map<string, { withoutLink: boolean; until: number }>();
+  readonly #cache = new Map<string, { withoutLink: Promise<boolean>; until: number }>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -57,13 +57,19 @@ export class CountyOfficerTextService {
     return { countyCode, withoutLink, updatedAt, updatedBy: by };
   }
 
-  /** Whether officers of the county forward texts without the link (cached 30 s). */
+  /**
+   * Whether officers of the county forward texts without the link (cached 30 s; the sends of
+   * one wave asking at once share one read).
+   */
   async withoutLink(countyCode: string): Promise<boolean> {
     const now = this.clock.now().getTime();
     const hit = this.#cache.get(countyCode);
     if (hit && hit.until > now) return hit.withoutLink;
-    const { withoutLink } = await this.get(countyCode);
+    const withoutLink = this.get(countyCode).then((setting) => setting.withoutLink);
     this.#cache.set(countyCode, { withoutLink, until: now + CACHE_MS });
+    withoutLink.catch(() => {
+      if (this.#cache.get(countyCode)?.withoutLink === withoutLink) this.#cache.delete(countyCode);
+    });
     return withoutLink;
   }
 }

@@ -125,6 +125,8 @@ export const LINK_TTL_MS = 7 * 24 * 3600_000;
 
 export class ManualTaskService {
   readonly #linkKey: Buffer;
+  /** Pictures this process has stored (ManualImage, by content): not sent to the database again. */
+  readonly #storedImages = new Set<string>();
   #onConfirm: ((task: ManualTask) => Promise<void>) | null = null;
 
   constructor(
@@ -246,20 +248,100 @@ export class ManualTaskService {
     }
   }
 
+  /**
+   * Creates the tasks of many deliveries (one wave of the worker) in one insert and puts them
+   * on the watch list in one write, instead of an insert, an upsert and a marker write per
+   * task. Same contract as `createTask` for each: one task per reference, a repeat (a retried
+   * wave, a take-over) finds the existing one and watches it if still open. Returns the
+   * references whose task exists now; one whose insert failed otherwise is left out (the
+   * caller creates it on its own).
+   */
+  async createTasks(list: { target: ChannelTarget; message: ChannelMessage; reference: string }[]): Promise<Set<string>> {
+    if (list.length === 0) return new Set();
+    const now = this.clock.now();
+    const images = new Map<string, { mime: string; data: Buffer }>();
+    const docs = list.map(({ target, message, reference }) => {
+      let imageSha256: string | null = null;
+      if (message.type === 'image') {
+        imageSha256 = createHash('sha256').update(message.image.data).digest('hex');
+        images.set(imageSha256, { mime: message.image.mime, data: message.image.data });
+      }
+      const fields =
+        message.type === 'text'
+          ? { title: message.card.title, text: message.card.content, url: message.card.url }
+          : { title: message.image.title ?? '图片', text: null, url: message.image.url ?? null };
+      // Every field the schema gives a new task (its defaults included): written by the driver.
+      return {
+        _id: new mongoose.Types.ObjectId(),
+        taskKey: reference,
+        groupId: target.groupId,
+        groupName: target.groupName,
+        regionPath: target.regionPath,
+        officerName: target.officer?.name ?? null,
+        officerPhone: target.officer?.phone ?? null,
+        ...fields,
+        imageSha256,
+        createdAt: now,
+        confirmedAt: null,
+        linkGeneration: 0,
+        rotations: [],
+        withdrawnAt: null,
+        withdrawnReason: null,
+        withdrawalAnnounced: false,
+        toldAt: null,
+      } satisfies ManualTaskDoc;
+    });
+    // A picture is stored once per content: pictures this process stored are not sent again.
+    const unstored = [...images].filter(([sha]) => !this.#storedImages.has(sha));
+    if (unstored.length > 0) {
+      await ManualImageModel.collection
+        .insertMany(
+          unstored.map(([sha, image]) => ({ _id: sha as never, mime: image.mime, data: image.data })),
+          { ordered: false },
+        )
+        .catch((error: unknown) => {
+          if (!allDuplicates(error)) throw error;
+        });
+      for (const [sha] of unstored) this.#storedImages.add(sha);
+    }
+    const failed = new Set<number>();
+    const repeated: number[] = [];
+    await ManualTaskModel.collection.insertMany(docs, { ordered: false }).catch((error: unknown) => {
+      const writeErrors = writeErrorsOf(error);
+      if (!writeErrors) throw error;
+      for (const { index, code } of writeErrors) {
+        if (code === 11000) repeated.push(index);
+        else failed.add(index);
+      }
+    });
+    const tasks: ManualTaskDoc[] = docs.filter((_, i) => !failed.has(i) && !repeated.includes(i));
+    // A retry or a take-over: the existing task (by its unique key; rare), watched while open.
+    for (const i of repeated) {
+      const task = await ManualTaskModel.findOne({ taskKey: docs[i]!.taskKey }).lean<ManualTaskDoc>();
+      if (!task) failed.add(i);
+      else if (!task.confirmedAt && !task.withdrawnAt) tasks.push(task);
+    }
+    await watchTasks(tasks.map((doc) => this.watchFields(doc)));
+    return new Set(docs.filter((_, i) => !failed.has(i)).map((doc) => doc.taskKey));
+  }
+
   /** Puts a task on the open-task watch list (watch.ts). */
   private watch(doc: ManualTaskDoc): Promise<void> {
-    return watchTasks([
-      {
-        id: String(doc._id),
-        kind: 'manual',
-        reference: doc.taskKey,
-        regionPath: doc.regionPath,
-        officerName: doc.officerName ?? null,
-        officerPhone: doc.officerPhone ?? null,
-        createdAt: doc.createdAt,
-      },
-    ]);
+    return watchTasks([this.watchFields(doc)]);
   }
+
+  private watchFields(doc: ManualTaskDoc) {
+    return {
+      id: String(doc._id),
+      kind: 'manual' as const,
+      reference: doc.taskKey,
+      regionPath: doc.regionPath,
+      officerName: doc.officerName ?? null,
+      officerPhone: doc.officerPhone ?? null,
+      createdAt: doc.createdAt,
+    };
+  }
+
 
   /**
    * The task a link names, if the link is good: signed for the task's current link generation
@@ -666,4 +748,17 @@ async function recordByReference(reference: string, at: Date, regionPath: string
   await ManualConfirmationModel.create({ _id: referenceKey(reference), at, reference, regionPath }).catch((error) => {
     if (!isDuplicateKey(error)) throw error;
   });
+}
+
+/** The per-document errors of an unordered insert (index in the batch, code), or null for another error. */
+function writeErrorsOf(error: unknown): { index: number; code: number }[] | null {
+  const errors = (error as { writeErrors?: unknown } | null)?.writeErrors;
+  if (!errors) return null;
+  const list = (Array.isArray(errors) ? errors : [errors]) as { index: number; code: number }[];
+  return list.map((e) => ({ index: e.index, code: e.code }));
+}
+
+function allDuplicates(error: unknown): boolean {
+  const errors = writeErrorsOf(error);
+  return errors !== null && errors.every((e) => e.code === 11000);
 }

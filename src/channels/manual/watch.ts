@@ -20,10 +20,21 @@
 // - a database written before the list existed is listed once at start (`buildOpenTaskWatch`,
 //   then the `built` marker, read by `_id`), the entries' first looks spread over the notifier's
 //   next passes (`spreadFirstLooks`: at most BACKFILL_PER_PASS due per pass).
+// - every write of entries goes through `countedChange` (open-counts.ts), which keeps the
+//   per-county open-task counts the workbench reads by `_id` exact with the list.
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
+import { mapLimit } from '../../lib/concurrency.js';
 import { ManualTaskModel } from './model.js';
+import {
+  type CountedEntry,
+  INTENT_STALE_MS,
+  countedChange,
+  countyOf,
+  recountCounties,
+  repairOpenCounts,
+} from './open-counts.js';
 
 /** Tasks older than this are not open any more (their links expired; the notifier stops). */
 export const OPEN_TASK_HORIZON_MS = 7 * 24 * 3600_000;
@@ -75,6 +86,23 @@ export const OpenTaskMarkModel = mongoose.model('OpenTaskMark', markSchema, 'ope
 
 const DUE = 'due';
 const BUILT = 'built';
+const COUNTS_BUILT = 'counts-built';
+
+const COUNTED_FIELDS = { _id: 1, kind: 1, regionPath: 1, officerName: 1, officerPhone: 1, expiresAt: 1, withdrawn: 1 };
+
+/** These entries as they are now: by `_id` one by one when few, else one read of the list. */
+async function entriesNow(ids: string[]): Promise<CountedEntry[]> {
+  if (ids.length <= 20) {
+    const found = await mapLimit(ids, 8, (id) => OpenTaskModel.findById(id, COUNTED_FIELDS).lean<CountedEntry>());
+    return found.filter((entry): entry is CountedEntry => entry !== null);
+  }
+  return OpenTaskModel.find({ _id: { $in: ids } }, COUNTED_FIELDS).lean<CountedEntry[]>();
+}
+
+/** A county's entries (the repair's and the first count's re-count). */
+function countyEntries(county: string): Promise<CountedEntry[]> {
+  return OpenTaskModel.find({ regionPath: county, kind: 'manual' }, COUNTED_FIELDS).lean<CountedEntry[]>();
+}
 
 /** `<campaignId>@<runAt>/<groupId>` → its run and campaign (null for other references). */
 export function runOfReference(reference: string): { occurrenceId: string; campaignId: string } | null {
@@ -153,42 +181,65 @@ function entryOf(fields: WatchFields): OpenTaskEntry {
 
 /** Lowers the notifier's due marker to `at` (never raises it). */
 export async function lowerDue(at: Date): Promise<void> {
-  await OpenTaskMarkModel.updateOne(
-    { _id: DUE },
-    { $min: { at }, $set: { stamp: randomUUID() } },
-    { upsert: true },
-  );
+  await OpenTaskMarkModel.updateOne({ _id: DUE }, { $min: { at }, $set: { stamp: randomUUID() } }, { upsert: true });
 }
 
 /** Puts open tasks on the watch list (idempotent: an entry already there is left as it is). */
 export async function watchTasks(tasks: WatchFields[]): Promise<void> {
   if (tasks.length === 0) return;
   const entries = tasks.map(entryOf);
-  for (let i = 0; i < entries.length; i += MAX_UPDATES_PER_COMMAND) {
-    await OpenTaskModel.bulkWrite(
-      entries.slice(i, i + MAX_UPDATES_PER_COMMAND).map((entry) => ({
-        updateOne: { filter: { _id: entry._id }, update: { $setOnInsert: entry }, upsert: true },
-      })),
-      { ordered: false },
-    );
-  }
+  const manual = entries.filter((entry) => entry.kind === 'manual');
+  await countedChange(
+    manual.map((entry) => entry._id),
+    manual.map((entry) => entry.regionPath),
+    async () => {
+      for (let i = 0; i < entries.length; i += MAX_UPDATES_PER_COMMAND) {
+        await OpenTaskModel.bulkWrite(
+          entries.slice(i, i + MAX_UPDATES_PER_COMMAND).map((entry) => ({
+            updateOne: { filter: { _id: entry._id }, update: { $setOnInsert: entry }, upsert: true },
+          })),
+          { ordered: false },
+        );
+      }
+    },
+    entriesNow,
+  );
   await lowerDue(new Date(Math.min(...entries.map((e) => e.dueAt.getTime()))));
 }
 
 /** Takes tasks off the watch list (confirmed, reported, withdrawn and announced, expired). */
 export async function unwatch(ids: string[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
-    await OpenTaskModel.bulkWrite(
-      ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ deleteOne: { filter: { _id: id } } })),
-      { ordered: false },
-    );
-  }
+  if (ids.length === 0) return;
+  const before = (await entriesNow(ids.filter((id) => !id.startsWith('wecom:')))).filter((e) => e.kind === 'manual');
+  await countedChange(
+    before.map((entry) => entry._id),
+    before.map((entry) => entry.regionPath),
+    async () => {
+      for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
+        await OpenTaskModel.bulkWrite(
+          ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ deleteOne: { filter: { _id: id } } })),
+          { ordered: false },
+        );
+      }
+    },
+    entriesNow,
+  );
 }
 
 /** A stop withdrew a campaign's tasks: not open any more, and the notifier announces it now. */
 export async function markCampaignWithdrawn(campaignId: string, now: Date): Promise<void> {
-  const result = await OpenTaskModel.updateMany({ campaignId }, { $set: { withdrawn: true, dueAt: now } });
-  if (result.matchedCount > 0) await lowerDue(now);
+  const before = await OpenTaskModel.find({ campaignId, kind: 'manual' }, COUNTED_FIELDS).lean<CountedEntry[]>();
+  let matched = 0;
+  await countedChange(
+    before.map((entry) => entry._id),
+    before.map((entry) => entry.regionPath),
+    async () => {
+      matched = (await OpenTaskModel.updateMany({ campaignId }, { $set: { withdrawn: true, dueAt: now } }))
+        .matchedCount;
+    },
+    entriesNow,
+  );
+  if (matched > 0) await lowerDue(now);
 }
 
 /** A campaign's open tasks are to be looked at now (resumed: chased again). */
@@ -303,4 +354,30 @@ export async function buildOpenTaskWatch(
   if (withdrawn.length) await lowerDue(now);
   await OpenTaskMarkModel.updateOne({ _id: BUILT }, { $set: { at: now } }, { upsert: true });
   return listed;
+}
+
+/**
+ * Counts the open tasks of every county once (open-counts.ts) for a list written before the
+ * counts existed: one read of the list, then each county's document under its claim. Later
+ * starts read the `counts-built` marker by `_id`. Returns the counties counted.
+ */
+export async function buildOpenCounts(now: Date): Promise<number> {
+  if (await OpenTaskMarkModel.exists({ _id: COUNTS_BUILT })) return 0;
+  const entries = await OpenTaskModel.find({ kind: 'manual' }, COUNTED_FIELDS).lean<CountedEntry[]>();
+  const byCounty = new Map<string, CountedEntry[]>();
+  for (const entry of entries) {
+    const county = countyOf(entry.regionPath);
+    if (!county) continue;
+    const list = byCounty.get(county) ?? [];
+    list.push(entry);
+    byCounty.set(county, list);
+  }
+  await recountCounties([...byCounty.keys()], async (county) => byCounty.get(county) ?? []);
+  await OpenTaskMarkModel.updateOne({ _id: COUNTS_BUILT }, { $set: { at: now } }, { upsert: true });
+  return byCounty.size;
+}
+
+/** Re-counts the counties of count writes whose writer died (open-counts.ts); the notifier's pass runs it. */
+export function repairCounts(now: Date = new Date()): Promise<number> {
+  return repairOpenCounts(new Date(now.getTime() - INTENT_STALE_MS), countyEntries);
 }

@@ -1,0 +1,213 @@
+// Open officer tasks counted per county (issue 25): the workbench's 待确认转发 figures and every
+// navigation badge read one small document per county by `_id` (a city or the province sums
+// its counties'), never the watch list itself (read whole on FerretDB by any other filter).
+//
+// Contract:
+// - `opentaskcounts`, `_id` = the county code (`regionPath[3]` of the task's group), holds
+//   `e.<task id> = [expiresAt ms, officer phone, officer name, path below the county]` for
+//   every manual watch entry (watch.ts) of the county that is not withdrawn. Expiry is applied
+//   when reading (an entry past `expiresAt` is not open, whether or not the notifier removed it
+//   yet), so the document never has to change with time.
+// - Written only by `countedChange` (watch.ts runs every entry write through it): it records an
+//   intent (`opentaskcountintents`, one document naming the counties), makes the entry write,
+//   re-reads the changed entries by `_id` and, under the county's claim (`opencount:<county>`,
+//   db/claims.ts: FerretDB 1.24 does not make one document's update atomic against another
+//   writer's), sets or unsets exactly those ids from what the entries now are; then removes the
+//   intent. Setting an id from the entry's current state is idempotent: a retry, a take-over
+//   or two processes writing the same task give the same document.
+// - A writer killed between its entry write and its count write leaves its intent: the
+//   officer notifier's pass (`repairOpenCounts`) re-counts the named counties from their
+//   entries, under the same claim, once the intent is older than INTENT_STALE_MS.
+// - A database written before the counts existed is counted once at start (`buildOpenCounts`,
+//   then the `counts-built` marker, read by `_id`).
+import { randomUUID } from 'node:crypto';
+import mongoose from 'mongoose';
+import { ClaimModel, claimOnce } from '../../db/claims.js';
+import { mapLimit } from '../../lib/concurrency.js';
+
+/** An intent older than this belongs to a writer that died: the repair re-counts its counties. */
+export const INTENT_STALE_MS = 60_000;
+/** A county's claim lapses after this (its holder died). */
+const CLAIM_TTL_MS = 10_000;
+
+const countSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    e: { type: mongoose.Schema.Types.Mixed, default: {} },
+    at: { type: Date, default: null },
+  },
+  { versionKey: false, minimize: false },
+);
+export const OpenCountModel = mongoose.model('OpenCount', countSchema, 'opentaskcounts');
+
+const intentSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    counties: { type: [String], required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+export const OpenCountIntentModel = mongoose.model('OpenCountIntent', intentSchema, 'opentaskcountintents');
+
+/** `[expiresAt ms, officer phone, officer name, path below the county ('/'-joined)]`. */
+export type CountValue = [number, string | null, string | null, string];
+
+/** What the counts need of a watch entry. */
+export interface CountedEntry {
+  _id: string;
+  kind: string;
+  regionPath: string[];
+  officerName: string | null;
+  officerPhone: string | null;
+  expiresAt: Date;
+  withdrawn?: boolean;
+}
+
+/** The county a task's group lies in (its region path, root first: country, province, city, county). */
+export function countyOf(regionPath: readonly string[]): string | null {
+  return regionPath[3] ?? regionPath.at(-1) ?? null;
+}
+
+/** Only open manual tasks are counted (WeCom customer groups are not officers' tasks). */
+function counted(entry: CountedEntry | undefined): entry is CountedEntry {
+  return entry !== undefined && entry.kind === 'manual' && entry.withdrawn !== true;
+}
+
+function countValue(entry: CountedEntry): CountValue {
+  return [
+    entry.expiresAt.getTime(),
+    entry.officerPhone ?? null,
+    entry.officerName ?? null,
+    entry.regionPath.slice(4).join('/'),
+  ];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `work` holding the county's claim (one holder at a time; a dead holder's lapses). */
+async function underClaim<T>(county: string, work: () => Promise<T>): Promise<T> {
+  const key = `opencount:${county}`;
+  const owner = randomUUID();
+  for (let attempt = 0; ; attempt++) {
+    const now = new Date();
+    if (await claimOnce(key, owner, now, new Date(now.getTime() + CLAIM_TTL_MS))) break;
+    const holder = await ClaimModel.findById(key).lean<{ owner: string; until: Date | null }>();
+    if (holder?.until && holder.until.getTime() < now.getTime()) {
+      await ClaimModel.deleteOne({ _id: key, owner: holder.owner });
+      continue;
+    }
+    if (attempt > 2_000) throw new Error(`open-task count of county ${county}: claim not obtained`);
+    await sleep(Math.min(5 + attempt * 5, 100));
+  }
+  try {
+    return await work();
+  } finally {
+    await ClaimModel.deleteOne({ _id: key, owner });
+  }
+}
+
+/**
+ * Makes a change of watch entries and keeps the counts with it: `before` are the entries the
+ * change may touch as they were (with their paths), `paths` the paths of the entries it may
+ * add; `read` reads the same ids as they are now (by `_id`).
+ */
+export async function countedChange(
+  ids: string[],
+  paths: string[][],
+  write: () => Promise<void>,
+  read: (ids: string[]) => Promise<CountedEntry[]>,
+): Promise<void> {
+  const counties = [...new Set(paths.map(countyOf).filter((c): c is string => c !== null))];
+  if (counties.length === 0 || ids.length === 0) {
+    await write();
+    return;
+  }
+  const intent = randomUUID();
+  await OpenCountIntentModel.create({ _id: intent, counties, at: new Date() });
+  await write();
+  const now = new Map((await read(ids)).map((entry) => [entry._id, entry]));
+  const countyOfId = new Map<string, Set<string>>();
+  ids.forEach((id, i) => {
+    const county = countyOf(paths[i] ?? []);
+    if (county) countyOfId.set(id, (countyOfId.get(id) ?? new Set()).add(county));
+  });
+  for (const county of counties) {
+    const set: Record<string, CountValue> = {};
+    const unset: Record<string, ''> = {};
+    for (const id of ids) {
+      const entry = now.get(id);
+      if (counted(entry) && countyOf(entry.regionPath) === county) set[`e.${id}`] = countValue(entry);
+      else if (countyOfId.get(id)?.has(county)) unset[`e.${id}`] = '';
+    }
+    await underClaim(county, () =>
+      OpenCountModel.updateOne(
+        { _id: county },
+        { $set: { ...set, at: new Date() }, ...(Object.keys(unset).length ? { $unset: unset } : {}) },
+        { upsert: true },
+      ),
+    );
+  }
+  await OpenCountIntentModel.deleteOne({ _id: intent });
+}
+
+/** Re-counts counties from their entries (each under its claim): the repair and the first count. */
+export async function recountCounties(
+  counties: string[],
+  entriesOf: (county: string) => Promise<CountedEntry[]>,
+): Promise<void> {
+  for (const county of counties) {
+    await underClaim(county, async () => {
+      const e: Record<string, CountValue> = {};
+      for (const entry of await entriesOf(county)) {
+        if (counted(entry) && countyOf(entry.regionPath) === county) e[entry._id] = countValue(entry);
+      }
+      await OpenCountModel.updateOne({ _id: county }, { $set: { e, at: new Date() } }, { upsert: true });
+    });
+  }
+}
+
+/**
+ * Finishes the count writes of writers that died after their entry write: every intent older
+ * than `staleBefore` has its counties re-counted, then goes. Reads the intents (a collection
+ * that holds only writes in flight, normally empty). Returns the counties re-counted.
+ */
+export async function repairOpenCounts(
+  staleBefore: Date,
+  entriesOf: (county: string) => Promise<CountedEntry[]>,
+): Promise<number> {
+  const intents = await OpenCountIntentModel.find({}).lean<{ _id: string; counties: string[]; at: Date }[]>();
+  const stale = intents.filter((intent) => intent.at.getTime() < staleBefore.getTime());
+  if (stale.length === 0) return 0;
+  const counties = [...new Set(stale.flatMap((intent) => intent.counties))];
+  await recountCounties(counties, entriesOf);
+  for (const intent of stale) await OpenCountIntentModel.deleteOne({ _id: intent._id });
+  return counties.length;
+}
+
+/** An open task as the counts know it. */
+export interface CountedTask {
+  officerName: string | null;
+  officerPhone: string | null;
+}
+
+/**
+ * The open tasks (not withdrawn, not past `expiresAt` at `now`) of these counties, read by
+ * `_id` (one document each); `below`, when given, keeps only those under that region (a
+ * township or village scope inside one county).
+ */
+export async function countedTasks(counties: string[], now: Date, below?: string): Promise<CountedTask[]> {
+  const docs = await mapLimit(counties, 16, (county) =>
+    OpenCountModel.findById(county, { e: 1 }).lean<{ e?: Record<string, CountValue> }>(),
+  );
+  const at = now.getTime();
+  const tasks: CountedTask[] = [];
+  for (const doc of docs) {
+    for (const [expiresAt, officerPhone, officerName, tail] of Object.values(doc?.e ?? {})) {
+      if (expiresAt <= at) continue;
+      if (below && !tail.split('/').includes(below)) continue;
+      tasks.push({ officerName, officerPhone });
+    }
+  }
+  return tasks;
+}

@@ -1,0 +1,195 @@
+// The workbench's other figures (待审核 notices and campaigns, 协查临期, 新线索, the admin's
+// first-day steps) come from tallies kept under their collections' version tokens
+// (src/workbench/tallies.ts, src/db/versions.ts): they must equal the counts the old code made
+// by scanning (written out below as queries), for an existing install (documents written
+// directly, no tokens) and after every kind of write through mongoose; and a repeated call
+// reads nothing but documents by `_id`. Real FerretDB and HTTP, fixed clock; nothing timed.
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GroupModel } from '../../src/audience/model.js';
+import { UserModel } from '../../src/auth/model.js';
+import { CampaignModel } from '../../src/campaigns/model.js';
+import { prepareDatabase } from '../../src/context.js';
+import { CollectionVersionModel } from '../../src/db/versions.js';
+import { fixedClock } from '../../src/lib/clock.js';
+import { NoticeModel } from '../../src/notices/model.js';
+import { RegionModel } from '../../src/regions/model.js';
+import { TipModel } from '../../src/tips/model.js';
+import { type TestApp, startTestApp } from '../helpers/app.js';
+import { byIdOnly, commandsDuring } from '../helpers/commands.js';
+import { TREE, createRegionTree } from '../helpers/regions.js';
+
+// 12:00 in Shanghai on 2026-12-03.
+const clock = fixedClock('2026-12-03T04:00:00Z');
+const A = ['000000', '440000', '440100', '440106', '440106001', '440106001001'];
+const B = ['000000', '440000', '440100', '440111', '440111002', '440111002003'];
+
+describe('workbench tallies under version tokens', () => {
+  let t: TestApp;
+  let editor: { token: string; id: string };
+  let reviewer: { token: string; id: string };
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+    await createRegionTree(t);
+    editor = await t.userToken('editor', TREE.countyA.code);
+    reviewer = await t.userToken('reviewer', TREE.city.code);
+    const oid = () => new mongoose.Types.ObjectId();
+    const notice = (path: string[], status: string, wanted?: { deadline: string }, extra: Record<string, unknown> = {}) => ({
+      _id: oid(),
+      regionCode: path.at(-1),
+      regionPath: path,
+      status,
+      retractedAt: null,
+      content: { category: wanted ? 'wanted_clue' : 'anti_fraud', title: 't', ...(wanted ? { wanted } : {}) },
+      ...extra,
+    });
+    // An install from before the tokens: documents written directly, no token changed.
+    await NoticeModel.collection.insertMany([
+      notice(A, 'in_review'),
+      notice(A, 'in_review'),
+      notice(B, 'in_review'),
+      notice(A, 'approved', { deadline: '2026-12-04' }), // near: within 3 days
+      notice(A, 'approved', { deadline: '2026-11-30' }), // past: also wants an author
+      notice(A, 'approved', { deadline: '2026-12-20' }), // far
+      notice(B, 'approved', { deadline: '2026-12-03' }, { caseOutcomes: [{ kind: 'caught' }] }), // closed
+      notice(B, 'approved', { deadline: '2026-12-03' }, { retractedAt: new Date('2026-12-01T00:00:00Z') }),
+      notice(B, 'approved', { deadline: '2026-12-05' }),
+    ] as never[]);
+    const campaign = (path: string[], status: string, followUp: string | null = null) => ({
+      _id: oid(),
+      regionPath: path,
+      status,
+      followUpOfNotice: followUp ? String(oid()) : null,
+      followUpOutcome: followUp,
+    });
+    await CampaignModel.collection.insertMany([
+      campaign(A, 'in_review'),
+      campaign(B, 'in_review', 'caught'),
+      campaign(A, 'in_review', 'expired'),
+      campaign(A, 'approved', 'solved'),
+      campaign(A, 'in_review', 'retracted'),
+    ] as never[]);
+    const tip = (path: string[], status: string, contactUserId: string | null) => ({ _id: oid(), regionPath: path, status, contactUserId });
+    await TipModel.collection.insertMany([
+      tip(A, 'new', null),
+      tip(A, 'new', editor.id),
+      tip(B, 'new', editor.id), // outside the editor's county, but the editor is its contact
+      tip(B, 'new', null),
+      tip(A, 'handled', null),
+    ] as never[]);
+    await GroupModel.collection.insertMany([
+      { _id: oid(), regionPath: A, channelKind: 'manual' },
+      { _id: oid(), regionPath: B, channelKind: 'wecom' },
+    ] as never[]);
+    await CollectionVersionModel.deleteMany({});
+    await prepareDatabase(t.ctx);
+  });
+  afterAll(() => t.close());
+
+  /** The figures as the old code counted them (a scan per figure), for a caller. */
+  async function scanned(regionCode: string, userId: string) {
+    const scope = { regionPath: regionCode };
+    const limit = '2026-12-05';
+    const [noticesInReview, campaignsInReview, near, followUps, newTips, counties, groups, robots, users, notices] =
+      await Promise.all([
+        NoticeModel.countDocuments({ ...scope, status: 'in_review' }),
+        CampaignModel.countDocuments({ ...scope, status: 'in_review' }),
+        NoticeModel.countDocuments({
+          ...scope,
+          'content.category': 'wanted_clue',
+          status: 'approved',
+          retractedAt: null,
+          'caseOutcomes.0': { $exists: false },
+          'content.wanted.deadline': { $lte: limit },
+        }),
+        CampaignModel.countDocuments({
+          ...scope,
+          followUpOfNotice: { $ne: null },
+          followUpOutcome: { $in: ['caught', 'solved', 'expired'] },
+          status: 'in_review',
+        }),
+        TipModel.countDocuments({ status: 'new', $or: [scope, { contactUserId: userId }] }),
+        RegionModel.countDocuments({ ...scope, level: 'county' }),
+        GroupModel.countDocuments(scope),
+        GroupModel.countDocuments({ ...scope, channelKind: { $ne: 'manual' } }),
+        UserModel.countDocuments({ ...scope, _id: { $ne: userId } }),
+        NoticeModel.countDocuments(scope),
+      ]);
+    return {
+      noticesInReview,
+      campaignsInReview,
+      casesToHandle: near + followUps,
+      newTips,
+      setup: [counties > 0, groups > 0, robots > 0, users > 0, notices > 0],
+    };
+  }
+
+  async function served(token: string) {
+    const response = await t.request('GET', '/api/workbench/counts', token);
+    expect(response.statusCode, response.body).toBe(200);
+    const c = response.json();
+    return {
+      noticesInReview: c.noticesInReview,
+      campaignsInReview: c.campaignsInReview,
+      casesToHandle: c.casesToHandle,
+      newTips: c.newTips,
+      setup: c.setup ? (c.setup as { done: boolean }[]).map((s) => s.done) : null,
+    };
+  }
+
+  async function expectExact() {
+    const admin = await served(t.adminToken);
+    const adminId = (await UserModel.findOne({ username: 'admin' }).lean())!._id.toString();
+    expect(admin).toEqual(await scanned('000000', adminId));
+    const ed = await served(editor.token);
+    const edScan = await scanned(TREE.countyA.code, editor.id);
+    expect(ed).toEqual({ ...edScan, noticesInReview: null, campaignsInReview: null, setup: null });
+    const rv = await served(reviewer.token);
+    const rvScan = await scanned(TREE.city.code, reviewer.id);
+    expect(rv.noticesInReview).toBe(rvScan.noticesInReview);
+    expect(rv.campaignsInReview).toBe(rvScan.campaignsInReview);
+    return { admin, ed };
+  }
+
+  it('equal the scans for an existing install and after every kind of write', async () => {
+    const { admin, ed } = await expectExact();
+    expect(admin.noticesInReview).toBe(3);
+    expect(ed.casesToHandle).toBe(3); // near + past + the expired follow-up in review
+    expect(ed.newTips).toBe(3); // two in the county, one it is the contact of elsewhere
+
+    // Query writes, a save, an insertMany, a delete: each changes its collection's token.
+    await NoticeModel.updateMany({ status: 'in_review', regionPath: TREE.countyB.code }, { $set: { status: 'approved' } });
+    await CampaignModel.updateOne({ status: 'approved', regionPath: TREE.countyA.code }, { $set: { status: 'in_review' } });
+    await TipModel.deleteOne({ status: 'new', contactUserId: null, regionPath: TREE.countyA.code });
+    await GroupModel.deleteMany({});
+    await expectExact();
+    await NoticeModel.insertMany(
+      [
+        {
+          regionCode: TREE.countyB.code,
+          regionPath: B,
+          status: 'in_review',
+          version: 1,
+          content: { category: 'anti_fraud', title: 'x', body: 'x', issuingUnit: 'x', hotline: '110' },
+          authorId: editor.id,
+          editorIds: [editor.id],
+        },
+      ],
+      { lean: true },
+    );
+    await expectExact();
+    expect((await served(t.adminToken)).setup).toEqual([true, false, false, true, true]);
+  });
+
+  it('read only documents by _id when nothing changed', async () => {
+    for (const token of [editor.token, reviewer.token, t.adminToken]) {
+      await served(token);
+      const seen = await commandsDuring(() => served(token));
+      // (The session look-up by token hash is authentication's, before the route: not counted here.)
+      const reads = seen.filter((c) => ['find', 'count', 'aggregate', 'distinct'].includes(c.name) && c.collection !== 'sessions');
+      expect(reads.length).toBeGreaterThan(0);
+      for (const read of reads) expect(byIdOnly(read.filter), JSON.stringify(read)).toBe(true);
+    }
+  });
+});
