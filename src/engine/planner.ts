@@ -67,6 +67,8 @@ const SHARED_ROBOT_CHANNELS = new Set(['wecom', 'dingtalk', 'feishu']);
  */
 export const EARLY_WRITE_MIN = 20;
 const EARLY_WRITE_EVERY_MS = 2_000;
+/** A buffer no group joined in the last this many chunks is written at the next early write, however small. */
+const STALE_CHUNKS = 1;
 /**
  * The groups of an urgent run's first chunk (later chunks: 500), all written as soon as they
  * are read: the first post of an urgent province push within 5 s of approval (issue 25).
@@ -81,6 +83,8 @@ interface TownshipBuffer {
   county: string;
   parts: number;
   items: BatchItem[];
+  /** The chunk of the selection that last added a group here. */
+  touched: number;
 }
 
 /** The delivery a later group of the same robot follows. */
@@ -630,7 +634,7 @@ export class Planner {
         let buffer = buffers.get(group.townshipCode);
         if (!buffer) {
           const parts = earlier.parts.get(group.townshipCode) ?? 0;
-          buffer = { path: group.townshipPath, county: group.countyCode, parts, items: [] };
+          buffer = { path: group.townshipPath, county: group.countyCode, parts, items: [], touched: chunks };
           buffers.set(group.townshipCode, buffer);
         }
         // One post per robot per run: a later group of the same robot follows the first.
@@ -641,6 +645,7 @@ export class Planner {
             groupId: group.groupId,
             groupName: group.groupName,
           });
+        buffer.touched = chunks;
         buffer.items.push({
           groupId: group.groupId,
           groupName: group.groupName,
@@ -684,9 +689,18 @@ export class Planner {
         await lease.release(this.deps.clock.now());
         return 'yielded';
       }
-      if (chunks === 1 || performance.now() - lastEarlyWrite >= EARLY_WRITE_EVERY_MS) {
-        const least = chunks === 1 && urgent ? 1 : EARLY_WRITE_MIN;
-        await write([...buffers].filter(([, buffer]) => buffer.items.length >= least).map(([township]) => township));
+      const timed = chunks === 1 || performance.now() - lastEarlyWrite >= EARLY_WRITE_EVERY_MS;
+      const least = chunks === 1 && urgent ? 1 : EARLY_WRITE_MIN;
+      // After every chunk, a township no group joined in the last STALE_CHUNKS chunks is
+      // written whatever its size: the selection comes in id order, roughly township by
+      // township, so its rest would otherwise wait in memory until the end (at 50,000 groups
+      // ~1,400 townships × ~15 groups, credentials and names included).
+      const ready = (buffer: TownshipBuffer) =>
+        (timed && buffer.items.length >= least) ||
+        (buffer.items.length > 0 && chunks - 1 - buffer.touched >= STALE_CHUNKS);
+      const townships = [...buffers].filter(([, buffer]) => ready(buffer)).map(([township]) => township);
+      if (townships.length > 0) await write(townships);
+      if (timed) {
         lastEarlyWrite = performance.now();
         if (chunks === 1 && urgent) {
           phase('first write');

@@ -207,4 +207,46 @@ describe('batches written while planning goes on', () => {
     }
     expect(seen).toEqual({ urgent: [5], normal: [] });
   });
+
+  it('writes a township no group joined in the last chunk, however small, before planning ends', async () => {
+    // A second township of county A with 10 groups (below EARLY_WRITE_MIN), handed to the
+    // planner first; then village A's 60 groups in two chunks, held before the second.
+    for (const region of [
+      { code: '440106002', name: '石牌街道', parentCode: TREE.countyA.code },
+      { code: '440106002001', name: '石牌村', parentCode: '440106002' },
+    ]) {
+      const created = await w.t.request('POST', '/api/regions', w.t.adminToken, region);
+      expect(created.statusCode, created.body).toBe(201);
+    }
+    const small = await wecomGroups(w, 10, '440106002001');
+    const { campaignId, occurrence } = await runOf('小乡镇先写', TREE.countyA.code);
+    const deps = engineDeps(w.t.ctx);
+    const paused = gate();
+    const order = [...small.map((g) => g.id), ...villageA.map((g) => g.id)];
+    const selected: string[] = [];
+    const ports: EnginePorts = Object.assign(Object.create(deps.ports), {
+      async *selectGroups(scope: Scope, spec: AudienceSpec): AsyncIterable<PlannedGroup[]> {
+        const all: PlannedGroup[] = [];
+        for await (const groups of deps.ports.selectGroups(scope, spec)) all.push(...groups);
+        // Groups of the earlier tests (a late one of village A) after these.
+        const rank = (groupId: string) => (order.includes(groupId) ? order.indexOf(groupId) : order.length);
+        all.sort((a, b) => rank(a.groupId) - rank(b.groupId));
+        selected.push(...all.map((g) => g.groupId));
+        yield all.slice(0, 10);
+        yield all.slice(10, 40);
+        await paused.wait();
+        yield all.slice(40);
+      },
+    });
+    const planning = new Planner({ ...deps, ports }).plan(occurrence, 'planner-stale');
+    await paused.reached;
+    // The small township got nothing in the second chunk: its 10 groups are a batch already.
+    const early = await DeliveryBatchModel.find({ campaignId }, { townshipCode: 1, 'items.groupId': 1 }).lean();
+    expect(early.filter((b) => b.townshipCode === '440106002').map((b) => b.items.length)).toEqual([10]);
+    paused.open();
+    expect(await planning).toBe('planned');
+    const placed = await placements(campaignId);
+    expect([...placed.keys()].sort()).toEqual([...selected].sort());
+    expect([...placed.values()].every((n) => n === 1)).toBe(true);
+  });
 });
