@@ -43,7 +43,9 @@ export async function startWorld(options: WorldOptions): Promise<World> {
   const base = process.platform === 'linux' ? '/dev/shm' : tmpdir();
   const dir = mkdtempSync(join(base, 'jingxun-world-'));
   const binary = resolve('.tools/bin/ferretdb');
-  let ferret = await startFerretDb({ binary, dataDir: join(dir, 'db') });
+  // FERRETDB_DEBUG_ADDR (e.g. 127.0.0.1:8089): FerretDB's pprof handler, for bench/fanout-cost.ts.
+  const debugAddr = process.env.FERRETDB_DEBUG_ADDR;
+  let ferret = await startFerretDb({ binary, dataDir: join(dir, 'db'), ...(debugAddr ? { debugAddr } : {}) });
   const uri = `${ferret.uri}/world`;
   const doubles = await new RobotDoubles({ dingtalkPenaltyMs: 5_000 }).start();
   const env = {
@@ -91,7 +93,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       const port = ferret.port;
       await ferret.stop();
       await new Promise((r) => setTimeout(r, downMs));
-      ferret = await startFerretDb({ binary, dataDir: join(dir, 'db'), port });
+      ferret = await startFerretDb({ binary, dataDir: join(dir, 'db'), port, ...(debugAddr ? { debugAddr } : {}) });
     },
     async close() {
       await app.close();

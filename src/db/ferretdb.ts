@@ -13,6 +13,8 @@ export interface FerretDbOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** A fixed port (a restart on the same address); default a free one. */
   port?: number;
+  /** FerretDB's debug handler with Go's pprof (e.g. 127.0.0.1:8089), for profiling; default off. */
+  debugAddr?: string;
 }
 
 export interface RunningFerretDb {
@@ -133,8 +135,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
       '--handler=sqlite',
       `--sqlite-url=${sqliteUrl}`,
       `--listen-addr=127.0.0.1:${port}`,
-      // FERRETDB_DEBUG_ADDR (e.g. 127.0.0.1:8089): FerretDB's debug handler with Go's pprof, for profiling.
-      `--debug-addr=${process.env.FERRETDB_DEBUG_ADDR ?? '-'}`,
+      `--debug-addr=${options.debugAddr ?? '-'}`,
       '--telemetry=disable',
       `--state-dir=${stateDir}`,
       `--log-level=${options.logLevel ?? 'error'}`,

@@ -21,6 +21,17 @@ import { SendAttemptModel } from '../db/claims.js';
 import { mapLimited } from '../tracking/run-batches.js';
 import { runWriteDone, runWriteStarting } from '../tracking/run-generation.js';
 
+/**
+ * Of attempt keys someone else claimed, those a stop claimed (a cancel or retraction killed
+ * between its claim and its write): a stop posts nothing, so such an attempt was never sent.
+ */
+export async function claimedByStops(taken: string[]): Promise<string[]> {
+  const claims = await mapLimited(taken, 8, (key) =>
+    SendAttemptModel.findById(key, { owner: 1 }).lean<{ owner?: string }>(),
+  );
+  return taken.filter((_, k) => claims[k]?.owner?.startsWith(STOP_OWNER_PREFIX));
+}
+
 /** What a previous holder's unconfirmed attempt becomes (the worker's wording). */
 export const TAKEN_OVER_REASON = '接管时发现未确认的发送（可能已发出）';
 /** How a stop's claims are named (`stop-<pid>-<campaign>`): a stop never posts anything. */
@@ -131,11 +142,7 @@ async function skipHeld(
   }
   const ours = await claimMany(attempts, owner, now, SendAttemptModel);
   // A claim another stop took (a cancel killed before its write, then repeated) sent nothing.
-  const taken = attempts.filter((key) => !ours.has(key));
-  const claims = await mapLimited(taken, 8, (key) =>
-    SendAttemptModel.findById(key, { owner: 1 }).lean<{ owner?: string }>(),
-  );
-  for (const [k, claim] of claims.entries()) if (claim?.owner?.startsWith(STOP_OWNER_PREFIX)) ours.add(taken[k]!);
+  for (const key of await claimedByStops(attempts.filter((key) => !ours.has(key)))) ours.add(key);
   const writes = docs.map((doc) => {
     const epoch = held.get(doc._id)!;
     let skipped = 0;

@@ -24,6 +24,7 @@ import {
   writeBatch,
 } from './queue.js';
 import { SharedRateLimiter } from './rate-limit.js';
+import { claimedByStops } from './skip.js';
 
 export interface WorkerSettings {
   /** Sends in flight at once. */
@@ -265,7 +266,11 @@ export class Worker {
       deliveryId: deliveryId(held.batch.occurrenceId, item.groupId),
       attempt: item.attempts + 1,
     });
-    if (held.lease.epoch > 1) won = await claimAttempts(pending.map(keyOf), this.id, this.clock.now());
+    if (held.lease.epoch > 1) {
+      won = await claimAttempts(pending.map(keyOf), this.id, this.clock.now());
+      const taken = pending.map((item) => attemptKey(keyOf(item).deliveryId, keyOf(item).attempt)).filter((k) => !won!.has(k));
+      for (const key of await claimedByStops(taken)) won.add(key);
+    }
     for (const item of pending) {
       const key = keyOf(item);
       if (!won || won.has(attemptKey(key.deliveryId, key.attempt))) {
@@ -376,6 +381,10 @@ export class Worker {
       attempt: item.attempts + 1,
     });
     const won = await claimAttempts(wave.map(keyOf), this.id, this.clock.now());
+    // An attempt a stop claimed was never sent (the stop's write is what is missing): counted,
+    // not uncertain; the campaign's verdict below then holds or skips the delivery.
+    const taken = wave.map((item) => attemptKey(keyOf(item).deliveryId, keyOf(item).attempt)).filter((k) => !won.has(k));
+    const byStops = new Set(taken.length > 0 ? await claimedByStops(taken) : []);
     let verdict: Verdict;
     try {
       verdict = await this.verdict(held.batch);
@@ -389,7 +398,9 @@ export class Worker {
       const key = keyOf(item);
       item.attempts = key.attempt;
       const ours = won.has(attemptKey(key.deliveryId, key.attempt));
-      if (!ours && item.channel !== 'manual') {
+      if (byStops.has(attemptKey(key.deliveryId, key.attempt))) {
+        pending.unshift(item);
+      } else if (!ours && item.channel !== 'manual') {
         Object.assign(item, { status: 'uncertain', lastError: TAKEN_OVER, nextAt: null });
       } else if (verdict.kind === 'send') {
         item.status = 'sending';

@@ -202,6 +202,8 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     page.off('response', collect);
     expect(bodies.length).toBeGreaterThan(2);
     for (const body of bodies) expect(body).not.toContain(newKey);
+    // So would a fading 已保存 / 已发送 message: checked once they have gone.
+    await page.waitForFunction(() => document.querySelectorAll('.el-message').length === 0);
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'groups');
   });

@@ -3,6 +3,7 @@
 // with the reason once, a batch a worker holds under its lease is left to that worker (and
 // listed now), and a delivery whose attempt a dead holder had claimed is uncertain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignModel } from '../../src/campaigns/model.js';
 import { QueueEntryModel } from '../../src/engine/model.js';
 import { claimAttempts, claimBatch, deliveryId } from '../../src/engine/queue.js';
 import { STOP_OWNER_PREFIX } from '../../src/engine/skip.js';
@@ -117,6 +118,30 @@ describe('a cancelled run skipped in bulk', () => {
     );
     const cancelled = await w.t.request('POST', `/api/campaigns/${id}/cancel`, w.editor);
     expect(cancelled.statusCode, cancelled.body).toBe(200);
+    const after = (await DeliveryBatchModel.findById(batch!._id).lean())!;
+    expect(after.items.map((i) => i.status)).toEqual(after.items.map(() => 'skipped'));
+  });
+  it('a stop killed after claiming its attempts, its batch then taken by a worker, records them skipped', async () => {
+    const id = await approvedCampaign(w, {
+      title: '取消中途进程被杀后由工作进程接手',
+      noticeId,
+      audience: audienceOf([TREE.villageA.code]),
+      schedule: { kind: 'now' },
+    });
+    await w.scheduler.tick();
+    const [batch] = await DeliveryBatchModel.find({ campaignId: id }).sort({ _id: 1 }).lean();
+    // The cancel wrote the campaign's state, took the batch's lease and claimed every pending
+    // delivery's next attempt, then its process died before the write (api-intents: a cancel
+    // killed while another action's step was traced). A worker takes the batch first.
+    const dead = `${STOP_OWNER_PREFIX}4243-${id}`;
+    await CampaignModel.updateOne({ _id: id }, { $set: { status: 'cancelled' } });
+    expect(await claimBatch(batch!._id, dead, new Date(clock.now().getTime() - 10 * 60_000))).not.toBeNull();
+    await claimAttempts(
+      batch!.items.map((item) => ({ deliveryId: deliveryId(batch!.occurrenceId, item.groupId), attempt: 1 })),
+      dead,
+      clock.now(),
+    );
+    while ((await w.worker.drainOnce()) > 0) {}
     const after = (await DeliveryBatchModel.findById(batch!._id).lean())!;
     expect(after.items.map((i) => i.status)).toEqual(after.items.map(() => 'skipped'));
   });
