@@ -64,7 +64,10 @@ async function until(condition: () => Promise<boolean>): Promise<void> {
 function startRole(world: World, role: 'scheduler' | 'worker', env: Record<string, string> = {}) {
   // BENCH_CPU_PROF=<dir>: each role process writes a V8 CPU profile there when it exits.
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'src/main.ts', `--role=${role}`], {
+  // Started as `npm start` starts the service (package.json): the young generation's
+  // semi-spaces capped at 16 MB (docs/engine.md, *Memory*).
+  const node = ['--max-semi-space-size=16', '--import', 'tsx'];
+  const child = spawn(process.execPath, [...prof, ...node, 'src/main.ts', `--role=${role}`], {
     env: { PATH: process.env.PATH, ...world.processEnv, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
