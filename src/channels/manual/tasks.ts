@@ -123,6 +123,23 @@ export interface ManualTask {
 /** How long a signed task link works from the moment it is handed out. */
 export const LINK_TTL_MS = 7 * 24 * 3600_000;
 
+/** What a new task copies from its delivery: the group, the officer and the card to forward. */
+function taskFields(target: ChannelTarget, message: ChannelMessage, imageSha256: string | null) {
+  const card =
+    message.type === 'text'
+      ? { title: message.card.title, text: message.card.content, url: message.card.url }
+      : { title: message.image.title ?? '图片', text: null, url: message.image.url ?? null };
+  return {
+    groupId: target.groupId,
+    groupName: target.groupName,
+    regionPath: target.regionPath,
+    officerName: target.officer?.name ?? null,
+    officerPhone: target.officer?.phone ?? null,
+    ...card,
+    imageSha256,
+  };
+}
+
 export class ManualTaskService {
   readonly #linkKey: Buffer;
   /** Pictures this process has stored (ManualImage, by content): not sent to the database again. */
@@ -220,20 +237,10 @@ export class ManualTaskService {
         },
       );
     }
-    const fields =
-      message.type === 'text'
-        ? { title: message.card.title, text: message.card.content, url: message.card.url }
-        : { title: message.image.title ?? '图片', text: null, url: message.image.url ?? null };
     try {
       const doc = await ManualTaskModel.create({
         taskKey,
-        groupId: target.groupId,
-        groupName: target.groupName,
-        regionPath: target.regionPath,
-        officerName: target.officer?.name ?? null,
-        officerPhone: target.officer?.phone ?? null,
-        ...fields,
-        imageSha256,
+        ...taskFields(target, message, imageSha256),
         createdAt: this.clock.now(),
       });
       const task = doc.toObject() as ManualTaskDoc;
@@ -266,21 +273,11 @@ export class ManualTaskService {
         imageSha256 = createHash('sha256').update(message.image.data).digest('hex');
         images.set(imageSha256, { mime: message.image.mime, data: message.image.data });
       }
-      const fields =
-        message.type === 'text'
-          ? { title: message.card.title, text: message.card.content, url: message.card.url }
-          : { title: message.image.title ?? '图片', text: null, url: message.image.url ?? null };
       // Every field the schema gives a new task (its defaults included): written by the driver.
       return {
         _id: new mongoose.Types.ObjectId(),
         taskKey: reference,
-        groupId: target.groupId,
-        groupName: target.groupName,
-        regionPath: target.regionPath,
-        officerName: target.officer?.name ?? null,
-        officerPhone: target.officer?.phone ?? null,
-        ...fields,
-        imageSha256,
+        ...taskFields(target, message, imageSha256),
         createdAt: now,
         confirmedAt: null,
         linkGeneration: 0,
