@@ -47,6 +47,8 @@ import { BATCH_SIZE, DeliveryBatchModel } from '../src/tracking/model.js';
 import { RollupRefresher } from '../src/tracking/refresher.js';
 import { listBatches, listNoticeRun, listRun } from '../src/tracking/run-batches.js';
 import { DeadlineWatch } from '../src/cases/deadlines.js';
+import { Retention } from '../src/engine/retention.js';
+import { startLoop } from '../src/lib/loop.js';
 import { seedDemo } from '../scripts/demo-data.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -835,7 +837,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     };
   };
-  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number }[] = [
+  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number; rareWarm?: boolean }[] = [
     {
       name: 'scheduler tick',
       start: () => new Scheduler(engineDeps(ctx)).start(() => undefined),
@@ -865,6 +867,20 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     },
     {
+      // The tip alerts that waited for their notice's next slot (main.ts: once a minute).
+      name: 'tip alerts',
+      start: () => startLoop(() => ctx.tips.tellQueued(), 60_000, () => undefined),
+    },
+    {
+      // Retention (main.ts: every RETENTION_EVERY_MINUTES, default 60): measured once, counted per minute.
+      name: 'retention',
+      start: () => ({ stop: async () => undefined }),
+      rare: () => new Retention(ctx.clock, { keepDays: ctx.config.engineRetentionDays, everyMs: 3_600_000 }).runOnce(),
+      rareEveryMin: 60,
+      // Its first run on a world written by older code prunes the month (catch-up, not idle work).
+      rareWarm: true,
+    },
+    {
       name: 'worker lanes',
       start: () => {
         const worker = createWorker(engineDeps(ctx));
@@ -886,6 +902,11 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       log(`    ${String(n).padStart(5)} × ${shape}`);
     }
     if (loop.rare && loop.rareEveryMin) {
+      if (loop.rareWarm) {
+        const warmStart = performance.now();
+        const report = await loop.rare();
+        log(`  its first run (catch-up, not counted): ${Math.round(performance.now() - warmStart)} ms ${JSON.stringify(report)}`);
+      }
       const before = cpu();
       seen = new Map();
       await loop.rare();

@@ -114,8 +114,8 @@ async function main(): Promise<void> {
     }).start(log('retention'));
     stoppers.push(named('retention', () => retention.stop()));
     // Tip alerts that waited for their notice's next 5-minute slot (tips/service.ts).
-    const tipAlerts = setInterval(() => void ctx.tips.tellQueued().catch(log('tip-alerts')), 60_000);
-    stoppers.push(async () => clearInterval(tipAlerts));
+    const tipAlerts = startLoop(() => ctx.tips.tellQueued(), 60_000, log('tip-alerts'));
+    stoppers.push(named('tip-alerts', () => tipAlerts.stop()));
   }
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));
