@@ -4,11 +4,13 @@
 //   PROVINCE_CAMPAIGNS=40   province-wide campaigns over the month (each to every group)
 //   PROVINCE_ROUNDS=20      calls per screen and person (p50/p99 over them)
 //   PROVINCE_IDLE_S=20      seconds each background loop is watched while nothing is due
+//   PROVINCE_SETTLE_S=600   seconds at most the notifier works off the world's due backlog before it is watched
 //   PROVINCE_WARMUP_S=3     seconds each loop runs before it is watched (its first pass catches up after a start)
 //   PROVINCE_SCREEN_BOX_S=30 a screen is called again only while its calls took less than this in all
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
 //   PROVINCE_SCREENS=a,b    measure only these screens (names as in the table); PROVINCE_IDLE_S=0 skips the loops
+//   PROVINCE_SHOW_COMMANDS=1 also print the database commands of each screen's last call (by command, collection, filter keys)
 //   PROVINCE_LOOPS=a,b      watch only these background loops (names as in the table)
 //   PROVINCE_CACHE=/dev/shm  where the built world is kept between runs (PROVINCE_REBUILD=1 builds anew)
 //
@@ -47,6 +49,7 @@ import { BATCH_SIZE, DeliveryBatchModel } from '../src/tracking/model.js';
 import { RollupRefresher } from '../src/tracking/refresher.js';
 import { listBatches, listNoticeRun, listRun } from '../src/tracking/run-batches.js';
 import { DeadlineWatch } from '../src/cases/deadlines.js';
+import { dueMarker } from '../src/channels/manual/watch.js';
 import { Retention } from '../src/engine/retention.js';
 import { startLoop } from '../src/lib/loop.js';
 import { seedDemo } from '../scripts/demo-data.js';
@@ -58,6 +61,8 @@ const ROUNDS = env('PROVINCE_ROUNDS', 20);
 const IDLE_S = env('PROVINCE_IDLE_S', 20);
 /** Seconds a loop runs before it is watched: its first pass (catch-up after a start) is not idle work. */
 const WARMUP_S = env('PROVINCE_WARMUP_S', 3);
+/** Seconds at most the officer notifier works through the world's due backlog before it is watched. */
+const SETTLE_S = env('PROVINCE_SETTLE_S', 600);
 const DAYS = 30;
 const CALL_TIMEOUT_MS = env('PROVINCE_CALL_TIMEOUT_S', 60) * 1000;
 const SCREEN_BOX_MS = env('PROVINCE_SCREEN_BOX_S', 30) * 1000;
@@ -118,6 +123,7 @@ async function main() {
   try {
     await prepareDatabase(ctx);
     void warmVillages().catch(() => undefined); // as main.ts does in the api and scheduler roles
+    void ctx.workbench.warm().catch(() => undefined); // as main.ts does in the api role
     const app = await buildApp(ctx, { logStream: new PassThrough() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
@@ -173,16 +179,30 @@ async function main() {
     }
     const only = process.env.PROVINCE_SCREENS?.split(',').map((name) => name.trim());
     const screens = screenCalls(marker, caseOf).filter((screen) => !only || only.includes(screen.name));
-    const rows: { person: string; screen: string; p50: number; p99: number }[] = [];
+    const rows: { person: string; screen: string; p50: number; p99: number; commands: number }[] = [];
+    // The commands each call sends (calls are made one at a time): per call, and with
+    // PROVINCE_SHOW_COMMANDS=1 the shapes of a screen's last call (docs/scale.md reads them).
+    let calls: Map<string, number> | null = null;
+    mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
+      if (!calls) return;
+      const key = commandShape(event);
+      calls.set(key, (calls.get(key) ?? 0) + 1);
+    });
+    const showCommands = process.env.PROVINCE_SHOW_COMMANDS === '1';
     for (const [person, token] of Object.entries(people)) {
       for (const screen of screens) {
         if (screen.only && !screen.only.includes(person)) continue;
         const ms: number[] = [];
+        const perCall: number[] = [];
+        let last = new Map<string, number>();
         // A screen slower than SCREEN_BOX_MS in all is not repeated further (its figures are those calls).
         for (let round = 0; round < ROUNDS && ms.reduce((a, b) => a + b, 0) < SCREEN_BOX_MS; round += 1) {
           const started = performance.now();
+          calls = new Map();
           try {
             await http(token, screen.method ?? 'GET', screen.path(person), screen.body?.(person));
+            last = calls;
+            perCall.push([...calls.values()].reduce((a, b) => a + b, 0));
           } catch (error) {
             // A call past the time-out counts as the time-out (a lower bound) and is not repeated.
             if ((error as Error).name !== 'TimeoutError') throw error;
@@ -192,16 +212,22 @@ async function main() {
           }
           ms.push(performance.now() - started);
         }
-        const row = { person, screen: screen.name, p50: percentile(ms, 50), p99: percentile(ms, 99) };
+        calls = null;
+        const commands = perCall.length ? Math.round((perCall.reduce((a, b) => a + b, 0) / perCall.length) * 10) / 10 : 0;
+        const row = { person, screen: screen.name, p50: percentile(ms, 50), p99: percentile(ms, 99), commands };
         rows.push(row);
-        log(`  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms`);
+        log(
+          `  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms  commands/call ${commands} (first ${perCall[0] ?? '-'}, max ${Math.max(0, ...perCall)})`,
+        );
+        if (showCommands) for (const [shape, n] of last) log(`      ${n} × ${shape}`);
       }
     }
 
     const ferretPid = Number(readFileSync(join(CACHE, 'db', 'ferretdb.pid'), 'utf8').trim().split(/\s+/)[0]) || undefined;
     const loops = IDLE_S > 0 ? await idleLoops(ctx, ferretPid) : [];
-    process.stdout.write('\n| person | screen | p50 ms | p99 ms |\n| --- | --- | ---: | ---: |\n');
-    for (const row of rows) process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} |\n`);
+    process.stdout.write('\n| person | screen | p50 ms | p99 ms | commands per call |\n| --- | --- | ---: | ---: | ---: |\n');
+    for (const row of rows)
+      process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} | ${row.commands} |\n`);
     process.stdout.write(
       '\n| background loop (idle) | ms CPU per minute | % of a core | commands per minute |\n| --- | ---: | ---: | ---: |\n',
     );
@@ -837,7 +863,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     };
   };
-  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number; rareWarm?: boolean }[] = [
+  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number; rareWarm?: boolean; settle?: () => Promise<void> }[] = [
     {
       name: 'scheduler tick',
       start: () => new Scheduler(engineDeps(ctx)).start(() => undefined),
@@ -855,7 +881,25 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       rare: () => ctx.tracking.rollups.sweep(`bench-sweep-${process.pid}`).finally(() => ctx.tracking.rollups.release(`bench-sweep-${process.pid}`)),
       rareEveryMin: 5,
     },
-    { name: 'officer notifier', start: interval(() => ctx.notifier.tick(), 15_000) },
+    {
+      name: 'officer notifier',
+      // The world's open tasks were listed by the backfill and fall due at once (a first look
+      // at each, their reminders and escalations): that backlog is work, not idle. Passes run
+      // back to back until the due marker lies ahead (or PROVINCE_SETTLE_S), then it is watched.
+      settle: async () => {
+        const started = performance.now();
+        let passes = 0;
+        let steps = 0;
+        while (performance.now() - started < SETTLE_S * 1000) {
+          steps += await ctx.notifier.tick();
+          passes += 1;
+          const marker = await dueMarker();
+          if (marker.at && marker.at.getTime() > Date.now()) break;
+        }
+        log(`  settled its backlog: ${passes} passes, ${steps} steps, ${Math.round(performance.now() - started)} ms`);
+      },
+      start: interval(() => ctx.notifier.tick(), 15_000),
+    },
     { name: 'wecom customer groups', start: interval(() => ctx.wecomGroups.tickWhenDue(), 15_000) },
     {
       name: 'case deadlines',
@@ -893,6 +937,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
   const only = process.env.PROVINCE_LOOPS?.split(',').map((name) => name.trim());
   for (const loop of loops.filter((l) => !only || only.includes(l.name))) {
     log(`idle loop: ${loop.name} (${IDLE_S} s)…`);
+    await loop.settle?.();
     const watched = await watch(loop.start);
     let spent = Math.max(0, watched.spent - baseline);
     let perMin = (spent * 60) / IDLE_S;
