@@ -140,7 +140,7 @@ export class Dispatch implements EnginePorts {
         groupName: member.groupName,
         channel: member.channelKind,
         robotKey: member.robotKey,
-        credentialsSealed: this.deps.groups.sealCredentials(member.credentials),
+        credentialsSealed: member.credentialsSealed,
         memberCount: member.memberCount,
         villageCode: member.regionCode,
         villageName: member.villageName,
