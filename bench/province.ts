@@ -9,6 +9,7 @@
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
 //   PROVINCE_SCREENS=a,b    measure only these screens (names as in the table); PROVINCE_IDLE_S=0 skips the loops
+//   PROVINCE_SHOW_COMMANDS=1 also print the database commands of each screen's last call (by command, collection, filter keys)
 //   PROVINCE_LOOPS=a,b      watch only these background loops (names as in the table)
 //   PROVINCE_CACHE=/dev/shm  where the built world is kept between runs (PROVINCE_REBUILD=1 builds anew)
 //
@@ -47,6 +48,8 @@ import { BATCH_SIZE, DeliveryBatchModel } from '../src/tracking/model.js';
 import { RollupRefresher } from '../src/tracking/refresher.js';
 import { listBatches, listNoticeRun, listRun } from '../src/tracking/run-batches.js';
 import { DeadlineWatch } from '../src/cases/deadlines.js';
+import { Retention } from '../src/engine/retention.js';
+import { startLoop } from '../src/lib/loop.js';
 import { seedDemo } from '../scripts/demo-data.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -116,6 +119,7 @@ async function main() {
   try {
     await prepareDatabase(ctx);
     void warmVillages().catch(() => undefined); // as main.ts does in the api and scheduler roles
+    void ctx.workbench.warm().catch(() => undefined); // as main.ts does in the api role
     const app = await buildApp(ctx, { logStream: new PassThrough() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
@@ -171,16 +175,30 @@ async function main() {
     }
     const only = process.env.PROVINCE_SCREENS?.split(',').map((name) => name.trim());
     const screens = screenCalls(marker, caseOf).filter((screen) => !only || only.includes(screen.name));
-    const rows: { person: string; screen: string; p50: number; p99: number }[] = [];
+    const rows: { person: string; screen: string; p50: number; p99: number; commands: number }[] = [];
+    // The commands each call sends (calls are made one at a time): per call, and with
+    // PROVINCE_SHOW_COMMANDS=1 the shapes of a screen's last call (docs/scale.md reads them).
+    let calls: Map<string, number> | null = null;
+    mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
+      if (!calls) return;
+      const key = commandShape(event);
+      calls.set(key, (calls.get(key) ?? 0) + 1);
+    });
+    const showCommands = process.env.PROVINCE_SHOW_COMMANDS === '1';
     for (const [person, token] of Object.entries(people)) {
       for (const screen of screens) {
         if (screen.only && !screen.only.includes(person)) continue;
         const ms: number[] = [];
+        const perCall: number[] = [];
+        let last = new Map<string, number>();
         // A screen slower than SCREEN_BOX_MS in all is not repeated further (its figures are those calls).
         for (let round = 0; round < ROUNDS && ms.reduce((a, b) => a + b, 0) < SCREEN_BOX_MS; round += 1) {
           const started = performance.now();
+          calls = new Map();
           try {
             await http(token, screen.method ?? 'GET', screen.path(person), screen.body?.(person));
+            last = calls;
+            perCall.push([...calls.values()].reduce((a, b) => a + b, 0));
           } catch (error) {
             // A call past the time-out counts as the time-out (a lower bound) and is not repeated.
             if ((error as Error).name !== 'TimeoutError') throw error;
@@ -190,16 +208,22 @@ async function main() {
           }
           ms.push(performance.now() - started);
         }
-        const row = { person, screen: screen.name, p50: percentile(ms, 50), p99: percentile(ms, 99) };
+        calls = null;
+        const commands = perCall.length ? Math.round((perCall.reduce((a, b) => a + b, 0) / perCall.length) * 10) / 10 : 0;
+        const row = { person, screen: screen.name, p50: percentile(ms, 50), p99: percentile(ms, 99), commands };
         rows.push(row);
-        log(`  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms`);
+        log(
+          `  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms  commands/call ${commands} (first ${perCall[0] ?? '-'}, max ${Math.max(0, ...perCall)})`,
+        );
+        if (showCommands) for (const [shape, n] of last) log(`      ${n} × ${shape}`);
       }
     }
 
     const ferretPid = Number(readFileSync(join(CACHE, 'db', 'ferretdb.pid'), 'utf8').trim().split(/\s+/)[0]) || undefined;
     const loops = IDLE_S > 0 ? await idleLoops(ctx, ferretPid) : [];
-    process.stdout.write('\n| person | screen | p50 ms | p99 ms |\n| --- | --- | ---: | ---: |\n');
-    for (const row of rows) process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} |\n`);
+    process.stdout.write('\n| person | screen | p50 ms | p99 ms | commands per call |\n| --- | --- | ---: | ---: | ---: |\n');
+    for (const row of rows)
+      process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} | ${row.commands} |\n`);
     process.stdout.write(
       '\n| background loop (idle) | ms CPU per minute | % of a core | commands per minute |\n| --- | ---: | ---: | ---: |\n',
     );
@@ -835,7 +859,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     };
   };
-  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number }[] = [
+  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number; rareWarm?: boolean }[] = [
     {
       name: 'scheduler tick',
       start: () => new Scheduler(engineDeps(ctx)).start(() => undefined),
@@ -865,6 +889,20 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     },
     {
+      // The tip alerts that waited for their notice's next slot (main.ts: once a minute).
+      name: 'tip alerts',
+      start: () => startLoop(() => ctx.tips.tellQueued(), 60_000, () => undefined),
+    },
+    {
+      // Retention (main.ts: every RETENTION_EVERY_MINUTES, default 60): measured once, counted per minute.
+      name: 'retention',
+      start: () => ({ stop: async () => undefined }),
+      rare: () => new Retention(ctx.clock, { keepDays: ctx.config.engineRetentionDays, everyMs: 3_600_000 }).runOnce(),
+      rareEveryMin: 60,
+      // Its first run on a world written by older code prunes the month (catch-up, not idle work).
+      rareWarm: true,
+    },
+    {
       name: 'worker lanes',
       start: () => {
         const worker = createWorker(engineDeps(ctx));
@@ -886,6 +924,11 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       log(`    ${String(n).padStart(5)} × ${shape}`);
     }
     if (loop.rare && loop.rareEveryMin) {
+      if (loop.rareWarm) {
+        const warmStart = performance.now();
+        const report = await loop.rare();
+        log(`  its first run (catch-up, not counted): ${Math.round(performance.now() - warmStart)} ms ${JSON.stringify(report)}`);
+      }
       const before = cpu();
       seen = new Map();
       await loop.rare();

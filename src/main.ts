@@ -88,6 +88,9 @@ async function main(): Promise<void> {
   // The planner's region names (audience/region-names.ts): an urgent run's first batch does
   // not wait for a scan of the regions.
   if (role === 'all' || role === 'scheduler') void warmRegionNames().catch(log('region names'));
+  // The workbench's tallies (workbench/tallies.ts) are read whole once per process: now, not in
+  // the first person's navigation (later writes are applied from the change log by `_id`).
+  if (role === 'all' || role === 'api') void ctx.workbench.warm().catch(log('workbench tallies'));
   if (role === 'all' || role === 'scheduler') {
     const scheduler = new Scheduler(engineDeps(ctx));
     stoppers.push(named('scheduler', scheduler.start(log('scheduler')).stop));
@@ -115,8 +118,8 @@ async function main(): Promise<void> {
     }).start(log('retention'));
     stoppers.push(named('retention', () => retention.stop()));
     // Tip alerts that waited for their notice's next 5-minute slot (tips/service.ts).
-    const tipAlerts = setInterval(() => void ctx.tips.tellQueued().catch(log('tip-alerts')), 60_000);
-    stoppers.push(async () => clearInterval(tipAlerts));
+    const tipAlerts = startLoop(() => ctx.tips.tellQueued(), 60_000, log('tip-alerts'));
+    stoppers.push(named('tip-alerts', () => tipAlerts.stop()));
   }
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));

@@ -11,6 +11,7 @@ import { localDay } from '../campaigns/schedule.js';
 import { type CampaignService, followUpIdFor } from '../campaigns/service.js';
 import type { Clock } from '../lib/clock.js';
 import { type Intent, newIntent, runIntent, unfinishedIntents } from '../db/claims.js';
+import { collectionToken } from '../db/versions.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
@@ -35,6 +36,8 @@ export interface CaseSummary {
 }
 
 const LIST_LIMIT = 200;
+/** The deadline watch re-reads the notices at least this often, whatever their token says. */
+export const DEADLINE_KEEP_MS = 10 * 60_000;
 /** An intent younger than this is left to the runner that recorded it (the sweep takes older ones). */
 const INTENT_SWEEP_AFTER_MS = 10_000;
 
@@ -69,25 +72,54 @@ export class CaseService {
       awaitingOfficers?: (campaignId: string) => Promise<number>;
     } = { intentLeaseMs: 60_000 },
   ) {}
+  /** The deadline watch's last full pass: the notices' token before it, the deadlines still ahead. */
+  private deadlines: { token: string; at: number; pending: string[] } | null = null;
   readonly owner = `cases-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private deadlinePassed(deadline: string): boolean {
     return localDay(this.clock.now(), this.timeZone) > deadline;
   }
 
-  /** The scheduler's job: every live wanted notice past its deadline gets its "已过期" draft once. */
+  /**
+   * The scheduler's job: every live wanted notice past its deadline gets its "已过期" draft once.
+   * Idle passes (once a minute, docs/cases.md *The deadline watch*) read one document: the
+   * notices' version token (db/versions.ts), by `_id`. While it is the token read before the
+   * last full pass, and no deadline that pass kept has passed since, nothing can be due: the
+   * notices are not read (a scan of every notice on FerretDB). Any notice write, a kept deadline
+   * passing, or DEADLINE_KEEP_MS (a writer that died between its write and the token) makes the
+   * next pass a full one.
+   */
   async sweepDeadlines(): Promise<number> {
+    const token = await collectionToken('notices');
+    const kept = this.deadlines;
+    const now = this.clock.now().getTime();
+    if (
+      kept &&
+      token !== null &&
+      kept.token === token &&
+      now - kept.at < DEADLINE_KEEP_MS &&
+      !kept.pending.some((deadline) => this.deadlinePassed(deadline))
+    )
+      return 0;
+    this.deadlines = null;
     let drafted = 0;
+    const pending: string[] = [];
     for (const notice of await this.notices.liveWantedNotices()) {
       const deadline = notice.content.wanted?.deadline;
-      if (!deadline || !this.deadlinePassed(deadline)) continue;
+      if (!deadline) continue;
       if (notice.caseOutcomes.some((outcome) => outcome.kind === 'expired')) continue;
+      if (!this.deadlinePassed(deadline)) {
+        pending.push(deadline);
+        continue;
+      }
       const outcome = await this.conclude(this.system, notice, 'expired', null, null).catch((error: unknown) => {
         if (error instanceof Conflict) return null; // another scheduler was first
         throw error;
       });
       if (outcome) drafted += 1;
     }
+    // A pass that drafted wrote notices: the token it read is old, and the next pass is full.
+    if (token !== null) this.deadlines = { token, at: now, pending };
     return drafted;
   }
 

@@ -11,8 +11,20 @@
 // readers therefore also re-read after MAX_KEEP_MS (workbench/tallies.ts). Each collection has
 // its own document, so two writers never update one document's different fields (FerretDB
 // does not make that atomic); two token changes racing both leave a new token.
+//
+// The change log (so a reader re-reads what changed by `_id` instead of the whole collection):
+// BEFORE the token change, the writer appends a record `countchanges/<name>#<n>` naming the
+// ids its write touched (`*`: not known, e.g. `updateMany` by a field), n dense from 1 and
+// claimed by a unique insert (walking up from the process's last n). The token document
+// carries a hint `n` (raised with the token; never above a record that exists). A reader that
+// kept a state as of record `seq` (`changesSince`) reads `#seq+1`, `#seq+2`, … by `_id` until
+// one is missing and re-reads the ids named; a record it reads before that write's token
+// change is applied early, which only makes it more current. Records older than
+// LOG_KEEP behind the newest are deleted by the writers: a reader that far behind (or a hint
+// above the records it finds) reads the whole collection again (`changesSince` answers '*').
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
+import { isDuplicateKey } from '../lib/errors.js';
 
 const versionSchema = new mongoose.Schema(
   {
@@ -24,14 +36,108 @@ const versionSchema = new mongoose.Schema(
 );
 export const CollectionVersionModel = mongoose.model('CollectionVersion', versionSchema, 'countversions');
 
-/** Marks a collection changed (after its write). */
-export async function collectionChanged(name: string): Promise<void> {
-  await CollectionVersionModel.updateOne({ _id: name }, { $set: { token: randomUUID(), at: new Date() } }, { upsert: true });
+const changeSchema = new mongoose.Schema(
+  { _id: { type: String, required: true }, ids: { type: [String], default: [] } },
+  { versionKey: false },
+);
+/** `<name>#<n>`: the ids one write of collection `name` touched (`*`: unknown). */
+export const CollectionChangeModel = mongoose.model('CollectionChange', changeSchema, 'countchanges');
+
+/** A write naming more ids than this is logged as `*` (its readers read the collection again). */
+export const MAX_LOGGED_IDS = 200;
+/** Records kept behind the newest one; older ones are deleted every LOG_PRUNE_EVERY records. */
+export const LOG_KEEP = 10_000;
+const LOG_PRUNE_EVERY = 500;
+/** Ids that stand for "not known": the reader reads the whole collection. */
+export const ALL_IDS = '*';
+
+/** The last record number this process appended per collection (where its next insert starts). */
+const lastAppended = new Map<string, number>();
+
+async function appendChange(name: string, ids: readonly string[]): Promise<number> {
+  const logged =
+    ids.length === 0 || ids.length > MAX_LOGGED_IDS || ids.includes(ALL_IDS) ? [ALL_IDS] : [...new Set(ids)];
+  // A process's first write starts from the hint (records below it may have been pruned).
+  let last = lastAppended.get(name);
+  if (last === undefined) last = (await CollectionVersionModel.findById(name, { n: 1 }).lean<{ n?: number }>())?.n ?? 0;
+  let n = last + 1;
+  for (let tries = 0; ; tries++) {
+    try {
+      await CollectionChangeModel.collection.insertOne({ _id: `${name}#${n}`, ids: logged } as never);
+      break;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      // Another writer (or process) was there first: from the hint on the token when far behind.
+      const hint =
+        tries === 0 ? ((await CollectionVersionModel.findById(name, { n: 1 }).lean<{ n?: number }>())?.n ?? 0) : 0;
+      n = Math.max(n, hint) + 1;
+    }
+  }
+  lastAppended.set(name, Math.max(n, lastAppended.get(name) ?? 0));
+  if (n % LOG_PRUNE_EVERY === 0 && n > LOG_KEEP) {
+    const old = Array.from({ length: LOG_PRUNE_EVERY }, (_, k) => `${name}#${n - LOG_KEEP - k}`);
+    await CollectionChangeModel.deleteMany({ _id: { $in: old } }).catch(() => undefined);
+  }
+  return n;
+}
+
+/** Marks a collection changed (after its write): the ids it touched logged, then a new token. */
+export async function collectionChanged(name: string, ids: readonly string[] = [ALL_IDS]): Promise<void> {
+  const n = await appendChange(name, ids);
+  await CollectionVersionModel.updateOne(
+    { _id: name },
+    { $set: { token: randomUUID(), at: new Date() }, $max: { n } },
+    { upsert: true },
+  );
 }
 
 /** The collection's token now (null before any token was written). */
 export async function collectionToken(name: string): Promise<string | null> {
-  return (await CollectionVersionModel.findById(name, { token: 1 }).lean<{ token: string }>())?.token ?? null;
+  return (await collectionVersion(name))?.token ?? null;
+}
+
+/** The collection's token and its log hint (null before any token was written). */
+export async function collectionVersion(name: string): Promise<{ token: string; n: number } | null> {
+  const doc = await CollectionVersionModel.findById(name, { token: 1, n: 1 }).lean<{ token: string; n?: number }>();
+  return doc ? { token: doc.token, n: doc.n ?? 0 } : null;
+}
+
+/**
+ * Where the log ends now, for a reader about to read the whole collection: records after it
+ * are applied on top of that read (a write logged before the read is applied twice: harmless).
+ */
+export async function changeLogEnd(name: string): Promise<number> {
+  let seq = (await collectionVersion(name))?.n ?? 0;
+  while (await CollectionChangeModel.exists({ _id: `${name}#${seq + 1}` })) seq += 1;
+  return seq;
+}
+
+/**
+ * The ids changed after record `seq` (read by `_id`, one record at a time) and the record
+ * reached; `*` when the reader must read the whole collection (a write not logged by id,
+ * too many ids, or records pruned since `seq`: the hint above what is found).
+ */
+export async function changesSince(
+  name: string,
+  seq: number,
+  hint: number,
+): Promise<{ ids: Set<string> | typeof ALL_IDS; seq: number }> {
+  const ids = new Set<string>();
+  let all = false;
+  let at = seq;
+  for (;;) {
+    const record = await CollectionChangeModel.findById(`${name}#${at + 1}`, { ids: 1 }).lean<{ ids: string[] }>();
+    if (!record) break;
+    at += 1;
+    for (const id of record.ids) {
+      if (id === ALL_IDS) all = true;
+      else ids.add(id);
+    }
+    if (ids.size > MAX_LOGGED_IDS) all = true;
+  }
+  // A hint above the records found: the records after `seq` were pruned (or never read).
+  if (at === seq && hint > seq) all = true;
+  return { ids: all ? ALL_IDS : ids, seq: at };
 }
 
 /** Gives every named collection a token if it has none (an install from before the tokens; idempotent). */
@@ -56,12 +162,49 @@ const QUERY_WRITES = [
   'findOneAndDelete',
 ] as const;
 
-/** Every write through mongoose to this schema's collection changes the token `name`. */
+const idOf = (value: unknown): string | null => {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (value instanceof mongoose.Types.ObjectId) return value.toHexString();
+  if (typeof value === 'number') return String(value);
+  return null;
+};
+
+/** The ids a query write can have touched: its filter's `_id` (a value, or `$in` values), else the result's. */
+function queryWriteIds(filter: Record<string, unknown>, result: unknown): string[] {
+  const byId = filter._id;
+  const one = idOf(byId);
+  if (one !== null) return [one];
+  if (
+    byId &&
+    typeof byId === 'object' &&
+    Object.keys(byId).length === 1 &&
+    Array.isArray((byId as { $in?: unknown }).$in)
+  ) {
+    const ids = (byId as { $in: unknown[] }).$in.map(idOf);
+    if (ids.every((id) => id !== null)) return ids as string[];
+  }
+  // findOneAnd…: the document it found (none: nothing was written, unless an upsert made one).
+  const found = result && typeof result === 'object' ? idOf((result as { _id?: unknown })._id) : null;
+  return found !== null ? [found] : [ALL_IDS];
+}
+
+/** Every write through mongoose to this schema's collection logs its ids and changes the token `name`. */
 export function versioned(schema: mongoose.Schema, name: string): void {
-  const changed = async () => collectionChanged(name);
-  schema.post('save', changed);
-  schema.post('insertMany', changed);
-  schema.post('bulkWrite', changed);
-  schema.post('deleteOne', { document: true, query: false }, changed);
-  for (const op of QUERY_WRITES) schema.post(op, { document: false, query: true }, changed);
+  schema.post('save', async (doc: { _id?: unknown }) => collectionChanged(name, [idOf(doc?._id) ?? ALL_IDS]));
+  schema.post('insertMany', async (docs: { _id?: unknown }[] | undefined) =>
+    collectionChanged(name, Array.isArray(docs) ? docs.map((d) => idOf(d?._id) ?? ALL_IDS) : [ALL_IDS]),
+  );
+  schema.post('bulkWrite', async () => collectionChanged(name, [ALL_IDS]));
+  schema.post('deleteOne', { document: true, query: false }, async function (this: { _id?: unknown }) {
+    await collectionChanged(name, [idOf(this._id) ?? ALL_IDS]);
+  });
+  for (const op of QUERY_WRITES)
+    schema.post(
+      op,
+      { document: false, query: true },
+      async function (this: mongoose.Query<unknown, unknown>, result: unknown) {
+        await collectionChanged(name, queryWriteIds(this.getFilter() as Record<string, unknown>, result));
+      },
+    );
 }

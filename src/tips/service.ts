@@ -10,6 +10,7 @@ import { AUTHORS } from '../auth/roles.js';
 import { localDay } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
 import { claimOnce } from '../db/claims.js';
+import { collectionToken } from '../db/versions.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests } from '../lib/errors.js';
 import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import { normaliseImage } from '../media/normalise.js';
@@ -32,6 +33,8 @@ export interface TipInput {
 
 /** At most one robot alert per notice in each such slot; tips in between wait for the next. */
 export const TIP_ALERT_SLOT_MS = 5 * 60_000;
+/** tellQueued re-reads the tips at least this often (a writer that died before changing the token). */
+const QUEUED_KEEP_MS = 10 * 60_000;
 const QUEUED = { status: 'queued', reason: '5 分钟内已提醒过，新线索合并到下一次提醒' } as const;
 
 export interface Tip {
@@ -102,6 +105,9 @@ function checkInput(input: TipInput): { text: string; phone: string | null } {
 }
 
 export class TipService {
+  /** tellQueued's last full pass that found no tip queued: the tips' token read before it. */
+  private queuedSeen: { token: string; at: number } | null = null;
+
   constructor(
     private readonly ports: TipPorts,
     private readonly photos: MediaStore,
@@ -212,7 +218,15 @@ export class TipService {
    * one per notice whose slot has turned. Returns how many alerts were sent or tried.
    */
   async tellQueued(): Promise<number> {
+    // Idle (no tip queued at the last full pass, no tip written since): one `_id` read of the
+    // tips' version token (db/versions.ts), read before the tips; no scan of the tips.
+    const token = await collectionToken('tips');
+    const now = this.clock.now().getTime();
+    const idle = this.queuedSeen;
+    if (idle && token !== null && idle.token === token && now - idle.at < QUEUED_KEEP_MS) return 0;
+    this.queuedSeen = null;
     const queued = await TipModel.find({ 'notified.status': 'queued' }, { noticeId: 1 }).lean<TipDoc[]>();
+    if (queued.length === 0 && token !== null) this.queuedSeen = { token, at: now };
     let alerts = 0;
     for (const noticeId of new Set(queued.map((doc) => doc.noticeId))) {
       const kase = await this.ports.caseOf(noticeId);
@@ -341,8 +355,18 @@ export class TipService {
   async purgeExpired(): Promise<number> {
     const cutoff = new Date(this.clock.now().getTime() - this.retentionDays * 24 * 3600_000);
     let purged = 0;
-    for (const { noticeId, endedAt } of await this.ports.casesEndedBefore(cutoff)) {
-      const docs = await TipModel.find({ noticeId }, { photoSha256: 1, regionPath: 1 }).lean<TipDoc[]>();
+    const ended = await this.ports.casesEndedBefore(cutoff);
+    if (ended.length === 0) return 0;
+    // One read of the tips for every ended case (ended cases only accumulate: a read per case
+    // each hour would grow with history).
+    const byNotice = new Map<string, TipDoc[]>();
+    const found = await TipModel.find(
+      { noticeId: { $in: ended.map((c) => c.noticeId) } },
+      { noticeId: 1, photoSha256: 1, regionPath: 1 },
+    ).lean<TipDoc[]>();
+    for (const doc of found) byNotice.set(doc.noticeId, [...(byNotice.get(doc.noticeId) ?? []), doc]);
+    for (const { noticeId, endedAt } of ended) {
+      const docs = byNotice.get(noticeId) ?? [];
       if (docs.length === 0) continue;
       const removed = await TipModel.deleteMany({ noticeId, _id: { $in: docs.map((doc) => doc._id) } });
       await this.dropPhotos(docs.map((doc) => doc.photoSha256));

@@ -123,6 +123,26 @@ export function unpackCells(packed: unknown): Cell[] {
   });
 }
 
+/** A county-year's cells with their counts only (the reached sets left encoded, never decoded). */
+export function unpackCellCounts(
+  packed: unknown,
+): { month: string; townshipCode: string; category: string; counts: Counts }[] {
+  if (typeof packed !== 'string' || !packed.startsWith('{')) return [];
+  const doc = JSON.parse(packed) as PackedCells;
+  return doc.cells.map((entry) => {
+    const counts = zeroCounts();
+    COUNT_KEYS.forEach((key, i) => {
+      counts[key] = Number(entry[3 + i]);
+    });
+    return {
+      month: doc.months[Number(entry[0])]!,
+      townshipCode: doc.townships[Number(entry[1])]!,
+      category: doc.categories[Number(entry[2])]!,
+      counts,
+    };
+  });
+}
+
 /** Sums of the counts, unions of the reached sets (all of one county's index). */
 export function sumOf(reaches: Iterable<Reach>): Reach {
   const total: Reach = { counts: zeroCounts(), channels: {}, groups: ReachSet.empty(), villages: ReachSet.empty() };

@@ -2,10 +2,12 @@
 // - month precision (the common report): the cells of the scope's county-year documents,
 //   found by `_id` (counties from reach-scopes.ts × the years asked for), no scan at all;
 // - day or campaign precision: the parts of the scope's ledgers (one query over them).
+import { createHash } from 'node:crypto';
 import type * as mongo from 'mongodb';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Scope } from '../regions/scope.js';
-import { type Reach, unpackCells, unpackParts } from './packed.js';
+import { type Counts, addCounts, zeroCounts } from './counts.js';
+import { type Reach, unpackCellCounts, unpackCells, unpackParts } from './packed.js';
 import { countiesUnder } from './reach-scopes.js';
 import { ReachCountyYearModel, ReachLedgerModel, countyYearId } from './rollup-model.js';
 
@@ -91,6 +93,39 @@ export async function cellEntries(
     }
   }
   return entries;
+}
+
+/** A county-year's cell counts as last read, kept while its packed cells hash the same (the string is not kept). */
+const parsedCounts = new Map<string, { hash: string; counts: ReturnType<typeof unpackCellCounts> }>();
+
+/**
+ * The summed counts of the month-precision cells from the month `from` to the month `to`
+ * (the workbench's failed and uncertain sends): the same cells as `cellEntries`, without
+ * decoding any reached set (no distinct groups or villages, so no county index is needed).
+ * Each county-year is parsed again only when its packed cells changed.
+ */
+export async function cellCounts(filter: EntryFilter, from: string, to: string, counties?: string[]): Promise<Counts> {
+  const ids = (counties ?? (await countiesUnder(filter.base))).flatMap((county) =>
+    yearsIn(from, to).map((year) => countyYearId(county, year)),
+  );
+  const years = ReachCountyYearModel.collection as unknown as mongo.Collection<CountyYearDoc>;
+  const docs = await mapLimit(ids, LOOKUPS_AT_ONCE, (id) => years.findOne({ _id: id }));
+  const total = zeroCounts();
+  for (const doc of docs) {
+    if (!doc) continue;
+    const hash = typeof doc.cells === 'string' ? createHash('sha1').update(doc.cells).digest('base64') : '';
+    let parsed = parsedCounts.get(doc._id);
+    if (!parsed || parsed.hash !== hash) {
+      parsed = { hash, counts: unpackCellCounts(doc.cells) };
+      parsedCounts.set(doc._id, parsed);
+    }
+    for (const { month, townshipCode, category, counts } of parsed.counts) {
+      if (month < from || month > to) continue;
+      if (!wanted(filter, [...doc.regionPath, townshipCode], category)) continue;
+      addCounts(total, counts);
+    }
+  }
+  return total;
 }
 
 /** Day- or campaign-precise entries: one per batch part, from `fromDay` to `toDay` inclusive. */

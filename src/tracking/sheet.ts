@@ -2,7 +2,7 @@
 // hand) that wait for the consumer, so a million-row export holds a few rows in memory.
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import ExcelJS from 'exceljs';
+import { exceljs } from '../lib/excel.js';
 
 export type Cell = string | number | Date | null;
 export type SheetFormat = 'xlsx' | 'csv';
@@ -49,7 +49,7 @@ export function openSheet(format: SheetFormat, sheetName: string, headers: strin
       },
     };
   }
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useSharedStrings: false, useStyles: false });
+  const workbook = new (exceljs()).stream.xlsx.WorkbookWriter({ stream, useSharedStrings: false, useStyles: false });
   const sheet = workbook.addWorksheet(sheetName);
   sheet.addRow(headers).commit();
   return {

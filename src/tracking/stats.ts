@@ -8,7 +8,8 @@ import type { Scope } from '../regions/scope.js';
 import type { Region, RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import { type CountyIndex, loadCountyIndexes } from './county-index.js';
-import { type ReachEntry, cellEntries, partEntries } from './reach-read.js';
+import type { Counts } from './counts.js';
+import { type ReachEntry, cellCounts, cellEntries, partEntries } from './reach-read.js';
 import { type ReachFigures, Tally } from './tally.js';
 
 export type { ReachFigures } from './tally.js';
@@ -123,6 +124,16 @@ export class ReachStats {
       return Object.assign(row, tally.figures(indexes));
     });
     return { from: query.from, to: query.to, groupBy, regionCode: base, totals: totals.figures(indexes), rows: out };
+  }
+
+  /**
+   * The month's summed delivery counts in the caller's scope (the workbench's failed and
+   * uncertain): the report's cells without the distinct groups and villages, so no county
+   * index is read and no reached set decoded.
+   */
+  async monthCounts(scope: Scope, month: string): Promise<Counts> {
+    checkRange(month, month);
+    return cellCounts({ scope, base: scope.regionCode }, month, month);
   }
 
   /** The cells of the county-years when they can answer the question, the ledgers' parts otherwise. */

@@ -61,6 +61,12 @@ export class WorkbenchService {
     private readonly timeZone: string,
   ) {}
 
+  /** Reads every tally once (a process's start), so no navigation waits for a whole collection. */
+  async warm(): Promise<void> {
+    const t = this.tallies;
+    await Promise.all([t.notices.get(), t.campaigns.get(), t.tips.get(), t.users.get(), t.groups.get()]);
+  }
+
   async counts(by: Principal): Promise<WorkbenchCounts> {
     const today = localDate(this.clock.now(), this.timeZone);
     const month = today.slice(0, 7);
@@ -79,7 +85,7 @@ export class WorkbenchService {
       this.tallies.tips.get(),
     ]);
     const [sends, awaitingTasks, myTasks, officers, setup] = await Promise.all([
-      author ? this.stats.report(by.scope, { from: month, to: month, groupBy: [] }).then((r) => r.totals) : null,
+      author ? this.stats.monthCounts(by.scope, month) : null,
       open ? open.then((tasks) => tasks.length) : null,
       officer && by.phone
         ? open
@@ -95,7 +101,7 @@ export class WorkbenchService {
     const campaignsInReview = reviewer ? (campaigns?.get(code)?.inReview ?? 0) : null;
     const casesToHandle = author ? this.casesToHandle(code, today, notices, campaigns!) : null;
     // New tips inside the scope (authors), and those the caller is the contact of wherever they are.
-    const contact = tips.byContact.get(by.id) ?? [];
+    const contact = [...(tips.byContact.get(by.id)?.values() ?? [])];
     const newTips = author
       ? (tips.byRegion.get(code)?.fresh ?? 0) + contact.filter((path) => !path.includes(code)).length
       : contact.length;
@@ -122,7 +128,8 @@ export class WorkbenchService {
     const limit = new Date(Date.parse(`${today}T00:00:00Z`) + (NEAR_DEADLINE_DAYS - 1) * 86_400_000)
       .toISOString()
       .slice(0, 10);
-    const near = notices.wanted.filter((w) => w.path.includes(code) && w.deadline <= limit).length;
+    let near = 0;
+    for (const w of notices.wanted.values()) if (w.path.includes(code) && w.deadline <= limit) near += 1;
     return near + (campaigns.get(code)?.closingFollowUps ?? 0);
   }
 

@@ -1,21 +1,28 @@
-// The workbench's figures besides the open tasks, per region, computed once per change of
-// their collection instead of a count per call (issue 25: on FerretDB 1.24 every count by
-// scope read the whole collection; the province admin's first-day steps took ~10 s).
+// The workbench's figures besides the open tasks, per region, computed once and then kept
+// exact by the collection's change log instead of a count per call (issue 25: on FerretDB 1.24
+// every count by scope read the whole collection; the province admin's first-day steps took
+// ~10 s).
 //
-// Each tally is computed from one read of its collection (only the fields it needs) and kept
-// per process while the collection's version token (db/versions.ts: changed after every write
-// through mongoose) is the one read BEFORE that read; at most MAX_KEEP_MS in any case (a
-// writer that died between its write and the token change). Every figure is kept per region
-// code of the documents' paths, so a caller's scope is one map look-up. A missing token (no
-// write since the tokens exist, and `prepareDatabase` not run) is never trusted.
+// Each tally is computed from one read of its collection (only the fields it needs), with
+// each document's part of it kept (`docs`), and kept per process under the collection's
+// version token (db/versions.ts: a new token after every write through mongoose, the write's
+// ids logged before it). When the token changed, the reader reads the log's new records by
+// `_id` and re-reads only the ids they name by `_id`: the document's old part is taken off the
+// tally, its new part added (a document gone adds nothing). A record naming `*` (a write by a
+// field, `bulkWrite`, more than MAX_LOGGED_IDS ids) or a log pruned past the reader makes it
+// read the collection again. A writer that died between its write and its record leaves a
+// tally that misses that write: each tally is read whole again in the background every
+// MAX_KEEP_MS (the call that finds it older answers from the kept tally). A missing token (no
+// write since the tokens exist, and `prepareDatabase` not run) is never trusted. Every figure
+// is kept per region code of the documents' paths, so a caller's scope is one map look-up.
 import { GroupModel } from '../audience/model.js';
 import { UserModel } from '../auth/model.js';
 import { CampaignModel } from '../campaigns/model.js';
-import { collectionToken } from '../db/versions.js';
+import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../db/versions.js';
 import { NoticeModel } from '../notices/model.js';
 import { TipModel } from '../tips/model.js';
 
-/** A kept tally is read again after this long whatever its token says. */
+/** A kept tally is read whole again (in the background) after this long. */
 export const MAX_KEEP_MS = 5 * 60_000;
 
 /** The collections whose tokens the workbench reads (prepareDatabase gives each one). */
@@ -24,50 +31,120 @@ export const TALLIED_COLLECTIONS = ['notices', 'campaigns', 'tips', 'users', 'gr
 /** Counts per region code: every code of a document's path counts it once. */
 type PerRegion<K extends string> = Map<string, Record<K, number>>;
 
-function addTo<K extends string>(map: PerRegion<K>, path: readonly string[], key: K, keys: readonly K[]): void {
+function addTo<K extends string>(
+  map: PerRegion<K>,
+  path: readonly string[],
+  key: K,
+  keys: readonly K[],
+  sign = 1,
+): void {
   for (const code of new Set(path)) {
     let row = map.get(code);
     if (!row) {
       row = Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
       map.set(code, row);
     }
-    row[key] += 1;
+    row[key] += sign;
   }
 }
 
-/** One collection's tally, kept under its version token. */
-class Kept<T> {
-  private kept: { token: string; at: number; value: T } | null = null;
-  private loading: { token: string | null; promise: Promise<T> } | null = null;
+/** How one collection's tally is read and folded, document by document. */
+interface Source<D, T> {
+  name: string;
+  /** Every document that can count (projected to what the tally needs), `_id` included. */
+  readAll(): Promise<(D & { _id: unknown })[]>;
+  /** One document by `_id` (null: gone). */
+  readOne(id: string): Promise<(D & { _id: unknown }) | null>;
+  empty(): T;
+  /** Adds (sign 1) or takes off (sign -1) one document's part; `id` is its `_id` as a string. */
+  fold(tally: T, id: string, doc: D, sign: 1 | -1): void;
+}
 
-  constructor(
-    private readonly name: string,
-    private readonly load: () => Promise<T>,
-  ) {}
+interface State<D, T> {
+  token: string;
+  /** The change-log record this state includes (db/versions.ts). */
+  seq: number;
+  at: number;
+  docs: Map<string, D>;
+  value: T;
+}
 
-  async get(): Promise<T> {
-    const token = await collectionToken(this.name);
-    const kept = this.kept;
-    if (kept && token !== null && kept.token === token && Date.now() - kept.at < MAX_KEEP_MS) return kept.value;
-    // Callers arriving while a read under the same token runs share it.
-    if (this.loading && this.loading.token === token && token !== null) return this.loading.promise;
-    const promise = this.load();
-    this.loading = { token, promise };
-    try {
-      const value = await promise;
-      if (token !== null) this.kept = { token, at: Date.now(), value };
-      return value;
-    } finally {
-      if (this.loading?.promise === promise) this.loading = null;
+/** One collection's tally, kept exact from its change log under its version token. */
+class Kept<D, T> {
+  private state: State<D, T> | null = null;
+  /** Catch-ups one after another (each changes the kept state). */
+  private turn: Promise<unknown> = Promise.resolve();
+  private reloading: Promise<unknown> | null = null;
+
+  constructor(private readonly source: Source<D, T>) {}
+
+  get(): Promise<T> {
+    const run = this.turn.then(() => this.current());
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async current(): Promise<T> {
+    const version = await collectionVersion(this.source.name);
+    const state = this.state;
+    if (!state || version === null) return (await this.readWhole(version?.token ?? null)).value;
+    if (Date.now() - state.at >= MAX_KEEP_MS) this.reloadLater();
+    if (state.token === version.token) return state.value;
+    const changes = await changesSince(this.source.name, state.seq, version.n);
+    if (changes.ids === ALL_IDS) return (await this.readWhole(version.token)).value;
+    for (const id of changes.ids) {
+      const doc = await this.source.readOne(id).catch(() => null);
+      const old = state.docs.get(id);
+      if (old) this.source.fold(state.value, id, old, -1);
+      state.docs.delete(id);
+      if (doc) {
+        state.docs.set(id, doc);
+        this.source.fold(state.value, id, doc, 1);
+      }
     }
+    state.seq = changes.seq;
+    state.token = version.token;
+    return state.value;
+  }
+
+  /** The whole collection read (the log's end taken first: later records are applied on top). */
+  private async readWhole(token: string | null): Promise<State<D, T>> {
+    const seq = await changeLogEnd(this.source.name);
+    const docs = new Map<string, D>();
+    const value = this.source.empty();
+    for (const doc of await this.source.readAll()) {
+      const id = String(doc._id);
+      docs.set(id, doc);
+      this.source.fold(value, id, doc, 1);
+    }
+    const state = { token: token ?? '', seq, at: Date.now(), docs, value };
+    // Without a token nothing is kept (the next call reads again).
+    this.state = token === null ? null : state;
+    return state;
+  }
+
+  /** A whole read in the background, taking its turn (callers meanwhile wait for it). */
+  private reloadLater(): void {
+    if (this.reloading) return;
+    this.reloading = Promise.resolve().then(async () => {
+      const version = await collectionVersion(this.source.name);
+      const run = this.turn.then(() => this.readWhole(version?.token ?? null));
+      this.turn = run.catch(() => undefined);
+      await run;
+    });
+    this.reloading
+      .catch(() => undefined)
+      .finally(() => {
+        this.reloading = null;
+      });
   }
 }
 
 const NOTICE_KEYS = ['all', 'inReview'] as const;
 export interface NoticeTally {
   byRegion: PerRegion<(typeof NOTICE_KEYS)[number]>;
-  /** Open wanted cases (approved, not retracted, no outcome yet): their path and deadline. */
-  wanted: { path: string[]; deadline: string }[];
+  /** Open wanted cases (approved, not retracted, no outcome yet) by notice id: their path and deadline. */
+  wanted: Map<string, { path: string[]; deadline: string }>;
 }
 
 const CAMPAIGN_KEYS = ['inReview', 'closingFollowUps'] as const;
@@ -76,8 +153,8 @@ export type CampaignTally = PerRegion<(typeof CAMPAIGN_KEYS)[number]>;
 export interface TipTally {
   /** New tips per region code. */
   byRegion: PerRegion<'fresh'>;
-  /** New tips with a contact officer: their path, per contact. */
-  byContact: Map<string, string[][]>;
+  /** New tips with a contact officer: per contact, each tip's path by tip id. */
+  byContact: Map<string, Map<string, string[]>>;
 }
 
 export interface UserTally {
@@ -90,25 +167,74 @@ export type GroupTally = PerRegion<(typeof GROUP_KEYS)[number]>;
 
 const CLOSING_OUTCOMES = new Set(['caught', 'solved', 'expired']);
 
+interface NoticeDoc {
+  regionPath: string[];
+  status: string;
+  retractedAt?: Date | null;
+  content?: { category?: string; wanted?: { deadline?: string } | null };
+  caseOutcomes?: unknown[];
+}
+const NOTICE_FIELDS = {
+  _id: 1,
+  regionPath: 1,
+  status: 1,
+  retractedAt: 1,
+  'content.category': 1,
+  'content.wanted.deadline': 1,
+  caseOutcomes: 1,
+};
+
+interface CampaignDoc {
+  regionPath: string[];
+  status: string;
+  followUpOfNotice?: string | null;
+  followUpOutcome?: string | null;
+}
+const CAMPAIGN_FIELDS = { _id: 1, regionPath: 1, status: 1, followUpOfNotice: 1, followUpOutcome: 1 };
+
+interface TipDoc {
+  regionPath: string[];
+  status?: string;
+  contactUserId?: string | null;
+}
+const TIP_FIELDS = { _id: 1, regionPath: 1, status: 1, contactUserId: 1 };
+
+interface UserDoc {
+  regionPath: string[];
+}
+
+interface GroupDoc {
+  regionPath: string[];
+  channelKind?: string;
+}
+const GROUP_FIELDS = { _id: 1, regionPath: 1, channelKind: 1 };
+
+/** One array per distinct path (50,000 groups share a few thousand paths). */
+function interned(paths: Map<string, string[]>, path: string[] | undefined): string[] {
+  const key = (path ?? []).join('/');
+  let kept = paths.get(key);
+  if (!kept) {
+    kept = path ?? [];
+    paths.set(key, kept);
+  }
+  return kept;
+}
+
+const one =
+  <D>(model: { findById: (id: string, fields: unknown) => { lean: <R>() => Promise<R> } }, fields: unknown) =>
+  (id: string) =>
+    model.findById(id, fields).lean<(D & { _id: unknown }) | null>();
+
 export class WorkbenchTallies {
-  readonly notices = new Kept<NoticeTally>('notices', async () => {
-    const byRegion: NoticeTally['byRegion'] = new Map();
-    const wanted: NoticeTally['wanted'] = [];
-    const docs = await NoticeModel.find(
-      {},
-      { _id: 0, regionPath: 1, status: 1, retractedAt: 1, 'content.category': 1, 'content.wanted.deadline': 1, 'caseOutcomes': 1 },
-    ).lean<
-      {
-        regionPath: string[];
-        status: string;
-        retractedAt?: Date | null;
-        content?: { category?: string; wanted?: { deadline?: string } | null };
-        caseOutcomes?: unknown[];
-      }[]
-    >();
-    for (const doc of docs) {
-      addTo(byRegion, doc.regionPath, 'all', NOTICE_KEYS);
-      if (doc.status === 'in_review') addTo(byRegion, doc.regionPath, 'inReview', NOTICE_KEYS);
+  readonly notices = new Kept<NoticeDoc, NoticeTally>({
+    name: 'notices',
+    readAll: () => NoticeModel.find({}, NOTICE_FIELDS).lean<(NoticeDoc & { _id: unknown })[]>(),
+    readOne: one<NoticeDoc>(NoticeModel as never, NOTICE_FIELDS),
+    empty: () => ({ byRegion: new Map(), wanted: new Map() }),
+    fold: (tally, id, doc, sign) => {
+      const path = doc.regionPath ?? [];
+      addTo(tally.byRegion, path, 'all', NOTICE_KEYS, sign);
+      if (doc.status === 'in_review') addTo(tally.byRegion, path, 'inReview', NOTICE_KEYS, sign);
       const deadline = doc.content?.wanted?.deadline;
       if (
         doc.content?.category === 'wanted_clue' &&
@@ -117,63 +243,69 @@ export class WorkbenchTallies {
         (doc.caseOutcomes?.length ?? 0) === 0 &&
         typeof deadline === 'string'
       ) {
-        wanted.push({ path: doc.regionPath, deadline });
+        if (sign > 0) tally.wanted.set(id, { path, deadline });
+        else tally.wanted.delete(id);
       }
-    }
-    return { byRegion, wanted };
+    },
   });
 
-  readonly campaigns = new Kept<CampaignTally>('campaigns', async () => {
-    const byRegion: CampaignTally = new Map();
-    const docs = await CampaignModel.find({}, { _id: 0, regionPath: 1, status: 1, followUpOfNotice: 1, followUpOutcome: 1 }).lean<
-      { regionPath: string[]; status: string; followUpOfNotice?: string | null; followUpOutcome?: string | null }[]
-    >();
-    for (const doc of docs) {
-      if (doc.status !== 'in_review') continue;
-      addTo(byRegion, doc.regionPath, 'inReview', CAMPAIGN_KEYS);
+  readonly campaigns = new Kept<CampaignDoc, CampaignTally>({
+    name: 'campaigns',
+    readAll: () => CampaignModel.find({}, CAMPAIGN_FIELDS).lean<(CampaignDoc & { _id: unknown })[]>(),
+    readOne: one<CampaignDoc>(CampaignModel as never, CAMPAIGN_FIELDS),
+    empty: () => new Map(),
+    fold: (tally, _id, doc, sign) => {
+      if (doc.status !== 'in_review') return;
+      addTo(tally, doc.regionPath ?? [], 'inReview', CAMPAIGN_KEYS, sign);
       if (doc.followUpOfNotice && CLOSING_OUTCOMES.has(doc.followUpOutcome ?? '')) {
-        addTo(byRegion, doc.regionPath, 'closingFollowUps', CAMPAIGN_KEYS);
+        addTo(tally, doc.regionPath ?? [], 'closingFollowUps', CAMPAIGN_KEYS, sign);
       }
-    }
-    return byRegion;
+    },
   });
 
-  readonly tips = new Kept<TipTally>('tips', async () => {
-    const byRegion: TipTally['byRegion'] = new Map();
-    const byContact: TipTally['byContact'] = new Map();
-    const docs = await TipModel.find({ status: 'new' }, { _id: 0, regionPath: 1, contactUserId: 1 }).lean<
-      { regionPath: string[]; contactUserId?: string | null }[]
-    >();
-    for (const doc of docs) {
-      addTo(byRegion, doc.regionPath, 'fresh', ['fresh']);
-      if (!doc.contactUserId) continue;
-      const paths = byContact.get(doc.contactUserId) ?? [];
-      paths.push(doc.regionPath);
-      byContact.set(doc.contactUserId, paths);
-    }
-    return { byRegion, byContact };
+  readonly tips = new Kept<TipDoc, TipTally>({
+    name: 'tips',
+    // Only new tips count; a tip that becomes new is re-read by `_id` from the log.
+    readAll: () => TipModel.find({ status: 'new' }, TIP_FIELDS).lean<(TipDoc & { _id: unknown })[]>(),
+    readOne: one<TipDoc>(TipModel as never, TIP_FIELDS),
+    empty: () => ({ byRegion: new Map(), byContact: new Map() }),
+    fold: (tally, id, doc, sign) => {
+      if (doc.status !== 'new') return;
+      addTo(tally.byRegion, doc.regionPath ?? [], 'fresh', ['fresh'], sign);
+      if (!doc.contactUserId) return;
+      const tips = tally.byContact.get(doc.contactUserId) ?? new Map<string, string[]>();
+      if (sign > 0) tips.set(id, doc.regionPath ?? []);
+      else tips.delete(id);
+      if (tips.size > 0) tally.byContact.set(doc.contactUserId, tips);
+      else tally.byContact.delete(doc.contactUserId);
+    },
   });
 
-  readonly users = new Kept<UserTally>('users', async () => {
-    const byRegion: UserTally['byRegion'] = new Map();
-    const pathOf = new Map<string, string[]>();
-    const docs = await UserModel.find({}, { _id: 1, regionPath: 1 }).lean<{ _id: unknown; regionPath: string[] }[]>();
-    for (const doc of docs) {
-      addTo(byRegion, doc.regionPath, 'all', ['all']);
-      pathOf.set(String(doc._id), doc.regionPath);
-    }
-    return { byRegion, pathOf };
+  readonly users = new Kept<UserDoc, UserTally>({
+    name: 'users',
+    readAll: () => UserModel.find({}, { _id: 1, regionPath: 1 }).lean<(UserDoc & { _id: unknown })[]>(),
+    readOne: one<UserDoc>(UserModel as never, { _id: 1, regionPath: 1 }),
+    empty: () => ({ byRegion: new Map(), pathOf: new Map() }),
+    fold: (tally, id, doc, sign) => {
+      addTo(tally.byRegion, doc.regionPath ?? [], 'all', ['all'], sign);
+      if (sign > 0) tally.pathOf.set(id, doc.regionPath ?? []);
+      else tally.pathOf.delete(id);
+    },
   });
 
-  readonly groups = new Kept<GroupTally>('groups', async () => {
-    const byRegion: GroupTally = new Map();
-    const docs = await GroupModel.find({}, { _id: 0, regionPath: 1, channelKind: 1 }).lean<
-      { regionPath: string[]; channelKind?: string }[]
-    >();
-    for (const doc of docs) {
-      addTo(byRegion, doc.regionPath, 'all', GROUP_KEYS);
-      if (doc.channelKind !== 'manual') addTo(byRegion, doc.regionPath, 'robots', GROUP_KEYS);
-    }
-    return byRegion;
+  private readonly groupPaths = new Map<string, string[]>();
+  readonly groups = new Kept<GroupDoc, GroupTally>({
+    name: 'groups',
+    readAll: async () => {
+      const docs = await GroupModel.find({}, GROUP_FIELDS).lean<(GroupDoc & { _id: unknown })[]>();
+      for (const doc of docs) doc.regionPath = interned(this.groupPaths, doc.regionPath);
+      return docs;
+    },
+    readOne: one<GroupDoc>(GroupModel as never, GROUP_FIELDS),
+    empty: () => new Map(),
+    fold: (tally, _id, doc, sign) => {
+      addTo(tally, doc.regionPath ?? [], 'all', GROUP_KEYS, sign);
+      if (doc.channelKind !== 'manual') addTo(tally, doc.regionPath ?? [], 'robots', GROUP_KEYS, sign);
+    },
   });
 }

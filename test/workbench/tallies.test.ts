@@ -15,8 +15,10 @@ import { fixedClock } from '../../src/lib/clock.js';
 import { NoticeModel } from '../../src/notices/model.js';
 import { RegionModel } from '../../src/regions/model.js';
 import { TipModel } from '../../src/tips/model.js';
+import { TALLIED_COLLECTIONS } from '../../src/workbench/tallies.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
+import { WANTED, noticeBody } from '../helpers/notices.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 
 // 12:00 in Shanghai on 2026-12-03.
@@ -35,7 +37,12 @@ describe('workbench tallies under version tokens', () => {
     editor = await t.userToken('editor', TREE.countyA.code);
     reviewer = await t.userToken('reviewer', TREE.city.code);
     const oid = () => new mongoose.Types.ObjectId();
-    const notice = (path: string[], status: string, wanted?: { deadline: string }, extra: Record<string, unknown> = {}) => ({
+    const notice = (
+      path: string[],
+      status: string,
+      wanted?: { deadline: string },
+      extra: Record<string, unknown> = {},
+    ) => ({
       _id: oid(),
       regionCode: path.at(-1),
       regionPath: path,
@@ -70,7 +77,12 @@ describe('workbench tallies under version tokens', () => {
       campaign(A, 'approved', 'solved'),
       campaign(A, 'in_review', 'retracted'),
     ] as never[]);
-    const tip = (path: string[], status: string, contactUserId: string | null) => ({ _id: oid(), regionPath: path, status, contactUserId });
+    const tip = (path: string[], status: string, contactUserId: string | null) => ({
+      _id: oid(),
+      regionPath: path,
+      status,
+      contactUserId,
+    });
     await TipModel.collection.insertMany([
       tip(A, 'new', null),
       tip(A, 'new', editor.id),
@@ -159,8 +171,14 @@ describe('workbench tallies under version tokens', () => {
     expect(ed.newTips).toBe(3); // two in the county, one it is the contact of elsewhere
 
     // Query writes, a save, an insertMany, a delete: each changes its collection's token.
-    await NoticeModel.updateMany({ status: 'in_review', regionPath: TREE.countyB.code }, { $set: { status: 'approved' } });
-    await CampaignModel.updateOne({ status: 'approved', regionPath: TREE.countyA.code }, { $set: { status: 'in_review' } });
+    await NoticeModel.updateMany(
+      { status: 'in_review', regionPath: TREE.countyB.code },
+      { $set: { status: 'approved' } },
+    );
+    await CampaignModel.updateOne(
+      { status: 'approved', regionPath: TREE.countyA.code },
+      { $set: { status: 'in_review' } },
+    );
     await TipModel.deleteOne({ status: 'new', contactUserId: null, regionPath: TREE.countyA.code });
     await GroupModel.deleteMany({});
     await expectExact();
@@ -182,12 +200,60 @@ describe('workbench tallies under version tokens', () => {
     expect((await served(t.adminToken)).setup).toEqual([true, false, false, true, true]);
   });
 
+  it('apply a write made after the figures were kept from the change log, by _id only', async () => {
+    for (const token of [editor.token, reviewer.token, t.adminToken]) await served(token);
+    // Through the API: a notice submitted for review, a wanted notice approved, a campaign
+    // approved, a user made; each after every figure was kept.
+    const notice = await t.request('POST', '/api/notices', editor.token, noticeBody());
+    expect(notice.statusCode, notice.body).toBe(201);
+    expect((await t.request('POST', `/api/notices/${notice.json().id}/submit`, editor.token)).statusCode).toBe(200);
+    const wanted = await t.request(
+      'POST',
+      '/api/notices',
+      editor.token,
+      noticeBody({
+        category: 'wanted_clue',
+        wanted: { ...WANTED, deadline: '2026-12-04' },
+      }),
+    );
+    expect(wanted.statusCode, wanted.body).toBe(201);
+    expect((await t.request('POST', `/api/notices/${wanted.json().id}/submit`, editor.token)).statusCode).toBe(200);
+    expect((await t.request('POST', `/api/notices/${wanted.json().id}/approve`, reviewer.token, {})).statusCode).toBe(
+      200,
+    );
+    // (A campaign's state changes are writes by `_id`, as changeStateOnce makes them.)
+    const inReview = await CampaignModel.findOne({ status: 'in_review', regionPath: TREE.countyB.code }).lean();
+    await CampaignModel.updateOne({ _id: inReview!._id }, { $set: { status: 'approved' } });
+    const user = await t.request('POST', '/api/users', t.adminToken, {
+      username: 'tally-viewer',
+      displayName: '测试查看',
+      password: 'pw-tally-viewer-secret',
+      role: 'viewer',
+      regionCode: TREE.countyB.code,
+    });
+    expect(user.statusCode, user.body).toBe(201);
+    for (const token of [editor.token, reviewer.token, t.adminToken]) {
+      const seen = await commandsDuring(() => served(token));
+      const reads = seen.filter(
+        (c) =>
+          ['find', 'count', 'aggregate', 'distinct'].includes(c.name) &&
+          TALLIED_COLLECTIONS.includes(c.collection as never),
+      );
+      for (const read of reads) expect(byIdOnly(read.filter), JSON.stringify(read)).toBe(true);
+    }
+    const { admin, ed } = await expectExact();
+    expect(ed.casesToHandle).toBeGreaterThan(0);
+    expect(admin.noticesInReview).toBeGreaterThan(0);
+  });
+
   it('read only documents by _id when nothing changed', async () => {
     for (const token of [editor.token, reviewer.token, t.adminToken]) {
       await served(token);
       const seen = await commandsDuring(() => served(token));
       // (The session look-up by token hash is authentication's, before the route: not counted here.)
-      const reads = seen.filter((c) => ['find', 'count', 'aggregate', 'distinct'].includes(c.name) && c.collection !== 'sessions');
+      const reads = seen.filter(
+        (c) => ['find', 'count', 'aggregate', 'distinct'].includes(c.name) && c.collection !== 'sessions',
+      );
       expect(reads.length).toBeGreaterThan(0);
       for (const read of reads) expect(byIdOnly(read.filter), JSON.stringify(read)).toBe(true);
     }

@@ -1,7 +1,6 @@
 // Exports of the directory as .xlsx or .csv (UTF-8 with BOM, so Excel shows the Chinese).
 // No credentials are ever exported. Cells that a spreadsheet would run as a formula are
 // neutralised with a leading apostrophe (the importer removes it again).
-import ExcelJS from 'exceljs';
 import { stringify } from 'csv-stringify/sync';
 import { RegionModel } from '../../regions/model.js';
 import type { Scope } from '../../regions/scope.js';
@@ -9,6 +8,7 @@ import { CHANNEL_LABELS, type ChannelKind } from '../../channels/credentials.js'
 import { type GroupDoc, GroupModel } from '../model.js';
 import { neutraliseFormula } from './normalise.js';
 import { levelLabel, type RegionLevel } from '../../regions/levels.js';
+import { exceljs } from '../../lib/excel.js';
 
 export type SheetFormat = 'xlsx' | 'csv';
 
@@ -36,7 +36,7 @@ type ExportCell = string | number;
 async function toFile(sheetName: string, header: string[], rows: ExportCell[][], format: SheetFormat): Promise<Buffer> {
   const safe = rows.map((row) => row.map((cell) => (typeof cell === 'number' ? cell : neutraliseFormula(cell))));
   if (format === 'csv') return Buffer.concat([Buffer.from('\uFEFF'), Buffer.from(stringify([header, ...safe]))]);
-  const workbook = new ExcelJS.Workbook();
+  const workbook = new (exceljs()).Workbook();
   const sheet = workbook.addWorksheet(sheetName);
   sheet.addRow(header).font = { bold: true };
   for (const row of safe) sheet.addRow(row);

@@ -1,14 +1,14 @@
 // The import report as an .xlsx the desk can keep, print and work through: the one-line
 // summary and the problems grouped by cause, the township names to confirm, the villages to
 // create or confirm, then every row's problems. Cells are neutralised like every export.
-import ExcelJS from 'exceljs';
 import { neutraliseFormula } from './normalise.js';
 import type { ImportReport } from './report.js';
+import { exceljs } from '../../lib/excel.js';
 
 type Cell = string | number;
 
 export async function importReportSheet(report: ImportReport): Promise<Buffer> {
-  const workbook = new ExcelJS.Workbook();
+  const workbook = new (exceljs()).Workbook();
   const sheet = (name: string, header: string[], rows: Cell[][], widths: number[]) => {
     const ws = workbook.addWorksheet(name);
     ws.addRow(header).font = { bold: true };

@@ -1,8 +1,8 @@
 // The group import template (.xlsx): the ledger's columns with an example row named, not coded
 // (most ledgers carry no codes), and a second sheet
 // listing every column name the import accepts (from GROUP_COLUMNS, the one list).
-import ExcelJS from 'exceljs';
 import { GROUP_COLUMNS } from './columns.js';
+import { exceljs } from '../../lib/excel.js';
 
 const EXAMPLE: Record<string, string | number> = {
   乡镇: '东庄镇',
@@ -19,7 +19,7 @@ const EXAMPLE: Record<string, string | number> = {
 
 export async function groupImportTemplate(): Promise<Buffer> {
   const columns = GROUP_COLUMNS.filter((c) => c.key !== 'info');
-  const workbook = new ExcelJS.Workbook();
+  const workbook = new (exceljs()).Workbook();
   const sheet = workbook.addWorksheet('群台账');
   sheet.addRow(['XX县民声微信群台账（标题行可有可无，表头可在前 10 行任意一行）']);
   sheet.mergeCells(1, 1, 1, columns.length);
