@@ -4,6 +4,7 @@
 //   PROVINCE_CAMPAIGNS=40   province-wide campaigns over the month (each to every group)
 //   PROVINCE_ROUNDS=20      calls per screen and person (p50/p99 over them)
 //   PROVINCE_IDLE_S=20      seconds each background loop is watched while nothing is due
+//   PROVINCE_SETTLE_S=600   seconds at most the notifier works off the world's due backlog before it is watched
 //   PROVINCE_WARMUP_S=3     seconds each loop runs before it is watched (its first pass catches up after a start)
 //   PROVINCE_SCREEN_BOX_S=30 a screen is called again only while its calls took less than this in all
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
@@ -48,6 +49,7 @@ import { BATCH_SIZE, DeliveryBatchModel } from '../src/tracking/model.js';
 import { RollupRefresher } from '../src/tracking/refresher.js';
 import { listBatches, listNoticeRun, listRun } from '../src/tracking/run-batches.js';
 import { DeadlineWatch } from '../src/cases/deadlines.js';
+import { dueMarker } from '../src/channels/manual/watch.js';
 import { Retention } from '../src/engine/retention.js';
 import { startLoop } from '../src/lib/loop.js';
 import { seedDemo } from '../scripts/demo-data.js';
@@ -59,6 +61,8 @@ const ROUNDS = env('PROVINCE_ROUNDS', 20);
 const IDLE_S = env('PROVINCE_IDLE_S', 20);
 /** Seconds a loop runs before it is watched: its first pass (catch-up after a start) is not idle work. */
 const WARMUP_S = env('PROVINCE_WARMUP_S', 3);
+/** Seconds at most the officer notifier works through the world's due backlog before it is watched. */
+const SETTLE_S = env('PROVINCE_SETTLE_S', 600);
 const DAYS = 30;
 const CALL_TIMEOUT_MS = env('PROVINCE_CALL_TIMEOUT_S', 60) * 1000;
 const SCREEN_BOX_MS = env('PROVINCE_SCREEN_BOX_S', 30) * 1000;
@@ -859,7 +863,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     };
   };
-  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number; rareWarm?: boolean }[] = [
+  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number; rareWarm?: boolean; settle?: () => Promise<void> }[] = [
     {
       name: 'scheduler tick',
       start: () => new Scheduler(engineDeps(ctx)).start(() => undefined),
@@ -877,7 +881,25 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       rare: () => ctx.tracking.rollups.sweep(`bench-sweep-${process.pid}`).finally(() => ctx.tracking.rollups.release(`bench-sweep-${process.pid}`)),
       rareEveryMin: 5,
     },
-    { name: 'officer notifier', start: interval(() => ctx.notifier.tick(), 15_000) },
+    {
+      name: 'officer notifier',
+      // The world's open tasks were listed by the backfill and fall due at once (a first look
+      // at each, their reminders and escalations): that backlog is work, not idle. Passes run
+      // back to back until the due marker lies ahead (or PROVINCE_SETTLE_S), then it is watched.
+      settle: async () => {
+        const started = performance.now();
+        let passes = 0;
+        let steps = 0;
+        while (performance.now() - started < SETTLE_S * 1000) {
+          steps += await ctx.notifier.tick();
+          passes += 1;
+          const marker = await dueMarker();
+          if (marker.at && marker.at.getTime() > Date.now()) break;
+        }
+        log(`  settled its backlog: ${passes} passes, ${steps} steps, ${Math.round(performance.now() - started)} ms`);
+      },
+      start: interval(() => ctx.notifier.tick(), 15_000),
+    },
     { name: 'wecom customer groups', start: interval(() => ctx.wecomGroups.tickWhenDue(), 15_000) },
     {
       name: 'case deadlines',
@@ -915,6 +937,7 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
   const only = process.env.PROVINCE_LOOPS?.split(',').map((name) => name.trim());
   for (const loop of loops.filter((l) => !only || only.includes(l.name))) {
     log(`idle loop: ${loop.name} (${IDLE_S} s)…`);
+    await loop.settle?.();
     const watched = await watch(loop.start);
     let spent = Math.max(0, watched.spent - baseline);
     let perMin = (spent * 60) / IDLE_S;

@@ -1,7 +1,7 @@
 // A whole Jingxun for benchmarks and reliability tests, on this machine only: its own
 // FerretDB (files in /dev/shm), the robot doubles on 127.0.0.1, the demo directory of N
 // groups, and the real app for the API calls staff would make (notice, campaign, approval).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -36,18 +36,29 @@ export interface WorldOptions {
   groups: number;
   env?: Record<string, string>;
   log?: (line: string) => void;
+  /**
+   * Keep the world in this directory between runs (a bench's 50,000-group world is built
+   * once): seeded only when its `built.json` is missing, never removed by `close`. The robot
+   * doubles listen on `doublesPort`, the port sealed into the groups' credentials.
+   */
+  keep?: { dir: string; doublesPort: number };
 }
 
 export async function startWorld(options: WorldOptions): Promise<World> {
   const log = options.log ?? (() => undefined);
   const base = process.platform === 'linux' ? '/dev/shm' : tmpdir();
-  const dir = mkdtempSync(join(base, 'jingxun-world-'));
+  const dir = options.keep?.dir ?? mkdtempSync(join(base, 'jingxun-world-'));
+  if (options.keep) mkdirSync(dir, { recursive: true });
+  const built = options.keep ? existsSync(join(dir, 'built.json')) : false;
   const binary = resolve('.tools/bin/ferretdb');
   // FERRETDB_DEBUG_ADDR (e.g. 127.0.0.1:8089): FerretDB's pprof handler, for bench/fanout-cost.ts.
   const debugAddr = process.env.FERRETDB_DEBUG_ADDR;
   let ferret = await startFerretDb({ binary, dataDir: join(dir, 'db'), ...(debugAddr ? { debugAddr } : {}) });
   const uri = `${ferret.uri}/world`;
-  const doubles = await new RobotDoubles({ dingtalkPenaltyMs: 5_000 }).start();
+  const doubles = await new RobotDoubles({
+    dingtalkPenaltyMs: 5_000,
+    ...(options.keep ? { port: options.keep.doublesPort } : {}),
+  }).start();
   const env = {
     MONGODB_URI: uri,
     DATA_DIR: dir,
@@ -64,9 +75,10 @@ export async function startWorld(options: WorldOptions): Promise<World> {
   const db = await connectDatabase(uri, { ferret: true });
   const ctx = createContext(config, db);
   await prepareDatabase(ctx);
-  log(`seeding ${options.groups} demo groups…`);
   let shown = 0;
-  await seedDemo(ctx.groups, {
+  if (built) log(`reusing the world in ${dir}`);
+  else log(`seeding ${options.groups} demo groups…`);
+  if (!built) await seedDemo(ctx.groups, {
     groups: options.groups,
     doublesUrl: doubles.url,
     onProgress: (stage, done, total) => {
@@ -76,6 +88,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       }
     },
   });
+  if (options.keep && !built) writeFileSync(join(dir, 'built.json'), JSON.stringify({ groups: options.groups }));
   for (const robot of demoRobots(options.groups, doubles.url)) doubles.addRobot(robot);
   const app = await buildApp(ctx, { logStream: new (await import('node:stream')).PassThrough() });
 
@@ -100,7 +113,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       await db.close();
       await ferret.stop();
       await doubles.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -12,7 +12,7 @@ import type { ChannelCredentials, ChannelKind } from '../channels/credentials.js
 import { type GroupService, type Officer, robotKeyOf } from './groups.js';
 import { type GroupDoc, GroupModel, groupListing, groupReadModel } from './model.js';
 import { type Near, checkNear, villagesNear } from './radius.js';
-import { regionNames } from './region-names.js';
+import { type NameLookup, countyRegionNames, regionNames } from './region-names.js';
 import type { CountyDigest } from './read-model.js';
 import { type AudienceTotals, type Selection, countiesFor, totalsOf } from './totals.js';
 
@@ -209,11 +209,11 @@ export class AudienceService {
     const firstBatchSize = Math.max(1, Math.min(options.firstBatchSize ?? batchSize, batchSize));
     await groupReadModel.prepare();
     const filter = await this.filterFor(scope, spec, new CountyDigestSource(await groupReadModel.counties()));
-    const names = await regionNames();
     if (options.readById) {
-      yield* this.selectedById(scope, filter, names, batchSize, firstBatchSize);
+      yield* this.selectedById(scope, filter, batchSize, firstBatchSize);
       return;
     }
+    const names = await regionNames();
     const cursor = GroupModel.find(filter).sort({ _id: 1 }).lean<GroupDoc>().cursor({ batchSize });
     let batch: GroupDoc[] = [];
     let size = firstBatchSize;
@@ -239,12 +239,13 @@ export class AudienceService {
    * ~`firstBatchSize` lookups, whatever the province's size, where a scan of a province's
    * groups takes most of a minute on FerretDB (it pushes down only an `_id` equality). Each
    * match of the filter lies in scope, so in the listings: exact. The order is by county,
-   * then `_id` within each (not the scan's order across counties).
+   * then `_id` within each (not the scan's order across counties). The names come from the
+   * counties' parts (region-names.ts) while the process's whole copy is not read yet (a
+   * scheduler just started): no read of every region before the first batch either.
    */
   private async *selectedById(
     scope: Scope,
     filter: Record<string, unknown>,
-    names: Map<string, string>,
     batchSize: number,
     firstBatchSize: number,
   ): AsyncGenerator<AudienceMember[]> {
@@ -259,13 +260,13 @@ export class AudienceService {
         );
         for (const doc of docs) if (doc) batch.push(doc);
         if (batch.length >= size) {
-          yield await this.members(batch, names);
+          yield await this.members(batch, await namesOfCounties(batch));
           batch = [];
           size = batchSize;
         }
       }
     }
-    if (batch.length) yield await this.members(batch, names);
+    if (batch.length) yield await this.members(batch, await namesOfCounties(batch));
   }
 
   /** What a send needs for given groups (any scope: the engine already holds the delivery). */
@@ -275,7 +276,7 @@ export class AudienceService {
     return this.members(docs);
   }
 
-  private async members(docs: GroupDoc[], known?: Map<string, string>): Promise<AudienceMember[]> {
+  private async members(docs: GroupDoc[], known?: NameLookup): Promise<AudienceMember[]> {
     let names = known;
     if (!names) {
       const codes = new Set<string>();
@@ -312,6 +313,22 @@ export class AudienceService {
       };
     });
   }
+}
+
+/** The names the groups' counties need (one lookup over their counties' names). */
+async function namesOfCounties(docs: GroupDoc[]): Promise<NameLookup> {
+  const counties = [...new Set(docs.map((doc) => doc.regionPath[3] ?? ''))];
+  const lookups = await Promise.all(counties.map((county) => countyRegionNames(county)));
+  if (lookups.length === 1 || lookups.every((lookup) => lookup === lookups[0])) return lookups[0]!;
+  return {
+    get(code) {
+      for (const lookup of lookups) {
+        const name = lookup.get(code);
+        if (name !== undefined) return name;
+      }
+      return undefined;
+    },
+  };
 }
 
 /** The county digests one totals call reads, each read (and folded) once. */

@@ -12,7 +12,7 @@ import { type QuietHours, localDay } from '../campaigns/schedule.js';
 import { ClaimModel, type Lease, acquireLease, leaseTakenOver } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
-import { regionNames } from '../audience/region-names.js';
+import { regionKnown } from '../audience/region-names.js';
 import { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
 import { countItems } from '../tracking/counts.js';
@@ -471,11 +471,13 @@ export class Planner {
     const noticeVersion = occurrence.noticeVersion ?? (await approvedNoticeVersion(noticeId));
     const category = await this.deps.ports.noticeCategory(noticeId, noticeVersion);
     phase('notice');
-    // The campaign's region from the process's region names (one `_id` lookup of their token;
-    // RegionService.scopeOf scans the regions on FerretDB), the service's check when unknown.
-    const scope = (await regionNames()).has(campaign.regionCode)
+    // The campaign's region from the process's region names, or their parts by `_id` in a
+    // process that has not read them yet (RegionService.scopeOf scans the regions on
+    // FerretDB), the service's check when unknown.
+    const scope = (await regionKnown(campaign.regionCode))
       ? new Scope(campaign.regionCode)
       : await this.deps.regions.scopeOf(campaign.regionCode);
+    phase('scope');
     // A follow-up reaches the notice's recipients inside its own region only (issue 26.10).
     const source = followedUp
       ? recipientsWithin(followedUp, campaign.regionCode, audience.excludeRegions ?? [])

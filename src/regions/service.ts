@@ -10,7 +10,7 @@ import {
   ROOT_REGION_CODE,
   ROOT_REGION_NAME,
 } from './levels.js';
-import { RegionModel } from './model.js';
+import { RegionModel, regionsChanged } from './model.js';
 import { Scope } from './scope.js';
 
 export type { Region } from './directory.js';
@@ -41,23 +41,34 @@ export const REGION_LIST_CAP = 5000;
 export class RegionService {
   /** Creates the root node every scope hangs from; safe to call on every start. */
   async ensureRoot(): Promise<void> {
-    await RegionModel.updateOne(
-      { code: ROOT_REGION_CODE },
-      {
-        $setOnInsert: {
-          code: ROOT_REGION_CODE,
-          name: ROOT_REGION_NAME,
-          level: 'country',
-          parentCode: null,
-          regionPath: [ROOT_REGION_CODE],
-          lat: null,
-          lng: null,
+    // Through the driver, the regions' version token moved only when the root was created:
+    // mongoose's updateOne set the root's `updatedAt` and moved the token at every process
+    // start, which voided every copy of the regions kept under it (the planner's region names
+    // and their parts by `_id`, audience/region-names.ts; the villages for radius targeting).
+    const now = new Date();
+    const result = await RegionModel.collection
+      .updateOne(
+        { code: ROOT_REGION_CODE },
+        {
+          $setOnInsert: {
+            code: ROOT_REGION_CODE,
+            name: ROOT_REGION_NAME,
+            level: 'country',
+            parentCode: null,
+            regionPath: [ROOT_REGION_CODE],
+            lat: null,
+            lng: null,
+            createdAt: now,
+            updatedAt: now,
+          },
         },
-      },
-      { upsert: true },
-    ).catch((error) => {
-      if (!isDuplicateKey(error)) throw error; // another instance created it first
-    });
+        { upsert: true },
+      )
+      .catch((error) => {
+        if (!isDuplicateKey(error)) throw error; // another instance created it first
+        return null;
+      });
+    if (result?.upsertedCount) await regionsChanged();
   }
 
   rootScope(): Scope {

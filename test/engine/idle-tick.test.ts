@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WecomItemModel, WecomTaskModel } from '../../src/channels/wecom-group/model.js';
 import { SCHEDULER_DUE, WECOM_GROUPS_DUE, lowerDue, readDue } from '../../src/db/due-marks.js';
+import { collectionChanged } from '../../src/db/versions.js';
 import { OccurrenceModel } from '../../src/engine/model.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
@@ -134,4 +135,34 @@ describe('idle passes of the scheduler tick and the WeCom customer-group loop', 
     const full = await commandsDuring(() => w.t.ctx.wecomGroups.tickWhenDue());
     expect(full.some((c) => c.collection === 'wecomgroupitems')).toBe(true);
   });
+
+  it('while a customer-group task is open, an idle pass reads its marker and two version tokens; a campaign or notice write or the task\'s next look makes it full', async () => {
+    const campaignId = await urgentNowCampaign(w, noticeId, [robots[2]!.id], '群发任务进行中');
+    await runUntilIdle(w);
+    await WecomTaskModel.create({
+      _id: `open@1|440106|owner|1`,
+      occurrenceId: 'open@1',
+      campaignId,
+      countyCode: '440106',
+      ownerUserId: 'owner',
+      state: 'open',
+      nextPollAt: new Date(clock.now().getTime() + 10 * 60_000),
+      createdAt: clock.now(),
+    });
+    await w.t.ctx.wecomGroups.tick();
+    const idle = await commandsDuring(() => w.t.ctx.wecomGroups.tickWhenDue());
+    expect(idle.map((c) => c.collection).sort()).toEqual(['countversions', 'countversions', 'duemarks']);
+    expect(idle.every((c) => byIdOnly(c.filter))).toBe(true);
+    // A stop is a campaign or notice write: the next pass is full, and reads the open tasks.
+    await collectionChanged('campaigns');
+    const afterWrite = await commandsDuring(() => w.t.ctx.wecomGroups.tickWhenDue());
+    expect(afterWrite.some((c) => c.collection === 'wecomgrouptasks')).toBe(true);
+    expect((await commandsDuring(() => w.t.ctx.wecomGroups.tickWhenDue())).some((c) => c.collection === 'wecomgrouptasks')).toBe(false);
+    await collectionChanged('notices');
+    expect((await commandsDuring(() => w.t.ctx.wecomGroups.tickWhenDue())).some((c) => c.collection === 'wecomgrouptasks')).toBe(true);
+    // The task's next look is due: a full pass, which polls it.
+    clock.advance(10 * 60_000);
+    expect((await w.t.ctx.wecomGroups.tickWhenDue()).polled).toBe(1);
+    await WecomTaskModel.updateOne({ _id: 'open@1|440106|owner|1' }, { $set: { state: 'sent', nextPollAt: null } });
+  }, 120_000);
 });

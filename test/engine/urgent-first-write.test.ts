@@ -8,13 +8,13 @@ import mongoose from 'mongoose';
 import type { CommandStartedEvent, CommandSucceededEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupModel, groupListing } from '../../src/audience/model.js';
-import { warmRegionNames } from '../../src/audience/region-names.js';
-import { engineDeps } from '../../src/context.js';
+import { RegionNamePartModel, forgetRegionNames, warmRegionNames } from '../../src/audience/region-names.js';
+import { engineDeps, prepareDatabase } from '../../src/context.js';
 import { OccurrenceModel } from '../../src/engine/model.js';
 import { Planner } from '../../src/engine/planner.js';
 import { createDueOccurrences } from '../../src/engine/tick.js';
 import { fixedClock } from '../../src/lib/clock.js';
-import { RegionModel } from '../../src/regions/model.js';
+import { RegionModel, regionsChanged } from '../../src/regions/model.js';
 import { withFixedItemsAll } from '../../src/tracking/batch-fixed.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { type DeliveryWorld, approvedCampaign, approvedNotice, audienceOf, startDeliveryWorld } from '../helpers/delivery.js';
@@ -97,6 +97,7 @@ describe('an urgent run’s first batch', () => {
       });
     }
     await RegionModel.insertMany(regions);
+    await regionsChanged();
     await GroupModel.insertMany(groups);
   }
 
@@ -112,14 +113,23 @@ describe('an urgent run’s first batch', () => {
     return { campaignId, occurrence: (await OccurrenceModel.findOne({ campaignId }).lean())! };
   }
 
-  /** Plans an urgent province run; what was read before its first batch insert, and its batches. */
-  async function planUrgent(title: string) {
+  /**
+   * Plans an urgent province run; what was read before its first batch insert, and its
+   * batches. `cold`: by a scheduler process just started (nothing read yet by the process).
+   */
+  async function planUrgent(title: string, { cold = false } = {}) {
     const { campaignId, occurrence } = await urgentRun(title);
-    // As in a scheduler running for a while: the region names read at its start (main.ts)
-    // and the per-county listings current (any groups list call folds them); what a group
-    // write since then costs is its own change-log records, not the province's size.
-    await warmRegionNames();
-    await groupListing.candidates([TREE.province.code]);
+    if (cold) {
+      // A process start: the database prepared as at every start (main.ts), nothing read yet.
+      await prepareDatabase(w.t.ctx);
+      forgetRegionNames();
+    } else {
+      // As in a scheduler running for a while: the region names read at its start (main.ts)
+      // and the per-county listings current (any groups list call folds them); what a group
+      // write since then costs is its own change-log records, not the province's size.
+      await warmRegionNames();
+      await groupListing.candidates([TREE.province.code]);
+    }
     const seen = watch();
     try {
       expect(await new Planner(engineDeps(w.t.ctx)).plan(occurrence, `planner-${title}`)).toBe('planned');
@@ -173,5 +183,41 @@ describe('an urgent run’s first batch', () => {
     const followers = large.items.filter((item) => item.via);
     expect(followers.length).toBeGreaterThan(0);
     for (const item of followers) expect(robots).toContain(item.robotKey);
+  }, 600_000);
+
+  /** Every planned item carries its village's and township's names as the regions have them. */
+  async function expectNamesExact(items: { villageCode: string; villageName: string; townshipName: string | null }[]) {
+    const names = new Map((await RegionModel.find({}, { code: 1, name: 1 }).lean()).map((r) => [r.code, r.name]));
+    for (const item of items) {
+      expect(item.villageName).toBe(names.get(item.villageCode));
+      expect(item.townshipName).toBe(names.get(item.villageCode.slice(0, 9)));
+    }
+  }
+
+  it('writes a freshly started scheduler’s first urgent batch without reading every region, with the same names', async () => {
+    if (villages === 0) await addGroups(1_500); // run alone
+    // The scheduler before the restart read the names at its start (main.ts): their parts by
+    // `_id` are kept. The new process has read nothing.
+    await warmRegionNames();
+    const cold = await planUrgent('紧急 冷启动', { cold: true });
+    const regionReads = cold.before.names.filter((name) => name.startsWith('regions.'));
+    expect(regionReads, cold.before.names.join('\n')).toEqual([]);
+    expect(cold.before.docs, cold.before.names.join('\n')).toBeLessThan(200);
+    expect(cold.items.length).toBe((await selection()).length);
+    await expectNamesExact(cold.items as never);
+  }, 600_000);
+
+  it('plans exactly in a just started scheduler of an install from before the names’ parts, and keeps them then', async () => {
+    if (villages === 0) await addGroups(1_500); // run alone
+    await RegionNamePartModel.deleteMany({});
+    const older = await planUrgent('紧急 旧数据', { cold: true });
+    expect(older.items.length).toBe((await selection()).length);
+    await expectNamesExact(older.items as never);
+    // The whole read made for that run keeps the parts: the next process reads them by `_id`.
+    await warmRegionNames();
+    expect(await RegionNamePartModel.countDocuments({ _id: { $in: ['_upper', TREE.countyA.code, TREE.countyB.code] } })).toBe(3);
+    const next = await planUrgent('紧急 再次冷启动', { cold: true });
+    expect(next.before.names.filter((name) => name.startsWith('regions.'))).toEqual([]);
+    await expectNamesExact(next.items as never);
   }, 600_000);
 });

@@ -189,20 +189,31 @@ export async function watchTasks(tasks: WatchFields[]): Promise<void> {
   if (tasks.length === 0) return;
   const entries = tasks.map(entryOf);
   const manual = entries.filter((entry) => entry.kind === 'manual');
+  // Entries this write inserted are, as the write left them, exactly `entry` (the count reads
+  // them from here: a wave's tasks are new); only those found already there are read again.
+  const inserted = new Map<string, OpenTaskEntry>();
   await countedChange(
     manual.map((entry) => entry._id),
     manual.map((entry) => entry.regionPath),
     async () => {
       for (let i = 0; i < entries.length; i += MAX_UPDATES_PER_COMMAND) {
-        await OpenTaskModel.bulkWrite(
-          entries.slice(i, i + MAX_UPDATES_PER_COMMAND).map((entry) => ({
+        const chunk = entries.slice(i, i + MAX_UPDATES_PER_COMMAND);
+        const result = await OpenTaskModel.bulkWrite(
+          chunk.map((entry) => ({
             updateOne: { filter: { _id: entry._id }, update: { $setOnInsert: entry }, upsert: true },
           })),
           { ordered: false },
         );
+        for (const [index, id] of Object.entries(result.upsertedIds ?? {})) {
+          const entry = chunk[Number(index)];
+          if (entry && String(id) === entry._id) inserted.set(entry._id, entry);
+        }
       }
     },
-    entriesNow,
+    async (ids) => [
+      ...ids.flatMap((id) => inserted.get(id) ?? []),
+      ...(await entriesNow(ids.filter((id) => !inserted.has(id)))),
+    ],
   );
   await lowerDue(new Date(Math.min(...entries.map((e) => e.dueAt.getTime()))));
 }

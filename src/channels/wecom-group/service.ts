@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { claimOnce } from '../../db/claims.js';
 import { type DueMark, WECOM_GROUPS_DUE, lowerDue, notDueYet, raiseDue, readDue } from '../../db/due-marks.js';
+import { collectionToken } from '../../db/versions.js';
 import type { SecretBox } from '../../lib/cipher.js';
 import type { Clock } from '../../lib/clock.js';
 import { mapLimit } from '../../lib/concurrency.js';
@@ -182,6 +183,10 @@ const CAP_WORDS: Record<WecomCapPolicy, string> = { month: '本月', week: '本�
 export class WecomGroupService {
   #onSettled: ((reference: string, regionPath: string[]) => Promise<void>) | null = null;
   #ports: WecomGroupPorts | null = null;
+  /** Whether this process made a full pass yet (its first pass is always full). */
+  #passed = false;
+  /** The stop tokens read before the last full pass, when it left tasks open (else null). */
+  #openUnder: { campaigns: string | null; notices: string | null } | null = null;
 
   constructor(
     private readonly box: SecretBox,
@@ -403,23 +408,50 @@ export class WecomGroupService {
 
   /**
    * The pass as the loop runs it (main.ts): while the due marker (db/due-marks.ts) lies ahead,
-   * one `_id` read and nothing else. The marker is lowered by every group queued (to when its
-   * owner's groups may have settled) and raised after a full pass only when no group is queued
-   * and no task waits for a retry or is open (a stop must reach an open task at the next pass).
+   * one `_id` read and nothing else, or three while customer-group tasks are open (the marker
+   * and the campaigns' and notices' version tokens, db/versions.ts: a stop, pause, retraction
+   * or withdrawal changes one of them, and must reach an open task at the next pass). The
+   * marker is lowered by every group queued (to when its owner's groups may have settled) and
+   * raised after a full pass when no group is queued and no task waits for a retry: to the
+   * earliest next look of an open task, else 10 minutes ahead. A process's first pass is full.
    */
   async tickWhenDue(): Promise<{ created: number; polled: number }> {
     const mark = await readDue(WECOM_GROUPS_DUE);
-    if (notDueYet(mark, this.clock.now())) return { created: 0, polled: 0 };
+    if (this.#passed && notDueYet(mark, this.clock.now())) {
+      const open = this.#openUnder;
+      if (!open) return { created: 0, polled: 0 };
+      const now = await this.stopTokens();
+      if (now.campaigns !== null && now.notices !== null && now.campaigns === open.campaigns && now.notices === open.notices)
+        return { created: 0, polled: 0 };
+    }
     return this.pass(mark);
   }
 
+  /** The campaigns' and notices' version tokens: what a run's verdict (runState) reads. */
+  private async stopTokens(): Promise<{ campaigns: string | null; notices: string | null }> {
+    return { campaigns: await collectionToken('campaigns'), notices: await collectionToken('notices') };
+  }
+
   private async pass(mark: DueMark): Promise<{ created: number; polled: number }> {
+    // Read before the pass's verdicts: a stop written during the pass changes them after.
+    const tokens = await this.stopTokens();
+    this.#passed = true;
     const created = await this.flush();
     const polled = await this.poll();
+    this.#openUnder = null;
     const busy =
-      (await WecomItemModel.exists({ state: 'queued' })) ||
-      (await WecomTaskModel.exists({ state: { $in: ['retry', 'open'] } }));
-    if (!busy) await raiseDue(WECOM_GROUPS_DUE, mark, new Date(this.clock.now().getTime() + MAX_IDLE_MS));
+      (await WecomItemModel.exists({ state: 'queued' })) || (await WecomTaskModel.exists({ state: 'retry' }));
+    if (busy) return { created, polled };
+    const now = this.clock.now().getTime();
+    let at = now + MAX_IDLE_MS;
+    const next = await WecomTaskModel.findOne({ state: 'open' }, { nextPollAt: 1 })
+      .sort({ nextPollAt: 1 })
+      .lean<{ nextPollAt?: Date | null }>();
+    if (next) {
+      this.#openUnder = tokens;
+      at = Math.min(at, next.nextPollAt?.getTime() ?? now);
+    }
+    if (at > now) await raiseDue(WECOM_GROUPS_DUE, mark, new Date(at));
     return { created, polled };
   }
 
