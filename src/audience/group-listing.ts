@@ -12,6 +12,12 @@
 //
 // The listing is only a superset of candidates: the list reads each candidate by `_id` with
 // the list's own filter, so a group that moved or changed meanwhile is judged on its state.
+//
+// Each row also holds what the list's filters and column sorts look at (name, tags, channel,
+// members, officer, active, test group, flagged, creation time), so a filtered or sorted list
+// picks its page from the rows in the process and reads only that page by `_id` (layout 2,
+// marker `_built:2`: an install whose listings hold only [id, township, village] is listed
+// again once, from one scan; a short row met later is read again by `_id`).
 import mongoose from 'mongoose';
 import { mapLimit } from '../lib/concurrency.js';
 import { isDuplicateKey } from '../lib/errors.js';
@@ -27,7 +33,7 @@ const listingSchema = new mongoose.Schema(
   {
     _id: { type: String, required: true },
     seq: { type: Number, required: true },
-    /** JSON of [id, township, village][] (FerretDB stores no nested arrays). */
+    /** JSON of packed rows (`pack`; FerretDB stores no nested arrays). */
     rows: { type: String, required: true },
   },
   { versionKey: false },
@@ -35,28 +41,127 @@ const listingSchema = new mongoose.Schema(
 /** One listing per county, `_id` = the county code, read by _id only; also the `_built` marker. */
 export const GroupListingModel = mongoose.model('GroupListing', listingSchema, 'grouplistings');
 
-const BUILT = '_built';
+/** Layout 2 (rows with the list's fields) was built once for every county. */
+const BUILT = '_built:2';
+
+/** What the groups list filters and sorts on, per group. */
+export interface ListedRow {
+  township: string;
+  village: string;
+  name: string;
+  tags: string[];
+  channelKind: string;
+  memberCount: number;
+  officerName: string | null;
+  officerPhone: string | null;
+  active: boolean;
+  forTests: boolean;
+  flagged: boolean;
+  /** ms since the epoch. */
+  createdAt: number;
+}
 
 interface Listing {
   county: string;
   seq: number;
-  /** id → [township, village]. */
-  rows: Map<string, [string, string]>;
+  rows: Map<string, ListedRow>;
 }
 
-interface Placed {
+export interface Placed {
   _id: mongoose.Types.ObjectId | string;
   regionPath: string[];
+  name?: string;
+  tags?: string[];
+  channelKind?: string;
+  memberCount?: number;
+  officerName?: string | null;
+  officerPhone?: string | null;
+  active?: boolean;
+  forTests?: boolean;
+  flaggedAt?: Date | null;
+  createdAt?: Date;
 }
 
 export type PlacedReader = mongoose.Model<Placed>;
 
-function pack(rows: Listing['rows']): string {
-  return JSON.stringify([...rows].map(([id, [township, village]]) => [id, township, village]));
+/** The fields a row is made of (what a listing reads of a group). */
+export const ROW_FIELDS = {
+  regionPath: 1,
+  name: 1,
+  tags: 1,
+  channelKind: 1,
+  memberCount: 1,
+  officerName: 1,
+  officerPhone: 1,
+  active: 1,
+  forTests: 1,
+  flaggedAt: 1,
+  createdAt: 1,
+} as const;
+
+export function rowOf(group: Placed): ListedRow {
+  return {
+    township: group.regionPath[4] ?? '',
+    village: group.regionPath[5] ?? '',
+    name: group.name ?? '',
+    tags: group.tags ?? [],
+    channelKind: group.channelKind ?? '',
+    memberCount: group.memberCount ?? 0,
+    officerName: group.officerName ?? null,
+    officerPhone: group.officerPhone ?? null,
+    active: group.active ?? true,
+    forTests: group.forTests === true,
+    flagged: group.flaggedAt !== null && group.flaggedAt !== undefined,
+    createdAt: group.createdAt instanceof Date ? group.createdAt.getTime() : 0,
+  };
 }
 
-function unpack(packed: string): Listing['rows'] {
-  return new Map((JSON.parse(packed) as [string, string, string][]).map(([id, t, v]) => [id, [t, v]]));
+type Packed = [string, string, string, string?, string[]?, string?, number?, (string | null)?, (string | null)?, number?, number?];
+
+function pack(rows: Listing['rows']): string {
+  return JSON.stringify(
+    [...rows].map(([id, r]) => [
+      id,
+      r.township,
+      r.village,
+      r.name,
+      r.tags,
+      r.channelKind,
+      r.memberCount,
+      r.officerName,
+      r.officerPhone,
+      (r.active ? 1 : 0) | (r.forTests ? 2 : 0) | (r.flagged ? 4 : 0),
+      r.createdAt,
+    ]),
+  );
+}
+
+/** Rows, and the ids of rows in the first layout ([id, township, village]: to be read again). */
+function unpack(packed: string): { rows: Listing['rows']; short: string[] } {
+  const rows: Listing['rows'] = new Map();
+  const short: string[] = [];
+  for (const p of JSON.parse(packed) as Packed[]) {
+    if (p.length < 11) {
+      short.push(p[0]);
+      continue;
+    }
+    const flags = p[9] ?? 0;
+    rows.set(p[0], {
+      township: p[1],
+      village: p[2],
+      name: p[3] ?? '',
+      tags: p[4] ?? [],
+      channelKind: p[5] ?? '',
+      memberCount: p[6] ?? 0,
+      officerName: p[7] ?? null,
+      officerPhone: p[8] ?? null,
+      active: (flags & 1) !== 0,
+      forTests: (flags & 2) !== 0,
+      flagged: (flags & 4) !== 0,
+      createdAt: p[10] ?? 0,
+    });
+  }
+  return { rows, short };
 }
 
 export class GroupListing {
@@ -88,7 +193,7 @@ export class GroupListing {
     const listed = await AudienceCountyModel.find({}, { _id: 1 }).lean<{ _id: string }[]>();
     const listings = new Map<string, Listing>();
     for (const { _id } of listed) listings.set(_id, { county: _id, seq: await this.tail(_id), rows: new Map() });
-    const cursor = this.groups().find({}, { _id: 1, regionPath: 1 }).lean<Placed>().cursor({ batchSize: 5_000 });
+    const cursor = this.groups().find({}, ROW_FIELDS).lean<Placed>().cursor({ batchSize: 5_000 });
     for await (const group of cursor) {
       const county = countyOf(group.regionPath);
       if (!county) continue;
@@ -97,7 +202,7 @@ export class GroupListing {
         listing = { county, seq: 0, rows: new Map() };
         listings.set(county, listing);
       }
-      listing.rows.set(String(group._id), [group.regionPath[4]!, group.regionPath[5]!]);
+      listing.rows.set(String(group._id), rowOf(group));
     }
     for (const listing of listings.values()) await this.save(listing);
     await GroupListingModel.create({ _id: BUILT, seq: 0, rows: '[]' }).catch((error) => {
@@ -111,6 +216,15 @@ export class GroupListing {
    * every group a write in flight names: a superset of the groups whose regionPath holds them.
    */
   async candidates(codes: readonly string[]): Promise<string[]> {
+    const { rows, inFlight } = await this.candidateRows(codes);
+    return [...new Set([...rows.keys(), ...inFlight])];
+  }
+
+  /**
+   * The rows of every listed group that may lie under all of `codes`, and the ids of writes in
+   * flight (their rows may be stale: the caller reads those groups by `_id`).
+   */
+  async candidateRows(codes: readonly string[]): Promise<{ rows: Map<string, ListedRow>; inFlight: string[] }> {
     await this.prepare();
     // Writes in flight first: a listing read after them cannot miss one that finished between.
     const inFlight = await this.readModel.inFlight();
@@ -120,14 +234,14 @@ export class GroupListing {
     const below = codes.filter((code) => !counties.some((c) => c.path.includes(code)));
     const wanted = counties.filter((c) => whole(c.path) || below.length > 0);
     const listings = await mapLimit(wanted, 8, (c) => this.current(c.county));
-    const ids = new Set<string>(inFlight.keys());
+    const rows = new Map<string, ListedRow>();
     for (const [i, listing] of listings.entries()) {
       const path = wanted[i]!.path;
-      for (const [id, [township, village]] of listing.rows) {
-        if (codes.every((code) => path.includes(code) || code === township || code === village)) ids.add(id);
+      for (const [id, row] of listing.rows) {
+        if (codes.every((code) => path.includes(code) || code === row.township || code === row.village)) rows.set(id, row);
       }
     }
-    return [...ids];
+    return { rows, inFlight: [...inFlight.keys()] };
   }
 
   /**
@@ -151,7 +265,7 @@ export class GroupListing {
         continue;
       const listing = await this.current(county);
       const ids: string[] = [];
-      for (const [id, [township, village]] of listing.rows) {
+      for (const [id, { township, village }] of listing.rows) {
         if (inFlight.has(id)) continue;
         if (codes.every((code) => path.includes(code) || code === township || code === village)) ids.push(id);
       }
@@ -175,27 +289,33 @@ export class GroupListing {
       this.held.set(this.key(county), listing);
       return listing;
     }
-    const ids = [...named];
-    const states = await mapLimit(ids, 8, (id) =>
-      mongoose.isValidObjectId(id)
-        ? this.groups().findById(id, { regionPath: 1 }).lean<Placed>().exec()
-        : Promise.resolve(null),
-    );
     const rows = new Map(listing.rows);
-    for (const [i, id] of ids.entries()) {
-      const state = states[i];
-      if (state && countyOf(state.regionPath) === county) rows.set(id, [state.regionPath[4]!, state.regionPath[5]!]);
-      else rows.delete(id);
-    }
+    await this.reread(county, rows, [...named]);
     const next = { county, seq, rows };
     await this.save(next);
     this.held.set(this.key(county), next);
     return next;
   }
 
+  /** Reads `ids` again by `_id` into a county's rows (gone or moved away: dropped). */
+  private async reread(county: string, rows: Listing['rows'], ids: string[]): Promise<void> {
+    const states = await mapLimit(ids, 8, (id) =>
+      mongoose.isValidObjectId(id) ? this.groups().findById(id, ROW_FIELDS).lean<Placed>().exec() : Promise.resolve(null),
+    );
+    for (const [i, id] of ids.entries()) {
+      const state = states[i];
+      if (state && countyOf(state.regionPath) === county) rows.set(id, rowOf(state));
+      else rows.delete(id);
+    }
+  }
+
   private async load(county: string): Promise<Listing> {
     const doc = await GroupListingModel.findById(county).lean<{ seq: number; rows: string }>();
-    return doc ? { county, seq: doc.seq, rows: unpack(doc.rows) } : { county, seq: 0, rows: new Map() };
+    if (!doc) return { county, seq: 0, rows: new Map() };
+    const { rows, short } = unpack(doc.rows);
+    // Rows in the first layout (saved by older code after this layout was built): read again.
+    if (short.length) await this.reread(county, rows, short);
+    return { county, seq: doc.seq, rows };
   }
 
   private async save(listing: Listing): Promise<void> {

@@ -2,7 +2,6 @@
 import { createHash } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { Clock } from '../lib/clock.js';
-import { keysetByField, keysetPage } from '../lib/keyset.js';
 import type { SecretBox } from '../lib/cipher.js';
 import { Conflict, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import type { Region, RegionService } from '../regions/service.js';
@@ -14,6 +13,7 @@ import {
   parseChannelInput,
 } from '../channels/credentials.js';
 import { mapLimit } from '../lib/concurrency.js';
+import { type ListedRow, type Placed, ROW_FIELDS, rowOf } from './group-listing.js';
 import { type GroupDoc, GroupModel, groupListing } from './model.js';
 
 /** Associated data for sealed credentials: a sealed value is only ever opened as group credentials. */
@@ -100,22 +100,70 @@ export interface GroupListQuery {
 }
 
 export type GroupSort = 'newest' | 'oldest' | 'name' | '-name' | 'members' | '-members';
-/** The column a sort other than by creation orders by. */
-/**
- * The list read page by page by `_id` from the listings (no scan): the first screen and its
- * paging, in scope and region, oldest or newest first. Other filters and column sorts scan.
- */
-function byId(query: GroupListQuery): boolean {
-  const scanned = ['tag', 'channelKind', 'active', 'flagged', 'forTests', 'from', 'to', 'q', 'officer'] as const;
-  return scanned.every((key) => query[key] === undefined) && (!query.sort || query.sort === 'newest' || query.sort === 'oldest');
-}
-
 const SORT_FIELDS: Partial<Record<GroupSort, { field: 'name' | 'memberCount'; direction: 1 | -1 }>> = {
   name: { field: 'name', direction: 1 },
   '-name': { field: 'name', direction: -1 },
   members: { field: 'memberCount', direction: 1 },
   '-members': { field: 'memberCount', direction: -1 },
 };
+
+/** Strings in code point order (what the database's sort does), numbers by value. */
+function compareValues(a: string | number, b: string | number): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const x = String(a);
+  const y = String(b);
+  if (x === y) return 0;
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i += 1) {
+    const c = x.codePointAt(i)!;
+    const d = y.codePointAt(i)!;
+    if (c !== d) return c - d;
+    if (c > 0xffff) i += 1;
+  }
+  return x.length - y.length;
+}
+
+/** The list's filters (not scope or region) on a listed row: what the list's query matches. */
+function listFilter(query: GroupListQuery): (row: ListedRow) => boolean {
+  const q = query.q?.trim();
+  const officer = query.officer?.trim();
+  const from = query.from ? new Date(query.from).getTime() : null;
+  const to = query.to ? new Date(query.to).getTime() : null;
+  return (row) =>
+    (!query.tag || row.tags.includes(query.tag)) &&
+    (!query.channelKind || row.channelKind === query.channelKind) &&
+    (query.active === undefined || row.active === query.active) &&
+    (query.forTests === undefined || row.forTests === query.forTests) &&
+    (query.flagged === undefined || row.flagged === query.flagged) &&
+    (!q || row.name.includes(q)) &&
+    (!officer || (row.officerName ?? '').includes(officer) || (row.officerPhone ?? '').includes(officer)) &&
+    (from === null || row.createdAt >= from) &&
+    (to === null || row.createdAt < to);
+}
+
+/** The same filters as a query, checked again on each group read by `_id`. */
+function listMatch(query: GroupListQuery): Record<string, unknown> {
+  const filter: Record<string, unknown> = {};
+  if (query.tag) filter.tags = query.tag;
+  if (query.channelKind) filter.channelKind = query.channelKind;
+  if (query.active !== undefined) filter.active = query.active;
+  if (query.forTests !== undefined) filter.forTests = query.forTests ? true : { $ne: true };
+  if (query.flagged !== undefined) filter.flaggedAt = query.flagged ? { $ne: null } : null;
+  const q = query.q?.trim();
+  if (q) filter.name = { $regex: escapeRegex(q) };
+  const officer = query.officer?.trim();
+  if (officer) {
+    const like = { $regex: escapeRegex(officer) };
+    filter.$or = [{ officerName: like }, { officerPhone: like }];
+  }
+  if (query.from || query.to) {
+    const range: Record<string, Date> = {};
+    if (query.from) range.$gte = new Date(query.from);
+    if (query.to) range.$lt = new Date(query.to);
+    filter.createdAt = range;
+  }
+  return filter;
+}
 
 export const MAX_TAGS = 20;
 const PHONE = /^[0-9+\-() ]{5,20}$/;
@@ -287,64 +335,70 @@ export class GroupService {
     return toGroup(await this.load(scope, id));
   }
 
+  /**
+   * A page of the list without a scan, whatever the filters and sort: the candidates in scope
+   * with the fields the filters and sorts look at come from the per-county listings
+   * (group-listing.ts; groups a write in flight names are read by `_id` first), the page is
+   * picked from them in the process, and its groups are read by `_id` with the list's own
+   * filter in order until the page is full, so the answer is the scan's
+   * (`find(filter).sort(…).limit(…)`). ~`limit` reads plus one per county in scope.
+   */
   async list(scope: Scope, query: GroupListQuery): Promise<Group[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
-    const and: Record<string, unknown>[] = [];
-    if (query.regionCode) and.push({ regionPath: query.regionCode });
-    if (query.tag) filter.tags = query.tag;
-    if (query.channelKind) filter.channelKind = query.channelKind;
-    if (query.active !== undefined) filter.active = query.active;
-    if (query.forTests !== undefined) filter.forTests = query.forTests ? true : { $ne: true };
-    if (query.flagged !== undefined) filter.flaggedAt = query.flagged ? { $ne: null } : null;
-    if (query.q) filter.name = { $regex: escapeRegex(query.q.trim()) };
-    const officer = query.officer?.trim();
-    if (officer) {
-      const like = { $regex: escapeRegex(officer) };
-      and.push({ $or: [{ officerName: like }, { officerPhone: like }] });
-    }
-    // Keyset paging (src/lib/keyset.ts); groups list oldest first unless asked otherwise.
-    const byField = query.sort ? SORT_FIELDS[query.sort] : undefined;
-    const dateSort = byField ? 'oldest' : ((query.sort as 'newest' | 'oldest' | undefined) ?? 'oldest');
-    const page = keysetPage({ ...query, sort: dateSort, ...(byField ? { after: undefined } : {}) }, { dateField: 'createdAt' });
-    if (byField) {
-      // Sorted by a column: the cursor (after) is the last row's id, its value read by that id.
-      const last = query.after
-        ? await GroupModel.findOne({ ...scope.filter(), _id: query.after }, { [byField.field]: 1 }).lean<Record<string, unknown>>()
-        : null;
-      if (query.after && !last) throw new InvalidInput('翻页位置（after）已失效，请从第一页重新查看', 'after');
-      const keyset = keysetByField(byField.field, byField.direction, last && query.after ? { id: query.after, value: last[byField.field] } : null);
-      if (last) and.push(keyset.match);
-      page.sort = keyset.sort;
-    }
-    Object.assign(filter, page.match);
-    if (and.length) filter.$and = and;
-    if (byId(query)) return (await this.pageById(scope, query, filter)).map(toGroup);
-    const docs = await GroupModel.find(filter).sort(page.sort).limit(query.limit).lean<GroupDoc[]>();
-    return docs.map(toGroup);
-  }
-
-  /**
-   * A page of the list in _id order without a scan: the candidates in scope from the per-county
-   * listings (group-listing.ts), each read by `_id` with the list's own filter in order until
-   * the page is full, so the answer is the scan's. ~`limit` reads plus one per county in scope.
-   */
-  private async pageById(scope: Scope, query: GroupListQuery, filter: Record<string, unknown>): Promise<GroupDoc[]> {
-    const newest = query.sort === 'newest';
-    const cursor = newest ? query.before : query.after;
+    if (query.regionCode) filter.$and = [{ regionPath: query.regionCode }];
     const codes = [scope.regionCode, ...(query.regionCode ? [query.regionCode] : [])];
-    const ids = (await groupListing.candidates(codes))
-      .filter((id) => !cursor || (newest ? id < cursor : id > cursor))
-      .sort();
-    if (newest) ids.reverse();
+    const { rows, inFlight } = await groupListing.candidateRows(codes);
+    if (inFlight.length) {
+      // Their rows may be older than the write: the group as it is now decides.
+      const now = await mapLimit(inFlight, 8, (id) =>
+        mongoose.isValidObjectId(id) ? GroupModel.findOne({ ...filter, _id: id }, ROW_FIELDS).lean<Placed>().exec() : Promise.resolve(null),
+      );
+      for (const [i, id] of inFlight.entries()) {
+        const doc = now[i];
+        if (doc) rows.set(id, rowOf(doc));
+        else rows.delete(id);
+      }
+    }
+    const keep = listFilter(query);
+    const byField = query.sort ? SORT_FIELDS[query.sort] : undefined;
+    const newest = !byField && query.sort === 'newest';
+    let picked = [...rows].filter(([, row]) => keep(row));
+    if (byField) {
+      // Sorted by a column: the cursor (after) is the last row's id, its value read from its row
+      // (or by that id when it no longer passes the filters).
+      let last: { id: string; value: string | number } | null = null;
+      if (query.after) {
+        const row = rows.get(query.after);
+        const doc = row
+          ? null
+          : await GroupModel.findOne({ ...scope.filter(), _id: query.after }, { name: 1, memberCount: 1 }).lean<GroupDoc>();
+        if (!row && !doc) throw new InvalidInput('翻页位置（after）已失效，请从第一页重新查看', 'after');
+        last = { id: query.after, value: row ? row[byField.field] : doc![byField.field] };
+      }
+      const order = (a: [string, ListedRow], b: [string, ListedRow]) =>
+        byField.direction * (compareValues(a[1][byField.field], b[1][byField.field]) || compareValues(a[0], b[0]));
+      if (last) {
+        const cursor: [string, ListedRow] = [last.id, { [byField.field]: last.value } as unknown as ListedRow];
+        picked = picked.filter((entry) => order(entry, cursor) > 0);
+      }
+      picked.sort(order);
+    } else {
+      const cursor = newest ? query.before : query.after;
+      if (cursor) picked = picked.filter(([id]) => (newest ? id < cursor : id > cursor));
+      picked.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      if (newest) picked.reverse();
+    }
+    const ids = picked.map(([id]) => id);
+    const dbFilter = { ...filter, ...listMatch(query) };
     const found: GroupDoc[] = [];
     let at = 0;
     while (found.length < query.limit && at < ids.length) {
       const next = ids.slice(at, at + (query.limit - found.length));
       at += next.length;
-      const docs = await mapLimit(next, 8, (id) => GroupModel.findOne({ ...filter, _id: id }).lean<GroupDoc>().exec());
+      const docs = await mapLimit(next, 8, (id) => GroupModel.findOne({ ...dbFilter, _id: id }).lean<GroupDoc>().exec());
       for (const doc of docs) if (doc) found.push(doc);
     }
-    return found;
+    return found.map(toGroup);
   }
 
   async update(

@@ -20,6 +20,9 @@ export interface HeldLease {
 }
 
 export class RollupLease {
+  /** When this process last renewed each owner's lease (its epoch): a kept lease is renewed only when due. */
+  private readonly renewals = new Map<string, { epoch: number; at: Date }>();
+
   constructor(private readonly clock: Clock) {}
 
   /** The lease for `owner` (kept or newly taken), or null while another process holds it. */
@@ -29,7 +32,10 @@ export class RollupLease {
     const lease = state?.lease;
     const live = lease?.until ? lease.until > now : false;
     if (live && lease?.owner === owner && !(await leaseTakenOver(RESOURCE, lease.epoch))) {
-      return this.held(owner, lease.epoch);
+      // Kept from the last refresh: renewed only once RENEW_AFTER_MS has passed since this
+      // process last renewed it (an idle refresher every 2 s wrote the state every 2 s).
+      const last = this.renewals.get(owner);
+      return this.held(owner, lease.epoch, last?.epoch === lease.epoch ? last.at : undefined);
     }
     const current = lease?.until ? { epoch: lease.epoch, until: lease.until } : null;
     const won = await acquireLease(RESOURCE, current, owner, now, LEASE_MS);
@@ -39,6 +45,7 @@ export class RollupLease {
       { $set: { lease: { epoch: won.epoch, until: won.until, owner } } },
       { upsert: true },
     );
+    this.renewals.set(owner, { epoch: won.epoch, at: now });
     return this.held(owner, won.epoch, now);
   }
 
@@ -48,7 +55,8 @@ export class RollupLease {
   }
 
   private async held(owner: string, epoch: number, renewedAt?: Date): Promise<HeldLease> {
-    let renewed = renewedAt ?? (await this.renew(owner, epoch));
+    const fresh = renewedAt && this.clock.now().getTime() - renewedAt.getTime() < RENEW_AFTER_MS;
+    let renewed = fresh ? renewedAt : await this.renew(owner, epoch);
     return {
       epoch,
       keep: async () => {
@@ -65,6 +73,7 @@ export class RollupLease {
       { _id: STATE_ID, 'lease.epoch': epoch },
       { $set: { 'lease.until': new Date(now.getTime() + LEASE_MS), 'lease.owner': owner } },
     );
+    this.renewals.set(owner, { epoch, at: now });
     return now;
   }
 }

@@ -129,7 +129,7 @@ describe('groups list by _id from the county listings', () => {
     await GroupListingModel.deleteMany({});
     const fresh = new GroupListing(() => GroupModel as unknown as PlacedReader, groupReadModel);
     await fresh.prepare();
-    expect(await GroupListingModel.exists({ _id: '_built' })).toBeTruthy();
+    expect(await GroupListingModel.exists({ _id: '_built:2' })).toBeTruthy();
     expect((await fresh.candidates(['000000'])).sort()).toEqual(await scanned(['000000']));
     expect((await fresh.candidates([TREE.countyA.code])).sort()).toEqual(await scanned([TREE.countyA.code]));
     expect((await fresh.candidates([TREE.townshipB.code])).sort()).toEqual(await scanned([TREE.townshipB.code]));
