@@ -123,7 +123,9 @@ async function main() {
   try {
     await prepareDatabase(ctx);
     void warmVillages().catch(() => undefined); // as main.ts does in the api and scheduler roles
-    void ctx.workbench.warm().catch(() => undefined); // as main.ts does in the api role
+    // As main.ts does in the api role at start; awaited before the screens are measured (the
+    // figures are of navigations after a start, not of the process's first whole reads).
+    const warmed = ctx.workbench.warm().catch(() => undefined);
     const app = await buildApp(ctx, { logStream: new PassThrough() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
@@ -177,6 +179,7 @@ async function main() {
       const list = (await http(token, 'GET', '/api/cases').catch(() => ({ cases: [] }))) as { cases: { noticeId: string }[] };
       caseOf[person] = list.cases[0]?.noticeId ?? null;
     }
+    await warmed;
     const only = process.env.PROVINCE_SCREENS?.split(',').map((name) => name.trim());
     const screens = screenCalls(marker, caseOf).filter((screen) => !only || only.includes(screen.name));
     const rows: { person: string; screen: string; p50: number; p99: number; commands: number }[] = [];

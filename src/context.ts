@@ -37,6 +37,7 @@ import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
+import { buildTaskHistory } from './channels/manual/history.js';
 import { ensureTokens } from './db/versions.js';
 import { ensureRegionToken } from './regions/model.js';
 import { TALLIED_COLLECTIONS } from './workbench/tallies.js';
@@ -413,6 +414,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
       createdAt: item.createdAt,
     })),
   );
+  // The task history lists of a database written before they existed (once; channels/manual/history.ts).
+  await buildTaskHistory();
   // The per-county open-task counts of a list written before they existed (once; channels/manual/open-counts.ts).
   await buildOpenCounts(ctx.clock.now());
   // The version tokens the workbench's tallies are kept under (db/versions.ts; once per collection).

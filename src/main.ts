@@ -81,8 +81,9 @@ async function main(): Promise<void> {
 
   const log = (part: string) => (error: unknown) =>
     process.stderr.write(`[${part}] ${error instanceof Error ? error.message : String(error)}\n`);
-  // Radius targeting (the audience picker in the api role, planning in the scheduler) reads
-  // every village once per process: done now rather than in the first person's request.
+  // Every region read by code (radius targeting, region names and scopes) comes from the
+  // process's copy of the regions (regions/directory.ts): read now rather than in the first
+  // person's request.
   if (role !== 'worker') void warmVillages().catch(log('villages'));
   // The planner's region names (audience/region-names.ts): an urgent run's first batch does
   // not wait for a scan of the regions.

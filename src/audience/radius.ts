@@ -2,7 +2,7 @@
 // the region tree (WGS-84 degrees, haversine on a sphere of the Earth's mean radius). FerretDB
 // has no geospatial index, so the villages are read with their coordinates and measured here.
 import { InvalidInput } from '../lib/errors.js';
-import { REGION_VERSION_ID, RegionModel, RegionVersionModel } from '../regions/model.js';
+import { regionDirectory, warmRegions } from '../regions/directory.js';
 import type { Scope } from '../regions/scope.js';
 
 export interface Near {
@@ -60,52 +60,19 @@ export interface RadiusVillages {
   withoutCoordinates: { code: string; name: string }[];
 }
 
-interface Village {
-  code: string;
-  name: string;
-  lat: number | null;
-  lng: number | null;
-  regionPath: string[];
-}
-
 /**
- * Every village with its coordinates, per database, with the region version token read before
- * them. FerretDB cannot use an index for `{level, regionPath}` (a province holds ~45,000
- * villages: a scan took ~3 s), so the villages are read once and kept while the token (changed
- * after every region write, regions/model.ts) stays the same: one `_id` lookup per question.
- */
-const villageCache = new Map<string, { token: string | null; villages: Promise<Village[]> }>();
-
-async function allVillages(): Promise<Village[]> {
-  const key = RegionModel.db.name;
-  const token =
-    (await RegionVersionModel.findById(REGION_VERSION_ID, { token: 1 }).lean<{ token: string }>())?.token ?? null;
-  const cached = villageCache.get(key);
-  if (cached && token !== null && cached.token === token) return cached.villages;
-  const villages = RegionModel.find(
-    { level: 'village' },
-    { _id: 0, code: 1, name: 1, lat: 1, lng: 1, regionPath: 1 },
-  )
-    .lean<Village[]>()
-    .exec();
-  // A token that is still missing (no region write recorded yet) is never trusted for later calls.
-  villageCache.set(key, { token, villages });
-  villages.catch(() => villageCache.delete(key));
-  return villages;
-}
-
-/**
- * Reads the villages into this process's copy now, so that the first radius question after
- * a start is answered from memory (the read takes seconds on a province). Started, not
- * awaited, by every role that answers radius questions (main.ts: api, scheduler).
+ * Reads the regions into this process's copy now (regions/directory.ts: every village's
+ * coordinates are in it), so that the first radius question after a start is answered from
+ * memory (the read takes seconds on a province). Started, not awaited, by every role that
+ * answers radius questions (main.ts: api, scheduler).
  */
 export async function warmVillages(): Promise<void> {
-  await allVillages();
+  await warmRegions();
 }
 
 /** The villages of a scope within `near.radiusKm` of the point. */
 export async function villagesNear(scope: Scope, near: Near): Promise<RadiusVillages> {
-  const villages = (await allVillages()).filter((village) => scope.contains(village.regionPath));
+  const villages = (await regionDirectory()).villages.filter((village) => scope.contains(village.regionPath));
   const within = new Map<string, string[]>();
   const withoutCoordinates: { code: string; name: string }[] = [];
   for (const village of villages) {

@@ -45,6 +45,8 @@ export interface AudienceMember {
   townshipName: string | null;
   countyName: string | null;
   officer: Officer | null;
+  /** The credentials as stored (sealed): what a batch keeps, without opening and sealing them again. */
+  credentialsSealed: string;
   /**
    * Stable, non-secret id of the robot behind the group (a hash of its key/token/URL), for
    * the engine's per-robot rate limits: groups sharing one robot share one bucket.
@@ -55,6 +57,8 @@ export interface AudienceMember {
 export { robotKeyOf } from './groups.js';
 
 const MAX_ITEMS = 5_000;
+/** Chat robots: their `robotKey` on the group is robotKeyOf's answer (sharedRobotKey, groups.ts). */
+const SHARED_ROBOT_KINDS = new Set<string>(['wecom', 'dingtalk', 'feishu']);
 
 function list(values: string[] | undefined, field: string): string[] {
   const cleaned = [...new Set((values ?? []).map((v) => v.trim()).filter(Boolean))];
@@ -294,13 +298,31 @@ export class AudienceService {
       // A village's path is root, province, city, county, township, village (regions/levels.ts).
       const countyCode = doc.regionPath[3] ?? null;
       const townshipCode = doc.regionPath[4] ?? null;
-      const credentials = this.groups.openCredentials(doc.credentialsSealed);
+      // Opened only when read: the planner copies the sealed value into the batch, and a
+      // chat robot's key is on the group (its kind checked) — the planner's CPU per group was
+      // an AES-GCM open, and the engine's adapter sealed it again with a fresh IV.
+      const sealed = doc.credentialsSealed;
+      const groups = this.groups;
+      let opened: ChannelCredentials | null = null;
+      const open = () => {
+        opened ??= groups.openCredentials(sealed);
+        return opened;
+      };
+      const kind = doc.channelKind as ChannelKind;
+      const stored = doc.robotKey;
+      const robotKey =
+        stored && SHARED_ROBOT_KINDS.has(kind) && stored.startsWith(`${kind}:`)
+          ? stored
+          : robotKeyOf(open(), String(doc._id));
       return {
         groupId: String(doc._id),
         groupName: doc.name,
-        channelKind: doc.channelKind as ChannelKind,
-        credentials,
-        robotKey: robotKeyOf(credentials, String(doc._id)),
+        channelKind: kind,
+        get credentials() {
+          return open();
+        },
+        credentialsSealed: sealed,
+        robotKey,
         memberCount: doc.memberCount,
         regionCode: doc.regionCode,
         regionPath: doc.regionPath,

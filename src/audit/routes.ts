@@ -8,7 +8,7 @@ import { CampaignModel } from '../campaigns/model.js';
 import { allow, principal } from '../http/access.js';
 import { Nullable } from '../lib/schemas.js';
 import { NoticeModel } from '../notices/model.js';
-import { RegionModel } from '../regions/model.js';
+import { regionNamesOf } from '../regions/directory.js';
 import { AuditEntryBody, AuditQuery } from './schemas.js';
 import type { AuditEntry, AuditService } from './service.js';
 
@@ -17,27 +17,38 @@ const AuditEntryReply = Type.Composite([
   Type.Object({ targetName: Nullable(Type.String({ description: '对象的名称（通告标题、群名、用户姓名、地区名）' })) }),
 ]);
 
-const objectIds = (ids: string[]) => ids.filter((id) => mongoose.isValidObjectId(id)).map((id) => new mongoose.Types.ObjectId(id));
+const objectIds = (ids: string[]) =>
+  ids.filter((id) => mongoose.isValidObjectId(id)).map((id) => new mongoose.Types.ObjectId(id));
 
 /** The names of a page's targets, read once per kind: the console shows 「石牌村平安群1」, not an id. */
 async function targetNames(entries: AuditEntry[]): Promise<Map<string, string>> {
-  const ids = (kind: string) => [...new Set(entries.filter((e) => e.targetKind === kind && e.targetId).map((e) => e.targetId as string))];
+  const ids = (kind: string) => [
+    ...new Set(entries.filter((e) => e.targetKind === kind && e.targetId).map((e) => e.targetId as string)),
+  ];
   const names = new Map<string, string>();
   const put = (kind: string, id: unknown, name: string | undefined) => {
     if (name) names.set(`${kind}:${String(id)}`, name);
   };
   const [notices, campaigns, groups, users, regions] = await Promise.all([
-    NoticeModel.find({ _id: { $in: objectIds(ids('notice')) } }, { 'content.title': 1 }).lean<Array<{ _id: unknown; content: { title: string } }>>(),
-    CampaignModel.find({ _id: { $in: objectIds(ids('campaign')) } }, { title: 1 }).lean<Array<{ _id: unknown; title: string }>>(),
-    GroupModel.find({ _id: { $in: objectIds(ids('group')) } }, { name: 1 }).lean<Array<{ _id: unknown; name: string }>>(),
-    UserModel.find({ _id: { $in: objectIds(ids('user')) } }, { displayName: 1 }).lean<Array<{ _id: unknown; displayName: string }>>(),
-    RegionModel.find({ code: { $in: ids('region') } }, { code: 1, name: 1 }).lean<Array<{ code: string; name: string }>>(),
+    NoticeModel.find({ _id: { $in: objectIds(ids('notice')) } }, { 'content.title': 1 }).lean<
+      Array<{ _id: unknown; content: { title: string } }>
+    >(),
+    CampaignModel.find({ _id: { $in: objectIds(ids('campaign')) } }, { title: 1 }).lean<
+      Array<{ _id: unknown; title: string }>
+    >(),
+    GroupModel.find({ _id: { $in: objectIds(ids('group')) } }, { name: 1 }).lean<
+      Array<{ _id: unknown; name: string }>
+    >(),
+    UserModel.find({ _id: { $in: objectIds(ids('user')) } }, { displayName: 1 }).lean<
+      Array<{ _id: unknown; displayName: string }>
+    >(),
+    regionNamesOf(ids('region')),
   ]);
   for (const n of notices) put('notice', n._id, n.content?.title);
   for (const c of campaigns) put('campaign', c._id, c.title);
   for (const g of groups) put('group', g._id, g.name);
   for (const u of users) put('user', u._id, u.displayName);
-  for (const r of regions) put('region', r.code, r.name);
+  for (const [code, name] of regions) put('region', code, name);
   return names;
 }
 

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { AuditService } from '../audit/service.js';
 import { ADMINS, STAFF, TASK_LINK_HOLDERS } from '../auth/roles.js';
 import { PUBLIC, allow, principal } from '../http/access.js';
-import { DateTime, IdParams, Nullable } from '../lib/schemas.js';
+import { DateTime, IdParams, Nullable, ObjectIdString } from '../lib/schemas.js';
 import type { CountyOfficerTextService } from './manual/county-text.js';
 import type { ManualTaskService } from './manual/tasks.js';
 import { CountyParams, countyInScope } from '../regions/county.js';
@@ -154,6 +154,10 @@ export const channelRoutes: FastifyPluginAsyncTypebox<{
             open: Type.Optional(Type.Boolean()),
             mine: Type.Optional(Type.Boolean({ description: '只列本人的任务：群的负责民警电话等于本人账号的电话' })),
             limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+            before: Type.Optional({
+              ...ObjectIdString,
+              description: '翻页：从此任务之后接着列（上一页最后一个任务的 ID；新的在前；open=true 时不用）',
+            }),
           },
           { additionalProperties: false },
         ),

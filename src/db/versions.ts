@@ -96,10 +96,65 @@ export async function collectionToken(name: string): Promise<string | null> {
   return (await collectionVersion(name))?.token ?? null;
 }
 
-/** The collection's token and its log hint (null before any token was written). */
-export async function collectionVersion(name: string): Promise<{ token: string; n: number } | null> {
-  const doc = await CollectionVersionModel.findById(name, { token: 1, n: 1 }).lean<{ token: string; n?: number }>();
-  return doc ? { token: doc.token, n: doc.n ?? 0 } : null;
+type Version = { token: string; n: number } | null;
+
+/** Tokens asked for in the same turn of the event loop, read together (one command). */
+let asked: Map<string, ((version: Version) => void)[]> | null = null;
+
+async function readAsked(names: Map<string, ((version: Version) => void)[]>): Promise<void> {
+  const ids = [...names.keys()];
+  try {
+    // One name: by `_id`; several: one read of the few token documents (six at most).
+    const docs =
+      ids.length === 1
+        ? [
+            await CollectionVersionModel.findById(ids[0], { token: 1, n: 1 }).lean<{
+              _id: string;
+              token: string;
+              n?: number;
+            }>(),
+          ]
+        : await CollectionVersionModel.find({ _id: { $in: ids } }, { token: 1, n: 1 }).lean<
+            { _id: string; token: string; n?: number }[]
+          >();
+    const found = new Map(docs.filter((d) => d !== null).map((d) => [d!._id, d!]));
+    for (const [name, waiting] of names) {
+      const doc = found.get(name);
+      for (const done of waiting) done(doc ? { token: doc.token, n: doc.n ?? 0 } : null);
+    }
+  } catch {
+    // A failed joint read: each asks again on its own (its own error then reaches its caller).
+    for (const [name, waiting] of names) {
+      for (const done of waiting) {
+        CollectionVersionModel.findById(name, { token: 1, n: 1 })
+          .lean<{ token: string; n?: number }>()
+          .then(
+            (doc) => done(doc ? { token: doc.token, n: doc.n ?? 0 } : null),
+            () => done(null),
+          );
+      }
+    }
+  }
+}
+
+/**
+ * The collection's token and its log hint (null before any token was written). Reads asked
+ * for in the same turn (the workbench's five tallies) go to the database as one command.
+ */
+export function collectionVersion(name: string): Promise<Version> {
+  return new Promise((resolve) => {
+    if (!asked) {
+      const batch = new Map<string, ((version: Version) => void)[]>();
+      asked = batch;
+      setImmediate(() => {
+        asked = null;
+        void readAsked(batch);
+      });
+    }
+    const waiting = asked.get(name) ?? [];
+    waiting.push(resolve);
+    asked.set(name, waiting);
+  });
 }
 
 /**

@@ -118,8 +118,8 @@ export class Dispatch implements EnginePorts {
     max: NOTICE_CACHE_ENTRIES,
   });
   private readonly images = new ImageCardRenderer({ cacheBytes: 64 * 1024 * 1024 });
-  /** Outcomes of sends already made by `sendWave` (manual tasks), taken by their `send`. */
-  private readonly madeInWave = new Map<string, SendResult>();
+  /** Outcomes of sends made by `sendWave` (manual tasks; null: not made there), taken by their `send`. */
+  private readonly madeInWave = new Map<string, Promise<SendResult | null>>();
 
   constructor(private readonly deps: DispatchDeps) {}
 
@@ -140,7 +140,7 @@ export class Dispatch implements EnginePorts {
         groupName: member.groupName,
         channel: member.channelKind,
         robotKey: member.robotKey,
-        credentialsSealed: this.deps.groups.sealCredentials(member.credentials),
+        credentialsSealed: member.credentialsSealed,
         memberCount: member.memberCount,
         villageCode: member.regionCode,
         villageName: member.villageName,
@@ -236,13 +236,14 @@ export class Dispatch implements EnginePorts {
    * Before a wave of sends whose attempts are claimed: the manual-channel deliveries' officer
    * tasks made in one insert and one watch-list write (`ManualTaskService.createTasks`), not
    * three writes per task. Making a task is that channel's whole send, idempotent per
-   * delivery; each of these sends then takes its outcome from here. Best effort: a delivery
-   * left out (an error) makes its task on its own, as before.
+   * delivery; each of these sends then takes its outcome from here (and may be started
+   * before this ends: it waits for it). Best effort: a delivery left out (an error) makes
+   * its task on its own, as before.
    */
-  async sendWave(requests: SendRequest[]): Promise<void> {
+  sendWave(requests: SendRequest[]): Promise<void> {
     const manual = requests.filter((request) => request.channel === 'manual' && !request.via);
-    if (manual.length === 0) return;
-    try {
+    if (manual.length === 0) return Promise.resolve();
+    const made = (async () => {
       const list = await Promise.all(
         manual.map(async (request) => {
           const notice = await this.prepared(request.noticeId, request.noticeVersion ?? null);
@@ -250,11 +251,15 @@ export class Dispatch implements EnginePorts {
           return { target: this.targetOf(request), message, reference: request.deliveryId };
         }),
       );
-      const made = await this.deps.manualTasks.createTasks(list);
-      for (const reference of made) this.madeInWave.set(reference, { status: 'awaiting' });
-    } catch {
-      // Each send makes its own task.
-    }
+      return this.deps.manualTasks.createTasks(list);
+    })().catch(() => new Set<string>());
+    // Registered before anything is awaited, so a send started right after finds it.
+    for (const request of manual)
+      this.madeInWave.set(
+        request.deliveryId,
+        made.then((done) => (done.has(request.deliveryId) ? { status: 'awaiting' } : null)),
+      );
+    return made.then(() => undefined);
   }
 
   private async message(request: SendRequest, notice: PreparedNotice): Promise<ChannelMessage> {
@@ -296,7 +301,8 @@ export class Dispatch implements EnginePorts {
     const made = this.madeInWave.get(request.deliveryId);
     if (made) {
       this.madeInWave.delete(request.deliveryId);
-      return made;
+      const result = await made;
+      if (result) return result;
     }
     const notice = await this.prepared(request.noticeId, request.noticeVersion ?? null);
     const message = await this.message(request, notice);

@@ -34,11 +34,16 @@ const leaseKey = (batchId: string) => `batch:${batchId}`;
 
 /** Batch ids with work due at `now`, urgent first. Small collection: only live batches. */
 export async function dueBatchIds(now: Date, limit: number): Promise<string[]> {
-  const entries = await QueueEntryModel.find({ dueAt: { $lte: now } }, { _id: 1 })
+  return (await dueBatches(now, limit)).map((entry) => entry.id);
+}
+
+/** Batches with work due at `now`, urgent first, each saying whether it is urgent. */
+export async function dueBatches(now: Date, limit: number): Promise<{ id: string; urgent: boolean }[]> {
+  const entries = await QueueEntryModel.find({ dueAt: { $lte: now } }, { _id: 1, rank: 1 })
     .sort({ rank: 1, dueAt: 1 })
     .limit(limit)
-    .lean<{ _id: string }[]>();
-  return entries.map((e) => e._id);
+    .lean<{ _id: string; rank?: number }[]>();
+  return entries.map((e) => ({ id: e._id, urgent: e.rank === 0 }));
 }
 
 export async function nextDueAt(): Promise<Date | null> {

@@ -18,7 +18,7 @@ import {
   claimAttempts,
   claimBatch,
   deliveryId,
-  dueBatchIds,
+  dueBatches,
   earliestDue,
   expediteBatch,
   writeBatch,
@@ -131,10 +131,7 @@ export class Worker {
 
   /** Handles the batches due now (a few at a time); returns how many it held. */
   async drainOnce(): Promise<number> {
-    const ids = await dueBatchIds(this.clock.now(), this.settings.parallelBatches * 4);
-    // Workers start at different places in the list so they do not fight for the same batch.
-    const offset = ids.length ? Math.floor(Math.random() * ids.length) : 0;
-    const ordered = [...ids.slice(offset), ...ids.slice(0, offset)];
+    const ordered = spread(await dueBatches(this.clock.now(), this.listLength()));
     let readAt = performance.now();
     let handled = 0;
     let busy = 0;
@@ -146,13 +143,13 @@ export class Worker {
         // which takes many seconds to send when the machine is busy.
         if (ordered.length > 0 && performance.now() - readAt >= this.settings.relookMs) {
           readAt = performance.now();
-          const fresh = await dueBatchIds(this.clock.now(), this.settings.parallelBatches * 4);
+          const fresh = spread(await dueBatches(this.clock.now(), this.listLength()));
           ordered.splice(0, ordered.length, ...fresh);
         }
         // A lane that runs out while another is still sending looks at the list again
         // rather than idling until that batch is done (once, unless it finds work there).
         if (ordered.length === 0 && busy > 0 && !lookedAgain) {
-          ordered.push(...(await dueBatchIds(this.clock.now(), 4)));
+          ordered.push(...spread(await dueBatches(this.clock.now(), 4)));
           lookedAgain = true;
         }
         const next = ordered.shift();
@@ -172,6 +169,15 @@ export class Worker {
     });
     throwFirstFailure(await Promise.allSettled(lanes));
     return handled;
+  }
+
+  /**
+   * How many entries of the work list a look reads: enough that several workers, each
+   * starting at a random place among the normal entries, seldom try the same batch (a lost
+   * race costs a read of the batch and a failed claim).
+   */
+  private listLength(): number {
+    return this.settings.parallelBatches * 16;
   }
 
   /**
@@ -363,12 +369,23 @@ export class Worker {
     held: HeldBatch,
     pending: BatchItem[],
     count: number,
+    /** A checkpoint being written (true: the lease is still ours): awaited before any attempt is claimed. */
+    recorded: Promise<boolean> | null = null,
   ): Promise<{ ready: BatchItem[]; verdict: Verdict }> {
     const wave: BatchItem[] = [];
-    while (pending.length && wave.length < count) {
-      wave.push(...(await this.passRateLimits(pending.splice(0, count - wave.length))));
+    let stillHeld = true;
+    try {
+      while (pending.length && wave.length < count) {
+        wave.push(...(await this.passRateLimits(pending.splice(0, count - wave.length))));
+      }
+    } finally {
+      if (recorded) stillHeld = await recorded;
     }
-    if (wave.length === 0) return { ready: [], verdict: { kind: 'send' } };
+    // The checkpoint found the lease taken over (the caller stops): nothing is claimed.
+    if (!stillHeld || wave.length === 0) {
+      pending.unshift(...wave);
+      return { ready: [], verdict: { kind: 'send' } };
+    }
     // Quiet hours are judged at the moment of sending, not at the wave's start: the rate-limit
     // waits above may have carried a normal wave past 22:00. Back to pending, unclaimed: the
     // caller's next look moves them to the end of quiet hours.
@@ -438,8 +455,13 @@ export class Worker {
     // The first checkpoint of a hold marks only once the hold has lasted STATISTICS_MARK_MS:
     // the release marks anyway, and a batch of one or two waves is released sooner.
     let lastMarked = Date.now();
-    let linksPrepared = false;
-    const checkpoint = async () => {
+    // The short links of every card this hold may send, in one write (not one per card, nor
+    // one per wave), started now so that it runs beside the first claim; awaited before the
+    // first card is made (best effort: a card makes its own link if it finds none).
+    const cards = pending.filter((item) => !item.via).map((item) => sendRequestFor(held.batch, item));
+    let links: Promise<unknown> | null =
+      cards.length > 0 && this.ports.prepareSends ? this.ports.prepareSends(cards).catch(() => undefined) : null;
+    const checkpoint = async (): Promise<void> => {
       lastCheckpoint = Date.now();
       settledSinceSnapshot = 0;
       // The statistics re-read a marked batch whole: during a hold, one mark per interval
@@ -491,23 +513,24 @@ export class Worker {
         gatherUntil = null;
         // What a crash would leave uncertain stays within one per slot: before claiming
         // more, the outcomes settled so far are recorded; the lease is renewed as it goes.
+        // The checkpoint is written while the wave's rate slots are taken (they claim nothing),
+        // and awaited before its attempts are claimed.
         const unrecorded = inFlight.size + settledSinceSnapshot;
-        if (unrecorded + free > concurrency || Date.now() - lastCheckpoint > Math.min(2_000, leaseMs / 3)) {
-          await checkpoint();
-          if (lost) break;
-        }
-        const claimed = await this.claimFor(held, pending, free);
+        const recorded =
+          unrecorded + free > concurrency || Date.now() - lastCheckpoint > Math.min(2_000, leaseMs / 3)
+            ? checkpoint().then(() => !lost)
+            : null;
+        // Awaited by claimFor after the rate slots; a failed write must not go unhandled meanwhile.
+        recorded?.catch(() => undefined);
+        const claimed = await this.claimFor(held, pending, free, recorded);
+        if (lost) break;
         if (claimed.ready.length > 0) {
-          // The short links of every card this hold may send, in one write at its first wave
-          // (not one per card, nor one per wave; best effort: a card makes its own if missing).
-          if (!linksPrepared && this.ports.prepareSends) {
-            linksPrepared = true;
-            const cards = [...claimed.ready, ...pending].map((item) => sendRequestFor(held.batch, item));
-            await this.ports.prepareSends(cards).catch(() => undefined);
-          }
-          // What the wave's sends can make in one write (manual tasks), before they go.
-          if (this.ports.sendWave)
-            await this.ports.sendWave(claimed.ready.map((item) => sendRequestFor(held.batch, item))).catch(() => undefined);
+          if (links) await links;
+          links = null;
+          // What the wave's sends can make in one write (manual tasks): its sends wait for it,
+          // the others go at once.
+          const requests = claimed.ready.map((item) => sendRequestFor(held.batch, item));
+          void this.ports.sendWave?.(requests).catch(() => undefined);
         }
         for (const item of claimed.ready) launch(item);
         if (claimed.verdict.kind !== 'send') stopped = claimed.verdict;
@@ -582,6 +605,22 @@ export class Worker {
       }
     }
   }
+}
+
+/**
+ * The order a worker tries the due batches in: every urgent one before any normal one; within
+ * each kind from a random place on (wrapping around), so that workers reading the same list at
+ * once do not all try its first batch (after each re-look too, not only at the first look). An
+ * urgent province push is hundreds of urgent entries: they are spread among the workers too.
+ */
+export function spread(entries: { id: string; urgent: boolean }[]): string[] {
+  const rotated = (ids: string[]) => {
+    const offset = Math.floor(Math.random() * ids.length);
+    return [...ids.slice(offset), ...ids.slice(0, offset)];
+  };
+  const urgent = entries.filter((entry) => entry.urgent).map((entry) => entry.id);
+  const normal = entries.filter((entry) => !entry.urgent).map((entry) => entry.id);
+  return [...rotated(urgent), ...rotated(normal)];
 }
 
 /** A running typical duration (exponentially weighted mean) of recent sends. */

@@ -1,26 +1,19 @@
 // Region tree: create, read, rename, list children and subtrees, inside a caller's scope.
-import { Conflict, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
+import { Conflict, InvalidInput, isDuplicateKey, NotFound } from '../lib/errors.js';
+import { type Region, regionDirectory, regionNamesOf } from './directory.js';
 import {
-  ROOT_REGION_CODE,
-  ROOT_REGION_NAME,
-  type RegionLevel,
   canonicalRegionCode,
   childLevel,
   codeFitsParent,
   levelLabel,
+  type RegionLevel,
+  ROOT_REGION_CODE,
+  ROOT_REGION_NAME,
 } from './levels.js';
 import { RegionModel, regionsChanged } from './model.js';
 import { Scope } from './scope.js';
 
-export interface Region {
-  code: string;
-  name: string;
-  level: RegionLevel;
-  parentCode: string | null;
-  regionPath: string[];
-  lat: number | null;
-  lng: number | null;
-}
+export type { Region } from './directory.js';
 
 export interface NewRegion {
   code: string;
@@ -30,27 +23,16 @@ export interface NewRegion {
   lng?: number | null;
 }
 
-const PROJECTION = { _id: 0, code: 1, name: 1, level: 1, parentCode: 1, regionPath: 1, lat: 1, lng: 1 } as const;
-
-/**
- * Every region as the API shows it, whatever the stored document omits: the root was first
- * written by an upsert that left `parentCode`, `lat` and `lng` out, and the response schema
- * requires them (a 500 for every national-scope user).
- */
-function toRegion(doc: Region): Region {
-  return {
-    code: doc.code,
-    name: doc.name,
-    level: doc.level,
-    parentCode: doc.parentCode ?? null,
-    regionPath: doc.regionPath,
-    lat: doc.lat ?? null,
-    lng: doc.lng ?? null,
-  };
-}
-
 function checkCoordinates(lat: number | null | undefined, lng: number | null | undefined): void {
   if ((lat == null) !== (lng == null)) throw new InvalidInput('经纬度需同时填写', lat == null ? 'lat' : 'lng');
+}
+
+/** Copies (callers may change them) ordered by code, as `sort({ code: 1 })` would. */
+function sortedCopies(regions: Region[], limit = regions.length): Region[] {
+  return regions
+    .sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
+    .slice(0, limit)
+    .map((region) => ({ ...region, regionPath: [...region.regionPath] }));
 }
 
 /** The most regions one list answer holds (GET /api/regions?level=…). */
@@ -95,44 +77,44 @@ export class RegionService {
 
   /** The scope of a region code; the region must exist. */
   async scopeOf(code: string): Promise<Scope> {
-    const region = await RegionModel.exists({ code });
-    if (!region) throw new NotFound(`地区 ${code}`);
+    if (!(await regionDirectory()).byCode.has(code)) throw new NotFound(`地区 ${code}`);
     return new Scope(code);
   }
 
   async get(scope: Scope, code: string): Promise<Region> {
-    const region = await RegionModel.findOne({ code, ...scope.filter() }, PROJECTION).lean<Region>();
-    if (!region) throw new NotFound(`地区 ${code}`);
-    return toRegion(region);
+    const region = (await regionDirectory()).byCode.get(code);
+    if (!region || !scope.contains(region.regionPath)) throw new NotFound(`地区 ${code}`);
+    return { ...region, regionPath: [...region.regionPath] };
   }
 
   /** The region when it exists anywhere (for callers that check scope themselves). */
   async find(code: string): Promise<Region | null> {
-    const region = await RegionModel.findOne({ code }, PROJECTION).lean<Region>();
-    return region ? toRegion(region) : null;
+    const region = (await regionDirectory()).byCode.get(code);
+    return region ? { ...region, regionPath: [...region.regionPath] } : null;
   }
 
   /** Names of the regions with these codes (unknown codes are left out): the console shows names, not codes. */
   async names(codes: string[]): Promise<Map<string, string>> {
     if (codes.length === 0) return new Map();
-    const found = await RegionModel.find({ code: { $in: codes } }, { _id: 0, code: 1, name: 1 }).lean<
-      { code: string; name: string }[]
-    >();
-    return new Map(found.map((r) => [r.code, r.name]));
+    return regionNamesOf(codes);
   }
 
   /** Which of the codes name regions inside the scope. */
   async existingIn(scope: Scope, codes: string[]): Promise<Set<string>> {
     if (codes.length === 0) return new Set();
-    const found = await RegionModel.find({ code: { $in: codes }, ...scope.filter() }, { _id: 0, code: 1 }).lean<
-      { code: string }[]
-    >();
-    return new Set(found.map((r) => r.code));
+    const { byCode } = await regionDirectory();
+    return new Set(
+      codes.filter((code) => {
+        const region = byCode.get(code);
+        return region !== undefined && scope.contains(region.regionPath);
+      }),
+    );
   }
 
   async children(scope: Scope, parentCode: string): Promise<Region[]> {
     await this.get(scope, parentCode);
-    return (await RegionModel.find({ parentCode }, PROJECTION).sort({ code: 1 }).lean<Region[]>()).map(toRegion);
+    const { byCode } = await regionDirectory();
+    return sortedCopies([...byCode.values()].filter((region) => region.parentCode === parentCode));
   }
 
   /**
@@ -148,17 +130,23 @@ export class RegionService {
     page: { limit?: number; after?: string } = {},
   ): Promise<Region[]> {
     await this.get(scope, code);
-    const filter: Record<string, unknown> = level ? { regionPath: code, level } : { regionPath: code };
-    if (page.after) filter.code = { $gt: page.after };
     const limit = Math.min(page.limit ?? REGION_LIST_CAP + 1, REGION_LIST_CAP + 1);
-    const docs = await RegionModel.find(filter, PROJECTION).sort({ code: 1 }).limit(limit).lean<Region[]>();
+    const { byCode } = await regionDirectory();
+    const after = page.after;
+    const docs = sortedCopies(
+      [...byCode.values()].filter(
+        (region) =>
+          region.regionPath.includes(code) && (!level || region.level === level) && (!after || region.code > after),
+      ),
+      limit,
+    );
     if (page.limit === undefined && docs.length > REGION_LIST_CAP) {
       throw new InvalidInput(
         `范围内的地区超过 ${REGION_LIST_CAP} 个，请选择更小的上级地区（parent），或分页读取（limit、after）`,
         'parent',
       );
     }
-    return docs.map(toRegion);
+    return docs;
   }
 
   async create(scope: Scope, input: NewRegion): Promise<Region> {

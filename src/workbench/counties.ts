@@ -1,10 +1,9 @@
 // The counties inside a caller's scope, for reads of per-county documents by `_id` (the open-task
-// counts, channels/manual/open-counts.ts). Kept per process while the regions' version token
-// (regions/model.ts, changed after every region write) stays the same: the token is read BEFORE
-// the counties, so nothing read under an older state is kept under a newer token (the pattern
-// of tracking/region-names.ts).
+// counts, channels/manual/open-counts.ts), from the process's copy of the regions
+// (regions/directory.ts: current with the regions' version token; on FerretDB a read of the
+// counties by level was a scan of every region, 25 s on the 50,000-group province under load).
+import { type RegionDirectory, regionDirectory } from '../regions/directory.js';
 import { ROOT_REGION_CODE } from '../regions/levels.js';
-import { REGION_VERSION_ID, RegionModel, RegionVersionModel } from '../regions/model.js';
 import type { Scope } from '../regions/scope.js';
 
 /** Which county documents a scope reads, and, inside one county, the region to keep. */
@@ -14,10 +13,14 @@ export interface ScopeCounties {
   below?: string;
 }
 
+interface County {
+  code: string;
+  regionPath: string[];
+}
+
 export class CountyList {
-  private token: string | null = null;
-  private counties: { code: string; regionPath: string[] }[] | null = null;
-  private readonly countyOfRegion = new Map<string, string | null>();
+  private directory: RegionDirectory | null = null;
+  private counties: County[] = [];
 
   async of(scope: Scope): Promise<ScopeCounties> {
     const code = scope.regionCode;
@@ -25,13 +28,8 @@ export class CountyList {
     if (code === ROOT_REGION_CODE) return { counties: all.map((c) => c.code) };
     const inside = all.filter((c) => c.regionPath.includes(code));
     if (inside.length > 0) return { counties: inside.map((c) => c.code) };
-    // Below a county (township, village): its county is on its own path (kept with the counties).
-    let county = this.countyOfRegion.get(code);
-    if (county === undefined) {
-      const own = await RegionModel.findOne({ code }, { regionPath: 1 }).lean<{ regionPath: string[] }>();
-      county = own?.regionPath[3] ?? null;
-      if (this.counties === all) this.countyOfRegion.set(code, county);
-    }
+    // Below a county (township, village): its county is on its own path.
+    const county = (await regionDirectory()).byCode.get(code)?.regionPath[3] ?? null;
     return county ? { counties: [county], below: code } : { counties: [] };
   }
 
@@ -40,18 +38,14 @@ export class CountyList {
     return (await this.all()).filter((c) => c.regionPath.includes(scope.regionCode)).length;
   }
 
-  private async all(): Promise<{ code: string; regionPath: string[] }[]> {
-    const token =
-      (await RegionVersionModel.findById(REGION_VERSION_ID, { token: 1 }).lean<{ token: string }>())?.token ?? null;
-    if (this.counties && token !== null && token === this.token) return this.counties;
-    const counties = await RegionModel.find({ level: 'county' }, { _id: 0, code: 1, regionPath: 1 }).lean<
-      { code: string; regionPath: string[] }[]
-    >();
-    if (token !== null) {
-      this.token = token;
-      this.counties = counties;
-      this.countyOfRegion.clear();
+  private async all(): Promise<County[]> {
+    const directory = await regionDirectory();
+    if (directory !== this.directory) {
+      this.directory = directory;
+      this.counties = [...directory.byCode.values()]
+        .filter((region) => region.level === 'county')
+        .map(({ code, regionPath }) => ({ code, regionPath }));
     }
-    return counties;
+    return this.counties;
   }
 }

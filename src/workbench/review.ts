@@ -11,7 +11,7 @@ import { CampaignModel } from '../campaigns/model.js';
 import type { CampaignService } from '../campaigns/service.js';
 import { NotFound } from '../lib/errors.js';
 import { NoticeModel } from '../notices/model.js';
-import { RegionModel } from '../regions/model.js';
+import { regionNamesOf } from '../regions/directory.js';
 
 /** Groups read to describe an audience; beyond this the figures say they are partial. */
 const AUDIENCE_READ_LIMIT = 50_000;
@@ -82,11 +82,7 @@ export class ReviewFactsService {
     const users = await UserModel.find({ _id: { $in: wanted } }, { displayName: 1, regionCode: 1 }).lean<
       { _id: unknown; displayName: string; regionCode: string }[]
     >();
-    const regions = await RegionModel.find({ code: { $in: [...new Set(users.map((u) => u.regionCode))] } }, {
-      code: 1,
-      name: 1,
-    }).lean<{ code: string; name: string }[]>();
-    const regionName = new Map(regions.map((r) => [r.code, r.name]));
+    const regionName = await regionNamesOf(users.map((u) => u.regionCode));
     return new Map(
       users.map((u) => [
         String(u._id),
@@ -139,7 +135,10 @@ export class ReviewFactsService {
     };
   }
 
-  private async audienceFacts(by: Principal, spec: Parameters<AudienceService['filterFor']>[1]): Promise<AudienceFacts> {
+  private async audienceFacts(
+    by: Principal,
+    spec: Parameters<AudienceService['filterFor']>[1],
+  ): Promise<AudienceFacts> {
     const filter = await this.audience.filterFor(by.scope, spec);
     const groups = await GroupModel.find(filter, {
       _id: 1,
@@ -178,19 +177,17 @@ export class ReviewFactsService {
       if (group.channelKind === 'manual') {
         facts.manualTaskCount += 1;
         const key = `${group.officerName ?? ''}|${group.officerPhone ?? ''}`;
-        const officer = manualOfficers.get(key) ?? { name: group.officerName ?? '未登记民警', phone: group.officerPhone, groupCount: 0 };
+        const officer = manualOfficers.get(key) ?? {
+          name: group.officerName ?? '未登记民警',
+          phone: group.officerPhone,
+          groupCount: 0,
+        };
         officer.groupCount += 1;
         manualOfficers.set(key, officer);
       }
     }
     facts.villageCount = villages.size;
-    const names = await RegionModel.find({ code: { $in: [...townships.keys()] } }, { code: 1, name: 1 }).lean<
-      { code: string; name: string }[]
-    >();
-    for (const region of names) {
-      const township = townships.get(region.code);
-      if (township) township.name = region.name;
-    }
+    for (const [code, name] of await regionNamesOf(townships.keys())) townships.get(code)!.name = name;
     facts.townships = [...townships.values()]
       .sort((a, b) => b.groupCount - a.groupCount || a.code.localeCompare(b.code))
       .slice(0, TOWNSHIP_ROWS);

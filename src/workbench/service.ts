@@ -10,7 +10,7 @@ import { countedTasks } from '../channels/manual/open-counts.js';
 import type { Clock } from '../lib/clock.js';
 import type { ReachStats } from '../tracking/stats.js';
 import { CountyList } from './counties.js';
-import { type CampaignTally, type NoticeTally, WorkbenchTallies } from './tallies.js';
+import { type CampaignTally, type GroupTally, type NoticeTally, type UserTally, WorkbenchTallies } from './tallies.js';
 
 /** A wanted case is "near its deadline" this many days ahead (today included). */
 export const NEAR_DEADLINE_DAYS = 3;
@@ -79,10 +79,14 @@ export class WorkbenchService {
     // (tallies.ts): no count of a collection per call.
     const open = author ? this.openTasks(by) : null;
     const code = by.scope.regionCode;
-    const [notices, campaigns, tips] = await Promise.all([
+    // Asked for together, so their version tokens are read in one command (db/versions.ts).
+    const admin = by.role === 'admin';
+    const [notices, campaigns, tips, groups, users] = await Promise.all([
       this.tallies.notices.get(),
       reviewer || author ? this.tallies.campaigns.get() : null,
       this.tallies.tips.get(),
+      admin ? this.tallies.groups.get() : null,
+      admin ? this.tallies.users.get() : null,
     ]);
     const [sends, awaitingTasks, myTasks, officers, setup] = await Promise.all([
       author ? this.stats.monthCounts(by.scope, month) : null,
@@ -95,7 +99,7 @@ export class WorkbenchService {
           ? 0
           : null,
       open ? open.then((tasks) => this.awaitingByOfficer(tasks)) : [],
-      by.role === 'admin' ? this.setup(by, notices) : null,
+      admin ? this.setup(by, notices, groups!, users!) : null,
     ]);
     const noticesInReview = reviewer ? (notices.byRegion.get(code)?.inReview ?? 0) : null;
     const campaignsInReview = reviewer ? (campaigns?.get(code)?.inReview ?? 0) : null;
@@ -160,13 +164,14 @@ export class WorkbenchService {
   }
 
   /** The first day of a county: 选县 → 导入台账 → 接入机器人 → 建账号 → 第一条通告. */
-  private async setup(by: Principal, noticeTally: NoticeTally): Promise<SetupStep[]> {
+  private async setup(
+    by: Principal,
+    noticeTally: NoticeTally,
+    groupTally: GroupTally,
+    userTally: UserTally,
+  ): Promise<SetupStep[]> {
     const code = by.scope.regionCode;
-    const [counties, groupTally, userTally] = await Promise.all([
-      this.countyList.inside(by.scope),
-      this.tallies.groups.get(),
-      this.tallies.users.get(),
-    ]);
+    const counties = await this.countyList.inside(by.scope);
     const groups = groupTally.get(code)?.all ?? 0;
     const robots = groupTally.get(code)?.robots ?? 0;
     const self = userTally.pathOf.get(by.id)?.includes(code) ? 1 : 0;

@@ -6,7 +6,8 @@
 // puts every selected group in exactly one batch, one post per robot.
 import mongoose from 'mongoose';
 import type { CommandStartedEvent, CommandSucceededEvent } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { robotKeyOf } from '../../src/audience/groups.js';
 import { GroupModel, groupListing } from '../../src/audience/model.js';
 import { RegionNamePartModel, forgetRegionNames, warmRegionNames } from '../../src/audience/region-names.js';
 import { engineDeps, prepareDatabase } from '../../src/context.js';
@@ -219,5 +220,34 @@ describe('an urgent run’s first batch', () => {
     const next = await planUrgent('紧急 再次冷启动', { cold: true });
     expect(next.before.names.filter((name) => name.startsWith('regions.'))).toEqual([]);
     await expectNamesExact(next.items as never);
+  }, 600_000);
+
+  it('plans robot groups without opening their credentials or sealing them again', async () => {
+    if (villages === 0) await addGroups(300); // run alone
+    // Twenty groups whose robot key is on the group as the service writes it (kind:hash).
+    await addGroups(20);
+    const recent = await GroupModel.find({ regionPath: TREE.province.code }).sort({ _id: -1 }).limit(20).lean();
+    for (const group of recent) {
+      const key = robotKeyOf(w.t.ctx.groups.openCredentials(group.credentialsSealed), '');
+      await GroupModel.collection.updateOne({ _id: group._id }, { $set: { robotKey: key } });
+    }
+    const opened = vi.spyOn(w.t.ctx.groups, 'openCredentials');
+    const sealed = vi.spyOn(w.t.ctx.groups, 'sealCredentials');
+    try {
+      const { items } = await planUrgent('紧急 不开封');
+      const groups = await GroupModel.find({ regionPath: TREE.province.code, active: true, flaggedAt: null }).lean();
+      const stored = new Map(groups.map((g) => [String(g._id), g]));
+      expect(sealed).not.toHaveBeenCalled();
+      // Opened only where the group holds no robot key of its kind (the test's other groups).
+      expect(opened).toHaveBeenCalledTimes(groups.filter((g) => !String(g.robotKey).startsWith('wecom:')).length);
+      for (const item of items) {
+        const group = stored.get(item.groupId)!;
+        expect(item.credentialsSealed).toBe(group.credentialsSealed);
+        expect(item.robotKey).toBe(robotKeyOf(w.t.ctx.groups.openCredentials(group.credentialsSealed), item.groupId));
+      }
+    } finally {
+      opened.mockRestore();
+      sealed.mockRestore();
+    }
   }, 600_000);
 });

@@ -6237,6 +6237,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description 翻页：从此任务之后接着列（上一页最后一个任务的 ID；新的在前；open=true 时不用） */
+                    before?: string;
                     limit?: number;
                     /** @description 只列本人的任务：群的负责民警电话等于本人账号的电话 */
                     mine?: boolean;

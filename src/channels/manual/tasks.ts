@@ -16,7 +16,7 @@ import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
 import type { Clock } from '../../lib/clock.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { Forbidden, Gone, NotFound, isDuplicateKey } from '../../lib/errors.js';
+import { Forbidden, Gone, InvalidInput, NotFound, isDuplicateKey } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
 import { backfillOnce } from '../../db/backfills.js';
@@ -27,6 +27,7 @@ import {
   ManualImageModel,
   ManualTaskModel,
 } from './model.js';
+import { type Entry, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
 import { lowerDue, markCampaignWithdrawn, openEntries, setDue, unwatch, watchTasks } from './watch.js';
 
 /**
@@ -238,11 +239,12 @@ export class ManualTaskService {
       );
     }
     try {
-      const doc = await ManualTaskModel.create({
-        taskKey,
-        ...taskFields(target, message, imageSha256),
-        createdAt: this.clock.now(),
-      });
+      const fields = taskFields(target, message, imageSha256);
+      const _id = new mongoose.Types.ObjectId();
+      const createdAt = this.clock.now();
+      // On the history lists first (history.ts): no task exists without its entry.
+      await recordTasks([{ id: String(_id), createdAt, officerPhone: fields.officerPhone, regionPath: fields.regionPath }], createdAt);
+      const doc = await ManualTaskModel.create({ _id, taskKey, ...fields, createdAt });
       const task = doc.toObject() as ManualTaskDoc;
       await this.watch(task);
       return this.toTask(task, new Map());
@@ -301,6 +303,11 @@ export class ManualTaskService {
         });
       for (const [sha] of unstored) this.#storedImages.add(sha);
     }
+    // On the history lists first (history.ts): no task exists without its entry.
+    await recordTasks(
+      docs.map((doc) => ({ id: String(doc._id), createdAt: doc.createdAt, officerPhone: doc.officerPhone, regionPath: doc.regionPath })),
+      now,
+    );
     const failed = new Set<number>();
     const repeated: number[] = [];
     await ManualTaskModel.collection.insertMany(docs, { ordered: false }).catch((error: unknown) => {
@@ -619,24 +626,42 @@ export class ManualTaskService {
     });
   }
 
-  /** Tasks inside a scope (officers see theirs), open ones first; signed links only when `withLinks`. */
+  /**
+   * Tasks inside a scope (officers see theirs), newest first; signed links only when
+   * `withLinks`. Open ones from the watch list; the history (all, or `open: false` the
+   * confirmed ones) from the task lists (history.ts): a page after the task `before`, read by
+   * `_id`, never the whole collection.
+   */
   async list(
     scope: Scope,
-    options: { open?: boolean; limit: number; withLinks: boolean; officerPhone?: string },
+    options: { open?: boolean; limit: number; withLinks: boolean; officerPhone?: string; before?: string },
   ): Promise<ManualTask[]> {
     if (options.open) return this.listOpen(scope, options);
-    const filter: Record<string, unknown> = { ...scope.filter() };
-    if (options.officerPhone !== undefined) filter.officerPhone = options.officerPhone;
-    if (options.open !== undefined) {
-      Object.assign(filter, options.open ? { confirmedAt: null, withdrawnAt: null } : { confirmedAt: { $ne: null } });
+    let cursor: { createdAt: number; id: string } | null = null;
+    if (options.before) {
+      const last = await ManualTaskModel.findById(options.before, { createdAt: 1, regionPath: 1 }).lean<ManualTaskDoc>();
+      if (!last || !scope.contains(last.regionPath))
+        throw new InvalidInput('翻页位置（before）已失效，请从第一页重新查看', 'before');
+      cursor = { createdAt: new Date(last.createdAt).getTime(), id: options.before };
     }
-    const docs = await ManualTaskModel.find(filter)
-      .sort({ createdAt: -1 })
-      .limit(options.limit)
-      .lean<ManualTaskDoc[]>();
-    const tasks = await this.toTasks(docs, options.withLinks);
-    // Open: what is still to forward (a paused one shows as 已暂停); a withdrawn one is not open.
-    return options.open ? tasks.filter((task) => task.state !== 'withdrawn') : tasks;
+    const phone = options.officerPhone;
+    const key = phone !== undefined ? `o:${phone}` : scopeKey(scope.regionCode);
+    const keep = (entry: Entry) => entry[3].includes(scope.regionCode) && (phone === undefined || entry[2] === phone);
+    const accept = (doc: ManualTaskDoc) =>
+      scope.contains(doc.regionPath) &&
+      (phone === undefined || doc.officerPhone === phone) &&
+      (options.open === undefined || Boolean(doc.confirmedAt));
+    const docs: ManualTaskDoc[] = [];
+    // More entries are read only when some named no task (a failed insert) or were not accepted.
+    for (let want = options.limit; ; want *= 2) {
+      const entries = await historyEntries(key, want, keep, cursor);
+      const page = await readInOrder(entries, options.limit, (id) => ManualTaskModel.findById(id).lean<ManualTaskDoc>().exec(), accept);
+      if (page.docs.length >= options.limit || entries.length < want) {
+        docs.push(...page.docs);
+        break;
+      }
+    }
+    return this.toTasks(docs, options.withLinks);
   }
 
   /**
