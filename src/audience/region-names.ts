@@ -1,4 +1,5 @@
-// Region names for the delivery planner: every region's code → name, read once per process
+// Region names for the delivery planner: every region's code → name, from the process's copy of
+// the regions (regions/directory.ts: one whole read shared with radius targeting and the API),
 // and kept while the region version token (regions/model.ts, changed after every region
 // write) stays the same. FerretDB answers no region read but an `_id` equality from an index
 // and region `_id`s are not their codes: a province's ~47,000 regions took seconds to scan,
@@ -16,6 +17,7 @@
 // current one is never used (the whole read instead, which writes them anew). An install from
 // before the parts gets them at its scheduler's first start (the warm-up's whole read).
 import mongoose from 'mongoose';
+import { forgetRegions, regionDirectory } from '../regions/directory.js';
 import { REGION_VERSION_ID, RegionModel, RegionVersionModel } from '../regions/model.js';
 
 /** A code → name lookup (a Map, or several counties' parts together). */
@@ -82,9 +84,9 @@ function readWhole(key: string, token: string | null): Whole {
   });
   const whole: Whole = { token, names: null as never, ready: null, parts };
   whole.names = (async () => {
-    const regions = await RegionModel.find({}, { _id: 0, code: 1, name: 1, regionPath: 1 }).lean<
-      { code: string; name: string; regionPath?: string[] }[]
-    >();
+    // The process's copy of the regions (regions/directory.ts), read after `token`: no second
+    // whole read of the regions beside it.
+    const regions = [...(await regionDirectory()).byCode.values()];
     const names = new Map(regions.map((r) => [r.code, r.name]));
     whole.ready = names;
     // Kept by `_id` for the next process's first runs (not awaited by the readers of the names).
@@ -180,4 +182,5 @@ export async function warmRegionNames(): Promise<void> {
 export function forgetRegionNames(): void {
   cache.clear();
   partCache.clear();
+  forgetRegions();
 }

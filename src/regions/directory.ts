@@ -103,3 +103,8 @@ export async function regionNamesOf(codes: Iterable<string>): Promise<Map<string
   }
   return names;
 }
+
+/** Forgets this process's copy (a test's stand-in for a freshly started process). */
+export function forgetRegions(): void {
+  cache.clear();
+}
