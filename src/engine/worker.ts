@@ -239,13 +239,15 @@ export class Worker {
     const due = earliestDue(items);
     const watching = items.some((item) => confirmable(item));
     if (!due && !watching) return;
-    const verdict = due ? await this.verdict(held.batch) : null;
-    const changed = verdict && (parked ? verdict.kind !== 'hold' : verdict.kind !== 'send');
     // Only a batch woken from outside (a confirmation's wake writes its marker before the
-    // entry this release may have overwritten) can have one to find: one `_id` read, not one
-    // per awaiting delivery.
-    const confirmed =
-      !changed && watching && (await wasWoken(held.batch._id)) && (await this.newlyConfirmed(held, items));
+    // entry this release may have overwritten) can have a confirmation to find: one `_id`
+    // read, not one per awaiting delivery; read beside the campaign's state.
+    const [verdict, woken] = await Promise.all([
+      due ? this.verdict(held.batch) : null,
+      watching ? wasWoken(held.batch._id) : false,
+    ]);
+    const changed = verdict && (parked ? verdict.kind !== 'hold' : verdict.kind !== 'send');
+    const confirmed = !changed && woken && (await this.newlyConfirmed(held, items));
     if (changed || confirmed) await expediteBatch(held.batch, this.clock.now());
   }
 
