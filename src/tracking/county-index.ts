@@ -5,7 +5,7 @@
 // groups get neighbouring numbers and its cells' bitmaps stay a few bytes. Written by the
 // roll-up lease holder only, before any part or cell that uses a new number.
 import { mapLimit } from '../lib/concurrency.js';
-import { CountyIndexModel } from './rollup-model.js';
+import { CountyIndexModel, ReachIndexLengthsModel } from './rollup-model.js';
 import { ReachSet } from './reach-set.js';
 
 interface Audience {
@@ -80,6 +80,11 @@ export class CountyIndex {
     return this.villages.valuesOf(set);
   }
 
+  /** `${groups}/${villages}`: how many of each this index numbers. */
+  get length(): string {
+    return `${this.groups.values.length}/${this.villages.values.length}`;
+  }
+
   get dirty(): boolean {
     return this.changed;
   }
@@ -111,4 +116,73 @@ export async function loadCountyIndexes(countyCodes: Iterable<string>): Promise<
   const codes = [...new Set(countyCodes)];
   const indexes = await mapLimit(codes, LOOKUPS_AT_ONCE, loadCountyIndex);
   return new Map(indexes.map((index) => [index.countyCode, index]));
+}
+
+const LENGTHS_ID = 'lengths';
+
+function parseLengths(doc: { lengths?: string } | null): Record<string, string> {
+  return doc?.lengths ? (JSON.parse(doc.lengths) as Record<string, string>) : {};
+}
+
+/** True when an index of length `have` numbers everything one of length `need` does (both `${groups}/${villages}`). */
+function covers(have: string, need: string): boolean {
+  const [hg, hv] = have.split('/').map(Number) as [number, number];
+  const [ng, nv] = need.split('/').map(Number) as [number, number];
+  return hg >= ng && hv >= nv;
+}
+
+/**
+ * Fold side: records the lengths of these (just saved) indexes in the one lengths document.
+ * Call after saving them and before writing anything that uses their new numbers.
+ */
+export async function saveIndexLengths(indexes: Iterable<CountyIndex>): Promise<void> {
+  const doc = await ReachIndexLengthsModel.findById(LENGTHS_ID).lean();
+  const lengths = parseLengths(doc);
+  let changed = !doc;
+  for (const index of indexes) {
+    if (lengths[index.countyCode] === index.length) continue;
+    lengths[index.countyCode] = index.length;
+    changed = true;
+  }
+  if (!changed) return;
+  const sorted = Object.fromEntries(Object.entries(lengths).sort(([a], [b]) => (a < b ? -1 : 1)));
+  await ReachIndexLengthsModel.replaceOne(
+    { _id: LENGTHS_ID },
+    { _id: LENGTHS_ID, lengths: JSON.stringify(sorted) },
+    { upsert: true },
+  );
+}
+
+/** Backfill: the lengths of every stored index (an install whose indexes were saved by older code). */
+export async function rebuildIndexLengths(): Promise<void> {
+  const lengths: Record<string, string> = {};
+  for await (const doc of CountyIndexModel.find({}).lean().cursor()) {
+    lengths[doc._id] = `${(JSON.parse(doc.groups) as unknown[]).length}/${(JSON.parse(doc.villages) as unknown[]).length}`;
+  }
+  await ReachIndexLengthsModel.replaceOne(
+    { _id: LENGTHS_ID },
+    { _id: LENGTHS_ID, lengths: JSON.stringify(lengths) },
+    { upsert: true },
+  );
+}
+
+/** The indexes this process has read, kept while their stored length is unchanged (they only grow). */
+const kept = new Map<string, CountyIndex>();
+
+/**
+ * Read side: the indexes of these counties, from this process's copies where the lengths
+ * document says they are complete, the others (and any county it does not list) by `_id`.
+ * Read the lengths AFTER the cells or parts whose numbers they name: the fold writes an
+ * index and its length before any cell that uses its new numbers.
+ */
+export async function countyIndexesFor(countyCodes: Iterable<string>): Promise<Map<string, CountyIndex>> {
+  const codes = [...new Set(countyCodes)];
+  const lengths = parseLengths(await ReachIndexLengthsModel.findById(LENGTHS_ID).lean());
+  const stale = codes.filter((code) => {
+    const copy = kept.get(code);
+    return !copy || !lengths[code] || !covers(copy.length, lengths[code]!);
+  });
+  const read = await loadCountyIndexes(stale);
+  for (const [code, index] of read) if (lengths[code]) kept.set(code, index);
+  return new Map(codes.map((code) => [code, read.get(code) ?? kept.get(code)!]));
 }

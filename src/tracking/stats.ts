@@ -7,8 +7,9 @@ import { InvalidInput } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
 import type { Region, RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
-import { type CountyIndex, loadCountyIndexes } from './county-index.js';
+import { type CountyIndex, countyIndexesFor } from './county-index.js';
 import type { Counts } from './counts.js';
+import { dayEntries, daysReady } from './reach-days.js';
 import { type ReachEntry, cellCounts, cellEntries, partEntries } from './reach-read.js';
 import { type ReachFigures, Tally } from './tally.js';
 
@@ -110,9 +111,10 @@ export class ReachStats {
       }
       grouped.tally.add(entry.countyCode, entry);
     }
-    // Unions across counties name their groups through the county indexes.
+    // Unions across counties name their groups through the county indexes (this process's
+    // copies while their stored lengths are unchanged; read after the entries).
     const indexes: ReadonlyMap<string, CountyIndex> =
-      totals.counties.length > 1 ? await loadCountyIndexes(totals.counties) : new Map();
+      totals.counties.length > 1 ? await countyIndexesFor(totals.counties) : new Map();
     const names = groupBy.includes('region')
       ? await this.regionNames([...rows.values()].map((e) => e.row.regionCode!))
       : null;
@@ -136,8 +138,12 @@ export class ReachStats {
     return cellCounts({ scope, base: scope.regionCode }, month, month);
   }
 
-  /** The cells of the county-years when they can answer the question, the ledgers' parts otherwise. */
-  private entries(
+  /**
+   * The cells of the county-years when they can answer the question; day-precise questions
+   * without a campaign from the day documents (reach-days.ts) once they are built; the
+   * ledgers' parts otherwise.
+   */
+  private async entries(
     scope: Scope,
     base: string,
     kind: 'day' | 'month',
@@ -152,6 +158,13 @@ export class ReachStats {
     const counties = region?.level === 'county' ? [region.code] : undefined;
     if (monthsAnswer) return cellEntries(filter, query.from, query.to, counties);
     const [from, to] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, `${query.to}-31`];
+    if (!query.campaignId && (await daysReady())) {
+      const at = region ?? (await this.regions.find(base));
+      if (at) {
+        const baseLevel = at.level === 'county' ? 'county' : at.level === 'township' || at.level === 'village' ? 'below' : 'above';
+        return dayEntries(filter, from, to, { baseLevel, townships: groupBy.includes('township') });
+      }
+    }
     return partEntries(filter, from, to, query.campaignId);
   }
 
