@@ -4,6 +4,7 @@
 // township) is numbered when the batch is first seen, reached or not, so a township's
 // groups get neighbouring numbers and its cells' bitmaps stay a few bytes. Written by the
 // roll-up lease holder only, before any part or cell that uses a new number.
+import { randomBytes } from 'node:crypto';
 import { mapLimit } from '../lib/concurrency.js';
 import { CountyIndexModel, ReachIndexLengthsModel } from './rollup-model.js';
 import { ReachSet } from './reach-set.js';
@@ -55,6 +56,12 @@ export class CountyIndex {
     villages: string[] = [],
     /** Whether the index is stored already (a new one is inserted, a known one replaced). */
     private stored = false,
+    /**
+     * Set when the index is first stored (random): a copy kept by a reader is of this index,
+     * not of one stored again under the same county after the database was emptied. '' for
+     * indexes stored by older code.
+     */
+    private generation = stored ? '' : randomBytes(6).toString('base64url'),
   ) {
     this.groups = new Numbering(groups);
     this.villages = new Numbering(villages);
@@ -80,9 +87,9 @@ export class CountyIndex {
     return this.villages.valuesOf(set);
   }
 
-  /** `${groups}/${villages}`: how many of each this index numbers. */
+  /** `${groups}/${villages}/${generation}`: how many of each this index numbers. */
   get length(): string {
-    return `${this.groups.values.length}/${this.villages.values.length}`;
+    return `${this.groups.values.length}/${this.villages.values.length}/${this.generation}`;
   }
 
   get dirty(): boolean {
@@ -95,6 +102,7 @@ export class CountyIndex {
       _id: this.countyCode,
       groups: JSON.stringify(this.groups.values),
       villages: JSON.stringify(this.villages.values),
+      generation: this.generation,
     };
     if (this.stored) await CountyIndexModel.replaceOne({ _id: this.countyCode }, doc);
     else await CountyIndexModel.create(doc);
@@ -108,7 +116,7 @@ const LOOKUPS_AT_ONCE = 8;
 export async function loadCountyIndex(countyCode: string): Promise<CountyIndex> {
   const doc = await CountyIndexModel.findById(countyCode).lean();
   if (!doc) return new CountyIndex(countyCode);
-  return new CountyIndex(countyCode, JSON.parse(doc.groups), JSON.parse(doc.villages), true);
+  return new CountyIndex(countyCode, JSON.parse(doc.groups), JSON.parse(doc.villages), true, doc.generation ?? '');
 }
 
 /** The indexes of these counties, looked up by `_id`. */
@@ -124,11 +132,11 @@ function parseLengths(doc: { lengths?: string } | null): Record<string, string> 
   return doc?.lengths ? (JSON.parse(doc.lengths) as Record<string, string>) : {};
 }
 
-/** True when an index of length `have` numbers everything one of length `need` does (both `${groups}/${villages}`). */
+/** True when an index of length `have` numbers everything one of length `need` does (both `${groups}/${villages}/${generation}`). */
 function covers(have: string, need: string): boolean {
-  const [hg, hv] = have.split('/').map(Number) as [number, number];
-  const [ng, nv] = need.split('/').map(Number) as [number, number];
-  return hg >= ng && hv >= nv;
+  const [hg, hv, hgen] = have.split('/');
+  const [ng, nv, ngen] = need.split('/');
+  return (hgen ?? '') === (ngen ?? '') && Number(hg) >= Number(ng) && Number(hv) >= Number(nv);
 }
 
 /**
@@ -157,7 +165,8 @@ export async function saveIndexLengths(indexes: Iterable<CountyIndex>): Promise<
 export async function rebuildIndexLengths(): Promise<void> {
   const lengths: Record<string, string> = {};
   for await (const doc of CountyIndexModel.find({}).lean().cursor()) {
-    lengths[doc._id] = `${(JSON.parse(doc.groups) as unknown[]).length}/${(JSON.parse(doc.villages) as unknown[]).length}`;
+    const counted = [JSON.parse(doc.groups) as unknown[], JSON.parse(doc.villages) as unknown[]];
+    lengths[doc._id] = `${counted[0]!.length}/${counted[1]!.length}/${doc.generation ?? ''}`;
   }
   await ReachIndexLengthsModel.replaceOne(
     { _id: LENGTHS_ID },

@@ -108,6 +108,8 @@ const countyIndexSchema = new mongoose.Schema(
     /** JSON arrays of group ids and village codes, position = number. */
     groups: { type: String, required: true },
     villages: { type: String, required: true },
+    /** Random, set when first stored (county-index.ts); absent on indexes of older code. */
+    generation: { type: String, default: null },
   },
   { versionKey: false },
 );
