@@ -283,7 +283,13 @@ export class ExportService {
       ip,
       details: { period, format, regionCode: table.regionCode, rows: table.rows.length },
     });
-    const reach = (r: MonthlyFigures) => [r.messages, r.groupsReached, r.villagesReached, r.personTimes, r.awaitingOfficers];
+    const reach = (r: MonthlyFigures) => [
+      r.messages,
+      r.groupsReached,
+      r.villagesReached,
+      r.personTimes,
+      r.awaitingOfficers,
+    ];
     const writer = openSheet(format, table.periodLabel, MONTHLY_HEADERS);
     const done = (async () => {
       for (const r of table.rows) await writer.row([r.townshipName, ...reach(r), r.clicks, r.uniqueClicks]);
@@ -327,7 +333,9 @@ export class ExportService {
         day: string;
         townshipCode: string;
         fixedId?: string | null;
-      }>(campaignId, { regionPath: 1, items: 1, day: 1, townshipCode: 1, fixedId: 1 }, (path) => by.scope.contains(path));
+      }>(campaignId, { regionPath: 1, items: 1, day: 1, townshipCode: 1, fixedId: 1 }, (path) =>
+        by.scope.contains(path),
+      );
       for await (const read of batches) {
         // Names of the packed layout are in the batch's packed part (tracking/batch-fixed.ts).
         const batch = await withFixedItems(read);

@@ -148,7 +148,10 @@ export async function recomputeDays(
     countyDocs.push(doc);
   }
   // Each region above a touched county: that county's cells summed over its townships.
-  const above = new Map<string, { region: string; month: string; counties: Array<{ county: DayDocument; path: string[] }> }>();
+  const above = new Map<
+    string,
+    { region: string; month: string; counties: Array<{ county: DayDocument; path: string[] }> }
+  >();
   for (const county of countyDocs) {
     const path = counties.get(county.id)!.path;
     for (const region of path.slice(0, -1)) {

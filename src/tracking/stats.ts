@@ -126,7 +126,8 @@ export class ReachStats {
     // Unions across counties name their groups through the county indexes (this process's
     // copies while their stored lengths are unchanged; read after the entries).
     const counties = grouped[0]?.totals.counties ?? [];
-    const indexes: ReadonlyMap<string, CountyIndex> = counties.length > 1 ? await countyIndexesFor(counties) : new Map();
+    const indexes: ReadonlyMap<string, CountyIndex> =
+      counties.length > 1 ? await countyIndexesFor(counties) : new Map();
     const out: ReachReport[] = [];
     for (const { groupBy, totals, rows } of grouped) {
       const names = groupBy.includes('region')
@@ -138,7 +139,14 @@ export class ReachStats {
         if (names) row.regionName = names.get(row.regionCode!) ?? row.regionCode!;
         return Object.assign(row, tally.figures(indexes));
       });
-      out.push({ from: query.from, to: query.to, groupBy, regionCode: base, totals: totals.figures(indexes), rows: list });
+      out.push({
+        from: query.from,
+        to: query.to,
+        groupBy,
+        regionCode: base,
+        totals: totals.figures(indexes),
+        rows: list,
+      });
     }
     return out;
   }
@@ -173,10 +181,12 @@ export class ReachStats {
     const counties = region?.level === 'county' ? [region.code] : undefined;
     if (monthsAnswer) return cellEntries(filter, query.from, query.to, counties);
     const [from, to] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, `${query.to}-31`];
-    if (!query.campaignId && (await daysReady())) {
+    // The day documents hold no campaign: a campaign's figures or rows by campaign come from the ledgers.
+    if (!query.campaignId && !groupBy.includes('campaign') && (await daysReady())) {
       const at = region ?? (await this.regions.find(base));
       if (at) {
-        const baseLevel = at.level === 'county' ? 'county' : at.level === 'township' || at.level === 'village' ? 'below' : 'above';
+        const baseLevel =
+          at.level === 'county' ? 'county' : at.level === 'township' || at.level === 'village' ? 'below' : 'above';
         return dayEntries(filter, from, to, { baseLevel, townships: groupBy.includes('township') });
       }
     }

@@ -58,7 +58,12 @@ export class RawTally {
   }
 
   result(): Figures {
-    return { ...this.figures, channels: { ...this.figures.channels }, groupsReached: this.groups.size, villagesReached: this.villages.size };
+    return {
+      ...this.figures,
+      channels: { ...this.figures.channels },
+      groupsReached: this.groups.size,
+      villagesReached: this.villages.size,
+    };
   }
 }
 

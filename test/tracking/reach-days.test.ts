@@ -82,10 +82,19 @@ describe('reach by day from the day documents', () => {
     campaign = await createCampaign(A.slice(0, 4));
 
     const fixture: FixtureBatch[] = [
-      batch('2024-01-31', A, 'anti_fraud', [item(1, TREE.villageA.code, 'sent'), item(2, TREE.villageA.code, 'failed')]),
+      batch('2024-01-31', A, 'anti_fraud', [
+        item(1, TREE.villageA.code, 'sent'),
+        item(2, TREE.villageA.code, 'failed'),
+      ]),
       batch('2024-02-01', A, 'anti_fraud', [item(1, TREE.villageA.code, 'sent'), item(2, TREE.villageA.code, 'sent')]),
-      batch('2024-02-01', A, 'anti_theft', [item(1, TREE.villageA.code, 'confirmed'), item(4, TREE.villageA.code, 'awaiting')]),
-      batch('2024-02-01', B, 'anti_fraud', [item(10, TREE.villageB.code, 'sent'), item(11, TREE.villageB.code, 'uncertain')]),
+      batch('2024-02-01', A, 'anti_theft', [
+        item(1, TREE.villageA.code, 'confirmed'),
+        item(4, TREE.villageA.code, 'awaiting'),
+      ]),
+      batch('2024-02-01', B, 'anti_fraud', [
+        item(10, TREE.villageB.code, 'sent'),
+        item(11, TREE.villageB.code, 'uncertain'),
+      ]),
       // Group 2 moved to county B: a day's union across counties counts it once.
       batch('2024-02-15', B, 'anti_fraud', [item(2, TREE.villageB.code, 'sent'), item(10, TREE.villageB.code, 'sent')]),
       batch('2024-02-15', A, 'anti_fraud', [item(1, TREE.villageA.code, 'pending')]),
@@ -130,7 +139,10 @@ describe('reach by day from the day documents', () => {
         await compare({ scope: ROOT, base, from: '2024-01-01', to: '2024-03-31', groupBy });
       }
       await compare({ scope: ROOT, base: ROOT, from: '2024-02-01', to: '2024-03-01', groupBy, category: 'anti_fraud' });
-      await compare({ scope: TREE.countyA.code, base: TREE.countyA.code, from: '2024-01-15', to: '2024-02-20', groupBy }, viewerA);
+      await compare(
+        { scope: TREE.countyA.code, base: TREE.countyA.code, from: '2024-01-15', to: '2024-02-20', groupBy },
+        viewerA,
+      );
     }
     await compare(
       { scope: TREE.province.code, base: TREE.province.code, from: '2024-02-01', to: '2024-03-31', groupBy: ['day'] },
@@ -187,7 +199,12 @@ describe('reach by day from the day documents', () => {
   });
 
   it("reads the province admin's day report from a few documents by _id, not the ledgers nor one per county", async () => {
-    const params = new URLSearchParams({ from: '2024-02-01', to: '2024-03-31', groupBy: 'day', regionCode: TREE.province.code });
+    const params = new URLSearchParams({
+      from: '2024-02-01',
+      to: '2024-03-31',
+      groupBy: 'day',
+      regionCode: TREE.province.code,
+    });
     await report(params, provinceAdmin); // this process's first look may read the county indexes
     const seen = await commandsDuring(() => report(params, provinceAdmin));
     const of = (collection: string) => seen.filter((c) => c.collection === collection);
