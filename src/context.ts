@@ -431,6 +431,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildStepLists();
   // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
   await rekeySessions();
+  // The reach day documents of an install folded before they existed (once, under the roll-up lease; tracking/reach-days.ts).
+  await ctx.tracking.rollups.prepareDays(`start:${process.pid}:${Date.now()}`);
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 
