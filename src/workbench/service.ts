@@ -53,7 +53,7 @@ function localDate(at: Date, timeZone: string): string {
 
 export class WorkbenchService {
   private readonly countyList = new CountyList();
-  private readonly tallies = new WorkbenchTallies();
+  private readonly tallies = new WorkbenchTallies(() => this.clock.now().getTime());
 
   constructor(
     private readonly stats: ReachStats,
