@@ -38,6 +38,7 @@ import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
+import { COUNTS_LOG } from './channels/manual/open-counts.js';
 import { buildTaskHistory } from './channels/manual/history.js';
 import { buildAuditPages } from './audit/pages.js';
 import { ensureTokens } from './db/versions.js';
@@ -425,7 +426,7 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   // The per-county open-task counts of a list written before they existed (once; channels/manual/open-counts.ts).
   await buildOpenCounts(ctx.clock.now());
   // The version tokens the workbench's tallies are kept under (db/versions.ts; once per collection).
-  await ensureTokens([...TALLIED_COLLECTIONS]);
+  await ensureTokens([...TALLIED_COLLECTIONS, COUNTS_LOG]);
   await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();

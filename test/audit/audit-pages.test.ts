@@ -33,8 +33,8 @@ describe('audit pages by _id', () => {
     // An install's month of entries from before the lists: written directly, lists dropped.
     const start = Math.floor(Date.now() / 1000) - 30 * 86_400;
     const paths = [ROOT, PROVINCE, A, B];
-    const old = Array.from({ length: 1_300 }, (_, i) => {
-      const seconds = start + Math.floor(i * 1_900);
+    const old = Array.from({ length: 700 }, (_, i) => {
+      const seconds = start + Math.floor(i * 3_600);
       const id = `${seconds.toString(16).padStart(8, '0')}${(i + 1).toString(16).padStart(16, '0')}`;
       return {
         _id: new mongoose.Types.ObjectId(id),
@@ -85,7 +85,7 @@ describe('audit pages by _id', () => {
   }
 
   it('gives every page the collection gives, for each scope, filter and cursor, after the backfill and new writes', async () => {
-    expect(await walk(t.adminToken, '000000', '', {}, 100)).toBeGreaterThan(10);
+    expect(await walk(t.adminToken, '000000', '', {}, 100)).toBeGreaterThan(6);
     await walk(countyAdmin.token, TREE.countyA.code, '', {}, 50);
     await walk(cityAdmin.token, TREE.city.code, '', {}, 100);
     await walk(t.adminToken, '000000', '&action=notice.approve', { action: 'notice.approve' }, 60);
@@ -104,7 +104,7 @@ describe('audit pages by _id', () => {
     const first = (await t.request('GET', '/api/audit?limit=1', t.adminToken)).json() as { action: string; targetName: string }[];
     expect(first[0]).toMatchObject({ action: 'user.update', targetName: '县管理员' });
     await walk(t.adminToken, '000000', '', {}, 200);
-  });
+  }, 180_000);
 
   it('reads a page by _id only: never the audit collection, never a target collection whole', async () => {
     for (const token of [t.adminToken, countyAdmin.token]) {
