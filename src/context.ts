@@ -37,6 +37,7 @@ import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
+import { buildRetentionDue } from './engine/retention-due.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
 import { COUNTS_LOG } from './channels/manual/open-counts.js';
 import { buildTaskHistory } from './channels/manual/history.js';
@@ -405,6 +406,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildNoticeLists();
   await ctx.manualTasks.backfillConfirmationWatch();
   await buildOpenRuns();
+  // Retention's due keys for the runs an install already settled (once; engine/retention-due.ts).
+  await buildRetentionDue(ctx.clock.now());
   // Per-run summaries of the runs an install already has (once; tracking/run-summaries.ts).
   await buildRunSummaries(ctx.clock.now());
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
@@ -432,6 +435,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildStepLists();
   // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
   await rekeySessions();
+  // The reach day documents of an install folded before they existed (once, under the roll-up lease; tracking/reach-days.ts).
+  await ctx.tracking.rollups.prepareDays(`start:${process.pid}:${Date.now()}`);
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 
