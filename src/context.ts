@@ -39,7 +39,9 @@ import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildRetentionDue } from './engine/retention-due.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
+import { COUNTS_LOG } from './channels/manual/open-counts.js';
 import { buildTaskHistory } from './channels/manual/history.js';
+import { buildAuditPages } from './audit/pages.js';
 import { ensureTokens } from './db/versions.js';
 import { ensureRegionToken } from './regions/model.js';
 import { TALLIED_COLLECTIONS } from './workbench/tallies.js';
@@ -422,10 +424,12 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   );
   // The task history lists of a database written before they existed (once; channels/manual/history.ts).
   await buildTaskHistory();
+  // The audit screen's lists of an install written before they existed (once; audit/pages.ts).
+  await buildAuditPages();
   // The per-county open-task counts of a list written before they existed (once; channels/manual/open-counts.ts).
   await buildOpenCounts(ctx.clock.now());
   // The version tokens the workbench's tallies are kept under (db/versions.ts; once per collection).
-  await ensureTokens([...TALLIED_COLLECTIONS]);
+  await ensureTokens([...TALLIED_COLLECTIONS, COUNTS_LOG]);
   await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();
