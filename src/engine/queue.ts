@@ -64,10 +64,6 @@ export async function claimBatch(
     return null;
   }
   const current = batch.lease?.until ? { epoch: batch.lease.epoch, until: batch.lease.until } : null;
-  // The packed fixed part (names, robot, credentials), read once for the whole hold: read
-  // while the lease is claimed (one wait for both; a claim lost wastes the read).
-  const fixed = withFixedItems(batch);
-  fixed.catch(() => undefined);
   // The lease is written onto the batch with the holder's first checkpoint, not here: a
   // claimer that reads an older epoch walks up the claimed epochs (one _id read each).
   const lease = await acquireLease(leaseKey(batchId), current, owner, now, leaseMs);
@@ -81,8 +77,12 @@ export async function claimBatch(
   }
   // Other workers look past a held batch (it comes due again when this lease would expire),
   // so any number of workers find work of their own in the first entries of the list.
-  await QueueEntryModel.updateOne({ _id: batchId }, { $set: { dueAt: lease.until } });
-  const whole = await fixed;
+  // The packed fixed part (names, robot, credentials), read once for the whole hold, is read
+  // meanwhile (one wait for both).
+  const [, whole] = await Promise.all([
+    QueueEntryModel.updateOne({ _id: batchId }, { $set: { dueAt: lease.until } }),
+    withFixedItems(batch),
+  ]);
   return { batch: { ...whole, lease: { ...lease, owner } }, lease, settled: (batch.counts?.pending ?? 0) === 0 };
 }
 
