@@ -7,6 +7,8 @@ export default defineConfig({
     // test/reliability (real processes, ~3 minutes) runs with the rest; `npm run test:reliability` runs only it.
     exclude: ['**/node_modules/**'],
     globalSetup: ['test/helpers/global-setup.ts'],
+    // In each file's process: passwords hashed at a test cost (test/helpers/setup.ts).
+    setupFiles: ['test/helpers/setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
     // Longest first, so both workers end together (test/helpers/sequencer.ts, docs/testing.md).

@@ -17,6 +17,7 @@ import { Outbound } from './channels/outbound.js';
 import { WecomApiClient } from './channels/wecom-group/api.js';
 import { WecomGroupService } from './channels/wecom-group/service.js';
 import { WecomGroupSync } from './audience/wecom-sync.js';
+import { setStateClaimStaleAfter } from './db/claims.js';
 import { type Database, syncIndexes } from './db/connection.js';
 import { SecretBox } from './lib/cipher.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -104,6 +105,8 @@ export function createContext(
   clock: Clock = systemClock,
   options: { logStream?: Writable } = {},
 ): Context {
+  // A dead writer's state claim is passed over once the lease it would have held has lapsed.
+  setStateClaimStaleAfter(config.leaseMs);
   const regions = new RegionService();
   const audit = new AuditService(clock, [ROOT_REGION_CODE]);
   const throttle = new LoginThrottle(clock, {

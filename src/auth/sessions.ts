@@ -3,7 +3,7 @@
 import type { AuditService } from '../audit/service.js';
 import type { Clock } from '../lib/clock.js';
 import { Unauthorized } from '../lib/errors.js';
-import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../lib/password.js';
+import { dummyHash, hashPassword, needsRehash, verifyPassword } from '../lib/password.js';
 import { backfillOnce } from '../db/backfills.js';
 import { randomToken, sha256Hex } from '../lib/secrets.js';
 import { Scope } from '../regions/scope.js';
@@ -64,7 +64,7 @@ export class SessionService {
     const now = this.clock.now();
     const doc = await UserModel.findOne({ username: name }).lean<UserDoc>();
     // The same scrypt work whether or not the user exists.
-    const passwordOk = await verifyPassword(password, doc?.passwordHash ?? DUMMY_HASH);
+    const passwordOk = await verifyPassword(password, doc?.passwordHash ?? dummyHash());
     if (!doc || !passwordOk || !doc.active) {
       const failures = await this.throttle.failed(name, ip);
       await this.audit.record({

@@ -222,16 +222,25 @@ async function lowerSchedulerDue(
   if (times.length) await lowerDue(SCHEDULER_DUE, new Date(Math.min(...times)));
 }
 
-/** A state claim whose writer has not written for this long is taken to have died. */
-const STALE_STATE_CLAIM_MS = 60_000;
+/**
+ * A state claim whose writer has not written for this long is taken to have died: the process's
+ * lease (LEASE_SECONDS, a minute by default), set by createContext. A writer writes within a few
+ * round trips of its claim, far inside any lease the config allows (2 s at least).
+ */
+let staleStateClaimMs = 60_000;
+
+/** The age after which a state claim without its write is passed over (createContext: the lease). */
+export function setStateClaimStaleAfter(ms: number): void {
+  staleStateClaimMs = ms;
+}
 
 /**
  * The one way a lifecycle document (a campaign, a notice) changes state. Every change claims
  * the document's next sequence number once (`<prefix>:<id>#<seq>`, a unique insert): of two
  * changes made from the same state (a resume racing a cancel, two reviewers, an edit racing an
  * approval) exactly one wins, on FerretDB too, where a conditional update is not atomic. A
- * claim whose writer died before writing (older than a minute, the document still at the
- * previous number) is passed over. The winner writes `set` (and `intent`, appended to the
+ * claim whose writer died before writing (older than the lease, a minute by default, the
+ * document still at the previous number) is passed over. The winner writes `set` (and `intent`, appended to the
  * document's unfinished intents) in one update. Null when another change won.
  */
 export async function changeStateOnce<D extends object>(
@@ -265,7 +274,7 @@ export async function changeStateOnce<D extends object>(
       return updated;
     }
     const claim = await ClaimModel.findById(key).lean();
-    if (!claim || now.getTime() - claim.at.getTime() < STALE_STATE_CLAIM_MS) return null;
+    if (!claim || now.getTime() - claim.at.getTime() < staleStateClaimMs) return null;
     const doc = await model.findById(seen._id, { [seqField]: 1 }).lean<Record<string, unknown>>();
     if (Number(doc?.[seqField] ?? 0) >= seq) return null; // it was written: our view is out of date
   }

@@ -10,7 +10,7 @@ import { type Loop, startLoop } from '../lib/loop.js';
 import { NotificationStepModel } from '../notifications/model.js';
 import { dropFixedCredentials } from '../tracking/batch-fixed.js';
 import { type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
-import { QueueEntryModel } from './model.js';
+import { BatchWakeModel, QueueEntryModel } from './model.js';
 import { deliveryId } from './queue.js';
 import { pruneRateSlots } from './rate-limit.js';
 
@@ -165,6 +165,10 @@ export class Retention {
         ),
       );
       confirmationCopies += deleted.reduce((sum, r) => sum + r.deletedCount, 0);
+      // Its wake marker (engine/model.ts): only a holder's look after its release reads it, and
+      // this job holds the lease; a later wake writes it again.
+      if (batch.items.some((item) => item.channel === 'manual' || item.channel === 'wecom_group'))
+        await BatchWakeModel.deleteOne({ _id: candidate._id });
     }
     return { batchesCompacted, confirmationCopies };
   }

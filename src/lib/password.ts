@@ -4,7 +4,18 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 // N = 2^15 (32 MB per hash; issue 26.12 raised it from 2^14). Hashes of a lower cost are
 // replaced at the next successful login (needsRehash).
-const COST = { N: 32768, r: 8, p: 1 };
+export const PASSWORD_COST = { N: 32768, r: 8, p: 1 } as const;
+let cost: { N: number; r: number; p: number } = PASSWORD_COST;
+
+/**
+ * Tests only (test/helpers/setup.ts): new hashes at another N. The suite signs in thousands of
+ * times, each a tenth of a second of CPU at PASSWORD_COST; the service never calls this, and
+ * test/security/password-cost.test.ts sets PASSWORD_COST.N back. Hashing and checking work the
+ * same at any N (the stored hash names its own).
+ */
+export function setPasswordCostForTests(N: number): void {
+  cost = { ...PASSWORD_COST, N };
+}
 const KEY_LENGTH = 64;
 
 function derive(password: string, salt: Buffer, N: number, r: number, p: number): Promise<Buffer> {
@@ -17,8 +28,8 @@ function derive(password: string, salt: Buffer, N: number, r: number, p: number)
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, COST.N, COST.r, COST.p);
-  return ['scrypt', COST.N, COST.r, COST.p, salt.toString('base64'), key.toString('base64')].join('$');
+  const key = await derive(password, salt, cost.N, cost.r, cost.p);
+  return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
@@ -32,9 +43,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
 /** Whether a stored hash was made with less than today's cost (then rehash on login). */
 export function needsRehash(stored: string): boolean {
   const [scheme, n, r, p] = stored.split('$');
-  return scheme !== 'scrypt' || Number(n) < COST.N || Number(r) < COST.r || Number(p) < COST.p;
+  return scheme !== 'scrypt' || Number(n) < cost.N || Number(r) < cost.r || Number(p) < cost.p;
 }
 
-/** A hash of a random password, for spending the same time on unknown usernames. */
-export const DUMMY_HASH =
-  `scrypt$${COST.N}$${COST.r}$${COST.p}$AAAAAAAAAAAAAAAAAAAAAA==$` + Buffer.alloc(KEY_LENGTH).toString('base64');
+/** A hash of a random password at today's cost, for spending the same time on unknown usernames. */
+export function dummyHash(): string {
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$AAAAAAAAAAAAAAAAAAAAAA==$` + Buffer.alloc(KEY_LENGTH).toString('base64');
+}

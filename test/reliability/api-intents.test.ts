@@ -87,7 +87,8 @@ function startProcess(role: 'api' | 'scheduler' | 'worker', port: number, onLine
       ...world.processEnv,
       PORT: String(port),
       HOST: '127.0.0.1',
-      // A dead runner's intents are taken over this long after it took them.
+      // A dead runner's intents are taken over this long after it took them, and a dead
+      // writer's state claim is passed over (db/claims.ts).
       LEASE_SECONDS: '4',
       CHANNEL_TIMEOUT_MS: '2000',
       INTENT_TRACE: 'on',
@@ -399,8 +400,9 @@ describe('the API process killed inside its multi-step state changes', () => {
         60_000,
         () => 'the API process to listen',
       );
-      // A process killed between claiming a change and writing it holds the campaign for a
-      // minute (a claim older than that is passed over): meanwhile the user is told 409.
+      // A process killed between claiming a change and writing it holds the campaign for the
+      // lease (LEASE_SECONDS, 4 s here; a claim older than that is passed over): meanwhile the
+      // user is told 409.
       for (const trial of trials) {
         if (await changed(trial)) continue;
         await until(

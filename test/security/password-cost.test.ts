@@ -3,6 +3,7 @@
 import { randomBytes, scryptSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserModel } from '../../src/auth/model.js';
+import { PASSWORD_COST, setPasswordCostForTests } from '../../src/lib/password.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 
@@ -16,6 +17,8 @@ function oldHash(password: string): string {
 describe('password hashing cost', () => {
   let t: TestApp;
   beforeAll(async () => {
+    // The service's own cost (the other files hash at a test cost: test/helpers/setup.ts).
+    setPasswordCostForTests(PASSWORD_COST.N);
     t = await startTestApp();
     await createRegionTree(t);
   });
