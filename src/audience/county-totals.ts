@@ -112,7 +112,12 @@ function unpack(county: string, seq: number, text: string): CountyTotals {
 }
 
 /** Whether the county's totals can answer this selection (its groups judged by tags and channel only). */
-export function bucketsAnswer(entry: CountyEntry, scopeCode: string, selection: Selection, totals: CountyTotals): boolean {
+export function bucketsAnswer(
+  entry: CountyEntry,
+  scopeCode: string,
+  selection: Selection,
+  totals: CountyTotals,
+): boolean {
   if (selection.groups.length || selection.excludeGroups.length || selection.nearVillages) return false;
   if (!entry.path.includes(scopeCode)) return false;
   const places = new Set([...totals.townships, ...totals.villages]);
@@ -125,10 +130,9 @@ export function mayUseBuckets(selection: Selection): boolean {
 }
 
 export function emptyTotals(): AudienceTotals {
-  const byChannel = Object.fromEntries(GROUP_CHANNELS.map((kind) => [kind, { groupCount: 0, memberTotal: 0 }])) as Record<
-    GroupChannel,
-    ChannelTotals
-  >;
+  const byChannel = Object.fromEntries(
+    GROUP_CHANNELS.map((kind) => [kind, { groupCount: 0, memberTotal: 0 }]),
+  ) as Record<GroupChannel, ChannelTotals>;
   return { groupCount: 0, villageCount: 0, memberTotal: 0, byChannel, manualTaskCount: 0 };
 }
 
@@ -194,7 +198,11 @@ export class CountyTotalsSource {
       return totals;
     }
     const totals = bucketsOf(await current());
-    await AudienceCountyTotalsModel.replaceOne({ _id: county }, { seq: totals.seq, packed: pack(totals) }, { upsert: true }).catch(
+    await AudienceCountyTotalsModel.replaceOne(
+      { _id: county },
+      { seq: totals.seq, packed: pack(totals) },
+      { upsert: true },
+    ).catch(
       () => undefined, // two readers upserting a missing one at once: the other's is as good
     );
     this.kept.set(this.key(county), totals);

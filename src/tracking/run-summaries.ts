@@ -33,9 +33,9 @@
 //   while the notice lists the same runs at the same generations.
 import mongoose from 'mongoose';
 import { backfillOnce } from '../db/backfills.js';
-import { type Counts, addCounts, countDelivery, zeroCounts } from './counts.js';
+import { addCounts, type Counts, countDelivery, zeroCounts } from './counts.js';
 import { DeliveryBatchModel } from './model.js';
-import { RunBatchListModel, batchIdsOfRun, mapLimited, runIdsOfNotice } from './run-batches.js';
+import { batchIdsOfRun, mapLimited, RunBatchListModel, runIdsOfNotice } from './run-batches.js';
 import { type RunGeneration, runGeneration } from './run-generation.js';
 
 /** Changes when the stored figures change shape: older summaries are made again. */

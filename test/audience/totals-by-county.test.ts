@@ -4,18 +4,19 @@
 // repeated call reads no digest and no group, one `_id` lookup per county; the figures stay
 // those of a plain computation over the groups after every kind of group write, and an install
 // whose digests were made before the county totals existed gives the same answers.
-import { CHANNEL_KINDS } from '../../src/channels/kinds.js';
+
 import type mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AudienceCountyTotalsModel, countyTotals } from '../../src/audience/county-totals.js';
 import { GroupModel } from '../../src/audience/model.js';
 import type { AudienceSpec } from '../../src/audience/selection.js';
+import { CHANNEL_KINDS } from '../../src/channels/kinds.js';
 import { seededRandom } from '../../src/lib/seeded-random.js';
 import { Scope } from '../../src/regions/scope.js';
-import { type TestApp, startTestApp } from '../helpers/app.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
 import { createGroup } from '../helpers/groups.js';
-import { TREE, createRegionTree } from '../helpers/regions.js';
+import { createRegionTree, TREE } from '../helpers/regions.js';
 
 const TAGS = ['重点村', '学校', '商户', '景区'];
 const KINDS = ['wecom', 'dingtalk', 'manual'] as const;
@@ -85,7 +86,10 @@ describe('province audience totals from per-county totals', () => {
       const totals = await t.ctx.audience.totals(new Scope('000000'), spec);
       expect(totals, JSON.stringify(spec)).toEqual(rawTotals(docs, '000000', spec));
     }
-    const city = await t.ctx.audience.totals(new Scope(TREE.city.code), { regions: [TREE.city.code], excludeTags: ['学校'] });
+    const city = await t.ctx.audience.totals(new Scope(TREE.city.code), {
+      regions: [TREE.city.code],
+      excludeTags: ['学校'],
+    });
     expect(city).toEqual(rawTotals(docs, TREE.city.code, { regions: [TREE.city.code], excludeTags: ['学校'] }));
   }
 
@@ -128,7 +132,7 @@ describe('province audience totals from per-county totals', () => {
         channel,
       });
     }
-  });
+  }, 180_000);
   afterAll(() => t.close());
 
   it('a repeated province call reads no digest and no group: one `_id` lookup per county', async () => {
@@ -144,7 +148,7 @@ describe('province audience totals from per-county totals', () => {
     const listed = ['audiencecounties', 'audienceintents', 'sessions', 'users'];
     expect(reads.filter((c) => !listed.includes(c.collection) && !byIdOnly(c.filter))).toEqual([]);
     expect(reads.filter((c) => c.collection === 'audiencechanges')).toHaveLength(2); // one per county
-  });
+  }, 180_000);
 
   it('equals a plain computation after creates, tag edits, deactivation, a move and model-level writes', async () => {
     await expectExact();
@@ -166,7 +170,7 @@ describe('province audience totals from per-county totals', () => {
     await t.ctx.groups.flagGroup(list[6]!.id, '机器人已被移除');
     await GroupModel.deleteOne({ _id: list[7]!.id });
     await expectExact();
-  });
+  }, 180_000);
 
   it('an install whose digests predate the county totals gives the same answers, then keeps them', async () => {
     const docs = await GroupModel.find({}).lean<RawGroup[]>();
@@ -179,5 +183,5 @@ describe('province audience totals from per-county totals', () => {
     const { body, seen } = await provinceCall();
     expect(body).toEqual(rawTotals(docs, '000000', { regions: [TREE.province.code], excludeTags: ['学校'] }));
     expect(seen.filter((c) => c.collection === 'audiencedigests')).toEqual([]);
-  });
+  }, 180_000);
 });
