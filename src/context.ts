@@ -37,8 +37,11 @@ import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
+import { buildRetentionDue } from './engine/retention-due.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
+import { COUNTS_LOG } from './channels/manual/open-counts.js';
 import { buildTaskHistory } from './channels/manual/history.js';
+import { buildAuditPages } from './audit/pages.js';
 import { ensureTokens } from './db/versions.js';
 import { ensureRegionToken } from './regions/model.js';
 import { TALLIED_COLLECTIONS } from './workbench/tallies.js';
@@ -403,6 +406,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildNoticeLists();
   await ctx.manualTasks.backfillConfirmationWatch();
   await buildOpenRuns();
+  // Retention's due keys for the runs an install already settled (once; engine/retention-due.ts).
+  await buildRetentionDue(ctx.clock.now());
   // Per-run summaries of the runs an install already has (once; tracking/run-summaries.ts).
   await buildRunSummaries(ctx.clock.now());
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
@@ -419,15 +424,19 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   );
   // The task history lists of a database written before they existed (once; channels/manual/history.ts).
   await buildTaskHistory();
+  // The audit screen's lists of an install written before they existed (once; audit/pages.ts).
+  await buildAuditPages();
   // The per-county open-task counts of a list written before they existed (once; channels/manual/open-counts.ts).
   await buildOpenCounts(ctx.clock.now());
   // The version tokens the workbench's tallies are kept under (db/versions.ts; once per collection).
-  await ensureTokens([...TALLIED_COLLECTIONS]);
+  await ensureTokens([...TALLIED_COLLECTIONS, COUNTS_LOG]);
   await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();
   // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
   await rekeySessions();
+  // The reach day documents of an install folded before they existed (once, under the roll-up lease; tracking/reach-days.ts).
+  await ctx.tracking.rollups.prepareDays(`start:${process.pid}:${Date.now()}`);
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
 }
 

@@ -6,6 +6,7 @@ import { UserModel } from '../auth/model.js';
 import { ADMINS } from '../auth/roles.js';
 import { CampaignModel } from '../campaigns/model.js';
 import { allow, principal } from '../http/access.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { Nullable } from '../lib/schemas.js';
 import { NoticeModel } from '../notices/model.js';
 import { regionNamesOf } from '../regions/directory.js';
@@ -17,10 +18,21 @@ const AuditEntryReply = Type.Composite([
   Type.Object({ targetName: Nullable(Type.String({ description: '对象的名称（通告标题、群名、用户姓名、地区名）' })) }),
 ]);
 
-const objectIds = (ids: string[]) =>
-  ids.filter((id) => mongoose.isValidObjectId(id)).map((id) => new mongoose.Types.ObjectId(id));
+/** A kind's names by `_id`, one read per target (on FerretDB an `$in` on `_id` reads the whole collection). */
+async function namesById(
+  model: { findById: (id: string, fields: unknown) => { lean: <R>() => Promise<R> } },
+  ids: string[],
+  field: string,
+  name: (doc: Record<string, unknown>) => string | undefined,
+): Promise<[string, string | undefined][]> {
+  const valid = ids.filter((id) => mongoose.isValidObjectId(id));
+  return mapLimit(valid, 8, async (id) => {
+    const doc = await model.findById(id, { [field]: 1 }).lean<Record<string, unknown> | null>();
+    return [id, doc ? name(doc) : undefined] as [string, string | undefined];
+  });
+}
 
-/** The names of a page's targets, read once per kind: the console shows 「石牌村平安群1」, not an id. */
+/** The names of a page's targets: the console shows 「石牌村平安群1」, not an id. */
 async function targetNames(entries: AuditEntry[]): Promise<Map<string, string>> {
   const ids = (kind: string) => [
     ...new Set(entries.filter((e) => e.targetKind === kind && e.targetId).map((e) => e.targetId as string)),
@@ -30,24 +42,16 @@ async function targetNames(entries: AuditEntry[]): Promise<Map<string, string>> 
     if (name) names.set(`${kind}:${String(id)}`, name);
   };
   const [notices, campaigns, groups, users, regions] = await Promise.all([
-    NoticeModel.find({ _id: { $in: objectIds(ids('notice')) } }, { 'content.title': 1 }).lean<
-      Array<{ _id: unknown; content: { title: string } }>
-    >(),
-    CampaignModel.find({ _id: { $in: objectIds(ids('campaign')) } }, { title: 1 }).lean<
-      Array<{ _id: unknown; title: string }>
-    >(),
-    GroupModel.find({ _id: { $in: objectIds(ids('group')) } }, { name: 1 }).lean<
-      Array<{ _id: unknown; name: string }>
-    >(),
-    UserModel.find({ _id: { $in: objectIds(ids('user')) } }, { displayName: 1 }).lean<
-      Array<{ _id: unknown; displayName: string }>
-    >(),
-    regionNamesOf(ids('region')),
+    namesById(NoticeModel as never, ids('notice'), 'content.title', (d) => (d.content as { title?: string })?.title),
+    namesById(CampaignModel as never, ids('campaign'), 'title', (d) => d.title as string | undefined),
+    namesById(GroupModel as never, ids('group'), 'name', (d) => d.name as string | undefined),
+    namesById(UserModel as never, ids('user'), 'displayName', (d) => d.displayName as string | undefined),
+    ids('region').length > 0 ? regionNamesOf(ids('region')) : new Map<string, string>(),
   ]);
-  for (const n of notices) put('notice', n._id, n.content?.title);
-  for (const c of campaigns) put('campaign', c._id, c.title);
-  for (const g of groups) put('group', g._id, g.name);
-  for (const u of users) put('user', u._id, u.displayName);
+  for (const [id, name] of notices) put('notice', id, name);
+  for (const [id, name] of campaigns) put('campaign', id, name);
+  for (const [id, name] of groups) put('group', id, name);
+  for (const [id, name] of users) put('user', id, name);
   for (const [code, name] of regions) put('region', code, name);
   return names;
 }

@@ -1,8 +1,12 @@
-// Append-only audit log of who did what, when and from where.
+// Append-only audit log of who did what, when and from where. Every entry is also copied onto
+// per-region lists read by `_id` (pages.ts), from which the audit screen pages: the collection
+// itself is only written (and read once by the lists' backfill).
 import type { Clock } from '../lib/clock.js';
 import { InvalidInput } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
+import mongoose from 'mongoose';
 import { AuditModel } from './model.js';
+import { auditRows, type Row, recordRow, rowOf, scopeKey } from './pages.js';
 
 /** Who acted: a signed-in user, or nobody (e.g. a failed login). */
 export interface Actor {
@@ -58,8 +62,10 @@ export class AuditService {
   ) {}
 
   async record(event: AuditEvent): Promise<void> {
-    await AuditModel.create({
-      at: this.clock.now(),
+    const at = this.clock.now();
+    const doc = {
+      _id: new mongoose.Types.ObjectId(),
+      at,
       actorId: event.actor?.id ?? null,
       actorName: event.actor?.username ?? null,
       action: event.action,
@@ -68,29 +74,34 @@ export class AuditService {
       ip: event.ip ?? null,
       regionPath: event.regionPath ?? event.actor?.regionPath ?? this.rootRegionPath,
       details: redact(event.details),
-    });
+    };
+    // On its lists first (pages.ts: no entry without its rows), then the entry.
+    await recordRow(rowOf(doc), new Date());
+    await AuditModel.create(doc);
   }
 
   async list(scope: Scope, query: AuditQuery): Promise<AuditEntry[]> {
     if (query.from && query.to && query.from > query.to) throw new InvalidInput('开始时间晚于结束时间', 'from');
-    const filter: Record<string, unknown> = { ...scope.filter() };
-    if (query.action) filter.action = query.action;
-    if (query.actorId) filter.actorId = query.actorId;
-    if (query.from || query.to) {
-      filter.at = { ...(query.from ? { $gte: query.from } : {}), ...(query.to ? { $lte: query.to } : {}) };
-    }
-    if (query.before) filter._id = { $lt: query.before };
-    const docs = await AuditModel.find(filter).sort({ _id: -1 }).limit(query.limit).lean();
-    return docs.map((doc) => ({
-      id: String(doc._id),
-      at: doc.at,
-      actorId: doc.actorId ?? null,
-      actorName: doc.actorName ?? null,
-      action: doc.action,
-      targetKind: doc.targetKind ?? null,
-      targetId: doc.targetId ?? null,
-      ip: doc.ip ?? null,
-      details: (doc.details as Record<string, unknown> | null) ?? null,
+    const code = scope.regionCode;
+    const from = query.from?.getTime();
+    const to = query.to?.getTime();
+    const keep = (row: Row) =>
+      row[8].includes(code) &&
+      (!query.action || row[4] === query.action) &&
+      (!query.actorId || row[2] === query.actorId) &&
+      (from === undefined || row[1] >= from) &&
+      (to === undefined || row[1] <= to);
+    const rows = await auditRows(scopeKey(code), query.limit, keep, query.before ?? null);
+    return rows.map((row) => ({
+      id: row[0],
+      at: new Date(row[1]),
+      actorId: row[2],
+      actorName: row[3],
+      action: row[4],
+      targetKind: row[5],
+      targetId: row[6],
+      ip: row[7],
+      details: row[9],
     }));
   }
 }

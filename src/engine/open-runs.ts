@@ -14,7 +14,8 @@
 // - When nothing is in flight the list is empty and a sweep reads no batch.
 // - The roll-up sweep reads the batches of the runs on this list (tracking/rollups.ts): every
 //   batch write happens while its run is on it; a run leaving it is first listed as closed there.
-// - A run it closes gets its summary then (tracking/run-summaries.ts), if it has none.
+// - A run it closes gets its summary then (tracking/run-summaries.ts), if it has none, and is
+//   filed for retention on the day it closed (engine/retention-due.ts).
 // - An install written before the list existed is listed once at start (`buildOpenRuns`).
 import mongoose from 'mongoose';
 import { backfillOnce } from '../db/backfills.js';
@@ -23,6 +24,7 @@ import { closedRun } from '../tracking/rollups.js';
 import { batchIdsOfRun, mapLimited } from '../tracking/run-batches.js';
 import { summarizeRun } from '../tracking/run-summaries.js';
 import { OccurrenceModel, QueueEntryModel } from './model.js';
+import { fileSettledRun } from './retention-due.js';
 
 const openRunSchema = new mongoose.Schema(
   {
@@ -91,6 +93,9 @@ export async function requeueStrandedBatches(now: Date): Promise<number> {
     const closed = await OpenRunModel.deleteOne({ _id: run._id, n: run.n });
     // Settled now: its summary is made once here, so the first reader need not read its batches.
     if (closed.deletedCount > 0) await summarizeRun(run._id, now);
+    // Its retention is due `keepDays` after today (engine/retention-due.ts); filed again if it
+    // closes again. Filed even if another sweep closed it: the key is idempotent.
+    await fileSettledRun(run._id, run.campaignId, now);
   }
   return created;
 }

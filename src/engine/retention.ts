@@ -3,28 +3,55 @@
 // send needs) is pruned or compacted once no promise needs it; what statistics, exports,
 // follow-ups and the audit log read stays exactly as it was. Each job is safe to run at any
 // time, in any number of schedulers at once, and again after a crash. See docs/retention.md.
+//
+// Bounded (issue 25): a pass reads the runs that settled `keepDays` before, from their due keys
+// (engine/retention-due.ts), each run's batches and steps by `_id`, at most `batchesPerPass`
+// batches, and records where it stands after each batch; a first run over a month of history is
+// a catch-up of such passes (`behind` in the report: the loop comes back after `catchUpMs`).
+import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { ClaimModel, SendAttemptModel, acquireLease } from '../db/claims.js';
 import { ManualConfirmationModel } from '../channels/manual/model.js';
 import type { Clock } from '../lib/clock.js';
 import { type Loop, startLoop } from '../lib/loop.js';
-import { NotificationStepModel } from '../notifications/model.js';
+import { type NotificationStepDoc, NotificationStepModel, StepSlotModel } from '../notifications/model.js';
 import { dropFixedCredentials } from '../tracking/batch-fixed.js';
 import { type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
-import { BatchWakeModel, QueueEntryModel } from './model.js';
+import { batchIdsOfRun } from '../tracking/run-batches.js';
+import { mapLimit } from '../lib/concurrency.js';
+import { BatchWakeModel } from './model.js';
 import { deliveryId } from './queue.js';
 import { pruneRateSlots } from './rate-limit.js';
+import {
+  RetentionDueModel,
+  STATE_ID,
+  buildRetentionDue,
+  dayId,
+  endOfDay,
+  fileSettledRun,
+  nextDay,
+} from './retention-due.js';
 
 export interface RetentionSettings {
   /** A settled run's internals are kept this long after its last write. */
   keepDays: number;
   /** How often the jobs run. */
   everyMs: number;
+  /** Batches a pass compacts at most (the rest waits for the next pass). */
+  batchesPerPass?: number;
+  /** How soon the next pass runs while a pass stopped at its budget (catch-up). */
+  catchUpMs?: number;
 }
 
 /** An expired lease claim is kept this long (a stale holder's check looks at the next epoch). */
 const LEASE_CLAIM_KEEP_MS = 60 * 60_000;
+/** The leftover lease claims (planning, roll-up, intent epochs) are swept this often. */
+const LEFTOVER_CLAIMS_EVERY_MS = 24 * 60 * 60_000;
 /** How long retention holds a batch while it compacts it. */
 const COMPACT_LEASE_MS = 60_000;
+const DEFAULT_BATCHES_PER_PASS = 200;
+const DEFAULT_CATCH_UP_MS = 60_000;
+/** Step slots read at once while walking a campaign's steps. */
+const SLOT_WINDOW = 16;
 
 export interface RetentionReport {
   rateSlots: number;
@@ -33,15 +60,35 @@ export interface RetentionReport {
   notificationMessages: number;
   batchesCompacted: number;
   confirmationCopies: number;
+  /** Runs whose keep period ended, handled in this pass. */
+  runs: number;
+  /** The pass stopped at its budget: more is due (the loop comes back after `catchUpMs`). */
+  behind: boolean;
 }
 
-/** Runs that still have work (a work-list entry, parked ones included): their attempts decide sends. */
-async function runsWithWork(): Promise<Set<string>> {
-  const entries = await QueueEntryModel.find({}, { _id: 1 }).lean<{ _id: string }[]>();
-  return new Set(entries.map((e) => e._id.slice(0, e._id.indexOf('|'))));
+interface State {
+  day: string;
+  index: number;
+  batch: number;
+  claimsSweptAt?: Date | null;
 }
 
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+type Tally = Omit<RetentionReport, 'rateSlots' | 'behind'>;
+
+/** Deletes documents by `_id` in commands of a few statements (each an `_id` lookup on FerretDB). */
+async function deleteByIds(model: typeof SendAttemptModel | typeof ManualConfirmationModel, ids: string[]): Promise<number> {
+  let deleted = 0;
+  const commands: string[][] = [];
+  for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) commands.push(ids.slice(i, i + MAX_UPDATES_PER_COMMAND));
+  const results = await mapLimit(commands, 4, (chunk) =>
+    (model as typeof SendAttemptModel).bulkWrite(
+      chunk.map((id) => ({ deleteOne: { filter: { _id: id } } })),
+      { ordered: false },
+    ),
+  );
+  for (const result of results) deleted += result.deletedCount;
+  return deleted;
+}
 
 export class Retention {
   readonly owner = `retention-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -57,13 +104,9 @@ export class Retention {
 
   /** Every job once, in order; returns what each removed or compacted. */
   async runOnce(): Promise<RetentionReport> {
-    return {
-      rateSlots: await this.rateSlots(),
-      leaseClaims: await this.leaseClaims(),
-      sendAttempts: await this.sendAttempts(),
-      notificationMessages: await this.notificationMessages(),
-      ...(await this.compactBatches()),
-    };
+    const rateSlots = await this.rateSlots();
+    const { tally, behind } = await this.settledRuns();
+    return { rateSlots, ...tally, behind };
   }
 
   /** Rate slots of windows long past (engine/rate-limit.ts keeps what a new process needs). */
@@ -71,110 +114,230 @@ export class Retention {
     return pruneRateSlots(this.clock.now());
   }
 
+  private async state(): Promise<State> {
+    let state = await RetentionDueModel.findById(STATE_ID).lean<State>();
+    if (!state?.day) {
+      await buildRetentionDue(this.clock.now());
+      state = await RetentionDueModel.findById(STATE_ID).lean<State>();
+    }
+    return { day: state!.day, index: state!.index ?? 0, batch: state!.batch ?? 0, claimsSweptAt: state!.claimsSweptAt ?? null };
+  }
+
+  private async saveState(state: State): Promise<void> {
+    await RetentionDueModel.updateOne(
+      { _id: STATE_ID },
+      { $set: { day: state.day, index: state.index, batch: state.batch } },
+      { upsert: true },
+    );
+  }
+
   /**
-   * Lease epochs (batch, run planning, intents, roll-ups) that ended more than an hour ago.
-   * A lease's holder records its epoch on the resource and renews it there; a new claimer
-   * starts after the recorded epoch, so an ended epoch's claim decides nothing. One-time
-   * decisions (state changes, intents done, review decisions) have no end and stay.
+   * The runs whose keep period has ended since the last pass, from their due keys, in the order
+   * they settled: each run's batches compacted (with their send attempts, batch lease claims and
+   * confirmation copies), its campaign's finished steps' outbox text dropped. At most
+   * `batchesPerPass` batches; where it stands is recorded after each batch, so a pass that dies
+   * is resumed there by the next (redoing at most one batch, which is idempotent).
    */
+  async settledRuns(): Promise<{ tally: Tally; behind: boolean }> {
+    const tally: Tally = {
+      leaseClaims: 0,
+      sendAttempts: 0,
+      notificationMessages: 0,
+      batchesCompacted: 0,
+      confirmationCopies: 0,
+      runs: 0,
+    };
+    const state = await this.state();
+    tally.leaseClaims += await this.leftoverLeaseClaims(state);
+    const cutoff = this.cutoff();
+    let budget = this.settings.batchesPerPass ?? DEFAULT_BATCHES_PER_PASS;
+    while (endOfDay(state.day) <= cutoff) {
+      const entries = (await RetentionDueModel.findById(dayId(state.day), { runs: 1 }).lean<{ runs?: string[] }>())?.runs ?? [];
+      while (state.index < entries.length) {
+        if (budget <= 0) return { tally, behind: true };
+        const [runId, campaignId] = entries[state.index]!.split('|') as [string, string];
+        const ids = await batchIdsOfRun(runId);
+        let later: Date | null = null;
+        while (state.batch < ids.length) {
+          if (budget <= 0) return { tally, behind: true };
+          const outcome = await this.compactBatch(ids[state.batch]!, cutoff, tally);
+          if (outcome instanceof Date && (!later || outcome > later)) later = outcome;
+          budget -= 1;
+          state.batch += 1;
+          await this.saveState(state);
+        }
+        const stepLater = await this.finishedSteps(runId, campaignId, cutoff, tally);
+        if (stepLater && (!later || stepLater > later)) later = stepLater;
+        // Something of the run was written after it was filed (or is not finished): filed again then.
+        if (later) await fileSettledRun(runId, campaignId, later);
+        tally.runs += 1;
+        state.index += 1;
+        state.batch = 0;
+        await this.saveState(state);
+      }
+      // The day is done: its document is not needed again.
+      await RetentionDueModel.deleteOne({ _id: dayId(state.day) });
+      state.day = nextDay(state.day);
+      state.index = 0;
+      state.batch = 0;
+      await this.saveState(state);
+    }
+    return { tally, behind: false };
+  }
+
+  /**
+   * Lease epochs that are not a batch's (run planning, intents, roll-ups) and ended more than an
+   * hour ago, once a day (a scan of the claims; a batch's epochs go with its compaction). A
+   * lease's holder records its epoch on the resource and renews it there; a new claimer starts
+   * after the recorded epoch, so an ended epoch's claim decides nothing. One-time decisions
+   * (state changes, intents done, review decisions) have no end and stay.
+   */
+  private async leftoverLeaseClaims(state: State): Promise<number> {
+    const now = this.clock.now();
+    if (state.claimsSweptAt && now.getTime() - state.claimsSweptAt.getTime() < LEFTOVER_CLAIMS_EVERY_MS) return 0;
+    const deleted = await this.leaseClaims();
+    await RetentionDueModel.updateOne({ _id: STATE_ID }, { $set: { claimsSweptAt: now } }, { upsert: true });
+    return deleted;
+  }
+
+  /** Every ended lease epoch more than an hour old (the daily leftover sweep; a scan of the claims). */
   async leaseClaims(): Promise<number> {
     const before = new Date(this.clock.now().getTime() - LEASE_CLAIM_KEEP_MS);
     return (await ClaimModel.deleteMany({ until: { $ne: null, $lt: before } })).deletedCount;
   }
 
   /**
-   * Send attempts older than the retention, except those of runs with work left: a delivery
-   * still pending may be one a dead holder had claimed, and its claim is what marks it
-   * uncertain instead of sending it twice. A settled delivery's attempts are never read again.
+   * One settled batch not written for the retention period loses what only a send needs (each
+   * delivery's sealed credentials and due time), its deliveries' send attempts (a settled
+   * delivery's attempts are never read again), its ended lease epochs, and the confirmation
+   * copies filed under its deliveries once the batch has recorded them. Everything exports and
+   * statistics read (statuses, attempts, times, errors, names, members) stays. The job takes the
+   * batch's lease like a worker, so it is the batch's only writer, and leaves `updatedAt` alone
+   * (nothing the statistics fold changed). A follow-up reads a compacted group's credentials
+   * from the group directory (tracking/recipients.ts). Returns when to look again (a batch
+   * written within the period, or held), or null when it is done.
    */
-  async sendAttempts(): Promise<number> {
-    const live = [...(await runsWithWork())];
-    const filter: Record<string, unknown> = { at: { $lt: this.cutoff() } };
-    if (live.length > 0) filter._id = { $not: new RegExp(`^(?:${live.map(escapeRegex).join('|')})/`) };
-    return (await SendAttemptModel.deleteMany(filter)).deletedCount;
-  }
-
-  /**
-   * The outbox message of officers' notification steps that are done (sent, failed, …):
-   * only a step still `sending` is posted again. The step itself (who, when, which tasks,
-   * its outcome) stays for the campaign page.
-   */
-  async notificationMessages(): Promise<number> {
-    const result = await NotificationStepModel.updateMany(
-      { status: { $ne: 'sending' }, at: { $lt: this.cutoff() }, message: { $ne: null } },
-      { $set: { message: null } },
-    );
-    return result.modifiedCount;
-  }
-
-  /**
-   * Settled batches not written for the retention period lose what only a send needs (each
-   * delivery's sealed credentials and due time) and the confirmation copies filed under their
-   * deliveries once the batch has recorded them. Everything exports and statistics read
-   * (statuses, attempts, times, errors, names, members) stays. The job takes the batch's lease
-   * like a worker, so it is the batch's only writer, and leaves `updatedAt` alone (nothing
-   * the statistics fold changed). A follow-up reads a compacted group's credentials from the
-   * group directory (tracking/recipients.ts).
-   */
-  async compactBatches(): Promise<{ batchesCompacted: number; confirmationCopies: number }> {
+  private async compactBatch(batchId: string, cutoff: Date, tally: Tally): Promise<Date | null> {
     const now = this.clock.now();
-    const candidates = await DeliveryBatchModel.find(
-      { dueAt: null, compactedAt: null, updatedAt: { $lt: this.cutoff() } },
-      { _id: 1, lease: 1 },
-    ).lean<{ _id: string; lease?: { epoch?: number; until?: Date | null } }[]>();
-    let batchesCompacted = 0;
-    let confirmationCopies = 0;
-    for (const candidate of candidates) {
-      const current = candidate.lease?.until
-        ? { epoch: candidate.lease.epoch ?? 0, until: candidate.lease.until }
-        : null;
-      const lease = await acquireLease(`batch:${candidate._id}`, current, this.owner, now, COMPACT_LEASE_MS);
-      if (!lease) continue; // a worker holds it (a confirmation): next time
-      const batch = await DeliveryBatchModel.findById(candidate._id, {
-        items: 1,
-        occurrenceId: 1,
-        dueAt: 1,
-        fixedId: 1,
-      }).lean<{
-        items: BatchItem[];
-        occurrenceId: string;
-        dueAt: Date | null;
-        fixedId?: string | null;
-      }>();
-      if (!batch || batch.dueAt !== null) continue;
-      // The packed layout keeps the credentials in the batch's packed part (tracking/batch-fixed.ts).
-      if (batch.fixedId) await dropFixedCredentials(batch.fixedId);
-      const items = batch.items.map(({ credentialsSealed: _, nextAt: __, ...kept }) => kept);
-      const result = await DeliveryBatchModel.collection.updateOne(
-        { _id: candidate._id as never, 'lease.epoch': { $lte: lease.epoch } },
-        { $set: { items, compactedAt: now, lease: { epoch: lease.epoch, until: now, owner: this.owner } } },
-      );
-      if (result.matchedCount === 0) continue;
-      batchesCompacted += 1;
-      // Copies the batch has recorded (a confirmed manual delivery, a reported WeCom customer
-      // group): the worker looks them up only for deliveries still awaiting.
-      const recorded = batch.items.filter(
-        (item) =>
-          (item.channel === 'manual' || item.channel === 'wecom_group') &&
-          item.status !== 'awaiting' &&
-          !(item.channel === 'manual' && item.status === 'uncertain'),
-      );
-      const deleted = await Promise.all(
-        recorded.map((item) =>
-          ManualConfirmationModel.deleteOne({ _id: `reference:${deliveryId(batch.occurrenceId, item.groupId)}` }),
-        ),
-      );
-      confirmationCopies += deleted.reduce((sum, r) => sum + r.deletedCount, 0);
-      // Its wake marker (engine/model.ts): only a holder's look after its release reads it, and
-      // this job holds the lease; a later wake writes it again.
-      if (batch.items.some((item) => item.channel === 'manual' || item.channel === 'wecom_group'))
-        await BatchWakeModel.deleteOne({ _id: candidate._id });
-    }
-    return { batchesCompacted, confirmationCopies };
+    const head = await DeliveryBatchModel.findById(batchId, { dueAt: 1, compactedAt: 1, updatedAt: 1, lease: 1 }).lean<{
+      dueAt: Date | null;
+      compactedAt?: Date | null;
+      updatedAt: Date;
+      lease?: { epoch?: number; until?: Date | null };
+    }>();
+    if (!head || head.compactedAt) return null;
+    // Work again (a wake re-opened its run, which is filed again when it closes).
+    if (head.dueAt !== null) return null;
+    if (head.updatedAt >= cutoff) return head.updatedAt;
+    const current = head.lease?.until ? { epoch: head.lease.epoch ?? 0, until: head.lease.until } : null;
+    const lease = await acquireLease(`batch:${batchId}`, current, this.owner, now, COMPACT_LEASE_MS);
+    if (!lease) return now; // a worker holds it (a confirmation): its write files the batch later
+    const batch = await DeliveryBatchModel.findById(batchId, {
+      items: 1,
+      occurrenceId: 1,
+      dueAt: 1,
+      fixedId: 1,
+      updatedAt: 1,
+    }).lean<{
+      items: BatchItem[];
+      occurrenceId: string;
+      dueAt: Date | null;
+      fixedId?: string | null;
+      updatedAt: Date;
+    }>();
+    if (!batch || batch.dueAt !== null) return null;
+    if (batch.updatedAt >= cutoff) return batch.updatedAt;
+    // What goes with the batch first, the compaction's write last: a pass that dies in between
+    // finds the batch not compacted and does it all again (every delete is idempotent).
+    // Copies the batch has recorded (a confirmed manual delivery, a reported WeCom customer
+    // group): the worker looks them up only for deliveries still awaiting.
+    const recorded = batch.items.filter(
+      (item) =>
+        (item.channel === 'manual' || item.channel === 'wecom_group') &&
+        item.status !== 'awaiting' &&
+        !(item.channel === 'manual' && item.status === 'uncertain'),
+    );
+    const copies = await deleteByIds(
+      ManualConfirmationModel as never,
+      recorded.map((item) => `reference:${deliveryId(batch.occurrenceId, item.groupId)}`),
+    );
+    // Each delivery's attempts #1..#attempts, and #attempts+1 (claimed by a stop, or by a holder
+    // that died before recording it: the delivery is settled all the same).
+    const attempts = batch.items.flatMap((item) =>
+      Array.from({ length: (item.attempts ?? 0) + 1 }, (_, i) => `${deliveryId(batch.occurrenceId, item.groupId)}#${i + 1}`),
+    );
+    tally.sendAttempts += await deleteByIds(SendAttemptModel, attempts);
+    // The batch's ended lease epochs (ours stays: a stale reader of the previous epoch meets it).
+    const epochs = Array.from({ length: Math.max(0, lease.epoch - 1) }, (_, i) => `batch:${batchId}#${i + 1}`);
+    tally.leaseClaims += await deleteByIds(ClaimModel as never, epochs);
+    // The packed layout keeps the credentials in the batch's packed part (tracking/batch-fixed.ts).
+    if (batch.fixedId) await dropFixedCredentials(batch.fixedId);
+    const items = batch.items.map(({ credentialsSealed: _, nextAt: __, ...kept }) => kept);
+    const result = await DeliveryBatchModel.collection.updateOne(
+      { _id: batchId as never, 'lease.epoch': { $lte: lease.epoch } },
+      { $set: { items, compactedAt: now, lease: { epoch: lease.epoch, until: now, owner: this.owner } } },
+    );
+    if (result.matchedCount === 0) return now;
+    tally.batchesCompacted += 1;
+    tally.confirmationCopies += copies;
+    // Its wake marker (engine/model.ts): only a holder's look after its release reads it, and
+    // this job holds the lease; a later wake writes it again.
+    if (batch.items.some((item) => item.channel === 'manual' || item.channel === 'wecom_group'))
+      await BatchWakeModel.deleteOne({ _id: batchId });
+    return null;
   }
 
-  /** Runs the jobs now and then every `everyMs` after a pass ends (never two at once) until stopped. */
+  /**
+   * The outbox message of a campaign's officers' notification steps that are done (sent,
+   * failed, …) and older than the period: only a step still `sending` is posted again. The
+   * step itself (who, when, which tasks, its outcome) stays for the campaign page. Walks the
+   * run's campaign's step list (notifications/step-list.ts) by `_id`; returns when to look again
+   * (a step still sending or within the period), or null.
+   */
+  private async finishedSteps(runId: string, campaignId: string, cutoff: Date, tally: Tally): Promise<Date | null> {
+    let later: Date | null = null;
+    for (let n = 0; ; n += SLOT_WINDOW) {
+      const slots = await mapLimit(
+        Array.from({ length: SLOT_WINDOW }, (_, i) => n + i),
+        8,
+        (k) => StepSlotModel.findById(`${campaignId}|${k}`).lean<{ stepId: string | null }>(),
+      );
+      const end = slots.indexOf(null);
+      const ids = (end < 0 ? slots : slots.slice(0, end)).flatMap((slot) => (slot?.stepId ? [slot.stepId] : []));
+      const steps = await mapLimit(ids, 8, (id) =>
+        NotificationStepModel.findById(id, { status: 1, at: 1, message: 1, occurrenceId: 1 }).lean<
+          Pick<NotificationStepDoc, '_id' | 'status' | 'at' | 'message' | 'occurrenceId'>
+        >(),
+      );
+      for (const step of steps) {
+        if (!step || step.message == null) continue;
+        if (step.status === 'sending' || step.at >= cutoff) {
+          // Another run's step (a recurring campaign) waits for that run's own key.
+          if (step.occurrenceId !== runId) continue;
+          const at = step.status === 'sending' ? this.clock.now() : step.at;
+          if (!later || at > later) later = at;
+          continue;
+        }
+        const result = await NotificationStepModel.updateOne(
+          { _id: step._id, status: { $ne: 'sending' }, message: { $ne: null } },
+          { $set: { message: null } },
+        );
+        tally.notificationMessages += result.modifiedCount;
+      }
+      if (end >= 0) break;
+    }
+    return later;
+  }
+
+  /** Runs the jobs now and then every `everyMs` after a pass ends (never two at once) until stopped; sooner while behind. */
   start(onError: (error: unknown) => void): Loop {
-    return startLoop(() => this.runOnce(), this.settings.everyMs, onError);
+    let behind = false;
+    return startLoop(
+      async () => {
+        behind = (await this.runOnce()).behind;
+      },
+      () => (behind ? (this.settings.catchUpMs ?? DEFAULT_CATCH_UP_MS) : this.settings.everyMs),
+      onError,
+    );
   }
 }

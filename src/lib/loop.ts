@@ -6,7 +6,12 @@ export interface Loop {
   stop(): Promise<void>;
 }
 
-export function startLoop(pass: () => Promise<unknown>, everyMs: number, onError: (error: unknown) => void): Loop {
+/** `everyMs` may be a function: read after each pass (a loop that comes back sooner while behind). */
+export function startLoop(
+  pass: () => Promise<unknown>,
+  everyMs: number | (() => number),
+  onError: (error: unknown) => void,
+): Loop {
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -21,7 +26,7 @@ export function startLoop(pass: () => Promise<unknown>, everyMs: number, onError
       .finally(() => {
         running = null;
         if (!stopped) {
-          timer = setTimeout(run, everyMs);
+          timer = setTimeout(run, typeof everyMs === 'function' ? everyMs() : everyMs);
           timer.unref();
         }
       });

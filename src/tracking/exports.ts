@@ -14,7 +14,7 @@ import type { OpenTask, OpenTaskCounter } from './open-tasks.js';
 import { RegionNames } from './region-names.js';
 import { eachBatchOf } from './run-batches.js';
 import { type SheetFormat, type SheetWriter, openSheet } from './sheet.js';
-import type { ReachStats } from './stats.js';
+import type { ReachReport, ReachStats } from './stats.js';
 
 export const STATUS_LABELS: Record<string, string> = {
   pending: '排队中',
@@ -182,10 +182,11 @@ export class ExportService {
   async monthlyTable(by: Principal, period: string, regionCode?: string): Promise<MonthlyReport> {
     const { from, to, label } = periodRange(period);
     const query = { from, to, regionCode };
-    const [report, byCategory] = await Promise.all([
-      this.stats.report(by.scope, { ...query, groupBy: ['township'] }),
-      this.stats.report(by.scope, { ...query, groupBy: ['category'] }),
-    ]);
+    // One read of the roll-ups for both breakdowns.
+    const [report, byCategory] = (await this.stats.reports(by.scope, query, [['township'], ['category']])) as [
+      ReachReport,
+      ReachReport,
+    ];
     const codes = report.rows.map((row) => row.townshipCode!);
     // A township whose cards were opened but whose sends are not (yet) in the reach figures
     // (an officer has not confirmed a forwarded card, the roll-up is behind) still shows its
@@ -282,7 +283,13 @@ export class ExportService {
       ip,
       details: { period, format, regionCode: table.regionCode, rows: table.rows.length },
     });
-    const reach = (r: MonthlyFigures) => [r.messages, r.groupsReached, r.villagesReached, r.personTimes, r.awaitingOfficers];
+    const reach = (r: MonthlyFigures) => [
+      r.messages,
+      r.groupsReached,
+      r.villagesReached,
+      r.personTimes,
+      r.awaitingOfficers,
+    ];
     const writer = openSheet(format, table.periodLabel, MONTHLY_HEADERS);
     const done = (async () => {
       for (const r of table.rows) await writer.row([r.townshipName, ...reach(r), r.clicks, r.uniqueClicks]);
@@ -326,7 +333,9 @@ export class ExportService {
         day: string;
         townshipCode: string;
         fixedId?: string | null;
-      }>(campaignId, { regionPath: 1, items: 1, day: 1, townshipCode: 1, fixedId: 1 }, (path) => by.scope.contains(path));
+      }>(campaignId, { regionPath: 1, items: 1, day: 1, townshipCode: 1, fixedId: 1 }, (path) =>
+        by.scope.contains(path),
+      );
       for await (const read of batches) {
         // Names of the packed layout are in the batch's packed part (tracking/batch-fixed.ts).
         const batch = await withFixedItems(read);

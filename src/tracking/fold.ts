@@ -1,9 +1,12 @@
 // One refresh's worth of changed batches folded into the roll-ups. Collects each changed
 // batch's part (and the batches that are gone), then writes every touched document once:
 //
-//   county indexes (new numbers) → scopes (new counties) → ledgers (parts replaced, set
+//   county indexes (new numbers) → their lengths → scopes (new counties) → day documents
+//   (the touched buckets' days recomputed, reach-days.ts) → ledgers (parts replaced, set
 //   from the batches) → county-years (the touched cells recomputed from their ledgers)
 //
+// The day documents come before the ledgers: a day report reads them by `_id`, and a fold
+// stopped after the ledgers must already show its new buckets there.
 // Everything written is recomputed from parts, nothing is incremented, and each step only
 // writes what the steps after it refer to, so a refresh that dies half-way leaves documents
 // that the next refresh (which re-reads the same markers) overwrites with the same values.
@@ -12,7 +15,8 @@
 import type mongoose from 'mongoose';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Contribution } from './contribution.js';
-import { type CountyIndex, loadCountyIndex } from './county-index.js';
+import { type CountyIndex, loadCountyIndex, saveIndexLengths } from './county-index.js';
+import { recomputeDays, writeDays } from './reach-days.js';
 import { type Cell, type Part, packCells, packParts, sumOf, unpackCells, unpackParts } from './packed.js';
 import { ScopeRecorder } from './reach-scopes.js';
 import { ReachCountyYearModel, ReachLedgerModel, countyYearId, ledgerId } from './rollup-model.js';
@@ -124,9 +128,13 @@ export class Fold {
     const buckets = await this.buckets();
     const scopes = new ScopeRecorder();
     const years = await this.countyYears(buckets, scopes);
+    const days = await recomputeDays(buckets);
     if (!(await keep())) return false;
-    for (const index of this.indexes.values()) await (await index).save();
+    const indexes = await Promise.all(this.indexes.values());
+    for (const index of indexes) await index.save();
+    await saveIndexLengths(indexes);
     await scopes.save();
+    await writeDays(days);
     await writeAll(
       ReachLedgerModel.collection,
       buckets.map((b) => ({

@@ -64,6 +64,41 @@ const countyYearSchema = new mongoose.Schema(
 );
 
 /**
+ * The day-precision read model: one document per region and month for every region on a
+ * batch's path from the root down to its county (reach-days.ts). A county's holds one cell
+ * per day × township × category; a region above a county one per day × county × category
+ * (the sum of that county's cells). Written by the fold BEFORE the ledgers, so a day report
+ * read from them by `_id` never misses a bucket the ledgers already hold.
+ */
+const reachDaySchema = new mongoose.Schema(
+  {
+    /** `${regionCode}|${month}` */
+    _id: { type: String, required: true },
+    regionCode: { type: String, required: true },
+    month: { type: String, required: true },
+    /** JSON object: each cell's key (township, or county above a county) → its region path, root first. */
+    paths: { type: String, required: true },
+    /** The cells, packed (packed.ts; the month slot holds the day, the township slot the key). */
+    cells: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+
+/**
+ * The stored length of every county index (`${groups}/${villages}`, one document): a reader
+ * keeps the indexes it has read and reads one again only when it grew (county-index.ts).
+ * Written after the indexes, before anything that uses their new numbers.
+ */
+const indexLengthsSchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    /** JSON object: county code → `${groups}/${villages}`. */
+    lengths: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+
+/**
  * A county's numbering of the groups and villages its deliveries reached: append-only, so
  * a number, once given, means the same group in every part and cell of the county.
  */
@@ -73,6 +108,8 @@ const countyIndexSchema = new mongoose.Schema(
     /** JSON arrays of group ids and village codes, position = number. */
     groups: { type: String, required: true },
     villages: { type: String, required: true },
+    /** Random, set when first stored (county-index.ts); absent on indexes of older code. */
+    generation: { type: String, default: null },
   },
   { versionKey: false },
 );
@@ -133,12 +170,20 @@ const stateSchema = new mongoose.Schema(
      * (an install swept by older code): the next sweep scans by `updatedAt` once, then by runs.
      */
     sweepBy: { type: String, default: null },
+    /**
+     * 1: the day documents and index lengths exist for every ledger (reach-days.ts); absent
+     * (an install folded by older code): the next lease holder builds them from the ledgers,
+     * and reports read the ledgers until then.
+     */
+    days: { type: Number, default: null },
   },
   { versionKey: false },
 );
 
 export const ReachLedgerModel = mongoose.model('ReachLedger', ledgerSchema);
 export const ReachCountyYearModel = mongoose.model('ReachCountyYear', countyYearSchema);
+export const ReachDayModel = mongoose.model('ReachDay', reachDaySchema, 'reachdays');
+export const ReachIndexLengthsModel = mongoose.model('ReachIndexLengths', indexLengthsSchema, 'reachindexlengths');
 export const CountyIndexModel = mongoose.model('ReachCountyIndex', countyIndexSchema);
 export const ReachScopeModel = mongoose.model('ReachScope', reachScopeSchema);
 export const RollupMarkerModel = mongoose.model('RollupMarker', markerSchema);
@@ -148,3 +193,4 @@ export const RollupClosedRunModel = mongoose.model('RollupClosedRun', closedRunS
 export const ledgerId = (month: string, townshipCode: string, category: string) =>
   `${month}|${townshipCode}|${category}`;
 export const countyYearId = (countyCode: string, year: string) => `${countyCode}|${year}`;
+export const dayDocId = (regionCode: string, month: string) => `${regionCode}|${month}`;

@@ -20,7 +20,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
 import { LeaseLost, readChangedBatches } from './changed-batches.js';
+import { rebuildIndexLengths } from './county-index.js';
 import { Fold } from './fold.js';
+import { DAYS_LAYOUT, buildDays } from './reach-days.js';
 import { DeliveryBatchModel } from './model.js';
 import { type HeldLease, RollupLease, STATE_ID } from './rollup-lease.js';
 import { RollupClosedRunModel, RollupMarkerModel, RollupStateModel } from './rollup-model.js';
@@ -57,6 +59,8 @@ export class ReachRollups {
   private readonly lease: RollupLease;
   /** The runs that may still be written (engine/open-runs.ts); unset: the sweep scans by `updatedAt`. */
   private openRuns: (() => Promise<string[]>) | null = null;
+  /** Seen built once: the day documents never go back to unbuilt. */
+  private daysBuilt = false;
 
   constructor(private readonly clock: Clock) {
     this.lease = new RollupLease(clock);
@@ -85,6 +89,7 @@ export class ReachRollups {
   async refresh(owner: string, limit = REFRESH_MAX_BATCHES): Promise<number | null> {
     const lease = await this.lease.take(owner);
     if (!lease) return null;
+    if (!(await this.buildDaysOnce(lease))) return null;
     const markers = await this.oldestMarkers(limit);
     if (markers.batchIds.length === 0) return 0;
     try {
@@ -99,6 +104,41 @@ export class ReachRollups {
     // One statement for all: FerretDB answers a delete by filter with one pass.
     await RollupMarkerModel.deleteMany({ _id: { $in: markers.ids } });
     return markers.batchIds.length;
+  }
+
+  /**
+   * At start: builds the day documents and index lengths of an install folded by older code
+   * (reach-days.ts), when no other process holds the lease (the holder builds them at its
+   * next refresh). One `_id` read once they are built.
+   */
+  async prepareDays(owner: string): Promise<void> {
+    if (await this.daysAreBuilt()) return;
+    const lease = await this.lease.take(owner);
+    if (!lease) return;
+    try {
+      await this.buildDaysOnce(lease);
+    } finally {
+      await this.release(owner);
+    }
+  }
+
+  private async daysAreBuilt(): Promise<boolean> {
+    if (!this.daysBuilt) {
+      const state = await RollupStateModel.findById(STATE_ID, { days: 1 }).lean();
+      this.daysBuilt = state?.days === DAYS_LAYOUT;
+    }
+    return this.daysBuilt;
+  }
+
+  /** Under the lease: the backfill of the day documents unless built; false when the lease was lost. */
+  private async buildDaysOnce(lease: HeldLease): Promise<boolean> {
+    if (await this.daysAreBuilt()) return true;
+    await rebuildIndexLengths();
+    if (!(await buildDays(lease.keep))) return false;
+    if (!(await lease.keep())) return false;
+    await RollupStateModel.updateOne({ _id: STATE_ID }, { $set: { days: DAYS_LAYOUT } }, { upsert: true });
+    this.daysBuilt = true;
+    return true;
   }
 
   /** Marks batches written since the last sweep (less a margin); the first sweep marks all. */

@@ -7,8 +7,9 @@ import { InvalidInput } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
 import type { Region, RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
-import { type CountyIndex, loadCountyIndexes } from './county-index.js';
+import { type CountyIndex, countyIndexesFor } from './county-index.js';
 import type { Counts } from './counts.js';
+import { dayEntries, daysReady } from './reach-days.js';
 import { type ReachEntry, cellCounts, cellEntries, partEntries } from './reach-read.js';
 import { type ReachFigures, Tally } from './tally.js';
 
@@ -88,42 +89,66 @@ export class ReachStats {
   constructor(private readonly regions: RegionService) {}
 
   async report(scope: Scope, query: ReachQuery): Promise<ReachReport> {
+    const [report] = await this.reports(scope, query, [query.groupBy]);
+    return report!;
+  }
+
+  /**
+   * Several breakdowns of one question (the monthly table's townships and categories) from
+   * one read of the entries: each document the question needs is read once, not once a breakdown.
+   */
+  async reports(scope: Scope, query: Omit<ReachQuery, 'groupBy'>, breakdowns: Dimension[][]): Promise<ReachReport[]> {
     const kind = checkRange(query.from, query.to);
-    const groupBy = [...new Set(query.groupBy)];
+    const groupBys = breakdowns.map((groupBy) => [...new Set(groupBy)]);
     const base = query.regionCode ?? scope.regionCode;
     // Throws NotFound for a region outside the caller's scope.
     const region = query.regionCode ? await this.regions.get(scope, query.regionCode) : null;
     if (query.campaignId) await visibleCampaign(this.regions, scope, query.campaignId);
 
-    const entries = await this.entries(scope, base, kind, query, groupBy, region);
-    const totals = new Tally();
-    const rows = new Map<string, { row: ReachRow; tally: Tally }>();
-    for (const entry of entries) {
-      totals.add(entry.countyCode, entry);
-      const row = this.rowKeys(entry, groupBy, base);
-      // Sorts like the rows' JSON (same keys in the same order), without building it.
-      const key = Object.values(row).join('\u0001');
-      let grouped = rows.get(key);
-      if (!grouped) {
-        grouped = { row, tally: new Tally() };
-        rows.set(key, grouped);
+    const entries = await this.entries(scope, base, kind, query, [...new Set(groupBys.flat())], region);
+    const grouped = groupBys.map((groupBy) => {
+      const totals = new Tally();
+      const rows = new Map<string, { row: ReachRow; tally: Tally }>();
+      for (const entry of entries) {
+        totals.add(entry.countyCode, entry);
+        const row = this.rowKeys(entry, groupBy, base);
+        // Sorts like the rows' JSON (same keys in the same order), without building it.
+        const key = Object.values(row).join('\u0001');
+        let group = rows.get(key);
+        if (!group) {
+          group = { row, tally: new Tally() };
+          rows.set(key, group);
+        }
+        group.tally.add(entry.countyCode, entry);
       }
-      grouped.tally.add(entry.countyCode, entry);
-    }
-    // Unions across counties name their groups through the county indexes.
-    const indexes: ReadonlyMap<string, CountyIndex> =
-      totals.counties.length > 1 ? await loadCountyIndexes(totals.counties) : new Map();
-    const names = groupBy.includes('region')
-      ? await this.regionNames([...rows.values()].map((e) => e.row.regionCode!))
-      : null;
-    // Default sort compares UTF-16 code units, like < on strings.
-    // Default sort compares UTF-16 code units, like < on strings.
-    const out = [...rows.keys()].sort().map((key) => {
-      const { row, tally } = rows.get(key)!;
-      if (names) row.regionName = names.get(row.regionCode!) ?? row.regionCode!;
-      return Object.assign(row, tally.figures(indexes));
+      return { groupBy, totals, rows };
     });
-    return { from: query.from, to: query.to, groupBy, regionCode: base, totals: totals.figures(indexes), rows: out };
+    // Unions across counties name their groups through the county indexes (this process's
+    // copies while their stored lengths are unchanged; read after the entries).
+    const counties = grouped[0]?.totals.counties ?? [];
+    const indexes: ReadonlyMap<string, CountyIndex> =
+      counties.length > 1 ? await countyIndexesFor(counties) : new Map();
+    const out: ReachReport[] = [];
+    for (const { groupBy, totals, rows } of grouped) {
+      const names = groupBy.includes('region')
+        ? await this.regionNames([...rows.values()].map((e) => e.row.regionCode!))
+        : null;
+      // Default sort compares UTF-16 code units, like < on strings.
+      const list = [...rows.keys()].sort().map((key) => {
+        const { row, tally } = rows.get(key)!;
+        if (names) row.regionName = names.get(row.regionCode!) ?? row.regionCode!;
+        return Object.assign(row, tally.figures(indexes));
+      });
+      out.push({
+        from: query.from,
+        to: query.to,
+        groupBy,
+        regionCode: base,
+        totals: totals.figures(indexes),
+        rows: list,
+      });
+    }
+    return out;
   }
 
   /**
@@ -136,12 +161,16 @@ export class ReachStats {
     return cellCounts({ scope, base: scope.regionCode }, month, month);
   }
 
-  /** The cells of the county-years when they can answer the question, the ledgers' parts otherwise. */
-  private entries(
+  /**
+   * The cells of the county-years when they can answer the question; day-precise questions
+   * without a campaign from the day documents (reach-days.ts) once they are built; the
+   * ledgers' parts otherwise.
+   */
+  private async entries(
     scope: Scope,
     base: string,
     kind: 'day' | 'month',
-    query: ReachQuery,
+    query: Omit<ReachQuery, 'groupBy'>,
     groupBy: Dimension[],
     region: Region | null,
   ): Promise<ReachEntry[]> {
@@ -152,6 +181,15 @@ export class ReachStats {
     const counties = region?.level === 'county' ? [region.code] : undefined;
     if (monthsAnswer) return cellEntries(filter, query.from, query.to, counties);
     const [from, to] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, `${query.to}-31`];
+    // The day documents hold no campaign: a campaign's figures or rows by campaign come from the ledgers.
+    if (!query.campaignId && !groupBy.includes('campaign') && (await daysReady())) {
+      const at = region ?? (await this.regions.find(base));
+      if (at) {
+        const baseLevel =
+          at.level === 'county' ? 'county' : at.level === 'township' || at.level === 'village' ? 'below' : 'above';
+        return dayEntries(filter, from, to, { baseLevel, townships: groupBy.includes('township') });
+      }
+    }
     return partEntries(filter, from, to, query.campaignId);
   }
 

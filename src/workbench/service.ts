@@ -6,10 +6,10 @@
 // collection's version token stays the same (tallies.ts): no scan per call.
 import type { Principal } from '../auth/principal.js';
 import { AUTHORS, REVIEWERS, type Role } from '../auth/roles.js';
-import { countedTasks } from '../channels/manual/open-counts.js';
 import type { Clock } from '../lib/clock.js';
 import type { ReachStats } from '../tracking/stats.js';
 import { CountyList } from './counties.js';
+import { KeptOpenCounts } from './open-tasks.js';
 import { type CampaignTally, type GroupTally, type NoticeTally, type UserTally, WorkbenchTallies } from './tallies.js';
 
 /** A wanted case is "near its deadline" this many days ahead (today included). */
@@ -53,7 +53,8 @@ function localDate(at: Date, timeZone: string): string {
 
 export class WorkbenchService {
   private readonly countyList = new CountyList();
-  private readonly tallies = new WorkbenchTallies();
+  private readonly openCounts = new KeptOpenCounts();
+  private readonly tallies = new WorkbenchTallies(() => this.clock.now().getTime());
 
   constructor(
     private readonly stats: ReachStats,
@@ -140,15 +141,15 @@ export class WorkbenchService {
   /**
    * The open manual tasks inside the caller's scope (not confirmed, not withdrawn, not past the
    * links' 7 days), with their officer: the per-county open-task counts of the scope's
-   * counties, each read by `_id` (channels/manual/open-counts.ts), never the watch list or the
-   * task history.
+   * counties (channels/manual/open-counts.ts), kept in the process and re-read by `_id` only
+   * when the counts' change log names them (open-tasks.ts), never the watch list or the task
+   * history.
    */
   private async openTasks(
     by: Principal,
     officerPhone?: string,
   ): Promise<{ officerName: string | null; officerPhone: string | null }[]> {
-    const { counties, below } = await this.countyList.of(by.scope);
-    const tasks = await countedTasks(counties, this.clock.now(), below);
+    const tasks = await this.openCounts.tasks(this.countyList.of(by.scope), this.clock.now());
     return officerPhone ? tasks.filter((task) => task.officerPhone === officerPhone) : tasks;
   }
 

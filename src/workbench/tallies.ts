@@ -11,8 +11,12 @@
 // tally, its new part added (a document gone adds nothing). A record naming `*` (a write by a
 // field, `bulkWrite`, more than MAX_LOGGED_IDS ids) or a log pruned past the reader makes it
 // read the collection again. A writer that died between its write and its record leaves a
-// tally that misses that write: each tally is read whole again in the background every
-// MAX_KEEP_MS (the call that finds it older answers from the kept tally). A missing token (no
+// tally that misses that write: a tally whose collection's token moved since the tally was
+// last read whole is read whole again in the background once that read is MAX_KEEP_MS old (the
+// call that finds it older answers from the kept tally). A collection nothing wrote to since
+// its whole read is never read again (issue 25: at 50,000 groups the whole re-read of every
+// tallied collection every 5 minutes was an idle api process's largest cost); a dead writer's
+// write there is taken in with the collection's next write. A missing token (no
 // write since the tokens exist, and `prepareDatabase` not run) is never trusted. Every figure
 // is kept per region code of the documents' paths, so a caller's scope is one map look-up.
 import { GroupModel } from '../audience/model.js';
@@ -22,7 +26,7 @@ import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../db/ve
 import { NoticeModel } from '../notices/model.js';
 import { TipModel } from '../tips/model.js';
 
-/** A kept tally is read whole again (in the background) after this long. */
+/** A kept tally whose collection was written since its whole read is read whole again (in the background) after this long. */
 export const MAX_KEEP_MS = 5 * 60_000;
 
 /** The collections whose tokens the workbench reads (prepareDatabase gives each one). */
@@ -62,6 +66,8 @@ interface Source<D, T> {
 
 interface State<D, T> {
   token: string;
+  /** The token when the collection was last read whole (the state's `at`). */
+  wholeToken: string;
   /** The change-log record this state includes (db/versions.ts). */
   seq: number;
   at: number;
@@ -76,7 +82,10 @@ class Kept<D, T> {
   private turn: Promise<unknown> = Promise.resolve();
   private reloading: Promise<unknown> | null = null;
 
-  constructor(private readonly source: Source<D, T>) {}
+  constructor(
+    private readonly source: Source<D, T>,
+    private readonly now: () => number,
+  ) {}
 
   get(): Promise<T> {
     const run = this.turn.then(() => this.current());
@@ -88,7 +97,11 @@ class Kept<D, T> {
     const version = await collectionVersion(this.source.name);
     const state = this.state;
     if (!state || version === null) return (await this.readWhole(version?.token ?? null)).value;
-    if (Date.now() - state.at >= MAX_KEEP_MS) this.reloadLater();
+    if (this.now() - state.at >= MAX_KEEP_MS) {
+      // Nothing written since the whole read: nothing to take in (no read); else read it again.
+      if (version.token === state.wholeToken) state.at = this.now();
+      else this.reloadLater();
+    }
     if (state.token === version.token) return state.value;
     const changes = await changesSince(this.source.name, state.seq, version.n);
     if (changes.ids === ALL_IDS) return (await this.readWhole(version.token)).value;
@@ -117,7 +130,7 @@ class Kept<D, T> {
       docs.set(id, doc);
       this.source.fold(value, id, doc, 1);
     }
-    const state = { token: token ?? '', seq, at: Date.now(), docs, value };
+    const state = { token: token ?? '', wholeToken: token ?? '', seq, at: this.now(), docs, value };
     // Without a token nothing is kept (the next call reads again).
     this.state = token === null ? null : state;
     return state;
@@ -226,86 +239,104 @@ const one =
     model.findById(id, fields).lean<(D & { _id: unknown }) | null>();
 
 export class WorkbenchTallies {
-  readonly notices = new Kept<NoticeDoc, NoticeTally>({
-    name: 'notices',
-    readAll: () => NoticeModel.find({}, NOTICE_FIELDS).lean<(NoticeDoc & { _id: unknown })[]>(),
-    readOne: one<NoticeDoc>(NoticeModel as never, NOTICE_FIELDS),
-    empty: () => ({ byRegion: new Map(), wanted: new Map() }),
-    fold: (tally, id, doc, sign) => {
-      const path = doc.regionPath ?? [];
-      addTo(tally.byRegion, path, 'all', NOTICE_KEYS, sign);
-      if (doc.status === 'in_review') addTo(tally.byRegion, path, 'inReview', NOTICE_KEYS, sign);
-      const deadline = doc.content?.wanted?.deadline;
-      if (
-        doc.content?.category === 'wanted_clue' &&
-        doc.status === 'approved' &&
-        !doc.retractedAt &&
-        (doc.caseOutcomes?.length ?? 0) === 0 &&
-        typeof deadline === 'string'
-      ) {
-        if (sign > 0) tally.wanted.set(id, { path, deadline });
-        else tally.wanted.delete(id);
-      }
-    },
-  });
+  /** `now`: the service's clock (ms), for the age of a whole read. */
+  constructor(private readonly now: () => number = Date.now) {}
 
-  readonly campaigns = new Kept<CampaignDoc, CampaignTally>({
-    name: 'campaigns',
-    readAll: () => CampaignModel.find({}, CAMPAIGN_FIELDS).lean<(CampaignDoc & { _id: unknown })[]>(),
-    readOne: one<CampaignDoc>(CampaignModel as never, CAMPAIGN_FIELDS),
-    empty: () => new Map(),
-    fold: (tally, _id, doc, sign) => {
-      if (doc.status !== 'in_review') return;
-      addTo(tally, doc.regionPath ?? [], 'inReview', CAMPAIGN_KEYS, sign);
-      if (doc.followUpOfNotice && CLOSING_OUTCOMES.has(doc.followUpOutcome ?? '')) {
-        addTo(tally, doc.regionPath ?? [], 'closingFollowUps', CAMPAIGN_KEYS, sign);
-      }
+  readonly notices = new Kept<NoticeDoc, NoticeTally>(
+    {
+      name: 'notices',
+      readAll: () => NoticeModel.find({}, NOTICE_FIELDS).lean<(NoticeDoc & { _id: unknown })[]>(),
+      readOne: one<NoticeDoc>(NoticeModel as never, NOTICE_FIELDS),
+      empty: () => ({ byRegion: new Map(), wanted: new Map() }),
+      fold: (tally, id, doc, sign) => {
+        const path = doc.regionPath ?? [];
+        addTo(tally.byRegion, path, 'all', NOTICE_KEYS, sign);
+        if (doc.status === 'in_review') addTo(tally.byRegion, path, 'inReview', NOTICE_KEYS, sign);
+        const deadline = doc.content?.wanted?.deadline;
+        if (
+          doc.content?.category === 'wanted_clue' &&
+          doc.status === 'approved' &&
+          !doc.retractedAt &&
+          (doc.caseOutcomes?.length ?? 0) === 0 &&
+          typeof deadline === 'string'
+        ) {
+          if (sign > 0) tally.wanted.set(id, { path, deadline });
+          else tally.wanted.delete(id);
+        }
+      },
     },
-  });
+    () => this.now(),
+  );
 
-  readonly tips = new Kept<TipDoc, TipTally>({
-    name: 'tips',
-    // Only new tips count; a tip that becomes new is re-read by `_id` from the log.
-    readAll: () => TipModel.find({ status: 'new' }, TIP_FIELDS).lean<(TipDoc & { _id: unknown })[]>(),
-    readOne: one<TipDoc>(TipModel as never, TIP_FIELDS),
-    empty: () => ({ byRegion: new Map(), byContact: new Map() }),
-    fold: (tally, id, doc, sign) => {
-      if (doc.status !== 'new') return;
-      addTo(tally.byRegion, doc.regionPath ?? [], 'fresh', ['fresh'], sign);
-      if (!doc.contactUserId) return;
-      const tips = tally.byContact.get(doc.contactUserId) ?? new Map<string, string[]>();
-      if (sign > 0) tips.set(id, doc.regionPath ?? []);
-      else tips.delete(id);
-      if (tips.size > 0) tally.byContact.set(doc.contactUserId, tips);
-      else tally.byContact.delete(doc.contactUserId);
+  readonly campaigns = new Kept<CampaignDoc, CampaignTally>(
+    {
+      name: 'campaigns',
+      readAll: () => CampaignModel.find({}, CAMPAIGN_FIELDS).lean<(CampaignDoc & { _id: unknown })[]>(),
+      readOne: one<CampaignDoc>(CampaignModel as never, CAMPAIGN_FIELDS),
+      empty: () => new Map(),
+      fold: (tally, _id, doc, sign) => {
+        if (doc.status !== 'in_review') return;
+        addTo(tally, doc.regionPath ?? [], 'inReview', CAMPAIGN_KEYS, sign);
+        if (doc.followUpOfNotice && CLOSING_OUTCOMES.has(doc.followUpOutcome ?? '')) {
+          addTo(tally, doc.regionPath ?? [], 'closingFollowUps', CAMPAIGN_KEYS, sign);
+        }
+      },
     },
-  });
+    () => this.now(),
+  );
 
-  readonly users = new Kept<UserDoc, UserTally>({
-    name: 'users',
-    readAll: () => UserModel.find({}, { _id: 1, regionPath: 1 }).lean<(UserDoc & { _id: unknown })[]>(),
-    readOne: one<UserDoc>(UserModel as never, { _id: 1, regionPath: 1 }),
-    empty: () => ({ byRegion: new Map(), pathOf: new Map() }),
-    fold: (tally, id, doc, sign) => {
-      addTo(tally.byRegion, doc.regionPath ?? [], 'all', ['all'], sign);
-      if (sign > 0) tally.pathOf.set(id, doc.regionPath ?? []);
-      else tally.pathOf.delete(id);
+  readonly tips = new Kept<TipDoc, TipTally>(
+    {
+      name: 'tips',
+      // Only new tips count; a tip that becomes new is re-read by `_id` from the log.
+      readAll: () => TipModel.find({ status: 'new' }, TIP_FIELDS).lean<(TipDoc & { _id: unknown })[]>(),
+      readOne: one<TipDoc>(TipModel as never, TIP_FIELDS),
+      empty: () => ({ byRegion: new Map(), byContact: new Map() }),
+      fold: (tally, id, doc, sign) => {
+        if (doc.status !== 'new') return;
+        addTo(tally.byRegion, doc.regionPath ?? [], 'fresh', ['fresh'], sign);
+        if (!doc.contactUserId) return;
+        const tips = tally.byContact.get(doc.contactUserId) ?? new Map<string, string[]>();
+        if (sign > 0) tips.set(id, doc.regionPath ?? []);
+        else tips.delete(id);
+        if (tips.size > 0) tally.byContact.set(doc.contactUserId, tips);
+        else tally.byContact.delete(doc.contactUserId);
+      },
     },
-  });
+    () => this.now(),
+  );
+
+  readonly users = new Kept<UserDoc, UserTally>(
+    {
+      name: 'users',
+      readAll: () => UserModel.find({}, { _id: 1, regionPath: 1 }).lean<(UserDoc & { _id: unknown })[]>(),
+      readOne: one<UserDoc>(UserModel as never, { _id: 1, regionPath: 1 }),
+      empty: () => ({ byRegion: new Map(), pathOf: new Map() }),
+      fold: (tally, id, doc, sign) => {
+        addTo(tally.byRegion, doc.regionPath ?? [], 'all', ['all'], sign);
+        if (sign > 0) tally.pathOf.set(id, doc.regionPath ?? []);
+        else tally.pathOf.delete(id);
+      },
+    },
+    () => this.now(),
+  );
 
   private readonly groupPaths = new Map<string, string[]>();
-  readonly groups = new Kept<GroupDoc, GroupTally>({
-    name: 'groups',
-    readAll: async () => {
-      const docs = await GroupModel.find({}, GROUP_FIELDS).lean<(GroupDoc & { _id: unknown })[]>();
-      for (const doc of docs) doc.regionPath = interned(this.groupPaths, doc.regionPath);
-      return docs;
+  readonly groups = new Kept<GroupDoc, GroupTally>(
+    {
+      name: 'groups',
+      readAll: async () => {
+        const docs = await GroupModel.find({}, GROUP_FIELDS).lean<(GroupDoc & { _id: unknown })[]>();
+        for (const doc of docs) doc.regionPath = interned(this.groupPaths, doc.regionPath);
+        return docs;
+      },
+      readOne: one<GroupDoc>(GroupModel as never, GROUP_FIELDS),
+      empty: () => new Map(),
+      fold: (tally, _id, doc, sign) => {
+        addTo(tally, doc.regionPath ?? [], 'all', GROUP_KEYS, sign);
+        if (doc.channelKind !== 'manual') addTo(tally, doc.regionPath ?? [], 'robots', GROUP_KEYS, sign);
+      },
     },
-    readOne: one<GroupDoc>(GroupModel as never, GROUP_FIELDS),
-    empty: () => new Map(),
-    fold: (tally, _id, doc, sign) => {
-      addTo(tally, doc.regionPath ?? [], 'all', GROUP_KEYS, sign);
-      if (doc.channelKind !== 'manual') addTo(tally, doc.regionPath ?? [], 'robots', GROUP_KEYS, sign);
-    },
-  });
+    () => this.now(),
+  );
 }

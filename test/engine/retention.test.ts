@@ -1,17 +1,21 @@
-// Retention (engine/retention.ts): each job prunes or compacts what a settled run no longer
-// needs, and every figure the statistics, exports and follow-ups read stays exactly as it was;
-// a retraction after all of it still reaches every group that got the notice.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Retention (engine/retention.ts): each settled run's internals are pruned or compacted once its
+// keep period has passed, read from its due key by `_id`; every figure the statistics, exports
+// and follow-ups read stays exactly as it was; a retraction after all of it still reaches every
+// group that got the notice. A pass reads only what became due, stops at its budget, and a pass
+// that dies is resumed where it stood; an install from before the due keys is filed once.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuditModel } from '../../src/audit/model.js';
 import { ManualConfirmationModel } from '../../src/channels/manual/model.js';
+import { BackfillModel } from '../../src/db/backfills.js';
 import { ClaimModel, SendAttemptModel } from '../../src/db/claims.js';
-import { QueueEntryModel } from '../../src/engine/model.js';
-import { PARKED } from '../../src/engine/queue.js';
 import { Retention } from '../../src/engine/retention.js';
+import { RetentionDueModel } from '../../src/engine/retention-due.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { NotificationStepModel } from '../../src/notifications/model.js';
+import { listStep } from '../../src/notifications/step-list.js';
 import { withFixedItemsAll } from '../../src/tracking/batch-fixed.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
+import { byIdOnly, commandsDuring } from '../helpers/commands.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
@@ -31,10 +35,17 @@ start.setUTCHours(6, 0, 0, 0);
 const clock = fixedClock(start);
 const DAY = 24 * 60 * 60_000;
 
+/** An insert, or a command whose filter has one `_id` value (FerretDB looks it up by its index). */
+const keyedById = (c: { filter: Record<string, unknown> | null }) => c.filter === null || typeof c.filter._id === 'string';
+
+/** Collections that grow with history: a pass may read them only by `_id`. */
+const HISTORY = ['deliverybatches', 'sendattempts', 'claims', 'notificationsteps', 'manualconfirmations', 'occurrences'];
+
 describe('retention of a settled run', () => {
   let w: DeliveryWorld;
   let retention: Retention;
   let campaignId: string;
+  let runId: string;
   let noticeId: string;
   let reached: string[];
   let failedGroup: string;
@@ -56,14 +67,6 @@ describe('retention of a settled run', () => {
       export: (await get(`/api/campaigns/${campaignId}/deliveries/export?format=csv`)).body,
       items: (await campaignItems(campaignId)).map(({ credentialsSealed: _, nextAt: __, ...rest }) => rest),
     };
-  }
-
-  /** Runs one job; nothing the statistics, exports or the audit log show changes. */
-  async function runJob(job: () => Promise<unknown>) {
-    const audits = await AuditModel.countDocuments();
-    await job();
-    expect(await AuditModel.countDocuments()).toBe(audits);
-    expect(await figures()).toEqual(before);
   }
 
   beforeAll(async () => {
@@ -99,58 +102,81 @@ describe('retention of a settled run', () => {
     });
     expect(confirm.statusCode, confirm.body).toBe(200);
     await runUntilIdle(w);
+    // The stranded-batch sweep closes the settled run and files its due key.
+    await w.scheduler.sweep();
     const statuses = Object.fromEntries((await campaignItems(campaignId)).map((i) => [i.groupId, i.status]));
     expect(Object.values(statuses).sort()).toEqual(['confirmed', 'failed', 'sent', 'sent', 'sent']);
     reached = [...sent.map((g) => g.id), manualGroup].sort();
-    // Done steps of an officer notification (their outbox text) and one still being sent.
-    await NotificationStepModel.create([
-      { _id: `digest|${campaignId}@x|o1`, kind: 'digest', campaignId, occurrenceId: `${campaignId}@x`, officerKey: 'o1', status: 'sent', at: clock.now(), message: { text: '您有 1 个转发任务' } },
-      { _id: `digest|${campaignId}@x|o2`, kind: 'digest', campaignId, occurrenceId: `${campaignId}@x`, officerKey: 'o2', status: 'sending', at: clock.now(), message: { text: '您有 2 个转发任务' } },
-    ]);
+    runId = (await DeliveryBatchModel.findOne({ campaignId }).lean())!.occurrenceId;
+    // Done steps of an officer notification (their outbox text) and one still being sent,
+    // listed on their campaign as the notifier lists them.
+    const steps = [
+      { _id: `digest|${runId}|o1`, kind: 'digest', campaignId, occurrenceId: runId, officerKey: 'o1', status: 'sent', at: clock.now(), message: { text: '您有 1 个转发任务' } },
+      { _id: `digest|${runId}|o2`, kind: 'digest', campaignId, occurrenceId: runId, officerKey: 'o2', status: 'sending', at: clock.now(), message: { text: '您有 2 个转发任务' } },
+    ];
+    for (const step of steps) await listStep(campaignId, step._id);
+    await NotificationStepModel.create(steps);
     before = await figures();
-    clock.advance(8 * DAY);
   }, 120_000);
   afterAll(() => w.close());
 
-  it('prunes the send attempts of a settled run, keeping every figure', async () => {
-    const attemptsOfRun = () => SendAttemptModel.countDocuments({ _id: { $regex: `^${campaignId}@` } });
-    expect(await attemptsOfRun()).toBe(5);
-    // A run with work left (parked while paused): its attempt claims still decide sends.
-    const parked = 'parked-campaign@2026-01-01T00:00:00.000Z';
-    await QueueEntryModel.create({ _id: `${parked}|${TREE.townshipA.code}|1`, dueAt: PARKED, rank: 1, campaignId: 'parked-campaign' });
-    await SendAttemptModel.create({ _id: `${parked}/group-1#1`, owner: 'worker-dead', at: start });
-    await runJob(() => retention.sendAttempts());
-    expect(await attemptsOfRun()).toBe(0);
-    expect(await SendAttemptModel.exists({ _id: `${parked}/group-1#1` })).not.toBeNull();
-    await QueueEntryModel.deleteOne({ _id: `${parked}|${TREE.townshipA.code}|1` });
-  });
-
-  it('prunes ended lease claims, keeping one-time decisions and every figure', async () => {
+  it('reads no run before its keep period has passed; sweeps ended lease claims daily, keeping decisions', async () => {
     const leases = () => ClaimModel.countDocuments({ _id: { $regex: `^batch:${campaignId}@` } });
     const decisions = () => ClaimModel.countDocuments({ until: null });
     expect(await leases()).toBeGreaterThan(0);
     const decided = await decisions();
-    await runJob(() => retention.leaseClaims());
+    clock.advance(DAY);
+    const seen = await commandsDuring(async () => {
+      const report = await retention.runOnce();
+      expect(report).toMatchObject({ runs: 0, batchesCompacted: 0, sendAttempts: 0, behind: false });
+    });
+    expect(seen.filter((c) => HISTORY.includes(c.collection) && c.filter && !byIdOnly(c.filter))).toEqual(
+      // The daily sweep of leftover lease claims (planning, roll-up, intent epochs) is the only scan.
+      [expect.objectContaining({ name: 'delete', collection: 'claims' })],
+    );
+    expect(seen.filter((c) => c.collection === 'deliverybatches')).toEqual([]);
     expect(await leases()).toBe(0);
     expect(await decisions()).toBe(decided);
+    clock.advance(7 * DAY);
   });
 
-  it('drops the outbox text of finished notification steps only', async () => {
-    await runJob(() => retention.notificationMessages());
+  it('prunes a settled run from its due key by _id, keeping every figure', async () => {
+    const attemptsOfRun = () => SendAttemptModel.countDocuments({ _id: { $regex: `^${campaignId}@` } });
+    const leases = () => ClaimModel.find({ _id: { $regex: `^batch:${campaignId}@` } }, { _id: 1 }).lean();
+    const deliveryIds = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) =>
+      b.items.map((i) => `reference:${b.occurrenceId}/${i.groupId}`),
+    );
+    expect(await attemptsOfRun()).toBe(5);
+    expect(await ManualConfirmationModel.countDocuments({ _id: { $in: deliveryIds } })).toBe(1);
+    // An attempt of a run that has not settled (no due key): it still decides a send.
+    const open = 'open-campaign@2026-01-01T00:00:00.000Z';
+    await SendAttemptModel.create({ _id: `${open}/group-1#1`, owner: 'worker-dead', at: start });
+    const decided = await ClaimModel.countDocuments({ until: null });
+    const audits = await AuditModel.countDocuments();
+    let report: Awaited<ReturnType<Retention['runOnce']>> | undefined;
+    const seen = await commandsDuring(async () => {
+      report = await retention.runOnce();
+    });
+    expect(report).toMatchObject({ runs: 1, batchesCompacted: 1, sendAttempts: 5, confirmationCopies: 1, notificationMessages: 1, behind: false });
+    // Nothing that grows with history was read or written but by `_id`, except the daily sweep
+    // of leftover lease claims (a week has passed since the last).
+    expect(seen.filter((c) => HISTORY.includes(c.collection) && !keyedById(c))).toEqual([
+      { name: 'delete', collection: 'claims', filter: { until: expect.anything() } },
+    ]);
+    expect(await AuditModel.countDocuments()).toBe(audits);
+    expect(await figures()).toEqual(before);
+    expect(await attemptsOfRun()).toBe(0);
+    expect(await SendAttemptModel.exists({ _id: `${open}/group-1#1` })).not.toBeNull();
+    // Each batch keeps only the epoch retention held (a stale reader of the one before meets it).
+    const batches = await DeliveryBatchModel.find({ campaignId }).lean();
+    expect((await leases()).map((c) => c._id).sort()).toEqual(batches.map((b) => `batch:${b._id}#${b.lease!.epoch}`).sort());
+    expect(await ClaimModel.countDocuments({ until: null })).toBe(decided);
+    // The finished step's outbox text is dropped, the one still being sent keeps it.
     const steps = await NotificationStepModel.find({ campaignId }).sort({ officerKey: 1 }).lean();
     expect(steps.map((s) => [s.status, s.message])).toEqual([
       ['sent', null],
       ['sending', { text: '您有 2 个转发任务' }],
     ]);
-  });
-
-  it('compacts the settled batches and the recorded confirmation copies, keeping every figure', async () => {
-    const deliveryIds = (await DeliveryBatchModel.find({ campaignId }).lean()).flatMap((b) =>
-      b.items.map((i) => `reference:${b.occurrenceId}/${i.groupId}`),
-    );
-    expect(await ManualConfirmationModel.countDocuments({ _id: { $in: deliveryIds } })).toBe(1);
-    await runJob(() => retention.compactBatches());
-    const batches = await DeliveryBatchModel.find({ campaignId }).lean();
     expect(batches.every((b) => b.compactedAt)).toBe(true);
     expect(batches.flatMap((b) => b.items).filter((i) => i.credentialsSealed || i.nextAt)).toEqual([]);
     // Nor in the packed fixed part of the batches (tracking/batch-fixed.ts); the names stay.
@@ -159,13 +185,26 @@ describe('retention of a settled run', () => {
     expect(whole.filter((i) => i.credentialsSealed)).toEqual([]);
     expect(whole.every((i) => i.groupName)).toBe(true);
     expect(await ManualConfirmationModel.countDocuments({ _id: { $in: deliveryIds } })).toBe(0);
-    // Nothing left for a second pass.
-    expect(await retention.compactBatches()).toEqual({ batchesCompacted: 0, confirmationCopies: 0 });
+    // The step still sending filed the run again, due a keep period from now.
+    const due = await RetentionDueModel.find({ runs: { $exists: true } }).lean();
+    expect(due.flatMap((d) => d.runs)).toEqual([`${runId}|${campaignId}`]);
+  });
+
+  it('an idle pass an hour later reads only its state and no history', async () => {
+    clock.advance(60 * 60_000);
+    let report: Awaited<ReturnType<Retention['runOnce']>> | undefined;
+    const seen = await commandsDuring(async () => {
+      report = await retention.runOnce();
+    });
+    expect(report).toMatchObject({ runs: 0, batchesCompacted: 0, behind: false });
+    expect(seen.filter((c) => HISTORY.includes(c.collection))).toEqual([]);
+    // Its state by `_id`, and the rate slots (a window's worth, engine/rate-limit.ts).
+    expect(seen.filter((c) => c.collection !== 'rateslots').map((c) => [c.name, c.collection, byIdOnly(c.filter)])).toEqual([
+      ['find', 'retentiondue', true],
+    ]);
   });
 
   it('a retraction after all the pruning still reaches every group that got the notice, once each', async () => {
-    const report = await retention.runOnce();
-    expect(report.batchesCompacted).toBe(0);
     const correction = await approvedNotice(w, { title: '更正：保留期测试' });
     const retract = await w.t.request('POST', `/api/campaigns/${campaignId}/retract`, w.editor, {
       followUpNoticeId: correction,
@@ -180,4 +219,116 @@ describe('retention of a settled run', () => {
     expect(items.map((i) => i.status).sort()).toEqual(['awaiting', 'sent', 'sent', 'sent']);
     expect(items.some((i) => i.groupId === failedGroup)).toBe(false);
   });
+});
+
+describe('retention passes over a backlog', () => {
+  // Its own clock and world: three settled runs a keep period old.
+  const began = new Date();
+  began.setUTCHours(6, 0, 0, 0);
+  const time = fixedClock(began);
+  let w: DeliveryWorld;
+  const campaigns: string[] = [];
+  let before: unknown[];
+
+  const items = async () =>
+    Promise.all(campaigns.map(async (id) => (await campaignItems(id)).map(({ credentialsSealed: _, nextAt: __, ...rest }) => rest)));
+  const compacted = async () =>
+    (await DeliveryBatchModel.find({ campaignId: { $in: campaigns } }, { compactedAt: 1 }).lean()).filter((b) => b.compactedAt).length;
+  const attempts = () => SendAttemptModel.countDocuments({ _id: { $regex: `^(${campaigns.join('|')})@` } });
+
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock: time });
+    const notice = await approvedNotice(w, { title: '协查通报：积压' });
+    const groups = await wecomGroups(w, 2);
+    for (const title of ['积压一', '积压二', '积压三']) {
+      campaigns.push(
+        await approvedCampaign(w, {
+          title,
+          noticeId: notice,
+          audience: audienceOf([], groups.map((g) => g.id)),
+          schedule: { kind: 'now' },
+          priority: 'urgent',
+        }),
+      );
+      await runUntilIdle(w);
+    }
+    await w.scheduler.sweep();
+    before = await items();
+    time.advance(8 * DAY);
+  }, 120_000);
+  afterAll(() => w.close());
+
+  it('a pass stops at its budget and the next goes on from there, reading nothing done again', async () => {
+    const small = new Retention(time, { keepDays: 7, everyMs: 3_600_000, batchesPerPass: 1 });
+    expect(await small.runOnce()).toMatchObject({ batchesCompacted: 1, behind: true });
+    expect(await compacted()).toBe(1);
+    const done = (await DeliveryBatchModel.findOne({ campaignId: campaigns[0] }, { _id: 1 }).lean())!._id;
+    const seen = await commandsDuring(() => small.runOnce());
+    // The batch compacted before is not read again.
+    expect(seen.filter((c) => c.collection === 'deliverybatches' && c.filter?._id === done)).toEqual([]);
+    expect(await compacted()).toBe(2);
+  });
+
+  it('a pass that dies mid-run is resumed where it stood, and every run ends pruned and exact', async () => {
+    // The third run's send attempts fail to delete once (the process dies there).
+    const spy = vi.spyOn(SendAttemptModel, 'bulkWrite').mockImplementationOnce(() => {
+      throw new Error('process died');
+    });
+    await expect(new Retention(time, { keepDays: 7, everyMs: 3_600_000 }).runOnce()).rejects.toThrow('process died');
+    spy.mockRestore();
+    expect(await compacted()).toBe(2);
+    // The dead pass's hold on the third batch lapses (COMPACT_LEASE_MS).
+    time.advance(2 * 60_000);
+    const [first, second] = await Promise.all(
+      campaigns.slice(0, 2).map(async (id) => (await DeliveryBatchModel.findOne({ campaignId: id }, { _id: 1 }).lean())!._id),
+    );
+    // A new process: it reads the first two runs' batches no more.
+    let report: Awaited<ReturnType<Retention['runOnce']>> | undefined;
+    const seen = await commandsDuring(async () => {
+      report = await new Retention(time, { keepDays: 7, everyMs: 3_600_000 }).runOnce();
+    });
+    expect(report).toMatchObject({ runs: 1, batchesCompacted: 1, sendAttempts: 2, behind: false });
+    expect(seen.filter((c) => c.collection === 'deliverybatches' && (c.filter?._id === first || c.filter?._id === second))).toEqual([]);
+    expect(await compacted()).toBe(3);
+    expect(await attempts()).toBe(0);
+    expect(await items()).toEqual(before);
+    // Nothing due is left: the next pass reads no batch.
+    const idle = await commandsDuring(() => new Retention(time, { keepDays: 7, everyMs: 3_600_000 }).runOnce());
+    expect(idle.filter((c) => c.collection === 'deliverybatches')).toEqual([]);
+  });
+});
+
+describe('retention on an install from before the due keys', () => {
+  const began = new Date();
+  began.setUTCHours(6, 0, 0, 0);
+  const time = fixedClock(began);
+  let w: DeliveryWorld;
+
+  afterAll(() => w?.close());
+
+  it('files its settled runs once at start and prunes them as the keys would', async () => {
+    w = await startDeliveryWorld({ clock: time });
+    const notice = await approvedNotice(w, { title: '协查通报：旧库' });
+    const groups = await wecomGroups(w, 2);
+    const campaignId = await approvedCampaign(w, {
+      title: '旧库',
+      noticeId: notice,
+      audience: audienceOf([], groups.map((g) => g.id)),
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+    await runUntilIdle(w);
+    await w.scheduler.sweep();
+    const before = (await campaignItems(campaignId)).map(({ credentialsSealed: _, nextAt: __, ...rest }) => rest);
+    // The old layout: no due keys, no state, the backfill never ran.
+    await RetentionDueModel.deleteMany({});
+    await BackfillModel.deleteOne({ _id: 'retention-due' });
+    time.advance(8 * DAY);
+    const report = await new Retention(time, { keepDays: 7, everyMs: 3_600_000 }).runOnce();
+    expect(report).toMatchObject({ runs: 1, batchesCompacted: 1, sendAttempts: 2, behind: false });
+    expect((await campaignItems(campaignId)).map(({ credentialsSealed: _, nextAt: __, ...rest }) => rest)).toEqual(before);
+    expect(await SendAttemptModel.countDocuments({ _id: { $regex: `^${campaignId}@` } })).toBe(0);
+    // Once: a later start finds the backfill done.
+    expect(await BackfillModel.exists({ _id: 'retention-due' })).not.toBeNull();
+  }, 120_000);
 });

@@ -58,7 +58,12 @@ export class RawTally {
   }
 
   result(): Figures {
-    return { ...this.figures, channels: { ...this.figures.channels }, groupsReached: this.groups.size, villagesReached: this.villages.size };
+    return {
+      ...this.figures,
+      channels: { ...this.figures.channels },
+      groupsReached: this.groups.size,
+      villagesReached: this.villages.size,
+    };
   }
 }
 
@@ -79,27 +84,29 @@ export interface RawQuery {
   base: string;
   from: string;
   to: string;
-  groupBy: Array<'month' | 'region' | 'county' | 'township' | 'category'>;
+  groupBy: Array<'day' | 'month' | 'region' | 'county' | 'township' | 'category'>;
   category?: string;
 }
 
-type RowKeys = Partial<Record<'month' | 'regionCode' | 'countyCode' | 'townshipCode' | 'category', string>>;
+type RowKeys = Partial<Record<'day' | 'month' | 'regionCode' | 'countyCode' | 'townshipCode' | 'category', string>>;
 
-/** The month-precision report the endpoint should give, grouped from the raw batches. */
+/** The report the endpoint should give, grouped from the raw batches (days when `from` is a day, else months). */
 export function expectedReport(
   batches: readonly RawBatch[],
   q: RawQuery,
 ): { totals: Figures; rows: Array<RowKeys & Figures> } {
+  const period = (b: RawBatch) => (q.from.length === 10 ? b.day : b.month);
   const inQuery = (b: RawBatch) =>
     b.regionPath.includes(q.scope) &&
     b.regionPath.includes(q.base) &&
-    b.month >= q.from &&
-    b.month <= q.to &&
+    period(b) >= q.from &&
+    period(b) <= q.to &&
     (!q.category || b.category === q.category);
   const keyOf = (b: RawBatch) => {
     const row: RowKeys = {};
     for (const dim of q.groupBy) {
-      if (dim === 'month') row.month = b.month;
+      if (dim === 'day') row.day = b.day;
+      else if (dim === 'month') row.month = b.month;
       else if (dim === 'county') row.countyCode = b.countyCode;
       else if (dim === 'township') row.townshipCode = b.townshipCode;
       else if (dim === 'category') row.category = b.category;

@@ -10,6 +10,7 @@ import {
   OpenCountIntentModel,
   OpenCountModel,
   countedChange,
+  countedTasks,
   countyOf,
 } from '../../src/channels/manual/open-counts.js';
 import {
@@ -187,18 +188,25 @@ describe('per-county open-task counts', () => {
     expect(await fromCounts()).toEqual(await recount());
   });
 
-  it('are read by _id only, one document per county of the scope', async () => {
+  it('are kept per process: a repeated call reads no county, a call after a write only the counties written, by _id', async () => {
     const editor = (await t.userToken('editor', TREE.countyA.code)).token;
-    for (const token of [editor, (await t.userToken('editor', TREE.city.code)).token, t.adminToken]) {
-      await workbench(token); // the county list is kept per process after a first read
-      const seen = await commandsDuring(() => workbench(token));
-      const reads = seen.filter((c) => /^opentask/.test(c.collection) || c.collection === 'manualtasks');
-      expect(reads.length).toBeGreaterThan(0);
-      for (const read of reads) {
-        expect(read.collection).toBe('opentaskcounts');
-        expect(byIdOnly(read.filter), JSON.stringify(read)).toBe(true);
-      }
+    const city = (await t.userToken('editor', TREE.city.code)).token;
+    const countsRead = (seen: Awaited<ReturnType<typeof commandsDuring>>) =>
+      seen.filter((c) => /^opentask/.test(c.collection) || c.collection === 'manualtasks');
+    for (const token of [editor, city, t.adminToken]) await workbench(token);
+    for (const token of [editor, city, t.adminToken]) {
+      expect(countsRead(await commandsDuring(() => workbench(token)))).toEqual([]);
     }
+    // Another process lists a task in county A: its log record names county A only.
+    await watchTasks([task(PATH_A, '13900000007', '7'.repeat(24))]);
+    const seen = countsRead(await commandsDuring(() => workbench(city)));
+    expect(seen.map((c) => c.filter)).toEqual([{ _id: TREE.countyA.code }]);
+    for (const read of seen) expect(read.collection).toBe('opentaskcounts');
+    expect(countsRead(await commandsDuring(() => workbench(t.adminToken)))).toEqual([]);
+    // Exact: what a fresh read of the documents gives.
+    const fresh = await countedTasks([TREE.countyA.code, TREE.countyB.code], clock.now());
+    expect((await workbench(city)).awaitingTasks).toBe(fresh.length);
+    expect((await workbench(t.adminToken)).awaitingTasks).toBe(fresh.length);
   });
 
   it('are counted once at start for a list written before they existed', async () => {

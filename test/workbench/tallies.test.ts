@@ -5,7 +5,7 @@
 // directly, no tokens) and after every kind of write through mongoose; and a repeated call
 // reads nothing but documents by `_id`. Real FerretDB and HTTP, fixed clock; nothing timed.
 import mongoose from 'mongoose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { GroupModel } from '../../src/audience/model.js';
 import { UserModel } from '../../src/auth/model.js';
 import { CampaignModel } from '../../src/campaigns/model.js';
@@ -15,7 +15,7 @@ import { fixedClock } from '../../src/lib/clock.js';
 import { NoticeModel } from '../../src/notices/model.js';
 import { RegionModel } from '../../src/regions/model.js';
 import { TipModel } from '../../src/tips/model.js';
-import { TALLIED_COLLECTIONS } from '../../src/workbench/tallies.js';
+import { MAX_KEEP_MS, TALLIED_COLLECTIONS } from '../../src/workbench/tallies.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
 import { WANTED, noticeBody } from '../helpers/notices.js';
@@ -262,5 +262,56 @@ describe('workbench tallies under version tokens', () => {
       expect(tokens).toHaveLength(1);
       for (const read of reads) expect(byIdOnly(read.filter) || read === tokens[0], JSON.stringify(read)).toBe(true);
     }
+  });
+
+  it('an idle process reads no tallied collection whole while nothing is written, and stays exact after writes', async () => {
+    const wholeReads = async () => {
+      // Two calls: a background read the first starts is in the second's turn.
+      const seen = await commandsDuring(async () => {
+        for (const token of [editor.token, t.adminToken]) await served(token);
+        for (const token of [editor.token, t.adminToken]) await served(token);
+      });
+      return seen.filter(
+        (c) =>
+          ['find', 'count', 'aggregate', 'distinct'].includes(c.name) &&
+          TALLIED_COLLECTIONS.includes(c.collection as never) &&
+          !byIdOnly(c.filter),
+      );
+    };
+    // The service's clock and the process's (Date only: timers stay real) move together.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const advance = (ms: number) => {
+      clock.advance(ms);
+      vi.setSystemTime(Date.now() + ms);
+    };
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    await expectExact();
+    // Every tally read whole once since its last write (the earlier tests wrote to each).
+    advance(MAX_KEEP_MS + 1);
+    await wholeReads();
+    // Idle: an hour of calls, every 5 minutes, nothing written: no whole read.
+    for (let i = 0; i < 12; i += 1) {
+      advance(MAX_KEEP_MS + 1);
+      expect(await wholeReads()).toEqual([]);
+    }
+    // Writes by another process (through mongoose: logged, token changed), then a write that
+    // skipped its log (a writer killed before its record): the next logged write makes the
+    // collection's next whole read take both in.
+    const inReview = await NoticeModel.findOne({ status: 'in_review' }).lean();
+    await NoticeModel.updateOne({ _id: inReview!._id }, { $set: { status: 'approved' } });
+    await expectExact();
+    const approved = await NoticeModel.findOne({ status: 'approved', regionPath: TREE.countyA.code }).lean();
+    await NoticeModel.collection.updateOne({ _id: approved!._id }, { $set: { status: 'in_review' } });
+    const other = await CampaignModel.findOne({ status: 'in_review' }).lean();
+    await CampaignModel.updateOne({ _id: other!._id }, { $set: { status: 'approved' } });
+    await NoticeModel.updateOne({ _id: inReview!._id }, { $set: { status: 'in_review' } });
+    advance(MAX_KEEP_MS + 1);
+    const reads = await wholeReads();
+    expect(reads.map((c) => c.collection).sort()).toEqual(['campaigns', 'notices']);
+    await expectExact();
+    advance(MAX_KEEP_MS + 1);
+    expect(await wholeReads()).toEqual([]);
   });
 });

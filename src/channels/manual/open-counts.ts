@@ -18,12 +18,18 @@
 // - A writer killed between its entry write and its count write leaves its intent: the
 //   officer notifier's pass (`repairOpenCounts`) re-counts the named counties from their
 //   entries, under the same claim, once the intent is older than INTENT_STALE_MS.
+// - After its count writes, every writer logs the counties it wrote (`collectionChanged`,
+//   db/versions.ts, name COUNTS_LOG), so a reader keeping the documents re-reads only those.
 // - A database written before the counts existed is counted once at start (`buildOpenCounts`,
 //   then the `counts-built` marker, read by `_id`).
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { ClaimModel, claimOnce } from '../../db/claims.js';
+import { collectionChanged } from '../../db/versions.js';
 import { mapLimit } from '../../lib/concurrency.js';
+
+/** The counts' change log and token (db/versions.ts): the ids are the counties written. */
+export const COUNTS_LOG = 'opentaskcounts';
 
 /** An intent older than this belongs to a writer that died: the repair re-counts its counties. */
 export const INTENT_STALE_MS = 60_000;
@@ -148,6 +154,10 @@ export async function countedChange(
       ),
     );
   }
+  // The counties written, on the counts' change log (before the intent goes: a writer killed
+  // before it leaves the intent, and the repair's re-count logs them): a process keeping the
+  // county documents re-reads only these (workbench/open-tasks.ts).
+  await collectionChanged(COUNTS_LOG, counties);
   await OpenCountIntentModel.deleteOne({ _id: intent });
 }
 
@@ -165,6 +175,7 @@ export async function recountCounties(
       await OpenCountModel.updateOne({ _id: county }, { $set: { e, at: new Date() } }, { upsert: true });
     });
   }
+  if (counties.length > 0) await collectionChanged(COUNTS_LOG, counties);
 }
 
 /**

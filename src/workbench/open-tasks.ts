@@ -1,0 +1,78 @@
+// The per-county open-task counts (channels/manual/open-counts.ts) kept in the process (issue
+// 25): a province admin's workbench read one document per county on every call (84 at 50,000
+// groups). Every count writer logs the counties it wrote on the counts' change log
+// (db/versions.ts, COUNTS_LOG) after its write; a call reads the counts' token and, when it
+// moved, the log's new records by `_id`, forgets the counties they name, and reads only the
+// counties it needs that it does not hold. Expiry is applied when answering, as before.
+//
+// Exactness: the log position is read before any document it then reads, and a writer's record
+// follows its document write, so a document read before a write is forgotten at the first call
+// that reads the write's record. A writer killed between its count write and its record leaves
+// its intent; the notifier's repair re-counts those counties and logs them. A record naming
+// `*`, a pruned log or a missing token forgets every county.
+import { COUNTS_LOG, type CountedTask, type CountValue, OpenCountModel } from '../channels/manual/open-counts.js';
+import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../db/versions.js';
+import { mapLimit } from '../lib/concurrency.js';
+import type { ScopeCounties } from './counties.js';
+
+export class KeptOpenCounts {
+  private token: string | null = null;
+  private seq = 0;
+  private readonly docs = new Map<string, CountValue[]>();
+  /** Calls one after another (each may change what is held). */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  /**
+   * The open tasks (not past `expiresAt` at `now`) of the scope's counties; `below`: only under
+   * that region. The counts' token is asked for at once, so it is read in one command with the
+   * tallies' tokens (db/versions.ts).
+   */
+  tasks(scope: Promise<ScopeCounties>, now: Date): Promise<CountedTask[]> {
+    const version = collectionVersion(COUNTS_LOG);
+    const run = this.turn.then(async () => {
+      const { counties, below } = await scope;
+      return this.read(await version, counties, now, below);
+    });
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async read(
+    version: Awaited<ReturnType<typeof collectionVersion>>,
+    counties: string[],
+    now: Date,
+    below?: string,
+  ): Promise<CountedTask[]> {
+    if (version === null) {
+      // No token yet: nothing is kept.
+      this.docs.clear();
+      this.token = null;
+    } else if (this.token === null) {
+      this.docs.clear();
+      this.seq = await changeLogEnd(COUNTS_LOG);
+      this.token = version.token;
+    } else if (version.token !== this.token) {
+      const changes = await changesSince(COUNTS_LOG, this.seq, version.n);
+      if (changes.ids === ALL_IDS) this.docs.clear();
+      else for (const county of changes.ids) this.docs.delete(county);
+      this.seq = changes.seq;
+      this.token = version.token;
+    }
+    const missing = counties.filter((county) => !this.docs.has(county));
+    const read = await mapLimit(missing, 16, (county) =>
+      OpenCountModel.findById(county, { e: 1 }).lean<{ e?: Record<string, CountValue> }>(),
+    );
+    const fresh = new Map(missing.map((county, i) => [county, Object.values(read[i]?.e ?? {})]));
+    if (this.token !== null) for (const [county, values] of fresh) this.docs.set(county, values);
+    const at = now.getTime();
+    const tasks: CountedTask[] = [];
+    for (const county of counties) {
+      for (const [expiresAt, officerPhone, officerName, tail] of this.docs.get(county) ?? fresh.get(county) ?? []) {
+        if (expiresAt <= at) continue;
+        if (below && !tail.split('/').includes(below)) continue;
+        tasks.push({ officerName, officerPhone });
+      }
+    }
+    return tasks;
+  }
+}
