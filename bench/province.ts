@@ -21,9 +21,11 @@
 // campaigns and their retraction follow-ups, wanted cases with tips and case outcomes, and the
 // audit log; the roll-ups are folded once. Then, through real HTTP on 127.0.0.1, a county
 // editor, a city coordinator and a province admin each open every console screen `rounds`
-// times (p50/p99 per API call), and each background loop runs alone for PROVINCE_IDLE_S while
-// nothing is due, its CPU (this process plus FerretDB) measured. Prints a table and ends with
+// times (p50/p99 per API call), and each background loop runs alone, in a child process of its
+// own, for PROVINCE_IDLE_S while nothing is due, its CPU (that process plus FerretDB, each less
+// a child running no loop) measured. Prints a table and ends with
 // one JSON line.
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -99,6 +101,8 @@ interface Marker {
 }
 
 async function main() {
+  // A child of the bench measuring one background loop in a process of its own (idleLoops).
+  if (process.env.PROVINCE_LOOP_CHILD) return loopChild(process.env.PROVINCE_LOOP_CHILD);
   if (process.env.PROVINCE_REBUILD === '1') rmSync(CACHE, { recursive: true, force: true });
   const markerFile = join(CACHE, 'built.json');
   const cached = existsSync(markerFile);
@@ -227,15 +231,17 @@ async function main() {
     }
 
     const ferretPid = Number(readFileSync(join(CACHE, 'db', 'ferretdb.pid'), 'utf8').trim().split(/\s+/)[0]) || undefined;
-    const loops = IDLE_S > 0 ? await idleLoops(ctx, ferretPid) : [];
+    const loops = IDLE_S > 0 ? await idleLoops(ctx, ferretPid, uri) : [];
     process.stdout.write('\n| person | screen | p50 ms | p99 ms | commands per call |\n| --- | --- | ---: | ---: | ---: |\n');
     for (const row of rows)
       process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} | ${row.commands} |\n`);
     process.stdout.write(
-      '\n| background loop (idle) | ms CPU per minute | % of a core | commands per minute |\n| --- | ---: | ---: | ---: |\n',
+      '\n| background loop (idle, its own process) | ms CPU per minute (own + FerretDB) | % of a core | commands per minute |\n| --- | ---: | ---: | ---: |\n',
     );
     for (const loop of loops)
-      process.stdout.write(`| ${loop.name} | ${loop.cpuMsPerMin} | ${loop.pct} | ${loop.commandsPerMin} |\n`);
+      process.stdout.write(
+        `| ${loop.name} | ${loop.cpuMsPerMin} (${loop.ownMsPerMin} + ${loop.ferretMsPerMin}) | ${loop.pct} | ${loop.commandsPerMin} |\n`,
+      );
     const max = (of: typeof rows) => Math.max(0, ...of.map((r) => r.p99));
     const slowest = rows.length ? rows.reduce((a, b) => (b.p99 > a.p99 ? b : a), rows[0]!) : null;
     const result = {
@@ -815,38 +821,28 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
-/**
- * Each background loop of the scheduler and worker roles, started alone as main.ts starts it
- * and watched for IDLE_S seconds after a warm-up (its first pass runs every sweep), CPU of
- * this process and FerretDB minus the same window with no loop running.
- */
-async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: number | undefined) {
-  const cpu = () => {
-    const own = process.cpuUsage();
-    return (own.user + own.system) / 1000 + processCpuMs(ferretPid);
-  };
-  // The commands a loop sends while watched, by command, collection and filter shape: an idle
-  // pass should send only `_id` reads of markers (docs/scale.md, *Idle loops*).
-  let seen: Map<string, number> | null = null;
-  const client = mongoose.connection.getClient();
-  client.on('commandStarted', (event: CommandStartedEvent) => {
-    if (!seen) return;
-    const key = commandShape(event);
-    seen.set(key, (seen.get(key) ?? 0) + 1);
-  });
-  const watch = async (start: () => { stop: () => Promise<void> }) => {
-    const running = start();
-    await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
-    const before = cpu();
-    seen = new Map();
-    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
-    const spent = cpu() - before;
-    const commands = seen;
-    seen = null;
-    await running.stop();
-    return { spent, commands };
-  };
-  const baseline = (await watch(() => ({ stop: async () => undefined }))).spent;
+type Ctx = ReturnType<typeof createContext>;
+
+interface LoopDef {
+  name: string;
+  start: () => { stop: () => Promise<void> };
+  rare?: () => Promise<unknown>;
+  rareEveryMin?: number;
+  /** The rare pass's catch-up before it is measured (retention's first run over old data). */
+  rareWarm?: () => Promise<unknown>;
+  settle?: () => Promise<void>;
+}
+
+/** What one loop's child process measured: its own CPU and FerretDB's, and its commands. */
+interface LoopResult {
+  ownMs: number;
+  ferretMs: number;
+  commands: [string, number][];
+  rare?: { ownMs: number; ferretMs: number; commands: [string, number][] };
+}
+
+/** Every background loop src/main.ts starts in the scheduler and worker roles, as it starts them. */
+function loopDefinitions(ctx: Ctx): LoopDef[] {
   const interval = (tick: () => Promise<unknown>, ms: number) => () => {
     let busy = false;
     const timer = setInterval(() => {
@@ -866,7 +862,8 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     };
   };
-  const loops: { name: string; start: () => { stop: () => Promise<void> }; rare?: () => Promise<unknown>; rareEveryMin?: number; rareWarm?: boolean; settle?: () => Promise<void> }[] = [
+  const retention = new Retention(ctx.clock, { keepDays: ctx.config.engineRetentionDays, everyMs: 3_600_000 });
+  return [
     {
       name: 'scheduler tick',
       start: () => new Scheduler(engineDeps(ctx)).start(() => undefined),
@@ -919,13 +916,24 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       start: () => startLoop(() => ctx.tips.tellQueued(), 60_000, () => undefined),
     },
     {
-      // Retention (main.ts: every RETENTION_EVERY_MINUTES, default 60): measured once, counted per minute.
+      // Retention (main.ts: every RETENTION_EVERY_MINUTES, default 60): one pass measured after
+      // its catch-up (passes of at most 200 batches until it is not behind), counted per minute.
       name: 'retention',
       start: () => ({ stop: async () => undefined }),
-      rare: () => new Retention(ctx.clock, { keepDays: ctx.config.engineRetentionDays, everyMs: 3_600_000 }).runOnce(),
+      rare: () => retention.runOnce(),
       rareEveryMin: 60,
-      // Its first run on a world written by older code prunes the month (catch-up, not idle work).
-      rareWarm: true,
+      rareWarm: async () => {
+        const started = performance.now();
+        let passes = 0;
+        const total: Record<string, number> = {};
+        for (;;) {
+          const report = await retention.runOnce();
+          passes += 1;
+          for (const [key, value] of Object.entries(report)) if (typeof value === 'number') total[key] = (total[key] ?? 0) + value;
+          if (!report.behind) break;
+        }
+        return { passes, ms: Math.round(performance.now() - started), ...total };
+      },
     },
     {
       name: 'worker lanes',
@@ -936,41 +944,147 @@ async function idleLoops(ctx: ReturnType<typeof createContext>, ferretPid: numbe
       },
     },
   ];
-  const out: { name: string; cpuMsPerMin: number; pct: number; commandsPerMin: number }[] = [];
+}
+
+/**
+ * One loop, measured in this process (a child of the bench, running nothing else): started as
+ * main.ts starts it, watched for IDLE_S after a warm-up; this process's own CPU (the loop's, and
+ * nothing of the api's background work) and FerretDB's in the same window; its rare pass after
+ * its catch-up, the same way. `none` starts nothing: the baseline.
+ */
+async function measureLoop(ctx: Ctx, name: string, ferretPid: number | undefined): Promise<LoopResult> {
+  const own = () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  };
+  let seen: Map<string, number> | null = null;
+  mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
+    if (!seen) return;
+    const key = commandShape(event);
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  });
+  const loop: LoopDef = loopDefinitions(ctx).find((l) => l.name === name) ?? {
+    name: 'none',
+    start: () => ({ stop: async () => undefined }),
+  };
+  await loop.settle?.();
+  const running = loop.start();
+  await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+  let ownBefore = own();
+  let ferretBefore = processCpuMs(ferretPid);
+  seen = new Map();
+  await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+  const result: LoopResult = {
+    ownMs: own() - ownBefore,
+    ferretMs: processCpuMs(ferretPid) - ferretBefore,
+    commands: [...seen],
+  };
+  seen = null;
+  await running.stop();
+  if (loop.rare) {
+    if (loop.rareWarm) log(`  its catch-up (not counted): ${JSON.stringify(await loop.rareWarm())}`);
+    ownBefore = own();
+    ferretBefore = processCpuMs(ferretPid);
+    seen = new Map();
+    await loop.rare();
+    result.rare = { ownMs: own() - ownBefore, ferretMs: processCpuMs(ferretPid) - ferretBefore, commands: [...seen] };
+    seen = null;
+  }
+  return result;
+}
+
+/** The child process's part: one loop on the bench's database (PROVINCE_LOOP_CHILD = its name). */
+async function loopChild(name: string): Promise<void> {
+  const uri = process.env.PROVINCE_LOOP_URI!;
+  const config = loadConfig({
+    MONGODB_URI: uri,
+    DATA_DIR: CACHE,
+    ADMIN_PASSWORD,
+    CREDENTIALS_KEY,
+    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+  });
+  const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
+  try {
+    const ctx = createContext(config, db);
+    const result = await measureLoop(ctx, name, Number(process.env.PROVINCE_FERRET_PID) || undefined);
+    process.stdout.write(`LOOP_RESULT ${JSON.stringify(result)}\n`);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Runs one loop in a child process of its own and returns what it measured. */
+function inChild(name: string, uri: string, ferretPid: number | undefined): Promise<LoopResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!], {
+      env: {
+        ...process.env,
+        PROVINCE_LOOP_CHILD: name,
+        PROVINCE_LOOP_URI: uri,
+        PROVINCE_FERRET_PID: String(ferretPid ?? ''),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let result: LoopResult | null = null;
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let end = buffered.indexOf('\n');
+      while (end >= 0) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 1);
+        if (line.startsWith('LOOP_RESULT ')) result = JSON.parse(line.slice('LOOP_RESULT '.length)) as LoopResult;
+        else process.stdout.write(`${line}\n`);
+        end = buffered.indexOf('\n');
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (result ? resolvePromise(result) : reject(new Error(`loop ${name}: child exited ${code}`))));
+  });
+}
+
+/**
+ * Each background loop of the scheduler and worker roles in a process of its own (issue 25:
+ * in the bench's process, the api's background work counted as the loops'), watched for IDLE_S
+ * after a warm-up: the child's own CPU (the loop's alone) and FerretDB's, each less the same
+ * window of a child running no loop; rare passes (sweeps, retention) counted per minute.
+ */
+async function idleLoops(ctx: Ctx, ferretPid: number | undefined, uri: string) {
+  const base = await inChild('none', uri, ferretPid);
+  log(`baseline (a child with no loop, ${IDLE_S} s): own ${Math.round(base.ownMs)} ms, FerretDB ${Math.round(base.ferretMs)} ms`);
+  const out: { name: string; ownMsPerMin: number; ferretMsPerMin: number; cpuMsPerMin: number; pct: number; commandsPerMin: number }[] = [];
   const only = process.env.PROVINCE_LOOPS?.split(',').map((name) => name.trim());
-  for (const loop of loops.filter((l) => !only || only.includes(l.name))) {
-    log(`idle loop: ${loop.name} (${IDLE_S} s)…`);
-    await loop.settle?.();
-    const watched = await watch(loop.start);
-    let spent = Math.max(0, watched.spent - baseline);
-    let perMin = (spent * 60) / IDLE_S;
+  for (const loop of loopDefinitions(ctx).filter((l) => !only || only.includes(l.name))) {
+    log(`idle loop: ${loop.name} (its own process, ${IDLE_S} s)…`);
+    const measured = await inChild(loop.name, uri, ferretPid);
+    let ownPerMin = (Math.max(0, measured.ownMs - base.ownMs) * 60) / IDLE_S;
+    let ferretPerMin = (Math.max(0, measured.ferretMs - base.ferretMs) * 60) / IDLE_S;
     let commands = 0;
-    for (const [shape, n] of [...watched.commands].sort((a, b) => b[1] - a[1])) {
+    for (const [shape, n] of measured.commands.sort((a, b) => b[1] - a[1])) {
       commands += n;
       log(`    ${String(n).padStart(5)} × ${shape}`);
     }
-    if (loop.rare && loop.rareEveryMin) {
-      if (loop.rareWarm) {
-        const warmStart = performance.now();
-        const report = await loop.rare();
-        log(`  its first run (catch-up, not counted): ${Math.round(performance.now() - warmStart)} ms ${JSON.stringify(report)}`);
-      }
-      const before = cpu();
-      seen = new Map();
-      await loop.rare();
-      spent = cpu() - before;
-      perMin += spent / loop.rareEveryMin;
-      log(`  its sweep every ${loop.rareEveryMin} min: ${Math.round(spent)} ms CPU`);
-      for (const [shape, n] of [...seen].sort((a, b) => b[1] - a[1])) log(`    ${String(n).padStart(5)} × ${shape}`);
-      seen = null;
+    if (measured.rare && loop.rareEveryMin) {
+      ownPerMin += measured.rare.ownMs / loop.rareEveryMin;
+      ferretPerMin += measured.rare.ferretMs / loop.rareEveryMin;
+      log(
+        `  its pass every ${loop.rareEveryMin} min: own ${Math.round(measured.rare.ownMs)} ms + FerretDB ${Math.round(measured.rare.ferretMs)} ms CPU`,
+      );
+      for (const [shape, n] of measured.rare.commands.sort((a, b) => b[1] - a[1])) log(`    ${String(n).padStart(5)} × ${shape}`);
     }
+    const perMin = ownPerMin + ferretPerMin;
     const row = {
       name: loop.name,
+      ownMsPerMin: Math.round(ownPerMin),
+      ferretMsPerMin: Math.round(ferretPerMin),
       cpuMsPerMin: Math.round(perMin),
       pct: Math.round((perMin / 60_000) * 1000) / 10,
       commandsPerMin: Math.round((commands * 60) / IDLE_S),
     };
-    log(`  ${row.cpuMsPerMin} ms CPU per minute = ${row.pct} % of a core; ${row.commandsPerMin} commands per minute`);
+    log(
+      `  ${row.cpuMsPerMin} ms CPU per minute (own ${row.ownMsPerMin}, FerretDB ${row.ferretMsPerMin}) = ${row.pct} % of a core; ${row.commandsPerMin} commands per minute`,
+    );
     out.push(row);
   }
   return out;
