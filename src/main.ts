@@ -11,6 +11,7 @@ import { DeadlineWatch } from './cases/deadlines.js';
 import { startLoop } from './lib/loop.js';
 import { warmVillages } from './audience/radius.js';
 import { warmRegionNames } from './audience/region-names.js';
+import { boundOldGeneration } from './engine/memory.js';
 
 /** A stopper with a name for the shutdown's log. */
 function named(name: string, stop: () => Promise<void>): () => Promise<void> {
@@ -39,6 +40,9 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   const role = processRole(process.argv.slice(2));
+  // A planning process's old generation is collected at 1.5x its live size, not 4x
+  // (engine/memory.ts; docs/engine.md, Memory).
+  if (role === 'all' || role === 'scheduler') boundOldGeneration();
   const config = loadConfig();
   const db = await openDatabase(config);
   const ctx = createContext(config, db);

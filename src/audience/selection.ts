@@ -58,6 +58,26 @@ export interface AudienceMember {
 export { robotKeyOf } from './groups.js';
 
 const MAX_ITEMS = 5_000;
+/**
+ * The fields of a group the engine's selection reads (members() builds a member from these
+ * alone): the tags, note, flags and three timestamps of a group are never decoded for a plan.
+ * Each chunk's documents outlive a few young-generation collections while their batches are
+ * written, so whatever is decoded of them is promoted and stays in the old generation until
+ * the next full collection: at 50,000 groups that garbage is what set the scheduler's peak
+ * (docs/engine.md, *Memory*).
+ */
+export const ENGINE_GROUP_FIELDS = {
+  _id: 1,
+  name: 1,
+  regionCode: 1,
+  regionPath: 1,
+  channelKind: 1,
+  credentialsSealed: 1,
+  robotKey: 1,
+  memberCount: 1,
+  officerName: 1,
+  officerPhone: 1,
+} as const;
 /** Chat robots: their `robotKey` on the group is robotKeyOf's answer (sharedRobotKey, groups.ts). */
 const SHARED_ROBOT_KINDS = new Set<string>(['wecom', 'dingtalk', 'feishu']);
 
@@ -250,7 +270,7 @@ export class AudienceService {
       return;
     }
     const names = await regionNames();
-    const cursor = GroupModel.find(filter).sort({ _id: 1 }).lean<GroupDoc>().cursor({ batchSize });
+    const cursor = GroupModel.find(filter, ENGINE_GROUP_FIELDS).sort({ _id: 1 }).lean<GroupDoc>().cursor({ batchSize });
     let batch: GroupDoc[] = [];
     let size = firstBatchSize;
     try {
@@ -292,7 +312,7 @@ export class AudienceService {
         const slice = ids.slice(at, at + Math.max(1, size - batch.length));
         at += slice.length;
         const docs = await mapLimit(slice, 8, (id) =>
-          GroupModel.findOne({ ...filter, _id: id }).lean<GroupDoc>().exec(),
+          GroupModel.findOne({ ...filter, _id: id }, ENGINE_GROUP_FIELDS).lean<GroupDoc>().exec(),
         );
         for (const doc of docs) if (doc) batch.push(doc);
         if (batch.length >= size) {

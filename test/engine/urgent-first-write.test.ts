@@ -9,6 +9,7 @@ import type { CommandStartedEvent, CommandSucceededEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { robotKeyOf } from '../../src/audience/groups.js';
 import { GroupModel, groupListing } from '../../src/audience/model.js';
+import { ENGINE_GROUP_FIELDS } from '../../src/audience/selection.js';
 import { RegionNamePartModel, forgetRegionNames, warmRegionNames } from '../../src/audience/region-names.js';
 import { engineDeps, prepareDatabase } from '../../src/context.js';
 import { OccurrenceModel } from '../../src/engine/model.js';
@@ -249,5 +250,48 @@ describe('an urgent run’s first batch', () => {
       opened.mockRestore();
       sealed.mockRestore();
     }
+  }, 600_000);
+
+  it('decodes of each selected group only the fields a batch needs, urgent and normal runs alike', async () => {
+    if (villages === 0) await addGroups(300); // run alone
+    // Groups as a ledger import leaves them: notes and tags (neither is needed by a batch).
+    await GroupModel.collection.updateMany(
+      { regionPath: TREE.province.code },
+      { $set: { note: '村委会主任负责转发，周末由副主任代发'.repeat(4), tags: ['重点村', '边境村'] } },
+    );
+    // The listings current (their rows re-read the changed groups: the groups list's fields).
+    await groupListing.candidates([TREE.province.code]);
+    const client = mongoose.connection.getClient();
+    const fields = new Set<string>();
+    let groupDocs = 0;
+    const succeeded = (event: CommandSucceededEvent) => {
+      const cursor = (event.reply as { cursor?: { ns?: string; firstBatch?: object[]; nextBatch?: object[] } }).cursor;
+      if (!cursor?.ns?.endsWith('.groups')) return;
+      for (const doc of cursor.firstBatch ?? cursor.nextBatch ?? []) {
+        groupDocs += 1;
+        for (const key of Object.keys(doc)) fields.add(key);
+      }
+    };
+    client.on('commandSucceeded', succeeded);
+    try {
+      // An urgent run (its groups read by `_id`) and a normal one (one cursor over the selection).
+      await planUrgent('紧急 字段');
+      const campaignId = await approvedCampaign(province, {
+        title: '常规 字段',
+        noticeId,
+        audience: audienceOf([TREE.province.code]),
+        schedule: { kind: 'now' },
+        priority: 'normal',
+      });
+      await createDueOccurrences(w.t.ctx.campaigns, settings, clock.now());
+      const occurrence = (await OccurrenceModel.findOne({ campaignId }).lean())!;
+      expect(await new Planner(engineDeps(w.t.ctx)).plan(occurrence, 'planner-normal-fields')).toBe('planned');
+    } finally {
+      client.off('commandSucceeded', succeeded);
+    }
+    expect(groupDocs).toBeGreaterThanOrEqual(2 * (await selection()).length);
+    const needed = Object.keys(ENGINE_GROUP_FIELDS);
+    expect([...fields].filter((field) => !needed.includes(field))).toEqual([]);
+    for (const unneeded of ['note', 'tags', 'createdAt', 'updatedAt', 'active', 'flaggedAt']) expect(fields).not.toContain(unneeded);
   }, 600_000);
 });
