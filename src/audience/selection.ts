@@ -14,7 +14,8 @@ import { type GroupDoc, GroupModel, groupListing, groupReadModel } from './model
 import { type Near, checkNear, villagesNear } from './radius.js';
 import { type NameLookup, countyRegionNames, regionNames } from './region-names.js';
 import type { CountyDigest } from './read-model.js';
-import { type AudienceTotals, type Selection, countiesFor, totalsOf } from './totals.js';
+import { addBuckets, addTotals, bucketsAnswer, countyTotals, emptyTotals, mayUseBuckets } from './county-totals.js';
+import { type AudienceTotals, type CountyEntry, type Selection, countiesFor, totalsOf } from './totals.js';
 
 export type { AudienceTotals } from './totals.js';
 
@@ -209,9 +210,40 @@ export class AudienceService {
     // Writes still in flight are read first: a digest read after them then cannot miss one
     // that finished in between (its records are in by the time its intent is gone).
     const inFlight = await groupReadModel.inFlight();
-    const digests = groupReadModel.overlay(await source.digests(needed.map((entry) => entry.county)), inFlight);
-    const totals = totalsOf(digests, scope.regionCode, selection, selection.withoutCoordinates);
+    const totals =
+      inFlight.size === 0 && mayUseBuckets(selection)
+        ? await this.totalsFromBuckets(needed, scope.regionCode, selection, source)
+        : totalsOf(
+            groupReadModel.overlay(await source.digests(needed.map((entry) => entry.county)), inFlight),
+            scope.regionCode,
+            selection,
+            selection.withoutCoordinates,
+          );
     if (totals.byChannel.wecom_group.groupCount > 0) Object.assign(totals, await this.capFacts(scope, spec));
+    return totals;
+  }
+
+  /**
+   * Totals from each county's buckets (county-totals.ts) where the selection judges the
+   * county's groups by tags and channel alone, from its digest rows elsewhere: the same sums.
+   */
+  private async totalsFromBuckets(
+    needed: CountyEntry[],
+    scopeCode: string,
+    selection: Resolved,
+    source: CountyDigestSource,
+  ): Promise<AudienceTotals> {
+    const totals = emptyTotals();
+    const buckets = await countyTotals.all(
+      needed.map((entry) => entry.county),
+      (county) => source.digest(county),
+    );
+    const rowWise: string[] = [];
+    needed.forEach((entry, k) => {
+      if (bucketsAnswer(entry, scopeCode, selection, buckets[k]!)) addBuckets(totals, entry, selection, buckets[k]!);
+      else rowWise.push(entry.county);
+    });
+    if (rowWise.length) addTotals(totals, totalsOf(await source.digests(rowWise), scopeCode, selection, null));
     return totals;
   }
 

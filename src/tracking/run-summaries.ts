@@ -11,7 +11,11 @@
 //                           read at;
 //   `reach|<noticeId>`    → the groups and villages that received the notice through all its
 //                           runs (a group reached by two runs counts once), with each run's
-//                           generation.
+//                           generation;
+//   `status|<occurrenceId>|<status>` → the run's batches holding deliveries in that status, in
+//                           `_id` order, each with how many and its region path, at the same
+//                           generation as the run's summary: a campaign's deliveries list of
+//                           one status reads only the batches its page shows (`statusBatches`).
 // Contract:
 // - A summary is made (`summarizeRun`) from the run's batches, read by `_id`, when none of them
 //   has a pending delivery and no write of the run may be in flight; it is stored with the
@@ -21,14 +25,17 @@
 // - Runs still sending are read from their batches, as before; nothing is stored for them.
 // - Made lazily by the first reader, by the stranded-batch sweep when it closes a run
 //   (engine/open-runs.ts), and once at start for every run of an existing install
-//   (`buildRunSummaries`, marked in `backfills`).
+//   (`buildRunSummaries`, marked in `backfills`; the status lists by a second pass,
+//   `run-status-lists`, for installs summarized before they existed).
+// - The status lists are written with the summary (same read, same generation) and used on
+//   the same terms; a run without current ones is read from its batches by its reader.
 // - A notice's reach is stored only when every run of the notice has a summary; it is used
 //   while the notice lists the same runs at the same generations.
 import mongoose from 'mongoose';
 import { backfillOnce } from '../db/backfills.js';
-import { type Counts, addCounts, countDelivery, zeroCounts } from './counts.js';
+import { addCounts, type Counts, countDelivery, zeroCounts } from './counts.js';
 import { DeliveryBatchModel } from './model.js';
-import { RunBatchListModel, batchIdsOfRun, mapLimited, runIdsOfNotice } from './run-batches.js';
+import { batchIdsOfRun, mapLimited, RunBatchListModel, runIdsOfNotice } from './run-batches.js';
 import { type RunGeneration, runGeneration } from './run-generation.js';
 
 /** Changes when the stored figures change shape: older summaries are made again. */
@@ -40,6 +47,8 @@ const summarySchema = new mongoose.Schema(
     gen: { type: Number, required: true },
     layout: { type: Number, required: true },
     figures: { type: mongoose.Schema.Types.Mixed },
+    /** A status list (`status|…`): JSON (FerretDB stores no nested arrays). */
+    packed: { type: String },
     runs: { type: mongoose.Schema.Types.Mixed },
     groupCount: { type: Number },
     villageCount: { type: Number },
@@ -79,6 +88,7 @@ interface ItemFields {
 }
 
 interface BatchFields {
+  _id: string;
   regionPath: string[];
   countyCode: string;
   townshipCode: string;
@@ -106,6 +116,24 @@ export function receivedIt(item: { channel?: string | null; status?: string | nu
 
 const runKey = (occurrenceId: string) => `run|${occurrenceId}`;
 const reachKey = (noticeId: string) => `reach|${noticeId}`;
+const statusKey = (occurrenceId: string, status: string) => `status|${occurrenceId}|${status}`;
+
+/** The statuses a campaign's deliveries list can ask for (tracking/deliveries/routes.ts). */
+export const LISTED_STATUSES = ['failed', 'uncertain', 'skipped', 'pending', 'sent', 'awaiting', 'confirmed'] as const;
+export type ListedStatus = (typeof LISTED_STATUSES)[number];
+/** Changes when the status lists change shape. */
+const STATUS_LAYOUT = 1;
+
+/** One batch of a run holding deliveries in some status. */
+export interface StatusBatch {
+  id: string;
+  /** How many of its deliveries are in the status. */
+  count: number;
+  regionPath: string[];
+}
+
+/** Per status, the run's batches holding it (`_id` order). */
+type StatusLists = Record<ListedStatus, StatusBatch[]>;
 
 /** Concurrent `_id` reads of one run's batches. */
 const READ_LANES = 8;
@@ -113,7 +141,7 @@ const READ_LANES = 8;
 /** The run's figures read from its batches, with the received groups and villages themselves. */
 async function countRun(
   occurrenceId: string,
-): Promise<{ figures: RunFigures; groups: Set<string>; villages: Set<string> }> {
+): Promise<{ figures: RunFigures; groups: Set<string>; villages: Set<string>; statuses: StatusLists }> {
   const ids = await batchIdsOfRun(occurrenceId);
   const batches = await mapLimited(ids, READ_LANES, (id) =>
     DeliveryBatchModel.findById(id, BATCH_PROJECTION).lean<BatchFields>(),
@@ -122,6 +150,16 @@ async function countRun(
   const groups = new Set<string>();
   const villages = new Set<string>();
   let pending = false;
+  const statuses = Object.fromEntries(LISTED_STATUSES.map((status) => [status, []])) as unknown as StatusLists;
+  const present = batches
+    .filter((batch): batch is BatchFields => batch !== null)
+    .sort((a, b) => (String(a._id) < String(b._id) ? -1 : String(a._id) > String(b._id) ? 1 : 0));
+  for (const batch of present) {
+    const held = new Map<string, number>();
+    for (const item of batch.items) held.set(item.status ?? 'pending', (held.get(item.status ?? 'pending') ?? 0) + 1);
+    for (const [status, count] of held)
+      statuses[status as ListedStatus]?.push({ id: String(batch._id), count, regionPath: [...batch.regionPath] });
+  }
   for (const batch of batches) {
     if (!batch) continue; // listed, never inserted (tracking/run-batches.ts)
     const key = `${batch.regionPath.join('/')}|${batch.countyCode}|${batch.townshipCode}`;
@@ -156,7 +194,31 @@ async function countRun(
     figures: { townships: rows, received: { groupCount: groups.size, villageCount: villages.size }, pending },
     groups,
     villages,
+    statuses,
   };
+}
+
+/** The status lists as stored: region paths once each, then `[batch id, count, path index]`. */
+function packStatus(batches: readonly StatusBatch[]): string {
+  const paths: string[] = [];
+  const at = new Map<string, number>();
+  const rows = batches.map((batch) => {
+    const key = batch.regionPath.join('/');
+    let k = at.get(key);
+    if (k === undefined) {
+      k = paths.length;
+      paths.push(key);
+      at.set(key, k);
+    }
+    return [batch.id, batch.count, k];
+  });
+  return JSON.stringify({ p: paths, b: rows });
+}
+
+function unpackStatus(packed: string): StatusBatch[] {
+  const { p, b } = JSON.parse(packed) as { p: string[]; b: [string, number, number][] };
+  const paths = p.map((path) => (path ? path.split('/') : []));
+  return b.map(([id, count, k]) => ({ id, count, regionPath: paths[k] ?? [] }));
 }
 
 /** Whether a summary may be made now: no write of the run may be in flight. */
@@ -176,11 +238,20 @@ async function countAndStore(
   const counted = await countRun(occurrenceId);
   let stored = false;
   if (!counted.figures.pending && quiet(generation, now)) {
-    await RunSummaryModel.updateOne(
-      { _id: runKey(occurrenceId) },
-      { $set: { gen: generation.gen, layout: LAYOUT, figures: counted.figures } },
-      { upsert: true },
-    );
+    await Promise.all([
+      RunSummaryModel.updateOne(
+        { _id: runKey(occurrenceId) },
+        { $set: { gen: generation.gen, layout: LAYOUT, figures: counted.figures } },
+        { upsert: true },
+      ),
+      ...LISTED_STATUSES.map((status) =>
+        RunSummaryModel.updateOne(
+          { _id: statusKey(occurrenceId, status) },
+          { $set: { gen: generation.gen, layout: STATUS_LAYOUT, packed: packStatus(counted.statuses[status]) } },
+          { upsert: true },
+        ),
+      ),
+    ]);
     stored = true;
   }
   return { ...counted, stored, gen: generation.gen };
@@ -210,9 +281,27 @@ export async function runFigures(occurrenceId: string, now: Date): Promise<RunFi
   return (await countAndStore(occurrenceId, now)).figures;
 }
 
-/** Makes the run's summary if it is settled and has none (the sweep, the backfill). */
+/**
+ * The run's batches holding deliveries in `status` (`_id` order), from its stored list while
+ * that is current (one `_id` read of it and one of the generation); null when the run has no
+ * current list (still sending, or summarized before the lists existed): read its batches.
+ */
+export async function statusBatches(occurrenceId: string, status: ListedStatus): Promise<StatusBatch[] | null> {
+  const [generation, doc] = await Promise.all([
+    runGeneration(occurrenceId),
+    RunSummaryModel.findById(statusKey(occurrenceId, status), { gen: 1, layout: 1, packed: 1 }).lean<{
+      gen: number;
+      layout: number;
+      packed?: string | null;
+    }>(),
+  ]);
+  if (typeof doc?.packed !== 'string' || doc.layout !== STATUS_LAYOUT || doc.gen !== generation.gen) return null;
+  return unpackStatus(doc.packed);
+}
+
+/** Makes the run's summary (and status lists) if it is settled and has none (the sweep, the backfill). */
 export async function summarizeRun(occurrenceId: string, now: Date): Promise<boolean> {
-  if (await currentSummary(occurrenceId)) return true;
+  if ((await currentSummary(occurrenceId)) && (await statusBatches(occurrenceId, LISTED_STATUSES[0]))) return true;
   return (await countAndStore(occurrenceId, now)).stored;
 }
 
@@ -299,5 +388,14 @@ export async function buildRunSummaries(now: Date): Promise<void> {
     await mapLimited(runs, 4, (id) => summarizeRun(id, now));
     // A notice planned more than once: its reach over all its runs (a group counted once).
     await mapLimited(notices, 4, (id) => noticeReach(id, now));
+  });
+  // Installs summarized before the status lists existed: every settled run's lists (once).
+  await backfillOnce('run-status-lists', async () => {
+    const runs: string[] = [];
+    const cursor = RunBatchListModel.find({ _id: /^run\|/ }, { _id: 1 })
+      .lean<{ _id: string }[]>()
+      .cursor();
+    for await (const doc of cursor) runs.push(doc._id.slice('run|'.length));
+    await mapLimited(runs, 4, (id) => summarizeRun(id, now));
   });
 }

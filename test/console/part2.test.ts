@@ -370,8 +370,9 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     const page = await context.newPage();
     await signIn(page, OFFICER);
     await page.goto('/tasks');
-    await page.getByRole('tab', { name: '已确认（1）' }).click();
+    await page.getByRole('tab', { name: '全部记录' }).click();
     await page.getByRole('cell', { name: '华工社区居民微信群' }).waitFor();
+    await page.locator('[aria-label="全部转发记录"] .el-table__body').getByText('已确认').first().waitFor();
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'tasks');
     await context.close();

@@ -347,7 +347,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
     // The header keeps its breadcrumb readable: the user menu shows the name only.
     const crumb = await page.getByRole('navigation', { name: '当前位置' }).boundingBox();
     expect(crumb?.width ?? 0).toBeGreaterThan(80);
-    const before = await page.getByRole('tab', { name: /^已确认（\d+）$/ }).textContent();
+    const before = await page.getByRole('tab', { name: /^待转发（\d+）$/ }).textContent();
     // 去转发 → the task page → confirm → back: the counts follow without a reload.
     await go.click();
     await page.getByRole('button', { name: '已转发到群' }).click();
@@ -355,8 +355,8 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
     await page.getByText(/^已于 .+ 确认转发$/).waitFor();
     expect(await sideways(page)).toBe(0);
     await page.goBack();
-    const done = Number(/（(\d+)）/.exec(before ?? '')?.[1]);
-    await page.getByRole('tab', { name: `已确认（${done + 1}）` }).waitFor();
+    const open = Number(/（(\d+)）/.exec(before ?? '')?.[1]);
+    await page.getByRole('tab', { name: `待转发（${open - 1}）` }).waitFor();
 
     for (const path of ['/tips', '/']) {
       await page.goto(path);

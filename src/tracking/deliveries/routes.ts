@@ -1,5 +1,6 @@
 // The deliveries of a campaign in given states (the campaign page's 失败 and 不确定 tables),
-// with the reason each one gave. Read from the batches the engine writes; scope-filtered.
+// with the reason each one gave. Read from the batches the engine writes, by `_id`, only those
+// a page shows where the run's status lists name them (issue 25); scope-filtered.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ANY_ROLE } from '../../auth/roles.js';
@@ -7,12 +8,36 @@ import { allow, principal } from '../../http/access.js';
 import { DateTime, IdParams, Nullable } from '../../lib/schemas.js';
 import type { Scope } from '../../regions/scope.js';
 import type { RegionService } from '../../regions/service.js';
-import { visibleCampaign } from '../campaign-lookup.js';
 import { withFixedItems } from '../batch-fixed.js';
-import type { BatchItem } from '../model.js';
-import { eachBatchOf } from '../run-batches.js';
+import { visibleCampaign } from '../campaign-lookup.js';
+import { type BatchItem, DeliveryBatchModel } from '../model.js';
+import { batchIdsOfRun, mapLimited, runIdsOf } from '../run-batches.js';
+import { LISTED_STATUSES, type ListedStatus, statusBatches } from '../run-summaries.js';
 
-const LISTED = ['failed', 'uncertain', 'skipped', 'pending', 'sent', 'awaiting', 'confirmed'] as const;
+const LISTED = LISTED_STATUSES;
+
+interface ListedBatch {
+  regionPath: string[];
+  items: BatchItem[];
+  day: string;
+  counts?: Record<string, number>;
+  fixedId?: string | null;
+}
+const PROJECTION = { regionPath: 1, items: 1, day: 1, counts: 1, fixedId: 1 } as const;
+
+interface DeliveryRowValue {
+  groupId: string;
+  groupName: string;
+  channel: string;
+  townshipName: string;
+  villageName: string;
+  memberCount: number;
+  status: string;
+  attempts: number;
+  lastError: string | null;
+  sentAt: Date | null;
+  runDay: string;
+}
 
 export const DeliveryListQuery = Type.Object(
   {
@@ -39,46 +64,74 @@ const DeliveryRow = Type.Object({
   runDay: Type.String(),
 });
 
+/** A batch a page may read: with its count of the status when its run's status list knows it. */
+interface Candidate {
+  id: string;
+  /** null: the run has no current status list (still sending, or never listed): read to know. */
+  count: number | null;
+}
+
+/** Concurrent `_id` reads of a page's batches. */
+const READ_LANES = 8;
+
+/**
+ * The campaign's deliveries in `status`, in batch `_id` order, `limit` at most. Settled runs
+ * name the batches holding the status and how many (run-summaries.ts `statusBatches`), so a
+ * page reads only the batches whose rows it shows; a run still sending (or not yet listed) is
+ * read batch by batch from its batch list, as before, until the page is full.
+ */
 export async function listDeliveries(
   regions: RegionService,
   scope: Scope,
   campaignId: string,
-  status: (typeof LISTED)[number],
+  status: ListedStatus,
   limit: number,
 ) {
   await visibleCampaign(regions, scope, campaignId);
-  const rows = [];
-  // The campaign's own batches by `_id`, in `_id` order (tracking/run-batches.ts); batches keep
-  // per-state counts, so those without the state are passed over.
-  const batches = eachBatchOf<{
-    regionPath: string[];
-    items: BatchItem[];
-    day: string;
-    counts?: Record<string, number>;
-    fixedId?: string | null;
-  }>(campaignId, { regionPath: 1, items: 1, day: 1, counts: 1, fixedId: 1 }, (path) => scope.contains(path));
-  for await (const read of batches) {
-    // `sending` counts as pending.
-    if (status !== 'pending' && !((read.counts?.[status] ?? 0) > 0)) continue;
-    if (!read.items.some((item) => (item.status ?? 'pending') === status)) continue;
-    // Names of the packed layout are in the batch's packed part (tracking/batch-fixed.ts).
-    const batch = await withFixedItems(read);
-    for (const item of batch.items) {
-      if ((item.status ?? 'pending') !== status) continue;
-      rows.push({
-        groupId: item.groupId,
-        groupName: item.groupName,
-        channel: item.channel,
-        townshipName: item.townshipName ?? '',
-        villageName: item.villageName ?? '',
-        memberCount: item.memberCount,
-        status: item.status ?? 'pending',
-        attempts: item.attempts ?? 0,
-        lastError: item.lastError ?? null,
-        sentAt: item.sentAt ?? null,
-        runDay: batch.day,
-      });
-      if (rows.length >= limit) return rows;
+  const inside = (path: readonly string[]) => scope.contains(path);
+  const perRun = await mapLimited(await runIdsOf(campaignId), READ_LANES, async (run): Promise<Candidate[]> => {
+    const known = await statusBatches(run, status);
+    if (known) return known.filter((batch) => inside(batch.regionPath)).map(({ id, count }) => ({ id, count }));
+    return (await batchIdsOfRun(run)).map((id) => ({ id, count: null }));
+  });
+  const candidates = perRun.flat().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rows: DeliveryRowValue[] = [];
+  for (let at = 0; at < candidates.length && rows.length < limit; ) {
+    // A window of reads, no more than the page still needs where the counts are known.
+    const window: Candidate[] = [];
+    let expected = rows.length;
+    while (at < candidates.length && window.length < READ_LANES && expected < limit) {
+      const candidate = candidates[at++]!;
+      window.push(candidate);
+      expected += candidate.count ?? 0;
+    }
+    const read = await Promise.all(
+      window.map((candidate) => DeliveryBatchModel.findById(candidate.id, PROJECTION).lean<ListedBatch>()),
+    );
+    for (const doc of read) {
+      if (!doc || !inside(doc.regionPath ?? [])) continue;
+      // `sending` counts as pending.
+      if (status !== 'pending' && !((doc.counts?.[status] ?? 0) > 0)) continue;
+      if (!doc.items.some((item) => (item.status ?? 'pending') === status)) continue;
+      // Names of the packed layout are in the batch's packed part (tracking/batch-fixed.ts).
+      const batch = await withFixedItems(doc);
+      for (const item of batch.items) {
+        if ((item.status ?? 'pending') !== status) continue;
+        rows.push({
+          groupId: item.groupId,
+          groupName: item.groupName,
+          channel: item.channel,
+          townshipName: item.townshipName ?? '',
+          villageName: item.villageName ?? '',
+          memberCount: item.memberCount,
+          status: item.status ?? 'pending',
+          attempts: item.attempts ?? 0,
+          lastError: item.lastError ?? null,
+          sentAt: item.sentAt ?? null,
+          runDay: batch.day,
+        });
+        if (rows.length >= limit) return rows;
+      }
     }
   }
   return rows;
