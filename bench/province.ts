@@ -1059,12 +1059,17 @@ async function idleLoops(ctx: Ctx, ferretPid: number | undefined, uri: string) {
     log(`idle loop: ${loop.name} (its own process, ${IDLE_S} s)…`);
     const measured = await inChild(loop.name, uri, ferretPid);
     let ownPerMin = (Math.max(0, measured.ownMs - base.ownMs) * 60) / IDLE_S;
-    let ferretPerMin = (Math.max(0, measured.ferretMs - base.ferretMs) * 60) / IDLE_S;
     let commands = 0;
     for (const [shape, n] of measured.commands.sort((a, b) => b[1] - a[1])) {
       commands += n;
       log(`    ${String(n).padStart(5)} × ${shape}`);
     }
+    // FerretDB works only for commands: a loop that sent none in its window caused none of
+    // FerretDB's CPU there (what it did was another client's, e.g. a screen call the bench
+    // gave up on that FerretDB still answers).
+    let ferretPerMin = commands === 0 ? 0 : (Math.max(0, measured.ferretMs - base.ferretMs) * 60) / IDLE_S;
+    if (commands === 0 && measured.ferretMs - base.ferretMs > 0)
+      log(`  no command in its window: FerretDB's ${Math.round(measured.ferretMs - base.ferretMs)} ms above the baseline were another client's`);
     if (measured.rare && loop.rareEveryMin) {
       ownPerMin += measured.rare.ownMs / loop.rareEveryMin;
       ferretPerMin += measured.rare.ferretMs / loop.rareEveryMin;
