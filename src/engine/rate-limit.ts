@@ -26,6 +26,7 @@
 // forgotten entirely (its next send starts a fresh ring, which it may: nothing is recent).
 import mongoose from 'mongoose';
 import { RateSlotModel, claimMany } from '../db/claims.js';
+import { isDuplicateKey } from '../lib/errors.js';
 
 export interface Window {
   limit: number;
@@ -152,11 +153,7 @@ export class SharedRateLimiter {
   private async raiseHeads(taken: { ring: Ring; seq: number }[], now: Date): Promise<void> {
     const highest = new Map<string, number>();
     for (const t of taken) highest.set(t.ring.key, Math.max(highest.get(t.ring.key) ?? 0, t.seq));
-    await Promise.all(
-      [...highest].map(([ring, seq]) =>
-        RateHeadModel.updateOne({ _id: ring }, { $max: { seq }, $set: { at: now } }, { upsert: true }),
-      ),
-    );
+    await Promise.all([...highest].map(([ring, seq]) => raiseHead(ring, seq, now)));
   }
 
   private forget(at: number): void {
@@ -204,4 +201,19 @@ export async function pruneRateSlots(now: Date): Promise<number> {
     await RateHeadModel.deleteMany({ _id: { $in: idleRings.slice(i, i + 1_000) } });
   }
   return deleted;
+}
+
+/**
+ * Raises a ring's head to `seq` (never lowers it). Two processes creating the same head at
+ * once: the database lets one upsert insert it and refuses the other's with a duplicate key
+ * (E11000; MongoDB and FerretDB alike); the head then exists, so the loser's raise is an update.
+ */
+export async function raiseHead(ring: string, seq: number, now: Date): Promise<void> {
+  const raise = { $max: { seq }, $set: { at: now } };
+  try {
+    await RateHeadModel.updateOne({ _id: ring }, raise, { upsert: true });
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    await RateHeadModel.updateOne({ _id: ring }, raise);
+  }
 }

@@ -207,7 +207,9 @@ describe('calendar and filtered campaign lists from the index', () => {
     await B('乙每周提醒', { kind: 'cron', cron: '0 9 * * 5', endAt: at(40) }, 'approved');
     await B('乙取消', { kind: 'once', at: at(6) }, 'cancelled');
     // An ended cron campaign: it ran for ten days until yesterday (as the engine leaves it: completed).
-    const ended = await A('已结束的每日提醒', noticeA, { kind: 'cron', cron: '0 7 * * *', endAt: at(1) }, 'approved');
+    // Approved with an end three days ahead (with `at(1)` no 07:00 Beijing lay between a start
+    // after 23:00 UTC and the end, and the approval was refused), then moved into the past.
+    const ended = await A('已结束的每日提醒', noticeA, { kind: 'cron', cron: '0 7 * * *', endAt: at(3) }, 'approved');
     await CampaignModel.updateOne(
       { _id: ended },
       {

@@ -7,6 +7,7 @@ import {
   IDLE_FORGET_MS,
   MARGIN_MS,
   RateHeadModel,
+  raiseHead,
   SharedRateLimiter,
   type Window,
   pruneRateSlots,
@@ -93,6 +94,20 @@ describe('per-robot windows shared by several workers', () => {
     expect(mostInWindow(accepted, 1_000 + 100)).toBeLessThanOrEqual(5);
     expect(mostInWindow(accepted, 60_000 + MARGIN_MS)).toBeLessThanOrEqual(100);
     expect(accepted.length).toBeGreaterThanOrEqual(200);
+  });
+
+  it('a ring’s head created by several workers at the same moment: every raise is answered, none fails the reservation', async () => {
+    const at = new Date('2026-12-05T00:00:00Z');
+    for (let ring = 0; ring < 20; ring++) {
+      // Twelve raises of one new head at once: one upsert inserts it, the database refuses the
+      // others' inserts with a duplicate key (E11000), which must not fail the reservation.
+      await Promise.all(Array.from({ length: 12 }, (_, i) => raiseHead(`wecom:race-${ring}|60000`, i + 1, at)));
+      // The head is a hint (FerretDB may lose one of concurrent $max updates; the walk from it is
+      // then a little longer): it exists and holds one of the raised numbers.
+      const head = await RateHeadModel.findById(`wecom:race-${ring}|60000`).lean();
+      expect(head?.seq).toBeGreaterThanOrEqual(1);
+      expect(head?.seq).toBeLessThanOrEqual(12);
+    }
   });
 
   it('a robot without published limits is never held (manual forwarding)', async () => {

@@ -151,6 +151,9 @@ describe('a notice’s recipients read by _id', () => {
   });
 
   it('a retraction after retention’s pruning reaches exactly the groups that got the notice', async () => {
+    // As the scheduler does every 10 minutes: the stranded-batch sweep closes the settled runs
+    // and files them for retention on the day they settled (engine/retention-due.ts).
+    await w.scheduler.sweep();
     clock.advance(8 * DAY);
     const report = await new Retention(clock, { keepDays: 7, everyMs: 60_000 }).runOnce();
     expect(report.batchesCompacted).toBeGreaterThan(0);
