@@ -32,11 +32,23 @@ async function oldGeneration(bound: boolean): Promise<{ peak: number; live: numb
 
 describe('a planning process old generation', () => {
   it('is collected within a small multiple of its live size, not at four times it', async () => {
-    const bounded = await oldGeneration(true);
-    // Factor 1.5, plus the chunks still held and the collector's own lag.
-    expect(bounded.peak).toBeLessThan(3 * bounded.live);
+    // A run informs only if chunks were promoted at all: in about half the runs V8 collects
+    // them young (old generation ≈ live, with or without the bound), so each side is run until
+    // one run shows promotion. Bounded: 2.6-3.0x quiet, 3.3x with the whole suite beside it;
+    // unbounded: 5.6x.
+    const promoted = async (bound: boolean) => {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const { peak, live } = await oldGeneration(bound);
+        if (peak / live > 1.5) return peak / live;
+      }
+      return null;
+    };
+    const bounded = await promoted(true);
+    expect(bounded).not.toBeNull();
+    expect(bounded!).toBeLessThan(4);
     // The same process without the bound: the old generation grows well past it.
-    const unbounded = await oldGeneration(false);
-    expect(unbounded.peak).toBeGreaterThan(3.5 * unbounded.live);
+    const unbounded = await promoted(false);
+    expect(unbounded).not.toBeNull();
+    expect(unbounded!).toBeGreaterThan(4.5);
   }, 240_000);
 });
