@@ -3,15 +3,17 @@
 //
 // The service compiles every route's validators when the app is built, so a schema Ajv cannot
 // compile stops the start. Tests build the app once per file (about a hundred times a run) and
-// call a handful of its 150 routes: `compileValidatorsOnFirstUseForTests` (test/helpers/setup.ts;
-// the service never calls it) defers each validator's compilation to the first request that
-// needs it — the same Ajv, options and schema, so what is accepted and refused is unchanged.
+// call a handful of its 150 routes: `compileValidatorsOnFirstUseForTests` (validation-timing.ts,
+// called by test/helpers/setup.ts; the service never calls it) defers each validator's
+// compilation to the first request that needs it: the same Ajv, options and schema, so what is
+// accepted and refused is unchanged.
 // test/http/schemas-compile.test.ts builds the app the service's way.
 
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { validatorsOnFirstUse } from './validation-timing.js';
 
 const COMMON: Options = {
   removeAdditional: false, // unknown fields are refused with a message, not silently dropped
@@ -25,13 +27,6 @@ function makeAjv(coerceTypes: Options['coerceTypes']): Ajv {
   const ajv = new Ajv({ ...COMMON, coerceTypes });
   addFormats.default(ajv);
   return ajv;
-}
-
-let onFirstUse = false;
-
-/** Tests only: validators compiled on their route's first request, not at start (see above). */
-export function compileValidatorsOnFirstUseForTests(on = true): void {
-  onFirstUse = on;
 }
 
 /** Compiles on the first call; Fastify reads a refusal's reasons from `.errors`, as Ajv's own function has them. */
@@ -52,6 +47,6 @@ export const validation = fp(async (app: FastifyInstance) => {
   const forBodies = makeAjv(false);
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? forBodies : forText;
-    return onFirstUse ? compiledOnFirstUse(ajv, schema as object) : ajv.compile(schema as object);
+    return validatorsOnFirstUse() ? compiledOnFirstUse(ajv, schema as object) : ajv.compile(schema as object);
   });
 });

@@ -1,5 +1,5 @@
 // Runs in every test file's process before the file (vitest.config.ts, setupFiles).
-import { compileValidatorsOnFirstUseForTests } from '../../src/http/validation.js';
+import { compileValidatorsOnFirstUseForTests } from '../../src/http/validation-timing.js';
 import { setPasswordCostForTests } from '../../src/lib/password.js';
 
 // Passwords hashed at N = 2^10 instead of the service's 2^15: the suite signs in and creates

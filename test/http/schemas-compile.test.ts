@@ -4,7 +4,8 @@
 // builds the app the service's way and so checks every route's schemas once per run.
 import Fastify from 'fastify';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { compileValidatorsOnFirstUseForTests, validation } from '../../src/http/validation.js';
+import { validation } from '../../src/http/validation.js';
+import { compileValidatorsOnFirstUseForTests } from '../../src/http/validation-timing.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 /** A route whose body schema is not a schema at all: Ajv refuses to compile it. */
