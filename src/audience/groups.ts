@@ -14,7 +14,9 @@ import {
 } from '../channels/credentials.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { type ListedRow, type Placed, ROW_FIELDS, rowOf } from './group-listing.js';
-import { type GroupDoc, GroupModel, groupListing } from './model.js';
+import { HEAD, listHeads } from './list-heads.js';
+import { type GroupDoc, GroupModel, groupListing, groupReadModel } from './model.js';
+import { readWriteToken } from './write-token.js';
 
 /** Associated data for sealed credentials: a sealed value is only ever opened as group credentials. */
 const CREDENTIALS_PURPOSE = 'group-credentials';
@@ -346,8 +348,24 @@ export class GroupService {
   async list(scope: Scope, query: GroupListQuery): Promise<Group[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
     if (query.regionCode) filter.$and = [{ regionPath: query.regionCode }];
+    // The screen as it opens (no region, filter, column sort or cursor): from the scope's head
+    // when one is kept under the current write token (list-heads.ts).
+    const opening =
+      !query.regionCode &&
+      !query.after &&
+      !query.before &&
+      (query.sort === undefined || query.sort === 'oldest' || query.sort === 'newest') &&
+      Object.keys(listMatch(query)).length === 0 &&
+      query.limit <= HEAD;
+    if (opening) {
+      const page = await this.pageFromHead(scope, query.sort === 'newest', query.limit, filter);
+      if (page) return page;
+    }
     const codes = [scope.regionCode, ...(query.regionCode ? [query.regionCode] : [])];
-    const { rows, inFlight } = await groupListing.candidateRows(codes);
+    const { rows, inFlight, token } = await groupListing.candidateRows(codes);
+    if (opening && inFlight.length === 0 && listHeads.wanted(scope.regionCode, token)) {
+      await listHeads.save(scope.regionCode, token, [...rows.keys()]);
+    }
     if (inFlight.length) {
       // Their rows may be older than the write: the group as it is now decides.
       const now = await mapLimit(inFlight, 8, (id) =>
@@ -389,15 +407,39 @@ export class GroupService {
       if (newest) picked.reverse();
     }
     const ids = picked.map(([id]) => id);
-    const dbFilter = { ...filter, ...listMatch(query) };
+    return (await this.readPage(ids, { ...filter, ...listMatch(query) }, query.limit)).map(toGroup);
+  }
+
+  /** The first `limit` of `ids` (in order) that match `dbFilter`, each read by `_id`. */
+  private async readPage(ids: string[], dbFilter: Record<string, unknown>, limit: number): Promise<GroupDoc[]> {
     const found: GroupDoc[] = [];
     let at = 0;
-    while (found.length < query.limit && at < ids.length) {
-      const next = ids.slice(at, at + (query.limit - found.length));
+    while (found.length < limit && at < ids.length) {
+      const next = ids.slice(at, at + (limit - found.length));
       at += next.length;
       const docs = await mapLimit(next, 8, (id) => GroupModel.findOne({ ...dbFilter, _id: id }).lean<GroupDoc>().exec());
       for (const doc of docs) if (doc) found.push(doc);
     }
+    return found;
+  }
+
+  /**
+   * The opening page from the scope's head (list-heads.ts): no write in flight, the head kept
+   * under the write token read after the intents, and the page within it. null: pick it from
+   * the listings.
+   */
+  private async pageFromHead(
+    scope: Scope,
+    newest: boolean,
+    limit: number,
+    filter: Record<string, unknown>,
+  ): Promise<Group[] | null> {
+    if ((await groupReadModel.inFlight()).size) return null;
+    const head = await listHeads.read(scope.regionCode, await readWriteToken());
+    if (!head) return null;
+    const found = await this.readPage(newest ? head.last : head.first, filter, limit);
+    // Past the head's end (groups gone meanwhile) with more in scope: the listings decide.
+    if (found.length < limit && head.more) return null;
     return found.map(toGroup);
   }
 
