@@ -63,7 +63,7 @@ export const AudienceTotalsSummaryModel = mongoose.model(
   'audiencetotalssummary',
 );
 const SUMMARY = 'all';
-/** Up to this many counties not current under the token are checked without reading the summary. */
+/** Up to this many lookups (one per county kept in the process, two otherwise) are made rather than reading the summary. */
 const CHECK_DIRECTLY = 8;
 
 /** One bucket: the county's groups with exactly these tags on this channel. */
@@ -272,10 +272,11 @@ export class CountyTotalsSource {
     const token = await readWriteToken();
     const unverified = () => counties.filter((county) => this.verified.get(this.key(county)) !== token);
     if (unverified().length) {
-      // A few counties (a county's or a small city's call) are checked directly: cheaper than
-      // the whole province's summary.
+      // A few counties (a county's call, a small city's in a warm process) are checked directly:
+      // cheaper than the whole province's summary.
+      const lookups = unverified().reduce((sum, county) => sum + (this.kept.has(this.key(county)) ? 1 : 2), 0);
       const stored =
-        unverified().length > CHECK_DIRECTLY
+        lookups > CHECK_DIRECTLY
           ? await AudienceTotalsSummaryModel.findById(SUMMARY).lean<{ token: string; counties: string }>()
           : undefined;
       const entries = stored ? unpackSummary(stored.counties) : [];
