@@ -125,6 +125,11 @@ function compareValues(a: string | number, b: string | number): number {
   return x.length - y.length;
 }
 
+/** Which opening page (list-heads.ts): the scope, the order, the size. */
+function openingKey(scope: Scope, newest: boolean, limit: number): string {
+  return `${scope.regionCode}/${newest ? 'newest' : 'oldest'}/${limit}`;
+}
+
 /** The list's filters (not scope or region) on a listed row: what the list's query matches. */
 function listFilter(query: GroupListQuery): (row: ListedRow) => boolean {
   const q = query.q?.trim();
@@ -407,7 +412,9 @@ export class GroupService {
       if (newest) picked.reverse();
     }
     const ids = picked.map(([id]) => id);
-    return (await this.readPage(ids, { ...filter, ...listMatch(query) }, query.limit)).map(toGroup);
+    const page = (await this.readPage(ids, { ...filter, ...listMatch(query) }, query.limit)).map(toGroup);
+    if (opening && inFlight.length === 0) listHeads.keepPage(openingKey(scope, newest, query.limit), token, page);
+    return page;
   }
 
   /** The first `limit` of `ids` (in order) that match `dbFilter`, each read by `_id`. */
@@ -435,12 +442,17 @@ export class GroupService {
     filter: Record<string, unknown>,
   ): Promise<Group[] | null> {
     if ((await groupReadModel.inFlight()).size) return null;
-    const head = await listHeads.read(scope.regionCode, await readWriteToken());
+    const token = await readWriteToken();
+    const kept = listHeads.page<Group>(openingKey(scope, newest, limit), token);
+    if (kept) return kept;
+    const head = await listHeads.read(scope.regionCode, token);
     if (!head) return null;
     const found = await this.readPage(newest ? head.last : head.first, filter, limit);
     // Past the head's end (groups gone meanwhile) with more in scope: the listings decide.
     if (found.length < limit && head.more) return null;
-    return found.map(toGroup);
+    const page = found.map(toGroup);
+    listHeads.keepPage(openingKey(scope, newest, limit), token, page);
+    return page;
   }
 
   async update(

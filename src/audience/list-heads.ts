@@ -14,7 +14,11 @@
 // - Saved by list readers only, in one replace: a crash leaves the old head (stale under its
 //   token) or the new one; two savers racing each save a self-consistent head.
 // - The page is read by `_id` with the list's own filter, as from the listings, so a group
-//   that changed meanwhile is judged on its state.
+//   that changed meanwhile is judged on its state. A process keeps the opening pages it
+//   answered under the token they were read after (the page's groups as read then): every
+//   group write, of any field, moves the token, so while it reads the same and no intent is
+//   open, the page is what the reads would answer again (a repeated call: the intents and the
+//   token).
 import mongoose from 'mongoose';
 
 const headSchema = new mongoose.Schema(
@@ -41,9 +45,14 @@ export interface Head {
   more: boolean;
 }
 
+/** Opening pages kept by a process (scopes × 2 orders × page sizes): the oldest dropped beyond this. */
+const PAGES_KEPT = 256;
+
 export class ListHeads {
   /** Per database and scope code, the head this process last read or saved. */
   private readonly kept = new Map<string, Head>();
+  /** Per database, scope, order and size, the opening page this process last answered, under its token. */
+  private readonly pages = new Map<string, { token: string; page: readonly unknown[] }>();
 
   private key(scopeCode: string): string {
     return `${GroupListHeadModel.db.name}/${scopeCode}`;
@@ -87,9 +96,26 @@ export class ListHeads {
     this.kept.set(this.key(scopeCode), head);
   }
 
-  /** Forgets this process's heads (tests: a fresh process). */
+  /**
+   * The opening page this process answered under `token` (its groups as read then), or null.
+   * Exact for the same reason as the head: every group write, of any field, moves the token.
+   */
+  page<T>(key: string, token: string): T[] | null {
+    const kept = this.pages.get(`${GroupListHeadModel.db.name}/${key}`);
+    return kept?.token === token ? ([...kept.page] as T[]) : null;
+  }
+
+  keepPage(key: string, token: string, page: readonly unknown[]): void {
+    const at = `${GroupListHeadModel.db.name}/${key}`;
+    this.pages.delete(at);
+    this.pages.set(at, { token, page: [...page] });
+    if (this.pages.size > PAGES_KEPT) this.pages.delete(this.pages.keys().next().value!);
+  }
+
+  /** Forgets this process's heads and pages (tests: a fresh process). */
   forget(): void {
     this.kept.clear();
+    this.pages.clear();
   }
 }
 

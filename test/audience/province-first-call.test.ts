@@ -64,14 +64,14 @@ async function rawTotals(scopeCode: string, spec: AudienceSpec) {
   };
 }
 
-/** The scan: groups in scope by `_id`. */
+/** The scan: groups in scope by `_id` (id and name, as the list shows them). */
 async function scanned(newest = false, limit = 5): Promise<string[]> {
   const docs = await GroupModel.collection
-    .find({ regionPath: '000000' }, { projection: { _id: 1 } })
+    .find({ regionPath: '000000' }, { projection: { _id: 1, name: 1 } })
     .sort({ _id: newest ? -1 : 1 })
     .limit(limit)
     .toArray();
-  return docs.map((d) => String(d._id));
+  return docs.map((d) => `${d._id} ${d.name}`);
 }
 
 function freshProcess(): void {
@@ -98,7 +98,7 @@ describe('the province admin’s first calls of a process', () => {
     const seen = await commandsDuring(async () => {
       const response = await t.request('GET', `/api/groups?limit=5${newest ? '&sort=newest' : ''}`, t.adminToken);
       expect(response.statusCode, response.body).toBe(200);
-      ids = (response.json() as { id: string }[]).map((g) => g.id);
+      ids = (response.json() as { id: string; name: string }[]).map((g) => `${g.id} ${g.name}`);
     });
     return { ids, seen };
   }
@@ -175,19 +175,24 @@ describe('the province admin’s first calls of a process', () => {
     }
   }, 180_000);
 
-  it('a repeated call checks no county', async () => {
+  it('a repeated call checks no county and reads no group', async () => {
     await expectExact();
     const totals = await totalsCall();
     expect(totals.seen.filter((c) => perCounty.includes(c.collection))).toEqual([]);
     const list = await listCall();
     expect(list.seen.filter((c) => perCounty.includes(c.collection))).toEqual([]);
+    // The opening page this process answered under the same token: no group read again.
+    expect(list.seen.filter((c) => c.collection === 'groups')).toEqual([]);
+    expect(list.seen.length).toBeLessThanOrEqual(4);
   }, 180_000);
 
   it('stays exact after writes this process’s copies never saw, in this process and a fresh one', async () => {
     await expectExact();
-    const first = (await scanned(false, 3))[0]!;
+    const first = (await scanned(false, 3))[0]!.split(' ')[0]!;
     const edits: [string, Record<string, unknown>][] = [
       [first, { tags: ['学校'] }],
+      [first, { name: '改名后的群' }], // a field neither the totals nor the listing filters look at
+      [first, { officer: { name: '李警官', phone: '13900000000' } }],
       [first, { tags: ['商户'], memberCount: 999 }],
       [first, { active: false }],
       [first, { regionCode: `${COUNTIES[3]}001001` }],
@@ -232,7 +237,7 @@ describe('the province admin’s first calls of a process', () => {
     await expectExact();
     freshProcess();
     await expectExact();
-    expect((await listCall()).ids[0]).toBe(String(_id));
+    expect((await listCall()).ids[0]).toBe(`${_id} 中断写入群`);
     // Past its time-out the next reader records it (and moves the token); then it is gone.
     await AudienceIntentModel.updateOne(
       { _id: intent._id },
