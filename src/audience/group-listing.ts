@@ -175,6 +175,8 @@ export class GroupListing {
   /** Listings this process has read, per database and county: current while record seq+1 is missing. */
   private readonly held = new Map<string, Listing>();
   private readonly built = new Set<string>();
+  /** Loads under way, per database and county. */
+  private readonly loading = new Map<string, Promise<Listing>>();
 
   constructor(
     private readonly groups: () => PlacedReader,
@@ -286,6 +288,32 @@ export class GroupListing {
   }
 
   /**
+   * Reads every county's listing into the process: an api process at start, in the background
+   * (main.ts), so that the first filtered or sorted list does not wait for them. Bounded: the
+   * county list, the token and one `_id` read per county (84 for a province, ~7.5 MB of JSON at
+   * 50,000 groups, held as the first list call would hold them, ~10 MB), four at a time. A list
+   * call meanwhile shares the loads under way. Intents need not be read first: a listing is
+   * only ever "current under the token", and the list reads the groups of open intents itself.
+   */
+  async warm(): Promise<void> {
+    await this.prepare();
+    const token = await readWriteToken();
+    const counties = await this.readModel.counties();
+    await mapLimit(counties, 4, (c) => this.current(c.county, token));
+  }
+
+  /** One load per county at a time in this process (a warm-up and a list call share it). */
+  private loadShared(county: string): Promise<Listing> {
+    const key = this.key(county);
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = this.load(county).finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  /**
    * A county's listing brought up to date with its change log (folded and saved when behind).
    * `token` is the write token read after the open intents (write-token.ts): a held listing
    * found current under it is current without a lookup.
@@ -293,7 +321,7 @@ export class GroupListing {
   private async current(county: string, token: string): Promise<Listing> {
     const held = this.held.get(this.key(county));
     if (held && held.token === token) return held;
-    const listing = held ?? (await this.load(county));
+    const listing = held ?? (await this.loadShared(county));
     const named = new Set<string>();
     let seq = listing.seq;
     for (;;) {

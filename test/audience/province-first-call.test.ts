@@ -175,6 +175,25 @@ describe('the province admin’s first calls of a process', () => {
     }
   }, 180_000);
 
+  it('a fresh process warmed at start answers a filtered list without reading a listing', async () => {
+    await expectExact();
+    freshProcess();
+    await groupListing.warm();
+    let ids: string[] = [];
+    const seen = await commandsDuring(async () => {
+      const response = await t.request('GET', `/api/groups?tag=${encodeURIComponent('商户')}&limit=5`, t.adminToken);
+      expect(response.statusCode, response.body).toBe(200);
+      ids = (response.json() as { id: string }[]).map((g) => g.id);
+    });
+    const want = await GroupModel.collection
+      .find({ regionPath: '000000', tags: '商户' }, { projection: { _id: 1 } })
+      .sort({ _id: 1 })
+      .limit(5)
+      .toArray();
+    expect(ids).toEqual(want.map((d) => String(d._id)));
+    expect(seen.filter((c) => perCounty.includes(c.collection))).toEqual([]);
+  }, 180_000);
+
   it('a repeated call checks no county and reads no group', async () => {
     await expectExact();
     const totals = await totalsCall();
