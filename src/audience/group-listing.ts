@@ -235,11 +235,13 @@ export class GroupListing {
    */
   async candidateRows(
     codes: readonly string[],
+    read?: { inFlight: Map<string, unknown>; token: string },
   ): Promise<{ rows: Map<string, ListedRow>; inFlight: string[]; token: string }> {
     await this.prepare();
-    // Writes in flight first: a listing read after them cannot miss one that finished between.
-    const inFlight = await this.readModel.inFlight();
-    const token = await readWriteToken();
+    // Writes in flight first: a listing read after them cannot miss one that finished between
+    // (`read`: the caller read both, in this order).
+    const inFlight = read?.inFlight ?? (await this.readModel.inFlight());
+    const token = read?.token ?? (await readWriteToken());
     const counties = await this.readModel.counties();
     // A code at or above county level names whole counties; one below it, rows of any county.
     const whole = (path: string[]) => codes.every((code) => path.includes(code));

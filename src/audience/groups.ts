@@ -125,11 +125,6 @@ function compareValues(a: string | number, b: string | number): number {
   return x.length - y.length;
 }
 
-/** Which opening page (list-heads.ts): the scope, the order, the size. */
-function openingKey(scope: Scope, newest: boolean, limit: number): string {
-  return `${scope.regionCode}/${newest ? 'newest' : 'oldest'}/${limit}`;
-}
-
 /** The list's filters (not scope or region) on a listed row: what the list's query matches. */
 function listFilter(query: GroupListQuery): (row: ListedRow) => boolean {
   const q = query.q?.trim();
@@ -362,12 +357,26 @@ export class GroupService {
       (query.sort === undefined || query.sort === 'oldest' || query.sort === 'newest') &&
       Object.keys(listMatch(query)).length === 0 &&
       query.limit <= HEAD;
-    if (opening) {
-      const page = await this.pageFromHead(scope, query.sort === 'newest', query.limit, filter);
-      if (page) return page;
+    // Writes in flight first, then the write token (write-token.ts): with none in flight, a page
+    // this process answered under the same token is the answer again (every group write, of any
+    // field, moves the token); kept for pages of up to HEAD groups.
+    const inFlightNow = await groupReadModel.inFlight();
+    const readToken = await readWriteToken();
+    const pageKey = `${scope.regionCode}/${JSON.stringify(query)}`;
+    const keep = inFlightNow.size === 0 && query.limit <= HEAD;
+    if (keep) {
+      const kept = listHeads.page<Group>(pageKey, readToken);
+      if (kept) return kept;
+    }
+    if (opening && inFlightNow.size === 0) {
+      const page = await this.pageFromHead(scope, readToken, query.sort === 'newest', query.limit, filter);
+      if (page) {
+        listHeads.keepPage(pageKey, readToken, page);
+        return page;
+      }
     }
     const codes = [scope.regionCode, ...(query.regionCode ? [query.regionCode] : [])];
-    const { rows, inFlight, token } = await groupListing.candidateRows(codes);
+    const { rows, inFlight, token } = await groupListing.candidateRows(codes, { inFlight: inFlightNow, token: readToken });
     if (opening && inFlight.length === 0 && listHeads.wanted(scope.regionCode, token)) {
       await listHeads.save(scope.regionCode, token, [...rows.keys()]);
     }
@@ -382,10 +391,10 @@ export class GroupService {
         else rows.delete(id);
       }
     }
-    const keep = listFilter(query);
+    const passes = listFilter(query);
     const byField = query.sort ? SORT_FIELDS[query.sort] : undefined;
     const newest = !byField && query.sort === 'newest';
-    let picked = [...rows].filter(([, row]) => keep(row));
+    let picked = [...rows].filter(([, row]) => passes(row));
     if (byField) {
       // Sorted by a column: the cursor (after) is the last row's id, its value read from its row
       // (or by that id when it no longer passes the filters).
@@ -413,7 +422,7 @@ export class GroupService {
     }
     const ids = picked.map(([id]) => id);
     const page = (await this.readPage(ids, { ...filter, ...listMatch(query) }, query.limit)).map(toGroup);
-    if (opening && inFlight.length === 0) listHeads.keepPage(openingKey(scope, newest, query.limit), token, page);
+    if (keep && inFlight.length === 0) listHeads.keepPage(pageKey, token, page);
     return page;
   }
 
@@ -431,28 +440,23 @@ export class GroupService {
   }
 
   /**
-   * The opening page from the scope's head (list-heads.ts): no write in flight, the head kept
-   * under the write token read after the intents, and the page within it. null: pick it from
+   * The opening page from the scope's head (list-heads.ts), for a caller that read no write in
+   * flight and then `token`: the head kept under it, and the page within it. null: pick it from
    * the listings.
    */
   private async pageFromHead(
     scope: Scope,
+    token: string,
     newest: boolean,
     limit: number,
     filter: Record<string, unknown>,
   ): Promise<Group[] | null> {
-    if ((await groupReadModel.inFlight()).size) return null;
-    const token = await readWriteToken();
-    const kept = listHeads.page<Group>(openingKey(scope, newest, limit), token);
-    if (kept) return kept;
     const head = await listHeads.read(scope.regionCode, token);
     if (!head) return null;
     const found = await this.readPage(newest ? head.last : head.first, filter, limit);
     // Past the head's end (groups gone meanwhile) with more in scope: the listings decide.
     if (found.length < limit && head.more) return null;
-    const page = found.map(toGroup);
-    listHeads.keepPage(openingKey(scope, newest, limit), token, page);
-    return page;
+    return found.map(toGroup);
   }
 
   async update(

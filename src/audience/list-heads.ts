@@ -14,8 +14,8 @@
 // - Saved by list readers only, in one replace: a crash leaves the old head (stale under its
 //   token) or the new one; two savers racing each save a self-consistent head.
 // - The page is read by `_id` with the list's own filter, as from the listings, so a group
-//   that changed meanwhile is judged on its state. A process keeps the opening pages it
-//   answered under the token they were read after (the page's groups as read then): every
+//   that changed meanwhile is judged on its state. A process keeps the pages it answered
+//   (any query, up to HEAD groups, 64 at most) under the token they were read after (the page's groups as read then): every
 //   group write, of any field, moves the token, so while it reads the same and no intent is
 //   open, the page is what the reads would answer again (a repeated call: the intents and the
 //   token).
@@ -45,13 +45,13 @@ export interface Head {
   more: boolean;
 }
 
-/** Opening pages kept by a process (scopes × 2 orders × page sizes): the oldest dropped beyond this. */
-const PAGES_KEPT = 256;
+/** Pages kept by a process (of up to HEAD groups each: ~200 KB at most): the oldest dropped beyond this. */
+const PAGES_KEPT = 64;
 
 export class ListHeads {
   /** Per database and scope code, the head this process last read or saved. */
   private readonly kept = new Map<string, Head>();
-  /** Per database, scope, order and size, the opening page this process last answered, under its token. */
+  /** Per database, scope and query, the page this process last answered, under its token. */
   private readonly pages = new Map<string, { token: string; page: readonly unknown[] }>();
 
   private key(scopeCode: string): string {
@@ -97,7 +97,7 @@ export class ListHeads {
   }
 
   /**
-   * The opening page this process answered under `token` (its groups as read then), or null.
+   * The page this process answered under `token` (its groups as read then), or null.
    * Exact for the same reason as the head: every group write, of any field, moves the token.
    */
   page<T>(key: string, token: string): T[] | null {

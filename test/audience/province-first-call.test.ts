@@ -203,6 +203,22 @@ describe('the province admin’s first calls of a process', () => {
     // The opening page this process answered under the same token: no group read again.
     expect(list.seen.filter((c) => c.collection === 'groups')).toEqual([]);
     expect(list.seen.length).toBeLessThanOrEqual(4);
+    // Any page (a filter, a column sort) answered under the same token: the same.
+    for (const query of [`tag=${encodeURIComponent('商户')}&limit=5`, 'sort=-members&limit=5']) {
+      const calls: SeenCommand[][] = [];
+      const bodies: string[] = [];
+      for (let i = 0; i < 2; i += 1) {
+        calls.push(
+          await commandsDuring(async () => {
+            const response = await t.request('GET', `/api/groups?${query}`, t.adminToken);
+            expect(response.statusCode, response.body).toBe(200);
+            bodies.push(response.body);
+          }),
+        );
+      }
+      expect(bodies[1]).toBe(bodies[0]);
+      expect(calls[1]!.filter((c) => c.collection === 'groups' || perCounty.includes(c.collection))).toEqual([]);
+    }
   }, 180_000);
 
   it('stays exact after writes this process’s copies never saw, in this process and a fresh one', async () => {
