@@ -36,6 +36,11 @@ const SCOPE = 'scope:';
 
 /** Parallel `_id` lookups; more only queue on a small server. */
 const LOOKUPS_AT_ONCE = 8;
+/**
+ * County-years kept at most (a province's counties over a few years); past it everything is
+ * forgotten and read again (a long range of years asked once must not stay in memory).
+ */
+const MAX_KEPT = 600;
 
 export interface CountyYearDoc {
   _id: string;
@@ -84,7 +89,11 @@ export class KeptCountyYears {
       await this.follow(await version);
       const scope = counties ?? (await this.scopeOf(base));
       const ids = scope.flatMap((county) => years.map((year) => countyYearId(county, year)));
-      const missing = ids.filter((id) => !this.years.has(id));
+      let missing = ids.filter((id) => !this.years.has(id));
+      if (this.years.size + missing.length > MAX_KEPT) {
+        this.years.clear();
+        missing = ids;
+      }
       const collection = ReachCountyYearModel.collection as unknown as mongo.Collection<CountyYearDoc>;
       // The driver's findOne: plain strings and arrays, no query machinery (reach-read.ts).
       const read = await mapLimit(missing, LOOKUPS_AT_ONCE, (id) => collection.findOne({ _id: id }));
