@@ -343,7 +343,10 @@ export class GroupService {
    * (group-listing.ts; groups a write in flight names are read by `_id` first), the page is
    * picked from them in the process, and its groups are read by `_id` with the list's own
    * filter in order until the page is full, so the answer is the scan's
-   * (`find(filter).sort(…).limit(…)`). ~`limit` reads plus one per county in scope.
+   * (`find(filter).sort(…).limit(…)`). ~`limit` reads, plus one per county in scope whose
+   * listing this process has not found current under the write token (write-token.ts); the
+   * opening page in a fresh process from the scope's head, and a page this process answered
+   * under the same token with no write in flight from its memory (list-heads.ts).
    */
   async list(scope: Scope, query: GroupListQuery): Promise<Group[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
