@@ -222,23 +222,23 @@ describe('reach by day from the day documents', () => {
   it('counts a group reached in several counties once without listing any reached set', async () => {
     // Group 500 reached in three counties on one day and in a fourth on another, a village
     // of county 0 reached from county 1's batch, group 2 (moved A -> B) in both again.
-    const [c0, c1, c2] = extra;
-    const at = (e: (typeof extra)[number]) => pathOf(e!.county.code, e!.township.code);
+    const [c0, c1, c2] = [extra[0]!, extra[1]!, extra[2]!];
+    const at = (e: (typeof extra)[number]) => pathOf(e.county.code, e.township.code);
     for (const b of [
       batch('2024-03-05', at(c0), 'anti_fraud', [
-        item(500, c0!.village.code, 'sent'),
-        item(501, c0!.village.code, 'sent'),
+        item(500, c0.village.code, 'sent'),
+        item(501, c0.village.code, 'sent'),
       ]),
       batch('2024-03-05', at(c1), 'anti_fraud', [
-        item(500, c0!.village.code, 'sent'),
-        item(502, c1!.village.code, 'failed'),
+        item(500, c0.village.code, 'sent'),
+        item(502, c1.village.code, 'failed'),
       ]),
       batch('2024-03-05', A, 'anti_theft', [
         item(500, TREE.villageA.code, 'confirmed'),
         item(2, TREE.villageA.code, 'sent'),
       ]),
       batch('2024-03-05', B, 'anti_fraud', [item(2, TREE.villageB.code, 'sent')]),
-      batch('2024-03-06', at(c2), 'anti_fraud', [item(500, c2!.village.code, 'sent')]),
+      batch('2024-03-06', at(c2), 'anti_fraud', [item(500, c2.village.code, 'sent')]),
     ]) {
       await writeBatch(t.ctx, b);
     }
