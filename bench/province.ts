@@ -100,6 +100,18 @@ interface Marker {
   wantedNotice: string;
 }
 
+/** The configuration of the bench's processes (the parent and each loop child) on database `uri`. */
+function benchConfig(uri: string) {
+  return loadConfig({
+    MONGODB_URI: uri,
+    DATA_DIR: CACHE,
+    ADMIN_PASSWORD,
+    CREDENTIALS_KEY,
+    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+  });
+}
+
 async function main() {
   // A child of the bench measuring one background loop in a process of its own (idleLoops).
   if (process.env.PROVINCE_LOOP_CHILD) return loopChild(process.env.PROVINCE_LOOP_CHILD);
@@ -110,14 +122,7 @@ async function main() {
   mkdirSync(join(CACHE, 'db'), { recursive: true });
   const ferret = await startFerretDb({ binary: resolve('.tools/bin/ferretdb'), dataDir: join(CACHE, 'db') });
   const uri = `${ferret.uri}/province`;
-  const config = loadConfig({
-    MONGODB_URI: uri,
-    DATA_DIR: CACHE,
-    ADMIN_PASSWORD,
-    CREDENTIALS_KEY,
-    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-  });
+  const config = benchConfig(uri);
   const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
   const ctx = createContext(config, db);
   let closing: (() => Promise<void>) | null = async () => {
@@ -996,14 +1001,7 @@ async function measureLoop(ctx: Ctx, name: string, ferretPid: number | undefined
 /** The child process's part: one loop on the bench's database (PROVINCE_LOOP_CHILD = its name). */
 async function loopChild(name: string): Promise<void> {
   const uri = process.env.PROVINCE_LOOP_URI!;
-  const config = loadConfig({
-    MONGODB_URI: uri,
-    DATA_DIR: CACHE,
-    ADMIN_PASSWORD,
-    CREDENTIALS_KEY,
-    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-  });
+  const config = benchConfig(uri);
   const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
   try {
     const ctx = createContext(config, db);
