@@ -386,7 +386,7 @@ export function createContext(
     publication,
     tips,
     cases,
-    workbench: new WorkbenchService(tracking.stats, clock, config.timeZone),
+    workbench: new WorkbenchService(tracking.stats, clock, config.timeZone, config.tallyRecountMinutes * 60_000),
     reviewFacts: new ReviewFactsService(campaigns, audience),
     secrets,
   };

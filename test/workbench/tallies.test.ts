@@ -23,6 +23,8 @@ import { TREE, createRegionTree } from '../helpers/regions.js';
 
 // 12:00 in Shanghai on 2026-12-03.
 const clock = fixedClock('2026-12-03T04:00:00Z');
+/** The whole re-read of a tally nobody wrote to (TALLY_RECOUNT_MINUTES), longer than the idle hour below. */
+const RECOUNT_MINUTES = 90;
 const A = ['000000', '440000', '440100', '440106', '440106001', '440106001001'];
 const B = ['000000', '440000', '440100', '440111', '440111002', '440111002003'];
 
@@ -32,7 +34,10 @@ describe('workbench tallies under version tokens', () => {
   let reviewer: { token: string; id: string };
 
   beforeAll(async () => {
-    t = await startTestApp({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+    t = await startTestApp({
+      clock,
+      env: { TOKEN_TTL_HOURS: '720', TALLY_RECOUNT_MINUTES: String(RECOUNT_MINUTES) },
+    });
     await createRegionTree(t);
     editor = await t.userToken('editor', TREE.countyA.code);
     reviewer = await t.userToken('reviewer', TREE.city.code);
@@ -313,5 +318,35 @@ describe('workbench tallies under version tokens', () => {
     await expectExact();
     advance(MAX_KEEP_MS + 1);
     expect(await wholeReads()).toEqual([]);
+  });
+
+  it('take in a write whose writer was killed before its log record within TALLY_RECOUNT_MINUTES, though nothing is written after it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const advance = (ms: number) => {
+      clock.advance(ms);
+      vi.setSystemTime(Date.now() + ms);
+    };
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    await expectExact();
+    // A writer killed between its write and its log record: a new tip in the editor's county,
+    // no record, no new token; nothing writes tips after it.
+    await TipModel.collection.insertOne({
+      _id: new mongoose.Types.ObjectId(),
+      regionPath: A,
+      status: 'new',
+      contactUserId: null,
+    } as never);
+    // Calls every 5 minutes, nothing written, until the bound has passed since any whole read.
+    const seen = await commandsDuring(async () => {
+      for (let waited = 0; waited <= RECOUNT_MINUTES * 60_000; waited += MAX_KEEP_MS + 1) {
+        advance(MAX_KEEP_MS + 1);
+        for (const token of [editor.token, t.adminToken]) await served(token);
+      }
+    });
+    // One whole read of tips in all that time (the bound), and the figures take the tip in.
+    expect(seen.filter((c) => c.collection === 'tips' && !byIdOnly(c.filter)).map((c) => c.name)).toEqual(['find']);
+    await expectExact();
   });
 });
