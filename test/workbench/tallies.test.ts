@@ -155,6 +155,18 @@ describe('workbench tallies under version tokens', () => {
     };
   }
 
+  /** The service's clock and the process's (Date only: timers stay real) moved together, for one test. */
+  function movingClock() {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    return (ms: number) => {
+      clock.advance(ms);
+      vi.setSystemTime(Date.now() + ms);
+    };
+  }
+
   async function expectExact() {
     const admin = await served(t.adminToken);
     const adminId = (await UserModel.findOne({ username: 'admin' }).lean())!._id.toString();
@@ -283,15 +295,7 @@ describe('workbench tallies under version tokens', () => {
           !byIdOnly(c.filter),
       );
     };
-    // The service's clock and the process's (Date only: timers stay real) move together.
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
-    const advance = (ms: number) => {
-      clock.advance(ms);
-      vi.setSystemTime(Date.now() + ms);
-    };
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    const advance = movingClock();
     await expectExact();
     // Every tally read whole once since its last write (the earlier tests wrote to each).
     advance(MAX_KEEP_MS + 1);
@@ -321,14 +325,7 @@ describe('workbench tallies under version tokens', () => {
   });
 
   it('take in a write whose writer was killed before its log record within TALLY_RECOUNT_MINUTES, though nothing is written after it', async () => {
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
-    const advance = (ms: number) => {
-      clock.advance(ms);
-      vi.setSystemTime(Date.now() + ms);
-    };
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    const advance = movingClock();
     await expectExact();
     // A writer killed between its write and its log record: a new tip in the editor's county,
     // no record, no new token; nothing writes tips after it.
