@@ -21,8 +21,8 @@
 //   entry by `_id` (`exists`): found, it marks the row `ok` (a repair, once) and keeps it;
 //   missing, the row is left off the page and not kept (its writer may still be inserting).
 //   A dead writer's rows thus cost one `_id` read of the audit collection each time a page's
-//   walk reaches them (a page's newest `limit` rows of a list, for as long as they are among
-//   them); nothing else ever reads the collection;
+//   walk reaches them (while they are among a page's newest rows); apart from that and the
+//   backfill's one scan, nothing reads the collection;
 // - base chunks `<key>:b<k>` (k from 1, BASE_CHUNK rows each, oldest first) and `<key>:base`
 //   `{ n: chunks }`: the entries of an install written before the lists existed, made once at
 //   start by `buildAuditPages` from one scan (then the `_built` marker); an entry both there
