@@ -66,6 +66,11 @@ export class WorkbenchService {
     this.tallies = new WorkbenchTallies(() => this.clock.now().getTime(), recountMs);
   }
 
+  /** Resolves once no tally's background whole read is running (tests wait for it). */
+  settled(): Promise<void> {
+    return this.tallies.settled();
+  }
+
   /** Reads every tally once (a process's start), so no navigation waits for a whole collection. */
   async warm(): Promise<void> {
     const t = this.tallies;

@@ -13,7 +13,8 @@
 // read the collection again. A writer that died between its write and its record leaves a
 // tally that misses that write: a tally whose collection's token moved since the tally was
 // last read whole is read whole again in the background once that read is MAX_KEEP_MS old (the
-// call that finds it older answers from the kept tally). A collection nothing wrote to since
+// call that finds it older answers from the kept tally, and so do the calls while the read runs:
+// the new state replaces the kept one when it is done). A collection nothing wrote to since
 // its whole read is read whole again only once that read is `recountMs` old
 // (TALLY_RECOUNT_MINUTES, default 60; issue 25: at 50,000 groups the whole re-read of every
 // tallied collection every 5 minutes was an idle api process's largest cost): a dead writer's
@@ -128,8 +129,15 @@ class Kept<D, T> {
     return state.value;
   }
 
-  /** The whole collection read (the log's end taken first: later records are applied on top). */
+  /** The whole collection read, kept (without a token nothing is kept: the next call reads again). */
   private async readWhole(token: string | null): Promise<State<D, T>> {
+    const state = await this.wholeState(token);
+    this.state = token === null ? null : state;
+    return state;
+  }
+
+  /** A state from one read of the whole collection (the log's end taken first: later records are applied on top). */
+  private async wholeState(token: string | null): Promise<State<D, T>> {
     const seq = await changeLogEnd(this.source.name);
     const docs = new Map<string, D>();
     const value = this.source.empty();
@@ -138,18 +146,22 @@ class Kept<D, T> {
       docs.set(id, doc);
       this.source.fold(value, id, doc, 1);
     }
-    const state = { token: token ?? '', wholeToken: token ?? '', seq, at: this.now(), docs, value };
-    // Without a token nothing is kept (the next call reads again).
-    this.state = token === null ? null : state;
-    return state;
+    return { token: token ?? '', wholeToken: token ?? '', seq, at: this.now(), docs, value };
   }
 
-  /** A whole read in the background, taking its turn (callers meanwhile wait for it). */
+  /**
+   * A whole read in the background, outside the turn: callers meanwhile answer from the kept
+   * state (and apply the log to it); the new state replaces it in a turn of its own, and the
+   * next call applies the records logged since the read began.
+   */
   private reloadLater(): void {
     if (this.reloading) return;
     this.reloading = Promise.resolve().then(async () => {
       const version = await collectionVersion(this.source.name);
-      const run = this.turn.then(() => this.readWhole(version?.token ?? null));
+      const fresh = await this.wholeState(version?.token ?? null);
+      const run = this.turn.then(() => {
+        this.state = version === null ? null : fresh;
+      });
       this.turn = run.catch(() => undefined);
       await run;
     });
@@ -158,6 +170,11 @@ class Kept<D, T> {
       .finally(() => {
         this.reloading = null;
       });
+  }
+
+  /** Resolves once no background whole read is running (tests wait for it). */
+  async settled(): Promise<void> {
+    await this.reloading?.catch(() => undefined);
   }
 }
 
@@ -255,6 +272,11 @@ export class WorkbenchTallies {
     private readonly now: () => number = Date.now,
     private readonly recountMs: number = RECOUNT_MS,
   ) {}
+
+  /** Resolves once no tally's background whole read is running (tests wait for it). */
+  async settled(): Promise<void> {
+    await Promise.all([this.notices, this.campaigns, this.tips, this.users, this.groups].map((k) => k.settled()));
+  }
 
   readonly notices = new Kept<NoticeDoc, NoticeTally>(
     {

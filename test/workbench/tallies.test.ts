@@ -283,10 +283,10 @@ describe('workbench tallies under version tokens', () => {
 
   it('an idle process reads no tallied collection whole while nothing is written, and stays exact after writes', async () => {
     const wholeReads = async () => {
-      // Two calls: a background read the first starts is in the second's turn.
+      // The calls, and the background reads they start.
       const seen = await commandsDuring(async () => {
         for (const token of [editor.token, t.adminToken]) await served(token);
-        for (const token of [editor.token, t.adminToken]) await served(token);
+        await t.ctx.workbench.settled();
       });
       return seen.filter(
         (c) =>
@@ -340,6 +340,7 @@ describe('workbench tallies under version tokens', () => {
       for (let waited = 0; waited <= RECOUNT_MINUTES * 60_000; waited += MAX_KEEP_MS + 1) {
         advance(MAX_KEEP_MS + 1);
         for (const token of [editor.token, t.adminToken]) await served(token);
+        await t.ctx.workbench.settled();
       }
     });
     // One whole read of tips in all that time (the bound), and the figures take the tip in.
