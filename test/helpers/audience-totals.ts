@@ -21,10 +21,11 @@ export interface RawGroup {
 
 /** Straight from the definition, over every group in the collection. */
 export function rawTotals(docs: RawGroup[], scopeCode: string, spec: AudienceSpec) {
-  const has = (list: string[] | undefined, values: string[]) => (list ?? []).some((v) => values.includes(v));
+  const has = (list: string[] | undefined, values: string[] | undefined) =>
+    (list ?? []).some((v) => (values ?? []).includes(v));
   const chosen = docs.filter(
     (g) =>
-      g.active &&
+      g.active !== false && // stored without the field: the schema's default, active
       !g.flaggedAt &&
       g.regionPath.includes(scopeCode) &&
       (has(spec.regions, g.regionPath) || has(spec.tags, g.tags) || (spec.groups ?? []).includes(String(g._id))) &&
