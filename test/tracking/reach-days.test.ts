@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readChangedBatches } from '../../src/tracking/changed-batches.js';
 import { Fold } from '../../src/tracking/fold.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
-import { forgetDaysReady } from '../../src/tracking/reach-days.js';
+import { compactDays, forgetDaysReady } from '../../src/tracking/reach-days.js';
 import { STATE_ID } from '../../src/tracking/rollup-lease.js';
 import {
   ReachDayModel,
@@ -174,7 +174,8 @@ describe('reach by day from the day documents', () => {
   });
 
   it('builds the day documents of an install folded by older code, once, and gives the same figures', async () => {
-    const before = (await ReachDayModel.find({}).lean()).sort((a, b) => (a._id < b._id ? -1 : 1));
+    // As built: each month document with its recent document folded in (reach-days.ts).
+    const before = compactDays(await ReachDayModel.find({}).lean()).sort((a, b) => (a._id < b._id ? -1 : 1));
     // The older layout: ledgers, county-years and county indexes only.
     await ReachDayModel.deleteMany({});
     await ReachIndexLengthsModel.deleteMany({});
@@ -210,10 +211,13 @@ describe('reach by day from the day documents', () => {
     const of = (collection: string) => seen.filter((c) => c.collection === collection);
     expect(of('reachledgers'), 'no ledger read').toEqual([]);
     expect(of('reachcountyindexes'), 'county indexes kept while their lengths are unchanged').toEqual([]);
-    // One document per month asked for, by _id, whatever the number of counties (12 here).
+    // One document per month asked for and its recent cells, by _id, whatever the number of
+    // counties (12 here).
     expect(of('reachdays').map((c) => c.filter)).toEqual([
       { _id: `${TREE.province.code}|2024-02` },
+      { _id: `${TREE.province.code}|2024-02|r` },
       { _id: `${TREE.province.code}|2024-03` },
+      { _id: `${TREE.province.code}|2024-03|r` },
     ]);
     expect(seen.length, JSON.stringify(seen)).toBeLessThanOrEqual(8);
   });
