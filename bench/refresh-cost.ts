@@ -1,8 +1,8 @@
 // node --import tsx bench/refresh-cost.ts --dir=/dev/shm/<copy of a bench:province world> [--refreshes=20 --batches=5]
 // What a roll-up refresh costs while a run is sent, on a month-old world: the refresher folds a
 // few changed batches every 2 s during dispatch, each in a different county. This marks
-// `--batches` batches of the fullest month (each of another county) and refreshes, `--refreshes`
-// times, and prints per refresh: the commands by collection, the bytes written to each roll-up
+// `--batches` batches of the fullest month (each of another county; one delivery of each
+// changed) and refreshes, `--refreshes` times, and prints per refresh: the commands by collection, the bytes written to each roll-up
 // collection, FerretDB's CPU and this process's CPU, and the sizes of the largest day documents.
 // Works on a copy: the world's roll-ups are rewritten with the values they already hold.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -93,6 +93,13 @@ async function main() {
         const list = byCounty.get(counties[(r * perRefresh + k) % counties.length]!)!;
         return list[(r * 7 + k) % list.length]!;
       });
+      // Each batch changed as a dispatch changes it (one more member reached), then marked.
+      for (const id of ids) {
+        await DeliveryBatchModel.collection.updateOne(
+          { _id: id as never },
+          { $set: { 'items.0.status': 'sent' }, $inc: { 'items.0.memberCount': 1 } },
+        );
+      }
       await rollups.batchesWritten(ids);
       if ((await rollups.refresh('refresh-cost')) === null) throw new Error('lease not held');
     }
