@@ -95,6 +95,8 @@ class DayDocument {
     if (!recent) return;
     for (const key of JSON.parse(recent.gone ?? '[]') as string[]) this.cells.delete(key);
     for (const cell of fromCells(unpackCells(recent.cells))) this.cells.set(cellKey(cell), cell);
+    // The counties it covers have the paths it names (none: no cell left).
+    for (const key of coveredBy(recent)) delete this.paths[key];
     Object.assign(this.paths, JSON.parse(recent.paths) as Record<string, string[]>);
   }
 

@@ -114,6 +114,15 @@ describe('the day documents above a county during a dispatch', () => {
     // A second change in another county: the recent documents name both.
     await writeBatch(t.ctx, batch(day(2), extra[5]!, 'failed'));
     await t.ctx.tracking.rollups.refreshAll('test');
+    // A county left with no cell this month (its batches gone): its cells and path go.
+    const gone = await DeliveryBatchModel.find(
+      { campaignId: campaign, countyCode: extra[9]!.county.code },
+      { _id: 1 },
+    ).lean();
+    await DeliveryBatchModel.deleteMany({ _id: { $in: gone.map((b) => b._id) } });
+    await t.ctx.tracking.rollups.batchesWritten(gone.map((b) => String(b._id)));
+    await t.ctx.tracking.rollups.refreshAll('test');
+    expect(await ReachDayModel.countDocuments({ _id: { $in: ABOVE.map((id) => `${id}|r`) } })).toBe(3);
     const { overlaid, rebuilt } = await overlaidAndRebuilt();
     expect(overlaid).toEqual(rebuilt);
   });
