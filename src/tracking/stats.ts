@@ -9,6 +9,7 @@ import type { Region, RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import { type CountyIndex, countyIndexesFor } from './county-index.js';
 import type { Counts } from './counts.js';
+import { KeptCountyYears } from './kept-county-years.js';
 import { dayEntries, daysReady } from './reach-days.js';
 import { type ReachEntry, cellCounts, cellEntries, partEntries } from './reach-read.js';
 import { type ReachFigures, Tally } from './tally.js';
@@ -86,6 +87,9 @@ export function checkRange(from: string, to: string): 'day' | 'month' {
 }
 
 export class ReachStats {
+  /** The county-years and scopes month questions read, kept while the fold's log names none of them. */
+  private readonly kept = new KeptCountyYears();
+
   constructor(private readonly regions: RegionService) {}
 
   async report(scope: Scope, query: ReachQuery): Promise<ReachReport> {
@@ -158,7 +162,7 @@ export class ReachStats {
    */
   async monthCounts(scope: Scope, month: string): Promise<Counts> {
     checkRange(month, month);
-    return cellCounts({ scope, base: scope.regionCode }, month, month);
+    return cellCounts(this.kept, { scope, base: scope.regionCode }, month, month);
   }
 
   /**
@@ -179,7 +183,7 @@ export class ReachStats {
       kind === 'month' && !query.campaignId && !groupBy.includes('day') && !groupBy.includes('campaign');
     // A county asked for by code is its own only county: no need to look its counties up.
     const counties = region?.level === 'county' ? [region.code] : undefined;
-    if (monthsAnswer) return cellEntries(filter, query.from, query.to, counties);
+    if (monthsAnswer) return cellEntries(this.kept, filter, query.from, query.to, counties);
     const [from, to] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, `${query.to}-31`];
     // The day documents hold no campaign: a campaign's figures or rows by campaign come from the ledgers.
     if (!query.campaignId && !groupBy.includes('campaign') && (await daysReady())) {
