@@ -11,20 +11,7 @@
 // The fold writes them before the ledgers (fold.ts), each recomputed from the touched
 // buckets' whole parts, never incremented: a fold stopped after the ledgers (or after these)
 // leaves documents that already show its new buckets, and the next fold writes the same
-// values again.
-//
-// Above a county the month document holds every county's cells (at 50,000 groups a month
-// in: ~85 counties × 30 days × categories, over a megabyte for the province and the root), and
-// a refresh every 2 s during a dispatch touches one of its counties every time. So the fold
-// does not rewrite it each time: beside it, `${region}|${month}|r` (its *recent* document)
-// holds the cells that differ from it (changed or new cells, and `gone`: the keys of cells
-// that no longer exist), and a reader overlays those on it. A fold recomputes the recent
-// document whole (the cells of the counties it touched and of those the recent document
-// already named); once it holds more than a quarter of the month document's cells (at least
-// RECENT_MAX_CELLS), the fold writes the month document with everything and then deletes the
-// recent one. Either write alone leaves what a reader overlays equal to the fold's result (a
-// month document already holding the recent cells, overlaid by them, is the same), so a
-// fold stopped between them still shows its buckets; each write is of one document. Installs folded by older code have ledgers but no day documents: the lease
+// values again. Installs folded by older code have ledgers but no day documents: the lease
 // holder builds them once from the ledgers (`buildDays`), and reports read the ledgers until
 // the roll-up state says they are built (`daysReady`).
 import type * as mongo from 'mongodb';
@@ -39,8 +26,6 @@ import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 const LOOKUPS_AT_ONCE = 8;
 /** Layout of the day documents; the state's `days` field holds the layout they were built for. */
 export const DAYS_LAYOUT = 1;
-/** A recent document is folded into its month document once it holds more cells than this (and a quarter of those). */
-export const RECENT_MAX_CELLS = 64;
 
 interface DayDoc {
   _id: string;
@@ -48,12 +33,7 @@ interface DayDoc {
   month: string;
   paths: string;
   cells: string;
-  /** Recent documents only: JSON array of the keys (`day|key|category`) of cells gone since the month document. */
-  gone?: string;
 }
-
-/** The id of the recent document beside a month document above a county. */
-export const recentDocId = (monthDocId: string) => `${monthDocId}|r`;
 
 /** A day cell: `key` is the township (a county's document) or the county (above a county). */
 export interface DayCell extends Omit<Cell, 'month' | 'townshipCode'> {
@@ -88,48 +68,6 @@ class DayDocument {
 
   get id(): string {
     return dayDocId(this.regionCode, this.month);
-  }
-
-  /** Overlays a recent document: its cells replace or add, its `gone` keys are removed. */
-  overlay(recent: DayDoc | null | undefined): void {
-    if (!recent) return;
-    for (const key of JSON.parse(recent.gone ?? '[]') as string[]) this.cells.delete(key);
-    for (const cell of fromCells(unpackCells(recent.cells))) this.cells.set(cellKey(cell), cell);
-    // The counties it covers have the paths it names (none: no cell left).
-    for (const key of coveredBy(recent)) delete this.paths[key];
-    Object.assign(this.paths, JSON.parse(recent.paths) as Record<string, string[]>);
-  }
-
-  /**
-   * The recent document that, overlaid on `base`, gives this document: the cells of `keys`
-   * that differ from the base's or are not in it, and the base's cells of `keys` gone here.
-   */
-  recentAgainst(base: DayDocument, keys: Set<string>): { doc: DayDoc; size: number } {
-    const value = (c: DayCell) => JSON.stringify([c.counts, c.channels, c.groups.encode(), c.villages.encode()]);
-    const changed: DayCell[] = [];
-    for (const [id, cell] of this.cells) {
-      if (!keys.has(cell.key)) continue;
-      const before = base.cells.get(id);
-      if (!before || value(before) !== value(cell)) changed.push(cell);
-    }
-    const gone = [...base.cells].filter(([id, c]) => keys.has(c.key) && !this.cells.has(id)).map(([id]) => id);
-    const paths = Object.fromEntries(
-      Object.entries(this.paths)
-        .filter(([key]) => keys.has(key))
-        .sort(([a], [b]) => (a < b ? -1 : 1)),
-    );
-    changed.sort((a, b) => (cellKey(a) < cellKey(b) ? -1 : 1));
-    return {
-      doc: {
-        _id: recentDocId(this.id),
-        regionCode: this.regionCode,
-        month: this.month,
-        paths: JSON.stringify(paths),
-        cells: packCells(toCells(changed)),
-        gone: JSON.stringify(gone.sort()),
-      },
-      size: changed.length + gone.length,
-    };
   }
 
   /** Replaces every cell of `key` (and `category`, when given) with `cells`. */
@@ -182,26 +120,15 @@ async function readDocs(ids: string[]): Promise<Map<string, DayDoc>> {
   return new Map(docs.filter((d): d is DayDoc => d !== null).map((d) => [d._id, d]));
 }
 
-/** The counties (cell keys) a recent document covers: its paths' and its gone cells'. */
-function coveredBy(recent: DayDoc | undefined): string[] {
-  if (!recent) return [];
-  const gone = (JSON.parse(recent.gone ?? '[]') as string[]).map((id) => id.split('|')[1]!);
-  return [...Object.keys(JSON.parse(recent.paths) as Record<string, string[]>), ...gone];
-}
-
 /**
  * Fold side: the county documents of the touched buckets with those buckets' cells
  * recomputed from their parts, then every region above each touched county with that
- * county's cells recomputed from its county document: as a recent document beside the
- * month document, or the month document itself once the recent one would be too large
- * (`recent: false`: always the month document, no recent one; the backfill). Returns the
- * documents to write, in order (null `doc`: emptied or folded in, to delete), leaving out
- * those written already as they are. `read`: the stored documents (by default from the database).
+ * county's cells recomputed from its county document. Returns the documents to write
+ * (null `doc`: emptied, to delete). `read`: the stored documents (by default from the database).
  */
 export async function recomputeDays(
   buckets: DayBucket[],
   read: (ids: string[]) => Promise<Map<string, DayDoc>> = readDocs,
-  options: { recent: boolean } = { recent: true },
 ): Promise<Array<{ id: string; stored: boolean; doc: DayDoc | null }>> {
   const counties = new Map<string, { path: string[]; buckets: DayBucket[] }>();
   for (const b of buckets) {
@@ -234,17 +161,10 @@ export async function recomputeDays(
       above.set(id, entry);
     }
   }
-  const storedAbove = await read([...above.keys()].flatMap((id) => (options.recent ? [id, recentDocId(id)] : [id])));
-  const writes: Array<{ id: string; stored: boolean; doc: DayDoc | null }> = countyDocs.map((d) => ({
-    id: d.id,
-    stored: d.stored !== null,
-    doc: d.doc(),
-  }));
+  const storedAbove = await read([...above.keys()]);
+  const aboveDocs: DayDocument[] = [];
   for (const [id, { region, month, counties: touched }] of above) {
-    const base = new DayDocument(region, month, storedAbove.get(id) ?? null);
-    const storedRecent = storedAbove.get(recentDocId(id));
     const doc = new DayDocument(region, month, storedAbove.get(id) ?? null);
-    doc.overlay(storedRecent);
     for (const { county, path } of touched) {
       const categories = new Map<string, DayCell[]>();
       for (const cell of county.cells.values()) {
@@ -258,38 +178,9 @@ export async function recomputeDays(
         [...categories].flatMap(([category, list]) => byDay(list, county.regionCode, category)),
       );
     }
-    const keys = new Set([...touched.map(({ county }) => county.regionCode), ...coveredBy(storedRecent)]);
-    const recent = options.recent && base.stored ? doc.recentAgainst(base, keys) : null;
-    if (recent && recent.size <= Math.max(RECENT_MAX_CELLS, base.cells.size / 4)) {
-      // The month document stays as it is; the recent one says what differs.
-      if (recent.size > 0) writes.push({ id: recent.doc._id, stored: storedRecent !== undefined, doc: recent.doc });
-      else if (storedRecent) writes.push({ id: storedRecent._id, stored: true, doc: null });
-      continue;
-    }
-    // The month document with everything, then the recent one deleted (writeDays: deletes last).
-    writes.push({ id: doc.id, stored: doc.stored !== null, doc: doc.doc() });
-    if (storedRecent) writes.push({ id: storedRecent._id, stored: true, doc: null });
+    aboveDocs.push(doc);
   }
-  // A document recomputed to what it holds is not written again.
-  const before = new Map(storedAbove);
-  for (const d of countyDocs) if (d.stored) before.set(d.id, d.stored);
-  return writes.filter(({ id, doc }) => {
-    const was = before.get(id);
-    return !(was && doc && was.cells === doc.cells && was.paths === doc.paths && was.gone === doc.gone);
-  });
-}
-
-/** Stored day documents with each recent document folded into its month document (what a compaction writes). */
-export function compactDays(stored: DayDoc[]): DayDoc[] {
-  const byId = new Map(stored.map((d) => [d._id, d]));
-  return stored
-    .filter((d) => !d._id.endsWith('|r'))
-    .map((month) => {
-      const doc = new DayDocument(month.regionCode, month.month, month);
-      doc.overlay(byId.get(recentDocId(month._id)));
-      return doc.doc();
-    })
-    .filter((d): d is DayDoc => d !== null);
+  return [...countyDocs, ...aboveDocs].map((d) => ({ id: d.id, stored: d.stored !== null, doc: d.doc() }));
 }
 
 /** Writes day documents: inserts, replaces in small bulk commands, deletes of emptied ones. */
@@ -337,7 +228,7 @@ export async function buildDays(keep: () => Promise<boolean>): Promise<boolean> 
   const byCounty = new Map<string, DayBucket[]>();
   for (const b of buckets) byCounty.set(b.keys.countyCode, [...(byCounty.get(b.keys.countyCode) ?? []), b]);
   for (const list of byCounty.values()) {
-    for (const { id, doc } of await recomputeDays(list, fromHeld, { recent: false })) {
+    for (const { id, doc } of await recomputeDays(list, fromHeld)) {
       if (doc) held.set(id, doc);
       else held.delete(id);
     }
@@ -400,19 +291,13 @@ export async function dayEntries(
     opts.baseLevel === 'below' || (opts.baseLevel === 'above' && opts.townships)
       ? await countiesUnder(filter.base)
       : [filter.base];
-  // A county's documents name townships, the documents above a county name counties (each
-  // overlaid by its recent document).
+  const docs = await readDocs(regions.flatMap((region) => months.map((month) => dayDocId(region, month))));
+  // A county's documents name townships, the documents above a county name counties.
   const isCounty = !(opts.baseLevel === 'above' && !opts.townships);
-  const ids = regions.flatMap((region) => months.map((month) => dayDocId(region, month)));
-  const docs = await readDocs(isCounty ? ids : ids.flatMap((id) => [id, recentDocId(id)]));
   const entries: ReachEntry[] = [];
-  for (const id of ids) {
-    const stored = docs.get(id);
-    if (!stored) continue;
-    const doc = new DayDocument(stored.regionCode, stored.month, stored);
-    if (!isCounty) doc.overlay(docs.get(recentDocId(id)));
-    const paths = doc.paths;
-    for (const cell of doc.cells.values()) {
+  for (const doc of docs.values()) {
+    const paths = JSON.parse(doc.paths) as Record<string, string[]>;
+    for (const cell of fromCells(unpackCells(doc.cells))) {
       if (cell.day < fromDay || cell.day > toDay) continue;
       const regionPath = paths[cell.key];
       if (!regionPath) continue;
