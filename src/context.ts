@@ -38,6 +38,7 @@ import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
+import { buildPlanningQueue } from './engine/planner.js';
 import { buildRetentionDue } from './engine/retention-due.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
 import { COUNTS_LOG } from './channels/manual/open-counts.js';
@@ -407,6 +408,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildNoticeLists();
   await ctx.manualTasks.backfillConfirmationWatch();
   await buildOpenRuns();
+  // The planning queue for runs an install left planning before it existed (once; engine/planner.ts).
+  await buildPlanningQueue();
   // Retention's due keys for the runs an install already settled (once; engine/retention-due.ts).
   await buildRetentionDue(ctx.clock.now());
   // Per-run summaries of the runs an install already has (once; tracking/run-summaries.ts).

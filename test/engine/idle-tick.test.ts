@@ -9,7 +9,11 @@ import { listLive, taskEntry } from '../../src/channels/wecom-group/live.js';
 import { WecomItemModel, WecomTaskModel } from '../../src/channels/wecom-group/model.js';
 import { SCHEDULER_DUE, WECOM_GROUPS_DUE, lowerDue, readDue } from '../../src/db/due-marks.js';
 import { collectionChanged } from '../../src/db/versions.js';
-import { OccurrenceModel } from '../../src/engine/model.js';
+import { engineDeps } from '../../src/context.js';
+import { BackfillModel } from '../../src/db/backfills.js';
+import { OccurrenceModel, PlanningQueueModel } from '../../src/engine/model.js';
+import { buildPlanningQueue } from '../../src/engine/planner.js';
+import { Scheduler } from '../../src/engine/runner.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
 import {
@@ -102,6 +106,25 @@ describe('idle passes of the scheduler tick and the WeCom customer-group loop', 
     expect(shape(large.tick)).toEqual(shape(small.tick));
     expect(shape(large.wecom)).toEqual(shape(small.wecom));
   }, 180_000);
+
+  it("a scheduler process's first tick reads no run by status: runs left planning before the queue existed are queued once per install, at start", async () => {
+    // A restart: a new process's first (full) tick. It scanned every run ever made by status.
+    const first = await commandsDuring(() => new Scheduler(engineDeps(w.t.ctx)).tick());
+    expect(first.filter((c) => c.collection === 'occurrences' && !byIdOnly(c.filter))).toEqual([]);
+    // An install written before the queue: a run planning with no queue entry, queued by the start-up step.
+    await OccurrenceModel.collection.insertOne({
+      _id: 'older-run@2026-06-01T00:00:00.000Z' as never,
+      campaignId: 'older-run',
+      status: 'planning',
+      priority: 'urgent',
+      dueAt: clock.now(),
+    });
+    await BackfillModel.deleteOne({ _id: 'planning-queue' });
+    await buildPlanningQueue();
+    expect(await PlanningQueueModel.exists({ _id: 'older-run@2026-06-01T00:00:00.000Z' })).not.toBeNull();
+    await PlanningQueueModel.deleteOne({ _id: 'older-run@2026-06-01T00:00:00.000Z' });
+    await OccurrenceModel.deleteOne({ _id: 'older-run@2026-06-01T00:00:00.000Z' });
+  }, 60_000);
 
   it('still creates a run when an approved campaign falls due, and at once when approved for now', async () => {
     await w.scheduler.tick();
