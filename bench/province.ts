@@ -1142,7 +1142,15 @@ async function idleLoops(ctx: Ctx, ferretPid: number | undefined, uri: string) {
   // starts only once it is quiet, and what it sent during a child's life is shown with it.
   const parent = watchCommands();
   const child = async (name: string) => {
-    if (!(await untilQuiet(parent, ferretPid, 0))) log(`  FerretDB not quiet within ${QUIET_MAX_S} s before ${name}`);
+    const waitFrom = performance.now();
+    const ferretFrom = processCpuMs(ferretPid);
+    const quiet = await untilQuiet(parent, ferretPid, 0);
+    const waited = (performance.now() - waitFrom) / 1000;
+    // Two quiet seconds are the least wait: anything longer was another client's work, shown here.
+    if (!quiet || waited > 3)
+      log(
+        `  waited ${Math.round(waited)} s for FerretDB to be quiet before ${name} (${Math.round(processCpuMs(ferretPid) - ferretFrom)} ms of its CPU)${quiet ? '' : `: not quiet within ${QUIET_MAX_S} s`}`,
+      );
     const others: Shapes = new Map();
     parent.into = others;
     const measured = await inChild(name, uri, ferretPid);
