@@ -35,7 +35,7 @@ import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { buildApp } from '../src/app.js';
 import { AuditModel } from '../src/audit/model.js';
-import { GroupModel } from '../src/audience/model.js';
+import { GroupModel, groupListing } from '../src/audience/model.js';
 import { warmVillages } from '../src/audience/radius.js';
 import { CampaignModel } from '../src/campaigns/model.js';
 import { ManualConfirmationModel, ManualTaskModel } from '../src/channels/manual/model.js';
@@ -132,7 +132,10 @@ async function main() {
     void warmVillages().catch(() => undefined); // as main.ts does in the api and scheduler roles
     // As main.ts does in the api role at start; awaited before the screens are measured (the
     // figures are of navigations after a start, not of the process's first whole reads).
-    const warmed = ctx.workbench.warm().catch(() => undefined);
+    const warmed = Promise.all([
+      ctx.workbench.warm().catch(() => undefined),
+      groupListing.warm().catch(() => undefined), // the api role's listings (main.ts)
+    ]);
     const app = await buildApp(ctx, { logStream: new PassThrough() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();

@@ -42,6 +42,7 @@ import { buildPlanningQueue } from './engine/planner.js';
 import { buildRetentionDue } from './engine/retention-due.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
 import { COUNTS_LOG } from './channels/manual/open-counts.js';
+import { COUNTY_YEARS_LOG } from './tracking/kept-county-years.js';
 import { buildTaskHistory } from './channels/manual/history.js';
 import { buildAuditPages } from './audit/pages.js';
 import { ensureTokens } from './db/versions.js';
@@ -435,7 +436,7 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   // The per-county open-task counts of a list written before they existed (once; channels/manual/open-counts.ts).
   await buildOpenCounts(ctx.clock.now());
   // The version tokens the workbench's tallies are kept under (db/versions.ts; once per collection).
-  await ensureTokens([...TALLIED_COLLECTIONS, COUNTS_LOG]);
+  await ensureTokens([...TALLIED_COLLECTIONS, COUNTS_LOG, COUNTY_YEARS_LOG]);
   await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();

@@ -9,6 +9,7 @@ import { openDatabase } from './db/connection.js';
 import { RollupRefresher } from './tracking/refresher.js';
 import { DeadlineWatch } from './cases/deadlines.js';
 import { startLoop } from './lib/loop.js';
+import { groupListing } from './audience/model.js';
 import { warmVillages } from './audience/radius.js';
 import { warmRegionNames } from './audience/region-names.js';
 import { boundOldGeneration } from './engine/memory.js';
@@ -95,6 +96,9 @@ async function main(): Promise<void> {
   // The workbench's tallies (workbench/tallies.ts) are read whole once per process: now, not in
   // the first person's navigation (later writes are applied from the change log by `_id`).
   if (role === 'all' || role === 'api') void ctx.workbench.warm().catch(log('workbench tallies'));
+  // The groups list's per-county listings (audience/group-listing.ts): the list's opening page
+  // comes from a kept head without them, its filters and sorts need them all.
+  if (role === 'all' || role === 'api') void groupListing.warm().catch(log('group listings'));
   if (role === 'all' || role === 'scheduler') {
     const scheduler = new Scheduler(engineDeps(ctx));
     stoppers.push(named('scheduler', scheduler.start(log('scheduler')).stop));

@@ -14,6 +14,17 @@
 // - Nothing writes these documents but readers, so the group writers are unchanged, and an
 //   install from before they existed (digests only) is bucketed by its first totals call per
 //   county (and kept by the process under the same token).
+// - Under the write token (write-token.ts): a process keeps, per county, the token under which
+//   it found its totals current, and needs no lookup for it while the token reads the same. One
+//   shared summary (collection `audiencetotalssummary`, `_id` 'all', `{ token, counties }`)
+//   holds every county's totals as found current under `token` by the reader that saved it,
+//   so a fresh process (an api restart) answers a province with two `_id` reads. A summary
+//   under an older token only seeds the per-county checks. Saved by readers only, in one
+//   replace, after the checks and under the token read before them: a crash at any point
+//   leaves the old summary (stale: its token no longer reads) or the new one; two savers
+//   racing each save a self-consistent summary, an older token landing last only makes the
+//   next province call check its counties again. A call that covers fewer counties than the
+//   stored summary does not replace it.
 // - A county whose groups the selection judges one by one (a township, village or group of it
 //   named, a radius, a scope below the county) or any write in flight (an open intent) is
 //   summed from its digest rows as before (totals.ts `totalsOf`).
@@ -22,6 +33,7 @@ import { mapLimit } from '../lib/concurrency.js';
 import { GROUP_CHANNELS, type GroupChannel } from './model.js';
 import { AudienceChangeModel, type CountyDigest } from './read-model.js';
 import type { AudienceTotals, ChannelTotals, CountyEntry, Selection } from './totals.js';
+import { readWriteToken } from './write-token.js';
 
 const totalsSchema = new mongoose.Schema(
   {
@@ -33,6 +45,26 @@ const totalsSchema = new mongoose.Schema(
   { versionKey: false },
 );
 export const AudienceCountyTotalsModel = mongoose.model('AudienceCountyTotals', totalsSchema, 'audiencecountytotals');
+
+const summarySchema = new mongoose.Schema(
+  {
+    _id: { type: String, required: true },
+    /** The write token read before its counties were found current (write-token.ts). */
+    token: { type: String, required: true },
+    /** JSON of [county, seq, Packed][]. */
+    counties: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+/** One document, `_id` 'all': every county's totals current under its token (read by `_id` only). */
+export const AudienceTotalsSummaryModel = mongoose.model(
+  'AudienceTotalsSummary',
+  summarySchema,
+  'audiencetotalssummary',
+);
+const SUMMARY = 'all';
+/** Up to this many lookups (one per county kept in the process, two otherwise) are made rather than reading the summary. */
+const CHECK_DIRECTLY = 8;
 
 /** One bucket: the county's groups with exactly these tags on this channel. */
 export interface Bucket {
@@ -91,17 +123,34 @@ export function bucketsOf(digest: CountyDigest): CountyTotals {
   };
 }
 
-function pack(totals: CountyTotals): string {
-  const packed: Packed = {
+function packObject(totals: CountyTotals): Packed {
+  return {
     t: totals.townships,
     v: totals.villages,
     b: totals.buckets.map((b) => [b.tags, b.kind, b.groups, b.members, b.villages]),
   };
-  return JSON.stringify(packed);
+}
+
+function pack(totals: CountyTotals): string {
+  return JSON.stringify(packObject(totals));
+}
+
+/** The summary's counties: JSON of [county, seq, packed][]. */
+function packSummary(all: CountyTotals[]): string {
+  return JSON.stringify(all.map((totals) => [totals.county, totals.seq, packObject(totals)]));
+}
+
+function unpackSummary(text: string): CountyTotals[] {
+  return (JSON.parse(text) as [string, number, Packed][]).map(([county, seq, packed]) =>
+    unpackObject(county, seq, packed),
+  );
 }
 
 function unpack(county: string, seq: number, text: string): CountyTotals {
-  const packed = JSON.parse(text) as Packed;
+  return unpackObject(county, seq, JSON.parse(text) as Packed);
+}
+
+function unpackObject(county: string, seq: number, packed: Packed): CountyTotals {
   return {
     county,
     seq,
@@ -172,13 +221,19 @@ export function addTotals(into: AudienceTotals, part: AudienceTotals): void {
 }
 
 /**
- * The counties' totals, each current with its change log: this process's copy or the stored
- * document while record seq+1 is absent (one `_id` lookup per county), else bucketed from the
- * digest brought up to date by `current` and stored.
+ * The counties' totals, each current with its change log. Under the write token
+ * (write-token.ts): counties this process found current under the token read now need no
+ * lookup; the others come from the shared summary when it was saved under that token (one
+ * `_id` read for every county of the install); only when the token moved are they checked one
+ * by one (this process's copy or the stored document while record seq+1 is absent, one `_id`
+ * lookup per county, else bucketed from the digest brought up to date by `current` and stored),
+ * and the summary is saved again under the token read before the checks.
  */
 export class CountyTotalsSource {
   /** Per database and county, the totals this process last used (only ever used after the seq check). */
   private readonly kept = new Map<string, CountyTotals>();
+  /** Per database and county, the write token under which its kept totals were found current. */
+  private readonly verified = new Map<string, string>();
 
   private key(county: string): string {
     return `${AudienceCountyTotalsModel.db.name}/${county}`;
@@ -209,14 +264,57 @@ export class CountyTotalsSource {
     return totals;
   }
 
-  /** Eight counties at a time. */
-  all(counties: string[], current: (county: string) => Promise<CountyDigest>): Promise<CountyTotals[]> {
-    return mapLimit(counties, 8, (county) => this.of(county, () => current(county)));
+  /**
+   * The totals of `counties`, current at the call. Call only with no write in flight (no open
+   * intent read just before): the token read here then covers every finished write.
+   */
+  async all(counties: string[], current: (county: string) => Promise<CountyDigest>): Promise<CountyTotals[]> {
+    const token = await readWriteToken();
+    const unverified = () => counties.filter((county) => this.verified.get(this.key(county)) !== token);
+    if (unverified().length) {
+      // A few counties (a county's call, a small city's in a warm process) are checked directly:
+      // cheaper than the whole province's summary.
+      const lookups = unverified().reduce((sum, county) => sum + (this.kept.has(this.key(county)) ? 1 : 2), 0);
+      const stored =
+        lookups > CHECK_DIRECTLY
+          ? await AudienceTotalsSummaryModel.findById(SUMMARY).lean<{ token: string; counties: string }>()
+          : undefined;
+      const entries = stored ? unpackSummary(stored.counties) : [];
+      for (const totals of entries) {
+        if (stored!.token === token) {
+          this.kept.set(this.key(totals.county), totals);
+          this.verified.set(this.key(totals.county), token);
+        } else if ((this.kept.get(this.key(totals.county))?.seq ?? -1) < totals.seq) {
+          // Older than the token: only a starting point, checked against the log below.
+          this.kept.set(this.key(totals.county), totals);
+        }
+      }
+      const checked = unverified();
+      if (checked.length) {
+        await mapLimit(checked, 8, async (county) => {
+          await this.of(county, () => current(county));
+          this.verified.set(this.key(county), token);
+        });
+        // Saved when it covers at least what the stored summary covers (a county's call after a
+        // write does not shrink the province's summary to its county).
+        const covered = new Set(counties);
+        if (stored === null || (stored && entries.every((totals) => covered.has(totals.county)))) {
+          const all = counties.map((county) => this.kept.get(this.key(county))!);
+          await AudienceTotalsSummaryModel.replaceOne(
+            { _id: SUMMARY },
+            { token, counties: packSummary(all) },
+            { upsert: true },
+          ).catch(() => undefined); // two savers at once: the other's is as good
+        }
+      }
+    }
+    return counties.map((county) => this.kept.get(this.key(county))!);
   }
 
   /** Forgets this process's copies (tests: a fresh process). */
   forget(): void {
     this.kept.clear();
+    this.verified.clear();
   }
 }
 

@@ -13,6 +13,10 @@
 // The listing is only a superset of candidates: the list reads each candidate by `_id` with
 // the list's own filter, so a group that moved or changed meanwhile is judged on its state.
 //
+// Under the write token (write-token.ts): a held listing found current under the token read
+// after the open intents needs no lookup while the token reads the same, so a repeated list
+// call costs the intents, the token and the county list, whatever the counties in scope.
+//
 // Each row also holds what the list's filters and column sorts look at (name, tags, channel,
 // members, officer, active, test group, flagged, creation time), so a filtered or sorted list
 // picks its page from the rows in the process and reads only that page by `_id` (layout 2,
@@ -28,6 +32,7 @@ import {
   type AudienceReadModel,
   countyOf,
 } from './read-model.js';
+import { readWriteToken } from './write-token.js';
 
 const listingSchema = new mongoose.Schema(
   {
@@ -65,6 +70,8 @@ interface Listing {
   county: string;
   seq: number;
   rows: Map<string, ListedRow>;
+  /** The write token under which this process found it current (held copies only). */
+  token?: string;
 }
 
 export interface Placed {
@@ -168,6 +175,8 @@ export class GroupListing {
   /** Listings this process has read, per database and county: current while record seq+1 is missing. */
   private readonly held = new Map<string, Listing>();
   private readonly built = new Set<string>();
+  /** Loads under way, per database and county. */
+  private readonly loading = new Map<string, Promise<Listing>>();
 
   constructor(
     private readonly groups: () => PlacedReader,
@@ -224,16 +233,21 @@ export class GroupListing {
    * The rows of every listed group that may lie under all of `codes`, and the ids of writes in
    * flight (their rows may be stale: the caller reads those groups by `_id`).
    */
-  async candidateRows(codes: readonly string[]): Promise<{ rows: Map<string, ListedRow>; inFlight: string[] }> {
+  async candidateRows(
+    codes: readonly string[],
+    read?: { inFlight: Map<string, unknown>; token: string },
+  ): Promise<{ rows: Map<string, ListedRow>; inFlight: string[]; token: string }> {
     await this.prepare();
-    // Writes in flight first: a listing read after them cannot miss one that finished between.
-    const inFlight = await this.readModel.inFlight();
+    // Writes in flight first: a listing read after them cannot miss one that finished between
+    // (`read`: the caller read both, in this order).
+    const inFlight = read?.inFlight ?? (await this.readModel.inFlight());
+    const token = read?.token ?? (await readWriteToken());
     const counties = await this.readModel.counties();
     // A code at or above county level names whole counties; one below it, rows of any county.
     const whole = (path: string[]) => codes.every((code) => path.includes(code));
     const below = codes.filter((code) => !counties.some((c) => c.path.includes(code)));
     const wanted = counties.filter((c) => whole(c.path) || below.length > 0);
-    const listings = await mapLimit(wanted, 8, (c) => this.current(c.county));
+    const listings = await mapLimit(wanted, 8, (c) => this.current(c.county, token));
     const rows = new Map<string, ListedRow>();
     for (const [i, listing] of listings.entries()) {
       const path = wanted[i]!.path;
@@ -241,7 +255,7 @@ export class GroupListing {
         if (codes.every((code) => path.includes(code) || code === row.township || code === row.village)) rows.set(id, row);
       }
     }
-    return { rows, inFlight: [...inFlight.keys()] };
+    return { rows, inFlight: [...inFlight.keys()], token };
   }
 
   /**
@@ -255,6 +269,7 @@ export class GroupListing {
     await this.prepare();
     // Writes in flight first: a listing read after them cannot miss one that finished between.
     const inFlight = new Set(await this.readModel.inFlight().then((found) => found.keys()));
+    const token = await readWriteToken();
     const counties = (await this.readModel.counties()).sort((a, b) => (a.county < b.county ? -1 : 1));
     const whole = (path: string[]) => codes.every((code) => path.includes(code));
     const below = codes.filter((code) => !counties.some((c) => c.path.includes(code)));
@@ -263,7 +278,7 @@ export class GroupListing {
       // (a code names its region's descendants: every ancestor of it is in their paths).
       if (!whole(path) && !(below.length > 0 && codes.every((code) => path.includes(code) || below.includes(code))))
         continue;
-      const listing = await this.current(county);
+      const listing = await this.current(county, token);
       const ids: string[] = [];
       for (const [id, { township, village }] of listing.rows) {
         if (inFlight.has(id)) continue;
@@ -274,9 +289,41 @@ export class GroupListing {
     if (inFlight.size) yield [...inFlight].sort();
   }
 
-  /** A county's listing brought up to date with its change log (folded and saved when behind). */
-  private async current(county: string): Promise<Listing> {
-    const listing = this.held.get(this.key(county)) ?? (await this.load(county));
+  /**
+   * Reads every county's listing into the process: an api process at start, in the background
+   * (main.ts), so that the first filtered or sorted list does not wait for them. Bounded: the
+   * county list, the token and one `_id` read per county (84 for a province, ~7.5 MB of JSON at
+   * 50,000 groups, held as the first list call would hold them, ~10 MB), four at a time. A list
+   * call meanwhile shares the loads under way. Intents need not be read first: a listing is
+   * only ever "current under the token", and the list reads the groups of open intents itself.
+   */
+  async warm(): Promise<void> {
+    await this.prepare();
+    const token = await readWriteToken();
+    const counties = await this.readModel.counties();
+    await mapLimit(counties, 4, (c) => this.current(c.county, token));
+  }
+
+  /** One load per county at a time in this process (a warm-up and a list call share it). */
+  private loadShared(county: string): Promise<Listing> {
+    const key = this.key(county);
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = this.load(county).finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  /**
+   * A county's listing brought up to date with its change log (folded and saved when behind).
+   * `token` is the write token read after the open intents (write-token.ts): a held listing
+   * found current under it is current without a lookup.
+   */
+  private async current(county: string, token: string): Promise<Listing> {
+    const held = this.held.get(this.key(county));
+    if (held && held.token === token) return held;
+    const listing = held ?? (await this.loadShared(county));
     const named = new Set<string>();
     let seq = listing.seq;
     for (;;) {
@@ -286,15 +333,17 @@ export class GroupListing {
       for (const id of record.ids) named.add(id);
     }
     if (seq === listing.seq) {
-      this.held.set(this.key(county), listing);
-      return listing;
+      const kept = { ...listing, token };
+      this.held.set(this.key(county), kept);
+      return kept;
     }
     const rows = new Map(listing.rows);
     await this.reread(county, rows, [...named]);
     const next = { county, seq, rows };
     await this.save(next);
-    this.held.set(this.key(county), next);
-    return next;
+    const kept = { ...next, token };
+    this.held.set(this.key(county), kept);
+    return kept;
   }
 
   /** Reads `ids` again by `_id` into a county's rows (gone or moved away: dropped). */
@@ -313,9 +362,19 @@ export class GroupListing {
     const doc = await GroupListingModel.findById(county).lean<{ seq: number; rows: string }>();
     if (!doc) return { county, seq: 0, rows: new Map() };
     const { rows, short } = unpack(doc.rows);
-    // Rows in the first layout (saved by older code after this layout was built): read again.
-    if (short.length) await this.reread(county, rows, short);
+    // Rows in the first layout (saved by older code after this layout was built): read again,
+    // and saved in this layout so that the next process does not read them again. The rows
+    // read now may be newer than seq: harmless, a record after seq makes its groups read again.
+    if (short.length) {
+      await this.reread(county, rows, short);
+      await this.save({ county, seq: doc.seq, rows });
+    }
     return { county, seq: doc.seq, rows };
+  }
+
+  /** Forgets this process's listings (tests: a fresh process). */
+  forget(): void {
+    this.held.clear();
   }
 
   private async save(listing: Listing): Promise<void> {

@@ -14,7 +14,9 @@ import {
 } from '../channels/credentials.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { type ListedRow, type Placed, ROW_FIELDS, rowOf } from './group-listing.js';
-import { type GroupDoc, GroupModel, groupListing } from './model.js';
+import { HEAD, listHeads } from './list-heads.js';
+import { type GroupDoc, GroupModel, groupListing, groupReadModel } from './model.js';
+import { readWriteToken } from './write-token.js';
 
 /** Associated data for sealed credentials: a sealed value is only ever opened as group credentials. */
 const CREDENTIALS_PURPOSE = 'group-credentials';
@@ -341,13 +343,46 @@ export class GroupService {
    * (group-listing.ts; groups a write in flight names are read by `_id` first), the page is
    * picked from them in the process, and its groups are read by `_id` with the list's own
    * filter in order until the page is full, so the answer is the scan's
-   * (`find(filter).sort(…).limit(…)`). ~`limit` reads plus one per county in scope.
+   * (`find(filter).sort(…).limit(…)`). ~`limit` reads, plus one per county in scope whose
+   * listing this process has not found current under the write token (write-token.ts); the
+   * opening page in a fresh process from the scope's head, and a page this process answered
+   * under the same token with no write in flight from its memory (list-heads.ts).
    */
   async list(scope: Scope, query: GroupListQuery): Promise<Group[]> {
     const filter: Record<string, unknown> = { ...scope.filter() };
     if (query.regionCode) filter.$and = [{ regionPath: query.regionCode }];
+    // The screen as it opens (no region, filter, column sort or cursor): from the scope's head
+    // when one is kept under the current write token (list-heads.ts).
+    const opening =
+      !query.regionCode &&
+      !query.after &&
+      !query.before &&
+      (query.sort === undefined || query.sort === 'oldest' || query.sort === 'newest') &&
+      Object.keys(listMatch(query)).length === 0 &&
+      query.limit <= HEAD;
+    // Writes in flight first, then the write token (write-token.ts): with none in flight, a page
+    // this process answered under the same token is the answer again (every group write, of any
+    // field, moves the token); kept for pages of up to HEAD groups.
+    const inFlightNow = await groupReadModel.inFlight();
+    const readToken = await readWriteToken();
+    const pageKey = `${scope.regionCode}/${JSON.stringify(query)}`;
+    const keep = inFlightNow.size === 0 && query.limit <= HEAD;
+    if (keep) {
+      const kept = listHeads.page<Group>(pageKey, readToken);
+      if (kept) return kept;
+    }
+    if (opening && inFlightNow.size === 0) {
+      const page = await this.pageFromHead(scope, readToken, query.sort === 'newest', query.limit, filter);
+      if (page) {
+        listHeads.keepPage(pageKey, readToken, page);
+        return page;
+      }
+    }
     const codes = [scope.regionCode, ...(query.regionCode ? [query.regionCode] : [])];
-    const { rows, inFlight } = await groupListing.candidateRows(codes);
+    const { rows, inFlight, token } = await groupListing.candidateRows(codes, { inFlight: inFlightNow, token: readToken });
+    if (opening && inFlight.length === 0 && listHeads.wanted(scope.regionCode, token)) {
+      await listHeads.save(scope.regionCode, token, [...rows.keys()]);
+    }
     if (inFlight.length) {
       // Their rows may be older than the write: the group as it is now decides.
       const now = await mapLimit(inFlight, 8, (id) =>
@@ -359,10 +394,10 @@ export class GroupService {
         else rows.delete(id);
       }
     }
-    const keep = listFilter(query);
+    const passes = listFilter(query);
     const byField = query.sort ? SORT_FIELDS[query.sort] : undefined;
     const newest = !byField && query.sort === 'newest';
-    let picked = [...rows].filter(([, row]) => keep(row));
+    let picked = [...rows].filter(([, row]) => passes(row));
     if (byField) {
       // Sorted by a column: the cursor (after) is the last row's id, its value read from its row
       // (or by that id when it no longer passes the filters).
@@ -389,15 +424,41 @@ export class GroupService {
       if (newest) picked.reverse();
     }
     const ids = picked.map(([id]) => id);
-    const dbFilter = { ...filter, ...listMatch(query) };
+    const page = (await this.readPage(ids, { ...filter, ...listMatch(query) }, query.limit)).map(toGroup);
+    if (keep && inFlight.length === 0) listHeads.keepPage(pageKey, token, page);
+    return page;
+  }
+
+  /** The first `limit` of `ids` (in order) that match `dbFilter`, each read by `_id`. */
+  private async readPage(ids: string[], dbFilter: Record<string, unknown>, limit: number): Promise<GroupDoc[]> {
     const found: GroupDoc[] = [];
     let at = 0;
-    while (found.length < query.limit && at < ids.length) {
-      const next = ids.slice(at, at + (query.limit - found.length));
+    while (found.length < limit && at < ids.length) {
+      const next = ids.slice(at, at + (limit - found.length));
       at += next.length;
       const docs = await mapLimit(next, 8, (id) => GroupModel.findOne({ ...dbFilter, _id: id }).lean<GroupDoc>().exec());
       for (const doc of docs) if (doc) found.push(doc);
     }
+    return found;
+  }
+
+  /**
+   * The opening page from the scope's head (list-heads.ts), for a caller that read no write in
+   * flight and then `token`: the head kept under it, and the page within it. null: pick it from
+   * the listings.
+   */
+  private async pageFromHead(
+    scope: Scope,
+    token: string,
+    newest: boolean,
+    limit: number,
+    filter: Record<string, unknown>,
+  ): Promise<Group[] | null> {
+    const head = await listHeads.read(scope.regionCode, token);
+    if (!head) return null;
+    const found = await this.readPage(newest ? head.last : head.first, filter, limit);
+    // Past the head's end (groups gone meanwhile) with more in scope: the listings decide.
+    if (found.length < limit && head.more) return null;
     return found.map(toGroup);
   }
 

@@ -14,12 +14,15 @@
 //   records seq+1, seq+2, … until one is missing, re-read the groups they name, replace the
 //   digest whole. Two folders racing each write a self-consistent digest; one that lands
 //   with a lower seq only makes the next folder re-read a few groups again.
+// - After its records, a write replaces the write token (write-token.ts), then deletes its
+//   intent: readers keep per-process and shared copies under that token.
 // - Records are never deleted: a writer picks its seq by walking up from a seq known to
 //   exist, which is only safe while nothing below it disappears.
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { mapLimit } from '../lib/concurrency.js';
 import { isDuplicateKey } from '../lib/errors.js';
+import { bumpWriteToken } from './write-token.js';
 
 /** What selection needs of one group, as read from the groups collection. */
 export interface GroupState {
@@ -255,7 +258,9 @@ export class AudienceReadModel {
     intent: string | null = null,
   ): Promise<void> {
     await this.appendAndFold(ids, before, known);
-    // Only once the records are in: until then readers re-read these groups themselves.
+    // Then the write token (write-token.ts): copies kept under the old one are no longer current.
+    if (ids.length) await bumpWriteToken();
+    // Only once the records are in and the token moved: until then readers re-read these groups themselves.
     if (intent) await AudienceIntentModel.deleteOne({ _id: intent });
   }
 

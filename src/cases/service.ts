@@ -11,7 +11,7 @@ import { localDay } from '../campaigns/schedule.js';
 import { type CampaignService, followUpIdFor } from '../campaigns/service.js';
 import type { Clock } from '../lib/clock.js';
 import { type Intent, newIntent, runIntent, unfinishedIntents } from '../db/claims.js';
-import { collectionToken } from '../db/versions.js';
+import { collectionToken, collectionVersion } from '../db/versions.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
@@ -19,6 +19,7 @@ import { isWithdrawn } from '../residents/publication.js';
 import { noticeWasPlanned, receivedCountsOf } from '../tracking/recipients.js';
 import type { TipService } from '../tips/service.js';
 import { followUpContent } from './follow-up-text.js';
+import { TokenKept } from './kept.js';
 
 export interface CaseSummary {
   noticeId: string;
@@ -74,6 +75,8 @@ export class CaseService {
   ) {}
   /** The deadline watch's last full pass: the notices' token before it, the deadlines still ahead. */
   private deadlines: { token: string; at: number; pending: string[] } | null = null;
+  /** The list's reads of notices, campaigns and tips, kept under their tokens (kept.ts). */
+  private readonly kept = new TokenKept(() => this.clock.now().getTime(), DEADLINE_KEEP_MS);
   readonly owner = `cases-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private deadlinePassed(deadline: string): boolean {
@@ -264,24 +267,31 @@ export class CaseService {
     return { ran, left };
   }
 
-  /** `read`: the notice's reach and new tips when the caller read them for several cases at once (the list). */
+  /**
+   * `read`: what the caller read for several cases at once (the list): the notice's reach, new
+   * tips and approved version, and the follow-ups' campaign statuses (kept: kept.ts).
+   */
   private async toSummary(
     notice: Notice,
-    read?: { reached?: { groupCount: number; villageCount: number }; newTips?: number },
+    read?: {
+      reached?: { groupCount: number; villageCount: number };
+      newTips?: number;
+      approved?: ApprovedNotice | null;
+      status?: (campaignId: string) => Promise<string | null>;
+    },
   ): Promise<CaseSummary> {
     const approved =
-      notice.approvedVersion != null
-        ? await this.notices.getVersion(this.system.scope, notice.id, notice.approvedVersion)
-        : null;
+      read?.approved !== undefined
+        ? read.approved
+        : notice.approvedVersion != null
+          ? await this.notices.getVersion(this.system.scope, notice.id, notice.approvedVersion)
+          : null;
     const content = approved?.content ?? notice.content;
     const deadline = content.wanted?.deadline ?? '';
     const outcomes = await Promise.all(
       notice.caseOutcomes.map(async (outcome) => {
         const followUpStatus = outcome.followUpCampaignId
-          ? await this.campaigns.get(this.system.scope, outcome.followUpCampaignId).then(
-              (campaign) => campaign.status,
-              () => null,
-            )
+          ? await (read?.status ?? ((id: string) => this.campaignStatus(id)))(outcome.followUpCampaignId)
           : null;
         // The ids are fixed when the outcome is recorded; a notice never sent gets no follow-up.
         if (followUpStatus === null)
@@ -325,16 +335,54 @@ export class CaseService {
     return this.toSummary(notice);
   }
 
-  /** The wanted cases in scope, newest first, with the badge: how many want attention. */
+  private campaignStatus(campaignId: string): Promise<string | null> {
+    return this.campaigns.get(this.system.scope, campaignId).then(
+      (campaign) => campaign.status,
+      () => null,
+    );
+  }
+
+  /**
+   * The wanted cases in scope, newest first, with the badge: how many want attention. The
+   * notices with their approved versions, the follow-ups' statuses and the new tips are kept
+   * per process under their collections' tokens (kept.ts: the three tokens in one command);
+   * every listed case's reach comes from its runs' summaries (tracking/run-summaries.ts).
+   */
   async list(scope: Scope): Promise<{ badge: number; cases: CaseSummary[] }> {
-    const notices = await this.notices.list(scope, { category: 'wanted_clue', limit: LIST_LIMIT });
-    // Every listed case's reach from its runs' summaries (tracking/run-summaries.ts) and its
-    // new tips from one count, not one read of each per case.
+    const noticesVersion = collectionVersion('notices');
+    const campaignsVersion = collectionVersion('campaigns');
+    const tipsVersion = collectionVersion('tips');
+    const { notices, approved } = await this.kept.get(
+      'notices',
+      scope.regionCode,
+      async () => {
+        const notices = await this.notices.list(scope, { category: 'wanted_clue', limit: LIST_LIMIT });
+        const approved = await Promise.all(
+          notices.map((notice) =>
+            notice.approvedVersion != null
+              ? this.notices.getVersion(this.system.scope, notice.id, notice.approvedVersion)
+              : null,
+          ),
+        );
+        return { notices, approved };
+      },
+      noticesVersion,
+    );
     const ids = notices.map((notice) => notice.id);
-    const [reached, tips] = await Promise.all([receivedCountsOf(ids, this.clock.now()), this.tips.newCounts(ids)]);
+    const [reached, tips] = await Promise.all([
+      receivedCountsOf(ids, this.clock.now()),
+      this.kept.get('tips', ids.join(','), () => this.tips.newCounts(ids), tipsVersion),
+    ]);
+    const status = (campaignId: string) =>
+      this.kept.get('campaigns', campaignId, () => this.campaignStatus(campaignId), campaignsVersion);
     const cases = await Promise.all(
-      notices.map((notice) =>
-        this.toSummary(notice, { reached: reached.get(notice.id), newTips: tips.get(notice.id) ?? 0 }),
+      notices.map((notice, k) =>
+        this.toSummary(notice, {
+          reached: reached.get(notice.id),
+          newTips: tips.get(notice.id) ?? 0,
+          approved: approved[k] ?? null,
+          status,
+        }),
       ),
     );
     return { badge: cases.filter((c) => c.attention.length > 0).length, cases };

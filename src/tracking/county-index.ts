@@ -6,8 +6,8 @@
 // roll-up lease holder only, before any part or cell that uses a new number.
 import { randomBytes } from 'node:crypto';
 import { mapLimit } from '../lib/concurrency.js';
-import { CountyIndexModel, ReachIndexLengthsModel } from './rollup-model.js';
 import { ReachSet } from './reach-set.js';
+import { CountyIndexModel, ReachIndexLengthsModel } from './rollup-model.js';
 
 interface Audience {
   groups: readonly string[];
@@ -85,6 +85,16 @@ export class CountyIndex {
 
   villageCodes(set: ReachSet): string[] {
     return this.villages.valuesOf(set);
+  }
+
+  /** Every value this index numbers, in number order (read-only: the index appends to it). */
+  numbered(kind: 'groups' | 'villages'): readonly string[] {
+    return this[kind].values;
+  }
+
+  /** The index's generation (see the constructor): its numbers mean nothing to another generation. */
+  get generationId(): string {
+    return this.generation;
   }
 
   /** `${groups}/${villages}/${generation}`: how many of each this index numbers. */

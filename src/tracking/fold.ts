@@ -5,6 +5,10 @@
 //   (the touched buckets' days recomputed, reach-days.ts) → ledgers (parts replaced, set
 //   from the batches) → county-years (the touched cells recomputed from their ledgers)
 //
+// The scopes and the county-years are each followed by a record on their change log, so the
+// api processes that keep them re-read only those (kept-county-years.ts, which states why a
+// fold killed between a write and its record leaves no reader stale).
+//
 // The day documents come before the ledgers: a day report reads them by `_id`, and a fold
 // stopped after the ledgers must already show its new buckets there.
 // Everything written is recomputed from parts, nothing is incremented, and each step only
@@ -16,8 +20,9 @@ import type mongoose from 'mongoose';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Contribution } from './contribution.js';
 import { type CountyIndex, loadCountyIndex, saveIndexLengths } from './county-index.js';
-import { recomputeDays, writeDays } from './reach-days.js';
+import { countyYearsWritten, scopesWritten } from './kept-county-years.js';
 import { type Cell, type Part, packCells, packParts, sumOf, unpackCells, unpackParts } from './packed.js';
+import { recomputeDays, writeDays } from './reach-days.js';
 import { ScopeRecorder } from './reach-scopes.js';
 import { ReachCountyYearModel, ReachLedgerModel, countyYearId, ledgerId } from './rollup-model.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
@@ -133,7 +138,8 @@ export class Fold {
     const indexes = await Promise.all(this.indexes.values());
     for (const index of indexes) await index.save();
     await saveIndexLengths(indexes);
-    await scopes.save();
+    // Logged right after the scopes, before the cells they cover (kept-county-years.ts).
+    await scopesWritten(await scopes.save());
     await writeDays(days);
     await writeAll(
       ReachLedgerModel.collection,
@@ -154,6 +160,8 @@ export class Fold {
           : null,
       })),
     );
+    // After the write, before the refresh deletes its markers (the intent: kept-county-years.ts).
+    await countyYearsWritten(years.map((y) => y.id));
     return true;
   }
 

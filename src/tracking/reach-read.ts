@@ -1,18 +1,13 @@
 // Reads the roll-ups a report needs as entries (keys + counts + reached sets):
 // - month precision (the common report): the cells of the scope's county-year documents,
-//   found by `_id` (counties from reach-scopes.ts × the years asked for), no scan at all;
+//   found by `_id` (counties from reach-scopes.ts × the years asked for), no scan at all,
+//   kept per process and re-read only when the fold logs them (kept-county-years.ts);
 // - day or campaign precision: the parts of the scope's ledgers (one query over them).
-import { createHash } from 'node:crypto';
-import type * as mongo from 'mongodb';
-import { mapLimit } from '../lib/concurrency.js';
 import type { Scope } from '../regions/scope.js';
 import { type Counts, addCounts, zeroCounts } from './counts.js';
-import { type Reach, unpackCellCounts, unpackCells, unpackParts } from './packed.js';
-import { countiesUnder } from './reach-scopes.js';
-import { ReachCountyYearModel, ReachLedgerModel, countyYearId } from './rollup-model.js';
-
-/** Parallel `_id` lookups; more only queue on a small server. */
-const LOOKUPS_AT_ONCE = 8;
+import { KeptCountyYears } from './kept-county-years.js';
+import { type Reach, unpackCells, unpackParts } from './packed.js';
+import { ReachLedgerModel } from './rollup-model.js';
 
 export interface ReachEntry extends Reach {
   month: string;
@@ -23,14 +18,6 @@ export interface ReachEntry extends Reach {
   countyCode: string;
   /** The township's path, root first. */
   regionPath: string[];
-}
-
-interface CountyYearDoc {
-  _id: string;
-  countyCode: string;
-  year: string;
-  regionPath: string[];
-  cells: string;
 }
 
 export interface EntryFilter {
@@ -55,21 +42,14 @@ export function yearsIn(from: string, to: string): string[] {
  * when the caller knows them (a county asked for by regionCode), else from reach-scopes.ts.
  */
 export async function cellEntries(
+  kept: KeptCountyYears,
   filter: EntryFilter,
   from: string,
   to: string,
   counties?: string[],
 ): Promise<ReachEntry[]> {
-  const ids = (counties ?? (await countiesUnder(filter.base))).flatMap((county) =>
-    yearsIn(from, to).map((year) => countyYearId(county, year)),
-  );
-  // The driver's findOne, not mongoose's findById: the documents are plain strings and
-  // arrays, and skipping the query machinery saves ~0.4 ms a lookup (measured).
-  const years = ReachCountyYearModel.collection as unknown as mongo.Collection<CountyYearDoc>;
-  const docs = await mapLimit(ids, LOOKUPS_AT_ONCE, (id) => years.findOne({ _id: id }));
   const entries: ReachEntry[] = [];
-  for (const doc of docs) {
-    if (!doc) continue;
+  for (const { doc } of await kept.read(filter.base, yearsIn(from, to), counties)) {
     const paths = new Map<string, string[]>(); // one path per township, shared by its cells
     for (const { month, townshipCode, category, counts, channels, groups, villages } of unpackCells(doc.cells)) {
       if (month < from || month > to) continue;
@@ -95,33 +75,25 @@ export async function cellEntries(
   return entries;
 }
 
-/** A county-year's cell counts as last read, kept while its packed cells hash the same (the string is not kept). */
-const parsedCounts = new Map<string, { hash: string; counts: ReturnType<typeof unpackCellCounts> }>();
-
 /**
  * The summed counts of the month-precision cells from the month `from` to the month `to`
  * (the workbench's failed and uncertain sends): the same cells as `cellEntries`, without
  * decoding any reached set (no distinct groups or villages, so no county index is needed).
- * Each county-year is parsed again only when its packed cells changed.
+ * Each county-year is parsed once per read of it (kept-county-years.ts).
  */
-export async function cellCounts(filter: EntryFilter, from: string, to: string, counties?: string[]): Promise<Counts> {
-  const ids = (counties ?? (await countiesUnder(filter.base))).flatMap((county) =>
-    yearsIn(from, to).map((year) => countyYearId(county, year)),
-  );
-  const years = ReachCountyYearModel.collection as unknown as mongo.Collection<CountyYearDoc>;
-  const docs = await mapLimit(ids, LOOKUPS_AT_ONCE, (id) => years.findOne({ _id: id }));
+export async function cellCounts(
+  kept: KeptCountyYears,
+  filter: EntryFilter,
+  from: string,
+  to: string,
+  counties?: string[],
+): Promise<Counts> {
   const total = zeroCounts();
-  for (const doc of docs) {
-    if (!doc) continue;
-    const hash = typeof doc.cells === 'string' ? createHash('sha1').update(doc.cells).digest('base64') : '';
-    let parsed = parsedCounts.get(doc._id);
-    if (!parsed || parsed.hash !== hash) {
-      parsed = { hash, counts: unpackCellCounts(doc.cells) };
-      parsedCounts.set(doc._id, parsed);
-    }
-    for (const { month, townshipCode, category, counts } of parsed.counts) {
+  for (const year of await kept.read(filter.base, yearsIn(from, to), counties)) {
+    const { regionPath } = year.doc;
+    for (const { month, townshipCode, category, counts } of KeptCountyYears.countsOf(year)) {
       if (month < from || month > to) continue;
-      if (!wanted(filter, [...doc.regionPath, townshipCode], category)) continue;
+      if (!wanted(filter, [...regionPath, townshipCode], category)) continue;
       addCounts(total, counts);
     }
   }

@@ -23,7 +23,9 @@ export class ScopeRecorder {
     }
   }
 
-  async save(): Promise<void> {
+  /** Stores what is not known yet; returns every region noted (written now or before). */
+  async save(): Promise<string[]> {
+    const noted = [...this.wanted.keys()];
     for (const [code, counties] of this.wanted) {
       const known = await ReachScopeModel.findById(code).lean();
       const missing = [...counties].filter((county) => !known?.counties.includes(county));
@@ -33,5 +35,6 @@ export class ScopeRecorder {
       else await ReachScopeModel.create({ _id: code, counties: all });
     }
     this.wanted.clear();
+    return noted;
   }
 }

@@ -77,6 +77,12 @@ export class ReachSet {
     return n;
   }
 
+  /** Whether `n` is a member. */
+  has(n: number): boolean {
+    const at = (n >> 3) - this.offset;
+    return at >= 0 && at < this.bytes.length && (this.bytes[at]! & (1 << (n & 7))) !== 0;
+  }
+
   /** Adds every member of `other` to this set. */
   addAll(other: ReachSet): void {
     if (other.bytes.length === 0) return;

@@ -7,10 +7,12 @@ import { InvalidInput } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
 import type { Region, RegionService } from '../regions/service.js';
 import { visibleCampaign } from './campaign-lookup.js';
-import { type CountyIndex, countyIndexesFor } from './county-index.js';
 import type { Counts } from './counts.js';
+import { countyIndexesFor } from './county-index.js';
+import { type CrossCounty, crossCounty } from './cross-county.js';
+import { KeptCountyYears } from './kept-county-years.js';
 import { dayEntries, daysReady } from './reach-days.js';
-import { type ReachEntry, cellCounts, cellEntries, partEntries } from './reach-read.js';
+import { cellCounts, cellEntries, partEntries, type ReachEntry } from './reach-read.js';
 import { type ReachFigures, Tally } from './tally.js';
 
 export type { ReachFigures } from './tally.js';
@@ -86,6 +88,9 @@ export function checkRange(from: string, to: string): 'day' | 'month' {
 }
 
 export class ReachStats {
+  /** The county-years and scopes month questions read, kept while the fold's log names none of them. */
+  private readonly kept = new KeptCountyYears();
+
   constructor(private readonly regions: RegionService) {}
 
   async report(scope: Scope, query: ReachQuery): Promise<ReachReport> {
@@ -123,11 +128,11 @@ export class ReachStats {
       }
       return { groupBy, totals, rows };
     });
-    // Unions across counties name their groups through the county indexes (this process's
-    // copies while their stored lengths are unchanged; read after the entries).
+    // Unions across counties count each county's bitmap and subtract the groups several
+    // county indexes number (this process's copies of the indexes while their stored lengths
+    // are unchanged; read after the entries).
     const counties = grouped[0]?.totals.counties ?? [];
-    const indexes: ReadonlyMap<string, CountyIndex> =
-      counties.length > 1 ? await countyIndexesFor(counties) : new Map();
+    const cross: CrossCounty | null = counties.length > 1 ? crossCounty(await countyIndexesFor(counties)) : null;
     const out: ReachReport[] = [];
     for (const { groupBy, totals, rows } of grouped) {
       const names = groupBy.includes('region')
@@ -137,14 +142,14 @@ export class ReachStats {
       const list = [...rows.keys()].sort().map((key) => {
         const { row, tally } = rows.get(key)!;
         if (names) row.regionName = names.get(row.regionCode!) ?? row.regionCode!;
-        return Object.assign(row, tally.figures(indexes));
+        return Object.assign(row, tally.figures(cross));
       });
       out.push({
         from: query.from,
         to: query.to,
         groupBy,
         regionCode: base,
-        totals: totals.figures(indexes),
+        totals: totals.figures(cross),
         rows: list,
       });
     }
@@ -158,7 +163,7 @@ export class ReachStats {
    */
   async monthCounts(scope: Scope, month: string): Promise<Counts> {
     checkRange(month, month);
-    return cellCounts({ scope, base: scope.regionCode }, month, month);
+    return cellCounts(this.kept, { scope, base: scope.regionCode }, month, month);
   }
 
   /**
@@ -179,7 +184,7 @@ export class ReachStats {
       kind === 'month' && !query.campaignId && !groupBy.includes('day') && !groupBy.includes('campaign');
     // A county asked for by code is its own only county: no need to look its counties up.
     const counties = region?.level === 'county' ? [region.code] : undefined;
-    if (monthsAnswer) return cellEntries(filter, query.from, query.to, counties);
+    if (monthsAnswer) return cellEntries(this.kept, filter, query.from, query.to, counties);
     const [from, to] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, `${query.to}-31`];
     // The day documents hold no campaign: a campaign's figures or rows by campaign come from the ledgers.
     if (!query.campaignId && !groupBy.includes('campaign') && (await daysReady())) {

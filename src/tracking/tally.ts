@@ -1,10 +1,12 @@
 // Adds up entries of the statistics into one row's figures. Counts are sums; groups and
-// villages reached are unions: within a county a bitmap OR, across counties a union of the
-// ids the county indexes name (a group that moved between counties counts once).
-import type { CountyIndex } from './county-index.js';
-import { type Counts, addCounts, zeroCounts } from './counts.js';
+// villages reached are unions: within a county a bitmap OR, across counties the sum of each
+// county's count less the repeats of the values several county indexes number
+// (cross-county.ts: a group that moved between counties counts once).
+
 import type { ChannelMessages } from './contribution.js';
-import { type Reach, addChannels } from './packed.js';
+import { addCounts, type Counts, zeroCounts } from './counts.js';
+import type { CrossCounty, Places } from './cross-county.js';
+import { addChannels, type Reach } from './packed.js';
 import type { ReachSet } from './reach-set.js';
 
 export interface ReachFigures {
@@ -25,7 +27,12 @@ export interface ReachFigures {
   channels: ChannelMessages;
 }
 
-export function figuresOf(counts: Counts, groups: number, villages: number, channels: ChannelMessages = {}): ReachFigures {
+export function figuresOf(
+  counts: Counts,
+  groups: number,
+  villages: number,
+  channels: ChannelMessages = {},
+): ReachFigures {
   return {
     channels,
     deliveries: counts.total,
@@ -77,20 +84,38 @@ export class Tally {
     return [...this.reached.keys()];
   }
 
-  /** `indexes` must hold every county of this tally when it spans more than one. */
-  figures(indexes: ReadonlyMap<string, CountyIndex>): ReachFigures {
+  /**
+   * `cross` must cover every county of this tally when it spans more than one: each
+   * county's popcount, less the repeats of the values several counties number (a group
+   * counted in two counties counts once). Work: the counties' bitmaps and the few repeated
+   * values, never a list of the groups reached.
+   */
+  figures(cross: CrossCounty | null): ReachFigures {
     if (this.reached.size <= 1) {
       const [sets] = this.reached.values();
       return figuresOf(this.counts, sets?.groups.size ?? 0, sets?.villages.size ?? 0, this.channels);
     }
-    const groups = new Set<string>();
-    const villages = new Set<string>();
+    if (!cross) throw new Error('county indexes not loaded');
+    let groups = 0;
+    let villages = 0;
     for (const [county, sets] of this.reached) {
-      const index = indexes.get(county);
-      if (!index) throw new Error(`county index ${county} not loaded`);
-      for (const id of index.groupIds(sets.groups)) groups.add(id);
-      for (const code of index.villageCodes(sets.villages)) villages.add(code);
+      if (!cross.counties.has(county)) throw new Error(`county index ${county} not loaded`);
+      groups += sets.groups.size;
+      villages += sets.villages.size;
     }
-    return figuresOf(this.counts, groups.size, villages.size, this.channels);
+    groups -= this.repeats(cross.groups, 'groups');
+    villages -= this.repeats(cross.villages, 'villages');
+    return figuresOf(this.counts, groups, villages, this.channels);
+  }
+
+  /** How many times values counted in more than one of this tally's counties were counted again. */
+  private repeats(shared: ReadonlyMap<string, Places>, kind: 'groups' | 'villages'): number {
+    let again = 0;
+    for (const places of shared.values()) {
+      let counted = 0;
+      for (const { county, at } of places) if (this.reached.get(county)?.[kind].has(at)) counted += 1;
+      if (counted > 1) again += counted - 1;
+    }
+    return again;
   }
 }

@@ -1,9 +1,10 @@
 // The workbench (工作台): what waits for the caller, counted cheaply, and an admin's first-day
 // steps. One call feeds both the home screen and every badge of the console's navigation, so
 // it never reads the delivery batches: failed and uncertain sends come from the month's
-// reach roll-up (one county-year document), the open officer tasks from one document per
-// county read by `_id`, every other figure from a tally per region kept while its
-// collection's version token stays the same (tallies.ts): no scan per call.
+// reach roll-up (the county-year documents, kept per process while the fold's change log
+// names none of them), the open officer tasks from one document per county read by `_id`,
+// every other figure from a tally per region kept while its collection's version token
+// stays the same (tallies.ts): no scan per call.
 import type { Principal } from '../auth/principal.js';
 import { AUTHORS, REVIEWERS, type Role } from '../auth/roles.js';
 import type { Clock } from '../lib/clock.js';
@@ -79,6 +80,10 @@ export class WorkbenchService {
     // Every other figure comes from the tallies kept under their collections' version tokens
     // (tallies.ts): no count of a collection per call.
     const open = author ? this.openTasks(by) : null;
+    // The month's sends from the county-years kept per process (tracking/kept-county-years.ts):
+    // asked for now, so its log's token is read in the same command as the tallies' tokens.
+    const monthSends = author ? this.stats.monthCounts(by.scope, month) : null;
+    monthSends?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     const code = by.scope.regionCode;
     // Asked for together, so their version tokens are read in one command (db/versions.ts).
     const admin = by.role === 'admin';
@@ -90,7 +95,7 @@ export class WorkbenchService {
       admin ? this.tallies.users.get() : null,
     ]);
     const [sends, awaitingTasks, myTasks, officers, setup] = await Promise.all([
-      author ? this.stats.monthCounts(by.scope, month) : null,
+      monthSends,
       open ? open.then((tasks) => tasks.length) : null,
       officer && by.phone
         ? open

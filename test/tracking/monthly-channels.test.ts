@@ -14,6 +14,8 @@ import { RegionModel } from '../../src/regions/model.js';
 import { GroupModel } from '../../src/audience/model.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { STATE_ID } from '../../src/tracking/rollup-lease.js';
+import { collectionChanged } from '../../src/db/versions.js';
+import { COUNTY_YEARS_LOG } from '../../src/tracking/kept-county-years.js';
 import { ReachCountyYearModel, ReachLedgerModel, RollupStateModel } from '../../src/tracking/rollup-model.js';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
 import {
@@ -228,6 +230,8 @@ describe('the monthly table by channel', () => {
         { $set: { parts: JSON.stringify(strip(JSON.parse(doc.parts as string) as unknown[])) } },
       );
     }
+    // Written around the fold: as a process started on that install would, keep none of them.
+    await collectionChanged(COUNTY_YEARS_LOG);
     const state = await RollupStateModel.collection.updateOne({ _id: STATE_ID as never }, { $set: { layout: 2 } });
     expect(state.modifiedCount).toBe(1);
     // Long after the batches were written: only the layout makes the sweep look at them again.

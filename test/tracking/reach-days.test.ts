@@ -4,11 +4,12 @@
 // county), after a fold stopped between its ledgers and its county-years, and after the
 // backfill of an install folded by older code (ledgers only). The province admin's day
 // report reads a few documents by `_id`, not the ledgers and not one per county.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readChangedBatches } from '../../src/tracking/changed-batches.js';
 import { Fold } from '../../src/tracking/fold.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { forgetDaysReady } from '../../src/tracking/reach-days.js';
+import { ReachSet } from '../../src/tracking/reach-set.js';
 import { STATE_ID } from '../../src/tracking/rollup-lease.js';
 import {
   ReachDayModel,
@@ -17,11 +18,11 @@ import {
   RollupStateModel,
 } from '../../src/tracking/rollup-model.js';
 import { ReachRollups } from '../../src/tracking/rollups.js';
-import { type TestApp, startTestApp } from '../helpers/app.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
 import { commandsDuring } from '../helpers/commands.js';
-import { TREE, createRegionTree } from '../helpers/regions.js';
-import { type FixtureBatch, type FixtureItem, createCampaign, writeBatch } from './ledger.js';
-import { type RawQuery, expectedReport, rawBatches } from './raw.js';
+import { createRegionTree, TREE } from '../helpers/regions.js';
+import { createCampaign, type FixtureBatch, type FixtureItem, writeBatch } from './ledger.js';
+import { expectedReport, type RawQuery, rawBatches } from './raw.js';
 
 const ROOT = '000000';
 const COUNTIES = 10;
@@ -216,5 +217,52 @@ describe('reach by day from the day documents', () => {
       { _id: `${TREE.province.code}|2024-03` },
     ]);
     expect(seen.length, JSON.stringify(seen)).toBeLessThanOrEqual(8);
+  });
+
+  it('counts a group reached in several counties once without listing any reached set', async () => {
+    // Group 500 reached in three counties on one day and in a fourth on another, a village
+    // of county 0 reached from county 1's batch, group 2 (moved A -> B) in both again.
+    const [c0, c1, c2] = [extra[0]!, extra[1]!, extra[2]!];
+    const at = (e: (typeof extra)[number]) => pathOf(e.county.code, e.township.code);
+    for (const b of [
+      batch('2024-03-05', at(c0), 'anti_fraud', [
+        item(500, c0.village.code, 'sent'),
+        item(501, c0.village.code, 'sent'),
+      ]),
+      batch('2024-03-05', at(c1), 'anti_fraud', [
+        item(500, c0.village.code, 'sent'),
+        item(502, c1.village.code, 'failed'),
+      ]),
+      batch('2024-03-05', A, 'anti_theft', [
+        item(500, TREE.villageA.code, 'confirmed'),
+        item(2, TREE.villageA.code, 'sent'),
+      ]),
+      batch('2024-03-05', B, 'anti_fraud', [item(2, TREE.villageB.code, 'sent')]),
+      batch('2024-03-06', at(c2), 'anti_fraud', [item(500, c2.village.code, 'sent')]),
+    ]) {
+      await writeBatch(t.ctx, b);
+    }
+    await t.ctx.tracking.rollups.refreshAll('test');
+    const listed = vi.spyOn(ReachSet.prototype, 'indices');
+    try {
+      for (const groupBy of [
+        ['day'],
+        [],
+        ['day', 'category'],
+        ['region'],
+        ['day', 'county'],
+      ] as RawQuery['groupBy'][]) {
+        await compare({ scope: ROOT, base: ROOT, from: '2024-02-01', to: '2024-03-31', groupBy });
+        await compare(
+          { scope: TREE.province.code, base: TREE.province.code, from: '2024-03-01', to: '2024-03-31', groupBy },
+          provinceAdmin,
+        );
+      }
+      // The figures across counties are popcounts less the repeated groups, not unions of ids.
+      expect(listed).not.toHaveBeenCalled();
+    } finally {
+      listed.mockRestore();
+    }
+    await compareAll();
   });
 });

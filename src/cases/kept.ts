@@ -1,0 +1,52 @@
+// What the cases list (协查案件, `GET /api/cases`, the badge) reads from versioned collections,
+// kept in the process under the collection's version token (db/versions.ts; issue 25): the
+// scope's wanted notices with their approved versions (notices), the follow-ups' campaign
+// statuses (campaigns) and the new tips per notice (tips). The province admin's list read the
+// notices (a scan), each case's approved version, each follow-up campaign and the tips (a scan)
+// on every call; a repeated call now reads one document: the three tokens, asked in one turn.
+// The reach and the officers' open follow-up tasks change with deliveries (no token) and are
+// still read per call (tracking/run-summaries.ts).
+//
+// Exactness: the token is read before the collection, and every write through mongoose changes
+// the token after its write, so a value read before a write is kept under a token that the
+// write replaces: the next call reads again. A writer killed between its write and its token
+// change leaves the token as it was: a kept value is read again after `maxMs` at the latest
+// (and at the collection's next write). No token (an install before them): nothing is kept.
+import { collectionVersion } from '../db/versions.js';
+
+type Version = Awaited<ReturnType<typeof collectionVersion>>;
+
+/** Values kept at most; past it everything is forgotten (keys of old scopes and notice lists). */
+const MAX_KEPT = 2_000;
+
+export class TokenKept {
+  private readonly kept = new Map<string, { token: string; at: number; value: unknown }>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly maxMs: number,
+  ) {}
+
+  /**
+   * The value of `read` for `key` of `collection`, kept while the collection's token is the one
+   * read before it. `version`: the token, when the caller asked for it already (so several
+   * tokens go to the database in one command).
+   */
+  async get<T>(
+    collection: string,
+    key: string,
+    read: () => Promise<T>,
+    version: Promise<Version> = collectionVersion(collection),
+  ): Promise<T> {
+    const v = await version;
+    const id = `${collection}|${key}`;
+    const held = this.kept.get(id);
+    if (v && held && held.token === v.token && this.now() - held.at < this.maxMs) return held.value as T;
+    const at = this.now();
+    const value = await read();
+    if (this.kept.size >= MAX_KEPT) this.kept.clear();
+    if (v) this.kept.set(id, { token: v.token, at, value });
+    else this.kept.delete(id);
+    return value;
+  }
+}
