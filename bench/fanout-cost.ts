@@ -5,6 +5,8 @@
 // worker makes by collection and kind, and the bytes of the batch writes. Prints the batch
 // shape (batches, groups per batch, bytes per batch document), the commands and bytes per
 // post, and the dispatch time (which does depend on the load; give it with the figures).
+// --refresher: the roll-up refresher runs beside the worker (as in a scheduler process during
+// dispatch: a refresh every 2 s); its commands and the bytes it writes are counted apart.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { BSON } from 'mongodb';
 import mongoose from 'mongoose';
@@ -12,6 +14,7 @@ import { engineDeps } from '../src/context.js';
 import { OccurrenceModel, QueueEntryModel } from '../src/engine/model.js';
 import { Scheduler, createWorker } from '../src/engine/runner.js';
 import { DeliveryBatchModel } from '../src/tracking/model.js';
+import { RollupRefresher } from '../src/tracking/refresher.js';
 import { approvedProvinceCampaign, provinceStaff, startWorld } from '../scripts/engine-world.js';
 
 function flag(name: string, fallback: number): number {
@@ -57,11 +60,32 @@ async function main() {
       `batches ${shape.length}, groups per batch mean ${(groups / shape.length).toFixed(1)} (min ${Math.min(...groupsPer)}, max ${Math.max(...groupsPer)}), batch document mean ${(sizes.reduce((a, b) => a + b, 0) / sizes.length / 1024).toFixed(1)} KB${packed.length ? ' (+ packed fixed part)' : ''}`,
     );
 
+    const withRefresher = process.argv.includes('--refresher');
+    // The planner's batch markers folded first: only the dispatch's refreshes are counted.
+    if (withRefresher) await world.ctx.tracking.rollups.refreshAll('fanout-cost');
     const commands = new Map<string, number>();
+    const refresherCommands = new Map<string, number>();
+    const refresherBytes = new Map<string, number>();
+    const refresherCollections = /^(reach|rollup)/;
+    const sizeOf = (value: unknown) => (value && typeof value === 'object' ? BSON.calculateObjectSize(value) : 0);
     let batchWriteBytes = 0;
     let batchWrites = 0;
     mongoose.set('debug', (collection: string, method: string, ...args: unknown[]) => {
       const key = `${collection}.${method}`;
+      // The fold's batch reads name the fields they read; the worker's read whole batches.
+      const foldRead =
+        key === 'deliverybatches.findOne' && args[1] !== undefined && Object.keys(args[1] as object).length > 0;
+      if (withRefresher && ((refresherCollections.test(collection) && key !== 'rollupmarkers.insertOne') || foldRead)) {
+        refresherCommands.set(key, (refresherCommands.get(key) ?? 0) + 1);
+        let bytes = 0;
+        if (method === 'insertMany') for (const doc of args[0] as object[]) bytes += sizeOf(doc);
+        if (method === 'bulkWrite')
+          for (const op of args[0] as Array<{ replaceOne?: { replacement: object } }>)
+            bytes += sizeOf(op.replaceOne?.replacement);
+        if (method === 'updateOne' || method === 'replaceOne') bytes += sizeOf(args[1]);
+        refresherBytes.set(collection, (refresherBytes.get(collection) ?? 0) + bytes);
+        return;
+      }
       commands.set(key, (commands.get(key) ?? 0) + 1);
       if (collection === 'deliverybatches' && method === 'updateOne') {
         batchWrites += 1;
@@ -74,6 +98,10 @@ async function main() {
     const selfBefore = process.cpuUsage();
     const started = performance.now();
     worker.start();
+    const refresher = withRefresher
+      ? new RollupRefresher(world.ctx.tracking.rollups, (error) => log(`refresh failed: ${String(error)}`))
+      : null;
+    refresher?.start();
     // --ferret-profile=FILE (with FERRETDB_DEBUG_ADDR set): a Go CPU profile of FerretDB over the dispatch.
     const ferretProfile = process.argv.find((a) => a.startsWith('--ferret-profile='))?.slice(17);
     const profiled =
@@ -93,6 +121,7 @@ async function main() {
     const ferretCpu = cpuSecondsOf(ferretPid) - ferretBefore;
     const used = process.cpuUsage(selfBefore);
     const selfCpu = (used.user + used.system) / 1e6;
+    await refresher?.stop();
     mongoose.set('debug', false);
     await profiled;
     await worker.stop();
@@ -105,6 +134,19 @@ async function main() {
     log(`worker commands: ${total} (${(total / groups).toFixed(2)} per delivery)`);
     for (const [key, n] of [...commands].sort((a, b) => b[1] - a[1]))
       log(`  ${key.padEnd(40)} ${String(n).padStart(7)}  ${(n / groups).toFixed(3)}/delivery`);
+    if (withRefresher) {
+      const refreshes = refresherCommands.get('rollupmarkers.deleteMany') ?? 0;
+      log(`refresher: ${refreshes} refreshes that folded something`);
+      for (const [key, n] of [...refresherCommands].sort((a, b) => b[1] - a[1]))
+        log(`  ${key.padEnd(40)} ${String(n).padStart(7)}`);
+      for (const [collection, bytes] of [...refresherBytes].sort((a, b) => b[1] - a[1]))
+        log(
+          `  written to ${collection.padEnd(28)} ${(bytes / 1024 / 1024).toFixed(2)} MB (${(bytes / groups / 1024).toFixed(2)} KB per delivery)`,
+        );
+      const days = await mongoose.connection.db!.collection('reachdays').find({}).toArray();
+      for (const doc of days.sort((a, b) => BSON.calculateObjectSize(b) - BSON.calculateObjectSize(a)).slice(0, 4))
+        log(`  day document ${String(doc._id).padEnd(24)} ${(BSON.calculateObjectSize(doc) / 1024).toFixed(1)} KB`);
+    }
     log(
       `batch writes ${batchWrites}, ${(batchWriteBytes / 1024 / 1024).toFixed(1)} MB (${(batchWriteBytes / groups / 1024).toFixed(2)} KB per delivery)`,
     );

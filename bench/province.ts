@@ -5,7 +5,8 @@
 //   PROVINCE_ROUNDS=20      calls per screen and person (p50/p99 over them)
 //   PROVINCE_IDLE_S=20      seconds each background loop is watched while nothing is due
 //   PROVINCE_SETTLE_S=600   seconds at most the notifier works off the world's due backlog before it is watched
-//   PROVINCE_WARMUP_S=3     seconds each loop runs before it is watched (its first pass catches up after a start)
+//   PROVINCE_WARMUP_S=3     seconds each loop runs at least before it is watched (its first pass catches up after a start)
+//   PROVINCE_QUIET_MAX_S=300 seconds at most the bench waits for a loop's start-up to be answered and FerretDB quiet
 //   PROVINCE_SCREEN_BOX_S=30 a screen is called again only while its calls took less than this in all
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
@@ -63,6 +64,8 @@ const ROUNDS = env('PROVINCE_ROUNDS', 20);
 const IDLE_S = env('PROVINCE_IDLE_S', 20);
 /** Seconds a loop runs before it is watched: its first pass (catch-up after a start) is not idle work. */
 const WARMUP_S = env('PROVINCE_WARMUP_S', 3);
+/** Seconds at most a loop's start-up is waited for before its window opens anyway. */
+const QUIET_MAX_S = env('PROVINCE_QUIET_MAX_S', 300);
 /** Seconds at most the officer notifier works through the world's due backlog before it is watched. */
 const SETTLE_S = env('PROVINCE_SETTLE_S', 600);
 const DAYS = 30;
@@ -100,6 +103,18 @@ interface Marker {
   wantedNotice: string;
 }
 
+/** The configuration of the bench's processes (the parent and each loop child) on database `uri`. */
+function benchConfig(uri: string) {
+  return loadConfig({
+    MONGODB_URI: uri,
+    DATA_DIR: CACHE,
+    ADMIN_PASSWORD,
+    CREDENTIALS_KEY,
+    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+  });
+}
+
 async function main() {
   // A child of the bench measuring one background loop in a process of its own (idleLoops).
   if (process.env.PROVINCE_LOOP_CHILD) return loopChild(process.env.PROVINCE_LOOP_CHILD);
@@ -110,14 +125,7 @@ async function main() {
   mkdirSync(join(CACHE, 'db'), { recursive: true });
   const ferret = await startFerretDb({ binary: resolve('.tools/bin/ferretdb'), dataDir: join(CACHE, 'db') });
   const uri = `${ferret.uri}/province`;
-  const config = loadConfig({
-    MONGODB_URI: uri,
-    DATA_DIR: CACHE,
-    ADMIN_PASSWORD,
-    CREDENTIALS_KEY,
-    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-  });
+  const config = benchConfig(uri);
   const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
   const ctx = createContext(config, db);
   let closing: (() => Promise<void>) | null = async () => {
@@ -239,11 +247,11 @@ async function main() {
     for (const row of rows)
       process.stdout.write(`| ${row.person} | ${row.screen} | ${row.p50} | ${row.p99} | ${row.commands} |\n`);
     process.stdout.write(
-      '\n| background loop (idle, its own process) | ms CPU per minute (own + FerretDB) | % of a core | commands per minute |\n| --- | ---: | ---: | ---: |\n',
+      '\n| background loop (idle, its own process) | ms CPU per minute (own + FerretDB) | % of a core | commands per minute | start-up: s, ms CPU (own + FerretDB), commands |\n| --- | ---: | ---: | ---: | ---: |\n',
     );
     for (const loop of loops)
       process.stdout.write(
-        `| ${loop.name} | ${loop.cpuMsPerMin} (${loop.ownMsPerMin} + ${loop.ferretMsPerMin}) | ${loop.pct} | ${loop.commandsPerMin} |\n`,
+        `| ${loop.name} | ${loop.cpuMsPerMin} (${loop.ownMsPerMin} + ${loop.ferretMsPerMin}) | ${loop.pct} | ${loop.commandsPerMin} | ${loop.startup.s}${loop.startup.quiet ? '' : '+'} s, ${loop.startup.ownMs + loop.startup.ferretMs} (${loop.startup.ownMs} + ${loop.startup.ferretMs}), ${loop.startup.commands} |\n`,
       );
     const max = (of: typeof rows) => Math.max(0, ...of.map((r) => r.p99));
     const slowest = rows.length ? rows.reduce((a, b) => (b.p99 > a.p99 ? b : a), rows[0]!) : null;
@@ -261,6 +269,7 @@ async function main() {
       radius_p99_ms: max(rows.filter((r) => r.screen === 'radius 10 km')),
       idle_loop_cpu_pct_max: Math.max(0, ...loops.map((l) => l.pct)),
       idle_loops: Object.fromEntries(loops.map((l) => [l.name, l.pct])),
+      loop_startup_cpu_ms: Object.fromEntries(loops.map((l) => [l.name, l.startup.ownMs + l.startup.ferretMs])),
       load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -840,8 +849,11 @@ interface LoopDef {
 interface LoopResult {
   ownMs: number;
   ferretMs: number;
-  commands: [string, number][];
-  rare?: { ownMs: number; ferretMs: number; commands: [string, number][] };
+  /** By shape: [shape, commands, ms until answered in all]. */
+  commands: [string, number, number][];
+  /** From the loop's start until the window opened (its first passes; untilQuiet). */
+  startup: { ownMs: number; ferretMs: number; ms: number; quiet: boolean; commands: [string, number, number][] };
+  rare?: { ownMs: number; ferretMs: number; commands: [string, number, number][] };
 }
 
 /** Every background loop src/main.ts starts in the scheduler and worker roles, as it starts them. */
@@ -949,49 +961,129 @@ function loopDefinitions(ctx: Ctx): LoopDef[] {
   ];
 }
 
+/** Commands by shape: how many, and their time in FerretDB (started → answered, ms). */
+type Shapes = Map<string, { n: number; ms: number }>;
+
+/**
+ * Counts this process's commands by shape while `into` is set, with each one's time until its
+ * answer; also knows which commands are still unanswered (a phase ends only when none is old).
+ */
+function watchCommands() {
+  const open = new Map<number, { shape: string; at: number; into: Shapes | null }>();
+  const watcher = {
+    into: null as Shapes | null,
+    /** Milliseconds the oldest unanswered command has been waiting (0 when none). */
+    oldestOpenMs: () => {
+      let oldest = 0;
+      const now = performance.now();
+      for (const command of open.values()) oldest = Math.max(oldest, now - command.at);
+      return oldest;
+    },
+  };
+  const client = mongoose.connection.getClient();
+  client.on('commandStarted', (event: CommandStartedEvent) => {
+    const shape = commandShape(event);
+    open.set(event.requestId, { shape, at: performance.now(), into: watcher.into });
+    if (watcher.into) {
+      const seen = watcher.into.get(shape) ?? { n: 0, ms: 0 };
+      seen.n += 1;
+      watcher.into.set(shape, seen);
+    }
+  });
+  const answered = (event: { requestId: number }) => {
+    const command = open.get(event.requestId);
+    if (!command) return;
+    open.delete(event.requestId);
+    // Its time is charged to the phase it was sent in (a start-up read answered in the window is start-up).
+    const seen = command.into?.get(command.shape);
+    if (seen) seen.ms += performance.now() - command.at;
+  };
+  client.on('commandSucceeded', answered);
+  client.on('commandFailed', answered);
+  return watcher;
+}
+
+/**
+ * Waits until the loop's start-up is over: WARMUP_S passed, none of this process's commands
+ * has been waiting for more than a second, and FerretDB used under a tenth of a core in each
+ * of the last two seconds (or QUIET_MAX_S passed: then the window opens anyway, and says so).
+ */
+async function untilQuiet(
+  watcher: ReturnType<typeof watchCommands>,
+  ferretPid: number | undefined,
+  atLeastS = WARMUP_S,
+): Promise<boolean> {
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, atLeastS * 1000));
+  let quietSeconds = 0;
+  let ferret = processCpuMs(ferretPid);
+  while (performance.now() - started < QUIET_MAX_S * 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = processCpuMs(ferretPid);
+    quietSeconds = now - ferret < 100 && watcher.oldestOpenMs() < 1000 ? quietSeconds + 1 : 0;
+    ferret = now;
+    if (quietSeconds >= 2) return true;
+  }
+  return false;
+}
+
 /**
  * One loop, measured in this process (a child of the bench, running nothing else): started as
- * main.ts starts it, watched for IDLE_S after a warm-up; this process's own CPU (the loop's, and
- * nothing of the api's background work) and FerretDB's in the same window; its rare pass after
- * its catch-up, the same way. `none` starts nothing: the baseline.
+ * main.ts starts it; its start-up (from its start until its first passes are answered and
+ * FerretDB is quiet: untilQuiet) measured as its own figure, then watched for IDLE_S: this
+ * process's own CPU (the loop's, and nothing of the api's background work) and FerretDB's in
+ * the same window; its rare pass after its catch-up, the same way. `none` starts nothing: the
+ * baseline.
  */
 async function measureLoop(ctx: Ctx, name: string, ferretPid: number | undefined): Promise<LoopResult> {
   const own = () => {
     const usage = process.cpuUsage();
     return (usage.user + usage.system) / 1000;
   };
-  let seen: Map<string, number> | null = null;
-  mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
-    if (!seen) return;
-    const key = commandShape(event);
-    seen.set(key, (seen.get(key) ?? 0) + 1);
-  });
+  const watcher = watchCommands();
+  const list = (shapes: Shapes) => [...shapes].map(([shape, { n, ms }]) => [shape, n, Math.round(ms)] as [string, number, number]);
   const loop: LoopDef = loopDefinitions(ctx).find((l) => l.name === name) ?? {
     name: 'none',
     start: () => ({ stop: async () => undefined }),
   };
   await loop.settle?.();
-  const running = loop.start();
-  await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
   let ownBefore = own();
   let ferretBefore = processCpuMs(ferretPid);
+  let startedAt = performance.now();
+  let seen: Shapes = new Map();
+  watcher.into = seen;
+  const running = loop.start();
+  const quiet = await untilQuiet(watcher, ferretPid);
+  const startup: LoopResult['startup'] = {
+    ownMs: own() - ownBefore,
+    ferretMs: processCpuMs(ferretPid) - ferretBefore,
+    ms: performance.now() - startedAt,
+    quiet,
+    commands: list(seen),
+  };
+  ownBefore = own();
+  ferretBefore = processCpuMs(ferretPid);
   seen = new Map();
+  watcher.into = seen;
   await new Promise((r) => setTimeout(r, IDLE_S * 1000));
   const result: LoopResult = {
     ownMs: own() - ownBefore,
     ferretMs: processCpuMs(ferretPid) - ferretBefore,
-    commands: [...seen],
+    commands: list(seen),
+    startup,
   };
-  seen = null;
+  watcher.into = null;
   await running.stop();
   if (loop.rare) {
     if (loop.rareWarm) log(`  its catch-up (not counted): ${JSON.stringify(await loop.rareWarm())}`);
     ownBefore = own();
     ferretBefore = processCpuMs(ferretPid);
+    startedAt = performance.now();
     seen = new Map();
+    watcher.into = seen;
     await loop.rare();
-    result.rare = { ownMs: own() - ownBefore, ferretMs: processCpuMs(ferretPid) - ferretBefore, commands: [...seen] };
-    seen = null;
+    result.rare = { ownMs: own() - ownBefore, ferretMs: processCpuMs(ferretPid) - ferretBefore, commands: list(seen) };
+    watcher.into = null;
   }
   return result;
 }
@@ -999,14 +1091,7 @@ async function measureLoop(ctx: Ctx, name: string, ferretPid: number | undefined
 /** The child process's part: one loop on the bench's database (PROVINCE_LOOP_CHILD = its name). */
 async function loopChild(name: string): Promise<void> {
   const uri = process.env.PROVINCE_LOOP_URI!;
-  const config = loadConfig({
-    MONGODB_URI: uri,
-    DATA_DIR: CACHE,
-    ADMIN_PASSWORD,
-    CREDENTIALS_KEY,
-    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-  });
+  const config = benchConfig(uri);
   const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
   try {
     const ctx = createContext(config, db);
@@ -1054,19 +1139,71 @@ function inChild(name: string, uri: string, ferretPid: number | undefined): Prom
  * window of a child running no loop; rare passes (sweeps, retention) counted per minute.
  */
 async function idleLoops(ctx: Ctx, ferretPid: number | undefined, uri: string) {
-  const base = await inChild('none', uri, ferretPid);
-  log(`baseline (a child with no loop, ${IDLE_S} s): own ${Math.round(base.ownMs)} ms, FerretDB ${Math.round(base.ferretMs)} ms`);
-  const out: { name: string; ownMsPerMin: number; ferretMsPerMin: number; cpuMsPerMin: number; pct: number; commandsPerMin: number }[] = [];
+  // The bench's own process (its api part) is another client of the same FerretDB: each child
+  // starts only once it is quiet, and what it sent during a child's life is shown with it.
+  const parent = watchCommands();
+  const child = async (name: string) => {
+    const waitFrom = performance.now();
+    const ferretFrom = processCpuMs(ferretPid);
+    const quiet = await untilQuiet(parent, ferretPid, 0);
+    const waited = (performance.now() - waitFrom) / 1000;
+    // Two quiet seconds are the least wait: anything longer was another client's work, shown here.
+    if (!quiet || waited > 3)
+      log(
+        `  waited ${Math.round(waited)} s for FerretDB to be quiet before ${name} (${Math.round(processCpuMs(ferretPid) - ferretFrom)} ms of its CPU)${quiet ? '' : `: not quiet within ${QUIET_MAX_S} s`}`,
+      );
+    const others: Shapes = new Map();
+    parent.into = others;
+    const measured = await inChild(name, uri, ferretPid);
+    parent.into = null;
+    const n = [...others.values()].reduce((a, c) => a + c.n, 0);
+    if (n > 0) {
+      log(`  the bench's own process sent ${n} commands meanwhile (another client of the same FerretDB):`);
+      for (const [shape, { n: count, ms }] of [...others].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8))
+        log(`    ${String(count).padStart(5)} × ${shape}  (${Math.round(ms)} ms until answered)`);
+    }
+    return measured;
+  };
+  const base = await child('none');
+  log(
+    `baseline (a child with no loop, ${IDLE_S} s): own ${Math.round(base.ownMs)} ms, FerretDB ${Math.round(base.ferretMs)} ms; its start-up ${Math.round(base.startup.ms)} ms: own ${Math.round(base.startup.ownMs)} ms, FerretDB ${Math.round(base.startup.ferretMs)} ms`,
+  );
+  const out: {
+    name: string;
+    ownMsPerMin: number;
+    ferretMsPerMin: number;
+    cpuMsPerMin: number;
+    pct: number;
+    commandsPerMin: number;
+    startup: { s: number; ownMs: number; ferretMs: number; commands: number; quiet: boolean };
+  }[] = [];
   const only = process.env.PROVINCE_LOOPS?.split(',').map((name) => name.trim());
+  const shapes = (list: [string, number, number][], top = Number.POSITIVE_INFINITY) => {
+    const sorted = [...list].sort((a, b) => b[2] - a[2] || b[1] - a[1]);
+    for (const [shape, n, ms] of sorted.slice(0, top)) log(`    ${String(n).padStart(5)} × ${shape}  (${ms} ms until answered)`);
+    if (sorted.length > top) log(`    … ${sorted.length - top} more shapes`);
+  };
   for (const loop of loopDefinitions(ctx).filter((l) => !only || only.includes(l.name))) {
     log(`idle loop: ${loop.name} (its own process, ${IDLE_S} s)…`);
-    const measured = await inChild(loop.name, uri, ferretPid);
+    const measured = await child(loop.name);
+    // Its start-up (the first passes after a process start, until they are answered and
+    // FerretDB is quiet) is its own figure: what every restart of the process costs.
+    const up = measured.startup;
+    const startup = {
+      s: Math.round(up.ms / 100) / 10,
+      ownMs: Math.round(Math.max(0, up.ownMs - base.startup.ownMs)),
+      ferretMs: Math.round(up.ferretMs),
+      commands: up.commands.reduce((a, c) => a + c[1], 0),
+      quiet: up.quiet,
+    };
+    log(
+      `  start-up: ${startup.s} s until quiet${up.quiet ? '' : ` (not quiet within ${QUIET_MAX_S} s)`}, own ${startup.ownMs} ms + FerretDB ${startup.ferretMs} ms CPU, ${startup.commands} commands:`,
+    );
+    shapes(up.commands, Number(process.env.PROVINCE_STARTUP_SHAPES ?? 8));
     let ownPerMin = (Math.max(0, measured.ownMs - base.ownMs) * 60) / IDLE_S;
-    let commands = 0;
-    for (const [shape, n] of measured.commands.sort((a, b) => b[1] - a[1])) {
-      commands += n;
-      log(`    ${String(n).padStart(5)} × ${shape}`);
-    }
+    const commands = measured.commands.reduce((a, c) => a + c[1], 0);
+    log('  its window:');
+    shapes(measured.commands);
     // FerretDB works only for commands: a loop that sent none in its window caused none of
     // FerretDB's CPU there (what it did was another client's, e.g. a screen call the bench
     // gave up on that FerretDB still answers).
@@ -1079,7 +1216,7 @@ async function idleLoops(ctx: Ctx, ferretPid: number | undefined, uri: string) {
       log(
         `  its pass every ${loop.rareEveryMin} min: own ${Math.round(measured.rare.ownMs)} ms + FerretDB ${Math.round(measured.rare.ferretMs)} ms CPU`,
       );
-      for (const [shape, n] of measured.rare.commands.sort((a, b) => b[1] - a[1])) log(`    ${String(n).padStart(5)} × ${shape}`);
+      shapes(measured.rare.commands);
     }
     const perMin = ownPerMin + ferretPerMin;
     const row = {
@@ -1089,6 +1226,7 @@ async function idleLoops(ctx: Ctx, ferretPid: number | undefined, uri: string) {
       cpuMsPerMin: Math.round(perMin),
       pct: Math.round((perMin / 60_000) * 1000) / 10,
       commandsPerMin: Math.round((commands * 60) / IDLE_S),
+      startup,
     };
     log(
       `  ${row.cpuMsPerMin} ms CPU per minute (own ${row.ownMsPerMin}, FerretDB ${row.ferretMsPerMin}) = ${row.pct} % of a core; ${row.commandsPerMin} commands per minute`,

@@ -65,6 +65,8 @@ export interface Config {
   engineRetentionDays: number;
   /** How often the retention jobs run, in minutes. */
   retentionEveryMinutes: number;
+  /** Minutes a workbench tally nobody wrote to is kept before it is read whole again (workbench/tallies.ts). */
+  tallyRecountMinutes: number;
   /** Test sends one user may make per local day (issue 26, finding 7). */
   testSendDailyQuota: number;
   /** Minutes an officer's manual task may stay unconfirmed before a reminder, and again before the superior is told. */
@@ -280,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
     tipRetentionDays: integer(env, 'TIP_RETENTION_DAYS', 180, 1, 3650),
     engineRetentionDays: integer(env, 'ENGINE_RETENTION_DAYS', 7, 1, 3650),
     retentionEveryMinutes: integer(env, 'RETENTION_EVERY_MINUTES', 60, 1, 7 * 24 * 60),
+    tallyRecountMinutes: integer(env, 'TALLY_RECOUNT_MINUTES', 60, 5, 7 * 24 * 60),
     testSendDailyQuota: integer(env, 'TEST_SEND_DAILY_QUOTA', 10, 1, 1000),
     taskReminderMinutes: {
       normal: integer(env, 'TASK_REMINDER_MINUTES', 120, 1, 7 * 24 * 60),

@@ -15,6 +15,7 @@ import { ManualTaskService } from './channels/manual/tasks.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { Outbound } from './channels/outbound.js';
 import { WecomApiClient } from './channels/wecom-group/api.js';
+import { buildWecomLive } from './channels/wecom-group/live.js';
 import { WecomGroupService } from './channels/wecom-group/service.js';
 import { WecomGroupSync } from './audience/wecom-sync.js';
 import { setStateClaimStaleAfter } from './db/claims.js';
@@ -37,6 +38,7 @@ import { buildRunLists, campaignPlanning } from './engine/runs.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
+import { buildPlanningQueue } from './engine/planner.js';
 import { buildRetentionDue } from './engine/retention-due.js';
 import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
 import { COUNTS_LOG } from './channels/manual/open-counts.js';
@@ -387,7 +389,7 @@ export function createContext(
     publication,
     tips,
     cases,
-    workbench: new WorkbenchService(tracking.stats, clock, config.timeZone),
+    workbench: new WorkbenchService(tracking.stats, clock, config.timeZone, config.tallyRecountMinutes * 60_000),
     reviewFacts: new ReviewFactsService(campaigns, audience),
     secrets,
   };
@@ -407,10 +409,14 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildNoticeLists();
   await ctx.manualTasks.backfillConfirmationWatch();
   await buildOpenRuns();
+  // The planning queue for runs an install left planning before it existed (once; engine/planner.ts).
+  await buildPlanningQueue();
   // Retention's due keys for the runs an install already settled (once; engine/retention-due.ts).
   await buildRetentionDue(ctx.clock.now());
   // Per-run summaries of the runs an install already has (once; tracking/run-summaries.ts).
   await buildRunSummaries(ctx.clock.now());
+  // The WeCom customer-group loop's live list for an install written before it (once; channels/wecom-group/live.ts).
+  await buildWecomLive(ctx.clock.now());
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
   await buildOpenTaskWatch(ctx.clock.now(), async (since) =>
     (await ctx.wecomGroups.openItemsSince(since)).map((item) => ({

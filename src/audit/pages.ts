@@ -9,12 +9,20 @@
 // channels/manual/history.ts):
 // - live records `<key>:<n>` (n dense from 1, claimed by a unique insert walking up from the
 //   process's tail or the hint in `<key>:head`, written every HEAD_EVERY records) hold one
-//   entry each (`row`, JSON of Row) and `at`, the writer's clock when it claimed. They are
-//   written BEFORE the entry is inserted, with the entry's `_id` chosen first, so every entry
-//   has its rows; an entry's id (an ObjectId: its time is the writer's clock) is never newer
-//   than its record's `at`, and a record is claimed after every lower n was, so records below
-//   n hold no entry newer than n's `at` plus the clock difference between writers
-//   (CLOCK_SLACK_MS);
+//   entry each (`row`, JSON of Row) and `at`, the writer's clock when it claimed. An entry's
+//   id (an ObjectId: its time is the writer's clock) is never newer than its record's `at`,
+//   and a record is claimed after every lower n was, so records below n hold no entry newer
+//   than n's `at` plus the clock difference between writers (CLOCK_SLACK_MS);
+// - write order (AuditService.record): (1) the entry's `_id` chosen and its rows put on every
+//   list (`recordRow`), (2) the entry inserted, (3) its rows marked `ok` (`confirmRows`). A
+//   process killed in (1) or before (2) leaves rows of an entry that never was; killed after
+//   (2), rows not yet marked. So every entry in the collection has all its rows (the log on
+//   the screen is complete), and a reader shows a row not marked `ok` only after reading its
+//   entry by `_id` (`exists`): found, it marks the row `ok` (a repair, once) and keeps it;
+//   missing, the row is left off the page and not kept (its writer may still be inserting).
+//   A dead writer's rows thus cost one `_id` read of the audit collection each time a page's
+//   walk reaches them (while they are among a page's newest rows); apart from that and the
+//   backfill's one scan, nothing reads the collection;
 // - base chunks `<key>:b<k>` (k from 1, BASE_CHUNK rows each, oldest first) and `<key>:base`
 //   `{ n: chunks }`: the entries of an install written before the lists existed, made once at
 //   start by `buildAuditPages` from one scan (then the `_built` marker); an entry both there
@@ -36,6 +44,8 @@ const pageSchema = new mongoose.Schema(
     rows: { type: String, default: '[]' },
     /** head: a hint of the last n; base: the number of base chunks. */
     n: { type: Number, default: 0 },
+    /** A live record: its entry is known to be in the audit collection (see the header). */
+    ok: { type: Boolean },
   },
   { versionKey: false },
 );
@@ -86,8 +96,12 @@ async function hint(key: string): Promise<number> {
   return (await AuditPageModel.findById(`${key}:head`, { n: 1 }).lean<{ n?: number }>())?.n ?? 0;
 }
 
-/** Puts an entry about to be inserted on its lists (before the insert: see the header). */
-export async function recordRow(row: Row, at: Date): Promise<void> {
+/**
+ * Puts an entry about to be inserted on its lists (step 1 of the header's write order);
+ * returns the records written, for `confirmRows` once the entry is inserted.
+ */
+export async function recordRow(row: Row, at: Date): Promise<string[]> {
+  const written: string[] = [];
   for (const key of keysOf(row[8])) {
     let n = (await hint(key)) + 1;
     for (;;) {
@@ -99,22 +113,43 @@ export async function recordRow(row: Row, at: Date): Promise<void> {
         n += 1;
       }
     }
+    written.push(`${key}:${n}`);
     tails.set(dbKey(key), Math.max(tails.get(dbKey(key)) ?? 0, n));
     if (n % HEAD_EVERY === 0) {
       await AuditPageModel.updateOne({ _id: `${key}:head` }, { $max: { n } }, { upsert: true }).catch(() => undefined);
     }
   }
+  return written;
 }
 
-async function record(id: string): Promise<{ at: number; rows: Row[] } | null> {
+/** Marks an inserted entry's records `ok` (step 3; a failure is repaired by the next reader). */
+export async function confirmRows(records: readonly string[]): Promise<void> {
+  await Promise.all(
+    records.map((id) => AuditPageModel.updateOne({ _id: id }, { $set: { ok: true } }).catch(() => undefined)),
+  );
+}
+
+/**
+ * A list record, kept once read; a live record not marked `ok` is shown only once its entry
+ * is found by `_id` (then marked), else read as holding no row and not kept.
+ */
+async function record(id: string, live: boolean): Promise<{ at: number; rows: Row[] } | null> {
   const held = kept.get(dbKey(id));
   if (held !== undefined) return held;
-  const doc = await AuditPageModel.findById(id, { at: 1, rows: 1 }).lean<{ at: Date | null; rows: string }>();
+  const doc = await AuditPageModel.findById(id, { at: 1, rows: 1, ok: 1 }).lean<{
+    at: Date | null;
+    rows: string;
+    ok?: boolean;
+  }>();
   if (!doc) return null; // a missing one may appear: not kept
   const parsed = JSON.parse(doc.rows) as Row | Row[];
   // A live record holds one row, a chunk an array of rows.
   const rows = typeof parsed[0] === 'string' ? [parsed as Row] : (parsed as Row[]);
   const found = { at: doc.at ? new Date(doc.at).getTime() : 0, rows };
+  if (live && !doc.ok) {
+    if (!(await mongoose.model('AuditEntry').exists({ _id: rows[0]![0] }))) return { at: found.at, rows: [] };
+    await confirmRows([id]);
+  }
   if (kept.size >= KEPT_RECORDS) kept.clear();
   kept.set(dbKey(id), found);
   return found;
@@ -165,14 +200,14 @@ export async function auditRows(
     return [...found.keys()].sort().reverse()[limit - 1]!;
   };
   for (let n = await tail(key); n >= 1; n -= 1) {
-    const rec = await record(`${key}:${n}`);
+    const rec = await record(`${key}:${n}`, true);
     if (rec) take(rec.rows);
     const last = bound();
     // No lower record holds an entry newer than this one's claim (plus the slack).
     if (rec && last && rec.at + CLOCK_SLACK_MS < idTime(last)) break;
   }
   for (let k = await chunks(key); k >= 1; k -= 1) {
-    const rec = await record(`${key}:b${k}`);
+    const rec = await record(`${key}:b${k}`, false);
     if (!rec || rec.rows.length === 0) continue;
     take(rec.rows);
     const last = bound();

@@ -1,12 +1,13 @@
 // Append-only audit log of who did what, when and from where. Every entry is also copied onto
 // per-region lists read by `_id` (pages.ts), from which the audit screen pages: the collection
-// itself is only written (and read once by the lists' backfill).
+// itself is only written (read once by the lists' backfill, and by `_id` to check a row whose
+// writer was killed before it marked it: pages.ts's write order).
 import type { Clock } from '../lib/clock.js';
 import { InvalidInput } from '../lib/errors.js';
 import type { Scope } from '../regions/scope.js';
 import mongoose from 'mongoose';
 import { AuditModel } from './model.js';
-import { auditRows, type Row, recordRow, rowOf, scopeKey } from './pages.js';
+import { auditRows, confirmRows, type Row, recordRow, rowOf, scopeKey } from './pages.js';
 
 /** Who acted: a signed-in user, or nobody (e.g. a failed login). */
 export interface Actor {
@@ -75,9 +76,11 @@ export class AuditService {
       regionPath: event.regionPath ?? event.actor?.regionPath ?? this.rootRegionPath,
       details: redact(event.details),
     };
-    // On its lists first (pages.ts: no entry without its rows), then the entry.
-    await recordRow(rowOf(doc), new Date());
+    // On its lists first (no entry without its rows), then the entry, then its rows marked
+    // `ok` (pages.ts: a row not marked is shown only once its entry is found by `_id`).
+    const rows = await recordRow(rowOf(doc), new Date());
     await AuditModel.create(doc);
+    await confirmRows(rows);
   }
 
   async list(scope: Scope, query: AuditQuery): Promise<AuditEntry[]> {

@@ -9,7 +9,7 @@
 // bulkWrite, every query write), so no reader can keep an older state under the newer token.
 // A writer that dies between its write and the token change leaves the token as it was: the
 // readers therefore also re-read a collection written since their last whole read after
-// MAX_KEEP_MS (workbench/tallies.ts; the next write takes a dead writer's in). Each collection has
+// MAX_KEEP_MS, and one nobody wrote after TALLY_RECOUNT_MINUTES (workbench/tallies.ts). Each collection has
 // its own document, so two writers never update one document's different fields (FerretDB
 // does not make that atomic); two token changes racing both leave a new token.
 //

@@ -13,7 +13,8 @@ import {
   noticeWasPlanned,
   recipientIn,
 } from '../tracking/recipients.js';
-import { OccurrenceModel, PLANNING_WAKE, QueueEntryModel, SchedulerWakeModel } from './model.js';
+import { isDuplicateKey } from '../lib/errors.js';
+import { BatchWakeModel, OccurrenceModel, PLANNING_WAKE, QueueEntryModel, SchedulerWakeModel } from './model.js';
 import { openRun } from './open-runs.js';
 import { type BulkSkipResult, STOP_OWNER_PREFIX, skipBatchesInBulk } from './skip.js';
 
@@ -156,6 +157,9 @@ export async function wakeBatchOf(
     campaignId: string;
   }>();
   if (!batch) return;
+  // The batch's wake marker before its entry: a holder whose release overwrites the entry
+  // finds the marker by `_id` in its look after the release (engine/worker.ts).
+  await markWoken(batch._id, now);
   // The run goes back on the stranded-batch sweep's watch list first (engine/open-runs.ts).
   await openRun(occurrenceId, batch.campaignId);
   await QueueEntryModel.updateOne(
@@ -163,4 +167,17 @@ export async function wakeBatchOf(
     { $set: { dueAt: now, rank: 0, campaignId: batch.campaignId } },
     { upsert: true },
   );
+}
+
+/** Records that a batch was woken from outside its holder (model.ts, `BatchWakeModel`). */
+export async function markWoken(batchId: string, now: Date): Promise<void> {
+  await BatchWakeModel.updateOne({ _id: batchId }, { $set: { at: now } }, { upsert: true }).catch((error: unknown) => {
+    // Two wakes upserting at once: the other one's insert is the marker.
+    if (!isDuplicateKey(error)) throw error;
+  });
+}
+
+/** Whether the batch was ever woken from outside its holder (one `_id` read). */
+export async function wasWoken(batchId: string): Promise<boolean> {
+  return (await BatchWakeModel.exists({ _id: batchId })) !== null;
 }

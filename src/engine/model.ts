@@ -100,3 +100,16 @@ export const QueueEntryModel = mongoose.model('QueueEntry', queueSchema);
 export const SchedulerWakeModel = mongoose.model('SchedulerWake', wakeSchema);
 export const PlanningQueueModel = mongoose.model('PlanningQueueEntry', planningQueueSchema, 'planningqueue');
 
+/**
+ * A batch woken from outside its holder (`wakeBatchOf`: an officer's confirmation, a WeCom
+ * customer group's report), `_id` = the batch id, written BEFORE the wake's work-list entry.
+ * A holder's release may overwrite that entry; its look after the release reads this one
+ * document instead of every awaiting delivery's confirmation: absent, no wake can have been
+ * overwritten (docs/engine.md, *What a wave of sends costs the database*). Deleted with the
+ * batch's compaction (retention), when no holder can be looking.
+ */
+const batchWakeSchema = new mongoose.Schema(
+  { _id: { type: String, required: true }, at: { type: Date, default: null } },
+  { versionKey: false },
+);
+export const BatchWakeModel = mongoose.model('BatchWake', batchWakeSchema, 'batchwakes');

@@ -9,6 +9,7 @@
 import type { AudienceSpec } from '../campaigns/ports.js';
 import type { CampaignService } from '../campaigns/service.js';
 import { type QuietHours, localDay } from '../campaigns/schedule.js';
+import { backfillOnce } from '../db/backfills.js';
 import { ClaimModel, type Lease, acquireLease, leaseTakenOver } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
@@ -262,7 +263,6 @@ export class Planner {
   /** Set when an urgent run waits while a normal run plans: it yields at its next chunk boundary. */
   private yieldWanted = false;
   /** Runs found `planning` by the one scan a process makes (runs of older code, before the queue). */
-  private backfilled = false;
 
   /** The run being planned now, if any (tests and the scheduler's urgent lane). */
   get planning(): { id: string; priority: string } | null {
@@ -298,21 +298,6 @@ export class Planner {
 
   /** The runs on the planning queue, urgent first, then by due time. */
   private async waitingRuns(): Promise<{ _id: string; priority: string; dueAt: Date }[]> {
-    if (!this.backfilled) {
-      // Runs created before the planning queue existed (or by an older process): one scan by
-      // status, once per process; afterwards the queue alone is read.
-      const older = await OccurrenceModel.find({ status: 'planning' }, { _id: 1, priority: 1, dueAt: 1 }).lean<
-        { _id: string; priority: string; dueAt: Date }[]
-      >();
-      for (const run of older) {
-        await PlanningQueueModel.updateOne(
-          { _id: run._id },
-          { $set: { priority: run.priority, dueAt: run.dueAt } },
-          { upsert: true },
-        );
-      }
-      this.backfilled = true;
-    }
     const waiting = await PlanningQueueModel.find({}, { _id: 1, priority: 1, dueAt: 1 }).lean<
       { _id: string; priority: string; dueAt: Date }[]
     >();
@@ -746,4 +731,24 @@ export class Planner {
     if (listedUntil) await runWriteDone(id, listedUntil);
     return 'planned';
   }
+}
+
+/**
+ * For an install written before the planning queue existed (once, at start: prepareDatabase):
+ * every run still planning is queued. It was a scan of every run ever made by status in each
+ * scheduler process's first tick, paid again at every restart.
+ */
+export async function buildPlanningQueue(): Promise<void> {
+  await backfillOnce('planning-queue', async () => {
+    const older = await OccurrenceModel.find({ status: 'planning' }, { _id: 1, priority: 1, dueAt: 1 }).lean<
+      { _id: string; priority: string; dueAt: Date }[]
+    >();
+    for (const run of older) {
+      await PlanningQueueModel.updateOne(
+        { _id: run._id },
+        { $set: { priority: run.priority, dueAt: run.dueAt } },
+        { upsert: true },
+      );
+    }
+  });
 }

@@ -77,9 +77,12 @@ export async function claimBatch(
   }
   // Other workers look past a held batch (it comes due again when this lease would expire),
   // so any number of workers find work of their own in the first entries of the list.
-  await QueueEntryModel.updateOne({ _id: batchId }, { $set: { dueAt: lease.until } });
-  // The packed fixed part (names, robot, credentials), read once for the whole hold.
-  const whole = await withFixedItems(batch);
+  // The packed fixed part (names, robot, credentials), read once for the whole hold, is read
+  // meanwhile (one wait for both).
+  const [, whole] = await Promise.all([
+    QueueEntryModel.updateOne({ _id: batchId }, { $set: { dueAt: lease.until } }),
+    withFixedItems(batch),
+  ]);
   return { batch: { ...whole, lease: { ...lease, owner } }, lease, settled: (batch.counts?.pending ?? 0) === 0 };
 }
 
@@ -148,8 +151,14 @@ export async function writeBatch(
   if (result.matchedCount === 0) return false;
   held.lease = { epoch: held.lease.epoch, until };
   held.settled = (counts?.pending ?? 0) === 0;
-  await options.written?.([id]);
-  if (!options.release) return true;
+  if (!options.release) {
+    await options.written?.([id]);
+    return true;
+  }
+  // The roll-up marker and the entry's write depend only on the batch write: made at once.
+  const marked = options.written?.([id]);
+  // Awaited below; a failure must not go unhandled while the entry is written.
+  marked?.catch(() => undefined);
   if (dueAt) {
     await QueueEntryModel.updateOne(
       { _id: id },
@@ -165,6 +174,7 @@ export async function writeBatch(
   } else {
     await QueueEntryModel.deleteOne({ _id: id });
   }
+  await marked;
   return true;
 }
 

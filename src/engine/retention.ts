@@ -18,6 +18,7 @@ import { dropFixedCredentials } from '../tracking/batch-fixed.js';
 import { type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { batchIdsOfRun } from '../tracking/run-batches.js';
 import { mapLimit } from '../lib/concurrency.js';
+import { BatchWakeModel } from './model.js';
 import { deliveryId } from './queue.js';
 import { pruneRateSlots } from './rate-limit.js';
 import {
@@ -279,6 +280,10 @@ export class Retention {
     if (result.matchedCount === 0) return now;
     tally.batchesCompacted += 1;
     tally.confirmationCopies += copies;
+    // Its wake marker (engine/model.ts): only a holder's look after its release reads it, and
+    // this job holds the lease; a later wake writes it again.
+    if (batch.items.some((item) => item.channel === 'manual' || item.channel === 'wecom_group'))
+      await BatchWakeModel.deleteOne({ _id: batchId });
     return null;
   }
 

@@ -23,6 +23,7 @@ import {
   expediteBatch,
   writeBatch,
 } from './queue.js';
+import { wasWoken } from './control.js';
 import { SharedRateLimiter } from './rate-limit.js';
 import { claimedByStops } from './skip.js';
 
@@ -238,9 +239,15 @@ export class Worker {
     const due = earliestDue(items);
     const watching = items.some((item) => confirmable(item));
     if (!due && !watching) return;
-    const verdict = due ? await this.verdict(held.batch) : null;
+    // Only a batch woken from outside (a confirmation's wake writes its marker before the
+    // entry this release may have overwritten) can have a confirmation to find: one `_id`
+    // read, not one per awaiting delivery; read beside the campaign's state.
+    const [verdict, woken] = await Promise.all([
+      due ? this.verdict(held.batch) : null,
+      watching ? wasWoken(held.batch._id) : false,
+    ]);
     const changed = verdict && (parked ? verdict.kind !== 'hold' : verdict.kind !== 'send');
-    const confirmed = !changed && watching && (await this.newlyConfirmed(held, items));
+    const confirmed = !changed && woken && (await this.newlyConfirmed(held, items));
     if (changed || confirmed) await expediteBatch(held.batch, this.clock.now());
   }
 
@@ -442,7 +449,12 @@ export class Worker {
   private async sendDue(held: HeldBatch, items: BatchItem[]): Promise<Verdict | 'lost' | null> {
     const now = () => this.clock.now();
     const { concurrency, leaseMs } = this.settings;
-    const pending = items.filter((item) => item.status === 'pending' && (item.nextAt ?? new Date(0)) <= now());
+    // Officer tasks first: a wave's tasks are made in one insert with their watch-list and
+    // count writes (Dispatch.sendWave), so a hold's tasks in its first wave cost those writes
+    // once, not once per wave they were spread over.
+    const pending = items
+      .filter((item) => item.status === 'pending' && (item.nextAt ?? new Date(0)) <= now())
+      .sort((a, b) => Number(b.channel === 'manual') - Number(a.channel === 'manual'));
     let lastCheckpoint = Date.now();
     let lost = false;
     let failure: { error: unknown } | null = null;

@@ -55,13 +55,22 @@ function localDate(at: Date, timeZone: string): string {
 export class WorkbenchService {
   private readonly countyList = new CountyList();
   private readonly openCounts = new KeptOpenCounts();
-  private readonly tallies = new WorkbenchTallies(() => this.clock.now().getTime());
+  private readonly tallies: WorkbenchTallies;
 
+  /** `recountMs`: how long a tally nobody wrote to is kept (tallies.ts; TALLY_RECOUNT_MINUTES). */
   constructor(
     private readonly stats: ReachStats,
     private readonly clock: Clock,
     private readonly timeZone: string,
-  ) {}
+    recountMs?: number,
+  ) {
+    this.tallies = new WorkbenchTallies(() => this.clock.now().getTime(), recountMs);
+  }
+
+  /** Resolves once no tally's background whole read is running (tests wait for it). */
+  settled(): Promise<void> {
+    return this.tallies.settled();
+  }
 
   /** Reads every tally once (a process's start), so no navigation waits for a whole collection. */
   async warm(): Promise<void> {

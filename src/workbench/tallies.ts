@@ -13,10 +13,15 @@
 // read the collection again. A writer that died between its write and its record leaves a
 // tally that misses that write: a tally whose collection's token moved since the tally was
 // last read whole is read whole again in the background once that read is MAX_KEEP_MS old (the
-// call that finds it older answers from the kept tally). A collection nothing wrote to since
-// its whole read is never read again (issue 25: at 50,000 groups the whole re-read of every
-// tallied collection every 5 minutes was an idle api process's largest cost); a dead writer's
-// write there is taken in with the collection's next write. A missing token (no
+// call that finds it older answers from the kept tally, and so do the calls while the read runs:
+// the new state replaces the kept one when it is done). A collection nothing wrote to since
+// its whole read is read whole again only once that read is `recountMs` old
+// (TALLY_RECOUNT_MINUTES, default 60; issue 25: at 50,000 groups the whole re-read of every
+// tallied collection every 5 minutes was an idle api process's largest cost): a dead writer's
+// write is taken in within that bound even if nothing is written after it, for one whole read
+// per collection per bound (docs/scale.md gives the cost). Reads are driven by the calls: a
+// process nobody calls reads nothing, and the first call after the bound starts the read and
+// answers from the kept tally (the next call has the new figures). A missing token (no
 // write since the tokens exist, and `prepareDatabase` not run) is never trusted. Every figure
 // is kept per region code of the documents' paths, so a caller's scope is one map look-up.
 import { GroupModel } from '../audience/model.js';
@@ -28,6 +33,8 @@ import { TipModel } from '../tips/model.js';
 
 /** A kept tally whose collection was written since its whole read is read whole again (in the background) after this long. */
 export const MAX_KEEP_MS = 5 * 60_000;
+/** A kept tally nobody wrote to is read whole again after this long (TALLY_RECOUNT_MINUTES; the default). */
+export const RECOUNT_MS = 60 * 60_000;
 
 /** The collections whose tokens the workbench reads (prepareDatabase gives each one). */
 export const TALLIED_COLLECTIONS = ['notices', 'campaigns', 'tips', 'users', 'groups'] as const;
@@ -70,6 +77,7 @@ interface State<D, T> {
   wholeToken: string;
   /** The change-log record this state includes (db/versions.ts). */
   seq: number;
+  /** When the collection was last read whole (the service's clock, ms). */
   at: number;
   docs: Map<string, D>;
   value: T;
@@ -85,6 +93,8 @@ class Kept<D, T> {
   constructor(
     private readonly source: Source<D, T>,
     private readonly now: () => number,
+    /** How long a whole read nobody wrote after is kept. */
+    private readonly recountMs: () => number,
   ) {}
 
   get(): Promise<T> {
@@ -97,11 +107,10 @@ class Kept<D, T> {
     const version = await collectionVersion(this.source.name);
     const state = this.state;
     if (!state || version === null) return (await this.readWhole(version?.token ?? null)).value;
-    if (this.now() - state.at >= MAX_KEEP_MS) {
-      // Nothing written since the whole read: nothing to take in (no read); else read it again.
-      if (version.token === state.wholeToken) state.at = this.now();
-      else this.reloadLater();
-    }
+    // Written since the whole read: read whole again after MAX_KEEP_MS; nobody wrote: after the
+    // recount bound (a killed writer's unlogged write is taken in by then either way).
+    const written = version.token !== state.wholeToken;
+    if (this.now() - state.at >= (written ? MAX_KEEP_MS : this.recountMs())) this.reloadLater();
     if (state.token === version.token) return state.value;
     const changes = await changesSince(this.source.name, state.seq, version.n);
     if (changes.ids === ALL_IDS) return (await this.readWhole(version.token)).value;
@@ -120,8 +129,15 @@ class Kept<D, T> {
     return state.value;
   }
 
-  /** The whole collection read (the log's end taken first: later records are applied on top). */
+  /** The whole collection read, kept (without a token nothing is kept: the next call reads again). */
   private async readWhole(token: string | null): Promise<State<D, T>> {
+    const state = await this.wholeState(token);
+    this.state = token === null ? null : state;
+    return state;
+  }
+
+  /** A state from one read of the whole collection (the log's end taken first: later records are applied on top). */
+  private async wholeState(token: string | null): Promise<State<D, T>> {
     const seq = await changeLogEnd(this.source.name);
     const docs = new Map<string, D>();
     const value = this.source.empty();
@@ -130,18 +146,22 @@ class Kept<D, T> {
       docs.set(id, doc);
       this.source.fold(value, id, doc, 1);
     }
-    const state = { token: token ?? '', wholeToken: token ?? '', seq, at: this.now(), docs, value };
-    // Without a token nothing is kept (the next call reads again).
-    this.state = token === null ? null : state;
-    return state;
+    return { token: token ?? '', wholeToken: token ?? '', seq, at: this.now(), docs, value };
   }
 
-  /** A whole read in the background, taking its turn (callers meanwhile wait for it). */
+  /**
+   * A whole read in the background, outside the turn: callers meanwhile answer from the kept
+   * state (and apply the log to it); the new state replaces it in a turn of its own, and the
+   * next call applies the records logged since the read began.
+   */
   private reloadLater(): void {
     if (this.reloading) return;
     this.reloading = Promise.resolve().then(async () => {
       const version = await collectionVersion(this.source.name);
-      const run = this.turn.then(() => this.readWhole(version?.token ?? null));
+      const fresh = await this.wholeState(version?.token ?? null);
+      const run = this.turn.then(() => {
+        this.state = version === null ? null : fresh;
+      });
       this.turn = run.catch(() => undefined);
       await run;
     });
@@ -150,6 +170,11 @@ class Kept<D, T> {
       .finally(() => {
         this.reloading = null;
       });
+  }
+
+  /** Resolves once no background whole read is running (tests wait for it). */
+  async settled(): Promise<void> {
+    await this.reloading?.catch(() => undefined);
   }
 }
 
@@ -239,8 +264,19 @@ const one =
     model.findById(id, fields).lean<(D & { _id: unknown }) | null>();
 
 export class WorkbenchTallies {
-  /** `now`: the service's clock (ms), for the age of a whole read. */
-  constructor(private readonly now: () => number = Date.now) {}
+  /**
+   * `now`: the service's clock (ms), for the age of a whole read; `recountMs`: how long a tally
+   * nobody wrote to is kept before it is read whole again (TALLY_RECOUNT_MINUTES).
+   */
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly recountMs: number = RECOUNT_MS,
+  ) {}
+
+  /** Resolves once no tally's background whole read is running (tests wait for it). */
+  async settled(): Promise<void> {
+    await Promise.all([this.notices, this.campaigns, this.tips, this.users, this.groups].map((k) => k.settled()));
+  }
 
   readonly notices = new Kept<NoticeDoc, NoticeTally>(
     {
@@ -266,6 +302,7 @@ export class WorkbenchTallies {
       },
     },
     () => this.now(),
+    () => this.recountMs,
   );
 
   readonly campaigns = new Kept<CampaignDoc, CampaignTally>(
@@ -283,6 +320,7 @@ export class WorkbenchTallies {
       },
     },
     () => this.now(),
+    () => this.recountMs,
   );
 
   readonly tips = new Kept<TipDoc, TipTally>(
@@ -304,6 +342,7 @@ export class WorkbenchTallies {
       },
     },
     () => this.now(),
+    () => this.recountMs,
   );
 
   readonly users = new Kept<UserDoc, UserTally>(
@@ -319,6 +358,7 @@ export class WorkbenchTallies {
       },
     },
     () => this.now(),
+    () => this.recountMs,
   );
 
   private readonly groupPaths = new Map<string, string[]>();
@@ -338,5 +378,6 @@ export class WorkbenchTallies {
       },
     },
     () => this.now(),
+    () => this.recountMs,
   );
 }

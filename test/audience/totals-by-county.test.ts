@@ -5,58 +5,20 @@
 // those of a plain computation over the groups after every kind of group write, and an install
 // whose digests were made before the county totals existed gives the same answers.
 
-import type mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AudienceCountyTotalsModel, countyTotals } from '../../src/audience/county-totals.js';
 import { GroupModel } from '../../src/audience/model.js';
 import type { AudienceSpec } from '../../src/audience/selection.js';
-import { CHANNEL_KINDS } from '../../src/channels/kinds.js';
 import { seededRandom } from '../../src/lib/seeded-random.js';
 import { Scope } from '../../src/regions/scope.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { type RawGroup, rawTotals } from '../helpers/audience-totals.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
 import { createGroup } from '../helpers/groups.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
 
 const TAGS = ['重点村', '学校', '商户', '景区'];
 const KINDS = ['wecom', 'dingtalk', 'manual'] as const;
-
-interface RawGroup {
-  _id: mongoose.Types.ObjectId;
-  regionCode: string;
-  regionPath: string[];
-  memberCount: number;
-  channelKind: string;
-  tags: string[];
-  active: boolean;
-  flaggedAt: Date | null;
-}
-
-/** Straight from the definition, over every group in the collection. */
-function rawTotals(docs: RawGroup[], scopeCode: string, spec: AudienceSpec) {
-  const has = (list: string[] | undefined, values: string[]) => (list ?? []).some((v) => values.includes(v));
-  const chosen = docs.filter(
-    (g) =>
-      g.active &&
-      !g.flaggedAt &&
-      g.regionPath.includes(scopeCode) &&
-      (has(spec.regions, g.regionPath) || has(spec.tags, g.tags)) &&
-      !has(spec.excludeRegions, g.regionPath) &&
-      !has(spec.excludeTags, g.tags),
-  );
-  const byChannel = Object.fromEntries(CHANNEL_KINDS.map((k) => [k, { groupCount: 0, memberTotal: 0 }]));
-  for (const g of chosen) {
-    byChannel[g.channelKind]!.groupCount += 1;
-    byChannel[g.channelKind]!.memberTotal += g.memberCount;
-  }
-  return {
-    groupCount: chosen.length,
-    villageCount: new Set(chosen.map((g) => g.regionCode)).size,
-    memberTotal: chosen.reduce((sum, g) => sum + g.memberCount, 0),
-    byChannel,
-    manualTaskCount: byChannel.manual!.groupCount,
-  };
-}
 
 /** The picker's selections: whole regions with tags excluded, tags alone, a county left out, a township named. */
 const SPECS: AudienceSpec[] = [

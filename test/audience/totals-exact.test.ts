@@ -2,10 +2,8 @@
 // checked against a plain computation over the groups collection, for many random
 // selections, after writes through every path that writes groups (the API, the sheet
 // import, the demo script, the engine's flagging, model-level bulk writes, another process).
-import { CHANNEL_KINDS } from '../../src/channels/kinds.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { COUNTY_SHAPE, seedDemo } from '../../scripts/demo-data.js';
 import { GroupModel, groupReadModel } from '../../src/audience/model.js';
@@ -15,6 +13,7 @@ import { seededRandom } from '../../src/lib/seeded-random.js';
 import { RegionModel } from '../../src/regions/model.js';
 import { Scope } from '../../src/regions/scope.js';
 import { type TestApp, startTestApp, withDatabase } from '../helpers/app.js';
+import { type RawGroup, rawTotals } from '../helpers/audience-totals.js';
 import { createGroup } from '../helpers/groups.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 import { upload } from '../helpers/upload.js';
@@ -22,44 +21,6 @@ import { upload } from '../helpers/upload.js';
 const run = promisify(execFile);
 const TAGS = ['重点村', '学校', '商户', '景区', '留守老人'];
 const KINDS = ['wecom', 'dingtalk', 'feishu', 'webhook', 'manual'] as const;
-
-interface RawGroup {
-  _id: mongoose.Types.ObjectId;
-  regionCode: string;
-  regionPath: string[];
-  memberCount: number;
-  channelKind: string;
-  tags: string[];
-  active: boolean;
-  flaggedAt: Date | null;
-}
-
-/** Straight from the definition, over every group in the collection. */
-function rawTotals(docs: RawGroup[], scopeCode: string, spec: AudienceSpec) {
-  const has = (list: string[] | undefined, values: string[]) => (list ?? []).some((v) => values.includes(v));
-  const chosen = docs.filter(
-    (g) =>
-      g.active &&
-      !g.flaggedAt &&
-      g.regionPath.includes(scopeCode) &&
-      (has(spec.regions, g.regionPath) || has(spec.tags, g.tags) || (spec.groups ?? []).includes(String(g._id))) &&
-      !has(spec.excludeRegions, g.regionPath) &&
-      !has(spec.excludeTags, g.tags) &&
-      !(spec.excludeGroups ?? []).includes(String(g._id)),
-  );
-  const byChannel = Object.fromEntries(CHANNEL_KINDS.map((k) => [k, { groupCount: 0, memberTotal: 0 }]));
-  for (const g of chosen) {
-    byChannel[g.channelKind]!.groupCount += 1;
-    byChannel[g.channelKind]!.memberTotal += g.memberCount;
-  }
-  return {
-    groupCount: chosen.length,
-    villageCount: new Set(chosen.map((g) => g.regionCode)).size,
-    memberTotal: chosen.reduce((sum, g) => sum + g.memberCount, 0),
-    byChannel,
-    manualTaskCount: byChannel.manual!.groupCount,
-  };
-}
 
 function pick<T>(rand: () => number, from: readonly T[], most: number): T[] {
   const count = Math.floor(rand() * (most + 1));

@@ -7,7 +7,7 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditModel } from '../../src/audit/model.js';
-import { AuditPageModel, forgetAuditPages } from '../../src/audit/pages.js';
+import { AuditPageModel, forgetAuditPages, recordRow, rowOf } from '../../src/audit/pages.js';
 import { prepareDatabase } from '../../src/context.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
@@ -115,5 +115,44 @@ describe('audit pages by _id', () => {
       expect(reads.filter((c) => !byIdOnly(c.filter))).toEqual([]);
       expect(seen.filter((c) => c.name === 'getMore')).toEqual([]);
     }
+  });
+
+  it('when a writer is killed after its list rows and before its entry, no page shows that entry; killed after the entry, the entry shows', async () => {
+    const entry = (action: string) => ({
+      _id: new mongoose.Types.ObjectId(),
+      at: new Date(),
+      actorId: null,
+      actorName: null,
+      action,
+      targetKind: null,
+      targetId: null,
+      ip: '10.0.0.2',
+      regionPath: A,
+      details: null,
+    });
+    // Killed between the rows and the insert (the first step only): an entry that never was.
+    const ghost = entry('notice.approve');
+    await recordRow(rowOf(ghost), new Date());
+    // Killed after the insert, before anything that follows it.
+    const written = entry('group.update');
+    await recordRow(rowOf(written), new Date());
+    await AuditModel.collection.insertOne(written as never);
+    // This process, and a fresh one (nothing kept): every page equals the collection's.
+    for (const fresh of [false, true]) {
+      if (fresh) forgetAuditPages();
+      await walk(t.adminToken, '000000', '', {}, 100);
+      await walk(countyAdmin.token, TREE.countyA.code, '', {}, 50);
+      await walk(cityAdmin.token, TREE.city.code, '&action=notice.approve', { action: 'notice.approve' }, 30);
+      const top = (await t.request('GET', '/api/audit?limit=3', countyAdmin.token)).json() as { id: string }[];
+      expect(top.map((e) => e.id)).toContain(String(written._id));
+      expect(top.map((e) => e.id)).not.toContain(String(ghost._id));
+    }
+    // The written entry's rows were confirmed by the first reader: a page now reads the audit
+    // collection only to check the rows of the entry that never was, by _id.
+    forgetAuditPages();
+    const seen = await commandsDuring(() => t.request('GET', '/api/audit?limit=50', t.adminToken));
+    const audit = seen.filter((c) => c.collection === 'auditentries');
+    expect(audit.every((c) => c.name === 'find' && byIdOnly(c.filter))).toBe(true);
+    expect(audit.map((c) => String(c.filter?._id))).toEqual([String(ghost._id)]);
   });
 });

@@ -23,6 +23,8 @@ import { TREE, createRegionTree } from '../helpers/regions.js';
 
 // 12:00 in Shanghai on 2026-12-03.
 const clock = fixedClock('2026-12-03T04:00:00Z');
+/** The whole re-read of a tally nobody wrote to (TALLY_RECOUNT_MINUTES), longer than the idle hour below. */
+const RECOUNT_MINUTES = 90;
 const A = ['000000', '440000', '440100', '440106', '440106001', '440106001001'];
 const B = ['000000', '440000', '440100', '440111', '440111002', '440111002003'];
 
@@ -32,7 +34,10 @@ describe('workbench tallies under version tokens', () => {
   let reviewer: { token: string; id: string };
 
   beforeAll(async () => {
-    t = await startTestApp({ clock, env: { TOKEN_TTL_HOURS: '720' } });
+    t = await startTestApp({
+      clock,
+      env: { TOKEN_TTL_HOURS: '720', TALLY_RECOUNT_MINUTES: String(RECOUNT_MINUTES) },
+    });
     await createRegionTree(t);
     editor = await t.userToken('editor', TREE.countyA.code);
     reviewer = await t.userToken('reviewer', TREE.city.code);
@@ -147,6 +152,18 @@ describe('workbench tallies under version tokens', () => {
       casesToHandle: c.casesToHandle,
       newTips: c.newTips,
       setup: c.setup ? (c.setup as { done: boolean }[]).map((s) => s.done) : null,
+    };
+  }
+
+  /** The service's clock and the process's (Date only: timers stay real) moved together, for one test. */
+  function movingClock() {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    return (ms: number) => {
+      clock.advance(ms);
+      vi.setSystemTime(Date.now() + ms);
     };
   }
 
@@ -266,10 +283,10 @@ describe('workbench tallies under version tokens', () => {
 
   it('an idle process reads no tallied collection whole while nothing is written, and stays exact after writes', async () => {
     const wholeReads = async () => {
-      // Two calls: a background read the first starts is in the second's turn.
+      // The calls, and the background reads they start.
       const seen = await commandsDuring(async () => {
         for (const token of [editor.token, t.adminToken]) await served(token);
-        for (const token of [editor.token, t.adminToken]) await served(token);
+        await t.ctx.workbench.settled();
       });
       return seen.filter(
         (c) =>
@@ -278,15 +295,7 @@ describe('workbench tallies under version tokens', () => {
           !byIdOnly(c.filter),
       );
     };
-    // The service's clock and the process's (Date only: timers stay real) move together.
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
-    const advance = (ms: number) => {
-      clock.advance(ms);
-      vi.setSystemTime(Date.now() + ms);
-    };
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    const advance = movingClock();
     await expectExact();
     // Every tally read whole once since its last write (the earlier tests wrote to each).
     advance(MAX_KEEP_MS + 1);
@@ -313,5 +322,29 @@ describe('workbench tallies under version tokens', () => {
     await expectExact();
     advance(MAX_KEEP_MS + 1);
     expect(await wholeReads()).toEqual([]);
+  });
+
+  it('take in a write whose writer was killed before its log record within TALLY_RECOUNT_MINUTES, though nothing is written after it', async () => {
+    const advance = movingClock();
+    await expectExact();
+    // A writer killed between its write and its log record: a new tip in the editor's county,
+    // no record, no new token; nothing writes tips after it.
+    await TipModel.collection.insertOne({
+      _id: new mongoose.Types.ObjectId(),
+      regionPath: A,
+      status: 'new',
+      contactUserId: null,
+    } as never);
+    // Calls every 5 minutes, nothing written, until the bound has passed since any whole read.
+    const seen = await commandsDuring(async () => {
+      for (let waited = 0; waited <= RECOUNT_MINUTES * 60_000; waited += MAX_KEEP_MS + 1) {
+        advance(MAX_KEEP_MS + 1);
+        for (const token of [editor.token, t.adminToken]) await served(token);
+        await t.ctx.workbench.settled();
+      }
+    });
+    // One whole read of tips in all that time (the bound), and the figures take the tip in.
+    expect(seen.filter((c) => c.collection === 'tips' && !byIdOnly(c.filter)).map((c) => c.name)).toEqual(['find']);
+    await expectExact();
   });
 });

@@ -29,6 +29,7 @@ import { InvalidInput, isDuplicateKey } from '../../lib/errors.js';
 import { ManualImageModel } from '../manual/model.js';
 import { fileSettlement, type SettlementStatus } from '../manual/tasks.js';
 import { unwatch, watchTasks } from '../manual/watch.js';
+import { itemEntry, listLive, liveDocs, taskEntry, unlistLive } from './live.js';
 import type { ChannelMessage, ChannelTarget, Outcome } from '../types.js';
 import type { ApiAnswer, WecomApiClient, WecomApp } from './api.js';
 import type { WecomGroupCredentials } from './credentials.js';
@@ -334,6 +335,8 @@ export class WecomGroupService {
         message: `该群${CAP_WORDS[policy]}已收到 ${used} 次群发，达到企业微信接收上限（${limit} 次），本次不发送`,
         groupProblem: false,
       };
+    // On the loop's live list before it is queued (live.ts).
+    await listLive([itemEntry(reference!)], now);
     try {
       await WecomItemModel.create({
         _id: reference,
@@ -439,20 +442,23 @@ export class WecomGroupService {
     const created = await this.flush();
     const polled = await this.poll();
     this.#openUnder = null;
-    const busy =
-      (await WecomItemModel.exists({ state: 'queued' })) || (await WecomTaskModel.exists({ state: 'retry' }));
+    const live = await this.live();
+    const busy = live.queued.length > 0 || live.tasks.some((task) => task.state === 'retry');
     if (busy) return { created, polled };
     const now = this.clock.now().getTime();
     let at = now + MAX_IDLE_MS;
-    const next = await WecomTaskModel.findOne({ state: 'open' }, { nextPollAt: 1 })
-      .sort({ nextPollAt: 1 })
-      .lean<{ nextPollAt?: Date | null }>();
-    if (next) {
+    const open = live.tasks.filter((task) => task.state === 'open');
+    if (open.length) {
       this.#openUnder = tokens;
-      at = Math.min(at, next.nextPollAt?.getTime() ?? now);
+      at = Math.min(at, ...open.map((task) => task.nextPollAt?.getTime() ?? now));
     }
     if (at > now) await raiseDue(WECOM_GROUPS_DUE, mark, new Date(at));
     return { created, polled };
+  }
+
+  /** The queued groups and the tasks not final, through the live list (live.ts): nothing else is read. */
+  private live(): Promise<{ queued: WecomItemDoc[]; tasks: WecomTaskDoc[] }> {
+    return liveDocs<WecomItemDoc, WecomTaskDoc>(this.clock.now());
   }
 
   private async verdict(campaignId: string, cache: Map<string, RunVerdict>): Promise<RunVerdict> {
@@ -468,7 +474,8 @@ export class WecomGroupService {
   async flush(): Promise<number> {
     const now = this.clock.now();
     const verdicts = new Map<string, RunVerdict>();
-    const queued = await WecomItemModel.find({ state: 'queued' }).lean<WecomItemDoc[]>();
+    const live = await this.live();
+    const queued = live.queued;
     const runs = new Map<string, WecomItemDoc[]>();
     for (const item of queued) {
       const key = `${item.occurrenceId}|${item.countyCode}|${item.ownerUserId}`;
@@ -487,8 +494,9 @@ export class WecomGroupService {
         await this.settleItems(items, 'cancelled', 'skipped', `${verdict.reason}（群发任务未创建）`);
         continue;
       }
-      const taken = await WecomTaskModel.find({ occurrenceId: items[0]!.occurrenceId }, { _id: 1 }).lean<{ _id: string }[]>();
-      let part = taken.filter((t) => t._id.startsWith(`${key}|`)).length;
+      // The parts this owner's run has already (by `_id`: a filter on the run reads every task).
+      let part = 0;
+      while (await WecomTaskModel.exists({ _id: `${key}|${part + 1}` })) part += 1;
       items.sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
       for (let i = 0; i < items.length; i += WECOM_GROUP_MAX_CHATS_PER_TASK) {
         part += 1;
@@ -499,7 +507,9 @@ export class WecomGroupService {
         created += 1;
       }
     }
-    const retries = await WecomTaskModel.find({ state: 'retry', nextAt: { $lte: now } }).lean<WecomTaskDoc[]>();
+    const retries = live.tasks.filter(
+      (task) => task.state === 'retry' && task.nextAt && task.nextAt.getTime() <= now.getTime(),
+    );
     for (const task of retries) {
       // One creator per attempt: the attempt's key is inserted once (db/claims.ts).
       if (!(await claimOnce(`wecom-task:${task._id}#${task.attempts + 1}`, 'wecom-group', now))) continue;
@@ -533,6 +543,7 @@ export class WecomGroupService {
       attempts: 1,
       createdAt: this.clock.now(),
     };
+    await listLive([taskEntry(id)], this.clock.now());
     try {
       await WecomTaskModel.create(doc);
     } catch (error) {
@@ -540,6 +551,8 @@ export class WecomGroupService {
       throw error;
     }
     await WecomItemModel.updateMany({ _id: { $in: doc.itemIds } }, { $set: { state: 'tasked', taskId: id } });
+    // Tasked: live through their task from now.
+    await unlistLive(doc.itemIds.map(itemEntry));
     return (await WecomTaskModel.findById(id).lean<WecomTaskDoc>())!;
   }
 
@@ -644,6 +657,7 @@ export class WecomGroupService {
     if (failure.status === 'uncertain') {
       // The task may exist at WeCom: never created a second time; its groups are uncertain.
       await WecomTaskModel.updateOne({ _id: task._id }, { $set: { state: 'failed', lastError: failure.message } });
+      await unlistLive([taskEntry(task._id)]);
       await this.settleItems(items, 'failed', 'uncertain', `创建群发任务时未收到应答，任务可能已创建：${failure.message}`);
       return;
     }
@@ -652,6 +666,7 @@ export class WecomGroupService {
 
   private async failTask(task: WecomTaskDoc, items: WecomItemDoc[], reason: string): Promise<void> {
     await WecomTaskModel.updateOne({ _id: task._id }, { $set: { state: 'failed', lastError: reason } });
+    await unlistLive([taskEntry(task._id)]);
     await this.settleItems(items, 'failed', 'failed', `群发任务创建失败：${reason}`);
   }
 
@@ -679,19 +694,16 @@ export class WecomGroupService {
   async poll(): Promise<number> {
     const now = this.clock.now();
     const verdicts = new Map<string, RunVerdict>();
-    const due = await WecomTaskModel.find({ state: 'open', nextPollAt: { $lte: now } })
-      .sort({ nextPollAt: 1 })
-      .limit(this.settings.pollsPerTick)
-      .lean<WecomTaskDoc[]>();
+    const open = (await this.live()).tasks.filter((task) => task.state === 'open');
+    const due = open
+      .filter((task) => task.nextPollAt && task.nextPollAt.getTime() <= now.getTime())
+      .sort((a, b) => a.nextPollAt!.getTime() - b.nextPollAt!.getTime())
+      .slice(0, this.settings.pollsPerTick);
     // A stop must not wait for the task's next look: open tasks of stopped campaigns too.
-    const open = await WecomTaskModel.find({ state: 'open' }, { campaignId: 1 }).lean<{ _id: string; campaignId: string }[]>();
     const stopped: WecomTaskDoc[] = [];
     for (const task of open) {
       const verdict = await this.verdict(task.campaignId, verdicts);
-      if (verdict.kind !== 'send' && !due.some((d) => d._id === task._id)) {
-        const doc = await WecomTaskModel.findById(task._id).lean<WecomTaskDoc>();
-        if (doc) stopped.push(doc);
-      }
+      if (verdict.kind !== 'send' && !due.some((d) => d._id === task._id)) stopped.push(task);
     }
     for (const task of [...stopped, ...due]) {
       const verdict = await this.verdict(task.campaignId, verdicts);
@@ -786,6 +798,7 @@ export class WecomGroupService {
       { _id: task._id },
       { $set: { state: 'sent', sentAt: at(sendTime), nextPollAt: null }, $inc: { polls: 1 } },
     );
+    await unlistLive([taskEntry(task._id)]);
     return true;
   }
 
@@ -793,6 +806,7 @@ export class WecomGroupService {
   private async closeUnsent(task: WecomTaskDoc, app: WecomApp): Promise<void> {
     await this.api.call(app, 'externalcontact/cancel_groupmsg_send', { msgid: task.msgid });
     await WecomTaskModel.updateOne({ _id: task._id }, { $set: { state: 'closed', nextPollAt: null } });
+    await unlistLive([taskEntry(task._id)]);
     const items = await WecomItemModel.find({ _id: { $in: task.itemIds }, state: 'tasked' }).lean<WecomItemDoc[]>();
     const days = Math.round(this.settings.horizonMs / 3600_000);
     await this.settleItems(items, 'failed', 'failed', `群主 ${days} 小时内未在企业微信群发助手确认发送，任务已关闭`);
@@ -829,8 +843,14 @@ export class WecomGroupService {
   /** The task is cancelled (or was never created): its groups skipped, or queued again on a pause. */
   private async afterStop(task: WecomTaskDoc, verdict: RunVerdict): Promise<void> {
     await WecomTaskModel.updateOne({ _id: task._id }, { $set: { state: 'cancelled', nextPollAt: null } });
+    await unlistLive([taskEntry(task._id)]);
     const items = await WecomItemModel.find({ _id: { $in: task.itemIds }, state: 'tasked' }).lean<WecomItemDoc[]>();
     if (verdict.kind === 'hold') {
+      // Listed before they are queued again (live.ts).
+      await listLive(
+        items.map((i) => itemEntry(i._id)),
+        this.clock.now(),
+      );
       await WecomItemModel.updateMany(
         { _id: { $in: items.map((i) => i._id) } },
         { $set: { state: 'queued', taskId: null, createdAt: this.clock.now() } },
