@@ -138,7 +138,7 @@ async function main() {
     // As main.ts does in the api role at start; awaited before the screens are measured (the
     // figures are of navigations after a start, not of the process's first whole reads).
     const warmed = Promise.all([
-      ctx.workbench.warm().catch(() => undefined),
+      ctx.workbench.warm(ctx.regions.rootScope()).catch(() => undefined), // as main.ts does
       groupListing.warm().catch(() => undefined), // the api role's listings (main.ts)
     ]);
     const app = await buildApp(ctx, { logStream: new PassThrough() });

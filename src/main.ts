@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   if (role === 'all' || role === 'scheduler') void warmRegionNames().catch(log('region names'));
   // The workbench's tallies (workbench/tallies.ts) are read whole once per process: now, not in
   // the first person's navigation (later writes are applied from the change log by `_id`).
-  if (role === 'all' || role === 'api') void ctx.workbench.warm().catch(log('workbench tallies'));
+  if (role === 'all' || role === 'api') void ctx.workbench.warm(ctx.regions.rootScope()).catch(log('workbench tallies'));
   // The groups list's per-county listings (audience/group-listing.ts): the list's opening page
   // comes from a kept head without them, its filters and sorts need them all.
   if (role === 'all' || role === 'api') void groupListing.warm().catch(log('group listings'));
