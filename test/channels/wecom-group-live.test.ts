@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackfillModel } from '../../src/db/backfills.js';
 import { WecomLiveModel, buildWecomLive, listLive, taskEntry } from '../../src/channels/wecom-group/live.js';
-import { WecomItemModel, WecomTaskModel } from '../../src/channels/wecom-group/model.js';
+import { WecomTaskModel } from '../../src/channels/wecom-group/model.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
+import { wecomItem, wecomTask } from '../helpers/wecom-history.js';
 import { type DeliveryWorld, approvedNotice, startDeliveryWorld, urgentNowCampaign, wecomGroups } from '../helpers/delivery.js';
 
 // 10:00 in Shanghai: outside quiet hours.
@@ -20,29 +21,8 @@ describe('the WeCom customer-group loop reads its live list, not its history', (
   /** Settled customer-group work of the past: `n` runs' items and tasks in final states. */
   async function history(n: number, from: number) {
     for (let i = from; i < from + n; i++) {
-      await WecomTaskModel.create({
-        _id: `old@${i}|440106|owner|1`,
-        occurrenceId: `old@${i}`,
-        campaignId: 'old',
-        countyCode: '440106',
-        ownerUserId: 'owner',
-        state: i % 2 ? 'sent' : 'closed',
-        createdAt: clock.now(),
-      });
-      await WecomItemModel.create({
-        _id: `old@${i}/g`,
-        occurrenceId: `old@${i}`,
-        campaignId: 'old',
-        countyCode: '440106',
-        ownerUserId: 'owner',
-        chatId: 'chat',
-        groupId: 'g',
-        groupName: '群',
-        regionPath: [],
-        period: '2026-06',
-        state: i % 2 ? 'sent' : 'failed',
-        createdAt: clock.now(),
-      });
+      await wecomTask('old', i, i % 2 ? 'sent' : 'closed', clock.now());
+      await wecomItem('old', i, i % 2 ? 'sent' : 'failed', clock.now());
     }
   }
 
@@ -98,30 +78,8 @@ describe('the WeCom customer-group loop reads its live list, not its history', (
   }, 60_000);
 
   it('an install written before the list: its queued groups and open tasks are listed once at start', async () => {
-    await WecomTaskModel.create({
-      _id: 'older@1|440106|owner|1',
-      occurrenceId: 'older@1',
-      campaignId: 'older',
-      countyCode: '440106',
-      ownerUserId: 'owner',
-      state: 'retry',
-      nextAt: new Date(clock.now().getTime() + 60_000),
-      createdAt: clock.now(),
-    });
-    await WecomItemModel.create({
-      _id: 'older@2/g',
-      occurrenceId: 'older@2',
-      campaignId: 'older',
-      countyCode: '440106',
-      ownerUserId: 'owner',
-      chatId: 'chat',
-      groupId: 'g',
-      groupName: '群',
-      regionPath: [],
-      period: '2026-06',
-      state: 'queued',
-      createdAt: clock.now(),
-    });
+    await wecomTask('older', 1, 'retry', clock.now(), { nextAt: new Date(clock.now().getTime() + 60_000) });
+    await wecomItem('older', 2, 'queued', clock.now());
     await BackfillModel.deleteOne({ _id: 'wecom-group-live' });
     await buildWecomLive(clock.now());
     const listed = (await WecomLiveModel.find({}).lean()).map((e) => e._id).sort();

@@ -6,7 +6,7 @@
 // still fire: a campaign approved for later runs at its time, one approved now at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listLive, taskEntry } from '../../src/channels/wecom-group/live.js';
-import { WecomItemModel, WecomTaskModel } from '../../src/channels/wecom-group/model.js';
+import { WecomTaskModel } from '../../src/channels/wecom-group/model.js';
 import { SCHEDULER_DUE, WECOM_GROUPS_DUE, lowerDue, readDue } from '../../src/db/due-marks.js';
 import { collectionChanged } from '../../src/db/versions.js';
 import { engineDeps } from '../../src/context.js';
@@ -16,6 +16,7 @@ import { buildPlanningQueue } from '../../src/engine/planner.js';
 import { Scheduler } from '../../src/engine/runner.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
+import { wecomItem, wecomTask } from '../helpers/wecom-history.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
@@ -49,29 +50,8 @@ describe('idle passes of the scheduler tick and the WeCom customer-group loop', 
     await runUntilIdle(w);
     // Settled WeCom customer-group work of the past: items and tasks in final states.
     for (let i = from; i < from + n; i++) {
-      await WecomTaskModel.create({
-        _id: `old@${i}|440106|owner|1`,
-        occurrenceId: `old@${i}`,
-        campaignId: 'old',
-        countyCode: '440106',
-        ownerUserId: 'owner',
-        state: 'sent',
-        createdAt: clock.now(),
-      });
-      await WecomItemModel.create({
-        _id: `old@${i}/g`,
-        occurrenceId: `old@${i}`,
-        campaignId: 'old',
-        countyCode: '440106',
-        ownerUserId: 'owner',
-        chatId: 'chat',
-        groupId: 'g',
-        groupName: '群',
-        regionPath: [],
-        period: '2026-06',
-        state: 'sent',
-        createdAt: clock.now(),
-      });
+      await wecomTask('old', i, 'sent', clock.now());
+      await wecomItem('old', i, 'sent', clock.now());
     }
   }
 
