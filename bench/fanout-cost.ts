@@ -7,7 +7,7 @@
 // post, and the dispatch time (which does depend on the load; give it with the figures).
 // --refresher: the roll-up refresher runs beside the worker (as in a scheduler process during
 // dispatch: a refresh every 2 s); its commands and the bytes it writes are counted apart.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { BSON } from 'mongodb';
 import mongoose from 'mongoose';
 import { engineDeps } from '../src/context.js';
@@ -16,28 +16,7 @@ import { Scheduler, createWorker } from '../src/engine/runner.js';
 import { DeliveryBatchModel } from '../src/tracking/model.js';
 import { RollupRefresher } from '../src/tracking/refresher.js';
 import { approvedProvinceCampaign, provinceStaff, startWorld } from '../scripts/engine-world.js';
-
-function flag(name: string, fallback: number): number {
-  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  return raw ? Number(raw) : fallback;
-}
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** The world's FerretDB process (its command line names the world's directory). */
-function ferretPidOf(dir: string): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes('ferretdb') && cmd.includes(dir)) return Number(entry);
-    } catch {}
-  }
-  throw new Error('FerretDB process not found');
-}
+import { cpuSecondsOf, ferretPidOf, flag } from './proc.js';
 
 const log = (line: string) => process.stdout.write(`[bench:fanout-cost] ${line}\n`);
 

@@ -5,7 +5,6 @@
 // changed) and refreshes, `--refreshes` times, and prints per refresh: the commands by collection, the bytes written to each roll-up
 // collection, FerretDB's CPU and this process's CPU, and the sizes of the largest day documents.
 // Works on a copy: the world's roll-ups are rewritten with the values they already hold.
-import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BSON } from 'mongodb';
 import mongoose from 'mongoose';
@@ -14,26 +13,9 @@ import { createContext, prepareDatabase } from '../src/context.js';
 import { connectDatabase } from '../src/db/connection.js';
 import { startFerretDb } from '../src/db/ferretdb.js';
 import { DeliveryBatchModel } from '../src/tracking/model.js';
+import { cpuSecondsOf, ferretPidOf, flag } from './proc.js';
 
-function flag(name: string, fallback: number): number {
-  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  return raw ? Number(raw) : fallback;
-}
 const log = (line: string) => process.stdout.write(`[bench:refresh-cost] ${line}\n`);
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-function ferretPidOf(dir: string): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes('ferretdb') && cmd.includes(dir)) return Number(entry);
-    } catch {}
-  }
-  throw new Error('FerretDB process not found');
-}
 
 async function main() {
   const dir = resolve(process.argv.find((a) => a.startsWith('--dir='))?.slice(6) ?? '');
