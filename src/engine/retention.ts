@@ -6,8 +6,11 @@
 //
 // Bounded (issue 25): a pass reads the runs that settled `keepDays` before, from their due keys
 // (engine/retention-due.ts), each run's batches and steps by `_id`, at most `batchesPerPass`
-// batches, and records where it stands after each batch; a first run over a month of history is
-// a catch-up of such passes (`behind` in the report: the loop comes back after `catchUpMs`).
+// batches, `lanes` of them at once, and records where it stands after each such group; a first
+// run over a month of history is a catch-up of such passes (`behind` in the report: the loop
+// comes back after `catchUpMs`). A batch is read once and written once (on FerretDB each costs
+// the whole document, whatever the projection); a process killed mid-pass redoes at most one
+// group of batches, each of whose steps is idempotent (compactBatch).
 
 import { ManualConfirmationModel } from '../channels/manual/model.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
