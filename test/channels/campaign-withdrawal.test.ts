@@ -32,7 +32,13 @@ describe('a stop withdraws its campaign’s tasks by _id', () => {
   });
   const message = {
     type: 'text' as const,
-    card: { format: 'text' as const, title: '任务', content: '请转发', url: null, pictureUrl: null },
+    card: {
+      format: 'text' as const,
+      title: '任务',
+      content: '请转发',
+      url: 'https://example.cn/n/1',
+      pictureUrl: null,
+    },
   };
 
   /** A wave of `size` tasks of the campaign's run (the worker's path), their task keys. */

@@ -166,13 +166,14 @@ export async function recordTasks(
   }
 }
 
-async function record(id: string): Promise<{ at: number; rows: Entry[] } | null> {
+/** A record or chunk; kept by the process (`keep`: pages read them again, a stop does not). */
+async function record(id: string, keep = true): Promise<{ at: number; rows: Entry[] } | null> {
   const held = records.get(dbKey(id));
   if (held !== undefined) return held;
   const doc = await TaskHistoryModel.findById(id, { at: 1, rows: 1 }).lean<{ at: Date | null; rows: string }>();
   const found = doc ? { at: doc.at ? new Date(doc.at).getTime() : 0, rows: JSON.parse(doc.rows) as Entry[] } : null;
   // Records never change; a missing one may appear, so only found ones are kept.
-  if (found) {
+  if (found && keep) {
     if (records.size > 20_000) records.clear();
     records.set(dbKey(id), found);
   }
@@ -285,7 +286,8 @@ export async function campaignTasks(campaignId: string): Promise<Entry[]> {
     ...Array.from({ length: chunks }, (_, i) => `${key}:b${i + 1}`),
   ];
   const found = new Map<string, Entry>();
-  for (const rec of await mapLimit(ids, 8, record)) for (const entry of rec?.rows ?? []) found.set(entry[0], entry);
+  const recs = await mapLimit(ids, 8, (id) => record(id, false));
+  for (const rec of recs) for (const entry of rec?.rows ?? []) found.set(entry[0], entry);
   return [...found.values()];
 }
 
