@@ -50,7 +50,7 @@ export async function finishWorld(ctx: Context, log: (line: string) => void): Pr
   });
   await RetentionDueModel.deleteOne({ _id: STATE_ID });
   await OpenTaskMarkModel.deleteMany({ _id: { $in: ['built', 'counts-built'] } });
-  await TaskHistoryModel.deleteOne({ _id: '_built' });
+  await TaskHistoryModel.deleteMany({ _id: { $in: ['_built', '_built_c'] } });
   await StepSlotModel.deleteOne({ _id: 'built' });
   await AuditPageModel.deleteOne({ _id: '_built' });
   await prepareDatabase(ctx);
