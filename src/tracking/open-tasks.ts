@@ -1,15 +1,19 @@
 // The officers' live open tasks, for the monthly table's 待民警转发: tasks not confirmed, not
 // withdrawn (by the one rule of campaigns/withdrawal.ts, read live, as the tasks themselves
 // follow it) and not expired (their run's day more than the horizon ago, progress's rule).
-// Read from the open-task watch list (channels/manual/watch.ts: only open tasks), never the
-// task history.
-import { localDay } from '../campaigns/schedule.js';
+// Read from the per-county open-task documents kept in the process (workbench/open-task-rows.ts:
+// the watch list's open manual tasks, each with its run), never the watch list itself (a scan on
+// FerretDB) nor the task history; a document written before the counts kept runs (re-counted
+// once at start) has its entries' runs read by `_id`.
 import { CampaignModel } from '../campaigns/model.js';
+import { localDay } from '../campaigns/schedule.js';
 import { WITHDRAWAL_CAMPAIGN_FIELDS, WITHDRAWAL_NOTICE_FIELDS, withdrawalReason } from '../campaigns/withdrawal.js';
-import { openEntries } from '../channels/manual/watch.js';
+import { OpenTaskModel } from '../channels/manual/watch.js';
 import type { Clock } from '../lib/clock.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { NoticeModel } from '../notices/model.js';
 import type { Scope } from '../regions/scope.js';
+import { OpenTaskRows } from '../workbench/open-task-rows.js';
 import { tasksExpiredAfter } from './progress.js';
 
 export interface OpenTask {
@@ -32,6 +36,8 @@ function runOf(reference: string): { campaignId: string; runAt: Date } | null {
 }
 
 export class OpenTaskCounter {
+  private readonly rows = new OpenTaskRows();
+
   constructor(
     private readonly clock: Clock,
     private readonly timeZone: string,
@@ -40,9 +46,27 @@ export class OpenTaskCounter {
   /** Live open tasks inside the scope and under `within`, of runs in the months `from`..`to`. */
   async openTasks(scope: Scope, within: string, from: string, to: string): Promise<OpenTask[]> {
     const now = this.clock.now().getTime();
-    // The watch list holds the open tasks (channels/manual/watch.ts): no read of the task history.
-    const entries = await openEntries({ $and: [scope.filter(), { regionPath: within }], kind: 'manual' }, this.clock.now());
-    const docs = entries.map((entry) => ({ taskKey: `${entry.occurrenceId ?? ''}/${entry._id}`, regionPath: entry.regionPath }));
+    // The counts' documents hold the open tasks (workbench/open-task-rows.ts): no read of the
+    // watch list or the task history.
+    const rows = await this.rows.of(scope, this.clock.now(), within);
+    // Values written before runs were kept (or a task on a county itself): its entry by `_id`.
+    const old = rows.filter((row) => row.legacy || row.tail.length === 0);
+    const entries = await mapLimit(old, 8, (row) =>
+      OpenTaskModel.findById(row.id, { occurrenceId: 1, regionPath: 1 }).lean<{
+        occurrenceId: string | null;
+        regionPath: string[];
+      }>(),
+    );
+    const byId = new Map(old.map((row, i) => [row.id, entries[i]]));
+    const docs = rows.flatMap((row) => {
+      if (!byId.has(row.id)) {
+        // [country, province, city, county, …tail]: the township is the path's second last.
+        const regionPath = ['', '', '', row.county, ...row.tail];
+        return [{ taskKey: `${row.occurrenceId ?? ''}/${row.id}`, regionPath }];
+      }
+      const entry = byId.get(row.id);
+      return entry ? [{ taskKey: `${entry.occurrenceId ?? ''}/${row.id}`, regionPath: entry.regionPath }] : [];
+    });
     const found = docs.flatMap((doc) => {
       const run = runOf(doc.taskKey);
       if (!run || doc.regionPath.length < 2) return [];

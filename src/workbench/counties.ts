@@ -22,8 +22,12 @@ export class CountyList {
   private directory: RegionDirectory | null = null;
   private counties: County[] = [];
 
-  async of(scope: Scope): Promise<ScopeCounties> {
-    const code = scope.regionCode;
+  of(scope: Scope): Promise<ScopeCounties> {
+    return this.ofRegion(scope.regionCode);
+  }
+
+  /** The same for a region code (a scope's or a region inside it). */
+  async ofRegion(code: string): Promise<ScopeCounties> {
     const all = await this.all();
     if (code === ROOT_REGION_CODE) return { counties: all.map((c) => c.code) };
     const inside = all.filter((c) => c.regionPath.includes(code));

@@ -10,15 +10,26 @@
 // that reads the write's record. A writer killed between its count write and its record leaves
 // its intent; the notifier's repair re-counts those counties and logs them. A record naming
 // `*`, a pruned log or a missing token forgets every county.
+//
+// The open-task list (channels/manual/tasks.ts, open=true) and the monthly table's 待民警转发
+// (tracking/open-tasks.ts) read the same kept documents through `rows` (each entry with its
+// task id and run), then only the tasks they show by `_id`: no read of the watch list.
 import { COUNTS_LOG, type CountedTask, type CountValue, OpenCountModel } from '../channels/manual/open-counts.js';
 import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../db/versions.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { ScopeCounties } from './counties.js';
 
+/** One open task as its county's document holds it. */
+export interface CountedRow {
+  id: string;
+  county: string;
+  value: CountValue;
+}
+
 export class KeptOpenCounts {
   private token: string | null = null;
   private seq = 0;
-  private readonly docs = new Map<string, CountValue[]>();
+  private readonly docs = new Map<string, [string, CountValue][]>();
   /** Calls one after another (each may change what is held). */
   private turn: Promise<unknown> = Promise.resolve();
 
@@ -27,7 +38,12 @@ export class KeptOpenCounts {
    * that region. The counts' token is asked for at once, so it is read in one command with the
    * tallies' tokens (db/versions.ts).
    */
-  tasks(scope: Promise<ScopeCounties>, now: Date): Promise<CountedTask[]> {
+  async tasks(scope: Promise<ScopeCounties>, now: Date): Promise<CountedTask[]> {
+    return (await this.rows(scope, now)).map(({ value }) => ({ officerPhone: value[1], officerName: value[2] }));
+  }
+
+  /** The same open tasks with their ids, counties and whole values. */
+  rows(scope: Promise<ScopeCounties>, now: Date): Promise<CountedRow[]> {
     const version = collectionVersion(COUNTS_LOG);
     const run = this.turn.then(async () => {
       const { counties, below } = await scope;
@@ -42,7 +58,7 @@ export class KeptOpenCounts {
     counties: string[],
     now: Date,
     below?: string,
-  ): Promise<CountedTask[]> {
+  ): Promise<CountedRow[]> {
     if (version === null) {
       // No token yet: nothing is kept.
       this.docs.clear();
@@ -62,17 +78,17 @@ export class KeptOpenCounts {
     const read = await mapLimit(missing, 16, (county) =>
       OpenCountModel.findById(county, { e: 1 }).lean<{ e?: Record<string, CountValue> }>(),
     );
-    const fresh = new Map(missing.map((county, i) => [county, Object.values(read[i]?.e ?? {})]));
+    const fresh = new Map(missing.map((county, i) => [county, Object.entries(read[i]?.e ?? {})]));
     if (this.token !== null) for (const [county, values] of fresh) this.docs.set(county, values);
     const at = now.getTime();
-    const tasks: CountedTask[] = [];
+    const rows: CountedRow[] = [];
     for (const county of counties) {
-      for (const [expiresAt, officerPhone, officerName, tail] of this.docs.get(county) ?? fresh.get(county) ?? []) {
-        if (expiresAt <= at) continue;
-        if (below && !tail.split('/').includes(below)) continue;
-        tasks.push({ officerName, officerPhone });
+      for (const [id, value] of this.docs.get(county) ?? fresh.get(county) ?? []) {
+        if (value[0] <= at) continue;
+        if (below && !value[3].split('/').includes(below)) continue;
+        rows.push({ id, county, value });
       }
     }
-    return tasks;
+    return rows;
   }
 }

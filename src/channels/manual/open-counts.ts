@@ -4,9 +4,12 @@
 //
 // Contract:
 // - `opentaskcounts`, `_id` = the county code (`regionPath[3]` of the task's group), holds
-//   `e.<task id> = [expiresAt ms, officer phone, officer name, path below the county]` for
-//   every manual watch entry (watch.ts) of the county that is not withdrawn. Expiry is applied
-//   when reading (an entry past `expiresAt` is not open, whether or not the notifier removed it
+//   `e.<task id> = [expiresAt ms, officer phone, officer name, path below the county, run]` for
+//   every manual watch entry (watch.ts) of the county that is not withdrawn (`run`: the entry's
+//   `occurrenceId`, `<campaignId>@<runAt ISO>`; values written before it was kept have four
+//   elements, and `buildOpenCounts` re-counts such an install once). The open-task list and the
+//   monthly table read these documents (workbench/open-tasks.ts), never the watch list. Expiry
+//   is applied when reading (an entry past `expiresAt` is not open, whether or not the notifier removed it
 //   yet), so the document never has to change with time.
 // - Written only by `countedChange` (watch.ts runs every entry write through it): it records an
 //   intent (`opentaskcountintents`, one document naming the counties), makes the entry write,
@@ -56,8 +59,8 @@ const intentSchema = new mongoose.Schema(
 );
 export const OpenCountIntentModel = mongoose.model('OpenCountIntent', intentSchema, 'opentaskcountintents');
 
-/** `[expiresAt ms, officer phone, officer name, path below the county ('/'-joined)]`. */
-export type CountValue = [number, string | null, string | null, string];
+/** `[expiresAt ms, officer phone, officer name, path below the county ('/'-joined), run (occurrenceId)]`. */
+export type CountValue = [number, string | null, string | null, string, (string | null)?];
 
 /** What the counts need of a watch entry. */
 export interface CountedEntry {
@@ -68,6 +71,8 @@ export interface CountedEntry {
   officerPhone: string | null;
   expiresAt: Date;
   withdrawn?: boolean;
+  /** `<campaignId>@<runAt ISO>` (the monthly table's run and month). */
+  occurrenceId?: string | null;
 }
 
 /** The county a task's group lies in (its region path, root first: country, province, city, county). */
@@ -86,6 +91,7 @@ function countValue(entry: CountedEntry): CountValue {
     entry.officerPhone ?? null,
     entry.officerName ?? null,
     entry.regionPath.slice(4).join('/'),
+    entry.occurrenceId ?? null,
   ];
 }
 

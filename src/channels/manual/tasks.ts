@@ -35,7 +35,8 @@ import {
   ManualTaskModel,
 } from './model.js';
 import { type Entry, campaignTasks, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
-import { lowerDue, markCampaignWithdrawn, openEntries, setDue, unwatch, watchTasks } from './watch.js';
+import { OpenTaskRows } from '../../workbench/open-task-rows.js';
+import { lowerDue, markCampaignWithdrawn, setDue, unwatch, watchTasks } from './watch.js';
 
 /**
  * A confirmation not finished this long after its claim is finished by the notifier's next
@@ -153,6 +154,8 @@ export class ManualTaskService {
   /** Pictures this process has stored (ManualImage, by content): not sent to the database again. */
   readonly #storedImages = new Set<string>();
   #onConfirm: ((task: ManualTask) => Promise<void>) | null = null;
+  /** The open tasks per county, kept under the counts' token (the open list reads them). */
+  private readonly openRows = new OpenTaskRows();
 
   constructor(
     box: SecretBox,
@@ -703,19 +706,20 @@ export class ManualTaskService {
   }
 
   /**
-   * Open tasks from the watch list (watch.ts): the entries inside the scope (and the officer's,
-   * when asked), newest first, then each task read by `_id`. Bounded by what is open, not by
-   * the task history.
+   * Open tasks from the per-county open-task documents kept in the process
+   * (workbench/open-task-rows.ts: no read of the watch list), newest first, then a page of
+   * tasks by `_id`. Bounded by the page and the counties written since the last call, not by
+   * the open tasks.
    */
   private async listOpen(
     scope: Scope,
     options: { limit: number; withLinks: boolean; officerPhone?: string },
   ): Promise<ManualTask[]> {
-    const filter: Record<string, unknown> = { ...scope.filter(), kind: 'manual' };
-    if (options.officerPhone !== undefined) filter.officerPhone = options.officerPhone;
-    const entries = (await openEntries(filter, this.clock.now())).sort(
-      (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : -1),
-    );
+    const rows = await this.openRows.of(scope, this.clock.now());
+    const entries = rows
+      .filter((row) => options.officerPhone === undefined || row.officerPhone === options.officerPhone)
+      .map((row) => ({ _id: row.id, createdAt: row.createdAt }))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : -1));
     const tasks: ManualTask[] = [];
     // Read a page at a time: a task withdrawn live (not yet on the list) is skipped.
     for (let i = 0; i < entries.length && tasks.length < options.limit; i += options.limit) {

@@ -86,9 +86,20 @@ export const OpenTaskMarkModel = mongoose.model('OpenTaskMark', markSchema, 'ope
 
 const DUE = 'due';
 const BUILT = 'built';
-const COUNTS_BUILT = 'counts-built';
+// `-runs`: the counts' values carry the entry's run (open-counts.ts); an install counted before
+// that is re-counted once.
+const COUNTS_BUILT = 'counts-built-runs';
 
-const COUNTED_FIELDS = { _id: 1, kind: 1, regionPath: 1, officerName: 1, officerPhone: 1, expiresAt: 1, withdrawn: 1 };
+const COUNTED_FIELDS = {
+  _id: 1,
+  kind: 1,
+  regionPath: 1,
+  officerName: 1,
+  officerPhone: 1,
+  expiresAt: 1,
+  withdrawn: 1,
+  occurrenceId: 1,
+};
 
 /** These entries as they are now: by `_id` one by one when few, else one read of the list. */
 async function entriesNow(ids: string[]): Promise<CountedEntry[]> {

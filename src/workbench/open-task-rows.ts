@@ -1,0 +1,70 @@
+// The open tasks of a region as the screens that list them read them (issue 25): the open-task
+// list (channels/manual/tasks.ts, open=true) and the monthly table's 待民警转发
+// (tracking/open-tasks.ts). From the per-county open-task documents kept in the process
+// (open-tasks.ts, under the counts' version token), never the watch list, which FerretDB reads
+// whole for any filter but `_id`: a call reads the counts' token, the documents of counties
+// written since, and then only the tasks it shows by `_id`.
+//
+// Exactness (the write order is the counts' own, channels/manual/open-counts.ts): a task is made,
+// its watch entry written, then its county's document, then the log record; confirmed or
+// withdrawn: the entry changed, then the document, then the record. A reader keeps a document
+// until it reads a record naming its county, so it sees every write finished before its call.
+// A writer killed between its entry write and its document write leaves its intent, and the
+// notifier's repair re-counts the county from the entries (INTENT_STALE_MS later) and logs it.
+// The readers check what they show against the task (list) or the campaign and notice
+// (monthly table) read live, so a document not yet updated after a confirmation or withdrawal
+// shows nothing wrong on the list; the table follows the watch list as before.
+import { OPEN_TASK_HORIZON_MS } from '../channels/manual/watch.js';
+import type { Scope } from '../regions/scope.js';
+import { CountyList } from './counties.js';
+import { type CountedRow, KeptOpenCounts } from './open-tasks.js';
+
+export interface OpenTaskRow {
+  id: string;
+  createdAt: Date;
+  expiresAt: Date;
+  officerPhone: string | null;
+  officerName: string | null;
+  county: string;
+  /** The path below the county (township, village, …). */
+  tail: string[];
+  /** `<campaignId>@<runAt ISO>` (null: not a run's task). */
+  occurrenceId: string | null;
+  /** Written before the documents kept runs (four elements; re-counted once at start): run unknown. */
+  legacy: boolean;
+}
+
+function rowOf({ id, county, value }: CountedRow): OpenTaskRow {
+  const [expiresAt, officerPhone, officerName, tail, occurrenceId] = value;
+  return {
+    id,
+    // watch.ts: an entry expires OPEN_TASK_HORIZON_MS after its task was made.
+    createdAt: new Date(expiresAt - OPEN_TASK_HORIZON_MS),
+    expiresAt: new Date(expiresAt),
+    officerPhone,
+    officerName,
+    county,
+    tail: tail ? tail.split('/') : [],
+    occurrenceId: occurrenceId ?? null,
+    legacy: value.length < 5,
+  };
+}
+
+export class OpenTaskRows {
+  private readonly kept = new KeptOpenCounts();
+  private readonly counties = new CountyList();
+
+  /** Open tasks (not withdrawn, not expired at `now`) inside the scope and, if given, under `within`. */
+  async of(scope: Scope, now: Date, within?: string): Promise<OpenTaskRow[]> {
+    const codes = [scope.regionCode, ...(within !== undefined && within !== scope.regionCode ? [within] : [])];
+    const parts = Promise.all(codes.map((code) => this.counties.ofRegion(code)));
+    const wanted = parts.then((list) => {
+      const [first, ...rest] = list;
+      const counties = (first?.counties ?? []).filter((county) => rest.every((part) => part.counties.includes(county)));
+      return { counties };
+    });
+    const rows = await this.kept.rows(wanted, now);
+    const belows = (await parts).flatMap((part) => (part.below ? [part.below] : []));
+    return rows.map(rowOf).filter((row) => belows.every((below) => row.tail.includes(below)));
+  }
+}
