@@ -11,8 +11,9 @@
 //   <list>|next       a list's hint: its items 0..next-1 are taken (`$max`, written after the
 //                     insert). A reader reads the hint, then the items below it and beyond it
 //                     until the first missing one, so a hole below the hint is harmless.
-//   h:<hour>, d:<day> something was filed in that UTC hour / day (written with the slot's
-//                     hint): a walk over hours or days with nothing filed reads one marker each
+//   t:<ten minutes>, h:<hour>, d:<day>  something was filed in that UTC ten minutes / hour /
+//                     day (written with the slot's hint): a walk over time with nothing filed
+//                     reads one marker per empty day, hour or ten minutes
 //   cursor            where the notifier stands: every item of a slot before `slot`, and of
 //                     `slot` before `index`, has been looked at
 //
@@ -71,11 +72,13 @@ const itemId = (list: string, n: number) => `${list}|${n}`;
 const hintId = (list: string) => `${list}|next`;
 const hourId = (slot: string) => `h:${slot.slice(0, 13)}`;
 const dayId = (slot: string) => `d:${slot.slice(0, 10)}`;
+/** Ten minutes (`YYYY-MM-DDTHH:M`). */
+const blockId = (slot: string) => `t:${slot.slice(0, 15)}`;
 const exists = async (id: string) => (await OpenTaskDueModel.exists({ _id: id })) !== null;
 
 /**
- * The first slot in [from, to] with anything filed, or null: a day or hour with nothing filed
- * costs one `_id` read, a filed hour's minutes are read (their hints) in parallel.
+ * The first slot in [from, to] with anything filed, or null: a day, hour or ten minutes with
+ * nothing filed costs one `_id` read; a filed ten minutes' minutes are read (their hints) in parallel.
  */
 export async function firstFiledSlot(from: string, to: string): Promise<string | null> {
   let slot = from;
@@ -88,8 +91,12 @@ export async function firstFiledSlot(from: string, to: string): Promise<string |
       slot = slotOf(Date.parse(`${slot.slice(0, 13)}:00:00.000Z`) + 3600_000);
       continue;
     }
+    if (!(await exists(blockId(slot)))) {
+      slot = slotOf(Date.parse(`${slot.slice(0, 15)}0:00.000Z`) + 600_000);
+      continue;
+    }
     const minutes: string[] = [];
-    for (let s = slot; s <= to && s.slice(0, 13) === slot.slice(0, 13); s = nextSlot(s)) minutes.push(s);
+    for (let s = slot; s <= to && s.slice(0, 15) === slot.slice(0, 15); s = nextSlot(s)) minutes.push(s);
     const filed = await mapLimit(minutes, 8, (s) => exists(hintId(slotList(s))));
     const first = filed.indexOf(true);
     if (first >= 0) return minutes[first]!;
@@ -158,7 +165,7 @@ async function append(items: { list: string; doc: Omit<ItemDoc, '_id'> }[]): Pro
     if (!list.startsWith('s:')) return [hint];
     const slot = list.slice(2);
     const mark = (id: string) => ({ updateOne: { filter: { _id: id }, update: { $max: { next: 1 } }, upsert: true } });
-    return [hint, mark(hourId(slot)), mark(dayId(slot))];
+    return [hint, mark(blockId(slot)), mark(hourId(slot)), mark(dayId(slot))];
   });
   const unique = [...new Map(writes.map((w) => [w.updateOne.filter._id, w])).values()];
   for (let i = 0; i < unique.length; i += MAX_UPDATES_PER_COMMAND) {
