@@ -10,15 +10,15 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenTaskDueModel } from '../../src/channels/manual/due-slots.js';
-import { OpenTaskModel, lowerDue, watchTasks } from '../../src/channels/manual/watch.js';
+import { lowerDue, OpenTaskModel, watchTasks } from '../../src/channels/manual/watch.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { NotificationStepModel } from '../../src/notifications/model.js';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
 import {
-  type DeliveryWorld,
   approvedCampaign,
   approvedNotice,
   audienceOf,
+  type DeliveryWorld,
   runUntilIdle,
   startDeliveryWorld,
 } from '../helpers/delivery.js';
