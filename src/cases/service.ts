@@ -9,17 +9,20 @@ import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
 import { localDay } from '../campaigns/schedule.js';
 import { type CampaignService, followUpIdFor } from '../campaigns/service.js';
-import type { Clock } from '../lib/clock.js';
 import { type Intent, newIntent, runIntent, unfinishedIntents } from '../db/claims.js';
 import { collectionToken, collectionVersion } from '../db/versions.js';
+import type { Clock } from '../lib/clock.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
-import { noticeWasPlanned, receivedCountsOf } from '../tracking/recipients.js';
 import type { TipService } from '../tips/service.js';
+import { noticeWasPlanned, receivedCountsOf } from '../tracking/recipients.js';
+import { mapLimited } from '../tracking/run-batches.js';
+import { allRunsGeneration } from '../tracking/run-generation.js';
+import { noticeReachRead } from '../tracking/run-summaries.js';
 import { followUpContent } from './follow-up-text.js';
-import { TokenKept } from './kept.js';
+import { GenerationKept, TokenKept } from './kept.js';
 
 export interface CaseSummary {
   noticeId: string;
@@ -77,6 +80,8 @@ export class CaseService {
   private deadlines: { token: string; at: number; pending: string[] } | null = null;
   /** The list's reads of notices, campaigns and tips, kept under their tokens (kept.ts). */
   private readonly kept = new TokenKept(() => this.clock.now().getTime(), DEADLINE_KEEP_MS);
+  /** Each case's reach, kept under the generation of every run (kept.ts `GenerationKept`). */
+  private readonly reaches = new GenerationKept<{ groupCount: number; villageCount: number }>();
   readonly owner = `cases-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private deadlinePassed(deadline: string): boolean {
@@ -349,6 +354,8 @@ export class CaseService {
    * every listed case's reach comes from its runs' summaries (tracking/run-summaries.ts).
    */
   async list(scope: Scope): Promise<{ badge: number; cases: CaseSummary[] }> {
+    // Asked before the runs are read (GenerationKept's contract).
+    const runsGeneration = allRunsGeneration();
     const noticesVersion = collectionVersion('notices');
     const campaignsVersion = collectionVersion('campaigns');
     const tipsVersion = collectionVersion('tips');
@@ -370,7 +377,11 @@ export class CaseService {
     );
     const ids = notices.map((notice) => notice.id);
     const [reached, tips] = await Promise.all([
-      receivedCountsOf(ids, this.clock.now()),
+      this.reaches.getAll(runsGeneration, ids, async (missing) => {
+        const now = this.clock.now();
+        const read = await mapLimited(missing, 4, (id) => noticeReachRead(id, now));
+        return new Map(missing.map((id, k) => [id, { value: read[k]!.reach, keepable: read[k]!.settled }]));
+      }),
       this.kept.get('tips', ids.join(','), () => this.tips.newCounts(ids), tipsVersion),
     ]);
     const status = (campaignId: string) =>

@@ -29,6 +29,9 @@
 //   current summaries for as long as it is unchanged (tracking/deliveries/kept-pages.ts): one
 //   `_id` read instead of one per run. Both are `$inc`: a lost update on FerretDB merges two
 //   bumps into one but never leaves the value as it was.
+// - The generation of every run (`campaign|*`) moves on with them, in the same step: what is
+//   computed from runs of many campaigns (a case's reach over every campaign of its notice,
+//   the cases list) is kept under it, the same way.
 import mongoose from 'mongoose';
 
 const generationSchema = new mongoose.Schema(
@@ -71,12 +74,23 @@ export async function campaignGeneration(campaignId: string): Promise<number> {
   return doc?.gen ?? 0;
 }
 
+const ALL_RUNS = 'campaign|*';
+
+/** The generation of every run: moves on with every bump of any run (0: never bumped). */
+export async function allRunsGeneration(): Promise<number> {
+  const doc = await RunGenerationModel.findById(ALL_RUNS, { gen: 1 }).lean<{ gen?: number }>();
+  return doc?.gen ?? 0;
+}
+
 function bumpCampaign(occurrenceId: string): Promise<unknown> {
-  return RunGenerationModel.updateOne(
-    { _id: campaignKey(campaignOfRun(occurrenceId)) },
-    { $inc: { gen: 1 } },
-    { upsert: true },
-  );
+  return Promise.all([
+    RunGenerationModel.updateOne(
+      { _id: campaignKey(campaignOfRun(occurrenceId)) },
+      { $inc: { gen: 1 } },
+      { upsert: true },
+    ),
+    RunGenerationModel.updateOne({ _id: ALL_RUNS }, { $inc: { gen: 1 } }, { upsert: true }),
+  ]);
 }
 
 /** Before a write that may change a settled batch of the run: the run's summary is void from now. */

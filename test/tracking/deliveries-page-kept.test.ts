@@ -89,7 +89,7 @@ async function writeRun(
       day: at.toISOString().slice(0, 10),
       month: at.toISOString().slice(0, 7),
       items,
-      dueAt: counts.pending > 0 ? at : null,
+      dueAt: (counts.pending ?? 0) > 0 ? at : null,
       lease: { epoch: 0, until: null, owner: null },
       counts,
       createdAt: at,
