@@ -17,6 +17,7 @@ import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../noti
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
 import type { TipService } from '../tips/service.js';
+import { tasksExpiredAfter } from '../tracking/progress.js';
 import { noticeWasPlanned, receivedCountsOf } from '../tracking/recipients.js';
 import { mapLimited } from '../tracking/run-batches.js';
 import { allRunsGeneration } from '../tracking/run-generation.js';
@@ -74,6 +75,9 @@ export class CaseService {
       trace?: boolean;
       /** Groups the officers have yet to post a campaign to (tracking's progress). */
       awaitingOfficers?: (campaignId: string) => Promise<number>;
+      /** The same figure in parts the list keeps (tracking/progress.ts `awaitingParts`, `tasksWithdrawn`). */
+      awaitingParts?: (campaignId: string) => Promise<{ awaiting: number; latestDay: string | null; settled: boolean }>;
+      tasksWithdrawn?: (campaignId: string) => Promise<boolean>;
     } = { intentLeaseMs: 60_000 },
   ) {}
   /** The deadline watch's last full pass: the notices' token before it, the deadlines still ahead. */
@@ -82,6 +86,8 @@ export class CaseService {
   private readonly kept = new TokenKept(() => this.clock.now().getTime(), DEADLINE_KEEP_MS);
   /** Each case's reach, kept under the generation of every run (kept.ts `GenerationKept`). */
   private readonly reaches = new GenerationKept<{ groupCount: number; villageCount: number }>();
+  /** The follow-ups' awaiting deliveries and latest day, kept the same way. */
+  private readonly awaiting = new GenerationKept<{ awaiting: number; latestDay: string | null }>();
   readonly owner = `cases-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private deadlinePassed(deadline: string): boolean {
@@ -283,6 +289,7 @@ export class CaseService {
       newTips?: number;
       approved?: ApprovedNotice | null;
       status?: (campaignId: string) => Promise<string | null>;
+      awaitingOfficers?: (campaignId: string) => Promise<number>;
     },
   ): Promise<CaseSummary> {
     const approved =
@@ -308,10 +315,9 @@ export class CaseService {
             followUpAwaitingOfficers: 0,
           };
         // A follow-up whose run is over is not 已发送 while officers still hold its tasks.
+        const awaitingOfficers = read?.awaitingOfficers ?? this.options.awaitingOfficers;
         const followUpAwaitingOfficers =
-          outcome.followUpCampaignId && this.options.awaitingOfficers
-            ? await this.options.awaitingOfficers(outcome.followUpCampaignId)
-            : 0;
+          outcome.followUpCampaignId && awaitingOfficers ? await awaitingOfficers(outcome.followUpCampaignId) : 0;
         return { ...outcome, followUpStatus, followUpAwaitingOfficers };
       }),
     );
@@ -386,6 +392,34 @@ export class CaseService {
     ]);
     const status = (campaignId: string) =>
       this.kept.get('campaigns', campaignId, () => this.campaignStatus(campaignId), campaignsVersion);
+    // A follow-up's officers still to post: its runs' awaiting deliveries kept under the runs'
+    // generation, whether its tasks are withdrawn under the campaigns' and notices' tokens, the
+    // horizon applied now (the rule of tracking/progress.ts `awaitingOfficers`).
+    const { awaitingParts, tasksWithdrawn } = this.options;
+    const bothTokens = Promise.all([campaignsVersion, noticesVersion]).then(([c, n]) =>
+      c && n ? { token: `${c.token}|${n.token}`, n: 0 } : null,
+    );
+    const awaitingOfficers =
+      awaitingParts && tasksWithdrawn
+        ? async (campaignId: string) => {
+            const parts = (
+              await this.awaiting.getAll(runsGeneration, [campaignId], async (missing) => {
+                const read = await awaitingParts(missing[0]!);
+                return new Map([[missing[0]!, { value: read, keepable: read.settled }]]);
+              })
+            ).get(campaignId)!;
+            if (parts.awaiting === 0) return 0;
+            const withdrawn = await this.kept.get(
+              'campaigns+notices',
+              `withdrawn|${campaignId}`,
+              () => tasksWithdrawn(campaignId),
+              bothTokens,
+            );
+            const expired =
+              withdrawn || (parts.latestDay !== null && tasksExpiredAfter(parts.latestDay, this.clock.now().getTime()));
+            return expired ? 0 : parts.awaiting;
+          }
+        : undefined;
     const cases = await Promise.all(
       notices.map((notice, k) =>
         this.toSummary(notice, {
@@ -393,6 +427,7 @@ export class CaseService {
           newTips: tips.get(notice.id) ?? 0,
           approved: approved[k] ?? null,
           status,
+          awaitingOfficers,
         }),
       ),
     );

@@ -276,9 +276,18 @@ async function currentSummary(occurrenceId: string): Promise<{ figures: RunFigur
  * one of the generation), else from its batches (and then stored if the run is settled).
  */
 export async function runFigures(occurrenceId: string, now: Date): Promise<RunFigures> {
+  return (await runFiguresRead(occurrenceId, now)).figures;
+}
+
+/** The run's figures, and whether the run was settled (a current summary, or stored as one). */
+export async function runFiguresRead(
+  occurrenceId: string,
+  now: Date,
+): Promise<{ figures: RunFigures; settled: boolean }> {
   const summary = await currentSummary(occurrenceId);
-  if (summary) return summary.figures;
-  return (await countAndStore(occurrenceId, now)).figures;
+  if (summary) return { figures: summary.figures, settled: true };
+  const counted = await countAndStore(occurrenceId, now);
+  return { figures: counted.figures, settled: counted.stored };
 }
 
 /**

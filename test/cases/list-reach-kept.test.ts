@@ -52,13 +52,17 @@ describe('the cases list keeps each case’s reach under the runs’ generation'
   }
 
   /** A run of the notice through a campaign of its own, as the planner leaves it. */
-  async function writeRun(day: number, statuses: string[]) {
-    const campaignId = new mongoose.Types.ObjectId().toHexString();
+  async function writeRun(
+    day: number,
+    statuses: string[],
+    campaignId = new mongoose.Types.ObjectId().toHexString(),
+    channel = 'wecom',
+  ) {
     const occurrenceId = `${campaignId}@2025-07-${String(10 + day).padStart(2, '0')}T02:00:00.000Z`;
     const items = statuses.map((status, i) => ({
       groupId: new mongoose.Types.ObjectId().toHexString(),
       groupName: `群${day}-${i}`,
-      channel: 'wecom',
+      channel,
       memberCount: 10,
       villageCode: i % 2 ? TREE.villageA.code : `${TREE.townshipA.code}9${day}${i}`,
       villageName: '',
@@ -85,7 +89,7 @@ describe('the cases list keeps each case’s reach under the runs’ generation'
       regionPath: PATH,
       countyCode: PATH[3],
       townshipCode: PATH[4],
-      day: '2025-07-10',
+      day: `2025-07-${String(10 + day).padStart(2, '0')}`,
       month: '2025-07',
       items,
       dueAt: (counts.pending ?? 0) > 0 ? new Date(START_MS) : null,
@@ -146,6 +150,44 @@ describe('the cases list keeps each case’s reach under the runs’ generation'
     await summarizeRun(sending.occurrenceId, new Date());
     await list();
     expect((await commandsOfList()).filter((c) => REACH.includes(c))).toEqual([]);
+    await expectExact();
+  }, 300_000);
+
+  it('when a follow-up waits for its officers, then the count is the ledger’s and a repeated call reads none of it', async () => {
+    const solved = await w.t.request('POST', `/api/cases/${w.noticeId}/solve`, w.editor, { kind: 'caught' });
+    expect(solved.statusCode, solved.body).toBe(200);
+    const followUp = (
+      solved.json() as { outcomes: { kind: string; followUpCampaignId: string | null }[] }
+    ).outcomes.find((o) => o.kind === 'caught')!.followUpCampaignId!;
+    // Its run, sent to officers (manual): three awaiting, one confirmed (day 9: the tasks are still chased).
+    const run = await writeRun(9, ['awaiting', 'awaiting', 'confirmed', 'awaiting'], followUp, 'manual');
+    await summarizeRun(run.occurrenceId, new Date());
+    const awaitingOf = async () => {
+      const served = (await list()) as unknown as {
+        cases: {
+          noticeId: string;
+          outcomes: { followUpCampaignId: string | null; followUpAwaitingOfficers: number }[];
+        }[];
+      };
+      return served.cases
+        .find((c) => c.noticeId === w.noticeId)!
+        .outcomes.find((o) => o.followUpCampaignId === followUp)!.followUpAwaitingOfficers;
+    };
+    const fromBatches = async () =>
+      (await DeliveryBatchModel.find({ campaignId: followUp }).lean<{ items: { status: string }[] }[]>())
+        .flatMap((batch) => batch.items)
+        .filter((item) => item.status === 'awaiting').length;
+    expect(await awaitingOf()).toBe(3);
+    expect(await awaitingOf()).toBe(await fromBatches());
+    const repeated = await commandsOfList();
+    expect(repeated.filter((c) => [...REACH, 'campaigns', 'notices'].includes(c))).toEqual([]);
+    // An officer confirms one (the holder's bumps around its write).
+    const until = new Date(Date.now() + 60_000);
+    await runWriteStarting(run.occurrenceId, until);
+    await DeliveryBatchModel.updateOne({ _id: run.batchId }, { $set: { 'items.0.status': 'confirmed' } });
+    await runWriteDone(run.occurrenceId, until);
+    expect(await awaitingOf()).toBe(2);
+    expect(await awaitingOf()).toBe(await fromBatches());
     await expectExact();
   }, 300_000);
 });
