@@ -7,7 +7,8 @@
 // Each case's reach is kept under the generation of every run (tracking/run-generation.ts
 // `allRunsGeneration`, moved on before and after every write to a settled run's batches and
 // before a run's first batches are listed), and only when every run of the notice was settled
-// when read (`ReachKept`). The officers' open follow-up tasks are still read per call.
+// when read (`GenerationKept`), and so are the follow-ups' awaiting deliveries (their
+// withdrawal under the campaigns' and notices' tokens; the tasks' horizon applied per call).
 //
 // Exactness: the token is read before the collection, and every write through mongoose changes
 // the token after its write, so a value read before a write is kept under a token that the

@@ -357,7 +357,8 @@ export class CaseService {
    * The wanted cases in scope, newest first, with the badge: how many want attention. The
    * notices with their approved versions, the follow-ups' statuses and the new tips are kept
    * per process under their collections' tokens (kept.ts: the three tokens in one command);
-   * every listed case's reach comes from its runs' summaries (tracking/run-summaries.ts).
+   * every listed case's reach and its follow-ups' awaiting deliveries come from their runs'
+   * summaries (tracking/run-summaries.ts), kept under the generation of every run (kept.ts).
    */
   async list(scope: Scope): Promise<{ badge: number; cases: CaseSummary[] }> {
     // Asked before the runs are read (GenerationKept's contract).
