@@ -10,6 +10,7 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignModel } from '../../src/campaigns/model.js';
 import { skipBatchesInBulk } from '../../src/engine/skip.js';
+import { DeliveryPageModel, KeptDeliveryPages } from '../../src/tracking/deliveries/kept-pages.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { listBatches, listRun } from '../../src/tracking/run-batches.js';
 import { runWriteDone, runWriteStarting } from '../../src/tracking/run-generation.js';
@@ -207,6 +208,22 @@ describe('a campaign deliveries page costs the same whatever the campaign size',
     expect(largeCommands.length).toBe(smallCommands.length);
     expect(largeCommands.filter((c) => ['deliverybatches', 'runbatchlists', 'runsummaries'].includes(c))).toEqual([]);
     expect(largeCommands.length).toBeLessThanOrEqual(5);
+    // A fresh process (another keeper) answers from the stored page, reading no batch.
+    const stored = await DeliveryPageModel.find({ _id: { $regex: `^${large}\\|sent\\|` } }).lean();
+    await listed(large, 'sent', 50);
+    const [doc] = await DeliveryPageModel.find({ _id: { $regex: `^${large}\\|sent\\|` } }).lean();
+    expect(stored.length === 0 && doc !== undefined).toBe(true);
+    const [, , scopeCode, limit] = doc!._id.split('|');
+    const fresh = new KeptDeliveryPages<{ sentAt: Date | null }>();
+    const rows = await fresh.page(
+      { campaignId: large, status: 'sent', scopeCode: scopeCode!, limit: Number(limit) },
+      () => {
+        throw new Error('read the batches');
+      },
+    );
+    const served = await t.request('GET', `/api/campaigns/${large}/deliveries?status=sent&limit=50`, t.adminToken);
+    expect(JSON.parse(JSON.stringify(rows))).toEqual(served.json());
+    expect(rows.every((row) => row.sentAt instanceof Date)).toBe(true);
     await expectExact(small);
     await expectExact(large);
   }, 300_000);

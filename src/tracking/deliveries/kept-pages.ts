@@ -37,8 +37,8 @@ const pageSchema = new mongoose.Schema(
 
 export const DeliveryPageModel = mongoose.model('DeliveryPage', pageSchema, 'deliverypages');
 
-/** Pages a process keeps at most; past it all are forgotten (and read from `deliverypages`). */
-const MAX_KEPT = 500;
+/** Rows a process keeps at most (~200 bytes each); past it all are forgotten (and read from `deliverypages`). */
+const MAX_KEPT_ROWS = 20_000;
 
 export interface PageKey {
   campaignId: string;
@@ -57,6 +57,7 @@ const keyOf = (key: PageKey) => `${key.campaignId}|${key.status}|${key.scopeCode
 
 export class KeptDeliveryPages<Row extends { sentAt: Date | null }> {
   private readonly kept = new Map<string, { gen: number; rows: Row[] }>();
+  private keptRows = 0;
 
   /**
    * The page: kept in the process or stored at the campaign's present generation, else built
@@ -94,7 +95,12 @@ export class KeptDeliveryPages<Row extends { sentAt: Date | null }> {
   }
 
   private hold(id: string, gen: number, rows: Row[]): void {
-    if (this.kept.size >= MAX_KEPT && !this.kept.has(id)) this.kept.clear();
+    this.keptRows -= this.kept.get(id)?.rows.length ?? 0;
+    if (this.keptRows + rows.length > MAX_KEPT_ROWS) {
+      this.kept.clear();
+      this.keptRows = 0;
+    }
     this.kept.set(id, { gen, rows });
+    this.keptRows += rows.length;
   }
 }
