@@ -200,11 +200,14 @@ class Flush {
 }
 
 let current: Flush | null = null;
+/** Flushes not done yet (the current one, and closed ones whose writes or log are still due). */
+const unflushed = new Set<Flush>();
 
 function flushFor(): Flush {
   if (current && !current.closed && Date.now() - current.at.getTime() < flushMs) return current;
   if (current) current.closed = true;
   current = new Flush();
+  unflushed.add(current);
   return current;
 }
 
@@ -218,12 +221,13 @@ function flush(target: Flush): Promise<void> {
     if (target.written.size > 0) await collectionChanged(COUNTS_LOG, [...target.written]);
     if (!target.broken) await OpenCountIntentModel.deleteOne({ _id: target.id });
   })();
+  target.done.finally(() => unflushed.delete(target)).catch(() => undefined);
   return target.done;
 }
 
 /** Writes the log of this process's deferred count writes now (tests, a stopping process). */
 export async function flushOpenCounts(): Promise<void> {
-  if (current) await flush(current);
+  await Promise.all([...unflushed].map((target) => flush(target)));
 }
 
 /**
