@@ -362,6 +362,8 @@ export function createContext(
     intentLeaseMs: config.leaseMs,
     trace: config.intentTrace,
     awaitingOfficers: (campaignId) => tracking.progress.awaitingOfficers(campaignId),
+    awaitingParts: (campaignId) => tracking.progress.awaitingParts(campaignId),
+    tasksWithdrawn: (campaignId) => tracking.progress.tasksWithdrawn(campaignId),
   });
   return {
     config,
