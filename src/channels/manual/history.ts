@@ -1,9 +1,11 @@
 // The officer tasks history without reading the tasks collection (issue 25, screens): lists of
 // task entries `[id, createdAt ms, officer phone, regionPath]`, newest first, one list per
-// region at root, province, city and county level (`r:<code>`) and one per officer phone
-// (`o:<phone>`), so a page of a scope's (or an officer's) history reads a few list records and
-// then only its tasks, by `_id`. On FerretDB 1.24 any filter but `_id` reads the whole
-// collection, and the tasks collection keeps every task ever made (>30 s at 50,000 groups).
+// region at root, province, city and county level (`r:<code>`), one per officer phone
+// (`o:<phone>`) and one per campaign (`c:<campaign id>`, tasks made for its deliveries), so a
+// page of a scope's (or an officer's) history reads a few list records and then only its
+// tasks, by `_id`, and a stop finds its campaign's tasks the same way (`campaignTasks`). On
+// FerretDB 1.24 any filter but `_id` reads the whole collection, and the tasks collection
+// keeps every task ever made (>30 s at 50,000 groups).
 //
 // Contract (collection `taskhistory`, read by `_id` only):
 // - live records `<key>:<n>` (n dense from 1, claimed by a unique insert walking up from the
@@ -17,8 +19,9 @@
 //   difference between writers (CLOCK_SLACK_MS);
 // - base chunks `<key>:b<k>` (k from 1, 500 entries each, oldest first) and `<key>:base`
 //   `{ chunks }`: the tasks of an install written before the lists existed, made once at start
-//   by `buildTaskHistory` from one scan (then the `_built` marker); a task both there and in a
-//   live record is listed once;
+//   by `buildTaskHistory` from one scan (then the `_built` marker; the campaign lists of an
+//   install built before they existed from one more scan, then `_built_c`); a task both there
+//   and in a live record is listed once;
 // - records and chunks never change once written, so a process keeps those it has read.
 //
 // A page (`historyPage`) walks the live records down from the tail and the base chunks down
@@ -50,14 +53,28 @@ export type Entry = [string, number, string | null, string[]];
 export const CLOCK_SLACK_MS = 60_000;
 const BASE_CHUNK = 500;
 const BUILT = '_built';
+/** The campaign lists' base chunks were made (an install whose other lists predate them). */
+const BUILT_CAMPAIGNS = '_built_c';
 /** The head hint is written every this many records (walks from it are short; the process keeps its own). */
 const HEAD_EVERY = 16;
 
-/** The lists a task is on: its region at root, province, city and county level, and its officer. */
-function keysOf(entry: Entry): string[] {
+/** The lists a task is on: its region at root, province, city and county level, its officer and its campaign. */
+function keysOf(entry: Entry, campaignId: string | null): string[] {
   const keys = entry[3].slice(0, 4).map((code) => `r:${code}`);
   if (entry[2]) keys.push(`o:${entry[2]}`);
+  if (campaignId) keys.push(campaignKey(campaignId));
   return keys;
+}
+
+/** A campaign's list of tasks. */
+function campaignKey(campaignId: string): string {
+  return `c:${campaignId}`;
+}
+
+/** `<campaignId>@<runAt>/<groupId>` (the engine's delivery id) → the campaign; null for other task keys. */
+function campaignOfTaskKey(taskKey: string): string | null {
+  const at = taskKey.indexOf('@');
+  return at > 0 && taskKey.lastIndexOf('/') > at ? taskKey.slice(0, at) : null;
 }
 
 /** The list a scope's history is read from, and whether its entries need the scope's check. */
@@ -101,15 +118,18 @@ async function hint(key: string): Promise<number> {
   return (await heads())[key] ?? 0;
 }
 
-/** Puts the tasks about to be inserted on their lists (before the insert: see the header). */
+/**
+ * Puts the tasks about to be inserted on their lists (before the insert: see the header), a
+ * task with a delivery's key (`taskKey`) on its campaign's too.
+ */
 export async function recordTasks(
-  tasks: { id: string; createdAt: Date; officerPhone: string | null; regionPath: string[] }[],
+  tasks: { id: string; createdAt: Date; officerPhone: string | null; regionPath: string[]; taskKey?: string }[],
   at: Date,
 ): Promise<void> {
   const byKey = new Map<string, Entry[]>();
   for (const task of tasks) {
     const entry: Entry = [task.id, task.createdAt.getTime(), task.officerPhone, task.regionPath];
-    for (const key of keysOf(entry)) {
+    for (const key of keysOf(entry, task.taskKey ? campaignOfTaskKey(task.taskKey) : null)) {
       const list = byKey.get(key) ?? [];
       list.push(entry);
       byKey.set(key, list);
@@ -146,13 +166,14 @@ export async function recordTasks(
   }
 }
 
-async function record(id: string): Promise<{ at: number; rows: Entry[] } | null> {
+/** A record or chunk; kept by the process (`keep`: pages read them again, a stop does not). */
+async function record(id: string, keep = true): Promise<{ at: number; rows: Entry[] } | null> {
   const held = records.get(dbKey(id));
   if (held !== undefined) return held;
   const doc = await TaskHistoryModel.findById(id, { at: 1, rows: 1 }).lean<{ at: Date | null; rows: string }>();
   const found = doc ? { at: doc.at ? new Date(doc.at).getTime() : 0, rows: JSON.parse(doc.rows) as Entry[] } : null;
   // Records never change; a missing one may appear, so only found ones are kept.
-  if (found) {
+  if (found && keep) {
     if (records.size > 20_000) records.clear();
     records.set(dbKey(id), found);
   }
@@ -211,20 +232,25 @@ export async function historyEntries(
 
 /**
  * Lists the tasks of an install written before the lists existed (once; then the `_built`
- * marker, read by `_id`). Idempotent: chunks are rewritten whole from one scan; tasks written
+ * marker, read by `_id`), and the campaign lists of one built before those existed (once more;
+ * then `_built_c`). Idempotent: chunks are rewritten whole from one scan; tasks written
  * meanwhile are on the live records too and listed once.
  */
 export async function buildTaskHistory(): Promise<void> {
-  if (await TaskHistoryModel.exists({ _id: BUILT })) return;
+  const all = !(await TaskHistoryModel.exists({ _id: BUILT }));
+  if (!all && (await TaskHistoryModel.exists({ _id: BUILT_CAMPAIGNS }))) return;
   const byKey = new Map<string, Entry[]>();
   const cursor = mongoose
     .model('ManualTask')
-    .find({}, { _id: 1, createdAt: 1, officerPhone: 1, regionPath: 1 })
-    .lean<{ _id: unknown; createdAt: Date; officerPhone?: string | null; regionPath?: string[] }>()
+    .find({}, { _id: 1, taskKey: 1, createdAt: 1, officerPhone: 1, regionPath: 1 })
+    .lean<{ _id: unknown; taskKey?: string; createdAt: Date; officerPhone?: string | null; regionPath?: string[] }>()
     .cursor({ batchSize: 5_000 });
   for await (const task of cursor) {
     const entry: Entry = [String(task._id), new Date(task.createdAt).getTime(), task.officerPhone ?? null, task.regionPath ?? []];
-    for (const key of keysOf(entry)) {
+    const campaignId = task.taskKey ? campaignOfTaskKey(task.taskKey) : null;
+    // Built before the campaign lists existed: only theirs now.
+    const keys = all ? keysOf(entry, campaignId) : campaignId ? [campaignKey(campaignId)] : [];
+    for (const key of keys) {
       const list = byKey.get(key) ?? [];
       list.push(entry);
       byKey.set(key, list);
@@ -239,9 +265,30 @@ export async function buildTaskHistory(): Promise<void> {
     }
     await TaskHistoryModel.replaceOne({ _id: `${key}:base` }, { n: chunks, rows: '[]' }, { upsert: true });
   }
-  await TaskHistoryModel.create({ _id: BUILT }).catch((error) => {
-    if (!isDuplicateKey(error)) throw error;
-  });
+  for (const marker of all ? [BUILT_CAMPAIGNS, BUILT] : [BUILT_CAMPAIGNS]) {
+    await TaskHistoryModel.create({ _id: marker }).catch((error) => {
+      if (!isDuplicateKey(error)) throw error;
+    });
+  }
+}
+
+/**
+ * Every task of a campaign's deliveries ever made (an entry whose insert failed names no
+ * task): its live records 1 to the tail and its base chunks, each read by `_id`, each task
+ * once. Bounded by the campaign's own tasks, whatever the collection holds.
+ */
+export async function campaignTasks(campaignId: string): Promise<Entry[]> {
+  const key = campaignKey(campaignId);
+  const last = await tail(key);
+  const chunks = (await TaskHistoryModel.findById(`${key}:base`, { n: 1 }).lean<{ n: number }>())?.n ?? 0;
+  const ids = [
+    ...Array.from({ length: last }, (_, i) => `${key}:${i + 1}`),
+    ...Array.from({ length: chunks }, (_, i) => `${key}:b${i + 1}`),
+  ];
+  const found = new Map<string, Entry>();
+  const recs = await mapLimit(ids, 8, (id) => record(id, false));
+  for (const rec of recs) for (const entry of rec?.rows ?? []) found.set(entry[0], entry);
+  return [...found.values()];
 }
 
 /** Reads the tasks of `entries` by `_id`, in order, `limit` at most that `accept` accepts. */

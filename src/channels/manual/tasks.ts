@@ -11,6 +11,12 @@
 // notice takes effect at once: the link and picture answer 410, the task leaves the open
 // list. `withdrawCampaignTasks` records the same durably (and rotates the links); it is
 // idempotent, run by the notifier's sweep and callable as a step of any stop.
+//
+// A new task's writes, in order: its entries on the history lists and on its campaign's list
+// (history.ts), the task, its watch entry (watch.ts). A kill after the lists leaves an entry
+// naming no task (skipped by every reader); a kill after the insert leaves an open task that is
+// not watched but is on its campaign's list, so a stop, which finds the campaign's tasks there
+// by `_id`, still withdraws it; a retried send finds the task by its key and watches it.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
@@ -20,6 +26,7 @@ import { Forbidden, Gone, InvalidInput, NotFound, isDuplicateKey } from '../../l
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
 import { backfillOnce } from '../../db/backfills.js';
+import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import {
   ConfirmationWatchModel,
   ManualConfirmationModel,
@@ -27,7 +34,7 @@ import {
   ManualImageModel,
   ManualTaskModel,
 } from './model.js';
-import { type Entry, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
+import { type Entry, campaignTasks, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
 import { lowerDue, markCampaignWithdrawn, openEntries, setDue, unwatch, watchTasks } from './watch.js';
 
 /**
@@ -243,7 +250,10 @@ export class ManualTaskService {
       const _id = new mongoose.Types.ObjectId();
       const createdAt = this.clock.now();
       // On the history lists first (history.ts): no task exists without its entry.
-      await recordTasks([{ id: String(_id), createdAt, officerPhone: fields.officerPhone, regionPath: fields.regionPath }], createdAt);
+      await recordTasks(
+        [{ id: String(_id), createdAt, officerPhone: fields.officerPhone, regionPath: fields.regionPath, taskKey }],
+        createdAt,
+      );
       const doc = await ManualTaskModel.create({ _id, taskKey, ...fields, createdAt });
       const task = doc.toObject() as ManualTaskDoc;
       await this.watch(task);
@@ -305,7 +315,13 @@ export class ManualTaskService {
     }
     // On the history lists first (history.ts): no task exists without its entry.
     await recordTasks(
-      docs.map((doc) => ({ id: String(doc._id), createdAt: doc.createdAt, officerPhone: doc.officerPhone, regionPath: doc.regionPath })),
+      docs.map((doc) => ({
+        id: String(doc._id),
+        createdAt: doc.createdAt,
+        officerPhone: doc.officerPhone,
+        regionPath: doc.regionPath,
+        taskKey: doc.taskKey,
+      })),
       now,
     );
     const failed = new Set<number>();
@@ -510,39 +526,61 @@ export class ManualTaskService {
   /**
    * Withdraws a campaign's open tasks for good (idempotent): marks them withdrawn with the
    * reason and retires their links. The read paths already answer 410 from the live state;
-   * this makes it durable. Returns the tasks withdrawn now.
+   * this makes it durable. Returns the tasks withdrawn now. The campaign's tasks come from its
+   * task list (history.ts, written before each task is inserted, so a task whose process died
+   * before its watch entry is on it too), each updated by `_id`: bounded by the campaign's own
+   * tasks, not the collection (a `taskKey` filter read every task ever made on FerretDB).
    */
   async withdrawCampaignTasks(campaignId: string, reason: WithdrawReason): Promise<number> {
-    const prefix = new RegExp(`^${campaignId.replace(/[^0-9a-zA-Z]/g, '')}@`);
-    const result = await ManualTaskModel.updateMany(
-      { taskKey: prefix, confirmedAt: null, withdrawnAt: null },
-      {
-        $set: { withdrawnAt: this.clock.now(), withdrawnReason: reason },
-        $inc: { linkGeneration: 1 },
-        $push: { rotations: 'withdrawn' },
-      },
-    );
-    await markCampaignWithdrawn(campaignId, this.clock.now());
-    return result.modifiedCount;
+    const now = this.clock.now();
+    const ids = (await campaignTasks(campaignId)).map((entry) => entry[0]);
+    const withdrawn = await this.markWithdrawn(ids, reason, now);
+    await markCampaignWithdrawn(campaignId, now);
+    return withdrawn;
+  }
+
+  /** Marks these tasks withdrawn unless confirmed or withdrawn already: one update by `_id` each, 20 a command. */
+  private async markWithdrawn(ids: string[], reason: WithdrawReason, now: Date): Promise<number> {
+    let modified = 0;
+    const valid = ids.filter((id) => mongoose.isValidObjectId(id));
+    for (let i = 0; i < valid.length; i += MAX_UPDATES_PER_COMMAND) {
+      const result = await ManualTaskModel.bulkWrite(
+        valid.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
+          updateOne: {
+            filter: { _id: id, confirmedAt: null, withdrawnAt: null },
+            update: {
+              $set: { withdrawnAt: now, withdrawnReason: reason },
+              $inc: { linkGeneration: 1 },
+              $push: { rotations: 'withdrawn' },
+            },
+          },
+        })),
+        { ordered: false },
+      );
+      modified += result.modifiedCount;
+    }
+    return modified;
   }
 
   /**
    * The notifier's last step for stopped tasks (after telling their officer): withdrawn for
-   * good if not yet, and marked as announced so the notifier stops looking at them.
+   * good if not yet, and marked as announced so the notifier stops looking at them. By `_id`
+   * (an `$in` on `_id` reads every task on FerretDB).
    */
   async withdrawTasks(taskIds: string[], reason: WithdrawReason): Promise<number> {
     if (taskIds.length === 0) return 0;
-    const result = await ManualTaskModel.updateMany(
-      { _id: { $in: taskIds }, confirmedAt: null, withdrawnAt: null },
-      {
-        $set: { withdrawnAt: this.clock.now(), withdrawnReason: reason },
-        $inc: { linkGeneration: 1 },
-        $push: { rotations: 'withdrawn' },
-      },
-    );
-    await ManualTaskModel.updateMany({ _id: { $in: taskIds } }, { $set: { withdrawalAnnounced: true } });
+    const withdrawn = await this.markWithdrawn(taskIds, reason, this.clock.now());
+    const valid = taskIds.filter((id) => mongoose.isValidObjectId(id));
+    for (let i = 0; i < valid.length; i += MAX_UPDATES_PER_COMMAND) {
+      await ManualTaskModel.bulkWrite(
+        valid.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
+          updateOne: { filter: { _id: id }, update: { $set: { withdrawalAnnounced: true } } },
+        })),
+        { ordered: false },
+      );
+    }
     await unwatch(taskIds);
-    return result.modifiedCount;
+    return withdrawn;
   }
 
   /** An admin revokes every link of a task handed out so far (a new one comes from the task list). */
