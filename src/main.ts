@@ -13,6 +13,7 @@ import { groupListing } from './audience/model.js';
 import { warmVillages } from './audience/radius.js';
 import { warmRegionNames } from './audience/region-names.js';
 import { boundOldGeneration } from './engine/memory.js';
+import { flushOpenCounts } from './channels/manual/open-counts.js';
 
 /** A stopper with a name for the shutdown's log. */
 function named(name: string, stop: () => Promise<void>): () => Promise<void> {
@@ -111,7 +112,14 @@ async function main(): Promise<void> {
     // Officers' task digests, reminders and escalations; each step is claimed by a unique key.
     // Every loop waits for its pass to end before the next is scheduled (lib/loop.ts).
     const notifying = startLoop(() => ctx.notifier.tick(), 15_000, log('notifier'));
-    stoppers.push(named('notifier', () => notifying.stop()));
+    // At shutdown the pass under way stops after the officer run it is handling (its cursor
+    // keeps the rest for the next pass), instead of running through its due runs.
+    stoppers.push(
+      named('notifier', () => {
+        ctx.notifier.stop();
+        return notifying.stop();
+      }),
+    );
     // WeCom customer groups: owners' tasks created once a run settles, their results polled, stops applied.
     const wecomGroups = startLoop(() => ctx.wecomGroups.tickWhenDue(), 15_000, log('wecom-groups'));
     stoppers.push(named('wecom-groups', () => wecomGroups.stop()));
@@ -132,7 +140,9 @@ async function main(): Promise<void> {
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));
     worker.start();
-    stoppers.push(named('worker', () => worker.stop()));
+    // The open-task counts' log of its last waves (written within a second anyway; left, its
+    // intent would have the notifier re-count those counties).
+    stoppers.push(named('worker', () => worker.stop().then(() => flushOpenCounts())));
   }
 
   if (role === 'all' || role === 'api') {
