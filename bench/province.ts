@@ -318,6 +318,12 @@ function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Scr
       path: (p) => `/api/reach?from=${day(new Date(from))}&to=${day(now)}&groupBy=day&regionCode=${regionOf(p)}`,
     },
     { name: 'monthly table', path: (p) => `/api/reach/monthly?period=${month}&regionCode=${regionOf(p)}` },
+    // 触达统计's rankings (ReachRankings.vue): this month, and the last 30 days by day.
+    { name: 'rankings (month)', path: (p) => `/api/reach/rankings?from=${month}&to=${month}&regionCode=${regionOf(p)}` },
+    {
+      name: 'rankings (30 days)',
+      path: (p) => `/api/reach/rankings?from=${day(new Date(from))}&to=${day(now)}&regionCode=${regionOf(p)}`,
+    },
     { name: 'groups', path: () => '/api/groups?limit=50' },
     { name: 'groups (tag)', path: () => `/api/groups?tag=${encodeURIComponent('学校')}&limit=50` },
     { name: 'groups (channel)', path: () => '/api/groups?channelKind=dingtalk&limit=50' },

@@ -17,6 +17,8 @@
 // naming no task (skipped by every reader); a kill after the insert leaves an open task that is
 // not watched but is on its campaign's list, so a stop, which finds the campaign's tasks there
 // by `_id`, still withdraws it; a retried send finds the task by its key and watches it.
+// Making, confirming and withdrawing tasks each insert a rankings marker before and after the
+// task write (rank-marks.ts), so the rankings' tallies look at the task again.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
@@ -35,6 +37,7 @@ import {
   ManualTaskModel,
 } from './model.js';
 import { type Entry, campaignTasks, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
+import { rankingsChanged } from './rank-marks.js';
 import { lowerDue, markCampaignWithdrawn, openEntries, setDue, unwatch, watchTasks } from './watch.js';
 
 /**
@@ -249,12 +252,15 @@ export class ManualTaskService {
       const fields = taskFields(target, message, imageSha256);
       const _id = new mongoose.Types.ObjectId();
       const createdAt = this.clock.now();
+      // The rankings' marker before and after the insert (rank-marks.ts).
+      await rankingsChanged([String(_id)], createdAt);
       // On the history lists first (history.ts): no task exists without its entry.
       await recordTasks(
         [{ id: String(_id), createdAt, officerPhone: fields.officerPhone, regionPath: fields.regionPath, taskKey }],
         createdAt,
       );
       const doc = await ManualTaskModel.create({ _id, taskKey, ...fields, createdAt });
+      await rankingsChanged([String(_id)], this.clock.now());
       const task = doc.toObject() as ManualTaskDoc;
       await this.watch(task);
       return this.toTask(task, new Map());
@@ -313,6 +319,9 @@ export class ManualTaskService {
         });
       for (const [sha] of unstored) this.#storedImages.add(sha);
     }
+    const ids = docs.map((doc) => String(doc._id));
+    // The rankings' marker before and after the insert (rank-marks.ts).
+    await rankingsChanged(ids, now);
     // On the history lists first (history.ts): no task exists without its entry.
     await recordTasks(
       docs.map((doc) => ({
@@ -334,6 +343,7 @@ export class ManualTaskService {
         else failed.add(index);
       }
     });
+    await rankingsChanged(ids, this.clock.now());
     const tasks: ManualTaskDoc[] = docs.filter((_, i) => !failed.has(i) && !repeated.includes(i));
     // A retry or a take-over: the existing task (by its unique key; rare), watched while open.
     for (const i of repeated) {
@@ -479,10 +489,13 @@ export class ManualTaskService {
     if (!doc) return;
     step('mark-task');
     if (!doc.confirmedAt) {
+      // The rankings' marker before and after (rank-marks.ts); a repair runs both again.
+      await rankingsChanged([taskId], this.clock.now());
       await ManualTaskModel.updateOne(
         { _id: taskId, confirmedAt: null },
         { $set: { confirmedAt: claimedAt }, $inc: { linkGeneration: 1 }, $push: { rotations: 'confirmed' } },
       );
+      await rankingsChanged([taskId], this.clock.now());
     }
     step('copy');
     await recordByReference(doc.taskKey, claimedAt, doc.regionPath ?? []);
@@ -543,6 +556,8 @@ export class ManualTaskService {
   private async markWithdrawn(ids: string[], reason: WithdrawReason, now: Date): Promise<number> {
     let modified = 0;
     const valid = ids.filter((id) => mongoose.isValidObjectId(id));
+    // The rankings' marker before and after the updates (rank-marks.ts).
+    await rankingsChanged(valid, now);
     for (let i = 0; i < valid.length; i += MAX_UPDATES_PER_COMMAND) {
       const result = await ManualTaskModel.bulkWrite(
         valid.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
@@ -559,6 +574,7 @@ export class ManualTaskService {
       );
       modified += result.modifiedCount;
     }
+    await rankingsChanged(valid, this.clock.now());
     return modified;
   }
 
