@@ -9,7 +9,7 @@
 //   PROVINCE_QUIET_MAX_S=300 seconds at most the bench waits for a loop's start-up to be answered and FerretDB quiet
 //   PROVINCE_SCREEN_BOX_S=30 a screen is called again only while its calls took less than this in all
 //   PROVINCE_CALL_TIMEOUT_S=60 a call still unanswered after this counts as this (a lower bound)
-//   PROVINCE_BUILD_ONLY=1   build (or find) the world and stop
+//   PROVINCE_BUILD_ONLY=1   build (or find) the world, finish it (bench/province-finish.ts) and stop
 //   PROVINCE_SCREENS=a,b    measure only these screens (names as in the table); PROVINCE_IDLE_S=0 skips the loops
 //   PROVINCE_SHOW_COMMANDS=1 also print the database commands of each screen's last call (by command, collection, filter keys)
 //   PROVINCE_LOOPS=a,b      watch only these background loops (names as in the table)
@@ -56,6 +56,7 @@ import { dueMarker } from '../src/channels/manual/watch.js';
 import { Retention } from '../src/engine/retention.js';
 import { startLoop } from '../src/lib/loop.js';
 import { seedDemo } from '../scripts/demo-data.js';
+import { FINISH_VERSION, finishWorld } from './province-finish.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const GROUPS = env('PROVINCE_GROUPS', 50_000);
@@ -101,6 +102,8 @@ interface Marker {
   countyCampaign: string;
   provinceCampaign: string;
   wantedNotice: string;
+  /** The finishing step's version this world was finished with (bench/province-finish.ts). */
+  finished?: number;
 }
 
 /** The configuration of the bench's processes (the parent and each loop child) on database `uri`. */
@@ -118,6 +121,8 @@ function benchConfig(uri: string) {
 async function main() {
   // A child of the bench measuring one background loop in a process of its own (idleLoops).
   if (process.env.PROVINCE_LOOP_CHILD) return loopChild(process.env.PROVINCE_LOOP_CHILD);
+  // A child finishing the world (bench/province-finish.ts) on the parent's FerretDB.
+  if (process.env.PROVINCE_FINISH_URI) return finishChild(process.env.PROVINCE_FINISH_URI);
   if (process.env.PROVINCE_REBUILD === '1') rmSync(CACHE, { recursive: true, force: true });
   const markerFile = join(CACHE, 'built.json');
   const cached = existsSync(markerFile);
@@ -135,17 +140,6 @@ async function main() {
   try {
     await prepareDatabase(ctx);
     void warmVillages().catch(() => undefined); // as main.ts does in the api and scheduler roles
-    // As main.ts does in the api role at start; awaited before the screens are measured (the
-    // figures are of navigations after a start, not of the process's first whole reads).
-    const warmed = Promise.all([
-      ctx.workbench.warm(ctx.regions.rootScope()).catch(() => undefined), // as main.ts does
-      groupListing.warm().catch(() => undefined), // the api role's listings (main.ts)
-    ]);
-    // As the scheduler role's roll-up refresher does at its first refresh: the rankings'
-    // one-time build (rank-tally.ts) on a world built before the tallies existed.
-    const building = Date.now();
-    await ctx.tracking.rollups.refreshAll(`bench-start-${process.pid}`);
-    log(`roll-ups refreshed (rankings' tallies built if not yet) in ${((Date.now() - building) / 1000).toFixed(1)} s`);
     const app = await buildApp(ctx, { logStream: new PassThrough() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
@@ -183,7 +177,27 @@ async function main() {
       writeFileSync(markerFile, JSON.stringify(marker));
       log(`built in ${marker.buildS} s, kept at ${CACHE}`);
     }
+    if (marker.finished !== FINISH_VERSION) {
+      // Left as an install a month in (bench/province-finish.ts): once per world, kept in its marker.
+      log('finishing the world as an install would hold it…');
+      await finishInChild(uri);
+      const admin = await login('bench-province-admin', 'bench-province-admin-pw');
+      await http(admin, 'POST', '/api/audience/preview', { regions: [PROVINCE], excludeTags: ['学校'] });
+      marker.finished = FINISH_VERSION;
+      writeFileSync(markerFile, JSON.stringify(marker));
+    }
     if (process.env.PROVINCE_BUILD_ONLY === '1') return;
+    // As the scheduler role's roll-up refresher does at its first refresh: the rankings'
+    // one-time build (rank-tally.ts) on a world built before the tallies existed.
+    const building = Date.now();
+    await ctx.tracking.rollups.refreshAll(`bench-start-${process.pid}`);
+    log(`roll-ups refreshed (rankings' tallies built if not yet) in ${((Date.now() - building) / 1000).toFixed(1)} s`);
+    // As main.ts does in the api role at start; awaited before the screens are measured (the
+    // figures are of navigations after a start, not of the process's first whole reads).
+    const warmed = Promise.all([
+      ctx.workbench.warm(ctx.regions.rootScope()).catch(() => undefined), // as main.ts does
+      groupListing.warm().catch(() => undefined), // the api role's listings (main.ts)
+    ]);
     log(
       `world: ${GROUPS} groups, ${marker.campaigns} campaigns, ${marker.batches} batches, ${marker.deliveries} deliveries, ${marker.tasks} officer tasks`,
     );
@@ -1111,6 +1125,27 @@ async function loopChild(name: string): Promise<void> {
   } finally {
     await db.close();
   }
+}
+
+async function finishChild(uri: string): Promise<void> {
+  const db = await connectDatabase(uri, { ferret: true });
+  try {
+    await finishWorld(createContext(benchConfig(uri), db), log);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Finishes the world in a child process of its own (bench/province-finish.ts). */
+function finishInChild(uri: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!], {
+      env: { ...process.env, PROVINCE_FINISH_URI: uri },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`finishing: child exited ${code}`))));
+  });
 }
 
 /** Runs one loop in a child process of its own and returns what it measured. */

@@ -13,6 +13,7 @@ import { groupListing } from './audience/model.js';
 import { warmVillages } from './audience/radius.js';
 import { warmRegionNames } from './audience/region-names.js';
 import { boundOldGeneration } from './engine/memory.js';
+import { flushOpenCounts } from './channels/manual/open-counts.js';
 
 /** A stopper with a name for the shutdown's log. */
 function named(name: string, stop: () => Promise<void>): () => Promise<void> {
@@ -132,7 +133,9 @@ async function main(): Promise<void> {
   if (role === 'all' || role === 'worker') {
     const worker = createWorker(engineDeps(ctx));
     worker.start();
-    stoppers.push(named('worker', () => worker.stop()));
+    // The open-task counts' log of its last waves (written within a second anyway; left, its
+    // intent would have the notifier re-count those counties).
+    stoppers.push(named('worker', () => worker.stop().then(() => flushOpenCounts())));
   }
 
   if (role === 'all' || role === 'api') {

@@ -9,8 +9,16 @@
 // follows its document write, so a document read before a write is forgotten at the first call
 // that reads the write's record. A writer killed between its count write and its record leaves
 // its intent; the notifier's repair re-counts those counties and logs them. A record naming
-// `*`, a pruned log or a missing token forgets every county.
-import { COUNTS_LOG, type CountedTask, type CountValue, OpenCountModel } from '../channels/manual/open-counts.js';
+// `*`, a pruned log or a missing token forgets every county. A write whose record waits for its
+// process's flush (the worker's waves, up to FLUSH_MS) is heard of at once by the readers of
+// that process (`onLocalCountWrite`): they forget its counties, and keep none read meanwhile.
+import {
+  COUNTS_LOG,
+  type CountedTask,
+  type CountValue,
+  OpenCountModel,
+  onLocalCountWrite,
+} from '../channels/manual/open-counts.js';
 import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../db/versions.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { ScopeCounties } from './counties.js';
@@ -21,6 +29,21 @@ export class KeptOpenCounts {
   private readonly docs = new Map<string, CountValue[]>();
   /** Calls one after another (each may change what is held). */
   private turn: Promise<unknown> = Promise.resolve();
+  /** Counties this process wrote since the call in progress began: not kept from its reads. */
+  private readonly writtenHere = new Set<string>();
+
+  constructor() {
+    // A count write of this process (the worker's wave) logs its counties at its flush, up to
+    // a second later; readers here forget those counties at once.
+    onLocalCountWrite(this);
+  }
+
+  countsWritten(counties: readonly string[]): void {
+    for (const county of counties) {
+      this.docs.delete(county);
+      this.writtenHere.add(county);
+    }
+  }
 
   /**
    * The open tasks (not past `expiresAt` at `now`) of the scope's counties; `below`: only under
@@ -58,12 +81,15 @@ export class KeptOpenCounts {
       this.seq = changes.seq;
       this.token = version.token;
     }
+    this.writtenHere.clear();
     const missing = counties.filter((county) => !this.docs.has(county));
     const read = await mapLimit(missing, 16, (county) =>
       OpenCountModel.findById(county, { e: 1 }).lean<{ e?: Record<string, CountValue> }>(),
     );
     const fresh = new Map(missing.map((county, i) => [county, Object.values(read[i]?.e ?? {})]));
-    if (this.token !== null) for (const [county, values] of fresh) this.docs.set(county, values);
+    // A county written here during the reads may have been read before the write: not kept.
+    if (this.token !== null)
+      for (const [county, values] of fresh) if (!this.writtenHere.has(county)) this.docs.set(county, values);
     const at = now.getTime();
     const tasks: CountedTask[] = [];
     for (const county of counties) {

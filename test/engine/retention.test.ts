@@ -164,6 +164,14 @@ describe('retention of a settled run', () => {
       { name: 'delete', collection: 'claims', filter: { until: expect.anything() } },
     ]);
     expect(await AuditModel.countDocuments()).toBe(audits);
+    // Each batch read once (FerretDB loads a batch whole for any read: a second look costs as
+    // much as the first), and written once.
+    const runBatches = await DeliveryBatchModel.find({ campaignId }, { _id: 1 }).lean();
+    const batchCommands = seen.filter((c) => c.collection === 'deliverybatches');
+    expect(batchCommands.filter((c) => c.name === 'find').map((c) => c.filter?._id).sort()).toEqual(
+      runBatches.map((b) => b._id).sort(),
+    );
+    expect(batchCommands.filter((c) => c.name === 'update')).toHaveLength(runBatches.length);
     expect(await figures()).toEqual(before);
     expect(await attemptsOfRun()).toBe(0);
     expect(await SendAttemptModel.exists({ _id: `${open}/group-1#1` })).not.toBeNull();

@@ -12,7 +12,10 @@ import {
   countedChange,
   countedTasks,
   countyOf,
+  flushOpenCounts,
+  setCountsFlushMs,
 } from '../../src/channels/manual/open-counts.js';
+import { CollectionChangeModel } from '../../src/db/versions.js';
 import {
   OpenTaskMarkModel,
   OpenTaskModel,
@@ -207,6 +210,51 @@ describe('per-county open-task counts', () => {
     const fresh = await countedTasks([TREE.countyA.code, TREE.countyB.code], clock.now());
     expect((await workbench(city)).awaitingTasks).toBe(fresh.length);
     expect((await workbench(t.adminToken)).awaitingTasks).toBe(fresh.length);
+  });
+
+  it('share one intent and one log record per process flush for deferred writes (the worker’s waves), exact after a kill', async () => {
+    const editor = (await t.userToken('editor', TREE.countyA.code)).token;
+    const city = (await t.userToken('editor', TREE.city.code)).token;
+    await flushOpenCounts();
+    // A flush window no loaded machine outlasts between two writes (1 s in service).
+    setCountsFlushMs(600_000);
+    const before = (await workbench(city)).awaitingTasks;
+    const logged = async () => (await CollectionChangeModel.find({}).lean<{ _id: string; ids: string[] }[]>()).length;
+    const records = await logged();
+    // Two waves of one worker within a second, in two counties: one intent names both.
+    const waves = [[task(PATH_A, '13900000008', '8'.repeat(24))], [task(PATH_B, '13900000008', '8'.repeat(24))]];
+    const seen = await commandsDuring(async () => {
+      for (const wave of waves) await watchTasks(wave, { deferLog: true });
+    });
+    expect(seen.filter((c) => c.collection === 'opentaskcountintents').map((c) => c.name)).toEqual([
+      'update',
+      'update',
+    ]);
+    expect(seen.filter((c) => /^count(changes|versions)$/.test(c.collection))).toEqual([]);
+    const intents = await OpenCountIntentModel.find({}).lean<{ counties: string[] }[]>();
+    expect(intents.map((i) => [...i.counties].sort())).toEqual([[TREE.countyA.code, TREE.countyB.code].sort()]);
+    // Readers of this process see the writes at once (before the log record is written).
+    expect((await workbench(city)).awaitingTasks).toBe(before + 2);
+    expect(await fromCounts()).toEqual(await recount());
+    // The flush: one record naming both counties, then the intent goes.
+    await flushOpenCounts();
+    expect(await logged()).toBe(records + 1);
+    expect(await OpenCountIntentModel.countDocuments({})).toBe(0);
+
+    // A worker killed after its count write, before its flush (the log record never written):
+    // its intent names the county, and the repair re-counts and logs it for readers elsewhere.
+    await watchTasks([task(PATH_A, '13900000008', '8'.repeat(24))], { deferLog: true });
+    expect(await OpenCountIntentModel.countDocuments({})).toBe(1);
+    const atKill = await logged();
+    expect(await repairCounts(new Date(Date.now() + 61_000))).toBe(1);
+    expect(await logged()).toBe(atKill + 1);
+    expect(await OpenCountIntentModel.countDocuments({})).toBe(0);
+    expect(await fromCounts()).toEqual(await recount());
+    await flushOpenCounts();
+    setCountsFlushMs();
+    expect((await workbench(editor)).awaitingTasks).toBe(
+      (await countedTasks([TREE.countyA.code], clock.now())).length,
+    );
   });
 
   it('are counted once at start for a list written before they existed', async () => {

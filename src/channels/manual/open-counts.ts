@@ -8,18 +8,28 @@
 //   every manual watch entry (watch.ts) of the county that is not withdrawn. Expiry is applied
 //   when reading (an entry past `expiresAt` is not open, whether or not the notifier removed it
 //   yet), so the document never has to change with time.
-// - Written only by `countedChange` (watch.ts runs every entry write through it): it records an
-//   intent (`opentaskcountintents`, one document naming the counties), makes the entry write,
-//   re-reads the changed entries by `_id` and, under the county's claim (`opencount:<county>`,
-//   db/claims.ts: FerretDB 1.24 does not make one document's update atomic against another
-//   writer's), sets or unsets exactly those ids from what the entries now are; then removes the
-//   intent. Setting an id from the entry's current state is idempotent: a retry, a take-over
+// - Written only by `countedChange` (watch.ts runs every entry write through it): its process's
+//   intent (`opentaskcountintents`, one document naming the counties) names the counties first,
+//   then it makes the entry write, re-reads the changed entries by `_id` and, under the county's
+//   claim (`opencount:<county>`, db/claims.ts: FerretDB 1.24 does not make one document's update
+//   atomic against another writer's), sets or unsets exactly those ids from what the entries
+//   now are. Setting an id from the entry's current state is idempotent: a retry, a take-over
 //   or two processes writing the same task give the same document.
-// - A writer killed between its entry write and its count write leaves its intent: the
-//   officer notifier's pass (`repairOpenCounts`) re-counts the named counties from their
-//   entries, under the same claim, once the intent is older than INTENT_STALE_MS.
-// - After its count writes, every writer logs the counties it wrote (`collectionChanged`,
-//   db/versions.ts, name COUNTS_LOG), so a reader keeping the documents re-reads only those.
+// - The intent is per process and per flush, not per write (ninth session: the worker made
+//   one per wave of officer tasks, 4 of its 11 commands): the writes of one process within
+//   FLUSH_MS share one intent (inserted by the first, its county list widened by a later one
+//   naming a county it lacks: one writer per intent, its writes in order). The flush waits for
+//   the intent's writes to end, logs every county they wrote (`collectionChanged`,
+//   db/versions.ts, name COUNTS_LOG: one record and one token change), then deletes the intent.
+//   A write made with `deferLog` (the worker's wave) leaves the flush to a timer FLUSH_MS after
+//   the intent began; any other write flushes before it returns (the API, the notifier: the
+//   next reader anywhere sees it). Readers in the writing process hear of a deferred write at
+//   once (`onLocalCountWrite`); readers elsewhere at the flush.
+// - A writer killed anywhere between the intent and the flush leaves the intent, which names
+//   every county its writes may have touched: the officer notifier's pass (`repairOpenCounts`)
+//   re-counts them from their entries, under the same claim, and logs them, once the intent is
+//   older than INTENT_STALE_MS. A write that fails leaves its intent the same way (no later
+//   write joins it; the flush still logs what the others wrote, but leaves the intent).
 // - A database written before the counts existed is counted once at start (`buildOpenCounts`,
 //   then the `counts-built` marker, read by `_id`).
 import { randomUUID } from 'node:crypto';
@@ -113,52 +123,177 @@ async function underClaim<T>(county: string, work: () => Promise<T>): Promise<T>
   }
 }
 
+/** How long one process's writes share an intent before their log is written and it goes. */
+export const FLUSH_MS = 1_000;
+let flushMs = FLUSH_MS;
+
+/** Sets the flush window (tests: one long enough that a loaded machine cannot split a flush). */
+export function setCountsFlushMs(ms: number = FLUSH_MS): void {
+  flushMs = ms;
+}
+
+/** Readers in this process told of a count write at once (its log record comes at the flush). */
+const localReaders = new Set<WeakRef<{ countsWritten(counties: readonly string[]): void }>>();
+
+/** Tells `reader` of every count write this process makes, when it is made (held weakly). */
+export function onLocalCountWrite(reader: { countsWritten(counties: readonly string[]): void }): void {
+  localReaders.add(new WeakRef(reader));
+}
+
+function tellLocalReaders(counties: readonly string[]): void {
+  for (const ref of localReaders) {
+    const reader = ref.deref();
+    if (reader) reader.countsWritten(counties);
+    else localReaders.delete(ref);
+  }
+}
+
+/** The count writes of this process sharing one intent document (see the header). */
+class Flush {
+  readonly id = randomUUID();
+  readonly at = new Date();
+  /** Counties the intent names (or is being written to name). */
+  private readonly named = new Set<string>();
+  /** The intent's writes, in order; a write naming counties awaits the one that names them. */
+  private naming: Promise<unknown> = Promise.resolve();
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+  /** Counties written, for the log. */
+  readonly written = new Set<string>();
+  /** A write failed or the intent could not be written: the intent stays for the repair. */
+  broken = false;
+  closed = false;
+  done: Promise<void> | null = null;
+  timer: NodeJS.Timeout | null = null;
+
+  /** Resolves once the intent names `counties` (written by this call or an earlier one). */
+  name(counties: readonly string[]): Promise<unknown> {
+    const missing = counties.filter((county) => !this.named.has(county));
+    if (missing.length > 0) {
+      for (const county of missing) this.named.add(county);
+      const list = [...this.named];
+      // An upsert: a repair that found the intent stale (a stalled writer) and deleted it gets
+      // it back, stale at once, and re-counts again (harmless).
+      this.naming = this.naming.then(() =>
+        OpenCountIntentModel.collection.updateOne(
+          { _id: this.id as never },
+          { $set: { counties: list }, $setOnInsert: { at: this.at } },
+          { upsert: true },
+        ),
+      );
+    }
+    return this.naming;
+  }
+
+  enter(): void {
+    this.inFlight += 1;
+  }
+
+  leave(): void {
+    this.inFlight -= 1;
+    if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+  }
+
+  whenIdle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
+  }
+}
+
+let current: Flush | null = null;
+/** Flushes not done yet (the current one, and closed ones whose writes or log are still due). */
+const unflushed = new Set<Flush>();
+
+function flushFor(): Flush {
+  if (current && !current.closed && Date.now() - current.at.getTime() < flushMs) return current;
+  if (current) current.closed = true;
+  current = new Flush();
+  unflushed.add(current);
+  return current;
+}
+
+/** Ends a flush: no write joins it; once its writes end, their counties are logged and the intent goes. */
+function flush(target: Flush): Promise<void> {
+  target.closed = true;
+  if (current === target) current = null;
+  if (target.timer) clearTimeout(target.timer);
+  target.done ??= (async () => {
+    await target.whenIdle();
+    if (target.written.size > 0) await collectionChanged(COUNTS_LOG, [...target.written]);
+    if (!target.broken) await OpenCountIntentModel.deleteOne({ _id: target.id });
+  })();
+  target.done.finally(() => unflushed.delete(target)).catch(() => undefined);
+  return target.done;
+}
+
+/** Writes the log of this process's deferred count writes now (tests, a stopping process). */
+export async function flushOpenCounts(): Promise<void> {
+  await Promise.all([...unflushed].map((target) => flush(target)));
+}
+
 /**
  * Makes a change of watch entries and keeps the counts with it: `before` are the entries the
  * change may touch as they were (with their paths), `paths` the paths of the entries it may
- * add; `read` reads the same ids as they are now (by `_id`).
+ * add; `read` reads the same ids as they are now (by `_id`). `deferLog`: the counties' log
+ * record is left to the process's flush (FLUSH_MS at most), not written before this returns.
  */
 export async function countedChange(
   ids: string[],
   paths: string[][],
   write: () => Promise<void>,
   read: (ids: string[]) => Promise<CountedEntry[]>,
+  options: { deferLog?: boolean } = {},
 ): Promise<void> {
   const counties = [...new Set(paths.map(countyOf).filter((c): c is string => c !== null))];
   if (counties.length === 0 || ids.length === 0) {
     await write();
     return;
   }
-  const intent = randomUUID();
-  await OpenCountIntentModel.create({ _id: intent, counties, at: new Date() });
-  await write();
-  const now = new Map((await read(ids)).map((entry) => [entry._id, entry]));
-  const countyOfId = new Map<string, Set<string>>();
-  ids.forEach((id, i) => {
-    const county = countyOf(paths[i] ?? []);
-    if (county) countyOfId.set(id, (countyOfId.get(id) ?? new Set()).add(county));
-  });
-  for (const county of counties) {
-    const set: Record<string, CountValue> = {};
-    const unset: Record<string, ''> = {};
-    for (const id of ids) {
-      const entry = now.get(id);
-      if (counted(entry) && countyOf(entry.regionPath) === county) set[`e.${id}`] = countValue(entry);
-      else if (countyOfId.get(id)?.has(county)) unset[`e.${id}`] = '';
+  const intent = flushFor();
+  intent.enter();
+  try {
+    await intent.name(counties);
+    await write();
+    const now = new Map((await read(ids)).map((entry) => [entry._id, entry]));
+    const countyOfId = new Map<string, Set<string>>();
+    ids.forEach((id, i) => {
+      const county = countyOf(paths[i] ?? []);
+      if (county) countyOfId.set(id, (countyOfId.get(id) ?? new Set()).add(county));
+    });
+    for (const county of counties) {
+      const set: Record<string, CountValue> = {};
+      const unset: Record<string, ''> = {};
+      for (const id of ids) {
+        const entry = now.get(id);
+        if (counted(entry) && countyOf(entry.regionPath) === county) set[`e.${id}`] = countValue(entry);
+        else if (countyOfId.get(id)?.has(county)) unset[`e.${id}`] = '';
+      }
+      await underClaim(county, () =>
+        OpenCountModel.updateOne(
+          { _id: county },
+          { $set: { ...set, at: new Date() }, ...(Object.keys(unset).length ? { $unset: unset } : {}) },
+          { upsert: true },
+        ),
+      );
+      intent.written.add(county);
     }
-    await underClaim(county, () =>
-      OpenCountModel.updateOne(
-        { _id: county },
-        { $set: { ...set, at: new Date() }, ...(Object.keys(unset).length ? { $unset: unset } : {}) },
-        { upsert: true },
-      ),
-    );
+  } catch (error) {
+    // Left to the repair: no later write joins this intent, and the flush leaves it.
+    intent.broken = true;
+    intent.leave();
+    void flush(intent).catch(() => undefined);
+    throw error;
   }
+  intent.leave();
+  tellLocalReaders(counties);
   // The counties written, on the counts' change log (before the intent goes: a writer killed
   // before it leaves the intent, and the repair's re-count logs them): a process keeping the
   // county documents re-reads only these (workbench/open-tasks.ts).
-  await collectionChanged(COUNTS_LOG, counties);
-  await OpenCountIntentModel.deleteOne({ _id: intent });
+  if (!options.deferLog) return flush(intent);
+  intent.timer ??= setTimeout(
+    () => void flush(intent).catch(() => undefined),
+    Math.max(0, intent.at.getTime() + flushMs - Date.now()),
+  );
+  intent.timer.unref();
 }
 
 /** Re-counts counties from their entries (each under its claim): the repair and the first count. */

@@ -351,7 +351,9 @@ export class ManualTaskService {
       if (!task) failed.add(i);
       else if (!task.confirmedAt && !task.withdrawnAt) tasks.push(task);
     }
-    await watchTasks(tasks.map((doc) => this.watchFields(doc)));
+    // A wave's count log is written with the process's next flush (open-counts.ts): the worker
+    // makes these waves one after another, and one log record serves a second of them.
+    await watchTasks(tasks.map((doc) => this.watchFields(doc)), { deferLog: true });
     return new Set(docs.filter((_, i) => !failed.has(i)).map((doc) => doc.taskKey));
   }
 

@@ -184,8 +184,11 @@ export async function lowerDue(at: Date): Promise<void> {
   await OpenTaskMarkModel.updateOne({ _id: DUE }, { $min: { at }, $set: { stamp: randomUUID() } }, { upsert: true });
 }
 
-/** Puts open tasks on the watch list (idempotent: an entry already there is left as it is). */
-export async function watchTasks(tasks: WatchFields[]): Promise<void> {
+/**
+ * Puts open tasks on the watch list (idempotent: an entry already there is left as it is).
+ * `deferLog`: the counts' log record is left to the process's flush (open-counts.ts).
+ */
+export async function watchTasks(tasks: WatchFields[], options: { deferLog?: boolean } = {}): Promise<void> {
   if (tasks.length === 0) return;
   const entries = tasks.map(entryOf);
   const manual = entries.filter((entry) => entry.kind === 'manual');
@@ -214,6 +217,7 @@ export async function watchTasks(tasks: WatchFields[]): Promise<void> {
       ...ids.flatMap((id) => inserted.get(id) ?? []),
       ...(await entriesNow(ids.filter((id) => !inserted.has(id)))),
     ],
+    options,
   );
   await lowerDue(new Date(Math.min(...entries.map((e) => e.dueAt.getTime()))));
 }
