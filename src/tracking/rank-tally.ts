@@ -11,18 +11,19 @@
 //
 // Contract. Only the holder of the roll-up lease writes here (`fold`, run by the roll-up
 // refresher with each refresh, every 2 s), so no update races another (FerretDB's updates are
-// not atomic). Writers only insert markers (channels/manual/rank-marks.ts) before and after
-// each task write. A fold reads the pending markers, reads their tasks by `_id` as they are
+// not atomic). Writers only insert markers (channels/manual/rank-marks.ts) around each task
+// write. A fold reads the pending markers, reads their tasks by `_id` as they are
 // now, sets their rows (a value from the task, never an increment: folding again is harmless),
 // writes each touched county-day document, then its parts above it (recomputed from its rows),
-// and only then deletes the markers it read that are older than MARK_SLACK_MS. A kill -9 at
-// any point leaves the markers, and the next fold sets the same values again. The one-time
+// and only then deletes the markers it read that are older than MARK_SLACK_MS and whose tasks
+// all exist (rank-marks.ts). A kill -9 at any point leaves the markers, and the next fold sets
+// the same values again. The one-time
 // build (`build`, under the same lease, before the first fold) replaces every document from
 // one scan of the tasks and then writes `_built`; killed, it runs again from scratch. Tasks
 // written during the build have markers, folded right after it.
 import mongoose from 'mongoose';
 import { ManualTaskModel } from '../channels/manual/model.js';
-import { MARK_SLACK_MS, RankMarkModel } from '../channels/manual/rank-marks.js';
+import { MARK_SLACK_MS, MISSING_TASK_MS, RankMarkModel } from '../channels/manual/rank-marks.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { normalisePhone } from '../lib/phone.js';
 
@@ -147,8 +148,15 @@ export class RankTally {
       );
       if (!(await this.write(tasks, false, keep))) return total;
       total += tasks.length;
-      const old = Date.now() - MARK_SLACK_MS;
-      const done = marks.filter((m) => new Date(m.at).getTime() < old).map((m) => m._id);
+      // Past the slack, and every task it names found (a make's marker precedes the insert).
+      const found = new Set(tasks.map((task) => String(task._id)));
+      const now = Date.now();
+      const done = marks
+        .filter((m) => {
+          const at = new Date(m.at).getTime();
+          return at < now - MISSING_TASK_MS || (at < now - MARK_SLACK_MS && m.taskIds.every((id) => found.has(id)));
+        })
+        .map((m) => m._id);
       if (done.length) await RankMarkModel.deleteMany({ _id: { $in: done } });
       // Young markers stay (folded again next pass): this pass is over.
       if (done.length < marks.length || marks.length < MARKS_PER_PASS) return total;

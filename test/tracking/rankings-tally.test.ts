@@ -7,7 +7,7 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
-import { MARK_SLACK_MS, RankMarkModel } from '../../src/channels/manual/rank-marks.js';
+import { MARK_SLACK_MS, RankMarkModel, rankingsChanged } from '../../src/channels/manual/rank-marks.js';
 import { RankTallyModel } from '../../src/tracking/rank-tally.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
@@ -206,6 +206,32 @@ describe('rankings from the tallies', () => {
     expect(answered(await ask(`from=${today}&to=${today}&regionCode=${ROOT}`))).toEqual(
       await direct(ROOT, today, today),
     );
+  });
+
+  it('when a make’s marker is written and its insert lands only later, then the task is counted once it exists', async () => {
+    await settle();
+    const id = new mongoose.Types.ObjectId();
+    await rankingsChanged([String(id)], new Date(Date.now() - 2 * MARK_SLACK_MS));
+    await refresh();
+    // Past the slack, but its task does not exist yet: kept.
+    expect(await RankMarkModel.countDocuments({})).toBe(1);
+    n += 1;
+    await ManualTaskModel.create({
+      _id: id,
+      taskKey: `late-${n}`,
+      groupId: `late${n}`,
+      groupName: '迟到群',
+      regionPath: A,
+      officerName: '迟到民警',
+      officerPhone: '13500000001',
+      title: '迟到任务',
+      createdAt: new Date(),
+    });
+    await refresh();
+    expect(await RankMarkModel.countDocuments({})).toBe(0);
+    await same(TREE.province.code);
+    const body = await ask(`from=${today}&to=${today}&regionCode=${TREE.countyA.code}`);
+    expect(body.officers.find((o: { phone: string }) => o.phone === '13500000001')).toMatchObject({ due: 1, open: 1 });
   });
 
   it('when many more tasks exist outside the period, then a call reads the same few documents by _id', async () => {

@@ -17,8 +17,8 @@
 // naming no task (skipped by every reader); a kill after the insert leaves an open task that is
 // not watched but is on its campaign's list, so a stop, which finds the campaign's tasks there
 // by `_id`, still withdraws it; a retried send finds the task by its key and watches it.
-// Making, confirming and withdrawing tasks each insert a rankings marker before and after the
-// task write (rank-marks.ts), so the rankings' tallies look at the task again.
+// Making tasks inserts a rankings marker before the insert, confirming and withdrawing one
+// before and one after the update (rank-marks.ts), so the rankings' tallies look at them again.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
@@ -252,7 +252,7 @@ export class ManualTaskService {
       const fields = taskFields(target, message, imageSha256);
       const _id = new mongoose.Types.ObjectId();
       const createdAt = this.clock.now();
-      // The rankings' marker before and after the insert (rank-marks.ts).
+      // The rankings' marker before the insert (rank-marks.ts: kept until the task exists).
       await rankingsChanged([String(_id)], createdAt);
       // On the history lists first (history.ts): no task exists without its entry.
       await recordTasks(
@@ -260,7 +260,6 @@ export class ManualTaskService {
         createdAt,
       );
       const doc = await ManualTaskModel.create({ _id, taskKey, ...fields, createdAt });
-      await rankingsChanged([String(_id)], this.clock.now());
       const task = doc.toObject() as ManualTaskDoc;
       await this.watch(task);
       return this.toTask(task, new Map());
@@ -320,7 +319,7 @@ export class ManualTaskService {
       for (const [sha] of unstored) this.#storedImages.add(sha);
     }
     const ids = docs.map((doc) => String(doc._id));
-    // The rankings' marker before and after the insert (rank-marks.ts).
+    // The rankings' marker before the insert (rank-marks.ts: kept until the tasks exist).
     await rankingsChanged(ids, now);
     // On the history lists first (history.ts): no task exists without its entry.
     await recordTasks(
@@ -343,7 +342,6 @@ export class ManualTaskService {
         else failed.add(index);
       }
     });
-    await rankingsChanged(ids, this.clock.now());
     const tasks: ManualTaskDoc[] = docs.filter((_, i) => !failed.has(i) && !repeated.includes(i));
     // A retry or a take-over: the existing task (by its unique key; rare), watched while open.
     for (const i of repeated) {
