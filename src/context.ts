@@ -40,7 +40,7 @@ import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildPlanningQueue } from './engine/planner.js';
 import { buildRetentionDue } from './engine/retention-due.js';
-import { buildOpenCounts, buildOpenTaskWatch } from './channels/manual/watch.js';
+import { buildOpenCounts, buildOpenTaskDueSlots, buildOpenTaskWatch } from './channels/manual/watch.js';
 import { COUNTS_LOG } from './channels/manual/open-counts.js';
 import { COUNTY_YEARS_LOG } from './tracking/kept-county-years.js';
 import { buildTaskHistory } from './channels/manual/history.js';
@@ -362,6 +362,8 @@ export function createContext(
     intentLeaseMs: config.leaseMs,
     trace: config.intentTrace,
     awaitingOfficers: (campaignId) => tracking.progress.awaitingOfficers(campaignId),
+    awaitingParts: (campaignId) => tracking.progress.awaitingParts(campaignId),
+    tasksWithdrawn: (campaignId) => tracking.progress.tasksWithdrawn(campaignId),
   });
   return {
     config,
@@ -417,6 +419,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildRunSummaries(ctx.clock.now());
   // The WeCom customer-group loop's live list for an install written before it (once; channels/wecom-group/live.ts).
   await buildWecomLive(ctx.clock.now());
+  // The notifier's due keys of a watch list written before them (once; channels/manual/due-slots.ts).
+  await buildOpenTaskDueSlots(ctx.clock.now());
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
   await buildOpenTaskWatch(ctx.clock.now(), async (since) =>
     (await ctx.wecomGroups.openItemsSince(since)).map((item) => ({

@@ -112,7 +112,14 @@ async function main(): Promise<void> {
     // Officers' task digests, reminders and escalations; each step is claimed by a unique key.
     // Every loop waits for its pass to end before the next is scheduled (lib/loop.ts).
     const notifying = startLoop(() => ctx.notifier.tick(), 15_000, log('notifier'));
-    stoppers.push(named('notifier', () => notifying.stop()));
+    // At shutdown the pass under way stops after the officer run it is handling (its cursor
+    // keeps the rest for the next pass), instead of running through its due runs.
+    stoppers.push(
+      named('notifier', () => {
+        ctx.notifier.stop();
+        return notifying.stop();
+      }),
+    );
     // WeCom customer groups: owners' tasks created once a run settles, their results polled, stops applied.
     const wecomGroups = startLoop(() => ctx.wecomGroups.tickWhenDue(), 15_000, log('wecom-groups'));
     stoppers.push(named('wecom-groups', () => wecomGroups.stop()));

@@ -18,6 +18,11 @@
 // log's first records (before this index held more than the scope) named inserts only; a
 // re-read by `_id` serves both.
 //
+// The scheduler's full tick reads its due campaigns, the earliest next run and the campaigns
+// with intents from the index too (`nextRunAt`, `intents`), each candidate then read by `_id`
+// with the tick's own filter: an idle full tick costs the intents' read and one `_id` lookup,
+// not a scan of every campaign ever made.
+//
 // The lists still read each page's campaigns by `_id` with their own filter (status, scope),
 // so a campaign changed between the index's read and the page's read is filtered as the scan
 // would filter it. The calendar needs no more than the index holds (title, status, priority,
@@ -89,6 +94,9 @@ export interface IndexedCampaign {
   priority: string;
   schedule: FieldsDoc['schedule'];
   approvedAt: Date | null;
+  /** The scheduler's: its next run (ms, null when none) and the ids of the intents recorded on it. */
+  nextRunAt: number | null;
+  intentIds: string[];
 }
 
 const FIELDS = {
@@ -101,6 +109,8 @@ const FIELDS = {
   schedule: 1,
   noticeId: 1,
   priority: 1,
+  nextRunAt: 1,
+  'intents.id': 1,
 } as const;
 
 interface FieldsDoc {
@@ -113,6 +123,8 @@ interface FieldsDoc {
   schedule?: { kind?: string; at?: Date | null; cron?: string | null; startAt?: Date | null; endAt?: Date | null } | null;
   noticeId?: string;
   priority?: string;
+  nextRunAt?: Date | null;
+  intents?: { id?: string }[] | null;
 }
 
 const time = (d: Date | null | undefined): number | null => (d instanceof Date ? d.getTime() : null);
@@ -149,6 +161,8 @@ function indexed(doc: FieldsDoc): IndexedCampaign {
     priority: doc.priority ?? 'normal',
     schedule: doc.schedule ?? null,
     approvedAt: doc.approvedAt ?? null,
+    nextRunAt: time(doc.nextRunAt),
+    intentIds: (doc.intents ?? []).flatMap((intent) => (intent.id ? [intent.id] : [])),
   };
 }
 

@@ -276,20 +276,34 @@ export class CampaignService {
     return doc ? { status: doc.status, retracted: Boolean(doc.retractedAt) } : null;
   }
 
-  /** The earliest next run of any approved campaign (the scheduler's due marker), or null. */
+  /**
+   * The earliest next run of any approved campaign (the scheduler's due marker), or null. From
+   * the campaigns' index (list-index.ts, exact as of this call), never a scan of the campaigns.
+   */
   async earliestNextRun(): Promise<Date | null> {
-    const doc = await CampaignModel.findOne({ status: 'approved', nextRunAt: { $ne: null } }, { nextRunAt: 1 })
-      .sort({ nextRunAt: 1 })
-      .lean<{ nextRunAt: Date | null }>();
-    return doc?.nextRunAt ?? null;
+    let earliest: number | null = null;
+    for (const campaign of (await indexedCampaigns()).values()) {
+      if (campaign.status !== 'approved' || campaign.nextRunAt === null) continue;
+      if (earliest === null || campaign.nextRunAt < earliest) earliest = campaign.nextRunAt;
+    }
+    return earliest === null ? null : new Date(earliest);
   }
 
-  /** Approved campaigns whose next run is due (the scheduler tick). */
+  /**
+   * Approved campaigns whose next run is due (the scheduler tick): the index's candidates, each
+   * read by `_id` with the same filter (a campaign changed since is filtered as a scan would).
+   */
   async dueForRun(now: Date): Promise<Campaign[]> {
-    const docs = await CampaignModel.find({ status: 'approved', nextRunAt: { $ne: null, $lte: now } }).lean<
-      CampaignDoc[]
-    >();
-    return docs.map(toCampaign);
+    const ids: string[] = [];
+    for (const campaign of (await indexedCampaigns()).values()) {
+      if (campaign.status === 'approved' && campaign.nextRunAt !== null && campaign.nextRunAt <= now.getTime()) {
+        ids.push(campaign.id);
+      }
+    }
+    const docs = await mapLimit(ids.sort(), 8, (id) =>
+      CampaignModel.findOne({ _id: id, status: 'approved', nextRunAt: { $ne: null, $lte: now } }).lean<CampaignDoc>(),
+    );
+    return docs.filter((doc): doc is NonNullable<typeof doc> => doc !== null).map(toCampaign);
   }
 
   /**
@@ -784,10 +798,22 @@ export class CampaignService {
   /** The sweep, with how many unfinished intents it left (too recent, or their runner lives). */
   async sweepIntentsLeft(): Promise<{ ran: number; left: number }> {
     const now = this.clock.now();
-    const docs = await CampaignModel.find({ 'intents.0': { $exists: true } }).lean<CampaignDoc[]>();
+    // The index's campaigns with an intent this process has not seen done (list-index.ts), each
+    // read by `_id`: not a scan, and a campaign whose intents are all done is not read again.
+    const withIntents = [...(await indexedCampaigns()).values()]
+      .filter((c) => c.intentIds.some((id) => !intentsSeenDone.has(id)))
+      .map((c) => c.id);
+    const found = await mapLimit(withIntents.sort(), 8, (id) =>
+      CampaignModel.findOne({ _id: id, 'intents.0': { $exists: true } }).lean<CampaignDoc>(),
+    );
+    const docs = found.filter((doc): doc is NonNullable<typeof doc> => doc !== null);
     let ran = 0;
     let left = 0;
-    for (const intent of await unfinishedIntents(docs.flatMap((doc) => intentsOf(doc)))) {
+    const unfinished = await unfinishedIntents(docs.flatMap((doc) => intentsOf(doc)));
+    const open = new Set(unfinished.map((intent) => intent.id));
+    // A done intent never becomes unfinished again (its done marker is a unique claim).
+    for (const intent of docs.flatMap((doc) => intentsOf(doc))) if (!open.has(intent.id)) intentsSeenDone.add(intent.id);
+    for (const intent of unfinished) {
       if (now.getTime() - new Date(intent.at).getTime() < INTENT_SWEEP_AFTER_MS) {
         left += 1;
         continue;
@@ -1019,6 +1045,9 @@ export class CampaignService {
     return changeStateOnce(CampaignModel, 'campaign-state', 'stateSeq', current, this.clock.now(), set);
   }
 }
+
+/** Intents this process has seen done (the scheduler's sweep skips campaigns with only these). */
+const intentsSeenDone = new Set<string>();
 
 function intentsOf(doc: CampaignDoc): Intent[] {
   return (doc.intents ?? []) as unknown as Intent[];

@@ -4,8 +4,11 @@
 // statuses (campaigns) and the new tips per notice (tips). The province admin's list read the
 // notices (a scan), each case's approved version, each follow-up campaign and the tips (a scan)
 // on every call; a repeated call now reads one document: the three tokens, asked in one turn.
-// The reach and the officers' open follow-up tasks change with deliveries (no token) and are
-// still read per call (tracking/run-summaries.ts).
+// Each case's reach is kept under the generation of every run (tracking/run-generation.ts
+// `allRunsGeneration`, moved on before and after every write to a settled run's batches and
+// before a run's first batches are listed), and only when every run of the notice was settled
+// when read (`GenerationKept`), and so are the follow-ups' awaiting deliveries (their
+// withdrawal under the campaigns' and notices' tokens; the tasks' horizon applied per call).
 //
 // Exactness: the token is read before the collection, and every write through mongoose changes
 // the token after its write, so a value read before a write is kept under a token that the
@@ -48,5 +51,36 @@ export class TokenKept {
     if (v) this.kept.set(id, { token: v.token, at, value });
     else this.kept.delete(id);
     return value;
+  }
+}
+
+/**
+ * Values kept under one generation number read BEFORE them (the reach of each case under the
+ * generation of every run): kept only when the reader says the value can change only with
+ * that generation (`keepable`); forgotten as soon as the generation moves.
+ */
+export class GenerationKept<T> {
+  private gen: number | null = null;
+  private readonly kept = new Map<string, T>();
+
+  /** The values of `keys`, each kept or read by `read` (which says whether it may be kept). */
+  async getAll(
+    generation: Promise<number>,
+    keys: readonly string[],
+    read: (missing: string[]) => Promise<Map<string, { value: T; keepable: boolean }>>,
+  ): Promise<Map<string, T>> {
+    const gen = await generation;
+    if (gen !== this.gen) {
+      this.kept.clear();
+      this.gen = gen;
+    }
+    const missing = [...new Set(keys)].filter((key) => !this.kept.has(key));
+    const fresh = missing.length > 0 ? await read(missing) : new Map<string, { value: T; keepable: boolean }>();
+    // Another call may have moved to a newer generation meanwhile: keep only under ours.
+    if (this.gen === gen) {
+      if (this.kept.size + fresh.size > MAX_KEPT) this.kept.clear();
+      for (const [key, { value, keepable }] of fresh) if (keepable) this.kept.set(key, value);
+    }
+    return new Map(keys.map((key) => [key, (fresh.get(key)?.value ?? this.kept.get(key)) as T]));
   }
 }

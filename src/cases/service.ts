@@ -9,17 +9,21 @@ import type { AuditService } from '../audit/service.js';
 import type { Principal } from '../auth/principal.js';
 import { localDay } from '../campaigns/schedule.js';
 import { type CampaignService, followUpIdFor } from '../campaigns/service.js';
-import type { Clock } from '../lib/clock.js';
 import { type Intent, newIntent, runIntent, unfinishedIntents } from '../db/claims.js';
 import { collectionToken, collectionVersion } from '../db/versions.js';
+import type { Clock } from '../lib/clock.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import type { ApprovedNotice, CaseOutcome, Notice, NoticeService } from '../notices/service.js';
 import type { Scope } from '../regions/scope.js';
 import { isWithdrawn } from '../residents/publication.js';
-import { noticeWasPlanned, receivedCountsOf } from '../tracking/recipients.js';
 import type { TipService } from '../tips/service.js';
+import { tasksExpiredAfter } from '../tracking/progress.js';
+import { noticeWasPlanned, receivedCountsOf } from '../tracking/recipients.js';
+import { mapLimited } from '../tracking/run-batches.js';
+import { allRunsGeneration } from '../tracking/run-generation.js';
+import { noticeReachRead } from '../tracking/run-summaries.js';
 import { followUpContent } from './follow-up-text.js';
-import { TokenKept } from './kept.js';
+import { GenerationKept, TokenKept } from './kept.js';
 
 export interface CaseSummary {
   noticeId: string;
@@ -71,12 +75,19 @@ export class CaseService {
       trace?: boolean;
       /** Groups the officers have yet to post a campaign to (tracking's progress). */
       awaitingOfficers?: (campaignId: string) => Promise<number>;
+      /** The same figure in parts the list keeps (tracking/progress.ts `awaitingParts`, `tasksWithdrawn`). */
+      awaitingParts?: (campaignId: string) => Promise<{ awaiting: number; latestDay: string | null; settled: boolean }>;
+      tasksWithdrawn?: (campaignId: string) => Promise<boolean>;
     } = { intentLeaseMs: 60_000 },
   ) {}
   /** The deadline watch's last full pass: the notices' token before it, the deadlines still ahead. */
   private deadlines: { token: string; at: number; pending: string[] } | null = null;
   /** The list's reads of notices, campaigns and tips, kept under their tokens (kept.ts). */
   private readonly kept = new TokenKept(() => this.clock.now().getTime(), DEADLINE_KEEP_MS);
+  /** Each case's reach, kept under the generation of every run (kept.ts `GenerationKept`). */
+  private readonly reaches = new GenerationKept<{ groupCount: number; villageCount: number }>();
+  /** The follow-ups' awaiting deliveries and latest day, kept the same way. */
+  private readonly awaiting = new GenerationKept<{ awaiting: number; latestDay: string | null }>();
   readonly owner = `cases-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private deadlinePassed(deadline: string): boolean {
@@ -278,6 +289,7 @@ export class CaseService {
       newTips?: number;
       approved?: ApprovedNotice | null;
       status?: (campaignId: string) => Promise<string | null>;
+      awaitingOfficers?: (campaignId: string) => Promise<number>;
     },
   ): Promise<CaseSummary> {
     const approved =
@@ -303,10 +315,9 @@ export class CaseService {
             followUpAwaitingOfficers: 0,
           };
         // A follow-up whose run is over is not 已发送 while officers still hold its tasks.
+        const awaitingOfficers = read?.awaitingOfficers ?? this.options.awaitingOfficers;
         const followUpAwaitingOfficers =
-          outcome.followUpCampaignId && this.options.awaitingOfficers
-            ? await this.options.awaitingOfficers(outcome.followUpCampaignId)
-            : 0;
+          outcome.followUpCampaignId && awaitingOfficers ? await awaitingOfficers(outcome.followUpCampaignId) : 0;
         return { ...outcome, followUpStatus, followUpAwaitingOfficers };
       }),
     );
@@ -346,9 +357,12 @@ export class CaseService {
    * The wanted cases in scope, newest first, with the badge: how many want attention. The
    * notices with their approved versions, the follow-ups' statuses and the new tips are kept
    * per process under their collections' tokens (kept.ts: the three tokens in one command);
-   * every listed case's reach comes from its runs' summaries (tracking/run-summaries.ts).
+   * every listed case's reach and its follow-ups' awaiting deliveries come from their runs'
+   * summaries (tracking/run-summaries.ts), kept under the generation of every run (kept.ts).
    */
   async list(scope: Scope): Promise<{ badge: number; cases: CaseSummary[] }> {
+    // Asked before the runs are read (GenerationKept's contract).
+    const runsGeneration = allRunsGeneration();
     const noticesVersion = collectionVersion('notices');
     const campaignsVersion = collectionVersion('campaigns');
     const tipsVersion = collectionVersion('tips');
@@ -370,11 +384,43 @@ export class CaseService {
     );
     const ids = notices.map((notice) => notice.id);
     const [reached, tips] = await Promise.all([
-      receivedCountsOf(ids, this.clock.now()),
+      this.reaches.getAll(runsGeneration, ids, async (missing) => {
+        const now = this.clock.now();
+        const read = await mapLimited(missing, 4, (id) => noticeReachRead(id, now));
+        return new Map(missing.map((id, k) => [id, { value: read[k]!.reach, keepable: read[k]!.settled }]));
+      }),
       this.kept.get('tips', ids.join(','), () => this.tips.newCounts(ids), tipsVersion),
     ]);
     const status = (campaignId: string) =>
       this.kept.get('campaigns', campaignId, () => this.campaignStatus(campaignId), campaignsVersion);
+    // A follow-up's officers still to post: its runs' awaiting deliveries kept under the runs'
+    // generation, whether its tasks are withdrawn under the campaigns' and notices' tokens, the
+    // horizon applied now (the rule of tracking/progress.ts `awaitingOfficers`).
+    const { awaitingParts, tasksWithdrawn } = this.options;
+    const bothTokens = Promise.all([campaignsVersion, noticesVersion]).then(([c, n]) =>
+      c && n ? { token: `${c.token}|${n.token}`, n: 0 } : null,
+    );
+    const awaitingOfficers =
+      awaitingParts && tasksWithdrawn
+        ? async (campaignId: string) => {
+            const parts = (
+              await this.awaiting.getAll(runsGeneration, [campaignId], async (missing) => {
+                const read = await awaitingParts(missing[0]!);
+                return new Map([[missing[0]!, { value: read, keepable: read.settled }]]);
+              })
+            ).get(campaignId)!;
+            if (parts.awaiting === 0) return 0;
+            const withdrawn = await this.kept.get(
+              'campaigns+notices',
+              `withdrawn|${campaignId}`,
+              () => tasksWithdrawn(campaignId),
+              bothTokens,
+            );
+            const expired =
+              withdrawn || (parts.latestDay !== null && tasksExpiredAfter(parts.latestDay, this.clock.now().getTime()));
+            return expired ? 0 : parts.awaiting;
+          }
+        : undefined;
     const cases = await Promise.all(
       notices.map((notice, k) =>
         this.toSummary(notice, {
@@ -382,6 +428,7 @@ export class CaseService {
           newTips: tips.get(notice.id) ?? 0,
           approved: approved[k] ?? null,
           status,
+          awaitingOfficers,
         }),
       ),
     );

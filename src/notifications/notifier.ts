@@ -31,14 +31,27 @@ import type { Clock } from '../lib/clock.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { isDuplicateKey } from '../lib/errors.js';
 import {
+  type DueCursor,
+  dropSlot,
+  nextSlot,
+  readCursor,
+  runEntryIds,
+  firstFiledSlot,
+  slotItems,
+  slotOf,
+  slotStart,
+  writeCursor,
+} from '../channels/manual/due-slots.js';
+import {
   type OpenTaskEntry,
   dueMarker,
+  entriesById,
   raiseDue,
   repairCounts,
   setDue,
   unwatch,
-  watchedTasks,
 } from '../channels/manual/watch.js';
+import { runIdsOf } from '../tracking/run-batches.js';
 import { type Priority, type QuietHours, isQuiet } from '../campaigns/schedule.js';
 import { officerMessage } from './message.js';
 import {
@@ -114,6 +127,8 @@ export interface NotifierSettings {
  * pass handling them all took minutes. The rest stay due; the marker keeps the next pass due.
  */
 export const MAX_DUE_PER_PASS = 200;
+/** A pass reads at most this many filed slots (minutes); the next goes on (after an outage). */
+export const MAX_SLOTS_PER_PASS = 120;
 
 interface OfficerRun {
   occurrenceId: string;
@@ -145,10 +160,6 @@ function runOf(reference: string): { occurrenceId: string; campaignId: string } 
 }
 
 const officerKeyOf = (task: ManualTask) => task.officer!.phone ?? `name:${task.officer!.name}`;
-
-/** A watch entry's officer run, as byOfficerRun groups its task. */
-const runKeyOf = (entry: OpenTaskEntry) =>
-  `${entry.occurrenceId}|${entry.officerPhone ?? (entry.officerName ? `name:${entry.officerName}` : '')}`;
 
 function byOfficerRun(tasks: NotifierTask[]): OfficerRun[] {
   const runs = new Map<string, OfficerRun>();
@@ -206,11 +217,22 @@ export class OfficerNotifier {
   ) {}
 
   /**
+   * Asks the pass under way to stop after the officer run it is handling (shutdown): the
+   * cursor keeps what was done, and the next pass (of any process) resumes there.
+   */
+  stop(): void {
+    this.stopping = true;
+  }
+  private stopping = false;
+
+  /**
    * One pass: repairs, re-posts stranded steps, then sends every step that is due now.
-   * Driven by the open-task watch list (channels/manual/watch.ts): when the due marker lies
-   * ahead, nothing else is read; otherwise the watch list is read (open tasks only), the runs
-   * with a due entry are handled (their tasks read by `_id`), expired entries dropped, and
-   * each handled entry gets the time of its next step. Returns steps recorded.
+   * Driven by due keys (channels/manual/due-slots.ts): when the due marker lies ahead, nothing
+   * else is read; otherwise the slots from the cursor up to now are read by `_id`, each filed
+   * officer run whose entries are due is handled (its entries and tasks read by `_id`), expired
+   * entries dropped, each handled entry's next look filed and written, and the cursor moved
+   * past it. A pass handles at most `maxDuePerPass` due entries (runs whole) and
+   * MAX_SLOTS_PER_PASS slots; it stops between runs when asked (`stop`). Returns steps recorded.
    */
   async tick(): Promise<number> {
     const now = this.clock.now();
@@ -219,88 +241,166 @@ export class OfficerNotifier {
     await repairCounts().catch((error) => this.log('open-task counts repair', error));
     const marker = await dueMarker();
     if (marker.at && marker.at.getTime() > now.getTime()) return 0;
-    const entries = await watchedTasks();
-    const expired = entries.filter((entry) => entry.expiresAt.getTime() <= now.getTime());
-    await unwatch(expired.map((entry) => entry._id));
-    const live = entries.filter((entry) => entry.expiresAt.getTime() > now.getTime());
-    const dueRuns = this.runsForThisPass(live, now);
-    const inDueRuns = live.filter((entry) => dueRuns.has(runKeyOf(entry)));
-    // Next look of every handled entry: at its expiry unless its run says sooner.
-    const next = new Map(inDueRuns.map((entry) => [entry._id, entry.expiresAt.getTime()]));
+    const cap = this.settings.maxDuePerPass ?? MAX_DUE_PER_PASS;
+    const stored = await readCursor();
+    let cursor: DueCursor = stored ?? { slot: slotOf(marker.at ?? now), index: 0 };
+    // A writer whose filing landed behind the cursor lowered the marker to its time.
+    if (marker.at && slotStart(slotOf(marker.at)) < slotStart(cursor.slot)) cursor = { slot: slotOf(marker.at), index: 0 };
+    const nowSlot = slotOf(now);
+    const looked = new Map<string, number>();
+    const campaigns = new Map<string, { title: string; priority: Priority } | null>();
     let recorded = 0;
-    if (inDueRuns.length > 0) {
-      // Confirmations whose process stopped after the claim (their entry fell due a lease later).
-      await this.ports
-        .repairConfirmations(inDueRuns.filter((entry) => entry.kind === 'manual').map((entry) => entry._id))
-        .catch((error) => this.log('confirmation repair', error));
-      const tasks = await this.ports.tasksOf(inDueRuns.map((entry) => entry._id));
-      // Entries whose task is no longer open (confirmed, reported, announced: a process died
-      // between that write and the entry's removal) leave the list now.
-      const found = new Set(tasks.map((task) => task.id));
-      const stale = inDueRuns.filter((entry) => !found.has(entry._id)).map((entry) => entry._id);
-      await unwatch(stale);
-      for (const id of stale) next.delete(id);
-      // A correction's tasks (retraction) are listed with the withdrawal: read them too.
-      const followUps = new Set(tasks.flatMap((task) => (task.followUpCampaignId ? [task.followUpCampaignId] : [])));
-      const followUpEntries = live.filter(
-        (entry) => entry.campaignId && followUps.has(entry.campaignId) && !dueRuns.has(runKeyOf(entry)),
-      );
-      const followUpTasks = followUpEntries.length ? await this.ports.tasksOf(followUpEntries.map((e) => e._id)) : [];
-      const runs = byOfficerRun(tasks);
-      const campaigns = new Map<string, { title: string; priority: Priority } | null>();
-      for (const run of runs) {
-        let due = now.getTime() + RECHECK_MS;
-        try {
-          if (!campaigns.has(run.campaignId)) campaigns.set(run.campaignId, await this.ports.campaign(run.campaignId));
-          const campaign = campaigns.get(run.campaignId);
-          if (!campaign) {
-            due = Number.POSITIVE_INFINITY; // each entry's expiry
-          } else {
-            const done = await this.stepsOfRun(run);
-            const result = await this.step(run, campaign, done, [...tasks, ...followUpTasks], now);
-            if (result.recorded) recorded++;
-            due = result.withdrawn ? Number.NaN : await this.nextLook(run, campaign.priority, now);
+    let taken = 0;
+    let earliest = now.getTime() + MAX_IDLE_MS;
+    let unfinished = false;
+    let slots = 0;
+    walk: for (;;) {
+      // The cursor's slot when part of it is done, else the next slot with anything filed.
+      const filed = cursor.index > 0 ? cursor.slot : await firstFiledSlot(cursor.slot, nowSlot);
+      if (filed === null) {
+        cursor = { slot: nowSlot, index: cursor.slot === nowSlot ? cursor.index : 0 };
+        break;
+      }
+      if (filed !== cursor.slot) cursor = { slot: filed, index: 0 };
+      const items = await slotItems(cursor.slot, cursor.index);
+      let blocked = false;
+      let count = cursor.index;
+      for (const item of items) {
+        count = Math.max(count, item.n + 1);
+        if (item.at.getTime() > now.getTime()) {
+          blocked = true; // later in the current minute: read again by the next pass
+          earliest = Math.min(earliest, item.at.getTime());
+          continue;
+        }
+        let next = looked.get(item.run);
+        if (next === undefined) {
+          if (this.stopping) {
+            unfinished = true;
+            break walk;
           }
-        } catch (error) {
-          // One officer's failure never stops the others; the step is tried again next pass.
-          this.log(`notifier: ${run.officerName ?? run.officerKey} of ${run.occurrenceId}`, error);
-          due = now.getTime();
+          const result = await this.lookAtRun(item.run, now, taken, cap, campaigns);
+          if (result === 'full') {
+            unfinished = true;
+            break walk;
+          }
+          taken += result.entries;
+          recorded += result.recorded;
+          next = result.next;
+          looked.set(item.run, next);
+          earliest = Math.min(earliest, next);
         }
-        for (const task of run.tasks) {
-          if (Number.isNaN(due)) next.delete(task.id);
-          else if (next.has(task.id)) next.set(task.id, Math.min(next.get(task.id)!, due));
-        }
+        // A run due again already (a failure: looked at next pass) keeps its item.
+        if (next <= now.getTime()) blocked = true;
+        if (!blocked) cursor = { slot: cursor.slot, index: item.n + 1 };
+      }
+      if (blocked || cursor.slot >= nowSlot) break;
+      await dropSlot(cursor.slot, count);
+      cursor = { slot: nextSlot(cursor.slot), index: 0 };
+      if (++slots >= MAX_SLOTS_PER_PASS) {
+        unfinished = true;
+        break;
       }
     }
-    await setDue([...next].map(([id, at]) => ({ id, dueAt: new Date(at) })));
-    // The marker: the earliest next look over the list (entries not handled keep theirs).
-    let earliest = now.getTime() + MAX_IDLE_MS;
-    for (const entry of live) {
-      const at = next.has(entry._id) ? next.get(entry._id)! : entry.dueAt.getTime();
-      if (!dueRuns.has(runKeyOf(entry)) || next.has(entry._id)) earliest = Math.min(earliest, at);
-    }
+    if (!stored || stored.slot !== cursor.slot || stored.index !== cursor.index) await writeCursor(cursor);
+    // Not through to now: the marker stays due, and the next pass goes on from the cursor.
+    if (unfinished) return recorded;
+    // Looks filed ahead before this pass (a reminder's time): the marker never passes them.
+    earliest = await this.firstFiledAfter(nowSlot, earliest);
     await raiseDue(marker.stamp, new Date(Math.max(earliest, now.getTime())));
     return recorded;
   }
 
-  /** The runs with a due entry, earliest due first, up to `maxDuePerPass` entries (runs whole). */
-  private runsForThisPass(live: OpenTaskEntry[], now: Date): Set<string> {
-    const size = new Map<string, number>();
-    for (const entry of live) size.set(runKeyOf(entry), (size.get(runKeyOf(entry)) ?? 0) + 1);
-    const due = live
-      .filter((entry) => entry.dueAt.getTime() <= now.getTime())
-      .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
-    const cap = this.settings.maxDuePerPass ?? MAX_DUE_PER_PASS;
-    const runs = new Set<string>();
-    let taken = 0;
-    for (const entry of due) {
-      const key = runKeyOf(entry);
-      if (runs.has(key)) continue;
-      if (taken > 0 && taken + size.get(key)! > cap) break;
-      runs.add(key);
-      taken += size.get(key)!;
+  /** The start of the first slot after `slot` with anything filed, if before `until`. */
+  private async firstFiledAfter(slot: string, until: number): Promise<number> {
+    const last = slotOf(until - 1);
+    const filed = last > slot ? await firstFiledSlot(nextSlot(slot), last) : null;
+    return filed === null ? until : Math.min(until, slotStart(filed));
+  }
+
+  /**
+   * One filed officer run: its entries read by `_id` (from the run's list); when one is due,
+   * the run is handled whole: expired entries dropped, confirmations repaired, its step sent,
+   * and every entry's next look filed and written. 'full' when its entries would take the pass
+   * over `cap`. `next`: the earliest `dueAt` of its entries after the look.
+   */
+  private async lookAtRun(
+    runKey: string,
+    now: Date,
+    taken: number,
+    cap: number,
+    campaigns: Map<string, { title: string; priority: Priority } | null>,
+  ): Promise<{ entries: number; recorded: number; next: number } | 'full'> {
+    const entries = await entriesById(await runEntryIds(runKey));
+    const expired = entries.filter((entry) => entry.expiresAt.getTime() <= now.getTime());
+    const live = entries.filter((entry) => entry.expiresAt.getTime() > now.getTime());
+    const earliestOf = (list: OpenTaskEntry[]) =>
+      list.reduce((min, entry) => Math.min(min, entry.dueAt.getTime()), Number.POSITIVE_INFINITY);
+    if (!live.some((entry) => entry.dueAt.getTime() <= now.getTime())) {
+      await unwatch(expired.map((entry) => entry._id));
+      // Not due: an item left by an earlier look (the run was filed again, later) or a writer killed after filing.
+      return { entries: 0, recorded: 0, next: earliestOf(live) };
     }
-    return runs;
+    if (taken > 0 && taken + live.length > cap) return 'full';
+    await unwatch(expired.map((entry) => entry._id));
+    // Next look of every entry: at its expiry unless its run says sooner.
+    const next = new Map(live.map((entry) => [entry._id, entry.expiresAt.getTime()]));
+    let recorded = 0;
+    // Confirmations whose process stopped after the claim (their entry fell due a lease later).
+    await this.ports
+      .repairConfirmations(live.filter((entry) => entry.kind === 'manual').map((entry) => entry._id))
+      .catch((error) => this.log('confirmation repair', error));
+    const tasks = await this.ports.tasksOf(live.map((entry) => entry._id));
+    // Entries whose task is no longer open (confirmed, reported, announced: a process died
+    // between that write and the entry's removal) leave the list now.
+    const found = new Set(tasks.map((task) => task.id));
+    const stale = live.filter((entry) => !found.has(entry._id)).map((entry) => entry._id);
+    await unwatch(stale);
+    for (const id of stale) next.delete(id);
+    // A correction's tasks (retraction) are listed with the withdrawal: the officer's tasks of its runs.
+    const followUps = [...new Set(tasks.flatMap((task) => (task.followUpCampaignId ? [task.followUpCampaignId] : [])))];
+    const followUpTasks = followUps.length ? await this.followUpTasks(followUps, runKey) : [];
+    for (const run of byOfficerRun(tasks)) {
+      let due = now.getTime() + RECHECK_MS;
+      try {
+        if (!campaigns.has(run.campaignId)) campaigns.set(run.campaignId, await this.ports.campaign(run.campaignId));
+        const campaign = campaigns.get(run.campaignId);
+        if (!campaign) {
+          due = Number.POSITIVE_INFINITY; // each entry's expiry
+        } else {
+          const done = await this.stepsOfRun(run);
+          const result = await this.step(run, campaign, done, [...tasks, ...followUpTasks], now);
+          if (result.recorded) recorded++;
+          due = result.withdrawn ? Number.NaN : await this.nextLook(run, campaign.priority, now);
+        }
+      } catch (error) {
+        // One officer's failure never stops the others; the step is tried again next pass.
+        this.log(`notifier: ${run.officerName ?? run.officerKey} of ${run.occurrenceId}`, error);
+        due = now.getTime();
+      }
+      for (const task of run.tasks) {
+        if (Number.isNaN(due)) next.delete(task.id);
+        else if (next.has(task.id)) next.set(task.id, Math.min(next.get(task.id)!, due));
+      }
+    }
+    // Filed at their next looks, then written (setDue); entries already due then are left as they are.
+    const byId = new Map(live.map((entry) => [entry._id, entry]));
+    await setDue(
+      [...next]
+        .filter(([id, at]) => byId.get(id)!.dueAt.getTime() !== at)
+        .map(([id, at]) => ({ id, run: runKey, dueAt: new Date(at) })),
+    );
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const at of next.values()) earliest = Math.min(earliest, at);
+    return { entries: live.length, recorded, next: earliest };
+  }
+
+  /** The officer's open tasks of these campaigns' runs (a retraction's correction), read by `_id`. */
+  private async followUpTasks(campaignIds: string[], runKey: string): Promise<NotifierTask[]> {
+    const officer = runKey.slice(runKey.indexOf('|') + 1);
+    const runs = (await mapLimit(campaignIds, 4, (id) => runIdsOf(id))).flat();
+    const ids = (await mapLimit(runs, 4, (occurrenceId) => runEntryIds(`${occurrenceId}|${officer}`))).flat();
+    const entries = (await entriesById(ids)).filter((entry) => !entry.withdrawn);
+    return entries.length ? this.ports.tasksOf(entries.map((entry) => entry._id)) : [];
   }
 
   /** The digest, reminder and escalation of a run recorded so far (three `_id` reads). */

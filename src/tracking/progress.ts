@@ -8,7 +8,7 @@ import { NoticeModel } from '../notices/model.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import type { Counts } from './counts.js';
 import { mapLimited, runIdsOf } from './run-batches.js';
-import { type TownshipFigures, runFigures } from './run-summaries.js';
+import { type TownshipFigures, runFigures, runFiguresRead } from './run-summaries.js';
 
 export interface ProgressCounts {
   total: number;
@@ -121,14 +121,33 @@ export class ProgressService {
    * The same figure as progress's `awaitingOfficers` (expired or withdrawn tasks are settled).
    */
   async awaitingOfficers(campaignId: string): Promise<number> {
+    const parts = await this.awaitingParts(campaignId);
+    if (parts.awaiting === 0) return 0;
+    return (await this.runState(campaignId, parts.latestDay)).tasksExpired ? 0 : parts.awaiting;
+  }
+
+  /**
+   * `awaitingOfficers` in the parts a caller may keep (the cases list, cases/kept.ts): the
+   * runs' awaiting deliveries and latest day, with whether every run was settled when read
+   * (then they change only with a bump of a run's generation, tracking/run-generation.ts).
+   */
+  async awaitingParts(campaignId: string): Promise<{ awaiting: number; latestDay: string | null; settled: boolean }> {
+    const now = this.clock.now();
+    const runs = await mapLimited(await runIdsOf(campaignId), 4, (run) => runFiguresRead(run, now));
     let awaiting = 0;
     let latestDay: string | null = null;
-    for (const row of await this.townshipsOf(campaignId)) {
+    for (const row of runs.flatMap((run) => run.figures.townships)) {
       awaiting += row.counts.awaiting;
       if (row.latestDay && (!latestDay || row.latestDay > latestDay)) latestDay = row.latestDay;
     }
-    if (awaiting === 0) return 0;
-    return (await this.runState(campaignId, latestDay)).tasksExpired ? 0 : awaiting;
+    return { awaiting, latestDay, settled: runs.every((run) => run.settled) };
+  }
+
+  /** Whether the campaign's officer tasks are withdrawn (its document's and its notice's state). */
+  async tasksWithdrawn(campaignId: string): Promise<boolean> {
+    const doc = await CampaignModel.findById(campaignId, WITHDRAWAL_CAMPAIGN_FIELDS).lean();
+    const notice = doc?.noticeId ? await NoticeModel.findById(doc.noticeId, WITHDRAWAL_NOTICE_FIELDS).lean() : null;
+    return withdrawalReason(doc ?? null, notice ?? null) !== null;
   }
 
   /**

@@ -276,9 +276,18 @@ async function currentSummary(occurrenceId: string): Promise<{ figures: RunFigur
  * one of the generation), else from its batches (and then stored if the run is settled).
  */
 export async function runFigures(occurrenceId: string, now: Date): Promise<RunFigures> {
+  return (await runFiguresRead(occurrenceId, now)).figures;
+}
+
+/** The run's figures, and whether the run was settled (a current summary, or stored as one). */
+export async function runFiguresRead(
+  occurrenceId: string,
+  now: Date,
+): Promise<{ figures: RunFigures; settled: boolean }> {
   const summary = await currentSummary(occurrenceId);
-  if (summary) return summary.figures;
-  return (await countAndStore(occurrenceId, now)).figures;
+  if (summary) return { figures: summary.figures, settled: true };
+  const counted = await countAndStore(occurrenceId, now);
+  return { figures: counted.figures, settled: counted.stored };
 }
 
 /**
@@ -312,9 +321,26 @@ export async function summarizeRun(occurrenceId: string, now: Date): Promise<boo
  * when every run is settled).
  */
 export async function noticeReach(noticeId: string, now: Date): Promise<{ groupCount: number; villageCount: number }> {
+  return (await noticeReachRead(noticeId, now)).reach;
+}
+
+/**
+ * The notice's reach, and whether every run of it was settled (read from a current summary or
+ * stored as one): then it changes only with a bump of a run's generation (run-generation.ts
+ * `allRunsGeneration`, read before this by a caller that keeps it).
+ */
+export async function noticeReachRead(
+  noticeId: string,
+  now: Date,
+): Promise<{ reach: { groupCount: number; villageCount: number }; settled: boolean }> {
   const runIds = await runIdsOfNotice(noticeId);
-  if (runIds.length === 0) return { groupCount: 0, villageCount: 0 };
-  if (runIds.length === 1) return (await runFigures(runIds[0]!, now)).received;
+  if (runIds.length === 0) return { reach: { groupCount: 0, villageCount: 0 }, settled: true };
+  if (runIds.length === 1) {
+    const summary = await currentSummary(runIds[0]!);
+    if (summary) return { reach: summary.figures.received, settled: true };
+    const counted = await countAndStore(runIds[0]!, now);
+    return { reach: counted.figures.received, settled: counted.stored };
+  }
   const [stored, generations] = await Promise.all([
     RunSummaryModel.findById(reachKey(noticeId), { gen: 1, layout: 1, runs: 1, groupCount: 1, villageCount: 1 }).lean<{
       layout: number;
@@ -331,7 +357,7 @@ export async function noticeReach(noticeId: string, now: Date): Promise<{ groupC
     Object.keys(runs).length === runIds.length &&
     runIds.every((id, k) => runs[encodeKey(id)] === generations[k]!.gen)
   )
-    return { groupCount: stored.groupCount ?? 0, villageCount: stored.villageCount ?? 0 };
+    return { reach: { groupCount: stored.groupCount ?? 0, villageCount: stored.villageCount ?? 0 }, settled: true };
   const groups = new Set<string>();
   const villages = new Set<string>();
   const seen: Record<string, number> = {};
@@ -350,7 +376,7 @@ export async function noticeReach(noticeId: string, now: Date): Promise<{ groupC
       { $set: { gen: 0, layout: LAYOUT, runs: seen, ...reach } },
       { upsert: true },
     );
-  return reach;
+  return { reach, settled };
 }
 
 /** A run id as a field name (no dots or leading `$` in a stored key). */

@@ -15,8 +15,11 @@
 //   lists and counts any more; the notifier announces it at once, then deletes it);
 // - the marker `due` (collection `opentaskmarks`) holds a time at or before the earliest
 //   `dueAt`: every writer lowers it with $min, the notifier raises it after a pass over the
-//   entries only if nobody wrote it since it read it (its `stamp`). An idle notifier pass is
+//   due keys only if nobody wrote it since it read it (its `stamp`). An idle notifier pass is
 //   one `_id` read of the marker.
+// - due keys (due-slots.ts): every entry is listed on its officer run before it is inserted,
+//   and whoever sets an entry's `dueAt` files the entry's run in the slot of that time first,
+//   then writes the entry, then lowers the marker; the notifier reads the slots, not the list.
 // - a database written before the list existed is listed once at start (`buildOpenTaskWatch`,
 //   then the `built` marker, read by `_id`), the entries' first looks spread over the notifier's
 //   next passes (`spreadFirstLooks`: at most BACKFILL_PER_PASS due per pass).
@@ -26,6 +29,7 @@ import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import { mapLimit } from '../../lib/concurrency.js';
+import { buildDueSlots, fileRuns, listRunEntries } from './due-slots.js';
 import { ManualTaskModel } from './model.js';
 import {
   type CountedEntry,
@@ -102,6 +106,11 @@ async function entriesNow(ids: string[]): Promise<CountedEntry[]> {
 /** A county's entries (the repair's and the first count's re-count). */
 function countyEntries(county: string): Promise<CountedEntry[]> {
   return OpenTaskModel.find({ regionPath: county, kind: 'manual' }, COUNTED_FIELDS).lean<CountedEntry[]>();
+}
+
+/** An entry's officer run (`<occurrence>|<officer phone, or name:<name>>`): what the notifier handles whole. */
+export function runKeyOf(entry: Pick<OpenTaskEntry, 'occurrenceId' | 'officerName' | 'officerPhone'>): string {
+  return `${entry.occurrenceId}|${entry.officerPhone ?? (entry.officerName ? `name:${entry.officerName}` : '')}`;
 }
 
 /** `<campaignId>@<runAt>/<groupId>` → its run and campaign (null for other references). */
@@ -192,6 +201,9 @@ export async function watchTasks(tasks: WatchFields[], options: { deferLog?: boo
   if (tasks.length === 0) return;
   const entries = tasks.map(entryOf);
   const manual = entries.filter((entry) => entry.kind === 'manual');
+  // Due keys first (due-slots.ts): listed on their runs, the runs filed at their first look.
+  await listRunEntries(entries.map((entry) => ({ run: runKeyOf(entry), id: entry._id })));
+  await fileRuns(entries.map((entry) => ({ run: runKeyOf(entry), at: entry.dueAt })));
   // Entries this write inserted are, as the write left them, exactly `entry` (the count reads
   // them from here: a wave's tasks are new); only those found already there are read again.
   const inserted = new Map<string, OpenTaskEntry>();
@@ -243,7 +255,12 @@ export async function unwatch(ids: string[]): Promise<void> {
 
 /** A stop withdrew a campaign's tasks: not open any more, and the notifier announces it now. */
 export async function markCampaignWithdrawn(campaignId: string, now: Date): Promise<void> {
-  const before = await OpenTaskModel.find({ campaignId, kind: 'manual' }, COUNTED_FIELDS).lean<CountedEntry[]>();
+  const listed = await OpenTaskModel.find({ campaignId }, { ...COUNTED_FIELDS, occurrenceId: 1 }).lean<
+    (CountedEntry & Pick<OpenTaskEntry, 'occurrenceId'>)[]
+  >();
+  const before = listed.filter((entry) => entry.kind === 'manual');
+  // Their runs filed as due now before the entries say so (due-slots.ts).
+  await fileRuns(listed.map((entry) => ({ run: runKeyOf(entry), at: now })));
   let matched = 0;
   await countedChange(
     before.map((entry) => entry._id),
@@ -259,12 +276,25 @@ export async function markCampaignWithdrawn(campaignId: string, now: Date): Prom
 
 /** A campaign's open tasks are to be looked at now (resumed: chased again). */
 export async function lookAtCampaignTasks(campaignId: string, now: Date): Promise<void> {
+  const listed = await OpenTaskModel.find({ campaignId }, { occurrenceId: 1, officerName: 1, officerPhone: 1 }).lean<
+    OpenTaskEntry[]
+  >();
+  await fileRuns(listed.map((entry) => ({ run: runKeyOf(entry), at: now })));
   const result = await OpenTaskModel.updateMany({ campaignId }, { $set: { dueAt: now } });
   if (result.matchedCount > 0) await lowerDue(now);
 }
 
-/** Sets when the notifier looks at these entries next (one `_id` update each). */
-export async function setDue(updates: { id: string; dueAt: Date }[]): Promise<void> {
+/**
+ * Sets when the notifier looks at these entries next (one `_id` update each), their runs filed
+ * at those times first (due-slots.ts; an entry's run read by `_id` when not given).
+ */
+export async function setDue(updates: { id: string; run?: string; dueAt: Date }[]): Promise<void> {
+  const runs = await mapLimit(updates, 8, async (u) => {
+    if (u.run !== undefined) return u.run;
+    const entry = await OpenTaskModel.findById(u.id, { occurrenceId: 1, officerName: 1, officerPhone: 1 }).lean<OpenTaskEntry>();
+    return entry ? runKeyOf(entry) : null;
+  });
+  await fileRuns(updates.flatMap((u, i) => (runs[i] !== null ? [{ run: runs[i]!, at: u.dueAt }] : [])));
   for (let i = 0; i < updates.length; i += MAX_UPDATES_PER_COMMAND) {
     await OpenTaskModel.bulkWrite(
       updates.slice(i, i + MAX_UPDATES_PER_COMMAND).map((u) => ({
@@ -296,6 +326,22 @@ export async function raiseDue(stamp: string | null, at: Date): Promise<void> {
 /** Every entry of the watch list (small: only open tasks). */
 export async function watchedTasks(filter: Record<string, unknown> = {}): Promise<OpenTaskEntry[]> {
   return OpenTaskModel.find(filter).lean<OpenTaskEntry[]>();
+}
+
+/** These entries by `_id` (one read each); missing ones left out. */
+export async function entriesById(ids: string[]): Promise<OpenTaskEntry[]> {
+  const found = await mapLimit(ids, 8, (id) => OpenTaskModel.findById(id).lean<OpenTaskEntry>());
+  return found.filter((entry): entry is OpenTaskEntry => entry !== null);
+}
+
+/** The due keys of a list written before them (once; due-slots.ts). */
+export async function buildOpenTaskDueSlots(now: Date): Promise<void> {
+  await buildDueSlots(async () => {
+    const all = await OpenTaskModel.find({}, { _id: 1, occurrenceId: 1, officerName: 1, officerPhone: 1, dueAt: 1 }).lean<
+      OpenTaskEntry[]
+    >();
+    return all.map((entry) => ({ _id: entry._id, run: runKeyOf(entry), dueAt: entry.dueAt }));
+  }, now);
 }
 
 /** Open entries inside a scope filter (`{ regionPath: code }`), withdrawn and expired ones left out. */
@@ -357,7 +403,11 @@ export async function buildOpenTaskWatch(
   // Spread, so the notifier's first passes each handle a bounded part of a month's open tasks.
   const spread = spreadFirstLooks(all, now, perPass);
   for (let i = 0; i < spread.length; i += 500) await watchTasks(spread.slice(i, i + 500));
-  // Withdrawn but not announced yet: the notifier announces them at once.
+  // Withdrawn but not announced yet: the notifier announces them at once (their runs filed first).
+  const withdrawnIds = new Set(withdrawn);
+  await fileRuns(
+    spread.filter((task) => withdrawnIds.has(task.id)).map((task) => ({ run: runKeyOf(entryOf(task)), at: now })),
+  );
   for (let i = 0; i < withdrawn.length; i += MAX_UPDATES_PER_COMMAND) {
     await OpenTaskModel.bulkWrite(
       withdrawn.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({

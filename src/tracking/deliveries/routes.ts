@@ -1,9 +1,12 @@
 // The deliveries of a campaign in given states (the campaign page's 失败 and 不确定 tables),
 // with the reason each one gave. Read from the batches the engine writes, by `_id`, only those
-// a page shows where the run's status lists name them (issue 25); scope-filtered.
+// a page shows where the run's status lists name them (issue 25); scope-filtered. A page of a
+// campaign whose runs are all settled is kept under the campaign's generation (kept-pages.ts):
+// a repeated call reads the campaign and its generation, whatever the campaign's size.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ANY_ROLE } from '../../auth/roles.js';
+import { OccurrenceModel } from '../../engine/model.js';
 import { allow, principal } from '../../http/access.js';
 import { DateTime, IdParams, Nullable } from '../../lib/schemas.js';
 import type { Scope } from '../../regions/scope.js';
@@ -12,7 +15,9 @@ import { withFixedItems } from '../batch-fixed.js';
 import { visibleCampaign } from '../campaign-lookup.js';
 import { type BatchItem, DeliveryBatchModel } from '../model.js';
 import { batchIdsOfRun, mapLimited, runIdsOf } from '../run-batches.js';
+import { campaignGeneration } from '../run-generation.js';
 import { LISTED_STATUSES, type ListedStatus, statusBatches } from '../run-summaries.js';
+import { type BuiltPage, KeptDeliveryPages } from './kept-pages.js';
 
 const LISTED = LISTED_STATUSES;
 
@@ -74,11 +79,15 @@ interface Candidate {
 /** Concurrent `_id` reads of a page's batches. */
 const READ_LANES = 8;
 
+/** Occurrence states after which a run with no batch listed never gets one. */
+const NO_MORE_BATCHES = new Set(['skipped', 'planned']);
+
+/** The pages kept by this process (kept-pages.ts). */
+const kept = new KeptDeliveryPages<DeliveryRowValue>();
+
 /**
- * The campaign's deliveries in `status`, in batch `_id` order, `limit` at most. Settled runs
- * name the batches holding the status and how many (run-summaries.ts `statusBatches`), so a
- * page reads only the batches whose rows it shows; a run still sending (or not yet listed) is
- * read batch by batch from its batch list, as before, until the page is full.
+ * The campaign's deliveries in `status`, in batch `_id` order, `limit` at most: kept while the
+ * campaign's generation is unchanged and every run was settled when read (kept-pages.ts).
  */
 export async function listDeliveries(
   regions: RegionService,
@@ -86,13 +95,42 @@ export async function listDeliveries(
   campaignId: string,
   status: ListedStatus,
   limit: number,
-) {
+): Promise<DeliveryRowValue[]> {
+  // Started before anything the page is read from (the contract of kept-pages.ts).
+  const generation = campaignGeneration(campaignId);
   await visibleCampaign(regions, scope, campaignId);
+  return kept.page(
+    { campaignId, status, scopeCode: scope.regionCode, limit },
+    () => readDeliveries(scope, campaignId, status, limit),
+    generation,
+  );
+}
+
+/**
+ * The page read from the ledger. Settled runs name the batches holding the status and how many
+ * (run-summaries.ts `statusBatches`), so a page reads only the batches whose rows it shows; a
+ * run still sending (or not yet listed) is read batch by batch from its batch list, as before,
+ * until the page is full, and makes the page not keepable.
+ */
+async function readDeliveries(
+  scope: Scope,
+  campaignId: string,
+  status: ListedStatus,
+  limit: number,
+): Promise<BuiltPage<DeliveryRowValue>> {
   const inside = (path: readonly string[]) => scope.contains(path);
+  let keepable = true;
   const perRun = await mapLimited(await runIdsOf(campaignId), READ_LANES, async (run): Promise<Candidate[]> => {
     const known = await statusBatches(run, status);
     if (known) return known.filter((batch) => inside(batch.regionPath)).map(({ id, count }) => ({ id, count }));
-    return (await batchIdsOfRun(run)).map((id) => ({ id, count: null }));
+    const listed = await batchIdsOfRun(run);
+    // A run with no batch that can get none any more (skipped, or planned empty) adds nothing.
+    if (listed.length > 0) keepable = false;
+    else {
+      const occurrence = await OccurrenceModel.findById(run, { status: 1 }).lean<{ status?: string }>();
+      if (!NO_MORE_BATCHES.has(occurrence?.status ?? '')) keepable = false;
+    }
+    return listed.map((id) => ({ id, count: null }));
   });
   const candidates = perRun.flat().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const rows: DeliveryRowValue[] = [];
@@ -130,11 +168,11 @@ export async function listDeliveries(
           sentAt: item.sentAt ?? null,
           runDay: batch.day,
         });
-        if (rows.length >= limit) return rows;
+        if (rows.length >= limit) return { rows, keepable };
       }
     }
   }
-  return rows;
+  return { rows, keepable };
 }
 
 export const deliveryListRoutes: FastifyPluginAsyncTypebox<{ regions: RegionService }> = async (app, { regions }) => {
