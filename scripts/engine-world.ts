@@ -42,6 +42,8 @@ export interface WorldOptions {
    * doubles listen on `doublesPort`, the port sealed into the groups' credentials.
    */
   keep?: { dir: string; doublesPort: number };
+  /** The driver emits command events (bench/plan-cost.ts counts every command, cursors' getMore too). */
+  monitorCommands?: boolean;
 }
 
 export async function startWorld(options: WorldOptions): Promise<World> {
@@ -72,7 +74,10 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     ...options.env,
   };
   const config: Config = loadConfig(env);
-  const db = await connectDatabase(uri, { ferret: true });
+  const db = await connectDatabase(uri, {
+    ferret: true,
+    ...(options.monitorCommands ? { monitorCommands: true } : {}),
+  });
   const ctx = createContext(config, db);
   await prepareDatabase(ctx);
   let shown = 0;

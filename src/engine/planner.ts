@@ -172,7 +172,8 @@ async function insertIgnoringDuplicates(insert: () => Promise<unknown>): Promise
  */
 async function insertBatches(docs: Record<string, unknown>[]): Promise<Set<number>> {
   try {
-    await DeliveryBatchModel.insertMany(docs, { ordered: false });
+    // Through the driver: the documents are cast already (newBatchDocument).
+    await DeliveryBatchModel.collection.insertMany(docs, { ordered: false });
     return new Set();
   } catch (error) {
     if (!isDuplicateOnly(error)) throw error;
@@ -186,6 +187,75 @@ async function insertBatches(docs: Record<string, unknown>[]): Promise<Set<numbe
     }
     return taken;
   }
+}
+
+/** What the planner knows of a new batch; the rest are the schema's defaults. */
+export interface NewBatch {
+  _id: string;
+  occurrenceId: string;
+  campaignId: string;
+  noticeId: string;
+  noticeVersion: number | null;
+  category: string;
+  priority: string;
+  cardStyle: string;
+  day: string;
+  month: string;
+  dueAt: Date;
+  runDueAt: Date;
+  regionPath: string[];
+  countyCode: string;
+  townshipCode: string;
+  /** Hot items (tracking/batch-fixed.ts `hotItems`): the fixed fields are in the packed part. */
+  items: Partial<BatchItem>[];
+  fixedId: string;
+  counts: ReturnType<typeof countItems>;
+}
+
+/**
+ * A new batch document as mongoose casts it from `batch` (tracking/model.ts: every default
+ * and both timestamps filled in), built directly and inserted through the driver. Casting
+ * each batch's up to 100 item subdocuments through mongoose (each one marks itself modified
+ * on its parent array, a linear search of that array) was about 80 % of the scheduler's CPU
+ * while planning (bench/plan-cost.ts, ninth session). test/engine/batch-document.test.ts
+ * holds it equal to mongoose's cast.
+ */
+export function newBatchDocument(batch: NewBatch, now: Date): Record<string, unknown> {
+  return {
+    _id: batch._id,
+    occurrenceId: batch.occurrenceId,
+    campaignId: batch.campaignId,
+    noticeId: batch.noticeId,
+    noticeVersion: batch.noticeVersion ?? null,
+    category: batch.category,
+    priority: batch.priority,
+    cardStyle: batch.cardStyle,
+    regionPath: [...batch.regionPath],
+    countyCode: batch.countyCode,
+    townshipCode: batch.townshipCode,
+    day: batch.day,
+    month: batch.month,
+    items: batch.items.map((item) => ({
+      groupId: item.groupId,
+      channel: item.channel,
+      memberCount: item.memberCount,
+      villageCode: item.villageCode,
+      status: item.status ?? 'pending',
+      attempts: item.attempts ?? 0,
+      nextAt: item.nextAt ?? null,
+      lastError: item.lastError ?? null,
+      sentAt: item.sentAt ?? null,
+    })),
+    fixedId: batch.fixedId,
+    runDueAt: batch.runDueAt,
+    heldSince: null,
+    dueAt: batch.dueAt,
+    lease: { epoch: 0, until: null, owner: null },
+    counts: { ...batch.counts },
+    compactedAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 async function groupsOfBatches(batchIds: string[]): Promise<Map<string, Set<string>>> {
@@ -550,21 +620,25 @@ export class Planner {
         // The packed layout (tracking/batch-fixed.ts): each batch's fixed fields go into its
         // packed part, written before it under this planning's own id; the batch keeps the rest.
         const fixed: { _id: string; packed: string }[] = [];
+        const now = new Date();
         const docs = these.map(({ township, buffer, items }) => {
           buffer.parts += 1;
           const batchId = `${id}|${township}|${buffer.parts}`;
           const fixedId = `${batchId}#${lease.epoch}`;
           fixed.push({ _id: fixedId, packed: packFixed(items) });
-          return {
-            _id: batchId,
-            ...base,
-            regionPath: buffer.path,
-            countyCode: buffer.county,
-            townshipCode: township,
-            items: hotItems(items),
-            fixedId,
-            counts: countItems(items),
-          };
+          return newBatchDocument(
+            {
+              _id: batchId,
+              ...base,
+              regionPath: buffer.path,
+              countyCode: buffer.county,
+              townshipCode: township,
+              items: hotItems(items),
+              fixedId,
+              counts: countItems(items),
+            },
+            now,
+          ) as { _id: string } & Record<string, unknown>;
         });
         // Listed on the run before they exist (tracking/run-batches.ts).
         await list(docs.map((doc) => doc._id));
@@ -572,9 +646,10 @@ export class Planner {
         const taken = await insertBatches(docs);
         const inserted = docs.filter((_, i) => !taken.has(i)).map((doc) => doc._id);
         if (inserted.length > 0) {
+          // Through the driver (no defaults, no timestamps in the schema: the same documents).
           await insertIgnoringDuplicates(() =>
-            QueueEntryModel.insertMany(
-              inserted.map((batchId) => ({ _id: batchId, ...queueEntry })),
+            QueueEntryModel.collection.insertMany(
+              inserted.map((batchId) => ({ _id: batchId, ...queueEntry })) as never[],
               { ordered: false },
             ),
           );

@@ -105,6 +105,13 @@ const PHONE_SCREENS = ['/', '/tasks', '/tips', '/reach', '/reach/monthly'];
 const navPaths = (page: Page) =>
   page.locator('aside nav a').evaluateAll((links) => links.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
 
+/**
+ * Each role's navigation at desktop width, as the role walk read it after signing in; the phone
+ * walk reads it from here instead of signing in at desktop width again (a test run alone reads
+ * it itself). The accounts and their roles do not change between the tests.
+ */
+const deskNav = new Map<string, string[]>();
+
 describe('console screens: words and phones', { timeout: 240_000 }, () => {
   let w: ConsoleWorld;
   let campaignId: string;
@@ -139,6 +146,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
       await signIn(page, account(role));
       const paths = await navPaths(page);
       expect(paths.length, role).toBeGreaterThan(1);
+      deskNav.set(role, paths);
       for (const path of [...paths, `/campaigns/${campaignId}`]) {
         await page.goto(path);
         await settled(page);
@@ -315,11 +323,14 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
     const wide: Record<string, number> = {};
     await eachRole(async (role) => {
       // The navigation is a drawer on a phone: the role's screens are read at desktop width.
-      const desk = await w.context();
-      const deskPage = await desk.newPage();
-      await signIn(deskPage, account(role));
-      const allowed = new Set(await navPaths(deskPage));
-      await desk.close();
+      if (!deskNav.has(role)) {
+        const desk = await w.context();
+        const deskPage = await desk.newPage();
+        await signIn(deskPage, account(role));
+        deskNav.set(role, await navPaths(deskPage));
+        await desk.close();
+      }
+      const allowed = new Set(deskNav.get(role));
       const context = await w.context({ width: 390, height: 844, mobile: true });
       const page = await context.newPage();
       tracked(page);

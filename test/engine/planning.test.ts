@@ -127,9 +127,11 @@ describe('planning under several schedulers', () => {
     const deps = engineDeps(w.t.ctx);
     const slowWrite = gate();
     const stallB = gate();
-    const insertMany = DeliveryBatchModel.insertMany.bind(DeliveryBatchModel);
+    // The planner inserts its batches through the driver (newBatchDocument).
+    const batches = DeliveryBatchModel.collection;
+    const insertMany = batches.insertMany.bind(batches);
     let writes = 0;
-    const spy = vi.spyOn(DeliveryBatchModel, 'insertMany').mockImplementation((async (...args: unknown[]) => {
+    const spy = vi.spyOn(batches, 'insertMany').mockImplementation((async (...args: unknown[]) => {
       const docs = args[0] as { campaignId?: string }[];
       if (docs[0]?.campaignId === campaignId) {
         const write = ++writes;
