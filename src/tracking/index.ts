@@ -10,6 +10,7 @@ import { ExportService } from './exports.js';
 import { type LinkTarget, decodeTrackedCode } from './links.js';
 import { OpenTaskCounter } from './open-tasks.js';
 import { ProgressService } from './progress.js';
+import { RankTally } from './rank-tally.js';
 import { RankingService } from './rankings.js';
 import { ReachRollups } from './rollups.js';
 import { LinkSecret } from './secret.js';
@@ -45,12 +46,15 @@ export function createTracking(
     () => secret.get(),
     () => clock.now(),
   );
+  const rollups = new ReachRollups(clock);
+  // The rankings' tallies are folded by the roll-up lease's holder, with each refresh.
+  rollups.foldRankings(new RankTally(config.timeZone));
   const base = config.publicBaseUrl.replace(/\/+$/, '');
   return {
     secret,
-    rollups: new ReachRollups(clock),
+    rollups,
     stats,
-    rankings: new RankingService(regions, config.timeZone),
+    rankings: new RankingService(regions),
     progress: new ProgressService(regions, clock),
     clicks,
     exports: new ExportService(regions, stats, clicks, audit, new OpenTaskCounter(clock, config.timeZone)),

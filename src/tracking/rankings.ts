@@ -7,15 +7,18 @@
 // A task withdrawn before it was confirmed (its campaign retracted or cancelled, its notice
 // archived or its case closed) was never to be forwarded: it counts neither as due nor as open.
 // 确认率 = confirmed ÷ (confirmed + open), null when nothing was due.
+//
+// Read from the tallies (rank-tally.ts) by `_id`, one document per local day of the period
+// (the region's, or its county's below county level), never from the tasks: exact as of the
+// last fold (every 2 s, with the roll-ups), and bounded by the period's days whatever the
+// tasks collection holds. 用时中位数 is the median of the delays in whole seconds, in minutes.
 import { UserModel } from '../auth/model.js';
-import { ManualTaskModel } from '../channels/manual/model.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { normalisePhone } from '../lib/phone.js';
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
+import { type Cell, cellsAbove, cellsWithin } from './rank-tally.js';
 import { checkRange } from './stats.js';
-
-/** Tasks read for one answer; beyond it the answer says `partial` (a county's month is far below). */
-export const RANKING_SCAN_LIMIT = 50_000;
 
 export interface ConfirmationFigures {
   /** Tasks created in the period and not withdrawn before confirmation. */
@@ -58,47 +61,47 @@ export interface RankingQuery {
   regionCode?: string;
 }
 
-interface TaskFields {
-  regionPath: string[];
-  officerName: string | null;
-  officerPhone: string | null;
-  createdAt: Date;
-  confirmedAt: Date | null;
-  withdrawnAt: Date | null;
-}
-
 class Counter {
   due = 0;
   confirmed = 0;
   open = 0;
-  readonly minutes: number[] = [];
+  /** Confirmation delays, whole seconds → how many. */
+  readonly delays = new Map<number, number>();
 
-  add(task: TaskFields): void {
-    if (task.confirmedAt) {
-      this.due += 1;
-      this.confirmed += 1;
-      this.minutes.push(Math.max(0, (task.confirmedAt.getTime() - task.createdAt.getTime()) / 60_000));
-    } else if (!task.withdrawnAt) {
-      this.due += 1;
-      this.open += 1;
+  add(cell: Cell): void {
+    this.due += cell[5];
+    this.confirmed += cell[6];
+    this.open += cell[7];
+    for (const [seconds, count] of Object.entries(cell[8])) {
+      this.delays.set(Number(seconds), (this.delays.get(Number(seconds)) ?? 0) + count);
     }
   }
 
+  /** The k-th smallest delay (0-based), seconds. */
+  private nth(sorted: [number, number][], k: number): number {
+    let seen = 0;
+    for (const [seconds, count] of sorted) {
+      seen += count;
+      if (k < seen) return seconds;
+    }
+    return 0;
+  }
+
   figures(): ConfirmationFigures {
-    const sorted = [...this.minutes].sort((a, b) => a - b);
-    const middle = sorted.length / 2;
+    const sorted = [...this.delays.entries()].sort((a, b) => a[0] - b[0]);
+    const n = this.confirmed;
     const median =
-      sorted.length === 0
+      n === 0
         ? null
-        : sorted.length % 2
-          ? sorted[Math.floor(middle)]!
-          : (sorted[middle - 1]! + sorted[middle]!) / 2;
+        : n % 2
+          ? this.nth(sorted, (n - 1) / 2)
+          : (this.nth(sorted, n / 2 - 1) + this.nth(sorted, n / 2)) / 2;
     return {
       due: this.due,
       confirmed: this.confirmed,
       open: this.open,
       rate: this.due ? this.confirmed / this.due : null,
-      medianMinutes: median === null ? null : Math.round(median),
+      medianMinutes: median === null ? null : Math.round(median / 60),
     };
   }
 }
@@ -108,8 +111,14 @@ function byRate<T extends ConfirmationFigures & { name: string }>(a: T, b: T): n
   return (b.rate ?? -1) - (a.rate ?? -1) || b.confirmed - a.confirmed || a.name.localeCompare(b.name, 'zh-CN');
 }
 
-const localDate = (at: Date, timeZone: string) =>
-  new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+/** Every day from `first` to `last` (YYYY-MM-DD), both included. */
+function daysFrom(first: string, last: string): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(`${first}T00:00:00Z`); t <= Date.parse(`${last}T00:00:00Z`); t += 86_400_000) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return days;
+}
 
 /** YYYY-MM → its last day, YYYY-MM-DD. */
 function lastDayOf(month: string): string {
@@ -118,54 +127,42 @@ function lastDayOf(month: string): string {
 }
 
 export class RankingService {
-  constructor(
-    private readonly regions: RegionService,
-    private readonly timeZone: string,
-  ) {}
+  constructor(private readonly regions: RegionService) {}
 
   async rankings(scope: Scope, query: RankingQuery): Promise<Rankings> {
     const kind = checkRange(query.from, query.to);
     const base = query.regionCode ?? scope.regionCode;
-    // Throws NotFound for a region outside the caller's scope.
-    if (query.regionCode) await this.regions.get(scope, query.regionCode);
     const [first, last] = kind === 'day' ? [query.from, query.to] : [`${query.from}-01`, lastDayOf(query.to)];
-    // A day either side covers any zone's offset; each task is then kept by its local date.
-    const window = {
-      $gte: new Date(Date.parse(`${first}T00:00:00Z`) - 86_400_000),
-      $lt: new Date(Date.parse(`${last}T00:00:00Z`) + 2 * 86_400_000),
-    };
-    const read = await ManualTaskModel.find(
-      { regionPath: base, createdAt: window },
-      { _id: 0, regionPath: 1, officerName: 1, officerPhone: 1, createdAt: 1, confirmedAt: 1, withdrawnAt: 1 },
-    )
-      .limit(RANKING_SCAN_LIMIT + 1)
-      .lean<TaskFields[]>();
-    const partial = read.length > RANKING_SCAN_LIMIT;
-    const tasks = read.slice(0, RANKING_SCAN_LIMIT).filter((task) => {
-      const date = localDate(task.createdAt, this.timeZone);
-      return date >= first && date <= last;
-    });
+    // The tallies of each local day of the period, by `_id` (rank-tally.ts): bounded by the
+    // days and the region's own tallies, not by the tasks collection.
+    const region = await this.regions.get(scope, base);
+    const at = region.regionPath.indexOf(base);
+    const depth = at >= 0 ? at : region.regionPath.length;
+    const county = depth >= 3 ? (depth === 3 ? base : region.regionPath[3]!) : null;
+    const cells = (
+      await mapLimit(daysFrom(first, last), 8, (day) =>
+        county ? cellsWithin(day, county, base, depth) : cellsAbove(day, base),
+      )
+    ).flat();
 
     const townships = await this.regions.subtree(scope, base, 'township').catch(() => []);
     const townshipOf = new Map(townships.map((t) => [t.code, t]));
     const byTownship = new Map<string, Counter>();
     const officers = new Map<string, { counter: Counter; name: string; phone: string | null; townships: Map<string, number> }>();
-    for (const task of tasks) {
-      const township = task.regionPath.find((code) => townshipOf.has(code));
-      if (township) {
+    for (const cell of cells) {
+      const [township, key, name, phone, tasks] = cell;
+      if (townshipOf.has(township)) {
         const counter = byTownship.get(township) ?? new Counter();
-        counter.add(task);
+        counter.add(cell);
         byTownship.set(township, counter);
       }
-      const phone = task.officerPhone ? normalisePhone(task.officerPhone) : '';
-      const key = phone ? `phone:${phone}` : `name:${task.officerName ?? ''}`;
       let officer = officers.get(key);
       if (!officer) {
-        officer = { counter: new Counter(), name: task.officerName ?? '未指定民警', phone: task.officerPhone, townships: new Map() };
+        officer = { counter: new Counter(), name: name ?? '未指定民警', phone, townships: new Map() };
         officers.set(key, officer);
       }
-      officer.counter.add(task);
-      if (township) officer.townships.set(township, (officer.townships.get(township) ?? 0) + 1);
+      officer.counter.add(cell);
+      if (townshipOf.has(township)) officer.townships.set(township, (officer.townships.get(township) ?? 0) + tasks);
     }
 
     const accounts = await this.accounts(scope);
@@ -192,7 +189,7 @@ export class RankingService {
       regionCode: base,
       townships: townshipRows.sort(byRate),
       officers: officerRows.sort(byRate),
-      partial,
+      partial: false,
     };
   }
 

@@ -27,6 +27,7 @@ import { DeliveryBatchModel } from './model.js';
 import { type HeldLease, RollupLease, STATE_ID } from './rollup-lease.js';
 import { RollupClosedRunModel, RollupMarkerModel, RollupStateModel } from './rollup-model.js';
 import { batchIdsOfRun, mapLimited } from './run-batches.js';
+import type { RankTally } from './rank-tally.js';
 
 /** Batches written this long before the last sweep are looked at again (clock skew between instances). */
 const SWEEP_MARGIN_MS = 10 * 60_000;
@@ -61,9 +62,15 @@ export class ReachRollups {
   private openRuns: (() => Promise<string[]>) | null = null;
   /** Seen built once: the day documents never go back to unbuilt. */
   private daysBuilt = false;
+  private rankTally: RankTally | null = null;
 
   constructor(private readonly clock: Clock) {
     this.lease = new RollupLease(clock);
+  }
+
+  /** The rankings' tallies (rank-tally.ts): folded with each refresh, under the same lease. */
+  foldRankings(tally: RankTally): void {
+    this.rankTally = tally;
   }
 
   /** Where the sweep finds the runs still open (the composition root wires the engine's list). */
@@ -90,6 +97,7 @@ export class ReachRollups {
     const lease = await this.lease.take(owner);
     if (!lease) return null;
     if (!(await this.buildDaysOnce(lease))) return null;
+    if (this.rankTally) await this.rankTally.fold(lease.keep);
     const markers = await this.oldestMarkers(limit);
     if (markers.batchIds.length === 0) return 0;
     try {

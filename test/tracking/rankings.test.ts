@@ -67,6 +67,8 @@ describe('reach rankings', () => {
       // County B: outside a county-A viewer's scope.
       task(B, ['赵警官', '13900000009'], '2026-12-02T10:00:00'),
     ]);
+    // The tallies (rank-tally.ts) are built from these tasks at the first refresh.
+    await t.ctx.tracking.rollups.refreshAll('test');
   });
   afterAll(() => t?.close());
 

@@ -17,6 +17,8 @@
 // naming no task (skipped by every reader); a kill after the insert leaves an open task that is
 // not watched but is on its campaign's list, so a stop, which finds the campaign's tasks there
 // by `_id`, still withdraws it; a retried send finds the task by its key and watches it.
+// Making tasks inserts a rankings marker before the insert, confirming and withdrawing one
+// before and one after the update (rank-marks.ts), so the rankings' tallies look at them again.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
@@ -36,6 +38,7 @@ import {
 } from './model.js';
 import { type Entry, campaignTasks, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
 import { OpenTaskRows } from '../../workbench/open-task-rows.js';
+import { rankingsChanged } from './rank-marks.js';
 import { lowerDue, markCampaignWithdrawn, setDue, unwatch, watchTasks } from './watch.js';
 
 /**
@@ -252,6 +255,8 @@ export class ManualTaskService {
       const fields = taskFields(target, message, imageSha256);
       const _id = new mongoose.Types.ObjectId();
       const createdAt = this.clock.now();
+      // The rankings' marker before the insert (rank-marks.ts: kept until the task exists).
+      await rankingsChanged([String(_id)], createdAt);
       // On the history lists first (history.ts): no task exists without its entry.
       await recordTasks(
         [{ id: String(_id), createdAt, officerPhone: fields.officerPhone, regionPath: fields.regionPath, taskKey }],
@@ -316,6 +321,9 @@ export class ManualTaskService {
         });
       for (const [sha] of unstored) this.#storedImages.add(sha);
     }
+    const ids = docs.map((doc) => String(doc._id));
+    // The rankings' marker before the insert (rank-marks.ts: kept until the tasks exist).
+    await rankingsChanged(ids, now);
     // On the history lists first (history.ts): no task exists without its entry.
     await recordTasks(
       docs.map((doc) => ({
@@ -484,10 +492,13 @@ export class ManualTaskService {
     if (!doc) return;
     step('mark-task');
     if (!doc.confirmedAt) {
+      // The rankings' marker before and after (rank-marks.ts); a repair runs both again.
+      await rankingsChanged([taskId], this.clock.now());
       await ManualTaskModel.updateOne(
         { _id: taskId, confirmedAt: null },
         { $set: { confirmedAt: claimedAt }, $inc: { linkGeneration: 1 }, $push: { rotations: 'confirmed' } },
       );
+      await rankingsChanged([taskId], this.clock.now());
     }
     step('copy');
     await recordByReference(doc.taskKey, claimedAt, doc.regionPath ?? []);
@@ -548,6 +559,8 @@ export class ManualTaskService {
   private async markWithdrawn(ids: string[], reason: WithdrawReason, now: Date): Promise<number> {
     let modified = 0;
     const valid = ids.filter((id) => mongoose.isValidObjectId(id));
+    // The rankings' marker before and after the updates (rank-marks.ts).
+    await rankingsChanged(valid, now);
     for (let i = 0; i < valid.length; i += MAX_UPDATES_PER_COMMAND) {
       const result = await ManualTaskModel.bulkWrite(
         valid.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
@@ -564,6 +577,7 @@ export class ManualTaskService {
       );
       modified += result.modifiedCount;
     }
+    await rankingsChanged(valid, this.clock.now());
     return modified;
   }
 

@@ -1,0 +1,272 @@
+// 触达统计's rankings from the tallies (tracking/rank-tally.ts), never from the tasks
+// collection (a scan of every task ever made on FerretDB): after tasks are made, confirmed and
+// withdrawn through the writers and the roll-ups are refreshed, each officer's and township's
+// figures equal a direct count from the stored tasks; a call's commands are `_id` reads whose
+// number does not grow with tasks outside the period; an install whose tasks predate the
+// tallies gets them from the one-time build at the first refresh, once.
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualTaskModel } from '../../src/channels/manual/model.js';
+import { MARK_SLACK_MS, RankMarkModel, rankingsChanged } from '../../src/channels/manual/rank-marks.js';
+import { RankTallyModel } from '../../src/tracking/rank-tally.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { byIdOnly, commandsDuring } from '../helpers/commands.js';
+import { createRegionTree, TREE } from '../helpers/regions.js';
+
+const ROOT = '000000';
+const path = (county: string, township: string, village: string) => [
+  ROOT,
+  TREE.province.code,
+  TREE.city.code,
+  county,
+  township,
+  village,
+];
+const A = path(TREE.countyA.code, TREE.townshipA.code, TREE.villageA.code);
+const B = path(TREE.countyB.code, TREE.townshipB.code, TREE.villageB.code);
+const localDay = (at: Date) =>
+  new Intl.DateTimeFormat('en-CA', {
+    timeZone: 'Asia/Shanghai',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(at);
+
+type Figures = { due: number; confirmed: number; open: number };
+
+/** The direct count: every stored task under `base` created on a local day of [from, to], by officer phone and township. */
+async function direct(base: string, from: string, to: string) {
+  const tasks = await ManualTaskModel.find({}).lean();
+  const officers = new Map<string, Figures>();
+  const townships = new Map<string, Figures>();
+  for (const task of tasks) {
+    const day = localDay(task.createdAt);
+    if (!task.regionPath.includes(base) || day < from || day > to) continue;
+    const add = (map: Map<string, Figures>, key: string) => {
+      const f = map.get(key) ?? { due: 0, confirmed: 0, open: 0 };
+      if (task.confirmedAt) {
+        f.due += 1;
+        f.confirmed += 1;
+      } else if (!task.withdrawnAt) {
+        f.due += 1;
+        f.open += 1;
+      }
+      map.set(key, f);
+    };
+    add(officers, task.officerPhone ?? '');
+    add(townships, task.regionPath[4]!);
+  }
+  return { officers, townships };
+}
+
+function answered(body: {
+  officers: (Figures & { phone: string | null })[];
+  townships: (Figures & { code: string })[];
+}) {
+  const pick = ({ due, confirmed, open }: Figures) => ({ due, confirmed, open });
+  return {
+    officers: new Map(body.officers.map((o) => [o.phone ?? '', pick(o)])),
+    townships: new Map(body.townships.filter((r) => r.due + r.confirmed + r.open > 0).map((r) => [r.code, pick(r)])),
+  };
+}
+
+describe('rankings from the tallies', () => {
+  let t: TestApp;
+  let n = 0;
+  const today = localDay(new Date());
+  const month = today.slice(0, 7);
+  const refresh = () => t.ctx.tracking.rollups.refreshAll('test');
+  /** Refreshes with every marker past its slack, so the fold deletes them: later figures come from later markers only. */
+  const settle = async () => {
+    await RankMarkModel.updateMany({}, { $set: { at: new Date(Date.now() - 2 * MARK_SLACK_MS) } });
+    await refresh();
+    expect(await RankMarkModel.countDocuments({})).toBe(0);
+  };
+  const same = async (base: string) =>
+    expect(answered(await ask(`from=${today}&to=${today}&regionCode=${base}`)), base).toEqual(
+      await direct(base, today, today),
+    );
+  const message = {
+    type: 'text' as const,
+    card: {
+      format: 'text' as const,
+      title: '任务',
+      content: '请转发',
+      url: 'https://example.cn/n/1',
+      pictureUrl: null,
+    },
+  };
+  const target = (regionPath: string[], phone: string) => {
+    n += 1;
+    return {
+      groupId: `group-${n}`,
+      groupName: `平安群${n}`,
+      credentials: { kind: 'manual' } as never,
+      regionPath,
+      officer: { name: `民警${phone.slice(-1)}`, phone },
+    };
+  };
+  /** A wave of tasks of a campaign's run (the worker's path); their ids. */
+  async function wave(campaignId: string, list: [string[], string][]): Promise<string[]> {
+    const items = list.map(([regionPath, phone]) => {
+      const tg = target(regionPath, phone);
+      return { target: tg, message, reference: `${campaignId}@2026-06-03T02:00:00.000Z/${tg.groupId}` };
+    });
+    await t.ctx.manualTasks.createTasks(items);
+    const docs = await Promise.all(items.map((i) => ManualTaskModel.findOne({ taskKey: i.reference }).lean()));
+    return docs.map((d) => String(d!._id));
+  }
+  async function confirm(taskId: string) {
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    await t.ctx.manualTasks.confirm(taskId, { exp, sig: t.ctx.manualTasks.signature(taskId, exp) });
+  }
+  const ask = async (query: string) => {
+    const response = await t.request('GET', `/api/reach/rankings?${query}`, t.adminToken);
+    expect(response.statusCode, response.body).toBe(200);
+    return response.json();
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    await createRegionTree(t);
+  });
+  afterAll(() => t?.close());
+
+  it('when tasks predate the tallies, then the first refresh builds them once from the tasks', async () => {
+    // Written straight to the collection (an install older than the tallies): no markers.
+    const old = (regionPath: string[], phone: string, confirmed: boolean, withdrawn: boolean) => {
+      n += 1;
+      const createdAt = new Date(Date.now() - 3_600_000);
+      return {
+        taskKey: `old-${n}`,
+        groupId: `g${n}`,
+        groupName: `群${n}`,
+        regionPath,
+        officerName: '老民警',
+        officerPhone: phone,
+        title: '旧任务',
+        createdAt,
+        confirmedAt: confirmed ? new Date(createdAt.getTime() + 600_000) : null,
+        withdrawnAt: withdrawn ? new Date() : null,
+      };
+    };
+    await ManualTaskModel.insertMany([
+      old(A, '13700000001', true, false),
+      old(A, '13700000001', false, false),
+      old(A, '13700000001', false, true),
+      old(B, '13700000002', true, true),
+    ]);
+    expect(await RankTallyModel.exists({ _id: '_built' })).toBeNull();
+    await refresh();
+    expect(await RankTallyModel.exists({ _id: '_built' })).not.toBeNull();
+    const body = await ask(`from=${month}&to=${month}&regionCode=${TREE.province.code}`);
+    expect(body.partial).toBe(false);
+    expect(answered(body)).toEqual(await direct(TREE.province.code, `${month}-01`, `${month}-31`));
+    expect(body.officers.find((o: { phone: string }) => o.phone === '13700000001')).toMatchObject({
+      medianMinutes: 10,
+      rate: 0.5,
+    });
+  });
+
+  it('when tasks are made, confirmed and withdrawn through the writers, then every figure equals a direct count', async () => {
+    const campaign = new mongoose.Types.ObjectId().toHexString();
+    const ids = await wave(campaign, [
+      [A, '13800000001'],
+      [A, '13800000001'],
+      [A, '13800000002'],
+      [B, '13800000003'],
+      [B, '13800000003'],
+    ]);
+    // Single tasks, no campaign: one confirmed, one left open.
+    const single = await t.ctx.manualTasks.createTask(target(A, '13800000002'), message);
+    await t.ctx.manualTasks.createTask(target(B, '13800000004'), message);
+    await settle();
+    await same(ROOT);
+    await confirm(single.id);
+    await confirm(ids[0]!);
+    await confirm(ids[3]!);
+    await settle();
+    await same(TREE.countyA.code);
+    // The campaign is stopped: its open tasks are withdrawn, the confirmed ones stay.
+    expect(await t.ctx.manualTasks.withdrawCampaignTasks(campaign, 'retracted')).toBe(3);
+    await refresh();
+    for (const base of [ROOT, TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipB.code]) {
+      const body = await ask(`from=${today}&to=${today}&regionCode=${base}`);
+      expect(answered(body), base).toEqual(await direct(base, today, today));
+    }
+    const county = await ask(`from=${month}&to=${month}&regionCode=${TREE.countyA.code}`);
+    expect(county.officers.find((o: { phone: string }) => o.phone === '13800000002')).toMatchObject({
+      due: 1,
+      confirmed: 1,
+      open: 0,
+      medianMinutes: 0,
+    });
+    // Folding again changes nothing (a fold sets values, never adds).
+    await t.ctx.tracking.rollups.refreshAll('test');
+    expect(answered(await ask(`from=${today}&to=${today}&regionCode=${ROOT}`))).toEqual(
+      await direct(ROOT, today, today),
+    );
+  });
+
+  it('when a make’s marker is written and its insert lands only later, then the task is counted once it exists', async () => {
+    await settle();
+    const id = new mongoose.Types.ObjectId();
+    await rankingsChanged([String(id)], new Date(Date.now() - 2 * MARK_SLACK_MS));
+    await refresh();
+    // Past the slack, but its task does not exist yet: kept.
+    expect(await RankMarkModel.countDocuments({})).toBe(1);
+    n += 1;
+    await ManualTaskModel.create({
+      _id: id,
+      taskKey: `late-${n}`,
+      groupId: `late${n}`,
+      groupName: '迟到群',
+      regionPath: A,
+      officerName: '迟到民警',
+      officerPhone: '13500000001',
+      title: '迟到任务',
+      createdAt: new Date(),
+    });
+    await refresh();
+    expect(await RankMarkModel.countDocuments({})).toBe(0);
+    await same(TREE.province.code);
+    const body = await ask(`from=${today}&to=${today}&regionCode=${TREE.countyA.code}`);
+    expect(body.officers.find((o: { phone: string }) => o.phone === '13500000001')).toMatchObject({ due: 1, open: 1 });
+  });
+
+  it('when many more tasks exist outside the period, then a call reads the same few documents by _id', async () => {
+    const query = `from=${month}&to=${month}&regionCode=${TREE.province.code}`;
+    const county = `from=${today}&to=${today}&regionCode=${TREE.townshipA.code}`;
+    const before = await commandsDuring(() => ask(query));
+    const beforeCounty = await commandsDuring(() => ask(county));
+    // 200 tasks of another month (an older install's history), built into the tallies.
+    await ManualTaskModel.insertMany(
+      Array.from({ length: 200 }, (_, i) => ({
+        taskKey: `history-${i}`,
+        groupId: `h${i}`,
+        groupName: `历史群${i}`,
+        regionPath: i % 2 ? A : B,
+        officerName: '历史民警',
+        officerPhone: `1360000${String(i).padStart(4, '0')}`,
+        title: '历史任务',
+        createdAt: new Date(Date.parse(`${month}-01T00:00:00+08:00`) - (1 + (i % 20)) * 86_400_000),
+        confirmedAt: null,
+      })),
+    );
+    await RankTallyModel.deleteOne({ _id: '_built' });
+    t.ctx.tracking.rollups.foldRankings(
+      new (await import('../../src/tracking/rank-tally.js')).RankTally('Asia/Shanghai'),
+    );
+    await refresh();
+    const after = await commandsDuring(() => ask(query));
+    const afterCounty = await commandsDuring(() => ask(county));
+    expect(after.length).toBe(before.length);
+    expect(afterCounty.length).toBe(beforeCounty.length);
+    for (const seen of [...after, ...afterCounty]) {
+      expect(seen.collection, JSON.stringify(seen)).not.toBe('manualtasks');
+      if (seen.collection === 'ranktally') expect(byIdOnly(seen.filter), JSON.stringify(seen)).toBe(true);
+    }
+    // The rebuilt tallies still equal the direct count, this month's and the last.
+    expect(answered(await ask(query))).toEqual(await direct(TREE.province.code, `${month}-01`, `${month}-31`));
+  });
+});
