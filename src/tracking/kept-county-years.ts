@@ -2,7 +2,7 @@
 // process (issue 25): a province admin's workbench counts and monthly table read one county-year
 // per county on every call (84 at 50,000 groups) and the scope's counties. The roll-up fold
 // logs what it wrote on the county-years' change log (db/versions.ts, COUNTY_YEARS_LOG, the
-// mechanism of the open-task counts' log, workbench/open-tasks.ts): a reader reads the log's
+// mechanism of the open-task counts' log, channels/manual/kept-open-counts.ts): a reader reads the log's
 // token (in one command with whatever other tokens its call asks for in the same turn) and,
 // when it moved, the log's new records by `_id`, forgets the documents they name, and reads by
 // `_id` only what it needs and does not hold. A document found missing is kept as missing.

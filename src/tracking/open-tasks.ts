@@ -1,7 +1,7 @@
 // The officers' live open tasks, for the monthly table's 待民警转发: tasks not confirmed, not
 // withdrawn (by the one rule of campaigns/withdrawal.ts, read live, as the tasks themselves
 // follow it) and not expired (their run's day more than the horizon ago, progress's rule).
-// Read from the per-county open-task documents kept in the process (workbench/open-task-rows.ts:
+// Read from the per-county open-task documents kept in the process (channels/manual/open-task-rows.ts:
 // the watch list's open manual tasks, each with its run), never the watch list itself (a scan on
 // FerretDB) nor the task history; a document written before the counts kept runs (re-counted
 // once at start) has its entries' runs read by `_id`.
@@ -13,7 +13,7 @@ import type { Clock } from '../lib/clock.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { NoticeModel } from '../notices/model.js';
 import type { Scope } from '../regions/scope.js';
-import { OpenTaskRows } from '../workbench/open-task-rows.js';
+import { OpenTaskRows } from '../channels/manual/open-task-rows.js';
 import { tasksExpiredAfter } from './progress.js';
 
 export interface OpenTask {
@@ -46,7 +46,7 @@ export class OpenTaskCounter {
   /** Live open tasks inside the scope and under `within`, of runs in the months `from`..`to`. */
   async openTasks(scope: Scope, within: string, from: string, to: string): Promise<OpenTask[]> {
     const now = this.clock.now().getTime();
-    // The counts' documents hold the open tasks (workbench/open-task-rows.ts): no read of the
+    // The counts' documents hold the open tasks (channels/manual/open-task-rows.ts): no read of the
     // watch list or the task history.
     const rows = await this.rows.of(scope, this.clock.now(), within);
     // Values written before runs were kept (or a task on a county itself): its entry by `_id`.

@@ -10,8 +10,8 @@ import { AUTHORS, REVIEWERS, type Role } from '../auth/roles.js';
 import type { Clock } from '../lib/clock.js';
 import type { Scope } from '../regions/scope.js';
 import type { ReachStats } from '../tracking/stats.js';
-import { CountyList } from './counties.js';
-import { KeptOpenCounts } from './open-tasks.js';
+import { CountyList } from '../channels/manual/scope-counties.js';
+import { KeptOpenCounts } from '../channels/manual/kept-open-counts.js';
 import { type CampaignTally, type GroupTally, type NoticeTally, type UserTally, WorkbenchTallies } from './tallies.js';
 
 /** A wanted case is "near its deadline" this many days ahead (today included). */
@@ -171,7 +171,7 @@ export class WorkbenchService {
    * The open manual tasks inside the caller's scope (not confirmed, not withdrawn, not past the
    * links' 7 days), with their officer: the per-county open-task counts of the scope's
    * counties (channels/manual/open-counts.ts), kept in the process and re-read by `_id` only
-   * when the counts' change log names them (open-tasks.ts), never the watch list or the task
+   * when the counts' change log names them (channels/manual/kept-open-counts.ts), never the watch list or the task
    * history.
    */
   private async openTasks(

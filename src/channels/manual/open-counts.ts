@@ -8,7 +8,7 @@
 //   every manual watch entry (watch.ts) of the county that is not withdrawn (`run`: the entry's
 //   `occurrenceId`, `<campaignId>@<runAt ISO>`; values written before it was kept have four
 //   elements, and `buildOpenCounts` re-counts such an install once). The open-task list and the
-//   monthly table read these documents (workbench/open-tasks.ts), never the watch list. Expiry
+//   monthly table read these documents (channels/manual/kept-open-counts.ts), never the watch list. Expiry
 //   is applied when reading (an entry past `expiresAt` is not open, whether or not the notifier removed it
 //   yet), so the document never has to change with time.
 // - Written only by `countedChange` (watch.ts runs every entry write through it): its process's
@@ -293,7 +293,7 @@ export async function countedChange(
   tellLocalReaders(counties);
   // The counties written, on the counts' change log (before the intent goes: a writer killed
   // before it leaves the intent, and the repair's re-count logs them): a process keeping the
-  // county documents re-reads only these (workbench/open-tasks.ts).
+  // county documents re-reads only these (channels/manual/kept-open-counts.ts).
   if (!options.deferLog) return flush(intent);
   intent.timer ??= setTimeout(
     () => void flush(intent).catch(() => undefined),

@@ -37,7 +37,7 @@ import {
   ManualTaskModel,
 } from './model.js';
 import { type Entry, campaignTasks, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
-import { OpenTaskRows } from '../../workbench/open-task-rows.js';
+import { OpenTaskRows } from './open-task-rows.js';
 import { rankingsChanged } from './rank-marks.js';
 import { lowerDue, markCampaignWithdrawn, setDue, unwatch, watchTasks } from './watch.js';
 
@@ -723,7 +723,7 @@ export class ManualTaskService {
 
   /**
    * Open tasks from the per-county open-task documents kept in the process
-   * (workbench/open-task-rows.ts: no read of the watch list), newest first, then a page of
+   * (open-task-rows.ts: no read of the watch list), newest first, then a page of
    * tasks by `_id`. Bounded by the page and the counties written since the last call, not by
    * the open tasks.
    */

@@ -1,7 +1,7 @@
 // The open tasks of a region as the screens that list them read them (issue 25): the open-task
 // list (channels/manual/tasks.ts, open=true) and the monthly table's 待民警转发
 // (tracking/open-tasks.ts). From the per-county open-task documents kept in the process
-// (open-tasks.ts, under the counts' version token), never the watch list, which FerretDB reads
+// (kept-open-counts.ts, under the counts' version token), never the watch list, which FerretDB reads
 // whole for any filter but `_id`: a call reads the counts' token, the documents of counties
 // written since, and then only the tasks it shows by `_id`.
 //
@@ -14,10 +14,10 @@
 // The readers check what they show against the task (list) or the campaign and notice
 // (monthly table) read live, so a document not yet updated after a confirmation or withdrawal
 // shows nothing wrong on the list; the table follows the watch list as before.
-import { OPEN_TASK_HORIZON_MS } from '../channels/manual/watch.js';
-import type { Scope } from '../regions/scope.js';
-import { CountyList } from './counties.js';
-import { type CountedRow, KeptOpenCounts } from './open-tasks.js';
+import { OPEN_TASK_HORIZON_MS } from './watch.js';
+import type { Scope } from '../../regions/scope.js';
+import { CountyList } from './scope-counties.js';
+import { type CountedRow, KeptOpenCounts } from './kept-open-counts.js';
 
 export interface OpenTaskRow {
   id: string;

@@ -22,10 +22,10 @@ import {
   type CountValue,
   OpenCountModel,
   onLocalCountWrite,
-} from '../channels/manual/open-counts.js';
-import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../db/versions.js';
-import { mapLimit } from '../lib/concurrency.js';
-import type { ScopeCounties } from './counties.js';
+} from './open-counts.js';
+import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../../db/versions.js';
+import { mapLimit } from '../../lib/concurrency.js';
+import type { ScopeCounties } from './scope-counties.js';
 
 /** One open task as its county's document holds it. */
 export interface CountedRow {

@@ -2,9 +2,9 @@
 // counts, channels/manual/open-counts.ts), from the process's copy of the regions
 // (regions/directory.ts: current with the regions' version token; on FerretDB a read of the
 // counties by level was a scan of every region, 25 s on the 50,000-group province under load).
-import { type RegionDirectory, regionDirectory } from '../regions/directory.js';
-import { ROOT_REGION_CODE } from '../regions/levels.js';
-import type { Scope } from '../regions/scope.js';
+import { type RegionDirectory, regionDirectory } from '../../regions/directory.js';
+import { ROOT_REGION_CODE } from '../../regions/levels.js';
+import type { Scope } from '../../regions/scope.js';
 
 /** Which county documents a scope reads, and, inside one county, the region to keep. */
 export interface ScopeCounties {
