@@ -16,6 +16,7 @@ import { runWriteDone, runWriteStarting } from '../../src/tracking/run-generatio
 import { buildRunSummaries, RunSummaryModel } from '../../src/tracking/run-summaries.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { commandsDuring } from '../helpers/commands.js';
+import { expectPagesExact, listDeliveries, recountDeliveries } from '../helpers/deliveries-pages.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
 
 const STATUSES = ['failed', 'uncertain', 'skipped', 'pending', 'sent', 'awaiting', 'confirmed'] as const;
@@ -119,50 +120,11 @@ describe('a campaign deliveries page reads only its own batches', () => {
   let settled: Awaited<ReturnType<typeof writeCampaign>>;
   let sending: Awaited<ReturnType<typeof writeCampaign>>;
 
-  /** The ledger's rows of a status by a full scan, in batch `_id` order, inside a county or not. */
-  async function recount(campaignId: string, status: string, county: string | null) {
-    const batches = await DeliveryBatchModel.find({ campaignId })
-      .sort({ _id: 1 })
-      .lean<{ _id: string; regionPath: string[]; items: Item[] }[]>();
-    const rows: { groupId: string; status: string; lastError: string | null; batch: string }[] = [];
-    for (const batch of batches) {
-      if (county && !batch.regionPath.includes(county)) continue;
-      for (const item of batch.items)
-        if (item.status === status)
-          rows.push({ groupId: item.groupId, status, lastError: item.lastError, batch: batch._id });
-    }
-    return rows;
-  }
-
-  async function listed(campaignId: string, status: string, limit: number, token = t.adminToken) {
-    const response = await t.request(
-      'GET',
-      `/api/campaigns/${campaignId}/deliveries?status=${status}&limit=${limit}`,
-      token,
-    );
-    expect(response.statusCode, response.body).toBe(200);
-    return (response.json() as { groupId: string; status: string; lastError: string | null }[]).map((row) => ({
-      groupId: row.groupId,
-      status: row.status,
-      lastError: row.lastError,
-    }));
-  }
-
+  const recount = recountDeliveries;
+  const listed = (campaignId: string, status: string, limit: number, token = t.adminToken) =>
+    listDeliveries(t, campaignId, status, limit, token);
   /** Every status and two page sizes, for the admin and for county A's editor, equal the recount. */
-  async function expectExact(campaignId: string) {
-    for (const [token, county] of [
-      [t.adminToken, null],
-      [editorA, TREE.countyA.code],
-    ] as const) {
-      for (const status of STATUSES) {
-        const all = (await recount(campaignId, status, county)).map(({ batch: _, ...row }) => row);
-        for (const limit of [3, 1000])
-          expect(await listed(campaignId, status, limit, token), `${status} ${limit} ${county}`).toEqual(
-            all.slice(0, limit),
-          );
-      }
-    }
-  }
+  const expectExact = (campaignId: string) => expectPagesExact(t, editorA, campaignId, STATUSES, [3, 1000]);
 
   /** The batches one request reads. */
   async function batchReads(read: () => Promise<unknown>) {
