@@ -1,8 +1,10 @@
 // A campaign's deliveries page (投递明细) against the ledger, for the tracking tests: the rows
 // of a status recounted from the batches by a full scan, the page as the API lists it, and the
 // two compared for the province admin and county A's editor.
+import mongoose from 'mongoose';
 import { expect } from 'vitest';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
+import { listBatches, listRun } from '../../src/tracking/run-batches.js';
 import type { TestApp } from './app.js';
 import { TREE } from './regions.js';
 
@@ -66,4 +68,77 @@ export async function expectPagesExact(
           );
     }
   }
+}
+
+export const PATH_A = ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipA.code];
+export const PATH_B = ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code, TREE.townshipB.code];
+
+/**
+ * One run's batches of five groups as the engine leaves them, written directly: the run listed,
+ * its batches listed, then inserted (run-batches.ts' order). `inB` puts a batch in county B.
+ */
+export async function writeRunBatches(run: {
+  campaignId: string;
+  occurrenceId: string;
+  noticeId: string;
+  at: Date;
+  batches: number;
+  statusOf: (batch: number, item: number) => string;
+  inB: (batch: number) => boolean;
+  /** Group names: `<label><batch>-<item>`. */
+  label: string;
+  /** A batch with pending items is due at `at` (a run still sending); otherwise none is due. */
+  dueWhenPending?: boolean;
+  epoch?: number;
+}): Promise<string[]> {
+  const docs = [];
+  for (let b = 0; b < run.batches; b += 1) {
+    const path = run.inB(b) ? PATH_B : PATH_A;
+    const items = Array.from({ length: 5 }, (_, i) => {
+      const status = run.statusOf(b, i);
+      return {
+        groupId: new mongoose.Types.ObjectId().toHexString(),
+        groupName: `${run.label}${b}-${i}`,
+        channel: 'wecom',
+        memberCount: 10 + i,
+        villageCode: path === PATH_A ? TREE.villageA.code : TREE.villageB.code,
+        villageName: path === PATH_A ? TREE.villageA.name : TREE.villageB.name,
+        townshipName: path === PATH_A ? TREE.townshipA.name : TREE.townshipB.name,
+        status,
+        attempts: status === 'skipped' || status === 'pending' ? 0 : 1,
+        lastError: status === 'failed' ? `机器人已被移除 ${run.label}${b}-${i}` : null,
+        sentAt: status === 'sent' ? new Date(run.at.getTime() + 60_000) : null,
+      };
+    });
+    const counts: Record<string, number> = { total: 5, pending: 0, sent: 0, failed: 0, uncertain: 0, awaiting: 0, confirmed: 0, skipped: 0 };
+    for (const item of items) counts[item.status] = (counts[item.status] ?? 0) + 1;
+    docs.push({
+      _id: `${run.occurrenceId}|${path[4]}|${String(b + 1).padStart(3, '0')}`,
+      occurrenceId: run.occurrenceId,
+      campaignId: run.campaignId,
+      noticeId: run.noticeId,
+      category: 'anti_fraud',
+      priority: 'normal',
+      cardStyle: 'rich',
+      regionPath: path,
+      countyCode: path[3],
+      townshipCode: path[4],
+      day: run.at.toISOString().slice(0, 10),
+      month: run.at.toISOString().slice(0, 7),
+      items,
+      dueAt: run.dueWhenPending && (counts.pending ?? 0) > 0 ? run.at : null,
+      lease: { epoch: run.epoch ?? 0, until: null, owner: null },
+      counts,
+      createdAt: run.at,
+      updatedAt: run.at,
+    });
+  }
+  await listRun(run.campaignId, run.occurrenceId);
+  await listBatches(
+    run.campaignId,
+    run.occurrenceId,
+    docs.map((doc) => doc._id),
+  );
+  await DeliveryBatchModel.collection.insertMany(docs as never[]);
+  return docs.map((doc) => doc._id);
 }

@@ -12,31 +12,14 @@ import { CampaignModel } from '../../src/campaigns/model.js';
 import { skipBatchesInBulk } from '../../src/engine/skip.js';
 import { DeliveryPageModel, KeptDeliveryPages } from '../../src/tracking/deliveries/kept-pages.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
-import { listBatches, listRun } from '../../src/tracking/run-batches.js';
 import { runWriteDone, runWriteStarting } from '../../src/tracking/run-generation.js';
 import { summarizeRun } from '../../src/tracking/run-summaries.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { commandsDuring } from '../helpers/commands.js';
-import { expectPagesExact, listDeliveries } from '../helpers/deliveries-pages.js';
+import { expectPagesExact, listDeliveries, writeRunBatches } from '../helpers/deliveries-pages.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
 
-const PATH_A = ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipA.code];
-const PATH_B = ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code, TREE.townshipB.code];
 const DAY0 = Date.parse('2026-11-01T02:00:00Z');
-
-interface Item {
-  groupId: string;
-  groupName: string;
-  channel: string;
-  memberCount: number;
-  villageCode: string;
-  villageName: string;
-  townshipName: string;
-  status: string;
-  attempts: number;
-  lastError: string | null;
-  sentAt: Date | null;
-}
 
 /** One run of the campaign as the engine leaves it: listed, its batches listed then inserted. */
 async function writeRun(
@@ -47,65 +30,18 @@ async function writeRun(
 ) {
   const at = new Date(DAY0 + day * 86400_000);
   const occurrenceId = `${campaignId}@${at.toISOString()}`;
-  const docs = [];
-  for (let b = 0; b < batches; b += 1) {
-    const path = b % 4 === 3 ? PATH_B : PATH_A;
-    const items: Item[] = Array.from({ length: 5 }, (_, i) => {
-      const status = statusOf(b, i);
-      return {
-        groupId: new mongoose.Types.ObjectId().toHexString(),
-        groupName: `群${day}-${b}-${i}`,
-        channel: 'wecom',
-        memberCount: 10 + i,
-        villageCode: path === PATH_A ? TREE.villageA.code : TREE.villageB.code,
-        villageName: path === PATH_A ? TREE.villageA.name : TREE.villageB.name,
-        townshipName: path === PATH_A ? TREE.townshipA.name : TREE.townshipB.name,
-        status,
-        attempts: status === 'skipped' || status === 'pending' ? 0 : 1,
-        lastError: status === 'failed' ? `机器人已被移除 ${day}-${b}-${i}` : null,
-        sentAt: status === 'sent' ? new Date(at.getTime() + 60_000) : null,
-      };
-    });
-    const counts: Record<string, number> = {
-      total: 5,
-      pending: 0,
-      sent: 0,
-      failed: 0,
-      uncertain: 0,
-      awaiting: 0,
-      confirmed: 0,
-      skipped: 0,
-    };
-    for (const item of items) counts[item.status] = (counts[item.status] ?? 0) + 1;
-    docs.push({
-      _id: `${occurrenceId}|${path[4]}|${String(b + 1).padStart(3, '0')}`,
-      occurrenceId,
-      campaignId,
-      noticeId: 'n'.repeat(24),
-      category: 'anti_fraud',
-      priority: 'normal',
-      cardStyle: 'rich',
-      regionPath: path,
-      countyCode: path[3],
-      townshipCode: path[4],
-      day: at.toISOString().slice(0, 10),
-      month: at.toISOString().slice(0, 7),
-      items,
-      dueAt: (counts.pending ?? 0) > 0 ? at : null,
-      lease: { epoch: 0, until: null, owner: null },
-      counts,
-      createdAt: at,
-      updatedAt: at,
-    });
-  }
-  await listRun(campaignId, occurrenceId);
-  await listBatches(
+  const batchIds = await writeRunBatches({
     campaignId,
     occurrenceId,
-    docs.map((doc) => doc._id),
-  );
-  await DeliveryBatchModel.collection.insertMany(docs as never[]);
-  return { occurrenceId, batchIds: docs.map((doc) => doc._id) };
+    noticeId: 'n'.repeat(24),
+    at,
+    batches,
+    statusOf,
+    inB: (b) => b % 4 === 3,
+    label: `群${day}-`,
+    dueWhenPending: true,
+  });
+  return { occurrenceId, batchIds };
 }
 
 async function writeCampaign(title: string) {

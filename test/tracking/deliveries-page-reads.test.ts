@@ -11,107 +11,44 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignModel } from '../../src/campaigns/model.js';
 import { BackfillModel } from '../../src/db/backfills.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
-import { listBatches, listRun } from '../../src/tracking/run-batches.js';
 import { runWriteDone, runWriteStarting } from '../../src/tracking/run-generation.js';
 import { buildRunSummaries, RunSummaryModel } from '../../src/tracking/run-summaries.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { commandsDuring } from '../helpers/commands.js';
-import { expectPagesExact, listDeliveries, recountDeliveries } from '../helpers/deliveries-pages.js';
+import { expectPagesExact, listDeliveries, recountDeliveries, writeRunBatches } from '../helpers/deliveries-pages.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
 
 const STATUSES = ['failed', 'uncertain', 'skipped', 'pending', 'sent', 'awaiting', 'confirmed'] as const;
 const AT = new Date('2026-11-20T02:00:00Z');
-const PATH_A = ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipA.code];
-const PATH_B = ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code, TREE.townshipB.code];
-
-interface Item {
-  groupId: string;
-  groupName: string;
-  channel: string;
-  memberCount: number;
-  villageCode: string;
-  villageName: string;
-  townshipName: string;
-  status: string;
-  attempts: number;
-  lastError: string | null;
-  sentAt: Date | null;
-}
 
 /** A campaign of the city written as the engine leaves it: its run, its batches, its lists. */
 async function writeCampaign(title: string, batches: number, statusOf: (batch: number, item: number) => string) {
   const campaignId = new mongoose.Types.ObjectId();
   const id = String(campaignId);
   const occurrenceId = `${id}@${AT.toISOString()}`;
-  const docs = [];
-  for (let b = 0; b < batches; b += 1) {
-    const path = b % 5 === 4 ? PATH_B : PATH_A;
-    const items: Item[] = Array.from({ length: 5 }, (_, i) => {
-      const status = statusOf(b, i);
-      return {
-        groupId: new mongoose.Types.ObjectId().toHexString(),
-        groupName: `${title}群${b}-${i}`,
-        channel: 'wecom',
-        memberCount: 10 + i,
-        villageCode: path === PATH_A ? TREE.villageA.code : TREE.villageB.code,
-        villageName: path === PATH_A ? TREE.villageA.name : TREE.villageB.name,
-        townshipName: path === PATH_A ? TREE.townshipA.name : TREE.townshipB.name,
-        status,
-        attempts: status === 'skipped' ? 0 : 1,
-        lastError: status === 'failed' ? `机器人已被移除 ${b}-${i}` : null,
-        sentAt: status === 'sent' ? new Date(AT.getTime() + 60_000) : null,
-      };
-    });
-    const counts: Record<string, number> = {
-      total: 5,
-      pending: 0,
-      sent: 0,
-      failed: 0,
-      uncertain: 0,
-      awaiting: 0,
-      confirmed: 0,
-      skipped: 0,
-    };
-    for (const item of items) counts[item.status] = (counts[item.status] ?? 0) + 1;
-    docs.push({
-      _id: `${occurrenceId}|${path[4]}|${String(b + 1).padStart(3, '0')}`,
-      occurrenceId,
-      campaignId: id,
-      noticeId: new mongoose.Types.ObjectId().toHexString(),
-      category: 'anti_fraud',
-      priority: 'normal',
-      cardStyle: 'rich',
-      regionPath: path,
-      countyCode: path[3],
-      townshipCode: path[4],
-      day: '2026-11-20',
-      month: '2026-11',
-      items,
-      dueAt: null,
-      lease: { epoch: 1, until: null, owner: null },
-      counts,
-      createdAt: AT,
-      updatedAt: AT,
-    });
-  }
+  const noticeId = new mongoose.Types.ObjectId().toHexString();
+  const batchIds = await writeRunBatches({
+    campaignId: id,
+    occurrenceId,
+    noticeId,
+    at: AT,
+    batches,
+    statusOf,
+    inB: (b) => b % 5 === 4,
+    label: `${title}群`,
+    epoch: 1,
+  });
   await CampaignModel.collection.insertOne({
     _id: campaignId,
     title,
-    noticeId: docs[0]!.noticeId,
+    noticeId,
     status: 'completed',
     regionCode: TREE.city.code,
     regionPath: ['000000', TREE.province.code, TREE.city.code],
     createdAt: AT,
     updatedAt: AT,
   } as never);
-  await listRun(id, occurrenceId);
-  await listBatches(
-    id,
-    occurrenceId,
-    docs.map((doc) => doc._id),
-  );
-  await DeliveryBatchModel.collection.insertMany(docs as never[]);
-  return { id, occurrenceId, batchIds: docs.map((doc) => doc._id) };
+  return { id, occurrenceId, batchIds };
 }
 
 describe('a campaign deliveries page reads only its own batches', () => {
