@@ -5,8 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupModel } from '../../src/audience/model.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
-import { claimAttempts, claimBatch, deliveryId, dueBatchIds } from '../../src/engine/queue.js';
-import { DEFAULT_WORKER, Worker } from '../../src/engine/worker.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { MARGIN_MS } from '../../src/engine/rate-limit.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
@@ -20,6 +18,7 @@ import {
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
+import { diedHoldingBatch, workerWithPorts } from '../helpers/workers.js';
 
 const clock = fixedClock('2026-11-29T02:00:00Z');
 
@@ -103,15 +102,7 @@ describe('faults and crashes', () => {
     );
     await w.scheduler.tick();
     // A worker that claimed the batch and the first two attempts, then died.
-    const [batchId] = await dueBatchIds(clock.now(), 50).then((ids) => ids.filter((b) => b.includes(id)));
-    const dead = await claimBatch(batchId!, 'dead-worker', clock.now());
-    expect(dead).not.toBeNull();
-    const doomed = dead!.batch.items.slice(0, 2);
-    await claimAttempts(
-      doomed.map((item) => ({ deliveryId: deliveryId(dead!.batch.occurrenceId, item.groupId), attempt: 1 })),
-      'dead-worker',
-      clock.now(),
-    );
+    const { claimed: doomed } = await diedHoldingBatch(id, clock, 2);
     // Nobody takes the batch while the dead worker's lease runs.
     expect(await w.worker.drainOnce()).toBe(0);
     clock.advance(61_000);
@@ -143,17 +134,15 @@ describe('faults and crashes', () => {
     const dead = new Promise<void>((resolve) => {
       allHung = resolve;
     });
-    const dying: EnginePorts = Object.assign(Object.create(ports), {
-      send: (...args: Parameters<EnginePorts['send']>) => {
-        calls += 1;
-        called.add(args[0].groupId);
-        if (calls <= 4) return ports.send(...args);
-        hung.add(args[0].groupId);
-        if (hung.size === concurrency) allHung();
-        return new Promise(() => undefined);
-      },
-    });
-    const worker = new Worker(w.t.ctx.campaigns, dying, clock, { ...DEFAULT_WORKER, concurrency, pollMs: 10 });
+    const send: EnginePorts['send'] = (...args) => {
+      calls += 1;
+      called.add(args[0].groupId);
+      if (calls <= 4) return ports.send(...args);
+      hung.add(args[0].groupId);
+      if (hung.size === concurrency) allHung();
+      return new Promise(() => undefined);
+    };
+    const worker = workerWithPorts(w, clock, { send }, concurrency);
     void worker.drainOnce();
     await dead;
     clock.advance(61_000);
@@ -183,7 +172,7 @@ describe('faults and crashes', () => {
     let writes = 0;
     let checks = 0;
     // The first batch write and the second look at the notice fail, as a dropped connection would.
-    const flaky: EnginePorts = Object.assign(Object.create(ports), {
+    const flaky: Partial<EnginePorts> = {
       batchesWritten: async (ids: string[]) => {
         writes += 1;
         if (writes === 1) throw new Error('connection reset');
@@ -194,8 +183,8 @@ describe('faults and crashes', () => {
         if (checks === 2) throw new Error('connection reset');
         return ports.noticeSendable(noticeId);
       },
-    });
-    const worker = new Worker(w.t.ctx.campaigns, flaky, clock, { ...DEFAULT_WORKER, concurrency: 2, pollMs: 10 });
+    };
+    const worker = workerWithPorts(w, clock, flaky, 2);
     await worker.drainOnce().catch(() => undefined);
     await runWithRetries(w, id);
     const settled = await campaignItems(id);
@@ -218,13 +207,11 @@ describe('faults and crashes', () => {
     w.doubles.fault({ fault: { type: 'slow', delayMs: 300 }, robot: keyOf.get(order[1]!)!, times: 1 });
     const ports = w.t.ctx.dispatch;
     // A bug: the third delivery's send answers nothing, which breaks the lane that handled it.
-    const buggy: EnginePorts = Object.assign(Object.create(ports), {
-      send: async (...args: Parameters<EnginePorts['send']>) => {
-        const result = await ports.send(...args);
-        return args[0].groupId === order[2] ? (undefined as never) : result;
-      },
-    });
-    const worker = new Worker(w.t.ctx.campaigns, buggy, clock, { ...DEFAULT_WORKER, concurrency: 2, pollMs: 10 });
+    const send: EnginePorts['send'] = async (...args) => {
+      const result = await ports.send(...args);
+      return args[0].groupId === order[2] ? (undefined as never) : result;
+    };
+    const worker = workerWithPorts(w, clock, { send }, 2);
     await worker.drainOnce().catch(() => undefined);
     clock.advance(61_000);
     await runWithRetries(w, id);

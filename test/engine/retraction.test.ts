@@ -3,7 +3,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignModel } from '../../src/campaigns/model.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
-import { DEFAULT_WORKER, Worker } from '../../src/engine/worker.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { NoticeModel } from '../../src/notices/model.js';
 import {
@@ -17,6 +16,7 @@ import {
   wecomGroups,
 } from '../helpers/delivery.js';
 import { until } from '../helpers/wait.js';
+import { workerWithPorts } from '../helpers/workers.js';
 
 // 10:00 Beijing time.
 const clock = fixedClock('2026-11-29T02:00:00Z');
@@ -79,22 +79,20 @@ describe('retracting a notice', () => {
     let afterRetract = 0;
     let retracted = false;
     let followUpId = '';
-    const watched: EnginePorts = Object.assign(Object.create(ports), {
-      send: async (...args: Parameters<EnginePorts['send']>) => {
-        calls += 1;
-        if (retracted) afterRetract += 1;
-        if (calls === 5) {
-          const answer = await w.t.request('POST', `/api/campaigns/${id}/retract`, w.editor, {
-            followUpNoticeId: correction,
-          });
-          expect(answer.statusCode, answer.body).toBe(200);
-          followUpId = answer.json().followUp.id;
-          retracted = true;
-        }
-        return ports.send(...args);
-      },
-    });
-    const worker = new Worker(w.t.ctx.campaigns, watched, clock, { ...DEFAULT_WORKER, concurrency, pollMs: 10 });
+    const send: EnginePorts['send'] = async (...args) => {
+      calls += 1;
+      if (retracted) afterRetract += 1;
+      if (calls === 5) {
+        const answer = await w.t.request('POST', `/api/campaigns/${id}/retract`, w.editor, {
+          followUpNoticeId: correction,
+        });
+        expect(answer.statusCode, answer.body).toBe(200);
+        followUpId = answer.json().followUp.id;
+        retracted = true;
+      }
+      return ports.send(...args);
+    };
+    const worker = workerWithPorts(w, clock, { send }, concurrency);
     while ((await worker.drainOnce()) > 0);
     expect(afterRetract).toBeLessThanOrEqual(concurrency - 1);
     expect(followUpId).not.toBe('');

@@ -6,8 +6,7 @@ import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { wakeBatchOf } from '../../src/engine/control.js';
 import { QueueEntryModel } from '../../src/engine/model.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
-import { claimAttempts, claimBatch, deliveryId, dueBatchIds, writeBatch } from '../../src/engine/queue.js';
-import { DEFAULT_WORKER, Worker } from '../../src/engine/worker.js';
+import { claimBatch, deliveryId, dueBatchIds, writeBatch } from '../../src/engine/queue.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
@@ -20,7 +19,7 @@ import {
   urgentNowCampaign,
   wecomGroups,
 } from '../helpers/delivery.js';
-import { TREE } from '../helpers/regions.js';
+import { diedAfterFirstSend, diedHoldingBatch, workerWithPorts } from '../helpers/workers.js';
 
 const clock = fixedClock('2026-11-29T02:00:00Z');
 
@@ -37,21 +36,17 @@ describe('stopping and taking over batches', () => {
 
   /** A worker whose `nth` send first runs `action` (a staff member acting mid-batch). */
   function workerActingOnSend(nth: number, action: () => Promise<void>, concurrency = 3) {
-    const ports = w.t.ctx.dispatch;
     const started: { afterAction: boolean }[] = [];
     let done = false;
-    const watched: EnginePorts = Object.assign(Object.create(ports), {
-      send: async (...args: Parameters<EnginePorts['send']>) => {
-        started.push({ afterAction: done });
-        if (started.length === nth) {
-          await action();
-          done = true;
-        }
-        return ports.send(...args);
-      },
-    });
-    const worker = new Worker(w.t.ctx.campaigns, watched, clock, { ...DEFAULT_WORKER, concurrency, pollMs: 10 });
-    return { worker, started };
+    const send: EnginePorts['send'] = async (...args) => {
+      started.push({ afterAction: done });
+      if (started.length === nth) {
+        await action();
+        done = true;
+      }
+      return w.t.ctx.dispatch.send(...args);
+    };
+    return { worker: workerWithPorts(w, clock, { send }, concurrency), started };
   }
 
   it('when a campaign is cancelled mid-batch, sends no more than the posts already in flight', async () => {
@@ -105,14 +100,7 @@ describe('stopping and taking over batches', () => {
       '接管时取消',
     );
     await w.scheduler.tick();
-    const [batchId] = (await dueBatchIds(clock.now(), 100)).filter((b) => b.includes(id));
-    const dead = await claimBatch(batchId!, 'dead-worker', clock.now());
-    const doomed = dead!.batch.items.slice(0, 2);
-    await claimAttempts(
-      doomed.map((item) => ({ deliveryId: deliveryId(dead!.batch.occurrenceId, item.groupId), attempt: 1 })),
-      'dead-worker',
-      clock.now(),
-    );
+    const { claimed: doomed } = await diedHoldingBatch(id, clock, 2);
     expect((await w.t.request('POST', `/api/campaigns/${id}/cancel`, w.editor)).statusCode).toBe(200);
     clock.advance(61_000);
     await runUntilIdle(w);
@@ -135,14 +123,8 @@ describe('stopping and taking over batches', () => {
     const groupId = await manualGroup('接管转发群');
     const id = await campaign([groupId], '转发接管');
     await w.scheduler.tick();
-    const [batchId] = (await dueBatchIds(clock.now(), 100)).filter((b) => b.includes(id));
-    const dead = await claimBatch(batchId!, 'dead-worker', clock.now());
-    const item = dead!.batch.items[0]!;
-    const reference = deliveryId(dead!.batch.occurrenceId, item.groupId);
-    await claimAttempts([{ deliveryId: reference, attempt: 1 }], 'dead-worker', clock.now());
-    // It created the officer's task, then died before recording anything.
-    const { sendRequestFor } = await import('../../src/engine/worker.js');
-    await w.t.ctx.dispatch.send(sendRequestFor(dead!.batch, item), new AbortController().signal);
+    // A worker created the officer's task, then died before recording anything.
+    const reference = await diedAfterFirstSend(w, id, clock);
     clock.advance(61_000);
     await runUntilIdle(w);
     expect((await campaignItems(id))[0]!.status).toBe('awaiting');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { BackfillModel } from '../../src/db/backfills.js';
 import { wakeBatchOf } from '../../src/engine/control.js';
-import { claimAttempts, claimBatch, deliveryId, dueBatchIds } from '../../src/engine/queue.js';
+import { deliveryId } from '../../src/engine/queue.js';
 import { Retention } from '../../src/engine/retention.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { countDelivery, zeroCounts } from '../../src/tracking/counts.js';
@@ -29,6 +29,7 @@ import {
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
+import { diedAfterFirstSend } from '../helpers/workers.js';
 
 const start = new Date();
 start.setUTCHours(6, 0, 0, 0);
@@ -198,14 +199,8 @@ describe('per-run summaries of settled runs', () => {
     const id = await urgentNowCampaign(w, noticeId, [manualC], '存疑转发');
     campaigns.push(id);
     await w.scheduler.tick();
-    const [batchId] = (await dueBatchIds(clock.now(), 100)).filter((b) => b.includes(id));
     // A worker claimed the delivery's attempt and created the officer's task, then died.
-    const dead = await claimBatch(batchId!, 'dead-worker', clock.now());
-    const item = dead!.batch.items[0]!;
-    const reference = deliveryId(dead!.batch.occurrenceId, item.groupId);
-    await claimAttempts([{ deliveryId: reference, attempt: 1 }], 'dead-worker', clock.now());
-    const { sendRequestFor } = await import('../../src/engine/worker.js');
-    await w.t.ctx.dispatch.send(sendRequestFor(dead!.batch, item), new AbortController().signal);
+    const reference = await diedAfterFirstSend(w, id, clock);
     // The officer confirms, but the wake is lost; then the campaign is cancelled after the dead
     // worker's lease lapsed: the stop records its claimed delivery uncertain.
     w.t.ctx.manualTasks.onConfirm(async () => {
