@@ -118,7 +118,19 @@ export function urgentNowCampaign(w: DeliveryWorld, noticeId: string, groupIds: 
   });
 }
 
-/** Every delivery of a campaign, over all its batches. */
+/** A new notice titled `title`, pushed to these groups now by a normal campaign of that title, run until idle; the campaign's id. */
+export async function pushedNow(w: DeliveryWorld, title: string, groupIds: string[]): Promise<string> {
+  const noticeId = await approvedNotice(w, { title });
+  const campaignId = await approvedCampaign(w, {
+    title,
+    noticeId,
+    audience: audienceOf([], groupIds),
+    schedule: { kind: 'now' },
+  });
+  await runUntilIdle(w);
+  return campaignId;
+}
+
 /** A campaign's deliveries, whole (the packed layout's fixed fields merged in). */
 export async function campaignItems(campaignId: string) {
   return (await withFixedItemsAll(await DeliveryBatchModel.find({ campaignId }).lean())).flatMap((b) => b.items);

@@ -13,7 +13,6 @@ import {
 } from '../../src/channels/manual/watch.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import type { NotifierSettings } from '../../src/notifications/notifier.js';
-import { ADMIN_PASSWORD } from '../helpers/app.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
@@ -22,7 +21,7 @@ import {
   runUntilIdle,
   startDeliveryWorld,
 } from '../helpers/delivery.js';
-import { TREE } from '../helpers/regions.js';
+import { officerGroups, officerWithRobot } from '../helpers/officers.js';
 
 // 10:00 in Shanghai: outside the default quiet hours.
 const clock = fixedClock('2026-06-03T02:00:00.000Z');
@@ -43,37 +42,18 @@ describe('the watch list backfill spreads the notifier first passes', () => {
 
   beforeAll(async () => {
     w = await startDeliveryWorld({ clock, env: { TOKEN_TTL_HOURS: '720' } });
-    const created = await w.t.request('POST', '/api/users', w.t.adminToken, {
-      username: `u${phone}`,
-      displayName: '孙警官',
-      password: `${ADMIN_PASSWORD}-${phone}`,
-      role: 'officer',
-      regionCode: TREE.countyA.code,
-      phone,
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    w.doubles.addRobot({ platform: 'wecom', key: robot });
-    const set = await w.t.request('PUT', `/api/users/${created.json().id}/notify-robot`, w.t.adminToken, {
-      channel: { kind: 'wecom', key: robot },
-      superiorUserId: null,
-    });
-    expect(set.statusCode, set.body).toBe(200);
+    const officer = { name: '孙警官', phone };
+    await officerWithRobot(w, { ...officer, robot, superiorUserId: null });
     // Four pushes, each to three of the officer's groups: four officer runs of three tasks.
     for (let r = 0; r < RUNS; r++) {
-      const groups: string[] = [];
-      for (let g = 0; g < GROUPS_PER_RUN; g++) {
-        const group = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-          name: `补录${r + 1}批${g + 1}组群`,
-          regionCode: TREE.villageA.code,
-          channel: { kind: 'manual' },
-          memberCount: 80,
-          officer: { name: '孙警官', phone },
-        });
-        expect(group.statusCode, group.body).toBe(201);
-        groups.push(group.json().id);
-      }
+      const groups = await officerGroups(w, officer, `补录${r + 1}批`, GROUPS_PER_RUN, 80);
       const noticeId = await approvedNotice(w, { title: `补录通告${r + 1}` });
-      await approvedCampaign(w, { title: `补录推送${r + 1}`, noticeId, audience: audienceOf([], groups), schedule: { kind: 'now' } });
+      await approvedCampaign(w, {
+        title: `补录推送${r + 1}`,
+        noticeId,
+        audience: audienceOf([], groups),
+        schedule: { kind: 'now' },
+      });
       await runUntilIdle(w);
       clock.advance(60_000);
     }

@@ -14,15 +14,8 @@ import { flushOpenCounts } from '../../src/channels/manual/open-counts.js';
 import { lowerDue, OpenTaskModel, watchTasks } from '../../src/channels/manual/watch.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { NotificationStepModel } from '../../src/notifications/model.js';
-import { ADMIN_PASSWORD } from '../helpers/app.js';
-import {
-  approvedCampaign,
-  approvedNotice,
-  audienceOf,
-  type DeliveryWorld,
-  runUntilIdle,
-  startDeliveryWorld,
-} from '../helpers/delivery.js';
+import { type DeliveryWorld, pushedNow, startDeliveryWorld } from '../helpers/delivery.js';
+import { officerGroups, officerWithRobot } from '../helpers/officers.js';
 import { TREE } from '../helpers/regions.js';
 
 // 10:00 in Shanghai: outside the default quiet hours.
@@ -43,45 +36,14 @@ describe('the officer notifier by due keys', () => {
     seq += 1;
     const phone = `1370000${String(seq).padStart(4, '0')}`;
     const robot = `duekeys-${seq}-${Math.random().toString(36).slice(2, 10)}`;
-    const created = await w.t.request('POST', '/api/users', w.t.adminToken, {
-      username: `k${phone}`,
-      displayName: name,
-      password: `${ADMIN_PASSWORD}-${phone}`,
-      role: 'officer',
-      regionCode: TREE.countyA.code,
-      phone,
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    w.doubles.addRobot({ platform: 'wecom', key: robot });
-    const set = await w.t.request('PUT', `/api/users/${created.json().id}/notify-robot`, w.t.adminToken, {
-      channel: { kind: 'wecom', key: robot },
-      superiorUserId: null,
-    });
-    expect(set.statusCode, set.body).toBe(200);
+    await officerWithRobot(w, { name, phone, robot, username: `k${phone}`, superiorUserId: null });
     return { name, phone, robot };
   }
 
-  async function groupsOf(o: { name: string; phone: string }, count: number) {
-    const ids: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const group = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-        name: `${o.name}${seq}-${i + 1}组群`,
-        regionCode: TREE.villageA.code,
-        channel: { kind: 'manual' },
-        memberCount: 80,
-        officer: { name: o.name, phone: o.phone },
-      });
-      expect(group.statusCode, group.body).toBe(201);
-      ids.push(group.json().id);
-    }
-    return ids;
-  }
+  const groupsOf = (o: { name: string; phone: string }, count: number) =>
+    officerGroups(w, o, `${o.name}${seq}-`, count, 80);
 
-  async function sendTo(title: string, groups: string[]) {
-    const noticeId = await approvedNotice(w, { title });
-    await approvedCampaign(w, { title, noticeId, audience: audienceOf([], groups), schedule: { kind: 'now' } });
-    await runUntilIdle(w);
-  }
+  const sendTo = (title: string, groups: string[]) => pushedNow(w, title, groups);
 
   const posts = (robot: string) =>
     w.doubles.received({ platform: 'wecom', robot }).map((m) => (m.body.text as { content: string }).content);

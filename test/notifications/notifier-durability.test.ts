@@ -8,17 +8,15 @@ import { fixedClock } from '../../src/lib/clock.js';
 import { NotificationStepModel } from '../../src/notifications/model.js';
 import { OfficerNotifier, SENDING_LEASE_MS } from '../../src/notifications/notifier.js';
 import { activeOfficerFor, activeUserById } from '../../src/notifications/officers.js';
-import { ADMIN_PASSWORD } from '../helpers/app.js';
 import {
   type DeliveryWorld,
-  approvedCampaign,
-  approvedNotice,
-  audienceOf,
   campaignItems,
+  manualGroup,
+  pushedNow,
   runUntilIdle,
   startDeliveryWorld,
 } from '../helpers/delivery.js';
-import { TREE } from '../helpers/regions.js';
+import { officerWithRobot } from '../helpers/officers.js';
 
 const clock = fixedClock('2026-06-12T02:00:00.000Z'); // 10:00 in Shanghai
 const MINUTE = 60_000;
@@ -36,43 +34,14 @@ describe('the officer path after a crash', () => {
     seq += 1;
     const phone = `1350000${String(seq).padStart(4, '0')}`;
     const robot = `durable-${seq}-${Math.random().toString(36).slice(2, 10)}`;
-    const created = await w.t.request('POST', '/api/users', w.t.adminToken, {
-      username: `d${phone}`,
-      displayName: name,
-      password: `${ADMIN_PASSWORD}-${phone}`,
-      role: 'officer',
-      regionCode: TREE.countyA.code,
-      phone,
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    w.doubles.addRobot({ platform: 'wecom', key: robot });
-    await w.t.request('PUT', `/api/users/${created.json().id}/notify-robot`, w.t.adminToken, {
-      channel: { kind: 'wecom', key: robot },
-    });
-    const group = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-      name: `${name}的村群`,
-      regionCode: TREE.villageA.code,
-      channel: { kind: 'manual' },
-      memberCount: 80,
-      officer: { name, phone },
-    });
-    expect(group.statusCode, group.body).toBe(201);
-    return { phone, robot, groupId: group.json().id as string };
+    await officerWithRobot(w, { name, phone, robot, username: `d${phone}` });
+    const groupId = await manualGroup(w, `${name}的村群`, { memberCount: 80, officer: { name, phone } });
+    return { phone, robot, groupId };
   }
 
   const posts = (robot: string) => w.doubles.received({ platform: 'wecom', robot });
 
-  async function sendTo(groupIds: string[], title: string) {
-    const noticeId = await approvedNotice(w, { title });
-    const campaignId = await approvedCampaign(w, {
-      title,
-      noticeId,
-      audience: audienceOf([], groupIds),
-      schedule: { kind: 'now' },
-    });
-    await runUntilIdle(w);
-    return campaignId;
-  }
+  const sendTo = (groupIds: string[], title: string) => pushedNow(w, title, groupIds);
 
   it('when the process died after claiming a digest and before posting it, then the next pass posts it once its lease lapsed', async () => {
     const o = await officerWithGroup('周警官');

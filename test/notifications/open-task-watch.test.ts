@@ -11,16 +11,8 @@ import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { OpenTaskModel } from '../../src/channels/manual/watch.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { NotificationStepModel } from '../../src/notifications/model.js';
-import { ADMIN_PASSWORD } from '../helpers/app.js';
-import {
-  type DeliveryWorld,
-  approvedCampaign,
-  approvedNotice,
-  audienceOf,
-  runUntilIdle,
-  startDeliveryWorld,
-} from '../helpers/delivery.js';
-import { TREE } from '../helpers/regions.js';
+import { type DeliveryWorld, pushedNow, startDeliveryWorld } from '../helpers/delivery.js';
+import { officerGroups, officerPassword, officerWithRobot } from '../helpers/officers.js';
 
 // 10:00 in Shanghai: outside the default quiet hours.
 const clock = fixedClock('2026-06-03T02:00:00.000Z');
@@ -35,53 +27,14 @@ describe('the open-task watch list', () => {
 
   beforeAll(async () => {
     w = await startDeliveryWorld({ clock, env: { TOKEN_TTL_HOURS: '720' } });
-    const created = await w.t.request('POST', '/api/users', w.t.adminToken, {
-      username: `u${phone}`,
-      displayName: '钱警官',
-      password: `${ADMIN_PASSWORD}-${phone}`,
-      role: 'officer',
-      regionCode: TREE.countyA.code,
-      phone,
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    await w.t.activate(`u${phone}`);
-    w.doubles.addRobot({ platform: 'wecom', key: robot });
-    const set = await w.t.request('PUT', `/api/users/${created.json().id}/notify-robot`, w.t.adminToken, {
-      channel: { kind: 'wecom', key: robot },
-      superiorUserId: null,
-    });
-    expect(set.statusCode, set.body).toBe(200);
-    officerToken = await w.t.login(`u${phone}`, `${ADMIN_PASSWORD}-${phone}`);
+    await officerWithRobot(w, { name: '钱警官', phone, robot, superiorUserId: null, activate: true });
+    officerToken = await w.t.login(`u${phone}`, officerPassword(phone));
   });
   afterAll(() => w.close());
 
-  async function manualGroups(prefix: string, count: number) {
-    const ids: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-        name: `${prefix}${i + 1}组群`,
-        regionCode: TREE.villageA.code,
-        channel: { kind: 'manual' },
-        memberCount: 100,
-        officer: { name: '钱警官', phone },
-      });
-      expect(created.statusCode, created.body).toBe(201);
-      ids.push(created.json().id);
-    }
-    return ids;
-  }
+  const manualGroups = (prefix: string, count: number) => officerGroups(w, { name: '钱警官', phone }, prefix, count);
 
-  async function sendTo(title: string, groups: string[]) {
-    const noticeId = await approvedNotice(w, { title });
-    const campaignId = await approvedCampaign(w, {
-      title,
-      noticeId,
-      audience: audienceOf([], groups),
-      schedule: { kind: 'now' },
-    });
-    await runUntilIdle(w);
-    return campaignId;
-  }
+  const sendTo = (title: string, groups: string[]) => pushedNow(w, title, groups);
 
   const posts = () =>
     w.doubles.received({ platform: 'wecom', robot }).map((m) => (m.body.text as { content: string }).content);
@@ -101,7 +54,9 @@ describe('the open-task watch list', () => {
     const mine = await w.t.request('GET', '/api/manual-tasks?open=true&mine=true', officerToken);
     return {
       workbench: counts.awaitingTasks as number,
-      myTasks: ((await w.t.request('GET', '/api/workbench/counts', officerToken)).json().myTasks ?? null) as number | null,
+      myTasks: ((await w.t.request('GET', '/api/workbench/counts', officerToken)).json().myTasks ?? null) as
+        | number
+        | null,
       listed: (listed.json() as { id: string }[]).map((task) => task.id).sort(),
       mine: (mine.json() as { id: string }[]).length,
       entries: (await OpenTaskModel.find({ kind: 'manual', withdrawn: { $ne: true } }).lean()).map((e) => e._id).sort(),
@@ -136,7 +91,12 @@ describe('the open-task watch list', () => {
     // A retried send of the same delivery finds its task and its entry: nothing doubles.
     const task = (await ManualTaskModel.findById(f.entries[0]).lean())!;
     await w.t.ctx.manualTasks.createTask(
-      { groupId: task.groupId, groupName: task.groupName, regionPath: task.regionPath, officer: { name: '钱警官', phone } } as never,
+      {
+        groupId: task.groupId,
+        groupName: task.groupName,
+        regionPath: task.regionPath,
+        officer: { name: '钱警官', phone },
+      } as never,
       { type: 'text', card: { title: task.title, content: task.text ?? '', url: task.url ?? '' } } as never,
       task.taskKey,
     );
@@ -164,7 +124,10 @@ describe('the open-task watch list', () => {
       link: string;
     }[];
     const url = new URL(listed[0]!.link);
-    const confirmed = await w.t.request('POST', `${url.pathname.replace(/^\/task\//, '/api/manual-tasks/')}/confirm${url.search}`);
+    const confirmed = await w.t.request(
+      'POST',
+      `${url.pathname.replace(/^\/task\//, '/api/manual-tasks/')}/confirm${url.search}`,
+    );
     expect(confirmed.statusCode, confirmed.body).toBe(200);
     f = await figures();
     expect(f.direct).toBe(3);

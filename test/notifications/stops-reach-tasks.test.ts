@@ -5,7 +5,6 @@
 // digest. Fixed clock, the real engine and database, the WeCom double as station robots.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
-import { ADMIN_PASSWORD } from '../helpers/app.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
@@ -14,7 +13,7 @@ import {
   runUntilIdle,
   startDeliveryWorld,
 } from '../helpers/delivery.js';
-import { TREE } from '../helpers/regions.js';
+import { officerGroups, officerPassword, officerWithRobot } from '../helpers/officers.js';
 
 // 10:00 in Shanghai: outside the default quiet hours.
 const clock = fixedClock('2026-06-03T02:00:00.000Z');
@@ -44,55 +43,15 @@ describe('stops reach officer tasks', () => {
     const chiefPhone = `1370000${String(officerSeq).padStart(4, '0')}`;
     const robot = `station-${officerSeq}-${Math.random().toString(36).slice(2, 10)}`;
     const chiefRobot = `chief-${officerSeq}-${Math.random().toString(36).slice(2, 10)}`;
-    const ids: string[] = [];
-    for (const [display, p] of [
-      [name, phone],
-      [`${name}的所长`, chiefPhone],
-    ] as const) {
-      const created = await w.t.request('POST', '/api/users', w.t.adminToken, {
-        username: `u${p}`,
-        displayName: display,
-        password: `${ADMIN_PASSWORD}-${p}`,
-        role: 'officer',
-        regionCode: TREE.countyA.code,
-        phone: p,
-      });
-      expect(created.statusCode, created.body).toBe(201);
-      await w.t.activate(`u${p}`); // an admin-set password must be changed first (issue 26.9)
-      ids.push(created.json().id);
-    }
-    w.doubles.addRobot({ platform: 'wecom', key: robot });
-    w.doubles.addRobot({ platform: 'wecom', key: chiefRobot });
-    for (const [id, key, superiorUserId] of [
-      [ids[0]!, robot, ids[1]!],
-      [ids[1]!, chiefRobot, null],
-    ] as const) {
-      const set = await w.t.request('PUT', `/api/users/${id}/notify-robot`, w.t.adminToken, {
-        channel: { kind: 'wecom', key },
-        superiorUserId,
-      });
-      expect(set.statusCode, set.body).toBe(200);
-    }
-    await w.t.activate(`u${phone}`);
-    const token = await w.t.login(`u${phone}`, `${ADMIN_PASSWORD}-${phone}`);
+    const chief = { name: `${name}的所长`, phone: chiefPhone, robot: chiefRobot, superiorUserId: null, activate: true };
+    const superiorUserId = await officerWithRobot(w, chief);
+    await officerWithRobot(w, { name, phone, robot, superiorUserId, activate: true });
+    const token = await w.t.login(`u${phone}`, officerPassword(phone));
     return { name, phone, robot, chiefRobot, token };
   }
 
-  async function manualGroups(prefix: string, count: number, o: { name: string; phone: string }) {
-    const ids: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-        name: `${prefix}${i + 1}组群`,
-        regionCode: TREE.villageA.code,
-        channel: { kind: 'manual' },
-        memberCount: 100,
-        officer: { name: o.name, phone: o.phone },
-      });
-      expect(created.statusCode, created.body).toBe(201);
-      ids.push(created.json().id);
-    }
-    return ids;
-  }
+  const manualGroups = (prefix: string, count: number, o: { name: string; phone: string }) =>
+    officerGroups(w, o, prefix, count);
 
   const posts = (robot: string) =>
     w.doubles.received({ platform: 'wecom', robot }).map((m) => (m.body.text as { content: string }).content);
