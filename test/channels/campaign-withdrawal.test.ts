@@ -7,82 +7,34 @@
 // entry is still reached (its list entry was written before the insert); a list entry whose
 // task was never inserted is harmless; tasks of an install older than the campaign lists are
 // listed once at start; the notifier's last step (`withdrawTasks`) writes by `_id` too.
-import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskHistory, recordTasks, TaskHistoryModel } from '../../src/channels/manual/history.js';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { OpenTaskModel, unwatch } from '../../src/channels/manual/watch.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { commandsDuring } from '../helpers/commands.js';
+import { makeRunTasks, TASK_MESSAGE, taskTarget } from '../helpers/officer-tasks.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
 
 const RUN_AT = '2026-06-03T02:00:00.000Z';
 
 describe('a stop withdraws its campaign’s tasks by _id', () => {
   let t: TestApp;
-  let n = 0;
 
   const campaign = () => new mongoose.Types.ObjectId().toHexString();
-  const target = (i: number) => ({
-    groupId: `group-${i}`,
-    groupName: `平安群${i}`,
-    credentials: { kind: 'manual' } as never,
-    regionPath: ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, 'x', 'y'],
-    officer: { name: '民警', phone: '13800000001' },
-  });
-  const message = {
-    type: 'text' as const,
-    card: {
-      format: 'text' as const,
-      title: '任务',
-      content: '请转发',
-      url: 'https://example.cn/n/1',
-      pictureUrl: null,
-    },
-  };
+  const PATH = ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, 'x', 'y'];
 
   /** A wave of `size` tasks of the campaign's run (the worker's path), their task keys. */
-  async function wave(campaignId: string, size: number): Promise<string[]> {
-    const list = Array.from({ length: size }, () => {
-      n += 1;
-      return { target: target(n), message, reference: `${campaignId}@${RUN_AT}/group-${n}` };
-    });
-    await t.ctx.manualTasks.createTasks(list);
-    return list.map((item) => item.reference);
-  }
+  const wave = (campaignId: string, size: number) =>
+    makeRunTasks(
+      t.ctx.manualTasks,
+      `${campaignId}@${RUN_AT}`,
+      Array.from({ length: size }, () => taskTarget(PATH)),
+    );
 
   const tasksOf = (keys: string[]) =>
     Promise.all(keys.map(async (taskKey) => (await ManualTaskModel.findOne({ taskKey }).lean())!));
-
-  /** Every command sent while `work` runs, with the filters of each of its statements. */
-  async function commandsDuring(work: () => Promise<unknown>) {
-    const client = mongoose.connection.getClient();
-    const seen: { name: string; collection: string; filters: Record<string, unknown>[]; ids: unknown[] }[] = [];
-    const listener = (event: CommandStartedEvent) => {
-      const command = event.command as Record<string, unknown>;
-      const statements = [
-        ...((command.updates as { q: Record<string, unknown> }[] | undefined) ?? []).map((u) => u.q),
-        ...((command.deletes as { q: Record<string, unknown> }[] | undefined) ?? []).map((d) => d.q),
-        ...(command.filter ? [command.filter as Record<string, unknown>] : []),
-        ...(command.query ? [command.query as Record<string, unknown>] : []),
-      ];
-      const ids = ((command.documents as { _id: unknown }[] | undefined) ?? []).map((doc) => doc._id);
-      const value = command[event.commandName];
-      seen.push({
-        name: event.commandName,
-        collection: typeof value === 'string' ? value : '',
-        filters: statements,
-        ids,
-      });
-    };
-    client.on('commandStarted', listener);
-    try {
-      await work();
-    } finally {
-      client.off('commandStarted', listener);
-    }
-    return seen;
-  }
 
   /** A filter picking one task by an `_id` equality (FerretDB looks it up in its index), nothing by taskKey. */
   const oneById = (filter: Record<string, unknown>) =>
@@ -120,7 +72,7 @@ describe('a stop withdraws its campaign’s tasks by _id', () => {
     // Every statement on the tasks collection names one task by _id (no regex, no $in: a scan on FerretDB).
     const onTasks = seen.filter((c) => c.collection === 'manualtasks');
     expect(onTasks.length).toBeGreaterThan(0);
-    expect(onTasks.flatMap((c) => c.filters).filter((f) => !oneById(f))).toEqual([]);
+    expect(onTasks.flatMap((c) => c.statements).filter((f) => !oneById(f))).toEqual([]);
     // Its watch entries are withdrawn too (the notifier announces them at once).
     const entries = await OpenTaskModel.find({ campaignId: stopped }).lean();
     expect(entries.filter((entry) => !entry.withdrawn).map((entry) => entry._id)).toEqual([]);
@@ -131,7 +83,7 @@ describe('a stop withdraws its campaign’s tasks by _id', () => {
     await wave(again, 9);
     for (let i = 0; i < 4; i += 1) await wave(campaign(), 25);
     const seenAgain = await commandsDuring(() => t.ctx.manualTasks.withdrawCampaignTasks(again, 'cancelled'));
-    const shape = (list: typeof seen) => list.map((c) => `${c.name} ${c.collection} ${c.filters.length}`).sort();
+    const shape = (list: typeof seen) => list.map((c) => `${c.name} ${c.collection} ${c.statements.length}`).sort();
     expect(shape(seenAgain.filter((c) => c.collection === 'manualtasks'))).toEqual(shape(onTasks));
     expect(seenAgain.filter((c) => c.collection === 'manualtasks' || c.collection === 'taskhistory').length).toBe(
       seen.filter((c) => c.collection === 'manualtasks' || c.collection === 'taskhistory').length,
@@ -157,7 +109,7 @@ describe('a stop withdraws its campaign’s tasks by _id', () => {
           id: String(never),
           createdAt: new Date(),
           officerPhone: null,
-          regionPath: target(0).regionPath,
+          regionPath: PATH,
           taskKey: `${stopped}@${RUN_AT}/never`,
         },
       ],
@@ -173,7 +125,7 @@ describe('a stop withdraws its campaign’s tasks by _id', () => {
     const made = campaign();
     for (const make of [
       () => wave(made, 3),
-      () => t.ctx.manualTasks.createTask(target(100), message, `${made}@${RUN_AT}/single`),
+      () => t.ctx.manualTasks.createTask(taskTarget(PATH), TASK_MESSAGE, `${made}@${RUN_AT}/single`),
     ]) {
       const seen = await commandsDuring(make);
       const listed = seen.findIndex(
@@ -195,7 +147,7 @@ describe('a stop withdraws its campaign’s tasks by _id', () => {
       taskKey: `${old}@${RUN_AT}/old-${i}`,
       groupId: `old-${i}`,
       groupName: `旧群${i}`,
-      regionPath: target(0).regionPath,
+      regionPath: PATH,
       officerName: '民警',
       officerPhone: '13800000001',
       title: '旧任务',
@@ -227,7 +179,7 @@ describe('a stop withdraws its campaign’s tasks by _id', () => {
       withdrawn = await t.ctx.manualTasks.withdrawTasks(ids, 'cancelled');
     });
     expect(withdrawn).toBe(4);
-    const onTasks = seen.filter((c) => c.collection === 'manualtasks').flatMap((c) => c.filters);
+    const onTasks = seen.filter((c) => c.collection === 'manualtasks').flatMap((c) => c.statements);
     expect(onTasks.filter((f) => !oneById(f))).toEqual([]);
     const after = await tasksOf(tasks.map((task) => task.taskKey));
     expect(after.every((task) => task.withdrawnAt && task.withdrawalAnnounced)).toBe(true);

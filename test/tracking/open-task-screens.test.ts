@@ -22,46 +22,23 @@ import {
   manualGroup,
   startDeliveryWorld,
 } from '../helpers/delivery.js';
+import { makeRunTasks, PATH_A, PATH_B, taskTarget } from '../helpers/officer-tasks.js';
 import { TREE } from '../helpers/regions.js';
 
 const clock = fixedClock('2026-06-15T02:00:00.000Z');
 const RUN_AT = '2026-06-14T02:00:00.000Z';
-const IN_A = ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipA.code, TREE.villageA.code];
-const IN_B = ['000000', TREE.province.code, TREE.city.code, TREE.countyB.code, TREE.townshipB.code, TREE.villageB.code];
 
 describe('the open-task screens read only what they show', () => {
   let w: DeliveryWorld;
   let campaignId: string;
   let other: string;
-  let n = 0;
-  const message = {
-    type: 'text' as const,
-    card: {
-      format: 'text' as const,
-      title: '任务',
-      content: '请转发',
-      url: 'https://example.cn/n/1',
-      pictureUrl: null,
-    },
-  };
-  const target = (path: string[]) => {
-    n += 1;
-    return {
-      groupId: `group-${n}`,
-      groupName: `平安群${n}`,
-      credentials: { kind: 'manual' } as never,
-      regionPath: path,
-      officer: { name: '民警', phone: '13800000001' },
-    };
-  };
-  /** Open tasks of a campaign's run in a county (the worker's path: one wave). */
-  async function make(campaign: string, path: string[], size: number): Promise<void> {
-    const list = Array.from({ length: size }, () => {
-      const tgt = target(path);
-      return { target: tgt, message, reference: `${campaign}@${RUN_AT}/${tgt.groupId}` };
-    });
-    for (let i = 0; i < list.length; i += 100) await w.t.ctx.manualTasks.createTasks(list.slice(i, i + 100));
-  }
+  /** Open tasks of a campaign's run in a county (the worker's path: waves of 100). */
+  const make = (campaign: string, path: string[], size: number) =>
+    makeRunTasks(
+      w.t.ctx.manualTasks,
+      `${campaign}@${RUN_AT}`,
+      Array.from({ length: size }, () => taskTarget(path)),
+    );
   /** What the database holds: unconfirmed, not withdrawn tasks under `code` of live campaigns. */
   async function direct(code: string, campaigns: string[]): Promise<number> {
     const tasks = await ManualTaskModel.find({ regionPath: code, confirmedAt: null, withdrawnAt: null }).lean();
@@ -123,12 +100,12 @@ describe('the open-task screens read only what they show', () => {
   afterAll(() => w.close());
 
   it('sends the same commands with 20 and 400 open tasks outside the page or scope', async () => {
-    await make(campaignId, IN_A, 3);
-    await make(campaignId, IN_B, 20);
+    await make(campaignId, PATH_A, 3);
+    await make(campaignId, PATH_B, 20);
     const few = await commandsOfCalls();
     expect(await monthly(w.editor)).toBe(await direct(TREE.countyA.code, [campaignId]));
     expect(await monthly(w.t.adminToken)).toBe(23);
-    await make(campaignId, IN_B, 380);
+    await make(campaignId, PATH_B, 380);
     const many = await commandsOfCalls();
     expect(many).toEqual(few);
     expect((await open(w.editor)).length).toBe(3);
@@ -150,8 +127,8 @@ describe('the open-task screens read only what they show', () => {
       expect(await monthly(w.editor)).toBe(inA);
       expect(await monthly(w.t.adminToken)).toBe(await direct(TREE.province.code, live));
     };
-    await make(other, IN_A, 2);
-    await make(campaignId, IN_A, 2);
+    await make(other, PATH_A, 2);
+    await make(campaignId, PATH_A, 2);
     await check();
     // Confirmations (the officer's link).
     const inA = new Set((await open(w.editor)).map((task) => task.id));

@@ -11,19 +11,11 @@ import { MARK_SLACK_MS, RankMarkModel, rankingsChanged } from '../../src/channel
 import { RankTallyModel } from '../../src/tracking/rank-tally.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
+import { PATH_A as A, PATH_B as B, makeRunTasks, TASK_MESSAGE, taskTarget } from '../helpers/officer-tasks.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
 
 const ROOT = '000000';
-const path = (county: string, township: string, village: string) => [
-  ROOT,
-  TREE.province.code,
-  TREE.city.code,
-  county,
-  township,
-  village,
-];
-const A = path(TREE.countyA.code, TREE.townshipA.code, TREE.villageA.code);
-const B = path(TREE.countyB.code, TREE.townshipB.code, TREE.villageB.code);
+
 const localDay = (at: Date) =>
   new Intl.DateTimeFormat('en-CA', {
     timeZone: 'Asia/Shanghai',
@@ -86,34 +78,16 @@ describe('rankings from the tallies', () => {
     expect(answered(await ask(`from=${today}&to=${today}&regionCode=${base}`)), base).toEqual(
       await direct(base, today, today),
     );
-  const message = {
-    type: 'text' as const,
-    card: {
-      format: 'text' as const,
-      title: '任务',
-      content: '请转发',
-      url: 'https://example.cn/n/1',
-      pictureUrl: null,
-    },
-  };
-  const target = (regionPath: string[], phone: string) => {
-    n += 1;
-    return {
-      groupId: `group-${n}`,
-      groupName: `平安群${n}`,
-      credentials: { kind: 'manual' } as never,
-      regionPath,
-      officer: { name: `民警${phone.slice(-1)}`, phone },
-    };
-  };
+  const target = (regionPath: string[], phone: string) =>
+    taskTarget(regionPath, { name: `民警${phone.slice(-1)}`, phone });
   /** A wave of tasks of a campaign's run (the worker's path); their ids. */
   async function wave(campaignId: string, list: [string[], string][]): Promise<string[]> {
-    const items = list.map(([regionPath, phone]) => {
-      const tg = target(regionPath, phone);
-      return { target: tg, message, reference: `${campaignId}@2026-06-03T02:00:00.000Z/${tg.groupId}` };
-    });
-    await t.ctx.manualTasks.createTasks(items);
-    const docs = await Promise.all(items.map((i) => ManualTaskModel.findOne({ taskKey: i.reference }).lean()));
+    const keys = await makeRunTasks(
+      t.ctx.manualTasks,
+      `${campaignId}@2026-06-03T02:00:00.000Z`,
+      list.map(([regionPath, phone]) => target(regionPath, phone)),
+    );
+    const docs = await Promise.all(keys.map((taskKey) => ManualTaskModel.findOne({ taskKey }).lean()));
     return docs.map((d) => String(d!._id));
   }
   async function confirm(taskId: string) {
@@ -178,8 +152,8 @@ describe('rankings from the tallies', () => {
       [B, '13800000003'],
     ]);
     // Single tasks, no campaign: one confirmed, one left open.
-    const single = await t.ctx.manualTasks.createTask(target(A, '13800000002'), message);
-    await t.ctx.manualTasks.createTask(target(B, '13800000004'), message);
+    const single = await t.ctx.manualTasks.createTask(target(A, '13800000002'), TASK_MESSAGE);
+    await t.ctx.manualTasks.createTask(target(B, '13800000004'), TASK_MESSAGE);
     await settle();
     await same(ROOT);
     await confirm(single.id);
