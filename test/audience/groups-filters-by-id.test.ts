@@ -9,6 +9,7 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupListing, GroupListingModel, type PlacedReader } from '../../src/audience/group-listing.js';
 import { GroupModel, groupReadModel } from '../../src/audience/model.js';
+import { byIdEquality, driverCallsDuring } from '../helpers/commands.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { createGroup } from '../helpers/groups.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
@@ -187,20 +188,14 @@ describe('groups list filters and sorts from the listings', () => {
 
   it('reads no group but by _id, and a page reads only about its own groups', async () => {
     await listed(t.adminToken, { q: '二群' }); // the process holds the listings
-    const reads: { filter: Record<string, unknown> }[] = [];
-    mongoose.set('debug', (collection: string, _method: string, filter: Record<string, unknown>) => {
-      if (collection === 'groups') reads.push({ filter });
-    });
-    try {
+    const seen = await driverCallsDuring(async () => {
       for (const params of CASES) {
         const response = await t.request('GET', `/api/groups?${new URLSearchParams({ limit: '2', ...params })}`, countyEditor);
         expect(response.statusCode, response.body).toBe(200);
       }
-    } finally {
-      mongoose.set('debug', false);
-    }
-    const byId = (id: unknown) => typeof id === 'string' || id instanceof mongoose.Types.ObjectId;
-    expect(reads.filter((r) => !byId(r.filter?._id))).toEqual([]);
+    });
+    const reads = seen.filter((c) => c.collection === 'groups').map((c) => ({ filter: c.args[0] }));
+    expect(reads.filter((r) => !byIdEquality(r.filter))).toEqual([]);
     expect(reads.length).toBeLessThanOrEqual(CASES.length * 4);
   });
 

@@ -4,10 +4,10 @@
 // every kind of group write: API create and move, deactivation, the model's insertMany,
 // updateMany and delete. An install written before the listings existed is listed once at
 // start with the same answers (issue 25 item 2).
-import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupListing, GroupListingModel, type PlacedReader } from '../../src/audience/group-listing.js';
 import { GroupModel, groupReadModel } from '../../src/audience/model.js';
+import { byIdEquality, driverCallsDuring } from '../helpers/commands.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { createGroup, groupBody } from '../helpers/groups.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
@@ -104,19 +104,13 @@ describe('groups list by _id from the county listings', () => {
   });
 
   it('reads no group but by _id', async () => {
-    const reads: { method: string; filter: Record<string, unknown> }[] = [];
-    mongoose.set('debug', (collection: string, method: string, filter: Record<string, unknown>) => {
-      if (collection === 'groups') reads.push({ method, filter });
-    });
-    try {
+    const seen = await driverCallsDuring(async () => {
       await listed(t.adminToken);
       await listed(countyEditor, { sort: 'newest' });
-    } finally {
-      mongoose.set('debug', false);
-    }
+    });
+    const reads = seen.filter((c) => c.collection === 'groups').map((c) => ({ method: c.method, filter: c.args[0] }));
     expect(reads.length).toBeGreaterThan(0);
-    const byId = (id: unknown) => typeof id === 'string' || id instanceof mongoose.Types.ObjectId;
-    expect(reads.filter((r) => !byId(r.filter?._id))).toEqual([]);
+    expect(reads.filter((r) => !byIdEquality(r.filter))).toEqual([]);
   });
 
   it('filters it cannot answer from the listings (tag, name) still give the scan’s answer', async () => {
@@ -135,13 +129,7 @@ describe('groups list by _id from the county listings', () => {
     expect((await fresh.candidates([TREE.townshipB.code])).sort()).toEqual(await scanned([TREE.townshipB.code]));
     // A second start reads only the marker.
     const again = new GroupListing(() => GroupModel as unknown as PlacedReader, groupReadModel);
-    const reads: string[] = [];
-    mongoose.set('debug', (collection: string) => reads.push(collection));
-    try {
-      await again.prepare();
-    } finally {
-      mongoose.set('debug', false);
-    }
+    const reads = (await driverCallsDuring(() => again.prepare())).map((c) => c.collection);
     expect(reads).toEqual(['grouplistings']);
     await createGroup(t, { regionCode: TREE.villageB.code });
     expect((await again.candidates([TREE.city.code])).sort()).toEqual(await scanned([TREE.city.code]));

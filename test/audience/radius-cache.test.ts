@@ -2,10 +2,10 @@
 // version token is unchanged (audience/radius.ts, regions/model.ts). Every way regions are
 // written — the API's create and update, the model's bulkWrite (ledger import, demo
 // placements), insertMany (seed) and a delete — must make the next answer see the change.
-import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warmVillages } from '../../src/audience/radius.js';
 import { RegionModel } from '../../src/regions/model.js';
+import { driverCallsDuring } from '../helpers/commands.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { createGroup } from '../helpers/groups.js';
 
@@ -79,15 +79,12 @@ describe('radius totals see every region write at once', () => {
   it('once warmed (as main.ts does at start), the first radius call after a region write reads only the token', async () => {
     await RegionModel.updateOne({ code: `${TOWNSHIP}004` }, { $set: INSIDE });
     await warmVillages();
-    const regionReads: unknown[] = [];
-    mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
-      if (collection === 'regions') regionReads.push({ method, filter });
-    });
-    try {
+    const seen = await driverCallsDuring(async () => {
       expect(await radius()).toMatchObject({ villageCount: 4, villagesWithoutCoordinates: 0 });
-    } finally {
-      mongoose.set('debug', false);
-    }
+    });
+    const regionReads = seen
+      .filter((c) => c.collection === 'regions')
+      .map((c) => ({ method: c.method, filter: c.args[0] }));
     expect(regionReads).toEqual([]);
   });
 });

@@ -2,9 +2,9 @@
 // them, whether a retraction's follow-up exists) and the intents' done markers only by `_id`
 // equality: FerretDB 1.24 answers an `$in` on `_id` with a scan of every campaign or claim,
 // which grows with history (issue 25 item 2). The answers stay what the lifecycle table says.
-import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followUpIdFor } from '../../src/campaigns/service.js';
+import { byIdEquality, driverCallsDuring } from '../helpers/commands.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
@@ -28,20 +28,14 @@ describe('campaign list and page: second reads by _id only', () => {
   let followUp: string;
 
   /** Every command mongoose sends while `read` runs: collection, method and filter. */
-  async function commandsOf(read: () => Promise<unknown>) {
-    const seen: { collection: string; method: string; filter: Record<string, unknown> }[] = [];
-    mongoose.set('debug', (collection: string, method: string, filter: Record<string, unknown>) => {
-      seen.push({ collection, method, filter });
-    });
-    try {
-      await read();
-    } finally {
-      mongoose.set('debug', false);
-    }
-    return seen;
-  }
+  const commandsOf = async (read: () => Promise<unknown>) =>
+    (await driverCallsDuring(read)).map(({ collection, method, args }) => ({
+      collection,
+      method,
+      filter: args[0] as Record<string, unknown>,
+    }));
 
-  const byId = (filter: Record<string, unknown>) => typeof filter?._id === 'string' || filter?._id instanceof mongoose.Types.ObjectId;
+  const byId = byIdEquality;
 
   beforeAll(async () => {
     w = await startDeliveryWorld();

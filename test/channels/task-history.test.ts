@@ -8,6 +8,7 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { TaskHistoryModel, buildTaskHistory } from '../../src/channels/manual/history.js';
+import { byIdEquality, driverCallsDuring } from '../helpers/commands.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
 import { TREE, createRegionTree } from '../helpers/regions.js';
 
@@ -125,24 +126,15 @@ describe('officer tasks history in pages', () => {
   });
 
   it('reads no task but by _id', async () => {
-    const reads: unknown[] = [];
-    mongoose.set('debug', (collection: string, _method: string, filter: Record<string, unknown>) => {
-      if (collection === 'manualtasks') reads.push(filter);
-    });
-    try {
+    const seen = await driverCallsDuring(async () => {
       const response = await t.request('GET', '/api/manual-tasks?limit=5', countyEditor);
       expect(response.statusCode, response.body).toBe(200);
       const next = await t.request('GET', `/api/manual-tasks?limit=5&before=${response.json()[4].id}`, countyEditor);
       expect(next.statusCode, next.body).toBe(200);
       expect(next.json()).toHaveLength(5);
-    } finally {
-      mongoose.set('debug', false);
-    }
-    const byId = (f: unknown) => {
-      const id = (f as { _id?: unknown } | null)?._id;
-      return typeof id === 'string' || id instanceof mongoose.Types.ObjectId;
-    };
-    expect(reads.filter((f) => !byId(f))).toEqual([]);
+    });
+    const reads = seen.filter((c) => c.collection === 'manualtasks').map((c) => c.args[0]);
+    expect(reads.filter((f) => !byIdEquality(f))).toEqual([]);
   });
 
   it('a bad or foreign cursor is a 400 naming before', async () => {

@@ -4,13 +4,13 @@
 // planned before (every field in their items, no packed part) are sent, listed, exported and
 // followed up exactly as before. An idle worker does not re-read a batch another worker
 // holds on every look at the work list.
-import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
 import { claimBatch, dueBatchIds, writeBatch } from '../../src/engine/queue.js';
 import { BatchFixedModel, FIXED_FIELDS, withFixedItems } from '../../src/tracking/batch-fixed.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { groupsThatReceivedNotice } from '../../src/tracking/recipients.js';
+import { driverCallsDuring } from '../helpers/commands.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
@@ -27,19 +27,11 @@ const clock = fixedClock('2026-11-30T02:00:00Z');
 
 /** The batch updates (their `$set`) made while `fn` runs, and how many batch reads. */
 async function batchCommandsDuring(fn: () => Promise<void>) {
-  const sets: Record<string, unknown>[] = [];
-  let reads = 0;
-  mongoose.set('debug', (collection: string, method: string, ...args: unknown[]) => {
-    if (collection !== 'deliverybatches') return;
-    if (method === 'updateOne') sets.push(((args[1] as { $set?: Record<string, unknown> }).$set ?? {}) as never);
-    if (method === 'findOne') reads += 1;
-  });
-  try {
-    await fn();
-  } finally {
-    mongoose.set('debug', false);
-  }
-  return { sets, reads };
+  const calls = (await driverCallsDuring(fn)).filter((c) => c.collection === 'deliverybatches');
+  const sets = calls
+    .filter((c) => c.method === 'updateOne')
+    .map((c) => (c.args[1] as { $set?: Record<string, unknown> }).$set ?? {});
+  return { sets, reads: calls.filter((c) => c.method === 'findOne').length };
 }
 
 type Row = { groupId: string; groupName: string; villageName: string; townshipName: string; status: string };

@@ -3,12 +3,12 @@
 // still carries its own group's link; a link stored before (a retried send) is the same link.
 // A wave's officer tasks (manual channel) are made in one insert and one watch-list write,
 // and a batch sent in one wave costs a fixed number of commands, however many groups it has.
-import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { OpenCountIntentModel, flushOpenCounts } from '../../src/channels/manual/open-counts.js';
 import { OpenTaskModel } from '../../src/channels/manual/watch.js';
 import { ShortLinkModel } from '../../src/tracking/short-links.js';
+import { callCountsDuring, callsTo } from '../helpers/commands.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
@@ -18,27 +18,12 @@ import {
   manualGroup,
   runUntilIdle,
   startDeliveryWorld,
+  urgentNowCampaign,
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
 
-/** Counts the commands sent to each collection while `fn` runs. */
-async function commandsDuring(fn: () => Promise<void>): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
-  mongoose.set('debug', (collection: string, method: string) => {
-    const key = `${collection}.${method}`;
-    seen.set(key, (seen.get(key) ?? 0) + 1);
-  });
-  try {
-    await fn();
-  } finally {
-    mongoose.set('debug', false);
-  }
-  return seen;
-}
-
-const shortLinkWrites = (commands: Map<string, number>) =>
-  [...commands].filter(([key]) => key.startsWith('shortlinks.insert')).reduce((sum, [, n]) => sum + n, 0);
+const shortLinkWrites = (commands: Map<string, number>) => callsTo(commands, 'shortlinks.insert');
 
 describe('a wave of sends', () => {
   let w: DeliveryWorld;
@@ -46,6 +31,14 @@ describe('a wave of sends', () => {
     w = await startDeliveryWorld({ env: { PUBLIC_BASE_URL: 'https://jx.example.cn' } });
   });
   afterAll(() => w.close());
+
+  /** The scheduler's tick, then the worker's drain until nothing is due: its driver calls, counted. */
+  async function drainCounted() {
+    await w.scheduler.tick();
+    return callCountsDuring(async () => {
+      while ((await w.worker.drainOnce()) > 0) {}
+    });
+  }
 
   it('stores its cards’ short links in one write, and each card carries its own group’s link', async () => {
     const noticeId = await approvedNotice(w, { title: '警惕刷单返利诈骗' });
@@ -57,7 +50,7 @@ describe('a wave of sends', () => {
       schedule: { kind: 'now' },
       priority: 'urgent',
     });
-    const commands = await commandsDuring(() => runUntilIdle(w));
+    const commands = await callCountsDuring(() => runUntilIdle(w));
 
     // 12 groups fit one wave (16 sends at once): one write for their links, not 12.
     expect(shortLinkWrites(commands), JSON.stringify([...commands])).toBe(1);
@@ -82,7 +75,7 @@ describe('a wave of sends', () => {
     await fresh.prepare([target, other]);
     expect(await fresh.code(target)).toBe(before);
     expect(await ShortLinkModel.countDocuments({ campaignId: 'c-retry' })).toBe(2);
-    const written = await commandsDuring(async () => {
+    const written = await callCountsDuring(async () => {
       expect(await fresh.code(other)).toBe(links.codeFor(other));
     });
     expect(shortLinkWrites(written)).toBe(0);
@@ -94,21 +87,11 @@ describe('a wave of sends', () => {
     const manual: string[] = [];
     for (let i = 0; i < 4; i++)
       manual.push(await manualGroup(w, `手工转发群${i}`, { officer: { name: `警官${i}`, phone: `1390000000${i}` } }));
-    const campaignId = await approvedCampaign(w, {
-      title: '冒充客服',
-      noticeId,
-      audience: audienceOf([], [...robots.map((g) => g.id), ...manual]),
-      schedule: { kind: 'now' },
-      priority: 'urgent',
-    });
-    await w.scheduler.tick();
-    const commands = await commandsDuring(async () => {
-      while ((await w.worker.drainOnce()) > 0) {}
-    });
+    const campaignId = await urgentNowCampaign(w, noticeId, [...robots.map((g) => g.id), ...manual], '冒充客服');
+    const commands = await drainCounted();
     const items = await campaignItems(campaignId);
     expect(items.map((item) => item.status).sort()).toEqual([...Array(4).fill('awaiting'), ...Array(10).fill('sent')]);
-    const count = (prefix: string) =>
-      [...commands].filter(([key]) => key.startsWith(prefix)).reduce((sum, [, n]) => sum + n, 0);
+    const count = (prefix: string) => callsTo(commands, prefix);
     const seen = JSON.stringify([...commands]);
     // The wave's 4 officer tasks: one insert, one watch-list write, one marker write (was 4 each).
     expect(count('manualtasks.'), seen).toBe(1);
@@ -123,7 +106,7 @@ describe('a wave of sends', () => {
     expect(count('opentaskcountintents.'), seen).toBe(1);
     expect(count('opentaskcounts.'), seen).toBe(1);
     expect(count('countchanges.') + count('countversions.updateOne'), seen).toBe(0);
-    const flushed = await commandsDuring(() => flushOpenCounts());
+    const flushed = await callCountsDuring(() => flushOpenCounts());
     // (The process's first log record reads where the log ends: `countversions.findOne`.)
     const flushWrites = [...flushed.keys()].filter((key) => key !== 'countversions.findOne').sort();
     expect(flushWrites, JSON.stringify([...flushed])).toEqual([
@@ -186,21 +169,11 @@ describe('a wave of sends', () => {
       if (i % 5 === 4) ids.push(await manualGroup(w, `理财转发群${i}`, { officer: { name: '赵警官', phone: '13900000009' } }));
       else ids.push((await wecomGroups(w, 1, TREE.villageA.code))[0]!.id);
     }
-    const campaignId = await approvedCampaign(w, {
-      title: '虚假理财',
-      noticeId,
-      audience: audienceOf([], ids),
-      schedule: { kind: 'now' },
-      priority: 'urgent',
-    });
-    await w.scheduler.tick();
-    const commands = await commandsDuring(async () => {
-      while ((await w.worker.drainOnce()) > 0) {}
-    });
+    const campaignId = await urgentNowCampaign(w, noticeId, ids, '虚假理财');
+    const commands = await drainCounted();
     const items = await campaignItems(campaignId);
     expect(items.map((item) => item.status).sort()).toEqual([...Array(6).fill('awaiting'), ...Array(24).fill('sent')]);
-    const count = (prefix: string) =>
-      [...commands].filter(([key]) => key.startsWith(prefix)).reduce((sum, [, n]) => sum + n, 0);
+    const count = (prefix: string) => callsTo(commands, prefix);
     const seen = JSON.stringify([...commands]);
     // More than one wave was sent…
     expect(count('sendattempts.'), seen).toBeGreaterThan(1);

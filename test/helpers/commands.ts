@@ -7,7 +7,12 @@ import type { CommandStartedEvent } from 'mongodb';
 export interface SeenCommand {
   name: string;
   collection: string;
+  /** The command's filter (of its first statement, for an update or a delete). */
   filter: Record<string, unknown> | null;
+  /** The filters of all its statements (every update's and delete's, a find's, a count's). */
+  statements: Record<string, unknown>[];
+  /** The `_id`s of the documents an insert writes. */
+  ids: unknown[];
 }
 
 /** The collection a command names (`find: 'deliverybatches'`, `getMore` names it too). */
@@ -28,7 +33,14 @@ export async function commandsDuring(work: () => Promise<unknown>): Promise<Seen
       (command.query as Record<string, unknown> | undefined) ??
       (command.updates as { q?: Record<string, unknown> }[] | undefined)?.[0]?.q ??
       (command.deletes as { q?: Record<string, unknown> }[] | undefined)?.[0]?.q;
-    seen.push({ name: event.commandName, collection: collectionOf(event), filter: filter ?? null });
+    const statements = [
+      ...((command.updates as { q: Record<string, unknown> }[] | undefined) ?? []).map((u) => u.q),
+      ...((command.deletes as { q: Record<string, unknown> }[] | undefined) ?? []).map((d) => d.q),
+      ...(command.filter ? [command.filter as Record<string, unknown>] : []),
+      ...(command.query ? [command.query as Record<string, unknown>] : []),
+    ];
+    const ids = ((command.documents as { _id: unknown }[] | undefined) ?? []).map((doc) => doc._id);
+    seen.push({ name: event.commandName, collection: collectionOf(event), filter: filter ?? null, statements, ids });
   };
   client.on('commandStarted', listener);
   try {
@@ -48,4 +60,49 @@ export function byIdOnly(filter: Record<string, unknown> | null): boolean {
 
 function isOperator(value: unknown): boolean {
   return typeof value === 'object' && value !== null && Object.keys(value).some((k) => k.startsWith('$'));
+}
+
+/** One call mongoose made to the driver: `collection`, `method` and the call's arguments (filter first). */
+export interface DriverCall {
+  collection: string;
+  method: string;
+  args: unknown[];
+}
+
+/**
+ * Every driver call mongoose makes while `work` runs, seen through its debug hook (which sees
+ * every call of every model, but not the driver's own `getMore`s: use `commandsDuring` for those).
+ */
+export async function driverCallsDuring(work: () => Promise<unknown>): Promise<DriverCall[]> {
+  const seen: DriverCall[] = [];
+  mongoose.set('debug', (collection: string, method: string, ...args: unknown[]) => {
+    seen.push({ collection, method, args });
+  });
+  try {
+    await work();
+  } finally {
+    mongoose.set('debug', false);
+  }
+  return seen;
+}
+
+/** The driver calls made while `work` runs, counted by `collection.method`. */
+export async function callCountsDuring(work: () => Promise<unknown>): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const { collection, method } of await driverCallsDuring(work)) {
+    const key = `${collection}.${method}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** How many of the counted calls have a `collection.method` starting with `prefix`. */
+export function callsTo(counts: Map<string, number>, prefix: string): number {
+  return [...counts].filter(([key]) => key.startsWith(prefix)).reduce((sum, [, n]) => sum + n, 0);
+}
+
+/** Whether a filter picks one document by an `_id` equality (a string or an ObjectId), whatever else it names. */
+export function byIdEquality(filter: unknown): boolean {
+  const id = (filter as { _id?: unknown } | null | undefined)?._id;
+  return typeof id === 'string' || id instanceof mongoose.Types.ObjectId;
 }

@@ -48,12 +48,7 @@ describe('the watch list backfill spreads the notifier first passes', () => {
     for (let r = 0; r < RUNS; r++) {
       const groups = await officerGroups(w, officer, `补录${r + 1}批`, GROUPS_PER_RUN, 80);
       const noticeId = await approvedNotice(w, { title: `补录通告${r + 1}` });
-      await approvedCampaign(w, {
-        title: `补录推送${r + 1}`,
-        noticeId,
-        audience: audienceOf([], groups),
-        schedule: { kind: 'now' },
-      });
+      await approvedCampaign(w, { title: `补录推送${r + 1}`, noticeId, audience: audienceOf([], groups), schedule: { kind: 'now' } });
       await runUntilIdle(w);
       clock.advance(60_000);
     }

@@ -7,13 +7,13 @@
 // state restored as such a process leaves it) sends nothing twice, and the escalation still
 // comes once; a pass asked to stop (shutdown) stops after the run it is handling, and the
 // next pass tells exactly the others.
-import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenTaskDueModel } from '../../src/channels/manual/due-slots.js';
 import { flushOpenCounts } from '../../src/channels/manual/open-counts.js';
 import { lowerDue, OpenTaskModel, watchTasks } from '../../src/channels/manual/watch.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { NotificationStepModel } from '../../src/notifications/model.js';
+import { driverCallsDuring } from '../helpers/commands.js';
 import { type DeliveryWorld, pushedNow, startDeliveryWorld } from '../helpers/delivery.js';
 import { officerGroups, officerWithRobot } from '../helpers/officers.js';
 import { TREE } from '../helpers/regions.js';
@@ -74,19 +74,11 @@ describe('the officer notifier by due keys', () => {
     // The sends' deferred open-count flush (a real-time timer) is not the pass's: done before.
     await flushOpenCounts();
     await lowerDue(clock.now());
-    const seen: { collection: string; method: string; query: unknown }[] = [];
-    mongoose.set('debug', (collection: string, method: string, query: unknown) => {
-      seen.push({ collection, method, query });
-    });
-    try {
-      await w.t.ctx.notifier.tick();
-    } finally {
-      mongoose.set('debug', false);
-    }
+    const seen = await driverCallsDuring(() => w.t.ctx.notifier.tick());
     const listReads = seen
       .filter((c) => c.collection === 'opentasks' && /^find|count|aggregate|distinct/.test(c.method))
-      .filter((c) => typeof (c.query as { _id?: unknown } | null)?._id !== 'string')
-      .map((c) => `${c.method} ${JSON.stringify(c.query)}`);
+      .filter((c) => typeof (c.args[0] as { _id?: unknown } | null)?._id !== 'string')
+      .map((c) => `${c.method} ${JSON.stringify(c.args[0])}`);
     return { commands: seen.length, listReads };
   }
 

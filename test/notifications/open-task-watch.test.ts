@@ -5,12 +5,12 @@
 // the tasks, the watch list or the steps when nothing is due (counted from the driver's
 // commands through mongoose's debug hook, not timed); reminders come exactly as before.
 // Fixed clock, the real engine, FerretDB and HTTP, the WeCom double as station robots.
-import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { OpenTaskModel } from '../../src/channels/manual/watch.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { NotificationStepModel } from '../../src/notifications/model.js';
+import { driverCallsDuring } from '../helpers/commands.js';
 import { type DeliveryWorld, pushedNow, startDeliveryWorld } from '../helpers/delivery.js';
 import { officerGroups, officerPassword, officerWithRobot } from '../helpers/officers.js';
 
@@ -54,9 +54,7 @@ describe('the open-task watch list', () => {
     const mine = await w.t.request('GET', '/api/manual-tasks?open=true&mine=true', officerToken);
     return {
       workbench: counts.awaitingTasks as number,
-      myTasks: ((await w.t.request('GET', '/api/workbench/counts', officerToken)).json().myTasks ?? null) as
-        | number
-        | null,
+      myTasks: ((await w.t.request('GET', '/api/workbench/counts', officerToken)).json().myTasks ?? null) as number | null,
       listed: (listed.json() as { id: string }[]).map((task) => task.id).sort(),
       mine: (mine.json() as { id: string }[]).length,
       entries: (await OpenTaskModel.find({ kind: 'manual', withdrawn: { $ne: true } }).lean()).map((e) => e._id).sort(),
@@ -65,18 +63,8 @@ describe('the open-task watch list', () => {
   }
 
   /** The collections read or written while `run` runs (mongoose's debug hook sees every driver call). */
-  async function touched(run: () => Promise<unknown>): Promise<string[]> {
-    const seen: string[] = [];
-    mongoose.set('debug', (collection: string, method: string) => {
-      seen.push(`${collection}.${method}`);
-    });
-    try {
-      await run();
-    } finally {
-      mongoose.set('debug', false);
-    }
-    return seen;
-  }
+  const touched = async (run: () => Promise<unknown>): Promise<string[]> =>
+    (await driverCallsDuring(run)).map((c) => `${c.collection}.${c.method}`);
 
   it('stays exact across sends, a retry, a confirmation, a cancel and expiry; the idle pass reads nothing', async () => {
     const first = await sendTo('防诈骗提醒', await manualGroups('东村', 4));
@@ -91,12 +79,7 @@ describe('the open-task watch list', () => {
     // A retried send of the same delivery finds its task and its entry: nothing doubles.
     const task = (await ManualTaskModel.findById(f.entries[0]).lean())!;
     await w.t.ctx.manualTasks.createTask(
-      {
-        groupId: task.groupId,
-        groupName: task.groupName,
-        regionPath: task.regionPath,
-        officer: { name: '钱警官', phone },
-      } as never,
+      { groupId: task.groupId, groupName: task.groupName, regionPath: task.regionPath, officer: { name: '钱警官', phone } } as never,
       { type: 'text', card: { title: task.title, content: task.text ?? '', url: task.url ?? '' } } as never,
       task.taskKey,
     );
@@ -124,10 +107,7 @@ describe('the open-task watch list', () => {
       link: string;
     }[];
     const url = new URL(listed[0]!.link);
-    const confirmed = await w.t.request(
-      'POST',
-      `${url.pathname.replace(/^\/task\//, '/api/manual-tasks/')}/confirm${url.search}`,
-    );
+    const confirmed = await w.t.request('POST', `${url.pathname.replace(/^\/task\//, '/api/manual-tasks/')}/confirm${url.search}`);
     expect(confirmed.statusCode, confirmed.body).toBe(200);
     f = await figures();
     expect(f.direct).toBe(3);

@@ -3,13 +3,13 @@
 // ledger by campaign, and stay exactly a full recount of the ledger after plans, sends, an
 // officer's confirmation, a cancellation and a retraction; a database written before the
 // lists existed is listed once at start with the same figures.
-import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRunLists } from '../../src/engine/runs.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { countDelivery, zeroCounts } from '../../src/tracking/counts.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { RunBatchListModel, batchIdsOf } from '../../src/tracking/run-batches.js';
+import { driverCallsDuring } from '../helpers/commands.js';
 import {
   type DeliveryWorld,
   approvedCampaign,
@@ -51,16 +51,9 @@ describe('campaign figures from batches read by _id', () => {
 
   /** Every operation on the ledger and the runs while `read` runs, with its filter. */
   async function readsOf(read: () => Promise<unknown>) {
-    const seen: { collection: string; method: string; filter: unknown }[] = [];
-    mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
-      seen.push({ collection, method, filter });
-    });
-    try {
-      await read();
-    } finally {
-      mongoose.set('debug', false);
-    }
-    return seen.filter((op) => op.collection === 'deliverybatches' || op.collection === 'occurrences');
+    return (await driverCallsDuring(read))
+      .filter((op) => op.collection === 'deliverybatches' || op.collection === 'occurrences')
+      .map(({ collection, method, args }) => ({ collection, method, filter: args[0] }));
   }
 
   async function get(url: string, token = w.t.adminToken) {
