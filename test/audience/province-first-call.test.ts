@@ -19,8 +19,8 @@ import type { AudienceSpec } from '../../src/audience/selection.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { type RawGroup, rawTotals } from '../helpers/audience-totals.js';
 import { byIdOnly, commandsDuring, type SeenCommand } from '../helpers/commands.js';
-import { createGroup } from '../helpers/groups.js';
-import { createRegionTree, TREE } from '../helpers/regions.js';
+import { channelOfKind, createGroup } from '../helpers/groups.js';
+import { addRegions, createRegionTree, TREE } from '../helpers/regions.js';
 
 const TAGS = ['重点村', '学校', '商户'];
 const KINDS = ['wecom', 'dingtalk', 'manual'] as const;
@@ -86,15 +86,12 @@ describe('the province admin’s first calls of a process', () => {
     await createRegionTree(t);
     const villages: string[] = [TREE.villageA.code, TREE.villageB.code];
     for (const [i, county] of COUNTIES.entries()) {
-      for (const region of [
+      const added = await addRegions(t, [
         { code: county, name: `第${i + 1}区`, parentCode: TREE.city.code },
         { code: `${county}001`, name: `第${i + 1}街道`, parentCode: county },
         { code: `${county}001001`, name: `第${i + 1}社区`, parentCode: `${county}001` },
-      ]) {
-        const response = await t.request('POST', '/api/regions', t.adminToken, region);
-        expect(response.statusCode, response.body).toBe(201);
-      }
-      villages.push(`${county}001001`);
+      ]);
+      villages.push(...added);
     }
     for (let i = 0; i < villages.length * 2; i += 1) {
       const kind = KINDS[i % KINDS.length]!;
@@ -102,12 +99,7 @@ describe('the province admin’s first calls of a process', () => {
         regionCode: villages[i % villages.length],
         memberCount: 10 + ((i * 37) % 500),
         tags: [TAGS[i % TAGS.length]!],
-        channel:
-          kind === 'wecom'
-            ? { kind, key: `first-call-${i}` }
-            : kind === 'dingtalk'
-              ? { kind, accessToken: `first-call-ding-${i}`, secret: `SECfirst${i}` }
-              : { kind },
+        channel: channelOfKind(kind, `first-call-${i}`),
       });
     }
   }, 300_000);

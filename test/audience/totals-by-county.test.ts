@@ -14,8 +14,8 @@ import { Scope } from '../../src/regions/scope.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { type RawGroup, rawTotals } from '../helpers/audience-totals.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
-import { createGroup } from '../helpers/groups.js';
-import { createRegionTree, TREE } from '../helpers/regions.js';
+import { channelOfKind, createGroup } from '../helpers/groups.js';
+import { addRegions, createRegionTree, TREE } from '../helpers/regions.js';
 
 const TAGS = ['重点村', '学校', '商户', '景区'];
 const KINDS = ['wecom', 'dingtalk', 'manual'] as const;
@@ -72,18 +72,9 @@ describe('province audience totals from per-county totals', () => {
   beforeAll(async () => {
     t = await startTestApp();
     await createRegionTree(t);
-    for (const region of extra) {
-      await t.request('POST', '/api/regions', t.adminToken, region);
-      if (region.code.length === 12) villages.push(region.code);
-    }
+    villages.push(...(await addRegions(t, extra)));
     for (let i = 0; i < 24; i += 1) {
-      const kind = KINDS[i % KINDS.length]!;
-      const channel =
-        kind === 'wecom'
-          ? { kind, key: `county-totals-${i}` }
-          : kind === 'dingtalk'
-            ? { kind, accessToken: `county-totals-ding-${i}`, secret: `SECcounty${i}` }
-            : { kind };
+      const channel = channelOfKind(KINDS[i % KINDS.length]!, `county-totals-${i}`);
       await createGroup(t, {
         regionCode: villages[i % villages.length],
         memberCount: 10 + Math.floor(rand() * 900),

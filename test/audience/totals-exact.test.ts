@@ -14,8 +14,8 @@ import { RegionModel } from '../../src/regions/model.js';
 import { Scope } from '../../src/regions/scope.js';
 import { type TestApp, startTestApp, withDatabase } from '../helpers/app.js';
 import { type RawGroup, rawTotals } from '../helpers/audience-totals.js';
-import { createGroup } from '../helpers/groups.js';
-import { TREE, createRegionTree } from '../helpers/regions.js';
+import { channelOfKind, createGroup } from '../helpers/groups.js';
+import { TREE, addRegions, createRegionTree } from '../helpers/regions.js';
 import { upload } from '../helpers/upload.js';
 
 const run = promisify(execFile);
@@ -80,22 +80,9 @@ describe('audience totals equal a raw computation over the groups, whatever wrot
   beforeAll(async () => {
     t = await startTestApp();
     await createRegionTree(t);
-    for (const region of extra) {
-      await t.request('POST', '/api/regions', t.adminToken, region);
-      if (region.code.length === 12) villages.push(region.code);
-    }
+    villages.push(...(await addRegions(t, extra)));
     for (let i = 0; i < 30; i += 1) {
-      const kind = KINDS[i % KINDS.length]!;
-      const channel =
-        kind === 'wecom'
-          ? { kind, key: `exact-wecom-${i}` }
-          : kind === 'dingtalk'
-            ? { kind, accessToken: `exact-ding-${i}`, secret: `SECexact${i}` }
-            : kind === 'feishu'
-              ? { kind, hookId: `exact-feishu-${i}` }
-              : kind === 'webhook'
-                ? { kind, url: `https://platform.example.cn/hook/${i}`, secret: `webhook-secret-${i}-0123456789` }
-                : { kind };
+      const channel = channelOfKind(KINDS[i % KINDS.length]!, `exact-group-${i}`);
       await createGroup(t, {
         regionCode: villages[Math.floor(rand() * villages.length)],
         memberCount: 10 + Math.floor(rand() * 900),

@@ -13,9 +13,18 @@ export const TREE = {
 } as const;
 
 export async function createRegionTree(t: TestApp): Promise<typeof TREE> {
-  for (const region of Object.values(TREE)) {
+  await addRegions(t, Object.values(TREE));
+  return TREE;
+}
+
+/** Adds these regions (parents first) through the API; returns the codes of the villages among them. */
+export async function addRegions(
+  t: TestApp,
+  regions: readonly { code: string; name: string; parentCode: string }[],
+): Promise<string[]> {
+  for (const region of regions) {
     const response = await t.request('POST', '/api/regions', t.adminToken, region);
     if (response.statusCode !== 201) throw new Error(`region ${region.code}: ${response.body}`);
   }
-  return TREE;
+  return regions.filter((region) => region.code.length === 12).map((region) => region.code);
 }
