@@ -40,15 +40,13 @@ describe('faults and crashes', () => {
   });
   afterAll(() => w.close());
 
-  const campaign = (groupIds: string[], title: string) => urgentNowCampaign(w, noticeId, groupIds, title);
+  const campaign = (groups: (string | { id: string })[], title: string) =>
+    urgentNowCampaign(w, noticeId, groups, title);
 
   it('retries 503 answers (not taken) until each group has the message exactly once', async () => {
     const groups = await wecomGroups(w, 5);
     w.doubles.fault({ fault: { type: 'http-error', status: 503 }, platform: 'wecom', times: 6 });
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '重试',
-    );
+    const id = await campaign(groups, '重试');
     await runWithRetries(w, id);
     for (const group of groups) expect(w.doubles.received({ robot: group.key })).toHaveLength(1);
     const settled = await campaignItems(id);
@@ -73,10 +71,7 @@ describe('faults and crashes', () => {
     const groups = await wecomGroups(w, 2);
     w.doubles.fault({ fault: { type: 'gateway-error-after-record', status: 502 }, robot: groups[0]!.key, times: 1 });
     w.doubles.fault({ fault: { type: 'gateway-error-after-record', status: 504 }, robot: groups[1]!.key, times: 1 });
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '网关错误',
-    );
+    const id = await campaign(groups, '网关错误');
     await runWithRetries(w, id);
     for (const group of groups) expect(w.doubles.received({ robot: group.key })).toHaveLength(1);
     const settled = await campaignItems(id);
@@ -96,10 +91,7 @@ describe('faults and crashes', () => {
 
   it('takes over a batch whose worker died mid-send: claimed attempts become uncertain, the rest are sent once', async () => {
     const groups = await wecomGroups(w, 6);
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '接管',
-    );
+    const id = await campaign(groups, '接管');
     await w.scheduler.tick();
     // A worker that claimed the batch and the first two attempts, then died.
     const { claimed: doomed } = await diedHoldingBatch(id, clock, 2);
@@ -119,10 +111,7 @@ describe('faults and crashes', () => {
 
   it('when a worker dies mid-batch, leaves uncertain only the deliveries it was sending, and sends the rest once', async () => {
     const groups = await wecomGroups(w, 12);
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '崩溃只留在途',
-    );
+    const id = await campaign(groups, '崩溃只留在途');
     await w.scheduler.tick();
     const ports = w.t.ctx.dispatch;
     const concurrency = 3;
@@ -163,10 +152,7 @@ describe('faults and crashes', () => {
 
   it('when the database fails mid-batch, marks no delivery uncertain that was never sent', async () => {
     const groups = await wecomGroups(w, 8);
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '数据库故障',
-    );
+    const id = await campaign(groups, '数据库故障');
     await w.scheduler.tick();
     const ports = w.t.ctx.dispatch;
     let writes = 0;
@@ -195,10 +181,7 @@ describe('faults and crashes', () => {
 
   it('when one lane fails, marks uncertain only the delivery it was sending, none merely claimed', async () => {
     const groups = await wecomGroups(w, 6);
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '单道故障',
-    );
+    const id = await campaign(groups, '单道故障');
     await w.scheduler.tick();
     const [batch] = await DeliveryBatchModel.find({ campaignId: id }).lean();
     const order = batch!.items.map((i) => i.groupId);

@@ -32,7 +32,8 @@ describe('stopping and taking over batches', () => {
   });
   afterAll(() => w.close());
 
-  const campaign = (groupIds: string[], title: string) => urgentNowCampaign(w, noticeId, groupIds, title);
+  const campaign = (groups: (string | { id: string })[], title: string) =>
+    urgentNowCampaign(w, noticeId, groups, title);
 
   /** A worker whose `nth` send first runs `action` (a staff member acting mid-batch). */
   function workerActingOnSend(nth: number, action: () => Promise<void>, concurrency = 3) {
@@ -51,10 +52,7 @@ describe('stopping and taking over batches', () => {
 
   it('when a campaign is cancelled mid-batch, sends no more than the posts already in flight', async () => {
     const groups = await wecomGroups(w, 30);
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '中途取消',
-    );
+    const id = await campaign(groups, '中途取消');
     await w.scheduler.tick();
     const concurrency = 3;
     const { worker, started } = workerActingOnSend(6, async () => {
@@ -73,10 +71,7 @@ describe('stopping and taking over batches', () => {
 
   it('when a campaign is paused mid-batch, holds the rest and sends it after resume', async () => {
     const groups = await wecomGroups(w, 20);
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '中途暂停',
-    );
+    const id = await campaign(groups, '中途暂停');
     await w.scheduler.tick();
     const { worker, started } = workerActingOnSend(4, async () => {
       expect((await w.t.request('POST', `/api/campaigns/${id}/pause`, w.editor)).statusCode).toBe(200);
@@ -95,10 +90,7 @@ describe('stopping and taking over batches', () => {
 
   it('when a campaign is cancelled while a dead worker held its batch, records its claimed attempts as uncertain, not skipped', async () => {
     const groups = await wecomGroups(w, 5);
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '接管时取消',
-    );
+    const id = await campaign(groups, '接管时取消');
     await w.scheduler.tick();
     const { claimed: doomed } = await diedHoldingBatch(id, clock, 2);
     expect((await w.t.request('POST', `/api/campaigns/${id}/cancel`, w.editor)).statusCode).toBe(200);
@@ -178,10 +170,7 @@ describe('stopping and taking over batches', () => {
 
   it('refuses a write from a holder whose batch a newer epoch has written, and re-lists a batch left without an entry', async () => {
     const groups = await wecomGroups(w, 3);
-    const id = await campaign(
-      groups.map((g) => g.id),
-      '过期持有者',
-    );
+    const id = await campaign(groups, '过期持有者');
     await w.scheduler.tick();
     const [batchId] = (await dueBatchIds(clock.now(), 100)).filter((b) => b.includes(id));
     const stale = await claimBatch(batchId!, 'stalled-worker', clock.now());

@@ -107,8 +107,14 @@ export async function runUntilIdle(w: DeliveryWorld, rounds = 50): Promise<void>
   }
 }
 
-/** An urgent campaign sending the notice to these groups now, approved. */
-export function urgentNowCampaign(w: DeliveryWorld, noticeId: string, groupIds: string[], title: string) {
+/** An urgent campaign sending the notice to these groups (ids, or groups as `wecomGroups` gives them) now, approved. */
+export function urgentNowCampaign(
+  w: DeliveryWorld,
+  noticeId: string,
+  groups: (string | { id: string })[],
+  title: string,
+) {
+  const groupIds = groups.map((g) => (typeof g === 'string' ? g : g.id));
   return approvedCampaign(w, {
     title,
     noticeId,
