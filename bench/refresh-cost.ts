@@ -5,36 +5,20 @@
 // changed) and refreshes, `--refreshes` times, and prints per refresh: the commands by collection, the bytes written to each roll-up
 // collection, FerretDB's CPU and this process's CPU, and the sizes of the largest day documents.
 // Works on a copy: the world's roll-ups are rewritten with the values they already hold.
-import { join, resolve } from 'node:path';
 import { BSON } from 'mongodb';
 import mongoose from 'mongoose';
-import { loadConfig } from '../src/config.js';
-import { createContext, prepareDatabase } from '../src/context.js';
-import { connectDatabase } from '../src/db/connection.js';
-import { startFerretDb } from '../src/db/ferretdb.js';
 import { DeliveryBatchModel } from '../src/tracking/model.js';
-import { cpuSecondsOf, ferretPidOf, flag } from './proc.js';
+import { cpuSecondsOf, flag } from './proc.js';
+import { openWorldCopy } from './world-copy.js';
 
 const log = (line: string) => process.stdout.write(`[bench:refresh-cost] ${line}\n`);
 
 async function main() {
-  const dir = resolve(process.argv.find((a) => a.startsWith('--dir='))?.slice(6) ?? '');
   const refreshes = flag('refreshes', 20);
   const perRefresh = flag('batches', 5);
-  const ferret = await startFerretDb({ binary: resolve('.tools/bin/ferretdb'), dataDir: join(dir, 'db') });
-  const uri = `${ferret.uri}/province`;
-  const config = loadConfig({
-    MONGODB_URI: uri,
-    DATA_DIR: dir,
-    ADMIN_PASSWORD: 'province-admin-password',
-    CREDENTIALS_KEY: 'c'.repeat(64),
-    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-  });
-  const db = await connectDatabase(uri, { ferret: true });
-  const ctx = createContext(config, db);
+  const world = await openWorldCopy();
+  const { ctx, ferretPid } = world;
   try {
-    await prepareDatabase(ctx);
     const rollups = ctx.tracking.rollups;
     await rollups.refreshAll('refresh-cost');
     const days = mongoose.connection.db!.collection('reachdays');
@@ -66,7 +50,6 @@ async function main() {
       if (method === 'updateOne' || method === 'replaceOne') n += sizeOf(args[1]);
       bytes.set(collection, (bytes.get(collection) ?? 0) + n);
     });
-    const ferretPid = ferretPidOf(join(dir, 'db'));
     const ferretBefore = cpuSecondsOf(ferretPid);
     const selfBefore = process.cpuUsage();
     const started = performance.now();
@@ -101,8 +84,7 @@ async function main() {
       `${JSON.stringify({ refreshes, batches_per_refresh: perRefresh, ms_per_refresh: Math.round(wall / refreshes), ferret_cpu_ms_per_refresh: Math.round((ferretCpu / refreshes) * 1000), process_cpu_ms_per_refresh: Math.round((used.user + used.system) / 1e3 / refreshes), reachdays_kb_per_refresh: Math.round((bytes.get('reachdays') ?? 0) / refreshes / 1024) })}\n`,
     );
   } finally {
-    await db.close();
-    await ferret.stop();
+    await world.close();
   }
 }
 

@@ -4,40 +4,23 @@
 // left), each with its wall time, FerretDB's CPU and its commands by shape (command,
 // collection, filter keys). Writes: use a copy of the world (the tasks are withdrawn).
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
-import { loadConfig } from '../src/config.js';
-import { createContext, prepareDatabase } from '../src/context.js';
-import { connectDatabase } from '../src/db/connection.js';
-import { startFerretDb } from '../src/db/ferretdb.js';
-import { cpuSecondsOf, ferretPidOf } from './proc.js';
+import { cpuSecondsOf } from './proc.js';
+import { openWorldCopy } from './world-copy.js';
 
 const log = (line: string) => process.stdout.write(`[bench:withdraw-cost] ${line}\n`);
 
 async function main() {
-  const dir = resolve(process.argv.find((a) => a.startsWith('--dir='))?.slice(6) ?? '');
-  const marker = JSON.parse(readFileSync(join(dir, 'built.json'), 'utf8')) as {
-    provinceCampaign: string;
-    countyCampaign: string;
-  };
-  const ferret = await startFerretDb({ binary: resolve('.tools/bin/ferretdb'), dataDir: join(dir, 'db') });
-  const uri = `${ferret.uri}/province`;
-  const config = loadConfig({
-    MONGODB_URI: uri,
-    DATA_DIR: dir,
-    ADMIN_PASSWORD: 'province-admin-password',
-    CREDENTIALS_KEY: 'c'.repeat(64),
-    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-  });
-  const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
-  const ctx = createContext(config, db);
+  const world = await openWorldCopy({ monitorCommands: true });
+  const { ctx, ferretPid } = world;
   try {
-    const started = performance.now();
-    await prepareDatabase(ctx); // an older world's campaign lists are made here, once
-    log(`prepareDatabase ${Math.round(performance.now() - started)} ms`);
-    const ferretPid = ferretPidOf(dir);
+    const marker = JSON.parse(readFileSync(join(world.dir, 'built.json'), 'utf8')) as {
+      provinceCampaign: string;
+      countyCampaign: string;
+    };
+    log(`prepareDatabase ${world.prepareMs} ms`); // an older world's campaign lists are made there, once
     const shapes = new Map<string, number>();
     mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
       const command = event.command as Record<string, unknown>;
@@ -64,8 +47,7 @@ async function main() {
       for (const [shape, n] of [...shapes].sort((a, b) => b[1] - a[1])) log(`  ${String(n).padStart(5)} × ${shape}`);
     }
   } finally {
-    await db.close();
-    await ferret.stop();
+    await world.close();
   }
 }
 
