@@ -4,11 +4,11 @@
 // comes from an injectable clock (rate limits, signature windows); faults on demand; every
 // accepted message is recorded. Control API under /_doubles/ for other processes.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../../lib/clock.js';
 import { seededRandom } from '../../lib/seeded-random.js';
 import { DingtalkDouble } from './dingtalk.js';
 import { FeishuDouble } from './feishu.js';
+import { closeNow, listenLocally } from './local-server.js';
 import type { Fault, FaultRule, HandlerResult, IncomingCall, Platform, ReceivedMessage, RobotConfig } from './types.js';
 import { robotId } from './types.js';
 import { WebhookDouble } from './webhook.js';
@@ -77,12 +77,8 @@ export class RobotDoubles {
   async start(): Promise<this> {
     const server = http.createServer((req, res) => void this.serve(req, res));
     server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
-    });
+    this.#port = await listenLocally(server, this.options.port ?? 0);
     this.#server = server;
-    this.#port = (server.address() as AddressInfo).port;
     return this;
   }
 
@@ -90,8 +86,7 @@ export class RobotDoubles {
     const server = this.#server;
     if (!server) return;
     this.#server = null;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeNow(server);
   }
 
   addRobot(robot: RobotConfig): void {

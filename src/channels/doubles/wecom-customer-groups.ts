@@ -15,9 +15,9 @@
 // Every business error is HTTP 200 with errcode/errmsg and WeCom's hint suffix. Time comes
 // from an injectable clock. What the reference marks inferred or unverified is an option.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../../lib/clock.js';
+import { closeNow, listenLocally } from './local-server.js';
 
 /** §7: "days-in-month per month" (2025-11-17 text, the default), 7 per week, or 1 per day. */
 export type CapPolicy = 'month' | 'week' | 'day';
@@ -201,12 +201,8 @@ export class CustomerGroupDouble {
 
   async start(): Promise<this> {
     const server = http.createServer((req, res) => void this.#serve(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    this.#port = await listenLocally(server);
     this.#server = server;
-    this.#port = (server.address() as AddressInfo).port;
     return this;
   }
 
@@ -214,8 +210,7 @@ export class CustomerGroupDouble {
     const server = this.#server;
     if (!server) return;
     this.#server = null;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeNow(server);
   }
 
   // ---- fixtures and hooks -------------------------------------------------------------
