@@ -14,6 +14,7 @@ import {
   MonthlyExportQuery,
   MonthlyQuery,
   MonthlyTableSchema,
+  ProgressFields,
   ProgressSchema,
   RankingQuerySchema,
   RankingsSchema,
@@ -168,18 +169,7 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRoutesOptions> = 
         ),
         response: {
           200: Type.Array(
-            Type.Object({
-              campaignId: Type.String(),
-              total: Type.Integer(),
-              queued: Type.Integer(),
-              sent: Type.Integer(),
-              failed: Type.Integer(),
-              uncertain: Type.Integer(),
-              awaiting: Type.Integer(),
-              confirmed: Type.Integer(),
-              skipped: Type.Integer(),
-              personTimes: Type.Integer(),
-            }),
+            Type.Object({ campaignId: Type.String(), ...ProgressFields }),
           ),
         },
       },

@@ -130,7 +130,8 @@ export const MonthlyTableSchema = Type.Object({
   ),
 });
 
-const ProgressFields = {
+/** A campaign's delivery counts (its progress, a county's or a township's part of it, the list's summaries). */
+export const ProgressFields = {
   total: Type.Integer(),
   queued: Type.Integer(),
   sent: Type.Integer(),

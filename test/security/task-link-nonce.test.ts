@@ -4,14 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
-import {
-  type DeliveryWorld,
-  approvedCampaign,
-  approvedNotice,
-  audienceOf,
-  runUntilIdle,
-  startDeliveryWorld,
-} from '../helpers/delivery.js';
+import { type DeliveryWorld, manualGroup, pushedNow, startDeliveryWorld } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
 
 const clock = fixedClock('2026-06-10T02:00:00.000Z'); // 10:00 in Shanghai
@@ -126,22 +119,8 @@ describe('the notifier finds the officer only inside the task’s scope', () => 
     const countyBAdmin = (await w.t.userToken('admin', TREE.countyB.code)).token;
     await userWithRobot('stranger', TREE.countyB.code, '13900000001', 'robot-stranger-0001', countyBAdmin);
     await userWithRobot('wangjg', TREE.countyA.code, '+86 139-0000-0001', 'robot-wang-000001', w.t.adminToken);
-    const group = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-      name: '东村群',
-      regionCode: TREE.villageA.code,
-      channel: { kind: 'manual' },
-      memberCount: 100,
-      officer: { name: '王警官', phone: '13900000001' },
-    });
-    expect(group.statusCode, group.body).toBe(201);
-    const noticeId = await approvedNotice(w, { title: '防诈提醒' });
-    await approvedCampaign(w, {
-      title: '防诈提醒',
-      noticeId,
-      audience: audienceOf([], [group.json().id]),
-      schedule: { kind: 'now' },
-    });
-    await runUntilIdle(w);
+    const groupId = await manualGroup(w, '东村群', { officer: { name: '王警官', phone: '13900000001' } });
+    await pushedNow(w, '防诈提醒', [groupId]);
     later.advance(MINUTE + 1);
     await w.t.ctx.notifier.tick();
     expect(posts('robot-stranger-0001')).toHaveLength(0);
@@ -151,21 +130,8 @@ describe('the notifier finds the officer only inside the task’s scope', () => 
   it('when two accounts in scope share the officer’s phone, then nobody is sent the links and the step says why', async () => {
     await userWithRobot('twin1', TREE.countyA.code, '13900000007', 'robot-twin-000001', w.t.adminToken);
     await userWithRobot('twin2', TREE.townshipA.code, '139 0000 0007', 'robot-twin-000002', w.t.adminToken);
-    const group = await w.t.request('POST', '/api/groups', w.t.adminToken, {
-      name: '西村群',
-      regionCode: TREE.villageA.code,
-      channel: { kind: 'manual' },
-      memberCount: 100,
-      officer: { name: '双胞胎', phone: '13900000007' },
-    });
-    const noticeId = await approvedNotice(w, { title: '防溺水' });
-    const campaignId = await approvedCampaign(w, {
-      title: '防溺水',
-      noticeId,
-      audience: audienceOf([], [group.json().id]),
-      schedule: { kind: 'now' },
-    });
-    await runUntilIdle(w);
+    const groupId = await manualGroup(w, '西村群', { officer: { name: '双胞胎', phone: '13900000007' } });
+    const campaignId = await pushedNow(w, '防溺水', [groupId]);
     later.advance(MINUTE + 1);
     await w.t.ctx.notifier.tick();
     expect(posts('robot-twin-000001')).toHaveLength(0);
