@@ -13,12 +13,11 @@ import { groupsThatReceivedNotice } from '../../src/tracking/recipients.js';
 import { driverCallsDuring } from '../helpers/commands.js';
 import {
   type DeliveryWorld,
-  approvedCampaign,
   approvedNotice,
-  audienceOf,
   manualGroup,
   runUntilIdle,
   startDeliveryWorld,
+  urgentNowCampaign,
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
@@ -43,16 +42,10 @@ describe('the packed layout of a batch', () => {
   });
   afterAll(() => w.close());
 
-  async function campaignTo(groupIds: string[], title: string) {
+  /** A new notice of this title and an urgent campaign of it to these groups, now. */
+  async function campaignTo(groups: (string | { id: string })[], title: string) {
     const noticeId = await approvedNotice(w, { title });
-    const campaignId = await approvedCampaign(w, {
-      title,
-      noticeId,
-      audience: audienceOf([], groupIds),
-      schedule: { kind: 'now' },
-      priority: 'urgent',
-    });
-    return { noticeId, campaignId };
+    return { noticeId, campaignId: await urgentNowCampaign(w, noticeId, groups, title) };
   }
 
   const sentRows = async (campaignId: string) =>
@@ -60,10 +53,7 @@ describe('the packed layout of a batch', () => {
 
   it('writes the fixed group fields once at planning, and its checkpoints rewrite only what changes', async () => {
     const groups = await wecomGroups(w, 6);
-    const { campaignId } = await campaignTo(
-      groups.map((g) => g.id),
-      '警惕虚假投资理财',
-    );
+    const { campaignId } = await campaignTo(groups, '警惕虚假投资理财');
     await w.scheduler.tick();
     const [batch] = await DeliveryBatchModel.collection.find({ campaignId }).toArray();
     expect(batch!.fixedId).toBeTruthy();
@@ -97,7 +87,7 @@ describe('the packed layout of a batch', () => {
       memberCount: 40,
       officer: { name: '王警官', phone: '13900000002' },
     });
-    const { campaignId, noticeId } = await campaignTo([...groups.map((g) => g.id), officerGroup], '旧布局的批次');
+    const { campaignId, noticeId } = await campaignTo([...groups, officerGroup], '旧布局的批次');
     await w.scheduler.tick();
     // The batch as planned before the packed layout: whole items, no packed part.
     const planned = (await DeliveryBatchModel.findOne({ campaignId }).lean())!;
@@ -159,10 +149,7 @@ describe('the packed layout of a batch', () => {
 
   it('an idle worker does not re-read a batch another worker holds on every look at the work list', async () => {
     const groups = await wecomGroups(w, 2);
-    const { campaignId } = await campaignTo(
-      groups.map((g) => g.id),
-      '长时间持有的批次',
-    );
+    const { campaignId } = await campaignTo(groups, '长时间持有的批次');
     await w.scheduler.tick();
     const [batchId] = (await dueBatchIds(clock.now(), 100)).filter((id) => id.includes(campaignId));
     // Another worker holds it, and renews its lease at a checkpoint 50 s on (past the due
