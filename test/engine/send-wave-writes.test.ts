@@ -5,16 +5,18 @@
 // and a batch sent in one wave costs a fixed number of commands, however many groups it has.
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runEntryIds, slotItems, slotOf } from '../../src/channels/manual/due-slots.js';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
-import { OpenCountIntentModel, flushOpenCounts } from '../../src/channels/manual/open-counts.js';
-import { OpenTaskModel } from '../../src/channels/manual/watch.js';
+import { flushOpenCounts, OpenCountIntentModel } from '../../src/channels/manual/open-counts.js';
+import { FIRST_LOOK_MS, OpenTaskModel } from '../../src/channels/manual/watch.js';
 import { ShortLinkModel } from '../../src/tracking/short-links.js';
+import { commandsDuring as commandsOnWire } from '../helpers/commands.js';
 import {
-  type DeliveryWorld,
   approvedCampaign,
   approvedNotice,
   audienceOf,
   campaignItems,
+  type DeliveryWorld,
   manualGroup,
   runUntilIdle,
   startDeliveryWorld,
@@ -183,7 +185,8 @@ describe('a wave of sends', () => {
     // so in the batch's order officer tasks fall in both waves.
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
-      if (i % 5 === 4) ids.push(await manualGroup(w, `理财转发群${i}`, { officer: { name: '赵警官', phone: '13900000009' } }));
+      if (i % 5 === 4)
+        ids.push(await manualGroup(w, `理财转发群${i}`, { officer: { name: '赵警官', phone: '13900000009' } }));
       else ids.push((await wecomGroups(w, 1, TREE.villageA.code))[0]!.id);
     }
     const campaignId = await approvedCampaign(w, {
@@ -209,6 +212,63 @@ describe('a wave of sends', () => {
     expect(count('opentasks.bulkWrite'), seen).toBe(1);
     expect(count('opentaskcounts.'), seen).toBe(1);
     expect(count('taskhistory.insertMany'), seen).toBe(1);
+  });
+
+  it('files a wave’s officer runs in one due-keys write and makes its tasks without a rankings marker', async () => {
+    const tasks = w.t.ctx.manualTasks;
+    const message = {
+      type: 'text' as const,
+      card: {
+        format: 'text' as const,
+        title: '标题',
+        content: '正文',
+        url: 'https://jx.example.cn/t/y',
+        pictureUrl: null,
+      },
+    };
+    /** A wave of 8 tasks of 4 officers (4 officer runs) of one campaign's run. */
+    const wave = (campaign: string) =>
+      Array.from({ length: 8 }, (_, i) => ({
+        target: {
+          groupId: `${campaign}-g${i}`,
+          groupName: `群${i}`,
+          credentials: { kind: 'manual' as const },
+          regionPath: ['44', TREE.villageA.code],
+          officer: { name: `警官${i % 4}`, phone: `1370000100${i % 4}` },
+        },
+        message,
+        reference: `${campaign}@2026-01-02T00:00:00.000Z/${campaign}-g${i}`,
+      }));
+    for (const campaign of ['c-due-1', 'c-due-2']) {
+      const seen = await commandsOnWire(() => tasks.createTasks(wave(campaign)).then(() => undefined));
+      const on = (collection: string) => seen.filter((c) => c.collection === collection);
+      const writes = on('opentaskdue').filter((c) => ['insert', 'update', 'delete'].includes(c.name));
+      // One write for the wave's 4 run list items, its slot item, the slot's hint (and, first
+      // in a ten minutes, its markers): was a hint read, an insert and an update for the run
+      // lists and again for the slot (6 commands, 4 reads more with 4 runs).
+      expect(
+        writes.map((c) => c.name),
+        JSON.stringify(on('opentaskdue')),
+      ).toEqual(['update']);
+      // The slot's hint is read once per process (and near its end), never per run.
+      expect(on('opentaskdue').length - writes.length, JSON.stringify(on('opentaskdue'))).toBeLessThanOrEqual(1);
+      // The rankings read the history's made list (written in its one insert): no marker.
+      expect(on('rankmarks'), JSON.stringify(seen)).toEqual([]);
+      expect(on('taskhistory').filter((c) => c.name === 'insert')).toHaveLength(1);
+      // What the notifier reads: the runs filed at the tasks' first look, each run's entries listed.
+      const made = await ManualTaskModel.find({ taskKey: { $regex: `^${campaign}@` } }).lean();
+      expect(made).toHaveLength(8);
+      const slot = slotOf(made[0]!.createdAt.getTime() + FIRST_LOOK_MS);
+      const filed = new Set((await slotItems(slot)).map((item) => item.run));
+      for (let officer = 0; officer < 4; officer++) {
+        const run = `${campaign}@2026-01-02T00:00:00.000Z|1370000100${officer}`;
+        expect(filed.has(run), run).toBe(true);
+        const listed = made
+          .filter((task) => task.officerPhone === `1370000100${officer}`)
+          .map((task) => String(task._id));
+        expect((await runEntryIds(run)).sort()).toEqual(listed.sort());
+      }
+    }
   });
 
   it('makes each officer task of a repeated wave once (createTasks is idempotent per delivery)', async () => {
