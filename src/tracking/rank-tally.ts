@@ -11,16 +11,21 @@
 //
 // Contract. Only the holder of the roll-up lease writes here (`fold`, run by the roll-up
 // refresher with each refresh, every 2 s), so no update races another (FerretDB's updates are
-// not atomic). Writers only insert markers (channels/manual/rank-marks.ts) around each task
-// write. A fold reads the pending markers, reads their tasks by `_id` as they are
-// now, sets their rows (a value from the task, never an increment: folding again is harmless),
+// not atomic). Writers only insert: a make's record on the task history's made list
+// (channels/manual/history.ts `m:<n>`, before the tasks' insert) and markers around each
+// confirmation and withdrawal (channels/manual/rank-marks.ts). A fold reads the made list from
+// its cursor (`_made`: records 1..n done) and the pending markers, reads their tasks by `_id`
+// as they are now, sets their rows (a value from the task, never an increment: folding again is harmless),
 // writes each touched county-day document, then its parts above it (recomputed from its rows),
 // and only then deletes the markers it read that are older than MARK_SLACK_MS and whose tasks
-// all exist (rank-marks.ts). A kill -9 at any point leaves the markers, and the next fold sets
-// the same values again. The one-time
+// all exist (rank-marks.ts). A made record is done once all its tasks were found and written, or,
+// past MARK_SLACK_MS, once its missing tasks are in a marker (inserted before the cursor moves);
+// the cursor passes done records only, in order, after their rows were written. A kill -9 at
+// any point leaves the markers and the cursor behind, and the next fold sets the same values
+// again. The one-time
 // build (`build`, under the same lease, before the first fold) replaces every document from
 // one scan of the tasks and then writes `_built`; killed, it runs again from scratch. Tasks
-// written during the build have markers, folded right after it.
+// written during the build have made records (or markers), folded right after it.
 import mongoose from 'mongoose';
 import { madeRecord } from '../channels/manual/history.js';
 import { ManualTaskModel } from '../channels/manual/model.js';

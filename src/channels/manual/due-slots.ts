@@ -3,29 +3,45 @@
 // filter but a single `_id` equality reads the whole collection).
 //
 // Collection `opentaskdue`, every document read and written by `_id`; a list is appended by
-// unique inserts (`<list>|<n>`, like notifications/step-list.ts), never by a read-modify-write
+// unique numbers (`<list>|<n>`, like notifications/step-list.ts), never by a read-modify-write
 // of a shared document (FerretDB does not make two updates of one document atomic):
-//   s:<minute>|<n>    a slot item: the officer run `run` has an entry due at `at`, inside that
-//                     UTC minute (`YYYY-MM-DDTHH:MM`)
+//   s:<minute>|<n>    a slot item: officer runs (`runs`, each with its earliest time in `ats`;
+//                     before the tenth session one run, `run` and `at`) with an entry due inside
+//                     that UTC minute (`YYYY-MM-DDTHH:MM`); a wave's runs share one item
 //   r:<run>|<n>       a run list item: entry ids (`ids`) of that officer run
 //   <list>|next       a list's hint: its items 0..next-1 are taken (`$max`, written after the
-//                     insert). A reader reads the hint, then the items below it and beyond it
-//                     until the first missing one, so a hole below the hint is harmless.
+//                     items, in the same ordered command). A reader reads the hint, then the items
+//                     below it and beyond it until the first missing one, so a hole below the
+//                     hint is harmless. Slots get one; run lists need none (read beyond it).
 //   t:<ten minutes>, h:<hour>, d:<day>  something was filed in that UTC ten minutes / hour /
-//                     day (written with the slot's hint): a walk over time with nothing filed
-//                     reads one marker per empty day, hour or ten minutes
+//                     day (written before the slot's hint, once per process): a walk over time
+//                     with nothing filed reads one marker per empty day, hour or ten minutes
 //   cursor            where the notifier stands: every item of a slot before `slot`, and of
 //                     `slot` before `index`, has been looked at
 //
+// Writing (`append`): one queue per process, one write at a time carrying every item queued
+// meanwhile: one ordered `update` command of upserts (`$setOnInsert` at the item's number, then
+// the markers, then the hint; at most MAX_UPDATES_PER_COMMAND statements a command), so a wave
+// of tasks costs one command whatever its officer runs. The process carries each list's next
+// number (no hint read per wave: a slot's hint is read once per process, and again when the
+// slot ends within NEAR_MS, since the notifier drops slots that ended; a run's list starts at
+// 0). Item n is written only once item n-1 exists (the queue, the ordered command, and a taken
+// number retried above the item found there and the list's hint), so the lists have no holes
+// above their hints and a reader that stops at a missing item misses nothing.
+//
 // Contract (the order of writes, so that a kill -9 anywhere loses no due look):
 // - whoever sets an entry's `dueAt` to T (the watch list's writers, the notifier) first files
-//   the entry's run in slot(T) (`fileRuns`), then writes the entry, then lowers the notifier's
-//   due marker (watch.ts `lowerDue`). A writer killed after the filing leaves an item whose run
-//   is not due then: the notifier reads its entries, finds none due and passes on (harmless).
-// - an entry is listed on its run (`listRunEntries`) before it is inserted.
-// - the notifier moves its cursor past an item only after it has handled the item's run (its
-//   steps claimed and its entries' next looks filed and written): killed before, the item is
-//   read again and the run looked at again; each step is a unique insert, so nothing is sent
+//   the entry's run in slot(T) (`fileRuns`; a wave's new entries `listAndFile`), then writes
+//   the entry, then lowers the notifier's due marker (watch.ts `lowerDue`). A writer killed
+//   after the filing leaves an item whose runs are not due then: the notifier reads their
+//   entries, finds none due and passes on (harmless).
+// - an entry is listed on its run (`listRunEntries`, `listAndFile`) before it is inserted; a
+//   kill inside the one command leaves some items of it (a run list item, the slot's item
+//   without its hint: read beyond the hint) and no entry yet, so nothing is due that is not
+//   filed; the retried wave lists and files again (repeats are harmless).
+// - the notifier moves its cursor past an item only after it has handled every run the item
+//   names (their steps claimed and their entries' next looks filed and written): killed before,
+//   the item is read again and its runs looked at again; each step is a unique insert, so nothing is sent
 //   twice (notifier.ts).
 // - a slot the cursor passed is deleted. A writer whose filing lands in a slot behind the
 //   cursor (its clock behind, or delayed) has lowered the marker to its time, and a pass starts
