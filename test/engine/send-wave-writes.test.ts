@@ -5,7 +5,14 @@
 // and a batch sent in one wave costs a fixed number of commands, however many groups it has.
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runEntryIds, slotItems, slotOf } from '../../src/channels/manual/due-slots.js';
+import {
+  fileRuns,
+  listRunEntries,
+  OpenTaskDueModel,
+  runEntryIds,
+  slotItems,
+  slotOf,
+} from '../../src/channels/manual/due-slots.js';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { flushOpenCounts, OpenCountIntentModel } from '../../src/channels/manual/open-counts.js';
 import { FIRST_LOOK_MS, OpenTaskModel } from '../../src/channels/manual/watch.js';
@@ -273,6 +280,31 @@ describe('a wave of sends', () => {
         expect((await runEntryIds(run)).sort()).toEqual(listed.sort());
       }
     }
+  });
+
+  it('files above an item number another process took meanwhile (the process carries its lists’ numbers)', async () => {
+    const at = new Date(Date.now() + 10 * 60_000);
+    const slot = slotOf(at);
+    await fileRuns([{ run: 'run-a', at }]);
+    await listRunEntries([{ run: 'run-r', id: 'e-1' }]);
+    // Another process appends to both lists (the numbers this process would take next).
+    await OpenTaskDueModel.collection.insertMany([
+      { _id: `s:${slot}|1` as never, runs: ['run-other'], ats: [at] },
+      { _id: 'r:run-r|1' as never, ids: ['e-2'] },
+    ]);
+    await OpenTaskDueModel.collection.updateOne(
+      { _id: `s:${slot}|next` as never },
+      { $max: { next: 2 } },
+      { upsert: true },
+    );
+    await fileRuns([{ run: 'run-b', at }]);
+    await listRunEntries([{ run: 'run-r', id: 'e-3' }]);
+    expect((await slotItems(slot)).map((item) => [item.n, item.run])).toEqual([
+      [0, 'run-a'],
+      [1, 'run-other'],
+      [2, 'run-b'],
+    ]);
+    expect((await runEntryIds('run-r')).sort()).toEqual(['e-1', 'e-2', 'e-3']);
   });
 
   it('makes each officer task of a repeated wave once (createTasks is idempotent per delivery)', async () => {

@@ -12,7 +12,7 @@
 //   <list>|next       a list's hint: its items 0..next-1 are taken (`$max`, written after the
 //                     items, in the same ordered command). A reader reads the hint, then the items
 //                     below it and beyond it until the first missing one, so a hole below the
-//                     hint is harmless. Slots get one; run lists need none (read beyond it).
+//                     hint is harmless. Slots get one; run lists from their second item.
 //   t:<ten minutes>, h:<hour>, d:<day>  something was filed in that UTC ten minutes / hour /
 //                     day (written before the slot's hint, once per process): a walk over time
 //                     with nothing filed reads one marker per empty day, hour or ten minutes
@@ -174,7 +174,8 @@ async function drain(): Promise<void> {
 /**
  * Ordered upserts in commands of at most MAX_UPDATES_PER_COMMAND statements (one command for a
  * wave's): `stopped` is the index of the first statement not applied (a concurrent upsert of
- * the same `_id`; the length when all were), `written` the statements that inserted.
+ * the same `_id`; the length when all were), `written` the statements that inserted (the
+ * statements' `_id`s are distinct).
  */
 async function orderedUpserts(
   ops: { updateOne: { filter: { _id: string } } }[],
@@ -193,7 +194,10 @@ async function orderedUpserts(
       stopped = first.index;
       upserted = (error as { result?: { upsertedIds?: Record<number, unknown> } }).result?.upsertedIds ?? {};
     }
-    for (const index of Object.keys(upserted)) written.add(start + Number(index));
+    // By `_id`, not by index: FerretDB 1.24 numbers the upserts among themselves, not by
+    // statement (seen: statements 1 and 2 upserted, reported as 0 and 1).
+    const ids = new Set(Object.values(upserted).map(String));
+    for (const [i, op] of chunk.entries()) if (ids.has(op.updateOne.filter._id)) written.add(start + i);
     if (stopped >= 0) return { stopped: start + stopped, written };
   }
   return { stopped: ops.length, written };
@@ -225,10 +229,13 @@ async function write(items: Item[]): Promise<void> {
         const key = cacheKey(item.list);
         const n = next.get(key) ?? 0;
         next.set(key, n + 1);
-        if (isSlotList(item.list)) tops.set(item.list, Math.max(tops.get(item.list) ?? 0, n + 1));
+        // Slots always get their hint; a run's list only past its first item (a reader finds
+        // item 0 without one; a later one stays found should the items below it go).
+        if (isSlotList(item.list) || n > 0 || tops.has(item.list))
+          tops.set(item.list, Math.max(tops.get(item.list) ?? 0, n + 1));
         return { ...item, n };
       });
-      const marks = [...tops.keys()].flatMap((list) => {
+      const marks = [...tops.keys()].filter(isSlotList).flatMap((list) => {
         const slot = list.slice(2);
         return [dayId(slot), hourId(slot), blockId(slot)].filter((id) => !marked.has(cacheKey(id)));
       });
