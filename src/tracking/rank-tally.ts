@@ -47,7 +47,7 @@ const BUILT = '_built';
 /** The made list's cursor (`n`: records 1..n folded; channels/manual/history.ts). */
 const MADE_CURSOR = '_made';
 /** Made-list records held (read and not yet passed by the cursor) per fold pass. */
-const RECORDS_PER_PASS = 500;
+const RECORDS_PER_PASS = 2_000;
 /** Markers read per fold pass (a pass after a province dispatch takes several). */
 const MARKS_PER_PASS = 2_000;
 
