@@ -8,6 +8,8 @@
 //   s:<minute>|<n>    a slot item: the officer run `run` has an entry due at `at`, inside that
 //                     UTC minute (`YYYY-MM-DDTHH:MM`)
 //   r:<run>|<n>       a run list item: entry ids (`ids`) of that officer run
+//   c:<campaign>|<n>  a campaign list item: entry ids (`ids`) of that campaign (tenth session):
+//                     a stop or a resume reaches its campaign's entries by `_id` from here
 //   <list>|next       a list's hint: its items 0..next-1 are taken (`$max`, written after the
 //                     insert). A reader reads the hint, then the items below it and beyond it
 //                     until the first missing one, so a hole below the hint is harmless.
@@ -22,7 +24,9 @@
 //   the entry's run in slot(T) (`fileRuns`), then writes the entry, then lowers the notifier's
 //   due marker (watch.ts `lowerDue`). A writer killed after the filing leaves an item whose run
 //   is not due then: the notifier reads its entries, finds none due and passes on (harmless).
-// - an entry is listed on its run (`listRunEntries`) before it is inserted.
+// - an entry is listed on its run and its campaign (`listRunEntries`, one insert for both)
+//   before it is inserted: an entry is never on the watch list without being on them (a kill
+//   after the listing leaves an id naming no entry, skipped by its readers).
 // - the notifier moves its cursor past an item only after it has handled the item's run (its
 //   steps claimed and its entries' next looks filed and written): killed before, the item is
 //   read again and the run looked at again; each step is a unique insert, so nothing is sent
@@ -30,7 +34,8 @@
 // - a slot the cursor passed is deleted. A writer whose filing lands in a slot behind the
 //   cursor (its clock behind, or delayed) has lowered the marker to its time, and a pass starts
 //   from the marker's slot when it lies behind the cursor.
-// - existing installs: the list is filed once at start (`buildDueSlots`).
+// - existing installs: the list is filed once at start (`buildDueSlots`), and its entries put
+//   on their campaign lists once (`buildCampaignLists`, backfill `opentask-campaign-lists`).
 import mongoose from 'mongoose';
 import { backfillOnce } from '../../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
@@ -68,6 +73,7 @@ export function nextSlot(slot: string): string {
 
 const slotList = (slot: string) => `s:${slot}`;
 const runList = (run: string) => `r:${run}`;
+const campaignList = (campaignId: string) => `c:${campaignId}`;
 const itemId = (list: string, n: number) => `${list}|${n}`;
 const hintId = (list: string) => `${list}|next`;
 const hourId = (slot: string) => `h:${slot.slice(0, 13)}`;
@@ -212,21 +218,52 @@ export async function fileRuns(runs: { run: string; at: Date }[]): Promise<void>
   );
 }
 
-/** Lists entries on their officer runs (one item per run). Call before inserting the entries. */
-export async function listRunEntries(entries: { run: string; id: string }[]): Promise<void> {
-  const byRun = new Map<string, string[]>();
-  for (const { run, id } of entries) {
-    const ids = byRun.get(run) ?? [];
+/**
+ * Lists entries on their officer runs and their campaigns (one item per run and per campaign,
+ * all in one insert). Call before inserting the entries.
+ */
+export async function listRunEntries(entries: { run: string; id: string; campaign?: string | null }[]): Promise<void> {
+  const byList = new Map<string, string[]>();
+  const add = (list: string, id: string) => {
+    const ids = byList.get(list) ?? [];
     ids.push(id);
-    byRun.set(run, ids);
+    byList.set(list, ids);
+  };
+  for (const { run, id, campaign } of entries) {
+    add(runList(run), id);
+    if (campaign) add(campaignList(campaign), id);
   }
-  await append([...byRun].map(([run, ids]) => ({ list: runList(run), doc: { ids } })));
+  await append([...byList].map(([list, ids]) => ({ list, doc: { ids } })));
 }
 
 /** Every entry id ever listed on an officer run (entries since removed included). */
 export async function runEntryIds(run: string): Promise<string[]> {
   const items = await readList(runList(run));
   return [...new Set(items.flatMap((item) => item.doc.ids ?? []))];
+}
+
+/** Every entry id ever listed on a campaign (entries since removed included): its items by `_id`. */
+export async function campaignEntryIds(campaignId: string): Promise<string[]> {
+  const items = await readList(campaignList(campaignId));
+  return [...new Set(items.flatMap((item) => item.doc.ids ?? []))];
+}
+
+/**
+ * For a watch list written before the campaign lists (once, at start): every entry put on its
+ * campaign's list. Idempotent (a repeat lists an id twice, which readers read once).
+ */
+export async function buildCampaignLists(
+  entries: () => Promise<{ _id: string; campaign: string | null }[]>,
+): Promise<void> {
+  await backfillOnce('opentask-campaign-lists', async () => {
+    const all = (await entries()).filter((e) => e.campaign);
+    for (let i = 0; i < all.length; i += 500) {
+      const byCampaign = new Map<string, string[]>();
+      for (const e of all.slice(i, i + 500))
+        byCampaign.set(e.campaign!, [...(byCampaign.get(e.campaign!) ?? []), e._id]);
+      await append([...byCampaign].map(([campaign, ids]) => ({ list: campaignList(campaign), doc: { ids } })));
+    }
+  });
 }
 
 /** A slot's items from number `from` on: the run due, and when (at the earliest). */

@@ -12,12 +12,15 @@
 // - deleted when the task stops being open: confirmed (or a WeCom group reported), withdrawn
 //   and announced by the notifier, expired (the notifier deletes it at `expiresAt`);
 // - `withdrawn: true` from the moment a stop withdraws the campaign's tasks (not open in the
-//   lists and counts any more; the notifier announces it at once, then deletes it);
+//   lists and counts any more; the notifier announces it at once, then deletes it); the stop
+//   (and a resume's look) reaches the campaign's entries from its list by `_id`, never by a
+//   `campaignId` filter (a read of the whole list on FerretDB);
 // - the marker `due` (collection `opentaskmarks`) holds a time at or before the earliest
 //   `dueAt`: every writer lowers it with $min, the notifier raises it after a pass over the
 //   due keys only if nobody wrote it since it read it (its `stamp`). An idle notifier pass is
 //   one `_id` read of the marker.
-// - due keys (due-slots.ts): every entry is listed on its officer run before it is inserted,
+// - due keys (due-slots.ts): every entry is listed on its officer run and its campaign before
+//   it is inserted (an install's older entries put on their campaign lists once at start),
 //   and whoever sets an entry's `dueAt` files the entry's run in the slot of that time first,
 //   then writes the entry, then lowers the marker; the notifier reads the slots, not the list.
 // - a database written before the list existed is listed once at start (`buildOpenTaskWatch`,
@@ -29,7 +32,7 @@ import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { buildDueSlots, fileRuns, listRunEntries } from './due-slots.js';
+import { buildCampaignLists, buildDueSlots, campaignEntryIds, fileRuns, listRunEntries } from './due-slots.js';
 import { ManualTaskModel } from './model.js';
 import {
   type CountedEntry,
@@ -105,13 +108,21 @@ const COUNTED_FIELDS = {
   occurrenceId: 1,
 };
 
-/** These entries as they are now: by `_id` one by one when few, else one read of the list. */
+/**
+ * These entries as they are now: by `_id`, 8 at a time (an `$in` on `_id` reads the whole
+ * list on FerretDB 1.24, some 36,000 entries at 50,000 groups).
+ */
 async function entriesNow(ids: string[]): Promise<CountedEntry[]> {
-  if (ids.length <= 20) {
-    const found = await mapLimit(ids, 8, (id) => OpenTaskModel.findById(id, COUNTED_FIELDS).lean<CountedEntry>());
-    return found.filter((entry): entry is CountedEntry => entry !== null);
-  }
-  return OpenTaskModel.find({ _id: { $in: ids } }, COUNTED_FIELDS).lean<CountedEntry[]>();
+  const found = await mapLimit(ids, 8, (id) => OpenTaskModel.findById(id, COUNTED_FIELDS).lean<CountedEntry>());
+  return found.filter((entry): entry is CountedEntry => entry !== null);
+}
+
+/** A campaign's entries now: the ids on its list (due-slots.ts), each read by `_id`. */
+async function campaignEntries(campaignId: string): Promise<(CountedEntry & Pick<OpenTaskEntry, 'occurrenceId'>)[]> {
+  return (await entriesNow(await campaignEntryIds(campaignId))).map((entry) => ({
+    ...entry,
+    occurrenceId: entry.occurrenceId ?? null,
+  }));
 }
 
 /** A county's entries (the repair's and the first count's re-count). */
@@ -213,7 +224,7 @@ export async function watchTasks(tasks: WatchFields[], options: { deferLog?: boo
   const entries = tasks.map(entryOf);
   const manual = entries.filter((entry) => entry.kind === 'manual');
   // Due keys first (due-slots.ts): listed on their runs, the runs filed at their first look.
-  await listRunEntries(entries.map((entry) => ({ run: runKeyOf(entry), id: entry._id })));
+  await listRunEntries(entries.map((entry) => ({ run: runKeyOf(entry), id: entry._id, campaign: entry.campaignId })));
   await fileRuns(entries.map((entry) => ({ run: runKeyOf(entry), at: entry.dueAt })));
   // Entries this write inserted are, as the write left them, exactly `entry` (the count reads
   // them from here: a wave's tasks are new); only those found already there are read again.
@@ -264,11 +275,14 @@ export async function unwatch(ids: string[]): Promise<void> {
   );
 }
 
-/** A stop withdrew a campaign's tasks: not open any more, and the notifier announces it now. */
+/**
+ * A stop withdrew a campaign's tasks: not open any more, and the notifier announces it now.
+ * The campaign's entries come from its list (due-slots.ts, written before each entry), each
+ * read and updated by `_id`: bounded by the campaign's own entries, not the watch list. Order:
+ * their runs filed as due now, then the entries (under the counts' intent), then the marker.
+ */
 export async function markCampaignWithdrawn(campaignId: string, now: Date): Promise<void> {
-  const listed = await OpenTaskModel.find({ campaignId }, { ...COUNTED_FIELDS, occurrenceId: 1 }).lean<
-    (CountedEntry & Pick<OpenTaskEntry, 'occurrenceId'>)[]
-  >();
+  const listed = await campaignEntries(campaignId);
   const before = listed.filter((entry) => entry.kind === 'manual');
   // Their runs filed as due now before the entries say so (due-slots.ts).
   await fileRuns(listed.map((entry) => ({ run: runKeyOf(entry), at: now })));
@@ -277,22 +291,41 @@ export async function markCampaignWithdrawn(campaignId: string, now: Date): Prom
     before.map((entry) => entry._id),
     before.map((entry) => entry.regionPath),
     async () => {
-      matched = (await OpenTaskModel.updateMany({ campaignId }, { $set: { withdrawn: true, dueAt: now } }))
-        .matchedCount;
+      matched = await setById(
+        listed.map((entry) => entry._id),
+        { withdrawn: true, dueAt: now },
+      );
     },
-    entriesNow,
+    // As the write left them: withdrawn (not counted), or gone meanwhile (not counted either).
+    async (ids) => before.filter((entry) => ids.includes(entry._id)).map((entry) => ({ ...entry, withdrawn: true })),
   );
   if (matched > 0) await lowerDue(now);
 }
 
-/** A campaign's open tasks are to be looked at now (resumed: chased again). */
+/** A campaign's open tasks are to be looked at now (resumed: chased again); its entries by `_id` as above. */
 export async function lookAtCampaignTasks(campaignId: string, now: Date): Promise<void> {
-  const listed = await OpenTaskModel.find({ campaignId }, { occurrenceId: 1, officerName: 1, officerPhone: 1 }).lean<
-    OpenTaskEntry[]
-  >();
+  const listed = await campaignEntries(campaignId);
   await fileRuns(listed.map((entry) => ({ run: runKeyOf(entry), at: now })));
-  const result = await OpenTaskModel.updateMany({ campaignId }, { $set: { dueAt: now } });
-  if (result.matchedCount > 0) await lowerDue(now);
+  const matched = await setById(
+    listed.map((entry) => entry._id),
+    { dueAt: now },
+  );
+  if (matched > 0) await lowerDue(now);
+}
+
+/** `$set` on these entries, one update by `_id` each, 20 a command; how many matched. */
+async function setById(ids: string[], set: Record<string, unknown>): Promise<number> {
+  let matched = 0;
+  for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
+    const result = await OpenTaskModel.bulkWrite(
+      ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
+        updateOne: { filter: { _id: id }, update: { $set: set } },
+      })),
+      { ordered: false },
+    );
+    matched += result.matchedCount;
+  }
+  return matched;
 }
 
 /**
@@ -353,6 +386,14 @@ export async function buildOpenTaskDueSlots(now: Date): Promise<void> {
     >();
     return all.map((entry) => ({ _id: entry._id, run: runKeyOf(entry), dueAt: entry.dueAt }));
   }, now);
+}
+
+/** The campaign lists of a watch list written before them (once; due-slots.ts). */
+export async function buildOpenTaskCampaignLists(): Promise<void> {
+  await buildCampaignLists(async () => {
+    const all = await OpenTaskModel.find({}, { _id: 1, campaignId: 1 }).lean<{ _id: string; campaignId?: string | null }[]>();
+    return all.map((entry) => ({ _id: entry._id, campaign: entry.campaignId ?? null }));
+  });
 }
 
 /** Open entries inside a scope filter (`{ regionPath: code }`), withdrawn and expired ones left out. */
