@@ -8,8 +8,10 @@
 //   s:<minute>|<n>    a slot item: the officer run `run` has an entry due at `at`, inside that
 //                     UTC minute (`YYYY-MM-DDTHH:MM`)
 //   r:<run>|<n>       a run list item: entry ids (`ids`) of that officer run
-//   c:<campaign>|<n>  a campaign list item: entry ids (`ids`) of that campaign (tenth session):
-//                     a stop or a resume reaches its campaign's entries by `_id` from here
+//   c:<campaign>|<n>  a campaign list item: entries of that campaign, `rows` (JSON of
+//                     [id, run, county or null for a WeCom group] each; tenth session):
+//                     a stop or a resume reaches its campaign's entries by `_id` from here,
+//                     without reading them first (an entry's run and county never change)
 //   <list>|next       a list's hint: its items 0..next-1 are taken (`$max`, written after the
 //                     insert). A reader reads the hint, then the items below it and beyond it
 //                     until the first missing one, so a hole below the hint is harmless.
@@ -48,6 +50,7 @@ const dueSchema = new mongoose.Schema(
     run: { type: String, default: undefined },
     at: { type: Date, default: undefined },
     ids: { type: [String], default: undefined },
+    rows: { type: String, default: undefined },
     next: { type: Number, default: undefined },
     slot: { type: String, default: undefined },
     index: { type: Number, default: undefined },
@@ -111,7 +114,7 @@ export async function firstFiledSlot(from: string, to: string): Promise<string |
   return null;
 }
 
-type ItemDoc = { _id: string; run?: string; at?: Date; ids?: string[] };
+type ItemDoc = { _id: string; run?: string; at?: Date; ids?: string[]; rows?: string };
 
 /**
  * Appends documents to lists (each list's items in one insert after one hint read); an item
@@ -218,22 +221,34 @@ export async function fileRuns(runs: { run: string; at: Date }[]): Promise<void>
   );
 }
 
+/** An entry as its campaign's list holds it: its id, its officer run, its county (null: a WeCom group, not counted). */
+export interface CampaignRow {
+  id: string;
+  run: string;
+  county: string | null;
+}
+
 /**
  * Lists entries on their officer runs and their campaigns (one item per run and per campaign,
  * all in one insert). Call before inserting the entries.
  */
-export async function listRunEntries(entries: { run: string; id: string; campaign?: string | null }[]): Promise<void> {
-  const byList = new Map<string, string[]>();
-  const add = (list: string, id: string) => {
-    const ids = byList.get(list) ?? [];
-    ids.push(id);
-    byList.set(list, ids);
-  };
-  for (const { run, id, campaign } of entries) {
-    add(runList(run), id);
-    if (campaign) add(campaignList(campaign), id);
+export async function listRunEntries(
+  entries: { run: string; id: string; campaign?: string | null; county?: string | null }[],
+): Promise<void> {
+  const byRun = new Map<string, string[]>();
+  const byCampaign = new Map<string, CampaignRow[]>();
+  for (const { run, id, campaign, county } of entries) {
+    byRun.set(run, [...(byRun.get(run) ?? []), id]);
+    if (campaign) byCampaign.set(campaign, [...(byCampaign.get(campaign) ?? []), { id, run, county: county ?? null }]);
   }
-  await append([...byList].map(([list, ids]) => ({ list, doc: { ids } })));
+  await append([
+    ...[...byRun].map(([run, ids]) => ({ list: runList(run), doc: { ids } })),
+    ...[...byCampaign].map(([campaign, rows]) => ({ list: campaignList(campaign), doc: campaignItem(rows) })),
+  ]);
+}
+
+function campaignItem(rows: CampaignRow[]): Omit<ItemDoc, '_id'> {
+  return { rows: JSON.stringify(rows.map((row) => [row.id, row.run, row.county])) };
 }
 
 /** Every entry id ever listed on an officer run (entries since removed included). */
@@ -242,26 +257,32 @@ export async function runEntryIds(run: string): Promise<string[]> {
   return [...new Set(items.flatMap((item) => item.doc.ids ?? []))];
 }
 
-/** Every entry id ever listed on a campaign (entries since removed included): its items by `_id`. */
-export async function campaignEntryIds(campaignId: string): Promise<string[]> {
+/** Every entry ever listed on a campaign (entries since removed included): its items by `_id`. */
+export async function campaignRows(campaignId: string): Promise<CampaignRow[]> {
   const items = await readList(campaignList(campaignId));
-  return [...new Set(items.flatMap((item) => item.doc.ids ?? []))];
+  const rows = new Map<string, CampaignRow>();
+  for (const item of items) {
+    for (const [id, run, county] of JSON.parse(item.doc.rows ?? '[]') as [string, string, string | null][])
+      rows.set(id, { id, run, county });
+  }
+  return [...rows.values()];
 }
 
 /**
  * For a watch list written before the campaign lists (once, at start): every entry put on its
- * campaign's list. Idempotent (a repeat lists an id twice, which readers read once).
+ * campaign's list. Idempotent (a repeat lists an entry twice, which readers read once).
  */
 export async function buildCampaignLists(
-  entries: () => Promise<{ _id: string; campaign: string | null }[]>,
+  entries: () => Promise<(CampaignRow & { campaign: string | null })[]>,
 ): Promise<void> {
   await backfillOnce('opentask-campaign-lists', async () => {
     const all = (await entries()).filter((e) => e.campaign);
     for (let i = 0; i < all.length; i += 500) {
-      const byCampaign = new Map<string, string[]>();
-      for (const e of all.slice(i, i + 500))
-        byCampaign.set(e.campaign!, [...(byCampaign.get(e.campaign!) ?? []), e._id]);
-      await append([...byCampaign].map(([campaign, ids]) => ({ list: campaignList(campaign), doc: { ids } })));
+      const byCampaign = new Map<string, CampaignRow[]>();
+      for (const e of all.slice(i, i + 500)) byCampaign.set(e.campaign!, [...(byCampaign.get(e.campaign!) ?? []), e]);
+      await append(
+        [...byCampaign].map(([campaign, rows]) => ({ list: campaignList(campaign), doc: campaignItem(rows) })),
+      );
     }
   });
 }

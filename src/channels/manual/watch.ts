@@ -32,7 +32,7 @@ import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { buildCampaignLists, buildDueSlots, campaignEntryIds, fileRuns, listRunEntries } from './due-slots.js';
+import { buildCampaignLists, buildDueSlots, campaignRows, fileRuns, listRunEntries } from './due-slots.js';
 import { ManualTaskModel } from './model.js';
 import {
   type CountedEntry,
@@ -117,14 +117,6 @@ async function entriesNow(ids: string[]): Promise<CountedEntry[]> {
   return found.filter((entry): entry is CountedEntry => entry !== null);
 }
 
-/** A campaign's entries now: the ids on its list (due-slots.ts), each read by `_id`. */
-async function campaignEntries(campaignId: string): Promise<(CountedEntry & Pick<OpenTaskEntry, 'occurrenceId'>)[]> {
-  return (await entriesNow(await campaignEntryIds(campaignId))).map((entry) => ({
-    ...entry,
-    occurrenceId: entry.occurrenceId ?? null,
-  }));
-}
-
 /** A county's entries (the repair's and the first count's re-count). */
 function countyEntries(county: string): Promise<CountedEntry[]> {
   return OpenTaskModel.find({ regionPath: county, kind: 'manual' }, COUNTED_FIELDS).lean<CountedEntry[]>();
@@ -175,9 +167,7 @@ export function spreadFirstLooks(tasks: WatchFields[], now: Date, perPass = BACK
     runs.set(key, [...(runs.get(key) ?? []), task]);
   }
   const natural = (task: WatchFields) => task.createdAt.getTime() + FIRST_LOOK_MS;
-  const ordered = [...runs.values()].sort(
-    (a, b) => Math.min(...a.map(natural)) - Math.min(...b.map(natural)),
-  );
+  const ordered = [...runs.values()].sort((a, b) => Math.min(...a.map(natural)) - Math.min(...b.map(natural)));
   const out: WatchFields[] = [];
   let slot = 0;
   let inSlot = 0;
@@ -224,7 +214,14 @@ export async function watchTasks(tasks: WatchFields[], options: { deferLog?: boo
   const entries = tasks.map(entryOf);
   const manual = entries.filter((entry) => entry.kind === 'manual');
   // Due keys first (due-slots.ts): listed on their runs, the runs filed at their first look.
-  await listRunEntries(entries.map((entry) => ({ run: runKeyOf(entry), id: entry._id, campaign: entry.campaignId })));
+  await listRunEntries(
+    entries.map((entry) => ({
+      run: runKeyOf(entry),
+      id: entry._id,
+      campaign: entry.campaignId,
+      county: entry.kind === 'manual' ? countyOf(entry.regionPath) : null,
+    })),
+  );
   await fileRuns(entries.map((entry) => ({ run: runKeyOf(entry), at: entry.dueAt })));
   // Entries this write inserted are, as the write left them, exactly `entry` (the count reads
   // them from here: a wave's tasks are new); only those found already there are read again.
@@ -277,37 +274,39 @@ export async function unwatch(ids: string[]): Promise<void> {
 
 /**
  * A stop withdrew a campaign's tasks: not open any more, and the notifier announces it now.
- * The campaign's entries come from its list (due-slots.ts, written before each entry), each
- * read and updated by `_id`: bounded by the campaign's own entries, not the watch list. Order:
- * their runs filed as due now, then the entries (under the counts' intent), then the marker.
+ * The campaign's entries come from its list (due-slots.ts, written before each entry, with the
+ * entry's run and county), each updated by `_id`: bounded by the campaign's own entries, not
+ * the watch list, and no entry is read. Order: their runs filed as due now, then the entries
+ * (under the counts' intent), then the marker. An entry gone meanwhile (confirmed, announced,
+ * expired) matches no update; its runs' filing is read as not due, its count unset is a no-op.
  */
 export async function markCampaignWithdrawn(campaignId: string, now: Date): Promise<void> {
-  const listed = await campaignEntries(campaignId);
-  const before = listed.filter((entry) => entry.kind === 'manual');
+  const listed = await campaignRows(campaignId);
+  const manual = listed.filter((row) => row.county !== null);
   // Their runs filed as due now before the entries say so (due-slots.ts).
-  await fileRuns(listed.map((entry) => ({ run: runKeyOf(entry), at: now })));
+  await fileRuns(listed.map((row) => ({ run: row.run, at: now })));
   let matched = 0;
   await countedChange(
-    before.map((entry) => entry._id),
-    before.map((entry) => entry.regionPath),
+    manual.map((row) => row.id),
+    manual.map((row) => [row.county!]),
     async () => {
       matched = await setById(
-        listed.map((entry) => entry._id),
+        listed.map((row) => row.id),
         { withdrawn: true, dueAt: now },
       );
     },
-    // As the write left them: withdrawn (not counted), or gone meanwhile (not counted either).
-    async (ids) => before.filter((entry) => ids.includes(entry._id)).map((entry) => ({ ...entry, withdrawn: true })),
+    // As the write left them: withdrawn, or gone meanwhile; counted neither way.
+    async () => [],
   );
   if (matched > 0) await lowerDue(now);
 }
 
 /** A campaign's open tasks are to be looked at now (resumed: chased again); its entries by `_id` as above. */
 export async function lookAtCampaignTasks(campaignId: string, now: Date): Promise<void> {
-  const listed = await campaignEntries(campaignId);
-  await fileRuns(listed.map((entry) => ({ run: runKeyOf(entry), at: now })));
+  const listed = await campaignRows(campaignId);
+  await fileRuns(listed.map((row) => ({ run: row.run, at: now })));
   const matched = await setById(
-    listed.map((entry) => entry._id),
+    listed.map((row) => row.id),
     { dueAt: now },
   );
   if (matched > 0) await lowerDue(now);
@@ -335,7 +334,11 @@ async function setById(ids: string[], set: Record<string, unknown>): Promise<num
 export async function setDue(updates: { id: string; run?: string; dueAt: Date }[]): Promise<void> {
   const runs = await mapLimit(updates, 8, async (u) => {
     if (u.run !== undefined) return u.run;
-    const entry = await OpenTaskModel.findById(u.id, { occurrenceId: 1, officerName: 1, officerPhone: 1 }).lean<OpenTaskEntry>();
+    const entry = await OpenTaskModel.findById(u.id, {
+      occurrenceId: 1,
+      officerName: 1,
+      officerPhone: 1,
+    }).lean<OpenTaskEntry>();
     return entry ? runKeyOf(entry) : null;
   });
   await fileRuns(updates.flatMap((u, i) => (runs[i] !== null ? [{ run: runs[i]!, at: u.dueAt }] : [])));
@@ -381,9 +384,10 @@ export async function entriesById(ids: string[]): Promise<OpenTaskEntry[]> {
 /** The due keys of a list written before them (once; due-slots.ts). */
 export async function buildOpenTaskDueSlots(now: Date): Promise<void> {
   await buildDueSlots(async () => {
-    const all = await OpenTaskModel.find({}, { _id: 1, occurrenceId: 1, officerName: 1, officerPhone: 1, dueAt: 1 }).lean<
-      OpenTaskEntry[]
-    >();
+    const all = await OpenTaskModel.find(
+      {},
+      { _id: 1, occurrenceId: 1, officerName: 1, officerPhone: 1, dueAt: 1 },
+    ).lean<OpenTaskEntry[]>();
     return all.map((entry) => ({ _id: entry._id, run: runKeyOf(entry), dueAt: entry.dueAt }));
   }, now);
 }
@@ -391,8 +395,16 @@ export async function buildOpenTaskDueSlots(now: Date): Promise<void> {
 /** The campaign lists of a watch list written before them (once; due-slots.ts). */
 export async function buildOpenTaskCampaignLists(): Promise<void> {
   await buildCampaignLists(async () => {
-    const all = await OpenTaskModel.find({}, { _id: 1, campaignId: 1 }).lean<{ _id: string; campaignId?: string | null }[]>();
-    return all.map((entry) => ({ _id: entry._id, campaign: entry.campaignId ?? null }));
+    const all = await OpenTaskModel.find(
+      {},
+      { _id: 1, kind: 1, campaignId: 1, occurrenceId: 1, officerName: 1, officerPhone: 1, regionPath: 1 },
+    ).lean<OpenTaskEntry[]>();
+    return all.map((entry) => ({
+      id: entry._id,
+      run: runKeyOf(entry),
+      county: entry.kind === 'manual' ? countyOf(entry.regionPath) : null,
+      campaign: entry.campaignId ?? null,
+    }));
   });
 }
 
