@@ -11,19 +11,26 @@
 //
 // Contract. Only the holder of the roll-up lease writes here (`fold`, run by the roll-up
 // refresher with each refresh, every 2 s), so no update races another (FerretDB's updates are
-// not atomic). Writers only insert markers (channels/manual/rank-marks.ts) around each task
-// write. A fold reads the pending markers, reads their tasks by `_id` as they are
-// now, sets their rows (a value from the task, never an increment: folding again is harmless),
-// writes each touched county-day document, then its parts above it (recomputed from its rows),
-// and only then deletes the markers it read that are older than MARK_SLACK_MS and whose tasks
-// all exist (rank-marks.ts). A kill -9 at any point leaves the markers, and the next fold sets
-// the same values again. The one-time
-// build (`build`, under the same lease, before the first fold) replaces every document from
-// one scan of the tasks and then writes `_built`; killed, it runs again from scratch. Tasks
-// written during the build have markers, folded right after it.
+// not atomic). Writers only insert a marker (channels/manual/rank-marks.ts) before each task
+// write, naming the write. A fold reads every pending marker, reads their tasks by `_id` as
+// they are now, sets their rows (a value from the task, never an increment: folding again is
+// harmless), writes each touched county-day document, then its parts above it (recomputed from
+// its rows), and only then deletes the markers whose write can no longer change what it read:
+// a make's once its tasks exist (and older than MARK_SLACK_MS), a confirmation's once its tasks
+// are confirmed, a withdrawal's once they are confirmed or withdrawn (one partly so is replaced
+// by a marker of the rest). So an update landing any time after its marker, its writer killed
+// right after, is folded; no time limit decides it. A kill -9 of the fold at any point leaves
+// the markers, and the next fold sets the same values again. The one-time
 import mongoose from 'mongoose';
 import { ManualTaskModel } from '../channels/manual/model.js';
-import { MARK_SLACK_MS, MISSING_TASK_MS, RankMarkModel } from '../channels/manual/rank-marks.js';
+import {
+  MARK_SLACK_MS,
+  type MarkKind,
+  MISSING_TASK_MS,
+  RankMarkModel,
+  rankingsChanged,
+  settled,
+} from '../channels/manual/rank-marks.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { normalisePhone } from '../lib/phone.js';
 
@@ -38,8 +45,15 @@ const tallySchema = new mongoose.Schema(
 export const RankTallyModel = mongoose.model('RankTally', tallySchema, 'ranktally');
 
 const BUILT = '_built';
-/** Markers read per fold pass (a pass after a province dispatch takes several). */
+/** Markers folded per chunk of a pass (a pass after a province dispatch takes several). */
 const MARKS_PER_PASS = 2_000;
+
+interface Mark {
+  _id: string;
+  taskIds: string[];
+  at: Date;
+  kind?: MarkKind;
+}
 
 /** [path from the county down, officer key, name, phone, createdAt ms, confirmedAt ms or 0, withdrawn before confirmation 0/1]. */
 export type Row = [string[], string, string | null, string | null, number, number, number];
@@ -136,31 +150,40 @@ export class RankTally {
       }
       this.built = true;
     }
+    // Every pending marker, a chunk at a time: markers kept for a write not yet done must not
+    // hide newer ones behind a limit.
+    const marks = await RankMarkModel.find({}, { taskIds: 1, at: 1, kind: 1 }).lean<Mark[]>();
     let total = 0;
-    for (;;) {
-      const marks = await RankMarkModel.find({}, { taskIds: 1, at: 1 })
-        .limit(MARKS_PER_PASS)
-        .lean<{ _id: string; taskIds: string[]; at: Date }[]>();
-      if (marks.length === 0) return total;
-      const ids = [...new Set(marks.flatMap((m) => m.taskIds))].filter((id) => mongoose.isValidObjectId(id));
-      const tasks = (await mapLimit(ids, 8, (id) => ManualTaskModel.findById(id, FIELDS).lean<TaskFields>())).filter(
-        (task): task is TaskFields => task !== null,
-      );
+    for (let i = 0; i < marks.length; i += MARKS_PER_PASS) {
+      const chunk = marks.slice(i, i + MARKS_PER_PASS);
+      const ids = [...new Set(chunk.flatMap((m) => m.taskIds))].filter((id) => mongoose.isValidObjectId(id));
+      const read = await mapLimit(ids, 8, (id) => ManualTaskModel.findById(id, FIELDS).lean<TaskFields>());
+      const tasks = read.filter((task): task is TaskFields => task !== null);
       if (!(await this.write(tasks, false, keep))) return total;
       total += tasks.length;
-      // Past the slack, and every task it names found (a make's marker precedes the insert).
-      const found = new Set(tasks.map((task) => String(task._id)));
+      const state = new Map(tasks.map((task) => [String(task._id), task]));
       const now = Date.now();
-      const done = marks
-        .filter((m) => {
-          const at = new Date(m.at).getTime();
-          return at < now - MISSING_TASK_MS || (at < now - MARK_SLACK_MS && m.taskIds.every((id) => found.has(id)));
-        })
-        .map((m) => m._id);
+      const done: string[] = [];
+      const narrowed: Mark[] = [];
+      for (const m of chunk) {
+        const kind = m.kind ?? 'make';
+        const at = new Date(m.at).getTime();
+        const open = m.taskIds.filter((id) => !settled(kind, state.get(id) ?? null));
+        if (kind === 'make') {
+          // A make's marker precedes the insert: past the slack and every task found.
+          if (at < now - MISSING_TASK_MS || (at < now - MARK_SLACK_MS && open.length === 0)) done.push(m._id);
+        } else if (open.length === 0) {
+          done.push(m._id);
+        } else if (open.length < m.taskIds.length) {
+          // Only the tasks its write may still change are read again (a new marker first).
+          narrowed.push({ ...m, taskIds: open });
+          done.push(m._id);
+        }
+      }
+      for (const m of narrowed) await rankingsChanged(m.taskIds, new Date(m.at), m.kind);
       if (done.length) await RankMarkModel.deleteMany({ _id: { $in: done } });
-      // Young markers stay (folded again next pass): this pass is over.
-      if (done.length < marks.length || marks.length < MARKS_PER_PASS) return total;
     }
+    return total;
   }
 
   /** The one-time build for an install whose tasks predate the tallies: one scan, every document replaced. */

@@ -234,6 +234,67 @@ describe('rankings from the tallies', () => {
     expect(body.officers.find((o: { phone: string }) => o.phone === '13500000001')).toMatchObject({ due: 1, open: 1 });
   });
 
+  it('when an update lands more than the slack after its marker and its writer dies before anything else, then the fold still counts it', async () => {
+    await settle();
+    const made = [
+      await t.ctx.manualTasks.createTask(target(A, '13400000001'), message),
+      await t.ctx.manualTasks.createTask(target(A, '13400000002'), message),
+    ];
+    await settle();
+    await same(TREE.countyA.code);
+    const [confirmed, withdrawn] = made.map((task) => task.id) as [string, string];
+    // The writers' order (completeConfirmation, markWithdrawn): the marker, then the update. Each
+    // writer stalls past the slack between the two (a fold reads its marker meanwhile, the task
+    // still unchanged), its update lands, and it is killed at once: nothing is written after.
+    const stalled = new Date(Date.now() - 2 * MARK_SLACK_MS);
+    await rankingsChanged([confirmed], stalled, 'confirm');
+    await rankingsChanged([withdrawn], stalled, 'withdraw');
+    await refresh();
+    await ManualTaskModel.updateOne(
+      { _id: confirmed, confirmedAt: null },
+      { $set: { confirmedAt: new Date() }, $inc: { linkGeneration: 1 }, $push: { rotations: 'confirmed' } },
+    );
+    await ManualTaskModel.updateOne(
+      { _id: withdrawn, confirmedAt: null, withdrawnAt: null },
+      { $set: { withdrawnAt: new Date(), withdrawnReason: 'retracted' }, $inc: { linkGeneration: 1 } },
+    );
+    await refresh();
+    await same(TREE.countyA.code);
+    const body = await ask(`from=${today}&to=${today}&regionCode=${TREE.countyA.code}`);
+    expect(body.officers.find((o: { phone: string }) => o.phone === '13400000001')).toMatchObject({
+      due: 1,
+      confirmed: 1,
+    });
+    expect(body.officers.find((o: { phone: string }) => o.phone === '13400000002')).toMatchObject({ due: 0, open: 0 });
+    // Both updates seen: their markers are gone (no slack for an update's marker).
+    expect(await RankMarkModel.countDocuments({})).toBe(0);
+  });
+
+  it('when a marker’s write never comes, then the marker stays (narrowed to the tasks it may still change) until it does', async () => {
+    await settle();
+    const made = [
+      await t.ctx.manualTasks.createTask(target(B, '13300000001'), message),
+      await t.ctx.manualTasks.createTask(target(B, '13300000002'), message),
+    ];
+    await settle();
+    const ids = made.map((task) => task.id);
+    // A withdrawal killed after its marker, one of its tasks confirmed meanwhile.
+    await rankingsChanged(ids, new Date(Date.now() - 3 * MARK_SLACK_MS), 'withdraw');
+    await confirm(ids[0]!);
+    await refresh();
+    await refresh();
+    const left = await RankMarkModel.find({}).lean();
+    expect(left.map((m) => m.taskIds)).toEqual([[ids[1]]]);
+    // The intent runs again (a campaign's effects are repeated until done): counted, marker gone.
+    await ManualTaskModel.updateOne(
+      { _id: ids[1] },
+      { $set: { withdrawnAt: new Date(), withdrawnReason: 'cancelled' } },
+    );
+    await refresh();
+    expect(await RankMarkModel.countDocuments({})).toBe(0);
+    await same(TREE.countyB.code);
+  });
+
   it('when many more tasks exist outside the period, then a call reads the same few documents by _id', async () => {
     const query = `from=${month}&to=${month}&regionCode=${TREE.province.code}`;
     const county = `from=${today}&to=${today}&regionCode=${TREE.townshipA.code}`;
