@@ -4,18 +4,25 @@
 // - `c|<day>|<county>`: every task created that local day in that county, one row per task
 //   (`rows`, JSON of taskId → Row) with what a ranking needs; the ancestors (`up`: root,
 //   province, city) the county's parts are filed under;
-// - `a|<day>|<code>` for the root, province and city above: one field `p_<county>` per county,
-//   the county's cells for the day (per township × officer: tasks, due, confirmed, open and the
-//   confirmation delays in whole seconds → count), so a province's month is 31 reads;
-// - `_built`: the one-time build from the tasks was made.
+// - `m|<month>|<county>`: the county's cells of each day of the month (field `d_<day index>`,
+//   per township × officer: tasks, due, confirmed, open and the confirmation delays in whole
+//   seconds → count), recomputed from the county-day's rows: a county's or a township's
+//   ranking over a period reads one document per month;
+// - blocks above, for the root, province and city: the cells of 2^k days (k = 0…5) aligned on
+//   the month's first day, one field `p_<county>` per county (`a|<day>|<code>` for one day,
+//   `b|<month>|<k>|<first day index>|<code>` for more; k = 5 is the whole month), so any
+//   period is covered exactly by a few blocks (`blocksOf`: a month 1, 30 days at most 8);
+// - `_built_blocks`: the one-time build from the tasks was made (an older build, `_built`,
+//   lacks the month and block documents and is made again).
 //
 // Contract. Only the holder of the roll-up lease writes here (`fold`, run by the roll-up
 // refresher with each refresh, every 2 s), so no update races another (FerretDB's updates are
 // not atomic). Writers only insert a marker (channels/manual/rank-marks.ts) before each task
 // write, naming the write. A fold reads every pending marker, reads their tasks by `_id` as
 // they are now, sets their rows (a value from the task, never an increment: folding again is
-// harmless), writes each touched county-day document, then its parts above it (recomputed from
-// its rows), and only then deletes the markers whose write can no longer change what it read:
+// harmless), writes each touched county-day document, then its county-month's day cells, then
+// every block above holding a touched day (each recomputed from the county-month's days: a
+// value again), and only then deletes the markers whose write can no longer change what it read:
 // a make's once its tasks exist (and older than MARK_SLACK_MS), a confirmation's once its tasks
 // are confirmed, a withdrawal's once they are confirmed or withdrawn (one partly so is replaced
 // by a marker of the rest). So an update landing any time after its marker, its writer killed
@@ -44,7 +51,8 @@ const tallySchema = new mongoose.Schema(
 );
 export const RankTallyModel = mongoose.model('RankTally', tallySchema, 'ranktally');
 
-const BUILT = '_built';
+/** The one-time build was made (with the month and block documents: older builds lack them). */
+export const BUILT = '_built_blocks';
 /** Markers folded per chunk of a pass (a pass after a province dispatch takes several). */
 const MARKS_PER_PASS = 2_000;
 
@@ -196,7 +204,10 @@ export class RankTally {
     return true;
   }
 
-  /** Sets these tasks' rows (whole documents when `replace`), then the parts above each touched county-day. */
+  /**
+   * Sets these tasks' rows (whole documents when `replace`), then each touched county-month's
+   * day parts, then every block above holding a touched day (see the header).
+   */
   private async write(tasks: TaskFields[], replace: boolean, keep: () => Promise<boolean>): Promise<boolean> {
     const byDoc = new Map<string, { day: string; county: string; up: string[]; rows: Map<string, Row> }>();
     for (const task of tasks) {
@@ -210,12 +221,11 @@ export class RankTally {
       }
       doc.rows.set(String(task._id), placed.row);
     }
+    // 1. The county-day documents; their cells kept by county-month.
+    const months = new Map<string, { month: string; county: string; up: string[]; days: Map<number, Cell[]> }>();
     const docs = [...byDoc.entries()];
     for (let i = 0; i < docs.length; i += 64) {
       if (!(await keep())) return false;
-      // Each county-day document, then its parts above: one update per document above (two
-      // updates of one document at once could lose one on FerretDB).
-      const above = new Map<string, Record<string, string>>();
       await mapLimit(docs.slice(i, i + 64), 4, async ([id, doc]) => {
         let rows = doc.rows;
         if (!replace) {
@@ -230,31 +240,160 @@ export class RankTally {
           { rows: JSON.stringify(Object.fromEntries(rows)), up: doc.up },
           { upsert: true },
         );
-        const part = JSON.stringify(cellsOf(rows.values()));
-        for (const code of doc.up) {
-          const set = above.get(`a|${doc.day}|${code}`) ?? {};
-          set[`p_${doc.county}`] = part;
-          above.set(`a|${doc.day}|${code}`, set);
+        const monthId = `m|${doc.day.slice(0, 7)}|${doc.county}`;
+        const month = months.get(monthId) ?? {
+          month: doc.day.slice(0, 7),
+          county: doc.county,
+          up: doc.up,
+          days: new Map(),
+        };
+        month.days.set(Number(doc.day.slice(8, 10)) - 1, cellsOf(rows.values()));
+        months.set(monthId, month);
+      });
+    }
+    // 2. Each county-month's day parts (the stored ones of untouched days kept), then the
+    // blocks above holding a touched day: one update per document above (two updates of one
+    // document at once could lose one on FerretDB).
+    const list = [...months.entries()];
+    for (let i = 0; i < list.length; i += 64) {
+      if (!(await keep())) return false;
+      const above = new Map<string, Record<string, string>>();
+      await mapLimit(list.slice(i, i + 64), 4, async ([id, month]) => {
+        const all = new Map<number, Cell[]>();
+        if (!replace) {
+          const stored = await RankTallyModel.findById(id).lean<Record<string, unknown>>();
+          for (const [field, value] of Object.entries(stored ?? {})) {
+            if (field.startsWith('d_')) all.set(Number(field.slice(2)), JSON.parse(String(value)) as Cell[]);
+          }
+        }
+        for (const [index, cells] of month.days) all.set(index, cells);
+        await RankTallyModel.replaceOne(
+          { _id: id },
+          {
+            up: month.up,
+            ...Object.fromEntries([...all].map(([index, cells]) => [`d_${index}`, JSON.stringify(cells)])),
+          },
+          { upsert: true, strict: false },
+        );
+        const blocks = new Set<string>();
+        for (const index of month.days.keys()) {
+          for (let k = 0; k <= TOP; k++) blocks.add(`${k}|${index - (index % 2 ** k)}`);
+        }
+        for (const block of blocks) {
+          const [k, start] = block.split('|').map(Number) as [number, number];
+          const part = JSON.stringify(
+            mergeCells(Array.from({ length: 2 ** k }, (_, j) => all.get(start + j) ?? []).flat()),
+          );
+          for (const code of month.up) {
+            const key = blockId(month.month, k, start, code);
+            const set = above.get(key) ?? {};
+            set[`p_${month.county}`] = part;
+            above.set(key, set);
+          }
         }
       });
-      await mapLimit([...above.entries()], 4, ([id, set]) =>
-        RankTallyModel.updateOne({ _id: id }, { $set: set }, { upsert: true, strict: false }),
-      );
+      const updates = [...above.entries()];
+      for (let j = 0; j < updates.length; j += 64) {
+        if (!(await keep())) return false;
+        await mapLimit(updates.slice(j, j + 64), 4, ([key, set]) =>
+          RankTallyModel.updateOne({ _id: key }, { $set: set }, { upsert: true, strict: false }),
+        );
+      }
     }
     return true;
   }
 }
 
-/** The cells of `base` (root, province or city: `depth` ≤ 2) on a day, every county's. */
-export async function cellsAbove(day: string, base: string): Promise<Cell[]> {
-  const doc = await RankTallyModel.findById(`a|${day}|${base}`).lean<Record<string, unknown>>();
-  if (!doc) return [];
-  return Object.entries(doc).flatMap(([field, value]) =>
-    field.startsWith('p_') ? (JSON.parse(String(value)) as Cell[]) : [],
+/** Blocks of 2^k days, k = 0…TOP, aligned on a month's first day; k = TOP (32 days) is the whole month. */
+const TOP = 5;
+
+/** The document of a block: a month, its size 2^k, its first day's index (0-based) and the region above. */
+function blockId(month: string, k: number, start: number, code: string): string {
+  // A one-day block is the day document of before the blocks (same `_id`, same fields).
+  return k === 0 ? `a|${month}-${String(start + 1).padStart(2, '0')}|${code}` : `b|${month}|${k}|${start}|${code}`;
+}
+
+/** Cells of several days merged per township × officer (counts and delays added). */
+export function mergeCells(cells: Iterable<Cell>): Cell[] {
+  const merged = new Map<string, Cell>();
+  for (const cell of cells) {
+    const id = `${cell[0]}|${cell[1]}`;
+    const into = merged.get(id);
+    if (!into) {
+      merged.set(id, [cell[0], cell[1], cell[2], cell[3], cell[4], cell[5], cell[6], cell[7], { ...cell[8] }]);
+      continue;
+    }
+    for (const i of [4, 5, 6, 7] as const) into[i] += cell[i];
+    for (const [seconds, count] of Object.entries(cell[8])) into[8][seconds] = (into[8][seconds] ?? 0) + count;
+  }
+  return [...merged.values()];
+}
+
+/**
+ * The fewest blocks that cover the local days `first`…`last` (YYYY-MM-DD) exactly: per month,
+ * the largest aligned block that starts at the next uncovered day and ends inside the range
+ * (days past a month's end hold nothing, so a range to its last day may end at index 31).
+ * A whole month is one block; any range of up to 31 days at most 8.
+ */
+export function blocksOf(first: string, last: string): { month: string; k: number; start: number }[] {
+  const out: { month: string; k: number; start: number }[] = [];
+  for (let month = first.slice(0, 7); month <= last.slice(0, 7); month = nextMonth(month)) {
+    const [year, m] = month.split('-').map(Number) as [number, number];
+    const length = new Date(Date.UTC(year, m, 0)).getUTCDate();
+    const from = month === first.slice(0, 7) ? Number(first.slice(8, 10)) - 1 : 0;
+    const to = month === last.slice(0, 7) ? Number(last.slice(8, 10)) - 1 : length - 1;
+    const end = to >= length - 1 ? 2 ** TOP - 1 : to;
+    for (let start = from; start <= end; ) {
+      let k = TOP;
+      while (k > 0 && (start % 2 ** k !== 0 || start + 2 ** k - 1 > end)) k--;
+      out.push({ month, k, start });
+      start += 2 ** k;
+    }
+  }
+  return out;
+}
+
+function nextMonth(month: string): string {
+  const [year, m] = month.split('-').map(Number) as [number, number];
+  return m === 12 ? `${year + 1}-01` : `${year}-${String(m + 1).padStart(2, '0')}`;
+}
+
+/** The cells of `base` (root, province or city: depth ≤ 2) over the days `first`…`last`, every county's: one read per block. */
+export async function cellsAbove(first: string, last: string, base: string): Promise<Cell[]> {
+  const docs = await mapLimit(blocksOf(first, last), 8, ({ month, k, start }) =>
+    RankTallyModel.findById(blockId(month, k, start, base)).lean<Record<string, unknown>>(),
+  );
+  return docs.flatMap((doc) =>
+    Object.entries(doc ?? {}).flatMap(([field, value]) =>
+      field.startsWith('p_') ? (JSON.parse(String(value)) as Cell[]) : [],
+    ),
   );
 }
 
-/** The cells of a county-day's tasks under `base` (the county or a region in it, at `depth` ≥ 3 of the task paths). */
+/** The cells of a county (depth 3) or one of its townships (depth 4) over the days `first`…`last`: one read per month. */
+export async function cellsOfCounty(
+  first: string,
+  last: string,
+  county: string,
+  township: string | null,
+): Promise<Cell[]> {
+  const months: string[] = [];
+  for (let month = first.slice(0, 7); month <= last.slice(0, 7); month = nextMonth(month)) months.push(month);
+  const docs = await mapLimit(months, 8, (month) =>
+    RankTallyModel.findById(`m|${month}|${county}`).lean<Record<string, unknown>>(),
+  );
+  return docs.flatMap((doc, i) =>
+    Object.entries(doc ?? {}).flatMap(([field, value]) => {
+      if (!field.startsWith('d_')) return [];
+      const day = `${months[i]}-${String(Number(field.slice(2)) + 1).padStart(2, '0')}`;
+      if (day < first || day > last) return [];
+      const cells = JSON.parse(String(value)) as Cell[];
+      return township === null ? cells : cells.filter((cell) => cell[0] === township);
+    }),
+  );
+}
+
+/** The cells of a county-day's tasks under `base` (a region below a township, at `depth` ≥ 5 of the task paths). */
 export async function cellsWithin(day: string, county: string, base: string, depth: number): Promise<Cell[]> {
   const doc = await RankTallyModel.findById(`c|${day}|${county}`, { rows: 1 }).lean<{ rows: string }>();
   if (!doc) return [];

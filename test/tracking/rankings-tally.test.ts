@@ -8,7 +8,7 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { MARK_SLACK_MS, RankMarkModel, rankingsChanged } from '../../src/channels/manual/rank-marks.js';
-import { RankTallyModel } from '../../src/tracking/rank-tally.js';
+import { BUILT, RankTallyModel } from '../../src/tracking/rank-tally.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
@@ -156,9 +156,9 @@ describe('rankings from the tallies', () => {
       old(A, '13700000001', false, true),
       old(B, '13700000002', true, true),
     ]);
-    expect(await RankTallyModel.exists({ _id: '_built' })).toBeNull();
+    expect(await RankTallyModel.exists({ _id: BUILT })).toBeNull();
     await refresh();
-    expect(await RankTallyModel.exists({ _id: '_built' })).not.toBeNull();
+    expect(await RankTallyModel.exists({ _id: BUILT })).not.toBeNull();
     const body = await ask(`from=${month}&to=${month}&regionCode=${TREE.province.code}`);
     expect(body.partial).toBe(false);
     expect(answered(body)).toEqual(await direct(TREE.province.code, `${month}-01`, `${month}-31`));
@@ -295,6 +295,63 @@ describe('rankings from the tallies', () => {
     await same(TREE.countyB.code);
   });
 
+  it('when tasks lie on many days of two months, then every period’s figures equal a direct count, folded or built', async () => {
+    await settle();
+    const monthStart = Date.parse(`${month}-01T00:00:00+08:00`);
+    // 60 tasks from 40 days before this month's first day to 19 days after it, written as a
+    // make writes (its marker first), some confirmed, some withdrawn.
+    const at = (i: number) => new Date(monthStart + (i - 40) * 86_400_000 + 3_600_000);
+    const docs = Array.from({ length: 60 }, (_, i) => {
+      n += 1;
+      const createdAt = at(i);
+      return {
+        _id: new mongoose.Types.ObjectId(),
+        taskKey: `spread-${n}`,
+        groupId: `s${n}`,
+        groupName: `分布群${n}`,
+        regionPath: i % 3 ? A : B,
+        officerName: '分布民警',
+        officerPhone: `1320000000${i % 4}`,
+        title: '分布任务',
+        createdAt,
+        confirmedAt: i % 4 === 1 ? new Date(createdAt.getTime() + (60 + i) * 1000) : null,
+        withdrawnAt: i % 5 === 2 ? new Date(createdAt.getTime() + 600_000) : null,
+      };
+    });
+    await rankingsChanged(docs.map((d) => String(d._id)));
+    await ManualTaskModel.insertMany(docs);
+    await settle();
+    const day = (offset: number) => localDay(new Date(monthStart + offset * 86_400_000 + 3_600_000));
+    const periods: [string, string][] = [
+      [day(-40), day(-11)],
+      [day(-30), day(-1)],
+      [day(-15), day(14)],
+      [day(-3), day(0)],
+      [day(-1), day(-1)],
+      [day(2), day(18)],
+    ];
+    const check = async () => {
+      for (const [from, to] of periods) {
+        for (const base of [ROOT, TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipB.code]) {
+          const body = await ask(`from=${from}&to=${to}&regionCode=${base}`);
+          expect(answered(body), `${base} ${from}…${to}`).toEqual(await direct(base, from, to));
+        }
+      }
+      const prev = day(-1).slice(0, 7);
+      expect(answered(await ask(`from=${prev}&to=${month}&regionCode=${TREE.province.code}`))).toEqual(
+        await direct(TREE.province.code, `${prev}-01`, `${month}-31`),
+      );
+    };
+    await check();
+    // The same from the one-time build.
+    await RankTallyModel.deleteMany({});
+    t.ctx.tracking.rollups.foldRankings(
+      new (await import('../../src/tracking/rank-tally.js')).RankTally('Asia/Shanghai'),
+    );
+    await refresh();
+    await check();
+  });
+
   it('when many more tasks exist outside the period, then a call reads the same few documents by _id', async () => {
     const query = `from=${month}&to=${month}&regionCode=${TREE.province.code}`;
     const county = `from=${today}&to=${today}&regionCode=${TREE.townshipA.code}`;
@@ -314,7 +371,7 @@ describe('rankings from the tallies', () => {
         confirmedAt: null,
       })),
     );
-    await RankTallyModel.deleteOne({ _id: '_built' });
+    await RankTallyModel.deleteOne({ _id: BUILT });
     t.ctx.tracking.rollups.foldRankings(
       new (await import('../../src/tracking/rank-tally.js')).RankTally('Asia/Shanghai'),
     );
