@@ -11,23 +11,35 @@
 // - blocks above, for the root, province and city: the cells of 2^k days (k = 0…5) aligned on
 //   the month's first day, one field `p_<county>` per county (`a|<day>|<code>` for one day,
 //   `b|<month>|<k>|<first day index>|<code>` for more; k = 5 is the whole month), so any
-//   period is covered exactly by a few blocks (`blocksOf`: a month 1, 30 days at most 8);
-// - `_built_blocks`: the one-time build from the tasks was made (an older build, `_built`,
-//   lacks the month and block documents and is made again).
+//   period is covered exactly by a few blocks (`blocksOf`: a month 1, 30 days at most 8). A
+//   block of more than one day holds only the days up to `_closed.through` (yesterday as of the
+//   last fold): today's tasks, the busy ones, rewrite only the one-day blocks above them, not
+//   the month's (a province's month block is ~250 KB at 3,000 groups); a reader reads the
+//   blocks up to `through` and the one-day blocks after it up to `_closed.last`, the latest day
+//   with tasks;
+// - `_counties`: every county with tasks and its ancestors (which month documents a day's
+//   close reads); `_built_2`: the one-time build of this layout was made (an older build,
+//   `_built`, lacks the month and block documents and is made again).
 //
 // Contract. Only the holder of the roll-up lease writes here (`fold`, run by the roll-up
 // refresher with each refresh, every 2 s), so no update races another (FerretDB's updates are
 // not atomic). Writers only insert a marker (channels/manual/rank-marks.ts) before each task
-// write, naming the write. A fold reads every pending marker, reads their tasks by `_id` as
-// they are now, sets their rows (a value from the task, never an increment: folding again is
-// harmless), writes each touched county-day document, then its county-month's day cells, then
-// every block above holding a touched day (each recomputed from the county-month's days: a
-// value again), and only then deletes the markers whose write can no longer change what it read:
-// a make's once its tasks exist (and older than MARK_SLACK_MS), a confirmation's once its tasks
-// are confirmed, a withdrawal's once they are confirmed or withdrawn (one partly so is replaced
-// by a marker of the rest). So an update landing any time after its marker, its writer killed
-// right after, is folded; no time limit decides it. A kill -9 of the fold at any point leaves
-// the markers, and the next fold sets the same values again. The one-time
+// write, naming the write. A fold first closes the days ended since the last one (each day's
+// blocks, then `_closed.through`: a reader that read the old `through` uses no block holding
+// that day). Then it reads every pending marker, reads their tasks by `_id` as they are now,
+// sets their rows (a value from the task, never an increment: folding again is harmless),
+// moves `_closed.last` on (`$max`), writes each touched county-day document, then its
+// county-month's day cells, then the blocks above holding a touched day (each recomputed from
+// the county-month's days: a value again), and only then deletes the markers whose write can
+// no longer change what it read: a make's once its tasks exist (and older than MARK_SLACK_MS),
+// a confirmation's once its tasks are confirmed, a withdrawal's once they are confirmed or
+// withdrawn (one partly so is replaced by a marker of the rest). So an update landing any time
+// after its marker, its writer killed right after, is folded; no time limit decides it. A
+// kill -9 of the fold at any point leaves the markers (and `through` unmoved), and the next
+// fold sets the same values again. The one-time build (`build`, under the same lease, before
+// the first fold) replaces every document from one scan of the tasks and then writes
+// `_built_2`; killed, it runs again from scratch. Tasks written during the build have markers,
+// folded right after it.
 import mongoose from 'mongoose';
 import { ManualTaskModel } from '../channels/manual/model.js';
 import {
@@ -52,9 +64,17 @@ const tallySchema = new mongoose.Schema(
 export const RankTallyModel = mongoose.model('RankTally', tallySchema, 'ranktally');
 
 /** The one-time build was made (with the month and block documents: older builds lack them). */
-export const BUILT = '_built_blocks';
+export const BUILT = '_built_2';
 /** Markers folded per chunk of a pass (a pass after a province dispatch takes several). */
 const MARKS_PER_PASS = 2_000;
+
+/** The last local day the blocks of more than one day hold, and the latest day with tasks. */
+interface Closed {
+  through: string;
+  last: string;
+}
+const CLOSED = '_closed';
+const COUNTIES = '_counties';
 
 interface Mark {
   _id: string;
@@ -124,9 +144,17 @@ export function cellsOf(rows: Iterable<Row>, keep: (row: Row) => boolean = () =>
 
 export class RankTally {
   private built = false;
+  /** `_closed` as this lease holder last wrote or read it. */
+  private closed: Closed | null = null;
+  /** `_counties` as far as this process knows (counties are only ever added): county → the regions above it. */
+  private counties: Map<string, string[]> | null = null;
   private readonly dayOf: Intl.DateTimeFormat;
 
-  constructor(timeZone: string) {
+  /** `now`: the clock that says which days have ended (tests move it). */
+  constructor(
+    timeZone: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.dayOf = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
   }
 
@@ -148,8 +176,9 @@ export class RankTally {
   }
 
   /**
-   * One pass (the lease holder only): the one-time build if not made, then the pending
-   * markers. `keep` says whether the lease is still held. Returns the tasks folded.
+   * One pass (the lease holder only): the one-time build if not made, the days closed since
+   * the last pass, then the pending markers. `keep` says whether the lease is still held.
+   * Returns the tasks folded.
    */
   async fold(keep: () => Promise<boolean>): Promise<number> {
     if (!this.built) {
@@ -158,6 +187,8 @@ export class RankTally {
       }
       this.built = true;
     }
+    this.closed ??= (await RankTallyModel.findById(CLOSED).lean<Closed>()) ?? { through: '', last: '' };
+    if (!(await this.closeDays(keep))) return 0;
     // Every pending marker, a chunk at a time: markers kept for a write not yet done must not
     // hide newer ones behind a limit.
     const marks = await RankMarkModel.find({}, { taskIds: 1, at: 1, kind: 1 }).lean<Mark[]>();
@@ -194,11 +225,63 @@ export class RankTally {
     return total;
   }
 
+  /** Yesterday, local: the last day the blocks of more than one day hold. */
+  private yesterday(): string {
+    return this.dayOf.format(new Date(this.now() - 86_400_000));
+  }
+
+  /**
+   * Adds each day ended since the last pass to the blocks of more than one day holding it (for
+   * every county with tasks that day: its month document says), then moves `_closed.through`
+   * on: a reader never uses a block that holds a day past it. Once a day; a pass killed midway
+   * does the day again.
+   */
+  private async closeDays(keep: () => Promise<boolean>): Promise<boolean> {
+    const closed = this.closed!;
+    const until = this.yesterday();
+    if (!closed.through || closed.through >= until) return true;
+    // Read again: another holder may have listed counties since this one last held the lease.
+    this.counties = null;
+    const counties = await this.countyList();
+    for (let day = nextDay(closed.through); day <= until; day = nextDay(day)) {
+      if (!(await keep())) return false;
+      const month = day.slice(0, 7);
+      const index = Number(day.slice(8, 10)) - 1;
+      const above = new Map<string, Record<string, string>>();
+      await mapLimit([...counties], 4, async ([county, up]) => {
+        const doc = await RankTallyModel.findById(`m|${month}|${county}`).lean<Record<string, unknown>>();
+        if (!doc?.[`d_${index}`]) return;
+        this.blocksAbove(above, month, county, up, [index], daysOf(doc), index, 1);
+      });
+      if (!(await this.setAbove(above, keep))) return false;
+      await RankTallyModel.updateOne({ _id: CLOSED }, { $set: { through: day } }, { upsert: true });
+      closed.through = day;
+    }
+    return true;
+  }
+
+  /** Every county with tasks, and the regions above it (`_counties`, kept by the fold). */
+  private async countyList(): Promise<Map<string, string[]>> {
+    if (!this.counties) {
+      const doc = await RankTallyModel.findById(COUNTIES).lean<Record<string, unknown>>();
+      this.counties = new Map(
+        Object.entries(doc ?? {}).flatMap(([field, value]) =>
+          field.startsWith('c_') ? [[field.slice(2), JSON.parse(String(value)) as string[]]] : [],
+        ),
+      );
+    }
+    return this.counties;
+  }
+
   /** The one-time build for an install whose tasks predate the tallies: one scan, every document replaced. */
   private async build(keep: () => Promise<boolean>): Promise<boolean> {
     const tasks: TaskFields[] = [];
     const cursor = ManualTaskModel.find({}, FIELDS).lean<TaskFields>().cursor({ batchSize: 5_000 });
     for await (const task of cursor) tasks.push(task as TaskFields);
+    this.counties = new Map();
+    this.closed = { through: this.yesterday(), last: '' };
+    await RankTallyModel.replaceOne({ _id: COUNTIES }, {}, { upsert: true });
+    await RankTallyModel.replaceOne({ _id: CLOSED }, this.closed, { upsert: true });
     if (!(await this.write(tasks, true, keep))) return false;
     await RankTallyModel.updateOne({ _id: BUILT }, { $set: { rows: '{}' } }, { upsert: true });
     return true;
@@ -206,7 +289,8 @@ export class RankTally {
 
   /**
    * Sets these tasks' rows (whole documents when `replace`), then each touched county-month's
-   * day parts, then every block above holding a touched day (see the header).
+   * day parts, then the blocks above holding a touched day (see the header): the day's own,
+   * and for a day up to `_closed.through` the longer ones too.
    */
   private async write(tasks: TaskFields[], replace: boolean, keep: () => Promise<boolean>): Promise<boolean> {
     const byDoc = new Map<string, { day: string; county: string; up: string[]; rows: Map<string, Row> }>();
@@ -220,6 +304,26 @@ export class RankTally {
         byDoc.set(id, doc);
       }
       doc.rows.set(String(task._id), placed.row);
+    }
+    if (byDoc.size === 0) return true;
+    // 0. The counties and the latest day first: a reader or a day's close that reads them
+    // finds at worst a document not written yet (nothing), never misses one written.
+    const counties = await this.countyList();
+    const fresh: Record<string, string> = {};
+    for (const doc of byDoc.values()) {
+      if (!counties.has(doc.county)) fresh[`c_${doc.county}`] = JSON.stringify(doc.up);
+    }
+    if (Object.keys(fresh).length) {
+      await RankTallyModel.updateOne({ _id: COUNTIES }, { $set: fresh }, { upsert: true, strict: false });
+      for (const [field, up] of Object.entries(fresh)) counties.set(field.slice(2), JSON.parse(up) as string[]);
+    }
+    const closed = this.closed!;
+    let latest = closed.last;
+    for (const doc of byDoc.values()) if (doc.day > latest) latest = doc.day;
+    if (latest > closed.last) {
+      // `$max`: a holder that took the lease back with an older copy never moves it back.
+      await RankTallyModel.updateOne({ _id: CLOSED }, { $max: { last: latest } }, { upsert: true });
+      closed.last = latest;
     }
     // 1. The county-day documents; their cells kept by county-month.
     const months = new Map<string, { month: string; county: string; up: string[]; days: Map<number, Cell[]> }>();
@@ -252,20 +356,13 @@ export class RankTally {
       });
     }
     // 2. Each county-month's day parts (the stored ones of untouched days kept), then the
-    // blocks above holding a touched day: one update per document above (two updates of one
-    // document at once could lose one on FerretDB).
+    // blocks above holding a touched day.
     const list = [...months.entries()];
     for (let i = 0; i < list.length; i += 64) {
       if (!(await keep())) return false;
       const above = new Map<string, Record<string, string>>();
       await mapLimit(list.slice(i, i + 64), 4, async ([id, month]) => {
-        const all = new Map<number, Cell[]>();
-        if (!replace) {
-          const stored = await RankTallyModel.findById(id).lean<Record<string, unknown>>();
-          for (const [field, value] of Object.entries(stored ?? {})) {
-            if (field.startsWith('d_')) all.set(Number(field.slice(2)), JSON.parse(String(value)) as Cell[]);
-          }
-        }
+        const all = replace ? new Map<number, Cell[]>() : daysOf(await RankTallyModel.findById(id).lean());
         for (const [index, cells] of month.days) all.set(index, cells);
         await RankTallyModel.replaceOne(
           { _id: id },
@@ -275,33 +372,78 @@ export class RankTally {
           },
           { upsert: true, strict: false },
         );
-        const blocks = new Set<string>();
-        for (const index of month.days.keys()) {
-          for (let k = 0; k <= TOP; k++) blocks.add(`${k}|${index - (index % 2 ** k)}`);
-        }
-        for (const block of blocks) {
-          const [k, start] = block.split('|').map(Number) as [number, number];
-          const part = JSON.stringify(
-            mergeCells(Array.from({ length: 2 ** k }, (_, j) => all.get(start + j) ?? []).flat()),
-          );
-          for (const code of month.up) {
-            const key = blockId(month.month, k, start, code);
-            const set = above.get(key) ?? {};
-            set[`p_${month.county}`] = part;
-            above.set(key, set);
-          }
-        }
+        const through =
+          closed.through < `${month.month}-01`
+            ? -1
+            : closed.through.startsWith(month.month)
+              ? Number(closed.through.slice(8, 10)) - 1
+              : 31;
+        this.blocksAbove(above, month.month, month.county, month.up, [...month.days.keys()], all, through, 0);
       });
-      const updates = [...above.entries()];
-      for (let j = 0; j < updates.length; j += 64) {
-        if (!(await keep())) return false;
-        await mapLimit(updates.slice(j, j + 64), 4, ([key, set]) =>
-          RankTallyModel.updateOne({ _id: key }, { $set: set }, { upsert: true, strict: false }),
-        );
-      }
+      if (!(await this.setAbove(above, keep))) return false;
     }
     return true;
   }
+
+  /**
+   * Into `above`: the county's part of each block of `month` from size 2^from up holding one of
+   * the day indexes `touched`, from its days `all` up to index `through` (a day past it is in
+   * its one-day block only).
+   */
+  private blocksAbove(
+    above: Map<string, Record<string, string>>,
+    month: string,
+    county: string,
+    up: string[],
+    touched: number[],
+    all: Map<number, Cell[]>,
+    through: number,
+    from: number,
+  ): void {
+    const blocks = new Set<string>();
+    for (const index of touched) {
+      for (let k = from; k <= TOP; k++) {
+        if (k > 0 && index > through) break;
+        blocks.add(`${k}|${index - (index % 2 ** k)}`);
+      }
+    }
+    for (const block of blocks) {
+      const [k, start] = block.split('|').map(Number) as [number, number];
+      const days = Array.from({ length: 2 ** k }, (_, j) => start + j).filter((index) => k === 0 || index <= through);
+      const part = JSON.stringify(mergeCells(days.flatMap((index) => all.get(index) ?? [])));
+      for (const code of up) {
+        const key = blockId(month, k, start, code);
+        const set = above.get(key) ?? {};
+        set[`p_${county}`] = part;
+        above.set(key, set);
+      }
+    }
+  }
+
+  /** One update per document above (two updates of one document at once could lose one on FerretDB). */
+  private async setAbove(above: Map<string, Record<string, string>>, keep: () => Promise<boolean>): Promise<boolean> {
+    const updates = [...above.entries()];
+    for (let j = 0; j < updates.length; j += 64) {
+      if (!(await keep())) return false;
+      await mapLimit(updates.slice(j, j + 64), 4, ([key, set]) =>
+        RankTallyModel.updateOne({ _id: key }, { $set: set }, { upsert: true, strict: false }),
+      );
+    }
+    return true;
+  }
+}
+
+/** A county-month document's day cells by day index. */
+function daysOf(doc: Record<string, unknown> | null): Map<number, Cell[]> {
+  const days = new Map<number, Cell[]>();
+  for (const [field, value] of Object.entries(doc ?? {})) {
+    if (field.startsWith('d_')) days.set(Number(field.slice(2)), JSON.parse(String(value)) as Cell[]);
+  }
+  return days;
+}
+
+function nextDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
 /** Blocks of 2^k days, k = 0…TOP, aligned on a month's first day; k = TOP (32 days) is the whole month. */
@@ -358,9 +500,19 @@ function nextMonth(month: string): string {
   return m === 12 ? `${year + 1}-01` : `${year}-${String(m + 1).padStart(2, '0')}`;
 }
 
-/** The cells of `base` (root, province or city: depth ≤ 2) over the days `first`…`last`, every county's: one read per block. */
+/**
+ * The cells of `base` (root, province or city: depth ≤ 2) over the days `first`…`last`, every
+ * county's: `_closed`, then the blocks that cover the days up to `_closed.through` and the
+ * one-day blocks of the days after it up to the latest with tasks (today's, as a rule).
+ */
 export async function cellsAbove(first: string, last: string, base: string): Promise<Cell[]> {
-  const docs = await mapLimit(blocksOf(first, last), 8, ({ month, k, start }) =>
+  const closed = (await RankTallyModel.findById(CLOSED).lean<Closed>()) ?? { through: '', last: '' };
+  const blocks = first <= closed.through ? blocksOf(first, last < closed.through ? last : closed.through) : [];
+  const end = last < closed.last ? last : closed.last;
+  for (let day = first > closed.through ? first : nextDay(closed.through); day <= end; day = nextDay(day)) {
+    blocks.push({ month: day.slice(0, 7), k: 0, start: Number(day.slice(8, 10)) - 1 });
+  }
+  const docs = await mapLimit(blocks, 8, ({ month, k, start }) =>
     RankTallyModel.findById(blockId(month, k, start, base)).lean<Record<string, unknown>>(),
   );
   return docs.flatMap((doc) =>

@@ -318,6 +318,14 @@ describe('rankings from the tallies', () => {
         withdrawnAt: i % 5 === 2 ? new Date(createdAt.getTime() + 600_000) : null,
       };
     });
+    // The tallies built by a fold whose clock is 25 days behind: the days since are not closed,
+    // so the blocks hold none of them and a period reads their one-day documents.
+    const { RankTally } = await import('../../src/tracking/rank-tally.js');
+    let shift = 25 * 86_400_000;
+    const fold = () => t.ctx.tracking.rollups.foldRankings(new RankTally('Asia/Shanghai', () => Date.now() - shift));
+    await RankTallyModel.deleteMany({});
+    fold();
+    await refresh();
     await rankingsChanged(docs.map((d) => String(d._id)));
     await ManualTaskModel.insertMany(docs);
     await settle();
@@ -343,11 +351,22 @@ describe('rankings from the tallies', () => {
       );
     };
     await check();
+    // Twelve days end (one pass closes them all), then the rest; a task confirmed late between.
+    shift = 13 * 86_400_000;
+    await refresh();
+    await check();
+    await ManualTaskModel.updateOne({ _id: docs[3]!._id }, { $set: { confirmedAt: new Date() } });
+    await rankingsChanged([String(docs[3]!._id)], new Date(), 'confirm');
+    await refresh();
+    shift = 0;
+    await refresh();
+    expect((await RankTallyModel.findById('_closed').lean<{ through: string }>())?.through).toBe(
+      localDay(new Date(Date.now() - 86_400_000)),
+    );
+    await check();
     // The same from the one-time build.
     await RankTallyModel.deleteMany({});
-    t.ctx.tracking.rollups.foldRankings(
-      new (await import('../../src/tracking/rank-tally.js')).RankTally('Asia/Shanghai'),
-    );
+    fold();
     await refresh();
     await check();
   });
