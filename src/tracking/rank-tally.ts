@@ -506,10 +506,15 @@ function nextMonth(month: string): string {
  * one-day blocks of the days after it up to the latest with tasks (today's, as a rule).
  */
 export async function cellsAbove(first: string, last: string, base: string): Promise<Cell[]> {
-  const closed = (await RankTallyModel.findById(CLOSED).lean<Closed>()) ?? { through: '', last: '' };
+  // None yet (an install upgraded, its build not run): every day's one-day block, as before.
+  const closed = (await RankTallyModel.findById(CLOSED).lean<Closed>()) ?? { through: '', last: '9999-12-31' };
   const blocks = first <= closed.through ? blocksOf(first, last < closed.through ? last : closed.through) : [];
   const end = last < closed.last ? last : closed.last;
-  for (let day = first > closed.through ? first : nextDay(closed.through); day <= end; day = nextDay(day)) {
+  for (
+    let day = !closed.through || first > closed.through ? first : nextDay(closed.through);
+    day <= end;
+    day = nextDay(day)
+  ) {
     blocks.push({ month: day.slice(0, 7), k: 0, start: Number(day.slice(8, 10)) - 1 });
   }
   const docs = await mapLimit(blocks, 8, ({ month, k, start }) =>
