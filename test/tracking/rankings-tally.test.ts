@@ -369,7 +369,7 @@ describe('rankings from the tallies', () => {
     fold();
     await refresh();
     await check();
-  });
+  }, 180_000);
 
   it('when many more tasks exist outside the period, then a call reads the same few documents by _id', async () => {
     const query = `from=${month}&to=${month}&regionCode=${TREE.province.code}`;
