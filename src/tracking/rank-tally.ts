@@ -23,24 +23,32 @@
 //
 // Contract. Only the holder of the roll-up lease writes here (`fold`, run by the roll-up
 // refresher with each refresh, every 2 s), so no update races another (FerretDB's updates are
-// not atomic). Writers only insert a marker (channels/manual/rank-marks.ts) before each task
-// write, naming the write. A fold first closes the days ended since the last one (each day's
-// blocks, then `_closed.through`: a reader that read the old `through` uses no block holding
-// that day). Then it reads every pending marker, reads their tasks by `_id` as they are now,
-// sets their rows (a value from the task, never an increment: folding again is harmless),
-// moves `_closed.last` on (`$max`), writes each touched county-day document, then its
-// county-month's day cells, then the blocks above holding a touched day (each recomputed from
-// the county-month's days: a value again), and only then deletes the markers whose write can
-// no longer change what it read: a make's once its tasks exist (and older than MARK_SLACK_MS),
-// a confirmation's once its tasks are confirmed, a withdrawal's once they are confirmed or
-// withdrawn (one partly so is replaced by a marker of the rest). So an update landing any time
-// after its marker, its writer killed right after, is folded; no time limit decides it. A
-// kill -9 of the fold at any point leaves the markers (and `through` unmoved), and the next
-// fold sets the same values again. The one-time build (`build`, under the same lease, before
-// the first fold) replaces every document from one scan of the tasks and then writes
-// `_built_2`; killed, it runs again from scratch. Tasks written during the build have markers,
-// folded right after it.
+// not atomic). Writers only insert: a make's record on the task history's made list
+// (channels/manual/history.ts `m:<n>`, before the tasks' insert) and a marker
+// (channels/manual/rank-marks.ts) before each confirmation and withdrawal, naming the write. A
+// fold first closes the days ended since the last one (each day's blocks, then
+// `_closed.through`: a reader that read the old `through` uses no block holding that day).
+// Then it reads the made list from its cursor (`_made`: records 1..n done) and every pending
+// marker, reads their tasks by `_id` as they are now, sets their rows (a value from the task,
+// never an increment: folding again is harmless), moves `_closed.last` on (`$max`), writes
+// each touched county-day document, then its county-month's day cells, then the blocks above
+// holding a touched day (each recomputed from the county-month's days: a value again). Only
+// then a made record is done (every task it names found, or, past MARK_SLACK_MS, its missing
+// ones handed to a `make` marker, inserted first) and the cursor passes done records, in order;
+// and only then the markers are deleted whose write can no longer change what it read: a
+// make's once its tasks exist (and older than MARK_SLACK_MS; one whose tasks never came after
+// MISSING_TASK_MS), a confirmation's once its tasks are confirmed, a withdrawal's once they
+// are confirmed or withdrawn (one partly so is replaced by a marker of the rest). So an insert
+// or update landing any time after its record or marker, its writer killed right after, is
+// folded; no 60-s limit decides it (only a make's ids still missing after MISSING_TASK_MS, an
+// hour, are given up: a failed insert). A kill -9 of the fold at any point leaves the markers,
+// the cursor (and `through`) unmoved, and the next fold sets the same values again. The one-time
+// build (`build`, under the same lease, before the first fold) replaces every document from
+// one scan of the tasks and then writes `_built_2`; killed, it runs again from scratch. Tasks
+// written during the build have made records after the cursor (or markers), folded right
+// after it.
 import mongoose from 'mongoose';
+import { madeRecord } from '../channels/manual/history.js';
 import { ManualTaskModel } from '../channels/manual/model.js';
 import {
   MARK_SLACK_MS,
@@ -65,6 +73,10 @@ export const RankTallyModel = mongoose.model('RankTally', tallySchema, 'ranktall
 
 /** The one-time build was made (with the month and block documents: older builds lack them). */
 export const BUILT = '_built_2';
+/** The made list's cursor (`n`: records 1..n folded; channels/manual/history.ts). */
+const MADE_CURSOR = '_made';
+/** Made-list records held (read and not yet passed by the cursor) per fold pass. */
+const RECORDS_PER_PASS = 2_000;
 /** Markers folded per chunk of a pass (a pass after a province dispatch takes several). */
 const MARKS_PER_PASS = 2_000;
 
@@ -148,6 +160,8 @@ export class RankTally {
   private closed: Closed | null = null;
   /** `_counties` as far as this process knows (counties are only ever added): county → the regions above it. */
   private counties: Map<string, string[]> | null = null;
+  /** The made list's cursor as this process knows it, and the records read past it. */
+  private made: { cursor: number; held: Map<number, { at: number; ids: string[]; done: boolean }> } | null = null;
   private readonly dayOf: Intl.DateTimeFormat;
 
   /** `now`: the clock that says which days have ended (tests move it). */
@@ -177,7 +191,8 @@ export class RankTally {
 
   /**
    * One pass (the lease holder only): the one-time build if not made, the days closed since
-   * the last pass, then the pending markers. `keep` says whether the lease is still held.
+   * the last pass, the made list's records after its cursor, then every pending marker. `keep`
+   * says whether the lease is still held.
    * Returns the tasks folded.
    */
   async fold(keep: () => Promise<boolean>): Promise<number> {
@@ -189,10 +204,13 @@ export class RankTally {
     }
     this.closed ??= (await RankTallyModel.findById(CLOSED).lean<Closed>()) ?? { through: '', last: '' };
     if (!(await this.closeDays(keep))) return 0;
+    // The made list (the send path's writes) from its cursor, then the markers.
+    const made = await this.foldMade(keep);
+    if (made === null) return 0;
+    let total = made;
     // Every pending marker, a chunk at a time: markers kept for a write not yet done must not
     // hide newer ones behind a limit.
     const marks = await RankMarkModel.find({}, { taskIds: 1, at: 1, kind: 1 }).lean<Mark[]>();
-    let total = 0;
     for (let i = 0; i < marks.length; i += MARKS_PER_PASS) {
       const chunk = marks.slice(i, i + MARKS_PER_PASS);
       const ids = [...new Set(chunk.flatMap((m) => m.taskIds))].filter((id) => mongoose.isValidObjectId(id));
@@ -271,6 +289,76 @@ export class RankTally {
       );
     }
     return this.counties;
+  }
+
+  /**
+   * The made list's records after the cursor (channels/manual/history.ts `m:<n>`, dense from 1,
+   * each written before its tasks are inserted): their tasks folded; a record is done once every
+   * task it names was found, or, past MARK_SLACK_MS, once its missing ones are handed to a
+   * `make` marker (rank-marks.ts: kept until they exist; ids that never come go after
+   * MISSING_TASK_MS), inserted before the cursor can pass the record. The cursor passes done
+   * records only, in order, after their rows are written. Records held in memory past the
+   * cursor are not folded again once done. Null when the lease was lost.
+   */
+  private async foldMade(keep: () => Promise<boolean>): Promise<number | null> {
+    if (!this.made) {
+      const doc = await RankTallyModel.findById(MADE_CURSOR, { n: 1 }).lean<{ n?: number }>();
+      this.made = { cursor: doc?.n ?? 0, held: new Map() };
+    }
+    const made = this.made;
+    let total = 0;
+    for (;;) {
+      // New records after those held: one read, then 8 at once, until one is missing.
+      let n = made.cursor + made.held.size + 1;
+      let width = 1;
+      let capped = true;
+      while (made.held.size < RECORDS_PER_PASS) {
+        const found = await mapLimit(
+          Array.from({ length: width }, (_, i) => n + i),
+          8,
+          madeRecord,
+        );
+        const missing = found.indexOf(null);
+        for (const record of missing < 0 ? found : found.slice(0, missing)) {
+          made.held.set(n, { at: record!.at, ids: record!.ids, done: false });
+          n += 1;
+        }
+        if (missing >= 0) {
+          capped = false;
+          break;
+        }
+        width = 8;
+      }
+      const pending = [...made.held.values()].filter((record) => !record.done);
+      if (pending.length === 0) return total;
+      const ids = [...new Set(pending.flatMap((record) => record.ids))].filter((id) => mongoose.isValidObjectId(id));
+      const tasks = (await mapLimit(ids, 8, (id) => ManualTaskModel.findById(id, FIELDS).lean<TaskFields>())).filter(
+        (task): task is TaskFields => task !== null,
+      );
+      if (!(await this.write(tasks, false, keep))) return null;
+      total += tasks.length;
+      const found = new Set(tasks.map((task) => String(task._id)));
+      const now = Date.now();
+      for (const record of pending) {
+        const missing = record.ids.filter((id) => !found.has(id) && mongoose.isValidObjectId(id));
+        if (missing.length > 0 && record.at >= now - MARK_SLACK_MS) continue;
+        // Not inserted (yet) past the slack: a marker keeps them (a late insert is still counted).
+        if (missing.length > 0) await rankingsChanged(missing, new Date(record.at));
+        record.done = true;
+      }
+      let cursor = made.cursor;
+      const moved = made.held.get(cursor + 1)?.done === true;
+      while (made.held.get(cursor + 1)?.done) {
+        made.held.delete(cursor + 1);
+        cursor += 1;
+      }
+      if (cursor > made.cursor) {
+        await RankTallyModel.updateOne({ _id: MADE_CURSOR }, { $max: { n: cursor } }, { upsert: true, strict: false });
+        made.cursor = cursor;
+      }
+      // More records than a pass holds, and the cursor moved: read on.
+      if (!capped || !moved) return total;
+    }
   }
 
   /** The one-time build for an install whose tasks predate the tallies: one scan, every document replaced. */

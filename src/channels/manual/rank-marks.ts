@@ -3,9 +3,14 @@
 // insert is atomic on FerretDB; nothing is ever updated), naming the tasks, the write it
 // announces and the writer's clock, always BEFORE that write. The fold keeps a marker until it
 // has read every named task in a state that write can no longer change (`settled`):
-// - `make` (the send path; a marker without a kind is one): until every task it names exists and
-//   the marker is older than MARK_SLACK_MS; a marker whose tasks never came (a failed insert, a
-//   retried wave's unused ids) goes after MISSING_TASK_MS;
+// - `make` (a marker without a kind is one): until every task it names exists and the marker
+//   is older than MARK_SLACK_MS; a marker whose tasks never came (a failed insert, a retried
+//   wave's unused ids) goes after MISSING_TASK_MS. The send path writes none (since the tenth
+//   session): a write's record on the task history's made list (history.ts `m:<n>`, in the
+//   insert the history makes anyway, BEFORE the tasks' insert) is what the fold reads, from its
+//   cursor; a record whose tasks are still missing past MARK_SLACK_MS has them handed by the
+//   fold to a `make` marker here (`at` = the record's, written before the cursor passes the
+//   record), so an insert that lands late is still counted;
 // - `confirm` (`completeConfirmation`, so a repair too; its update's filter is `confirmedAt:
 //   null`): until every named task is confirmed (or gone);
 // - `withdraw` (`markWithdrawn`; its update's filter is `confirmedAt: null, withdrawnAt: null`):
