@@ -212,8 +212,8 @@ describe('rankings from the tallies', () => {
   it('when an update lands more than the slack after its marker and its writer dies before anything else, then the fold still counts it', async () => {
     await settle();
     const made = [
-      await t.ctx.manualTasks.createTask(target(A, '13400000001'), message),
-      await t.ctx.manualTasks.createTask(target(A, '13400000002'), message),
+      await t.ctx.manualTasks.createTask(target(A, '13400000001'), TASK_MESSAGE),
+      await t.ctx.manualTasks.createTask(target(A, '13400000002'), TASK_MESSAGE),
     ];
     await settle();
     await same(TREE.countyA.code);
@@ -248,8 +248,8 @@ describe('rankings from the tallies', () => {
   it('when a marker’s write never comes, then the marker stays (narrowed to the tasks it may still change) until it does', async () => {
     await settle();
     const made = [
-      await t.ctx.manualTasks.createTask(target(B, '13300000001'), message),
-      await t.ctx.manualTasks.createTask(target(B, '13300000002'), message),
+      await t.ctx.manualTasks.createTask(target(B, '13300000001'), TASK_MESSAGE),
+      await t.ctx.manualTasks.createTask(target(B, '13300000002'), TASK_MESSAGE),
     ];
     await settle();
     const ids = made.map((task) => task.id);
