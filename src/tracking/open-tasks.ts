@@ -4,16 +4,17 @@
 // Read from the per-county open-task documents kept in the process (channels/manual/open-task-rows.ts:
 // the watch list's open manual tasks, each with its run), never the watch list itself (a scan on
 // FerretDB) nor the task history; a document written before the counts kept runs (re-counted
-// once at start) has its entries' runs read by `_id`.
+// once at start) has its entries' runs read by `_id`. The runs' campaigns and notices are read
+// by `_id`, one each.
 import { CampaignModel } from '../campaigns/model.js';
 import { localDay } from '../campaigns/schedule.js';
 import { WITHDRAWAL_CAMPAIGN_FIELDS, WITHDRAWAL_NOTICE_FIELDS, withdrawalReason } from '../campaigns/withdrawal.js';
+import { OpenTaskRows } from '../channels/manual/open-task-rows.js';
 import { OpenTaskModel } from '../channels/manual/watch.js';
 import type { Clock } from '../lib/clock.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { NoticeModel } from '../notices/model.js';
 import type { Scope } from '../regions/scope.js';
-import { OpenTaskRows } from '../channels/manual/open-task-rows.js';
 import { tasksExpiredAfter } from './progress.js';
 
 export interface OpenTask {
@@ -76,22 +77,30 @@ export class OpenTaskCounter {
       return [{ ...run, month, townshipCode: doc.regionPath[doc.regionPath.length - 2]! }];
     });
     if (found.length === 0) return [];
+    // Each campaign and notice by `_id` (an `$in` is a scan of the whole collection on FerretDB
+    // 1.24): as many reads as the runs with open tasks in the period, whatever the history.
+    type CampaignFields = { _id: unknown; status: string; noticeId: string; retractedAt: Date | null };
+    type NoticeFields = {
+      _id: unknown;
+      status: string;
+      retractedAt: Date | null;
+      caseOutcomes?: unknown[];
+      content?: { category?: string };
+    };
     const campaignIds = [...new Set(found.map((t) => t.campaignId))];
-    const campaigns = new Map(
-      (
-        await CampaignModel.find({ _id: { $in: campaignIds } }, WITHDRAWAL_CAMPAIGN_FIELDS).lean<
-          { _id: unknown; status: string; noticeId: string; retractedAt: Date | null }[]
-        >()
-      ).map((c) => [String(c._id), c]),
-    );
+    const campaigns = new Map<string, CampaignFields>();
+    for (const c of await mapLimit(campaignIds, 8, (id) =>
+      CampaignModel.findById(id, WITHDRAWAL_CAMPAIGN_FIELDS).lean<CampaignFields>(),
+    )) {
+      if (c) campaigns.set(String(c._id), c);
+    }
     const noticeIds = [...new Set([...campaigns.values()].map((c) => c.noticeId))].filter((id) => OBJECT_ID.test(id));
-    const notices = new Map(
-      (
-        await NoticeModel.find({ _id: { $in: noticeIds } }, { ...WITHDRAWAL_NOTICE_FIELDS, 'content.category': 1 }).lean<
-          { _id: unknown; status: string; retractedAt: Date | null; caseOutcomes?: unknown[]; content?: { category?: string } }[]
-        >()
-      ).map((n) => [String(n._id), n]),
-    );
+    const notices = new Map<string, NoticeFields>();
+    for (const n of await mapLimit(noticeIds, 8, (id) =>
+      NoticeModel.findById(id, { ...WITHDRAWAL_NOTICE_FIELDS, 'content.category': 1 }).lean<NoticeFields>(),
+    )) {
+      if (n) notices.set(String(n._id), n);
+    }
     return found.flatMap(({ campaignId, month, townshipCode }) => {
       const campaign = campaigns.get(campaignId);
       const notice = campaign ? notices.get(campaign.noticeId) : undefined;
