@@ -13,7 +13,6 @@ import mongoose from 'mongoose';
 import { localDay } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
 import { isDuplicateKey } from '../lib/errors.js';
-import { regionDirectory } from '../regions/directory.js';
 import {
   beginClick,
   type ClickIntent,
@@ -135,10 +134,9 @@ export class ClickService {
   async inRegion(months: readonly string[], region: string): Promise<Map<string, ClickCount>> {
     const counts = new Map<string, ClickCount>();
     if (await clickTalliesBuilt()) {
-      const { byCode } = await regionDirectory();
-      const found = byCode.get(region);
-      const below = found?.level === 'township' || found?.level === 'village';
-      const county = below ? found.regionPath.find((code) => byCode.get(code)?.level === 'county') : undefined;
+      // A township's or village's code begins with its county's (regions/levels.ts
+      // `codeFitsParent`): their clicks are in the county's documents.
+      const county = region.length > 6 ? region.slice(0, 6) : undefined;
       for (const [code, [clicks, uniqueClicks]] of await readClickTallies(months, county ?? region)) {
         if (clicks > 0) counts.set(code, { clicks, uniqueClicks });
       }

@@ -196,15 +196,14 @@ export class ExportService {
     const months = monthsOf(from, to);
     // The clicks of the region's townships (click-tally.ts: one `_id` read per month).
     const clicked = await this.clicks.inRegion(months, within);
-    const extra = await this.regions.existingIn(
-      by.scope,
-      [...clicked.keys()].filter((code) => !reported.has(code)),
-    );
-    const clickedOnly: string[] = [];
-    for (const code of extra) {
-      const region = await this.regions.find(code);
-      if (region?.regionPath.includes(within)) clickedOnly.push(code);
-    }
+    // Those in the scope and under the table's region (one read of the regions' token).
+    const clickedOnly = [
+      ...(await this.regions.existingIn(
+        by.scope,
+        [...clicked.keys()].filter((code) => !reported.has(code)),
+        within,
+      )),
+    ];
     const shown = [...codes, ...clickedOnly];
     const clicks = new Map<string, { clicks: number; uniqueClicks: number }>(
       shown.map((c) => [c, clicked.get(c) ?? { clicks: 0, uniqueClicks: 0 }]),
