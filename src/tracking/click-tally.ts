@@ -9,7 +9,7 @@
 //   county's, a province admin the province's). `t.<township>` = [clicks, first clicks]
 //   counted by this code's writers, `b.<township>` the same for the clicks an install counted
 //   before the tallies existed (set once by `buildClickTallies`); a figure is `t + b`. `ids`:
-//   the intents (below) already counted in the document whose intent may still exist.
+//   the intents (below) already counted in the document, as `<intent id>@<ms counted>`.
 // - Written only under the month's claim (`clicktally:<month>`, db/claims.ts: FerretDB 1.24
 //   does not make an update atomic against another writer's), so a read-modify-write of the
 //   month's documents is never interleaved with another's.
@@ -18,8 +18,10 @@
 //   the click itself, carrying the intent's id (`intent`), (3) under the claim, every document
 //   of the intent that does not list the intent in `ids` gets +1 (and +1 first click when it is
 //   the visitor's first) and the intent in `ids`, (4) the intent deleted. Step 3 is idempotent
-//   (a document counts an intent once, whatever retries or repairs), and `ids` only drops an
-//   intent once the intent is gone (then nothing will apply it again).
+//   (a document counts an intent once, whatever retries or repairs): an id leaves `ids` only
+//   once it is IDS_KEPT_MS old and its intent is gone. So neither the repair (it applies only
+//   intents that exist) nor a writer that stalled past INTENT_STALE_MS and resumes after the
+//   repair (within IDS_KEPT_MS) counts a click twice.
 // - A writer killed after (1) leaves its intent. The roll-up lease holder's refresh
 //   (`repairClickTallies`, rollups.ts; at most once per REPAIR_EVERY_MS) looks for intents
 //   older than INTENT_STALE_MS: it finds the intent's click among the visitor's ten `_id`s
@@ -45,6 +47,8 @@ const REPAIR_EVERY_MS = 30_000;
 const CLAIM_TTL_MS = 10_000;
 /** A document's `ids` are checked against the intents once they are this many. */
 const IDS_CHECKED_AT = 32;
+/** An id stays in `ids` at least this long (see the header). */
+const IDS_KEPT_MS = 15 * 60_000;
 const BACKFILL = 'click-tallies';
 
 /** [clicks, first clicks]. */
@@ -144,22 +148,39 @@ export async function tallyClick(intent: ClickIntent, first: boolean): Promise<v
           .then((doc) => doc ?? { _id: id }),
       ),
     );
-    const pending = docs.filter((doc) => !(doc.ids ?? []).includes(intent._id));
+    const counted = (doc: TallyDoc) => (doc.ids ?? []).some((id) => id.slice(0, id.lastIndexOf('@')) === intent._id);
+    const pending = docs.filter((doc) => !counted(doc));
     if (pending.length === 0) return;
-    // Intents gone are never applied again: their ids can go (one read of the few in flight).
-    const listed = [...new Set(pending.flatMap((doc) => doc.ids ?? []))];
-    let live: Set<string> | null = null;
-    if (pending.some((doc) => (doc.ids ?? []).length >= IDS_CHECKED_AT)) {
-      const found = await ClickTallyIntentModel.find({ _id: { $in: listed } }, { _id: 1 }).lean<{ _id: string }[]>();
-      live = new Set(found.map((doc) => doc._id));
+    // Old ids whose intents are gone go (one read of the few intents in flight, see the header).
+    const now = Date.now();
+    const old = (id: string) => now - Number(id.slice(id.lastIndexOf('@') + 1)) > IDS_KEPT_MS;
+    const candidates = [
+      ...new Set(
+        pending
+          .filter((doc) => (doc.ids ?? []).length >= IDS_CHECKED_AT)
+          .flatMap((doc) => (doc.ids ?? []).filter(old).map((id) => id.slice(0, id.lastIndexOf('@')))),
+      ),
+    ];
+    const live = new Set<string>();
+    if (candidates.length > 0) {
+      const found = await ClickTallyIntentModel.find({ _id: { $in: candidates } }, { _id: 1 }).lean<
+        { _id: string }[]
+      >();
+      for (const doc of found) live.add(doc._id);
     }
+    const gone = (id: string) => old(id) && candidates.length > 0 && !live.has(id.slice(0, id.lastIndexOf('@')));
     await Promise.all(
       pending.map((doc) => {
         const [clicks, firsts] = doc.t?.[intent.township] ?? [0, 0];
-        const kept = (doc.ids ?? []).filter((id) => live === null || live.has(id));
+        const kept = (doc.ids ?? []).filter((id) => !((doc.ids ?? []).length >= IDS_CHECKED_AT && gone(id)));
         return ClickTallyModel.collection.updateOne(
           { _id: doc._id as never },
-          { $set: { [`t.${intent.township}`]: [clicks + 1, firsts + (first ? 1 : 0)], ids: [...kept, intent._id] } },
+          {
+            $set: {
+              [`t.${intent.township}`]: [clicks + 1, firsts + (first ? 1 : 0)],
+              ids: [...kept, `${intent._id}@${now}`],
+            },
+          },
           { upsert: true },
         );
       }),
