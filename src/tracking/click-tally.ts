@@ -29,7 +29,7 @@
 //   the tallies equal the clicks again once the repair has run; before it, a click written
 //   but not yet tallied is missing from them (never counted twice).
 // - An install that counted clicks before the tallies is tallied once at start
-//   (`buildClickTallies`, db/backfills.ts): two aggregates of the clicks without `intent`
+//   (`buildClickTallies`, db/backfills.ts): one aggregate of the clicks without `intent`
 //   (those no writer of this code tallies), set (not added) into `b` under each month's
 //   claim: a rerun sets the same values. The monthly table reads the clicks as before until
 //   the backfill has finished (`clickTalliesBuilt`).
@@ -234,21 +234,24 @@ export function forgetClickTalliesBuilt(): void {
 /** Once per install: the clicks counted before the tallies existed, set into `b` (see the header). */
 export async function buildClickTallies(): Promise<void> {
   await backfillOnce(BACKFILL, async () => {
-    // Two reads (FerretDB 1.24 has no `$cond` in `$group`): every click, then first clicks.
-    const count = (match: Record<string, unknown>) =>
-      mongoose.connection
-        .collection('clicks')
-        .aggregate<{ _id: { month: string; township: string }; n: number }>([
-          { $match: { intent: { $exists: false }, townshipCode: { $ne: '' }, ...match } },
-          { $group: { _id: { month: '$month', township: '$townshipCode' }, n: { $sum: 1 } } },
-        ])
-        .toArray();
-    const firsts = new Map<string, number>();
-    for (const row of await count({ first: true })) firsts.set(`${row._id.month}|${row._id.township}`, row.n);
-    const rows = (await count({})).map((row) => ({
-      ...row,
-      f: firsts.get(`${row._id.month}|${row._id.township}`) ?? 0,
-    }));
+    // One read, grouped by first or not too (FerretDB 1.24 has no `$cond` in `$group`).
+    const groups = await mongoose.connection
+      .collection('clicks')
+      .aggregate<{ _id: { month: string; township: string; first: boolean }; n: number }>([
+        { $match: { intent: { $exists: false }, townshipCode: { $ne: '' } } },
+        { $group: { _id: { month: '$month', township: '$townshipCode', first: '$first' }, n: { $sum: 1 } } },
+      ])
+      .toArray();
+    const sums = new Map<string, { _id: { month: string; township: string }; n: number; f: number }>();
+    for (const group of groups) {
+      const { month, township, first } = group._id;
+      const key = `${month}|${township}`;
+      const row = sums.get(key) ?? { _id: { month, township }, n: 0, f: 0 };
+      row.n += group.n;
+      if (first === true) row.f += group.n;
+      sums.set(key, row);
+    }
+    const rows = [...sums.values()];
     // month → document id → township → cell
     const months = new Map<string, Map<string, Record<string, TallyCell>>>();
     for (const row of rows) {
