@@ -283,3 +283,70 @@ export async function buildDueSlots(
     if (!cursor || slotStart(cursor.slot) > first) await writeCursor({ slot: slotOf(first), index: 0 });
   });
 }
+
+/**
+ * Retention (engine/retention.ts): an officer run's list as it stands, its items' numbers (the
+ * hint's items and on until one is missing) and every entry id on them, and whether it has a hint.
+ */
+export async function runListOf(run: string): Promise<{ numbers: number[]; ids: string[]; hint: boolean }> {
+  const list = runList(run);
+  const hint = await exists(hintId(list));
+  const items = await readList(list);
+  return {
+    numbers: items.map((item) => item.n),
+    ids: [...new Set(items.flatMap((item) => item.doc.ids ?? []))],
+    hint,
+  };
+}
+
+/**
+ * Retention: deletes an officer run's list once none of its entries is on the watch list: its
+ * items first, its hint last, so that a pass killed in between finds the hint and reads the
+ * items that are left (below it by number, beyond it until one is missing) and deletes them.
+ * A reader meanwhile finds fewer items naming entries that are gone anyway. Returns the
+ * documents deleted.
+ */
+export async function dropRunList(run: string, numbers: number[]): Promise<number> {
+  const list = runList(run);
+  let deleted = 0;
+  for (const ids of [numbers.map((n) => itemId(list, n)), [hintId(list)]]) {
+    for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
+      const result = await OpenTaskDueModel.bulkWrite(
+        ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ deleteOne: { filter: { _id: id } } })),
+        { ordered: false },
+      );
+      deleted += result.deletedCount;
+    }
+  }
+  return deleted;
+}
+
+/**
+ * Retention: the walk markers of a UTC day that no walk can start in again (the caller checks
+ * that the cursor and the notifier's due marker both lie after it): its ten minutes and hours,
+ * then the day's own marker last, so that a pass killed in between finds the day marker and
+ * deletes the rest again. A writer filing behind the cursor lowers the due marker and writes
+ * the markers again after its item. Returns the markers deleted (none when nothing was filed).
+ */
+export async function dropDayMarkers(day: string): Promise<number> {
+  if (!(await exists(dayId(`${day}T00:00`)))) return 0;
+  const hours = Array.from({ length: 24 }, (_, h) => `${day}T${String(h).padStart(2, '0')}`);
+  const ids = [
+    ...hours.flatMap((hour) => Array.from({ length: 6 }, (_, m) => `t:${hour}:${m}`)),
+    ...hours.map((hour) => `h:${hour}`),
+  ];
+  let deleted = 0;
+  for (const chunk of [
+    ...Array.from({ length: Math.ceil(ids.length / MAX_UPDATES_PER_COMMAND) }, (_, i) =>
+      ids.slice(i * MAX_UPDATES_PER_COMMAND, (i + 1) * MAX_UPDATES_PER_COMMAND),
+    ),
+    [dayId(`${day}T00:00`)],
+  ]) {
+    const result = await OpenTaskDueModel.bulkWrite(
+      chunk.map((id) => ({ deleteOne: { filter: { _id: id } } })),
+      { ordered: false },
+    );
+    deleted += result.deletedCount;
+  }
+  return deleted;
+}
