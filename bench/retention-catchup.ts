@@ -43,7 +43,27 @@ async function main() {
     const key = `${event.commandName} ${typeof value === 'string' ? value : ''}`;
     byCollection.set(key, (byCollection.get(key) ?? 0) + 1);
   });
+  /** Documents of the lists retention prunes or keeps (a scan each: outside the measured passes). */
+  const sizes = async () => {
+    const due = mongoose.connection.collection<{ _id: string }>('opentaskdue');
+    const ids = (await due.find({}, { projection: { _id: 1 } }).toArray()).map((doc) => String(doc._id));
+    const prefix = (p: RegExp) => ids.filter((id) => p.test(id)).length;
+    return {
+      run_list_docs: prefix(/^r:/),
+      slot_docs: prefix(/^s:/),
+      walk_markers: prefix(/^[dht]:/),
+      delivery_pages: await mongoose.connection.collection('deliverypages').countDocuments(),
+      campaign_task_lists: await mongoose.connection
+        .collection('taskhistory')
+        .countDocuments({ _id: { $regex: '^c:' } as never }),
+      run_generations: await mongoose.connection.collection('rungenerations').countDocuments(),
+      rank_marks: await mongoose.connection.collection('rankmarks').countDocuments(),
+    };
+  };
   try {
+    const sizesBefore = await sizes();
+    log(`before: ${JSON.stringify(sizesBefore)}`);
+    byCollection.clear();
     const clock = AT ? fixedClock(new Date(AT)) : systemClock;
     const retention = new Retention(clock, { keepDays: KEEP_DAYS, everyMs: 3_600_000 });
     const totals: Record<string, number> = {};
@@ -65,10 +85,13 @@ async function main() {
       if (!report.behind) break;
     }
     const ownAll = process.cpuUsage(cpu0.own);
+    const measured = new Map(byCollection);
     const ownMs = Math.round((ownAll.user + ownAll.system) / 1000);
     const ferretMs = Math.round((cpuSecondsOf(ferretPid) - cpu0.ferret) * 1000);
-    const commands = [...byCollection.values()].reduce((a, b) => a + b, 0);
-    for (const [key, n] of [...byCollection].sort((a, b) => b[1] - a[1])) log(`  ${String(n).padStart(7)} × ${key}`);
+    const commands = [...measured.values()].reduce((a, b) => a + b, 0);
+    for (const [key, n] of [...measured].sort((a, b) => b[1] - a[1])) log(`  ${String(n).padStart(7)} × ${key}`);
+    const sizesAfter = await sizes();
+    log(`after: ${JSON.stringify(sizesAfter)}`);
     const batches = totals.batchesCompacted ?? 0;
     const runs = totals.runs ?? 0;
     const result = {
@@ -86,6 +109,8 @@ async function main() {
       commands_per_run: runs ? Math.round((commands / runs) * 10) / 10 : null,
       load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
       ...totals,
+      before: sizesBefore,
+      after: sizesAfter,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

@@ -11,6 +11,16 @@
 // comes back after `catchUpMs`). A batch is read once and written once (on FerretDB each costs
 // the whole document, whatever the projection); a process killed mid-pass redoes at most one
 // group of batches, each of whose steps is idempotent (compactBatch).
+//
+// The lists of the ninth session: a settled run's officer run lists (channels/manual/due-slots.ts
+// `r:<run>|<officer>`) are deleted once none of their entries is on the watch list (the officers
+// read from the batches as they are compacted; a process resuming a run reads those of its
+// first batches again), items first and hint last; the notifier's walk markers of a day go
+// with the day once its cursor and due marker are past it; kept deliveries pages
+// (tracking/deliveries/kept-pages.ts) not written for the period go in the daily sweep. The
+// campaigns' task lists (`c:<campaign>` in taskhistory: every task a stop withdraws, however
+// old) and the run generations (a summary or page stored at an older generation would count
+// as current again) are kept; the rankings' markers are deleted by the fold that reads them.
 
 import { dropDayMarkers, dropRunList, readCursor, runListOf, slotStart } from '../channels/manual/due-slots.js';
 import { ManualConfirmationModel } from '../channels/manual/model.js';
@@ -271,8 +281,9 @@ export class Retention {
   }
 
   /**
-   * Lease epochs that are not a batch's (run planning, intents, roll-ups) and ended more than an
-   * hour ago, once a day (a scan of the claims; a batch's epochs go with its compaction). A
+   * Once a day: the kept deliveries pages not written for the period (a scan of the pages, see
+   * below), and lease epochs that are not a batch's (run planning, intents, roll-ups) and ended
+   * more than an hour ago (a scan of the claims; a batch's epochs go with its compaction). A
    * lease's holder records its epoch on the resource and renews it there; a new claimer starts
    * after the recorded epoch, so an ended epoch's claim decides nothing. One-time decisions
    * (state changes, intents done, review decisions) have no end and stay.

@@ -31,6 +31,9 @@
 //   cursor (its clock behind, or delayed) has lowered the marker to its time, and a pass starts
 //   from the marker's slot when it lies behind the cursor.
 // - existing installs: the list is filed once at start (`buildDueSlots`).
+// - retention (engine/retention.ts) deletes a settled run's run lists once none of their entries
+//   is on the watch list (`dropRunList`: items first, the hint last), and the walk markers of a
+//   day the cursor and the due marker have both passed (`dropDayMarkers`: the day's last).
 import mongoose from 'mongoose';
 import { backfillOnce } from '../../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
