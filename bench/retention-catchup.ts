@@ -25,6 +25,12 @@ const CACHE = resolve(process.env.PROVINCE_CACHE ?? '/dev/shm', `jingxun-provinc
 const KEEP_DAYS = Number(process.env.ENGINE_RETENTION_DAYS ?? 7);
 /** The clock the passes run at (ISO; default now): a later one makes more of the month due. */
 const AT = process.env.RETENTION_AT;
+/**
+ * RETENTION_EXPIRE_ENTRIES=1: first delete the open-task watch entries expired at that time, as
+ * the officer notifier's look at each entry's expiry does (the bench runs no notifier), so the
+ * settled runs' officer run lists are due for deletion as in an install whose notifier runs.
+ */
+const EXPIRE_ENTRIES = process.env.RETENTION_EXPIRE_ENTRIES === '1';
 
 const log = (line: string) => process.stderr.write(`[bench:retention-catchup] ${line}\n`);
 
@@ -61,6 +67,12 @@ async function main() {
     };
   };
   try {
+    if (EXPIRE_ENTRIES) {
+      const expired = await mongoose.connection
+        .collection('opentasks')
+        .deleteMany({ expiresAt: { $lte: AT ? new Date(AT) : new Date() } });
+      log(`watch entries expired (as the notifier would): ${expired.deletedCount}`);
+    }
     const sizesBefore = await sizes();
     log(`before: ${JSON.stringify(sizesBefore)}`);
     byCollection.clear();

@@ -183,7 +183,16 @@ async function append(items: { list: string; doc: Omit<ItemDoc, '_id'> }[]): Pro
 
 /** A list's items from number `from` on: the hint, the items below it, then on until one is missing. */
 async function readList(list: string, from = 0): Promise<{ n: number; doc: ItemDoc }[]> {
-  const hint = (await OpenTaskDueModel.findById(hintId(list), { next: 1 }).lean<{ next?: number }>())?.next ?? 0;
+  return (await readListAndHint(list, from)).items;
+}
+
+/** `readList`, and whether the list has a hint. */
+async function readListAndHint(
+  list: string,
+  from = 0,
+): Promise<{ hinted: boolean; items: { n: number; doc: ItemDoc }[] }> {
+  const hinted = await OpenTaskDueModel.findById(hintId(list), { next: 1 }).lean<{ next?: number }>();
+  const hint = hinted?.next ?? 0;
   const out: { n: number; doc: ItemDoc }[] = [];
   const below = Array.from({ length: Math.max(0, hint - from) }, (_, i) => from + i);
   const found = await mapLimit(below, 8, (n) => OpenTaskDueModel.findById(itemId(list, n)).lean<ItemDoc>());
@@ -195,7 +204,7 @@ async function readList(list: string, from = 0): Promise<{ n: number; doc: ItemD
     if (!doc) break;
     out.push({ n, doc });
   }
-  return out;
+  return { hinted: hinted !== null, items: out };
 }
 
 /**
@@ -292,13 +301,11 @@ export async function buildDueSlots(
  * hint's items and on until one is missing) and every entry id on them, and whether it has a hint.
  */
 export async function runListOf(run: string): Promise<{ numbers: number[]; ids: string[]; hint: boolean }> {
-  const list = runList(run);
-  const hint = await exists(hintId(list));
-  const items = await readList(list);
+  const { hinted, items } = await readListAndHint(runList(run));
   return {
     numbers: items.map((item) => item.n),
     ids: [...new Set(items.flatMap((item) => item.doc.ids ?? []))],
-    hint,
+    hint: hinted,
   };
 }
 
