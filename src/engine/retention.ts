@@ -117,20 +117,14 @@ interface RunWalk {
 
 /**
  * The officer runs (`<run>|<officer>`, channels/manual/watch.ts `runKeyOf`) these deliveries
- * put watch entries on: a manual delivery's task names its officer only when the delivery has
- * an officer's name (engine/dispatch.ts); a WeCom customer group's entry carries both as they
- * are. Both forms are taken for the latter (a list that does not exist costs two `_id` reads).
+ * put watch entries on: a manual delivery's task and a WeCom customer group's item name the
+ * delivery's officer only when it has an officer's name (engine/dispatch.ts `target.officer`).
  */
 function officerRunsOf(occurrenceId: string, items: Partial<BatchItem>[], into: Set<string>): void {
   for (const item of items) {
+    if (item.channel !== 'manual' && item.channel !== 'wecom_group') continue;
     const name = item.officerName ?? null;
-    const phone = item.officerPhone ?? null;
-    const named = phone ?? (name ? `name:${name}` : '');
-    if (item.channel === 'manual') into.add(`${occurrenceId}|${name ? named : ''}`);
-    else if (item.channel === 'wecom_group') {
-      into.add(`${occurrenceId}|${named}`);
-      into.add(`${occurrenceId}|${name ? named : ''}`);
-    }
+    into.add(`${occurrenceId}|${name ? (item.officerPhone ?? `name:${name}`) : ''}`);
   }
 }
 
