@@ -237,12 +237,20 @@ describe('run lists of a run still listed, and a pass killed while pruning them'
   }, 120_000);
   afterAll(() => w.close());
 
-  it('keeps the lists of a run whose entries are still on the watch list, and files the run again', async () => {
+  it('keeps the lists of a run whose entries are still on the watch list (and the walk markers of a day the notifier has not passed), and files the run again', async () => {
     time.advance(8 * DAY);
     // The notifier has not looked at the expired entries yet: they are still listed.
     expect(await OpenTaskModel.countDocuments({ campaignId })).toBe(2);
+    const markers = await OpenTaskDueModel.countDocuments({
+      _id: { $regex: `^[dht]:${began.toISOString().slice(0, 10)}` },
+    });
+    expect(markers).toBeGreaterThan(0);
     const report = await new Retention(time, { keepDays: 7, everyMs: 60_000 }).runOnce();
-    expect(report).toMatchObject({ runs: 1, batchesCompacted: 1, runLists: 0 });
+    // The notifier's cursor still lies in that day (its last pass): its walk markers stay.
+    expect(report).toMatchObject({ runs: 1, batchesCompacted: 1, runLists: 0, dueMarkers: 0 });
+    expect(
+      await OpenTaskDueModel.countDocuments({ _id: { $regex: `^[dht]:${began.toISOString().slice(0, 10)}` } }),
+    ).toBe(markers);
     expect((await lists()).length).toBeGreaterThan(0);
     for (const run of officerRuns) expect(await runEntryIds(run)).toHaveLength(1);
     const due = await RetentionDueModel.find({ runs: { $exists: true } }).lean();
