@@ -265,8 +265,10 @@ export class OfficerNotifier {
       const items = await slotItems(cursor.slot, cursor.index);
       let blocked = false;
       let count = cursor.index;
-      for (const item of items) {
+      for (const [k, item] of items.entries()) {
         count = Math.max(count, item.n + 1);
+        // An item may name several runs (a wave's): the cursor passes it after its last one.
+        const lastOfItem = items[k + 1]?.n !== item.n;
         if (item.at.getTime() > now.getTime()) {
           blocked = true; // later in the current minute: read again by the next pass
           earliest = Math.min(earliest, item.at.getTime());
@@ -291,7 +293,7 @@ export class OfficerNotifier {
         }
         // A run due again already (a failure: looked at next pass) keeps its item.
         if (next <= now.getTime()) blocked = true;
-        if (!blocked) cursor = { slot: cursor.slot, index: item.n + 1 };
+        if (!blocked && lastOfItem) cursor = { slot: cursor.slot, index: item.n + 1 };
       }
       if (blocked || cursor.slot >= nowSlot) break;
       await dropSlot(cursor.slot, count);

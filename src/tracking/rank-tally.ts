@@ -11,19 +11,25 @@
 //
 // Contract. Only the holder of the roll-up lease writes here (`fold`, run by the roll-up
 // refresher with each refresh, every 2 s), so no update races another (FerretDB's updates are
-// not atomic). Writers only insert markers (channels/manual/rank-marks.ts) around each task
-// write. A fold reads the pending markers, reads their tasks by `_id` as they are
-// now, sets their rows (a value from the task, never an increment: folding again is harmless),
+// not atomic). Writers only insert: a make's record on the task history's made list
+// (channels/manual/history.ts `m:<n>`, before the tasks' insert) and markers around each
+// confirmation and withdrawal (channels/manual/rank-marks.ts). A fold reads the made list from
+// its cursor (`_made`: records 1..n done) and the pending markers, reads their tasks by `_id`
+// as they are now, sets their rows (a value from the task, never an increment: folding again is harmless),
 // writes each touched county-day document, then its parts above it (recomputed from its rows),
 // and only then deletes the markers it read that are older than MARK_SLACK_MS and whose tasks
-// all exist (rank-marks.ts). A kill -9 at any point leaves the markers, and the next fold sets
-// the same values again. The one-time
+// all exist (rank-marks.ts). A made record is done once all its tasks were found and written, or,
+// past MARK_SLACK_MS, once its missing tasks are in a marker (inserted before the cursor moves);
+// the cursor passes done records only, in order, after their rows were written. A kill -9 at
+// any point leaves the markers and the cursor behind, and the next fold sets the same values
+// again. The one-time
 // build (`build`, under the same lease, before the first fold) replaces every document from
 // one scan of the tasks and then writes `_built`; killed, it runs again from scratch. Tasks
-// written during the build have markers, folded right after it.
+// written during the build have made records (or markers), folded right after it.
 import mongoose from 'mongoose';
+import { madeRecord } from '../channels/manual/history.js';
 import { ManualTaskModel } from '../channels/manual/model.js';
-import { MARK_SLACK_MS, MISSING_TASK_MS, RankMarkModel } from '../channels/manual/rank-marks.js';
+import { MARK_SLACK_MS, MISSING_TASK_MS, RankMarkModel, rankingsChanged } from '../channels/manual/rank-marks.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { normalisePhone } from '../lib/phone.js';
 
@@ -38,6 +44,10 @@ const tallySchema = new mongoose.Schema(
 export const RankTallyModel = mongoose.model('RankTally', tallySchema, 'ranktally');
 
 const BUILT = '_built';
+/** The made list's cursor (`n`: records 1..n folded; channels/manual/history.ts). */
+const MADE_CURSOR = '_made';
+/** Made-list records held (read and not yet passed by the cursor) per fold pass. */
+const RECORDS_PER_PASS = 2_000;
 /** Markers read per fold pass (a pass after a province dispatch takes several). */
 const MARKS_PER_PASS = 2_000;
 
@@ -102,6 +112,8 @@ export function cellsOf(rows: Iterable<Row>, keep: (row: Row) => boolean = () =>
 
 export class RankTally {
   private built = false;
+  /** The made list's cursor as this process knows it, and the records read past it. */
+  private made: { cursor: number; held: Map<number, { at: number; ids: string[]; done: boolean }> } | null = null;
   private readonly dayOf: Intl.DateTimeFormat;
 
   constructor(timeZone: string) {
@@ -136,7 +148,9 @@ export class RankTally {
       }
       this.built = true;
     }
-    let total = 0;
+    const made = await this.foldMade(keep);
+    if (made === null) return 0;
+    let total = made;
     for (;;) {
       const marks = await RankMarkModel.find({}, { taskIds: 1, at: 1 })
         .limit(MARKS_PER_PASS)
@@ -160,6 +174,75 @@ export class RankTally {
       if (done.length) await RankMarkModel.deleteMany({ _id: { $in: done } });
       // Young markers stay (folded again next pass): this pass is over.
       if (done.length < marks.length || marks.length < MARKS_PER_PASS) return total;
+    }
+  }
+
+  /**
+   * The made list's records after the cursor (channels/manual/history.ts `m:<n>`, dense from 1,
+   * each written before its tasks are inserted): their tasks folded; a record is done once every
+   * task it names was found, or, past MARK_SLACK_MS, once its missing ones are handed to a
+   * marker (rank-marks.ts: kept until they exist, or MISSING_TASK_MS). The cursor passes done
+   * records only, in order, after their rows are written. Records held in memory past the
+   * cursor are not folded again once done. Null when the lease was lost.
+   */
+  private async foldMade(keep: () => Promise<boolean>): Promise<number | null> {
+    if (!this.made) {
+      const doc = await RankTallyModel.findById(MADE_CURSOR, { n: 1 }).lean<{ n?: number }>();
+      this.made = { cursor: doc?.n ?? 0, held: new Map() };
+    }
+    const made = this.made;
+    let total = 0;
+    for (;;) {
+      // New records after those held: one read, then 8 at once, until one is missing.
+      let n = made.cursor + made.held.size + 1;
+      let width = 1;
+      let capped = true;
+      while (made.held.size < RECORDS_PER_PASS) {
+        const found = await mapLimit(
+          Array.from({ length: width }, (_, i) => n + i),
+          8,
+          madeRecord,
+        );
+        const missing = found.indexOf(null);
+        for (const record of missing < 0 ? found : found.slice(0, missing)) {
+          made.held.set(n, { at: record!.at, ids: record!.ids, done: false });
+          n += 1;
+        }
+        if (missing >= 0) {
+          capped = false;
+          break;
+        }
+        width = 8;
+      }
+      const pending = [...made.held.values()].filter((record) => !record.done);
+      if (pending.length === 0) return total;
+      const ids = [...new Set(pending.flatMap((record) => record.ids))].filter((id) => mongoose.isValidObjectId(id));
+      const tasks = (await mapLimit(ids, 8, (id) => ManualTaskModel.findById(id, FIELDS).lean<TaskFields>())).filter(
+        (task): task is TaskFields => task !== null,
+      );
+      if (!(await this.write(tasks, false, keep))) return null;
+      total += tasks.length;
+      const found = new Set(tasks.map((task) => String(task._id)));
+      const now = Date.now();
+      for (const record of pending) {
+        const missing = record.ids.filter((id) => !found.has(id) && mongoose.isValidObjectId(id));
+        if (missing.length > 0 && record.at >= now - MARK_SLACK_MS) continue;
+        // Not inserted (yet) past the slack: a marker keeps them (a late insert is still counted).
+        if (missing.length > 0) await rankingsChanged(missing, new Date(record.at));
+        record.done = true;
+      }
+      let cursor = made.cursor;
+      const moved = made.held.get(cursor + 1)?.done === true;
+      while (made.held.get(cursor + 1)?.done) {
+        made.held.delete(cursor + 1);
+        cursor += 1;
+      }
+      if (cursor > made.cursor) {
+        await RankTallyModel.updateOne({ _id: MADE_CURSOR }, { $max: { n: cursor } }, { upsert: true, strict: false });
+        made.cursor = cursor;
+      }
+      // More records than a pass holds, and the cursor moved: read on.
+      if (!capped || !moved) return total;
     }
   }
 

@@ -232,4 +232,31 @@ describe('the officer notifier by due keys', () => {
     expect(posts(wu.robot)).toHaveLength(3);
     expect(new Set(posts(wu.robot).map((text) => text.match(/停止测试\d/)?.[0])).size).toBe(3);
   });
+
+  it('a wave’s item names all its officer runs; a pass stopped after the first tells the others next, each once', async () => {
+    // One campaign to three officers' groups: one wave, one slot item naming three runs.
+    const three = [await officer('郑警官'), await officer('王警官'), await officer('冯警官')];
+    const groups = (await Promise.all(three.map((o) => groupsOf(o, 1)))).flat();
+    await sendTo('一项三人', groups);
+    clock.advance(MINUTE + 1);
+    const notifier = w.t.ctx.notifier;
+    const inside = notifier as unknown as { ports: { campaign: (id: string) => Promise<unknown> }; stopping: boolean };
+    const campaign = inside.ports.campaign;
+    inside.ports.campaign = async (id) => {
+      notifier.stop();
+      return campaign(id);
+    };
+    try {
+      await notifier.tick();
+    } finally {
+      inside.ports.campaign = campaign;
+    }
+    const told = () => three.map((o) => posts(o.robot).length);
+    expect(told().reduce((a, b) => a + b, 0)).toBe(1);
+    inside.stopping = false; // a new process
+    await notifier.tick();
+    await notifier.tick();
+    // The cursor stayed before the item: the other two runs are told, nobody twice.
+    expect(told()).toEqual([1, 1, 1]);
+  });
 });

@@ -6,6 +6,7 @@
 // tallies gets them from the one-time build at the first refresh, once.
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordTasks } from '../../src/channels/manual/history.js';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { MARK_SLACK_MS, RankMarkModel, rankingsChanged } from '../../src/channels/manual/rank-marks.js';
 import { RankTallyModel } from '../../src/tracking/rank-tally.js';
@@ -232,6 +233,55 @@ describe('rankings from the tallies', () => {
     await same(TREE.province.code);
     const body = await ask(`from=${today}&to=${today}&regionCode=${TREE.countyA.code}`);
     expect(body.officers.find((o: { phone: string }) => o.phone === '13500000001')).toMatchObject({ due: 1, open: 1 });
+  });
+
+  it('when a wave’s made record is written and its tasks are inserted only later, then they are counted once they exist', async () => {
+    await settle();
+    // Writers killed between the history's insert (the made list's record) and the tasks'
+    // insert, or slow: one record claimed now, one claimed past the slack.
+    const young = new mongoose.Types.ObjectId();
+    const old = new mongoose.Types.ObjectId();
+    const entry = (id: mongoose.Types.ObjectId, phone: string) => ({
+      id: String(id),
+      createdAt: new Date(),
+      officerPhone: phone,
+      regionPath: A,
+    });
+    await recordTasks([entry(young, '13500000011')], new Date());
+    await recordTasks([entry(old, '13500000012')], new Date(Date.now() - 2 * MARK_SLACK_MS));
+    await refresh();
+    // Neither exists: the young record is held by the fold (its cursor stays before it), the
+    // old one's task handed to a marker (kept until it exists).
+    expect(await RankMarkModel.countDocuments({})).toBe(1);
+    for (const [id, phone] of [
+      [young, '13500000011'],
+      [old, '13500000012'],
+    ] as const) {
+      n += 1;
+      await ManualTaskModel.create({
+        _id: id,
+        taskKey: `made-late-${n}`,
+        groupId: `made${n}`,
+        groupName: '迟到群',
+        regionPath: A,
+        officerName: '迟到民警',
+        officerPhone: phone,
+        title: '迟到任务',
+        createdAt: new Date(),
+      });
+    }
+    await refresh();
+    expect(await RankMarkModel.countDocuments({})).toBe(0);
+    await same(TREE.province.code);
+    const body = await ask(`from=${today}&to=${today}&regionCode=${TREE.countyA.code}`);
+    for (const phone of ['13500000011', '13500000012'])
+      expect(
+        body.officers.find((o: { phone: string }) => o.phone === phone),
+        phone,
+      ).toMatchObject({ due: 1, open: 1 });
+    // Folding again (a fold killed before its cursor write does the same) changes nothing.
+    await refresh();
+    await same(TREE.province.code);
   });
 
   it('when many more tasks exist outside the period, then a call reads the same few documents by _id', async () => {

@@ -3,29 +3,45 @@
 // filter but a single `_id` equality reads the whole collection).
 //
 // Collection `opentaskdue`, every document read and written by `_id`; a list is appended by
-// unique inserts (`<list>|<n>`, like notifications/step-list.ts), never by a read-modify-write
+// unique numbers (`<list>|<n>`, like notifications/step-list.ts), never by a read-modify-write
 // of a shared document (FerretDB does not make two updates of one document atomic):
-//   s:<minute>|<n>    a slot item: the officer run `run` has an entry due at `at`, inside that
-//                     UTC minute (`YYYY-MM-DDTHH:MM`)
+//   s:<minute>|<n>    a slot item: officer runs (`runs`, each with its earliest time in `ats`;
+//                     before the tenth session one run, `run` and `at`) with an entry due inside
+//                     that UTC minute (`YYYY-MM-DDTHH:MM`); a wave's runs share one item
 //   r:<run>|<n>       a run list item: entry ids (`ids`) of that officer run
 //   <list>|next       a list's hint: its items 0..next-1 are taken (`$max`, written after the
-//                     insert). A reader reads the hint, then the items below it and beyond it
-//                     until the first missing one, so a hole below the hint is harmless.
+//                     items, in the same ordered command). A reader reads the hint, then the items
+//                     below it and beyond it until the first missing one, so a hole below the
+//                     hint is harmless. Slots get one; run lists from their second item.
 //   t:<ten minutes>, h:<hour>, d:<day>  something was filed in that UTC ten minutes / hour /
-//                     day (written with the slot's hint): a walk over time with nothing filed
-//                     reads one marker per empty day, hour or ten minutes
+//                     day (written before the slot's hint, once per process): a walk over time
+//                     with nothing filed reads one marker per empty day, hour or ten minutes
 //   cursor            where the notifier stands: every item of a slot before `slot`, and of
 //                     `slot` before `index`, has been looked at
 //
+// Writing (`append`): one queue per process, one write at a time carrying every item queued
+// meanwhile: one ordered `update` command of upserts (`$setOnInsert` at the item's number, then
+// the markers, then the hint; at most MAX_UPDATES_PER_COMMAND statements a command), so a wave
+// of tasks costs one command whatever its officer runs. The process carries each list's next
+// number (no hint read per wave: a slot's hint is read once per process, and again when the
+// slot ends within NEAR_MS, since the notifier drops slots that ended; a run's list starts at
+// 0). Item n is written only once item n-1 exists (the queue, the ordered command, and a taken
+// number retried above the item found there and the list's hint), so the lists have no holes
+// above their hints and a reader that stops at a missing item misses nothing.
+//
 // Contract (the order of writes, so that a kill -9 anywhere loses no due look):
 // - whoever sets an entry's `dueAt` to T (the watch list's writers, the notifier) first files
-//   the entry's run in slot(T) (`fileRuns`), then writes the entry, then lowers the notifier's
-//   due marker (watch.ts `lowerDue`). A writer killed after the filing leaves an item whose run
-//   is not due then: the notifier reads its entries, finds none due and passes on (harmless).
-// - an entry is listed on its run (`listRunEntries`) before it is inserted.
-// - the notifier moves its cursor past an item only after it has handled the item's run (its
-//   steps claimed and its entries' next looks filed and written): killed before, the item is
-//   read again and the run looked at again; each step is a unique insert, so nothing is sent
+//   the entry's run in slot(T) (`fileRuns`; a wave's new entries `listAndFile`), then writes
+//   the entry, then lowers the notifier's due marker (watch.ts `lowerDue`). A writer killed
+//   after the filing leaves an item whose runs are not due then: the notifier reads their
+//   entries, finds none due and passes on (harmless).
+// - an entry is listed on its run (`listRunEntries`, `listAndFile`) before it is inserted; a
+//   kill inside the one command leaves some items of it (a run list item, the slot's item
+//   without its hint: read beyond the hint) and no entry yet, so nothing is due that is not
+//   filed; the retried wave lists and files again (repeats are harmless).
+// - the notifier moves its cursor past an item only after it has handled every run the item
+//   names (their steps claimed and their entries' next looks filed and written): killed before,
+//   the item is read again and its runs looked at again; each step is a unique insert, so nothing is sent
 //   twice (notifier.ts).
 // - a slot the cursor passed is deleted. A writer whose filing lands in a slot behind the
 //   cursor (its clock behind, or delayed) has lowered the marker to its time, and a pass starts
@@ -38,13 +54,14 @@ import mongoose from 'mongoose';
 import { backfillOnce } from '../../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { isDuplicateKey } from '../../lib/errors.js';
 
 const dueSchema = new mongoose.Schema(
   {
     _id: { type: String, required: true },
     run: { type: String, default: undefined },
     at: { type: Date, default: undefined },
+    runs: { type: [String], default: undefined },
+    ats: { type: [Date], default: undefined },
     ids: { type: [String], default: undefined },
     next: { type: Number, default: undefined },
     slot: { type: String, default: undefined },
@@ -108,76 +125,175 @@ export async function firstFiledSlot(from: string, to: string): Promise<string |
   return null;
 }
 
-type ItemDoc = { _id: string; run?: string; at?: Date; ids?: string[] };
+type ItemDoc = { _id: string; run?: string; at?: Date; runs?: string[]; ats?: Date[]; ids?: string[] };
+type Item = { list: string; doc: Omit<ItemDoc, '_id'> };
+
+// The process's writer. Every filing and listing of this process goes through one queue: one
+// write at a time, carrying every item queued meanwhile (a worker's concurrent waves share
+// it), so this process never writes item n+1 of a list before item n exists. `next` carries
+// each list's next free number as this process knows it (n-1 exists), so a wave reads no
+// hint: a slot's hint is read once per process (and again for a slot that ends within
+// NEAR_MS, which a notifier may be dropping); a run's list starts at 0. A number another
+// process took meanwhile (the upsert finds its item) is taken again above it and its hint.
+const next = new Map<string, number>();
+const marked = new Set<string>();
+let queue: { items: Item[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
+let draining = false;
+/** A slot ending sooner than this is filed after a fresh read of its hint (see the header). */
+const NEAR_MS = 30_000;
+const CACHE_MAX = 50_000;
+
+const cacheKey = (id: string) => `${OpenTaskDueModel.db.name}/${id}`;
+const isSlotList = (list: string) => list.startsWith('s:');
+
+async function readHint(list: string): Promise<number> {
+  return (await OpenTaskDueModel.findById(hintId(list), { next: 1 }).lean<{ next?: number }>())?.next ?? 0;
+}
+
+/** Writes these items (each list's in order) through the process's queue. */
+function append(items: Item[]): Promise<void> {
+  if (items.length === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    queue.push({ items, resolve, reject });
+    if (!draining) void drain();
+  });
+}
+
+async function drain(): Promise<void> {
+  draining = true;
+  while (queue.length > 0) {
+    const jobs = queue;
+    queue = [];
+    try {
+      await write(jobs.flatMap((job) => job.items));
+      for (const job of jobs) job.resolve();
+    } catch (error) {
+      for (const job of jobs) job.reject(error);
+    }
+  }
+  draining = false;
+}
 
 /**
- * Appends documents to lists (each list's items in one insert after one hint read); an item
- * whose number another writer took meanwhile is appended again one by one. Then the hints.
+ * Ordered upserts in commands of at most MAX_UPDATES_PER_COMMAND statements (one command for a
+ * wave's): `stopped` is the index of the first statement not applied (a concurrent upsert of
+ * the same `_id`; the length when all were), `written` the statements that inserted (the
+ * statements' `_id`s are distinct).
  */
-async function append(items: { list: string; doc: Omit<ItemDoc, '_id'> }[]): Promise<void> {
-  if (items.length === 0) return;
-  const byList = new Map<string, Omit<ItemDoc, '_id'>[]>();
-  for (const item of items) {
-    const list = byList.get(item.list) ?? [];
-    list.push(item.doc);
-    byList.set(item.list, list);
+async function orderedUpserts(
+  ops: { updateOne: { filter: { _id: string } } }[],
+): Promise<{ stopped: number; written: Set<number> }> {
+  const written = new Set<number>();
+  for (let start = 0; start < ops.length; start += MAX_UPDATES_PER_COMMAND) {
+    const chunk = ops.slice(start, start + MAX_UPDATES_PER_COMMAND);
+    let upserted: Record<number, unknown>;
+    let stopped = -1;
+    try {
+      upserted = (await OpenTaskDueModel.collection.bulkWrite(chunk as never[], { ordered: true })).upsertedIds;
+    } catch (error) {
+      const raw = (error as { writeErrors?: unknown }).writeErrors;
+      const first = (Array.isArray(raw) ? raw[0] : raw) as { index?: number; code?: number } | undefined;
+      if (first?.code !== 11000 || first.index === undefined) throw error;
+      stopped = first.index;
+      upserted = (error as { result?: { upsertedIds?: Record<number, unknown> } }).result?.upsertedIds ?? {};
+    }
+    // By `_id`, not by index: FerretDB 1.24 numbers the upserts among themselves, not by
+    // statement (seen: statements 1 and 2 upserted, reported as 0 and 1).
+    const ids = new Set(Object.values(upserted).map(String));
+    for (const [i, op] of chunk.entries()) if (ids.has(op.updateOne.filter._id)) written.add(start + i);
+    if (stopped >= 0) return { stopped: start + stopped, written };
   }
-  const lists = [...byList.keys()];
-  const hints = await mapLimit(lists, 8, (list) =>
-    OpenTaskDueModel.findById(hintId(list), { next: 1 }).lean<{ next?: number }>(),
+  return { stopped: ops.length, written };
+}
+
+/**
+ * One write (an ordered `update` of upserts, so one command): the items with `$setOnInsert`
+ * at their numbers, run lists first; then, for slots, the ten-minute, hour and day markers
+ * (once per process) and the slot's hint (`$max`). An item whose number was taken (its
+ * upsert matched, or met a concurrent one) is written again above it; an error past that
+ * forgets the lists' numbers (read again next time).
+ */
+async function write(items: Item[]): Promise<void> {
+  const lists = [...new Set(items.map((item) => item.list))];
+  if (next.size > CACHE_MAX) next.clear();
+  if (marked.size > CACHE_MAX) marked.clear();
+  const now = Date.now();
+  const unknown = lists.filter(
+    (list) => isSlotList(list) && (!next.has(cacheKey(list)) || slotStart(list.slice(2)) + MINUTE_MS - now < NEAR_MS),
   );
-  const docs: ItemDoc[] = [];
-  const top = new Map<string, number>();
-  lists.forEach((list, i) => {
-    let n = hints[i]?.next ?? 0;
-    for (const doc of byList.get(list)!) docs.push({ _id: itemId(list, n++), ...doc });
-    top.set(list, n);
-  });
-  const lost: { list: string; doc: ItemDoc }[] = [];
-  await OpenTaskDueModel.insertMany(docs, { ordered: false }).catch((error: unknown) => {
-    const writeErrors = (
-      error as { writeErrors?: { index?: number; err?: { index?: number; code?: number }; code?: number }[] }
-    ).writeErrors;
-    if (!Array.isArray(writeErrors) || writeErrors.some((e) => (e.code ?? e.err?.code) !== 11000)) {
-      if (!isDuplicateKey(error)) throw error;
-    }
-    for (const e of writeErrors ?? [{ index: 0 }]) {
-      const doc = docs[e.index ?? e.err?.index ?? 0]!;
-      lost.push({ list: doc._id.slice(0, doc._id.lastIndexOf('|')), doc });
-    }
-  });
-  for (const { list, doc } of lost) {
-    // Taken by another writer: the next free number (its hint may lag: probe upwards).
-    let n = top.get(list)!;
-    for (;;) {
-      try {
-        await OpenTaskDueModel.create({ ...doc, _id: itemId(list, n) });
-        break;
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        n++;
+  const hints = await mapLimit(unknown, 8, readHint);
+  for (const [i, list] of unknown.entries()) next.set(cacheKey(list), hints[i]!);
+  const tops = new Map<string, number>();
+  let pending = [...items].sort((a, b) => Number(isSlotList(a.list)) - Number(isSlotList(b.list)));
+  try {
+    for (let round = 0; ; round++) {
+      if (round >= 64) throw new Error('opentaskdue: no free item number after 64 rounds');
+      const placed = pending.map((item) => {
+        const key = cacheKey(item.list);
+        const n = next.get(key) ?? 0;
+        next.set(key, n + 1);
+        // Slots always get their hint; a run's list only past its first item (a reader finds
+        // item 0 without one; a later one stays found should the items below it go).
+        if (isSlotList(item.list) || n > 0 || tops.has(item.list))
+          tops.set(item.list, Math.max(tops.get(item.list) ?? 0, n + 1));
+        return { ...item, n };
+      });
+      const marks = [...tops.keys()].filter(isSlotList).flatMap((list) => {
+        const slot = list.slice(2);
+        return [dayId(slot), hourId(slot), blockId(slot)].filter((id) => !marked.has(cacheKey(id)));
+      });
+      const ops = [
+        ...placed.map((p) => ({
+          updateOne: { filter: { _id: itemId(p.list, p.n) }, update: { $setOnInsert: p.doc }, upsert: true },
+        })),
+        ...[...new Set(marks)].map((id) => ({
+          updateOne: { filter: { _id: id }, update: { $max: { next: 1 } }, upsert: true },
+        })),
+        ...[...tops].map(([list, top]) => ({
+          updateOne: { filter: { _id: hintId(list) }, update: { $max: { next: top } }, upsert: true },
+        })),
+      ];
+      const { stopped, written } = await orderedUpserts(ops);
+      // Per list: the highest number known to exist (ours written, or taken by another) and
+      // whether another writer took one of ours.
+      const known = new Map<string, number>();
+      const taken = new Set<string>();
+      const again: Item[] = [];
+      placed.forEach((p, i) => {
+        if (i < stopped && written.has(i)) {
+          known.set(p.list, Math.max(known.get(p.list) ?? -1, p.n));
+          return;
+        }
+        again.push({ list: p.list, doc: p.doc });
+        if (i <= stopped) {
+          known.set(p.list, Math.max(known.get(p.list) ?? -1, p.n));
+          taken.add(p.list);
+        }
+      });
+      for (let i = placed.length; i < Math.min(stopped, ops.length); i++) {
+        const id = ops[i]!.updateOne.filter._id;
+        if (!id.endsWith('|next')) marked.add(cacheKey(id));
       }
+      if (again.length === 0 && stopped === ops.length) return;
+      // Items not tried (after the stop) keep their lists' lowest untried number; a list
+      // another writer wrote into goes on above that writer's item and the list's hint.
+      const untried = new Map<string, number>();
+      placed.forEach((p, i) => {
+        if (i > stopped && !untried.has(p.list)) untried.set(p.list, p.n);
+      });
+      const retaken = [...taken];
+      const fresh = await mapLimit(retaken, 8, readHint);
+      for (const list of new Set(again.map((item) => item.list))) {
+        const key = cacheKey(list);
+        const i = retaken.indexOf(list);
+        if (i >= 0) next.set(key, Math.max((known.get(list) ?? -1) + 1, fresh[i]!));
+        else next.set(key, untried.get(list) ?? next.get(key)!);
+      }
+      pending = again;
     }
-    top.set(list, n + 1);
-  }
-  // The hints, and for slots the hour and day markers (`$max` of a constant: no lost update matters).
-  const writes = lists.flatMap((list) => {
-    const hint = {
-      updateOne: { filter: { _id: hintId(list) }, update: { $max: { next: top.get(list)! } }, upsert: true },
-    };
-    if (!list.startsWith('s:')) return [hint];
-    const slot = list.slice(2);
-    const mark = (id: string) => ({ updateOne: { filter: { _id: id }, update: { $max: { next: 1 } }, upsert: true } });
-    return [hint, mark(blockId(slot)), mark(hourId(slot)), mark(dayId(slot))];
-  });
-  const unique = [...new Map(writes.map((w) => [w.updateOne.filter._id, w])).values()];
-  for (let i = 0; i < unique.length; i += MAX_UPDATES_PER_COMMAND) {
-    await OpenTaskDueModel.bulkWrite(unique.slice(i, i + MAX_UPDATES_PER_COMMAND), { ordered: false }).catch(
-      (error: unknown) => {
-        // Two writers upserting one marker at once: the other's insert stands.
-        if (!isDuplicateKey(error) && !(error as { writeErrors?: unknown[] }).writeErrors) throw error;
-      },
-    );
+  } catch (error) {
+    for (const list of lists) next.delete(cacheKey(list));
+    throw error;
   }
 }
 
@@ -207,32 +323,51 @@ async function readListAndHint(
   return { hinted: hinted !== null, items: out };
 }
 
-/**
- * Files officer runs as due at `at` (each in the slot of its time; one item per run and slot,
- * with the earliest time). Call before writing the entries' `dueAt`.
- */
-export async function fileRuns(runs: { run: string; at: Date }[]): Promise<void> {
-  const earliest = new Map<string, { run: string; slot: string; at: number }>();
+/** One slot item per slot: its runs, each with its earliest time. */
+function slotItemsOf(runs: { run: string; at: Date }[]): Item[] {
+  const bySlot = new Map<string, Map<string, number>>();
   for (const { run, at } of runs) {
     const slot = slotOf(at);
-    const key = `${slot}\u0000${run}`;
-    const seen = earliest.get(key);
-    if (!seen || at.getTime() < seen.at) earliest.set(key, { run, slot, at: at.getTime() });
+    const inSlot = bySlot.get(slot) ?? new Map<string, number>();
+    inSlot.set(run, Math.min(inSlot.get(run) ?? Number.POSITIVE_INFINITY, at.getTime()));
+    bySlot.set(slot, inSlot);
   }
-  await append(
-    [...earliest.values()].map((e) => ({ list: slotList(e.slot), doc: { run: e.run, at: new Date(e.at) } })),
-  );
+  return [...bySlot].map(([slot, inSlot]) => ({
+    list: slotList(slot),
+    doc: { runs: [...inSlot.keys()], ats: [...inSlot.values()].map((at) => new Date(at)) },
+  }));
 }
 
-/** Lists entries on their officer runs (one item per run). Call before inserting the entries. */
-export async function listRunEntries(entries: { run: string; id: string }[]): Promise<void> {
+/** One run list item per run: its entry ids. */
+function runItemsOf(entries: { run: string; id: string }[]): Item[] {
   const byRun = new Map<string, string[]>();
   for (const { run, id } of entries) {
     const ids = byRun.get(run) ?? [];
     ids.push(id);
     byRun.set(run, ids);
   }
-  await append([...byRun].map(([run, ids]) => ({ list: runList(run), doc: { ids } })));
+  return [...byRun].map(([run, ids]) => ({ list: runList(run), doc: { ids } }));
+}
+
+/**
+ * Files officer runs as due at `at` (one item per slot, naming each run once with its
+ * earliest time). Call before writing the entries' `dueAt`.
+ */
+export async function fileRuns(runs: { run: string; at: Date }[]): Promise<void> {
+  await append(slotItemsOf(runs));
+}
+
+/** Lists entries on their officer runs (one item per run). Call before inserting the entries. */
+export async function listRunEntries(entries: { run: string; id: string }[]): Promise<void> {
+  await append(runItemsOf(entries));
+}
+
+/**
+ * New entries (a wave's tasks): listed on their runs and their runs filed at the entries' first
+ * looks, in one write (`listRunEntries` and `fileRuns` at once). Call before inserting them.
+ */
+export async function listAndFile(entries: { run: string; id: string; at: Date }[]): Promise<void> {
+  await append([...runItemsOf(entries), ...slotItemsOf(entries)]);
 }
 
 /** Every entry id ever listed on an officer run (entries since removed included). */
@@ -241,16 +376,22 @@ export async function runEntryIds(run: string): Promise<string[]> {
   return [...new Set(items.flatMap((item) => item.doc.ids ?? []))];
 }
 
-/** A slot's items from number `from` on: the run due, and when (at the earliest). */
+/**
+ * A slot's items from number `from` on: the runs due, and when (at the earliest); an item
+ * names one run (written before the tenth session) or several (`runs`, `ats`).
+ */
 export async function slotItems(slot: string, from = 0): Promise<{ n: number; run: string; at: Date }[]> {
   const items = await readList(slotList(slot), from);
-  return items.flatMap((item) =>
-    item.doc.run && item.doc.at ? [{ n: item.n, run: item.doc.run, at: item.doc.at }] : [],
-  );
+  return items.flatMap((item) => {
+    if (item.doc.runs && item.doc.ats)
+      return item.doc.runs.map((run, i) => ({ n: item.n, run, at: new Date(item.doc.ats![i]!) }));
+    return item.doc.run && item.doc.at ? [{ n: item.n, run: item.doc.run, at: item.doc.at }] : [];
+  });
 }
 
 /** Deletes a slot the cursor has passed: its items `0..count-1` and its hint. */
 export async function dropSlot(slot: string, count: number): Promise<void> {
+  next.delete(cacheKey(slotList(slot)));
   const ids = [...Array.from({ length: count }, (_, n) => itemId(slotList(slot), n)), hintId(slotList(slot))];
   for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
     await OpenTaskDueModel.bulkWrite(

@@ -1,7 +1,9 @@
 // The officer tasks history without reading the tasks collection (issue 25, screens): lists of
 // task entries `[id, createdAt ms, officer phone, regionPath]`, newest first, one list per
 // region at root, province, city and county level (`r:<code>`), one per officer phone
-// (`o:<phone>`) and one per campaign (`c:<campaign id>`, tasks made for its deliveries), so a
+// (`o:<phone>`), one per campaign (`c:<campaign id>`, tasks made for its deliveries) and one of
+// every write (`m`, the made list: ids and times only, read from its cursor by the rankings'
+// fold, tracking/rank-tally.ts, instead of a marker insert of its own per wave), so a
 // page of a scope's (or an officer's) history reads a few list records and then only its
 // tasks, by `_id`, and a stop finds its campaign's tasks the same way (`campaignTasks`). On
 // FerretDB 1.24 any filter but `_id` reads the whole collection, and the tasks collection
@@ -55,6 +57,8 @@ const BASE_CHUNK = 500;
 const BUILT = '_built';
 /** The campaign lists' base chunks were made (an install whose other lists predate them). */
 const BUILT_CAMPAIGNS = '_built_c';
+/** The made list: every write's tasks (ids and times only), for the rankings' fold. */
+const MADE = 'm';
 /** The head hint is written every this many records (walks from it are short; the process keeps its own). */
 const HEAD_EVERY = 16;
 
@@ -135,6 +139,9 @@ export async function recordTasks(
       byKey.set(key, list);
     }
   }
+  // The made list (every write's task ids, nothing else): the rankings' fold reads it from its
+  // cursor (`madeRecord`) instead of a marker of its own per write (tracking/rank-tally.ts).
+  if (tasks.length > 0) byKey.set(MADE, tasks.map((task): Entry => [task.id, task.createdAt.getTime(), null, []]));
   const keys = [...byKey.keys()];
   const next = new Map<string, number>();
   for (const key of keys) next.set(key, (await hint(key)) + 1);
@@ -164,6 +171,13 @@ export async function recordTasks(
     const set = Object.fromEntries(due.map((key) => [`heads.${key}`, next.get(key)!]));
     await TaskHistoryModel.updateOne({ _id: HEADS }, { $max: set }, { upsert: true, strict: false }).catch(() => undefined);
   }
+}
+
+/** Record `n` of the made list (`m:<n>`): when it was claimed and its write's task ids; null if not (yet) written. */
+export async function madeRecord(n: number): Promise<{ at: number; ids: string[] } | null> {
+  const doc = await TaskHistoryModel.findById(`${MADE}:${n}`, { at: 1, rows: 1 }).lean<{ at: Date | null; rows: string }>();
+  if (!doc) return null;
+  return { at: doc.at ? new Date(doc.at).getTime() : 0, ids: (JSON.parse(doc.rows) as Entry[]).map((e) => e[0]) };
 }
 
 /** A record or chunk; kept by the process (`keep`: pages read them again, a stop does not). */

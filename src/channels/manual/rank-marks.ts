@@ -1,10 +1,12 @@
 // Which officer tasks the rankings' tallies (tracking/rank-tally.ts) must look at again. Each
 // call of `rankingsChanged(ids)` inserts one marker with a fresh random `_id` (an insert is
 // atomic on FerretDB; nothing is ever updated), naming the tasks and the writer's clock:
-// - making tasks: one marker BEFORE the insert. A fold keeps a marker until every task it names
-//   exists (and it is older than MARK_SLACK_MS), so an insert that lands late is still seen; a
-//   marker whose tasks never came (a failed insert, a retried wave's unused ids) goes after
-//   MISSING_TASK_MS;
+// - making tasks: no marker (since the tenth session). The write's record on the task history's
+//   made list (history.ts `m:<n>`, in the insert the history makes anyway, BEFORE the tasks'
+//   insert) is what the fold reads, from its cursor; a record whose tasks are still missing past
+//   MARK_SLACK_MS has them handed to a marker here by the fold (`at` = the record's), kept until
+//   every task it names exists or MISSING_TASK_MS has passed (a failed insert, a retried wave's
+//   unused ids), so an insert that lands late is still counted;
 // - confirming and withdrawing (updates of existing tasks): one marker BEFORE the update and one
 //   AFTER it. The first covers a kill -9 after the update (the fold sees the task as it is
 //   then); the second covers a fold that read the first while the update was under way (it saw

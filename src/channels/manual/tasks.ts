@@ -17,8 +17,10 @@
 // naming no task (skipped by every reader); a kill after the insert leaves an open task that is
 // not watched but is on its campaign's list, so a stop, which finds the campaign's tasks there
 // by `_id`, still withdraws it; a retried send finds the task by its key and watches it.
-// Making tasks inserts a rankings marker before the insert, confirming and withdrawing one
-// before and one after the update (rank-marks.ts), so the rankings' tallies look at them again.
+// Making tasks needs no rankings marker: the history's made list (written before the insert,
+// with the other lists) is what the rankings' fold reads (tracking/rank-tally.ts); confirming
+// and withdrawing insert one marker before and one after the update (rank-marks.ts), so the
+// rankings' tallies look at them again.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { SecretBox } from '../../lib/cipher.js';
@@ -255,9 +257,8 @@ export class ManualTaskService {
       const fields = taskFields(target, message, imageSha256);
       const _id = new mongoose.Types.ObjectId();
       const createdAt = this.clock.now();
-      // The rankings' marker before the insert (rank-marks.ts: kept until the task exists).
-      await rankingsChanged([String(_id)], createdAt);
-      // On the history lists first (history.ts): no task exists without its entry.
+      // On the history lists first (history.ts): no task exists without its entry; the made
+      // list's record there is what the rankings' fold reads (no marker of its own).
       await recordTasks(
         [{ id: String(_id), createdAt, officerPhone: fields.officerPhone, regionPath: fields.regionPath, taskKey }],
         createdAt,
@@ -321,10 +322,8 @@ export class ManualTaskService {
         });
       for (const [sha] of unstored) this.#storedImages.add(sha);
     }
-    const ids = docs.map((doc) => String(doc._id));
-    // The rankings' marker before the insert (rank-marks.ts: kept until the tasks exist).
-    await rankingsChanged(ids, now);
-    // On the history lists first (history.ts): no task exists without its entry.
+    // On the history lists first (history.ts): no task exists without its entry; the made
+    // list's record in the same insert is what the rankings' fold reads (no marker of its own).
     await recordTasks(
       docs.map((doc) => ({
         id: String(doc._id),

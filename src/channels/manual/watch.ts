@@ -29,7 +29,7 @@ import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { buildDueSlots, fileRuns, listRunEntries } from './due-slots.js';
+import { buildDueSlots, fileRuns, listAndFile } from './due-slots.js';
 import { ManualTaskModel } from './model.js';
 import {
   type CountedEntry,
@@ -212,9 +212,9 @@ export async function watchTasks(tasks: WatchFields[], options: { deferLog?: boo
   if (tasks.length === 0) return;
   const entries = tasks.map(entryOf);
   const manual = entries.filter((entry) => entry.kind === 'manual');
-  // Due keys first (due-slots.ts): listed on their runs, the runs filed at their first look.
-  await listRunEntries(entries.map((entry) => ({ run: runKeyOf(entry), id: entry._id })));
-  await fileRuns(entries.map((entry) => ({ run: runKeyOf(entry), at: entry.dueAt })));
+  // Due keys first (due-slots.ts): listed on their runs and the runs filed at their first look,
+  // in one write.
+  await listAndFile(entries.map((entry) => ({ run: runKeyOf(entry), id: entry._id, at: entry.dueAt })));
   // Entries this write inserted are, as the write left them, exactly `entry` (the count reads
   // them from here: a wave's tasks are new); only those found already there are read again.
   const inserted = new Map<string, OpenTaskEntry>();
