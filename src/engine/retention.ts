@@ -15,8 +15,8 @@
 // The lists of the ninth session: a settled run's officer run lists (channels/manual/due-slots.ts
 // `r:<run>|<officer>`) are deleted once none of their entries is on the watch list (the officers
 // read from the batches as they are compacted; a process resuming a run reads those of its
-// first batches again), items first and hint last; the notifier's walk markers of a day go
-// with the day once its cursor and due marker are past it; kept deliveries pages
+// first batches again), items from the highest down and hint last; the notifier's walk
+// markers of a day go with the day once its cursor and due marker are past it; kept deliveries pages
 // (tracking/deliveries/kept-pages.ts) not written for the period go in the daily sweep. The
 // campaigns' task lists (`c:<campaign>` in taskhistory: every task a stop withdraws, however
 // old) and the run generations (a summary or page stored at an older generation would count

@@ -10,7 +10,7 @@
 // `taskhistory` (`c:<campaign>`) and the run generations stay: the retraction reads the first,
 // the kept summaries and pages are checked against the second.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { OpenTaskDueModel, runEntryIds } from '../../src/channels/manual/due-slots.js';
+import { listRunEntries, OpenTaskDueModel, runEntryIds } from '../../src/channels/manual/due-slots.js';
 import { TaskHistoryModel } from '../../src/channels/manual/history.js';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { OpenTaskModel } from '../../src/channels/manual/watch.js';
@@ -257,10 +257,23 @@ describe('run lists of a run still listed, and a pass killed while pruning them'
     expect(due.flatMap((d) => d.runs)).toEqual([`${runId}|${campaignId}`]);
   });
 
-  it('a pass killed after the run’s batches, then one killed between a list’s items and its hint, leave lists a reader reads as empty; the next pass deletes them', async () => {
+  it('a pass killed after the run’s batches, then one killed in the middle of each list’s deletion, leave lists a reader reads whole and as empty; the next pass deletes them, and a writer still carrying a list’s number appends where a reader finds it', async () => {
     await w.t.ctx.notifier.tick();
     expect(await OpenTaskModel.countDocuments({ campaignId })).toBe(0);
     const before = await progress();
+    // Each list gets a second item (a retried wave listing its entry again): the first list
+    // so has a hint (due-slots.ts: from a run list's second item); the second list's hint is
+    // lost, as when its writer dies between the item and the hint in the one ordered command.
+    const [hinted, unhinted] = officerRuns as [string, string];
+    const entryOf = async (run: string) => (await runEntryIds(run))[0]!;
+    await listRunEntries([
+      { run: hinted, id: await entryOf(hinted) },
+      { run: unhinted, id: await entryOf(unhinted) },
+    ]);
+    await OpenTaskDueModel.deleteOne({ _id: `r:${unhinted}|next` });
+    expect((await lists()).map((doc) => doc._id).sort()).toEqual(
+      [`r:${hinted}|0`, `r:${hinted}|1`, `r:${hinted}|next`, `r:${unhinted}|0`, `r:${unhinted}|1`].sort(),
+    );
     time.advance(8 * DAY);
     // Killed after its batches were walked (and their place saved), before the lists.
     const steps = vi
@@ -268,31 +281,42 @@ describe('run lists of a run still listed, and a pass killed while pruning them'
       .mockRejectedValueOnce(new Error('process died'));
     await expect(new Retention(time, { keepDays: 7, everyMs: 60_000 }).runOnce()).rejects.toThrow('process died');
     steps.mockRestore();
-    expect((await lists()).length).toBeGreaterThan(0);
-    // A new process (which did not walk the run's batch) is killed at the first list's hint.
+    expect((await lists()).length).toBe(5);
+    // A new process (which did not walk the run's batch) dies at the first list's hint, and
+    // in the middle of the second list's items (the first of them deleted, then nothing).
     const original = OpenTaskDueModel.bulkWrite.bind(OpenTaskDueModel);
-    const hints = vi.spyOn(OpenTaskDueModel, 'bulkWrite').mockImplementation(((
+    const dies = vi.spyOn(OpenTaskDueModel, 'bulkWrite').mockImplementation((async (
       ops: { deleteOne?: { filter: { _id: string } } }[],
       options: unknown,
     ) => {
-      if (ops.some((op) => op.deleteOne?.filter._id.startsWith('r:') && op.deleteOne.filter._id.endsWith('|next')))
-        return Promise.reject(new Error('process died'));
+      const ids = ops.map((op) => op.deleteOne?.filter._id ?? '');
+      if (ids.some((id) => id.startsWith('r:') && id.endsWith('|next'))) throw new Error('process died');
+      if (ids.length > 1 && ids.every((id) => id.startsWith(`r:${unhinted}|`))) {
+        await original(ops.slice(0, 1) as never, options as never);
+        throw new Error('process died');
+      }
       return original(ops as never, options as never);
     }) as never);
     await expect(new Retention(time, { keepDays: 7, everyMs: 60_000 }).runOnce()).rejects.toThrow('process died');
-    // (The other list's lane, still going when the pass failed, meets the same death.)
+    // (The other list's lane, still going when the pass failed, meets its death too.)
     await new Promise((resolve) => setTimeout(resolve, 500));
-    hints.mockRestore();
-    const left = (await lists()).map((doc) => doc._id);
-    expect(left.some((id) => id.endsWith('|next'))).toBe(true);
-    // What the notifier and a retraction's correction read of them names no entry still listed.
+    dies.mockRestore();
+    // What is left of each list is its lowest items and its hint: a reader reads it whole
+    // (the list without a hint from item 0 on), and it names no entry still listed.
+    expect((await lists()).map((doc) => doc._id).sort()).toEqual([`r:${hinted}|next`, `r:${unhinted}|0`].sort());
     for (const run of officerRuns) {
       const ids = await runEntryIds(run);
       expect(await OpenTaskModel.countDocuments({ _id: { $in: ids } })).toBe(0);
     }
+    expect(await runEntryIds(unhinted)).toHaveLength(1);
     const report = await new Retention(time, { keepDays: 7, everyMs: 60_000 }).runOnce();
     expect(report).toMatchObject({ runs: 1, runLists: 2, behind: false });
     expect(await lists()).toEqual([]);
     expect(await progress()).toEqual(before);
+    // This process still carries the lists' next numbers (2): a late listing on a pruned run
+    // goes to item 2 with the hint 3, and a reader (item 0 missing) finds it below the hint.
+    await listRunEntries([{ run: hinted, id: 'late-entry' }]);
+    expect((await lists()).map((doc) => doc._id).sort()).toEqual([`r:${hinted}|2`, `r:${hinted}|next`].sort());
+    expect(await runEntryIds(hinted)).toEqual(['late-entry']);
   });
 });

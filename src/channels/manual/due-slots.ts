@@ -48,8 +48,9 @@
 //   from the marker's slot when it lies behind the cursor.
 // - existing installs: the list is filed once at start (`buildDueSlots`).
 // - retention (engine/retention.ts) deletes a settled run's run lists once none of their entries
-//   is on the watch list (`dropRunList`: items first, the hint last), and the walk markers of a
-//   day the cursor and the due marker have both passed (`dropDayMarkers`: the day's last).
+//   is on the watch list (`dropRunList`: items from the highest down, the hint last), and the
+//   walk markers of a day the cursor and the due marker have both passed (`dropDayMarkers`: the
+//   day's last).
 import mongoose from 'mongoose';
 import { backfillOnce } from '../../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
@@ -452,19 +453,23 @@ export async function runListOf(run: string): Promise<{ numbers: number[]; ids: 
 
 /**
  * Retention: deletes an officer run's list once none of its entries is on the watch list: its
- * items first, its hint last, so that a pass killed in between finds the hint and reads the
- * items that are left (below it by number, beyond it until one is missing) and deletes them.
- * A reader meanwhile finds fewer items naming entries that are gone anyway. Returns the
- * documents deleted.
+ * items from the highest number down (ordered), its hint last. Whatever an interrupted deletion
+ * leaves is then the list's lowest items and its hint, which a reader and the next pass read
+ * whole: from 0 on until one is missing (a list without a hint: one item, or two whose writer
+ * died before the hint), and below the hint by number. Deleting upwards could leave item 1 of
+ * a list without a hint, which nobody reads again. A reader meanwhile finds fewer items naming
+ * entries that are gone anyway. A process still carrying the list's next number n appends item
+ * n with the hint n+1 (n > 0), so a reader finds it below the hint. Returns the documents deleted.
  */
 export async function dropRunList(run: string, numbers: number[]): Promise<number> {
   const list = runList(run);
+  const items = [...numbers].sort((a, b) => b - a).map((n) => itemId(list, n));
   let deleted = 0;
-  for (const ids of [numbers.map((n) => itemId(list, n)), [hintId(list)]]) {
+  for (const ids of [items, [hintId(list)]]) {
     for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
       const result = await OpenTaskDueModel.bulkWrite(
         ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ deleteOne: { filter: { _id: id } } })),
-        { ordered: false },
+        { ordered: true },
       );
       deleted += result.deletedCount;
     }
