@@ -40,7 +40,13 @@ import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
 import { buildPlanningQueue } from './engine/planner.js';
 import { buildRetentionDue } from './engine/retention-due.js';
-import { buildOpenCounts, buildOpenTaskDueSlots, buildOpenTaskWatch } from './channels/manual/watch.js';
+import {
+  buildOpenCounts,
+  buildOpenTaskCampaignLists,
+  buildOpenTaskDueSlots,
+  buildOpenTaskWatch,
+} from './channels/manual/watch.js';
+import { buildNoticeIntentList } from './notices/intent-list.js';
 import { COUNTS_LOG } from './channels/manual/open-counts.js';
 import { COUNTY_YEARS_LOG } from './tracking/kept-county-years.js';
 import { buildTaskHistory } from './channels/manual/history.js';
@@ -421,6 +427,10 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildWecomLive(ctx.clock.now());
   // The notifier's due keys of a watch list written before them (once; channels/manual/due-slots.ts).
   await buildOpenTaskDueSlots(ctx.clock.now());
+  // The campaign lists of the watch entries an install already has (once; channels/manual/due-slots.ts).
+  await buildOpenTaskCampaignLists();
+  // The notices' unfinished intents of an install written before their list (once; notices/intent-list.ts).
+  await buildNoticeIntentList();
   // The open-task watch list of a database written before it existed (once; channels/manual/watch.ts).
   await buildOpenTaskWatch(ctx.clock.now(), async (since) =>
     (await ctx.wecomGroups.openItemsSince(since)).map((item) => ({

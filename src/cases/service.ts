@@ -188,7 +188,11 @@ export class CaseService {
     const intent = newIntent('case-outcome', by, at, { kind, note, ip });
     const recorded = await this.notices.recordCaseOutcome(noticeId, outcome, (k) => outcomeSlot(k) === slot, intent);
     if (!recorded) throw new Conflict(kind === 'expired' ? '已起草过期通告' : '此案已结案');
-    await runIntent(intent, this.owner, at, this.options.intentLeaseMs, () => this.concludeSteps(intent, original));
+    const state = await runIntent(intent, this.owner, at, this.options.intentLeaseMs, () =>
+      this.concludeSteps(intent, original),
+    );
+    // Done (its marker written): off the notices' intent list (notices/intent-list.ts).
+    if (state !== 'busy') await this.notices.intentsDone([intent.id]);
     return outcome;
   }
 
@@ -260,7 +264,13 @@ export class CaseService {
     let ran = 0;
     let left = 0;
     for (const notice of await this.notices.withIntents()) {
-      for (const intent of await unfinishedIntents(notice.intents)) {
+      const unfinished = await unfinishedIntents(notice.intents);
+      // Listed but done (their runner died before taking them off): off the list now.
+      const open = new Set(unfinished.map((intent) => intent.id));
+      await this.notices.intentsDone(
+        notice.intents.filter((intent) => !open.has(intent.id)).map((intent) => intent.id),
+      );
+      for (const intent of unfinished) {
         if (now.getTime() - new Date(intent.at).getTime() < INTENT_SWEEP_AFTER_MS) {
           left += 1;
           continue;
@@ -273,6 +283,7 @@ export class CaseService {
         );
         if (state === 'ran') ran += 1;
         if (state === 'busy') left += 1;
+        else await this.notices.intentsDone([intent.id]);
       }
     }
     return { ran, left };

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Clock } from '../lib/clock.js';
 import { type Intent, changeStateOnce } from '../db/claims.js';
 import { type NoticeAction, checkNoticeFrom } from './lifecycle.js';
+import { STALE_MS, listIntent, listedIntents, unlistIntents } from './intent-list.js';
 import { Conflict, Forbidden, InvalidInput, NotFound, isDuplicateKey } from '../lib/errors.js';
 import { type ListWindow, keysetPage } from '../lib/keyset.js';
 import type { MediaStore } from '../media/store.js';
@@ -260,11 +261,28 @@ export class NoticeService {
     return updated;
   }
 
-  private claimChange(
+  /**
+   * A change with an intent lists the intent first (intent-list.ts: the scheduler's sweep finds
+   * it there, not by a scan of the notices), and takes it off again when the change was not made.
+   */
+  private async claimChange(
     scope: Scope,
     seen: NoticeDoc,
     update: { $set?: Record<string, unknown>; $push?: Record<string, unknown>; $addToSet?: Record<string, unknown> },
     intent: Intent | null = null,
+  ): Promise<NoticeDoc | null> {
+    if (!intent) return this.claimChangeOnce(scope, seen, update, null);
+    await listIntent(String(seen._id), intent, this.clock.now());
+    const updated = await this.claimChangeOnce(scope, seen, update, intent);
+    if (!updated) await unlistIntents([intent.id]);
+    return updated;
+  }
+
+  private claimChangeOnce(
+    scope: Scope,
+    seen: NoticeDoc,
+    update: { $set?: Record<string, unknown>; $push?: Record<string, unknown>; $addToSet?: Record<string, unknown> },
+    intent: Intent | null,
   ): Promise<NoticeDoc | null> {
     const set: Record<string, unknown> = { ...update.$set };
     const current = seen as unknown as Record<string, unknown[] | undefined>;
@@ -610,16 +628,39 @@ export class NoticeService {
     throw new Conflict('此案刚被他人处理，请刷新');
   }
 
-  /** Notices with intents recorded (a case outcome's steps): the scheduler's sweep reads these. */
+  /**
+   * Notices with intents listed as unfinished (a case outcome's steps; intent-list.ts), each
+   * read by `_id`, with the listed intents it carries: the scheduler's sweep reads these. An
+   * entry whose intent no notice carries STALE_MS after it was listed (its writer died before
+   * the change) is taken off the list here.
+   */
   async withIntents(): Promise<{ id: string; intents: Intent[]; regionPath: string[] }[]> {
-    const docs = await NoticeModel.find({ 'intents.0': { $exists: true } }, { intents: 1, regionPath: 1 }).lean<
-      NoticeDoc[]
-    >();
-    return docs.map((doc) => ({
-      id: String(doc._id),
-      intents: (doc.intents ?? []) as unknown as Intent[],
-      regionPath: doc.regionPath,
-    }));
+    const listed = await listedIntents();
+    if (listed.length === 0) return [];
+    const byNotice = new Map<string, typeof listed>();
+    for (const entry of listed) byNotice.set(entry.noticeId, [...(byNotice.get(entry.noticeId) ?? []), entry]);
+    const now = this.clock.now().getTime();
+    const out: { id: string; intents: Intent[]; regionPath: string[] }[] = [];
+    const neverWritten: string[] = [];
+    for (const [noticeId, entries] of byNotice) {
+      const doc = mongoose.isValidObjectId(noticeId)
+        ? await NoticeModel.findById(objectId(noticeId), { intents: 1, regionPath: 1 }).lean<NoticeDoc>()
+        : null;
+      const listedIds = new Set(entries.map((entry) => entry.intentId));
+      const intents = ((doc?.intents ?? []) as unknown as Intent[]).filter((intent) => listedIds.has(intent.id));
+      const carried = new Set(intents.map((intent) => intent.id));
+      for (const entry of entries) {
+        if (!carried.has(entry.intentId) && now - entry.at.getTime() > STALE_MS) neverWritten.push(entry.intentId);
+      }
+      if (doc && intents.length) out.push({ id: noticeId, intents, regionPath: doc.regionPath });
+    }
+    await unlistIntents(neverWritten);
+    return out;
+  }
+
+  /** These intents are done (their markers exist): off the list (intent-list.ts). */
+  async intentsDone(intentIds: string[]): Promise<void> {
+    await unlistIntents(intentIds);
   }
 
   /**

@@ -3,7 +3,8 @@
 // the earliest next run by `{status, nextRunAt}`, and the campaigns with intents by `intents.0`.
 // It now takes them from the campaigns' index (campaigns/list-index.ts: a per-process copy kept
 // exact by the write log, read by `_id`) and reads only the candidates by `_id`: the same
-// commands with three times the campaigns. Runs still come at their time.
+// commands with three times the campaigns. Runs still come at their time. The notices are read
+// by `_id` only too (the case outcomes' intents from their list, tenth session).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OccurrenceModel } from '../../src/engine/model.js';
 import { fixedClock } from '../../src/lib/clock.js';
@@ -47,7 +48,12 @@ describe('the full tick reads campaigns by _id', () => {
     clock.advance(5_000);
     const seen = await commandsDuring(() => w.scheduler.tick());
     const campaigns = seen.filter((c) => c.collection === 'campaigns');
+    // The case outcomes' intents: their list (notices/intent-list.ts), each notice by `_id`.
+    const notices = seen.filter((c) => c.collection === 'notices');
     return {
+      noticeScans: notices
+        .filter((c) => !c.filter || !('_id' in c.filter))
+        .map((c) => `${c.name} ${JSON.stringify(c.filter)}`),
       shape: campaigns.map((c) => `${c.name} ${Object.keys(c.filter ?? {}).sort()}`),
       scans: campaigns
         .filter((c) => !c.filter || !('_id' in c.filter))
@@ -67,9 +73,11 @@ describe('the full tick reads campaigns by _id', () => {
     const small = await fullTick();
     process.stdout.write(`full tick campaign commands: ${JSON.stringify(small)}\n`);
     expect(small.scans).toEqual([]);
+    expect(small.noticeScans).toEqual([]);
     await history(4, 2);
     const large = await fullTick();
     expect(large.scans).toEqual([]);
+    expect(large.noticeScans).toEqual([]);
     expect(large.shape).toEqual(small.shape);
   }, 180_000);
 

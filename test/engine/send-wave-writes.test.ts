@@ -161,8 +161,9 @@ describe('a wave of sends', () => {
     // (2, above: the intent and the count; its claim is among the claims).
     expect(count('countyofficertexts.'), seen).toBe(1);
     const taking = ['queueentries.find', 'deliverybatches.findOne', 'claims.'];
-    // The officer runs' due keys (due-slots.ts): the wave's 4 run list items, its slot item and
-    // the slot's hint in one write, and the slot's hint read when this process first files in
+    // The officer runs' due keys (due-slots.ts): the wave's 4 run list items, its campaign list
+    // item (tenth session, scans: a stop reaches its entries by `_id`), its slot item and the
+    // slot's hint in one write, and the slot's hint read when this process first files in
     // that minute (was a hint read per officer run, two inserts and two updates: up to 9).
     expect(count('opentaskdue.bulkWrite'), seen).toBe(1);
     expect(count('opentaskdue.'), seen).toBeLessThanOrEqual(2);

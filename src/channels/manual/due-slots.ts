@@ -9,6 +9,11 @@
 //                     before the tenth session one run, `run` and `at`) with an entry due inside
 //                     that UTC minute (`YYYY-MM-DDTHH:MM`); a wave's runs share one item
 //   r:<run>|<n>       a run list item: entry ids (`ids`) of that officer run
+//   c:<campaign>|<n>  a campaign list item: entries of that campaign, `rows` (JSON of
+//                     [id, run, county or null for a WeCom group] each; tenth session, scans):
+//                     a stop or a resume reaches its campaign's entries by `_id` from here,
+//                     without reading them first (an entry's run and county never change).
+//                     Numbered and hinted like a run list, written in the wave's one command
 //   <list>|next       a list's hint: its items 0..next-1 are taken (`$max`, written after the
 //                     items, in the same ordered command). A reader reads the hint, then the items
 //                     below it and beyond it until the first missing one, so a hole below the
@@ -35,7 +40,8 @@
 //   the entry, then lowers the notifier's due marker (watch.ts `lowerDue`). A writer killed
 //   after the filing leaves an item whose runs are not due then: the notifier reads their
 //   entries, finds none due and passes on (harmless).
-// - an entry is listed on its run (`listRunEntries`, `listAndFile`) before it is inserted; a
+// - an entry is listed on its run and its campaign (`listRunEntries`, `listAndFile`) before
+//   it is inserted (a row naming no entry is harmless: a stop's update matches nothing); a
 //   kill inside the one command leaves some items of it (a run list item, the slot's item
 //   without its hint: read beyond the hint) and no entry yet, so nothing is due that is not
 //   filed; the retried wave lists and files again (repeats are harmless).
@@ -46,7 +52,8 @@
 // - a slot the cursor passed is deleted. A writer whose filing lands in a slot behind the
 //   cursor (its clock behind, or delayed) has lowered the marker to its time, and a pass starts
 //   from the marker's slot when it lies behind the cursor.
-// - existing installs: the list is filed once at start (`buildDueSlots`).
+// - existing installs: the list is filed once at start (`buildDueSlots`), and its entries put
+//   on their campaign lists once (`buildCampaignLists`, backfill `opentask-campaign-lists`).
 // - retention (engine/retention.ts) deletes a settled run's run lists once none of their entries
 //   is on the watch list (`dropRunList`: items from the highest down, the hint last), and the
 //   walk markers of a day the cursor and the due marker have both passed (`dropDayMarkers`: the
@@ -64,6 +71,7 @@ const dueSchema = new mongoose.Schema(
     runs: { type: [String], default: undefined },
     ats: { type: [Date], default: undefined },
     ids: { type: [String], default: undefined },
+    rows: { type: String, default: undefined },
     next: { type: Number, default: undefined },
     slot: { type: String, default: undefined },
     index: { type: Number, default: undefined },
@@ -89,6 +97,7 @@ export function nextSlot(slot: string): string {
 
 const slotList = (slot: string) => `s:${slot}`;
 const runList = (run: string) => `r:${run}`;
+const campaignList = (campaignId: string) => `c:${campaignId}`;
 const itemId = (list: string, n: number) => `${list}|${n}`;
 const hintId = (list: string) => `${list}|next`;
 const hourId = (slot: string) => `h:${slot.slice(0, 13)}`;
@@ -126,7 +135,7 @@ export async function firstFiledSlot(from: string, to: string): Promise<string |
   return null;
 }
 
-type ItemDoc = { _id: string; run?: string; at?: Date; runs?: string[]; ats?: Date[]; ids?: string[] };
+type ItemDoc = { _id: string; run?: string; at?: Date; runs?: string[]; ats?: Date[]; ids?: string[]; rows?: string };
 type Item = { list: string; doc: Omit<ItemDoc, '_id'> };
 
 // The process's writer. Every filing and listing of this process goes through one queue: one
@@ -350,6 +359,25 @@ function runItemsOf(entries: { run: string; id: string }[]): Item[] {
   return [...byRun].map(([run, ids]) => ({ list: runList(run), doc: { ids } }));
 }
 
+/** An entry as its campaign's list holds it: its id, its officer run, its county (null: a WeCom group, not counted). */
+export interface CampaignRow {
+  id: string;
+  run: string;
+  county: string | null;
+}
+
+/** One campaign list item per campaign: its entries' rows. */
+function campaignItemsOf(entries: (CampaignRow & { campaign?: string | null })[]): Item[] {
+  const byCampaign = new Map<string, CampaignRow[]>();
+  for (const { id, run, county, campaign } of entries) {
+    if (campaign) byCampaign.set(campaign, [...(byCampaign.get(campaign) ?? []), { id, run, county }]);
+  }
+  return [...byCampaign].map(([campaign, rows]) => ({
+    list: campaignList(campaign),
+    doc: { rows: JSON.stringify(rows.map((row) => [row.id, row.run, row.county])) },
+  }));
+}
+
 /**
  * Files officer runs as due at `at` (one item per slot, naming each run once with its
  * earliest time). Call before writing the entries' `dueAt`.
@@ -364,11 +392,42 @@ export async function listRunEntries(entries: { run: string; id: string }[]): Pr
 }
 
 /**
- * New entries (a wave's tasks): listed on their runs and their runs filed at the entries' first
- * looks, in one write (`listRunEntries` and `fileRuns` at once). Call before inserting them.
+ * New entries (a wave's tasks): listed on their runs and their campaigns, and their runs filed
+ * at the entries' first looks, in one write (`listRunEntries` and `fileRuns` at once). Call
+ * before inserting them.
  */
-export async function listAndFile(entries: { run: string; id: string; at: Date }[]): Promise<void> {
-  await append([...runItemsOf(entries), ...slotItemsOf(entries)]);
+export async function listAndFile(
+  entries: { run: string; id: string; at: Date; campaign?: string | null; county?: string | null }[],
+): Promise<void> {
+  await append([
+    ...runItemsOf(entries),
+    ...campaignItemsOf(entries.map((e) => ({ ...e, county: e.county ?? null }))),
+    ...slotItemsOf(entries),
+  ]);
+}
+
+/** Every entry ever listed on a campaign (entries since removed included): its items by `_id`. */
+export async function campaignRows(campaignId: string): Promise<CampaignRow[]> {
+  const items = await readList(campaignList(campaignId));
+  const rows = new Map<string, CampaignRow>();
+  for (const item of items) {
+    for (const [id, run, county] of JSON.parse(item.doc.rows ?? '[]') as [string, string, string | null][])
+      rows.set(id, { id, run, county });
+  }
+  return [...rows.values()];
+}
+
+/**
+ * For a watch list written before the campaign lists (once, at start): every entry put on its
+ * campaign's list. Idempotent (a repeat lists an entry twice, which readers read once).
+ */
+export async function buildCampaignLists(
+  entries: () => Promise<(CampaignRow & { campaign: string | null })[]>,
+): Promise<void> {
+  await backfillOnce('opentask-campaign-lists', async () => {
+    const all = await entries();
+    for (let i = 0; i < all.length; i += 500) await append(campaignItemsOf(all.slice(i, i + 500)));
+  });
 }
 
 /** Every entry id ever listed on an officer run (entries since removed included). */

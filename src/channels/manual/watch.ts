@@ -12,12 +12,15 @@
 // - deleted when the task stops being open: confirmed (or a WeCom group reported), withdrawn
 //   and announced by the notifier, expired (the notifier deletes it at `expiresAt`);
 // - `withdrawn: true` from the moment a stop withdraws the campaign's tasks (not open in the
-//   lists and counts any more; the notifier announces it at once, then deletes it);
+//   lists and counts any more; the notifier announces it at once, then deletes it); the stop
+//   (and a resume's look) reaches the campaign's entries from its list by `_id`, never by a
+//   `campaignId` filter (a read of the whole list on FerretDB);
 // - the marker `due` (collection `opentaskmarks`) holds a time at or before the earliest
 //   `dueAt`: every writer lowers it with $min, the notifier raises it after a pass over the
 //   due keys only if nobody wrote it since it read it (its `stamp`). An idle notifier pass is
 //   one `_id` read of the marker.
-// - due keys (due-slots.ts): every entry is listed on its officer run before it is inserted,
+// - due keys (due-slots.ts): every entry is listed on its officer run and its campaign before
+//   it is inserted (an install's older entries put on their campaign lists once at start),
 //   and whoever sets an entry's `dueAt` files the entry's run in the slot of that time first,
 //   then writes the entry, then lowers the marker; the notifier reads the slots, not the list.
 // - a database written before the list existed is listed once at start (`buildOpenTaskWatch`,
@@ -29,7 +32,7 @@ import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { buildDueSlots, fileRuns, listAndFile } from './due-slots.js';
+import { buildCampaignLists, buildDueSlots, campaignRows, fileRuns, listAndFile } from './due-slots.js';
 import { ManualTaskModel } from './model.js';
 import {
   type CountedEntry,
@@ -105,13 +108,13 @@ const COUNTED_FIELDS = {
   occurrenceId: 1,
 };
 
-/** These entries as they are now: by `_id` one by one when few, else one read of the list. */
+/**
+ * These entries as they are now: by `_id`, 8 at a time (an `$in` on `_id` reads the whole
+ * list on FerretDB 1.24, some 36,000 entries at 50,000 groups).
+ */
 async function entriesNow(ids: string[]): Promise<CountedEntry[]> {
-  if (ids.length <= 20) {
-    const found = await mapLimit(ids, 8, (id) => OpenTaskModel.findById(id, COUNTED_FIELDS).lean<CountedEntry>());
-    return found.filter((entry): entry is CountedEntry => entry !== null);
-  }
-  return OpenTaskModel.find({ _id: { $in: ids } }, COUNTED_FIELDS).lean<CountedEntry[]>();
+  const found = await mapLimit(ids, 8, (id) => OpenTaskModel.findById(id, COUNTED_FIELDS).lean<CountedEntry>());
+  return found.filter((entry): entry is CountedEntry => entry !== null);
 }
 
 /** A county's entries (the repair's and the first count's re-count). */
@@ -164,9 +167,7 @@ export function spreadFirstLooks(tasks: WatchFields[], now: Date, perPass = BACK
     runs.set(key, [...(runs.get(key) ?? []), task]);
   }
   const natural = (task: WatchFields) => task.createdAt.getTime() + FIRST_LOOK_MS;
-  const ordered = [...runs.values()].sort(
-    (a, b) => Math.min(...a.map(natural)) - Math.min(...b.map(natural)),
-  );
+  const ordered = [...runs.values()].sort((a, b) => Math.min(...a.map(natural)) - Math.min(...b.map(natural)));
   const out: WatchFields[] = [];
   let slot = 0;
   let inSlot = 0;
@@ -212,9 +213,17 @@ export async function watchTasks(tasks: WatchFields[], options: { deferLog?: boo
   if (tasks.length === 0) return;
   const entries = tasks.map(entryOf);
   const manual = entries.filter((entry) => entry.kind === 'manual');
-  // Due keys first (due-slots.ts): listed on their runs and the runs filed at their first look,
-  // in one write.
-  await listAndFile(entries.map((entry) => ({ run: runKeyOf(entry), id: entry._id, at: entry.dueAt })));
+  // Due keys first (due-slots.ts): listed on their runs and campaigns and the runs filed at
+  // their first look, in one write.
+  await listAndFile(
+    entries.map((entry) => ({
+      run: runKeyOf(entry),
+      id: entry._id,
+      at: entry.dueAt,
+      campaign: entry.campaignId,
+      county: entry.kind === 'manual' ? countyOf(entry.regionPath) : null,
+    })),
+  );
   // Entries this write inserted are, as the write left them, exactly `entry` (the count reads
   // them from here: a wave's tasks are new); only those found already there are read again.
   const inserted = new Map<string, OpenTaskEntry>();
@@ -264,35 +273,59 @@ export async function unwatch(ids: string[]): Promise<void> {
   );
 }
 
-/** A stop withdrew a campaign's tasks: not open any more, and the notifier announces it now. */
+/**
+ * A stop withdrew a campaign's tasks: not open any more, and the notifier announces it now.
+ * The campaign's entries come from its list (due-slots.ts, written before each entry, with the
+ * entry's run and county), each updated by `_id`: bounded by the campaign's own entries, not
+ * the watch list, and no entry is read. Order: their runs filed as due now, then the entries
+ * (under the counts' intent), then the marker. An entry gone meanwhile (confirmed, announced,
+ * expired) matches no update; its runs' filing is read as not due, its count unset is a no-op.
+ */
 export async function markCampaignWithdrawn(campaignId: string, now: Date): Promise<void> {
-  const listed = await OpenTaskModel.find({ campaignId }, { ...COUNTED_FIELDS, occurrenceId: 1 }).lean<
-    (CountedEntry & Pick<OpenTaskEntry, 'occurrenceId'>)[]
-  >();
-  const before = listed.filter((entry) => entry.kind === 'manual');
+  const listed = await campaignRows(campaignId);
+  const manual = listed.filter((row) => row.county !== null);
   // Their runs filed as due now before the entries say so (due-slots.ts).
-  await fileRuns(listed.map((entry) => ({ run: runKeyOf(entry), at: now })));
+  await fileRuns(listed.map((row) => ({ run: row.run, at: now })));
   let matched = 0;
   await countedChange(
-    before.map((entry) => entry._id),
-    before.map((entry) => entry.regionPath),
+    manual.map((row) => row.id),
+    manual.map((row) => [row.county!]),
     async () => {
-      matched = (await OpenTaskModel.updateMany({ campaignId }, { $set: { withdrawn: true, dueAt: now } }))
-        .matchedCount;
+      matched = await setById(
+        listed.map((row) => row.id),
+        { withdrawn: true, dueAt: now },
+      );
     },
-    entriesNow,
+    // As the write left them: withdrawn, or gone meanwhile; counted neither way.
+    async () => [],
   );
   if (matched > 0) await lowerDue(now);
 }
 
-/** A campaign's open tasks are to be looked at now (resumed: chased again). */
+/** A campaign's open tasks are to be looked at now (resumed: chased again); its entries by `_id` as above. */
 export async function lookAtCampaignTasks(campaignId: string, now: Date): Promise<void> {
-  const listed = await OpenTaskModel.find({ campaignId }, { occurrenceId: 1, officerName: 1, officerPhone: 1 }).lean<
-    OpenTaskEntry[]
-  >();
-  await fileRuns(listed.map((entry) => ({ run: runKeyOf(entry), at: now })));
-  const result = await OpenTaskModel.updateMany({ campaignId }, { $set: { dueAt: now } });
-  if (result.matchedCount > 0) await lowerDue(now);
+  const listed = await campaignRows(campaignId);
+  await fileRuns(listed.map((row) => ({ run: row.run, at: now })));
+  const matched = await setById(
+    listed.map((row) => row.id),
+    { dueAt: now },
+  );
+  if (matched > 0) await lowerDue(now);
+}
+
+/** `$set` on these entries, one update by `_id` each, 20 a command; how many matched. */
+async function setById(ids: string[], set: Record<string, unknown>): Promise<number> {
+  let matched = 0;
+  for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
+    const result = await OpenTaskModel.bulkWrite(
+      ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
+        updateOne: { filter: { _id: id }, update: { $set: set } },
+      })),
+      { ordered: false },
+    );
+    matched += result.matchedCount;
+  }
+  return matched;
 }
 
 /**
@@ -302,7 +335,11 @@ export async function lookAtCampaignTasks(campaignId: string, now: Date): Promis
 export async function setDue(updates: { id: string; run?: string; dueAt: Date }[]): Promise<void> {
   const runs = await mapLimit(updates, 8, async (u) => {
     if (u.run !== undefined) return u.run;
-    const entry = await OpenTaskModel.findById(u.id, { occurrenceId: 1, officerName: 1, officerPhone: 1 }).lean<OpenTaskEntry>();
+    const entry = await OpenTaskModel.findById(u.id, {
+      occurrenceId: 1,
+      officerName: 1,
+      officerPhone: 1,
+    }).lean<OpenTaskEntry>();
     return entry ? runKeyOf(entry) : null;
   });
   await fileRuns(updates.flatMap((u, i) => (runs[i] !== null ? [{ run: runs[i]!, at: u.dueAt }] : [])));
@@ -348,11 +385,28 @@ export async function entriesById(ids: string[]): Promise<OpenTaskEntry[]> {
 /** The due keys of a list written before them (once; due-slots.ts). */
 export async function buildOpenTaskDueSlots(now: Date): Promise<void> {
   await buildDueSlots(async () => {
-    const all = await OpenTaskModel.find({}, { _id: 1, occurrenceId: 1, officerName: 1, officerPhone: 1, dueAt: 1 }).lean<
-      OpenTaskEntry[]
-    >();
+    const all = await OpenTaskModel.find(
+      {},
+      { _id: 1, occurrenceId: 1, officerName: 1, officerPhone: 1, dueAt: 1 },
+    ).lean<OpenTaskEntry[]>();
     return all.map((entry) => ({ _id: entry._id, run: runKeyOf(entry), dueAt: entry.dueAt }));
   }, now);
+}
+
+/** The campaign lists of a watch list written before them (once; due-slots.ts). */
+export async function buildOpenTaskCampaignLists(): Promise<void> {
+  await buildCampaignLists(async () => {
+    const all = await OpenTaskModel.find(
+      {},
+      { _id: 1, kind: 1, campaignId: 1, occurrenceId: 1, officerName: 1, officerPhone: 1, regionPath: 1 },
+    ).lean<OpenTaskEntry[]>();
+    return all.map((entry) => ({
+      id: entry._id,
+      run: runKeyOf(entry),
+      county: entry.kind === 'manual' ? countyOf(entry.regionPath) : null,
+      campaign: entry.campaignId ?? null,
+    }));
+  });
 }
 
 /** Open entries inside a scope filter (`{ regionPath: code }`), withdrawn and expired ones left out. */

@@ -19,6 +19,7 @@
 // Each group's result is filed like an officer's confirmation (manual/tasks.ts,
 // fileSettlement): the same store, sweep and wake carry it to the delivery's batch.
 import { createHash } from 'node:crypto';
+import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import { claimOnce } from '../../db/claims.js';
 import { type DueMark, WECOM_GROUPS_DUE, lowerDue, notDueYet, raiseDue, readDue } from '../../db/due-marks.js';
 import { collectionToken } from '../../db/versions.js';
@@ -915,9 +916,16 @@ export class WecomGroupService {
     });
   }
 
-  /** The notifier listed these groups in a digest. */
+  /** The notifier listed these groups in a digest: one update by `_id` each, 20 a command (an `$in` is a scan on FerretDB). */
   async markTold(references: string[]): Promise<void> {
-    if (references.length) await WecomItemModel.updateMany({ _id: { $in: references } }, { $set: { told: true } });
+    for (let i = 0; i < references.length; i += MAX_UPDATES_PER_COMMAND) {
+      await WecomItemModel.bulkWrite(
+        references.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
+          updateOne: { filter: { _id: id }, update: { $set: { told: true } } },
+        })),
+        { ordered: false },
+      );
+    }
   }
 
   /**

@@ -1,0 +1,128 @@
+// node --import tsx bench/scan-cost.ts --dir=/dev/shm/<copy of a bench:province world>/jingxun-province-<groups>-<campaigns> [--others=N] [--stopped=M]
+// The three operations the tenth session made bounded, on a month-old world, each with its wall
+// time, FerretDB's CPU and its commands by shape (command, collection, filter keys):
+// - a stop's watch-list part (`markCampaignWithdrawn`) of a campaign with M open entries while
+//   N entries of other campaigns are open (synthetic WeCom entries listed through `watchTasks`,
+//   as the ninth session's notifier probe did: the world's own open tasks have expired);
+// - the notifier's `markTold` of a digest of 10 tasks of the world;
+// - the scheduler's case-outcome intent sweep (`cases.sweepIntentsLeft`, once per full tick).
+// Writes: use a copy of the world.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CommandStartedEvent } from 'mongodb';
+import mongoose from 'mongoose';
+import { ManualTaskModel } from '../src/channels/manual/model.js';
+import { markCampaignWithdrawn, watchTasks } from '../src/channels/manual/watch.js';
+import { loadConfig } from '../src/config.js';
+import { createContext, prepareDatabase } from '../src/context.js';
+import { connectDatabase } from '../src/db/connection.js';
+import { startFerretDb } from '../src/db/ferretdb.js';
+import { cpuSecondsOf, ferretPidOf, flag } from './proc.js';
+
+const log = (line: string) => process.stdout.write(`[bench:scan-cost] ${line}\n`);
+
+async function main() {
+  const dir = resolve(process.argv.find((a) => a.startsWith('--dir='))?.slice(6) ?? '');
+  const others = flag('others', 10_000);
+  const stopped = flag('stopped', 450);
+  const marker = JSON.parse(readFileSync(join(dir, 'built.json'), 'utf8')) as { provinceCampaign: string };
+  const ferret = await startFerretDb({ binary: resolve('.tools/bin/ferretdb'), dataDir: join(dir, 'db') });
+  const uri = `${ferret.uri}/province`;
+  const config = loadConfig({
+    MONGODB_URI: uri,
+    DATA_DIR: dir,
+    ADMIN_PASSWORD: 'province-admin-password',
+    CREDENTIALS_KEY: 'c'.repeat(64),
+    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+  });
+  const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
+  const ctx = createContext(config, db);
+  try {
+    let started = performance.now();
+    await prepareDatabase(ctx);
+    log(`prepareDatabase ${Math.round(performance.now() - started)} ms`);
+    const ferretPid = ferretPidOf(dir);
+    const shapes = new Map<string, number>();
+    let counting = false;
+    mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
+      if (!counting) return;
+      const command = event.command as Record<string, unknown>;
+      const filter = (command.filter ??
+        command.query ??
+        (command.updates as { q?: unknown }[] | undefined)?.[0]?.q ??
+        (command.deletes as { q?: unknown }[] | undefined)?.[0]?.q ??
+        null) as Record<string, unknown> | null;
+      const id = filter?._id;
+      const idShape =
+        id === undefined
+          ? ''
+          : typeof id === 'object' && id !== null && !('_bsontype' in id)
+            ? `_id:${Object.keys(id)}`
+            : '_id';
+      const keys = filter ? Object.keys(filter).map((k) => (k === '_id' ? idShape : k)) : [];
+      const key = `${event.commandName} ${String(command[event.commandName] ?? command.collection)} {${keys.join(',')}}`;
+      shapes.set(key, (shapes.get(key) ?? 0) + 1);
+    });
+    async function measure(label: string, work: () => Promise<unknown>) {
+      shapes.clear();
+      counting = true;
+      const before = cpuSecondsOf(ferretPid);
+      const t = performance.now();
+      await work();
+      const ms = Math.round(performance.now() - t);
+      counting = false;
+      const ferretMs = Math.round((cpuSecondsOf(ferretPid) - before) * 1000);
+      const total = [...shapes.values()].reduce((a, b) => a + b, 0);
+      log(`${label}: ${ms} ms, FerretDB ${ferretMs} ms CPU, ${total} commands`);
+      for (const [shape, n] of [...shapes].sort((a, b) => b[1] - a[1]).slice(0, 8))
+        log(`  ${String(n).padStart(5)} × ${shape}`);
+    }
+
+    // Open entries: N of other campaigns (WeCom customer groups, due in hours), M of the stopped campaign.
+    const now = new Date();
+    const entry = (campaign: string, i: number, officer: number) => ({
+      id: `wecom:bench-${campaign.slice(-6)}-${i}`,
+      kind: 'wecom' as const,
+      reference: `${campaign}@${now.toISOString()}/bench-${i}`,
+      regionPath: ['000000'],
+      officerName: `群主${officer}`,
+      officerPhone: `1590000${String(officer).padStart(4, '0')}`,
+      createdAt: now,
+      dueAt: new Date(now.getTime() + 5 * 3600_000),
+    });
+    started = performance.now();
+    const otherCampaigns = Array.from({ length: 50 }, () => new mongoose.Types.ObjectId().toHexString());
+    for (let i = 0; i < others; i += 500)
+      await watchTasks(
+        Array.from({ length: Math.min(500, others - i) }, (_, j) =>
+          entry(otherCampaigns[(i + j) % 50]!, i + j, (i + j) % 37),
+        ),
+      );
+    const stop = marker.provinceCampaign;
+    for (let i = 0; i < stopped; i += 500)
+      await watchTasks(Array.from({ length: Math.min(500, stopped - i) }, (_, j) => entry(stop, i + j, (i + j) % 20)));
+    log(`listed ${others} + ${stopped} open entries in ${Math.round(performance.now() - started)} ms`);
+
+    await measure(`stop's watch part (${stopped} entries of the campaign, ${others} others)`, () =>
+      markCampaignWithdrawn(stop, new Date()),
+    );
+    await measure('the same stop again', () => markCampaignWithdrawn(stop, new Date()));
+
+    const ids = (await ManualTaskModel.find({}, { _id: 1 }).limit(10).lean()).map((t) => String(t._id));
+    await measure('markTold of a 10-task digest', () => ctx.manualTasks.markTold(ids));
+    await measure('markTold again', () => ctx.manualTasks.markTold(ids));
+
+    for (let i = 1; i <= 3; i++) await measure(`case-outcome intent sweep #${i}`, () => ctx.cases.sweepIntentsLeft());
+  } finally {
+    await db.close();
+    await ferret.stop();
+  }
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((error: unknown) => {
+    process.stderr.write(`bench:scan-cost failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
