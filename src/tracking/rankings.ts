@@ -8,16 +8,18 @@
 // archived or its case closed) was never to be forwarded: it counts neither as due nor as open.
 // 确认率 = confirmed ÷ (confirmed + open), null when nothing was due.
 //
-// Read from the tallies (rank-tally.ts) by `_id`, one document per local day of the period
-// (the region's, or its county's below county level), never from the tasks: exact as of the
-// last fold (every 2 s, with the roll-ups), and bounded by the period's days whatever the
-// tasks collection holds. 用时中位数 is the median of the delays in whole seconds, in minutes.
+// Read from the tallies (rank-tally.ts) by `_id`, never from the tasks: above a county the
+// region's blocks that cover the period (a month one read, 30 days at most 8), for a county or
+// a township its county's month documents (one per month), below a township one county-day
+// document per day. Exact as of the last fold (every 2 s, with the roll-ups), and bounded by
+// the period whatever the tasks collection holds. 用时中位数 is the median of the delays in whole
+// seconds, in minutes.
 import { UserModel } from '../auth/model.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { normalisePhone } from '../lib/phone.js';
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
-import { type Cell, cellsAbove, cellsWithin } from './rank-tally.js';
+import { type Cell, cellsAbove, cellsOfCounty, cellsWithin } from './rank-tally.js';
 import { checkRange } from './stats.js';
 
 export interface ConfirmationFigures {
@@ -139,16 +141,20 @@ export class RankingService {
     const at = region.regionPath.indexOf(base);
     const depth = at >= 0 ? at : region.regionPath.length;
     const county = depth >= 3 ? (depth === 3 ? base : region.regionPath[3]!) : null;
-    const cells = (
-      await mapLimit(daysFrom(first, last), 8, (day) =>
-        county ? cellsWithin(day, county, base, depth) : cellsAbove(day, base),
-      )
-    ).flat();
+    const cells =
+      county === null
+        ? await cellsAbove(first, last, base)
+        : depth <= 4
+          ? await cellsOfCounty(first, last, county, depth === 4 ? base : null)
+          : (await mapLimit(daysFrom(first, last), 8, (day) => cellsWithin(day, county, base, depth))).flat();
 
     const townships = await this.regions.subtree(scope, base, 'township').catch(() => []);
     const townshipOf = new Map(townships.map((t) => [t.code, t]));
     const byTownship = new Map<string, Counter>();
-    const officers = new Map<string, { counter: Counter; name: string; phone: string | null; townships: Map<string, number> }>();
+    const officers = new Map<
+      string,
+      { counter: Counter; name: string; phone: string | null; townships: Map<string, number> }
+    >();
     for (const cell of cells) {
       const [township, key, name, phone, tasks] = cell;
       if (townshipOf.has(township)) {
@@ -166,7 +172,9 @@ export class RankingService {
     }
 
     const accounts = await this.accounts(scope);
-    const units = await this.regions.names([...new Set([...accounts.values()].flatMap((a) => (a ? [a.regionCode] : [])))]);
+    const units = await this.regions.names([
+      ...new Set([...accounts.values()].flatMap((a) => (a ? [a.regionCode] : []))),
+    ]);
     const officerRows: OfficerRanking[] = [...officers.entries()].map(([key, officer]) => {
       const account = key.startsWith('phone:') ? accounts.get(key.slice(6)) : undefined;
       const home = [...officer.townships.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
@@ -207,5 +215,4 @@ export class RankingService {
     }
     return out;
   }
-
 }

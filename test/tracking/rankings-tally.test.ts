@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordTasks } from '../../src/channels/manual/history.js';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { MARK_SLACK_MS, RankMarkModel, rankingsChanged } from '../../src/channels/manual/rank-marks.js';
-import { RankTallyModel } from '../../src/tracking/rank-tally.js';
+import { BUILT, RankTallyModel } from '../../src/tracking/rank-tally.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { byIdOnly, commandsDuring } from '../helpers/commands.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
@@ -157,9 +157,9 @@ describe('rankings from the tallies', () => {
       old(A, '13700000001', false, true),
       old(B, '13700000002', true, true),
     ]);
-    expect(await RankTallyModel.exists({ _id: '_built' })).toBeNull();
+    expect(await RankTallyModel.exists({ _id: BUILT })).toBeNull();
     await refresh();
-    expect(await RankTallyModel.exists({ _id: '_built' })).not.toBeNull();
+    expect(await RankTallyModel.exists({ _id: BUILT })).not.toBeNull();
     const body = await ask(`from=${month}&to=${month}&regionCode=${TREE.province.code}`);
     expect(body.partial).toBe(false);
     expect(answered(body)).toEqual(await direct(TREE.province.code, `${month}-01`, `${month}-31`));
@@ -235,6 +235,151 @@ describe('rankings from the tallies', () => {
     expect(body.officers.find((o: { phone: string }) => o.phone === '13500000001')).toMatchObject({ due: 1, open: 1 });
   });
 
+  it('when an update lands more than the slack after its marker and its writer dies before anything else, then the fold still counts it', async () => {
+    await settle();
+    const made = [
+      await t.ctx.manualTasks.createTask(target(A, '13400000001'), message),
+      await t.ctx.manualTasks.createTask(target(A, '13400000002'), message),
+    ];
+    await settle();
+    await same(TREE.countyA.code);
+    const [confirmed, withdrawn] = made.map((task) => task.id) as [string, string];
+    // The writers' order (completeConfirmation, markWithdrawn): the marker, then the update. Each
+    // writer stalls past the slack between the two (a fold reads its marker meanwhile, the task
+    // still unchanged), its update lands, and it is killed at once: nothing is written after.
+    const stalled = new Date(Date.now() - 2 * MARK_SLACK_MS);
+    await rankingsChanged([confirmed], stalled, 'confirm');
+    await rankingsChanged([withdrawn], stalled, 'withdraw');
+    await refresh();
+    await ManualTaskModel.updateOne(
+      { _id: confirmed, confirmedAt: null },
+      { $set: { confirmedAt: new Date() }, $inc: { linkGeneration: 1 }, $push: { rotations: 'confirmed' } },
+    );
+    await ManualTaskModel.updateOne(
+      { _id: withdrawn, confirmedAt: null, withdrawnAt: null },
+      { $set: { withdrawnAt: new Date(), withdrawnReason: 'retracted' }, $inc: { linkGeneration: 1 } },
+    );
+    await refresh();
+    await same(TREE.countyA.code);
+    const body = await ask(`from=${today}&to=${today}&regionCode=${TREE.countyA.code}`);
+    expect(body.officers.find((o: { phone: string }) => o.phone === '13400000001')).toMatchObject({
+      due: 1,
+      confirmed: 1,
+    });
+    expect(body.officers.find((o: { phone: string }) => o.phone === '13400000002')).toMatchObject({ due: 0, open: 0 });
+    // Both updates seen: their markers are gone (no slack for an update's marker).
+    expect(await RankMarkModel.countDocuments({})).toBe(0);
+  });
+
+  it('when a marker’s write never comes, then the marker stays (narrowed to the tasks it may still change) until it does', async () => {
+    await settle();
+    const made = [
+      await t.ctx.manualTasks.createTask(target(B, '13300000001'), message),
+      await t.ctx.manualTasks.createTask(target(B, '13300000002'), message),
+    ];
+    await settle();
+    const ids = made.map((task) => task.id);
+    // A withdrawal killed after its marker, one of its tasks confirmed meanwhile.
+    await rankingsChanged(ids, new Date(Date.now() - 3 * MARK_SLACK_MS), 'withdraw');
+    await confirm(ids[0]!);
+    await refresh();
+    await refresh();
+    const left = await RankMarkModel.find({}).lean();
+    expect(left.map((m) => m.taskIds)).toEqual([[ids[1]]]);
+    // The intent runs again (a campaign's effects are repeated until done): counted, marker gone.
+    await ManualTaskModel.updateOne(
+      { _id: ids[1] },
+      { $set: { withdrawnAt: new Date(), withdrawnReason: 'cancelled' } },
+    );
+    await refresh();
+    expect(await RankMarkModel.countDocuments({})).toBe(0);
+    await same(TREE.countyB.code);
+  });
+
+  it('when tasks lie on many days of two months, then every period’s figures equal a direct count, folded or built', async () => {
+    await settle();
+    const monthStart = Date.parse(`${month}-01T00:00:00+08:00`);
+    // 60 tasks from 40 days before this month's first day to 19 days after it, written as a
+    // make writes (its record on the history's made list first), some confirmed, some withdrawn.
+    const at = (i: number) => new Date(monthStart + (i - 40) * 86_400_000 + 3_600_000);
+    const docs = Array.from({ length: 60 }, (_, i) => {
+      n += 1;
+      const createdAt = at(i);
+      return {
+        _id: new mongoose.Types.ObjectId(),
+        taskKey: `spread-${n}`,
+        groupId: `s${n}`,
+        groupName: `分布群${n}`,
+        regionPath: i % 3 ? A : B,
+        officerName: '分布民警',
+        officerPhone: `1320000000${i % 4}`,
+        title: '分布任务',
+        createdAt,
+        confirmedAt: i % 4 === 1 ? new Date(createdAt.getTime() + (60 + i) * 1000) : null,
+        withdrawnAt: i % 5 === 2 ? new Date(createdAt.getTime() + 600_000) : null,
+      };
+    });
+    // The tallies built by a fold whose clock is 25 days behind: the days since are not closed,
+    // so the blocks hold none of them and a period reads their one-day documents.
+    const { RankTally } = await import('../../src/tracking/rank-tally.js');
+    let shift = 25 * 86_400_000;
+    const fold = () => t.ctx.tracking.rollups.foldRankings(new RankTally('Asia/Shanghai', () => Date.now() - shift));
+    await RankTallyModel.deleteMany({});
+    fold();
+    await refresh();
+    await recordTasks(
+      docs.map((d) => ({
+        id: String(d._id),
+        createdAt: d.createdAt,
+        officerPhone: d.officerPhone,
+        regionPath: d.regionPath,
+      })),
+      new Date(),
+    );
+    await ManualTaskModel.insertMany(docs);
+    await settle();
+    const day = (offset: number) => localDay(new Date(monthStart + offset * 86_400_000 + 3_600_000));
+    const periods: [string, string][] = [
+      [day(-40), day(-11)],
+      [day(-30), day(-1)],
+      [day(-15), day(14)],
+      [day(-3), day(0)],
+      [day(-1), day(-1)],
+      [day(2), day(18)],
+    ];
+    const check = async () => {
+      for (const [from, to] of periods) {
+        for (const base of [ROOT, TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipB.code]) {
+          const body = await ask(`from=${from}&to=${to}&regionCode=${base}`);
+          expect(answered(body), `${base} ${from}…${to}`).toEqual(await direct(base, from, to));
+        }
+      }
+      const prev = day(-1).slice(0, 7);
+      expect(answered(await ask(`from=${prev}&to=${month}&regionCode=${TREE.province.code}`))).toEqual(
+        await direct(TREE.province.code, `${prev}-01`, `${month}-31`),
+      );
+    };
+    await check();
+    // Twelve days end (one pass closes them all), then the rest; a task confirmed late between.
+    shift = 13 * 86_400_000;
+    await refresh();
+    await check();
+    await ManualTaskModel.updateOne({ _id: docs[3]!._id }, { $set: { confirmedAt: new Date() } });
+    await rankingsChanged([String(docs[3]!._id)], new Date(), 'confirm');
+    await refresh();
+    shift = 0;
+    await refresh();
+    expect((await RankTallyModel.findById('_closed').lean<{ through: string }>())?.through).toBe(
+      localDay(new Date(Date.now() - 86_400_000)),
+    );
+    await check();
+    // The same from the one-time build.
+    await RankTallyModel.deleteMany({});
+    fold();
+    await refresh();
+    await check();
+  }, 180_000);
+
   it('when a wave’s made record is written and its tasks are inserted only later, then they are counted once they exist', async () => {
     await settle();
     // Writers killed between the history's insert (the made list's record) and the tasks'
@@ -303,7 +448,7 @@ describe('rankings from the tallies', () => {
         confirmedAt: null,
       })),
     );
-    await RankTallyModel.deleteOne({ _id: '_built' });
+    await RankTallyModel.deleteOne({ _id: BUILT });
     t.ctx.tracking.rollups.foldRankings(
       new (await import('../../src/tracking/rank-tally.js')).RankTally('Asia/Shanghai'),
     );

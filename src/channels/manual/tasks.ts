@@ -19,26 +19,27 @@
 // by `_id`, still withdraws it; a retried send finds the task by its key and watches it.
 // Making tasks needs no rankings marker: the history's made list (written before the insert,
 // with the other lists) is what the rankings' fold reads (tracking/rank-tally.ts); confirming
-// and withdrawing insert one marker before and one after the update (rank-marks.ts), so the
-// rankings' tallies look at them again.
+// and withdrawing insert one marker before the update, naming it (rank-marks.ts: kept until the
+// fold reads the tasks confirmed, or confirmed or withdrawn), so the rankings' tallies look at
+// them again.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import mongoose from 'mongoose';
+import { backfillOnce } from '../../db/backfills.js';
+import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
 import type { SecretBox } from '../../lib/cipher.js';
 import type { Clock } from '../../lib/clock.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { Forbidden, Gone, InvalidInput, NotFound, isDuplicateKey } from '../../lib/errors.js';
+import { Forbidden, Gone, InvalidInput, isDuplicateKey, NotFound } from '../../lib/errors.js';
 import type { Scope } from '../../regions/scope.js';
 import type { ChannelMessage, ChannelTarget } from '../types.js';
-import { backfillOnce } from '../../db/backfills.js';
-import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
+import { campaignTasks, type Entry, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
 import {
   ConfirmationWatchModel,
   ManualConfirmationModel,
-  type ManualTaskDoc,
   ManualImageModel,
+  type ManualTaskDoc,
   ManualTaskModel,
 } from './model.js';
-import { type Entry, campaignTasks, historyEntries, readInOrder, recordTasks, scopeKey } from './history.js';
 import { OpenTaskRows } from './open-task-rows.js';
 import { rankingsChanged } from './rank-marks.js';
 import { lowerDue, markCampaignWithdrawn, setDue, unwatch, watchTasks } from './watch.js';
@@ -284,7 +285,9 @@ export class ManualTaskService {
    * references whose task exists now; one whose insert failed otherwise is left out (the
    * caller creates it on its own).
    */
-  async createTasks(list: { target: ChannelTarget; message: ChannelMessage; reference: string }[]): Promise<Set<string>> {
+  async createTasks(
+    list: { target: ChannelTarget; message: ChannelMessage; reference: string }[],
+  ): Promise<Set<string>> {
     if (list.length === 0) return new Set();
     const now = this.clock.now();
     const images = new Map<string, { mime: string; data: Buffer }>();
@@ -353,7 +356,10 @@ export class ManualTaskService {
     }
     // A wave's count log is written with the process's next flush (open-counts.ts): the worker
     // makes these waves one after another, and one log record serves a second of them.
-    await watchTasks(tasks.map((doc) => this.watchFields(doc)), { deferLog: true });
+    await watchTasks(
+      tasks.map((doc) => this.watchFields(doc)),
+      { deferLog: true },
+    );
     return new Set(docs.filter((_, i) => !failed.has(i)).map((doc) => doc.taskKey));
   }
 
@@ -373,7 +379,6 @@ export class ManualTaskService {
       createdAt: doc.createdAt,
     };
   }
-
 
   /**
    * The task a link names, if the link is good: signed for the task's current link generation
@@ -491,13 +496,13 @@ export class ManualTaskService {
     if (!doc) return;
     step('mark-task');
     if (!doc.confirmedAt) {
-      // The rankings' marker before and after (rank-marks.ts); a repair runs both again.
-      await rankingsChanged([taskId], this.clock.now());
+      // The rankings' marker before the update, kept until the task is seen confirmed
+      // (rank-marks.ts); a repair writes it again.
+      await rankingsChanged([taskId], this.clock.now(), 'confirm');
       await ManualTaskModel.updateOne(
         { _id: taskId, confirmedAt: null },
         { $set: { confirmedAt: claimedAt }, $inc: { linkGeneration: 1 }, $push: { rotations: 'confirmed' } },
       );
-      await rankingsChanged([taskId], this.clock.now());
     }
     step('copy');
     await recordByReference(doc.taskKey, claimedAt, doc.regionPath ?? []);
@@ -558,8 +563,9 @@ export class ManualTaskService {
   private async markWithdrawn(ids: string[], reason: WithdrawReason, now: Date): Promise<number> {
     let modified = 0;
     const valid = ids.filter((id) => mongoose.isValidObjectId(id));
-    // The rankings' marker before and after the updates (rank-marks.ts).
-    await rankingsChanged(valid, now);
+    // The rankings' marker before the updates, kept until each task is seen confirmed or
+    // withdrawn (rank-marks.ts); the intent that withdraws runs again until done.
+    await rankingsChanged(valid, now, 'withdraw');
     for (let i = 0; i < valid.length; i += MAX_UPDATES_PER_COMMAND) {
       const result = await ManualTaskModel.bulkWrite(
         valid.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({
@@ -576,7 +582,6 @@ export class ManualTaskService {
       );
       modified += result.modifiedCount;
     }
-    await rankingsChanged(valid, this.clock.now());
     return modified;
   }
 
@@ -675,8 +680,10 @@ export class ManualTaskService {
    * retraction's correction campaign). Confirmed and announced ones are left out.
    */
   async notifierTasks(ids: string[]): Promise<(ManualTask & { told: boolean; followUpCampaignId: string | null })[]> {
-    const found = await mapLimit(ids.filter((id) => mongoose.isValidObjectId(id)), 8, (id) =>
-      ManualTaskModel.findById(id).lean<ManualTaskDoc>(),
+    const found = await mapLimit(
+      ids.filter((id) => mongoose.isValidObjectId(id)),
+      8,
+      (id) => ManualTaskModel.findById(id).lean<ManualTaskDoc>(),
     );
     const docs = found.filter(
       (doc): doc is ManualTaskDoc => doc !== null && !doc.confirmedAt && doc.withdrawalAnnounced !== true,
@@ -706,7 +713,10 @@ export class ManualTaskService {
     if (options.open) return this.listOpen(scope, options);
     let cursor: { createdAt: number; id: string } | null = null;
     if (options.before) {
-      const last = await ManualTaskModel.findById(options.before, { createdAt: 1, regionPath: 1 }).lean<ManualTaskDoc>();
+      const last = await ManualTaskModel.findById(options.before, {
+        createdAt: 1,
+        regionPath: 1,
+      }).lean<ManualTaskDoc>();
       if (!last || !scope.contains(last.regionPath))
         throw new InvalidInput('翻页位置（before）已失效，请从第一页重新查看', 'before');
       cursor = { createdAt: new Date(last.createdAt).getTime(), id: options.before };
@@ -722,7 +732,12 @@ export class ManualTaskService {
     // More entries are read only when some named no task (a failed insert) or were not accepted.
     for (let want = options.limit; ; want *= 2) {
       const entries = await historyEntries(key, want, keep, cursor);
-      const page = await readInOrder(entries, options.limit, (id) => ManualTaskModel.findById(id).lean<ManualTaskDoc>().exec(), accept);
+      const page = await readInOrder(
+        entries,
+        options.limit,
+        (id) => ManualTaskModel.findById(id).lean<ManualTaskDoc>().exec(),
+        accept,
+      );
       if (page.docs.length >= options.limit || entries.length < want) {
         docs.push(...page.docs);
         break;
@@ -783,11 +798,16 @@ export async function fileSettlement(
   reason: string | null,
 ): Promise<void> {
   await watchConfirmation(reference, at, regionPath);
-  await ManualConfirmationModel.create({ _id: referenceKey(reference), at, reference, regionPath, outcome: status, reason }).catch(
-    (error) => {
-      if (!isDuplicateKey(error)) throw error;
-    },
-  );
+  await ManualConfirmationModel.create({
+    _id: referenceKey(reference),
+    at,
+    reference,
+    regionPath,
+    outcome: status,
+    reason,
+  }).catch((error) => {
+    if (!isDuplicateKey(error)) throw error;
+  });
 }
 
 /** Settlements (confirmations and platform results) of these references, one _id lookup each. */
@@ -803,7 +823,12 @@ export async function settledReferences(references: string[]): Promise<Map<strin
     references.flatMap((reference, i) => {
       const doc = found[i];
       return doc
-        ? [[reference, { at: doc.at, status: (doc.outcome ?? null) as SettlementStatus | null, reason: doc.reason ?? null }] as const]
+        ? [
+            [
+              reference,
+              { at: doc.at, status: (doc.outcome ?? null) as SettlementStatus | null, reason: doc.reason ?? null },
+            ] as const,
+          ]
         : [];
     }),
   );
