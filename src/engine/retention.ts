@@ -11,15 +11,28 @@
 // comes back after `catchUpMs`). A batch is read once and written once (on FerretDB each costs
 // the whole document, whatever the projection); a process killed mid-pass redoes at most one
 // group of batches, each of whose steps is idempotent (compactBatch).
+//
+// The lists of the ninth session: a settled run's officer run lists (channels/manual/due-slots.ts
+// `r:<run>|<officer>`) are deleted once none of their entries is on the watch list (the officers
+// read from the batches as they are compacted; a process resuming a run reads those of its
+// first batches again), items from the highest down and hint last; the notifier's walk
+// markers of a day go with the day once its cursor and due marker are past it; kept deliveries pages
+// (tracking/deliveries/kept-pages.ts) not written for the period go in the daily sweep. The
+// campaigns' task lists (`c:<campaign>` in taskhistory: every task a stop withdraws, however
+// old) and the run generations (a summary or page stored at an older generation would count
+// as current again) are kept; the rankings' markers are deleted by the fold that reads them.
 
+import { dropDayMarkers, dropRunList, readCursor, runListOf, slotStart } from '../channels/manual/due-slots.js';
 import { ManualConfirmationModel } from '../channels/manual/model.js';
+import { dueMarker, OpenTaskModel } from '../channels/manual/watch.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { acquireLease, ClaimModel, SendAttemptModel } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { type Loop, startLoop } from '../lib/loop.js';
 import { type NotificationStepDoc, NotificationStepModel, StepSlotModel } from '../notifications/model.js';
-import { dropFixedCredentials } from '../tracking/batch-fixed.js';
+import { dropFixedCredentials, mergeFixed, withFixedItems } from '../tracking/batch-fixed.js';
+import { pruneKeptPages } from '../tracking/deliveries/kept-pages.js';
 import { type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { batchIdsOfRun } from '../tracking/run-batches.js';
 import { BatchWakeModel } from './model.js';
@@ -72,6 +85,12 @@ export interface RetentionReport {
   notificationMessages: number;
   batchesCompacted: number;
   confirmationCopies: number;
+  /** Officer run lists of settled runs deleted (`opentaskdue` `r:<run>|<officer>`). */
+  runLists: number;
+  /** The officer notifier's walk markers of days done (`opentaskdue` `d:`, `h:`, `t:`). */
+  dueMarkers: number;
+  /** Kept deliveries pages not written for the keep period (`deliverypages`, daily). */
+  deliveryPages: number;
   /** Runs whose keep period ended, handled in this pass. */
   runs: number;
   /** The pass stopped at its budget: more is due (the loop comes back after `catchUpMs`). */
@@ -86,6 +105,28 @@ interface State {
 }
 
 type Tally = Omit<RetentionReport, 'rateSlots' | 'behind'>;
+
+/** A run being walked: the officer runs its batches made tasks for, and whether any has work again. */
+interface RunWalk {
+  runId: string;
+  /** Its batches walked so far (the state's `batch` when they were). */
+  batches: number;
+  officers: Set<string>;
+  open: boolean;
+}
+
+/**
+ * The officer runs (`<run>|<officer>`, channels/manual/watch.ts `runKeyOf`) these deliveries
+ * put watch entries on: a manual delivery's task and a WeCom customer group's item name the
+ * delivery's officer only when it has an officer's name (engine/dispatch.ts `target.officer`).
+ */
+function officerRunsOf(occurrenceId: string, items: Partial<BatchItem>[], into: Set<string>): void {
+  for (const item of items) {
+    if (item.channel !== 'manual' && item.channel !== 'wecom_group') continue;
+    const name = item.officerName ?? null;
+    into.add(`${occurrenceId}|${name ? (item.officerPhone ?? `name:${name}`) : ''}`);
+  }
+}
 
 /** Deletes documents by `_id` in commands of a few statements (each an `_id` lookup on FerretDB). */
 async function deleteByIds(
@@ -108,6 +149,8 @@ async function deleteByIds(
 
 export class Retention {
   readonly owner = `retention-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  /** The run this process is walking (its officers gathered so far). */
+  private walk: RunWalk | null = null;
 
   constructor(
     private readonly clock: Clock,
@@ -166,10 +209,13 @@ export class Retention {
       notificationMessages: 0,
       batchesCompacted: 0,
       confirmationCopies: 0,
+      runLists: 0,
+      dueMarkers: 0,
+      deliveryPages: 0,
       runs: 0,
     };
     const state = await this.state();
-    tally.leaseClaims += await this.leftoverLeaseClaims(state);
+    await this.dailySweeps(state, tally);
     const cutoff = this.cutoff();
     let budget = this.settings.batchesPerPass ?? DEFAULT_BATCHES_PER_PASS;
     while (endOfDay(state.day) <= cutoff) {
@@ -180,19 +226,36 @@ export class Retention {
         const [runId, campaignId] = entries[state.index]!.split('|') as [string, string];
         const ids = await batchIdsOfRun(runId);
         let later: Date | null = null;
+        // The officer runs its batches made tasks for, gathered as they are compacted (kept by
+        // the process across passes; a process that did not walk the run's first batches reads
+        // their officers again).
+        let walk = this.walk;
+        if (!walk || walk.runId !== runId || walk.batches !== state.batch) {
+          walk = { runId, batches: 0, officers: new Set(), open: false };
+          for (const id of ids.slice(0, state.batch)) await this.officersOfBatch(id, walk);
+          walk.batches = state.batch;
+          this.walk = walk;
+        }
         while (state.batch < ids.length) {
           if (budget <= 0) return { tally, behind: true };
           // A few batches at once (each its own lease and writes); where it stands is written
           // after all of them, so a pass that dies redoes at most these.
           const group = ids.slice(state.batch, state.batch + Math.min(budget, this.settings.lanes ?? DEFAULT_LANES));
-          const outcomes = await Promise.all(group.map((id) => this.compactBatch(id, cutoff, tally)));
+          const outcomes = await Promise.all(group.map((id) => this.compactBatch(id, cutoff, tally, walk)));
           for (const outcome of outcomes) if (outcome instanceof Date && (!later || outcome > later)) later = outcome;
           budget -= group.length;
           state.batch += group.length;
+          walk.batches = state.batch;
           await this.saveState(state);
         }
         const stepLater = await this.finishedSteps(runId, campaignId, cutoff, tally);
         if (stepLater && (!later || stepLater > later)) later = stepLater;
+        // Its officer run lists, once the rest of it is done (a run with work again is filed
+        // again when it closes; one filed later has its lists looked at then).
+        if (!later && !walk.open) {
+          const listLater = await this.runLists(walk.officers, tally);
+          if (listLater) later = listLater;
+        }
         // Something of the run was written after it was filed (or is not finished): filed again then.
         if (later) await fileSettledRun(runId, campaignId, later);
         tally.runs += 1;
@@ -200,7 +263,8 @@ export class Retention {
         state.batch = 0;
         await this.saveState(state);
       }
-      // The day is done: its document is not needed again.
+      // The day is done: the notifier's walk markers of it, then its document, not needed again.
+      tally.dueMarkers += await this.dueMarkers(state.day);
       await RetentionDueModel.deleteOne({ _id: dayId(state.day) });
       state.day = nextDay(state.day);
       state.index = 0;
@@ -211,18 +275,21 @@ export class Retention {
   }
 
   /**
-   * Lease epochs that are not a batch's (run planning, intents, roll-ups) and ended more than an
-   * hour ago, once a day (a scan of the claims; a batch's epochs go with its compaction). A
+   * Once a day: the kept deliveries pages not written for the period (a scan of the pages, see
+   * below), and lease epochs that are not a batch's (run planning, intents, roll-ups) and ended
+   * more than an hour ago (a scan of the claims; a batch's epochs go with its compaction). A
    * lease's holder records its epoch on the resource and renews it there; a new claimer starts
    * after the recorded epoch, so an ended epoch's claim decides nothing. One-time decisions
    * (state changes, intents done, review decisions) have no end and stay.
    */
-  private async leftoverLeaseClaims(state: State): Promise<number> {
+  private async dailySweeps(state: State, tally: Tally): Promise<void> {
     const now = this.clock.now();
-    if (state.claimsSweptAt && now.getTime() - state.claimsSweptAt.getTime() < LEFTOVER_CLAIMS_EVERY_MS) return 0;
-    const deleted = await this.leaseClaims();
+    if (state.claimsSweptAt && now.getTime() - state.claimsSweptAt.getTime() < LEFTOVER_CLAIMS_EVERY_MS) return;
+    tally.leaseClaims += await this.leaseClaims();
+    // The kept deliveries pages not written for the period (a cache: read again exactly by the
+    // next caller; tracking/deliveries/kept-pages.ts).
+    tally.deliveryPages += await pruneKeptPages(this.cutoff());
     await RetentionDueModel.updateOne({ _id: STATE_ID }, { $set: { claimsSweptAt: now } }, { upsert: true });
-    return deleted;
   }
 
   /** Every ended lease epoch more than an hour old (the daily leftover sweep; a scan of the claims). */
@@ -242,14 +309,18 @@ export class Retention {
    * from the group directory (tracking/recipients.ts). Returns when to look again (a batch
    * written within the period, or held), or null when it is done.
    */
-  private async compactBatch(batchId: string, cutoff: Date, tally: Tally): Promise<Date | null> {
+  private async compactBatch(batchId: string, cutoff: Date, tally: Tally, walk: RunWalk): Promise<Date | null> {
     const now = this.clock.now();
     // One read of the whole batch (on FerretDB a read costs the same with or without `items`:
     // the document is loaded whole, ~7 ms of its CPU for a batch of 35 deliveries).
     let batch = await this.readBatch(batchId);
-    if (!batch || batch.compactedAt) return null;
+    if (!batch) return null;
+    if (batch.compactedAt) return this.officersOf(batch, walk);
     // Work again (a wake re-opened its run, which is filed again when it closes).
-    if (batch.dueAt !== null) return null;
+    if (batch.dueAt !== null) {
+      walk.open = true;
+      return null;
+    }
     if (batch.updatedAt >= cutoff) return batch.updatedAt;
     const current = batch.lease?.until ? { epoch: batch.lease.epoch ?? 0, until: batch.lease.until } : null;
     const lease = await acquireLease(`batch:${batchId}`, current, this.owner, now, COMPACT_LEASE_MS);
@@ -259,7 +330,12 @@ export class Retention {
     // held it since the read. Otherwise someone did, and the batch is read again.
     if (lease.epoch !== (current?.epoch ?? 0) + 1) {
       batch = await this.readBatch(batchId);
-      if (!batch || batch.compactedAt || batch.dueAt !== null) return null;
+      if (!batch) return null;
+      if (batch.compactedAt) return this.officersOf(batch, walk);
+      if (batch.dueAt !== null) {
+        walk.open = true;
+        return null;
+      }
       if (batch.updatedAt >= cutoff) return batch.updatedAt;
     }
     const { occurrenceId } = batch;
@@ -286,8 +362,10 @@ export class Retention {
     );
     tally.sendAttempts += await deleteByIds(SendAttemptModel, attempts);
     tally.leaseClaims += await deleteByIds(ClaimModel as never, epochs);
-    // The packed layout keeps the credentials in the batch's packed part (tracking/batch-fixed.ts).
-    if (batch.fixedId) await dropFixedCredentials(batch.fixedId);
+    // The packed layout keeps the credentials in the batch's packed part (tracking/batch-fixed.ts);
+    // the officers of its deliveries are read from the same read.
+    const packed = batch.fixedId ? await dropFixedCredentials(batch.fixedId) : null;
+    officerRunsOf(occurrenceId, packed ? mergeFixed(batch.items, packed) : batch.items, walk.officers);
     const items = batch.items.map(({ credentialsSealed: _, nextAt: __, ...kept }) => kept);
     const result = await DeliveryBatchModel.collection.updateOne(
       { _id: batchId as never, 'lease.epoch': { $lte: lease.epoch }, dueAt: null },
@@ -301,6 +379,58 @@ export class Retention {
     if (batch.items.some((item) => item.channel === 'manual' || item.channel === 'wecom_group'))
       await BatchWakeModel.deleteOne({ _id: batchId });
     return null;
+  }
+
+  /** The officer runs of a batch already compacted (a run resumed, or filed again). */
+  private async officersOf(
+    batch: { occurrenceId: string; items: BatchItem[]; fixedId?: string | null },
+    walk: RunWalk,
+  ): Promise<null> {
+    if (!batch.items.some((item) => item.channel === 'manual' || item.channel === 'wecom_group')) return null;
+    officerRunsOf(batch.occurrenceId, (await withFixedItems(batch)).items, walk.officers);
+    return null;
+  }
+
+  /** The officer runs of a batch walked by an earlier process (read again, not compacted again). */
+  private async officersOfBatch(batchId: string, walk: RunWalk): Promise<void> {
+    const batch = await this.readBatch(batchId);
+    if (batch) await this.officersOf(batch, walk);
+  }
+
+  /**
+   * A settled run's officer run lists (channels/manual/due-slots.ts): each read by `_id`, its
+   * entries looked up on the watch list by `_id`; a list none of whose entries is there any
+   * more is deleted (the notifier looks a run up only while it has entries, and a retraction's
+   * correction keeps only entries still listed). Returns when to look again (an entry still
+   * listed: expiring, or withdrawn and not yet announced), or null.
+   */
+  private async runLists(officers: Set<string>, tally: Tally): Promise<Date | null> {
+    let later: Date | null = null;
+    await mapLimit([...officers], 4, async (run) => {
+      const list = await runListOf(run);
+      if (list.numbers.length === 0 && !list.hint) return;
+      const listed = await mapLimit(list.ids, 8, (id) => OpenTaskModel.exists({ _id: id }));
+      if (listed.some((found) => found !== null)) {
+        later = this.clock.now();
+        return;
+      }
+      await dropRunList(run, list.numbers);
+      tally.runLists += 1;
+    });
+    return later;
+  }
+
+  /**
+   * The notifier's walk markers of a day retention is done with, when no walk can start in it
+   * again: the notifier's cursor and its due marker both after the day (a notifier behind by
+   * the keep period leaves them; they are one per day, hour and ten minutes with filings).
+   */
+  private async dueMarkers(day: string): Promise<number> {
+    const [cursor, marker] = await Promise.all([readCursor(), dueMarker()]);
+    const end = endOfDay(day).getTime();
+    if (!cursor || slotStart(cursor.slot) < end) return 0;
+    if (!marker.at || marker.at.getTime() < end) return 0;
+    return dropDayMarkers(day);
   }
 
   private readBatch(batchId: string) {

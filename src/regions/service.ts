@@ -99,14 +99,18 @@ export class RegionService {
     return regionNamesOf(codes);
   }
 
-  /** Which of the codes name regions inside the scope. */
-  async existingIn(scope: Scope, codes: string[]): Promise<Set<string>> {
+  /** Which of the codes name regions inside the scope (and, given `under`, on or below that region). */
+  async existingIn(scope: Scope, codes: string[], under?: string): Promise<Set<string>> {
     if (codes.length === 0) return new Set();
     const { byCode } = await regionDirectory();
     return new Set(
       codes.filter((code) => {
         const region = byCode.get(code);
-        return region !== undefined && scope.contains(region.regionPath);
+        return (
+          region !== undefined &&
+          scope.contains(region.regionPath) &&
+          (under === undefined || region.regionPath.includes(under))
+        );
       }),
     );
   }

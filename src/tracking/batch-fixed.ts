@@ -118,11 +118,15 @@ export async function withFixedItemsAll<T extends { fixedId?: string | null; ite
   return out;
 }
 
-/** Retention: the packed part without the sealed credentials (what only a send needs). */
-export async function dropFixedCredentials(fixedId: string): Promise<void> {
+/**
+ * Retention: the packed part without the sealed credentials (what only a send needs). Returns
+ * the packed part as it was read (retention reads the officers from it), or null when none.
+ */
+export async function dropFixedCredentials(fixedId: string): Promise<string | null> {
   const doc = await BatchFixedModel.findById(fixedId, { packed: 1 }).lean<{ packed: string }>();
-  if (!doc) return;
+  if (!doc) return null;
   const at = FIXED_FIELDS.indexOf('credentialsSealed') + 1;
   const rows = (JSON.parse(doc.packed) as Packed[]).map((row) => row.map((value, i) => (i === at ? null : value)));
   await BatchFixedModel.updateOne({ _id: fixedId }, { $set: { packed: JSON.stringify(rows) } });
+  return doc.packed;
 }

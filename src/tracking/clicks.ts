@@ -4,11 +4,24 @@
 // and link under a server secret, so no raw address is stored and keys change every day.
 // A visitor counts at most MAX_PER_VISITOR clicks per link and day: a click storm costs at
 // most that many small documents.
+//
+// The monthly table reads clicks per township and month from the tallies (click-tally.ts),
+// never from this collection: a click with a township is written as that module's header
+// says (intent, click, tallies, intent removed), the click carrying its intent's id.
 import { createHmac } from 'node:crypto';
 import mongoose from 'mongoose';
 import { localDay } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
 import { isDuplicateKey } from '../lib/errors.js';
+import {
+  beginClick,
+  type ClickIntent,
+  clickTalliesBuilt,
+  endClick,
+  readClickTallies,
+  repairClickTallies,
+  tallyClick,
+} from './click-tally.js';
 import { type LinkTarget, townshipOf } from './links.js';
 
 export const MAX_PER_VISITOR = 10;
@@ -25,6 +38,8 @@ const clickSchema = new mongoose.Schema(
     /** The visitor's first click on this link this day: unique clicks are these. */
     first: { type: Boolean, required: true },
     at: { type: Date, required: true },
+    /** The tally intent it was written under (click-tally.ts); absent on clicks counted before the tallies. */
+    intent: { type: String, default: undefined },
   },
   { versionKey: false },
 );
@@ -69,18 +84,74 @@ export class ClickService {
       month: day.slice(0, 7),
       at,
     };
+    // A click in no township is counted for the campaign only: no tally.
+    const intent = fields.townshipCode ? await beginClick(visitor, fields.month, fields.townshipCode, at) : null;
     for (let n = 0; n < MAX_PER_VISITOR; n++) {
       try {
-        await ClickModel.create({ _id: `${visitor}#${n}`, ...fields, first: n === 0 });
-        return true;
+        await ClickModel.create({ _id: `${visitor}#${n}`, ...fields, first: n === 0, intent: intent?._id });
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
+        continue;
       }
+      if (intent) {
+        await this.tally(intent, n === 0);
+        await endClick(intent);
+      }
+      return true;
     }
+    if (intent) await endClick(intent);
     return false;
   }
 
-  /** Townships with a click in a month (scope-check them before showing anything). */
+  /** Step (3) of a click's write (click-tally.ts); a parameter so a test can stop the writer there. */
+  tally: (intent: ClickIntent, first: boolean) => Promise<void> = tallyClick;
+
+  /** Finishes the tallies of clicks whose writers died (click-tally.ts); `force` skips the pacing. */
+  async repairTallies(now: Date, force = false): Promise<number> {
+    return repairClickTallies(
+      now,
+      async (intent) => {
+        const clicks = await Promise.all(
+          Array.from({ length: MAX_PER_VISITOR }, (_, n) =>
+            ClickModel.findById(`${intent.visitor}#${n}`, { intent: 1, first: 1 }).lean<{
+              intent?: string;
+              first: boolean;
+            }>(),
+          ),
+        );
+        const mine = clicks.find((click) => click?.intent === intent._id);
+        return mine ? { first: mine.first } : null;
+      },
+      force,
+    );
+  }
+
+  /**
+   * Clicks per township over the months, for every township with a click in `region` or (for
+   * a township or village) in its county: from the tallies, one `_id` read per month; from the
+   * clicks until the tallies are built (click-tally.ts). Scope-check before showing anything.
+   */
+  async inRegion(months: readonly string[], region: string): Promise<Map<string, ClickCount>> {
+    const counts = new Map<string, ClickCount>();
+    if (await clickTalliesBuilt()) {
+      // A township's or village's code begins with its county's (regions/levels.ts
+      // `codeFitsParent`): their clicks are in the county's documents.
+      const county = region.length > 6 ? region.slice(0, 6) : undefined;
+      for (const [code, [clicks, uniqueClicks]] of await readClickTallies(months, county ?? region)) {
+        if (clicks > 0) counts.set(code, { clicks, uniqueClicks });
+      }
+      return counts;
+    }
+    for (const month of months) {
+      for (const [code, count] of await this.perTownship(month, await this.townshipsClicked(month))) {
+        const sum = counts.get(code) ?? { clicks: 0, uniqueClicks: 0 };
+        counts.set(code, { clicks: sum.clicks + count.clicks, uniqueClicks: sum.uniqueClicks + count.uniqueClicks });
+      }
+    }
+    return counts;
+  }
+
+  /** Townships with a click in a month, read from the clicks (scope-check them before showing anything). */
   async townshipsClicked(month: string): Promise<string[]> {
     const rows = await ClickModel.aggregate<{ _id: string }>([
       { $match: { month, townshipCode: { $ne: '' } } },

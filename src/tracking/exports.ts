@@ -194,28 +194,20 @@ export class ExportService {
     const reported = new Set(codes);
     const within = regionCode ?? by.scope.regionCode;
     const months = monthsOf(from, to);
-    const clickedAnywhere = new Set<string>();
-    for (const month of months) for (const code of await this.clicks.townshipsClicked(month)) clickedAnywhere.add(code);
-    const extra = await this.regions.existingIn(
-      by.scope,
-      [...clickedAnywhere].filter((code) => !reported.has(code)),
-    );
-    const clickedOnly: string[] = [];
-    for (const code of extra) {
-      const region = await this.regions.find(code);
-      if (region?.regionPath.includes(within)) clickedOnly.push(code);
-    }
+    // The clicks of the region's townships (click-tally.ts: one `_id` read per month).
+    const clicked = await this.clicks.inRegion(months, within);
+    // Those in the scope and under the table's region (one read of the regions' token).
+    const clickedOnly = [
+      ...(await this.regions.existingIn(
+        by.scope,
+        [...clicked.keys()].filter((code) => !reported.has(code)),
+        within,
+      )),
+    ];
     const shown = [...codes, ...clickedOnly];
     const clicks = new Map<string, { clicks: number; uniqueClicks: number }>(
-      shown.map((c) => [c, { clicks: 0, uniqueClicks: 0 }]),
+      shown.map((c) => [c, clicked.get(c) ?? { clicks: 0, uniqueClicks: 0 }]),
     );
-    for (const month of months) {
-      for (const [code, count] of await this.clicks.perTownship(month, shown)) {
-        const sum = clicks.get(code)!;
-        sum.clicks += count.clicks;
-        sum.uniqueClicks += count.uniqueClicks;
-      }
-    }
     const channels = channelsOf(report.totals.channels);
     const figures = figuresIn(channels);
     const rows: MonthlyRow[] = [];

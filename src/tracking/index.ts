@@ -49,6 +49,8 @@ export function createTracking(
   const rollups = new ReachRollups(clock);
   // The rankings' tallies are folded by the roll-up lease's holder, with each refresh.
   rollups.foldRankings(new RankTally(config.timeZone));
+  // Clicks whose writers died are tallied by the same holder (click-tally.ts).
+  rollups.repairClicks((now) => clicks.repairTallies(now));
   const base = config.publicBaseUrl.replace(/\/+$/, '');
   return {
     secret,

@@ -63,6 +63,7 @@ export class ReachRollups {
   /** Seen built once: the day documents never go back to unbuilt. */
   private daysBuilt = false;
   private rankTally: RankTally | null = null;
+  private clickRepair: ((now: Date) => Promise<unknown>) | null = null;
 
   constructor(private readonly clock: Clock) {
     this.lease = new RollupLease(clock);
@@ -71,6 +72,11 @@ export class ReachRollups {
   /** The rankings' tallies (rank-tally.ts): folded with each refresh, under the same lease. */
   foldRankings(tally: RankTally): void {
     this.rankTally = tally;
+  }
+
+  /** The click tallies' repair (click-tally.ts): run with each refresh (it paces itself), under the same lease. */
+  repairClicks(repair: (now: Date) => Promise<unknown>): void {
+    this.clickRepair = repair;
   }
 
   /** Where the sweep finds the runs still open (the composition root wires the engine's list). */
@@ -98,6 +104,7 @@ export class ReachRollups {
     if (!lease) return null;
     if (!(await this.buildDaysOnce(lease))) return null;
     if (this.rankTally) await this.rankTally.fold(lease.keep);
+    if (this.clickRepair) await this.clickRepair(this.clock.now());
     const markers = await this.oldestMarkers(limit);
     if (markers.batchIds.length === 0) return 0;
     try {

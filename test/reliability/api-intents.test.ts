@@ -28,6 +28,13 @@ import { WANTED } from '../helpers/notices.js';
 const ROUNDS = 4;
 const GROUPS_PER_CAMPAIGN = 3;
 const NODE_ARGS = ['--import', 'tsx', 'src/main.ts'];
+/**
+ * How long an API process may take to listen. Round 0 starts it beside the scheduler and the
+ * worker (three module loads, ~3 s of CPU each); on a loaded 2-core machine that took over a
+ * minute (load ~30: the file failed at 60 s with the code of both the eighth and ninth
+ * sessions). A slow start is not what the file tests; a process that never listens still fails.
+ */
+const LISTEN_MS = 180_000;
 /** Steps each kind traces (CAMPAIGN_LIFECYCLE / NOTICE_LIFECYCLE effects, then done). */
 const STEPS: Record<Kind, string[]> = {
   approve: ['release', 'done'],
@@ -381,7 +388,7 @@ describe('the API process killed inside its multi-step state changes', () => {
         });
         await until(
           async () => (await fetch(`${base}/healthz`).catch(() => null)) !== null,
-          60_000,
+          LISTEN_MS,
           () => 'the API process to listen',
         );
         const requests = ofRound.map((trial) => act(base, trial));
@@ -397,7 +404,7 @@ describe('the API process killed inside its multi-step state changes', () => {
       startProcess('api', port);
       await until(
         async () => (await fetch(`${base}/healthz`).catch(() => null)) !== null,
-        60_000,
+        LISTEN_MS,
         () => 'the API process to listen',
       );
       // A process killed between claiming a change and writing it holds the campaign for the

@@ -54,6 +54,10 @@
 //   from the marker's slot when it lies behind the cursor.
 // - existing installs: the list is filed once at start (`buildDueSlots`), and its entries put
 //   on their campaign lists once (`buildCampaignLists`, backfill `opentask-campaign-lists`).
+// - retention (engine/retention.ts) deletes a settled run's run lists once none of their entries
+//   is on the watch list (`dropRunList`: items from the highest down, the hint last), and the
+//   walk markers of a day the cursor and the due marker have both passed (`dropDayMarkers`: the
+//   day's last).
 import mongoose from 'mongoose';
 import { backfillOnce } from '../../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
@@ -305,7 +309,16 @@ async function write(items: Item[]): Promise<void> {
 
 /** A list's items from number `from` on: the hint, the items below it, then on until one is missing. */
 async function readList(list: string, from = 0): Promise<{ n: number; doc: ItemDoc }[]> {
-  const hint = (await OpenTaskDueModel.findById(hintId(list), { next: 1 }).lean<{ next?: number }>())?.next ?? 0;
+  return (await readListAndHint(list, from)).items;
+}
+
+/** `readList`, and whether the list has a hint. */
+async function readListAndHint(
+  list: string,
+  from = 0,
+): Promise<{ hinted: boolean; items: { n: number; doc: ItemDoc }[] }> {
+  const hinted = await OpenTaskDueModel.findById(hintId(list), { next: 1 }).lean<{ next?: number }>();
+  const hint = hinted?.next ?? 0;
   const out: { n: number; doc: ItemDoc }[] = [];
   const below = Array.from({ length: Math.max(0, hint - from) }, (_, i) => from + i);
   const found = await mapLimit(below, 8, (n) => OpenTaskDueModel.findById(itemId(list, n)).lean<ItemDoc>());
@@ -317,7 +330,7 @@ async function readList(list: string, from = 0): Promise<{ n: number; doc: ItemD
     if (!doc) break;
     out.push({ n, doc });
   }
-  return out;
+  return { hinted: hinted !== null, items: out };
 }
 
 /** One slot item per slot: its runs, each with its earliest time. */
@@ -482,4 +495,73 @@ export async function buildDueSlots(
     const cursor = await readCursor();
     if (!cursor || slotStart(cursor.slot) > first) await writeCursor({ slot: slotOf(first), index: 0 });
   });
+}
+
+/**
+ * Retention (engine/retention.ts): an officer run's list as it stands, its items' numbers (the
+ * hint's items and on until one is missing) and every entry id on them, and whether it has a hint.
+ */
+export async function runListOf(run: string): Promise<{ numbers: number[]; ids: string[]; hint: boolean }> {
+  const { hinted, items } = await readListAndHint(runList(run));
+  return {
+    numbers: items.map((item) => item.n),
+    ids: [...new Set(items.flatMap((item) => item.doc.ids ?? []))],
+    hint: hinted,
+  };
+}
+
+/**
+ * Retention: deletes an officer run's list once none of its entries is on the watch list: its
+ * items from the highest number down (ordered), its hint last. Whatever an interrupted deletion
+ * leaves is then the list's lowest items and its hint, which a reader and the next pass read
+ * whole: from 0 on until one is missing (a list without a hint: one item, or two whose writer
+ * died before the hint), and below the hint by number. Deleting upwards could leave item 1 of
+ * a list without a hint, which nobody reads again. A reader meanwhile finds fewer items naming
+ * entries that are gone anyway. A process still carrying the list's next number n appends item
+ * n with the hint n+1 (n > 0), so a reader finds it below the hint. Returns the documents deleted.
+ */
+export async function dropRunList(run: string, numbers: number[]): Promise<number> {
+  const list = runList(run);
+  const items = [...numbers].sort((a, b) => b - a).map((n) => itemId(list, n));
+  let deleted = 0;
+  for (const ids of [items, [hintId(list)]]) {
+    for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
+      const result = await OpenTaskDueModel.bulkWrite(
+        ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ deleteOne: { filter: { _id: id } } })),
+        { ordered: true },
+      );
+      deleted += result.deletedCount;
+    }
+  }
+  return deleted;
+}
+
+/**
+ * Retention: the walk markers of a UTC day that no walk can start in again (the caller checks
+ * that the cursor and the notifier's due marker both lie after it): its ten minutes and hours,
+ * then the day's own marker last, so that a pass killed in between finds the day marker and
+ * deletes the rest again. A writer filing behind the cursor lowers the due marker and writes
+ * the markers again after its item. Returns the markers deleted (none when nothing was filed).
+ */
+export async function dropDayMarkers(day: string): Promise<number> {
+  if (!(await exists(dayId(`${day}T00:00`)))) return 0;
+  const hours = Array.from({ length: 24 }, (_, h) => `${day}T${String(h).padStart(2, '0')}`);
+  const ids = [
+    ...hours.flatMap((hour) => Array.from({ length: 6 }, (_, m) => `t:${hour}:${m}`)),
+    ...hours.map((hour) => `h:${hour}`),
+  ];
+  let deleted = 0;
+  for (const chunk of [
+    ...Array.from({ length: Math.ceil(ids.length / MAX_UPDATES_PER_COMMAND) }, (_, i) =>
+      ids.slice(i * MAX_UPDATES_PER_COMMAND, (i + 1) * MAX_UPDATES_PER_COMMAND),
+    ),
+    [dayId(`${day}T00:00`)],
+  ]) {
+    const result = await OpenTaskDueModel.bulkWrite(
+      chunk.map((id) => ({ deleteOne: { filter: { _id: id } } })),
+      { ordered: false },
+    );
+    deleted += result.deletedCount;
+  }
+  return deleted;
 }

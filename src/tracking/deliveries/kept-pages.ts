@@ -104,3 +104,15 @@ export class KeptDeliveryPages<Row extends { sentAt: Date | null }> {
     this.keptRows += rows.length;
   }
 }
+
+/**
+ * Retention (engine/retention.ts, its daily sweep): the kept pages not written since `before`.
+ * A kept page is a copy of what its builder reads from the batches (which keep every field a
+ * row shows, compacted or not), so a page deleted is built again, exactly, by its next reader;
+ * one still kept in a process is checked against the generation as before. One delete by `at`
+ * (a scan of the pages: bounded by the pages built within the keep period). A sweep killed
+ * midway leaves pages that are as good as before. Returns the pages deleted.
+ */
+export async function pruneKeptPages(before: Date): Promise<number> {
+  return (await DeliveryPageModel.deleteMany({ at: { $lt: before } })).deletedCount;
+}
