@@ -161,7 +161,7 @@ describe('retention of a settled run', () => {
     // Nothing that grows with history was read or written but by `_id`, except the daily sweep
     // of leftover lease claims (a week has passed since the last).
     expect(seen.filter((c) => HISTORY.includes(c.collection) && !keyedById(c))).toEqual([
-      { name: 'delete', collection: 'claims', filter: { until: expect.anything() } },
+      expect.objectContaining({ name: 'delete', collection: 'claims', filter: { until: expect.anything() } }),
     ]);
     expect(await AuditModel.countDocuments()).toBe(audits);
     // Each batch read once (FerretDB loads a batch whole for any read: a second look costs as
