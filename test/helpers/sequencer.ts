@@ -1,7 +1,7 @@
-// The order in which the two workers take the test files. Each worker takes the next file of
-// one list when it finishes one, so the suite ends when the later of the two is done: a long
-// file started last keeps one worker busy minutes after the other ran out of files. Longest
-// first keeps the ends together.
+// The order in which the workers take the test files. Each worker takes the next file of one
+// list when it finishes one, so the suite ends when the last of them is done: a long file
+// started last keeps one worker busy minutes after the others ran out of files. Longest first
+// keeps the ends together.
 //
 // With a result cache from an earlier run (node_modules/.vite/vitest/results.json) vitest's own
 // order is that: longest first, by the durations it recorded. On a clean checkout (CI) there is
