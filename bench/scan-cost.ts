@@ -8,41 +8,23 @@
 // - the scheduler's case-outcome intent sweep (`cases.sweepIntentsLeft`, once per full tick).
 // Writes: use a copy of the world.
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { ManualTaskModel } from '../src/channels/manual/model.js';
 import { markCampaignWithdrawn, watchTasks } from '../src/channels/manual/watch.js';
-import { loadConfig } from '../src/config.js';
-import { createContext, prepareDatabase } from '../src/context.js';
-import { connectDatabase } from '../src/db/connection.js';
-import { startFerretDb } from '../src/db/ferretdb.js';
-import { cpuSecondsOf, ferretPidOf, flag } from './proc.js';
+import { cpuSecondsOf, flag } from './proc.js';
+import { openWorldCopy } from './world-copy.js';
 
 const log = (line: string) => process.stdout.write(`[bench:scan-cost] ${line}\n`);
 
 async function main() {
-  const dir = resolve(process.argv.find((a) => a.startsWith('--dir='))?.slice(6) ?? '');
   const others = flag('others', 10_000);
   const stopped = flag('stopped', 450);
+  const { dir, ctx, ferretPid, prepareMs, close } = await openWorldCopy({ monitorCommands: true });
   const marker = JSON.parse(readFileSync(join(dir, 'built.json'), 'utf8')) as { provinceCampaign: string };
-  const ferret = await startFerretDb({ binary: resolve('.tools/bin/ferretdb'), dataDir: join(dir, 'db') });
-  const uri = `${ferret.uri}/province`;
-  const config = loadConfig({
-    MONGODB_URI: uri,
-    DATA_DIR: dir,
-    ADMIN_PASSWORD: 'province-admin-password',
-    CREDENTIALS_KEY: 'c'.repeat(64),
-    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-  });
-  const db = await connectDatabase(uri, { ferret: true, monitorCommands: true });
-  const ctx = createContext(config, db);
   try {
-    let started = performance.now();
-    await prepareDatabase(ctx);
-    log(`prepareDatabase ${Math.round(performance.now() - started)} ms`);
-    const ferretPid = ferretPidOf(dir);
+    log(`prepareDatabase ${prepareMs} ms`);
     const shapes = new Map<string, number>();
     let counting = false;
     mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
@@ -91,7 +73,7 @@ async function main() {
       createdAt: now,
       dueAt: new Date(now.getTime() + 5 * 3600_000),
     });
-    started = performance.now();
+    const started = performance.now();
     const otherCampaigns = Array.from({ length: 50 }, () => new mongoose.Types.ObjectId().toHexString());
     for (let i = 0; i < others; i += 500)
       await watchTasks(
@@ -115,8 +97,7 @@ async function main() {
 
     for (let i = 1; i <= 3; i++) await measure(`case-outcome intent sweep #${i}`, () => ctx.cases.sweepIntentsLeft());
   } finally {
-    await db.close();
-    await ferret.stop();
+    await close();
   }
 }
 

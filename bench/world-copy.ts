@@ -1,5 +1,5 @@
 // A copy of a built bench:province world opened for a cost bench (bench/withdraw-cost.ts,
-// bench/refresh-cost.ts): the copy named by `--dir=`, FerretDB started on its data, the app's
+// bench/refresh-cost.ts, bench/scan-cost.ts): the copy named by `--dir=`, FerretDB started on its data, the app's
 // context over it and the start-up steps run (an older world's one-time conversions are done
 // here, timed apart). The cost benches write: point them at a copy, never at the cached world.
 import { join, resolve } from 'node:path';
