@@ -23,6 +23,7 @@ import {
 import { WecomItemModel } from '../../src/channels/wecom-group/model.js';
 import { BackfillModel } from '../../src/db/backfills.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { TASK_MESSAGE } from '../helpers/officer-tasks.js';
 import { createRegionTree, TREE } from '../helpers/regions.js';
 
 const RUN_AT = '2026-06-03T02:00:00.000Z';
@@ -39,22 +40,12 @@ describe('a stop, a resume and markTold write the watch list and the tasks by _i
     regionPath: ['000000', TREE.province.code, TREE.city.code, TREE.countyA.code, 'x', 'y'],
     officer: { name: '民警', phone: '13800000001' },
   });
-  const message = {
-    type: 'text' as const,
-    card: {
-      format: 'text' as const,
-      title: '任务',
-      content: '请转发',
-      url: 'https://example.cn/n/1',
-      pictureUrl: null,
-    },
-  };
 
   /** A wave of `size` tasks of the campaign's run (the worker's path): their task ids. */
   async function wave(campaignId: string, size: number): Promise<string[]> {
     const list = Array.from({ length: size }, () => {
       n += 1;
-      return { target: target(n), message, reference: `${campaignId}@${RUN_AT}/group-${n}` };
+      return { target: target(n), message: TASK_MESSAGE, reference: `${campaignId}@${RUN_AT}/group-${n}` };
     });
     await t.ctx.manualTasks.createTasks(list);
     await flushOpenCounts();
