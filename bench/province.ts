@@ -12,6 +12,8 @@
 //   PROVINCE_BUILD_ONLY=1   build (or find) the world, finish it (bench/province-finish.ts) and stop
 //   PROVINCE_SCREENS=a,b    measure only these screens (names as in the table); PROVINCE_IDLE_S=0 skips the loops
 //   PROVINCE_SHOW_COMMANDS=1 also print the database commands of each screen's last call (by command, collection, filter keys)
+//   PROVINCE_SHOW_CALLS=1   also print every call's time, commands and reply bytes (which calls are slow, and why)
+//   PROVINCE_PEOPLE=a,b     measure only these people (county_editor, city_coordinator, province_admin)
 //   PROVINCE_LOOPS=a,b      watch only these background loops (names as in the table)
 //   PROVINCE_CACHE=/dev/shm  where the built world is kept between runs (PROVINCE_REBUILD=1 builds anew)
 //
@@ -31,7 +33,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { CommandStartedEvent } from 'mongodb';
+import { BSON, type CommandStartedEvent, type CommandSucceededEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { buildApp } from '../src/app.js';
 import { AuditModel } from '../src/audit/model.js';
@@ -225,8 +227,17 @@ async function main() {
       const key = commandShape(event);
       calls.set(key, (calls.get(key) ?? 0) + 1);
     });
+    // PROVINCE_SHOW_CALLS=1: the bytes the database answered each call (BSON size of the replies).
+    const showCalls = process.env.PROVINCE_SHOW_CALLS === '1';
+    let replyBytes = 0;
+    if (showCalls)
+      mongoose.connection.getClient().on('commandSucceeded', (event: CommandSucceededEvent) => {
+        if (calls && event.reply) replyBytes += BSON.calculateObjectSize(event.reply as BSON.Document);
+      });
     const showCommands = process.env.PROVINCE_SHOW_COMMANDS === '1';
+    const onlyPeople = process.env.PROVINCE_PEOPLE?.split(',').map((name) => name.trim());
     for (const [person, token] of Object.entries(people)) {
+      if (onlyPeople && !onlyPeople.includes(person)) continue;
       for (const screen of screens) {
         if (screen.only && !screen.only.includes(person)) continue;
         const ms: number[] = [];
@@ -236,10 +247,15 @@ async function main() {
         for (let round = 0; round < ROUNDS && ms.reduce((a, b) => a + b, 0) < SCREEN_BOX_MS; round += 1) {
           const started = performance.now();
           calls = new Map();
+          replyBytes = 0;
           try {
             await http(token, screen.method ?? 'GET', screen.path(person), screen.body?.(person));
             last = calls;
             perCall.push([...calls.values()].reduce((a, b) => a + b, 0));
+            if (showCalls)
+              log(
+                `    ${person} ${screen.name} call ${round + 1}: ${(performance.now() - started).toFixed(1)} ms, ${perCall.at(-1)} commands, ${replyBytes} reply bytes`,
+              );
           } catch (error) {
             // A call past the time-out counts as the time-out (a lower bound) and is not repeated.
             if ((error as Error).name !== 'TimeoutError') throw error;

@@ -11,6 +11,7 @@ import { SessionService, rekeySessions } from './auth/sessions.js';
 import { UserService } from './auth/users.js';
 import type { Config } from './config.js';
 import { CountyOfficerTextService } from './channels/manual/county-text.js';
+import { KeptOpenCounts } from './channels/manual/kept-open-counts.js';
 import { ManualTaskService } from './channels/manual/tasks.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { Outbound } from './channels/outbound.js';
@@ -152,8 +153,13 @@ export function createContext(
   const groups = new GroupService(regions, secrets, clock);
   const audience = new AudienceService(groups);
   // A task follows its campaign and notice, read live on every task read.
+  // One kept copy of the per-county open-task documents per process (kept-open-counts.ts): the
+  // workbench, the open-task list and the monthly table read the same, so the api role's warm-up
+  // serves the first call of each, and a count write is re-read once, not once per screen.
+  const openCounts = new KeptOpenCounts();
   const manualTasks = new ManualTaskService(secrets, clock, config.publicBaseUrl, campaignTaskStates, {
     trace: config.intentTrace,
+    openCounts,
   });
   const countyTexts = new CountyOfficerTextService(clock);
   const wecomGroups = new WecomGroupService(
@@ -219,6 +225,7 @@ export function createContext(
       (group) => group.regionCode,
       () => null,
     ),
+    openCounts,
   );
   tracking.progress.attachRunState((campaignId) => campaignPlanning(campaignId));
   // The roll-up sweep reads the batches of the runs that may still be written (engine/open-runs.ts).
@@ -398,7 +405,13 @@ export function createContext(
     publication,
     tips,
     cases,
-    workbench: new WorkbenchService(tracking.stats, clock, config.timeZone, config.tallyRecountMinutes * 60_000),
+    workbench: new WorkbenchService(
+      tracking.stats,
+      clock,
+      config.timeZone,
+      config.tallyRecountMinutes * 60_000,
+      openCounts,
+    ),
     reviewFacts: new ReviewFactsService(campaigns, audience),
     secrets,
   };

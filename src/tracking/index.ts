@@ -2,6 +2,7 @@
 //   tracking.rollups.batchesWritten(batchIds)  after every write of delivery batches
 //   tracking.link(target)                       the short tracked URL for a group's card (stored once)
 import type { AuditService } from '../audit/service.js';
+import type { KeptOpenCounts } from '../channels/manual/kept-open-counts.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
@@ -38,6 +39,8 @@ export function createTracking(
   regions: RegionService,
   audit: AuditService,
   villageOfGroup?: (groupId: string) => Promise<string | null>,
+  /** The process's kept open-task county documents (context.ts shares one with the workbench and the open list). */
+  openCounts?: KeptOpenCounts,
 ): Tracking {
   const secret = new LinkSecret(config.linkSecret);
   const stats = new ReachStats(regions);
@@ -59,7 +62,7 @@ export function createTracking(
     rankings: new RankingService(regions),
     progress: new ProgressService(regions, clock),
     clicks,
-    exports: new ExportService(regions, stats, clicks, audit, new OpenTaskCounter(clock, config.timeZone)),
+    exports: new ExportService(regions, stats, clicks, audit, new OpenTaskCounter(clock, config.timeZone, openCounts)),
     shortLinks,
     link: async (target) => `${base}/t/${await shortLinks.code(target)}`,
     resolve: async (code) => (await shortLinks.resolve(code)) ?? decodeTrackedCode(code, secret.get()),

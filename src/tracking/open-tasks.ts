@@ -9,6 +9,7 @@
 import { CampaignModel } from '../campaigns/model.js';
 import { localDay } from '../campaigns/schedule.js';
 import { WITHDRAWAL_CAMPAIGN_FIELDS, WITHDRAWAL_NOTICE_FIELDS, withdrawalReason } from '../campaigns/withdrawal.js';
+import type { KeptOpenCounts } from '../channels/manual/kept-open-counts.js';
 import { OpenTaskRows } from '../channels/manual/open-task-rows.js';
 import { OpenTaskModel } from '../channels/manual/watch.js';
 import { collectionToken } from '../db/versions.js';
@@ -103,13 +104,17 @@ class KeptRuns {
 }
 
 export class OpenTaskCounter {
-  private readonly rows = new OpenTaskRows();
+  private readonly rows: OpenTaskRows;
   private readonly runs = new KeptRuns();
 
+  /** `openCounts`: the process's kept county documents (context.ts: the workbench's). */
   constructor(
     private readonly clock: Clock,
     private readonly timeZone: string,
-  ) {}
+    openCounts?: KeptOpenCounts,
+  ) {
+    this.rows = new OpenTaskRows(openCounts);
+  }
 
   /** Live open tasks inside the scope and under `within`, of runs in the months `from`..`to`. */
   async openTasks(scope: Scope, within: string, from: string, to: string): Promise<OpenTask[]> {

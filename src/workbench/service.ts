@@ -55,15 +55,19 @@ function localDate(at: Date, timeZone: string): string {
 
 export class WorkbenchService {
   private readonly countyList = new CountyList();
-  private readonly openCounts = new KeptOpenCounts();
   private readonly tallies: WorkbenchTallies;
 
-  /** `recountMs`: how long a tally nobody wrote to is kept (tallies.ts; TALLY_RECOUNT_MINUTES). */
+  /**
+   * `recountMs`: how long a tally nobody wrote to is kept (tallies.ts; TALLY_RECOUNT_MINUTES).
+   * `openCounts`: the process's kept county documents, shared with the open-task list and the
+   * monthly table (context.ts), so `warm` serves their first calls too.
+   */
   constructor(
     private readonly stats: ReachStats,
     private readonly clock: Clock,
     private readonly timeZone: string,
     recountMs?: number,
+    private readonly openCounts: KeptOpenCounts = new KeptOpenCounts(),
   ) {
     this.tallies = new WorkbenchTallies(() => this.clock.now().getTime(), recountMs);
   }
@@ -77,7 +81,8 @@ export class WorkbenchService {
    * Reads every tally once (a process's start), so no navigation waits for a whole collection;
    * with `scope` (an api process passes the root's) also that scope's open-task counts and this
    * month's county-years, which a province admin's first call would otherwise read county by
-   * county (156 commands at 50,000 groups). Only reads: kept as any call's reads are.
+   * county (156 commands at 50,000 groups). Only reads: kept as any call's reads are. The
+   * open-task counts are the copy the open-task list and the monthly table read too.
    */
   async warm(scope?: Scope): Promise<void> {
     const t = this.tallies;

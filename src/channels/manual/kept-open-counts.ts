@@ -16,6 +16,14 @@
 // The open-task list (channels/manual/tasks.ts, open=true) and the monthly table's 待民警转发
 // (tracking/open-tasks.ts) read the same kept documents through `rows` (each entry with its
 // task id and run), then only the tasks they show by `_id`: no read of the watch list.
+//
+// One instance per process (context.ts hands it to the workbench, the open list and the monthly
+// table; eleventh session): the api role's warm-up at start reads the province's documents once
+// for all three, and a county written is re-read once, not once per screen (the list's own copy
+// was read whole by a province admin's first call: 75 documents, ~36,000 entries, 456 ms at
+// 50,000 groups). Each county's entries are held newest first (expiresAt, then task id,
+// descending; sorted once when read), so the list takes its page by merging the counties'
+// heads (`newest`) instead of sorting every open task of the scope on every call.
 import {
   COUNTS_LOG,
   type CountedTask,
@@ -34,10 +42,51 @@ export interface CountedRow {
   value: CountValue;
 }
 
+type Entries = [string, CountValue][];
+
+/** What a call holds: each county's entries (newest first), and the region to keep inside one county. */
+interface Held {
+  lists: { county: string; entries: Entries }[];
+  below?: string;
+}
+
+/** Newest first: later `expiresAt` (so later made), then the larger task id (the list's order). */
+function newer(a: [string, CountValue], b: [string, CountValue]): boolean {
+  return a[1][0] > b[1][0] || (a[1][0] === b[1][0] && a[0] > b[0]);
+}
+
+function newestFirst(entries: Entries): Entries {
+  return entries.sort((a, b) => (newer(a, b) ? -1 : newer(b, a) ? 1 : 0));
+}
+
+/**
+ * The counties' open entries newest first, merged lazily: each step compares the counties'
+ * heads (expired entries end a county's list), so a page of k costs about k × counties
+ * comparisons, not a sort of every open task. The lists are a snapshot (held arrays are
+ * replaced when re-read, never changed), so a caller may walk it across its own awaits.
+ */
+function* mergeNewest({ lists, below }: Held, at: number): Generator<CountedRow> {
+  const heads = lists.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      const entry = lists[i]!.entries[heads[i]!];
+      if (!entry || entry[1][0] <= at) continue;
+      if (best < 0 || newer(entry, lists[best]!.entries[heads[best]!]!)) best = i;
+    }
+    if (best < 0) return;
+    const [id, value] = lists[best]!.entries[heads[best]!]!;
+    heads[best]! += 1;
+    if (below && !value[3].split('/').includes(below)) continue;
+    yield { id, county: lists[best]!.county, value };
+  }
+}
+
 export class KeptOpenCounts {
   private token: string | null = null;
   private seq = 0;
-  private readonly docs = new Map<string, [string, CountValue][]>();
+  /** Each county's entries, newest first (never changed once held: replaced or dropped). */
+  private readonly docs = new Map<string, Entries>();
   /** Calls one after another (each may change what is held). */
   private turn: Promise<unknown> = Promise.resolve();
   /** Counties this process wrote since the call in progress began: not kept from its reads. */
@@ -66,11 +115,31 @@ export class KeptOpenCounts {
   }
 
   /** The same open tasks with their ids, counties and whole values. */
-  rows(scope: Promise<ScopeCounties>, now: Date): Promise<CountedRow[]> {
+  async rows(scope: Promise<ScopeCounties>, now: Date): Promise<CountedRow[]> {
+    const { lists, below } = await this.held(scope);
+    const at = now.getTime();
+    const rows: CountedRow[] = [];
+    for (const { county, entries } of lists) {
+      for (const [id, value] of entries) {
+        if (value[0] <= at) continue;
+        if (below && !value[3].split('/').includes(below)) continue;
+        rows.push({ id, county, value });
+      }
+    }
+    return rows;
+  }
+
+  /** The same open tasks newest first (expiresAt, then id, descending), walked lazily (`mergeNewest`). */
+  async newest(scope: Promise<ScopeCounties>, now: Date): Promise<Iterable<CountedRow>> {
+    const held = await this.held(scope);
+    return { [Symbol.iterator]: () => mergeNewest(held, now.getTime()) };
+  }
+
+  private held(scope: Promise<ScopeCounties>): Promise<Held> {
     const version = collectionVersion(COUNTS_LOG);
     const run = this.turn.then(async () => {
       const { counties, below } = await scope;
-      return this.read(await version, counties, now, below);
+      return { lists: await this.read(await version, counties), below };
     });
     this.turn = run.catch(() => undefined);
     return run;
@@ -79,9 +148,7 @@ export class KeptOpenCounts {
   private async read(
     version: Awaited<ReturnType<typeof collectionVersion>>,
     counties: string[],
-    now: Date,
-    below?: string,
-  ): Promise<CountedRow[]> {
+  ): Promise<Held['lists']> {
     if (version === null) {
       // No token yet: nothing is kept.
       this.docs.clear();
@@ -102,19 +169,10 @@ export class KeptOpenCounts {
     const read = await mapLimit(missing, 16, (county) =>
       OpenCountModel.findById(county, { e: 1 }).lean<{ e?: Record<string, CountValue> }>(),
     );
-    const fresh = new Map(missing.map((county, i) => [county, Object.entries(read[i]?.e ?? {})]));
+    const fresh = new Map(missing.map((county, i) => [county, newestFirst(Object.entries(read[i]?.e ?? {}))]));
     // A county written here during the reads may have been read before the write: not kept.
     if (this.token !== null)
       for (const [county, values] of fresh) if (!this.writtenHere.has(county)) this.docs.set(county, values);
-    const at = now.getTime();
-    const rows: CountedRow[] = [];
-    for (const county of counties) {
-      for (const [id, value] of this.docs.get(county) ?? fresh.get(county) ?? []) {
-        if (value[0] <= at) continue;
-        if (below && !value[3].split('/').includes(below)) continue;
-        rows.push({ id, county, value });
-      }
-    }
-    return rows;
+    return counties.map((county) => ({ county, entries: this.docs.get(county) ?? fresh.get(county) ?? [] }));
   }
 }

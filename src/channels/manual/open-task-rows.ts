@@ -51,8 +51,14 @@ function rowOf({ id, county, value }: CountedRow): OpenTaskRow {
 }
 
 export class OpenTaskRows {
-  private readonly kept = new KeptOpenCounts();
   private readonly counties = new CountyList();
+
+  /**
+   * `kept`: the process's one copy of the county documents (context.ts hands the same one to
+   * the workbench, the open list and the monthly table, so the api role's warm-up at start
+   * serves all three and a write is re-read once per process, not once per screen).
+   */
+  constructor(private readonly kept: KeptOpenCounts = new KeptOpenCounts()) {}
 
   /** Open tasks (not withdrawn, not expired at `now`) inside the scope and, if given, under `within`. */
   async of(scope: Scope, now: Date, within?: string): Promise<OpenTaskRow[]> {
@@ -66,5 +72,18 @@ export class OpenTaskRows {
     const rows = await this.kept.rows(wanted, now);
     const belows = (await parts).flatMap((part) => (part.below ? [part.below] : []));
     return rows.map(rowOf).filter((row) => belows.every((below) => row.tail.includes(below)));
+  }
+
+  /**
+   * The open tasks inside the scope newest first (made, then id, descending), made into rows as
+   * the caller walks them: a page costs about its own rows, not every open task of the scope.
+   */
+  async newest(scope: Scope, now: Date): Promise<Iterable<OpenTaskRow>> {
+    const rows = await this.kept.newest(this.counties.of(scope), now);
+    return {
+      *[Symbol.iterator]() {
+        for (const row of rows) yield rowOf(row);
+      },
+    };
   }
 }

@@ -40,6 +40,7 @@ import {
   type ManualTaskDoc,
   ManualTaskModel,
 } from './model.js';
+import type { KeptOpenCounts } from './kept-open-counts.js';
 import { OpenTaskRows } from './open-task-rows.js';
 import { rankingsChanged } from './rank-marks.js';
 import { lowerDue, markCampaignWithdrawn, setDue, unwatch, watchTasks } from './watch.js';
@@ -161,7 +162,7 @@ export class ManualTaskService {
   readonly #storedImages = new Set<string>();
   #onConfirm: ((task: ManualTask) => Promise<void>) | null = null;
   /** The open tasks per county, kept under the counts' token (the open list reads them). */
-  private readonly openRows = new OpenTaskRows();
+  private readonly openRows: OpenTaskRows;
 
   constructor(
     box: SecretBox,
@@ -169,9 +170,14 @@ export class ManualTaskService {
     private readonly publicBaseUrl: string,
     /** The live state of campaigns (wired by the composition root); none: every task is live. */
     private readonly states: TaskStates = async () => new Map(),
-    /** trace: writes `intent-step confirm <task> <step>` before each step of a confirmation (config.intentTrace). */
-    private readonly options: { trace?: boolean } = {},
+    /**
+     * trace: writes `intent-step confirm <task> <step>` before each step of a confirmation
+     * (config.intentTrace); openCounts: the process's kept county documents (context.ts shares
+     * one with the workbench and the monthly table).
+     */
+    private readonly options: { trace?: boolean; openCounts?: KeptOpenCounts } = {},
   ) {
+    this.openRows = new OpenTaskRows(options.openCounts);
     this.#linkKey = box.derive('manual-task-link');
   }
 
@@ -750,23 +756,26 @@ export class ManualTaskService {
    * Open tasks from the per-county open-task documents kept in the process
    * (open-task-rows.ts: no read of the watch list), newest first, then a page of
    * tasks by `_id`. Bounded by the page and the counties written since the last call, not by
-   * the open tasks.
+   * the open tasks: the process's one kept copy is warmed at start (context.ts, main.ts), and
+   * the rows are walked newest first from the counties' sorted lists, a page at a time.
    */
   private async listOpen(
     scope: Scope,
     options: { limit: number; withLinks: boolean; officerPhone?: string },
   ): Promise<ManualTask[]> {
-    const rows = await this.openRows.of(scope, this.clock.now());
-    const entries = rows
-      .filter((row) => options.officerPhone === undefined || row.officerPhone === options.officerPhone)
-      .map((row) => ({ _id: row.id, createdAt: row.createdAt }))
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : -1));
+    const rows = (await this.openRows.newest(scope, this.clock.now()))[Symbol.iterator]();
     const tasks: ManualTask[] = [];
     // Read a page at a time: a task withdrawn live (not yet on the list) is skipped.
-    for (let i = 0; i < entries.length && tasks.length < options.limit; i += options.limit) {
-      const found = await mapLimit(entries.slice(i, i + options.limit), 8, (entry) =>
-        ManualTaskModel.findById(entry._id).lean<ManualTaskDoc>(),
-      );
+    while (tasks.length < options.limit) {
+      const ids: string[] = [];
+      while (ids.length < options.limit) {
+        const next = rows.next();
+        if (next.done) break;
+        if (options.officerPhone === undefined || next.value.officerPhone === options.officerPhone)
+          ids.push(next.value.id);
+      }
+      if (ids.length === 0) break;
+      const found = await mapLimit(ids, 8, (id) => ManualTaskModel.findById(id).lean<ManualTaskDoc>());
       const docs = found.filter((doc): doc is ManualTaskDoc => doc !== null && !doc.confirmedAt && !doc.withdrawnAt);
       const page = await this.toTasks(docs, options.withLinks);
       tasks.push(...page.filter((task) => task.state !== 'withdrawn'));
