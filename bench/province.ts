@@ -235,6 +235,10 @@ async function main() {
         if (calls && event.reply) replyBytes += BSON.calculateObjectSize(event.reply as BSON.Document);
       });
     const showCommands = process.env.PROVINCE_SHOW_COMMANDS === '1';
+    // The CPU a call costs (this process, which serves the API, and FerretDB): less load-bound than its time.
+    const ferretPidNow = showCalls
+      ? Number(readFileSync(join(CACHE, 'db', 'ferretdb.pid'), 'utf8').trim().split(/\s+/)[0]) || undefined
+      : undefined;
     const onlyPeople = process.env.PROVINCE_PEOPLE?.split(',').map((name) => name.trim());
     for (const [person, token] of Object.entries(people)) {
       if (onlyPeople && !onlyPeople.includes(person)) continue;
@@ -246,16 +250,20 @@ async function main() {
         // A screen slower than SCREEN_BOX_MS in all is not repeated further (its figures are those calls).
         for (let round = 0; round < ROUNDS && ms.reduce((a, b) => a + b, 0) < SCREEN_BOX_MS; round += 1) {
           const started = performance.now();
+          const cpuBefore = showCalls ? process.cpuUsage() : null;
+          const ferretBefore = showCalls ? processCpuMs(ferretPidNow) : 0;
           calls = new Map();
           replyBytes = 0;
           try {
             await http(token, screen.method ?? 'GET', screen.path(person), screen.body?.(person));
             last = calls;
             perCall.push([...calls.values()].reduce((a, b) => a + b, 0));
-            if (showCalls)
+            if (showCalls) {
+              const cpu = process.cpuUsage(cpuBefore ?? undefined);
               log(
-                `    ${person} ${screen.name} call ${round + 1}: ${(performance.now() - started).toFixed(1)} ms, ${perCall.at(-1)} commands, ${replyBytes} reply bytes`,
+                `    ${person} ${screen.name} call ${round + 1}: ${(performance.now() - started).toFixed(1)} ms, ${perCall.at(-1)} commands, ${replyBytes} reply bytes, CPU ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms + FerretDB ${processCpuMs(ferretPidNow) - ferretBefore} ms`,
               );
+            }
           } catch (error) {
             // A call past the time-out counts as the time-out (a lower bound) and is not repeated.
             if ((error as Error).name !== 'TimeoutError') throw error;
