@@ -23,7 +23,7 @@ import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Contribution } from './contribution.js';
 import { type CountyIndex, loadCountyIndex, saveIndexLengths } from './county-index.js';
-import { countyYearsWritten, scopesWritten } from './kept-county-years.js';
+import { countyYearsWritten, MONTH_SUMMARY, scopesWritten } from './kept-county-years.js';
 import { type Cell, type Part, packCells, packParts, sumOf, unpackCells, unpackParts } from './packed.js';
 import { recomputeDays, writeDays } from './reach-days.js';
 import { countyMonth, recomputeMonths, writeMonths } from './reach-months.js';
@@ -178,7 +178,7 @@ export class Fold {
       })),
     );
     // After the write, before the refresh deletes its markers (the intent: kept-county-years.ts).
-    await countyYearsWritten(years.map((y) => y.id));
+    await countyYearsWritten([...years.map((y) => y.id), ...months.map((m) => `${MONTH_SUMMARY}${m.id}`)]);
     return true;
   }
 

@@ -18,8 +18,9 @@
 // Write order (fold.ts): … ledgers → these documents → county-years → county-years' log record →
 // the refresh deletes its markers. The markers are the intent: a fold killed anywhere before
 // they go leaves them, and the next refresh (whoever holds the lease) folds the same batches
-// again, recomputing the same county-years and the same shares. A reader of these documents
-// reads them by `_id` on every call (no copy kept), so it sees the last written share.
+// again, recomputing the same county-years and the same shares, and logs them. The county-years'
+// record names the summaries written too (`month:<id>`), after both writes: an api process keeps
+// the summaries it read (kept-county-years.ts) and reads one again only once a record names it.
 //
 // Installs folded by older code have county-years but no summaries: the lease holder builds them
 // once from the county-years (`buildMonths`, written whole, then backfill `reach-months` is
@@ -29,9 +30,11 @@
 import type * as mongo from 'mongodb';
 import { BackfillModel } from '../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
+import { collectionChanged } from '../db/versions.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { ChannelMessages } from './contribution.js';
 import { COUNT_KEYS, type Counts, zeroCounts } from './counts.js';
+import { COUNTY_YEARS_LOG } from './kept-county-years.js';
 import { addChannels, type Cell, packCells, sumOf, unpackCells } from './packed.js';
 import { ReachCountyYearModel, ReachMonthModel } from './rollup-model.js';
 import { figuresOf, type ReachFigures } from './tally.js';
@@ -219,6 +222,8 @@ export async function buildMonths(keep: () => Promise<boolean>): Promise<boolean
   await writeMonths([...held.values()].map((doc) => ({ id: doc._id, stored: stored.has(doc._id), doc })));
   const left = [...stored].filter((id) => !held.has(id));
   if (left.length > 0) await ReachMonthModel.deleteMany({ _id: { $in: left } });
+  // Every process forgets what it kept (a rebuild may change any summary).
+  await collectionChanged(COUNTY_YEARS_LOG);
   return true;
 }
 

@@ -12,7 +12,7 @@ import { countyIndexesFor } from './county-index.js';
 import { type CrossCounty, crossCounty } from './cross-county.js';
 import { KeptCountyYears } from './kept-county-years.js';
 import { dayEntries, daysReady } from './reach-days.js';
-import { monthsReady, readMonth } from './reach-months.js';
+import { monthDocId, monthsReady, readMonth } from './reach-months.js';
 import { cellCounts, cellEntries, partEntries, type ReachEntry } from './reach-read.js';
 import { type ReachFigures, Tally } from './tally.js';
 
@@ -180,7 +180,8 @@ export class ReachStats {
       return null;
     const at = region ?? (await this.regions.find(base));
     if (!at || !ABOVE_COUNTY.has(at.level) || !(await monthsReady())) return null;
-    const month = await readMonth(base, query.from);
+    // Kept per process while the county-years' log names it not (kept-county-years.ts).
+    const month = await this.kept.month(monthDocId(base, query.from), () => readMonth(base, query.from));
     const inScope = (county: string) => {
       const path = month.paths.get(county);
       if (!path) return false;
