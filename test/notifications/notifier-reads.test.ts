@@ -6,10 +6,13 @@
 // (notifications/kept-facts.ts). Counted with the driver's command monitor, not timed: a pass
 // recording three reminders of three campaigns reads no campaign or notice at all (the
 // digests' pass read each once, by `_id`, projected), and a stop written after that is seen
-// by the next pass (its withdrawal told at once, nothing reminded after it).
+// by the next pass (its withdrawal told at once, nothing reminded after it). A normal run
+// whose reminder falls due in quiet hours is looked at again when they end, not every five
+// minutes all night (the bench world's month walked by the finishing step looked at every
+// waiting run 108 times a night).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushOpenCounts } from '../../src/channels/manual/open-counts.js';
-import { lowerDue } from '../../src/channels/manual/watch.js';
+import { OpenTaskModel, lowerDue } from '../../src/channels/manual/watch.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { type SeenCommand, commandsDuring } from '../helpers/commands.js';
 import { type DeliveryWorld, pushedNow, startDeliveryWorld } from '../helpers/delivery.js';
@@ -114,5 +117,30 @@ describe("the officer notifier's reads per step", () => {
     // Two escalations (no superior: recorded, not posted); the cancelled run's never.
     expect(escalations.steps).toBe(2);
     expect(posts(robot)).toHaveLength(7);
+  });
+
+  it('looks at a run whose reminder waits for the end of quiet hours at that end, not before', async () => {
+    const phone = '13600000002';
+    const robot = `quiet-${Math.random().toString(36).slice(2, 10)}`;
+    await officerWithRobot(w, { name: '郑警官', phone, robot, username: `r${phone}`, superiorUserId: null });
+    const groups = await officerGroups(w, { name: '郑警官', phone }, '郑村', 2, 80);
+    // 21:00 in Shanghai: the digest at 21:01, the reminder due at 23:01, inside quiet hours (22:00-07:00).
+    clock.set('2026-07-10T13:00:00.000Z');
+    await pushedNow(w, '防电诈提醒', groups);
+    clock.advance(MINUTE + 1);
+    await pass();
+    expect(posts(robot)).toHaveLength(1);
+    clock.set('2026-07-10T15:02:00.000Z');
+    const held = await pass();
+    expect(held.steps).toBe(0);
+    const entries = await OpenTaskModel.find({ officerPhone: phone }, { dueAt: 1 }).lean();
+    expect(entries).toHaveLength(2);
+    // 07:00 in Shanghai the next morning.
+    for (const entry of entries) expect(entry.dueAt.toISOString()).toBe('2026-07-10T23:00:00.000Z');
+    clock.set('2026-07-10T23:00:30.000Z');
+    const morning = await pass();
+    expect(morning.steps).toBe(1);
+    expect(posts(robot)).toHaveLength(2);
+    expect(posts(robot)[1]).toContain('提醒');
   });
 });
