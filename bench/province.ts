@@ -923,9 +923,9 @@ function loopDefinitions(ctx: Ctx): LoopDef[] {
     },
     {
       name: 'officer notifier',
-      // The world's open tasks were listed by the backfill and fall due at once (a first look
-      // at each, their reminders and escalations): that backlog is work, not idle. Passes run
-      // back to back until the due marker lies ahead (or PROVINCE_SETTLE_S), then it is watched.
+      // The finishing step kept the notifier up to the present (bench/province-finish.ts, 3);
+      // what fell due since (a world finished hours ago) is work, not idle. Passes run back to
+      // back until the due marker lies ahead (or PROVINCE_SETTLE_S), then it is watched.
       settle: async () => {
         const started = performance.now();
         let passes = 0;
