@@ -31,7 +31,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { CommandStartedEvent } from 'mongodb';
+import { BSON, type CommandStartedEvent, type CommandSucceededEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { buildApp } from '../src/app.js';
 import { AuditModel } from '../src/audit/model.js';
@@ -220,10 +220,15 @@ async function main() {
     // The commands each call sends (calls are made one at a time): per call, and with
     // PROVINCE_SHOW_COMMANDS=1 the shapes of a screen's last call (docs/scale.md reads them).
     let calls: Map<string, number> | null = null;
+    // And the bytes of their replies (BSON): what a call reads, which the commands do not show.
+    let replyBytes = 0;
     mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
       if (!calls) return;
       const key = commandShape(event);
       calls.set(key, (calls.get(key) ?? 0) + 1);
+    });
+    mongoose.connection.getClient().on('commandSucceeded', (event: CommandSucceededEvent) => {
+      if (calls) replyBytes += BSON.calculateObjectSize(event.reply as BSON.Document);
     });
     const showCommands = process.env.PROVINCE_SHOW_COMMANDS === '1';
     for (const [person, token] of Object.entries(people)) {
@@ -231,15 +236,18 @@ async function main() {
         if (screen.only && !screen.only.includes(person)) continue;
         const ms: number[] = [];
         const perCall: number[] = [];
+        const bytesPerCall: number[] = [];
         let last = new Map<string, number>();
         // A screen slower than SCREEN_BOX_MS in all is not repeated further (its figures are those calls).
         for (let round = 0; round < ROUNDS && ms.reduce((a, b) => a + b, 0) < SCREEN_BOX_MS; round += 1) {
           const started = performance.now();
           calls = new Map();
+          replyBytes = 0;
           try {
             await http(token, screen.method ?? 'GET', screen.path(person), screen.body?.(person));
             last = calls;
             perCall.push([...calls.values()].reduce((a, b) => a + b, 0));
+            bytesPerCall.push(replyBytes);
           } catch (error) {
             // A call past the time-out counts as the time-out (a lower bound) and is not repeated.
             if ((error as Error).name !== 'TimeoutError') throw error;
@@ -254,7 +262,7 @@ async function main() {
         const row = { person, screen: screen.name, p50: percentile(ms, 50), p99: percentile(ms, 99), commands };
         rows.push(row);
         log(
-          `  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms  commands/call ${commands} (first ${perCall[0] ?? '-'}, max ${Math.max(0, ...perCall)})`,
+          `  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms  commands/call ${commands} (first ${perCall[0] ?? '-'}, max ${Math.max(0, ...perCall)}), KB read/call ${bytesPerCall.length ? Math.round(bytesPerCall.reduce((a, b) => a + b, 0) / bytesPerCall.length / 102.4) / 10 : '-'}`,
         );
         if (showCommands) for (const [shape, n] of last) log(`      ${n} × ${shape}`);
       }

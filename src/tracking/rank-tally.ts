@@ -6,7 +6,7 @@
 //   province, city) the county's parts are filed under;
 // - `m|<month>|<county>`: the county's cells of each day of the month (field `d_<day index>`,
 //   per township × officer: tasks, due, confirmed, open and the confirmation delays in whole
-//   seconds → count), recomputed from the county-day's rows: a county's or a township's
+//   seconds, packed by rank-delays.ts: 2–3 bytes a confirmation), recomputed from the county-day's rows: a county's or a township's
 //   ranking over a period reads one document per month;
 // - blocks above, for the root, province and city: the cells of 2^k days (k = 0…5) aligned on
 //   the month's first day, one field `p_<county>` per county (`a|<day>|<code>` for one day,
@@ -47,6 +47,13 @@
 // one scan of the tasks and then writes `_built_2`; killed, it runs again from scratch. Tasks
 // written during the build have made records after the cursor (or markers), folded right
 // after it.
+//
+// Delays written before rank-delays.ts are seconds → count objects; readers take both forms.
+// The one-time backfill (`packDocuments`, src/db/backfills.ts `ranktally-packed-delays`) runs
+// in the first fold of a lease holder, under the lease, before anything else is folded: each
+// month, day and block document's fields holding an object rewritten packed (one `$set` a
+// document, the same cells), then the backfill's mark. Killed midway, documents of both forms
+// answer the same and the next holder runs it again; run again, it writes nothing.
 import mongoose from 'mongoose';
 import { madeRecord } from '../channels/manual/history.js';
 import { ManualTaskModel } from '../channels/manual/model.js';
