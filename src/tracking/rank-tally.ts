@@ -110,7 +110,7 @@ interface Mark {
 
 /** [path from the county down, officer key, name, phone, createdAt ms, confirmedAt ms or 0, withdrawn before confirmation 0/1]. */
 export type Row = [string[], string, string | null, string | null, number, number, number];
-/** [township, officer key, name, phone, tasks, due, confirmed, open, confirmation delays (rank-delays.ts: packed; a legacy seconds → count object until the backfill)]. */
+/** [township, officer key (empty once packed: `keyOf`), name, phone, tasks, due, confirmed, open, confirmation delays (rank-delays.ts: packed; a legacy seconds → count object until the backfill)]. */
 export type Cell = [string, string, string | null, string | null, number, number, number, number, Delays];
 
 interface TaskFields {
@@ -130,7 +130,12 @@ export function officerKey(name: string | null | undefined, phone: string | null
   return normal ? `phone:${normal}` : `name:${name ?? ''}`;
 }
 
-/** A county's cells from its rows (those `keep` keeps). */
+/** A cell's officer key: stored empty since the delays were packed (it follows from the name and phone), in full before. */
+export function keyOf(cell: Cell): string {
+  return cell[1] || officerKey(cell[2], cell[3]);
+}
+
+/** A county's cells from its rows (those `keep` keeps); the key left empty (`keyOf`). */
 export function cellsOf(rows: Iterable<Row>, keep: (row: Row) => boolean = () => true): Cell[] {
   const cells = new Map<string, { cell: Cell; delays: number[] }>();
   for (const row of rows) {
@@ -140,7 +145,7 @@ export function cellsOf(rows: Iterable<Row>, keep: (row: Row) => boolean = () =>
     const id = `${township}|${key}`;
     let entry = cells.get(id);
     if (!entry) {
-      entry = { cell: [township, key, name, phone, 0, 0, 0, 0, ''], delays: [] };
+      entry = { cell: [township, '', name, phone, 0, 0, 0, 0, ''], delays: [] };
       cells.set(id, entry);
     }
     const cell = entry.cell;
@@ -280,7 +285,10 @@ export class RankTally {
           if (!/^[dp]_/.test(field)) continue;
           const cells = JSON.parse(String(value)) as Cell[];
           if (cells.every((cell) => typeof cell[8] === 'string')) continue;
-          for (const cell of cells) cell[8] = mergeDelays([cell[8]]);
+          for (const cell of cells) {
+            cell[1] = '';
+            cell[8] = mergeDelays([cell[8]]);
+          }
           set[field] = JSON.stringify(cells);
         }
         if (Object.keys(set).length) await RankTallyModel.updateOne({ _id: id }, { $set: set }, { strict: false });
@@ -592,11 +600,11 @@ function blockId(month: string, k: number, start: number, code: string): string 
 export function mergeCells(cells: Iterable<Cell>): Cell[] {
   const merged = new Map<string, { cell: Cell; delays: Delays[] }>();
   for (const cell of cells) {
-    const id = `${cell[0]}|${cell[1]}`;
+    const id = `${cell[0]}|${keyOf(cell)}`;
     const into = merged.get(id);
     if (!into) {
       merged.set(id, {
-        cell: [cell[0], cell[1], cell[2], cell[3], cell[4], cell[5], cell[6], cell[7], ''],
+        cell: [cell[0], '', cell[2], cell[3], cell[4], cell[5], cell[6], cell[7], ''],
         delays: [cell[8]],
       });
       continue;

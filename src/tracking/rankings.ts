@@ -20,7 +20,7 @@ import { normalisePhone } from '../lib/phone.js';
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
 import { type Delays, medianOf } from './rank-delays.js';
-import { type Cell, cellsAbove, cellsOfCounty, cellsWithin } from './rank-tally.js';
+import { type Cell, cellsAbove, cellsOfCounty, cellsWithin, keyOf } from './rank-tally.js';
 import { checkRange } from './stats.js';
 
 export interface ConfirmationFigures {
@@ -138,7 +138,8 @@ export class RankingService {
       { counter: Counter; name: string; phone: string | null; townships: Map<string, number> }
     >();
     for (const cell of cells) {
-      const [township, key, name, phone, tasks] = cell;
+      const [township, , name, phone, tasks] = cell;
+      const key = keyOf(cell);
       if (townshipOf.has(township)) {
         const counter = byTownship.get(township) ?? new Counter();
         counter.add(cell);

@@ -13,7 +13,7 @@ import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { MARK_SLACK_MS, RankMarkModel } from '../../src/channels/manual/rank-marks.js';
 import { BackfillModel } from '../../src/db/backfills.js';
 import { delaysOf } from '../../src/tracking/rank-delays.js';
-import { type Cell, PACKED_BACKFILL, RankTally, RankTallyModel } from '../../src/tracking/rank-tally.js';
+import { type Cell, officerKey, PACKED_BACKFILL, RankTally, RankTallyModel } from '../../src/tracking/rank-tally.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { commandsDuring } from '../helpers/commands.js';
 import { villagePath } from '../helpers/officer-tasks.js';
@@ -209,7 +209,7 @@ describe('the province admin’s rankings over 30 days', () => {
   }, 120_000);
 
   it('when the documents hold delays as objects (an older version), then the figures are the same before, during and after the backfill, run twice', async () => {
-    // Back to the layout before the packing: every cell's delays a seconds → count object.
+    // Back to the layout before the packing: every cell's key in full, its delays a seconds → count object.
     const docs = await RankTallyModel.find({ _id: /^[mab]\|/ }).lean<Record<string, unknown>[]>();
     for (const doc of docs) {
       const set: Record<string, string> = {};
@@ -217,6 +217,7 @@ describe('the province admin’s rankings over 30 days', () => {
         if (!/^[dp]_/.test(field)) continue;
         const cells = JSON.parse(String(value)) as Cell[];
         for (const cell of cells) {
+          cell[1] = officerKey(cell[2], cell[3]); // the key was stored in full then
           const counts: Record<string, number> = {};
           for (const seconds of delaysOf(cell[8])) counts[seconds] = (counts[seconds] ?? 0) + 1;
           cell[8] = counts;
