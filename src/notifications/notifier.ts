@@ -567,7 +567,7 @@ export class OfficerNotifier {
     });
     const now = this.clock.now();
     // Listed on its campaign first (the campaign page reads the list by `_id`), then claimed
-    // (step-list.ts `recordStep`); counted after (step-counts.ts: a kill in between is repaired).
+    // (step-list.ts `recordStep`); counted after the post (step-counts.ts: a kill in between is repaired).
     const claimed = await recordStep({
       _id: due.id,
       kind: due.kind,
@@ -593,8 +593,10 @@ export class OfficerNotifier {
         if (!isDuplicateKey(error)) throw error;
       });
     }
-    await advanceCounts(run.campaignId).catch((error) => this.log(`notifier counts ${run.campaignId}`, error));
     if (!unreachable) await this.deliver(due.id);
+    // After the post (its latency unchanged); a step left uncounted by a kill or a throw before
+    // this is counted by the campaign's next advance (step-counts.ts).
+    await advanceCounts(run.campaignId).catch((error) => this.log(`notifier counts ${run.campaignId}`, error));
     return true;
   }
 
