@@ -10,9 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
-import { mapLimit } from '../src/lib/concurrency.js';
 import { prepareDatabase } from '../src/context.js';
 import { BackfillModel } from '../src/db/backfills.js';
+import { mapLimit } from '../src/lib/concurrency.js';
 import { NotificationStepModel, StepSlotModel } from '../src/notifications/model.js';
 import { BACKFILL } from '../src/notifications/step-counts.js';
 import { stepIdsOf } from '../src/notifications/step-list.js';
@@ -39,7 +39,9 @@ async function main() {
   const cursor = NotificationStepModel.find({}, { campaignId: 1 }).lean<{ campaignId: string }[]>().cursor();
   for await (const step of cursor) perCampaign.set(step.campaignId, (perCampaign.get(step.campaignId) ?? 0) + 1);
   const most = [...perCampaign].sort((a, b) => b[1] - a[1])[0];
-  const provinceCampaign = perCampaign.get(built.provinceCampaign) ? built.provinceCampaign : (most?.[0] ?? built.provinceCampaign);
+  const provinceCampaign = perCampaign.get(built.provinceCampaign)
+    ? built.provinceCampaign
+    : (most?.[0] ?? built.provinceCampaign);
   log(`${perCampaign.size} campaigns with steps; the most: ${most?.[1] ?? 0}`);
   let commands = 0;
   mongoose.connection.getClient().on('commandStarted', () => {
@@ -52,7 +54,9 @@ async function main() {
       return mapLimit(ids, 8, (id) => NotificationStepModel.findById(id).lean());
     };
     const steps = (await whole()).filter(Boolean).length;
-    log(`campaign ${provinceCampaign}${provinceCampaign === built.provinceCampaign ? ' (province)' : ''}: ${steps} steps`);
+    log(
+      `campaign ${provinceCampaign}${provinceCampaign === built.provinceCampaign ? ' (province)' : ''}: ${steps} steps`,
+    );
     const probes: [string, () => Promise<unknown>][] = [
       ['whole list (tenth session)', whole],
       ['page of 11, oldest first', () => ctx.notifier.stepsOf(provinceCampaign, { sort: 'oldest', limit: 11 })],
