@@ -85,8 +85,8 @@ export const NotificationStepModel = mongoose.model('NotificationStep', notifica
 // step is listed BEFORE its claim is inserted, so every step is listed; a listed id whose
 // claim lost to another process's is listed twice or names a step of that other process,
 // and readers de-duplicate: a step is shown and counted at the slot it names as its `slot`
-// (one written before steps named it: at every slot not marked `dup`, the backfill of
-// step-counts.ts marking each later slot of a step listed twice). `at`: when the slot was
+// (one written before steps named it: at its slots without `at` not marked `dup`, the backfill
+// of step-counts.ts marking each later slot of a step listed twice). `at`: when the slot was
 // taken (a slot naming no step is waited for until LISTING_LEASE_MS after it, step-list.ts).
 // `built` marks a database whose steps were listed at start.
 const stepSlotSchema = new mongoose.Schema(

@@ -149,7 +149,7 @@ export async function buildStepCounts(nowMs: number = Date.now()): Promise<void>
       for (let k = 0; list.has(k); k++) {
         const slot = list.get(k)!;
         const step = slot.stepId ? (steps.get(slot.stepId) ?? null) : null;
-        if (step && step.campaignId === campaignId && step.slot == null && slot.stepId) {
+        if (step && step.campaignId === campaignId && step.slot == null && !slot.at && slot.stepId) {
           if (seen.has(slot.stepId) && !slot.dup) {
             await StepSlotModel.updateOne({ _id: slot._id }, { $set: { dup: true } });
             slot.dup = true;

@@ -12,7 +12,9 @@
 //   open until LISTING_LEASE_MS after `at`, then pass over it. A writer never inserts a step
 //   more than LISTING_LEASE_MS / 2 after taking its slot (it takes a new one).
 // - Slot k shows a step (`slotVerdict`) when the step exists, is the campaign's, and names k
-//   as its `slot` (a step written before slots were named: every slot of it not marked `dup`).
+//   as its `slot`. A step written before steps named their slot (no `slot`) shows at its
+//   listings of that time (slots without `at`) not marked `dup` (the backfill of step-counts.ts
+//   marks each later one): a later writer that lists it again (and loses its insert) adds nothing.
 //   Pages and counts use the same verdict, so the pages together are the list the counts count.
 // - Pages are keyed by slot number (the row `id`): oldest first from `after`, newest first from
 //   `before` (the end found from the `next` hint, a read or two by `_id`).
@@ -56,21 +58,25 @@ export function slotVerdict(
   if (!step) return slot.at && nowMs - slot.at.getTime() < LISTING_LEASE_MS ? 'open' : 'passed';
   if (step.campaignId !== campaignId) return 'passed';
   if (step.slot != null) return step.slot === k ? 'shown' : 'passed';
-  return slot.dup ? 'passed' : 'shown';
+  // A step written before steps named their slot: at its listings of that time (no `at`), once.
+  return slot.at || slot.dup ? 'passed' : 'shown';
 }
 
-/** Lists a step on its campaign (call before inserting the step): its slot and when it was taken. */
-export async function listStep(campaignId: string, stepId: string): Promise<number> {
-  return (await takeSlot(campaignId, stepId)).n;
+/**
+ * Lists a step on its campaign (call before inserting the step): its slot. `stamped: false`
+ * lists a step written before steps named their slot (no `at`, as the older code listed).
+ */
+export async function listStep(campaignId: string, stepId: string, stamped = true): Promise<number> {
+  return (await takeSlot(campaignId, stepId, stamped)).n;
 }
 
-async function takeSlot(campaignId: string, stepId: string): Promise<{ n: number; at: Date }> {
+async function takeSlot(campaignId: string, stepId: string, stamped = true): Promise<{ n: number; at: Date }> {
   let n = (await StepSlotModel.findById(hintId(campaignId)).lean<{ next: number | null }>())?.next ?? 0;
   let at: Date;
   for (;;) {
     at = new Date();
     try {
-      await StepSlotModel.create({ _id: slotId(campaignId, n), stepId, at });
+      await StepSlotModel.create({ _id: slotId(campaignId, n), stepId, at: stamped ? at : null });
       break;
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
@@ -241,7 +247,7 @@ export async function buildStepLists(): Promise<void> {
       }
     }
     const again = new Set(await stepIdsOf(campaignId));
-    for (const id of stepIds) if (!again.has(id)) await listStep(campaignId, id);
+    for (const id of stepIds) if (!again.has(id)) await listStep(campaignId, id, false);
   }
   for (const entry of sending) {
     await NotificationOutboxModel.create(entry).catch((error) => {
