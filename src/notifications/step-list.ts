@@ -91,15 +91,16 @@ async function takeSlot(campaignId: string, stepId: string, stamped = true): Pro
  * Lists the step on its campaign, then inserts it with its slot: false when another process's
  * step of that `_id` exists (the claim is theirs). The caller brings the counts up to date after.
  */
-export async function recordStep(step: Omit<NotificationStepDoc, 'slot'> & { _id: string }): Promise<boolean> {
+export async function recordStep(
+  step: Omit<NotificationStepDoc, 'slot'> & { _id: string },
+): Promise<NotificationStepDoc | null> {
   let taken = await takeSlot(step.campaignId, step._id);
   // Never a step long after its slot: the counts pass over a slot without step after the lease.
   while (Date.now() - taken.at.getTime() > LISTING_LEASE_MS / 2) taken = await takeSlot(step.campaignId, step._id);
   try {
-    await NotificationStepModel.create({ ...step, slot: taken.n });
-    return true;
+    return (await NotificationStepModel.create({ ...step, slot: taken.n })).toObject() as NotificationStepDoc;
   } catch (error) {
-    if (isDuplicateKey(error)) return false;
+    if (isDuplicateKey(error)) return null;
     throw error;
   }
 }
