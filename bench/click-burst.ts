@@ -91,6 +91,7 @@ async function main() {
       Object.assign(result, { old, backfillMs: ms, backfillFerretMs: ferretMs, backfillCommands: total() });
     }
 
+    log('world open; storing the links');
     // The links of the push's cards (short codes, stored before the burst as the planner does).
     const codes: string[] = [];
     for (const village of villages) {
@@ -131,6 +132,8 @@ async function main() {
           });
           latencies.push(performance.now() - t);
           if (response.statusCode !== 302) failed += 1;
+          if (latencies.length % 100 === 0)
+            log(`  ${latencies.length} clicks, ${Math.round(performance.now() - started)} ms`);
         }
       }),
     );

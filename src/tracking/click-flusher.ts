@@ -1,8 +1,8 @@
 // The tally step of a process's clicks, batched (issue 25): a click's request writes its
 // intent and the click and responds (clicks.ts); the click is handed here and counted within
 // FLUSH_EVERY_MS with the others of its month, as one batch of click-tally.ts `applyTallies`
-// (under the month's claim, one read and one write per tally document, the intents deleted by
-// one `bulkWrite`), instead of a claim and a read-modify-write per click.
+// (under the month's claim, one read and one write per tally document, the intents marked and
+// deleted by `bulkWrite`s of 20), instead of a claim and a read-modify-write per click.
 //
 // Contract:
 // - `add` keeps the click in memory and makes sure a flush is due within FLUSH_EVERY_MS (no

@@ -22,7 +22,8 @@
 //   are now (a gone intent was finished by someone else: skipped), reads each document once,
 //   marks the live intents with the batch (`batches` += id), then writes each document once:
 //   +1 (and +1 first click) per live intent whose marks the document does not list, and the
-//   batch in `ids`; (4) the batch's intents deleted (one `bulkWrite` by `_id`). A document
+//   batch in `ids`; (4) the batch's intents deleted (`bulkWrite`s by `_id`). Bulk writes go in
+//   commands of at most 20 statements (db/bulk.ts: a longer one can wedge FerretDB 1.24). A document
 //   counts an intent at most once: it lists one of the intent's marks from the moment it
 //   counted it, and an intent's marks are written before any document lists them. An id leaves
 //   `ids` only once it is IDS_KEPT_MS old and no intent carries it (read in step 3's intent
@@ -43,7 +44,9 @@
 //   claim: a rerun sets the same values. The monthly table reads the clicks as before until
 //   the backfill has finished (`clickTalliesBuilt`).
 import { randomBytes } from 'node:crypto';
+import type { AnyBulkWriteOperation } from 'mongodb';
 import mongoose from 'mongoose';
+import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { BackfillModel, backfillOnce } from '../db/backfills.js';
 import { ClaimModel, claimOnce } from '../db/claims.js';
 import { mapLimit } from '../lib/concurrency.js';
@@ -53,10 +56,10 @@ import { regionDirectory } from '../regions/directory.js';
 export const INTENT_STALE_MS = 60_000;
 /** The repair reads the intents at most this often per process. */
 const REPAIR_EVERY_MS = 30_000;
-/** A month's claim lapses after this (its holder died). */
-const CLAIM_TTL_MS = 10_000;
+/** A month's claim lapses after this (its holder died): a batch's marks under load take seconds. */
+const CLAIM_TTL_MS = 30_000;
 /** A holder that has had the claim this long writes no document (the claim may have lapsed). */
-const CLAIM_WRITE_BY_MS = 8_000;
+const CLAIM_WRITE_BY_MS = 25_000;
 /** A document's `ids` are checked against the intents once they are this many. */
 const IDS_CHECKED_AT = 32;
 /**
@@ -237,19 +240,18 @@ export async function applyTallies(
     const writes = plans.filter((plan) => plan.add.size > 0);
     if (writes.length === 0) return;
     const toMark = entries.filter(({ intent }) => live.has(intent._id) && !live.get(intent._id)!.includes(batch));
-    if (toMark.length > 0) {
-      await ClickTallyIntentModel.collection.bulkWrite(
-        toMark.map(({ intent }) => ({
-          updateOne: { filter: { _id: intent._id as never }, update: { $addToSet: { batches: batch } } },
-        })),
-        { ordered: false },
-      );
-    }
+    await bulkInCommands(
+      ClickTallyIntentModel,
+      toMark.map(({ intent }) => ({
+        updateOne: { filter: { _id: intent._id as never }, update: { $addToSet: { batches: batch } } },
+      })),
+    );
     // Written only while the claim surely holds (a holder that stalled past it writes nothing:
     // the batch is retried under a new claim, its marks already written).
     if (performance.now() - claimedAt > CLAIM_WRITE_BY_MS)
       throw new Error(`click tally of ${month}: claim held too long`);
-    await ClickTallyModel.collection.bulkWrite(
+    await bulkInCommands(
+      ClickTallyModel,
       writes.map(({ doc, add }) => {
         const set: Record<string, unknown> = {};
         for (const [township, [clicks, firsts]] of add) {
@@ -261,7 +263,6 @@ export async function applyTallies(
         set.ids = [...ids.filter((entry) => !(checked && old(entry) && !carried.has(idOf(entry)))), `${batch}@${now}`];
         return { updateOne: { filter: { _id: doc._id as never }, update: { $set: set }, upsert: true } };
       }),
-      { ordered: false },
     );
     counted = countedIds.size;
   });
@@ -276,11 +277,21 @@ export async function tallyClick(intent: ClickIntent, first: boolean): Promise<v
 
 /** Step (4): the intents deleted, one command. */
 export async function endClicks(ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await ClickTallyIntentModel.collection.bulkWrite(
+  await bulkInCommands(
+    ClickTallyIntentModel,
     ids.map((id) => ({ deleteOne: { filter: { _id: id as never } } })),
-    { ordered: false },
   );
+}
+
+/** `ops` in commands of at most MAX_UPDATES_PER_COMMAND statements, two at a time (db/bulk.ts). */
+async function bulkInCommands(
+  model: typeof ClickTallyModel | typeof ClickTallyIntentModel,
+  ops: AnyBulkWriteOperation[],
+): Promise<void> {
+  const commands: AnyBulkWriteOperation[][] = [];
+  for (let i = 0; i < ops.length; i += MAX_UPDATES_PER_COMMAND)
+    commands.push(ops.slice(i, i + MAX_UPDATES_PER_COMMAND));
+  await mapLimit(commands, 2, (command) => model.collection.bulkWrite(command, { ordered: false }));
 }
 
 /** An intent whose click was not written (past the visitor's cap). */
@@ -306,7 +317,7 @@ export async function repairClickTallies(
   const stale = await ClickTallyIntentModel.find({ at: { $lt: new Date(now.getTime() - INTENT_STALE_MS) } })
     .limit(1_000)
     .lean<ClickIntent[]>();
-  const clicks = await mapLimit(stale, 10, findClick);
+  const clicks = await mapLimit(stale, 4, findClick);
   const months = new Map<string, TallyEntry[]>();
   const noClick: string[] = [];
   stale.forEach((intent, i) => {
