@@ -50,7 +50,7 @@ import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { BackfillModel, backfillOnce } from '../db/backfills.js';
 import { ClaimModel, claimOnce } from '../db/claims.js';
 import { mapLimit } from '../lib/concurrency.js';
-import { regionDirectory } from '../regions/directory.js';
+import { type RegionDirectory, regionDirectory } from '../regions/directory.js';
 
 /** An intent older than this belongs to a writer that died: the repair finishes it. */
 export const INTENT_STALE_MS = 60_000;
@@ -124,8 +124,8 @@ export const tallyId = (month: string, region: string): string => `${month}|${re
 export const newBatchId = (): string => randomBytes(9).toString('base64url');
 
 /** The regions whose documents count a township's clicks: every region on its path above it. */
-export async function tallyRegionsOf(township: string): Promise<string[]> {
-  const region = (await regionDirectory()).byCode.get(township);
+function tallyRegionsIn(directory: RegionDirectory, township: string): string[] {
+  const region = directory.byCode.get(township);
   if (region) return region.regionPath.filter((code) => code !== township);
   // Not (yet) a region: counted under its county's code prefix (Chinese codes: 6 digits).
   return [township.slice(0, 6)];
@@ -186,10 +186,12 @@ export async function applyTallies(
   if (entries.length === 0) return 0;
   let counted = 0;
   await underClaim(month, async (claimedAt) => {
+    // One read of the regions' version token for the batch (regions/directory.ts).
+    const directory = entries.every(({ intent }) => intent.docs) ? null : await regionDirectory();
     const regions = new Map<string, string[]>();
     for (const { intent } of entries) {
       if (intent.docs || regions.has(intent.township)) continue;
-      regions.set(intent.township, await tallyRegionsOf(intent.township));
+      regions.set(intent.township, tallyRegionsIn(directory!, intent.township));
     }
     const docsOf = (intent: ClickIntent) =>
       intent.docs ?? regions.get(intent.township)!.map((region) => tallyId(month, region));
@@ -214,11 +216,12 @@ export async function applyTallies(
     const intentIds = entries.map(({ intent }) => intent._id);
     const byIds = intentIds.length === 1 ? { _id: intentIds[0] } : { _id: { $in: intentIds } };
     const found = await ClickTallyIntentModel.find(
-      candidates.length > 0 ? { $or: [byIds, { batches: { $in: candidates } }] } : byIds,
+      candidates.length > 0 ? { $or: [byIds, { batches: { $in: candidates } }, { _id: { $in: candidates } }] } : byIds,
       { batches: 1 },
     ).lean<{ _id: string; batches?: string[] }[]>();
     const live = new Map(found.map((doc) => [doc._id, doc.batches ?? []]));
-    const carried = new Set([...live.values()].flat());
+    // The marks live intents carry (and their own ids, as older writers listed them).
+    const carried = new Set([...live.keys(), ...[...live.values()].flat()]);
     // Per document: the live intents it has not counted (none of their marks, nor their own
     // id as older writers listed it, nor this batch in its `ids`).
     const countedIds = new Set<string>();
@@ -371,11 +374,12 @@ export async function buildClickTallies(): Promise<void> {
     const rows = [...sums.values()];
     // month → document id → township → cell
     const months = new Map<string, Map<string, Record<string, TallyCell>>>();
+    const directory = await regionDirectory();
     for (const row of rows) {
       const { month, township } = row._id;
       const docs = months.get(month) ?? new Map<string, Record<string, TallyCell>>();
       months.set(month, docs);
-      for (const region of await tallyRegionsOf(township)) {
+      for (const region of tallyRegionsIn(directory, township)) {
         const id = tallyId(month, region);
         const cells = docs.get(id) ?? {};
         docs.set(id, cells);

@@ -8,7 +8,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
 import { ClickTallyFlusher } from '../../src/tracking/click-flusher.js';
-import { ClickTallyIntentModel, ClickTallyModel, INTENT_STALE_MS } from '../../src/tracking/click-tally.js';
+import {
+  ClickTallyIntentModel,
+  ClickTallyModel,
+  IDS_KEPT_MS,
+  INTENT_STALE_MS,
+} from '../../src/tracking/click-tally.js';
 import { ClickModel, ClickService } from '../../src/tracking/clicks.js';
 import type { LinkTarget } from '../../src/tracking/links.js';
 import { type TestApp, startTestApp } from '../helpers/app.js';
@@ -202,6 +207,36 @@ describe('a burst of clicks on tracked links', () => {
     expect(marked.length).toBeGreaterThan(0);
     expect(await service.repairTallies(new Date(clock.now().getTime() + INTENT_STALE_MS + 1_000), true)).toBe(5);
     expect(await ClickTallyIntentModel.countDocuments({})).toBe(0);
+    expect(await table()).toEqual(await raw());
+  });
+
+  it('drops old ids from a tally document only once no intent carries them', async () => {
+    const id = `${MONTH}|${TREE.city.code}`;
+    const long = Date.now() - IDS_KEPT_MS - 60_000;
+    const ids = Array.from({ length: 40 }, (_, i) => `old-batch-${i}@${long}`);
+    // An intent marked with old batch 3 and an intent of an older writer listed by its own id.
+    ids.push(`old-intent@${long}`);
+    await ClickTallyModel.updateOne({ _id: id }, { $set: { ids } }, { upsert: true });
+    const at = clock.now();
+    await ClickTallyIntentModel.insertMany([
+      {
+        _id: 'carrier',
+        visitor: 'v-carrier',
+        month: MONTH,
+        township: TREE.townshipA.code,
+        at,
+        batches: ['old-batch-3'],
+      },
+      { _id: 'old-intent', visitor: 'v-old', month: MONTH, township: TREE.townshipA.code, at },
+    ]);
+    await click(TREE.villageA.code, '10.4.0.1');
+    await t.ctx.tracking.clicks.flushTallies();
+    const after = (await ClickTallyModel.findById(id).lean<{ ids: string[] }>())!.ids.map((entry) =>
+      entry.slice(0, entry.lastIndexOf('@')),
+    );
+    expect(after.filter((entry) => entry.startsWith('old'))).toEqual(['old-batch-3', 'old-intent']);
+    expect(after).toHaveLength(3);
+    await ClickTallyIntentModel.deleteMany({ _id: { $in: ['carrier', 'old-intent'] } });
     expect(await table()).toEqual(await raw());
   });
 });
