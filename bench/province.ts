@@ -56,7 +56,7 @@ import { dueMarker } from '../src/channels/manual/watch.js';
 import { Retention } from '../src/engine/retention.js';
 import { startLoop } from '../src/lib/loop.js';
 import { seedDemo } from '../scripts/demo-data.js';
-import { FINISH_VERSION, finishWorld } from './province-finish.js';
+import { FINISH_VERSION, finishWorld, worldClock } from './province-finish.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const GROUPS = env('PROVINCE_GROUPS', 50_000);
@@ -923,9 +923,9 @@ function loopDefinitions(ctx: Ctx): LoopDef[] {
     },
     {
       name: 'officer notifier',
-      // The world's open tasks were listed by the backfill and fall due at once (a first look
-      // at each, their reminders and escalations): that backlog is work, not idle. Passes run
-      // back to back until the due marker lies ahead (or PROVINCE_SETTLE_S), then it is watched.
+      // The finishing step kept the notifier up to the present (bench/province-finish.ts, 3);
+      // what fell due since (a world finished hours ago) is work, not idle. Passes run back to
+      // back until the due marker lies ahead (or PROVINCE_SETTLE_S), then it is watched.
       settle: async () => {
         const started = performance.now();
         let passes = 0;
@@ -1130,7 +1130,9 @@ async function loopChild(name: string): Promise<void> {
 async function finishChild(uri: string): Promise<void> {
   const db = await connectDatabase(uri, { ferret: true });
   try {
-    await finishWorld(createContext(benchConfig(uri), db), log);
+    // The notifier's catch-up walks this clock over the month (bench/province-finish.ts, 3).
+    const clock = worldClock();
+    await finishWorld(createContext(benchConfig(uri), db, clock), log, clock);
   } finally {
     await db.close();
   }

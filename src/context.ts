@@ -26,6 +26,7 @@ import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
 import { OfficerNotifier } from './notifications/notifier.js';
 import { activeOfficerFor, activeUserById } from './notifications/officers.js';
+import { KeptCampaignFacts } from './notifications/kept-facts.js';
 import { campaignTaskStates } from './notifications/task-state.js';
 import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
@@ -258,10 +259,15 @@ export function createContext(
     quietNow: (priority) => priority !== 'urgent' && isQuiet(clock.now(), config.quietHours, config.timeZone),
   });
   const officerRobots = new OfficerRobotService(secrets, clock);
+  // The notifier's campaigns and notices, kept while their version tokens stay (kept-facts.ts).
+  const notifierFacts = new KeptCampaignFacts();
   const notifier = new OfficerNotifier(
     {
       tasksOf: async (ids) => [
-        ...(await manualTasks.notifierTasks(ids.filter((id) => !id.startsWith('wecom:')))),
+        ...(await manualTasks.notifierTasks(
+          ids.filter((id) => !id.startsWith('wecom:')),
+          (campaignIds) => notifierFacts.states(campaignIds),
+        )),
         // WeCom customer groups of tasks the owner has not sent: listed like tasks, without a link.
         ...(await wecomGroups.openItems(ids.filter((id) => id.startsWith('wecom:')).map((id) => id.slice(6)))).map(
           (item) => ({
@@ -307,10 +313,7 @@ export function createContext(
       repairConfirmations: (ids) => manualTasks.repairConfirmations(ids),
       officerFor: activeOfficerFor,
       userById: activeUserById,
-      campaign: async (id) => {
-        const campaign = await campaigns.findForEngine(id);
-        return campaign ? { title: campaign.title, priority: campaign.priority } : null;
-      },
+      campaign: (id) => notifierFacts.campaign(id),
     },
     officerRobots,
     channels,
