@@ -330,7 +330,9 @@ function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Scr
     { name: 'campaign progress', path: (p) => `/api/campaigns/${campaignOf(p)}/progress` },
     { name: 'campaign deliveries', path: (p) => `/api/campaigns/${campaignOf(p)}/deliveries?limit=50` },
     { name: 'campaign runs', path: (p) => `/api/campaigns/${campaignOf(p)}/runs` },
-    { name: 'campaign notifications', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications` },
+    // 民警通知: a page of the steps (the console asks for 11: a page of 10 and one more) and the figures above it.
+    { name: 'campaign notifications', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications?limit=50` },
+    { name: 'campaign notifications summary', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications/summary` },
     { name: 'calendar', path: () => `/api/calendar?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}` },
     {
       name: 'reach',

@@ -56,6 +56,7 @@ import { buildAuditPages } from './audit/pages.js';
 import { ensureTokens } from './db/versions.js';
 import { ensureRegionToken } from './regions/model.js';
 import { TALLIED_COLLECTIONS } from './workbench/tallies.js';
+import { buildStepCounts } from './notifications/step-counts.js';
 import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
@@ -458,6 +459,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();
+  // The per-kind counts of the campaigns' steps of an install written before them (once; notifications/step-counts.ts).
+  await buildStepCounts();
   // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
   await rekeySessions();
   // The monthly table's click tallies of an install that counted clicks before them (once; tracking/click-tally.ts).
