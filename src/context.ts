@@ -15,6 +15,7 @@ import { ManualTaskService } from './channels/manual/tasks.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { Outbound } from './channels/outbound.js';
 import { WecomApiClient } from './channels/wecom-group/api.js';
+import { buildWecomCampaignTasks } from './channels/wecom-group/campaign-tasks.js';
 import { buildWecomLive } from './channels/wecom-group/live.js';
 import { WecomGroupService } from './channels/wecom-group/service.js';
 import { WecomGroupSync } from './audience/wecom-sync.js';
@@ -426,6 +427,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildRunSummaries(ctx.clock.now());
   // The WeCom customer-group loop's live list for an install written before it (once; channels/wecom-group/live.ts).
   await buildWecomLive(ctx.clock.now());
+  // The WeCom customer-group tasks of an install written before their campaign lists (once; channels/wecom-group/campaign-tasks.ts).
+  await buildWecomCampaignTasks();
   // The notifier's due keys of a watch list written before them (once; channels/manual/due-slots.ts).
   await buildOpenTaskDueSlots(ctx.clock.now());
   // The campaign lists of the watch entries an install already has (once; channels/manual/due-slots.ts).
