@@ -1,5 +1,6 @@
 // The WeCom customer-group service at province scale reads its items and tasks one `_id` at a
-// time (issue 25): a task's creation (it read `wecomgroupitems {_id: $in}`), the owner's
+// time (issue 25): a group queued (its receive cap counted with `{groupId: $in, period, state}`,
+// now through cap-sends.ts), a task's creation (it read `wecomgroupitems {_id: $in}`), the owner's
 // reminder (`wecomgrouptasks {_id: $in, state}`), the run report (`{campaignId}`, now through
 // the campaign's task list, channels/wecom-group/campaign-tasks.ts) and the recording of what
 // WeCom reports sent. On FerretDB 1.24 every other filter reads the whole collection, which
@@ -13,6 +14,7 @@ import {
   campaignTaskIds,
   listCampaignTasks,
 } from '../../src/channels/wecom-group/campaign-tasks.js';
+import { WecomItemModel } from '../../src/channels/wecom-group/model.js';
 import { BackfillModel } from '../../src/db/backfills.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { type SeenCommand, byIdOnly, commandsDuring } from '../helpers/commands.js';
@@ -27,7 +29,7 @@ const SECRET = 'tianhe-customer-contact-app-secret-02';
 const COUNTY = TREE.countyA.code;
 const OWNER = 'owner-a';
 const CHATS = ['wrByIdChat0001', 'wrByIdChat0002', 'wrByIdChat0003'];
-const MODULE = ['wecomgroupitems', 'wecomgrouptasks', 'wecomgroupcampaigntasks'];
+const MODULE = ['wecomgroupitems', 'wecomgrouptasks', 'wecomgroupcampaigntasks', 'wecomgroupcapsends'];
 
 const double = new CustomerGroupDouble({ clock });
 
@@ -58,9 +60,12 @@ describe('the WeCom customer-group service reads items and tasks by _id', () => 
   /** A run of the campaign to the owner's three groups: queued, then the tick that creates its task. */
   async function run(campaignId: string) {
     const runAt = clock.now().toISOString();
+    const enqueuing: SeenCommand[] = [];
     for (const [i, chatId] of CHATS.entries()) {
       const groupId = `grp-${campaignId.slice(-6)}-${i}`;
-      const outcome = await wecom().enqueue(
+      let outcome: Awaited<ReturnType<ReturnType<typeof wecom>['enqueue']>> | null = null;
+      const seen = await commandsDuring(async () => {
+        outcome = await wecom().enqueue(
         {
           groupId,
           groupName: `平安群${i}`,
@@ -70,13 +75,15 @@ describe('the WeCom customer-group service reads items and tasks by _id', () => 
         },
         { type: 'text', card: { format: 'text', title: '通告', content: '请注意防范电信诈骗', url: '', pictureUrl: null } },
         `${campaignId}@${runAt}/${groupId}`,
-      );
-      expect(outcome.status).toBe('sent');
+        );
+      });
+      if (i === 0) enqueuing.push(...seen);
+      expect(outcome!.status).toBe('sent');
     }
     clock.advance(61_000);
     const creating = await commandsDuring(() => wecom().tick());
     const taskId = `${campaignId}@${runAt}|${COUNTY}|${OWNER}|1`;
-    return { creating, taskId };
+    return { enqueuing, creating, taskId };
   }
 
   beforeAll(async () => {
@@ -88,14 +95,14 @@ describe('the WeCom customer-group service reads items and tasks by _id', () => 
     const app = await w.t.request('PUT', `/api/regions/${COUNTY}/wecom-app`, w.t.adminToken, { corpId: CORP, secret: SECRET });
     expect(app.statusCode, app.body).toBe(200);
     noticeId = await approvedNotice(w);
-    [robot] = await wecomGroups(w, 1);
+    robot = (await wecomGroups(w, 1))[0]!;
   }, 120_000);
   afterAll(async () => {
     await w?.close();
     await double.close();
   });
 
-  it('creating a task, reminding its owner, the run report and the results: by _id, the same commands with 10 or 200 other tasks', async () => {
+  it('queueing a group, creating a task, reminding its owner, the run report and the results: by _id, the same commands with 10 or 200 other tasks', async () => {
     const measured: Record<string, SeenCommand[]>[] = [];
     for (const [round, more] of [
       [0, 10],
@@ -103,7 +110,7 @@ describe('the WeCom customer-group service reads items and tasks by _id', () => 
     ] as const) {
       await others(more, round);
       const campaignId = await urgentNowCampaign(w, noticeId, [robot], `群发任务 ${round}`);
-      const { creating, taskId } = await run(campaignId);
+      const { enqueuing, creating, taskId } = await run(campaignId);
       expect(double.tasks().filter((t) => t.status === 'unsent').map((t) => t.chatIds.sort())).toEqual([CHATS]);
 
       let reminded: { reminded: number } = { reminded: 0 };
@@ -130,9 +137,9 @@ describe('the WeCom customer-group service reads items and tasks by _id', () => 
       const recording = await commandsDuring(() => wecom().tick());
       expect((await wecom().report(campaignId))[0]!.groups.map((g) => g.state)).toEqual(['sent', 'sent', 'sent']);
 
-      for (const [name, commands] of Object.entries({ creating, reminding, reporting, recording }))
+      for (const [name, commands] of Object.entries({ enqueuing, creating, reminding, reporting, recording }))
         expect(notById(commands), name).toEqual([]);
-      measured.push({ creating, reminding, reporting, recording });
+      measured.push({ enqueuing, creating, reminding, reporting, recording });
     }
     const [small, large] = measured as [Record<string, SeenCommand[]>, Record<string, SeenCommand[]>];
     for (const name of Object.keys(small)) expect(shapes(large[name]!), name).toEqual(shapes(small[name]!));
@@ -159,4 +166,30 @@ describe('the WeCom customer-group service reads items and tasks by _id', () => 
     expect(await campaignTaskIds('older')).toEqual(['older@1|440106|owner|1']);
     expect((await wecom().report('older')).map((t) => t.id)).toEqual(['older@1|440106|owner|1']);
   }, 120_000);
+
+  it('the receive cap counted from the list: a group at its limit refused with the count, a failed send not counted', async () => {
+    const app = await w.t.request('PUT', `/api/regions/${COUNTY}/wecom-app`, w.t.adminToken, { corpId: CORP, capPolicy: 'day' });
+    expect(app.statusCode, app.body).toBe(200);
+    const send = (campaignId: string) =>
+      wecom().enqueue(
+        {
+          groupId: 'grp-capped',
+          groupName: '平安群',
+          regionPath: ['000000', '440000', '440100', COUNTY],
+          officer: null,
+          credentials: { kind: 'wecom_group', countyCode: COUNTY, chatId: CHATS[0]!, ownerUserId: OWNER },
+        },
+        { type: 'text', card: { format: 'text', title: '通告', content: '今天的提醒', url: '', pictureUrl: null } },
+        `${campaignId}@${clock.now().toISOString()}/grp-capped`,
+      );
+    expect((await send('capone')).status).toBe('sent');
+    const refused = await send('captwo');
+    expect(refused).toMatchObject({ status: 'permanent', code: 'wecom_group_cap' });
+    expect((refused as { message: string }).message).toContain('今天已收到 1 次群发');
+    expect(await wecom().overCap([{ groupId: 'grp-capped', countyCode: COUNTY }])).toBe(1);
+    // The first send failed (as settleItems writes it): no longer counted.
+    await WecomItemModel.updateOne({ _id: `capone@${clock.now().toISOString()}/grp-capped` }, { $set: { state: 'failed' } });
+    expect(await wecom().overCap([{ groupId: 'grp-capped', countyCode: COUNTY }])).toBe(0);
+    expect((await send('capthree')).status).toBe('sent');
+  });
 });

@@ -30,7 +30,8 @@ import { InvalidInput, isDuplicateKey } from '../../lib/errors.js';
 import { ManualImageModel } from '../manual/model.js';
 import { fileSettlement, type SettlementStatus } from '../manual/tasks.js';
 import { unwatch, watchTasks } from '../manual/watch.js';
-import { listCampaignTasks, campaignTaskIds } from './campaign-tasks.js';
+import { campaignTaskIds, listCampaignTasks } from './campaign-tasks.js';
+import { addCapSends, capSendsUsed } from './cap-sends.js';
 import { itemEntry, listLive, liveDocs, taskEntry, unlistLive } from './live.js';
 import type { ChannelMessage, ChannelTarget, Outcome } from '../types.js';
 import type { ApiAnswer, WecomApiClient, WecomApp } from './api.js';
@@ -297,7 +298,10 @@ export class WecomGroupService {
 
   // ---- the monthly cap -----------------------------------------------------------------
 
-  /** Sends counted against each group's cap in the current period (queued, tasked or sent). */
+  /**
+   * Sends counted against each group's cap in the current period (queued, tasked or sent),
+   * for comparing with `limit`: exact at or above it, an upper bound below it (cap-sends.ts).
+   */
   async capUsage(
     countyCode: string,
     groupIds: string[],
@@ -305,14 +309,7 @@ export class WecomGroupService {
     const policy = ((await WecomAppModel.findById(countyCode, { capPolicy: 1 }).lean<WecomAppDoc>())?.capPolicy ??
       'month') as WecomCapPolicy;
     const { period, limit } = capPeriod(this.clock.now(), policy, this.settings.timeZone);
-    const used = new Map<string, number>();
-    for (let i = 0; i < groupIds.length; i += 1000) {
-      const docs = await WecomItemModel.find(
-        { groupId: { $in: groupIds.slice(i, i + 1000) }, period, state: { $in: ['queued', 'tasked', 'sent'] } },
-        { groupId: 1 },
-      ).lean<{ groupId: string }[]>();
-      for (const doc of docs) used.set(doc.groupId, (used.get(doc.groupId) ?? 0) + 1);
-    }
+    const used = await capSendsUsed(groupIds, period, limit);
     return { limit, words: CAP_WORDS[policy], used };
   }
 
@@ -363,8 +360,9 @@ export class WecomGroupService {
         message: `该群${CAP_WORDS[policy]}已收到 ${used} 次群发，达到企业微信接收上限（${limit} 次），本次不发送`,
         groupProblem: false,
       };
-    // On the loop's live list before it is queued (live.ts).
+    // On the loop's live list and counted against the group's cap before it is queued (live.ts, cap-sends.ts).
     await listLive([itemEntry(reference!)], now);
+    await addCapSends([{ groupId: target.groupId, period, reference: reference! }]);
     try {
       await WecomItemModel.create({
         _id: reference,
