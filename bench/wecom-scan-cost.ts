@@ -1,4 +1,4 @@
-// node --import tsx bench/wecom-scan-cost.ts --dir=/dev/shm/<copy of a bench:province world>/jingxun-province-<groups>-<campaigns> [--others=N] [--groups=G]
+// node --import tsx bench/wecom-scan-cost.ts --dir=/dev/shm/<copy of a bench:province world>/jingxun-province-<groups>-<campaigns> [--others=N] [--groups=G] [--backfills]
 // The WeCom customer-group service's reads at province scale (eleventh session, wecom), each
 // with its wall time, FerretDB's CPU and its commands by shape (command, collection, filter
 // keys), while N tasks and N items of other campaigns lie in `wecomgrouptasks` and
@@ -6,7 +6,8 @@
 // - one group queued (`enqueue`: its receive cap counted);
 // - the creation of one owner's task of G groups (`flush`: add_msg_template at the WeCom double);
 // - the owner's reminder (`remind`), the run report (`report`);
-// - the recording of what WeCom reports sent (`poll` after the owner sent).
+// - the recording of what WeCom reports sent (`poll` after the owner sent);
+// - with --backfills, the one-time listings of an older install over those N tasks and items.
 // Its own service over the world's database, the WeCom double and a clock it moves (no settle
 // wait). Writes: use a copy of the world.
 import type { CommandStartedEvent } from 'mongodb';
@@ -144,6 +145,15 @@ async function main() {
     double.confirm(OWNER);
     clock.advance(61_000);
     await measure('poll recording the sent task', () => service.poll());
+    if (process.argv.includes('--backfills')) {
+      // The one-time listings of an older install, run again over the N other tasks and items.
+      const { BackfillModel } = await import('../src/db/backfills.js');
+      const { buildWecomCampaignTasks } = await import('../src/channels/wecom-group/campaign-tasks.js');
+      const { buildWecomCapSends } = await import('../src/channels/wecom-group/cap-sends.js');
+      await BackfillModel.deleteMany({ _id: { $in: ['wecom-group-campaign-tasks', 'wecom-group-cap-sends'] } });
+      await measure('backfill wecom-group-campaign-tasks', () => buildWecomCampaignTasks());
+      await measure('backfill wecom-group-cap-sends', () => buildWecomCapSends(clock.now()));
+    }
   } finally {
     await double.close();
     await close();
