@@ -75,9 +75,10 @@ async function main() {
     // Other campaigns' finished tasks, one item each (50 campaigns).
     const started = performance.now();
     const at = clock.now();
+    const campaigns = Array.from({ length: 50 }, () => new mongoose.Types.ObjectId().toHexString());
     for (let i = 0; i < others; i += 1000) {
       const n = Math.min(1000, others - i);
-      const run = (j: number) => `${new mongoose.Types.ObjectId(j % 50).toHexString()}@${at.toISOString()}`;
+      const run = (j: number) => `${campaigns[j % 50]}@${at.toISOString()}`;
       await WecomTaskModel.insertMany(
         Array.from({ length: n }, (_, k) => ({
           _id: `${run(i + k)}|${COUNTY}|other-${i + k}|1`,
