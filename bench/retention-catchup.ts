@@ -56,6 +56,7 @@ async function main() {
     const prefix = (p: RegExp) => ids.filter((id) => p.test(id)).length;
     return {
       run_list_docs: prefix(/^r:/),
+      campaign_list_docs: prefix(/^c:/),
       slot_docs: prefix(/^s:/),
       walk_markers: prefix(/^[dht]:/),
       delivery_pages: await mongoose.connection.collection('deliverypages').countDocuments(),

@@ -15,14 +15,32 @@
 // The lists of the ninth session: a settled run's officer run lists (channels/manual/due-slots.ts
 // `r:<run>|<officer>`) are deleted once none of their entries is on the watch list (the officers
 // read from the batches as they are compacted; a process resuming a run reads those of its
-// first batches again), items from the highest down and hint last; the notifier's walk
+// first batches again), and its campaign's list (`c:<campaign>`) once no entry it names is
+// listed and no run of the campaign is open. Order, per list, so that a re-opened run's listing
+// racing it (a late confirmation's wake, open-runs.ts) is never lost: (1) read the list by
+// `_id`; (2) the run (the campaign's runs) not on the stranded-batch sweep's list, else kept;
+// (3) each entry read looked up by `_id`, any found: kept; (4) the hint deleted only if it still
+// holds the value read (a listing since moved it: kept); (5) the items read deleted from the
+// highest down, each only if unchanged. A listing is made while its run is open and before its
+// entry is inserted, so an entry inserted after (3) had its run open at (2); one listed after
+// (1) is above the items read or in a number (5) freed, with its hint. A kill anywhere leaves
+// the list whole, or its lowest items without a hint (read from item 0), deleted by the next
+// pass, which walks the run again. The notifier's walk
 // markers of a day go with the day once its cursor and due marker are past it; kept deliveries pages
 // (tracking/deliveries/kept-pages.ts) not written for the period go in the daily sweep. The
 // campaigns' task lists (`c:<campaign>` in taskhistory: every task a stop withdraws, however
 // old) and the run generations (a summary or page stored at an older generation would count
 // as current again) are kept; the rankings' markers are deleted by the fold that reads them.
 
-import { dropDayMarkers, dropRunList, readCursor, runListOf, slotStart } from '../channels/manual/due-slots.js';
+import {
+  campaignListOf,
+  dropCampaignList,
+  dropDayMarkers,
+  dropRunList,
+  readCursor,
+  runListOf,
+  slotStart,
+} from '../channels/manual/due-slots.js';
 import { ManualConfirmationModel } from '../channels/manual/model.js';
 import { dueMarker, OpenTaskModel } from '../channels/manual/watch.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
@@ -36,6 +54,7 @@ import { pruneKeptPages } from '../tracking/deliveries/kept-pages.js';
 import { type BatchItem, DeliveryBatchModel } from '../tracking/model.js';
 import { batchIdsOfRun } from '../tracking/run-batches.js';
 import { BatchWakeModel } from './model.js';
+import { OpenRunModel } from './open-runs.js';
 import { deliveryId } from './queue.js';
 import { pruneRateSlots } from './rate-limit.js';
 import {
@@ -75,6 +94,12 @@ const DEFAULT_LANES = 2;
  * 4 commands of `MAX_UPDATES_PER_COMMAND` statements, well inside FerretDB's pool (db/bulk.ts).
  */
 const DELETE_COMMANDS_AT_ONCE = 2;
+/**
+ * Delivery statuses whose attempts are counted up to the last one claimed: no attempt after
+ * `attempts` exists (see compactBatch). Any other (`skipped`; `pending`, `sending` never settle)
+ * may have its next attempt claimed by a stop.
+ */
+const COUNTED_TO_THE_LAST: ReadonlySet<string> = new Set(['sent', 'failed', 'awaiting', 'confirmed', 'uncertain']);
 /** Step slots read at once while walking a campaign's steps. */
 const SLOT_WINDOW = 16;
 
@@ -87,6 +112,8 @@ export interface RetentionReport {
   confirmationCopies: number;
   /** Officer run lists of settled runs deleted (`opentaskdue` `r:<run>|<officer>`). */
   runLists: number;
+  /** Campaign lists deleted (`opentaskdue` `c:<campaign>`: every entry gone, no run open). */
+  campaignLists: number;
   /** The officer notifier's walk markers of days done (`opentaskdue` `d:`, `h:`, `t:`). */
   dueMarkers: number;
   /** Kept deliveries pages not written for the keep period (`deliverypages`, daily). */
@@ -210,6 +237,7 @@ export class Retention {
       batchesCompacted: 0,
       confirmationCopies: 0,
       runLists: 0,
+      campaignLists: 0,
       dueMarkers: 0,
       deliveryPages: 0,
       runs: 0,
@@ -253,8 +281,11 @@ export class Retention {
         // Its officer run lists, once the rest of it is done (a run with work again is filed
         // again when it closes; one filed later has its lists looked at then).
         if (!later && !walk.open) {
-          const listLater = await this.runLists(walk.officers, tally);
-          if (listLater) later = listLater;
+          const lists = await this.runLists(runId, walk.officers, tally);
+          if (lists.later) later = lists.later;
+          // Its campaign's list once every entry it names is gone (the last run of the campaign
+          // to settle finds it so; an entry still listed has its own run filed again).
+          else if (walk.officers.size > 0) await this.campaignList(campaignId, lists.gone, tally);
         }
         // Something of the run was written after it was filed (or is not finished): filed again then.
         if (later) await fileSettledRun(runId, campaignId, later);
@@ -349,10 +380,17 @@ export class Retention {
         item.status !== 'awaiting' &&
         !(item.channel === 'manual' && item.status === 'uncertain'),
     );
-    // Each delivery's attempts #1..#attempts, and #attempts+1 (claimed by a stop, or by a holder
-    // that died before recording it: the delivery is settled all the same).
+    // Each delivery's attempts #1..#attempts, and #attempts+1 where one can exist: claimed by a
+    // stop (or a take-over's skip) for a delivery still pending, which then ends `skipped` (one
+    // another holder had claimed ends `uncertain` with that attempt counted). A delivery that
+    // ended sent, failed, awaiting, confirmed or uncertain had its attempts counted up to the
+    // last one claimed (engine/worker.ts, engine/skip.ts), so its next is never claimed: on
+    // FerretDB each missed delete costs an `_id` lookup, about half of these statements.
     const attempts = batch.items.flatMap((item) =>
-      Array.from({ length: (item.attempts ?? 0) + 1 }, (_, i) => `${deliveryId(occurrenceId, item.groupId)}#${i + 1}`),
+      Array.from(
+        { length: (item.attempts ?? 0) + (COUNTED_TO_THE_LAST.has(item.status) ? 0 : 1) },
+        (_, i) => `${deliveryId(occurrenceId, item.groupId)}#${i + 1}`,
+      ),
     );
     // The batch's ended lease epochs (ours stays: a stale reader of the previous epoch meets it).
     const epochs = Array.from({ length: Math.max(0, lease.epoch - 1) }, (_, i) => `batch:${batchId}#${i + 1}`);
@@ -398,26 +436,60 @@ export class Retention {
   }
 
   /**
-   * A settled run's officer run lists (channels/manual/due-slots.ts): each read by `_id`, its
-   * entries looked up on the watch list by `_id`; a list none of whose entries is there any
-   * more is deleted (the notifier looks a run up only while it has entries, and a retraction's
-   * correction keeps only entries still listed). Returns when to look again (an entry still
-   * listed: expiring, or withdrawn and not yet announced), or null.
+   * A settled run's officer run lists (channels/manual/due-slots.ts): each read by `_id`, then
+   * the run looked up on the stranded-batch sweep's list (engine/open-runs.ts), then the lists'
+   * entries on the watch list by `_id`; a list none of whose entries is there any more is
+   * deleted (`dropRunList`; the notifier looks a run up only while it has entries, and a
+   * retraction's correction keeps only entries still listed). The order is what makes a
+   * re-opened run safe: a listing happens only while its run is open and before its entry is
+   * inserted, so an item read whose entry is inserted after its check had its run open at the
+   * check of the run, which came between. Returns when to look again (the run open again, an
+   * entry still listed, a listing since the read), or null, and the entries found gone.
    */
-  private async runLists(officers: Set<string>, tally: Tally): Promise<Date | null> {
+  private async runLists(
+    runId: string,
+    officers: Set<string>,
+    tally: Tally,
+  ): Promise<{ later: Date | null; gone: Set<string> }> {
+    const gone = new Set<string>();
+    const lists = (await mapLimit([...officers], 4, async (run) => ({ run, ...(await runListOf(run)) }))).filter(
+      (list) => list.numbers.length > 0 || list.read.hint !== null,
+    );
+    if (lists.length === 0) return { later: null, gone };
+    if (await OpenRunModel.exists({ _id: runId })) return { later: this.clock.now(), gone };
     let later: Date | null = null;
-    await mapLimit([...officers], 4, async (run) => {
-      const list = await runListOf(run);
-      if (list.numbers.length === 0 && !list.hint) return;
+    await mapLimit(lists, 4, async (list) => {
       const listed = await mapLimit(list.ids, 8, (id) => OpenTaskModel.exists({ _id: id }));
       if (listed.some((found) => found !== null)) {
         later = this.clock.now();
         return;
       }
-      await dropRunList(run, list.numbers);
-      tally.runLists += 1;
+      for (const id of list.ids) gone.add(id);
+      if (await dropRunList(list.run, list.read)) tally.runLists += 1;
+      else later = this.clock.now();
     });
-    return later;
+    return { later, gone };
+  }
+
+  /**
+   * A campaign's list (due-slots.ts `c:<campaign>`), read by `_id`, once no run of the campaign
+   * is open (the sweep's list holds only the runs in flight: one small read) and none of the
+   * entries it names is on the watch list (newest first, stopping at the first found; those
+   * this run's lists were just found without are not read again). Not filed again when kept:
+   * an entry still listed has its own run filed again, a run open gets its key when it closes,
+   * and each such key looks at the list again. A stop afterwards reaches no entry, which is
+   * exact: none is open (its tasks are withdrawn from the campaign's task history).
+   */
+  private async campaignList(campaignId: string, gone: Set<string>, tally: Tally): Promise<void> {
+    const list = await campaignListOf(campaignId);
+    if (list.read.items.length === 0 && list.read.hint === null) return;
+    if (await OpenRunModel.exists({ campaignId })) return;
+    const unknown = list.ids.filter((id) => !gone.has(id));
+    for (let i = 0; i < unknown.length; i += 8) {
+      const found = await Promise.all(unknown.slice(i, i + 8).map((id) => OpenTaskModel.exists({ _id: id })));
+      if (found.some((doc) => doc !== null)) return;
+    }
+    if (await dropCampaignList(campaignId, list.read)) tally.campaignLists += 1;
   }
 
   /**

@@ -10,10 +10,17 @@
 // `taskhistory` (`c:<campaign>`) and the run generations stay: the retraction reads the first,
 // the kept summaries and pages are checked against the second.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { listRunEntries, OpenTaskDueModel, runEntryIds } from '../../src/channels/manual/due-slots.js';
+import {
+  campaignRows,
+  listAndFile,
+  listRunEntries,
+  OpenTaskDueModel,
+  runEntryIds,
+} from '../../src/channels/manual/due-slots.js';
 import { TaskHistoryModel } from '../../src/channels/manual/history.js';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
-import { OpenTaskModel } from '../../src/channels/manual/watch.js';
+import { lookAtCampaignTasks, markCampaignWithdrawn, OpenTaskModel } from '../../src/channels/manual/watch.js';
+import { OpenRunModel, openRun } from '../../src/engine/open-runs.js';
 import { Retention } from '../../src/engine/retention.js';
 import { RetentionDueModel } from '../../src/engine/retention-due.js';
 import { fixedClock } from '../../src/lib/clock.js';
@@ -55,6 +62,7 @@ describe('retention of the run lists, due markers and kept pages', () => {
       { _id: 1 },
     ).lean();
   const dayMarkers = () => OpenTaskDueModel.find({ _id: { $regex: `^[dht]:${day}` } }, { _id: 1 }).lean();
+  const campaignList = () => OpenTaskDueModel.find({ _id: { $regex: `^c:${campaignId}\\|` } }, { _id: 1 }).lean();
   const pages = () => DeliveryPageModel.find({ _id: { $regex: `^${campaignId}\\|` } }, { _id: 1 }).lean();
 
   async function figures() {
@@ -133,6 +141,7 @@ describe('retention of the run lists, due markers and kept pages', () => {
 
   it('before retention, the run lists, the walked day’s markers and the kept pages are still there', async () => {
     expect((await runLists()).length).toBeGreaterThan(0);
+    expect((await campaignList()).length).toBeGreaterThan(0);
     expect((await dayMarkers()).length).toBeGreaterThan(0);
     expect((await pages()).length).toBeGreaterThan(0);
   });
@@ -150,12 +159,14 @@ describe('retention of the run lists, due markers and kept pages', () => {
     expect(report).toMatchObject({
       runs: 1,
       runLists: 2,
+      campaignLists: 1,
       dueMarkers: expect.any(Number),
       deliveryPages: kept,
       behind: false,
     });
     expect(report!.dueMarkers).toBeGreaterThanOrEqual(3);
     expect(await runLists()).toEqual([]);
+    expect(await campaignList()).toEqual([]);
     expect(await dayMarkers()).toEqual([]);
     expect(await pages()).toEqual([]);
     // The run lists, markers and watch entries only by `_id`; the pages by `at` in the daily sweep.
@@ -282,15 +293,16 @@ describe('run lists of a run still listed, and a pass killed while pruning them'
     await expect(new Retention(time, { keepDays: 7, everyMs: 60_000 }).runOnce()).rejects.toThrow('process died');
     steps.mockRestore();
     expect((await lists()).length).toBe(5);
-    // A new process (which did not walk the run's batch) dies at the first list's hint, and
-    // in the middle of the second list's items (the first of them deleted, then nothing).
+    // A new process (which did not walk the run's batch) dies right after the first list's
+    // hint (deleted first), and in the middle of the second list's items (the highest of them
+    // deleted, then nothing).
     const original = OpenTaskDueModel.bulkWrite.bind(OpenTaskDueModel);
     const dies = vi.spyOn(OpenTaskDueModel, 'bulkWrite').mockImplementation((async (
       ops: { deleteOne?: { filter: { _id: string } } }[],
       options: unknown,
     ) => {
       const ids = ops.map((op) => op.deleteOne?.filter._id ?? '');
-      if (ids.some((id) => id.startsWith('r:') && id.endsWith('|next'))) throw new Error('process died');
+      if (ids.length > 0 && ids.every((id) => id.startsWith(`r:${hinted}|`))) throw new Error('process died');
       if (ids.length > 1 && ids.every((id) => id.startsWith(`r:${unhinted}|`))) {
         await original(ops.slice(0, 1) as never, options as never);
         throw new Error('process died');
@@ -301,11 +313,14 @@ describe('run lists of a run still listed, and a pass killed while pruning them'
     // (The other list's lane, still going when the pass failed, meets its death too.)
     await new Promise((resolve) => setTimeout(resolve, 500));
     dies.mockRestore();
-    // What is left of each list is its lowest items and its hint: a reader reads it whole
-    // (the list without a hint from item 0 on), and it names no entry still listed.
-    expect((await lists()).map((doc) => doc._id).sort()).toEqual([`r:${hinted}|next`, `r:${unhinted}|0`].sort());
+    // What is left of each list is its lowest items, without a hint: a reader reads it whole
+    // from item 0 on, and it names no entry still listed.
+    expect((await lists()).map((doc) => doc._id).sort()).toEqual(
+      [`r:${hinted}|0`, `r:${hinted}|1`, `r:${unhinted}|0`].sort(),
+    );
     for (const run of officerRuns) {
       const ids = await runEntryIds(run);
+      expect(ids).toHaveLength(1);
       expect(await OpenTaskModel.countDocuments({ _id: { $in: ids } })).toBe(0);
     }
     expect(await runEntryIds(unhinted)).toHaveLength(1);
@@ -318,5 +333,119 @@ describe('run lists of a run still listed, and a pass killed while pruning them'
     await listRunEntries([{ run: hinted, id: 'late-entry' }]);
     expect((await lists()).map((doc) => doc._id).sort()).toEqual([`r:${hinted}|2`, `r:${hinted}|next`].sort());
     expect(await runEntryIds(hinted)).toEqual(['late-entry']);
+  });
+});
+
+describe('a re-opened run listing while retention prunes its lists (the race left by the tenth session)', () => {
+  const began = new Date();
+  began.setUTCHours(6, 0, 0, 0);
+  const time = fixedClock(began);
+  let w: DeliveryWorld;
+  let campaignId: string;
+  let runId: string;
+  let officerA: string;
+  let officerB: string;
+
+  const campaignList = () => OpenTaskDueModel.find({ _id: { $regex: `^c:${campaignId}\\|` } }, { _id: 1 }).lean();
+  const progress = async () =>
+    (await w.t.request('GET', `/api/campaigns/${campaignId}/progress`, w.t.adminToken)).json();
+  /** A listing as a send of the re-opened run makes it: on the officer's run and the campaign, in one write. */
+  const listing = (run: string, id: string) =>
+    listAndFile([{ run, id, at: new Date(time.now().getTime() + 60_000), campaign: campaignId, county: null }]);
+
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock: time, env: { TOKEN_TTL_HOURS: '720' } });
+    const noticeId = await approvedNotice(w, { title: '协查通报：名单重开' });
+    const manual = [
+      await manualGroup(w, '重开一', { officer: { name: '孙警官', phone: '13900000021' } }),
+      await manualGroup(w, '重开二', { officer: { name: '周警官', phone: '13900000022' } }),
+    ];
+    campaignId = await approvedCampaign(w, {
+      title: '名单重开',
+      noticeId,
+      audience: audienceOf([], manual),
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+    await runUntilIdle(w);
+    runId = (await DeliveryBatchModel.findOne({ campaignId }).lean())!.occurrenceId;
+    officerA = `${runId}|13900000021`;
+    officerB = `${runId}|13900000022`;
+    await w.t.ctx.notifier.tick();
+    await w.scheduler.sweep();
+    time.advance(8 * DAY);
+    await w.t.ctx.notifier.tick();
+    expect(await OpenTaskModel.countDocuments({ campaignId })).toBe(0);
+    expect(await OpenRunModel.exists({ _id: runId })).toBeNull();
+  }, 120_000);
+  afterAll(() => w.close());
+
+  it('a run re-opened after its batches were walked, its new task listed and not yet on the watch list, keeps its lists', async () => {
+    // The interleaving: the pass has walked the run's batches (all settled); then a wake
+    // re-opens the run (open-runs.ts) and a send lists a new task on officer A's run and the
+    // campaign; its watch entry is inserted only after the pass has looked the entries up.
+    const runLists = Retention.prototype as unknown as { runLists: (...args: unknown[]) => Promise<unknown> };
+    const original = runLists.runLists;
+    const hook = vi.spyOn(runLists, 'runLists').mockImplementationOnce(async function (this: unknown, ...args) {
+      await openRun(runId, campaignId);
+      await listing(officerA, 'reopened-a');
+      return original.apply(this, args);
+    });
+    const report = await new Retention(time, { keepDays: 7, everyMs: 60_000 }).runOnce();
+    hook.mockRestore();
+    // The new task's entry is findable from its run list and its campaign's list (a stop reaches it).
+    expect(await runEntryIds(officerA)).toContain('reopened-a');
+    expect((await campaignRows(campaignId)).map((row) => row.id)).toContain('reopened-a');
+    expect(report).toMatchObject({ runs: 1, runLists: 0, campaignLists: 0 });
+    // Its writer died before the entry (a row naming no entry: harmless); the run closes again.
+    await OpenRunModel.deleteOne({ _id: runId });
+  });
+
+  it('a listing between the pass’s read of the lists and their deletion is found by readers afterwards', async () => {
+    time.advance(8 * DAY);
+    // The run is re-opened and lists new tasks on both officers' runs while the pass looks the
+    // entries it read up on the watch list (after its look at the run's state).
+    let raced = false;
+    const original = OpenTaskModel.exists.bind(OpenTaskModel);
+    const hook = vi.spyOn(OpenTaskModel, 'exists').mockImplementation((async (filter: never) => {
+      if (!raced) {
+        raced = true;
+        await openRun(runId, campaignId);
+        await listing(officerA, 'late-a');
+        await listing(officerB, 'late-b');
+      }
+      return original(filter);
+    }) as never);
+    await new Retention(time, { keepDays: 7, everyMs: 60_000 }).runOnce();
+    hook.mockRestore();
+    expect(raced).toBe(true);
+    expect(await runEntryIds(officerA)).toContain('late-a');
+    expect(await runEntryIds(officerB)).toContain('late-b');
+    expect((await campaignRows(campaignId)).map((row) => row.id)).toEqual(expect.arrayContaining(['late-a', 'late-b']));
+    await OpenRunModel.deleteOne({ _id: runId });
+  });
+
+  it('once the run is closed and no entry is listed, its lists and its campaign’s list go; a stop and a resume then reach nothing and change nothing', async () => {
+    const before = await progress();
+    time.advance(8 * DAY);
+    // The run was filed again by each pass that kept its lists (a key a keep period later).
+    const report = await new Retention(time, { keepDays: 7, everyMs: 60_000 }).runOnce();
+    expect(report).toMatchObject({ runLists: 2, campaignLists: 1 });
+    expect(
+      await OpenTaskDueModel.countDocuments({
+        _id: { $regex: `^r:${runId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\|` },
+      }),
+    ).toBe(0);
+    expect(await campaignList()).toEqual([]);
+    expect(await campaignRows(campaignId)).toEqual([]);
+    // A stop's and a resume's watch part after the pruning: the campaign has no open entry, so
+    // there is nothing to reach; they read the empty list and write no entry.
+    const seen = await commandsDuring(async () => {
+      await markCampaignWithdrawn(campaignId, time.now());
+      await lookAtCampaignTasks(campaignId, time.now());
+    });
+    expect(seen.filter((c) => c.collection === 'opentasks')).toEqual([]);
+    expect(await OpenTaskModel.countDocuments({})).toBe(0);
+    expect(await progress()).toEqual(before);
   });
 });

@@ -28,6 +28,7 @@ import {
   wecomGroups,
 } from '../helpers/delivery.js';
 import { TREE } from '../helpers/regions.js';
+import { diedHoldingBatch } from '../helpers/workers.js';
 
 // Now (batches carry the wall-clock time of their last write), at 14:00 Beijing time.
 const start = new Date();
@@ -158,6 +159,12 @@ describe('retention of a settled run', () => {
       report = await retention.runOnce();
     });
     expect(report).toMatchObject({ runs: 1, batchesCompacted: 1, sendAttempts: 5, confirmationCopies: 1, notificationMessages: 1, behind: false });
+    // Only attempts that can exist are deleted: each delivery's #1..#attempts (these ended sent,
+    // failed or confirmed: no stop claimed a next one), not a missed lookup per delivery more.
+    const attemptDeletes = seen
+      .filter((c) => c.collection === 'sendattempts' && c.name === 'delete')
+      .flatMap((c) => c.statements.map((st) => String(st._id)));
+    expect(attemptDeletes).toHaveLength(5);
     // Nothing that grows with history was read or written but by `_id`, except the daily sweep
     // of leftover lease claims (a week has passed since the last).
     expect(seen.filter((c) => HISTORY.includes(c.collection) && !keyedById(c))).toEqual([
@@ -339,4 +346,48 @@ describe('retention on an install from before the due keys', () => {
     // Once: a later start finds the backfill done.
     expect(await BackfillModel.exists({ _id: 'retention-due' })).not.toBeNull();
   }, 120_000);
+});
+
+describe('retention of a run stopped while a dead worker held its batch', () => {
+  const began = new Date();
+  began.setUTCHours(6, 0, 0, 0);
+  const time = fixedClock(began);
+  let w: DeliveryWorld;
+
+  beforeAll(async () => {
+    w = await startDeliveryWorld({ clock: time });
+  }, 120_000);
+  afterAll(() => w.close());
+
+  it('deletes every send attempt: the dead holder’s (uncertain), the stop’s next attempts (skipped), none left behind', async () => {
+    const notice = await approvedNotice(w, { title: '协查通报：停止后保留' });
+    const groups = await wecomGroups(w, 5);
+    const campaignId = await approvedCampaign(w, {
+      title: '停止后保留',
+      noticeId: notice,
+      audience: audienceOf([], groups.map((g) => g.id)),
+      schedule: { kind: 'now' },
+      priority: 'urgent',
+    });
+    await w.scheduler.tick();
+    // A worker claimed the batch and two deliveries' first attempts, then died; the campaign is
+    // cancelled; the take-over records those two as uncertain (attempt 1, the dead holder's),
+    // claims the other three's first attempts, finds the campaign stopped (counted, not sent)
+    // and claims their second to skip them (engine/worker.ts): skipped with `attempts` 1 and
+    // attempt #2 taken, the one kind of delivery with an attempt after its count.
+    await diedHoldingBatch(campaignId, time, 2);
+    expect((await w.t.request('POST', `/api/campaigns/${campaignId}/cancel`, w.editor)).statusCode).toBe(200);
+    time.advance(61_000);
+    await runUntilIdle(w);
+    await w.scheduler.sweep();
+    const items = await campaignItems(campaignId);
+    expect(items.map((i) => i.status).sort()).toEqual(['skipped', 'skipped', 'skipped', 'uncertain', 'uncertain']);
+    const attempts = () => SendAttemptModel.countDocuments({ _id: { $regex: `^${campaignId}@` } });
+    expect(items.map((i) => i.attempts)).toEqual([1, 1, 1, 1, 1]);
+    expect(await attempts()).toBe(8);
+    time.advance(8 * DAY);
+    const report = await new Retention(time, { keepDays: 7, everyMs: 3_600_000 }).runOnce();
+    expect(report).toMatchObject({ runs: 1, batchesCompacted: 1, sendAttempts: 8 });
+    expect(await attempts()).toBe(0);
+  });
 });

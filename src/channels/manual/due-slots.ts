@@ -54,10 +54,13 @@
 //   from the marker's slot when it lies behind the cursor.
 // - existing installs: the list is filed once at start (`buildDueSlots`), and its entries put
 //   on their campaign lists once (`buildCampaignLists`, backfill `opentask-campaign-lists`).
-// - retention (engine/retention.ts) deletes a settled run's run lists once none of their entries
-//   is on the watch list (`dropRunList`: items from the highest down, the hint last), and the
-//   walk markers of a day the cursor and the due marker have both passed (`dropDayMarkers`: the
-//   day's last).
+// - retention (engine/retention.ts) deletes a settled run's run lists, and a campaign's list, once
+//   none of their entries is on the watch list and their run (any run of the campaign) was not
+//   open after the list was read (`dropRunList`, `dropCampaignList`: the hint first, only if it
+//   still holds what was read, then the items read from the highest down, each only if it still
+//   holds what was read), and the walk markers of a day the cursor and the due marker have both
+//   passed (`dropDayMarkers`: the day's last). A listing always happens while its run is open
+//   (engine/open-runs.ts), and before its entry is inserted.
 import mongoose from 'mongoose';
 import { backfillOnce } from '../../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
@@ -497,43 +500,100 @@ export async function buildDueSlots(
   });
 }
 
-/**
- * Retention (engine/retention.ts): an officer run's list as it stands, its items' numbers (the
- * hint's items and on until one is missing) and every entry id on them, and whether it has a hint.
- */
-export async function runListOf(run: string): Promise<{ numbers: number[]; ids: string[]; hint: boolean }> {
-  const { hinted, items } = await readListAndHint(runList(run));
-  return {
-    numbers: items.map((item) => item.n),
-    ids: [...new Set(items.flatMap((item) => item.doc.ids ?? []))],
-    hint: hinted,
-  };
+/** A list as retention read it: its items (number and content) and its hint's value (null: none). */
+export interface ListRead {
+  items: { n: number; doc: ItemDoc }[];
+  hint: number | null;
 }
 
 /**
- * Retention: deletes an officer run's list once none of its entries is on the watch list: its
- * items from the highest number down (ordered), its hint last. Whatever an interrupted deletion
- * leaves is then the list's lowest items and its hint, which a reader and the next pass read
- * whole: from 0 on until one is missing (a list without a hint: one item, or two whose writer
- * died before the hint), and below the hint by number. Deleting upwards could leave item 1 of
- * a list without a hint, which nobody reads again. A reader meanwhile finds fewer items naming
- * entries that are gone anyway. A process still carrying the list's next number n appends item
- * n with the hint n+1 (n > 0), so a reader finds it below the hint. Returns the documents deleted.
+ * Retention (engine/retention.ts): an officer run's list as it stands, its items' numbers (the
+ * hint's items and on until one is missing) and every entry id on them, and its hint.
  */
-export async function dropRunList(run: string, numbers: number[]): Promise<number> {
-  const list = runList(run);
-  const items = [...numbers].sort((a, b) => b - a).map((n) => itemId(list, n));
-  let deleted = 0;
-  for (const ids of [items, [hintId(list)]]) {
-    for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
-      const result = await OpenTaskDueModel.bulkWrite(
-        ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ deleteOne: { filter: { _id: id } } })),
-        { ordered: true },
-      );
-      deleted += result.deletedCount;
-    }
+export async function runListOf(run: string): Promise<{ numbers: number[]; ids: string[]; read: ListRead }> {
+  const read = await readListAndHintValue(runList(run));
+  return {
+    numbers: read.items.map((item) => item.n),
+    ids: [...new Set(read.items.flatMap((item) => item.doc.ids ?? []))],
+    read,
+  };
+}
+
+/** Retention: a campaign's list as it stands, and the entry ids on it (newest item first). */
+export async function campaignListOf(campaignId: string): Promise<{ ids: string[]; read: ListRead }> {
+  const read = await readListAndHintValue(campaignList(campaignId));
+  const ids = [...read.items]
+    .reverse()
+    .flatMap((item) => (JSON.parse(item.doc.rows ?? '[]') as [string][]).map(([id]) => id));
+  return { ids: [...new Set(ids)], read };
+}
+
+async function readListAndHintValue(list: string): Promise<ListRead> {
+  const hinted = await OpenTaskDueModel.findById(hintId(list), { next: 1 }).lean<{ next?: number }>();
+  const hint = hinted?.next ?? 0;
+  const items: { n: number; doc: ItemDoc }[] = [];
+  const below = Array.from({ length: hint }, (_, i) => i);
+  const found = await mapLimit(below, 8, (n) => OpenTaskDueModel.findById(itemId(list, n)).lean<ItemDoc>());
+  found.forEach((doc, i) => {
+    if (doc) items.push({ n: below[i]!, doc });
+  });
+  for (let n = hint; ; n++) {
+    const doc = await OpenTaskDueModel.findById(itemId(list, n)).lean<ItemDoc>();
+    if (!doc) break;
+    items.push({ n, doc });
   }
-  return deleted;
+  return { items, hint: hinted ? hint : null };
+}
+
+/**
+ * Retention: deletes a list (an officer run's, `dropRunList`, or a campaign's, `dropCampaignList`)
+ * read as `read`, once none of its entries is on the watch list and its run (every run of its
+ * campaign) was not open after the read (the caller checks both, in that order). Order of writes:
+ * 1. the hint, only if it still holds the value read (`{_id, next}`): a listing since the read
+ *    (item n with the hint n+1, n > 0) moved it, and the list is kept whole (false returned);
+ *    a writer whose hint comes after this delete writes it again ($max upsert);
+ * 2. the items read, from the highest number down (ordered), each only if it still holds what
+ *    was read (`{_id, ids}` / `{_id, rows}`): an item a writer put into a number freed here (a
+ *    process carrying an older next number) is not one of them and stays.
+ * A kill after 1 leaves the list's lowest items without a hint, contiguous from 0 (writers leave
+ * no holes: due-slots' header), which a reader and the next pass read whole from item 0. A
+ * writer after 1 (the run re-opened) lands above the items read, or in a number freed by 2,
+ * always with its hint when n > 0 (item 0 needs none): readers find it. Deleting the hint last
+ * (the tenth session's order) lost such an item: its hint was deleted after it, item 0 gone.
+ * Returns whether the list was deleted.
+ */
+async function dropList(list: string, read: ListRead, field: 'ids' | 'rows'): Promise<boolean> {
+  if (read.hint !== null) {
+    const gone = await OpenTaskDueModel.deleteOne({ _id: hintId(list), next: read.hint });
+    if (gone.deletedCount === 0) return false;
+  }
+  const items = [...read.items].sort((a, b) => b.n - a.n);
+  for (let i = 0; i < items.length; i += MAX_UPDATES_PER_COMMAND) {
+    await OpenTaskDueModel.bulkWrite(
+      items.slice(i, i + MAX_UPDATES_PER_COMMAND).map((item) => ({
+        deleteOne: { filter: { _id: itemId(list, item.n), [field]: item.doc[field] } },
+      })),
+      { ordered: true },
+    );
+  }
+  return true;
+}
+
+/** Retention: an officer run's list, read as `read` (see `dropList`). */
+export function dropRunList(run: string, read: ListRead): Promise<boolean> {
+  return dropList(runList(run), read, 'ids');
+}
+
+/**
+ * Retention: a campaign's list, read as `read`, once every entry it names is gone and no run of
+ * the campaign is open (see `dropList`). A stop or resume afterwards reads an empty list and
+ * reaches nothing, which is exact: none of the campaign's entries is on the watch list (a stop's
+ * withdrawal of the tasks themselves goes by the campaign's task history, history.ts). A later
+ * run of the campaign lists its entries again from item 0 (or above, from a process carrying the
+ * list's number, with the hint).
+ */
+export function dropCampaignList(campaignId: string, read: ListRead): Promise<boolean> {
+  return dropList(campaignList(campaignId), read, 'rows');
 }
 
 /**
