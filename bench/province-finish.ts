@@ -13,7 +13,17 @@
 //    (a world it already walked is walked again: compacted batches are skipped).
 // 2. The audit screen's live records whose entry exists are marked `ok` (what a reader's repair
 //    does once, audit/pages.ts).
-// 3. Back in the bench's process, the province's audience totals are read once (readers make
+// 3. The officer notifier kept up (FINISH_VERSION 2): an install's notifier ran all month, so its
+//    open tasks' digests, reminders and escalations were recorded when they fell due and its due
+//    keys stand at the present. The watch list's backfill (step 1) filed every open entry's
+//    first look spread from now; each live entry is filed again at the look its task's writer
+//    would have filed (createdAt + FIRST_LOOK_MS), then the notifier's own passes run with the
+//    world's clock walked from the earliest look to the present: each pass at the time of the
+//    due marker, the next at the marker it leaves (back to back while a pass stops at its cap),
+//    so every step is recorded by the notifier itself at the time it was due (quiet hours,
+//    pauses and withdrawals as they were), and the clock is the system's again after the walk.
+//    Safe to repeat: the steps are unique claims, the looks idempotent.
+// 4. Back in the bench's process, the province's audience totals are read once (readers make
 //    the shared summary, audience/county-totals.ts).
 //
 // The world's marker (`built.json`) records `finished: FINISH_VERSION` after the step; a cached
@@ -24,14 +34,23 @@ import mongoose from 'mongoose';
 import { AuditModel } from '../src/audit/model.js';
 import { AuditPageModel } from '../src/audit/pages.js';
 import { TaskHistoryModel } from '../src/channels/manual/history.js';
-import { OpenTaskMarkModel } from '../src/channels/manual/watch.js';
+import {
+  FIRST_LOOK_MS,
+  OpenTaskMarkModel,
+  OpenTaskModel,
+  dueMarker,
+  lowerDue,
+  runKeyOf,
+  setDue,
+} from '../src/channels/manual/watch.js';
 import { type Context, prepareDatabase } from '../src/context.js';
 import { BackfillModel } from '../src/db/backfills.js';
 import { RetentionDueModel, STATE_ID } from '../src/engine/retention-due.js';
+import type { Clock } from '../src/lib/clock.js';
 import { StepSlotModel } from '../src/notifications/model.js';
 
 /** Raised when the step does more: a world finished by an older one is finished again. */
-export const FINISH_VERSION = 1;
+export const FINISH_VERSION = 2;
 
 /** Live audit records (`r:<code>:<n>`) read at once. */
 const AUDIT_CHUNK = 500;
@@ -42,11 +61,31 @@ const AUDIT_CHUNK = 500;
  * the start-up steps that read history removed, then `prepareDatabase` as at an upgrade's start,
  * then the audit rows marked. Logs each part's time.
  */
-export async function finishWorld(ctx: Context, log: (line: string) => void): Promise<void> {
+/**
+ * The finishing process's clock: the system's, or the walked time of the notifier's catch-up.
+ * The context of the finishing process is made with it (createContext's clock).
+ */
+export function worldClock(): Clock & { walkTo(at: number | null): void } {
+  let walked: number | null = null;
+  return {
+    now: () => new Date(walked ?? Date.now()),
+    walkTo: (at) => {
+      walked = at;
+    },
+  };
+}
+
+export async function finishWorld(
+  ctx: Context,
+  log: (line: string) => void,
+  clock: ReturnType<typeof worldClock>,
+): Promise<void> {
   const started = performance.now();
   // 1. The markers of the steps that read history, then the start-up steps again.
   await BackfillModel.deleteMany({
-    _id: { $in: ['confirmation-watch', 'retention-due', 'run-summaries', 'run-status-lists'] },
+    _id: {
+      $in: ['confirmation-watch', 'retention-due', 'run-summaries', 'run-status-lists', 'notification-step-counts'],
+    },
   });
   await RetentionDueModel.deleteOne({ _id: STATE_ID });
   await OpenTaskMarkModel.deleteMany({ _id: { $in: ['built', 'counts-built'] } });
@@ -73,5 +112,86 @@ export async function finishWorld(ctx: Context, log: (line: string) => void): Pr
     if (ids.length)
       marked += (await AuditPageModel.updateMany({ _id: { $in: ids } }, { $set: { ok: true } })).modifiedCount;
   }
-  log(`  audit rows marked ok: ${marked} of ${live.length}; finished in ${Math.round(performance.now() - started)} ms`);
+  log(`  audit rows marked ok: ${marked} of ${live.length} (${Math.round(performance.now() - started)} ms)`);
+  // 3. The notifier kept up to the present.
+  await catchUpNotifier(ctx, clock, log);
+  log(`  finished in ${Math.round(performance.now() - started)} ms`);
+}
+
+/** Passes at one time of the walk before it moves on (a run failing on every pass). */
+const STUCK_PASSES = 50;
+/** Live open entries re-filed at once. */
+const FILE_CHUNK = 500;
+
+/**
+ * The officer notifier's passes over the month, with the world's clock walked from the earliest
+ * first look to the present (module header, 3). Logs where the walk stands every 10 s.
+ */
+async function catchUpNotifier(ctx: Context, clock: ReturnType<typeof worldClock>, log: (line: string) => void) {
+  const started = performance.now();
+  const now = Date.now();
+  const entries = await OpenTaskModel.find(
+    { withdrawn: { $ne: true }, expiresAt: { $gt: new Date(now) } },
+    { _id: 1, occurrenceId: 1, officerName: 1, officerPhone: 1, createdAt: 1, dueAt: 1 },
+  ).lean<
+    {
+      _id: string;
+      occurrenceId: string | null;
+      officerName: string | null;
+      officerPhone: string | null;
+      createdAt: Date;
+      dueAt: Date;
+    }[]
+  >();
+  const refile = entries
+    .map((entry) => ({
+      id: entry._id,
+      run: runKeyOf(entry),
+      dueAt: new Date(entry.createdAt.getTime() + FIRST_LOOK_MS),
+    }))
+    .filter((u) => u.dueAt.getTime() < now);
+  for (let i = 0; i < refile.length; i += FILE_CHUNK) await setDue(refile.slice(i, i + FILE_CHUNK));
+  const earliest = refile.reduce((min, u) => Math.min(min, u.dueAt.getTime()), now);
+  await lowerDue(new Date(earliest));
+  log(
+    `  notifier: ${refile.length} of ${entries.length} open entries filed at their first looks (${Math.round(performance.now() - started)} ms); walking from ${new Date(earliest).toISOString()}`,
+  );
+  let at = earliest;
+  let passes = 0;
+  let steps = 0;
+  let shown = performance.now();
+  let stuck = 0;
+  try {
+    for (;;) {
+      clock.walkTo(at);
+      steps += await ctx.notifier.tick();
+      passes += 1;
+      const marker = (await dueMarker()).at?.getTime() ?? Number.POSITIVE_INFINITY;
+      if (performance.now() - shown > 10_000) {
+        shown = performance.now();
+        const left = Math.max(0, Date.now() - at) / 3600_000;
+        log(
+          `  notifier: at ${new Date(at).toISOString()} (${left.toFixed(1)} h to the present), ${passes} passes, ${steps} steps, ${Math.round((performance.now() - started) / 1000)} s`,
+        );
+      }
+      // A pass stopped at its cap leaves the marker due: the next runs at the same time (a run
+      // that fails stays due too: after STUCK_PASSES the walk moves on a minute, as time would).
+      if (marker <= at) {
+        if (++stuck >= STUCK_PASSES) {
+          at = Math.min(at + 60_000, Date.now());
+          stuck = 0;
+        }
+        continue;
+      }
+      stuck = 0;
+      if (marker > Date.now()) break;
+      at = marker;
+    }
+  } finally {
+    clock.walkTo(null);
+  }
+  // The present's own pass (the system's clock): what fell due during the walk.
+  steps += await ctx.notifier.tick();
+  passes += 1;
+  log(`  notifier kept up: ${passes} passes, ${steps} steps in ${Math.round(performance.now() - started)} ms`);
 }

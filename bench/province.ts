@@ -56,7 +56,7 @@ import { dueMarker } from '../src/channels/manual/watch.js';
 import { Retention } from '../src/engine/retention.js';
 import { startLoop } from '../src/lib/loop.js';
 import { seedDemo } from '../scripts/demo-data.js';
-import { FINISH_VERSION, finishWorld } from './province-finish.js';
+import { FINISH_VERSION, finishWorld, worldClock } from './province-finish.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const GROUPS = env('PROVINCE_GROUPS', 50_000);
@@ -330,7 +330,9 @@ function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Scr
     { name: 'campaign progress', path: (p) => `/api/campaigns/${campaignOf(p)}/progress` },
     { name: 'campaign deliveries', path: (p) => `/api/campaigns/${campaignOf(p)}/deliveries?limit=50` },
     { name: 'campaign runs', path: (p) => `/api/campaigns/${campaignOf(p)}/runs` },
-    { name: 'campaign notifications', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications` },
+    // 民警通知: a page of the steps (the console asks for 11: a page of 10 and one more) and the figures above it.
+    { name: 'campaign notifications', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications?limit=50` },
+    { name: 'campaign notifications summary', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications/summary` },
     { name: 'calendar', path: () => `/api/calendar?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}` },
     {
       name: 'reach',
@@ -923,9 +925,9 @@ function loopDefinitions(ctx: Ctx): LoopDef[] {
     },
     {
       name: 'officer notifier',
-      // The world's open tasks were listed by the backfill and fall due at once (a first look
-      // at each, their reminders and escalations): that backlog is work, not idle. Passes run
-      // back to back until the due marker lies ahead (or PROVINCE_SETTLE_S), then it is watched.
+      // The finishing step kept the notifier up to the present (bench/province-finish.ts, 3);
+      // what fell due since (a world finished hours ago) is work, not idle. Passes run back to
+      // back until the due marker lies ahead (or PROVINCE_SETTLE_S), then it is watched.
       settle: async () => {
         const started = performance.now();
         let passes = 0;
@@ -1130,7 +1132,9 @@ async function loopChild(name: string): Promise<void> {
 async function finishChild(uri: string): Promise<void> {
   const db = await connectDatabase(uri, { ferret: true });
   try {
-    await finishWorld(createContext(benchConfig(uri), db), log);
+    // The notifier's catch-up walks this clock over the month (bench/province-finish.ts, 3).
+    const clock = worldClock();
+    await finishWorld(createContext(benchConfig(uri), db, clock), log, clock);
   } finally {
     await db.close();
   }

@@ -28,6 +28,7 @@ import { MediaStore } from './media/store.js';
 import { NoticeService } from './notices/service.js';
 import { OfficerNotifier } from './notifications/notifier.js';
 import { activeOfficerFor, activeUserById } from './notifications/officers.js';
+import { KeptCampaignFacts } from './notifications/kept-facts.js';
 import { campaignTaskStates } from './notifications/task-state.js';
 import { OfficerRobotService } from './notifications/robots.js';
 import { loadCredentialsKey } from './lib/credentials-key.js';
@@ -57,6 +58,7 @@ import { buildAuditPages } from './audit/pages.js';
 import { ensureTokens } from './db/versions.js';
 import { ensureRegionToken } from './regions/model.js';
 import { TALLIED_COLLECTIONS } from './workbench/tallies.js';
+import { buildStepCounts } from './notifications/step-counts.js';
 import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
@@ -260,10 +262,15 @@ export function createContext(
     quietNow: (priority) => priority !== 'urgent' && isQuiet(clock.now(), config.quietHours, config.timeZone),
   });
   const officerRobots = new OfficerRobotService(secrets, clock);
+  // The notifier's campaigns and notices, kept while their version tokens stay (kept-facts.ts).
+  const notifierFacts = new KeptCampaignFacts();
   const notifier = new OfficerNotifier(
     {
       tasksOf: async (ids) => [
-        ...(await manualTasks.notifierTasks(ids.filter((id) => !id.startsWith('wecom:')))),
+        ...(await manualTasks.notifierTasks(
+          ids.filter((id) => !id.startsWith('wecom:')),
+          (campaignIds) => notifierFacts.states(campaignIds),
+        )),
         // WeCom customer groups of tasks the owner has not sent: listed like tasks, without a link.
         ...(await wecomGroups.openItems(ids.filter((id) => id.startsWith('wecom:')).map((id) => id.slice(6)))).map(
           (item) => ({
@@ -309,10 +316,7 @@ export function createContext(
       repairConfirmations: (ids) => manualTasks.repairConfirmations(ids),
       officerFor: activeOfficerFor,
       userById: activeUserById,
-      campaign: async (id) => {
-        const campaign = await campaigns.findForEngine(id);
-        return campaign ? { title: campaign.title, priority: campaign.priority } : null;
-      },
+      campaign: (id) => notifierFacts.campaign(id),
     },
     officerRobots,
     channels,
@@ -461,6 +465,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();
+  // The per-kind counts of the campaigns' steps of an install written before them (once; notifications/step-counts.ts).
+  await buildStepCounts();
   // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
   await rekeySessions();
   // The monthly table's click tallies of an install that counted clicks before them (once; tracking/click-tally.ts).

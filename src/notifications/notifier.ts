@@ -52,7 +52,7 @@ import {
   unwatch,
 } from '../channels/manual/watch.js';
 import { runIdsOf } from '../tracking/run-batches.js';
-import { type Priority, type QuietHours, isQuiet } from '../campaigns/schedule.js';
+import { type Priority, type QuietHours, deferForQuietHours, isQuiet } from '../campaigns/schedule.js';
 import { officerMessage } from './message.js';
 import {
   type NotificationKind,
@@ -61,15 +61,14 @@ import {
   NotificationStepModel,
   type NotificationStepDoc,
 } from './model.js';
-import { listStep, stepsOfCampaign } from './step-list.js';
+import { advanceCounts, type StepCounts } from './step-counts.js';
+import { recordStep, type StepPageQuery, stepPage } from './step-list.js';
 import type { OfficerRobotService } from './robots.js';
 
 /** An officer's tasks of a run count as complete once none has been added for this long. */
 export const SETTLE_MS = 60_000;
 /** A run that could not be handled now (quiet hours, paused, a failure) is looked at again this much later. */
 const RECHECK_MS = 60_000;
-/** During quiet hours a normal run's due steps wait; looked at again this much later. */
-const QUIET_RECHECK_MS = 5 * 60_000;
 /** The due marker is never raised further than this ahead (a lost $min costs at most this delay). */
 const MAX_IDLE_MS = 10 * 60_000;
 /** A step still `sending` this long after its attempt began is posted again. */
@@ -245,7 +244,8 @@ export class OfficerNotifier {
     const stored = await readCursor();
     let cursor: DueCursor = stored ?? { slot: slotOf(marker.at ?? now), index: 0 };
     // A writer whose filing landed behind the cursor lowered the marker to its time.
-    if (marker.at && slotStart(slotOf(marker.at)) < slotStart(cursor.slot)) cursor = { slot: slotOf(marker.at), index: 0 };
+    if (marker.at && slotStart(slotOf(marker.at)) < slotStart(cursor.slot))
+      cursor = { slot: slotOf(marker.at), index: 0 };
     const nowSlot = slotOf(now);
     const looked = new Map<string, number>();
     const campaigns = new Map<string, { title: string; priority: Priority } | null>();
@@ -372,7 +372,14 @@ export class OfficerNotifier {
           const done = await this.stepsOfRun(run);
           const result = await this.step(run, campaign, done, [...tasks, ...followUpTasks], now);
           if (result.recorded) recorded++;
-          due = result.withdrawn ? Number.NaN : await this.nextLook(run, campaign.priority, now);
+          // The steps as they stand after this one: the one recorded added; read again when
+          // another process claimed the due step first.
+          const after = !result.stepDue
+            ? done
+            : result.claimed
+              ? new Map(done).set(result.claimed._id, result.claimed)
+              : await this.stepsOfRun(run);
+          due = result.withdrawn ? Number.NaN : await this.nextLook(run, campaign.priority, now, after);
         }
       } catch (error) {
         // One officer's failure never stops the others; the step is tried again next pass.
@@ -415,13 +422,18 @@ export class OfficerNotifier {
   /**
    * When a run has to be looked at again, after this pass: its tasks still settling (the
    * digest's SETTLE_MS after the newest untold one), else the reminder's or the escalation's
-   * time, else never (the entries' expiry). Quiet hours and paused runs are looked at again
-   * later; the step itself decides, as it always did.
+   * time, else never (the entries' expiry). A normal run whose step waits for the end of quiet
+   * hours is looked at then; a paused run a minute later; the step itself decides, as it
+   * always did.
    */
-  private async nextLook(run: OfficerRun, priority: Priority, now: Date): Promise<number> {
+  private async nextLook(
+    run: OfficerRun,
+    priority: Priority,
+    now: Date,
+    done: Map<string, NotificationStepDoc>,
+  ): Promise<number> {
     const state = run.tasks[0]!.state;
     if (state === 'paused') return now.getTime() + RECHECK_MS;
-    const done = await this.stepsOfRun(run);
     const quiet = priority !== 'urgent' && isQuiet(now, this.settings.quietHours, this.settings.timeZone);
     const periodMs = this.settings.reminderMinutes[priority] * 60_000;
     const firstDigest = done.get(stepId('digest', run));
@@ -442,7 +454,16 @@ export class OfficerNotifier {
           ? reminder.at.getTime() + periodMs
           : Number.POSITIVE_INFINITY;
     }
-    if (at <= now.getTime()) at = now.getTime() + (quiet ? QUIET_RECHECK_MS : RECHECK_MS);
+    if (at <= now.getTime()) {
+      // A normal step held by quiet hours is looked at when they end (not every few minutes all
+      // night: the run has nothing to do before; a stop lowers its entries' looks to its time).
+      at = quiet
+        ? Math.max(
+            deferForQuietHours(now, priority, this.settings.quietHours, this.settings.timeZone).getTime(),
+            now.getTime() + RECHECK_MS,
+          )
+        : now.getTime() + RECHECK_MS;
+    }
     return at;
   }
 
@@ -452,15 +473,17 @@ export class OfficerNotifier {
     done: Map<string, NotificationStepDoc>,
     allTasks: NotifierTask[],
     now: Date,
-  ): Promise<{ recorded: boolean; withdrawn: boolean }> {
+  ): Promise<{ recorded: boolean; withdrawn: boolean; stepDue?: boolean; claimed?: NotificationStepDoc | null }> {
     const state = run.tasks[0]!.state;
     if (state === 'withdrawn') return { recorded: await this.withdraw(run, campaign.title, allTasks), withdrawn: true };
     const nothing = { recorded: false, withdrawn: false };
     if (state === 'paused') return nothing; // not chased while paused; live again on resume
-    if (campaign.priority !== 'urgent' && isQuiet(now, this.settings.quietHours, this.settings.timeZone)) return nothing;
+    if (campaign.priority !== 'urgent' && isQuiet(now, this.settings.quietHours, this.settings.timeZone))
+      return nothing;
     const due = this.dueStep(run, campaign.priority, done, now);
     if (!due) return nothing;
-    const recorded = await this.send(due, run, campaign.title);
+    const claimed = await this.send(due, run, campaign.title);
+    const recorded = claimed !== null;
     // A reminder re-sends WeCom's own notice of the owner's tasks (群发助手), robot or not.
     const wecomTasks = [...new Set(due.tasks.flatMap((task) => (task.wecomTaskId ? [task.wecomTaskId] : [])))];
     if (recorded && due.kind === 'reminder' && wecomTasks.length && this.ports.remindWecom) {
@@ -468,7 +491,7 @@ export class OfficerNotifier {
       if (note) await NotificationStepModel.updateOne({ _id: due.id }, { $set: { wecomDetail: note } });
     }
     if (due.kind === 'digest') await this.ports.markTold(due.tasks.map((task) => task.id));
-    return { recorded, withdrawn: false };
+    return { recorded, withdrawn: false, stepDue: true, claimed };
   }
 
   private dueStep(
@@ -522,12 +545,13 @@ export class OfficerNotifier {
               runOf(task.reference)?.campaignId === followUpCampaignId,
           )
         : [];
-      recorded = await this.send(
-        { kind: 'withdrawn', id: stepId('withdrawn', run), tasks: run.tasks.filter((task) => task.told) },
-        run,
-        campaignTitle,
-        { reason, followUpTasks: followUpTasks.map((task) => ({ groupName: task.groupName, link: task.link })) },
-      );
+      recorded =
+        (await this.send(
+          { kind: 'withdrawn', id: stepId('withdrawn', run), tasks: run.tasks.filter((task) => task.told) },
+          run,
+          campaignTitle,
+          { reason, followUpTasks: followUpTasks.map((task) => ({ groupName: task.groupName, link: task.link })) },
+        )) !== null;
     }
     await this.ports.withdrawTasks(
       run.tasks.map((task) => task.id),
@@ -536,13 +560,16 @@ export class OfficerNotifier {
     return recorded;
   }
 
-  /** Claims the step with its message (the outbox entry), then posts it. False when it was claimed before. */
+  /**
+   * Claims the step with its message (the outbox entry), then posts it. The step as claimed (its
+   * status before the post), or null when it was claimed before.
+   */
   private async send(
     due: DueStep,
     run: OfficerRun,
     campaignTitle: string,
     withdrawal?: Parameters<typeof officerMessage>[0]['withdrawal'],
-  ): Promise<boolean> {
+  ): Promise<NotificationStepDoc | null> {
     const match: OfficerMatch = run.officerPhone
       ? await this.ports.officerFor(run.officerPhone, run.regionPath)
       : { account: null, why: 'none' };
@@ -560,43 +587,47 @@ export class OfficerNotifier {
       kind: due.kind,
       campaignTitle,
       officerName: run.officerName,
-      tasks: due.tasks.map((task) => ({ groupName: task.groupName, link: task.link, wecom: Boolean(task.wecomTaskId) })),
+      tasks: due.tasks.map((task) => ({
+        groupName: task.groupName,
+        link: task.link,
+        wecom: Boolean(task.wecomTaskId),
+      })),
       tasksPageUrl: `${this.settings.publicBaseUrl}/tasks`,
       withdrawal,
     });
     const now = this.clock.now();
-    // Listed on its campaign first (the campaign page reads the list by `_id`), then claimed.
-    await listStep(run.campaignId, due.id);
-    try {
-      await NotificationStepModel.create({
-        _id: due.id,
-        kind: due.kind,
-        campaignId: run.campaignId,
-        occurrenceId: run.occurrenceId,
-        officerKey: run.officerKey,
-        officerName: run.officerName,
-        recipientUserId: recipient?.id ?? null,
-        recipientName: recipient?.name ?? null,
-        groupNames: due.tasks.map((task) => task.groupName),
-        taskIds: due.tasks.map((task) => task.id),
-        at: now,
-        status: unreachable ?? 'sending',
-        detail: unreachable ? this.unreachableDetail(due.kind, match, recipient) : null,
-        message: unreachable ? null : message,
-        attempts: 0,
-        attemptAt: now,
-      });
-    } catch (error) {
-      if (isDuplicateKey(error)) return false;
-      throw error;
-    }
+    // Listed on its campaign first (the campaign page reads the list by `_id`), then claimed
+    // (step-list.ts `recordStep`); counted after the post (step-counts.ts: a kill in between is repaired).
+    const claimed = await recordStep({
+      _id: due.id,
+      kind: due.kind,
+      campaignId: run.campaignId,
+      occurrenceId: run.occurrenceId,
+      officerKey: run.officerKey,
+      officerName: run.officerName,
+      recipientUserId: recipient?.id ?? null,
+      recipientName: recipient?.name ?? null,
+      groupNames: due.tasks.map((task) => task.groupName),
+      taskIds: due.tasks.map((task) => task.id),
+      at: now,
+      status: unreachable ?? 'sending',
+      detail: unreachable ? this.unreachableDetail(due.kind, match, recipient) : null,
+      wecomDetail: null,
+      message: unreachable ? null : message,
+      attempts: 0,
+      attemptAt: now,
+    });
+    if (!claimed) return null;
     if (!unreachable) {
       await NotificationOutboxModel.create({ _id: due.id, attemptAt: now }).catch((error) => {
         if (!isDuplicateKey(error)) throw error;
       });
-      await this.deliver(due.id);
     }
-    return true;
+    if (!unreachable) await this.deliver(due.id);
+    // After the post (its latency unchanged); a step left uncounted by a kill or a throw before
+    // this is counted by the campaign's next advance (step-counts.ts).
+    await advanceCounts(run.campaignId).catch((error) => this.log(`notifier counts ${run.campaignId}`, error));
+    return claimed;
   }
 
   /** Posts a claimed step's message and records the outcome. Safe to repeat (at least once). */
@@ -656,7 +687,9 @@ export class OfficerNotifier {
     const lapsed = (await NotificationOutboxModel.find({}).lean<{ _id: string; attemptAt: Date }[]>()).filter(
       (entry) => entry.attemptAt.getTime() < now.getTime() - SENDING_LEASE_MS,
     );
-    const found = await mapLimit(lapsed, 8, (entry) => NotificationStepModel.findById(entry._id).lean<NotificationStepDoc>());
+    const found = await mapLimit(lapsed, 8, (entry) =>
+      NotificationStepModel.findById(entry._id).lean<NotificationStepDoc>(),
+    );
     const stranded: NotificationStepDoc[] = [];
     for (const [i, step] of found.entries()) {
       if (step?.status === 'sending' && step.attemptAt && step.attemptAt.getTime() < now.getTime() - SENDING_LEASE_MS) {
@@ -700,18 +733,24 @@ export class OfficerNotifier {
     return `${recipient?.name ?? officer.name}未设置通知机器人，未发送`;
   }
 
-  /** A campaign's steps, oldest first, for the campaign page. */
-  async stepsOf(campaignId: string): Promise<NotificationStep[]> {
-    const docs = await stepsOfCampaign(campaignId);
-    return docs.map((doc) => ({
+  /** One page of a campaign's steps for the campaign page (step-list.ts `stepPage`), each with its slot as `id`. */
+  async stepsOf(campaignId: string, query: StepPageQuery): Promise<(NotificationStep & { id: string })[]> {
+    const rows = await stepPage(campaignId, query);
+    return rows.map(({ n, step: doc }) => ({
+      id: String(n),
       kind: doc.kind as NotificationKind,
       occurrenceId: doc.occurrenceId,
       officerName: doc.officerName ?? null,
       recipientName: doc.recipientName ?? null,
-      groupNames: doc.groupNames,
+      groupNames: doc.groupNames ?? [],
       status: doc.status as NotificationStatus,
       detail: [doc.detail, doc.wecomDetail].filter(Boolean).join('；') || null,
       at: doc.at,
     }));
+  }
+
+  /** A campaign's steps counted per kind (step-counts.ts: one document, brought up to date). */
+  countsOf(campaignId: string): Promise<StepCounts> {
+    return advanceCounts(campaignId);
   }
 }

@@ -17,14 +17,14 @@ import {
 } from '../campaigns/withdrawal.js';
 import { NoticeModel } from '../notices/model.js';
 
-interface CampaignFields {
+export interface CampaignFields {
   _id: unknown;
   status: string;
   noticeId: string;
   retractedAt: Date | null;
 }
 
-interface NoticeFields {
+export interface NoticeFields {
   _id: unknown;
   status: string;
   retractedAt: Date | null;
@@ -56,17 +56,24 @@ export async function campaignTaskStates(campaignIds: string[]): Promise<Map<str
     return followUps.get(noticeId) ?? null;
   };
   for (const campaign of campaigns) {
-    const notice = notices.get(campaign.noticeId);
-    const id = String(campaign._id);
-    const reason = withdrawalReason(campaign, notice ?? null);
-    if (reason) {
-      const followUpCampaignId = reason === 'retracted' ? await retractionFollowUp(campaign.noticeId) : null;
-      states.set(id, { state: 'withdrawn', reason, followUpCampaignId });
-    } else if (campaign.status === 'paused') {
-      states.set(id, { state: 'paused' });
-    } else {
-      states.set(id, { state: 'live' });
-    }
+    states.set(String(campaign._id), await livenessOf(campaign, notices.get(campaign.noticeId) ?? null, retractionFollowUp));
   }
   return states;
+}
+
+/**
+ * A campaign's liveness from its fields and its notice's (the one rule of campaigns/withdrawal.ts);
+ * `followUp` names a retracted notice's correction campaign (asked only for a retraction).
+ */
+export async function livenessOf(
+  campaign: CampaignFields,
+  notice: NoticeFields | null,
+  followUp: (noticeId: string) => Promise<string | null>,
+): Promise<TaskLiveness> {
+  const reason = withdrawalReason(campaign, notice);
+  if (reason) {
+    const followUpCampaignId = reason === 'retracted' ? await followUp(campaign.noticeId) : null;
+    return { state: 'withdrawn', reason, followUpCampaignId };
+  }
+  return campaign.status === 'paused' ? { state: 'paused' } : { state: 'live' };
 }

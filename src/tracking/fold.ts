@@ -3,7 +3,9 @@
 //
 //   county indexes (new numbers) → their lengths → scopes (new counties) → day documents
 //   (the touched buckets' days recomputed, reach-days.ts) → ledgers (parts replaced, set
-//   from the batches) → county-years (the touched cells recomputed from their ledgers)
+//   from the batches) → month summaries above the counties (each touched county's share of
+//   the month recomputed from its new county-year, reach-months.ts) → county-years (the
+//   touched cells recomputed from their ledgers)
 //
 // The scopes and the county-years are each followed by a record on their change log, so the
 // api processes that keep them re-read only those (kept-county-years.ts, which states why a
@@ -17,15 +19,16 @@
 // A batch never changes bucket: its month, township, category and campaign are fixed when
 // its run is planned.
 import type mongoose from 'mongoose';
+import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Contribution } from './contribution.js';
 import { type CountyIndex, loadCountyIndex, saveIndexLengths } from './county-index.js';
-import { countyYearsWritten, scopesWritten } from './kept-county-years.js';
+import { countyYearsWritten, MONTH_SUMMARY, scopesWritten } from './kept-county-years.js';
 import { type Cell, type Part, packCells, packParts, sumOf, unpackCells, unpackParts } from './packed.js';
 import { recomputeDays, writeDays } from './reach-days.js';
+import { countyMonth, recomputeMonths, writeMonths } from './reach-months.js';
 import { ScopeRecorder } from './reach-scopes.js';
-import { ReachCountyYearModel, ReachLedgerModel, countyYearId, ledgerId } from './rollup-model.js';
-import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
+import { countyYearId, ledgerId, ReachCountyYearModel, ReachLedgerModel } from './rollup-model.js';
 
 const LOOKUPS_AT_ONCE = 8;
 const INSERTS_PER_CALL = 200;
@@ -92,6 +95,18 @@ async function writeAll(
   if (emptied.length > 0) await collection.deleteMany({ _id: { $in: emptied as never[] } });
 }
 
+/** Each touched county's share of each touched month, from its recomputed county-year (reach-months.ts). */
+function monthShares(buckets: Bucket[], years: CountyYear[]) {
+  const touched = new Set(
+    buckets.map((b) => `${countyYearId(b.keys.countyCode, b.keys.month.slice(0, 4))}|${b.keys.month}`),
+  );
+  return years.flatMap((y) =>
+    [...touched]
+      .filter((key) => key.startsWith(`${y.id}|`))
+      .map((key) => countyMonth(y.countyCode, y.regionPath, key.slice(y.id.length + 1), y.cells)),
+  );
+}
+
 export class Fold {
   /** Changed parts by ledger id, then by batch id. */
   private readonly changed = new Map<string, { keys: BucketKeys; parts: Map<string, Part> }>();
@@ -134,6 +149,7 @@ export class Fold {
     const scopes = new ScopeRecorder();
     const years = await this.countyYears(buckets, scopes);
     const days = await recomputeDays(buckets);
+    const months = await recomputeMonths(monthShares(buckets, years));
     if (!(await keep())) return false;
     const indexes = await Promise.all(this.indexes.values());
     for (const index of indexes) await index.save();
@@ -150,6 +166,7 @@ export class Fold {
       })),
     );
     if (!(await keep())) return false;
+    await writeMonths(months);
     await writeAll(
       ReachCountyYearModel.collection,
       years.map((y) => ({
@@ -161,7 +178,7 @@ export class Fold {
       })),
     );
     // After the write, before the refresh deletes its markers (the intent: kept-county-years.ts).
-    await countyYearsWritten(years.map((y) => y.id));
+    await countyYearsWritten([...years.map((y) => y.id), ...months.map((m) => `${MONTH_SUMMARY}${m.id}`)]);
     return true;
   }
 

@@ -33,6 +33,10 @@ import { countyYearId, ReachCountyYearModel, ReachScopeModel } from './rollup-mo
 export const COUNTY_YEARS_LOG = 'reachcountyyears';
 /** A record's id naming a region's scope document (reach-scopes.ts) rather than a county-year. */
 const SCOPE = 'scope:';
+/** A record's id naming a month summary above a county (reach-months.ts), logged with the county-years. */
+export const MONTH_SUMMARY = 'month:';
+/** Month summaries kept at most (a few regions' months); past it all are forgotten. */
+const MAX_KEPT_MONTHS = 100;
 
 /** Parallel `_id` lookups; more only queue on a small server. */
 const LOOKUPS_AT_ONCE = 8;
@@ -65,7 +69,10 @@ export async function scopesWritten(codes: readonly string[]): Promise<void> {
     );
 }
 
-/** Fold side: these county-years were written (after their write, before the markers go). */
+/**
+ * Fold side: these county-years (and month summaries, `month:<id>`) were written (after their
+ * write, before the markers go).
+ */
 export async function countyYearsWritten(ids: readonly string[]): Promise<void> {
   if (ids.length > 0) await collectionChanged(COUNTY_YEARS_LOG, ids);
 }
@@ -75,6 +82,7 @@ export class KeptCountyYears {
   private seq = 0;
   private readonly years = new Map<string, KeptYear | null>();
   private readonly scopes = new Map<string, string[]>();
+  private readonly months = new Map<string, unknown>();
   /** Calls one after another (each may change what is held). */
   private turn: Promise<unknown> = Promise.resolve();
 
@@ -105,6 +113,27 @@ export class KeptCountyYears {
         if (kept) out.push(kept);
       }
       return out;
+    });
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A month summary (reach-months.ts) by its `_id`, kept like the county-years: `load` reads and
+   * parses it; it is called again only after the log names `month:<id>` (the fold logs the
+   * summaries it wrote in the county-years' record, after writing both).
+   */
+  month<T>(id: string, load: () => Promise<T>): Promise<T> {
+    const version = collectionVersion(COUNTY_YEARS_LOG);
+    const run = this.turn.then(async () => {
+      await this.follow(await version);
+      if (this.months.has(id)) return this.months.get(id) as T;
+      const loaded = await load();
+      if (this.token !== null) {
+        if (this.months.size >= MAX_KEPT_MONTHS) this.months.clear();
+        this.months.set(id, loaded);
+      }
+      return loaded;
     });
     this.turn = run.catch(() => undefined);
     return run;
@@ -141,6 +170,7 @@ export class KeptCountyYears {
       else {
         for (const id of changes.ids) {
           if (id.startsWith(SCOPE)) this.scopes.delete(id.slice(SCOPE.length));
+          else if (id.startsWith(MONTH_SUMMARY)) this.months.delete(id.slice(MONTH_SUMMARY.length));
           else this.years.delete(id);
         }
       }
@@ -152,5 +182,6 @@ export class KeptCountyYears {
   private forgetAll(): void {
     this.years.clear();
     this.scopes.clear();
+    this.months.clear();
   }
 }

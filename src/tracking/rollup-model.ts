@@ -85,6 +85,27 @@ const reachDaySchema = new mongoose.Schema(
 );
 
 /**
+ * The monthly table's summary of a region above a county for one month (reach-months.ts): each
+ * county's township rows as numbers and its category cells with their reached sets. Written by
+ * the fold from the county-years it recomputes, before them.
+ */
+const reachMonthSchema = new mongoose.Schema(
+  {
+    /** `${regionCode}|${month}` */
+    _id: { type: String, required: true },
+    regionCode: { type: String, required: true },
+    month: { type: String, required: true },
+    /** JSON object: county → its path, root first. */
+    paths: { type: String, required: true },
+    /** JSON array of township rows (reach-months.ts). */
+    rows: { type: String, required: true },
+    /** One cell per county × category, packed (packed.ts; the township slot holds the county). */
+    cells: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+
+/**
  * The stored length of every county index (`${groups}/${villages}`, one document): a reader
  * keeps the indexes it has read and reads one again only when it grew (county-index.ts).
  * Written after the indexes, before anything that uses their new numbers.
@@ -183,6 +204,7 @@ const stateSchema = new mongoose.Schema(
 export const ReachLedgerModel = mongoose.model('ReachLedger', ledgerSchema);
 export const ReachCountyYearModel = mongoose.model('ReachCountyYear', countyYearSchema);
 export const ReachDayModel = mongoose.model('ReachDay', reachDaySchema, 'reachdays');
+export const ReachMonthModel = mongoose.model('ReachMonth', reachMonthSchema, 'reachmonths');
 export const ReachIndexLengthsModel = mongoose.model('ReachIndexLengths', indexLengthsSchema, 'reachindexlengths');
 export const CountyIndexModel = mongoose.model('ReachCountyIndex', countyIndexSchema);
 export const ReachScopeModel = mongoose.model('ReachScope', reachScopeSchema);

@@ -18,16 +18,18 @@
 // is redone. One refresher at a time holds a lease (rollup-lease.ts), so a slow one cannot
 // overwrite a newer value with an older one.
 import { randomBytes } from 'node:crypto';
+import { BackfillModel, backfillOnce } from '../db/backfills.js';
 import type { Clock } from '../lib/clock.js';
 import { LeaseLost, readChangedBatches } from './changed-batches.js';
 import { rebuildIndexLengths } from './county-index.js';
 import { Fold } from './fold.js';
-import { DAYS_LAYOUT, buildDays } from './reach-days.js';
 import { DeliveryBatchModel } from './model.js';
+import type { RankTally } from './rank-tally.js';
+import { buildDays, DAYS_LAYOUT } from './reach-days.js';
+import { buildMonths, MONTHS_BACKFILL } from './reach-months.js';
 import { type HeldLease, RollupLease, STATE_ID } from './rollup-lease.js';
 import { RollupClosedRunModel, RollupMarkerModel, RollupStateModel } from './rollup-model.js';
 import { batchIdsOfRun, mapLimited } from './run-batches.js';
-import type { RankTally } from './rank-tally.js';
 
 /** Batches written this long before the last sweep are looked at again (clock skew between instances). */
 const SWEEP_MARGIN_MS = 10 * 60_000;
@@ -62,6 +64,8 @@ export class ReachRollups {
   private openRuns: (() => Promise<string[]>) | null = null;
   /** Seen built once: the day documents never go back to unbuilt. */
   private daysBuilt = false;
+  /** Seen built once: the month summaries (reach-months.ts) never go back to unbuilt. */
+  private monthsBuilt = false;
   private rankTally: RankTally | null = null;
   private clickRepair: ((now: Date) => Promise<unknown>) | null = null;
 
@@ -103,6 +107,7 @@ export class ReachRollups {
     const lease = await this.lease.take(owner);
     if (!lease) return null;
     if (!(await this.buildDaysOnce(lease))) return null;
+    if (!(await this.buildMonthsOnce(lease))) return null;
     if (this.rankTally) await this.rankTally.fold(lease.keep);
     if (this.clickRepair) await this.clickRepair(this.clock.now());
     const markers = await this.oldestMarkers(limit);
@@ -127,11 +132,11 @@ export class ReachRollups {
    * next refresh). One `_id` read once they are built.
    */
   async prepareDays(owner: string): Promise<void> {
-    if (await this.daysAreBuilt()) return;
+    if ((await this.daysAreBuilt()) && (await this.monthsAreBuilt())) return;
     const lease = await this.lease.take(owner);
     if (!lease) return;
     try {
-      await this.buildDaysOnce(lease);
+      if (await this.buildDaysOnce(lease)) await this.buildMonthsOnce(lease);
     } finally {
       await this.release(owner);
     }
@@ -153,6 +158,29 @@ export class ReachRollups {
     if (!(await lease.keep())) return false;
     await RollupStateModel.updateOne({ _id: STATE_ID }, { $set: { days: DAYS_LAYOUT } }, { upsert: true });
     this.daysBuilt = true;
+    return true;
+  }
+
+  private async monthsAreBuilt(): Promise<boolean> {
+    this.monthsBuilt ||= Boolean(await BackfillModel.exists({ _id: MONTHS_BACKFILL }));
+    return this.monthsBuilt;
+  }
+
+  /**
+   * Under the lease: the one-time backfill of the month summaries from the county-years
+   * (reach-months.ts); no fold runs meanwhile. False when the lease was lost (not marked built).
+   */
+  private async buildMonthsOnce(lease: HeldLease): Promise<boolean> {
+    if (this.monthsBuilt) return true;
+    try {
+      await backfillOnce(MONTHS_BACKFILL, async () => {
+        if (!(await buildMonths(lease.keep))) throw new LeaseLost();
+      });
+    } catch (error) {
+      if (error instanceof LeaseLost) return false;
+      throw error;
+    }
+    this.monthsBuilt = true;
     return true;
   }
 

@@ -12,6 +12,7 @@ import { countyIndexesFor } from './county-index.js';
 import { type CrossCounty, crossCounty } from './cross-county.js';
 import { KeptCountyYears } from './kept-county-years.js';
 import { dayEntries, daysReady } from './reach-days.js';
+import { monthDocId, monthsReady, readMonth } from './reach-months.js';
 import { cellCounts, cellEntries, partEntries, type ReachEntry } from './reach-read.js';
 import { type ReachFigures, Tally } from './tally.js';
 
@@ -54,6 +55,8 @@ const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 export const MAX_DAYS = 366;
 export const MAX_MONTHS = 60;
+/** Regions whose monthly table a month summary answers (reach-months.ts). */
+const ABOVE_COUNTY: ReadonlySet<string> = new Set(['country', 'province', 'city']);
 
 function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000) + 1;
@@ -109,6 +112,8 @@ export class ReachStats {
     // Throws NotFound for a region outside the caller's scope.
     const region = query.regionCode ? await this.regions.get(scope, query.regionCode) : null;
     if (query.campaignId) await visibleCampaign(this.regions, scope, query.campaignId);
+    const summary = await this.fromMonthSummary(scope, base, kind, query, groupBys, region);
+    if (summary) return summary;
 
     const entries = await this.entries(scope, base, kind, query, [...new Set(groupBys.flat())], region);
     const grouped = groupBys.map((groupBy) => {
@@ -154,6 +159,65 @@ export class ReachStats {
       });
     }
     return out;
+  }
+
+  /**
+   * A month's townships and categories (the monthly table) of a region above a county from its
+   * month summary (reach-months.ts): one document by `_id`, no county-year. Null when the
+   * question is not one a summary answers (a county or below, several months, a category or
+   * campaign filter, other breakdowns) or the summaries are not built yet.
+   */
+  private async fromMonthSummary(
+    scope: Scope,
+    base: string,
+    kind: 'day' | 'month',
+    query: Omit<ReachQuery, 'groupBy'>,
+    groupBys: Dimension[][],
+    region: Region | null,
+  ): Promise<ReachReport[] | null> {
+    if (kind !== 'month' || query.from !== query.to || query.campaignId || query.category) return null;
+    if (!groupBys.every((g) => g.length === 0 || (g.length === 1 && (g[0] === 'township' || g[0] === 'category'))))
+      return null;
+    const at = region ?? (await this.regions.find(base));
+    if (!at || !ABOVE_COUNTY.has(at.level) || !(await monthsReady())) return null;
+    // Kept per process while the county-years' log names it not (kept-county-years.ts).
+    const month = await this.kept.month(monthDocId(base, query.from), () => readMonth(base, query.from));
+    const inScope = (county: string) => {
+      const path = month.paths.get(county);
+      if (!path) return false;
+      return path.includes(base) && scope.contains(path);
+    };
+    const cells = month.cells.filter((cell) => inScope(cell.townshipCode));
+    const totals = new Tally();
+    const byCategory = new Map<string, Tally>();
+    for (const cell of cells) {
+      totals.add(cell.townshipCode, cell);
+      let tally = byCategory.get(cell.category);
+      if (!tally) {
+        tally = new Tally();
+        byCategory.set(cell.category, tally);
+      }
+      tally.add(cell.townshipCode, cell);
+    }
+    const counties = totals.counties;
+    const cross: CrossCounty | null = counties.length > 1 ? crossCounty(await countyIndexesFor(counties)) : null;
+    const totalFigures = totals.figures(cross);
+    return groupBys.map((groupBy) => {
+      // No breakdown: one row of everything (as from the entries), none when nothing was sent.
+      let rows: ReachRow[] = cells.length > 0 ? [{ ...totals.figures(cross) }] : [];
+      if (groupBy[0] === 'township') {
+        rows = month.rows
+          .filter((row) => inScope(row.county))
+          .sort((a, b) => (a.township < b.township ? -1 : a.township > b.township ? 1 : 0))
+          .map((row) => ({ townshipCode: row.township, ...row.figures }));
+      } else if (groupBy[0] === 'category') {
+        rows = [...byCategory.keys()].sort().map((category) => ({
+          category,
+          ...byCategory.get(category)!.figures(cross),
+        }));
+      }
+      return { from: query.from, to: query.to, groupBy, regionCode: base, totals: totalFigures, rows };
+    });
   }
 
   /**

@@ -13,6 +13,8 @@ export interface SeenCommand {
   statements: Record<string, unknown>[];
   /** The `_id`s of the documents an insert writes. */
   ids: unknown[];
+  /** A find's projection (null: the whole documents). */
+  projection: Record<string, unknown> | null;
 }
 
 /** The collection a command names (`find: 'deliverybatches'`, `getMore` names it too). */
@@ -40,7 +42,8 @@ export async function commandsDuring(work: () => Promise<unknown>): Promise<Seen
       ...(command.query ? [command.query as Record<string, unknown>] : []),
     ];
     const ids = ((command.documents as { _id: unknown }[] | undefined) ?? []).map((doc) => doc._id);
-    seen.push({ name: event.commandName, collection: collectionOf(event), filter: filter ?? null, statements, ids });
+    const projection = (command.projection as Record<string, unknown> | undefined) ?? null;
+    seen.push({ name: event.commandName, collection: collectionOf(event), filter: filter ?? null, statements, ids, projection });
   };
   client.on('commandStarted', listener);
   try {

@@ -123,7 +123,9 @@ describe('the officer notifier by due keys', () => {
     process.stdout.write(`due-keys commands: ${JSON.stringify({ idleSmall, dueSmall, idleLarge, dueLarge })}\n`);
     for (const p of [idleSmall, dueSmall, idleLarge, dueLarge]) expect(p.listReads).toEqual([]);
     expect(Math.abs(idleLarge.commands - idleSmall.commands)).toBeLessThanOrEqual(3);
-    expect(Math.abs(dueLarge.commands - dueSmall.commands)).toBeLessThanOrEqual(3);
+    // Not more with 420 (the second reminder's campaign and notice may be kept from its digest's
+    // pass, notifications/kept-facts.ts, where the first one's were read again after a campaign write).
+    expect(dueLarge.commands - dueSmall.commands).toBeLessThanOrEqual(3);
     expect(idleSmall.commands).toBeLessThan(40);
     expect(dueSmall.commands).toBeLessThan(80);
   });

@@ -96,8 +96,14 @@ describe('county-years kept per process', () => {
     expect(response.statusCode, response.body).toBe(200);
     return response.json() as { total: { messages: number }; rows: { townshipCode: string; messages: number }[] };
   };
+  // By county and township: a month report the county-years answer (a month's townships alone
+  // above a county come from the month summaries, reach-months.ts, month-summary.test.ts).
   const report = async () => {
-    const response = await t.request('GET', `/api/reach?from=${MONTH}&to=${MONTH}&groupBy=township`, t.adminToken);
+    const response = await t.request(
+      'GET',
+      `/api/reach?from=${MONTH}&to=${MONTH}&groupBy=county,township`,
+      t.adminToken,
+    );
     expect(response.statusCode, response.body).toBe(200);
     const body = response.json();
     return { totals: body.totals, rows: body.rows };
@@ -112,7 +118,7 @@ describe('county-years kept per process', () => {
       base: ROOT,
       from: MONTH,
       to: MONTH,
-      groupBy: ['township'],
+      groupBy: ['county', 'township'],
     });
     expect(await report()).toEqual(expected);
     const table = await monthly();
@@ -127,7 +133,7 @@ describe('county-years kept per process', () => {
     stats: ReachStats | null = null;
     async month() {
       this.stats ??= new ReachStats(t.ctx.regions);
-      const r = await this.stats.report(new Scope(ROOT), { from: MONTH, to: MONTH, groupBy: ['township'] });
+      const r = await this.stats.report(new Scope(ROOT), { from: MONTH, to: MONTH, groupBy: ['county', 'township'] });
       return { totals: r.totals, rows: r.rows };
     }
   })();

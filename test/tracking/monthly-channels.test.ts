@@ -7,25 +7,31 @@
 // written in the layout before the channel (layout 2) are rebuilt by the sweep, so an
 // existing install gets the channel figures.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GroupModel } from '../../src/audience/model.js';
 import { CustomerGroupDouble } from '../../src/channels/doubles/wecom-customer-groups.js';
 import { buildWecomCapSends } from '../../src/channels/wecom-group/cap-sends.js';
 import { WecomItemModel } from '../../src/channels/wecom-group/model.js';
 import { BackfillModel } from '../../src/db/backfills.js';
+import { collectionChanged } from '../../src/db/versions.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { RegionModel } from '../../src/regions/model.js';
-import { GroupModel } from '../../src/audience/model.js';
-import { DeliveryBatchModel } from '../../src/tracking/model.js';
-import { STATE_ID } from '../../src/tracking/rollup-lease.js';
-import { collectionChanged } from '../../src/db/versions.js';
 import { COUNTY_YEARS_LOG } from '../../src/tracking/kept-county-years.js';
-import { ReachCountyYearModel, ReachLedgerModel, RollupStateModel } from '../../src/tracking/rollup-model.js';
+import { DeliveryBatchModel } from '../../src/tracking/model.js';
+import { forgetMonthsReady, MONTHS_BACKFILL } from '../../src/tracking/reach-months.js';
+import { STATE_ID } from '../../src/tracking/rollup-lease.js';
+import {
+  ReachCountyYearModel,
+  ReachLedgerModel,
+  ReachMonthModel,
+  RollupStateModel,
+} from '../../src/tracking/rollup-model.js';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
 import {
-  type DeliveryWorld,
   approvedCampaign,
   approvedNotice,
   audienceOf,
   campaignItems,
+  type DeliveryWorld,
   manualGroup,
   runUntilIdle,
   startDeliveryWorld,
@@ -79,7 +85,8 @@ describe('the monthly table by channel', () => {
     expect(response.statusCode, response.body).toBe(status);
     return response.json() as Record<string, unknown> & { id: string };
   };
-  const monthly = async () => (await ok(await w.t.request('GET', '/api/reach/monthly?period=2026-06', w.t.adminToken))) as unknown as Monthly;
+  const monthly = async () =>
+    (await ok(await w.t.request('GET', '/api/reach/monthly?period=2026-06', w.t.adminToken))) as unknown as Monthly;
   const tick = () => w.t.ctx.wecomGroups.tick();
 
   beforeAll(async () => {
@@ -87,7 +94,12 @@ describe('the monthly table by channel', () => {
     double.addCorp(CORP, SECRET);
     w = await startDeliveryWorld({ clock, env: { WECOM_API_BASE_URL: double.url, TOKEN_TTL_HOURS: '720' } });
     await RegionModel.insertMany([
-      { ...TOWNSHIP2, level: 'township', parentCode: COUNTY, regionPath: ['000000', '440000', '440100', COUNTY, TOWNSHIP2.code] },
+      {
+        ...TOWNSHIP2,
+        level: 'township',
+        parentCode: COUNTY,
+        regionPath: ['000000', '440000', '440100', COUNTY, TOWNSHIP2.code],
+      },
       {
         ...VILLAGE2,
         level: 'village',
@@ -119,9 +131,13 @@ describe('the monthly table by channel', () => {
         }),
         201,
       );
-      await ok(await w.t.request('PUT', `/api/users/${created.id}/wecom-userid`, w.t.adminToken, { wecomUserId: owner }));
+      await ok(
+        await w.t.request('PUT', `/api/users/${created.id}/wecom-userid`, w.t.adminToken, { wecomUserId: owner }),
+      );
     }
-    await ok(await w.t.request('PUT', `/api/regions/${COUNTY}/wecom-app`, w.t.adminToken, { corpId: CORP, secret: SECRET }));
+    await ok(
+      await w.t.request('PUT', `/api/regions/${COUNTY}/wecom-app`, w.t.adminToken, { corpId: CORP, secret: SECRET }),
+    );
     await ok(await w.t.request('POST', `/api/regions/${COUNTY}/wecom-sync`, w.t.adminToken));
     for (const group of await GroupModel.find({ channelKind: 'wecom_group' }).lean()) {
       groupOf.set(CHATS.find((c) => c.name === group.name)!.chatId, String(group._id));
@@ -205,7 +221,9 @@ describe('the monthly table by channel', () => {
     const raw = await rawByTownshipAndChannel();
     expect(table.rows.map((r) => r.townshipCode).sort()).toEqual([...raw.keys()].sort());
     for (const row of table.rows) {
-      expect(row.channelMessages, row.townshipName).toEqual(table.channels.map((c) => raw.get(row.townshipCode)![c.channel] ?? 0));
+      expect(row.channelMessages, row.townshipName).toEqual(
+        table.channels.map((c) => raw.get(row.townshipCode)![c.channel] ?? 0),
+      );
       expect(row.channelMessages.reduce((a, b) => a + b, 0)).toBe(row.messages);
     }
     // 华工社区: a robot and a customer group; 石牌村: a robot, the confirmed task, a customer group.
@@ -235,6 +253,10 @@ describe('the monthly table by channel', () => {
         { $set: { parts: JSON.stringify(strip(JSON.parse(doc.parts as string) as unknown[])) } },
       );
     }
+    // Nor any month summary (reach-months.ts came later): its tables read the county-years.
+    await ReachMonthModel.deleteMany({});
+    await BackfillModel.deleteOne({ _id: MONTHS_BACKFILL });
+    forgetMonthsReady();
     // Written around the fold: as a process started on that install would, keep none of them.
     await collectionChanged(COUNTY_YEARS_LOG);
     const state = await RollupStateModel.collection.updateOne({ _id: STATE_ID as never }, { $set: { layout: 2 } });

@@ -197,9 +197,9 @@ export class ManualTaskService {
   }
 
   /** The live state of each task's campaign. */
-  private async livenessOf(docs: ManualTaskDoc[]): Promise<Map<string, TaskLiveness>> {
+  private async livenessOf(docs: ManualTaskDoc[], states: TaskStates = this.states): Promise<Map<string, TaskLiveness>> {
     const ids = [...new Set(docs.flatMap((doc) => campaignOfReference(doc.taskKey) ?? []))];
-    return ids.length === 0 ? new Map() : this.states(ids);
+    return ids.length === 0 ? new Map() : states(ids);
   }
 
   private stateOf(doc: ManualTaskDoc, live: Map<string, TaskLiveness>): Pick<ManualTask, 'state' | 'withdrawnReason'> {
@@ -679,7 +679,10 @@ export class ManualTaskService {
    * notifier chases (open), holds (paused) or announces as withdrawn (withdrawn, with a
    * retraction's correction campaign). Confirmed and announced ones are left out.
    */
-  async notifierTasks(ids: string[]): Promise<(ManualTask & { told: boolean; followUpCampaignId: string | null })[]> {
+  async notifierTasks(
+    ids: string[],
+    states: TaskStates = this.states,
+  ): Promise<(ManualTask & { told: boolean; followUpCampaignId: string | null })[]> {
     const found = await mapLimit(
       ids.filter((id) => mongoose.isValidObjectId(id)),
       8,
@@ -688,7 +691,7 @@ export class ManualTaskService {
     const docs = found.filter(
       (doc): doc is ManualTaskDoc => doc !== null && !doc.confirmedAt && doc.withdrawalAnnounced !== true,
     );
-    const live = await this.livenessOf(docs);
+    const live = await this.livenessOf(docs, states);
     return docs.map((doc) => {
       const campaignId = campaignOfReference(doc.taskKey);
       const liveness = campaignId ? live.get(campaignId) : undefined;
