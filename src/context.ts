@@ -15,6 +15,8 @@ import { ManualTaskService } from './channels/manual/tasks.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { Outbound } from './channels/outbound.js';
 import { WecomApiClient } from './channels/wecom-group/api.js';
+import { buildWecomCampaignTasks } from './channels/wecom-group/campaign-tasks.js';
+import { buildWecomCapSends } from './channels/wecom-group/cap-sends.js';
 import { buildWecomLive } from './channels/wecom-group/live.js';
 import { WecomGroupService } from './channels/wecom-group/service.js';
 import { WecomGroupSync } from './audience/wecom-sync.js';
@@ -430,6 +432,10 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildRunSummaries(ctx.clock.now());
   // The WeCom customer-group loop's live list for an install written before it (once; channels/wecom-group/live.ts).
   await buildWecomLive(ctx.clock.now());
+  // The WeCom customer-group tasks of an install written before their campaign lists (once; channels/wecom-group/campaign-tasks.ts).
+  await buildWecomCampaignTasks();
+  // The sends counted against WeCom customer groups' caps of an install written before their list (once; channels/wecom-group/cap-sends.ts).
+  await buildWecomCapSends(ctx.clock.now());
   // The notifier's due keys of a watch list written before them (once; channels/manual/due-slots.ts).
   await buildOpenTaskDueSlots(ctx.clock.now());
   // The campaign lists of the watch entries an install already has (once; channels/manual/due-slots.ts).
