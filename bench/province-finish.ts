@@ -83,7 +83,9 @@ export async function finishWorld(
   const started = performance.now();
   // 1. The markers of the steps that read history, then the start-up steps again.
   await BackfillModel.deleteMany({
-    _id: { $in: ['confirmation-watch', 'retention-due', 'run-summaries', 'run-status-lists'] },
+    _id: {
+      $in: ['confirmation-watch', 'retention-due', 'run-summaries', 'run-status-lists', 'notification-step-counts'],
+    },
   });
   await RetentionDueModel.deleteOne({ _id: STATE_ID });
   await OpenTaskMarkModel.deleteMany({ _id: { $in: ['built', 'counts-built'] } });

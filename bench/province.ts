@@ -222,18 +222,18 @@ async function main() {
     // The commands each call sends (calls are made one at a time): per call, and with
     // PROVINCE_SHOW_COMMANDS=1 the shapes of a screen's last call (docs/scale.md reads them).
     let calls: Map<string, number> | null = null;
+    // And the bytes of their replies (BSON): what a call reads, which the commands do not show.
+    let replyBytes = 0;
     mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
       if (!calls) return;
       const key = commandShape(event);
       calls.set(key, (calls.get(key) ?? 0) + 1);
     });
-    // PROVINCE_SHOW_CALLS=1: the bytes the database answered each call (BSON size of the replies).
+    mongoose.connection.getClient().on('commandSucceeded', (event: CommandSucceededEvent) => {
+      if (calls && event.reply) replyBytes += BSON.calculateObjectSize(event.reply as BSON.Document);
+    });
+    // PROVINCE_SHOW_CALLS=1: each call's time, commands, reply bytes and CPU on a line of its own.
     const showCalls = process.env.PROVINCE_SHOW_CALLS === '1';
-    let replyBytes = 0;
-    if (showCalls)
-      mongoose.connection.getClient().on('commandSucceeded', (event: CommandSucceededEvent) => {
-        if (calls && event.reply) replyBytes += BSON.calculateObjectSize(event.reply as BSON.Document);
-      });
     const showCommands = process.env.PROVINCE_SHOW_COMMANDS === '1';
     // The CPU a call costs (this process, which serves the API, and FerretDB): less load-bound than its time.
     const ferretPidNow = showCalls
@@ -246,6 +246,7 @@ async function main() {
         if (screen.only && !screen.only.includes(person)) continue;
         const ms: number[] = [];
         const perCall: number[] = [];
+        const bytesPerCall: number[] = [];
         let last = new Map<string, number>();
         // A screen slower than SCREEN_BOX_MS in all is not repeated further (its figures are those calls).
         for (let round = 0; round < ROUNDS && ms.reduce((a, b) => a + b, 0) < SCREEN_BOX_MS; round += 1) {
@@ -258,6 +259,7 @@ async function main() {
             await http(token, screen.method ?? 'GET', screen.path(person), screen.body?.(person));
             last = calls;
             perCall.push([...calls.values()].reduce((a, b) => a + b, 0));
+            bytesPerCall.push(replyBytes);
             if (showCalls) {
               const cpu = process.cpuUsage(cpuBefore ?? undefined);
               log(
@@ -278,7 +280,7 @@ async function main() {
         const row = { person, screen: screen.name, p50: percentile(ms, 50), p99: percentile(ms, 99), commands };
         rows.push(row);
         log(
-          `  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms  commands/call ${commands} (first ${perCall[0] ?? '-'}, max ${Math.max(0, ...perCall)})`,
+          `  ${person.padEnd(17)} ${screen.name.padEnd(22)} p50 ${String(row.p50).padStart(8)} ms  p99 ${String(row.p99).padStart(8)} ms  commands/call ${commands} (first ${perCall[0] ?? '-'}, max ${Math.max(0, ...perCall)}), KB read/call ${bytesPerCall.length ? Math.round(bytesPerCall.reduce((a, b) => a + b, 0) / bytesPerCall.length / 102.4) / 10 : '-'}`,
         );
         if (showCommands) for (const [shape, n] of last) log(`      ${n} × ${shape}`);
       }
@@ -354,7 +356,9 @@ function screenCalls(marker: Marker, caseOf: Record<string, string | null>): Scr
     { name: 'campaign progress', path: (p) => `/api/campaigns/${campaignOf(p)}/progress` },
     { name: 'campaign deliveries', path: (p) => `/api/campaigns/${campaignOf(p)}/deliveries?limit=50` },
     { name: 'campaign runs', path: (p) => `/api/campaigns/${campaignOf(p)}/runs` },
-    { name: 'campaign notifications', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications` },
+    // 民警通知: a page of the steps (the console asks for 11: a page of 10 and one more) and the figures above it.
+    { name: 'campaign notifications', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications?limit=50` },
+    { name: 'campaign notifications summary', path: (p) => `/api/campaigns/${campaignOf(p)}/notifications/summary` },
     { name: 'calendar', path: () => `/api/calendar?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}` },
     {
       name: 'reach',

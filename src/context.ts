@@ -16,6 +16,8 @@ import { ManualTaskService } from './channels/manual/tasks.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { Outbound } from './channels/outbound.js';
 import { WecomApiClient } from './channels/wecom-group/api.js';
+import { buildWecomCampaignTasks } from './channels/wecom-group/campaign-tasks.js';
+import { buildWecomCapSends } from './channels/wecom-group/cap-sends.js';
 import { buildWecomLive } from './channels/wecom-group/live.js';
 import { WecomGroupService } from './channels/wecom-group/service.js';
 import { WecomGroupSync } from './audience/wecom-sync.js';
@@ -57,6 +59,7 @@ import { buildAuditPages } from './audit/pages.js';
 import { ensureTokens } from './db/versions.js';
 import { ensureRegionToken } from './regions/model.js';
 import { TALLIED_COLLECTIONS } from './workbench/tallies.js';
+import { buildStepCounts } from './notifications/step-counts.js';
 import { buildStepLists } from './notifications/step-list.js';
 import type { EngineDeps } from './engine/runner.js';
 import { ROOT_REGION_CODE } from './regions/levels.js';
@@ -442,6 +445,10 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildRunSummaries(ctx.clock.now());
   // The WeCom customer-group loop's live list for an install written before it (once; channels/wecom-group/live.ts).
   await buildWecomLive(ctx.clock.now());
+  // The WeCom customer-group tasks of an install written before their campaign lists (once; channels/wecom-group/campaign-tasks.ts).
+  await buildWecomCampaignTasks();
+  // The sends counted against WeCom customer groups' caps of an install written before their list (once; channels/wecom-group/cap-sends.ts).
+  await buildWecomCapSends(ctx.clock.now());
   // The notifier's due keys of a watch list written before them (once; channels/manual/due-slots.ts).
   await buildOpenTaskDueSlots(ctx.clock.now());
   // The campaign lists of the watch entries an install already has (once; channels/manual/due-slots.ts).
@@ -471,6 +478,8 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await ensureRegionToken();
   // A campaign's notification steps by `_id`, and the notifier's outbox (once; notifications/step-list.ts).
   await buildStepLists();
+  // The per-kind counts of the campaigns' steps of an install written before them (once; notifications/step-counts.ts).
+  await buildStepCounts();
   // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
   await rekeySessions();
   // The monthly table's click tallies of an install that counted clicks before them (once; tracking/click-tally.ts).

@@ -60,6 +60,11 @@ const notificationStepSchema = new mongoose.Schema(
     message: { type: mongoose.Schema.Types.Mixed, default: null },
     attempts: { type: Number, default: 0 },
     attemptAt: { type: Date, default: null },
+    /**
+     * The slot of its campaign's list its writer listed it at (step-list.ts): the campaign page
+     * shows and counts the step at that slot only. null on a step written before (see `dup`).
+     */
+    slot: { type: Number, default: null },
   },
   { versionKey: false },
 );
@@ -79,12 +84,18 @@ export const NotificationStepModel = mongoose.model('NotificationStep', notifica
 // unique insert), `<campaignId>|next` a hint of the next free slot (never ahead of it). A
 // step is listed BEFORE its claim is inserted, so every step is listed; a listed id whose
 // claim lost to another process's is listed twice or names a step of that other process,
-// and readers de-duplicate. `built` marks a database whose steps were listed at start.
+// and readers de-duplicate: a step is shown and counted at the slot it names as its `slot`
+// (one written before steps named it: at its slots without `at` not marked `dup`, the backfill
+// of step-counts.ts marking each later slot of a step listed twice). `at`: when the slot was
+// taken (a slot naming no step is waited for until LISTING_LEASE_MS after it, step-list.ts).
+// `built` marks a database whose steps were listed at start.
 const stepSlotSchema = new mongoose.Schema(
   {
     _id: { type: String, required: true },
     stepId: { type: String, default: null },
     next: { type: Number, default: null },
+    at: { type: Date, default: null },
+    dup: { type: Boolean, default: null },
   },
   { versionKey: false },
 );

@@ -61,7 +61,8 @@ import {
   NotificationStepModel,
   type NotificationStepDoc,
 } from './model.js';
-import { listStep, stepsOfCampaign } from './step-list.js';
+import { advanceCounts, type StepCounts } from './step-counts.js';
+import { recordStep, type StepPageQuery, stepPage } from './step-list.js';
 import type { OfficerRobotService } from './robots.js';
 
 /** An officer's tasks of a run count as complete once none has been added for this long. */
@@ -595,40 +596,37 @@ export class OfficerNotifier {
       withdrawal,
     });
     const now = this.clock.now();
-    // Listed on its campaign first (the campaign page reads the list by `_id`), then claimed.
-    await listStep(run.campaignId, due.id);
-    let claimed: NotificationStepDoc;
-    try {
-      claimed = (
-        await NotificationStepModel.create({
-          _id: due.id,
-          kind: due.kind,
-          campaignId: run.campaignId,
-          occurrenceId: run.occurrenceId,
-          officerKey: run.officerKey,
-          officerName: run.officerName,
-          recipientUserId: recipient?.id ?? null,
-          recipientName: recipient?.name ?? null,
-          groupNames: due.tasks.map((task) => task.groupName),
-          taskIds: due.tasks.map((task) => task.id),
-          at: now,
-          status: unreachable ?? 'sending',
-          detail: unreachable ? this.unreachableDetail(due.kind, match, recipient) : null,
-          message: unreachable ? null : message,
-          attempts: 0,
-          attemptAt: now,
-        })
-      ).toObject() as NotificationStepDoc;
-    } catch (error) {
-      if (isDuplicateKey(error)) return null;
-      throw error;
-    }
+    // Listed on its campaign first (the campaign page reads the list by `_id`), then claimed
+    // (step-list.ts `recordStep`); counted after the post (step-counts.ts: a kill in between is repaired).
+    const claimed = await recordStep({
+      _id: due.id,
+      kind: due.kind,
+      campaignId: run.campaignId,
+      occurrenceId: run.occurrenceId,
+      officerKey: run.officerKey,
+      officerName: run.officerName,
+      recipientUserId: recipient?.id ?? null,
+      recipientName: recipient?.name ?? null,
+      groupNames: due.tasks.map((task) => task.groupName),
+      taskIds: due.tasks.map((task) => task.id),
+      at: now,
+      status: unreachable ?? 'sending',
+      detail: unreachable ? this.unreachableDetail(due.kind, match, recipient) : null,
+      wecomDetail: null,
+      message: unreachable ? null : message,
+      attempts: 0,
+      attemptAt: now,
+    });
+    if (!claimed) return null;
     if (!unreachable) {
       await NotificationOutboxModel.create({ _id: due.id, attemptAt: now }).catch((error) => {
         if (!isDuplicateKey(error)) throw error;
       });
-      await this.deliver(due.id);
     }
+    if (!unreachable) await this.deliver(due.id);
+    // After the post (its latency unchanged); a step left uncounted by a kill or a throw before
+    // this is counted by the campaign's next advance (step-counts.ts).
+    await advanceCounts(run.campaignId).catch((error) => this.log(`notifier counts ${run.campaignId}`, error));
     return claimed;
   }
 
@@ -735,18 +733,24 @@ export class OfficerNotifier {
     return `${recipient?.name ?? officer.name}未设置通知机器人，未发送`;
   }
 
-  /** A campaign's steps, oldest first, for the campaign page. */
-  async stepsOf(campaignId: string): Promise<NotificationStep[]> {
-    const docs = await stepsOfCampaign(campaignId);
-    return docs.map((doc) => ({
+  /** One page of a campaign's steps for the campaign page (step-list.ts `stepPage`), each with its slot as `id`. */
+  async stepsOf(campaignId: string, query: StepPageQuery): Promise<(NotificationStep & { id: string })[]> {
+    const rows = await stepPage(campaignId, query);
+    return rows.map(({ n, step: doc }) => ({
+      id: String(n),
       kind: doc.kind as NotificationKind,
       occurrenceId: doc.occurrenceId,
       officerName: doc.officerName ?? null,
       recipientName: doc.recipientName ?? null,
-      groupNames: doc.groupNames,
+      groupNames: doc.groupNames ?? [],
       status: doc.status as NotificationStatus,
       detail: [doc.detail, doc.wecomDetail].filter(Boolean).join('；') || null,
       at: doc.at,
     }));
+  }
+
+  /** A campaign's steps counted per kind (step-counts.ts: one document, brought up to date). */
+  countsOf(campaignId: string): Promise<StepCounts> {
+    return advanceCounts(campaignId);
   }
 }

@@ -1,16 +1,22 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AuditService } from '../audit/service.js';
+import type { Principal } from '../auth/principal.js';
 import { ANY_ROLE } from '../auth/roles.js';
 import type { UserService } from '../auth/users.js';
 import type { CampaignService } from '../campaigns/service.js';
 import { allow, principal } from '../http/access.js';
-import type { Principal } from '../auth/principal.js';
 import { Forbidden, NotFound } from '../lib/errors.js';
 import { IdParams, OkBody } from '../lib/schemas.js';
 import type { OfficerNotifier } from './notifier.js';
 import type { OfficerRobotService } from './robots.js';
-import { NotificationStepReply, OfficerRobotBody, OfficerRobotReply } from './schemas.js';
+import {
+  NotificationCountsReply,
+  NotificationStepQuery,
+  NotificationStepReply,
+  OfficerRobotBody,
+  OfficerRobotReply,
+} from './schemas.js';
 
 const tags = ['notifications'];
 
@@ -32,14 +38,41 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{
       config: allow(ANY_ROLE, 'campaign'),
       schema: {
         tags,
-        summary: '推送的民警通知记录（任务汇总、提醒、督办）',
+        summary: '推送的民警通知记录（任务汇总、提醒、督办），分页',
+        description:
+          '按记录顺序分页（游标为上一页最后一条的 id：旧的在前用 after，新的在前用 before）；每页最多 limit 条，默认 50。总数与按环节计数见 …/notifications/summary。',
         params: IdParams,
+        querystring: NotificationStepQuery,
         response: { 200: Type.Array(NotificationStepReply) },
       },
     },
     async (request) => {
       await campaigns.get(principal(request).scope, request.params.id);
-      return notifier.stepsOf(request.params.id);
+      const { sort, after, before, limit } = request.query;
+      const order = sort ?? (before !== undefined ? 'newest' : 'oldest');
+      const cursor = order === 'oldest' ? after : before;
+      return notifier.stepsOf(request.params.id, {
+        sort: order,
+        cursor: cursor === undefined ? undefined : Number(cursor),
+        limit,
+      });
+    },
+  );
+
+  app.get(
+    '/api/campaigns/:id/notifications/summary',
+    {
+      config: allow(ANY_ROLE, 'campaign'),
+      schema: {
+        tags,
+        summary: '推送的民警通知记录条数（总数与按环节计数）',
+        params: IdParams,
+        response: { 200: NotificationCountsReply },
+      },
+    },
+    async (request) => {
+      await campaigns.get(principal(request).scope, request.params.id);
+      return notifier.countsOf(request.params.id);
     },
   );
 

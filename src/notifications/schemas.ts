@@ -20,6 +20,7 @@ export const OfficerRobotReply = Type.Object({
 });
 
 export const NotificationStepReply = Type.Object({
+  id: Type.String({ description: '该条在推送通知列表中的序号（翻页游标：after / before）' }),
   kind: Type.Union(
     NOTIFICATION_KINDS.map((kind) => Type.Literal(kind)),
     {
@@ -33,4 +34,31 @@ export const NotificationStepReply = Type.Object({
   status: Type.Union(NOTIFICATION_STATUSES.map((status) => Type.Literal(status))),
   detail: Nullable(Type.String()),
   at: DateTime,
+});
+
+/** A page of a campaign's steps: by slot number (step-list.ts), never an offset. */
+export const NotificationStepQuery = Type.Object(
+  {
+    sort: Type.Optional(
+      Type.Union([Type.Literal('oldest'), Type.Literal('newest')], {
+        description: '排序，默认旧的在前（有 before 时新的在前）',
+      }),
+    ),
+    after: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: '从此 id 之后接着列（旧的在前时用）' })),
+    before: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: '从此 id 之前接着列（新的在前时用）' })),
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: '每页条数（默认 50）' }),
+  },
+  { additionalProperties: false },
+);
+
+const KindCount = Type.Integer({ minimum: 0 });
+export const NotificationCountsReply = Type.Object({
+  total: Type.Integer({ minimum: 0, description: '通知记录总条数' }),
+  kinds: Type.Object(
+    Object.fromEntries(NOTIFICATION_KINDS.map((kind) => [kind, KindCount])) as Record<
+      (typeof NOTIFICATION_KINDS)[number],
+      typeof KindCount
+    >,
+    { description: '按环节计数：digest 任务汇总 / reminder 提醒 / escalation 督办 / withdrawn 撤回告知' },
+  ),
 });

@@ -101,6 +101,8 @@ async function readTipForm(request: FastifyRequest): Promise<TipInput & { text: 
 export const residentsRoutes: FastifyPluginAsyncTypebox<ResidentsRoutesOptions> = async (app, options) => {
   const { clicks, publication, tips, resolveLink, publicBaseUrl } = options;
   const timeZone = options.timeZone ?? 'Asia/Shanghai';
+  // The clicks' tallies are batched per process (tracking/click-flusher.ts): applied at shutdown.
+  app.addHook('onClose', async () => clicks.close());
   await app.register(multipart, {
     limits: { fileSize: TIP_PHOTO_MAX_BYTES, files: 1, fields: 4, parts: 5, fieldSize: 64 * 1024 },
   });

@@ -9,46 +9,64 @@
 //   county's, a province admin the province's). `t.<township>` = [clicks, first clicks]
 //   counted by this code's writers, `b.<township>` the same for the clicks an install counted
 //   before the tallies existed (set once by `buildClickTallies`); a figure is `t + b`. `ids`:
-//   the intents (below) already counted in the document, as `<intent id>@<ms counted>`.
+//   the batches (below) already counted in the document, as `<batch id>@<ms counted>` (older
+//   writers listed one intent id per click the same way).
 // - Written only under the month's claim (`clicktally:<month>`, db/claims.ts: FerretDB 1.24
 //   does not make an update atomic against another writer's), so a read-modify-write of the
 //   month's documents is never interleaved with another's.
-// - A click (clicks.ts `record`) is written in this order: (1) its intent in
-//   `clicktallyintents` (random `_id`, naming the visitor, the township and the documents), (2)
-//   the click itself, carrying the intent's id (`intent`), (3) under the claim, every document
-//   of the intent that does not list the intent in `ids` gets +1 (and +1 first click when it is
-//   the visitor's first) and the intent in `ids`, (4) the intent deleted. Step 3 is idempotent
-//   (a document counts an intent once, whatever retries or repairs): an id leaves `ids` only
-//   once it is IDS_KEPT_MS old and its intent is gone. So neither the repair (it applies only
-//   intents that exist) nor a writer that stalled past INTENT_STALE_MS and resumes after the
-//   repair (within IDS_KEPT_MS) counts a click twice.
-// - A writer killed after (1) leaves its intent. The roll-up lease holder's refresh
-//   (`repairClickTallies`, rollups.ts; at most once per REPAIR_EVERY_MS) looks for intents
-//   older than INTENT_STALE_MS: it finds the intent's click among the visitor's ten `_id`s
-//   (clicks.ts), counts it by step 3 when it exists, and deletes the intent. Killed anywhere,
-//   the tallies equal the clicks again once the repair has run; before it, a click written
-//   but not yet tallied is missing from them (never counted twice).
+// - A click (clicks.ts `record`) is written in this order on the request path: (1) its intent
+//   in `clicktallyintents` (random `_id`, naming the visitor, the month and the township), (2)
+//   the click itself, carrying the intent's id (`intent`); then the response. The tally step
+//   is batched (click-flusher.ts): (3) `applyTallies` takes the intents of a month as one batch
+//   (random id, kept across retries) and, under the claim: reads the batch's intents as they
+//   are now (a gone intent was finished by someone else: skipped), reads each document once,
+//   marks the live intents with the batch (`batches` += id), then writes each document once:
+//   +1 (and +1 first click) per live intent whose marks the document does not list, and the
+//   batch in `ids`; (4) the batch's intents deleted (`bulkWrite`s by `_id`). Bulk writes go in
+//   commands of at most 20 statements (db/bulk.ts: a longer one can wedge FerretDB 1.24). A document
+//   counts an intent at most once: it lists one of the intent's marks from the moment it
+//   counted it, and an intent's marks are written before any document lists them. An id leaves
+//   `ids` only once it is IDS_KEPT_MS old and no intent carries it (read in step 3's intent
+//   read), so whoever applies an intent later (a retry, the repair, a flusher that stalled
+//   past INTENT_STALE_MS and resumes after the repair) finds it gone or finds its marks.
+// - A writer killed after (1), or a process killed with a batch not applied or not deleted,
+//   leaves intents. The roll-up lease holder's refresh (`repairClickTallies`, rollups.ts; at
+//   most once per REPAIR_EVERY_MS) looks for intents older than INTENT_STALE_MS: it finds each
+//   one's click among the visitor's ten `_id`s (clicks.ts) and applies those with a click as
+//   batches of its own by (3) and (4), and deletes the rest. Killed anywhere, the tallies
+//   equal the clicks again once the repair has run; before it, a click written but not yet
+//   tallied is missing from them (never counted twice). A writer that stalls more than
+//   INTENT_STALE_MS between (1) and (2) may find its intent repaired (deleted, no click then):
+//   its click is not tallied.
 // - An install that counted clicks before the tallies is tallied once at start
 //   (`buildClickTallies`, db/backfills.ts): one aggregate of the clicks without `intent`
 //   (those no writer of this code tallies), set (not added) into `b` under each month's
 //   claim: a rerun sets the same values. The monthly table reads the clicks as before until
 //   the backfill has finished (`clickTalliesBuilt`).
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { AnyBulkWriteOperation } from 'mongodb';
 import mongoose from 'mongoose';
+import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { BackfillModel, backfillOnce } from '../db/backfills.js';
 import { ClaimModel, claimOnce } from '../db/claims.js';
-import { regionDirectory } from '../regions/directory.js';
+import { mapLimit } from '../lib/concurrency.js';
+import { type RegionDirectory, regionDirectory } from '../regions/directory.js';
 
 /** An intent older than this belongs to a writer that died: the repair finishes it. */
 export const INTENT_STALE_MS = 60_000;
 /** The repair reads the intents at most this often per process. */
 const REPAIR_EVERY_MS = 30_000;
-/** A month's claim lapses after this (its holder died). */
-const CLAIM_TTL_MS = 10_000;
+/** A month's claim lapses after this (its holder died): a batch's marks under load take seconds. */
+const CLAIM_TTL_MS = 30_000;
+/** A holder that has had the claim this long writes no document (the claim may have lapsed). */
+const CLAIM_WRITE_BY_MS = 25_000;
 /** A document's `ids` are checked against the intents once they are this many. */
 const IDS_CHECKED_AT = 32;
-/** An id stays in `ids` at least this long (see the header). */
-const IDS_KEPT_MS = 15 * 60_000;
+/**
+ * An id stays in `ids` at least this long (see the header: whoever applies an intent reads it
+ * under the claim, so an id is needed only while an intent carries it; this is the margin).
+ */
+export const IDS_KEPT_MS = 2 * 60_000;
 const BACKFILL = 'click-tallies';
 
 /** [clicks, first clicks]. */
@@ -72,8 +90,10 @@ const intentSchema = new mongoose.Schema(
     visitor: { type: String, required: true },
     month: { type: String, required: true },
     township: { type: String, required: true },
-    /** The tally documents the click counts in. */
-    docs: { type: [String], required: true },
+    /** The tally documents the click counts in (older writers; now derived from the township). */
+    docs: { type: [String], default: undefined },
+    /** The batches that counted or are counting it (step 3). */
+    batches: { type: [String], default: undefined },
     at: { type: Date, required: true },
   },
   { versionKey: false },
@@ -85,28 +105,40 @@ export interface ClickIntent {
   visitor: string;
   month: string;
   township: string;
-  docs: string[];
+  docs?: string[];
+  batches?: string[];
   at: Date;
+}
+
+/** A click to tally: its intent and whether it was the visitor's first. */
+export interface TallyEntry {
+  intent: ClickIntent;
+  first: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const tallyId = (month: string, region: string): string => `${month}|${region}`;
 
+/** A new batch id (short: it is kept in every document the batch counts in). */
+export const newBatchId = (): string => randomBytes(9).toString('base64url');
+
 /** The regions whose documents count a township's clicks: every region on its path above it. */
-export async function tallyRegionsOf(township: string): Promise<string[]> {
-  const region = (await regionDirectory()).byCode.get(township);
+function tallyRegionsIn(directory: RegionDirectory, township: string): string[] {
+  const region = directory.byCode.get(township);
   if (region) return region.regionPath.filter((code) => code !== township);
   // Not (yet) a region: counted under its county's code prefix (Chinese codes: 6 digits).
   return [township.slice(0, 6)];
 }
 
 /** Runs `work` holding the month's claim (one holder at a time; a dead holder's lapses). */
-async function underClaim<T>(month: string, work: () => Promise<T>): Promise<T> {
+async function underClaim<T>(month: string, work: (claimedAt: number) => Promise<T>): Promise<T> {
   const key = `clicktally:${month}`;
-  const owner = randomUUID();
+  const owner = randomBytes(12).toString('base64url');
+  let claimedAt = 0;
   for (let attempt = 0; ; attempt++) {
     const now = new Date();
+    claimedAt = performance.now();
     if (await claimOnce(key, owner, now, new Date(now.getTime() + CLAIM_TTL_MS))) break;
     const holder = await ClaimModel.findById(key).lean<{ owner: string; until: Date | null }>();
     if (holder?.until && holder.until.getTime() < now.getTime()) {
@@ -117,7 +149,7 @@ async function underClaim<T>(month: string, work: () => Promise<T>): Promise<T> 
     await sleep(Math.min(2 + attempt * 2, 50));
   }
   try {
-    return await work();
+    return await work(claimedAt);
   } finally {
     await ClaimModel.deleteOne({ _id: key, owner });
   }
@@ -130,65 +162,142 @@ interface TallyDoc {
   ids?: string[];
 }
 
-/** Step (1): the intent of a click about to be written. */
+/** Step (1): the intent of a click about to be written (one insert). */
 export async function beginClick(visitor: string, month: string, township: string, at: Date): Promise<ClickIntent> {
-  const docs = (await tallyRegionsOf(township)).map((region) => tallyId(month, region));
-  const intent: ClickIntent = { _id: randomUUID(), visitor, month, township, docs, at };
+  const intent: ClickIntent = { _id: randomBytes(12).toString('base64url'), visitor, month, township, at };
   await ClickTallyIntentModel.collection.insertOne(intent as never);
   return intent;
 }
 
-/** Step (3): counts the intent's click in every document that has not counted it (idempotent). */
-export async function tallyClick(intent: ClickIntent, first: boolean): Promise<void> {
-  await underClaim(intent.month, async () => {
+const idOf = (entry: string) => entry.slice(0, entry.lastIndexOf('@'));
+const msOf = (entry: string) => Number(entry.slice(entry.lastIndexOf('@') + 1));
+
+/**
+ * Step (3), and (4) when `deleteIntents`: counts the clicks of `entries` (intents of `month`)
+ * as batch `batch` in every document that has not counted them (idempotent; retry a batch
+ * with the same id). Returns how many clicks it counted.
+ */
+export async function applyTallies(
+  month: string,
+  batch: string,
+  entries: readonly TallyEntry[],
+  deleteIntents = true,
+): Promise<number> {
+  if (entries.length === 0) return 0;
+  let counted = 0;
+  await underClaim(month, async (claimedAt) => {
+    // One read of the regions' version token for the batch (regions/directory.ts).
+    const directory = entries.every(({ intent }) => intent.docs) ? null : await regionDirectory();
+    const regions = new Map<string, string[]>();
+    for (const { intent } of entries) {
+      if (intent.docs || regions.has(intent.township)) continue;
+      regions.set(intent.township, tallyRegionsIn(directory!, intent.township));
+    }
+    const docsOf = (intent: ClickIntent) =>
+      intent.docs ?? regions.get(intent.township)!.map((region) => tallyId(month, region));
+    const docIds = [...new Set(entries.flatMap(({ intent }) => docsOf(intent)))];
     const docs = await Promise.all(
-      intent.docs.map((id) =>
+      docIds.map((id) =>
         ClickTallyModel.findById(id)
           .lean<TallyDoc>()
           .then((doc) => doc ?? { _id: id }),
       ),
     );
-    const counted = (doc: TallyDoc) => (doc.ids ?? []).some((id) => id.slice(0, id.lastIndexOf('@')) === intent._id);
-    const pending = docs.filter((doc) => !counted(doc));
-    if (pending.length === 0) return;
-    // Old ids whose intents are gone go (one read of the few intents in flight, see the header).
+    // Old ids are dropped once no intent carries them: looked for in the same read.
     const now = Date.now();
-    const old = (id: string) => now - Number(id.slice(id.lastIndexOf('@') + 1)) > IDS_KEPT_MS;
+    const old = (entry: string) => now - msOf(entry) > IDS_KEPT_MS;
     const candidates = [
       ...new Set(
-        pending
+        docs
           .filter((doc) => (doc.ids ?? []).length >= IDS_CHECKED_AT)
-          .flatMap((doc) => (doc.ids ?? []).filter(old).map((id) => id.slice(0, id.lastIndexOf('@')))),
+          .flatMap((doc) => (doc.ids ?? []).filter(old).map(idOf)),
       ),
     ];
-    const live = new Set<string>();
-    if (candidates.length > 0) {
-      const found = await ClickTallyIntentModel.find({ _id: { $in: candidates } }, { _id: 1 }).lean<
-        { _id: string }[]
-      >();
-      for (const doc of found) live.add(doc._id);
-    }
-    const gone = (id: string) => old(id) && candidates.length > 0 && !live.has(id.slice(0, id.lastIndexOf('@')));
-    await Promise.all(
-      pending.map((doc) => {
-        const [clicks, firsts] = doc.t?.[intent.township] ?? [0, 0];
-        const kept = (doc.ids ?? []).filter((id) => !((doc.ids ?? []).length >= IDS_CHECKED_AT && gone(id)));
-        return ClickTallyModel.collection.updateOne(
-          { _id: doc._id as never },
-          {
-            $set: {
-              [`t.${intent.township}`]: [clicks + 1, firsts + (first ? 1 : 0)],
-              ids: [...kept, `${intent._id}@${now}`],
-            },
-          },
-          { upsert: true },
-        );
+    const intentIds = entries.map(({ intent }) => intent._id);
+    const byIds = intentIds.length === 1 ? { _id: intentIds[0] } : { _id: { $in: intentIds } };
+    const found = await ClickTallyIntentModel.find(
+      candidates.length > 0 ? { $or: [byIds, { batches: { $in: candidates } }, { _id: { $in: candidates } }] } : byIds,
+      { batches: 1 },
+    ).lean<{ _id: string; batches?: string[] }[]>();
+    const live = new Map(found.map((doc) => [doc._id, doc.batches ?? []]));
+    // The marks live intents carry (and their own ids, as older writers listed them).
+    const carried = new Set([...live.keys(), ...[...live.values()].flat()]);
+    // Per document: the live intents it has not counted (none of their marks, nor their own
+    // id as older writers listed it, nor this batch in its `ids`).
+    const countedIds = new Set<string>();
+    const plans = docs.map((doc) => {
+      const listed = new Set((doc.ids ?? []).map(idOf));
+      const add = new Map<string, TallyCell>();
+      if (!listed.has(batch)) {
+        for (const { intent, first } of entries) {
+          const marks = live.get(intent._id);
+          if (!marks || listed.has(intent._id) || marks.some((mark) => listed.has(mark))) continue;
+          if (!docsOf(intent).includes(doc._id)) continue;
+          countedIds.add(intent._id);
+          const cell = add.get(intent.township) ?? [0, 0];
+          add.set(intent.township, [cell[0] + 1, cell[1] + (first ? 1 : 0)]);
+        }
+      }
+      return { doc, add };
+    });
+    const writes = plans.filter((plan) => plan.add.size > 0);
+    if (writes.length === 0) return;
+    const toMark = entries.filter(({ intent }) => live.has(intent._id) && !live.get(intent._id)!.includes(batch));
+    await bulkInCommands(
+      ClickTallyIntentModel,
+      toMark.map(({ intent }) => ({
+        updateOne: { filter: { _id: intent._id as never }, update: { $addToSet: { batches: batch } } },
+      })),
+    );
+    // Written only while the claim surely holds (a holder that stalled past it writes nothing:
+    // the batch is retried under a new claim, its marks already written).
+    if (performance.now() - claimedAt > CLAIM_WRITE_BY_MS)
+      throw new Error(`click tally of ${month}: claim held too long`);
+    await bulkInCommands(
+      ClickTallyModel,
+      writes.map(({ doc, add }) => {
+        const set: Record<string, unknown> = {};
+        for (const [township, [clicks, firsts]] of add) {
+          const [had, hadFirsts] = doc.t?.[township] ?? [0, 0];
+          set[`t.${township}`] = [had + clicks, hadFirsts + firsts];
+        }
+        const ids = doc.ids ?? [];
+        const checked = ids.length >= IDS_CHECKED_AT;
+        set.ids = [...ids.filter((entry) => !(checked && old(entry) && !carried.has(idOf(entry)))), `${batch}@${now}`];
+        return { updateOne: { filter: { _id: doc._id as never }, update: { $set: set }, upsert: true } };
       }),
     );
+    counted = countedIds.size;
   });
+  if (deleteIntents) await endClicks(entries.map(({ intent }) => intent._id));
+  return counted;
 }
 
-/** Step (4). */
+/** Step (3) for one click, as its own batch (a test's stand-in for a writer's tally step). */
+export async function tallyClick(intent: ClickIntent, first: boolean): Promise<void> {
+  await applyTallies(intent.month, newBatchId(), [{ intent, first }], false);
+}
+
+/** Step (4): the intents deleted, one command. */
+export async function endClicks(ids: readonly string[]): Promise<void> {
+  await bulkInCommands(
+    ClickTallyIntentModel,
+    ids.map((id) => ({ deleteOne: { filter: { _id: id as never } } })),
+  );
+}
+
+/** `ops` in commands of at most MAX_UPDATES_PER_COMMAND statements, two at a time (db/bulk.ts). */
+async function bulkInCommands(
+  model: typeof ClickTallyModel | typeof ClickTallyIntentModel,
+  ops: AnyBulkWriteOperation[],
+): Promise<void> {
+  const commands: AnyBulkWriteOperation[][] = [];
+  for (let i = 0; i < ops.length; i += MAX_UPDATES_PER_COMMAND)
+    commands.push(ops.slice(i, i + MAX_UPDATES_PER_COMMAND));
+  await mapLimit(commands, 2, (command) => model.collection.bulkWrite(command, { ordered: false }));
+}
+
+/** An intent whose click was not written (past the visitor's cap). */
 export async function endClick(intent: Pick<ClickIntent, '_id'>): Promise<void> {
   await ClickTallyIntentModel.deleteOne({ _id: intent._id });
 }
@@ -197,8 +306,9 @@ let lastRepair = 0;
 
 /**
  * Finishes the intents of writers that died (older than INTENT_STALE_MS at `now`): counts the
- * click each wrote, if any. Returns how many intents it finished. `findClick` finds the
- * intent's click (clicks.ts). Read at most once per REPAIR_EVERY_MS unless `force`.
+ * click each wrote, if any, as one batch per month. Returns how many intents it finished.
+ * `findClick` finds the intent's click (clicks.ts). Read at most once per REPAIR_EVERY_MS
+ * unless `force`.
  */
 export async function repairClickTallies(
   now: Date,
@@ -210,11 +320,21 @@ export async function repairClickTallies(
   const stale = await ClickTallyIntentModel.find({ at: { $lt: new Date(now.getTime() - INTENT_STALE_MS) } })
     .limit(1_000)
     .lean<ClickIntent[]>();
-  for (const intent of stale) {
-    const click = await findClick(intent);
-    if (click) await tallyClick(intent, click.first);
-    await endClick(intent);
-  }
+  const clicks = await mapLimit(stale, 4, findClick);
+  const months = new Map<string, TallyEntry[]>();
+  const noClick: string[] = [];
+  stale.forEach((intent, i) => {
+    const click = clicks[i];
+    if (!click) {
+      noClick.push(intent._id);
+      return;
+    }
+    const entries = months.get(intent.month) ?? [];
+    entries.push({ intent, first: click.first });
+    months.set(intent.month, entries);
+  });
+  for (const [month, entries] of months) await applyTallies(month, newBatchId(), entries);
+  await endClicks(noClick);
   return stale.length;
 }
 
@@ -254,11 +374,12 @@ export async function buildClickTallies(): Promise<void> {
     const rows = [...sums.values()];
     // month → document id → township → cell
     const months = new Map<string, Map<string, Record<string, TallyCell>>>();
+    const directory = await regionDirectory();
     for (const row of rows) {
       const { month, township } = row._id;
       const docs = months.get(month) ?? new Map<string, Record<string, TallyCell>>();
       months.set(month, docs);
-      for (const region of await tallyRegionsOf(township)) {
+      for (const region of tallyRegionsIn(directory, township)) {
         const id = tallyId(month, region);
         const cells = docs.get(id) ?? {};
         docs.set(id, cells);

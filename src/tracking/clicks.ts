@@ -7,12 +7,14 @@
 //
 // The monthly table reads clicks per township and month from the tallies (click-tally.ts),
 // never from this collection: a click with a township is written as that module's header
-// says (intent, click, tallies, intent removed), the click carrying its intent's id.
+// says (intent, then the click carrying its intent's id, on the request path; the tallies and
+// the intent's removal batched per process by click-flusher.ts).
 import { createHmac } from 'node:crypto';
 import mongoose from 'mongoose';
 import { localDay } from '../campaigns/schedule.js';
 import type { Clock } from '../lib/clock.js';
 import { isDuplicateKey } from '../lib/errors.js';
+import { ClickTallyFlusher, FLUSH_EVERY_MS } from './click-flusher.js';
 import {
   beginClick,
   type ClickIntent,
@@ -20,11 +22,12 @@ import {
   endClick,
   readClickTallies,
   repairClickTallies,
-  tallyClick,
 } from './click-tally.js';
 import { type LinkTarget, townshipOf } from './links.js';
 
 export const MAX_PER_VISITOR = 10;
+/** Visitors whose next click number a process keeps (a hint: about 100 bytes each). */
+const VISITORS_KEPT = 50_000;
 
 const clickSchema = new mongoose.Schema(
   {
@@ -62,9 +65,18 @@ export class ClickService {
     private readonly secret: () => Buffer,
     /** The village of a group, for links that do not carry it (audience room). */
     private readonly villageOfGroup: (groupId: string) => Promise<string | null> = async () => null,
+    /** This process's tally batches (another instance in a test: another process). */
+    private readonly flusher = new ClickTallyFlusher(FLUSH_EVERY_MS, (error) =>
+      process.stderr.write(`[click tallies] ${error instanceof Error ? error.message : String(error)}\n`),
+    ),
   ) {}
 
-  /** Counts one click; true when it was counted (false past the visitor's daily cap). */
+  /**
+   * Counts one click; true when it was counted (false past the visitor's daily cap). On the
+   * request path: the intent and the click (two inserts) for a visitor this process has seen
+   * (its next free `#n` kept in `nextClick`); a visitor's earlier clicks cost a failed insert
+   * each and one read of its last `_id`. The tally step is the flusher's (click-flusher.ts).
+   */
   async record(target: LinkTarget, ip: string, userAgent: string): Promise<boolean> {
     const at = this.clock.now();
     const day = localDay(at, this.timeZone);
@@ -72,7 +84,8 @@ export class ClickService {
       .update([ip, userAgent, day, target.campaignId, target.groupId ?? '', target.noticeId].join('\n'))
       .digest('base64url')
       .slice(0, 22);
-    if (await ClickModel.exists({ _id: `${visitor}#${MAX_PER_VISITOR - 1}` })) return false;
+    const from = this.nextClick.get(visitor) ?? 0;
+    if (from >= MAX_PER_VISITOR) return false;
     const village = target.villageCode ?? (target.groupId ? await this.villageOfGroup(target.groupId) : null);
     const fields = {
       campaignId: target.campaignId,
@@ -86,25 +99,50 @@ export class ClickService {
     };
     // A click in no township is counted for the campaign only: no tally.
     const intent = fields.townshipCode ? await beginClick(visitor, fields.month, fields.townshipCode, at) : null;
-    for (let n = 0; n < MAX_PER_VISITOR; n++) {
+    let capChecked = false;
+    for (let n = from; n < MAX_PER_VISITOR; n++) {
       try {
         await ClickModel.create({ _id: `${visitor}#${n}`, ...fields, first: n === 0, intent: intent?._id });
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
+        // Clicked before: past the cap already? (One read instead of up to ten failed inserts.)
+        if (!capChecked && n < MAX_PER_VISITOR - 1) {
+          capChecked = true;
+          if (await ClickModel.exists({ _id: `${visitor}#${MAX_PER_VISITOR - 1}` })) break;
+        }
         continue;
       }
-      if (intent) {
-        await this.tally(intent, n === 0);
-        await endClick(intent);
-      }
+      this.remember(visitor, n + 1);
+      if (intent) await this.tally(intent, n === 0);
       return true;
     }
+    this.remember(visitor, MAX_PER_VISITOR);
     if (intent) await endClick(intent);
     return false;
   }
 
-  /** Step (3) of a click's write (click-tally.ts); a parameter so a test can stop the writer there. */
-  tally: (intent: ClickIntent, first: boolean) => Promise<void> = tallyClick;
+  /** Visitor → its next free click number as this process last saw it (a bounded hint). */
+  private readonly nextClick = new Map<string, number>();
+
+  private remember(visitor: string, next: number): void {
+    this.nextClick.delete(visitor);
+    this.nextClick.set(visitor, next);
+    if (this.nextClick.size > VISITORS_KEPT) this.nextClick.delete(this.nextClick.keys().next().value!);
+  }
+
+  /** The tally step of a written click (click-tally.ts step 3): handed to the flusher; a parameter so a test can stop the writer there. */
+  tally: (intent: ClickIntent, first: boolean) => Promise<void> = async (intent, first) =>
+    this.flusher.add(intent, first);
+
+  /** Applies this process's pending tallies now (the flusher does within FLUSH_EVERY_MS anyway). */
+  flushTallies(): Promise<void> {
+    return this.flusher.flush();
+  }
+
+  /** Shutdown: the pending tallies applied, the flusher's timer stopped. */
+  close(): Promise<void> {
+    return this.flusher.close();
+  }
 
   /** Finishes the tallies of clicks whose writers died (click-tally.ts); `force` skips the pacing. */
   async repairTallies(now: Date, force = false): Promise<number> {
@@ -134,6 +172,8 @@ export class ClickService {
   async inRegion(months: readonly string[], region: string): Promise<Map<string, ClickCount>> {
     const counts = new Map<string, ClickCount>();
     if (await clickTalliesBuilt()) {
+      // Read-your-writes: this process's clicks not yet tallied are applied first.
+      await this.flusher.flush();
       // A township's or village's code begins with its county's (regions/levels.ts
       // `codeFitsParent`): their clicks are in the county's documents.
       const county = region.length > 6 ? region.slice(0, 6) : undefined;

@@ -6,7 +6,7 @@
 //   province, city) the county's parts are filed under;
 // - `m|<month>|<county>`: the county's cells of each day of the month (field `d_<day index>`,
 //   per township × officer: tasks, due, confirmed, open and the confirmation delays in whole
-//   seconds → count), recomputed from the county-day's rows: a county's or a township's
+//   seconds, packed by rank-delays.ts: 2–3 bytes a confirmation), recomputed from the county-day's rows: a county's or a township's
 //   ranking over a period reads one document per month;
 // - blocks above, for the root, province and city: the cells of 2^k days (k = 0…5) aligned on
 //   the month's first day, one field `p_<county>` per county (`a|<day>|<code>` for one day,
@@ -47,6 +47,13 @@
 // one scan of the tasks and then writes `_built_2`; killed, it runs again from scratch. Tasks
 // written during the build have made records after the cursor (or markers), folded right
 // after it.
+//
+// Delays written before rank-delays.ts are seconds → count objects; readers take both forms.
+// The one-time backfill (`packDocuments`, src/db/backfills.ts `ranktally-packed-delays`) runs
+// in the first fold of a lease holder, under the lease, before anything else is folded: each
+// month, day and block document's fields holding an object rewritten packed (one `$set` a
+// document, the same cells), then the backfill's mark. Killed midway, documents of both forms
+// answer the same and the next holder runs it again; run again, it writes nothing.
 import mongoose from 'mongoose';
 import { madeRecord } from '../channels/manual/history.js';
 import { ManualTaskModel } from '../channels/manual/model.js';
@@ -58,8 +65,10 @@ import {
   rankingsChanged,
   settled,
 } from '../channels/manual/rank-marks.js';
+import { backfillOnce } from '../db/backfills.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { normalisePhone } from '../lib/phone.js';
+import { type Delays, mergeDelays, packDelays } from './rank-delays.js';
 
 const tallySchema = new mongoose.Schema(
   {
@@ -73,6 +82,10 @@ export const RankTallyModel = mongoose.model('RankTally', tallySchema, 'ranktall
 
 /** The one-time build was made (with the month and block documents: older builds lack them). */
 export const BUILT = '_built_2';
+/** The backfill that packs the delays of documents written before rank-delays.ts (src/db/backfills.ts). */
+export const PACKED_BACKFILL = 'ranktally-packed-delays';
+/** The lease was lost during a step that must not be marked done. */
+class LeaseLost extends Error {}
 /** The made list's cursor (`n`: records 1..n folded; channels/manual/history.ts). */
 const MADE_CURSOR = '_made';
 /** Made-list records held (read and not yet passed by the cursor) per fold pass. */
@@ -97,18 +110,8 @@ interface Mark {
 
 /** [path from the county down, officer key, name, phone, createdAt ms, confirmedAt ms or 0, withdrawn before confirmation 0/1]. */
 export type Row = [string[], string, string | null, string | null, number, number, number];
-/** [township, officer key, name, phone, tasks, due, confirmed, open, delay seconds → count]. */
-export type Cell = [
-  string,
-  string,
-  string | null,
-  string | null,
-  number,
-  number,
-  number,
-  number,
-  Record<string, number>,
-];
+/** [township, officer key (empty once packed: `keyOf`), name, phone, tasks, due, confirmed, open, confirmation delays (rank-delays.ts: packed; a legacy seconds → count object until the backfill)]. */
+export type Cell = [string, string, string | null, string | null, number, number, number, number, Delays];
 
 interface TaskFields {
   _id: unknown;
@@ -127,31 +130,39 @@ export function officerKey(name: string | null | undefined, phone: string | null
   return normal ? `phone:${normal}` : `name:${name ?? ''}`;
 }
 
-/** A county's cells from its rows (those `keep` keeps). */
+/** A cell's officer key: stored empty since the delays were packed (it follows from the name and phone), in full before. */
+export function keyOf(cell: Cell): string {
+  return cell[1] || officerKey(cell[2], cell[3]);
+}
+
+/** A county's cells from its rows (those `keep` keeps); the key left empty (`keyOf`). */
 export function cellsOf(rows: Iterable<Row>, keep: (row: Row) => boolean = () => true): Cell[] {
-  const cells = new Map<string, Cell>();
+  const cells = new Map<string, { cell: Cell; delays: number[] }>();
   for (const row of rows) {
     if (!keep(row)) continue;
     const [path, key, name, phone, created, confirmed, withdrawn] = row;
     const township = path[1] ?? '';
     const id = `${township}|${key}`;
-    let cell = cells.get(id);
-    if (!cell) {
-      cell = [township, key, name, phone, 0, 0, 0, 0, {}];
-      cells.set(id, cell);
+    let entry = cells.get(id);
+    if (!entry) {
+      entry = { cell: [township, '', name, phone, 0, 0, 0, 0, ''], delays: [] };
+      cells.set(id, entry);
     }
+    const cell = entry.cell;
     cell[4] += 1;
     if (confirmed) {
       cell[5] += 1;
       cell[6] += 1;
-      const seconds = String(Math.max(0, Math.floor((confirmed - created) / 1000)));
-      cell[8][seconds] = (cell[8][seconds] ?? 0) + 1;
+      entry.delays.push(Math.max(0, Math.floor((confirmed - created) / 1000)));
     } else if (!withdrawn) {
       cell[5] += 1;
       cell[7] += 1;
     }
   }
-  return [...cells.values()];
+  return [...cells.values()].map(({ cell, delays }) => {
+    cell[8] = packDelays(delays.sort((a, b) => a - b));
+    return cell;
+  });
 }
 
 export class RankTally {
@@ -200,6 +211,14 @@ export class RankTally {
       if (!(await RankTallyModel.exists({ _id: BUILT }))) {
         if (!(await this.build(keep))) return 0;
       }
+      // Documents an older version wrote with delay objects, packed (rank-delays.ts): once,
+      // here under the lease, so no fold's write of a document races its conversion.
+      try {
+        await backfillOnce(PACKED_BACKFILL, () => this.packDocuments(keep));
+      } catch (error) {
+        if (error instanceof LeaseLost) return 0;
+        throw error;
+      }
       this.built = true;
     }
     this.closed ??= (await RankTallyModel.findById(CLOSED).lean<Closed>()) ?? { through: '', last: '' };
@@ -241,6 +260,40 @@ export class RankTally {
       if (done.length) await RankMarkModel.deleteMany({ _id: { $in: done } });
     }
     return total;
+  }
+
+  /**
+   * The one-time backfill (src/db/backfills.ts `ranktally-packed-delays`): every county-month,
+   * day and block document whose cells hold delays as a seconds → count object gets those
+   * fields rewritten packed (`$set` of the fields, the same cells otherwise: a value, so a rerun
+   * or a document converted twice changes nothing). Readers take either form, so a backfill
+   * killed midway leaves documents of both, every figure the same; the next start runs it again.
+   * Throws LeaseLost (the backfill then stays unmarked) when the lease is lost.
+   */
+  async packDocuments(keep: () => Promise<boolean>): Promise<void> {
+    const ids: string[] = [];
+    for await (const doc of RankTallyModel.find({}, { _id: 1 }).lean<{ _id: string }>().cursor({ batchSize: 1_000 })) {
+      const id = String((doc as { _id: string })._id);
+      if (/^[mab]\|/.test(id)) ids.push(id);
+    }
+    for (let i = 0; i < ids.length; i += 16) {
+      if (!(await keep())) throw new LeaseLost();
+      await mapLimit(ids.slice(i, i + 16), 4, async (id) => {
+        const doc = await RankTallyModel.findById(id).lean<Record<string, unknown>>();
+        const set: Record<string, string> = {};
+        for (const [field, value] of Object.entries(doc ?? {})) {
+          if (!/^[dp]_/.test(field)) continue;
+          const cells = JSON.parse(String(value)) as Cell[];
+          if (cells.every((cell) => typeof cell[8] === 'string')) continue;
+          for (const cell of cells) {
+            cell[1] = '';
+            cell[8] = mergeDelays([cell[8]]);
+          }
+          set[field] = JSON.stringify(cells);
+        }
+        if (Object.keys(set).length) await RankTallyModel.updateOne({ _id: id }, { $set: set }, { strict: false });
+      });
+    }
   }
 
   /** Yesterday, local: the last day the blocks of more than one day hold. */
@@ -545,18 +598,24 @@ function blockId(month: string, k: number, start: number, code: string): string 
 
 /** Cells of several days merged per township × officer (counts and delays added). */
 export function mergeCells(cells: Iterable<Cell>): Cell[] {
-  const merged = new Map<string, Cell>();
+  const merged = new Map<string, { cell: Cell; delays: Delays[] }>();
   for (const cell of cells) {
-    const id = `${cell[0]}|${cell[1]}`;
+    const id = `${cell[0]}|${keyOf(cell)}`;
     const into = merged.get(id);
     if (!into) {
-      merged.set(id, [cell[0], cell[1], cell[2], cell[3], cell[4], cell[5], cell[6], cell[7], { ...cell[8] }]);
+      merged.set(id, {
+        cell: [cell[0], '', cell[2], cell[3], cell[4], cell[5], cell[6], cell[7], ''],
+        delays: [cell[8]],
+      });
       continue;
     }
-    for (const i of [4, 5, 6, 7] as const) into[i] += cell[i];
-    for (const [seconds, count] of Object.entries(cell[8])) into[8][seconds] = (into[8][seconds] ?? 0) + count;
+    for (const i of [4, 5, 6, 7] as const) into.cell[i] += cell[i];
+    into.delays.push(cell[8]);
   }
-  return [...merged.values()];
+  return [...merged.values()].map(({ cell, delays }) => {
+    cell[8] = mergeDelays(delays);
+    return cell;
+  });
 }
 
 /**

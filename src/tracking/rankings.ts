@@ -19,7 +19,8 @@ import { mapLimit } from '../lib/concurrency.js';
 import { normalisePhone } from '../lib/phone.js';
 import type { Scope } from '../regions/scope.js';
 import type { RegionService } from '../regions/service.js';
-import { type Cell, cellsAbove, cellsOfCounty, cellsWithin } from './rank-tally.js';
+import { type Delays, medianOf } from './rank-delays.js';
+import { type Cell, cellsAbove, cellsOfCounty, cellsWithin, keyOf } from './rank-tally.js';
 import { checkRange } from './stats.js';
 
 export interface ConfirmationFigures {
@@ -67,37 +68,18 @@ class Counter {
   due = 0;
   confirmed = 0;
   open = 0;
-  /** Confirmation delays, whole seconds → how many. */
-  readonly delays = new Map<number, number>();
+  /** The cells' confirmation delays (rank-delays.ts), decoded only for the median. */
+  private readonly delays: Delays[] = [];
 
   add(cell: Cell): void {
     this.due += cell[5];
     this.confirmed += cell[6];
     this.open += cell[7];
-    for (const [seconds, count] of Object.entries(cell[8])) {
-      this.delays.set(Number(seconds), (this.delays.get(Number(seconds)) ?? 0) + count);
-    }
-  }
-
-  /** The k-th smallest delay (0-based), seconds. */
-  private nth(sorted: [number, number][], k: number): number {
-    let seen = 0;
-    for (const [seconds, count] of sorted) {
-      seen += count;
-      if (k < seen) return seconds;
-    }
-    return 0;
+    if (cell[6]) this.delays.push(cell[8]);
   }
 
   figures(): ConfirmationFigures {
-    const sorted = [...this.delays.entries()].sort((a, b) => a[0] - b[0]);
-    const n = this.confirmed;
-    const median =
-      n === 0
-        ? null
-        : n % 2
-          ? this.nth(sorted, (n - 1) / 2)
-          : (this.nth(sorted, n / 2 - 1) + this.nth(sorted, n / 2)) / 2;
+    const median = medianOf(this.delays);
     return {
       due: this.due,
       confirmed: this.confirmed,
@@ -156,7 +138,8 @@ export class RankingService {
       { counter: Counter; name: string; phone: string | null; townships: Map<string, number> }
     >();
     for (const cell of cells) {
-      const [township, key, name, phone, tasks] = cell;
+      const [township, , name, phone, tasks] = cell;
+      const key = keyOf(cell);
       if (townshipOf.has(township)) {
         const counter = byTownship.get(township) ?? new Counter();
         counter.add(cell);

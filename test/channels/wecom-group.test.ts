@@ -5,7 +5,9 @@
 // before approval and refused with the reason. Real engine, database and HTTP; fixed clock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CustomerGroupDouble, type DoubleMember } from '../../src/channels/doubles/wecom-customer-groups.js';
+import { buildWecomCapSends } from '../../src/channels/wecom-group/cap-sends.js';
 import { WecomItemModel } from '../../src/channels/wecom-group/model.js';
+import { BackfillModel } from '../../src/db/backfills.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { RegionModel } from '../../src/regions/model.js';
 import { GroupModel } from '../../src/audience/model.js';
@@ -433,6 +435,9 @@ describe('WeCom customer groups (企业微信客户群)', () => {
         createdAt: new Date('2026-06-01T03:00:00Z'),
       })),
     );
+    // Written straight into the items, as an install from before the cap list left them: listed once at start.
+    await BackfillModel.deleteOne({ _id: 'wecom-group-cap-sends' });
+    await buildWecomCapSends(clock.now());
     for (let n = 0; n < 30; n++) double.receivedElsewhere(elsewhere.chatId, new Date('2026-06-02T03:00:00Z'));
     const audience = audienceOf([], groups.map((g) => g.groupId));
     const preview = await ok(await w.t.request('POST', '/api/audience/preview', w.editor, audience));

@@ -2,8 +2,12 @@
 // forwarding tasks the panel said 本推送没有人工转发任务, and a minute later (the digest waits for
 // an officer's tasks to settle) listed them — only after a reload. It now says the tasks exist
 // and when the officers will be told, and shows the digest when it is sent, without a reload.
+// The steps are paged on the server (useList + KeysetPager), the figures above them (共 N 条,
+// per 环节) read from the summary (issue 25).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SETTLE_MS } from '../../src/notifications/notifier.js';
+import { advanceCounts } from '../../src/notifications/step-counts.js';
+import { recordStep } from '../../src/notifications/step-list.js';
 import { TREE } from '../helpers/regions.js';
 import { type ConsoleWorld, signIn, startConsoleWorld } from './world.js';
 
@@ -89,6 +93,42 @@ describe('console: 民警通知 before and after the digest', { timeout: 200_000
     } finally {
       clearInterval(notifying);
     }
+    // The figures above the table, from the summary (a small counts document, not the steps).
+    await panel.getByTestId('notification-figures').filter({ hasText: '共 1 条：任务汇总 1' }).waitFor();
+    // A province campaign has thousands of steps: the panel pages them on the server (每页 10 条).
+    for (let i = 0; i < 11; i++) {
+      const id = `reminder|${campaign.id}@paging|officer-${i}`;
+      await recordStep({
+        _id: id,
+        kind: 'reminder',
+        campaignId: campaign.id,
+        occurrenceId: `${campaign.id}@paging`,
+        officerKey: `officer-${i}`,
+        officerName: `翻页警官${i}`,
+        recipientUserId: null,
+        recipientName: null,
+        groupNames: ['五山人工转发一群'],
+        taskIds: [],
+        status: 'no_robot',
+        detail: null,
+        wecomDetail: null,
+        at: new Date(),
+        message: null,
+        attempts: 0,
+        attemptAt: null,
+      });
+    }
+    await advanceCounts(campaign.id);
+    await page.reload();
+    await panel.getByTestId('notification-figures').filter({ hasText: '共 12 条：任务汇总 1 · 提醒 11' }).waitFor();
+    await panel.getByText('第 1 页（本页 10 条）').waitFor();
+    await panel.getByRole('button', { name: '下一页' }).click();
+    await panel.getByText('第 2 页（本页 2 条）').waitFor();
+    await panel.getByRole('cell', { name: '翻页警官10' }).waitFor();
+    expect(await panel.getByRole('cell', { name: '刘警官' }).count()).toBe(0);
+    await panel.getByRole('button', { name: '上一页' }).click();
+    await panel.getByRole('cell', { name: '刘警官' }).first().waitFor();
+    if (process.env.NOTIFPAGE_SHOT) await panel.screenshot({ path: process.env.NOTIFPAGE_SHOT });
     await page.context().close();
   });
 });

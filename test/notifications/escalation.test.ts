@@ -4,6 +4,7 @@
 // real engine and database, the WeCom double as the officers' station robots.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
+import { StepCountModel } from '../../src/notifications/step-counts.js';
 import { ADMIN_PASSWORD } from '../helpers/app.js';
 import {
   type DeliveryWorld,
@@ -172,6 +173,10 @@ describe('officers told of their manual tasks, then reminded, then their superio
         'escalation:孙辅警:no_robot',
       ].sort(),
     );
+    // The figures above the list, counted by the notifier as it wrote each step (step-counts.ts).
+    const counted = await w.t.request('GET', `/api/campaigns/${campaignId}/notifications/summary`, viewer);
+    expect(counted.json()).toEqual({ total: 9, kinds: { digest: 3, reminder: 3, escalation: 3, withdrawn: 0 } });
+    expect(await StepCountModel.findById(campaignId).lean()).toMatchObject({ upTo: 9, open: [] });
     const li = steps.find((s) => s.kind === 'digest' && s.officerName === '李警官')!;
     expect(li.detail).toContain('未设置通知机器人');
     expect(li.groupNames).toEqual(['西村群']);

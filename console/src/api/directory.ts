@@ -22,6 +22,8 @@ export type NotifyRobot = ApiReply<'/api/users/{id}/notify-robot'>;
 export type AuditEntry = Row<'/api/audit'>;
 export type ManualTaskView = Row<'/api/manual-tasks'>;
 export type NotificationStep = Row<'/api/campaigns/{id}/notifications'>;
+/** A campaign's steps counted per 环节 (GET /api/campaigns/{id}/notifications/summary). */
+export type NotificationCounts = ApiReply<'/api/campaigns/{id}/notifications/summary'>;
 
 export const NOTIFICATION_KIND_LABELS: Record<NotificationStep['kind'], string> = {
   digest: '任务汇总',

@@ -2354,10 +2354,22 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 推送的民警通知记录（任务汇总、提醒、督办） */
+        /**
+         * 推送的民警通知记录（任务汇总、提醒、督办），分页
+         * @description 按记录顺序分页（游标为上一页最后一条的 id：旧的在前用 after，新的在前用 before）；每页最多 limit 条，默认 50。总数与按环节计数见 …/notifications/summary。
+         */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 从此 id 之后接着列（旧的在前时用） */
+                    after?: string;
+                    /** @description 从此 id 之前接着列（新的在前时用） */
+                    before?: string;
+                    /** @description 每页条数（默认 50） */
+                    limit?: number;
+                    /** @description 排序，默认旧的在前（有 before 时新的在前） */
+                    sort?: "oldest" | "newest";
+                };
                 header?: never;
                 path: {
                     /** @description 24 位十六进制 ID */
@@ -2378,6 +2390,8 @@ export interface paths {
                             at: string;
                             detail: string | null;
                             groupNames: string[];
+                            /** @description 该条在推送通知列表中的序号（翻页游标：after / before） */
+                            id: string;
                             /** @description digest 任务汇总 / reminder 提醒 / escalation 督办（告知上级） */
                             kind: "digest" | "reminder" | "escalation" | "withdrawn";
                             occurrenceId: string;
@@ -2385,6 +2399,100 @@ export interface paths {
                             recipientName: string | null;
                             status: "sending" | "sent" | "failed" | "uncertain" | "no_robot" | "no_superior" | "ambiguous_officer";
                         }[];
+                    };
+                };
+                /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 未登录或登录已失效 */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 无权执行此操作（角色或管辖范围不符，或签名无效） */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 对象不存在或不在管辖范围内 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description 请求地址中的参数过长 */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{id}/notifications/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 推送的民警通知记录条数（总数与按环节计数） */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 24 位十六进制 ID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description 按环节计数：digest 任务汇总 / reminder 提醒 / escalation 督办 / withdrawn 撤回告知 */
+                            kinds: {
+                                digest: number;
+                                escalation: number;
+                                reminder: number;
+                                withdrawn: number;
+                            };
+                            /** @description 通知记录总条数 */
+                            total: number;
+                        };
                     };
                 };
                 /** @description 请求无效（缺少或不正确的字段，field 指明哪一个） */

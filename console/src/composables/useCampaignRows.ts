@@ -5,7 +5,7 @@ import { type Ref, onMounted, ref, watch } from 'vue';
 import { ApiError, http, unwrap } from '../api/client';
 import type { Row } from '../api/shapes';
 
-type RowsPath = '/api/campaigns/{id}/notifications' | '/api/campaigns/{id}/wecom-tasks';
+type RowsPath = '/api/campaigns/{id}/wecom-tasks';
 
 export function useCampaignRows<P extends RowsPath>(campaignId: () => string, path: P, failure: string) {
   const rows = ref([]) as Ref<Row<P>[]>;

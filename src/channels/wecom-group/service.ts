@@ -30,6 +30,8 @@ import { InvalidInput, isDuplicateKey } from '../../lib/errors.js';
 import { ManualImageModel } from '../manual/model.js';
 import { fileSettlement, type SettlementStatus } from '../manual/tasks.js';
 import { unwatch, watchTasks } from '../manual/watch.js';
+import { campaignTaskIds, listCampaignTasks } from './campaign-tasks.js';
+import { addCapSends, capSendsUsed } from './cap-sends.js';
 import { itemEntry, listLive, liveDocs, taskEntry, unlistLive } from './live.js';
 import type { ChannelMessage, ChannelTarget, Outcome } from '../types.js';
 import type { ApiAnswer, WecomApiClient, WecomApp } from './api.js';
@@ -182,6 +184,32 @@ export function capPeriod(at: Date, policy: WecomCapPolicy, timeZone: string): {
 
 const CAP_WORDS: Record<WecomCapPolicy, string> = { month: '本月', week: '本周', day: '今天' };
 
+// Reads and writes of several items or tasks go one `_id` each: on FerretDB 1.24 an
+// `_id: {$in}` (or any filter but one `_id` equality) reads the whole collection, and these
+// collections keep every customer-group delivery and task ever made.
+
+/** The items with these ids (one read each, 8 at a time); missing ones left out, order kept. */
+async function itemsById(ids: string[]): Promise<WecomItemDoc[]> {
+  const docs = await mapLimit(ids, 8, (id) => WecomItemModel.findById(id).lean<WecomItemDoc>());
+  return docs.filter((doc): doc is WecomItemDoc => doc !== null);
+}
+
+/** The tasks with these ids (one read each, 8 at a time); missing ones left out, order kept. */
+async function tasksById(ids: string[]): Promise<WecomTaskDoc[]> {
+  const docs = await mapLimit(ids, 8, (id) => WecomTaskModel.findById(id).lean<WecomTaskDoc>());
+  return docs.filter((doc): doc is WecomTaskDoc => doc !== null);
+}
+
+/** The same `$set` on these items: one `{_id}` statement each, MAX_UPDATES_PER_COMMAND a command. */
+async function setItems(ids: string[], set: Record<string, unknown>): Promise<void> {
+  for (let i = 0; i < ids.length; i += MAX_UPDATES_PER_COMMAND) {
+    await WecomItemModel.bulkWrite(
+      ids.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: set } } })),
+      { ordered: false },
+    );
+  }
+}
+
 export class WecomGroupService {
   #onSettled: ((reference: string, regionPath: string[]) => Promise<void>) | null = null;
   #ports: WecomGroupPorts | null = null;
@@ -270,7 +298,10 @@ export class WecomGroupService {
 
   // ---- the monthly cap -----------------------------------------------------------------
 
-  /** Sends counted against each group's cap in the current period (queued, tasked or sent). */
+  /**
+   * Sends counted against each group's cap in the current period (queued, tasked or sent),
+   * for comparing with `limit`: exact at or above it, an upper bound below it (cap-sends.ts).
+   */
   async capUsage(
     countyCode: string,
     groupIds: string[],
@@ -278,14 +309,7 @@ export class WecomGroupService {
     const policy = ((await WecomAppModel.findById(countyCode, { capPolicy: 1 }).lean<WecomAppDoc>())?.capPolicy ??
       'month') as WecomCapPolicy;
     const { period, limit } = capPeriod(this.clock.now(), policy, this.settings.timeZone);
-    const used = new Map<string, number>();
-    for (let i = 0; i < groupIds.length; i += 1000) {
-      const docs = await WecomItemModel.find(
-        { groupId: { $in: groupIds.slice(i, i + 1000) }, period, state: { $in: ['queued', 'tasked', 'sent'] } },
-        { groupId: 1 },
-      ).lean<{ groupId: string }[]>();
-      for (const doc of docs) used.set(doc.groupId, (used.get(doc.groupId) ?? 0) + 1);
-    }
+    const used = await capSendsUsed(groupIds, period, limit);
     return { limit, words: CAP_WORDS[policy], used };
   }
 
@@ -336,8 +360,9 @@ export class WecomGroupService {
         message: `该群${CAP_WORDS[policy]}已收到 ${used} 次群发，达到企业微信接收上限（${limit} 次），本次不发送`,
         groupProblem: false,
       };
-    // On the loop's live list before it is queued (live.ts).
+    // On the loop's live list and counted against the group's cap before it is queued (live.ts, cap-sends.ts).
     await listLive([itemEntry(reference!)], now);
+    await addCapSends([{ groupId: target.groupId, period, reference: reference! }]);
     try {
       await WecomItemModel.create({
         _id: reference,
@@ -483,6 +508,7 @@ export class WecomGroupService {
       runs.set(key, [...(runs.get(key) ?? []), item]);
     }
     let created = 0;
+    const claims: { id: string; items: WecomItemDoc[] }[] = [];
     for (const [key, items] of runs) {
       const newest = Math.max(...items.map((i) => i.createdAt.getTime()));
       if (now.getTime() - newest < this.settings.settleMs) continue;
@@ -501,12 +527,21 @@ export class WecomGroupService {
       items.sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
       for (let i = 0; i < items.length; i += WECOM_GROUP_MAX_CHATS_PER_TASK) {
         part += 1;
-        const chunk = items.slice(i, i + WECOM_GROUP_MAX_CHATS_PER_TASK);
-        const task = await this.claimTask(`${key}|${part}`, chunk);
-        if (!task) continue;
-        await this.create(task);
-        created += 1;
+        claims.push({ id: `${key}|${part}`, items: items.slice(i, i + WECOM_GROUP_MAX_CHATS_PER_TASK) });
       }
+    }
+    // Listed on their campaigns before they are inserted (campaign-tasks.ts): one insert per campaign.
+    const byCampaign = new Map<string, string[]>();
+    for (const { id, items } of claims) {
+      const campaignId = items[0]!.campaignId;
+      byCampaign.set(campaignId, [...(byCampaign.get(campaignId) ?? []), id]);
+    }
+    await listCampaignTasks(byCampaign);
+    for (const { id, items } of claims) {
+      const task = await this.claimTask(id, items);
+      if (!task) continue;
+      await this.create(task, items);
+      created += 1;
     }
     const retries = live.tasks.filter(
       (task) => task.state === 'retry' && task.nextAt && task.nextAt.getTime() <= now.getTime(),
@@ -551,7 +586,7 @@ export class WecomGroupService {
       if (isDuplicateKey(error)) return null;
       throw error;
     }
-    await WecomItemModel.updateMany({ _id: { $in: doc.itemIds } }, { $set: { state: 'tasked', taskId: id } });
+    await setItems(doc.itemIds, { state: 'tasked', taskId: id });
     // Tasked: live through their task from now.
     await unlistLive(doc.itemIds.map(itemEntry));
     return (await WecomTaskModel.findById(id).lean<WecomTaskDoc>())!;
@@ -580,11 +615,14 @@ export class WecomGroupService {
     return { ok: true, data: uploaded.data.media_id };
   }
 
-  /** add_msg_template for a claimed task, and what its answer means for its groups. */
-  private async create(task: WecomTaskDoc): Promise<void> {
+  /**
+   * add_msg_template for a claimed task, and what its answer means for its groups (`items`:
+   * the task's groups as its claim read them; a retry reads them by `_id`).
+   */
+  private async create(task: WecomTaskDoc, claimed?: WecomItemDoc[]): Promise<void> {
     const now = this.clock.now();
     const app = await this.appFor(task.countyCode);
-    const items = await WecomItemModel.find({ _id: { $in: task.itemIds } }).lean<WecomItemDoc[]>();
+    const items = claimed ?? (await itemsById(task.itemIds));
     const messageId = `${task.occurrenceId}|${task.countyCode}`;
     const message = await WecomMessageModel.findById(messageId).lean<WecomMessageDoc>();
     if (!app || !message) {
@@ -774,7 +812,7 @@ export class WecomGroupService {
       for (const row of page.data.send_list) if (row.chat_id) sent.set(row.chat_id, { status: row.status, sendTime: row.send_time ?? null });
       cursor = page.data.next_cursor ?? '';
     } while (cursor);
-    const items = await WecomItemModel.find({ _id: { $in: task.itemIds }, state: 'tasked' }).lean<WecomItemDoc[]>();
+    const items = (await itemsById(task.itemIds)).filter((i) => i.state === 'tasked');
     const at = (seconds: number | null) => new Date(seconds ? seconds * 1000 : this.clock.now().getTime());
     const delivered = items.filter((i) => sent.get(i.chatId)?.status === 1);
     await this.settleItems(delivered, 'sent', 'sent', null, (i) => at(sent.get(i.chatId)?.sendTime ?? sendTime));
@@ -808,7 +846,7 @@ export class WecomGroupService {
     await this.api.call(app, 'externalcontact/cancel_groupmsg_send', { msgid: task.msgid });
     await WecomTaskModel.updateOne({ _id: task._id }, { $set: { state: 'closed', nextPollAt: null } });
     await unlistLive([taskEntry(task._id)]);
-    const items = await WecomItemModel.find({ _id: { $in: task.itemIds }, state: 'tasked' }).lean<WecomItemDoc[]>();
+    const items = (await itemsById(task.itemIds)).filter((i) => i.state === 'tasked');
     const days = Math.round(this.settings.horizonMs / 3600_000);
     await this.settleItems(items, 'failed', 'failed', `群主 ${days} 小时内未在企业微信群发助手确认发送，任务已关闭`);
   }
@@ -845,16 +883,16 @@ export class WecomGroupService {
   private async afterStop(task: WecomTaskDoc, verdict: RunVerdict): Promise<void> {
     await WecomTaskModel.updateOne({ _id: task._id }, { $set: { state: 'cancelled', nextPollAt: null } });
     await unlistLive([taskEntry(task._id)]);
-    const items = await WecomItemModel.find({ _id: { $in: task.itemIds }, state: 'tasked' }).lean<WecomItemDoc[]>();
+    const items = (await itemsById(task.itemIds)).filter((i) => i.state === 'tasked');
     if (verdict.kind === 'hold') {
       // Listed before they are queued again (live.ts).
       await listLive(
         items.map((i) => itemEntry(i._id)),
         this.clock.now(),
       );
-      await WecomItemModel.updateMany(
-        { _id: { $in: items.map((i) => i._id) } },
-        { $set: { state: 'queued', taskId: null, createdAt: this.clock.now() } },
+      await setItems(
+        items.map((i) => i._id),
+        { state: 'queued', taskId: null, createdAt: this.clock.now() },
       );
       await unwatch(items.map((i) => `wecom:${i._id}`));
       return;
@@ -935,7 +973,7 @@ export class WecomGroupService {
   async remind(taskIds: string[]): Promise<{ reminded: number; limited: number; failed: string[] }> {
     const now = this.clock.now();
     const result = { reminded: 0, limited: 0, failed: [] as string[] };
-    const tasks = await WecomTaskModel.find({ _id: { $in: taskIds }, state: 'open' }).lean<WecomTaskDoc[]>();
+    const tasks = (await tasksById([...new Set(taskIds)])).filter((t) => t.state === 'open');
     for (const task of tasks) {
       const recent = ((task.reminders ?? []) as unknown as Date[]).filter((at) => now.getTime() - at.getTime() < 24 * 3600_000);
       if (recent.length >= WECOM_GROUP_REMINDERS_PER_DAY) {
@@ -954,10 +992,15 @@ export class WecomGroupService {
     return result;
   }
 
-  /** A campaign's WeCom tasks with each group's state and reason (the run report). */
+  /**
+   * A campaign's WeCom tasks with each group's state and reason (the run report): the tasks
+   * its list names (campaign-tasks.ts), then their groups, every one by `_id`.
+   */
   async report(campaignId: string): Promise<WecomTaskReport[]> {
-    const tasks = await WecomTaskModel.find({ campaignId }).sort({ createdAt: 1 }).lean<WecomTaskDoc[]>();
-    const items = await WecomItemModel.find({ _id: { $in: tasks.flatMap((t) => t.itemIds) } }).lean<WecomItemDoc[]>();
+    const tasks = (await tasksById(await campaignTaskIds(campaignId)))
+      .filter((t) => t.campaignId === campaignId)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    const items = await itemsById(tasks.flatMap((t) => t.itemIds));
     const byId = new Map(items.map((i) => [i._id, i]));
     return tasks.map((task) => ({
       id: task._id,
