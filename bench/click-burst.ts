@@ -6,12 +6,14 @@
 // from the raw clicks once the table has been read. `--old=N` first adds N clicks as an
 // install counted them before the tallies (no intent) over 60 days and times the one-time
 // backfill (`buildClickTallies`). Writes: use a copy of the world. Last line: JSON.
+import { readFileSync } from 'node:fs';
 import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { buildApp } from '../src/app.js';
 import { BackfillModel } from '../src/db/backfills.js';
 import { regionDirectory } from '../src/regions/directory.js';
-import { ClickTallyModel, buildClickTallies, forgetClickTalliesBuilt } from '../src/tracking/click-tally.js';
+import { buildClickTallies } from '../src/tracking/click-backfill.js';
+import { ClickTallyModel, forgetClickTalliesBuilt } from '../src/tracking/click-tally.js';
 import { ClickModel } from '../src/tracking/clicks.js';
 import { cpuSecondsOf, flag } from './proc.js';
 import { openWorldCopy } from './world-copy.js';
@@ -81,14 +83,32 @@ async function main() {
       shapes.clear();
       counting = true;
       const cpu = cpuSecondsOf(ferretPid);
+      // FerretDB's resident memory, sampled during the backfill.
+      const rss = () =>
+        Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${ferretPid}/status`, 'utf8'))?.[1] ?? 0) >> 10;
+      const rssBefore = rss();
+      let rssPeak = rssBefore;
+      const sampler = setInterval(() => {
+        rssPeak = Math.max(rssPeak, rss());
+      }, 250);
       const t = performance.now();
-      await buildClickTallies();
+      await buildClickTallies(log);
       const ms = Math.round(performance.now() - t);
+      clearInterval(sampler);
       counting = false;
       const ferretMs = Math.round((cpuSecondsOf(ferretPid) - cpu) * 1000);
-      log(`buildClickTallies over ${old} old clicks: ${ms} ms, FerretDB ${ferretMs} ms CPU, ${total()} commands`);
+      log(
+        `buildClickTallies over ${old} old clicks: ${ms} ms, FerretDB ${ferretMs} ms CPU, ${total()} commands, FerretDB RSS ${rssBefore} → peak ${rssPeak} MB`,
+      );
       show(1);
-      Object.assign(result, { old, backfillMs: ms, backfillFerretMs: ferretMs, backfillCommands: total() });
+      Object.assign(result, {
+        old,
+        backfillMs: ms,
+        backfillFerretMs: ferretMs,
+        backfillCommands: total(),
+        ferretRssBeforeMb: rssBefore,
+        ferretRssPeakMb: rssPeak,
+      });
     }
 
     log('world open; storing the links');

@@ -39,7 +39,6 @@ import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
-import { buildClickTallies } from './tracking/click-tally.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
@@ -482,8 +481,6 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildStepCounts();
   // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
   await rekeySessions();
-  // The monthly table's click tallies of an install that counted clicks before them (once; tracking/click-tally.ts).
-  await buildClickTallies();
   // The reach day documents of an install folded before they existed (once, under the roll-up lease; tracking/reach-days.ts).
   await ctx.tracking.rollups.prepareDays(`start:${process.pid}:${Date.now()}`);
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);

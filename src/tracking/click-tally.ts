@@ -38,16 +38,16 @@
 //   tallied is missing from them (never counted twice). A writer that stalls more than
 //   INTENT_STALE_MS between (1) and (2) may find its intent repaired (deleted, no click then):
 //   its click is not tallied.
-// - An install that counted clicks before the tallies is tallied once at start
-//   (`buildClickTallies`, db/backfills.ts): one aggregate of the clicks without `intent`
-//   (those no writer of this code tallies), set (not added) into `b` under each month's
-//   claim: a rerun sets the same values. The monthly table reads the clicks as before until
-//   the backfill has finished (`clickTalliesBuilt`).
+// - An install that counted clicks before the tallies is tallied once, in the background by
+//   the roll-up lease's holder (click-backfill.ts): the clicks without `intent` (those no
+//   writer of this code tallies) read in chunks, set (not added) into `b` under each month's
+//   claim at the end. The monthly table reads the clicks as before until the backfill has
+//   finished (`clickTalliesBuilt`).
 import { randomBytes } from 'node:crypto';
 import type { AnyBulkWriteOperation } from 'mongodb';
 import mongoose from 'mongoose';
+import { BackfillModel } from '../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
-import { BackfillModel, backfillOnce } from '../db/backfills.js';
 import { ClaimModel, claimOnce } from '../db/claims.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { type RegionDirectory, regionDirectory } from '../regions/directory.js';
@@ -67,7 +67,7 @@ const IDS_CHECKED_AT = 32;
  * under the claim, so an id is needed only while an intent carries it; this is the margin).
  */
 export const IDS_KEPT_MS = 2 * 60_000;
-const BACKFILL = 'click-tallies';
+export const BACKFILL = 'click-tallies';
 
 /** [clicks, first clicks]. */
 export type TallyCell = [number, number];
@@ -124,7 +124,7 @@ export const tallyId = (month: string, region: string): string => `${month}|${re
 export const newBatchId = (): string => randomBytes(9).toString('base64url');
 
 /** The regions whose documents count a township's clicks: every region on its path above it. */
-function tallyRegionsIn(directory: RegionDirectory, township: string): string[] {
+export function tallyRegionsIn(directory: RegionDirectory, township: string): string[] {
   const region = directory.byCode.get(township);
   if (region) return region.regionPath.filter((code) => code !== township);
   // Not (yet) a region: counted under its county's code prefix (Chinese codes: 6 digits).
@@ -132,7 +132,7 @@ function tallyRegionsIn(directory: RegionDirectory, township: string): string[] 
 }
 
 /** Runs `work` holding the month's claim (one holder at a time; a dead holder's lapses). */
-async function underClaim<T>(month: string, work: (claimedAt: number) => Promise<T>): Promise<T> {
+export async function underClaim<T>(month: string, work: (claimedAt: number) => Promise<T>): Promise<T> {
   const key = `clicktally:${month}`;
   const owner = randomBytes(12).toString('base64url');
   let claimedAt = 0;
@@ -349,51 +349,6 @@ export async function clickTalliesBuilt(): Promise<boolean> {
 /** Forgets that the tallies were seen built (a test's stand-in for a fresh process). */
 export function forgetClickTalliesBuilt(): void {
   built = false;
-}
-
-/** Once per install: the clicks counted before the tallies existed, set into `b` (see the header). */
-export async function buildClickTallies(): Promise<void> {
-  await backfillOnce(BACKFILL, async () => {
-    // One read, grouped by first or not too (FerretDB 1.24 has no `$cond` in `$group`).
-    const groups = await mongoose.connection
-      .collection('clicks')
-      .aggregate<{ _id: { month: string; township: string; first: boolean }; n: number }>([
-        { $match: { intent: { $exists: false }, townshipCode: { $ne: '' } } },
-        { $group: { _id: { month: '$month', township: '$townshipCode', first: '$first' }, n: { $sum: 1 } } },
-      ])
-      .toArray();
-    const sums = new Map<string, { _id: { month: string; township: string }; n: number; f: number }>();
-    for (const group of groups) {
-      const { month, township, first } = group._id;
-      const key = `${month}|${township}`;
-      const row = sums.get(key) ?? { _id: { month, township }, n: 0, f: 0 };
-      row.n += group.n;
-      if (first === true) row.f += group.n;
-      sums.set(key, row);
-    }
-    const rows = [...sums.values()];
-    // month → document id → township → cell
-    const months = new Map<string, Map<string, Record<string, TallyCell>>>();
-    const directory = await regionDirectory();
-    for (const row of rows) {
-      const { month, township } = row._id;
-      const docs = months.get(month) ?? new Map<string, Record<string, TallyCell>>();
-      months.set(month, docs);
-      for (const region of tallyRegionsIn(directory, township)) {
-        const id = tallyId(month, region);
-        const cells = docs.get(id) ?? {};
-        docs.set(id, cells);
-        cells[township] = [row.n, row.f];
-      }
-    }
-    for (const [month, docs] of months) {
-      await underClaim(month, async () => {
-        for (const [id, cells] of docs) {
-          await ClickTallyModel.collection.updateOne({ _id: id as never }, { $set: { b: cells } }, { upsert: true });
-        }
-      });
-    }
-  });
 }
 
 /**

@@ -6,9 +6,10 @@ import type { KeptOpenCounts } from '../channels/manual/kept-open-counts.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { RegionService } from '../regions/service.js';
+import { ClickTallyBackfill } from './click-backfill.js';
 import { ClickService } from './clicks.js';
 import { ExportService } from './exports.js';
-import { type LinkTarget, decodeTrackedCode } from './links.js';
+import { decodeTrackedCode, type LinkTarget } from './links.js';
 import { OpenTaskCounter } from './open-tasks.js';
 import { ProgressService } from './progress.js';
 import { RankTally } from './rank-tally.js';
@@ -54,6 +55,8 @@ export function createTracking(
   rollups.foldRankings(new RankTally(config.timeZone));
   // Clicks whose writers died are tallied by the same holder (click-tally.ts).
   rollups.repairClicks((now) => clicks.repairTallies(now));
+  // An install's clicks counted before the tallies: backfilled by the same holder, a slice per refresh.
+  rollups.backfillClicks(new ClickTallyBackfill());
   const base = config.publicBaseUrl.replace(/\/+$/, '');
   return {
     secret,

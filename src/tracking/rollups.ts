@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { BackfillModel, backfillOnce } from '../db/backfills.js';
 import type { Clock } from '../lib/clock.js';
 import { LeaseLost, readChangedBatches } from './changed-batches.js';
+import type { ClickTallyBackfill } from './click-backfill.js';
 import { rebuildIndexLengths } from './county-index.js';
 import { Fold } from './fold.js';
 import { DeliveryBatchModel } from './model.js';
@@ -68,6 +69,7 @@ export class ReachRollups {
   private monthsBuilt = false;
   private rankTally: RankTally | null = null;
   private clickRepair: ((now: Date) => Promise<unknown>) | null = null;
+  private clickBackfill: ClickTallyBackfill | null = null;
 
   constructor(private readonly clock: Clock) {
     this.lease = new RollupLease(clock);
@@ -81,6 +83,11 @@ export class ReachRollups {
   /** The click tallies' repair (click-tally.ts): run with each refresh (it paces itself), under the same lease. */
   repairClicks(repair: (now: Date) => Promise<unknown>): void {
     this.clickRepair = repair;
+  }
+
+  /** The one-time click-tally backfill (click-backfill.ts): a slice with each refresh until built, under the same lease. */
+  backfillClicks(backfill: ClickTallyBackfill): void {
+    this.clickBackfill = backfill;
   }
 
   /** Where the sweep finds the runs still open (the composition root wires the engine's list). */
@@ -110,6 +117,7 @@ export class ReachRollups {
     if (!(await this.buildMonthsOnce(lease))) return null;
     if (this.rankTally) await this.rankTally.fold(lease.keep);
     if (this.clickRepair) await this.clickRepair(this.clock.now());
+    if (this.clickBackfill) await this.clickBackfill.step(lease.keep);
     const markers = await this.oldestMarkers(limit);
     if (markers.batchIds.length === 0) return 0;
     try {

@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClickTallyIntentModel,
-  buildClickTallies,
   forgetClickTalliesBuilt,
   tallyClick,
 } from '../../src/tracking/click-tally.js';
+import { buildClickTallies } from '../../src/tracking/click-backfill.js';
 import { ClickModel } from '../../src/tracking/clicks.js';
 import { BackfillModel } from '../../src/db/backfills.js';
 import { fixedClock } from '../../src/lib/clock.js';
