@@ -39,6 +39,7 @@ import { deliveryControl, wakeBatchOf } from './engine/control.js';
 import { DEFAULT_RETRY } from './engine/backoff.js';
 import { Dispatch } from './engine/dispatch.js';
 import { buildRunLists, campaignPlanning } from './engine/runs.js';
+import { markBuiltIfNoClicks } from './tracking/click-backfill.js';
 import { buildNoticeLists } from './tracking/run-batches.js';
 import { buildRunSummaries } from './tracking/run-summaries.js';
 import { buildOpenRuns, openRunIds } from './engine/open-runs.js';
@@ -481,6 +482,9 @@ export async function prepareDatabase(ctx: Context): Promise<string | null> {
   await buildStepCounts();
   // Sessions read by `_id` (their token hash); an older install's are re-keyed once (auth/sessions.ts).
   await rekeySessions();
+  // The monthly table's click tallies: a new install's marked built; an older install's clicks
+  // are backfilled after start by the roll-up lease's holder (tracking/click-backfill.ts).
+  await markBuiltIfNoClicks();
   // The reach day documents of an install folded before they existed (once, under the roll-up lease; tracking/reach-days.ts).
   await ctx.tracking.rollups.prepareDays(`start:${process.pid}:${Date.now()}`);
   return ctx.users.ensureFirstAdmin(ctx.config.adminUsername, ctx.config.adminPassword);
