@@ -8,7 +8,7 @@
 //   township's path above it (root, province, city, county: a county editor reads the
 //   county's, a province admin the province's). `t.<township>` = [clicks, first clicks]
 //   counted by this code's writers, `b.<township>` the same for the clicks an install counted
-//   before the tallies existed (set once by `buildClickTallies`); a figure is `t + b`. `ids`:
+//   before the tallies existed (set once by click-backfill.ts); a figure is `t + b`. `ids`:
 //   the batches (below) already counted in the document, as `<batch id>@<ms counted>` (older
 //   writers listed one intent id per click the same way).
 // - Written only under the month's claim (`clicktally:<month>`, db/claims.ts: FerretDB 1.24
