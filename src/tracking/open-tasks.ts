@@ -1,11 +1,14 @@
 // The officers' live open tasks, for the monthly table's 待民警转发: tasks not confirmed, not
 // withdrawn (by the one rule of campaigns/withdrawal.ts, read live, as the tasks themselves
-// follow it) and not expired (their run's day more than the horizon ago, progress's rule).
-// Read from the per-county open-task documents kept in the process (channels/manual/open-task-rows.ts:
-// the watch list's open manual tasks, each with its run), never the watch list itself (a scan on
-// FerretDB) nor the task history; a document written before the counts kept runs (re-counted
-// once at start) has its entries' runs read by `_id`. The runs' campaigns and notices are read
-// by `_id`, one each, and kept while their collections' tokens stay (`KeptRuns`).
+// follow it) and not expired (their entry's `expiresAt`, and their run's day more than the
+// horizon ago, progress's rule), counted per township and category. Read from the per-county
+// open-task documents kept in the process (channels/manual/kept-open-counts.ts), never the watch
+// list itself (a scan on FerretDB) nor the task history, through each county's summary
+// (open-task-summary.ts: per run, expiry times per township and path, computed once per held
+// document), so a call's work is its counties' runs and groups, not its open tasks (eleventh
+// session). A document written before the counts kept runs (re-counted once at start) has its
+// entries' runs read by `_id`. The runs' campaigns and notices are read by `_id`, one each,
+// and kept while their collections' tokens stay (`KeptRuns`).
 import { CampaignModel } from '../campaigns/model.js';
 import { localDay } from '../campaigns/schedule.js';
 import { WITHDRAWAL_CAMPAIGN_FIELDS, WITHDRAWAL_NOTICE_FIELDS, withdrawalReason } from '../campaigns/withdrawal.js';

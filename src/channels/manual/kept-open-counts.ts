@@ -14,8 +14,9 @@
 // that process (`onLocalCountWrite`): they forget its counties, and keep none read meanwhile.
 //
 // The open-task list (channels/manual/tasks.ts, open=true) and the monthly table's 待民警转发
-// (tracking/open-tasks.ts) read the same kept documents through `rows` (each entry with its
-// task id and run), then only the tasks they show by `_id`: no read of the watch list.
+// (tracking/open-tasks.ts) read the same kept documents through `newest` and `lists` (the
+// table keeps a summary per held array, tracking/open-task-summary.ts), then only the tasks they
+// show by `_id`: no read of the watch list.
 //
 // One instance per process (context.ts hands it to the workbench, the open list and the monthly
 // table; eleventh session): the api role's warm-up at start reads the province's documents once
