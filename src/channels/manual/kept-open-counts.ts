@@ -14,8 +14,9 @@
 // that process (`onLocalCountWrite`): they forget its counties, and keep none read meanwhile.
 //
 // The open-task list (channels/manual/tasks.ts, open=true) and the monthly table's 待民警转发
-// (tracking/open-tasks.ts) read the same kept documents through `rows` (each entry with its
-// task id and run), then only the tasks they show by `_id`: no read of the watch list.
+// (tracking/open-tasks.ts) read the same kept documents through `newest` and `lists` (the
+// table keeps a summary per held array, tracking/open-task-summary.ts), then only the tasks they
+// show by `_id`: no read of the watch list.
 //
 // One instance per process (context.ts hands it to the workbench, the open list and the monthly
 // table; eleventh session): the api role's warm-up at start reads the province's documents once
@@ -24,15 +25,10 @@
 // 50,000 groups). Each county's entries are held newest first (expiresAt, then task id,
 // descending; sorted once when read), so the list takes its page by merging the counties'
 // heads (`newest`) instead of sorting every open task of the scope on every call.
-import {
-  COUNTS_LOG,
-  type CountedTask,
-  type CountValue,
-  OpenCountModel,
-  onLocalCountWrite,
-} from './open-counts.js';
+
 import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../../db/versions.js';
 import { mapLimit } from '../../lib/concurrency.js';
+import { COUNTS_LOG, type CountedTask, type CountValue, OpenCountModel, onLocalCountWrite } from './open-counts.js';
 import type { ScopeCounties } from './scope-counties.js';
 
 /** One open task as its county's document holds it. */
@@ -127,6 +123,14 @@ export class KeptOpenCounts {
       }
     }
     return rows;
+  }
+
+  /**
+   * The scope's counties' held entries as they are (expired ones too; arrays never changed), for
+   * a reader that keeps what it derives from each array (tracking/open-task-summary.ts).
+   */
+  async lists(scope: Promise<ScopeCounties>): Promise<{ county: string; entries: readonly [string, CountValue][] }[]> {
+    return (await this.held(scope)).lists;
   }
 
   /** The same open tasks newest first (expiresAt, then id, descending), walked lazily (`mergeNewest`). */
