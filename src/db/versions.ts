@@ -38,6 +38,10 @@ const versionSchema = new mongoose.Schema(
     _id: { type: String, required: true },
     token: { type: String, required: true },
     at: { type: Date, required: true },
+    // The log hint (declared: mongoose's strict mode dropped the `$max: { n }` of an undeclared
+    // path, so the hint stayed 0 and a reader behind pruned records never saw the gap; until the
+    // eleventh session, countlog).
+    n: { type: Number },
   },
   { versionKey: false },
 );

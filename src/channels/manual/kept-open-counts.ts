@@ -31,6 +31,9 @@
 // 50,000 groups). Each county's entries are held newest first (expiresAt, then task id,
 // descending; sorted once when read), so the list takes its page by merging the counties'
 // heads (`newest`) instead of sorting every open task of the scope on every call.
+
+import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../../db/versions.js';
+import { mapLimit } from '../../lib/concurrency.js';
 import {
   COUNTS_LOG,
   type CountedTask,
@@ -39,8 +42,6 @@ import {
   onLocalCountWrite,
   type WrittenIds,
 } from './open-counts.js';
-import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../../db/versions.js';
-import { mapLimit } from '../../lib/concurrency.js';
 import type { ScopeCounties } from './scope-counties.js';
 
 /** One open task as its county's document holds it. */
@@ -232,14 +233,14 @@ export class KeptOpenCounts {
           }>(),
         ),
       ]);
-      missing.forEach((county, i) => answer.set(county, newestFirst(Object.entries(read[i]?.e ?? {}))));
-      partial.forEach(([county, held, ids], i) => {
+      for (const [i, county] of missing.entries()) answer.set(county, newestFirst(Object.entries(read[i]?.e ?? {})));
+      for (const [i, [county, held, ids]] of partial.entries()) {
         const changed = new Set(ids);
         const now = reread[i]?.e ?? {};
         const kept = held.filter(([id]) => !changed.has(id));
         for (const id of ids) if (now[id]) kept.push([id, now[id]]);
         answer.set(county, newestFirst(kept));
-      });
+      }
     } catch (error) {
       // The ids taken from `pending` were not re-read: those counties are read whole next time.
       for (const [county] of partial) this.forget(county);
