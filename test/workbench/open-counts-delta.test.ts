@@ -32,7 +32,7 @@ import { createRegionTree, TREE } from '../helpers/regions.js';
 const clock = fixedClock('2026-12-03T04:00:00Z');
 const PATH_A = ['000000', '440000', '440100', '440106', '440106001', '440106001001'];
 const PATH_B = ['000000', '440000', '440100', '440111', '440111002', '440111002003'];
-const COUNTIES = [TREE.countyA.code, TREE.countyB.code];
+const COUNTIES: string[] = [TREE.countyA.code, TREE.countyB.code];
 
 /** Reply bytes of the reads of the county documents and of the counts' log while `work` runs. */
 async function bytesDuring(work: () => Promise<unknown>): Promise<number> {
