@@ -6,14 +6,14 @@ import { CHANNEL_KINDS, CHANNEL_LABELS, type ChannelKind } from '../channels/kin
 import { InvalidInput } from '../lib/errors.js';
 import { CATEGORY_LABELS, type Category } from '../notices/categories.js';
 import type { RegionService } from '../regions/service.js';
+import { withFixedItems } from './batch-fixed.js';
 import { visibleCampaign } from './campaign-lookup.js';
 import type { ClickService } from './clicks.js';
-import { withFixedItems } from './batch-fixed.js';
 import type { BatchItem } from './model.js';
-import type { OpenTask, OpenTaskCounter } from './open-tasks.js';
+import type { OpenTaskCounter } from './open-tasks.js';
 import { RegionNames } from './region-names.js';
 import { eachBatchOf } from './run-batches.js';
-import { type SheetFormat, type SheetWriter, openSheet } from './sheet.js';
+import { openSheet, type SheetFormat, type SheetWriter } from './sheet.js';
 import type { ReachReport, ReachStats } from './stats.js';
 
 export const STATUS_LABELS: Record<string, string> = {
@@ -227,16 +227,11 @@ export class ExportService {
     }
     // 待民警转发 counts the tasks still to forward now (the roll-ups count every delivery
     // left awaiting, also of withdrawn campaigns and expired tasks).
-    const open = await this.openTasks.openTasks(by.scope, within, from, to);
-    // Counted once per township and category (a filter of every task per row was rows × tasks:
-    // ~1,000 township rows × ~36,000 open tasks for a province admin at 50,000 groups).
-    const openBy = (key: (task: OpenTask) => string) => {
-      const counts = new Map<string, number>();
-      for (const task of open) counts.set(key(task), (counts.get(key(task)) ?? 0) + 1);
-      return counts;
-    };
-    const openByTownship = openBy((task) => task.townshipCode);
-    const openByCategory = openBy((task) => task.category);
+    // Counted per township and category from each county's kept summary (open-tasks.ts): a
+    // call's work is the runs and townships, not the ~36,000 open tasks of a province admin.
+    const open = await this.openTasks.counts(by.scope, within, from, to);
+    const openByTownship = open.byTownship;
+    const openByCategory = open.byCategory;
     for (const row of rows) row.awaitingOfficers = openByTownship.get(row.townshipCode) ?? 0;
     return {
       period,
@@ -252,7 +247,7 @@ export class ExportService {
       rows,
       total: {
         ...figures(report.totals),
-        awaitingOfficers: open.length,
+        awaitingOfficers: open.total,
         clicks: rows.reduce((n, r) => n + r.clicks, 0),
         uniqueClicks: rows.reduce((n, r) => n + r.uniqueClicks, 0),
       },

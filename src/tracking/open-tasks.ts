@@ -1,15 +1,18 @@
 // The officers' live open tasks, for the monthly table's 待民警转发: tasks not confirmed, not
 // withdrawn (by the one rule of campaigns/withdrawal.ts, read live, as the tasks themselves
-// follow it) and not expired (their run's day more than the horizon ago, progress's rule).
-// Read from the per-county open-task documents kept in the process (channels/manual/open-task-rows.ts:
-// the watch list's open manual tasks, each with its run), never the watch list itself (a scan on
-// FerretDB) nor the task history; a document written before the counts kept runs (re-counted
-// once at start) has its entries' runs read by `_id`. The runs' campaigns and notices are read
-// by `_id`, one each, and kept while their collections' tokens stay (`KeptRuns`).
+// follow it) and not expired (their entry's `expiresAt`, and their run's day more than the
+// horizon ago, progress's rule), counted per township and category. Read from the per-county
+// open-task documents kept in the process (channels/manual/kept-open-counts.ts), never the watch
+// list itself (a scan on FerretDB) nor the task history, through each county's summary
+// (open-task-summary.ts: per run, expiry times per township and path, computed once per held
+// document), so a call's work is its counties' runs and groups, not its open tasks (eleventh
+// session). A document written before the counts kept runs (re-counted once at start) has its
+// entries' runs read by `_id`. The runs' campaigns and notices are read by `_id`, one each,
+// and kept while their collections' tokens stay (`KeptRuns`).
 import { CampaignModel } from '../campaigns/model.js';
 import { localDay } from '../campaigns/schedule.js';
 import { WITHDRAWAL_CAMPAIGN_FIELDS, WITHDRAWAL_NOTICE_FIELDS, withdrawalReason } from '../campaigns/withdrawal.js';
-import type { KeptOpenCounts } from '../channels/manual/kept-open-counts.js';
+import type { CountedRow, KeptOpenCounts } from '../channels/manual/kept-open-counts.js';
 import { OpenTaskRows } from '../channels/manual/open-task-rows.js';
 import { OpenTaskModel } from '../channels/manual/watch.js';
 import { collectionToken } from '../db/versions.js';
@@ -17,16 +20,20 @@ import type { Clock } from '../lib/clock.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { NoticeModel } from '../notices/model.js';
 import type { Scope } from '../regions/scope.js';
+import { liveAfter, summaryOf, type TaskGroup } from './open-task-summary.js';
 import { tasksExpiredAfter } from './progress.js';
 
-export interface OpenTask {
-  /** The run's local month ('YYYY-MM'), as its batch's. */
-  month: string;
-  townshipCode: string;
-  category: string;
+/** The live open tasks of a table: per township (the path's second last), per category, all. */
+export interface OpenTaskCounts {
+  byTownship: Map<string, number>;
+  byCategory: Map<string, number>;
+  total: number;
 }
 
 const OBJECT_ID = /^[0-9a-f]{24}$/;
+
+/** The per-call work of the figures: odd entries, runs and groups walked (tests; never reset here). */
+export const openTaskWork = { visited: 0 };
 
 /** `<campaignId>@<runAt ISO>/<group>`: the engine's delivery id a task was made for. */
 function runOf(reference: string): { campaignId: string; runAt: Date } | null {
@@ -116,57 +123,84 @@ export class OpenTaskCounter {
     this.rows = new OpenTaskRows(openCounts);
   }
 
-  /** Live open tasks inside the scope and under `within`, of runs in the months `from`..`to`. */
-  async openTasks(scope: Scope, within: string, from: string, to: string): Promise<OpenTask[]> {
+  /**
+   * Live open tasks inside the scope and under `within`, of runs in the months `from`..`to`,
+   * counted per township and category. From each county's summary (open-task-summary.ts, kept
+   * with the held document): the work of a call is its counties' runs and groups (a run's
+   * townships, or paths inside one county), not its open tasks.
+   */
+  async counts(scope: Scope, within: string, from: string, to: string): Promise<OpenTaskCounts> {
     const now = this.clock.now().getTime();
-    // The counts' documents hold the open tasks (channels/manual/open-task-rows.ts): no read of the
-    // watch list or the task history.
-    const rows = await this.rows.of(scope, this.clock.now(), within);
-    // Values written before runs were kept (or a task on a county itself): its entry by `_id`.
-    const old = rows.filter((row) => row.legacy || row.tail.length === 0);
-    const entries = await mapLimit(old, 8, (row) =>
-      OpenTaskModel.findById(row.id, { occurrenceId: 1, regionPath: 1 }).lean<{
-        occurrenceId: string | null;
-        regionPath: string[];
-      }>(),
-    );
-    const byId = new Map(old.map((row, i) => [row.id, entries[i]]));
-    const docs = rows.flatMap((row) => {
-      if (!byId.has(row.id)) {
-        // [country, province, city, county, …tail]: the township is the path's second last.
-        const regionPath = ['', '', '', row.county, ...row.tail];
-        return [{ taskKey: `${row.occurrenceId ?? ''}/${row.id}`, regionPath }];
-      }
-      const entry = byId.get(row.id);
-      return entry ? [{ taskKey: `${entry.occurrenceId ?? ''}/${row.id}`, regionPath: entry.regionPath }] : [];
-    });
+    const { lists, belows } = await this.rows.held(scope, within);
+    const under = (tail: readonly string[]) => belows.every((below) => tail.includes(below));
     // Once per run, not per task: a province run has thousands of tasks, and the local day
-    // (Intl formatToParts) cost ~4–20 µs a task, ~36,000 open tasks at 50,000 groups.
-    const runs = new Map<string, { campaignId: string; month: string } | null>();
-    const counted = (taskKey: string) => {
-      const occurrence = taskKey.slice(0, taskKey.lastIndexOf('/') + 1);
-      if (runs.has(occurrence)) return runs.get(occurrence)!;
-      const run = runOf(taskKey);
+    // (Intl formatToParts) cost ~4–20 µs a call.
+    const months = new Map<string, { campaignId: string; month: string } | null>();
+    const runIn = (occurrence: string) => {
+      if (months.has(occurrence)) return months.get(occurrence)!;
+      const run = runOf(`${occurrence}/`);
       const day = run ? localDay(run.runAt, this.timeZone) : '';
       const month = day.slice(0, 7);
       const kept =
         run && month >= from && month <= to && !tasksExpiredAfter(day, now)
           ? { campaignId: run.campaignId, month }
           : null;
-      runs.set(occurrence, kept);
+      months.set(occurrence, kept);
       return kept;
     };
-    const found = docs.flatMap((doc) => {
-      const run = doc.regionPath.length < 2 ? null : counted(doc.taskKey);
-      return run ? [{ ...run, townshipCode: doc.regionPath[doc.regionPath.length - 2]! }] : [];
+    // The groups of runs in the months, per run; the odd entries (read by `_id` below).
+    const groups: { occurrence: string; group: TaskGroup }[] = [];
+    const odd: CountedRow[] = [];
+    for (const { county, entries } of lists) {
+      const summary = summaryOf(county, entries);
+      for (const row of summary.odd) {
+        openTaskWork.visited += 1;
+        if (row.value[0] > now && under(row.value[3] ? row.value[3].split('/') : [])) odd.push(row);
+      }
+      for (const [occurrence, run] of summary.runs) {
+        openTaskWork.visited += 1;
+        if (!runIn(occurrence)) continue;
+        // Inside one county (a township or village table): its paths; else its townships.
+        for (const group of belows.length > 0 ? run.paths : run.townships) {
+          openTaskWork.visited += 1;
+          if (belows.length === 0 || under(group.tail)) groups.push({ occurrence, group });
+        }
+      }
+    }
+    // Values written before runs were kept (or a task on a county itself): its entry by `_id`.
+    const entries = await mapLimit(odd, 8, (row) =>
+      OpenTaskModel.findById(row.id, { occurrenceId: 1, regionPath: 1 }).lean<{
+        occurrenceId: string | null;
+        regionPath: string[];
+      }>(),
+    );
+    const singles = entries.flatMap((entry, i) => {
+      if (!entry || entry.regionPath.length < 2 || !entry.occurrenceId || !runIn(entry.occurrenceId)) return [];
+      const expiresAt = odd[i]!.value[0];
+      const township = entry.regionPath[entry.regionPath.length - 2]!;
+      return [{ occurrence: entry.occurrenceId, group: { township, tail: [], expiries: [expiresAt] } }];
     });
-    if (found.length === 0) return [];
-    const { campaigns, notices } = await this.runs.of([...new Set(found.map((t) => t.campaignId))]);
-    return found.flatMap(({ campaignId, month, townshipCode }) => {
+    const counted = [...groups, ...singles];
+    const counts: OpenTaskCounts = { byTownship: new Map(), byCategory: new Map(), total: 0 };
+    if (counted.length === 0) return counts;
+    const campaignIds = [...new Set(counted.map(({ occurrence }) => runIn(occurrence)!.campaignId))];
+    const { campaigns, notices } = await this.runs.of(campaignIds);
+    const categories = new Map<string, string | null>();
+    for (const campaignId of campaignIds) {
       const campaign = campaigns.get(campaignId);
       const notice = campaign ? notices.get(campaign.noticeId) : undefined;
-      if (!campaign || !notice || withdrawalReason(campaign, notice) !== null) return [];
-      return [{ month, townshipCode, category: notice.content?.category ?? '' }];
-    });
+      const live = campaign && notice && withdrawalReason(campaign, notice) === null;
+      categories.set(campaignId, live ? (notice.content?.category ?? '') : null);
+    }
+    for (const { occurrence, group } of counted) {
+      const category = categories.get(runIn(occurrence)!.campaignId);
+      if (category === null || category === undefined) continue;
+      const n = liveAfter(group.expiries, now);
+      if (n === 0) continue;
+      counts.byTownship.set(group.township, (counts.byTownship.get(group.township) ?? 0) + n);
+      counts.byCategory.set(category, (counts.byCategory.get(category) ?? 0) + n);
+      counts.total += n;
+    }
+    return counts;
   }
 }

@@ -21,8 +21,9 @@
 // during a call's reads stay pending for the next one); a failed re-read forgets the county.
 //
 // The open-task list (channels/manual/tasks.ts, open=true) and the monthly table's 待民警转发
-// (tracking/open-tasks.ts) read the same kept documents through `rows` (each entry with its
-// task id and run), then only the tasks they show by `_id`: no read of the watch list.
+// (tracking/open-tasks.ts) read the same kept documents through `newest` and `lists` (the
+// table keeps a summary per held array, tracking/open-task-summary.ts), then only the tasks they
+// show by `_id`: no read of the watch list.
 //
 // One instance per process (context.ts hands it to the workbench, the open list and the monthly
 // table; eleventh session): the api role's warm-up at start reads the province's documents once
@@ -160,6 +161,14 @@ export class KeptOpenCounts {
       }
     }
     return rows;
+  }
+
+  /**
+   * The scope's counties' held entries as they are (expired ones too; arrays never changed), for
+   * a reader that keeps what it derives from each array (tracking/open-task-summary.ts).
+   */
+  async lists(scope: Promise<ScopeCounties>): Promise<{ county: string; entries: readonly [string, CountValue][] }[]> {
+    return (await this.held(scope)).lists;
   }
 
   /** The same open tasks newest first (expiresAt, then id, descending), walked lazily (`mergeNewest`). */

@@ -14,10 +14,11 @@
 // The readers check what they show against the task (list) or the campaign and notice
 // (monthly table) read live, so a document not yet updated after a confirmation or withdrawal
 // shows nothing wrong on the list; the table follows the watch list as before.
-import { OPEN_TASK_HORIZON_MS } from './watch.js';
+
 import type { Scope } from '../../regions/scope.js';
-import { CountyList } from './scope-counties.js';
 import { type CountedRow, KeptOpenCounts } from './kept-open-counts.js';
+import { CountyList, type ScopeCounties } from './scope-counties.js';
+import { OPEN_TASK_HORIZON_MS } from './watch.js';
 
 export interface OpenTaskRow {
   id: string;
@@ -62,6 +63,23 @@ export class OpenTaskRows {
 
   /** Open tasks (not withdrawn, not expired at `now`) inside the scope and, if given, under `within`. */
   async of(scope: Scope, now: Date, within?: string): Promise<OpenTaskRow[]> {
+    const { lists, belows } = await this.scoped(scope, within, (wanted) => this.kept.rows(wanted, now));
+    return lists.map(rowOf).filter((row) => belows.every((below) => row.tail.includes(below)));
+  }
+
+  /**
+   * The held entries of the counties inside the scope and `within` (expired ones too), and the
+   * regions below a county every task shown must lie under (its path `includes` each).
+   */
+  held(scope: Scope, within?: string) {
+    return this.scoped(scope, within, (wanted) => this.kept.lists(wanted));
+  }
+
+  private async scoped<T>(
+    scope: Scope,
+    within: string | undefined,
+    read: (wanted: Promise<ScopeCounties>) => Promise<T>,
+  ): Promise<{ lists: T; belows: string[] }> {
     const codes = [scope.regionCode, ...(within !== undefined && within !== scope.regionCode ? [within] : [])];
     const parts = Promise.all(codes.map((code) => this.counties.ofRegion(code)));
     const wanted = parts.then((list) => {
@@ -69,9 +87,9 @@ export class OpenTaskRows {
       const counties = (first?.counties ?? []).filter((county) => rest.every((part) => part.counties.includes(county)));
       return { counties };
     });
-    const rows = await this.kept.rows(wanted, now);
+    const lists = await read(wanted);
     const belows = (await parts).flatMap((part) => (part.below ? [part.below] : []));
-    return rows.map(rowOf).filter((row) => belows.every((below) => row.tail.includes(below)));
+    return { lists, belows };
   }
 
   /**
