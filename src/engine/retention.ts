@@ -27,10 +27,12 @@
 // the list whole, or its lowest items without a hint (read from item 0), deleted by the next
 // pass, which walks the run again. The notifier's walk
 // markers of a day go with the day once its cursor and due marker are past it; kept deliveries pages
-// (tracking/deliveries/kept-pages.ts) not written for the period go in the daily sweep. The
+// (tracking/deliveries/kept-pages.ts) not written for the period go in the daily sweep, as do
+// the WeCom customer groups' cap lists of periods that are over. The WeCom customer-group
+// campaigns' task lists are kept (the run report reads them for ever), as are the
 // campaigns' task lists (`c:<campaign>` in taskhistory: every task a stop withdraws, however
 // old) and the run generations (a summary or page stored at an older generation would count
-// as current again) are kept; the rankings' markers are deleted by the fold that reads them.
+// as current again); the rankings' markers are deleted by the fold that reads them.
 
 import {
   campaignListOf,
@@ -43,6 +45,7 @@ import {
 } from '../channels/manual/due-slots.js';
 import { ManualConfirmationModel } from '../channels/manual/model.js';
 import { dueMarker, OpenTaskModel } from '../channels/manual/watch.js';
+import { pruneCapSends } from '../channels/wecom-group/cap-sends.js';
 import { MAX_UPDATES_PER_COMMAND } from '../db/bulk.js';
 import { acquireLease, ClaimModel, SendAttemptModel } from '../db/claims.js';
 import type { Clock } from '../lib/clock.js';
@@ -118,6 +121,8 @@ export interface RetentionReport {
   dueMarkers: number;
   /** Kept deliveries pages not written for the keep period (`deliverypages`, daily). */
   deliveryPages: number;
+  /** WeCom customer groups' cap lists of periods that are over (`wecomgroupcapsends`, daily). */
+  capLists: number;
   /** Runs whose keep period ended, handled in this pass. */
   runs: number;
   /** The pass stopped at its budget: more is due (the loop comes back after `catchUpMs`). */
@@ -240,6 +245,7 @@ export class Retention {
       campaignLists: 0,
       dueMarkers: 0,
       deliveryPages: 0,
+      capLists: 0,
       runs: 0,
     };
     const state = await this.state();
@@ -307,7 +313,8 @@ export class Retention {
 
   /**
    * Once a day: the kept deliveries pages not written for the period (a scan of the pages, see
-   * below), and lease epochs that are not a batch's (run planning, intents, roll-ups) and ended
+   * below), the WeCom customer groups' cap lists of periods that are over (a scan of their ids),
+   * and lease epochs that are not a batch's (run planning, intents, roll-ups) and ended
    * more than an hour ago (a scan of the claims; a batch's epochs go with its compaction). A
    * lease's holder records its epoch on the resource and renews it there; a new claimer starts
    * after the recorded epoch, so an ended epoch's claim decides nothing. One-time decisions
@@ -320,6 +327,9 @@ export class Retention {
     // The kept deliveries pages not written for the period (a cache: read again exactly by the
     // next caller; tracking/deliveries/kept-pages.ts).
     tally.deliveryPages += await pruneKeptPages(this.cutoff());
+    // The WeCom customer groups' cap lists of periods that are over: the cap reads only the
+    // present period's (channels/wecom-group/cap-sends.ts).
+    tally.capLists += await pruneCapSends(now);
     await RetentionDueModel.updateOne({ _id: STATE_ID }, { $set: { claimsSweptAt: now } }, { upsert: true });
   }
 

@@ -19,8 +19,11 @@
 // - an install written before the list: every task is listed once at start
 //   (`buildWecomCampaignTasks`, backfill `wecom-group-campaign-tasks`, one read of the tasks);
 //   a start killed half-way lists again (repeats are harmless).
-// The lists are not pruned (one small document per flush pass of a campaign; as the watch
-// list's campaign lists, retention should drop them with the campaign's runs).
+// Kept for ever, not pruned by retention (docs/retention.md): the run report shows a campaign's
+// tasks and groups however old the campaign (the campaign page), the tasks and items it reads
+// are never pruned, and this list is its only way to them by `_id`; a pruned list would show
+// an old campaign with no task. One small document per flush pass of a campaign (a run's
+// owners in one), against a task document per owner and an item per group that stay anyway.
 import mongoose from 'mongoose';
 import { backfillOnce } from '../../db/backfills.js';
 import { isDuplicateKey } from '../../lib/errors.js';
@@ -30,11 +33,7 @@ const listSchema = new mongoose.Schema(
   { _id: { type: String, required: true }, tasks: { type: [String], required: true } },
   { versionKey: false },
 );
-export const WecomCampaignTasksModel = mongoose.model(
-  'WecomGroupCampaignTasks',
-  listSchema,
-  'wecomgroupcampaigntasks',
-);
+export const WecomCampaignTasksModel = mongoose.model('WecomGroupCampaignTasks', listSchema, 'wecomgroupcampaigntasks');
 
 const itemId = (campaignId: string, n: number) => `c:${campaignId}|${n}`;
 /** Items read at once by a reader. */
@@ -84,7 +83,9 @@ export async function campaignTaskIds(campaignId: string): Promise<string[]> {
 /** For an install written before the list (once, at start): every task listed on its campaign. */
 export async function buildWecomCampaignTasks(): Promise<void> {
   await backfillOnce('wecom-group-campaign-tasks', async () => {
-    const tasks = await WecomTaskModel.find({}, { _id: 1, campaignId: 1 }).lean<{ _id: string; campaignId: string }[]>();
+    const tasks = await WecomTaskModel.find({}, { _id: 1, campaignId: 1 }).lean<
+      { _id: string; campaignId: string }[]
+    >();
     const byCampaign = new Map<string, string[]>();
     for (const task of tasks) byCampaign.set(task.campaignId, [...(byCampaign.get(task.campaignId) ?? []), task._id]);
     await listCampaignTasks(byCampaign);

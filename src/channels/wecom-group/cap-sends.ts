@@ -24,7 +24,16 @@
 //   own cap (status 3, reported as capped by `recordResults`);
 // - an install written before this list: the items of the last 32 days are added once at start
 //   (`buildWecomCapSends`, backfill `wecom-group-cap-sends`, one read of the items).
-// Not pruned (one small document per group and period; retention should drop past periods).
+//
+// Pruned (`pruneCapSends`, retention's daily sweep): the only reader is `capSendsUsed`, and
+// every caller asks it for the period the present instant falls in (service.ts `capPeriod`:
+// `capUsage`, `enqueue`, `overCap`), so a period that is over is never read again; nor is it
+// written again (an add names the period of its own instant). A period counts as over a day
+// after its last calendar day ends in UTC, which is past its end in any time zone (offsets
+// are under 14 h) and leaves a day for clocks that disagree. The sweep reads the `_id`s (one
+// scan of this collection, bounded by the groups' current periods once swept) and deletes
+// the over ones by `_id`, 20 a command: a kill in between leaves lists of over periods that
+// nobody reads, deleted by the next sweep.
 import mongoose from 'mongoose';
 import { backfillOnce } from '../../db/backfills.js';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
@@ -43,11 +52,47 @@ const COUNTED: ReadonlySet<string> = new Set(['queued', 'tasked', 'sent']);
 const BACKFILL_DAYS = 32;
 
 const capId = (groupId: string, period: string) => `${groupId}|${period}`;
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * The UTC instant after which no clock in any time zone is still in `period` (`YYYY-MM`,
+ * `W<monday>`, `YYYY-MM-DD`, service.ts `capPeriod`): the start of the UTC day after its last
+ * day, plus a day. Null for a period this module does not know (kept).
+ */
+export function capPeriodOver(period: string): Date | null {
+  const month = /^(\d{4})-(\d{2})$/.exec(period);
+  if (month) return new Date(Date.UTC(Number(month[1]), Number(month[2]), 1) + DAY_MS);
+  const day = /^(W?)(\d{4})-(\d{2})-(\d{2})$/.exec(period);
+  if (!day) return null;
+  const first = Date.UTC(Number(day[2]), Number(day[3]) - 1, Number(day[4]));
+  return new Date(first + (day[1] ? 7 : 1) * DAY_MS + DAY_MS);
+}
+
+/** Deletes the lists of periods that are over (module header). Returns how many. */
+export async function pruneCapSends(now: Date): Promise<number> {
+  const docs = await WecomCapSendsModel.find({}, { _id: 1 }).lean<{ _id: string }[]>();
+  const over = docs
+    .map((doc) => doc._id)
+    .filter((id) => {
+      const ends = capPeriodOver(id.slice(id.lastIndexOf('|') + 1));
+      return ends !== null && ends.getTime() <= now.getTime();
+    });
+  let deleted = 0;
+  for (let i = 0; i < over.length; i += MAX_UPDATES_PER_COMMAND) {
+    const result = await WecomCapSendsModel.bulkWrite(
+      over.slice(i, i + MAX_UPDATES_PER_COMMAND).map((id) => ({ deleteOne: { filter: { _id: id } } })),
+      { ordered: false },
+    );
+    deleted += result.deletedCount;
+  }
+  return deleted;
+}
 
 /** Adds deliveries to their groups' sends of a period (before their items are inserted). */
 export async function addCapSends(sends: { groupId: string; period: string; reference: string }[]): Promise<void> {
   const byCap = new Map<string, string[]>();
-  for (const s of sends) byCap.set(capId(s.groupId, s.period), [...(byCap.get(capId(s.groupId, s.period)) ?? []), s.reference]);
+  for (const s of sends)
+    byCap.set(capId(s.groupId, s.period), [...(byCap.get(capId(s.groupId, s.period)) ?? []), s.reference]);
   const caps = [...byCap];
   for (let i = 0; i < caps.length; i += MAX_UPDATES_PER_COMMAND) {
     await WecomCapSendsModel.bulkWrite(
@@ -66,7 +111,9 @@ export async function addCapSends(sends: { groupId: string; period: string; refe
  */
 export async function capSendsUsed(groupIds: string[], period: string, limit: number): Promise<Map<string, number>> {
   const used = new Map<string, number>();
-  const docs = await mapLimit(groupIds, 8, (id) => WecomCapSendsModel.findById(capId(id, period)).lean<{ refs: string[] }>());
+  const docs = await mapLimit(groupIds, 8, (id) =>
+    WecomCapSendsModel.findById(capId(id, period)).lean<{ refs: string[] }>(),
+  );
   for (const [i, groupId] of groupIds.entries()) {
     const refs = docs[i]?.refs ?? [];
     if (refs.length === 0) continue;
