@@ -19,17 +19,22 @@
 //    first look spread from now; each live entry is filed again at the look its task's writer
 //    would have filed (createdAt + FIRST_LOOK_MS), then the notifier's own passes run with the
 //    world's clock walked from the earliest look to the present: each pass at the time of the
-//    due marker, the next at the marker it leaves (back to back while a pass stops at its cap),
-//    so every step is recorded by the notifier itself at the time it was due (quiet hours,
-//    pauses and withdrawals as they were), and the clock is the system's again after the walk.
-//    Safe to repeat: the steps are unique claims, the looks idempotent.
+//    due marker or one tick of the scheduler's loop (NOTIFIER_TICK_MS, main.ts) after the last
+//    pass, whichever is later (a province push's runs fall due a fraction of a second apart: a
+//    pass per marker made thousands of passes no install makes), back to back while a pass stops
+//    at its cap, so every step is recorded by the notifier itself at the time its tick would
+//    have seen it (quiet hours, pauses and withdrawals as they were), and the clock is the
+//    system's again after the walk. Safe to repeat: the steps are unique claims, the looks
+//    idempotent.
 // 4. Back in the bench's process, the province's audience totals are read once (readers make
 //    the shared summary, audience/county-totals.ts).
 //
 // The world's marker (`built.json`) records `finished: FINISH_VERSION` after the step; a cached
 // world without it is finished when loaded (once: the cache key is unchanged, so a world that
 // took an hour to build is kept). A process killed during the step leaves the marker without
-// `finished`, and the next run does it all again (every part is idempotent).
+// `finished`; the next run resumes at the part it was in (`benchfinish`, one document per
+// FINISH_VERSION in the world's database: parts 1–2 done, the entries filed), a walk where the
+// notifier's due marker stands (every part is idempotent, so a part cut short is done again).
 import mongoose from 'mongoose';
 import { AuditModel } from '../src/audit/model.js';
 import { AuditPageModel } from '../src/audit/pages.js';
@@ -48,6 +53,24 @@ import { BackfillModel } from '../src/db/backfills.js';
 import { RetentionDueModel, STATE_ID } from '../src/engine/retention-due.js';
 import type { Clock } from '../src/lib/clock.js';
 import { StepSlotModel } from '../src/notifications/model.js';
+
+/** The scheduler role's notifier loop interval (main.ts): the walk's smallest step. */
+const NOTIFIER_TICK_MS = 15_000;
+
+/** The parts of the finishing step done in this world's database (module header). */
+interface FinishProgress {
+  _id: string;
+  startup?: boolean;
+  filed?: boolean;
+}
+const progressId = () => `v${FINISH_VERSION}`;
+const finishProgress = () => mongoose.connection.collection<FinishProgress>('benchfinish');
+async function partsDone(): Promise<FinishProgress> {
+  return (await finishProgress().findOne({ _id: progressId() })) ?? { _id: progressId() };
+}
+async function markDone(part: 'startup' | 'filed'): Promise<void> {
+  await finishProgress().updateOne({ _id: progressId() }, { $set: { [part]: true } }, { upsert: true });
+}
 
 /** Raised when the step does more: a world finished by an older one is finished again. */
 export const FINISH_VERSION = 2;
@@ -81,6 +104,22 @@ export async function finishWorld(
   clock: ReturnType<typeof worldClock>,
 ): Promise<void> {
   const started = performance.now();
+  const done = await partsDone();
+  if (done.startup) {
+    // Resumed: parts 1–2 were done; a start-up step added since runs once, as at any start.
+    await prepareDatabase(ctx);
+    log(`  parts 1–2 done before; start-up steps since: ${Math.round(performance.now() - started)} ms`);
+  } else {
+    await startupOverHistory(ctx, log, started);
+    await markDone('startup');
+  }
+  // 3. The notifier kept up to the present.
+  await catchUpNotifier(ctx, clock, log, done.filed === true);
+  log(`  finished in ${Math.round(performance.now() - started)} ms`);
+}
+
+/** Parts 1 and 2 (module header). */
+async function startupOverHistory(ctx: Context, log: (line: string) => void, started: number): Promise<void> {
   // 1. The markers of the steps that read history, then the start-up steps again.
   await BackfillModel.deleteMany({
     _id: {
@@ -113,9 +152,6 @@ export async function finishWorld(
       marked += (await AuditPageModel.updateMany({ _id: { $in: ids } }, { $set: { ok: true } })).modifiedCount;
   }
   log(`  audit rows marked ok: ${marked} of ${live.length} (${Math.round(performance.now() - started)} ms)`);
-  // 3. The notifier kept up to the present.
-  await catchUpNotifier(ctx, clock, log);
-  log(`  finished in ${Math.round(performance.now() - started)} ms`);
 }
 
 /** Passes at one time of the walk before it moves on (a run failing on every pass). */
@@ -127,8 +163,19 @@ const FILE_CHUNK = 500;
  * The officer notifier's passes over the month, with the world's clock walked from the earliest
  * first look to the present (module header, 3). Logs where the walk stands every 10 s.
  */
-async function catchUpNotifier(ctx: Context, clock: ReturnType<typeof worldClock>, log: (line: string) => void) {
+async function catchUpNotifier(
+  ctx: Context,
+  clock: ReturnType<typeof worldClock>,
+  log: (line: string) => void,
+  filed: boolean,
+) {
   const started = performance.now();
+  const at = filed ? ((await dueMarker()).at?.getTime() ?? Date.now()) : await fileFirstLooks(log, started);
+  await walkNotifier(ctx, clock, log, started, at);
+}
+
+/** Every live open entry filed at its first look (module header, 3); returns the earliest. */
+async function fileFirstLooks(log: (line: string) => void, started: number): Promise<number> {
   const now = Date.now();
   const entries = await OpenTaskModel.find(
     { withdrawn: { $ne: true }, expiresAt: { $gt: new Date(now) } },
@@ -156,7 +203,19 @@ async function catchUpNotifier(ctx: Context, clock: ReturnType<typeof worldClock
   log(
     `  notifier: ${refile.length} of ${entries.length} open entries filed at their first looks (${Math.round(performance.now() - started)} ms); walking from ${new Date(earliest).toISOString()}`,
   );
-  let at = earliest;
+  await markDone('filed');
+  return earliest;
+}
+
+/** The notifier's passes with the world's clock walked from `from` to the present. */
+async function walkNotifier(
+  ctx: Context,
+  clock: ReturnType<typeof worldClock>,
+  log: (line: string) => void,
+  started: number,
+  from: number,
+): Promise<void> {
+  let at = from;
   let passes = 0;
   let steps = 0;
   let shown = performance.now();
@@ -185,7 +244,7 @@ async function catchUpNotifier(ctx: Context, clock: ReturnType<typeof worldClock
       }
       stuck = 0;
       if (marker > Date.now()) break;
-      at = marker;
+      at = Math.min(Math.max(marker, at + NOTIFIER_TICK_MS), Date.now());
     }
   } finally {
     clock.walkTo(null);

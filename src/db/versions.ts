@@ -23,6 +23,12 @@
 // change is applied early, which only makes it more current. Records older than
 // LOG_KEEP behind the newest are deleted by the writers: a reader that far behind (or a hint
 // above the records it finds) reads the whole collection again (`changesSince` answers '*').
+//
+// Entries (eleventh session, countlog): a record may also name, for an id it names, the keys
+// of that document the write changed (`d: [{ id, e: [key, …] }]`; the counts' log names the
+// task ids a write set or unset in a county's document). `changesSince` answers them per id
+// (`entries`): a reader holding the document re-reads only those keys. An id named without
+// keys by any record since `seq` (a re-count, an older writer) is answered `*`: read whole.
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { isDuplicateKey } from '../lib/errors.js';
@@ -32,13 +38,21 @@ const versionSchema = new mongoose.Schema(
     _id: { type: String, required: true },
     token: { type: String, required: true },
     at: { type: Date, required: true },
+    // The log hint (declared: mongoose's strict mode dropped the `$max: { n }` of an undeclared
+    // path, so the hint stayed 0 and a reader behind pruned records never saw the gap; until the
+    // eleventh session, countlog).
+    n: { type: Number },
   },
   { versionKey: false },
 );
 export const CollectionVersionModel = mongoose.model('CollectionVersion', versionSchema, 'countversions');
 
 const changeSchema = new mongoose.Schema(
-  { _id: { type: String, required: true }, ids: { type: [String], default: [] } },
+  {
+    _id: { type: String, required: true },
+    ids: { type: [String], default: [] },
+    d: { type: mongoose.Schema.Types.Mixed, default: undefined },
+  },
   { versionKey: false },
 );
 /** `<name>#<n>`: the ids one write of collection `name` touched (`*`: unknown). */
@@ -49,22 +63,37 @@ export const MAX_LOGGED_IDS = 200;
 /** Records kept behind the newest one; older ones are deleted every LOG_PRUNE_EVERY records. */
 export const LOG_KEEP = 10_000;
 const LOG_PRUNE_EVERY = 500;
+/** Keys named for one id in one record, and in all records a reader reads, beyond which the id is read whole. */
+export const MAX_LOGGED_KEYS = 2_000;
 /** Ids that stand for "not known": the reader reads the whole collection. */
 export const ALL_IDS = '*';
 
 /** The last record number this process appended per collection (where its next insert starts). */
 const lastAppended = new Map<string, number>();
 
-async function appendChange(name: string, ids: readonly string[]): Promise<number> {
+/** The keys of each id's document a write changed (an id not in it: changed whole). */
+export type ChangedKeys = ReadonlyMap<string, ReadonlySet<string>>;
+
+async function appendChange(name: string, ids: readonly string[], keys?: ChangedKeys): Promise<number> {
   const logged =
     ids.length === 0 || ids.length > MAX_LOGGED_IDS || ids.includes(ALL_IDS) ? [ALL_IDS] : [...new Set(ids)];
+  const d =
+    logged[0] === ALL_IDS || !keys
+      ? []
+      : logged
+          .filter((id) => (keys.get(id)?.size ?? MAX_LOGGED_KEYS + 1) <= MAX_LOGGED_KEYS)
+          .map((id) => ({ id, e: [...keys.get(id)!] }));
   // A process's first write starts from the hint (records below it may have been pruned).
   let last = lastAppended.get(name);
   if (last === undefined) last = (await CollectionVersionModel.findById(name, { n: 1 }).lean<{ n?: number }>())?.n ?? 0;
   let n = last + 1;
   for (let tries = 0; ; tries++) {
     try {
-      await CollectionChangeModel.collection.insertOne({ _id: `${name}#${n}`, ids: logged } as never);
+      await CollectionChangeModel.collection.insertOne({
+        _id: `${name}#${n}`,
+        ids: logged,
+        ...(d.length > 0 ? { d } : {}),
+      } as never);
       break;
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
@@ -82,9 +111,16 @@ async function appendChange(name: string, ids: readonly string[]): Promise<numbe
   return n;
 }
 
-/** Marks a collection changed (after its write): the ids it touched logged, then a new token. */
-export async function collectionChanged(name: string, ids: readonly string[] = [ALL_IDS]): Promise<void> {
-  const n = await appendChange(name, ids);
+/**
+ * Marks a collection changed (after its write): the ids it touched logged (with `keys`, the
+ * keys of their documents it changed), then a new token.
+ */
+export async function collectionChanged(
+  name: string,
+  ids: readonly string[] = [ALL_IDS],
+  keys?: ChangedKeys,
+): Promise<void> {
+  const n = await appendChange(name, ids, keys);
   await CollectionVersionModel.updateOne(
     { _id: name },
     { $set: { token: randomUUID(), at: new Date() }, $max: { n } },
@@ -171,29 +207,50 @@ export async function changeLogEnd(name: string): Promise<number> {
 /**
  * The ids changed after record `seq` (read by `_id`, one record at a time) and the record
  * reached; `*` when the reader must read the whole collection (a write not logged by id,
- * too many ids, or records pruned since `seq`: the hint above what is found).
+ * too many ids, or records pruned since `seq`: the hint above what is found). `entries`: per
+ * id, the keys of its document changed, or `*` (changed whole, or too many keys).
  */
 export async function changesSince(
   name: string,
   seq: number,
   hint: number,
-): Promise<{ ids: Set<string> | typeof ALL_IDS; seq: number }> {
+): Promise<{
+  ids: Set<string> | typeof ALL_IDS;
+  seq: number;
+  entries: Map<string, Set<string> | typeof ALL_IDS>;
+}> {
   const ids = new Set<string>();
+  const entries = new Map<string, Set<string> | typeof ALL_IDS>();
   let all = false;
   let at = seq;
   for (;;) {
-    const record = await CollectionChangeModel.findById(`${name}#${at + 1}`, { ids: 1 }).lean<{ ids: string[] }>();
+    const record = await CollectionChangeModel.findById(`${name}#${at + 1}`, { ids: 1, d: 1 }).lean<{
+      ids: string[];
+      d?: { id: string; e: string[] }[];
+    }>();
     if (!record) break;
     at += 1;
+    const keysOf = new Map((record.d ?? []).map(({ id, e }) => [id, e]));
     for (const id of record.ids) {
-      if (id === ALL_IDS) all = true;
-      else ids.add(id);
+      if (id === ALL_IDS) {
+        all = true;
+        continue;
+      }
+      ids.add(id);
+      const keys = keysOf.get(id);
+      const held = entries.get(id);
+      if (!keys || held === ALL_IDS) entries.set(id, ALL_IDS);
+      else {
+        const union = held ?? new Set<string>();
+        for (const key of keys) union.add(key);
+        entries.set(id, union.size > MAX_LOGGED_KEYS ? ALL_IDS : union);
+      }
     }
     if (ids.size > MAX_LOGGED_IDS) all = true;
   }
   // A hint above the records found: the records after `seq` were pruned (or never read).
   if (at === seq && hint > seq) all = true;
-  return { ids: all ? ALL_IDS : ids, seq: at };
+  return { ids: all ? ALL_IDS : ids, seq: at, entries: all ? new Map() : entries };
 }
 
 /** Gives every named collection a token if it has none (an install from before the tokens; idempotent). */

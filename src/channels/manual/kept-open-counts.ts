@@ -1,17 +1,24 @@
 // The per-county open-task counts (channels/manual/open-counts.ts) kept in the process (issue
 // 25): a province admin's workbench read one document per county on every call (84 at 50,000
 // groups). Every count writer logs the counties it wrote on the counts' change log
-// (db/versions.ts, COUNTS_LOG) after its write; a call reads the counts' token and, when it
-// moved, the log's new records by `_id`, forgets the counties they name, and reads only the
-// counties it needs that it does not hold. Expiry is applied when answering, as before.
+// (db/versions.ts, COUNTS_LOG) after its write, with the task ids it set or unset in each; a
+// call reads the counts' token and, when it moved, the log's new records by `_id`, and reads
+// the counties it needs that it does not hold whole, and of those it holds only the entries
+// named since (`findById(county, { 'e.<id>': 1, … })`: bytes in proportion to the write, not to
+// the county; eleventh session, countlog: a province-wide send re-read up to 84 whole county
+// documents, ~6 MB at 50,000 groups, on one workbench call). Expiry is applied when answering.
 //
 // Exactness: the log position is read before any document it then reads, and a writer's record
-// follows its document write, so a document read before a write is forgotten at the first call
-// that reads the write's record. A writer killed between its count write and its record leaves
-// its intent; the notifier's repair re-counts those counties and logs them. A record naming
-// `*`, a pruned log or a missing token forgets every county. A write whose record waits for its
-// process's flush (the worker's waves, up to FLUSH_MS) is heard of at once by the readers of
-// that process (`onLocalCountWrite`): they forget its counties, and keep none read meanwhile.
+// follows its document write, so an entry read before a write is re-read at the first call that
+// reads the write's record. Writer order (open-counts.ts): intent → entries → county document →
+// record (counties and ids) → token → intent deleted. A writer killed before its record leaves
+// its intent; the notifier's repair re-counts those counties and logs them without ids, so they
+// are read whole (as is a county named by any record without ids, or with more than MAX_PENDING
+// ids pending). A record naming `*`, a pruned log (a gap: the hint above the records found) or a
+// missing token forgets every county. A write whose record waits for its process's flush (the
+// worker's waves, up to FLUSH_MS) is heard of at once by the readers of that process
+// (`onLocalCountWrite`) with its ids: they re-read them at the next call (and ids written
+// during a call's reads stay pending for the next one); a failed re-read forgets the county.
 //
 // The open-task list (channels/manual/tasks.ts, open=true) and the monthly table's 待民警转发
 // (tracking/open-tasks.ts) read the same kept documents through `newest` and `lists` (the
@@ -28,7 +35,14 @@
 
 import { ALL_IDS, changeLogEnd, changesSince, collectionVersion } from '../../db/versions.js';
 import { mapLimit } from '../../lib/concurrency.js';
-import { COUNTS_LOG, type CountedTask, type CountValue, OpenCountModel, onLocalCountWrite } from './open-counts.js';
+import {
+  COUNTS_LOG,
+  type CountedTask,
+  type CountValue,
+  OpenCountModel,
+  onLocalCountWrite,
+  type WrittenIds,
+} from './open-counts.js';
 import type { ScopeCounties } from './scope-counties.js';
 
 /** One open task as its county's document holds it. */
@@ -39,6 +53,9 @@ export interface CountedRow {
 }
 
 type Entries = [string, CountValue][];
+
+/** Ids of one county written since it was read beyond which it is read whole again. */
+const MAX_PENDING = 1_000;
 
 /** What a call holds: each county's entries (newest first), and the region to keep inside one county. */
 interface Held {
@@ -83,22 +100,43 @@ export class KeptOpenCounts {
   private seq = 0;
   /** Each county's entries, newest first (never changed once held: replaced or dropped). */
   private readonly docs = new Map<string, Entries>();
+  /** Task ids of held counties (or counties being read) written since held: re-read by id. */
+  private readonly pending = new Map<string, Set<string>>();
+  /** Counties read whole by the call in progress. */
+  private readonly reading = new Set<string>();
   /** Calls one after another (each may change what is held). */
   private turn: Promise<unknown> = Promise.resolve();
-  /** Counties this process wrote since the call in progress began: not kept from its reads. */
+  /** Counties this process wrote whole since the call in progress began: not kept from its reads. */
   private readonly writtenHere = new Set<string>();
 
   constructor() {
     // A count write of this process (the worker's wave) logs its counties at its flush, up to
-    // a second later; readers here forget those counties at once.
+    // a second later; readers here re-read its ids at once.
     onLocalCountWrite(this);
   }
 
-  countsWritten(counties: readonly string[]): void {
+  countsWritten(counties: readonly string[], ids?: WrittenIds): void {
     for (const county of counties) {
-      this.docs.delete(county);
-      this.writtenHere.add(county);
+      const written = ids?.get(county);
+      if (written) this.stale(county, written);
+      else this.forget(county);
     }
+  }
+
+  /** A county changed whole (or beyond MAX_PENDING ids): read whole when next needed. */
+  private forget(county: string): void {
+    this.docs.delete(county);
+    this.pending.delete(county);
+    this.writtenHere.add(county);
+  }
+
+  /** These task ids of the county changed: re-read by id when next needed (if it is held). */
+  private stale(county: string, ids: Iterable<string>): void {
+    if (!this.docs.has(county) && !this.reading.has(county)) return;
+    const pending = this.pending.get(county) ?? new Set<string>();
+    for (const id of ids) pending.add(id);
+    if (pending.size > MAX_PENDING) this.forget(county);
+    else this.pending.set(county, pending);
   }
 
   /**
@@ -156,27 +194,73 @@ export class KeptOpenCounts {
     if (version === null) {
       // No token yet: nothing is kept.
       this.docs.clear();
+      this.pending.clear();
       this.token = null;
     } else if (this.token === null) {
       this.docs.clear();
+      this.pending.clear();
       this.seq = await changeLogEnd(COUNTS_LOG);
       this.token = version.token;
     } else if (version.token !== this.token) {
       const changes = await changesSince(COUNTS_LOG, this.seq, version.n);
-      if (changes.ids === ALL_IDS) this.docs.clear();
-      else for (const county of changes.ids) this.docs.delete(county);
+      if (changes.ids === ALL_IDS) {
+        this.docs.clear();
+        this.pending.clear();
+      } else
+        for (const county of changes.ids) {
+          const ids = changes.entries.get(county);
+          if (ids === undefined || ids === ALL_IDS) this.forget(county);
+          else this.stale(county, ids);
+        }
       this.seq = changes.seq;
       this.token = version.token;
     }
     this.writtenHere.clear();
+    // Counties not held are read whole; held ones with ids written since, those ids only.
     const missing = counties.filter((county) => !this.docs.has(county));
-    const read = await mapLimit(missing, 16, (county) =>
-      OpenCountModel.findById(county, { e: 1 }).lean<{ e?: Record<string, CountValue> }>(),
-    );
-    const fresh = new Map(missing.map((county, i) => [county, newestFirst(Object.entries(read[i]?.e ?? {}))]));
-    // A county written here during the reads may have been read before the write: not kept.
+    const partial: [string, Entries, string[]][] = [];
+    for (const county of counties) {
+      const ids = this.pending.get(county);
+      const held = this.docs.get(county);
+      if (!ids || !held) continue;
+      this.pending.delete(county);
+      partial.push([county, held, [...ids]]);
+    }
+    for (const county of missing) {
+      this.pending.delete(county);
+      this.reading.add(county);
+    }
+    const answer = new Map<string, Entries>();
+    try {
+      const [read, reread] = await Promise.all([
+        mapLimit(missing, 16, (county) =>
+          OpenCountModel.findById(county, { e: 1 }).lean<{ e?: Record<string, CountValue> }>(),
+        ),
+        mapLimit(partial, 16, ([county, , ids]) =>
+          OpenCountModel.findById(county, Object.fromEntries(ids.map((id) => [`e.${id}`, 1]))).lean<{
+            e?: Record<string, CountValue>;
+          }>(),
+        ),
+      ]);
+      for (const [i, county] of missing.entries()) answer.set(county, newestFirst(Object.entries(read[i]?.e ?? {})));
+      for (const [i, [county, held, ids]] of partial.entries()) {
+        const changed = new Set(ids);
+        const now = reread[i]?.e ?? {};
+        const kept = held.filter(([id]) => !changed.has(id));
+        for (const id of ids) if (now[id]) kept.push([id, now[id]]);
+        answer.set(county, newestFirst(kept));
+      }
+    } catch (error) {
+      // The ids taken from `pending` were not re-read: those counties are read whole next time.
+      for (const [county] of partial) this.forget(county);
+      throw error;
+    } finally {
+      this.reading.clear();
+    }
+    // A county written whole here during the reads may have been read before the write: not
+    // kept. Ids written here meanwhile stay pending (re-read at the next call).
     if (this.token !== null)
-      for (const [county, values] of fresh) if (!this.writtenHere.has(county)) this.docs.set(county, values);
-    return counties.map((county) => ({ county, entries: this.docs.get(county) ?? fresh.get(county) ?? [] }));
+      for (const [county, entries] of answer) if (!this.writtenHere.has(county)) this.docs.set(county, entries);
+    return counties.map((county) => ({ county, entries: answer.get(county) ?? this.docs.get(county) ?? [] }));
   }
 }

@@ -23,7 +23,9 @@
 //   FLUSH_MS share one intent (inserted by the first, its county list widened by a later one
 //   naming a county it lacks: one writer per intent, its writes in order). The flush waits for
 //   the intent's writes to end, logs every county they wrote (`collectionChanged`,
-//   db/versions.ts, name COUNTS_LOG: one record and one token change), then deletes the intent.
+//   db/versions.ts, name COUNTS_LOG: one record and one token change) with the task ids each
+//   write set or unset in it (the record's keys: a reader holding the county re-reads only those
+//   entries, channels/manual/kept-open-counts.ts), then deletes the intent.
 //   A write made with `deferLog` (the worker's wave) leaves the flush to a timer FLUSH_MS after
 //   the intent began; any other write flushes before it returns (the API, the notifier: the
 //   next reader anywhere sees it). Readers in the writing process hear of a deferred write at
@@ -32,7 +34,13 @@
 //   every county its writes may have touched: the officer notifier's pass (`repairOpenCounts`)
 //   re-counts them from their entries, under the same claim, and logs them, once the intent is
 //   older than INTENT_STALE_MS. A write that fails leaves its intent the same way (no later
-//   write joins it; the flush still logs what the others wrote, but leaves the intent).
+//   write joins it; the flush still logs what the others wrote, but leaves the intent). The
+//   re-count logs its counties without keys: readers re-read them whole.
+// - Write order, then: intent (names the counties) → entries → county documents ($set/$unset
+//   of the changed ids, under the claim) → log record (counties and their changed ids) → token
+//   → intent deleted. Killed before the record: the intent stays and the repair re-counts and
+//   logs the counties whole; killed after it: readers re-read the logged ids, the intent's
+//   re-count is harmless.
 // - A database written before the counts existed is counted once at start (`buildOpenCounts`,
 //   then the `counts-built-runs` marker, read by `_id`).
 import { randomUUID } from 'node:crypto';
@@ -139,17 +147,25 @@ export function setCountsFlushMs(ms: number = FLUSH_MS): void {
 }
 
 /** Readers in this process told of a count write at once (its log record comes at the flush). */
-const localReaders = new Set<WeakRef<{ countsWritten(counties: readonly string[]): void }>>();
+/** The task ids a write set or unset, per county written. */
+export type WrittenIds = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** A reader told of this process's count writes: the counties, and the ids written in each. */
+interface LocalReader {
+  countsWritten(counties: readonly string[], ids?: WrittenIds): void;
+}
+
+const localReaders = new Set<WeakRef<LocalReader>>();
 
 /** Tells `reader` of every count write this process makes, when it is made (held weakly). */
-export function onLocalCountWrite(reader: { countsWritten(counties: readonly string[]): void }): void {
+export function onLocalCountWrite(reader: LocalReader): void {
   localReaders.add(new WeakRef(reader));
 }
 
-function tellLocalReaders(counties: readonly string[]): void {
+function tellLocalReaders(counties: readonly string[], ids: WrittenIds): void {
   for (const ref of localReaders) {
     const reader = ref.deref();
-    if (reader) reader.countsWritten(counties);
+    if (reader) reader.countsWritten(counties, ids);
     else localReaders.delete(ref);
   }
 }
@@ -164,8 +180,8 @@ class Flush {
   private naming: Promise<unknown> = Promise.resolve();
   private inFlight = 0;
   private idle: (() => void)[] = [];
-  /** Counties written, for the log. */
-  readonly written = new Set<string>();
+  /** Counties written, with the task ids set or unset in each, for the log. */
+  readonly written = new Map<string, Set<string>>();
   /** A write failed or the intent could not be written: the intent stays for the repair. */
   broken = false;
   closed = false;
@@ -224,7 +240,7 @@ function flush(target: Flush): Promise<void> {
   if (target.timer) clearTimeout(target.timer);
   target.done ??= (async () => {
     await target.whenIdle();
-    if (target.written.size > 0) await collectionChanged(COUNTS_LOG, [...target.written]);
+    if (target.written.size > 0) await collectionChanged(COUNTS_LOG, [...target.written.keys()], target.written);
     if (!target.broken) await OpenCountIntentModel.deleteOne({ _id: target.id });
   })();
   target.done.finally(() => unflushed.delete(target)).catch(() => undefined);
@@ -255,6 +271,7 @@ export async function countedChange(
     return;
   }
   const intent = flushFor();
+  const writtenHere = new Map<string, Set<string>>();
   intent.enter();
   try {
     await intent.name(counties);
@@ -268,11 +285,18 @@ export async function countedChange(
     for (const county of counties) {
       const set: Record<string, CountValue> = {};
       const unset: Record<string, ''> = {};
+      const changed = new Set<string>();
       for (const id of ids) {
         const entry = now.get(id);
         if (counted(entry) && countyOf(entry.regionPath) === county) set[`e.${id}`] = countValue(entry);
         else if (countyOfId.get(id)?.has(county)) unset[`e.${id}`] = '';
+        else continue;
+        changed.add(id);
       }
+      // (An id logged but not written is only re-read by the readers: harmless.)
+      const logged = intent.written.get(county) ?? new Set<string>();
+      for (const id of changed) logged.add(id);
+      writtenHere.set(county, changed);
       await underClaim(county, () =>
         OpenCountModel.updateOne(
           { _id: county },
@@ -280,7 +304,7 @@ export async function countedChange(
           { upsert: true },
         ),
       );
-      intent.written.add(county);
+      intent.written.set(county, logged);
     }
   } catch (error) {
     // Left to the repair: no later write joins this intent, and the flush leaves it.
@@ -290,7 +314,7 @@ export async function countedChange(
     throw error;
   }
   intent.leave();
-  tellLocalReaders(counties);
+  tellLocalReaders(counties, writtenHere);
   // The counties written, on the counts' change log (before the intent goes: a writer killed
   // before it leaves the intent, and the repair's re-count logs them): a process keeping the
   // county documents re-reads only these (channels/manual/kept-open-counts.ts).
