@@ -451,7 +451,8 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     await row('赵敏').locator('.el-table__expand-icon').click();
     await tasks.getByText('未在企业微信群发助手确认发送', { exact: false }).first().waitFor();
     await page.getByRole('tab', { name: /失败（2）/ }).waitFor();
-    expect(await page.getByTestId('overall-percent').textContent()).toContain('100%');
+    // The figures and the tabs come from separate polls: wait for the figure, do not sample it.
+    await page.getByTestId('overall-percent').filter({ hasText: '100%' }).waitFor();
     await shot(page, 'wecom-progress-done');
     expect(await seriousViolations(page)).toEqual([]);
     // At 390 px nothing scrolls sideways: 失败 and 民警通知 are cards, not wide tables.
