@@ -9,11 +9,11 @@
 // Writes: use a copy of the world.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { ManualTaskModel } from '../src/channels/manual/model.js';
 import { markCampaignWithdrawn, watchTasks } from '../src/channels/manual/watch.js';
-import { cpuSecondsOf, flag } from './proc.js';
+import { flag } from './proc.js';
+import { commandMeter } from './command-meter.js';
 import { openWorldCopy } from './world-copy.js';
 
 const log = (line: string) => process.stdout.write(`[bench:scan-cost] ${line}\n`);
@@ -25,41 +25,7 @@ async function main() {
   const marker = JSON.parse(readFileSync(join(dir, 'built.json'), 'utf8')) as { provinceCampaign: string };
   try {
     log(`prepareDatabase ${prepareMs} ms`);
-    const shapes = new Map<string, number>();
-    let counting = false;
-    mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
-      if (!counting) return;
-      const command = event.command as Record<string, unknown>;
-      const filter = (command.filter ??
-        command.query ??
-        (command.updates as { q?: unknown }[] | undefined)?.[0]?.q ??
-        (command.deletes as { q?: unknown }[] | undefined)?.[0]?.q ??
-        null) as Record<string, unknown> | null;
-      const id = filter?._id;
-      const idShape =
-        id === undefined
-          ? ''
-          : typeof id === 'object' && id !== null && !('_bsontype' in id)
-            ? `_id:${Object.keys(id)}`
-            : '_id';
-      const keys = filter ? Object.keys(filter).map((k) => (k === '_id' ? idShape : k)) : [];
-      const key = `${event.commandName} ${String(command[event.commandName] ?? command.collection)} {${keys.join(',')}}`;
-      shapes.set(key, (shapes.get(key) ?? 0) + 1);
-    });
-    async function measure(label: string, work: () => Promise<unknown>) {
-      shapes.clear();
-      counting = true;
-      const before = cpuSecondsOf(ferretPid);
-      const t = performance.now();
-      await work();
-      const ms = Math.round(performance.now() - t);
-      counting = false;
-      const ferretMs = Math.round((cpuSecondsOf(ferretPid) - before) * 1000);
-      const total = [...shapes.values()].reduce((a, b) => a + b, 0);
-      log(`${label}: ${ms} ms, FerretDB ${ferretMs} ms CPU, ${total} commands`);
-      for (const [shape, n] of [...shapes].sort((a, b) => b[1] - a[1]).slice(0, 8))
-        log(`  ${String(n).padStart(5)} × ${shape}`);
-    }
+    const measure = commandMeter(ferretPid, log);
 
     // Open entries: N of other campaigns (WeCom customer groups, due in hours), M of the stopped campaign.
     const now = new Date();

@@ -10,7 +10,6 @@
 // - with --backfills, the one-time listings of an older install over those N tasks and items.
 // Its own service over the world's database, the WeCom double and a clock it moves (no settle
 // wait). Writes: use a copy of the world.
-import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { CustomerGroupDouble } from '../src/channels/doubles/wecom-customer-groups.js';
 import { WecomApiClient } from '../src/channels/wecom-group/api.js';
@@ -18,7 +17,8 @@ import { WecomItemModel, WecomTaskModel } from '../src/channels/wecom-group/mode
 import { DEFAULT_WECOM_GROUP_SETTINGS, WecomGroupService } from '../src/channels/wecom-group/service.js';
 import { fixedClock } from '../src/lib/clock.js';
 import { Outbound } from '../src/channels/outbound.js';
-import { cpuSecondsOf, flag } from './proc.js';
+import { flag } from './proc.js';
+import { commandMeter } from './command-meter.js';
 import { openWorldCopy } from './world-copy.js';
 
 const log = (line: string) => process.stdout.write(`[bench:wecom-scan-cost] ${line}\n`);
@@ -36,41 +36,7 @@ async function main() {
   const double = await new CustomerGroupDouble({ clock }).start();
   try {
     log(`prepareDatabase ${prepareMs} ms`);
-    const shapes = new Map<string, number>();
-    let counting = false;
-    mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
-      if (!counting) return;
-      const command = event.command as Record<string, unknown>;
-      const filter = (command.filter ??
-        command.query ??
-        (command.updates as { q?: unknown }[] | undefined)?.[0]?.q ??
-        (command.deletes as { q?: unknown }[] | undefined)?.[0]?.q ??
-        null) as Record<string, unknown> | null;
-      const id = filter?._id;
-      const idShape =
-        id === undefined
-          ? ''
-          : typeof id === 'object' && id !== null && !('_bsontype' in id)
-            ? `_id:${Object.keys(id)}`
-            : '_id';
-      const keys = filter ? Object.keys(filter).map((k) => (k === '_id' ? idShape : k)) : [];
-      const key = `${event.commandName} ${String(command[event.commandName] ?? command.collection)} {${keys.join(',')}}`;
-      shapes.set(key, (shapes.get(key) ?? 0) + 1);
-    });
-    async function measure(label: string, work: () => Promise<unknown>) {
-      shapes.clear();
-      counting = true;
-      const before = cpuSecondsOf(ferretPid);
-      const t = performance.now();
-      await work();
-      const ms = Math.round(performance.now() - t);
-      counting = false;
-      const ferretMs = Math.round((cpuSecondsOf(ferretPid) - before) * 1000);
-      const total = [...shapes.values()].reduce((a, b) => a + b, 0);
-      log(`${label}: ${ms} ms, FerretDB ${ferretMs} ms CPU, ${total} commands`);
-      for (const [shape, n] of [...shapes].sort((a, b) => b[1] - a[1]).slice(0, 8))
-        log(`  ${String(n).padStart(5)} × ${shape}`);
-    }
+    const measure = commandMeter(ferretPid, log);
 
     // Other campaigns' finished tasks, one item each (50 campaigns).
     const started = performance.now();
