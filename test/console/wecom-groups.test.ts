@@ -204,12 +204,24 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
   it('the county admin sets the WeCom app, syncs the customer groups and reads the report; the groups list shows the channel', async () => {
     const page = await pageAs(w.people.admin);
     await page.goto('/groups');
+    // A slow network (the whole suite's load once took this long): the county's app arrives well
+    // after the dialog opens. What the admin types must not be wiped by its late answer.
+    const slowApp = '**/api/regions/*/wecom-app';
+    await page.route(slowApp, async (route) => {
+      if (route.request().method() === 'GET') await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue();
+    });
+    const appRead = page.waitForResponse(
+      (response) => response.url().endsWith('/wecom-app') && response.request().method() === 'GET',
+    );
     await page.getByRole('button', { name: '企业微信客户群' }).click();
     const dialog = page.getByRole('dialog', { name: '企业微信客户群' });
     // A county admin's county is chosen already.
     await dialog.getByLabel('企业 ID').waitFor();
     await dialog.getByLabel('企业 ID').fill(CORP);
     await dialog.getByLabel('应用 Secret').fill(SECRET);
+    await appRead;
+    await page.unroute(slowApp);
     await dialog.getByRole('button', { name: '保存应用' }).click();
     await dialog.getByRole('status').filter({ hasText: '已保存' }).waitFor();
     expect(await dialog.getByLabel('应用 Secret').inputValue()).toBe('');
