@@ -622,8 +622,8 @@ export class OfficerNotifier {
       await NotificationOutboxModel.create({ _id: due.id, attemptAt: now }).catch((error) => {
         if (!isDuplicateKey(error)) throw error;
       });
+      await this.deliver(due.id);
     }
-    if (!unreachable) await this.deliver(due.id);
     // After the post (its latency unchanged); a step left uncounted by a kill or a throw before
     // this is counted by the campaign's next advance (step-counts.ts).
     await advanceCounts(run.campaignId).catch((error) => this.log(`notifier counts ${run.campaignId}`, error));
