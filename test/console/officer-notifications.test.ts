@@ -119,6 +119,18 @@ describe('console: 民警通知 before and after the digest', { timeout: 200_000
       });
     }
     await advanceCounts(campaign.id);
+    // The campaign's progress (which tells the panel how many groups are manual) can arrive
+    // after the first page, and its reload used to run on the page shown, not the one asked
+    // for: a 下一页 still in flight then landed back on page 1 (the whole suite failed so once).
+    // Held here so the progress comes while page 2 is on its way.
+    await page.route('**/progress/stream', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue();
+    });
+    await page.route('**/notifications?*after=*', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await route.continue();
+    });
     await page.reload();
     await panel.getByTestId('notification-figures').filter({ hasText: '共 12 条：任务汇总 1 · 提醒 11' }).waitFor();
     await panel.getByText('第 1 页（本页 10 条）').waitFor();

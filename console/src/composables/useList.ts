@@ -39,9 +39,15 @@ export function useList<T extends { id: string }, S extends string = ListSort>(o
   /** cursors[i] loads page i + 1 (the first page has none). */
   let cursors: (string | undefined)[] = [undefined];
   let generation = 0;
+  /**
+   * The page last asked for: a reload (a background refresh, a changed figure) reads this one,
+   * so a 下一页 still on its way is not overtaken by a re-read of the page it is leaving.
+   */
+  let wanted = 1;
 
   async function fetchPage(n: number): Promise<void> {
     const mine = ++generation;
+    wanted = n;
     loading.value = true;
     error.value = '';
     try {
@@ -61,6 +67,7 @@ export function useList<T extends { id: string }, S extends string = ListSort>(o
       if (hasNext.value && last) cursors[n] = last.id;
     } catch (e) {
       if (mine !== generation) return;
+      wanted = page.value;
       error.value = e instanceof ApiError ? e.message : '读取失败，请稍后再试';
     } finally {
       if (mine === generation) loading.value = false;
@@ -72,8 +79,8 @@ export function useList<T extends { id: string }, S extends string = ListSort>(o
     cursors = [undefined];
     return fetchPage(1);
   }
-  /** The current page again (after an action changed rows). */
-  const reload = () => fetchPage(page.value);
+  /** The current page again (after an action changed rows), or the one on its way. */
+  const reload = () => fetchPage(wanted);
   const next = () => (hasNext.value ? fetchPage(page.value + 1) : Promise.resolve());
   const prev = () => (page.value > 1 ? fetchPage(page.value - 1) : Promise.resolve());
 
