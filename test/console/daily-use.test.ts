@@ -8,6 +8,7 @@ import {
   type ConsoleWorld,
   type Person,
   SHOTS_DIR,
+  choose,
   consoleShot,
   fontsReady,
   seriousViolations,
@@ -452,8 +453,7 @@ describe('console for daily use', { timeout: 120_000 }, () => {
 
     // The wizard: 取消 asks before throwing away, and 保存草稿 keeps it.
     await page.goto('/campaigns/new');
-    await page.getByLabel('已通过的通告').click();
-    await page.getByRole('option', { name: /将被归档的通告/ }).click();
+    await choose(page, '已通过的通告', /将被归档的通告/);
     await page.getByRole('button', { name: '取消', exact: true }).click();
     const discard = page.getByRole('dialog', { name: '放弃这次填写？' });
     await discard.getByText('要保留，请点“保存草稿”').waitFor();

@@ -210,8 +210,21 @@ export async function fontsReady(page: Page): Promise<void> {
 
 /** Picks an option of an Element Plus select found by its label. */
 export async function choose(page: Page, label: string, option: string | RegExp): Promise<void> {
-  await page.getByLabel(label, { exact: true }).first().click();
-  await page.getByRole('option', { name: option }).first().click();
+  const select = page.getByLabel(label, { exact: true }).first();
+  const item = page.getByRole('option', { name: option }).first();
+  // A single select closes once it has taken the option. A click can land while the list is
+  // drawn again (a remote select's 加载中 replaces its options for a moment) and is then lost,
+  // as a person's would be: on a busy machine that happened, so the click is made again.
+  for (let attempt = 1; ; attempt += 1) {
+    if (!(await item.isVisible())) await select.click();
+    await item.click();
+    try {
+      await item.waitFor({ state: 'hidden', timeout: 3_000 });
+      return;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
 }
 
 /** Waits until no CSS animation or transition is running on the page. */
