@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USERS, demoPassword, seedDemoMonth } from '../../scripts/demo-month.js';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { TREE } from '../helpers/regions.js';
-import { type ConsoleWorld, fontsReady, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, type SignedIn, fontsReady, signIn, startConsoleWorld } from './world.js';
 
 const account = (role: string) => {
   const user = DEMO_USERS.find((u) => u.role === role);
@@ -80,6 +80,9 @@ async function settled(page: Page): Promise<void> {
     quietMs = open.size === 0 ? quietMs + 100 : 0;
   }
   await page.waitForFunction(() => !document.querySelector('[aria-busy="true"], .el-loading-mask'));
+  // Every screen judged here is a signed-in one: a session that did not hold (a page opened from
+  // a kept session, below) shows the sign-in form instead, and judging that would prove nothing.
+  if (new URL(page.url()).pathname === '/login') throw new Error(`${page.url()}: not signed in`);
 }
 
 /** Horizontal overflow of the page at its viewport (0 when nothing needs a sideways swipe). */
@@ -112,11 +115,33 @@ const navPaths = (page: Page) =>
  */
 const deskNav = new Map<string, string[]>();
 
+/**
+ * Each account's signed-in storage, kept when it first signed in through the form (the role
+ * walk signs every role in so): the later tests open their screens signed in from it instead of
+ * filling the form again, a page load and a home screen each (a test run alone signs in
+ * itself). Signing in is not what they check; the accounts do not change between the tests.
+ */
+const sessions = new Map<string, SignedIn>();
+
 describe('console screens: words and phones', { timeout: 240_000 }, () => {
   let w: ConsoleWorld;
   let campaignId: string;
+  /** A page signed in as `who`, in a context of its own at `size` (desktop when not given); its requests tracked. */
+  const signedInPage = async (who: { username: string; password: string }, size?: { width: number; height: number; mobile: boolean }) => {
+    const saved = sessions.get(who.username);
+    const context = await w.context({ ...size, ...(saved ? { signedIn: saved } : {}) });
+    const page = await context.newPage();
+    tracked(page);
+    if (!saved) {
+      await signIn(page, who);
+      sessions.set(who.username, await context.storageState());
+    }
+    return { context, page };
+  };
   beforeAll(async () => {
-    w = await startConsoleWorld();
+    // Nothing here waits on a send but the demo month's own deliveries (the seed looks every
+    // 250 ms): the worker looks for due work as the service's does, every 500 ms.
+    w = await startConsoleWorld({ workerPollMs: 500 });
     // The world's fixture accounts are named after their roles in Latin letters; as data on the
     // users screen they would read as English words.
     const names = { editor: '测试编辑', admin: '测试管理', reviewer: '测试审核', viewer: '测试只读' } as const;
@@ -144,6 +169,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
       const page = await context.newPage();
       tracked(page);
       await signIn(page, account(role));
+      sessions.set(account(role).username, await context.storageState());
       const paths = await navPaths(page);
       expect(paths.length, role).toBeGreaterThan(1);
       deskNav.set(role, paths);
@@ -160,10 +186,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
 
   it('when a leader opens 触达统计, then the township and officer rankings show the API\'s figures, which count the stored tasks', async () => {
     for (const size of [undefined, { width: 390, height: 844, mobile: true }]) {
-      const context = await w.context(size);
-      const page = await context.newPage();
-      tracked(page);
-      await signIn(page, account('viewer'));
+      const { context, page } = await signedInPage(account('viewer'), size);
       const answered = page.waitForResponse((r) => r.url().includes('/api/reach/rankings') && r.ok());
       const reachAnswered = page.waitForResponse((r) => /\/api\/reach\?.*groupBy=township/.test(r.url()) && r.ok());
       await page.goto('/reach');
@@ -226,9 +249,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
   });
 
   it('when an author searches the audience picker for a village already open in the tree, then it shows once, by name, not code', async () => {
-    const context = await w.context();
-    const page = await context.newPage();
-    await signIn(page, account('editor'));
+    const { context, page } = await signedInPage(account('editor'));
     await page.goto('/campaigns/new');
     const picker = page.locator('.picker');
     const open = async (name: string) => {
@@ -257,9 +278,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
   });
 
   it('when the calendar shows a run waiting for review, then it is marked 待审核 and an approved run is not', async () => {
-    const context = await w.context();
-    const page = await context.newPage();
-    await signIn(page, account('viewer'));
+    const { context, page } = await signedInPage(account('viewer'));
     const from = new Date(Date.now() - 86_400_000).toISOString();
     const to = new Date(Date.now() + 60 * 86_400_000).toISOString();
     const viewer = await w.t.login(account('viewer').username, account('viewer').password);
@@ -331,10 +350,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
         await desk.close();
       }
       const allowed = new Set(deskNav.get(role));
-      const context = await w.context({ width: 390, height: 844, mobile: true });
-      const page = await context.newPage();
-      tracked(page);
-      await signIn(page, account(role));
+      const { context, page } = await signedInPage(account(role), { width: 390, height: 844, mobile: true });
       const paths = [...PHONE_SCREENS.filter((path) => path === '/' || allowed.has(path)), `/campaigns/${campaignId}`];
       for (const path of paths) {
         await page.goto(path);
@@ -349,10 +365,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
   });
 
   it('when an officer and a leader open their screens on a 390 px phone, then nothing scrolls sideways and the actions are in reach', async () => {
-    const context = await w.context({ width: 390, height: 844, mobile: true });
-    const page = await context.newPage();
-    tracked(page);
-    await signIn(page, account('officer'));
+    const { context, page } = await signedInPage(account('officer'), { width: 390, height: 844, mobile: true });
     await page.goto('/tasks');
     const go = page.getByRole('link', { name: '去转发' }).first();
     await go.waitFor();
@@ -381,10 +394,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
     }
     await context.close();
 
-    const leader = await w.context({ width: 390, height: 844, mobile: true });
-    const phone = await leader.newPage();
-    tracked(phone);
-    await signIn(phone, account('viewer'));
+    const { context: leader, page: phone } = await signedInPage(account('viewer'), { width: 390, height: 844, mobile: true });
     for (const path of ['/', '/reach', '/campaigns', `/campaigns/${campaignId}`]) {
       await phone.goto(path);
       await settled(phone);
@@ -393,10 +403,7 @@ describe('console screens: words and phones', { timeout: 240_000 }, () => {
     await leader.close();
 
     // The author's campaign page: the biggest button is not a destructive one.
-    const author = await w.context({ width: 390, height: 844, mobile: true });
-    const authorPage = await author.newPage();
-    tracked(authorPage);
-    await signIn(authorPage, account('editor'));
+    const { context: author, page: authorPage } = await signedInPage(account('editor'), { width: 390, height: 844, mobile: true });
     await authorPage.goto(`/campaigns/${campaignId}`);
     await settled(authorPage);
     expect(await sideways(authorPage)).toBe(0);

@@ -45,7 +45,9 @@ describe('console: wanted-clue tips and cases', () => {
   let noticeId: string;
 
   beforeAll(async () => {
-    w = await startConsoleWorld();
+    // The one send (two deliveries, below) is waited on every 500 ms: the worker looks for due
+    // work as the service's does, every 500 ms.
+    w = await startConsoleWorld({ workerPollMs: 500 });
     const { t, people } = w;
     officer = await user(w, 'officer', TREE.townshipA.code);
     outsider = await user(w, 'editor', TREE.countyB.code);

@@ -34,6 +34,9 @@ export interface Person {
   token: string;
 }
 
+/** A signed-in browser's storage (the console keeps its token in localStorage), from `BrowserContext.storageState()`. */
+export type SignedIn = Awaited<ReturnType<BrowserContext['storageState']>>;
+
 export interface WorldGroup {
   id: string;
   name: string;
@@ -51,8 +54,11 @@ export interface ConsoleWorld {
   /** Adds groups that all post through one WeCom robot (20 messages a minute: a run that takes a while). */
   /** `count` groups on robots of their own, all but 20 of which throttle their first post (45009: retried after 65 s). */
   busyRobotGroups(count: number, regionCode: string): Promise<WorldGroup[]>;
-  /** A fresh browser context as a county station PC (zh-CN, Asia/Shanghai, 1440×900). */
-  context(options?: { width?: number; height?: number; mobile?: boolean }): Promise<BrowserContext>;
+  /**
+   * A fresh browser context as a county station PC (zh-CN, Asia/Shanghai, 1440×900). With
+   * `signedIn` (a context's `storageState()` after signing in), it opens signed in as that person.
+   */
+  context(options?: { width?: number; height?: number; mobile?: boolean; signedIn?: SignedIn }): Promise<BrowserContext>;
   close(): Promise<void>;
 }
 
@@ -81,6 +87,13 @@ export interface ConsoleWorldOptions {
   clock?: Clock;
   /** More settings for the service (e.g. WECOM_API_BASE_URL of a customer-group double). */
   env?: Record<string, string>;
+  /**
+   * How long the in-process worker waits when it found nothing due: 50 ms by default, so a
+   * test that waits on a send sees it soon. Idle, each look is a read of the work list (about
+   * 0.035 s of CPU a second, FerretDB's share included); a file that waits on few sends can
+   * take the service's own 500 ms (DEFAULT_WORKER).
+   */
+  workerPollMs?: number;
 }
 
 export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Promise<ConsoleWorld> {
@@ -143,7 +156,7 @@ export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Prom
   const port = typeof address === 'object' && address ? address.port : 0;
   const deps = engineDeps(t.ctx);
   const scheduler = new Scheduler(deps).start(() => undefined);
-  const worker = createWorker({ ...deps, worker: { ...deps.worker, pollMs: 50 } });
+  const worker = createWorker({ ...deps, worker: { ...deps.worker, pollMs: options.workerPollMs ?? 50 } });
   worker.start();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const profiles: string[] = [];
@@ -174,6 +187,7 @@ export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Prom
         isMobile: options.mobile ?? false,
         hasTouch: options.mobile ?? false,
         acceptDownloads: true,
+        ...(options.signedIn ? { storageState: options.signedIn } : {}),
       });
       // A step that waits longer than this fails with the locator it waited for.
       context.setDefaultTimeout(20_000);
