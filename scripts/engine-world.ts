@@ -83,16 +83,17 @@ export async function startWorld(options: WorldOptions): Promise<World> {
   let shown = 0;
   if (built) log(`reusing the world in ${dir}`);
   else log(`seeding ${options.groups} demo groups…`);
-  if (!built) await seedDemo(ctx.groups, {
-    groups: options.groups,
-    doublesUrl: doubles.url,
-    onProgress: (stage, done, total) => {
-      if (done === total || Date.now() - shown > 2_000) {
-        shown = Date.now();
-        log(`  ${stage} ${done}/${total}`);
-      }
-    },
-  });
+  if (!built)
+    await seedDemo(ctx.groups, {
+      groups: options.groups,
+      doublesUrl: doubles.url,
+      onProgress: (stage, done, total) => {
+        if (done === total || Date.now() - shown > 2_000) {
+          shown = Date.now();
+          log(`  ${stage} ${done}/${total}`);
+        }
+      },
+    });
   if (options.keep && !built) writeFileSync(join(dir, 'built.json'), JSON.stringify({ groups: options.groups }));
   for (const robot of demoRobots(options.groups, doubles.url)) doubles.addRobot(robot);
   const app = await buildApp(ctx, { logStream: new (await import('node:stream')).PassThrough() });
@@ -162,7 +163,14 @@ export async function provinceStaff(world: World): Promise<{ editor: string; rev
 export async function approvedProvinceCampaign(
   world: World,
   staff: { editor: string; reviewer: string },
-  options: { title: string; schedule?: unknown; priority?: 'normal' | 'urgent'; cardStyle?: string },
+  options: {
+    title: string;
+    schedule?: unknown;
+    priority?: 'normal' | 'urgent';
+    cardStyle?: string;
+    /** The audience's regions: the whole province unless given. */
+    regions?: string[];
+  },
 ): Promise<{ campaignId: string; noticeId: string }> {
   const notice = await call(world.app, staff.editor, 'POST', '/api/notices', {
     category: 'anti_fraud',
@@ -176,7 +184,7 @@ export async function approvedProvinceCampaign(
     title: options.title,
     noticeId: notice.id,
     audience: {
-      regions: [DEMO_PROVINCE],
+      regions: options.regions ?? [DEMO_PROVINCE],
       tags: [],
       groups: [],
       excludeRegions: [],

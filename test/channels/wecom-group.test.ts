@@ -246,9 +246,9 @@ describe('WeCom customer groups (企业微信客户群)', () => {
     expect((await GroupModel.findById(groupOf.get(moved.chatId)).lean())!.officerName).toBe('民警4');
     const last = await ok(await w.t.request('GET', `/api/regions/${COUNTY}/wecom-sync`, w.t.adminToken));
     expect(last.left).toEqual(report.left);
-    // Restore the moved group's owner for the runs below.
-    double.addChat(CORP, { chatId: moved.chatId, name: moved.name, owner: moved.owner, members: members(moved) });
-    await ok(await w.t.request('POST', `/api/regions/${COUNTY}/wecom-sync`, w.t.adminToken));
+    // The moved group stays with owner 4 (at WeCom and here alike): the runs below take their
+    // groups from village 20 on (`groupsOf`), never chats 10–12, so no third sync of the 601
+    // chats is needed to move it back.
   }, 120_000);
 
   /** Groups of an owner that are placed and active, from village `from` on. */

@@ -1,11 +1,14 @@
 // A county with robot doubles, an approved notice and a campaign workflow, for engine tests.
 // The engine parts are driven directly (tick, drain) so tests never sleep for the scheduler.
+import { sharedRobotKey } from '../../src/audience/groups.js';
+import { GroupModel } from '../../src/audience/model.js';
 import { RobotDoubles } from '../../src/channels/doubles/server.js';
 import { engineDeps } from '../../src/context.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
 import { createWorker, Scheduler } from '../../src/engine/runner.js';
 import type { Worker } from '../../src/engine/worker.js';
 import type { Clock } from '../../src/lib/clock.js';
+import { RegionModel } from '../../src/regions/model.js';
 import { withFixedItemsAll } from '../../src/tracking/batch-fixed.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import { startTestApp, type TestApp } from './app.js';
@@ -88,6 +91,45 @@ export async function wecomGroups(w: DeliveryWorld, count: number, regionCode: s
     groups.push({ id: group.id, key, memberCount });
   }
   return groups;
+}
+
+/**
+ * `count` groups as `wecomGroups` makes them (one robot each, registered at the doubles), written
+ * in one insert with the fields the groups API writes (credentials sealed, robot key, the
+ * village's path): for tests about what happens to many groups, not about making one. Inserts
+ * through mongoose report the groups to the audience read model as the API's writes do
+ * (write-hooks.ts). `fields` are set on every group (an officer, tags).
+ */
+export async function insertWecomGroups(
+  w: DeliveryWorld,
+  count: number,
+  regionCode: string = TREE.villageA.code,
+  fields: Record<string, unknown> = {},
+) {
+  const village = await RegionModel.findOne({ code: regionCode }, { regionPath: 1 }).lean();
+  if (!village) throw new Error(`no region ${regionCode}`);
+  const now = w.t.ctx.clock.now();
+  const keys = Array.from(
+    { length: count },
+    (_, i) => `robot-${regionCode}-${i}-${Math.random().toString(36).slice(2, 8)}`,
+  );
+  const docs = keys.map((key, i) => {
+    w.doubles.addRobot({ platform: 'wecom', key });
+    const credentials = { kind: 'wecom' as const, key };
+    return {
+      name: `平安群-${key}`,
+      regionCode,
+      regionPath: village.regionPath,
+      channelKind: 'wecom',
+      credentialsSealed: w.t.ctx.groups.sealCredentials(credentials),
+      robotKey: sharedRobotKey(credentials),
+      memberCount: 50 + i,
+      memberCountUpdatedAt: now,
+      ...fields,
+    };
+  });
+  const inserted = await GroupModel.insertMany(docs);
+  return inserted.map((doc, i) => ({ id: String(doc._id), key: keys[i]!, memberCount: doc.memberCount }));
 }
 
 /** A campaign by the editor, submitted and approved by the reviewer. */
