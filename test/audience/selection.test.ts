@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApp, startTestApp } from '../helpers/app.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
 import { commandsDuring } from '../helpers/commands.js';
 import { createGroup } from '../helpers/groups.js';
-import { TREE, createRegionTree } from '../helpers/regions.js';
+import { createRegionTree, TREE } from '../helpers/regions.js';
 
 describe('audience selection', () => {
   let t: TestApp;
