@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupModel } from '../../src/audience/model.js';
 import type { EnginePorts } from '../../src/engine/ports.js';
-import { fixedClock } from '../../src/lib/clock.js';
 import { MARGIN_MS } from '../../src/engine/rate-limit.js';
+import { fixedClock } from '../../src/lib/clock.js';
 import { DeliveryBatchModel } from '../../src/tracking/model.js';
 import {
   approvedNotice,
@@ -205,7 +205,9 @@ describe('faults and crashes', () => {
 
   it('keeps within WeCom’s 20 posts a minute when many runs post through one robot', async () => {
     // Groups sharing a robot are one chat and get one post per run (shared-robot.test.ts):
-    // the limit is met by 25 runs to the same group.
+    // the limit is met by 21 runs to the same group. One run over the limit is enough: a limit
+    // above 20 sends all 21 in the first minute, one below sends fewer than 20, and either
+    // fails the counts below (25 runs proved no more and cost four campaigns and runs more).
     const key = 'busy-robot-for-a-town';
     w.doubles.addRobot({ platform: 'wecom', key });
     const created = await w.t.request('POST', '/api/groups', w.t.adminToken, {
@@ -215,17 +217,17 @@ describe('faults and crashes', () => {
       memberCount: 10,
     });
     const ids: string[] = [];
-    for (let i = 0; i < 25; i++) ids.push(await campaign([created.json().id], `繁忙机器人${i}`));
+    for (let i = 0; i < 21; i++) ids.push(await campaign([created.json().id], `繁忙机器人${i}`));
     await runUntilIdle(w);
     expect(w.doubles.received({ robot: key })).toHaveLength(20);
     const items = async () => (await Promise.all(ids.map((id) => campaignItems(id)))).flat();
-    expect((await items()).filter((i) => i.status === 'pending')).toHaveLength(5);
+    expect((await items()).filter((i) => i.status === 'pending')).toHaveLength(1);
     // A window plus the margin for a post's way to the platform (engine/rate-limit.ts).
     clock.advance(60_000 + MARGIN_MS);
     await runUntilIdle(w);
-    expect(w.doubles.received({ robot: key })).toHaveLength(25);
+    expect(w.doubles.received({ robot: key })).toHaveLength(21);
     expect((await items()).every((i) => i.status === 'sent' && i.attempts === 1)).toBe(true);
-  }, 90_000); // 25 campaigns planned and sent twice over: 7 s alone, past 30 s beside the whole suite on 2 cores
+  }, 90_000); // 21 campaigns planned and sent twice over: 7 s alone, past 30 s beside the whole suite on 2 cores
 
   it('reports reach statistics equal to counts made from the raw deliveries, after retries and a take-over', async () => {
     await w.t.ctx.tracking.rollups.refreshAll('test');
