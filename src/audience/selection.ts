@@ -6,6 +6,7 @@
 import mongoose from 'mongoose';
 import { InvalidInput, NotFound } from '../lib/errors.js';
 import { mapLimit } from '../lib/concurrency.js';
+import { regionDirectory } from '../regions/directory.js';
 import { RegionModel } from '../regions/model.js';
 import type { Scope } from '../regions/scope.js';
 import type { ChannelCredentials, ChannelKind } from '../channels/credentials.js';
@@ -157,7 +158,10 @@ export class AudienceService {
    * Named regions must exist inside the scope (404 otherwise, like every scoped read). Most are
    * answered from the read model: counties and above from the county list, townships and
    * villages from their county's digest; only regions with no selectable group are looked up in
-   * the region tree.
+   * the process's copy of the region tree (regions/directory.ts: one `_id` read of the regions'
+   * token while it is current). A read by code is a scan of every region on FerretDB (it pushes
+   * down no filter but an `_id`): ~47,000 on the province, per totals call naming a village
+   * without groups.
    */
   private async checkRegions(scope: Scope, codes: string[], counties?: CountyDigestSource): Promise<void> {
     const unresolved: string[] = [];
@@ -167,11 +171,8 @@ export class AudienceService {
       else if (!path.includes(scope.regionCode)) throw new NotFound(`地区 ${code}`);
     }
     if (!unresolved.length) return;
-    const found = await RegionModel.find({ code: { $in: unresolved }, ...scope.filter() }, { _id: 0, code: 1 }).lean<
-      { code: string }[]
-    >();
-    const known = new Set(found.map((r) => r.code));
-    const missing = unresolved.find((code) => !known.has(code));
+    const { byCode } = await regionDirectory();
+    const missing = unresolved.find((code) => !scope.contains(byCode.get(code)?.regionPath ?? []));
     if (missing) throw new NotFound(`地区 ${missing}`);
   }
 

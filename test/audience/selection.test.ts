@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApp, startTestApp } from '../helpers/app.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { commandsDuring } from '../helpers/commands.js';
 import { createGroup } from '../helpers/groups.js';
-import { TREE, createRegionTree } from '../helpers/regions.js';
+import { createRegionTree, TREE } from '../helpers/regions.js';
 
 describe('audience selection', () => {
   let t: TestApp;
@@ -57,6 +58,27 @@ describe('audience selection', () => {
     const byTag = await preview(token, { tags: ['重点村'], groups: [ids.b1] });
     expect(byTag.json()).toMatchObject({ groupCount: 1, villageCount: 1, memberTotal: 100 });
     expect((await preview(token, { regions: [TREE.countyB.code] })).statusCode).toBe(404);
+  });
+
+  it('checks a region without selectable groups against the process’s copy of the regions, reading none by code', async () => {
+    const EMPTY_A = { code: '440106002002', name: '空村', parentCode: TOWNSHIP_A2.code };
+    const EMPTY_B = { code: '440111002099', name: '新社区', parentCode: TREE.townshipB.code };
+    for (const region of [EMPTY_A, EMPTY_B]) {
+      expect((await t.request('POST', '/api/regions', t.adminToken, region)).statusCode).toBe(201);
+    }
+    const { token } = await t.userToken('editor', TREE.countyA.code);
+    expect((await preview(token, { regions: [EMPTY_A.code] })).json()).toMatchObject({ groupCount: 0, memberTotal: 0 });
+    // The copy is current (its token unchanged): no read of the regions collection, where a
+    // filter on `code` is a scan of every region on FerretDB.
+    const seen = await commandsDuring(async () => {
+      const response = await preview(token, { regions: [EMPTY_A.code, TREE.villageA.code] });
+      expect(response.json()).toMatchObject({ groupCount: 2, memberTotal: 150 });
+    });
+    expect(seen.filter((c) => c.collection === 'regions')).toEqual([]);
+    // Outside the scope, or no such region: 404 as before.
+    expect((await preview(token, { regions: [EMPTY_B.code] })).statusCode).toBe(404);
+    expect((await preview(token, { regions: ['440106002098'] })).statusCode).toBe(404);
+    expect((await preview(t.adminToken, { regions: [EMPTY_B.code] })).statusCode).toBe(200);
   });
 
   it('leaves out inactive and flagged groups', async () => {

@@ -35,13 +35,13 @@ const PATHS = [
 ];
 const DAY = 86_400_000;
 
-const localDay = (at: Date) =>
-  new Intl.DateTimeFormat('en-CA', {
-    timeZone: 'Asia/Shanghai',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).format(at);
+const dayFormat = new Intl.DateTimeFormat('en-CA', {
+  timeZone: 'Asia/Shanghai',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+});
+const localDay = (at: Date) => dayFormat.format(at);
 
 /** A deterministic pseudo-random sequence in [0, 1). */
 function random(seed: number): () => number {
@@ -54,9 +54,15 @@ function random(seed: number): () => number {
 
 type Figures = { due: number; confirmed: number; open: number; rate: number | null; medianMinutes: number | null };
 
-/** The oracle: every stored task under `base` created on a local day of [from, to], by officer phone and by township. */
-async function oracle(base: string, from: string, to: string) {
-  const tasks = await ManualTaskModel.find({}).lean();
+/** Every stored task, as the oracle reads them. */
+const storedTasks = () => ManualTaskModel.find({}).lean();
+
+/**
+ * The oracle: every stored task under `base` created on a local day of [from, to], by officer
+ * phone and by township. `tasks`: the stored tasks, read once for a check's many questions
+ * (nothing is written while a check asks them).
+ */
+function oracle(tasks: Awaited<ReturnType<typeof storedTasks>>, base: string, from: string, to: string) {
   const officers = new Map<string, { f: Figures; delays: number[] }>();
   const townships = new Map<string, { f: Figures; delays: number[] }>();
   for (const task of tasks) {
@@ -183,15 +189,16 @@ describe('the province admin’s rankings over 30 days', () => {
       [day(34), day(5)],
       [day(3), today],
     ];
+    const tasks = await storedTasks();
     for (const [from, to] of periods) {
       for (const base of [ROOT, TREE.province.code, TREE.city.code, TREE.countyA.code, TREE.townshipA.code]) {
         const body = await ask(`from=${from}&to=${to}&regionCode=${base}`);
-        expect(answered(body), `${label}: ${base} ${from}…${to}`).toEqual(await oracle(base, from, to));
+        expect(answered(body), `${label}: ${base} ${from}…${to}`).toEqual(oracle(tasks, base, from, to));
       }
     }
     const [month, previous] = [today.slice(0, 7), day(32).slice(0, 7)];
     expect(answered(await ask(`from=${previous}&to=${month}&regionCode=${TREE.province.code}`)), label).toEqual(
-      await oracle(TREE.province.code, `${previous}-01`, `${month}-31`),
+      oracle(tasks, TREE.province.code, `${previous}-01`, `${month}-31`),
     );
   }
 
