@@ -35,15 +35,25 @@ describe('stopping and taking over batches', () => {
   const campaign = (groups: (string | { id: string })[], title: string) =>
     urgentNowCampaign(w, noticeId, groups, title);
 
-  /** A worker whose `nth` send first runs `action` (a staff member acting mid-batch). */
+  /**
+   * A worker whose `nth` send first runs `action` (a staff member acting mid-batch). A send the
+   * other lanes begin while the action is being made waits for its answer: those are the posts
+   * in flight when the pause or cancel takes effect (at most concurrency − 1), whatever the
+   * action's time. Without the wait, a slow action (a loaded machine) let every lane send on
+   * and left nothing to hold.
+   */
   function workerActingOnSend(nth: number, action: () => Promise<void>, concurrency = 3) {
     const started: { afterAction: boolean }[] = [];
     let done = false;
+    let acting: Promise<void> | null = null;
     const send: EnginePorts['send'] = async (...args) => {
+      if (acting) await acting;
       started.push({ afterAction: done });
       if (started.length === nth) {
-        await action();
-        done = true;
+        acting = action().then(() => {
+          done = true;
+        });
+        await acting;
       }
       return w.t.ctx.dispatch.send(...args);
     };
@@ -74,6 +84,8 @@ describe('stopping and taking over batches', () => {
     const id = await campaign(groups, '中途暂停');
     await w.scheduler.tick();
     const { worker, started } = workerActingOnSend(4, async () => {
+      // As slow as a pause on a loaded machine (the whole suite once sent 10 of 20 before it held).
+      await new Promise((r) => setTimeout(r, 300));
       expect((await w.t.request('POST', `/api/campaigns/${id}/pause`, w.editor)).statusCode).toBe(200);
     });
     while ((await worker.drainOnce()) > 0);
