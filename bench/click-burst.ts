@@ -15,6 +15,7 @@ import { regionDirectory } from '../src/regions/directory.js';
 import { buildClickTallies } from '../src/tracking/click-backfill.js';
 import { ClickTallyModel, forgetClickTalliesBuilt } from '../src/tracking/click-tally.js';
 import { ClickModel } from '../src/tracking/clicks.js';
+import { shapeOf } from './command-meter.js';
 import { cpuSecondsOf, flag } from './proc.js';
 import { openWorldCopy } from './world-copy.js';
 
@@ -34,14 +35,7 @@ async function main() {
     let counting = false;
     mongoose.connection.getClient().on('commandStarted', (event: CommandStartedEvent) => {
       if (!counting) return;
-      const command = event.command as Record<string, unknown>;
-      const filter = (command.filter ??
-        command.query ??
-        (command.updates as { q?: unknown }[] | undefined)?.[0]?.q ??
-        (command.deletes as { q?: unknown }[] | undefined)?.[0]?.q ??
-        null) as Record<string, unknown> | null;
-      const keys = filter ? Object.keys(filter) : [];
-      const key = `${event.commandName} ${String(command[event.commandName] ?? command.collection)} {${keys.join(',')}}`;
+      const key = shapeOf(event);
       shapes.set(key, (shapes.get(key) ?? 0) + 1);
     });
     const total = () => [...shapes.values()].reduce((a, b) => a + b, 0);

@@ -1,4 +1,4 @@
-// The cost benches' meter (bench/scan-cost.ts, bench/wecom-scan-cost.ts): a piece of work's wall
+// The cost benches' meter (bench/scan-cost.ts, bench/wecom-scan-cost.ts; bench/click-burst.ts its shapes): a piece of work's wall
 // time, FerretDB's CPU and the commands it sent, grouped by shape (command, collection, filter
 // keys; `_id:$in` told apart from an `_id` equality, the difference FerretDB 1.24 scans on).
 import type { CommandStartedEvent } from 'mongodb';
@@ -6,7 +6,7 @@ import mongoose from 'mongoose';
 import { cpuSecondsOf } from './proc.js';
 
 /** A command's shape: `<command> <collection> {<filter keys>}`. */
-function shapeOf(event: CommandStartedEvent): string {
+export function shapeOf(event: CommandStartedEvent): string {
   const command = event.command as Record<string, unknown>;
   const filter = (command.filter ??
     command.query ??
