@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupModel } from '../../src/audience/model.js';
 import { UserModel } from '../../src/auth/model.js';
 import { noticeBody } from '../helpers/notices.js';
-import { type ConsoleWorld, type SignedIn, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, type SignedIn, choose, signIn, startConsoleWorld } from './world.js';
 
 const MANY = 521;
 const pad = (i: number) => String(i).padStart(4, '0');
@@ -29,8 +29,7 @@ async function cloneMany(model: typeof GroupModel | typeof UserModel, id: string
 
 /** 50 a page, then 下一页 until there is none: the number of the last page. */
 async function pageToTheEnd(page: Page): Promise<number> {
-  await page.getByLabel('每页').click({ force: true });
-  await page.getByRole('option', { name: '50 条' }).click();
+  await choose(page, '每页', '50 条');
   await page.getByText('第 1 页（本页 50 条）').waitFor();
   let n = 1;
   while (!(await page.getByRole('button', { name: '下一页' }).isDisabled())) {

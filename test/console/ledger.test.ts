@@ -11,7 +11,7 @@ import { ensureConsole } from '../../scripts/build-console.mjs';
 import { GroupModel } from '../../src/audience/model.js';
 import { ADMIN_PASSWORD, type TestApp, startTestApp } from '../helpers/app.js';
 import { BOCHENG, DONGZHUANG, FANYANG, ledgerXlsx } from '../audience/fixtures/neihuang-ledger.js';
-import { CHROMIUM, CHROMIUM_ARGS, animationsDone, consoleShot, signIn } from './world.js';
+import { CHROMIUM, CHROMIUM_ARGS, animationsDone, choose, consoleShot, signIn } from './world.js';
 
 const shot = (page: Page, name: string) => consoleShot(page, name);
 
@@ -93,12 +93,11 @@ describe('a county’s first day in the console: 选择本县, 导入本县, the
       dialog.getByLabel(label).locator('xpath=ancestor::div[contains(@class, "el-select__wrapper")]');
     const answer = async (label: string, option: string | RegExp) => {
       await animationsDone(p); // the last drop-down has closed
-      await selectBox(label).click();
-      await p.getByRole('option', { name: option }).filter({ visible: true }).first().click();
+      await choose(p, dialog.getByLabel(label), option);
     };
     await selectBox('「城关镇」对应到').click();
     await expect(p.getByRole('option').filter({ visible: true }).first().textContent()).resolves.toContain('繁阳街道');
-    await p.getByRole('option', { name: `繁阳街道（${FANYANG}）` }).filter({ visible: true }).first().click();
+    await choose(p, dialog.getByLabel('「城关镇」对应到'), `繁阳街道（${FANYANG}）`);
     await answer('「亳城乡」对应到', `亳城镇（${BOCHENG}）`);
     await answer('「张龙乡」对应到', '新建本地乡镇「张龙乡」');
     await answer('「东庄」对应到', `东庄镇（${DONGZHUANG}）`);

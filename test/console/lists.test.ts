@@ -10,7 +10,7 @@ import { CampaignModel } from '../../src/campaigns/model.js';
 import { NoticeModel } from '../../src/notices/model.js';
 import { noticeBody } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
-import { type ConsoleWorld, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, choose, signIn, startConsoleWorld } from './world.js';
 
 const MANY = 521;
 
@@ -67,8 +67,7 @@ describe('console lists', { timeout: 120_000 }, () => {
     await signIn(page, w.people.editor);
     await page.goto('/notices');
     await page.getByRole('link', { name: '模板通告' }).waitFor();
-    await page.getByLabel('每页').click({ force: true });
-    await page.getByRole('option', { name: '50 条' }).click();
+    await choose(page, '每页', '50 条');
     await page.getByText('第 1 页（本页 50 条）').waitFor();
     for (let n = 2; n <= 11; n++) {
       await page.getByRole('button', { name: '下一页' }).click();

@@ -11,7 +11,7 @@ import { noticeBody } from '../helpers/notices.js';
 import { TREE } from '../helpers/regions.js';
 import { phoneFont } from '../../scripts/console-screenshots-wanted.js';
 import AxeBuilder from '@axe-core/playwright';
-import { type ConsoleWorld, SHOTS_DIR, animationsDone, consoleShot, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, SHOTS_DIR, animationsDone, choose, consoleShot, signIn, startConsoleWorld } from './world.js';
 
 const ADMIN = { username: 'admin', password: ADMIN_PASSWORD };
 const OFFICER_PHONE = '13900000001';
@@ -356,8 +356,7 @@ describe('console part 2: reach, directory, administration, the officer’s phon
     // Entries read as sentences naming the group, never the action's code or an id.
     await page.getByRole('cell', { name: /^更换了发送凭据：「.+」$/ }).first().waitFor();
     expect(await page.locator('.el-table__body').textContent()).not.toMatch(/group\.|[0-9a-f]{24}|\{"/);
-    await page.getByLabel('操作', { exact: true }).click();
-    await page.getByRole('option', { name: '导入群组台账' }).click();
+    await choose(page, '操作', '导入群组台账');
     await page.getByRole('button', { name: '搜索' }).click();
     await expect.poll(() => page.locator('.el-table__body tr').count(), { timeout: 10_000 }).toBe(1);
     await page.getByRole('cell', { name: '导入了群组台账' }).waitFor();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { demoPassword, seedDemoMonth } from '../../scripts/demo-month.js';
 import { pngBytes } from '../helpers/channels.js';
 import { TREE } from '../helpers/regions.js';
-import { type ConsoleWorld, fontsReady, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, choose, fontsReady, signIn, startConsoleWorld } from './world.js';
 
 const OUT = join(import.meta.dirname, '..', '..', 'docs', 'console');
 
@@ -108,8 +108,7 @@ describe.runIf(process.env.CONSOLE_SCREENSHOTS)('console screenshots', { timeout
     await page.getByText('第 2 版与第 1 版相比').waitFor();
     await shot(page, 'notice-versions');
     await page.goto('/campaigns/new');
-    await page.getByLabel('已通过的通告').first().click();
-    await page.getByRole('option').first().click();
+    await choose(page, page.getByLabel('已通过的通告').first(), /\S/);
     await page.getByLabel('搜索区划').fill('社区');
     await page.getByRole('checkbox', { name: /五山社区/ }).check();
     await page.getByRole('checkbox', { name: /华工社区/ }).check();

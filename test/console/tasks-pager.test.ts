@@ -6,7 +6,7 @@ import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualTaskModel } from '../../src/channels/manual/model.js';
 import { TREE } from '../helpers/regions.js';
-import { type ConsoleWorld, consoleShot, fontsReady, seriousViolations, signIn, startConsoleWorld } from './world.js';
+import { type ConsoleWorld, choose, consoleShot, fontsReady, seriousViolations, signIn, startConsoleWorld } from './world.js';
 
 const PHONE = '13900000077';
 const OFFICER = { username: 'officer-pager', password: 'officer-pager-password-1' };
@@ -107,8 +107,7 @@ describe('the officer tasks history pages on the server', () => {
     await pager.getByRole('button', { name: '上一页' }).click();
     await pager.getByText('第 1 页（本页 20 条）').waitFor();
     expect(await groupsShown(page)).toEqual(newestFirst.slice(0, 20));
-    await pager.getByLabel('每页').click({ force: true });
-    await page.getByRole('option', { name: '50 条' }).click();
+    await choose(page, pager.getByLabel('每页'), '50 条');
     await pager.getByText('第 1 页（本页 27 条）').waitFor();
     expect(await groupsShown(page)).toEqual(newestFirst);
     expect(await pager.getByRole('button', { name: '下一页' }).isDisabled()).toBe(true);

@@ -28,6 +28,7 @@ import {
   type Person,
   SHOTS_DIR,
   animationsDone,
+  choose,
   consoleShot,
   fontsReady,
   seriousViolations,
@@ -250,8 +251,7 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     expect(await visibleText(dialog)).not.toMatch(CODE);
     // Who set the app and who synced: by name, not by login.
     expect(await visibleText(dialog)).not.toContain(w.people.admin.username);
-    await twin.locator('.el-select').click();
-    await page.getByRole('option', { name: '五山街道 五山社区' }).click();
+    await choose(page, '五山社区治安群 所在的村（社区）', '五山街道 五山社区');
     await twin.getByRole('button', { name: '确定' }).click();
     await twin.waitFor({ state: 'detached' });
     await dialog.getByRole('button', { name: '关闭此对话框' }).click();
@@ -260,8 +260,7 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     expect(groupIds.size).toBe(6);
 
     // The list: the channel, the village, the officer and the residents counted by the sync.
-    await page.locator('.el-select:has(#g-channel)').click();
-    await page.getByRole('option', { name: '企业微信客户群' }).click();
+    await choose(page, page.locator('#g-channel'), '企业微信客户群');
     await page.getByRole('button', { name: '搜索' }).click();
     const table = tableOf(page, '群列表');
     const row = rowOf(table, '华工社区警民联系群');
@@ -281,8 +280,7 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
     if (SHOTS_DIR) {
       const phone = await pageAs(w.people.admin, 390, true);
       await phone.goto('/groups');
-      await phone.locator('.el-select:has(#g-channel)').click();
-      await phone.getByRole('option', { name: '企业微信客户群' }).click();
+      await choose(phone, phone.locator('#g-channel'), '企业微信客户群');
       await phone.getByRole('button', { name: '搜索' }).click();
       await rowOf(tableOf(phone, '群列表'), '华工社区警民联系群').waitFor();
       await shot(phone, 'wecom-groups-phone');
@@ -325,11 +323,11 @@ describe('WeCom customer groups in the console', { timeout: 240_000 }, () => {
       await page.goto('/campaigns/new');
       await page.getByLabel('已通过的通告').click();
       await page.getByLabel('已通过的通告').fill('冒充客服');
-      await page.getByRole('option', { name: new RegExp(NOTICE) }).click();
+      await choose(page, '已通过的通告', new RegExp(NOTICE));
       await page.getByLabel('推送名称').fill(CAMPAIGN);
       for (const name of ['华工社区警民联系群', '石牌村反诈宣传群', '龙口西社区警民联系群', '龙口西社区平安群', '五山社区治安群']) {
         await page.getByLabel('指定群').fill(name);
-        await page.getByRole('option', { name, exact: true }).click();
+        await choose(page, '指定群', new RegExp(`^${name}$`), { multiple: true });
       }
       // Done picking: the drop-down closes as the editor moves on.
       await page.getByRole('heading', { name: '2 受众' }).click();

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
 import { ensureConsole } from '../../scripts/build-console.mjs';
 import { RobotDoubles } from '../../src/channels/doubles/server.js';
 import { engineDeps } from '../../src/context.js';
@@ -222,18 +222,39 @@ export async function fontsReady(page: Page): Promise<void> {
   });
 }
 
-/** Picks an option of an Element Plus select found by its label. */
-export async function choose(page: Page, label: string, option: string | RegExp): Promise<void> {
-  const select = page.getByLabel(label, { exact: true }).first();
-  const item = page.getByRole('option', { name: option }).first();
-  // A single select closes once it has taken the option. A click can land while the list is
-  // drawn again (a remote select's 加载中 replaces its options for a moment) and is then lost,
-  // as a person's would be: on a busy machine that happened, so the click is made again.
+/**
+ * Picks an option of an Element Plus select, found by its label (or given as the locator of its
+ * input). Every console test picks options through here: a click on an option can be lost, as
+ * a person's would be, because the drop-down moves under it after it is drawn (a remote select's
+ * 加载中 replaces its options for a moment; a drop-down near the bottom of a dialog opens above,
+ * then flips below once its height is measured). So the pick is checked and the click made again:
+ * a single select closes and shows a value once it has taken the option; a multiple select shows
+ * it as a tag.
+ */
+export async function choose(
+  page: Page,
+  select: string | Locator,
+  option: string | RegExp,
+  options: { multiple?: boolean } = {},
+): Promise<void> {
+  const input = typeof select === 'string' ? page.getByLabel(select, { exact: true }).first() : select;
+  const wrapper = input.locator('xpath=ancestor-or-self::div[contains(concat(" ", @class, " "), " el-select__wrapper ")]').first();
+  // Other selects keep their closed drop-downs in the page: only the open one's options count.
+  const item = page.getByRole('option', { name: option }).filter({ visible: true }).first();
+  const tag = wrapper.locator('.el-select__tags-text').filter({ hasText: option }).first();
+  // A value shown (not the grey placeholder) and the list closed: a click that missed and closed
+  // the list shows the placeholder still.
+  const shown = wrapper.locator('.el-select__placeholder:not(.is-transparent)');
+  const taken = async () => {
+    if (options.multiple) return tag.waitFor({ timeout: 3_000 });
+    await item.waitFor({ state: 'hidden', timeout: 3_000 });
+    await shown.waitFor({ timeout: 3_000 });
+  };
   for (let attempt = 1; ; attempt += 1) {
-    if (!(await item.isVisible())) await select.click();
+    if (!(await item.isVisible())) await wrapper.click();
     await item.click();
     try {
-      await item.waitFor({ state: 'hidden', timeout: 3_000 });
+      await taken();
       return;
     } catch (error) {
       if (attempt === 3) throw error;
