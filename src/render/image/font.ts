@@ -1,9 +1,12 @@
 // The CJK font shipped with the project (media/fonts/, WenQuanYi Micro Hei, Apache-2.0),
 // used by file path so a card looks the same on every machine, whatever fonts it has.
 // Its cmap is read once (fontkit) so characters it lacks are handled before drawing:
-// Pango would otherwise fall back to whatever the machine has, or draw a box.
+// Pango would otherwise fall back to whatever the machine has, or draw a box. Read on first
+// use, fontkit with it: every process that serves the API imports this module, and opening
+// the 5 MB font costs about a quarter of a second of CPU that a process never rendering a
+// card (a worker of robot-free groups, most test files) need not pay.
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import * as fontkit from 'fontkit';
 
 export const FONT_FILE = fileURLToPath(new URL('../../../media/fonts/wqy-microhei.ttc', import.meta.url));
 export const FONT_FAMILY = 'WenQuanYi Micro Hei';
@@ -18,6 +21,7 @@ type FontLike = {
 };
 
 function openFont(): FontLike {
+  const fontkit = createRequire(import.meta.url)('fontkit') as typeof import('fontkit');
   const opened = fontkit.openSync(FONT_FILE) as unknown as FontLike | { fonts: FontLike[] };
   const fonts = 'fonts' in opened ? opened.fonts : [opened];
   const font = fonts.find((f) => f.familyName === FONT_FAMILY);
@@ -25,15 +29,17 @@ function openFont(): FontLike {
   return font;
 }
 
-const font = openFont();
+let opened: FontLike | undefined;
+const theFont = (): FontLike => (opened ??= openFont());
 
 export function fontCovers(char: string): boolean {
   const codePoint = char.codePointAt(0);
-  return codePoint !== undefined && font.hasGlyphForCodePoint(codePoint);
+  return codePoint !== undefined && theFont().hasGlyphForCodePoint(codePoint);
 }
 
 /** Advance width of a character in em (0 for one the font lacks: it is printed as 〓, 1 em). */
 export function fontAdvanceEm(codePoint: number): number {
+  const font = theFont();
   if (codePoint === 0x3013 || !font.hasGlyphForCodePoint(codePoint)) return 1;
   return font.glyphForCodePoint(codePoint).advanceWidth / font.unitsPerEm;
 }
