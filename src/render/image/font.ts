@@ -3,8 +3,9 @@
 // Its cmap is read once (fontkit) so characters it lacks are handled before drawing:
 // Pango would otherwise fall back to whatever the machine has, or draw a box. Read on first
 // use, fontkit with it: every process that serves the API imports this module, and opening
-// the 5 MB font costs about a quarter of a second of CPU that a process never rendering a
-// card (a worker of robot-free groups, most test files) need not pay.
+// the 5 MB font costs a tenth of a second or two of CPU that a process never drawing a card
+// (most test files, a worker of robot-free groups) need not pay. The font ships in the
+// repository; a damaged one now fails the first card drawn instead of the process's start.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -37,7 +38,7 @@ export function fontCovers(char: string): boolean {
   return codePoint !== undefined && theFont().hasGlyphForCodePoint(codePoint);
 }
 
-/** Advance width of a character in em (0 for one the font lacks: it is printed as 〓, 1 em). */
+/** Advance width of a character in em (1 for one the font lacks: it is printed as 〓, 1 em wide). */
 export function fontAdvanceEm(codePoint: number): number {
   const font = theFont();
   if (codePoint === 0x3013 || !font.hasGlyphForCodePoint(codePoint)) return 1;
