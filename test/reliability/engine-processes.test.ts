@@ -42,6 +42,8 @@ const NODE_ARGS = ['--import', 'tsx', 'src/main.ts'];
 let world: World;
 let staff: { editor: string; reviewer: string };
 const children = new Set<ChildProcess>();
+/** The last of each process's stderr and how it ended: told when a scenario times out. */
+const tails = new Map<ChildProcess, { role: string; stderr: string }>();
 
 function startProcess(role: 'worker' | 'scheduler'): ChildProcess {
   const child = spawn(process.execPath, [...NODE_ARGS, `--role=${role}`], {
@@ -58,12 +60,13 @@ function startProcess(role: 'worker' | 'scheduler'): ChildProcess {
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let errors = '';
+  const tail = { role, stderr: '' };
   child.stderr!.on('data', (chunk) => {
-    errors = (errors + chunk).slice(-2000);
+    tail.stderr = (tail.stderr + chunk).slice(-2000);
   });
   child.once('exit', () => children.delete(child));
   children.add(child);
+  tails.set(child, tail);
   return child;
 }
 
@@ -74,13 +77,47 @@ function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   return exited;
 }
 
-async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
+async function until(
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+  explain?: () => Promise<string>,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await condition()) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  const state = explain ? await explain().catch((error: unknown) => `(state unreadable: ${String(error)})`) : '';
+  throw new Error(`timed out waiting for ${what}${state ? `\n${state}` : ''}`);
+}
+
+/**
+ * Where a run that did not settle stands: its work-list entries, its unfinished batches with
+ * their leases, and each process's state and last stderr — what a stuck run is diagnosed from.
+ */
+async function runState(campaignId: string): Promise<string> {
+  const now = Date.now();
+  const entries = await QueueEntryModel.find({ campaignId }).lean();
+  const batches = await DeliveryBatchModel.find({ campaignId }, { counts: 1, lease: 1, dueAt: 1, heldSince: 1 }).lean();
+  const open = batches.filter((b) => (b.counts?.pending ?? 1) !== 0);
+  const at = (date: Date | null | undefined) => (date ? `${Math.round((date.getTime() - now) / 1000)}s` : '-');
+  const lines = [
+    `now ${new Date(now).toISOString()}; ${batches.length} batches, ${open.length} with pending; ${entries.length} work-list entries`,
+    ...entries.slice(0, 10).map((e) => `entry ${e._id} due ${at(e.dueAt)}`),
+    ...open
+      .slice(0, 10)
+      .map(
+        (b) =>
+          `batch ${b._id} counts ${JSON.stringify(b.counts)} due ${at(b.dueAt)} held ${at(b.heldSince)} ` +
+          `lease ${b.lease?.owner ?? '-'}#${b.lease?.epoch ?? 0} until ${at(b.lease?.until)}`,
+      ),
+    ...[...tails].map(
+      ([child, tail]) =>
+        `${tail.role} ${child.pid}: ${child.exitCode ?? child.signalCode ?? 'running'}\n${tail.stderr.trim() || '(no stderr)'}`,
+    ),
+  ];
+  return lines.join('\n');
 }
 
 /**
@@ -193,6 +230,7 @@ describe('the engine with real processes, crashes and faults', () => {
   }, 300_000);
   afterEach(async () => {
     await Promise.all([...children].map((child) => stop(child, 'SIGKILL')));
+    tails.clear();
     // Each scenario starts from an empty ledger: a scenario that failed half-way leaves no
     // work for the next one to send, and the next one does not pay for the last one's
     // batches (FerretDB rewrites and filters a collection by scanning all of it).
@@ -209,7 +247,7 @@ describe('the engine with real processes, crashes and faults', () => {
       const id = await newCampaign('三进程');
       await new Scheduler(engineDeps(world.ctx)).tick();
       for (let i = 0; i < 3; i++) startProcess('worker');
-      await until(() => settled(id), SETTLE_MS, 'the run to settle');
+      await until(() => settled(id), SETTLE_MS, 'the run to settle', () => runState(id));
       const statuses = await expectExactlyOnce(id, { maxUncertain: 0 });
       expect((statuses.sent ?? 0) + (statuses.awaiting ?? 0)).toBe(GROUPS);
     },
@@ -229,7 +267,7 @@ describe('the engine with real processes, crashes and faults', () => {
         kills += 1;
       }
       startProcess('worker');
-      await until(() => settled(id), SETTLE_MS, 'the run to settle');
+      await until(() => settled(id), SETTLE_MS, 'the run to settle', () => runState(id));
       // Only the attempts each dead worker had claimed without recording their outcome.
       await expectExactlyOnce(id, { maxUncertain: kills * UNCERTAIN_PER_CRASH });
     },
@@ -245,7 +283,7 @@ describe('the engine with real processes, crashes and faults', () => {
       startProcess('worker');
       await until(() => world.doubles.received().length >= 500, SETTLE_MS, '500 posts');
       await world.restartDatabase(1_500);
-      await until(() => settled(id).catch(() => false), SETTLE_MS, 'the run to settle');
+      await until(() => settled(id).catch(() => false), SETTLE_MS, 'the run to settle', () => runState(id));
       // A worker whose lease ran out while the database was away is taken over like a dead one.
       await expectExactlyOnce(id, { maxUncertain: 2 * UNCERTAIN_PER_CRASH });
     },
@@ -278,7 +316,7 @@ describe('the engine with real processes, crashes and faults', () => {
       });
       startProcess('worker');
       startProcess('worker');
-      await until(() => settled(id), SETTLE_MS, 'the run to settle');
+      await until(() => settled(id), SETTLE_MS, 'the run to settle', () => runState(id));
       const statuses = await expectExactlyOnce(id, { maxUncertain: 0 });
       expect((statuses.sent ?? 0) + (statuses.awaiting ?? 0)).toBe(audienceOf.get(id));
       const retried = (await campaignItems(id)).filter((i) => i.attempts > 1).length;
@@ -309,7 +347,7 @@ describe('the engine with real processes, crashes and faults', () => {
       expect(await OccurrenceModel.countDocuments({ campaignId: id })).toBe(1);
       startProcess('worker');
       startProcess('worker');
-      await until(() => settled(id), SETTLE_MS, 'the run to settle');
+      await until(() => settled(id), SETTLE_MS, 'the run to settle', () => runState(id));
       await expectExactlyOnce(id, { maxUncertain: 0 });
     },
     SCENARIO_MS,
