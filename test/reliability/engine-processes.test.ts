@@ -62,7 +62,9 @@ function startProcess(role: 'worker' | 'scheduler'): ChildProcess {
   });
   const tail = { role, stderr: '' };
   child.stderr!.on('data', (chunk) => {
-    tail.stderr = (tail.stderr + chunk).slice(-2000);
+    // Shown in a failure (CI's log): a robot's key in a logged URL is masked.
+    const line = String(chunk).replace(/([?&](?:key|access_token|sign|sig|token)=)[^&\s"']*/gi, '$1[redacted]');
+    tail.stderr = (tail.stderr + line).slice(-2000);
   });
   child.once('exit', () => children.delete(child));
   children.add(child);
