@@ -10,10 +10,11 @@
 // restart takes, so a handful of rounds meet the race (the unpatched driver stuck in the
 // first to sixth round of ten, five runs of five).
 import { type Server, type Socket, connect, createServer } from 'node:net';
+import { MongoClient } from 'mongodb';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { connectDatabase, type Database } from '../../src/db/connection.js';
-import { uniqueDbName } from '../helpers/app.js';
+import { uniqueDbName, withDatabase } from '../helpers/app.js';
 
 const ROUNDS = 8;
 /** A check of the monitor is requested at most every 500 ms (minHeartbeatFrequencyMS): rounds are further apart. */
@@ -49,10 +50,32 @@ function dropAll(): void {
   for (const socket of [...relayed]) socket.destroy();
 }
 
+/**
+ * The server the relay forwards to: the suite's FerretDB, or with MONGODB_URI the replica set's
+ * primary (the client talks to the relay alone, `directConnection`, so it must accept writes).
+ */
+async function serverBehind(uri: string): Promise<{ host: string; port: number }> {
+  const hosts = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(uri)?.[1];
+  if (!hosts) throw new Error(`the relay needs a mongodb:// URI with hosts, not ${uri.split('@').pop()}`);
+  let address = hosts.split(',')[0]!;
+  if (!inject('mongoIsFerret')) {
+    const client = await new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 }).connect();
+    address = (await client.db('admin').command({ hello: 1 })).primary ?? address;
+    await client.close();
+  }
+  const [host, port] = address.split(':');
+  return { host: host!, port: Number(port ?? 27017) };
+}
+
 beforeAll(async () => {
-  const server = new URL(inject('mongoServerUri').replace(/^mongodb:/, 'http:'));
-  const port = await startRelay({ host: server.hostname, port: Number(server.port || 27017) });
-  db = await connectDatabase(`mongodb://127.0.0.1:${port}/${uniqueDbName()}`, { ferret: inject('mongoIsFerret') });
+  const serverUri = inject('mongoServerUri');
+  const port = await startRelay(await serverBehind(serverUri));
+  // The suite's URI (credentials and options kept) with the relay for its hosts.
+  const hosts = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(serverUri)![1]!;
+  const viaRelay = withDatabase(serverUri.replace(hosts, `127.0.0.1:${port}`), uniqueDbName());
+  db = await connectDatabase(`${viaRelay}${viaRelay.includes('?') ? '&' : '?'}directConnection=true`, {
+    ferret: inject('mongoIsFerret'),
+  });
 });
 
 afterAll(async () => {
