@@ -9,11 +9,12 @@
 // - the loop, after a full pass, raises it with `raiseDue` to the earliest next work it saw,
 //   conditional on the `stamp` it read before the pass: a writer that lowered it meanwhile
 //   keeps it low, and the next pass looks again;
-// - FerretDB's conditional updates are not atomic, so a lower racing a raise can be lost: the
-//   loop never raises further than its own cap ahead (`raiseDue`'s `at` is clamped by the
-//   caller), which bounds what a lost lower costs.
+// - FerretDB's conditional updates are not atomic, so a lower racing a raise (or another lower)
+//   can be lost: the loop never raises further than its own cap ahead (`raiseDue`'s `at` is
+//   clamped by the caller), which bounds what a lost lower costs.
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
+import { isDuplicateKey } from '../lib/errors.js';
 
 const dueMarkSchema = new mongoose.Schema(
   {
@@ -36,9 +37,18 @@ export interface DueMark {
   stamp: string | null;
 }
 
-/** Lowers the marker to `at` (never raises it). One `_id` upsert. */
+/**
+ * Lowers the marker to `at` (never raises it). One `_id` upsert; when writers race to create the
+ * marker, the losers' inserts meet a duplicate key (FerretDB retries no upsert): the marker
+ * exists then, and the update is made again.
+ */
 export async function lowerDue(name: string, at: Date): Promise<void> {
-  await DueMarkModel.updateOne({ _id: name }, { $min: { at }, $set: { stamp: randomUUID() } }, { upsert: true });
+  const lower = () =>
+    DueMarkModel.updateOne({ _id: name }, { $min: { at }, $set: { stamp: randomUUID() } }, { upsert: true });
+  await lower().catch((error: unknown) => {
+    if (!isDuplicateKey(error)) throw error;
+    return lower();
+  });
 }
 
 /** The marker as it is now (one `_id` read). */
