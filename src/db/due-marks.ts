@@ -37,14 +37,20 @@ export interface DueMark {
   stamp: string | null;
 }
 
-/**
- * Lowers the marker to `at` (never raises it). One `_id` upsert; when writers race to create the
- * marker, the losers' inserts meet a duplicate key (FerretDB retries no upsert): the marker
- * exists then, and the update is made again.
- */
+/** Lowers the marker to `at` (never raises it). One `_id` upsert (see `lowerMarker`). */
 export async function lowerDue(name: string, at: Date): Promise<void> {
+  await lowerMarker(DueMarkModel, name, at);
+}
+
+/**
+ * Lowers the `{ at, stamp }` marker `id` of `model` to `at` (never raises it), with a new stamp:
+ * the due markers here and the officer notifier's (channels/manual/watch.ts). When writers race
+ * to create the marker, the losers' inserts meet a duplicate key (FerretDB retries no upsert):
+ * the marker exists then, and the update is made again.
+ */
+export async function lowerMarker(model: { collection: mongoose.Collection }, id: string, at: Date): Promise<void> {
   const lower = () =>
-    DueMarkModel.updateOne({ _id: name }, { $min: { at }, $set: { stamp: randomUUID() } }, { upsert: true });
+    model.collection.updateOne({ _id: id as never }, { $min: { at }, $set: { stamp: randomUUID() } }, { upsert: true });
   await lower().catch((error: unknown) => {
     if (!isDuplicateKey(error)) throw error;
     return lower();

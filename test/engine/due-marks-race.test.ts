@@ -5,6 +5,7 @@
 // groups left pending). Each lower must succeed.
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { connectDatabase, type Database } from '../../src/db/connection.js';
+import { OpenTaskMarkModel, lowerDue as lowerNotifierDue } from '../../src/channels/manual/watch.js';
 import { lowerDue, readDue } from '../../src/db/due-marks.js';
 import { uniqueDbName, withDatabase } from '../helpers/app.js';
 
@@ -36,5 +37,16 @@ it('when 16 writers lower a marker that does not exist yet, all at once, then ea
     // Once it exists, a lower is kept.
     await lowerDue(name, new Date(base - 1_000));
     expect((await readDue(name)).at).toEqual(new Date(base - 1_000));
+  }
+});
+
+it('when 16 officer-task writers lower the notifier\'s marker that does not exist yet, all at once, then each succeeds', async () => {
+  for (let round = 0; round < 10; round++) {
+    await OpenTaskMarkModel.deleteMany({});
+    const at = new Date(Date.parse('2026-06-01T02:00:00.000Z') + round * 1_000);
+    const results = await Promise.allSettled(Array.from({ length: 16 }, () => lowerNotifierDue(at)));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(failed.map((r) => String(r.reason)), `round ${round + 1}`).toEqual([]);
+    expect((await OpenTaskMarkModel.find({}).lean()).map((m) => m.at)).toEqual([at]);
   }
 });

@@ -31,6 +31,7 @@
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
+import { lowerMarker } from '../../db/due-marks.js';
 import { mapLimit } from '../../lib/concurrency.js';
 import { buildCampaignLists, buildDueSlots, campaignRows, fileRuns, listAndFile } from './due-slots.js';
 import { ManualTaskModel } from './model.js';
@@ -200,9 +201,9 @@ function entryOf(fields: WatchFields): OpenTaskEntry {
   };
 }
 
-/** Lowers the notifier's due marker to `at` (never raises it). */
+/** Lowers the notifier's due marker to `at` (never raises it; a race to create it is retried). */
 export async function lowerDue(at: Date): Promise<void> {
-  await OpenTaskMarkModel.updateOne({ _id: DUE }, { $min: { at }, $set: { stamp: randomUUID() } }, { upsert: true });
+  await lowerMarker(OpenTaskMarkModel, DUE, at);
 }
 
 /**
