@@ -59,8 +59,13 @@ export async function lowerMarker(model: { collection: mongoose.Collection }, id
 
 /** The marker as it is now (one `_id` read). */
 export async function readDue(name: string): Promise<DueMark> {
-  const doc = await DueMarkModel.findById(name, { at: 1, stamp: 1 }).lean<{ at: Date | null; stamp: string | null }>();
-  return { at: doc?.at ?? null, stamp: doc?.stamp ?? null };
+  return readMarker(DueMarkModel, name);
+}
+
+/** The `{ at, stamp }` marker `id` of `model` as it is now (one `_id` read). */
+export async function readMarker(model: { collection: mongoose.Collection }, id: string): Promise<DueMark> {
+  const doc = await model.collection.findOne({ _id: id as never }, { projection: { at: 1, stamp: 1 } });
+  return { at: (doc?.at as Date | undefined) ?? null, stamp: (doc?.stamp as string | undefined) ?? null };
 }
 
 /** Whether the marker lets a pass at `now` be skipped. */
@@ -73,10 +78,22 @@ export function notDueYet(mark: DueMark, now: Date): boolean {
  * it (its `stamp` changed): then it stays, and the next pass looks again.
  */
 export async function raiseDue(name: string, read: DueMark, at: Date): Promise<void> {
-  if (read.stamp === null) {
+  await raiseMarker(DueMarkModel, name, read.stamp, at);
+}
+
+/** `raiseDue` for the `{ at, stamp }` marker `id` of `model`, read with stamp `stamp`. */
+export async function raiseMarker(
+  model: { collection: mongoose.Collection },
+  id: string,
+  stamp: string | null,
+  at: Date,
+): Promise<void> {
+  if (stamp === null) {
     // Never written: created now; a writer that created it first wins (duplicate key).
-    await DueMarkModel.create({ _id: name, at, stamp: randomUUID() }).catch(() => undefined);
+    await model.collection.insertOne({ _id: id as never, at, stamp: randomUUID() }).catch((error: unknown) => {
+      if (!isDuplicateKey(error)) throw error;
+    });
     return;
   }
-  await DueMarkModel.updateOne({ _id: name, stamp: read.stamp }, { $set: { at, stamp: randomUUID() } });
+  await model.collection.updateOne({ _id: id as never, stamp }, { $set: { at, stamp: randomUUID() } });
 }

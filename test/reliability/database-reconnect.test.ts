@@ -54,9 +54,7 @@ function dropAll(): void {
  * The server the relay forwards to: the suite's FerretDB, or with MONGODB_URI the replica set's
  * primary (the client talks to the relay alone, `directConnection`, so it must accept writes).
  */
-async function serverBehind(uri: string): Promise<{ host: string; port: number }> {
-  const hosts = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(uri)?.[1];
-  if (!hosts) throw new Error(`the relay needs a mongodb:// URI with hosts, not ${uri.split('@').pop()}`);
+async function serverBehind(uri: string, hosts: string): Promise<{ host: string; port: number }> {
   let address = hosts.split(',')[0]!;
   if (!inject('mongoIsFerret')) {
     const client = await new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 }).connect();
@@ -69,9 +67,10 @@ async function serverBehind(uri: string): Promise<{ host: string; port: number }
 
 beforeAll(async () => {
   const serverUri = inject('mongoServerUri');
-  const port = await startRelay(await serverBehind(serverUri));
+  const hosts = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(serverUri)?.[1];
+  if (!hosts) throw new Error(`the relay needs a mongodb:// URI with hosts, not ${serverUri.split('@').pop()}`);
+  const port = await startRelay(await serverBehind(serverUri, hosts));
   // The suite's URI (credentials and options kept) with the relay for its hosts.
-  const hosts = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(serverUri)![1]!;
   const viaRelay = withDatabase(serverUri.replace(hosts, `127.0.0.1:${port}`), uniqueDbName());
   db = await connectDatabase(`${viaRelay}${viaRelay.includes('?') ? '&' : '?'}directConnection=true`, {
     ferret: inject('mongoIsFerret'),

@@ -28,10 +28,9 @@
 //   next passes (`spreadFirstLooks`: at most BACKFILL_PER_PASS due per pass).
 // - every write of entries goes through `countedChange` (open-counts.ts), which keeps the
 //   per-county open-task counts the workbench reads by `_id` exact with the list.
-import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { MAX_UPDATES_PER_COMMAND } from '../../db/bulk.js';
-import { lowerMarker } from '../../db/due-marks.js';
+import { lowerMarker, raiseMarker, readMarker } from '../../db/due-marks.js';
 import { mapLimit } from '../../lib/concurrency.js';
 import { buildCampaignLists, buildDueSlots, campaignRows, fileRuns, listAndFile } from './due-slots.js';
 import { ManualTaskModel } from './model.js';
@@ -356,8 +355,7 @@ export async function setDue(updates: { id: string; run?: string; dueAt: Date }[
 
 /** The due marker: when the notifier must look next, and the stamp of its last write. */
 export async function dueMarker(): Promise<{ at: Date | null; stamp: string | null }> {
-  const doc = await OpenTaskMarkModel.findById(DUE).lean<{ at: Date | null; stamp: string | null }>();
-  return { at: doc?.at ?? null, stamp: doc?.stamp ?? null };
+  return readMarker(OpenTaskMarkModel, DUE);
 }
 
 /**
@@ -365,11 +363,7 @@ export async function dueMarker(): Promise<{ at: Date | null; stamp: string | nu
  * the pass read it (`stamp` changed): then it stays, and the next pass looks again.
  */
 export async function raiseDue(stamp: string | null, at: Date): Promise<void> {
-  if (stamp === null) {
-    await OpenTaskMarkModel.create({ _id: DUE, at, stamp: randomUUID() }).catch(() => undefined);
-    return;
-  }
-  await OpenTaskMarkModel.updateOne({ _id: DUE, stamp }, { $set: { at, stamp: randomUUID() } });
+  await raiseMarker(OpenTaskMarkModel, DUE, stamp, at);
 }
 
 /** Every entry of the watch list (small: only open tasks). */
